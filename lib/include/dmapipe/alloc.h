@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Allocators: where buffers come from.
+ *
+ * Probed in this order by dmapipe_allocator_new_default():
+ *   1. "dmapipe"  - dmapipe's own kernel module (/dev/dmapipe), when present
+ *   2. "heap"     - dma-heap, /dev/dma_heap/system
+ *   3. "udmabuf"  - a sealed memfd turned into a dma-buf by /dev/udmabuf;
+ *                   the memfd is kept and feeds direct I/O
+ *   4. "drm"      - DRM PRIME dumb buffers from vgem or any render/card node
+ *   5. "memfd"    - memfd sealed against shrink and grow: NOT a dma-buf, the
+ *                   declared fallback; reported as such everywhere
+ * The environment variable DMAPIPE_ALLOCATOR=name overrides the order.
+ */
+#ifndef DMAPIPE_ALLOC_H
+#define DMAPIPE_ALLOC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <dmapipe/format.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dmapipe_allocator;
+struct dmapipe_buffer;
+
+/**
+ * Opens the allocator called @name ("heap", "udmabuf", "drm", "memfd",
+ * "dmapipe"), or NULL with errno: ENOENT for an unknown name, ENODEV (or the
+ * open error) when this machine lacks it. Since 0.1.
+ */
+struct dmapipe_allocator *dmapipe_allocator_new(const char *name);
+
+/** The first allocator in the probe order that works here. Since 0.1. */
+struct dmapipe_allocator *dmapipe_allocator_new_default(void);
+
+struct dmapipe_allocator *dmapipe_allocator_ref(struct dmapipe_allocator *allocator);
+void dmapipe_allocator_unref(struct dmapipe_allocator *allocator);
+
+/** "heap", "udmabuf", ... Since 0.1. */
+const char *dmapipe_allocator_get_name(const struct dmapipe_allocator *allocator);
+
+/** What its buffers are: DMAPIPE_MEM_DMABUF or DMAPIPE_MEM_MEMFD. Since 0.1. */
+enum dmapipe_mem_kind dmapipe_allocator_get_mem_kind(const struct dmapipe_allocator *allocator);
+
+/**
+ * Allocates one buffer of @format with a linear single-object layout (see
+ * dmapipe_layout_init()). Returns a buffer with one reference. Since 0.1.
+ */
+struct dmapipe_buffer *dmapipe_allocator_alloc(struct dmapipe_allocator *allocator,
+					       const struct dmapipe_format *format);
+
+/**
+ * Allocates one buffer with the given @layout (strides and offsets chosen
+ * by the caller, e.g. to match an encoder's alignment); objects[].size must
+ * be set, objects[].fd is ignored. Since 0.1.
+ */
+struct dmapipe_buffer *dmapipe_allocator_alloc_layout(struct dmapipe_allocator *allocator,
+						      const struct dmapipe_layout *layout);
+
+/** Availability of one allocator, for `dmapipe info`. */
+struct dmapipe_allocator_info {
+	const char *name;        /**< "heap", ... */
+	const char *description; /**< one line, e.g. "dma-heap /dev/dma_heap/system" */
+	bool available;
+	int error;               /**< errno when not available */
+	enum dmapipe_mem_kind kind;
+};
+
+/**
+ * Fills up to @max entries of @infos in probe order, probing each allocator
+ * on this machine. Returns the number of allocators known (may exceed @max).
+ * Since 0.1.
+ */
+int dmapipe_allocator_probe_all(struct dmapipe_allocator_info *infos, int max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAPIPE_ALLOC_H */

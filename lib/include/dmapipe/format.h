@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Frame formats and buffer layouts, named with DRM fourcc codes and
+ * modifiers (see drm_fourcc.h).
+ */
+#ifndef DMAPIPE_FORMAT_H
+#define DMAPIPE_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DMAPIPE_MAX_OBJECTS 4
+#define DMAPIPE_MAX_PLANES 4
+
+/** Linear layout: DRM_FORMAT_MOD_LINEAR. */
+#define DMAPIPE_MOD_LINEAR UINT64_C(0)
+/** DRM_FORMAT_MOD_INVALID: "implicit modifier, ask the driver". */
+#define DMAPIPE_MOD_INVALID UINT64_C(0x00ffffffffffffff)
+
+/** What kind of memory an fd refers to. */
+enum dmapipe_mem_kind {
+	DMAPIPE_MEM_NONE = 0,
+	/** A dma-buf: devices can DMA from and to it. */
+	DMAPIPE_MEM_DMABUF = 1,
+	/**
+	 * A memfd sealed against shrinking: shareable between processes, NOT a
+	 * dma-buf. The fallback for machines with no dma-buf provider; always
+	 * reported as such.
+	 */
+	DMAPIPE_MEM_MEMFD = 2,
+};
+
+/** The frame format: what the pixels mean. */
+struct dmapipe_format {
+	uint32_t fourcc; /**< DRM_FORMAT_* */
+	uint32_t width;
+	uint32_t height;
+	uint32_t reserved;
+	uint64_t modifier; /**< DRM_FORMAT_MOD_*; DMAPIPE_MOD_LINEAR for CPU-drawn frames */
+};
+
+/** One memory object of a buffer. */
+struct dmapipe_object {
+	int fd;        /**< owned by whoever owns the layout */
+	uint32_t kind; /**< enum dmapipe_mem_kind */
+	uint64_t size; /**< bytes; for a dma-buf, lseek(fd, 0, SEEK_END) */
+};
+
+/** One plane: where its pixels live. */
+struct dmapipe_plane {
+	uint32_t object; /**< index into objects[] */
+	uint32_t stride; /**< bytes per row */
+	uint64_t offset; /**< byte offset of the plane in its object */
+};
+
+/**
+ * Where a buffer's pixels are: the format plus up to 4 memory objects and up
+ * to 4 planes. This carries what PipeWire's spa_data, libcamera's
+ * FrameBuffer planes, FFmpeg's AVDRMFrameDescriptor and GstVideoMeta carry.
+ */
+struct dmapipe_layout {
+	struct dmapipe_format format;
+	uint32_t n_objects;
+	uint32_t n_planes;
+	struct dmapipe_object objects[DMAPIPE_MAX_OBJECTS];
+	struct dmapipe_plane planes[DMAPIPE_MAX_PLANES];
+};
+
+/**
+ * Returns the DRM fourcc for a name like "NV12", "YUYV", "XR24" (the fourcc
+ * itself) or "XRGB8888" (the drm_fourcc.h name without DRM_FORMAT_), or 0 if
+ * unknown. Since 0.1.
+ */
+uint32_t dmapipe_fourcc_from_string(const char *name);
+
+/**
+ * Writes a printable name of @fourcc ("NV12") into @buf (at least 16 bytes)
+ * and returns @buf. Unknown codes print as their four characters or hex.
+ * Since 0.1.
+ */
+const char *dmapipe_fourcc_to_string(uint32_t fourcc, char *buf, size_t len);
+
+/** True if the library knows the plane geometry of @fourcc. Since 0.1. */
+bool dmapipe_fourcc_is_supported(uint32_t fourcc);
+
+/**
+ * Fills @layout with a single-object linear layout of @format: plane strides
+ * aligned to @stride_align bytes (a power of two; 0 means 64), planes packed
+ * one after another, objects[0].size the total rounded up to the page size
+ * and objects[0].fd = -1. Returns 0, -EINVAL for an unsupported fourcc or
+ * modifier, or -EOVERFLOW for dimensions whose size overflows. Since 0.1.
+ */
+int dmapipe_layout_init(struct dmapipe_layout *layout,
+			const struct dmapipe_format *format,
+			uint32_t stride_align);
+
+/**
+ * Checks a layout received from elsewhere before anything is mapped: counts
+ * in range, each plane in an existing object, stride at least the plane's
+ * row size, offset + stride * rows within the object's size, no arithmetic
+ * overflow. On failure returns a negative errno and, if @why is not NULL,
+ * points it at a static description of the first problem found. Since 0.1.
+ */
+int dmapipe_layout_check(const struct dmapipe_layout *layout, const char **why);
+
+/**
+ * The number of bytes a frame of @layout's format occupies in plane @plane
+ * (stride * rows). Since 0.1.
+ */
+uint64_t dmapipe_layout_plane_size(const struct dmapipe_layout *layout,
+				   unsigned int plane);
+
+/** "dma-buf" or "memfd (not a dma-buf)". Since 0.1. */
+const char *dmapipe_mem_kind_to_string(enum dmapipe_mem_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAPIPE_FORMAT_H */

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Streaming frames between processes.
+ *
+ * A server (producer) serves one stream on a unix socket to any number of
+ * clients (consumers), peer to peer, no daemon. Each buffer's fds cross the
+ * socket once per connection; each frame is a small message naming the
+ * buffer by id. Every consumer holds "leases" on the frames it was sent and
+ * hands them back; the producer never waits for a consumer unless that
+ * consumer asked for the block policy. docs/PROTOCOL.md is the wire
+ * specification, docs/ARCHITECTURE.md explains leases and policies.
+ *
+ * Event loop integration: dmapipe_server_get_fd() / dmapipe_client_get_fd()
+ * return one pollable fd (an epoll fd); when it is readable call the
+ * matching _dispatch(obj, 0). Simple programs use the blocking calls
+ * (dmapipe_server_dequeue_wait(), dmapipe_client_wait_frame()) instead.
+ *
+ * Not thread-safe: use one object from one thread at a time.
+ */
+#ifndef DMAPIPE_STREAM_H
+#define DMAPIPE_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <dmapipe/format.h>
+#include <dmapipe/buffer.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dmapipe_server;
+struct dmapipe_client;
+struct dmapipe_allocator;
+
+/** What a consumer wants when it cannot keep up. */
+enum dmapipe_policy {
+	/** keep only the newest unsent frame; never slows the producer */
+	DMAPIPE_POLICY_LATEST = 1,
+	/** keep up to queue_depth unsent frames, dropping the oldest */
+	DMAPIPE_POLICY_QUEUE = 2,
+	/** keep up to queue_depth unsent frames, then make the producer wait */
+	DMAPIPE_POLICY_BLOCK = 3,
+};
+
+/** Who may connect, checked with SO_PEERCRED. */
+enum dmapipe_peer_policy {
+	DMAPIPE_PEER_SAME_UID = 0, /**< default: only the producer's own uid (and root) */
+	DMAPIPE_PEER_UID = 1,      /**< only allowed_uid (and root) */
+	DMAPIPE_PEER_GID = 2,      /**< only processes whose gid is allowed_gid (and root) */
+	DMAPIPE_PEER_ANY = 3,      /**< anybody who can open the socket */
+};
+
+/** Reason codes carried by ERROR messages and reported in stats. */
+enum dmapipe_error_code {
+	DMAPIPE_ERR_NONE = 0,
+	DMAPIPE_ERR_PROTOCOL = 1,      /**< malformed or unexpected message */
+	DMAPIPE_ERR_VERSION = 2,       /**< incompatible protocol version */
+	DMAPIPE_ERR_PERMISSION = 3,    /**< peer credentials refused */
+	DMAPIPE_ERR_BAD_FD = 4,        /**< fd of the wrong kind, unsealed memfd, wrong size */
+	DMAPIPE_ERR_BAD_LAYOUT = 5,    /**< offsets/strides outside the objects */
+	DMAPIPE_ERR_FD_QUOTA = 6,      /**< peer sent or would hold too many fds */
+	DMAPIPE_ERR_LEASE_TIMEOUT = 7, /**< a frame was held longer than allowed */
+	DMAPIPE_ERR_TOO_MANY = 8,      /**< too many consumers */
+	DMAPIPE_ERR_SHUTDOWN = 9,      /**< producer is going away */
+	DMAPIPE_ERR_STRICT = 10,       /**< a copy would have been needed in strict mode */
+	DMAPIPE_ERR_INTERNAL = 11,
+};
+
+/** A name for @code ("lease-timeout"). Since 0.1. */
+const char *dmapipe_error_code_to_string(enum dmapipe_error_code code);
+
+/* ---- server (producer) ---------------------------------------------- */
+
+struct dmapipe_server_options {
+	uint32_t size; /**< sizeof(struct dmapipe_server_options), set by _init() */
+	/** filesystem path, or "@name" for the abstract namespace */
+	const char *path;
+	uint32_t socket_mode;       /**< permissions of a filesystem socket; default 0660 */
+	enum dmapipe_peer_policy peer_policy;
+	uid_t allowed_uid;
+	gid_t allowed_gid;
+	uint32_t max_consumers;     /**< default 32 */
+	uint32_t lease_timeout_ms;  /**< a lease held longer ends the connection; default 5000, 0 = none */
+	uint32_t max_in_flight;     /**< frames one consumer may hold at once; default 2 */
+	uint32_t max_queue_depth;   /**< upper bound of a consumer's queue; default 8 */
+	uint32_t fd_quota;          /**< fds one peer may send in total; default 64 */
+	const char *producer_name;  /**< names dma-bufs "producer:stream:index"; default "dmapipe" */
+	const char *stream_name;    /**< default: the socket's base name */
+	/** most buffers the server's own pool may grow to (see dequeue); default 32 */
+	uint32_t max_buffers;
+	uint32_t handshake_timeout_ms; /**< a peer silent this long after connecting is dropped; default 5000 */
+};
+
+/** Sets the defaults. Since 0.1. */
+void dmapipe_server_options_init(struct dmapipe_server_options *options);
+
+/**
+ * Creates the listening socket. A socket file left behind by a crashed
+ * producer is found by a test connect and replaced; a live producer on the
+ * path gives EADDRINUSE. Since 0.1.
+ */
+struct dmapipe_server *dmapipe_server_new(const struct dmapipe_server_options *options);
+
+/**
+ * Ends the stream: EOS to every consumer, all leases dropped, socket
+ * removed. Since 0.1.
+ */
+void dmapipe_server_free(struct dmapipe_server *server);
+
+/**
+ * Sets the format and allocates @count buffers for it from @allocator
+ * (NULL: the default allocator; the server keeps its own reference).
+ * Replaces any earlier buffers: consumers get REMOVE_BUFFER, FORMAT and the
+ * new buffers. Since 0.1.
+ */
+int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
+				 struct dmapipe_allocator *allocator,
+				 const struct dmapipe_format *format,
+				 unsigned int count);
+
+/**
+ * Registers a buffer the application allocated itself (e.g. V4L2 exports).
+ * The server takes a reference, and gives it back in
+ * dmapipe_server_remove_buffer() or dmapipe_server_free(). All buffers of a
+ * stream share the format of the first. Returns the buffer's id (>= 0) or
+ * a negative errno. Since 0.1.
+ */
+int dmapipe_server_add_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer);
+int dmapipe_server_remove_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer);
+
+/**
+ * A free buffer of the server's own pool to draw into, with one reference
+ * owned by the caller; NULL with errno EAGAIN when none is free (frames
+ * still held by consumers) or when a block-policy consumer has no room.
+ * Unsent frames of latest/queue consumers are dropped to make room.
+ * Since 0.1.
+ */
+struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_server *server);
+
+/** Like dmapipe_server_dequeue() but dispatches up to @timeout_ms (-1: forever). */
+struct dmapipe_buffer *dmapipe_server_dequeue_wait(struct dmapipe_server *server, int timeout_ms);
+
+/**
+ * Publishes @buffer as the next frame: every streaming consumer gets a
+ * lease according to its policy. Takes the caller's reference to @buffer
+ * and ownership of meta->acquire_fence. @meta->sequence is kept as given.
+ * Returns the number of consumers the frame was queued for, or a negative
+ * errno. Since 0.1.
+ */
+int dmapipe_server_queue(struct dmapipe_server *server, struct dmapipe_buffer *buffer,
+			 const struct dmapipe_frame_meta *meta);
+
+/** Ends the stream (EOS) but keeps serving stats. */
+int dmapipe_server_end_of_stream(struct dmapipe_server *server);
+
+/** The pollable fd: readable when dmapipe_server_dispatch() has work. */
+int dmapipe_server_get_fd(const struct dmapipe_server *server);
+
+/**
+ * Handles connections, handshakes, releases, unsent frames and lease
+ * timeouts, waiting up to @timeout_ms (0: do not wait, -1: forever) for the
+ * first event. Returns the number of events handled or a negative errno
+ * for a failure of the server itself (a failing consumer is disconnected,
+ * logged and counted, never returned here). Since 0.1.
+ */
+int dmapipe_server_dispatch(struct dmapipe_server *server, int timeout_ms);
+
+/** Counters of one connected consumer. */
+struct dmapipe_consumer_stats {
+	uint32_t id;            /**< connection number, unique per server */
+	int32_t pid;            /**< from SO_PEERCRED */
+	uint32_t uid;
+	uint32_t policy;        /**< enum dmapipe_policy */
+	uint32_t queue_depth;
+	uint32_t leases_held;   /**< frames sent and not yet released */
+	uint32_t queued;        /**< frames waiting to be sent */
+	uint32_t state;         /**< 0 handshake, 1 streaming, 2 closing */
+	uint64_t frames_sent;
+	uint64_t frames_released;
+	uint64_t frames_dropped;   /**< dropped by the policy for this consumer */
+	uint64_t oldest_lease_ns;  /**< age of the oldest lease held */
+	char name[32];             /**< the consumer's self-chosen name */
+};
+
+/** Counters of the whole stream. */
+struct dmapipe_server_stats {
+	uint64_t frames_queued;
+	uint64_t frames_dropped;    /**< sum of per-consumer drops, including departed ones */
+	uint64_t consumers_total;   /**< connections accepted */
+	uint64_t consumers_refused; /**< handshakes or peers refused, with reason logged */
+	uint64_t lease_timeouts;
+	uint64_t bytes_copied;      /**< CPU copies of pixel data by this stream (0 = zero-copy) */
+	uint64_t frames_copied;
+	uint32_t consumers;         /**< connected now */
+	uint32_t buffers;
+	uint32_t buffers_free;
+	uint32_t mem_kind;          /**< enum dmapipe_mem_kind of the buffers */
+	struct dmapipe_format format;
+	char allocator[16];
+};
+
+void dmapipe_server_get_stats(const struct dmapipe_server *server,
+			      struct dmapipe_server_stats *stats);
+/** Fills up to @max consumers; returns the number connected. */
+int dmapipe_server_get_consumer_stats(const struct dmapipe_server *server,
+				      struct dmapipe_consumer_stats *stats, int max);
+
+/* ---- client (consumer) ---------------------------------------------- */
+
+struct dmapipe_client_options {
+	uint32_t size; /**< set by _init() */
+	const char *path;            /**< as for the server */
+	enum dmapipe_policy policy;  /**< default DMAPIPE_POLICY_LATEST */
+	uint32_t queue_depth;        /**< for queue/block; default 4 */
+	uint32_t max_in_flight;      /**< frames held at once; default 2 */
+	const char *name;            /**< shown in the producer's stats */
+	/** reconnect with backoff when the producer goes away or restarts */
+	bool reconnect;
+	uint32_t reconnect_min_ms;   /**< first retry delay; default 50 */
+	uint32_t reconnect_max_ms;   /**< backoff cap; default 2000 */
+	uint32_t fd_quota;           /**< fds the producer may send; default 64 */
+	enum dmapipe_peer_policy peer_policy; /**< who may serve us; default same uid */
+	uid_t allowed_uid;
+	gid_t allowed_gid;
+	/** map every buffer once at ADD_BUFFER time (for consumers that read pixels) */
+	bool map_buffers;
+	/**
+	 * accept dma-bufs only: the producer is told (no FEATURE_MEMFD) and
+	 * refuses the connection with ERROR strict if its buffers are memfds
+	 * (for consumers that hand buffers to devices)
+	 */
+	bool dmabuf_only;
+};
+
+void dmapipe_client_options_init(struct dmapipe_client_options *options);
+
+/**
+ * Connects to a producer. Without options->reconnect a missing producer is
+ * an error (ECONNREFUSED/ENOENT); with it, the client keeps trying in the
+ * background of dispatch. Since 0.1.
+ */
+struct dmapipe_client *dmapipe_client_new(const struct dmapipe_client_options *options);
+
+/** Disconnects, releasing every frame still held. */
+void dmapipe_client_free(struct dmapipe_client *client);
+
+/** A received frame: valid until released. */
+struct dmapipe_frame {
+	struct dmapipe_buffer *buffer; /**< the client holds a reference until release */
+	uint32_t buffer_id;
+	uint32_t reserved;
+	/** acquire_fence, if any, is owned by the frame and closed on release */
+	struct dmapipe_frame_meta meta;
+	uint64_t received_ns;          /**< CLOCK_MONOTONIC when it arrived */
+};
+
+enum dmapipe_client_state {
+	DMAPIPE_CLIENT_CONNECTING = 0,
+	DMAPIPE_CLIENT_STREAMING = 1,
+	DMAPIPE_CLIENT_EOS = 2,          /**< producer ended the stream */
+	DMAPIPE_CLIENT_DISCONNECTED = 3, /**< connection lost (and not reconnecting) */
+	DMAPIPE_CLIENT_ERROR = 4,        /**< producer sent ERROR, see get_error() */
+};
+
+enum dmapipe_client_state dmapipe_client_get_state(const struct dmapipe_client *client);
+/** The last ERROR received from the producer, and its message. */
+enum dmapipe_error_code dmapipe_client_get_error(const struct dmapipe_client *client,
+						 const char **message);
+
+/** The current format, or NULL before the first FORMAT message. */
+const struct dmapipe_format *dmapipe_client_get_format(const struct dmapipe_client *client);
+
+int dmapipe_client_get_fd(const struct dmapipe_client *client);
+int dmapipe_client_dispatch(struct dmapipe_client *client, int timeout_ms);
+
+/**
+ * The oldest received frame not yet taken, or NULL with errno EAGAIN (none
+ * yet), EPIPE (end of stream), ECONNRESET (disconnected) or EPROTO (the
+ * producer reported an error). Since 0.1.
+ */
+struct dmapipe_frame *dmapipe_client_acquire_frame(struct dmapipe_client *client);
+
+/** Dispatches until a frame arrives or @timeout_ms passes (ETIMEDOUT). */
+struct dmapipe_frame *dmapipe_client_wait_frame(struct dmapipe_client *client, int timeout_ms);
+
+/**
+ * Gives the frame back to the producer (RELEASE). @release_fence (or -1)
+ * signals when the consumer's device is done reading; ownership is taken.
+ * Since 0.1.
+ */
+int dmapipe_client_release_frame(struct dmapipe_client *client, struct dmapipe_frame *frame,
+				 int release_fence);
+
+struct dmapipe_client_stats {
+	uint64_t frames_received;
+	uint64_t frames_released;
+	uint64_t sequence_gaps;     /**< frames missing between received sequence numbers */
+	uint64_t reconnects;
+	uint64_t buffers_added;
+	uint64_t fds_received;
+	uint32_t mem_kind;          /**< of the current buffers */
+	uint32_t reserved;
+};
+
+void dmapipe_client_get_stats(const struct dmapipe_client *client,
+			      struct dmapipe_client_stats *stats);
+
+/**
+ * Asks the producer on @path for its statistics (a monitor connection: no
+ * frames, no fds). Fills @server and up to @max consumer records; returns
+ * the number of consumers or a negative errno. Since 0.1.
+ */
+int dmapipe_query_stats(const char *path, struct dmapipe_server_stats *server,
+			struct dmapipe_consumer_stats *consumers, int max, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAPIPE_STREAM_H */

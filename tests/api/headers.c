@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Every installed header, compiled as C99 -pedantic and linked. */
+#include <dmapipe/dmapipe.h>
+#include <dmapipe/format.h>
+#include <dmapipe/buffer.h>
+#include <dmapipe/alloc.h>
+#include <dmapipe/stream.h>
+#include <dmapipe/pattern.h>
+
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+	struct dmapipe_server_options so;
+	struct dmapipe_client_options co;
+
+	dmapipe_server_options_init(&so);
+	dmapipe_client_options_init(&co);
+	if (so.size != sizeof(so) || co.size != sizeof(co))
+		return 1;
+	if (strcmp(dmapipe_version(), "0.1.0") != 0)
+		return 1;
+	printf("dmapipe %s\n", dmapipe_version());
+	return 0;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Small helpers shared by the test programs. */
+#ifndef DMAPIPE_TESTLIB_H
+#define DMAPIPE_TESTLIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEST_SKIP 77
+
+/* Fails the test with file:line and a message. */
+#define check(cond)                                                              \
+	do {                                                                     \
+		if (!(cond)) {                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,   \
+				__LINE__, #cond);                                \
+			abort();                                                 \
+		}                                                                \
+	} while (0)
+
+#define check_msg(cond, ...)                                                     \
+	do {                                                                     \
+		if (!(cond)) {                                                   \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,   \
+				__LINE__, #cond);                                \
+			fprintf(stderr, __VA_ARGS__);                            \
+			fputc('\n', stderr);                                     \
+			abort();                                                 \
+		}                                                                \
+	} while (0)
+
+#define check_int_eq(a, b)                                                       \
+	do {                                                                     \
+		long long a_ = (long long)(a), b_ = (long long)(b);              \
+		if (a_ != b_) {                                                  \
+			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n", \
+				__FILE__, __LINE__, #a, #b, a_, b_);             \
+			abort();                                                 \
+		}                                                                \
+	} while (0)
+
+/* Prints the reason and exits 77 (meson: skipped). */
+__attribute__((noreturn, format(printf, 1, 2))) void test_skip(const char *fmt, ...);
+
+/* Prints "ok <name>" lines for sub-tests. */
+void test_pass(const char *name);
+
+/* Number of open fds of this process (counts /proc/self/fd). */
+int test_count_fds(void);
+
+/*
+ * A fresh directory for sockets and files, outside /tmp's tmpfs in the VM
+ * lane when $DMAPIPE_TEST_DIR is set; removed with test_rmdir_all().
+ * Returns a malloc'ed path.
+ */
+char *test_make_dir(const char *tag);
+void test_rmdir_all(const char *path);
+
+/* Monotonic milliseconds. */
+uint64_t test_now_ms(void);
+
+/* Whether the environment demands real dma-bufs (VM lane), see tests/meson.build. */
+bool test_require_dmabuf(void);
+
+#endif
