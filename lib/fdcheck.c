@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What is this fd? Every fd received from another process goes through
+ * dmapipe_fd_identify() before anything maps it.
+ *
+ *  - dma-buf: every dma-buf file lives on the kernel's internal "dmabuf"
+ *    pseudo filesystem (since 5.3), so fstatfs() reports DMA_BUF_MAGIC and
+ *    no user can forge that. Older kernels used an anon inode named
+ *    "dmabuf"; /proc/self/fd/N then reads "anon_inode:dmabuf" (newer ones
+ *    read "/dmabuf:" plus the buffer's name, if any). A dma-buf's size is
+ *    fixed for its life and reported by lseek(fd, 0, SEEK_END).
+ *  - memfd: only shmem and hugetlbfs files answer F_GET_SEALS. A memfd that
+ *    is not sealed against shrinking can be truncated under our mapping by
+ *    its sender, turning our next access into SIGBUS, so it is refused.
+ *    (A plain tmpfs file answers F_GET_SEALS with F_SEAL_SEAL and no
+ *    F_SEAL_SHRINK, and is refused the same way.)
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "private.h"
+
+#ifndef DMA_BUF_MAGIC
+#define DMA_BUF_MAGIC 0x444d4142 /* "DMAB" */
+#endif
+#ifndef F_GET_SEALS
+#define F_ADD_SEALS 1033
+#define F_GET_SEALS 1034
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
+#endif
+
+static bool link_says_dmabuf(int fd)
+{
+	char path[64], target[128];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:dmabuf") == 0;
+}
+
+bool dmapipe_fd_is_dmabuf(int fd)
+{
+	struct statfs sfs;
+
+	if (fd < 0 || fstatfs(fd, &sfs) < 0)
+		return false;
+	if ((unsigned long)sfs.f_type == DMA_BUF_MAGIC)
+		return true;
+	/* Before 5.3 dma-bufs were anon inodes; their fs is anon_inodefs. */
+	if ((unsigned long)sfs.f_type == ANON_INODE_FS_MAGIC)
+		return link_says_dmabuf(fd);
+	return false;
+}
+
+static int fail(const char **why, const char *text, int err)
+{
+	if (why)
+		*why = text;
+	return err;
+}
+
+int dmapipe_fd_identify(int fd, enum dmapipe_mem_kind *kind, uint64_t *size, const char **why)
+{
+	struct stat st;
+	off_t end;
+	int flags, seals;
+
+	if (kind)
+		*kind = DMAPIPE_MEM_NONE;
+	if (size)
+		*size = 0;
+	if (why)
+		*why = NULL;
+
+	flags = fcntl(fd, F_GETFL);
+	if (fd < 0 || flags < 0)
+		return fail(why, "not an open fd", -EBADF);
+	if (flags & O_PATH)
+		return fail(why, "an O_PATH fd gives no access to memory", -EBADFD);
+
+	if (dmapipe_fd_is_dmabuf(fd)) {
+		end = lseek(fd, 0, SEEK_END);
+		if (end < 0)
+			return fail(why, "cannot get the dma-buf's size (lseek SEEK_END failed)",
+				    -errno);
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			return fail(why, "cannot rewind the dma-buf (lseek SEEK_SET failed)",
+				    -errno);
+		if (end == 0)
+			return fail(why, "dma-buf has size 0", -EBADFD);
+		if (kind)
+			*kind = DMAPIPE_MEM_DMABUF;
+		if (size)
+			*size = (uint64_t)end;
+		return 0;
+	}
+
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return fail(why, "not a dma-buf or memfd", -EBADFD);
+	if (!(seals & F_SEAL_SHRINK))
+		return fail(why, "memfd is not sealed against shrinking (F_SEAL_SHRINK)", -EPERM);
+	if (fstat(fd, &st) < 0)
+		return fail(why, "fstat of the memfd failed", -errno);
+	if (!S_ISREG(st.st_mode))
+		return fail(why, "not a dma-buf or memfd", -EBADFD);
+	if (kind)
+		*kind = DMAPIPE_MEM_MEMFD;
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return 0;
+}

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Pixel formats and layouts.
+ *
+ * dmapipe_layout_check() is the security boundary for layouts received
+ * from another process: nothing is mapped or handed to a device before the
+ * layout passed it. All arithmetic on received values is done in 64 bits
+ * with explicit overflow checks.
+ *
+ * Which layouts get the full geometry check:
+ *  - a fourcc this file knows, with DRM_FORMAT_MOD_LINEAR or
+ *    DRM_FORMAT_MOD_INVALID: plane count, strides and every plane's
+ *    offset + stride * rows against its object. INVALID ("implicit
+ *    modifier") is checked as linear: every implicit-modifier producer we
+ *    take frames from (V4L2, GStreamer 1.22 memory:DMABuf) is linear, and a
+ *    layout that could not even hold a linear image is refused.
+ *  - any other modifier (tiled, compressed) or an unknown fourcc: the
+ *    geometry belongs to the driver, so only the counts, the object indices
+ *    and "offset inside its object" are checked. Such buffers are passed to
+ *    devices, never read by the CPU through dmapipe (copy_pixels and the
+ *    pattern code refuse them).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#if __has_include(<drm/drm_fourcc.h>)
+#include <drm/drm_fourcc.h>
+#elif __has_include(<libdrm/drm_fourcc.h>)
+#include <libdrm/drm_fourcc.h>
+#elif __has_include(<drm_fourcc.h>)
+#include <drm_fourcc.h>
+#endif
+
+#include "private.h"
+
+/*
+ * Neither the kernel uapi header nor libdrm's is installed: the codes are
+ * ABI (four ASCII characters, little-endian), so spell out the ones we use.
+ */
+#ifndef fourcc_code
+#define fourcc_code(a, b, c, d) \
+	((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+#endif
+#ifndef DRM_FORMAT_R8
+#define DRM_FORMAT_R8 fourcc_code('R', '8', ' ', ' ')
+#define DRM_FORMAT_R16 fourcc_code('R', '1', '6', ' ')
+#define DRM_FORMAT_RGB565 fourcc_code('R', 'G', '1', '6')
+#define DRM_FORMAT_BGR565 fourcc_code('B', 'G', '1', '6')
+#define DRM_FORMAT_RGB888 fourcc_code('R', 'G', '2', '4')
+#define DRM_FORMAT_BGR888 fourcc_code('B', 'G', '2', '4')
+#define DRM_FORMAT_XRGB8888 fourcc_code('X', 'R', '2', '4')
+#define DRM_FORMAT_XBGR8888 fourcc_code('X', 'B', '2', '4')
+#define DRM_FORMAT_RGBX8888 fourcc_code('R', 'X', '2', '4')
+#define DRM_FORMAT_BGRX8888 fourcc_code('B', 'X', '2', '4')
+#define DRM_FORMAT_ARGB8888 fourcc_code('A', 'R', '2', '4')
+#define DRM_FORMAT_ABGR8888 fourcc_code('A', 'B', '2', '4')
+#define DRM_FORMAT_RGBA8888 fourcc_code('R', 'A', '2', '4')
+#define DRM_FORMAT_BGRA8888 fourcc_code('B', 'A', '2', '4')
+#define DRM_FORMAT_XRGB2101010 fourcc_code('X', 'R', '3', '0')
+#define DRM_FORMAT_XBGR2101010 fourcc_code('X', 'B', '3', '0')
+#define DRM_FORMAT_ARGB2101010 fourcc_code('A', 'R', '3', '0')
+#define DRM_FORMAT_ABGR2101010 fourcc_code('A', 'B', '3', '0')
+#define DRM_FORMAT_YUYV fourcc_code('Y', 'U', 'Y', 'V')
+#define DRM_FORMAT_YVYU fourcc_code('Y', 'V', 'Y', 'U')
+#define DRM_FORMAT_UYVY fourcc_code('U', 'Y', 'V', 'Y')
+#define DRM_FORMAT_VYUY fourcc_code('V', 'Y', 'U', 'Y')
+#define DRM_FORMAT_NV12 fourcc_code('N', 'V', '1', '2')
+#define DRM_FORMAT_NV21 fourcc_code('N', 'V', '2', '1')
+#define DRM_FORMAT_NV16 fourcc_code('N', 'V', '1', '6')
+#define DRM_FORMAT_NV61 fourcc_code('N', 'V', '6', '1')
+#define DRM_FORMAT_NV24 fourcc_code('N', 'V', '2', '4')
+#define DRM_FORMAT_NV42 fourcc_code('N', 'V', '4', '2')
+#define DRM_FORMAT_P010 fourcc_code('P', '0', '1', '0')
+#define DRM_FORMAT_P012 fourcc_code('P', '0', '1', '2')
+#define DRM_FORMAT_P016 fourcc_code('P', '0', '1', '6')
+#define DRM_FORMAT_YUV420 fourcc_code('Y', 'U', '1', '2')
+#define DRM_FORMAT_YVU420 fourcc_code('Y', 'V', '1', '2')
+#define DRM_FORMAT_YUV422 fourcc_code('Y', 'U', '1', '6')
+#define DRM_FORMAT_YVU422 fourcc_code('Y', 'V', '1', '6')
+#define DRM_FORMAT_YUV444 fourcc_code('Y', 'U', '2', '4')
+#define DRM_FORMAT_YVU444 fourcc_code('Y', 'V', '2', '4')
+#endif
+
+_Static_assert(DMAPIPE_MOD_LINEAR == 0, "DRM_FORMAT_MOD_LINEAR is 0");
+
+/*
+ * Plane geometry: a row of plane p holds ceil(w_p / block_w) blocks of
+ * bpb[p] bytes, where w_p is the width, divided (rounding up) by hsub for
+ * the chroma planes p >= 1; the plane has height (or ceil(height / vsub))
+ * rows. block_w is 2 for packed 4:2:2 (YUYV: 4 bytes per 2 pixels).
+ */
+struct format_info {
+	uint32_t fourcc;
+	const char *name;
+	uint8_t n_planes;
+	uint8_t block_w;
+	uint8_t hsub;
+	uint8_t vsub;
+	uint8_t bpb[DMAPIPE_MAX_PLANES];
+};
+
+#define RGB(code, bytes) { DRM_FORMAT_##code, #code, 1, 1, 1, 1, { bytes } }
+
+static const struct format_info formats[] = {
+	/* semi-planar YUV: one luma plane, one interleaved chroma plane */
+	{ DRM_FORMAT_NV12, "NV12", 2, 1, 2, 2, { 1, 2 } },
+	{ DRM_FORMAT_NV21, "NV21", 2, 1, 2, 2, { 1, 2 } },
+	{ DRM_FORMAT_NV16, "NV16", 2, 1, 2, 1, { 1, 2 } },
+	{ DRM_FORMAT_NV61, "NV61", 2, 1, 2, 1, { 1, 2 } },
+	{ DRM_FORMAT_NV24, "NV24", 2, 1, 1, 1, { 1, 2 } },
+	{ DRM_FORMAT_NV42, "NV42", 2, 1, 1, 1, { 1, 2 } },
+	{ DRM_FORMAT_P010, "P010", 2, 1, 2, 2, { 2, 4 } },
+	{ DRM_FORMAT_P012, "P012", 2, 1, 2, 2, { 2, 4 } },
+	{ DRM_FORMAT_P016, "P016", 2, 1, 2, 2, { 2, 4 } },
+	/* planar YUV */
+	{ DRM_FORMAT_YUV420, "YUV420", 3, 1, 2, 2, { 1, 1, 1 } },
+	{ DRM_FORMAT_YVU420, "YVU420", 3, 1, 2, 2, { 1, 1, 1 } },
+	{ DRM_FORMAT_YUV422, "YUV422", 3, 1, 2, 1, { 1, 1, 1 } },
+	{ DRM_FORMAT_YVU422, "YVU422", 3, 1, 2, 1, { 1, 1, 1 } },
+	{ DRM_FORMAT_YUV444, "YUV444", 3, 1, 1, 1, { 1, 1, 1 } },
+	{ DRM_FORMAT_YVU444, "YVU444", 3, 1, 1, 1, { 1, 1, 1 } },
+	/* packed YUV 4:2:2 */
+	{ DRM_FORMAT_YUYV, "YUYV", 1, 2, 1, 1, { 4 } },
+	{ DRM_FORMAT_YVYU, "YVYU", 1, 2, 1, 1, { 4 } },
+	{ DRM_FORMAT_UYVY, "UYVY", 1, 2, 1, 1, { 4 } },
+	{ DRM_FORMAT_VYUY, "VYUY", 1, 2, 1, 1, { 4 } },
+	/* RGB and single channel */
+	RGB(XRGB8888, 4),
+	RGB(ARGB8888, 4),
+	RGB(XBGR8888, 4),
+	RGB(ABGR8888, 4),
+	RGB(RGBX8888, 4),
+	RGB(RGBA8888, 4),
+	RGB(BGRX8888, 4),
+	RGB(BGRA8888, 4),
+	RGB(XRGB2101010, 4),
+	RGB(ARGB2101010, 4),
+	RGB(XBGR2101010, 4),
+	RGB(ABGR2101010, 4),
+	RGB(RGB888, 3),
+	RGB(BGR888, 3),
+	RGB(RGB565, 2),
+	RGB(BGR565, 2),
+	RGB(R8, 1),
+	RGB(R16, 2),
+};
+
+/* Names people use for the same formats (V4L2, GStreamer, FFmpeg). */
+static const struct {
+	const char *name;
+	uint32_t fourcc;
+} aliases[] = {
+	{ "I420", DRM_FORMAT_YUV420 },	{ "IYUV", DRM_FORMAT_YUV420 },
+	{ "YV12", DRM_FORMAT_YVU420 },	{ "YUY2", DRM_FORMAT_YUYV },
+	{ "YUV422P", DRM_FORMAT_YUV422 }, { "Y42B", DRM_FORMAT_YUV422 },
+	{ "YUV444P", DRM_FORMAT_YUV444 }, { "Y444", DRM_FORMAT_YUV444 },
+	{ "GREY", DRM_FORMAT_R8 },	{ "GRAY", DRM_FORMAT_R8 },
+	{ "GRAY8", DRM_FORMAT_R8 },	{ "Y8", DRM_FORMAT_R8 },
+	{ "GRAY16", DRM_FORMAT_R16 },	{ "Y16", DRM_FORMAT_R16 },
+};
+
+static const struct format_info *find_format(uint32_t fourcc)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(formats); i++)
+		if (formats[i].fourcc == fourcc)
+			return &formats[i];
+	return NULL;
+}
+
+static uint64_t div_round_up(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+static void plane_geometry(const struct format_info *info, uint32_t width, uint32_t height,
+			   unsigned int plane, uint64_t *row_bytes, uint32_t *rows)
+{
+	uint64_t w = width, h = height;
+
+	if (plane > 0) {
+		w = div_round_up(w, info->hsub);
+		h = div_round_up(h, info->vsub);
+	}
+	/* at most ceil(2^32 / 1) * 255: no overflow in 64 bits */
+	*row_bytes = div_round_up(w, info->block_w) * info->bpb[plane];
+	*rows = (uint32_t)h;
+}
+
+unsigned int dmapipe_format_plane_count(uint32_t fourcc)
+{
+	const struct format_info *info = find_format(fourcc);
+
+	return info ? info->n_planes : 0;
+}
+
+int dmapipe_format_plane_geometry(uint32_t fourcc, uint32_t width, uint32_t height,
+				  unsigned int plane, uint64_t *row_bytes, uint32_t *rows)
+{
+	const struct format_info *info = find_format(fourcc);
+
+	if (!info || plane >= info->n_planes)
+		return -EINVAL;
+	plane_geometry(info, width, height, plane, row_bytes, rows);
+	return 0;
+}
+
+static uint32_t code_of(const char *s)
+{
+	char c[4] = { ' ', ' ', ' ', ' ' };
+	size_t len = strlen(s);
+
+	if (len < 2 || len > 4)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		c[i] = s[i];
+	return fourcc_code(c[0], c[1], c[2], c[3]);
+}
+
+static bool code_equal_nocase(uint32_t a, uint32_t b)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned char ca = (a >> (8 * i)) & 0xff, cb = (b >> (8 * i)) & 0xff;
+
+		if (toupper(ca) != toupper(cb))
+			return false;
+	}
+	return true;
+}
+
+DMAPIPE_EXPORT uint32_t dmapipe_fourcc_from_string(const char *name)
+{
+	uint32_t code;
+
+	if (!name || !*name)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(formats); i++)
+		if (strcasecmp(name, formats[i].name) == 0)
+			return formats[i].fourcc;
+	for (size_t i = 0; i < ARRAY_SIZE(aliases); i++)
+		if (strcasecmp(name, aliases[i].name) == 0)
+			return aliases[i].fourcc;
+	/* The code itself ("XR24", "YU12", "R8"); no two known codes differ only by case. */
+	code = code_of(name);
+	if (code)
+		for (size_t i = 0; i < ARRAY_SIZE(formats); i++)
+			if (code_equal_nocase(code, formats[i].fourcc))
+				return formats[i].fourcc;
+	return 0;
+}
+
+DMAPIPE_EXPORT const char *dmapipe_fourcc_to_string(uint32_t fourcc, char *buf, size_t len)
+{
+	const struct format_info *info = find_format(fourcc);
+	char c[5];
+	int n = 4;
+
+	if (!buf || len == 0)
+		return buf;
+	if (info) {
+		dmapipe_strlcpy(buf, info->name, len);
+		return buf;
+	}
+	for (int i = 0; i < 4; i++) {
+		c[i] = (char)((fourcc >> (8 * i)) & 0xff);
+		if (c[i] < 0x20 || c[i] > 0x7e) {
+			snprintf(buf, len, "0x%08x", fourcc);
+			return buf;
+		}
+	}
+	while (n > 1 && c[n - 1] == ' ')
+		n--;
+	c[n] = '\0';
+	dmapipe_strlcpy(buf, c, len);
+	return buf;
+}
+
+DMAPIPE_EXPORT bool dmapipe_fourcc_is_supported(uint32_t fourcc)
+{
+	return find_format(fourcc) != NULL;
+}
+
+static uint64_t page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	return ps > 0 ? (uint64_t)ps : 4096;
+}
+
+DMAPIPE_EXPORT int dmapipe_layout_init(struct dmapipe_layout *layout,
+				       const struct dmapipe_format *format,
+				       uint32_t stride_align)
+{
+	const struct format_info *info;
+	uint64_t total = 0, align = stride_align ? stride_align : 64;
+
+	if (!layout || !format)
+		return -EINVAL;
+	info = find_format(format->fourcc);
+	if (!info || format->modifier != DMAPIPE_MOD_LINEAR)
+		return -EINVAL;
+	if (format->width == 0 || format->height == 0)
+		return -EINVAL;
+	if (align & (align - 1))
+		return -EINVAL;
+
+	memset(layout, 0, sizeof(*layout));
+	layout->format = *format;
+	layout->n_objects = 1;
+	layout->n_planes = info->n_planes;
+	for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS; i++)
+		layout->objects[i].fd = -1;
+
+	for (unsigned int p = 0; p < info->n_planes; p++) {
+		uint64_t row_bytes, stride, size;
+		uint32_t rows;
+
+		plane_geometry(info, format->width, format->height, p, &row_bytes, &rows);
+		if (__builtin_add_overflow(row_bytes, align - 1, &stride))
+			return -EOVERFLOW;
+		stride &= ~(align - 1);
+		if (stride > UINT32_MAX)
+			return -EOVERFLOW;
+		size = stride * rows; /* < 2^64: both factors < 2^32 */
+		layout->planes[p].object = 0;
+		layout->planes[p].stride = (uint32_t)stride;
+		layout->planes[p].offset = total;
+		if (__builtin_add_overflow(total, size, &total))
+			return -EOVERFLOW;
+	}
+	if (__builtin_add_overflow(total, page_size() - 1, &total))
+		return -EOVERFLOW;
+	total &= ~(page_size() - 1);
+	/* must stay mappable and usable as an off_t */
+	if (total > (uint64_t)INT64_MAX || total > (uint64_t)SIZE_MAX)
+		return -EOVERFLOW;
+	layout->objects[0].size = total;
+	return 0;
+}
+
+static bool has_cpu_geometry(const struct dmapipe_layout *layout)
+{
+	uint64_t mod = layout->format.modifier;
+
+	return find_format(layout->format.fourcc) &&
+	       (mod == DMAPIPE_MOD_LINEAR || mod == DMAPIPE_MOD_INVALID);
+}
+
+static int fail(const char **why, const char *text, int err)
+{
+	if (why)
+		*why = text;
+	return err;
+}
+
+DMAPIPE_EXPORT int dmapipe_layout_check(const struct dmapipe_layout *layout, const char **why)
+{
+	const struct format_info *info;
+	uint32_t used = 0;
+
+	if (why)
+		*why = NULL;
+	if (!layout)
+		return fail(why, "no layout", -EINVAL);
+	if (layout->n_objects == 0 || layout->n_objects > DMAPIPE_MAX_OBJECTS)
+		return fail(why, "object count is 0 or above DMAPIPE_MAX_OBJECTS (4)", -EINVAL);
+	if (layout->n_planes == 0 || layout->n_planes > DMAPIPE_MAX_PLANES)
+		return fail(why, "plane count is 0 or above DMAPIPE_MAX_PLANES (4)", -EINVAL);
+	if (layout->format.fourcc == 0)
+		return fail(why, "fourcc is 0", -EINVAL);
+	if (layout->format.width == 0 || layout->format.height == 0)
+		return fail(why, "width or height is 0", -EINVAL);
+
+	for (uint32_t i = 0; i < layout->n_objects; i++) {
+		if (layout->objects[i].size == 0)
+			return fail(why, "an object has size 0", -EINVAL);
+		if (layout->objects[i].size > (uint64_t)INT64_MAX)
+			return fail(why, "an object is larger than 2^63 bytes", -EOVERFLOW);
+	}
+
+	for (uint32_t p = 0; p < layout->n_planes; p++) {
+		const struct dmapipe_plane *plane = &layout->planes[p];
+
+		if (plane->object >= layout->n_objects)
+			return fail(why, "a plane refers to an object index >= the object count",
+				    -EINVAL);
+		if (plane->offset >= layout->objects[plane->object].size)
+			return fail(why, "a plane starts at or past the end of its object",
+				    -EINVAL);
+		used |= 1u << plane->object;
+	}
+	if (used != (1u << layout->n_objects) - 1)
+		return fail(why, "an object is not used by any plane", -EINVAL);
+
+	if (!has_cpu_geometry(layout))
+		return 0; /* driver-defined geometry: see the top of this file */
+
+	info = find_format(layout->format.fourcc);
+	if (layout->n_planes != info->n_planes)
+		return fail(why, "plane count does not match the format's", -EINVAL);
+
+	for (uint32_t p = 0; p < layout->n_planes; p++) {
+		const struct dmapipe_plane *plane = &layout->planes[p];
+		uint64_t row_bytes, size, end;
+		uint32_t rows;
+
+		plane_geometry(info, layout->format.width, layout->format.height, p, &row_bytes,
+			       &rows);
+		if (plane->stride < row_bytes)
+			return fail(why, "a stride is smaller than its plane's row of pixels",
+				    -EINVAL);
+		size = (uint64_t)plane->stride * rows; /* < 2^64: both factors < 2^32 */
+		if (__builtin_add_overflow(plane->offset, size, &end))
+			return fail(why, "plane offset + stride * rows overflows 64 bits",
+				    -EOVERFLOW);
+		if (end > layout->objects[plane->object].size)
+			return fail(why, "a plane extends past the end of its object "
+					 "(offset + stride * rows > object size)", -EINVAL);
+	}
+	return 0;
+}
+
+DMAPIPE_EXPORT uint64_t dmapipe_layout_plane_size(const struct dmapipe_layout *layout,
+						  unsigned int plane)
+{
+	const struct format_info *info;
+	uint64_t row_bytes;
+	uint32_t rows;
+
+	if (!layout || plane >= layout->n_planes || plane >= DMAPIPE_MAX_PLANES)
+		return 0;
+	info = find_format(layout->format.fourcc);
+	if (!info || plane >= info->n_planes)
+		return 0;
+	plane_geometry(info, layout->format.width, layout->format.height, plane, &row_bytes,
+		       &rows);
+	return (uint64_t)layout->planes[plane].stride * rows;
+}
+
+DMAPIPE_EXPORT const char *dmapipe_mem_kind_to_string(enum dmapipe_mem_kind kind)
+{
+	switch (kind) {
+	case DMAPIPE_MEM_NONE:
+		return "none";
+	case DMAPIPE_MEM_DMABUF:
+		return "dma-buf";
+	case DMAPIPE_MEM_MEMFD:
+		return "memfd (not a dma-buf)";
+	}
+	return "unknown";
+}
