@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Wire protocol v1: message layouts and a pure encoder/decoder.
+ *
+ * docs/PROTOCOL.md is the specification; this header must agree with it.
+ * Every message is one SOCK_SEQPACKET datagram: an 8-byte header followed by
+ * a fixed-size body. All integers are little-endian; every padding field is
+ * zero on send and checked to be zero on receive. fds travel as SCM_RIGHTS
+ * ancillary data of the same datagram.
+ *
+ * The codec does no I/O: bytes and fds in, structs out. It never closes an
+ * fd; the caller owns the fds it passed in and those the decoder put into
+ * a message.
+ */
+#ifndef DMAPIPE_PROTO_H
+#define DMAPIPE_PROTO_H
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dmapipe/format.h"
+
+#define DMAPIPE_PROTO_MAGIC 0x50504d44u /* "DMPP" little-endian */
+#define DMAPIPE_PROTO_VERSION 1
+/** The largest datagram the protocol defines; receive buffers use this. */
+#define DMAPIPE_PROTO_MAX_MSG 4096
+/** The most fds one message may carry (ADD_BUFFER: one per object). */
+#define DMAPIPE_PROTO_MAX_FDS DMAPIPE_MAX_OBJECTS
+#define DMAPIPE_PROTO_NAME_LEN 32
+#define DMAPIPE_PROTO_ERROR_LEN 128
+/** Consumer records in one STATS message. */
+#define DMAPIPE_PROTO_MAX_STATS 32
+
+enum dmapipe_msg_type {
+	DMAPIPE_MSG_HELLO = 1,
+	DMAPIPE_MSG_FORMAT = 2,
+	DMAPIPE_MSG_ADD_BUFFER = 3,
+	DMAPIPE_MSG_REMOVE_BUFFER = 4,
+	DMAPIPE_MSG_FRAME = 5,
+	DMAPIPE_MSG_RELEASE = 6,
+	DMAPIPE_MSG_EOS = 7,
+	DMAPIPE_MSG_ERROR = 8,
+	DMAPIPE_MSG_STATS_REQUEST = 9,
+	DMAPIPE_MSG_STATS = 10,
+};
+
+enum dmapipe_role {
+	DMAPIPE_ROLE_PRODUCER = 1,
+	DMAPIPE_ROLE_CONSUMER = 2,
+	DMAPIPE_ROLE_MONITOR = 3, /* stats only: never sent fds or frames */
+};
+
+/* Feature bits of HELLO. A peer uses a feature only if both sides set it. */
+#define DMAPIPE_FEATURE_FENCES   (1u << 0) /* acquire/release sync_file fds */
+#define DMAPIPE_FEATURE_MEMFD    (1u << 1) /* consumer accepts sealed memfds */
+#define DMAPIPE_FEATURE_STATS    (1u << 2) /* STATS_REQUEST answered */
+#define DMAPIPE_FEATURES_ALL     (DMAPIPE_FEATURE_FENCES | DMAPIPE_FEATURE_MEMFD | DMAPIPE_FEATURE_STATS)
+
+/* FRAME / RELEASE flags (wire) */
+#define DMAPIPE_WIRE_HAS_FENCE (1u << 0)
+
+/* ---- wire layouts (little-endian) ----------------------------------- */
+
+struct dmapipe_wire_header {
+	uint32_t type;
+	uint32_t size; /* of the whole datagram, header included */
+};
+static_assert(sizeof(struct dmapipe_wire_header) == 8, "wire header size");
+
+struct dmapipe_wire_hello {
+	uint32_t magic;
+	uint16_t version;       /* DMAPIPE_PROTO_VERSION */
+	uint16_t min_version;   /* oldest version the sender speaks */
+	uint32_t role;
+	uint32_t features;
+	uint32_t policy;        /* consumer: requested (1..3); producer: granted; monitor: 0 */
+	uint32_t queue_depth;
+	uint32_t max_in_flight;
+	uint32_t lease_timeout_ms; /* producer: the timeout that applies */
+	uint32_t pad0;
+	uint32_t pad1;
+	char name[DMAPIPE_PROTO_NAME_LEN]; /* NUL-terminated */
+};
+static_assert(sizeof(struct dmapipe_wire_hello) == 72, "HELLO size");
+
+struct dmapipe_wire_format {
+	uint32_t fourcc;
+	uint32_t width;
+	uint32_t height;
+	uint32_t pad0;
+	uint64_t modifier;
+};
+static_assert(sizeof(struct dmapipe_wire_format) == 24, "FORMAT size");
+
+struct dmapipe_wire_object {
+	uint64_t size;
+	uint32_t kind; /* enum dmapipe_mem_kind */
+	uint32_t pad0;
+};
+static_assert(sizeof(struct dmapipe_wire_object) == 16, "object size");
+
+struct dmapipe_wire_plane {
+	uint32_t object;
+	uint32_t stride;
+	uint64_t offset;
+};
+static_assert(sizeof(struct dmapipe_wire_plane) == 16, "plane size");
+
+struct dmapipe_wire_add_buffer {
+	uint32_t buffer_id;
+	uint32_t n_objects; /* == number of fds attached */
+	uint32_t n_planes;
+	uint32_t pad0;
+	struct dmapipe_wire_format format;
+	struct dmapipe_wire_object objects[DMAPIPE_MAX_OBJECTS];
+	struct dmapipe_wire_plane planes[DMAPIPE_MAX_PLANES];
+};
+static_assert(sizeof(struct dmapipe_wire_add_buffer) == 168, "ADD_BUFFER size");
+
+struct dmapipe_wire_buffer_id {
+	uint32_t buffer_id;
+	uint32_t pad0;
+};
+static_assert(sizeof(struct dmapipe_wire_buffer_id) == 8, "REMOVE_BUFFER size");
+
+struct dmapipe_wire_frame {
+	uint32_t buffer_id;
+	uint32_t flags;     /* DMAPIPE_WIRE_HAS_FENCE: one fd attached */
+	uint64_t sequence;
+	uint64_t timestamp_ns;
+	uint32_t frame_flags; /* enum dmapipe_frame_flags */
+	uint32_t pad0;
+	uint64_t bytes_used[DMAPIPE_MAX_PLANES];
+};
+static_assert(sizeof(struct dmapipe_wire_frame) == 64, "FRAME size");
+
+struct dmapipe_wire_release {
+	uint32_t buffer_id;
+	uint32_t flags;     /* DMAPIPE_WIRE_HAS_FENCE: one fd attached */
+	uint64_t sequence;  /* of the frame being released */
+};
+static_assert(sizeof(struct dmapipe_wire_release) == 16, "RELEASE size");
+
+struct dmapipe_wire_eos {
+	uint64_t last_sequence;
+};
+static_assert(sizeof(struct dmapipe_wire_eos) == 8, "EOS size");
+
+struct dmapipe_wire_error {
+	uint32_t code; /* enum dmapipe_error_code */
+	uint32_t pad0;
+	char message[DMAPIPE_PROTO_ERROR_LEN]; /* NUL-terminated */
+};
+static_assert(sizeof(struct dmapipe_wire_error) == 136, "ERROR size");
+
+struct dmapipe_wire_stats_server {
+	uint64_t frames_queued;
+	uint64_t frames_dropped;
+	uint64_t consumers_total;
+	uint64_t consumers_refused;
+	uint64_t lease_timeouts;
+	uint64_t bytes_copied;
+	uint64_t frames_copied;
+	uint32_t consumers;
+	uint32_t buffers;
+	uint32_t buffers_free;
+	uint32_t mem_kind;
+	struct dmapipe_wire_format format;
+	char allocator[16];
+	uint32_t n_records; /* consumer records that follow, <= DMAPIPE_PROTO_MAX_STATS */
+	uint32_t pad0;
+};
+static_assert(sizeof(struct dmapipe_wire_stats_server) == 120, "STATS header size");
+
+struct dmapipe_wire_stats_consumer {
+	uint32_t id;
+	int32_t pid;
+	uint32_t uid;
+	uint32_t policy;
+	uint32_t queue_depth;
+	uint32_t leases_held;
+	uint32_t queued;
+	uint32_t state;
+	uint64_t frames_sent;
+	uint64_t frames_released;
+	uint64_t frames_dropped;
+	uint64_t oldest_lease_ns;
+	char name[DMAPIPE_PROTO_NAME_LEN];
+};
+static_assert(sizeof(struct dmapipe_wire_stats_consumer) == 96, "STATS record size");
+
+static_assert(sizeof(struct dmapipe_wire_header) + sizeof(struct dmapipe_wire_stats_server) +
+	      DMAPIPE_PROTO_MAX_STATS * sizeof(struct dmapipe_wire_stats_consumer) <=
+	      DMAPIPE_PROTO_MAX_MSG, "STATS fits the largest message");
+
+/* ---- decoded messages (host order) ---------------------------------- */
+
+#include "dmapipe/stream.h"
+
+struct dmapipe_msg_hello {
+	uint16_t version;
+	uint16_t min_version;
+	uint32_t role;
+	uint32_t features;
+	uint32_t policy;
+	uint32_t queue_depth;
+	uint32_t max_in_flight;
+	uint32_t lease_timeout_ms;
+	char name[DMAPIPE_PROTO_NAME_LEN];
+};
+
+struct dmapipe_msg_add_buffer {
+	uint32_t buffer_id;
+	/* objects[i].fd are the received fds (or those to send) */
+	struct dmapipe_layout layout;
+};
+
+struct dmapipe_msg_frame {
+	uint32_t buffer_id;
+	struct dmapipe_frame_meta meta; /* meta.acquire_fence: the fd or -1 */
+};
+
+struct dmapipe_msg_release {
+	uint32_t buffer_id;
+	uint64_t sequence;
+	int release_fence; /* -1 if none */
+};
+
+struct dmapipe_msg_error {
+	uint32_t code;
+	char message[DMAPIPE_PROTO_ERROR_LEN];
+};
+
+struct dmapipe_msg_stats {
+	struct dmapipe_server_stats server;
+	uint32_t n_consumers;
+	struct dmapipe_consumer_stats consumers[DMAPIPE_PROTO_MAX_STATS];
+};
+
+struct dmapipe_msg {
+	enum dmapipe_msg_type type;
+	union {
+		struct dmapipe_msg_hello hello;
+		struct dmapipe_format format;
+		struct dmapipe_msg_add_buffer add_buffer;
+		uint32_t remove_buffer_id;
+		struct dmapipe_msg_frame frame;
+		struct dmapipe_msg_release release;
+		uint64_t eos_last_sequence;
+		struct dmapipe_msg_error error;
+		struct dmapipe_msg_stats stats; /* STATS; STATS_REQUEST has no body */
+	};
+};
+
+/**
+ * Encodes @msg into @buf (DMAPIPE_PROTO_MAX_MSG bytes suffice for every
+ * message) and lists the fds to attach, in order, in @fds (at most
+ * DMAPIPE_PROTO_MAX_FDS) with their count in *@n_fds. The fds are not
+ * duplicated: they stay owned by @msg's owner. @fds may be NULL for a
+ * message that carries none. Strings are truncated to fit and terminated;
+ * padding and unused slots are written as zero. Returns the datagram's
+ * size or a negative errno (-EINVAL for a message that violates the
+ * protocol, -ENOSPC if @size is too small), with *@n_fds = 0 on failure.
+ */
+int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
+			 int *fds, unsigned int *n_fds);
+
+/**
+ * Decodes one datagram of @len bytes that arrived with @n_fds fds. On
+ * success returns 0, and every fd is referenced exactly once from @msg
+ * (ADD_BUFFER objects, FRAME acquire_fence, RELEASE release_fence); the
+ * caller then owns them through @msg. On failure returns -EPROTO (or
+ * -EBADMSG for a bad fd count) with *why (if not NULL) set to a static
+ * description; @msg is cleared (type 0), so no fd is referenced from it,
+ * and the caller must close all @n_fds. The decoder checks: size matches
+ * the type exactly (STATS: its records), magic, 1 <= min_version <=
+ * version, known role/policy/memory kind, padding and unused object/plane
+ * slots zero, no unknown wire flags, counts in 1..4, planes in existing
+ * objects, strings terminated (bytes after the terminator come out zero),
+ * the fd count matches what the message declares. Unknown feature bits,
+ * frame flags and error codes pass through. It does NOT check fds
+ * themselves (kinds, sizes) nor the layout's bounds: see
+ * dmapipe_layout_check().
+ */
+int dmapipe_proto_decode(const void *data, size_t len, const int *fds, unsigned int n_fds,
+			 struct dmapipe_msg *msg, const char **why);
+
+/** A name for @type ("ADD_BUFFER"), for logs. */
+const char *dmapipe_msg_type_to_string(uint32_t type);
+
+#endif /* DMAPIPE_PROTO_H */

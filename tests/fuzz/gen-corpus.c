@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Writes the seed corpus of fuzz-proto into the directory given as argv[1]:
+ * one valid datagram of every message type (with its fd count as the first
+ * byte, see fuzz-proto.c) and a few near misses. Run once; the output is
+ * kept in tests/fuzz/corpus/.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+static const char *out_dir;
+
+static void write_seed(const char *name, uint8_t n_fds, const void *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", out_dir, name);
+	f = fopen(path, "wb");
+	if (!f || fputc(n_fds, f) == EOF || fwrite(data, 1, len, f) != len || fclose(f)) {
+		fprintf(stderr, "gen-corpus: %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+/* Encodes @m and writes it; @edit, if not NULL, changes the datagram first
+ * (for near misses) and @fd_delta changes the attached fd count. */
+static void seed(const char *name, const struct dmapipe_msg *m,
+		 void (*edit)(uint8_t *buf, int *len), int fd_delta)
+{
+	uint8_t buf[DMAPIPE_PROTO_MAX_MSG + 64];
+	int fds[DMAPIPE_PROTO_MAX_FDS];
+	unsigned int n_fds;
+	int len = dmapipe_proto_encode(m, buf, DMAPIPE_PROTO_MAX_MSG, fds, &n_fds);
+
+	if (len < 0) {
+		fprintf(stderr, "gen-corpus: %s: encode failed: %d\n", name, len);
+		exit(1);
+	}
+	if (edit)
+		edit(buf, &len);
+	write_seed(name, (uint8_t)((int)n_fds + fd_delta), buf, (size_t)len);
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void cut_in_half(uint8_t *buf, int *len)
+{
+	*len /= 2;
+	le32(buf + 4, (uint32_t)*len);
+}
+
+static void bad_magic(uint8_t *buf, int *len)
+{
+	buf[8] ^= 0x20;
+}
+
+static void min_above_version(uint8_t *buf, int *len)
+{
+	buf[14] = 2; /* min_version */
+}
+
+static void unknown_wire_flag(uint8_t *buf, int *len)
+{
+	buf[8 + 4] |= 2; /* FRAME/RELEASE flags: only HAS_FENCE is defined */
+}
+
+static void plane_missing_object(uint8_t *buf, int *len)
+{
+	le32(buf + 8 + 104, 3); /* planes[0].object */
+}
+
+static void stats_one_record_too_many(uint8_t *buf, int *len)
+{
+	le32(buf + 8 + 112, 2); /* n_records */
+}
+
+static void unterminated_error(uint8_t *buf, int *len)
+{
+	memset(buf + 16, 'u', DMAPIPE_PROTO_ERROR_LEN);
+}
+
+static void unterminated_name(uint8_t *buf, int *len)
+{
+	memset(buf + 48, 'n', DMAPIPE_PROTO_NAME_LEN); /* HELLO name */
+}
+
+static void zero_msg(struct dmapipe_msg *m, enum dmapipe_msg_type type)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+}
+
+int main(int argc, char **argv)
+{
+	struct dmapipe_msg m;
+	struct dmapipe_layout *l;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s OUTPUT-DIR\n", argv[0]);
+		return 2;
+	}
+	out_dir = argv[1];
+
+	zero_msg(&m, DMAPIPE_MSG_HELLO);
+	m.hello.version = 1;
+	m.hello.min_version = 1;
+	m.hello.role = DMAPIPE_ROLE_CONSUMER;
+	m.hello.features = DMAPIPE_FEATURES_ALL;
+	m.hello.policy = DMAPIPE_POLICY_QUEUE;
+	m.hello.queue_depth = 4;
+	m.hello.max_in_flight = 2;
+	strcpy(m.hello.name, "gst-consumer");
+	seed("hello-consumer", &m, NULL, 0);
+	seed("hello-bad-magic", &m, bad_magic, 0);
+	seed("hello-min-above-version", &m, min_above_version, 0);
+	seed("hello-truncated", &m, cut_in_half, 0);
+	seed("hello-name-unterminated", &m, unterminated_name, 0);
+	m.hello.role = DMAPIPE_ROLE_PRODUCER;
+	m.hello.policy = DMAPIPE_POLICY_LATEST;
+	m.hello.lease_timeout_ms = 5000;
+	strcpy(m.hello.name, "camera0");
+	seed("hello-producer", &m, NULL, 0);
+	m.hello.role = DMAPIPE_ROLE_MONITOR;
+	m.hello.policy = 0;
+	m.hello.version = 3;
+	memset(m.hello.name, 'm', DMAPIPE_PROTO_NAME_LEN - 1);
+	seed("hello-monitor-v3", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_FORMAT);
+	m.format = (struct dmapipe_format){ 0x3231564e, 1920, 1080, 0, 0 };
+	seed("format-nv12", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_ADD_BUFFER);
+	m.add_buffer.buffer_id = 1;
+	l = &m.add_buffer.layout;
+	l->format = (struct dmapipe_format){ 0x3231564e, 1920, 1080, 0, 0 };
+	l->n_objects = 1;
+	l->n_planes = 2;
+	l->objects[0] = (struct dmapipe_object){ .fd = 3, .kind = DMAPIPE_MEM_DMABUF,
+						 .size = 3112960 };
+	l->planes[0] = (struct dmapipe_plane){ 0, 1920, 0 };
+	l->planes[1] = (struct dmapipe_plane){ 0, 1920, 2073600 };
+	for (int i = 1; i < DMAPIPE_MAX_OBJECTS; i++)
+		l->objects[i].fd = -1;
+	seed("add-buffer-nv12", &m, NULL, 0);
+	seed("add-buffer-fd-missing", &m, NULL, -1);
+	seed("add-buffer-fd-extra", &m, NULL, 1);
+	seed("add-buffer-plane-missing-object", &m, plane_missing_object, 0);
+	l->n_objects = 4;
+	l->n_planes = 4;
+	for (int i = 0; i < 4; i++) {
+		l->objects[i] = (struct dmapipe_object){ .fd = 3 + i, .size = 4096 << i,
+			.kind = i % 2 ? DMAPIPE_MEM_MEMFD : DMAPIPE_MEM_DMABUF };
+		l->planes[i] = (struct dmapipe_plane){ (uint32_t)(3 - i), 64, 64u * i };
+	}
+	seed("add-buffer-4x4", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_REMOVE_BUFFER);
+	m.remove_buffer_id = 1;
+	seed("remove-buffer", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_FRAME);
+	m.frame.buffer_id = 1;
+	m.frame.meta.sequence = 42;
+	m.frame.meta.timestamp_ns = 1000000000;
+	m.frame.meta.flags = DMAPIPE_FRAME_KEYFRAME;
+	m.frame.meta.acquire_fence = -1;
+	seed("frame", &m, NULL, 0);
+	seed("frame-unexpected-fd", &m, NULL, 1);
+	m.frame.meta.acquire_fence = 5;
+	m.frame.meta.bytes_used[0] = 2073600;
+	m.frame.meta.bytes_used[1] = 1036800;
+	seed("frame-fence", &m, NULL, 0);
+	seed("frame-fence-missing", &m, NULL, -1);
+
+	zero_msg(&m, DMAPIPE_MSG_RELEASE);
+	m.release.buffer_id = 1;
+	m.release.sequence = 42;
+	m.release.release_fence = -1;
+	seed("release", &m, NULL, 0);
+	m.release.release_fence = 4;
+	seed("release-fence", &m, NULL, 0);
+	seed("release-unknown-flag", &m, unknown_wire_flag, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_EOS);
+	m.eos_last_sequence = 42;
+	seed("eos", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_ERROR);
+	m.error.code = DMAPIPE_ERR_VERSION;
+	strcpy(m.error.message, "protocol version 1..1 does not overlap 2..3");
+	seed("error-version", &m, NULL, 0);
+	seed("error-unterminated", &m, unterminated_error, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_STATS_REQUEST);
+	seed("stats-request", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_STATS);
+	m.stats.server.frames_queued = 1000;
+	m.stats.server.consumers = 1;
+	m.stats.server.buffers = 4;
+	m.stats.server.mem_kind = DMAPIPE_MEM_DMABUF;
+	strcpy(m.stats.server.allocator, "heap");
+	m.stats.n_consumers = 1;
+	m.stats.consumers[0].id = 1;
+	m.stats.consumers[0].pid = 1234;
+	m.stats.consumers[0].policy = DMAPIPE_POLICY_LATEST;
+	m.stats.consumers[0].state = 1;
+	strcpy(m.stats.consumers[0].name, "viewer");
+	seed("stats-1", &m, NULL, 0);
+	seed("stats-records-mismatch", &m, stats_one_record_too_many, 0);
+	m.stats.n_consumers = 3;
+	m.stats.consumers[2].policy = DMAPIPE_POLICY_BLOCK;
+	seed("stats-3", &m, NULL, 0);
+	m.stats.n_consumers = DMAPIPE_PROTO_MAX_STATS;
+	for (int i = 0; i < DMAPIPE_PROTO_MAX_STATS; i++) {
+		m.stats.consumers[i].id = (uint32_t)i;
+		m.stats.consumers[i].policy = DMAPIPE_POLICY_QUEUE;
+		memset(m.stats.consumers[i].name, 'c', sizeof(m.stats.consumers[i].name) - 1);
+	}
+	seed("stats-32", &m, NULL, 0);
+
+	/* one byte over the largest datagram the protocol allows */
+	{
+		static uint8_t big[DMAPIPE_PROTO_MAX_MSG + 1];
+
+		le32(big, DMAPIPE_MSG_STATS);
+		le32(big + 4, sizeof(big));
+		write_seed("oversized", 0, big, sizeof(big));
+	}
+	return 0;
+}
