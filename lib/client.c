@@ -1,0 +1,851 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The consumer side of a stream.
+ *
+ * Everything a producer sends is checked before it is used: buffers are
+ * built with dmapipe_buffer_new_from_fds(), which identifies every fd and
+ * bounds-checks the layout against the fds' real sizes before anything is
+ * mapped; frame ids, counts and payload sizes are checked against what
+ * the producer announced. A producer that breaks a rule gets an ERROR and
+ * the connection ends; the frames the application already holds stay
+ * valid until it releases them.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "transport.h"
+
+#define MAX_IDS 256
+#define MAX_FRAMES 16
+
+struct client_frame {
+	struct dmapipe_frame frame;
+	bool used;
+	bool taken;          /* handed to the application */
+	uint64_t generation; /* connection it came from */
+};
+
+struct release_entry {
+	uint32_t buffer_id;
+	uint64_t sequence;
+	int fence;
+};
+
+struct dmapipe_client {
+	struct dmapipe_client_options opts;
+	char *path;
+	char *name;
+
+	int epoll_fd;
+	int timer_fd;
+	int sock;
+	uint64_t generation;
+	enum dmapipe_client_state state;
+	bool hello_done;
+	uint32_t features;
+	uint32_t granted_in_flight;
+	uint32_t backoff_ms;
+
+	bool have_format;
+	struct dmapipe_format format;
+	struct dmapipe_buffer *buffers[MAX_IDS];
+	unsigned int fds_held;
+
+	struct client_frame frames[MAX_FRAMES];
+	/* received, not yet taken: indices into frames[] in arrival order */
+	unsigned int queue[MAX_FRAMES];
+	unsigned int queue_head, queue_len;
+	struct release_entry releases[MAX_FRAMES];
+	unsigned int n_releases;
+
+	bool have_last;
+	uint64_t last_sequence;
+	bool discontinuity;
+
+	enum dmapipe_error_code error;
+	char error_message[DMAPIPE_PROTO_ERROR_LEN];
+	struct dmapipe_client_stats stats;
+};
+
+static char tag_sock, tag_timer;
+
+DMAPIPE_EXPORT void dmapipe_client_options_init(struct dmapipe_client_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	o->policy = DMAPIPE_POLICY_LATEST;
+	o->queue_depth = 4;
+	o->max_in_flight = 2;
+	o->reconnect_min_ms = 50;
+	o->reconnect_max_ms = 2000;
+	o->fd_quota = 64;
+	o->peer_policy = DMAPIPE_PEER_SAME_UID;
+}
+
+static void arm_timer(struct dmapipe_client *client, uint32_t ms)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	if (ms == 0)
+		its.it_value.tv_nsec = 1;
+	timerfd_settime(client->timer_fd, 0, &its, NULL);
+}
+
+static unsigned int frames_outstanding(const struct dmapipe_client *client)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MAX_FRAMES; i++)
+		if (client->frames[i].used && client->frames[i].generation == client->generation)
+			n++;
+	return n;
+}
+
+/* Drops everything that belongs to the current connection. */
+static void connection_reset(struct dmapipe_client *client)
+{
+	if (client->sock >= 0) {
+		epoll_ctl(client->epoll_fd, EPOLL_CTL_DEL, client->sock, NULL);
+		close(client->sock);
+		client->sock = -1;
+	}
+	/* Frames received but not yet taken stay queued: they hold their
+	 * buffers, so the application can still drain them after EOS or a
+	 * lost connection; releasing them is then local. */
+	for (unsigned int i = 0; i < client->n_releases; i++)
+		dmapipe_close(client->releases[i].fence);
+	client->n_releases = 0;
+	for (unsigned int i = 0; i < MAX_IDS; i++) {
+		dmapipe_buffer_unref(client->buffers[i]);
+		client->buffers[i] = NULL;
+	}
+	client->fds_held = 0;
+	client->have_format = false;
+	client->hello_done = false;
+	/* sequence numbers of the next connection are unrelated to these */
+	client->have_last = false;
+	/* frames the application holds stay valid; their release is now local */
+	client->generation++;
+}
+
+static void schedule_reconnect(struct dmapipe_client *client)
+{
+	client->state = DMAPIPE_CLIENT_CONNECTING;
+	arm_timer(client, client->backoff_ms);
+	client->backoff_ms = MIN(client->backoff_ms * 2, client->opts.reconnect_max_ms);
+}
+
+/*
+ * The connection ended (@state says how). With reconnect on, the client
+ * goes back to connecting; otherwise the state is final.
+ */
+static void connection_lost(struct dmapipe_client *client, enum dmapipe_client_state state)
+{
+	connection_reset(client);
+	client->discontinuity = true;
+	if (client->opts.reconnect) {
+		schedule_reconnect(client);
+		return;
+	}
+	client->state = state;
+}
+
+/* We refuse what the producer sent: tell it why, log it once, disconnect. */
+static void protocol_violation(struct dmapipe_client *client, enum dmapipe_error_code code,
+			       const char *why)
+{
+	struct dmapipe_msg msg;
+
+	log_error("producer on %s: %s: %s", client->path, dmapipe_error_code_to_string(code), why);
+	if (client->sock >= 0) {
+		dmapipe_socket_drain(client->sock);
+		memset(&msg, 0, sizeof(msg));
+		msg.type = DMAPIPE_MSG_ERROR;
+		msg.error.code = code;
+		dmapipe_strlcpy(msg.error.message, why, sizeof(msg.error.message));
+		(void)dmapipe_send_msg(client->sock, &msg);
+	}
+	client->error = code;
+	dmapipe_strlcpy(client->error_message, why, sizeof(client->error_message));
+	connection_lost(client, DMAPIPE_CLIENT_ERROR);
+}
+
+static int try_connect(struct dmapipe_client *client)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_sock };
+	struct dmapipe_msg hello;
+	struct sockaddr_un addr;
+	const char *why = NULL;
+	struct ucred cred;
+	socklen_t len;
+	int fd, ret;
+
+	ret = dmapipe_socket_addr(client->path, &addr, &len);
+	if (ret < 0)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
+		ret = errno == EAGAIN ? -ECONNREFUSED : -errno;
+		close(fd);
+		return ret;
+	}
+	ret = dmapipe_peer_check(fd, client->opts.peer_policy, client->opts.allowed_uid,
+				 client->opts.allowed_gid, &cred, &why);
+	if (ret < 0) {
+		log_error("producer on %s refused: %s", client->path, why);
+		close(fd);
+		return ret;
+	}
+
+	memset(&hello, 0, sizeof(hello));
+	hello.type = DMAPIPE_MSG_HELLO;
+	hello.hello.version = DMAPIPE_PROTO_VERSION;
+	hello.hello.min_version = DMAPIPE_PROTO_VERSION;
+	hello.hello.role = DMAPIPE_ROLE_CONSUMER;
+	hello.hello.features = DMAPIPE_FEATURES_ALL;
+	if (client->opts.dmabuf_only)
+		hello.hello.features &= ~DMAPIPE_FEATURE_MEMFD;
+	hello.hello.policy = client->opts.policy;
+	hello.hello.queue_depth = client->opts.queue_depth;
+	hello.hello.max_in_flight = client->opts.max_in_flight;
+	dmapipe_strlcpy(hello.hello.name, client->name, sizeof(hello.hello.name));
+	ret = dmapipe_send_msg(fd, &hello);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	if (epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	client->sock = fd;
+	client->state = DMAPIPE_CLIENT_CONNECTING;
+	client->error = DMAPIPE_ERR_NONE;
+	client->error_message[0] = '\0';
+	return 0;
+}
+
+DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_client_options *options)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_timer };
+	struct dmapipe_client *client;
+	int ret;
+
+	if (!options || options->size < sizeof(uint32_t) || !options->path) {
+		errno = EINVAL;
+		return NULL;
+	}
+	client = calloc(1, sizeof(*client));
+	if (!client)
+		return NULL;
+	dmapipe_client_options_init(&client->opts);
+	memcpy(&client->opts, options, MIN((size_t)options->size, sizeof(client->opts)));
+	client->opts.size = sizeof(client->opts);
+	client->sock = client->timer_fd = -1;
+	client->path = strdup(options->path);
+	client->name = strdup(options->name ? options->name : "consumer");
+	client->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	client->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (!client->path || !client->name || client->epoll_fd < 0 || client->timer_fd < 0 ||
+	    epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, client->timer_fd, &ev) < 0) {
+		ret = errno ? -errno : -ENOMEM;
+		goto err;
+	}
+	if (client->opts.max_in_flight == 0)
+		client->opts.max_in_flight = 1;
+	if (client->opts.max_in_flight > MAX_FRAMES)
+		client->opts.max_in_flight = MAX_FRAMES;
+	if (client->opts.reconnect_min_ms == 0)
+		client->opts.reconnect_min_ms = 1;
+	if (client->opts.reconnect_max_ms < client->opts.reconnect_min_ms)
+		client->opts.reconnect_max_ms = client->opts.reconnect_min_ms;
+	client->backoff_ms = client->opts.reconnect_min_ms;
+
+	ret = try_connect(client);
+	if (ret < 0) {
+		if (!client->opts.reconnect || ret == -EACCES || ret == -EINVAL ||
+		    ret == -ENAMETOOLONG)
+			goto err;
+		log_info("%s: %s; retrying", client->path, strerror(-ret));
+		schedule_reconnect(client);
+	}
+	return client;
+
+err:
+	dmapipe_client_free(client);
+	errno = -ret;
+	return NULL;
+}
+
+DMAPIPE_EXPORT void dmapipe_client_free(struct dmapipe_client *client)
+{
+	if (!client)
+		return;
+	connection_reset(client);
+	for (unsigned int i = 0; i < MAX_FRAMES; i++) {
+		if (client->frames[i].used) {
+			dmapipe_close(client->frames[i].frame.meta.acquire_fence);
+			dmapipe_buffer_unref(client->frames[i].frame.buffer);
+		}
+	}
+	dmapipe_close(client->timer_fd);
+	dmapipe_close(client->epoll_fd);
+	free(client->path);
+	free(client->name);
+	free(client);
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_add_buffer *a)
+{
+	struct dmapipe_buffer *b;
+	unsigned int n = a->layout.n_objects;
+	const char *reason = NULL;
+	char why[DMAPIPE_PROTO_ERROR_LEN];
+
+	if (a->buffer_id >= MAX_IDS || client->buffers[a->buffer_id]) {
+		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+							     .add_buffer = *a });
+		snprintf(why, sizeof(why), "ADD_BUFFER with %s buffer id %u",
+			 a->buffer_id >= MAX_IDS ? "out-of-range" : "an already used", a->buffer_id);
+		protocol_violation(client, DMAPIPE_ERR_PROTOCOL, why);
+		return;
+	}
+	if (!client->have_format ||
+	    memcmp(&a->layout.format, &client->format, sizeof(client->format)) != 0) {
+		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+							     .add_buffer = *a });
+		protocol_violation(client, DMAPIPE_ERR_BAD_LAYOUT,
+				   "ADD_BUFFER format differs from the stream's FORMAT");
+		return;
+	}
+	if (client->fds_held + n > client->opts.fd_quota) {
+		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+							     .add_buffer = *a });
+		protocol_violation(client, DMAPIPE_ERR_FD_QUOTA,
+				   "producer's buffers exceed this consumer's fd quota");
+		return;
+	}
+	/* takes the fds; identifies each and checks the layout against the
+	 * fds' real sizes before anything is mapped */
+	b = dmapipe_buffer_import(&a->layout, &reason);
+	if (!b) {
+		int err = errno;
+
+		snprintf(why, sizeof(why), "buffer %u refused: %s", a->buffer_id, reason);
+		protocol_violation(client,
+				   err == EBADFD || err == EPERM || err == EBADF ? DMAPIPE_ERR_BAD_FD :
+				   DMAPIPE_ERR_BAD_LAYOUT, why);
+		return;
+	}
+	if (client->opts.dmabuf_only && dmapipe_buffer_get_mem_kind(b) != DMAPIPE_MEM_DMABUF) {
+		dmapipe_buffer_unref(b);
+		protocol_violation(client, DMAPIPE_ERR_BAD_FD,
+				   "memfd buffer sent to a consumer that takes only dma-bufs");
+		return;
+	}
+	if (client->opts.map_buffers) {
+		int ret = dmapipe_buffer_map_all(b);
+
+		if (ret < 0) {
+			dmapipe_buffer_unref(b);
+			snprintf(why, sizeof(why), "cannot map buffer %u: %s", a->buffer_id,
+				 strerror(-ret));
+			protocol_violation(client, DMAPIPE_ERR_BAD_FD, why);
+			return;
+		}
+	}
+	client->buffers[a->buffer_id] = b;
+	client->fds_held += n;
+	client->stats.buffers_added++;
+	client->stats.fds_received += n;
+	client->stats.mem_kind = dmapipe_buffer_get_mem_kind(b);
+}
+
+static void handle_remove_buffer(struct dmapipe_client *client, uint32_t id)
+{
+	if (id >= MAX_IDS || !client->buffers[id]) {
+		protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "REMOVE_BUFFER of an unknown buffer id");
+		return;
+	}
+	client->fds_held -= dmapipe_buffer_get_layout(client->buffers[id])->n_objects;
+	/* frames holding it keep their own reference */
+	dmapipe_buffer_unref(client->buffers[id]);
+	client->buffers[id] = NULL;
+}
+
+static bool id_held(const struct dmapipe_client *client, uint32_t id)
+{
+	for (unsigned int i = 0; i < MAX_FRAMES; i++)
+		if (client->frames[i].used && client->frames[i].generation == client->generation &&
+		    client->frames[i].frame.buffer_id == id)
+			return true;
+	return false;
+}
+
+static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame *f)
+{
+	const struct dmapipe_layout *layout;
+	struct client_frame *cf = NULL;
+	enum dmapipe_error_code code = DMAPIPE_ERR_PROTOCOL;
+	const char *why = NULL;
+	unsigned int slot;
+
+	if (f->buffer_id >= MAX_IDS || !client->buffers[f->buffer_id])
+		why = "FRAME names a buffer id that was never added";
+	else if (id_held(client, f->buffer_id))
+		why = "FRAME reuses a buffer this consumer has not released";
+	else if (f->meta.acquire_fence >= 0 && !(client->features & DMAPIPE_FEATURE_FENCES))
+		why = "FRAME carries a fence although fences were not negotiated";
+	else if (f->meta.acquire_fence >= 0 && !dmapipe_fd_is_sync_file(f->meta.acquire_fence)) {
+		why = "FRAME acquire fence is not a sync_file";
+		code = DMAPIPE_ERR_BAD_FD;
+	}
+	else if (frames_outstanding(client) >= client->granted_in_flight)
+		why = "producer sent more frames than the agreed in-flight limit";
+	if (!why) {
+		layout = dmapipe_buffer_get_layout(client->buffers[f->buffer_id]);
+		for (unsigned int p = 0; p < DMAPIPE_MAX_PLANES && !why; p++) {
+			uint64_t room = 0;
+
+			if (p < layout->n_planes)
+				room = layout->objects[layout->planes[p].object].size -
+				       layout->planes[p].offset;
+			if (f->meta.bytes_used[p] > room)
+				why = "FRAME bytes_used larger than the plane";
+		}
+	}
+	if (why) {
+		dmapipe_close(f->meta.acquire_fence);
+		protocol_violation(client, code, why);
+		return;
+	}
+	for (slot = 0; slot < MAX_FRAMES; slot++) {
+		if (!client->frames[slot].used) {
+			cf = &client->frames[slot];
+			break;
+		}
+	}
+	if (!cf) {
+		/* the application holds frames of older connections too */
+		dmapipe_close(f->meta.acquire_fence);
+		protocol_violation(client, DMAPIPE_ERR_PROTOCOL,
+				   "no room for another frame: the application holds too many");
+		return;
+	}
+
+	memset(cf, 0, sizeof(*cf));
+	cf->used = true;
+	cf->generation = client->generation;
+	cf->frame.buffer = dmapipe_buffer_ref(client->buffers[f->buffer_id]);
+	cf->frame.buffer_id = f->buffer_id;
+	cf->frame.meta = f->meta;
+	cf->frame.received_ns = dmapipe_now_ns();
+	if (client->have_last) {
+		if (f->meta.sequence > client->last_sequence + 1)
+			client->stats.sequence_gaps += f->meta.sequence - client->last_sequence - 1;
+		else if (f->meta.sequence <= client->last_sequence)
+			client->discontinuity = true;
+	}
+	if (client->discontinuity) {
+		cf->frame.meta.flags |= DMAPIPE_FRAME_DISCONTINUITY;
+		client->discontinuity = false;
+	}
+	client->have_last = true;
+	client->last_sequence = f->meta.sequence;
+	client->queue[(client->queue_head + client->queue_len) % MAX_FRAMES] = slot;
+	client->queue_len++;
+	client->stats.frames_received++;
+}
+
+static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
+{
+	if (!client->hello_done) {
+		if (msg->type == DMAPIPE_MSG_ERROR)
+			goto error;
+		if (msg->type != DMAPIPE_MSG_HELLO || msg->hello.role != DMAPIPE_ROLE_PRODUCER) {
+			dmapipe_msg_close_fds(msg);
+			protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "producer did not answer HELLO");
+			return;
+		}
+		if (msg->hello.min_version > DMAPIPE_PROTO_VERSION ||
+		    msg->hello.version < DMAPIPE_PROTO_VERSION) {
+			protocol_violation(client, DMAPIPE_ERR_VERSION, "incompatible protocol version");
+			return;
+		}
+		client->hello_done = true;
+		client->features = msg->hello.features & DMAPIPE_FEATURES_ALL;
+		client->granted_in_flight = MAX(1u, MIN(msg->hello.max_in_flight,
+							client->opts.max_in_flight));
+		client->state = DMAPIPE_CLIENT_STREAMING;
+		client->backoff_ms = client->opts.reconnect_min_ms;
+		log_info("connected to %s (stream '%s', policy %u, %u in flight, lease timeout %u ms)",
+			 client->path, msg->hello.name, msg->hello.policy, client->granted_in_flight,
+			 msg->hello.lease_timeout_ms);
+		return;
+	}
+
+	switch (msg->type) {
+	case DMAPIPE_MSG_FORMAT:
+		client->format = msg->format;
+		client->have_format = true;
+		return;
+	case DMAPIPE_MSG_ADD_BUFFER:
+		handle_add_buffer(client, &msg->add_buffer);
+		return;
+	case DMAPIPE_MSG_REMOVE_BUFFER:
+		handle_remove_buffer(client, msg->remove_buffer_id);
+		return;
+	case DMAPIPE_MSG_FRAME:
+		handle_frame(client, &msg->frame);
+		return;
+	case DMAPIPE_MSG_EOS:
+		log_info("%s: end of stream after frame %llu", client->path,
+			 (unsigned long long)msg->eos_last_sequence);
+		if (client->opts.reconnect) {
+			connection_lost(client, DMAPIPE_CLIENT_EOS);
+		} else {
+			/* keep the queued frames: the application may still take them */
+			client->state = DMAPIPE_CLIENT_EOS;
+		}
+		return;
+	case DMAPIPE_MSG_ERROR:
+		goto error;
+	default:
+		dmapipe_msg_close_fds(msg);
+		protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "unexpected message from the producer");
+		return;
+	}
+
+error:
+	log_error("producer on %s ended the connection: %s: %s", client->path,
+		  dmapipe_error_code_to_string(msg->error.code), msg->error.message);
+	client->error = msg->error.code;
+	dmapipe_strlcpy(client->error_message, msg->error.message, sizeof(client->error_message));
+	connection_lost(client, DMAPIPE_CLIENT_ERROR);
+}
+
+static void flush_releases(struct dmapipe_client *client)
+{
+	while (client->n_releases > 0 && client->sock >= 0) {
+		struct release_entry *r = &client->releases[0];
+		struct dmapipe_msg msg;
+		int ret;
+
+		memset(&msg, 0, sizeof(msg));
+		msg.type = DMAPIPE_MSG_RELEASE;
+		msg.release.buffer_id = r->buffer_id;
+		msg.release.sequence = r->sequence;
+		msg.release.release_fence = (client->features & DMAPIPE_FEATURE_FENCES) ? r->fence : -1;
+		if (msg.release.release_fence < 0 && r->fence >= 0) {
+			/* the producer cannot take fences: wait here, it is ours to wait for */
+			struct pollfd pfd = { .fd = r->fence, .events = POLLIN };
+
+			poll(&pfd, 1, -1);
+		}
+		ret = dmapipe_send_msg(client->sock, &msg);
+		if (ret == -EAGAIN) {
+			struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = &tag_sock };
+
+			epoll_ctl(client->epoll_fd, EPOLL_CTL_MOD, client->sock, &ev);
+			return;
+		}
+		dmapipe_close(r->fence);
+		memmove(&client->releases[0], &client->releases[1],
+			sizeof(client->releases[0]) * (client->n_releases - 1));
+		client->n_releases--;
+		if (ret < 0) {
+			connection_lost(client, DMAPIPE_CLIENT_DISCONNECTED);
+			return;
+		}
+	}
+	if (client->sock >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_sock };
+
+		epoll_ctl(client->epoll_fd, EPOLL_CTL_MOD, client->sock, &ev);
+	}
+}
+
+static void sock_readable(struct dmapipe_client *client)
+{
+	for (int budget = 256; budget > 0 && client->sock >= 0; budget--) {
+		struct dmapipe_msg msg;
+		const char *why = NULL;
+		int ret;
+
+		ret = dmapipe_recv_msg(client->sock, &msg, NULL, &why);
+		if (ret == -EAGAIN)
+			return;
+		if (ret == -ECONNRESET || ret == -EPIPE) {
+			log_info("%s: producer closed the connection", client->path);
+			connection_lost(client, client->state == DMAPIPE_CLIENT_EOS ?
+					DMAPIPE_CLIENT_EOS : DMAPIPE_CLIENT_DISCONNECTED);
+			return;
+		}
+		if (ret < 0) {
+			protocol_violation(client, DMAPIPE_ERR_PROTOCOL, why ? why : strerror(-ret));
+			return;
+		}
+		handle_msg(client, &msg);
+	}
+}
+
+DMAPIPE_EXPORT int dmapipe_client_get_fd(const struct dmapipe_client *client)
+{
+	return client->epoll_fd;
+}
+
+DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int timeout_ms)
+{
+	struct epoll_event events[4];
+	int n, handled = 0;
+
+	n = epoll_wait(client->epoll_fd, events, ARRAY_SIZE(events), timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		if (events[i].data.ptr == &tag_timer) {
+			uint64_t ticks;
+			int ret;
+
+			if (read(client->timer_fd, &ticks, sizeof(ticks)) < 0)
+				continue;
+			if (client->sock >= 0 || !client->opts.reconnect)
+				continue;
+			ret = try_connect(client);
+			if (ret == 0) {
+				client->stats.reconnects++;
+				log_info("%s: reconnected", client->path);
+			} else {
+				log_debug("%s: reconnect failed: %s", client->path, strerror(-ret));
+				schedule_reconnect(client);
+			}
+			handled++;
+		} else if (events[i].data.ptr == &tag_sock && client->sock >= 0) {
+			if (events[i].events & EPOLLOUT)
+				flush_releases(client);
+			if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				sock_readable(client);
+			handled++;
+		}
+	}
+	return handled;
+}
+
+/* ---- the application's side ------------------------------------------------ */
+
+DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_acquire_frame(struct dmapipe_client *client)
+{
+	struct client_frame *cf;
+
+	if (client->queue_len == 0) {
+		switch (client->state) {
+		case DMAPIPE_CLIENT_EOS:
+			errno = EPIPE;
+			break;
+		case DMAPIPE_CLIENT_DISCONNECTED:
+			errno = ECONNRESET;
+			break;
+		case DMAPIPE_CLIENT_ERROR:
+			errno = EPROTO;
+			break;
+		default:
+			errno = EAGAIN;
+			break;
+		}
+		return NULL;
+	}
+	cf = &client->frames[client->queue[client->queue_head]];
+	client->queue_head = (client->queue_head + 1) % MAX_FRAMES;
+	client->queue_len--;
+	cf->taken = true;
+	return &cf->frame;
+}
+
+DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_wait_frame(struct dmapipe_client *client,
+							       int timeout_ms)
+{
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX :
+		dmapipe_now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	for (;;) {
+		struct dmapipe_frame *f = dmapipe_client_acquire_frame(client);
+		uint64_t now;
+		int wait, ret;
+
+		if (f || errno != EAGAIN)
+			return f;
+		now = dmapipe_now_ns();
+		if (now >= deadline) {
+			errno = ETIMEDOUT;
+			return NULL;
+		}
+		wait = deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000);
+		ret = dmapipe_client_dispatch(client, wait);
+		if (ret < 0) {
+			errno = -ret;
+			return NULL;
+		}
+	}
+}
+
+DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,
+						struct dmapipe_frame *frame, int release_fence)
+{
+	struct client_frame *cf = (struct client_frame *)frame;
+	bool current;
+
+	if (!frame || cf < client->frames || cf >= client->frames + MAX_FRAMES || !cf->used ||
+	    !cf->taken) {
+		dmapipe_close(release_fence);
+		return -EINVAL;
+	}
+	current = cf->generation == client->generation && client->sock >= 0;
+	if (current) {
+		struct release_entry *r = &client->releases[client->n_releases++];
+
+		r->buffer_id = frame->buffer_id;
+		r->sequence = frame->meta.sequence;
+		r->fence = release_fence;
+	} else {
+		/* the connection it came from is gone: the producer already
+		 * took the lease back */
+		dmapipe_close(release_fence);
+	}
+	dmapipe_close(frame->meta.acquire_fence);
+	dmapipe_buffer_unref(frame->buffer);
+	memset(cf, 0, sizeof(*cf));
+	client->stats.frames_released++;
+	if (current)
+		flush_releases(client);
+	return 0;
+}
+
+DMAPIPE_EXPORT enum dmapipe_client_state dmapipe_client_get_state(const struct dmapipe_client *client)
+{
+	return client->state;
+}
+
+DMAPIPE_EXPORT enum dmapipe_error_code dmapipe_client_get_error(const struct dmapipe_client *client,
+								const char **message)
+{
+	if (message)
+		*message = client->error_message;
+	return client->error;
+}
+
+DMAPIPE_EXPORT const struct dmapipe_format *dmapipe_client_get_format(const struct dmapipe_client *client)
+{
+	return client->have_format ? &client->format : NULL;
+}
+
+DMAPIPE_EXPORT void dmapipe_client_get_stats(const struct dmapipe_client *client,
+					     struct dmapipe_client_stats *stats)
+{
+	*stats = client->stats;
+}
+
+/* ---- monitor ----------------------------------------------------------------- */
+
+static int recv_wait(int fd, struct dmapipe_msg *msg, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		const char *why = NULL;
+		uint64_t now;
+		int ret;
+
+		ret = dmapipe_recv_msg(fd, msg, NULL, &why);
+		if (ret != -EAGAIN)
+			return ret;
+		now = dmapipe_now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		ret = poll(&pfd, 1, (int)((deadline - now + 999999) / 1000000));
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+DMAPIPE_EXPORT int dmapipe_query_stats(const char *path, struct dmapipe_server_stats *server,
+				       struct dmapipe_consumer_stats *consumers, int max,
+				       int timeout_ms)
+{
+	uint64_t deadline = dmapipe_now_ns() + (uint64_t)(timeout_ms < 0 ? 5000 : timeout_ms) * 1000000u;
+	struct dmapipe_msg *msg;
+	struct sockaddr_un addr;
+	socklen_t len;
+	int fd, ret, n;
+
+	ret = dmapipe_socket_addr(path, &addr, &len);
+	if (ret < 0)
+		return ret;
+	msg = calloc(1, sizeof(*msg));
+	if (!msg)
+		return -ENOMEM;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	msg->type = DMAPIPE_MSG_HELLO;
+	msg->hello.version = DMAPIPE_PROTO_VERSION;
+	msg->hello.min_version = DMAPIPE_PROTO_VERSION;
+	msg->hello.role = DMAPIPE_ROLE_MONITOR;
+	msg->hello.features = DMAPIPE_FEATURE_STATS;
+	dmapipe_strlcpy(msg->hello.name, "stats", sizeof(msg->hello.name));
+	ret = dmapipe_send_msg(fd, msg);
+	if (ret < 0)
+		goto out;
+	ret = recv_wait(fd, msg, deadline);
+	if (ret < 0)
+		goto out;
+	if (msg->type != DMAPIPE_MSG_HELLO) {
+		dmapipe_msg_close_fds(msg);
+		ret = msg->type == DMAPIPE_MSG_ERROR ? -EACCES : -EPROTO;
+		goto out;
+	}
+	memset(msg, 0, sizeof(*msg));
+	msg->type = DMAPIPE_MSG_STATS_REQUEST;
+	ret = dmapipe_send_msg(fd, msg);
+	if (ret < 0)
+		goto out;
+	ret = recv_wait(fd, msg, deadline);
+	if (ret < 0)
+		goto out;
+	if (msg->type != DMAPIPE_MSG_STATS) {
+		dmapipe_msg_close_fds(msg);
+		ret = -EPROTO;
+		goto out;
+	}
+	if (server)
+		*server = msg->stats.server;
+	n = (int)msg->stats.n_consumers;
+	if (consumers)
+		memcpy(consumers, msg->stats.consumers, sizeof(*consumers) * (size_t)MIN(n, max));
+	ret = n;
+out:
+	dmapipe_close(fd);
+	free(msg);
+	return ret;
+}

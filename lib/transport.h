@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Socket I/O for the wire protocol: one message per SOCK_SEQPACKET
+ * datagram, fds as SCM_RIGHTS, and the receive-side hardening every
+ * connection gets (MSG_CMSG_CLOEXEC, MSG_CTRUNC, peer credentials).
+ */
+#ifndef DMAPIPE_TRANSPORT_H
+#define DMAPIPE_TRANSPORT_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "proto.h"
+
+/*
+ * Fills @addr from @path: a filesystem path, or "@name" for the abstract
+ * namespace. Returns 0, -EINVAL (empty) or -ENAMETOOLONG.
+ */
+int dmapipe_socket_addr(const char *path, struct sockaddr_un *addr, socklen_t *len);
+
+/*
+ * Encodes and sends @msg without blocking (MSG_DONTWAIT | MSG_NOSIGNAL).
+ * The fds named in @msg are duplicated into the peer by the kernel; the
+ * caller keeps its own. Returns 0, -EAGAIN when the socket is full, or
+ * another negative errno (-EPIPE, -ECONNRESET: the peer is gone).
+ */
+int dmapipe_send_msg(int fd, const struct dmapipe_msg *msg);
+
+/*
+ * Receives and decodes one message without blocking. Returns 0 with @msg
+ * owning every received fd; -EAGAIN when nothing is queued; -ECONNRESET
+ * when the peer closed; -EPROTO / -EBADMSG / -EMSGSIZE for a message that
+ * must end the connection, with *why set (every fd that arrived with it is
+ * already closed). *@n_fds (if not NULL) gets the number of fds received.
+ */
+int dmapipe_recv_msg(int fd, struct dmapipe_msg *msg, unsigned int *n_fds, const char **why);
+
+/*
+ * True if @fd is a sync_file (the only kind of fence the protocol carries).
+ * A fence of any other kind could never signal and would pin a buffer.
+ */
+bool dmapipe_fd_is_sync_file(int fd);
+
+/*
+ * Reads and discards whatever the peer already sent (closing any fds), so
+ * that closing @fd does not turn into ECONNRESET on the peer's side before
+ * it has read our last message (an ERROR, typically).
+ */
+void dmapipe_socket_drain(int fd);
+
+/* Closes every fd @msg owns (after a decode, when the message is refused). */
+void dmapipe_msg_close_fds(struct dmapipe_msg *msg);
+
+/*
+ * Reads the peer's credentials (SO_PEERCRED) and checks them against
+ * @policy. Root (uid 0) is always allowed. Returns 0, or -EACCES with *why.
+ */
+int dmapipe_peer_check(int fd, enum dmapipe_peer_policy policy, uid_t uid, gid_t gid,
+		       struct ucred *cred, const char **why);
+
+#endif /* DMAPIPE_TRANSPORT_H */

@@ -1,0 +1,1449 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Hostile peers, both ways.
+ *
+ * Part 1: a producer (dmapipe_server in a child process, drawing the test
+ * pattern into every frame) is attacked from raw sockets: malformed and
+ * out-of-place messages, fds where none belong, fd floods that truncate the
+ * ancillary data, releases of leases never held, silent and greedy peers.
+ * After every attack the attacker must have received ERROR with the
+ * expected code (or, where stated, just lost its connection), the producer
+ * must still run, and a well-behaved dmapipe_client connected for the
+ * whole test must keep receiving frames whose pattern verifies.
+ *
+ * Part 2: a consumer (dmapipe_client) is fed hostile things by a fake
+ * producer on a raw socket: unsealed memfds, pipes, layouts outside their
+ * memory, reused or unknown buffer ids, fences that are not sync_files,
+ * fd floods. The client must refuse each with the expected error code,
+ * tell the producer why, and leak no fd.
+ *
+ * Every scenario prints one "ok" line naming what was tried and the error
+ * that came back. docs/PROTOCOL.md sections 7 and 8 are the contract.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "transport.h"
+#include "testlib.h"
+
+#define NOBODY 65534
+#define SERVER_BUFFERS 4
+#define LEASE_TIMEOUT_MS 2000
+#define HANDSHAKE_TIMEOUT_MS 500
+#define MAX_CONSUMERS 6
+#define WAIT_MS 5000
+
+static const struct dmapipe_format fmt = {
+	.fourcc = 0x3231564e, /* NV12 */
+	.width = 64,
+	.height = 48,
+	.modifier = DMAPIPE_MOD_LINEAR,
+};
+
+static char server_path[64];
+static pid_t server_pid = -1;
+static int server_ctl = -1;        /* closing it tells the server child to stop */
+static struct dmapipe_client *good; /* the well-behaved consumer; NULL in children */
+static uint64_t good_frames;
+static int base_fds;
+static unsigned int n_scenarios;
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static int encode(const struct dmapipe_msg *m, uint8_t *buf)
+{
+	int fds[DMAPIPE_PROTO_MAX_FDS];
+	unsigned int n;
+	int len = dmapipe_proto_encode(m, buf, DMAPIPE_PROTO_MAX_MSG, fds, &n);
+
+	check_msg(len > 0, "encode %s: %d", dmapipe_msg_type_to_string(m->type), len);
+	return len;
+}
+
+static struct dmapipe_msg hello_msg(uint32_t role, uint16_t version, uint16_t min_version)
+{
+	struct dmapipe_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_HELLO;
+	m.hello.version = version;
+	m.hello.min_version = min_version;
+	m.hello.role = role;
+	m.hello.features = DMAPIPE_FEATURES_ALL;
+	m.hello.policy = role == DMAPIPE_ROLE_MONITOR ? 0 : DMAPIPE_POLICY_LATEST;
+	m.hello.queue_depth = 1;
+	m.hello.max_in_flight = 2;
+	strcpy(m.hello.name, "attacker");
+	return m;
+}
+
+static struct dmapipe_msg release_msg(uint32_t id, uint64_t sequence, int fence)
+{
+	struct dmapipe_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_RELEASE;
+	m.release.buffer_id = id;
+	m.release.sequence = sequence;
+	m.release.release_fence = fence;
+	return m;
+}
+
+/* Sends raw bytes with any number of fds (up to the kernel's 253). */
+static int raw_send(int fd, const void *data, size_t len, const int *fds, unsigned int n_fds)
+{
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	void *control = NULL;
+	ssize_t r;
+
+	if (n_fds) {
+		size_t space = CMSG_SPACE(sizeof(int) * n_fds);
+		struct cmsghdr *cm;
+
+		control = calloc(1, space);
+		check(control);
+		mh.msg_control = control;
+		mh.msg_controllen = space;
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+	}
+	r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	free(control);
+	return r < 0 ? -errno : 0;
+}
+
+static int raw_send_msg(int fd, const struct dmapipe_msg *m, const int *fds, unsigned int n_fds)
+{
+	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
+	int len = encode(m, buf);
+
+	return raw_send(fd, buf, (size_t)len, fds, n_fds);
+}
+
+static int open_devnull(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	check(fd >= 0);
+	return fd;
+}
+
+/* @n fds that are not dma-bufs, memfds or fences. Caller closes them. */
+static int *open_junk_fds(unsigned int n)
+{
+	int *fds = calloc(n, sizeof(int));
+
+	check(fds);
+	for (unsigned int i = 0; i < n; i++)
+		fds[i] = open_devnull();
+	return fds;
+}
+
+static void close_fds(int *fds, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+static void scenario_ok(const char *side, const char *what, const char *result)
+{
+	n_scenarios++;
+	printf("ok %u %s: %s -> %s\n", n_scenarios, side, what, result);
+	fflush(stdout);
+}
+
+/* ---- the producer under attack (child process) ------------------------------ */
+
+static void server_child(int ctl, int ready)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server_stats st;
+	struct dmapipe_server *s;
+	uint64_t sequence = 0;
+	int fds_ready, fds_end, rc = 0;
+
+	dmapipe_server_options_init(&o);
+	o.path = server_path;
+	o.producer_name = "hostile";
+	o.max_consumers = MAX_CONSUMERS;
+	o.lease_timeout_ms = LEASE_TIMEOUT_MS;
+	o.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
+	o.max_in_flight = 2;
+	o.max_buffers = SERVER_BUFFERS; /* no growth: the fd count stays fixed */
+	o.fd_quota = 1;                 /* one unsignalled release fence per consumer */
+	s = dmapipe_server_new(&o);
+	if (!s) {
+		fprintf(stderr, "server: %s\n", strerror(errno));
+		_exit(2);
+	}
+	if (dmapipe_server_alloc_buffers(s, NULL, &fmt, SERVER_BUFFERS) < 0) {
+		fprintf(stderr, "server: cannot allocate buffers\n");
+		_exit(3);
+	}
+	if (write(ready, "r", 1) != 1)
+		_exit(4);
+	close(ready);
+	fds_ready = test_count_fds();
+
+	for (;;) {
+		struct pollfd pfd = { .fd = ctl, .events = POLLIN };
+		struct dmapipe_buffer *b;
+
+		if (poll(&pfd, 1, 0) > 0)
+			break;
+		b = dmapipe_server_dequeue(s);
+		if (b) {
+			struct dmapipe_frame_meta meta;
+
+			if (dmapipe_buffer_draw_pattern(b, sequence) < 0) {
+				fprintf(stderr, "server: cannot draw frame %llu\n",
+					(unsigned long long)sequence);
+				_exit(5);
+			}
+			dmapipe_frame_meta_init(&meta);
+			meta.sequence = sequence++;
+			meta.timestamp_ns = dmapipe_now_ns();
+			if (dmapipe_server_queue(s, b, &meta) < 0) {
+				fprintf(stderr, "server: queue failed\n");
+				_exit(6);
+			}
+		}
+		if (dmapipe_server_dispatch(s, 2) < 0) {
+			fprintf(stderr, "server: dispatch failed\n");
+			_exit(7);
+		}
+	}
+	/* let the last disconnects be noticed */
+	for (int i = 0; i < 40; i++)
+		dmapipe_server_dispatch(s, 5);
+
+	dmapipe_server_get_stats(s, &st);
+	fprintf(stderr, "server: %llu frames, %llu connections, %llu refused, %llu lease timeouts\n",
+		(unsigned long long)st.frames_queued, (unsigned long long)st.consumers_total,
+		(unsigned long long)st.consumers_refused, (unsigned long long)st.lease_timeouts);
+	fds_end = test_count_fds();
+	if (fds_end != fds_ready) {
+		fprintf(stderr, "server: %d fds open after the attacks, %d before\n", fds_end,
+			fds_ready);
+		rc = 1;
+	}
+	if (st.consumers != 0) {
+		fprintf(stderr, "server: %u consumers still connected\n", st.consumers);
+		rc = 1;
+	}
+	dmapipe_server_free(s);
+	_exit(rc);
+}
+
+static void server_start(void)
+{
+	int ctl[2], ready[2];
+	char c;
+
+	check(pipe2(ctl, O_CLOEXEC) == 0 && pipe2(ready, O_CLOEXEC) == 0);
+	server_pid = fork();
+	check(server_pid >= 0);
+	if (server_pid == 0) {
+		close(ctl[1]);
+		close(ready[0]);
+		server_child(ctl[0], ready[1]);
+	}
+	close(ctl[0]);
+	close(ready[1]);
+	server_ctl = ctl[1];
+	if (read(ready[0], &c, 1) != 1) {
+		int status = 0;
+
+		waitpid(server_pid, &status, 0);
+		check_msg(0, "the server child did not start (status %#x)", status);
+	}
+	close(ready[0]);
+}
+
+static void server_check_alive(void)
+{
+	int status;
+
+	check_msg(waitpid(server_pid, &status, WNOHANG) == 0,
+		  "the producer died (status %#x)", status);
+}
+
+static void server_stop(void)
+{
+	int status;
+
+	close(server_ctl);
+	check(waitpid(server_pid, &status, 0) == server_pid);
+	check_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "producer child ended with status %#x", status);
+}
+
+/* ---- the well-behaved consumer ----------------------------------------------- */
+
+/* Takes, verifies and releases every frame the good client has. */
+static void good_pump(int timeout_ms)
+{
+	struct dmapipe_frame *f;
+	const char *msg = NULL;
+
+	if (!good)
+		return;
+	dmapipe_client_dispatch(good, timeout_ms);
+	while ((f = dmapipe_client_acquire_frame(good))) {
+		int ret = dmapipe_buffer_check_pattern(f->buffer, f->meta.sequence);
+
+		check_msg(ret == 0, "good client: frame %llu does not verify: %d",
+			  (unsigned long long)f->meta.sequence, ret);
+		good_frames++;
+		check_int_eq(dmapipe_client_release_frame(good, f, -1), 0);
+	}
+	check_msg(dmapipe_client_get_state(good) == DMAPIPE_CLIENT_STREAMING,
+		  "good client lost its stream: state %d, error %s (%s)",
+		  dmapipe_client_get_state(good),
+		  dmapipe_error_code_to_string(dmapipe_client_get_error(good, &msg)), msg);
+}
+
+static void good_expect_frames(unsigned int n)
+{
+	uint64_t target = good_frames + n, deadline = test_now_ms() + WAIT_MS;
+
+	while (good_frames < target) {
+		check_msg(test_now_ms() < deadline, "good client: no frames for %d ms", WAIT_MS);
+		good_pump(10);
+	}
+}
+
+/* Waits @ms while keeping the good client served. */
+static void idle_ms(unsigned int ms)
+{
+	uint64_t end = test_now_ms() + ms;
+
+	while (test_now_ms() < end)
+		good_pump(5);
+}
+
+/* After each attack: the producer lives, the good client still streams
+ * verified frames, and the attack left no fd in this process. */
+static void after_attack(void)
+{
+	server_check_alive();
+	good_expect_frames(3);
+	check_int_eq(test_count_fds(), base_fds);
+}
+
+/* ---- attackers ---------------------------------------------------------- */
+
+static int attacker_connect_type(int type)
+{
+	struct sockaddr_un addr;
+	socklen_t len;
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	check(fd >= 0);
+	check_int_eq(dmapipe_socket_addr(server_path, &addr, &len), 0);
+	if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+static int attacker_connect(void)
+{
+	int fd = attacker_connect_type(SOCK_SEQPACKET);
+
+	check_msg(fd >= 0, "connect: %s", strerror(-fd));
+	return fd;
+}
+
+/*
+ * Receives the next message that is not one of the stream's (FORMAT,
+ * ADD_BUFFER, REMOVE_BUFFER) unless @want is one of them; fds are closed.
+ * Returns 0 with *m set, -ECONNRESET when the peer closed, -ETIMEDOUT, or
+ * the transport's error.
+ */
+static int attacker_next(int fd, uint32_t want, struct dmapipe_msg *m, unsigned int timeout_ms)
+{
+	uint64_t deadline = test_now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		const char *why = NULL;
+		int ret;
+
+		ret = dmapipe_recv_msg(fd, m, NULL, &why);
+		if (ret == 0) {
+			if (m->type == want || m->type == DMAPIPE_MSG_ERROR)
+				return 0;
+			dmapipe_msg_close_fds(m);
+			continue;
+		}
+		if (ret != -EAGAIN)
+			return ret == -EPIPE ? -ECONNRESET : ret;
+		if (test_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		good_pump(0);
+		poll(&pfd, 1, 5);
+	}
+}
+
+/* A consumer (or monitor) that completed its handshake. */
+static int attacker_handshake(uint32_t role)
+{
+	struct dmapipe_msg m = hello_msg(role, DMAPIPE_PROTO_VERSION, 1);
+	int fd = attacker_connect();
+
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(attacker_next(fd, DMAPIPE_MSG_HELLO, &m, WAIT_MS), 0);
+	check_msg(m.type == DMAPIPE_MSG_HELLO, "handshake answered with %s",
+		  dmapipe_msg_type_to_string(m.type));
+	check_int_eq(m.hello.role, DMAPIPE_ROLE_PRODUCER);
+	return fd;
+}
+
+/* Waits for a frame and returns its lease (the fence, if any, closed). */
+static struct dmapipe_msg_frame attacker_frame(int fd)
+{
+	struct dmapipe_msg m;
+
+	check_int_eq(attacker_next(fd, DMAPIPE_MSG_FRAME, &m, WAIT_MS), 0);
+	check_msg(m.type == DMAPIPE_MSG_FRAME, "wanted a FRAME, got %s",
+		  dmapipe_msg_type_to_string(m.type));
+	dmapipe_close(m.frame.meta.acquire_fence);
+	m.frame.meta.acquire_fence = -1;
+	return m.frame;
+}
+
+enum expect {
+	EXPECT_ERROR,          /* ERROR with the code, then the connection closes */
+	EXPECT_ERROR_OR_CLOSE, /* that, or the connection just closes */
+};
+
+/*
+ * Reads until the producer closes the connection, checks how it ended,
+ * closes @fd and describes the outcome in @result.
+ */
+static void attacker_verdict(int fd, enum expect how, enum dmapipe_error_code want,
+			     const char *what, char *result, size_t size)
+{
+	char message[DMAPIPE_PROTO_ERROR_LEN] = "";
+	bool got_error = false;
+	uint32_t code = 0;
+	int ret;
+
+	for (;;) {
+		struct dmapipe_msg m;
+
+		ret = attacker_next(fd, DMAPIPE_MSG_ERROR, &m, WAIT_MS);
+		if (ret < 0)
+			break;
+		if (!got_error) {
+			got_error = true;
+			code = m.error.code;
+			memcpy(message, m.error.message, sizeof(message));
+		}
+	}
+	close(fd);
+	check_msg(ret == -ECONNRESET, "%s: the producer did not close the connection: %s", what,
+		  strerror(-ret));
+	if (how == EXPECT_ERROR || got_error) {
+		check_msg(got_error, "%s: closed without an ERROR", what);
+		check_msg(code == want, "%s: ERROR %s (%s), expected %s", what,
+			  dmapipe_error_code_to_string(code), message,
+			  dmapipe_error_code_to_string(want));
+		snprintf(result, size, "ERROR %s \"%s\"", dmapipe_error_code_to_string(code),
+			 message);
+	} else {
+		snprintf(result, size, "connection closed");
+	}
+}
+
+static void attacker_expect(int fd, enum expect how, enum dmapipe_error_code want,
+			    const char *what)
+{
+	char result[256];
+
+	attacker_verdict(fd, how, want, what, result, sizeof(result));
+	after_attack();
+	scenario_ok("producer", what, result);
+}
+
+/* ---- attacks on the producer ------------------------------------------------ */
+
+static void attack_garbage(void)
+{
+	uint8_t junk[100];
+	uint32_t x = 0x12345678;
+	int fd = attacker_connect();
+
+	for (size_t i = 0; i < sizeof(junk); i++) {
+		x = x * 1103515245u + 12345u;
+		junk[i] = (uint8_t)(x >> 16);
+	}
+	check_int_eq(raw_send(fd, junk, sizeof(junk), NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "100 bytes of garbage instead of HELLO");
+}
+
+static void attack_empty_datagram(void)
+{
+	int fd = attacker_connect();
+
+	check_int_eq(raw_send(fd, "", 0, NULL, 0), 0);
+	/* SEQPACKET cannot tell an empty datagram from a hangup: closing is right */
+	attacker_expect(fd, EXPECT_ERROR_OR_CLOSE, DMAPIPE_ERR_PROTOCOL, "an empty datagram");
+}
+
+static void attack_truncated_hello(void)
+{
+	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
+	int fd;
+
+	encode(&m, buf);
+	fd = attacker_connect();
+	check_int_eq(raw_send(fd, buf, 40, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO cut to 40 bytes");
+
+	buf[4] = 40; /* header agrees with the cut: the size check per type must catch it */
+	fd = attacker_connect();
+	check_int_eq(raw_send(fd, buf, 40, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO cut to 40 bytes, header patched");
+}
+
+static void attack_bad_magic(void)
+{
+	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
+	int len = encode(&m, buf);
+	int fd = attacker_connect();
+
+	memcpy(buf + 8, "GST\0", 4);
+	check_int_eq(raw_send(fd, buf, (size_t)len, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO with a wrong magic");
+}
+
+static void attack_versions(void)
+{
+	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 3, 2);
+	int fd = attacker_connect();
+
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_VERSION, "HELLO speaking versions 2..3 only");
+
+	/* and the forward-compatible case: a newer peer that still speaks 1 */
+	m = hello_msg(DMAPIPE_ROLE_CONSUMER, 7, 1);
+	fd = attacker_connect();
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(attacker_next(fd, DMAPIPE_MSG_HELLO, &m, WAIT_MS), 0);
+	check_msg(m.type == DMAPIPE_MSG_HELLO, "a 1..7 peer got %s", dmapipe_msg_type_to_string(m.type));
+	check_int_eq(m.hello.version, 1);
+	close(fd);
+	after_attack();
+	scenario_ok("producer", "HELLO speaking versions 1..7", "accepted with version 1");
+}
+
+static void attack_roles(void)
+{
+	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_PRODUCER, 1, 1);
+	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
+	int len, fd = attacker_connect();
+
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO with role producer");
+
+	m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	len = encode(&m, buf);
+	buf[16] = 9; /* role */
+	fd = attacker_connect();
+	check_int_eq(raw_send(fd, buf, (size_t)len, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO with role 9");
+
+	len = encode(&m, buf);
+	buf[24] = 0; /* consumer without a policy */
+	fd = attacker_connect();
+	check_int_eq(raw_send(fd, buf, (size_t)len, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "consumer HELLO with policy 0");
+}
+
+static void attack_before_hello(void)
+{
+	struct dmapipe_msg m;
+	int fd = attacker_connect();
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_STATS_REQUEST;
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "STATS_REQUEST before HELLO");
+}
+
+static void attack_second_hello(void)
+{
+	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "a second HELLO");
+}
+
+static void attack_unknown_type(void)
+{
+	uint8_t buf[16] = { 0x42, 0, 0, 0, 16, 0, 0, 0 };
+	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+
+	check_int_eq(raw_send(fd, buf, sizeof(buf), NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "message type 0x42");
+}
+
+static void attack_oversized(void)
+{
+	static uint8_t big[DMAPIPE_PROTO_MAX_MSG + 904];
+	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+
+	big[0] = DMAPIPE_MSG_STATS_REQUEST;
+	big[4] = (uint8_t)sizeof(big);
+	big[5] = (uint8_t)(sizeof(big) >> 8);
+	check_int_eq(raw_send(fd, big, sizeof(big), NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "a 5000-byte datagram (MSG_TRUNC)");
+}
+
+/* A consumer that tries to give the producer a buffer. */
+static void attack_consumer_add_buffer(void)
+{
+	struct dmapipe_msg m;
+	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	int mfd = memfd_create("attacker", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	check(mfd >= 0 && ftruncate(mfd, 8192) == 0);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_ADD_BUFFER;
+	m.add_buffer.buffer_id = 0;
+	check_int_eq(dmapipe_layout_init(&m.add_buffer.layout, &fmt, 0), 0);
+	m.add_buffer.layout.objects[0].fd = mfd;
+	m.add_buffer.layout.objects[0].kind = DMAPIPE_MEM_MEMFD;
+	check_int_eq(raw_send_msg(fd, &m, &mfd, 1), 0);
+	close(mfd);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "consumer sends ADD_BUFFER with a memfd");
+}
+
+static void attack_fd_without_fence_flag(void)
+{
+	struct dmapipe_msg_frame f;
+	struct dmapipe_msg m;
+	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	int junk = open_devnull();
+
+	f = attacker_frame(fd);
+	m = release_msg(f.buffer_id, f.meta.sequence, -1);
+	check_int_eq(raw_send_msg(fd, &m, &junk, 1), 0);
+	close(junk);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
+			"RELEASE with an fd attached but no HAS_FENCE");
+}
+
+static void attack_fence_not_sync_file(void)
+{
+	struct dmapipe_msg_frame f;
+	struct dmapipe_msg m;
+	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	int junk = open_devnull();
+
+	f = attacker_frame(fd);
+	m = release_msg(f.buffer_id, f.meta.sequence, junk);
+	check_int_eq(raw_send_msg(fd, &m, &junk, 1), 0);
+	close(junk);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_BAD_FD,
+			"RELEASE whose fence is /dev/null, not a sync_file");
+}
+
+static void attack_five_fds(void)
+{
+	struct dmapipe_msg_frame f;
+	struct dmapipe_msg m;
+	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	int *junk = open_junk_fds(5);
+
+	f = attacker_frame(fd);
+	m = release_msg(f.buffer_id, f.meta.sequence, junk[0]);
+	check_int_eq(raw_send_msg(fd, &m, junk, 5), 0);
+	close_fds(junk, 5);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
+			"RELEASE with 5 fds (more than any message carries: MSG_CTRUNC)");
+}
+
+static void attack_253_fds(void)
+{
+	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	int fd = attacker_connect();
+	int *junk = open_junk_fds(253);
+
+	check_int_eq(raw_send_msg(fd, &m, junk, 253), 0);
+	close_fds(junk, 253);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO with 253 fds attached (MSG_CTRUNC)");
+}
+
+static void attack_releases(void)
+{
+	struct dmapipe_msg_frame f;
+	struct dmapipe_msg m;
+	int fd;
+
+	fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	m = release_msg(200, 0, -1);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASE of buffer 200, never sent");
+
+	fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	f = attacker_frame(fd);
+	m = release_msg(f.buffer_id, f.meta.sequence, -1);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "the same RELEASE twice");
+
+	fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	f = attacker_frame(fd);
+	m = release_msg(f.buffer_id, f.meta.sequence + 1000, -1);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASE naming the wrong sequence");
+
+	fd = attacker_handshake(DMAPIPE_ROLE_MONITOR);
+	m = release_msg(0, 0, -1);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "a monitor sends RELEASE");
+}
+
+static void attack_other_socket_types(void)
+{
+	struct sockaddr_un addr;
+	socklen_t len;
+	char result[96];
+	int fd, r;
+
+	fd = attacker_connect_type(SOCK_STREAM);
+	if (fd >= 0)
+		close(fd);
+	check_msg(fd < 0, "a SOCK_STREAM connect to the producer succeeded");
+	snprintf(result, sizeof(result), "connect refused: %s", strerror(-fd));
+	after_attack();
+	scenario_ok("producer", "SOCK_STREAM socket", result);
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	check(fd >= 0);
+	check_int_eq(dmapipe_socket_addr(server_path, &addr, &len), 0);
+	r = (int)sendto(fd, "x", 1, 0, (struct sockaddr *)&addr, len);
+	check_msg(r < 0, "a SOCK_DGRAM datagram reached the producer");
+	snprintf(result, sizeof(result), "sendto refused: %s", strerror(errno));
+	close(fd);
+	after_attack();
+	scenario_ok("producer", "SOCK_DGRAM datagram", result);
+}
+
+static void attack_silent(void)
+{
+	int fd = attacker_connect();
+	uint64_t t0 = test_now_ms();
+	char what[96];
+
+	/* says nothing: the handshake timeout must free the slot */
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "connects and never sends HELLO");
+	snprintf(what, sizeof(what), "(dropped after %llu ms, timeout %d ms)",
+		 (unsigned long long)(test_now_ms() - t0), HANDSHAKE_TIMEOUT_MS);
+	printf("   %s\n", what);
+}
+
+static void attack_lease_hog(void)
+{
+	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+
+	/* takes frames and never releases them; attacker_expect reads on */
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_LEASE_TIMEOUT,
+			"holds its frames past the lease timeout");
+}
+
+static void attack_too_many(void)
+{
+	const char *what = "one consumer above max_consumers";
+	int fds[MAX_CONSUMERS - 1];
+	char result[256];
+	int fd;
+
+	/* the good client is one; fill the rest */
+	for (int i = 0; i < MAX_CONSUMERS - 1; i++)
+		fds[i] = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	fd = attacker_connect();
+	/* the others stay connected until the verdict: the producer handles
+	 * hangups before new connections */
+	attacker_verdict(fd, EXPECT_ERROR, DMAPIPE_ERR_TOO_MANY, what, result, sizeof(result));
+	for (int i = 0; i < MAX_CONSUMERS - 1; i++)
+		close(fds[i]);
+	after_attack();
+	scenario_ok("producer", what, result);
+}
+
+/* A peer running as another uid; the producer's policy is "same uid". */
+static void attack_foreign_uid(void)
+{
+	pid_t pid;
+	int status;
+
+	if (geteuid() != 0) {
+		printf("   (not run: a peer with another uid needs root)\n");
+		return;
+	}
+	pid = fork();
+	check(pid >= 0);
+	if (pid == 0) {
+		struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+		int fd, ret;
+
+		good = NULL; /* the parent's client is not ours to touch */
+		if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+		    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(TEST_SKIP);
+		fd = attacker_connect(); /* abstract socket: no file permissions apply */
+		(void)raw_send_msg(fd, &m, NULL, 0);
+		for (;;) {
+			ret = attacker_next(fd, DMAPIPE_MSG_ERROR, &m, WAIT_MS);
+			if (ret < 0)
+				_exit(2);
+			if (m.type == DMAPIPE_MSG_ERROR)
+				_exit(m.error.code == DMAPIPE_ERR_PERMISSION ? 0 : 3);
+		}
+	}
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		check(r >= 0);
+		if (r == pid)
+			break;
+		good_pump(5);
+	}
+	check_msg(WIFEXITED(status), "foreign-uid attacker died: %#x", status);
+	if (WEXITSTATUS(status) == TEST_SKIP) {
+		printf("   (not run: cannot switch to uid %d here)\n", NOBODY);
+		return;
+	}
+	check_msg(WEXITSTATUS(status) == 0, "foreign-uid attacker: exit %d (2: no ERROR, 3: wrong code)",
+		  WEXITSTATUS(status));
+	after_attack();
+	scenario_ok("producer", "a peer running as uid 65534", "ERROR permission");
+}
+
+/* sw_sync (debugfs) gives fences that signal only when told to. */
+struct sw_sync_create_fence_data {
+	uint32_t value;
+	char name[32];
+	int32_t fence;
+};
+#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
+
+static void attack_fence_quota(void)
+{
+	struct dmapipe_msg_frame f[2];
+	int timeline, fence[2], fd;
+
+	timeline = open("/sys/kernel/debug/sync/sw_sync", O_RDWR | O_CLOEXEC);
+	if (timeline < 0) {
+		printf("   (not run: unsignalled release fences need sw_sync in debugfs: %s)\n",
+		       strerror(errno));
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct sw_sync_create_fence_data d = { .value = 1 };
+
+		strcpy(d.name, "hostile");
+		check(ioctl(timeline, SW_SYNC_IOC_CREATE_FENCE, &d) == 0);
+		fence[i] = d.fence;
+	}
+	fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	f[0] = attacker_frame(fd);
+	f[1] = attacker_frame(fd);
+	for (int i = 0; i < 2; i++) {
+		struct dmapipe_msg m = release_msg(f[i].buffer_id, f[i].meta.sequence, fence[i]);
+
+		(void)raw_send_msg(fd, &m, &fence[i], 1);
+		close(fence[i]);
+	}
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_FD_QUOTA,
+			"two unsignalled release fences, quota 1");
+	close(timeline);
+}
+
+static void check_server_stats(void)
+{
+	struct dmapipe_server_stats st;
+	struct dmapipe_consumer_stats cs[4];
+	int n = dmapipe_query_stats(server_path, &st, cs, 4, WAIT_MS);
+
+	check_msg(n >= 0, "stats: %s", strerror(-n));
+	printf("   producer stats: %llu frames, %llu connections, %llu refused, %llu lease timeouts, "
+	       "%d consumer(s) now\n",
+	       (unsigned long long)st.frames_queued, (unsigned long long)st.consumers_total,
+	       (unsigned long long)st.consumers_refused, (unsigned long long)st.lease_timeouts, n);
+	check_int_eq(n, 1);
+	check(strcmp(cs[0].name, "good") == 0);
+	check(st.consumers_refused > 0);
+	check(st.lease_timeouts >= 1);
+}
+
+static void run_producer_attacks(void)
+{
+	struct dmapipe_client_options o;
+
+	server_start();
+	dmapipe_client_options_init(&o);
+	o.path = server_path;
+	o.name = "good";
+	o.map_buffers = true;
+	o.max_in_flight = 2;
+	good = dmapipe_client_new(&o);
+	check_msg(good, "good client: %s", strerror(errno));
+	good_expect_frames(5);
+	base_fds = test_count_fds();
+
+	attack_garbage();
+	attack_empty_datagram();
+	attack_truncated_hello();
+	attack_bad_magic();
+	attack_versions();
+	attack_roles();
+	attack_before_hello();
+	attack_second_hello();
+	attack_unknown_type();
+	attack_oversized();
+	attack_consumer_add_buffer();
+	attack_fd_without_fence_flag();
+	attack_fence_not_sync_file();
+	attack_five_fds();
+	attack_253_fds();
+	attack_releases();
+	attack_other_socket_types();
+	attack_silent();
+	attack_lease_hog();
+	attack_too_many();
+	attack_foreign_uid();
+	attack_fence_quota();
+
+	idle_ms(100);
+	check_server_stats();
+	printf("   good client: %llu frames verified during the attacks\n",
+	       (unsigned long long)good_frames);
+	dmapipe_client_free(good);
+	good = NULL;
+	server_stop();
+}
+
+/* ---- a hostile producer against the client ---------------------------------- */
+
+struct fake {
+	char path[64];
+	int listen_fd;
+	int conn;
+	struct dmapipe_client *client;
+	int fds_before;
+};
+
+static unsigned int n_fakes;
+
+static int fake_recv(struct fake *f, struct dmapipe_msg *m, unsigned int timeout_ms)
+{
+	uint64_t deadline = test_now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = f->conn, .events = POLLIN };
+		const char *why = NULL;
+		int ret = dmapipe_recv_msg(f->conn, m, NULL, &why);
+
+		if (ret != -EAGAIN)
+			return ret;
+		if (test_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		/* the client only acts in dispatch */
+		dmapipe_client_dispatch(f->client, 0);
+		poll(&pfd, 1, 5);
+	}
+}
+
+static int fake_listen(const char *path)
+{
+	struct sockaddr_un addr;
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	check(fd >= 0);
+	check_int_eq(dmapipe_socket_addr(path, &addr, &len), 0);
+	check_msg(bind(fd, (struct sockaddr *)&addr, len) == 0, "bind %s: %s", path + 1,
+		  strerror(errno));
+	check(listen(fd, 4) == 0);
+	return fd;
+}
+
+static void fake_start(struct fake *f, uint32_t fd_quota)
+{
+	struct dmapipe_client_options o;
+	struct dmapipe_msg m;
+
+	f->fds_before = test_count_fds();
+	snprintf(f->path, sizeof(f->path), "@dmapipe-hostile-fake-%d-%u", (int)getpid(), n_fakes++);
+	f->listen_fd = fake_listen(f->path);
+
+	dmapipe_client_options_init(&o);
+	o.path = f->path;
+	o.name = "victim";
+	o.map_buffers = true;
+	o.max_in_flight = 2;
+	o.fd_quota = fd_quota;
+	f->client = dmapipe_client_new(&o);
+	check_msg(f->client, "client: %s", strerror(errno));
+	f->conn = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	check(f->conn >= 0);
+	check_int_eq(fake_recv(f, &m, WAIT_MS), 0);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	check_int_eq(m.hello.role, DMAPIPE_ROLE_CONSUMER);
+}
+
+static void fake_send(struct fake *f, const struct dmapipe_msg *m)
+{
+	check_int_eq(dmapipe_send_msg(f->conn, m), 0);
+}
+
+static void fake_hello_version(struct fake *f, uint16_t version, uint16_t min_version)
+{
+	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_PRODUCER, version, min_version);
+
+	m.hello.lease_timeout_ms = 5000;
+	fake_send(f, &m);
+}
+
+/* Producer HELLO and FORMAT. */
+static void fake_hello(struct fake *f)
+{
+	struct dmapipe_msg m;
+
+	fake_hello_version(f, 1, 1);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_FORMAT;
+	m.format = fmt;
+	fake_send(f, &m);
+}
+
+static int sealed_memfd(uint64_t size)
+{
+	int fd = memfd_create("fake-producer", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	check(fd >= 0);
+	check(ftruncate(fd, (off_t)size) == 0);
+	check(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
+	return fd;
+}
+
+/* A valid single-object NV12 buffer message backed by @fd (not closed). */
+static struct dmapipe_msg add_buffer_msg(uint32_t id, int fd, uint32_t kind)
+{
+	struct dmapipe_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_ADD_BUFFER;
+	m.add_buffer.buffer_id = id;
+	check_int_eq(dmapipe_layout_init(&m.add_buffer.layout, &fmt, 0), 0);
+	m.add_buffer.layout.objects[0].fd = fd;
+	m.add_buffer.layout.objects[0].kind = kind;
+	return m;
+}
+
+static uint64_t buffer_size(void)
+{
+	struct dmapipe_layout l;
+
+	check_int_eq(dmapipe_layout_init(&l, &fmt, 0), 0);
+	return l.objects[0].size;
+}
+
+/* Sends a good buffer with id @id. */
+static void fake_add_good_buffer(struct fake *f, uint32_t id)
+{
+	int fd = sealed_memfd(buffer_size());
+	struct dmapipe_msg m = add_buffer_msg(id, fd, DMAPIPE_MEM_MEMFD);
+
+	fake_send(f, &m);
+	close(fd);
+}
+
+static struct dmapipe_msg frame_msg(uint32_t id, uint64_t sequence, int fence)
+{
+	struct dmapipe_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_FRAME;
+	m.frame.buffer_id = id;
+	m.frame.meta.sequence = sequence;
+	m.frame.meta.acquire_fence = fence;
+	return m;
+}
+
+/*
+ * The client must end up in the ERROR state with @want, have sent us an
+ * ERROR with the same code, and, once freed, hold no fd of this session.
+ */
+static void fake_expect(struct fake *f, enum dmapipe_error_code want, const char *what)
+{
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+	enum dmapipe_client_state state;
+	enum dmapipe_error_code code;
+	const char *message = NULL;
+	struct dmapipe_msg m;
+	char result[256];
+	int ret;
+
+	while ((state = dmapipe_client_get_state(f->client)) == DMAPIPE_CLIENT_STREAMING ||
+	       state == DMAPIPE_CLIENT_CONNECTING) {
+		check_msg(test_now_ms() < deadline, "%s: the client accepted it", what);
+		dmapipe_client_dispatch(f->client, 10);
+	}
+	code = dmapipe_client_get_error(f->client, &message);
+	check_msg(state == DMAPIPE_CLIENT_ERROR, "%s: client state %d, expected error", what, state);
+	check_msg(code == want, "%s: client reported %s (%s), expected %s", what,
+		  dmapipe_error_code_to_string(code), message, dmapipe_error_code_to_string(want));
+	snprintf(result, sizeof(result), "%s \"%s\"", dmapipe_error_code_to_string(code), message);
+
+	/* it told the producer too, then hung up */
+	do {
+		ret = fake_recv(f, &m, WAIT_MS);
+		if (ret == 0 && m.type != DMAPIPE_MSG_ERROR)
+			dmapipe_msg_close_fds(&m);
+	} while (ret == 0 && m.type != DMAPIPE_MSG_ERROR);
+	check_msg(ret == 0, "%s: no ERROR reached the producer: %s", what, strerror(-ret));
+	check_int_eq(m.error.code, want);
+	check_int_eq(fake_recv(f, &m, WAIT_MS), -ECONNRESET);
+
+	dmapipe_client_free(f->client);
+	close(f->conn);
+	close(f->listen_fd);
+	check_msg(test_count_fds() == f->fds_before, "%s: %d fds before, %d after", what,
+		  f->fds_before, test_count_fds());
+	scenario_ok("consumer", what, result);
+}
+
+/* The harness itself: a correct fake producer streams one frame. */
+static void fake_sanity(void)
+{
+	struct dmapipe_frame *fr;
+	struct dmapipe_msg m;
+	struct fake f;
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fake_add_good_buffer(&f, 3);
+	m = frame_msg(3, 77, -1);
+	fake_send(&f, &m);
+	fr = dmapipe_client_wait_frame(f.client, WAIT_MS);
+	check_msg(fr, "fake producer: no frame: %s", strerror(errno));
+	check_int_eq(fr->buffer_id, 3);
+	check_int_eq(fr->meta.sequence, 77);
+	check_int_eq(dmapipe_client_release_frame(f.client, fr, -1), 0);
+	check_int_eq(fake_recv(&f, &m, WAIT_MS), 0);
+	check_int_eq(m.type, DMAPIPE_MSG_RELEASE);
+	check_int_eq(m.release.buffer_id, 3);
+	check_int_eq(m.release.sequence, 77);
+	dmapipe_client_free(f.client);
+	close(f.conn);
+	close(f.listen_fd);
+	check_int_eq(test_count_fds(), f.fds_before);
+	scenario_ok("consumer", "a correct fake producer (harness check)", "frame 77 received and released");
+}
+
+static void fake_bad_fds(void)
+{
+	struct dmapipe_msg m;
+	struct fake f;
+	int fd, p[2];
+
+	/* memfd without F_SEAL_SHRINK: could be truncated under the mapping */
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fd = memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	check(fd >= 0 && ftruncate(fd, (off_t)buffer_size()) == 0);
+	m = add_buffer_msg(0, fd, DMAPIPE_MEM_MEMFD);
+	fake_send(&f, &m);
+	close(fd);
+	fake_expect(&f, DMAPIPE_ERR_BAD_FD, "ADD_BUFFER with an unsealed memfd");
+
+	/* a pipe claimed to be a dma-buf */
+	fake_start(&f, 64);
+	fake_hello(&f);
+	check(pipe2(p, O_CLOEXEC) == 0);
+	m = add_buffer_msg(0, p[0], DMAPIPE_MEM_DMABUF);
+	fake_send(&f, &m);
+	close(p[0]);
+	close(p[1]);
+	fake_expect(&f, DMAPIPE_ERR_BAD_FD, "ADD_BUFFER with a pipe declared as dma-buf");
+
+	/* an object smaller than it claims */
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fd = sealed_memfd(4096);
+	m = add_buffer_msg(0, fd, DMAPIPE_MEM_MEMFD);
+	fake_send(&f, &m);
+	close(fd);
+	fake_expect(&f, DMAPIPE_ERR_BAD_FD, "ADD_BUFFER declaring 8 KiB for a 4 KiB memfd");
+}
+
+static void fake_bad_layouts(void)
+{
+	struct dmapipe_msg m;
+	struct fake f;
+	int fd;
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fd = sealed_memfd(buffer_size());
+	m = add_buffer_msg(0, fd, DMAPIPE_MEM_MEMFD);
+	m.add_buffer.layout.planes[1].offset = buffer_size() - 64; /* chroma runs past the end */
+	fake_send(&f, &m);
+	close(fd);
+	fake_expect(&f, DMAPIPE_ERR_BAD_LAYOUT, "plane 1 starting 64 bytes before the object's end");
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fd = sealed_memfd(buffer_size());
+	m = add_buffer_msg(0, fd, DMAPIPE_MEM_MEMFD);
+	m.add_buffer.layout.planes[0].stride = 0xfffffff0u;
+	fake_send(&f, &m);
+	close(fd);
+	fake_expect(&f, DMAPIPE_ERR_BAD_LAYOUT, "stride 0xfffffff0");
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fd = sealed_memfd(buffer_size());
+	m = add_buffer_msg(0, fd, DMAPIPE_MEM_MEMFD);
+	m.add_buffer.layout.planes[1].offset = UINT64_MAX - 100;
+	fake_send(&f, &m);
+	close(fd);
+	fake_expect(&f, DMAPIPE_ERR_BAD_LAYOUT, "plane offset near 2^64");
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fd = sealed_memfd(buffer_size());
+	m = add_buffer_msg(0, fd, DMAPIPE_MEM_MEMFD);
+	m.add_buffer.layout.format.width = 4096; /* not the FORMAT sent */
+	fake_send(&f, &m);
+	close(fd);
+	fake_expect(&f, DMAPIPE_ERR_BAD_LAYOUT, "ADD_BUFFER whose format differs from FORMAT");
+}
+
+static void fake_bad_ids(void)
+{
+	struct dmapipe_msg m;
+	struct fake f;
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fake_add_good_buffer(&f, 1);
+	fake_add_good_buffer(&f, 1);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "buffer id 1 added twice");
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fake_add_good_buffer(&f, 0);
+	m = frame_msg(9, 0, -1);
+	fake_send(&f, &m);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "FRAME for buffer 9, never added");
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fake_add_good_buffer(&f, 0);
+	m = frame_msg(0, 0, -1);
+	fake_send(&f, &m);
+	m = frame_msg(0, 1, -1);
+	fake_send(&f, &m);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "FRAME for a buffer the consumer has not released");
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	for (uint32_t i = 0; i < 3; i++)
+		fake_add_good_buffer(&f, i);
+	for (uint32_t i = 0; i < 3; i++) {
+		m = frame_msg(i, i, -1);
+		fake_send(&f, &m);
+	}
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "3 frames in flight when 2 were granted");
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_REMOVE_BUFFER;
+	m.remove_buffer_id = 5;
+	fake_send(&f, &m);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "REMOVE_BUFFER of an unknown id");
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fake_add_good_buffer(&f, 0);
+	m = frame_msg(0, 0, -1);
+	m.frame.meta.bytes_used[0] = buffer_size() * 2;
+	fake_send(&f, &m);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "FRAME with bytes_used larger than its plane");
+}
+
+static void fake_bad_fence(void)
+{
+	struct dmapipe_msg m;
+	struct fake f;
+	int p[2];
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fake_add_good_buffer(&f, 0);
+	check(pipe2(p, O_CLOEXEC) == 0);
+	m = frame_msg(0, 0, p[0]);
+	fake_send(&f, &m);
+	close(p[0]);
+	close(p[1]);
+	fake_expect(&f, DMAPIPE_ERR_BAD_FD, "FRAME whose acquire fence is a pipe");
+}
+
+static void fake_fd_quota(void)
+{
+	struct fake f;
+
+	fake_start(&f, 2);
+	fake_hello(&f);
+	fake_add_good_buffer(&f, 0);
+	fake_add_good_buffer(&f, 1);
+	fake_add_good_buffer(&f, 2);
+	fake_expect(&f, DMAPIPE_ERR_FD_QUOTA, "a third buffer past an fd quota of 2");
+}
+
+static void fake_floods_and_garbage(void)
+{
+	struct dmapipe_msg m;
+	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
+	struct fake f;
+	int *junk, len;
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	junk = open_junk_fds(253);
+	m = frame_msg(0, 0, -1);
+	len = encode(&m, buf);
+	check_int_eq(raw_send(f.conn, buf, (size_t)len, junk, 253), 0);
+	close_fds(junk, 253);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "FRAME with 253 fds attached (MSG_CTRUNC)");
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	memset(buf, 0xff, 64);
+	check_int_eq(raw_send(f.conn, buf, 64, NULL, 0), 0);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "64 bytes of 0xff");
+
+	fake_start(&f, 64);
+	fake_hello_version(&f, 3, 2);
+	fake_expect(&f, DMAPIPE_ERR_VERSION, "producer HELLO speaking versions 2..3");
+
+	fake_start(&f, 64);
+	m = frame_msg(0, 0, -1);
+	fake_send(&f, &m);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "FRAME before the producer's HELLO");
+
+	fake_start(&f, 64);
+	m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	fake_send(&f, &m);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "answer HELLO with role consumer");
+}
+
+/* A producer running as another uid squats on the socket. */
+static void fake_foreign_uid(void)
+{
+	struct dmapipe_client_options o;
+	struct dmapipe_client *c;
+	char path[64];
+	int ready[2], status, fds_before = test_count_fds();
+	pid_t pid;
+	char ch;
+
+	if (geteuid() != 0) {
+		printf("   (not run: a producer with another uid needs root)\n");
+		return;
+	}
+	snprintf(path, sizeof(path), "@dmapipe-hostile-squat-%d", (int)getpid());
+	check(pipe2(ready, O_CLOEXEC) == 0);
+	pid = fork();
+	check(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+		    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(TEST_SKIP);
+		fake_listen(path); /* SO_PEERCRED reports who called listen() */
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &ch, 1) != 1) {
+		close(ready[0]);
+		waitpid(pid, &status, 0);
+		check_msg(WIFEXITED(status) && WEXITSTATUS(status) == TEST_SKIP,
+			  "squatter failed: %#x", status);
+		printf("   (not run: cannot switch to uid %d here)\n", NOBODY);
+		return;
+	}
+	close(ready[0]);
+
+	dmapipe_client_options_init(&o);
+	o.path = path;
+	c = dmapipe_client_new(&o);
+	check_msg(!c, "the client accepted a producer running as uid %d", NOBODY);
+	check_msg(errno == EACCES, "client: %s, expected EACCES", strerror(errno));
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	check_int_eq(test_count_fds(), fds_before);
+	scenario_ok("consumer", "a producer running as uid 65534 (policy: same uid)",
+		    "dmapipe_client_new fails with EACCES");
+}
+
+static void run_consumer_attacks(void)
+{
+	fake_sanity();
+	fake_bad_fds();
+	fake_bad_layouts();
+	fake_bad_ids();
+	fake_bad_fence();
+	fake_fd_quota();
+	fake_floods_and_garbage();
+	fake_foreign_uid();
+}
+
+int main(void)
+{
+	int fds_start;
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	snprintf(server_path, sizeof(server_path), "@dmapipe-hostile-%d", (int)getpid());
+	fds_start = test_count_fds();
+
+	run_producer_attacks();
+	run_consumer_attacks();
+
+	check_int_eq(test_count_fds(), fds_start);
+	printf("%u hostile scenarios handled\n", n_scenarios);
+	return 0;
+}

@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Streaming in one process: a server and clients driven by alternating
+ * dispatch calls, so each policy and lifecycle rule can be stepped through
+ * deterministically. Uses the default allocator, or DMAPIPE_ALLOCATOR; with
+ * DMAPIPE_TEST_REQUIRE_DMABUF=1 (the VM lane) the buffers must be dma-bufs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "testlib.h"
+
+static char *dir;
+static struct dmapipe_allocator *allocator;
+
+static const struct dmapipe_format fmt_nv12 = {
+	.fourcc = 0x3231564e, /* NV12 */
+	.width = 320,
+	.height = 240,
+	.modifier = DMAPIPE_MOD_LINEAR,
+};
+
+static char *sock_path(const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+static struct dmapipe_server *server_new(const char *path, uint32_t lease_ms, unsigned int count)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server *s;
+
+	dmapipe_server_options_init(&o);
+	o.path = path;
+	o.lease_timeout_ms = lease_ms;
+	o.producer_name = "test";
+	s = dmapipe_server_new(&o);
+	check_msg(s, "server on %s: %s", path, strerror(errno));
+	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &fmt_nv12, count), 0);
+	return s;
+}
+
+static struct dmapipe_client *client_new(const char *path, enum dmapipe_policy policy,
+					 uint32_t depth, uint32_t in_flight)
+{
+	struct dmapipe_client_options o;
+	struct dmapipe_client *c;
+
+	dmapipe_client_options_init(&o);
+	o.path = path;
+	o.policy = policy;
+	o.queue_depth = depth;
+	o.max_in_flight = in_flight;
+	o.map_buffers = true;
+	o.name = "test-client";
+	c = dmapipe_client_new(&o);
+	check_msg(c, "client on %s: %s", path, strerror(errno));
+	return c;
+}
+
+/* Runs both sides until nothing happens for a few rounds. */
+static void pump(struct dmapipe_server *s, struct dmapipe_client **c, int n)
+{
+	for (int idle = 0; idle < 3;) {
+		int work = dmapipe_server_dispatch(s, 5);
+
+		for (int i = 0; i < n; i++)
+			if (c[i])
+				work += dmapipe_client_dispatch(c[i], 0);
+		idle = work > 0 ? 0 : idle + 1;
+	}
+}
+
+static void produce(struct dmapipe_server *s, uint64_t seq)
+{
+	struct dmapipe_frame_meta meta;
+	struct dmapipe_buffer *b = dmapipe_server_dequeue(s);
+
+	check_msg(b, "dequeue frame %llu: %s", (unsigned long long)seq, strerror(errno));
+	check_int_eq(dmapipe_buffer_draw_pattern(b, seq), 0);
+	dmapipe_frame_meta_init(&meta);
+	meta.sequence = seq;
+	meta.timestamp_ns = dmapipe_now_ns();
+	check(dmapipe_server_queue(s, b, &meta) >= 0);
+}
+
+static void test_basic(void)
+{
+	char *path = sock_path("basic");
+	struct dmapipe_server *s = server_new(path, 5000, 4);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
+	struct dmapipe_server_stats st;
+	struct dmapipe_client_stats cst;
+	struct dmapipe_consumer_stats cs[4];
+	int fds_before = -1;
+
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_STREAMING);
+	check(dmapipe_client_get_format(c));
+	check_int_eq(dmapipe_client_get_format(c)->fourcc, fmt_nv12.fourcc);
+
+	for (uint64_t seq = 1; seq <= 50; seq++) {
+		struct dmapipe_frame *f;
+
+		produce(s, seq);
+		f = dmapipe_client_wait_frame(c, 2000);
+		if (seq == 2)
+			fds_before = test_count_fds();
+		check_msg(f, "frame %llu: %s", (unsigned long long)seq, strerror(errno));
+		check_int_eq(f->meta.sequence, seq);
+		check_int_eq(dmapipe_buffer_check_pattern(f->buffer, seq), 0);
+		check(f->received_ns >= f->meta.timestamp_ns);
+		check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+		dmapipe_server_dispatch(s, 0);
+	}
+	/* steady state: no fd is opened per frame */
+	check_int_eq(test_count_fds(), fds_before);
+
+	pump(s, &c, 1);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.frames_queued, 50);
+	check_int_eq(st.frames_dropped, 0);
+	check_int_eq(st.consumers, 1);
+	check_int_eq(st.bytes_copied, 0);
+	check_int_eq(st.buffers_free, st.buffers);
+	if (test_require_dmabuf())
+		check_msg(st.mem_kind == DMAPIPE_MEM_DMABUF, "allocator %s gave %s", st.allocator,
+			  dmapipe_mem_kind_to_string(st.mem_kind));
+	check_int_eq(dmapipe_server_get_consumer_stats(s, cs, 4), 1);
+	check_int_eq(cs[0].frames_sent, 50);
+	check_int_eq(cs[0].frames_released, 50);
+	check_int_eq(cs[0].leases_held, 0);
+	check(strcmp(cs[0].name, "test-client") == 0);
+	check_int_eq(cs[0].pid, getpid());
+
+	dmapipe_client_get_stats(c, &cst);
+	check_int_eq(cst.frames_received, 50);
+	check_int_eq(cst.sequence_gaps, 0);
+	check_int_eq(cst.mem_kind, st.mem_kind);
+
+	/* EOS reaches the client, which drains and then reports EPIPE */
+	produce(s, 51);
+	dmapipe_server_end_of_stream(s);
+	pump(s, &c, 1);
+	{
+		struct dmapipe_frame *f = dmapipe_client_acquire_frame(c);
+
+		check(f && f->meta.sequence == 51);
+		dmapipe_client_release_frame(c, f, -1);
+		check(!dmapipe_client_acquire_frame(c) && errno == EPIPE);
+		check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_EOS);
+	}
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	check_msg(access(path, F_OK) < 0, "socket file removed by server_free");
+	free(path);
+	test_pass("basic: 50 frames verified, leases returned, no fd per frame, EOS");
+}
+
+static void test_latest_policy(void)
+{
+	char *path = sock_path("latest");
+	struct dmapipe_server *s = server_new(path, 0, 4);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_LATEST, 1, 1);
+	struct dmapipe_consumer_stats cs;
+	struct dmapipe_frame *f, *g;
+
+	pump(s, &c, 1);
+	/* the client takes nothing: the producer must never run dry */
+	for (uint64_t seq = 1; seq <= 40; seq++) {
+		produce(s, seq);
+		pump(s, &c, 1);
+	}
+	check_int_eq(dmapipe_server_get_consumer_stats(s, &cs, 1), 1);
+	/* one frame in flight (the first), one pending (the newest), 38 dropped */
+	check_int_eq(cs.leases_held, 1);
+	check_int_eq(cs.queued, 1);
+	check_int_eq(cs.frames_dropped, 38);
+	f = dmapipe_client_acquire_frame(c);
+	check(f && f->meta.sequence == 1);
+	check_int_eq(dmapipe_buffer_check_pattern(f->buffer, 1), 0);
+	dmapipe_client_release_frame(c, f, -1);
+	pump(s, &c, 1);
+	g = dmapipe_client_acquire_frame(c);
+	check(g && g->meta.sequence == 40);
+	/* drops are visible as a sequence gap, not as a discontinuity */
+	check(!(g->meta.flags & DMAPIPE_FRAME_DISCONTINUITY));
+	check_int_eq(dmapipe_buffer_check_pattern(g->buffer, 40), 0);
+	dmapipe_client_release_frame(c, g, -1);
+	{
+		struct dmapipe_client_stats cst;
+
+		dmapipe_client_get_stats(c, &cst);
+		check_int_eq(cst.sequence_gaps, 38);
+	}
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("latest: a consumer that takes nothing never blocks the producer; drops counted on both sides");
+}
+
+static void test_queue_policy(void)
+{
+	char *path = sock_path("queue");
+	struct dmapipe_server *s = server_new(path, 0, 4);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 3, 1);
+	struct dmapipe_consumer_stats cs;
+	uint64_t expect[] = { 1, 8, 9, 10 };
+
+	pump(s, &c, 1);
+	for (uint64_t seq = 1; seq <= 10; seq++) {
+		produce(s, seq);
+		pump(s, &c, 1);
+	}
+	dmapipe_server_get_consumer_stats(s, &cs, 1);
+	check_int_eq(cs.queued, 3);
+	check_int_eq(cs.frames_dropped, 6);
+	for (unsigned int i = 0; i < ARRAY_SIZE(expect); i++) {
+		struct dmapipe_frame *f;
+
+		pump(s, &c, 1);
+		f = dmapipe_client_acquire_frame(c);
+		check_msg(f, "frame %u", i);
+		check_int_eq(f->meta.sequence, expect[i]);
+		check_int_eq(dmapipe_buffer_check_pattern(f->buffer, expect[i]), 0);
+		dmapipe_client_release_frame(c, f, -1);
+	}
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("queue:3: oldest unsent frames dropped, order kept");
+}
+
+static void test_block_policy(void)
+{
+	char *path = sock_path("block");
+	struct dmapipe_server *s = server_new(path, 0, 8);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_BLOCK, 2, 1);
+	struct dmapipe_consumer_stats cs;
+	struct dmapipe_frame *f;
+	uint64_t seq = 0;
+
+	pump(s, &c, 1);
+	/* 1 in flight + 2 queued, then the producer must wait */
+	for (int i = 0; i < 3; i++) {
+		produce(s, ++seq);
+		pump(s, &c, 1);
+	}
+	check(!dmapipe_server_dequeue(s) && errno == EAGAIN);
+	dmapipe_server_get_consumer_stats(s, &cs, 1);
+	check_int_eq(cs.frames_dropped, 0);
+	/* the consumer takes one: room again */
+	f = dmapipe_client_acquire_frame(c);
+	check(f && f->meta.sequence == 1);
+	dmapipe_client_release_frame(c, f, -1);
+	pump(s, &c, 1);
+	produce(s, ++seq);
+	for (uint64_t want = 2; want <= seq; want++) {
+		pump(s, &c, 1);
+		f = dmapipe_client_acquire_frame(c);
+		check_msg(f, "frame %llu", (unsigned long long)want);
+		check_int_eq(f->meta.sequence, want);
+		dmapipe_client_release_frame(c, f, -1);
+	}
+	dmapipe_server_get_consumer_stats(s, &cs, 1);
+	check_int_eq(cs.frames_dropped, 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("block:2: producer gets EAGAIN instead of dropping, resumes after release");
+}
+
+static void test_lease_timeout(void)
+{
+	char *path = sock_path("lease");
+	struct dmapipe_server *s = server_new(path, 100, 4);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_LATEST, 1, 2);
+	struct dmapipe_server_stats st;
+	struct dmapipe_frame *f;
+	const char *msg = NULL;
+	uint64_t t0;
+
+	pump(s, &c, 1);
+	produce(s, 1);
+	f = dmapipe_client_wait_frame(c, 2000);
+	check(f);
+	/* hold it past the 100 ms lease */
+	t0 = test_now_ms();
+	while (test_now_ms() - t0 < 400 && dmapipe_client_get_state(c) == DMAPIPE_CLIENT_STREAMING) {
+		dmapipe_server_dispatch(s, 10);
+		dmapipe_client_dispatch(c, 0);
+	}
+	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_ERROR);
+	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_LEASE_TIMEOUT);
+	check(msg && strstr(msg, "lease"));
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.lease_timeouts, 1);
+	check_int_eq(st.consumers, 0);
+	/* the buffer went back to the pool although the client still maps it */
+	check_int_eq(st.buffers_free, st.buffers);
+	/* the frame the application holds stays valid; releasing it is local */
+	check_int_eq(dmapipe_buffer_check_pattern(f->buffer, 1), 0);
+	check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("lease timeout: ERROR lease-timeout to the holder, buffer back in the pool");
+}
+
+static void test_format_change(void)
+{
+	char *path = sock_path("format");
+	struct dmapipe_server *s = server_new(path, 0, 3);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	struct dmapipe_format big = fmt_nv12;
+	struct dmapipe_frame *old, *f;
+
+	pump(s, &c, 1);
+	produce(s, 1);
+	old = dmapipe_client_wait_frame(c, 2000);
+	check(old);
+	big.fourcc = 0x34325258; /* XRGB8888 */
+	big.width = 64;
+	big.height = 48;
+	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &big, 2), 0);
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_format(c)->fourcc, big.fourcc);
+	produce(s, 2);
+	f = dmapipe_client_wait_frame(c, 2000);
+	check(f);
+	check_int_eq(dmapipe_buffer_get_layout(f->buffer)->format.width, 64);
+	check_int_eq(dmapipe_buffer_check_pattern(f->buffer, 2), 0);
+	/* the frame of the old format is still intact */
+	check_int_eq(dmapipe_buffer_check_pattern(old->buffer, 1), 0);
+	dmapipe_client_release_frame(c, old, -1);
+	dmapipe_client_release_frame(c, f, -1);
+	pump(s, &c, 1);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("format change: new FORMAT and buffers, frames of the old format stay valid");
+}
+
+static void test_socket_paths(void)
+{
+	char *path = sock_path("stale");
+	struct dmapipe_server_options o;
+	struct dmapipe_server *s, *s2;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	/* a socket file nobody listens on: what a crashed producer leaves */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	check(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+	close(fd);
+	s = server_new(path, 0, 2);
+	test_pass("stale socket file recovered after a test connect");
+
+	/* a live producer is never displaced */
+	dmapipe_server_options_init(&o);
+	o.path = path;
+	s2 = dmapipe_server_new(&o);
+	check(!s2 && errno == EADDRINUSE);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("live producer on the path: EADDRINUSE");
+
+	/* something that is not a socket is never removed */
+	path = sock_path("regular-file");
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	check(fd >= 0);
+	close(fd);
+	o.path = path;
+	s2 = dmapipe_server_new(&o);
+	check(!s2 && errno == EEXIST);
+	check(access(path, F_OK) == 0);
+	free(path);
+	test_pass("regular file on the path: EEXIST, file kept");
+
+	/* socket mode */
+	path = sock_path("mode");
+	o.path = path;
+	o.socket_mode = 0600;
+	s = dmapipe_server_new(&o);
+	check(s);
+	{
+		struct stat st;
+
+		check(stat(path, &st) == 0);
+		check_int_eq(st.st_mode & 0777, 0600);
+	}
+	dmapipe_server_free(s);
+	free(path);
+
+	/* abstract namespace */
+	{
+		char name[64];
+		struct dmapipe_client *c;
+
+		snprintf(name, sizeof(name), "@dmapipe-test-%d", (int)getpid());
+		s = server_new(name, 0, 2);
+		c = client_new(name, DMAPIPE_POLICY_LATEST, 1, 1);
+		pump(s, &c, 1);
+		produce(s, 7);
+		{
+			struct dmapipe_frame *f = dmapipe_client_wait_frame(c, 2000);
+
+			check(f && f->meta.sequence == 7);
+			check_int_eq(dmapipe_buffer_check_pattern(f->buffer, 7), 0);
+			dmapipe_client_release_frame(c, f, -1);
+		}
+		dmapipe_client_free(c);
+		dmapipe_server_free(s);
+	}
+	test_pass("socket mode applied; abstract socket works");
+
+	/* a client with no producer: a clear errno, no reconnect */
+	{
+		struct dmapipe_client_options co;
+
+		dmapipe_client_options_init(&co);
+		path = sock_path("nobody");
+		co.path = path;
+		check(!dmapipe_client_new(&co) && errno == ENOENT);
+		free(path);
+	}
+	test_pass("no producer: ENOENT");
+}
+
+struct stats_thread {
+	struct dmapipe_server *server;
+	volatile int stop;
+};
+
+static void *serve_thread(void *arg)
+{
+	struct stats_thread *t = arg;
+
+	while (!t->stop)
+		dmapipe_server_dispatch(t->server, 10);
+	return NULL;
+}
+
+static void test_query_stats(void)
+{
+	char *path = sock_path("stats");
+	struct dmapipe_server *s = server_new(path, 0, 2);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 1);
+	struct dmapipe_consumer_stats cs[4];
+	struct dmapipe_server_stats st;
+	struct stats_thread t = { .server = s };
+	pthread_t th;
+	int n;
+
+	pump(s, &c, 1);
+	produce(s, 1);
+	pump(s, &c, 1);
+	/* the server is only touched by the thread from here on */
+	check(pthread_create(&th, NULL, serve_thread, &t) == 0);
+	n = dmapipe_query_stats(path, &st, cs, 4, 2000);
+	t.stop = 1;
+	pthread_join(th, NULL);
+	check_msg(n == 1, "query_stats: %d", n);
+	check_int_eq(st.frames_queued, 1);
+	check_int_eq(st.consumers, 1);
+	check_int_eq(cs[0].frames_sent, 1);
+	check_int_eq(cs[0].policy, DMAPIPE_POLICY_QUEUE);
+	check(strcmp(cs[0].name, "test-client") == 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("stats over a monitor connection");
+}
+
+int main(void)
+{
+	int fds_start;
+
+	allocator = dmapipe_allocator_new_default();
+	check_msg(allocator, "no allocator at all: %s", strerror(errno));
+	printf("allocator: %s (%s)\n", dmapipe_allocator_get_name(allocator),
+	       dmapipe_mem_kind_to_string(dmapipe_allocator_get_mem_kind(allocator)));
+	if (test_require_dmabuf() && dmapipe_allocator_get_mem_kind(allocator) != DMAPIPE_MEM_DMABUF) {
+		fprintf(stderr, "DMAPIPE_TEST_REQUIRE_DMABUF=1 but the allocator is not a dma-buf one\n");
+		return 1;
+	}
+	dir = test_make_dir("stream");
+	fds_start = test_count_fds();
+
+	test_basic();
+	test_latest_policy();
+	test_queue_policy();
+	test_block_policy();
+	test_lease_timeout();
+	test_format_change();
+	test_socket_paths();
+	test_query_stats();
+
+	check_msg(test_count_fds() == fds_start, "fd leak: %d open at start, %d at end", fds_start,
+		  test_count_fds());
+	test_pass("no fd leaked over all sub-tests");
+	dmapipe_allocator_unref(allocator);
+	test_rmdir_all(dir);
+	free(dir);
+	return 0;
+}
