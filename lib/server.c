@@ -130,6 +130,10 @@ struct dmapipe_server {
 
 	struct dmapipe_server_stats stats;
 	struct dmapipe_copy_stats copies_at_start;
+
+	dmapipe_server_idle_func idle_func;
+	void *idle_data;
+	bool freeing; /* no idle callbacks during dmapipe_server_free() */
 };
 
 /* epoll tags: the listening socket and the timer use these two addresses */
@@ -460,16 +464,53 @@ static bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *
 	return true;
 }
 
+/* True if a consumer holds @b: pending, leased, or released behind a fence. */
+static bool buffer_in_use_by_consumers(const struct dmapipe_server *server,
+				       const struct dmapipe_buffer *b)
+{
+	for (const struct consumer *c = server->consumers; c; c = c->next) {
+		for (unsigned int i = 0; i < c->n_leases; i++)
+			if (c->leases[i].buffer == b)
+				return true;
+		for (unsigned int i = 0; i < c->n_pending; i++)
+			if (c->pending[(c->pending_head + i) % MAX_QUEUE_CAP].buffer == b)
+				return true;
+		for (unsigned int i = 0; i < c->n_fenced; i++)
+			if (c->fenced[i].buffer == b)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Drops a reference the server held for a consumer. An application
+ * buffer that no consumer holds any more is idle: the application hears
+ * of it (to requeue it to its device, say). The caller has already removed
+ * the entry that held @b.
+ */
+static void drop_ref(struct dmapipe_server *server, struct dmapipe_buffer *b)
+{
+	int id = slot_of(server, b);
+
+	dmapipe_buffer_unref(b);
+	/* an application slot keeps its own reference, so @b is alive */
+	if (id < 0 || server->slots[id].ours || server->freeing || !server->idle_func)
+		return;
+	if (!buffer_in_use_by_consumers(server, b))
+		server->idle_func(server, b, server->idle_data);
+}
+
 /* Forgets the oldest unsent frame. */
 static void pending_discard(struct consumer *c)
 {
 	struct pending *p = &c->pending[c->pending_head];
+	struct dmapipe_buffer *b = p->buffer;
 
 	dmapipe_close(p->meta.acquire_fence);
-	dmapipe_buffer_unref(p->buffer);
 	p->buffer = NULL;
 	c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
 	c->n_pending--;
+	drop_ref(c->server, b);
 }
 
 /* The policy drops the oldest unsent frame: counted for this consumer. */
@@ -599,14 +640,17 @@ static void consumer_close(struct consumer *c, enum dmapipe_error_code code, con
 
 	while (c->n_pending > 0)
 		pending_discard(c);
-	for (unsigned int i = 0; i < c->n_leases; i++)
-		dmapipe_buffer_unref(c->leases[i].buffer);
-	c->n_leases = 0;
-	for (unsigned int i = 0; i < c->n_fenced; i++) {
-		dmapipe_close(c->fenced[i].fence);
-		dmapipe_buffer_unref(c->fenced[i].buffer);
+	while (c->n_leases > 0) {
+		struct dmapipe_buffer *b = c->leases[--c->n_leases].buffer;
+
+		drop_ref(server, b);
 	}
-	c->n_fenced = 0;
+	while (c->n_fenced > 0) {
+		struct fenced *f = &c->fenced[--c->n_fenced];
+
+		dmapipe_close(f->fence);
+		drop_ref(server, f->buffer);
+	}
 	while (c->n_control > 0) {
 		dmapipe_msg_close_fds(&c->control[c->control_head].msg);
 		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
@@ -770,11 +814,14 @@ static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
 		c->fenced[c->n_fenced].buffer = c->leases[i].buffer;
 		c->fenced[c->n_fenced].fence = r->release_fence;
 		c->n_fenced++;
+		c->leases[i] = c->leases[--c->n_leases];
 	} else {
+		struct dmapipe_buffer *b = c->leases[i].buffer;
+
 		dmapipe_close(r->release_fence);
-		dmapipe_buffer_unref(c->leases[i].buffer);
+		c->leases[i] = c->leases[--c->n_leases];
+		drop_ref(c->server, b);
 	}
-	c->leases[i] = c->leases[--c->n_leases];
 	c->frames_released++;
 	return true;
 }
@@ -942,9 +989,11 @@ static void check_deadlines(struct dmapipe_server *server)
 		}
 		for (unsigned int i = 0; i < c->n_fenced;) {
 			if (fence_signalled(c->fenced[i].fence)) {
+				struct dmapipe_buffer *b = c->fenced[i].buffer;
+
 				dmapipe_close(c->fenced[i].fence);
-				dmapipe_buffer_unref(c->fenced[i].buffer);
 				c->fenced[i] = c->fenced[--c->n_fenced];
+				drop_ref(server, b);
 			} else {
 				i++;
 			}
@@ -1200,17 +1249,12 @@ DMAPIPE_EXPORT int dmapipe_server_add_buffer(struct dmapipe_server *server,
 	return id;
 }
 
-static bool buffer_in_use_by_consumers(struct dmapipe_server *server, uint32_t id)
+
+DMAPIPE_EXPORT void dmapipe_server_set_idle_callback(struct dmapipe_server *server,
+						     dmapipe_server_idle_func func, void *data)
 {
-	for (struct consumer *c = server->consumers; c; c = c->next) {
-		for (unsigned int i = 0; i < c->n_leases; i++)
-			if (c->leases[i].id == id)
-				return true;
-		for (unsigned int i = 0; i < c->n_pending; i++)
-			if (c->pending[(c->pending_head + i) % MAX_QUEUE_CAP].id == id)
-				return true;
-	}
-	return false;
+	server->idle_func = func;
+	server->idle_data = data;
 }
 
 DMAPIPE_EXPORT int dmapipe_server_remove_buffer(struct dmapipe_server *server,
@@ -1342,7 +1386,7 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 		log_error("queue: buffer is not registered with this stream");
 		return -ENOENT;
 	}
-	if (!server->slots[id].ours && buffer_in_use_by_consumers(server, (uint32_t)id)) {
+	if (!server->slots[id].ours && buffer_in_use_by_consumers(server, buffer)) {
 		dmapipe_close(fence);
 		dmapipe_buffer_unref(buffer);
 		log_error("queue: buffer %d is still held by a consumer", id);
@@ -1387,7 +1431,8 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 		consumer_flush(c);
 	}
 	dmapipe_close(fence);
-	dmapipe_buffer_unref(buffer);
+	/* with no consumer taking it, an application buffer is idle at once */
+	drop_ref(server, buffer);
 	update_timer(server);
 	return count;
 }
@@ -1484,6 +1529,7 @@ DMAPIPE_EXPORT void dmapipe_server_free(struct dmapipe_server *server)
 {
 	if (!server)
 		return;
+	server->freeing = true;
 	dmapipe_server_end_of_stream(server);
 	while (server->consumers)
 		consumer_close(server->consumers, DMAPIPE_ERR_NONE, NULL);

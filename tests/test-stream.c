@@ -438,6 +438,90 @@ static void test_socket_paths(void)
 	test_pass("no producer: ENOENT");
 }
 
+struct idle_log {
+	struct dmapipe_buffer *last;
+	unsigned int calls;
+};
+
+static void on_idle(struct dmapipe_server *server, struct dmapipe_buffer *b, void *data)
+{
+	struct idle_log *log = data;
+
+	(void)server;
+	log->last = b;
+	log->calls++;
+}
+
+/* Buffers the application owns (a capture device's, say): registered once,
+ * requeued when the idle callback says no consumer holds them. */
+static void test_app_buffers(void)
+{
+	char *path = sock_path("app");
+	struct dmapipe_server_options o;
+	struct dmapipe_buffer *bufs[3];
+	struct dmapipe_frame_meta meta;
+	struct idle_log log = { 0 };
+	struct dmapipe_server *s;
+	struct dmapipe_client *c;
+	struct dmapipe_frame *f;
+
+	dmapipe_server_options_init(&o);
+	o.path = path;
+	o.lease_timeout_ms = 0;
+	s = dmapipe_server_new(&o);
+	check(s);
+	dmapipe_server_set_idle_callback(s, on_idle, &log);
+	for (int i = 0; i < 3; i++) {
+		bufs[i] = dmapipe_allocator_alloc(allocator, &fmt_nv12);
+		check(bufs[i]);
+		check_int_eq(dmapipe_server_add_buffer(s, bufs[i]), i);
+		check_int_eq(dmapipe_buffer_draw_pattern(bufs[i], 100 + i), 0);
+	}
+	check_int_eq(dmapipe_server_add_buffer(s, bufs[0]), -EEXIST);
+
+	/* nobody connected: idle at once */
+	dmapipe_frame_meta_init(&meta);
+	meta.sequence = 100;
+	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(bufs[0]), &meta), 0);
+	check_int_eq(log.calls, 1);
+	check(log.last == bufs[0]);
+
+	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	pump(s, &c, 1);
+	meta.sequence = 101;
+	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(bufs[1]), &meta), 1);
+	/* still held: queueing it again is refused */
+	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(bufs[1]), &meta), -EBUSY);
+	check_int_eq(log.calls, 1);
+	f = dmapipe_client_wait_frame(c, 2000);
+	check(f && f->meta.sequence == 101);
+	check_int_eq(dmapipe_buffer_check_pattern(f->buffer, 101), 0);
+	dmapipe_client_release_frame(c, f, -1);
+	pump(s, &c, 1);
+	check_int_eq(log.calls, 2);
+	check(log.last == bufs[1]);
+
+	/* a disconnect makes held buffers idle too */
+	meta.sequence = 102;
+	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(bufs[2]), &meta), 1);
+	pump(s, &c, 1);
+	dmapipe_client_free(c);
+	pump(s, NULL, 0);
+	check_int_eq(log.calls, 3);
+	check(log.last == bufs[2]);
+
+	check_int_eq(dmapipe_server_remove_buffer(s, bufs[2]), 0);
+	check_int_eq(dmapipe_server_remove_buffer(s, bufs[2]), -ENOENT);
+	dmapipe_server_free(s);
+	/* the server gave its references back: ours are the only ones left */
+	for (int i = 0; i < 3; i++) {
+		check_int_eq(dmapipe_buffer_get_refcount(bufs[i]), 1);
+		dmapipe_buffer_unref(bufs[i]);
+	}
+	free(path);
+	test_pass("application buffers: idle callback after release, disconnect, or no consumer; EBUSY while held");
+}
+
 struct stats_thread {
 	struct dmapipe_server *server;
 	volatile int stop;
@@ -504,6 +588,7 @@ int main(void)
 	test_block_policy();
 	test_lease_timeout();
 	test_format_change();
+	test_app_buffers();
 	test_socket_paths();
 	test_query_stats();
 

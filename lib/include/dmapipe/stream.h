@@ -132,6 +132,21 @@ int dmapipe_server_add_buffer(struct dmapipe_server *server, struct dmapipe_buff
 int dmapipe_server_remove_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer);
 
 /**
+ * Called when a buffer registered with dmapipe_server_add_buffer() is no
+ * longer held by any consumer after dmapipe_server_queue(): every lease
+ * released (and its release fence signalled), or dropped by a policy or a
+ * disconnect -- including at once, inside dmapipe_server_queue(), when no
+ * consumer took the frame. A capture source requeues the buffer to its
+ * device here. The callback must not call back into the server. Not
+ * called for the server's own pool buffers, nor during
+ * dmapipe_server_free().
+ */
+typedef void (*dmapipe_server_idle_func)(struct dmapipe_server *server,
+					 struct dmapipe_buffer *buffer, void *data);
+void dmapipe_server_set_idle_callback(struct dmapipe_server *server,
+				      dmapipe_server_idle_func func, void *data);
+
+/**
  * A free buffer of the server's own pool to draw into, with one reference
  * owned by the caller; NULL with errno EAGAIN when none is free (frames
  * still held by consumers) or when a block-policy consumer has no room.
