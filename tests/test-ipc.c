@@ -36,6 +36,7 @@ struct consumer_report {
 	int fds_after;
 	int error;
 	int state;
+	uint32_t mem_kind;
 };
 
 static char *path_for(const char *name)
@@ -241,6 +242,7 @@ static int run_consumer(const struct consumer_params *p, struct consumer_report 
 	dmapipe_client_get_stats(c, &cst);
 	r->gaps = cst.sequence_gaps;
 	r->reconnects = cst.reconnects;
+	r->mem_kind = cst.mem_kind;
 	r->state = dmapipe_client_get_state(c);
 	dmapipe_client_free(c);
 	r->fds_after = test_count_fds();
@@ -371,6 +373,9 @@ static void test_fanout(void)
 			  (unsigned long long)r.received);
 		check_int_eq(r.verified, r.received);
 		check_int_eq(r.error, EPIPE); /* ended by EOS */
+		if (test_require_dmabuf())
+			check_msg(r.mem_kind == DMAPIPE_MEM_DMABUF, "consumer %d got %s", i,
+				  dmapipe_mem_kind_to_string(r.mem_kind));
 		check_msg(r.fds_after == r.fds_before, "consumer %d leaked fds: %d -> %d", i,
 			  r.fds_before, r.fds_after);
 		total += r.received;
@@ -609,7 +614,19 @@ static void test_wrong_uid(void)
 	test_pass("peers of another uid refused in both directions with a permission error");
 }
 
-int main(void)
+static const struct {
+	const char *name;
+	void (*run)(void);
+} scenarios[] = {
+	{ "fanout", test_fanout },
+	{ "kill", test_kill_consumer },
+	{ "restart", test_producer_restart },
+	{ "uid", test_wrong_uid },
+	{ "stall", test_stalled_consumer },
+};
+
+/* test-ipc [SCENARIO...]: all scenarios, or the ones named */
+int main(int argc, char **argv)
 {
 	int fds_start;
 
@@ -617,11 +634,21 @@ int main(void)
 	dir = test_make_dir("ipc");
 	fds_start = test_count_fds();
 
-	test_fanout();
-	test_kill_consumer();
-	test_producer_restart();
-	test_wrong_uid();
-	test_stalled_consumer();
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++) {
+		bool run = argc < 2;
+
+		for (int a = 1; a < argc; a++)
+			run |= strcmp(argv[a], scenarios[i].name) == 0;
+		if (run)
+			scenarios[i].run();
+	}
+	for (int a = 1; a < argc; a++) {
+		bool known = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+			known |= strcmp(argv[a], scenarios[i].name) == 0;
+		check_msg(known, "unknown scenario '%s'", argv[a]);
+	}
 
 	check_msg(test_count_fds() == fds_start, "fd leak in the test process: %d -> %d",
 		  fds_start, test_count_fds());
