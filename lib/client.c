@@ -793,6 +793,8 @@ DMAPIPE_EXPORT int dmapipe_query_stats(const char *path, struct dmapipe_server_s
 	socklen_t len;
 	int fd, ret, n;
 
+	if (!path)
+		return -EINVAL;
 	ret = dmapipe_socket_addr(path, &addr, &len);
 	if (ret < 0)
 		return ret;

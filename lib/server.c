@@ -230,7 +230,7 @@ static int listen_on(struct dmapipe_server *server)
 
 	ret = dmapipe_socket_addr(path, &addr, &len);
 	if (ret < 0) {
-		log_error("bad socket path '%s': %s", path ? path : "(null)", strerror(-ret));
+		log_error("bad socket path '%s': %s", path, strerror(-ret));
 		return ret;
 	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -1227,6 +1227,14 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 	return 0;
 }
 
+static bool server_has_buffers(const struct dmapipe_server *server)
+{
+	for (unsigned int i = 0; i < server->n_slots; i++)
+		if (server->slots[i].buffer)
+			return true;
+	return false;
+}
+
 DMAPIPE_EXPORT int dmapipe_server_add_buffer(struct dmapipe_server *server,
 					     struct dmapipe_buffer *buffer)
 {
@@ -1239,7 +1247,8 @@ DMAPIPE_EXPORT int dmapipe_server_add_buffer(struct dmapipe_server *server,
 		log_error("add_buffer: the stream already uses buffers allocated by the server");
 		return -EBUSY;
 	}
-	if (!server->have_format)
+	/* a new format starts once every buffer of the old one was removed */
+	if (!server->have_format || !server_has_buffers(server))
 		set_format(server, &layout->format);
 	else if (memcmp(&server->format, &layout->format, sizeof(layout->format)) != 0)
 		return -EINVAL;

@@ -12,7 +12,7 @@ int dmapipe_socket_addr(const char *path, struct sockaddr_un *addr, socklen_t *l
 {
 	size_t n;
 
-	if (!path || !*path || (path[0] == '@' && !path[1]))
+	if (!*path || (path[0] == '@' && !path[1]))
 		return -EINVAL;
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;

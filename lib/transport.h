@@ -13,10 +13,11 @@
 #include "proto.h"
 
 /*
- * Fills @addr from @path: a filesystem path, or "@name" for the abstract
- * namespace. Returns 0, -EINVAL (empty) or -ENAMETOOLONG.
+ * Fills @addr from @path (not NULL): a filesystem path, or "@name" for the
+ * abstract namespace. Returns 0, -EINVAL (empty) or -ENAMETOOLONG.
  */
-int dmapipe_socket_addr(const char *path, struct sockaddr_un *addr, socklen_t *len);
+int dmapipe_socket_addr(const char *path, struct sockaddr_un *addr, socklen_t *len)
+	__attribute__((nonnull));
 
 /*
  * Encodes and sends @msg without blocking (MSG_DONTWAIT | MSG_NOSIGNAL).

@@ -19,5 +19,11 @@ export PKG_CONFIG_SYSROOT_DIR="$out/root"
 cflags=$(pkg-config --cflags dmapipe)
 libs=$(pkg-config --libs dmapipe)
 echo "pkg-config: cflags '$cflags' libs '$libs'"
-${CC:-cc} -std=c99 -pedantic -Werror $cflags "$src" -o "$out/prog" $libs
+# a sanitizer build's library needs its runtime first in the program
+extra=""
+libfile=$(find "$out/root" -name 'libdmapipe.so.*' | head -n 1)
+if ldd "$libfile" | grep -q libasan; then
+	extra="-fsanitize=address,undefined"
+fi
+${CC:-cc} -std=c99 -pedantic -Werror $extra $cflags "$src" -o "$out/prog" $libs
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir dmapipe)" "$out/prog"
