@@ -48,6 +48,7 @@ struct dmapipe_client {
 	int epoll_fd;
 	int timer_fd;
 	int sock;
+	bool want_out; /* EPOLLOUT armed on sock */
 	uint64_t generation;
 	enum dmapipe_client_state state;
 	bool hello_done;
@@ -234,6 +235,7 @@ static int try_connect(struct dmapipe_client *client)
 		return ret;
 	}
 	client->sock = fd;
+	client->want_out = false;
 	client->state = DMAPIPE_CLIENT_CONNECTING;
 	client->error = DMAPIPE_ERR_NONE;
 	client->error_message[0] = '\0';
@@ -541,6 +543,17 @@ error:
 	connection_lost(client, DMAPIPE_CLIENT_ERROR);
 }
 
+/* EPOLLOUT only while releases wait for room: one syscall when it changes. */
+static void set_want_out(struct dmapipe_client *client, bool want)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = &tag_sock };
+
+	if (client->want_out == want)
+		return;
+	if (epoll_ctl(client->epoll_fd, EPOLL_CTL_MOD, client->sock, &ev) == 0)
+		client->want_out = want;
+}
+
 static void flush_releases(struct dmapipe_client *client)
 {
 	while (client->n_releases > 0 && client->sock >= 0) {
@@ -561,9 +574,7 @@ static void flush_releases(struct dmapipe_client *client)
 		}
 		ret = dmapipe_send_msg(client->sock, &msg);
 		if (ret == -EAGAIN) {
-			struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = &tag_sock };
-
-			epoll_ctl(client->epoll_fd, EPOLL_CTL_MOD, client->sock, &ev);
+			set_want_out(client, true);
 			return;
 		}
 		dmapipe_close(r->fence);
@@ -575,11 +586,8 @@ static void flush_releases(struct dmapipe_client *client)
 			return;
 		}
 	}
-	if (client->sock >= 0) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_sock };
-
-		epoll_ctl(client->epoll_fd, EPOLL_CTL_MOD, client->sock, &ev);
-	}
+	if (client->sock >= 0)
+		set_want_out(client, false);
 }
 
 static void sock_readable(struct dmapipe_client *client)

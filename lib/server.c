@@ -112,7 +112,7 @@ struct dmapipe_server {
 	int listen_fd;
 	int epoll_fd;
 	int timer_fd;
-	uint64_t timer_deadline;
+	uint64_t timer_deadline; /* armed expiry, UINT64_MAX when disarmed or fired */
 
 	struct consumer *consumers;
 	uint32_t next_consumer_id;
@@ -296,6 +296,7 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 	memcpy(&server->opts, options, MIN((size_t)options->size, sizeof(server->opts)));
 	server->opts.size = sizeof(server->opts);
 	server->listen_fd = server->epoll_fd = server->timer_fd = -1;
+	server->timer_deadline = UINT64_MAX;
 
 	if (server->opts.max_in_flight == 0 || server->opts.max_in_flight > MAX_IN_FLIGHT_CAP)
 		server->opts.max_in_flight = server->opts.max_in_flight ? MAX_IN_FLIGHT_CAP : 2;
@@ -1036,16 +1037,20 @@ static void update_timer(struct dmapipe_server *server)
 		     c->n_leases < c->max_in_flight))
 			deadline = MIN(deadline, now + FENCE_RETRY_NS);
 	}
-	if (deadline == server->timer_deadline)
+	/*
+	 * The earliest deadline moves with every release, but re-arming the
+	 * timer per frame would cost a syscall per frame: a timer armed for
+	 * an earlier time only fires early, and check_deadlines() then finds
+	 * nothing due and the timer is armed again for the real deadline.
+	 */
+	if (deadline == UINT64_MAX || deadline >= server->timer_deadline)
 		return;
 	server->timer_deadline = deadline;
 	memset(&its, 0, sizeof(its));
-	if (deadline != UINT64_MAX) {
-		if (deadline <= now)
-			deadline = now + 1;
-		its.it_value.tv_sec = (time_t)(deadline / 1000000000u);
-		its.it_value.tv_nsec = (long)(deadline % 1000000000u);
-	}
+	if (deadline <= now)
+		deadline = now + 1;
+	its.it_value.tv_sec = (time_t)(deadline / 1000000000u);
+	its.it_value.tv_nsec = (long)(deadline % 1000000000u);
 	timerfd_settime(server->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
@@ -1092,7 +1097,7 @@ DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int ti
 
 			if (read(server->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 				log_debug("timerfd read: %s", strerror(errno));
-			server->timer_deadline = 0;
+			server->timer_deadline = UINT64_MAX;
 			handled++;
 		}
 	}
