@@ -531,6 +531,89 @@ DMAPIPE_EXPORT int dmapipe_buffer_copy_pixels(struct dmapipe_buffer *dst,
 	return ret;
 }
 
+/*
+ * Copies every plane between @buffer and caller memory (@to_memory says
+ * which way), row by row with each side's stride, counted like
+ * dmapipe_buffer_copy_pixels().
+ */
+static int copy_memory(struct dmapipe_buffer *buffer, uint8_t *const planes[],
+		       const uint32_t strides[], bool to_memory, const char *what)
+{
+	const struct dmapipe_layout *l;
+	enum dmapipe_access access = to_memory ? DMAPIPE_ACCESS_READ : DMAPIPE_ACCESS_WRITE;
+	uint64_t total = 0;
+	const char *why;
+	int ret;
+
+	if (!buffer || !planes || !strides)
+		return -EINVAL;
+	l = &buffer->layout;
+	if (!cpu_linear(l))
+		return -ENOTSUP;
+	for (unsigned int p = 0; p < l->n_planes; p++) {
+		uint64_t row_bytes;
+		uint32_t rows;
+
+		if (!planes[p] ||
+		    dmapipe_format_plane_geometry(l->format.fourcc, l->format.width,
+						  l->format.height, p, &row_bytes, &rows) < 0 ||
+		    (rows > 1 && strides[p] < row_bytes))
+			return -EINVAL;
+	}
+	ret = dmapipe_copy_allowed(what);
+	if (ret < 0)
+		return ret;
+	if (dmapipe_layout_check(l, &why) < 0) {
+		log_error("%s: invalid layout: %s", what, why);
+		return -EINVAL;
+	}
+	ret = dmapipe_buffer_map_all(buffer);
+	if (ret < 0)
+		return ret;
+	if (!to_memory && buffer->read_only)
+		return -EACCES;
+	ret = dmapipe_buffer_begin_cpu_access(buffer, access);
+	if (ret < 0)
+		return ret;
+
+	for (unsigned int p = 0; p < l->n_planes; p++) {
+		const struct dmapipe_plane *bp = &l->planes[p];
+		uint8_t *b = (uint8_t *)buffer->map[bp->object] + bp->offset;
+		uint8_t *m = planes[p];
+		uint64_t row_bytes;
+		uint32_t rows;
+
+		dmapipe_format_plane_geometry(l->format.fourcc, l->format.width, l->format.height,
+					      p, &row_bytes, &rows);
+		for (uint32_t y = 0; y < rows; y++) {
+			uint8_t *brow = b + (uint64_t)y * bp->stride;
+			uint8_t *mrow = m + (uint64_t)y * strides[p];
+
+			if (to_memory)
+				memcpy(mrow, brow, (size_t)row_bytes);
+			else
+				memcpy(brow, mrow, (size_t)row_bytes);
+		}
+		total += row_bytes * rows;
+	}
+	dmapipe_count_copy(total);
+	return dmapipe_buffer_end_cpu_access(buffer, access);
+}
+
+DMAPIPE_EXPORT int dmapipe_buffer_copy_from_memory(struct dmapipe_buffer *dst,
+						   uint8_t *const planes[],
+						   const uint32_t strides[])
+{
+	return copy_memory(dst, planes, strides, false, "dmapipe_buffer_copy_from_memory");
+}
+
+DMAPIPE_EXPORT int dmapipe_buffer_copy_to_memory(struct dmapipe_buffer *src,
+						 uint8_t *const planes[],
+						 const uint32_t strides[])
+{
+	return copy_memory(src, planes, strides, true, "dmapipe_buffer_copy_to_memory");
+}
+
 DMAPIPE_EXPORT void dmapipe_frame_meta_init(struct dmapipe_frame_meta *meta)
 {
 	if (!meta)

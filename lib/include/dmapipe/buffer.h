@@ -119,6 +119,28 @@ int dmapipe_buffer_set_name(struct dmapipe_buffer *buffer, const char *name);
  */
 int dmapipe_buffer_copy_pixels(struct dmapipe_buffer *dst, struct dmapipe_buffer *src);
 
+/**
+ * Copies the pixels of a frame in ordinary memory into @dst: @planes[p]
+ * points at plane p's first row and @strides[p] is its stride, one entry
+ * per plane of @dst's layout (same format and size assumed, plane order
+ * as in the layout). The memory is only read. Counted in the copy
+ * statistics; -EPERM in strict mode. For producers whose frames arrive in
+ * memory that cannot be shared (a GStreamer element's system memory).
+ * Returns 0, -EINVAL, -ENOTSUP (tiled layout), -EACCES (read-only
+ * buffer) or -EPERM. Since 0.1.
+ */
+int dmapipe_buffer_copy_from_memory(struct dmapipe_buffer *dst, uint8_t *const planes[],
+				    const uint32_t strides[]);
+
+/**
+ * The other direction: copies the pixels of @src into ordinary memory
+ * described like dmapipe_buffer_copy_from_memory(), counted, -EPERM in
+ * strict mode. For consumers whose next stage cannot take the buffer's
+ * strides. Since 0.1.
+ */
+int dmapipe_buffer_copy_to_memory(struct dmapipe_buffer *src, uint8_t *const planes[],
+				  const uint32_t strides[]);
+
 /* ---- pools ---------------------------------------------------------- */
 
 /**
