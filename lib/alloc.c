@@ -12,12 +12,11 @@
 #include "private.h"
 
 /*
- * Probe order (see alloc.h). dmapipe's own kernel module allocator,
- * &dmapipe_alloc_dmapipe_ops from alloc-dmapipe.c, goes first in this table
- * once that module exists; until then the name "dmapipe" is unknown
- * (ENOENT).
+ * Probe order (see alloc.h). dmapipe's own kernel module comes first: its
+ * mappings are struct-page backed, so its buffers also feed O_DIRECT.
  */
 static const struct dmapipe_allocator_ops *const allocators[] = {
+	&dmapipe_alloc_dmapipe_ops,
 	&dmapipe_alloc_heap_ops,
 	&dmapipe_alloc_udmabuf_ops,
 	&dmapipe_alloc_drm_ops,

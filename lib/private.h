@@ -162,6 +162,22 @@ extern const struct dmapipe_allocator_ops dmapipe_alloc_udmabuf_ops;
 extern const struct dmapipe_allocator_ops dmapipe_alloc_drm_ops;
 extern const struct dmapipe_allocator_ops dmapipe_alloc_memfd_ops;
 
+/*
+ * dmapipe.ko's WRITE_FILE / READ_FILE (alloc-dmapipe.c): moves @len bytes
+ * from @offset of the dma-buf @dmabuf_fd to @file_fd at @file_offset (or
+ * back), in the kernel, straight from/into the buffer's pages; the only
+ * zero-copy route to storage for a buffer whose mapping cannot feed O_DIRECT.
+ * @dmabuf_fd must be a dmapipe dma-buf (else -EXDEV), @file_fd a regular
+ * file or block device opened with O_DIRECT, offsets and length aligned as
+ * its O_DIRECT needs. Neither fd is taken over; the file position does not
+ * move. Returns 0 once all @len bytes moved, or -errno (-ENODEV without
+ * /dev/dmapipe, -ENODATA when a read hits the end of the file).
+ */
+int dmapipe_kmod_write_file(int dmabuf_fd, uint64_t offset, uint64_t len, int file_fd,
+			    uint64_t file_offset);
+int dmapipe_kmod_read_file(int dmabuf_fd, uint64_t offset, uint64_t len, int file_fd,
+			   uint64_t file_offset);
+
 /* Creates a memfd of @size bytes sealed with F_SEAL_SHRINK | F_SEAL_GROW |
  * F_SEAL_SEAL (never F_SEAL_WRITE, which udmabuf refuses); returns the fd
  * or -errno. Shared by the memfd and udmabuf allocators. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * One allocator, named by argv[1] ("heap", "udmabuf", "drm", "memfd"),
+ * One allocator, named by argv[1] ("heap", "udmabuf", "drm", "memfd", "dmapipe"),
  * end to end: several formats and a caller-chosen multi-object layout,
  * what the fds really are (dma-buf allocators must yield dma-bufs), the
  * direct-I/O fd, mapping with CPU access bracketing, naming (checked in
@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -37,6 +38,8 @@ static void skip_absent(const char *name, int err)
 		snprintf(path, sizeof(path), "/dev/dma_heap/%s", heap && *heap ? heap : "system");
 	else if (strcmp(name, "udmabuf") == 0)
 		snprintf(path, sizeof(path), "/dev/udmabuf");
+	else if (strcmp(name, "dmapipe") == 0)
+		snprintf(path, sizeof(path), "/dev/dmapipe");
 	else if (strcmp(name, "drm") == 0)
 		snprintf(path, sizeof(path), "/dev/dri");
 
@@ -164,6 +167,13 @@ static void check_objects(struct dmapipe_allocator *alloc, struct dmapipe_buffer
 			check_int_eq(kind, DMAPIPE_MEM_MEMFD);
 			check(size >= o->size);
 			check(fcntl(dio, F_GETFD) & FD_CLOEXEC);
+		} else if (strcmp(alloc_name, "dmapipe") == 0) {
+			/* struct-page mappings: the dma-buf (a duplicate) is its own */
+			check(dio >= 0 && dio != o->fd);
+			check_int_eq(dmapipe_fd_identify(dio, &kind, &size, NULL), 0);
+			check_int_eq(kind, DMAPIPE_MEM_DMABUF);
+			check(size >= o->size);
+			check(fcntl(dio, F_GETFD) & FD_CLOEXEC);
 		} else {
 			check_int_eq(dio, -1);
 		}
@@ -184,7 +194,19 @@ static void check_direct_io(struct dmapipe_buffer *buf, uint8_t seed)
 	dmapipe_format_plane_geometry(l->format.fourcc, l->format.width, l->format.height, 0,
 				      &bytes, &rows);
 	n = MIN(bytes, sizeof(row));
-	check_int_eq(pread(dio, row, n, (off_t)l->planes[0].offset), (ssize_t)n);
+	if (dmapipe_fd_is_dmabuf(dio)) {
+		/* a dma-buf has no read(): its mapping is what feeds direct I/O */
+		long page = sysconf(_SC_PAGESIZE);
+		off_t start = (off_t)(l->planes[0].offset & ~(uint64_t)(page - 1));
+		size_t len = (size_t)(l->planes[0].offset - (uint64_t)start) + n;
+		uint8_t *p = mmap(NULL, len, PROT_READ, MAP_SHARED, dio, start);
+
+		check(p != MAP_FAILED);
+		memcpy(row, p + (l->planes[0].offset - (uint64_t)start), n);
+		munmap(p, len);
+	} else {
+		check_int_eq(pread(dio, row, n, (off_t)l->planes[0].offset), (ssize_t)n);
+	}
 	for (uint64_t x = 0; x < n; x++)
 		check(row[x] == pixel(0, x, 0, seed));
 }
@@ -425,7 +447,7 @@ int main(int argc, char **argv)
 	int fds = test_count_fds();
 
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s heap|udmabuf|drm|memfd\n", argv[0]);
+		fprintf(stderr, "usage: %s heap|udmabuf|drm|memfd|dmapipe\n", argv[0]);
 		return 1;
 	}
 	alloc_name = argv[1];

