@@ -1,0 +1,275 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# The dmapipe command line: serve and consume as separate processes with
+# every byte verified, JSON output parsed and checked, bad input refused
+# with exit status 2, info/stats/demo.
+#
+# Usage: test-tool.sh PATH-TO-dmapipe
+
+set -u
+
+DMAPIPE=${1:?usage: test-tool.sh PATH-TO-dmapipe}
+if ! command -v python3 >/dev/null 2>&1; then
+	echo "SKIP: python3 is needed to parse the JSON output"
+	exit 77
+fi
+
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/dmapipe-tool-XXXXXX") || exit 1
+PIDS=""
+
+# shellcheck disable=SC2317 # called through trap
+cleanup() {
+	for pid in $PIDS; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $PIDS; do
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "FAIL: $*"
+	for f in "$DIR"/*.log "$DIR"/*.json; do
+		[ -s "$f" ] || continue
+		echo "---- $f"
+		tail -n 20 "$f"
+	done
+	exit 1
+}
+
+ok() {
+	echo "ok $*"
+}
+
+# jcheck FILE PYTHON-EXPRESSION: the expression, with d = the parsed
+# document, must be true.
+jcheck() {
+	python3 - "$1" "$2" <<'EOF' || fail "$1: $2"
+import json, sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+if not eval(sys.argv[2], {"d": d}):
+    print("false: %s\n%s" % (sys.argv[2], json.dumps(d, indent=1)))
+    sys.exit(1)
+EOF
+}
+
+# Waits for a socket file to appear.
+wait_socket() {
+	i=0
+	while [ ! -S "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 500 ] && fail "socket $1 did not appear"
+		sleep 0.02
+	done
+}
+
+# expect_usage_error KEYWORD ARGS...: exit status 2 and KEYWORD in stderr.
+expect_usage_error() {
+	keyword=$1
+	shift
+	"$DMAPIPE" "$@" >"$DIR/usage.out" 2>"$DIR/usage.err"
+	status=$?
+	[ $status -eq 2 ] || fail "'dmapipe $*' exited $status, expected 2"
+	grep -qi -- "$keyword" "$DIR/usage.err" ||
+		fail "'dmapipe $*': no '$keyword' in: $(cat "$DIR/usage.err")"
+	[ -s "$DIR/usage.out" ] && fail "'dmapipe $*' printed to stdout on a usage error"
+	ok "usage error: dmapipe $*"
+}
+
+# ---- help and version ---------------------------------------------------
+
+"$DMAPIPE" --help >"$DIR/help.out" || fail "--help"
+grep -q serve "$DIR/help.out" || fail "--help does not list serve"
+"$DMAPIPE" --version | grep -q dmapipe || fail "--version"
+for cmd in serve consume info stats demo bench; do
+	"$DMAPIPE" $cmd --help >"$DIR/help.out" || fail "$cmd --help"
+	grep -q "Usage: dmapipe $cmd" "$DIR/help.out" || fail "$cmd --help: no usage line"
+done
+ok "help"
+
+# ---- bad command lines --------------------------------------------------
+
+S="$DIR/never.sock"
+expect_usage_error "unknown command" frobnicate
+expect_usage_error "unknown option" serve --socket "$S" --bogus
+expect_usage_error "unknown option" consume --socket "$S" --bogus
+expect_usage_error "bad size" serve --socket "$S" --size 12x
+expect_usage_error "bad size" serve --socket "$S" --size x480
+expect_usage_error "range" serve --socket "$S" --size 0x480
+expect_usage_error "format" serve --socket "$S" --format NOPE
+expect_usage_error "frames" consume --socket "$S" --frames -1
+expect_usage_error "frames" serve --socket "$S" --frames 12abc
+expect_usage_error "fps" serve --socket "$S" --fps -5
+expect_usage_error "socket" serve
+expect_usage_error "socket" consume
+expect_usage_error "needs a value" serve --socket
+expect_usage_error "policy" consume --socket "$S" --policy sometimes
+expect_usage_error "depth" consume --socket "$S" --policy queue:0
+expect_usage_error "verify" consume --socket "$S" --verify most
+expect_usage_error "peer" serve --socket "$S" --peer uid:abc
+expect_usage_error "allocator" serve --socket "$S" --allocator teapot
+expect_usage_error "unexpected argument" consume --socket "$S" extra
+expect_usage_error "consumers" demo --consumers 0
+expect_usage_error "consumers" bench --consumers 1,x
+[ -e "$S" ] && fail "a usage error created the socket"
+
+# ---- info ---------------------------------------------------------------
+
+"$DMAPIPE" info --json >"$DIR/info.json" 2>"$DIR/info.log" || fail "info --json"
+jcheck "$DIR/info.json" 'd["version"] and any(a["name"] == "memfd" and a["available"] for a in d["allocators"])'
+jcheck "$DIR/info.json" 'all(a["memory"] in ("dma-buf", "memfd (not a dma-buf)") for a in d["allocators"])'
+jcheck "$DIR/info.json" 'isinstance(d["kernel_features"]["dma_heap"], list) and d["kernel"]'
+"$DMAPIPE" info >"$DIR/info.out" 2>&1 || fail "info"
+grep -q "allocators" "$DIR/info.out" || fail "info: no allocator list"
+ok "info"
+
+# ---- serve + consume, every byte verified ----------------------------------
+
+# run_pair NAME FRAMES SERVE-ARGS -- CONSUME-ARGS
+run_pair() {
+	name=$1
+	frames=$2
+	shift 2
+	sargs=""
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		sargs="$sargs $1"
+		shift
+	done
+	shift
+	sock="$DIR/$name.sock"
+	# shellcheck disable=SC2086
+	"$DMAPIPE" serve --socket "$sock" --frames "$frames" --wait-consumers 1 \
+		--wait-timeout 20000 --quiet --json $sargs \
+		>"$DIR/$name-serve.json" 2>"$DIR/$name-serve.log" &
+	spid=$!
+	PIDS="$PIDS $spid"
+	"$DMAPIPE" consume --socket "$sock" --timeout 20000 --quiet --json "$@" \
+		>"$DIR/$name-consume.json" 2>"$DIR/$name-consume.log"
+	cstatus=$?
+	wait $spid
+	sstatus=$?
+	[ $cstatus -eq 0 ] || fail "$name: consume exited $cstatus"
+	[ $sstatus -eq 0 ] || fail "$name: serve exited $sstatus"
+	[ -e "$sock" ] && fail "$name: serve left its socket behind"
+	return 0
+}
+
+run_pair nv12 120 --size 320x240 --format NV12 --fps 0 -- \
+	--verify full --policy block:4
+jcheck "$DIR/nv12-consume.json" 'd["result"] == "ok" and d["end"] == "eos"'
+jcheck "$DIR/nv12-consume.json" 'd["frames_received"] == 120 and d["frames_verified"] == 120'
+jcheck "$DIR/nv12-consume.json" 'd["frames_failed"] == 0 and d["frames_dropped"] == 0'
+jcheck "$DIR/nv12-consume.json" 'd["bytes_copied"] == 0 and d["format"] == "NV12" and d["width"] == 320'
+jcheck "$DIR/nv12-consume.json" 'd["sequence_first"] == 0 and d["sequence_last"] == 119'
+jcheck "$DIR/nv12-consume.json" 'd["latency_p50_us"] > 0 and d["latency_p99_us"] >= d["latency_p50_us"]'
+jcheck "$DIR/nv12-serve.json" 'd["result"] == "ok" and d["frames_queued"] == 120'
+jcheck "$DIR/nv12-serve.json" 'd["bytes_copied"] == 0 and d["consumers_total"] == 1'
+grep -q "allocator:" "$DIR/nv12-serve.log" || fail "serve does not announce its allocator"
+ok "serve + consume NV12 320x240, verify full"
+
+run_pair xrgb 60 --size 640x480 --format XRGB8888 --fps 120 -- \
+	--verify full --policy queue:8 --frames 60
+jcheck "$DIR/xrgb-consume.json" 'd["result"] == "ok" and d["frames_received"] == 60'
+jcheck "$DIR/xrgb-consume.json" 'd["frames_verified"] == 60 and d["frames_failed"] == 0'
+jcheck "$DIR/xrgb-consume.json" 'd["bytes_copied"] == 0 and d["format"] == "XRGB8888" and d["height"] == 480'
+ok "serve + consume XRGB8888 640x480 at 120 fps, verify full"
+
+run_pair stamp 50 --size 64x64 --format YUYV --fps 0 -- \
+	--verify stamp --policy block:2
+jcheck "$DIR/stamp-consume.json" 'd["verify"] == "stamp" and d["frames_verified"] == 50'
+ok "verify stamp"
+
+run_pair none 50 --size 64x64 --format NV12 --fps 0 --predrawn -- \
+	--verify none --policy block:4
+jcheck "$DIR/none-consume.json" 'd["frames_received"] == 50 and d["frames_verified"] == 0'
+ok "verify none, predrawn"
+
+# A slow consumer with latest-only: drops are seen as sequence gaps, and
+# every frame it does get is intact.
+run_pair slow 40 --size 160x120 --format NV12 --fps 100 -- \
+	--verify full --policy latest --hold-ms 60
+jcheck "$DIR/slow-consume.json" 'd["frames_failed"] == 0 and d["frames_received"] == d["frames_verified"]'
+jcheck "$DIR/slow-consume.json" 'd["frames_dropped"] > 0 and d["frames_received"] + d["frames_dropped"] <= 40'
+jcheck "$DIR/slow-serve.json" 'd["frames_dropped"] > 0'
+ok "slow consumer: drops counted, frames intact"
+
+# Human output.
+sock="$DIR/human.sock"
+"$DMAPIPE" serve --socket "$sock" --size 64x64 --frames 10 --fps 0 --wait-consumers 1 \
+	>"$DIR/human-serve.out" 2>"$DIR/human-serve.log" &
+spid=$!
+PIDS="$PIDS $spid"
+"$DMAPIPE" consume --socket "$sock" --policy block:4 >"$DIR/human-consume.out" \
+	2>"$DIR/human-consume.log" || fail "human consume"
+wait $spid || fail "human serve"
+grep -q "10 received, 10 verified" "$DIR/human-consume.out" || fail "consume human summary"
+grep -q "copied" "$DIR/human-serve.out" || fail "serve human summary"
+ok "human output"
+
+# ---- stats against a running producer; SIGTERM ends it cleanly --------------
+
+sock="$DIR/stats.sock"
+"$DMAPIPE" serve --socket "$sock" --size 64x64 --fps 50 --frames 0 --quiet --json \
+	>"$DIR/stats-serve.json" 2>"$DIR/stats-serve.log" &
+spid=$!
+PIDS="$PIDS $spid"
+wait_socket "$sock"
+"$DMAPIPE" consume --socket "$sock" --name statcheck --policy queue:3 --quiet --json \
+	>"$DIR/stats-consume.json" 2>"$DIR/stats-consume.log" &
+cpid=$!
+PIDS="$PIDS $cpid"
+i=0
+while :; do
+	"$DMAPIPE" stats --socket "$sock" --json >"$DIR/stats.json" 2>"$DIR/stats.log" ||
+		fail "stats --json"
+	python3 - "$DIR/stats.json" <<'EOF' && break
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = [x for x in d["consumers"] if x["name"] == "statcheck"]
+sys.exit(0 if c and c[0]["frames_sent"] > 0 else 1)
+EOF
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "stats never showed the consumer"
+	sleep 0.05
+done
+jcheck "$DIR/stats.json" 'd["consumers_connected"] == 1 and d["format"] == "NV12" and d["bytes_copied"] == 0'
+jcheck "$DIR/stats.json" 'd["consumers"][0]["policy"] == "queue" and d["consumers"][0]["queue_depth"] == 3'
+"$DMAPIPE" stats --socket "$sock" >"$DIR/stats.out" 2>&1 || fail "stats"
+grep -q statcheck "$DIR/stats.out" || fail "stats table does not show the consumer"
+ok "stats"
+
+kill -TERM $spid
+wait $spid || fail "serve did not exit 0 after SIGTERM"
+jcheck "$DIR/stats-serve.json" 'd["result"] == "ok" and d["interrupted"] and d["frames_queued"] > 0'
+wait $cpid || fail "consumer did not end cleanly at end of stream"
+jcheck "$DIR/stats-consume.json" 'd["end"] == "eos" and d["frames_failed"] == 0 and d["frames_verified"] > 0'
+[ -e "$sock" ] && fail "serve left its socket behind after SIGTERM"
+"$DMAPIPE" stats --socket "$sock" --json >/dev/null 2>&1 && fail "stats on a dead socket succeeded"
+ok "SIGTERM: end of stream, summary, socket removed"
+
+# ---- consume with no producer --------------------------------------------
+
+"$DMAPIPE" consume --socket "$DIR/nobody.sock" --timeout 200 --quiet \
+	>/dev/null 2>"$DIR/nobody.log"
+[ $? -eq 1 ] || fail "consume without a producer did not exit 1"
+ok "consume without a producer"
+
+# ---- demo ------------------------------------------------------------------
+
+"$DMAPIPE" demo --size 320x240 --frames 30 --fps 60 --consumers 2 --json \
+	>"$DIR/demo.json" 2>"$DIR/demo.log" || fail "demo --json"
+jcheck "$DIR/demo.json" 'd["result"] == "ok" and d["frames_failed"] == 0 and d["bytes_copied"] == 0'
+jcheck "$DIR/demo.json" 'd["frames_verified"] > 0 and d["consumers"] == 2 and len(d["processes"]) == 3'
+"$DMAPIPE" demo --size 160x120 --frames 20 --fps 100 >"$DIR/demo.out" 2>"$DIR/demo.log" ||
+	fail "demo"
+grep -q "frames crossed" "$DIR/demo.out" || fail "demo: no result line"
+grep -q "PASS" "$DIR/demo.out" || fail "demo: no PASS"
+ok "demo"
+
+echo "all tool tests passed"
+exit 0

@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: MIT */
+/* dmapipe consume: receive, verify and time the frames of a stream. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dmapipe-tool.h"
+
+static const char *const consume_usage =
+	"Usage: dmapipe consume --socket PATH [OPTIONS]\n"
+	"\n"
+	"Connects to a producer, receives frames, verifies them against the test\n"
+	"pattern (docs/PATTERN.md) and reports rate, latency, drops and copies.\n"
+	"Exit status 1 if any frame failed verification or the stream failed.\n"
+	"\n"
+	"Options:\n"
+	"  -s, --socket PATH       the producer's socket (or @name)\n"
+	"  -n, --frames N          stop after N frames, 0 = until end of stream (default 0)\n"
+	"      --policy POLICY     latest (default), queue:N or block:N\n"
+	"      --verify MODE       full: every byte (default); stamp: the 16-byte\n"
+	"                          sequence stamp only; none: do not touch pixels\n"
+	"      --in-flight N       frames this consumer may hold at once (default 2)\n"
+	"      --hold-ms MS        keep each frame MS milliseconds (a slow consumer)\n"
+	"      --reconnect         reconnect with backoff when the producer goes away\n"
+	"      --timeout MS        fail if no frame arrives for MS, also while waiting for\n"
+	"                          the producer to appear (default 10000, 0 = never)\n"
+	"      --name NAME         name shown in the producer's stats\n"
+	"      --peer POLICY       which producers to trust: same-uid (default), any,\n"
+	"                          uid:N, gid:N\n"
+	"  -q, --quiet             no status line every second\n"
+	"      --json              print the summary as JSON on stdout\n"
+	"  -h, --help              this text\n";
+
+enum verify_mode {
+	VERIFY_NONE,
+	VERIFY_STAMP,
+	VERIFY_FULL,
+};
+
+static const char *const verify_names[] = { "none", "stamp", "full" };
+
+enum {
+	OPT_POLICY = 256,
+	OPT_VERIFY,
+	OPT_HOLD,
+	OPT_IN_FLIGHT,
+	OPT_RECONNECT,
+	OPT_TIMEOUT,
+	OPT_NAME,
+	OPT_PEER,
+	OPT_JSON,
+};
+
+struct consume {
+	struct dmapipe_client_options opts;
+	const char *socket;
+	uint64_t frames;
+	enum verify_mode verify;
+	uint32_t hold_ms;
+	uint32_t timeout_ms;
+	bool quiet;
+	bool json;
+
+	struct dmapipe_client *client;
+	struct dmapipe_format format;
+	enum dmapipe_mem_kind mem_kind;
+
+	/* results */
+	uint64_t received, verified, failed, dropped, out_of_order;
+	uint64_t first_seq, last_seq;
+	bool have_seq;
+	struct samples latency;
+	struct samples interval; /* latencies since the last status line */
+	uint64_t t0, t1;
+	uint64_t cpu_user0, cpu_sys0, cpu_user1, cpu_sys1;
+	uint64_t cpu0, cpu1; /* precise total */
+	const char *end;   /* why the loop ended */
+	bool error;
+	/* first verification failure */
+	uint64_t fail_seq, fail_offset;
+	unsigned int fail_plane;
+	const char *fail_what;
+};
+
+static void parse_args(struct consume *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "frames", required_argument, NULL, 'n' },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "verify", required_argument, NULL, OPT_VERIFY },
+		{ "hold-ms", required_argument, NULL, OPT_HOLD },
+		{ "in-flight", required_argument, NULL, OPT_IN_FLIGHT },
+		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "peer", required_argument, NULL, OPT_PEER },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned int i;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, ":s:n:qh", options, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			c->socket = optarg;
+			break;
+		case 'n':
+			c->frames = opt_u64("consume", "--frames", optarg);
+			break;
+		case OPT_POLICY:
+			opt_policy("consume", optarg, &c->opts.policy, &c->opts.queue_depth);
+			break;
+		case OPT_VERIFY:
+			for (i = 0; i < 3; i++)
+				if (strcmp(optarg, verify_names[i]) == 0)
+					break;
+			if (i == 3)
+				usage_error("consume", "bad --verify '%s': expected full, stamp or none",
+					    optarg);
+			c->verify = (enum verify_mode)i;
+			break;
+		case OPT_HOLD:
+			c->hold_ms = opt_u32("consume", "--hold-ms", optarg, 0, 3600000);
+			break;
+		case OPT_IN_FLIGHT:
+			c->opts.max_in_flight = opt_u32("consume", "--in-flight", optarg, 1, 16);
+			break;
+		case OPT_RECONNECT:
+			c->opts.reconnect = true;
+			break;
+		case OPT_TIMEOUT:
+			c->timeout_ms = opt_u32("consume", "--timeout", optarg, 0, 86400000);
+			break;
+		case OPT_NAME:
+			if (!*optarg || strlen(optarg) > 31)
+				usage_error("consume", "--name wants 1 to 31 characters");
+			c->opts.name = optarg;
+			break;
+		case OPT_PEER:
+			opt_peer("consume", optarg, &c->opts.peer_policy, &c->opts.allowed_uid,
+				 &c->opts.allowed_gid);
+			break;
+		case 'q':
+			c->quiet = true;
+			break;
+		case OPT_JSON:
+			c->json = true;
+			break;
+		case 'h':
+			fputs(consume_usage, stdout);
+			exit(0);
+		default:
+			usage_getopt_error("consume", ch, argv);
+		}
+	}
+	usage_no_operands("consume", argc, argv);
+	if (!c->socket)
+		usage_error("consume", "--socket PATH is required");
+}
+
+/* Connects, waiting up to the timeout for the producer to appear. */
+static int connect_client(struct consume *c)
+{
+	uint64_t deadline = c->timeout_ms ?
+		now_ns() + (uint64_t)c->timeout_ms * 1000000ull : UINT64_MAX;
+
+	c->opts.path = c->socket;
+	for (;;) {
+		c->client = dmapipe_client_new(&c->opts);
+		if (c->client)
+			return 0;
+		if ((errno != ENOENT && errno != ECONNREFUSED) || stop_requested ||
+		    now_ns() >= deadline) {
+			fprintf(stderr, "dmapipe consume: cannot connect to %s: %s\n", c->socket,
+				strerror(errno));
+			return -1;
+		}
+		sleep_ms(20);
+	}
+}
+
+/* Checks one frame; returns true if it is the frame its metadata names. */
+static bool verify_frame(struct consume *c, struct dmapipe_frame *frame)
+{
+	struct dmapipe_buffer *buf = frame->buffer;
+	const struct dmapipe_layout *layout = dmapipe_buffer_get_layout(buf);
+	uint8_t *planes[DMAPIPE_MAX_PLANES] = { NULL };
+	uint64_t seq = frame->meta.sequence, stamp = 0, offset = 0;
+	unsigned int p, plane = 0;
+	int ret;
+
+	for (p = 0; p < layout->n_planes; p++) {
+		planes[p] = dmapipe_buffer_map_plane(buf, p);
+		if (!planes[p]) {
+			c->fail_what = "cannot map the buffer";
+			goto failed;
+		}
+	}
+	ret = dmapipe_buffer_begin_cpu_access(buf, DMAPIPE_ACCESS_READ);
+	if (ret < 0) {
+		c->fail_what = "cannot begin CPU access";
+		goto failed;
+	}
+	if (c->verify == VERIFY_FULL) {
+		ret = dmapipe_pattern_check(layout, planes, seq, &plane, &offset);
+		if (ret == -EILSEQ)
+			c->fail_what = "pixel data differs";
+	} else {
+		ret = dmapipe_pattern_read_stamp(layout, planes, &stamp);
+		if (ret == 0 && stamp != seq) {
+			ret = -EILSEQ;
+			c->fail_what = "stamp names another frame";
+		} else if (ret == -EILSEQ) {
+			c->fail_what = "stamp damaged";
+		}
+	}
+	dmapipe_buffer_end_cpu_access(buf, DMAPIPE_ACCESS_READ);
+	if (ret == 0)
+		return true;
+	if (ret != -EILSEQ)
+		c->fail_what = ret != -EINVAL ? "verification error" :
+			       c->verify == VERIFY_STAMP ?
+			       "no stamp (no pattern for this format, or rows under 16 bytes)" :
+			       "no pattern defined for this format or modifier";
+failed:
+	if (c->failed == 0) {
+		c->fail_seq = seq;
+		c->fail_plane = plane;
+		c->fail_offset = offset;
+		if (!c->quiet)
+			fprintf(stderr, "consume: frame %llu FAILED: %s (plane %u, offset %llu)\n",
+				(unsigned long long)seq, c->fail_what, plane,
+				(unsigned long long)offset);
+	}
+	return false;
+}
+
+static void account_sequence(struct consume *c, uint64_t seq)
+{
+	if (!c->have_seq) {
+		c->first_seq = seq;
+		c->have_seq = true;
+	} else if (seq > c->last_seq) {
+		c->dropped += seq - c->last_seq - 1;
+	} else {
+		c->out_of_order++; /* a restarted producer, or a bug */
+	}
+	c->last_seq = seq;
+}
+
+static void status_line(struct consume *c, uint64_t frames, uint64_t dt_ns)
+{
+	struct dmapipe_copy_stats cs;
+
+	dmapipe_get_copy_stats(&cs);
+	fprintf(stderr, "consume: frame %llu, %.1f fps, latency p50 %.3f ms, %llu dropped, "
+		"%llu failed, %llu bytes copied\n",
+		(unsigned long long)c->last_seq, (double)frames * 1e9 / (double)dt_ns,
+		(double)samples_percentile(&c->interval, 50) / 1e6,
+		(unsigned long long)c->dropped, (unsigned long long)c->failed,
+		(unsigned long long)cs.bytes);
+	c->interval.n = 0;
+}
+
+static void run(struct consume *c)
+{
+	uint64_t last_frame_ns = now_ns(), next_status = 0, status_t0 = 0, status_frames = 0;
+
+	c->end = "frames";
+	while (c->frames == 0 || c->received < c->frames) {
+		struct dmapipe_frame *frame;
+		uint64_t now;
+
+		if (stop_requested) {
+			c->end = "interrupted";
+			break;
+		}
+		frame = dmapipe_client_wait_frame(c->client, 200);
+		now = now_ns();
+		if (!frame) {
+			if (errno == ETIMEDOUT || errno == EAGAIN || errno == EINTR) {
+				if (c->timeout_ms && now - last_frame_ns >
+				    (uint64_t)c->timeout_ms * 1000000ull) {
+					c->end = "timeout";
+					c->error = true;
+					break;
+				}
+				continue;
+			}
+			if (errno == EPIPE) {
+				c->end = "eos";
+			} else if (errno == ECONNRESET) {
+				if (c->opts.reconnect)
+					continue;
+				c->end = "disconnected";
+				c->error = true;
+			} else {
+				const char *msg = NULL;
+				enum dmapipe_error_code code =
+					dmapipe_client_get_error(c->client, &msg);
+
+				fprintf(stderr, "dmapipe consume: producer error %s: %s\n",
+					dmapipe_error_code_to_string(code), msg ? msg : "");
+				c->end = "error";
+				c->error = true;
+			}
+			break;
+		}
+		last_frame_ns = now;
+		if (c->received == 0) {
+			const struct dmapipe_format *fmt = dmapipe_client_get_format(c->client);
+
+			self_cpu_ns(&c->cpu_user0, &c->cpu_sys0);
+			c->cpu0 = self_cpu_total_ns();
+			c->t0 = frame->received_ns ? frame->received_ns : now;
+			if (fmt)
+				c->format = *fmt;
+			c->mem_kind = dmapipe_buffer_get_mem_kind(frame->buffer);
+			status_t0 = now;
+			next_status = now + 1000000000ull;
+			if (!c->quiet) {
+				char fourcc[16];
+
+				fprintf(stderr, "consume: %s %ux%u, %s\n",
+					dmapipe_fourcc_to_string(c->format.fourcc, fourcc,
+								 sizeof(fourcc)),
+					c->format.width, c->format.height,
+					dmapipe_mem_kind_to_string(c->mem_kind));
+			}
+		}
+		c->received++;
+		status_frames++;
+		account_sequence(c, frame->meta.sequence);
+		if (frame->meta.timestamp_ns && frame->received_ns >= frame->meta.timestamp_ns) {
+			uint64_t latency = frame->received_ns - frame->meta.timestamp_ns;
+
+			samples_add(&c->latency, latency);
+			if (!c->quiet)
+				samples_add(&c->interval, latency);
+		}
+		if (c->verify != VERIFY_NONE) {
+			if (verify_frame(c, frame))
+				c->verified++;
+			else
+				c->failed++;
+		}
+		if (c->hold_ms)
+			sleep_ms(c->hold_ms);
+		dmapipe_client_release_frame(c->client, frame, -1);
+		c->t1 = now_ns();
+
+		if (!c->quiet && c->t1 >= next_status) {
+			status_line(c, status_frames, c->t1 - status_t0);
+			status_frames = 0;
+			status_t0 = c->t1;
+			next_status = c->t1 + 1000000000ull;
+		}
+	}
+	if (c->received) {
+		self_cpu_ns(&c->cpu_user1, &c->cpu_sys1);
+		c->cpu1 = self_cpu_total_ns();
+	}
+}
+
+static void print_summary(struct consume *c)
+{
+	struct dmapipe_client_stats cs;
+	struct dmapipe_copy_stats copies;
+	double elapsed = c->t1 > c->t0 ? (double)(c->t1 - c->t0) * 1e-9 : 0;
+	double fps = elapsed > 0 && c->received > 1 ? (double)(c->received - 1) / elapsed : 0;
+	uint64_t cpu = c->cpu1 - c->cpu0;
+	bool ok = !c->error && c->failed == 0;
+	char fourcc[16];
+
+	dmapipe_client_get_stats(c->client, &cs);
+	dmapipe_get_copy_stats(&copies);
+	dmapipe_fourcc_to_string(c->format.fourcc, fourcc, sizeof(fourcc));
+
+	if (c->json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "command", "consume");
+		json_string(&j, "result", ok ? "ok" : "failed");
+		json_string(&j, "end", c->end);
+		json_string(&j, "socket", c->socket);
+		json_i64(&j, "pid", (int64_t)getpid());
+		json_string(&j, "name", c->opts.name);
+		json_string(&j, "policy", policy_to_string(c->opts.policy));
+		json_u64(&j, "queue_depth", c->opts.queue_depth);
+		json_u64(&j, "in_flight", c->opts.max_in_flight);
+		json_string(&j, "verify", verify_names[c->verify]);
+		json_string(&j, "format", c->received ? fourcc : NULL);
+		json_u64(&j, "width", c->format.width);
+		json_u64(&j, "height", c->format.height);
+		json_string(&j, "memory", dmapipe_mem_kind_to_string(c->mem_kind));
+		json_bool(&j, "dmabuf", c->mem_kind == DMAPIPE_MEM_DMABUF);
+		json_u64(&j, "frames_received", c->received);
+		json_u64(&j, "frames_verified", c->verified);
+		json_u64(&j, "frames_failed", c->failed);
+		json_u64(&j, "frames_dropped", c->dropped);
+		json_u64(&j, "frames_out_of_order", c->out_of_order);
+		if (c->have_seq) {
+			json_u64(&j, "sequence_first", c->first_seq);
+			json_u64(&j, "sequence_last", c->last_seq);
+		} else {
+			json_null(&j, "sequence_first");
+			json_null(&j, "sequence_last");
+		}
+		if (c->failed) {
+			json_begin_object(&j, "first_failure");
+			json_u64(&j, "sequence", c->fail_seq);
+			json_string(&j, "what", c->fail_what);
+			json_u64(&j, "plane", c->fail_plane);
+			json_u64(&j, "offset", c->fail_offset);
+			json_end_object(&j);
+		} else {
+			json_null(&j, "first_failure");
+		}
+		json_double(&j, "elapsed_s", elapsed);
+		json_double(&j, "fps", fps);
+		json_double(&j, "latency_p50_us", (double)samples_percentile(&c->latency, 50) / 1e3);
+		json_double(&j, "latency_p90_us", (double)samples_percentile(&c->latency, 90) / 1e3);
+		json_double(&j, "latency_p99_us", (double)samples_percentile(&c->latency, 99) / 1e3);
+		json_double(&j, "latency_max_us", (double)samples_max(&c->latency) / 1e3);
+		json_u64(&j, "bytes_copied", copies.bytes);
+		json_u64(&j, "frames_copied", copies.frames);
+		json_u64(&j, "reconnects", cs.reconnects);
+		json_u64(&j, "buffers_added", cs.buffers_added);
+		json_u64(&j, "fds_received", cs.fds_received);
+		json_u64(&j, "cpu_user_ns", c->cpu_user1 - c->cpu_user0);
+		json_u64(&j, "cpu_ns", c->cpu1 - c->cpu0);
+		json_u64(&j, "cpu_sys_ns", c->cpu_sys1 - c->cpu_sys0);
+		json_double(&j, "cpu_ns_per_frame", c->received ? (double)cpu / (double)c->received : 0);
+		json_end_object(&j);
+		json_finish(&j);
+		return;
+	}
+
+	printf("consume: %s (%s)\n", ok ? "ok" : "FAILED", c->end);
+	if (c->received)
+		printf("  stream      %s %ux%u, %s\n", fourcc, c->format.width, c->format.height,
+		       dmapipe_mem_kind_to_string(c->mem_kind));
+	printf("  frames      %llu received, %llu verified (%s), %llu failed, %llu dropped\n",
+	       (unsigned long long)c->received, (unsigned long long)c->verified,
+	       verify_names[c->verify], (unsigned long long)c->failed,
+	       (unsigned long long)c->dropped);
+	if (c->failed)
+		printf("  first bad   frame %llu: %s (plane %u, offset %llu)\n",
+		       (unsigned long long)c->fail_seq, c->fail_what, c->fail_plane,
+		       (unsigned long long)c->fail_offset);
+	printf("  rate        %.1f fps over %.2f s\n", fps, elapsed);
+	printf("  latency     p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+	       (double)samples_percentile(&c->latency, 50) / 1e6,
+	       (double)samples_percentile(&c->latency, 90) / 1e6,
+	       (double)samples_percentile(&c->latency, 99) / 1e6,
+	       (double)samples_max(&c->latency) / 1e6);
+	printf("  copied      %llu pixel bytes%s\n", (unsigned long long)copies.bytes,
+	       copies.bytes ? "" : " (zero-copy)");
+	printf("  cpu         %.1f us per frame\n",
+	       c->received ? (double)cpu / (double)c->received / 1000.0 : 0.0);
+	if (cs.reconnects)
+		printf("  reconnects  %llu\n", (unsigned long long)cs.reconnects);
+}
+
+int cmd_consume(int argc, char **argv)
+{
+	struct consume c;
+	int status;
+
+	memset(&c, 0, sizeof(c));
+	dmapipe_client_options_init(&c.opts);
+	c.verify = VERIFY_FULL;
+	c.timeout_ms = 10000;
+	c.opts.name = "dmapipe-consume";
+	parse_args(&c, argc, argv);
+	c.opts.map_buffers = c.verify != VERIFY_NONE;
+
+	install_stop_signals();
+	if (connect_client(&c) < 0)
+		return 1;
+	run(&c);
+	print_summary(&c);
+	status = c.error || c.failed ? 1 : 0;
+	dmapipe_client_free(c.client);
+	samples_free(&c.latency);
+	samples_free(&c.interval);
+	return status;
+}

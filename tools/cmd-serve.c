@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: MIT */
+/* dmapipe serve: a producer of test-pattern frames. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmapipe-tool.h"
+
+#define MAX_CONSUMER_STATS 64
+
+static const char *const serve_usage =
+	"Usage: dmapipe serve --socket PATH [OPTIONS]\n"
+	"\n"
+	"Serves a stream of test-pattern frames (docs/PATTERN.md) on a unix socket.\n"
+	"Each frame is drawn into a buffer of the stream's own pool and handed to\n"
+	"every consumer without copying. Ctrl-C ends the stream cleanly (EOS).\n"
+	"\n"
+	"Options:\n"
+	"  -s, --socket PATH         socket path, or @name for the abstract namespace\n"
+	"      --size WxH            frame size (default 3840x2160; 4k, 1080p, 720p)\n"
+	"  -f, --format FOURCC       pixel format (default NV12)\n"
+	"      --fps N               frames per second, 0 = as fast as possible (default 60)\n"
+	"  -n, --frames N            frames to serve, 0 = until interrupted (default 0)\n"
+	"      --buffers N           buffers in the pool at start (default 4)\n"
+	"      --allocator NAME      heap, udmabuf, drm, memfd, dmapipe (default: best available)\n"
+	"      --lease-timeout MS    disconnect a consumer holding a frame longer (default 5000, 0 = never)\n"
+	"      --max-consumers N     (default 32)\n"
+	"      --max-in-flight N     frames one consumer may hold at once (default 2)\n"
+	"      --peer POLICY         who may connect: same-uid (default), any, uid:N, gid:N\n"
+	"      --name NAME           stream name, shown to consumers and in buffer names\n"
+	"      --strict              fail if any pixel byte is ever copied\n"
+	"      --wait-consumers N    start streaming once N consumers are connected\n"
+	"      --wait-timeout MS     give up waiting for them after MS (default 30000, 0 = never)\n"
+	"      --drain-timeout MS    after the last frame, wait up to MS for consumers to\n"
+	"                            receive queued frames before EOS (default 5000)\n"
+	"      --predrawn            draw every buffer once at start and then queue frames\n"
+	"                            without touching pixels (measures the handoff alone;\n"
+	"                            consumers must use --verify none)\n"
+	"  -q, --quiet               no status line every second\n"
+	"      --json                print the summary as JSON on stdout\n"
+	"  -h, --help                this text\n"
+	"\n"
+	"Status lines and messages go to stderr; the summary goes to stdout.\n";
+
+enum {
+	OPT_SIZE = 256,
+	OPT_FPS,
+	OPT_BUFFERS,
+	OPT_ALLOCATOR,
+	OPT_LEASE_TIMEOUT,
+	OPT_MAX_CONSUMERS,
+	OPT_MAX_IN_FLIGHT,
+	OPT_PEER,
+	OPT_NAME,
+	OPT_STRICT,
+	OPT_WAIT_CONSUMERS,
+	OPT_WAIT_TIMEOUT,
+	OPT_DRAIN_TIMEOUT,
+	OPT_PREDRAWN,
+	OPT_JSON,
+};
+
+struct serve {
+	struct dmapipe_server_options opts;
+	struct dmapipe_format format;
+	const char *socket;
+	const char *allocator;
+	uint32_t fps;
+	uint64_t frames;
+	uint32_t buffers;
+	uint32_t wait_consumers;
+	uint32_t wait_timeout_ms;
+	uint32_t drain_timeout_ms;
+	bool strict;
+	bool predrawn;
+	bool quiet;
+	bool json;
+
+	struct dmapipe_server *server;
+	int timer_fd; /* paces frames, -1 without */
+	enum dmapipe_mem_kind mem_kind;
+	const char *alloc_name;
+	const char *alloc_note;
+
+	/* results */
+	uint64_t queued;
+	uint64_t stalls;     /* dequeue found no free buffer */
+	uint64_t late;       /* frames that missed their deadline by a period */
+	uint64_t start_ns, end_ns;
+	uint64_t cpu_user0, cpu_sys0, cpu_user1, cpu_sys1;
+	uint64_t cpu0, cpu1; /* precise total */
+	bool failed;
+	const char *failure;
+};
+
+static void parse_args(struct serve *s, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "format", required_argument, NULL, 'f' },
+		{ "fps", required_argument, NULL, OPT_FPS },
+		{ "frames", required_argument, NULL, 'n' },
+		{ "buffers", required_argument, NULL, OPT_BUFFERS },
+		{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
+		{ "lease-timeout", required_argument, NULL, OPT_LEASE_TIMEOUT },
+		{ "max-consumers", required_argument, NULL, OPT_MAX_CONSUMERS },
+		{ "max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT },
+		{ "peer", required_argument, NULL, OPT_PEER },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "wait-consumers", required_argument, NULL, OPT_WAIT_CONSUMERS },
+		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
+		{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+		{ "predrawn", no_argument, NULL, OPT_PREDRAWN },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":s:f:n:qh", options, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			s->socket = optarg;
+			break;
+		case OPT_SIZE:
+			opt_size("serve", optarg, &s->format.width, &s->format.height);
+			break;
+		case 'f':
+			s->format.fourcc = opt_format("serve", optarg);
+			break;
+		case OPT_FPS:
+			s->fps = opt_u32("serve", "--fps", optarg, 0, 100000);
+			break;
+		case 'n':
+			s->frames = opt_u64("serve", "--frames", optarg);
+			break;
+		case OPT_BUFFERS:
+			s->buffers = opt_u32("serve", "--buffers", optarg, 1, 32);
+			break;
+		case OPT_ALLOCATOR:
+			s->allocator = optarg;
+			break;
+		case OPT_LEASE_TIMEOUT:
+			s->opts.lease_timeout_ms = opt_u32("serve", "--lease-timeout", optarg,
+							   0, 86400000);
+			break;
+		case OPT_MAX_CONSUMERS:
+			s->opts.max_consumers = opt_u32("serve", "--max-consumers", optarg, 1, 1024);
+			break;
+		case OPT_MAX_IN_FLIGHT:
+			s->opts.max_in_flight = opt_u32("serve", "--max-in-flight", optarg, 1, 16);
+			break;
+		case OPT_PEER:
+			opt_peer("serve", optarg, &s->opts.peer_policy, &s->opts.allowed_uid,
+				 &s->opts.allowed_gid);
+			break;
+		case OPT_NAME:
+			if (!*optarg || strlen(optarg) > 31)
+				usage_error("serve", "--name wants 1 to 31 characters");
+			s->opts.stream_name = optarg;
+			break;
+		case OPT_STRICT:
+			s->strict = true;
+			break;
+		case OPT_WAIT_CONSUMERS:
+			s->wait_consumers = opt_u32("serve", "--wait-consumers", optarg, 0, 1024);
+			break;
+		case OPT_WAIT_TIMEOUT:
+			s->wait_timeout_ms = opt_u32("serve", "--wait-timeout", optarg, 0, 86400000);
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			s->drain_timeout_ms = opt_u32("serve", "--drain-timeout", optarg, 0, 86400000);
+			break;
+		case OPT_PREDRAWN:
+			s->predrawn = true;
+			break;
+		case 'q':
+			s->quiet = true;
+			break;
+		case OPT_JSON:
+			s->json = true;
+			break;
+		case 'h':
+			fputs(serve_usage, stdout);
+			exit(0);
+		default:
+			usage_getopt_error("serve", c, argv);
+		}
+	}
+	usage_no_operands("serve", argc, argv);
+	if (!s->socket)
+		usage_error("serve", "--socket PATH is required");
+	if (s->wait_consumers > s->opts.max_consumers)
+		usage_error("serve", "--wait-consumers is larger than --max-consumers");
+}
+
+static int open_allocator(struct serve *s, struct dmapipe_allocator **out)
+{
+	struct dmapipe_allocator *alloc;
+	const char *env = getenv("DMAPIPE_ALLOCATOR");
+
+	if (s->allocator) {
+		alloc = dmapipe_allocator_new(s->allocator);
+		if (!alloc && errno == ENOENT)
+			usage_error("serve", "unknown allocator '%s' (heap, udmabuf, drm, memfd, dmapipe)",
+				    s->allocator);
+		if (!alloc) {
+			fprintf(stderr, "dmapipe serve: allocator %s is not available here: %s\n",
+				s->allocator, strerror(errno));
+			return -1;
+		}
+		s->alloc_note = "chosen with --allocator";
+	} else {
+		enum dmapipe_log_priority prio = dmapipe_log_get_priority();
+
+		/* the fallback warning is what announce_allocator() says */
+		dmapipe_log_set_priority(DMAPIPE_LOG_ERROR);
+		alloc = dmapipe_allocator_new_default();
+		dmapipe_log_set_priority(prio);
+		if (!alloc) {
+			fprintf(stderr, "dmapipe serve: no allocator works here: %s\n",
+				strerror(errno));
+			return -1;
+		}
+		s->alloc_note = env && *env ? "chosen with DMAPIPE_ALLOCATOR" :
+			"no dma-buf provider on this machine";
+	}
+	s->alloc_name = dmapipe_allocator_get_name(alloc);
+	s->mem_kind = dmapipe_allocator_get_mem_kind(alloc);
+	*out = alloc;
+	return 0;
+}
+
+static void announce_allocator(const struct serve *s)
+{
+	if (s->mem_kind == DMAPIPE_MEM_DMABUF)
+		fprintf(stderr, "serve: allocator: %s (dma-buf)\n", s->alloc_name);
+	else
+		fprintf(stderr, "serve: allocator: %s (NOT a dma-buf: %s)\n", s->alloc_name,
+			s->alloc_note);
+}
+
+static unsigned int streaming_consumers(struct serve *s)
+{
+	struct dmapipe_server_stats st;
+
+	dmapipe_server_get_stats(s->server, &st);
+	return st.consumers;
+}
+
+/* Dispatches until @n consumers are connected; false on timeout or signal. */
+static bool wait_for_consumers(struct serve *s, unsigned int n)
+{
+	uint64_t deadline = s->wait_timeout_ms ?
+		now_ns() + (uint64_t)s->wait_timeout_ms * 1000000ull : UINT64_MAX;
+
+	if (!s->quiet && n > 0)
+		fprintf(stderr, "serve: waiting for %u consumer%s on %s\n", n, n == 1 ? "" : "s",
+			s->socket);
+	while (streaming_consumers(s) < n) {
+		if (stop_requested || now_ns() >= deadline)
+			return false;
+		if (dmapipe_server_dispatch(s->server, 50) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* Draws every buffer of the pool once, for --predrawn. */
+static int predraw(struct serve *s)
+{
+	struct dmapipe_buffer *held[32];
+	unsigned int n = 0, i;
+	int ret = 0;
+
+	while (n < s->buffers && n < 32) {
+		held[n] = dmapipe_server_dequeue(s->server);
+		if (!held[n])
+			break;
+		ret = dmapipe_buffer_draw_pattern(held[n], n);
+		n++;
+		if (ret < 0)
+			break;
+	}
+	for (i = 0; i < n; i++)
+		dmapipe_buffer_unref(held[i]);
+	return ret;
+}
+
+/*
+ * Handles server events until the absolute CLOCK_MONOTONIC @deadline. A
+ * timerfd armed with TFD_TIMER_ABSTIME is polled together with the server's
+ * fd, so a frame period costs one wake-up plus one per event, and the
+ * deadline is kept to the microsecond. Without a timerfd: dispatch with
+ * millisecond timeouts, then clock_nanosleep(TIMER_ABSTIME) for the rest.
+ */
+static int wait_until(struct serve *s, uint64_t deadline)
+{
+	struct itimerspec its;
+	struct pollfd fds[2];
+	uint64_t ticks;
+	int ret;
+
+	if (s->timer_fd < 0) {
+		for (;;) {
+			uint64_t now = now_ns();
+			struct timespec ts;
+
+			if (now >= deadline || stop_requested)
+				return 0;
+			if (deadline - now > 2000000) {
+				ret = dmapipe_server_dispatch(s->server,
+							      (int)((deadline - now) / 1000000) - 1);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
+			ts.tv_sec = (time_t)(deadline / 1000000000ull);
+			ts.tv_nsec = (long)(deadline % 1000000000ull);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
+	}
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(deadline / 1000000000ull);
+	its.it_value.tv_nsec = (long)(deadline % 1000000000ull);
+	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+		its.it_value.tv_nsec = 1; /* zero would disarm */
+	if (timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		return -errno;
+	fds[0].fd = dmapipe_server_get_fd(s->server);
+	fds[0].events = POLLIN;
+	fds[1].fd = s->timer_fd;
+	fds[1].events = POLLIN;
+	while (!stop_requested) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (fds[0].revents) {
+			ret = dmapipe_server_dispatch(s->server, 0);
+			if (ret < 0)
+				return ret;
+		}
+		if (fds[1].revents && read(s->timer_fd, &ticks, sizeof(ticks)) > 0)
+			return 0;
+	}
+	return 0;
+}
+
+static void status_line(struct serve *s, uint64_t frames, uint64_t dt_ns)
+{
+	struct dmapipe_server_stats st;
+
+	dmapipe_server_get_stats(s->server, &st);
+	fprintf(stderr, "serve: frame %llu, %.1f fps, %u consumer%s, %llu dropped, "
+		"%llu bytes copied, %u/%u buffers free\n",
+		(unsigned long long)s->queued, dt_ns ? (double)frames * 1e9 / (double)dt_ns : 0.0,
+		st.consumers, st.consumers == 1 ? "" : "s",
+		(unsigned long long)st.frames_dropped, (unsigned long long)st.bytes_copied,
+		st.buffers_free, st.buffers);
+}
+
+/* Lets consumers take the frames still queued for them. */
+static void drain(struct serve *s)
+{
+	struct dmapipe_consumer_stats cs[MAX_CONSUMER_STATS];
+	uint64_t deadline = now_ns() + (uint64_t)s->drain_timeout_ms * 1000000ull;
+
+	while (!stop_requested && now_ns() < deadline) {
+		int n = dmapipe_server_get_consumer_stats(s->server, cs, MAX_CONSUMER_STATS);
+		bool busy = false;
+		int i;
+
+		for (i = 0; i < n && i < MAX_CONSUMER_STATS; i++)
+			if (cs[i].queued > 0 || cs[i].leases_held > 0)
+				busy = true;
+		if (!busy)
+			break;
+		if (dmapipe_server_dispatch(s->server, 20) < 0)
+			break;
+	}
+}
+
+/* After EOS: give consumers a moment to release and hang up. */
+static void linger(struct serve *s, unsigned int ms)
+{
+	uint64_t deadline = now_ns() + (uint64_t)ms * 1000000ull;
+
+	while (now_ns() < deadline && streaming_consumers(s) > 0)
+		if (dmapipe_server_dispatch(s->server, 20) < 0)
+			break;
+}
+
+static int run(struct serve *s)
+{
+	uint64_t period = s->fps ? 1000000000ull / s->fps : 0;
+	uint64_t next_status, status_frames = 0, status_t0, base;
+	struct dmapipe_server_stats st;
+	uint64_t seq;
+	int ret;
+
+	if (!wait_for_consumers(s, s->wait_consumers)) {
+		if (!stop_requested) {
+			s->failed = true;
+			s->failure = "timed out waiting for consumers";
+		}
+		return 0;
+	}
+
+	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
+	s->cpu0 = self_cpu_total_ns();
+	s->start_ns = base = now_ns();
+	status_t0 = base;
+	next_status = base + 1000000000ull;
+
+	for (seq = 0; !stop_requested && (s->frames == 0 || seq < s->frames); seq++) {
+		struct dmapipe_frame_meta meta;
+		struct dmapipe_buffer *buf;
+		uint64_t now;
+
+		if (period) {
+			uint64_t deadline = base + seq * period;
+
+			now = now_ns();
+			if (now > deadline + period) {
+				/* fell behind (a stall, a slow draw): resynchronise
+				 * instead of bursting to catch up */
+				s->late++;
+				base = now - seq * period;
+				deadline = now;
+			}
+			ret = wait_until(s, deadline);
+			if (ret < 0)
+				goto server_failed;
+			if (stop_requested)
+				break;
+		}
+
+		for (;;) {
+			buf = dmapipe_server_dequeue(s->server);
+			if (buf)
+				break;
+			if (errno != EAGAIN) {
+				ret = -errno;
+				goto server_failed;
+			}
+			s->stalls++;
+			ret = dmapipe_server_dispatch(s->server, 10);
+			if (ret < 0)
+				goto server_failed;
+			if (stop_requested)
+				break;
+		}
+		if (!buf)
+			break;
+
+		if (!s->predrawn) {
+			ret = dmapipe_buffer_draw_pattern(buf, seq);
+			if (ret < 0) {
+				dmapipe_buffer_unref(buf);
+				fprintf(stderr, "dmapipe serve: drawing frame %llu: %s\n",
+					(unsigned long long)seq, strerror(-ret));
+				s->failed = true;
+				s->failure = "drawing failed";
+				break;
+			}
+		}
+		dmapipe_frame_meta_init(&meta);
+		meta.sequence = seq;
+		meta.timestamp_ns = now_ns();
+		ret = dmapipe_server_queue(s->server, buf, &meta);
+		if (ret < 0)
+			goto server_failed;
+		s->queued++;
+		status_frames++;
+
+		/* paced: wait_until() handles events while it waits */
+		if (!period) {
+			ret = dmapipe_server_dispatch(s->server, 0);
+			if (ret < 0)
+				goto server_failed;
+		}
+
+		now = now_ns();
+		if (now >= next_status) {
+			if (!s->quiet)
+				status_line(s, status_frames, now - status_t0);
+			status_frames = 0;
+			status_t0 = now;
+			next_status = now + 1000000000ull;
+			if (s->strict) {
+				dmapipe_server_get_stats(s->server, &st);
+				if (st.bytes_copied > 0)
+					break;
+			}
+		}
+	}
+
+	if (!stop_requested)
+		drain(s);
+	s->end_ns = now_ns();
+	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
+	s->cpu1 = self_cpu_total_ns();
+	return 0;
+
+server_failed:
+	fprintf(stderr, "dmapipe serve: %s\n", strerror(-ret));
+	s->failed = true;
+	s->failure = "server failure";
+	s->end_ns = now_ns();
+	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
+	s->cpu1 = self_cpu_total_ns();
+	return 0;
+}
+
+static void print_summary(struct serve *s)
+{
+	struct dmapipe_server_stats st;
+	char fourcc[16];
+	double elapsed = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) * 1e-9 : 0;
+	uint64_t cpu = s->cpu1 - s->cpu0;
+
+	dmapipe_server_get_stats(s->server, &st);
+	dmapipe_fourcc_to_string(s->format.fourcc, fourcc, sizeof(fourcc));
+	if (s->strict && st.bytes_copied > 0 && !s->failed) {
+		s->failed = true;
+		s->failure = "strict: pixel bytes were copied";
+	}
+
+	if (s->json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "command", "serve");
+		json_string(&j, "result", s->failed ? "failed" : "ok");
+		json_string(&j, "failure", s->failed ? s->failure : NULL);
+		json_bool(&j, "interrupted", stop_requested != 0);
+		json_string(&j, "socket", s->socket);
+		json_i64(&j, "pid", (int64_t)getpid());
+		json_string(&j, "format", fourcc);
+		json_u64(&j, "width", s->format.width);
+		json_u64(&j, "height", s->format.height);
+		json_u64(&j, "fps_target", s->fps);
+		json_bool(&j, "predrawn", s->predrawn);
+		json_string(&j, "allocator", s->alloc_name);
+		json_string(&j, "memory", dmapipe_mem_kind_to_string(s->mem_kind));
+		json_bool(&j, "dmabuf", s->mem_kind == DMAPIPE_MEM_DMABUF);
+		json_u64(&j, "buffers", st.buffers);
+		json_u64(&j, "frames_queued", st.frames_queued);
+		json_u64(&j, "frames_dropped", st.frames_dropped);
+		json_u64(&j, "consumers_total", st.consumers_total);
+		json_u64(&j, "consumers_refused", st.consumers_refused);
+		json_u64(&j, "lease_timeouts", st.lease_timeouts);
+		json_u64(&j, "bytes_copied", st.bytes_copied);
+		json_u64(&j, "frames_copied", st.frames_copied);
+		json_u64(&j, "dequeue_stalls", s->stalls);
+		json_u64(&j, "late_frames", s->late);
+		json_double(&j, "elapsed_s", elapsed);
+		json_double(&j, "fps", elapsed > 0 ? (double)s->queued / elapsed : 0);
+		json_u64(&j, "cpu_user_ns", s->cpu_user1 - s->cpu_user0);
+		json_u64(&j, "cpu_ns", s->cpu1 - s->cpu0);
+		json_u64(&j, "cpu_sys_ns", s->cpu_sys1 - s->cpu_sys0);
+		json_double(&j, "cpu_ns_per_frame", s->queued ? (double)cpu / (double)s->queued : 0);
+		json_end_object(&j);
+		json_finish(&j);
+		return;
+	}
+
+	printf("serve: %s %ux%u, %s%s\n", fourcc, s->format.width, s->format.height,
+	       s->failed ? "FAILED: " : "done", s->failed ? s->failure : "");
+	printf("  frames      %llu queued in %.2f s (%.1f fps)%s\n",
+	       (unsigned long long)st.frames_queued, elapsed,
+	       elapsed > 0 ? (double)s->queued / elapsed : 0.0,
+	       stop_requested ? ", interrupted" : "");
+	printf("  consumers   %llu connected in total, %llu refused, %llu lease timeouts\n",
+	       (unsigned long long)st.consumers_total, (unsigned long long)st.consumers_refused,
+	       (unsigned long long)st.lease_timeouts);
+	printf("  dropped     %llu frames (by consumer policies)\n",
+	       (unsigned long long)st.frames_dropped);
+	printf("  copied      %llu pixel bytes%s\n", (unsigned long long)st.bytes_copied,
+	       st.bytes_copied ? "" : " (zero-copy)");
+	printf("  memory      %s from allocator %s\n", dmapipe_mem_kind_to_string(s->mem_kind),
+	       s->alloc_name);
+	printf("  cpu         %.1f us per frame (%s)\n",
+	       s->queued ? (double)cpu / (double)s->queued / 1000.0 : 0.0,
+	       s->predrawn ? "handoff only" : "including drawing");
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct dmapipe_allocator *alloc = NULL;
+	struct serve s;
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	dmapipe_server_options_init(&s.opts);
+	s.format.fourcc = dmapipe_fourcc_from_string("NV12");
+	s.format.width = 3840;
+	s.format.height = 2160;
+	s.format.modifier = DMAPIPE_MOD_LINEAR;
+	s.fps = 60;
+	s.buffers = 4;
+	s.wait_timeout_ms = 30000;
+	s.drain_timeout_ms = 5000;
+	parse_args(&s, argc, argv);
+	if (s.buffers > s.opts.max_buffers)
+		s.opts.max_buffers = s.buffers;
+
+	install_stop_signals();
+	if (open_allocator(&s, &alloc) < 0)
+		return 1;
+	announce_allocator(&s);
+
+	s.opts.path = s.socket;
+	s.server = dmapipe_server_new(&s.opts);
+	if (!s.server) {
+		fprintf(stderr, "dmapipe serve: cannot serve on %s: %s\n", s.socket,
+			strerror(errno));
+		dmapipe_allocator_unref(alloc);
+		return 1;
+	}
+	ret = dmapipe_server_alloc_buffers(s.server, alloc, &s.format, s.buffers);
+	dmapipe_allocator_unref(alloc);
+	if (ret < 0) {
+		fprintf(stderr, "dmapipe serve: cannot allocate %u buffers: %s\n", s.buffers,
+			strerror(-ret));
+		dmapipe_server_free(s.server);
+		return 1;
+	}
+	if (s.predrawn && predraw(&s) < 0) {
+		fprintf(stderr, "dmapipe serve: cannot draw the buffers\n");
+		dmapipe_server_free(s.server);
+		return 1;
+	}
+	if (!s.quiet) {
+		char fourcc[16];
+
+		fprintf(stderr, "serve: %s %ux%u, %u buffers, ",
+			dmapipe_fourcc_to_string(s.format.fourcc, fourcc, sizeof(fourcc)),
+			s.format.width, s.format.height, s.buffers);
+		if (s.fps)
+			fprintf(stderr, "%u fps", s.fps);
+		else
+			fprintf(stderr, "as fast as possible");
+		fprintf(stderr, " on %s\n", s.socket);
+	}
+
+	s.timer_fd = s.fps ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC) : -1;
+	run(&s);
+	if (s.timer_fd >= 0)
+		close(s.timer_fd);
+	dmapipe_server_end_of_stream(s.server);
+	linger(&s, stop_requested ? 200 : 1000);
+	print_summary(&s);
+	dmapipe_server_free(s.server);
+	return s.failed ? 1 : 0;
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared parts of the dmapipe command: subcommand entry points, option
+ * parsing helpers (dmapipe.c), the JSON writer (json.c), child processes
+ * and small measurement helpers.
+ *
+ * Exit status of every subcommand: 0 success, 1 failure at run time
+ * (including failed verification), 2 bad command line.
+ */
+#ifndef DMAPIPE_TOOL_H
+#define DMAPIPE_TOOL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <dmapipe/dmapipe.h>
+
+#define EXIT_USAGE 2
+
+/* ---- subcommands ------------------------------------------------------ */
+
+int cmd_serve(int argc, char **argv);
+int cmd_consume(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* ---- command line ------------------------------------------------------ */
+
+/*
+ * Prints "dmapipe CMD: message" and a hint to run --help to stderr and
+ * exits with status 2.
+ */
+__attribute__((noreturn, format(printf, 2, 3)))
+void usage_error(const char *cmd, const char *fmt, ...);
+
+/*
+ * Reports the getopt_long() error for the option just parsed (unknown
+ * option, missing value) and exits 2. Call on '?' or ':' (the optstring
+ * must start with ':').
+ */
+__attribute__((noreturn))
+void usage_getopt_error(const char *cmd, int c, char **argv);
+
+/* Exits 2 if arguments are left after the options. */
+void usage_no_operands(const char *cmd, int argc, char **argv);
+
+/*
+ * Strict number parsers: decimal digits only (no sign, no spaces, no
+ * suffix), range-checked. Return 0 or -EINVAL / -ERANGE.
+ */
+int parse_u64(const char *s, uint64_t *out);
+int parse_u32(const char *s, uint32_t *out);
+
+/* The parsers below print the problem and exit 2 on bad input. */
+uint64_t opt_u64(const char *cmd, const char *opt, const char *s);
+uint32_t opt_u32(const char *cmd, const char *opt, const char *s, uint32_t min, uint32_t max);
+/* "WxH" (also "4k", "1080p", "720p") */
+void opt_size(const char *cmd, const char *s, uint32_t *width, uint32_t *height);
+/* A supported fourcc name ("NV12", "XRGB8888", "XR24") */
+uint32_t opt_format(const char *cmd, const char *s);
+/* "latest", "queue:N", "block:N" */
+void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uint32_t *depth);
+/* "same-uid", "any", "uid:N", "gid:N" */
+void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
+	      uid_t *uid, gid_t *gid);
+
+const char *policy_to_string(enum dmapipe_policy policy);
+const char *peer_policy_to_string(enum dmapipe_peer_policy policy);
+
+/* ---- signals ------------------------------------------------------------ */
+
+/* Set by SIGINT / SIGTERM once install_stop_signals() was called. */
+extern volatile sig_atomic_t stop_requested;
+/* Installs handlers for SIGINT and SIGTERM that set stop_requested
+ * (without SA_RESTART, so sleeps and polls return early). Ignores SIGPIPE. */
+void install_stop_signals(void);
+
+/* ---- time and measurement ---------------------------------------------- */
+
+uint64_t now_ns(void); /* CLOCK_MONOTONIC */
+void sleep_ms(unsigned int ms);
+uint64_t timeval_ns(const struct timeval *tv);
+/* user and system CPU of this process so far (getrusage) */
+void self_cpu_ns(uint64_t *user_ns, uint64_t *sys_ns);
+/* all CPU of this process so far, nanosecond-precise (CLOCK_PROCESS_CPUTIME_ID) */
+uint64_t self_cpu_total_ns(void);
+
+/* A growable list of nanosecond samples with percentiles. */
+struct samples {
+	uint64_t *v;
+	size_t n, cap;
+	bool sorted;
+};
+void samples_add(struct samples *s, uint64_t value);
+/* @pct in [0, 100]: nearest-rank percentile; 0 when empty. */
+uint64_t samples_percentile(struct samples *s, double pct);
+uint64_t samples_max(struct samples *s);
+void samples_free(struct samples *s);
+
+/* ---- child processes ---------------------------------------------------- */
+
+/* The path of this program (/proc/self/exe resolved), for re-executing it. */
+const char *self_exe(void);
+
+/*
+ * Starts argv[0] (searched in PATH) with stdout and stderr redirected to
+ * the given files (NULL: inherit; "/dev/null" works). Returns the pid or -1
+ * with a message printed.
+ */
+pid_t spawn(char *const argv[], const char *stdout_path, const char *stderr_path);
+
+/*
+ * Waits up to @timeout_ms (-1: forever) for @pid. Returns 1 with *status
+ * and *usage filled when it ended, 0 on timeout (the child still runs).
+ */
+int wait_child(pid_t pid, int timeout_ms, int *status, struct rusage *usage);
+
+/* SIGTERM, then SIGKILL after @grace_ms; reaps the child. */
+void kill_child(pid_t pid, int grace_ms, int *status, struct rusage *usage);
+
+/* Describes a wait status: "exit 0", "exit 1", "killed by SIGKILL". */
+const char *describe_status(int status, char *buf, size_t len);
+
+/* A fresh private directory under ${TMPDIR:-/tmp}; malloc'ed path or NULL. */
+char *make_private_dir(const char *tag);
+/* Removes the files in @dir (one level) and @dir itself. */
+void remove_private_dir(const char *dir);
+
+/* Reads a whole file into a malloc'ed, NUL-terminated string, or NULL. */
+char *read_file(const char *path);
+
+/* ---- JSON (json.c) --------------------------------------------------------- */
+
+/*
+ * A streaming JSON writer: objects and arrays nest, keys are ignored inside
+ * arrays and at the top level. Strings are escaped (quotes, backslash,
+ * control characters as \uXXXX) and invalid UTF-8 becomes U+FFFD, so the
+ * output always parses. Non-finite doubles are written as null.
+ */
+#define JSON_MAX_DEPTH 16
+
+struct json {
+	FILE *out;
+	bool compact; /* one line per document (JSON Lines), set after json_init() */
+	int depth;
+	bool first[JSON_MAX_DEPTH];
+	bool in_array[JSON_MAX_DEPTH];
+};
+
+void json_init(struct json *j, FILE *out);
+void json_begin_object(struct json *j, const char *key);
+void json_end_object(struct json *j);
+void json_begin_array(struct json *j, const char *key);
+void json_end_array(struct json *j);
+void json_string(struct json *j, const char *key, const char *value); /* NULL: null */
+void json_u64(struct json *j, const char *key, uint64_t value);
+void json_i64(struct json *j, const char *key, int64_t value);
+void json_double(struct json *j, const char *key, double value);
+void json_bool(struct json *j, const char *key, bool value);
+void json_null(struct json *j, const char *key);
+/* Ends the document with a newline and flushes. */
+void json_finish(struct json *j);
+
+/* Writes @s as a JSON string literal (with quotes). */
+void json_write_escaped(FILE *out, const char *s);
+
+/*
+ * Looks up "key": value in JSON text this program wrote (keys of interest
+ * are unique in those documents). Return 0 or -ENOENT.
+ */
+int json_lookup_u64(const char *text, const char *key, uint64_t *value);
+int json_lookup_double(const char *text, const char *key, double *value);
+/* Copies the string value (unescaped for the simple escapes) into @buf. */
+int json_lookup_string(const char *text, const char *key, char *buf, size_t len);
+
+#endif /* DMAPIPE_TOOL_H */

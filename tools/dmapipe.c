@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmapipe: the command-line tool. Subcommand dispatch, --help/--version and
+ * the helpers every subcommand shares.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dmapipe-tool.h"
+
+/* ---- command line ------------------------------------------------------ */
+
+void usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "dmapipe%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'dmapipe%s%s --help' for more information.\n",
+		cmd ? " " : "", cmd ? cmd : "");
+	exit(EXIT_USAGE);
+}
+
+void usage_getopt_error(const char *cmd, int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		usage_error(cmd, "option '%s' needs a value", arg);
+	if (strncmp(arg, "--", 2) != 0 && optopt > ' ' && optopt < 127)
+		usage_error(cmd, "unknown option '-%c'", optopt);
+	usage_error(cmd, "unknown option '%s'", arg);
+}
+
+void usage_no_operands(const char *cmd, int argc, char **argv)
+{
+	if (optind < argc)
+		usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		unsigned int d;
+
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		d = (unsigned int)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int parse_u32(const char *s, uint32_t *out)
+{
+	uint64_t v;
+	int ret = parse_u64(s, &v);
+
+	if (ret < 0)
+		return ret;
+	if (v > UINT32_MAX)
+		return -ERANGE;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+uint64_t opt_u64(const char *cmd, const char *opt, const char *s)
+{
+	uint64_t v;
+
+	if (parse_u64(s, &v) < 0)
+		usage_error(cmd, "%s wants a non-negative whole number, not '%s'", opt, s);
+	return v;
+}
+
+uint32_t opt_u32(const char *cmd, const char *opt, const char *s, uint32_t min, uint32_t max)
+{
+	uint32_t v;
+
+	if (parse_u32(s, &v) < 0 || v < min || v > max)
+		usage_error(cmd, "%s wants a whole number from %u to %u, not '%s'",
+			    opt, min, max, s);
+	return v;
+}
+
+void opt_size(const char *cmd, const char *s, uint32_t *width, uint32_t *height)
+{
+	static const struct {
+		const char *name;
+		uint32_t w, h;
+	} named[] = {
+		{ "8k", 7680, 4320 }, { "4k", 3840, 2160 }, { "2160p", 3840, 2160 },
+		{ "1440p", 2560, 1440 }, { "1080p", 1920, 1080 }, { "720p", 1280, 720 },
+		{ "vga", 640, 480 },
+	};
+	char buf[32];
+	char *x;
+	size_t i;
+
+	for (i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		if (strcasecmp(s, named[i].name) == 0) {
+			*width = named[i].w;
+			*height = named[i].h;
+			return;
+		}
+	}
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, s);
+	x = strchr(buf, 'x');
+	if (!x)
+		goto bad;
+	*x = '\0';
+	if (parse_u32(buf, width) < 0 || parse_u32(x + 1, height) < 0)
+		goto bad;
+	if (*width == 0 || *height == 0 || *width > 16384 || *height > 16384)
+		usage_error(cmd, "size '%s' out of range (1x1 to 16384x16384)", s);
+	return;
+bad:
+	usage_error(cmd, "bad size '%s': expected WIDTHxHEIGHT such as 3840x2160, or 4k, 1080p, 720p", s);
+}
+
+uint32_t opt_format(const char *cmd, const char *s)
+{
+	uint32_t fourcc = dmapipe_fourcc_from_string(s);
+
+	if (!fourcc || !dmapipe_fourcc_is_supported(fourcc))
+		usage_error(cmd, "unknown or unsupported format '%s' (try NV12, YUYV, XRGB8888)", s);
+	return fourcc;
+}
+
+void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uint32_t *depth)
+{
+	const char *colon = strchr(s, ':');
+	size_t len = colon ? (size_t)(colon - s) : strlen(s);
+
+	if (len == 6 && strncmp(s, "latest", 6) == 0 && !colon) {
+		*policy = DMAPIPE_POLICY_LATEST;
+		return;
+	}
+	if (len == 5 && strncmp(s, "queue", 5) == 0)
+		*policy = DMAPIPE_POLICY_QUEUE;
+	else if (len == 5 && strncmp(s, "block", 5) == 0)
+		*policy = DMAPIPE_POLICY_BLOCK;
+	else
+		usage_error(cmd, "bad policy '%s': expected latest, queue:N or block:N", s);
+	if (!colon) {
+		*depth = 4;
+		return;
+	}
+	if (parse_u32(colon + 1, depth) < 0 || *depth < 1 || *depth > 64)
+		usage_error(cmd, "bad queue depth in '%s': expected 1 to 64", s);
+}
+
+void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
+	      uid_t *uid, gid_t *gid)
+{
+	uint32_t v;
+
+	if (strcmp(s, "same-uid") == 0) {
+		*policy = DMAPIPE_PEER_SAME_UID;
+	} else if (strcmp(s, "any") == 0) {
+		*policy = DMAPIPE_PEER_ANY;
+	} else if (strncmp(s, "uid:", 4) == 0 && parse_u32(s + 4, &v) == 0) {
+		*policy = DMAPIPE_PEER_UID;
+		*uid = (uid_t)v;
+	} else if (strncmp(s, "gid:", 4) == 0 && parse_u32(s + 4, &v) == 0) {
+		*policy = DMAPIPE_PEER_GID;
+		*gid = (gid_t)v;
+	} else {
+		usage_error(cmd, "bad peer policy '%s': expected same-uid, any, uid:N or gid:N", s);
+	}
+}
+
+const char *policy_to_string(enum dmapipe_policy policy)
+{
+	switch (policy) {
+	case DMAPIPE_POLICY_LATEST:
+		return "latest";
+	case DMAPIPE_POLICY_QUEUE:
+		return "queue";
+	case DMAPIPE_POLICY_BLOCK:
+		return "block";
+	}
+	return "unknown";
+}
+
+const char *peer_policy_to_string(enum dmapipe_peer_policy policy)
+{
+	switch (policy) {
+	case DMAPIPE_PEER_SAME_UID:
+		return "same-uid";
+	case DMAPIPE_PEER_UID:
+		return "uid";
+	case DMAPIPE_PEER_GID:
+		return "gid";
+	case DMAPIPE_PEER_ANY:
+		return "any";
+	}
+	return "unknown";
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+void install_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* ---- time and measurement ---------------------------------------------- */
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+uint64_t timeval_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000ull + (uint64_t)tv->tv_usec * 1000ull;
+}
+
+void self_cpu_ns(uint64_t *user_ns, uint64_t *sys_ns)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	*user_ns = timeval_ns(&ru.ru_utime);
+	*sys_ns = timeval_ns(&ru.ru_stime);
+}
+
+uint64_t self_cpu_total_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void samples_add(struct samples *s, uint64_t value)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		uint64_t *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return; /* percentiles of what fitted */
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = value;
+	s->sorted = false;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+uint64_t samples_percentile(struct samples *s, double pct)
+{
+	size_t rank;
+
+	if (s->n == 0)
+		return 0;
+	if (!s->sorted) {
+		qsort(s->v, s->n, sizeof(*s->v), cmp_u64);
+		s->sorted = true;
+	}
+	/* nearest rank: the smallest value with at least pct% at or below it */
+	rank = (size_t)((pct / 100.0) * (double)s->n + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	if (rank > s->n)
+		rank = s->n;
+	return s->v[rank - 1];
+}
+
+uint64_t samples_max(struct samples *s)
+{
+	return samples_percentile(s, 100.0);
+}
+
+void samples_free(struct samples *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- child processes ---------------------------------------------------- */
+
+const char *self_exe(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n;
+
+	if (path[0])
+		return path;
+	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	if (n <= 0)
+		strcpy(path, "/proc/self/exe");
+	else
+		path[n] = '\0';
+	return path;
+}
+
+static int redirect(int target, const char *path)
+{
+	int fd;
+
+	if (!path)
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (dup2(fd, target) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+pid_t spawn(char *const argv[], const char *stdout_path, const char *stderr_path)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "dmapipe: fork: %s\n", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		if (redirect(STDOUT_FILENO, stdout_path) < 0)
+			_exit(127);
+		/* one file for both: share the file offset */
+		if (stdout_path && stderr_path && strcmp(stdout_path, stderr_path) == 0) {
+			if (dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+				_exit(127);
+		} else if (redirect(STDERR_FILENO, stderr_path) < 0) {
+			_exit(127);
+		}
+		execvp(argv[0], argv);
+		fprintf(stderr, "dmapipe: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+int wait_child(pid_t pid, int timeout_ms, int *status, struct rusage *usage)
+{
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX :
+			    now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct rusage ru;
+	int st = 0;
+
+	for (;;) {
+		pid_t r = wait4(pid, &st, timeout_ms < 0 ? 0 : WNOHANG, &ru);
+
+		if (r == pid) {
+			if (status)
+				*status = st;
+			if (usage)
+				*usage = ru;
+			return 1;
+		}
+		if (r < 0 && errno != EINTR) {
+			/* not our child (any more): report it as gone */
+			if (status)
+				*status = 0x7f00; /* exit 127 */
+			if (usage)
+				memset(usage, 0, sizeof(*usage));
+			return 1;
+		}
+		if (now_ns() >= deadline)
+			return 0;
+		if (r == 0)
+			sleep_ms(5);
+	}
+}
+
+void kill_child(pid_t pid, int grace_ms, int *status, struct rusage *usage)
+{
+	kill(pid, SIGTERM);
+	if (wait_child(pid, grace_ms, status, usage))
+		return;
+	kill(pid, SIGKILL);
+	wait_child(pid, -1, status, usage);
+}
+
+const char *describe_status(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by %s", strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "status 0x%x", (unsigned int)status);
+	return buf;
+}
+
+char *make_private_dir(const char *tag)
+{
+	const char *base = getenv("TMPDIR");
+	char *path;
+
+	if (!base || !*base)
+		base = "/tmp";
+	if (asprintf(&path, "%s/dmapipe-%s-XXXXXX", base, tag) < 0)
+		return NULL;
+	if (!mkdtemp(path)) {
+		fprintf(stderr, "dmapipe: cannot create a directory in %s: %s\n",
+			base, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+void remove_private_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (d) {
+		while ((e = readdir(d))) {
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (!f)
+		return NULL;
+	do {
+		if (cap - len < 4096) {
+			char *b = realloc(buf, cap + 65536);
+
+			if (!b) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = b;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "serve", cmd_serve, "produce a stream of test-pattern frames on a socket" },
+	{ "consume", cmd_consume, "receive, verify and time the frames of a stream" },
+	{ "info", cmd_info, "show the library version, allocators and kernel features" },
+	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
+	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
+	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },
+};
+
+static void print_usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out,
+		"Usage: dmapipe [--help] [--version] COMMAND [OPTIONS]\n"
+		"\n"
+		"Zero-copy frame streams between processes (dma-buf, or sealed memfd\n"
+		"where the machine has no dma-buf provider).\n"
+		"\n"
+		"Commands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+		"\n"
+		"Run 'dmapipe COMMAND --help' for the options of a command. Every command\n"
+		"accepts --json for machine-readable output.\n"
+		"Exit status: 0 success, 1 failure, 2 bad command line.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name;
+	size_t i;
+	int c;
+
+	/* '+': stop at the first operand, the subcommand owns the rest */
+	while ((c = getopt_long(argc, argv, "+:hV", options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			print_usage(stdout);
+			return 0;
+		case 'V':
+			printf("dmapipe %s (libdmapipe %s)\n", DMAPIPE_VERSION, dmapipe_version());
+			return 0;
+		default:
+			usage_getopt_error(NULL, c, argv);
+		}
+	}
+	if (optind >= argc) {
+		print_usage(stderr);
+		return EXIT_USAGE;
+	}
+	name = argv[optind];
+	if (strcmp(name, "help") == 0) {
+		if (optind + 1 < argc) {
+			char *sub[] = { argv[optind + 1], (char *)"--help", NULL };
+
+			for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+				if (strcmp(commands[i].name, sub[0]) == 0) {
+					optind = 0;
+					return commands[i].run(2, sub);
+				}
+			usage_error(NULL, "unknown command '%s'", sub[0]);
+		}
+		print_usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, name) == 0) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+
+			optind = 0; /* reinitialise getopt for the subcommand */
+			return commands[i].run(sub_argc, sub_argv);
+		}
+	}
+	usage_error(NULL, "unknown command '%s'", name);
+}
