@@ -1,0 +1,55 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Installs what dmapipe needs from Debian 12's packages.
+#   .ci/deps.sh main   build the library and the tool, run the main job
+#   .ci/deps.sh all    everything the test suites need, the real-kernel VM
+#                      lane and the benchmark baselines included
+# Idempotent: packages already installed are not fetched again.
+set -eu
+
+mode=${1:-all}
+
+# Building libdmapipe, the tool, and the optional parts.
+BUILD_PACKAGES="build-essential meson ninja-build pkg-config linux-libc-dev libdrm-dev \
+libudev-dev libv4l-dev liburing-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev"
+
+# Host test suites: sanitizers (clang's runtime for libFuzzer), valgrind,
+# C++ for the header test, GStreamer's shm elements as the benchmark baseline;
+# the kernel suite's checkpatch (linux-source-6.12), sparse and dkms.
+TEST_PACKAGES="clang libclang-rt-14-dev g++ valgrind python3 gstreamer1.0-tools \
+gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+linux-source-6.12 sparse dkms"
+
+# The real-kernel lane (tests/vm): QEMU, a static busybox for the initramfs,
+# Debian 12's stock kernel (6.1) and the 6.12 kernel from bookworm-security,
+# their headers (for the lane's test module and dmapipe's modules), kmod,
+# v4l-utils, and e2fsprogs (the kernel tests' scratch ext4 for O_DIRECT).
+VM_PACKAGES="qemu-system-x86 busybox-static linux-image-amd64 linux-image-6.12-amd64 \
+linux-headers-amd64 linux-headers-6.12-amd64 kmod xz-utils cpio v4l-utils e2fsprogs"
+
+case "$mode" in
+main) want="$BUILD_PACKAGES" ;;
+all) want="$BUILD_PACKAGES $TEST_PACKAGES $VM_PACKAGES" ;;
+*) echo "usage: $0 main|all" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "deps: all $(echo $want | wc -w) packages already installed"
+	exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
