@@ -256,7 +256,12 @@ struct child {
 	int pipe;
 };
 
-static struct child spawn_consumer(const struct consumer_params *p)
+/*
+ * Forks a child that runs @run(@params, report) and writes the report
+ * (@size bytes) to a pipe the parent reads in reap().
+ */
+static struct child spawn(int (*run)(const void *params, void *report), const void *params,
+			  size_t size)
 {
 	struct child ch;
 	int fds[2];
@@ -265,12 +270,16 @@ static struct child spawn_consumer(const struct consumer_params *p)
 	ch.pid = fork();
 	check(ch.pid >= 0);
 	if (ch.pid == 0) {
-		struct consumer_report r;
+		union {
+			struct consumer_report c;
+			struct producer_report p;
+		} r;
 		int ret;
 
 		close(fds[0]);
-		ret = run_consumer(p, &r);
-		if (write(fds[1], &r, sizeof(r)) != sizeof(r))
+		check(size <= sizeof(r));
+		ret = run(params, &r);
+		if (write(fds[1], &r, size) != (ssize_t)size)
 			_exit(99);
 		_exit(ret);
 	}
@@ -279,27 +288,24 @@ static struct child spawn_consumer(const struct consumer_params *p)
 	return ch;
 }
 
+static int consumer_main(const void *params, void *report)
+{
+	return run_consumer(params, report);
+}
+
+static int producer_main(const void *params, void *report)
+{
+	return run_producer(params, report);
+}
+
+static struct child spawn_consumer(const struct consumer_params *p)
+{
+	return spawn(consumer_main, p, sizeof(struct consumer_report));
+}
+
 static struct child spawn_producer(const struct producer_params *p)
 {
-	struct child ch;
-	int fds[2];
-
-	check(pipe(fds) == 0);
-	ch.pid = fork();
-	check(ch.pid >= 0);
-	if (ch.pid == 0) {
-		struct producer_report r;
-		int ret;
-
-		close(fds[0]);
-		ret = run_producer(p, &r);
-		if (write(fds[1], &r, sizeof(r)) != sizeof(r))
-			_exit(99);
-		_exit(ret);
-	}
-	close(fds[1]);
-	ch.pipe = fds[0];
-	return ch;
+	return spawn(producer_main, p, sizeof(struct producer_report));
 }
 
 /* Waits for a child and reads its report; returns its exit status. */
