@@ -522,6 +522,67 @@ static void test_app_buffers(void)
 	test_pass("application buffers: idle callback after release, disconnect, or no consumer; EBUSY while held");
 }
 
+/* Application buffers of a new format: accepted once every buffer of the
+ * old one was removed; a connected consumer gets the new FORMAT first and
+ * keeps a frame of the old format it still holds. */
+static void test_app_buffers_new_format(void)
+{
+	char *path = sock_path("app-format");
+	const struct dmapipe_format small = { .fourcc = fmt_nv12.fourcc, .width = 64,
+					      .height = 32, .modifier = DMAPIPE_MOD_LINEAR };
+	struct dmapipe_server_options o;
+	struct dmapipe_buffer *old, *new;
+	struct dmapipe_frame_meta meta;
+	struct dmapipe_frame *held, *f;
+	struct dmapipe_server *s;
+	struct dmapipe_client *c;
+
+	dmapipe_server_options_init(&o);
+	o.path = path;
+	o.lease_timeout_ms = 0;
+	s = dmapipe_server_new(&o);
+	check(s);
+	old = dmapipe_allocator_alloc(allocator, &fmt_nv12);
+	new = dmapipe_allocator_alloc(allocator, &small);
+	check(old && new);
+	check_int_eq(dmapipe_buffer_draw_pattern(old, 1), 0);
+	check_int_eq(dmapipe_buffer_draw_pattern(new, 2), 0);
+	check(dmapipe_server_add_buffer(s, old) >= 0);
+	/* another format while a buffer of the first is registered */
+	check_int_eq(dmapipe_server_add_buffer(s, new), -EINVAL);
+
+	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	pump(s, &c, 1);
+	dmapipe_frame_meta_init(&meta);
+	meta.sequence = 1;
+	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(old), &meta), 1);
+	held = dmapipe_client_wait_frame(c, 2000);
+	check(held && held->meta.sequence == 1);
+
+	check_int_eq(dmapipe_server_remove_buffer(s, old), 0);
+	check(dmapipe_server_add_buffer(s, new) >= 0);
+	meta.sequence = 2;
+	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(new), &meta), 1);
+	f = dmapipe_client_wait_frame(c, 2000);
+	check(f && f->meta.sequence == 2);
+	check_int_eq(dmapipe_client_get_format(c)->width, 64);
+	check_int_eq(dmapipe_buffer_check_pattern(f->buffer, 2), 0);
+	/* the frame of the old format is still intact */
+	check_int_eq(dmapipe_buffer_check_pattern(held->buffer, 1), 0);
+	dmapipe_client_release_frame(c, held, -1);
+	dmapipe_client_release_frame(c, f, -1);
+	pump(s, &c, 1);
+
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	check_int_eq(dmapipe_buffer_get_refcount(old), 1);
+	check_int_eq(dmapipe_buffer_get_refcount(new), 1);
+	dmapipe_buffer_unref(old);
+	dmapipe_buffer_unref(new);
+	free(path);
+	test_pass("application buffers: a new format once the old buffers are removed");
+}
+
 struct stats_thread {
 	struct dmapipe_server *server;
 	volatile int stop;
@@ -589,6 +650,7 @@ int main(void)
 	test_lease_timeout();
 	test_format_change();
 	test_app_buffers();
+	test_app_buffers_new_format();
 	test_socket_paths();
 	test_query_stats();
 

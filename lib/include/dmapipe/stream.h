@@ -125,8 +125,11 @@ int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
  * Registers a buffer the application allocated itself (e.g. V4L2 exports).
  * The server takes a reference, and gives it back in
  * dmapipe_server_remove_buffer() or dmapipe_server_free(). All buffers of a
- * stream share the format of the first. Returns the buffer's id (>= 0) or
- * a negative errno. Since 0.1.
+ * stream share the format of the first; once every buffer was removed, the
+ * next one added may have a new format (consumers get FORMAT first; frames
+ * they hold of the old format stay valid). Returns the buffer's id (>= 0)
+ * or a negative errno (-EINVAL for a buffer whose format differs from the
+ * registered buffers'). Since 0.1.
  */
 int dmapipe_server_add_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer);
 int dmapipe_server_remove_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer);

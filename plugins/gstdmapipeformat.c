@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * GStreamer names packed formats by byte order in memory, DRM by the
+ * little-endian word (GStreamer BGRx, bytes B G R x, is DRM XRGB8888).
+ * Multi-planar formats list their planes in the same order on both sides
+ * (YV12 is Y, V, U in GStreamer's planes and in DRM's YVU420), so plane i
+ * of a GstVideoInfo is plane i of a dmapipe layout.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+
+#include "gstdmapipeformat.h"
+
+/* DRM's fourcc_code(): the four characters, first in the lowest byte */
+#define DRM_FOURCC(a, b, c, d) ((guint32) (a) | ((guint32) (b) << 8) | \
+    ((guint32) (c) << 16) | ((guint32) (d) << 24))
+
+static const struct
+{
+  GstVideoFormat format;
+  guint32 fourcc;
+} format_map[] = {
+  {GST_VIDEO_FORMAT_NV12, DRM_FOURCC ('N', 'V', '1', '2')},
+  {GST_VIDEO_FORMAT_NV21, DRM_FOURCC ('N', 'V', '2', '1')},
+  {GST_VIDEO_FORMAT_NV16, DRM_FOURCC ('N', 'V', '1', '6')},
+  {GST_VIDEO_FORMAT_NV61, DRM_FOURCC ('N', 'V', '6', '1')},
+  {GST_VIDEO_FORMAT_NV24, DRM_FOURCC ('N', 'V', '2', '4')},
+  {GST_VIDEO_FORMAT_I420, DRM_FOURCC ('Y', 'U', '1', '2')},     /* YUV420 */
+  {GST_VIDEO_FORMAT_YV12, DRM_FOURCC ('Y', 'V', '1', '2')},     /* YVU420 */
+  {GST_VIDEO_FORMAT_Y42B, DRM_FOURCC ('Y', 'U', '1', '6')},     /* YUV422 */
+  {GST_VIDEO_FORMAT_Y444, DRM_FOURCC ('Y', 'U', '2', '4')},     /* YUV444 */
+  {GST_VIDEO_FORMAT_YUY2, DRM_FOURCC ('Y', 'U', 'Y', 'V')},
+  {GST_VIDEO_FORMAT_YVYU, DRM_FOURCC ('Y', 'V', 'Y', 'U')},
+  {GST_VIDEO_FORMAT_UYVY, DRM_FOURCC ('U', 'Y', 'V', 'Y')},
+  {GST_VIDEO_FORMAT_VYUY, DRM_FOURCC ('V', 'Y', 'U', 'Y')},
+  {GST_VIDEO_FORMAT_BGRx, DRM_FOURCC ('X', 'R', '2', '4')},     /* XRGB8888 */
+  {GST_VIDEO_FORMAT_RGBx, DRM_FOURCC ('X', 'B', '2', '4')},     /* XBGR8888 */
+  {GST_VIDEO_FORMAT_xRGB, DRM_FOURCC ('B', 'X', '2', '4')},     /* BGRX8888 */
+  {GST_VIDEO_FORMAT_xBGR, DRM_FOURCC ('R', 'X', '2', '4')},     /* RGBX8888 */
+  {GST_VIDEO_FORMAT_BGRA, DRM_FOURCC ('A', 'R', '2', '4')},     /* ARGB8888 */
+  {GST_VIDEO_FORMAT_RGBA, DRM_FOURCC ('A', 'B', '2', '4')},     /* ABGR8888 */
+  {GST_VIDEO_FORMAT_ARGB, DRM_FOURCC ('B', 'A', '2', '4')},     /* BGRA8888 */
+  {GST_VIDEO_FORMAT_ABGR, DRM_FOURCC ('R', 'A', '2', '4')},     /* RGBA8888 */
+  {GST_VIDEO_FORMAT_RGB, DRM_FOURCC ('B', 'G', '2', '4')},      /* BGR888 */
+  {GST_VIDEO_FORMAT_BGR, DRM_FOURCC ('R', 'G', '2', '4')},      /* RGB888 */
+  /* 16-bit words in host order, little-endian on every target we build for */
+  {GST_VIDEO_FORMAT_RGB16, DRM_FOURCC ('R', 'G', '1', '6')},    /* RGB565 */
+  {GST_VIDEO_FORMAT_BGR16, DRM_FOURCC ('B', 'G', '1', '6')},    /* BGR565 */
+  {GST_VIDEO_FORMAT_GRAY8, DRM_FOURCC ('R', '8', ' ', ' ')},
+  {GST_VIDEO_FORMAT_GRAY16_LE, DRM_FOURCC ('R', '1', '6', ' ')},
+  {GST_VIDEO_FORMAT_P010_10LE, DRM_FOURCC ('P', '0', '1', '0')},
+  {GST_VIDEO_FORMAT_P012_LE, DRM_FOURCC ('P', '0', '1', '2')},
+  {GST_VIDEO_FORMAT_P016_LE, DRM_FOURCC ('P', '0', '1', '6')},
+  {GST_VIDEO_FORMAT_BGR10A2_LE, DRM_FOURCC ('A', 'R', '3', '0')},       /* ARGB2101010 */
+  {GST_VIDEO_FORMAT_RGB10A2_LE, DRM_FOURCC ('A', 'B', '3', '0')},       /* ABGR2101010 */
+};
+
+#if G_BYTE_ORDER != G_LITTLE_ENDIAN
+#error "RGB16/BGR16 are host-endian in GStreamer and little-endian in DRM"
+#endif
+
+guint32
+gst_dmapipe_format_to_drm (GstVideoFormat format)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (format_map); i++)
+    if (format_map[i].format == format)
+      return format_map[i].fourcc;
+  return 0;
+}
+
+GstVideoFormat
+gst_dmapipe_format_from_drm (guint32 fourcc)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (format_map); i++)
+    if (format_map[i].fourcc == fourcc)
+      return format_map[i].format;
+  return GST_VIDEO_FORMAT_UNKNOWN;
+}
+
+gboolean
+gst_dmapipe_layout_from_video_info (const GstVideoInfo * info,
+    struct dmapipe_layout *layout)
+{
+  guint32 fourcc = gst_dmapipe_format_to_drm (GST_VIDEO_INFO_FORMAT (info));
+  const gchar *why = NULL;
+  guint i;
+
+  if (fourcc == 0 || !dmapipe_fourcc_is_supported (fourcc))
+    return FALSE;
+  if (GST_VIDEO_INFO_N_PLANES (info) > DMAPIPE_MAX_PLANES)
+    return FALSE;
+
+  memset (layout, 0, sizeof (*layout));
+  layout->format.fourcc = fourcc;
+  layout->format.width = GST_VIDEO_INFO_WIDTH (info);
+  layout->format.height = GST_VIDEO_INFO_HEIGHT (info);
+  layout->format.modifier = DMAPIPE_MOD_LINEAR;
+  layout->n_objects = 1;
+  layout->objects[0].fd = -1;
+  layout->objects[0].size = GST_VIDEO_INFO_SIZE (info);
+  layout->n_planes = GST_VIDEO_INFO_N_PLANES (info);
+  for (i = 0; i < layout->n_planes; i++) {
+    layout->planes[i].object = 0;
+    layout->planes[i].offset = GST_VIDEO_INFO_PLANE_OFFSET (info, i);
+    layout->planes[i].stride = GST_VIDEO_INFO_PLANE_STRIDE (info, i);
+  }
+  for (i = 1; i < DMAPIPE_MAX_OBJECTS; i++)
+    layout->objects[i].fd = -1;
+
+  /* GStreamer and the library must agree on the planes' geometry */
+  return dmapipe_layout_check (layout, &why) == 0;
+}
+
+gboolean
+gst_dmapipe_video_info_from_format (const struct dmapipe_format *format,
+    GstVideoInfo * info)
+{
+  GstVideoFormat vformat = gst_dmapipe_format_from_drm (format->fourcc);
+
+  if (vformat == GST_VIDEO_FORMAT_UNKNOWN)
+    return FALSE;
+  /* GStreamer 1.22 caps cannot carry a modifier: linear only */
+  if (format->modifier != DMAPIPE_MOD_LINEAR
+      && format->modifier != DMAPIPE_MOD_INVALID)
+    return FALSE;
+  if (format->width == 0 || format->height == 0
+      || format->width > G_MAXINT || format->height > G_MAXINT)
+    return FALSE;
+  return gst_video_info_set_format (info, vformat, format->width,
+      format->height);
+}
+
+const gchar *
+gst_dmapipe_fourcc_name (guint32 fourcc, gchar buf[16])
+{
+  return dmapipe_fourcc_to_string (fourcc, buf, 16);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A GstBufferPool whose buffers live in shareable memory: each buffer is one
+ * dmapipe buffer (dma-buf, or sealed memfd on machines without a dma-buf
+ * provider) wrapped as GstDmaBufMemory or GstFdMemory, with GstVideoMeta
+ * carrying its strides. dmapipesink offers it upstream so that software
+ * producers draw straight into memory other processes can map.
+ */
+#ifndef __GST_DMAPIPE_POOL_H__
+#define __GST_DMAPIPE_POOL_H__
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <dmapipe/dmapipe.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_DMAPIPE_BUFFER_POOL (gst_dmapipe_buffer_pool_get_type ())
+G_DECLARE_FINAL_TYPE (GstDmapipeBufferPool, gst_dmapipe_buffer_pool,
+    GST, DMAPIPE_BUFFER_POOL, GstBufferPool);
+
+/* A pool allocating from @allocator (it keeps a reference). Configure it
+ * with video caps; GST_BUFFER_POOL_OPTION_VIDEO_META and
+ * GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT are honoured. */
+GstBufferPool *gst_dmapipe_buffer_pool_new (struct dmapipe_allocator *allocator);
+
+/* The dmapipe buffer behind @mem if this pool made it (no reference is
+ * added; valid as long as @mem), else NULL. */
+struct dmapipe_buffer *gst_dmapipe_memory_get_buffer (GstMemory * mem);
+
+G_END_DECLS
+
+#endif /* __GST_DMAPIPE_POOL_H__ */

@@ -1,0 +1,1539 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:element-dmapipesink
+ * @title: dmapipesink
+ * @see_also: dmapipesrc
+ *
+ * Serves the frames of a pipeline on a dmapipe socket to any number of
+ * consumers in other processes: dmapipesrc, the `dmapipe consume` tool, or
+ * programs using libdmapipe. Pixels are never copied on the way:
+ *
+ * - buffers whose memory is already a dma-buf (v4l2src io-mode=dmabuf, a
+ *   hardware decoder) or a sealed memfd are passed by file descriptor. Each
+ *   memory object crosses the socket once per consumer connection; every
+ *   frame after that is a 64-byte message naming it by id;
+ * - software producers (videotestsrc, videoconvert, ...) are offered a
+ *   buffer pool in the allocation query whose buffers are dma-bufs from the
+ *   best allocator on the machine (dma-heap, udmabuf, vgem) or sealed
+ *   memfds, with GstVideoMeta, so they draw straight into shareable memory;
+ * - anything else is copied into such a buffer, counted in the #copies
+ *   property and in a GST_PERFORMANCE log line; with #strict set it is an
+ *   error instead.
+ *
+ * A buffer stays referenced until every consumer handed it back, so
+ * upstream pools (and a V4L2 driver's queue) get it back only then. The
+ * streaming thread never waits for a consumer: each consumer chose a policy
+ * when it connected (dmapipesrc's policy property): `latest` and `queue`
+ * consumers that fall behind lose frames (counted in #drops), and a
+ * consumer holding a frame longer than #lease-timeout is disconnected. Only
+ * a `block` consumer makes the sink wait, because it asked for it.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 videotestsrc ! video/x-raw,format=NV12,width=1920,height=1080 ! dmapipesink socket-path=/tmp/camera.sock
+ * ]| Serves a test stream. videotestsrc draws into the sink's shareable buffers.
+ * |[
+ * gst-launch-1.0 v4l2src device=/dev/video0 io-mode=dmabuf ! dmapipesink socket-path=@camera
+ * ]| Serves a camera's own dma-bufs (abstract socket name "camera"); the
+ * driver's buffers go back to it when every consumer released them.
+ * |[
+ * gst-launch-1.0 dmapipesrc socket-path=/tmp/camera.sock ! videoconvert ! autovideosink
+ * ]| Shows the stream in another process.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gst/allocators/allocators.h>
+#include <gst/video/video.h>
+#include <dmapipe/dmapipe.h>
+
+#include "gstdmapipeformat.h"
+#include "gstdmapipepool.h"
+#include "gstdmapipesink.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_dmapipe_sink_debug);
+#define GST_CAT_DEFAULT gst_dmapipe_sink_debug
+GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
+
+#define DEFAULT_SOCKET_PATH NULL
+#define DEFAULT_ALLOCATOR NULL
+#define DEFAULT_LEASE_TIMEOUT 5000
+#define DEFAULT_MAX_CONSUMERS 32
+#define DEFAULT_MAX_IN_FLIGHT 2
+#define DEFAULT_WAIT_CONSUMERS 0
+#define DEFAULT_DRAIN_TIMEOUT 5000
+#define DEFAULT_STRIDE_ALIGN 0
+#define DEFAULT_STRICT FALSE
+
+/* Memory objects remembered at once. An upstream pool cycles through its
+ * buffers, so an object unused for REGISTRY_MAX_AGE frames is one upstream
+ * let go of: its registration (and the dup'ed fd pinning it) is dropped. */
+#define REGISTRY_SIZE 64
+#define REGISTRY_MAX_AGE 64
+/* a GST_PERFORMANCE line for the first copy and then every this many */
+#define COPY_LOG_INTERVAL 300
+
+enum
+{
+  PROP_0,
+  PROP_SOCKET_PATH,
+  PROP_ALLOCATOR,
+  PROP_LEASE_TIMEOUT,
+  PROP_MAX_CONSUMERS,
+  PROP_MAX_IN_FLIGHT,
+  PROP_WAIT_CONSUMERS,
+  PROP_DRAIN_TIMEOUT,
+  PROP_STRIDE_ALIGN,
+  PROP_STRICT,
+  PROP_FRAMES,
+  PROP_DROPS,
+  PROP_COPIES,
+  PROP_CONSUMERS,
+  N_PROPERTIES
+};
+
+static GParamSpec *properties[N_PROPERTIES];
+
+/* One memory object of a frame, as the kernel knows it. */
+typedef struct
+{
+  dev_t dev;
+  ino_t ino;
+} ObjectKey;
+
+/* Where a GstBuffer's pixels are, with the fds borrowed from its memories. */
+typedef struct
+{
+  struct dmapipe_layout layout;
+  ObjectKey keys[DMAPIPE_MAX_OBJECTS];
+  gint fds[DMAPIPE_MAX_OBJECTS];
+} FrameDesc;
+
+/* A set of memory objects registered with the server. */
+typedef struct
+{
+  struct dmapipe_buffer *dbuf;  /* our reference; the server holds its own */
+  struct dmapipe_layout layout; /* geometry only: the fds are dbuf's */
+  ObjectKey keys[DMAPIPE_MAX_OBJECTS];
+  GstBuffer *held;              /* while a consumer holds the frame */
+  guint64 last_used;            /* frame count when last queued */
+  gboolean retiring;            /* removed from the server, waiting for leases */
+} Entry;
+
+struct _GstDmapipeSink
+{
+  GstBaseSink parent;
+
+  /* properties, GST_OBJECT_LOCK */
+  gchar *socket_path;
+  gchar *allocator_name;
+  guint lease_timeout;
+  guint max_consumers;
+  guint max_in_flight;
+  guint wait_consumers;
+  guint drain_timeout;
+  guint stride_align;
+  gboolean strict;
+
+  /* streaming thread only */
+  GstVideoInfo info;
+  gboolean have_info;
+  guint32 fourcc;
+  GstBufferPool *copy_pool;
+  GstClock *mono_clock_checked;
+  gboolean mono_clock;
+
+  /* set in start(), cleared in stop() */
+  struct dmapipe_allocator *allocator;
+
+  /* The server is not thread-safe: the streaming thread and the dispatch
+   * thread use it under @lock. @cond is signalled after every dispatch
+   * and on unlock(). Lock order: GST_OBJECT_LOCK is never taken inside. */
+  GMutex lock;
+  GCond cond;
+  struct dmapipe_server *server;
+  GPtrArray *entries;           /* Entry* */
+  GArray *refused;              /* ObjectKey: not dma-buf nor sealed memfd */
+  GPtrArray *idle;              /* GstBuffer* to unref once @lock is dropped */
+  guint waiters;                /* threads in g_cond_wait*() on @cond */
+  gboolean flushing;
+  gboolean eos_sent;
+  gboolean started;             /* a frame was queued since start */
+  guint64 frames;
+  guint64 own_drops;            /* frames this element could not queue */
+  guint64 copies;
+  guint64 copied_bytes;
+  guint64 sequence;
+
+  GThread *thread;
+  gint wake_fd;                 /* eventfd: stops the dispatch thread */
+  gint thread_stop;
+};
+
+#define gst_dmapipe_sink_parent_class parent_class
+G_DEFINE_TYPE (GstDmapipeSink, gst_dmapipe_sink, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE (dmapipesink, "dmapipesink", GST_RANK_NONE,
+    GST_TYPE_DMAPIPE_SINK);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
+
+static guint64
+monotonic_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+/* ---- registry (under self->lock) ---------------------------------------- */
+
+static Entry *
+entry_find_dbuf (GstDmapipeSink * self, struct dmapipe_buffer *dbuf)
+{
+  guint i;
+
+  for (i = 0; i < self->entries->len; i++) {
+    Entry *e = g_ptr_array_index (self->entries, i);
+
+    if (e->dbuf == dbuf)
+      return e;
+  }
+  return NULL;
+}
+
+/* The server is done with @dbuf: no consumer holds it any more. Called from
+ * inside dmapipe_server_queue() and _dispatch(), with self->lock held. */
+static void
+on_buffer_idle (struct dmapipe_server *server, struct dmapipe_buffer *dbuf,
+    void *data)
+{
+  GstDmapipeSink *self = data;
+  Entry *e = entry_find_dbuf (self, dbuf);
+
+  if (e && e->held) {
+    g_ptr_array_add (self->idle, e->held);
+    e->held = NULL;
+  }
+}
+
+static void
+entry_free (GstDmapipeSink * self, Entry * e)
+{
+  if (e->held)
+    g_ptr_array_add (self->idle, e->held);
+  dmapipe_buffer_unref (e->dbuf);
+  g_free (e);
+}
+
+/* Unregisters @e. A frame still leased by a consumer keeps the entry (and
+ * the GstBuffer) until the lease ends: the server then holds the only other
+ * reference on the dmapipe buffer. */
+static void
+entry_retire (GstDmapipeSink * self, Entry * e)
+{
+  if (!e->retiring && self->server)
+    dmapipe_server_remove_buffer (self->server, e->dbuf);
+  e->retiring = TRUE;
+  if (dmapipe_buffer_get_refcount (e->dbuf) == 1) {
+    g_ptr_array_remove_fast (self->entries, e);
+    entry_free (self, e);
+  }
+}
+
+/* Frees retired entries no consumer holds any more, and registrations
+ * upstream evidently dropped. */
+static void
+registry_collect (GstDmapipeSink * self)
+{
+  guint i = 0;
+
+  while (i < self->entries->len) {
+    Entry *e = g_ptr_array_index (self->entries, i);
+
+    if (e->retiring && dmapipe_buffer_get_refcount (e->dbuf) == 1) {
+      g_ptr_array_remove_index_fast (self->entries, i);
+      entry_free (self, e);
+      continue;
+    }
+    if (!e->retiring && !e->held
+        && self->frames > e->last_used + REGISTRY_MAX_AGE) {
+      GST_DEBUG_OBJECT (self, "dropping registration unused for %"
+          G_GUINT64_FORMAT " frames", self->frames - e->last_used);
+      entry_retire (self, e);
+      continue;
+    }
+    i++;
+  }
+}
+
+static void
+registry_retire_all (GstDmapipeSink * self)
+{
+  guint i;
+
+  for (i = self->entries->len; i > 0; i--)
+    entry_retire (self, g_ptr_array_index (self->entries, i - 1));
+}
+
+static gboolean
+key_refused (GstDmapipeSink * self, const FrameDesc * d)
+{
+  guint i, j;
+
+  for (i = 0; i < d->layout.n_objects; i++)
+    for (j = 0; j < self->refused->len; j++) {
+      ObjectKey *k = &g_array_index (self->refused, ObjectKey, j);
+
+      if (k->dev == d->keys[i].dev && k->ino == d->keys[i].ino)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+key_refuse (GstDmapipeSink * self, const FrameDesc * d)
+{
+  guint i;
+
+  for (i = 0; i < d->layout.n_objects; i++) {
+    if (self->refused->len >= REGISTRY_SIZE)
+      g_array_remove_index (self->refused, 0);
+    g_array_append_val (self->refused, d->keys[i]);
+  }
+}
+
+static gboolean
+same_geometry (const struct dmapipe_layout *a, const struct dmapipe_layout *b)
+{
+  guint i;
+
+  if (memcmp (&a->format, &b->format, sizeof (a->format)) != 0
+      || a->n_objects != b->n_objects || a->n_planes != b->n_planes)
+    return FALSE;
+  for (i = 0; i < a->n_planes; i++)
+    if (a->planes[i].object != b->planes[i].object
+        || a->planes[i].offset != b->planes[i].offset
+        || a->planes[i].stride != b->planes[i].stride)
+      return FALSE;
+  return TRUE;
+}
+
+typedef enum
+{
+  REGISTER_OK,
+  REGISTER_REFUSED,             /* not shareable: copy */
+  REGISTER_BUSY,                /* shareable, but cannot be queued now: drop */
+} RegisterResult;
+
+/* The entry for the objects in @d, registering them if new. */
+static RegisterResult
+registry_get (GstDmapipeSink * self, const FrameDesc * d, Entry ** out)
+{
+  struct dmapipe_layout layout;
+  struct dmapipe_buffer *dbuf;
+  Entry *e, *found = NULL, *lru = NULL;
+  guint i, j, live = 0;
+  gint id;
+
+  for (i = 0; i < self->entries->len && !found; i++) {
+    gboolean match;
+
+    e = g_ptr_array_index (self->entries, i);
+    if (e->retiring || e->layout.n_objects != d->layout.n_objects)
+      continue;
+    match = TRUE;
+    for (j = 0; j < d->layout.n_objects && match; j++)
+      match = e->keys[j].dev == d->keys[j].dev
+          && e->keys[j].ino == d->keys[j].ino;
+    if (match)
+      found = e;
+  }
+  if (found) {
+    if (same_geometry (&found->layout, &d->layout)) {
+      *out = found;
+      return REGISTER_OK;
+    }
+    /* the same memory described differently: start over with it */
+    entry_retire (self, found);
+  }
+
+  for (i = 0; i < self->entries->len; i++) {
+    e = g_ptr_array_index (self->entries, i);
+    if (e->retiring)
+      continue;
+    live++;
+    if (!e->held && (!lru || e->last_used < lru->last_used))
+      lru = e;
+  }
+  if (live >= REGISTRY_SIZE) {
+    if (!lru) {
+      GST_WARNING_OBJECT (self, "all %u registered buffers are held by "
+          "consumers", live);
+      return REGISTER_BUSY;
+    }
+    entry_retire (self, lru);
+  }
+
+  layout = d->layout;
+  for (i = 0; i < layout.n_objects; i++) {
+    layout.objects[i].fd = fcntl (d->fds[i], F_DUPFD_CLOEXEC, 3);
+    layout.objects[i].size = 0;         /* the library reads the real size */
+    if (layout.objects[i].fd < 0) {
+      GST_ERROR_OBJECT (self, "dup: %s", g_strerror (errno));
+      while (i-- > 0)
+        close (layout.objects[i].fd);
+      return REGISTER_BUSY;
+    }
+  }
+  /* takes the dup'ed fds, identifies them (dma-buf or sealed memfd) and
+   * bounds-checks the layout against their sizes */
+  dbuf = dmapipe_buffer_new_from_fds (&layout);
+  if (!dbuf) {
+    GST_INFO_OBJECT (self, "memory is neither a dma-buf nor a sealed memfd "
+        "(%s): it will be copied", g_strerror (errno));
+    key_refuse (self, d);
+    return REGISTER_REFUSED;
+  }
+  id = dmapipe_server_add_buffer (self->server, dbuf);
+  if (id < 0) {
+    GST_WARNING_OBJECT (self, "cannot register buffer: %s", g_strerror (-id));
+    dmapipe_buffer_unref (dbuf);
+    return REGISTER_BUSY;
+  }
+
+  e = g_new0 (Entry, 1);
+  e->dbuf = dbuf;
+  e->layout = d->layout;
+  memcpy (e->keys, d->keys, sizeof (e->keys));
+  e->last_used = self->frames;
+  g_ptr_array_add (self->entries, e);
+  GST_DEBUG_OBJECT (self, "registered buffer %d: %u object(s), %s", id,
+      layout.n_objects,
+      dmapipe_mem_kind_to_string (dmapipe_buffer_get_mem_kind (dbuf)));
+  *out = e;
+  return REGISTER_OK;
+}
+
+/* Takes the GstBuffers released under the lock; unref them after dropping it
+ * (an upstream pool's release may take its own locks). */
+static GPtrArray *
+steal_idle (GstDmapipeSink * self)
+{
+  GPtrArray *idle;
+
+  if (self->idle->len == 0)
+    return NULL;
+  idle = self->idle;
+  self->idle = g_ptr_array_new ();
+  return idle;
+}
+
+static void
+unref_idle (GPtrArray * idle)
+{
+  guint i;
+
+  if (!idle)
+    return;
+  for (i = 0; i < idle->len; i++)
+    gst_buffer_unref (g_ptr_array_index (idle, i));
+  g_ptr_array_free (idle, TRUE);
+}
+
+/* ---- the server and its dispatch thread --------------------------------- */
+
+static gpointer
+dispatch_thread (gpointer data)
+{
+  GstDmapipeSink *self = data;
+  struct pollfd pfd[2];
+
+  pfd[0].fd = dmapipe_server_get_fd (self->server);
+  pfd[0].events = POLLIN;
+  pfd[1].fd = self->wake_fd;
+  pfd[1].events = POLLIN;
+
+  for (;;) {
+    GPtrArray *idle;
+    gint ret;
+
+    ret = poll (pfd, 2, -1);
+    if (ret < 0 && errno != EINTR) {
+      GST_ERROR_OBJECT (self, "poll: %s", g_strerror (errno));
+      break;
+    }
+    if (g_atomic_int_get (&self->thread_stop))
+      break;
+    if (ret <= 0 || !(pfd[0].revents & POLLIN))
+      continue;
+
+    g_mutex_lock (&self->lock);
+    ret = dmapipe_server_dispatch (self->server, 0);
+    if (ret < 0)
+      GST_ERROR_OBJECT (self, "dispatch: %s", g_strerror (-ret));
+    registry_collect (self);
+    /* a broadcast is a futex syscall even with nobody waiting */
+    if (self->waiters)
+      g_cond_broadcast (&self->cond);
+    idle = steal_idle (self);
+    g_mutex_unlock (&self->lock);
+    unref_idle (idle);
+  }
+  return NULL;
+}
+
+static gboolean
+server_start (GstDmapipeSink * self)
+{
+  struct dmapipe_server_options opts;
+  struct dmapipe_server *server;
+  GError *error = NULL;
+  gchar *path, *name;
+
+  dmapipe_server_options_init (&opts);
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->socket_path);
+  opts.lease_timeout_ms = self->lease_timeout;
+  opts.max_consumers = self->max_consumers;
+  opts.max_in_flight = self->max_in_flight;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!path || !*path) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("No socket path set"), ("set the socket-path property"));
+    g_free (path);
+    return FALSE;
+  }
+  name = gst_object_get_name (GST_OBJECT (self));
+  opts.path = path;
+  opts.producer_name = "gst";
+  opts.stream_name = NULL;      /* the socket's base name */
+  server = dmapipe_server_new (&opts);
+  if (!server) {
+    gint err = errno;
+
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Cannot serve on %s: %s", path, g_strerror (err)),
+        (err == EADDRINUSE ? "another producer is live on this socket" :
+            "dmapipe_server_new failed"));
+    g_free (name);
+    g_free (path);
+    return FALSE;
+  }
+  dmapipe_server_set_idle_callback (server, on_buffer_idle, self);
+  GST_INFO_OBJECT (self, "serving on %s", path);
+  g_free (name);
+  g_free (path);
+
+  self->server = server;
+  self->eos_sent = FALSE;
+  self->started = FALSE;
+  g_atomic_int_set (&self->thread_stop, 0);
+  self->thread = g_thread_try_new ("dmapipesink", dispatch_thread, self,
+      &error);
+  if (!self->thread) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot start a thread"),
+        ("%s", error->message));
+    g_clear_error (&error);
+    dmapipe_server_free (server);
+    self->server = NULL;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+server_stop (GstDmapipeSink * self)
+{
+  GPtrArray *idle;
+  guint64 one = 1;
+  guint i;
+
+  if (self->thread) {
+    g_atomic_int_set (&self->thread_stop, 1);
+    if (write (self->wake_fd, &one, sizeof (one)) < 0)
+      GST_WARNING_OBJECT (self, "eventfd: %s", g_strerror (errno));
+    g_thread_join (self->thread);
+    self->thread = NULL;
+    if (read (self->wake_fd, &one, sizeof (one)) < 0 && errno != EAGAIN)
+      GST_WARNING_OBJECT (self, "eventfd: %s", g_strerror (errno));
+  }
+
+  g_mutex_lock (&self->lock);
+  /* EOS to every consumer and all leases dropped; no idle callbacks from
+   * here on, so the held buffers are released below */
+  dmapipe_server_free (self->server);
+  self->server = NULL;
+  for (i = 0; i < self->entries->len; i++)
+    entry_free (self, g_ptr_array_index (self->entries, i));
+  g_ptr_array_set_size (self->entries, 0);
+  g_array_set_size (self->refused, 0);
+  idle = steal_idle (self);
+  g_mutex_unlock (&self->lock);
+  unref_idle (idle);
+}
+
+/* ---- GstBaseSink ------------------------------------------------------ */
+
+static gboolean
+gst_dmapipe_sink_start (GstBaseSink * bsink)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+  gchar *name;
+
+  GST_OBJECT_LOCK (self);
+  name = g_strdup (self->allocator_name);
+  GST_OBJECT_UNLOCK (self);
+
+  self->allocator = name ? dmapipe_allocator_new (name) :
+      dmapipe_allocator_new_default ();
+  if (!self->allocator) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No dmapipe allocator %s: %s", name ? name : "available",
+            g_strerror (errno)), (NULL));
+    g_free (name);
+    return FALSE;
+  }
+  g_free (name);
+  GST_INFO_OBJECT (self, "allocator %s: %s",
+      dmapipe_allocator_get_name (self->allocator),
+      dmapipe_mem_kind_to_string (dmapipe_allocator_get_mem_kind
+          (self->allocator)));
+
+  g_mutex_lock (&self->lock);
+  self->frames = self->own_drops = self->copies = self->copied_bytes = 0;
+  self->sequence = 0;
+  self->flushing = FALSE;
+  g_mutex_unlock (&self->lock);
+
+  if (!server_start (self)) {
+    dmapipe_allocator_unref (self->allocator);
+    self->allocator = NULL;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_dmapipe_sink_stop (GstBaseSink * bsink)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+
+  server_stop (self);
+  if (self->copy_pool) {
+    gst_buffer_pool_set_active (self->copy_pool, FALSE);
+    gst_clear_object (&self->copy_pool);
+  }
+  dmapipe_allocator_unref (self->allocator);
+  self->allocator = NULL;
+  self->have_info = FALSE;
+  gst_clear_object (&self->mono_clock_checked);
+  return TRUE;
+}
+
+static gboolean
+gst_dmapipe_sink_unlock (GstBaseSink * bsink)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+
+  g_mutex_lock (&self->lock);
+  self->flushing = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+static gboolean
+gst_dmapipe_sink_unlock_stop (GstBaseSink * bsink)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+
+  g_mutex_lock (&self->lock);
+  self->flushing = FALSE;
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+static gboolean
+gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+  GstVideoInfo info;
+  guint32 fourcc;
+
+  if (!gst_video_info_from_caps (&info, caps)) {
+    GST_ERROR_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, caps);
+    return FALSE;
+  }
+  fourcc = gst_dmapipe_format_to_drm (GST_VIDEO_INFO_FORMAT (&info));
+  if (!fourcc) {
+    GST_ERROR_OBJECT (self, "format %s has no DRM fourcc",
+        gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)));
+    return FALSE;
+  }
+
+  g_mutex_lock (&self->lock);
+  if (self->have_info && !gst_video_info_is_equal (&info, &self->info)) {
+    GST_INFO_OBJECT (self, "format changed: new buffers for %" GST_PTR_FORMAT,
+        caps);
+    registry_retire_all (self);
+  }
+  g_mutex_unlock (&self->lock);
+
+  if (self->copy_pool && self->have_info
+      && !gst_video_info_is_equal (&info, &self->info)) {
+    gst_buffer_pool_set_active (self->copy_pool, FALSE);
+    gst_clear_object (&self->copy_pool);
+  }
+  self->info = info;
+  self->fourcc = fourcc;
+  self->have_info = TRUE;
+  return TRUE;
+}
+
+static GstBufferPool *
+make_pool (GstDmapipeSink * self, GstCaps * caps, guint size, guint min,
+    gboolean videometa)
+{
+  GstBufferPool *pool = gst_dmapipe_buffer_pool_new (self->allocator);
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  guint align;
+
+  GST_OBJECT_LOCK (self);
+  align = self->stride_align;
+  GST_OBJECT_UNLOCK (self);
+
+  gst_buffer_pool_config_set_params (config, caps, size, min, 0);
+  if (videometa) {
+    gst_buffer_pool_config_add_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_META);
+    if (align > 1) {
+      GstVideoAlignment valign;
+      guint i;
+
+      gst_video_alignment_reset (&valign);
+      for (i = 0; i < GST_VIDEO_MAX_PLANES; i++)
+        valign.stride_align[i] = align - 1;
+      gst_buffer_pool_config_add_option (config,
+          GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
+      gst_buffer_pool_config_set_video_alignment (config, &valign);
+    }
+  }
+  if (!gst_buffer_pool_set_config (pool, config)) {
+    GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
+    gst_object_unref (pool);
+    return NULL;
+  }
+  return pool;
+}
+
+static gboolean
+gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+  GstCapsFeatures *features;
+  GstBufferPool *pool;
+  gboolean need_pool;
+  GstVideoInfo info;
+  GstCaps *caps;
+  guint min;
+
+  gst_query_parse_allocation (query, &caps, &need_pool);
+  if (!caps || !gst_video_info_from_caps (&info, caps))
+    return FALSE;
+
+  /* strides and plane offsets of any buffer travel in its GstVideoMeta */
+  gst_query_add_allocation_meta (query, GST_VIDEO_META_API_TYPE, NULL);
+
+  if (!need_pool || !self->allocator)
+    return TRUE;
+  features = gst_caps_get_features (caps, 0);
+  if (gst_caps_features_contains (features, GST_CAPS_FEATURE_MEMORY_DMABUF)
+      && dmapipe_allocator_get_mem_kind (self->allocator) != DMAPIPE_MEM_DMABUF) {
+    GST_DEBUG_OBJECT (self, "dma-buf caps, but only memfds here: no pool");
+    return TRUE;
+  }
+  if (!gst_dmapipe_format_to_drm (GST_VIDEO_INFO_FORMAT (&info)))
+    return TRUE;
+
+  /* allocated up front; the pool grows (max 0) when consumers hold frames,
+   * and pre-allocating more would only fault in memory no frame uses */
+  min = 2;
+  pool = make_pool (self, caps, info.size, min, TRUE);
+  if (!pool)
+    return TRUE;
+  gst_query_add_allocation_pool (query, pool, info.size, min, 0);
+  GST_DEBUG_OBJECT (self, "offering a pool of %s buffers",
+      dmapipe_mem_kind_to_string (dmapipe_allocator_get_mem_kind
+          (self->allocator)));
+  gst_object_unref (pool);
+  return TRUE;
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+/*
+ * Describes where @buffer's pixels are, if every plane lies in fd-backed
+ * memory (GstDmaBufMemory, GstFdMemory). Memories that share one object
+ * (sub-memories of one dma-buf) become one object with offsets.
+ */
+static gboolean
+describe_buffer (GstDmapipeSink * self, GstBuffer * buffer, FrameDesc * d)
+{
+  GstVideoMeta *vmeta = gst_buffer_get_video_meta (buffer);
+  guint n_planes = GST_VIDEO_INFO_N_PLANES (&self->info);
+  guint p;
+
+  if (vmeta && (vmeta->format != GST_VIDEO_INFO_FORMAT (&self->info)
+          || vmeta->width != (guint) GST_VIDEO_INFO_WIDTH (&self->info)
+          || vmeta->height != (guint) GST_VIDEO_INFO_HEIGHT (&self->info)
+          || vmeta->n_planes != n_planes))
+    return FALSE;
+
+  memset (d, 0, sizeof (*d));
+  d->layout.format.fourcc = self->fourcc;
+  d->layout.format.width = GST_VIDEO_INFO_WIDTH (&self->info);
+  d->layout.format.height = GST_VIDEO_INFO_HEIGHT (&self->info);
+  d->layout.format.modifier = DMAPIPE_MOD_LINEAR;
+  d->layout.n_planes = n_planes;
+  for (p = 0; p < DMAPIPE_MAX_OBJECTS; p++) {
+    d->layout.objects[p].fd = -1;
+    d->fds[p] = -1;
+  }
+
+  for (p = 0; p < n_planes; p++) {
+    gsize offset = vmeta ? vmeta->offset[p] :
+        GST_VIDEO_INFO_PLANE_OFFSET (&self->info, p);
+    gint stride = vmeta ? vmeta->stride[p] :
+        GST_VIDEO_INFO_PLANE_STRIDE (&self->info, p);
+    guint idx, len, obj;
+    gsize skip, mem_offset;
+    GstMemory *mem;
+    struct stat st;
+    gint fd;
+
+    if (stride <= 0
+        || !gst_buffer_find_memory (buffer, offset, 1, &idx, &len, &skip))
+      return FALSE;
+    mem = gst_buffer_peek_memory (buffer, idx);
+    if (!gst_is_fd_memory (mem))
+      return FALSE;
+    fd = gst_fd_memory_get_fd (mem);
+    if (fd < 0)
+      return FALSE;
+    /* planes sharing a memory (and so an fd) share its object */
+    for (obj = 0; obj < d->layout.n_objects; obj++)
+      if (d->fds[obj] == fd)
+        break;
+    if (obj == d->layout.n_objects && fstat (fd, &st) < 0)
+      return FALSE;
+    for (obj = 0; obj < d->layout.n_objects; obj++)
+      if (d->fds[obj] == fd || (d->keys[obj].dev == st.st_dev
+              && d->keys[obj].ino == st.st_ino))
+        break;
+    if (obj == d->layout.n_objects) {
+      if (obj == DMAPIPE_MAX_OBJECTS)
+        return FALSE;
+      d->keys[obj].dev = st.st_dev;
+      d->keys[obj].ino = st.st_ino;
+      d->fds[obj] = fd;
+      d->layout.n_objects++;
+    }
+    gst_memory_get_sizes (mem, &mem_offset, NULL);
+    d->layout.planes[p].object = obj;
+    d->layout.planes[p].offset = mem_offset + skip;
+    d->layout.planes[p].stride = stride;
+  }
+  return TRUE;
+}
+
+static gboolean
+is_monotonic_clock (GstDmapipeSink * self, GstClock * clock)
+{
+  if (clock != self->mono_clock_checked) {
+    GstClockType type = GST_CLOCK_TYPE_REALTIME;
+
+    if (GST_IS_SYSTEM_CLOCK (clock))
+      g_object_get (clock, "clock-type", &type, NULL);
+    self->mono_clock = type == GST_CLOCK_TYPE_MONOTONIC;
+    gst_object_replace ((GstObject **) & self->mono_clock_checked,
+        GST_OBJECT (clock));
+  }
+  return self->mono_clock;
+}
+
+/* The frame's capture time on CLOCK_MONOTONIC, as consumers expect. */
+static guint64
+capture_time (GstDmapipeSink * self, GstBuffer * buffer)
+{
+  GstBaseSink *bsink = GST_BASE_SINK (self);
+  GstClockTime ts = GST_BUFFER_PTS (buffer), running, abs;
+  guint64 now = monotonic_ns ();
+  GstClock *clock;
+
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    ts = GST_BUFFER_DTS (buffer);
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    return now;
+  GST_OBJECT_LOCK (self);
+  running = gst_segment_to_running_time (&bsink->segment, GST_FORMAT_TIME, ts);
+  clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self))
+      : NULL;
+  abs = running + GST_ELEMENT_CAST (self)->base_time;
+  GST_OBJECT_UNLOCK (self);
+  if (!clock || !GST_CLOCK_TIME_IS_VALID (running)) {
+    if (clock)
+      gst_object_unref (clock);
+    return now;
+  }
+  if (!is_monotonic_clock (self, clock)) {
+    /* another clock: carry the frame's age over to CLOCK_MONOTONIC */
+    GstClockTime clock_now = gst_clock_get_time (clock);
+
+    if (clock_now > abs)
+      abs = now > clock_now - abs ? now - (clock_now - abs) : 0;
+    else
+      abs = now + (abs - clock_now);
+  }
+  gst_object_unref (clock);
+  return abs;
+}
+
+/* Copies @buffer into a buffer of the sink's own pool: counted, refused
+ * in strict mode. */
+static GstFlowReturn
+copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
+{
+  uint8_t *planes[GST_VIDEO_MAX_PLANES] = { NULL, };
+  uint32_t strides[GST_VIDEO_MAX_PLANES] = { 0, };
+  struct dmapipe_buffer *dbuf;
+  GstVideoFrame frame;
+  GstBuffer *copy = NULL;
+  GstFlowReturn fret;
+  gboolean strict;
+  guint64 copies;
+  guint p;
+  gint ret;
+
+  GST_OBJECT_LOCK (self);
+  strict = self->strict;
+  GST_OBJECT_UNLOCK (self);
+  if (strict) {
+    GstMemory *mem = gst_buffer_n_memory (buffer) ?
+        gst_buffer_peek_memory (buffer, 0) : NULL;
+
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Refusing to copy a frame (strict=true)"),
+        ("upstream's memory (%s) is neither a dma-buf nor a sealed memfd; "
+            "let upstream use this sink's buffer pool or export dma-bufs",
+            mem && mem->allocator ? mem->allocator->mem_type : "unknown"));
+    return GST_FLOW_ERROR;
+  }
+
+  if (!self->copy_pool) {
+    GstCaps *caps = gst_video_info_to_caps (&self->info);
+
+    self->copy_pool = make_pool (self, caps, self->info.size, 2, FALSE);
+    gst_caps_unref (caps);
+    if (!self->copy_pool || !gst_buffer_pool_set_active (self->copy_pool, TRUE)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("Cannot allocate shareable buffers"), (NULL));
+      gst_clear_object (&self->copy_pool);
+      return GST_FLOW_ERROR;
+    }
+  }
+  fret = gst_buffer_pool_acquire_buffer (self->copy_pool, &copy, NULL);
+  if (fret != GST_FLOW_OK)
+    return fret;
+  dbuf = gst_dmapipe_memory_get_buffer (gst_buffer_peek_memory (copy, 0));
+
+  if (!gst_video_frame_map (&frame, &self->info, buffer, GST_MAP_READ)) {
+    gst_buffer_unref (copy);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map a frame"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
+    planes[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
+    strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
+  }
+  ret = dmapipe_buffer_copy_from_memory (dbuf, planes, strides);
+  gst_video_frame_unmap (&frame);
+  if (ret < 0) {
+    gst_buffer_unref (copy);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot copy a frame: %s",
+            g_strerror (-ret)), (ret == -EPERM ?
+            "the library is in strict mode (DMAPIPE_STRICT=1)" : NULL));
+    return GST_FLOW_ERROR;
+  }
+  gst_buffer_copy_into (copy, buffer,
+      GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+
+  g_mutex_lock (&self->lock);
+  copies = ++self->copies;
+  self->copied_bytes += self->info.size;
+  g_mutex_unlock (&self->lock);
+  if (copies == 1) {
+    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "copying frames: upstream "
+        "memory is neither a dma-buf nor a sealed memfd and upstream did not "
+        "take this sink's pool");
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Copying every frame"),
+        ("upstream buffers are not in shareable memory; each frame is copied "
+            "(%" G_GSIZE_FORMAT " bytes); see the copies property",
+            self->info.size));
+  } else if (copies % COPY_LOG_INTERVAL == 0) {
+    GST_CAT_INFO_OBJECT (CAT_PERFORMANCE, self, "%" G_GUINT64_FORMAT
+        " frames copied so far", copies);
+  }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COPIES]);
+
+  *out = copy;
+  return GST_FLOW_OK;
+}
+
+/* True if a consumer that asked for backpressure has no room. */
+static gboolean
+consumer_blocked (GstDmapipeSink * self)
+{
+  struct dmapipe_consumer_stats stats[32];
+  gint n, i;
+
+  n = dmapipe_server_get_consumer_stats (self->server, stats,
+      G_N_ELEMENTS (stats));
+  for (i = 0; i < MIN (n, (gint) G_N_ELEMENTS (stats)); i++)
+    if (stats[i].policy == DMAPIPE_POLICY_BLOCK
+        && stats[i].queued >= stats[i].queue_depth)
+      return TRUE;
+  return FALSE;
+}
+
+static guint
+consumers_connected (GstDmapipeSink * self)
+{
+  struct dmapipe_server_stats stats;
+
+  dmapipe_server_get_stats (self->server, &stats);
+  return stats.consumers;
+}
+
+/* Waits (under self->lock) for the consumers #wait-consumers asks for and
+ * for room at block-policy consumers. */
+static GstFlowReturn
+wait_ready (GstDmapipeSink * self, guint wait_consumers)
+{
+  gboolean logged = FALSE;
+
+  for (;;) {
+    gint64 until;
+
+    if (self->flushing)
+      return GST_FLOW_FLUSHING;
+    if (!self->started && consumers_connected (self) < wait_consumers) {
+      if (!logged)
+        GST_INFO_OBJECT (self, "waiting for %u consumer(s)", wait_consumers);
+    } else if (consumer_blocked (self)) {
+      if (!logged)
+        GST_LOG_OBJECT (self, "a block-policy consumer is full: waiting");
+    } else {
+      return GST_FLOW_OK;
+    }
+    logged = TRUE;
+    /* the dispatch thread signals after every event; the timeout only
+     * bounds a missed wakeup */
+    until = g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND;
+    self->waiters++;
+    g_cond_wait_until (&self->cond, &self->lock, until);
+    self->waiters--;
+  }
+}
+
+static GstFlowReturn
+gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+  struct dmapipe_frame_meta meta;
+  GstBuffer *send = NULL;
+  RegisterResult res = REGISTER_REFUSED;
+  GstFlowReturn fret;
+  GPtrArray *idle;
+  guint wait_consumers;
+  gboolean shareable;
+  FrameDesc desc;
+  Entry *e = NULL;
+  gint ret;
+
+  if (!self->have_info)
+    return GST_FLOW_NOT_NEGOTIATED;
+
+  GST_OBJECT_LOCK (self);
+  wait_consumers = self->wait_consumers;
+  GST_OBJECT_UNLOCK (self);
+
+  dmapipe_frame_meta_init (&meta);
+  meta.sequence = GST_BUFFER_OFFSET_IS_VALID (buffer) ?
+      GST_BUFFER_OFFSET (buffer) : self->sequence;
+  meta.timestamp_ns = capture_time (self, buffer);
+  if (!GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT))
+    meta.flags |= DMAPIPE_FRAME_KEYFRAME;
+  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT))
+    meta.flags |= DMAPIPE_FRAME_DISCONTINUITY;
+  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_CORRUPTED))
+    meta.flags |= DMAPIPE_FRAME_CORRUPTED;
+  self->sequence = meta.sequence + 1;
+
+  shareable = describe_buffer (self, buffer, &desc);
+
+  g_mutex_lock (&self->lock);
+  if (!self->server) {
+    g_mutex_unlock (&self->lock);
+    return GST_FLOW_FLUSHING;
+  }
+  fret = wait_ready (self, wait_consumers);
+  if (fret != GST_FLOW_OK) {
+    g_mutex_unlock (&self->lock);
+    return fret;
+  }
+  /* zero-copy when the memory is shareable as it is */
+  if (shareable && !key_refused (self, &desc))
+    res = registry_get (self, &desc, &e);
+  if (res == REGISTER_OK)
+    send = gst_buffer_ref (buffer);
+
+  if (res == REGISTER_REFUSED) {
+    g_mutex_unlock (&self->lock);
+    fret = copy_buffer (self, buffer, &send);
+    if (fret != GST_FLOW_OK)
+      return fret;
+    if (!describe_buffer (self, send, &desc)) {
+      gst_buffer_unref (send);
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
+          ("the sink's own buffer is not fd memory"));
+      return GST_FLOW_ERROR;
+    }
+    g_mutex_lock (&self->lock);
+    res = self->server ? registry_get (self, &desc, &e) : REGISTER_BUSY;
+    if (res == REGISTER_REFUSED) {
+      g_mutex_unlock (&self->lock);
+      gst_buffer_unref (send);
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
+          ("the sink's own buffers are refused by the library"));
+      return GST_FLOW_ERROR;
+    }
+  }
+
+  if (res != REGISTER_OK || e->held) {
+    /* the same memory is still with a consumer (upstream pushed it again),
+     * or no room to register it: this frame cannot be shown */
+    GST_DEBUG_OBJECT (self, "frame %" G_GUINT64_FORMAT " dropped: its memory "
+        "is busy", meta.sequence);
+    self->own_drops++;
+    g_mutex_unlock (&self->lock);
+    gst_clear_buffer (&send);
+    return GST_FLOW_OK;
+  }
+
+  e->held = send;
+  e->last_used = self->frames;
+  self->started = TRUE;
+  /* on_buffer_idle() takes e->held back inside when no consumer takes it */
+  ret = dmapipe_server_queue (self->server, dmapipe_buffer_ref (e->dbuf),
+      &meta);
+  if (ret < 0) {
+    GST_WARNING_OBJECT (self, "queue: %s", g_strerror (-ret));
+    if (e->held) {
+      g_ptr_array_add (self->idle, e->held);
+      e->held = NULL;
+    }
+    self->own_drops++;
+  } else {
+    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " queued for %d "
+        "consumer(s)", meta.sequence, ret);
+  }
+  self->frames++;
+  registry_collect (self);
+  idle = steal_idle (self);
+  g_mutex_unlock (&self->lock);
+  unref_idle (idle);
+  return GST_FLOW_OK;
+}
+
+static void
+post_stats (GstDmapipeSink * self)
+{
+  struct dmapipe_server_stats stats;
+  GstStructure *s;
+
+  g_mutex_lock (&self->lock);
+  if (!self->server) {
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  dmapipe_server_get_stats (self->server, &stats);
+  s = gst_structure_new ("dmapipesink-stats",
+      "frames", G_TYPE_UINT64, self->frames,
+      "drops", G_TYPE_UINT64, stats.frames_dropped + self->own_drops,
+      "copies", G_TYPE_UINT64, self->copies,
+      "copied-bytes", G_TYPE_UINT64, self->copied_bytes,
+      "consumers-total", G_TYPE_UINT64, stats.consumers_total,
+      "lease-timeouts", G_TYPE_UINT64, stats.lease_timeouts,
+      "memory", G_TYPE_STRING, dmapipe_mem_kind_to_string (stats.mem_kind),
+      NULL);
+  g_mutex_unlock (&self->lock);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* Waits (under self->lock, up to @deadline or a flush) until no consumer
+ * has frames queued (@leases FALSE) or holds any (@leases TRUE). */
+static void
+wait_consumers_drained (GstDmapipeSink * self, gboolean leases, gint64 deadline)
+{
+  struct dmapipe_consumer_stats stats[32];
+
+  while (self->server && !self->flushing) {
+    gboolean busy = FALSE, ret;
+    gint n, i;
+
+    n = dmapipe_server_get_consumer_stats (self->server, stats,
+        G_N_ELEMENTS (stats));
+    for (i = 0; i < MIN (n, (gint) G_N_ELEMENTS (stats)); i++)
+      busy |= stats[i].queued > 0 || (leases && stats[i].leases_held > 0);
+    if (!busy)
+      return;
+    self->waiters++;
+    ret = g_cond_wait_until (&self->cond, &self->lock, deadline);
+    self->waiters--;
+    if (!ret)
+      return;
+  }
+}
+
+/*
+ * At EOS, within #drain-timeout: consumers first get the frames queued for
+ * them, then EOS; then the sink waits until they released every frame (or
+ * left). Returning earlier would let the pipeline tear the server down under
+ * consumers still reading: they would lose the end of the stream, and
+ * upstream could reuse buffers they still read.
+ */
+static void
+drain_and_end (GstDmapipeSink * self)
+{
+  gint64 deadline;
+  guint timeout;
+
+  GST_OBJECT_LOCK (self);
+  timeout = self->drain_timeout;
+  GST_OBJECT_UNLOCK (self);
+  deadline = g_get_monotonic_time () + timeout * G_TIME_SPAN_MILLISECOND;
+
+  g_mutex_lock (&self->lock);
+  wait_consumers_drained (self, FALSE, deadline);
+  if (self->server && !self->eos_sent) {
+    dmapipe_server_end_of_stream (self->server);
+    self->eos_sent = TRUE;
+  }
+  wait_consumers_drained (self, TRUE, deadline);
+  g_mutex_unlock (&self->lock);
+}
+
+static gboolean
+gst_dmapipe_sink_event (GstBaseSink * bsink, GstEvent * event)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_EOS:
+      drain_and_end (self);
+      post_stats (self);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+    case GST_EVENT_STREAM_START:
+      /* the library ends a stream for good at EOS: after a flushing seek
+       * or a new stream, consumers reconnect to a fresh one */
+      if (self->eos_sent) {
+        GST_INFO_OBJECT (self, "new stream after EOS: restarting the server");
+        server_stop (self);
+        if (!server_start (self)) {
+          gst_event_unref (event);
+          return FALSE;
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  return GST_BASE_SINK_CLASS (parent_class)->event (bsink, event);
+}
+
+/* ---- GObject ------------------------------------------------------------- */
+
+static void
+gst_dmapipe_sink_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_SOCKET_PATH:
+      g_free (self->socket_path);
+      self->socket_path = g_value_dup_string (value);
+      break;
+    case PROP_ALLOCATOR:
+      g_free (self->allocator_name);
+      self->allocator_name = g_value_dup_string (value);
+      break;
+    case PROP_LEASE_TIMEOUT:
+      self->lease_timeout = g_value_get_uint (value);
+      break;
+    case PROP_MAX_CONSUMERS:
+      self->max_consumers = g_value_get_uint (value);
+      break;
+    case PROP_MAX_IN_FLIGHT:
+      self->max_in_flight = g_value_get_uint (value);
+      break;
+    case PROP_WAIT_CONSUMERS:
+      self->wait_consumers = g_value_get_uint (value);
+      break;
+    case PROP_DRAIN_TIMEOUT:
+      self->drain_timeout = g_value_get_uint (value);
+      break;
+    case PROP_STRIDE_ALIGN:
+      self->stride_align = g_value_get_uint (value);
+      break;
+    case PROP_STRICT:
+      self->strict = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_dmapipe_sink_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (object);
+  struct dmapipe_server_stats stats;
+
+  switch (prop_id) {
+    case PROP_FRAMES:
+    case PROP_DROPS:
+    case PROP_COPIES:
+    case PROP_CONSUMERS:
+      g_mutex_lock (&self->lock);
+      memset (&stats, 0, sizeof (stats));
+      if (self->server)
+        dmapipe_server_get_stats (self->server, &stats);
+      if (prop_id == PROP_FRAMES)
+        g_value_set_uint64 (value, self->frames);
+      else if (prop_id == PROP_DROPS)
+        g_value_set_uint64 (value, stats.frames_dropped + self->own_drops);
+      else if (prop_id == PROP_COPIES)
+        g_value_set_uint64 (value, self->copies);
+      else
+        g_value_set_uint (value, stats.consumers);
+      g_mutex_unlock (&self->lock);
+      return;
+    default:
+      break;
+  }
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_SOCKET_PATH:
+      g_value_set_string (value, self->socket_path);
+      break;
+    case PROP_ALLOCATOR:
+      g_value_set_string (value, self->allocator_name);
+      break;
+    case PROP_LEASE_TIMEOUT:
+      g_value_set_uint (value, self->lease_timeout);
+      break;
+    case PROP_MAX_CONSUMERS:
+      g_value_set_uint (value, self->max_consumers);
+      break;
+    case PROP_MAX_IN_FLIGHT:
+      g_value_set_uint (value, self->max_in_flight);
+      break;
+    case PROP_WAIT_CONSUMERS:
+      g_value_set_uint (value, self->wait_consumers);
+      break;
+    case PROP_DRAIN_TIMEOUT:
+      g_value_set_uint (value, self->drain_timeout);
+      break;
+    case PROP_STRIDE_ALIGN:
+      g_value_set_uint (value, self->stride_align);
+      break;
+    case PROP_STRICT:
+      g_value_set_boolean (value, self->strict);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_dmapipe_sink_finalize (GObject * object)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (object);
+
+  g_free (self->socket_path);
+  g_free (self->allocator_name);
+  g_ptr_array_free (self->entries, TRUE);
+  g_ptr_array_free (self->idle, TRUE);
+  g_array_free (self->refused, TRUE);
+  if (self->wake_fd >= 0)
+    close (self->wake_fd);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_dmapipe_sink_init (GstDmapipeSink * self)
+{
+  self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
+  self->allocator_name = g_strdup (DEFAULT_ALLOCATOR);
+  self->lease_timeout = DEFAULT_LEASE_TIMEOUT;
+  self->max_consumers = DEFAULT_MAX_CONSUMERS;
+  self->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
+  self->wait_consumers = DEFAULT_WAIT_CONSUMERS;
+  self->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
+  self->stride_align = DEFAULT_STRIDE_ALIGN;
+  self->strict = DEFAULT_STRICT;
+
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  self->entries = g_ptr_array_new ();
+  self->idle = g_ptr_array_new ();
+  self->refused = g_array_new (FALSE, FALSE, sizeof (ObjectKey));
+  self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (self->wake_fd < 0)
+    GST_ERROR_OBJECT (self, "eventfd: %s", g_strerror (errno));
+
+  /* a sink that holds frames for consumers should not pin one more */
+  gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (self), FALSE);
+}
+
+static void
+gst_dmapipe_sink_class_init (GstDmapipeSinkClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+
+  gobject_class->set_property = gst_dmapipe_sink_set_property;
+  gobject_class->get_property = gst_dmapipe_sink_get_property;
+  gobject_class->finalize = gst_dmapipe_sink_finalize;
+
+  properties[PROP_SOCKET_PATH] = g_param_spec_string ("socket-path",
+      "Socket path", "Unix socket to serve on: a filesystem path, or @name "
+      "for the abstract namespace. A socket left by a crashed producer is "
+      "replaced; a live producer's is not", DEFAULT_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  properties[PROP_ALLOCATOR] = g_param_spec_string ("allocator",
+      "Allocator", "Where the buffers this sink offers upstream come from: "
+      "heap, udmabuf, drm, memfd, dmapipe; NULL: the first that works here "
+      "(memfd buffers are not dma-bufs)", DEFAULT_ALLOCATOR,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_LEASE_TIMEOUT] = g_param_spec_uint ("lease-timeout",
+      "Lease timeout", "A consumer that holds a frame longer than this many "
+      "milliseconds is disconnected and its frames return (0 = never)",
+      0, G_MAXUINT, DEFAULT_LEASE_TIMEOUT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_MAX_CONSUMERS] = g_param_spec_uint ("max-consumers",
+      "Max consumers", "Consumers served at once; more are refused",
+      1, 1024, DEFAULT_MAX_CONSUMERS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_MAX_IN_FLIGHT] = g_param_spec_uint ("max-in-flight",
+      "Max in flight", "Frames one consumer may hold at once",
+      1, 16, DEFAULT_MAX_IN_FLIGHT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_WAIT_CONSUMERS] = g_param_spec_uint ("wait-consumers",
+      "Wait for consumers", "Hold the first frame until this many consumers "
+      "are connected (0 = start at once)", 0, 1024, DEFAULT_WAIT_CONSUMERS,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  properties[PROP_DRAIN_TIMEOUT] = g_param_spec_uint ("drain-timeout",
+      "Drain timeout", "At end of stream, wait up to this many milliseconds "
+      "for consumers to receive the frames queued for them and the EOS, and "
+      "to release the frames they hold", 0, G_MAXUINT,
+      DEFAULT_DRAIN_TIMEOUT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  properties[PROP_STRIDE_ALIGN] = g_param_spec_uint ("stride-align",
+      "Stride alignment", "Align the rows of the buffers offered upstream to "
+      "this many bytes, e.g. for an encoder in a consumer process (a power "
+      "of two; 0 = GStreamer's default layout)", 0, 4096, DEFAULT_STRIDE_ALIGN,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_STRICT] = g_param_spec_boolean ("strict", "Strict",
+      "Fail instead of copying a frame whose memory cannot be shared",
+      DEFAULT_STRICT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  properties[PROP_FRAMES] = g_param_spec_uint64 ("frames", "Frames",
+      "Frames served", 0, G_MAXUINT64, 0,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_DROPS] = g_param_spec_uint64 ("drops", "Drops",
+      "Frames consumers did not get: dropped by their policy (latest, "
+      "queue) or because the frame's memory was still held",
+      0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_COPIES] = g_param_spec_uint64 ("copies", "Copies",
+      "Frames whose pixels were copied (0 = zero-copy)", 0, G_MAXUINT64, 0,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CONSUMERS] = g_param_spec_uint ("consumers", "Consumers",
+      "Consumers connected now", 0, G_MAXUINT, 0,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class,
+      "dmapipe sink", "Sink/Video",
+      "Serves video frames to other processes as dma-bufs (or sealed "
+      "memfds) over a unix socket without copying pixels: each buffer's fds "
+      "cross once per consumer, every frame is a small message; offers "
+      "upstream a pool of shareable buffers; copies only what cannot be "
+      "shared, counted (copies), or refuses (strict); consumers that fall "
+      "behind lose frames instead of stalling the pipeline",
+      "dmapipe developers");
+  gst_element_class_add_static_metadata (element_class, "example",
+      "gst-launch-1.0 videotestsrc ! video/x-raw,format=NV12,width=1920,"
+      "height=1080 ! dmapipesink socket-path=/tmp/camera.sock");
+  gst_element_class_add_static_metadata (element_class, "example-camera",
+      "gst-launch-1.0 v4l2src device=/dev/video0 io-mode=dmabuf ! "
+      "dmapipesink socket-path=@camera");
+  gst_element_class_add_static_metadata (element_class, "example-consumer",
+      "gst-launch-1.0 dmapipesrc socket-path=/tmp/camera.sock ! videoconvert "
+      "! autovideosink   (or: dmapipe consume --socket /tmp/camera.sock)");
+
+  basesink_class->start = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_start);
+  basesink_class->stop = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_stop);
+  basesink_class->unlock = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_unlock);
+  basesink_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_unlock_stop);
+  basesink_class->set_caps = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_set_caps);
+  basesink_class->propose_allocation =
+      GST_DEBUG_FUNCPTR (gst_dmapipe_sink_propose_allocation);
+  basesink_class->render = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_render);
+  basesink_class->event = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_event);
+
+  GST_DEBUG_CATEGORY_INIT (gst_dmapipe_sink_debug, "dmapipesink", 0,
+      "dmapipe sink");
+  GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
+}

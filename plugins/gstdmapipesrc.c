@@ -1,0 +1,1298 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:element-dmapipesrc
+ * @title: dmapipesrc
+ * @see_also: dmapipesink
+ *
+ * Receives frames from a dmapipe producer in another process (dmapipesink,
+ * the `dmapipe serve` tool, a libdmapipe program) and pushes them without
+ * copying pixels: each GstBuffer wraps the producer's own memory, as
+ * GstDmaBufMemory for dma-bufs and GstFdMemory for memfds, with a
+ * GstVideoMeta carrying the strides and plane offsets.
+ *
+ * The memories are made once per producer buffer and reused for every frame
+ * that buffer carries, so elements that cache imports per GstMemory (GL
+ * upload, kmssink, V4L2 dma-buf import) import each buffer once. The
+ * memories are read-only: the producer's other consumers see the same
+ * pixels. A frame goes back to the producer when GStreamer frees the last
+ * reference to its memory, whichever thread does it.
+ *
+ * The caps are video/x-raw(memory:DMABuf) when the producer's buffers are
+ * dma-bufs and downstream accepts that feature, plain video/x-raw otherwise
+ * (both kinds of memory can be mapped). GStreamer 1.22 caps cannot carry a
+ * DRM modifier, so only linear layouts are taken.
+ *
+ * Timestamps are the producer's capture times (CLOCK_MONOTONIC) on the
+ * pipeline clock. If downstream cannot take a GstVideoMeta and the producer
+ * uses strides other than GStreamer's default, frames are copied, counted
+ * in #copies, or refused with #strict.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 dmapipesrc socket-path=/tmp/camera.sock ! videoconvert ! autovideosink
+ * ]| Shows a stream served by dmapipesink or `dmapipe serve`.
+ * |[
+ * gst-launch-1.0 dmapipesrc socket-path=@camera policy=block reconnect=true ! v4l2h264enc output-io-mode=dmabuf-import ! h264parse ! mp4mux ! filesink location=out.mp4
+ * ]| Feeds a hardware encoder the producer's dma-bufs; waits for producer
+ * restarts instead of failing.
+ * |[
+ * gst-launch-1.0 dmapipesrc socket-path=/tmp/camera.sock ! glupload ! glimagesink
+ * ]| Imports the dma-bufs into GL.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gst/allocators/allocators.h>
+#include <gst/video/video.h>
+#include <dmapipe/dmapipe.h>
+
+#include "gstdmapipeformat.h"
+#include "gstdmapipesrc.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_dmapipe_src_debug);
+#define GST_CAT_DEFAULT gst_dmapipe_src_debug
+GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
+
+#define DEFAULT_SOCKET_PATH NULL
+#define DEFAULT_POLICY DMAPIPE_POLICY_LATEST
+#define DEFAULT_QUEUE_DEPTH 4
+#define DEFAULT_MAX_IN_FLIGHT 2
+#define DEFAULT_RECONNECT FALSE
+#define DEFAULT_TIMEOUT 0
+#define DEFAULT_STRICT FALSE
+#define COPY_LOG_INTERVAL 300
+
+enum
+{
+  PROP_0,
+  PROP_SOCKET_PATH,
+  PROP_POLICY,
+  PROP_QUEUE_DEPTH,
+  PROP_MAX_IN_FLIGHT,
+  PROP_RECONNECT,
+  PROP_TIMEOUT,
+  PROP_STRICT,
+  PROP_FRAMERATE,
+  PROP_FRAMES,
+  PROP_DROPS,
+  PROP_COPIES,
+  PROP_RECONNECTS,
+  N_PROPERTIES
+};
+
+static GParamSpec *properties[N_PROPERTIES];
+
+GType
+gst_dmapipe_policy_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {DMAPIPE_POLICY_LATEST, "Keep only the newest frame not yet taken; "
+          "never slows the producer", "latest"},
+    {DMAPIPE_POLICY_QUEUE, "Keep up to queue-depth frames, dropping the "
+          "oldest", "queue"},
+    {DMAPIPE_POLICY_BLOCK, "Keep up to queue-depth frames, then make the "
+          "producer wait (no frame lost)", "block"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstDmapipePolicy", values);
+
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+typedef struct _Conn Conn;
+
+/* The memories made for one producer buffer, reused for each of its frames.
+ * While a frame is out, the GstBuffers own the memories' references and
+ * @busy counts them; each memory's dispose hook takes its reference back,
+ * and the last one releases the frame to the producer. */
+typedef struct
+{
+  Conn *conn;
+  struct dmapipe_buffer *dbuf;  /* reference */
+  guint n_mem;
+  GstMemory *mem[DMAPIPE_MAX_OBJECTS];
+  gsize mem_size[DMAPIPE_MAX_OBJECTS];  /* the part the planes cover */
+  guint busy;
+  struct dmapipe_frame *frame;
+} Entry;
+
+/* The client and everything that must outlive the element while GStreamer
+ * still holds frames: one reference for the element, one per frame out. */
+struct _Conn
+{
+  gint refcount;
+  GMutex lock;                  /* the client is not thread-safe */
+  struct dmapipe_client *client;
+  GPtrArray *entries;           /* Entry* */
+  GstAllocator *dmabuf_allocator;
+  GstAllocator *fd_allocator;
+};
+
+struct _GstDmapipeSrc
+{
+  GstPushSrc parent;
+
+  /* properties, GST_OBJECT_LOCK */
+  gchar *socket_path;
+  gint policy;
+  guint queue_depth;
+  guint max_in_flight;
+  gboolean reconnect;
+  guint timeout;
+  gboolean strict;
+  gint fps_n, fps_d;
+
+  /* format, GST_OBJECT_LOCK (caps queries come from any thread) */
+  gboolean have_format;
+  struct dmapipe_format format;
+  enum dmapipe_mem_kind mem_kind;
+
+  /* streaming thread */
+  Conn *conn;
+  GstVideoInfo info;            /* GStreamer's default layout of the format */
+  gboolean videometa;           /* downstream takes GstVideoMeta */
+  gboolean dmabuf_caps;         /* negotiated memory:DMABuf: not mapped */
+  gboolean discont;
+  GstClock *mono_clock_checked;
+  gboolean mono_clock;
+
+  gint wake_fd;                 /* eventfd: unlock() */
+  gint flushing;
+
+  /* statistics, GST_OBJECT_LOCK */
+  guint64 frames;
+  guint64 copies;
+};
+
+#define gst_dmapipe_src_parent_class parent_class
+G_DEFINE_TYPE (GstDmapipeSrc, gst_dmapipe_src, GST_TYPE_PUSH_SRC);
+GST_ELEMENT_REGISTER_DEFINE (dmapipesrc, "dmapipesrc", GST_RANK_NONE,
+    GST_TYPE_DMAPIPE_SRC);
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC,
+    GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
+
+static GQuark entry_quark;
+
+static guint64
+monotonic_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+/* ---- the connection ---------------------------------------------------- */
+
+static Conn *
+conn_ref (Conn * conn)
+{
+  g_atomic_int_inc (&conn->refcount);
+  return conn;
+}
+
+/* Frees an entry whose memories are all back (busy == 0). */
+static void
+entry_free (Entry * e)
+{
+  guint i;
+
+  for (i = 0; i < e->n_mem; i++) {
+    /* no more resurrection: this unref frees the memory and closes its fd */
+    GST_MINI_OBJECT_CAST (e->mem[i])->dispose = NULL;
+    gst_memory_unref (e->mem[i]);
+  }
+  dmapipe_buffer_unref (e->dbuf);
+  g_free (e);
+}
+
+static void
+conn_unref (Conn * conn)
+{
+  guint i;
+
+  if (!g_atomic_int_dec_and_test (&conn->refcount))
+    return;
+  /* every frame came back (each held a reference): all entries are idle */
+  for (i = 0; i < conn->entries->len; i++)
+    entry_free (g_ptr_array_index (conn->entries, i));
+  g_ptr_array_free (conn->entries, TRUE);
+  dmapipe_client_free (conn->client);
+  gst_object_unref (conn->dmabuf_allocator);
+  gst_object_unref (conn->fd_allocator);
+  g_mutex_clear (&conn->lock);
+  g_free (conn);
+}
+
+/*
+ * The last reference to one of our memories went away, in whatever thread.
+ * Take it back instead of freeing it; when all memories of the frame are
+ * back, the frame is released to the producer.
+ */
+static gboolean
+memory_dispose (GstMiniObject * obj)
+{
+  Entry *e = gst_mini_object_get_qdata (obj, entry_quark);
+  Conn *conn = e->conn;
+  struct dmapipe_frame *frame = NULL;
+
+  g_mutex_lock (&conn->lock);
+  gst_mini_object_ref (obj);
+  g_assert (e->busy > 0);
+  if (--e->busy == 0) {
+    frame = e->frame;
+    e->frame = NULL;
+    dmapipe_client_release_frame (conn->client, frame, -1);
+  }
+  g_mutex_unlock (&conn->lock);
+  if (frame)
+    conn_unref (conn);
+  return FALSE;
+}
+
+/* The end of the last plane in each object: the bytes a frame covers. */
+static void
+object_extents (const struct dmapipe_layout *l, gsize extent[])
+{
+  guint i;
+
+  for (i = 0; i < l->n_objects; i++)
+    extent[i] = 0;
+  for (i = 0; i < l->n_planes; i++) {
+    guint64 end = l->planes[i].offset + dmapipe_layout_plane_size (l, i);
+    guint o = l->planes[i].object;
+
+    extent[o] = MAX (extent[o], MIN (end, l->objects[o].size));
+  }
+  for (i = 0; i < l->n_objects; i++)
+    if (extent[i] == 0)
+      extent[i] = l->objects[i].size;
+}
+
+static Entry *
+entry_new (Conn * conn, struct dmapipe_buffer *dbuf)
+{
+  const struct dmapipe_layout *l = dmapipe_buffer_get_layout (dbuf);
+  gboolean dmabuf = dmapipe_buffer_get_mem_kind (dbuf) == DMAPIPE_MEM_DMABUF;
+  Entry *e = g_new0 (Entry, 1);
+  guint i;
+
+  e->conn = conn;
+  e->dbuf = dmapipe_buffer_ref (dbuf);
+  object_extents (l, e->mem_size);
+  for (i = 0; i < l->n_objects; i++) {
+    gint fd = fcntl (l->objects[i].fd, F_DUPFD_CLOEXEC, 3);
+    GstMemory *mem;
+
+    if (fd < 0) {
+      GST_ERROR ("dup: %s", g_strerror (errno));
+      entry_free (e);
+      return NULL;
+    }
+    /* the memory owns the dup; mapped once, on first use, and kept */
+    mem = gst_fd_allocator_alloc (dmabuf ? conn->dmabuf_allocator :
+        conn->fd_allocator, fd, l->objects[i].size,
+        GST_FD_MEMORY_FLAG_KEEP_MAPPED);
+    if (!mem) {
+      close (fd);
+      entry_free (e);
+      return NULL;
+    }
+    gst_memory_resize (mem, 0, e->mem_size[i]);
+    /* other consumers see the same pixels: nobody writes into them */
+    GST_MINI_OBJECT_FLAG_SET (mem, GST_MEMORY_FLAG_READONLY);
+    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem), entry_quark, e,
+        NULL);
+    GST_MINI_OBJECT_CAST (mem)->dispose = memory_dispose;
+    e->mem[e->n_mem++] = mem;
+  }
+  return e;
+}
+
+/* Entries of buffers the client forgot (REMOVE_BUFFER, reconnect) go, with
+ * the fds they pin. Under conn->lock; the memories are freed by the caller
+ * after dropping it. */
+static void
+conn_collect (Conn * conn, GPtrArray * dead)
+{
+  guint i = 0;
+
+  while (i < conn->entries->len) {
+    Entry *e = g_ptr_array_index (conn->entries, i);
+
+    if (e->busy == 0 && dmapipe_buffer_get_refcount (e->dbuf) == 1) {
+      g_ptr_array_remove_index_fast (conn->entries, i);
+      g_ptr_array_add (dead, e);
+    } else {
+      i++;
+    }
+  }
+}
+
+static Entry *
+conn_find (Conn * conn, struct dmapipe_buffer *dbuf)
+{
+  guint i;
+
+  for (i = 0; i < conn->entries->len; i++) {
+    Entry *e = g_ptr_array_index (conn->entries, i);
+
+    if (e->dbuf == dbuf)
+      return e;
+  }
+  return NULL;
+}
+
+/* ---- caps ------------------------------------------------------------------ */
+
+/* Caps of the stream, with what the producer does not tell (colorimetry,
+ * chroma siting, interlacing) left out for downstream to fill in, and the
+ * frame rate open unless the framerate property sets it. Call with
+ * GST_OBJECT_LOCK. */
+static GstCaps *
+caps_for_format (GstDmapipeSrc * self, gboolean dmabuf)
+{
+  GstVideoFormat format = gst_dmapipe_format_from_drm (self->format.fourcc);
+  GstVideoInfo info;
+  GstCaps *caps;
+
+  if (!gst_dmapipe_video_info_from_format (&self->format, &info))
+    return NULL;
+  caps = gst_caps_new_simple ("video/x-raw",
+      "format", G_TYPE_STRING, gst_video_format_to_string (format),
+      "width", G_TYPE_INT, (gint) self->format.width,
+      "height", G_TYPE_INT, (gint) self->format.height,
+      "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+  if (self->fps_n > 0)
+    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION, self->fps_n,
+        self->fps_d, NULL);
+  else
+    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION_RANGE, 0, 1,
+        G_MAXINT, 1, NULL);
+  if (dmabuf)
+    gst_caps_set_features (caps, 0,
+        gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL));
+  return caps;
+}
+
+/* What this stream can be, preferred first; NULL before the first FORMAT.
+ * Call with GST_OBJECT_LOCK. */
+static GstCaps *
+stream_caps (GstDmapipeSrc * self)
+{
+  GstCaps *caps, *plain;
+
+  if (!self->have_format)
+    return NULL;
+  plain = caps_for_format (self, FALSE);
+  if (!plain)
+    return NULL;
+  if (self->mem_kind != DMAPIPE_MEM_DMABUF)
+    return plain;
+  caps = caps_for_format (self, TRUE);
+  gst_caps_append (caps, plain);
+  return caps;
+}
+
+static GstCaps *
+gst_dmapipe_src_get_caps (GstBaseSrc * bsrc, GstCaps * filter)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
+  GstCaps *caps, *tmp;
+
+  GST_OBJECT_LOCK (self);
+  caps = stream_caps (self);
+  GST_OBJECT_UNLOCK (self);
+  if (!caps)
+    caps = gst_pad_get_pad_template_caps (GST_BASE_SRC_PAD (bsrc));
+  if (filter) {
+    tmp = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (caps);
+    caps = tmp;
+  }
+  return caps;
+}
+
+static gboolean
+gst_dmapipe_src_negotiate (GstBaseSrc * bsrc)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
+  GstCaps *caps, *peer, *chosen = NULL;
+  gboolean ret;
+  guint i;
+
+  GST_OBJECT_LOCK (self);
+  caps = stream_caps (self);
+  GST_OBJECT_UNLOCK (self);
+  /* nothing to say before the producer told us its format: create()
+   * negotiates once it has */
+  if (!caps)
+    return TRUE;
+
+  peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (bsrc), NULL);
+  for (i = 0; i < gst_caps_get_size (caps) && !chosen; i++) {
+    GstCaps *c = gst_caps_copy_nth (caps, i);
+
+    if (peer) {
+      GstCaps *tmp = gst_caps_intersect_full (c, peer, GST_CAPS_INTERSECT_FIRST);
+
+      gst_caps_unref (c);
+      c = tmp;
+    }
+    if (gst_caps_is_empty (c)) {
+      gst_caps_unref (c);
+      continue;
+    }
+    /* a variable frame rate (0/1) if downstream allows it */
+    c = gst_caps_truncate (c);
+    c = gst_caps_make_writable (c);
+    gst_structure_fixate_field_nearest_fraction (gst_caps_get_structure (c, 0),
+        "framerate", 0, 1);
+    chosen = gst_caps_fixate (c);
+  }
+  GST_DEBUG_OBJECT (self, "stream %" GST_PTR_FORMAT ", downstream %"
+      GST_PTR_FORMAT, caps, peer);
+  gst_caps_unref (caps);
+  if (peer)
+    gst_caps_unref (peer);
+  if (!chosen) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("Downstream accepts none of the stream's caps"),
+        ("%s buffers, format %s %ux%u",
+            dmapipe_mem_kind_to_string (self->mem_kind),
+            gst_video_format_to_string (gst_dmapipe_format_from_drm
+                (self->format.fourcc)), self->format.width,
+            self->format.height));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "caps %" GST_PTR_FORMAT, chosen);
+  self->dmabuf_caps = gst_caps_features_contains (gst_caps_get_features (chosen,
+          0), GST_CAPS_FEATURE_MEMORY_DMABUF);
+  ret = gst_base_src_set_caps (bsrc, chosen);
+  gst_caps_unref (chosen);
+  return ret;
+}
+
+static gboolean
+gst_dmapipe_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
+
+  self->videometa = gst_query_find_allocation_meta (query,
+      GST_VIDEO_META_API_TYPE, NULL);
+  /* buffers come from the producer: a pool would only allocate memory
+   * nobody uses */
+  while (gst_query_get_n_allocation_pools (query) > 0)
+    gst_query_remove_nth_allocation_pool (query, 0);
+  GST_DEBUG_OBJECT (self, "downstream %s GstVideoMeta",
+      self->videometa ? "takes" : "does not take");
+  return TRUE;
+}
+
+/* ---- frames ---------------------------------------------------------------- */
+
+static gboolean
+is_monotonic_clock (GstDmapipeSrc * self, GstClock * clock)
+{
+  if (clock != self->mono_clock_checked) {
+    GstClockType type = GST_CLOCK_TYPE_REALTIME;
+
+    if (GST_IS_SYSTEM_CLOCK (clock))
+      g_object_get (clock, "clock-type", &type, NULL);
+    self->mono_clock = type == GST_CLOCK_TYPE_MONOTONIC;
+    gst_object_replace ((GstObject **) & self->mono_clock_checked,
+        GST_OBJECT (clock));
+  }
+  return self->mono_clock;
+}
+
+/* The running time of a capture time on CLOCK_MONOTONIC. */
+static GstClockTime
+running_time_of (GstDmapipeSrc * self, guint64 capture_ns)
+{
+  GstClockTime base, abs;
+  GstClock *clock;
+
+  GST_OBJECT_LOCK (self);
+  clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self))
+      : NULL;
+  base = GST_ELEMENT_CAST (self)->base_time;
+  GST_OBJECT_UNLOCK (self);
+  if (!clock)
+    return GST_CLOCK_TIME_NONE;
+
+  if (is_monotonic_clock (self, clock)) {
+    abs = capture_ns;
+  } else {
+    /* another clock: the frame is as old on it as on CLOCK_MONOTONIC */
+    GstClockTime clock_now = gst_clock_get_time (clock);
+    guint64 now = monotonic_ns ();
+    guint64 age = now > capture_ns ? now - capture_ns : 0;
+
+    abs = clock_now > age ? clock_now - age : 0;
+  }
+  gst_object_unref (clock);
+  /* captured before this pipeline started playing */
+  return abs > base ? abs - base : 0;
+}
+
+/* True if downstream would misread the frame without its GstVideoMeta. */
+static gboolean
+needs_videometa (GstDmapipeSrc * self, const struct dmapipe_layout *l)
+{
+  guint i;
+
+  if (l->n_objects != 1 || l->n_planes != GST_VIDEO_INFO_N_PLANES (&self->info))
+    return TRUE;
+  for (i = 0; i < l->n_planes; i++)
+    if (l->planes[i].offset != GST_VIDEO_INFO_PLANE_OFFSET (&self->info, i)
+        || l->planes[i].stride !=
+        (guint32) GST_VIDEO_INFO_PLANE_STRIDE (&self->info, i))
+      return TRUE;
+  return FALSE;
+}
+
+/* Copies a frame into system memory in GStreamer's default layout, for a
+ * downstream that cannot take the producer's strides. Counted. */
+static GstFlowReturn
+copy_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
+    GstBuffer ** out)
+{
+  uint8_t *planes[GST_VIDEO_MAX_PLANES] = { NULL, };
+  uint32_t strides[GST_VIDEO_MAX_PLANES] = { 0, };
+  GstBuffer *buf;
+  GstMapInfo map;
+  gboolean strict;
+  guint64 copies;
+  guint i;
+  gint ret;
+
+  GST_OBJECT_LOCK (self);
+  strict = self->strict;
+  GST_OBJECT_UNLOCK (self);
+  if (strict) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Refusing to copy a frame (strict=true)"),
+        ("downstream does not take GstVideoMeta and the producer's layout "
+            "differs from GStreamer's default; add videoconvert or use an "
+            "element that supports GstVideoMeta"));
+    return GST_FLOW_ERROR;
+  }
+
+  buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&self->info), NULL);
+  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) {
+    gst_clear_buffer (&buf);
+    return GST_FLOW_ERROR;
+  }
+  for (i = 0; i < GST_VIDEO_INFO_N_PLANES (&self->info); i++) {
+    planes[i] = map.data + GST_VIDEO_INFO_PLANE_OFFSET (&self->info, i);
+    strides[i] = GST_VIDEO_INFO_PLANE_STRIDE (&self->info, i);
+  }
+  ret = dmapipe_buffer_copy_to_memory (frame->buffer, planes, strides);
+  gst_buffer_unmap (buf, &map);
+  if (ret < 0) {
+    gst_buffer_unref (buf);
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot copy a frame: %s",
+            g_strerror (-ret)), (ret == -EPERM ?
+            "the library is in strict mode (DMAPIPE_STRICT=1)" : NULL));
+    return GST_FLOW_ERROR;
+  }
+
+  GST_OBJECT_LOCK (self);
+  copies = ++self->copies;
+  GST_OBJECT_UNLOCK (self);
+  if (copies == 1) {
+    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "copying frames: "
+        "downstream does not take GstVideoMeta and the producer's layout "
+        "is not GStreamer's default");
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Copying every frame"),
+        ("downstream does not take GstVideoMeta; see the copies property"));
+  } else if (copies % COPY_LOG_INTERVAL == 0) {
+    GST_CAT_INFO_OBJECT (CAT_PERFORMANCE, self, "%" G_GUINT64_FORMAT
+        " frames copied so far", copies);
+  }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COPIES]);
+  *out = buf;
+  return GST_FLOW_OK;
+}
+
+/* Wraps @frame's buffer in GstMemory (made once per buffer) without copying.
+ * Takes @frame: it is released when the memories come back. */
+static GstFlowReturn
+wrap_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
+    GstBuffer ** out)
+{
+  const struct dmapipe_layout *l = dmapipe_buffer_get_layout (frame->buffer);
+  Conn *conn = self->conn;
+  GstMemory *mems[DMAPIPE_MAX_OBJECTS];
+  gsize offsets[GST_VIDEO_MAX_PLANES] = { 0, };
+  gint strides[GST_VIDEO_MAX_PLANES] = { 0, };
+  gsize base[DMAPIPE_MAX_OBJECTS];
+  GPtrArray *dead = g_ptr_array_new ();
+  GstBuffer *buf;
+  Entry *e;
+  guint i, n;
+
+  g_mutex_lock (&conn->lock);
+  conn_collect (conn, dead);
+  e = conn_find (conn, frame->buffer);
+  if (!e) {
+    e = entry_new (conn, frame->buffer);
+    if (e)
+      g_ptr_array_add (conn->entries, e);
+  }
+  if (!e || e->busy) {
+    /* cannot happen: the client never hands out a buffer we still hold */
+    dmapipe_client_release_frame (conn->client, frame, -1);
+    g_mutex_unlock (&conn->lock);
+    g_ptr_array_free (dead, TRUE);
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
+        ("cannot wrap buffer %u", frame->buffer_id));
+    return GST_FLOW_ERROR;
+  }
+  n = e->n_mem;
+  for (i = 0; i < n; i++) {
+    gsize offset, size = gst_memory_get_sizes (e->mem[i], &offset, NULL);
+
+    /* only we hold it now: undo any resize downstream made */
+    if (offset != 0 || size != e->mem_size[i])
+      gst_memory_resize (e->mem[i], -(gssize) offset, e->mem_size[i]);
+    mems[i] = e->mem[i];        /* the entry's reference goes to the buffer */
+  }
+  e->busy = n;
+  e->frame = frame;
+  conn_ref (conn);
+  g_mutex_unlock (&conn->lock);
+
+  for (i = 0; i < dead->len; i++)
+    entry_free (g_ptr_array_index (dead, i));
+  g_ptr_array_free (dead, TRUE);
+
+  buf = gst_buffer_new ();
+  for (i = 0, base[0] = 0; i < n; i++) {
+    if (i > 0)
+      base[i] = base[i - 1] + e->mem_size[i - 1];
+    gst_buffer_append_memory (buf, mems[i]);
+  }
+  for (i = 0; i < l->n_planes; i++) {
+    offsets[i] = base[l->planes[i].object] + l->planes[i].offset;
+    strides[i] = l->planes[i].stride;
+  }
+  gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
+      GST_VIDEO_INFO_FORMAT (&self->info), GST_VIDEO_INFO_WIDTH (&self->info),
+      GST_VIDEO_INFO_HEIGHT (&self->info), l->n_planes, offsets, strides);
+  *out = buf;
+  return GST_FLOW_OK;
+}
+
+/* The producer's format or kind of memory changed (or is first known). */
+static gboolean
+update_format (GstDmapipeSrc * self, const struct dmapipe_frame *frame)
+{
+  const struct dmapipe_layout *l = dmapipe_buffer_get_layout (frame->buffer);
+  enum dmapipe_mem_kind kind = dmapipe_buffer_get_mem_kind (frame->buffer);
+  gboolean changed;
+  gchar name[16];
+
+  GST_OBJECT_LOCK (self);
+  changed = !self->have_format || self->mem_kind != kind
+      || memcmp (&self->format, &l->format, sizeof (l->format)) != 0;
+  if (changed) {
+    self->format = l->format;
+    self->mem_kind = kind;
+    self->have_format = TRUE;
+  }
+  GST_OBJECT_UNLOCK (self);
+  if (!changed)
+    return TRUE;
+
+  if (!gst_dmapipe_video_info_from_format (&l->format, &self->info)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Unsupported format"),
+        ("%s %ux%u, modifier 0x%" G_GINT64_MODIFIER "x: GStreamer 1.22 caps "
+            "carry neither this format nor a modifier",
+            gst_dmapipe_fourcc_name (l->format.fourcc, name), l->format.width,
+            l->format.height, (guint64) l->format.modifier));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "stream is %s %ux%u in %s buffers",
+      gst_dmapipe_fourcc_name (l->format.fourcc, name), l->format.width,
+      l->format.height, dmapipe_mem_kind_to_string (kind));
+  self->discont = TRUE;
+  return gst_base_src_negotiate (GST_BASE_SRC (self));
+}
+
+static void
+post_stats (GstDmapipeSrc * self)
+{
+  struct dmapipe_client_stats stats;
+  GstStructure *s;
+
+  g_mutex_lock (&self->conn->lock);
+  dmapipe_client_get_stats (self->conn->client, &stats);
+  g_mutex_unlock (&self->conn->lock);
+  GST_OBJECT_LOCK (self);
+  s = gst_structure_new ("dmapipesrc-stats",
+      "frames", G_TYPE_UINT64, self->frames,
+      "drops", G_TYPE_UINT64, stats.sequence_gaps,
+      "copies", G_TYPE_UINT64, self->copies,
+      "reconnects", G_TYPE_UINT64, stats.reconnects,
+      "memory", G_TYPE_STRING, dmapipe_mem_kind_to_string (stats.mem_kind),
+      NULL);
+  GST_OBJECT_UNLOCK (self);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* Waits for the next frame, or for unlock(). */
+static GstFlowReturn
+next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
+{
+  Conn *conn = self->conn;
+  /* a frame already received is taken without a syscall; otherwise poll()
+   * says when dispatching has something to read */
+  gboolean dispatch = FALSE;
+  gint64 deadline = 0;
+  guint timeout;
+
+  GST_OBJECT_LOCK (self);
+  timeout = self->timeout;
+  GST_OBJECT_UNLOCK (self);
+  if (timeout)
+    deadline = g_get_monotonic_time () + timeout * G_TIME_SPAN_MILLISECOND;
+
+  for (;;) {
+    enum dmapipe_error_code code = DMAPIPE_ERR_NONE;
+    const gchar *message = NULL;
+    struct dmapipe_frame *frame;
+    struct pollfd pfd[2];
+    gchar *why = NULL;
+    gint err, wait_ms = -1;
+
+    if (g_atomic_int_get (&self->flushing))
+      return GST_FLOW_FLUSHING;
+
+    g_mutex_lock (&conn->lock);
+    frame = dmapipe_client_acquire_frame (conn->client);
+    if (!frame && errno == EAGAIN && dispatch) {
+      dmapipe_client_dispatch (conn->client, 0);
+      frame = dmapipe_client_acquire_frame (conn->client);
+    }
+    err = frame ? 0 : errno;
+    if (err == EPROTO) {
+      code = dmapipe_client_get_error (conn->client, &message);
+      why = g_strdup_printf ("%s: %s", dmapipe_error_code_to_string (code),
+          message ? message : "");
+    }
+    g_mutex_unlock (&conn->lock);
+
+    if (frame) {
+      *out = frame;
+      return GST_FLOW_OK;
+    }
+    switch (err) {
+      case EAGAIN:
+        break;
+      case EPIPE:
+        GST_INFO_OBJECT (self, "end of stream");
+        return GST_FLOW_EOS;
+      case ECONNRESET:
+        GST_ELEMENT_ERROR (self, RESOURCE, READ,
+            ("The producer went away"),
+            ("connection lost; set reconnect=true to wait for a new producer"));
+        return GST_FLOW_ERROR;
+      default:
+        GST_ELEMENT_ERROR (self, RESOURCE, READ,
+            ("The producer ended the connection"), ("%s", why ? why :
+                g_strerror (err)));
+        g_free (why);
+        return GST_FLOW_ERROR;
+    }
+
+    if (deadline) {
+      gint64 left = deadline - g_get_monotonic_time ();
+
+      if (left <= 0) {
+        GST_ELEMENT_ERROR (self, RESOURCE, READ,
+            ("No frame for %u ms", timeout), (NULL));
+        return GST_FLOW_ERROR;
+      }
+      wait_ms = (gint) MIN (left / 1000 + 1, G_MAXINT);
+    }
+    /* the client's fd covers its socket and its reconnect timer */
+    pfd[0].fd = dmapipe_client_get_fd (conn->client);
+    pfd[0].events = POLLIN;
+    pfd[1].fd = self->wake_fd;
+    pfd[1].events = POLLIN;
+    if (poll (pfd, 2, wait_ms) < 0 && errno != EINTR) {
+      GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL), ("poll: %s",
+              g_strerror (errno)));
+      return GST_FLOW_ERROR;
+    }
+    dispatch = pfd[0].revents != 0;
+  }
+}
+
+static GstFlowReturn
+gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (psrc);
+  struct dmapipe_frame *frame = NULL;
+  GstClockTime pts;
+  GstFlowReturn ret;
+  GstBuffer *buf = NULL;
+  guint64 sequence, capture;
+  guint32 flags;
+  gint fps_n, fps_d;
+
+  ret = next_frame (self, &frame);
+  if (ret == GST_FLOW_EOS)
+    post_stats (self);
+  if (ret != GST_FLOW_OK)
+    return ret;
+
+  if (!update_format (self, frame)) {
+    g_mutex_lock (&self->conn->lock);
+    dmapipe_client_release_frame (self->conn->client, frame, -1);
+    g_mutex_unlock (&self->conn->lock);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  sequence = frame->meta.sequence;
+  flags = frame->meta.flags;
+  capture = frame->meta.timestamp_ns ? frame->meta.timestamp_ns :
+      frame->received_ns;
+
+  /* memory:DMABuf consumers import by fd and read the layout from the
+   * GstVideoMeta; only a mapping consumer without GstVideoMeta support
+   * would misread the producer's strides */
+  if (!self->videometa && !self->dmabuf_caps && needs_videometa (self,
+          dmapipe_buffer_get_layout (frame->buffer))) {
+    ret = copy_frame (self, frame, &buf);
+    g_mutex_lock (&self->conn->lock);
+    dmapipe_client_release_frame (self->conn->client, frame, -1);
+    g_mutex_unlock (&self->conn->lock);
+  } else {
+    ret = wrap_frame (self, frame, &buf);
+  }
+  if (ret != GST_FLOW_OK)
+    return ret;
+
+  GST_OBJECT_LOCK (self);
+  fps_n = self->fps_n;
+  fps_d = self->fps_d;
+  self->frames++;
+  GST_OBJECT_UNLOCK (self);
+
+  pts = running_time_of (self, capture);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+  if (fps_n > 0 && fps_d > 0)
+    GST_BUFFER_DURATION (buf) = gst_util_uint64_scale_int (GST_SECOND, fps_d,
+        fps_n);
+  GST_BUFFER_OFFSET (buf) = sequence;
+  GST_BUFFER_OFFSET_END (buf) = sequence + 1;
+  if (self->discont || (flags & DMAPIPE_FRAME_DISCONTINUITY)) {
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+    self->discont = FALSE;
+  }
+  if (flags & DMAPIPE_FRAME_CORRUPTED)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_CORRUPTED);
+
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " pts %" GST_TIME_FORMAT,
+      sequence, GST_TIME_ARGS (pts));
+  *outbuf = buf;
+  return GST_FLOW_OK;
+}
+
+/* ---- GstBaseSrc -------------------------------------------------------------- */
+
+static gboolean
+gst_dmapipe_src_start (GstBaseSrc * bsrc)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
+  struct dmapipe_client_options opts;
+  struct dmapipe_client *client;
+  gchar *path, *name;
+  Conn *conn;
+  gint err;
+
+  dmapipe_client_options_init (&opts);
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->socket_path);
+  opts.policy = self->policy;
+  opts.queue_depth = self->queue_depth;
+  opts.max_in_flight = self->max_in_flight;
+  opts.reconnect = self->reconnect;
+  self->have_format = FALSE;
+  self->frames = self->copies = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!path || !*path) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("No socket path set"), ("set the socket-path property"));
+    g_free (path);
+    return FALSE;
+  }
+  name = gst_object_get_name (GST_OBJECT (self));
+  opts.path = path;
+  opts.name = name;
+  client = dmapipe_client_new (&opts);
+  err = errno;
+  g_free (name);
+  if (!client) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("No producer on %s: %s", path, g_strerror (err)),
+        ("set reconnect=true to wait for one"));
+    g_free (path);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "connected to %s", path);
+  g_free (path);
+
+  conn = g_new0 (Conn, 1);
+  conn->refcount = 1;
+  g_mutex_init (&conn->lock);
+  conn->client = client;
+  conn->entries = g_ptr_array_new ();
+  conn->dmabuf_allocator = gst_dmabuf_allocator_new ();
+  conn->fd_allocator = gst_fd_allocator_new ();
+  GST_OBJECT_LOCK (self);
+  self->conn = conn;
+  GST_OBJECT_UNLOCK (self);
+  self->discont = TRUE;
+  self->videometa = FALSE;
+  return TRUE;
+}
+
+static gboolean
+gst_dmapipe_src_stop (GstBaseSrc * bsrc)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
+
+  Conn *conn;
+
+  GST_OBJECT_LOCK (self);
+  conn = self->conn;
+  self->conn = NULL;
+  self->have_format = FALSE;
+  GST_OBJECT_UNLOCK (self);
+  /* frames still out keep the connection until GStreamer frees them */
+  if (conn)
+    conn_unref (conn);
+  gst_clear_object (&self->mono_clock_checked);
+  return TRUE;
+}
+
+static gboolean
+gst_dmapipe_src_unlock (GstBaseSrc * bsrc)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
+  guint64 one = 1;
+
+  g_atomic_int_set (&self->flushing, 1);
+  if (write (self->wake_fd, &one, sizeof (one)) < 0)
+    GST_WARNING_OBJECT (self, "eventfd: %s", g_strerror (errno));
+  return TRUE;
+}
+
+static gboolean
+gst_dmapipe_src_unlock_stop (GstBaseSrc * bsrc)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
+  guint64 value;
+
+  if (read (self->wake_fd, &value, sizeof (value)) < 0 && errno != EAGAIN)
+    GST_WARNING_OBJECT (self, "eventfd: %s", g_strerror (errno));
+  g_atomic_int_set (&self->flushing, 0);
+  return TRUE;
+}
+
+static gboolean
+gst_dmapipe_src_query (GstBaseSrc * bsrc, GstQuery * query)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    GstClockTime min = 0, max;
+    gint fps_n, fps_d;
+    guint in_flight;
+
+    GST_OBJECT_LOCK (self);
+    fps_n = self->fps_n;
+    fps_d = self->fps_d;
+    in_flight = self->max_in_flight;
+    GST_OBJECT_UNLOCK (self);
+    /* a frame is on its way for up to one frame time; downstream may hold
+     * the in-flight limit's worth */
+    if (fps_n > 0 && fps_d > 0)
+      min = gst_util_uint64_scale_int (GST_SECOND, fps_d, fps_n);
+    max = min * in_flight;
+    gst_query_set_latency (query, TRUE, min, max);
+    return TRUE;
+  }
+  return GST_BASE_SRC_CLASS (parent_class)->query (bsrc, query);
+}
+
+/* ---- GObject ------------------------------------------------------------- */
+
+static void
+gst_dmapipe_src_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_SOCKET_PATH:
+      g_free (self->socket_path);
+      self->socket_path = g_value_dup_string (value);
+      break;
+    case PROP_POLICY:
+      self->policy = g_value_get_enum (value);
+      break;
+    case PROP_QUEUE_DEPTH:
+      self->queue_depth = g_value_get_uint (value);
+      break;
+    case PROP_MAX_IN_FLIGHT:
+      self->max_in_flight = g_value_get_uint (value);
+      break;
+    case PROP_RECONNECT:
+      self->reconnect = g_value_get_boolean (value);
+      break;
+    case PROP_TIMEOUT:
+      self->timeout = g_value_get_uint (value);
+      break;
+    case PROP_STRICT:
+      self->strict = g_value_get_boolean (value);
+      break;
+    case PROP_FRAMERATE:
+      self->fps_n = gst_value_get_fraction_numerator (value);
+      self->fps_d = gst_value_get_fraction_denominator (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_dmapipe_src_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (object);
+  struct dmapipe_client_stats stats;
+
+  memset (&stats, 0, sizeof (stats));
+  if (prop_id == PROP_DROPS || prop_id == PROP_RECONNECTS) {
+    GST_OBJECT_LOCK (self);
+    /* the connection lives as long as the element is started */
+    if (self->conn) {
+      Conn *conn = conn_ref (self->conn);
+
+      GST_OBJECT_UNLOCK (self);
+      g_mutex_lock (&conn->lock);
+      dmapipe_client_get_stats (conn->client, &stats);
+      g_mutex_unlock (&conn->lock);
+      conn_unref (conn);
+    } else {
+      GST_OBJECT_UNLOCK (self);
+    }
+  }
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_SOCKET_PATH:
+      g_value_set_string (value, self->socket_path);
+      break;
+    case PROP_POLICY:
+      g_value_set_enum (value, self->policy);
+      break;
+    case PROP_QUEUE_DEPTH:
+      g_value_set_uint (value, self->queue_depth);
+      break;
+    case PROP_MAX_IN_FLIGHT:
+      g_value_set_uint (value, self->max_in_flight);
+      break;
+    case PROP_RECONNECT:
+      g_value_set_boolean (value, self->reconnect);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint (value, self->timeout);
+      break;
+    case PROP_STRICT:
+      g_value_set_boolean (value, self->strict);
+      break;
+    case PROP_FRAMERATE:
+      gst_value_set_fraction (value, self->fps_n, self->fps_d);
+      break;
+    case PROP_FRAMES:
+      g_value_set_uint64 (value, self->frames);
+      break;
+    case PROP_DROPS:
+      g_value_set_uint64 (value, stats.sequence_gaps);
+      break;
+    case PROP_COPIES:
+      g_value_set_uint64 (value, self->copies);
+      break;
+    case PROP_RECONNECTS:
+      g_value_set_uint64 (value, stats.reconnects);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_dmapipe_src_finalize (GObject * object)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (object);
+
+  g_free (self->socket_path);
+  if (self->wake_fd >= 0)
+    close (self->wake_fd);
+
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_dmapipe_src_init (GstDmapipeSrc * self)
+{
+  self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
+  self->policy = DEFAULT_POLICY;
+  self->queue_depth = DEFAULT_QUEUE_DEPTH;
+  self->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
+  self->reconnect = DEFAULT_RECONNECT;
+  self->timeout = DEFAULT_TIMEOUT;
+  self->strict = DEFAULT_STRICT;
+  self->fps_n = 0;
+  self->fps_d = 1;
+  gst_video_info_init (&self->info);
+  self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (self->wake_fd < 0)
+    GST_ERROR_OBJECT (self, "eventfd: %s", g_strerror (errno));
+
+  gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
+  gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+}
+
+static void
+gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
+  GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+
+  gobject_class->set_property = gst_dmapipe_src_set_property;
+  gobject_class->get_property = gst_dmapipe_src_get_property;
+  gobject_class->finalize = gst_dmapipe_src_finalize;
+
+  properties[PROP_SOCKET_PATH] = g_param_spec_string ("socket-path",
+      "Socket path", "The producer's unix socket: a filesystem path, or "
+      "@name for the abstract namespace", DEFAULT_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_POLICY] = g_param_spec_enum ("policy", "Policy",
+      "What the producer does when this consumer falls behind",
+      GST_TYPE_DMAPIPE_POLICY, DEFAULT_POLICY,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_QUEUE_DEPTH] = g_param_spec_uint ("queue-depth",
+      "Queue depth", "Frames the producer keeps for this consumer with the "
+      "queue and block policies (capped by the producer)", 1, 16,
+      DEFAULT_QUEUE_DEPTH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_MAX_IN_FLIGHT] = g_param_spec_uint ("max-in-flight",
+      "Max in flight", "Frames this element and downstream may hold at once "
+      "(capped by the producer's max-in-flight)", 1, 16, DEFAULT_MAX_IN_FLIGHT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_RECONNECT] = g_param_spec_boolean ("reconnect",
+      "Reconnect", "When the producer is absent, ends the stream or goes "
+      "away, wait for it (reconnecting with backoff) instead of ending with "
+      "EOS or an error", DEFAULT_RECONNECT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_TIMEOUT] = g_param_spec_uint ("timeout", "Timeout",
+      "Post an error when no frame arrives for this many milliseconds "
+      "(0 = wait forever)", 0, G_MAXUINT, DEFAULT_TIMEOUT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  properties[PROP_STRICT] = g_param_spec_boolean ("strict", "Strict",
+      "Fail instead of copying frames for a downstream that cannot take "
+      "their strides", DEFAULT_STRICT,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  properties[PROP_FRAMERATE] = gst_param_spec_fraction ("framerate",
+      "Frame rate", "Frame rate to put in the caps (the protocol does not "
+      "carry one; 0/1: variable, or what downstream requires)", 0, 1, G_MAXINT,
+      1, 0, 1,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_FRAMES] = g_param_spec_uint64 ("frames", "Frames",
+      "Frames received", 0, G_MAXUINT64, 0,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_DROPS] = g_param_spec_uint64 ("drops", "Drops",
+      "Frames the producer sent to others but not to this consumer (gaps in "
+      "the sequence numbers)", 0, G_MAXUINT64, 0,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_COPIES] = g_param_spec_uint64 ("copies", "Copies",
+      "Frames whose pixels were copied (0 = zero-copy)", 0, G_MAXUINT64, 0,
+      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_RECONNECTS] = g_param_spec_uint64 ("reconnects",
+      "Reconnects", "Times the connection to the producer was re-established",
+      0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "dmapipe source", "Source/Video",
+      "Receives video frames from a dmapipe producer in another process "
+      "(dmapipesink, dmapipe serve) as dma-bufs or memfds, without copying "
+      "pixels: memory:DMABuf caps when the buffers are dma-bufs and "
+      "downstream takes them, GstVideoMeta with the producer's strides, "
+      "capture timestamps on the pipeline clock; frames go back to the "
+      "producer when GStreamer frees them",
+      "dmapipe developers");
+  gst_element_class_add_static_metadata (element_class, "example",
+      "gst-launch-1.0 dmapipesrc socket-path=/tmp/camera.sock ! videoconvert "
+      "! autovideosink");
+  gst_element_class_add_static_metadata (element_class, "example-encoder",
+      "gst-launch-1.0 dmapipesrc socket-path=@camera policy=block "
+      "reconnect=true ! v4l2h264enc output-io-mode=dmabuf-import ! h264parse "
+      "! mp4mux ! filesink location=out.mp4");
+  gst_element_class_add_static_metadata (element_class, "example-producer",
+      "gst-launch-1.0 v4l2src io-mode=dmabuf ! dmapipesink "
+      "socket-path=@camera   (or: dmapipe serve --socket @camera)");
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR (gst_dmapipe_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR (gst_dmapipe_src_stop);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR (gst_dmapipe_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_dmapipe_src_unlock_stop);
+  basesrc_class->get_caps = GST_DEBUG_FUNCPTR (gst_dmapipe_src_get_caps);
+  basesrc_class->negotiate = GST_DEBUG_FUNCPTR (gst_dmapipe_src_negotiate);
+  basesrc_class->decide_allocation =
+      GST_DEBUG_FUNCPTR (gst_dmapipe_src_decide_allocation);
+  basesrc_class->query = GST_DEBUG_FUNCPTR (gst_dmapipe_src_query);
+  pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_dmapipe_src_create);
+
+  entry_quark = g_quark_from_static_string ("GstDmapipeSrcEntry");
+  GST_DEBUG_CATEGORY_INIT (gst_dmapipe_src_debug, "dmapipesrc", 0,
+      "dmapipe source");
+  GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
+
+  gst_type_mark_as_plugin_api (GST_TYPE_DMAPIPE_POLICY, 0);
+}

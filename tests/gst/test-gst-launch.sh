@@ -1,0 +1,231 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# dmapipesink and dmapipesrc across process boundaries with gst-launch-1.0:
+#   - videotestsrc ! dmapipesink in one process and dmapipesrc ! checksumsink
+#     in another print the same per-frame checksums as the single-process
+#     pipeline, for several formats, and nothing is copied;
+#   - the dmapipe tool on either end: dmapipe serve -> dmapipesrc !
+#     dmapipesink (a relay, zero-copy) -> dmapipe consume --verify full, and
+#     videotestsrc ! dmapipesink -> dmapipe consume;
+#   - dmapipesrc reconnect=true carries on across a producer restart.
+#
+# Usage: test-gst-launch.sh PATH-TO-dmapipe
+# The GStreamer environment (GST_PLUGIN_PATH_1_0, GST_REGISTRY_1_0) comes
+# from tests/gst/meson.build.
+
+set -u
+
+DMAPIPE=${1:?usage: test-gst-launch.sh PATH-TO-dmapipe}
+N=30
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+command -v gst-launch-1.0 >/dev/null 2>&1 || skip "gst-launch-1.0 not found (gstreamer1.0-tools)"
+command -v python3 >/dev/null 2>&1 || skip "python3 is needed to parse the tool's JSON"
+inspect=$(gst-inspect-1.0 dmapipesink 2>&1)
+case "$inspect" in
+*"ASan runtime does not come first"*)
+	skip "the plugin is built with sanitizers and gst-launch-1.0 is not: it cannot load it" ;;
+esac
+gst-inspect-1.0 dmapipesink >/dev/null 2>&1 || {
+	echo "FAIL: the dmapipe plugin does not load"
+	echo "$inspect"
+	exit 1
+}
+gst-inspect-1.0 checksumsink >/dev/null 2>&1 || skip "checksumsink not found (gstreamer1.0-plugins-bad)"
+
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/dmapipe-gst-XXXXXX") || exit 1
+PIDS=""
+
+# shellcheck disable=SC2317 # called through trap
+cleanup() {
+	for pid in $PIDS; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in $PIDS; do
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+	echo "FAIL: $*"
+	for f in "$DIR"/*.log "$DIR"/*.json; do
+		[ -s "$f" ] || continue
+		echo "---- $f"
+		tail -n 25 "$f"
+	done
+	exit 1
+}
+
+ok() {
+	echo "ok $*"
+}
+
+# bg NAME COMMAND...: runs COMMAND in the background, output in NAME.log;
+# its pid is in $LAST.
+bg() {
+	name=$1
+	shift
+	"$@" >"$DIR/$name.log" 2>&1 &
+	LAST=$!
+	PIDS="$PIDS $LAST"
+}
+
+# wait_ok PID WHAT: the process must exit 0 within 60 s.
+wait_ok() {
+	pid=$1
+	what=$2
+	i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 600 ] || {
+			kill "$pid"
+			fail "$what did not finish in 60 s"
+		}
+		sleep 0.1
+	done
+	wait "$pid" || fail "$what exited with status $?"
+}
+
+# wait_socket PATH: a producer is listening on PATH (within 10 s).
+wait_socket() {
+	i=0
+	while [ ! -S "$1" ]; do
+		i=$((i + 1))
+		[ $i -le 200 ] || fail "no socket at $1"
+		sleep 0.05
+	done
+}
+
+# The checksums of checksumsink's "TIMESTAMP CHECKSUM" lines, one per line.
+# Matched anywhere in a line: with -m, gst-launch-1.0 prints bus messages
+# from another thread, and a checksum can land in the middle of one.
+checksums() {
+	grep -oE '[0-9]+:[0-9]{2}:[0-9]{2}\.[0-9]{9} [0-9a-f]{40}' "$1" | cut -d' ' -f2
+}
+
+# Statistics posted on the bus at EOS (gst-launch-1.0 -m prints them).
+stat_of() {
+	# $1 log, $2 structure name, $3 field
+	sed -n "s/.*$2, .*$3=(guint64)\([0-9]*\).*/\1/p" "$1" | tail -n 1
+}
+
+# ---- videotestsrc -> dmapipesink | dmapipesrc -> checksumsink ----------------
+
+cross_process() {
+	fmt=$1
+	w=$2
+	h=$3
+	caps="video/x-raw,format=$fmt,width=$w,height=$h,framerate=30/1"
+	sock="$DIR/$fmt.sock"
+
+	gst-launch-1.0 -q videotestsrc num-buffers=$N pattern=ball ! "$caps" ! \
+		checksumsink >"$DIR/ref-$fmt.log" 2>&1 || fail "$fmt: reference pipeline"
+
+	bg prod-$fmt gst-launch-1.0 -m videotestsrc num-buffers=$N pattern=ball ! "$caps" ! \
+		dmapipesink socket-path="$sock" wait-consumers=1 sync=false
+	prod=$LAST
+	wait_socket "$sock"
+	bg cons-$fmt gst-launch-1.0 -m dmapipesrc socket-path="$sock" policy=block \
+		timeout=20000 ! checksumsink
+	wait_ok $LAST "$fmt consumer"
+	wait_ok $prod "$fmt producer"
+
+	checksums "$DIR/ref-$fmt.log" >"$DIR/ref-$fmt.sum"
+	checksums "$DIR/cons-$fmt.log" >"$DIR/cons-$fmt.sum"
+	[ "$(wc -l <"$DIR/ref-$fmt.sum")" -eq $N ] || fail "$fmt: reference has no $N checksums"
+	cmp -s "$DIR/ref-$fmt.sum" "$DIR/cons-$fmt.sum" ||
+		fail "$fmt: checksums differ: $(diff "$DIR/ref-$fmt.sum" "$DIR/cons-$fmt.sum" | head -12)"
+	[ "$(stat_of "$DIR/prod-$fmt.log" dmapipesink-stats copies)" = 0 ] ||
+		fail "$fmt: the producer copied frames"
+	[ "$(stat_of "$DIR/prod-$fmt.log" dmapipesink-stats frames)" = $N ] ||
+		fail "$fmt: the producer served $(stat_of "$DIR/prod-$fmt.log" dmapipesink-stats frames) frames"
+	[ "$(stat_of "$DIR/cons-$fmt.log" dmapipesrc-stats copies)" = 0 ] ||
+		fail "$fmt: the consumer copied frames"
+	ok "$fmt ${w}x$h: $N frames across processes, checksums identical, 0 copies"
+}
+
+cross_process I420 320 240
+cross_process NV12 640 360
+cross_process YUY2 320 240
+cross_process BGRx 256 128
+cross_process RGB 320 240
+cross_process GRAY8 160 120
+
+# ---- the tool on both ends, a zero-copy relay in the middle ------------------
+
+S1="$DIR/serve.sock"
+S2="$DIR/relay.sock"
+bg serve "$DMAPIPE" serve --socket "$S1" --size 320x240 --format NV12 --fps 0 \
+	--frames $N --wait-consumers 1 --quiet
+serve=$LAST
+wait_socket "$S1"
+bg relay gst-launch-1.0 -m dmapipesrc socket-path="$S1" policy=block timeout=20000 ! \
+	dmapipesink socket-path="$S2" wait-consumers=1 sync=false
+relay=$LAST
+wait_socket "$S2"
+"$DMAPIPE" consume --socket "$S2" --policy block:4 --verify full --frames $N \
+	--timeout 20000 --quiet --json >"$DIR/consume.json" 2>"$DIR/consume.log" ||
+	fail "dmapipe consume after the relay"
+wait_ok $relay "relay pipeline"
+wait_ok $serve "dmapipe serve"
+python3 - "$DIR/consume.json" $N <<'EOF' || fail "dmapipe consume: pattern or count"
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])
+ok = (d["result"] == "ok" and d["frames_received"] == n and d["frames_verified"] == n
+      and d["frames_failed"] == 0 and d["sequence_first"] == 0 and d["sequence_last"] == n - 1)
+if not ok:
+    print(json.dumps(d, indent=1))
+sys.exit(0 if ok else 1)
+EOF
+[ "$(stat_of "$DIR/relay.log" dmapipesink-stats copies)" = 0 ] || fail "the relay copied frames"
+[ "$(stat_of "$DIR/relay.log" dmapipesrc-stats copies)" = 0 ] || fail "the relay copied frames"
+ok "dmapipe serve -> dmapipesrc ! dmapipesink -> dmapipe consume: $N frames verified byte for byte, 0 copies"
+
+# ---- videotestsrc -> dmapipesink -> dmapipe consume ---------------------------
+
+S3="$DIR/tool.sock"
+bg prod-tool gst-launch-1.0 -m videotestsrc num-buffers=$N ! \
+	video/x-raw,format=NV12,width=320,height=240,framerate=30/1 ! \
+	dmapipesink socket-path="$S3" wait-consumers=1 sync=false
+prod=$LAST
+wait_socket "$S3"
+"$DMAPIPE" consume --socket "$S3" --policy block:4 --verify none --timeout 20000 \
+	--quiet --json >"$DIR/consume2.json" 2>"$DIR/consume2.log" || fail "dmapipe consume of dmapipesink"
+wait_ok $prod "videotestsrc ! dmapipesink"
+python3 - "$DIR/consume2.json" $N <<'EOF' || fail "dmapipe consume: frame count"
+import json, sys
+d = json.load(open(sys.argv[1]))
+ok = d["result"] == "ok" and d["frames_received"] == int(sys.argv[2]) and d["end"] == "eos"
+if not ok:
+    print(json.dumps(d, indent=1))
+sys.exit(0 if ok else 1)
+EOF
+ok "videotestsrc ! dmapipesink -> dmapipe consume: $N frames, end of stream"
+
+# ---- a producer restart: reconnect=true carries on ---------------------------
+
+S4="$DIR/restart.sock"
+bg cons-reconnect gst-launch-1.0 -m dmapipesrc socket-path="$S4" reconnect=true \
+	policy=block timeout=20000 num-buffers=$((2 * N)) ! checksumsink
+cons=$LAST
+for run in 1 2; do
+	bg prod-restart-$run gst-launch-1.0 -q videotestsrc num-buffers=$N ! \
+		video/x-raw,format=NV12,width=320,height=240,framerate=30/1 ! \
+		dmapipesink socket-path="$S4" wait-consumers=1 sync=false
+	wait_ok $LAST "producer run $run"
+done
+wait_ok $cons "consumer across the restart"
+[ "$(checksums "$DIR/cons-reconnect.log" | wc -l)" -eq $((2 * N)) ] ||
+	fail "reconnect: $(checksums "$DIR/cons-reconnect.log" | wc -l) frames instead of $((2 * N))"
+ok "dmapipesrc reconnect=true: $((2 * N)) frames from two producer runs"
+
+echo "all gst-launch tests passed"
