@@ -543,6 +543,8 @@ error:
 	connection_lost(client, DMAPIPE_CLIENT_ERROR);
 }
 
+static void sock_readable(struct dmapipe_client *client);
+
 /* EPOLLOUT only while releases wait for room: one syscall when it changes. */
 static void set_want_out(struct dmapipe_client *client, bool want)
 {
@@ -582,7 +584,16 @@ static void flush_releases(struct dmapipe_client *client)
 			sizeof(client->releases[0]) * (client->n_releases - 1));
 		client->n_releases--;
 		if (ret < 0) {
-			connection_lost(client, DMAPIPE_CLIENT_DISCONNECTED);
+			/* The producer is gone, but what it sent before going (the
+			 * last frames, EOS) is still queued on our side: read it
+			 * first, so the end of the stream is not lost. */
+			for (unsigned int i = 0; i < client->n_releases; i++)
+				dmapipe_close(client->releases[i].fence);
+			client->n_releases = 0;
+			sock_readable(client);
+			if (client->sock >= 0)
+				connection_lost(client, client->state == DMAPIPE_CLIENT_EOS ?
+						DMAPIPE_CLIENT_EOS : DMAPIPE_CLIENT_DISCONNECTED);
 			return;
 		}
 	}
