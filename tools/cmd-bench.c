@@ -42,7 +42,7 @@ static const char *const bench_usage =
 	"  -f, --format FOURCC     pixel format (default NV12)\n"
 	"  -c, --consumers LIST    consumer counts, comma separated (default 1,8)\n"
 	"  -r, --repeat N          unthrottled runs per setting; the median is\n"
-	"                          reported with the spread (default 3)\n"
+	"                          reported with the spread (default 5)\n"
 	"      --latency-frames N  frames per paced latency run (default 300)\n"
 	"      --latency-fps N     rate of the paced runs (default 60)\n"
 	"      --memcpy-runs N     timed memcpy runs (default 60)\n"
@@ -812,6 +812,39 @@ static void gst_baselines(struct bench *b)
 	b->gst_base_ok = gst_run_base(b) >= 0;
 }
 
+/*
+ * "Failed to read from shmsrc: Control socket has closed" from gst-launch's
+ * report of an error, or "" when there is none.
+ */
+static void gst_error_summary(const char *text, char *out, size_t len)
+{
+	const char *err = text ? strstr(text, "ERROR: from element ") : NULL;
+	const char *msg, *eol, *dbg;
+	size_t n;
+
+	out[0] = '\0';
+	if (!err)
+		return;
+	eol = strchr(err, '\n');
+	if (!eol)
+		eol = err + strlen(err);
+	/* the message follows the element path's last ": " */
+	for (msg = eol; msg > err + 1 && !(msg[-2] == ':' && msg[-1] == ' '); msg--)
+		;
+	n = (size_t)(eol - msg);
+	snprintf(out, len, "%.*s", (int)(n < 120 ? n : 120), msg);
+	/* the detail is the line after "../file.c(line): function (): element:" */
+	dbg = strstr(eol, "\n../");
+	if (dbg && (dbg = strchr(dbg + 1, '\n'))) {
+		dbg++;
+		eol = strchr(dbg, '\n');
+		n = eol ? (size_t)(eol - dbg) : strlen(dbg);
+		if (n && strlen(out) + 3 < len)
+			snprintf(out + strlen(out), len - strlen(out), ": %.*s",
+				 (int)(n < 120 ? n : 120), dbg);
+	}
+}
+
 /* One shmsink process and @readers shmsrc processes; false on timeout. */
 static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep,
 			 double *cpu_ns, double *exec_s, char *why, size_t why_len)
@@ -895,15 +928,32 @@ static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep
 	for (i = 0; i < n; i++)
 		*cpu_ns += (double)ru_cpu_ns(&ch[i].ru);
 	if (!ok && gone) {
-		snprintf(why, why_len, "timeout: %u of %u shmsrc readers had ended before "
-			 "shmsink finished %llu frames (see %.160s)", gone, readers,
-			 (unsigned long long)b->o.gst_frames, outs[1]);
+		char summary[256] = "", st[64] = "";
+
+		for (i = 1; i < n; i++) {
+			if (ch[i].done && !ch[i].killed) {
+				char *log = read_file(outs[i]);
+
+				gst_error_summary(log, summary, sizeof(summary));
+				describe_status(ch[i].status, st, sizeof(st));
+				free(log);
+				break;
+			}
+		}
+		snprintf(why, why_len, "timeout: %u of %u shmsrc readers had ended (%.40s: %.120s) "
+			 "before shmsink finished %llu frames", gone, readers, st,
+			 summary[0] ? summary : "no error message",
+			 (unsigned long long)b->o.gst_frames);
 	} else if (!ok) {
 		snprintf(why, why_len, "timeout: shmsink had not finished %llu frames after %u s "
 			 "with every reader still connected (deadlock); killed",
 			 (unsigned long long)b->o.gst_frames, b->o.gst_timeout_ms / 1000);
 	} else if (!text || !strstr(text, "Got EOS from element")) {
-		snprintf(why, why_len, "shmsink pipeline failed before EOS (see %.160s)", outs[0]);
+		char summary[256];
+
+		gst_error_summary(text, summary, sizeof(summary));
+		snprintf(why, why_len, "shmsink pipeline failed before EOS: %.200s",
+			 summary[0] ? summary : "no error message");
 		ok = false;
 	}
 	free(text);
@@ -1484,7 +1534,7 @@ int cmd_bench(int argc, char **argv)
 	b->o.format.height = 2160;
 	b->o.format.modifier = DMAPIPE_MOD_LINEAR;
 	b->o.frames = 100000;
-	b->o.repeat = 3;
+	b->o.repeat = 5;
 	b->o.latency_frames = 300;
 	b->o.latency_fps = 60;
 	b->o.memcpy_runs = 60;
@@ -1690,6 +1740,10 @@ int cmd_bench(int argc, char **argv)
 	else
 		write_markdown(b, stdout);
 	if (b->o.output) {
+		/* the GStreamer elements' section (tests/gst/bench-gst.py) lives in
+		 * the same file between its own markers: keep it */
+		char *old = read_file(b->o.output);
+		char *keep = old ? strstr(old, "<!-- bench-gst.py: begin -->") : NULL;
 		FILE *f = fopen(b->o.output, "we");
 
 		if (!f) {
@@ -1698,16 +1752,19 @@ int cmd_bench(int argc, char **argv)
 			status = 1;
 		} else {
 			write_markdown(b, f);
+			if (keep)
+				fprintf(f, "\n%s", keep);
 			if (fclose(f) != 0)
 				status = 1;
 			else
 				log_step(b, "report written to %s", b->o.output);
 		}
+		free(old);
 	}
 	if (stop_requested)
 		status = 1;
 	for (i = 0; i < b->o.n_consumers; i++)
-		if (b->gst[i].ran && !b->gst[i].measured && b->gst_launch[0] && b->o.gst)
+		if (b->gst[i].failures)
 			b->o.keep = true;
 	if (status != 0 || b->o.keep)
 		fprintf(stderr, "dmapipe bench: %s; logs kept in %s\n",
