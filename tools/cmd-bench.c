@@ -940,10 +940,9 @@ static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep
 				break;
 			}
 		}
-		snprintf(why, why_len, "timeout: %u of %u shmsrc readers had ended (%.40s: %.120s) "
-			 "before shmsink finished %llu frames", gone, readers, st,
-			 summary[0] ? summary : "no error message",
-			 (unsigned long long)b->o.gst_frames);
+		snprintf(why, why_len, "shmsink stalled after %u of %u readers were disconnected "
+			 "(reader %.24s: %.100s); killed after %u s", gone, readers, st,
+			 summary[0] ? summary : "no error message", b->o.gst_timeout_ms / 1000);
 	} else if (!ok) {
 		snprintf(why, why_len, "timeout: shmsink had not finished %llu frames after %u s "
 			 "with every reader still connected (deadlock); killed",
