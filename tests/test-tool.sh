@@ -15,35 +15,9 @@ if ! command -v python3 >/dev/null 2>&1; then
 	exit 77
 fi
 
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/dmapipe-tool-XXXXXX") || exit 1
-PIDS=""
-
-# shellcheck disable=SC2317 # called through trap
-cleanup() {
-	for pid in $PIDS; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in $PIDS; do
-		wait "$pid" 2>/dev/null
-	done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-	echo "FAIL: $*"
-	for f in "$DIR"/*.log "$DIR"/*.json; do
-		[ -s "$f" ] || continue
-		echo "---- $f"
-		tail -n 20 "$f"
-	done
-	exit 1
-}
-
-ok() {
-	echo "ok $*"
-}
+# shellcheck source=testlib.sh
+TAG=tool
+. "$(dirname "$0")/testlib.sh"
 
 # jcheck FILE PYTHON-EXPRESSION: the expression, with d = the parsed
 # document, must be true.

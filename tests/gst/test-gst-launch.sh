@@ -38,35 +38,9 @@ gst-inspect-1.0 dmapipesink >/dev/null 2>&1 || {
 }
 gst-inspect-1.0 checksumsink >/dev/null 2>&1 || skip "checksumsink not found (gstreamer1.0-plugins-bad)"
 
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/dmapipe-gst-XXXXXX") || exit 1
-PIDS=""
-
-# shellcheck disable=SC2317 # called through trap
-cleanup() {
-	for pid in $PIDS; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in $PIDS; do
-		wait "$pid" 2>/dev/null
-	done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-fail() {
-	echo "FAIL: $*"
-	for f in "$DIR"/*.log "$DIR"/*.json; do
-		[ -s "$f" ] || continue
-		echo "---- $f"
-		tail -n 25 "$f"
-	done
-	exit 1
-}
-
-ok() {
-	echo "ok $*"
-}
+# shellcheck source=testlib.sh
+TAG=gst
+. "$(dirname "$0")/../testlib.sh"
 
 # bg NAME COMMAND...: runs COMMAND in the background, output in NAME.log;
 # its pid is in $LAST.
