@@ -26,6 +26,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <linux/videodev2.h>
+
 #if __has_include(<drm/drm_fourcc.h>)
 #include <drm/drm_fourcc.h>
 #elif __has_include(<libdrm/drm_fourcc.h>)
@@ -161,6 +163,83 @@ static const struct {
 	{ "GRAY8", DRM_FORMAT_R8 },	{ "Y8", DRM_FORMAT_R8 },
 	{ "GRAY16", DRM_FORMAT_R16 },	{ "Y16", DRM_FORMAT_R16 },
 };
+
+/*
+ * V4L2 pixel formats and the DRM fourcc of the same memory layout. The
+ * "M" variants keep each plane in its own buffer (n_objects > 1); the plain
+ * ones put all planes in one buffer. V4L2 names RGB by component order in
+ * memory, DRM by a little-endian 32-bit word, so the letters differ.
+ */
+static const struct {
+	uint32_t v4l2;
+	uint32_t drm;
+	uint8_t n_objects;
+} v4l2_formats[] = {
+	{ V4L2_PIX_FMT_NV12, DRM_FORMAT_NV12, 1 },
+	{ V4L2_PIX_FMT_NV21, DRM_FORMAT_NV21, 1 },
+	{ V4L2_PIX_FMT_NV16, DRM_FORMAT_NV16, 1 },
+	{ V4L2_PIX_FMT_NV61, DRM_FORMAT_NV61, 1 },
+	{ V4L2_PIX_FMT_NV24, DRM_FORMAT_NV24, 1 },
+	{ V4L2_PIX_FMT_NV42, DRM_FORMAT_NV42, 1 },
+	{ V4L2_PIX_FMT_NV12M, DRM_FORMAT_NV12, 2 },
+	{ V4L2_PIX_FMT_NV21M, DRM_FORMAT_NV21, 2 },
+	{ V4L2_PIX_FMT_NV16M, DRM_FORMAT_NV16, 2 },
+	{ V4L2_PIX_FMT_NV61M, DRM_FORMAT_NV61, 2 },
+	{ V4L2_PIX_FMT_YUV420, DRM_FORMAT_YUV420, 1 },
+	{ V4L2_PIX_FMT_YVU420, DRM_FORMAT_YVU420, 1 },
+	{ V4L2_PIX_FMT_YUV422P, DRM_FORMAT_YUV422, 1 },
+	{ V4L2_PIX_FMT_YUV420M, DRM_FORMAT_YUV420, 3 },
+	{ V4L2_PIX_FMT_YVU420M, DRM_FORMAT_YVU420, 3 },
+	{ V4L2_PIX_FMT_YUV422M, DRM_FORMAT_YUV422, 3 },
+	{ V4L2_PIX_FMT_YVU422M, DRM_FORMAT_YVU422, 3 },
+	{ V4L2_PIX_FMT_YUV444M, DRM_FORMAT_YUV444, 3 },
+	{ V4L2_PIX_FMT_YVU444M, DRM_FORMAT_YVU444, 3 },
+	{ V4L2_PIX_FMT_YUYV, DRM_FORMAT_YUYV, 1 },
+	{ V4L2_PIX_FMT_YVYU, DRM_FORMAT_YVYU, 1 },
+	{ V4L2_PIX_FMT_UYVY, DRM_FORMAT_UYVY, 1 },
+	{ V4L2_PIX_FMT_VYUY, DRM_FORMAT_VYUY, 1 },
+	{ V4L2_PIX_FMT_P010, DRM_FORMAT_P010, 1 },
+	/* bytes B, G, R, X in memory */
+	{ V4L2_PIX_FMT_XBGR32, DRM_FORMAT_XRGB8888, 1 },
+	{ V4L2_PIX_FMT_ABGR32, DRM_FORMAT_ARGB8888, 1 },
+	/* bytes R, G, B, X */
+	{ V4L2_PIX_FMT_RGBX32, DRM_FORMAT_XBGR8888, 1 },
+	{ V4L2_PIX_FMT_RGBA32, DRM_FORMAT_ABGR8888, 1 },
+	/* bytes X, R, G, B */
+	{ V4L2_PIX_FMT_XRGB32, DRM_FORMAT_BGRX8888, 1 },
+	{ V4L2_PIX_FMT_ARGB32, DRM_FORMAT_BGRA8888, 1 },
+	/* bytes X, B, G, R */
+	{ V4L2_PIX_FMT_BGRX32, DRM_FORMAT_RGBX8888, 1 },
+	{ V4L2_PIX_FMT_BGRA32, DRM_FORMAT_RGBA8888, 1 },
+	/* bytes R, G, B */
+	{ V4L2_PIX_FMT_RGB24, DRM_FORMAT_BGR888, 1 },
+	/* bytes B, G, R */
+	{ V4L2_PIX_FMT_BGR24, DRM_FORMAT_RGB888, 1 },
+	{ V4L2_PIX_FMT_RGB565, DRM_FORMAT_RGB565, 1 },
+	{ V4L2_PIX_FMT_GREY, DRM_FORMAT_R8, 1 },
+	{ V4L2_PIX_FMT_Y16, DRM_FORMAT_R16, 1 },
+};
+
+DMAPIPE_EXPORT uint32_t dmapipe_fourcc_from_v4l2(uint32_t pixelformat, unsigned int *n_objects)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(v4l2_formats); i++) {
+		if (v4l2_formats[i].v4l2 == pixelformat) {
+			if (n_objects)
+				*n_objects = v4l2_formats[i].n_objects;
+			return v4l2_formats[i].drm;
+		}
+	}
+	return 0;
+}
+
+DMAPIPE_EXPORT uint32_t dmapipe_fourcc_to_v4l2(uint32_t fourcc, bool separate_objects)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(v4l2_formats); i++)
+		if (v4l2_formats[i].drm == fourcc &&
+		    (v4l2_formats[i].n_objects > 1) == separate_objects)
+			return v4l2_formats[i].v4l2;
+	return 0;
+}
 
 static const struct format_info *find_format(uint32_t fourcc)
 {

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/videodev2.h>
+
 #if __has_include(<drm/drm_fourcc.h>)
 #include <drm/drm_fourcc.h>
 #elif __has_include(<libdrm/drm_fourcc.h>)
@@ -624,10 +626,48 @@ static void test_strict(void)
 	test_pass("strict");
 }
 
+static void test_v4l2(void)
+{
+	unsigned int n = 99;
+
+	check_int_eq(dmapipe_fourcc_from_v4l2(V4L2_PIX_FMT_NV12, &n), DRM_FORMAT_NV12);
+	check_int_eq(n, 1);
+	check_int_eq(dmapipe_fourcc_from_v4l2(V4L2_PIX_FMT_NV12M, &n), DRM_FORMAT_NV12);
+	check_int_eq(n, 2);
+	check_int_eq(dmapipe_fourcc_from_v4l2(V4L2_PIX_FMT_YUV420M, &n), DRM_FORMAT_YUV420);
+	check_int_eq(n, 3);
+	check_int_eq(dmapipe_fourcc_from_v4l2(V4L2_PIX_FMT_YUYV, NULL), DRM_FORMAT_YUYV);
+	/* memory order B, G, R, X is DRM's little-endian XRGB8888 */
+	check_int_eq(dmapipe_fourcc_from_v4l2(V4L2_PIX_FMT_XBGR32, NULL), DRM_FORMAT_XRGB8888);
+	check_int_eq(dmapipe_fourcc_from_v4l2(V4L2_PIX_FMT_RGB24, NULL), DRM_FORMAT_BGR888);
+	/* compressed and unknown codes have no DRM equivalent; n untouched */
+	n = 99;
+	check_int_eq(dmapipe_fourcc_from_v4l2(V4L2_PIX_FMT_MJPEG, &n), 0);
+	check_int_eq(n, 99);
+	check_int_eq(dmapipe_fourcc_from_v4l2(0, NULL), 0);
+
+	check_int_eq(dmapipe_fourcc_to_v4l2(DRM_FORMAT_NV12, false), V4L2_PIX_FMT_NV12);
+	check_int_eq(dmapipe_fourcc_to_v4l2(DRM_FORMAT_NV12, true), V4L2_PIX_FMT_NV12M);
+	check_int_eq(dmapipe_fourcc_to_v4l2(DRM_FORMAT_XRGB8888, false), V4L2_PIX_FMT_XBGR32);
+	check_int_eq(dmapipe_fourcc_to_v4l2(DRM_FORMAT_XRGB8888, true), 0);
+	check_int_eq(dmapipe_fourcc_to_v4l2(0, false), 0);
+	/* every mapped format is one the library knows the geometry of */
+	for (uint32_t drm = 0, i = 0; i < 4; i++) {
+		static const uint32_t codes[] = { V4L2_PIX_FMT_NV16M, V4L2_PIX_FMT_P010,
+						  V4L2_PIX_FMT_Y16, V4L2_PIX_FMT_BGRA32 };
+
+		drm = dmapipe_fourcc_from_v4l2(codes[i], NULL);
+		check(drm != 0);
+		check(dmapipe_fourcc_is_supported(drm));
+	}
+	test_pass("v4l2");
+}
+
 int main(void)
 {
 	test_strict();
 	test_names();
+	test_v4l2();
 	test_supported();
 	test_geometry();
 	test_layout_init();

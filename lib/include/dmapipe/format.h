@@ -85,6 +85,22 @@ uint32_t dmapipe_fourcc_from_string(const char *name);
  */
 const char *dmapipe_fourcc_to_string(uint32_t fourcc, char *buf, size_t len);
 
+/**
+ * The DRM fourcc of a V4L2 pixel format (V4L2_PIX_FMT_*), or 0 when the
+ * library knows no DRM equivalent. @n_objects, if not NULL, is set to the
+ * number of buffers a frame of that V4L2 format is spread over: 1 for the
+ * contiguous formats (NV12), one per plane for the "M" formats (NV12M).
+ * Since 0.1.
+ */
+uint32_t dmapipe_fourcc_from_v4l2(uint32_t pixelformat, unsigned int *n_objects);
+
+/**
+ * The V4L2 pixel format of DRM fourcc @fourcc: its contiguous form, or with
+ * @separate_objects its one-buffer-per-plane ("M") form. 0 if there is none.
+ * Since 0.1.
+ */
+uint32_t dmapipe_fourcc_to_v4l2(uint32_t fourcc, bool separate_objects);
+
 /** True if the library knows the plane geometry of @fourcc. Since 0.1. */
 bool dmapipe_fourcc_is_supported(uint32_t fourcc);
 
