@@ -32,15 +32,6 @@ if not eval(sys.argv[2], {"d": d}):
 EOF
 }
 
-# Waits for a socket file to appear.
-wait_socket() {
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 500 ] && fail "socket $1 did not appear"
-		sleep 0.02
-	done
-}
 
 # expect_usage_error KEYWORD ARGS...: exit status 2 and KEYWORD in stderr.
 expect_usage_error() {

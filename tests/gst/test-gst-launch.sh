@@ -19,10 +19,9 @@ set -u
 DMAPIPE=${1:?usage: test-gst-launch.sh PATH-TO-dmapipe}
 N=30
 
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
+# shellcheck source=testlib.sh
+TAG=gst
+. "$(dirname "$0")/../testlib.sh"
 
 command -v gst-launch-1.0 >/dev/null 2>&1 || skip "gst-launch-1.0 not found (gstreamer1.0-tools)"
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed to parse the tool's JSON"
@@ -37,46 +36,6 @@ gst-inspect-1.0 dmapipesink >/dev/null 2>&1 || {
 	exit 1
 }
 gst-inspect-1.0 checksumsink >/dev/null 2>&1 || skip "checksumsink not found (gstreamer1.0-plugins-bad)"
-
-# shellcheck source=testlib.sh
-TAG=gst
-. "$(dirname "$0")/../testlib.sh"
-
-# bg NAME COMMAND...: runs COMMAND in the background, output in NAME.log;
-# its pid is in $LAST.
-bg() {
-	name=$1
-	shift
-	"$@" >"$DIR/$name.log" 2>&1 &
-	LAST=$!
-	PIDS="$PIDS $LAST"
-}
-
-# wait_ok PID WHAT: the process must exit 0 within 60 s.
-wait_ok() {
-	pid=$1
-	what=$2
-	i=0
-	while kill -0 "$pid" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 600 ] || {
-			kill "$pid"
-			fail "$what did not finish in 60 s"
-		}
-		sleep 0.1
-	done
-	wait "$pid" || fail "$what exited with status $?"
-}
-
-# wait_socket PATH: a producer is listening on PATH (within 10 s).
-wait_socket() {
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -le 200 ] || fail "no socket at $1"
-		sleep 0.05
-	done
-}
 
 # The checksums of checksumsink's "TIMESTAMP CHECKSUM" lines, one per line.
 # Matched anywhere in a line: with -m, gst-launch-1.0 prints bus messages
