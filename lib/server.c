@@ -812,47 +812,69 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 	return true;
 }
 
-/* Returns false if the connection was closed (and @c freed). */
-static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
+/*
+ * Ends the lease on (@buffer_id, @sequence), taking @fence (or -1).
+ * Returns false if the connection was closed (and @c freed).
+ */
+static bool release_lease(struct consumer *c, uint32_t buffer_id, uint64_t sequence, int fence)
 {
 	unsigned int i;
 
 	for (i = 0; i < c->n_leases; i++)
-		if (c->leases[i].id == r->buffer_id && c->leases[i].sequence == r->sequence)
+		if (c->leases[i].id == buffer_id && c->leases[i].sequence == sequence)
 			break;
 	if (i == c->n_leases) {
-		dmapipe_close(r->release_fence);
+		dmapipe_close(fence);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release of a frame the consumer does not hold");
 		return false;
 	}
-	if (r->release_fence >= 0 && !(c->features & DMAPIPE_FEATURE_FENCES)) {
-		dmapipe_close(r->release_fence);
+	if (fence >= 0 && !(c->features & DMAPIPE_FEATURE_FENCES)) {
+		dmapipe_close(fence);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release fence without the fences feature");
 		return false;
 	}
-	if (r->release_fence >= 0 && !dmapipe_fd_is_sync_file(r->release_fence)) {
-		dmapipe_close(r->release_fence);
+	if (fence >= 0 && !dmapipe_fd_is_sync_file(fence)) {
+		dmapipe_close(fence);
 		consumer_close(c, DMAPIPE_ERR_BAD_FD, "release fence is not a sync_file");
 		return false;
 	}
-	if (r->release_fence >= 0 && !fence_signalled(r->release_fence)) {
+	if (fence >= 0 && !fence_signalled(fence)) {
 		if (c->n_fenced >= MAX_FENCED || c->n_fenced >= c->server->opts.fd_quota) {
-			dmapipe_close(r->release_fence);
+			dmapipe_close(fence);
 			consumer_close(c, DMAPIPE_ERR_FD_QUOTA, "too many unsignalled release fences");
 			return false;
 		}
 		c->fenced[c->n_fenced].buffer = c->leases[i].buffer;
-		c->fenced[c->n_fenced].fence = r->release_fence;
+		c->fenced[c->n_fenced].fence = fence;
 		c->n_fenced++;
 		c->leases[i] = c->leases[--c->n_leases];
 	} else {
 		struct dmapipe_buffer *b = c->leases[i].buffer;
 
-		dmapipe_close(r->release_fence);
+		dmapipe_close(fence);
 		c->leases[i] = c->leases[--c->n_leases];
 		drop_ref(c->server, b);
 	}
 	c->frames_released++;
+	return true;
+}
+
+/* Returns false if the connection was closed (and @c freed). */
+static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
+{
+	return release_lease(c, r->buffer_id, r->sequence, r->release_fence);
+}
+
+/*
+ * RELEASES: each entry exactly as a RELEASE without a fence, in order; the
+ * first one that names no lease ends the connection (a repeated entry
+ * included). Returns false if the connection was closed (and @c freed).
+ */
+static bool handle_releases(struct consumer *c, const struct dmapipe_msg_releases *r)
+{
+	for (uint32_t i = 0; i < r->n_releases; i++)
+		if (!release_lease(c, r->releases[i].buffer_id, r->releases[i].sequence, -1))
+			return false;
 	return true;
 }
 
@@ -900,6 +922,10 @@ static bool consumer_handle_msg(struct consumer *c, struct dmapipe_msg *msg)
 		if (c->role != DMAPIPE_ROLE_CONSUMER)
 			break;
 		return handle_release(c, &msg->release);
+	case DMAPIPE_MSG_RELEASES:
+		if (c->role != DMAPIPE_ROLE_CONSUMER || !(c->features & DMAPIPE_FEATURE_RELEASES))
+			break;
+		return handle_releases(c, &msg->releases);
 	case DMAPIPE_MSG_STATS_REQUEST:
 		if (!(c->features & DMAPIPE_FEATURE_STATS))
 			break;
