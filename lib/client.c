@@ -26,12 +26,26 @@
 
 #define MAX_IDS 256
 #define MAX_FRAMES 16
+/* recvmmsg() bursts read per wake-up, at most */
+#define RECV_ROUNDS 16
+/*
+ * Release coalescing (see dmapipe_client_release_frame()): a release is
+ * held back only while more received frames wait to be acquired, only if
+ * the application held the frame less than RELEASE_FAST_NS (it is
+ * handing frames on quickly, so the next release follows soon), never
+ * longer than RELEASE_HOLD_MAX_NS, and for at most half of the in-flight
+ * window (at least 2), so that the producer gets buffers back and sends
+ * more frames while the consumer works through the rest.
+ */
+#define RELEASE_FAST_NS (100 * 1000ull)
+#define RELEASE_HOLD_MAX_NS (1000 * 1000ull)
 
 struct client_frame {
 	struct dmapipe_frame frame;
 	bool used;
 	bool taken;          /* handed to the application */
 	uint64_t generation; /* connection it came from */
+	uint64_t acquired_ns;
 };
 
 struct release_entry {
@@ -67,6 +81,12 @@ struct dmapipe_client {
 	unsigned int queue_head, queue_len;
 	struct release_entry releases[MAX_FRAMES];
 	unsigned int n_releases;
+	uint64_t releases_held_ns; /* when the oldest held-back release was made */
+
+	/* scratch space, allocated once */
+	struct dmapipe_recv_batch *rx; /* a burst received from the producer */
+	uint64_t rx_ns;                /* when it was received */
+	struct dmapipe_msg *tx;        /* releases sent with one sendmmsg() */
 
 	bool have_last;
 	uint64_t last_sequence;
@@ -122,6 +142,9 @@ static void connection_reset(struct dmapipe_client *client)
 		close(client->sock);
 		client->sock = -1;
 	}
+	/* a burst it was in the middle of: close the fds not yet handled */
+	if (client->rx)
+		dmapipe_recv_batch_discard(client->rx);
 	/* Frames received but not yet taken stay queued: they hold their
 	 * buffers, so the application can still drain them after EOS or a
 	 * lost connection; releasing them is then local. */
@@ -261,6 +284,12 @@ DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_cl
 	client->sock = client->timer_fd = -1;
 	client->path = strdup(options->path);
 	client->name = strdup(options->name ? options->name : "consumer");
+	client->rx = calloc(1, sizeof(*client->rx));
+	client->tx = calloc(MAX_FRAMES, sizeof(*client->tx));
+	if (!client->rx || !client->tx) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	client->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	client->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (!client->path || !client->name || client->epoll_fd < 0 || client->timer_fd < 0 ||
@@ -307,6 +336,8 @@ DMAPIPE_EXPORT void dmapipe_client_free(struct dmapipe_client *client)
 	}
 	dmapipe_close(client->timer_fd);
 	dmapipe_close(client->epoll_fd);
+	free(client->rx);
+	free(client->tx);
 	free(client->path);
 	free(client->name);
 	free(client);
@@ -458,7 +489,7 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 	cf->frame.buffer = dmapipe_buffer_ref(client->buffers[f->buffer_id]);
 	cf->frame.buffer_id = f->buffer_id;
 	cf->frame.meta = f->meta;
-	cf->frame.received_ns = dmapipe_now_ns();
+	cf->frame.received_ns = client->rx_ns;
 	if (client->have_last) {
 		if (f->meta.sequence > client->last_sequence + 1)
 			client->stats.sequence_gaps += f->meta.sequence - client->last_sequence - 1;
@@ -556,33 +587,64 @@ static void set_want_out(struct dmapipe_client *client, bool want)
 		client->want_out = want;
 }
 
+/*
+ * Sends every release waiting in client->releases, in order, with one
+ * sendmmsg(): fenced ones as RELEASE each, the others together in one
+ * RELEASES if the producer takes it (a single one as RELEASE), or as one
+ * RELEASE each if it does not.
+ */
 static void flush_releases(struct dmapipe_client *client)
 {
 	while (client->n_releases > 0 && client->sock >= 0) {
-		struct release_entry *r = &client->releases[0];
-		struct dmapipe_msg msg;
+		unsigned int covers[MAX_FRAMES]; /* releases each message carries */
+		struct dmapipe_msg *tx = client->tx;
+		unsigned int n_msgs = 0, done = 0, sent;
+		bool fences = client->features & DMAPIPE_FEATURE_FENCES;
+		bool batch = client->features & DMAPIPE_FEATURE_RELEASES;
 		int ret;
 
-		memset(&msg, 0, sizeof(msg));
-		msg.type = DMAPIPE_MSG_RELEASE;
-		msg.release.buffer_id = r->buffer_id;
-		msg.release.sequence = r->sequence;
-		msg.release.release_fence = (client->features & DMAPIPE_FEATURE_FENCES) ? r->fence : -1;
-		if (msg.release.release_fence < 0 && r->fence >= 0) {
-			/* the producer cannot take fences: wait here, it is ours to wait for */
-			struct pollfd pfd = { .fd = r->fence, .events = POLLIN };
+		for (unsigned int i = 0; i < client->n_releases; i++) {
+			struct release_entry *r = &client->releases[i];
+			struct dmapipe_msg *last = n_msgs ? &tx[n_msgs - 1] : NULL;
 
-			poll(&pfd, 1, -1);
+			if (r->fence >= 0 && !fences) {
+				/* the producer cannot take fences: wait here, it is ours to wait for */
+				struct pollfd pfd = { .fd = r->fence, .events = POLLIN };
+
+				poll(&pfd, 1, -1);
+			}
+			if (r->fence < 0 || !fences) {
+				if (batch && last && last->type == DMAPIPE_MSG_RELEASE &&
+				    last->release.release_fence < 0) {
+					/* a second unfenced release: turn the last one into RELEASES */
+					uint32_t id = last->release.buffer_id;
+					uint64_t seq = last->release.sequence;
+
+					last->type = DMAPIPE_MSG_RELEASES;
+					last->releases.n_releases = 1;
+					last->releases.releases[0].buffer_id = id;
+					last->releases.releases[0].sequence = seq;
+				}
+				if (batch && last && last->type == DMAPIPE_MSG_RELEASES) {
+					uint32_t k = last->releases.n_releases++;
+
+					last->releases.releases[k].buffer_id = r->buffer_id;
+					last->releases.releases[k].sequence = r->sequence;
+					covers[n_msgs - 1]++;
+					continue;
+				}
+			}
+			tx[n_msgs].type = DMAPIPE_MSG_RELEASE;
+			tx[n_msgs].release.buffer_id = r->buffer_id;
+			tx[n_msgs].release.sequence = r->sequence;
+			tx[n_msgs].release.release_fence = fences ? r->fence : -1;
+			covers[n_msgs++] = 1;
 		}
-		ret = dmapipe_send_msg(client->sock, &msg);
+		ret = dmapipe_send_msgs(client->sock, tx, n_msgs);
 		if (ret == -EAGAIN) {
 			set_want_out(client, true);
 			return;
 		}
-		dmapipe_close(r->fence);
-		memmove(&client->releases[0], &client->releases[1],
-			sizeof(client->releases[0]) * (client->n_releases - 1));
-		client->n_releases--;
 		if (ret < 0) {
 			/* The producer is gone, but what it sent before going (the
 			 * last frames, EOS) is still queued on our side: read it
@@ -596,32 +658,72 @@ static void flush_releases(struct dmapipe_client *client)
 						DMAPIPE_CLIENT_EOS : DMAPIPE_CLIENT_DISCONNECTED);
 			return;
 		}
+		sent = (unsigned int)ret;
+		for (unsigned int m = 0; m < sent; m++)
+			done += covers[m];
+		for (unsigned int i = 0; i < done; i++)
+			dmapipe_close(client->releases[i].fence);
+		memmove(&client->releases[0], &client->releases[done],
+			sizeof(client->releases[0]) * (client->n_releases - done));
+		client->n_releases -= done;
+		if (sent < n_msgs) {
+			/* the socket filled up: the rest goes when there is room */
+			set_want_out(client, true);
+			return;
+		}
 	}
 	if (client->sock >= 0)
 		set_want_out(client, false);
 }
 
+/* The read of the socket failed with @ret: the connection ends. */
+static void read_failed(struct dmapipe_client *client, int ret, const char *why)
+{
+	dmapipe_recv_batch_discard(client->rx);
+	if (ret == -ECONNRESET || ret == -EPIPE) {
+		log_info("%s: producer closed the connection", client->path);
+		connection_lost(client, client->state == DMAPIPE_CLIENT_EOS ?
+				DMAPIPE_CLIENT_EOS : DMAPIPE_CLIENT_DISCONNECTED);
+		return;
+	}
+	protocol_violation(client, DMAPIPE_ERR_PROTOCOL, why ? why : strerror(-ret));
+}
+
 static void sock_readable(struct dmapipe_client *client)
 {
-	for (int budget = 256; budget > 0 && client->sock >= 0; budget--) {
-		struct dmapipe_msg msg;
-		const char *why = NULL;
-		int ret;
+	struct dmapipe_recv_batch *rx = client->rx;
 
-		ret = dmapipe_recv_msg(client->sock, &msg, NULL, &why);
-		if (ret == -EAGAIN)
+	/* Whole bursts only: what recvmmsg() took off the socket is not
+	 * reported by epoll again. A connection that ends inside a burst
+	 * closes the fds of the rest (connection_reset()). */
+	for (int round = 0; round < RECV_ROUNDS && client->sock >= 0; round++) {
+		int got = dmapipe_recv_batch_fill(client->sock, rx);
+
+		if (got == -EAGAIN)
 			return;
-		if (ret == -ECONNRESET || ret == -EPIPE) {
-			log_info("%s: producer closed the connection", client->path);
-			connection_lost(client, client->state == DMAPIPE_CLIENT_EOS ?
-					DMAPIPE_CLIENT_EOS : DMAPIPE_CLIENT_DISCONNECTED);
+		if (got < 0) {
+			read_failed(client, got, NULL);
 			return;
 		}
-		if (ret < 0) {
-			protocol_violation(client, DMAPIPE_ERR_PROTOCOL, why ? why : strerror(-ret));
-			return;
+		/* one clock read for the burst: it arrived at once */
+		client->rx_ns = dmapipe_now_ns();
+		while (client->sock >= 0) {
+			struct dmapipe_msg msg;
+			const char *why = NULL;
+			int ret;
+
+			ret = dmapipe_recv_batch_next(rx, &msg, &why);
+			if (ret == -EAGAIN)
+				break;
+			if (ret < 0) {
+				read_failed(client, ret, why);
+				return;
+			}
+			handle_msg(client, &msg);
 		}
-		handle_msg(client, &msg);
+		/* a short burst emptied the socket */
+		if (got < DMAPIPE_RECV_BATCH)
+			return;
 	}
 }
 
@@ -635,6 +737,9 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 	struct epoll_event events[4];
 	int n, handled = 0;
 
+	/* releases held back go out before waiting */
+	if (client->n_releases > 0 && client->sock >= 0)
+		flush_releases(client);
 	n = epoll_wait(client->epoll_fd, events, ARRAY_SIZE(events), timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -694,6 +799,7 @@ DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_acquire_frame(struct dmapipe
 	client->queue_head = (client->queue_head + 1) % MAX_FRAMES;
 	client->queue_len--;
 	cf->taken = true;
+	cf->acquired_ns = dmapipe_now_ns();
 	return &cf->frame;
 }
 
@@ -728,7 +834,8 @@ DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,
 						struct dmapipe_frame *frame, int release_fence)
 {
 	struct client_frame *cf = (struct client_frame *)frame;
-	bool current;
+	bool current, hold = false;
+	uint64_t now;
 
 	if (!frame || cf < client->frames || cf >= client->frames + MAX_FRAMES || !cf->used ||
 	    !cf->taken) {
@@ -742,6 +849,20 @@ DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,
 		r->buffer_id = frame->buffer_id;
 		r->sequence = frame->meta.sequence;
 		r->fence = release_fence;
+		now = dmapipe_now_ns();
+		if (client->n_releases == 1)
+			client->releases_held_ns = now;
+		/*
+		 * Coalescing: while more received frames wait and the
+		 * application hands frames on quickly, hold this release so the
+		 * next ones go in the same message. EPOLLOUT makes the client's
+		 * fd readable meanwhile, so an event loop dispatches (and sends
+		 * it) as soon as it polls; dispatch and wait send it too.
+		 */
+		hold = client->queue_len > 0 &&
+		       client->n_releases < MAX(2u, client->granted_in_flight / 2) &&
+		       now - cf->acquired_ns < RELEASE_FAST_NS &&
+		       now - client->releases_held_ns < RELEASE_HOLD_MAX_NS;
 	} else {
 		/* the connection it came from is gone: the producer already
 		 * took the lease back */
@@ -751,8 +872,12 @@ DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,
 	dmapipe_buffer_unref(frame->buffer);
 	memset(cf, 0, sizeof(*cf));
 	client->stats.frames_released++;
-	if (current)
-		flush_releases(client);
+	if (current) {
+		if (hold)
+			set_want_out(client, true);
+		else
+			flush_releases(client);
+	}
 	return 0;
 }
 

@@ -193,6 +193,31 @@ static int encode_release(const struct dmapipe_msg_release *r, struct dmapipe_wi
 	return 0;
 }
 
+static int encode_releases(const struct dmapipe_msg_releases *r, unsigned char *body,
+			   size_t room)
+{
+	struct dmapipe_wire_releases w = { 0 };
+	size_t need;
+
+	if (r->n_releases == 0 || r->n_releases > DMAPIPE_PROTO_MAX_RELEASES)
+		return -EINVAL;
+	need = sizeof(w) + r->n_releases * sizeof(struct dmapipe_wire_release_entry);
+	if (need > room)
+		return -ENOSPC;
+	w.n_releases = htole32(r->n_releases);
+	memcpy(body, &w, sizeof(w));
+	body += sizeof(w);
+	for (uint32_t i = 0; i < r->n_releases; i++) {
+		struct dmapipe_wire_release_entry e = { 0 };
+
+		e.buffer_id = htole32(r->releases[i].buffer_id);
+		e.sequence = htole64(r->releases[i].sequence);
+		memcpy(body, &e, sizeof(e));
+		body += sizeof(e);
+	}
+	return (int)need;
+}
+
 static void encode_stats_server(const struct dmapipe_server_stats *s, uint32_t n_records,
 				struct dmapipe_wire_stats_server *w)
 {
@@ -328,6 +353,13 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 			ret = 0;
 		}
 		break;
+	case DMAPIPE_MSG_RELEASES:
+		ret = encode_releases(&msg->releases, out + HDR_SIZE, size - HDR_SIZE);
+		if (ret >= 0) {
+			body_size = (size_t)ret;
+			ret = 0;
+		}
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -341,7 +373,8 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 	hdr.type = htole32((uint32_t)msg->type);
 	hdr.size = htole32((uint32_t)(HDR_SIZE + body_size));
 	memcpy(out, &hdr, sizeof(hdr));
-	if (msg->type != DMAPIPE_MSG_STATS)
+	/* the variable-size bodies were written in place */
+	if (msg->type != DMAPIPE_MSG_STATS && msg->type != DMAPIPE_MSG_RELEASES)
 		memcpy(out + HDR_SIZE, &body, body_size);
 	return (int)(HDR_SIZE + body_size);
 
@@ -487,6 +520,37 @@ static int decode_release(const unsigned char *p, struct dmapipe_msg_release *r,
 	return 0;
 }
 
+static int decode_releases(const unsigned char *p, size_t body_len,
+			   struct dmapipe_msg_releases *r, const char **why)
+{
+	struct dmapipe_wire_releases w;
+	uint32_t n;
+
+	if (body_len < sizeof(w))
+		FAIL(-EPROTO, "RELEASES: shorter than its fixed part");
+	memcpy(&w, p, sizeof(w));
+	n = le32toh(w.n_releases);
+	if (n == 0 || n > DMAPIPE_PROTO_MAX_RELEASES)
+		FAIL(-EPROTO, "RELEASES: count outside 1..64");
+	if (body_len != sizeof(w) + n * sizeof(struct dmapipe_wire_release_entry))
+		FAIL(-EPROTO, "RELEASES: size does not match n_releases");
+	if (w.pad0)
+		FAIL(-EPROTO, "RELEASES: nonzero padding");
+	p += sizeof(w);
+	r->n_releases = n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct dmapipe_wire_release_entry e;
+
+		memcpy(&e, p, sizeof(e));
+		p += sizeof(e);
+		if (e.pad0)
+			FAIL(-EPROTO, "RELEASES: nonzero padding in an entry");
+		r->releases[i].buffer_id = le32toh(e.buffer_id);
+		r->releases[i].sequence = le64toh(e.sequence);
+	}
+	return 0;
+}
+
 static int decode_error(const unsigned char *p, struct dmapipe_msg_error *e, const char **why)
 {
 	struct dmapipe_wire_error w;
@@ -587,6 +651,7 @@ static size_t body_size_of(uint32_t type, bool *known)
 		return sizeof(struct dmapipe_wire_error);
 	case DMAPIPE_MSG_STATS_REQUEST:
 	case DMAPIPE_MSG_STATS: /* variable: checked by decode_stats() */
+	case DMAPIPE_MSG_RELEASES: /* variable: checked by decode_releases() */
 		return 0;
 	default:
 		*known = false;
@@ -605,7 +670,7 @@ static int decode_body(const unsigned char *p, size_t body_len, uint32_t type,
 
 	if (!known)
 		FAIL(-EPROTO, "unknown message type");
-	if (type != DMAPIPE_MSG_STATS && body_len != expect)
+	if (type != DMAPIPE_MSG_STATS && type != DMAPIPE_MSG_RELEASES && body_len != expect)
 		FAIL(-EPROTO, "message size does not match its type");
 
 	*want_fds = 0;
@@ -644,6 +709,8 @@ static int decode_body(const unsigned char *p, size_t body_len, uint32_t type,
 		return 0;
 	case DMAPIPE_MSG_STATS:
 		return decode_stats(p, body_len, &msg->stats, why);
+	case DMAPIPE_MSG_RELEASES:
+		return decode_releases(p, body_len, &msg->releases, why);
 	}
 	FAIL(-EPROTO, "unknown message type");
 }
@@ -726,6 +793,7 @@ const char *dmapipe_msg_type_to_string(uint32_t type)
 		[DMAPIPE_MSG_ERROR] = "ERROR",
 		[DMAPIPE_MSG_STATS_REQUEST] = "STATS_REQUEST",
 		[DMAPIPE_MSG_STATS] = "STATS",
+		[DMAPIPE_MSG_RELEASES] = "RELEASES",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])

@@ -43,6 +43,7 @@ enum dmapipe_msg_type {
 	DMAPIPE_MSG_ERROR = 8,
 	DMAPIPE_MSG_STATS_REQUEST = 9,
 	DMAPIPE_MSG_STATS = 10,
+	DMAPIPE_MSG_RELEASES = 11, /* only with DMAPIPE_FEATURE_RELEASES */
 };
 
 enum dmapipe_role {
@@ -55,7 +56,12 @@ enum dmapipe_role {
 #define DMAPIPE_FEATURE_FENCES   (1u << 0) /* acquire/release sync_file fds */
 #define DMAPIPE_FEATURE_MEMFD    (1u << 1) /* consumer accepts sealed memfds */
 #define DMAPIPE_FEATURE_STATS    (1u << 2) /* STATS_REQUEST answered */
-#define DMAPIPE_FEATURES_ALL     (DMAPIPE_FEATURE_FENCES | DMAPIPE_FEATURE_MEMFD | DMAPIPE_FEATURE_STATS)
+#define DMAPIPE_FEATURE_RELEASES (1u << 3) /* RELEASES: several leases returned at once */
+#define DMAPIPE_FEATURES_ALL     (DMAPIPE_FEATURE_FENCES | DMAPIPE_FEATURE_MEMFD | \
+				  DMAPIPE_FEATURE_STATS | DMAPIPE_FEATURE_RELEASES)
+
+/** Leases one RELEASES message returns, at most. */
+#define DMAPIPE_PROTO_MAX_RELEASES 64
 
 /* FRAME / RELEASE flags (wire) */
 #define DMAPIPE_WIRE_HAS_FENCE (1u << 0)
@@ -142,6 +148,23 @@ struct dmapipe_wire_release {
 };
 static_assert(sizeof(struct dmapipe_wire_release) == 16, "RELEASE size");
 
+/* RELEASES: this fixed part, then n_releases entries */
+struct dmapipe_wire_releases {
+	uint32_t n_releases; /* 1..DMAPIPE_PROTO_MAX_RELEASES */
+	uint32_t pad0;
+};
+static_assert(sizeof(struct dmapipe_wire_releases) == 8, "RELEASES fixed part size");
+
+struct dmapipe_wire_release_entry {
+	uint32_t buffer_id;
+	uint32_t pad0;      /* no flags: a fenced release travels as RELEASE */
+	uint64_t sequence;
+};
+static_assert(sizeof(struct dmapipe_wire_release_entry) == 16, "RELEASES entry size");
+static_assert(sizeof(struct dmapipe_wire_header) + sizeof(struct dmapipe_wire_releases) +
+	      DMAPIPE_PROTO_MAX_RELEASES * sizeof(struct dmapipe_wire_release_entry) <=
+	      DMAPIPE_PROTO_MAX_MSG, "RELEASES fits the largest message");
+
 struct dmapipe_wire_eos {
 	uint64_t last_sequence;
 };
@@ -227,6 +250,14 @@ struct dmapipe_msg_release {
 	int release_fence; /* -1 if none */
 };
 
+struct dmapipe_msg_releases {
+	uint32_t n_releases;
+	struct {
+		uint32_t buffer_id;
+		uint64_t sequence;
+	} releases[DMAPIPE_PROTO_MAX_RELEASES];
+};
+
 struct dmapipe_msg_error {
 	uint32_t code;
 	char message[DMAPIPE_PROTO_ERROR_LEN];
@@ -247,6 +278,7 @@ struct dmapipe_msg {
 		uint32_t remove_buffer_id;
 		struct dmapipe_msg_frame frame;
 		struct dmapipe_msg_release release;
+		struct dmapipe_msg_releases releases;
 		uint64_t eos_last_sequence;
 		struct dmapipe_msg_error error;
 		struct dmapipe_msg_stats stats; /* STATS; STATS_REQUEST has no body */
@@ -278,7 +310,8 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
  * version, known role/policy/memory kind, padding and unused object/plane
  * slots zero, no unknown wire flags, counts in 1..4, planes in existing
  * objects, strings terminated (bytes after the terminator come out zero),
- * the fd count matches what the message declares. Unknown feature bits,
+ * the fd count matches what the message declares, RELEASES counts in
+ * 1..DMAPIPE_PROTO_MAX_RELEASES with the size to match. Unknown feature bits,
  * frame flags and error codes pass through. It does NOT check fds
  * themselves (kinds, sizes) nor the layout's bounds: see
  * dmapipe_layout_check().

@@ -30,7 +30,8 @@
 #define MAX_QUEUE_CAP 16
 #define MAX_CONTROL_QUEUE 64
 #define MAX_FENCED 16
-#define RECV_BUDGET 64
+/* recvmmsg() bursts read from one consumer per wake-up, at most */
+#define RECV_ROUNDS 4
 #define FENCE_RETRY_NS (1000 * 1000ull)
 
 enum consumer_state {
@@ -130,6 +131,10 @@ struct dmapipe_server {
 
 	struct dmapipe_server_stats stats;
 	struct dmapipe_copy_stats copies_at_start;
+
+	/* scratch space of the dispatch loop, allocated once */
+	struct dmapipe_recv_batch *rx; /* a burst received from one consumer */
+	struct dmapipe_msg *tx;        /* FRAMEs sent with one sendmmsg() */
 
 	dmapipe_server_idle_func idle_func;
 	void *idle_data;
@@ -322,6 +327,12 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 		goto err;
 	}
 
+	server->rx = calloc(1, sizeof(*server->rx));
+	server->tx = calloc(MAX_IN_FLIGHT_CAP, sizeof(*server->tx));
+	if (!server->rx || !server->tx) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	server->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (server->epoll_fd < 0) {
 		ret = -errno;
@@ -555,22 +566,29 @@ static void consumer_flush(struct consumer *c)
 	}
 
 	while (c->n_pending > 0 && c->n_leases < c->max_in_flight) {
-		struct pending *p = &c->pending[c->pending_head];
-		struct dmapipe_msg msg;
-		struct lease *l;
+		struct dmapipe_msg *tx = c->server->tx;
+		unsigned int n = 0, sent;
+		uint64_t now;
 
-		/* A consumer that cannot take fences gets the frame once it is
-		 * complete; the timer retries. */
-		if (!(c->features & DMAPIPE_FEATURE_FENCES) && !fence_signalled(p->meta.acquire_fence))
+		/* Every frame the consumer may take now goes in one sendmmsg(). */
+		while (n < c->n_pending && c->n_leases + n < c->max_in_flight) {
+			const struct pending *p = &c->pending[(c->pending_head + n) % MAX_QUEUE_CAP];
+
+			/* A consumer that cannot take fences gets the frame once
+			 * it is complete; the timer retries. */
+			if (!(c->features & DMAPIPE_FEATURE_FENCES) &&
+			    !fence_signalled(p->meta.acquire_fence))
+				break;
+			tx[n].type = DMAPIPE_MSG_FRAME;
+			tx[n].frame.buffer_id = p->id;
+			tx[n].frame.meta = p->meta;
+			if (!(c->features & DMAPIPE_FEATURE_FENCES))
+				tx[n].frame.meta.acquire_fence = -1;
+			n++;
+		}
+		if (n == 0)
 			break;
-
-		memset(&msg, 0, sizeof(msg));
-		msg.type = DMAPIPE_MSG_FRAME;
-		msg.frame.buffer_id = p->id;
-		msg.frame.meta = p->meta;
-		if (!(c->features & DMAPIPE_FEATURE_FENCES))
-			msg.frame.meta.acquire_fence = -1;
-		ret = dmapipe_send_msg(c->fd, &msg);
+		ret = dmapipe_send_msgs(c->fd, tx, n);
 		if (ret == -EAGAIN) {
 			set_want_out(c, true);
 			return;
@@ -579,16 +597,27 @@ static void consumer_flush(struct consumer *c)
 			consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
 			return;
 		}
-		dmapipe_close(p->meta.acquire_fence);
-		l = &c->leases[c->n_leases++];
-		l->buffer = p->buffer; /* the pending reference becomes the lease */
-		l->id = p->id;
-		l->sequence = p->meta.sequence;
-		l->sent_ns = dmapipe_now_ns();
-		p->buffer = NULL;
-		c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
-		c->n_pending--;
-		c->frames_sent++;
+		sent = (unsigned int)ret;
+		now = dmapipe_now_ns();
+		for (unsigned int i = 0; i < sent; i++) {
+			struct pending *p = &c->pending[c->pending_head];
+			struct lease *l = &c->leases[c->n_leases++];
+
+			dmapipe_close(p->meta.acquire_fence);
+			l->buffer = p->buffer; /* the pending reference becomes the lease */
+			l->id = p->id;
+			l->sequence = p->meta.sequence;
+			l->sent_ns = now;
+			p->buffer = NULL;
+			c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
+			c->n_pending--;
+			c->frames_sent++;
+		}
+		if (sent < n) {
+			/* the socket filled up after the first ones */
+			set_want_out(c, true);
+			return;
+		}
 	}
 	set_want_out(c, false);
 }
@@ -783,47 +812,69 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 	return true;
 }
 
-/* Returns false if the connection was closed (and @c freed). */
-static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
+/*
+ * Ends the lease on (@buffer_id, @sequence), taking @fence (or -1).
+ * Returns false if the connection was closed (and @c freed).
+ */
+static bool release_lease(struct consumer *c, uint32_t buffer_id, uint64_t sequence, int fence)
 {
 	unsigned int i;
 
 	for (i = 0; i < c->n_leases; i++)
-		if (c->leases[i].id == r->buffer_id && c->leases[i].sequence == r->sequence)
+		if (c->leases[i].id == buffer_id && c->leases[i].sequence == sequence)
 			break;
 	if (i == c->n_leases) {
-		dmapipe_close(r->release_fence);
+		dmapipe_close(fence);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release of a frame the consumer does not hold");
 		return false;
 	}
-	if (r->release_fence >= 0 && !(c->features & DMAPIPE_FEATURE_FENCES)) {
-		dmapipe_close(r->release_fence);
+	if (fence >= 0 && !(c->features & DMAPIPE_FEATURE_FENCES)) {
+		dmapipe_close(fence);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release fence without the fences feature");
 		return false;
 	}
-	if (r->release_fence >= 0 && !dmapipe_fd_is_sync_file(r->release_fence)) {
-		dmapipe_close(r->release_fence);
+	if (fence >= 0 && !dmapipe_fd_is_sync_file(fence)) {
+		dmapipe_close(fence);
 		consumer_close(c, DMAPIPE_ERR_BAD_FD, "release fence is not a sync_file");
 		return false;
 	}
-	if (r->release_fence >= 0 && !fence_signalled(r->release_fence)) {
+	if (fence >= 0 && !fence_signalled(fence)) {
 		if (c->n_fenced >= MAX_FENCED || c->n_fenced >= c->server->opts.fd_quota) {
-			dmapipe_close(r->release_fence);
+			dmapipe_close(fence);
 			consumer_close(c, DMAPIPE_ERR_FD_QUOTA, "too many unsignalled release fences");
 			return false;
 		}
 		c->fenced[c->n_fenced].buffer = c->leases[i].buffer;
-		c->fenced[c->n_fenced].fence = r->release_fence;
+		c->fenced[c->n_fenced].fence = fence;
 		c->n_fenced++;
 		c->leases[i] = c->leases[--c->n_leases];
 	} else {
 		struct dmapipe_buffer *b = c->leases[i].buffer;
 
-		dmapipe_close(r->release_fence);
+		dmapipe_close(fence);
 		c->leases[i] = c->leases[--c->n_leases];
 		drop_ref(c->server, b);
 	}
 	c->frames_released++;
+	return true;
+}
+
+/* Returns false if the connection was closed (and @c freed). */
+static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
+{
+	return release_lease(c, r->buffer_id, r->sequence, r->release_fence);
+}
+
+/*
+ * RELEASES: each entry exactly as a RELEASE without a fence, in order; the
+ * first one that names no lease ends the connection (a repeated entry
+ * included). Returns false if the connection was closed (and @c freed).
+ */
+static bool handle_releases(struct consumer *c, const struct dmapipe_msg_releases *r)
+{
+	for (uint32_t i = 0; i < r->n_releases; i++)
+		if (!release_lease(c, r->releases[i].buffer_id, r->releases[i].sequence, -1))
+			return false;
 	return true;
 }
 
@@ -871,6 +922,10 @@ static bool consumer_handle_msg(struct consumer *c, struct dmapipe_msg *msg)
 		if (c->role != DMAPIPE_ROLE_CONSUMER)
 			break;
 		return handle_release(c, &msg->release);
+	case DMAPIPE_MSG_RELEASES:
+		if (c->role != DMAPIPE_ROLE_CONSUMER || !(c->features & DMAPIPE_FEATURE_RELEASES))
+			break;
+		return handle_releases(c, &msg->releases);
 	case DMAPIPE_MSG_STATS_REQUEST:
 		if (!(c->features & DMAPIPE_FEATURE_STATS))
 			break;
@@ -895,28 +950,55 @@ static bool consumer_handle_msg(struct consumer *c, struct dmapipe_msg *msg)
 	return false;
 }
 
+/* Ends a connection whose read failed (@ret from the transport). */
+static void consumer_read_failed(struct consumer *c, int ret, const char *why)
+{
+	dmapipe_recv_batch_discard(c->server->rx);
+	if (ret == -ECONNRESET || ret == -EPIPE) {
+		consumer_close(c, DMAPIPE_ERR_NONE, "connection closed");
+		return;
+	}
+	if (c->state == STATE_HANDSHAKE && !c->refuse_code)
+		c->server->stats.consumers_refused++;
+	consumer_close(c, DMAPIPE_ERR_PROTOCOL, why ? why : strerror(-ret));
+}
+
 static void consumer_readable(struct consumer *c)
 {
-	for (int budget = RECV_BUDGET; budget > 0; budget--) {
-		struct dmapipe_msg msg;
-		const char *why = NULL;
-		int ret;
+	struct dmapipe_recv_batch *rx = c->server->rx;
 
-		ret = dmapipe_recv_msg(c->fd, &msg, NULL, &why);
-		if (ret == -EAGAIN)
+	/* Whole bursts only: what recvmmsg() took off the socket is no longer
+	 * reported by epoll, so every datagram of a burst is handled (or its
+	 * fds closed) before returning. */
+	for (int round = 0; round < RECV_ROUNDS; round++) {
+		int got = dmapipe_recv_batch_fill(c->fd, rx);
+
+		if (got == -EAGAIN)
 			break;
-		if (ret == -ECONNRESET || ret == -EPIPE) {
-			consumer_close(c, DMAPIPE_ERR_NONE, "connection closed");
+		if (got < 0) {
+			consumer_read_failed(c, got, NULL);
 			return;
 		}
-		if (ret < 0) {
-			if (c->state == STATE_HANDSHAKE && !c->refuse_code)
-				c->server->stats.consumers_refused++;
-			consumer_close(c, DMAPIPE_ERR_PROTOCOL, why ? why : strerror(-ret));
-			return;
+		for (;;) {
+			struct dmapipe_msg msg;
+			const char *why = NULL;
+			int ret;
+
+			ret = dmapipe_recv_batch_next(rx, &msg, &why);
+			if (ret == -EAGAIN)
+				break;
+			if (ret < 0) {
+				consumer_read_failed(c, ret, why);
+				return;
+			}
+			if (!consumer_handle_msg(c, &msg)) {
+				dmapipe_recv_batch_discard(rx);
+				return;
+			}
 		}
-		if (!consumer_handle_msg(c, &msg))
-			return;
+		/* a short burst emptied the socket: no need to ask again */
+		if (got < DMAPIPE_RECV_BATCH)
+			break;
 	}
 	consumer_flush(c);
 }
@@ -1563,6 +1645,8 @@ DMAPIPE_EXPORT void dmapipe_server_free(struct dmapipe_server *server)
 	}
 	dmapipe_close(server->timer_fd);
 	dmapipe_close(server->epoll_fd);
+	free(server->rx);
+	free(server->tx);
 	free(server->path);
 	free(server->stream_name);
 	free(server->producer_name);

@@ -37,6 +37,63 @@ int dmapipe_send_msg(int fd, const struct dmapipe_msg *msg);
 int dmapipe_recv_msg(int fd, struct dmapipe_msg *msg, unsigned int *n_fds, const char **why);
 
 /*
+ * Sends up to @n messages with one sendmmsg() call, without blocking: a
+ * burst of FRAMEs or RELEASEs costs one system call instead of one each.
+ * The datagrams are the same as @n dmapipe_send_msg() calls would send, in
+ * order. Returns how many were sent (the first ones; the rest were not),
+ * or a negative errno if the first could not be sent (-EAGAIN when the
+ * socket is full).
+ */
+int dmapipe_send_msgs(int fd, const struct dmapipe_msg *msgs, unsigned int n);
+
+/* Datagrams one recvmmsg() call may take; a wake-up rarely finds more. */
+#define DMAPIPE_RECV_BATCH 16
+
+/*
+ * Room for a burst of received datagrams (about 66 KiB: allocate it, it
+ * does not belong on a stack). Datagrams are received together and
+ * decoded one by one with every check of dmapipe_recv_msg() applied to
+ * each.
+ */
+struct dmapipe_recv_batch {
+	struct mmsghdr hdr[DMAPIPE_RECV_BATCH];
+	struct iovec iov[DMAPIPE_RECV_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * DMAPIPE_PROTO_MAX_FDS)];
+		struct cmsghdr align;
+	} control[DMAPIPE_RECV_BATCH];
+	uint8_t data[DMAPIPE_RECV_BATCH][DMAPIPE_PROTO_MAX_MSG];
+	unsigned int n;    /* datagrams received */
+	unsigned int next; /* the next one to decode */
+};
+
+/*
+ * Receives whatever is queued on @fd, up to DMAPIPE_RECV_BATCH datagrams,
+ * with one recvmmsg(MSG_DONTWAIT | MSG_CMSG_CLOEXEC). Must only be called
+ * once every datagram of the previous fill was taken by
+ * dmapipe_recv_batch_next() or dropped by dmapipe_recv_batch_discard():
+ * they are no longer on the socket, so epoll will not report them again.
+ * Returns the number received, -EAGAIN when nothing is queued, or
+ * another negative errno.
+ */
+int dmapipe_recv_batch_fill(int fd, struct dmapipe_recv_batch *batch);
+
+/*
+ * Decodes the next datagram of the batch, exactly as dmapipe_recv_msg()
+ * decodes one (same return values and fd ownership: on failure every fd
+ * that came with that datagram is closed); -EAGAIN once the batch is used
+ * up.
+ */
+int dmapipe_recv_batch_next(struct dmapipe_recv_batch *batch, struct dmapipe_msg *msg,
+			    const char **why);
+
+/*
+ * Closes every fd of the datagrams not decoded yet and empties the batch,
+ * for a connection that ends in the middle of a burst.
+ */
+void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch);
+
+/*
  * True if @fd is a sync_file (the only kind of fence the protocol carries).
  * A fence of any other kind could never signal and would pin a buffer.
  */

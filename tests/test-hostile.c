@@ -730,6 +730,140 @@ static void attack_releases(void)
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "a monitor sends RELEASE");
 }
 
+/* A consumer HELLO with @features; returns the fd and the features granted. */
+static int attacker_handshake_features(uint32_t role, uint32_t features, uint32_t *granted)
+{
+	struct dmapipe_msg m = hello_msg(role, DMAPIPE_PROTO_VERSION, 1);
+	int fd = attacker_connect();
+
+	m.hello.features = features;
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(attacker_next(fd, DMAPIPE_MSG_HELLO, &m, WAIT_MS), 0);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	*granted = m.hello.features;
+	return fd;
+}
+
+static struct dmapipe_msg releases_of(const struct dmapipe_msg_frame *f, unsigned int n)
+{
+	struct dmapipe_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_RELEASES;
+	m.releases.n_releases = n;
+	for (unsigned int i = 0; i < n; i++) {
+		m.releases.releases[i].buffer_id = f[i].buffer_id;
+		m.releases.releases[i].sequence = f[i].meta.sequence;
+	}
+	return m;
+}
+
+/*
+ * RELEASES (several leases in one message, FEATURE_RELEASES): accepted
+ * when agreed and well-formed; refused without the feature, from a
+ * monitor, malformed, with an fd, or naming a lease not held (never sent,
+ * twice in one message, wrong sequence). A consumer without the bit (an
+ * older peer) still streams with RELEASE.
+ */
+static void attack_batched_releases(void)
+{
+	const uint32_t no_batch = DMAPIPE_FEATURES_ALL & ~DMAPIPE_FEATURE_RELEASES;
+	struct dmapipe_msg_frame f[2];
+	struct dmapipe_msg m;
+	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
+	uint32_t granted;
+	int fd, len, junk;
+
+	/* agreed and valid: both leases return, and frames keep coming */
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	check(granted & DMAPIPE_FEATURE_RELEASES);
+	f[0] = attacker_frame(fd);
+	f[1] = attacker_frame(fd);
+	m = releases_of(f, 2);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	f[0] = attacker_frame(fd);
+	f[1] = attacker_frame(fd);
+	m = releases_of(f, 2);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	(void)attacker_frame(fd);
+	close(fd);
+	after_attack();
+	scenario_ok("producer", "RELEASES of both leases, twice (feature agreed)",
+		    "accepted: new frames followed each");
+
+	/* an older consumer: no bit, plain RELEASE keeps working */
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, no_batch, &granted);
+	check(!(granted & DMAPIPE_FEATURE_RELEASES));
+	for (int i = 0; i < 3; i++) {
+		f[0] = attacker_frame(fd);
+		m = release_msg(f[0].buffer_id, f[0].meta.sequence, -1);
+		check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	}
+	close(fd);
+	after_attack();
+	scenario_ok("producer", "a consumer without FEATURE_RELEASES (older peer)",
+		    "not granted the bit; streams with RELEASE");
+
+	/* ... but it may not send RELEASES */
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, no_batch, &granted);
+	f[0] = attacker_frame(fd);
+	f[1] = attacker_frame(fd);
+	m = releases_of(f, 2);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASES without FEATURE_RELEASES");
+
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	f[0] = attacker_frame(fd);
+	f[1] = f[0];
+	m = releases_of(f, 2);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASES naming one lease twice");
+
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	f[0] = attacker_frame(fd);
+	f[1].buffer_id = 200;
+	f[1].meta.sequence = 0;
+	m = releases_of(f, 2);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
+			"RELEASES of a held lease and of buffer 200, never sent");
+
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	f[0] = attacker_frame(fd);
+	f[1] = attacker_frame(fd);
+	f[1].meta.sequence += 1000;
+	m = releases_of(f, 2);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
+			"RELEASES whose second entry names the wrong sequence");
+
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	f[0] = attacker_frame(fd);
+	f[1] = attacker_frame(fd);
+	m = releases_of(f, 2);
+	len = encode(&m, buf);
+	buf[8] = 3; /* n_releases 3 with 2 entries */
+	check_int_eq(raw_send(fd, buf, (size_t)len, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
+			"RELEASES claiming 3 entries with 2 in the datagram");
+
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	f[0] = attacker_frame(fd);
+	f[1] = attacker_frame(fd);
+	m = releases_of(f, 2);
+	junk = open_devnull();
+	check_int_eq(raw_send_msg(fd, &m, &junk, 1), 0);
+	close(junk);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASES with an fd attached");
+
+	fd = attacker_handshake_features(DMAPIPE_ROLE_MONITOR, DMAPIPE_FEATURES_ALL, &granted);
+	f[0].buffer_id = 0;
+	f[0].meta.sequence = 0;
+	m = releases_of(f, 1);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "a monitor sends RELEASES");
+}
+
 static void attack_other_socket_types(void)
 {
 	struct sockaddr_un addr;
@@ -936,6 +1070,7 @@ static void run_producer_attacks(void)
 	attack_five_fds();
 	attack_253_fds();
 	attack_releases();
+	attack_batched_releases();
 	attack_other_socket_types();
 	attack_silent();
 	attack_lease_hog();
@@ -1169,6 +1304,96 @@ static void fake_sanity(void)
 	close(f.listen_fd);
 	check_int_eq(test_count_fds(), f.fds_before);
 	scenario_ok("consumer", "a correct fake producer (harness check)", "frame 77 received and released");
+}
+
+/*
+ * Release coalescing against producers with and without FEATURE_RELEASES:
+ * two frames taken and handed back at once reach a new producer as one
+ * RELEASES and an older one as two RELEASEs, in order. A release held
+ * back while another frame waits makes the client's fd readable and goes
+ * out with the next dispatch.
+ */
+static void fake_release_batching(bool producer_batches)
+{
+	struct dmapipe_frame *fr[2];
+	struct dmapipe_msg m;
+	struct pollfd pfd;
+	struct fake f;
+
+	fake_start(&f, 64);
+	m = hello_msg(DMAPIPE_ROLE_PRODUCER, 1, 1);
+	m.hello.lease_timeout_ms = 5000;
+	if (!producer_batches)
+		m.hello.features &= ~DMAPIPE_FEATURE_RELEASES;
+	fake_send(&f, &m);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_FORMAT;
+	m.format = fmt;
+	fake_send(&f, &m);
+	fake_add_good_buffer(&f, 0);
+	fake_add_good_buffer(&f, 1);
+
+	for (unsigned int round = 0; round < 2; round++) {
+		m = frame_msg(0, 10 * round, -1);
+		fake_send(&f, &m);
+		m = frame_msg(1, 10 * round + 1, -1);
+		fake_send(&f, &m);
+		for (uint64_t deadline = test_now_ms() + WAIT_MS;;) {
+			struct dmapipe_client_stats st;
+
+			dmapipe_client_get_stats(f.client, &st);
+			if (st.frames_received == 2 * (round + 1))
+				break;
+			check_msg(test_now_ms() < deadline, "round %u: frames not received", round);
+			check(dmapipe_client_dispatch(f.client, 10) >= 0);
+		}
+		/* taken and handed back at once, as a fast consumer does */
+		fr[0] = dmapipe_client_acquire_frame(f.client);
+		check_msg(fr[0], "first frame: %s", strerror(errno));
+		check_int_eq(dmapipe_client_release_frame(f.client, fr[0], -1), 0);
+		/* held back: the other frame waits to be acquired */
+		pfd = (struct pollfd){ .fd = dmapipe_client_get_fd(f.client), .events = POLLIN };
+		check_int_eq(poll(&pfd, 1, 0), 1);
+		if (round == 1) {
+			/* a dispatch sends it on its own */
+			check_int_eq(fake_recv(&f, &m, WAIT_MS), 0);
+			check_int_eq(m.type, DMAPIPE_MSG_RELEASE);
+			check_int_eq(m.release.buffer_id, 0);
+			check_int_eq(m.release.sequence, 10);
+		}
+		fr[1] = dmapipe_client_acquire_frame(f.client);
+		check_msg(fr[1], "second frame: %s", strerror(errno));
+		check_int_eq(dmapipe_client_release_frame(f.client, fr[1], -1), 0);
+		check_int_eq(fake_recv(&f, &m, WAIT_MS), 0);
+		if (round == 0 && producer_batches) {
+			check_int_eq(m.type, DMAPIPE_MSG_RELEASES);
+			check_int_eq(m.releases.n_releases, 2);
+			check_int_eq(m.releases.releases[0].buffer_id, 0);
+			check_int_eq(m.releases.releases[0].sequence, 0);
+			check_int_eq(m.releases.releases[1].buffer_id, 1);
+			check_int_eq(m.releases.releases[1].sequence, 1);
+			continue;
+		}
+		if (round == 0) {
+			check_int_eq(m.type, DMAPIPE_MSG_RELEASE);
+			check_int_eq(m.release.buffer_id, 0);
+			check_int_eq(m.release.sequence, 0);
+			check_int_eq(fake_recv(&f, &m, WAIT_MS), 0);
+		}
+		check_int_eq(m.type, DMAPIPE_MSG_RELEASE);
+		check_int_eq(m.release.buffer_id, 1);
+		check_int_eq(m.release.sequence, 10 * round + 1);
+	}
+	check_int_eq(dmapipe_client_get_state(f.client), DMAPIPE_CLIENT_STREAMING);
+	dmapipe_client_free(f.client);
+	close(f.conn);
+	close(f.listen_fd);
+	check_int_eq(test_count_fds(), f.fds_before);
+	scenario_ok("consumer", producer_batches ?
+		    "two frames released at once, producer with FEATURE_RELEASES" :
+		    "two frames released at once, older producer without FEATURE_RELEASES",
+		    producer_batches ? "one RELEASES of both; a held release goes with dispatch" :
+		    "two RELEASEs in order; a held release goes with dispatch");
 }
 
 static void fake_bad_fds(void)
@@ -1425,6 +1650,8 @@ static void fake_foreign_uid(void)
 static void run_consumer_attacks(void)
 {
 	fake_sanity();
+	fake_release_batching(true);
+	fake_release_batching(false);
 	fake_bad_fds();
 	fake_bad_layouts();
 	fake_bad_ids();

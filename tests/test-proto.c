@@ -106,6 +106,20 @@ static struct dmapipe_msg release_msg(int fence)
 	return m;
 }
 
+static struct dmapipe_msg releases_msg(uint32_t n)
+{
+	struct dmapipe_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_RELEASES;
+	m.releases.n_releases = n;
+	for (uint32_t i = 0; i < n; i++) {
+		m.releases.releases[i].buffer_id = 0xffffffff - i;
+		m.releases.releases[i].sequence = UINT64_MAX - 7 * i;
+	}
+	return m;
+}
+
 static struct dmapipe_msg stats_msg(uint32_t n)
 {
 	struct dmapipe_msg m;
@@ -180,6 +194,9 @@ static unsigned int make_samples(struct sample *out)
 	out[n++] = (struct sample){ "FRAME with fence", frame_msg(FAKE_FD(0)) };
 	out[n++] = (struct sample){ "RELEASE", release_msg(-1) };
 	out[n++] = (struct sample){ "RELEASE with fence", release_msg(FAKE_FD(0)) };
+	out[n++] = (struct sample){ "RELEASES 1 entry", releases_msg(1) };
+	out[n++] = (struct sample){ "RELEASES 3 entries", releases_msg(3) };
+	out[n++] = (struct sample){ "RELEASES 64 entries", releases_msg(DMAPIPE_PROTO_MAX_RELEASES) };
 
 	memset(&m, 0, sizeof(m));
 	m.type = DMAPIPE_MSG_EOS;
@@ -346,10 +363,18 @@ static void test_golden_bytes(void)
 		3, 0, 0, 0, 1, 0, 0, 0,           /* buffer 3, HAS_FENCE */
 		99, 0, 0, 0, 0, 0, 0, 0,          /* sequence 99 */
 	};
+	static const unsigned char want_releases[] = {
+		11, 0, 0, 0, 48, 0, 0, 0,         /* type RELEASES, size 48 */
+		2, 0, 0, 0, 0, 0, 0, 0,           /* 2 entries, pad0 */
+		3, 0, 0, 0, 0, 0, 0, 0,           /* buffer 3, pad0 */
+		99, 0, 0, 0, 0, 0, 0, 0,          /* sequence 99 */
+		4, 3, 2, 1, 0, 0, 0, 0,           /* buffer 0x01020304, pad0 */
+		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+	};
 	static const unsigned char want_hello_head[] = {
 		1, 0, 0, 0, 80, 0, 0, 0,          /* type HELLO, size 80 */
 		'D', 'M', 'P', 'P', 1, 0, 1, 0,   /* magic, version 1, min 1 */
-		2, 0, 0, 0, 7, 0, 0, 0,           /* consumer, features */
+		2, 0, 0, 0, 15, 0, 0, 0,          /* consumer, features */
 		2, 0, 0, 0, 4, 0, 0, 0,           /* queue, depth 4 */
 		2, 0, 0, 0, 0x88, 0x13, 0, 0,     /* in flight 2, 5000 ms */
 		0, 0, 0, 0, 0, 0, 0, 0,           /* pad0, pad1 */
@@ -373,7 +398,22 @@ static void test_golden_bytes(void)
 	m = stats_msg(DMAPIPE_PROTO_MAX_STATS);
 	len = encode_ok(&m, buf, fds, &n_fds);
 	check_int_eq(len, 8 + 120 + 32 * 96);
-	test_pass("golden bytes (RELEASE, HELLO, STATS size)");
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_RELEASES;
+	m.releases.n_releases = 2;
+	m.releases.releases[0].buffer_id = 3;
+	m.releases.releases[0].sequence = 99;
+	m.releases.releases[1].buffer_id = 0x01020304;
+	m.releases.releases[1].sequence = UINT64_C(0x1122334455667788);
+	len = encode_ok(&m, buf, fds, &n_fds);
+	check_int_eq(n_fds, 0);
+	check_int_eq(len, sizeof(want_releases));
+	check(memcmp(buf, want_releases, sizeof(want_releases)) == 0);
+	m = releases_msg(DMAPIPE_PROTO_MAX_RELEASES);
+	len = encode_ok(&m, buf, fds, &n_fds);
+	check_int_eq(len, 8 + 8 + 64 * 16);
+	test_pass("golden bytes (RELEASE, HELLO, STATS size, RELEASES)");
 }
 
 /* The encoder terminates strings that fill their array and zeroes the rest. */
@@ -492,8 +532,13 @@ static void test_encoder_validation(void)
 	memset(&m, 0, sizeof(m));
 	m.type = 0;
 	expect_encode_einval("type 0", &m);
-	m.type = (enum dmapipe_msg_type)11;
-	expect_encode_einval("type 11", &m);
+	m.type = (enum dmapipe_msg_type)12;
+	expect_encode_einval("type 12", &m);
+	m = releases_msg(0);
+	expect_encode_einval("RELEASES with no entry", &m);
+	m = releases_msg(DMAPIPE_PROTO_MAX_RELEASES);
+	m.releases.n_releases = DMAPIPE_PROTO_MAX_RELEASES + 1;
+	expect_encode_einval("RELEASES with 65 entries", &m);
 	test_pass("encoder refuses messages that break the protocol");
 }
 
@@ -547,7 +592,7 @@ static void test_truncated_and_oversized(void)
 
 static void test_unknown_types(void)
 {
-	static const uint32_t types[] = { 0, 11, 12, 0x100, 0x80000001, 0xffffffff };
+	static const uint32_t types[] = { 0, 12, 13, 0x100, 0x80000001, 0xffffffff };
 	unsigned char buf[64];
 
 	for (unsigned int i = 0; i < ARRAY_LEN(types); i++) {
@@ -583,6 +628,10 @@ struct mutation {
 #define FRAME_OFF(f) (HDR + offsetof(struct dmapipe_wire_frame, f))
 #define RELEASE_OFF(f) (HDR + offsetof(struct dmapipe_wire_release, f))
 #define ERROR_OFF(f) (HDR + offsetof(struct dmapipe_wire_error, f))
+#define RELEASES_OFF(f) (HDR + offsetof(struct dmapipe_wire_releases, f))
+#define ENTRY_OFF(i, f) (HDR + sizeof(struct dmapipe_wire_releases) +                    \
+			 (i) * sizeof(struct dmapipe_wire_release_entry) +              \
+			 offsetof(struct dmapipe_wire_release_entry, f))
 #define STATS_OFF(f) (HDR + offsetof(struct dmapipe_wire_stats_server, f))
 #define RECORD_OFF(i, f) (HDR + sizeof(struct dmapipe_wire_stats_server) +                \
 			  (i) * sizeof(struct dmapipe_wire_stats_consumer) +            \
@@ -619,6 +668,7 @@ static void test_mutations(void)
 	const struct dmapipe_msg fr = frame_msg(-1), frf = frame_msg(FAKE_FD(0));
 	const struct dmapipe_msg rl = release_msg(-1), rlf = release_msg(FAKE_FD(0));
 	const struct dmapipe_msg st = stats_msg(2);
+	const struct dmapipe_msg rs = releases_msg(3);
 	struct dmapipe_msg fmt, rm, eos, err, sreq;
 	unsigned int i;
 
@@ -692,6 +742,16 @@ static void test_mutations(void)
 		{ "RELEASE fd without HAS_FENCE", rl, 0, 1, DMAPIPE_MSG_RELEASE, 1, -EBADMSG },
 		{ "RELEASE 6 fds without HAS_FENCE", rl, 0, 1, DMAPIPE_MSG_RELEASE, 6, -EBADMSG },
 		{ "RELEASE HAS_FENCE without fd", rlf, 0, 1, DMAPIPE_MSG_RELEASE, -1, -EBADMSG },
+		/* RELEASES */
+		{ "RELEASES count 0", rs, RELEASES_OFF(n_releases), 4, 0, 0, -EPROTO },
+		{ "RELEASES count 65", rs, RELEASES_OFF(n_releases), 4, 65, 0, -EPROTO },
+		{ "RELEASES count 4 with 3 entries", rs, RELEASES_OFF(n_releases), 4, 4, 0, -EPROTO },
+		{ "RELEASES count 2 with 3 entries", rs, RELEASES_OFF(n_releases), 4, 2, 0, -EPROTO },
+		{ "RELEASES count 0x80000001", rs, RELEASES_OFF(n_releases), 4, 0x80000001, 0, -EPROTO },
+		{ "RELEASES pad nonzero", rs, RELEASES_OFF(pad0), 1, 1, 0, -EPROTO },
+		{ "RELEASES entry HAS_FENCE in pad", rs, ENTRY_OFF(2, pad0), 4, 1, 0, -EPROTO },
+		{ "RELEASES entry pad high bit", rs, ENTRY_OFF(0, pad0) + 3, 1, 0x80, 0, -EPROTO },
+		{ "RELEASES with an fd", rs, 0, 1, DMAPIPE_MSG_RELEASES, 1, -EBADMSG },
 		/* EOS, ERROR, STATS_REQUEST */
 		{ "EOS with an fd", eos, 0, 1, DMAPIPE_MSG_EOS, 1, -EBADMSG },
 		{ "ERROR pad nonzero", err, ERROR_OFF(pad0), 1, 1, 0, -EPROTO },
@@ -785,7 +845,8 @@ static void test_type_names(void)
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_STATS_REQUEST), "STATS_REQUEST") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_STATS), "STATS") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(0), "UNKNOWN") == 0);
-	check(strcmp(dmapipe_msg_type_to_string(11), "UNKNOWN") == 0);
+	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_RELEASES), "RELEASES") == 0);
+	check(strcmp(dmapipe_msg_type_to_string(12), "UNKNOWN") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(0xffffffff), "UNKNOWN") == 0);
 	test_pass("message type names");
 }

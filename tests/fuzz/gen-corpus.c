@@ -83,6 +83,23 @@ static void stats_one_record_too_many(uint8_t *buf, int *len)
 	le32(buf + 8 + 112, 2); /* n_records */
 }
 
+static void releases_count_too_big(uint8_t *buf, int *len)
+{
+	le32(buf + 8, 3); /* n_releases: one more than the entries that follow */
+}
+
+static void releases_count_zero(uint8_t *buf, int *len)
+{
+	le32(buf + 8, 0);
+	*len = 16;
+	le32(buf + 4, 16);
+}
+
+static void releases_entry_padding(uint8_t *buf, int *len)
+{
+	buf[16 + 16 + 4] = 1; /* the second entry's pad0, where RELEASE has flags */
+}
+
 static void unterminated_error(uint8_t *buf, int *len)
 {
 	memset(buf + 16, 'u', DMAPIPE_PROTO_ERROR_LEN);
@@ -228,6 +245,24 @@ int main(int argc, char **argv)
 		memset(m.stats.consumers[i].name, 'c', sizeof(m.stats.consumers[i].name) - 1);
 	}
 	seed("stats-32", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_RELEASES);
+	m.releases.n_releases = 2;
+	m.releases.releases[0].buffer_id = 3;
+	m.releases.releases[0].sequence = 41;
+	m.releases.releases[1].buffer_id = 0;
+	m.releases.releases[1].sequence = 42;
+	seed("releases-2", &m, NULL, 0);
+	seed("releases-count-mismatch", &m, releases_count_too_big, 0);
+	seed("releases-count-zero", &m, releases_count_zero, 0);
+	seed("releases-entry-padding", &m, releases_entry_padding, 0);
+	seed("releases-unexpected-fd", &m, NULL, 1);
+	m.releases.n_releases = DMAPIPE_PROTO_MAX_RELEASES;
+	for (int i = 0; i < DMAPIPE_PROTO_MAX_RELEASES; i++) {
+		m.releases.releases[i].buffer_id = (uint32_t)i;
+		m.releases.releases[i].sequence = 1000 + (uint64_t)i;
+	}
+	seed("releases-64", &m, NULL, 0);
 
 	/* one byte over the largest datagram the protocol allows */
 	{

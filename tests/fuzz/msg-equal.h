@@ -120,6 +120,15 @@ static inline bool msg_equal(const struct dmapipe_msg *a, const struct dmapipe_m
 			if (!msg_equal_consumer_stats(&a->stats.consumers[i], &b->stats.consumers[i]))
 				return false;
 		return true;
+	case DMAPIPE_MSG_RELEASES:
+		if (a->releases.n_releases != b->releases.n_releases ||
+		    a->releases.n_releases > DMAPIPE_PROTO_MAX_RELEASES)
+			return false;
+		for (unsigned int i = 0; i < a->releases.n_releases; i++)
+			if (a->releases.releases[i].buffer_id != b->releases.releases[i].buffer_id ||
+			    a->releases.releases[i].sequence != b->releases.releases[i].sequence)
+				return false;
+		return true;
 	}
 	return false;
 }

@@ -307,6 +307,15 @@ struct dmapipe_frame *dmapipe_client_wait_frame(struct dmapipe_client *client, i
 /**
  * Gives the frame back to the producer (RELEASE). @release_fence (or -1)
  * signals when the consumer's device is done reading; ownership is taken.
+ *
+ * Releases made in quick succession travel together: while more received
+ * frames wait to be acquired and the application held this one briefly
+ * (under 0.1 ms), the release is held back so that the next ones share its
+ * message. It goes out with the next release once that empties the queue
+ * of received frames, fills half the in-flight window (at least 2) or
+ * comes 1 ms after the first held one, or with the next dispatch or wait,
+ * whichever is first. Meanwhile dmapipe_client_get_fd() is readable, so
+ * an event loop dispatches at once.
  * Since 0.1.
  */
 int dmapipe_client_release_frame(struct dmapipe_client *client, struct dmapipe_frame *frame,
