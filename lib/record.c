@@ -92,6 +92,8 @@ DMAPIPE_EXPORT void dmapipe_recorder_options_init(struct dmapipe_recorder_option
 #define WB_CHUNK (UINT64_C(8) << 20)
 #define WB_DROP (UINT64_C(32) << 20)
 #define WB_LAG (UINT64_C(64) << 20)
+/* buffered mode: frames are refused (-EAGAIN) while more is cached than this */
+#define WB_MAX_CACHED (UINT64_C(256) << 20)
 
 enum op_kind {
 	OP_OBJECT,
@@ -178,6 +180,7 @@ struct dmapipe_recorder {
 	struct rec_op fsync_op;
 
 	uint64_t wb_started, wb_dropped;
+	uint64_t wb_dropped_done; /* end of the range whose pages were dropped */
 	bool wb_pending, drop_pending;
 	struct rec_op wb_op, drop_wait_op, drop_op;
 
@@ -796,6 +799,7 @@ static void handle_cqe(struct dmapipe_recorder *rec, struct rec_op *op, int res)
 		break;
 	case OP_DROP:
 		rec->drop_pending = false;
+		rec->wb_dropped_done = rec->wb_dropped;
 		break;
 	}
 }
@@ -1021,7 +1025,7 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 	rec->created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	rec->write_pos = rec->block;
 	rec->data_end = rec->block;
-	rec->wb_started = rec->wb_dropped = rec->block;
+	rec->wb_started = rec->wb_dropped = rec->wb_dropped_done = rec->block;
 	rec->prealloc_chunk = ALIGN_UP(rec->opts.prealloc_bytes, (uint64_t)rec->block);
 	rec->stats.mode = rec->direct ? DMAPIPE_RECORD_DIRECT : DMAPIPE_RECORD_BUFFERED;
 	rec->stats.block_size = rec->block;
@@ -1195,8 +1199,14 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 	size = rec->block;
 	for (unsigned int i = 0; i < buffer->layout.n_objects && i < DMAPIPE_MAX_OBJECTS; i++)
 		size += ALIGN_UP(buffer->map_size[i], (uint64_t)rec->block);
-	if (rec->in_flight > 0 && (rec->in_flight >= rec->opts.max_frames ||
-				   rec->in_flight_bytes + size > rec->opts.max_bytes)) {
+	/*
+	 * the disk is behind: too much in flight, or (buffered) too much in the
+	 * page cache not yet written back and dropped
+	 */
+	if ((rec->in_flight > 0 && (rec->in_flight >= rec->opts.max_frames ||
+				    rec->in_flight_bytes + size > rec->opts.max_bytes)) ||
+	    (!rec->direct && rec->write_pos + size > rec->wb_dropped_done + WB_MAX_CACHED &&
+	     size < WB_MAX_CACHED)) {
 		rec->stats.frames_refused++;
 		return -EAGAIN;
 	}

@@ -281,6 +281,9 @@ static int scan(struct dmapipe_recording *r)
 		r->info.data_end = pos;
 		sequential = false;
 	}
+	/* a writer that closed the file synced everything first: all of it is durable */
+	if (r->sb.state == REC_STATE_CLOSED)
+		durable = UINT64_MAX;
 	/* format changes and the power-loss horizon, in file order */
 	for (uint64_t i = 0; i < r->n_entries; i++) {
 		struct rec_index_entry *e = &r->entries[i];
