@@ -361,8 +361,8 @@ static void falloc_done(struct dmapipe_recorder *rec, int res)
 	}
 	if (is_space_error(res) || res == -ENOSPC) {
 		/* try smaller pieces before calling the disk full */
-		if (rec->prealloc_chunk > (UINT64_C(4) << 20)) {
-			rec->prealloc_chunk /= 4;
+		if (rec->prealloc_chunk > (UINT64_C(256) << 10)) {
+			rec->prealloc_chunk = ALIGN_UP(rec->prealloc_chunk / 4, (uint64_t)rec->block);
 			return;
 		}
 		log_warn("record: the file system is full: recording up to the %llu bytes "
