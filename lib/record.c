@@ -1210,10 +1210,21 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 		rec->stats.frames_refused++;
 		return -EAGAIN;
 	}
+	/*
+	 * Frames go only into preallocated space, with room left for the
+	 * index, so a full disk always ends with a complete index. Space not
+	 * allocated yet is the disk being behind; none left is the end.
+	 */
 	end = rec->write_pos + size;
-	if (rec->falloc_failed && end + index_reserve(rec, 1, 1) > rec->prealloc_end) {
-		recorder_fail(rec, -ENOSPC);
-		return -ENOSPC;
+	if (!rec->falloc_unsupported && end + index_reserve(rec, 1, 1) > rec->prealloc_end) {
+		if (rec->falloc_failed) {
+			recorder_fail(rec, -ENOSPC);
+			return -ENOSPC;
+		}
+		queue_falloc(rec, end + index_reserve(rec, 1, 1) + rec->prealloc_chunk / 2);
+		flush_sqes(rec);
+		rec->stats.frames_refused++;
+		return -EAGAIN;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
