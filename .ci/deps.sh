@@ -15,11 +15,12 @@ BUILD_PACKAGES="build-essential meson ninja-build pkg-config linux-libc-dev libd
 libudev-dev libv4l-dev liburing-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev"
 
 # Host test suites: sanitizers (clang's runtime for libFuzzer), valgrind,
-# C++ for the header test, GStreamer's shm elements as the benchmark baseline;
+# C++ for the header test, GStreamer's shm elements as the benchmark baseline,
+# fio as the storage baseline of the recorder's benchmark;
 # the kernel suite's checkpatch (linux-source-6.12), sparse and dkms.
 TEST_PACKAGES="clang libclang-rt-14-dev g++ valgrind python3 gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-linux-source-6.12 sparse dkms"
+linux-source-6.12 sparse dkms fio"
 
 # The real-kernel lane (tests/vm): QEMU, a static busybox for the initramfs,
 # Debian 12's stock kernel (6.1) and the 6.12 kernel from bookworm-security,

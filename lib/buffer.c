@@ -100,6 +100,8 @@ void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer)
 	for (unsigned int i = 0; i < n_objects(buffer); i++) {
 		if (buffer->map[i])
 			munmap(buffer->map[i], buffer->map_size[i]);
+		if (buffer->dio_map[i])
+			munmap(buffer->dio_map[i], buffer->map_size[i]);
 		dmapipe_close(buffer->layout.objects[i].fd);
 		dmapipe_close(buffer->direct_io_fd[i]);
 	}
@@ -339,6 +341,32 @@ int dmapipe_buffer_map_all(struct dmapipe_buffer *buffer)
 			ret = map_object(buffer, i);
 	pthread_mutex_unlock(&map_lock);
 	return ret;
+}
+
+void *dmapipe_buffer_direct_io_map(struct dmapipe_buffer *buffer, unsigned int i)
+{
+	int fd;
+	void *map;
+
+	if (!buffer || i >= n_objects(buffer) || !buffer->map[i]) {
+		errno = EINVAL;
+		return NULL;
+	}
+	fd = buffer->direct_io_fd[i];
+	if (fd < 0 || dmapipe_fd_is_dmabuf(fd))
+		return buffer->map[i]; /* its own mapping is the best there is */
+	pthread_mutex_lock(&map_lock);
+	if (!buffer->dio_map[i]) {
+		/* read-only is all the disk needs; no MAP_POPULATE: the pages exist */
+		map = mmap(NULL, (size_t)buffer->map_size[i], PROT_READ, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED)
+			log_info("mmap of the direct-I/O memfd failed: %s", strerror(errno));
+		else
+			buffer->dio_map[i] = map;
+	}
+	map = buffer->dio_map[i];
+	pthread_mutex_unlock(&map_lock);
+	return map ? map : buffer->map[i];
 }
 
 DMAPIPE_EXPORT void *dmapipe_buffer_map_plane(struct dmapipe_buffer *buffer, unsigned int plane)

@@ -85,6 +85,8 @@ struct dmapipe_buffer {
 	int direct_io_fd[DMAPIPE_MAX_OBJECTS]; /* struct-page backed fd or -1; owned */
 	void *map[DMAPIPE_MAX_OBJECTS];   /* [0, map_size) of each object, or NULL */
 	uint64_t map_size[DMAPIPE_MAX_OBJECTS]; /* to the last plane's end (linear) */
+	/* mapping of direct_io_fd[] when it is a memfd (udmabuf), for O_DIRECT; or NULL */
+	void *dio_map[DMAPIPE_MAX_OBJECTS];
 	struct dmapipe_pool *pool;        /* weak; NULL when standalone or pool gone */
 	int index;                        /* in pool, or -1 */
 	struct dmapipe_allocator *allocator; /* reference, or NULL for imported buffers */
@@ -114,6 +116,13 @@ struct dmapipe_buffer *dmapipe_buffer_import(const struct dmapipe_layout *layout
 
 /* Maps every object now (and pre-faults them); 0 or -errno. */
 int dmapipe_buffer_map_all(struct dmapipe_buffer *buffer);
+
+/*
+ * A struct-page backed mapping of object @i for direct I/O: the memfd behind
+ * a udmabuf (mapped once, on first use), else the object's own mapping
+ * (dmapipe_buffer_map_all() must have run). NULL with errno on failure.
+ */
+void *dmapipe_buffer_direct_io_map(struct dmapipe_buffer *buffer, unsigned int i);
 
 /* Unmaps, closes every fd and frees; for pool.c (refcount must be 0). */
 void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer);

@@ -30,6 +30,7 @@ int cmd_info(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_record(int argc, char **argv);
 
 /* ---- command line ------------------------------------------------------ */
 

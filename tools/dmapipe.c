@@ -517,6 +517,7 @@ static const struct {
 	{ "serve", cmd_serve, "produce a stream of test-pattern frames on a socket" },
 	{ "consume", cmd_consume, "receive, verify and time the frames of a stream" },
 	{ "info", cmd_info, "show the library version, allocators and kernel features" },
+	{ "record", cmd_record, "record a stream to a file with direct I/O; check or repair recordings" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
 	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
 	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },

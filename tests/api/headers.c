@@ -6,6 +6,7 @@
 #include <dmapipe/alloc.h>
 #include <dmapipe/stream.h>
 #include <dmapipe/pattern.h>
+#include <dmapipe/record.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -14,10 +15,12 @@ int main(void)
 {
 	struct dmapipe_server_options so;
 	struct dmapipe_client_options co;
+	struct dmapipe_recorder_options ro;
 
 	dmapipe_server_options_init(&so);
 	dmapipe_client_options_init(&co);
-	if (so.size != sizeof(so) || co.size != sizeof(co))
+	dmapipe_recorder_options_init(&ro);
+	if (so.size != sizeof(so) || co.size != sizeof(co) || ro.size != sizeof(ro))
 		return 1;
 	if (strcmp(dmapipe_version(), "0.1.0") != 0)
 		return 1;

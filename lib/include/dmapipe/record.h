@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Recording frames to storage, and reading recordings back.
+ *
+ * A recorder writes frames (any struct dmapipe_buffer) into a file with
+ * direct I/O: several writes in flight through io_uring, sizes and
+ * alignment from statx(STATX_DIOALIGN), space preallocated ahead, and the
+ * disk reading each frame straight out of the buffer's pages whenever the
+ * buffer's mapping is struct-page backed. docs/FORMAT.md specifies the file
+ * and what survives a crash or a power loss.
+ *
+ * A recording is read back with dmapipe_recording_open(): a cleanly closed
+ * file through its index, a file whose writer died by scanning it (in
+ * memory, or written back with DMAPIPE_RECORDING_REPAIR).
+ *
+ * Not thread-safe: one object from one thread at a time.
+ */
+#ifndef DMAPIPE_RECORD_H
+#define DMAPIPE_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dmapipe/format.h>
+#include <dmapipe/buffer.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dmapipe_recorder;
+struct dmapipe_recording;
+
+/* ---- writing ---------------------------------------------------------- */
+
+/** How the file is written. */
+enum dmapipe_record_mode {
+	/** O_DIRECT, and buffered only when the file system refuses O_DIRECT */
+	DMAPIPE_RECORD_AUTO = 0,
+	/** O_DIRECT or fail */
+	DMAPIPE_RECORD_DIRECT = 1,
+	/**
+	 * through the page cache (file systems without O_DIRECT), with
+	 * writeback started and finished pages dropped in the background so
+	 * the page cache and Dirty memory stay flat
+	 */
+	DMAPIPE_RECORD_BUFFERED = 2,
+};
+
+/**
+ * Called when the recorder no longer needs a frame: its bytes are in the
+ * file (status 0) or could not be written (a negative errno, e.g. -ENOSPC).
+ * The recorder has dropped its buffer reference already; @frame_data is
+ * what was passed to dmapipe_recorder_submit(), so a consumer releases the
+ * frame's lease here. Called from dmapipe_recorder_dispatch() and
+ * dmapipe_recorder_finish() only.
+ */
+typedef void (*dmapipe_recorder_done_func)(struct dmapipe_recorder *recorder,
+					   void *frame_data, int status, void *user_data);
+
+struct dmapipe_recorder_options {
+	uint32_t size;                 /**< set by _init() */
+	enum dmapipe_record_mode mode; /**< default DMAPIPE_RECORD_AUTO */
+	/**
+	 * frames in flight to the disk at most; a submit beyond returns
+	 * -EAGAIN (the caller drops the frame); default 8
+	 */
+	uint32_t max_frames;
+	/** and bytes in flight at most (one frame is always allowed); default 512 MiB */
+	uint64_t max_bytes;
+	/**
+	 * how often a data barrier (fdatasync) runs while recording; frames
+	 * written since the last barrier are "unconfirmed" after a power loss
+	 * (docs/FORMAT.md); default 500, 0 = only at the end
+	 */
+	uint32_t sync_interval_ms;
+	/** fallocate()d ahead of the write position, in bytes; default 256 MiB */
+	uint64_t prealloc_bytes;
+	/** replace an existing file; without it an existing file gives -EEXIST */
+	bool overwrite;
+	dmapipe_recorder_done_func done;
+	void *user_data;
+};
+
+/** Sets the defaults. Since 0.1. */
+void dmapipe_recorder_options_init(struct dmapipe_recorder_options *options);
+
+/**
+ * Creates the file @path (mode 0644) and writes its superblock. Returns
+ * NULL with errno: EEXIST, EINVAL (O_DIRECT refused in DMAPIPE_RECORD_DIRECT
+ * mode), ENOTSUP (built without liburing, or io_uring unavailable), or the
+ * error of open/write. Since 0.1.
+ */
+struct dmapipe_recorder *dmapipe_recorder_new(const char *path,
+					      const struct dmapipe_recorder_options *options);
+
+/**
+ * Queues a frame for writing and takes a reference on @buffer until the
+ * done callback. Every object of the buffer is written from its start to
+ * the end of its last plane; @meta's sequence, timestamp, flags and
+ * bytes_used are recorded (its acquire fence is not used: wait for it
+ * before submitting). A frame whose layout differs from the previous
+ * frame's is recorded as a format change.
+ *
+ * Returns 0; -EAGAIN when max_frames/max_bytes are in flight (the disk is
+ * behind: drop the frame, nothing was taken); -ENOSPC once the file system
+ * is full (the recording is stopped: call dmapipe_recorder_finish());
+ * -EPERM in strict mode when only a copy could write this buffer; -EIO
+ * after a write error; -EINVAL. Since 0.1.
+ */
+int dmapipe_recorder_submit(struct dmapipe_recorder *recorder, struct dmapipe_buffer *buffer,
+			    const struct dmapipe_frame_meta *meta, void *frame_data);
+
+/** The pollable fd: readable when dmapipe_recorder_dispatch() has work. */
+int dmapipe_recorder_get_fd(const struct dmapipe_recorder *recorder);
+
+/**
+ * Reaps completed writes (calling the done callback), writes frame headers,
+ * runs barriers and background writeback, waiting up to @timeout_ms (0: do
+ * not wait, -1: forever) for the first event. Returns the number of frames
+ * completed or a negative errno. Since 0.1.
+ */
+int dmapipe_recorder_dispatch(struct dmapipe_recorder *recorder, int timeout_ms);
+
+/**
+ * Ends the recording: waits for every frame in flight (calling the done
+ * callback), writes the index, marks the file closed and trims the
+ * preallocation. When the disk is full and the index does not fit, the
+ * file is left consistent without one (readers scan it). Returns 0,
+ * -ENOSPC (stopped early because the disk filled; every completed frame is
+ * in the file) or the first write error. Idempotent. Since 0.1.
+ */
+int dmapipe_recorder_finish(struct dmapipe_recorder *recorder);
+
+/** Finishes (if not done) and frees. Since 0.1. */
+void dmapipe_recorder_free(struct dmapipe_recorder *recorder);
+
+/** How a frame's bytes reached the disk. */
+enum dmapipe_record_path {
+	/** O_DIRECT straight from the buffer's struct-page mapping */
+	DMAPIPE_RECORD_PATH_DIRECT = 0,
+	/** dmapipe.ko's WRITE_FILE: in the kernel, from the dma-buf's pages */
+	DMAPIPE_RECORD_PATH_KMOD = 1,
+	/** a counted CPU copy into an aligned staging buffer */
+	DMAPIPE_RECORD_PATH_COPY = 2,
+	/** through the page cache (buffered mode: the kernel copies) */
+	DMAPIPE_RECORD_PATH_BUFFERED = 3,
+	DMAPIPE_RECORD_PATH_COUNT = 4,
+};
+
+/** "direct", "kmod", "copy", "buffered". Since 0.1. */
+const char *dmapipe_record_path_to_string(enum dmapipe_record_path path);
+
+struct dmapipe_recorder_stats {
+	uint64_t frames_submitted;
+	uint64_t frames_written;    /**< completely in the file (payload and header) */
+	uint64_t frames_failed;     /**< done with an error (e.g. -ENOSPC) */
+	uint64_t frames_refused;    /**< submits answered -EAGAIN: the disk was behind */
+	uint64_t bytes_written;     /**< payload bytes, alignment padding included */
+	uint64_t path_bytes[DMAPIPE_RECORD_PATH_COUNT];  /**< per enum dmapipe_record_path */
+	uint64_t path_frames[DMAPIPE_RECORD_PATH_COUNT]; /**< objects written per path */
+	uint64_t bytes_copied;      /**< = path_bytes[COPY]: pixel bytes the CPU copied */
+	uint64_t format_changes;
+	uint64_t barriers;          /**< fdatasyncs completed */
+	uint64_t file_size;         /**< end of the data written so far */
+	uint64_t preallocated;      /**< end of the preallocated space */
+	uint64_t in_flight_bytes;   /**< the backlog */
+	uint32_t in_flight_frames;
+	uint32_t mode;              /**< enum dmapipe_record_mode actually used (DIRECT or BUFFERED) */
+	uint32_t block_size;        /**< the file's alignment */
+	uint32_t mem_align;         /**< direct I/O memory alignment */
+	int32_t error;              /**< 0, or the error that stopped the recording */
+	uint32_t reserved[7];
+};
+
+void dmapipe_recorder_get_stats(const struct dmapipe_recorder *recorder,
+				struct dmapipe_recorder_stats *stats);
+
+/* ---- reading ------------------------------------------------------------ */
+
+enum dmapipe_recording_open_flags {
+	/** ignore the index and scan the file for frame headers */
+	DMAPIPE_RECORDING_SCAN = 1u << 0,
+	/**
+	 * if the file had to be scanned, write the index back and mark it
+	 * closed (needs write access)
+	 */
+	DMAPIPE_RECORDING_REPAIR = 1u << 1,
+	/** read frames without O_DIRECT */
+	DMAPIPE_RECORDING_BUFFERED = 1u << 2,
+};
+
+enum dmapipe_recorded_flags {
+	/** the first frame, or the layout differs from the previous frame's */
+	DMAPIPE_RECORDED_FORMAT_CHANGE = 1u << 0,
+	/**
+	 * recovered by a scan, written after the writer's last data barrier:
+	 * complete after a process crash, but after a power loss its pixels
+	 * may not have reached the disk (docs/FORMAT.md)
+	 */
+	DMAPIPE_RECORDED_UNCONFIRMED = 1u << 1,
+};
+
+/** One frame of a recording. */
+struct dmapipe_recorded_frame {
+	uint64_t offset;  /**< file offset of the payload (object 0) */
+	uint64_t size;    /**< payload bytes in the file (objects, each padded to the block size) */
+	/** per object: where it starts within the payload */
+	uint64_t object_offset[DMAPIPE_MAX_OBJECTS];
+	/**
+	 * the frame's layout; objects[].fd = -1, objects[].size = the bytes
+	 * recorded for the object (to the end of its last plane)
+	 */
+	struct dmapipe_layout layout;
+	struct dmapipe_frame_meta meta; /**< acquire_fence = -1 */
+	uint32_t flags;        /**< enum dmapipe_recorded_flags */
+	uint32_t layout_index; /**< which distinct layout (0, 1, ...) in recording order */
+	uint32_t reserved[6];
+};
+
+struct dmapipe_recording_info {
+	uint64_t file_size;
+	uint64_t frames;
+	uint64_t data_end;         /**< end of the last frame */
+	uint64_t created_ns;       /**< CLOCK_REALTIME when the recording began */
+	uint32_t block_size;
+	uint32_t mem_align;        /**< memory alignment dmapipe_recording_read_frame() needs */
+	uint32_t layouts;          /**< distinct layouts */
+	bool closed;               /**< the writer finished it and its index was used */
+	bool scanned;              /**< it was scanned (writer died, or the index was bad) */
+	bool repaired;             /**< the scan's index was written back */
+	bool direct;               /**< frames are read with O_DIRECT */
+	uint64_t unconfirmed;      /**< frames flagged DMAPIPE_RECORDED_UNCONFIRMED */
+	uint64_t bad_headers;      /**< blocks that looked like headers but failed their checks */
+	uint8_t id[16];            /**< the recording's random id */
+	uint32_t reserved[8];
+};
+
+/**
+ * Opens a recording. A closed recording is read through its index; a file
+ * whose writer did not finish (killed, power loss, or a full disk with no
+ * room for the index), or whose index is damaged, is scanned for frame
+ * headers, and with DMAPIPE_RECORDING_REPAIR the index is written back.
+ * Returns NULL with errno: EBADMSG (not a dmapipe recording, or its
+ * superblock is damaged; logged with the reason), EPROTONOSUPPORT (a newer
+ * format version), or the error of open/read. Since 0.1.
+ */
+struct dmapipe_recording *dmapipe_recording_open(const char *path, uint32_t flags);
+
+void dmapipe_recording_close(struct dmapipe_recording *recording);
+
+void dmapipe_recording_get_info(const struct dmapipe_recording *recording,
+				struct dmapipe_recording_info *info);
+
+/**
+ * Fills @frame with frame @index (0 ... frames-1, in file order, which is
+ * the order frames were submitted in). Returns 0 or -ERANGE. Since 0.1.
+ */
+int dmapipe_recording_get_frame(const struct dmapipe_recording *recording, uint64_t index,
+				struct dmapipe_recorded_frame *frame);
+
+/**
+ * Reads frame @index's payload (frame.size bytes: every object at its
+ * object_offset) into @dst, which must be aligned to info.mem_align and
+ * hold @len >= frame.size bytes. With O_DIRECT the disk writes straight into
+ * @dst. Returns 0, -ERANGE, -EINVAL (alignment, size), -ENODATA (the file
+ * ends early) or the read error. Since 0.1.
+ */
+int dmapipe_recording_read_frame(struct dmapipe_recording *recording, uint64_t index,
+				 void *dst, size_t len);
+
+/**
+ * Reads frame @index into @buffer's mapping, object by object (the buffer
+ * needs as many objects, each at least as large as recorded). Where the
+ * mapping is struct-page backed the disk writes straight into it (no copy);
+ * otherwise the data goes through a counted copy (-EPERM in strict mode).
+ * Returns 0 or a negative errno. Since 0.1.
+ */
+int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recording *recording, uint64_t index,
+					   struct dmapipe_buffer *buffer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMAPIPE_RECORD_H */

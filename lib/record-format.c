@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The recording file format, docs/FORMAT.md: little-endian fixed-width
+ * fields at fixed offsets, each structure protected by a CRC32C.
+ */
+#include <endian.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "record-format.h"
+
+/* ---- CRC32C (Castagnoli), reflected, table-driven ------------------------ */
+
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+uint32_t rec_crc32c(uint32_t crc, const void *data, size_t len)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const uint8_t *p = data;
+
+	pthread_once(&once, crc_init);
+	crc = ~crc;
+	while (len--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* ---- little-endian fields -------------------------------------------------- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+static int bad(const char **why, const char *what)
+{
+	if (why)
+		*why = what;
+	return -EBADMSG;
+}
+
+static bool zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* ---- superblock ---------------------------------------------------------------
+ *   0 magic[8]  8 version  12 block_size  16 id[16]  32 created_ns  40 state
+ *  44 flags  48 index_offset  56 index_size  64 frame_count  72 data_end
+ *  80 max_frames  84 reserved (zero) ... 124 crc32c of [0, 124)
+ */
+void rec_superblock_encode(uint8_t *b, const struct rec_superblock *sb)
+{
+	memset(b, 0, REC_SB_SIZE);
+	memcpy(b, REC_SB_MAGIC, 8);
+	put32(b + 8, sb->version);
+	put32(b + 12, sb->block_size);
+	memcpy(b + 16, sb->id, 16);
+	put64(b + 32, sb->created_ns);
+	put32(b + 40, sb->state);
+	put32(b + 44, sb->flags);
+	put64(b + 48, sb->index_offset);
+	put64(b + 56, sb->index_size);
+	put64(b + 64, sb->frame_count);
+	put64(b + 72, sb->data_end);
+	put32(b + 80, sb->max_frames);
+	put32(b + 124, rec_crc32c(0, b, 124));
+}
+
+int rec_superblock_decode(const uint8_t *b, struct rec_superblock *sb, const char **why)
+{
+	if (memcmp(b, REC_SB_MAGIC, 8) != 0)
+		return bad(why, "no dmapipe recording superblock (wrong magic)");
+	if (get32(b + 124) != rec_crc32c(0, b, 124))
+		return bad(why, "the superblock's checksum does not match");
+	memset(sb, 0, sizeof(*sb));
+	sb->version = get32(b + 8);
+	if (sb->version != REC_VERSION) {
+		if (why)
+			*why = "the recording has a format version this library does not know";
+		return -EPROTONOSUPPORT;
+	}
+	sb->block_size = get32(b + 12);
+	memcpy(sb->id, b + 16, 16);
+	sb->created_ns = get64(b + 32);
+	sb->state = get32(b + 40);
+	sb->flags = get32(b + 44);
+	sb->index_offset = get64(b + 48);
+	sb->index_size = get64(b + 56);
+	sb->frame_count = get64(b + 64);
+	sb->data_end = get64(b + 72);
+	sb->max_frames = get32(b + 80);
+	if (sb->block_size < REC_MIN_BLOCK || sb->block_size > REC_MAX_BLOCK ||
+	    (sb->block_size & (sb->block_size - 1)))
+		return bad(why, "the superblock's block size is not a power of two in [4 KiB, 1 MiB]");
+	if (sb->state != REC_STATE_RECORDING && sb->state != REC_STATE_CLOSED)
+		return bad(why, "the superblock's state is unknown");
+	return 0;
+}
+
+/* ---- layouts --------------------------------------------------------------------
+ *   0 fourcc  4 width  8 height  12 n_objects  16 modifier  24 n_planes
+ *  28 reserved  32 objects[4] {size u64, stored u64}  96 planes[4] {object u32,
+ *  stride u32, offset u64}  160 reserved (zero) ... 192
+ */
+void rec_layout_encode(uint8_t *p, const struct rec_layout *l)
+{
+	const struct dmapipe_layout *d = &l->layout;
+
+	memset(p, 0, REC_LAYOUT_SIZE);
+	put32(p + 0, d->format.fourcc);
+	put32(p + 4, d->format.width);
+	put32(p + 8, d->format.height);
+	put32(p + 12, d->n_objects);
+	put64(p + 16, d->format.modifier);
+	put32(p + 24, d->n_planes);
+	for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS && i < d->n_objects; i++) {
+		put64(p + 32 + 16 * i, d->objects[i].size);
+		put64(p + 40 + 16 * i, l->stored[i]);
+	}
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES && i < d->n_planes; i++) {
+		put32(p + 96 + 16 * i, d->planes[i].object);
+		put32(p + 100 + 16 * i, d->planes[i].stride);
+		put64(p + 104 + 16 * i, d->planes[i].offset);
+	}
+}
+
+int rec_layout_decode(const uint8_t *p, uint32_t block_size, struct rec_layout *l,
+		      const char **why)
+{
+	struct dmapipe_layout *d = &l->layout;
+	const char *lwhy = NULL;
+
+	memset(l, 0, sizeof(*l));
+	d->format.fourcc = get32(p + 0);
+	d->format.width = get32(p + 4);
+	d->format.height = get32(p + 8);
+	d->n_objects = get32(p + 12);
+	d->format.modifier = get64(p + 16);
+	d->n_planes = get32(p + 24);
+	if (d->n_objects == 0 || d->n_objects > DMAPIPE_MAX_OBJECTS || d->n_planes == 0 ||
+	    d->n_planes > DMAPIPE_MAX_PLANES)
+		return bad(why, "a layout has no objects or planes, or too many");
+	for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS; i++) {
+		d->objects[i].fd = -1;
+		if (i >= d->n_objects)
+			continue;
+		d->objects[i].kind = DMAPIPE_MEM_NONE;
+		d->objects[i].size = get64(p + 32 + 16 * i);
+		l->stored[i] = get64(p + 40 + 16 * i);
+		if (l->stored[i] % block_size || l->stored[i] < d->objects[i].size ||
+		    l->stored[i] - d->objects[i].size >= block_size)
+			return bad(why, "a layout's stored object size is not its data size "
+					"rounded up to the block size");
+	}
+	for (unsigned int i = 0; i < d->n_planes; i++) {
+		d->planes[i].object = get32(p + 96 + 16 * i);
+		d->planes[i].stride = get32(p + 100 + 16 * i);
+		d->planes[i].offset = get64(p + 104 + 16 * i);
+	}
+	if (dmapipe_layout_check(d, &lwhy) < 0) {
+		if (why)
+			*why = lwhy;
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+bool rec_layout_equal(const struct rec_layout *a, const struct rec_layout *b)
+{
+	uint8_t ea[REC_LAYOUT_SIZE], eb[REC_LAYOUT_SIZE];
+
+	rec_layout_encode(ea, a);
+	rec_layout_encode(eb, b);
+	return memcmp(ea, eb, sizeof(ea)) == 0;
+}
+
+uint64_t rec_layout_payload(const struct rec_layout *l)
+{
+	uint64_t sum = 0;
+
+	for (unsigned int i = 0; i < l->layout.n_objects && i < DMAPIPE_MAX_OBJECTS; i++)
+		sum += l->stored[i];
+	return sum;
+}
+
+/* ---- frame headers ---------------------------------------------------------------
+ *   0 magic[8]  8 id[16]  24 offset  32 record_size  40 sequence  48 timestamp_ns
+ *  56 durable_end  64 frame_flags  68 record_flags  72 layout_index  76 reserved
+ *  80 layout[192]  272 bytes_used[4]  304 reserved (zero) ... 508 crc32c of [0, 508)
+ */
+bool rec_frame_header_magic(const uint8_t *b)
+{
+	return memcmp(b, REC_FH_MAGIC, 8) == 0;
+}
+
+void rec_frame_header_encode(uint8_t *b, const struct rec_frame_header *fh)
+{
+	memset(b, 0, REC_FH_SIZE);
+	memcpy(b, REC_FH_MAGIC, 8);
+	memcpy(b + 8, fh->id, 16);
+	put64(b + 24, fh->offset);
+	put64(b + 32, fh->record_size);
+	put64(b + 40, fh->sequence);
+	put64(b + 48, fh->timestamp_ns);
+	put64(b + 56, fh->durable_end);
+	put32(b + 64, fh->frame_flags);
+	put32(b + 68, fh->record_flags);
+	put32(b + 72, fh->layout_index);
+	rec_layout_encode(b + 80, &fh->layout);
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++)
+		put64(b + 272 + 8 * i, fh->bytes_used[i]);
+	put32(b + 508, rec_crc32c(0, b, 508));
+}
+
+int rec_frame_header_decode(const uint8_t *b, uint32_t block_size, struct rec_frame_header *fh,
+			    const char **why)
+{
+	int ret;
+
+	if (!rec_frame_header_magic(b))
+		return bad(why, "no frame header magic");
+	if (get32(b + 508) != rec_crc32c(0, b, 508))
+		return bad(why, "frame header checksum does not match");
+	memset(fh, 0, sizeof(*fh));
+	memcpy(fh->id, b + 8, 16);
+	fh->offset = get64(b + 24);
+	fh->record_size = get64(b + 32);
+	fh->sequence = get64(b + 40);
+	fh->timestamp_ns = get64(b + 48);
+	fh->durable_end = get64(b + 56);
+	fh->frame_flags = get32(b + 64);
+	fh->record_flags = get32(b + 68);
+	fh->layout_index = get32(b + 72);
+	ret = rec_layout_decode(b + 80, block_size, &fh->layout, why);
+	if (ret < 0)
+		return ret;
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++)
+		fh->bytes_used[i] = get64(b + 272 + 8 * i);
+	if (!zero(b + 304, 508 - 304))
+		return bad(why, "frame header reserved bytes are not zero");
+	if (fh->offset % block_size || fh->record_size % block_size ||
+	    fh->record_size != block_size + rec_layout_payload(&fh->layout))
+		return bad(why, "frame header sizes do not add up");
+	return 0;
+}
+
+/* ---- index ---------------------------------------------------------------------
+ * header: 0 magic[8]  8 version  12 n_layouts  16 n_frames  24 id[16]
+ *         40 entry size  44 layout size  48 crc32c of everything after the
+ *         header  52 reserved  60 crc32c of [0, 60)
+ * entry:  0 offset  8 record_size  16 sequence  24 timestamp_ns  32 frame_flags
+ *         36 record_flags  40 layout_index  44 reserved  48 bytes_used[4] ... 80
+ */
+uint64_t rec_index_size(uint32_t n_layouts, uint64_t n_frames)
+{
+	return REC_IX_HEADER_SIZE + (uint64_t)n_layouts * REC_LAYOUT_SIZE +
+	       n_frames * REC_IX_ENTRY_SIZE;
+}
+
+void rec_index_encode_header(uint8_t *p, const uint8_t id[16], uint32_t n_layouts,
+			     uint64_t n_frames, uint32_t body_crc)
+{
+	memset(p, 0, REC_IX_HEADER_SIZE);
+	memcpy(p, REC_IX_MAGIC, 8);
+	put32(p + 8, REC_VERSION);
+	put32(p + 12, n_layouts);
+	put64(p + 16, n_frames);
+	memcpy(p + 24, id, 16);
+	put32(p + 40, REC_IX_ENTRY_SIZE);
+	put32(p + 44, REC_LAYOUT_SIZE);
+	put32(p + 48, body_crc);
+	put32(p + 60, rec_crc32c(0, p, 60));
+}
+
+int rec_index_decode_header(const uint8_t *p, uint8_t id[16], uint32_t *n_layouts,
+			    uint64_t *n_frames, uint32_t *body_crc, const char **why)
+{
+	if (memcmp(p, REC_IX_MAGIC, 8) != 0)
+		return bad(why, "no index magic where the superblock says the index is");
+	if (get32(p + 60) != rec_crc32c(0, p, 60))
+		return bad(why, "the index header's checksum does not match");
+	if (get32(p + 8) != REC_VERSION || get32(p + 40) != REC_IX_ENTRY_SIZE ||
+	    get32(p + 44) != REC_LAYOUT_SIZE)
+		return bad(why, "the index has an unknown version or entry size");
+	memcpy(id, p + 24, 16);
+	*n_layouts = get32(p + 12);
+	*n_frames = get64(p + 16);
+	*body_crc = get32(p + 48);
+	return 0;
+}
+
+void rec_index_entry_encode(uint8_t *p, const struct rec_index_entry *e)
+{
+	memset(p, 0, REC_IX_ENTRY_SIZE);
+	put64(p + 0, e->offset);
+	put64(p + 8, e->record_size);
+	put64(p + 16, e->sequence);
+	put64(p + 24, e->timestamp_ns);
+	put32(p + 32, e->frame_flags);
+	put32(p + 36, e->record_flags);
+	put32(p + 40, e->layout_index);
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++)
+		put64(p + 48 + 8 * i, e->bytes_used[i]);
+}
+
+void rec_index_entry_decode(const uint8_t *p, struct rec_index_entry *e)
+{
+	e->offset = get64(p + 0);
+	e->record_size = get64(p + 8);
+	e->sequence = get64(p + 16);
+	e->timestamp_ns = get64(p + 24);
+	e->frame_flags = get32(p + 32);
+	e->record_flags = get32(p + 36);
+	e->layout_index = get32(p + 40);
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++)
+		e->bytes_used[i] = get64(p + 48 + 8 * i);
+}
+
+/* ---- alignment ------------------------------------------------------------------- */
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v && p < REC_MAX_BLOCK)
+		p <<= 1;
+	return p;
+}
+
+void rec_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align)
+{
+	struct statx stx;
+	struct stat st;
+
+	memset(&stx, 0, sizeof(stx));
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		*offset_align = stx.stx_dio_offset_align;
+		*mem_align = stx.stx_dio_mem_align;
+		return;
+	}
+	/* before 6.1, or a file system that does not say: its block size */
+	if (fstat(fd, &st) == 0 && st.st_blksize > 0) {
+		*offset_align = pow2_at_least((uint32_t)st.st_blksize);
+		*mem_align = *offset_align;
+		return;
+	}
+	*offset_align = REC_MIN_BLOCK;
+	*mem_align = REC_MIN_BLOCK;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The recording file format (docs/FORMAT.md): encoders and decoders of the
+ * superblock, the frame headers and the index. Pure functions over byte
+ * arrays (little-endian on disk), shared by the writer (record.c) and the
+ * reader (recording.c).
+ */
+#ifndef DMAPIPE_RECORD_FORMAT_H
+#define DMAPIPE_RECORD_FORMAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dmapipe/record.h"
+
+#define REC_VERSION 1
+/* Every record starts on a block boundary; at least a page. */
+#define REC_MIN_BLOCK 4096u
+#define REC_MAX_BLOCK (1u << 20)
+
+#define REC_SB_MAGIC "DMPRECSB"
+#define REC_FH_MAGIC "DMPRECFH"
+#define REC_IX_MAGIC "DMPRECIX"
+
+#define REC_SB_SIZE 128u   /* bytes of block 0 that are used */
+#define REC_FH_SIZE 512u   /* bytes of a frame header block that are used */
+#define REC_LAYOUT_SIZE 192u
+#define REC_IX_HEADER_SIZE 64u
+#define REC_IX_ENTRY_SIZE 80u
+
+enum rec_state {
+	REC_STATE_RECORDING = 1,
+	REC_STATE_CLOSED = 2,
+};
+
+enum rec_sb_flags {
+	REC_SB_BUFFERED = 1u << 0,
+};
+
+struct rec_superblock {
+	uint32_t version;
+	uint32_t block_size;
+	uint8_t id[16];
+	uint64_t created_ns;
+	uint32_t state;
+	uint32_t flags;
+	uint64_t index_offset;
+	uint64_t index_size;
+	uint64_t frame_count;
+	uint64_t data_end;
+	uint32_t max_frames;
+};
+
+/* A frame's layout as stored: the layout plus where each object sits. */
+struct rec_layout {
+	struct dmapipe_layout layout; /* objects[].size = data bytes, fd -1 */
+	uint64_t stored[DMAPIPE_MAX_OBJECTS]; /* bytes in the file, block-padded */
+};
+
+struct rec_frame_header {
+	uint8_t id[16];
+	uint64_t offset;      /* the header's own file offset */
+	uint64_t record_size; /* header block + payload */
+	uint64_t sequence;
+	uint64_t timestamp_ns;
+	uint64_t durable_end; /* records ending at or below were behind a completed barrier */
+	uint32_t frame_flags;
+	uint32_t record_flags; /* enum dmapipe_recorded_flags (FORMAT_CHANGE only) */
+	uint32_t layout_index;
+	struct rec_layout layout;
+	uint64_t bytes_used[DMAPIPE_MAX_PLANES];
+};
+
+struct rec_index_entry {
+	uint64_t offset; /* of the frame header */
+	uint64_t record_size;
+	uint64_t sequence;
+	uint64_t timestamp_ns;
+	uint32_t frame_flags;
+	uint32_t record_flags;
+	uint32_t layout_index;
+	uint64_t bytes_used[DMAPIPE_MAX_PLANES];
+};
+
+uint32_t rec_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* Encoders fill @block (zeroed up to the used size first). */
+void rec_superblock_encode(uint8_t *block, const struct rec_superblock *sb);
+/* 0, -EBADMSG (magic or checksum; *why set) or -EPROTONOSUPPORT. */
+int rec_superblock_decode(const uint8_t *block, struct rec_superblock *sb, const char **why);
+
+void rec_frame_header_encode(uint8_t *block, const struct rec_frame_header *fh);
+/* 0 or -EBADMSG with *why; checks magic, checksum and internal consistency. */
+int rec_frame_header_decode(const uint8_t *block, uint32_t block_size,
+			    struct rec_frame_header *fh, const char **why);
+/* true if @block starts with the frame header magic */
+bool rec_frame_header_magic(const uint8_t *block);
+
+void rec_layout_encode(uint8_t *p, const struct rec_layout *l);
+int rec_layout_decode(const uint8_t *p, uint32_t block_size, struct rec_layout *l,
+		      const char **why);
+bool rec_layout_equal(const struct rec_layout *a, const struct rec_layout *b);
+/* Sum of stored[]: the payload bytes. */
+uint64_t rec_layout_payload(const struct rec_layout *l);
+
+/* Index: header, then n_layouts layouts, then n_frames entries. */
+uint64_t rec_index_size(uint32_t n_layouts, uint64_t n_frames);
+void rec_index_encode_header(uint8_t *p, const uint8_t id[16], uint32_t n_layouts,
+			     uint64_t n_frames, uint32_t body_crc);
+int rec_index_decode_header(const uint8_t *p, uint8_t id[16], uint32_t *n_layouts,
+			    uint64_t *n_frames, uint32_t *body_crc, const char **why);
+void rec_index_entry_encode(uint8_t *p, const struct rec_index_entry *e);
+void rec_index_entry_decode(const uint8_t *p, struct rec_index_entry *e);
+
+/*
+ * Direct I/O alignment of an open file: statx STATX_DIOALIGN, else the
+ * logical block size of st_blksize; @offset_align and @mem_align are
+ * powers of two (0 when the file cannot do direct I/O, by statx's word).
+ */
+void rec_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align);
+
+#endif /* DMAPIPE_RECORD_FORMAT_H */

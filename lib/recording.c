@@ -1,0 +1,626 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Reading recordings (docs/FORMAT.md): through the index of a closed file,
+ * or by scanning a file whose writer did not finish, and writing the index
+ * back on request (repair).
+ *
+ * Two descriptors: metadata (superblock, index, the scan) is read through
+ * the page cache, so it needs no alignment; frames are read with O_DIRECT
+ * straight into the caller's memory or a buffer's mapping.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "record-format.h"
+
+#define SCAN_WINDOW (UINT64_C(4) << 20)
+
+struct dmapipe_recording {
+	int fd;  /* metadata, through the page cache; O_RDWR for a repair */
+	int dfd; /* frames: O_DIRECT, or a duplicate of fd */
+	char *path;
+	struct rec_superblock sb;
+	struct dmapipe_recording_info info;
+	struct rec_layout *layouts;
+	uint32_t n_layouts;
+	struct rec_index_entry *entries;
+	uint64_t n_entries, cap_entries;
+
+	/* scan window */
+	uint8_t *win;
+	uint64_t win_off, win_len;
+};
+
+static uint64_t page_size(void)
+{
+	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static int read_full(int fd, void *p, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)p + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *p, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const uint8_t *)p + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int add_entry(struct dmapipe_recording *r, const struct rec_index_entry *e)
+{
+	if (r->n_entries == r->cap_entries) {
+		uint64_t cap = r->cap_entries ? r->cap_entries * 2 : 256;
+		struct rec_index_entry *n = realloc(r->entries, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		r->entries = n;
+		r->cap_entries = cap;
+	}
+	r->entries[r->n_entries++] = *e;
+	return 0;
+}
+
+static int find_or_add_layout(struct dmapipe_recording *r, const struct rec_layout *l)
+{
+	struct rec_layout *n;
+
+	for (uint32_t i = 0; i < r->n_layouts; i++)
+		if (rec_layout_equal(&r->layouts[i], l))
+			return (int)i;
+	n = realloc(r->layouts, (r->n_layouts + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	r->layouts = n;
+	r->layouts[r->n_layouts] = *l;
+	return (int)r->n_layouts++;
+}
+
+/* ---- index -------------------------------------------------------------------- */
+
+static int load_index(struct dmapipe_recording *r, const char **why)
+{
+	const struct rec_superblock *sb = &r->sb;
+	uint8_t id[16];
+	uint32_t n_layouts, body_crc;
+	uint64_t n_frames, prev_end = sb->block_size;
+	uint8_t *b, *p;
+	int ret;
+
+	if (sb->index_offset < sb->block_size || sb->index_offset % sb->block_size ||
+	    sb->index_size < REC_IX_HEADER_SIZE || sb->index_size > (UINT64_C(1) << 36)) {
+		*why = "the superblock's index offset or size is impossible";
+		return -EBADMSG;
+	}
+	if (sb->index_offset + sb->index_size > r->info.file_size) {
+		*why = "the index lies past the end of the file (truncated?)";
+		return -EBADMSG;
+	}
+	b = malloc((size_t)sb->index_size);
+	if (!b)
+		return -ENOMEM;
+	ret = read_full(r->fd, b, (size_t)sb->index_size, sb->index_offset);
+	if (ret < 0) {
+		*why = "the index cannot be read";
+		goto out;
+	}
+	ret = rec_index_decode_header(b, id, &n_layouts, &n_frames, &body_crc, why);
+	if (ret < 0)
+		goto out;
+	ret = -EBADMSG;
+	if (memcmp(id, sb->id, 16) != 0) {
+		*why = "the index belongs to another recording";
+		goto out;
+	}
+	if (n_layouts > 1u << 20 || n_frames > (UINT64_C(1) << 32) ||
+	    rec_index_size(n_layouts, n_frames) != sb->index_size ||
+	    n_frames != sb->frame_count) {
+		*why = "the index's counts do not match its size or the superblock";
+		goto out;
+	}
+	if (rec_crc32c(0, b + REC_IX_HEADER_SIZE, sb->index_size - REC_IX_HEADER_SIZE) != body_crc) {
+		*why = "the index's checksum does not match";
+		goto out;
+	}
+	p = b + REC_IX_HEADER_SIZE;
+	r->layouts = calloc(n_layouts ? n_layouts : 1, sizeof(*r->layouts));
+	if (!r->layouts) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n_layouts; i++, p += REC_LAYOUT_SIZE) {
+		ret = rec_layout_decode(p, sb->block_size, &r->layouts[i], why);
+		if (ret < 0)
+			goto out;
+		r->n_layouts++;
+	}
+	ret = -EBADMSG;
+	for (uint64_t i = 0; i < n_frames; i++, p += REC_IX_ENTRY_SIZE) {
+		struct rec_index_entry e;
+
+		rec_index_entry_decode(p, &e);
+		if (e.layout_index >= n_layouts || e.offset % sb->block_size ||
+		    e.offset < prev_end ||
+		    e.record_size != sb->block_size + rec_layout_payload(&r->layouts[e.layout_index]) ||
+		    e.offset + e.record_size > sb->index_offset) {
+			*why = "an index entry is out of order, overlaps or does not match its layout";
+			goto out;
+		}
+		prev_end = e.offset + e.record_size;
+		if (add_entry(r, &e) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	r->info.data_end = sb->index_offset;
+	ret = 0;
+out:
+	free(b);
+	return ret;
+}
+
+/* ---- scan ------------------------------------------------------------------------- */
+
+/* A pointer to the block at @off, reading a window (large when @sequential). */
+static const uint8_t *scan_block(struct dmapipe_recording *r, uint64_t off, bool sequential,
+				 int *err)
+{
+	uint32_t block = r->sb.block_size;
+	uint64_t len;
+	int ret;
+
+	if (off >= r->win_off && off + block <= r->win_off + r->win_len)
+		return r->win + (off - r->win_off);
+	len = sequential ? SCAN_WINDOW : block;
+	if (off + len > r->info.file_size)
+		len = (r->info.file_size - off) / block * block;
+	ret = read_full(r->fd, r->win, (size_t)len, off);
+	if (ret < 0) {
+		*err = ret;
+		r->win_len = 0;
+		return NULL;
+	}
+	r->win_off = off;
+	r->win_len = len;
+	return r->win;
+}
+
+static int scan(struct dmapipe_recording *r)
+{
+	uint32_t block = r->sb.block_size;
+	uint64_t pos = block, durable = 0, end = r->info.file_size;
+	bool sequential = false;
+	int err = 0;
+
+	free(r->layouts);
+	r->layouts = NULL;
+	r->n_layouts = 0;
+	r->n_entries = 0;
+	r->info.bad_headers = 0;
+	r->info.data_end = block;
+	if (!r->win) {
+		r->win = malloc(SCAN_WINDOW);
+		if (!r->win)
+			return -ENOMEM;
+	}
+	r->win_len = 0;
+	while (pos + block <= end) {
+		const uint8_t *b = scan_block(r, pos, sequential, &err);
+		struct rec_frame_header fh;
+		const char *why = NULL;
+		struct rec_index_entry e;
+		int idx;
+
+		if (!b)
+			return err;
+		if (!rec_frame_header_magic(b)) {
+			pos += block;
+			sequential = true;
+			continue;
+		}
+		if (rec_frame_header_decode(b, block, &fh, &why) < 0 ||
+		    memcmp(fh.id, r->sb.id, 16) != 0 || fh.offset != pos ||
+		    fh.record_size > end - pos) {
+			if (!why)
+				why = memcmp(fh.id, r->sb.id, 16) != 0 ?
+				      "header of another recording" :
+				      fh.offset != pos ? "header names another offset" :
+				      "record runs past the end of the file";
+			log_debug("recording: block at %llu looks like a frame header but %s",
+				  (unsigned long long)pos, why);
+			r->info.bad_headers++;
+			pos += block;
+			sequential = true;
+			continue;
+		}
+		idx = find_or_add_layout(r, &fh.layout);
+		if (idx < 0)
+			return idx;
+		memset(&e, 0, sizeof(e));
+		e.offset = pos;
+		e.record_size = fh.record_size;
+		e.sequence = fh.sequence;
+		e.timestamp_ns = fh.timestamp_ns;
+		e.frame_flags = fh.frame_flags;
+		e.layout_index = (uint32_t)idx;
+		memcpy(e.bytes_used, fh.bytes_used, sizeof(e.bytes_used));
+		if (add_entry(r, &e) < 0)
+			return -ENOMEM;
+		durable = MAX(durable, fh.durable_end);
+		pos += fh.record_size;
+		r->info.data_end = pos;
+		sequential = false;
+	}
+	/* a writer that closed the file synced everything first: all of it is durable */
+	if (r->sb.state == REC_STATE_CLOSED)
+		durable = UINT64_MAX;
+	/* format changes and the power-loss horizon, in file order */
+	for (uint64_t i = 0; i < r->n_entries; i++) {
+		struct rec_index_entry *e = &r->entries[i];
+
+		e->record_flags = 0;
+		if (i == 0 || e->layout_index != r->entries[i - 1].layout_index)
+			e->record_flags |= DMAPIPE_RECORDED_FORMAT_CHANGE;
+		if (e->offset + e->record_size > durable) {
+			e->record_flags |= DMAPIPE_RECORDED_UNCONFIRMED;
+			r->info.unconfirmed++;
+		}
+	}
+	r->info.scanned = true;
+	return 0;
+}
+
+/* Writes the scanned index back and marks the file closed. */
+static int repair(struct dmapipe_recording *r)
+{
+	uint32_t block = r->sb.block_size;
+	uint64_t size = rec_index_size(r->n_layouts, r->n_entries);
+	uint64_t off = r->info.data_end, end = off + ALIGN_UP(size, (uint64_t)block);
+	struct rec_superblock sb = r->sb;
+	uint8_t *b, *p, sbb[REC_SB_SIZE];
+	int ret;
+
+	b = calloc(1, (size_t)ALIGN_UP(size, (uint64_t)block));
+	if (!b)
+		return -ENOMEM;
+	p = b + REC_IX_HEADER_SIZE;
+	for (uint32_t i = 0; i < r->n_layouts; i++, p += REC_LAYOUT_SIZE)
+		rec_layout_encode(p, &r->layouts[i]);
+	for (uint64_t i = 0; i < r->n_entries; i++, p += REC_IX_ENTRY_SIZE)
+		rec_index_entry_encode(p, &r->entries[i]);
+	rec_index_encode_header(b, sb.id, r->n_layouts, r->n_entries,
+				rec_crc32c(0, b + REC_IX_HEADER_SIZE, size - REC_IX_HEADER_SIZE));
+	/* the index first, durable, then the superblock that points at it */
+	ret = write_full(r->fd, b, (size_t)ALIGN_UP(size, (uint64_t)block), off);
+	free(b);
+	if (ret == 0 && (ftruncate(r->fd, (off_t)end) < 0 || fdatasync(r->fd) < 0))
+		ret = -errno;
+	if (ret < 0)
+		return ret;
+	sb.state = REC_STATE_CLOSED;
+	sb.index_offset = off;
+	sb.index_size = size;
+	sb.frame_count = r->n_entries;
+	sb.data_end = off;
+	rec_superblock_encode(sbb, &sb);
+	ret = write_full(r->fd, sbb, sizeof(sbb), 0);
+	if (ret == 0 && fdatasync(r->fd) < 0)
+		ret = -errno;
+	if (ret == 0) {
+		r->sb = sb;
+		r->info.file_size = end;
+		r->info.repaired = true;
+	}
+	return ret;
+}
+
+/* ---- public ---------------------------------------------------------------------- */
+
+DMAPIPE_EXPORT void dmapipe_recording_close(struct dmapipe_recording *r)
+{
+	if (!r)
+		return;
+	if (r->dfd != r->fd)
+		dmapipe_close(r->dfd);
+	dmapipe_close(r->fd);
+	free(r->layouts);
+	free(r->entries);
+	free(r->win);
+	free(r->path);
+	free(r);
+}
+
+static struct dmapipe_recording *open_fail(struct dmapipe_recording *r, int err)
+{
+	dmapipe_recording_close(r);
+	errno = err;
+	return NULL;
+}
+
+DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path, uint32_t flags)
+{
+	struct dmapipe_recording *r;
+	uint8_t sbb[REC_SB_SIZE];
+	const char *why = NULL;
+	uint32_t off_align = 0, mem_align = 0;
+	struct stat st;
+	int ret;
+
+	if (!path || (flags & ~(uint32_t)(DMAPIPE_RECORDING_SCAN | DMAPIPE_RECORDING_REPAIR |
+					  DMAPIPE_RECORDING_BUFFERED))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r->fd = r->dfd = -1;
+	r->path = strdup(path);
+	if (!r->path)
+		return open_fail(r, ENOMEM);
+	r->fd = open(path, (flags & DMAPIPE_RECORDING_REPAIR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (r->fd < 0) {
+		ret = errno;
+		log_warn("recording: cannot open %s: %s", path, strerror(ret));
+		return open_fail(r, ret);
+	}
+	if (fstat(r->fd, &st) < 0)
+		return open_fail(r, errno);
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		log_warn("recording: %s is not a regular file", path);
+		return open_fail(r, EBADMSG);
+	}
+	r->info.file_size = (uint64_t)st.st_size;
+	if (r->info.file_size < REC_MIN_BLOCK) {
+		log_warn("recording: %s is not a dmapipe recording: %llu bytes, shorter than "
+			 "a superblock", path, (unsigned long long)r->info.file_size);
+		return open_fail(r, EBADMSG);
+	}
+	ret = read_full(r->fd, sbb, sizeof(sbb), 0);
+	if (ret < 0)
+		return open_fail(r, -ret);
+	ret = rec_superblock_decode(sbb, &r->sb, &why);
+	if (ret < 0) {
+		log_warn("recording: %s is not a usable dmapipe recording: %s", path, why);
+		return open_fail(r, -ret);
+	}
+	r->info.block_size = r->sb.block_size;
+	r->info.created_ns = r->sb.created_ns;
+	memcpy(r->info.id, r->sb.id, 16);
+
+	ret = -EAGAIN;
+	if (r->sb.state == REC_STATE_CLOSED && !(flags & DMAPIPE_RECORDING_SCAN)) {
+		ret = load_index(r, &why);
+		if (ret == -ENOMEM)
+			return open_fail(r, ENOMEM);
+		if (ret < 0)
+			log_warn("recording: %s: the index is damaged (%s): scanning the file "
+				 "instead", path, why);
+		else
+			r->info.closed = true;
+	} else if (r->sb.state != REC_STATE_CLOSED) {
+		log_info("recording: %s was not closed by its writer: scanning it", path);
+	}
+	if (ret < 0) {
+		ret = scan(r);
+		if (ret < 0) {
+			log_warn("recording: %s: scanning failed: %s", path, strerror(-ret));
+			return open_fail(r, -ret);
+		}
+		log_info("recording: %s: %llu frames recovered by a scan (%llu unconfirmed, "
+			 "%llu damaged headers)", path, (unsigned long long)r->n_entries,
+			 (unsigned long long)r->info.unconfirmed,
+			 (unsigned long long)r->info.bad_headers);
+		if (flags & DMAPIPE_RECORDING_REPAIR) {
+			ret = repair(r);
+			if (ret < 0) {
+				log_warn("recording: %s: writing the index back failed: %s", path,
+					 strerror(-ret));
+				return open_fail(r, -ret);
+			}
+		}
+	}
+	free(r->win);
+	r->win = NULL;
+	r->info.frames = r->n_entries;
+	r->info.layouts = r->n_layouts;
+
+	/* frames: O_DIRECT where the file system allows it */
+	if (!(flags & DMAPIPE_RECORDING_BUFFERED))
+		r->dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
+	if (r->dfd >= 0) {
+		rec_dio_alignment(r->dfd, &off_align, &mem_align);
+		if (off_align == 0 || off_align > r->sb.block_size) {
+			/* the file moved to a file system with coarser alignment */
+			close(r->dfd);
+			r->dfd = -1;
+		}
+	}
+	if (r->dfd >= 0) {
+		r->info.direct = true;
+		r->info.mem_align = MAX(mem_align, 1u);
+	} else {
+		r->dfd = r->fd;
+		r->info.mem_align = 1;
+	}
+	return r;
+}
+
+DMAPIPE_EXPORT void dmapipe_recording_get_info(const struct dmapipe_recording *r,
+					       struct dmapipe_recording_info *info)
+{
+	if (!r || !info)
+		return;
+	*info = r->info;
+}
+
+DMAPIPE_EXPORT int dmapipe_recording_get_frame(const struct dmapipe_recording *r, uint64_t index,
+					       struct dmapipe_recorded_frame *frame)
+{
+	const struct rec_index_entry *e;
+	const struct rec_layout *l;
+	uint64_t pos = 0;
+
+	if (!r || !frame)
+		return -EINVAL;
+	if (index >= r->n_entries)
+		return -ERANGE;
+	e = &r->entries[index];
+	l = &r->layouts[e->layout_index];
+	memset(frame, 0, sizeof(*frame));
+	frame->offset = e->offset + r->sb.block_size;
+	frame->size = e->record_size - r->sb.block_size;
+	frame->layout = l->layout;
+	for (unsigned int i = 0; i < l->layout.n_objects; i++) {
+		frame->object_offset[i] = pos;
+		pos += l->stored[i];
+	}
+	dmapipe_frame_meta_init(&frame->meta);
+	frame->meta.sequence = e->sequence;
+	frame->meta.timestamp_ns = e->timestamp_ns;
+	frame->meta.flags = e->frame_flags;
+	memcpy(frame->meta.bytes_used, e->bytes_used, sizeof(e->bytes_used));
+	frame->flags = e->record_flags;
+	frame->layout_index = e->layout_index;
+	return 0;
+}
+
+static int read_at(struct dmapipe_recording *r, void *dst, uint64_t len, uint64_t off)
+{
+	int ret;
+
+	if (len > SIZE_MAX)
+		return -EINVAL;
+	ret = read_full(r->dfd, dst, (size_t)len, off);
+	if (ret == -EINVAL && r->dfd != r->fd) {
+		/* this memory or length does not suit O_DIRECT here: the page cache does */
+		log_debug("recording: O_DIRECT read refused, reading through the page cache");
+		ret = read_full(r->fd, dst, (size_t)len, off);
+	}
+	return ret;
+}
+
+DMAPIPE_EXPORT int dmapipe_recording_read_frame(struct dmapipe_recording *r, uint64_t index,
+						void *dst, size_t len)
+{
+	struct dmapipe_recorded_frame f;
+	int ret;
+
+	if (!r || !dst)
+		return -EINVAL;
+	ret = dmapipe_recording_get_frame(r, index, &f);
+	if (ret < 0)
+		return ret;
+	if (len < f.size || (uintptr_t)dst % r->info.mem_align)
+		return -EINVAL;
+	return read_at(r, dst, f.size, f.offset);
+}
+
+DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recording *r,
+							  uint64_t index,
+							  struct dmapipe_buffer *buffer)
+{
+	struct dmapipe_recorded_frame f;
+	uint32_t block;
+	int ret;
+
+	if (!r || !buffer)
+		return -EINVAL;
+	ret = dmapipe_recording_get_frame(r, index, &f);
+	if (ret < 0)
+		return ret;
+	block = r->sb.block_size;
+	if (buffer->layout.n_objects != f.layout.n_objects)
+		return -EINVAL;
+	for (unsigned int i = 0; i < f.layout.n_objects; i++)
+		if (buffer->layout.objects[i].size < f.layout.objects[i].size)
+			return -EINVAL;
+	if (buffer->read_only)
+		return -EACCES;
+	ret = dmapipe_buffer_map_all(buffer);
+	if (ret < 0)
+		return ret;
+	for (unsigned int i = 0; i < f.layout.n_objects; i++) {
+		uint64_t data = f.layout.objects[i].size;
+		uint64_t stored = ALIGN_UP(data, (uint64_t)block);
+		uint64_t writable = ALIGN_UP(MIN(buffer->map_size[i], buffer->layout.objects[i].size),
+					     page_size());
+		uint64_t body = stored <= writable ? stored : data / block * block;
+		uint64_t off = f.offset + f.object_offset[i];
+		uint8_t *map = buffer->map[i];
+		uint8_t *tmp = NULL;
+
+		if (body) {
+			ret = read_at(r, map, body, off);
+			if (ret == -EFAULT && buffer->layout.objects[i].kind == DMAPIPE_MEM_DMABUF) {
+				/* a PFN mapping: let dmapipe.ko read into its own pages */
+				ret = dmapipe_kmod_read_file(buffer->layout.objects[i].fd, 0, body,
+							     r->dfd, off);
+				if (ret < 0 && ret != -EIO && ret != -ENODATA) {
+					log_debug("recording: dmapipe.ko cannot read into this "
+						  "buffer (%s)", strerror(-ret));
+					ret = -EFAULT;
+				}
+			}
+			if (ret == -EFAULT) {
+				body = 0; /* all of it through the counted copy below */
+				ret = 0;
+			}
+			if (ret < 0)
+				return ret;
+		}
+		if (body >= data)
+			continue;
+		/* the rest through aligned memory and a counted copy */
+		ret = dmapipe_copy_allowed("recording: reading into a buffer that cannot take "
+					   "direct I/O");
+		if (ret < 0)
+			return ret;
+		if (posix_memalign((void **)&tmp, page_size(), (size_t)(stored - body)))
+			return -ENOMEM;
+		ret = read_at(r, tmp, stored - body, off + body);
+		if (ret == 0)
+			ret = dmapipe_buffer_begin_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
+		if (ret == 0) {
+			memcpy(map + body, tmp, (size_t)(data - body));
+			dmapipe_buffer_end_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
+			dmapipe_count_copy(data - body);
+		}
+		free(tmp);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}

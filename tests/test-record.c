@@ -1,0 +1,726 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The recorder and the recording reader (lib/record.c, lib/recording.c,
+ * docs/FORMAT.md). One sub-test per argument:
+ *   basic     test-pattern frames recorded and read back, every byte
+ *             verified, through memory and into buffers; the direct path
+ *             copies nothing (copy counters stay 0 for memfd and
+ *             dmapipe.ko buffers; a PFN-mapped dma-buf goes through a
+ *             counted copy or WRITE_FILE and the stats say which)
+ *   formats   format changes mid-stream and sizes that are not multiples of
+ *             the block size (odd widths, a 97x31 frame, a 1-object YUYV)
+ *   crash     a recording process killed with SIGKILL: every frame whose
+ *             completion it reported is recovered and verifies, by the
+ *             in-memory scan and after --repair
+ *   enospc    a full tmpfs (skipped if it cannot be mounted): the recording
+ *             stops with -ENOSPC and is closed with its index; without
+ *             preallocation the writes themselves fail and the file is
+ *             scanned
+ *   corrupt   bad files: truncated, wrong magic, a damaged frame header, a
+ *             damaged index, too short, garbage, empty, missing
+ *   buffered  buffered mode: the page cache the file occupies stays bounded
+ *             while hundreds of MB are written (ext4; on tmpfs only the
+ *             content is checked)
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kmod-testlib.h"
+#include "private.h"
+#include "testlib.h"
+
+struct ctx {
+	uint64_t done, failed;
+	int log_fd; /* completed sequence numbers are written here, or -1 */
+	int last_status;
+};
+
+static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, void *user_data)
+{
+	struct ctx *c = user_data;
+	uint64_t seq = (uint64_t)(uintptr_t)frame_data;
+
+	(void)rec;
+	c->last_status = status;
+	if (status != 0) {
+		c->failed++;
+		return;
+	}
+	c->done++;
+	if (c->log_fd >= 0)
+		check(write(c->log_fd, &seq, sizeof(seq)) == sizeof(seq));
+}
+
+static struct dmapipe_recorder *new_recorder(const char *path, struct ctx *c,
+					     enum dmapipe_record_mode mode, uint64_t prealloc)
+{
+	struct dmapipe_recorder_options o;
+	struct dmapipe_recorder *rec;
+
+	dmapipe_recorder_options_init(&o);
+	o.mode = mode;
+	o.done = on_done;
+	o.user_data = c;
+	o.max_frames = 4;
+	o.sync_interval_ms = 50;
+	if (prealloc != UINT64_MAX)
+		o.prealloc_bytes = prealloc;
+	rec = dmapipe_recorder_new(path, &o);
+	check_msg(rec, "recorder for %s: %s", path, strerror(errno));
+	return rec;
+}
+
+/*
+ * Draws frame @seq into a free buffer of @pool and submits it, dispatching
+ * while the disk is behind (a test wants every frame). Returns the submit
+ * result (0 or -ENOSPC...).
+ */
+static int record_one(struct dmapipe_recorder *rec, struct dmapipe_pool *pool, uint64_t seq)
+{
+	struct dmapipe_buffer *b;
+	struct dmapipe_frame_meta meta;
+	int ret;
+
+	while (!(b = dmapipe_pool_acquire(pool)))
+		check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+	check_int_eq(dmapipe_buffer_draw_pattern(b, seq), 0);
+	dmapipe_frame_meta_init(&meta);
+	meta.sequence = seq;
+	meta.timestamp_ns = 1000 + seq * 16666667;
+	meta.flags = seq % 7 == 0 ? DMAPIPE_FRAME_KEYFRAME : 0;
+	while ((ret = dmapipe_recorder_submit(rec, b, &meta, (void *)(uintptr_t)seq)) == -EAGAIN)
+		check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+	dmapipe_buffer_unref(b); /* the recorder holds its own reference */
+	return ret;
+}
+
+static struct dmapipe_pool *new_pool(const char *fourcc, uint32_t w, uint32_t h, unsigned int n)
+{
+	struct dmapipe_format fmt = { .fourcc = dmapipe_fourcc_from_string(fourcc),
+				      .width = w, .height = h };
+	struct dmapipe_pool *pool = dmapipe_pool_new(NULL, &fmt, n, "test-record");
+
+	check_msg(pool, "pool %s %ux%u: %s", fourcc, w, h, strerror(errno));
+	return pool;
+}
+
+static bool frame_matches(const struct dmapipe_recorded_frame *f, uint8_t *mem)
+{
+	uint8_t *planes[DMAPIPE_MAX_PLANES] = { NULL };
+	unsigned int bad_plane = 0;
+	uint64_t bad_offset = 0;
+	int ret;
+
+	for (unsigned int p = 0; p < f->layout.n_planes; p++)
+		planes[p] = mem + f->object_offset[f->layout.planes[p].object] +
+			    f->layout.planes[p].offset;
+	ret = dmapipe_pattern_check(&f->layout, planes, f->meta.sequence, &bad_plane, &bad_offset);
+	if (ret != 0)
+		fprintf(stderr, "frame %llu: pattern check %d (plane %u offset %llu)\n",
+			(unsigned long long)f->meta.sequence, ret, bad_plane,
+			(unsigned long long)bad_offset);
+	return ret == 0;
+}
+
+/* Opens @path with @flags and verifies every frame; returns the frame count. */
+static uint64_t verify_file(const char *path, uint32_t flags, struct dmapipe_recording_info *info)
+{
+	struct dmapipe_recording *r = dmapipe_recording_open(path, flags);
+	uint8_t *mem = NULL;
+	size_t mem_size = 0;
+	uint64_t last_seq = 0;
+
+	check_msg(r, "open %s: %s", path, strerror(errno));
+	dmapipe_recording_get_info(r, info);
+	for (uint64_t i = 0; i < info->frames; i++) {
+		struct dmapipe_recorded_frame f;
+
+		check_int_eq(dmapipe_recording_get_frame(r, i, &f), 0);
+		check(f.layout_index < info->layouts);
+		check(i == 0 || f.meta.sequence > last_seq);
+		check_int_eq(f.meta.timestamp_ns, 1000 + f.meta.sequence * 16666667);
+		check_int_eq(f.meta.flags, f.meta.sequence % 7 == 0 ? DMAPIPE_FRAME_KEYFRAME : 0);
+		last_seq = f.meta.sequence;
+		if (f.size > mem_size) {
+			free(mem);
+			mem_size = f.size;
+			check(posix_memalign((void **)&mem, 4096, mem_size) == 0);
+		}
+		memset(mem, 0xa5, mem_size);
+		check_int_eq(dmapipe_recording_read_frame(r, i, mem, mem_size), 0);
+		check_msg(frame_matches(&f, mem), "frame %llu of %s", (unsigned long long)i, path);
+	}
+	check_int_eq(dmapipe_recording_get_frame(r, info->frames, &(struct dmapipe_recorded_frame){ 0 }),
+		     -ERANGE);
+	free(mem);
+	dmapipe_recording_close(r);
+	return info->frames;
+}
+
+/* ---- basic ------------------------------------------------------------------------- */
+
+/* Whether files in @dir can be opened with O_DIRECT. */
+static bool dir_takes_direct_io(const char *dir)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/probe", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_DIRECT, 0600);
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+		return true;
+	}
+	check_msg(errno == EINVAL, "%s: %s", path, strerror(errno));
+	return false;
+}
+
+static void test_basic(const char *test_dir)
+{
+	char path[512];
+	const char *dir = test_dir;
+	char *scratch = NULL;
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_recorder_stats st;
+	struct dmapipe_recording_info info;
+	struct dmapipe_copy_stats c0, c1;
+	struct dmapipe_pool *pool = new_pool("NV12", 1920, 1080, 6);
+	struct dmapipe_buffer *b0 = dmapipe_pool_get_buffer(pool, 0);
+	enum dmapipe_mem_kind kind = dmapipe_buffer_get_mem_kind(b0);
+	struct dmapipe_recorder *rec;
+	struct dmapipe_recording *r;
+	const unsigned int n = 40;
+
+	if (test_require_dmabuf()) {
+		/*
+		 * The lane's /tmp is a tmpfs, whose O_DIRECT (6.6+) is a page-cache
+		 * copy that never pins user pages: real direct I/O needs a block
+		 * device, here ext4 on a RAM disk.
+		 */
+		scratch = kmod_scratch_fs(320);
+		dir = scratch;
+	} else if (!dir_takes_direct_io(dir)) {
+		test_skip("%s refuses O_DIRECT: the direct path cannot be tested here", dir);
+	}
+	snprintf(path, sizeof(path), "%s/basic.rec", dir);
+	dmapipe_get_copy_stats(&c0);
+	rec = new_recorder(path, &c, DMAPIPE_RECORD_DIRECT, UINT64_MAX);
+	/* an existing file is not replaced without overwrite */
+	check(dmapipe_recorder_new(path, NULL) == NULL && errno == EEXIST);
+	check(dmapipe_recorder_get_fd(rec) >= 0);
+	for (unsigned int i = 0; i < n; i++)
+		check_int_eq(record_one(rec, pool, i * 2), 0); /* gaps: every other frame */
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0); /* idempotent */
+	dmapipe_recorder_get_stats(rec, &st);
+	dmapipe_get_copy_stats(&c1);
+	check_int_eq(c.done, n);
+	check_int_eq(c.failed, 0);
+	check_int_eq(st.frames_written, n);
+	check_int_eq(st.in_flight_frames, 0);
+	check_int_eq(st.mode, DMAPIPE_RECORD_DIRECT);
+	check_int_eq(st.format_changes, 1);
+	printf("%s buffers (%s allocator): direct %llu, kmod %llu, copy %llu bytes; "
+	       "%llu barriers\n", dmapipe_mem_kind_to_string(kind),
+	       getenv("DMAPIPE_ALLOCATOR") ? getenv("DMAPIPE_ALLOCATOR") : "default",
+	       (unsigned long long)st.path_bytes[DMAPIPE_RECORD_PATH_DIRECT],
+	       (unsigned long long)st.path_bytes[DMAPIPE_RECORD_PATH_KMOD],
+	       (unsigned long long)st.path_bytes[DMAPIPE_RECORD_PATH_COPY],
+	       (unsigned long long)st.barriers);
+	if (kind == DMAPIPE_MEM_MEMFD || dmapipe_buffer_get_direct_io_fd(b0, 0) >= 0) {
+		/* the zero-copy claim: struct-page mappings go straight to the disk */
+		check_int_eq(st.bytes_copied, 0);
+		check_int_eq(c1.bytes - c0.bytes, 0);
+		check_int_eq(st.path_bytes[DMAPIPE_RECORD_PATH_COPY], 0);
+		check(st.path_bytes[DMAPIPE_RECORD_PATH_DIRECT] >= (uint64_t)n * 1920 * 1080 * 3 / 2);
+	} else {
+		/* a PFN mapping: every copied byte is counted, in the stats and globally */
+		check(st.path_bytes[DMAPIPE_RECORD_PATH_DIRECT] + st.path_bytes[DMAPIPE_RECORD_PATH_KMOD] +
+		      st.path_bytes[DMAPIPE_RECORD_PATH_COPY] >= (uint64_t)n * 1920 * 1080 * 3 / 2);
+		check_int_eq(c1.bytes - c0.bytes, st.bytes_copied);
+		/* dma-heap's PFN mapping: O_DIRECT faults, WRITE_FILE refuses it: a copy */
+		if (getenv("DMAPIPE_ALLOCATOR") && strcmp(getenv("DMAPIPE_ALLOCATOR"), "heap") == 0)
+			check(st.path_bytes[DMAPIPE_RECORD_PATH_COPY] > 0);
+	}
+	check_int_eq(dmapipe_recorder_submit(rec, b0, &(struct dmapipe_frame_meta){ 0 }, NULL),
+		     -EINVAL); /* after finish */
+	dmapipe_recorder_free(rec);
+
+	check_int_eq(verify_file(path, 0, &info), n);
+	check(info.closed && !info.scanned && info.unconfirmed == 0);
+	check_int_eq(info.layouts, 1);
+	check_int_eq(info.block_size, st.block_size);
+	check_int_eq(info.file_size, st.file_size);
+
+	/* into buffers: the disk writes into the mapping */
+	r = dmapipe_recording_open(path, 0);
+	check(r);
+	dmapipe_get_copy_stats(&c0);
+	for (unsigned int i = 0; i < n; i += 5) {
+		struct dmapipe_buffer *b = dmapipe_pool_acquire(pool);
+
+		check(b);
+		check_int_eq(dmapipe_recording_read_frame_to_buffer(r, i, b), 0);
+		check_int_eq(dmapipe_buffer_check_pattern(b, i * 2), 0);
+		dmapipe_buffer_unref(b);
+	}
+	dmapipe_get_copy_stats(&c1);
+	if (kind == DMAPIPE_MEM_MEMFD)
+		check_int_eq(c1.bytes - c0.bytes, 0);
+	/* misaligned memory and short lengths are refused */
+	{
+		struct dmapipe_recorded_frame f;
+		uint8_t *mem;
+
+		dmapipe_recording_get_frame(r, 0, &f);
+		check(posix_memalign((void **)&mem, 4096, f.size + 4096) == 0);
+		check_int_eq(dmapipe_recording_read_frame(r, 0, mem, f.size - 1), -EINVAL);
+		if (info.direct && info.mem_align > 1)
+			check_int_eq(dmapipe_recording_read_frame(r, 0, mem + 1, f.size), -EINVAL);
+		check_int_eq(dmapipe_recording_read_frame(r, n, mem, f.size), -ERANGE);
+		free(mem);
+	}
+	dmapipe_recording_close(r);
+	dmapipe_pool_free(pool);
+	if (scratch) {
+		unlink(path);
+		kmod_scratch_fs_remove(scratch);
+	}
+	test_pass("basic");
+}
+
+/* ---- formats ------------------------------------------------------------------------- */
+
+static void test_formats(const char *dir)
+{
+	char path[512];
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_recording_info info;
+	struct dmapipe_pool *pools[4] = {
+		new_pool("NV12", 1366, 769, 3),  /* odd: sizes not multiples of 4096 */
+		new_pool("XRGB8888", 97, 31, 3), /* a tiny frame */
+		new_pool("YUYV", 640, 480, 3),
+		new_pool("NV12", 1366, 769, 3),  /* the first layout again */
+	};
+	/* frames per segment */
+	const unsigned int seg[4] = { 5, 3, 4, 2 };
+	struct dmapipe_recorder *rec;
+	struct dmapipe_recording *r;
+	uint64_t seq = 0;
+
+	snprintf(path, sizeof(path), "%s/formats.rec", dir);
+	rec = new_recorder(path, &c, DMAPIPE_RECORD_AUTO, UINT64_MAX);
+	for (unsigned int s = 0; s < 4; s++)
+		for (unsigned int i = 0; i < seg[s]; i++)
+			check_int_eq(record_one(rec, pools[s], seq++), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+
+	check_int_eq(verify_file(path, 0, &info), seq);
+	check_int_eq(info.layouts, 3);
+	r = dmapipe_recording_open(path, 0);
+	check(r);
+	for (uint64_t i = 0, s = 0, k = 0; i < seq; i++) {
+		struct dmapipe_recorded_frame f;
+
+		check_int_eq(dmapipe_recording_get_frame(r, i, &f), 0);
+		check_int_eq(!!(f.flags & DMAPIPE_RECORDED_FORMAT_CHANGE), k == 0);
+		check_int_eq(f.layout_index, s == 3 ? 0 : s);
+		check_int_eq(f.layout.format.fourcc,
+			     dmapipe_buffer_get_layout(dmapipe_pool_get_buffer(pools[s], 0))->format.fourcc);
+		check_int_eq(f.size % info.block_size, 0);
+		if (++k == seg[s]) {
+			k = 0;
+			s++;
+		}
+	}
+	dmapipe_recording_close(r);
+	/* the same answers when the file is scanned instead of read through its index */
+	check_int_eq(verify_file(path, DMAPIPE_RECORDING_SCAN, &info), seq);
+	check(info.scanned && info.unconfirmed == 0 && info.bad_headers == 0);
+	for (unsigned int s = 0; s < 4; s++)
+		dmapipe_pool_free(pools[s]);
+	test_pass("formats");
+}
+
+/* ---- crash ------------------------------------------------------------------------------ */
+
+static void test_crash(const char *dir)
+{
+	char path[512];
+	struct dmapipe_recording_info info;
+	struct dmapipe_recording *r;
+	uint64_t logged[4096], n_logged = 0, seq;
+	int pipefd[2], status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/crash.rec", dir);
+	check(pipe(pipefd) == 0);
+	pid = fork();
+	check(pid >= 0);
+	if (pid == 0) {
+		struct ctx c = { .log_fd = pipefd[1] };
+		struct dmapipe_pool *pool = new_pool("NV12", 640, 480, 6);
+		struct dmapipe_recorder *rec;
+
+		close(pipefd[0]);
+		rec = new_recorder(path, &c, DMAPIPE_RECORD_AUTO, UINT64_MAX);
+		for (seq = 0; seq < 100000; seq++) {
+			check_int_eq(record_one(rec, pool, seq), 0);
+			dmapipe_recorder_dispatch(rec, 0);
+		}
+		_exit(3); /* never reached before the kill */
+	}
+	close(pipefd[1]);
+	/* wait for some completions, then kill the writer mid-recording */
+	while (n_logged < 60) {
+		ssize_t got = read(pipefd[0], &logged[n_logged], sizeof(uint64_t));
+
+		check_msg(got == sizeof(uint64_t), "the recording child ended early");
+		n_logged++;
+	}
+	check(kill(pid, SIGKILL) == 0);
+	check(waitpid(pid, &status, 0) == pid);
+	check(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* completions reported before the kill that were still in the pipe */
+	while (n_logged < 4096 && read(pipefd[0], &logged[n_logged], sizeof(uint64_t)) ==
+	       sizeof(uint64_t))
+		n_logged++;
+	close(pipefd[0]);
+
+	/* scanned in memory on open: every reported frame is there and verifies */
+	verify_file(path, 0, &info);
+	check(!info.closed && info.scanned && !info.repaired);
+	check_msg(info.frames >= n_logged, "%llu frames recovered, %llu were reported written",
+		  (unsigned long long)info.frames, (unsigned long long)n_logged);
+	r = dmapipe_recording_open(path, 0);
+	check(r);
+	for (uint64_t i = 0; i < n_logged; i++) {
+		bool found = false;
+
+		for (uint64_t k = 0; k < info.frames && !found; k++) {
+			struct dmapipe_recorded_frame f;
+
+			dmapipe_recording_get_frame(r, k, &f);
+			found = f.meta.sequence == logged[i];
+		}
+		check_msg(found, "frame %llu was reported written but is not in the file",
+			  (unsigned long long)logged[i]);
+	}
+	dmapipe_recording_close(r);
+	printf("killed after %llu reported frames: %llu recovered, %llu unconfirmed\n",
+	       (unsigned long long)n_logged, (unsigned long long)info.frames,
+	       (unsigned long long)info.unconfirmed);
+
+	/* repair writes the index back; then the file opens as closed */
+	{
+		uint64_t frames = info.frames;
+
+		check_int_eq(verify_file(path, DMAPIPE_RECORDING_REPAIR, &info), frames);
+		check(info.repaired);
+		check_int_eq(verify_file(path, 0, &info), frames);
+		check(info.closed && !info.scanned);
+	}
+	test_pass("crash");
+}
+
+/* ---- enospc ------------------------------------------------------------------------------ */
+
+static void fill_disk(const char *path, uint64_t prealloc, struct dmapipe_recorder_stats *st)
+{
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool("NV12", 320, 240, 6);
+	struct dmapipe_recorder *rec = new_recorder(path, &c, DMAPIPE_RECORD_AUTO, prealloc);
+	uint64_t seq;
+	int ret = 0;
+
+	for (seq = 0; seq < 10000 && ret == 0; seq++) {
+		ret = record_one(rec, pool, seq);
+		dmapipe_recorder_dispatch(rec, 0);
+	}
+	check_msg(ret == -ENOSPC || ret == -EIO, "submit %d after %llu frames", ret,
+		  (unsigned long long)seq);
+	/* stays refused */
+	check(record_one(rec, pool, seq) < 0);
+	check_int_eq(dmapipe_recorder_finish(rec), -ENOSPC);
+	dmapipe_recorder_get_stats(rec, st);
+	check_int_eq(st->error, -ENOSPC);
+	check_int_eq(c.done, st->frames_written);
+	dmapipe_recorder_free(rec);
+	dmapipe_pool_free(pool);
+}
+
+static void test_enospc(const char *dir)
+{
+	char mnt[512], path[600];
+	struct dmapipe_recorder_stats st;
+	struct dmapipe_recording_info info;
+
+	snprintf(mnt, sizeof(mnt), "%s/small", dir);
+	check(mkdir(mnt, 0700) == 0);
+	if (mount("dmapipe-test", mnt, "tmpfs", 0, "size=6m") < 0)
+		test_skip("cannot mount a small tmpfs to fill (%s): needs root and mount rights",
+			  strerror(errno));
+
+	/* preallocated: fallocate fails first, the index still fits */
+	snprintf(path, sizeof(path), "%s/full.rec", mnt);
+	fill_disk(path, UINT64_MAX, &st);
+	check_msg(st.frames_written >= 20, "only %llu frames fit",
+		  (unsigned long long)st.frames_written);
+	check_int_eq(verify_file(path, 0, &info), st.frames_written);
+	check_msg(info.closed, "the index did not fit");
+	printf("preallocated: %llu frames, then ENOSPC; closed with its index\n",
+	       (unsigned long long)st.frames_written);
+	check(unlink(path) == 0);
+
+	/* no preallocation: the writes fail; every completed frame is recovered */
+	snprintf(path, sizeof(path), "%s/full-noprealloc.rec", mnt);
+	fill_disk(path, 0, &st);
+	check_int_eq(verify_file(path, 0, &info), st.frames_written);
+	printf("without preallocation: %llu frames, then ENOSPC; %s\n",
+	       (unsigned long long)st.frames_written,
+	       info.closed ? "closed with its index" : "no room for the index: scanned");
+	check(unlink(path) == 0);
+
+	/* a disk already full: creating the recording fails cleanly */
+	{
+		char filler[600];
+		int fd;
+
+		snprintf(filler, sizeof(filler), "%s/filler", mnt);
+		fd = open(filler, O_WRONLY | O_CREAT, 0600);
+		check(fd >= 0);
+		while (posix_fallocate(fd, 0, 6 << 20) == 0)
+			break;
+		{
+			static char zero[1 << 16];
+
+			while (write(fd, zero, sizeof(zero)) > 0)
+				;
+		}
+		close(fd);
+		snprintf(path, sizeof(path), "%s/none.rec", mnt);
+		check(dmapipe_recorder_new(path, NULL) == NULL);
+		check_msg(errno == ENOSPC, "errno %s", strerror(errno));
+		check(access(path, F_OK) < 0); /* nothing left behind */
+	}
+	check(umount(mnt) == 0);
+	test_pass("enospc");
+}
+
+/* ---- corrupt ---------------------------------------------------------------------------- */
+
+static void copy_file(const char *from, const char *to, uint64_t len)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "head -c %llu '%s' > '%s'", (unsigned long long)len, from, to);
+	check(system(cmd) == 0);
+}
+
+static void poke(const char *path, uint64_t off, uint8_t xor)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+
+	check(fd >= 0);
+	check(pread(fd, &b, 1, (off_t)off) == 1);
+	b ^= xor;
+	check(pwrite(fd, &b, 1, (off_t)off) == 1);
+	close(fd);
+}
+
+static void expect_refused(const char *path, int err)
+{
+	struct dmapipe_recording *r = dmapipe_recording_open(path, 0);
+
+	check_msg(!r && errno == err, "%s: %s, expected %s", path, r ? "opened" : strerror(errno),
+		  strerror(err));
+}
+
+static void test_corrupt(const char *dir)
+{
+	char good[512], bad[512];
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool("NV12", 640, 480, 4);
+	struct dmapipe_recording_info info;
+	struct dmapipe_recorded_frame f;
+	struct dmapipe_recording *r;
+	struct dmapipe_recorder *rec;
+	struct stat st;
+	int fd;
+
+	snprintf(good, sizeof(good), "%s/good.rec", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.rec", dir);
+	rec = new_recorder(good, &c, DMAPIPE_RECORD_AUTO, UINT64_MAX);
+	for (uint64_t s = 0; s < 10; s++)
+		check_int_eq(record_one(rec, pool, s), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	dmapipe_pool_free(pool);
+	check(stat(good, &st) == 0);
+	r = dmapipe_recording_open(good, 0);
+	check(r);
+	check_int_eq(dmapipe_recording_get_frame(r, 6, &f), 0);
+	dmapipe_recording_close(r);
+
+	/* truncated in the middle of frame 6: the index is past the end; 6 frames scan */
+	copy_file(good, bad, f.offset + f.size / 2);
+	check_int_eq(verify_file(bad, 0, &info), 6);
+	check(info.scanned && !info.closed);
+	/* ... and a repair makes it a closed recording of 6 frames */
+	check_int_eq(verify_file(bad, DMAPIPE_RECORDING_REPAIR, &info), 6);
+	check_int_eq(verify_file(bad, 0, &info), 6);
+	check(info.closed);
+
+	/* a damaged frame header: the index does not need it; a scan skips that frame */
+	copy_file(good, bad, (uint64_t)st.st_size);
+	poke(bad, f.offset - info.block_size + 100, 0x40); /* frame 6's header */
+	check_int_eq(verify_file(bad, 0, &info), 10);
+	check_int_eq(verify_file(bad, DMAPIPE_RECORDING_SCAN, &info), 9);
+	check_int_eq(info.bad_headers, 1);
+
+	/* a damaged index: refused with a message, the file is scanned */
+	copy_file(good, bad, (uint64_t)st.st_size);
+	poke(bad, (uint64_t)st.st_size - 1 - info.block_size + 200, 0x01);
+	poke(bad, (uint64_t)st.st_size - 100, 0x01);
+	check_int_eq(verify_file(bad, 0, &info), 10);
+	check(info.scanned);
+
+	/* wrong superblock magic, damaged superblock checksum */
+	copy_file(good, bad, (uint64_t)st.st_size);
+	poke(bad, 0, 0x20);
+	expect_refused(bad, EBADMSG);
+	copy_file(good, bad, (uint64_t)st.st_size);
+	poke(bad, 50, 0x01);
+	expect_refused(bad, EBADMSG);
+
+	/* too short, empty, garbage, a directory, missing */
+	copy_file(good, bad, 100);
+	expect_refused(bad, EBADMSG);
+	copy_file(good, bad, 0);
+	expect_refused(bad, EBADMSG);
+	fd = open(bad, O_WRONLY | O_TRUNC);
+	check(fd >= 0);
+	for (int i = 0; i < 64; i++) {
+		char junk[1024];
+
+		for (size_t k = 0; k < sizeof(junk); k++)
+			junk[k] = (char)(k * 31 + (size_t)i * 7);
+		check(write(fd, junk, sizeof(junk)) == sizeof(junk));
+	}
+	close(fd);
+	expect_refused(bad, EBADMSG);
+	expect_refused(dir, EBADMSG);
+	snprintf(bad, sizeof(bad), "%s/missing.rec", dir);
+	expect_refused(bad, ENOENT);
+	check(dmapipe_recording_open(good, 1u << 30) == NULL && errno == EINVAL);
+	test_pass("corrupt");
+}
+
+/* ---- buffered ----------------------------------------------------------------------------- */
+
+/* Bytes of @path in the page cache (mincore over a mapping of it). */
+static uint64_t cached_bytes(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	uint64_t pages = 0, ps = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct stat st;
+	unsigned char *vec;
+	void *map;
+
+	check(fd >= 0);
+	check(fstat(fd, &st) == 0);
+	if (st.st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	check(map != MAP_FAILED);
+	vec = malloc((size_t)((uint64_t)st.st_size + ps - 1) / ps);
+	check(vec);
+	check(mincore(map, (size_t)st.st_size, vec) == 0);
+	for (uint64_t i = 0; i < ((uint64_t)st.st_size + ps - 1) / ps; i++)
+		pages += vec[i] & 1;
+	free(vec);
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	return pages * ps;
+}
+
+static void test_buffered(const char *dir)
+{
+	char path[512];
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool("NV12", 1920, 1080, 10);
+	struct dmapipe_recorder_stats st;
+	struct dmapipe_recording_info info;
+	struct dmapipe_recorder *rec;
+	struct statfs sfs;
+	uint64_t max_cached = 0, n = 200;
+	bool tmpfs;
+
+	snprintf(path, sizeof(path), "%s/buffered.rec", dir);
+	check(statfs(dir, &sfs) == 0);
+	tmpfs = sfs.f_type == 0x01021994; /* TMPFS_MAGIC: the page cache is the storage */
+	rec = new_recorder(path, &c, DMAPIPE_RECORD_BUFFERED, UINT64_MAX);
+	for (uint64_t s = 0; s < n; s++) {
+		check_int_eq(record_one(rec, pool, s), 0);
+		if (s % 10 == 9)
+			max_cached = MAX(max_cached, cached_bytes(path));
+	}
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_get_stats(rec, &st);
+	dmapipe_recorder_free(rec);
+	check_int_eq(st.mode, DMAPIPE_RECORD_BUFFERED);
+	check_int_eq(st.path_bytes[DMAPIPE_RECORD_PATH_DIRECT], 0);
+	check(st.path_bytes[DMAPIPE_RECORD_PATH_BUFFERED] >= n * 1920 * 1080 * 3 / 2);
+	check_int_eq(st.bytes_copied, 0);
+	printf("buffered: %.0f MB written, at most %.0f MB of it in the page cache%s\n",
+	       (double)st.bytes_written / 1e6, (double)max_cached / 1e6,
+	       tmpfs ? " (tmpfs: not bounded, it is the storage)" : "");
+	/*
+	 * The recorder refuses frames while more than 256 MiB are not yet
+	 * written back and dropped; add the frames in flight and a margin.
+	 */
+	if (!tmpfs)
+		check_msg(max_cached <= (UINT64_C(256) + 64) << 20, "%llu bytes cached",
+			  (unsigned long long)max_cached);
+	check_int_eq(verify_file(path, 0, &info), n);
+	check(info.closed);
+	dmapipe_pool_free(pool);
+	test_pass("buffered");
+}
+
+int main(int argc, char **argv)
+{
+	char *dir;
+	const char *what = argc > 1 ? argv[1] : "basic";
+
+	dir = test_make_dir("record");
+	check(dir);
+	if (strcmp(what, "basic") == 0)
+		test_basic(dir);
+	else if (strcmp(what, "formats") == 0)
+		test_formats(dir);
+	else if (strcmp(what, "crash") == 0)
+		test_crash(dir);
+	else if (strcmp(what, "enospc") == 0)
+		test_enospc(dir);
+	else if (strcmp(what, "corrupt") == 0)
+		test_corrupt(dir);
+	else if (strcmp(what, "buffered") == 0)
+		test_buffered(dir);
+	else
+		check_msg(false, "unknown sub-test %s", what);
+	test_rmdir_all(dir);
+	free(dir);
+	return 0;
+}

@@ -1,0 +1,165 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# dmapipe record: a test-pattern producer recorded by another process and
+# every frame verified from the file; a recorder killed with SIGKILL, its
+# file checked (scanned) and repaired; a full file system (exit 3, a
+# consistent file); bad command lines (exit 2) and bad files (exit 1).
+#
+# Usage: test-record.sh PATH-TO-dmapipe
+
+set -u
+
+DMAPIPE=${1:?usage: test-record.sh PATH-TO-dmapipe}
+if ! command -v python3 >/dev/null 2>&1; then
+	echo "SKIP: python3 is needed to parse the JSON output"
+	exit 77
+fi
+
+# shellcheck source=testlib.sh
+TAG=record
+. "$(dirname "$0")/testlib.sh"
+
+jcheck() {
+	python3 - "$1" "$2" <<'EOF' || fail "$1: $2"
+import json, sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+if not eval(sys.argv[2], {"d": d}):
+    print("false: %s\n%s" % (sys.argv[2], json.dumps(d, indent=1)))
+    sys.exit(1)
+EOF
+}
+
+wait_socket() {
+	i=0
+	while [ ! -S "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 500 ] && fail "socket $1 did not appear"
+		sleep 0.02
+	done
+}
+
+expect_status() {
+	want=$1
+	shift
+	"$DMAPIPE" "$@" >"$DIR/out.log" 2>"$DIR/err.log"
+	status=$?
+	[ $status -eq "$want" ] || fail "'dmapipe $*' exited $status, expected $want"
+}
+
+# ---- bad command lines and bad files -----------------------------------------
+
+"$DMAPIPE" record --help | grep -q "Usage: dmapipe record" || fail "record --help"
+expect_status 2 record -o "$DIR/x.rec"
+grep -q "socket" "$DIR/err.log" || fail "no --socket complaint"
+expect_status 2 record --socket "$DIR/s"
+expect_status 2 record --socket "$DIR/s" -o "$DIR/x.rec" --policy block:2
+expect_status 2 record --socket "$DIR/s" -o "$DIR/x.rec" --direct --buffered
+expect_status 2 record --socket "$DIR/s" -o "$DIR/x.rec" --queue-depth 0
+expect_status 2 record --check "$DIR/x.rec" --repair "$DIR/x.rec"
+expect_status 2 record --check "$DIR/x.rec" --verify most
+[ -e "$DIR/x.rec" ] && fail "a usage error created the file"
+expect_status 1 record --check "$DIR/missing.rec"
+head -c 65536 /dev/urandom >"$DIR/junk.rec"
+expect_status 1 record --check "$DIR/junk.rec"
+grep -q "not a usable dmapipe recording" "$DIR/err.log" || fail "junk: no clear message"
+ok "bad command lines and files"
+
+# ---- record a stream, verify every frame from the file -----------------------
+
+S="$DIR/cam.sock"
+"$DMAPIPE" serve --socket "$S" --size 1366x769 --format NV12 --fps 120 --frames 150 \
+	--wait-consumers 1 -q >"$DIR/serve.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_socket "$S"
+"$DMAPIPE" record "$S" -o "$DIR/a.rec" --json --timeout 20000 >"$DIR/record.json" \
+	2>"$DIR/record.log" || fail "record"
+jcheck "$DIR/record.json" 'd["result"] == "ok" and d["end"] == "eos" and d["frames_recorded"] >= 100'
+jcheck "$DIR/record.json" 'd["frames_recorded"] + d["frames_dropped"] == 150'
+jcheck "$DIR/record.json" 'd["mode"] != "direct" or (d["bytes_copied"] == 0 and d["process_bytes_copied"] == 0 and d["paths"]["direct"]["bytes"] > 0)'
+"$DMAPIPE" record --check "$DIR/a.rec" --json >"$DIR/check.json" 2>"$DIR/check.log" ||
+	fail "check"
+python3 - "$DIR/record.json" "$DIR/check.json" <<'EOF' || fail "record and check disagree"
+import json, sys
+r = json.load(open(sys.argv[1])); c = json.load(open(sys.argv[2]))
+assert c["result"] == "ok" and c["closed"] and not c["scanned"], c
+assert c["frames"] == r["frames_recorded"] == c["frames_verified"], (r, c)
+assert c["sequence_first"] == 0 and c["sequence_last"] == 149, c
+EOF
+ok "record $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["frames_recorded"], "frames,", d["mode"])' "$DIR/record.json")"
+
+# an existing file is not replaced without --force
+"$DMAPIPE" serve --socket "$S" --size 320x240 --fps 100 --frames 50 --wait-consumers 1 -q \
+	>"$DIR/serve.log" 2>&1 &
+SERVE=$!
+PIDS="$PIDS $SERVE"
+wait_socket "$S"
+expect_status 1 record --socket "$S" -o "$DIR/a.rec"
+grep -q "force" "$DIR/err.log" || fail "existing file: no hint at --force"
+"$DMAPIPE" record --socket "$S" -o "$DIR/a.rec" --force --buffered -q >"$DIR/out.log" 2>&1 ||
+	fail "record --force --buffered"
+grep -q "buffered I/O" "$DIR/out.log" || fail "buffered mode not reported"
+"$DMAPIPE" record --check "$DIR/a.rec" -q >/dev/null || fail "check of the buffered recording"
+wait "$SERVE" 2>/dev/null
+ok "--force and --buffered"
+
+# ---- kill -9 mid-recording, check (scan), repair ------------------------------
+
+"$DMAPIPE" serve --socket "$S" --size 640x480 --fps 200 --wait-consumers 1 -q \
+	>"$DIR/serve.log" 2>&1 &
+SERVE=$!
+PIDS="$PIDS $SERVE"
+wait_socket "$S"
+"$DMAPIPE" record --socket "$S" -o "$DIR/k.rec" --progress >"$DIR/k.log" 2>&1 &
+REC=$!
+sleep 1.5
+kill -9 $REC
+wait $REC 2>/dev/null
+kill $SERVE
+wait "$SERVE" 2>/dev/null
+"$DMAPIPE" record --check "$DIR/k.rec" --json >"$DIR/kcheck.json" 2>"$DIR/kcheck.log" ||
+	fail "check of the killed recording"
+jcheck "$DIR/kcheck.json" 'd["scanned"] and not d["closed"] and d["frames"] >= 50 and d["frames_verified"] == d["frames"]'
+grep -q "record: [0-9]* frames" "$DIR/k.log" || fail "no progress line"
+"$DMAPIPE" record --repair "$DIR/k.rec" --json >"$DIR/repair.json" 2>"$DIR/repair.log" ||
+	fail "repair"
+jcheck "$DIR/repair.json" 'd["repaired"]'
+"$DMAPIPE" record --check "$DIR/k.rec" --json >"$DIR/kcheck2.json" 2>/dev/null || fail "check after repair"
+python3 - "$DIR/kcheck.json" "$DIR/kcheck2.json" <<'EOF' || fail "repair lost frames"
+import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2]))
+assert b["closed"] and not b["scanned"] and b["frames"] == a["frames"] == b["frames_verified"], (a, b)
+EOF
+"$DMAPIPE" record --repair "$DIR/k.rec" | grep -q "nothing to repair" || fail "second repair"
+ok "kill -9: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["frames"])' "$DIR/kcheck.json") frames recovered and verified, repaired"
+
+# ---- a full file system: exit 3 and a consistent file ------------------------------
+
+mkdir "$DIR/small"
+if mount -t tmpfs -o size=8m dmapipe-test "$DIR/small" 2>"$DIR/mount.err"; then
+	"$DMAPIPE" serve --socket "$S" --size 640x480 --fps 200 --wait-consumers 1 -q \
+		>"$DIR/serve.log" 2>&1 &
+	SERVE=$!
+	PIDS="$PIDS $SERVE"
+	wait_socket "$S"
+	"$DMAPIPE" record --socket "$S" -o "$DIR/small/full.rec" --json >"$DIR/full.json" \
+		2>"$DIR/full.log"
+	status=$?
+	kill $SERVE
+	wait $SERVE 2>/dev/null
+	[ $status -eq 3 ] || { umount "$DIR/small"; fail "full disk: exit $status, expected 3"; }
+	grep -q "full" "$DIR/full.log" || { umount "$DIR/small"; fail "full disk: no message"; }
+	"$DMAPIPE" record --check "$DIR/small/full.rec" --json >"$DIR/fcheck.json" 2>/dev/null
+	status=$?
+	umount "$DIR/small"
+	[ $status -eq 0 ] || fail "check of the full recording"
+	python3 - "$DIR/full.json" "$DIR/fcheck.json" <<'EOF' || fail "full disk: frames lost"
+import json, sys
+r = json.load(open(sys.argv[1])); c = json.load(open(sys.argv[2]))
+assert r["result"] == "disk-full" and c["frames"] == r["frames_recorded"] > 10, (r, c)
+EOF
+	ok "full disk: exit 3, every recorded frame verified"
+else
+	echo "not tested: full disk (cannot mount a tmpfs: $(cat "$DIR/mount.err"))"
+fi

@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: MIT */
+/* dmapipe record: frames from a stream into a file with direct I/O; checking and repairing recordings. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dmapipe-tool.h"
+
+/* The recording stopped because the file system is full; the file is consistent. */
+#define EXIT_DISK_FULL 3
+
+static const char *const record_usage =
+	"Usage: dmapipe record --socket PATH -o FILE [OPTIONS]\n"
+	"       dmapipe record --check FILE [--verify MODE] [--json]\n"
+	"       dmapipe record --repair FILE [--json]\n"
+	"\n"
+	"Records the frames of a stream into FILE (docs/FORMAT.md) with direct I/O:\n"
+	"the disk reads each frame straight out of the shared buffer when its mapping\n"
+	"allows (otherwise through dmapipe.ko or a counted copy, and the summary says\n"
+	"so). When the disk falls behind, frames are dropped and counted; the producer\n"
+	"never waits. Ctrl-C ends the recording cleanly.\n"
+	"\n"
+	"--check reads every frame of a recording back and verifies it against the\n"
+	"test pattern (docs/PATTERN.md); a recording whose writer died is scanned.\n"
+	"--repair scans such a recording and writes its index back.\n"
+	"\n"
+	"Options:\n"
+	"  -s, --socket PATH       the producer's socket (or @name; also as an operand)\n"
+	"  -o, --output FILE       the recording to create\n"
+	"      --force             replace FILE if it exists\n"
+	"  -n, --frames N          stop after N frames, 0 = until end of stream (default 0)\n"
+	"      --duration S        stop after S seconds (default: no limit)\n"
+	"      --direct            O_DIRECT or fail (default: O_DIRECT, buffered if refused)\n"
+	"      --buffered          through the page cache, kept flat by background writeback\n"
+	"      --queue-depth N     frames in flight to the disk (default 8)\n"
+	"      --sync-interval MS  data barrier interval (default 500, 0 = only at the end)\n"
+	"      --policy POLICY     latest or queue:N (default queue:4); block is refused:\n"
+	"                          a recorder never slows the producer\n"
+	"      --strict            fail rather than copy a pixel\n"
+	"      --timeout MS        fail if no frame arrives for MS (default 10000, 0 = never)\n"
+	"      --progress          a progress line every second (default when stderr is a tty)\n"
+	"  -q, --quiet             no progress line\n"
+	"      --check FILE        verify a recording\n"
+	"      --verify MODE       for --check: full (default), stamp or none\n"
+	"      --repair FILE       write the index of an unfinished recording back\n"
+	"      --json              print the summary as JSON on stdout\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 ok, 1 failure, 2 bad command line, 3 the disk filled up (the\n"
+	"recording was stopped and closed; every frame written is in it).\n";
+
+enum {
+	OPT_FORCE = 256,
+	OPT_DURATION,
+	OPT_DIRECT,
+	OPT_BUFFERED,
+	OPT_QUEUE_DEPTH,
+	OPT_SYNC_INTERVAL,
+	OPT_POLICY,
+	OPT_STRICT,
+	OPT_TIMEOUT,
+	OPT_PROGRESS,
+	OPT_CHECK,
+	OPT_VERIFY,
+	OPT_REPAIR,
+	OPT_JSON,
+};
+
+enum verify_mode { VERIFY_NONE, VERIFY_STAMP, VERIFY_FULL };
+static const char *const verify_names[] = { "none", "stamp", "full" };
+
+struct record {
+	struct dmapipe_client_options copts;
+	struct dmapipe_recorder_options ropts;
+	const char *socket, *output, *check, *repair;
+	uint64_t frames;
+	uint32_t duration_s;
+	uint32_t timeout_ms;
+	enum verify_mode verify;
+	bool strict, json, quiet, progress;
+
+	struct dmapipe_client *client;
+	struct dmapipe_recorder *rec;
+	uint64_t submitted, refused, released;
+	uint64_t t0, t1;
+	const char *end;
+	bool error, disk_full;
+};
+
+static void parse_args(struct record *r, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "frames", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "direct", no_argument, NULL, OPT_DIRECT },
+		{ "buffered", no_argument, NULL, OPT_BUFFERED },
+		{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
+		{ "sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "check", required_argument, NULL, OPT_CHECK },
+		{ "verify", required_argument, NULL, OPT_VERIFY },
+		{ "repair", required_argument, NULL, OPT_REPAIR },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned int i;
+	int ch, modes;
+
+	while ((ch = getopt_long(argc, argv, ":s:o:n:qh", options, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			r->socket = optarg;
+			break;
+		case 'o':
+			r->output = optarg;
+			break;
+		case OPT_FORCE:
+			r->ropts.overwrite = true;
+			break;
+		case 'n':
+			r->frames = opt_u64("record", "--frames", optarg);
+			break;
+		case OPT_DURATION:
+			r->duration_s = opt_u32("record", "--duration", optarg, 1, 86400 * 366);
+			break;
+		case OPT_DIRECT:
+		case OPT_BUFFERED:
+			if (r->ropts.mode != DMAPIPE_RECORD_AUTO)
+				usage_error("record", "--direct and --buffered exclude each other");
+			r->ropts.mode = ch == OPT_DIRECT ? DMAPIPE_RECORD_DIRECT :
+							  DMAPIPE_RECORD_BUFFERED;
+			break;
+		case OPT_QUEUE_DEPTH:
+			r->ropts.max_frames = opt_u32("record", "--queue-depth", optarg, 1, 64);
+			break;
+		case OPT_SYNC_INTERVAL:
+			r->ropts.sync_interval_ms = opt_u32("record", "--sync-interval", optarg, 0,
+							    3600000);
+			break;
+		case OPT_POLICY:
+			opt_policy("record", optarg, &r->copts.policy, &r->copts.queue_depth);
+			if (r->copts.policy == DMAPIPE_POLICY_BLOCK)
+				usage_error("record", "--policy block would let the disk slow the "
+					    "producer: use latest or queue:N");
+			break;
+		case OPT_STRICT:
+			r->strict = true;
+			break;
+		case OPT_TIMEOUT:
+			r->timeout_ms = opt_u32("record", "--timeout", optarg, 0, 86400000);
+			break;
+		case OPT_PROGRESS:
+			r->progress = true;
+			break;
+		case 'q':
+			r->quiet = true;
+			break;
+		case OPT_CHECK:
+			r->check = optarg;
+			break;
+		case OPT_VERIFY:
+			for (i = 0; i < 3; i++)
+				if (strcmp(optarg, verify_names[i]) == 0)
+					break;
+			if (i == 3)
+				usage_error("record", "bad --verify '%s': expected full, stamp or none",
+					    optarg);
+			r->verify = (enum verify_mode)i;
+			break;
+		case OPT_REPAIR:
+			r->repair = optarg;
+			break;
+		case OPT_JSON:
+			r->json = true;
+			break;
+		case 'h':
+			fputs(record_usage, stdout);
+			exit(0);
+		default:
+			usage_getopt_error("record", ch, argv);
+		}
+	}
+	if (optind < argc && !r->socket && !r->check && !r->repair)
+		r->socket = argv[optind++];
+	usage_no_operands("record", argc, argv);
+	modes = (r->check != NULL) + (r->repair != NULL) + (r->output != NULL || r->socket != NULL);
+	if (modes > 1)
+		usage_error("record", "--check, --repair and recording (--socket/-o) exclude "
+			    "each other");
+	if (r->check || r->repair)
+		return;
+	if (!r->socket)
+		usage_error("record", "--socket PATH is required");
+	if (!r->output)
+		usage_error("record", "-o FILE is required");
+}
+
+/* ---- --check and --repair ----------------------------------------------------- */
+
+static int check_frame(const struct dmapipe_recorded_frame *f, uint8_t *mem, enum verify_mode mode)
+{
+	uint8_t *planes[DMAPIPE_MAX_PLANES] = { NULL };
+	uint64_t stamp;
+	int ret;
+
+	for (unsigned int p = 0; p < f->layout.n_planes; p++)
+		planes[p] = mem + f->object_offset[f->layout.planes[p].object] +
+			    f->layout.planes[p].offset;
+	if (mode == VERIFY_FULL)
+		return dmapipe_pattern_check(&f->layout, planes, f->meta.sequence, NULL, NULL);
+	ret = dmapipe_pattern_read_stamp(&f->layout, planes, &stamp);
+	if (ret == 0 && stamp != f->meta.sequence)
+		ret = -EILSEQ;
+	return ret;
+}
+
+static void print_info_json(struct json *j, const struct dmapipe_recording_info *info)
+{
+	json_u64(j, "frames", info->frames);
+	json_bool(j, "closed", info->closed);
+	json_bool(j, "scanned", info->scanned);
+	json_bool(j, "repaired", info->repaired);
+	json_u64(j, "unconfirmed", info->unconfirmed);
+	json_u64(j, "bad_headers", info->bad_headers);
+	json_u64(j, "layouts", info->layouts);
+	json_u64(j, "block_size", info->block_size);
+	json_u64(j, "file_size", info->file_size);
+	json_u64(j, "data_end", info->data_end);
+	json_bool(j, "direct", info->direct);
+}
+
+static int run_check(struct record *r)
+{
+	struct dmapipe_recording *rc = dmapipe_recording_open(r->check, 0);
+	struct dmapipe_recording_info info;
+	uint64_t verified = 0, failed = 0, read_errors = 0, gaps = 0, changes = 0;
+	uint64_t first_seq = 0, last_seq = 0, first_bad = UINT64_MAX, t0 = now_ns();
+	uint8_t *mem = NULL;
+	size_t mem_size = 0;
+	double elapsed;
+
+	if (!rc) {
+		fprintf(stderr, "dmapipe record: %s: %s\n", r->check,
+			errno == EBADMSG ? "not a usable dmapipe recording" : strerror(errno));
+		return 1;
+	}
+	dmapipe_recording_get_info(rc, &info);
+	for (uint64_t i = 0; i < info.frames; i++) {
+		struct dmapipe_recorded_frame f;
+		int ret;
+
+		dmapipe_recording_get_frame(rc, i, &f);
+		if (i == 0)
+			first_seq = f.meta.sequence;
+		else if (f.meta.sequence > last_seq + 1)
+			gaps += f.meta.sequence - last_seq - 1;
+		last_seq = f.meta.sequence;
+		if (f.flags & DMAPIPE_RECORDED_FORMAT_CHANGE)
+			changes++;
+		if (r->verify == VERIFY_NONE)
+			continue;
+		if (f.size > mem_size) {
+			free(mem);
+			mem = NULL;
+			mem_size = (size_t)f.size;
+			if (posix_memalign((void **)&mem, 4096, mem_size)) {
+				fprintf(stderr, "dmapipe record: out of memory\n");
+				dmapipe_recording_close(rc);
+				return 1;
+			}
+		}
+		ret = dmapipe_recording_read_frame(rc, i, mem, mem_size);
+		if (ret < 0) {
+			read_errors++;
+			if (!r->quiet)
+				fprintf(stderr, "record: frame %llu (sequence %llu): read failed: %s\n",
+					(unsigned long long)i, (unsigned long long)f.meta.sequence,
+					strerror(-ret));
+			continue;
+		}
+		ret = check_frame(&f, mem, r->verify);
+		if (ret == 0) {
+			verified++;
+		} else {
+			failed++;
+			if (first_bad == UINT64_MAX)
+				first_bad = f.meta.sequence;
+			if (!r->quiet && failed <= 5)
+				fprintf(stderr, "record: frame %llu (sequence %llu) FAILED: %s\n",
+					(unsigned long long)i, (unsigned long long)f.meta.sequence,
+					ret == -EILSEQ ? "pixel data differs from the pattern" :
+					"no pattern for this format");
+		}
+	}
+	free(mem);
+	elapsed = (double)(now_ns() - t0) * 1e-9;
+	bool ok = failed == 0 && read_errors == 0;
+
+	if (r->json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "command", "record-check");
+		json_string(&j, "result", ok ? "ok" : "failed");
+		json_string(&j, "file", r->check);
+		print_info_json(&j, &info);
+		json_string(&j, "verify", verify_names[r->verify]);
+		json_u64(&j, "frames_verified", verified);
+		json_u64(&j, "frames_failed", failed);
+		json_u64(&j, "read_errors", read_errors);
+		json_u64(&j, "format_changes", changes);
+		json_u64(&j, "sequence_gaps", gaps);
+		if (info.frames) {
+			json_u64(&j, "sequence_first", first_seq);
+			json_u64(&j, "sequence_last", last_seq);
+		} else {
+			json_null(&j, "sequence_first");
+			json_null(&j, "sequence_last");
+		}
+		json_double(&j, "elapsed_s", elapsed);
+		json_end_object(&j);
+		json_finish(&j);
+	} else {
+		printf("record --check: %s: %s\n", r->check, ok ? "ok" : "FAILED");
+		printf("  state       %s%s%s\n", info.closed ? "closed" : "not closed by its writer",
+		       info.scanned ? ", scanned" : "",
+		       info.scanned && info.unconfirmed ?
+		       " (some frames after the last barrier: see docs/FORMAT.md)" : "");
+		printf("  frames      %llu (sequence %llu..%llu, %llu missing), %llu format changes\n",
+		       (unsigned long long)info.frames, (unsigned long long)first_seq,
+		       (unsigned long long)last_seq, (unsigned long long)gaps,
+		       (unsigned long long)changes);
+		printf("  verified    %llu (%s), %llu failed, %llu read errors\n",
+		       (unsigned long long)verified, verify_names[r->verify],
+		       (unsigned long long)failed, (unsigned long long)read_errors);
+		if (info.scanned)
+			printf("  scan        %llu unconfirmed, %llu damaged headers\n",
+			       (unsigned long long)info.unconfirmed,
+			       (unsigned long long)info.bad_headers);
+		printf("  read        %.2f s, %s\n", elapsed, info.direct ? "O_DIRECT" : "buffered");
+	}
+	dmapipe_recording_close(rc);
+	return ok ? 0 : 1;
+}
+
+static int run_repair(struct record *r)
+{
+	struct dmapipe_recording *rc = dmapipe_recording_open(r->repair, DMAPIPE_RECORDING_REPAIR);
+	struct dmapipe_recording_info info;
+
+	if (!rc) {
+		fprintf(stderr, "dmapipe record: cannot repair %s: %s\n", r->repair,
+			errno == EBADMSG ? "not a usable dmapipe recording" : strerror(errno));
+		return 1;
+	}
+	dmapipe_recording_get_info(rc, &info);
+	if (r->json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "command", "record-repair");
+		json_string(&j, "file", r->repair);
+		print_info_json(&j, &info);
+		json_end_object(&j);
+		json_finish(&j);
+	} else if (info.repaired) {
+		printf("record --repair: %s: %llu frames recovered and indexed (%llu unconfirmed, "
+		       "%llu damaged headers)\n", r->repair, (unsigned long long)info.frames,
+		       (unsigned long long)info.unconfirmed, (unsigned long long)info.bad_headers);
+	} else {
+		printf("record --repair: %s: closed cleanly, %llu frames: nothing to repair\n",
+		       r->repair, (unsigned long long)info.frames);
+	}
+	dmapipe_recording_close(rc);
+	return 0;
+}
+
+/* ---- recording ----------------------------------------------------------------------- */
+
+static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, void *user_data)
+{
+	struct record *r = user_data;
+
+	(void)rec;
+	(void)status; /* counted by the recorder's stats */
+	dmapipe_client_release_frame(r->client, frame_data, -1);
+	r->released++;
+}
+
+static int connect_client(struct record *r)
+{
+	uint64_t deadline = r->timeout_ms ?
+		now_ns() + (uint64_t)r->timeout_ms * 1000000ull : UINT64_MAX;
+
+	r->copts.path = r->socket;
+	for (;;) {
+		r->client = dmapipe_client_new(&r->copts);
+		if (r->client)
+			return 0;
+		if ((errno != ENOENT && errno != ECONNREFUSED) || stop_requested ||
+		    now_ns() >= deadline) {
+			fprintf(stderr, "dmapipe record: cannot connect to %s: %s\n", r->socket,
+				strerror(errno));
+			return -1;
+		}
+		sleep_ms(20);
+	}
+}
+
+static void progress_line(struct record *r, uint64_t now, uint64_t *last_bytes, uint64_t *last_ns)
+{
+	struct dmapipe_recorder_stats rs;
+	struct dmapipe_client_stats cs;
+	double dt = (double)(now - *last_ns) * 1e-9;
+
+	dmapipe_recorder_get_stats(r->rec, &rs);
+	dmapipe_client_get_stats(r->client, &cs);
+	fprintf(stderr, "record: %llu frames, %.1f MB/s, %llu dropped, backlog %u frames "
+		"(%.1f MB), %llu bytes copied\n", (unsigned long long)rs.frames_written,
+		dt > 0 ? (double)(rs.bytes_written - *last_bytes) / dt / 1e6 : 0.0,
+		(unsigned long long)(cs.sequence_gaps + r->refused), rs.in_flight_frames,
+		(double)rs.in_flight_bytes / 1e6, (unsigned long long)rs.bytes_copied);
+	*last_bytes = rs.bytes_written;
+	*last_ns = now;
+}
+
+static void record_loop(struct record *r)
+{
+	uint64_t deadline = r->duration_s ? now_ns() + (uint64_t)r->duration_s * 1000000000ull :
+					    UINT64_MAX;
+	uint64_t last_frame = now_ns(), next_progress = now_ns() + 1000000000ull;
+	uint64_t last_bytes = 0, last_ns = now_ns();
+
+	r->end = "frames";
+	r->t0 = now_ns();
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = dmapipe_client_get_fd(r->client), .events = POLLIN },
+			{ .fd = dmapipe_recorder_get_fd(r->rec), .events = POLLIN },
+		};
+		struct dmapipe_frame *frame;
+		uint64_t now;
+		int ret;
+
+		if (stop_requested) {
+			r->end = "interrupted";
+			break;
+		}
+		if (r->frames && r->submitted >= r->frames)
+			break;
+		now = now_ns();
+		if (now >= deadline) {
+			r->end = "duration";
+			break;
+		}
+		if (r->progress && now >= next_progress) {
+			progress_line(r, now, &last_bytes, &last_ns);
+			next_progress = now + 1000000000ull;
+		}
+		poll(pfd, 2, 100);
+		ret = dmapipe_recorder_dispatch(r->rec, 0);
+		if (ret < 0) {
+			fprintf(stderr, "dmapipe record: recorder: %s\n", strerror(-ret));
+			r->end = "error";
+			r->error = true;
+			break;
+		}
+		dmapipe_client_dispatch(r->client, 0);
+		while ((frame = dmapipe_client_acquire_frame(r->client))) {
+			last_frame = now_ns();
+			if (frame->meta.acquire_fence >= 0) {
+				struct pollfd fp = { .fd = frame->meta.acquire_fence, .events = POLLIN };
+
+				poll(&fp, 1, 1000);
+			}
+			ret = dmapipe_recorder_submit(r->rec, frame->buffer, &frame->meta, frame);
+			if (ret == 0) {
+				r->submitted++;
+				if (r->frames && r->submitted >= r->frames)
+					break;
+				continue;
+			}
+			dmapipe_client_release_frame(r->client, frame, -1);
+			if (ret == -EAGAIN) {
+				r->refused++;
+				continue;
+			}
+			if (ret == -ENOSPC) {
+				r->disk_full = true;
+				r->end = "disk-full";
+			} else {
+				fprintf(stderr, "dmapipe record: cannot record a frame: %s%s\n",
+					strerror(-ret), ret == -EPERM ? " (strict mode: it would "
+					"have been copied)" : "");
+				r->end = "error";
+				r->error = true;
+			}
+			break;
+		}
+		if (r->disk_full || r->error)
+			break;
+		if (!frame && errno != EAGAIN) {
+			if (errno == EPIPE) {
+				r->end = "eos";
+			} else {
+				const char *msg = NULL;
+				enum dmapipe_error_code code = dmapipe_client_get_error(r->client, &msg);
+
+				r->end = errno == ECONNRESET ? "disconnected" : "error";
+				if (errno != ECONNRESET)
+					fprintf(stderr, "dmapipe record: producer error %s: %s\n",
+						dmapipe_error_code_to_string(code), msg ? msg : "");
+				r->error = true;
+			}
+			break;
+		}
+		if (r->timeout_ms && now_ns() - last_frame > (uint64_t)r->timeout_ms * 1000000ull) {
+			r->end = "timeout";
+			r->error = true;
+			break;
+		}
+	}
+	r->t1 = now_ns();
+}
+
+static void print_summary(struct record *r, int finish_ret)
+{
+	struct dmapipe_recorder_stats rs;
+	struct dmapipe_client_stats cs;
+	struct dmapipe_copy_stats copies;
+	double elapsed = r->t1 > r->t0 ? (double)(r->t1 - r->t0) * 1e-9 : 0;
+	uint64_t drops;
+	const char *mode;
+	bool ok = !r->error && finish_ret == 0;
+
+	dmapipe_recorder_get_stats(r->rec, &rs);
+	dmapipe_client_get_stats(r->client, &cs);
+	dmapipe_get_copy_stats(&copies);
+	drops = cs.sequence_gaps + r->refused;
+	mode = rs.mode == DMAPIPE_RECORD_DIRECT ? "direct" : "buffered";
+	if (r->json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "command", "record");
+		json_string(&j, "result", r->disk_full || finish_ret == -ENOSPC ? "disk-full" :
+				ok ? "ok" : "failed");
+		json_string(&j, "end", r->end);
+		json_string(&j, "file", r->output);
+		json_string(&j, "mode", mode);
+		json_u64(&j, "block_size", rs.block_size);
+		json_u64(&j, "frames_received", cs.frames_received);
+		json_u64(&j, "frames_recorded", rs.frames_written);
+		json_u64(&j, "frames_failed", rs.frames_failed);
+		json_u64(&j, "frames_dropped", drops);
+		json_u64(&j, "frames_dropped_by_producer", cs.sequence_gaps);
+		json_u64(&j, "frames_dropped_disk_behind", r->refused);
+		json_u64(&j, "format_changes", rs.format_changes);
+		json_u64(&j, "bytes_written", rs.bytes_written);
+		json_u64(&j, "file_size", rs.file_size);
+		json_begin_object(&j, "paths");
+		for (int p = 0; p < DMAPIPE_RECORD_PATH_COUNT; p++) {
+			json_begin_object(&j, dmapipe_record_path_to_string(p));
+			json_u64(&j, "bytes", rs.path_bytes[p]);
+			json_u64(&j, "objects", rs.path_frames[p]);
+			json_end_object(&j);
+		}
+		json_end_object(&j);
+		json_u64(&j, "bytes_copied", rs.bytes_copied);
+		json_u64(&j, "process_bytes_copied", copies.bytes);
+		json_u64(&j, "barriers", rs.barriers);
+		json_double(&j, "elapsed_s", elapsed);
+		json_double(&j, "mb_per_s", elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0);
+		json_double(&j, "fps", elapsed > 0 ? (double)rs.frames_written / elapsed : 0);
+		json_end_object(&j);
+		json_finish(&j);
+		return;
+	}
+	printf("record: %s (%s)\n", r->disk_full || finish_ret == -ENOSPC ?
+	       "stopped: the disk is full, the recording is closed and consistent" :
+	       ok ? "ok" : "FAILED", r->end);
+	printf("  file        %s, %llu bytes, %s I/O, block %u\n", r->output,
+	       (unsigned long long)rs.file_size, mode, rs.block_size);
+	printf("  frames      %llu recorded, %llu dropped (%llu by the producer's policy, "
+	       "%llu with the disk behind), %llu failed, %llu format changes\n",
+	       (unsigned long long)rs.frames_written, (unsigned long long)drops,
+	       (unsigned long long)cs.sequence_gaps, (unsigned long long)r->refused,
+	       (unsigned long long)rs.frames_failed, (unsigned long long)rs.format_changes);
+	printf("  rate        %.1f MB/s, %.1f fps over %.2f s\n",
+	       elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0.0,
+	       elapsed > 0 ? (double)rs.frames_written / elapsed : 0.0, elapsed);
+	printf("  paths      ");
+	for (int p = 0; p < DMAPIPE_RECORD_PATH_COUNT; p++)
+		if (rs.path_bytes[p])
+			printf(" %s %.1f MB", dmapipe_record_path_to_string(p),
+			       (double)rs.path_bytes[p] / 1e6);
+	printf("\n  copied      %llu pixel bytes%s\n", (unsigned long long)rs.bytes_copied,
+	       rs.bytes_copied ? " (the buffers' mappings could not feed direct I/O)" :
+	       " (zero-copy)");
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct record r;
+	int finish_ret, status;
+
+	memset(&r, 0, sizeof(r));
+	dmapipe_client_options_init(&r.copts);
+	dmapipe_recorder_options_init(&r.ropts);
+	r.copts.policy = DMAPIPE_POLICY_QUEUE;
+	r.copts.queue_depth = 4;
+	r.copts.name = "dmapipe-record";
+	r.copts.map_buffers = true;
+	r.verify = VERIFY_FULL;
+	r.timeout_ms = 10000;
+	r.progress = isatty(STDERR_FILENO);
+	parse_args(&r, argc, argv);
+	if (r.quiet)
+		r.progress = false;
+	if (r.check)
+		return run_check(&r);
+	if (r.repair)
+		return run_repair(&r);
+	if (r.strict)
+		dmapipe_set_strict(true);
+	r.copts.max_in_flight = r.ropts.max_frames < 16 ? r.ropts.max_frames : 16;
+	r.ropts.done = on_done;
+	r.ropts.user_data = &r;
+
+	install_stop_signals();
+	if (connect_client(&r) < 0)
+		return 1;
+	r.rec = dmapipe_recorder_new(r.output, &r.ropts);
+	if (!r.rec) {
+		fprintf(stderr, "dmapipe record: cannot record to %s: %s%s\n", r.output,
+			strerror(errno), errno == EEXIST ? " (--force replaces it)" : "");
+		dmapipe_client_free(r.client);
+		return errno == ENOSPC ? EXIT_DISK_FULL : 1;
+	}
+	record_loop(&r);
+	finish_ret = dmapipe_recorder_finish(r.rec);
+	if (finish_ret == -ENOSPC)
+		r.disk_full = true;
+	if (r.progress)
+		progress_line(&r, now_ns(), &(uint64_t){ 0 }, &(uint64_t){ r.t0 });
+	print_summary(&r, finish_ret);
+	if (r.disk_full)
+		status = EXIT_DISK_FULL;
+	else
+		status = r.error || finish_ret < 0 ? 1 : 0;
+	dmapipe_recorder_free(r.rec);
+	dmapipe_client_free(r.client);
+	return status;
+}
