@@ -6,6 +6,7 @@
 #include <dmapipe/alloc.h>
 #include <dmapipe/stream.h>
 #include <dmapipe/pattern.h>
+#include <dmapipe/v4l2.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -14,9 +15,13 @@ int main(void)
 {
 	struct dmapipe_server_options so;
 	struct dmapipe_client_options co;
+	struct dmapipe_v4l2_options vo;
 
 	dmapipe_server_options_init(&so);
 	dmapipe_client_options_init(&co);
+	dmapipe_v4l2_options_init(&vo);
+	if (vo.size != sizeof(vo) || vo.io != DMAPIPE_V4L2_IO_AUTO)
+		return 1;
 	if (so.size != sizeof(so) || co.size != sizeof(co))
 		return 1;
 	if (strcmp(dmapipe_version(), "0.1.0") != 0)
