@@ -423,12 +423,22 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 		log_error("v4l2: %s: VIDIOC_G_FMT: %s", s->info.path, strerror(-ret));
 		return ret;
 	}
-	if (o->fourcc) {
+	if (o->v4l2_pixelformat) {
+		pixelformat = o->v4l2_pixelformat;
+		if (!device_offers(s, pixelformat)) {
+			char offered[512];
+
+			list_formats(s, offered, sizeof(offered));
+			log_error("v4l2: %s does not offer %s; it offers %s", s->info.path,
+				  v4l2_str(pixelformat, a), offered[0] ? offered : "nothing");
+			return -EINVAL;
+		}
+	} else if (o->fourcc) {
 		ret = choose_pixelformat(s, o->fourcc, &pixelformat);
 		if (ret < 0)
 			return ret;
 	}
-	if (o->fourcc || o->width || o->height) {
+	if (pixelformat || o->width || o->height) {
 		if (s->info.multiplanar) {
 			struct v4l2_pix_format_mplane *mp = &fmt.fmt.pix_mp;
 
@@ -1156,13 +1166,14 @@ DMAPIPE_EXPORT void dmapipe_v4l2_source_detach(struct dmapipe_v4l2_source *s)
 	s->server = NULL;
 }
 
-DMAPIPE_EXPORT int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *s)
+DMAPIPE_EXPORT int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *s,
+						unsigned int max_frames)
 {
 	int published = 0;
 
 	if (!s->server)
 		return -EINVAL;
-	for (;;) {
+	while (max_frames == 0 || (unsigned int)published < max_frames) {
 		struct dmapipe_frame_meta meta;
 		unsigned int index;
 		int ret = dequeue(s, &index, &meta);
@@ -1184,6 +1195,7 @@ DMAPIPE_EXPORT int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *s)
 		}
 		published++;
 	}
+	return published;
 }
 
 #else /* !HAVE_LIBV4L2 */
@@ -1292,9 +1304,11 @@ DMAPIPE_EXPORT void dmapipe_v4l2_source_detach(struct dmapipe_v4l2_source *s)
 	(void)s;
 }
 
-DMAPIPE_EXPORT int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *s)
+DMAPIPE_EXPORT int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *s,
+						unsigned int max_frames)
 {
 	(void)s;
+	(void)max_frames;
 	return -ENOTSUP;
 }
 

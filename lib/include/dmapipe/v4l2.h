@@ -64,6 +64,12 @@ struct dmapipe_v4l2_options {
 	const char *device;
 	/** DRM fourcc wanted; 0 keeps the device's current format */
 	uint32_t fourcc;
+	/**
+	 * the exact V4L2 pixel format (V4L2_PIX_FMT_*), instead of @fourcc: to
+	 * choose between a format's one-buffer and one-buffer-per-plane ("M")
+	 * forms, which @fourcc leaves to the source (it prefers one buffer)
+	 */
+	uint32_t v4l2_pixelformat;
 	/** frame size wanted; 0 keeps the device's current size */
 	uint32_t width, height;
 	/** frame rate wanted, as the fraction num/den frames per second; 0 keeps the device's */
@@ -203,19 +209,20 @@ int dmapipe_v4l2_source_attach(struct dmapipe_v4l2_source *source, struct dmapip
 
 /**
  * Undoes attach: the buffers are removed from the server (consumers get
- * REMOVE_BUFFER; frames they hold stay valid until released) and the idle
- * callback is cleared. Then the server may take buffers of another format.
- * Since 0.1.
+ * REMOVE_BUFFER; frames they hold stay valid until released, and those
+ * buffers are not captured into again) and the idle callback is cleared.
+ * Then the server may take buffers of another format. Since 0.1.
  */
 void dmapipe_v4l2_source_detach(struct dmapipe_v4l2_source *source);
 
 /**
- * For an attached source: dequeues every frame ready now and publishes each
- * with dmapipe_server_queue(). Returns the number of frames published,
- * -ENODEV when the device went away (detach and free the source), or
- * another negative errno. Since 0.1.
+ * For an attached source: dequeues the frames ready now, at most
+ * @max_frames of them (0: all), and publishes each with
+ * dmapipe_server_queue(). Returns the number of frames published,
+ * -ENODEV when the device went away (detach and free the source), -EPIPE
+ * after the server's end of stream, or another negative errno. Since 0.1.
  */
-int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *source);
+int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *source, unsigned int max_frames);
 
 /* ---- waiting for a device to come back ------------------------------ */
 
