@@ -24,6 +24,7 @@
 #include <dmapipe/stream.h>
 #include <dmapipe/pattern.h>
 #include <dmapipe/record.h>
+#include <dmapipe/v4l2.h>
 
 #ifdef __cplusplus
 extern "C" {
