@@ -6,6 +6,7 @@
 #include <dmapipe/alloc.h>
 #include <dmapipe/stream.h>
 #include <dmapipe/pattern.h>
+#include <dmapipe/device.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,8 @@ int main(void)
 	if (so.size != sizeof(so) || co.size != sizeof(co))
 		return 1;
 	if (strcmp(dmapipe_version(), "0.1.0") != 0)
+		return 1;
+	if (strcmp(dmapipe_v4l2_role_to_string(DMAPIPE_V4L2_ENCODER), "encoder") != 0)
 		return 1;
 	printf("dmapipe %s\n", dmapipe_version());
 	return 0;

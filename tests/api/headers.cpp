@@ -7,5 +7,6 @@ int main()
 	struct dmapipe_server_options so;
 
 	dmapipe_server_options_init(&so);
-	return so.size == sizeof(so) && dmapipe_version() != nullptr ? 0 : 1;
+	return so.size == sizeof(so) && dmapipe_version() != nullptr &&
+	       dmapipe_device_type_to_string(DMAPIPE_DEVICE_V4L2) != nullptr ? 0 : 1;
 }

@@ -23,6 +23,7 @@
 #include <dmapipe/alloc.h>
 #include <dmapipe/stream.h>
 #include <dmapipe/pattern.h>
+#include <dmapipe/device.h>
 
 #ifdef __cplusplus
 extern "C" {
