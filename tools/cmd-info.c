@@ -61,11 +61,12 @@ static const struct {
 	{ V4L2_BUF_CAP_SUPPORTS_MMAP_CACHE_HINTS, "mmap-cache-hints" },
 };
 
-/* The four characters of a V4L2 pixel format ("YUYV", "H264"), "-BE" marked. */
+/* The characters of a V4L2 pixel format ("YUYV", "H264", "Y16"), "-BE" marked. */
 static const char *v4l2_code_name(uint32_t code, char buf[16])
 {
 	bool be = code & (1u << 31);
-	char c[4];
+	char c[5];
+	int n = 4;
 
 	code &= ~(1u << 31);
 	for (int i = 0; i < 4; i++) {
@@ -75,10 +76,10 @@ static const char *v4l2_code_name(uint32_t code, char buf[16])
 			return buf;
 		}
 	}
-	snprintf(buf, 16, "%.4s%s", c, be ? "-BE" : "");
-	/* "Y16 " reads as "Y16" */
-	for (size_t n = strlen(buf); n > 1 && buf[n - 1] == ' '; n--)
-		buf[n - 1] = '\0';
+	while (n > 1 && c[n - 1] == ' ')
+		n--;
+	c[n] = '\0';
+	snprintf(buf, 16, "%s%s", c, be ? "-BE" : "");
 	return buf;
 }
 
@@ -190,7 +191,8 @@ static void json_v4l2(struct json *j, const struct dmapipe_device *dev)
 	const struct dmapipe_v4l2_device *v = dev->v4l2;
 	char buf[16];
 
-	json_string(j, "role", dmapipe_v4l2_role_to_string(v->role));
+	/* unknown when the node could not even be asked */
+	json_string(j, "role", v->driver[0] ? dmapipe_v4l2_role_to_string(v->role) : NULL);
 	json_string(j, "driver", v->driver);
 	json_string(j, "card", v->card);
 	json_string(j, "bus_info", v->bus_info);
