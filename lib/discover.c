@@ -29,8 +29,11 @@
 #if HAVE_LIBUDEV
 #include <libudev.h>
 #endif
-#if HAVE_LIBDRM
-#include <xf86drm.h>
+/* the DRM uapi header sits next to drm_fourcc.h, which the build requires */
+#if __has_include(<drm/drm.h>)
+#include <drm/drm.h>
+#else
+#include <libdrm/drm.h>
 #endif
 
 #include "../kernel/uapi/dmapipe.h"
@@ -551,7 +554,11 @@ static void probe_v4l2(struct entry *e, const struct node *node, uint32_t flags)
 
 /* ---- DRM render nodes ------------------------------------------------- */
 
-#if HAVE_LIBDRM
+/*
+ * Plain DRM_IOCTL_VERSION and GET_CAP (what drmGetVersion() and drmGetCap()
+ * do), so the listing needs no libdrm; the dumb-buffer check reuses the
+ * drm allocator's and needs it.
+ */
 
 /* The primary node ("card0") of the device a render node belongs to. */
 static void find_card(const struct node *node, struct dmapipe_drm_device *d)
@@ -576,6 +583,7 @@ static void find_card(const struct node *node, struct dmapipe_drm_device *d)
 
 static void probe_dumb(struct dmapipe_drm_device *d)
 {
+#if HAVE_LIBDRM
 	int fd, ret;
 
 	if (!d->card[0]) {
@@ -587,21 +595,23 @@ static void probe_dumb(struct dmapipe_drm_device *d)
 		d->dumb_error = errno;
 		return;
 	}
-	/* an unheld primary node makes us master: give it back at once */
-	if (drmIsMaster(fd))
-		drmDropMaster(fd);
+	/* an unheld primary node makes us master: give it back at once (fails if not) */
+	ioctl(fd, DRM_IOCTL_DROP_MASTER, 0);
 	ret = dmapipe_drm_probe_dumb(fd);
 	d->dumb_buffers = ret == 0;
 	d->dumb_error = ret < 0 ? -ret : 0;
 	close(fd);
+#else
+	d->dumb_error = ENOTSUP; /* the drm allocator is not built either */
+#endif
 }
 
 static void probe_drm(struct entry *e, const struct node *node)
 {
 	struct dmapipe_drm_device *d = &e->u.drm;
-	drmVersionPtr version;
-	uint64_t prime = 0;
-	int fd;
+	struct drm_version version;
+	struct drm_get_cap cap;
+	int fd, ret;
 
 	e->dev.drm = d;
 	find_card(node, d);
@@ -612,38 +622,33 @@ static void probe_drm(struct entry *e, const struct node *node)
 		d->dumb_error = errno;
 		return;
 	}
-	version = drmGetVersion(fd);
-	if (!version) {
-		e->dev.error = errno ? errno : ENODEV;
+	/* the kernel copies at most *_len bytes and sets *_len to the full length */
+	memset(&version, 0, sizeof(version));
+	version.name = d->driver;
+	version.name_len = sizeof(d->driver) - 1;
+	version.desc = d->description;
+	version.desc_len = sizeof(d->description) - 1;
+	ret = xioctl(fd, DRM_IOCTL_VERSION, &version);
+	if (ret < 0) {
+		memset(d->driver, 0, sizeof(d->driver));
+		memset(d->description, 0, sizeof(d->description));
+		e->dev.error = -ret;
 		e->dev.error_op = "DRM_IOCTL_VERSION";
-		d->dumb_error = e->dev.error;
+		d->dumb_error = -ret;
 		close(fd);
 		return;
 	}
-	dmapipe_strlcpy(d->driver, version->name ? version->name : "", sizeof(d->driver));
-	dmapipe_strlcpy(d->description, version->desc ? version->desc : "",
-			sizeof(d->description));
-	drmFreeVersion(version);
-	if (drmGetCap(fd, DRM_CAP_PRIME, &prime) == 0) {
-		d->prime_import = prime & DRM_PRIME_CAP_IMPORT;
-		d->prime_export = prime & DRM_PRIME_CAP_EXPORT;
+	d->driver[MIN(version.name_len, sizeof(d->driver) - 1)] = '\0';
+	d->description[MIN(version.desc_len, sizeof(d->description) - 1)] = '\0';
+	memset(&cap, 0, sizeof(cap));
+	cap.capability = DRM_CAP_PRIME;
+	if (xioctl(fd, DRM_IOCTL_GET_CAP, &cap) == 0) {
+		d->prime_import = cap.value & DRM_PRIME_CAP_IMPORT;
+		d->prime_export = cap.value & DRM_PRIME_CAP_EXPORT;
 	}
 	close(fd);
 	probe_dumb(d);
 }
-
-#else /* !HAVE_LIBDRM */
-
-static void probe_drm(struct entry *e, const struct node *node)
-{
-	(void)node;
-	e->dev.drm = &e->u.drm;
-	e->dev.error = ENOTSUP;
-	e->dev.error_op = "libdrm (dmapipe was built without it)";
-	e->u.drm.dumb_error = ENOTSUP;
-}
-
-#endif /* HAVE_LIBDRM */
 
 /* ---- udmabuf, dmapipe.ko ---------------------------------------------- */
 
