@@ -192,11 +192,11 @@ struct dmapipe_device {
 
 struct dmapipe_device_list;
 
-/** Flags of dmapipe_device_list_new(). */
 /**
- * Prove VIDIOC_EXPBUF on every V4L2 queue that is not busy: allocate one
- * MMAP buffer, export it, free it. Without it, export is read from the
- * queue's capabilities and nothing is allocated.
+ * Flag of dmapipe_device_list_new(): prove VIDIOC_EXPBUF on every V4L2
+ * queue that is not busy by allocating one MMAP buffer, exporting it and
+ * freeing it. Without it, export is read from the queue's capabilities and
+ * nothing is allocated.
  */
 #define DMAPIPE_DISCOVER_PROBE_EXPORT (1u << 0)
 
