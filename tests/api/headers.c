@@ -8,6 +8,7 @@
 #include <dmapipe/pattern.h>
 #include <dmapipe/record.h>
 #include <dmapipe/v4l2.h>
+#include <dmapipe/device.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,8 @@ int main(void)
 	if (so.size != sizeof(so) || co.size != sizeof(co) || ro.size != sizeof(ro))
 		return 1;
 	if (strcmp(dmapipe_version(), "0.1.0") != 0)
+		return 1;
+	if (strcmp(dmapipe_v4l2_role_to_string(DMAPIPE_V4L2_ENCODER), "encoder") != 0)
 		return 1;
 	printf("dmapipe %s\n", dmapipe_version());
 	return 0;

@@ -10,5 +10,6 @@ int main()
 
 	dmapipe_server_options_init(&so);
 	dmapipe_v4l2_options_init(&vo);
-	return so.size == sizeof(so) && vo.size == sizeof(vo) && dmapipe_version() != nullptr ? 0 : 1;
+	return so.size == sizeof(so) && vo.size == sizeof(vo) && dmapipe_version() != nullptr &&
+	       dmapipe_device_type_to_string(DMAPIPE_DEVICE_V4L2) != nullptr ? 0 : 1;
 }
