@@ -39,7 +39,12 @@
 
 #define MAX_BUFS 8
 #define N_BUFS 4
-#define DQBUF_TIMEOUT_MS 3000
+/*
+ * A frame is due every 16-33 ms; under TCG on a loaded host the guest can
+ * stall for seconds (the lane once saw a 3 s gap while the host ran other
+ * VMs), so waiting is generous: a missing frame is still found, only later.
+ */
+#define DQBUF_TIMEOUT_MS 10000
 #define MODULE_NAME "dmapipe_vcap"
 #define SYSFS_PARAMS "/sys/module/" MODULE_NAME "/parameters"
 #define DRIVER_DIR "/sys/bus/platform/drivers/dmapipe-vcap"
