@@ -518,6 +518,8 @@ static const struct {
 	{ "consume", cmd_consume, "receive, verify and time the frames of a stream" },
 	{ "info", cmd_info, "show the library version, allocators and kernel features" },
 	{ "record", cmd_record, "record a stream to a file with direct I/O; check or repair recordings" },
+	{ "play", cmd_play, "serve a recording as a stream, read with direct I/O into shared buffers" },
+	{ "export", cmd_export, "write a recording as y4m, or raw frames with a JSON sidecar" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
 	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
 	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },

@@ -16,11 +16,14 @@ int main(void)
 	struct dmapipe_server_options so;
 	struct dmapipe_client_options co;
 	struct dmapipe_recorder_options ro;
+	struct dmapipe_reader_options rdo;
 
 	dmapipe_server_options_init(&so);
 	dmapipe_client_options_init(&co);
 	dmapipe_recorder_options_init(&ro);
-	if (so.size != sizeof(so) || co.size != sizeof(co) || ro.size != sizeof(ro))
+	dmapipe_reader_options_init(&rdo);
+	if (so.size != sizeof(so) || co.size != sizeof(co) || ro.size != sizeof(ro) ||
+	    rdo.size != sizeof(rdo))
 		return 1;
 	if (strcmp(dmapipe_version(), "0.1.0") != 0)
 		return 1;
