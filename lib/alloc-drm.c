@@ -77,7 +77,7 @@ close_handle:
 }
 
 /* Creates, exports and maps one page: the whole path this allocator needs. */
-static int probe_node(int dev)
+int dmapipe_drm_probe_dumb(int dev)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 	size_t len = ps > 0 ? (size_t)ps : 4096;
@@ -123,7 +123,7 @@ static int open_node(const char *path, bool want_vgem, struct drm_state *state)
 	if (drmIsMaster(fd))
 		drmDropMaster(fd);
 
-	ret = probe_node(fd);
+	ret = dmapipe_drm_probe_dumb(fd);
 	if (ret < 0) {
 		log_debug("drm: %s (%s) cannot export mappable dumb buffers: %s", path,
 			  state->driver, strerror(-ret));

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "dmapipe/dmapipe.h"
+#include "dmapipe/device.h"
 
 #define DMAPIPE_EXPORT __attribute__((visibility("default")))
 
@@ -138,7 +139,26 @@ bool dmapipe_pool_return_buffer(struct dmapipe_buffer *buffer);
 /* Called by dmapipe_buffer_ref() on 0 -> 1: takes it off the free list. */
 void dmapipe_pool_revive_buffer(struct dmapipe_buffer *buffer);
 
+/* ---- device discovery (discover.c) ---------------------------------- */
+
+/*
+ * The role of a V4L2 node with @device_caps whose queues (types and formats
+ * filled in) are @queues: mem2mem nodes are encoders, decoders or plain
+ * m2m by which side has compressed formats.
+ */
+enum dmapipe_v4l2_role dmapipe_v4l2_classify(uint32_t device_caps,
+					     const struct dmapipe_v4l2_queue *queues,
+					     unsigned int n_queues);
+
 /* ---- allocators (alloc.c and alloc-*.c) ----------------------------- */
+
+/*
+ * Built with libdrm only. On an open DRM node: creates a one-page dumb
+ * buffer, exports it with PRIME and maps it, then frees it all. 0, or
+ * -errno of the step that failed (render nodes: -EACCES). In alloc-drm.c;
+ * discover.c reports it too.
+ */
+int dmapipe_drm_probe_dumb(int dev);
 
 struct dmapipe_allocator_ops {
 	const char *name;

@@ -89,8 +89,20 @@ expect_usage_error "consumers" bench --consumers 1,x
 jcheck "$DIR/info.json" 'd["version"] and any(a["name"] == "memfd" and a["available"] for a in d["allocators"])'
 jcheck "$DIR/info.json" 'all(a["memory"] in ("dma-buf", "memfd (not a dma-buf)") for a in d["allocators"])'
 jcheck "$DIR/info.json" 'isinstance(d["kernel_features"]["dma_heap"], list) and d["kernel"]'
+jcheck "$DIR/info.json" 'all(isinstance(d["devices"][k], list) for k in ("v4l2", "drm", "dma_heaps"))'
+jcheck "$DIR/info.json" 'd["devices"]["discovery"] in ("libudev", "sysfs") and "udmabuf" in d["devices"] and "dmapipe" in d["devices"]'
+# the device lists agree with the device nodes present (none on a bare host)
+jcheck "$DIR/info.json" 'sorted(v["path"] for v in d["devices"]["v4l2"]) == sorted(d["kernel_features"]["video"])'
+jcheck "$DIR/info.json" 'sorted(h["path"] for h in d["devices"]["dma_heaps"]) == sorted(d["kernel_features"]["dma_heap"])'
+"$DMAPIPE" info --json -v --probe-export >"$DIR/info.json" 2>"$DIR/info.log" ||
+	fail "info --json -v --probe-export"
+jcheck "$DIR/info.json" 'isinstance(d["devices"]["v4l2"], list)'
+expect_usage_error "unknown option" info --bogus
+expect_usage_error "unexpected argument" info extra
 "$DMAPIPE" info >"$DIR/info.out" 2>&1 || fail "info"
 grep -q "allocators" "$DIR/info.out" || fail "info: no allocator list"
+grep -q "V4L2 devices" "$DIR/info.out" || fail "info: no V4L2 device table"
+grep -q "DRM render nodes" "$DIR/info.out" || fail "info: no DRM render node table"
 ok "info"
 
 # ---- serve + consume, every byte verified ----------------------------------

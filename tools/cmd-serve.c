@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* dmapipe serve: a producer of test-pattern frames. */
+/* dmapipe serve: a producer of test-pattern frames or of a V4L2 device's frames. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -14,20 +14,36 @@
 #define MAX_CONSUMER_STATS 64
 
 static const char *const serve_usage =
-	"Usage: dmapipe serve --socket PATH [OPTIONS]\n"
+	"Usage: dmapipe serve --socket PATH [--device /dev/videoN] [OPTIONS]\n"
 	"\n"
 	"Serves a stream of test-pattern frames (docs/PATTERN.md) on a unix socket.\n"
 	"Each frame is drawn into a buffer of the stream's own pool and handed to\n"
 	"every consumer without copying. Ctrl-C ends the stream cleanly (EOS).\n"
+	"With --device, serves a V4L2 capture device's frames instead, in the\n"
+	"device's own buffers or in buffers it captures into (docs/V4L2.md).\n"
 	"\n"
 	"Options:\n"
 	"  -s, --socket PATH         socket path, or @name for the abstract namespace\n"
-	"      --size WxH            frame size (default 3840x2160; 4k, 1080p, 720p)\n"
-	"  -f, --format FOURCC       pixel format (default NV12)\n"
-	"      --fps N               frames per second, 0 = as fast as possible (default 60)\n"
+	"      --size WxH            frame size (default 3840x2160; 4k, 1080p, 720p;\n"
+	"                            with --device: the device's current size)\n"
+	"  -f, --format FOURCC       pixel format (default NV12; with --device: the\n"
+	"                            device's current format)\n"
+	"      --fps N               frames per second, 0 = as fast as possible (default 60;\n"
+	"                            with --device: the device's rate unless given)\n"
 	"  -n, --frames N            frames to serve, 0 = until interrupted (default 0)\n"
 	"      --buffers N           buffers in the pool at start (default 4)\n"
-	"      --allocator NAME      heap, udmabuf, drm, memfd, dmapipe (default: best available)\n"
+	"      --allocator NAME      heap, udmabuf, drm, memfd, dmapipe (default: best available;\n"
+	"                            with --device: import mode's allocator)\n"
+	"  -d, --device PATH         serve this V4L2 capture device (/dev/videoN)\n"
+	"      --io MODE             with --device: auto (default), export (the driver's\n"
+	"                            buffers, VIDIOC_EXPBUF) or import (dma-bufs from an\n"
+	"                            allocator, V4L2_MEMORY_DMABUF)\n"
+	"      --direct-io           with --device: consumers need struct-page mappings\n"
+	"                            (O_DIRECT); auto then imports from dmapipe or udmabuf\n"
+	"      --reacquire           with --device: when the device disappears, keep serving\n"
+	"                            and pick it up again when it comes back (matched by\n"
+	"                            card and bus, under any /dev/videoN); without it the\n"
+	"                            stream ends (EOS) and serve exits 1\n"
 	"      --lease-timeout MS    disconnect a consumer holding a frame longer (default 5000, 0 = never)\n"
 	"      --max-consumers N     (default 32)\n"
 	"      --max-in-flight N     frames one consumer may hold at once (default 2)\n"
@@ -63,6 +79,9 @@ enum {
 	OPT_DRAIN_TIMEOUT,
 	OPT_PREDRAWN,
 	OPT_JSON,
+	OPT_IO,
+	OPT_DIRECT_IO,
+	OPT_REACQUIRE,
 };
 
 struct serve {
@@ -80,8 +99,22 @@ struct serve {
 	bool predrawn;
 	bool quiet;
 	bool json;
+	/* --device */
+	const char *device;
+	enum dmapipe_v4l2_io io;
+	bool direct_io;
+	bool reacquire;
+	bool set_format, set_size, set_fps, set_buffers;
 
 	struct dmapipe_server *server;
+	struct dmapipe_allocator *import_alloc;
+	struct dmapipe_v4l2_source *source;
+	struct dmapipe_v4l2_info dev_info;
+	struct dmapipe_v4l2_watch *watch;
+	char device_path[256]; /* where the device is now */
+	uint64_t v4l2_frames, v4l2_dropped, v4l2_corrupted; /* of earlier sources */
+	uint64_t device_losses, reacquired;
+	char io_note[160];
 	int timer_fd; /* paces frames, -1 without */
 	enum dmapipe_mem_kind mem_kind;
 	const char *alloc_name;
@@ -118,6 +151,10 @@ static void parse_args(struct serve *s, int argc, char **argv)
 		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
 		{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
 		{ "predrawn", no_argument, NULL, OPT_PREDRAWN },
+		{ "device", required_argument, NULL, 'd' },
+		{ "io", required_argument, NULL, OPT_IO },
+		{ "direct-io", no_argument, NULL, OPT_DIRECT_IO },
+		{ "reacquire", no_argument, NULL, OPT_REACQUIRE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
@@ -125,25 +162,51 @@ static void parse_args(struct serve *s, int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, ":s:f:n:qh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:f:n:d:qh", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			s->socket = optarg;
 			break;
 		case OPT_SIZE:
 			opt_size("serve", optarg, &s->format.width, &s->format.height);
+			s->set_size = true;
 			break;
 		case 'f':
 			s->format.fourcc = opt_format("serve", optarg);
+			s->set_format = true;
 			break;
 		case OPT_FPS:
 			s->fps = opt_u32("serve", "--fps", optarg, 0, 100000);
+			s->set_fps = true;
+			break;
+		case 'd':
+			if (!*optarg)
+				usage_error("serve", "--device wants a device node, e.g. /dev/video0");
+			s->device = optarg;
+			break;
+		case OPT_IO:
+			if (strcmp(optarg, "auto") == 0)
+				s->io = DMAPIPE_V4L2_IO_AUTO;
+			else if (strcmp(optarg, "export") == 0)
+				s->io = DMAPIPE_V4L2_IO_EXPORT;
+			else if (strcmp(optarg, "import") == 0)
+				s->io = DMAPIPE_V4L2_IO_IMPORT;
+			else
+				usage_error("serve", "bad --io '%s': expected auto, export or import",
+					    optarg);
+			break;
+		case OPT_DIRECT_IO:
+			s->direct_io = true;
+			break;
+		case OPT_REACQUIRE:
+			s->reacquire = true;
 			break;
 		case 'n':
 			s->frames = opt_u64("serve", "--frames", optarg);
 			break;
 		case OPT_BUFFERS:
 			s->buffers = opt_u32("serve", "--buffers", optarg, 1, 32);
+			s->set_buffers = true;
 			break;
 		case OPT_ALLOCATOR:
 			s->allocator = optarg;
@@ -200,6 +263,12 @@ static void parse_args(struct serve *s, int argc, char **argv)
 		usage_error("serve", "--socket PATH is required");
 	if (s->wait_consumers > s->opts.max_consumers)
 		usage_error("serve", "--wait-consumers is larger than --max-consumers");
+	if (!s->device && (s->io != DMAPIPE_V4L2_IO_AUTO || s->direct_io || s->reacquire))
+		usage_error("serve", "--io, --direct-io and --reacquire need --device");
+	if (s->device && s->predrawn)
+		usage_error("serve", "--predrawn draws test patterns; a --device stream has the device's frames");
+	if (s->device && s->set_fps && s->fps == 0)
+		usage_error("serve", "--fps 0 means nothing to a device: leave --fps out to keep its rate");
 }
 
 static int open_allocator(struct serve *s, struct dmapipe_allocator **out)
@@ -523,6 +592,241 @@ server_failed:
 	return 0;
 }
 
+/* ---- --device: a V4L2 capture device's frames ------------------------------ */
+
+/* Opens the device at @path with the options given; NULL on failure (logged). */
+static struct dmapipe_v4l2_source *open_source(struct serve *s, const char *path)
+{
+	struct dmapipe_v4l2_options o;
+
+	dmapipe_v4l2_options_init(&o);
+	o.device = path;
+	if (s->set_format)
+		o.fourcc = s->format.fourcc;
+	if (s->set_size) {
+		o.width = s->format.width;
+		o.height = s->format.height;
+	}
+	if (s->set_fps) {
+		o.fps_num = s->fps;
+		o.fps_den = 1;
+	}
+	o.io = s->io;
+	o.direct_io = s->direct_io;
+	o.buffers = s->buffers;
+	o.allocator = s->import_alloc;
+	return dmapipe_v4l2_source_new(&o);
+}
+
+static void announce_source(struct serve *s)
+{
+	const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(s->source);
+	struct dmapipe_v4l2_info *i = &s->dev_info;
+	char fourcc[16];
+
+	dmapipe_v4l2_source_get_info(s->source, i);
+	s->format = l->format;
+	snprintf(s->device_path, sizeof(s->device_path), "%s", i->path);
+	snprintf(s->io_note, sizeof(s->io_note), "%s", i->io_note);
+	s->mem_kind = DMAPIPE_MEM_DMABUF;
+	s->alloc_name = i->io == DMAPIPE_V4L2_IO_IMPORT ? i->allocator : "v4l2-export";
+	if (s->quiet)
+		return;
+	fprintf(stderr, "serve: device %s (%s, %s, %s): %s %ux%u", i->path, i->card, i->driver,
+		i->bus_info, dmapipe_fourcc_to_string(l->format.fourcc, fourcc, sizeof(fourcc)),
+		l->format.width, l->format.height);
+	if (i->fps_num && i->fps_den)
+		fprintf(stderr, " at %.2f fps", (double)i->fps_num / (double)i->fps_den);
+	fprintf(stderr, ", %u buffers, %s API%s\n", i->buffers,
+		i->multiplanar ? "multi-planar" : "single-planar",
+		i->libv4l2 ? " through libv4l2" : ", kernel ioctls");
+	fprintf(stderr, "serve: %s mode: %s\n", dmapipe_v4l2_io_to_string(i->io), i->io_note);
+}
+
+/* Remembers the counters of a source about to go. */
+static void retire_source(struct serve *s)
+{
+	struct dmapipe_v4l2_stats st;
+
+	if (!s->source)
+		return;
+	dmapipe_v4l2_source_get_stats(s->source, &st);
+	s->v4l2_frames += st.frames;
+	s->v4l2_dropped += st.dropped;
+	s->v4l2_corrupted += st.corrupted;
+	dmapipe_v4l2_source_free(s->source);
+	s->source = NULL;
+}
+
+/*
+ * The device went away: its buffers leave the stream (consumers get
+ * REMOVE_BUFFER; frames they hold stay valid until released), its fds are
+ * closed. Returns true to keep serving (--reacquire).
+ */
+static bool device_lost(struct serve *s)
+{
+	s->device_losses++;
+	fprintf(stderr, "serve: device %s (%s, %s) disappeared\n", s->device_path, s->dev_info.card,
+		s->dev_info.bus_info);
+	retire_source(s);
+	if (!s->reacquire)
+		return false;
+	if (!s->watch)
+		s->watch = dmapipe_v4l2_watch_new(&s->dev_info);
+	if (!s->watch) {
+		fprintf(stderr, "dmapipe serve: cannot watch for the device: %s\n", strerror(errno));
+		return false;
+	}
+	if (!s->quiet)
+		fprintf(stderr, "serve: waiting for %s (%s) to come back\n", s->dev_info.card,
+			s->dev_info.bus_info);
+	return true;
+}
+
+/* While the device is away: looks for it and, found, serves it again. */
+static int try_reacquire(struct serve *s)
+{
+	char path[256];
+	int ret = dmapipe_v4l2_watch_find(s->watch, path, sizeof(path));
+
+	if (ret <= 0)
+		return ret;
+	s->source = open_source(s, path);
+	if (!s->source) {
+		/* just appeared and not ready, or taken by another process: try later */
+		fprintf(stderr, "serve: %s came back as %s but cannot be opened yet: %s\n",
+			s->dev_info.card, path, strerror(errno));
+		return 0;
+	}
+	ret = dmapipe_v4l2_source_attach(s->source, s->server);
+	if (ret == 0)
+		ret = dmapipe_v4l2_source_start(s->source);
+	if (ret < 0) {
+		fprintf(stderr, "serve: cannot serve %s again: %s\n", path, strerror(-ret));
+		retire_source(s);
+		return 0;
+	}
+	s->reacquired++;
+	fprintf(stderr, "serve: device back as %s\n", path);
+	announce_source(s);
+	return 1;
+}
+
+static int run_device(struct serve *s)
+{
+	uint64_t next_status, status_frames = 0, status_t0;
+	int ret;
+
+	if (!wait_for_consumers(s, s->wait_consumers)) {
+		if (!stop_requested) {
+			s->failed = true;
+			s->failure = "timed out waiting for consumers";
+		}
+		return 0;
+	}
+	ret = dmapipe_v4l2_source_start(s->source);
+	if (ret < 0) {
+		fprintf(stderr, "dmapipe serve: cannot start capturing on %s: %s\n",
+			s->device_path, strerror(-ret));
+		s->failed = true;
+		s->failure = "cannot start capturing";
+		return 0;
+	}
+	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
+	s->cpu0 = self_cpu_total_ns();
+	s->start_ns = status_t0 = now_ns();
+	next_status = s->start_ns + 1000000000ull;
+
+	while (!stop_requested && (s->frames == 0 || s->queued < s->frames)) {
+		struct pollfd fds[2];
+		nfds_t n = 1;
+		int timeout = 1000;
+		uint64_t now;
+
+		fds[0].fd = dmapipe_server_get_fd(s->server);
+		fds[0].events = POLLIN;
+		fds[1].revents = 0;
+		if (s->source) {
+			fds[1].fd = dmapipe_v4l2_source_get_fd(s->source);
+			fds[1].events = POLLIN;
+			n = 2;
+		} else if (s->watch) {
+			fds[1].fd = dmapipe_v4l2_watch_get_fd(s->watch);
+			fds[1].events = POLLIN;
+			n = fds[1].fd >= 0 ? 2 : 1;
+			timeout = 500; /* a rescan, also without uevents */
+		}
+		if (poll(fds, n, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto failed;
+		}
+		if (fds[0].revents) {
+			ret = dmapipe_server_dispatch(s->server, 0);
+			if (ret < 0)
+				goto failed;
+		}
+		if (s->source && (n < 2 || fds[1].revents)) {
+			uint64_t left = s->frames ? s->frames - s->queued : 0;
+
+			ret = dmapipe_v4l2_source_dispatch(s->source, left > UINT32_MAX ?
+							   UINT32_MAX : (unsigned int)left);
+			if (ret == -ENODEV) {
+				if (!device_lost(s)) {
+					s->failed = true;
+					s->failure = "the device disappeared";
+					break;
+				}
+			} else if (ret < 0) {
+				fprintf(stderr, "dmapipe serve: capturing from %s: %s\n",
+					s->device_path, strerror(-ret));
+				s->failed = true;
+				s->failure = "capture failed";
+				break;
+			} else {
+				s->queued += (uint64_t)ret;
+				status_frames += (uint64_t)ret;
+			}
+		} else if (!s->source && s->watch) {
+			ret = try_reacquire(s);
+			if (ret < 0) {
+				fprintf(stderr, "dmapipe serve: looking for the device: %s\n",
+					strerror(-ret));
+				s->failed = true;
+				s->failure = "cannot look for the device";
+				break;
+			}
+		}
+		now = now_ns();
+		if (now >= next_status) {
+			if (!s->quiet && s->source)
+				status_line(s, status_frames, now - status_t0);
+			status_frames = 0;
+			status_t0 = now;
+			next_status = now + 1000000000ull;
+		}
+	}
+	/* no new frames: what consumers hold comes back without requeueing */
+	if (s->source)
+		dmapipe_v4l2_source_stop(s->source);
+	if (!stop_requested && !s->failed)
+		drain(s);
+	s->end_ns = now_ns();
+	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
+	s->cpu1 = self_cpu_total_ns();
+	return 0;
+
+failed:
+	fprintf(stderr, "dmapipe serve: %s\n", strerror(-ret));
+	s->failed = true;
+	s->failure = "server failure";
+	s->end_ns = now_ns();
+	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
+	s->cpu1 = self_cpu_total_ns();
+	return 0;
+}
+
 static void print_summary(struct serve *s)
 {
 	struct dmapipe_server_stats st;
@@ -551,8 +855,29 @@ static void print_summary(struct serve *s)
 		json_string(&j, "format", fourcc);
 		json_u64(&j, "width", s->format.width);
 		json_u64(&j, "height", s->format.height);
-		json_u64(&j, "fps_target", s->fps);
+		json_u64(&j, "fps_target", s->device && !s->set_fps ? 0 : s->fps);
 		json_bool(&j, "predrawn", s->predrawn);
+		if (s->device) {
+			struct dmapipe_v4l2_stats vs = { 0 };
+
+			if (s->source)
+				dmapipe_v4l2_source_get_stats(s->source, &vs);
+			json_begin_object(&j, "device");
+			json_string(&j, "path", s->device_path);
+			json_string(&j, "card", s->dev_info.card);
+			json_string(&j, "driver", s->dev_info.driver);
+			json_string(&j, "bus_info", s->dev_info.bus_info);
+			json_bool(&j, "multiplanar", s->dev_info.multiplanar);
+			json_bool(&j, "libv4l2", s->dev_info.libv4l2);
+			json_string(&j, "io", dmapipe_v4l2_io_to_string(s->dev_info.io));
+			json_string(&j, "io_note", s->io_note);
+			json_u64(&j, "frames_captured", s->v4l2_frames + vs.frames);
+			json_u64(&j, "frames_lost", s->v4l2_dropped + vs.dropped);
+			json_u64(&j, "frames_corrupted", s->v4l2_corrupted + vs.corrupted);
+			json_u64(&j, "device_losses", s->device_losses);
+			json_u64(&j, "reacquired", s->reacquired);
+			json_end_object(&j);
+		}
 		json_string(&j, "allocator", s->alloc_name);
 		json_string(&j, "memory", dmapipe_mem_kind_to_string(s->mem_kind));
 		json_bool(&j, "dmabuf", s->mem_kind == DMAPIPE_MEM_DMABUF);
@@ -592,9 +917,90 @@ static void print_summary(struct serve *s)
 	       st.bytes_copied ? "" : " (zero-copy)");
 	printf("  memory      %s from allocator %s\n", dmapipe_mem_kind_to_string(s->mem_kind),
 	       s->alloc_name);
+	if (s->device) {
+		struct dmapipe_v4l2_stats vs = { 0 };
+
+		if (s->source)
+			dmapipe_v4l2_source_get_stats(s->source, &vs);
+		printf("  device      %s (%s, %s), %s mode: %s\n", s->device_path, s->dev_info.card,
+		       s->dev_info.bus_info, dmapipe_v4l2_io_to_string(s->dev_info.io), s->io_note);
+		printf("  captured    %llu frames, %llu lost by the device (sequence gaps), "
+		       "%llu corrupted\n", (unsigned long long)(s->v4l2_frames + vs.frames),
+		       (unsigned long long)(s->v4l2_dropped + vs.dropped),
+		       (unsigned long long)(s->v4l2_corrupted + vs.corrupted));
+		if (s->device_losses)
+			printf("  hotplug     device lost %llu times, reacquired %llu times\n",
+			       (unsigned long long)s->device_losses,
+			       (unsigned long long)s->reacquired);
+	}
 	printf("  cpu         %.1f us per frame (%s)\n",
 	       s->queued ? (double)cpu / (double)s->queued / 1000.0 : 0.0,
-	       s->predrawn ? "handoff only" : "including drawing");
+	       s->device ? "capture and handoff" : s->predrawn ? "handoff only" : "including drawing");
+}
+
+/* --device: opens the device, then serves it; returns the exit status. */
+static int serve_device(struct serve *s)
+{
+	if (s->allocator) {
+		s->import_alloc = dmapipe_allocator_new(s->allocator);
+		if (!s->import_alloc && errno == ENOENT)
+			usage_error("serve", "unknown allocator '%s' (heap, udmabuf, drm, memfd, dmapipe)",
+				    s->allocator);
+		if (!s->import_alloc) {
+			fprintf(stderr, "dmapipe serve: allocator %s is not available here: %s\n",
+				s->allocator, strerror(errno));
+			return 1;
+		}
+	}
+	s->source = open_source(s, s->device);
+	if (!s->source) {
+		/* the library logged the reason; this line names the outcome */
+		fprintf(stderr, "dmapipe serve: cannot serve %s: %s\n", s->device,
+			errno == ENOTTY ? "not a V4L2 device" :
+			errno == ENODEV ? "not a V4L2 capture device with streaming I/O, or gone" :
+			errno == EINVAL ? "the device cannot take these settings" : strerror(errno));
+		dmapipe_allocator_unref(s->import_alloc);
+		return 1;
+	}
+	announce_source(s);
+
+	s->opts.path = s->socket;
+	if (!s->opts.producer_name)
+		s->opts.producer_name = "v4l2";
+	s->server = dmapipe_server_new(&s->opts);
+	if (!s->server) {
+		fprintf(stderr, "dmapipe serve: cannot serve on %s: %s\n", s->socket, strerror(errno));
+		retire_source(s);
+		dmapipe_allocator_unref(s->import_alloc);
+		return 1;
+	}
+	if (dmapipe_v4l2_source_attach(s->source, s->server) < 0) {
+		fprintf(stderr, "dmapipe serve: cannot register the device's buffers\n");
+		retire_source(s);
+		dmapipe_server_free(s->server);
+		dmapipe_allocator_unref(s->import_alloc);
+		return 1;
+	}
+	if (!s->quiet)
+		fprintf(stderr, "serve: serving %s on %s%s\n", s->device_path, s->socket,
+			s->reacquire ? " (reacquired if it disappears)" : "");
+	if (s->reacquire) {
+		/* watch from the start, so no uevent is missed */
+		s->watch = dmapipe_v4l2_watch_new(&s->dev_info);
+		if (!s->watch)
+			fprintf(stderr, "dmapipe serve: cannot watch for device changes: %s\n",
+				strerror(errno));
+	}
+
+	run_device(s);
+	dmapipe_server_end_of_stream(s->server);
+	linger(s, stop_requested ? 200 : 1000);
+	print_summary(s);
+	retire_source(s);
+	dmapipe_server_free(s->server);
+	dmapipe_v4l2_watch_free(s->watch);
+	dmapipe_allocator_unref(s->import_alloc);
+	return s->failed ? 1 : 0;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -618,6 +1024,8 @@ int cmd_serve(int argc, char **argv)
 		s.opts.max_buffers = s.buffers;
 
 	install_stop_signals();
+	if (s.device)
+		return serve_device(&s);
 	if (open_allocator(&s, &alloc) < 0)
 		return 1;
 	announce_allocator(&s);

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The installed headers from C++.
 #include <dmapipe/dmapipe.h>
+#include <dmapipe/v4l2.h>
 
 int main()
 {
 	struct dmapipe_server_options so;
+	struct dmapipe_v4l2_options vo;
 
 	dmapipe_server_options_init(&so);
-	return so.size == sizeof(so) && dmapipe_version() != nullptr ? 0 : 1;
+	dmapipe_v4l2_options_init(&vo);
+	return so.size == sizeof(so) && vo.size == sizeof(vo) && dmapipe_version() != nullptr &&
+	       dmapipe_device_type_to_string(DMAPIPE_DEVICE_V4L2) != nullptr ? 0 : 1;
 }

@@ -24,6 +24,8 @@
 #include <dmapipe/stream.h>
 #include <dmapipe/pattern.h>
 #include <dmapipe/record.h>
+#include <dmapipe/v4l2.h>
+#include <dmapipe/device.h>
 
 #ifdef __cplusplus
 extern "C" {
