@@ -55,6 +55,8 @@ static const char *const play_usage =
 	"      --name NAME         stream name\n"
 	"      --progress          a progress line every second (default when stderr is a tty)\n"
 	"  -q, --quiet             no progress line\n"
+	"      --hash-log FILE     write \"sequence crc32\" of every frame served (its visible\n"
+	"                          bytes) to FILE, for content that is not the test pattern\n"
 	"      --json              print the summary as JSON on stdout\n"
 	"  -h, --help              this text\n"
 	"\n"
@@ -79,6 +81,7 @@ enum {
 	OPT_NAME,
 	OPT_PROGRESS,
 	OPT_JSON,
+	OPT_HASH_LOG,
 };
 
 enum slot_state {
@@ -99,7 +102,8 @@ struct slot {
 
 struct play {
 	struct dmapipe_server_options sopts;
-	const char *file, *socket, *allocator_name;
+	const char *file, *socket, *allocator_name, *hash_log;
+	FILE *hash_out;
 	double speed; /* 0: as fast as possible */
 	bool loop, buffered, strict, json, quiet, progress;
 	uint64_t first, frames;
@@ -179,6 +183,7 @@ static void parse_args(struct play *p, int argc, char **argv)
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "hash-log", required_argument, NULL, OPT_HASH_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -249,6 +254,9 @@ static void parse_args(struct play *p, int argc, char **argv)
 			break;
 		case OPT_JSON:
 			p->json = true;
+			break;
+		case OPT_HASH_LOG:
+			p->hash_log = optarg;
 			break;
 		case 'h':
 			fputs(play_usage, stdout);
@@ -532,6 +540,15 @@ static int serve_ready(struct play *p, uint64_t *wake_ns)
 			/* behind (a slow disk, a blocking consumer): resynchronise, no burst */
 			p->late++;
 			p->base_ns += now - s->due;
+		}
+		if (p->hash_out) {
+			uint32_t crc;
+
+			if (frame_crc32(s->buffer, &crc) == 0)
+				fprintf(p->hash_out, "%llu %08x\n",
+					(unsigned long long)meta.sequence, crc);
+			else
+				fprintf(p->hash_out, "%llu -\n", (unsigned long long)meta.sequence);
 		}
 		if (s->index == 0 && p->loops > 0 && p->served > 0)
 			meta.flags |= DMAPIPE_FRAME_DISCONTINUITY;
@@ -820,7 +837,18 @@ int cmd_play(int argc, char **argv)
 		return 1;
 	}
 	p.next_index = p.first;
+	if (p.hash_log) {
+		p.hash_out = fopen(p.hash_log, "w");
+		if (!p.hash_out) {
+			fprintf(stderr, "dmapipe play: cannot write %s: %s\n", p.hash_log,
+				strerror(errno));
+			dmapipe_recording_close(p.rec);
+			return 1;
+		}
+	}
 	if (open_allocator(&p) < 0) {
+		if (p.hash_out)
+			fclose(p.hash_out);
 		dmapipe_recording_close(p.rec);
 		return 1;
 	}
@@ -885,5 +913,9 @@ out:
 		close(p.timer_fd);
 	dmapipe_allocator_unref(p.alloc);
 	dmapipe_recording_close(p.rec);
+	if (p.hash_out && fclose(p.hash_out) != 0) {
+		fprintf(stderr, "dmapipe play: writing %s failed\n", p.hash_log);
+		status = 1;
+	}
 	return status;
 }
