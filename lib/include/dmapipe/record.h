@@ -11,7 +11,8 @@
  *
  * A recording is read back with dmapipe_recording_open(): a cleanly closed
  * file through its index, a file whose writer died by scanning it (in
- * memory, or written back with DMAPIPE_RECORDING_REPAIR).
+ * memory, or written back with DMAPIPE_RECORDING_REPAIR). A dmapipe_reader
+ * reads its frames into buffers with several reads in flight, for replay.
  *
  * Not thread-safe: one object from one thread at a time.
  */
