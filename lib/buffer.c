@@ -357,8 +357,15 @@ void *dmapipe_buffer_direct_io_map(struct dmapipe_buffer *buffer, unsigned int i
 		return buffer->map[i]; /* its own mapping is the best there is */
 	pthread_mutex_lock(&map_lock);
 	if (!buffer->dio_map[i]) {
-		/* read-only is all the disk needs; no MAP_POPULATE: the pages exist */
-		map = mmap(NULL, (size_t)buffer->map_size[i], PROT_READ, MAP_SHARED, fd, 0);
+		/*
+		 * writable, so the disk can also read a recording back into it
+		 * (read-only where the memfd allows no more); no MAP_POPULATE:
+		 * the pages exist
+		 */
+		map = mmap(NULL, (size_t)buffer->map_size[i], PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fd, 0);
+		if (map == MAP_FAILED)
+			map = mmap(NULL, (size_t)buffer->map_size[i], PROT_READ, MAP_SHARED, fd, 0);
 		if (map == MAP_FAILED)
 			log_info("mmap of the direct-I/O memfd failed: %s", strerror(errno));
 		else

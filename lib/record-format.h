@@ -119,4 +119,13 @@ void rec_index_entry_decode(const uint8_t *p, struct rec_index_entry *e);
  */
 void rec_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align);
 
+struct dmapipe_recording;
+
+/*
+ * recording.c, for the reader (reader.c): the descriptor frames are read
+ * from (O_DIRECT when the info says direct) and one through the page cache
+ * (the same when the file has no O_DIRECT). Both stay owned by @r.
+ */
+void rec_recording_fds(const struct dmapipe_recording *r, int *dfd, int *fd);
+
 #endif /* DMAPIPE_RECORD_FORMAT_H */

@@ -517,6 +517,12 @@ DMAPIPE_EXPORT int dmapipe_recording_get_frame(const struct dmapipe_recording *r
 	return 0;
 }
 
+void rec_recording_fds(const struct dmapipe_recording *r, int *dfd, int *fd)
+{
+	*dfd = r->dfd;
+	*fd = r->fd;
+}
+
 static int read_at(struct dmapipe_recording *r, void *dst, uint64_t len, uint64_t off)
 {
 	int ret;
@@ -583,7 +589,10 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recordi
 		uint8_t *tmp = NULL;
 
 		if (body) {
-			ret = read_at(r, map, body, off);
+			/* a udmabuf's memfd takes the DMA where its own mapping cannot */
+			uint8_t *dst = dmapipe_buffer_direct_io_map(buffer, i);
+
+			ret = read_at(r, dst ? dst : map, body, off);
 			if (ret == -EFAULT && buffer->layout.objects[i].kind == DMAPIPE_MEM_DMABUF) {
 				/* a PFN mapping: let dmapipe.ko read into its own pages */
 				ret = dmapipe_kmod_read_file(buffer->layout.objects[i].fd, 0, body,

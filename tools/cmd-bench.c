@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-storage.h"
 #include "dmapipe-tool.h"
 
 #define MAX_RUNS 8
@@ -53,6 +54,12 @@ static const char *const bench_usage =
 	"      --gst-timeout MS    give a GStreamer run up to MS (default 60000)\n"
 	"      --no-gst            skip the GStreamer comparison\n"
 	"      --allocator NAME    producer's allocator (default: best available)\n"
+	"      --storage-dir DIR   where the storage runs write (default: BUILDDIR/tmp when\n"
+	"                          run from a build tree, else $TMPDIR or /var/tmp); the\n"
+	"                          file system must take O_DIRECT\n"
+	"      --storage-size MB   written (and read) per storage run (default 2048)\n"
+	"      --storage-repeat N  alternating fio / dmapipe storage runs (default 3)\n"
+	"      --no-storage        skip the storage comparison with fio\n"
 	"  -o, --output FILE       also write the report as markdown (docs/BENCHMARKS.md)\n"
 	"      --json              print the results as JSON instead of the report\n"
 	"      --keep              keep the directory with every process's output\n"
@@ -70,6 +77,10 @@ enum {
 	OPT_ALLOCATOR,
 	OPT_JSON,
 	OPT_KEEP,
+	OPT_STORAGE_DIR,
+	OPT_STORAGE_SIZE,
+	OPT_STORAGE_REPEAT,
+	OPT_NO_STORAGE,
 };
 
 struct bench_opts {
@@ -89,6 +100,10 @@ struct bench_opts {
 	const char *output;
 	bool json;
 	bool keep;
+	bool storage;
+	const char *storage_dir;
+	uint64_t storage_mb;
+	uint32_t storage_repeat;
 	char command[512]; /* how the bench was run, for the report */
 };
 
@@ -175,6 +190,7 @@ struct bench {
 	double gst_init_cpu_ns;
 	char gst_probe[320];     /* what the long-run probe did, or "" */
 	bool gst_base_ok;
+	struct storage_result storage;
 };
 
 struct child {
@@ -1091,6 +1107,76 @@ static const char *pct(double ratio, char *buf, size_t len)
 	return buf;
 }
 
+/* The storage rows of the targets table: ratios against fio in the same run. */
+static void storage_targets(const struct bench *b, FILE *f)
+{
+	const struct storage_result *s = &b->storage;
+	const struct storage_run *pairs[2][2] = {
+		{ &s->rec_direct, &s->fio_write }, { &s->replay, &s->fio_read },
+	};
+	const char *what[2] = { "recording", "replay" };
+
+	if (!b->o.storage || !s->ran)
+		return;
+	for (int i = 0; i < 2; i++) {
+		const struct storage_run *r = pairs[i][0], *ref = pairs[i][1];
+		double ratio = r->ok && ref->ok && ref->mb_s > 0 ? r->mb_s / ref->mb_s : 0;
+		/* "not growing": what the file holds in the page cache stays under 1% of it */
+		bool flat = r->ok && r->cache_peak * 100 <= r->bytes;
+
+		if (!r->ok || !ref->ok) {
+			fprintf(f, "| %s at least 95%% of fio's direct I/O rate, page cache flat | "
+				"not measured (%s) | |\n", what[i], !r->ok ? r->error : ref->error);
+			continue;
+		}
+		fprintf(f, "| %s at least 95%% of fio's direct I/O rate, page cache flat | %.1f%% "
+			"of fio (%.0f vs %.0f MB/s); page cache peak %.1f MB for %.0f MB | %s |\n",
+			what[i], ratio * 100, r->mb_s, ref->mb_s, (double)r->cache_peak / 1e6,
+			(double)r->bytes / 1e6, ratio >= 0.95 && flat ? "met" : "NOT met");
+	}
+}
+
+/* BUILDDIR/tmp when this program runs from a build tree, else $TMPDIR or /var/tmp. */
+static const char *default_storage_dir(char *buf, size_t len)
+{
+	const char *exe = self_exe(), *tmp = getenv("TMPDIR");
+	char probe[PATH_MAX];
+	char *slash;
+
+	if (exe && strlen(exe) < sizeof(probe)) {
+		snprintf(probe, sizeof(probe), "%s", exe);
+		slash = strrchr(probe, '/');
+		if (slash) {
+			*slash = '\0'; /* BUILDDIR/tools */
+			slash = strrchr(probe, '/');
+		}
+		if (slash) {
+			*slash = '\0'; /* BUILDDIR */
+			if (snprintf(buf, len, "%s/meson-private", probe) < (int)len &&
+			    access(buf, F_OK) == 0 &&
+			    snprintf(buf, len, "%s/tmp", probe) < (int)len) {
+				mkdir(buf, 0755);
+				return buf;
+			}
+		}
+	}
+	snprintf(buf, len, "%s", tmp && *tmp ? tmp : "/var/tmp");
+	return buf;
+}
+
+static void storage_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void storage_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 static void write_markdown(const struct bench *b, FILE *f)
 {
 	const struct bench_opts *o = &b->o;
@@ -1283,6 +1369,9 @@ static void write_markdown(const struct bench *b, FILE *f)
 		fprintf(f, "\n");
 	}
 
+	if (o->storage)
+		storage_markdown(&b->storage, f);
+
 	fprintf(f, "## Ratios\n\n");
 	fprintf(f, "| consumers | dmapipe handoff / memcpy (defaults; pipelined) | "
 		"GStreamer shm transport / memcpy | GStreamer shm / dmapipe (defaults; pipelined) |\n"
@@ -1317,6 +1406,7 @@ static void write_markdown(const struct bench *b, FILE *f)
 		}
 		fprintf(f, "| zero pixel bytes copied | %llu bytes in all runs | %s |\n",
 			(unsigned long long)copied, copied == 0 && all_ok ? "met" : "NOT met");
+		storage_targets(b, f);
 		for (i = 0; i < o->n_consumers; i++) {
 			const struct dp_result *r = &b->thr[i], *d = &b->deep[i];
 			char p3[32];
@@ -1459,6 +1549,8 @@ static void write_json(const struct bench *b)
 	}
 	json_end_array(&j);
 	json_string(&j, "gstreamer_probe", b->gst_probe[0] ? b->gst_probe : NULL);
+	if (b->o.storage)
+		storage_json(&b->storage, &j);
 	json_end_object(&j);
 	json_finish(&j);
 }
@@ -1517,6 +1609,10 @@ int cmd_bench(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "keep", no_argument, NULL, OPT_KEEP },
+		{ "storage-dir", required_argument, NULL, OPT_STORAGE_DIR },
+		{ "storage-size", required_argument, NULL, OPT_STORAGE_SIZE },
+		{ "storage-repeat", required_argument, NULL, OPT_STORAGE_REPEAT },
+		{ "no-storage", no_argument, NULL, OPT_NO_STORAGE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1544,6 +1640,9 @@ int cmd_bench(int argc, char **argv)
 	b->o.consumers[1] = 8;
 	b->o.n_consumers = 2;
 	b->o.gst = true;
+	b->o.storage = true;
+	b->o.storage_mb = 2048;
+	b->o.storage_repeat = 3;
 
 	while ((c = getopt_long(argc, argv, ":n:f:c:r:o:h", options, NULL)) != -1) {
 		switch (c) {
@@ -1603,6 +1702,19 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case OPT_KEEP:
 			b->o.keep = true;
+			break;
+		case OPT_STORAGE_DIR:
+			b->o.storage_dir = optarg;
+			break;
+		case OPT_STORAGE_SIZE:
+			b->o.storage_mb = opt_u32("bench", "--storage-size", optarg, 64, 1 << 20);
+			break;
+		case OPT_STORAGE_REPEAT:
+			b->o.storage_repeat = opt_u32("bench", "--storage-repeat", optarg, 1,
+						      STORAGE_MAX_REPEAT);
+			break;
+		case OPT_NO_STORAGE:
+			b->o.storage = false;
 			break;
 		case 'h':
 			fputs(bench_usage, stdout);
@@ -1718,6 +1830,32 @@ int cmd_bench(int argc, char **argv)
 			 (unsigned long long)b->o.gst_probe_frames);
 		run_gst_probe(b);
 		log_step(b, "    %s", b->gst_probe);
+	}
+
+	if (b->o.storage && !stop_requested) {
+		struct storage_opts so;
+		char dir[PATH_MAX], fio[PATH_MAX];
+		struct storage_result *sr = &b->storage;
+
+		memset(&so, 0, sizeof(so));
+		so.dir = b->o.storage_dir ? b->o.storage_dir : default_storage_dir(dir, sizeof(dir));
+		so.fio = find_in_path("fio", fio, sizeof(fio)) ? fio : NULL;
+		so.log_dir = b->dir;
+		so.bytes = b->o.storage_mb << 20;
+		so.repeat = b->o.storage_repeat;
+		so.log = storage_log;
+		log_step(b, "(c) storage in %s: %llu MB per run, fio against the recorder and "
+			 "the replay reader ...", so.dir, (unsigned long long)b->o.storage_mb);
+		storage_run_all(&so, &b->o.format, sr);
+		if (!sr->ran)
+			log_step(b, "    not measured: %s", sr->skipped);
+		else
+			log_step(b, "    write: fio %.0f MB/s, recorder %.0f MB/s (%.1f%%); read: fio "
+				 "%.0f MB/s, replay %.0f MB/s (%.1f%%)", sr->fio_write.mb_s,
+				 sr->rec_direct.mb_s, sr->fio_write.mb_s > 0 ?
+				 sr->rec_direct.mb_s / sr->fio_write.mb_s * 100 : 0,
+				 sr->fio_read.mb_s, sr->replay.mb_s, sr->fio_read.mb_s > 0 ?
+				 sr->replay.mb_s / sr->fio_read.mb_s * 100 : 0);
 	}
 
 	if (!stop_requested) {

@@ -30,6 +30,8 @@ static const char *const consume_usage =
 	"      --peer POLICY       which producers to trust: same-uid (default), any,\n"
 	"                          uid:N, gid:N\n"
 	"  -q, --quiet             no status line every second\n"
+	"      --hash-log FILE     write \"sequence crc32\" of every frame's visible bytes\n"
+	"                          to FILE (to compare content that is not the pattern)\n"
 	"      --json              print the summary as JSON on stdout\n"
 	"  -h, --help              this text\n";
 
@@ -51,6 +53,7 @@ enum {
 	OPT_NAME,
 	OPT_PEER,
 	OPT_JSON,
+	OPT_HASH_LOG,
 };
 
 struct consume {
@@ -62,6 +65,8 @@ struct consume {
 	uint32_t timeout_ms;
 	bool quiet;
 	bool json;
+	const char *hash_log;
+	FILE *hash_out;
 
 	struct dmapipe_client *client;
 	struct dmapipe_format format;
@@ -99,6 +104,7 @@ static void parse_args(struct consume *c, int argc, char **argv)
 		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "hash-log", required_argument, NULL, OPT_HASH_LOG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -151,6 +157,9 @@ static void parse_args(struct consume *c, int argc, char **argv)
 			break;
 		case OPT_JSON:
 			c->json = true;
+			break;
+		case OPT_HASH_LOG:
+			c->hash_log = optarg;
 			break;
 		case 'h':
 			fputs(consume_usage, stdout);
@@ -350,6 +359,16 @@ static void run(struct consume *c)
 			else
 				c->failed++;
 		}
+		if (c->hash_out) {
+			uint32_t crc;
+
+			if (frame_crc32(frame->buffer, &crc) == 0)
+				fprintf(c->hash_out, "%llu %08x\n",
+					(unsigned long long)frame->meta.sequence, crc);
+			else
+				fprintf(c->hash_out, "%llu -\n",
+					(unsigned long long)frame->meta.sequence);
+		}
 		if (c->hold_ms)
 			sleep_ms(c->hold_ms);
 		dmapipe_client_release_frame(c->client, frame, -1);
@@ -481,14 +500,29 @@ int cmd_consume(int argc, char **argv)
 	c.timeout_ms = 10000;
 	c.opts.name = "dmapipe-consume";
 	parse_args(&c, argc, argv);
-	c.opts.map_buffers = c.verify != VERIFY_NONE;
+	c.opts.map_buffers = c.verify != VERIFY_NONE || c.hash_log;
+	if (c.hash_log) {
+		c.hash_out = fopen(c.hash_log, "w");
+		if (!c.hash_out) {
+			fprintf(stderr, "dmapipe consume: cannot write %s: %s\n", c.hash_log,
+				strerror(errno));
+			return 1;
+		}
+	}
 
 	install_stop_signals();
-	if (connect_client(&c) < 0)
+	if (connect_client(&c) < 0) {
+		if (c.hash_out)
+			fclose(c.hash_out);
 		return 1;
+	}
 	run(&c);
 	print_summary(&c);
 	status = c.error || c.failed ? 1 : 0;
+	if (c.hash_out && fclose(c.hash_out) != 0) {
+		fprintf(stderr, "dmapipe consume: writing %s failed\n", c.hash_log);
+		status = 1;
+	}
 	dmapipe_client_free(c.client);
 	samples_free(&c.latency);
 	samples_free(&c.interval);

@@ -14,6 +14,7 @@
 
 static const char *const record_usage =
 	"Usage: dmapipe record --socket PATH -o FILE [OPTIONS]\n"
+	"       dmapipe record --device /dev/videoN -o FILE [OPTIONS]\n"
 	"       dmapipe record --check FILE [--verify MODE] [--json]\n"
 	"       dmapipe record --repair FILE [--json]\n"
 	"\n"
@@ -22,6 +23,11 @@ static const char *const record_usage =
 	"allows (otherwise through dmapipe.ko or a counted copy, and the summary says\n"
 	"so). When the disk falls behind, frames are dropped and counted; the producer\n"
 	"never waits. Ctrl-C ends the recording cleanly.\n"
+	"With --device, records a V4L2 capture device straight, with no socket in\n"
+	"between: the device captures into buffers the disk can DMA from (import mode\n"
+	"with dmapipe.ko or udmabuf buffers when there are some, docs/V4L2.md), and a\n"
+	"buffer goes back to the device as soon as its frame is on the disk. When the\n"
+	"disk is behind, frames are dropped (counted) and the device keeps capturing.\n"
 	"\n"
 	"--check reads every frame of a recording back and verifies it against the\n"
 	"test pattern (docs/PATTERN.md); a recording whose writer died is scanned.\n"
@@ -30,6 +36,14 @@ static const char *const record_usage =
 	"Options:\n"
 	"  -s, --socket PATH       the producer's socket (or @name; also as an operand)\n"
 	"  -o, --output FILE       the recording to create\n"
+	"  -d, --device PATH       record this V4L2 capture device instead of a socket\n"
+	"      --size WxH          with --device: the frame size (default: the device's)\n"
+	"  -f, --format FOURCC     with --device: the pixel format (default: the device's)\n"
+	"      --fps N             with --device: the frame rate (default: the device's)\n"
+	"      --io MODE           with --device: auto (default: import into buffers with\n"
+	"                          struct-page mappings where possible), export or import\n"
+	"      --buffers N         with --device: capture buffers (default 8)\n"
+	"      --allocator NAME    with --device: import mode's allocator\n"
 	"      --force             replace FILE if it exists\n"
 	"  -n, --frames N          stop after N frames, 0 = until end of stream (default 0)\n"
 	"      --duration S        stop after S seconds (default: no limit)\n"
@@ -67,6 +81,11 @@ enum {
 	OPT_VERIFY,
 	OPT_REPAIR,
 	OPT_JSON,
+	OPT_SIZE,
+	OPT_FPS,
+	OPT_IO,
+	OPT_BUFFERS,
+	OPT_ALLOCATOR,
 };
 
 enum verify_mode { VERIFY_NONE, VERIFY_STAMP, VERIFY_FULL };
@@ -76,11 +95,16 @@ struct record {
 	struct dmapipe_client_options copts;
 	struct dmapipe_recorder_options ropts;
 	const char *socket, *output, *check, *repair;
+	/* --device */
+	const char *device, *allocator;
+	uint32_t width, height, fourcc, fps, buffers;
+	enum dmapipe_v4l2_io io;
+	struct dmapipe_v4l2_source *source;
 	uint64_t frames;
 	uint32_t duration_s;
 	uint32_t timeout_ms;
 	enum verify_mode verify;
-	bool strict, json, quiet, progress;
+	bool strict, json, quiet, progress, io_set;
 
 	struct dmapipe_client *client;
 	struct dmapipe_recorder *rec;
@@ -95,6 +119,13 @@ static void parse_args(struct record *r, int argc, char **argv)
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "device", required_argument, NULL, 'd' },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "format", required_argument, NULL, 'f' },
+		{ "fps", required_argument, NULL, OPT_FPS },
+		{ "io", required_argument, NULL, OPT_IO },
+		{ "buffers", required_argument, NULL, OPT_BUFFERS },
+		{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "frames", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, OPT_DURATION },
@@ -117,13 +148,43 @@ static void parse_args(struct record *r, int argc, char **argv)
 	unsigned int i;
 	int ch, modes;
 
-	while ((ch = getopt_long(argc, argv, ":s:o:n:qh", options, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":s:o:d:f:n:qh", options, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			r->socket = optarg;
 			break;
 		case 'o':
 			r->output = optarg;
+			break;
+		case 'd':
+			r->device = optarg;
+			break;
+		case OPT_SIZE:
+			opt_size("record", optarg, &r->width, &r->height);
+			break;
+		case 'f':
+			r->fourcc = opt_format("record", optarg);
+			break;
+		case OPT_FPS:
+			r->fps = opt_u32("record", "--fps", optarg, 1, 1000);
+			break;
+		case OPT_IO:
+			if (strcmp(optarg, "auto") == 0)
+				r->io = DMAPIPE_V4L2_IO_AUTO;
+			else if (strcmp(optarg, "export") == 0)
+				r->io = DMAPIPE_V4L2_IO_EXPORT;
+			else if (strcmp(optarg, "import") == 0)
+				r->io = DMAPIPE_V4L2_IO_IMPORT;
+			else
+				usage_error("record", "bad --io '%s': expected auto, export or import",
+					    optarg);
+			r->io_set = true;
+			break;
+		case OPT_BUFFERS:
+			r->buffers = opt_u32("record", "--buffers", optarg, 2, 32);
+			break;
+		case OPT_ALLOCATOR:
+			r->allocator = optarg;
 			break;
 		case OPT_FORCE:
 			r->ropts.overwrite = true;
@@ -191,17 +252,24 @@ static void parse_args(struct record *r, int argc, char **argv)
 			usage_getopt_error("record", ch, argv);
 		}
 	}
-	if (optind < argc && !r->socket && !r->check && !r->repair)
+	if (optind < argc && !r->socket && !r->device && !r->check && !r->repair)
 		r->socket = argv[optind++];
 	usage_no_operands("record", argc, argv);
-	modes = (r->check != NULL) + (r->repair != NULL) + (r->output != NULL || r->socket != NULL);
+	modes = (r->check != NULL) + (r->repair != NULL) +
+		(r->output != NULL || r->socket != NULL || r->device != NULL);
 	if (modes > 1)
-		usage_error("record", "--check, --repair and recording (--socket/-o) exclude "
-			    "each other");
+		usage_error("record", "--check, --repair and recording (--socket/--device/-o) "
+			    "exclude each other");
 	if (r->check || r->repair)
 		return;
-	if (!r->socket)
-		usage_error("record", "--socket PATH is required");
+	if (r->socket && r->device)
+		usage_error("record", "--socket and --device exclude each other");
+	if (!r->device && (r->width || r->fourcc || r->fps || r->io_set || r->buffers ||
+			   r->allocator))
+		usage_error("record", "--size, --format, --fps, --io, --buffers and --allocator "
+			    "are for --device");
+	if (!r->socket && !r->device)
+		usage_error("record", "--socket PATH or --device PATH is required");
 	if (!r->output)
 		usage_error("record", "-o FILE is required");
 }
@@ -420,18 +488,36 @@ static int connect_client(struct record *r)
 	}
 }
 
+/* Frames that reached the recorder, and frames lost before it (sequence gaps). */
+static void source_counts(const struct record *r, uint64_t *received, uint64_t *gaps)
+{
+	if (r->client) {
+		struct dmapipe_client_stats cs;
+
+		dmapipe_client_get_stats(r->client, &cs);
+		*received = cs.frames_received;
+		*gaps = cs.sequence_gaps;
+	} else {
+		struct dmapipe_v4l2_stats vs;
+
+		dmapipe_v4l2_source_get_stats(r->source, &vs);
+		*received = vs.frames;
+		*gaps = vs.dropped;
+	}
+}
+
 static void progress_line(struct record *r, uint64_t now, uint64_t *last_bytes, uint64_t *last_ns)
 {
 	struct dmapipe_recorder_stats rs;
-	struct dmapipe_client_stats cs;
+	uint64_t received, gaps;
 	double dt = (double)(now - *last_ns) * 1e-9;
 
 	dmapipe_recorder_get_stats(r->rec, &rs);
-	dmapipe_client_get_stats(r->client, &cs);
+	source_counts(r, &received, &gaps);
 	fprintf(stderr, "record: %llu frames, %.1f MB/s, %llu dropped, backlog %u frames "
 		"(%.1f MB), %llu bytes copied\n", (unsigned long long)rs.frames_written,
 		dt > 0 ? (double)(rs.bytes_written - *last_bytes) / dt / 1e6 : 0.0,
-		(unsigned long long)(cs.sequence_gaps + r->refused), rs.in_flight_frames,
+		(unsigned long long)(gaps + r->refused), rs.in_flight_frames,
 		(double)rs.in_flight_bytes / 1e6, (unsigned long long)rs.bytes_copied);
 	*last_bytes = rs.bytes_written;
 	*last_ns = now;
@@ -536,20 +622,181 @@ static void record_loop(struct record *r)
 	r->t1 = now_ns();
 }
 
+/* ---- --device: straight from a V4L2 capture device ------------------------------------ */
+
+/* The frame is on the disk (or failed): its buffer goes back to the device at once. */
+static void on_done_device(struct dmapipe_recorder *rec, void *frame_data, int status,
+			   void *user_data)
+{
+	struct record *r = user_data;
+
+	(void)rec;
+	(void)status; /* counted by the recorder's stats */
+	dmapipe_v4l2_source_queue(r->source, frame_data);
+	r->released++;
+}
+
+static int open_device(struct record *r)
+{
+	struct dmapipe_v4l2_options o;
+	struct dmapipe_allocator *alloc = NULL;
+	struct dmapipe_v4l2_info vi;
+	char fourcc[16];
+
+	dmapipe_v4l2_options_init(&o);
+	o.device = r->device;
+	o.fourcc = r->fourcc;
+	o.width = r->width;
+	o.height = r->height;
+	o.fps_num = r->fps;
+	o.fps_den = r->fps ? 1 : 0;
+	o.io = r->io;
+	/* the disk DMAs straight from the capture buffers when their mappings allow it */
+	o.direct_io = true;
+	o.buffers = r->buffers ? r->buffers : 8;
+	if (r->allocator) {
+		alloc = dmapipe_allocator_new(r->allocator);
+		if (!alloc && errno == ENOENT)
+			usage_error("record", "unknown allocator '%s' (heap, udmabuf, drm, memfd, "
+				    "dmapipe)", r->allocator);
+		if (!alloc) {
+			fprintf(stderr, "dmapipe record: allocator %s is not available here: %s\n",
+				r->allocator, strerror(errno));
+			return -1;
+		}
+		o.allocator = alloc;
+	}
+	r->source = dmapipe_v4l2_source_new(&o);
+	dmapipe_allocator_unref(alloc); /* the source keeps its own reference */
+	if (!r->source) {
+		fprintf(stderr, "dmapipe record: cannot capture from %s: %s\n", r->device,
+			strerror(errno));
+		return -1;
+	}
+	dmapipe_v4l2_source_get_info(r->source, &vi);
+	if (!r->quiet) {
+		const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(r->source);
+
+		fprintf(stderr, "record: device %s (%s, %s): %s %ux%u", vi.path, vi.card, vi.driver,
+			dmapipe_fourcc_to_string(l->format.fourcc, fourcc, sizeof(fourcc)),
+			l->format.width, l->format.height);
+		if (vi.fps_num && vi.fps_den)
+			fprintf(stderr, " at %.2f fps", (double)vi.fps_num / (double)vi.fps_den);
+		fprintf(stderr, ", %u buffers, %s mode: %s\n", vi.buffers,
+			dmapipe_v4l2_io_to_string(vi.io), vi.io_note);
+	}
+	return 0;
+}
+
+static void device_loop(struct record *r)
+{
+	uint64_t deadline = r->duration_s ? now_ns() + (uint64_t)r->duration_s * 1000000000ull :
+					    UINT64_MAX;
+	uint64_t last_frame = now_ns(), next_progress = now_ns() + 1000000000ull;
+	uint64_t last_bytes = 0, last_ns = now_ns();
+	int ret;
+
+	r->end = "frames";
+	r->t0 = now_ns();
+	ret = dmapipe_v4l2_source_start(r->source);
+	if (ret < 0) {
+		fprintf(stderr, "dmapipe record: cannot start capturing: %s\n", strerror(-ret));
+		r->end = "error";
+		r->error = true;
+		r->t1 = now_ns();
+		return;
+	}
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = dmapipe_v4l2_source_get_fd(r->source), .events = POLLIN },
+			{ .fd = dmapipe_recorder_get_fd(r->rec), .events = POLLIN },
+		};
+		struct dmapipe_frame_meta meta;
+		struct dmapipe_buffer *buf;
+		uint64_t now;
+
+		if (stop_requested) {
+			r->end = "interrupted";
+			break;
+		}
+		if (r->frames && r->submitted >= r->frames)
+			break;
+		now = now_ns();
+		if (now >= deadline) {
+			r->end = "duration";
+			break;
+		}
+		if (r->progress && now >= next_progress) {
+			progress_line(r, now, &last_bytes, &last_ns);
+			next_progress = now + 1000000000ull;
+		}
+		poll(pfd, 2, 100);
+		ret = dmapipe_recorder_dispatch(r->rec, 0);
+		if (ret < 0) {
+			fprintf(stderr, "dmapipe record: recorder: %s\n", strerror(-ret));
+			r->end = "error";
+			r->error = true;
+			break;
+		}
+		while ((ret = dmapipe_v4l2_source_dequeue(r->source, &buf, &meta)) == 0) {
+			last_frame = now_ns();
+			ret = dmapipe_recorder_submit(r->rec, buf, &meta, buf);
+			if (ret == 0) {
+				r->submitted++;
+				if (r->frames && r->submitted >= r->frames)
+					break;
+				continue;
+			}
+			/* refused: the device gets the buffer back at once and keeps capturing */
+			dmapipe_v4l2_source_queue(r->source, buf);
+			if (ret == -EAGAIN) {
+				r->refused++;
+				continue;
+			}
+			if (ret == -ENOSPC) {
+				r->disk_full = true;
+				r->end = "disk-full";
+			} else {
+				fprintf(stderr, "dmapipe record: cannot record a frame: %s%s\n",
+					strerror(-ret), ret == -EPERM ? " (strict mode: it would "
+					"have been copied)" : "");
+				r->end = "error";
+				r->error = true;
+			}
+			break;
+		}
+		if (r->disk_full || r->error)
+			break;
+		if (ret < 0 && ret != -EAGAIN) {
+			fprintf(stderr, "dmapipe record: %s: %s\n", r->device,
+				ret == -ENODEV ? "the device went away" : strerror(-ret));
+			r->end = ret == -ENODEV ? "device-gone" : "error";
+			r->error = true;
+			break;
+		}
+		if (r->timeout_ms && now_ns() - last_frame > (uint64_t)r->timeout_ms * 1000000ull) {
+			r->end = "timeout";
+			r->error = true;
+			break;
+		}
+	}
+	r->t1 = now_ns();
+}
+
 static void print_summary(struct record *r, int finish_ret)
 {
 	struct dmapipe_recorder_stats rs;
-	struct dmapipe_client_stats cs;
 	struct dmapipe_copy_stats copies;
+	uint64_t received, gaps;
 	double elapsed = r->t1 > r->t0 ? (double)(r->t1 - r->t0) * 1e-9 : 0;
 	uint64_t drops;
 	const char *mode;
 	bool ok = !r->error && finish_ret == 0;
 
 	dmapipe_recorder_get_stats(r->rec, &rs);
-	dmapipe_client_get_stats(r->client, &cs);
+	source_counts(r, &received, &gaps);
 	dmapipe_get_copy_stats(&copies);
-	drops = cs.sequence_gaps + r->refused;
+	drops = gaps + r->refused;
 	mode = rs.mode == DMAPIPE_RECORD_DIRECT ? "direct" : "buffered";
 	if (r->json) {
 		struct json j;
@@ -563,11 +810,22 @@ static void print_summary(struct record *r, int finish_ret)
 		json_string(&j, "file", r->output);
 		json_string(&j, "mode", mode);
 		json_u64(&j, "block_size", rs.block_size);
-		json_u64(&j, "frames_received", cs.frames_received);
+		json_string(&j, "source", r->device ? "device" : "socket");
+		if (r->device) {
+			struct dmapipe_v4l2_info vi;
+
+			dmapipe_v4l2_source_get_info(r->source, &vi);
+			json_string(&j, "device", vi.path);
+			json_string(&j, "driver", vi.driver);
+			json_string(&j, "io", dmapipe_v4l2_io_to_string(vi.io));
+			json_string(&j, "io_note", vi.io_note);
+			json_string(&j, "allocator", vi.allocator);
+		}
+		json_u64(&j, "frames_received", received);
 		json_u64(&j, "frames_recorded", rs.frames_written);
 		json_u64(&j, "frames_failed", rs.frames_failed);
 		json_u64(&j, "frames_dropped", drops);
-		json_u64(&j, "frames_dropped_by_producer", cs.sequence_gaps);
+		json_u64(&j, "frames_dropped_by_producer", gaps);
 		json_u64(&j, "frames_dropped_disk_behind", r->refused);
 		json_u64(&j, "format_changes", rs.format_changes);
 		json_u64(&j, "bytes_written", rs.bytes_written);
@@ -595,10 +853,11 @@ static void print_summary(struct record *r, int finish_ret)
 	       ok ? "ok" : "FAILED", r->end);
 	printf("  file        %s, %llu bytes, %s I/O, block %u\n", r->output,
 	       (unsigned long long)rs.file_size, mode, rs.block_size);
-	printf("  frames      %llu recorded, %llu dropped (%llu by the producer's policy, "
+	printf("  frames      %llu recorded, %llu dropped (%llu %s, "
 	       "%llu with the disk behind), %llu failed, %llu format changes\n",
 	       (unsigned long long)rs.frames_written, (unsigned long long)drops,
-	       (unsigned long long)cs.sequence_gaps, (unsigned long long)r->refused,
+	       (unsigned long long)gaps, r->device ? "lost by the device" :
+	       "by the producer's policy", (unsigned long long)r->refused,
 	       (unsigned long long)rs.frames_failed, (unsigned long long)rs.format_changes);
 	printf("  rate        %.1f MB/s, %.1f fps over %.2f s\n",
 	       elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0.0,
@@ -638,20 +897,27 @@ int cmd_record(int argc, char **argv)
 	if (r.strict)
 		dmapipe_set_strict(true);
 	r.copts.max_in_flight = r.ropts.max_frames < 16 ? r.ropts.max_frames : 16;
-	r.ropts.done = on_done;
+	r.ropts.done = r.device ? on_done_device : on_done;
 	r.ropts.user_data = &r;
 
 	install_stop_signals();
-	if (connect_client(&r) < 0)
+	if (r.device ? open_device(&r) < 0 : connect_client(&r) < 0)
 		return 1;
 	r.rec = dmapipe_recorder_new(r.output, &r.ropts);
 	if (!r.rec) {
+		int err = errno;
+
 		fprintf(stderr, "dmapipe record: cannot record to %s: %s%s\n", r.output,
-			strerror(errno), errno == EEXIST ? " (--force replaces it)" : "");
+			strerror(err), err == EEXIST ? " (--force replaces it)" : "");
 		dmapipe_client_free(r.client);
-		return errno == ENOSPC ? EXIT_DISK_FULL : 1;
+		dmapipe_v4l2_source_free(r.source);
+		return err == ENOSPC ? EXIT_DISK_FULL : 1;
 	}
-	record_loop(&r);
+	if (r.device)
+		device_loop(&r);
+	else
+		record_loop(&r);
+	/* every frame still in flight completes here (and its buffer goes back) */
 	finish_ret = dmapipe_recorder_finish(r.rec);
 	if (finish_ret == -ENOSPC)
 		r.disk_full = true;
@@ -664,5 +930,6 @@ int cmd_record(int argc, char **argv)
 		status = r.error || finish_ret < 0 ? 1 : 0;
 	dmapipe_recorder_free(r.rec);
 	dmapipe_client_free(r.client);
+	dmapipe_v4l2_source_free(r.source);
 	return status;
 }

@@ -31,6 +31,8 @@ int cmd_stats(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_play(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* ---- command line ------------------------------------------------------ */
 
@@ -136,6 +138,16 @@ void remove_private_dir(const char *dir);
 
 /* Reads a whole file into a malloc'ed, NUL-terminated string, or NULL. */
 char *read_file(const char *path);
+
+/*
+ * CRC-32 (the zlib/IEEE one, as Python's zlib.crc32) of a frame's visible
+ * bytes: each plane's rows without stride padding, planes in layout order
+ * -- exactly a raw export's frame. Reads the mapping (no copy); for
+ * comparing frames whose content is not the test pattern. 0 or -errno.
+ */
+int frame_crc32(struct dmapipe_buffer *buffer, uint32_t *crc);
+/* The same over frame memory laid out as @layout (planes at @planes). */
+int layout_crc32(const struct dmapipe_layout *layout, uint8_t *const planes[], uint32_t *crc);
 
 /* ---- JSON (json.c) --------------------------------------------------------- */
 

@@ -18,15 +18,18 @@ int main(void)
 	struct dmapipe_server_options so;
 	struct dmapipe_client_options co;
 	struct dmapipe_recorder_options ro;
+	struct dmapipe_reader_options rdo;
 	struct dmapipe_v4l2_options vo;
 
 	dmapipe_server_options_init(&so);
 	dmapipe_client_options_init(&co);
 	dmapipe_recorder_options_init(&ro);
+	dmapipe_reader_options_init(&rdo);
 	dmapipe_v4l2_options_init(&vo);
 	if (vo.size != sizeof(vo) || vo.io != DMAPIPE_V4L2_IO_AUTO)
 		return 1;
-	if (so.size != sizeof(so) || co.size != sizeof(co) || ro.size != sizeof(ro))
+	if (so.size != sizeof(so) || co.size != sizeof(co) || ro.size != sizeof(ro) ||
+	    rdo.size != sizeof(rdo))
 		return 1;
 	if (strcmp(dmapipe_version(), "0.1.0") != 0)
 		return 1;

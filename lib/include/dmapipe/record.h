@@ -11,7 +11,8 @@
  *
  * A recording is read back with dmapipe_recording_open(): a cleanly closed
  * file through its index, a file whose writer died by scanning it (in
- * memory, or written back with DMAPIPE_RECORDING_REPAIR).
+ * memory, or written back with DMAPIPE_RECORDING_REPAIR). A dmapipe_reader
+ * reads its frames into buffers with several reads in flight, for replay.
  *
  * Not thread-safe: one object from one thread at a time.
  */
@@ -279,6 +280,97 @@ int dmapipe_recording_read_frame(struct dmapipe_recording *recording, uint64_t i
  */
 int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recording *recording, uint64_t index,
 					   struct dmapipe_buffer *buffer);
+
+/* ---- reading frames into buffers, several reads in flight ------------------- */
+
+struct dmapipe_reader;
+
+/**
+ * Called when frame @index is in @buffer (status 0) or could not be read
+ * (a negative errno). Calls come in submission order, from
+ * dmapipe_reader_dispatch() and dmapipe_reader_free() only (status
+ * -ECANCELED there). The reader drops its reference to @buffer after the
+ * call returns.
+ */
+typedef void (*dmapipe_reader_done_func)(struct dmapipe_reader *reader, uint64_t index,
+					 struct dmapipe_buffer *buffer, void *frame_data,
+					 int status, void *user_data);
+
+struct dmapipe_reader_options {
+	uint32_t size;       /**< set by _init() */
+	/** frames read at once at most; a submit beyond returns -EAGAIN; default 4 */
+	uint32_t max_frames;
+	/** and bytes in flight at most (one frame is always allowed); default 512 MiB */
+	uint64_t max_bytes;
+	dmapipe_reader_done_func done;
+	void *user_data;
+	uint32_t reserved[8];
+};
+
+/** Sets the defaults. Since 0.1. */
+void dmapipe_reader_options_init(struct dmapipe_reader_options *options);
+
+/**
+ * A pipeline that reads frames of @recording into buffers with several
+ * reads in flight (io_uring; one read at a time where io_uring is not
+ * available), so a replay runs at the disk's rate. Each object takes the
+ * same path as in dmapipe_recording_read_frame_to_buffer(): O_DIRECT
+ * straight into a struct-page mapping (a memfd, the memfd behind a
+ * udmabuf, dmapipe.ko's page mappings), dmapipe.ko's READ_FILE for its own
+ * PFN-mapped dma-bufs, else a counted copy (-EPERM in strict mode); a
+ * recording opened without O_DIRECT is read through the page cache. The
+ * paths are counted in dmapipe_reader_get_stats() with enum
+ * dmapipe_record_path. @recording must outlive the reader. Returns NULL
+ * with errno (ENOMEM, EINVAL). Since 0.1.
+ */
+struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recording *recording,
+					  const struct dmapipe_reader_options *options);
+
+/**
+ * Starts reading frame @index into @buffer, which must have the frame's
+ * layout (format, planes, strides and offsets; objects at least as large
+ * as recorded) and be writable. Takes a reference on @buffer until the
+ * done callback. Returns 0; -EAGAIN when max_frames/max_bytes are in
+ * flight (dispatch, then retry); -ERANGE; -EINVAL (layout mismatch);
+ * -EACCES (read-only buffer); -EPERM in strict mode when only a copy
+ * could fill this buffer. Since 0.1.
+ */
+int dmapipe_reader_submit(struct dmapipe_reader *reader, uint64_t index,
+			  struct dmapipe_buffer *buffer, void *frame_data);
+
+/** The pollable fd: readable when dmapipe_reader_dispatch() has work. Since 0.1. */
+int dmapipe_reader_get_fd(const struct dmapipe_reader *reader);
+
+/**
+ * Reaps completed reads and calls the done callback for every frame
+ * complete in submission order, waiting up to @timeout_ms (0: do not
+ * wait, -1: until one frame is done) when there is none yet. Returns the
+ * number of frames delivered or a negative errno. Since 0.1.
+ */
+int dmapipe_reader_dispatch(struct dmapipe_reader *reader, int timeout_ms);
+
+/**
+ * Waits for the reads in flight (their frames are delivered with their
+ * status if complete, else -ECANCELED) and frees the reader. Since 0.1.
+ */
+void dmapipe_reader_free(struct dmapipe_reader *reader);
+
+struct dmapipe_reader_stats {
+	uint64_t frames_read;       /**< delivered with status 0 */
+	uint64_t frames_failed;
+	uint64_t bytes_read;        /**< payload bytes read from the file */
+	uint64_t path_bytes[DMAPIPE_RECORD_PATH_COUNT];  /**< per enum dmapipe_record_path */
+	uint64_t path_frames[DMAPIPE_RECORD_PATH_COUNT]; /**< objects read per path */
+	uint64_t bytes_copied;      /**< pixel bytes the CPU copied (the copy path) */
+	uint64_t in_flight_bytes;
+	uint32_t in_flight_frames;
+	uint32_t io_uring;          /**< 1 when reads are asynchronous */
+	uint32_t reserved[8];
+};
+
+/** Since 0.1. */
+void dmapipe_reader_get_stats(const struct dmapipe_reader *reader,
+			      struct dmapipe_reader_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The reader: frames of a recording into buffers, several reads in flight.
+ *
+ * The mirror of the recorder (record.c). Each frame is one read per object
+ * (docs/FORMAT.md lays objects out exactly as the buffer has them), issued
+ * through io_uring so the disk always has the next frames queued; frames
+ * are handed back in submission order whatever order their reads finish in.
+ *
+ * How an object's bytes reach the buffer, per object, first that works:
+ *   - DIRECT: an O_DIRECT read into a struct-page mapping (a memfd, the
+ *     memfd behind a udmabuf, dmapipe.ko's page mappings): the disk DMAs
+ *     into the pages the consumers will read, no copy.
+ *   - KMOD: the mapping is PFN-based (EFAULT: dma-heap, udmabuf's own
+ *     mmap) and the buffer is a dmapipe.ko dma-buf: READ_FILE in the
+ *     kernel, synchronous.
+ *   - COPY: into an aligned staging buffer, then a counted CPU copy
+ *     (refused in strict mode). Also for the last partial block of an
+ *     object whose padding runs past its mapping.
+ *   - BUFFERED: the recording was opened without O_DIRECT (a file system
+ *     that refuses it): a page-cache read, the kernel copies.
+ * An object whose mapping failed with EFAULT is remembered (device and
+ * inode) so later frames take the right path at once.
+ *
+ * Without io_uring (not built with liburing, or refused by the kernel) the
+ * same paths run one read at a time inside dmapipe_reader_submit(), and the
+ * frames are delivered from dispatch as usual.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "private.h"
+#include "record-format.h"
+
+#if HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+#define MAX_OPS (2 * DMAPIPE_MAX_OBJECTS)
+#define MAX_REMEMBERED 64
+#define MAX_STAGING 8
+/* one request moves at most this much; the rest is resubmitted */
+#define MAX_REQUEST (UINT64_C(1) << 30)
+
+struct rd_frame;
+
+struct rd_op {
+	struct rd_frame *frame;
+	unsigned int object;
+	uint64_t file_off;
+	uint64_t obj_off;   /* where this op's bytes start in the object */
+	uint64_t len;       /* bytes read from the file */
+	uint64_t done;
+	uint64_t data_len;  /* COPY: bytes copied into the buffer (the rest is padding) */
+	uint8_t *dst;       /* where the read goes: the mapping, or staging */
+	uint8_t *staging;   /* owned while the op runs, or NULL */
+	size_t staging_size;
+	enum dmapipe_record_path path;
+	bool queued;
+};
+
+struct rd_frame {
+	struct rd_frame *next; /* submission order */
+	uint64_t index;
+	struct dmapipe_buffer *buffer;
+	void *frame_data;
+	uint64_t size;
+	struct rd_op ops[MAX_OPS];
+	unsigned int n_ops;
+	unsigned int pending;
+	int status;
+	bool complete;
+};
+
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct staging {
+	uint8_t *p;
+	size_t size;
+};
+
+struct dmapipe_reader {
+	struct dmapipe_reader_options opts;
+	struct dmapipe_recording *recording;
+	struct dmapipe_recording_info info;
+	int dfd;     /* frames: O_DIRECT when info.direct */
+	int fd;      /* the page cache */
+	int efd;     /* readable when there is something to deliver */
+#if HAVE_LIBURING
+	struct io_uring ring;
+	unsigned int unsubmitted;
+#endif
+	bool ring_ok;
+	bool dispatching;
+	unsigned int in_ring; /* requests submitted and not completed */
+
+	struct rd_frame *head, *tail;
+	struct staging staging[MAX_STAGING];
+	unsigned int n_staging;
+	struct file_id no_gup[MAX_REMEMBERED];
+	unsigned int n_no_gup;
+	struct file_id no_kmod[MAX_REMEMBERED];
+	unsigned int n_no_kmod;
+	struct dmapipe_reader_stats stats;
+};
+
+static uint64_t page_size(void)
+{
+	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+DMAPIPE_EXPORT void dmapipe_reader_options_init(struct dmapipe_reader_options *options)
+{
+	if (!options)
+		return;
+	memset(options, 0, sizeof(*options));
+	options->size = sizeof(*options);
+	options->max_frames = 4;
+	options->max_bytes = UINT64_C(512) << 20;
+}
+
+/* ---- remembered objects ------------------------------------------------------ */
+
+static int object_id(int fd, struct file_id *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
+}
+
+static bool id_listed(const struct file_id *list, unsigned int n, const struct file_id *id)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (list[i].dev == id->dev && list[i].ino == id->ino)
+			return true;
+	return false;
+}
+
+static void id_add(struct file_id *list, unsigned int *n, const struct file_id *id)
+{
+	if (id_listed(list, *n, id))
+		return;
+	if (*n == MAX_REMEMBERED) {
+		memmove(list, list + 1, sizeof(*list) * (MAX_REMEMBERED - 1));
+		(*n)--;
+	}
+	list[(*n)++] = *id;
+}
+
+/* ---- staging buffers ------------------------------------------------------------- */
+
+static uint8_t *staging_get(struct dmapipe_reader *rd, size_t size, size_t *got)
+{
+	void *p = NULL;
+
+	for (unsigned int i = 0; i < rd->n_staging; i++) {
+		if (rd->staging[i].size >= size) {
+			uint8_t *s = rd->staging[i].p;
+
+			*got = rd->staging[i].size;
+			rd->staging[i] = rd->staging[--rd->n_staging];
+			return s;
+		}
+	}
+	if (posix_memalign(&p, MAX(rd->info.mem_align, (uint32_t)page_size()), size) != 0)
+		return NULL;
+	*got = size;
+	return p;
+}
+
+static void staging_put(struct dmapipe_reader *rd, uint8_t *p, size_t size)
+{
+	if (!p)
+		return;
+	if (rd->n_staging == MAX_STAGING) {
+		free(p);
+		return;
+	}
+	rd->staging[rd->n_staging].p = p;
+	rd->staging[rd->n_staging].size = size;
+	rd->n_staging++;
+}
+
+/* Turns @op into a read into staging followed by a counted copy. */
+static int make_copy_op(struct dmapipe_reader *rd, struct rd_op *op)
+{
+	int ret = dmapipe_copy_allowed("reader: a buffer whose mapping cannot take direct I/O");
+
+	if (ret < 0)
+		return ret;
+	op->staging = staging_get(rd, (size_t)op->len, &op->staging_size);
+	if (!op->staging)
+		return -ENOMEM;
+	op->dst = op->staging;
+	op->path = DMAPIPE_RECORD_PATH_COPY;
+	return 0;
+}
+
+/* ---- reads ------------------------------------------------------------------------ */
+
+static void op_complete(struct dmapipe_reader *rd, struct rd_op *op, int res);
+
+static int op_fd(const struct dmapipe_reader *rd, const struct rd_op *op)
+{
+	return op->path == DMAPIPE_RECORD_PATH_BUFFERED ? rd->fd : rd->dfd;
+}
+
+#if HAVE_LIBURING
+static struct io_uring_sqe *get_sqe(struct dmapipe_reader *rd)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&rd->ring);
+
+	if (!sqe) {
+		io_uring_submit(&rd->ring);
+		rd->unsubmitted = 0;
+		sqe = io_uring_get_sqe(&rd->ring);
+	}
+	if (sqe)
+		rd->unsubmitted++;
+	return sqe;
+}
+
+static void flush_sqes(struct dmapipe_reader *rd)
+{
+	if (rd->unsubmitted) {
+		io_uring_submit(&rd->ring);
+		rd->unsubmitted = 0;
+	}
+}
+#endif
+
+/*
+ * Issues the rest of @op's read: queued on the ring, or done at once
+ * (without a ring, and for KMOD) with op_complete() called. 0 or -errno
+ * when it could not even be issued.
+ */
+static int issue(struct dmapipe_reader *rd, struct rd_op *op)
+{
+	uint64_t left = op->len - op->done;
+	ssize_t n;
+
+	if (op->path == DMAPIPE_RECORD_PATH_KMOD) {
+		const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
+		int ret = dmapipe_kmod_read_file(obj->fd, op->obj_off, op->len, rd->dfd,
+						 op->file_off);
+
+		op_complete(rd, op, ret < 0 ? ret : (int)MIN(op->len, (uint64_t)INT32_MAX));
+		return 0;
+	}
+	if (left > MAX_REQUEST)
+		left = MAX_REQUEST;
+#if HAVE_LIBURING
+	if (rd->ring_ok) {
+		struct io_uring_sqe *sqe = get_sqe(rd);
+
+		if (!sqe)
+			return -EBUSY;
+		io_uring_prep_read(sqe, op_fd(rd, op), op->dst + op->done, (unsigned int)left,
+				   op->file_off + op->done);
+		io_uring_sqe_set_data(sqe, op);
+		op->queued = true;
+		rd->in_ring++;
+		return 0;
+	}
+#endif
+	do
+		n = pread(op_fd(rd, op), op->dst + op->done, (size_t)left,
+			  (off_t)(op->file_off + op->done));
+	while (n < 0 && errno == EINTR);
+	op_complete(rd, op, n < 0 ? -errno : (int)n);
+	return 0;
+}
+
+static void frame_finished(struct dmapipe_reader *rd, struct rd_frame *f)
+{
+	uint64_t one = 1;
+
+	f->complete = true;
+	/* outside dispatch (a synchronous read): make the fd readable */
+	if (!rd->dispatching && f == rd->head && write(rd->efd, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN)
+		log_debug("reader: eventfd: %s", strerror(errno));
+}
+
+static void op_finished(struct dmapipe_reader *rd, struct rd_op *op)
+{
+	struct rd_frame *f = op->frame;
+
+	if (--f->pending == 0)
+		frame_finished(rd, f);
+}
+
+static void op_failed(struct dmapipe_reader *rd, struct rd_op *op, int err)
+{
+	if (op->frame->status == 0)
+		op->frame->status = err;
+	op_finished(rd, op);
+}
+
+/* EFAULT from a direct read: the mapping is PFN-based; take the next path. */
+static int on_fault(struct dmapipe_reader *rd, struct rd_op *op)
+{
+	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
+	struct file_id id = { 0, 0 };
+	bool known = object_id(obj->fd, &id) == 0 && id_listed(rd->no_gup, rd->n_no_gup, &id);
+
+	if (!known) {
+		log_info("reader: the mapping of a %s object is not struct-page backed (EFAULT); "
+			 "using %s", dmapipe_mem_kind_to_string(obj->kind),
+			 obj->kind == DMAPIPE_MEM_DMABUF ? "dmapipe.ko READ_FILE if it is a "
+			 "dmapipe buffer, else a counted copy" : "a counted copy");
+		id_add(rd->no_gup, &rd->n_no_gup, &id);
+	}
+	op->done = 0;
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !id_listed(rd->no_kmod, rd->n_no_kmod, &id)) {
+		op->path = DMAPIPE_RECORD_PATH_KMOD;
+		return 0;
+	}
+	return make_copy_op(rd, op);
+}
+
+static void kmod_refused(struct dmapipe_reader *rd, struct rd_op *op, int err)
+{
+	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
+	struct file_id id = { 0, 0 };
+
+	log_info("reader: dmapipe.ko cannot read into object %u (%s): copying it", op->object,
+		 strerror(-err));
+	if (object_id(obj->fd, &id) == 0)
+		id_add(rd->no_kmod, &rd->n_no_kmod, &id);
+}
+
+static void op_complete(struct dmapipe_reader *rd, struct rd_op *op, int res)
+{
+	struct rd_frame *f = op->frame;
+	struct dmapipe_buffer *buf = f->buffer;
+	int ret;
+
+	op->queued = false;
+	if (op->path == DMAPIPE_RECORD_PATH_KMOD && res < 0 && res != -EIO && res != -ENODATA &&
+	    f->status == 0) {
+		kmod_refused(rd, op, res);
+		ret = make_copy_op(rd, op);
+		if (ret == 0)
+			ret = issue(rd, op);
+		if (ret < 0)
+			op_failed(rd, op, ret);
+		return;
+	}
+	if (op->path == DMAPIPE_RECORD_PATH_KMOD && res >= 0) {
+		op->done = op->len;
+		goto account;
+	}
+	if (res == -EFAULT && op->path == DMAPIPE_RECORD_PATH_DIRECT && f->status == 0) {
+		ret = on_fault(rd, op);
+		if (ret == 0)
+			ret = issue(rd, op);
+		if (ret < 0)
+			op_failed(rd, op, ret);
+		return;
+	}
+	if (res == -EINVAL && op->path == DMAPIPE_RECORD_PATH_DIRECT && rd->dfd != rd->fd &&
+	    f->status == 0) {
+		/* this memory or length does not suit O_DIRECT here: the page cache does */
+		log_debug("reader: O_DIRECT read refused, reading through the page cache");
+		op->path = DMAPIPE_RECORD_PATH_BUFFERED;
+		ret = issue(rd, op);
+		if (ret < 0)
+			op_failed(rd, op, ret);
+		return;
+	}
+	if (res == -EAGAIN || res == -EINTR) {
+		ret = issue(rd, op);
+		if (ret < 0)
+			op_failed(rd, op, ret);
+		return;
+	}
+	if (res < 0) {
+		op_failed(rd, op, res);
+		return;
+	}
+	if (res == 0) {
+		op_failed(rd, op, -ENODATA); /* the file ends early */
+		return;
+	}
+	op->done += (uint64_t)res;
+	if (op->done < op->len) {
+		ret = issue(rd, op);
+		if (ret < 0)
+			op_failed(rd, op, ret);
+		return;
+	}
+account:
+	if (op->path == DMAPIPE_RECORD_PATH_COPY && f->status == 0) {
+		ret = dmapipe_buffer_begin_cpu_access(buf, DMAPIPE_ACCESS_WRITE);
+		if (ret < 0) {
+			op_failed(rd, op, ret);
+			return;
+		}
+		memcpy((uint8_t *)buf->map[op->object] + op->obj_off, op->staging,
+		       (size_t)op->data_len);
+		dmapipe_buffer_end_cpu_access(buf, DMAPIPE_ACCESS_WRITE);
+		dmapipe_count_copy(op->data_len);
+		rd->stats.bytes_copied += op->data_len;
+	}
+	rd->stats.path_bytes[op->path] += op->len;
+	rd->stats.path_frames[op->path]++;
+	rd->stats.bytes_read += op->len;
+	op_finished(rd, op);
+}
+
+/* ---- frames ------------------------------------------------------------------------ */
+
+/* True if @b can take frame @f as it is laid out in the file. */
+static bool layout_fits(const struct dmapipe_buffer *b, const struct dmapipe_recorded_frame *f)
+{
+	const struct dmapipe_layout *bl = &b->layout, *fl = &f->layout;
+
+	if (bl->format.fourcc != fl->format.fourcc || bl->format.width != fl->format.width ||
+	    bl->format.height != fl->format.height || bl->format.modifier != fl->format.modifier ||
+	    bl->n_objects != fl->n_objects || bl->n_planes != fl->n_planes)
+		return false;
+	for (unsigned int i = 0; i < fl->n_objects; i++)
+		if (bl->objects[i].size < fl->objects[i].size)
+			return false;
+	for (unsigned int p = 0; p < fl->n_planes; p++)
+		if (bl->planes[p].object != fl->planes[p].object ||
+		    bl->planes[p].offset != fl->planes[p].offset ||
+		    bl->planes[p].stride != fl->planes[p].stride)
+			return false;
+	return true;
+}
+
+static enum dmapipe_record_path pick_path(struct dmapipe_reader *rd, struct dmapipe_buffer *buf,
+					  unsigned int i)
+{
+	const struct dmapipe_object *obj = &buf->layout.objects[i];
+	struct file_id id = { 0, 0 };
+
+	if (!rd->info.direct)
+		return DMAPIPE_RECORD_PATH_BUFFERED;
+	if (object_id(obj->fd, &id) < 0 || !id_listed(rd->no_gup, rd->n_no_gup, &id))
+		return DMAPIPE_RECORD_PATH_DIRECT;
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !id_listed(rd->no_kmod, rd->n_no_kmod, &id))
+		return DMAPIPE_RECORD_PATH_KMOD;
+	return DMAPIPE_RECORD_PATH_COPY;
+}
+
+/* Plans the reads of @f: one per object, plus a copied tail beyond the mapping. */
+static int build_ops(struct dmapipe_reader *rd, struct rd_frame *f,
+		     const struct dmapipe_recorded_frame *rf)
+{
+	struct dmapipe_buffer *buf = f->buffer;
+	uint32_t block = rd->info.block_size;
+
+	for (unsigned int i = 0; i < rf->layout.n_objects; i++) {
+		uint64_t data = rf->layout.objects[i].size;
+		uint64_t stored = ALIGN_UP(data, (uint64_t)block);
+		uint64_t writable = ALIGN_UP(MIN(buf->map_size[i], buf->layout.objects[i].size),
+					     page_size());
+		enum dmapipe_record_path path = pick_path(rd, buf, i);
+		uint64_t body = stored;
+		struct rd_op *op;
+		int ret;
+
+		/* a page-cache read needs no alignment: read the data only */
+		if (path == DMAPIPE_RECORD_PATH_BUFFERED)
+			body = data;
+		else if (stored > writable)
+			body = data / block * block;
+		if (body) {
+			op = &f->ops[f->n_ops++];
+			op->frame = f;
+			op->object = i;
+			op->file_off = rf->offset + rf->object_offset[i];
+			op->len = body;
+			op->data_len = MIN(body, data);
+			op->path = path;
+			if (path == DMAPIPE_RECORD_PATH_COPY) {
+				ret = make_copy_op(rd, op);
+				if (ret < 0)
+					return ret;
+			} else {
+				op->dst = path == DMAPIPE_RECORD_PATH_DIRECT ?
+					  dmapipe_buffer_direct_io_map(buf, i) : buf->map[i];
+				if (!op->dst)
+					return -errno;
+			}
+		}
+		if (body < data) {
+			op = &f->ops[f->n_ops++];
+			op->frame = f;
+			op->object = i;
+			op->file_off = rf->offset + rf->object_offset[i] + body;
+			op->obj_off = body;
+			op->len = stored - body;
+			op->data_len = data - body;
+			ret = make_copy_op(rd, op);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static void free_frame(struct dmapipe_reader *rd, struct rd_frame *f)
+{
+	for (unsigned int i = 0; i < f->n_ops; i++)
+		staging_put(rd, f->ops[i].staging, f->ops[i].staging_size);
+	dmapipe_buffer_unref(f->buffer);
+	free(f);
+}
+
+DMAPIPE_EXPORT int dmapipe_reader_submit(struct dmapipe_reader *rd, uint64_t index,
+					 struct dmapipe_buffer *buffer, void *frame_data)
+{
+	struct dmapipe_recorded_frame rf;
+	struct rd_frame *f;
+	int ret;
+
+	if (!rd || !buffer)
+		return -EINVAL;
+	ret = dmapipe_recording_get_frame(rd->recording, index, &rf);
+	if (ret < 0)
+		return ret;
+	if (!layout_fits(buffer, &rf))
+		return -EINVAL;
+	if (buffer->read_only)
+		return -EACCES;
+	if (rd->stats.in_flight_frames > 0 &&
+	    (rd->stats.in_flight_frames >= rd->opts.max_frames ||
+	     rd->stats.in_flight_bytes + rf.size > rd->opts.max_bytes))
+		return -EAGAIN;
+	ret = dmapipe_buffer_map_all(buffer);
+	if (ret < 0)
+		return ret;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->buffer = dmapipe_buffer_ref(buffer);
+	f->index = index;
+	f->frame_data = frame_data;
+	f->size = rf.size;
+	ret = build_ops(rd, f, &rf);
+	if (ret < 0) {
+		free_frame(rd, f);
+		return ret;
+	}
+	if (rd->tail)
+		rd->tail->next = f;
+	else
+		rd->head = f;
+	rd->tail = f;
+	rd->stats.in_flight_frames++;
+	rd->stats.in_flight_bytes += f->size;
+
+	f->pending = f->n_ops + 1; /* +1: held until every op is issued */
+	for (unsigned int i = 0; i < f->n_ops; i++) {
+		ret = issue(rd, &f->ops[i]);
+		if (ret < 0)
+			op_failed(rd, &f->ops[i], ret);
+	}
+#if HAVE_LIBURING
+	if (rd->ring_ok)
+		flush_sqes(rd);
+#endif
+	if (--f->pending == 0)
+		frame_finished(rd, f);
+	return 0;
+}
+
+DMAPIPE_EXPORT int dmapipe_reader_get_fd(const struct dmapipe_reader *rd)
+{
+	return rd ? rd->efd : -1;
+}
+
+/* Hands complete frames from the head to the application. */
+static int deliver(struct dmapipe_reader *rd, bool cancel)
+{
+	int n = 0;
+
+	while (rd->head && (rd->head->complete || cancel)) {
+		struct rd_frame *f = rd->head;
+		int status = f->complete ? f->status : -ECANCELED;
+
+		rd->head = f->next;
+		if (!rd->head)
+			rd->tail = NULL;
+		rd->stats.in_flight_frames--;
+		rd->stats.in_flight_bytes -= f->size;
+		if (status == 0)
+			rd->stats.frames_read++;
+		else
+			rd->stats.frames_failed++;
+		if (rd->opts.done)
+			rd->opts.done(rd, f->index, f->buffer, f->frame_data, status,
+				      rd->opts.user_data);
+		free_frame(rd, f);
+		n++;
+	}
+	return n;
+}
+
+#if HAVE_LIBURING
+/* Handles every completion there is. */
+static void reap(struct dmapipe_reader *rd)
+{
+	struct io_uring_cqe *cqe;
+
+	flush_sqes(rd);
+	for (;;) {
+		int ret = io_uring_peek_cqe(&rd->ring, &cqe);
+
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0)
+			break;
+		struct rd_op *op = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&rd->ring, cqe);
+		if (op) {
+			rd->in_ring--;
+			op_complete(rd, op, res);
+		}
+		flush_sqes(rd);
+	}
+}
+
+/* Waits until the head frame is complete, the reads run out or @timeout_ms passes. */
+static void wait_head(struct dmapipe_reader *rd, int timeout_ms)
+{
+	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX :
+		dmapipe_now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	while (rd->head && !rd->head->complete && rd->in_ring > 0) {
+		struct __kernel_timespec ts = { 0, 0 };
+		struct io_uring_cqe *cqe;
+		uint64_t now = dmapipe_now_ns();
+		int ret;
+
+		if (now >= deadline)
+			break;
+		if (deadline != UINT64_MAX) {
+			ts.tv_sec = (long long)((deadline - now) / 1000000000u);
+			ts.tv_nsec = (long long)((deadline - now) % 1000000000u);
+		}
+		ret = io_uring_wait_cqe_timeout(&rd->ring, &cqe,
+						deadline == UINT64_MAX ? NULL : &ts);
+		if (ret < 0 && ret != -EINTR)
+			break;
+		reap(rd);
+	}
+}
+#endif
+
+DMAPIPE_EXPORT int dmapipe_reader_dispatch(struct dmapipe_reader *rd, int timeout_ms)
+{
+	uint64_t v;
+	int n;
+
+	if (!rd)
+		return -EINVAL;
+	while (read(rd->efd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		;
+	rd->dispatching = true;
+#if HAVE_LIBURING
+	if (rd->ring_ok) {
+		reap(rd);
+		if (timeout_ms != 0)
+			wait_head(rd, timeout_ms);
+	}
+#else
+	(void)timeout_ms;
+#endif
+	n = deliver(rd, false);
+	rd->dispatching = false;
+	return n;
+}
+
+DMAPIPE_EXPORT void dmapipe_reader_get_stats(const struct dmapipe_reader *rd,
+					     struct dmapipe_reader_stats *stats)
+{
+	if (!stats)
+		return;
+	memset(stats, 0, sizeof(*stats));
+	if (rd)
+		*stats = rd->stats;
+}
+
+DMAPIPE_EXPORT void dmapipe_reader_free(struct dmapipe_reader *rd)
+{
+	if (!rd)
+		return;
+#if HAVE_LIBURING
+	/* the kernel may still write into the buffers: wait for every request */
+	rd->dispatching = true;
+	while (rd->ring_ok && rd->in_ring > 0) {
+		struct io_uring_cqe *cqe;
+
+		int ret = io_uring_wait_cqe(&rd->ring, &cqe);
+
+		if (ret < 0 && ret != -EINTR)
+			break;
+		reap(rd);
+	}
+#endif
+	deliver(rd, true);
+#if HAVE_LIBURING
+	if (rd->ring_ok)
+		io_uring_queue_exit(&rd->ring);
+#endif
+	for (unsigned int i = 0; i < rd->n_staging; i++)
+		free(rd->staging[i].p);
+	dmapipe_close(rd->efd);
+	free(rd);
+}
+
+DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recording *recording,
+							 const struct dmapipe_reader_options *options)
+{
+	struct dmapipe_reader *rd;
+
+	if (!recording || (options && options->size < sizeof(*options))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	rd = calloc(1, sizeof(*rd));
+	if (!rd) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (options)
+		rd->opts = *options;
+	else
+		dmapipe_reader_options_init(&rd->opts);
+	rd->opts.max_frames = MAX(1u, MIN(rd->opts.max_frames, 256u));
+	rd->recording = recording;
+	dmapipe_recording_get_info(recording, &rd->info);
+	rec_recording_fds(recording, &rd->dfd, &rd->fd);
+	rd->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rd->efd < 0) {
+		int err = errno;
+
+		free(rd);
+		errno = err;
+		return NULL;
+	}
+#if HAVE_LIBURING
+	{
+		unsigned int entries = 8;
+		int ret;
+
+		while (entries < rd->opts.max_frames * MAX_OPS + 8 && entries < 4096)
+			entries *= 2;
+		ret = io_uring_queue_init(entries, &rd->ring, 0);
+		if (ret == 0) {
+			rd->ring_ok = true;
+			ret = io_uring_register_eventfd(&rd->ring, rd->efd);
+			if (ret < 0) {
+				log_info("reader: io_uring eventfd: %s: reading synchronously",
+					 strerror(-ret));
+				io_uring_queue_exit(&rd->ring);
+				rd->ring_ok = false;
+			}
+		} else {
+			log_info("reader: io_uring is not available (%s): reading one frame at "
+				 "a time", strerror(-ret));
+		}
+	}
+#endif
+	rd->stats.io_uring = rd->ring_ok;
+	return rd;
+}

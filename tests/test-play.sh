@@ -1,0 +1,316 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# dmapipe play and dmapipe export, end to end on the host:
+# - a test-pattern stream recorded, played back as fast as possible to a
+#   block-policy consumer that verifies every frame; with memfd buffers on a
+#   file system with O_DIRECT the replay copies nothing (counters 0);
+# - a recorder killed with SIGKILL: the file played as it is (scanned) and
+#   after --repair, every recovered frame verified;
+# - a recording whose format changes three times, played and verified;
+# - the recorded pace (and --speed 2) takes the recorded time; --loop
+#   --frames serves more frames than recorded, each still verified;
+# - export: y4m (header, frame count, every byte of the Y and chroma planes
+#   of every frame against docs/PATTERN.md), raw NV12 with its sidecar,
+#   --first/--count;
+# - content compared by hashes (as the VM lane does for vivid): the CRC-32
+#   of each frame's visible bytes logged by play and by consume equals the
+#   one computed from the raw export;
+# - bad input: bad command lines (exit 2); a missing file, a file of
+#   random bytes, an existing output without --force (left untouched), a
+#   format y4m cannot carry, a range outside the recording (exit 1, each
+#   with a clear message).
+#
+# Usage: test-play.sh PATH-TO-dmapipe PATH-TO-test-record
+
+set -u
+
+DMAPIPE=${1:?usage: test-play.sh PATH-TO-dmapipe PATH-TO-test-record}
+TEST_RECORD=${2:?usage: test-play.sh PATH-TO-dmapipe PATH-TO-test-record}
+if ! command -v python3 >/dev/null 2>&1; then
+	echo "SKIP: python3 is needed to parse the JSON output"
+	exit 77
+fi
+
+# shellcheck source=testlib.sh
+TAG=play
+. "$(dirname "$0")/testlib.sh"
+
+jcheck() {
+	python3 - "$1" "$2" <<'EOF' || fail "$1: $2"
+import json, sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+if not eval(sys.argv[2], {"d": d}):
+    print("false: %s\n%s" % (sys.argv[2], json.dumps(d, indent=1)))
+    sys.exit(1)
+EOF
+}
+
+expect_status() {
+	want=$1
+	shift
+	"$DMAPIPE" "$@" >"$DIR/out.log" 2>"$DIR/err.log"
+	status=$?
+	[ $status -eq "$want" ] || fail "'dmapipe $*' exited $status, expected $want"
+}
+
+# record NAME SERVE-ARGS...: a test-pattern stream recorded into $DIR/NAME.rec
+record() {
+	name=$1
+	shift
+	"$DMAPIPE" serve --socket "$DIR/rec.sock" --wait-consumers 1 -q "$@" >"$DIR/serve.log" 2>&1 &
+	pid=$!
+	PIDS="$PIDS $pid"
+	wait_socket "$DIR/rec.sock"
+	"$DMAPIPE" record "$DIR/rec.sock" -o "$DIR/$name.rec" --json --timeout 20000 \
+		>"$DIR/$name-record.json" 2>"$DIR/$name-record.log" || fail "record $name"
+	wait "$pid" 2>/dev/null
+}
+
+# play_consume NAME FILE PLAY-ARGS...: plays FILE to one verifying block-policy consumer
+play_consume() {
+	pc=$1
+	file=$2
+	shift 2
+	bg "$pc-play" "$DMAPIPE" play "$file" --socket "$DIR/play.sock" --wait-consumers 1 \
+		--json -q "$@"
+	play=$LAST
+	wait_socket "$DIR/play.sock"
+	"$DMAPIPE" consume --socket "$DIR/play.sock" --policy block:4 --verify full --json -q \
+		>"$DIR/$pc-consume.json" 2>"$DIR/$pc-consume.log" || fail "consume $pc"
+	wait_ok "$play" "play $pc"
+	# play's stderr is quiet: its log is the JSON summary
+	mv "$DIR/$pc-play.log" "$DIR/$pc-play.json"
+}
+
+# ---- bad command lines ----------------------------------------------------------
+
+"$DMAPIPE" play --help | grep -q "Usage: dmapipe play" || fail "play --help"
+"$DMAPIPE" export --help | grep -q "Usage: dmapipe export" || fail "export --help"
+expect_status 2 play --socket "$DIR/s"
+grep -q "FILE" "$DIR/err.log" || fail "play: no complaint about the missing FILE"
+expect_status 2 play "$DIR/x.rec"
+grep -q "socket" "$DIR/err.log" || fail "play: no complaint about --socket"
+expect_status 2 play "$DIR/x.rec" --socket "$DIR/s" --speed fast
+expect_status 2 play "$DIR/x.rec" --socket "$DIR/s" --speed 0
+expect_status 2 play "$DIR/x.rec" --socket "$DIR/s" --speed -1
+expect_status 2 play "$DIR/x.rec" --socket "$DIR/s" --buffers 4 --queue-depth 4
+expect_status 2 play "$DIR/x.rec" "$DIR/y.rec" --socket "$DIR/s"
+expect_status 2 export "$DIR/x.rec"
+expect_status 2 export "$DIR/x.rec" -o "$DIR/x.y4m" --y4m --raw
+expect_status 2 export "$DIR/x.rec" -o "$DIR/x.y4m" --sidecar "$DIR/x.json"
+ok "bad command lines"
+
+# ---- bad files ----------------------------------------------------------------------
+
+expect_status 1 play "$DIR/missing.rec" --socket "$DIR/s"
+grep -q "No such file" "$DIR/err.log" || fail "play: missing file, no clear message"
+head -c 65536 /dev/urandom >"$DIR/junk.rec"
+expect_status 1 play "$DIR/junk.rec" --socket "$DIR/s"
+grep -q "not a usable dmapipe recording" "$DIR/err.log" || fail "play: junk, no clear message"
+[ -e "$DIR/s" ] && fail "play served a socket for a bad file"
+expect_status 1 export "$DIR/missing.rec" -o "$DIR/m.y4m"
+grep -q "No such file" "$DIR/err.log" || fail "export: missing file, no clear message"
+expect_status 1 export "$DIR/junk.rec" -o "$DIR/j.y4m"
+grep -q "not a usable dmapipe recording" "$DIR/err.log" || fail "export: junk, no clear message"
+[ -e "$DIR/m.y4m" ] || [ -e "$DIR/j.y4m" ] && fail "export created an output for a bad file"
+ok "bad files"
+
+# ---- record, then play as fast as possible to a verifying consumer ---------------------
+
+record a --size 1366x769 --format NV12 --fps 120 --frames 120
+jcheck "$DIR/a-record.json" 'd["result"] == "ok" and d["frames_recorded"] >= 40'
+play_consume a "$DIR/a.rec" --speed max
+python3 - "$DIR/a-record.json" "$DIR/a-play.json" "$DIR/a-consume.json" <<'EOF' || fail "play a"
+import json, sys
+r, p, c = (json.load(open(f)) for f in sys.argv[1:4])
+n = r["frames_recorded"]
+assert p["result"] == "ok" and p["frames_served"] == p["frames_read"] == n, p
+assert c["result"] == "ok" and c["end"] == "eos", c
+# block policy: every frame of the recording reaches the consumer, verified
+assert c["frames_received"] == c["frames_verified"] == n and c["frames_failed"] == 0, c
+assert p["format_changes"] == 0 and p["read_errors"] == 0, p
+if p["direct"] and p["memory"].startswith("memfd"):
+    # the zero-copy claim: the disk wrote straight into the shared buffers
+    assert p["bytes_copied"] == 0 and p["process_bytes_copied"] == 0, p
+    assert p["paths"]["direct"]["bytes"] >= n * 1366 * 769 * 3 // 2, p
+    assert p["paths"]["copy"]["bytes"] == 0, p
+print("ok play: %d frames verified, %.0f MB/s, %s, copied %d bytes, direct %d bytes" %
+      (n, p["mb_per_s"], p["allocator"], p["bytes_copied"], p["paths"]["direct"]["bytes"]))
+EOF
+
+# the same through the page cache: the paths say so
+play_consume ab "$DIR/a.rec" --speed max --buffered
+jcheck "$DIR/ab-play.json" 'd["result"] == "ok" and not d["direct"] and d["paths"]["buffered"]["bytes"] > 0 and d["paths"]["direct"]["bytes"] == 0'
+jcheck "$DIR/ab-consume.json" 'd["frames_failed"] == 0 and d["frames_verified"] > 0'
+ok "play --buffered"
+
+# ---- the recorded pace ---------------------------------------------------------------
+
+record pace --size 320x240 --format YUV420 --fps 50 --frames 40
+play_consume pace "$DIR/pace.rec"
+play_consume pace2 "$DIR/pace.rec" --speed 2
+python3 - "$DIR/pace-record.json" "$DIR/pace-play.json" "$DIR/pace2-play.json" \
+	"$DIR/pace-consume.json" <<'EOF' || fail "pace"
+import json, sys
+r, p1, p2, c = (json.load(open(f)) for f in sys.argv[1:5])
+n = r["frames_recorded"]
+span = (n - 1) / 50.0  # the producer's pace; its clock is the timestamps
+assert c["frames_verified"] == n, c
+# lower bounds only: a loaded machine may be slower, never faster
+assert p1["elapsed_s"] >= 0.8 * span, (p1["elapsed_s"], span)
+assert p2["elapsed_s"] >= 0.8 * span / 2 and p2["elapsed_s"] < p1["elapsed_s"], (p2, p1)
+print("ok pace: %d frames in %.2f s (recorded %.2f s), at 2x %.2f s" %
+      (n, p1["elapsed_s"], span, p2["elapsed_s"]))
+EOF
+
+# --loop with --frames: more frames than recorded, each verified by its sequence
+play_consume loop "$DIR/pace.rec" --speed max --loop --frames 100
+jcheck "$DIR/loop-play.json" 'd["frames_served"] == 100 and d["loops"] >= 2'
+jcheck "$DIR/loop-consume.json" 'd["frames_received"] == d["frames_verified"] == 100'
+ok "--loop --frames 100"
+
+# ---- kill -9 mid-recording: play it scanned, and after --repair -------------------------
+
+"$DMAPIPE" serve --socket "$DIR/rec.sock" --size 640x480 --fps 200 --wait-consumers 1 -q \
+	>"$DIR/serve.log" 2>&1 &
+SERVE=$!
+PIDS="$PIDS $SERVE"
+wait_socket "$DIR/rec.sock"
+"$DMAPIPE" record --socket "$DIR/rec.sock" -o "$DIR/k.rec" -q >"$DIR/k.log" 2>&1 &
+REC=$!
+sleep 1.5
+kill -9 $REC
+wait $REC 2>/dev/null
+kill $SERVE
+wait $SERVE 2>/dev/null
+"$DMAPIPE" record --check "$DIR/k.rec" --json >"$DIR/kcheck.json" 2>/dev/null || fail "check k.rec"
+jcheck "$DIR/kcheck.json" 'd["scanned"] and d["frames"] >= 50'
+play_consume k "$DIR/k.rec" --speed max
+jcheck "$DIR/k-play.json" 'd["scanned"] and d["result"] == "ok"'
+"$DMAPIPE" record --repair "$DIR/k.rec" -q >/dev/null || fail "repair"
+play_consume k2 "$DIR/k.rec" --speed max
+python3 - "$DIR/kcheck.json" "$DIR/k-consume.json" "$DIR/k2-play.json" "$DIR/k2-consume.json" <<'EOF' || fail "kill -9"
+import json, sys
+k, c1, p2, c2 = (json.load(open(f)) for f in sys.argv[1:5])
+assert c1["frames_verified"] == c1["frames_received"] == k["frames"], (k, c1)
+assert not p2["scanned"] and p2["frames_served"] == k["frames"], p2
+assert c2["frames_verified"] == c2["frames_received"] == k["frames"], c2
+print("ok kill -9: %d recovered frames played and verified, scanned and repaired" % k["frames"])
+EOF
+
+# ---- a format change inside the recording ----------------------------------------------
+
+DMAPIPE_TEST_KEEP_FORMATS="$DIR/f.rec" "$TEST_RECORD" formats >"$DIR/formats.log" 2>&1 ||
+	fail "making a recording whose format changes"
+play_consume f "$DIR/f.rec" --speed max
+jcheck "$DIR/f-play.json" 'd["result"] == "ok" and d["frames_served"] == 14 and d["format_changes"] == 3'
+jcheck "$DIR/f-consume.json" 'd["frames_received"] == d["frames_verified"] == 14'
+ok "format changes: 14 frames in 4 formats played and verified"
+
+# ---- export -----------------------------------------------------------------------------
+
+"$DMAPIPE" export "$DIR/pace.rec" -o "$DIR/pace.y4m" --json >"$DIR/y4m.json" 2>"$DIR/y4m.log" ||
+	fail "export y4m"
+jcheck "$DIR/y4m.json" 'd["container"] == "y4m" and d["process_bytes_copied"] == 0'
+python3 - "$DIR/pace.y4m" "$DIR/pace-record.json" <<'EOF' || fail "y4m content"
+import json, sys
+data = open(sys.argv[1], "rb").read()
+n = json.load(open(sys.argv[2]))["frames_recorded"]
+hdr, rest = data.split(b"\n", 1)
+f = hdr.split()
+assert f[0] == b"YUV4MPEG2" and b"W320" in f and b"H240" in f and b"C420jpeg" in f, hdr
+assert b"F50:1" in f, hdr  # the rate, from the timestamps
+w, h = 320, 240
+planes = [(w, h), (w // 2, h // 2), (w // 2, h // 2)]
+size = sum(a * b for a, b in planes)
+assert len(rest) == n * (6 + size), (len(rest), n)
+seqs = []
+for k in range(n):
+    frame = rest[k * (6 + size):(k + 1) * (6 + size)]
+    assert frame[:6] == b"FRAME\n", frame[:6]
+    # frames dropped while recording leave gaps: the sequence (mod 256) comes
+    # from byte 0 of row 1, 3 + 7 * seq; 183 is the inverse of 7 mod 256
+    seq = (frame[6 + w] - 3) * 183 % 256
+    seqs.append(seq)
+    off = 6
+    for p, (pw, ph) in enumerate(planes):
+        plane = frame[off:off + pw * ph]
+        off += pw * ph
+        for y in range(ph):
+            row = plane[y * pw:(y + 1) * pw]
+            x0 = 16 if (p == 0 and y == 0) else 0  # the stamp
+            want = bytes((x + 3 * y + 7 * seq + 101 * p) % 256 for x in range(x0, pw))
+            assert row[x0:] == want, (k, p, y)
+assert seqs == sorted(seqs) and len(set(seqs)) == n, seqs
+print("ok y4m: %d frames, every byte of the Y, U and V planes matches the pattern" % n)
+EOF
+# an existing output is not replaced, and is left as it was
+printf 'keep me' >"$DIR/keep.y4m"
+expect_status 1 export "$DIR/pace.rec" -o "$DIR/keep.y4m"
+grep -q "exists" "$DIR/err.log" && grep -q -- "--force" "$DIR/err.log" || fail "exists: no clear message"
+[ "$(cat "$DIR/keep.y4m")" = "keep me" ] || fail "export replaced an existing file"
+"$DMAPIPE" export "$DIR/pace.rec" -o "$DIR/keep.y4m" --force -q || fail "export --force"
+head -c 9 "$DIR/keep.y4m" | grep -q YUV4MPEG2 || fail "--force did not replace the file"
+# y4m cannot carry NV12: a clear refusal and no file
+expect_status 1 export "$DIR/a.rec" -o "$DIR/a.y4m"
+grep -q "y4m cannot carry NV12" "$DIR/err.log" && grep -q -- "--raw" "$DIR/err.log" ||
+	fail "NV12 to y4m: no clear message"
+[ -e "$DIR/a.y4m" ] && fail "a refused export left a file"
+expect_status 1 export "$DIR/pace.rec" -o "$DIR/r.y4m" --first 1000
+grep -q "outside" "$DIR/err.log" || fail "range: no clear message"
+expect_status 1 export "$DIR/f.rec" -o "$DIR/f.raw"
+grep -q "format changes at frame" "$DIR/err.log" || fail "format change: no clear message"
+ls "$DIR"/*.partial-* >/dev/null 2>&1 && fail "temporary files left behind"
+ok "export refusals"
+
+# raw NV12 with a sidecar, a range of it
+"$DMAPIPE" export "$DIR/a.rec" -o "$DIR/a.nv12" --first 2 --count 5 --json >"$DIR/raw.json" \
+	2>"$DIR/raw.log" || fail "export raw"
+python3 - "$DIR/a.nv12" "$DIR/a.nv12.json" <<'EOF' || fail "raw content"
+import json, sys
+data = open(sys.argv[1], "rb").read()
+s = json.load(open(sys.argv[2]))
+w, h = 1366, 769
+assert s["format"] == "dmapipe-raw" and s["fourcc"] == "NV12" and s["ffmpeg_pix_fmt"] == "nv12", s
+assert s["width"] == w and s["height"] == h and s["frames"] == 5 == len(s["frame_list"]), s
+ysize, uvsize = w * h, w * ((h + 1) // 2)  # NV12: (h+1)/2 rows of w bytes of UV
+assert s["frame_size"] == ysize + uvsize and len(data) == 5 * s["frame_size"], (s, len(data))
+for k, meta in enumerate(s["frame_list"]):
+    seq = meta["sequence"]
+    frame = data[k * s["frame_size"]:(k + 1) * s["frame_size"]]
+    for y in (1, h // 2, h - 1):
+        row = frame[y * w:(y + 1) * w]
+        assert row == bytes((x + 3 * y + 7 * seq) % 256 for x in range(w)), (k, y)
+    uv = frame[ysize:ysize + w]
+    assert uv == bytes((x + 7 * seq + 101) % 256 for x in range(w)), k
+print("ok raw: 5 frames of NV12 and their sidecar, rows match the pattern")
+EOF
+
+# ---- per-frame hashes: recorded (the raw export), served (play), received (consume) ----------
+
+"$DMAPIPE" export "$DIR/pace.rec" -o "$DIR/pace.raw" -q || fail "export pace raw"
+"$DMAPIPE" play "$DIR/pace.rec" --socket "$DIR/play.sock" --speed max --wait-consumers 1 -q \
+	--hash-log "$DIR/served.txt" >"$DIR/hash-play.log" 2>&1 &
+PLAY=$!
+PIDS="$PIDS $PLAY"
+wait_socket "$DIR/play.sock"
+"$DMAPIPE" consume --socket "$DIR/play.sock" --policy block:4 --verify none -q \
+	--hash-log "$DIR/received.txt" >/dev/null 2>"$DIR/hash-consume.log" || fail "consume --hash-log"
+wait_ok $PLAY "play --hash-log"
+python3 - "$DIR/pace.raw" "$DIR/pace.raw.json" "$DIR/served.txt" "$DIR/received.txt" <<'EOF' || fail "hashes"
+import json, sys, zlib
+data = open(sys.argv[1], "rb").read()
+s = json.load(open(sys.argv[2]))
+n, size = s["frames"], s["frame_size"]
+recorded = {f["sequence"]: "%08x" % zlib.crc32(data[k * size:(k + 1) * size])
+            for k, f in enumerate(s["frame_list"])}
+def load(path):
+    return {int(a): b for a, b in (line.split() for line in open(path))}
+served, received = load(sys.argv[3]), load(sys.argv[4])
+assert len(recorded) == n and len(set(recorded.values())) == n, "frames not distinct"
+assert served == recorded, (served, recorded)
+assert received == recorded, (received, recorded)
+print("ok hashes: %d frames, recorded == served == received" % n)
+EOF

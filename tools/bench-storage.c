@@ -1,0 +1,662 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The storage part of dmapipe bench: the recorder's disk path and the
+ * replay read path against fio on the same file system, in the same run.
+ *
+ * fio runs a direct-I/O sequential write (and read) with the recorder's
+ * own request size (one frame's object, padded to the block) and queue
+ * depth through io_uring; the recorder is fed as fast as it takes frames
+ * from pre-drawn buffers (no producer, no pacing), so the measurement is
+ * the disk path alone. Time and CPU exclude start-up and file set-up on
+ * both sides: fio's own job runtime and usr/sys figures; for the recorder
+ * the first frame to the end of its finish (index and flush), with
+ * getrusage user + system time; per GB moved. The page cache is the
+ * file's resident pages (mincore), sampled while it runs. Buffered recording and a plain
+ * write() loop show what direct I/O saves.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench-storage.h"
+
+#define SAMPLE_MS 100
+
+static uint64_t cpu_self_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return timeval_ns(&ru.ru_utime) + timeval_ns(&ru.ru_stime);
+}
+
+/* Bytes of @path in the page cache now (mincore); 0 if it cannot be told. */
+static uint64_t resident_bytes(const char *path)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct stat st;
+	uint64_t n = 0;
+	unsigned char *vec;
+	size_t pages;
+	void *map;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || st.st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return 0;
+	pages = ((size_t)st.st_size + (size_t)page - 1) / (size_t)page;
+	vec = malloc(pages);
+	if (vec && mincore(map, (size_t)st.st_size, vec) == 0)
+		for (size_t i = 0; i < pages; i++)
+			n += vec[i] & 1;
+	free(vec);
+	munmap(map, (size_t)st.st_size);
+	return n * (uint64_t)page;
+}
+
+/* Drops @path's clean pages, so a read run starts cold. */
+static void drop_cache(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	fdatasync(fd);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+}
+
+static void sample(struct storage_run *r, const char *path, uint64_t *next)
+{
+	uint64_t now = now_ns(), res;
+
+	if (now < *next)
+		return;
+	*next = now + SAMPLE_MS * 1000000ull;
+	res = resident_bytes(path);
+	if (res > r->cache_peak)
+		r->cache_peak = res;
+}
+
+static void finish_run(struct storage_run *r, const char *path, uint64_t t0, uint64_t cpu)
+{
+	double s = (double)(now_ns() - t0) * 1e-9;
+
+	r->ok = true;
+	r->seconds = s;
+	r->mb_s = s > 0 ? (double)r->bytes / s / 1e6 : 0;
+	r->cpu_ms_per_gb = r->bytes ? (double)cpu / 1e6 / ((double)r->bytes / 1e9) : 0;
+	r->cache_end = resident_bytes(path);
+	if (r->cache_end > r->cache_peak)
+		r->cache_peak = r->cache_end;
+}
+
+/* ---- fio ------------------------------------------------------------------------ */
+
+static void run_fio(const struct storage_opts *o, const char *rw, const char *path,
+		    uint64_t bs, unsigned int depth, struct storage_run *r)
+{
+	char a_name[64], a_rw[32], a_bs[48], a_depth[32], a_size[48], a_file[PATH_MAX + 16];
+	char out[PATH_MAX], *text, *p;
+	char *argv[] = { (char *)o->fio, a_name, a_rw, a_bs, a_depth, a_size, a_file,
+			 (char *)"--ioengine=io_uring", (char *)"--direct=1",
+			 (char *)"--end_fsync=1", (char *)"--output-format=json",
+			 (char *)"--group_reporting", NULL };
+	struct rusage ru;
+	uint64_t t0, next = 0, runtime_ms = 0;
+	double usr = 0, sys = 0;
+	int status;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(a_name, sizeof(a_name), "--name=dmapipe-%s", rw);
+	snprintf(a_rw, sizeof(a_rw), "--rw=%s", rw);
+	snprintf(a_bs, sizeof(a_bs), "--bs=%llu", (unsigned long long)bs);
+	snprintf(a_depth, sizeof(a_depth), "--iodepth=%u", depth);
+	snprintf(a_size, sizeof(a_size), "--size=%llu", (unsigned long long)o->bytes);
+	snprintf(a_file, sizeof(a_file), "--filename=%s", path);
+	snprintf(out, sizeof(out), "%s/fio-%s.json", o->log_dir, rw);
+	t0 = now_ns();
+	pid = spawn(argv, out, "/dev/null");
+	if (pid < 0) {
+		snprintf(r->error, sizeof(r->error), "cannot start fio");
+		return;
+	}
+	/* the page cache the file occupies, while fio runs */
+	while (!wait_child(pid, SAMPLE_MS, &status, &ru))
+		sample(r, path, &next);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(r->error, sizeof(r->error), "fio failed (%s)",
+			 describe_status(status, (char[32]){ 0 }, 32));
+		return;
+	}
+	text = read_file(out);
+	/*
+	 * fio's own figures: bytes and runtime of the job (its start-up and
+	 * file set-up excluded, as the recorder's are), and the job's CPU as
+	 * percentages of that runtime
+	 */
+	p = text ? strstr(text, strcmp(rw, "write") == 0 ? "\"write\" : {" : "\"read\" : {") :
+		   NULL;
+	if (!p || json_lookup_u64(p, "io_bytes", &r->bytes) < 0 || r->bytes == 0 ||
+	    json_lookup_u64(p, "runtime", &runtime_ms) < 0 || runtime_ms == 0 ||
+	    json_lookup_double(p, "usr_cpu", &usr) < 0 || json_lookup_double(p, "sys_cpu", &sys) < 0) {
+		snprintf(r->error, sizeof(r->error), "no result in fio's output");
+		free(text);
+		return;
+	}
+	free(text);
+	(void)t0;
+	r->ok = true;
+	r->seconds = (double)runtime_ms / 1e3;
+	r->mb_s = (double)r->bytes / r->seconds / 1e6;
+	r->cpu_ms_per_gb = (usr + sys) / 100.0 * (double)runtime_ms / ((double)r->bytes / 1e9);
+	r->cache_end = resident_bytes(path);
+	if (r->cache_end > r->cache_peak)
+		r->cache_peak = r->cache_end;
+	r->whole_cpu_ms_per_gb = (double)(timeval_ns(&ru.ru_utime) + timeval_ns(&ru.ru_stime)) /
+				 1e6 / ((double)r->bytes / 1e9);
+}
+
+/* ---- the recorder ------------------------------------------------------------------- */
+
+static void count_done(struct dmapipe_recorder *rec, void *frame_data, int status, void *data)
+{
+	(void)rec;
+	(void)frame_data;
+	if (status < 0)
+		++*(uint64_t *)data;
+}
+
+static void run_recorder(const struct storage_opts *o, struct dmapipe_pool *pool,
+			 enum dmapipe_record_mode mode, const char *path, struct storage_run *r,
+			 struct dmapipe_recorder_stats *out_stats)
+{
+	struct dmapipe_recorder_options ro;
+	struct dmapipe_recorder *rec;
+	uint64_t failed = 0, t0, cpu0, next = 0, seq = 0;
+	int ret = 0;
+
+	memset(r, 0, sizeof(*r));
+	unlink(path);
+	dmapipe_recorder_options_init(&ro);
+	ro.mode = mode;
+	ro.done = count_done;
+	ro.user_data = &failed;
+	rec = dmapipe_recorder_new(path, &ro);
+	if (!rec) {
+		snprintf(r->error, sizeof(r->error), "recorder: %s", strerror(errno));
+		return;
+	}
+	/* from the first frame to the end of finish (index, flush), like fio's runtime */
+	t0 = now_ns();
+	cpu0 = cpu_self_ns();
+	while (!stop_requested) {
+		struct dmapipe_recorder_stats st;
+		struct dmapipe_frame_meta meta;
+		struct dmapipe_buffer *b;
+
+		dmapipe_recorder_get_stats(rec, &st);
+		if (st.bytes_written + st.in_flight_bytes >= o->bytes)
+			break;
+		b = dmapipe_pool_acquire(pool);
+		if (!b) {
+			ret = dmapipe_recorder_dispatch(rec, -1);
+			if (ret < 0)
+				break;
+			continue;
+		}
+		dmapipe_frame_meta_init(&meta);
+		meta.sequence = seq;
+		meta.timestamp_ns = now_ns();
+		ret = dmapipe_recorder_submit(rec, b, &meta, NULL);
+		dmapipe_buffer_unref(b);
+		if (ret == -EAGAIN) {
+			/* the disk is behind: wait for it, the frame is not lost here */
+			ret = dmapipe_recorder_dispatch(rec, -1);
+			if (ret < 0)
+				break;
+			continue;
+		}
+		if (ret < 0)
+			break;
+		seq++;
+		dmapipe_recorder_dispatch(rec, 0);
+		sample(r, path, &next);
+	}
+	if (ret >= 0)
+		ret = dmapipe_recorder_finish(rec);
+	dmapipe_recorder_get_stats(rec, out_stats);
+	dmapipe_recorder_free(rec);
+	if (ret < 0 || failed) {
+		snprintf(r->error, sizeof(r->error), "recording failed: %s",
+			 strerror(ret < 0 ? -ret : EIO));
+		return;
+	}
+	r->bytes = out_stats->bytes_written;
+	r->frames = out_stats->frames_written;
+	finish_run(r, path, t0, cpu_self_ns() - cpu0);
+}
+
+/* A plain loop: pwrite() each frame into the page cache, fsync at the end. */
+static void run_naive(const struct storage_opts *o, struct dmapipe_pool *pool, const char *path,
+		      struct storage_run *r)
+{
+	struct dmapipe_buffer *b = dmapipe_pool_acquire(pool);
+	const struct dmapipe_layout *l;
+	uint64_t t0, cpu0, next = 0, off = 0, len;
+	void *p;
+	int fd;
+
+	memset(r, 0, sizeof(*r));
+	unlink(path);
+	if (!b) {
+		snprintf(r->error, sizeof(r->error), "no buffer");
+		return;
+	}
+	l = dmapipe_buffer_get_layout(b);
+	p = dmapipe_buffer_map_plane(b, 0);
+	len = l->objects[0].size;
+	t0 = now_ns();
+	cpu0 = cpu_self_ns();
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !p) {
+		snprintf(r->error, sizeof(r->error), "cannot write the file: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		dmapipe_buffer_unref(b);
+		return;
+	}
+	/* the plane pointer is the start of object 0 for the linear layouts used here */
+	p = (uint8_t *)p - l->planes[0].offset;
+	while (off < o->bytes && !stop_requested) {
+		ssize_t n = pwrite(fd, p, (size_t)len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(r->error, sizeof(r->error), "write: %s", strerror(errno));
+			break;
+		}
+		off += (uint64_t)n;
+		r->frames++;
+		sample(r, path, &next);
+	}
+	if (!r->error[0] && fsync(fd) < 0)
+		snprintf(r->error, sizeof(r->error), "fsync: %s", strerror(errno));
+	close(fd);
+	dmapipe_buffer_unref(b);
+	if (r->error[0])
+		return;
+	r->bytes = off;
+	finish_run(r, path, t0, cpu_self_ns() - cpu0);
+}
+
+/* ---- replay: dmapipe_reader, as dmapipe play reads ------------------------------------- */
+
+struct replay_ctx {
+	uint64_t failed;
+	bool busy[16];
+};
+
+static void replay_done(struct dmapipe_reader *rd, uint64_t index, struct dmapipe_buffer *b,
+			void *frame_data, int status, void *user_data)
+{
+	struct replay_ctx *c = user_data;
+
+	(void)rd;
+	(void)index;
+	(void)b;
+	c->busy[(uintptr_t)frame_data] = false;
+	if (status < 0)
+		c->failed++;
+}
+
+static bool any_busy(const struct replay_ctx *c)
+{
+	for (unsigned int k = 0; k < 16; k++)
+		if (c->busy[k])
+			return true;
+	return false;
+}
+
+static void run_replay(const char *path, struct dmapipe_pool *pool, unsigned int depth,
+		       struct storage_run *r, struct dmapipe_reader_stats *out)
+{
+	struct dmapipe_reader_options o;
+	struct dmapipe_recording *rec;
+	struct dmapipe_recording_info info;
+	struct dmapipe_reader *rd = NULL;
+	struct dmapipe_buffer *bufs[16] = { NULL };
+	struct replay_ctx c;
+	unsigned int n = depth + 2 < 16 ? depth + 2 : 16;
+	uint64_t t0, cpu0, next = 0, i = 0;
+	int ret = 0;
+
+	memset(r, 0, sizeof(*r));
+	memset(&c, 0, sizeof(c));
+	memset(out, 0, sizeof(*out));
+	drop_cache(path);
+	rec = dmapipe_recording_open(path, 0);
+	if (!rec) {
+		snprintf(r->error, sizeof(r->error), "cannot open the recording: %s",
+			 strerror(errno));
+		return;
+	}
+	dmapipe_recording_get_info(rec, &info);
+	dmapipe_reader_options_init(&o);
+	o.max_frames = depth;
+	o.done = replay_done;
+	o.user_data = &c;
+	rd = dmapipe_reader_new(rec, &o);
+	for (unsigned int k = 0; k < n && rd; k++) {
+		bufs[k] = dmapipe_pool_acquire(pool);
+		if (!bufs[k]) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+	t0 = now_ns();
+	cpu0 = cpu_self_ns();
+	while (rd && ret >= 0 && i < info.frames && !stop_requested) {
+		unsigned int k;
+
+		for (k = 0; k < n && c.busy[k]; k++)
+			;
+		if (k == n) {
+			ret = dmapipe_reader_dispatch(rd, -1);
+			continue;
+		}
+		ret = dmapipe_reader_submit(rd, i, bufs[k], (void *)(uintptr_t)k);
+		if (ret == -EAGAIN) {
+			ret = dmapipe_reader_dispatch(rd, -1);
+			continue;
+		}
+		if (ret < 0)
+			break;
+		c.busy[k] = true;
+		i++;
+		sample(r, path, &next);
+	}
+	/* the last reads, then the reader's count of what it moved */
+	while (rd && ret >= 0 && any_busy(&c))
+		ret = dmapipe_reader_dispatch(rd, -1);
+	if (rd)
+		dmapipe_reader_get_stats(rd, out);
+	dmapipe_reader_free(rd);
+	for (unsigned int k = 0; k < n; k++)
+		dmapipe_buffer_unref(bufs[k]);
+	if (ret < 0 || c.failed || i < info.frames) {
+		snprintf(r->error, sizeof(r->error), "replay failed: %s",
+			 strerror(ret < 0 ? -ret : EIO));
+		dmapipe_recording_close(rec);
+		return;
+	}
+	r->frames = out->frames_read;
+	r->bytes = out->bytes_read;
+	dmapipe_recording_close(rec);
+	finish_run(r, path, t0, cpu_self_ns() - cpu0);
+}
+
+/* ---- the whole section ------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Keeps in @dst the run whose rate is the median of @runs. */
+static void median_run(struct storage_run *runs, unsigned int n, struct storage_run *dst)
+{
+	double v[STORAGE_MAX_REPEAT];
+	unsigned int ok = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (runs[i].ok)
+			v[ok++] = runs[i].mb_s;
+	if (ok == 0) {
+		*dst = runs[0];
+		return;
+	}
+	qsort(v, ok, sizeof(v[0]), cmp_double);
+	for (unsigned int i = 0; i < n; i++) {
+		if (runs[i].ok && runs[i].mb_s == v[ok / 2]) {
+			*dst = runs[i];
+			break;
+		}
+	}
+	dst->runs = ok;
+	dst->min_mb_s = v[0];
+	dst->max_mb_s = v[ok - 1];
+}
+
+static bool direct_io_works(const char *dir, char *why, size_t len)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/dmapipe-bench-probe", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(why, len, "%s: %s", dir, errno == EINVAL ?
+			 "the file system refuses O_DIRECT" : strerror(errno));
+		return false;
+	}
+	close(fd);
+	unlink(path);
+	return true;
+}
+
+void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *format,
+		     struct storage_result *res)
+{
+	struct storage_run fw[STORAGE_MAX_REPEAT], rw[STORAGE_MAX_REPEAT];
+	struct storage_run fr[STORAGE_MAX_REPEAT], pr[STORAGE_MAX_REPEAT];
+	struct dmapipe_recorder_stats rs;
+	struct dmapipe_reader_stats ps;
+	struct dmapipe_allocator *alloc;
+	struct dmapipe_pool *pool = NULL;
+	struct dmapipe_recorder_options defaults;
+	struct dmapipe_reader_options rdefaults;
+	struct dmapipe_layout layout;
+	struct statvfs sv;
+	char fio_path[PATH_MAX], rec_path[PATH_MAX];
+	unsigned int reps = o->repeat ? o->repeat : 1;
+
+	memset(res, 0, sizeof(*res));
+	snprintf(res->dir, sizeof(res->dir), "%s", o->dir);
+	res->format = *format;
+	if (!o->fio) {
+		snprintf(res->skipped, sizeof(res->skipped), "fio is not installed");
+		return;
+	}
+	if (!direct_io_works(o->dir, res->skipped, sizeof(res->skipped)))
+		return;
+	if (statvfs(o->dir, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < o->bytes * 2 + (UINT64_C(256) << 20)) {
+		snprintf(res->skipped, sizeof(res->skipped), "%s has %llu MB free, the runs need "
+			 "%llu MB", o->dir,
+			 (unsigned long long)((uint64_t)sv.f_bavail * sv.f_frsize / 1000000),
+			 (unsigned long long)((o->bytes * 2 + (UINT64_C(256) << 20)) / 1000000));
+		return;
+	}
+	if (dmapipe_layout_init(&layout, format, 0) < 0) {
+		snprintf(res->skipped, sizeof(res->skipped), "no layout for the frame format");
+		return;
+	}
+	dmapipe_recorder_options_init(&defaults);
+	dmapipe_reader_options_init(&rdefaults);
+	/* the recorder's requests: one per object, padded to the block; its queue depth */
+	res->block = 4096;
+	res->write_bs = (layout.objects[0].size + res->block - 1) / res->block * res->block;
+	res->write_depth = defaults.max_frames;
+	res->read_depth = 4; /* dmapipe play's default --queue-depth */
+	(void)rdefaults;
+	/* memfd buffers: struct-page memory, what the direct path needs, on any machine */
+	alloc = dmapipe_allocator_new("memfd");
+	if (alloc)
+		pool = dmapipe_pool_new(alloc, format, res->write_depth + 4, "bench-storage");
+	dmapipe_allocator_unref(alloc);
+	if (!pool) {
+		snprintf(res->skipped, sizeof(res->skipped), "cannot allocate frames: %s",
+			 strerror(errno));
+		return;
+	}
+	for (unsigned int i = 0; i < dmapipe_pool_get_size(pool); i++)
+		dmapipe_buffer_draw_pattern(dmapipe_pool_get_buffer(pool, i), i);
+	snprintf(fio_path, sizeof(fio_path), "%s/dmapipe-bench-fio.dat", o->dir);
+	snprintf(rec_path, sizeof(rec_path), "%s/dmapipe-bench.rec", o->dir);
+	res->ran = true;
+
+	/* alternate fio and the recorder, so a change of machine load hits both */
+	for (unsigned int i = 0; i < reps && !stop_requested; i++) {
+		if (o->log)
+			o->log("storage: write %u/%u: fio, then the recorder ...", i + 1, reps);
+		unlink(fio_path);
+		run_fio(o, "write", fio_path, res->write_bs, res->write_depth, &fw[i]);
+		drop_cache(fio_path);
+		run_fio(o, "read", fio_path, res->write_bs, res->read_depth, &fr[i]);
+		unlink(fio_path);
+		run_recorder(o, pool, DMAPIPE_RECORD_DIRECT, rec_path, &rw[i], &rs);
+		if (i == 0) {
+			res->rec_copied = rs.bytes_copied;
+			res->rec_direct_bytes = rs.path_bytes[DMAPIPE_RECORD_PATH_DIRECT];
+			res->block = rs.block_size ? rs.block_size : res->block;
+		}
+		if (rw[i].ok)
+			run_replay(rec_path, pool, res->read_depth, &pr[i], &ps);
+		else
+			memset(&pr[i], 0, sizeof(pr[i]));
+		unlink(rec_path);
+	}
+	median_run(fw, reps, &res->fio_write);
+	median_run(rw, reps, &res->rec_direct);
+	median_run(fr, reps, &res->fio_read);
+	median_run(pr, reps, &res->replay);
+	if (!stop_requested) {
+		if (o->log)
+			o->log("storage: buffered recorder, then a plain write() loop ...");
+		run_recorder(o, pool, DMAPIPE_RECORD_BUFFERED, rec_path, &res->rec_buffered, &rs);
+		unlink(rec_path);
+		run_naive(o, pool, rec_path, &res->naive);
+		unlink(rec_path);
+	}
+	dmapipe_pool_free(pool);
+}
+
+static void ratio_row(FILE *f, const char *what, const struct storage_run *r,
+		      const struct storage_run *ref)
+{
+	char ratio[32] = "";
+
+	if (r->ok && ref && ref->ok && ref->mb_s > 0)
+		snprintf(ratio, sizeof(ratio), "%.1f%%", r->mb_s / ref->mb_s * 100);
+	if (!r->ok) {
+		fprintf(f, "| %s | failed: %s | | | | |\n", what, r->error[0] ? r->error : "not run");
+		return;
+	}
+	fprintf(f, "| %s | %.0f MB/s", what, r->mb_s);
+	if (r->runs > 1)
+		fprintf(f, " (%.0f to %.0f over %u runs)", r->min_mb_s, r->max_mb_s, r->runs);
+	fprintf(f, " | %s | %.0f ms | %.1f MB | %.1f MB |\n", ratio, r->cpu_ms_per_gb,
+		(double)r->cache_peak / 1e6, (double)r->cache_end / 1e6);
+}
+
+void storage_markdown(const struct storage_result *res, FILE *f)
+{
+	char fourcc[16];
+
+	fprintf(f, "## Storage: recording and replay against fio\n\n");
+	if (!res->ran) {
+		fprintf(f, "Not measured: %s.\n\n", res->skipped[0] ? res->skipped : "skipped");
+		return;
+	}
+	fprintf(f, "One run on one file system (`%s`): fio's direct-I/O sequential write "
+		"with the recorder's request size (%llu bytes: one %s %ux%u frame padded to "
+		"the %u-byte block) and queue depth (%u), through io_uring, then the "
+		"recorder (`dmapipe_recorder`, what `dmapipe record` uses) fed as fast as it "
+		"takes frames from pre-drawn memfd buffers, with no producer or pacing, so "
+		"the disk path alone is measured. "
+		"Replay: fio's direct sequential read with the same request size and "
+		"`dmapipe play`'s read depth (%u) against `dmapipe_reader`, the play read "
+		"path, into the same kind of buffers. Medians of alternating runs. Time and "
+		"CPU exclude start-up and file set-up on both sides: fio's own job runtime "
+		"and CPU figures (its usr/sys percentages of that runtime), and for dmapipe "
+		"the first frame to the end of the last read or of the recorder's finish "
+		"(index and flush), with getrusage user + system time of the process (the "
+		"io_uring workers are its threads). Page cache: the file's resident pages (mincore), "
+		"sampled every 100 ms and at the end. Ratios are against fio in this run; "
+		"absolute numbers depend on the machine and on what else runs on it.\n\n",
+		res->dir, (unsigned long long)res->write_bs,
+		dmapipe_fourcc_to_string(res->format.fourcc, fourcc, sizeof(fourcc)),
+		res->format.width, res->format.height, res->block, res->write_depth,
+		res->read_depth);
+	fprintf(f, "| write path | rate | of fio | CPU per GB | page cache peak | at the end |\n");
+	fprintf(f, "|---|---|---|---|---|---|\n");
+	ratio_row(f, "fio, O_DIRECT, io_uring", &res->fio_write, &res->fio_write);
+	ratio_row(f, "**recorder, direct** (zero-copy)", &res->rec_direct, &res->fio_write);
+	ratio_row(f, "recorder, buffered (bounded page cache)", &res->rec_buffered, &res->fio_write);
+	ratio_row(f, "plain `pwrite()` loop + fsync", &res->naive, &res->fio_write);
+	fprintf(f, "\n| read path | rate | of fio | CPU per GB | page cache peak | at the end |\n");
+	fprintf(f, "|---|---|---|---|---|---|\n");
+	ratio_row(f, "fio, O_DIRECT, io_uring", &res->fio_read, &res->fio_read);
+	ratio_row(f, "**replay (`dmapipe_reader`)**, direct", &res->replay, &res->fio_read);
+	fprintf(f, "\nThe recorder wrote %llu bytes straight from the frame buffers "
+		"(direct path) and copied %llu; the target is at least 95%% of fio's "
+		"rate with the page cache not growing.\n\n",
+		(unsigned long long)res->rec_direct_bytes, (unsigned long long)res->rec_copied);
+}
+
+void storage_json(const struct storage_result *res, struct json *j)
+{
+	const struct { const char *name; const struct storage_run *r; } runs[] = {
+		{ "fio_write", &res->fio_write }, { "recorder_direct", &res->rec_direct },
+		{ "recorder_buffered", &res->rec_buffered }, { "write_loop", &res->naive },
+		{ "fio_read", &res->fio_read }, { "replay", &res->replay },
+	};
+
+	json_begin_object(j, "storage");
+	json_bool(j, "ran", res->ran);
+	json_string(j, "skipped", res->ran ? NULL : res->skipped);
+	json_string(j, "dir", res->dir);
+	json_u64(j, "write_bs", res->write_bs);
+	json_u64(j, "write_depth", res->write_depth);
+	json_u64(j, "read_depth", res->read_depth);
+	json_u64(j, "recorder_bytes_copied", res->rec_copied);
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		const struct storage_run *r = runs[i].r;
+
+		json_begin_object(j, runs[i].name);
+		json_bool(j, "ok", r->ok);
+		json_string(j, "error", r->ok ? NULL : r->error);
+		json_u64(j, "bytes", r->bytes);
+		json_double(j, "mb_per_s", r->mb_s);
+		json_double(j, "cpu_ms_per_gb", r->cpu_ms_per_gb);
+		json_u64(j, "page_cache_peak", r->cache_peak);
+		json_u64(j, "page_cache_end", r->cache_end);
+		json_end_object(j);
+	}
+	json_double(j, "recorder_of_fio", res->fio_write.ok && res->fio_write.mb_s > 0 ?
+		    res->rec_direct.mb_s / res->fio_write.mb_s : 0);
+	json_double(j, "replay_of_fio", res->fio_read.ok && res->fio_read.mb_s > 0 ?
+		    res->replay.mb_s / res->fio_read.mb_s : 0);
+	json_end_object(j);
+}

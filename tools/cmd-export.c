@@ -1,0 +1,654 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmapipe export: a recording as a file other tools read: YUV4MPEG2 (y4m)
+ * for the planar YUV and grey formats y4m can carry, else raw frames with a
+ * JSON sidecar describing them (for FFmpeg's rawvideo and GStreamer's
+ * rawvideoparse).
+ *
+ * Frames are read with O_DIRECT into aligned memory; the visible rows of
+ * each plane (strides dropped) go to the output with gathered writes
+ * (writev), so this program copies no pixel in user space. The output is
+ * an ordinary file: the kernel copies what is written into the page cache,
+ * and the summary says so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "dmapipe-tool.h"
+
+static const char *const export_usage =
+	"Usage: dmapipe export FILE -o OUT [OPTIONS]\n"
+	"\n"
+	"Writes the frames of a recording as YUV4MPEG2 (OUT ending in .y4m, or --y4m)\n"
+	"or as raw frames plus a JSON sidecar OUT.json (--raw, or any other name).\n"
+	"y4m carries I420/YUV420 and YV12 (as C420jpeg), YUV422 (C422), YUV444 (C444)\n"
+	"and R8/GREY (Cmono); other formats (NV12, YUYV, RGB...) are exported raw, not\n"
+	"converted. Only the visible rows are written (strides dropped). The sidecar\n"
+	"names the ffmpeg and GStreamer formats, e.g.\n"
+	"  ffmpeg -f rawvideo -pix_fmt nv12 -s 1920x1080 -r 30 -i OUT ...\n"
+	"  gst-launch-1.0 filesrc location=OUT ! rawvideoparse format=nv12 width=1920 \\\n"
+	"      height=1080 framerate=30/1 ! ...\n"
+	"\n"
+	"Options:\n"
+	"  -o, --output OUT        the file to write\n"
+	"      --y4m               YUV4MPEG2 (default for OUT ending in .y4m)\n"
+	"      --raw               raw frames and OUT.json (default otherwise)\n"
+	"      --sidecar PATH      the sidecar's path (default OUT.json)\n"
+	"      --first N           start at frame N of the recording (default 0)\n"
+	"      --count N           export N frames, 0 = to the end (default 0)\n"
+	"      --force             replace OUT (and the sidecar) if they exist\n"
+	"  -q, --quiet             no summary\n"
+	"      --json              print the summary as JSON on stdout\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 ok, 1 failure (not a recording, unreadable frame, a format y4m\n"
+	"cannot carry, the format changes inside the range, OUT exists), 2 bad command line.\n";
+
+enum {
+	OPT_Y4M = 256,
+	OPT_RAW,
+	OPT_SIDECAR,
+	OPT_FIRST,
+	OPT_COUNT,
+	OPT_FORCE,
+	OPT_JSON,
+};
+
+/* How a fourcc reaches other tools. */
+struct fmt_names {
+	const char *fourcc;  /* dmapipe_fourcc_from_string() name */
+	const char *y4m;     /* the C tag, or NULL */
+	uint8_t y4m_order[3]; /* plane order in a y4m frame (Y, Cb, Cr) */
+	const char *ffmpeg;  /* -pix_fmt, or NULL */
+	const char *gst;     /* rawvideoparse format, or NULL */
+};
+
+static const struct fmt_names fmt_table[] = {
+	{ "YUV420", "420jpeg", { 0, 1, 2 }, "yuv420p", "i420" },
+	{ "YVU420", "420jpeg", { 0, 2, 1 }, NULL, "yv12" },
+	{ "YUV422", "422", { 0, 1, 2 }, "yuv422p", "y42b" },
+	{ "YUV444", "444", { 0, 1, 2 }, "yuv444p", "y444" },
+	{ "R8", "mono", { 0, 0, 0 }, "gray", "gray8" },
+	{ "NV12", NULL, { 0 }, "nv12", "nv12" },
+	{ "NV21", NULL, { 0 }, "nv21", "nv21" },
+	{ "NV16", NULL, { 0 }, "nv16", "nv16" },
+	{ "NV24", NULL, { 0 }, "nv24", "nv24" },
+	{ "YUYV", NULL, { 0 }, "yuyv422", "yuy2" },
+	{ "YVYU", NULL, { 0 }, "yvyu422", "yvyu" },
+	{ "UYVY", NULL, { 0 }, "uyvy422", "uyvy" },
+	{ "P010", NULL, { 0 }, "p010le", "p010-10le" },
+	{ "P016", NULL, { 0 }, "p016le", "p016-le" },
+	{ "R16", NULL, { 0 }, "gray16le", "gray16-le" },
+	{ "XRGB8888", NULL, { 0 }, "bgr0", "bgrx" },
+	{ "XBGR8888", NULL, { 0 }, "rgb0", "rgbx" },
+	{ "RGBX8888", NULL, { 0 }, "0bgr", "xbgr" },
+	{ "BGRX8888", NULL, { 0 }, "0rgb", "xrgb" },
+	{ "ARGB8888", NULL, { 0 }, "bgra", "bgra" },
+	{ "ABGR8888", NULL, { 0 }, "rgba", "rgba" },
+	{ "RGBA8888", NULL, { 0 }, "abgr", "abgr" },
+	{ "BGRA8888", NULL, { 0 }, "argb", "argb" },
+	{ "RGB888", NULL, { 0 }, "bgr24", "bgr" },
+	{ "BGR888", NULL, { 0 }, "rgb24", "rgb" },
+	{ "RGB565", NULL, { 0 }, "rgb565le", "rgb16" },
+	{ "BGR565", NULL, { 0 }, "bgr565le", "bgr16" },
+};
+
+struct export {
+	const char *file, *output, *sidecar;
+	int y4m; /* -1: from the name */
+	uint64_t first, count;
+	bool force, quiet, json;
+
+	struct dmapipe_recording *rec;
+	struct dmapipe_recording_info info;
+	const struct fmt_names *names;
+	char fourcc[16];
+	struct dmapipe_recorded_frame f0;
+	uint64_t row_bytes[DMAPIPE_MAX_PLANES];
+	uint32_t rows[DMAPIPE_MAX_PLANES];
+	uint64_t frame_bytes;
+	char *tmp_out, *tmp_side;
+	int fd;
+	uint64_t frames, bytes, t0, t1;
+	uint64_t fps_num, fps_den;
+};
+
+static void parse_args(struct export *e, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "y4m", no_argument, NULL, OPT_Y4M },
+		{ "raw", no_argument, NULL, OPT_RAW },
+		{ "sidecar", required_argument, NULL, OPT_SIDECAR },
+		{ "first", required_argument, NULL, OPT_FIRST },
+		{ "count", required_argument, NULL, OPT_COUNT },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":o:qh", options, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			e->output = optarg;
+			break;
+		case OPT_Y4M:
+		case OPT_RAW:
+			if (e->y4m >= 0)
+				usage_error("export", "--y4m and --raw exclude each other");
+			e->y4m = c == OPT_Y4M;
+			break;
+		case OPT_SIDECAR:
+			e->sidecar = optarg;
+			break;
+		case OPT_FIRST:
+			e->first = opt_u64("export", "--first", optarg);
+			break;
+		case OPT_COUNT:
+			e->count = opt_u64("export", "--count", optarg);
+			break;
+		case OPT_FORCE:
+			e->force = true;
+			break;
+		case 'q':
+			e->quiet = true;
+			break;
+		case OPT_JSON:
+			e->json = true;
+			break;
+		case 'h':
+			fputs(export_usage, stdout);
+			exit(0);
+		default:
+			usage_getopt_error("export", c, argv);
+		}
+	}
+	if (optind < argc)
+		e->file = argv[optind++];
+	usage_no_operands("export", argc, argv);
+	if (!e->file)
+		usage_error("export", "the recording to export (FILE) is required");
+	if (!e->output || !*e->output)
+		usage_error("export", "-o OUT is required");
+	if (e->y4m < 0) {
+		size_t n = strlen(e->output);
+
+		e->y4m = n > 4 && strcmp(e->output + n - 4, ".y4m") == 0;
+	}
+	if (e->y4m && e->sidecar)
+		usage_error("export", "--sidecar is for raw output; y4m carries its own header");
+}
+
+/* ---- output files ---------------------------------------------------------------------- */
+
+/* A temporary name next to @path: the output appears only when complete. */
+static char *temp_name(const char *path)
+{
+	size_t n = strlen(path) + 32;
+	char *t = malloc(n);
+
+	if (t)
+		snprintf(t, n, "%s.partial-%ld", path, (long)getpid());
+	return t;
+}
+
+/* Moves @tmp to @path: replacing it with --force, else never. */
+static int publish(const struct export *e, const char *tmp, const char *path)
+{
+	if (e->force)
+		return rename(tmp, path) < 0 ? -errno : 0;
+	if (link(tmp, path) < 0)
+		return -errno;
+	unlink(tmp);
+	return 0;
+}
+
+static int write_all(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		int batch = n < IOV_MAX ? n : IOV_MAX;
+		ssize_t w = writev(fd, iov, batch);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		/* skip what was written; a partial iovec is advanced in place */
+		while (w > 0 && n > 0) {
+			if ((size_t)w >= iov->iov_len) {
+				w -= (ssize_t)iov->iov_len;
+				iov++;
+				n--;
+			} else {
+				iov->iov_base = (uint8_t *)iov->iov_base + w;
+				iov->iov_len -= (size_t)w;
+				w = 0;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- formats ----------------------------------------------------------------------------- */
+
+static const struct fmt_names *find_names(uint32_t fourcc)
+{
+	for (size_t i = 0; i < sizeof(fmt_table) / sizeof(fmt_table[0]); i++)
+		if (dmapipe_fourcc_from_string(fmt_table[i].fourcc) == fourcc)
+			return &fmt_table[i];
+	return NULL;
+}
+
+/* Visible bytes per row and rows per plane, from a layout without stride padding. */
+static int plane_geometry(struct export *e)
+{
+	const struct dmapipe_layout *l = &e->f0.layout;
+	struct dmapipe_layout packed;
+
+	if (l->format.modifier != DMAPIPE_MOD_LINEAR ||
+	    dmapipe_layout_init(&packed, &l->format, 1) < 0 || packed.n_planes != l->n_planes)
+		return -ENOTSUP;
+	e->frame_bytes = 0;
+	for (unsigned int p = 0; p < l->n_planes; p++) {
+		e->row_bytes[p] = packed.planes[p].stride;
+		e->rows[p] = (uint32_t)(dmapipe_layout_plane_size(&packed, p) /
+					packed.planes[p].stride);
+		e->frame_bytes += e->row_bytes[p] * e->rows[p];
+	}
+	return 0;
+}
+
+/* The mean frame rate of the range as a fraction, 30/1 when unknown. */
+static void frame_rate(struct export *e, uint64_t last)
+{
+	struct dmapipe_recorded_frame a, b;
+	uint64_t n = last - e->first, mhz;
+
+	e->fps_num = 30;
+	e->fps_den = 1;
+	if (n == 0)
+		return;
+	dmapipe_recording_get_frame(e->rec, e->first, &a);
+	dmapipe_recording_get_frame(e->rec, last, &b);
+	if (b.meta.timestamp_ns <= a.meta.timestamp_ns)
+		return;
+	/* millihertz, then reduced */
+	mhz = (n * 1000000000000ull + (b.meta.timestamp_ns - a.meta.timestamp_ns) / 2) /
+	      (b.meta.timestamp_ns - a.meta.timestamp_ns);
+	if (mhz == 0)
+		return;
+	/* clocks jitter: within 0.05% of N or N*1000/1001 fps, that is the rate */
+	for (uint64_t fps = 1; fps <= 1000; fps++) {
+		uint64_t tol = fps / 2 + 1, ntsc = fps * 1000000 / 1001;
+
+		if (mhz + tol >= fps * 1000 && mhz <= fps * 1000 + tol) {
+			e->fps_num = fps;
+			return;
+		}
+		if ((fps % 24 == 0 || fps % 30 == 0) && mhz + tol >= ntsc && mhz <= ntsc + tol) {
+			e->fps_num = fps * 1000;
+			e->fps_den = 1001;
+			return;
+		}
+	}
+	e->fps_num = mhz;
+	e->fps_den = 1000;
+	for (uint64_t x = e->fps_num, y = e->fps_den; ; ) {
+		uint64_t t = x % y;
+
+		if (t == 0) {
+			e->fps_num /= y;
+			e->fps_den /= y;
+			break;
+		}
+		x = y;
+		y = t;
+	}
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+static int write_frame(struct export *e, const struct dmapipe_recorded_frame *f, uint8_t *mem)
+{
+	static const char frame_tag[] = "FRAME\n";
+	const struct dmapipe_layout *l = &f->layout;
+	struct iovec *iov;
+	unsigned int order[DMAPIPE_MAX_PLANES];
+	int n = 0, ret;
+	size_t cap = 1;
+
+	for (unsigned int p = 0; p < l->n_planes; p++) {
+		order[p] = e->y4m ? e->names->y4m_order[p] : p;
+		cap += e->rows[p];
+	}
+	iov = calloc(cap, sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
+	if (e->y4m) {
+		iov[n].iov_base = (void *)frame_tag;
+		iov[n++].iov_len = sizeof(frame_tag) - 1;
+	}
+	for (unsigned int i = 0; i < l->n_planes; i++) {
+		const struct dmapipe_plane *pl = &l->planes[order[i]];
+		uint8_t *row = mem + f->object_offset[pl->object] + pl->offset;
+
+		if (pl->stride == e->row_bytes[order[i]]) {
+			/* no padding: the plane in one piece */
+			iov[n].iov_base = row;
+			iov[n++].iov_len = (size_t)(e->row_bytes[order[i]] * e->rows[order[i]]);
+			continue;
+		}
+		for (uint32_t r = 0; r < e->rows[order[i]]; r++, row += pl->stride) {
+			iov[n].iov_base = row;
+			iov[n++].iov_len = (size_t)e->row_bytes[order[i]];
+		}
+	}
+	ret = write_all(e->fd, iov, n);
+	free(iov);
+	if (ret == 0)
+		e->bytes += e->frame_bytes + (e->y4m ? sizeof(frame_tag) - 1 : 0);
+	return ret;
+}
+
+static int write_sidecar(struct export *e, uint64_t last)
+{
+	const struct dmapipe_layout *l = &e->f0.layout;
+	struct json j;
+	FILE *out;
+	int fd;
+
+	fd = open(e->tmp_side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	out = fdopen(fd, "w");
+	if (!out) {
+		close(fd);
+		return -ENOMEM;
+	}
+	json_init(&j, out);
+	json_begin_object(&j, NULL);
+	json_string(&j, "format", "dmapipe-raw");
+	json_u64(&j, "version", 1);
+	json_string(&j, "data", e->output);
+	json_string(&j, "recording", e->file);
+	json_string(&j, "fourcc", e->fourcc);
+	json_u64(&j, "drm_fourcc", l->format.fourcc);
+	json_u64(&j, "width", l->format.width);
+	json_u64(&j, "height", l->format.height);
+	json_u64(&j, "frame_size", e->frame_bytes);
+	json_u64(&j, "frames", e->frames);
+	json_u64(&j, "fps_num", e->fps_num);
+	json_u64(&j, "fps_den", e->fps_den);
+	json_string(&j, "ffmpeg_pix_fmt", e->names ? e->names->ffmpeg : NULL);
+	json_string(&j, "gst_format", e->names ? e->names->gst : NULL);
+	json_begin_array(&j, "planes");
+	for (unsigned int p = 0; p < l->n_planes; p++) {
+		json_begin_object(&j, NULL);
+		json_u64(&j, "row_bytes", e->row_bytes[p]);
+		json_u64(&j, "rows", e->rows[p]);
+		json_u64(&j, "recorded_stride", l->planes[p].stride);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_begin_array(&j, "frame_list");
+	for (uint64_t i = e->first; i <= last && e->frames; i++) {
+		struct dmapipe_recorded_frame f;
+
+		dmapipe_recording_get_frame(e->rec, i, &f);
+		json_begin_object(&j, NULL);
+		json_u64(&j, "sequence", f.meta.sequence);
+		json_u64(&j, "timestamp_ns", f.meta.timestamp_ns);
+		json_u64(&j, "flags", f.meta.flags);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_end_object(&j);
+	json_finish(&j);
+	if (fflush(out) != 0 || ferror(out)) {
+		fclose(out);
+		return -EIO;
+	}
+	return fclose(out) == 0 ? 0 : -errno;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static int run(struct export *e)
+{
+	uint64_t last = e->count ? e->first + e->count - 1 : e->info.frames - 1;
+	uint8_t *mem = NULL;
+	size_t mem_size = 0;
+	int ret = 0;
+
+	if (e->first >= e->info.frames || last >= e->info.frames) {
+		fprintf(stderr, "dmapipe export: %s has %llu frames: the range %llu..%llu is "
+			"outside it\n", e->file, (unsigned long long)e->info.frames,
+			(unsigned long long)e->first, (unsigned long long)last);
+		return -ERANGE;
+	}
+	dmapipe_recording_get_frame(e->rec, e->first, &e->f0);
+	dmapipe_fourcc_to_string(e->f0.layout.format.fourcc, e->fourcc, sizeof(e->fourcc));
+	for (uint64_t i = e->first + 1; i <= last; i++) {
+		struct dmapipe_recorded_frame f;
+
+		dmapipe_recording_get_frame(e->rec, i, &f);
+		if (f.layout_index != e->f0.layout_index) {
+			fprintf(stderr, "dmapipe export: the format changes at frame %llu: one file "
+				"holds one format; export the ranges with --first/--count\n",
+				(unsigned long long)i);
+			return -EINVAL;
+		}
+	}
+	e->names = find_names(e->f0.layout.format.fourcc);
+	if (e->y4m && (!e->names || !e->names->y4m)) {
+		fprintf(stderr, "dmapipe export: y4m cannot carry %s (it has planar YUV and grey "
+			"only); export it raw with --raw (a JSON sidecar describes it; nothing is "
+			"converted)\n", e->fourcc);
+		return -ENOTSUP;
+	}
+	if (plane_geometry(e) < 0) {
+		fprintf(stderr, "dmapipe export: %s frames (modifier %#llx) have no known row "
+			"layout\n", e->fourcc, (unsigned long long)e->f0.layout.format.modifier);
+		return -ENOTSUP;
+	}
+	if (!e->force && (exists(e->output) || (!e->y4m && exists(e->sidecar)))) {
+		fprintf(stderr, "dmapipe export: %s exists (--force replaces it)\n",
+			exists(e->output) ? e->output : e->sidecar);
+		return -EEXIST;
+	}
+	frame_rate(e, last);
+	e->tmp_out = temp_name(e->output);
+	e->tmp_side = e->y4m ? NULL : temp_name(e->sidecar);
+	if (!e->tmp_out || (!e->y4m && !e->tmp_side))
+		return -ENOMEM;
+	e->fd = open(e->tmp_out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (e->fd < 0) {
+		ret = -errno;
+		fprintf(stderr, "dmapipe export: cannot create %s: %s\n", e->tmp_out,
+			strerror(errno));
+		return ret;
+	}
+	e->t0 = now_ns();
+	if (e->y4m) {
+		char hdr[128];
+		int n = snprintf(hdr, sizeof(hdr), "YUV4MPEG2 W%u H%u F%llu:%llu Ip A1:1 C%s\n",
+				 e->f0.layout.format.width, e->f0.layout.format.height,
+				 (unsigned long long)e->fps_num, (unsigned long long)e->fps_den,
+				 e->names->y4m);
+		struct iovec iov = { hdr, (size_t)n };
+
+		ret = write_all(e->fd, &iov, 1);
+		e->bytes += (uint64_t)n;
+	}
+	for (uint64_t i = e->first; i <= last && ret == 0 && !stop_requested; i++) {
+		struct dmapipe_recorded_frame f;
+
+		dmapipe_recording_get_frame(e->rec, i, &f);
+		if (f.size > mem_size) {
+			free(mem);
+			mem = NULL;
+			mem_size = (size_t)f.size;
+			if (posix_memalign((void **)&mem, 4096, mem_size)) {
+				ret = -ENOMEM;
+				break;
+			}
+		}
+		ret = dmapipe_recording_read_frame(e->rec, i, mem, mem_size);
+		if (ret < 0) {
+			fprintf(stderr, "dmapipe export: reading frame %llu: %s\n",
+				(unsigned long long)i, strerror(-ret));
+			break;
+		}
+		ret = write_frame(e, &f, mem);
+		if (ret < 0) {
+			fprintf(stderr, "dmapipe export: writing %s: %s\n", e->output, strerror(-ret));
+			break;
+		}
+		e->frames++;
+	}
+	free(mem);
+	if (ret == 0 && stop_requested)
+		ret = -EINTR;
+	if (ret == 0 && fsync(e->fd) < 0)
+		ret = -errno;
+	if (close(e->fd) < 0 && ret == 0)
+		ret = -errno;
+	e->fd = -1;
+	e->t1 = now_ns();
+	if (ret == 0 && !e->y4m) {
+		ret = write_sidecar(e, last);
+		if (ret == 0)
+			ret = publish(e, e->tmp_side, e->sidecar);
+		if (ret < 0)
+			fprintf(stderr, "dmapipe export: writing the sidecar %s: %s\n", e->sidecar,
+				strerror(-ret));
+	}
+	if (ret == 0) {
+		ret = publish(e, e->tmp_out, e->output);
+		if (ret < 0)
+			fprintf(stderr, "dmapipe export: cannot create %s: %s\n", e->output,
+				strerror(-ret));
+	}
+	return ret;
+}
+
+static void print_summary(const struct export *e)
+{
+	double elapsed = e->t1 > e->t0 ? (double)(e->t1 - e->t0) * 1e-9 : 0;
+	struct dmapipe_copy_stats copies;
+
+	dmapipe_get_copy_stats(&copies);
+	if (e->json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "command", "export");
+		json_string(&j, "result", "ok");
+		json_string(&j, "file", e->file);
+		json_string(&j, "output", e->output);
+		json_string(&j, "container", e->y4m ? "y4m" : "raw");
+		json_string(&j, "sidecar", e->y4m ? NULL : e->sidecar);
+		json_string(&j, "fourcc", e->fourcc);
+		json_u64(&j, "width", e->f0.layout.format.width);
+		json_u64(&j, "height", e->f0.layout.format.height);
+		json_u64(&j, "frames", e->frames);
+		json_u64(&j, "frame_size", e->frame_bytes);
+		json_u64(&j, "bytes_written", e->bytes);
+		json_u64(&j, "fps_num", e->fps_num);
+		json_u64(&j, "fps_den", e->fps_den);
+		json_u64(&j, "process_bytes_copied", copies.bytes);
+		json_u64(&j, "page_cache_bytes", e->bytes);
+		json_bool(&j, "direct_read", e->info.direct);
+		json_double(&j, "elapsed_s", elapsed);
+		json_double(&j, "mb_per_s", elapsed > 0 ? (double)e->bytes / elapsed / 1e6 : 0);
+		json_end_object(&j);
+		json_finish(&j);
+		return;
+	}
+	if (e->quiet)
+		return;
+	printf("export: %s -> %s (%s%s%s)\n", e->file, e->output, e->y4m ? "y4m C" : "raw",
+	       e->y4m ? e->names->y4m : ", sidecar ", e->y4m ? "" : e->sidecar);
+	printf("  frames      %llu, %s %ux%u, %llu bytes each (strides dropped), %llu/%llu fps\n",
+	       (unsigned long long)e->frames, e->fourcc, e->f0.layout.format.width,
+	       e->f0.layout.format.height, (unsigned long long)e->frame_bytes,
+	       (unsigned long long)e->fps_num, (unsigned long long)e->fps_den);
+	printf("  rate        %.1f MB/s over %.2f s, read with %s\n",
+	       elapsed > 0 ? (double)e->bytes / elapsed / 1e6 : 0.0, elapsed,
+	       e->info.direct ? "O_DIRECT" : "the page cache");
+	printf("  copied      %llu pixel bytes in this process (rows are gathered with writev);\n"
+	       "              the kernel copied the %llu bytes written into the page cache:\n"
+	       "              the output is an ordinary file\n",
+	       (unsigned long long)copies.bytes, (unsigned long long)e->bytes);
+	if (!e->y4m && e->names && e->names->ffmpeg)
+		printf("  use         ffmpeg -f rawvideo -pix_fmt %s -s %ux%u -r %llu/%llu -i %s\n",
+		       e->names->ffmpeg, e->f0.layout.format.width, e->f0.layout.format.height,
+		       (unsigned long long)e->fps_num, (unsigned long long)e->fps_den, e->output);
+}
+
+int cmd_export(int argc, char **argv)
+{
+	struct export e;
+	char *side = NULL;
+	int ret;
+
+	memset(&e, 0, sizeof(e));
+	e.y4m = -1;
+	e.fd = -1;
+	parse_args(&e, argc, argv);
+	if (!e.y4m && !e.sidecar) {
+		size_t n = strlen(e.output) + 6;
+
+		side = malloc(n);
+		if (!side) {
+			fprintf(stderr, "dmapipe export: out of memory\n");
+			return 1;
+		}
+		snprintf(side, n, "%s.json", e.output);
+		e.sidecar = side;
+	}
+	install_stop_signals();
+	e.rec = dmapipe_recording_open(e.file, 0);
+	if (!e.rec) {
+		fprintf(stderr, "dmapipe export: %s: %s\n", e.file,
+			errno == EBADMSG ? "not a usable dmapipe recording" : strerror(errno));
+		free(side);
+		return 1;
+	}
+	dmapipe_recording_get_info(e.rec, &e.info);
+	if (e.info.frames == 0) {
+		fprintf(stderr, "dmapipe export: %s has no frames\n", e.file);
+		ret = -ENODATA;
+	} else {
+		ret = run(&e);
+	}
+	if (e.fd >= 0)
+		close(e.fd);
+	if (e.tmp_out)
+		unlink(e.tmp_out);
+	if (e.tmp_side)
+		unlink(e.tmp_side);
+	if (ret == 0)
+		print_summary(&e);
+	free(e.tmp_out);
+	free(e.tmp_side);
+	free(side);
+	dmapipe_recording_close(e.rec);
+	return ret == 0 ? 0 : 1;
+}

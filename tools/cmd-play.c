@@ -1,0 +1,921 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmapipe play: a recording served as a stream. Frames are read with
+ * direct I/O (several reads in flight) straight into buffers the stream
+ * shares with its consumers, at the recorded pace or as fast as possible.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dmapipe-tool.h"
+
+#define MAX_BUFFERS 32
+#define MAX_CONSUMER_STATS 64
+/* a frame this late behind the recorded pace restarts the clock rather than bursting */
+#define LATE_NS 100000000ull
+
+static const char *const play_usage =
+	"Usage: dmapipe play FILE --socket PATH [OPTIONS]\n"
+	"\n"
+	"Serves the frames of a recording (made by dmapipe record) on a unix socket,\n"
+	"like a live producer: with their recorded sequence numbers, timestamps and\n"
+	"flags, at the recorded pace or as fast as the disk reads. Frames are read\n"
+	"with direct I/O straight into the buffers the consumers map (no copy where\n"
+	"the buffers' mappings allow it; the summary says which path was taken).\n"
+	"Format changes inside the recording are served as format changes. A\n"
+	"recording whose writer died is scanned (see dmapipe record --repair).\n"
+	"Consumers with the block policy get every frame; others drop by policy.\n"
+	"\n"
+	"Options:\n"
+	"  -s, --socket PATH       socket path, or @name for the abstract namespace\n"
+	"      --speed SPEED       recorded (default), max, or a factor such as 2 or 0.5\n"
+	"      --loop              start again after the last frame (flagged as a\n"
+	"                          discontinuity); ends with --frames or Ctrl-C\n"
+	"      --first N           start at frame N of the recording (default 0)\n"
+	"  -n, --frames N          serve at most N frames, 0 = all (default 0)\n"
+	"      --queue-depth N     reads in flight (default 4)\n"
+	"      --buffers N         buffers shared with consumers (default 8)\n"
+	"      --allocator NAME    dmapipe, udmabuf, memfd, heap, drm (default: the first\n"
+	"                          of dmapipe, udmabuf, memfd: mappings the disk can DMA into)\n"
+	"      --buffered          read through the page cache instead of O_DIRECT\n"
+	"      --strict            fail rather than copy a pixel\n"
+	"      --wait-consumers N  start once N consumers are connected (default 0)\n"
+	"      --wait-timeout MS   give up waiting for them after MS (default 30000, 0 = never)\n"
+	"      --drain-timeout MS  after the last frame, wait up to MS for consumers (default 5000)\n"
+	"      --lease-timeout MS  disconnect a consumer holding a frame longer (default 5000)\n"
+	"      --max-in-flight N   frames one consumer may hold at once (default 2)\n"
+	"      --peer POLICY       who may connect: same-uid (default), any, uid:N, gid:N\n"
+	"      --name NAME         stream name\n"
+	"      --progress          a progress line every second (default when stderr is a tty)\n"
+	"  -q, --quiet             no progress line\n"
+	"      --hash-log FILE     write \"sequence crc32\" of every frame served (its visible\n"
+	"                          bytes) to FILE, for content that is not the test pattern\n"
+	"      --json              print the summary as JSON on stdout\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 ok, 1 failure (unreadable recording, read error, strict copy),\n"
+	"2 bad command line.\n";
+
+enum {
+	OPT_SPEED = 256,
+	OPT_LOOP,
+	OPT_FIRST,
+	OPT_QUEUE_DEPTH,
+	OPT_BUFFERS,
+	OPT_ALLOCATOR,
+	OPT_BUFFERED,
+	OPT_STRICT,
+	OPT_WAIT_CONSUMERS,
+	OPT_WAIT_TIMEOUT,
+	OPT_DRAIN_TIMEOUT,
+	OPT_LEASE_TIMEOUT,
+	OPT_MAX_IN_FLIGHT,
+	OPT_PEER,
+	OPT_NAME,
+	OPT_PROGRESS,
+	OPT_JSON,
+	OPT_HASH_LOG,
+};
+
+enum slot_state {
+	SLOT_FREE,    /* ours, no consumer holds it */
+	SLOT_READING, /* the disk is filling it */
+	SLOT_READY,   /* filled, waiting for its time */
+	SLOT_SERVED,  /* queued to the server; free again at the idle callback */
+};
+
+struct slot {
+	struct dmapipe_buffer *buffer; /* our reference */
+	enum slot_state state;
+	uint64_t index;
+	struct dmapipe_frame_meta meta;
+	uint64_t due;  /* CLOCK_MONOTONIC time to serve it, 0: now */
+	bool timed;    /* due was computed */
+};
+
+struct play {
+	struct dmapipe_server_options sopts;
+	const char *file, *socket, *allocator_name, *hash_log;
+	FILE *hash_out;
+	double speed; /* 0: as fast as possible */
+	bool loop, buffered, strict, json, quiet, progress;
+	uint64_t first, frames;
+	uint32_t queue_depth, buffers;
+	uint32_t wait_consumers, wait_timeout_ms, drain_timeout_ms;
+
+	struct dmapipe_recording *rec;
+	struct dmapipe_recording_info info;
+	struct dmapipe_reader *reader;
+	struct dmapipe_server *server;
+	struct dmapipe_allocator *alloc;
+	int timer_fd;
+
+	struct slot slots[MAX_BUFFERS];
+	unsigned int n_slots;
+	int layout_index; /* of the buffers in slots[], -1 before the first */
+	/* frames read, in order, waiting to be served (indices into slots[]) */
+	unsigned int ready[MAX_BUFFERS];
+	unsigned int ready_head, n_ready;
+	unsigned int reading;
+
+	uint64_t next_index;  /* next frame to read */
+	uint64_t submitted;   /* reads started (counts toward --frames) */
+	uint64_t served, loops, format_changes, late, read_errors;
+	bool discontinuity;   /* the next frame served starts a new loop */
+	int read_error;
+	/* pacing */
+	bool clock_set;
+	uint64_t base_ns, base_ts, last_ts;
+
+	uint64_t t0, t1, cpu0, cpu1;
+	const char *end;
+	bool failed;
+	const char *failure;
+};
+
+/* ---- command line ------------------------------------------------------------------ */
+
+static double parse_speed(const char *s)
+{
+	char *end;
+	double v;
+
+	if (strcmp(s, "recorded") == 0)
+		return 1.0;
+	if (strcmp(s, "max") == 0)
+		return 0.0;
+	if (!*s || strspn(s, "0123456789.") != strlen(s))
+		usage_error("play", "bad --speed '%s': expected recorded, max or a factor", s);
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !(v >= 0.01 && v <= 1000.0))
+		usage_error("play", "bad --speed '%s': a factor from 0.01 to 1000", s);
+	return v;
+}
+
+static void parse_args(struct play *p, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "speed", required_argument, NULL, OPT_SPEED },
+		{ "loop", no_argument, NULL, OPT_LOOP },
+		{ "first", required_argument, NULL, OPT_FIRST },
+		{ "frames", required_argument, NULL, 'n' },
+		{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
+		{ "buffers", required_argument, NULL, OPT_BUFFERS },
+		{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
+		{ "buffered", no_argument, NULL, OPT_BUFFERED },
+		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "wait-consumers", required_argument, NULL, OPT_WAIT_CONSUMERS },
+		{ "wait-timeout", required_argument, NULL, OPT_WAIT_TIMEOUT },
+		{ "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+		{ "lease-timeout", required_argument, NULL, OPT_LEASE_TIMEOUT },
+		{ "max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT },
+		{ "peer", required_argument, NULL, OPT_PEER },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "hash-log", required_argument, NULL, OPT_HASH_LOG },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":s:n:qh", options, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			p->socket = optarg;
+			break;
+		case OPT_SPEED:
+			p->speed = parse_speed(optarg);
+			break;
+		case OPT_LOOP:
+			p->loop = true;
+			break;
+		case OPT_FIRST:
+			p->first = opt_u64("play", "--first", optarg);
+			break;
+		case 'n':
+			p->frames = opt_u64("play", "--frames", optarg);
+			break;
+		case OPT_QUEUE_DEPTH:
+			p->queue_depth = opt_u32("play", "--queue-depth", optarg, 1, 16);
+			break;
+		case OPT_BUFFERS:
+			p->buffers = opt_u32("play", "--buffers", optarg, 2, MAX_BUFFERS);
+			break;
+		case OPT_ALLOCATOR:
+			p->allocator_name = optarg;
+			break;
+		case OPT_BUFFERED:
+			p->buffered = true;
+			break;
+		case OPT_STRICT:
+			p->strict = true;
+			break;
+		case OPT_WAIT_CONSUMERS:
+			p->wait_consumers = opt_u32("play", "--wait-consumers", optarg, 0, 1024);
+			break;
+		case OPT_WAIT_TIMEOUT:
+			p->wait_timeout_ms = opt_u32("play", "--wait-timeout", optarg, 0, 86400000);
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			p->drain_timeout_ms = opt_u32("play", "--drain-timeout", optarg, 0, 86400000);
+			break;
+		case OPT_LEASE_TIMEOUT:
+			p->sopts.lease_timeout_ms = opt_u32("play", "--lease-timeout", optarg, 0,
+							    86400000);
+			break;
+		case OPT_MAX_IN_FLIGHT:
+			p->sopts.max_in_flight = opt_u32("play", "--max-in-flight", optarg, 1, 16);
+			break;
+		case OPT_PEER:
+			opt_peer("play", optarg, &p->sopts.peer_policy, &p->sopts.allowed_uid,
+				 &p->sopts.allowed_gid);
+			break;
+		case OPT_NAME:
+			if (!*optarg || strlen(optarg) > 31)
+				usage_error("play", "--name wants 1 to 31 characters");
+			p->sopts.stream_name = optarg;
+			break;
+		case OPT_PROGRESS:
+			p->progress = true;
+			break;
+		case 'q':
+			p->quiet = true;
+			break;
+		case OPT_JSON:
+			p->json = true;
+			break;
+		case OPT_HASH_LOG:
+			p->hash_log = optarg;
+			break;
+		case 'h':
+			fputs(play_usage, stdout);
+			exit(0);
+		default:
+			usage_getopt_error("play", c, argv);
+		}
+	}
+	if (optind < argc)
+		p->file = argv[optind++];
+	usage_no_operands("play", argc, argv);
+	if (!p->file)
+		usage_error("play", "the recording to play (FILE) is required");
+	if (!p->socket)
+		usage_error("play", "--socket PATH is required");
+	if (p->queue_depth >= p->buffers)
+		usage_error("play", "--buffers must be larger than --queue-depth");
+}
+
+/* ---- allocator ---------------------------------------------------------------------- */
+
+/*
+ * Buffers the disk can DMA into: dmapipe.ko's page mappings, udmabuf
+ * (through its memfd), then plain memfds. dma-heap and DRM mappings are
+ * PFN-based, which O_DIRECT cannot use; they are taken only on request.
+ */
+static int open_allocator(struct play *p)
+{
+	static const char *const order[] = { "dmapipe", "udmabuf", "memfd" };
+	const char *env = getenv("DMAPIPE_ALLOCATOR");
+
+	if (p->allocator_name) {
+		p->alloc = dmapipe_allocator_new(p->allocator_name);
+		if (!p->alloc && errno == ENOENT)
+			usage_error("play", "unknown allocator '%s' (dmapipe, udmabuf, memfd, heap, drm)",
+				    p->allocator_name);
+	} else if (env && *env) {
+		p->alloc = dmapipe_allocator_new_default();
+	} else {
+		enum dmapipe_log_priority prio = dmapipe_log_get_priority();
+
+		dmapipe_log_set_priority(DMAPIPE_LOG_ERROR);
+		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && !p->alloc; i++)
+			p->alloc = dmapipe_allocator_new(order[i]);
+		dmapipe_log_set_priority(prio);
+	}
+	if (!p->alloc) {
+		fprintf(stderr, "dmapipe play: no allocator%s%s works here: %s\n",
+			p->allocator_name ? " " : "", p->allocator_name ? p->allocator_name : "",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- buffers --------------------------------------------------------------------------- */
+
+static void on_idle(struct dmapipe_server *server, struct dmapipe_buffer *buffer, void *data)
+{
+	struct play *p = data;
+
+	(void)server;
+	for (unsigned int i = 0; i < p->n_slots; i++)
+		if (p->slots[i].buffer == buffer && p->slots[i].state == SLOT_SERVED)
+			p->slots[i].state = SLOT_FREE;
+}
+
+static void remove_buffers(struct play *p)
+{
+	for (unsigned int i = 0; i < p->n_slots; i++) {
+		dmapipe_server_remove_buffer(p->server, p->slots[i].buffer);
+		dmapipe_buffer_unref(p->slots[i].buffer);
+	}
+	p->n_slots = 0;
+	p->ready_head = p->n_ready = 0;
+}
+
+/* Buffers with the layout of recorded frame @index, shared with the consumers. */
+static int add_buffers(struct play *p, uint64_t index)
+{
+	struct dmapipe_recorded_frame f;
+	int ret;
+
+	dmapipe_recording_get_frame(p->rec, index, &f);
+	remove_buffers(p);
+	for (unsigned int i = 0; i < p->buffers; i++) {
+		struct dmapipe_buffer *b = dmapipe_allocator_alloc_layout(p->alloc, &f.layout);
+
+		if (!b) {
+			ret = -errno;
+			fprintf(stderr, "dmapipe play: cannot allocate a buffer for frame %llu: %s\n",
+				(unsigned long long)index, strerror(errno));
+			return ret;
+		}
+		ret = dmapipe_server_add_buffer(p->server, b);
+		if (ret < 0) {
+			fprintf(stderr, "dmapipe play: the stream refused a buffer: %s\n",
+				strerror(-ret));
+			dmapipe_buffer_unref(b);
+			return ret;
+		}
+		p->slots[p->n_slots].buffer = b;
+		p->slots[p->n_slots].state = SLOT_FREE;
+		p->n_slots++;
+	}
+	if (p->layout_index >= 0)
+		p->format_changes++;
+	p->layout_index = (int)f.layout_index;
+	return 0;
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+static void on_read(struct dmapipe_reader *reader, uint64_t index, struct dmapipe_buffer *buffer,
+		    void *frame_data, int status, void *user_data)
+{
+	struct play *p = user_data;
+	struct slot *s = frame_data;
+	struct dmapipe_recorded_frame f;
+
+	(void)reader;
+	(void)buffer;
+	p->reading--;
+	if (status == -ECANCELED) {
+		s->state = SLOT_FREE; /* the player is closing */
+		return;
+	}
+	if (status < 0) {
+		s->state = SLOT_FREE;
+		p->read_errors++;
+		if (!p->read_error) {
+			p->read_error = status;
+			fprintf(stderr, "dmapipe play: reading frame %llu: %s\n",
+				(unsigned long long)index, strerror(-status));
+		}
+		return;
+	}
+	dmapipe_recording_get_frame(p->rec, index, &f);
+	s->meta = f.meta;
+	s->state = SLOT_READY;
+	p->ready[(p->ready_head + p->n_ready) % MAX_BUFFERS] = (unsigned int)(s - p->slots);
+	p->n_ready++;
+}
+
+static struct slot *free_slot(struct play *p)
+{
+	for (unsigned int i = 0; i < p->n_slots; i++)
+		if (p->slots[i].state == SLOT_FREE)
+			return &p->slots[i];
+	return NULL;
+}
+
+static bool consumers_busy(struct play *p, bool leases_too)
+{
+	struct dmapipe_consumer_stats cs[MAX_CONSUMER_STATS];
+	int n = dmapipe_server_get_consumer_stats(p->server, cs, MAX_CONSUMER_STATS);
+
+	for (int i = 0; i < n && i < MAX_CONSUMER_STATS; i++)
+		if (cs[i].queued > 0 || (leases_too && cs[i].leases_held > 0))
+			return true;
+	return false;
+}
+
+/* True when every frame read from this layout is served and sent. */
+static bool layout_drained(struct play *p)
+{
+	return p->reading == 0 && p->n_ready == 0 && !consumers_busy(p, false);
+}
+
+/* Whether another read may start; handles the end of the file and format changes. */
+static int start_reads(struct play *p)
+{
+	while (!p->read_error && (p->frames == 0 || p->submitted < p->frames)) {
+		struct dmapipe_recorded_frame f;
+		struct slot *s;
+		int ret;
+
+		if (p->next_index >= p->info.frames) {
+			if (!p->loop)
+				return 0;
+			p->next_index = 0;
+			p->loops++;
+			continue;
+		}
+		dmapipe_recording_get_frame(p->rec, p->next_index, &f);
+		if ((int)f.layout_index != p->layout_index) {
+			/* a new format starts once every frame of the old one was sent */
+			if (p->layout_index >= 0 && !layout_drained(p))
+				return 0;
+			ret = add_buffers(p, p->next_index);
+			if (ret < 0)
+				return ret;
+		}
+		s = free_slot(p);
+		if (!s)
+			return 0;
+		ret = dmapipe_reader_submit(p->reader, p->next_index, s->buffer, s);
+		if (ret == -EAGAIN)
+			return 0;
+		if (ret < 0) {
+			fprintf(stderr, "dmapipe play: cannot read frame %llu: %s%s\n",
+				(unsigned long long)p->next_index, strerror(-ret),
+				ret == -EPERM ? " (strict mode: it would have been copied)" : "");
+			return ret;
+		}
+		s->state = SLOT_READING;
+		s->index = p->next_index;
+		s->timed = false;
+		p->reading++;
+		p->submitted++;
+		p->next_index++;
+	}
+	return 0;
+}
+
+/* ---- serving --------------------------------------------------------------------------- */
+
+/* True if a block-policy consumer has no room: wait rather than make it drop. */
+static bool blocked(struct play *p)
+{
+	struct dmapipe_consumer_stats cs[MAX_CONSUMER_STATS];
+	int n = dmapipe_server_get_consumer_stats(p->server, cs, MAX_CONSUMER_STATS);
+
+	for (int i = 0; i < n && i < MAX_CONSUMER_STATS; i++)
+		if (cs[i].state == 1 && cs[i].policy == DMAPIPE_POLICY_BLOCK &&
+		    cs[i].queued >= cs[i].queue_depth)
+			return true;
+	return false;
+}
+
+/*
+ * When frame @s is due (CLOCK_MONOTONIC), 0 for now: its recorded distance
+ * from the frame that started the clock, divided by the speed. Called once
+ * per frame, in order.
+ */
+static uint64_t pace(struct play *p, const struct slot *s)
+{
+	uint64_t ts = s->meta.timestamp_ns, due;
+
+	if (p->speed == 0)
+		return 0;
+	if (!p->clock_set || ts < p->last_ts || s->index == 0) {
+		/* the first frame, a loop, or timestamps that go back: now */
+		p->clock_set = true;
+		p->base_ns = now_ns();
+		p->base_ts = ts;
+		p->last_ts = ts;
+		return 0;
+	}
+	p->last_ts = ts;
+	due = p->base_ns + (uint64_t)((double)(ts - p->base_ts) / p->speed);
+	if (due > now_ns() + 5000000000ull) {
+		/* a gap of seconds in the recording: do not sit idle through it */
+		p->base_ns -= due - now_ns();
+		due = now_ns();
+	}
+	return due;
+}
+
+/* Serves ready frames that are due; *wake_ns is when the next one is due, or 0. */
+static int serve_ready(struct play *p, uint64_t *wake_ns)
+{
+	*wake_ns = 0;
+	while (p->n_ready > 0) {
+		struct slot *s = &p->slots[p->ready[p->ready_head]];
+		struct dmapipe_frame_meta meta = s->meta;
+		uint64_t now = now_ns();
+		int ret;
+
+		if (!s->timed) {
+			s->due = pace(p, s);
+			s->timed = true;
+		}
+		if (s->due > now) {
+			*wake_ns = s->due;
+			return 0;
+		}
+		if (blocked(p))
+			return 0;
+		if (s->due && now > s->due + LATE_NS) {
+			/* behind (a slow disk, a blocking consumer): resynchronise, no burst */
+			p->late++;
+			p->base_ns += now - s->due;
+		}
+		if (p->hash_out) {
+			uint32_t crc;
+
+			if (frame_crc32(s->buffer, &crc) == 0)
+				fprintf(p->hash_out, "%llu %08x\n",
+					(unsigned long long)meta.sequence, crc);
+			else
+				fprintf(p->hash_out, "%llu -\n", (unsigned long long)meta.sequence);
+		}
+		if (s->index == 0 && p->loops > 0 && p->served > 0)
+			meta.flags |= DMAPIPE_FRAME_DISCONTINUITY;
+		meta.acquire_fence = -1;
+		s->state = SLOT_SERVED;
+		p->ready_head = (p->ready_head + 1) % MAX_BUFFERS;
+		p->n_ready--;
+		ret = dmapipe_server_queue(p->server, dmapipe_buffer_ref(s->buffer), &meta);
+		if (ret < 0) {
+			fprintf(stderr, "dmapipe play: the stream refused a frame: %s\n",
+				strerror(-ret));
+			return ret;
+		}
+		p->served++;
+	}
+	return 0;
+}
+
+/* ---- main loop ------------------------------------------------------------------------- */
+
+static unsigned int consumers(struct play *p)
+{
+	struct dmapipe_server_stats st;
+
+	dmapipe_server_get_stats(p->server, &st);
+	return st.consumers;
+}
+
+static bool wait_for_consumers(struct play *p)
+{
+	uint64_t deadline = p->wait_timeout_ms ?
+		now_ns() + (uint64_t)p->wait_timeout_ms * 1000000ull : UINT64_MAX;
+
+	if (!p->quiet && p->wait_consumers > 0)
+		fprintf(stderr, "play: waiting for %u consumer%s on %s\n", p->wait_consumers,
+			p->wait_consumers == 1 ? "" : "s", p->socket);
+	while (consumers(p) < p->wait_consumers) {
+		if (stop_requested || now_ns() >= deadline)
+			return false;
+		if (dmapipe_server_dispatch(p->server, 50) < 0)
+			return false;
+	}
+	return true;
+}
+
+static void progress_line(struct play *p, uint64_t now, uint64_t *last_bytes, uint64_t *last_ns)
+{
+	struct dmapipe_reader_stats rs;
+	struct dmapipe_server_stats st;
+	double dt = (double)(now - *last_ns) * 1e-9;
+
+	dmapipe_reader_get_stats(p->reader, &rs);
+	dmapipe_server_get_stats(p->server, &st);
+	fprintf(stderr, "play: %llu frames, %.1f MB/s, %u consumer%s, %llu dropped by consumers, "
+		"backlog %u reading / %u ready, %llu bytes copied\n",
+		(unsigned long long)p->served,
+		dt > 0 ? (double)(rs.bytes_read - *last_bytes) / dt / 1e6 : 0.0,
+		st.consumers, st.consumers == 1 ? "" : "s",
+		(unsigned long long)st.frames_dropped, p->reading, p->n_ready,
+		(unsigned long long)rs.bytes_copied);
+	*last_bytes = rs.bytes_read;
+	*last_ns = now;
+}
+
+static bool finished(struct play *p)
+{
+	bool more = (p->loop || p->next_index < p->info.frames) &&
+		    (p->frames == 0 || p->submitted < p->frames) && !p->read_error;
+
+	return !more && p->reading == 0 && p->n_ready == 0;
+}
+
+static int run(struct play *p)
+{
+	uint64_t next_progress, last_bytes = 0, last_ns;
+	int ret = 0;
+
+	p->t0 = last_ns = now_ns();
+	next_progress = p->t0 + 1000000000ull;
+	p->cpu0 = self_cpu_total_ns();
+	p->end = "end";
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = dmapipe_server_get_fd(p->server), .events = POLLIN },
+			{ .fd = dmapipe_reader_get_fd(p->reader), .events = POLLIN },
+			{ .fd = p->timer_fd, .events = POLLIN },
+		};
+		uint64_t wake = 0, now;
+		int timeout = 100;
+
+		if (stop_requested) {
+			p->end = "interrupted";
+			break;
+		}
+		ret = start_reads(p);
+		if (ret < 0)
+			break;
+		ret = serve_ready(p, &wake);
+		if (ret < 0)
+			break;
+		if (finished(p))
+			break;
+		now = now_ns();
+		if (p->progress && now >= next_progress) {
+			progress_line(p, now, &last_bytes, &last_ns);
+			next_progress = now + 1000000000ull;
+		}
+		if (wake) {
+			struct itimerspec its = { 0 };
+
+			its.it_value.tv_sec = (time_t)(wake / 1000000000ull);
+			its.it_value.tv_nsec = (long)(wake % 1000000000ull);
+			timerfd_settime(p->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+			timeout = -1;
+		}
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+		if (pfd[2].revents) {
+			uint64_t ticks;
+
+			if (read(p->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+				break;
+		}
+		ret = dmapipe_reader_dispatch(p->reader, 0);
+		if (ret < 0)
+			break;
+		ret = dmapipe_server_dispatch(p->server, 0);
+		if (ret < 0)
+			break;
+		ret = 0;
+	}
+	p->t1 = now_ns();
+	p->cpu1 = self_cpu_total_ns();
+	if (ret < 0 || p->read_error) {
+		p->failed = true;
+		p->end = "error";
+		p->failure = p->read_error ? "a frame could not be read" : strerror(-ret);
+	}
+	return ret;
+}
+
+/* Lets consumers take the frames still queued for them, then EOS. */
+static void drain_and_end(struct play *p)
+{
+	uint64_t deadline = now_ns() + (uint64_t)p->drain_timeout_ms * 1000000ull;
+
+	while (!stop_requested && now_ns() < deadline && consumers_busy(p, true))
+		if (dmapipe_server_dispatch(p->server, 20) < 0)
+			break;
+	dmapipe_server_end_of_stream(p->server);
+	deadline = now_ns() + (stop_requested ? 200 : 1000) * 1000000ull;
+	while (now_ns() < deadline && consumers(p) > 0)
+		if (dmapipe_server_dispatch(p->server, 20) < 0)
+			break;
+}
+
+static void print_summary(struct play *p)
+{
+	struct dmapipe_reader_stats rs;
+	struct dmapipe_server_stats st;
+	struct dmapipe_copy_stats copies;
+	double elapsed = p->t1 > p->t0 ? (double)(p->t1 - p->t0) * 1e-9 : 0;
+	const char *alloc = dmapipe_allocator_get_name(p->alloc);
+	enum dmapipe_mem_kind kind = dmapipe_allocator_get_mem_kind(p->alloc);
+	uint64_t copied;
+
+	dmapipe_reader_get_stats(p->reader, &rs);
+	dmapipe_server_get_stats(p->server, &st);
+	dmapipe_get_copy_stats(&copies);
+	copied = rs.bytes_copied + st.bytes_copied;
+	if (p->strict && copied && !p->failed) {
+		p->failed = true;
+		p->failure = "strict: pixel bytes were copied";
+	}
+	if (p->json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_begin_object(&j, NULL);
+		json_string(&j, "command", "play");
+		json_string(&j, "result", p->failed ? "failed" : "ok");
+		json_string(&j, "failure", p->failed ? p->failure : NULL);
+		json_string(&j, "end", p->end);
+		json_string(&j, "file", p->file);
+		json_string(&j, "socket", p->socket);
+		json_string(&j, "speed", p->speed == 0 ? "max" : NULL);
+		json_double(&j, "speed_factor", p->speed);
+		json_bool(&j, "direct", p->info.direct);
+		json_bool(&j, "scanned", p->info.scanned);
+		json_u64(&j, "recording_frames", p->info.frames);
+		json_u64(&j, "frames_read", rs.frames_read);
+		json_u64(&j, "frames_served", p->served);
+		json_u64(&j, "read_errors", p->read_errors);
+		json_u64(&j, "loops", p->loops);
+		json_u64(&j, "format_changes", p->format_changes);
+		json_u64(&j, "late_frames", p->late);
+		json_u64(&j, "consumers_total", st.consumers_total);
+		json_u64(&j, "frames_dropped", st.frames_dropped);
+		json_u64(&j, "bytes_read", rs.bytes_read);
+		json_begin_object(&j, "paths");
+		for (int i = 0; i < DMAPIPE_RECORD_PATH_COUNT; i++) {
+			json_begin_object(&j, dmapipe_record_path_to_string(i));
+			json_u64(&j, "bytes", rs.path_bytes[i]);
+			json_u64(&j, "objects", rs.path_frames[i]);
+			json_end_object(&j);
+		}
+		json_end_object(&j);
+		json_u64(&j, "bytes_copied", copied);
+		json_u64(&j, "process_bytes_copied", copies.bytes);
+		json_bool(&j, "io_uring", rs.io_uring != 0);
+		json_string(&j, "allocator", alloc);
+		json_string(&j, "memory", dmapipe_mem_kind_to_string(kind));
+		json_double(&j, "elapsed_s", elapsed);
+		json_double(&j, "mb_per_s", elapsed > 0 ? (double)rs.bytes_read / elapsed / 1e6 : 0);
+		json_double(&j, "fps", elapsed > 0 ? (double)p->served / elapsed : 0);
+		json_u64(&j, "cpu_ns", p->cpu1 - p->cpu0);
+		json_end_object(&j);
+		json_finish(&j);
+		return;
+	}
+	printf("play: %s: %s%s (%s)\n", p->file, p->failed ? "FAILED: " : "done",
+	       p->failed ? p->failure : "", p->end);
+	printf("  frames      %llu served of %llu in the recording%s, %llu loops, "
+	       "%llu format changes, %llu read errors\n",
+	       (unsigned long long)p->served, (unsigned long long)p->info.frames,
+	       p->info.scanned ? " (scanned: not closed by its writer)" : "",
+	       (unsigned long long)p->loops, (unsigned long long)p->format_changes,
+	       (unsigned long long)p->read_errors);
+	printf("  rate        %.1f MB/s, %.1f fps over %.2f s (%s)\n",
+	       elapsed > 0 ? (double)rs.bytes_read / elapsed / 1e6 : 0.0,
+	       elapsed > 0 ? (double)p->served / elapsed : 0.0, elapsed,
+	       p->speed == 0 ? "as fast as possible" : "recorded pace");
+	printf("  consumers   %llu connected in total, %llu frames dropped by their policies\n",
+	       (unsigned long long)st.consumers_total, (unsigned long long)st.frames_dropped);
+	printf("  read        %s%s,", p->info.direct ? "O_DIRECT" : "buffered",
+	       rs.io_uring ? " through io_uring" : "");
+	for (int i = 0; i < DMAPIPE_RECORD_PATH_COUNT; i++)
+		if (rs.path_bytes[i])
+			printf(" %s %.1f MB", dmapipe_record_path_to_string(i),
+			       (double)rs.path_bytes[i] / 1e6);
+	printf("\n  memory      %s from allocator %s\n", dmapipe_mem_kind_to_string(kind), alloc);
+	printf("  copied      %llu pixel bytes%s\n", (unsigned long long)copied,
+	       copied ? " (the buffers' mappings could not take direct I/O)" : " (zero-copy)");
+}
+
+int cmd_play(int argc, char **argv)
+{
+	struct dmapipe_reader_options ro;
+	struct play p;
+	int status;
+
+	memset(&p, 0, sizeof(p));
+	dmapipe_server_options_init(&p.sopts);
+	p.speed = 1.0;
+	p.queue_depth = 4;
+	p.buffers = 8;
+	p.wait_timeout_ms = 30000;
+	p.drain_timeout_ms = 5000;
+	p.layout_index = -1;
+	p.timer_fd = -1;
+	p.progress = isatty(STDERR_FILENO);
+	parse_args(&p, argc, argv);
+	if (p.quiet)
+		p.progress = false;
+	if (p.strict)
+		dmapipe_set_strict(true);
+
+	p.rec = dmapipe_recording_open(p.file, p.buffered ? DMAPIPE_RECORDING_BUFFERED : 0);
+	if (!p.rec) {
+		fprintf(stderr, "dmapipe play: %s: %s\n", p.file,
+			errno == EBADMSG ? "not a usable dmapipe recording" : strerror(errno));
+		return 1;
+	}
+	dmapipe_recording_get_info(p.rec, &p.info);
+	if (p.info.frames == 0) {
+		fprintf(stderr, "dmapipe play: %s has no frames\n", p.file);
+		dmapipe_recording_close(p.rec);
+		return 1;
+	}
+	if (p.first >= p.info.frames) {
+		fprintf(stderr, "dmapipe play: --first %llu: %s has %llu frames\n",
+			(unsigned long long)p.first, p.file, (unsigned long long)p.info.frames);
+		dmapipe_recording_close(p.rec);
+		return 1;
+	}
+	p.next_index = p.first;
+	if (p.hash_log) {
+		p.hash_out = fopen(p.hash_log, "w");
+		if (!p.hash_out) {
+			fprintf(stderr, "dmapipe play: cannot write %s: %s\n", p.hash_log,
+				strerror(errno));
+			dmapipe_recording_close(p.rec);
+			return 1;
+		}
+	}
+	if (open_allocator(&p) < 0) {
+		if (p.hash_out)
+			fclose(p.hash_out);
+		dmapipe_recording_close(p.rec);
+		return 1;
+	}
+	dmapipe_reader_options_init(&ro);
+	ro.max_frames = p.queue_depth;
+	ro.done = on_read;
+	ro.user_data = &p;
+	p.reader = dmapipe_reader_new(p.rec, &ro);
+	p.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	install_stop_signals();
+	p.sopts.path = p.socket;
+	if (p.sopts.max_buffers < p.buffers)
+		p.sopts.max_buffers = p.buffers;
+	p.server = p.reader && p.timer_fd >= 0 ? dmapipe_server_new(&p.sopts) : NULL;
+	if (!p.server) {
+		fprintf(stderr, "dmapipe play: cannot serve on %s: %s\n", p.socket, strerror(errno));
+		status = 1;
+		goto out;
+	}
+	dmapipe_server_set_idle_callback(p.server, on_idle, &p);
+	if (!p.quiet) {
+		char fourcc[16];
+		struct dmapipe_recorded_frame f;
+
+		dmapipe_recording_get_frame(p.rec, p.first, &f);
+		fprintf(stderr, "play: %s: %llu frames, %s %ux%u%s, %s, buffers from %s (%s), on %s\n",
+			p.file, (unsigned long long)p.info.frames,
+			dmapipe_fourcc_to_string(f.layout.format.fourcc, fourcc, sizeof(fourcc)),
+			f.layout.format.width, f.layout.format.height,
+			p.info.layouts > 1 ? " (the format changes)" : "",
+			p.info.direct ? "O_DIRECT" : "buffered",
+			dmapipe_allocator_get_name(p.alloc),
+			dmapipe_mem_kind_to_string(dmapipe_allocator_get_mem_kind(p.alloc)), p.socket);
+	}
+	if (!wait_for_consumers(&p)) {
+		if (!stop_requested) {
+			p.failed = true;
+			p.failure = "timed out waiting for consumers";
+		}
+		p.end = stop_requested ? "interrupted" : "wait-timeout";
+	} else {
+		run(&p);
+	}
+	if (!p.failed && !stop_requested)
+		drain_and_end(&p);
+	else
+		dmapipe_server_end_of_stream(p.server);
+	if (p.progress && p.end)
+		progress_line(&p, now_ns(), &(uint64_t){ 0 }, &(uint64_t){ p.t0 });
+	if (!p.end)
+		p.end = "none";
+	print_summary(&p);
+	status = p.failed ? 1 : 0;
+out:
+	/* reads in flight finish before their buffers go */
+	dmapipe_reader_free(p.reader);
+	if (p.server) {
+		remove_buffers(&p);
+		dmapipe_server_free(p.server);
+	}
+	if (p.timer_fd >= 0)
+		close(p.timer_fd);
+	dmapipe_allocator_unref(p.alloc);
+	dmapipe_recording_close(p.rec);
+	if (p.hash_out && fclose(p.hash_out) != 0) {
+		fprintf(stderr, "dmapipe play: writing %s failed\n", p.hash_log);
+		status = 1;
+	}
+	return status;
+}
