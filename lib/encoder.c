@@ -1099,6 +1099,20 @@ static int dq_output(struct dmapipe_encoder *e)
 	return 1;
 }
 
+/*
+ * vicodec does not flag its FWHT keyframes (V4L2_BUF_FLAG_KEYFRAME); the
+ * frame header says it: big-endian flags at byte 20.
+ */
+static bool fwht_is_iframe(const struct dmapipe_encoder *e, const uint8_t *p, uint32_t len)
+{
+	uint32_t flags;
+
+	if (e->info.codec != V4L2_PIX_FMT_FWHT || len < 44)
+		return false;
+	flags = (uint32_t)p[20] << 24 | (uint32_t)p[21] << 16 | (uint32_t)p[22] << 8 | p[23];
+	return (flags & V4L2_FWHT_FL_I_FRAME) != 0;
+}
+
 static int dq_capture(struct dmapipe_encoder *e)
 {
 	struct v4l2_plane planes[VIDEO_MAX_PLANES];
@@ -1148,7 +1162,7 @@ static int dq_capture(struct dmapipe_encoder *e)
 			log_debug("encoder: %s: packet without a known frame (cookie %llu)",
 				  e->info.path, (unsigned long long)cookie);
 		}
-		if (b.flags & V4L2_BUF_FLAG_KEYFRAME) {
+		if ((b.flags & V4L2_BUF_FLAG_KEYFRAME) || fwht_is_iframe(e, pkt.data, used)) {
 			pkt.flags |= DMAPIPE_FRAME_KEYFRAME;
 			e->stats.keyframes++;
 		}

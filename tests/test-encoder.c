@@ -12,7 +12,7 @@
  *                         bitstreams, nothing copied on the import side
  *   test-encoder vcap     the same with dmapipe_vcap's frames
  *   test-encoder stride   a capture stride the encoder cannot take (rows
- *                         padded to 1024 bytes for a 1000-pixel frame):
+ *                         padded to 1024 bytes for a 1008-pixel frame):
  *                         the reason is given, import-only fails, strict
  *                         refuses with EPERM, auto copies (counted); asking
  *                         the device for the encoder's stride
@@ -478,7 +478,7 @@ static void cmd_decide(void)
 		if (find_node("stateful-encoder", node, sizeof(node))) {
 			struct dmapipe_encoder *enc;
 			struct dmapipe_format f = { .fourcc = dmapipe_fourcc_from_string("NV12"),
-						    .width = 1000, .height = 480 };
+						    .width = 1008, .height = 480 };
 
 			dmapipe_encoder_options_init(&o);
 			o.device = node;
@@ -491,7 +491,10 @@ static void cmd_decide(void)
 			enc = dmapipe_encoder_new(&o);
 			check(enc);
 			check_int_eq(dmapipe_encoder_get_layout(enc, &f, &want), 0);
-			check_int_eq(want.planes[0].stride, 1000);
+			check_int_eq(want.planes[0].stride, 1008);
+			check_int_eq(want.planes[1].offset, 1008 * 480);
+			f.width = 1000; /* vicodec encodes multiples of 16 only */
+			check_int_eq(dmapipe_encoder_get_layout(enc, &f, &want), -EINVAL);
 			f.width = 100; /* below vicodec's minimum of 640 */
 			check_int_eq(dmapipe_encoder_get_layout(enc, &f, &want), -EINVAL);
 			f.width = 640;
@@ -551,8 +554,8 @@ static void cmd_stride(void)
 {
 	char node[64], enc_node[64], why[192];
 	uint32_t nv12 = dmapipe_fourcc_from_string("NV12");
-	struct dmapipe_format f = { .fourcc = nv12, .width = 1000, .height = 480 };
-	struct stream s = { .name = "stride", .width = 1000, .height = 480 };
+	struct dmapipe_format f = { .fourcc = nv12, .width = 1008, .height = 480 };
+	struct stream s = { .name = "stride", .width = 1008, .height = 480 };
 	struct dmapipe_encoder_info info;
 	struct dmapipe_encoder_stats st;
 	struct dmapipe_layout want;
@@ -563,12 +566,14 @@ static void cmd_stride(void)
 	const struct dmapipe_layout *l;
 	int ret;
 
-	if (!find_node("vivid-000-vid-cap", node, sizeof(node)))
-		test_skip("no vivid-000-vid-cap node (modprobe vivid)");
+	/* vcap takes any size and the stride asked for (vivid's webcam input
+	 * has fixed sizes) */
+	if (!find_node("dmapipe-vcap-0", node, sizeof(node)))
+		test_skip("no dmapipe-vcap-0 node (insmod dmapipe_vcap.ko)");
 	encoder_or_skip(enc_node, sizeof(enc_node));
 
 	/* the device pads rows to 1024 bytes, as many capture devices do */
-	src = open_source(node, nv12, 1000, 480, 1024, DMAPIPE_V4L2_IO_EXPORT);
+	src = open_source(node, nv12, 1008, 480, 1024, DMAPIPE_V4L2_IO_EXPORT);
 	l = dmapipe_v4l2_source_get_layout(src);
 	check_int_eq(l->planes[0].stride, 1024);
 
@@ -576,10 +581,10 @@ static void cmd_stride(void)
 	enc = open_encoder(enc_node, DMAPIPE_ENCODER_IO_IMPORT, false, &s);
 	check_int_eq(dmapipe_encoder_check_layout(enc, l, DMAPIPE_MEM_DMABUF, why, sizeof(why)),
 		     -EXDEV);
-	check_msg(strstr(why, "stride 1024, the encoder needs 1000"), "reason: %s", why);
+	check_msg(strstr(why, "stride 1024, the encoder needs 1008"), "reason: %s", why);
 	check_int_eq(dmapipe_v4l2_source_start(src), 0);
 	for (uint64_t t0 = test_now_ms(); (ret = dmapipe_v4l2_source_dequeue(src, &b, &meta)) == -EAGAIN;)
-		check_msg(test_now_ms() - t0 < 30000, "no frame from vivid");
+		check_msg(test_now_ms() - t0 < 30000, "no frame from vcap");
 	check_int_eq(ret, 0);
 	check_int_eq(dmapipe_encoder_submit(enc, b, &meta, NULL), -EXDEV);
 	dmapipe_encoder_get_info(enc, &info);
@@ -605,7 +610,7 @@ static void cmd_stride(void)
 	check_msg(strstr(info.io_note, "import impossible") && strstr(info.io_note, "stride 1024"),
 		  "io_note: %s", info.io_note);
 	check_int_eq(st.frames_copied, 8);
-	check_int_eq(st.bytes_copied, 8ull * 1000 * 480 * 3 / 2);
+	check_int_eq(st.bytes_copied, 8ull * 1008 * 480 * 3 / 2);
 	check_int_eq(s.packets, 8);
 	dmapipe_encoder_free(enc);
 	dmapipe_v4l2_source_free(src);
@@ -616,12 +621,12 @@ static void cmd_stride(void)
 	s.packets = 0;
 	enc = open_encoder(enc_node, DMAPIPE_ENCODER_IO_AUTO, true, &s);
 	check_int_eq(dmapipe_encoder_get_layout(enc, &f, &want), 0);
-	check_int_eq(want.planes[0].stride, 1000);
+	check_int_eq(want.planes[0].stride, 1008);
 	dmapipe_encoder_free(enc);
-	src = open_source(node, nv12, 1000, 480, want.planes[0].stride, DMAPIPE_V4L2_IO_EXPORT);
-	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1000);
+	src = open_source(node, nv12, 1008, 480, want.planes[0].stride, DMAPIPE_V4L2_IO_EXPORT);
+	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1008);
 	dmapipe_v4l2_source_free(src);
-	import_vs_copy("vivid NV12 1000x480, stride negotiated", node, nv12, 1000, 480,
+	import_vs_copy("vcap NV12 1008x480, stride negotiated", node, nv12, 1008, 480,
 		       want.planes[0].stride, DMAPIPE_V4L2_IO_EXPORT, 10);
 	test_pass("stride: with the encoder's stride asked of the device, every frame is imported");
 	free(s.data);
