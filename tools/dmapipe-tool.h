@@ -31,6 +31,8 @@ int cmd_stats(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* ---- command line ------------------------------------------------------ */
 

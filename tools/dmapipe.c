@@ -518,6 +518,8 @@ static const struct {
 	{ "consume", cmd_consume, "receive, verify and time the frames of a stream" },
 	{ "info", cmd_info, "show the library version, allocators and kernel features" },
 	{ "record", cmd_record, "record a stream to a file with direct I/O; check or repair recordings" },
+	{ "encode", cmd_encode, "encode a stream or a capture device with a hardware encoder" },
+	{ "run", cmd_run, "wire a capture device to encoders, recorders and other processes" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
 	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
 	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },
