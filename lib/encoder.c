@@ -1411,6 +1411,7 @@ static int submit_copy(struct dmapipe_encoder *e, struct dmapipe_buffer *buffer,
 	uint8_t *dst[DMAPIPE_MAX_PLANES];
 	uint32_t strides[DMAPIPE_MAX_PLANES];
 	struct dmapipe_copy_stats before, after;
+	struct timespec t0, t1;
 	int i = -1, ret;
 
 	for (unsigned int k = 0; k < e->n_out; k++) {
@@ -1430,13 +1431,17 @@ static int submit_copy(struct dmapipe_encoder *e, struct dmapipe_buffer *buffer,
 	if (!dmapipe_buffer_map_plane(buffer, 0))
 		return -errno;
 	dmapipe_get_copy_stats(&before);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	ret = dmapipe_buffer_begin_cpu_access(buffer, DMAPIPE_ACCESS_READ);
 	if (ret == 0) {
 		ret = dmapipe_buffer_copy_to_memory(buffer, dst, strides);
 		(void)dmapipe_buffer_end_cpu_access(buffer, DMAPIPE_ACCESS_READ);
 	}
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 	if (ret < 0)
 		return ret;
+	e->stats.copy_cpu_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll +
+					   (t1.tv_nsec - t0.tv_nsec));
 	dmapipe_get_copy_stats(&after);
 	e->stats.frames_copied++;
 	e->stats.bytes_copied += after.bytes - before.bytes;

@@ -505,6 +505,7 @@ static void summary(struct encode *e, bool ok)
 		json_u64(&j, "reimports", st.reimports);
 		json_u64(&j, "frames_copied", st.frames_copied);
 		json_u64(&j, "bytes_copied", st.bytes_copied);
+		json_u64(&j, "copy_cpu_ns", st.copy_cpu_ns);
 		json_double(&j, "elapsed_s", secs);
 		json_double(&j, "fps", secs > 0 ? (double)st.packets / secs : 0);
 		json_u64(&j, "cpu_ns", cpu);

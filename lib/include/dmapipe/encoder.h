@@ -265,10 +265,12 @@ struct dmapipe_encoder_stats {
 	uint64_t frames_copied;  /**< frames copied into the driver's buffers */
 	uint64_t bytes_copied;   /**< pixel bytes those copies moved */
 	uint64_t reconfigures;   /**< format changes after the first */
+	/** CPU time (this thread's) spent copying frames, in nanoseconds */
+	uint64_t copy_cpu_ns;
 	uint32_t in_flight;      /**< raw frames in the device now (the backlog) */
 	uint32_t slots;          /**< V4L2 OUTPUT buffers */
 	uint32_t io;             /**< enum dmapipe_encoder_io now */
-	uint32_t reserved[7];
+	uint32_t reserved[5];
 };
 
 /** Fills @stats. Since 0.1. */
