@@ -212,4 +212,23 @@ int dmapipe_kmod_read_file(int dmabuf_fd, uint64_t offset, uint64_t len, int fil
  * or -errno. Shared by the memfd and udmabuf allocators. */
 int dmapipe_memfd_create_sealed(const char *name, uint64_t size);
 
+/* ---- encoders (encoder.c) -------------------------------------------- */
+
+struct v4l2_format;
+
+/*
+ * The layout of a V4L2 raw format (what a device computes: strides from
+ * bytesperline, planes one after another in a single-buffer format, one
+ * object per plane in an "M" format; objects[].size = sizeimage, fds -1).
+ * Returns 0, -ENOTSUP (no DRM equivalent) or -EPROTO (inconsistent).
+ */
+int dmapipe_encoder_layout_from_v4l2(const struct v4l2_format *fmt, struct dmapipe_layout *layout);
+
+/*
+ * Can a device that computed @want import frames of @have in memory of
+ * @kind? 0, or -EXDEV with the first reason written to @why.
+ */
+int dmapipe_encoder_layout_compatible(const struct dmapipe_layout *have, enum dmapipe_mem_kind kind,
+				      const struct dmapipe_layout *want, char *why, size_t len);
+
 #endif /* DMAPIPE_PRIVATE_H */

@@ -438,7 +438,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 		if (ret < 0)
 			return ret;
 	}
-	if (pixelformat || o->width || o->height) {
+	if (pixelformat || o->width || o->height || o->bytesperline) {
 		if (s->info.multiplanar) {
 			struct v4l2_pix_format_mplane *mp = &fmt.fmt.pix_mp;
 
@@ -449,11 +449,13 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 			if (o->height)
 				mp->height = o->height;
 			mp->field = V4L2_FIELD_NONE;
-			/* let the driver choose strides for the new format */
+			/* let the driver choose strides for the new format,
+			 * unless a consumer asked for one */
 			for (unsigned int p = 0; p < VIDEO_MAX_PLANES; p++) {
 				mp->plane_fmt[p].bytesperline = 0;
 				mp->plane_fmt[p].sizeimage = 0;
 			}
+			mp->plane_fmt[0].bytesperline = o->bytesperline;
 		} else {
 			if (pixelformat)
 				fmt.fmt.pix.pixelformat = pixelformat;
@@ -462,7 +464,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 			if (o->height)
 				fmt.fmt.pix.height = o->height;
 			fmt.fmt.pix.field = V4L2_FIELD_NONE;
-			fmt.fmt.pix.bytesperline = 0;
+			fmt.fmt.pix.bytesperline = o->bytesperline;
 			fmt.fmt.pix.sizeimage = 0;
 		}
 		ret = xioctl(s, VIDIOC_S_FMT, &fmt);
@@ -487,6 +489,12 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 			log_warn("v4l2: %s: asked for %ux%u, the driver gives %ux%u", s->info.path,
 				 o->width ? o->width : got_w, o->height ? o->height : got_h,
 				 got_w, got_h);
+		uint32_t got_bpl = s->info.multiplanar ? fmt.fmt.pix_mp.plane_fmt[0].bytesperline :
+							  fmt.fmt.pix.bytesperline;
+
+		if (o->bytesperline && got_bpl != o->bytesperline)
+			log_warn("v4l2: %s: asked for %u bytes per line, the driver gives %u",
+				 s->info.path, o->bytesperline, got_bpl);
 		if (field != V4L2_FIELD_NONE && field != V4L2_FIELD_ANY) {
 			log_error("v4l2: %s: interlaced capture (field %u) is not supported",
 				  s->info.path, field);

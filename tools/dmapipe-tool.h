@@ -33,6 +33,8 @@ int cmd_demo(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_play(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* ---- command line ------------------------------------------------------ */
 

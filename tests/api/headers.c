@@ -9,6 +9,7 @@
 #include <dmapipe/record.h>
 #include <dmapipe/v4l2.h>
 #include <dmapipe/device.h>
+#include <dmapipe/encoder.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,14 @@ int main(void)
 		return 1;
 	if (strcmp(dmapipe_v4l2_role_to_string(DMAPIPE_V4L2_ENCODER), "encoder") != 0)
 		return 1;
+	{
+		struct dmapipe_encoder_options eo;
+
+		dmapipe_encoder_options_init(&eo);
+		if (eo.size != sizeof(eo) || eo.io != DMAPIPE_ENCODER_IO_AUTO ||
+		    strcmp(dmapipe_encoder_io_to_string(DMAPIPE_ENCODER_IO_COPY), "copy") != 0)
+			return 1;
+	}
 	printf("dmapipe %s\n", dmapipe_version());
 	return 0;
 }

@@ -2,6 +2,7 @@
 // The installed headers from C++.
 #include <dmapipe/dmapipe.h>
 #include <dmapipe/v4l2.h>
+#include <dmapipe/encoder.h>
 
 int main()
 {

@@ -25,6 +25,7 @@
 #include <dmapipe/pattern.h>
 #include <dmapipe/record.h>
 #include <dmapipe/v4l2.h>
+#include <dmapipe/encoder.h>
 #include <dmapipe/device.h>
 
 #ifdef __cplusplus

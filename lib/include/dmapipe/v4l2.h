@@ -88,6 +88,14 @@ struct dmapipe_v4l2_options {
 	 * direct-I/O fd (O_DIRECT, io_uring fixed buffers): AUTO then imports
 	 */
 	bool direct_io;
+	/**
+	 * bytes per line of the first plane to ask the driver for (the
+	 * others follow from it); 0: the driver's choice. For consumers that
+	 * import the frames into a device needing a given stride (an
+	 * encoder, see dmapipe_encoder_get_layout()). The driver may round it
+	 * or refuse it (logged): the layout says what it gave.
+	 */
+	uint32_t bytesperline;
 };
 
 /** Sets the defaults. Since 0.1. */

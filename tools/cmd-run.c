@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmapipe run: one capture wired to several consumers in one command.
+ *
+ * The capture device feeds a server (the serve= socket, or a private
+ * abstract one); every consumer in this process -- encoders, recorders --
+ * is an ordinary client of that server, so each has its own policy, leases
+ * and drop counter exactly as another process would, and a slow one drops
+ * frames without slowing capture or the others. Nothing is copied on the
+ * way: the clients receive the capture buffers' own dma-bufs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dmapipe-tool.h"
+#include "encode-sink.h"
+#include "pipeline.h"
+
+static const char *const run_usage =
+	"Usage: dmapipe run [OPTIONS] capture=DEVICE[,KEY=VALUE...] CONSUMER...\n"
+	"\n"
+	"Wires one capture device to several consumers: hardware encoders, recorders\n"
+	"and other processes (serve=). Each consumer has its own policy; nothing is\n"
+	"copied unless an encoder cannot import the frames (counted, with the reason;\n"
+	"--strict refuses). The device is asked for buffers every encoder can import.\n"
+	"\n"
+	"Elements:\n"
+	"  capture=DEVICE[,format=FOURCC][,size=WxH][,fps=N][,io=auto|export|import]\n"
+	"                [,buffers=N][,stride=BYTES]\n"
+	"  encode=CODEC,out=FILE|-[,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]\n"
+	"                [,bitrate=N][,gop=N][,qp=N][,in-flight=N]   (up to 4)\n"
+	"  record=FILE[,policy=POLICY]    a recording with direct I/O (up to 4)\n"
+	"  serve=SOCKET                   other processes may consume the stream\n"
+	"  POLICY: latest, queue:N or block:N (encode default queue:4, record queue:8)\n"
+	"\n"
+	"Options:\n"
+	"  -n, --frames N      stop after the device captured N frames\n"
+	"      --duration S    stop after S seconds\n"
+	"      --strict        never copy a frame: fail instead\n"
+	"      --no-negotiate  keep the device's layout even if an encoder cannot import it\n"
+	"  -q, --quiet         no progress line\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Example: dmapipe run capture=/dev/video0,size=640x480 encode=fwht,out=cam.fwht \\\n"
+	"             record=cam.rec serve=/run/user/1000/cam\n";
+
+struct consumer {
+	struct dmapipe_client *client;
+	/* one of */
+	struct enc_sink sink;
+	bool is_encode;
+	struct dmapipe_recorder *rec;
+	const char *name;
+	uint64_t frames, dropped;
+	bool failed;
+};
+
+struct run {
+	struct pipeline p;
+	uint64_t frames;
+	uint32_t duration_s;
+	bool strict, negotiate, quiet;
+	char private_sock[64];
+	struct dmapipe_server *server;
+	struct dmapipe_v4l2_source *source;
+	struct consumer cons[PIPELINE_MAX_ENCODE + PIPELINE_MAX_RECORD];
+	unsigned int n_cons;
+	char negotiation[256];
+	uint64_t t0;
+};
+
+static void release_frame(void *data, void *frame)
+{
+	struct consumer *c = data;
+
+	dmapipe_client_release_frame(c->client, frame, -1);
+}
+
+static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int status, void *data)
+{
+	struct consumer *c = data;
+
+	(void)rec;
+	if (status && !c->failed) {
+		c->failed = true;
+		fprintf(stderr, "dmapipe run: %s: %s\n", c->name, strerror(-status));
+	}
+	dmapipe_client_release_frame(c->client, frame_data, -1);
+}
+
+static void parse_args(struct run *r, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "frames", required_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'D' },
+		{ "strict", no_argument, NULL, 'S' },
+		{ "no-negotiate", no_argument, NULL, 'N' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[320];
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, ":n:qh", options, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			r->frames = opt_u64("run", "--frames", optarg);
+			break;
+		case 'D':
+			r->duration_s = opt_u32("run", "--duration", optarg, 1, 86400 * 365);
+			break;
+		case 'S':
+			r->strict = true;
+			break;
+		case 'N':
+			r->negotiate = false;
+			break;
+		case 'q':
+			r->quiet = true;
+			break;
+		case 'h':
+			fputs(run_usage, stdout);
+			exit(0);
+		default:
+			usage_getopt_error("run", ch, argv);
+		}
+	}
+	if (optind >= argc)
+		usage_error("run", "no pipeline: give capture=DEVICE and at least one consumer");
+	if (pipeline_parse(&r->p, argc - optind, argv + optind, err, sizeof(err)) < 0) {
+		pipeline_finish(&r->p);
+		usage_error("run", "%s", err);
+	}
+	for (unsigned int i = 0; i < r->p.n_encode; i++)
+		if (r->strict && r->p.encode[i].io == DMAPIPE_ENCODER_IO_COPY)
+			usage_error("run", "encode=%s,io=copy copies every frame, which --strict forbids",
+				    r->p.encode[i].codec_name);
+}
+
+static struct dmapipe_client *connect_consumer(struct run *r, const char *name,
+					       enum pipeline_policy policy, uint32_t depth,
+					       bool dmabuf_only)
+{
+	struct dmapipe_client_options co;
+	struct dmapipe_client *cl;
+
+	dmapipe_client_options_init(&co);
+	co.path = r->p.serve ? r->p.serve : r->private_sock;
+	co.policy = (enum dmapipe_policy)policy;
+	co.queue_depth = depth;
+	co.name = name;
+	co.dmabuf_only = dmabuf_only;
+	cl = dmapipe_client_new(&co);
+	if (!cl)
+		fprintf(stderr, "dmapipe run: %s cannot connect: %s\n", name, strerror(errno));
+	return cl;
+}
+
+static int setup(struct run *r)
+{
+	struct dmapipe_server_options so;
+	struct dmapipe_v4l2_options vo;
+	struct enc_sink sinks[PIPELINE_MAX_ENCODE];
+	const struct pipeline_capture *cap = &r->p.capture;
+	unsigned int i;
+
+	/* the encoders first: the capture device is asked for what they import */
+	for (i = 0; i < r->p.n_encode; i++) {
+		const struct pipeline_encode *pe = &r->p.encode[i];
+		struct consumer *c = &r->cons[r->n_cons];
+		struct enc_sink_config cfg;
+
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.device = pe->device;
+		cfg.codec = pe->codec;
+		cfg.out = pe->out;
+		cfg.io = (enum dmapipe_encoder_io)pe->io;
+		cfg.strict = r->strict;
+		cfg.bitrate = pe->bitrate;
+		cfg.gop = pe->gop;
+		cfg.in_flight = pe->in_flight;
+		cfg.qp = pe->qp;
+		cfg.release = release_frame;
+		cfg.release_data = c;
+		if (enc_sink_init(&c->sink, &cfg) < 0)
+			return -1;
+		c->is_encode = true;
+		c->name = pe->out;
+		r->n_cons++;
+		sinks[i] = c->sink;
+	}
+	dmapipe_v4l2_options_init(&vo);
+	vo.device = cap->device;
+	if (cap->format[0]) {
+		vo.fourcc = dmapipe_fourcc_from_string(cap->format);
+		if (!vo.fourcc) {
+			fprintf(stderr, "dmapipe run: capture: unknown format %s\n", cap->format);
+			return -1;
+		}
+	}
+	vo.width = cap->width;
+	vo.height = cap->height;
+	vo.fps_num = cap->fps;
+	vo.fps_den = cap->fps ? 1 : 0;
+	vo.io = (enum dmapipe_v4l2_io)cap->io;
+	vo.buffers = cap->buffers ? cap->buffers : 8;
+	vo.bytesperline = cap->stride;
+	r->source = open_capture_for(&vo, sinks, r->p.n_encode, r->negotiate, r->negotiation,
+				     sizeof(r->negotiation));
+	if (!r->source) {
+		fprintf(stderr, "dmapipe run: cannot capture from %s: %s\n", cap->device,
+			strerror(errno));
+		return -1;
+	}
+
+	dmapipe_server_options_init(&so);
+	if (!r->p.serve)
+		snprintf(r->private_sock, sizeof(r->private_sock), "@dmapipe-run-%d", (int)getpid());
+	so.path = r->p.serve ? r->p.serve : r->private_sock;
+	so.producer_name = "run";
+	r->server = dmapipe_server_new(&so);
+	if (!r->server) {
+		fprintf(stderr, "dmapipe run: cannot serve on %s: %s\n", so.path, strerror(errno));
+		return -1;
+	}
+	if (dmapipe_v4l2_source_attach(r->source, r->server) < 0)
+		return -1;
+
+	for (i = 0; i < r->p.n_encode; i++) {
+		struct consumer *c = &r->cons[i];
+
+		c->client = connect_consumer(r, "encode", r->p.encode[i].policy, r->p.encode[i].depth,
+					     r->strict);
+		if (!c->client)
+			return -1;
+	}
+	for (i = 0; i < r->p.n_record; i++) {
+		struct consumer *c = &r->cons[r->n_cons];
+		struct dmapipe_recorder_options ro;
+
+		dmapipe_recorder_options_init(&ro);
+		ro.done = on_recorded;
+		ro.user_data = c;
+		c->name = r->p.record[i].path;
+		c->rec = dmapipe_recorder_new(r->p.record[i].path, &ro);
+		if (!c->rec) {
+			fprintf(stderr, "dmapipe run: cannot record to %s: %s\n", r->p.record[i].path,
+				strerror(errno));
+			return -1;
+		}
+		r->n_cons++;
+		c->client = connect_consumer(r, "record", r->p.record[i].policy, r->p.record[i].depth,
+					     false);
+		if (!c->client)
+			return -1;
+	}
+	return 0;
+}
+
+/* Hands one consumer its frames; -1 on a fatal error. */
+static int feed(struct run *r, struct consumer *c)
+{
+	struct dmapipe_frame *f;
+	int ret;
+
+	(void)r;
+	dmapipe_client_dispatch(c->client, 0);
+	if (c->is_encode && dmapipe_encoder_dispatch(c->sink.enc, 0) < 0)
+		return -1;
+	if (c->rec && dmapipe_recorder_dispatch(c->rec, 0) < 0 && !c->failed) {
+		c->failed = true;
+		fprintf(stderr, "dmapipe run: %s: the recording stopped\n", c->name);
+	}
+	while ((f = dmapipe_client_acquire_frame(c->client))) {
+		if (c->failed) {
+			dmapipe_client_release_frame(c->client, f, -1);
+			continue;
+		}
+		if (c->is_encode)
+			ret = dmapipe_encoder_submit(c->sink.enc, f->buffer, &f->meta, f);
+		else
+			ret = dmapipe_recorder_submit(c->rec, f->buffer, &f->meta, f);
+		if (ret == 0) {
+			c->frames++;
+			continue;
+		}
+		dmapipe_client_release_frame(c->client, f, -1);
+		if (ret == -EAGAIN) {
+			c->dropped++;
+			continue;
+		}
+		fprintf(stderr, "dmapipe run: %s: %s%s\n", c->name, strerror(-ret),
+			ret == -EPERM ? " (strict: the frames would have to be copied; see above)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static void progress(struct run *r)
+{
+	struct dmapipe_v4l2_stats vs;
+	struct dmapipe_copy_stats cs;
+	double secs = (double)(now_ns() - r->t0) / 1e9;
+
+	dmapipe_v4l2_source_get_stats(r->source, &vs);
+	dmapipe_get_copy_stats(&cs);
+	fprintf(stderr, "\rrun: %llu frames captured (%.1f fps)", (unsigned long long)vs.frames,
+		secs > 0 ? (double)vs.frames / secs : 0.0);
+	for (unsigned int i = 0; i < r->n_cons; i++)
+		fprintf(stderr, ", %s %llu/-%llu", r->cons[i].is_encode ? "enc" : "rec",
+			(unsigned long long)r->cons[i].frames, (unsigned long long)r->cons[i].dropped);
+	fprintf(stderr, ", copied %llu bytes   ", (unsigned long long)cs.bytes);
+}
+
+static void summary(struct run *r, bool ok, const char *end)
+{
+	struct dmapipe_v4l2_stats vs;
+	struct dmapipe_v4l2_info vi;
+	struct dmapipe_copy_stats cs;
+	struct dmapipe_consumer_stats st[40];
+	double secs = (double)(now_ns() - r->t0) / 1e9;
+	int n;
+
+	dmapipe_v4l2_source_get_stats(r->source, &vs);
+	dmapipe_v4l2_source_get_info(r->source, &vi);
+	dmapipe_get_copy_stats(&cs);
+	if (!r->quiet)
+		fputc('\n', stderr);
+	fprintf(stderr, "run: %s; %s\n  capture: %s (%s), %s mode, %llu frames in %.1f s (%.1f fps), "
+		"%llu dropped by the device; %s\n", ok ? "ok" : "FAILED", end, vi.path, vi.card,
+		dmapipe_v4l2_io_to_string(vi.io), (unsigned long long)vs.frames, secs,
+		secs > 0 ? (double)vs.frames / secs : 0.0, (unsigned long long)vs.dropped,
+		r->negotiation);
+	for (unsigned int i = 0; i < r->n_cons; i++) {
+		struct consumer *c = &r->cons[i];
+
+		if (c->is_encode) {
+			struct dmapipe_encoder_stats es;
+			struct dmapipe_encoder_info ei;
+
+			dmapipe_encoder_get_stats(c->sink.enc, &es);
+			dmapipe_encoder_get_info(c->sink.enc, &ei);
+			fprintf(stderr, "  encode -> %s: %llu frames, %llu dropped, %llu packets, "
+				"%llu bytes; %s: %s; copied %llu bytes\n", c->name,
+				(unsigned long long)es.frames_in, (unsigned long long)c->dropped,
+				(unsigned long long)es.packets, (unsigned long long)es.bytes_out,
+				dmapipe_encoder_io_to_string(ei.io), ei.io_note,
+				(unsigned long long)es.bytes_copied);
+		} else {
+			struct dmapipe_recorder_stats rs;
+
+			dmapipe_recorder_get_stats(c->rec, &rs);
+			fprintf(stderr, "  record -> %s: %llu frames written, %llu dropped, "
+				"%llu bytes copied\n", c->name, (unsigned long long)rs.frames_written,
+				(unsigned long long)c->dropped, (unsigned long long)rs.bytes_copied);
+		}
+	}
+	n = dmapipe_server_get_consumer_stats(r->server, st, 40);
+	for (int i = 0; i < n && i < 40; i++) {
+		if (strcmp(st[i].name, "encode") == 0 || strcmp(st[i].name, "record") == 0)
+			continue;
+		fprintf(stderr, "  consumer %u (pid %d, %s): %llu frames sent, %llu dropped\n", st[i].id,
+			st[i].pid, st[i].name[0] ? st[i].name : "unnamed",
+			(unsigned long long)st[i].frames_sent, (unsigned long long)st[i].frames_dropped);
+	}
+	fprintf(stderr, "  copied: %llu bytes in %llu frames (whole process)\n",
+		(unsigned long long)cs.bytes, (unsigned long long)cs.frames);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run r;
+	const char *end = "end";
+	uint64_t next_progress;
+	bool ok = true;
+	unsigned int i;
+
+	memset(&r, 0, sizeof(r));
+	r.negotiate = true;
+	parse_args(&r, argc, argv);
+	install_stop_signals();
+	if (setup(&r) < 0) {
+		ok = false;
+		end = "setup failed";
+		goto out;
+	}
+	if (dmapipe_v4l2_source_start(r.source) < 0) {
+		ok = false;
+		end = "the device did not start";
+		goto out;
+	}
+	r.t0 = now_ns();
+	next_progress = r.t0 + 1000000000ull;
+	for (;;) {
+		struct pollfd pfd[2 + 3 * (PIPELINE_MAX_ENCODE + PIPELINE_MAX_RECORD)];
+		struct dmapipe_v4l2_stats vs;
+		unsigned int n = 0;
+		int ret;
+
+		pfd[n++] = (struct pollfd){ .fd = dmapipe_server_get_fd(r.server), .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = dmapipe_v4l2_source_get_fd(r.source), .events = POLLIN };
+		for (i = 0; i < r.n_cons; i++) {
+			pfd[n++] = (struct pollfd){ .fd = dmapipe_client_get_fd(r.cons[i].client),
+						    .events = POLLIN };
+			pfd[n++] = (struct pollfd){ .fd = r.cons[i].is_encode ?
+						    dmapipe_encoder_get_fd(r.cons[i].sink.enc) :
+						    dmapipe_recorder_get_fd(r.cons[i].rec),
+						    .events = POLLIN };
+		}
+		(void)poll(pfd, n, 100);
+		ret = dmapipe_v4l2_source_dispatch(r.source, 0);
+		if (ret < 0) {
+			fprintf(stderr, "dmapipe run: capture: %s\n", strerror(-ret));
+			ok = false;
+			end = "capture failed";
+			break;
+		}
+		dmapipe_server_dispatch(r.server, 0);
+		for (i = 0; i < r.n_cons; i++) {
+			if (feed(&r, &r.cons[i]) < 0) {
+				ok = false;
+				end = "a consumer failed";
+				break;
+			}
+		}
+		if (!ok)
+			break;
+		dmapipe_v4l2_source_get_stats(r.source, &vs);
+		if (stop_requested) {
+			end = "interrupted";
+			break;
+		}
+		if (r.frames && vs.frames >= r.frames) {
+			end = "frames";
+			break;
+		}
+		if (r.duration_s && now_ns() - r.t0 >= (uint64_t)r.duration_s * 1000000000ull) {
+			end = "duration";
+			break;
+		}
+		if (!r.quiet && now_ns() >= next_progress) {
+			progress(&r);
+			next_progress = now_ns() + 1000000000ull;
+		}
+	}
+	/* the last frames: encoders drain, recorders write their index */
+	dmapipe_v4l2_source_stop(r.source);
+	for (i = 0; i < r.n_cons; i++) {
+		struct consumer *c = &r.cons[i];
+
+		if (c->is_encode && dmapipe_encoder_finish(c->sink.enc, 10000) < 0)
+			ok = false;
+		if (c->rec && dmapipe_recorder_finish(c->rec) < 0)
+			ok = false;
+		if (c->failed || (c->is_encode && c->sink.write_error))
+			ok = false;
+	}
+out:
+	if (r.source && r.server)
+		summary(&r, ok, end);
+	for (i = 0; i < r.n_cons; i++) {
+		struct consumer *c = &r.cons[i];
+
+		if (c->is_encode)
+			enc_sink_finish(&c->sink);
+		dmapipe_recorder_free(c->rec);
+		dmapipe_client_free(c->client);
+	}
+	dmapipe_v4l2_source_free(r.source);
+	dmapipe_server_free(r.server);
+	pipeline_finish(&r.p);
+	return ok ? 0 : 1;
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What `dmapipe encode` and `dmapipe run` share: an encoder writing its
+ * bitstream to a file or stdout, and opening a capture device whose
+ * buffers the encoders can import (allocation-time negotiation).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/videodev2.h>
+
+#include "dmapipe-tool.h"
+#include "encode-sink.h"
+
+static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_packet *p,
+		      void *data)
+{
+	struct enc_sink *s = data;
+	const uint8_t *b = p->data;
+	size_t left = p->size;
+
+	(void)enc;
+	while (left && !s->write_error) {
+		ssize_t n = write(s->fd, b, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			s->write_error = errno;
+			fprintf(stderr, "dmapipe: writing the bitstream to %s: %s\n", s->out,
+				strerror(errno));
+			break;
+		}
+		b += n;
+		left -= (size_t)n;
+	}
+	if (p->flags & DMAPIPE_FRAME_KEYFRAME)
+		s->keyframes++;
+	s->packets++;
+	s->bytes += p->size;
+}
+
+static void on_done(struct dmapipe_encoder *enc, void *frame_data, int status, void *data)
+{
+	struct enc_sink *s = data;
+
+	(void)enc;
+	if (status)
+		s->failed++;
+	if (s->release)
+		s->release(s->release_data, frame_data);
+}
+
+int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
+{
+	struct dmapipe_encoder_options o;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->out = c->out;
+	dmapipe_encoder_options_init(&o);
+	o.device = c->device;
+	o.codec = c->codec;
+	o.io = c->io;
+	o.strict = c->strict;
+	o.bitrate = c->bitrate;
+	o.gop = c->gop;
+	if (c->in_flight)
+		o.max_in_flight = c->in_flight;
+	if (c->qp >= 0) {
+		if (c->codec == V4L2_PIX_FMT_FWHT) {
+			o.controls[o.n_controls].id = V4L2_CID_FWHT_I_FRAME_QP;
+			o.controls[o.n_controls++].value = c->qp;
+			o.controls[o.n_controls].id = V4L2_CID_FWHT_P_FRAME_QP;
+			o.controls[o.n_controls++].value = c->qp;
+		} else {
+			o.controls[o.n_controls].id = V4L2_CID_MPEG_VIDEO_H264_I_FRAME_QP;
+			o.controls[o.n_controls++].value = c->qp;
+		}
+	}
+	for (unsigned int i = 0; i < c->n_controls && o.n_controls < DMAPIPE_ENCODER_MAX_CONTROLS; i++)
+		o.controls[o.n_controls++] = c->controls[i];
+	/* the colorimetry every frame header carries, fixed so that encodings compare */
+	o.colorspace = V4L2_COLORSPACE_SMPTE170M;
+	o.xfer_func = V4L2_XFER_FUNC_709;
+	o.ycbcr_enc = V4L2_YCBCR_ENC_601;
+	o.quantization = V4L2_QUANTIZATION_LIM_RANGE;
+	o.packet = on_packet;
+	o.done = on_done;
+	o.user_data = s;
+	s->release = c->release;
+	s->release_data = c->release_data;
+
+	if (strcmp(c->out, "-") == 0) {
+		s->fd = STDOUT_FILENO;
+	} else {
+		s->fd = open(c->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (s->fd < 0) {
+			fprintf(stderr, "dmapipe: cannot create %s: %s\n", c->out, strerror(errno));
+			return -1;
+		}
+		s->own_fd = true;
+	}
+	s->enc = dmapipe_encoder_new(&o);
+	if (!s->enc) {
+		fprintf(stderr, "dmapipe: cannot open the encoder: %s (see the message above)\n",
+			strerror(errno));
+		enc_sink_finish(s);
+		return -1;
+	}
+	return 0;
+}
+
+void enc_sink_finish(struct enc_sink *s)
+{
+	dmapipe_encoder_free(s->enc);
+	s->enc = NULL;
+	if (s->own_fd && s->fd >= 0) {
+		if (close(s->fd) < 0 && !s->write_error) {
+			s->write_error = errno;
+			fprintf(stderr, "dmapipe: closing %s: %s\n", s->out, strerror(errno));
+		}
+	}
+	s->fd = -1;
+}
+
+/* ---- allocation-time negotiation ------------------------------------------- */
+
+struct dmapipe_v4l2_source *open_capture_for(struct dmapipe_v4l2_options *o,
+					     struct enc_sink *sinks, unsigned int n, bool negotiate,
+					     char *note, size_t len)
+{
+	struct dmapipe_v4l2_source *src = dmapipe_v4l2_source_new(o);
+	const struct dmapipe_layout *l;
+	struct dmapipe_layout want;
+	char why[192];
+	unsigned int bad = n, attempts = 0;
+
+	snprintf(note, len, "no encoder");
+	if (!src || !n)
+		return src;
+	for (;; attempts++) {
+		l = dmapipe_v4l2_source_get_layout(src);
+		bad = n;
+		for (unsigned int i = 0; i < n; i++) {
+			if (dmapipe_encoder_check_layout(sinks[i].enc, l, DMAPIPE_MEM_DMABUF, why,
+							 sizeof(why)) < 0) {
+				bad = i;
+				break;
+			}
+		}
+		if (bad == n) {
+			snprintf(note, len, "%s", o->bytesperline ?
+				 "the capture buffers have the encoder's layout (asked for)" :
+				 "the capture buffers suit the encoder as they are");
+			return src;
+		}
+		if (!negotiate) {
+			snprintf(note, len, "not negotiated (--no-negotiate): %s", why);
+			return src;
+		}
+		if (dmapipe_encoder_get_layout(sinks[bad].enc, &l->format, &want) < 0 ||
+		    want.n_objects != 1 || o->bytesperline == want.planes[0].stride ||
+		    attempts > n) {
+			snprintf(note, len, "the device cannot give the encoder's layout: %s", why);
+			return src;
+		}
+		fprintf(stderr, "dmapipe: negotiating: %s; asking %s for %u bytes per line\n", why,
+			o->device, want.planes[0].stride);
+		dmapipe_v4l2_source_free(src);
+		o->bytesperline = want.planes[0].stride;
+		src = dmapipe_v4l2_source_new(o);
+		if (!src)
+			return NULL;
+	}
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Encoders writing bitstreams, shared by `dmapipe encode` and `dmapipe run`. */
+#ifndef DMAPIPE_ENCODE_SINK_H
+#define DMAPIPE_ENCODE_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dmapipe/dmapipe.h>
+
+struct enc_sink_config {
+	const char *device;  /* NULL: found by codec */
+	uint32_t codec;      /* V4L2 coded format */
+	const char *out;     /* a file, or "-" */
+	enum dmapipe_encoder_io io;
+	bool strict;
+	uint32_t bitrate, gop, in_flight;
+	int32_t qp;          /* -1: the driver's */
+	struct dmapipe_encoder_control controls[8];
+	unsigned int n_controls;
+	/* gives a frame back (a client frame's lease, a capture buffer) */
+	void (*release)(void *data, void *frame);
+	void *release_data;
+};
+
+struct enc_sink {
+	struct dmapipe_encoder *enc;
+	const char *out;
+	int fd;
+	bool own_fd;
+	int write_error;     /* errno of the first failed write, or 0 */
+	uint64_t packets, keyframes, bytes, failed;
+	void (*release)(void *data, void *frame);
+	void *release_data;
+};
+
+/* Opens the encoder and the output; prints why and returns -1 on failure. */
+int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c);
+/* Frees the encoder (finish it first to keep its last packets) and closes the output. */
+void enc_sink_finish(struct enc_sink *s);
+
+/*
+ * Opens the capture device of @o so that every encoder of @sinks can
+ * import its buffers: when one cannot (a stride, say), and @negotiate, the
+ * device is opened again asking for that encoder's bytes per line. @note
+ * gets what happened. NULL (errno set, logged) if the device cannot be
+ * opened. @o->bytesperline is updated.
+ */
+struct dmapipe_v4l2_source *open_capture_for(struct dmapipe_v4l2_options *o,
+					     struct enc_sink *sinks, unsigned int n, bool negotiate,
+					     char *note, size_t len);
+
+#endif /* DMAPIPE_ENCODE_SINK_H */
