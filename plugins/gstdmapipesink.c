@@ -185,6 +185,8 @@ G_DEFINE_TYPE (GstDmapipeSink, gst_dmapipe_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (dmapipesink, "dmapipesink", GST_RANK_NONE,
     GST_TYPE_DMAPIPE_SINK);
 
+static GQuark key_quark;
+
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
@@ -787,6 +789,38 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 /* ---- frames -------------------------------------------------------------- */
 
 /*
+ * The identity of the object behind @mem's fd. A GstFdMemory keeps its fd
+ * for life, so the fstat() is made once per memory and the result kept on
+ * it (a pool recycles the same memories: one system call per buffer, not
+ * per frame). The value is set once and only freed with the memory; the
+ * lock keeps two sinks sharing a memory (tee) from setting it twice.
+ */
+static gboolean
+memory_object_key (GstMemory * mem, gint fd, ObjectKey * key)
+{
+  static GMutex key_lock;
+  ObjectKey *cached;
+  struct stat st;
+
+  g_mutex_lock (&key_lock);
+  cached = gst_mini_object_get_qdata (GST_MINI_OBJECT_CAST (mem), key_quark);
+  if (!cached) {
+    if (fstat (fd, &st) < 0) {
+      g_mutex_unlock (&key_lock);
+      return FALSE;
+    }
+    cached = g_new (ObjectKey, 1);
+    cached->dev = st.st_dev;
+    cached->ino = st.st_ino;
+    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem), key_quark, cached,
+        g_free);
+  }
+  *key = *cached;
+  g_mutex_unlock (&key_lock);
+  return TRUE;
+}
+
+/*
  * Describes where @buffer's pixels are, if every plane lies in fd-backed
  * memory (GstDmaBufMemory, GstFdMemory). Memories that share one object
  * (sub-memories of one dma-buf) become one object with offsets.
@@ -823,7 +857,7 @@ describe_buffer (GstDmapipeSink * self, GstBuffer * buffer, FrameDesc * d)
     guint idx, len, obj;
     gsize skip, mem_offset;
     GstMemory *mem;
-    struct stat st;
+    ObjectKey key = { 0, };
     gint fd;
 
     if (stride <= 0
@@ -839,17 +873,16 @@ describe_buffer (GstDmapipeSink * self, GstBuffer * buffer, FrameDesc * d)
     for (obj = 0; obj < d->layout.n_objects; obj++)
       if (d->fds[obj] == fd)
         break;
-    if (obj == d->layout.n_objects && fstat (fd, &st) < 0)
+    if (obj == d->layout.n_objects && !memory_object_key (mem, fd, &key))
       return FALSE;
     for (obj = 0; obj < d->layout.n_objects; obj++)
-      if (d->fds[obj] == fd || (d->keys[obj].dev == st.st_dev
-              && d->keys[obj].ino == st.st_ino))
+      if (d->fds[obj] == fd || (d->keys[obj].dev == key.dev
+              && d->keys[obj].ino == key.ino))
         break;
     if (obj == d->layout.n_objects) {
       if (obj == DMAPIPE_MAX_OBJECTS)
         return FALSE;
-      d->keys[obj].dev = st.st_dev;
-      d->keys[obj].ino = st.st_ino;
+      d->keys[obj] = key;
       d->fds[obj] = fd;
       d->layout.n_objects++;
     }
@@ -1533,6 +1566,7 @@ gst_dmapipe_sink_class_init (GstDmapipeSinkClass * klass)
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_render);
   basesink_class->event = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_event);
 
+  key_quark = g_quark_from_static_string ("GstDmapipeSinkObjectKey");
   GST_DEBUG_CATEGORY_INIT (gst_dmapipe_sink_debug, "dmapipesink", 0,
       "dmapipe sink");
   GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
