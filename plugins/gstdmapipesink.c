@@ -165,6 +165,7 @@ struct _GstDmapipeSink
   GPtrArray *entries;           /* Entry* */
   GArray *refused;              /* ObjectKey: not dma-buf nor sealed memfd */
   GPtrArray *idle;              /* GstBuffer* to unref once @lock is dropped */
+  GPtrArray *render_idle;       /* streaming thread: @idle taken from render() */
   guint waiters;                /* threads in g_cond_wait*() on @cond */
   gboolean flushing;
   gboolean eos_sent;
@@ -430,18 +431,18 @@ registry_get (GstDmapipeSink * self, const FrameDesc * d, Entry ** out)
   return REGISTER_OK;
 }
 
-/* Takes the GstBuffers released under the lock; unref them after dropping it
- * (an upstream pool's release may take its own locks). */
-static GPtrArray *
-steal_idle (GstDmapipeSink * self)
+/* Moves the GstBuffers released under the lock to @into, an array of the
+ * calling thread's (no allocation per frame); unref them with unref_idle()
+ * after dropping the lock (an upstream pool's release may take its own
+ * locks). */
+static void
+steal_idle (GstDmapipeSink * self, GPtrArray * into)
 {
-  GPtrArray *idle;
+  guint i;
 
-  if (self->idle->len == 0)
-    return NULL;
-  idle = self->idle;
-  self->idle = g_ptr_array_new ();
-  return idle;
+  for (i = 0; i < self->idle->len; i++)
+    g_ptr_array_add (into, g_ptr_array_index (self->idle, i));
+  g_ptr_array_set_size (self->idle, 0);
 }
 
 static void
@@ -449,11 +450,9 @@ unref_idle (GPtrArray * idle)
 {
   guint i;
 
-  if (!idle)
-    return;
   for (i = 0; i < idle->len; i++)
     gst_buffer_unref (g_ptr_array_index (idle, i));
-  g_ptr_array_free (idle, TRUE);
+  g_ptr_array_set_size (idle, 0);
 }
 
 /* ---- the server and its dispatch thread --------------------------------- */
@@ -462,6 +461,7 @@ static gpointer
 dispatch_thread (gpointer data)
 {
   GstDmapipeSink *self = data;
+  GPtrArray *idle = g_ptr_array_new ();
   struct pollfd pfd[2];
 
   pfd[0].fd = dmapipe_server_get_fd (self->server);
@@ -470,7 +470,6 @@ dispatch_thread (gpointer data)
   pfd[1].events = POLLIN;
 
   for (;;) {
-    GPtrArray *idle;
     gint ret;
 
     ret = poll (pfd, 2, -1);
@@ -491,10 +490,11 @@ dispatch_thread (gpointer data)
     /* a broadcast is a futex syscall even with nobody waiting */
     if (self->waiters)
       g_cond_broadcast (&self->cond);
-    idle = steal_idle (self);
+    steal_idle (self, idle);
     g_mutex_unlock (&self->lock);
     unref_idle (idle);
   }
+  g_ptr_array_free (idle, TRUE);
   return NULL;
 }
 
@@ -561,7 +561,7 @@ server_start (GstDmapipeSink * self)
 static void
 server_stop (GstDmapipeSink * self)
 {
-  GPtrArray *idle;
+  GPtrArray *idle = g_ptr_array_new ();
   guint64 one = 1;
   guint i;
 
@@ -584,9 +584,10 @@ server_stop (GstDmapipeSink * self)
     entry_free (self, g_ptr_array_index (self->entries, i));
   g_ptr_array_set_size (self->entries, 0);
   g_array_set_size (self->refused, 0);
-  idle = steal_idle (self);
+  steal_idle (self, idle);
   g_mutex_unlock (&self->lock);
   unref_idle (idle);
+  g_ptr_array_free (idle, TRUE);
 }
 
 /* ---- GstBaseSink ------------------------------------------------------ */
@@ -1101,7 +1102,6 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   GstBuffer *send = NULL;
   RegisterResult res = REGISTER_REFUSED;
   GstFlowReturn fret;
-  GPtrArray *idle;
   guint wait_consumers;
   gboolean shareable;
   FrameDesc desc;
@@ -1197,9 +1197,9 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   }
   self->frames++;
   registry_collect (self);
-  idle = steal_idle (self);
+  steal_idle (self, self->render_idle);
   g_mutex_unlock (&self->lock);
-  unref_idle (idle);
+  unref_idle (self->render_idle);
   return GST_FLOW_OK;
 }
 
@@ -1432,6 +1432,7 @@ gst_dmapipe_sink_finalize (GObject * object)
   g_free (self->allocator_name);
   g_ptr_array_free (self->entries, TRUE);
   g_ptr_array_free (self->idle, TRUE);
+  g_ptr_array_free (self->render_idle, TRUE);
   g_array_free (self->refused, TRUE);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
@@ -1458,6 +1459,7 @@ gst_dmapipe_sink_init (GstDmapipeSink * self)
   g_cond_init (&self->cond);
   self->entries = g_ptr_array_new ();
   self->idle = g_ptr_array_new ();
+  self->render_idle = g_ptr_array_new ();
   self->refused = g_array_new (FALSE, FALSE, sizeof (ObjectKey));
   self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (self->wake_fd < 0)
