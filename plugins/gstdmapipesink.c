@@ -165,6 +165,7 @@ struct _GstDmapipeSink
   GPtrArray *entries;           /* Entry* */
   GArray *refused;              /* ObjectKey: not dma-buf nor sealed memfd */
   GPtrArray *idle;              /* GstBuffer* to unref once @lock is dropped */
+  GPtrArray *render_idle;       /* streaming thread: @idle taken from render() */
   guint waiters;                /* threads in g_cond_wait*() on @cond */
   gboolean flushing;
   gboolean eos_sent;
@@ -184,6 +185,8 @@ struct _GstDmapipeSink
 G_DEFINE_TYPE (GstDmapipeSink, gst_dmapipe_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (dmapipesink, "dmapipesink", GST_RANK_NONE,
     GST_TYPE_DMAPIPE_SINK);
+
+static GQuark key_quark;
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
@@ -428,18 +431,18 @@ registry_get (GstDmapipeSink * self, const FrameDesc * d, Entry ** out)
   return REGISTER_OK;
 }
 
-/* Takes the GstBuffers released under the lock; unref them after dropping it
- * (an upstream pool's release may take its own locks). */
-static GPtrArray *
-steal_idle (GstDmapipeSink * self)
+/* Moves the GstBuffers released under the lock to @into, an array of the
+ * calling thread's (no allocation per frame); unref them with unref_idle()
+ * after dropping the lock (an upstream pool's release may take its own
+ * locks). */
+static void
+steal_idle (GstDmapipeSink * self, GPtrArray * into)
 {
-  GPtrArray *idle;
+  guint i;
 
-  if (self->idle->len == 0)
-    return NULL;
-  idle = self->idle;
-  self->idle = g_ptr_array_new ();
-  return idle;
+  for (i = 0; i < self->idle->len; i++)
+    g_ptr_array_add (into, g_ptr_array_index (self->idle, i));
+  g_ptr_array_set_size (self->idle, 0);
 }
 
 static void
@@ -447,11 +450,9 @@ unref_idle (GPtrArray * idle)
 {
   guint i;
 
-  if (!idle)
-    return;
   for (i = 0; i < idle->len; i++)
     gst_buffer_unref (g_ptr_array_index (idle, i));
-  g_ptr_array_free (idle, TRUE);
+  g_ptr_array_set_size (idle, 0);
 }
 
 /* ---- the server and its dispatch thread --------------------------------- */
@@ -460,6 +461,7 @@ static gpointer
 dispatch_thread (gpointer data)
 {
   GstDmapipeSink *self = data;
+  GPtrArray *idle = g_ptr_array_new ();
   struct pollfd pfd[2];
 
   pfd[0].fd = dmapipe_server_get_fd (self->server);
@@ -468,7 +470,6 @@ dispatch_thread (gpointer data)
   pfd[1].events = POLLIN;
 
   for (;;) {
-    GPtrArray *idle;
     gint ret;
 
     ret = poll (pfd, 2, -1);
@@ -489,10 +490,11 @@ dispatch_thread (gpointer data)
     /* a broadcast is a futex syscall even with nobody waiting */
     if (self->waiters)
       g_cond_broadcast (&self->cond);
-    idle = steal_idle (self);
+    steal_idle (self, idle);
     g_mutex_unlock (&self->lock);
     unref_idle (idle);
   }
+  g_ptr_array_free (idle, TRUE);
   return NULL;
 }
 
@@ -559,7 +561,7 @@ server_start (GstDmapipeSink * self)
 static void
 server_stop (GstDmapipeSink * self)
 {
-  GPtrArray *idle;
+  GPtrArray *idle = g_ptr_array_new ();
   guint64 one = 1;
   guint i;
 
@@ -582,9 +584,10 @@ server_stop (GstDmapipeSink * self)
     entry_free (self, g_ptr_array_index (self->entries, i));
   g_ptr_array_set_size (self->entries, 0);
   g_array_set_size (self->refused, 0);
-  idle = steal_idle (self);
+  steal_idle (self, idle);
   g_mutex_unlock (&self->lock);
   unref_idle (idle);
+  g_ptr_array_free (idle, TRUE);
 }
 
 /* ---- GstBaseSink ------------------------------------------------------ */
@@ -787,6 +790,38 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 /* ---- frames -------------------------------------------------------------- */
 
 /*
+ * The identity of the object behind @mem's fd. A GstFdMemory keeps its fd
+ * for life, so the fstat() is made once per memory and the result kept on
+ * it (a pool recycles the same memories: one system call per buffer, not
+ * per frame). The value is set once and only freed with the memory; the
+ * lock keeps two sinks sharing a memory (tee) from setting it twice.
+ */
+static gboolean
+memory_object_key (GstMemory * mem, gint fd, ObjectKey * key)
+{
+  static GMutex key_lock;
+  ObjectKey *cached;
+  struct stat st;
+
+  g_mutex_lock (&key_lock);
+  cached = gst_mini_object_get_qdata (GST_MINI_OBJECT_CAST (mem), key_quark);
+  if (!cached) {
+    if (fstat (fd, &st) < 0) {
+      g_mutex_unlock (&key_lock);
+      return FALSE;
+    }
+    cached = g_new (ObjectKey, 1);
+    cached->dev = st.st_dev;
+    cached->ino = st.st_ino;
+    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem), key_quark, cached,
+        g_free);
+  }
+  *key = *cached;
+  g_mutex_unlock (&key_lock);
+  return TRUE;
+}
+
+/*
  * Describes where @buffer's pixels are, if every plane lies in fd-backed
  * memory (GstDmaBufMemory, GstFdMemory). Memories that share one object
  * (sub-memories of one dma-buf) become one object with offsets.
@@ -823,7 +858,7 @@ describe_buffer (GstDmapipeSink * self, GstBuffer * buffer, FrameDesc * d)
     guint idx, len, obj;
     gsize skip, mem_offset;
     GstMemory *mem;
-    struct stat st;
+    ObjectKey key = { 0, };
     gint fd;
 
     if (stride <= 0
@@ -839,17 +874,16 @@ describe_buffer (GstDmapipeSink * self, GstBuffer * buffer, FrameDesc * d)
     for (obj = 0; obj < d->layout.n_objects; obj++)
       if (d->fds[obj] == fd)
         break;
-    if (obj == d->layout.n_objects && fstat (fd, &st) < 0)
+    if (obj == d->layout.n_objects && !memory_object_key (mem, fd, &key))
       return FALSE;
     for (obj = 0; obj < d->layout.n_objects; obj++)
-      if (d->fds[obj] == fd || (d->keys[obj].dev == st.st_dev
-              && d->keys[obj].ino == st.st_ino))
+      if (d->fds[obj] == fd || (d->keys[obj].dev == key.dev
+              && d->keys[obj].ino == key.ino))
         break;
     if (obj == d->layout.n_objects) {
       if (obj == DMAPIPE_MAX_OBJECTS)
         return FALSE;
-      d->keys[obj].dev = st.st_dev;
-      d->keys[obj].ino = st.st_ino;
+      d->keys[obj] = key;
       d->fds[obj] = fd;
       d->layout.n_objects++;
     }
@@ -1068,7 +1102,6 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   GstBuffer *send = NULL;
   RegisterResult res = REGISTER_REFUSED;
   GstFlowReturn fret;
-  GPtrArray *idle;
   guint wait_consumers;
   gboolean shareable;
   FrameDesc desc;
@@ -1164,9 +1197,9 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   }
   self->frames++;
   registry_collect (self);
-  idle = steal_idle (self);
+  steal_idle (self, self->render_idle);
   g_mutex_unlock (&self->lock);
-  unref_idle (idle);
+  unref_idle (self->render_idle);
   return GST_FLOW_OK;
 }
 
@@ -1399,6 +1432,7 @@ gst_dmapipe_sink_finalize (GObject * object)
   g_free (self->allocator_name);
   g_ptr_array_free (self->entries, TRUE);
   g_ptr_array_free (self->idle, TRUE);
+  g_ptr_array_free (self->render_idle, TRUE);
   g_array_free (self->refused, TRUE);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
@@ -1425,6 +1459,7 @@ gst_dmapipe_sink_init (GstDmapipeSink * self)
   g_cond_init (&self->cond);
   self->entries = g_ptr_array_new ();
   self->idle = g_ptr_array_new ();
+  self->render_idle = g_ptr_array_new ();
   self->refused = g_array_new (FALSE, FALSE, sizeof (ObjectKey));
   self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (self->wake_fd < 0)
@@ -1533,6 +1568,7 @@ gst_dmapipe_sink_class_init (GstDmapipeSinkClass * klass)
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_render);
   basesink_class->event = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_event);
 
+  key_quark = g_quark_from_static_string ("GstDmapipeSinkObjectKey");
   GST_DEBUG_CATEGORY_INIT (gst_dmapipe_sink_debug, "dmapipesink", 0,
       "dmapipe sink");
   GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");

@@ -115,10 +115,22 @@ gst_dmapipe_policy_get_type (void)
 
 typedef struct _Conn Conn;
 
-/* The memories made for one producer buffer, reused for each of its frames.
- * While a frame is out, the GstBuffers own the memories' references and
- * @busy counts them; each memory's dispose hook takes its reference back,
- * and the last one releases the frame to the producer. */
+/* The memories made for one producer buffer, reused for each of its frames,
+ * and the GstBuffer that carries them.
+ *
+ * While a frame is out, @busy counts the memories not back yet. The frame
+ * goes back to the producer when @busy drops to 0, which happens one of two
+ * ways:
+ *  - the GstBuffer's last reference goes while it is the only holder of
+ *    every memory (the usual case): its dispose hook keeps the buffer, with
+ *    its memories and GstVideoMeta, for the next frame of this producer
+ *    buffer, so a frame costs no allocation;
+ *  - otherwise (a gst_buffer_copy() or someone else shares a memory, or
+ *    downstream changed the buffer's memories) the GstBuffer is freed as
+ *    usual and each memory's dispose hook takes it back when its last
+ *    reference goes.
+ * Memory references are the GstBuffer's while @buf exists and the entry's
+ * own otherwise. */
 typedef struct
 {
   Conn *conn;
@@ -126,6 +138,7 @@ typedef struct
   guint n_mem;
   GstMemory *mem[DMAPIPE_MAX_OBJECTS];
   gsize mem_size[DMAPIPE_MAX_OBJECTS];  /* the part the planes cover */
+  GstBuffer *buf;               /* kept between frames; NULL if none */
   guint busy;
   struct dmapipe_frame *frame;
 } Entry;
@@ -189,6 +202,8 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
 
 static GQuark entry_quark;
+/* GstBuffer's own dispose (it returns pooled buffers to their pool) */
+static GstMiniObjectDisposeFunction buffer_dispose_default;
 
 static guint64
 monotonic_ns (void)
@@ -214,10 +229,16 @@ entry_free (Entry * e)
 {
   guint i;
 
-  for (i = 0; i < e->n_mem; i++) {
-    /* no more resurrection: this unref frees the memory and closes its fd */
+  /* no more resurrection: the unrefs below free the memories (closing
+   * their fds) and the buffer */
+  for (i = 0; i < e->n_mem; i++)
     GST_MINI_OBJECT_CAST (e->mem[i])->dispose = NULL;
-    gst_memory_unref (e->mem[i]);
+  if (e->buf) {
+    GST_MINI_OBJECT_CAST (e->buf)->dispose = buffer_dispose_default;
+    gst_buffer_unref (e->buf);
+  } else {
+    for (i = 0; i < e->n_mem; i++)
+      gst_memory_unref (e->mem[i]);
   }
   dmapipe_buffer_unref (e->dbuf);
   g_free (e);
@@ -265,6 +286,66 @@ memory_dispose (GstMiniObject * obj)
   if (frame)
     conn_unref (conn);
   return FALSE;
+}
+
+static gboolean
+strip_meta (GstBuffer * buf, GstMeta ** meta, gpointer unused)
+{
+  /* what downstream added; our GstVideoMeta is marked pooled */
+  if (!GST_META_FLAG_IS_SET (*meta, GST_META_FLAG_POOLED)) {
+    GST_META_FLAG_UNSET (*meta, GST_META_FLAG_LOCKED);
+    *meta = NULL;
+  }
+  return TRUE;
+}
+
+/*
+ * The last reference to a frame's GstBuffer went away, in whatever thread.
+ * If the buffer holds exactly the entry's memories and nobody else holds
+ * any of them, keep it for the entry's next frame and release this one.
+ * Otherwise let it go: the memories come back one by one through
+ * memory_dispose() when their other holders drop them.
+ */
+static gboolean
+buffer_dispose (GstMiniObject * obj)
+{
+  GstBuffer *buf = GST_BUFFER_CAST (obj);
+  Entry *e = gst_mini_object_get_qdata (obj, entry_quark);
+  Conn *conn = e->conn;
+  struct dmapipe_frame *frame = NULL;
+  gboolean keep;
+  guint i;
+
+  /* The buffer is out, so nothing but its holders touches it or the
+   * entry's memories (busy > 0 keeps the entry and its fields): checking
+   * needs no lock. A memory whose only reference is this buffer's cannot
+   * gain another. */
+  keep = gst_buffer_n_memory (buf) == e->n_mem;
+  for (i = 0; keep && i < e->n_mem; i++)
+    keep = gst_buffer_peek_memory (buf, i) == e->mem[i]
+        && GST_MINI_OBJECT_REFCOUNT_VALUE (e->mem[i]) == 1;
+  if (keep) {
+    gst_buffer_ref (buf);
+    /* outside conn->lock: freeing a meta may free another of our buffers */
+    gst_buffer_foreach_meta (buf, strip_meta, NULL);
+  }
+
+  g_mutex_lock (&conn->lock);
+  if (keep) {
+    g_assert (e->busy == e->n_mem);
+    e->busy = 0;
+    frame = e->frame;
+    e->frame = NULL;
+    dmapipe_client_release_frame (conn->client, frame, -1);
+  } else {
+    e->buf = NULL;
+  }
+  g_mutex_unlock (&conn->lock);
+  if (frame) {
+    conn_unref (conn);
+    return FALSE;
+  }
+  return buffer_dispose_default (obj);
 }
 
 /* The end of the last plane in each object: the bytes a frame covers. */
@@ -327,11 +408,12 @@ entry_new (Conn * conn, struct dmapipe_buffer *dbuf)
 }
 
 /* Entries of buffers the client forgot (REMOVE_BUFFER, reconnect) go, with
- * the fds they pin. Under conn->lock; the memories are freed by the caller
- * after dropping it. */
-static void
-conn_collect (Conn * conn, GPtrArray * dead)
+ * the fds they pin. Under conn->lock; returns them (NULL if none) for the
+ * caller to free after dropping it. */
+static GPtrArray *
+conn_collect (Conn * conn)
 {
+  GPtrArray *dead = NULL;
   guint i = 0;
 
   while (i < conn->entries->len) {
@@ -339,11 +421,14 @@ conn_collect (Conn * conn, GPtrArray * dead)
 
     if (e->busy == 0 && dmapipe_buffer_get_refcount (e->dbuf) == 1) {
       g_ptr_array_remove_index_fast (conn->entries, i);
+      if (!dead)
+        dead = g_ptr_array_new ();
       g_ptr_array_add (dead, e);
     } else {
       i++;
     }
   }
+  return dead;
 }
 
 static Entry *
@@ -641,17 +726,17 @@ wrap_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
 {
   const struct dmapipe_layout *l = dmapipe_buffer_get_layout (frame->buffer);
   Conn *conn = self->conn;
-  GstMemory *mems[DMAPIPE_MAX_OBJECTS];
   gsize offsets[GST_VIDEO_MAX_PLANES] = { 0, };
   gint strides[GST_VIDEO_MAX_PLANES] = { 0, };
   gsize base[DMAPIPE_MAX_OBJECTS];
-  GPtrArray *dead = g_ptr_array_new ();
+  GPtrArray *dead;
+  GstVideoMeta *meta;
   GstBuffer *buf;
   Entry *e;
   guint i, n;
 
   g_mutex_lock (&conn->lock);
-  conn_collect (conn, dead);
+  dead = conn_collect (conn);
   e = conn_find (conn, frame->buffer);
   if (!e) {
     e = entry_new (conn, frame->buffer);
@@ -662,7 +747,11 @@ wrap_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
     /* cannot happen: the client never hands out a buffer we still hold */
     dmapipe_client_release_frame (conn->client, frame, -1);
     g_mutex_unlock (&conn->lock);
-    g_ptr_array_free (dead, TRUE);
+    if (dead) {
+      for (i = 0; i < dead->len; i++)
+        entry_free (g_ptr_array_index (dead, i));
+      g_ptr_array_free (dead, TRUE);
+    }
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
         ("cannot wrap buffer %u", frame->buffer_id));
     return GST_FLOW_ERROR;
@@ -674,30 +763,61 @@ wrap_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
     /* only we hold it now: undo any resize downstream made */
     if (offset != 0 || size != e->mem_size[i])
       gst_memory_resize (e->mem[i], -(gssize) offset, e->mem_size[i]);
-    mems[i] = e->mem[i];        /* the entry's reference goes to the buffer */
+  }
+  /* the buffer kept from this entry's last frame, or a new one that takes
+   * the entry's memory references */
+  buf = e->buf;
+  if (!buf) {
+    buf = gst_buffer_new ();
+    for (i = 0; i < n; i++)
+      gst_buffer_append_memory (buf, e->mem[i]);
+    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (buf), entry_quark, e,
+        NULL);
+    if (!buffer_dispose_default)
+      buffer_dispose_default = GST_MINI_OBJECT_CAST (buf)->dispose;
+    GST_MINI_OBJECT_CAST (buf)->dispose = buffer_dispose;
+    e->buf = buf;
   }
   e->busy = n;
   e->frame = frame;
   conn_ref (conn);
   g_mutex_unlock (&conn->lock);
 
-  for (i = 0; i < dead->len; i++)
-    entry_free (g_ptr_array_index (dead, i));
-  g_ptr_array_free (dead, TRUE);
+  if (dead) {
+    for (i = 0; i < dead->len; i++)
+      entry_free (g_ptr_array_index (dead, i));
+    g_ptr_array_free (dead, TRUE);
+  }
 
-  buf = gst_buffer_new ();
-  for (i = 0, base[0] = 0; i < n; i++) {
+  /* a kept buffer carries the last frame's flags and timestamps */
+  GST_BUFFER_FLAGS (buf) = 0;
+  GST_BUFFER_DURATION (buf) = GST_CLOCK_TIME_NONE;
+  for (i = 0, base[0] = 0; i < n; i++)
     if (i > 0)
       base[i] = base[i - 1] + e->mem_size[i - 1];
-    gst_buffer_append_memory (buf, mems[i]);
-  }
   for (i = 0; i < l->n_planes; i++) {
     offsets[i] = base[l->planes[i].object] + l->planes[i].offset;
     strides[i] = l->planes[i].stride;
   }
-  gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
-      GST_VIDEO_INFO_FORMAT (&self->info), GST_VIDEO_INFO_WIDTH (&self->info),
-      GST_VIDEO_INFO_HEIGHT (&self->info), l->n_planes, offsets, strides);
+  meta = gst_buffer_get_video_meta (buf);
+  if (!meta) {
+    meta = gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
+        GST_VIDEO_INFO_FORMAT (&self->info),
+        GST_VIDEO_INFO_WIDTH (&self->info), GST_VIDEO_INFO_HEIGHT (&self->info),
+        l->n_planes, offsets, strides);
+    /* kept with the buffer, not stripped between frames */
+    GST_META_FLAG_SET (meta, GST_META_FLAG_POOLED);
+    GST_META_FLAG_SET (meta, GST_META_FLAG_LOCKED);
+  } else {
+    /* set again for every frame: downstream may have changed it */
+    meta->flags = GST_VIDEO_FRAME_FLAG_NONE;
+    meta->format = GST_VIDEO_INFO_FORMAT (&self->info);
+    meta->width = GST_VIDEO_INFO_WIDTH (&self->info);
+    meta->height = GST_VIDEO_INFO_HEIGHT (&self->info);
+    meta->n_planes = l->n_planes;
+    memcpy (meta->offset, offsets, sizeof (offsets));
+    memcpy (meta->stride, strides, sizeof (strides));
+  }
   *out = buf;
   return GST_FLOW_OK;
 }

@@ -23,6 +23,7 @@ run that does not finish is killed and reported, never waited for.
 
 Usage: bench-gst.py --build BUILDDIR [--runs 3] [--frames-1080p 600]
                     [--frames-4k 300] [--output docs/BENCHMARKS.md]
+                    [--modes own,predrawn,videotestsrc] [--sizes 1080p,4K]
 With --output, the "GStreamer elements" section of that file (between its
 markers) is replaced, or appended if absent; otherwise it is printed.
 """
@@ -244,8 +245,12 @@ class Bench:
         results = []
         modes = ["own", "predrawn", "videotestsrc"] if os.access(self.source_bin, os.X_OK) \
             else ["videotestsrc"]
+        if self.args.modes:
+            modes = [m for m in modes if m in self.args.modes]
+        sizes = [s for s in (("1080p", self.args.frames_1080p), ("4K", self.args.frames_4k))
+                 if not self.args.sizes or s[0] in self.args.sizes]
         for mode in modes:
-            for label, n in (("1080p", self.args.frames_1080p), ("4K", self.args.frames_4k)):
+            for label, n in sizes:
                 w, h = SIZES[label]
                 print("%s %s: %d frames x %d runs per transport ..." %
                       (mode, label, n, self.args.runs), file=sys.stderr)
@@ -430,7 +435,14 @@ def main():
     ap.add_argument("--frames-4k", type=int, default=300)
     ap.add_argument("--timeout", type=int, default=60, help="seconds per pipeline run")
     ap.add_argument("--output", help="markdown file whose section to replace or append")
+    ap.add_argument("--modes", type=lambda v: v.split(","),
+                    help="comma-separated subset of own,predrawn,videotestsrc "
+                    "(while iterating; not with --output)")
+    ap.add_argument("--sizes", type=lambda v: v.split(","),
+                    help="comma-separated subset of 1080p,4K (while iterating; not with --output)")
     args = ap.parse_args()
+    if args.output and (args.modes or args.sizes):
+        ap.error("--output writes the whole section: leave out --modes and --sizes")
 
     b = Bench(args)
     if not b.launch:

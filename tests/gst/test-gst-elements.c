@@ -1073,6 +1073,82 @@ GST_START_TEST (test_src_release_and_reuse)
 
 GST_END_TEST;
 
+/* The GstBuffer of a producer buffer is kept for its next frame when it
+ * comes back whole, stripped of what downstream added; whenever one of its
+ * memories is still held elsewhere, the frame stays leased until that
+ * memory is freed too. Tried: a foreign meta and flag on the buffer, a
+ * memory kept alone after the buffer went, a memory taken out of the
+ * buffer by downstream. */
+GST_START_TEST (test_src_buffer_kept)
+{
+  GstBuffer *buf, *again;
+  GstMemory *mem, *held;
+  GstVideoMeta *vmeta;
+  GstHarness *h;
+  Producer *p;
+
+  p = producer_new (W, 0, 1);
+  h = src_harness (TRUE);
+  src_play (h, p);
+
+  producer_push (p);
+  buf = gst_harness_pull (h);
+  mem = gst_buffer_peek_memory (buf, 0);
+  fail_unless (gst_buffer_is_writable (buf));
+  gst_buffer_add_reference_timestamp_meta (buf,
+      gst_caps_new_empty_simple ("timestamp/x-test"), 1, GST_CLOCK_TIME_NONE);
+  GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_MARKER);
+  gst_buffer_get_video_meta (buf)->stride[0] = 1;
+  gst_buffer_unref (buf);
+  wait_leases (p, 0);
+
+  producer_push (p);
+  again = gst_harness_pull (h);
+  fail_unless (again == buf);
+  fail_unless (gst_buffer_peek_memory (again, 0) == mem);
+  fail_unless (gst_buffer_get_reference_timestamp_meta (again, NULL) == NULL);
+  fail_if (GST_BUFFER_FLAG_IS_SET (again, GST_BUFFER_FLAG_MARKER));
+  fail_if (GST_BUFFER_FLAG_IS_SET (again, GST_BUFFER_FLAG_DISCONT));
+  vmeta = gst_buffer_get_video_meta (again);
+  fail_unless (vmeta != NULL);
+  fail_unless_equals_int (vmeta->stride[0], W);
+  fail_unless (buffer_has_pattern (again, 1));
+
+  /* a memory outlives its buffer: the frame stays leased */
+  held = gst_memory_ref (gst_buffer_peek_memory (again, 0));
+  gst_buffer_unref (again);
+  g_usleep (50000);
+  fail_unless_equals_int (producer_leases (p), 1);
+  gst_memory_unref (held);
+  wait_leases (p, 0);
+
+  /* downstream takes the memory out of the buffer */
+  producer_push (p);
+  buf = gst_harness_pull (h);
+  fail_unless (gst_buffer_peek_memory (buf, 0) == mem);
+  fail_unless (buffer_has_pattern (buf, 2));
+  held = gst_buffer_get_memory (buf, 0);
+  gst_buffer_remove_memory (buf, 0);
+  gst_buffer_unref (buf);
+  g_usleep (50000);
+  fail_unless_equals_int (producer_leases (p), 1);
+  gst_memory_unref (held);
+  wait_leases (p, 0);
+
+  /* and the next frame still comes in the same memory */
+  producer_push (p);
+  buf = gst_harness_pull (h);
+  fail_unless (gst_buffer_peek_memory (buf, 0) == mem);
+  fail_unless (buffer_has_pattern (buf, 3));
+  gst_buffer_unref (buf);
+  wait_leases (p, 0);
+
+  gst_harness_teardown (h);
+  producer_free (p);
+}
+
+GST_END_TEST;
+
 /* The source stops while downstream still holds a frame: the frame stays
  * valid and is released when freed. */
 GST_START_TEST (test_src_stop_while_held)
@@ -1442,6 +1518,7 @@ dmapipe_suite (void)
   tcase_add_test (src, test_src_caps_and_meta);
   tcase_add_test (src, test_src_not_negotiated);
   tcase_add_test (src, test_src_release_and_reuse);
+  tcase_add_test (src, test_src_buffer_kept);
   tcase_add_test (src, test_src_stop_while_held);
   tcase_add_test (src, test_src_copy_without_videometa);
   tcase_add_test (src, test_src_eos);
