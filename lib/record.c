@@ -887,9 +887,23 @@ static int open_file(struct dmapipe_recorder *rec, const char *path)
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (rec->opts.overwrite ? O_TRUNC : O_EXCL);
 	uint32_t off_align = 0, mem_align = 0;
 
+	/*
+	 * Create the file first, then ask for O_DIRECT: a file system that
+	 * refuses O_DIRECT (tmpfs before 6.6) fails open(O_CREAT | O_DIRECT)
+	 * only after it created the file, which would make the buffered
+	 * retry's O_EXCL fail with EEXIST.
+	 */
+	rec->fd = open(path, flags, 0644);
+	if (rec->fd < 0) {
+		int err = errno;
+
+		log_warn("record: cannot create %s: %s", path, strerror(err));
+		return -err;
+	}
 	if (rec->opts.mode != DMAPIPE_RECORD_BUFFERED) {
-		rec->fd = open(path, flags | O_DIRECT, 0644);
-		if (rec->fd >= 0) {
+		int fl = fcntl(rec->fd, F_GETFL);
+
+		if (fl >= 0 && fcntl(rec->fd, F_SETFL, fl | O_DIRECT) == 0) {
 			rec->direct = true;
 		} else if (errno == EINVAL && rec->opts.mode == DMAPIPE_RECORD_AUTO) {
 			log_warn("record: %s: the file system refuses O_DIRECT; recording through "
@@ -897,17 +911,12 @@ static int open_file(struct dmapipe_recorder *rec, const char *path)
 		} else {
 			int err = errno;
 
-			log_warn("record: cannot create %s: %s%s", path, strerror(err),
+			log_warn("record: cannot use O_DIRECT on %s: %s%s", path, strerror(err),
 				 err == EINVAL ? " (the file system refuses O_DIRECT)" : "");
-			return -err;
-		}
-	}
-	if (!rec->direct) {
-		rec->fd = open(path, flags, 0644);
-		if (rec->fd < 0) {
-			int err = errno;
-
-			log_warn("record: cannot create %s: %s", path, strerror(err));
+			close(rec->fd);
+			rec->fd = -1;
+			if (!rec->opts.overwrite)
+				unlink(path); /* created above (O_EXCL): leave nothing behind */
 			return -err;
 		}
 	}

@@ -1877,10 +1877,20 @@ int cmd_bench(int argc, char **argv)
 	else
 		write_markdown(b, stdout);
 	if (b->o.output) {
-		/* the GStreamer elements' section (tests/gst/bench-gst.py) lives in
-		 * the same file between its own markers: keep it */
+		/* the sections other programs write (tests/gst/bench-gst.py, the
+		 * VM lane's tests/vm/bench-encode) live at the end of the same file
+		 * between their own markers: keep everything from the first */
 		char *old = read_file(b->o.output);
-		char *keep = old ? strstr(old, "<!-- bench-gst.py: begin -->") : NULL;
+		char *keep = NULL;
+
+		for (const char *const *m = (const char *const[]){
+			     "<!-- bench-gst.py: begin -->", "<!-- encode-bench: begin -->", NULL };
+		     old && *m; m++) {
+			char *at = strstr(old, *m);
+
+			if (at && (!keep || at < keep))
+				keep = at;
+		}
 		FILE *f = fopen(b->o.output, "we");
 
 		if (!f) {
