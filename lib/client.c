@@ -63,6 +63,9 @@ struct dmapipe_client {
 	int timer_fd;
 	int sock;
 	bool want_out; /* EPOLLOUT armed on sock */
+	/* dmapipe_client_get_fd() was called: an event loop may poll the fd,
+	 * so a held-back release must make it readable */
+	bool fd_exported;
 	uint64_t generation;
 	enum dmapipe_client_state state;
 	bool hello_done;
@@ -729,6 +732,21 @@ static void sock_readable(struct dmapipe_client *client)
 
 DMAPIPE_EXPORT int dmapipe_client_get_fd(const struct dmapipe_client *client)
 {
+	/* The client is never const itself (it comes from _new()); the
+	 * prototype only promises that the stream does not change. */
+	struct dmapipe_client *c = (struct dmapipe_client *)client;
+
+	/*
+	 * From now on the fd may be polled, so held-back releases arm
+	 * EPOLLOUT to keep it readable. Until then the only ways into the
+	 * client are its own calls, and dispatch and wait send held releases
+	 * before they block: no epoll_ctl() is needed per hold.
+	 */
+	if (!c->fd_exported) {
+		c->fd_exported = true;
+		if (c->n_releases > 0 && c->sock >= 0)
+			set_want_out(c, true);
+	}
 	return client->epoll_fd;
 }
 
@@ -873,10 +891,12 @@ DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,
 	memset(cf, 0, sizeof(*cf));
 	client->stats.frames_released++;
 	if (current) {
-		if (hold)
-			set_want_out(client, true);
-		else
+		if (hold) {
+			if (client->fd_exported)
+				set_want_out(client, true);
+		} else {
 			flush_releases(client);
+		}
 	}
 	return 0;
 }

@@ -1351,6 +1351,25 @@ static void fake_release_batching(bool producer_batches)
 		fr[0] = dmapipe_client_acquire_frame(f.client);
 		check_msg(fr[0], "first frame: %s", strerror(errno));
 		check_int_eq(dmapipe_client_release_frame(f.client, fr[0], -1), 0);
+		/*
+		 * Held back only if the frame was handed on within 0.1 ms. A
+		 * machine that slow (valgrind) sends it at once instead, which
+		 * is checked here; the batching below then cannot be.
+		 */
+		if (dmapipe_recv_msg(f.conn, &m, NULL, &(const char *){ NULL }) == 0) {
+			check_int_eq(m.type, DMAPIPE_MSG_RELEASE);
+			check_int_eq(m.release.buffer_id, 0);
+			check_int_eq(m.release.sequence, 10 * round);
+			fr[1] = dmapipe_client_acquire_frame(f.client);
+			check_msg(fr[1], "second frame: %s", strerror(errno));
+			check_int_eq(dmapipe_client_release_frame(f.client, fr[1], -1), 0);
+			check_int_eq(fake_recv(&f, &m, WAIT_MS), 0);
+			check_int_eq(m.type, DMAPIPE_MSG_RELEASE);
+			check_int_eq(m.release.buffer_id, 1);
+			check_int_eq(m.release.sequence, 10 * round + 1);
+			printf("# round %u: the release was not held (slow machine)\n", round);
+			continue;
+		}
 		/* held back: the other frame waits to be acquired */
 		pfd = (struct pollfd){ .fd = dmapipe_client_get_fd(f.client), .events = POLLIN };
 		check_int_eq(poll(&pfd, 1, 0), 1);

@@ -315,7 +315,8 @@ struct dmapipe_frame *dmapipe_client_wait_frame(struct dmapipe_client *client, i
  * of received frames, fills half the in-flight window (at least 2) or
  * comes 1 ms after the first held one, or with the next dispatch or wait,
  * whichever is first. Meanwhile dmapipe_client_get_fd() is readable, so
- * an event loop dispatches at once.
+ * an event loop dispatches at once (a client whose fd was never asked
+ * for skips that system call: its dispatch and wait send the release).
  * Since 0.1.
  */
 int dmapipe_client_release_frame(struct dmapipe_client *client, struct dmapipe_frame *frame,
