@@ -25,6 +25,13 @@
  *   buffered  buffered mode: the page cache the file occupies stays bounded
  *             while hundreds of MB are written (ext4; on tmpfs only the
  *             content is checked)
+ *   kmod-path dmapipe.ko dma-bufs allocated without DMAPIPE_ALLOC_PAGE_MMAP
+ *             (PFN mappings: O_DIRECT faults, checked first): recorded
+ *             through WRITE_FILE and read back through READ_FILE, by the
+ *             reader and frame by frame, in strict mode, with every byte on
+ *             the KMOD path and none copied; 1- and 2-object layouts; the
+ *             frames verified in those buffers and in memory; a buffer with
+ *             the wrong object count refused (VM lane only)
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -856,6 +863,271 @@ static void test_buffered(const char *dir)
 	test_pass("buffered");
 }
 
+/* ---- kmod-path: dmapipe.ko's WRITE_FILE / READ_FILE ------------------------------------ */
+
+/*
+ * A buffer of dma-bufs straight from /dev/dmapipe WITHOUT
+ * DMAPIPE_ALLOC_PAGE_MMAP: their mapping is PFN-based (VM_PFNMAP), so
+ * O_DIRECT from or into it fails with EFAULT and only the module's own
+ * file I/O reaches their pages without a copy. With @split the chroma
+ * plane gets an object of its own (as V4L2's NV12M), so the paths are
+ * also taken per object.
+ */
+static struct dmapipe_buffer *pfn_buffer(int dev, uint32_t w, uint32_t h, bool split)
+{
+	struct dmapipe_format fmt = { .fourcc = dmapipe_fourcc_from_string("NV12"),
+				      .width = w, .height = h };
+	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct dmapipe_buffer *b;
+	struct dmapipe_layout l;
+	const char *why = NULL;
+
+	check_int_eq(dmapipe_layout_init(&l, &fmt, 0), 0);
+	if (split) {
+		check_int_eq(l.n_planes, 2);
+		l.n_objects = 2;
+		l.objects[0].size = ALIGN_UP(dmapipe_layout_plane_size(&l, 0), ps);
+		l.objects[1].size = ALIGN_UP(dmapipe_layout_plane_size(&l, 1), ps);
+		l.objects[1].fd = -1;
+		l.planes[1].object = 1;
+		l.planes[1].offset = 0;
+	}
+	for (unsigned int i = 0; i < l.n_objects; i++) {
+		struct dmapipe_alloc a;
+		int fd = kmod_alloc(dev, l.objects[i].size, DMAPIPE_ALLOC_ZEROED, &a);
+
+		check_msg(fd >= 0, "DMAPIPE_IOCTL_ALLOC of %llu bytes: %s",
+			  (unsigned long long)l.objects[i].size, strerror(-fd));
+		l.objects[i].fd = fd;
+		l.objects[i].kind = DMAPIPE_MEM_DMABUF;
+		l.objects[i].size = a.size;
+	}
+	check_msg(dmapipe_layout_check(&l, &why) == 0, "layout: %s", why);
+	b = dmapipe_buffer_new_from_fds(&l);
+	check_msg(b, "dmapipe_buffer_new_from_fds: %s", strerror(errno));
+	check_int_eq(dmapipe_buffer_get_mem_kind(b), DMAPIPE_MEM_DMABUF);
+	for (unsigned int i = 0; i < l.n_objects; i++)
+		check_int_eq(dmapipe_buffer_get_direct_io_fd(b, i), -1);
+	return b;
+}
+
+/* The premise: O_DIRECT cannot use the mapping of @b (EFAULT), so DIRECT is no option. */
+static void check_not_gupable(struct dmapipe_buffer *b, const char *dir)
+{
+	char path[512];
+	void *map = dmapipe_buffer_map_plane(b, 0);
+	ssize_t n;
+	int fd;
+
+	check(map);
+	snprintf(path, sizeof(path), "%s/gup-probe", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+	check_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	n = pwrite(fd, map, 4096, 0);
+	check_msg(n < 0 && errno == EFAULT, "O_DIRECT write from a PFN mapping: %zd (%s)", n,
+		  n < 0 ? strerror(errno) : "no error");
+	close(fd);
+	check(unlink(path) == 0);
+}
+
+static void print_paths(const char *what, const uint64_t bytes[], const uint64_t objs[])
+{
+	printf("%s:", what);
+	for (unsigned int p = 0; p < DMAPIPE_RECORD_PATH_COUNT; p++)
+		printf(" %s %llu bytes (%llu objects)%s",
+		       dmapipe_record_path_to_string((enum dmapipe_record_path)p),
+		       (unsigned long long)bytes[p], (unsigned long long)objs[p],
+		       p + 1 < DMAPIPE_RECORD_PATH_COUNT ? "," : "\n");
+}
+
+#define KMOD_SEGS 2
+#define KMOD_BUFS 3
+
+static void test_kmod_path(void)
+{
+	/* a 1-object 1080p NV12 segment, then a 2-object 720p one (a format change) */
+	static const struct {
+		uint32_t w, h;
+		bool split;
+		unsigned int frames;
+	} seg[KMOD_SEGS] = { { 1920, 1080, false, 12 }, { 1280, 720, true, 12 } };
+	int dev = kmod_open(); /* exits 77 where the module is not loaded (the host) */
+	char *scratch = kmod_scratch_fs(256);
+	struct dmapipe_buffer *wbufs[KMOD_SEGS][KMOD_BUFS], *rbufs[KMOD_SEGS][KMOD_BUFS];
+	struct ctx c = { .log_fd = -1 };
+	struct rctx rc = { 0 };
+	struct dmapipe_recorder_stats st;
+	struct dmapipe_recording_info info;
+	struct dmapipe_reader_options o;
+	struct dmapipe_reader_stats rst;
+	struct dmapipe_copy_stats c0, c1;
+	struct dmapipe_recorder *rec;
+	struct dmapipe_reader *rd;
+	uint64_t payload = 0, objects = 0, seq = 0, n = 0;
+	char path[512];
+
+	for (unsigned int s = 0; s < KMOD_SEGS; s++) {
+		for (unsigned int k = 0; k < KMOD_BUFS; k++) {
+			wbufs[s][k] = pfn_buffer(dev, seg[s].w, seg[s].h, seg[s].split);
+			rbufs[s][k] = pfn_buffer(dev, seg[s].w, seg[s].h, seg[s].split);
+		}
+		n += seg[s].frames;
+	}
+	check_not_gupable(wbufs[0][0], scratch);
+	check_not_gupable(wbufs[1][0], scratch);
+
+	/*
+	 * Recording: every object's first O_DIRECT write faults, is redone by
+	 * WRITE_FILE, and later frames go there at once. Strict mode: a
+	 * fallback to the staging copy would fail the frame.
+	 */
+	dmapipe_set_strict(true);
+	snprintf(path, sizeof(path), "%s/kmod.rec", scratch);
+	dmapipe_get_copy_stats(&c0);
+	rec = new_recorder(path, &c, DMAPIPE_RECORD_DIRECT, 64 << 20);
+	for (unsigned int s = 0; s < KMOD_SEGS; s++) {
+		for (unsigned int i = 0; i < seg[s].frames; i++, seq++) {
+			struct dmapipe_buffer *b = wbufs[s][i % KMOD_BUFS];
+			struct dmapipe_frame_meta meta;
+			int ret;
+
+			/* the recorder still holds it: not drawn over while on its way */
+			while (dmapipe_buffer_get_refcount(b) > 1)
+				check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+			check_int_eq(dmapipe_buffer_draw_pattern(b, seq), 0);
+			dmapipe_frame_meta_init(&meta);
+			meta.sequence = seq;
+			meta.timestamp_ns = 1000 + seq * 16666667;
+			meta.flags = seq % 7 == 0 ? DMAPIPE_FRAME_KEYFRAME : 0;
+			while ((ret = dmapipe_recorder_submit(rec, b, &meta,
+							      (void *)(uintptr_t)seq)) == -EAGAIN)
+				check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+			check_int_eq(ret, 0);
+		}
+	}
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_get_stats(rec, &st);
+	dmapipe_get_copy_stats(&c1);
+	dmapipe_recorder_free(rec);
+	print_paths("recorder", st.path_bytes, st.path_frames);
+	check_int_eq(c.failed, 0);
+	check_int_eq(c.done, n);
+	check_int_eq(st.frames_written, n);
+	check_int_eq(st.mode, DMAPIPE_RECORD_DIRECT);
+
+	/* what the file says was written: every payload byte went through WRITE_FILE */
+	check_int_eq(verify_file(path, 0, &info), n);
+	check(info.closed && info.direct);
+	check_int_eq(info.layouts, KMOD_SEGS);
+	rc.r = dmapipe_recording_open(path, 0);
+	check(rc.r);
+	for (uint64_t i = 0; i < n; i++) {
+		struct dmapipe_recorded_frame f;
+
+		check_int_eq(dmapipe_recording_get_frame(rc.r, i, &f), 0);
+		payload += f.size;
+		objects += f.layout.n_objects;
+	}
+	check_int_eq(st.path_bytes[DMAPIPE_RECORD_PATH_KMOD], payload);
+	check_int_eq(st.path_frames[DMAPIPE_RECORD_PATH_KMOD], objects);
+	check_int_eq(st.path_bytes[DMAPIPE_RECORD_PATH_DIRECT], 0);
+	check_int_eq(st.path_bytes[DMAPIPE_RECORD_PATH_COPY], 0);
+	check_int_eq(st.path_bytes[DMAPIPE_RECORD_PATH_BUFFERED], 0);
+	check_int_eq(st.bytes_written, payload);
+	check_int_eq(st.bytes_copied, 0);
+	check_int_eq(c1.bytes - c0.bytes, 0);
+
+	/*
+	 * Replay into PFN-mapped buffers: READ_FILE for every object, no
+	 * copy. The buffers start with a pattern no frame has.
+	 */
+	for (unsigned int s = 0; s < KMOD_SEGS; s++)
+		for (unsigned int k = 0; k < KMOD_BUFS; k++)
+			check_int_eq(dmapipe_buffer_draw_pattern(rbufs[s][k], 999999), 0);
+	dmapipe_reader_options_init(&o);
+	o.max_frames = KMOD_BUFS;
+	o.done = reader_done;
+	o.user_data = &rc;
+	rd = dmapipe_reader_new(rc.r, &o);
+	check(rd);
+	dmapipe_get_copy_stats(&c0);
+	for (uint64_t i = 0; i < n; ) {
+		struct dmapipe_recorded_frame f;
+		unsigned int k;
+		int ret;
+
+		check_int_eq(dmapipe_recording_get_frame(rc.r, i, &f), 0);
+		for (k = 0; k < KMOD_BUFS && rc.busy[f.layout_index * KMOD_BUFS + k]; k++)
+			;
+		if (k == KMOD_BUFS) {
+			check(dmapipe_reader_dispatch(rd, -1) >= 0);
+			continue;
+		}
+		k += f.layout_index * KMOD_BUFS;
+		ret = dmapipe_reader_submit(rd, i, rbufs[f.layout_index][k % KMOD_BUFS],
+					    (void *)(uintptr_t)k);
+		if (ret == -EAGAIN) {
+			check(dmapipe_reader_dispatch(rd, -1) >= 0);
+			continue;
+		}
+		check_int_eq(ret, 0);
+		rc.busy[k] = true;
+		i++;
+	}
+	while (rc.next < n)
+		check(dmapipe_reader_dispatch(rd, -1) >= 0);
+	dmapipe_reader_get_stats(rd, &rst);
+	dmapipe_get_copy_stats(&c1);
+	dmapipe_reader_free(rd);
+	print_paths("reader", rst.path_bytes, rst.path_frames);
+	check_int_eq(rc.failed, 0);
+	check_int_eq(rst.frames_read, n);
+	check_int_eq(rst.frames_failed, 0);
+	check_int_eq(rst.path_bytes[DMAPIPE_RECORD_PATH_KMOD], payload);
+	check_int_eq(rst.path_frames[DMAPIPE_RECORD_PATH_KMOD], objects);
+	check_int_eq(rst.path_bytes[DMAPIPE_RECORD_PATH_DIRECT], 0);
+	check_int_eq(rst.path_bytes[DMAPIPE_RECORD_PATH_COPY], 0);
+	check_int_eq(rst.path_bytes[DMAPIPE_RECORD_PATH_BUFFERED], 0);
+	check_int_eq(rst.bytes_copied, 0);
+	check_int_eq(c1.bytes - c0.bytes, 0);
+
+	/* one frame at a time (dmapipe_recording_read_frame_to_buffer): READ_FILE too */
+	dmapipe_get_copy_stats(&c0);
+	for (uint64_t i = 0; i < n; i++) {
+		struct dmapipe_recorded_frame f;
+		struct dmapipe_buffer *b;
+
+		check_int_eq(dmapipe_recording_get_frame(rc.r, i, &f), 0);
+		b = rbufs[f.layout_index][i % KMOD_BUFS];
+		check_int_eq(dmapipe_buffer_draw_pattern(b, 999999), 0);
+		check_int_eq(dmapipe_recording_read_frame_to_buffer(rc.r, i, b), 0);
+		check_msg(dmapipe_buffer_check_pattern(b, f.meta.sequence) == 0,
+			  "frame %llu read into a PFN-mapped buffer", (unsigned long long)i);
+	}
+	dmapipe_get_copy_stats(&c1);
+	check_int_eq(c1.bytes - c0.bytes, 0);
+	/* a buffer of the other layout is refused before anything is read */
+	check_int_eq(dmapipe_recording_read_frame_to_buffer(rc.r, 0, rbufs[1][0]), -EINVAL);
+	dmapipe_recording_close(rc.r);
+	dmapipe_set_strict(false);
+
+	for (unsigned int s = 0; s < KMOD_SEGS; s++) {
+		for (unsigned int k = 0; k < KMOD_BUFS; k++) {
+			check_int_eq(dmapipe_buffer_get_refcount(wbufs[s][k]), 1);
+			check_int_eq(dmapipe_buffer_get_refcount(rbufs[s][k]), 1);
+			dmapipe_buffer_unref(wbufs[s][k]);
+			dmapipe_buffer_unref(rbufs[s][k]);
+		}
+	}
+	close(dev);
+	kmod_check_idle(); /* no reference to a dma-buf was left behind */
+	check(unlink(path) == 0);
+	kmod_scratch_fs_remove(scratch);
+	printf("%llu frames (%llu bytes) recorded with WRITE_FILE and read back with READ_FILE; "
+	       "0 bytes copied\n", (unsigned long long)n, (unsigned long long)payload);
+	test_pass("kmod-path");
+}
+
 int main(int argc, char **argv)
 {
 	char *dir;
@@ -877,6 +1149,8 @@ int main(int argc, char **argv)
 		test_corrupt(dir);
 	else if (strcmp(what, "buffered") == 0)
 		test_buffered(dir);
+	else if (strcmp(what, "kmod-path") == 0)
+		test_kmod_path();
 	else
 		check_msg(false, "unknown sub-test %s", what);
 	test_rmdir_all(dir);
