@@ -268,7 +268,7 @@ static int plane_geometry(struct export *e)
 	return 0;
 }
 
-/* The mean frame rate of the range as a fraction, 30/1 when unknown. */
+/* The source's mean frame rate over the range as a fraction, 30/1 when unknown. */
 static void frame_rate(struct export *e, uint64_t last)
 {
 	struct dmapipe_recorded_frame a, b;
@@ -282,6 +282,13 @@ static void frame_rate(struct export *e, uint64_t last)
 	dmapipe_recording_get_frame(e->rec, last, &b);
 	if (b.meta.timestamp_ns <= a.meta.timestamp_ns)
 		return;
+	/*
+	 * Frames the recorder dropped leave gaps in the sequence numbers, not
+	 * in time: count the source's frame periods by sequence when it grows,
+	 * so a recording with drops still gets its source's rate.
+	 */
+	if (b.meta.sequence > a.meta.sequence)
+		n = b.meta.sequence - a.meta.sequence;
 	/* millihertz, then reduced */
 	mhz = (n * 1000000000000ull + (b.meta.timestamp_ns - a.meta.timestamp_ns) / 2) /
 	      (b.meta.timestamp_ns - a.meta.timestamp_ns);
