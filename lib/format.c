@@ -361,13 +361,6 @@ DMAPIPE_EXPORT bool dmapipe_fourcc_is_supported(uint32_t fourcc)
 	return find_format(fourcc) != NULL;
 }
 
-static uint64_t page_size(void)
-{
-	long ps = sysconf(_SC_PAGESIZE);
-
-	return ps > 0 ? (uint64_t)ps : 4096;
-}
-
 DMAPIPE_EXPORT int dmapipe_layout_init(struct dmapipe_layout *layout,
 				       const struct dmapipe_format *format,
 				       uint32_t stride_align)
@@ -409,9 +402,9 @@ DMAPIPE_EXPORT int dmapipe_layout_init(struct dmapipe_layout *layout,
 		if (__builtin_add_overflow(total, size, &total))
 			return -EOVERFLOW;
 	}
-	if (__builtin_add_overflow(total, page_size() - 1, &total))
+	if (__builtin_add_overflow(total, dmapipe_page_size() - 1, &total))
 		return -EOVERFLOW;
-	total &= ~(page_size() - 1);
+	total &= ~(dmapipe_page_size() - 1);
 	/* must stay mappable and usable as an off_t */
 	if (total > (uint64_t)INT64_MAX || total > (uint64_t)SIZE_MAX)
 		return -EOVERFLOW;

@@ -43,8 +43,6 @@
 #endif
 
 #define MAX_OPS (2 * DMAPIPE_MAX_OBJECTS)
-#define MAX_REMEMBERED 64
-#define MAX_STAGING 8
 /* one request moves at most this much; the rest is resubmitted */
 #define MAX_REQUEST (UINT64_C(1) << 30)
 
@@ -78,16 +76,6 @@ struct rd_frame {
 	bool complete;
 };
 
-struct file_id {
-	dev_t dev;
-	ino_t ino;
-};
-
-struct staging {
-	uint8_t *p;
-	size_t size;
-};
-
 struct dmapipe_reader {
 	struct dmapipe_reader_options opts;
 	struct dmapipe_recording *recording;
@@ -104,19 +92,11 @@ struct dmapipe_reader {
 	unsigned int in_ring; /* requests submitted and not completed */
 
 	struct rd_frame *head, *tail;
-	struct staging staging[MAX_STAGING];
-	unsigned int n_staging;
-	struct file_id no_gup[MAX_REMEMBERED];
-	unsigned int n_no_gup;
-	struct file_id no_kmod[MAX_REMEMBERED];
-	unsigned int n_no_kmod;
+	struct dmapipe_staging staging;
+	struct dmapipe_file_set no_gup;
+	struct dmapipe_file_set no_kmod;
 	struct dmapipe_reader_stats stats;
 };
-
-static uint64_t page_size(void)
-{
-	return (uint64_t)sysconf(_SC_PAGESIZE);
-}
 
 DMAPIPE_EXPORT void dmapipe_reader_options_init(struct dmapipe_reader_options *options)
 {
@@ -128,71 +108,7 @@ DMAPIPE_EXPORT void dmapipe_reader_options_init(struct dmapipe_reader_options *o
 	options->max_bytes = UINT64_C(512) << 20;
 }
 
-/* ---- remembered objects ------------------------------------------------------ */
-
-static int object_id(int fd, struct file_id *id)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	id->dev = st.st_dev;
-	id->ino = st.st_ino;
-	return 0;
-}
-
-static bool id_listed(const struct file_id *list, unsigned int n, const struct file_id *id)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (list[i].dev == id->dev && list[i].ino == id->ino)
-			return true;
-	return false;
-}
-
-static void id_add(struct file_id *list, unsigned int *n, const struct file_id *id)
-{
-	if (id_listed(list, *n, id))
-		return;
-	if (*n == MAX_REMEMBERED) {
-		memmove(list, list + 1, sizeof(*list) * (MAX_REMEMBERED - 1));
-		(*n)--;
-	}
-	list[(*n)++] = *id;
-}
-
-/* ---- staging buffers ------------------------------------------------------------- */
-
-static uint8_t *staging_get(struct dmapipe_reader *rd, size_t size, size_t *got)
-{
-	void *p = NULL;
-
-	for (unsigned int i = 0; i < rd->n_staging; i++) {
-		if (rd->staging[i].size >= size) {
-			uint8_t *s = rd->staging[i].p;
-
-			*got = rd->staging[i].size;
-			rd->staging[i] = rd->staging[--rd->n_staging];
-			return s;
-		}
-	}
-	if (posix_memalign(&p, MAX(rd->info.mem_align, (uint32_t)page_size()), size) != 0)
-		return NULL;
-	*got = size;
-	return p;
-}
-
-static void staging_put(struct dmapipe_reader *rd, uint8_t *p, size_t size)
-{
-	if (!p)
-		return;
-	if (rd->n_staging == MAX_STAGING) {
-		free(p);
-		return;
-	}
-	rd->staging[rd->n_staging].p = p;
-	rd->staging[rd->n_staging].size = size;
-	rd->n_staging++;
-}
+/* ---- the counted copy path ------------------------------------------------------ */
 
 /* Turns @op into a read into staging followed by a counted copy. */
 static int make_copy_op(struct dmapipe_reader *rd, struct rd_op *op)
@@ -201,7 +117,8 @@ static int make_copy_op(struct dmapipe_reader *rd, struct rd_op *op)
 
 	if (ret < 0)
 		return ret;
-	op->staging = staging_get(rd, (size_t)op->len, &op->staging_size);
+	op->staging = dmapipe_staging_get(&rd->staging, (size_t)op->len, rd->info.mem_align,
+					  &op->staging_size);
 	if (!op->staging)
 		return -ENOMEM;
 	op->dst = op->staging;
@@ -314,18 +231,18 @@ static void op_failed(struct dmapipe_reader *rd, struct rd_op *op, int err)
 static int on_fault(struct dmapipe_reader *rd, struct rd_op *op)
 {
 	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-	struct file_id id = { 0, 0 };
-	bool known = object_id(obj->fd, &id) == 0 && id_listed(rd->no_gup, rd->n_no_gup, &id);
+	struct dmapipe_file_id id = { 0, 0 };
+	bool known = dmapipe_file_id_get(obj->fd, &id) == 0 && dmapipe_file_set_has(&rd->no_gup, &id);
 
 	if (!known) {
 		log_info("reader: the mapping of a %s object is not struct-page backed (EFAULT); "
 			 "using %s", dmapipe_mem_kind_to_string(obj->kind),
 			 obj->kind == DMAPIPE_MEM_DMABUF ? "dmapipe.ko READ_FILE if it is a "
 			 "dmapipe buffer, else a counted copy" : "a counted copy");
-		id_add(rd->no_gup, &rd->n_no_gup, &id);
+		dmapipe_file_set_add(&rd->no_gup, &id);
 	}
 	op->done = 0;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !id_listed(rd->no_kmod, rd->n_no_kmod, &id)) {
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !dmapipe_file_set_has(&rd->no_kmod, &id)) {
 		op->path = DMAPIPE_RECORD_PATH_KMOD;
 		return 0;
 	}
@@ -335,12 +252,12 @@ static int on_fault(struct dmapipe_reader *rd, struct rd_op *op)
 static void kmod_refused(struct dmapipe_reader *rd, struct rd_op *op, int err)
 {
 	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-	struct file_id id = { 0, 0 };
+	struct dmapipe_file_id id = { 0, 0 };
 
 	log_info("reader: dmapipe.ko cannot read into object %u (%s): copying it", op->object,
 		 strerror(-err));
-	if (object_id(obj->fd, &id) == 0)
-		id_add(rd->no_kmod, &rd->n_no_kmod, &id);
+	if (dmapipe_file_id_get(obj->fd, &id) == 0)
+		dmapipe_file_set_add(&rd->no_kmod, &id);
 }
 
 static void op_complete(struct dmapipe_reader *rd, struct rd_op *op, int res)
@@ -448,13 +365,13 @@ static enum dmapipe_record_path pick_path(struct dmapipe_reader *rd, struct dmap
 					  unsigned int i)
 {
 	const struct dmapipe_object *obj = &buf->layout.objects[i];
-	struct file_id id = { 0, 0 };
+	struct dmapipe_file_id id = { 0, 0 };
 
 	if (!rd->info.direct)
 		return DMAPIPE_RECORD_PATH_BUFFERED;
-	if (object_id(obj->fd, &id) < 0 || !id_listed(rd->no_gup, rd->n_no_gup, &id))
+	if (dmapipe_file_id_get(obj->fd, &id) < 0 || !dmapipe_file_set_has(&rd->no_gup, &id))
 		return DMAPIPE_RECORD_PATH_DIRECT;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !id_listed(rd->no_kmod, rd->n_no_kmod, &id))
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !dmapipe_file_set_has(&rd->no_kmod, &id))
 		return DMAPIPE_RECORD_PATH_KMOD;
 	return DMAPIPE_RECORD_PATH_COPY;
 }
@@ -470,7 +387,7 @@ static int build_ops(struct dmapipe_reader *rd, struct rd_frame *f,
 		uint64_t data = rf->layout.objects[i].size;
 		uint64_t stored = ALIGN_UP(data, (uint64_t)block);
 		uint64_t writable = ALIGN_UP(MIN(buf->map_size[i], buf->layout.objects[i].size),
-					     page_size());
+					     dmapipe_page_size());
 		enum dmapipe_record_path path = pick_path(rd, buf, i);
 		uint64_t body = stored;
 		struct rd_op *op;
@@ -519,7 +436,7 @@ static int build_ops(struct dmapipe_reader *rd, struct rd_frame *f,
 static void free_frame(struct dmapipe_reader *rd, struct rd_frame *f)
 {
 	for (unsigned int i = 0; i < f->n_ops; i++)
-		staging_put(rd, f->ops[i].staging, f->ops[i].staging_size);
+		dmapipe_staging_put(&rd->staging, f->ops[i].staging, f->ops[i].staging_size);
 	dmapipe_buffer_unref(f->buffer);
 	free(f);
 }
@@ -723,8 +640,7 @@ DMAPIPE_EXPORT void dmapipe_reader_free(struct dmapipe_reader *rd)
 	if (rd->ring_ok)
 		io_uring_queue_exit(&rd->ring);
 #endif
-	for (unsigned int i = 0; i < rd->n_staging; i++)
-		free(rd->staging[i].p);
+	dmapipe_staging_clear(&rd->staging);
 	dmapipe_close(rd->efd);
 	free(rd);
 }

@@ -86,8 +86,6 @@ DMAPIPE_EXPORT void dmapipe_recorder_options_init(struct dmapipe_recorder_option
 #include <liburing.h>
 
 #define MAX_OPS (2 * DMAPIPE_MAX_OBJECTS)
-#define MAX_REMEMBERED 64
-#define MAX_STAGING 16
 /* buffered mode: start writeback every WB_CHUNK, drop pages WB_LAG behind */
 #define WB_CHUNK (UINT64_C(8) << 20)
 #define WB_DROP (UINT64_C(32) << 20)
@@ -138,16 +136,6 @@ struct rec_frame {
 	bool complete;
 };
 
-struct file_id {
-	dev_t dev;
-	ino_t ino;
-};
-
-struct staging {
-	uint8_t *p;
-	size_t size;
-};
-
 struct dmapipe_recorder {
 	struct dmapipe_recorder_options opts;
 	int fd;
@@ -192,12 +180,9 @@ struct dmapipe_recorder {
 	uint64_t n_entries, cap_entries;
 	uint64_t data_end; /* end of the last record written completely */
 
-	struct staging staging[MAX_STAGING];
-	unsigned int n_staging;
-	struct file_id no_gup[MAX_REMEMBERED];
-	unsigned int n_no_gup;
-	struct file_id no_kmod[MAX_REMEMBERED];
-	unsigned int n_no_kmod;
+	struct dmapipe_staging staging;
+	struct dmapipe_file_set no_gup;
+	struct dmapipe_file_set no_kmod;
 
 	struct dmapipe_recorder_stats stats;
 	int error;   /* first write error, -ENOSPC when the disk filled */
@@ -206,84 +191,9 @@ struct dmapipe_recorder {
 	int completed_in_dispatch;
 };
 
-static uint64_t page_size(void)
-{
-	static uint64_t ps;
-
-	if (!ps)
-		ps = (uint64_t)sysconf(_SC_PAGESIZE);
-	return ps;
-}
-
 static bool is_space_error(int err)
 {
 	return err == -ENOSPC || err == -EDQUOT || err == -EFBIG;
-}
-
-/* ---- remembered objects ------------------------------------------------------ */
-
-static int object_id(int fd, struct file_id *id)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	id->dev = st.st_dev;
-	id->ino = st.st_ino;
-	return 0;
-}
-
-static bool id_listed(const struct file_id *list, unsigned int n, const struct file_id *id)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (list[i].dev == id->dev && list[i].ino == id->ino)
-			return true;
-	return false;
-}
-
-static void id_add(struct file_id *list, unsigned int *n, const struct file_id *id)
-{
-	if (id_listed(list, *n, id))
-		return;
-	if (*n == MAX_REMEMBERED) {
-		memmove(list, list + 1, sizeof(*list) * (MAX_REMEMBERED - 1));
-		(*n)--;
-	}
-	list[(*n)++] = *id;
-}
-
-/* ---- staging buffers (the counted copy path) ---------------------------------- */
-
-static uint8_t *staging_get(struct dmapipe_recorder *rec, size_t size, size_t *got)
-{
-	void *p = NULL;
-
-	for (unsigned int i = 0; i < rec->n_staging; i++) {
-		if (rec->staging[i].size >= size) {
-			uint8_t *s = rec->staging[i].p;
-
-			*got = rec->staging[i].size;
-			rec->staging[i] = rec->staging[--rec->n_staging];
-			return s;
-		}
-	}
-	if (posix_memalign(&p, MAX(rec->mem_align, (uint32_t)page_size()), size) != 0)
-		return NULL;
-	*got = size;
-	return p;
-}
-
-static void staging_put(struct dmapipe_recorder *rec, uint8_t *p, size_t size)
-{
-	if (!p)
-		return;
-	if (rec->n_staging == MAX_STAGING) {
-		free(p);
-		return;
-	}
-	rec->staging[rec->n_staging].p = p;
-	rec->staging[rec->n_staging].size = size;
-	rec->n_staging++;
 }
 
 /* ---- io_uring plumbing ------------------------------------------------------------ */
@@ -459,7 +369,7 @@ static void queue_writeback(struct dmapipe_recorder *rec);
 static void complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
 	for (unsigned int i = 0; i < f->n_ops; i++) {
-		staging_put(rec, f->ops[i].staging, f->ops[i].staging_size);
+		dmapipe_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
 		f->ops[i].staging = NULL;
 	}
 	if (f->status == 0) {
@@ -508,7 +418,7 @@ static void op_finished(struct dmapipe_recorder *rec, struct rec_op *op)
 {
 	struct rec_frame *f = op->frame;
 
-	staging_put(rec, op->staging, op->staging_size);
+	dmapipe_staging_put(&rec->staging, op->staging, op->staging_size);
 	op->staging = NULL;
 	if (--f->pending > 0)
 		return;
@@ -528,12 +438,12 @@ static int stage_copy(struct dmapipe_recorder *rec, struct rec_op *op, struct dm
 
 	if (ret < 0)
 		return ret;
-	op->staging = staging_get(rec, op->len, &op->staging_size);
+	op->staging = dmapipe_staging_get(&rec->staging, op->len, rec->mem_align, &op->staging_size);
 	if (!op->staging)
 		return -ENOMEM;
 	ret = dmapipe_buffer_begin_cpu_access(buf, DMAPIPE_ACCESS_READ);
 	if (ret < 0) {
-		staging_put(rec, op->staging, op->staging_size);
+		dmapipe_staging_put(&rec->staging, op->staging, op->staging_size);
 		op->staging = NULL;
 		return ret;
 	}
@@ -568,7 +478,7 @@ static int start_object_op(struct dmapipe_recorder *rec, struct rec_op *op)
 {
 	struct dmapipe_buffer *buf = op->frame->buffer;
 	const struct dmapipe_object *obj = &buf->layout.objects[op->object];
-	struct file_id id = { 0, 0 };
+	struct dmapipe_file_id id = { 0, 0 };
 	int ret;
 
 	if (op->path == DMAPIPE_RECORD_PATH_KMOD) {
@@ -580,8 +490,8 @@ static int start_object_op(struct dmapipe_recorder *rec, struct rec_op *op)
 			return ret;
 		log_info("record: dmapipe.ko cannot write object %u (%s): copying it", op->object,
 			 strerror(-ret));
-		if (object_id(obj->fd, &id) == 0)
-			id_add(rec->no_kmod, &rec->n_no_kmod, &id);
+		if (dmapipe_file_id_get(obj->fd, &id) == 0)
+			dmapipe_file_set_add(&rec->no_kmod, &id);
 		ret = stage_copy(rec, op, buf);
 		if (ret < 0)
 			return ret;
@@ -594,13 +504,13 @@ static enum dmapipe_record_path pick_path(struct dmapipe_recorder *rec, struct d
 					  unsigned int i)
 {
 	const struct dmapipe_object *obj = &buf->layout.objects[i];
-	struct file_id id = { 0, 0 };
+	struct dmapipe_file_id id = { 0, 0 };
 
 	if (!rec->direct)
 		return DMAPIPE_RECORD_PATH_BUFFERED;
-	if (object_id(obj->fd, &id) < 0 || !id_listed(rec->no_gup, rec->n_no_gup, &id))
+	if (dmapipe_file_id_get(obj->fd, &id) < 0 || !dmapipe_file_set_has(&rec->no_gup, &id))
 		return DMAPIPE_RECORD_PATH_DIRECT;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !id_listed(rec->no_kmod, rec->n_no_kmod, &id))
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !dmapipe_file_set_has(&rec->no_kmod, &id))
 		return DMAPIPE_RECORD_PATH_KMOD;
 	return DMAPIPE_RECORD_PATH_COPY;
 }
@@ -609,14 +519,14 @@ static void on_fault(struct dmapipe_recorder *rec, struct rec_op *op)
 {
 	struct dmapipe_buffer *buf = op->frame->buffer;
 	const struct dmapipe_object *obj = &buf->layout.objects[op->object];
-	struct file_id id = { 0, 0 };
+	struct dmapipe_file_id id = { 0, 0 };
 
-	if (object_id(obj->fd, &id) == 0 && !id_listed(rec->no_gup, rec->n_no_gup, &id)) {
+	if (dmapipe_file_id_get(obj->fd, &id) == 0 && !dmapipe_file_set_has(&rec->no_gup, &id)) {
 		log_info("record: the mapping of a %s object is not struct-page backed (EFAULT); "
 			 "using %s", dmapipe_mem_kind_to_string(obj->kind),
 			 obj->kind == DMAPIPE_MEM_DMABUF ? "dmapipe.ko WRITE_FILE if it is a "
 			 "dmapipe buffer, else a counted copy" : "a counted copy");
-		id_add(rec->no_gup, &rec->n_no_gup, &id);
+		dmapipe_file_set_add(&rec->no_gup, &id);
 	}
 	op->done = 0;
 	op->path = obj->kind == DMAPIPE_MEM_DMABUF ? DMAPIPE_RECORD_PATH_KMOD :
@@ -873,7 +783,7 @@ static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64
 	int ret;
 
 	memcpy(sb.id, rec->id, sizeof(sb.id));
-	if (posix_memalign((void **)&b, MAX(rec->mem_align, (uint32_t)page_size()), rec->block))
+	if (posix_memalign((void **)&b, MAX(rec->mem_align, (uint32_t)dmapipe_page_size()), rec->block))
 		return -ENOMEM;
 	memset(b, 0, rec->block);
 	rec_superblock_encode(b, &sb);
@@ -928,7 +838,7 @@ static int open_file(struct dmapipe_recorder *rec, const char *path)
 	/* a block is at least a page, so records stay page-aligned for any reader */
 	rec->block = MAX(off_align, REC_MIN_BLOCK);
 	rec->mem_align = MAX(mem_align, 1u);
-	if (rec->block > REC_MAX_BLOCK || rec->mem_align > page_size()) {
+	if (rec->block > REC_MAX_BLOCK || rec->mem_align > dmapipe_page_size()) {
 		log_warn("record: %s: direct I/O alignment %u/%u is beyond what the recorder "
 			 "supports", path, off_align, mem_align);
 		return -EINVAL;
@@ -985,8 +895,7 @@ static void recorder_destroy(struct dmapipe_recorder *rec)
 	dmapipe_close(rec->tfd);
 	dmapipe_close(rec->epfd);
 	dmapipe_close(rec->fd);
-	for (unsigned int i = 0; i < rec->n_staging; i++)
-		free(rec->staging[i].p);
+	dmapipe_staging_clear(&rec->staging);
 	free(rec->layouts);
 	free(rec->entries);
 	free(rec);
@@ -1130,7 +1039,7 @@ static int build_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 	pos = f->offset + rec->block;
 	for (unsigned int i = 0; i < l->n_objects; i++) {
 		uint64_t data = buf->map_size[i], stored = rl.stored[i];
-		uint64_t readable = ALIGN_UP(MIN(data, l->objects[i].size), page_size());
+		uint64_t readable = ALIGN_UP(MIN(data, l->objects[i].size), dmapipe_page_size());
 		enum dmapipe_record_path path = pick_path(rec, buf, i);
 		const uint8_t *src = path == DMAPIPE_RECORD_PATH_DIRECT ?
 				     dmapipe_buffer_direct_io_map(buf, i) : buf->map[i];
@@ -1182,7 +1091,7 @@ static int build_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 static void free_frame_ops(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
 	for (unsigned int i = 0; i < f->n_ops; i++)
-		staging_put(rec, f->ops[i].staging, f->ops[i].staging_size);
+		dmapipe_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
 	free(f->header);
 	free(f);
 }
@@ -1238,7 +1147,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	if (posix_memalign((void **)&f->header, MAX(rec->mem_align, (uint32_t)page_size()),
+	if (posix_memalign((void **)&f->header, MAX(rec->mem_align, (uint32_t)dmapipe_page_size()),
 			   rec->block)) {
 		free(f);
 		return -ENOMEM;
@@ -1355,7 +1264,7 @@ static int64_t write_index(struct dmapipe_recorder *rec)
 
 	if (padded > SIZE_MAX)
 		return -EFBIG;
-	if (posix_memalign((void **)&b, MAX(rec->mem_align, (uint32_t)page_size()),
+	if (posix_memalign((void **)&b, MAX(rec->mem_align, (uint32_t)dmapipe_page_size()),
 			   (size_t)padded))
 		return -ENOMEM;
 	memset(b, 0, (size_t)padded);

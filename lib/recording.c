@@ -35,11 +35,6 @@ struct dmapipe_recording {
 	uint64_t win_off, win_len;
 };
 
-static uint64_t page_size(void)
-{
-	return (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 static int read_full(int fd, void *p, size_t len, uint64_t off)
 {
 	size_t done = 0;
@@ -582,7 +577,7 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recordi
 		uint64_t data = f.layout.objects[i].size;
 		uint64_t stored = ALIGN_UP(data, (uint64_t)block);
 		uint64_t writable = ALIGN_UP(MIN(buffer->map_size[i], buffer->layout.objects[i].size),
-					     page_size());
+					     dmapipe_page_size());
 		uint64_t body = stored <= writable ? stored : data / block * block;
 		uint64_t off = f.offset + f.object_offset[i];
 		uint8_t *map = buffer->map[i];
@@ -617,7 +612,7 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recordi
 					   "direct I/O");
 		if (ret < 0)
 			return ret;
-		if (posix_memalign((void **)&tmp, page_size(), (size_t)(stored - body)))
+		if (posix_memalign((void **)&tmp, dmapipe_page_size(), (size_t)(stored - body)))
 			return -ENOMEM;
 		ret = read_at(r, tmp, stored - body, off + body);
 		if (ret == 0)

@@ -103,3 +103,10 @@ DMAPIPE_EXPORT void dmapipe_get_copy_stats(struct dmapipe_copy_stats *stats)
 	stats->frames = atomic_load_explicit(&copy_frames, memory_order_relaxed);
 	stats->bytes = atomic_load_explicit(&copy_bytes, memory_order_relaxed);
 }
+
+uint64_t dmapipe_page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	return ps > 0 ? (uint64_t)ps : 4096;
+}

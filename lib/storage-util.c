@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the recorder (record.c) and the replay reader (reader.c) share on
+ * their way between buffers and the disk: the sets of memory objects a path
+ * was found not to work for (so the next frame skips straight to the one
+ * that does), and the aligned staging buffers of the counted copy path.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "private.h"
+
+int dmapipe_file_id_get(int fd, struct dmapipe_file_id *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
+}
+
+bool dmapipe_file_set_has(const struct dmapipe_file_set *set, const struct dmapipe_file_id *id)
+{
+	for (unsigned int i = 0; i < set->n; i++)
+		if (set->ids[i].dev == id->dev && set->ids[i].ino == id->ino)
+			return true;
+	return false;
+}
+
+void dmapipe_file_set_add(struct dmapipe_file_set *set, const struct dmapipe_file_id *id)
+{
+	if (dmapipe_file_set_has(set, id))
+		return;
+	if (set->n == DMAPIPE_FILE_SET_MAX) {
+		/* forget the oldest: it is only a shortcut */
+		memmove(set->ids, set->ids + 1, sizeof(set->ids[0]) * (DMAPIPE_FILE_SET_MAX - 1));
+		set->n--;
+	}
+	set->ids[set->n++] = *id;
+}
+
+uint8_t *dmapipe_staging_get(struct dmapipe_staging *pool, size_t size, size_t align,
+			     size_t *got)
+{
+	void *p = NULL;
+
+	for (unsigned int i = 0; i < pool->n; i++) {
+		if (pool->slot[i].size >= size) {
+			uint8_t *s = pool->slot[i].p;
+
+			*got = pool->slot[i].size;
+			pool->slot[i] = pool->slot[--pool->n];
+			return s;
+		}
+	}
+	if (posix_memalign(&p, MAX(align, (size_t)dmapipe_page_size()), size) != 0)
+		return NULL;
+	*got = size;
+	return p;
+}
+
+void dmapipe_staging_put(struct dmapipe_staging *pool, uint8_t *p, size_t size)
+{
+	if (!p)
+		return;
+	if (pool->n == DMAPIPE_STAGING_MAX) {
+		free(p);
+		return;
+	}
+	pool->slot[pool->n].p = p;
+	pool->slot[pool->n].size = size;
+	pool->n++;
+}
+
+void dmapipe_staging_clear(struct dmapipe_staging *pool)
+{
+	for (unsigned int i = 0; i < pool->n; i++)
+		free(pool->slot[i].p);
+	pool->n = 0;
+}
