@@ -112,6 +112,8 @@ struct record {
 	uint64_t t0, t1;
 	const char *end;
 	bool error, disk_full;
+	/* the loops' clock: --duration's deadline, the progress line's state */
+	uint64_t deadline, next_progress, last_bytes, last_ns;
 };
 
 static void parse_args(struct record *r, int argc, char **argv)
@@ -506,64 +508,82 @@ static void source_counts(const struct record *r, uint64_t *received, uint64_t *
 	}
 }
 
-static void progress_line(struct record *r, uint64_t now, uint64_t *last_bytes, uint64_t *last_ns)
+static void progress_line(struct record *r, uint64_t now)
 {
 	struct dmapipe_recorder_stats rs;
 	uint64_t received, gaps;
-	double dt = (double)(now - *last_ns) * 1e-9;
+	double dt = (double)(now - r->last_ns) * 1e-9;
 
 	dmapipe_recorder_get_stats(r->rec, &rs);
 	source_counts(r, &received, &gaps);
 	fprintf(stderr, "record: %llu frames, %.1f MB/s, %llu dropped, backlog %u frames "
 		"(%.1f MB), %llu bytes copied\n", (unsigned long long)rs.frames_written,
-		dt > 0 ? (double)(rs.bytes_written - *last_bytes) / dt / 1e6 : 0.0,
+		dt > 0 ? (double)(rs.bytes_written - r->last_bytes) / dt / 1e6 : 0.0,
 		(unsigned long long)(gaps + r->refused), rs.in_flight_frames,
 		(double)rs.in_flight_bytes / 1e6, (unsigned long long)rs.bytes_copied);
-	*last_bytes = rs.bytes_written;
-	*last_ns = now;
+	r->last_bytes = rs.bytes_written;
+	r->last_ns = now;
+}
+
+static void loop_start(struct record *r)
+{
+	r->t0 = r->last_ns = now_ns();
+	r->deadline = r->duration_s ? r->t0 + (uint64_t)r->duration_s * 1000000000ull : UINT64_MAX;
+	r->next_progress = r->t0 + 1000000000ull;
+	r->last_bytes = 0;
+	r->end = "frames";
+}
+
+/*
+ * One turn of a recording loop, whatever the frames come from: the stop
+ * conditions, the progress line, a wait of up to 100 ms for @source_fd or
+ * the disk, and the recorder reaping what completed. False when the loop
+ * is to end (r->end says why).
+ */
+static bool loop_turn(struct record *r, int source_fd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = source_fd, .events = POLLIN },
+		{ .fd = dmapipe_recorder_get_fd(r->rec), .events = POLLIN },
+	};
+	uint64_t now;
+	int ret;
+
+	if (stop_requested) {
+		r->end = "interrupted";
+		return false;
+	}
+	if (r->frames && r->submitted >= r->frames)
+		return false;
+	now = now_ns();
+	if (now >= r->deadline) {
+		r->end = "duration";
+		return false;
+	}
+	if (r->progress && now >= r->next_progress) {
+		progress_line(r, now);
+		r->next_progress = now + 1000000000ull;
+	}
+	poll(pfd, 2, 100);
+	ret = dmapipe_recorder_dispatch(r->rec, 0);
+	if (ret < 0) {
+		fprintf(stderr, "dmapipe record: recorder: %s\n", strerror(-ret));
+		r->end = "error";
+		r->error = true;
+		return false;
+	}
+	return true;
 }
 
 static void record_loop(struct record *r)
 {
-	uint64_t deadline = r->duration_s ? now_ns() + (uint64_t)r->duration_s * 1000000000ull :
-					    UINT64_MAX;
-	uint64_t last_frame = now_ns(), next_progress = now_ns() + 1000000000ull;
-	uint64_t last_bytes = 0, last_ns = now_ns();
+	uint64_t last_frame = now_ns();
 
-	r->end = "frames";
-	r->t0 = now_ns();
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = dmapipe_client_get_fd(r->client), .events = POLLIN },
-			{ .fd = dmapipe_recorder_get_fd(r->rec), .events = POLLIN },
-		};
+	loop_start(r);
+	while (loop_turn(r, dmapipe_client_get_fd(r->client))) {
 		struct dmapipe_frame *frame;
-		uint64_t now;
 		int ret;
 
-		if (stop_requested) {
-			r->end = "interrupted";
-			break;
-		}
-		if (r->frames && r->submitted >= r->frames)
-			break;
-		now = now_ns();
-		if (now >= deadline) {
-			r->end = "duration";
-			break;
-		}
-		if (r->progress && now >= next_progress) {
-			progress_line(r, now, &last_bytes, &last_ns);
-			next_progress = now + 1000000000ull;
-		}
-		poll(pfd, 2, 100);
-		ret = dmapipe_recorder_dispatch(r->rec, 0);
-		if (ret < 0) {
-			fprintf(stderr, "dmapipe record: recorder: %s\n", strerror(-ret));
-			r->end = "error";
-			r->error = true;
-			break;
-		}
 		dmapipe_client_dispatch(r->client, 0);
 		while ((frame = dmapipe_client_acquire_frame(r->client))) {
 			last_frame = now_ns();
@@ -690,14 +710,10 @@ static int open_device(struct record *r)
 
 static void device_loop(struct record *r)
 {
-	uint64_t deadline = r->duration_s ? now_ns() + (uint64_t)r->duration_s * 1000000000ull :
-					    UINT64_MAX;
-	uint64_t last_frame = now_ns(), next_progress = now_ns() + 1000000000ull;
-	uint64_t last_bytes = 0, last_ns = now_ns();
+	uint64_t last_frame = now_ns();
 	int ret;
 
-	r->end = "frames";
-	r->t0 = now_ns();
+	loop_start(r);
 	ret = dmapipe_v4l2_source_start(r->source);
 	if (ret < 0) {
 		fprintf(stderr, "dmapipe record: cannot start capturing: %s\n", strerror(-ret));
@@ -706,38 +722,10 @@ static void device_loop(struct record *r)
 		r->t1 = now_ns();
 		return;
 	}
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = dmapipe_v4l2_source_get_fd(r->source), .events = POLLIN },
-			{ .fd = dmapipe_recorder_get_fd(r->rec), .events = POLLIN },
-		};
+	while (loop_turn(r, dmapipe_v4l2_source_get_fd(r->source))) {
 		struct dmapipe_frame_meta meta;
 		struct dmapipe_buffer *buf;
-		uint64_t now;
 
-		if (stop_requested) {
-			r->end = "interrupted";
-			break;
-		}
-		if (r->frames && r->submitted >= r->frames)
-			break;
-		now = now_ns();
-		if (now >= deadline) {
-			r->end = "duration";
-			break;
-		}
-		if (r->progress && now >= next_progress) {
-			progress_line(r, now, &last_bytes, &last_ns);
-			next_progress = now + 1000000000ull;
-		}
-		poll(pfd, 2, 100);
-		ret = dmapipe_recorder_dispatch(r->rec, 0);
-		if (ret < 0) {
-			fprintf(stderr, "dmapipe record: recorder: %s\n", strerror(-ret));
-			r->end = "error";
-			r->error = true;
-			break;
-		}
 		while ((ret = dmapipe_v4l2_source_dequeue(r->source, &buf, &meta)) == 0) {
 			last_frame = now_ns();
 			ret = dmapipe_recorder_submit(r->rec, buf, &meta, buf);
@@ -921,8 +909,12 @@ int cmd_record(int argc, char **argv)
 	finish_ret = dmapipe_recorder_finish(r.rec);
 	if (finish_ret == -ENOSPC)
 		r.disk_full = true;
-	if (r.progress)
-		progress_line(&r, now_ns(), &(uint64_t){ 0 }, &(uint64_t){ r.t0 });
+	if (r.progress) {
+		/* the last line: the mean rate of the whole recording */
+		r.last_bytes = 0;
+		r.last_ns = r.t0;
+		progress_line(&r, now_ns());
+	}
 	print_summary(&r, finish_ret);
 	if (r.disk_full)
 		status = EXIT_DISK_FULL;
