@@ -16,6 +16,83 @@
 #include "dmapipe-tool.h"
 #include "encode-sink.h"
 
+/*
+ * Bitstream buffers the recorder may hold at once: the encoder has
+ * CAPTURE_BUFFERS, and keeps encoding while some are in the device.
+ */
+#define CAPTURE_BUFFERS 8
+#define MAX_HELD 4
+
+static void fail_output(struct enc_sink *s, int err, const char *what)
+{
+	if (!s->write_error)
+		fprintf(stderr, "dmapipe: %s %s: %s\n", what, s->out, strerror(err));
+	if (!s->write_error)
+		s->write_error = err;
+}
+
+/* The recorder is done with a packet's buffer: back to the encoder. */
+static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int status, void *data)
+{
+	struct enc_sink *s = data;
+	int ret;
+
+	(void)rec;
+	s->held--;
+	if (status < 0)
+		fail_output(s, -status, "recording the bitstream to");
+	ret = dmapipe_encoder_release_packet(s->enc, frame_data);
+	if (ret < 0 && ret != -ENOENT)
+		fail_output(s, -ret, "giving a bitstream buffer back to the encoder, recording");
+}
+
+/*
+ * One packet, one recorded frame, written from the encoder's exported
+ * bitstream buffer (no copy where its mapping allows O_DIRECT); the buffer
+ * returns to the encoder in on_recorded().
+ */
+static void record_packet(struct enc_sink *s, const struct dmapipe_encoder_packet *p)
+{
+	struct dmapipe_frame_meta m;
+	int ret;
+
+	if (s->write_error)
+		return;
+	if (!p->buffer || p->offset) {
+		fail_output(s, EPROTO, "the encoder gave a packet that cannot be recorded to");
+		return;
+	}
+	/* the disk is behind: wait for it rather than lose a packet of the stream */
+	while (s->held >= MAX_HELD) {
+		ret = dmapipe_recorder_dispatch(s->rec, 100);
+		if (ret < 0) {
+			fail_output(s, -ret, "recording the bitstream to");
+			return;
+		}
+	}
+	dmapipe_frame_meta_init(&m);
+	m.sequence = p->sequence;
+	m.timestamp_ns = p->timestamp_ns;
+	m.flags = p->flags;
+	m.bytes_used[0] = p->size;
+	ret = dmapipe_encoder_hold_packet(s->enc, p);
+	if (ret < 0) {
+		fail_output(s, -ret, "holding a bitstream buffer for");
+		return;
+	}
+	while ((ret = dmapipe_recorder_submit(s->rec, p->buffer, &m, p->buffer)) == -EAGAIN) {
+		ret = dmapipe_recorder_dispatch(s->rec, 100);
+		if (ret < 0)
+			break;
+	}
+	if (ret < 0) {
+		(void)dmapipe_encoder_release_packet(s->enc, p->buffer);
+		fail_output(s, -ret, "recording the bitstream to");
+		return;
+	}
+	s->held++;
+}
+
 static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_packet *p,
 		      void *data)
 {
@@ -24,6 +101,10 @@ static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_
 	size_t left = p->size;
 
 	(void)enc;
+	if (s->rec) {
+		record_packet(s, p);
+		left = 0;
+	}
 	while (left && !s->write_error) {
 		ssize_t n = write(s->fd, b, left);
 
@@ -94,8 +175,27 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 	o.user_data = s;
 	s->release = c->release;
 	s->release_data = c->release_data;
+	if (c->container) {
+		struct dmapipe_recorder_options ro;
 
-	if (strcmp(c->out, "-") == 0) {
+		o.export_packets = true;
+		o.capture_buffers = CAPTURE_BUFFERS;
+		if (strcmp(c->out, "-") == 0) {
+			fprintf(stderr, "dmapipe: a dmapipe recording needs a file, not stdout\n");
+			return -1;
+		}
+		dmapipe_recorder_options_init(&ro);
+		ro.overwrite = true; /* as the plain bitstream file is truncated */
+		ro.max_frames = MAX_HELD;
+		ro.done = on_recorded;
+		ro.user_data = s;
+		s->rec = dmapipe_recorder_new(c->out, &ro);
+		if (!s->rec) {
+			fprintf(stderr, "dmapipe: cannot create the recording %s: %s\n", c->out,
+				strerror(errno));
+			return -1;
+		}
+	} else if (strcmp(c->out, "-") == 0) {
 		s->fd = STDOUT_FILENO;
 	} else {
 		s->fd = open(c->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -115,8 +215,42 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 	return 0;
 }
 
+int enc_sink_get_fd(const struct enc_sink *s)
+{
+	return s->rec ? dmapipe_recorder_get_fd(s->rec) : -1;
+}
+
+int enc_sink_dispatch(struct enc_sink *s)
+{
+	int ret;
+
+	if (!s->rec)
+		return 0;
+	ret = dmapipe_recorder_dispatch(s->rec, 0);
+	if (ret < 0)
+		fail_output(s, -ret, "recording the bitstream to");
+	return ret;
+}
+
+int enc_sink_flush(struct enc_sink *s)
+{
+	int ret;
+
+	if (!s->rec)
+		return 0;
+	ret = dmapipe_recorder_finish(s->rec);
+	if (ret < 0)
+		fail_output(s, -ret, "finishing the recording");
+	dmapipe_recorder_get_stats(s->rec, &s->rec_stats);
+	return ret;
+}
+
 void enc_sink_finish(struct enc_sink *s)
 {
+	/* the recorder gives its buffers back to the encoder: it goes first */
+	enc_sink_flush(s);
+	dmapipe_recorder_free(s->rec);
+	s->rec = NULL;
 	dmapipe_encoder_free(s->enc);
 	s->enc = NULL;
 	if (s->own_fd && s->fd >= 0) {
