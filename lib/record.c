@@ -1247,7 +1247,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 	/* refuse before anything is copied: a refused frame costs nothing */
 	size = rec->block;
 	for (unsigned int i = 0; i < buffer->layout.n_objects && i < DMAPIPE_MAX_OBJECTS; i++)
-		size += ALIGN_UP(buffer->map_size[i], (uint64_t)rec->block);
+		size += ALIGN_UP(recorded_size(rec, buffer, meta, i), (uint64_t)rec->block);
 	/*
 	 * the disk is behind: too much in flight, or (buffered) too much in the
 	 * page cache not yet written back and dropped
