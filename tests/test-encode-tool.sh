@@ -17,7 +17,9 @@
 #     --device to a recording (record --check lists it, export gives a valid
 #     FWHT bitstream, no byte copied by the CPU); and run with two encoders
 #     on one stream, one plain and one recorded: the exported recording is
-#     byte-identical to the plain bitstream (FWHT is deterministic).
+#     byte-identical to the plain bitstream (FWHT is deterministic);
+#   - encode --serve: the packets served on a socket as FWHT frames in the
+#     encoder's own buffers, received by `dmapipe consume` in another process.
 # Bad input tried: no input, two inputs, no output, --strict with --io copy,
 # bad --io, --ctrl without '=', bad pipeline descriptions, a bad
 # --container, a recording to stdout, a bitstream recording exported as y4m.
@@ -211,3 +213,19 @@ n=$(fwht_frames "$DIR/twin.fwht" 640 480) || fail "twin plain bitstream: $n"
 [ "$n" -ge 10 ] || fail "the twin run encoded $n frames"
 cmp "$DIR/twin.fwht" "$DIR/twin-rec.fwht" || fail "the recorded bitstream differs from the plain one"
 ok "run: two encoders on one stream, the recording exports byte-identical to the plain bitstream ($n frames)"
+
+# ---- the bitstream served to other processes ------------------------------------------
+bg cons-enc "$TOOL" consume -s "$DIR/enc.sock" --verify none -q --policy queue:4 --json \
+	--timeout 20000
+cons=$LAST
+"$TOOL" encode -d "$VCAP" -e "$ENC" -f NV12 --size 640x480 --fps 10 -n 30 --serve "$DIR/enc.sock" \
+	-o "$DIR/served.fwht" -q --json > "$DIR/served.json" 2> "$DIR/served.log" ||
+	fail "encode --serve: $(cat "$DIR/served.log")"
+WAIT_OK_SECONDS=30 wait_ok $cons "the consumer of the served bitstream"
+[ "$(fwht_frames "$DIR/served.fwht" 640 480)" -eq 30 ] || fail "encode --serve: the file lost packets"
+served=$(json_u64 "$DIR/served.json" packets_served)
+got=$(json_u64 "$DIR/cons-enc.log" frames_received)
+[ -n "$got" ] && [ "$got" -ge 10 ] && [ "$got" -le "$served" ] ||
+	fail "the consumer got ${got:-no} of $served served packets: $(cat "$DIR/cons-enc.log")"
+[ "$(json_u64 "$DIR/served.json" bytes_copied)" = 0 ] || fail "encode --serve copied frames"
+ok "encode --serve: $served packets served from the encoder's buffers, $got received by another process"

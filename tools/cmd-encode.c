@@ -31,6 +31,10 @@ static const char *const encode_usage =
 	"                        a dmapipe recording (docs/FORMAT.md), one frame per\n"
 	"                        packet, written by the recorder straight from the\n"
 	"                        encoder's buffers (dmapipe export turns it back)\n"
+	"      --serve SOCKET    also serve the packets on a dmapipe socket: frames of\n"
+	"                        the codec's fourcc in the encoder's own buffers,\n"
+	"                        bytes_used = the packet; dropped while consumers hold\n"
+	"                        every buffer\n"
 	"  -e, --encoder PATH    the encoder's node (default: the first offering the codec)\n"
 	"  -c, --codec NAME      fwht (default), h264, hevc, vp8, vp9, mpeg4\n"
 	"      --io MODE         auto (default), import (fail if impossible), copy\n"
@@ -71,6 +75,7 @@ enum {
 	OPT_NO_NEGOTIATE,
 	OPT_JSON,
 	OPT_CONTAINER,
+	OPT_SERVE,
 };
 
 struct encode {
@@ -125,6 +130,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		{ "device", required_argument, NULL, 'd' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "container", required_argument, NULL, OPT_CONTAINER },
+		{ "serve", required_argument, NULL, OPT_SERVE },
 		{ "encoder", required_argument, NULL, 'e' },
 		{ "codec", required_argument, NULL, 'c' },
 		{ "io", required_argument, NULL, OPT_IO },
@@ -163,6 +169,9 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			break;
 		case 'o':
 			e->cfg.out = optarg;
+			break;
+		case OPT_SERVE:
+			e->cfg.serve = optarg;
 			break;
 		case OPT_CONTAINER:
 			if (strcmp(optarg, "dmapipe") == 0)
@@ -376,15 +385,16 @@ static int run_socket(struct encode *e)
 	}
 	next_progress = e->t0 + 1000000000ull;
 	while (!done_yet(e, now_ns())) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = dmapipe_client_get_fd(e->client), .events = POLLIN },
 			{ .fd = dmapipe_encoder_get_fd(e->sink.enc), .events = POLLIN },
 			{ .fd = enc_sink_get_fd(&e->sink), .events = POLLIN },
+			{ .fd = enc_sink_get_serve_fd(&e->sink), .events = POLLIN },
 		};
 		struct dmapipe_frame *f;
 		uint64_t now;
 
-		(void)poll(pfd, 3, 100);
+		(void)poll(pfd, 4, 100);
 		if (dmapipe_encoder_dispatch(e->sink.enc, 0) < 0) {
 			e->end = "encoder failed";
 			return -1;
@@ -450,17 +460,18 @@ static int run_device(struct encode *e)
 	}
 	next_progress = e->t0 + 1000000000ull;
 	while (!done_yet(e, now_ns())) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = dmapipe_v4l2_source_get_fd(e->source), .events = POLLIN },
 			{ .fd = dmapipe_encoder_get_fd(e->sink.enc), .events = POLLIN },
 			{ .fd = enc_sink_get_fd(&e->sink), .events = POLLIN },
+			{ .fd = enc_sink_get_serve_fd(&e->sink), .events = POLLIN },
 		};
 		struct dmapipe_frame_meta meta;
 		struct dmapipe_buffer *b;
 		uint64_t now;
 		int ret;
 
-		(void)poll(pfd, 3, 100);
+		(void)poll(pfd, 4, 100);
 		if (dmapipe_encoder_dispatch(e->sink.enc, 0) < 0) {
 			e->end = "encoder failed";
 			return -1;
@@ -532,6 +543,10 @@ static void summary(struct encode *e, bool ok)
 		json_u64(&j, "bytes_copied", st.bytes_copied);
 		json_u64(&j, "copy_cpu_ns", st.copy_cpu_ns);
 		json_string(&j, "container", e->cfg.container ? "dmapipe" : "bitstream");
+		if (e->cfg.serve) {
+			json_u64(&j, "packets_served", e->sink.served);
+			json_u64(&j, "packets_not_served", e->sink.serve_dropped);
+		}
 		if (e->cfg.container) {
 			const struct dmapipe_recorder_stats *r = &e->sink.rec_stats;
 
@@ -568,6 +583,10 @@ static void summary(struct encode *e, bool ok)
 		(unsigned long long)st.bytes_copied, (unsigned long long)st.frames_copied,
 		(unsigned long long)st.frames_imported, (unsigned long long)st.imports,
 		st.packets ? (double)cpu / (double)st.packets / 1e6 : 0.0, e->end);
+	if (e->cfg.serve)
+		fprintf(stderr, "  served: %llu packets on %s, %llu not served (consumers behind)\n",
+			(unsigned long long)e->sink.served, e->cfg.serve,
+			(unsigned long long)e->sink.serve_dropped);
 	if (e->cfg.container) {
 		const struct dmapipe_recorder_stats *r = &e->sink.rec_stats;
 
