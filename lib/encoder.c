@@ -218,6 +218,10 @@ struct out_slot {
 struct cap_slot {
 	void *map;
 	size_t len;
+	/* options.export_packets: the exported bitstream buffer */
+	struct dmapipe_buffer *buffer;
+	/* out of the device until dmapipe_encoder_release_packet() */
+	bool held;
 };
 
 struct meta_entry {
@@ -250,6 +254,7 @@ struct dmapipe_encoder {
 	unsigned int n_out;
 	struct cap_slot cap[VIDEO_MAX_FRAME];
 	unsigned int n_cap;
+	int cb_slot;              /* the CAPTURE buffer whose packet is being given, or -1 */
 	struct meta_entry ring[META_RING];
 	uint64_t next_cookie;
 	uint64_t use_clock;
@@ -524,6 +529,7 @@ dmapipe_encoder_new(const struct dmapipe_encoder_options *options)
 	if (!e)
 		return NULL;
 	e->fd = e->epfd = e->evfd = -1;
+	e->cb_slot = -1;
 	e->opt = *options;
 	if (!e->opt.max_in_flight)
 		e->opt.max_in_flight = DEFAULT_IN_FLIGHT;
@@ -796,6 +802,10 @@ static void teardown(struct dmapipe_encoder *e)
 		if (e->cap[i].map)
 			munmap(e->cap[i].map, e->cap[i].len);
 		e->cap[i].map = NULL;
+		/* a held buffer lives on with its holder's reference (vb2 orphans it) */
+		dmapipe_buffer_unref(e->cap[i].buffer);
+		e->cap[i].buffer = NULL;
+		e->cap[i].held = false;
 	}
 	if (e->n_out) {
 		memset(&req, 0, sizeof(req));
@@ -830,6 +840,49 @@ static int qbuf_cap(struct dmapipe_encoder *e, unsigned int i)
 		b.length = 1;
 	}
 	return xioctl(e->fd, VIDIOC_QBUF, &b);
+}
+
+/*
+ * options.export_packets: bitstream buffer @i as a dmapipe buffer of the
+ * coded fourcc (one plane at offset 0; the light layout check of unknown
+ * fourccs applies), the size of the raw frames it encodes.
+ */
+static int export_capture(struct dmapipe_encoder *e, unsigned int i)
+{
+	struct v4l2_exportbuffer exp;
+	struct dmapipe_layout l;
+	int ret;
+
+	memset(&exp, 0, sizeof(exp));
+	exp.type = e->cap_type;
+	exp.index = i;
+	exp.flags = O_CLOEXEC | O_RDONLY;
+	ret = xioctl(e->fd, VIDIOC_EXPBUF, &exp);
+	if (ret < 0) {
+		log_error("encoder: %s: VIDIOC_EXPBUF (CAPTURE %u): %s", e->info.path, i,
+			  strerror(-ret));
+		return ret;
+	}
+	memset(&l, 0, sizeof(l));
+	l.format.fourcc = e->info.codec;
+	l.format.width = e->have.format.width;
+	l.format.height = e->have.format.height;
+	l.format.modifier = DMAPIPE_MOD_LINEAR;
+	l.n_planes = 1;
+	l.n_objects = 1;
+	for (unsigned int o = 0; o < DMAPIPE_MAX_OBJECTS; o++)
+		l.objects[o].fd = -1;
+	l.objects[0].fd = exp.fd;
+	l.objects[0].size = 0; /* the dma-buf's own size */
+	/* takes the fd */
+	e->cap[i].buffer = dmapipe_buffer_new_from_fds(&l);
+	if (!e->cap[i].buffer) {
+		ret = -errno;
+		log_error("encoder: %s: exported bitstream buffer %u refused: %s", e->info.path, i,
+			  strerror(-ret));
+		return ret;
+	}
+	return 0;
 }
 
 /* MMAP buffer @i of @type: maps every plane; 0 or -errno. */
@@ -915,6 +968,11 @@ static int setup_capture(struct dmapipe_encoder *e)
 		/* the driver may have grown sizeimage; what it gives is what counts */
 		if (len < e->info.capture_size)
 			e->info.capture_size = (uint32_t)len;
+		if (e->opt.export_packets) {
+			ret = export_capture(e, (unsigned int)i);
+			if (ret < 0)
+				return ret;
+		}
 		ret = qbuf_cap(e, (unsigned int)i);
 		if (ret < 0) {
 			log_error("encoder: %s: VIDIOC_QBUF (CAPTURE): %s", e->info.path, strerror(-ret));
@@ -1037,6 +1095,7 @@ static int configure(struct dmapipe_encoder *e, const struct dmapipe_layout *hav
 			  e->info.path);
 		return -EPERM;
 	}
+	e->have = *have; /* export_capture() takes the size from it */
 	ret = setup_capture(e);
 	if (ret == 0)
 		ret = setup_output(e, import);
@@ -1169,15 +1228,21 @@ static int dq_capture(struct dmapipe_encoder *e)
 		if (b.flags & V4L2_BUF_FLAG_ERROR)
 			pkt.flags |= DMAPIPE_FRAME_CORRUPTED;
 		pkt.index = e->stats.packets;
+		pkt.buffer = e->cap[b.index].buffer;
+		pkt.offset = e->info.multiplanar ? planes[0].data_offset : 0;
 		e->stats.packets++;
 		e->stats.bytes_out += used;
+		e->cb_slot = (int)b.index;
 		if (e->opt.packet)
 			e->opt.packet(e, &pkt, e->opt.user_data);
+		e->cb_slot = -1;
 	}
 	if (b.flags & V4L2_BUF_FLAG_LAST) {
 		e->drained = true;
 		return 1;
 	}
+	if (e->cap[b.index].held)
+		return 1; /* requeued by dmapipe_encoder_release_packet() */
 	ret = qbuf_cap(e, b.index);
 	if (ret < 0) {
 		log_error("encoder: %s: requeueing a bitstream buffer: %s", e->info.path,
@@ -1185,6 +1250,38 @@ static int dq_capture(struct dmapipe_encoder *e)
 		return ret;
 	}
 	return 1;
+}
+
+DMAPIPE_EXPORT int dmapipe_encoder_hold_packet(struct dmapipe_encoder *e,
+					      const struct dmapipe_encoder_packet *packet)
+{
+	if (!e || !packet || !packet->buffer || e->cb_slot < 0 ||
+	    e->cap[e->cb_slot].buffer != packet->buffer)
+		return -EINVAL;
+	e->cap[e->cb_slot].held = true;
+	return 0;
+}
+
+DMAPIPE_EXPORT int dmapipe_encoder_release_packet(struct dmapipe_encoder *e,
+						 struct dmapipe_buffer *buffer)
+{
+	int ret;
+
+	if (!e || !buffer)
+		return -EINVAL;
+	for (unsigned int i = 0; i < e->n_cap; i++) {
+		if (e->cap[i].buffer != buffer || !e->cap[i].held)
+			continue;
+		e->cap[i].held = false;
+		if (e->cb_slot == (int)i || e->drained)
+			return 0; /* dq_capture requeues it / the device is done */
+		ret = qbuf_cap(e, i);
+		if (ret < 0)
+			log_error("encoder: %s: requeueing a bitstream buffer: %s", e->info.path,
+				  strerror(-ret));
+		return ret;
+	}
+	return -ENOENT;
 }
 
 /* Everything ready now; the number of events, or a negative errno. */

@@ -1000,6 +1000,46 @@ static uint64_t index_reserve(const struct dmapipe_recorder *rec, uint64_t extra
 			(uint64_t)rec->block);
 }
 
+/*
+ * The bytes of object @i that are recorded. A fourcc dmapipe has no
+ * geometry for (a compressed bitstream: 'FWHT', 'H264') fills its buffer
+ * only to bytes_used, which varies per frame: the data of its planes
+ * (offset + bytes_used, when every plane on the object gives it), rounded
+ * up to the block size so that frames share a few layouts (docs/FORMAT.md).
+ * Raw frames are recorded whole.
+ */
+static uint64_t recorded_size(const struct dmapipe_recorder *rec, const struct dmapipe_buffer *buf,
+			      const struct dmapipe_frame_meta *meta, unsigned int i)
+{
+	const struct dmapipe_layout *l = &buf->layout;
+	uint64_t end = 0;
+
+	if (dmapipe_format_plane_count(l->format.fourcc))
+		return buf->map_size[i];
+	for (unsigned int p = 0; p < l->n_planes && p < DMAPIPE_MAX_PLANES; p++) {
+		if (l->planes[p].object != i)
+			continue;
+		if (!meta->bytes_used[p])
+			return buf->map_size[i];
+		end = MAX(end, l->planes[p].offset + meta->bytes_used[p]);
+	}
+	return MIN(ALIGN_UP(end, (uint64_t)rec->block), buf->map_size[i]);
+}
+
+/* Layouts that differ at most in the recorded sizes of a compressed format's objects. */
+static bool same_format(const struct rec_layout *a, const struct rec_layout *b)
+{
+	struct rec_layout x = *b;
+
+	if (!dmapipe_format_plane_count(a->layout.format.fourcc)) {
+		for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS; i++) {
+			x.layout.objects[i].size = a->layout.objects[i].size;
+			x.stored[i] = a->stored[i];
+		}
+	}
+	return rec_layout_equal(a, &x);
+}
+
 static int build_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 		       struct dmapipe_buffer *buf, const struct dmapipe_frame_meta *meta)
 {
@@ -1017,10 +1057,10 @@ static int build_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 			rl.layout.objects[i].size = 0;
 			continue;
 		}
-		rl.layout.objects[i].size = buf->map_size[i];
-		rl.stored[i] = ALIGN_UP(buf->map_size[i], (uint64_t)rec->block);
+		rl.layout.objects[i].size = recorded_size(rec, buf, meta, i);
+		rl.stored[i] = ALIGN_UP(rl.layout.objects[i].size, (uint64_t)rec->block);
 	}
-	f->fh.record_flags = !rec->have_last || !rec_layout_equal(&rl, &rec->last_layout) ?
+	f->fh.record_flags = !rec->have_last || !same_format(&rl, &rec->last_layout) ?
 			     DMAPIPE_RECORDED_FORMAT_CHANGE : 0;
 	idx = add_layout(rec, &rl);
 	if (idx < 0)
@@ -1038,7 +1078,7 @@ static int build_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 	/* the ops: one per object, plus a copied tail where the padding is not mapped */
 	pos = f->offset + rec->block;
 	for (unsigned int i = 0; i < l->n_objects; i++) {
-		uint64_t data = buf->map_size[i], stored = rl.stored[i];
+		uint64_t data = rl.layout.objects[i].size, stored = rl.stored[i];
 		uint64_t readable = ALIGN_UP(MIN(data, l->objects[i].size), dmapipe_page_size());
 		enum dmapipe_record_path path = pick_path(rec, buf, i);
 		const uint8_t *src = path == DMAPIPE_RECORD_PATH_DIRECT ?
@@ -1116,7 +1156,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 	/* refuse before anything is copied: a refused frame costs nothing */
 	size = rec->block;
 	for (unsigned int i = 0; i < buffer->layout.n_objects && i < DMAPIPE_MAX_OBJECTS; i++)
-		size += ALIGN_UP(buffer->map_size[i], (uint64_t)rec->block);
+		size += ALIGN_UP(recorded_size(rec, buffer, meta, i), (uint64_t)rec->block);
 	/*
 	 * the disk is behind: too much in flight, or (buffered) too much in the
 	 * page cache not yet written back and dropped

@@ -12,9 +12,17 @@
 #     rows): 640x480 imports; 1008x480 copies with the reason (a socket
 #     consumer cannot change the producer's buffers), --strict fails;
 #   - run: vivid -> encode + record + serve, with another process
-#     consuming the served stream; the recording checks, nothing copied.
+#     consuming the served stream; the recording checks, nothing copied;
+#   - the bitstream through the storage writer (--container dmapipe): encode
+#     --device to a recording (record --check lists it, export gives a valid
+#     FWHT bitstream, no byte copied by the CPU); and run with two encoders
+#     on one stream, one plain and one recorded: the exported recording is
+#     byte-identical to the plain bitstream (FWHT is deterministic);
+#   - encode --serve: the packets served on a socket as FWHT frames in the
+#     encoder's own buffers, received by `dmapipe consume` in another process.
 # Bad input tried: no input, two inputs, no output, --strict with --io copy,
-# bad --io, --ctrl without '=', bad pipeline descriptions.
+# bad --io, --ctrl without '=', bad pipeline descriptions, a bad
+# --container, a recording to stdout, a bitstream recording exported as y4m.
 #
 # Usage: test-encode-tool.sh DMAPIPE
 set -u
@@ -64,6 +72,10 @@ fwht_frames() {
 "$TOOL" encode -s @a -o x --size 640x480 >/dev/null 2>&1; [ $? -eq 2 ] || fail "--size without --device accepted"
 "$TOOL" run capture=/dev/video0 encode=fwht,out=x,policy=never > "$DIR/bad.log" 2>&1
 [ $? -eq 2 ] && grep -q "bad policy 'never'" "$DIR/bad.log" || fail "bad run policy"
+"$TOOL" encode -s @a -o x --container mkv >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad --container accepted"
+"$TOOL" run capture=/dev/video0 encode=fwht,out=x,container=mkv > "$DIR/bad.log" 2>&1
+[ $? -eq 2 ] && grep -q "container=mkv: expected bitstream or dmapipe" "$DIR/bad.log" ||
+	fail "bad run container"
 ok "bad command lines refused"
 
 ENC=$(node_of stateful-encoder) || skip "no vicodec stateful-encoder node"
@@ -161,3 +173,59 @@ if [ -n "$record" ]; then
 fi
 grep -q "consumer .*frames sent" "$DIR/run.log" || fail "the other process is not in the summary"
 ok "run: vivid -> fwht ($n frames)${record:+ + recording} + another process, 0 bytes copied"
+
+# ---- the bitstream through the storage writer -----------------------------------------
+"$TOOL" encode -s @a -e "$ENC" --container dmapipe -o - > "$DIR/stdout.log" 2>&1
+[ $? -eq 1 ] && grep -q "a dmapipe recording needs a file, not stdout" "$DIR/stdout.log" ||
+	fail "a recording to stdout was not refused clearly"
+
+"$TOOL" encode -d "$VCAP" -e "$ENC" -f NV12 --size 640x480 --fps 10 -n 12 --container dmapipe \
+	-o "$DIR/e.rec" -q --json > "$DIR/e.json" 2> "$DIR/e.log" || fail "encode --container dmapipe"
+[ "$(json_u64 "$DIR/e.json" recorded_frames)" -eq 12 ] ||
+	fail "$(json_u64 "$DIR/e.json" recorded_frames) packets recorded, want 12"
+[ "$(json_u64 "$DIR/e.json" bytes_copied)" = 0 ] && [ "$(json_u64 "$DIR/e.json" recorded_copied_bytes)" = 0 ] ||
+	fail "bytes copied: $(cat "$DIR/e.json")"
+direct=$(json_u64 "$DIR/e.json" recorded_direct_bytes)
+"$TOOL" record --check "$DIR/e.rec" --verify none --json > "$DIR/e-check.json" 2>&1 ||
+	fail "the bitstream recording does not check: $(cat "$DIR/e-check.json")"
+[ "$(json_u64 "$DIR/e-check.json" frames)" -eq 12 ] || fail "record --check: not 12 frames"
+# packet sizes vary; only the first frame is a format change
+[ "$(json_u64 "$DIR/e-check.json" format_changes)" -eq 1 ] ||
+	fail "record --check: $(json_u64 "$DIR/e-check.json" format_changes) format changes, want 1"
+"$TOOL" export "$DIR/e.rec" -o "$DIR/e.y4m" > "$DIR/e-y4m.log" 2>&1
+[ $? -eq 1 ] && grep -q "compressed stream: y4m cannot carry them" "$DIR/e-y4m.log" ||
+	fail "a bitstream recording exported as y4m"
+"$TOOL" export "$DIR/e.rec" -o "$DIR/e.fwht" -q || fail "export of the bitstream recording"
+[ ! -e "$DIR/e.fwht.json" ] || fail "a bitstream got a raw-video sidecar"
+n=$(fwht_frames "$DIR/e.fwht" 640 480) || fail "exported bitstream: $n"
+[ "$n" -eq 12 ] || fail "$n frames exported, want 12"
+ok "encode --container dmapipe: 12 packets recorded ($direct bytes O_DIRECT from the encoder's buffers, 0 copied), checked, exported"
+
+"$TOOL" run -n 16 capture="$VIVID",format=NV12,size=640x480,fps=10 \
+	encode=fwht,out="$DIR/twin.fwht",device="$ENC",policy=block:4 \
+	encode=fwht,out="$DIR/twin.rec",device="$ENC",policy=block:4,container=dmapipe \
+	> "$DIR/twin.log" 2>&1 || fail "run with a plain and a recorded encoder: $(tail -n 5 "$DIR/twin.log")"
+grep -q "copied: 0 bytes in 0 frames" "$DIR/twin.log" || fail "twin run copied frames"
+"$TOOL" record --check "$DIR/twin.rec" --verify none -q > "$DIR/twin-check.log" 2>&1 ||
+	fail "the twin recording does not check"
+"$TOOL" export "$DIR/twin.rec" -o "$DIR/twin-rec.fwht" --raw -q || fail "twin export"
+n=$(fwht_frames "$DIR/twin.fwht" 640 480) || fail "twin plain bitstream: $n"
+[ "$n" -ge 10 ] || fail "the twin run encoded $n frames"
+cmp "$DIR/twin.fwht" "$DIR/twin-rec.fwht" || fail "the recorded bitstream differs from the plain one"
+ok "run: two encoders on one stream, the recording exports byte-identical to the plain bitstream ($n frames)"
+
+# ---- the bitstream served to other processes ------------------------------------------
+bg cons-enc "$TOOL" consume -s "$DIR/enc.sock" --verify none -q --policy queue:4 --json \
+	--timeout 20000
+cons=$LAST
+"$TOOL" encode -d "$VCAP" -e "$ENC" -f NV12 --size 640x480 --fps 10 -n 30 --serve "$DIR/enc.sock" \
+	-o "$DIR/served.fwht" -q --json > "$DIR/served.json" 2> "$DIR/served.log" ||
+	fail "encode --serve: $(cat "$DIR/served.log")"
+WAIT_OK_SECONDS=30 wait_ok $cons "the consumer of the served bitstream"
+[ "$(fwht_frames "$DIR/served.fwht" 640 480)" -eq 30 ] || fail "encode --serve: the file lost packets"
+served=$(json_u64 "$DIR/served.json" packets_served)
+got=$(json_u64 "$DIR/cons-enc.log" frames_received)
+[ -n "$got" ] && [ "$got" -ge 10 ] && [ "$got" -le "$served" ] ||
+	fail "the consumer got ${got:-no} of $served served packets: $(cat "$DIR/cons-enc.log")"
+[ "$(json_u64 "$DIR/served.json" bytes_copied)" = 0 ] || fail "encode --serve copied frames"
+ok "encode --serve: $served packets served from the encoder's buffers, $got received by another process"

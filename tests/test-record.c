@@ -9,6 +9,8 @@
  *             counted copy or WRITE_FILE and the stats say which)
  *   formats   format changes mid-stream and sizes that are not multiples of
  *             the block size (odd widths, a 97x31 frame, a 1-object YUYV)
+ *   compressed a fourcc without pixel geometry ('FWHT' packets): recorded to
+ *             bytes_used rounded to the block, no format change per size
  *   reader    dmapipe_reader: three formats read back with several reads in
  *             flight, delivered in order, every byte verified; no copy into
  *             memfd buffers on the direct path; layout mismatch and missing
@@ -366,6 +368,98 @@ static void test_formats(const char *dir)
 	for (unsigned int s = 0; s < 4; s++)
 		dmapipe_pool_free(pools[s]);
 	test_pass("formats");
+}
+
+/*
+ * compressed: frames of a fourcc without pixel geometry ('FWHT', as `dmapipe
+ * encode --container dmapipe` records packets) are recorded up to
+ * bytes_used rounded up to the block, not the whole buffer; a changing
+ * packet size is not a format change; bytes_used and the data come back.
+ * Bad input: a frame without bytes_used is recorded whole; bytes_used past
+ * the object is capped at the object.
+ */
+static void test_compressed(const char *dir)
+{
+	static const uint64_t used[] = { 100, 5000, 4096, 150000, 0, 9999999, 77 };
+	const size_t n = sizeof(used) / sizeof(used[0]);
+	const uint64_t obj = 200000;
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_recording_info info;
+	struct dmapipe_buffer *bufs[sizeof(used) / sizeof(used[0])];
+	struct dmapipe_recorder *rec;
+	struct dmapipe_recording *r;
+	struct dmapipe_layout l;
+	uint8_t *mem = NULL;
+	uint64_t next;
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/compressed.rec", dir);
+	memset(&l, 0, sizeof(l));
+	l.format.fourcc = 'F' | 'W' << 8 | 'H' << 16 | (uint32_t)'T' << 24;
+	l.format.width = 640;
+	l.format.height = 480;
+	l.n_planes = l.n_objects = 1;
+	for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS; i++)
+		l.objects[i].fd = -1;
+	rec = new_recorder(path, &c, DMAPIPE_RECORD_AUTO, UINT64_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct dmapipe_frame_meta meta;
+		int fd = memfd_create("compressed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		uint8_t *p;
+		int ret;
+
+		check(fd >= 0 && ftruncate(fd, (off_t)obj) == 0);
+		check(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0);
+		l.objects[0].fd = fd;
+		l.objects[0].size = obj;
+		bufs[i] = dmapipe_buffer_new_from_fds(&l);
+		check(bufs[i]);
+		p = dmapipe_buffer_map_plane(bufs[i], 0);
+		check(p);
+		for (uint64_t b = 0; b < obj; b++)
+			p[b] = (uint8_t)(b * 7 + i);
+		dmapipe_frame_meta_init(&meta);
+		meta.sequence = i;
+		meta.bytes_used[0] = used[i];
+		meta.flags = i == 0 ? DMAPIPE_FRAME_KEYFRAME : 0;
+		while ((ret = dmapipe_recorder_submit(rec, bufs[i], &meta, (void *)(uintptr_t)i)) ==
+		       -EAGAIN)
+			check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+		check_int_eq(ret, 0);
+	}
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	check_int_eq(c.done, n);
+
+	r = dmapipe_recording_open(path, 0);
+	check(r);
+	dmapipe_recording_get_info(r, &info);
+	check_int_eq(info.frames, n);
+	check(posix_memalign((void **)&mem, 4096, (size_t)ALIGN_UP(obj, (uint64_t)info.block_size)) == 0);
+	next = 2 * (uint64_t)info.block_size; /* after the superblock and the first header */
+	for (size_t i = 0; i < n; i++) {
+		struct dmapipe_recorded_frame f;
+		uint64_t want = used[i] ? MIN(ALIGN_UP(used[i], (uint64_t)info.block_size), obj) : obj;
+
+		check_int_eq(dmapipe_recording_get_frame(r, i, &f), 0);
+		/* records follow each other: no space reserved for the whole buffer */
+		check_int_eq(f.offset, next);
+		next = f.offset + f.size + info.block_size;
+		check_int_eq(f.layout.format.fourcc, l.format.fourcc);
+		check_int_eq(f.layout.objects[0].size, want);
+		check_int_eq(f.size, ALIGN_UP(want, (uint64_t)info.block_size));
+		check_int_eq(f.meta.bytes_used[0], used[i]);
+		check_int_eq(!!(f.flags & DMAPIPE_RECORDED_FORMAT_CHANGE), i == 0);
+		check_int_eq(dmapipe_recording_read_frame(r, i, mem, (size_t)f.size), 0);
+		for (uint64_t b = 0; b < want; b++)
+			check_msg(mem[b] == (uint8_t)(b * 7 + i), "frame %zu byte %llu", i,
+				  (unsigned long long)b);
+		dmapipe_buffer_unref(bufs[i]);
+	}
+	check(info.layouts < n); /* 100 and 77 bytes share one */
+	dmapipe_recording_close(r);
+	free(mem);
+	test_pass("compressed");
 }
 
 /* ---- reader: several reads in flight, frames in order ----------------------------- */
@@ -1139,6 +1233,8 @@ int main(int argc, char **argv)
 		test_basic(dir);
 	else if (strcmp(what, "formats") == 0)
 		test_formats(dir);
+	else if (strcmp(what, "compressed") == 0)
+		test_compressed(dir);
 	else if (strcmp(what, "reader") == 0)
 		test_reader(dir);
 	else if (strcmp(what, "crash") == 0)

@@ -27,6 +27,14 @@ static const char *const encode_usage =
 	"  -s, --socket PATH     the producer's socket (or @name)\n"
 	"  -d, --device PATH     capture from this V4L2 device instead\n"
 	"  -o, --output FILE     the bitstream, - for stdout (required)\n"
+	"      --container KIND  bitstream (default): the packets back to back; dmapipe:\n"
+	"                        a dmapipe recording (docs/FORMAT.md), one frame per\n"
+	"                        packet, written by the recorder straight from the\n"
+	"                        encoder's buffers (dmapipe export turns it back)\n"
+	"      --serve SOCKET    also serve the packets on a dmapipe socket: frames of\n"
+	"                        the codec's fourcc in the encoder's own buffers,\n"
+	"                        bytes_used = the packet; dropped while consumers hold\n"
+	"                        every buffer\n"
 	"  -e, --encoder PATH    the encoder's node (default: the first offering the codec)\n"
 	"  -c, --codec NAME      fwht (default), h264, hevc, vp8, vp9, mpeg4\n"
 	"      --io MODE         auto (default), import (fail if impossible), copy\n"
@@ -66,6 +74,8 @@ enum {
 	OPT_CAPTURE_STRIDE,
 	OPT_NO_NEGOTIATE,
 	OPT_JSON,
+	OPT_CONTAINER,
+	OPT_SERVE,
 };
 
 struct encode {
@@ -119,6 +129,8 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "container", required_argument, NULL, OPT_CONTAINER },
+		{ "serve", required_argument, NULL, OPT_SERVE },
 		{ "encoder", required_argument, NULL, 'e' },
 		{ "codec", required_argument, NULL, 'c' },
 		{ "io", required_argument, NULL, OPT_IO },
@@ -157,6 +169,18 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			break;
 		case 'o':
 			e->cfg.out = optarg;
+			break;
+		case OPT_SERVE:
+			e->cfg.serve = optarg;
+			break;
+		case OPT_CONTAINER:
+			if (strcmp(optarg, "dmapipe") == 0)
+				e->cfg.container = true;
+			else if (strcmp(optarg, "bitstream") == 0)
+				e->cfg.container = false;
+			else
+				usage_error("encode", "--container wants bitstream or dmapipe, got '%s'",
+					    optarg);
 			break;
 		case 'e':
 			if (optarg[0] != '/')
@@ -361,16 +385,22 @@ static int run_socket(struct encode *e)
 	}
 	next_progress = e->t0 + 1000000000ull;
 	while (!done_yet(e, now_ns())) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[4] = {
 			{ .fd = dmapipe_client_get_fd(e->client), .events = POLLIN },
 			{ .fd = dmapipe_encoder_get_fd(e->sink.enc), .events = POLLIN },
+			{ .fd = enc_sink_get_fd(&e->sink), .events = POLLIN },
+			{ .fd = enc_sink_get_serve_fd(&e->sink), .events = POLLIN },
 		};
 		struct dmapipe_frame *f;
 		uint64_t now;
 
-		(void)poll(pfd, 2, 100);
+		(void)poll(pfd, 4, 100);
 		if (dmapipe_encoder_dispatch(e->sink.enc, 0) < 0) {
 			e->end = "encoder failed";
+			return -1;
+		}
+		if (enc_sink_dispatch(&e->sink) < 0) {
+			e->end = "recording failed";
 			return -1;
 		}
 		dmapipe_client_dispatch(e->client, 0);
@@ -430,18 +460,24 @@ static int run_device(struct encode *e)
 	}
 	next_progress = e->t0 + 1000000000ull;
 	while (!done_yet(e, now_ns())) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[4] = {
 			{ .fd = dmapipe_v4l2_source_get_fd(e->source), .events = POLLIN },
 			{ .fd = dmapipe_encoder_get_fd(e->sink.enc), .events = POLLIN },
+			{ .fd = enc_sink_get_fd(&e->sink), .events = POLLIN },
+			{ .fd = enc_sink_get_serve_fd(&e->sink), .events = POLLIN },
 		};
 		struct dmapipe_frame_meta meta;
 		struct dmapipe_buffer *b;
 		uint64_t now;
 		int ret;
 
-		(void)poll(pfd, 2, 100);
+		(void)poll(pfd, 4, 100);
 		if (dmapipe_encoder_dispatch(e->sink.enc, 0) < 0) {
 			e->end = "encoder failed";
+			return -1;
+		}
+		if (enc_sink_dispatch(&e->sink) < 0) {
+			e->end = "recording failed";
 			return -1;
 		}
 		while ((ret = dmapipe_v4l2_source_dequeue(e->source, &b, &meta)) == 0) {
@@ -506,6 +542,20 @@ static void summary(struct encode *e, bool ok)
 		json_u64(&j, "frames_copied", st.frames_copied);
 		json_u64(&j, "bytes_copied", st.bytes_copied);
 		json_u64(&j, "copy_cpu_ns", st.copy_cpu_ns);
+		json_string(&j, "container", e->cfg.container ? "dmapipe" : "bitstream");
+		if (e->cfg.serve) {
+			json_u64(&j, "packets_served", e->sink.served);
+			json_u64(&j, "packets_not_served", e->sink.serve_dropped);
+		}
+		if (e->cfg.container) {
+			const struct dmapipe_recorder_stats *r = &e->sink.rec_stats;
+
+			json_u64(&j, "recorded_frames", r->frames_written);
+			json_u64(&j, "recorded_direct_bytes", r->path_bytes[DMAPIPE_RECORD_PATH_DIRECT]);
+			json_u64(&j, "recorded_copied_bytes", r->bytes_copied);
+			json_u64(&j, "recorded_buffered_bytes",
+				 r->path_bytes[DMAPIPE_RECORD_PATH_BUFFERED]);
+		}
 		json_double(&j, "elapsed_s", secs);
 		json_double(&j, "fps", secs > 0 ? (double)st.packets / secs : 0);
 		json_u64(&j, "cpu_ns", cpu);
@@ -533,6 +583,19 @@ static void summary(struct encode *e, bool ok)
 		(unsigned long long)st.bytes_copied, (unsigned long long)st.frames_copied,
 		(unsigned long long)st.frames_imported, (unsigned long long)st.imports,
 		st.packets ? (double)cpu / (double)st.packets / 1e6 : 0.0, e->end);
+	if (e->cfg.serve)
+		fprintf(stderr, "  served: %llu packets on %s, %llu not served (consumers behind)\n",
+			(unsigned long long)e->sink.served, e->cfg.serve,
+			(unsigned long long)e->sink.serve_dropped);
+	if (e->cfg.container) {
+		const struct dmapipe_recorder_stats *r = &e->sink.rec_stats;
+
+		fprintf(stderr, "  recording: %llu frames written; bytes direct %llu, copied %llu, "
+			"buffered %llu\n", (unsigned long long)r->frames_written,
+			(unsigned long long)r->path_bytes[DMAPIPE_RECORD_PATH_DIRECT],
+			(unsigned long long)r->bytes_copied,
+			(unsigned long long)r->path_bytes[DMAPIPE_RECORD_PATH_BUFFERED]);
+	}
 }
 
 int cmd_encode(int argc, char **argv)
@@ -562,6 +625,8 @@ int cmd_encode(int argc, char **argv)
 		fprintf(stderr, "dmapipe encode: the encoder did not drain\n");
 		ret = -1;
 	}
+	if (enc_sink_flush(&e.sink) < 0)
+		ret = -1;
 	e.t1 = now_ns();
 	e.cpu1 = self_cpu_total_ns();
 	ok = ret == 0 && !e.sink.write_error && !e.error;

@@ -5,6 +5,11 @@
  * JSON sidecar describing them (for FFmpeg's rawvideo and GStreamer's
  * rawvideoparse).
  *
+ * A recording of a compressed stream ('FWHT', 'H264': a fourcc without
+ * pixel geometry, one plane, each frame's bytes_used set, as `dmapipe
+ * encode --container dmapipe` writes) is exported as its plain bitstream:
+ * each frame's bytes_used bytes, back to back, no sidecar.
+ *
  * Frames are read with O_DIRECT into aligned memory; the visible rows of
  * each plane (strides dropped) go to the output with gathered writes
  * (writev), so this program copies no pixel in user space. The output is
@@ -35,6 +40,8 @@ static const char *const export_usage =
 	"  ffmpeg -f rawvideo -pix_fmt nv12 -s 1920x1080 -r 30 -i OUT ...\n"
 	"  gst-launch-1.0 filesrc location=OUT ! rawvideoparse format=nv12 width=1920 \\\n"
 	"      height=1080 framerate=30/1 ! ...\n"
+	"A recording of a compressed stream (dmapipe encode --container dmapipe) is\n"
+	"exported as its plain bitstream: the packets back to back, no sidecar.\n"
 	"\n"
 	"Options:\n"
 	"  -o, --output OUT        the file to write\n"
@@ -103,6 +110,7 @@ static const struct fmt_names fmt_table[] = {
 struct export {
 	const char *file, *output, *sidecar;
 	int y4m; /* -1: from the name */
+	bool bitstream; /* a compressed stream: the packets back to back */
 	uint64_t first, count;
 	bool force, quiet, json;
 
@@ -266,6 +274,44 @@ static int plane_geometry(struct export *e)
 		e->frame_bytes += e->row_bytes[p] * e->rows[p];
 	}
 	return 0;
+}
+
+/*
+ * A compressed stream: a fourcc dmapipe has no pixel geometry for, one
+ * plane, and the bytes each frame used.
+ */
+static bool is_bitstream(const struct dmapipe_recorded_frame *f)
+{
+	struct dmapipe_format fmt = f->layout.format;
+	struct dmapipe_layout l;
+
+	fmt.modifier = DMAPIPE_MOD_LINEAR;
+	return dmapipe_layout_init(&l, &fmt, 1) < 0 && f->layout.n_planes == 1 &&
+	       f->meta.bytes_used[0] > 0;
+}
+
+/* One packet: bytes_used from the plane's start, within what was recorded. */
+static int write_packet(struct export *e, const struct dmapipe_recorded_frame *f, uint8_t *mem,
+			uint64_t index)
+{
+	const struct dmapipe_plane *pl = &f->layout.planes[0];
+	uint64_t used = f->meta.bytes_used[0];
+	struct iovec iov;
+	int ret;
+
+	if (!used || pl->offset + used > f->layout.objects[pl->object].size) {
+		fprintf(stderr, "dmapipe export: frame %llu says it used %llu bytes, more than "
+			"its %llu recorded bytes (or none)\n", (unsigned long long)index,
+			(unsigned long long)used,
+			(unsigned long long)f->layout.objects[pl->object].size);
+		return -EBADMSG;
+	}
+	iov.iov_base = mem + f->object_offset[pl->object] + pl->offset;
+	iov.iov_len = (size_t)used;
+	ret = write_all(e->fd, &iov, 1);
+	if (ret == 0)
+		e->bytes += used;
+	return ret;
 }
 
 /* The source's mean frame rate over the range as a fraction, 30/1 when unknown. */
@@ -454,7 +500,11 @@ static int run(struct export *e)
 		struct dmapipe_recorded_frame f;
 
 		dmapipe_recording_get_frame(e->rec, i, &f);
-		if (f.layout_index != e->f0.layout_index) {
+		/* a compressed stream's recorded size varies: its format is what counts */
+		if (is_bitstream(&e->f0) ?
+		    !is_bitstream(&f) ||
+		    memcmp(&f.layout.format, &e->f0.layout.format, sizeof(f.layout.format)) :
+		    f.layout_index != e->f0.layout_index) {
 			fprintf(stderr, "dmapipe export: the format changes at frame %llu: one file "
 				"holds one format; export the ranges with --first/--count\n",
 				(unsigned long long)i);
@@ -462,26 +512,34 @@ static int run(struct export *e)
 		}
 	}
 	e->names = find_names(e->f0.layout.format.fourcc);
-	if (e->y4m && (!e->names || !e->names->y4m)) {
+	e->bitstream = is_bitstream(&e->f0);
+	if (e->bitstream && e->y4m) {
+		fprintf(stderr, "dmapipe export: %s frames are a compressed stream: y4m cannot "
+			"carry them; export the bitstream with --raw\n", e->fourcc);
+		return -ENOTSUP;
+	}
+	if (!e->bitstream && e->y4m && (!e->names || !e->names->y4m)) {
 		fprintf(stderr, "dmapipe export: y4m cannot carry %s (it has planar YUV and grey "
 			"only); export it raw with --raw (a JSON sidecar describes it; nothing is "
 			"converted)\n", e->fourcc);
 		return -ENOTSUP;
 	}
-	if (plane_geometry(e) < 0) {
+	if (!e->bitstream && plane_geometry(e) < 0) {
 		fprintf(stderr, "dmapipe export: %s frames (modifier %#llx) have no known row "
 			"layout\n", e->fourcc, (unsigned long long)e->f0.layout.format.modifier);
 		return -ENOTSUP;
 	}
-	if (!e->force && (exists(e->output) || (!e->y4m && exists(e->sidecar)))) {
+	bool sidecar = !e->y4m && !e->bitstream;
+
+	if (!e->force && (exists(e->output) || (sidecar && exists(e->sidecar)))) {
 		fprintf(stderr, "dmapipe export: %s exists (--force replaces it)\n",
 			exists(e->output) ? e->output : e->sidecar);
 		return -EEXIST;
 	}
 	frame_rate(e, last);
 	e->tmp_out = temp_name(e->output);
-	e->tmp_side = e->y4m ? NULL : temp_name(e->sidecar);
-	if (!e->tmp_out || (!e->y4m && !e->tmp_side))
+	e->tmp_side = sidecar ? temp_name(e->sidecar) : NULL;
+	if (!e->tmp_out || (sidecar && !e->tmp_side))
 		return -ENOMEM;
 	e->fd = open(e->tmp_out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (e->fd < 0) {
@@ -521,7 +579,7 @@ static int run(struct export *e)
 				(unsigned long long)i, strerror(-ret));
 			break;
 		}
-		ret = write_frame(e, &f, mem);
+		ret = e->bitstream ? write_packet(e, &f, mem, i) : write_frame(e, &f, mem);
 		if (ret < 0) {
 			fprintf(stderr, "dmapipe export: writing %s: %s\n", e->output, strerror(-ret));
 			break;
@@ -537,7 +595,7 @@ static int run(struct export *e)
 		ret = -errno;
 	e->fd = -1;
 	e->t1 = now_ns();
-	if (ret == 0 && !e->y4m) {
+	if (ret == 0 && sidecar) {
 		ret = write_sidecar(e, last);
 		if (ret == 0)
 			ret = publish(e, e->tmp_side, e->sidecar);
@@ -569,8 +627,8 @@ static void print_summary(const struct export *e)
 		json_string(&j, "result", "ok");
 		json_string(&j, "file", e->file);
 		json_string(&j, "output", e->output);
-		json_string(&j, "container", e->y4m ? "y4m" : "raw");
-		json_string(&j, "sidecar", e->y4m ? NULL : e->sidecar);
+		json_string(&j, "container", e->y4m ? "y4m" : e->bitstream ? "bitstream" : "raw");
+		json_string(&j, "sidecar", e->y4m || e->bitstream ? NULL : e->sidecar);
 		json_string(&j, "fourcc", e->fourcc);
 		json_u64(&j, "width", e->f0.layout.format.width);
 		json_u64(&j, "height", e->f0.layout.format.height);
@@ -590,6 +648,14 @@ static void print_summary(const struct export *e)
 	}
 	if (e->quiet)
 		return;
+	if (e->bitstream) {
+		printf("export: %s -> %s (the %s bitstream, %ux%u)\n"
+		       "  frames      %llu packets, %llu bytes, read with %s\n", e->file, e->output,
+		       e->fourcc, e->f0.layout.format.width, e->f0.layout.format.height,
+		       (unsigned long long)e->frames, (unsigned long long)e->bytes,
+		       e->info.direct ? "O_DIRECT" : "the page cache");
+		return;
+	}
 	printf("export: %s -> %s (%s%s%s)\n", e->file, e->output, e->y4m ? "y4m C" : "raw",
 	       e->y4m ? e->names->y4m : ", sidecar ", e->y4m ? "" : e->sidecar);
 	printf("  frames      %llu, %s %ux%u, %llu bytes each (strides dropped), %llu/%llu fps\n",

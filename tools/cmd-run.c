@@ -33,6 +33,7 @@ static const char *const run_usage =
 	"                [,buffers=N][,stride=BYTES]\n"
 	"  encode=CODEC,out=FILE|-[,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]\n"
 	"                [,bitrate=N][,gop=N][,qp=N][,in-flight=N]   (up to 4)\n"
+	"                [,container=bitstream|dmapipe]  dmapipe: FILE is a recording\n"
 	"  record=FILE[,policy=POLICY]    a recording with direct I/O (up to 4)\n"
 	"  serve=SOCKET                   other processes may consume the stream\n"
 	"  POLICY: latest, queue:N or block:N (encode default queue:4, record queue:8)\n"
@@ -185,6 +186,7 @@ static int setup(struct run *r)
 		cfg.gop = pe->gop;
 		cfg.in_flight = pe->in_flight;
 		cfg.qp = pe->qp;
+		cfg.container = pe->container;
 		cfg.release = release_frame;
 		cfg.release_data = c;
 		if (enc_sink_init(&c->sink, &cfg) < 0)
@@ -411,6 +413,9 @@ int cmd_run(int argc, char **argv)
 						    dmapipe_encoder_get_fd(r.cons[i].sink.enc) :
 						    dmapipe_recorder_get_fd(r.cons[i].rec),
 						    .events = POLLIN };
+			if (r.cons[i].is_encode)
+				pfd[n++] = (struct pollfd){ .fd = enc_sink_get_fd(&r.cons[i].sink),
+							    .events = POLLIN };
 		}
 		(void)poll(pfd, n, 100);
 		ret = dmapipe_v4l2_source_dispatch(r.source, 0);
@@ -422,7 +427,8 @@ int cmd_run(int argc, char **argv)
 		}
 		dmapipe_server_dispatch(r.server, 0);
 		for (i = 0; i < r.n_cons; i++) {
-			if (feed(&r, &r.cons[i]) < 0) {
+			if ((r.cons[i].is_encode && enc_sink_dispatch(&r.cons[i].sink) < 0) ||
+			    feed(&r, &r.cons[i]) < 0) {
 				ok = false;
 				end = "a consumer failed";
 				break;
@@ -454,6 +460,8 @@ int cmd_run(int argc, char **argv)
 		struct consumer *c = &r.cons[i];
 
 		if (c->is_encode && dmapipe_encoder_finish(c->sink.enc, 10000) < 0)
+			ok = false;
+		if (c->is_encode && enc_sink_flush(&c->sink) < 0)
 			ok = false;
 		if (c->rec && dmapipe_recorder_finish(c->rec) < 0)
 			ok = false;

@@ -16,6 +16,191 @@
 #include "dmapipe-tool.h"
 #include "encode-sink.h"
 
+/*
+ * Bitstream buffers the recorder may hold at once: the encoder has
+ * CAPTURE_BUFFERS, and keeps encoding while some are in the device.
+ */
+#define CAPTURE_BUFFERS 8
+#define MAX_HELD 4
+
+static void fail_output(struct enc_sink *s, int err, const char *what)
+{
+	if (!s->write_error)
+		fprintf(stderr, "dmapipe: %s %s: %s\n", what, s->out, strerror(err));
+	if (!s->write_error)
+		s->write_error = err;
+}
+
+static int slot_of(struct enc_sink *s, struct dmapipe_buffer *b)
+{
+	for (unsigned int i = 0; i < s->n_slots; i++)
+		if (s->slots[i].buffer == b)
+			return (int)i;
+	if (s->n_slots == sizeof(s->slots) / sizeof(s->slots[0]))
+		return -ENOSPC;
+	s->slots[s->n_slots].buffer = b;
+	return (int)s->n_slots++;
+}
+
+/* One more holder of the packet's buffer (inside the packet callback). */
+static int hold(struct enc_sink *s, const struct dmapipe_encoder_packet *p)
+{
+	int i = slot_of(s, p->buffer), ret;
+
+	if (i < 0)
+		return i;
+	if (s->slots[i].holds == 0) {
+		ret = dmapipe_encoder_hold_packet(s->enc, p);
+		if (ret < 0)
+			return ret;
+		s->held++;
+	}
+	s->slots[i].holds++;
+	return 0;
+}
+
+/* A holder is done: the last one gives the buffer back to the encoder. */
+static void unhold(struct enc_sink *s, struct dmapipe_buffer *b)
+{
+	int i = slot_of(s, b), ret;
+
+	if (i < 0 || s->slots[i].holds == 0)
+		return;
+	if (--s->slots[i].holds)
+		return;
+	s->held--;
+	ret = dmapipe_encoder_release_packet(s->enc, b);
+	if (ret < 0 && ret != -ENOENT)
+		fail_output(s, -ret, "giving a bitstream buffer back to the encoder, writing");
+}
+
+/* The recorder is done with a packet's buffer. */
+static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int status, void *data)
+{
+	struct enc_sink *s = data;
+
+	(void)rec;
+	if (status < 0)
+		fail_output(s, -status, "recording the bitstream to");
+	unhold(s, frame_data);
+}
+
+/* Every consumer released a served packet. */
+static void on_served_idle(struct dmapipe_server *server, struct dmapipe_buffer *b, void *data)
+{
+	(void)server;
+	unhold(data, b);
+}
+
+/* Waits (up to 100 ms) for the recorder or the server to give a buffer back. */
+static int wait_for_buffer(struct enc_sink *s)
+{
+	int ret = 0;
+
+	if (s->server)
+		ret = dmapipe_server_dispatch(s->server, s->rec ? 0 : 100);
+	if (ret >= 0 && s->rec)
+		ret = dmapipe_recorder_dispatch(s->rec, 100);
+	return ret;
+}
+
+/*
+ * One packet, one recorded frame, written from the encoder's exported
+ * bitstream buffer (no copy where its mapping allows O_DIRECT); the buffer
+ * returns to the encoder in on_recorded().
+ */
+static void record_packet(struct enc_sink *s, const struct dmapipe_encoder_packet *p,
+			  const struct dmapipe_frame_meta *m)
+{
+	int ret;
+
+	/* the disk is behind: wait for it rather than lose a packet of the stream */
+	while (s->held >= MAX_HELD) {
+		ret = wait_for_buffer(s);
+		if (ret < 0) {
+			fail_output(s, -ret, "recording the bitstream to");
+			return;
+		}
+	}
+	ret = hold(s, p);
+	if (ret < 0) {
+		fail_output(s, -ret, "holding a bitstream buffer for");
+		return;
+	}
+	while ((ret = dmapipe_recorder_submit(s->rec, p->buffer, m, p->buffer)) == -EAGAIN) {
+		ret = dmapipe_recorder_dispatch(s->rec, 100);
+		if (ret < 0)
+			break;
+	}
+	if (ret < 0) {
+		unhold(s, p->buffer);
+		fail_output(s, -ret, "recording the bitstream to");
+	}
+}
+
+/*
+ * One packet to the consumers of the served stream, as a frame of the
+ * encoder's exported buffer (bytes_used = the packet). A packet finding
+ * every buffer held (consumers behind) is not served: the consumers see a
+ * sequence gap, the encoder never waits for them.
+ */
+static void serve_packet(struct enc_sink *s, const struct dmapipe_encoder_packet *p,
+			 const struct dmapipe_frame_meta *m)
+{
+	int i = slot_of(s, p->buffer), ret;
+
+	if (i < 0) {
+		fail_output(s, -i, "serving the bitstream on");
+		return;
+	}
+	if (!s->slots[i].served) {
+		ret = dmapipe_server_add_buffer(s->server, p->buffer);
+		if (ret < 0) {
+			fail_output(s, -ret, "registering a bitstream buffer with the server of");
+			return;
+		}
+		s->slots[i].served = true;
+	}
+	if (s->held >= MAX_HELD && !s->slots[i].holds) {
+		s->serve_dropped++;
+		return;
+	}
+	ret = hold(s, p);
+	if (ret < 0) {
+		fail_output(s, -ret, "holding a bitstream buffer for");
+		return;
+	}
+	/* the server takes this reference; on_served_idle() may run inside */
+	ret = dmapipe_server_queue(s->server, dmapipe_buffer_ref(p->buffer), m);
+	if (ret < 0) {
+		unhold(s, p->buffer);
+		fail_output(s, -ret, "serving the bitstream on");
+		return;
+	}
+	s->served++;
+}
+
+static void on_packet_buffers(struct enc_sink *s, const struct dmapipe_encoder_packet *p)
+{
+	struct dmapipe_frame_meta m;
+
+	if (s->write_error)
+		return;
+	if (!p->buffer || p->offset) {
+		fail_output(s, EPROTO, "the encoder gave a packet that cannot be recorded or served, for");
+		return;
+	}
+	dmapipe_frame_meta_init(&m);
+	m.sequence = p->sequence;
+	m.timestamp_ns = p->timestamp_ns;
+	m.flags = p->flags;
+	m.bytes_used[0] = p->size;
+	if (s->rec)
+		record_packet(s, p, &m);
+	if (s->server && !s->write_error)
+		serve_packet(s, p, &m);
+}
+
 static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_packet *p,
 		      void *data)
 {
@@ -24,6 +209,8 @@ static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_
 	size_t left = p->size;
 
 	(void)enc;
+	if (s->rec)
+		left = 0;
 	while (left && !s->write_error) {
 		ssize_t n = write(s->fd, b, left);
 
@@ -38,6 +225,8 @@ static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_
 		b += n;
 		left -= (size_t)n;
 	}
+	if (s->rec || s->server)
+		on_packet_buffers(s, p);
 	if (p->flags & DMAPIPE_FRAME_KEYFRAME)
 		s->keyframes++;
 	s->packets++;
@@ -94,8 +283,44 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 	o.user_data = s;
 	s->release = c->release;
 	s->release_data = c->release_data;
+	if (c->container || c->serve) {
+		o.export_packets = true;
+		o.capture_buffers = CAPTURE_BUFFERS;
+	}
+	if (c->serve) {
+		struct dmapipe_server_options so;
 
-	if (strcmp(c->out, "-") == 0) {
+		dmapipe_server_options_init(&so);
+		so.path = c->serve;
+		so.producer_name = "dmapipe-encode";
+		s->server = dmapipe_server_new(&so);
+		if (!s->server) {
+			fprintf(stderr, "dmapipe: cannot serve on %s: %s\n", c->serve, strerror(errno));
+			return -1;
+		}
+		dmapipe_server_set_idle_callback(s->server, on_served_idle, s);
+	}
+	if (c->container) {
+		struct dmapipe_recorder_options ro;
+
+		if (strcmp(c->out, "-") == 0) {
+			fprintf(stderr, "dmapipe: a dmapipe recording needs a file, not stdout\n");
+			enc_sink_finish(s);
+			return -1;
+		}
+		dmapipe_recorder_options_init(&ro);
+		ro.overwrite = true; /* as the plain bitstream file is truncated */
+		ro.max_frames = MAX_HELD;
+		ro.done = on_recorded;
+		ro.user_data = s;
+		s->rec = dmapipe_recorder_new(c->out, &ro);
+		if (!s->rec) {
+			fprintf(stderr, "dmapipe: cannot create the recording %s: %s\n", c->out,
+				strerror(errno));
+			enc_sink_finish(s);
+			return -1;
+		}
+	} else if (strcmp(c->out, "-") == 0) {
 		s->fd = STDOUT_FILENO;
 	} else {
 		s->fd = open(c->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -115,8 +340,64 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 	return 0;
 }
 
+int enc_sink_get_fd(const struct enc_sink *s)
+{
+	return s->rec ? dmapipe_recorder_get_fd(s->rec) : -1;
+}
+
+int enc_sink_get_serve_fd(const struct enc_sink *s)
+{
+	return s->server ? dmapipe_server_get_fd(s->server) : -1;
+}
+
+int enc_sink_dispatch(struct enc_sink *s)
+{
+	int ret = 0;
+
+	if (s->server && dmapipe_server_dispatch(s->server, 0) < 0)
+		fprintf(stderr, "dmapipe: the bitstream server failed\n");
+	if (s->rec)
+		ret = dmapipe_recorder_dispatch(s->rec, 0);
+	if (ret < 0)
+		fail_output(s, -ret, "recording the bitstream to");
+	return ret < 0 ? ret : 0;
+}
+
+int enc_sink_flush(struct enc_sink *s)
+{
+	int ret;
+
+	if (s->server && !s->eos) {
+		/* end of stream, and a second for the consumers to see it and go */
+		uint64_t deadline = now_ns() + 1000000000ull;
+		struct dmapipe_server_stats st;
+
+		s->eos = true;
+		dmapipe_server_end_of_stream(s->server);
+		do {
+			if (dmapipe_server_dispatch(s->server, 20) < 0)
+				break;
+			dmapipe_server_get_stats(s->server, &st);
+		} while (st.consumers > 0 && now_ns() < deadline);
+	}
+	if (!s->rec)
+		return 0;
+	ret = dmapipe_recorder_finish(s->rec);
+	if (ret < 0)
+		fail_output(s, -ret, "finishing the recording");
+	dmapipe_recorder_get_stats(s->rec, &s->rec_stats);
+	return ret;
+}
+
 void enc_sink_finish(struct enc_sink *s)
 {
+	/* the recorder gives its buffers back to the encoder: it goes first */
+	enc_sink_flush(s);
+	dmapipe_recorder_free(s->rec);
+	s->rec = NULL;
+	/* EOS to the consumers; the server drops its references */
+	dmapipe_server_free(s->server);
+	s->server = NULL;
 	dmapipe_encoder_free(s->enc);
 	s->enc = NULL;
 	if (s->own_fd && s->fd >= 0) {

@@ -19,6 +19,10 @@ struct enc_sink_config {
 	int32_t qp;          /* -1: the driver's */
 	struct dmapipe_encoder_control controls[8];
 	unsigned int n_controls;
+	/* write the packets through the recorder (a dmapipe recording) to @out */
+	bool container;
+	/* also serve the packets on this dmapipe socket (NULL: not served) */
+	const char *serve;
 	/* gives a frame back (a client frame's lease, a capture buffer) */
 	void (*release)(void *data, void *frame);
 	void *release_data;
@@ -33,10 +37,36 @@ struct enc_sink {
 	uint64_t packets, keyframes, bytes, failed;
 	void (*release)(void *data, void *frame);
 	void *release_data;
+	/* container: the recorder; serve: the server */
+	struct dmapipe_recorder *rec;
+	struct dmapipe_server *server;
+	/* the exported bitstream buffers seen, who holds them */
+	struct {
+		struct dmapipe_buffer *buffer;
+		unsigned int holds;  /* the recorder and/or the server */
+		bool served;         /* registered with the server */
+	} slots[16];
+	unsigned int n_slots;
+	unsigned int held;           /* buffers with holds */
+	uint64_t served, serve_dropped;
+	bool eos;                    /* end of stream sent to the consumers */
+	struct dmapipe_recorder_stats rec_stats; /* after enc_sink_flush() */
 };
 
 /* Opens the encoder and the output; prints why and returns -1 on failure. */
 int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c);
+/* The recorder's fd (poll it, then enc_sink_dispatch()), or -1. */
+int enc_sink_get_fd(const struct enc_sink *s);
+/* The server's fd (poll it, then enc_sink_dispatch()), or -1. */
+int enc_sink_get_serve_fd(const struct enc_sink *s);
+/* Reaps the recorder's completed writes and the server's releases, giving their buffers back to the encoder. */
+int enc_sink_dispatch(struct enc_sink *s);
+/*
+ * After dmapipe_encoder_finish(): ends the served stream (EOS, up to a
+ * second for the consumers to leave) and the recording (every packet
+ * written or failed), fills rec_stats. Idempotent.
+ */
+int enc_sink_flush(struct enc_sink *s);
 /* Frees the encoder (finish it first to keep its last packets) and closes the output. */
 void enc_sink_finish(struct enc_sink *s);
 

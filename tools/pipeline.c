@@ -185,8 +185,14 @@ static int encode_key(struct ctx *c, struct pipeline_encode *e, const char *key,
 		e->qp = (int32_t)v;
 		return 0;
 	}
+	if (strcmp(key, "container") == 0) {
+		if (strcmp(val, "dmapipe") && strcmp(val, "bitstream"))
+			return fail(c, "container=%s: expected bitstream or dmapipe", val);
+		e->container = strcmp(val, "dmapipe") == 0;
+		return 0;
+	}
 	return fail(c, "unknown key '%s' (encode takes out, device, policy, io, bitrate, gop, "
-		    "qp, in-flight)", key);
+		    "qp, in-flight, container)", key);
 }
 
 int pipeline_parse(struct pipeline *p, int argc, char *const argv[], char *err, size_t len)

@@ -51,6 +51,7 @@ struct pipeline_encode {
 	int io;              /* enum dmapipe_encoder_io */
 	uint32_t bitrate, gop, in_flight;
 	int32_t qp;          /* -1: default */
+	bool container;      /* container=dmapipe: a dmapipe recording of the packets */
 };
 
 struct pipeline_record {

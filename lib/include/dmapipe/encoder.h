@@ -81,6 +81,15 @@ struct dmapipe_encoder_packet {
 	uint32_t reserved;
 	/** packets given before this one */
 	uint64_t index;
+	/**
+	 * with options.export_packets: the bitstream buffer holding the packet
+	 * (a dma-buf exported with VIDIOC_EXPBUF; fourcc = the codec, the raw
+	 * frames' width and height, one plane), @data being @offset bytes
+	 * into it. Borrowed: take a reference and dmapipe_encoder_hold_packet()
+	 * to keep it past the callback. NULL otherwise. Since 0.1.
+	 */
+	struct dmapipe_buffer *buffer;
+	uint64_t offset;
 };
 
 /**
@@ -131,6 +140,12 @@ struct dmapipe_encoder_options {
 	dmapipe_encoder_done_func done;
 	dmapipe_encoder_packet_func packet;
 	void *user_data;
+	/**
+	 * export the bitstream buffers (VIDIOC_EXPBUF) and give each packet's
+	 * buffer in packet->buffer, so that it can be written to disk or served
+	 * without a copy. Since 0.1.
+	 */
+	bool export_packets;
 };
 
 /** Sets the defaults. Since 0.1. */
@@ -212,6 +227,26 @@ int dmapipe_encoder_dispatch(struct dmapipe_encoder *encoder, int timeout_ms);
  * -EPIPE. Returns 0, -ETIMEDOUT, or an ioctl's error. Since 0.1.
  */
 int dmapipe_encoder_finish(struct dmapipe_encoder *encoder, int timeout_ms);
+
+/**
+ * Called from the packet callback only: keeps the packet's bitstream
+ * buffer (options.export_packets) out of the device after the callback
+ * returns, until dmapipe_encoder_release_packet(). The device stalls once
+ * every bitstream buffer is held, so hold fewer than
+ * options.capture_buffers. Returns 0 or -EINVAL (not in the callback of
+ * this packet, or no exported buffer). Since 0.1.
+ */
+int dmapipe_encoder_hold_packet(struct dmapipe_encoder *encoder,
+				const struct dmapipe_encoder_packet *packet);
+
+/**
+ * Gives a held bitstream buffer back to the device. Returns 0, -ENOENT
+ * (@buffer is not held: e.g. a reconfiguration replaced the encoder's
+ * buffers, which then live on only through the caller's reference), or the
+ * QBUF error. Since 0.1.
+ */
+int dmapipe_encoder_release_packet(struct dmapipe_encoder *encoder,
+				   struct dmapipe_buffer *buffer);
 
 /**
  * Asks for the next frame to be a keyframe
