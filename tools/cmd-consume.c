@@ -173,25 +173,11 @@ static void parse_args(struct consume *c, int argc, char **argv)
 		usage_error("consume", "--socket PATH is required");
 }
 
-/* Connects, waiting up to the timeout for the producer to appear. */
 static int connect_client(struct consume *c)
 {
-	uint64_t deadline = c->timeout_ms ?
-		now_ns() + (uint64_t)c->timeout_ms * 1000000ull : UINT64_MAX;
-
 	c->opts.path = c->socket;
-	for (;;) {
-		c->client = dmapipe_client_new(&c->opts);
-		if (c->client)
-			return 0;
-		if ((errno != ENOENT && errno != ECONNREFUSED) || stop_requested ||
-		    now_ns() >= deadline) {
-			fprintf(stderr, "dmapipe consume: cannot connect to %s: %s\n", c->socket,
-				strerror(errno));
-			return -1;
-		}
-		sleep_ms(20);
-	}
+	c->client = connect_client_wait("consume", &c->opts, c->timeout_ms);
+	return c->client ? 0 : -1;
 }
 
 /* Checks one frame; returns true if it is the frame its metadata names. */

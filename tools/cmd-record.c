@@ -472,22 +472,9 @@ static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, 
 
 static int connect_client(struct record *r)
 {
-	uint64_t deadline = r->timeout_ms ?
-		now_ns() + (uint64_t)r->timeout_ms * 1000000ull : UINT64_MAX;
-
 	r->copts.path = r->socket;
-	for (;;) {
-		r->client = dmapipe_client_new(&r->copts);
-		if (r->client)
-			return 0;
-		if ((errno != ENOENT && errno != ECONNREFUSED) || stop_requested ||
-		    now_ns() >= deadline) {
-			fprintf(stderr, "dmapipe record: cannot connect to %s: %s\n", r->socket,
-				strerror(errno));
-			return -1;
-		}
-		sleep_ms(20);
-	}
+	r->client = connect_client_wait("record", &r->copts, r->timeout_ms);
+	return r->client ? 0 : -1;
 }
 
 /* Frames that reached the recorder, and frames lost before it (sequence gaps). */
@@ -575,6 +562,20 @@ static bool loop_turn(struct record *r, int source_fd)
 	return true;
 }
 
+/* A frame the recorder refused for good: the disk is full, or an error. */
+static void submit_failed(struct record *r, int ret)
+{
+	if (ret == -ENOSPC) {
+		r->disk_full = true;
+		r->end = "disk-full";
+		return;
+	}
+	fprintf(stderr, "dmapipe record: cannot record a frame: %s%s\n", strerror(-ret),
+		ret == -EPERM ? " (strict mode: it would have been copied)" : "");
+	r->end = "error";
+	r->error = true;
+}
+
 static void record_loop(struct record *r)
 {
 	uint64_t last_frame = now_ns();
@@ -604,16 +605,7 @@ static void record_loop(struct record *r)
 				r->refused++;
 				continue;
 			}
-			if (ret == -ENOSPC) {
-				r->disk_full = true;
-				r->end = "disk-full";
-			} else {
-				fprintf(stderr, "dmapipe record: cannot record a frame: %s%s\n",
-					strerror(-ret), ret == -EPERM ? " (strict mode: it would "
-					"have been copied)" : "");
-				r->end = "error";
-				r->error = true;
-			}
+			submit_failed(r, ret);
 			break;
 		}
 		if (r->disk_full || r->error)
@@ -741,16 +733,7 @@ static void device_loop(struct record *r)
 				r->refused++;
 				continue;
 			}
-			if (ret == -ENOSPC) {
-				r->disk_full = true;
-				r->end = "disk-full";
-			} else {
-				fprintf(stderr, "dmapipe record: cannot record a frame: %s%s\n",
-					strerror(-ret), ret == -EPERM ? " (strict mode: it would "
-					"have been copied)" : "");
-				r->end = "error";
-				r->error = true;
-			}
+			submit_failed(r, ret);
 			break;
 		}
 		if (r->disk_full || r->error)

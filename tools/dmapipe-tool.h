@@ -87,6 +87,16 @@ extern volatile sig_atomic_t stop_requested;
  * (without SA_RESTART, so sleeps and polls return early). Ignores SIGPIPE. */
 void install_stop_signals(void);
 
+/*
+ * dmapipe_client_new(@opts) for the socket opts->path, retried every 20 ms
+ * while nobody listens there yet (ENOENT, ECONNREFUSED), for up to
+ * @timeout_ms (0: until stopped). NULL after printing "dmapipe CMD: cannot
+ * connect to PATH: reason".
+ */
+struct dmapipe_client *connect_client_wait(const char *cmd,
+					   const struct dmapipe_client_options *opts,
+					   uint32_t timeout_ms);
+
 /* ---- time and measurement ---------------------------------------------- */
 
 uint64_t now_ns(void); /* CLOCK_MONOTONIC */

@@ -260,6 +260,27 @@ void sleep_ms(unsigned int ms)
 	nanosleep(&ts, NULL);
 }
 
+struct dmapipe_client *connect_client_wait(const char *cmd,
+					   const struct dmapipe_client_options *opts,
+					   uint32_t timeout_ms)
+{
+	uint64_t deadline = timeout_ms ? now_ns() + (uint64_t)timeout_ms * 1000000ull : UINT64_MAX;
+
+	for (;;) {
+		struct dmapipe_client *client = dmapipe_client_new(opts);
+
+		if (client)
+			return client;
+		if ((errno != ENOENT && errno != ECONNREFUSED) || stop_requested ||
+		    now_ns() >= deadline) {
+			fprintf(stderr, "dmapipe %s: cannot connect to %s: %s\n", cmd, opts->path,
+				strerror(errno));
+			return NULL;
+		}
+		sleep_ms(20);
+	}
+}
+
 uint64_t timeval_ns(const struct timeval *tv)
 {
 	return (uint64_t)tv->tv_sec * 1000000000ull + (uint64_t)tv->tv_usec * 1000ull;
