@@ -14,7 +14,9 @@
 # the DMABUF buffers exported from the second device. Its exit status is not
 # reliable, so its summary line is what counts:
 #   Total for dmapipe_vcap device /dev/videoN: T, Succeeded: T, Failed: 0, Warnings: W
-# and the streaming tests must be in the log. With TEST_VCAP (test-vcap),
+# and the streaming tests must be in the log. A failed run is repeated once:
+# failing twice fails; passing the second time passes with the first run's
+# failed checks printed and its log kept. With TEST_VCAP (test-vcap),
 # all its tests run under each memory type too.
 # The module is reloaded as it was found at the end. Logs go to
 # $DMAPIPE_VM_ARTIFACTS (the lane keeps them).
@@ -68,6 +70,34 @@ node() {
 	return 1
 }
 
+# run_compliance CAP EXP LOG: runs v4l2-compliance on CAP with EXP exporting
+# the DMABUF buffers; sets $total to its summary line and $why to what is
+# wrong with the run (empty: it passed)
+run_compliance() {
+	clog=$3
+	"$compliance" -d "$1" -s -e "$2" >"$clog" 2>&1
+	status=$?
+	total=$(grep '^Total for ' "$clog" | tail -n 1)
+	# "Total for dmapipe_vcap device /dev/video0: 59, Succeeded: 59, Failed: 0, Warnings: 12"
+	# shellcheck disable=SC2046
+	set -- $(echo "$total" | sed -n 's/.*: \([0-9]*\), Succeeded: \([0-9]*\), Failed: \([0-9]*\), Warnings: \([0-9]*\)$/\1 \2 \3 \4/p')
+	why=
+	if [ $# -ne 4 ]; then
+		why="no summary line (exit status $status)"
+	elif [ "$3" != 0 ] || [ "$1" != "$2" ] || [ "$1" = 0 ]; then
+		# the failed checks first: a log shown only in part must still say which
+		why="$total [$(grep 'fail:' "$clog" | head -n 3 | tr -s '\t\n' '  ')]"
+	else
+		for t in 'test MMAP (select' 'test DMABUF (select' 'test read/write: OK' \
+			'test VIDIOC_EXPBUF: OK'; do
+			grep -qF "$t" "$clog" || why="$why [missing: $t]"
+		done
+		if grep 'test [A-Z].*: FAIL' "$clog" >/dev/null; then
+			why="$why [$(grep 'test [A-Z].*: FAIL' "$clog" | head -n 3 | tr -s '\t\n' '  ')]"
+		fi
+	fi
+}
+
 failed=
 for mem in vmalloc dma-sg dma-contig; do
 	if ! unload; then
@@ -85,35 +115,27 @@ for mem in vmalloc dma-sg dma-contig; do
 		exit 1
 	fi
 	log=$art/compliance-$mem.log
-	"$compliance" -d "$cap" -s -e "$exp" >"$log" 2>&1
-	status=$?
-	total=$(grep '^Total for ' "$log" | tail -n 1)
-	# "Total for dmapipe_vcap device /dev/video0: 59, Succeeded: 59, Failed: 0, Warnings: 12"
-	# shellcheck disable=SC2046
-	set -- $(echo "$total" | sed -n 's/.*: \([0-9]*\), Succeeded: \([0-9]*\), Failed: \([0-9]*\), Warnings: \([0-9]*\)$/\1 \2 \3 \4/p')
-	why=
-	if [ $# -ne 4 ]; then
-		why="no summary line (exit status $status)"
-	elif [ "$3" != 0 ] || [ "$1" != "$2" ] || [ "$1" = 0 ]; then
-		why="$total"
-	else
-		for t in 'test MMAP (select' 'test DMABUF (select' 'test read/write: OK' \
-			'test VIDIOC_EXPBUF: OK'; do
-			grep -qF "$t" "$log" || why="$why [missing: $t]"
-		done
-		if grep 'test [A-Z].*: FAIL' "$log" >/dev/null; then
-			why="$why [$(grep 'test [A-Z].*: FAIL' "$log" | head -n 3 | tr -s '\t\n' '  ')]"
-		fi
+	run_compliance "$cap" "$exp" "$log"
+	retried=
+	if [ -n "$why" ]; then
+		# One more run, said out loud: the first failure in CI (dma-sg on
+		# 6.1, 58 of 59) never came back in repeated runs, loaded or not.
+		# A failure that repeats fails the test; one that does not is
+		# reported with its checks and the first log is kept.
+		first=$why
+		mv "$log" "$art/compliance-$mem-first.log"
+		run_compliance "$cap" "$exp" "$log"
+		[ -n "$why" ] || retried=" (second run; the first failed: $first; log in compliance-$mem-first.log)"
 	fi
 	# frames lost at the 1000 fps v4l2-compliance asks for are honest warnings;
 	# any other warning is shown
 	other=$(grep 'warn:' "$log" | grep -v 'got sequence number' | sort | uniq -c)
 	if [ -n "$why" ]; then
-		echo "FAIL $mem: $why"
+		echo "FAIL $mem: $why (twice)"
 		grep -B3 'fail:' "$log" | head -n 40
 		failed="$failed $mem"
 	else
-		echo "ok $mem: $total ($exp exported the DMABUF buffers)"
+		echo "ok $mem: $total ($exp exported the DMABUF buffers)$retried"
 	fi
 	[ -z "$other" ] || printf 'warnings (%s):\n%s\n' "$mem" "$other"
 
