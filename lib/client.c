@@ -60,6 +60,7 @@ struct dmapipe_client {
 	char *name;
 
 	int epoll_fd;
+	struct dmapipe_busy_poll busy_poll;
 	int timer_fd;
 	int sock;
 	bool want_out; /* EPOLLOUT armed on sock */
@@ -113,6 +114,7 @@ DMAPIPE_EXPORT void dmapipe_client_options_init(struct dmapipe_client_options *o
 	o->reconnect_max_ms = 2000;
 	o->fd_quota = 64;
 	o->peer_policy = DMAPIPE_PEER_SAME_UID;
+	o->busy_poll_us = 30;
 }
 
 static void arm_timer(struct dmapipe_client *client, uint32_t ms)
@@ -284,6 +286,7 @@ DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_cl
 	dmapipe_client_options_init(&client->opts);
 	memcpy(&client->opts, options, MIN((size_t)options->size, sizeof(client->opts)));
 	client->opts.size = sizeof(client->opts);
+	dmapipe_busy_poll_init(&client->busy_poll, client->opts.busy_poll_us);
 	client->sock = client->timer_fd = -1;
 	client->path = strdup(options->path);
 	client->name = strdup(options->name ? options->name : "consumer");
@@ -758,7 +761,8 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 	/* releases held back go out before waiting */
 	if (client->n_releases > 0 && client->sock >= 0)
 		flush_releases(client);
-	n = epoll_wait(client->epoll_fd, events, ARRAY_SIZE(events), timeout_ms);
+	n = dmapipe_busy_poll_wait(&client->busy_poll, client->epoll_fd, events,
+				   ARRAY_SIZE(events), timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {

@@ -34,6 +34,17 @@ void dmapipe_log_internal(enum dmapipe_log_priority priority, const char *fmt, .
 /* ---- time and small helpers (util.c) -------------------------------- */
 
 uint64_t dmapipe_now_ns(void); /* CLOCK_MONOTONIC */
+
+/* busy-poll.c: epoll_wait() that polls first while messages come back fast */
+struct epoll_event;
+struct dmapipe_busy_poll {
+	uint64_t max_ns;    /* the bound; 0: never poll */
+	uint64_t window_ns; /* how long the next wait polls */
+};
+void dmapipe_busy_poll_init(struct dmapipe_busy_poll *bp, uint32_t max_us);
+/* epoll_wait() with the same arguments and results (-1 and errno on error) */
+int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
+			   int max_events, int timeout_ms);
 /* Copies at most size-1 bytes and always terminates. */
 void dmapipe_strlcpy(char *dst, const char *src, size_t size);
 /* Closes fd if >= 0 and preserves errno. */

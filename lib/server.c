@@ -112,6 +112,7 @@ struct dmapipe_server {
 
 	int listen_fd;
 	int epoll_fd;
+	struct dmapipe_busy_poll busy_poll;
 	int timer_fd;
 	uint64_t timer_deadline; /* armed expiry, UINT64_MAX when disarmed or fired */
 
@@ -161,6 +162,7 @@ DMAPIPE_EXPORT void dmapipe_server_options_init(struct dmapipe_server_options *o
 	o->fd_quota = 64;
 	o->max_buffers = 32;
 	o->handshake_timeout_ms = 5000;
+	o->busy_poll_us = 30;
 }
 
 DMAPIPE_EXPORT const char *dmapipe_error_code_to_string(enum dmapipe_error_code code)
@@ -300,6 +302,7 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 	dmapipe_server_options_init(&server->opts);
 	memcpy(&server->opts, options, MIN((size_t)options->size, sizeof(server->opts)));
 	server->opts.size = sizeof(server->opts);
+	dmapipe_busy_poll_init(&server->busy_poll, server->opts.busy_poll_us);
 	server->listen_fd = server->epoll_fd = server->timer_fd = -1;
 	server->timer_deadline = UINT64_MAX;
 
@@ -1148,7 +1151,8 @@ DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int ti
 	struct epoll_event events[32];
 	int n, handled = 0;
 
-	n = epoll_wait(server->epoll_fd, events, ARRAY_SIZE(events), timeout_ms);
+	n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
+				   ARRAY_SIZE(events), timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 

@@ -92,6 +92,13 @@ struct dmapipe_server_options {
 	/** most buffers the server's own pool may grow to (see dequeue); default 32 */
 	uint32_t max_buffers;
 	uint32_t handshake_timeout_ms; /**< a peer silent this long after connecting is dropped; default 5000 */
+	/**
+	 * dispatch may poll for up to this long before sleeping, while
+	 * consumers' messages have lately come back sooner than that
+	 * (adaptive: a live stream at display rates never polls); 0 = never
+	 * poll; default 30
+	 */
+	uint32_t busy_poll_us;
 };
 
 /** Sets the defaults. Since 0.1. */
@@ -251,6 +258,8 @@ struct dmapipe_client_options {
 	 * (for consumers that hand buffers to devices)
 	 */
 	bool dmabuf_only;
+	/** as the server's busy_poll_us, for the producer's messages; default 30 */
+	uint32_t busy_poll_us;
 };
 
 void dmapipe_client_options_init(struct dmapipe_client_options *options);

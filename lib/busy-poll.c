@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Adaptive busy polling in front of epoll_wait().
+ *
+ * Going to sleep and being woken costs more than the handoff itself: on a
+ * virtual machine, a wake-up across CPUs is an inter-processor interrupt
+ * and the idle CPU's halt, several microseconds each way, and with frames
+ * arriving every few microseconds that is most of the CPU time spent per
+ * frame. So when messages have lately come back sooner than a bound, a
+ * wait first polls the epoll set for a while (yielding the CPU to anything
+ * else runnable between polls, so polling never starves the peer it waits
+ * for) and sleeps only if nothing came.
+ *
+ * How long it polls adapts, much as halt polling does in KVM: a wait that
+ * slept and still ended soon (within REACH times the bound) doubles the
+ * window, from a quarter of the bound up to the bound; a wait that slept
+ * longer halves it, down to not polling at all. A stream at 60 frames/s
+ * thus stops polling after its first frames and pays nothing; an
+ * unthrottled one polls, and finds its next message there.
+ *
+ * REACH: a wait that slept includes the wake-up, the very cost polling
+ * saves, which on a virtual machine is tens of microseconds. Measured
+ * against the bound alone, a fast stream whose window once fell to zero
+ * would look slow from then on and never be polled again.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <sys/epoll.h>
+
+#include "private.h"
+
+#define REACH 4
+
+void dmapipe_busy_poll_init(struct dmapipe_busy_poll *bp, uint32_t max_us)
+{
+	bp->max_ns = (uint64_t)max_us * 1000;
+	bp->window_ns = 0;
+}
+
+int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
+			   int max_events, int timeout_ms)
+{
+	uint64_t t0, waited;
+	int n;
+
+	if (timeout_ms == 0 || bp->max_ns == 0)
+		return epoll_wait(epfd, events, max_events, timeout_ms);
+
+	t0 = dmapipe_now_ns();
+	if (bp->window_ns > 0) {
+		do {
+			n = epoll_wait(epfd, events, max_events, 0);
+			if (n != 0)
+				return n; /* a message (or an error) while polling */
+			sched_yield();
+		} while (dmapipe_now_ns() - t0 < bp->window_ns);
+		if (timeout_ms > 0) {
+			/* what is left of the caller's timeout, at least 1 ms */
+			uint64_t spent_ms = (dmapipe_now_ns() - t0) / 1000000;
+
+			timeout_ms = spent_ms < (uint64_t)timeout_ms ? timeout_ms - (int)spent_ms : 1;
+		}
+	}
+	n = epoll_wait(epfd, events, max_events, timeout_ms);
+	if (n < 0)
+		return n;
+	waited = dmapipe_now_ns() - t0;
+	if (n > 0 && waited <= REACH * bp->max_ns) {
+		/* it came soon after all: poll longer next time */
+		bp->window_ns = bp->window_ns ? bp->window_ns * 2 : bp->max_ns / 4;
+		if (bp->window_ns > bp->max_ns)
+			bp->window_ns = bp->max_ns;
+	} else if (waited > REACH * bp->max_ns) {
+		bp->window_ns /= 2;
+		if (bp->window_ns < 1000)
+			bp->window_ns = 0;
+	}
+	return n;
+}
