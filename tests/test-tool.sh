@@ -78,6 +78,14 @@ expect_usage_error "depth" consume --socket "$S" --policy queue:0
 expect_usage_error "verify" consume --socket "$S" --verify most
 expect_usage_error "peer" serve --socket "$S" --peer uid:abc
 expect_usage_error "allocator" serve --socket "$S" --allocator teapot
+for cmd in serve consume; do
+	expect_usage_error "--busy-poll wants a whole number from 0 to 100000" \
+		$cmd --socket "$S" --busy-poll -1
+	expect_usage_error "--busy-poll wants" $cmd --socket "$S" --busy-poll x
+	expect_usage_error "--busy-poll wants" $cmd --socket "$S" --busy-poll 100001
+	expect_usage_error "--busy-poll wants" $cmd --socket "$S" --busy-poll 30us
+	expect_usage_error "needs a value" $cmd --socket "$S" --busy-poll
+done
 expect_usage_error "unexpected argument" consume --socket "$S" extra
 expect_usage_error "consumers" demo --consumers 0
 expect_usage_error "consumers" bench --consumers 1,x
@@ -147,7 +155,21 @@ jcheck "$DIR/nv12-consume.json" 'd["latency_p50_us"] > 0 and d["latency_p99_us"]
 jcheck "$DIR/nv12-serve.json" 'd["result"] == "ok" and d["frames_queued"] == 120'
 jcheck "$DIR/nv12-serve.json" 'd["bytes_copied"] == 0 and d["consumers_total"] == 1'
 grep -q "allocator:" "$DIR/nv12-serve.log" || fail "serve does not announce its allocator"
+jcheck "$DIR/nv12-consume.json" 'd["busy_poll_us"] == 30'
+jcheck "$DIR/nv12-serve.json" 'd["busy_poll_us"] == 30'
 ok "serve + consume NV12 320x240, verify full"
+
+# Busy polling off on both sides, and at its largest: the same stream.
+for us in 0 100000; do
+	run_pair "busy-poll-$us" 120 --size 320x240 --format NV12 --fps 0 --busy-poll $us -- \
+		--verify full --policy block:4 --busy-poll $us
+	jcheck "$DIR/busy-poll-$us-consume.json" 'd["result"] == "ok" and d["end"] == "eos"'
+	jcheck "$DIR/busy-poll-$us-consume.json" 'd["frames_received"] == 120 and d["frames_verified"] == 120'
+	jcheck "$DIR/busy-poll-$us-consume.json" 'd["frames_failed"] == 0 and d["frames_dropped"] == 0'
+	jcheck "$DIR/busy-poll-$us-consume.json" "d[\"busy_poll_us\"] == $us"
+	jcheck "$DIR/busy-poll-$us-serve.json" "d[\"frames_queued\"] == 120 and d[\"busy_poll_us\"] == $us"
+	ok "serve + consume with --busy-poll $us on both sides, verify full"
+done
 
 run_pair xrgb 60 --size 640x480 --format XRGB8888 --fps 120 -- \
 	--verify full --policy queue:8 --frames 60

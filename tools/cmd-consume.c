@@ -22,6 +22,8 @@ static const char *const consume_usage =
 	"      --verify MODE       full: every byte (default); stamp: the 16-byte\n"
 	"                          sequence stamp only; none: do not touch pixels\n"
 	"      --in-flight N       frames this consumer may hold at once (default 2)\n"
+	"      --busy-poll US      poll up to US microseconds before sleeping while\n"
+	"                          messages come fast (default 30, 0 = never)\n"
 	"      --hold-ms MS        keep each frame MS milliseconds (a slow consumer)\n"
 	"      --reconnect         reconnect with backoff when the producer goes away\n"
 	"      --timeout MS        fail if no frame arrives for MS, also while waiting for\n"
@@ -54,6 +56,7 @@ enum {
 	OPT_PEER,
 	OPT_JSON,
 	OPT_HASH_LOG,
+	OPT_BUSY_POLL,
 };
 
 struct consume {
@@ -98,6 +101,7 @@ static void parse_args(struct consume *c, int argc, char **argv)
 		{ "verify", required_argument, NULL, OPT_VERIFY },
 		{ "hold-ms", required_argument, NULL, OPT_HOLD },
 		{ "in-flight", required_argument, NULL, OPT_IN_FLIGHT },
+		{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 		{ "reconnect", no_argument, NULL, OPT_RECONNECT },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "name", required_argument, NULL, OPT_NAME },
@@ -136,6 +140,9 @@ static void parse_args(struct consume *c, int argc, char **argv)
 			break;
 		case OPT_IN_FLIGHT:
 			c->opts.max_in_flight = opt_u32("consume", "--in-flight", optarg, 1, 16);
+			break;
+		case OPT_BUSY_POLL:
+			c->opts.busy_poll_us = opt_u32("consume", "--busy-poll", optarg, 0, 100000);
 			break;
 		case OPT_RECONNECT:
 			c->opts.reconnect = true;
@@ -401,6 +408,7 @@ static void print_summary(struct consume *c)
 		json_string(&j, "policy", policy_to_string(c->opts.policy));
 		json_u64(&j, "queue_depth", c->opts.queue_depth);
 		json_u64(&j, "in_flight", c->opts.max_in_flight);
+		json_u64(&j, "busy_poll_us", c->opts.busy_poll_us);
 		json_string(&j, "verify", verify_names[c->verify]);
 		json_string(&j, "format", c->received ? fourcc : NULL);
 		json_u64(&j, "width", c->format.width);

@@ -47,6 +47,8 @@ static const char *const serve_usage =
 	"      --lease-timeout MS    disconnect a consumer holding a frame longer (default 5000, 0 = never)\n"
 	"      --max-consumers N     (default 32)\n"
 	"      --max-in-flight N     frames one consumer may hold at once (default 2)\n"
+	"      --busy-poll US        poll up to US microseconds before sleeping while\n"
+	"                            messages come fast (default 30, 0 = never)\n"
 	"      --peer POLICY         who may connect: same-uid (default), any, uid:N, gid:N\n"
 	"      --name NAME           stream name, shown to consumers and in buffer names\n"
 	"      --strict              fail if any pixel byte is ever copied\n"
@@ -82,6 +84,7 @@ enum {
 	OPT_IO,
 	OPT_DIRECT_IO,
 	OPT_REACQUIRE,
+	OPT_BUSY_POLL,
 };
 
 struct serve {
@@ -144,6 +147,7 @@ static void parse_args(struct serve *s, int argc, char **argv)
 		{ "lease-timeout", required_argument, NULL, OPT_LEASE_TIMEOUT },
 		{ "max-consumers", required_argument, NULL, OPT_MAX_CONSUMERS },
 		{ "max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT },
+		{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "strict", no_argument, NULL, OPT_STRICT },
@@ -220,6 +224,9 @@ static void parse_args(struct serve *s, int argc, char **argv)
 			break;
 		case OPT_MAX_IN_FLIGHT:
 			s->opts.max_in_flight = opt_u32("serve", "--max-in-flight", optarg, 1, 16);
+			break;
+		case OPT_BUSY_POLL:
+			s->opts.busy_poll_us = opt_u32("serve", "--busy-poll", optarg, 0, 100000);
 			break;
 		case OPT_PEER:
 			opt_peer("serve", optarg, &s->opts.peer_policy, &s->opts.allowed_uid,
@@ -857,6 +864,7 @@ static void print_summary(struct serve *s)
 		json_u64(&j, "height", s->format.height);
 		json_u64(&j, "fps_target", s->device && !s->set_fps ? 0 : s->fps);
 		json_bool(&j, "predrawn", s->predrawn);
+		json_u64(&j, "busy_poll_us", s->opts.busy_poll_us);
 		if (s->device) {
 			struct dmapipe_v4l2_stats vs = { 0 };
 
