@@ -448,6 +448,27 @@ static void median_run(struct storage_run *runs, unsigned int n, struct storage_
 	dst->max_mb_s = v[ok - 1];
 }
 
+/* dmapipe's rate over fio's in each pair where both ran: the pairs ran back to back,
+ * so a drift of the disk's speed over the whole run moves both sides of a pair */
+static void pair_ratios(const struct storage_run *ours, const struct storage_run *fio,
+			unsigned int n, struct storage_pairs *out)
+{
+	double v[STORAGE_MAX_REPEAT];
+	unsigned int k = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (unsigned int i = 0; i < n; i++)
+		if (ours[i].ok && fio[i].ok && fio[i].mb_s > 0)
+			v[k++] = ours[i].mb_s / fio[i].mb_s;
+	if (k == 0)
+		return;
+	qsort(v, k, sizeof(v[0]), cmp_double);
+	out->n = k;
+	out->median = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+	out->min = v[0];
+	out->max = v[k - 1];
+}
+
 static bool direct_io_works(const char *dir, char *why, size_t len)
 {
 	char path[PATH_MAX];
@@ -547,6 +568,8 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 			memset(&pr[i], 0, sizeof(pr[i]));
 		unlink(rec_path);
 	}
+	pair_ratios(rw, fw, reps, &res->write_pairs);
+	pair_ratios(pr, fr, reps, &res->read_pairs);
 	median_run(fw, reps, &res->fio_write);
 	median_run(rw, reps, &res->rec_direct);
 	median_run(fr, reps, &res->fio_read);
@@ -578,6 +601,15 @@ static void ratio_row(FILE *f, const char *what, const struct storage_run *r,
 		fprintf(f, " (%.0f to %.0f over %u runs)", r->min_mb_s, r->max_mb_s, r->runs);
 	fprintf(f, " | %s | %.0f ms | %.1f MB | %.1f MB |\n", ratio, r->cpu_ms_per_gb,
 		(double)r->cache_peak / 1e6, (double)r->cache_end / 1e6);
+}
+
+static void pairs_sentence(FILE *f, const char *who, const struct storage_pairs *p,
+			   const char *what)
+{
+	if (p->n == 0)
+		return;
+	fprintf(f, "%s ran at %.1f%% of fio's %s (median of %u pairs; %.1f%% to %.1f%%)", who,
+		p->median * 100, what, p->n, p->min * 100, p->max * 100);
 }
 
 void storage_markdown(const struct storage_result *res, FILE *f)
@@ -623,6 +655,24 @@ void storage_markdown(const struct storage_result *res, FILE *f)
 		"(direct path) and copied %llu; the target is at least 95%% of fio's "
 		"rate with the page cache not growing.\n\n",
 		(unsigned long long)res->rec_direct_bytes, (unsigned long long)res->rec_copied);
+	if (res->write_pairs.n > 0 || res->read_pairs.n > 0) {
+		fprintf(f, "Pair by pair (fio, then dmapipe right after it), the ratio that a "
+			"drift of the disk's speed over the whole run moves least:");
+		pairs_sentence(f, " the recorder", &res->write_pairs, "write");
+		pairs_sentence(f, res->write_pairs.n ? "; replay" : " replay", &res->read_pairs,
+			       "read");
+		fprintf(f, ".\n\n");
+	}
+}
+
+static void pairs_json(struct json *j, const char *name, const struct storage_pairs *p)
+{
+	json_begin_object(j, name);
+	json_u64(j, "pairs", p->n);
+	json_double(j, "median", p->median);
+	json_double(j, "min", p->min);
+	json_double(j, "max", p->max);
+	json_end_object(j);
 }
 
 void storage_json(const struct storage_result *res, struct json *j)
@@ -658,5 +708,7 @@ void storage_json(const struct storage_result *res, struct json *j)
 		    res->rec_direct.mb_s / res->fio_write.mb_s : 0);
 	json_double(j, "replay_of_fio", res->fio_read.ok && res->fio_read.mb_s > 0 ?
 		    res->replay.mb_s / res->fio_read.mb_s : 0);
+	pairs_json(j, "recorder_of_fio_pairs", &res->write_pairs);
+	pairs_json(j, "replay_of_fio_pairs", &res->read_pairs);
 	json_end_object(j);
 }
