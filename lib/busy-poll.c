@@ -24,6 +24,7 @@
  * would look slow from then on and never be polled again.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <sys/epoll.h>
 
@@ -48,12 +49,18 @@ int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_
 
 	t0 = dmapipe_now_ns();
 	if (bp->window_ns > 0) {
+		/* never past the caller's timeout */
+		bool whole = timeout_ms > 0 && (uint64_t)timeout_ms * 1000000 <= bp->window_ns;
+		uint64_t limit = whole ? (uint64_t)timeout_ms * 1000000 : bp->window_ns;
+
 		do {
 			n = epoll_wait(epfd, events, max_events, 0);
 			if (n != 0)
 				return n; /* a message (or an error) while polling */
 			sched_yield();
-		} while (dmapipe_now_ns() - t0 < bp->window_ns);
+		} while (dmapipe_now_ns() - t0 < limit);
+		if (whole)
+			return 0; /* the timeout passed while polling: nothing learnt */
 		if (timeout_ms > 0) {
 			/* what is left of the caller's timeout, at least 1 ms */
 			uint64_t spent_ms = (dmapipe_now_ns() - t0) / 1000000;
