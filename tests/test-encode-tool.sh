@@ -30,18 +30,6 @@ TOOL=$1
 TAG=encode-tool
 . "$(dirname "$0")/testlib.sh"
 
-node_of() {
-	for d in /sys/class/video4linux/video*; do
-		[ -r "$d/name" ] || continue
-		if [ "$(cat "$d/name")" = "$1" ]; then
-			echo "/dev/$(basename "$d")"
-			return 0
-		fi
-	done
-	return 1
-}
-json_u64() { sed -n "s/.*\"$2\": *\([0-9][0-9]*\).*/\1/p" "$1" | head -n 1; }
-json_str() { sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1; }
 # FWHT frames in a bitstream, each checked: magic, WxH, size field
 fwht_frames() {
 	python3 - "$1" "$2" "$3" <<-'PY'

@@ -26,17 +26,6 @@ TAG=play-vm
 [ "$(id -u)" -eq 0 ] || skip "needs root for a RAM disk"
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed to read the JSON summaries"
 
-node_of() {
-	for d in /sys/class/video4linux/video*; do
-		[ -r "$d/name" ] || continue
-		if [ "$(cat "$d/name")" = "$1" ]; then
-			echo "/dev/$(basename "$d")"
-			return 0
-		fi
-	done
-	return 1
-}
-
 case $WHAT in
 vcap|device)
 	DEV=$(node_of dmapipe-vcap-0) || skip "no dmapipe_vcap device (insmod dmapipe_vcap.ko)" ;;
@@ -58,28 +47,10 @@ mkfs.ext4 -q -F -E nodiscard /dev/ram0 || fail "mkfs.ext4"
 mount -t ext4 /dev/ram0 "$MNT" || { modprobe ext4; mount -t ext4 /dev/ram0 "$MNT"; } ||
 	fail "mount ext4"
 
-# testlib.sh's trap calls cleanup: stop processes, then unmount and drop the RAM disk
-cleanup() {
-	for pid in $PIDS; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in $PIDS; do
-		wait "$pid" 2>/dev/null
-	done
+# run by testlib.sh's cleanup once the processes stopped: drop the RAM disk
+at_exit() {
 	umount "$MNT" 2>/dev/null
 	rmmod brd 2>/dev/null
-	rm -rf "$DIR"
-}
-
-jcheck() {
-	python3 - "$1" "$2" <<'EOF' || fail "$1: $2"
-import json, sys
-with open(sys.argv[1]) as f:
-    d = json.load(f)
-if not eval(sys.argv[2], {"d": d}):
-    print("false: %s\n%s" % (sys.argv[2], json.dumps(d, indent=1)))
-    sys.exit(1)
-EOF
 }
 
 # play_consume NAME FILE CONSUME-ARGS...: play FILE as fast as possible to one

@@ -36,25 +36,6 @@ fi
 TAG=play
 . "$(dirname "$0")/testlib.sh"
 
-jcheck() {
-	python3 - "$1" "$2" <<'EOF' || fail "$1: $2"
-import json, sys
-with open(sys.argv[1]) as f:
-    d = json.load(f)
-if not eval(sys.argv[2], {"d": d}):
-    print("false: %s\n%s" % (sys.argv[2], json.dumps(d, indent=1)))
-    sys.exit(1)
-EOF
-}
-
-expect_status() {
-	want=$1
-	shift
-	"$DMAPIPE" "$@" >"$DIR/out.log" 2>"$DIR/err.log"
-	status=$?
-	[ $status -eq "$want" ] || fail "'dmapipe $*' exited $status, expected $want"
-}
-
 # record NAME SERVE-ARGS...: a test-pattern stream recorded into $DIR/NAME.rec
 record() {
 	name=$1

@@ -20,34 +20,6 @@ fi
 TAG=record
 . "$(dirname "$0")/testlib.sh"
 
-jcheck() {
-	python3 - "$1" "$2" <<'EOF' || fail "$1: $2"
-import json, sys
-with open(sys.argv[1]) as f:
-    d = json.load(f)
-if not eval(sys.argv[2], {"d": d}):
-    print("false: %s\n%s" % (sys.argv[2], json.dumps(d, indent=1)))
-    sys.exit(1)
-EOF
-}
-
-wait_socket() {
-	i=0
-	while [ ! -S "$1" ]; do
-		i=$((i + 1))
-		[ $i -gt 500 ] && fail "socket $1 did not appear"
-		sleep 0.02
-	done
-}
-
-expect_status() {
-	want=$1
-	shift
-	"$DMAPIPE" "$@" >"$DIR/out.log" 2>"$DIR/err.log"
-	status=$?
-	[ $status -eq "$want" ] || fail "'dmapipe $*' exited $status, expected $want"
-}
-
 # ---- bad command lines and bad files -----------------------------------------
 
 "$DMAPIPE" record --help | grep -q "Usage: dmapipe record" || fail "record --help"

@@ -19,20 +19,6 @@ fi
 TAG=tool
 . "$(dirname "$0")/testlib.sh"
 
-# jcheck FILE PYTHON-EXPRESSION: the expression, with d = the parsed
-# document, must be true.
-jcheck() {
-	python3 - "$1" "$2" <<'EOF' || fail "$1: $2"
-import json, sys
-with open(sys.argv[1]) as f:
-    d = json.load(f)
-if not eval(sys.argv[2], {"d": d}):
-    print("false: %s\n%s" % (sys.argv[2], json.dumps(d, indent=1)))
-    sys.exit(1)
-EOF
-}
-
-
 # expect_usage_error KEYWORD ARGS...: exit status 2 and KEYWORD in stderr.
 expect_usage_error() {
 	keyword=$1

@@ -23,23 +23,10 @@ VCAP_KO=$2
 TAG=v4l2-serve
 . "$(dirname "$0")/testlib.sh"
 
-node_of() {
-	for d in /sys/class/video4linux/video*; do
-		[ -r "$d/name" ] || continue
-		if [ "$(cat "$d/name")" = "$1" ]; then
-			echo "/dev/$(basename "$d")"
-			return 0
-		fi
-	done
-	return 1
-}
-
 VCAP=$(node_of dmapipe-vcap-0) || { echo "SKIP: no dmapipe_vcap device (insmod dmapipe_vcap.ko)"; exit 77; }
 VIVID=$(node_of vivid-000-vid-cap) || { echo "SKIP: no vivid capture node (modprobe vivid)"; exit 77; }
 VIVID_OUT=$(node_of vivid-000-vid-out) || fail "vivid has no output node"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root to unbind and reload drivers"; exit 77; }
-json_u64() { sed -n "s/.*\"$2\": *\([0-9][0-9]*\).*/\1/p" "$1" | head -n 1; }
-json_str() { sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1; }
 
 # waits up to $2 seconds for $1 (a grep pattern) in $3
 wait_for() {

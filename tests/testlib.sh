@@ -2,10 +2,18 @@
 # Shared by the shell tests (sourced, not run): a private directory, the
 # background processes to stop on exit, and fail/ok reporting.
 #   TAG=name; . testlib.sh     then: DIR, PIDS (append pids), fail MSG, ok MSG,
-#   skip MSG, bg NAME CMD..., wait_ok PID WHAT, wait_socket PATH
+#   skip MSG, bg NAME CMD..., wait_ok PID WHAT, wait_socket PATH,
+#   jcheck FILE EXPR, expect_status STATUS ARGS... (runs $DMAPIPE),
+#   json_u64/json_str FILE KEY, node_of NAME, stat_of LOG STRUCTURE FIELD;
+#   a script may define at_exit, run on exit after the processes stopped
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/dmapipe-${TAG:-test}-XXXXXX") || exit 1
 PIDS=""
+
+# shellcheck disable=SC2317 # called through trap
+at_exit() {
+	:
+}
 
 # shellcheck disable=SC2317 # called through trap
 cleanup() {
@@ -15,6 +23,7 @@ cleanup() {
 	for pid in $PIDS; do
 		wait "$pid" 2>/dev/null
 	done
+	at_exit
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -74,4 +83,50 @@ wait_socket() {
 		[ $i -le 500 ] || fail "no socket at $1"
 		sleep 0.02
 	done
+}
+
+# jcheck FILE PYTHON-EXPRESSION: the expression, with d = the parsed
+# document, must be true (needs python3).
+jcheck() {
+	python3 - "$1" "$2" <<'EOF' || fail "$1: $2"
+import json, sys
+with open(sys.argv[1]) as f:
+    d = json.load(f)
+if not eval(sys.argv[2], {"d": d}):
+    print("false: %s\n%s" % (sys.argv[2], json.dumps(d, indent=1)))
+    sys.exit(1)
+EOF
+}
+
+# expect_status STATUS ARGS...: `$DMAPIPE ARGS...` exits with STATUS; its
+# output is in $DIR/out.log and $DIR/err.log.
+expect_status() {
+	want=$1
+	shift
+	"$DMAPIPE" "$@" >"$DIR/out.log" 2>"$DIR/err.log"
+	status=$?
+	[ $status -eq "$want" ] || fail "'dmapipe $*' exited $status, expected $want"
+}
+
+# json_u64 FILE KEY, json_str FILE KEY: the first number or string value of
+# KEY in FILE (no parser needed)
+json_u64() { sed -n "s/.*\"$2\": *\([0-9][0-9]*\).*/\1/p" "$1" | head -n 1; }
+json_str() { sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" | head -n 1; }
+
+# node_of NAME: the /dev node of the video4linux device named NAME; 1 if none
+node_of() {
+	for d in /sys/class/video4linux/video*; do
+		[ -r "$d/name" ] || continue
+		if [ "$(cat "$d/name")" = "$1" ]; then
+			echo "/dev/$(basename "$d")"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# stat_of LOG STRUCTURE FIELD: the last guint64 FIELD of the STRUCTURE bus
+# messages gst-launch-1.0 -m printed to LOG
+stat_of() {
+	sed -n "s/.*$2, .*$3=(guint64)\([0-9]*\).*/\1/p" "$1" | tail -n 1
 }

@@ -45,10 +45,6 @@ checksums() {
 }
 
 # Statistics posted on the bus at EOS (gst-launch-1.0 -m prints them).
-stat_of() {
-	# $1 log, $2 structure name, $3 field
-	sed -n "s/.*$2, .*$3=(guint64)\([0-9]*\).*/\1/p" "$1" | tail -n 1
-}
 
 # ---- videotestsrc -> dmapipesink | dmapipesrc -> checksumsink ----------------
 

@@ -76,11 +76,6 @@ fail_diff() {
 	EOF
 }
 
-stat_of() {
-	# $1 log, $2 structure name, $3 field (bus messages printed by -m)
-	sed -n "s/.*$2, .*$3=(guint64)\([0-9]*\).*/\1/p" "$1" | tail -n 1
-}
-
 encode_case() {
 	fmt=$1
 	w=$2
