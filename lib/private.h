@@ -266,6 +266,11 @@ int dmapipe_file_id_get(int fd, struct dmapipe_file_id *id);
 bool dmapipe_file_set_has(const struct dmapipe_file_set *set, const struct dmapipe_file_id *id);
 void dmapipe_file_set_add(struct dmapipe_file_set *set, const struct dmapipe_file_id *id);
 
+/* All of @len at @off, retrying short transfers and EINTR: 0 or -errno
+ * (a write that makes no progress is -EIO, a read past the end -ENODATA). */
+int dmapipe_pwrite_full(int fd, const void *p, size_t len, uint64_t off);
+int dmapipe_pread_full(int fd, void *p, size_t len, uint64_t off);
+
 /* Aligned buffers of the counted copy path, kept for reuse (up to 16). */
 #define DMAPIPE_STAGING_MAX 16
 struct dmapipe_staging {

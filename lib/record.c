@@ -746,24 +746,6 @@ static bool busy(const struct dmapipe_recorder *rec)
 
 /* ---- public: writing ---------------------------------------------------------------- */
 
-static int write_block_sync(int fd, const uint8_t *p, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, p + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64_t index_offset,
 			    uint64_t index_size)
 {
@@ -787,7 +769,7 @@ static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64
 		return -ENOMEM;
 	memset(b, 0, rec->block);
 	rec_superblock_encode(b, &sb);
-	ret = write_block_sync(rec->fd, b, rec->block, 0);
+	ret = dmapipe_pwrite_full(rec->fd, b, rec->block, 0);
 	free(b);
 	return ret;
 }
@@ -1316,7 +1298,7 @@ static int64_t write_index(struct dmapipe_recorder *rec)
 		rec_index_entry_encode(p, &rec->entries[i]);
 	rec_index_encode_header(b, rec->id, rec->n_layouts, rec->n_entries,
 				rec_crc32c(0, b + REC_IX_HEADER_SIZE, size - REC_IX_HEADER_SIZE));
-	ret = write_block_sync(rec->fd, b, (size_t)padded, rec->data_end);
+	ret = dmapipe_pwrite_full(rec->fd, b, (size_t)padded, rec->data_end);
 	free(b);
 	return ret < 0 ? ret : (int64_t)size;
 }

@@ -35,42 +35,6 @@ struct dmapipe_recording {
 	uint64_t win_off, win_len;
 };
 
-static int read_full(int fd, void *p, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (uint8_t *)p + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENODATA;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *p, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const uint8_t *)p + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static int add_entry(struct dmapipe_recording *r, const struct rec_index_entry *e)
 {
 	if (r->n_entries == r->cap_entries) {
@@ -124,7 +88,7 @@ static int load_index(struct dmapipe_recording *r, const char **why)
 	b = malloc((size_t)sb->index_size);
 	if (!b)
 		return -ENOMEM;
-	ret = read_full(r->fd, b, (size_t)sb->index_size, sb->index_offset);
+	ret = dmapipe_pread_full(r->fd, b, (size_t)sb->index_size, sb->index_offset);
 	if (ret < 0) {
 		*why = "the index cannot be read";
 		goto out;
@@ -199,7 +163,7 @@ static const uint8_t *scan_block(struct dmapipe_recording *r, uint64_t off, bool
 	len = sequential ? SCAN_WINDOW : block;
 	if (off + len > r->info.file_size)
 		len = (r->info.file_size - off) / block * block;
-	ret = read_full(r->fd, r->win, (size_t)len, off);
+	ret = dmapipe_pread_full(r->fd, r->win, (size_t)len, off);
 	if (ret < 0) {
 		*err = ret;
 		r->win_len = 0;
@@ -316,7 +280,7 @@ static int repair(struct dmapipe_recording *r)
 	rec_index_encode_header(b, sb.id, r->n_layouts, r->n_entries,
 				rec_crc32c(0, b + REC_IX_HEADER_SIZE, size - REC_IX_HEADER_SIZE));
 	/* the index first, durable, then the superblock that points at it */
-	ret = write_full(r->fd, b, (size_t)ALIGN_UP(size, (uint64_t)block), off);
+	ret = dmapipe_pwrite_full(r->fd, b, (size_t)ALIGN_UP(size, (uint64_t)block), off);
 	free(b);
 	if (ret == 0 && (ftruncate(r->fd, (off_t)end) < 0 || fdatasync(r->fd) < 0))
 		ret = -errno;
@@ -328,7 +292,7 @@ static int repair(struct dmapipe_recording *r)
 	sb.frame_count = r->n_entries;
 	sb.data_end = off;
 	rec_superblock_encode(sbb, &sb);
-	ret = write_full(r->fd, sbb, sizeof(sbb), 0);
+	ret = dmapipe_pwrite_full(r->fd, sbb, sizeof(sbb), 0);
 	if (ret == 0 && fdatasync(r->fd) < 0)
 		ret = -errno;
 	if (ret == 0) {
@@ -403,7 +367,7 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 			 "a superblock", path, (unsigned long long)r->info.file_size);
 		return open_fail(r, EBADMSG);
 	}
-	ret = read_full(r->fd, sbb, sizeof(sbb), 0);
+	ret = dmapipe_pread_full(r->fd, sbb, sizeof(sbb), 0);
 	if (ret < 0)
 		return open_fail(r, -ret);
 	ret = rec_superblock_decode(sbb, &r->sb, &why);
@@ -524,11 +488,11 @@ static int read_at(struct dmapipe_recording *r, void *dst, uint64_t len, uint64_
 
 	if (len > SIZE_MAX)
 		return -EINVAL;
-	ret = read_full(r->dfd, dst, (size_t)len, off);
+	ret = dmapipe_pread_full(r->dfd, dst, (size_t)len, off);
 	if (ret == -EINVAL && r->dfd != r->fd) {
 		/* this memory or length does not suit O_DIRECT here: the page cache does */
 		log_debug("recording: O_DIRECT read refused, reading through the page cache");
-		ret = read_full(r->fd, dst, (size_t)len, off);
+		ret = dmapipe_pread_full(r->fd, dst, (size_t)len, off);
 	}
 	return ret;
 }

@@ -5,9 +5,11 @@
  * was found not to work for (so the next frame skips straight to the one
  * that does), and the aligned staging buffers of the counted copy path.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "private.h"
 
@@ -80,4 +82,40 @@ void dmapipe_staging_clear(struct dmapipe_staging *pool)
 	for (unsigned int i = 0; i < pool->n; i++)
 		free(pool->slot[i].p);
 	pool->n = 0;
+}
+
+int dmapipe_pwrite_full(int fd, const void *p, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const uint8_t *)p + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int dmapipe_pread_full(int fd, void *p, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)p + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA;
+		done += (size_t)n;
+	}
+	return 0;
 }
