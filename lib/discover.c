@@ -258,16 +258,6 @@ static int64_t read_attr_i64(const char *path)
 
 /* ---- V4L2 ------------------------------------------------------------- */
 
-static int xioctl(int fd, unsigned long request, void *arg)
-{
-	int ret;
-
-	do {
-		ret = ioctl(fd, request, arg);
-	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
-}
-
 static bool is_output_type(uint32_t type)
 {
 	return type == V4L2_BUF_TYPE_VIDEO_OUTPUT || type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
@@ -281,7 +271,7 @@ static void probe_frame_sizes(int fd, uint32_t pixelformat, struct dmapipe_frame
 	memset(sizes, 0, sizeof(*sizes));
 	memset(&fs, 0, sizeof(fs));
 	fs.pixel_format = pixelformat;
-	if (xioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0)
+	if (dmapipe_ioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0)
 		return;
 	if (fs.type == V4L2_FRMSIZE_TYPE_CONTINUOUS || fs.type == V4L2_FRMSIZE_TYPE_STEPWISE) {
 		sizes->type = fs.type;
@@ -302,7 +292,7 @@ static void probe_frame_sizes(int fd, uint32_t pixelformat, struct dmapipe_frame
 		memset(&fs, 0, sizeof(fs));
 		fs.index = i;
 		fs.pixel_format = pixelformat;
-		if (xioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0 ||
+		if (dmapipe_ioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0 ||
 		    fs.type != V4L2_FRMSIZE_TYPE_DISCRETE)
 			break;
 		sizes->n_discrete++;
@@ -335,7 +325,7 @@ static int probe_formats(int fd, uint32_t type, struct dmapipe_v4l2_format **out
 		memset(&desc, 0, sizeof(desc));
 		desc.index = i;
 		desc.type = type;
-		ret = xioctl(fd, VIDIOC_ENUM_FMT, &desc);
+		ret = dmapipe_ioctl(fd, VIDIOC_ENUM_FMT, &desc);
 		if (ret == -EINVAL) {
 			ret = 0; /* the end of the list */
 			break;
@@ -385,7 +375,7 @@ static int probe_expbuf(int fd, uint32_t type)
 	req.count = 1;
 	req.type = type;
 	req.memory = V4L2_MEMORY_MMAP;
-	ret = xioctl(fd, VIDIOC_REQBUFS, &req);
+	ret = dmapipe_ioctl(fd, VIDIOC_REQBUFS, &req);
 	if (ret < 0)
 		return ret;
 	if (req.count == 0) {
@@ -396,7 +386,7 @@ static int probe_expbuf(int fd, uint32_t type)
 		exp.index = 0;
 		exp.plane = 0;
 		exp.flags = O_CLOEXEC | O_RDONLY;
-		ret = xioctl(fd, VIDIOC_EXPBUF, &exp);
+		ret = dmapipe_ioctl(fd, VIDIOC_EXPBUF, &exp);
 		if (ret == 0) {
 			if (!dmapipe_fd_is_dmabuf(exp.fd))
 				ret = -EBADFD;
@@ -406,7 +396,7 @@ static int probe_expbuf(int fd, uint32_t type)
 	memset(&req, 0, sizeof(req));
 	req.type = type;
 	req.memory = V4L2_MEMORY_MMAP;
-	xioctl(fd, VIDIOC_REQBUFS, &req);
+	dmapipe_ioctl(fd, VIDIOC_REQBUFS, &req);
 	return ret;
 }
 
@@ -428,7 +418,7 @@ static void probe_queue(int fd, struct dmapipe_v4l2_queue *q, struct dmapipe_v4l
 	memset(&req, 0, sizeof(req));
 	req.type = q->type;
 	req.memory = V4L2_MEMORY_MMAP;
-	ret = xioctl(fd, VIDIOC_REQBUFS, &req);
+	ret = dmapipe_ioctl(fd, VIDIOC_REQBUFS, &req);
 	if (ret < 0) {
 		if (!q->error)
 			q->error = -ret;
@@ -503,7 +493,7 @@ static void probe_v4l2(struct entry *e, const struct node *node, uint32_t flags)
 		return;
 	}
 	memset(&cap, 0, sizeof(cap));
-	ret = xioctl(fd, VIDIOC_QUERYCAP, &cap);
+	ret = dmapipe_ioctl(fd, VIDIOC_QUERYCAP, &cap);
 	if (ret < 0) {
 		e->dev.error = -ret;
 		e->dev.error_op = "VIDIOC_QUERYCAP";
@@ -628,7 +618,7 @@ static void probe_drm(struct entry *e, const struct node *node)
 	version.name_len = sizeof(d->driver) - 1;
 	version.desc = d->description;
 	version.desc_len = sizeof(d->description) - 1;
-	ret = xioctl(fd, DRM_IOCTL_VERSION, &version);
+	ret = dmapipe_ioctl(fd, DRM_IOCTL_VERSION, &version);
 	if (ret < 0) {
 		memset(d->driver, 0, sizeof(d->driver));
 		memset(d->description, 0, sizeof(d->description));
@@ -642,7 +632,7 @@ static void probe_drm(struct entry *e, const struct node *node)
 	d->description[MIN(version.desc_len, sizeof(d->description) - 1)] = '\0';
 	memset(&cap, 0, sizeof(cap));
 	cap.capability = DRM_CAP_PRIME;
-	if (xioctl(fd, DRM_IOCTL_GET_CAP, &cap) == 0) {
+	if (dmapipe_ioctl(fd, DRM_IOCTL_GET_CAP, &cap) == 0) {
 		d->prime_import = cap.value & DRM_PRIME_CAP_IMPORT;
 		d->prime_export = cap.value & DRM_PRIME_CAP_EXPORT;
 	}
@@ -683,7 +673,7 @@ static void probe_kmod(struct entry *e)
 		return;
 	}
 	memset(&info, 0, sizeof(info));
-	ret = xioctl(fd, DMAPIPE_IOCTL_GET_INFO, &info);
+	ret = dmapipe_ioctl(fd, DMAPIPE_IOCTL_GET_INFO, &info);
 	close(fd);
 	if (ret < 0) {
 		e->dev.error = -ret;

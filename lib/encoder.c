@@ -264,31 +264,6 @@ struct dmapipe_encoder {
 	struct dmapipe_encoder_stats stats;
 };
 
-static int xioctl(int fd, unsigned long req, void *arg)
-{
-	int ret;
-
-	do {
-		ret = ioctl(fd, req, arg);
-	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
-}
-
-static const char *v4l2_str(uint32_t code, char buf[16])
-{
-	for (int i = 0; i < 4; i++) {
-		char c = (char)((code >> (8 * i)) & 0xff);
-
-		if (c < ' ' || c > '~') {
-			snprintf(buf, 16, "0x%08x", code);
-			return buf;
-		}
-		buf[i] = c;
-	}
-	buf[4] = '\0';
-	return buf;
-}
-
 /*
  * The first stateful encoder whose CAPTURE queue offers @codec, through
  * device discovery. Returns 0 with the node in @path, or -ENOENT.
@@ -318,7 +293,7 @@ static bool queue_offers(struct dmapipe_encoder *e, uint32_t type, uint32_t pixe
 		memset(&d, 0, sizeof(d));
 		d.index = i;
 		d.type = type;
-		if (xioctl(e->fd, VIDIOC_ENUM_FMT, &d) < 0)
+		if (dmapipe_ioctl(e->fd, VIDIOC_ENUM_FMT, &d) < 0)
 			return false;
 		if (d.pixelformat == pixelformat)
 			return true;
@@ -339,9 +314,10 @@ static void list_raw_formats(struct dmapipe_encoder *e, char *buf, size_t len)
 		memset(&d, 0, sizeof(d));
 		d.index = i;
 		d.type = e->out_type;
-		if (xioctl(e->fd, VIDIOC_ENUM_FMT, &d) < 0)
+		if (dmapipe_ioctl(e->fd, VIDIOC_ENUM_FMT, &d) < 0)
 			break;
-		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", v4l2_str(d.pixelformat, v));
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+			     dmapipe_v4l2_fcc(d.pixelformat, v));
 		if (n < 0 || (size_t)n >= len - used)
 			break;
 		used += (size_t)n;
@@ -357,7 +333,7 @@ static int set_ctrl(struct dmapipe_encoder *e, uint32_t id, int32_t value, bool 
 
 	memset(&q, 0, sizeof(q));
 	q.id = id;
-	if (xioctl(e->fd, VIDIOC_QUERYCTRL, &q) < 0 || (q.flags & V4L2_CTRL_FLAG_DISABLED)) {
+	if (dmapipe_ioctl(e->fd, VIDIOC_QUERYCTRL, &q) < 0 || (q.flags & V4L2_CTRL_FLAG_DISABLED)) {
 		if (required)
 			log_error("encoder: %s has no control 0x%08x", e->info.path, id);
 		else
@@ -372,7 +348,7 @@ static int set_ctrl(struct dmapipe_encoder *e, uint32_t id, int32_t value, bool 
 	cs.which = V4L2_CTRL_WHICH_CUR_VAL;
 	cs.count = 1;
 	cs.controls = &c;
-	ret = xioctl(e->fd, VIDIOC_S_EXT_CTRLS, &cs);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_S_EXT_CTRLS, &cs);
 	if (ret < 0)
 		log_error("encoder: %s: control %s = %d: %s", e->info.path, (const char *)q.name,
 			  value, strerror(-ret));
@@ -447,7 +423,7 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 		ret = find_encoder(e->opt.codec, e->info.path, sizeof(e->info.path));
 		if (ret < 0) {
 			log_error("encoder: no stateful encoder offers %s (see dmapipe info)",
-				  v4l2_str(e->opt.codec, v));
+				  dmapipe_v4l2_fcc(e->opt.codec, v));
 			return ret;
 		}
 	} else {
@@ -460,7 +436,7 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 		return ret;
 	}
 	memset(&cap, 0, sizeof(cap));
-	ret = xioctl(e->fd, VIDIOC_QUERYCAP, &cap);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_QUERYCAP, &cap);
 	if (ret < 0) {
 		log_error("encoder: %s is not a V4L2 device (VIDIOC_QUERYCAP: %s)", e->info.path,
 			  strerror(-ret));
@@ -482,23 +458,23 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 					     V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	if (!queue_offers(e, e->cap_type, e->opt.codec)) {
 		log_error("encoder: %s (%s) does not encode to %s", e->info.path, e->info.card,
-			  v4l2_str(e->opt.codec, v));
+			  dmapipe_v4l2_fcc(e->opt.codec, v));
 		return device ? -EINVAL : -ENODEV;
 	}
 	/* the coded format first: it decides what the raw side offers */
 	memset(&fmt, 0, sizeof(fmt));
 	fmt.type = e->cap_type;
-	ret = xioctl(e->fd, VIDIOC_G_FMT, &fmt);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_G_FMT, &fmt);
 	if (ret == 0) {
 		if (e->info.multiplanar)
 			fmt.fmt.pix_mp.pixelformat = e->opt.codec;
 		else
 			fmt.fmt.pix.pixelformat = e->opt.codec;
-		ret = xioctl(e->fd, VIDIOC_S_FMT, &fmt);
+		ret = dmapipe_ioctl(e->fd, VIDIOC_S_FMT, &fmt);
 	}
 	if (ret < 0) {
 		log_error("encoder: %s: setting the coded format %s: %s", e->info.path,
-			  v4l2_str(e->opt.codec, v), strerror(-ret));
+			  dmapipe_v4l2_fcc(e->opt.codec, v), strerror(-ret));
 		return ret;
 	}
 	e->info.codec = e->opt.codec;
@@ -506,7 +482,7 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 	memset(&req, 0, sizeof(req));
 	req.type = e->out_type;
 	req.memory = V4L2_MEMORY_MMAP;
-	if (xioctl(e->fd, VIDIOC_REQBUFS, &req) == 0)
+	if (dmapipe_ioctl(e->fd, VIDIOC_REQBUFS, &req) == 0)
 		e->info.can_import = (req.capabilities & V4L2_BUF_CAP_SUPPORTS_DMABUF) != 0;
 	return apply_controls(e);
 }
@@ -556,7 +532,7 @@ dmapipe_encoder_new(const struct dmapipe_encoder_options *options)
 	}
 	log_info("encoder: %s (%s, %s): encodes %s, %s API, OUTPUT queue %s dma-bufs",
 		 e->info.path, e->info.card, e->info.driver,
-		 v4l2_str(e->info.codec, (char[16]){ 0 }),
+		 dmapipe_v4l2_fcc(e->info.codec, (char[16]){ 0 }),
 		 e->info.multiplanar ? "multi-planar" : "single-planar",
 		 e->info.can_import ? "imports" : "cannot import");
 	return e;
@@ -637,7 +613,7 @@ static int out_format(struct dmapipe_encoder *e, const struct dmapipe_layout *la
 		if (strides)
 			pix->bytesperline = layout->planes[0].stride;
 	}
-	int ret = xioctl(e->fd, set ? VIDIOC_S_FMT : VIDIOC_TRY_FMT, fmt);
+	int ret = dmapipe_ioctl(e->fd, set ? VIDIOC_S_FMT : VIDIOC_TRY_FMT, fmt);
 
 	if (ret < 0) {
 		log_error("encoder: %s: %s on OUTPUT: %s", e->info.path,
@@ -650,8 +626,8 @@ static int out_format(struct dmapipe_encoder *e, const struct dmapipe_layout *la
 
 	if (got_pf != pf || got_w != layout->format.width || got_h != layout->format.height) {
 		log_error("encoder: %s cannot encode %s %ux%u (it would take %s %ux%u)", e->info.path,
-			  v4l2_str(pf, a), layout->format.width, layout->format.height,
-			  v4l2_str(got_pf, b), got_w, got_h);
+			  dmapipe_v4l2_fcc(pf, a), layout->format.width, layout->format.height,
+			  dmapipe_v4l2_fcc(got_pf, b), got_w, got_h);
 		return -EINVAL;
 	}
 	return 0;
@@ -779,9 +755,9 @@ static void teardown(struct dmapipe_encoder *e)
 	}
 	if (e->streaming) {
 		type = e->out_type;
-		(void)xioctl(e->fd, VIDIOC_STREAMOFF, &type);
+		(void)dmapipe_ioctl(e->fd, VIDIOC_STREAMOFF, &type);
 		type = e->cap_type;
-		(void)xioctl(e->fd, VIDIOC_STREAMOFF, &type);
+		(void)dmapipe_ioctl(e->fd, VIDIOC_STREAMOFF, &type);
 		e->streaming = false;
 	}
 	for (unsigned int i = 0; i < e->n_out; i++) {
@@ -811,13 +787,13 @@ static void teardown(struct dmapipe_encoder *e)
 		memset(&req, 0, sizeof(req));
 		req.type = e->out_type;
 		req.memory = e->out_memory;
-		(void)xioctl(e->fd, VIDIOC_REQBUFS, &req);
+		(void)dmapipe_ioctl(e->fd, VIDIOC_REQBUFS, &req);
 	}
 	if (e->n_cap) {
 		memset(&req, 0, sizeof(req));
 		req.type = e->cap_type;
 		req.memory = V4L2_MEMORY_MMAP;
-		(void)xioctl(e->fd, VIDIOC_REQBUFS, &req);
+		(void)dmapipe_ioctl(e->fd, VIDIOC_REQBUFS, &req);
 	}
 	e->n_out = e->n_cap = 0;
 	e->stats.in_flight = 0;
@@ -839,7 +815,7 @@ static int qbuf_cap(struct dmapipe_encoder *e, unsigned int i)
 		b.m.planes = planes;
 		b.length = 1;
 	}
-	return xioctl(e->fd, VIDIOC_QBUF, &b);
+	return dmapipe_ioctl(e->fd, VIDIOC_QBUF, &b);
 }
 
 /*
@@ -857,7 +833,7 @@ static int export_capture(struct dmapipe_encoder *e, unsigned int i)
 	exp.type = e->cap_type;
 	exp.index = i;
 	exp.flags = O_CLOEXEC | O_RDONLY;
-	ret = xioctl(e->fd, VIDIOC_EXPBUF, &exp);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_EXPBUF, &exp);
 	if (ret < 0) {
 		log_error("encoder: %s: VIDIOC_EXPBUF (CAPTURE %u): %s", e->info.path, i,
 			  strerror(-ret));
@@ -902,7 +878,7 @@ static int map_buffer(struct dmapipe_encoder *e, uint32_t type, unsigned int i, 
 		b.m.planes = planes;
 		b.length = VIDEO_MAX_PLANES;
 	}
-	ret = xioctl(e->fd, VIDIOC_QUERYBUF, &b);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_QUERYBUF, &b);
 	if (ret < 0)
 		return ret;
 	for (unsigned int p = 0; p < n_planes; p++) {
@@ -927,7 +903,7 @@ static int request(struct dmapipe_encoder *e, uint32_t type, uint32_t memory, ui
 	req.type = type;
 	req.memory = memory;
 	req.count = count;
-	ret = xioctl(e->fd, VIDIOC_REQBUFS, &req);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_REQBUFS, &req);
 	if (ret < 0)
 		return ret;
 	return req.count ? (int)req.count : -ENOMEM;
@@ -940,7 +916,7 @@ static int setup_capture(struct dmapipe_encoder *e)
 
 	memset(&fmt, 0, sizeof(fmt));
 	fmt.type = e->cap_type;
-	ret = xioctl(e->fd, VIDIOC_G_FMT, &fmt);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_G_FMT, &fmt);
 	if (ret < 0)
 		return ret;
 	e->info.capture_size = e->info.multiplanar ? fmt.fmt.pix_mp.plane_fmt[0].sizeimage :
@@ -1016,10 +992,10 @@ static int start(struct dmapipe_encoder *e)
 	int ret;
 
 	type = e->out_type;
-	ret = xioctl(e->fd, VIDIOC_STREAMON, &type);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_STREAMON, &type);
 	if (ret == 0) {
 		type = e->cap_type;
-		ret = xioctl(e->fd, VIDIOC_STREAMON, &type);
+		ret = dmapipe_ioctl(e->fd, VIDIOC_STREAMON, &type);
 	}
 	if (ret < 0) {
 		log_error("encoder: %s: VIDIOC_STREAMON: %s", e->info.path, strerror(-ret));
@@ -1140,7 +1116,7 @@ static int dq_output(struct dmapipe_encoder *e)
 		b.m.planes = planes;
 		b.length = VIDEO_MAX_PLANES;
 	}
-	ret = xioctl(e->fd, VIDIOC_DQBUF, &b);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_DQBUF, &b);
 	if (ret < 0)
 		return ret;
 	if (b.index >= e->n_out || !e->out[b.index].queued) {
@@ -1189,7 +1165,7 @@ static int dq_capture(struct dmapipe_encoder *e)
 		b.m.planes = planes;
 		b.length = VIDEO_MAX_PLANES;
 	}
-	ret = xioctl(e->fd, VIDIOC_DQBUF, &b);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_DQBUF, &b);
 	if (ret == -EPIPE) {
 		/* after the LAST buffer */
 		e->drained = true;
@@ -1335,7 +1311,7 @@ static int drain(struct dmapipe_encoder *e, int timeout_ms)
 		return 0;
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.cmd = V4L2_ENC_CMD_STOP;
-	ret = xioctl(e->fd, VIDIOC_ENCODER_CMD, &cmd);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_ENCODER_CMD, &cmd);
 	if (ret < 0) {
 		/* no stop command: wait for the frames in the device instead */
 		log_info("encoder: %s: VIDIOC_ENCODER_CMD stop: %s", e->info.path, strerror(-ret));
@@ -1427,9 +1403,9 @@ static int create_slot(struct dmapipe_encoder *e)
 	cb.count = 1;
 	cb.memory = V4L2_MEMORY_DMABUF;
 	cb.format.type = e->out_type;
-	ret = xioctl(e->fd, VIDIOC_G_FMT, &cb.format);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_G_FMT, &cb.format);
 	if (ret == 0)
-		ret = xioctl(e->fd, VIDIOC_CREATE_BUFS, &cb);
+		ret = dmapipe_ioctl(e->fd, VIDIOC_CREATE_BUFS, &cb);
 	if (ret < 0)
 		return ret;
 	if (cb.count < 1 || cb.index != e->n_out)
@@ -1611,7 +1587,7 @@ DMAPIPE_EXPORT int dmapipe_encoder_submit(struct dmapipe_encoder *e, struct dmap
 	cookie_to_tv(e->next_cookie, &b.timestamp);
 	e->next_cookie++;
 
-	ret = xioctl(e->fd, VIDIOC_QBUF, &b);
+	ret = dmapipe_ioctl(e->fd, VIDIOC_QBUF, &b);
 	if (ret < 0) {
 		struct out_slot *s = &e->out[i];
 

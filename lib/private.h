@@ -245,6 +245,12 @@ int dmapipe_encoder_layout_compatible(const struct dmapipe_layout *have, enum dm
 /* The system page size (util.c). */
 uint64_t dmapipe_page_size(void);
 
+/* ioctl() retried on EINTR: 0 or -errno (util.c). */
+int dmapipe_ioctl(int fd, unsigned long request, void *arg);
+
+/* A V4L2 fourcc as its four characters, or 0x%08x if they do not print (util.c). */
+const char *dmapipe_v4l2_fcc(uint32_t code, char buf[16]);
+
 /* ---- storage-util.c: shared by the recorder and the replay reader ---- */
 
 #include <sys/types.h>

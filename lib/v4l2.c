@@ -117,21 +117,6 @@ static const char *fourcc_str(uint32_t code, char buf[16])
 }
 
 /* V4L2 codes are four characters too; printable or hex */
-static const char *v4l2_str(uint32_t code, char buf[16])
-{
-	for (int i = 0; i < 4; i++) {
-		char c = (char)((code >> (8 * i)) & 0xff);
-
-		if (c < ' ' || c > '~') {
-			snprintf(buf, 16, "0x%08x", code);
-			return buf;
-		}
-		buf[i] = c;
-	}
-	buf[4] = '\0';
-	return buf;
-}
-
 /* The sysfs name of the node ("vivid-000-vid-cap"), by its device number. */
 static void read_sysfs_name(int fd, char *name, size_t len)
 {
@@ -257,10 +242,10 @@ static void list_formats(struct dmapipe_v4l2_source *s, char *buf, size_t len)
 		fourcc = dmapipe_fourcc_from_v4l2(d.pixelformat, NULL);
 		if (fourcc)
 			n = snprintf(buf + used, len - used, "%s%s (%s)", used ? ", " : "",
-				     fourcc_str(fourcc, drm), v4l2_str(d.pixelformat, v));
+				     fourcc_str(fourcc, drm), dmapipe_v4l2_fcc(d.pixelformat, v));
 		else
 			n = snprintf(buf + used, len - used, "%s%s (no DRM equivalent)",
-				     used ? ", " : "", v4l2_str(d.pixelformat, v));
+				     used ? ", " : "", dmapipe_v4l2_fcc(d.pixelformat, v));
 		if (n < 0 || (size_t)n >= len - used)
 			break;
 		used += (size_t)n;
@@ -336,7 +321,7 @@ static int build_layout(struct dmapipe_v4l2_source *s, const struct v4l2_format 
 	l->format.fourcc = dmapipe_fourcc_from_v4l2(pixelformat, &n_objects);
 	if (!l->format.fourcc) {
 		log_error("v4l2: %s: pixel format %s has no DRM equivalent dmapipe knows",
-			  s->info.path, v4l2_str(pixelformat, v));
+			  s->info.path, dmapipe_v4l2_fcc(pixelformat, v));
 		return -ENOTSUP;
 	}
 	l->format.width = width;
@@ -430,7 +415,8 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 
 			list_formats(s, offered, sizeof(offered));
 			log_error("v4l2: %s does not offer %s; it offers %s", s->info.path,
-				  v4l2_str(pixelformat, a), offered[0] ? offered : "nothing");
+				  dmapipe_v4l2_fcc(pixelformat, a),
+				  offered[0] ? offered : "nothing");
 			return -EINVAL;
 		}
 	} else if (o->fourcc) {
@@ -482,7 +468,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 
 		if (pixelformat && got_pf != pixelformat) {
 			log_error("v4l2: %s: asked for %s, the driver set %s", s->info.path,
-				  v4l2_str(pixelformat, a), v4l2_str(got_pf, b));
+				  dmapipe_v4l2_fcc(pixelformat, a), dmapipe_v4l2_fcc(got_pf, b));
 			return -EINVAL;
 		}
 		if ((o->width && got_w != o->width) || (o->height && got_h != o->height))
