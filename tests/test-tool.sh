@@ -3,7 +3,7 @@
 #
 # The dmapipe command line: serve and consume as separate processes with
 # every byte verified, JSON output parsed and checked, bad input refused
-# with exit status 2, info/stats/demo.
+# with exit status 2, info/stats/demo, and a small bench run.
 #
 # Usage: test-tool.sh PATH-TO-dmapipe
 
@@ -255,6 +255,19 @@ jcheck "$DIR/demo.json" 'd["frames_verified"] > 0 and d["consumers"] == 2 and le
 grep -q "frames crossed" "$DIR/demo.out" || fail "demo: no result line"
 grep -q "PASS" "$DIR/demo.out" || fail "demo: no PASS"
 ok "demo"
+
+# ---- bench, small -----------------------------------------------------------
+# Every setting runs and copies nothing, the no-busy-polling reference row is
+# there (serve and consume took --busy-poll 0), and with fio and O_DIRECT
+# the storage pairs give one ratio each; no timing is asserted.
+
+"$DMAPIPE" bench -c 1 -n 2000 -r 1 --latency-frames 10 --size 640x480 --no-gst \
+	--storage-size 64 --storage-repeat 2 --json >"$DIR/bench.json" 2>"$DIR/bench.log" ||
+	fail "bench --json"
+jcheck "$DIR/bench.json" '[(r["mode"], r["in_flight"], r["busy_poll"]) for r in d["dmapipe"]] == [("unthrottled", 2, True), ("unthrottled", 8, True), ("unthrottled", 2, False), ("paced", 2, True)]'
+jcheck "$DIR/bench.json" 'all(r["ok"] and r["bytes_copied"] == 0 for r in d["dmapipe"])'
+jcheck "$DIR/bench.json" 'not d["storage"]["ran"] and d["storage"]["skipped"] or all(p["pairs"] == 2 and 0 < p["min"] <= p["median"] <= p["max"] for p in (d["storage"]["recorder_of_fio_pairs"], d["storage"]["replay_of_fio_pairs"]))'
+ok "bench: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["storage"]; print("storage pairs measured" if s["ran"] else "storage skipped: " + s["skipped"])' "$DIR/bench.json")"
 
 echo "all tool tests passed"
 exit 0
