@@ -11,24 +11,33 @@
  * both sides: fio's own job runtime and usr/sys figures; for the recorder
  * the first frame to the end of its finish (index and flush), with
  * getrusage user + system time; per GB moved. The page cache is the
- * file's resident pages (mincore), sampled while it runs. Buffered recording and a plain
- * write() loop show what direct I/O saves.
+ * file's resident pages (cachestat, or mincore before Linux 6.5), sampled
+ * by a separate process while either side runs, so the side being timed is
+ * never paused by the sampling nor charged for it. Buffered recording and
+ * a plain write() loop show what direct I/O saves.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench-storage.h"
 
 #define SAMPLE_MS 100
+
+#ifndef __NR_cachestat
+#define __NR_cachestat 451 /* the same number on every architecture (Linux 6.5) */
+#endif
 
 static uint64_t cpu_self_ns(void)
 {
@@ -38,8 +47,8 @@ static uint64_t cpu_self_ns(void)
 	return timeval_ns(&ru.ru_utime) + timeval_ns(&ru.ru_stime);
 }
 
-/* Bytes of @path in the page cache now (mincore); 0 if it cannot be told. */
-static uint64_t resident_bytes(const char *path)
+/* Bytes of @path in the page cache, by mincore() over a mapping of it. */
+static uint64_t resident_bytes_mincore(int fd)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	struct stat st;
@@ -47,17 +56,10 @@ static uint64_t resident_bytes(const char *path)
 	unsigned char *vec;
 	size_t pages;
 	void *map;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fstat(fd, &st) < 0 || st.st_size == 0)
 		return 0;
-	if (fstat(fd, &st) < 0 || st.st_size == 0) {
-		close(fd);
-		return 0;
-	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
 	if (map == MAP_FAILED)
 		return 0;
 	pages = ((size_t)st.st_size + (size_t)page - 1) / (size_t)page;
@@ -68,6 +70,34 @@ static uint64_t resident_bytes(const char *path)
 	free(vec);
 	munmap(map, (size_t)st.st_size);
 	return n * (uint64_t)page;
+}
+
+/*
+ * Bytes of @path in the page cache now; 0 if it cannot be told. cachestat()
+ * costs microseconds; the mincore() fallback (kernels before 6.5) some 20 ms
+ * on a 2 GB file, which is why sampling runs in its own process.
+ */
+static uint64_t resident_bytes(const char *path)
+{
+	static bool no_cachestat;
+	struct { uint64_t off, len; } range = { 0, 0 };
+	struct {
+		uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+	} cs;
+	uint64_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (!no_cachestat && syscall(__NR_cachestat, fd, &range, &cs, 0) == 0) {
+		close(fd);
+		return cs.nr_cache * (uint64_t)sysconf(_SC_PAGESIZE);
+	}
+	no_cachestat = true;
+	n = resident_bytes_mincore(fd);
+	close(fd);
+	return n;
 }
 
 /* Drops @path's clean pages, so a read run starts cold. */
@@ -82,22 +112,98 @@ static void drop_cache(const char *path)
 	close(fd);
 }
 
-static void sample(struct storage_run *r, const char *path, uint64_t *next)
-{
-	uint64_t now = now_ns(), res;
+/*
+ * The page-cache sampler: a child process that looks at the file every
+ * SAMPLE_MS while a run goes on and reports the peak when told to stop.
+ * Started the same way for fio and for dmapipe, before either opens the
+ * file, so the process being measured is never paused by the sampling
+ * and never charged for its CPU.
+ */
+struct sampler {
+	pid_t pid;
+	int stop_fd;   /* closed by the parent: stop */
+	int result_fd; /* the child writes the peak here */
+};
 
-	if (now < *next)
-		return;
-	*next = now + SAMPLE_MS * 1000000ull;
-	res = resident_bytes(path);
-	if (res > r->cache_peak)
-		r->cache_peak = res;
+static void sampler_child(const char *path, int stop_fd, int result_fd)
+{
+	struct pollfd pfd = { .fd = stop_fd, .events = POLLIN };
+	uint64_t peak = 0, res;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	for (;;) {
+		int n = poll(&pfd, 1, SAMPLE_MS);
+
+		res = resident_bytes(path);
+		if (res > peak)
+			peak = res;
+		if (n != 0 && !(n < 0 && errno == EINTR))
+			break; /* the parent closed its end (or went away) */
+	}
+	if (write(result_fd, &peak, sizeof(peak)) != (ssize_t)sizeof(peak))
+		_exit(1);
+	_exit(0);
 }
 
-static void finish_run(struct storage_run *r, const char *path, uint64_t t0, uint64_t cpu)
+static void sampler_start(struct sampler *s, const char *path)
 {
-	double s = (double)(now_ns() - t0) * 1e-9;
+	int stop[2], result[2];
 
+	s->pid = -1;
+	s->stop_fd = s->result_fd = -1;
+	if (pipe2(stop, O_CLOEXEC) < 0)
+		return;
+	if (pipe2(result, O_CLOEXEC) < 0) {
+		close(stop[0]);
+		close(stop[1]);
+		return;
+	}
+	s->pid = fork();
+	if (s->pid == 0) {
+		close(stop[1]);
+		close(result[0]);
+		sampler_child(path, stop[0], result[1]);
+	}
+	close(stop[0]);
+	close(result[1]);
+	if (s->pid < 0) {
+		close(stop[1]);
+		close(result[0]);
+		return;
+	}
+	s->stop_fd = stop[1];
+	s->result_fd = result[0];
+}
+
+/* Stops the sampler; its peak, or 0 when it did not run. */
+static uint64_t sampler_stop(struct sampler *s)
+{
+	uint64_t peak = 0;
+	ssize_t n;
+
+	if (s->pid < 0)
+		return 0;
+	close(s->stop_fd);
+	do
+		n = read(s->result_fd, &peak, sizeof(peak));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(peak))
+		peak = 0;
+	close(s->result_fd);
+	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	s->pid = -1;
+	return peak;
+}
+
+/* A dmapipe run's figures: @t0 to @t1 and @cpu spent; the sampler is stopped. */
+static void finish_run(struct storage_run *r, const char *path, uint64_t t0, uint64_t t1,
+		       uint64_t cpu, struct sampler *sm)
+{
+	double s = (double)(t1 - t0) * 1e-9;
+
+	r->cache_peak = sampler_stop(sm);
 	r->ok = true;
 	r->seconds = s;
 	r->mb_s = s > 0 ? (double)r->bytes / s / 1e6 : 0;
@@ -119,7 +225,8 @@ static void run_fio(const struct storage_opts *o, const char *rw, const char *pa
 			 (char *)"--end_fsync=1", (char *)"--output-format=json",
 			 (char *)"--group_reporting", NULL };
 	struct rusage ru;
-	uint64_t t0, next = 0, runtime_ms = 0;
+	struct sampler sm;
+	uint64_t runtime_ms = 0;
 	double usr = 0, sys = 0;
 	int status;
 	pid_t pid;
@@ -132,15 +239,16 @@ static void run_fio(const struct storage_opts *o, const char *rw, const char *pa
 	snprintf(a_size, sizeof(a_size), "--size=%llu", (unsigned long long)o->bytes);
 	snprintf(a_file, sizeof(a_file), "--filename=%s", path);
 	snprintf(out, sizeof(out), "%s/fio-%s.json", o->log_dir, rw);
-	t0 = now_ns();
+	/* the page cache the file occupies, while fio runs */
+	sampler_start(&sm, path);
 	pid = spawn(argv, out, "/dev/null");
 	if (pid < 0) {
+		sampler_stop(&sm);
 		snprintf(r->error, sizeof(r->error), "cannot start fio");
 		return;
 	}
-	/* the page cache the file occupies, while fio runs */
-	while (!wait_child(pid, SAMPLE_MS, &status, &ru))
-		sample(r, path, &next);
+	wait_child(pid, -1, &status, &ru);
+	r->cache_peak = sampler_stop(&sm);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		snprintf(r->error, sizeof(r->error), "fio failed (%s)",
 			 describe_status(status, (char[32]){ 0 }, 32));
@@ -162,7 +270,6 @@ static void run_fio(const struct storage_opts *o, const char *rw, const char *pa
 		return;
 	}
 	free(text);
-	(void)t0;
 	r->ok = true;
 	r->seconds = (double)runtime_ms / 1e3;
 	r->mb_s = (double)r->bytes / r->seconds / 1e6;
@@ -190,11 +297,13 @@ static void run_recorder(const struct storage_opts *o, struct dmapipe_pool *pool
 {
 	struct dmapipe_recorder_options ro;
 	struct dmapipe_recorder *rec;
-	uint64_t failed = 0, t0, cpu0, next = 0, seq = 0;
+	struct sampler sm;
+	uint64_t failed = 0, t0, end, cpu0, cpu, seq = 0;
 	int ret = 0;
 
 	memset(r, 0, sizeof(*r));
 	unlink(path);
+	sampler_start(&sm, path);
 	dmapipe_recorder_options_init(&ro);
 	ro.mode = mode;
 	ro.done = count_done;
@@ -202,6 +311,7 @@ static void run_recorder(const struct storage_opts *o, struct dmapipe_pool *pool
 	rec = dmapipe_recorder_new(path, &ro);
 	if (!rec) {
 		snprintf(r->error, sizeof(r->error), "recorder: %s", strerror(errno));
+		sampler_stop(&sm);
 		return;
 	}
 	/* from the first frame to the end of finish (index, flush), like fio's runtime */
@@ -238,20 +348,23 @@ static void run_recorder(const struct storage_opts *o, struct dmapipe_pool *pool
 			break;
 		seq++;
 		dmapipe_recorder_dispatch(rec, 0);
-		sample(r, path, &next);
 	}
 	if (ret >= 0)
 		ret = dmapipe_recorder_finish(rec);
+	/* fio's runtime ends with its last I/O (and end_fsync): so does this one */
+	end = now_ns();
+	cpu = cpu_self_ns() - cpu0;
 	dmapipe_recorder_get_stats(rec, out_stats);
 	dmapipe_recorder_free(rec);
 	if (ret < 0 || failed) {
 		snprintf(r->error, sizeof(r->error), "recording failed: %s",
 			 strerror(ret < 0 ? -ret : EIO));
+		sampler_stop(&sm);
 		return;
 	}
 	r->bytes = out_stats->bytes_written;
 	r->frames = out_stats->frames_written;
-	finish_run(r, path, t0, cpu_self_ns() - cpu0);
+	finish_run(r, path, t0, end, cpu, &sm);
 }
 
 /* A plain loop: pwrite() each frame into the page cache, fsync at the end. */
@@ -260,7 +373,8 @@ static void run_naive(const struct storage_opts *o, struct dmapipe_pool *pool, c
 {
 	struct dmapipe_buffer *b = dmapipe_pool_acquire(pool);
 	const struct dmapipe_layout *l;
-	uint64_t t0, cpu0, next = 0, off = 0, len;
+	struct sampler sm;
+	uint64_t t0, cpu0, off = 0, len;
 	void *p;
 	int fd;
 
@@ -270,6 +384,7 @@ static void run_naive(const struct storage_opts *o, struct dmapipe_pool *pool, c
 		snprintf(r->error, sizeof(r->error), "no buffer");
 		return;
 	}
+	sampler_start(&sm, path);
 	l = dmapipe_buffer_get_layout(b);
 	p = dmapipe_buffer_map_plane(b, 0);
 	len = l->objects[0].size;
@@ -281,6 +396,7 @@ static void run_naive(const struct storage_opts *o, struct dmapipe_pool *pool, c
 		if (fd >= 0)
 			close(fd);
 		dmapipe_buffer_unref(b);
+		sampler_stop(&sm);
 		return;
 	}
 	/* the plane pointer is the start of object 0 for the linear layouts used here */
@@ -296,16 +412,17 @@ static void run_naive(const struct storage_opts *o, struct dmapipe_pool *pool, c
 		}
 		off += (uint64_t)n;
 		r->frames++;
-		sample(r, path, &next);
 	}
 	if (!r->error[0] && fsync(fd) < 0)
 		snprintf(r->error, sizeof(r->error), "fsync: %s", strerror(errno));
 	close(fd);
 	dmapipe_buffer_unref(b);
-	if (r->error[0])
+	if (r->error[0]) {
+		sampler_stop(&sm);
 		return;
+	}
 	r->bytes = off;
-	finish_run(r, path, t0, cpu_self_ns() - cpu0);
+	finish_run(r, path, t0, now_ns(), cpu_self_ns() - cpu0, &sm);
 }
 
 /* ---- replay: dmapipe_reader, as dmapipe play reads ------------------------------------- */
@@ -345,18 +462,21 @@ static void run_replay(const char *path, struct dmapipe_pool *pool, unsigned int
 	struct dmapipe_reader *rd = NULL;
 	struct dmapipe_buffer *bufs[16] = { NULL };
 	struct replay_ctx c;
+	struct sampler sm;
 	unsigned int n = depth + 2 < 16 ? depth + 2 : 16;
-	uint64_t t0, cpu0, next = 0, i = 0;
+	uint64_t t0, t1, cpu0, cpu, i = 0;
 	int ret = 0;
 
 	memset(r, 0, sizeof(*r));
 	memset(&c, 0, sizeof(c));
 	memset(out, 0, sizeof(*out));
 	drop_cache(path);
+	sampler_start(&sm, path);
 	rec = dmapipe_recording_open(path, 0);
 	if (!rec) {
 		snprintf(r->error, sizeof(r->error), "cannot open the recording: %s",
 			 strerror(errno));
+		sampler_stop(&sm);
 		return;
 	}
 	dmapipe_recording_get_info(rec, &info);
@@ -392,11 +512,12 @@ static void run_replay(const char *path, struct dmapipe_pool *pool, unsigned int
 			break;
 		c.busy[k] = true;
 		i++;
-		sample(r, path, &next);
 	}
 	/* the last reads, then the reader's count of what it moved */
 	while (rd && ret >= 0 && any_busy(&c))
 		ret = dmapipe_reader_dispatch(rd, -1);
+	t1 = now_ns();
+	cpu = cpu_self_ns() - cpu0;
 	if (rd)
 		dmapipe_reader_get_stats(rd, out);
 	dmapipe_reader_free(rd);
@@ -406,12 +527,13 @@ static void run_replay(const char *path, struct dmapipe_pool *pool, unsigned int
 		snprintf(r->error, sizeof(r->error), "replay failed: %s",
 			 strerror(ret < 0 ? -ret : EIO));
 		dmapipe_recording_close(rec);
+		sampler_stop(&sm);
 		return;
 	}
 	r->frames = out->frames_read;
 	r->bytes = out->bytes_read;
 	dmapipe_recording_close(rec);
-	finish_run(r, path, t0, cpu_self_ns() - cpu0);
+	finish_run(r, path, t0, t1, cpu, &sm);
 }
 
 /* ---- the whole section ------------------------------------------------------------------ */
@@ -503,6 +625,10 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 	unsigned int reps = o->repeat ? o->repeat : 1;
 
 	memset(res, 0, sizeof(*res));
+	memset(fw, 0, sizeof(fw));
+	memset(rw, 0, sizeof(rw));
+	memset(fr, 0, sizeof(fr));
+	memset(pr, 0, sizeof(pr));
 	snprintf(res->dir, sizeof(res->dir), "%s", o->dir);
 	res->format = *format;
 	if (!o->fio) {
@@ -547,26 +673,48 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 	snprintf(rec_path, sizeof(rec_path), "%s/dmapipe-bench.rec", o->dir);
 	res->ran = true;
 
-	/* alternate fio and the recorder, so a change of machine load hits both */
+	/*
+	 * Alternate fio and dmapipe, and which of them goes first (fio first in
+	 * even pairs, dmapipe first in odd ones), so a drift of the disk's
+	 * speed over the run, or what one run leaves behind for the next
+	 * (the host writing back, freed blocks being discarded), falls on
+	 * both sides alike.
+	 */
 	for (unsigned int i = 0; i < reps && !stop_requested; i++) {
-		if (o->log)
-			o->log("storage: write %u/%u: fio, then the recorder ...", i + 1, reps);
-		unlink(fio_path);
-		run_fio(o, "write", fio_path, res->write_bs, res->write_depth, &fw[i]);
-		drop_cache(fio_path);
-		run_fio(o, "read", fio_path, res->write_bs, res->read_depth, &fr[i]);
-		unlink(fio_path);
-		run_recorder(o, pool, DMAPIPE_RECORD_DIRECT, rec_path, &rw[i], &rs);
-		if (i == 0) {
-			res->rec_copied = rs.bytes_copied;
-			res->rec_direct_bytes = rs.path_bytes[DMAPIPE_RECORD_PATH_DIRECT];
-			res->block = rs.block_size ? rs.block_size : res->block;
+		for (unsigned int side = 0; side < 2 && !stop_requested; side++) {
+			if ((side == 0) == (i % 2 == 0)) {
+				if (o->log)
+					o->log("storage: pair %u/%u: fio ...", i + 1, reps);
+				unlink(fio_path);
+				run_fio(o, "write", fio_path, res->write_bs, res->write_depth,
+					&fw[i]);
+				drop_cache(fio_path);
+				run_fio(o, "read", fio_path, res->write_bs, res->read_depth,
+					&fr[i]);
+				unlink(fio_path);
+				if (o->log)
+					o->log("    fio: write %.0f MB/s, read %.0f MB/s", fw[i].mb_s,
+					       fr[i].mb_s);
+				continue;
+			}
+			if (o->log)
+				o->log("storage: pair %u/%u: the recorder and replay ...", i + 1,
+				       reps);
+			run_recorder(o, pool, DMAPIPE_RECORD_DIRECT, rec_path, &rw[i], &rs);
+			if (i == 0) {
+				res->rec_copied = rs.bytes_copied;
+				res->rec_direct_bytes = rs.path_bytes[DMAPIPE_RECORD_PATH_DIRECT];
+				res->block = rs.block_size ? rs.block_size : res->block;
+			}
+			if (rw[i].ok)
+				run_replay(rec_path, pool, res->read_depth, &pr[i], &ps);
+			else
+				memset(&pr[i], 0, sizeof(pr[i]));
+			unlink(rec_path);
+			if (o->log)
+				o->log("    recorder %.0f MB/s, replay %.0f MB/s", rw[i].mb_s,
+				       pr[i].mb_s);
 		}
-		if (rw[i].ok)
-			run_replay(rec_path, pool, res->read_depth, &pr[i], &ps);
-		else
-			memset(&pr[i], 0, sizeof(pr[i]));
-		unlink(rec_path);
 	}
 	pair_ratios(rw, fw, reps, &res->write_pairs);
 	pair_ratios(pr, fr, reps, &res->read_pairs);
@@ -629,13 +777,16 @@ void storage_markdown(const struct storage_result *res, FILE *f)
 		"the disk path alone is measured. "
 		"Replay: fio's direct sequential read with the same request size and "
 		"`dmapipe play`'s read depth (%u) against `dmapipe_reader`, the play read "
-		"path, into the same kind of buffers. Medians of alternating runs. Time and "
+		"path, into the same kind of buffers. Medians of alternating pairs, fio "
+		"first in one pair and dmapipe first in the next. Time and "
 		"CPU exclude start-up and file set-up on both sides: fio's own job runtime "
 		"and CPU figures (its usr/sys percentages of that runtime), and for dmapipe "
 		"the first frame to the end of the last read or of the recorder's finish "
 		"(index and flush), with getrusage user + system time of the process (the "
-		"io_uring workers are its threads). Page cache: the file's resident pages (mincore), "
-		"sampled every 100 ms and at the end. Ratios are against fio in this run; "
+		"io_uring workers are its threads). Page cache: the file's resident pages "
+		"(cachestat, or mincore before Linux 6.5), sampled every 100 ms by a separate "
+		"process for either side, so the side being timed is never paused or charged "
+		"for it, and at the end. Ratios are against fio in this run; "
 		"absolute numbers depend on the machine and on what else runs on it.\n\n",
 		res->dir, (unsigned long long)res->write_bs,
 		dmapipe_fourcc_to_string(res->format.fourcc, fourcc, sizeof(fourcc)),
@@ -656,8 +807,9 @@ void storage_markdown(const struct storage_result *res, FILE *f)
 		"rate with the page cache not growing.\n\n",
 		(unsigned long long)res->rec_direct_bytes, (unsigned long long)res->rec_copied);
 	if (res->write_pairs.n > 0 || res->read_pairs.n > 0) {
-		fprintf(f, "Pair by pair (fio, then dmapipe right after it), the ratio that a "
-			"drift of the disk's speed over the whole run moves least:");
+		fprintf(f, "Pair by pair (fio and dmapipe back to back, each first in turn), "
+			"the ratio that a drift of the disk's speed over the whole run moves "
+			"least:");
 		pairs_sentence(f, " the recorder", &res->write_pairs, "write");
 		pairs_sentence(f, res->write_pairs.n ? "; replay" : " replay", &res->read_pairs,
 			       "read");

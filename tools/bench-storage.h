@@ -42,7 +42,7 @@ struct storage_result {
 	uint64_t rec_copied, rec_direct_bytes;
 	struct storage_run fio_write, rec_direct, rec_buffered, naive;
 	struct storage_run fio_read, replay;
-	/* dmapipe / fio of each alternating pair (run back to back), over the pairs */
+	/* dmapipe / fio of each pair (run back to back, each first in turn), over the pairs */
 	struct storage_pairs {
 		unsigned int n;
 		double median, min, max;
