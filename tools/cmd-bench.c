@@ -58,7 +58,8 @@ static const char *const bench_usage =
 	"                          run from a build tree, else $TMPDIR or /var/tmp); the\n"
 	"                          file system must take O_DIRECT\n"
 	"      --storage-size MB   written (and read) per storage run (default 2048)\n"
-	"      --storage-repeat N  alternating fio / dmapipe storage runs (default 5)\n"
+	"      --storage-repeat N  fio / dmapipe storage pairs, each side first in turn\n"
+	"                          (default 7, at most 9)\n"
 	"      --no-storage        skip the storage comparison with fio\n"
 	"  -o, --output FILE       also write the report as markdown (docs/BENCHMARKS.md)\n"
 	"      --json              print the results as JSON instead of the report\n"
@@ -1679,7 +1680,7 @@ int cmd_bench(int argc, char **argv)
 	b->o.gst = true;
 	b->o.storage = true;
 	b->o.storage_mb = 2048;
-	b->o.storage_repeat = 5;
+	b->o.storage_repeat = 7;
 
 	while ((c = getopt_long(argc, argv, ":n:f:c:r:o:h", options, NULL)) != -1) {
 		switch (c) {
