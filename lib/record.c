@@ -8,7 +8,9 @@
  * every object write completed, so a valid header always describes bytes
  * that are in the file. Records are laid out in submission order, but
  * their writes complete in any order; a reader scanning after a crash
- * checks every block for a header.
+ * checks every block for a header. Records are not gathered into shared
+ * requests, since a request cut short could then hold a header without its
+ * payload (docs/FORMAT.md, "Request sizes").
  *
  * How an object reaches the disk, per object:
  *   - DIRECT: an O_DIRECT write from the mapping (struct-page backed:
