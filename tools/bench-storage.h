@@ -28,6 +28,7 @@ struct storage_run {
 	double seconds, mb_s, cpu_ms_per_gb;
 	double whole_cpu_ms_per_gb; /* fio: the whole process, start-up included */
 	uint64_t cache_peak, cache_end; /* the file's resident bytes */
+	uint64_t dev_requests, dev_bytes; /* the device's, this run's direction */
 	unsigned int runs;              /* medians: runs that completed */
 	double min_mb_s, max_mb_s;
 };
