@@ -75,6 +75,8 @@ done
 expect_usage_error "unexpected argument" consume --socket "$S" extra
 expect_usage_error "consumers" demo --consumers 0
 expect_usage_error "consumers" bench --consumers 1,x
+expect_usage_error "storage-max-request" bench --storage-max-request 3
+expect_usage_error "storage-max-request" bench --storage-max-request x
 [ -e "$S" ] && fail "a usage error created the socket"
 
 # ---- info ---------------------------------------------------------------
@@ -271,6 +273,27 @@ jcheck "$DIR/bench.json" 'not d["storage"]["ran"] and d["storage"]["skipped"] or
 # page cache; opening a recording reads its superblock and index through it
 jcheck "$DIR/bench.json" 'not d["storage"]["ran"] or all(d["storage"][k]["ok"] and d["storage"][k]["page_cache_peak"] < (1 << 20) for k in ("fio_write", "recorder_direct", "fio_read", "replay"))'
 ok "bench: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["storage"]; print("storage pairs measured" if s["ran"] else "storage skipped: " + s["skipped"])' "$DIR/bench.json")"
+
+# --storage-max-request caps the device's requests for the storage runs and
+# puts the device's setting back afterwards (needs root and a block device;
+# otherwise the storage section says why it did not run)
+knob=/sys/dev/block/$(stat -c '%Hd:%Ld' "$DIR")/queue/max_sectors_kb
+[ -e "$knob" ] || knob=/sys/dev/block/$(stat -c '%Hd:%Ld' "$DIR")/../queue/max_sectors_kb
+before=$(cat "$knob" 2>/dev/null || echo none)
+"$DMAPIPE" bench -c 1 -n 200 -r 1 --latency-frames 5 --memcpy-runs 1 --size 640x480 \
+	--no-gst --storage-dir "$DIR" --storage-size 64 --storage-repeat 1 \
+	--storage-max-request 256 --json >"$DIR/bench-cap.json" 2>"$DIR/bench-cap.log" ||
+	fail "bench --storage-max-request"
+[ "$(cat "$knob" 2>/dev/null || echo none)" = "$before" ] ||
+	fail "bench left $knob at $(cat "$knob"), not $before"
+if [ "$(id -u)" = 0 ] && [ -w "$knob" ]; then
+	jcheck "$DIR/bench-cap.json" 'd["storage"]["ran"] and d["storage"]["max_request_kib"] == 256'
+	jcheck "$DIR/bench-cap.json" 'all(0 < d["storage"][k]["device_bytes"] <= 256 * 1024 * d["storage"][k]["device_requests"] for k in ("fio_write", "recorder_direct", "fio_read", "replay"))'
+	ok "bench --storage-max-request 256: every side's device requests at most 256 KiB, $knob back to $before"
+else
+	jcheck "$DIR/bench-cap.json" 'not d["storage"]["ran"] and len(d["storage"]["skipped"]) > 0'
+	ok "bench --storage-max-request: not root or no block device: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["storage"]["skipped"])' "$DIR/bench-cap.json")"
+fi
 
 echo "all tool tests passed"
 exit 0

@@ -148,6 +148,48 @@ static void dev_delta(struct storage_run *r, const struct dev_counts *before, in
 	r->dev_bytes = (now.sectors[w] - before->sectors[w]) * 512;
 }
 
+/* The max_sectors_kb file of @dev's queue (a partition's is its disk's). */
+static bool queue_knob(dev_t dev, char *path, size_t len)
+{
+	snprintf(path, len, "/sys/dev/block/%u:%u/queue/max_sectors_kb", major(dev), minor(dev));
+	if (access(path, F_OK) == 0)
+		return true;
+	snprintf(path, len, "/sys/dev/block/%u:%u/../queue/max_sectors_kb", major(dev),
+		 minor(dev));
+	return access(path, F_OK) == 0;
+}
+
+static int read_knob(const char *path, unsigned int *v)
+{
+	char *text = read_file(path), *end;
+	unsigned long n;
+
+	if (!text)
+		return -errno;
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	free(text);
+	if (errno || end == text || n == 0 || n > UINT_MAX)
+		return -EINVAL;
+	*v = (unsigned int)n;
+	return 0;
+}
+
+static int write_knob(const char *path, unsigned int v)
+{
+	char buf[32];
+	int fd, len, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = snprintf(buf, sizeof(buf), "%u\n", v);
+	if (write(fd, buf, (size_t)len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /* Drops @path's clean pages, so a read run starts cold. */
 static void drop_cache(const char *path)
 {
@@ -726,7 +768,7 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 	struct dmapipe_layout layout;
 	struct statvfs sv;
 	struct stat dst;
-	char fio_path[PATH_MAX], rec_path[PATH_MAX], sizes[96];
+	char fio_path[PATH_MAX], rec_path[PATH_MAX], sizes[96], knob[96];
 	unsigned int reps = o->repeat ? o->repeat : 1;
 
 	memset(res, 0, sizeof(*res));
@@ -772,6 +814,29 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 	}
 	snprintf(fio_path, sizeof(fio_path), "%s/dmapipe-bench-fio.dat", o->dir);
 	snprintf(rec_path, sizeof(rec_path), "%s/dmapipe-bench.rec", o->dir);
+	if (o->max_request_kib) {
+		int ret;
+
+		if (!storage_dev || !queue_knob(storage_dev, knob, sizeof(knob)) ||
+		    read_knob(knob, &res->device_max_request_kib) < 0) {
+			snprintf(res->skipped, sizeof(res->skipped), "--storage-max-request: %s "
+				 "is not on a block device whose request size can be set", o->dir);
+			dmapipe_pool_free(pool);
+			return;
+		}
+		ret = write_knob(knob, o->max_request_kib);
+		if (ret < 0) {
+			snprintf(res->skipped, sizeof(res->skipped), "--storage-max-request: "
+				 "cannot write %u to %s: %s", o->max_request_kib, knob,
+				 ret == -EINVAL ? "above what the device takes" : strerror(-ret));
+			dmapipe_pool_free(pool);
+			return;
+		}
+		res->max_request_kib = o->max_request_kib;
+		if (o->log)
+			o->log("storage: %s is %u for these runs (was %u, put back afterwards)", knob,
+			       o->max_request_kib, res->device_max_request_kib);
+	}
 	res->ran = true;
 
 	/*
@@ -839,6 +904,9 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 		unlink(rec_path);
 	}
 	dmapipe_pool_free(pool);
+	if (res->max_request_kib && write_knob(knob, res->device_max_request_kib) < 0)
+		fprintf(stderr, "dmapipe bench: could not put %s back to %u: %s\n", knob,
+			res->device_max_request_kib, strerror(errno));
 }
 
 static void ratio_row(FILE *f, const char *what, const struct storage_run *r,
@@ -904,11 +972,21 @@ void storage_markdown(const struct storage_result *res, FILE *f)
 		"physically contiguous their pages come out sets how large the device "
 		"requests can be (a request holds at most the queue's max_segments runs of "
 		"contiguous pages), so the tables give the device's requests during the run "
-		"and their mean size (/proc/diskstats).\n\n",
+		"and their mean size (/proc/diskstats). ",
 		res->dir, (unsigned long long)res->write_bs,
 		dmapipe_fourcc_to_string(res->format.fourcc, fourcc, sizeof(fourcc)),
 		res->format.width, res->format.height, res->block, res->write_depth,
 		res->read_depth);
+	if (res->max_request_kib)
+		fprintf(f, "For these runs the device's requests were capped at %u KiB (its "
+			"`max_sectors_kb`, %u KiB otherwise, put back afterwards: "
+			"`--storage-max-request`), so both sides sent requests of one size whatever "
+			"the layout of their buffers.\n\n", res->max_request_kib,
+			res->device_max_request_kib);
+	else
+		fprintf(f, "The device's requests were not capped (`--storage-max-request`): "
+			"their size, and with it the rate, follows the physical layout of each "
+			"side's buffers.\n\n");
 	fprintf(f, "| write path | rate | of fio | CPU per GB | page cache peak | at the end | "
 		"device requests, mean size |\n");
 	fprintf(f, "|---|---|---|---|---|---|---|\n");
@@ -961,6 +1039,7 @@ void storage_json(const struct storage_result *res, struct json *j)
 	json_u64(j, "write_bs", res->write_bs);
 	json_u64(j, "write_depth", res->write_depth);
 	json_u64(j, "read_depth", res->read_depth);
+	json_u64(j, "max_request_kib", res->max_request_kib);
 	json_u64(j, "recorder_bytes_copied", res->rec_copied);
 	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
 		const struct storage_run *r = runs[i].r;

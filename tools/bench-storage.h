@@ -18,6 +18,7 @@ struct storage_opts {
 	const char *log_dir; /* fio's JSON output goes here */
 	uint64_t bytes;      /* written (and read) per run */
 	unsigned int repeat; /* alternating fio / dmapipe runs; medians */
+	unsigned int max_request_kib; /* the device's max_sectors_kb for the runs, 0: as is */
 	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };
 
@@ -40,6 +41,8 @@ struct storage_result {
 	struct dmapipe_format format;
 	uint64_t write_bs;
 	uint32_t block, write_depth, read_depth;
+	unsigned int max_request_kib; /* applied for the runs (0: the device's own) */
+	unsigned int device_max_request_kib; /* the device's own setting, 0 unknown */
 	uint64_t rec_copied, rec_direct_bytes;
 	struct storage_run fio_write, rec_direct, rec_buffered, naive;
 	struct storage_run fio_read, replay;

@@ -60,6 +60,11 @@ static const char *const bench_usage =
 	"      --storage-size MB   written (and read) per storage run (default 2048)\n"
 	"      --storage-repeat N  fio / dmapipe storage pairs, each side first in turn\n"
 	"                          (default 7, at most 9)\n"
+	"      --storage-max-request KIB\n"
+	"                          cap the device's requests at KIB for the storage runs\n"
+	"                          (its queue's max_sectors_kb, put back afterwards; needs\n"
+	"                          root), so both sides send requests of one size whatever\n"
+	"                          the physical layout of their buffers\n"
 	"      --no-storage        skip the storage comparison with fio\n"
 	"  -o, --output FILE       also write the report as markdown (docs/BENCHMARKS.md)\n"
 	"      --json              print the results as JSON instead of the report\n"
@@ -81,6 +86,7 @@ enum {
 	OPT_STORAGE_DIR,
 	OPT_STORAGE_SIZE,
 	OPT_STORAGE_REPEAT,
+	OPT_STORAGE_MAX_REQUEST,
 	OPT_NO_STORAGE,
 };
 
@@ -105,6 +111,7 @@ struct bench_opts {
 	const char *storage_dir;
 	uint64_t storage_mb;
 	uint32_t storage_repeat;
+	uint32_t storage_max_request;
 	char command[512]; /* how the bench was run, for the report */
 };
 
@@ -1650,6 +1657,7 @@ int cmd_bench(int argc, char **argv)
 		{ "storage-dir", required_argument, NULL, OPT_STORAGE_DIR },
 		{ "storage-size", required_argument, NULL, OPT_STORAGE_SIZE },
 		{ "storage-repeat", required_argument, NULL, OPT_STORAGE_REPEAT },
+		{ "storage-max-request", required_argument, NULL, OPT_STORAGE_MAX_REQUEST },
 		{ "no-storage", no_argument, NULL, OPT_NO_STORAGE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1750,6 +1758,10 @@ int cmd_bench(int argc, char **argv)
 		case OPT_STORAGE_REPEAT:
 			b->o.storage_repeat = opt_u32("bench", "--storage-repeat", optarg, 1,
 						      STORAGE_MAX_REPEAT);
+			break;
+		case OPT_STORAGE_MAX_REQUEST:
+			b->o.storage_max_request = opt_u32("bench", "--storage-max-request", optarg,
+							   4, 1 << 20);
 			break;
 		case OPT_NO_STORAGE:
 			b->o.storage = false;
@@ -1886,6 +1898,7 @@ int cmd_bench(int argc, char **argv)
 		so.log_dir = b->dir;
 		so.bytes = b->o.storage_mb << 20;
 		so.repeat = b->o.storage_repeat;
+		so.max_request_kib = b->o.storage_max_request;
 		so.log = storage_log;
 		log_step(b, "(c) storage in %s: %llu MB per run, fio against the recorder and "
 			 "the replay reader ...", so.dir, (unsigned long long)b->o.storage_mb);
