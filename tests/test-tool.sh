@@ -295,5 +295,37 @@ else
 	ok "bench --storage-max-request: not root or no block device: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["storage"]["skipped"])' "$DIR/bench-cap.json")"
 fi
 
+# ---- bench: a killed shmsink's shared memory is removed ------------------------
+# A stand-in gst-launch-1.0 (first in PATH) finishes the source-only runs at
+# once, and as shmsink creates its area under /dev/shm the way GStreamer
+# names it ("shmpipe.%5d.%5d"), then hangs: every shm run times out and is
+# killed, and the bench must remove what the killed process left.
+mkdir -p "$DIR/fakegst"
+cat >"$DIR/fakegst/gst-launch-1.0" <<'FAKE'
+#!/bin/sh
+case "$*" in
+*--version*) echo "gst-launch-1.0 version 1.22.0"; echo "GStreamer 1.22.0 (stand-in)" ;;
+*shmsink*)
+	for w in "$@"; do case "$w" in socket-path=*) : >"${w#socket-path=}" ;; esac; done
+	area=$(printf '/dev/shm/shmpipe.%5d.%5d' $$ 0)
+	head -c 65536 /dev/zero >"$area"
+	echo "$area" >>"$FAKEGST_LOG"
+	exec sleep 600 ;;
+*shmsrc*) exec sleep 600 ;;
+*) echo "Got EOS from element \"pipeline0\"."; echo "Execution ended after 0:00:00.010000000" ;;
+esac
+FAKE
+chmod +x "$DIR/fakegst/gst-launch-1.0"
+FAKEGST_LOG="$DIR/fakegst.log" PATH="$DIR/fakegst:$PATH" "$DMAPIPE" bench -c 1 -n 200 -r 1 \
+	--latency-frames 5 --memcpy-runs 1 --size 640x480 --no-storage --gst-frames 10 \
+	--gst-timeout 1000 --gst-probe 0 --json >"$DIR/bench-gst.json" 2>"$DIR/bench-gst.log" ||
+	fail "bench with a hanging shmsink"
+[ -s "$DIR/fakegst.log" ] || fail "the stand-in shmsink never ran"
+jcheck "$DIR/bench-gst.json" 'd["gstreamer_shm"][0]["deadlocks"] + d["gstreamer_shm"][0]["runs_failed"] > 0'
+while read -r area; do
+	[ -e "$area" ] && fail "bench left $area behind after killing its shmsink"
+done <"$DIR/fakegst.log"
+ok "bench: $(wc -l <"$DIR/fakegst.log") killed shmsink runs, none left its area in /dev/shm"
+
 echo "all tool tests passed"
 exit 0

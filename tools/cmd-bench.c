@@ -10,6 +10,7 @@
  * time of all those processes during streaming, divided by the frames, is
  * the per-frame price of moving a frame from one process to the others.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -881,6 +882,27 @@ static void gst_error_summary(const char *text, char *out, size_t len)
 	}
 }
 
+/*
+ * shmsink unlinks its shared memory area ("shmpipe.<pid>.<n>" under
+ * /dev/shm) when it stops cleanly; one that was killed (a deadlocked run,
+ * the probe) leaves it behind, 64 MiB or more per run: remove @pid's.
+ */
+static void remove_shm_areas(pid_t pid)
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int owner, n;
+
+		if (sscanf(e->d_name, "shmpipe.%d.%d", &owner, &n) == 2 && owner == pid)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
 /* One shmsink process and @readers shmsrc processes; false on timeout. */
 static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep,
 			 double *cpu_ns, double *exec_s, char *why, size_t why_len)
@@ -958,6 +980,8 @@ static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep
 		}
 	}
 	wait_all(ch + 1, readers, ok ? 5000 : 100);
+	if (ch[0].pid > 0)
+		remove_shm_areas(ch[0].pid);
 	text = read_file(outs[0]);
 	*exec_s = gst_exec_seconds(text);
 	*cpu_ns = 0;
