@@ -10,7 +10,9 @@
  * the disk path alone. Time and CPU exclude start-up and file set-up on
  * both sides: fio's own job runtime and usr/sys figures; for the recorder
  * the first frame to the end of its finish (index and flush), with
- * getrusage user + system time; per GB moved. The page cache is the
+ * getrusage user + system time; per GB moved. Each dmapipe run goes in a
+ * process of its own with fresh buffers, as each fio job does, and the
+ * device's requests are counted per run. The page cache is the
  * file's resident pages (cachestat, or mincore before Linux 6.5), sampled
  * by a separate process while either side runs, so the side being timed is
  * never paused by the sampling nor charged for it. Buffered recording and
@@ -19,10 +21,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdlib.h>
-#include <string.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -48,7 +50,7 @@ static uint64_t cpu_self_ns(void)
 	return timeval_ns(&ru.ru_utime) + timeval_ns(&ru.ru_stime);
 }
 
-/* Bytes of @path in the page cache, by mincore() over a mapping of it. */
+/* Bytes of the file @fd in the page cache, by mincore() over a mapping of it. */
 static uint64_t resident_bytes_mincore(int fd)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -650,17 +652,13 @@ static void run_replay(const char *path, struct dmapipe_pool *pool, unsigned int
  * so that their pages exist before the clock starts. How physically
  * contiguous the pages come out sets how large the device requests can be
  * (a request holds at most the queue's max_segments runs of contiguous
- * pages): one pool allocated early and kept for every run gave dmapipe
- * another memory layout than fio's (in a full report, after the handoff
- * and GStreamer runs, smaller requests and 10-20% less throughput).
+ * pages), which is why each run's requests are counted.
  */
-static struct dmapipe_pool *fresh_pool(struct dmapipe_pool *old,
-				       const struct dmapipe_format *format, unsigned int n)
+static struct dmapipe_pool *fresh_pool(const struct dmapipe_format *format, unsigned int n)
 {
 	struct dmapipe_allocator *alloc;
 	struct dmapipe_pool *pool = NULL;
 
-	dmapipe_pool_free(old);
 	alloc = dmapipe_allocator_new("memfd");
 	if (alloc)
 		pool = dmapipe_pool_new(alloc, format, n, "bench-storage");
@@ -695,7 +693,7 @@ static void do_job(const struct storage_opts *o, const struct dmapipe_format *fo
 		   unsigned int buffers, unsigned int read_depth, enum storage_job job,
 		   const char *path, struct job_result *out)
 {
-	struct dmapipe_pool *pool = fresh_pool(NULL, format, buffers);
+	struct dmapipe_pool *pool = fresh_pool(format, buffers);
 
 	memset(out, 0, sizeof(*out));
 	switch (job) {
@@ -902,7 +900,7 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 	res->read_depth = 4; /* dmapipe play's default --queue-depth */
 	(void)rdefaults;
 	/* memfd buffers: struct-page memory, what the direct path needs, on any machine */
-	pool = fresh_pool(NULL, format, res->write_depth + 4);
+	pool = fresh_pool(format, res->write_depth + 4);
 	if (!pool) {
 		snprintf(res->skipped, sizeof(res->skipped), "cannot allocate frames: %s",
 			 strerror(errno));
