@@ -720,8 +720,10 @@ static void run_job(const struct storage_opts *o, const struct dmapipe_format *f
 	int p[2], status = 0;
 	pid_t pid;
 
+	memset(out, 0, sizeof(*out));
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		do_job(o, format, buffers, read_depth, job, path, out);
+		snprintf(out->run.error, sizeof(out->run.error), "no pipe to the run's process: %s",
+			 strerror(errno));
 		return;
 	}
 	pid = fork();
@@ -744,7 +746,6 @@ static void run_job(const struct storage_opts *o, const struct dmapipe_format *f
 		_exit(0);
 	}
 	close(p[1]);
-	memset(out, 0, sizeof(*out));
 	while (pid > 0 && got < sizeof(*out)) {
 		ssize_t n = read(p[0], (uint8_t *)out + got, sizeof(*out) - got);
 
@@ -764,6 +765,12 @@ static void run_job(const struct storage_opts *o, const struct dmapipe_format *f
 	}
 }
 
+/* The mean size of @r's device requests, in KiB (call only with dev_requests > 0). */
+static double mean_request_kib(const struct storage_run *r)
+{
+	return (double)r->dev_bytes / (double)r->dev_requests / 1024;
+}
+
 /* " (device requests: write N of X KiB, read M of Y KiB)", or "" */
 static const char *dev_sizes(const struct storage_run *w, const struct storage_run *r, char *buf,
 			     size_t len)
@@ -772,10 +779,8 @@ static const char *dev_sizes(const struct storage_run *w, const struct storage_r
 	if (w->dev_requests && r->dev_requests)
 		snprintf(buf, len, " (device requests: write %llu of %.0f KiB, "
 			 "read %llu of %.0f KiB)",
-			 (unsigned long long)w->dev_requests,
-			 (double)w->dev_bytes / (double)w->dev_requests / 1024,
-			 (unsigned long long)r->dev_requests,
-			 (double)r->dev_bytes / (double)r->dev_requests / 1024);
+			 (unsigned long long)w->dev_requests, mean_request_kib(w),
+			 (unsigned long long)r->dev_requests, mean_request_kib(r));
 	return buf;
 }
 
@@ -1017,7 +1022,7 @@ static void ratio_row(FILE *f, const char *what, const struct storage_run *r,
 		snprintf(ratio, sizeof(ratio), "%.1f%%", r->mb_s / ref->mb_s * 100);
 	if (r->dev_requests)
 		snprintf(reqs, sizeof(reqs), "%llu, %.0f KiB", (unsigned long long)r->dev_requests,
-			 (double)r->dev_bytes / (double)r->dev_requests / 1024);
+			 mean_request_kib(r));
 	if (!r->ok) {
 		fprintf(f, "| %s | failed: %s | | | | | |\n", what,
 			r->error[0] ? r->error : "not run");
