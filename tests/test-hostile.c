@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "private.h"
-#include "transport.h"
+#include "stream/transport.h"
 #include "testlib.h"
 
 #define NOBODY 65534

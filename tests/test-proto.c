@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <stddef.h>
 
-#include "proto.h"
+#include "stream/proto.h"
 #include "testlib.h"
 #include "fuzz/msg-equal.h"
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "proto.h"
+#include "stream/proto.h"
 #include "msg-equal.h"
 
 #define FUZZ_MAX_FDS 6

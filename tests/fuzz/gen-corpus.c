@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "stream/proto.h"
 
 static const char *out_dir;
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "proto.h"
+#include "stream/proto.h"
 
 static inline bool msg_equal_str(const char *a, const char *b, size_t size)
 {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "private.h"
-#include "record-format.h"
+#include "codec.h"
 
 /* ---- CRC32C (Castagnoli), reflected, table-driven ------------------------ */
 

@@ -36,7 +36,7 @@
 
 #include "config.h"
 #include "private.h"
-#include "record-format.h"
+#include "codec.h"
 
 #if HAVE_LIBURING
 #include <liburing.h>

@@ -52,7 +52,7 @@
 
 #include "config.h"
 #include "private.h"
-#include "record-format.h"
+#include "codec.h"
 
 DMAPIPE_EXPORT const char *dmapipe_record_path_to_string(enum dmapipe_record_path path)
 {

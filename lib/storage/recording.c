@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "private.h"
-#include "record-format.h"
+#include "codec.h"
 
 #define SCAN_WINDOW (UINT64_C(4) << 20)
 
