@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "stream/busy-poll.h"
 #include "testlib.h"
 
 #define COOKIE_READY 0xb05e11u

@@ -31,6 +31,7 @@
 
 #include "../kernel/uapi/dmapipe.h"
 #include "private.h"
+#include "devices/devices-private.h"
 #include "testlib.h"
 
 static void check_entry(const struct dmapipe_device *dev)

@@ -46,6 +46,7 @@
 #include <linux/videodev2.h>
 
 #include "private.h"
+#include "devices/devices-private.h"
 #include "testlib.h"
 
 #define FWHT_HDR 44

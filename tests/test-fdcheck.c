@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "alloc/alloc-private.h"
 #include "testlib.h"
 
 #define expect_refused(fd, err, text)                                                   \

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "alloc-private.h"
 
 /*
  * Probe order (see alloc.h). dmapipe's own kernel module comes first: its

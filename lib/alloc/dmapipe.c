@@ -19,6 +19,7 @@
 
 #include "../kernel/uapi/dmapipe.h"
 #include "private.h"
+#include "alloc-private.h"
 
 #define DMAPIPE_DEV "/dev/dmapipe"
 

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "alloc-private.h"
 
 #if HAVE_LIBDRM
 

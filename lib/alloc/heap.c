@@ -16,6 +16,7 @@
 #include <linux/dma-heap.h>
 
 #include "private.h"
+#include "alloc-private.h"
 
 #define HEAP_DIR "/dev/dma_heap/"
 

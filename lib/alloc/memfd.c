@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "alloc-private.h"
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U

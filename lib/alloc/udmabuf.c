@@ -17,6 +17,7 @@
 #include <linux/udmabuf.h>
 
 #include "private.h"
+#include "alloc-private.h"
 
 #define UDMABUF_PATH "/dev/udmabuf"
 

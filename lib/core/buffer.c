@@ -30,6 +30,8 @@
 #include <linux/dma-buf.h>
 
 #include "private.h"
+#include "alloc/alloc-private.h"
+#include "core-private.h"
 
 #ifndef DMA_BUF_NAME_LEN
 #define DMA_BUF_NAME_LEN 32

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "private.h"
+#include "core-private.h"
 
 struct dmapipe_pool {
 	struct dmapipe_allocator *allocator; /* reference */

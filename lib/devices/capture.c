@@ -35,6 +35,7 @@
 #endif
 
 #include "private.h"
+#include "devices-private.h"
 #include "dmapipe/v4l2.h"
 
 #define DEFAULT_BUFFERS 4

@@ -38,6 +38,7 @@
 
 #include "../kernel/uapi/dmapipe.h"
 #include "private.h"
+#include "devices-private.h"
 
 #define SYS_CLASS "/sys/class"
 /* bounds against drivers that never end an enumeration */

@@ -36,6 +36,7 @@
 #include <linux/videodev2.h>
 
 #include "private.h"
+#include "devices-private.h"
 #include "dmapipe/device.h"
 #include "dmapipe/encoder.h"
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "io.h"
 
 int dmapipe_file_id_get(int fd, struct dmapipe_file_id *id)
 {

@@ -36,6 +36,7 @@
 
 #include "config.h"
 #include "private.h"
+#include "io.h"
 #include "codec.h"
 
 #if HAVE_LIBURING

@@ -52,6 +52,7 @@
 
 #include "config.h"
 #include "private.h"
+#include "io.h"
 #include "codec.h"
 
 DMAPIPE_EXPORT const char *dmapipe_record_path_to_string(enum dmapipe_record_path path)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "io.h"
 #include "codec.h"
 
 #define SCAN_WINDOW (UINT64_C(4) << 20)

@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 
 #include "private.h"
+#include "busy-poll.h"
 
 #define REACH 4
 

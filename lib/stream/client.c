@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "busy-poll.h"
 #include "transport.h"
 
 #define MAX_IDS 256

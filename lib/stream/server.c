@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "busy-poll.h"
 #include "transport.h"
 
 #define MAX_SLOTS 256

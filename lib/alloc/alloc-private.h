@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The allocator vtable (alloc.c) and what the allocators share.
+ */
+#ifndef DMAPIPE_ALLOC_PRIVATE_H
+#define DMAPIPE_ALLOC_PRIVATE_H
+
+#include "private.h"
+
+struct dmapipe_allocator_ops {
+	const char *name;
+	const char *description;
+	enum dmapipe_mem_kind kind;
+	/* Opens the device; returns 0 or -errno (-ENODEV when absent). */
+	int (*open)(struct dmapipe_allocator *allocator);
+	void (*close)(struct dmapipe_allocator *allocator);
+	/*
+	 * Allocates one object of @size bytes (page-aligned) and returns its fd
+	 * (a dma-buf or sealed memfd, O_CLOEXEC) or -errno. *direct_io_fd gets
+	 * a struct-page backed fd for the same memory, or -1. *priv may be set
+	 * to per-buffer state released by free_priv.
+	 */
+	int (*alloc)(struct dmapipe_allocator *allocator, uint64_t size,
+		     int *direct_io_fd, void **priv);
+	void (*free_priv)(struct dmapipe_allocator *allocator, void *priv);
+};
+
+struct dmapipe_allocator {
+	unsigned int refcount;
+	const struct dmapipe_allocator_ops *ops;
+	int fd;      /* device fd, or -1 */
+	void *priv;  /* allocator-wide state */
+};
+
+extern const struct dmapipe_allocator_ops dmapipe_alloc_dmapipe_ops;
+extern const struct dmapipe_allocator_ops dmapipe_alloc_heap_ops;
+extern const struct dmapipe_allocator_ops dmapipe_alloc_udmabuf_ops;
+extern const struct dmapipe_allocator_ops dmapipe_alloc_drm_ops;
+extern const struct dmapipe_allocator_ops dmapipe_alloc_memfd_ops;
+
+/* Creates a memfd of @size bytes sealed with F_SEAL_SHRINK | F_SEAL_GROW |
+ * F_SEAL_SEAL (never F_SEAL_WRITE, which udmabuf refuses); returns the fd
+ * or -errno. Shared by the memfd and udmabuf allocators. */
+int dmapipe_memfd_create_sealed(const char *name, uint64_t size);
+
+#endif /* DMAPIPE_ALLOC_PRIVATE_H */

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the recorder and the replay reader share (io.c).
+ */
+#ifndef DMAPIPE_STORAGE_IO_H
+#define DMAPIPE_STORAGE_IO_H
+
+#include "private.h"
+
+#include <sys/types.h>
+
+/* A memory object, named by its inode (an fd number can be reused). */
+struct dmapipe_file_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Objects a direct-I/O path was found not to work for, newest 64 kept. */
+#define DMAPIPE_FILE_SET_MAX 64
+struct dmapipe_file_set {
+	struct dmapipe_file_id ids[DMAPIPE_FILE_SET_MAX];
+	unsigned int n;
+};
+
+int dmapipe_file_id_get(int fd, struct dmapipe_file_id *id);
+bool dmapipe_file_set_has(const struct dmapipe_file_set *set, const struct dmapipe_file_id *id);
+void dmapipe_file_set_add(struct dmapipe_file_set *set, const struct dmapipe_file_id *id);
+
+/* All of @len at @off, retrying short transfers and EINTR: 0 or -errno
+ * (a write that makes no progress is -EIO, a read past the end -ENODATA). */
+int dmapipe_pwrite_full(int fd, const void *p, size_t len, uint64_t off);
+int dmapipe_pread_full(int fd, void *p, size_t len, uint64_t off);
+
+/* Aligned buffers of the counted copy path, kept for reuse (up to 16). */
+#define DMAPIPE_STAGING_MAX 16
+struct dmapipe_staging {
+	struct {
+		uint8_t *p;
+		size_t size;
+	} slot[DMAPIPE_STAGING_MAX];
+	unsigned int n;
+};
+
+/* A buffer of at least @size bytes aligned to @align (and a page); *got is its size. */
+uint8_t *dmapipe_staging_get(struct dmapipe_staging *pool, size_t size, size_t align,
+			     size_t *got);
+void dmapipe_staging_put(struct dmapipe_staging *pool, uint8_t *p, size_t size);
+void dmapipe_staging_clear(struct dmapipe_staging *pool);
+
+#endif /* DMAPIPE_STORAGE_IO_H */

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The adaptive busy poll in front of the server's and the client's
+ * epoll_wait() (busy-poll.c).
+ */
+#ifndef DMAPIPE_BUSY_POLL_H
+#define DMAPIPE_BUSY_POLL_H
+
+#include <stdint.h>
+
+/* busy-poll.c: epoll_wait() that polls first while messages come back fast */
+struct epoll_event;
+struct dmapipe_busy_poll {
+	uint64_t max_ns;    /* the bound; 0: never poll */
+	uint64_t window_ns; /* how long the next wait polls */
+};
+void dmapipe_busy_poll_init(struct dmapipe_busy_poll *bp, uint32_t max_us);
+/* epoll_wait() with the same arguments and results (-1 and errno on error) */
+int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
+			   int max_events, int timeout_ms);
+
+#endif /* DMAPIPE_BUSY_POLL_H */
