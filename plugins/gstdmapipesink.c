@@ -50,13 +50,13 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
 #include <dmapipe/dmapipe.h>
 
+#include "gstdmapipeclock.h"
 #include "gstdmapipeformat.h"
 #include "gstdmapipepool.h"
 #include "gstdmapipesink.h"
@@ -150,8 +150,7 @@ struct _GstDmapipeSink
   gboolean have_info;
   guint32 fourcc;
   GstBufferPool *copy_pool;
-  GstClock *mono_clock_checked;
-  gboolean mono_clock;
+  GstDmapipeClockCheck clock_check;
 
   /* set in start(), cleared in stop() */
   struct dmapipe_allocator *allocator;
@@ -192,15 +191,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
-
-static guint64
-monotonic_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + ts.tv_nsec;
-}
 
 /* ---- registry (under self->lock) ---------------------------------------- */
 
@@ -644,7 +634,7 @@ gst_dmapipe_sink_stop (GstBaseSink * bsink)
   dmapipe_allocator_unref (self->allocator);
   self->allocator = NULL;
   self->have_info = FALSE;
-  gst_clear_object (&self->mono_clock_checked);
+  gst_dmapipe_clock_check_clear (&self->clock_check);
   return TRUE;
 }
 
@@ -895,56 +885,22 @@ describe_buffer (GstDmapipeSink * self, GstBuffer * buffer, FrameDesc * d)
   return TRUE;
 }
 
-static gboolean
-is_monotonic_clock (GstDmapipeSink * self, GstClock * clock)
-{
-  if (clock != self->mono_clock_checked) {
-    GstClockType type = GST_CLOCK_TYPE_REALTIME;
-
-    if (GST_IS_SYSTEM_CLOCK (clock))
-      g_object_get (clock, "clock-type", &type, NULL);
-    self->mono_clock = type == GST_CLOCK_TYPE_MONOTONIC;
-    gst_object_replace ((GstObject **) & self->mono_clock_checked,
-        GST_OBJECT (clock));
-  }
-  return self->mono_clock;
-}
-
 /* The frame's capture time on CLOCK_MONOTONIC, as consumers expect. */
 static guint64
 capture_time (GstDmapipeSink * self, GstBuffer * buffer)
 {
-  GstBaseSink *bsink = GST_BASE_SINK (self);
-  GstClockTime ts = GST_BUFFER_PTS (buffer), running, abs;
-  guint64 now = monotonic_ns ();
-  GstClock *clock;
+  GstClockTime ts = GST_BUFFER_PTS (buffer), running;
 
   if (!GST_CLOCK_TIME_IS_VALID (ts))
     ts = GST_BUFFER_DTS (buffer);
   if (!GST_CLOCK_TIME_IS_VALID (ts))
-    return now;
+    return gst_dmapipe_monotonic_ns ();
   GST_OBJECT_LOCK (self);
-  running = gst_segment_to_running_time (&bsink->segment, GST_FORMAT_TIME, ts);
-  clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self))
-      : NULL;
-  abs = running + GST_ELEMENT_CAST (self)->base_time;
+  running = gst_segment_to_running_time (&GST_BASE_SINK (self)->segment,
+      GST_FORMAT_TIME, ts);
   GST_OBJECT_UNLOCK (self);
-  if (!clock || !GST_CLOCK_TIME_IS_VALID (running)) {
-    if (clock)
-      gst_object_unref (clock);
-    return now;
-  }
-  if (!is_monotonic_clock (self, clock)) {
-    /* another clock: carry the frame's age over to CLOCK_MONOTONIC */
-    GstClockTime clock_now = gst_clock_get_time (clock);
-
-    if (clock_now > abs)
-      abs = now > clock_now - abs ? now - (clock_now - abs) : 0;
-    else
-      abs = now + (abs - clock_now);
-  }
-  gst_object_unref (clock);
-  return abs;
+  return gst_dmapipe_running_time_to_monotonic (&self->clock_check,
+      GST_ELEMENT_CAST (self), running);
 }
 
 /* Copies @buffer into a buffer of the sink's own pool: counted, refused

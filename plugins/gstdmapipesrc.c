@@ -48,13 +48,13 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
 #include <dmapipe/dmapipe.h>
 
+#include "gstdmapipeclock.h"
 #include "gstdmapipeformat.h"
 #include "gstdmapipesrc.h"
 
@@ -180,8 +180,7 @@ struct _GstDmapipeSrc
   gboolean videometa;           /* downstream takes GstVideoMeta */
   gboolean dmabuf_caps;         /* negotiated memory:DMABuf: not mapped */
   gboolean discont;
-  GstClock *mono_clock_checked;
-  gboolean mono_clock;
+  GstDmapipeClockCheck clock_check;
 
   gint wake_fd;                 /* eventfd: unlock() */
   gint flushing;
@@ -204,15 +203,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 static GQuark entry_quark;
 /* GstBuffer's own dispose (it returns pooled buffers to their pool) */
 static GstMiniObjectDisposeFunction buffer_dispose_default;
-
-static guint64
-monotonic_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + ts.tv_nsec;
-}
 
 /* ---- the connection ---------------------------------------------------- */
 
@@ -592,51 +582,6 @@ gst_dmapipe_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
 }
 
 /* ---- frames ---------------------------------------------------------------- */
-
-static gboolean
-is_monotonic_clock (GstDmapipeSrc * self, GstClock * clock)
-{
-  if (clock != self->mono_clock_checked) {
-    GstClockType type = GST_CLOCK_TYPE_REALTIME;
-
-    if (GST_IS_SYSTEM_CLOCK (clock))
-      g_object_get (clock, "clock-type", &type, NULL);
-    self->mono_clock = type == GST_CLOCK_TYPE_MONOTONIC;
-    gst_object_replace ((GstObject **) & self->mono_clock_checked,
-        GST_OBJECT (clock));
-  }
-  return self->mono_clock;
-}
-
-/* The running time of a capture time on CLOCK_MONOTONIC. */
-static GstClockTime
-running_time_of (GstDmapipeSrc * self, guint64 capture_ns)
-{
-  GstClockTime base, abs;
-  GstClock *clock;
-
-  GST_OBJECT_LOCK (self);
-  clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self))
-      : NULL;
-  base = GST_ELEMENT_CAST (self)->base_time;
-  GST_OBJECT_UNLOCK (self);
-  if (!clock)
-    return GST_CLOCK_TIME_NONE;
-
-  if (is_monotonic_clock (self, clock)) {
-    abs = capture_ns;
-  } else {
-    /* another clock: the frame is as old on it as on CLOCK_MONOTONIC */
-    GstClockTime clock_now = gst_clock_get_time (clock);
-    guint64 now = monotonic_ns ();
-    guint64 age = now > capture_ns ? now - capture_ns : 0;
-
-    abs = clock_now > age ? clock_now - age : 0;
-  }
-  gst_object_unref (clock);
-  /* captured before this pipeline started playing */
-  return abs > base ? abs - base : 0;
-}
 
 /* True if downstream would misread the frame without its GstVideoMeta. */
 static gboolean
@@ -1020,7 +965,8 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   self->frames++;
   GST_OBJECT_UNLOCK (self);
 
-  pts = running_time_of (self, capture);
+  pts = gst_dmapipe_monotonic_to_running_time (&self->clock_check,
+      GST_ELEMENT_CAST (self), capture);
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
   if (fps_n > 0 && fps_d > 0)
@@ -1116,7 +1062,7 @@ gst_dmapipe_src_stop (GstBaseSrc * bsrc)
   /* frames still out keep the connection until GStreamer frees them */
   if (conn)
     conn_unref (conn);
-  gst_clear_object (&self->mono_clock_checked);
+  gst_dmapipe_clock_check_clear (&self->clock_check);
   return TRUE;
 }
 
