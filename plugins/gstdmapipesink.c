@@ -57,13 +57,13 @@
 #include <dmapipe/dmapipe.h>
 
 #include "gstdmapipeclock.h"
+#include "gstdmapipecopy.h"
 #include "gstdmapipeformat.h"
 #include "gstdmapipepool.h"
 #include "gstdmapipesink.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_dmapipe_sink_debug);
 #define GST_CAT_DEFAULT gst_dmapipe_sink_debug
-GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
 
 #define DEFAULT_SOCKET_PATH NULL
 #define DEFAULT_ALLOCATOR NULL
@@ -80,8 +80,6 @@ GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
  * let go of: its registration (and the dup'ed fd pinning it) is dropped. */
 #define REGISTRY_SIZE 64
 #define REGISTRY_MAX_AGE 64
-/* a GST_PERFORMANCE line for the first copy and then every this many */
-#define COPY_LOG_INTERVAL 300
 
 enum
 {
@@ -908,16 +906,11 @@ capture_time (GstDmapipeSink * self, GstBuffer * buffer)
 static GstFlowReturn
 copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
 {
-  uint8_t *planes[GST_VIDEO_MAX_PLANES] = { NULL, };
-  uint32_t strides[GST_VIDEO_MAX_PLANES] = { 0, };
   struct dmapipe_buffer *dbuf;
-  GstVideoFrame frame;
   GstBuffer *copy = NULL;
   GstFlowReturn fret;
   gboolean strict;
   guint64 copies;
-  guint p;
-  gint ret;
 
   GST_OBJECT_LOCK (self);
   strict = self->strict;
@@ -950,23 +943,9 @@ copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
   if (fret != GST_FLOW_OK)
     return fret;
   dbuf = gst_dmapipe_memory_get_buffer (gst_buffer_peek_memory (copy, 0));
-
-  if (!gst_video_frame_map (&frame, &self->info, buffer, GST_MAP_READ)) {
+  if (!gst_dmapipe_copy_from_buffer (GST_ELEMENT_CAST (self), &self->info,
+          buffer, dbuf)) {
     gst_buffer_unref (copy);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map a frame"), (NULL));
-    return GST_FLOW_ERROR;
-  }
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
-    planes[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
-    strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
-  }
-  ret = dmapipe_buffer_copy_from_memory (dbuf, planes, strides);
-  gst_video_frame_unmap (&frame);
-  if (ret < 0) {
-    gst_buffer_unref (copy);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot copy a frame: %s",
-            g_strerror (-ret)), (ret == -EPERM ?
-            "the library is in strict mode (DMAPIPE_STRICT=1)" : NULL));
     return GST_FLOW_ERROR;
   }
   gst_buffer_copy_into (copy, buffer,
@@ -976,18 +955,11 @@ copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
   copies = ++self->copies;
   self->copied_bytes += self->info.size;
   g_mutex_unlock (&self->lock);
-  if (copies == 1) {
-    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "copying frames: upstream "
-        "memory is neither a dma-buf nor a sealed memfd and upstream did not "
-        "take this sink's pool");
-    GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Copying every frame"),
-        ("upstream buffers are not in shareable memory; each frame is copied "
-            "(%" G_GSIZE_FORMAT " bytes); see the copies property",
-            self->info.size));
-  } else if (copies % COPY_LOG_INTERVAL == 0) {
-    GST_CAT_INFO_OBJECT (CAT_PERFORMANCE, self, "%" G_GUINT64_FORMAT
-        " frames copied so far", copies);
-  }
+  gst_dmapipe_copy_report (GST_ELEMENT_CAST (self), copies, "upstream "
+      "memory is neither a dma-buf nor a sealed memfd and upstream did not "
+      "take this sink's pool", "upstream buffers are not in shareable "
+      "memory; each frame is copied (%" G_GSIZE_FORMAT " bytes); see the "
+      "copies property", self->info.size);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COPIES]);
 
   *out = copy;
@@ -1527,5 +1499,4 @@ gst_dmapipe_sink_class_init (GstDmapipeSinkClass * klass)
   key_quark = g_quark_from_static_string ("GstDmapipeSinkObjectKey");
   GST_DEBUG_CATEGORY_INIT (gst_dmapipe_sink_debug, "dmapipesink", 0,
       "dmapipe sink");
-  GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
 }

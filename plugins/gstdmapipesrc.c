@@ -55,12 +55,12 @@
 #include <dmapipe/dmapipe.h>
 
 #include "gstdmapipeclock.h"
+#include "gstdmapipecopy.h"
 #include "gstdmapipeformat.h"
 #include "gstdmapipesrc.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_dmapipe_src_debug);
 #define GST_CAT_DEFAULT gst_dmapipe_src_debug
-GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
 
 #define DEFAULT_SOCKET_PATH NULL
 #define DEFAULT_POLICY DMAPIPE_POLICY_LATEST
@@ -69,7 +69,6 @@ GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
 #define DEFAULT_RECONNECT FALSE
 #define DEFAULT_TIMEOUT 0
 #define DEFAULT_STRICT FALSE
-#define COPY_LOG_INTERVAL 300
 
 enum
 {
@@ -605,14 +604,9 @@ static GstFlowReturn
 copy_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
     GstBuffer ** out)
 {
-  uint8_t *planes[GST_VIDEO_MAX_PLANES] = { NULL, };
-  uint32_t strides[GST_VIDEO_MAX_PLANES] = { 0, };
   GstBuffer *buf;
-  GstMapInfo map;
   gboolean strict;
   guint64 copies;
-  guint i;
-  gint ret;
 
   GST_OBJECT_LOCK (self);
   strict = self->strict;
@@ -626,38 +620,18 @@ copy_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
     return GST_FLOW_ERROR;
   }
 
-  buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&self->info), NULL);
-  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) {
-    gst_clear_buffer (&buf);
+  buf = gst_dmapipe_copy_to_new_buffer (GST_ELEMENT_CAST (self), &self->info,
+      frame->buffer);
+  if (!buf)
     return GST_FLOW_ERROR;
-  }
-  for (i = 0; i < GST_VIDEO_INFO_N_PLANES (&self->info); i++) {
-    planes[i] = map.data + GST_VIDEO_INFO_PLANE_OFFSET (&self->info, i);
-    strides[i] = GST_VIDEO_INFO_PLANE_STRIDE (&self->info, i);
-  }
-  ret = dmapipe_buffer_copy_to_memory (frame->buffer, planes, strides);
-  gst_buffer_unmap (buf, &map);
-  if (ret < 0) {
-    gst_buffer_unref (buf);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot copy a frame: %s",
-            g_strerror (-ret)), (ret == -EPERM ?
-            "the library is in strict mode (DMAPIPE_STRICT=1)" : NULL));
-    return GST_FLOW_ERROR;
-  }
 
   GST_OBJECT_LOCK (self);
   copies = ++self->copies;
   GST_OBJECT_UNLOCK (self);
-  if (copies == 1) {
-    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "copying frames: "
-        "downstream does not take GstVideoMeta and the producer's layout "
-        "is not GStreamer's default");
-    GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Copying every frame"),
-        ("downstream does not take GstVideoMeta; see the copies property"));
-  } else if (copies % COPY_LOG_INTERVAL == 0) {
-    GST_CAT_INFO_OBJECT (CAT_PERFORMANCE, self, "%" G_GUINT64_FORMAT
-        " frames copied so far", copies);
-  }
+  gst_dmapipe_copy_report (GST_ELEMENT_CAST (self), copies, "downstream "
+      "does not take GstVideoMeta and the producer's layout is not "
+      "GStreamer's default", "downstream does not take GstVideoMeta; see "
+      "the copies property");
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COPIES]);
   *out = buf;
   return GST_FLOW_OK;
@@ -1358,7 +1332,6 @@ gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
   entry_quark = g_quark_from_static_string ("GstDmapipeSrcEntry");
   GST_DEBUG_CATEGORY_INIT (gst_dmapipe_src_debug, "dmapipesrc", 0,
       "dmapipe source");
-  GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
 
   gst_type_mark_as_plugin_api (GST_TYPE_DMAPIPE_POLICY, 0);
 }
