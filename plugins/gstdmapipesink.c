@@ -45,11 +45,9 @@
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
@@ -59,10 +57,12 @@
 #include "gstdmapipeclock.h"
 #include "gstdmapipecopy.h"
 #include "gstdmapipeformat.h"
+#include "gstdmapipememreg.h"
 #include "gstdmapipepool.h"
 #include "gstdmapipesink.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_dmapipe_sink_debug);
+/* not static: the memory registry logs as part of the sink */
+GST_DEBUG_CATEGORY (gst_dmapipe_sink_debug);
 #define GST_CAT_DEFAULT gst_dmapipe_sink_debug
 
 #define DEFAULT_SOCKET_PATH NULL
@@ -75,11 +75,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_dmapipe_sink_debug);
 #define DEFAULT_STRIDE_ALIGN 0
 #define DEFAULT_STRICT FALSE
 
-/* Memory objects remembered at once. An upstream pool cycles through its
- * buffers, so an object unused for REGISTRY_MAX_AGE frames is one upstream
- * let go of: its registration (and the dup'ed fd pinning it) is dropped. */
-#define REGISTRY_SIZE 64
-#define REGISTRY_MAX_AGE 64
 
 enum
 {
@@ -101,32 +96,6 @@ enum
 };
 
 static GParamSpec *properties[N_PROPERTIES];
-
-/* One memory object of a frame, as the kernel knows it. */
-typedef struct
-{
-  dev_t dev;
-  ino_t ino;
-} ObjectKey;
-
-/* Where a GstBuffer's pixels are, with the fds borrowed from its memories. */
-typedef struct
-{
-  struct dmapipe_layout layout;
-  ObjectKey keys[DMAPIPE_MAX_OBJECTS];
-  gint fds[DMAPIPE_MAX_OBJECTS];
-} FrameDesc;
-
-/* A set of memory objects registered with the server. */
-typedef struct
-{
-  struct dmapipe_buffer *dbuf;  /* our reference; the server holds its own */
-  struct dmapipe_layout layout; /* geometry only: the fds are dbuf's */
-  ObjectKey keys[DMAPIPE_MAX_OBJECTS];
-  GstBuffer *held;              /* while a consumer holds the frame */
-  guint64 last_used;            /* frame count when last queued */
-  gboolean retiring;            /* removed from the server, waiting for leases */
-} Entry;
 
 struct _GstDmapipeSink
 {
@@ -159,10 +128,9 @@ struct _GstDmapipeSink
   GMutex lock;
   GCond cond;
   struct dmapipe_server *server;
-  GPtrArray *entries;           /* Entry* */
-  GArray *refused;              /* ObjectKey: not dma-buf nor sealed memfd */
-  GPtrArray *idle;              /* GstBuffer* to unref once @lock is dropped */
-  GPtrArray *render_idle;       /* streaming thread: @idle taken from render() */
+  GstDmapipeMemReg *registry;
+  GPtrArray *render_idle;       /* streaming thread: the registry's idle
+                                 * buffers, unref'd after render() unlocks */
   guint waiters;                /* threads in g_cond_wait*() on @cond */
   gboolean flushing;
   gboolean eos_sent;
@@ -183,28 +151,10 @@ G_DEFINE_TYPE (GstDmapipeSink, gst_dmapipe_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (dmapipesink, "dmapipesink", GST_RANK_NONE,
     GST_TYPE_DMAPIPE_SINK);
 
-static GQuark key_quark;
-
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
-
-/* ---- registry (under self->lock) ---------------------------------------- */
-
-static Entry *
-entry_find_dbuf (GstDmapipeSink * self, struct dmapipe_buffer *dbuf)
-{
-  guint i;
-
-  for (i = 0; i < self->entries->len; i++) {
-    Entry *e = g_ptr_array_index (self->entries, i);
-
-    if (e->dbuf == dbuf)
-      return e;
-  }
-  return NULL;
-}
 
 /* The server is done with @dbuf: no consumer holds it any more. Called from
  * inside dmapipe_server_queue() and _dispatch(), with self->lock held. */
@@ -213,234 +163,8 @@ on_buffer_idle (struct dmapipe_server *server, struct dmapipe_buffer *dbuf,
     void *data)
 {
   GstDmapipeSink *self = data;
-  Entry *e = entry_find_dbuf (self, dbuf);
 
-  if (e && e->held) {
-    g_ptr_array_add (self->idle, e->held);
-    e->held = NULL;
-  }
-}
-
-static void
-entry_free (GstDmapipeSink * self, Entry * e)
-{
-  if (e->held)
-    g_ptr_array_add (self->idle, e->held);
-  dmapipe_buffer_unref (e->dbuf);
-  g_free (e);
-}
-
-/* Unregisters @e. A frame still leased by a consumer keeps the entry (and
- * the GstBuffer) until the lease ends: the server then holds the only other
- * reference on the dmapipe buffer. */
-static void
-entry_retire (GstDmapipeSink * self, Entry * e)
-{
-  if (!e->retiring && self->server)
-    dmapipe_server_remove_buffer (self->server, e->dbuf);
-  e->retiring = TRUE;
-  if (dmapipe_buffer_get_refcount (e->dbuf) == 1) {
-    g_ptr_array_remove_fast (self->entries, e);
-    entry_free (self, e);
-  }
-}
-
-/* Frees retired entries no consumer holds any more, and registrations
- * upstream evidently dropped. */
-static void
-registry_collect (GstDmapipeSink * self)
-{
-  guint i = 0;
-
-  while (i < self->entries->len) {
-    Entry *e = g_ptr_array_index (self->entries, i);
-
-    if (e->retiring && dmapipe_buffer_get_refcount (e->dbuf) == 1) {
-      g_ptr_array_remove_index_fast (self->entries, i);
-      entry_free (self, e);
-      continue;
-    }
-    if (!e->retiring && !e->held
-        && self->frames > e->last_used + REGISTRY_MAX_AGE) {
-      GST_DEBUG_OBJECT (self, "dropping registration unused for %"
-          G_GUINT64_FORMAT " frames", self->frames - e->last_used);
-      entry_retire (self, e);
-      continue;
-    }
-    i++;
-  }
-}
-
-static void
-registry_retire_all (GstDmapipeSink * self)
-{
-  guint i;
-
-  for (i = self->entries->len; i > 0; i--)
-    entry_retire (self, g_ptr_array_index (self->entries, i - 1));
-}
-
-static gboolean
-key_refused (GstDmapipeSink * self, const FrameDesc * d)
-{
-  guint i, j;
-
-  for (i = 0; i < d->layout.n_objects; i++)
-    for (j = 0; j < self->refused->len; j++) {
-      ObjectKey *k = &g_array_index (self->refused, ObjectKey, j);
-
-      if (k->dev == d->keys[i].dev && k->ino == d->keys[i].ino)
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static void
-key_refuse (GstDmapipeSink * self, const FrameDesc * d)
-{
-  guint i;
-
-  for (i = 0; i < d->layout.n_objects; i++) {
-    if (self->refused->len >= REGISTRY_SIZE)
-      g_array_remove_index (self->refused, 0);
-    g_array_append_val (self->refused, d->keys[i]);
-  }
-}
-
-static gboolean
-same_geometry (const struct dmapipe_layout *a, const struct dmapipe_layout *b)
-{
-  guint i;
-
-  if (memcmp (&a->format, &b->format, sizeof (a->format)) != 0
-      || a->n_objects != b->n_objects || a->n_planes != b->n_planes)
-    return FALSE;
-  for (i = 0; i < a->n_planes; i++)
-    if (a->planes[i].object != b->planes[i].object
-        || a->planes[i].offset != b->planes[i].offset
-        || a->planes[i].stride != b->planes[i].stride)
-      return FALSE;
-  return TRUE;
-}
-
-typedef enum
-{
-  REGISTER_OK,
-  REGISTER_REFUSED,             /* not shareable: copy */
-  REGISTER_BUSY,                /* shareable, but cannot be queued now: drop */
-} RegisterResult;
-
-/* The entry for the objects in @d, registering them if new. */
-static RegisterResult
-registry_get (GstDmapipeSink * self, const FrameDesc * d, Entry ** out)
-{
-  struct dmapipe_layout layout;
-  struct dmapipe_buffer *dbuf;
-  Entry *e, *found = NULL, *lru = NULL;
-  guint i, j, live = 0;
-  gint id;
-
-  for (i = 0; i < self->entries->len && !found; i++) {
-    gboolean match;
-
-    e = g_ptr_array_index (self->entries, i);
-    if (e->retiring || e->layout.n_objects != d->layout.n_objects)
-      continue;
-    match = TRUE;
-    for (j = 0; j < d->layout.n_objects && match; j++)
-      match = e->keys[j].dev == d->keys[j].dev
-          && e->keys[j].ino == d->keys[j].ino;
-    if (match)
-      found = e;
-  }
-  if (found) {
-    if (same_geometry (&found->layout, &d->layout)) {
-      *out = found;
-      return REGISTER_OK;
-    }
-    /* the same memory described differently: start over with it */
-    entry_retire (self, found);
-  }
-
-  for (i = 0; i < self->entries->len; i++) {
-    e = g_ptr_array_index (self->entries, i);
-    if (e->retiring)
-      continue;
-    live++;
-    if (!e->held && (!lru || e->last_used < lru->last_used))
-      lru = e;
-  }
-  if (live >= REGISTRY_SIZE) {
-    if (!lru) {
-      GST_WARNING_OBJECT (self, "all %u registered buffers are held by "
-          "consumers", live);
-      return REGISTER_BUSY;
-    }
-    entry_retire (self, lru);
-  }
-
-  layout = d->layout;
-  for (i = 0; i < layout.n_objects; i++) {
-    layout.objects[i].fd = fcntl (d->fds[i], F_DUPFD_CLOEXEC, 3);
-    layout.objects[i].size = 0;         /* the library reads the real size */
-    if (layout.objects[i].fd < 0) {
-      GST_ERROR_OBJECT (self, "dup: %s", g_strerror (errno));
-      while (i-- > 0)
-        close (layout.objects[i].fd);
-      return REGISTER_BUSY;
-    }
-  }
-  /* takes the dup'ed fds, identifies them (dma-buf or sealed memfd) and
-   * bounds-checks the layout against their sizes */
-  dbuf = dmapipe_buffer_new_from_fds (&layout);
-  if (!dbuf) {
-    GST_INFO_OBJECT (self, "memory is neither a dma-buf nor a sealed memfd "
-        "(%s): it will be copied", g_strerror (errno));
-    key_refuse (self, d);
-    return REGISTER_REFUSED;
-  }
-  id = dmapipe_server_add_buffer (self->server, dbuf);
-  if (id < 0) {
-    GST_WARNING_OBJECT (self, "cannot register buffer: %s", g_strerror (-id));
-    dmapipe_buffer_unref (dbuf);
-    return REGISTER_BUSY;
-  }
-
-  e = g_new0 (Entry, 1);
-  e->dbuf = dbuf;
-  e->layout = d->layout;
-  memcpy (e->keys, d->keys, sizeof (e->keys));
-  e->last_used = self->frames;
-  g_ptr_array_add (self->entries, e);
-  GST_DEBUG_OBJECT (self, "registered buffer %d: %u object(s), %s", id,
-      layout.n_objects,
-      dmapipe_mem_kind_to_string (dmapipe_buffer_get_mem_kind (dbuf)));
-  *out = e;
-  return REGISTER_OK;
-}
-
-/* Moves the GstBuffers released under the lock to @into, an array of the
- * calling thread's (no allocation per frame); unref them with unref_idle()
- * after dropping the lock (an upstream pool's release may take its own
- * locks). */
-static void
-steal_idle (GstDmapipeSink * self, GPtrArray * into)
-{
-  guint i;
-
-  for (i = 0; i < self->idle->len; i++)
-    g_ptr_array_add (into, g_ptr_array_index (self->idle, i));
-  g_ptr_array_set_size (self->idle, 0);
-}
-
-static void
-unref_idle (GPtrArray * idle)
-{
-  guint i;
-
-  for (i = 0; i < idle->len; i++)
-    gst_buffer_unref (g_ptr_array_index (idle, i));
-  g_ptr_array_set_size (idle, 0);
+  gst_dmapipe_mem_reg_buffer_idle (self->registry, dbuf);
 }
 
 /* ---- the server and its dispatch thread --------------------------------- */
@@ -474,13 +198,13 @@ dispatch_thread (gpointer data)
     ret = dmapipe_server_dispatch (self->server, 0);
     if (ret < 0)
       GST_ERROR_OBJECT (self, "dispatch: %s", g_strerror (-ret));
-    registry_collect (self);
+    gst_dmapipe_mem_reg_collect (self->registry, self->server, self->frames);
     /* a broadcast is a futex syscall even with nobody waiting */
     if (self->waiters)
       g_cond_broadcast (&self->cond);
-    steal_idle (self, idle);
+    gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
     g_mutex_unlock (&self->lock);
-    unref_idle (idle);
+    gst_dmapipe_buffers_unref (idle);
   }
   g_ptr_array_free (idle, TRUE);
   return NULL;
@@ -551,7 +275,6 @@ server_stop (GstDmapipeSink * self)
 {
   GPtrArray *idle = g_ptr_array_new ();
   guint64 one = 1;
-  guint i;
 
   if (self->thread) {
     g_atomic_int_set (&self->thread_stop, 1);
@@ -568,13 +291,10 @@ server_stop (GstDmapipeSink * self)
    * here on, so the held buffers are released below */
   dmapipe_server_free (self->server);
   self->server = NULL;
-  for (i = 0; i < self->entries->len; i++)
-    entry_free (self, g_ptr_array_index (self->entries, i));
-  g_ptr_array_set_size (self->entries, 0);
-  g_array_set_size (self->refused, 0);
-  steal_idle (self, idle);
+  gst_dmapipe_mem_reg_clear (self->registry);
+  gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
   g_mutex_unlock (&self->lock);
-  unref_idle (idle);
+  gst_dmapipe_buffers_unref (idle);
   g_ptr_array_free (idle, TRUE);
 }
 
@@ -681,7 +401,7 @@ gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   if (self->have_info && !gst_video_info_is_equal (&info, &self->info)) {
     GST_INFO_OBJECT (self, "format changed: new buffers for %" GST_PTR_FORMAT,
         caps);
-    registry_retire_all (self);
+    gst_dmapipe_mem_reg_retire_all (self->registry, self->server);
   }
   g_mutex_unlock (&self->lock);
 
@@ -776,112 +496,6 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
 }
 
 /* ---- frames -------------------------------------------------------------- */
-
-/*
- * The identity of the object behind @mem's fd. A GstFdMemory keeps its fd
- * for life, so the fstat() is made once per memory and the result kept on
- * it (a pool recycles the same memories: one system call per buffer, not
- * per frame). The value is set once and only freed with the memory; the
- * lock keeps two sinks sharing a memory (tee) from setting it twice.
- */
-static gboolean
-memory_object_key (GstMemory * mem, gint fd, ObjectKey * key)
-{
-  static GMutex key_lock;
-  ObjectKey *cached;
-  struct stat st;
-
-  g_mutex_lock (&key_lock);
-  cached = gst_mini_object_get_qdata (GST_MINI_OBJECT_CAST (mem), key_quark);
-  if (!cached) {
-    if (fstat (fd, &st) < 0) {
-      g_mutex_unlock (&key_lock);
-      return FALSE;
-    }
-    cached = g_new (ObjectKey, 1);
-    cached->dev = st.st_dev;
-    cached->ino = st.st_ino;
-    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem), key_quark, cached,
-        g_free);
-  }
-  *key = *cached;
-  g_mutex_unlock (&key_lock);
-  return TRUE;
-}
-
-/*
- * Describes where @buffer's pixels are, if every plane lies in fd-backed
- * memory (GstDmaBufMemory, GstFdMemory). Memories that share one object
- * (sub-memories of one dma-buf) become one object with offsets.
- */
-static gboolean
-describe_buffer (GstDmapipeSink * self, GstBuffer * buffer, FrameDesc * d)
-{
-  GstVideoMeta *vmeta = gst_buffer_get_video_meta (buffer);
-  guint n_planes = GST_VIDEO_INFO_N_PLANES (&self->info);
-  guint p;
-
-  if (vmeta && (vmeta->format != GST_VIDEO_INFO_FORMAT (&self->info)
-          || vmeta->width != (guint) GST_VIDEO_INFO_WIDTH (&self->info)
-          || vmeta->height != (guint) GST_VIDEO_INFO_HEIGHT (&self->info)
-          || vmeta->n_planes != n_planes))
-    return FALSE;
-
-  memset (d, 0, sizeof (*d));
-  d->layout.format.fourcc = self->fourcc;
-  d->layout.format.width = GST_VIDEO_INFO_WIDTH (&self->info);
-  d->layout.format.height = GST_VIDEO_INFO_HEIGHT (&self->info);
-  d->layout.format.modifier = DMAPIPE_MOD_LINEAR;
-  d->layout.n_planes = n_planes;
-  for (p = 0; p < DMAPIPE_MAX_OBJECTS; p++) {
-    d->layout.objects[p].fd = -1;
-    d->fds[p] = -1;
-  }
-
-  for (p = 0; p < n_planes; p++) {
-    gsize offset = vmeta ? vmeta->offset[p] :
-        GST_VIDEO_INFO_PLANE_OFFSET (&self->info, p);
-    gint stride = vmeta ? vmeta->stride[p] :
-        GST_VIDEO_INFO_PLANE_STRIDE (&self->info, p);
-    guint idx, len, obj;
-    gsize skip, mem_offset;
-    GstMemory *mem;
-    ObjectKey key = { 0, };
-    gint fd;
-
-    if (stride <= 0
-        || !gst_buffer_find_memory (buffer, offset, 1, &idx, &len, &skip))
-      return FALSE;
-    mem = gst_buffer_peek_memory (buffer, idx);
-    if (!gst_is_fd_memory (mem))
-      return FALSE;
-    fd = gst_fd_memory_get_fd (mem);
-    if (fd < 0)
-      return FALSE;
-    /* planes sharing a memory (and so an fd) share its object */
-    for (obj = 0; obj < d->layout.n_objects; obj++)
-      if (d->fds[obj] == fd)
-        break;
-    if (obj == d->layout.n_objects && !memory_object_key (mem, fd, &key))
-      return FALSE;
-    for (obj = 0; obj < d->layout.n_objects; obj++)
-      if (d->fds[obj] == fd || (d->keys[obj].dev == key.dev
-              && d->keys[obj].ino == key.ino))
-        break;
-    if (obj == d->layout.n_objects) {
-      if (obj == DMAPIPE_MAX_OBJECTS)
-        return FALSE;
-      d->keys[obj] = key;
-      d->fds[obj] = fd;
-      d->layout.n_objects++;
-    }
-    gst_memory_get_sizes (mem, &mem_offset, NULL);
-    d->layout.planes[p].object = obj;
-    d->layout.planes[p].offset = mem_offset + skip;
-    d->layout.planes[p].stride = stride;
-  }
-  return TRUE;
-}
 
 /* The frame's capture time on CLOCK_MONOTONIC, as consumers expect. */
 static guint64
@@ -1028,12 +642,13 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
   struct dmapipe_frame_meta meta;
   GstBuffer *send = NULL;
-  RegisterResult res = REGISTER_REFUSED;
+  GstDmapipeMemRegResult res = GST_DMAPIPE_MEM_REG_REFUSED;
+  GstDmapipeMemRegEntry *e = NULL;
+  GstDmapipeFrameDesc desc;
+  struct dmapipe_buffer *dbuf;
   GstFlowReturn fret;
   guint wait_consumers;
   gboolean shareable;
-  FrameDesc desc;
-  Entry *e = NULL;
   gint ret;
 
   if (!self->have_info)
@@ -1055,7 +670,8 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     meta.flags |= DMAPIPE_FRAME_CORRUPTED;
   self->sequence = meta.sequence + 1;
 
-  shareable = describe_buffer (self, buffer, &desc);
+  shareable = gst_dmapipe_frame_desc_from_buffer (&desc, buffer, &self->info,
+      self->fourcc);
 
   g_mutex_lock (&self->lock);
   if (!self->server) {
@@ -1068,25 +684,28 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     return fret;
   }
   /* zero-copy when the memory is shareable as it is */
-  if (shareable && !key_refused (self, &desc))
-    res = registry_get (self, &desc, &e);
-  if (res == REGISTER_OK)
+  if (shareable && !gst_dmapipe_mem_reg_is_refused (self->registry, &desc))
+    res = gst_dmapipe_mem_reg_get (self->registry, self->server, &desc,
+        self->frames, &e);
+  if (res == GST_DMAPIPE_MEM_REG_OK)
     send = gst_buffer_ref (buffer);
 
-  if (res == REGISTER_REFUSED) {
+  if (res == GST_DMAPIPE_MEM_REG_REFUSED) {
     g_mutex_unlock (&self->lock);
     fret = copy_buffer (self, buffer, &send);
     if (fret != GST_FLOW_OK)
       return fret;
-    if (!describe_buffer (self, send, &desc)) {
+    if (!gst_dmapipe_frame_desc_from_buffer (&desc, send, &self->info,
+            self->fourcc)) {
       gst_buffer_unref (send);
       GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
           ("the sink's own buffer is not fd memory"));
       return GST_FLOW_ERROR;
     }
     g_mutex_lock (&self->lock);
-    res = self->server ? registry_get (self, &desc, &e) : REGISTER_BUSY;
-    if (res == REGISTER_REFUSED) {
+    res = self->server ? gst_dmapipe_mem_reg_get (self->registry,
+        self->server, &desc, self->frames, &e) : GST_DMAPIPE_MEM_REG_BUSY;
+    if (res == GST_DMAPIPE_MEM_REG_REFUSED) {
       g_mutex_unlock (&self->lock);
       gst_buffer_unref (send);
       GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
@@ -1095,7 +714,7 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     }
   }
 
-  if (res != REGISTER_OK || e->held) {
+  if (res != GST_DMAPIPE_MEM_REG_OK || gst_dmapipe_mem_reg_entry_is_held (e)) {
     /* the same memory is still with a consumer (upstream pushed it again),
      * or no room to register it: this frame cannot be shown */
     GST_DEBUG_OBJECT (self, "frame %" G_GUINT64_FORMAT " dropped: its memory "
@@ -1106,28 +725,23 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     return GST_FLOW_OK;
   }
 
-  e->held = send;
-  e->last_used = self->frames;
+  dbuf = gst_dmapipe_mem_reg_entry_hold (e, send, self->frames);
   self->started = TRUE;
-  /* on_buffer_idle() takes e->held back inside when no consumer takes it */
-  ret = dmapipe_server_queue (self->server, dmapipe_buffer_ref (e->dbuf),
-      &meta);
+  /* on_buffer_idle() takes @send back inside when no consumer takes it */
+  ret = dmapipe_server_queue (self->server, dmapipe_buffer_ref (dbuf), &meta);
   if (ret < 0) {
     GST_WARNING_OBJECT (self, "queue: %s", g_strerror (-ret));
-    if (e->held) {
-      g_ptr_array_add (self->idle, e->held);
-      e->held = NULL;
-    }
+    gst_dmapipe_mem_reg_entry_release (self->registry, e);
     self->own_drops++;
   } else {
     GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " queued for %d "
         "consumer(s)", meta.sequence, ret);
   }
   self->frames++;
-  registry_collect (self);
-  steal_idle (self, self->render_idle);
+  gst_dmapipe_mem_reg_collect (self->registry, self->server, self->frames);
+  gst_dmapipe_mem_reg_steal_idle (self->registry, self->render_idle);
   g_mutex_unlock (&self->lock);
-  unref_idle (self->render_idle);
+  gst_dmapipe_buffers_unref (self->render_idle);
   return GST_FLOW_OK;
 }
 
@@ -1358,10 +972,8 @@ gst_dmapipe_sink_finalize (GObject * object)
 
   g_free (self->socket_path);
   g_free (self->allocator_name);
-  g_ptr_array_free (self->entries, TRUE);
-  g_ptr_array_free (self->idle, TRUE);
+  gst_dmapipe_mem_reg_free (self->registry);
   g_ptr_array_free (self->render_idle, TRUE);
-  g_array_free (self->refused, TRUE);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
   g_mutex_clear (&self->lock);
@@ -1385,10 +997,8 @@ gst_dmapipe_sink_init (GstDmapipeSink * self)
 
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
-  self->entries = g_ptr_array_new ();
-  self->idle = g_ptr_array_new ();
+  self->registry = gst_dmapipe_mem_reg_new (GST_OBJECT_CAST (self));
   self->render_idle = g_ptr_array_new ();
-  self->refused = g_array_new (FALSE, FALSE, sizeof (ObjectKey));
   self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (self->wake_fd < 0)
     GST_ERROR_OBJECT (self, "eventfd: %s", g_strerror (errno));
@@ -1496,7 +1106,6 @@ gst_dmapipe_sink_class_init (GstDmapipeSinkClass * klass)
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_render);
   basesink_class->event = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_event);
 
-  key_quark = g_quark_from_static_string ("GstDmapipeSinkObjectKey");
   GST_DEBUG_CATEGORY_INIT (gst_dmapipe_sink_debug, "dmapipesink", 0,
       "dmapipe sink");
 }
