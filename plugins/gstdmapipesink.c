@@ -416,39 +416,23 @@ gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   return TRUE;
 }
 
+/* A pool of the sink's allocator for @caps, rows aligned as #stride-align
+ * says when @videometa; NULL if refused. */
 static GstBufferPool *
 make_pool (GstDmapipeSink * self, GstCaps * caps, guint size, guint min,
     gboolean videometa)
 {
-  GstBufferPool *pool = gst_dmapipe_buffer_pool_new (self->allocator);
-  GstStructure *config = gst_buffer_pool_get_config (pool);
+  GstBufferPool *pool;
   guint align;
 
   GST_OBJECT_LOCK (self);
   align = self->stride_align;
   GST_OBJECT_UNLOCK (self);
 
-  gst_buffer_pool_config_set_params (config, caps, size, min, 0);
-  if (videometa) {
-    gst_buffer_pool_config_add_option (config,
-        GST_BUFFER_POOL_OPTION_VIDEO_META);
-    if (align > 1) {
-      GstVideoAlignment valign;
-      guint i;
-
-      gst_video_alignment_reset (&valign);
-      for (i = 0; i < GST_VIDEO_MAX_PLANES; i++)
-        valign.stride_align[i] = align - 1;
-      gst_buffer_pool_config_add_option (config,
-          GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
-      gst_buffer_pool_config_set_video_alignment (config, &valign);
-    }
-  }
-  if (!gst_buffer_pool_set_config (pool, config)) {
+  pool = gst_dmapipe_buffer_pool_new_configured (self->allocator, caps, size,
+      min, videometa, align);
+  if (!pool)
     GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
-    gst_object_unref (pool);
-    return NULL;
-  }
   return pool;
 }
 
