@@ -160,36 +160,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 
 /* ---- caps ------------------------------------------------------------------ */
 
-/* Caps of the stream, with what the producer does not tell (colorimetry,
- * chroma siting, interlacing) left out for downstream to fill in, and the
- * frame rate open unless the framerate property sets it. Call with
- * GST_OBJECT_LOCK. */
-static GstCaps *
-caps_for_format (GstDmapipeSrc * self, gboolean dmabuf)
-{
-  GstVideoFormat format = gst_dmapipe_format_from_drm (self->format.fourcc);
-  GstVideoInfo info;
-  GstCaps *caps;
-
-  if (!gst_dmapipe_video_info_from_format (&self->format, &info))
-    return NULL;
-  caps = gst_caps_new_simple ("video/x-raw",
-      "format", G_TYPE_STRING, gst_video_format_to_string (format),
-      "width", G_TYPE_INT, (gint) self->format.width,
-      "height", G_TYPE_INT, (gint) self->format.height,
-      "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
-  if (self->fps_n > 0)
-    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION, self->fps_n,
-        self->fps_d, NULL);
-  else
-    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION_RANGE, 0, 1,
-        G_MAXINT, 1, NULL);
-  if (dmabuf)
-    gst_caps_set_features (caps, 0,
-        gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL));
-  return caps;
-}
-
 /* What this stream can be, preferred first; NULL before the first FORMAT.
  * Call with GST_OBJECT_LOCK. */
 static GstCaps *
@@ -199,12 +169,14 @@ stream_caps (GstDmapipeSrc * self)
 
   if (!self->have_format)
     return NULL;
-  plain = caps_for_format (self, FALSE);
+  plain = gst_dmapipe_caps_from_format (&self->format, self->fps_n,
+      self->fps_d, FALSE);
   if (!plain)
     return NULL;
   if (self->mem_kind != DMAPIPE_MEM_DMABUF)
     return plain;
-  caps = caps_for_format (self, TRUE);
+  caps = gst_dmapipe_caps_from_format (&self->format, self->fps_n,
+      self->fps_d, TRUE);
   gst_caps_append (caps, plain);
   return caps;
 }
@@ -305,22 +277,6 @@ gst_dmapipe_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
 }
 
 /* ---- frames ---------------------------------------------------------------- */
-
-/* True if downstream would misread the frame without its GstVideoMeta. */
-static gboolean
-needs_videometa (GstDmapipeSrc * self, const struct dmapipe_layout *l)
-{
-  guint i;
-
-  if (l->n_objects != 1 || l->n_planes != GST_VIDEO_INFO_N_PLANES (&self->info))
-    return TRUE;
-  for (i = 0; i < l->n_planes; i++)
-    if (l->planes[i].offset != GST_VIDEO_INFO_PLANE_OFFSET (&self->info, i)
-        || l->planes[i].stride !=
-        (guint32) GST_VIDEO_INFO_PLANE_STRIDE (&self->info, i))
-      return TRUE;
-  return FALSE;
-}
 
 /* Copies a frame into system memory in GStreamer's default layout, for a
  * downstream that cannot take the producer's strides. Counted. */
@@ -523,8 +479,9 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   /* memory:DMABuf consumers import by fd and read the layout from the
    * GstVideoMeta; only a mapping consumer without GstVideoMeta support
    * would misread the producer's strides */
-  if (!self->videometa && !self->dmabuf_caps && needs_videometa (self,
-          dmapipe_buffer_get_layout (frame->buffer))) {
+  if (!self->videometa && !self->dmabuf_caps
+      && !gst_dmapipe_layout_is_default (dmapipe_buffer_get_layout
+          (frame->buffer), &self->info)) {
     ret = copy_frame (self, frame, &buf);
     gst_dmapipe_conn_release_frame (self->conn, frame);
     if (ret != GST_FLOW_OK)
