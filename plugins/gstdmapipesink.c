@@ -75,7 +75,6 @@ GST_DEBUG_CATEGORY (gst_dmapipe_sink_debug);
 #define DEFAULT_STRIDE_ALIGN 0
 #define DEFAULT_STRICT FALSE
 
-
 enum
 {
   PROP_0,
@@ -156,6 +155,8 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
 
+/* ---- the server and its dispatch thread --------------------------------- */
+
 /* The server is done with @dbuf: no consumer holds it any more. Called from
  * inside dmapipe_server_queue() and _dispatch(), with self->lock held. */
 static void
@@ -166,8 +167,6 @@ on_buffer_idle (struct dmapipe_server *server, struct dmapipe_buffer *dbuf,
 
   gst_dmapipe_mem_reg_buffer_idle (self->registry, dbuf);
 }
-
-/* ---- the server and its dispatch thread --------------------------------- */
 
 static gpointer
 dispatch_thread (gpointer data)
@@ -479,6 +478,129 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   return TRUE;
 }
 
+/* ---- waiting for consumers ---------------------------------------------- */
+
+/*
+ * The sink's only two waits on consumers, each behind one function, until
+ * the library offers them: wait_ready() (render(): the #wait-consumers
+ * before the first frame, then room at block-policy consumers) and
+ * drain_and_end() (EOS: queued frames out, then EOS, then releases, within
+ * #drain-timeout). dmapipe_server_wait_consumers() is to replace the first
+ * half of wait_ready() and dmapipe_server_drain() the body of
+ * drain_and_end(). Both run under self->lock and sleep on self->cond,
+ * which the dispatch thread signals after every dispatch and unlock()
+ * on a flush.
+ */
+
+/* True if a consumer that asked for backpressure has no room. */
+static gboolean
+consumer_blocked (GstDmapipeSink * self)
+{
+  struct dmapipe_consumer_stats stats[32];
+  gint n, i;
+
+  n = dmapipe_server_get_consumer_stats (self->server, stats,
+      G_N_ELEMENTS (stats));
+  for (i = 0; i < MIN (n, (gint) G_N_ELEMENTS (stats)); i++)
+    if (stats[i].policy == DMAPIPE_POLICY_BLOCK
+        && stats[i].queued >= stats[i].queue_depth)
+      return TRUE;
+  return FALSE;
+}
+
+static guint
+consumers_connected (GstDmapipeSink * self)
+{
+  struct dmapipe_server_stats stats;
+
+  dmapipe_server_get_stats (self->server, &stats);
+  return stats.consumers;
+}
+
+/* Waits (under self->lock) for the consumers #wait-consumers asks for and
+ * for room at block-policy consumers. */
+static GstFlowReturn
+wait_ready (GstDmapipeSink * self, guint wait_consumers)
+{
+  gboolean logged = FALSE;
+
+  for (;;) {
+    gint64 until;
+
+    if (self->flushing)
+      return GST_FLOW_FLUSHING;
+    if (!self->started && consumers_connected (self) < wait_consumers) {
+      if (!logged)
+        GST_INFO_OBJECT (self, "waiting for %u consumer(s)", wait_consumers);
+    } else if (consumer_blocked (self)) {
+      if (!logged)
+        GST_LOG_OBJECT (self, "a block-policy consumer is full: waiting");
+    } else {
+      return GST_FLOW_OK;
+    }
+    logged = TRUE;
+    /* the dispatch thread signals after every event; the timeout only
+     * bounds a missed wakeup */
+    until = g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND;
+    self->waiters++;
+    g_cond_wait_until (&self->cond, &self->lock, until);
+    self->waiters--;
+  }
+}
+
+/* Waits (under self->lock, up to @deadline or a flush) until no consumer
+ * has frames queued (@leases FALSE) or holds any (@leases TRUE). */
+static void
+wait_consumers_drained (GstDmapipeSink * self, gboolean leases, gint64 deadline)
+{
+  struct dmapipe_consumer_stats stats[32];
+
+  while (self->server && !self->flushing) {
+    gboolean busy = FALSE, ret;
+    gint n, i;
+
+    n = dmapipe_server_get_consumer_stats (self->server, stats,
+        G_N_ELEMENTS (stats));
+    for (i = 0; i < MIN (n, (gint) G_N_ELEMENTS (stats)); i++)
+      busy |= stats[i].queued > 0 || (leases && stats[i].leases_held > 0);
+    if (!busy)
+      return;
+    self->waiters++;
+    ret = g_cond_wait_until (&self->cond, &self->lock, deadline);
+    self->waiters--;
+    if (!ret)
+      return;
+  }
+}
+
+/*
+ * At EOS, within #drain-timeout: consumers first get the frames queued for
+ * them, then EOS; then the sink waits until they released every frame (or
+ * left). Returning earlier would let the pipeline tear the server down under
+ * consumers still reading: they would lose the end of the stream, and
+ * upstream could reuse buffers they still read.
+ */
+static void
+drain_and_end (GstDmapipeSink * self)
+{
+  gint64 deadline;
+  guint timeout;
+
+  GST_OBJECT_LOCK (self);
+  timeout = self->drain_timeout;
+  GST_OBJECT_UNLOCK (self);
+  deadline = g_get_monotonic_time () + timeout * G_TIME_SPAN_MILLISECOND;
+
+  g_mutex_lock (&self->lock);
+  wait_consumers_drained (self, FALSE, deadline);
+  if (self->server && !self->eos_sent) {
+    dmapipe_server_end_of_stream (self->server);
+    self->eos_sent = TRUE;
+  }
+  wait_consumers_drained (self, TRUE, deadline);
+  g_mutex_unlock (&self->lock);
+}
+
 /* ---- frames -------------------------------------------------------------- */
 
 /* The frame's capture time on CLOCK_MONOTONIC, as consumers expect. */
@@ -562,62 +684,6 @@ copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
 
   *out = copy;
   return GST_FLOW_OK;
-}
-
-/* True if a consumer that asked for backpressure has no room. */
-static gboolean
-consumer_blocked (GstDmapipeSink * self)
-{
-  struct dmapipe_consumer_stats stats[32];
-  gint n, i;
-
-  n = dmapipe_server_get_consumer_stats (self->server, stats,
-      G_N_ELEMENTS (stats));
-  for (i = 0; i < MIN (n, (gint) G_N_ELEMENTS (stats)); i++)
-    if (stats[i].policy == DMAPIPE_POLICY_BLOCK
-        && stats[i].queued >= stats[i].queue_depth)
-      return TRUE;
-  return FALSE;
-}
-
-static guint
-consumers_connected (GstDmapipeSink * self)
-{
-  struct dmapipe_server_stats stats;
-
-  dmapipe_server_get_stats (self->server, &stats);
-  return stats.consumers;
-}
-
-/* Waits (under self->lock) for the consumers #wait-consumers asks for and
- * for room at block-policy consumers. */
-static GstFlowReturn
-wait_ready (GstDmapipeSink * self, guint wait_consumers)
-{
-  gboolean logged = FALSE;
-
-  for (;;) {
-    gint64 until;
-
-    if (self->flushing)
-      return GST_FLOW_FLUSHING;
-    if (!self->started && consumers_connected (self) < wait_consumers) {
-      if (!logged)
-        GST_INFO_OBJECT (self, "waiting for %u consumer(s)", wait_consumers);
-    } else if (consumer_blocked (self)) {
-      if (!logged)
-        GST_LOG_OBJECT (self, "a block-policy consumer is full: waiting");
-    } else {
-      return GST_FLOW_OK;
-    }
-    logged = TRUE;
-    /* the dispatch thread signals after every event; the timeout only
-     * bounds a missed wakeup */
-    until = g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND;
-    self->waiters++;
-    g_cond_wait_until (&self->cond, &self->lock, until);
-    self->waiters--;
-  }
 }
 
 static GstFlowReturn
@@ -753,59 +819,6 @@ post_stats (GstDmapipeSink * self)
   g_mutex_unlock (&self->lock);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
-}
-
-/* Waits (under self->lock, up to @deadline or a flush) until no consumer
- * has frames queued (@leases FALSE) or holds any (@leases TRUE). */
-static void
-wait_consumers_drained (GstDmapipeSink * self, gboolean leases, gint64 deadline)
-{
-  struct dmapipe_consumer_stats stats[32];
-
-  while (self->server && !self->flushing) {
-    gboolean busy = FALSE, ret;
-    gint n, i;
-
-    n = dmapipe_server_get_consumer_stats (self->server, stats,
-        G_N_ELEMENTS (stats));
-    for (i = 0; i < MIN (n, (gint) G_N_ELEMENTS (stats)); i++)
-      busy |= stats[i].queued > 0 || (leases && stats[i].leases_held > 0);
-    if (!busy)
-      return;
-    self->waiters++;
-    ret = g_cond_wait_until (&self->cond, &self->lock, deadline);
-    self->waiters--;
-    if (!ret)
-      return;
-  }
-}
-
-/*
- * At EOS, within #drain-timeout: consumers first get the frames queued for
- * them, then EOS; then the sink waits until they released every frame (or
- * left). Returning earlier would let the pipeline tear the server down under
- * consumers still reading: they would lose the end of the stream, and
- * upstream could reuse buffers they still read.
- */
-static void
-drain_and_end (GstDmapipeSink * self)
-{
-  gint64 deadline;
-  guint timeout;
-
-  GST_OBJECT_LOCK (self);
-  timeout = self->drain_timeout;
-  GST_OBJECT_UNLOCK (self);
-  deadline = g_get_monotonic_time () + timeout * G_TIME_SPAN_MILLISECOND;
-
-  g_mutex_lock (&self->lock);
-  wait_consumers_drained (self, FALSE, deadline);
-  if (self->server && !self->eos_sent) {
-    dmapipe_server_end_of_stream (self->server);
-    self->eos_sent = TRUE;
-  }
-  wait_consumers_drained (self, TRUE, deadline);
-  g_mutex_unlock (&self->lock);
 }
 
 static gboolean
