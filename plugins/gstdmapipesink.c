@@ -215,7 +215,7 @@ server_start (GstDmapipeSink * self)
   struct dmapipe_server_options opts;
   struct dmapipe_server *server;
   GError *error = NULL;
-  gchar *path, *name;
+  gchar *path;
 
   dmapipe_server_options_init (&opts);
   GST_OBJECT_LOCK (self);
@@ -231,7 +231,6 @@ server_start (GstDmapipeSink * self)
     g_free (path);
     return FALSE;
   }
-  name = gst_object_get_name (GST_OBJECT (self));
   opts.path = path;
   opts.producer_name = "gst";
   opts.stream_name = NULL;      /* the socket's base name */
@@ -243,13 +242,11 @@ server_start (GstDmapipeSink * self)
         ("Cannot serve on %s: %s", path, g_strerror (err)),
         (err == EADDRINUSE ? "another producer is live on this socket" :
             "dmapipe_server_new failed"));
-    g_free (name);
     g_free (path);
     return FALSE;
   }
   dmapipe_server_set_idle_callback (server, on_buffer_idle, self);
   GST_INFO_OBJECT (self, "serving on %s", path);
-  g_free (name);
   g_free (path);
 
   self->server = server;
