@@ -40,8 +40,9 @@ guint64 gst_dmapipe_running_time_to_monotonic (GstDmapipeClockCheck * check,
 /* The running time on @element (a source) of @capture_ns, a time on
  * CLOCK_MONOTONIC; 0 if it lies before the element's base time,
  * GST_CLOCK_TIME_NONE if @element has no clock. */
-GstClockTime gst_dmapipe_monotonic_to_running_time (GstDmapipeClockCheck *
-    check, GstElement * element, guint64 capture_ns);
+GstClockTime
+gst_dmapipe_monotonic_to_running_time (GstDmapipeClockCheck * check,
+    GstElement * element, guint64 capture_ns);
 
 G_END_DECLS
 

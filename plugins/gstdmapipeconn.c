@@ -482,9 +482,8 @@ gst_dmapipe_conn_wrap_frame (GstDmapipeConn * conn,
   meta = gst_buffer_get_video_meta (buf);
   if (!meta) {
     meta = gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
-        GST_VIDEO_INFO_FORMAT (info),
-        GST_VIDEO_INFO_WIDTH (info), GST_VIDEO_INFO_HEIGHT (info),
-        l->n_planes, offsets, strides);
+        GST_VIDEO_INFO_FORMAT (info), GST_VIDEO_INFO_WIDTH (info),
+        GST_VIDEO_INFO_HEIGHT (info), l->n_planes, offsets, strides);
     /* kept with the buffer, not stripped between frames */
     GST_META_FLAG_SET (meta, GST_META_FLAG_POOLED);
     GST_META_FLAG_SET (meta, GST_META_FLAG_LOCKED);

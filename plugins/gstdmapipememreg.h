@@ -85,8 +85,9 @@ gboolean gst_dmapipe_mem_reg_entry_is_held (GstDmapipeMemRegEntry * e);
 /* Makes @e hold @buffer (takes the reference) until the server says no
  * consumer holds the frame, and marks it used at @frame. Returns @e's
  * dmapipe buffer (no reference added) to queue. */
-struct dmapipe_buffer *gst_dmapipe_mem_reg_entry_hold (GstDmapipeMemRegEntry
-    * e, GstBuffer * buffer, guint64 frame);
+struct dmapipe_buffer *
+gst_dmapipe_mem_reg_entry_hold (GstDmapipeMemRegEntry * e, GstBuffer * buffer,
+    guint64 frame);
 
 /* @e's frame was not queued after all: its GstBuffer, if still held, goes
  * to the idle list. */

@@ -29,8 +29,9 @@ GstBufferPool *gst_dmapipe_buffer_pool_new (struct dmapipe_allocator *allocator)
  * GstVideoMeta and, if @stride_align is above 1, rows aligned to that many
  * bytes (a power of two). NULL when the configuration is refused; the
  * caller owns the pool. */
-GstBufferPool *gst_dmapipe_buffer_pool_new_configured (struct dmapipe_allocator
-    *allocator, GstCaps * caps, guint size, guint min, gboolean videometa,
+GstBufferPool *
+gst_dmapipe_buffer_pool_new_configured (struct dmapipe_allocator * allocator,
+    GstCaps * caps, guint size, guint min, gboolean videometa,
     guint stride_align);
 
 /* The dmapipe buffer behind @mem if this pool made it (no reference is

@@ -761,7 +761,8 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     }
   }
 
-  if (res != GST_DMAPIPE_MEM_REG_OK || gst_dmapipe_mem_reg_entry_is_held (e)) {
+  if (res != GST_DMAPIPE_MEM_REG_OK
+      || gst_dmapipe_mem_reg_entry_is_held (e)) {
     /* the same memory is still with a consumer (upstream pushed it again),
      * or no room to register it: this frame cannot be shown */
     GST_DEBUG_OBJECT (self, "frame %" G_GUINT64_FORMAT " dropped: its memory "
