@@ -366,7 +366,12 @@ conn_find (GstDmapipeConn * conn, struct dmapipe_buffer *dbuf)
 gint
 gst_dmapipe_conn_get_fd (GstDmapipeConn * conn)
 {
-  return dmapipe_client_get_fd (conn->client);
+  gint fd;
+
+  g_mutex_lock (&conn->lock);
+  fd = dmapipe_client_get_fd (conn->client);
+  g_mutex_unlock (&conn->lock);
+  return fd;
 }
 
 struct dmapipe_frame *
