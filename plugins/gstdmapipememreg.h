@@ -5,10 +5,10 @@
  * server, and which GstBuffer each registration holds for its consumers.
  * The lifetime rules are at the top of gstdmapipememreg.c.
  *
- * Not thread-safe: every gst_dmapipe_mem_reg_*() call is made under the
- * lock that also guards the server (the sink's), except
- * gst_dmapipe_frame_desc_from_buffer() and gst_dmapipe_buffers_unref(),
- * which are made without it.
+ * Not thread-safe: between _new() and _free(), every gst_dmapipe_mem_reg_*()
+ * call is made under the lock that also guards the server (the sink's);
+ * gst_dmapipe_frame_desc_from_buffer() and gst_dmapipe_buffers_unref()
+ * are made without it.
  */
 #ifndef __GST_DMAPIPE_MEM_REG_H__
 #define __GST_DMAPIPE_MEM_REG_H__
