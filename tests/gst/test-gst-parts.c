@@ -377,7 +377,7 @@ on_idle (struct dmapipe_server *server, struct dmapipe_buffer *dbuf,
 static struct dmapipe_frame *
 receive_frame (struct dmapipe_server *server, struct dmapipe_client *client)
 {
-  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   struct dmapipe_frame *frame;
 
   while (!(frame = dmapipe_client_acquire_frame (client))) {
@@ -393,7 +393,7 @@ static void
 run_until_idle (struct dmapipe_server *server, struct dmapipe_client *client,
     GstDmapipeMemReg * reg, GstBuffer * buf)
 {
-  gint64 deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
 
   while (GST_MINI_OBJECT_REFCOUNT_VALUE (buf) > 1) {
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
@@ -431,7 +431,7 @@ test_reg_retired_waits_for_lease (void)
   copts.path = path;
   client = dmapipe_client_new (&copts);
   g_assert_nonnull (client);
-  deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   do {
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
     dmapipe_server_dispatch (server, 5);
@@ -509,25 +509,34 @@ test_clock_monotonic (void)
   gst_object_unref (element);
 }
 
+static guint64
+distance (guint64 a, guint64 b)
+{
+  return a > b ? a - b : b - a;
+}
+
 static void
 test_clock_other_keeps_age (void)
 {
   GstDmapipeClockCheck check = { NULL, };
   GstElement *element = element_with_clock (GST_CLOCK_TYPE_REALTIME, 0);
   GstClockTime now, running, back;
-  guint64 mono, capture;
+  guint64 start, capture, slack;
 
+  /* Both clocks run at the same rate, so the conversions are exact but
+   * for the time that passes between reading one clock and the other:
+   * never more than the whole test takes. */
+  start = gst_dmapipe_monotonic_ns ();
   now = gst_clock_get_time (GST_ELEMENT_CLOCK (element));
   gst_element_set_base_time (element, now - 10 * GST_SECOND);
   /* a frame 200 ms old on CLOCK_MONOTONIC is 200 ms old on this clock */
   capture = gst_dmapipe_monotonic_ns () - 200 * GST_MSECOND;
   running = gst_dmapipe_monotonic_to_running_time (&check, element, capture);
-  g_assert_cmpuint (running, >=, 9800 * GST_MSECOND - 50 * GST_MSECOND);
-  g_assert_cmpuint (running, <=, 9800 * GST_MSECOND + 50 * GST_MSECOND);
   /* and back */
   back = gst_dmapipe_running_time_to_monotonic (&check, element, running);
-  mono = capture > back ? capture - back : back - capture;
-  g_assert_cmpuint (mono, <=, 50 * GST_MSECOND);
+  slack = gst_dmapipe_monotonic_ns () - start + GST_MSECOND;
+  g_assert_cmpuint (distance (running, 9800 * GST_MSECOND), <=, slack);
+  g_assert_cmpuint (distance (back, capture), <=, 2 * slack);
 
   gst_dmapipe_clock_check_clear (&check);
   gst_object_unref (element);
