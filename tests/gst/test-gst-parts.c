@@ -183,187 +183,181 @@ test_desc_refuses_system_memory (void)
 
 /* ---- the registry --------------------------------------------------------- */
 
-static void
-test_reg_register_once (void)
+/* A registry and the server it registers with, as the sink has them. */
+typedef struct
 {
-  GstDmapipeMemReg *reg = gst_dmapipe_mem_reg_new (NULL);
+  GstDmapipeMemReg *reg;
+  struct dmapipe_server *server;        /* NULL once a test freed it */
+  gchar *path;
+  guint fds_start;              /* open before the server */
+  guint fds;                    /* open with the server, nothing registered */
+} Fixture;
+
+static void
+fixture_setup (Fixture * f, gconstpointer unused)
+{
+  f->fds_start = open_fds ();
+  f->server = server_new (&f->path);
+  f->reg = gst_dmapipe_mem_reg_new (NULL);
+  f->fds = open_fds ();
+}
+
+/* The server goes first (it holds the consumers' leases), then every
+ * registration; with the test's own buffers and fds gone, nothing of
+ * either may be left open. */
+static void
+fixture_teardown (Fixture * f, gconstpointer unused)
+{
+  if (f->server)
+    dmapipe_server_free (f->server);
+  gst_dmapipe_mem_reg_clear (f->reg);
+  unref_idle (f->reg);
+  gst_dmapipe_mem_reg_free (f->reg);
+  g_assert_cmpuint (open_fds (), ==, f->fds_start);
+  g_free (f->path);
+}
+
+static void
+test_reg_register_once (Fixture * f, gconstpointer unused)
+{
   GstDmapipeMemRegEntry *e1 = NULL, *e2 = NULL;
   gint fd = memfd_new (W * H, TRUE);
   GstBuffer *a = buffer_new (fd, W * H, W), *b = buffer_new (fd, W * H, W);
-  struct dmapipe_server *server;
-  guint fds0, fds;
-  gchar *path;
+  guint fds = open_fds ();
 
-  fds0 = open_fds ();
-  server = server_new (&path);
-  fds = open_fds ();
-  g_assert_cmpint (reg_get (reg, server, a, 0, &e1), ==,
+  g_assert_cmpint (reg_get (f->reg, f->server, a, 0, &e1), ==,
       GST_DMAPIPE_MEM_REG_OK);
   /* one dup pins the object */
   g_assert_cmpuint (open_fds (), ==, fds + 1);
-  g_assert_cmpint (reg_get (reg, server, b, 1, &e2), ==,
+  g_assert_cmpint (reg_get (f->reg, f->server, b, 1, &e2), ==,
       GST_DMAPIPE_MEM_REG_OK);
   g_assert_true (e1 == e2);
-  g_assert_cmpuint (server_buffers (server), ==, 1);
+  g_assert_cmpuint (server_buffers (f->server), ==, 1);
   g_assert_cmpuint (open_fds (), ==, fds + 1);
 
-  dmapipe_server_free (server);
-  gst_dmapipe_mem_reg_clear (reg);
-  g_assert_cmpuint (open_fds (), ==, fds0);
-  gst_dmapipe_mem_reg_free (reg);
   gst_buffer_unref (a);
   gst_buffer_unref (b);
   close (fd);
-  g_free (path);
 }
 
 static void
-test_reg_refused_remembered (void)
+test_reg_refused_remembered (Fixture * f, gconstpointer unused)
 {
-  GstDmapipeMemReg *reg = gst_dmapipe_mem_reg_new (NULL);
   GstDmapipeMemRegEntry *e = NULL;
   gint fd = memfd_new (W * H, FALSE);
   GstBuffer *buf = buffer_new (fd, W * H, W);
-  struct dmapipe_server *server;
+  guint fds = open_fds ();
   GstDmapipeFrameDesc d;
-  guint fds;
-  gchar *path;
 
-  server = server_new (&path);
-  fds = open_fds ();
   g_assert_true (gst_dmapipe_frame_desc_from_buffer (&d, buf, &gray,
           gray_fourcc));
-  g_assert_false (gst_dmapipe_mem_reg_is_refused (reg, &d));
-  g_assert_cmpint (gst_dmapipe_mem_reg_get (reg, server, &d, 0, &e), ==,
-      GST_DMAPIPE_MEM_REG_REFUSED);
+  g_assert_false (gst_dmapipe_mem_reg_is_refused (f->reg, &d));
+  g_assert_cmpint (gst_dmapipe_mem_reg_get (f->reg, f->server, &d, 0, &e),
+      ==, GST_DMAPIPE_MEM_REG_REFUSED);
   /* the library closed the dup it refused */
   g_assert_cmpuint (open_fds (), ==, fds);
-  g_assert_true (gst_dmapipe_mem_reg_is_refused (reg, &d));
-  g_assert_cmpuint (server_buffers (server), ==, 0);
+  g_assert_true (gst_dmapipe_mem_reg_is_refused (f->reg, &d));
+  g_assert_cmpuint (server_buffers (f->server), ==, 0);
   /* forgotten with the server */
-  dmapipe_server_free (server);
-  gst_dmapipe_mem_reg_clear (reg);
-  g_assert_false (gst_dmapipe_mem_reg_is_refused (reg, &d));
+  dmapipe_server_free (f->server);
+  f->server = NULL;
+  gst_dmapipe_mem_reg_clear (f->reg);
+  g_assert_false (gst_dmapipe_mem_reg_is_refused (f->reg, &d));
 
-  gst_dmapipe_mem_reg_free (reg);
   gst_buffer_unref (buf);
   close (fd);
-  g_free (path);
 }
 
 static void
-test_reg_new_geometry_retires (void)
+test_reg_new_geometry_retires (Fixture * f, gconstpointer unused)
 {
-  GstDmapipeMemReg *reg = gst_dmapipe_mem_reg_new (NULL);
   GstDmapipeMemRegEntry *e1 = NULL, *e2 = NULL;
   gint fd = memfd_new (2 * W * H, TRUE);
   GstBuffer *a = buffer_new (fd, 2 * W * H, W);
   GstBuffer *b = buffer_new (fd, 2 * W * H, 2 * W);
-  struct dmapipe_server *server;
-  guint fds0, fds;
-  gchar *path;
+  guint fds = open_fds ();
 
-  fds0 = open_fds ();
-  server = server_new (&path);
-  fds = open_fds ();
-  g_assert_cmpint (reg_get (reg, server, a, 0, &e1), ==,
+  g_assert_cmpint (reg_get (f->reg, f->server, a, 0, &e1), ==,
       GST_DMAPIPE_MEM_REG_OK);
   /* the same memory with another stride: the old registration goes, fd
    * and all, and a new one is made */
-  g_assert_cmpint (reg_get (reg, server, b, 1, &e2), ==,
+  g_assert_cmpint (reg_get (f->reg, f->server, b, 1, &e2), ==,
       GST_DMAPIPE_MEM_REG_OK);
-  g_assert_cmpuint (server_buffers (server), ==, 1);
+  g_assert_cmpuint (server_buffers (f->server), ==, 1);
   g_assert_cmpuint (open_fds (), ==, fds + 1);
-  g_assert_cmpint (reg_get (reg, server, b, 2, &e1), ==,
+  g_assert_cmpint (reg_get (f->reg, f->server, b, 2, &e1), ==,
       GST_DMAPIPE_MEM_REG_OK);
   g_assert_true (e1 == e2);
 
-  dmapipe_server_free (server);
-  gst_dmapipe_mem_reg_free (reg);
-  g_assert_cmpuint (open_fds (), ==, fds0);
   gst_buffer_unref (a);
   gst_buffer_unref (b);
   close (fd);
-  g_free (path);
 }
 
 static void
-test_reg_unused_ages_out (void)
+test_reg_unused_ages_out (Fixture * f, gconstpointer unused)
 {
-  GstDmapipeMemReg *reg = gst_dmapipe_mem_reg_new (NULL);
   GstDmapipeMemRegEntry *e = NULL;
   gint fd = memfd_new (W * H, TRUE);
   GstBuffer *buf = buffer_new (fd, W * H, W);
-  struct dmapipe_server *server;
-  guint fds;
-  gchar *path;
+  guint fds = open_fds ();
 
-  server = server_new (&path);
-  fds = open_fds ();
-  g_assert_cmpint (reg_get (reg, server, buf, 10, &e), ==,
+  g_assert_cmpint (reg_get (f->reg, f->server, buf, 10, &e), ==,
       GST_DMAPIPE_MEM_REG_OK);
-  gst_dmapipe_mem_reg_collect (reg, server, 10 + REGISTRY_MAX_AGE);
-  g_assert_cmpuint (server_buffers (server), ==, 1);
+  gst_dmapipe_mem_reg_collect (f->reg, f->server, 10 + REGISTRY_MAX_AGE);
+  g_assert_cmpuint (server_buffers (f->server), ==, 1);
   /* upstream evidently let go of it: unregistered, the dup closed */
-  gst_dmapipe_mem_reg_collect (reg, server, 10 + REGISTRY_MAX_AGE + 1);
-  g_assert_cmpuint (server_buffers (server), ==, 0);
+  gst_dmapipe_mem_reg_collect (f->reg, f->server, 10 + REGISTRY_MAX_AGE + 1);
+  g_assert_cmpuint (server_buffers (f->server), ==, 0);
   g_assert_cmpuint (open_fds (), ==, fds);
 
-  dmapipe_server_free (server);
-  gst_dmapipe_mem_reg_free (reg);
   gst_buffer_unref (buf);
   close (fd);
-  g_free (path);
 }
 
 static void
-test_reg_full_evicts_least_recent (void)
+test_reg_full_evicts_least_recent (Fixture * f, gconstpointer unused)
 {
-  GstDmapipeMemReg *reg = gst_dmapipe_mem_reg_new (NULL);
   GstDmapipeMemRegEntry *entries[REGISTRY_SIZE], *e = NULL;
   GstBuffer *bufs[REGISTRY_SIZE + 1];
   gint fds[REGISTRY_SIZE + 1];
-  struct dmapipe_server *server;
-  gchar *path;
   guint i;
 
-  server = server_new (&path);
   for (i = 0; i <= REGISTRY_SIZE; i++) {
     fds[i] = memfd_new (W * H, TRUE);
     bufs[i] = buffer_new (fds[i], W * H, W);
   }
   for (i = 0; i < REGISTRY_SIZE; i++) {
-    g_assert_cmpint (reg_get (reg, server, bufs[i], i, &entries[i]), ==,
-        GST_DMAPIPE_MEM_REG_OK);
+    g_assert_cmpint (reg_get (f->reg, f->server, bufs[i], i, &entries[i]),
+        ==, GST_DMAPIPE_MEM_REG_OK);
     gst_dmapipe_mem_reg_entry_hold (entries[i], gst_buffer_ref (bufs[i]), i);
   }
   /* every registration holds a frame: no room */
-  g_assert_cmpint (reg_get (reg, server, bufs[REGISTRY_SIZE], 100, &e), ==,
-      GST_DMAPIPE_MEM_REG_BUSY);
-  g_assert_cmpuint (server_buffers (server), ==, REGISTRY_SIZE);
+  g_assert_cmpint (reg_get (f->reg, f->server, bufs[REGISTRY_SIZE], 100, &e),
+      ==, GST_DMAPIPE_MEM_REG_BUSY);
+  g_assert_cmpuint (server_buffers (f->server), ==, REGISTRY_SIZE);
 
   /* the consumers let go of two; the older of them makes room */
-  gst_dmapipe_mem_reg_entry_release (reg, entries[7]);
-  gst_dmapipe_mem_reg_entry_release (reg, entries[3]);
-  g_assert_cmpuint (unref_idle (reg), ==, 2);
-  g_assert_cmpint (reg_get (reg, server, bufs[REGISTRY_SIZE], 101, &e), ==,
-      GST_DMAPIPE_MEM_REG_OK);
-  g_assert_cmpuint (server_buffers (server), ==, REGISTRY_SIZE);
-  g_assert_cmpint (reg_get (reg, server, bufs[7], 102, &e), ==,
+  gst_dmapipe_mem_reg_entry_release (f->reg, entries[7]);
+  gst_dmapipe_mem_reg_entry_release (f->reg, entries[3]);
+  g_assert_cmpuint (unref_idle (f->reg), ==, 2);
+  g_assert_cmpint (reg_get (f->reg, f->server, bufs[REGISTRY_SIZE], 101, &e),
+      ==, GST_DMAPIPE_MEM_REG_OK);
+  g_assert_cmpuint (server_buffers (f->server), ==, REGISTRY_SIZE);
+  g_assert_cmpint (reg_get (f->reg, f->server, bufs[7], 102, &e), ==,
       GST_DMAPIPE_MEM_REG_OK);
   g_assert_true (e == entries[7]);
 
-  dmapipe_server_free (server);
-  gst_dmapipe_mem_reg_clear (reg);
   /* what the registrations still held goes back to the sink */
-  g_assert_cmpuint (unref_idle (reg), ==, REGISTRY_SIZE - 2);
-  gst_dmapipe_mem_reg_free (reg);
+  dmapipe_server_free (f->server);
+  f->server = NULL;
+  gst_dmapipe_mem_reg_clear (f->reg);
+  g_assert_cmpuint (unref_idle (f->reg), ==, REGISTRY_SIZE - 2);
   for (i = 0; i <= REGISTRY_SIZE; i++) {
     g_assert_cmpint (GST_MINI_OBJECT_REFCOUNT_VALUE (bufs[i]), ==, 1);
     gst_buffer_unref (bufs[i]);
     close (fds[i]);
   }
-  g_free (path);
 }
 
 static void
@@ -389,85 +383,80 @@ receive_frame (struct dmapipe_server *server, struct dmapipe_client *client)
   return frame;
 }
 
+/* Runs the server and @client, as the sink's dispatch thread does, until
+ * the registry gave @buf back. */
 static void
-run_until_idle (struct dmapipe_server *server, struct dmapipe_client *client,
-    GstDmapipeMemReg * reg, GstBuffer * buf)
+run_until_idle (Fixture * f, struct dmapipe_client *client, GstBuffer * buf)
 {
   gint64 deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
 
   while (GST_MINI_OBJECT_REFCOUNT_VALUE (buf) > 1) {
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
     dmapipe_client_dispatch (client, 0);
-    dmapipe_server_dispatch (server, 5);
-    gst_dmapipe_mem_reg_collect (reg, server, 1);
-    unref_idle (reg);
+    dmapipe_server_dispatch (f->server, 5);
+    gst_dmapipe_mem_reg_collect (f->reg, f->server, 1);
+    unref_idle (f->reg);
   }
 }
 
 /* A retired registration whose frame a consumer holds lives until the
  * consumer releases it: the GstBuffer stays held, the fds open. */
 static void
-test_reg_retired_waits_for_lease (void)
+test_reg_retired_waits_for_lease (Fixture * f, gconstpointer unused)
 {
-  GstDmapipeMemReg *reg = gst_dmapipe_mem_reg_new (NULL);
   GstDmapipeMemRegEntry *e = NULL;
   gint fd = memfd_new (W * H, TRUE);
   GstBuffer *buf = buffer_new (fd, W * H, W);
   struct dmapipe_client_options copts;
-  struct dmapipe_server *server;
-  struct dmapipe_client *client;
-  struct dmapipe_frame_meta meta;
   struct dmapipe_consumer_stats stats;
+  struct dmapipe_frame_meta meta;
+  struct dmapipe_client *client;
   struct dmapipe_frame *frame;
   struct dmapipe_buffer *dbuf;
-  guint fds_start, fds_registered;
+  guint fds_registered;
   gint64 deadline;
-  gchar *path;
 
-  fds_start = open_fds ();
-  server = server_new (&path);
-  dmapipe_server_set_idle_callback (server, on_idle, reg);
+  dmapipe_server_set_idle_callback (f->server, on_idle, f->reg);
   dmapipe_client_options_init (&copts);
-  copts.path = path;
+  copts.path = f->path;
   client = dmapipe_client_new (&copts);
   g_assert_nonnull (client);
   deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   do {
     g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-    dmapipe_server_dispatch (server, 5);
+    dmapipe_server_dispatch (f->server, 5);
     dmapipe_client_dispatch (client, 0);
-  } while (dmapipe_server_get_consumer_stats (server, &stats, 1) < 1
+  } while (dmapipe_server_get_consumer_stats (f->server, &stats, 1) < 1
       || stats.state != 1);
 
-  g_assert_cmpint (reg_get (reg, server, buf, 0, &e), ==,
+  g_assert_cmpint (reg_get (f->reg, f->server, buf, 0, &e), ==,
       GST_DMAPIPE_MEM_REG_OK);
   dbuf = gst_dmapipe_mem_reg_entry_hold (e, gst_buffer_ref (buf), 0);
   dmapipe_frame_meta_init (&meta);
-  g_assert_cmpint (dmapipe_server_queue (server, dmapipe_buffer_ref (dbuf),
+  g_assert_cmpint (dmapipe_server_queue (f->server, dmapipe_buffer_ref (dbuf),
           &meta), ==, 1);
-  frame = receive_frame (server, client);
+  frame = receive_frame (f->server, client);
   fds_registered = open_fds ();
 
-  gst_dmapipe_mem_reg_retire_all (reg, server);
-  gst_dmapipe_mem_reg_collect (reg, server, 1);
-  g_assert_cmpuint (server_buffers (server), ==, 0);
-  g_assert_cmpuint (unref_idle (reg), ==, 0);
+  gst_dmapipe_mem_reg_retire_all (f->reg, f->server);
+  gst_dmapipe_mem_reg_collect (f->reg, f->server, 1);
+  g_assert_cmpuint (server_buffers (f->server), ==, 0);
+  g_assert_cmpuint (unref_idle (f->reg), ==, 0);
   g_assert_cmpint (GST_MINI_OBJECT_REFCOUNT_VALUE (buf), ==, 2);
   g_assert_cmpuint (open_fds (), ==, fds_registered);
 
   /* released: the GstBuffer comes back and the registration goes */
   dmapipe_client_release_frame (client, frame, -1);
-  run_until_idle (server, client, reg, buf);
-  g_assert_cmpint (GST_MINI_OBJECT_REFCOUNT_VALUE (buf), ==, 1);
+  run_until_idle (f, client, buf);
   dmapipe_client_free (client);
-  dmapipe_server_free (server);
-  /* the registry's dup was closed already: nothing of it is left */
-  g_assert_cmpuint (open_fds (), ==, fds_start);
+  dmapipe_server_free (f->server);
+  f->server = NULL;
+  /* the registry's dup was closed already: only the test's memfd and its
+   * GstMemory's dup are left */
+  g_assert_cmpuint (open_fds (), ==, f->fds_start + 2);
 
-  gst_dmapipe_mem_reg_free (reg);
   gst_buffer_unref (buf);
   close (fd);
-  g_free (path);
 }
 
 /* ---- clock conversions ---------------------------------------------------- */
@@ -630,15 +619,16 @@ main (int argc, char **argv)
   g_test_add_func ("/desc/object-key-once", test_desc_object_key_once);
   g_test_add_func ("/desc/refuses-system-memory",
       test_desc_refuses_system_memory);
-  g_test_add_func ("/registry/register-once", test_reg_register_once);
-  g_test_add_func ("/registry/refused-remembered",
-      test_reg_refused_remembered);
-  g_test_add_func ("/registry/new-geometry-retires",
+#define ADD_REG_TEST(name, func) g_test_add (name, Fixture, NULL, \
+    fixture_setup, func, fixture_teardown)
+  ADD_REG_TEST ("/registry/register-once", test_reg_register_once);
+  ADD_REG_TEST ("/registry/refused-remembered", test_reg_refused_remembered);
+  ADD_REG_TEST ("/registry/new-geometry-retires",
       test_reg_new_geometry_retires);
-  g_test_add_func ("/registry/unused-ages-out", test_reg_unused_ages_out);
-  g_test_add_func ("/registry/full-evicts-least-recent",
+  ADD_REG_TEST ("/registry/unused-ages-out", test_reg_unused_ages_out);
+  ADD_REG_TEST ("/registry/full-evicts-least-recent",
       test_reg_full_evicts_least_recent);
-  g_test_add_func ("/registry/retired-waits-for-lease",
+  ADD_REG_TEST ("/registry/retired-waits-for-lease",
       test_reg_retired_waits_for_lease);
   g_test_add_func ("/clock/monotonic", test_clock_monotonic);
   g_test_add_func ("/clock/other-keeps-age", test_clock_other_keeps_age);
