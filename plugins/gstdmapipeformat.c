@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include <gst/allocators/allocators.h>
+
 #include "gstdmapipeformat.h"
 
 /* DRM's fourcc_code(): the four characters, first in the lowest byte */
@@ -135,6 +137,50 @@ gst_dmapipe_video_info_from_format (const struct dmapipe_format *format,
     return FALSE;
   return gst_video_info_set_format (info, vformat, format->width,
       format->height);
+}
+
+GstCaps *
+gst_dmapipe_caps_from_format (const struct dmapipe_format *format,
+    gint fps_n, gint fps_d, gboolean dmabuf)
+{
+  GstVideoFormat vformat = gst_dmapipe_format_from_drm (format->fourcc);
+  GstVideoInfo info;
+  GstCaps *caps;
+
+  if (!gst_dmapipe_video_info_from_format (format, &info))
+    return NULL;
+  caps = gst_caps_new_simple ("video/x-raw",
+      "format", G_TYPE_STRING, gst_video_format_to_string (vformat),
+      "width", G_TYPE_INT, (gint) format->width,
+      "height", G_TYPE_INT, (gint) format->height,
+      "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+  if (fps_n > 0)
+    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION, fps_n, fps_d,
+        NULL);
+  else
+    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION_RANGE, 0, 1,
+        G_MAXINT, 1, NULL);
+  if (dmabuf)
+    gst_caps_set_features (caps, 0,
+        gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL));
+  return caps;
+}
+
+gboolean
+gst_dmapipe_layout_is_default (const struct dmapipe_layout *layout,
+    const GstVideoInfo * info)
+{
+  guint i;
+
+  if (layout->n_objects != 1
+      || layout->n_planes != GST_VIDEO_INFO_N_PLANES (info))
+    return FALSE;
+  for (i = 0; i < layout->n_planes; i++)
+    if (layout->planes[i].offset != GST_VIDEO_INFO_PLANE_OFFSET (info, i)
+        || layout->planes[i].stride !=
+        (guint32) GST_VIDEO_INFO_PLANE_STRIDE (info, i))
+      return FALSE;
+  return TRUE;
 }
 
 const gchar *

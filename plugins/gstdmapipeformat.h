@@ -41,6 +41,20 @@ gboolean gst_dmapipe_layout_from_video_info (const GstVideoInfo * info,
 gboolean gst_dmapipe_video_info_from_format (const struct dmapipe_format * format,
     GstVideoInfo * info);
 
+/* Caps for a stream of @format with what the protocol does not carry
+ * (colorimetry, chroma siting, interlacing) left out for downstream to fill
+ * in; the frame rate @fps_n/@fps_d, or any when @fps_n is 0; the
+ * memory:DMABuf feature if @dmabuf. NULL when GStreamer 1.22 caps cannot
+ * describe @format. The caller owns the caps. */
+GstCaps *gst_dmapipe_caps_from_format (const struct dmapipe_format * format,
+    gint fps_n, gint fps_d, gboolean dmabuf);
+
+/* TRUE if @layout is GStreamer's default layout for @info (one object,
+ * the same plane offsets and strides): an element that neither takes
+ * GstVideoMeta nor imports dma-bufs reads it right. */
+gboolean gst_dmapipe_layout_is_default (const struct dmapipe_layout * layout,
+    const GstVideoInfo * info);
+
 /* Short printable name of a fourcc ("NV12"). */
 const gchar *gst_dmapipe_fourcc_name (guint32 fourcc, gchar buf[16]);
 

@@ -243,6 +243,37 @@ gst_dmapipe_buffer_pool_new (struct dmapipe_allocator *allocator)
   return GST_BUFFER_POOL_CAST (self);
 }
 
+GstBufferPool *
+gst_dmapipe_buffer_pool_new_configured (struct dmapipe_allocator *allocator,
+    GstCaps * caps, guint size, guint min, gboolean videometa,
+    guint stride_align)
+{
+  GstBufferPool *pool = gst_dmapipe_buffer_pool_new (allocator);
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+
+  gst_buffer_pool_config_set_params (config, caps, size, min, 0);
+  if (videometa) {
+    gst_buffer_pool_config_add_option (config,
+        GST_BUFFER_POOL_OPTION_VIDEO_META);
+    if (stride_align > 1) {
+      GstVideoAlignment valign;
+      guint i;
+
+      gst_video_alignment_reset (&valign);
+      for (i = 0; i < GST_VIDEO_MAX_PLANES; i++)
+        valign.stride_align[i] = stride_align - 1;
+      gst_buffer_pool_config_add_option (config,
+          GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
+      gst_buffer_pool_config_set_video_alignment (config, &valign);
+    }
+  }
+  if (!gst_buffer_pool_set_config (pool, config)) {
+    gst_object_unref (pool);
+    return NULL;
+  }
+  return pool;
+}
+
 struct dmapipe_buffer *
 gst_dmapipe_memory_get_buffer (GstMemory * mem)
 {

@@ -24,6 +24,16 @@ G_DECLARE_FINAL_TYPE (GstDmapipeBufferPool, gst_dmapipe_buffer_pool,
  * GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT are honoured. */
 GstBufferPool *gst_dmapipe_buffer_pool_new (struct dmapipe_allocator *allocator);
 
+/* A pool from @allocator configured for @caps: @size-byte buffers, @min of
+ * them allocated up front, no maximum. With @videometa its buffers carry
+ * GstVideoMeta and, if @stride_align is above 1, rows aligned to that many
+ * bytes (a power of two). NULL when the configuration is refused; the
+ * caller owns the pool. */
+GstBufferPool *
+gst_dmapipe_buffer_pool_new_configured (struct dmapipe_allocator * allocator,
+    GstCaps * caps, guint size, guint min, gboolean videometa,
+    guint stride_align);
+
 /* The dmapipe buffer behind @mem if this pool made it (no reference is
  * added; valid as long as @mem), else NULL. */
 struct dmapipe_buffer *gst_dmapipe_memory_get_buffer (GstMemory * mem);

@@ -45,25 +45,25 @@
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
 #include <dmapipe/dmapipe.h>
 
+#include "gstdmapipeclock.h"
+#include "gstdmapipecopy.h"
 #include "gstdmapipeformat.h"
+#include "gstdmapipememreg.h"
 #include "gstdmapipepool.h"
 #include "gstdmapipesink.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_dmapipe_sink_debug);
+/* not static: the memory registry logs as part of the sink */
+GST_DEBUG_CATEGORY (gst_dmapipe_sink_debug);
 #define GST_CAT_DEFAULT gst_dmapipe_sink_debug
-GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
 
 #define DEFAULT_SOCKET_PATH NULL
 #define DEFAULT_ALLOCATOR NULL
@@ -74,14 +74,6 @@ GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
 #define DEFAULT_DRAIN_TIMEOUT 5000
 #define DEFAULT_STRIDE_ALIGN 0
 #define DEFAULT_STRICT FALSE
-
-/* Memory objects remembered at once. An upstream pool cycles through its
- * buffers, so an object unused for REGISTRY_MAX_AGE frames is one upstream
- * let go of: its registration (and the dup'ed fd pinning it) is dropped. */
-#define REGISTRY_SIZE 64
-#define REGISTRY_MAX_AGE 64
-/* a GST_PERFORMANCE line for the first copy and then every this many */
-#define COPY_LOG_INTERVAL 300
 
 enum
 {
@@ -104,32 +96,6 @@ enum
 
 static GParamSpec *properties[N_PROPERTIES];
 
-/* One memory object of a frame, as the kernel knows it. */
-typedef struct
-{
-  dev_t dev;
-  ino_t ino;
-} ObjectKey;
-
-/* Where a GstBuffer's pixels are, with the fds borrowed from its memories. */
-typedef struct
-{
-  struct dmapipe_layout layout;
-  ObjectKey keys[DMAPIPE_MAX_OBJECTS];
-  gint fds[DMAPIPE_MAX_OBJECTS];
-} FrameDesc;
-
-/* A set of memory objects registered with the server. */
-typedef struct
-{
-  struct dmapipe_buffer *dbuf;  /* our reference; the server holds its own */
-  struct dmapipe_layout layout; /* geometry only: the fds are dbuf's */
-  ObjectKey keys[DMAPIPE_MAX_OBJECTS];
-  GstBuffer *held;              /* while a consumer holds the frame */
-  guint64 last_used;            /* frame count when last queued */
-  gboolean retiring;            /* removed from the server, waiting for leases */
-} Entry;
-
 struct _GstDmapipeSink
 {
   GstBaseSink parent;
@@ -150,8 +116,7 @@ struct _GstDmapipeSink
   gboolean have_info;
   guint32 fourcc;
   GstBufferPool *copy_pool;
-  GstClock *mono_clock_checked;
-  gboolean mono_clock;
+  GstDmapipeClockCheck clock_check;
 
   /* set in start(), cleared in stop() */
   struct dmapipe_allocator *allocator;
@@ -162,10 +127,9 @@ struct _GstDmapipeSink
   GMutex lock;
   GCond cond;
   struct dmapipe_server *server;
-  GPtrArray *entries;           /* Entry* */
-  GArray *refused;              /* ObjectKey: not dma-buf nor sealed memfd */
-  GPtrArray *idle;              /* GstBuffer* to unref once @lock is dropped */
-  GPtrArray *render_idle;       /* streaming thread: @idle taken from render() */
+  GstDmapipeMemReg *registry;
+  GPtrArray *render_idle;       /* streaming thread: the registry's idle
+                                 * buffers, unref'd after render() unlocks */
   guint waiters;                /* threads in g_cond_wait*() on @cond */
   gboolean flushing;
   gboolean eos_sent;
@@ -186,37 +150,12 @@ G_DEFINE_TYPE (GstDmapipeSink, gst_dmapipe_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (dmapipesink, "dmapipesink", GST_RANK_NONE,
     GST_TYPE_DMAPIPE_SINK);
 
-static GQuark key_quark;
-
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
 
-static guint64
-monotonic_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + ts.tv_nsec;
-}
-
-/* ---- registry (under self->lock) ---------------------------------------- */
-
-static Entry *
-entry_find_dbuf (GstDmapipeSink * self, struct dmapipe_buffer *dbuf)
-{
-  guint i;
-
-  for (i = 0; i < self->entries->len; i++) {
-    Entry *e = g_ptr_array_index (self->entries, i);
-
-    if (e->dbuf == dbuf)
-      return e;
-  }
-  return NULL;
-}
+/* ---- the server and its dispatch thread --------------------------------- */
 
 /* The server is done with @dbuf: no consumer holds it any more. Called from
  * inside dmapipe_server_queue() and _dispatch(), with self->lock held. */
@@ -225,237 +164,9 @@ on_buffer_idle (struct dmapipe_server *server, struct dmapipe_buffer *dbuf,
     void *data)
 {
   GstDmapipeSink *self = data;
-  Entry *e = entry_find_dbuf (self, dbuf);
 
-  if (e && e->held) {
-    g_ptr_array_add (self->idle, e->held);
-    e->held = NULL;
-  }
+  gst_dmapipe_mem_reg_buffer_idle (self->registry, dbuf);
 }
-
-static void
-entry_free (GstDmapipeSink * self, Entry * e)
-{
-  if (e->held)
-    g_ptr_array_add (self->idle, e->held);
-  dmapipe_buffer_unref (e->dbuf);
-  g_free (e);
-}
-
-/* Unregisters @e. A frame still leased by a consumer keeps the entry (and
- * the GstBuffer) until the lease ends: the server then holds the only other
- * reference on the dmapipe buffer. */
-static void
-entry_retire (GstDmapipeSink * self, Entry * e)
-{
-  if (!e->retiring && self->server)
-    dmapipe_server_remove_buffer (self->server, e->dbuf);
-  e->retiring = TRUE;
-  if (dmapipe_buffer_get_refcount (e->dbuf) == 1) {
-    g_ptr_array_remove_fast (self->entries, e);
-    entry_free (self, e);
-  }
-}
-
-/* Frees retired entries no consumer holds any more, and registrations
- * upstream evidently dropped. */
-static void
-registry_collect (GstDmapipeSink * self)
-{
-  guint i = 0;
-
-  while (i < self->entries->len) {
-    Entry *e = g_ptr_array_index (self->entries, i);
-
-    if (e->retiring && dmapipe_buffer_get_refcount (e->dbuf) == 1) {
-      g_ptr_array_remove_index_fast (self->entries, i);
-      entry_free (self, e);
-      continue;
-    }
-    if (!e->retiring && !e->held
-        && self->frames > e->last_used + REGISTRY_MAX_AGE) {
-      GST_DEBUG_OBJECT (self, "dropping registration unused for %"
-          G_GUINT64_FORMAT " frames", self->frames - e->last_used);
-      entry_retire (self, e);
-      continue;
-    }
-    i++;
-  }
-}
-
-static void
-registry_retire_all (GstDmapipeSink * self)
-{
-  guint i;
-
-  for (i = self->entries->len; i > 0; i--)
-    entry_retire (self, g_ptr_array_index (self->entries, i - 1));
-}
-
-static gboolean
-key_refused (GstDmapipeSink * self, const FrameDesc * d)
-{
-  guint i, j;
-
-  for (i = 0; i < d->layout.n_objects; i++)
-    for (j = 0; j < self->refused->len; j++) {
-      ObjectKey *k = &g_array_index (self->refused, ObjectKey, j);
-
-      if (k->dev == d->keys[i].dev && k->ino == d->keys[i].ino)
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static void
-key_refuse (GstDmapipeSink * self, const FrameDesc * d)
-{
-  guint i;
-
-  for (i = 0; i < d->layout.n_objects; i++) {
-    if (self->refused->len >= REGISTRY_SIZE)
-      g_array_remove_index (self->refused, 0);
-    g_array_append_val (self->refused, d->keys[i]);
-  }
-}
-
-static gboolean
-same_geometry (const struct dmapipe_layout *a, const struct dmapipe_layout *b)
-{
-  guint i;
-
-  if (memcmp (&a->format, &b->format, sizeof (a->format)) != 0
-      || a->n_objects != b->n_objects || a->n_planes != b->n_planes)
-    return FALSE;
-  for (i = 0; i < a->n_planes; i++)
-    if (a->planes[i].object != b->planes[i].object
-        || a->planes[i].offset != b->planes[i].offset
-        || a->planes[i].stride != b->planes[i].stride)
-      return FALSE;
-  return TRUE;
-}
-
-typedef enum
-{
-  REGISTER_OK,
-  REGISTER_REFUSED,             /* not shareable: copy */
-  REGISTER_BUSY,                /* shareable, but cannot be queued now: drop */
-} RegisterResult;
-
-/* The entry for the objects in @d, registering them if new. */
-static RegisterResult
-registry_get (GstDmapipeSink * self, const FrameDesc * d, Entry ** out)
-{
-  struct dmapipe_layout layout;
-  struct dmapipe_buffer *dbuf;
-  Entry *e, *found = NULL, *lru = NULL;
-  guint i, j, live = 0;
-  gint id;
-
-  for (i = 0; i < self->entries->len && !found; i++) {
-    gboolean match;
-
-    e = g_ptr_array_index (self->entries, i);
-    if (e->retiring || e->layout.n_objects != d->layout.n_objects)
-      continue;
-    match = TRUE;
-    for (j = 0; j < d->layout.n_objects && match; j++)
-      match = e->keys[j].dev == d->keys[j].dev
-          && e->keys[j].ino == d->keys[j].ino;
-    if (match)
-      found = e;
-  }
-  if (found) {
-    if (same_geometry (&found->layout, &d->layout)) {
-      *out = found;
-      return REGISTER_OK;
-    }
-    /* the same memory described differently: start over with it */
-    entry_retire (self, found);
-  }
-
-  for (i = 0; i < self->entries->len; i++) {
-    e = g_ptr_array_index (self->entries, i);
-    if (e->retiring)
-      continue;
-    live++;
-    if (!e->held && (!lru || e->last_used < lru->last_used))
-      lru = e;
-  }
-  if (live >= REGISTRY_SIZE) {
-    if (!lru) {
-      GST_WARNING_OBJECT (self, "all %u registered buffers are held by "
-          "consumers", live);
-      return REGISTER_BUSY;
-    }
-    entry_retire (self, lru);
-  }
-
-  layout = d->layout;
-  for (i = 0; i < layout.n_objects; i++) {
-    layout.objects[i].fd = fcntl (d->fds[i], F_DUPFD_CLOEXEC, 3);
-    layout.objects[i].size = 0;         /* the library reads the real size */
-    if (layout.objects[i].fd < 0) {
-      GST_ERROR_OBJECT (self, "dup: %s", g_strerror (errno));
-      while (i-- > 0)
-        close (layout.objects[i].fd);
-      return REGISTER_BUSY;
-    }
-  }
-  /* takes the dup'ed fds, identifies them (dma-buf or sealed memfd) and
-   * bounds-checks the layout against their sizes */
-  dbuf = dmapipe_buffer_new_from_fds (&layout);
-  if (!dbuf) {
-    GST_INFO_OBJECT (self, "memory is neither a dma-buf nor a sealed memfd "
-        "(%s): it will be copied", g_strerror (errno));
-    key_refuse (self, d);
-    return REGISTER_REFUSED;
-  }
-  id = dmapipe_server_add_buffer (self->server, dbuf);
-  if (id < 0) {
-    GST_WARNING_OBJECT (self, "cannot register buffer: %s", g_strerror (-id));
-    dmapipe_buffer_unref (dbuf);
-    return REGISTER_BUSY;
-  }
-
-  e = g_new0 (Entry, 1);
-  e->dbuf = dbuf;
-  e->layout = d->layout;
-  memcpy (e->keys, d->keys, sizeof (e->keys));
-  e->last_used = self->frames;
-  g_ptr_array_add (self->entries, e);
-  GST_DEBUG_OBJECT (self, "registered buffer %d: %u object(s), %s", id,
-      layout.n_objects,
-      dmapipe_mem_kind_to_string (dmapipe_buffer_get_mem_kind (dbuf)));
-  *out = e;
-  return REGISTER_OK;
-}
-
-/* Moves the GstBuffers released under the lock to @into, an array of the
- * calling thread's (no allocation per frame); unref them with unref_idle()
- * after dropping the lock (an upstream pool's release may take its own
- * locks). */
-static void
-steal_idle (GstDmapipeSink * self, GPtrArray * into)
-{
-  guint i;
-
-  for (i = 0; i < self->idle->len; i++)
-    g_ptr_array_add (into, g_ptr_array_index (self->idle, i));
-  g_ptr_array_set_size (self->idle, 0);
-}
-
-static void
-unref_idle (GPtrArray * idle)
-{
-  guint i;
-
-  for (i = 0; i < idle->len; i++)
-    gst_buffer_unref (g_ptr_array_index (idle, i));
-  g_ptr_array_set_size (idle, 0);
-}
-
-/* ---- the server and its dispatch thread --------------------------------- */
 
 static gpointer
 dispatch_thread (gpointer data)
@@ -486,13 +197,13 @@ dispatch_thread (gpointer data)
     ret = dmapipe_server_dispatch (self->server, 0);
     if (ret < 0)
       GST_ERROR_OBJECT (self, "dispatch: %s", g_strerror (-ret));
-    registry_collect (self);
+    gst_dmapipe_mem_reg_collect (self->registry, self->server, self->frames);
     /* a broadcast is a futex syscall even with nobody waiting */
     if (self->waiters)
       g_cond_broadcast (&self->cond);
-    steal_idle (self, idle);
+    gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
     g_mutex_unlock (&self->lock);
-    unref_idle (idle);
+    gst_dmapipe_buffers_unref (idle);
   }
   g_ptr_array_free (idle, TRUE);
   return NULL;
@@ -504,7 +215,7 @@ server_start (GstDmapipeSink * self)
   struct dmapipe_server_options opts;
   struct dmapipe_server *server;
   GError *error = NULL;
-  gchar *path, *name;
+  gchar *path;
 
   dmapipe_server_options_init (&opts);
   GST_OBJECT_LOCK (self);
@@ -520,7 +231,6 @@ server_start (GstDmapipeSink * self)
     g_free (path);
     return FALSE;
   }
-  name = gst_object_get_name (GST_OBJECT (self));
   opts.path = path;
   opts.producer_name = "gst";
   opts.stream_name = NULL;      /* the socket's base name */
@@ -532,13 +242,11 @@ server_start (GstDmapipeSink * self)
         ("Cannot serve on %s: %s", path, g_strerror (err)),
         (err == EADDRINUSE ? "another producer is live on this socket" :
             "dmapipe_server_new failed"));
-    g_free (name);
     g_free (path);
     return FALSE;
   }
   dmapipe_server_set_idle_callback (server, on_buffer_idle, self);
   GST_INFO_OBJECT (self, "serving on %s", path);
-  g_free (name);
   g_free (path);
 
   self->server = server;
@@ -563,7 +271,6 @@ server_stop (GstDmapipeSink * self)
 {
   GPtrArray *idle = g_ptr_array_new ();
   guint64 one = 1;
-  guint i;
 
   if (self->thread) {
     g_atomic_int_set (&self->thread_stop, 1);
@@ -580,13 +287,10 @@ server_stop (GstDmapipeSink * self)
    * here on, so the held buffers are released below */
   dmapipe_server_free (self->server);
   self->server = NULL;
-  for (i = 0; i < self->entries->len; i++)
-    entry_free (self, g_ptr_array_index (self->entries, i));
-  g_ptr_array_set_size (self->entries, 0);
-  g_array_set_size (self->refused, 0);
-  steal_idle (self, idle);
+  gst_dmapipe_mem_reg_clear (self->registry);
+  gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
   g_mutex_unlock (&self->lock);
-  unref_idle (idle);
+  gst_dmapipe_buffers_unref (idle);
   g_ptr_array_free (idle, TRUE);
 }
 
@@ -644,7 +348,7 @@ gst_dmapipe_sink_stop (GstBaseSink * bsink)
   dmapipe_allocator_unref (self->allocator);
   self->allocator = NULL;
   self->have_info = FALSE;
-  gst_clear_object (&self->mono_clock_checked);
+  gst_dmapipe_clock_check_clear (&self->clock_check);
   return TRUE;
 }
 
@@ -693,7 +397,7 @@ gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   if (self->have_info && !gst_video_info_is_equal (&info, &self->info)) {
     GST_INFO_OBJECT (self, "format changed: new buffers for %" GST_PTR_FORMAT,
         caps);
-    registry_retire_all (self);
+    gst_dmapipe_mem_reg_retire_all (self->registry, self->server);
   }
   g_mutex_unlock (&self->lock);
 
@@ -708,39 +412,23 @@ gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   return TRUE;
 }
 
+/* A pool of the sink's allocator for @caps, rows aligned as #stride-align
+ * says when @videometa; NULL if refused. */
 static GstBufferPool *
 make_pool (GstDmapipeSink * self, GstCaps * caps, guint size, guint min,
     gboolean videometa)
 {
-  GstBufferPool *pool = gst_dmapipe_buffer_pool_new (self->allocator);
-  GstStructure *config = gst_buffer_pool_get_config (pool);
+  GstBufferPool *pool;
   guint align;
 
   GST_OBJECT_LOCK (self);
   align = self->stride_align;
   GST_OBJECT_UNLOCK (self);
 
-  gst_buffer_pool_config_set_params (config, caps, size, min, 0);
-  if (videometa) {
-    gst_buffer_pool_config_add_option (config,
-        GST_BUFFER_POOL_OPTION_VIDEO_META);
-    if (align > 1) {
-      GstVideoAlignment valign;
-      guint i;
-
-      gst_video_alignment_reset (&valign);
-      for (i = 0; i < GST_VIDEO_MAX_PLANES; i++)
-        valign.stride_align[i] = align - 1;
-      gst_buffer_pool_config_add_option (config,
-          GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
-      gst_buffer_pool_config_set_video_alignment (config, &valign);
-    }
-  }
-  if (!gst_buffer_pool_set_config (pool, config)) {
+  pool = gst_dmapipe_buffer_pool_new_configured (self->allocator, caps, size,
+      min, videometa, align);
+  if (!pool)
     GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
-    gst_object_unref (pool);
-    return NULL;
-  }
   return pool;
 }
 
@@ -787,256 +475,19 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   return TRUE;
 }
 
-/* ---- frames -------------------------------------------------------------- */
+/* ---- waiting for consumers ---------------------------------------------- */
 
 /*
- * The identity of the object behind @mem's fd. A GstFdMemory keeps its fd
- * for life, so the fstat() is made once per memory and the result kept on
- * it (a pool recycles the same memories: one system call per buffer, not
- * per frame). The value is set once and only freed with the memory; the
- * lock keeps two sinks sharing a memory (tee) from setting it twice.
+ * The sink's only two waits on consumers, each behind one function, until
+ * the library offers them: wait_ready() (render(): the #wait-consumers
+ * before the first frame, then room at block-policy consumers) and
+ * drain_and_end() (EOS: queued frames out, then EOS, then releases, within
+ * #drain-timeout). dmapipe_server_wait_consumers() is to replace the first
+ * half of wait_ready() and dmapipe_server_drain() the body of
+ * drain_and_end(). Both run under self->lock and sleep on self->cond,
+ * which the dispatch thread signals after every dispatch and unlock()
+ * on a flush.
  */
-static gboolean
-memory_object_key (GstMemory * mem, gint fd, ObjectKey * key)
-{
-  static GMutex key_lock;
-  ObjectKey *cached;
-  struct stat st;
-
-  g_mutex_lock (&key_lock);
-  cached = gst_mini_object_get_qdata (GST_MINI_OBJECT_CAST (mem), key_quark);
-  if (!cached) {
-    if (fstat (fd, &st) < 0) {
-      g_mutex_unlock (&key_lock);
-      return FALSE;
-    }
-    cached = g_new (ObjectKey, 1);
-    cached->dev = st.st_dev;
-    cached->ino = st.st_ino;
-    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem), key_quark, cached,
-        g_free);
-  }
-  *key = *cached;
-  g_mutex_unlock (&key_lock);
-  return TRUE;
-}
-
-/*
- * Describes where @buffer's pixels are, if every plane lies in fd-backed
- * memory (GstDmaBufMemory, GstFdMemory). Memories that share one object
- * (sub-memories of one dma-buf) become one object with offsets.
- */
-static gboolean
-describe_buffer (GstDmapipeSink * self, GstBuffer * buffer, FrameDesc * d)
-{
-  GstVideoMeta *vmeta = gst_buffer_get_video_meta (buffer);
-  guint n_planes = GST_VIDEO_INFO_N_PLANES (&self->info);
-  guint p;
-
-  if (vmeta && (vmeta->format != GST_VIDEO_INFO_FORMAT (&self->info)
-          || vmeta->width != (guint) GST_VIDEO_INFO_WIDTH (&self->info)
-          || vmeta->height != (guint) GST_VIDEO_INFO_HEIGHT (&self->info)
-          || vmeta->n_planes != n_planes))
-    return FALSE;
-
-  memset (d, 0, sizeof (*d));
-  d->layout.format.fourcc = self->fourcc;
-  d->layout.format.width = GST_VIDEO_INFO_WIDTH (&self->info);
-  d->layout.format.height = GST_VIDEO_INFO_HEIGHT (&self->info);
-  d->layout.format.modifier = DMAPIPE_MOD_LINEAR;
-  d->layout.n_planes = n_planes;
-  for (p = 0; p < DMAPIPE_MAX_OBJECTS; p++) {
-    d->layout.objects[p].fd = -1;
-    d->fds[p] = -1;
-  }
-
-  for (p = 0; p < n_planes; p++) {
-    gsize offset = vmeta ? vmeta->offset[p] :
-        GST_VIDEO_INFO_PLANE_OFFSET (&self->info, p);
-    gint stride = vmeta ? vmeta->stride[p] :
-        GST_VIDEO_INFO_PLANE_STRIDE (&self->info, p);
-    guint idx, len, obj;
-    gsize skip, mem_offset;
-    GstMemory *mem;
-    ObjectKey key = { 0, };
-    gint fd;
-
-    if (stride <= 0
-        || !gst_buffer_find_memory (buffer, offset, 1, &idx, &len, &skip))
-      return FALSE;
-    mem = gst_buffer_peek_memory (buffer, idx);
-    if (!gst_is_fd_memory (mem))
-      return FALSE;
-    fd = gst_fd_memory_get_fd (mem);
-    if (fd < 0)
-      return FALSE;
-    /* planes sharing a memory (and so an fd) share its object */
-    for (obj = 0; obj < d->layout.n_objects; obj++)
-      if (d->fds[obj] == fd)
-        break;
-    if (obj == d->layout.n_objects && !memory_object_key (mem, fd, &key))
-      return FALSE;
-    for (obj = 0; obj < d->layout.n_objects; obj++)
-      if (d->fds[obj] == fd || (d->keys[obj].dev == key.dev
-              && d->keys[obj].ino == key.ino))
-        break;
-    if (obj == d->layout.n_objects) {
-      if (obj == DMAPIPE_MAX_OBJECTS)
-        return FALSE;
-      d->keys[obj] = key;
-      d->fds[obj] = fd;
-      d->layout.n_objects++;
-    }
-    gst_memory_get_sizes (mem, &mem_offset, NULL);
-    d->layout.planes[p].object = obj;
-    d->layout.planes[p].offset = mem_offset + skip;
-    d->layout.planes[p].stride = stride;
-  }
-  return TRUE;
-}
-
-static gboolean
-is_monotonic_clock (GstDmapipeSink * self, GstClock * clock)
-{
-  if (clock != self->mono_clock_checked) {
-    GstClockType type = GST_CLOCK_TYPE_REALTIME;
-
-    if (GST_IS_SYSTEM_CLOCK (clock))
-      g_object_get (clock, "clock-type", &type, NULL);
-    self->mono_clock = type == GST_CLOCK_TYPE_MONOTONIC;
-    gst_object_replace ((GstObject **) & self->mono_clock_checked,
-        GST_OBJECT (clock));
-  }
-  return self->mono_clock;
-}
-
-/* The frame's capture time on CLOCK_MONOTONIC, as consumers expect. */
-static guint64
-capture_time (GstDmapipeSink * self, GstBuffer * buffer)
-{
-  GstBaseSink *bsink = GST_BASE_SINK (self);
-  GstClockTime ts = GST_BUFFER_PTS (buffer), running, abs;
-  guint64 now = monotonic_ns ();
-  GstClock *clock;
-
-  if (!GST_CLOCK_TIME_IS_VALID (ts))
-    ts = GST_BUFFER_DTS (buffer);
-  if (!GST_CLOCK_TIME_IS_VALID (ts))
-    return now;
-  GST_OBJECT_LOCK (self);
-  running = gst_segment_to_running_time (&bsink->segment, GST_FORMAT_TIME, ts);
-  clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self))
-      : NULL;
-  abs = running + GST_ELEMENT_CAST (self)->base_time;
-  GST_OBJECT_UNLOCK (self);
-  if (!clock || !GST_CLOCK_TIME_IS_VALID (running)) {
-    if (clock)
-      gst_object_unref (clock);
-    return now;
-  }
-  if (!is_monotonic_clock (self, clock)) {
-    /* another clock: carry the frame's age over to CLOCK_MONOTONIC */
-    GstClockTime clock_now = gst_clock_get_time (clock);
-
-    if (clock_now > abs)
-      abs = now > clock_now - abs ? now - (clock_now - abs) : 0;
-    else
-      abs = now + (abs - clock_now);
-  }
-  gst_object_unref (clock);
-  return abs;
-}
-
-/* Copies @buffer into a buffer of the sink's own pool: counted, refused
- * in strict mode. */
-static GstFlowReturn
-copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
-{
-  uint8_t *planes[GST_VIDEO_MAX_PLANES] = { NULL, };
-  uint32_t strides[GST_VIDEO_MAX_PLANES] = { 0, };
-  struct dmapipe_buffer *dbuf;
-  GstVideoFrame frame;
-  GstBuffer *copy = NULL;
-  GstFlowReturn fret;
-  gboolean strict;
-  guint64 copies;
-  guint p;
-  gint ret;
-
-  GST_OBJECT_LOCK (self);
-  strict = self->strict;
-  GST_OBJECT_UNLOCK (self);
-  if (strict) {
-    GstMemory *mem = gst_buffer_n_memory (buffer) ?
-        gst_buffer_peek_memory (buffer, 0) : NULL;
-
-    GST_ELEMENT_ERROR (self, STREAM, FAILED,
-        ("Refusing to copy a frame (strict=true)"),
-        ("upstream's memory (%s) is neither a dma-buf nor a sealed memfd; "
-            "let upstream use this sink's buffer pool or export dma-bufs",
-            mem && mem->allocator ? mem->allocator->mem_type : "unknown"));
-    return GST_FLOW_ERROR;
-  }
-
-  if (!self->copy_pool) {
-    GstCaps *caps = gst_video_info_to_caps (&self->info);
-
-    self->copy_pool = make_pool (self, caps, self->info.size, 2, FALSE);
-    gst_caps_unref (caps);
-    if (!self->copy_pool || !gst_buffer_pool_set_active (self->copy_pool, TRUE)) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Cannot allocate shareable buffers"), (NULL));
-      gst_clear_object (&self->copy_pool);
-      return GST_FLOW_ERROR;
-    }
-  }
-  fret = gst_buffer_pool_acquire_buffer (self->copy_pool, &copy, NULL);
-  if (fret != GST_FLOW_OK)
-    return fret;
-  dbuf = gst_dmapipe_memory_get_buffer (gst_buffer_peek_memory (copy, 0));
-
-  if (!gst_video_frame_map (&frame, &self->info, buffer, GST_MAP_READ)) {
-    gst_buffer_unref (copy);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map a frame"), (NULL));
-    return GST_FLOW_ERROR;
-  }
-  for (p = 0; p < GST_VIDEO_FRAME_N_PLANES (&frame); p++) {
-    planes[p] = GST_VIDEO_FRAME_PLANE_DATA (&frame, p);
-    strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, p);
-  }
-  ret = dmapipe_buffer_copy_from_memory (dbuf, planes, strides);
-  gst_video_frame_unmap (&frame);
-  if (ret < 0) {
-    gst_buffer_unref (copy);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot copy a frame: %s",
-            g_strerror (-ret)), (ret == -EPERM ?
-            "the library is in strict mode (DMAPIPE_STRICT=1)" : NULL));
-    return GST_FLOW_ERROR;
-  }
-  gst_buffer_copy_into (copy, buffer,
-      GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
-
-  g_mutex_lock (&self->lock);
-  copies = ++self->copies;
-  self->copied_bytes += self->info.size;
-  g_mutex_unlock (&self->lock);
-  if (copies == 1) {
-    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "copying frames: upstream "
-        "memory is neither a dma-buf nor a sealed memfd and upstream did not "
-        "take this sink's pool");
-    GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Copying every frame"),
-        ("upstream buffers are not in shareable memory; each frame is copied "
-            "(%" G_GSIZE_FORMAT " bytes); see the copies property",
-            self->info.size));
-  } else if (copies % COPY_LOG_INTERVAL == 0) {
-    GST_CAT_INFO_OBJECT (CAT_PERFORMANCE, self, "%" G_GUINT64_FORMAT
-        " frames copied so far", copies);
-  }
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COPIES]);
-
-  *out = copy;
-  return GST_FLOW_OK;
-}
 
 /* True if a consumer that asked for backpressure has no room. */
 static gboolean
@@ -1094,141 +545,6 @@ wait_ready (GstDmapipeSink * self, guint wait_consumers)
   }
 }
 
-static GstFlowReturn
-gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
-{
-  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
-  struct dmapipe_frame_meta meta;
-  GstBuffer *send = NULL;
-  RegisterResult res = REGISTER_REFUSED;
-  GstFlowReturn fret;
-  guint wait_consumers;
-  gboolean shareable;
-  FrameDesc desc;
-  Entry *e = NULL;
-  gint ret;
-
-  if (!self->have_info)
-    return GST_FLOW_NOT_NEGOTIATED;
-
-  GST_OBJECT_LOCK (self);
-  wait_consumers = self->wait_consumers;
-  GST_OBJECT_UNLOCK (self);
-
-  dmapipe_frame_meta_init (&meta);
-  meta.sequence = GST_BUFFER_OFFSET_IS_VALID (buffer) ?
-      GST_BUFFER_OFFSET (buffer) : self->sequence;
-  meta.timestamp_ns = capture_time (self, buffer);
-  if (!GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT))
-    meta.flags |= DMAPIPE_FRAME_KEYFRAME;
-  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT))
-    meta.flags |= DMAPIPE_FRAME_DISCONTINUITY;
-  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_CORRUPTED))
-    meta.flags |= DMAPIPE_FRAME_CORRUPTED;
-  self->sequence = meta.sequence + 1;
-
-  shareable = describe_buffer (self, buffer, &desc);
-
-  g_mutex_lock (&self->lock);
-  if (!self->server) {
-    g_mutex_unlock (&self->lock);
-    return GST_FLOW_FLUSHING;
-  }
-  fret = wait_ready (self, wait_consumers);
-  if (fret != GST_FLOW_OK) {
-    g_mutex_unlock (&self->lock);
-    return fret;
-  }
-  /* zero-copy when the memory is shareable as it is */
-  if (shareable && !key_refused (self, &desc))
-    res = registry_get (self, &desc, &e);
-  if (res == REGISTER_OK)
-    send = gst_buffer_ref (buffer);
-
-  if (res == REGISTER_REFUSED) {
-    g_mutex_unlock (&self->lock);
-    fret = copy_buffer (self, buffer, &send);
-    if (fret != GST_FLOW_OK)
-      return fret;
-    if (!describe_buffer (self, send, &desc)) {
-      gst_buffer_unref (send);
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
-          ("the sink's own buffer is not fd memory"));
-      return GST_FLOW_ERROR;
-    }
-    g_mutex_lock (&self->lock);
-    res = self->server ? registry_get (self, &desc, &e) : REGISTER_BUSY;
-    if (res == REGISTER_REFUSED) {
-      g_mutex_unlock (&self->lock);
-      gst_buffer_unref (send);
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
-          ("the sink's own buffers are refused by the library"));
-      return GST_FLOW_ERROR;
-    }
-  }
-
-  if (res != REGISTER_OK || e->held) {
-    /* the same memory is still with a consumer (upstream pushed it again),
-     * or no room to register it: this frame cannot be shown */
-    GST_DEBUG_OBJECT (self, "frame %" G_GUINT64_FORMAT " dropped: its memory "
-        "is busy", meta.sequence);
-    self->own_drops++;
-    g_mutex_unlock (&self->lock);
-    gst_clear_buffer (&send);
-    return GST_FLOW_OK;
-  }
-
-  e->held = send;
-  e->last_used = self->frames;
-  self->started = TRUE;
-  /* on_buffer_idle() takes e->held back inside when no consumer takes it */
-  ret = dmapipe_server_queue (self->server, dmapipe_buffer_ref (e->dbuf),
-      &meta);
-  if (ret < 0) {
-    GST_WARNING_OBJECT (self, "queue: %s", g_strerror (-ret));
-    if (e->held) {
-      g_ptr_array_add (self->idle, e->held);
-      e->held = NULL;
-    }
-    self->own_drops++;
-  } else {
-    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " queued for %d "
-        "consumer(s)", meta.sequence, ret);
-  }
-  self->frames++;
-  registry_collect (self);
-  steal_idle (self, self->render_idle);
-  g_mutex_unlock (&self->lock);
-  unref_idle (self->render_idle);
-  return GST_FLOW_OK;
-}
-
-static void
-post_stats (GstDmapipeSink * self)
-{
-  struct dmapipe_server_stats stats;
-  GstStructure *s;
-
-  g_mutex_lock (&self->lock);
-  if (!self->server) {
-    g_mutex_unlock (&self->lock);
-    return;
-  }
-  dmapipe_server_get_stats (self->server, &stats);
-  s = gst_structure_new ("dmapipesink-stats",
-      "frames", G_TYPE_UINT64, self->frames,
-      "drops", G_TYPE_UINT64, stats.frames_dropped + self->own_drops,
-      "copies", G_TYPE_UINT64, self->copies,
-      "copied-bytes", G_TYPE_UINT64, self->copied_bytes,
-      "consumers-total", G_TYPE_UINT64, stats.consumers_total,
-      "lease-timeouts", G_TYPE_UINT64, stats.lease_timeouts,
-      "memory", G_TYPE_STRING, dmapipe_mem_kind_to_string (stats.mem_kind),
-      NULL);
-  g_mutex_unlock (&self->lock);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self), s));
-}
-
 /* Waits (under self->lock, up to @deadline or a flush) until no consumer
  * has frames queued (@leases FALSE) or holds any (@leases TRUE). */
 static void
@@ -1280,6 +596,227 @@ drain_and_end (GstDmapipeSink * self)
   }
   wait_consumers_drained (self, TRUE, deadline);
   g_mutex_unlock (&self->lock);
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+/* The frame's capture time on CLOCK_MONOTONIC, as consumers expect. */
+static guint64
+capture_time (GstDmapipeSink * self, GstBuffer * buffer)
+{
+  GstClockTime ts = GST_BUFFER_PTS (buffer), running;
+
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    ts = GST_BUFFER_DTS (buffer);
+  if (!GST_CLOCK_TIME_IS_VALID (ts))
+    return gst_dmapipe_monotonic_ns ();
+  GST_OBJECT_LOCK (self);
+  running = gst_segment_to_running_time (&GST_BASE_SINK (self)->segment,
+      GST_FORMAT_TIME, ts);
+  GST_OBJECT_UNLOCK (self);
+  return gst_dmapipe_running_time_to_monotonic (&self->clock_check,
+      GST_ELEMENT_CAST (self), running);
+}
+
+/* Copies @buffer into a buffer of the sink's own pool: counted, refused
+ * in strict mode. */
+static GstFlowReturn
+copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
+{
+  struct dmapipe_buffer *dbuf;
+  GstBuffer *copy = NULL;
+  GstFlowReturn fret;
+  gboolean strict;
+  guint64 copies;
+
+  GST_OBJECT_LOCK (self);
+  strict = self->strict;
+  GST_OBJECT_UNLOCK (self);
+  if (strict) {
+    GstMemory *mem = gst_buffer_n_memory (buffer) ?
+        gst_buffer_peek_memory (buffer, 0) : NULL;
+
+    GST_ELEMENT_ERROR (self, STREAM, FAILED,
+        ("Refusing to copy a frame (strict=true)"),
+        ("upstream's memory (%s) is neither a dma-buf nor a sealed memfd; "
+            "let upstream use this sink's buffer pool or export dma-bufs",
+            mem && mem->allocator ? mem->allocator->mem_type : "unknown"));
+    return GST_FLOW_ERROR;
+  }
+
+  if (!self->copy_pool) {
+    GstCaps *caps = gst_video_info_to_caps (&self->info);
+
+    self->copy_pool = make_pool (self, caps, self->info.size, 2, FALSE);
+    gst_caps_unref (caps);
+    if (!self->copy_pool || !gst_buffer_pool_set_active (self->copy_pool, TRUE)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("Cannot allocate shareable buffers"), (NULL));
+      gst_clear_object (&self->copy_pool);
+      return GST_FLOW_ERROR;
+    }
+  }
+  fret = gst_buffer_pool_acquire_buffer (self->copy_pool, &copy, NULL);
+  if (fret != GST_FLOW_OK)
+    return fret;
+  dbuf = gst_dmapipe_memory_get_buffer (gst_buffer_peek_memory (copy, 0));
+  if (!gst_dmapipe_copy_from_buffer (GST_ELEMENT_CAST (self), &self->info,
+          buffer, dbuf)) {
+    gst_buffer_unref (copy);
+    return GST_FLOW_ERROR;
+  }
+  gst_buffer_copy_into (copy, buffer,
+      GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+
+  g_mutex_lock (&self->lock);
+  copies = ++self->copies;
+  self->copied_bytes += self->info.size;
+  g_mutex_unlock (&self->lock);
+  gst_dmapipe_copy_report (GST_ELEMENT_CAST (self), copies, "upstream "
+      "memory is neither a dma-buf nor a sealed memfd and upstream did not "
+      "take this sink's pool", "upstream buffers are not in shareable "
+      "memory; each frame is copied (%" G_GSIZE_FORMAT " bytes); see the "
+      "copies property", self->info.size);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COPIES]);
+
+  *out = copy;
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+  struct dmapipe_frame_meta meta;
+  GstBuffer *send = NULL;
+  GstDmapipeMemRegResult res = GST_DMAPIPE_MEM_REG_REFUSED;
+  GstDmapipeMemRegEntry *e = NULL;
+  GstDmapipeFrameDesc desc;
+  struct dmapipe_buffer *dbuf;
+  GstFlowReturn fret;
+  guint wait_consumers;
+  gboolean shareable;
+  gint ret;
+
+  if (!self->have_info)
+    return GST_FLOW_NOT_NEGOTIATED;
+
+  GST_OBJECT_LOCK (self);
+  wait_consumers = self->wait_consumers;
+  GST_OBJECT_UNLOCK (self);
+
+  dmapipe_frame_meta_init (&meta);
+  meta.sequence = GST_BUFFER_OFFSET_IS_VALID (buffer) ?
+      GST_BUFFER_OFFSET (buffer) : self->sequence;
+  meta.timestamp_ns = capture_time (self, buffer);
+  if (!GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT))
+    meta.flags |= DMAPIPE_FRAME_KEYFRAME;
+  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DISCONT))
+    meta.flags |= DMAPIPE_FRAME_DISCONTINUITY;
+  if (GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_CORRUPTED))
+    meta.flags |= DMAPIPE_FRAME_CORRUPTED;
+  self->sequence = meta.sequence + 1;
+
+  shareable = gst_dmapipe_frame_desc_from_buffer (&desc, buffer, &self->info,
+      self->fourcc);
+
+  g_mutex_lock (&self->lock);
+  if (!self->server) {
+    g_mutex_unlock (&self->lock);
+    return GST_FLOW_FLUSHING;
+  }
+  fret = wait_ready (self, wait_consumers);
+  if (fret != GST_FLOW_OK) {
+    g_mutex_unlock (&self->lock);
+    return fret;
+  }
+  /* zero-copy when the memory is shareable as it is */
+  if (shareable && !gst_dmapipe_mem_reg_is_refused (self->registry, &desc))
+    res = gst_dmapipe_mem_reg_get (self->registry, self->server, &desc,
+        self->frames, &e);
+  if (res == GST_DMAPIPE_MEM_REG_OK)
+    send = gst_buffer_ref (buffer);
+
+  if (res == GST_DMAPIPE_MEM_REG_REFUSED) {
+    g_mutex_unlock (&self->lock);
+    fret = copy_buffer (self, buffer, &send);
+    if (fret != GST_FLOW_OK)
+      return fret;
+    if (!gst_dmapipe_frame_desc_from_buffer (&desc, send, &self->info,
+            self->fourcc)) {
+      gst_buffer_unref (send);
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
+          ("the sink's own buffer is not fd memory"));
+      return GST_FLOW_ERROR;
+    }
+    g_mutex_lock (&self->lock);
+    res = self->server ? gst_dmapipe_mem_reg_get (self->registry,
+        self->server, &desc, self->frames, &e) : GST_DMAPIPE_MEM_REG_BUSY;
+    if (res == GST_DMAPIPE_MEM_REG_REFUSED) {
+      g_mutex_unlock (&self->lock);
+      gst_buffer_unref (send);
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, (NULL),
+          ("the sink's own buffers are refused by the library"));
+      return GST_FLOW_ERROR;
+    }
+  }
+
+  if (res != GST_DMAPIPE_MEM_REG_OK
+      || gst_dmapipe_mem_reg_entry_is_held (e)) {
+    /* the same memory is still with a consumer (upstream pushed it again),
+     * or no room to register it: this frame cannot be shown */
+    GST_DEBUG_OBJECT (self, "frame %" G_GUINT64_FORMAT " dropped: its memory "
+        "is busy", meta.sequence);
+    self->own_drops++;
+    g_mutex_unlock (&self->lock);
+    gst_clear_buffer (&send);
+    return GST_FLOW_OK;
+  }
+
+  dbuf = gst_dmapipe_mem_reg_entry_hold (e, send, self->frames);
+  self->started = TRUE;
+  /* on_buffer_idle() takes @send back inside when no consumer takes it */
+  ret = dmapipe_server_queue (self->server, dmapipe_buffer_ref (dbuf), &meta);
+  if (ret < 0) {
+    GST_WARNING_OBJECT (self, "queue: %s", g_strerror (-ret));
+    gst_dmapipe_mem_reg_entry_release (self->registry, e);
+    self->own_drops++;
+  } else {
+    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " queued for %d "
+        "consumer(s)", meta.sequence, ret);
+  }
+  self->frames++;
+  gst_dmapipe_mem_reg_collect (self->registry, self->server, self->frames);
+  gst_dmapipe_mem_reg_steal_idle (self->registry, self->render_idle);
+  g_mutex_unlock (&self->lock);
+  gst_dmapipe_buffers_unref (self->render_idle);
+  return GST_FLOW_OK;
+}
+
+static void
+post_stats (GstDmapipeSink * self)
+{
+  struct dmapipe_server_stats stats;
+  GstStructure *s;
+
+  g_mutex_lock (&self->lock);
+  if (!self->server) {
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  dmapipe_server_get_stats (self->server, &stats);
+  s = gst_structure_new ("dmapipesink-stats",
+      "frames", G_TYPE_UINT64, self->frames,
+      "drops", G_TYPE_UINT64, stats.frames_dropped + self->own_drops,
+      "copies", G_TYPE_UINT64, self->copies,
+      "copied-bytes", G_TYPE_UINT64, self->copied_bytes,
+      "consumers-total", G_TYPE_UINT64, stats.consumers_total,
+      "lease-timeouts", G_TYPE_UINT64, stats.lease_timeouts,
+      "memory", G_TYPE_STRING, dmapipe_mem_kind_to_string (stats.mem_kind),
+      NULL);
+  g_mutex_unlock (&self->lock);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
 }
 
 static gboolean
@@ -1430,10 +967,8 @@ gst_dmapipe_sink_finalize (GObject * object)
 
   g_free (self->socket_path);
   g_free (self->allocator_name);
-  g_ptr_array_free (self->entries, TRUE);
-  g_ptr_array_free (self->idle, TRUE);
+  gst_dmapipe_mem_reg_free (self->registry);
   g_ptr_array_free (self->render_idle, TRUE);
-  g_array_free (self->refused, TRUE);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
   g_mutex_clear (&self->lock);
@@ -1457,10 +992,8 @@ gst_dmapipe_sink_init (GstDmapipeSink * self)
 
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
-  self->entries = g_ptr_array_new ();
-  self->idle = g_ptr_array_new ();
+  self->registry = gst_dmapipe_mem_reg_new (GST_OBJECT_CAST (self));
   self->render_idle = g_ptr_array_new ();
-  self->refused = g_array_new (FALSE, FALSE, sizeof (ObjectKey));
   self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (self->wake_fd < 0)
     GST_ERROR_OBJECT (self, "eventfd: %s", g_strerror (errno));
@@ -1568,8 +1101,6 @@ gst_dmapipe_sink_class_init (GstDmapipeSinkClass * klass)
   basesink_class->render = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_render);
   basesink_class->event = GST_DEBUG_FUNCPTR (gst_dmapipe_sink_event);
 
-  key_quark = g_quark_from_static_string ("GstDmapipeSinkObjectKey");
   GST_DEBUG_CATEGORY_INIT (gst_dmapipe_sink_debug, "dmapipesink", 0,
       "dmapipe sink");
-  GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
 }

@@ -44,23 +44,24 @@
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gst/allocators/allocators.h>
 #include <gst/video/video.h>
 #include <dmapipe/dmapipe.h>
 
+#include "gstdmapipeclock.h"
+#include "gstdmapipeconn.h"
+#include "gstdmapipecopy.h"
 #include "gstdmapipeformat.h"
 #include "gstdmapipesrc.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_dmapipe_src_debug);
+/* not static: the connection logs as part of the source */
+GST_DEBUG_CATEGORY (gst_dmapipe_src_debug);
 #define GST_CAT_DEFAULT gst_dmapipe_src_debug
-GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
 
 #define DEFAULT_SOCKET_PATH NULL
 #define DEFAULT_POLICY DMAPIPE_POLICY_LATEST
@@ -69,7 +70,6 @@ GST_DEBUG_CATEGORY_STATIC (CAT_PERFORMANCE);
 #define DEFAULT_RECONNECT FALSE
 #define DEFAULT_TIMEOUT 0
 #define DEFAULT_STRICT FALSE
-#define COPY_LOG_INTERVAL 300
 
 enum
 {
@@ -113,48 +113,6 @@ gst_dmapipe_policy_get_type (void)
   return type;
 }
 
-typedef struct _Conn Conn;
-
-/* The memories made for one producer buffer, reused for each of its frames,
- * and the GstBuffer that carries them.
- *
- * While a frame is out, @busy counts the memories not back yet. The frame
- * goes back to the producer when @busy drops to 0, which happens one of two
- * ways:
- *  - the GstBuffer's last reference goes while it is the only holder of
- *    every memory (the usual case): its dispose hook keeps the buffer, with
- *    its memories and GstVideoMeta, for the next frame of this producer
- *    buffer, so a frame costs no allocation;
- *  - otherwise (a gst_buffer_copy() or someone else shares a memory, or
- *    downstream changed the buffer's memories) the GstBuffer is freed as
- *    usual and each memory's dispose hook takes it back when its last
- *    reference goes.
- * Memory references are the GstBuffer's while @buf exists and the entry's
- * own otherwise. */
-typedef struct
-{
-  Conn *conn;
-  struct dmapipe_buffer *dbuf;  /* reference */
-  guint n_mem;
-  GstMemory *mem[DMAPIPE_MAX_OBJECTS];
-  gsize mem_size[DMAPIPE_MAX_OBJECTS];  /* the part the planes cover */
-  GstBuffer *buf;               /* kept between frames; NULL if none */
-  guint busy;
-  struct dmapipe_frame *frame;
-} Entry;
-
-/* The client and everything that must outlive the element while GStreamer
- * still holds frames: one reference for the element, one per frame out. */
-struct _Conn
-{
-  gint refcount;
-  GMutex lock;                  /* the client is not thread-safe */
-  struct dmapipe_client *client;
-  GPtrArray *entries;           /* Entry* */
-  GstAllocator *dmabuf_allocator;
-  GstAllocator *fd_allocator;
-};
-
 struct _GstDmapipeSrc
 {
   GstPushSrc parent;
@@ -175,13 +133,12 @@ struct _GstDmapipeSrc
   enum dmapipe_mem_kind mem_kind;
 
   /* streaming thread */
-  Conn *conn;
+  GstDmapipeConn *conn;
   GstVideoInfo info;            /* GStreamer's default layout of the format */
   gboolean videometa;           /* downstream takes GstVideoMeta */
   gboolean dmabuf_caps;         /* negotiated memory:DMABuf: not mapped */
   gboolean discont;
-  GstClock *mono_clock_checked;
-  gboolean mono_clock;
+  GstDmapipeClockCheck clock_check;
 
   gint wake_fd;                 /* eventfd: unlock() */
   gint flushing;
@@ -201,281 +158,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
 
-static GQuark entry_quark;
-/* GstBuffer's own dispose (it returns pooled buffers to their pool) */
-static GstMiniObjectDisposeFunction buffer_dispose_default;
-
-static guint64
-monotonic_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + ts.tv_nsec;
-}
-
-/* ---- the connection ---------------------------------------------------- */
-
-static Conn *
-conn_ref (Conn * conn)
-{
-  g_atomic_int_inc (&conn->refcount);
-  return conn;
-}
-
-/* Frees an entry whose memories are all back (busy == 0). */
-static void
-entry_free (Entry * e)
-{
-  guint i;
-
-  /* no more resurrection: the unrefs below free the memories (closing
-   * their fds) and the buffer */
-  for (i = 0; i < e->n_mem; i++)
-    GST_MINI_OBJECT_CAST (e->mem[i])->dispose = NULL;
-  if (e->buf) {
-    GST_MINI_OBJECT_CAST (e->buf)->dispose = buffer_dispose_default;
-    gst_buffer_unref (e->buf);
-  } else {
-    for (i = 0; i < e->n_mem; i++)
-      gst_memory_unref (e->mem[i]);
-  }
-  dmapipe_buffer_unref (e->dbuf);
-  g_free (e);
-}
-
-static void
-conn_unref (Conn * conn)
-{
-  guint i;
-
-  if (!g_atomic_int_dec_and_test (&conn->refcount))
-    return;
-  /* every frame came back (each held a reference): all entries are idle */
-  for (i = 0; i < conn->entries->len; i++)
-    entry_free (g_ptr_array_index (conn->entries, i));
-  g_ptr_array_free (conn->entries, TRUE);
-  dmapipe_client_free (conn->client);
-  gst_object_unref (conn->dmabuf_allocator);
-  gst_object_unref (conn->fd_allocator);
-  g_mutex_clear (&conn->lock);
-  g_free (conn);
-}
-
-/*
- * The last reference to one of our memories went away, in whatever thread.
- * Take it back instead of freeing it; when all memories of the frame are
- * back, the frame is released to the producer.
- */
-static gboolean
-memory_dispose (GstMiniObject * obj)
-{
-  Entry *e = gst_mini_object_get_qdata (obj, entry_quark);
-  Conn *conn = e->conn;
-  struct dmapipe_frame *frame = NULL;
-
-  g_mutex_lock (&conn->lock);
-  gst_mini_object_ref (obj);
-  g_assert (e->busy > 0);
-  if (--e->busy == 0) {
-    frame = e->frame;
-    e->frame = NULL;
-    dmapipe_client_release_frame (conn->client, frame, -1);
-  }
-  g_mutex_unlock (&conn->lock);
-  if (frame)
-    conn_unref (conn);
-  return FALSE;
-}
-
-static gboolean
-strip_meta (GstBuffer * buf, GstMeta ** meta, gpointer unused)
-{
-  /* what downstream added; our GstVideoMeta is marked pooled */
-  if (!GST_META_FLAG_IS_SET (*meta, GST_META_FLAG_POOLED)) {
-    GST_META_FLAG_UNSET (*meta, GST_META_FLAG_LOCKED);
-    *meta = NULL;
-  }
-  return TRUE;
-}
-
-/*
- * The last reference to a frame's GstBuffer went away, in whatever thread.
- * If the buffer holds exactly the entry's memories and nobody else holds
- * any of them, keep it for the entry's next frame and release this one.
- * Otherwise let it go: the memories come back one by one through
- * memory_dispose() when their other holders drop them.
- */
-static gboolean
-buffer_dispose (GstMiniObject * obj)
-{
-  GstBuffer *buf = GST_BUFFER_CAST (obj);
-  Entry *e = gst_mini_object_get_qdata (obj, entry_quark);
-  Conn *conn = e->conn;
-  struct dmapipe_frame *frame = NULL;
-  gboolean keep;
-  guint i;
-
-  /* The buffer is out, so nothing but its holders touches it or the
-   * entry's memories (busy > 0 keeps the entry and its fields): checking
-   * needs no lock. A memory whose only reference is this buffer's cannot
-   * gain another. */
-  keep = gst_buffer_n_memory (buf) == e->n_mem;
-  for (i = 0; keep && i < e->n_mem; i++)
-    keep = gst_buffer_peek_memory (buf, i) == e->mem[i]
-        && GST_MINI_OBJECT_REFCOUNT_VALUE (e->mem[i]) == 1;
-  if (keep) {
-    gst_buffer_ref (buf);
-    /* outside conn->lock: freeing a meta may free another of our buffers */
-    gst_buffer_foreach_meta (buf, strip_meta, NULL);
-  }
-
-  g_mutex_lock (&conn->lock);
-  if (keep) {
-    g_assert (e->busy == e->n_mem);
-    e->busy = 0;
-    frame = e->frame;
-    e->frame = NULL;
-    dmapipe_client_release_frame (conn->client, frame, -1);
-  } else {
-    e->buf = NULL;
-  }
-  g_mutex_unlock (&conn->lock);
-  if (frame) {
-    conn_unref (conn);
-    return FALSE;
-  }
-  return buffer_dispose_default (obj);
-}
-
-/* The end of the last plane in each object: the bytes a frame covers. */
-static void
-object_extents (const struct dmapipe_layout *l, gsize extent[])
-{
-  guint i;
-
-  for (i = 0; i < l->n_objects; i++)
-    extent[i] = 0;
-  for (i = 0; i < l->n_planes; i++) {
-    guint64 end = l->planes[i].offset + dmapipe_layout_plane_size (l, i);
-    guint o = l->planes[i].object;
-
-    extent[o] = MAX (extent[o], MIN (end, l->objects[o].size));
-  }
-  for (i = 0; i < l->n_objects; i++)
-    if (extent[i] == 0)
-      extent[i] = l->objects[i].size;
-}
-
-static Entry *
-entry_new (Conn * conn, struct dmapipe_buffer *dbuf)
-{
-  const struct dmapipe_layout *l = dmapipe_buffer_get_layout (dbuf);
-  gboolean dmabuf = dmapipe_buffer_get_mem_kind (dbuf) == DMAPIPE_MEM_DMABUF;
-  Entry *e = g_new0 (Entry, 1);
-  guint i;
-
-  e->conn = conn;
-  e->dbuf = dmapipe_buffer_ref (dbuf);
-  object_extents (l, e->mem_size);
-  for (i = 0; i < l->n_objects; i++) {
-    gint fd = fcntl (l->objects[i].fd, F_DUPFD_CLOEXEC, 3);
-    GstMemory *mem;
-
-    if (fd < 0) {
-      GST_ERROR ("dup: %s", g_strerror (errno));
-      entry_free (e);
-      return NULL;
-    }
-    /* the memory owns the dup; mapped once, on first use, and kept */
-    mem = gst_fd_allocator_alloc (dmabuf ? conn->dmabuf_allocator :
-        conn->fd_allocator, fd, l->objects[i].size,
-        GST_FD_MEMORY_FLAG_KEEP_MAPPED);
-    if (!mem) {
-      close (fd);
-      entry_free (e);
-      return NULL;
-    }
-    gst_memory_resize (mem, 0, e->mem_size[i]);
-    /* other consumers see the same pixels: nobody writes into them */
-    GST_MINI_OBJECT_FLAG_SET (mem, GST_MEMORY_FLAG_READONLY);
-    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (mem), entry_quark, e,
-        NULL);
-    GST_MINI_OBJECT_CAST (mem)->dispose = memory_dispose;
-    e->mem[e->n_mem++] = mem;
-  }
-  return e;
-}
-
-/* Entries of buffers the client forgot (REMOVE_BUFFER, reconnect) go, with
- * the fds they pin. Under conn->lock; returns them (NULL if none) for the
- * caller to free after dropping it. */
-static GPtrArray *
-conn_collect (Conn * conn)
-{
-  GPtrArray *dead = NULL;
-  guint i = 0;
-
-  while (i < conn->entries->len) {
-    Entry *e = g_ptr_array_index (conn->entries, i);
-
-    if (e->busy == 0 && dmapipe_buffer_get_refcount (e->dbuf) == 1) {
-      g_ptr_array_remove_index_fast (conn->entries, i);
-      if (!dead)
-        dead = g_ptr_array_new ();
-      g_ptr_array_add (dead, e);
-    } else {
-      i++;
-    }
-  }
-  return dead;
-}
-
-static Entry *
-conn_find (Conn * conn, struct dmapipe_buffer *dbuf)
-{
-  guint i;
-
-  for (i = 0; i < conn->entries->len; i++) {
-    Entry *e = g_ptr_array_index (conn->entries, i);
-
-    if (e->dbuf == dbuf)
-      return e;
-  }
-  return NULL;
-}
-
 /* ---- caps ------------------------------------------------------------------ */
-
-/* Caps of the stream, with what the producer does not tell (colorimetry,
- * chroma siting, interlacing) left out for downstream to fill in, and the
- * frame rate open unless the framerate property sets it. Call with
- * GST_OBJECT_LOCK. */
-static GstCaps *
-caps_for_format (GstDmapipeSrc * self, gboolean dmabuf)
-{
-  GstVideoFormat format = gst_dmapipe_format_from_drm (self->format.fourcc);
-  GstVideoInfo info;
-  GstCaps *caps;
-
-  if (!gst_dmapipe_video_info_from_format (&self->format, &info))
-    return NULL;
-  caps = gst_caps_new_simple ("video/x-raw",
-      "format", G_TYPE_STRING, gst_video_format_to_string (format),
-      "width", G_TYPE_INT, (gint) self->format.width,
-      "height", G_TYPE_INT, (gint) self->format.height,
-      "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
-  if (self->fps_n > 0)
-    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION, self->fps_n,
-        self->fps_d, NULL);
-  else
-    gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION_RANGE, 0, 1,
-        G_MAXINT, 1, NULL);
-  if (dmabuf)
-    gst_caps_set_features (caps, 0,
-        gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL));
-  return caps;
-}
 
 /* What this stream can be, preferred first; NULL before the first FORMAT.
  * Call with GST_OBJECT_LOCK. */
@@ -486,12 +169,14 @@ stream_caps (GstDmapipeSrc * self)
 
   if (!self->have_format)
     return NULL;
-  plain = caps_for_format (self, FALSE);
+  plain = gst_dmapipe_caps_from_format (&self->format, self->fps_n,
+      self->fps_d, FALSE);
   if (!plain)
     return NULL;
   if (self->mem_kind != DMAPIPE_MEM_DMABUF)
     return plain;
-  caps = caps_for_format (self, TRUE);
+  caps = gst_dmapipe_caps_from_format (&self->format, self->fps_n,
+      self->fps_d, TRUE);
   gst_caps_append (caps, plain);
   return caps;
 }
@@ -593,81 +278,15 @@ gst_dmapipe_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
 
 /* ---- frames ---------------------------------------------------------------- */
 
-static gboolean
-is_monotonic_clock (GstDmapipeSrc * self, GstClock * clock)
-{
-  if (clock != self->mono_clock_checked) {
-    GstClockType type = GST_CLOCK_TYPE_REALTIME;
-
-    if (GST_IS_SYSTEM_CLOCK (clock))
-      g_object_get (clock, "clock-type", &type, NULL);
-    self->mono_clock = type == GST_CLOCK_TYPE_MONOTONIC;
-    gst_object_replace ((GstObject **) & self->mono_clock_checked,
-        GST_OBJECT (clock));
-  }
-  return self->mono_clock;
-}
-
-/* The running time of a capture time on CLOCK_MONOTONIC. */
-static GstClockTime
-running_time_of (GstDmapipeSrc * self, guint64 capture_ns)
-{
-  GstClockTime base, abs;
-  GstClock *clock;
-
-  GST_OBJECT_LOCK (self);
-  clock = GST_ELEMENT_CLOCK (self) ? gst_object_ref (GST_ELEMENT_CLOCK (self))
-      : NULL;
-  base = GST_ELEMENT_CAST (self)->base_time;
-  GST_OBJECT_UNLOCK (self);
-  if (!clock)
-    return GST_CLOCK_TIME_NONE;
-
-  if (is_monotonic_clock (self, clock)) {
-    abs = capture_ns;
-  } else {
-    /* another clock: the frame is as old on it as on CLOCK_MONOTONIC */
-    GstClockTime clock_now = gst_clock_get_time (clock);
-    guint64 now = monotonic_ns ();
-    guint64 age = now > capture_ns ? now - capture_ns : 0;
-
-    abs = clock_now > age ? clock_now - age : 0;
-  }
-  gst_object_unref (clock);
-  /* captured before this pipeline started playing */
-  return abs > base ? abs - base : 0;
-}
-
-/* True if downstream would misread the frame without its GstVideoMeta. */
-static gboolean
-needs_videometa (GstDmapipeSrc * self, const struct dmapipe_layout *l)
-{
-  guint i;
-
-  if (l->n_objects != 1 || l->n_planes != GST_VIDEO_INFO_N_PLANES (&self->info))
-    return TRUE;
-  for (i = 0; i < l->n_planes; i++)
-    if (l->planes[i].offset != GST_VIDEO_INFO_PLANE_OFFSET (&self->info, i)
-        || l->planes[i].stride !=
-        (guint32) GST_VIDEO_INFO_PLANE_STRIDE (&self->info, i))
-      return TRUE;
-  return FALSE;
-}
-
 /* Copies a frame into system memory in GStreamer's default layout, for a
  * downstream that cannot take the producer's strides. Counted. */
 static GstFlowReturn
 copy_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
     GstBuffer ** out)
 {
-  uint8_t *planes[GST_VIDEO_MAX_PLANES] = { NULL, };
-  uint32_t strides[GST_VIDEO_MAX_PLANES] = { 0, };
   GstBuffer *buf;
-  GstMapInfo map;
   gboolean strict;
   guint64 copies;
-  guint i;
-  gint ret;
 
   GST_OBJECT_LOCK (self);
   strict = self->strict;
@@ -681,143 +300,19 @@ copy_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
     return GST_FLOW_ERROR;
   }
 
-  buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&self->info), NULL);
-  if (!buf || !gst_buffer_map (buf, &map, GST_MAP_WRITE)) {
-    gst_clear_buffer (&buf);
+  buf = gst_dmapipe_copy_to_new_buffer (GST_ELEMENT_CAST (self), &self->info,
+      frame->buffer);
+  if (!buf)
     return GST_FLOW_ERROR;
-  }
-  for (i = 0; i < GST_VIDEO_INFO_N_PLANES (&self->info); i++) {
-    planes[i] = map.data + GST_VIDEO_INFO_PLANE_OFFSET (&self->info, i);
-    strides[i] = GST_VIDEO_INFO_PLANE_STRIDE (&self->info, i);
-  }
-  ret = dmapipe_buffer_copy_to_memory (frame->buffer, planes, strides);
-  gst_buffer_unmap (buf, &map);
-  if (ret < 0) {
-    gst_buffer_unref (buf);
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot copy a frame: %s",
-            g_strerror (-ret)), (ret == -EPERM ?
-            "the library is in strict mode (DMAPIPE_STRICT=1)" : NULL));
-    return GST_FLOW_ERROR;
-  }
 
   GST_OBJECT_LOCK (self);
   copies = ++self->copies;
   GST_OBJECT_UNLOCK (self);
-  if (copies == 1) {
-    GST_CAT_WARNING_OBJECT (CAT_PERFORMANCE, self, "copying frames: "
-        "downstream does not take GstVideoMeta and the producer's layout "
-        "is not GStreamer's default");
-    GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("Copying every frame"),
-        ("downstream does not take GstVideoMeta; see the copies property"));
-  } else if (copies % COPY_LOG_INTERVAL == 0) {
-    GST_CAT_INFO_OBJECT (CAT_PERFORMANCE, self, "%" G_GUINT64_FORMAT
-        " frames copied so far", copies);
-  }
+  gst_dmapipe_copy_report (GST_ELEMENT_CAST (self), copies, "downstream "
+      "does not take GstVideoMeta and the producer's layout is not "
+      "GStreamer's default", "downstream does not take GstVideoMeta; see "
+      "the copies property");
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COPIES]);
-  *out = buf;
-  return GST_FLOW_OK;
-}
-
-/* Wraps @frame's buffer in GstMemory (made once per buffer) without copying.
- * Takes @frame: it is released when the memories come back. */
-static GstFlowReturn
-wrap_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
-    GstBuffer ** out)
-{
-  const struct dmapipe_layout *l = dmapipe_buffer_get_layout (frame->buffer);
-  Conn *conn = self->conn;
-  gsize offsets[GST_VIDEO_MAX_PLANES] = { 0, };
-  gint strides[GST_VIDEO_MAX_PLANES] = { 0, };
-  gsize base[DMAPIPE_MAX_OBJECTS];
-  GPtrArray *dead;
-  GstVideoMeta *meta;
-  GstBuffer *buf;
-  Entry *e;
-  guint i, n;
-
-  g_mutex_lock (&conn->lock);
-  dead = conn_collect (conn);
-  e = conn_find (conn, frame->buffer);
-  if (!e) {
-    e = entry_new (conn, frame->buffer);
-    if (e)
-      g_ptr_array_add (conn->entries, e);
-  }
-  if (!e || e->busy) {
-    /* cannot happen: the client never hands out a buffer we still hold */
-    dmapipe_client_release_frame (conn->client, frame, -1);
-    g_mutex_unlock (&conn->lock);
-    if (dead) {
-      for (i = 0; i < dead->len; i++)
-        entry_free (g_ptr_array_index (dead, i));
-      g_ptr_array_free (dead, TRUE);
-    }
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
-        ("cannot wrap buffer %u", frame->buffer_id));
-    return GST_FLOW_ERROR;
-  }
-  n = e->n_mem;
-  for (i = 0; i < n; i++) {
-    gsize offset, size = gst_memory_get_sizes (e->mem[i], &offset, NULL);
-
-    /* only we hold it now: undo any resize downstream made */
-    if (offset != 0 || size != e->mem_size[i])
-      gst_memory_resize (e->mem[i], -(gssize) offset, e->mem_size[i]);
-  }
-  /* the buffer kept from this entry's last frame, or a new one that takes
-   * the entry's memory references */
-  buf = e->buf;
-  if (!buf) {
-    buf = gst_buffer_new ();
-    for (i = 0; i < n; i++)
-      gst_buffer_append_memory (buf, e->mem[i]);
-    gst_mini_object_set_qdata (GST_MINI_OBJECT_CAST (buf), entry_quark, e,
-        NULL);
-    if (!buffer_dispose_default)
-      buffer_dispose_default = GST_MINI_OBJECT_CAST (buf)->dispose;
-    GST_MINI_OBJECT_CAST (buf)->dispose = buffer_dispose;
-    e->buf = buf;
-  }
-  e->busy = n;
-  e->frame = frame;
-  conn_ref (conn);
-  g_mutex_unlock (&conn->lock);
-
-  if (dead) {
-    for (i = 0; i < dead->len; i++)
-      entry_free (g_ptr_array_index (dead, i));
-    g_ptr_array_free (dead, TRUE);
-  }
-
-  /* a kept buffer carries the last frame's flags and timestamps */
-  GST_BUFFER_FLAGS (buf) = 0;
-  GST_BUFFER_DURATION (buf) = GST_CLOCK_TIME_NONE;
-  for (i = 0, base[0] = 0; i < n; i++)
-    if (i > 0)
-      base[i] = base[i - 1] + e->mem_size[i - 1];
-  for (i = 0; i < l->n_planes; i++) {
-    offsets[i] = base[l->planes[i].object] + l->planes[i].offset;
-    strides[i] = l->planes[i].stride;
-  }
-  meta = gst_buffer_get_video_meta (buf);
-  if (!meta) {
-    meta = gst_buffer_add_video_meta_full (buf, GST_VIDEO_FRAME_FLAG_NONE,
-        GST_VIDEO_INFO_FORMAT (&self->info),
-        GST_VIDEO_INFO_WIDTH (&self->info), GST_VIDEO_INFO_HEIGHT (&self->info),
-        l->n_planes, offsets, strides);
-    /* kept with the buffer, not stripped between frames */
-    GST_META_FLAG_SET (meta, GST_META_FLAG_POOLED);
-    GST_META_FLAG_SET (meta, GST_META_FLAG_LOCKED);
-  } else {
-    /* set again for every frame: downstream may have changed it */
-    meta->flags = GST_VIDEO_FRAME_FLAG_NONE;
-    meta->format = GST_VIDEO_INFO_FORMAT (&self->info);
-    meta->width = GST_VIDEO_INFO_WIDTH (&self->info);
-    meta->height = GST_VIDEO_INFO_HEIGHT (&self->info);
-    meta->n_planes = l->n_planes;
-    memcpy (meta->offset, offsets, sizeof (offsets));
-    memcpy (meta->stride, strides, sizeof (strides));
-  }
   *out = buf;
   return GST_FLOW_OK;
 }
@@ -864,9 +359,7 @@ post_stats (GstDmapipeSrc * self)
   struct dmapipe_client_stats stats;
   GstStructure *s;
 
-  g_mutex_lock (&self->conn->lock);
-  dmapipe_client_get_stats (self->conn->client, &stats);
-  g_mutex_unlock (&self->conn->lock);
+  gst_dmapipe_conn_get_stats (self->conn, &stats);
   GST_OBJECT_LOCK (self);
   s = gst_structure_new ("dmapipesrc-stats",
       "frames", G_TYPE_UINT64, self->frames,
@@ -884,7 +377,7 @@ post_stats (GstDmapipeSrc * self)
 static GstFlowReturn
 next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
 {
-  Conn *conn = self->conn;
+  GstDmapipeConn *conn = self->conn;
   /* a frame already received is taken without a syscall; otherwise poll()
    * says when dispatching has something to read */
   gboolean dispatch = FALSE;
@@ -898,30 +391,15 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
     deadline = g_get_monotonic_time () + timeout * G_TIME_SPAN_MILLISECOND;
 
   for (;;) {
-    enum dmapipe_error_code code = DMAPIPE_ERR_NONE;
-    const gchar *message = NULL;
     struct dmapipe_frame *frame;
     struct pollfd pfd[2];
-    gchar *why = NULL;
+    gchar *why;
     gint err, wait_ms = -1;
 
     if (g_atomic_int_get (&self->flushing))
       return GST_FLOW_FLUSHING;
 
-    g_mutex_lock (&conn->lock);
-    frame = dmapipe_client_acquire_frame (conn->client);
-    if (!frame && errno == EAGAIN && dispatch) {
-      dmapipe_client_dispatch (conn->client, 0);
-      frame = dmapipe_client_acquire_frame (conn->client);
-    }
-    err = frame ? 0 : errno;
-    if (err == EPROTO) {
-      code = dmapipe_client_get_error (conn->client, &message);
-      why = g_strdup_printf ("%s: %s", dmapipe_error_code_to_string (code),
-          message ? message : "");
-    }
-    g_mutex_unlock (&conn->lock);
-
+    frame = gst_dmapipe_conn_acquire_frame (conn, dispatch, &err, &why);
     if (frame) {
       *out = frame;
       return GST_FLOW_OK;
@@ -956,7 +434,7 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
       wait_ms = (gint) MIN (left / 1000 + 1, G_MAXINT);
     }
     /* the client's fd covers its socket and its reconnect timer */
-    pfd[0].fd = dmapipe_client_get_fd (conn->client);
+    pfd[0].fd = gst_dmapipe_conn_get_fd (conn);
     pfd[0].events = POLLIN;
     pfd[1].fd = self->wake_fd;
     pfd[1].events = POLLIN;
@@ -978,7 +456,7 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   GstFlowReturn ret;
   GstBuffer *buf = NULL;
   guint64 sequence, capture;
-  guint32 flags;
+  guint32 flags, buffer_id;
   gint fps_n, fps_d;
 
   ret = next_frame (self, &frame);
@@ -988,31 +466,35 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
     return ret;
 
   if (!update_format (self, frame)) {
-    g_mutex_lock (&self->conn->lock);
-    dmapipe_client_release_frame (self->conn->client, frame, -1);
-    g_mutex_unlock (&self->conn->lock);
+    gst_dmapipe_conn_release_frame (self->conn, frame);
     return GST_FLOW_NOT_NEGOTIATED;
   }
 
   sequence = frame->meta.sequence;
   flags = frame->meta.flags;
+  buffer_id = frame->buffer_id;
   capture = frame->meta.timestamp_ns ? frame->meta.timestamp_ns :
       frame->received_ns;
 
   /* memory:DMABuf consumers import by fd and read the layout from the
    * GstVideoMeta; only a mapping consumer without GstVideoMeta support
    * would misread the producer's strides */
-  if (!self->videometa && !self->dmabuf_caps && needs_videometa (self,
-          dmapipe_buffer_get_layout (frame->buffer))) {
+  if (!self->videometa && !self->dmabuf_caps
+      && !gst_dmapipe_layout_is_default (dmapipe_buffer_get_layout
+          (frame->buffer), &self->info)) {
     ret = copy_frame (self, frame, &buf);
-    g_mutex_lock (&self->conn->lock);
-    dmapipe_client_release_frame (self->conn->client, frame, -1);
-    g_mutex_unlock (&self->conn->lock);
+    gst_dmapipe_conn_release_frame (self->conn, frame);
+    if (ret != GST_FLOW_OK)
+      return ret;
   } else {
-    ret = wrap_frame (self, frame, &buf);
+    /* takes the frame, given back when its memories are */
+    buf = gst_dmapipe_conn_wrap_frame (self->conn, frame, &self->info);
+    if (!buf) {
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED, (NULL),
+          ("cannot wrap buffer %u", buffer_id));
+      return GST_FLOW_ERROR;
+    }
   }
-  if (ret != GST_FLOW_OK)
-    return ret;
 
   GST_OBJECT_LOCK (self);
   fps_n = self->fps_n;
@@ -1020,7 +502,8 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   self->frames++;
   GST_OBJECT_UNLOCK (self);
 
-  pts = running_time_of (self, capture);
+  pts = gst_dmapipe_monotonic_to_running_time (&self->clock_check,
+      GST_ELEMENT_CAST (self), capture);
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
   if (fps_n > 0 && fps_d > 0)
@@ -1049,8 +532,8 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
   GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
   struct dmapipe_client_options opts;
   struct dmapipe_client *client;
+  GstDmapipeConn *conn;
   gchar *path, *name;
-  Conn *conn;
   gint err;
 
   dmapipe_client_options_init (&opts);
@@ -1086,13 +569,7 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
   GST_INFO_OBJECT (self, "connected to %s", path);
   g_free (path);
 
-  conn = g_new0 (Conn, 1);
-  conn->refcount = 1;
-  g_mutex_init (&conn->lock);
-  conn->client = client;
-  conn->entries = g_ptr_array_new ();
-  conn->dmabuf_allocator = gst_dmabuf_allocator_new ();
-  conn->fd_allocator = gst_fd_allocator_new ();
+  conn = gst_dmapipe_conn_new (client);
   GST_OBJECT_LOCK (self);
   self->conn = conn;
   GST_OBJECT_UNLOCK (self);
@@ -1105,8 +582,7 @@ static gboolean
 gst_dmapipe_src_stop (GstBaseSrc * bsrc)
 {
   GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
-
-  Conn *conn;
+  GstDmapipeConn *conn;
 
   GST_OBJECT_LOCK (self);
   conn = self->conn;
@@ -1115,8 +591,8 @@ gst_dmapipe_src_stop (GstBaseSrc * bsrc)
   GST_OBJECT_UNLOCK (self);
   /* frames still out keep the connection until GStreamer frees them */
   if (conn)
-    conn_unref (conn);
-  gst_clear_object (&self->mono_clock_checked);
+    gst_dmapipe_conn_unref (conn);
+  gst_dmapipe_clock_check_clear (&self->clock_check);
   return TRUE;
 }
 
@@ -1225,13 +701,11 @@ gst_dmapipe_src_get_property (GObject * object, guint prop_id,
     GST_OBJECT_LOCK (self);
     /* the connection lives as long as the element is started */
     if (self->conn) {
-      Conn *conn = conn_ref (self->conn);
+      GstDmapipeConn *conn = gst_dmapipe_conn_ref (self->conn);
 
       GST_OBJECT_UNLOCK (self);
-      g_mutex_lock (&conn->lock);
-      dmapipe_client_get_stats (conn->client, &stats);
-      g_mutex_unlock (&conn->lock);
-      conn_unref (conn);
+      gst_dmapipe_conn_get_stats (conn, &stats);
+      gst_dmapipe_conn_unref (conn);
     } else {
       GST_OBJECT_UNLOCK (self);
     }
@@ -1409,10 +883,8 @@ gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
   basesrc_class->query = GST_DEBUG_FUNCPTR (gst_dmapipe_src_query);
   pushsrc_class->create = GST_DEBUG_FUNCPTR (gst_dmapipe_src_create);
 
-  entry_quark = g_quark_from_static_string ("GstDmapipeSrcEntry");
   GST_DEBUG_CATEGORY_INIT (gst_dmapipe_src_debug, "dmapipesrc", 0,
       "dmapipe source");
-  GST_DEBUG_CATEGORY_GET (CAT_PERFORMANCE, "GST_PERFORMANCE");
 
   gst_type_mark_as_plugin_api (GST_TYPE_DMAPIPE_POLICY, 0);
 }
