@@ -11,7 +11,9 @@
 
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
+#include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/uio.h>
 #include <linux/version.h>
 
 #define DMAPIPE_KERNEL_SINCE(major, minor) \
@@ -45,6 +47,27 @@ static inline void dmapipe_vm_flags_set(struct vm_area_struct *vma, vm_flags_t f
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;
+#endif
+}
+
+/*
+ * Writes to a regular file hold the file system's write access (the freeze
+ * protection, sb_start_write): vfs_iter_write() takes it itself since 6.7;
+ * before, its callers must, or a write to a frozen ext4 goes ahead and
+ * warns on every journal start.
+ */
+static inline ssize_t dmapipe_vfs_iter_write(struct file *file, struct iov_iter *iter,
+					     loff_t *pos)
+{
+#if DMAPIPE_KERNEL_SINCE(6, 7)
+	return vfs_iter_write(file, iter, pos, 0);
+#else
+	ssize_t ret;
+
+	file_start_write(file);
+	ret = vfs_iter_write(file, iter, pos, 0);
+	file_end_write(file);
+	return ret;
 #endif
 }
 

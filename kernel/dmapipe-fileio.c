@@ -43,7 +43,7 @@ static ssize_t file_io_chunk(struct dmapipe_buffer *buf, struct bio_vec *bvec,
 	}
 	iov_iter_bvec(&iter, to_file ? ITER_SOURCE : ITER_DEST, bvec, nr, len);
 	if (to_file)
-		return vfs_iter_write(file, &iter, pos, 0);
+		return dmapipe_vfs_iter_write(file, &iter, pos);
 	return vfs_iter_read(file, &iter, pos, 0);
 }
 
