@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench-storage.h"
+#include "storage.h"
 #include "dmapipe-tool.h"
 
 #define MAX_RUNS 8

@@ -34,7 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench-storage.h"
+#include "storage.h"
 
 #define SAMPLE_MS 100
 
