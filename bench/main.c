@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dmapipe bench: the cost of handing frames across processes, measured in
- * one run next to (a) one memcpy of the same frame and (b) GStreamer's
- * shmsink/shmsrc moving the same frames.
+ * dmapipe-bench, run as `dmapipe bench` (tools/cmd-bench.c execs it): the
+ * cost of handing frames across processes, measured in one run next to (a)
+ * one memcpy of the same frame and (b) GStreamer's shmsink/shmsrc moving
+ * the same frames.
  *
  * What "handoff" means here: the producer queues frames that were drawn
  * once at start (serve --predrawn) as fast as the consumers take them, and
@@ -13,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -197,6 +199,7 @@ struct bench {
 	struct dp_result lat[MAX_RUNS];
 	struct gst_result gst[MAX_RUNS];
 	char *dir;
+	char tool[PATH_MAX];     /* the dmapipe tool that runs serve and consume */
 	char gst_launch[512];
 	double gst_init_cpu_ns;
 	char gst_probe[320];     /* what the long-run probe did, or "" */
@@ -551,7 +554,7 @@ static void run_dmapipe(struct bench *b, unsigned int consumers, bool paced,
 	snprintf(maxc_s, sizeof(maxc_s), "%u", consumers > 32 ? consumers : 32);
 
 	k = 0;
-	argv[k++] = (char *)self_exe();
+	argv[k++] = b->tool;
 	argv[k++] = (char *)"serve";
 	argv[k++] = (char *)"--socket";
 	argv[k++] = sock;
@@ -592,7 +595,7 @@ static void run_dmapipe(struct bench *b, unsigned int consumers, bool paced,
 	for (i = 1; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "bench-%u", i);
 		k = 0;
-		argv[k++] = (char *)self_exe();
+		argv[k++] = b->tool;
 		argv[k++] = (char *)"consume";
 		argv[k++] = (char *)"--socket";
 		argv[k++] = sock;
@@ -1659,7 +1662,41 @@ static void log_step(const struct bench *b, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int cmd_bench(int argc, char **argv)
+/*
+ * The dmapipe tool whose serve and consume are measured: $DMAPIPE_TOOL
+ * (`dmapipe bench` sets it to itself, so the tool and the bench always come
+ * from one build), then the build tree's tools/dmapipe beside this
+ * program's bench/, then dmapipe from PATH. False after printing why.
+ */
+static bool find_tool(char *out, size_t len)
+{
+	const char *env = getenv("DMAPIPE_TOOL");
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (env && *env) {
+		snprintf(out, len, "%s", env);
+		if (access(out, X_OK) == 0)
+			return true;
+		fprintf(stderr, "dmapipe bench: DMAPIPE_TOOL=%s: %s\n", env, strerror(errno));
+		return false;
+	}
+	snprintf(dir, sizeof(dir), "%s", self_exe());
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		if (snprintf(out, len, "%s/../tools/dmapipe", dir) < (int)len &&
+		    access(out, X_OK) == 0)
+			return true;
+	}
+	if (find_in_path("dmapipe", out, len))
+		return true;
+	fprintf(stderr, "dmapipe bench: cannot find the dmapipe tool (not in the build tree "
+		"beside %s, not in PATH); set DMAPIPE_TOOL to its path\n", self_exe());
+	return false;
+}
+
+int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "frames", required_argument, NULL, 'n' },
@@ -1800,11 +1837,16 @@ int cmd_bench(int argc, char **argv)
 	}
 	usage_no_operands("bench", argc, argv);
 
-	used = (size_t)snprintf(b->o.command, sizeof(b->o.command), "dmapipe");
-	for (i = 0; i < (unsigned int)argc && used < sizeof(b->o.command); i++)
+	/* what the user runs, however this program was started */
+	used = (size_t)snprintf(b->o.command, sizeof(b->o.command), "dmapipe bench");
+	for (i = 1; i < (unsigned int)argc && used < sizeof(b->o.command); i++)
 		used += (size_t)snprintf(b->o.command + used, sizeof(b->o.command) - used,
 					 " %s", argv[i]);
 
+	if (!find_tool(b->tool, sizeof(b->tool))) {
+		free(b);
+		return 1;
+	}
 	install_stop_signals();
 	dmapipe_log_set_priority(DMAPIPE_LOG_ERROR);
 	describe_machine(b);
