@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dmapipe bench's storage section (bench-storage.c): the recorder and the
- * replay read path against fio, on one file system, in one run.
+ * dmapipe bench's storage section: the recorder and the replay read path
+ * against fio, on one file system, in one run (storage.c), with fio
+ * (fio.c), the page cache (page-cache.c) and the block device's counters
+ * (blockdev.c) around each run; report.c writes the results.
  */
 #ifndef DMAPIPE_BENCH_STORAGE_H
 #define DMAPIPE_BENCH_STORAGE_H
 
 #include <limits.h>
+#include <sys/types.h>
 
 #include "dmapipe-tool.h"
 
@@ -53,9 +56,68 @@ struct storage_result {
 	} write_pairs, read_pairs;
 };
 
+/* Runs the whole section into @res; res->ran false with res->skipped saying why not. */
 void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *format,
 		     struct storage_result *res);
+/* report.c */
 void storage_markdown(const struct storage_result *res, FILE *f);
 void storage_json(const struct storage_result *res, struct json *j);
+/* The mean size of @r's device requests, in KiB (call only with dev_requests > 0). */
+double mean_request_kib(const struct storage_run *r);
+
+/* ---- page-cache.c ------------------------------------------------------------ */
+
+/* Bytes of @path in the page cache now; 0 if it cannot be told. */
+uint64_t resident_bytes(const char *path);
+/* Drops @path's clean pages, so a read run starts cold. */
+void drop_cache(const char *path);
+
+/*
+ * The page-cache sampler: a child process that looks at the file every
+ * SAMPLE_MS while a run goes on and reports the peak when told to stop.
+ * Started the same way for fio and for dmapipe, before either opens the
+ * file, so the process being measured is never paused by the sampling
+ * and never charged for its CPU.
+ */
+struct sampler {
+	pid_t pid;
+	int stop_fd;   /* closed by the parent: stop */
+	int result_fd; /* the child writes the peak here */
+};
+
+/* Starts sampling @path (s->pid < 0 if it could not start). */
+void sampler_start(struct sampler *s, const char *path);
+/* Stops the sampler; its peak, or 0 when it did not run. */
+uint64_t sampler_stop(struct sampler *s);
+
+/* ---- blockdev.c ---------------------------------------------------------------- */
+
+/* The device the files are on (0: unknown), for its request counters */
+extern dev_t storage_dev;
+
+struct dev_counts {
+	uint64_t requests[2], sectors[2]; /* [0] reads, [1] writes, completed */
+};
+
+/* storage_dev's completed requests and sectors now; false if unknown. */
+bool dev_counts(struct dev_counts *c);
+/* The device's requests and bytes in direction @w since @before, into @r. */
+void dev_delta(struct storage_run *r, const struct dev_counts *before, int w);
+/* The max_sectors_kb file of @dev's queue (a partition's is its disk's). */
+bool queue_knob(dev_t dev, char *path, size_t len);
+/* A knob's value; 0 or -errno (-EINVAL: not a positive number). */
+int read_knob(const char *path, unsigned int *v);
+/* 0 or -errno. */
+int write_knob(const char *path, unsigned int v);
+
+/* ---- fio.c ------------------------------------------------------------------------ */
+
+/*
+ * One fio job: @rw ("write" or "read") of o->bytes on @path with requests
+ * of @bs bytes, @depth in flight, direct I/O through io_uring. r->ok, or
+ * r->error says why not.
+ */
+void run_fio(const struct storage_opts *o, const char *rw, const char *path, uint64_t bs,
+	     unsigned int depth, struct storage_run *r);
 
 #endif
