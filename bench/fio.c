@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* fio, the reference of the storage runs: one job, its figures from its JSON output. */
+/*
+ * fio, the reference of the storage runs: one job per direction, its
+ * figures read from its JSON output (fio-json.c).
+ */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
+#include "fio-json.h"
 #include "storage.h"
 
-void run_fio(const struct storage_opts *o, const char *rw, const char *path,
-		    uint64_t bs, unsigned int depth, struct storage_run *r)
+void run_fio(const struct storage_opts *o, const char *rw, const char *path, uint64_t bs,
+	     unsigned int depth, struct storage_run *r)
 {
 	char a_name[64], a_rw[32], a_bs[48], a_depth[32], a_size[48], a_file[PATH_MAX + 16];
-	char out[PATH_MAX], *text, *p;
+	char out[PATH_MAX], why[128], *text;
 	char *argv[] = { (char *)o->fio, a_name, a_rw, a_bs, a_depth, a_size, a_file,
 			 (char *)"--ioengine=io_uring", (char *)"--direct=1",
 			 (char *)"--end_fsync=1", (char *)"--output-format=json",
@@ -18,9 +23,8 @@ void run_fio(const struct storage_opts *o, const char *rw, const char *path,
 	struct rusage ru;
 	struct sampler sm;
 	struct dev_counts dc;
-	uint64_t runtime_ms = 0;
-	double usr = 0, sys = 0;
-	int status;
+	struct fio_job job;
+	int status, ret;
 	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
@@ -49,25 +53,32 @@ void run_fio(const struct storage_opts *o, const char *rw, const char *path,
 		return;
 	}
 	text = read_file(out);
+	if (!text) {
+		snprintf(r->error, sizeof(r->error), "cannot read fio's output: %s", strerror(errno));
+		return;
+	}
+	ret = fio_json_read_job(text, rw, &job, why, sizeof(why));
+	free(text);
+	if (ret < 0) {
+		snprintf(r->error, sizeof(r->error), "%s", why);
+		return;
+	}
 	/*
 	 * fio's own figures: bytes and runtime of the job (its start-up and
 	 * file set-up excluded, as the recorder's are), and the job's CPU as
 	 * percentages of that runtime
 	 */
-	p = text ? strstr(text, strcmp(rw, "write") == 0 ? "\"write\" : {" : "\"read\" : {") :
-		   NULL;
-	if (!p || json_lookup_u64(p, "io_bytes", &r->bytes) < 0 || r->bytes == 0 ||
-	    json_lookup_u64(p, "runtime", &runtime_ms) < 0 || runtime_ms == 0 ||
-	    json_lookup_double(p, "usr_cpu", &usr) < 0 || json_lookup_double(p, "sys_cpu", &sys) < 0) {
-		snprintf(r->error, sizeof(r->error), "no result in fio's output");
-		free(text);
+	if (job.io_bytes == 0 || job.runtime_ms == 0) {
+		snprintf(r->error, sizeof(r->error), "fio's job moved %llu bytes in %llu ms",
+			 (unsigned long long)job.io_bytes, (unsigned long long)job.runtime_ms);
 		return;
 	}
-	free(text);
+	r->bytes = job.io_bytes;
 	r->ok = true;
-	r->seconds = (double)runtime_ms / 1e3;
+	r->seconds = (double)job.runtime_ms / 1e3;
 	r->mb_s = (double)r->bytes / r->seconds / 1e6;
-	r->cpu_ms_per_gb = (usr + sys) / 100.0 * (double)runtime_ms / ((double)r->bytes / 1e9);
+	r->cpu_ms_per_gb = (job.usr_cpu + job.sys_cpu) / 100.0 * (double)job.runtime_ms /
+			   ((double)r->bytes / 1e9);
 	r->cache_end = resident_bytes(path);
 	if (r->cache_end > r->cache_peak)
 		r->cache_peak = r->cache_end;

@@ -556,6 +556,11 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 		snprintf(res->skipped, sizeof(res->skipped), "fio is not installed");
 		return;
 	}
+	if (!HAVE_JSON_C) {
+		snprintf(res->skipped, sizeof(res->skipped), "dmapipe-bench was built without "
+			 "json-c (libjson-c-dev), which reads fio's results");
+		return;
+	}
 	if (!direct_io_works(o->dir, res->skipped, sizeof(res->skipped)))
 		return;
 	storage_dev = stat(o->dir, &dst) == 0 ? dst.st_dev : 0;
