@@ -145,7 +145,12 @@ struct child {
 
 /* ---- util.c --------------------------------------------------------------- */
 
-/* The median of @v (sorted in place); NAN when @n is 0. */
+/* One line of progress on stderr, "bench: ..." */
+void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Sorts @v, smallest first. */
+void sort_doubles(double *v, unsigned int n);
+/* The median of @v, which it sorts; NAN when @n is 0. */
 double median_of(double *v, unsigned int n);
 /* User + system time of a wait4() rusage. */
 uint64_t ru_cpu_ns(const struct rusage *ru);
@@ -157,6 +162,31 @@ bool exited_ok(const struct child *c);
 bool find_in_path(const char *name, char *out, size_t len);
 /* The first line of @text into @out. */
 void first_line(const char *text, char *out, size_t len);
+
+/*
+ * A command line for spawn(), built word by word: added words are the
+ * caller's and must outlive it, formatted ones live in it. More words or
+ * text than it holds is a programming error and aborts.
+ */
+#define ARGS_MAX 40
+struct args {
+	char *v[ARGS_MAX + 1]; /* NULL-terminated */
+	unsigned int n;
+	char text[PATH_MAX + 1024];
+	size_t used;
+};
+
+void args_init(struct args *a, const char *program);
+/* Adds the words given, up to a NULL. */
+void args_add(struct args *a, ...) __attribute__((sentinel));
+/* Adds one word made like printf's. */
+void args_addf(struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The meson build directory this program runs from (BUILDDIR of
+ * BUILDDIR/bench/dmapipe-bench) into @out; false when it is not in one.
+ */
+bool build_dir(char *out, size_t len);
 
 /* ---- machine.c: what the report says about the machine -------------------- */
 

@@ -12,7 +12,6 @@
 
 #include "storage.h"
 
-/* The device the files are on (0: unknown), for its request counters */
 dev_t storage_dev;
 
 bool dev_counts(struct dev_counts *c)
@@ -44,7 +43,6 @@ bool dev_counts(struct dev_counts *c)
 	return found;
 }
 
-/* The device's requests and bytes in direction @w since @before, into @r. */
 void dev_delta(struct storage_run *r, const struct dev_counts *before, int w)
 {
 	struct dev_counts now;
@@ -55,7 +53,6 @@ void dev_delta(struct storage_run *r, const struct dev_counts *before, int w)
 	r->dev_bytes = (now.sectors[w] - before->sectors[w]) * 512;
 }
 
-/* The max_sectors_kb file of @dev's queue (a partition's is its disk's). */
 bool queue_knob(dev_t dev, char *path, size_t len)
 {
 	snprintf(path, len, "/sys/dev/block/%u:%u/queue/max_sectors_kb", major(dev), minor(dev));

@@ -17,6 +17,31 @@ static void *map_anon(size_t size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/*
+ * Median milliseconds of drawing (@check false) or checking the pattern in
+ * each of the @n buffers @bufs laid out as @layout, one after the other, so
+ * each is cold when its turn comes; @ms holds the @n times. A check that
+ * fails sets *ret to -EILSEQ.
+ */
+static double time_pattern(const struct dmapipe_layout *layout, uint8_t *const *bufs,
+			   unsigned int n, bool check, double *ms, int *ret)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint8_t *planes[DMAPIPE_MAX_PLANES] = { NULL };
+		uint64_t t0;
+
+		for (unsigned int p = 0; p < layout->n_planes; p++)
+			planes[p] = bufs[i] + layout->planes[p].offset;
+		t0 = now_ns();
+		if (!check)
+			dmapipe_pattern_draw(layout, planes, i);
+		else if (dmapipe_pattern_check(layout, planes, i, NULL, NULL) < 0)
+			*ret = -EILSEQ;
+		ms[i] = (double)(now_ns() - t0) / 1e6;
+	}
+	return median_of(ms, n);
+}
+
 int measure_copy(struct bench *b, struct copy_result *r)
 {
 	struct dmapipe_layout layout;
@@ -78,29 +103,8 @@ int measure_copy(struct bench *b, struct copy_result *r)
 	r->gbps = (double)frame / (r->median_ms * 1e-3) / 1e9;
 
 	/* the test pattern, cold: draw every buffer, then check every buffer */
-	for (i = 0; i < n; i++) {
-		uint8_t *planes[DMAPIPE_MAX_PLANES] = { NULL };
-		uint64_t t0;
-
-		for (p = 0; p < layout.n_planes; p++)
-			planes[p] = dst[i] + layout.planes[p].offset;
-		t0 = now_ns();
-		dmapipe_pattern_draw(&layout, planes, i);
-		draws[i] = (double)(now_ns() - t0) / 1e6;
-	}
-	for (i = 0; i < n; i++) {
-		uint8_t *planes[DMAPIPE_MAX_PLANES] = { NULL };
-		uint64_t t0;
-
-		for (p = 0; p < layout.n_planes; p++)
-			planes[p] = dst[i] + layout.planes[p].offset;
-		t0 = now_ns();
-		if (dmapipe_pattern_check(&layout, planes, i, NULL, NULL) < 0)
-			ret = -EILSEQ;
-		checks[i] = (double)(now_ns() - t0) / 1e6;
-	}
-	r->draw_ms = median_of(draws, n);
-	r->check_ms = median_of(checks, n);
+	r->draw_ms = time_pattern(&layout, dst, n, false, draws, &ret);
+	r->check_ms = time_pattern(&layout, dst, n, true, checks, &ret);
 	(void)sink;
 
 out:

@@ -9,58 +9,51 @@
 #include <sys/wait.h>
 
 #include "fio-json.h"
-#include "storage.h"
+#include "bench.h"
 
 void run_fio(const struct storage_opts *o, const char *rw, const char *path, uint64_t bs,
 	     unsigned int depth, struct storage_run *r)
 {
-	char a_name[64], a_rw[32], a_bs[48], a_depth[32], a_size[48], a_file[PATH_MAX + 16];
 	char out[PATH_MAX], why[128], *text;
-	char *argv[] = { (char *)o->fio, a_name, a_rw, a_bs, a_depth, a_size, a_file,
-			 (char *)"--ioengine=io_uring", (char *)"--direct=1",
-			 (char *)"--end_fsync=1", (char *)"--output-format=json",
-			 (char *)"--group_reporting", NULL };
+	struct args a;
 	struct rusage ru;
-	struct sampler sm;
-	struct dev_counts dc;
+	struct run_watch w;
 	struct fio_job job;
 	int status, ret;
 	pid_t pid;
 
-	memset(r, 0, sizeof(*r));
-	snprintf(a_name, sizeof(a_name), "--name=dmapipe-%s", rw);
-	snprintf(a_rw, sizeof(a_rw), "--rw=%s", rw);
-	snprintf(a_bs, sizeof(a_bs), "--bs=%llu", (unsigned long long)bs);
-	snprintf(a_depth, sizeof(a_depth), "--iodepth=%u", depth);
-	snprintf(a_size, sizeof(a_size), "--size=%llu", (unsigned long long)o->bytes);
-	snprintf(a_file, sizeof(a_file), "--filename=%s", path);
+	args_init(&a, o->fio);
+	args_addf(&a, "--name=dmapipe-%s", rw);
+	args_addf(&a, "--rw=%s", rw);
+	args_addf(&a, "--bs=%llu", (unsigned long long)bs);
+	args_addf(&a, "--iodepth=%u", depth);
+	args_addf(&a, "--size=%llu", (unsigned long long)o->bytes);
+	args_addf(&a, "--filename=%s", path);
+	args_add(&a, "--ioengine=io_uring", "--direct=1", "--end_fsync=1", "--output-format=json",
+		 "--group_reporting", NULL);
 	snprintf(out, sizeof(out), "%s/fio-%s.json", o->log_dir, rw);
 	/* the page cache the file occupies, while fio runs */
-	sampler_start(&sm, path);
-	dev_counts(&dc);
-	pid = spawn(argv, out, "/dev/null");
+	watch_start(&w, r, path, strcmp(rw, "write") == 0);
+	pid = spawn(a.v, out, "/dev/null");
 	if (pid < 0) {
-		sampler_stop(&sm);
-		snprintf(r->error, sizeof(r->error), "cannot start fio");
+		watch_fail(&w, r, "cannot start fio");
 		return;
 	}
 	wait_child(pid, -1, &status, &ru);
-	r->cache_peak = sampler_stop(&sm);
-	dev_delta(r, &dc, strcmp(rw, "write") == 0);
+	watch_end(&w, r);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(r->error, sizeof(r->error), "fio failed (%s)",
-			 describe_status(status, (char[32]){ 0 }, 32));
+		watch_fail(&w, r, "fio failed (%s)", describe_status(status, (char[32]){ 0 }, 32));
 		return;
 	}
 	text = read_file(out);
 	if (!text) {
-		snprintf(r->error, sizeof(r->error), "cannot read fio's output: %s", strerror(errno));
+		watch_fail(&w, r, "cannot read fio's output: %s", strerror(errno));
 		return;
 	}
 	ret = fio_json_read_job(text, rw, &job, why, sizeof(why));
 	free(text);
 	if (ret < 0) {
-		snprintf(r->error, sizeof(r->error), "%s", why);
+		watch_fail(&w, r, "%s", why);
 		return;
 	}
 	/*
@@ -69,8 +62,8 @@ void run_fio(const struct storage_opts *o, const char *rw, const char *path, uin
 	 * percentages of that runtime
 	 */
 	if (job.io_bytes == 0 || job.runtime_ms == 0) {
-		snprintf(r->error, sizeof(r->error), "fio's job moved %llu bytes in %llu ms",
-			 (unsigned long long)job.io_bytes, (unsigned long long)job.runtime_ms);
+		watch_fail(&w, r, "fio's job moved %llu bytes in %llu ms",
+			   (unsigned long long)job.io_bytes, (unsigned long long)job.runtime_ms);
 		return;
 	}
 	r->bytes = job.io_bytes;
@@ -79,9 +72,6 @@ void run_fio(const struct storage_opts *o, const char *rw, const char *path, uin
 	r->mb_s = (double)r->bytes / r->seconds / 1e6;
 	r->cpu_ms_per_gb = (job.usr_cpu + job.sys_cpu) / 100.0 * (double)job.runtime_ms /
 			   ((double)r->bytes / 1e9);
-	r->cache_end = resident_bytes(path);
-	if (r->cache_end > r->cache_peak)
-		r->cache_peak = r->cache_end;
-	r->whole_cpu_ms_per_gb = (double)(timeval_ns(&ru.ru_utime) + timeval_ns(&ru.ru_stime)) /
-				 1e6 / ((double)r->bytes / 1e9);
+	watch_cache(&w, r, path);
+	r->whole_cpu_ms_per_gb = (double)ru_cpu_ns(&ru) / 1e6 / ((double)r->bytes / 1e9);
 }

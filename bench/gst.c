@@ -49,19 +49,17 @@ static double gst_run_simple(struct bench *b, const char *const words[], const c
 			     double *exec_s)
 {
 	struct child c;
+	struct args a;
 	char out[600];
-	char *argv[40];
 	char *text;
 	double cpu = -1;
-	int k = 0;
 
 	memset(&c, 0, sizeof(c));
-	argv[k++] = b->gst_launch;
-	while (*words && k < 39)
-		argv[k++] = (char *)*words++;
-	argv[k] = NULL;
+	args_init(&a, b->gst_launch);
+	while (*words)
+		args_add(&a, *words++, NULL);
 	snprintf(out, sizeof(out), "%s/gst-%s.log", b->dir, tag);
-	c.pid = spawn(argv, out, out);
+	c.pid = spawn(a.v, out, out);
 	if (wait_all(&c, 1, b->o.gst_timeout_ms) && exited_ok(&c))
 		cpu = (double)ru_cpu_ns(&c.ru);
 	text = read_file(out);
@@ -71,6 +69,7 @@ static double gst_run_simple(struct bench *b, const char *const words[], const c
 	return cpu;
 }
 
+/* The caps and the source's num-buffers=N of every pipeline. */
 static void gst_words(struct bench *b, char *caps, size_t caps_len, char *nbuf, size_t nbuf_len)
 {
 	gst_caps(b, caps, caps_len);
@@ -166,17 +165,16 @@ static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep
 			 double *cpu_ns, double *exec_s, char *why, size_t why_len)
 {
 	struct child ch[MAX_PROCS];
-	char caps[160], nbuf[32], sock[600], sockarg[640], shmarg[64], outs[MAX_PROCS][600];
+	char caps[160], nbuf[32], sock[600], sockarg[640], outs[MAX_PROCS][600];
 	uint64_t deadline, frame_alloc;
 	struct dmapipe_layout layout;
 	unsigned int i, gone, n = 1 + readers;
-	char *text, *argv[40];
+	struct args a;
+	char *text;
 	bool ok;
-	int k;
 
 	memset(ch, 0, sizeof(ch));
-	gst_caps(b, caps, sizeof(caps));
-	snprintf(nbuf, sizeof(nbuf), "num-buffers=%llu", (unsigned long long)b->o.gst_frames);
+	gst_words(b, caps, sizeof(caps), nbuf, sizeof(nbuf));
 	snprintf(sock, sizeof(sock), "%s/gst-shm.sock", b->dir);
 	unlink(sock);
 	snprintf(sockarg, sizeof(sockarg), "socket-path=%s", sock);
@@ -184,48 +182,28 @@ static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep
 	if (dmapipe_layout_init(&layout, &b->o.format, 1) == 0 &&
 	    4 * layout.objects[0].size > frame_alloc)
 		frame_alloc = 4 * layout.objects[0].size;
-	snprintf(shmarg, sizeof(shmarg), "shm-size=%llu", (unsigned long long)frame_alloc);
 
 	/* without -q: "Got EOS" tells that every frame went through */
-	k = 0;
-	argv[k++] = b->gst_launch;
-	argv[k++] = (char *)"videotestsrc";
-	argv[k++] = nbuf;
-	argv[k++] = (char *)"pattern=solid-color";
-	argv[k++] = (char *)"!";
-	argv[k++] = caps;
-	argv[k++] = (char *)"!";
-	argv[k++] = (char *)"shmsink";
-	argv[k++] = sockarg;
-	argv[k++] = shmarg;
-	argv[k++] = (char *)"wait-for-connection=true";
-	argv[k++] = (char *)"sync=false";
-	argv[k] = NULL;
+	args_init(&a, b->gst_launch);
+	args_add(&a, "videotestsrc", nbuf, "pattern=solid-color", "!", caps, "!", "shmsink",
+		 sockarg, NULL);
+	args_addf(&a, "shm-size=%llu", (unsigned long long)frame_alloc);
+	args_add(&a, "wait-for-connection=true", "sync=false", NULL);
 	snprintf(outs[0], sizeof(outs[0]), "%s/gst-shm%u-%u-shmsink.log", b->dir, readers, rep);
-	ch[0].pid = spawn(argv, outs[0], outs[0]);
+	ch[0].pid = spawn(a.v, outs[0], outs[0]);
 
 	deadline = now_ns() + 10000000000ull;
 	while (access(sock, F_OK) != 0 && now_ns() < deadline)
 		sleep_ms(5);
 
 	for (i = 1; i < n; i++) {
-		k = 0;
-		argv[k++] = b->gst_launch;
-		argv[k++] = (char *)"-q";
-		argv[k++] = (char *)"shmsrc";
-		argv[k++] = sockarg;
-		argv[k++] = (char *)"is-live=true";
-		argv[k++] = (char *)"!";
-		argv[k++] = caps;
-		argv[k++] = (char *)"!";
-		argv[k++] = (char *)"fakesink";
-		argv[k++] = (char *)"sync=false";
+		args_init(&a, b->gst_launch);
 		/* a kept last buffer holds a shm block and stalls shmsink's EOS */
-		argv[k++] = (char *)"enable-last-sample=false";
-		argv[k] = NULL;
+		args_add(&a, "-q", "shmsrc", sockarg, "is-live=true", "!", caps, "!", "fakesink",
+			 "sync=false", "enable-last-sample=false", NULL);
 		snprintf(outs[i], sizeof(outs[i]), "%s/gst-shm%u-%u-shmsrc-%u.log", b->dir, readers,
 			 rep, i);
-		ch[i].pid = spawn(argv, outs[i], outs[i]);
+		ch[i].pid = spawn(a.v, outs[i], outs[i]);
 	}
 
 	/* the producer finishes first; readers end when its socket closes */

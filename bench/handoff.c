@@ -15,20 +15,32 @@
 
 #include "bench.h"
 
-void run_dmapipe(struct bench *b, unsigned int consumers, bool paced,
-			unsigned int in_flight, unsigned int depth, bool no_poll,
-			struct dp_result *r)
+/* `dmapipe CMD --socket SOCK`, as both the producer and the consumers start */
+static void tool_args(struct args *a, const struct bench *b, const char *cmd, const char *sock)
+{
+	args_init(a, b->tool);
+	args_add(a, cmd, "--socket", sock, NULL);
+}
+
+/* Ends @a as every process of a run ends its options, and starts it. */
+static pid_t tool_spawn(struct args *a, bool no_poll, const char *out, const char *err)
+{
+	args_add(a, "--quiet", "--json", NULL);
+	if (no_poll)
+		args_add(a, "--busy-poll", "0", NULL);
+	return spawn(a->v, out, err);
+}
+
+void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned int in_flight,
+		 unsigned int depth, bool no_poll, struct dp_result *r)
 {
 	const struct bench_opts *o = &b->o;
 	struct child ch[MAX_PROCS];
-	char sock[600], size_s[32], fourcc_s[16], frames_s[24], fps_s[16], waitc_s[16];
-	char maxc_s[16], outs[MAX_PROCS][600], errs[MAX_PROCS][600], names[MAX_PROCS][32];
-	char inflight_s[16], policy_s[32];
+	char sock[600], fourcc_s[16], outs[MAX_PROCS][600], errs[MAX_PROCS][600];
 	char *texts[MAX_PROCS] = { NULL };
 	uint64_t frames = paced ? o->latency_frames : o->frames, timeout_ms;
 	unsigned int i, n = 1 + consumers;
-	char *argv[40];
-	int k;
+	struct args a;
 
 	memset(r, 0, sizeof(*r));
 	memset(ch, 0, sizeof(ch));
@@ -39,86 +51,44 @@ void run_dmapipe(struct bench *b, unsigned int consumers, bool paced,
 	r->in_flight = in_flight;
 	r->depth = depth;
 	r->no_poll = no_poll;
-	snprintf(inflight_s, sizeof(inflight_s), "%u", in_flight);
-	/* unthrottled: nothing dropped, the producer waits for the slowest;
-	 * paced: what a live consumer would ask for */
-	snprintf(policy_s, sizeof(policy_s), "%s:%u", paced ? "queue" : "block", depth);
 
 	snprintf(sock, sizeof(sock), "%s/bench.sock", b->dir);
 	unlink(sock);
-	snprintf(size_s, sizeof(size_s), "%ux%u", o->format.width, o->format.height);
-	dmapipe_fourcc_to_string(o->format.fourcc, fourcc_s, sizeof(fourcc_s));
-	snprintf(frames_s, sizeof(frames_s), "%llu", (unsigned long long)frames);
-	snprintf(fps_s, sizeof(fps_s), "%u", r->fps_target);
-	snprintf(waitc_s, sizeof(waitc_s), "%u", consumers);
-	snprintf(maxc_s, sizeof(maxc_s), "%u", consumers > 32 ? consumers : 32);
-
-	k = 0;
-	argv[k++] = b->tool;
-	argv[k++] = (char *)"serve";
-	argv[k++] = (char *)"--socket";
-	argv[k++] = sock;
-	argv[k++] = (char *)"--size";
-	argv[k++] = size_s;
-	argv[k++] = (char *)"--format";
-	argv[k++] = fourcc_s;
-	argv[k++] = (char *)"--fps";
-	argv[k++] = fps_s;
-	argv[k++] = (char *)"--frames";
-	argv[k++] = frames_s;
-	argv[k++] = (char *)"--wait-consumers";
-	argv[k++] = waitc_s;
-	argv[k++] = (char *)"--max-consumers";
-	argv[k++] = maxc_s;
-	argv[k++] = (char *)"--max-in-flight";
-	argv[k++] = inflight_s;
-	argv[k++] = (char *)"--buffers";
-	argv[k++] = (char *)"4";
-	argv[k++] = (char *)"--predrawn";
-	argv[k++] = (char *)"--name";
-	argv[k++] = (char *)"bench";
-	argv[k++] = (char *)"--quiet";
-	argv[k++] = (char *)"--json";
-	if (o->allocator) {
-		argv[k++] = (char *)"--allocator";
-		argv[k++] = (char *)o->allocator;
-	}
-	if (no_poll) {
-		argv[k++] = (char *)"--busy-poll";
-		argv[k++] = (char *)"0";
-	}
-	argv[k] = NULL;
+	tool_args(&a, b, "serve", sock);
+	args_add(&a, "--size", NULL);
+	args_addf(&a, "%ux%u", o->format.width, o->format.height);
+	args_add(&a, "--format", dmapipe_fourcc_to_string(o->format.fourcc, fourcc_s,
+							  sizeof(fourcc_s)), "--fps", NULL);
+	args_addf(&a, "%u", r->fps_target);
+	args_add(&a, "--frames", NULL);
+	args_addf(&a, "%llu", (unsigned long long)frames);
+	args_add(&a, "--wait-consumers", NULL);
+	args_addf(&a, "%u", consumers);
+	args_add(&a, "--max-consumers", NULL);
+	args_addf(&a, "%u", consumers > 32 ? consumers : 32);
+	args_add(&a, "--max-in-flight", NULL);
+	args_addf(&a, "%u", in_flight);
+	args_add(&a, "--buffers", "4", "--predrawn", "--name", "bench", NULL);
+	if (o->allocator)
+		args_add(&a, "--allocator", o->allocator, NULL);
 	snprintf(outs[0], sizeof(outs[0]), "%s/serve.json", b->dir);
 	snprintf(errs[0], sizeof(errs[0]), "%s/serve.log", b->dir);
-	ch[0].pid = spawn(argv, outs[0], errs[0]);
+	ch[0].pid = tool_spawn(&a, no_poll, outs[0], errs[0]);
 
 	for (i = 1; i < n; i++) {
-		snprintf(names[i], sizeof(names[i]), "bench-%u", i);
-		k = 0;
-		argv[k++] = b->tool;
-		argv[k++] = (char *)"consume";
-		argv[k++] = (char *)"--socket";
-		argv[k++] = sock;
-		argv[k++] = (char *)"--verify";
-		argv[k++] = (char *)"none";
-		argv[k++] = (char *)"--policy";
-		argv[k++] = policy_s;
-		argv[k++] = (char *)"--in-flight";
-		argv[k++] = inflight_s;
-		argv[k++] = (char *)"--name";
-		argv[k++] = names[i];
-		argv[k++] = (char *)"--timeout";
-		argv[k++] = (char *)"30000";
-		argv[k++] = (char *)"--quiet";
-		argv[k++] = (char *)"--json";
-		if (no_poll) {
-			argv[k++] = (char *)"--busy-poll";
-			argv[k++] = (char *)"0";
-		}
-		argv[k] = NULL;
+		tool_args(&a, b, "consume", sock);
+		args_add(&a, "--verify", "none", "--policy", NULL);
+		/* unthrottled: nothing dropped, the producer waits for the slowest;
+		 * paced: what a live consumer would ask for */
+		args_addf(&a, "%s:%u", paced ? "queue" : "block", depth);
+		args_add(&a, "--in-flight", NULL);
+		args_addf(&a, "%u", in_flight);
+		args_add(&a, "--name", NULL);
+		args_addf(&a, "bench-%u", i);
+		args_add(&a, "--timeout", "30000", NULL);
 		snprintf(outs[i], sizeof(outs[i]), "%s/consume-%u.json", b->dir, i);
 		snprintf(errs[i], sizeof(errs[i]), "%s/consume-%u.log", b->dir, i);
-		ch[i].pid = spawn(argv, outs[i], errs[i]);
+		ch[i].pid = tool_spawn(&a, no_poll, outs[i], errs[i]);
 	}
 
 	timeout_ms = paced ? frames * 1000 / (o->latency_fps ? o->latency_fps : 1) + 60000 :

@@ -10,7 +10,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -104,42 +103,15 @@ static void apply_reference(struct bench *b)
 /* BUILDDIR/tmp when this program runs from a build tree, else $TMPDIR or /var/tmp. */
 static const char *default_storage_dir(char *buf, size_t len)
 {
-	const char *exe = self_exe(), *tmp = getenv("TMPDIR");
-	char probe[PATH_MAX];
-	char *slash;
+	const char *tmp = getenv("TMPDIR");
+	char dir[PATH_MAX];
 
-	if (exe && strlen(exe) < sizeof(probe)) {
-		snprintf(probe, sizeof(probe), "%s", exe);
-		slash = strrchr(probe, '/');
-		if (slash) {
-			*slash = '\0'; /* BUILDDIR/bench */
-			slash = strrchr(probe, '/');
-		}
-		if (slash) {
-			*slash = '\0'; /* BUILDDIR */
-			if (snprintf(buf, len, "%s/meson-private", probe) < (int)len &&
-			    access(buf, F_OK) == 0 &&
-			    snprintf(buf, len, "%s/tmp", probe) < (int)len) {
-				mkdir(buf, 0755);
-				return buf;
-			}
-		}
+	if (build_dir(dir, sizeof(dir)) && snprintf(buf, len, "%s/tmp", dir) < (int)len) {
+		mkdir(buf, 0755);
+		return buf;
 	}
 	snprintf(buf, len, "%s", tmp && *tmp ? tmp : "/var/tmp");
 	return buf;
-}
-
-static void storage_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void storage_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void parse_consumers(const char *s, struct bench_opts *o)
@@ -160,32 +132,16 @@ static void parse_consumers(const char *s, struct bench_opts *o)
 		usage_error("bench", "--consumers wants a list such as 1,8");
 }
 
-static void log_step(const struct bench *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void log_step(const struct bench *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)b;
-	fputs("bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /*
  * The dmapipe tool whose serve and consume are measured: $DMAPIPE_TOOL
  * (`dmapipe bench` sets it to itself, so the tool and the bench always come
- * from one build), then the build tree's tools/dmapipe beside this
- * program's bench/, then dmapipe from PATH. False after printing why.
+ * from one build), then the tools/dmapipe of the build tree this program
+ * runs from, then dmapipe from PATH. False after printing why.
  */
 static bool find_tool(char *out, size_t len)
 {
 	const char *env = getenv("DMAPIPE_TOOL");
 	char dir[PATH_MAX];
-	char *slash;
 
 	if (env && *env) {
 		snprintf(out, len, "%s", env);
@@ -194,18 +150,13 @@ static bool find_tool(char *out, size_t len)
 		fprintf(stderr, "dmapipe bench: DMAPIPE_TOOL=%s: %s\n", env, strerror(errno));
 		return false;
 	}
-	snprintf(dir, sizeof(dir), "%s", self_exe());
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		if (snprintf(out, len, "%s/../tools/dmapipe", dir) < (int)len &&
-		    access(out, X_OK) == 0)
-			return true;
-	}
+	if (build_dir(dir, sizeof(dir)) && snprintf(out, len, "%s/tools/dmapipe", dir) < (int)len &&
+	    access(out, X_OK) == 0)
+		return true;
 	if (find_in_path("dmapipe", out, len))
 		return true;
-	fprintf(stderr, "dmapipe bench: cannot find the dmapipe tool (not in the build tree "
-		"beside %s, not in PATH); set DMAPIPE_TOOL to its path\n", self_exe());
+	fprintf(stderr, "dmapipe bench: cannot find the dmapipe tool (not in this build tree, "
+		"not in PATH); set DMAPIPE_TOOL to its path\n");
 	return false;
 }
 
@@ -372,14 +323,14 @@ int main(int argc, char **argv)
 	}
 	gst_find(b);
 
-	log_step(b, "machine: %s, %ld cores, kernel %s, allocator %s (%s)", b->m.cpu, b->m.cores,
-		 b->m.kernel, b->m.allocator, b->m.memory);
-	log_step(b, "(a) memcpy of one frame, cache-cold ...");
+	bench_log("machine: %s, %ld cores, kernel %s, allocator %s (%s)", b->m.cpu, b->m.cores,
+		  b->m.kernel, b->m.allocator, b->m.memory);
+	bench_log("(a) memcpy of one frame, cache-cold ...");
 	if (measure_copy(b, &b->copy) < 0) {
 		fprintf(stderr, "dmapipe bench: the memcpy measurement failed\n");
 		status = 1;
 	}
-	log_step(b, "    median %.3f ms (%.1f GB/s)", b->copy.median_ms, b->copy.gbps);
+	bench_log("    median %.3f ms (%.1f GB/s)", b->copy.median_ms, b->copy.gbps);
 
 	for (i = 0; i < b->o.n_consumers && !stop_requested; i++) {
 		/* the defaults, deeper pipelining, and the defaults without busy
@@ -391,60 +342,60 @@ int main(int argc, char **argv)
 		unsigned int k;
 
 		for (k = 0; k < 3 && !stop_requested; k++) {
-			log_step(b, "dmapipe: %u consumer%s, %llu frames, unthrottled, in-flight %u, "
-				 "block:%u%s, %u runs ...", b->o.consumers[i],
-				 b->o.consumers[i] == 1 ? "" : "s", (unsigned long long)b->o.frames,
-				 in_flight[k], depth[k], no_poll[k] ? ", no busy polling" : "",
-				 b->o.repeat);
+			bench_log("dmapipe: %u consumer%s, %llu frames, unthrottled, in-flight %u, "
+				  "block:%u%s, %u runs ...", b->o.consumers[i],
+				  b->o.consumers[i] == 1 ? "" : "s", (unsigned long long)b->o.frames,
+				  in_flight[k], depth[k], no_poll[k] ? ", no busy polling" : "",
+				  b->o.repeat);
 			run_dmapipe_repeated(b, b->o.consumers[i], in_flight[k], depth[k], no_poll[k],
 					     runs[k]);
 			r = runs[k];
 			if (r->ok)
-				log_step(b, "    %.0f frames/s, %.2f us CPU per frame (%.3f%% of memcpy; "
-					 "runs %.2f to %.2f us), %llu bytes copied", r->fps_consumer_min,
-					 r->cpu_per_frame_us, r->ratio_memcpy * 100, r->cpu_min_us,
-					 r->cpu_max_us, (unsigned long long)r->bytes_copied);
+				bench_log("    %.0f frames/s, %.2f us CPU per frame (%.3f%% of memcpy; "
+					  "runs %.2f to %.2f us), %llu bytes copied", r->fps_consumer_min,
+					  r->cpu_per_frame_us, r->ratio_memcpy * 100, r->cpu_min_us,
+					  r->cpu_max_us, (unsigned long long)r->bytes_copied);
 			else
-				log_step(b, "    FAILED: %s", r->error);
+				bench_log("    FAILED: %s", r->error);
 		}
 
 		r = &b->lat[i];
-		log_step(b, "dmapipe: %u consumer%s, %llu frames at %u fps ...", b->o.consumers[i],
-			 b->o.consumers[i] == 1 ? "" : "s", (unsigned long long)b->o.latency_frames,
-			 b->o.latency_fps);
+		bench_log("dmapipe: %u consumer%s, %llu frames at %u fps ...", b->o.consumers[i],
+			  b->o.consumers[i] == 1 ? "" : "s", (unsigned long long)b->o.latency_frames,
+			  b->o.latency_fps);
 		run_dmapipe(b, b->o.consumers[i], true, 2, 4, false, r);
 		if (r->ok)
-			log_step(b, "    latency p50 %.1f us, p99 %.1f us, %.2f us CPU per frame",
-				 r->lat_p50_us, r->lat_p99_us, r->cpu_per_frame_us);
+			bench_log("    latency p50 %.1f us, p99 %.1f us, %.2f us CPU per frame",
+				  r->lat_p50_us, r->lat_p99_us, r->cpu_per_frame_us);
 		else
-			log_step(b, "    FAILED: %s", r->error);
+			bench_log("    FAILED: %s", r->error);
 	}
 
 	if (b->gst_launch[0] && !stop_requested) {
-		log_step(b, "(b) GStreamer baselines (start-up, videotestsrc ! fakesink) ...");
+		bench_log("(b) GStreamer baselines (start-up, videotestsrc ! fakesink) ...");
 		gst_baselines(b);
 	}
 	for (i = 0; i < b->o.n_consumers && !stop_requested; i++) {
 		struct gst_result *g = &b->gst[i];
 
 		if (b->gst_launch[0] && b->o.gst)
-			log_step(b, "GStreamer shm: %u reader%s, %llu frames x %d runs ...",
-				 b->o.consumers[i], b->o.consumers[i] == 1 ? "" : "s",
-				 (unsigned long long)b->o.gst_frames, GST_REPEATS);
+			bench_log("GStreamer shm: %u reader%s, %llu frames x %d runs ...",
+				  b->o.consumers[i], b->o.consumers[i] == 1 ? "" : "s",
+				  (unsigned long long)b->o.gst_frames, GST_REPEATS);
 		run_gst(b, b->o.consumers[i], g);
 		if (g->measured)
-			log_step(b, "    %.2f us transport CPU per frame (%.2f%% of memcpy), %.0f frames/s",
-				 g->transport_cpu_per_frame_us, g->ratio_memcpy * 100, g->fps);
+			bench_log("    %.2f us transport CPU per frame (%.2f%% of memcpy), %.0f frames/s",
+				  g->transport_cpu_per_frame_us, g->ratio_memcpy * 100, g->fps);
 		else
-			log_step(b, "    %s", g->status);
+			bench_log("    %s", g->status);
 	}
 
 	if (b->gst_launch[0] && b->o.gst && b->gst_base_ok && b->o.gst_probe_frames &&
 	    !stop_requested) {
-		log_step(b, "GStreamer shm: probe, 1 reader, %llu frames ...",
-			 (unsigned long long)b->o.gst_probe_frames);
+		bench_log("GStreamer shm: probe, 1 reader, %llu frames ...",
+			  (unsigned long long)b->o.gst_probe_frames);
 		run_gst_probe(b);
-		log_step(b, "    %s", b->gst_probe);
+		bench_log("    %s", b->gst_probe);
 	}
 
 	if (b->o.storage && !stop_requested) {
@@ -459,27 +410,26 @@ int main(int argc, char **argv)
 		so.bytes = b->o.storage_mb << 20;
 		so.repeat = b->o.storage_repeat;
 		so.max_request_kib = b->o.storage_max_request;
-		so.log = storage_log;
-		log_step(b, "(c) storage in %s: %llu MB per run, fio against the recorder and "
-			 "the replay reader ...", so.dir, (unsigned long long)b->o.storage_mb);
+		bench_log("(c) storage in %s: %llu MB per run, fio against the recorder and "
+			  "the replay reader ...", so.dir, (unsigned long long)b->o.storage_mb);
 		storage_run_all(&so, &b->o.format, sr);
 		if (!sr->ran)
-			log_step(b, "    not measured: %s", sr->skipped);
+			bench_log("    not measured: %s", sr->skipped);
 		else
-			log_step(b, "    write: fio %.0f MB/s, recorder %.0f MB/s (%.1f%%); read: fio "
-				 "%.0f MB/s, replay %.0f MB/s (%.1f%%)", sr->fio_write.mb_s,
-				 sr->rec_direct.mb_s, sr->fio_write.mb_s > 0 ?
-				 sr->rec_direct.mb_s / sr->fio_write.mb_s * 100 : 0,
-				 sr->fio_read.mb_s, sr->replay.mb_s, sr->fio_read.mb_s > 0 ?
-				 sr->replay.mb_s / sr->fio_read.mb_s * 100 : 0);
+			bench_log("    write: fio %.0f MB/s, recorder %.0f MB/s (%.1f%%); read: fio "
+				  "%.0f MB/s, replay %.0f MB/s (%.1f%%)", sr->fio_write.mb_s,
+				  sr->rec_direct.mb_s, sr->fio_write.mb_s > 0 ?
+				  sr->rec_direct.mb_s / sr->fio_write.mb_s * 100 : 0,
+				  sr->fio_read.mb_s, sr->replay.mb_s, sr->fio_read.mb_s > 0 ?
+				  sr->replay.mb_s / sr->fio_read.mb_s * 100 : 0);
 	}
 
 	if (!stop_requested) {
-		log_step(b, "(a) memcpy again, to see whether the machine changed ...");
+		bench_log("(a) memcpy again, to see whether the machine changed ...");
 		if (measure_copy(b, &b->copy_end) < 0)
 			status = 1;
-		log_step(b, "    median %.3f ms (%.1f GB/s)", b->copy_end.median_ms,
-			 b->copy_end.gbps);
+		bench_log("    median %.3f ms (%.1f GB/s)", b->copy_end.median_ms,
+			  b->copy_end.gbps);
 	}
 	apply_reference(b);
 
@@ -496,7 +446,7 @@ int main(int argc, char **argv)
 		if (write_report_file(b) < 0)
 			status = 1;
 		else
-			log_step(b, "report written to %s", b->o.output);
+			bench_log("report written to %s", b->o.output);
 	}
 	if (stop_requested)
 		status = 1;

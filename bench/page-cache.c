@@ -75,7 +75,6 @@ uint64_t resident_bytes(const char *path)
 	return n;
 }
 
-/* Drops @path's clean pages, so a read run starts cold. */
 void drop_cache(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -138,7 +137,6 @@ void sampler_start(struct sampler *s, const char *path)
 	s->result_fd = result[0];
 }
 
-/* Stops the sampler; its peak, or 0 when it did not run. */
 uint64_t sampler_stop(struct sampler *s)
 {
 	uint64_t peak = 0;

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,30 +28,68 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "storage.h"
+#include "bench.h"
 
 static uint64_t cpu_self_ns(void)
 {
-	struct rusage ru;
+	uint64_t user, sys;
 
-	getrusage(RUSAGE_SELF, &ru);
-	return timeval_ns(&ru.ru_utime) + timeval_ns(&ru.ru_stime);
+	self_cpu_ns(&user, &sys);
+	return user + sys;
 }
 
-/* A dmapipe run's figures: @t0 to @t1 and @cpu spent; the sampler is stopped. */
-static void finish_run(struct storage_run *r, const char *path, uint64_t t0, uint64_t t1,
-		       uint64_t cpu, struct sampler *sm)
+void watch_start(struct run_watch *w, struct storage_run *r, const char *path, int dir)
 {
-	double s = (double)(t1 - t0) * 1e-9;
+	memset(r, 0, sizeof(*r));
+	w->dir = dir;
+	sampler_start(&w->sm, path);
+	if (dir >= 0)
+		dev_counts(&w->dc);
+}
 
-	r->cache_peak = sampler_stop(sm);
-	r->ok = true;
-	r->seconds = s;
-	r->mb_s = s > 0 ? (double)r->bytes / s / 1e6 : 0;
-	r->cpu_ms_per_gb = r->bytes ? (double)cpu / 1e6 / ((double)r->bytes / 1e9) : 0;
+void watch_end(struct run_watch *w, struct storage_run *r)
+{
+	w->t1 = now_ns();
+	w->cpu = cpu_self_ns() - w->cpu0;
+	if (w->dir >= 0)
+		dev_delta(r, &w->dc, w->dir);
+}
+
+void watch_fail(struct run_watch *w, struct storage_run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+	sampler_stop(&w->sm);
+}
+
+void watch_cache(struct run_watch *w, struct storage_run *r, const char *path)
+{
+	r->cache_peak = sampler_stop(&w->sm);
 	r->cache_end = resident_bytes(path);
 	if (r->cache_end > r->cache_peak)
 		r->cache_peak = r->cache_end;
+}
+
+/* The clock of a dmapipe run starts (fio reports its own). */
+static void watch_clock(struct run_watch *w)
+{
+	w->t0 = now_ns();
+	w->cpu0 = cpu_self_ns();
+}
+
+/* A dmapipe run that moved r->bytes, ended (watch_end()), succeeded: its figures. */
+static void finish_run(struct run_watch *w, struct storage_run *r, const char *path)
+{
+	double s = (double)(w->t1 - w->t0) * 1e-9;
+
+	r->ok = true;
+	r->seconds = s;
+	r->mb_s = s > 0 ? (double)r->bytes / s / 1e6 : 0;
+	r->cpu_ms_per_gb = r->bytes ? (double)w->cpu / 1e6 / ((double)r->bytes / 1e9) : 0;
+	watch_cache(w, r, path);
 }
 
 static void count_done(struct dmapipe_recorder *rec, void *frame_data, int status, void *data)
@@ -67,32 +106,23 @@ static void run_recorder(const struct storage_opts *o, struct dmapipe_pool *pool
 {
 	struct dmapipe_recorder_options ro;
 	struct dmapipe_recorder *rec;
-	struct sampler sm;
-	struct dev_counts dc;
-	uint64_t failed = 0, t0, end, cpu0, cpu, seq = 0;
+	struct run_watch w;
+	uint64_t failed = 0, seq = 0;
 	int ret = 0;
 
-	memset(r, 0, sizeof(*r));
 	unlink(path);
-	if (!pool) {
-		snprintf(r->error, sizeof(r->error), "cannot allocate frames");
-		return;
-	}
-	sampler_start(&sm, path);
-	dev_counts(&dc);
+	watch_start(&w, r, path, 1);
 	dmapipe_recorder_options_init(&ro);
 	ro.mode = mode;
 	ro.done = count_done;
 	ro.user_data = &failed;
 	rec = dmapipe_recorder_new(path, &ro);
 	if (!rec) {
-		snprintf(r->error, sizeof(r->error), "recorder: %s", strerror(errno));
-		sampler_stop(&sm);
+		watch_fail(&w, r, "recorder: %s", strerror(errno));
 		return;
 	}
 	/* from the first frame to the end of finish (index, flush), like fio's runtime */
-	t0 = now_ns();
-	cpu0 = cpu_self_ns();
+	watch_clock(&w);
 	while (!stop_requested) {
 		struct dmapipe_recorder_stats st;
 		struct dmapipe_frame_meta meta;
@@ -128,52 +158,46 @@ static void run_recorder(const struct storage_opts *o, struct dmapipe_pool *pool
 	if (ret >= 0)
 		ret = dmapipe_recorder_finish(rec);
 	/* fio's runtime ends with its last I/O (and end_fsync): so does this one */
-	end = now_ns();
-	cpu = cpu_self_ns() - cpu0;
-	dev_delta(r, &dc, 1);
+	watch_end(&w, r);
 	dmapipe_recorder_get_stats(rec, out_stats);
 	dmapipe_recorder_free(rec);
 	if (ret < 0 || failed) {
-		snprintf(r->error, sizeof(r->error), "recording failed: %s",
-			 strerror(ret < 0 ? -ret : EIO));
-		sampler_stop(&sm);
+		watch_fail(&w, r, "recording failed: %s", strerror(ret < 0 ? -ret : EIO));
 		return;
 	}
 	r->bytes = out_stats->bytes_written;
 	r->frames = out_stats->frames_written;
-	finish_run(r, path, t0, end, cpu, &sm);
+	finish_run(&w, r, path);
 }
 
 /* A plain loop: pwrite() each frame into the page cache, fsync at the end. */
 static void run_naive(const struct storage_opts *o, struct dmapipe_pool *pool, const char *path,
 		      struct storage_run *r)
 {
-	struct dmapipe_buffer *b = pool ? dmapipe_pool_acquire(pool) : NULL;
+	struct dmapipe_buffer *b = dmapipe_pool_acquire(pool);
 	const struct dmapipe_layout *l;
-	struct sampler sm;
-	uint64_t t0, cpu0, off = 0, len;
+	struct run_watch w;
+	uint64_t off = 0, len;
 	void *p;
 	int fd;
 
-	memset(r, 0, sizeof(*r));
 	unlink(path);
+	/* the rows of this loop are about the page cache: its device requests are not counted */
+	watch_start(&w, r, path, -1);
 	if (!b) {
-		snprintf(r->error, sizeof(r->error), "no buffer");
+		watch_fail(&w, r, "no buffer");
 		return;
 	}
-	sampler_start(&sm, path);
 	l = dmapipe_buffer_get_layout(b);
 	p = dmapipe_buffer_map_plane(b, 0);
 	len = l->objects[0].size;
-	t0 = now_ns();
-	cpu0 = cpu_self_ns();
+	watch_clock(&w);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || !p) {
-		snprintf(r->error, sizeof(r->error), "cannot write the file: %s", strerror(errno));
+		watch_fail(&w, r, "cannot write the file: %s", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		dmapipe_buffer_unref(b);
-		sampler_stop(&sm);
 		return;
 	}
 	/* the plane pointer is the start of object 0 for the linear layouts used here */
@@ -194,12 +218,13 @@ static void run_naive(const struct storage_opts *o, struct dmapipe_pool *pool, c
 		snprintf(r->error, sizeof(r->error), "fsync: %s", strerror(errno));
 	close(fd);
 	dmapipe_buffer_unref(b);
+	watch_end(&w, r);
 	if (r->error[0]) {
-		sampler_stop(&sm);
+		sampler_stop(&w.sm);
 		return;
 	}
 	r->bytes = off;
-	finish_run(r, path, t0, now_ns(), cpu_self_ns() - cpu0, &sm);
+	finish_run(&w, r, path);
 }
 
 /* ---- replay: dmapipe_reader, as dmapipe play reads ------------------------------------- */
@@ -239,27 +264,18 @@ static void run_replay(const char *path, struct dmapipe_pool *pool, unsigned int
 	struct dmapipe_reader *rd = NULL;
 	struct dmapipe_buffer *bufs[16] = { NULL };
 	struct replay_ctx c;
-	struct sampler sm;
-	struct dev_counts dc;
+	struct run_watch w;
 	unsigned int n = depth + 2 < 16 ? depth + 2 : 16;
-	uint64_t t0, t1, cpu0, cpu, i = 0;
+	uint64_t i = 0;
 	int ret = 0;
 
-	memset(r, 0, sizeof(*r));
 	memset(&c, 0, sizeof(c));
 	memset(out, 0, sizeof(*out));
-	if (!pool) {
-		snprintf(r->error, sizeof(r->error), "cannot allocate frames");
-		return;
-	}
 	drop_cache(path);
-	sampler_start(&sm, path);
-	dev_counts(&dc);
+	watch_start(&w, r, path, 0);
 	rec = dmapipe_recording_open(path, 0);
 	if (!rec) {
-		snprintf(r->error, sizeof(r->error), "cannot open the recording: %s",
-			 strerror(errno));
-		sampler_stop(&sm);
+		watch_fail(&w, r, "cannot open the recording: %s", strerror(errno));
 		return;
 	}
 	dmapipe_recording_get_info(rec, &info);
@@ -275,8 +291,7 @@ static void run_replay(const char *path, struct dmapipe_pool *pool, unsigned int
 			break;
 		}
 	}
-	t0 = now_ns();
-	cpu0 = cpu_self_ns();
+	watch_clock(&w);
 	while (rd && ret >= 0 && i < info.frames && !stop_requested) {
 		unsigned int k;
 
@@ -299,25 +314,20 @@ static void run_replay(const char *path, struct dmapipe_pool *pool, unsigned int
 	/* the last reads, then the reader's count of what it moved */
 	while (rd && ret >= 0 && any_busy(&c))
 		ret = dmapipe_reader_dispatch(rd, -1);
-	t1 = now_ns();
-	cpu = cpu_self_ns() - cpu0;
-	dev_delta(r, &dc, 0);
+	watch_end(&w, r);
 	if (rd)
 		dmapipe_reader_get_stats(rd, out);
 	dmapipe_reader_free(rd);
 	for (unsigned int k = 0; k < n; k++)
 		dmapipe_buffer_unref(bufs[k]);
+	dmapipe_recording_close(rec);
 	if (ret < 0 || c.failed || i < info.frames) {
-		snprintf(r->error, sizeof(r->error), "replay failed: %s",
-			 strerror(ret < 0 ? -ret : EIO));
-		dmapipe_recording_close(rec);
-		sampler_stop(&sm);
+		watch_fail(&w, r, "replay failed: %s", strerror(ret < 0 ? -ret : EIO));
 		return;
 	}
 	r->frames = out->frames_read;
 	r->bytes = out->bytes_read;
-	dmapipe_recording_close(rec);
-	finish_run(r, path, t0, t1, cpu, &sm);
+	finish_run(&w, r, path);
 }
 
 /* ---- the whole section ------------------------------------------------------------------ */
@@ -371,6 +381,11 @@ static void do_job(const struct storage_opts *o, const struct dmapipe_format *fo
 	struct dmapipe_pool *pool = fresh_pool(format, buffers);
 
 	memset(out, 0, sizeof(*out));
+	if (!pool) {
+		snprintf(out->run.error, sizeof(out->run.error), "cannot allocate frames: %s",
+			 strerror(errno));
+		return;
+	}
 	switch (job) {
 	case JOB_RECORD_DIRECT:
 	case JOB_RECORD_BUFFERED:
@@ -440,7 +455,6 @@ static void run_job(const struct storage_opts *o, const struct dmapipe_format *f
 	}
 }
 
-/* The mean size of @r's device requests, in KiB (call only with dev_requests > 0). */
 double mean_request_kib(const struct storage_run *r)
 {
 	return (double)r->dev_bytes / (double)r->dev_requests / 1024;
@@ -459,13 +473,6 @@ static const char *dev_sizes(const struct storage_run *w, const struct storage_r
 	return buf;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Keeps in @dst the run whose rate is the median of @runs. */
 static void median_run(struct storage_run *runs, unsigned int n, struct storage_run *dst)
 {
@@ -479,7 +486,7 @@ static void median_run(struct storage_run *runs, unsigned int n, struct storage_
 		*dst = runs[0];
 		return;
 	}
-	qsort(v, ok, sizeof(v[0]), cmp_double);
+	sort_doubles(v, ok);
 	for (unsigned int i = 0; i < n; i++) {
 		if (runs[i].ok && runs[i].mb_s == v[ok / 2]) {
 			*dst = runs[i];
@@ -505,9 +512,8 @@ static void pair_ratios(const struct storage_run *ours, const struct storage_run
 			v[k++] = ours[i].mb_s / fio[i].mb_s;
 	if (k == 0)
 		return;
-	qsort(v, k, sizeof(v[0]), cmp_double);
 	out->n = k;
-	out->median = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+	out->median = median_of(v, k);
 	out->min = v[0];
 	out->max = v[k - 1];
 }
@@ -613,9 +619,8 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 			return;
 		}
 		res->max_request_kib = o->max_request_kib;
-		if (o->log)
-			o->log("storage: %s is %u for these runs (was %u, put back afterwards)", knob,
-			       o->max_request_kib, res->device_max_request_kib);
+		bench_log("storage: %s is %u for these runs (was %u, put back afterwards)", knob,
+			  o->max_request_kib, res->device_max_request_kib);
 	}
 	res->ran = true;
 
@@ -629,8 +634,7 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 	for (unsigned int i = 0; i < reps && !stop_requested; i++) {
 		for (unsigned int side = 0; side < 2 && !stop_requested; side++) {
 			if ((side == 0) == (i % 2 == 0)) {
-				if (o->log)
-					o->log("storage: pair %u/%u: fio ...", i + 1, reps);
+				bench_log("storage: pair %u/%u: fio ...", i + 1, reps);
 				unlink(fio_path);
 				run_fio(o, "write", fio_path, res->write_bs, res->write_depth,
 					&fw[i]);
@@ -638,16 +642,11 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 				run_fio(o, "read", fio_path, res->write_bs, res->read_depth,
 					&fr[i]);
 				unlink(fio_path);
-				if (o->log)
-					o->log("    fio: write %.0f MB/s, read %.0f MB/s%s",
-					       fw[i].mb_s, fr[i].mb_s,
-					       dev_sizes(&fw[i], &fr[i], sizes,
-							 sizeof(sizes)));
+				bench_log("    fio: write %.0f MB/s, read %.0f MB/s%s", fw[i].mb_s,
+					  fr[i].mb_s, dev_sizes(&fw[i], &fr[i], sizes, sizeof(sizes)));
 				continue;
 			}
-			if (o->log)
-				o->log("storage: pair %u/%u: the recorder and replay ...", i + 1,
-				       reps);
+			bench_log("storage: pair %u/%u: the recorder and replay ...", i + 1, reps);
 			run_job(o, format, res->write_depth + 4, res->read_depth,
 				JOB_RECORD_DIRECT, rec_path, &jr);
 			rw[i] = jr.run;
@@ -664,10 +663,8 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 			} else
 				memset(&pr[i], 0, sizeof(pr[i]));
 			unlink(rec_path);
-			if (o->log)
-				o->log("    recorder %.0f MB/s, replay %.0f MB/s%s", rw[i].mb_s,
-				       pr[i].mb_s,
-				       dev_sizes(&rw[i], &pr[i], sizes, sizeof(sizes)));
+			bench_log("    recorder %.0f MB/s, replay %.0f MB/s%s", rw[i].mb_s,
+				  pr[i].mb_s, dev_sizes(&rw[i], &pr[i], sizes, sizeof(sizes)));
 		}
 	}
 	pair_ratios(rw, fw, reps, &res->write_pairs);
@@ -677,8 +674,7 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 	median_run(fr, reps, &res->fio_read);
 	median_run(pr, reps, &res->replay);
 	if (!stop_requested) {
-		if (o->log)
-			o->log("storage: buffered recorder, then a plain write() loop ...");
+		bench_log("storage: buffered recorder, then a plain write() loop ...");
 		run_job(o, format, res->write_depth + 4, res->read_depth, JOB_RECORD_BUFFERED,
 			rec_path, &jr);
 		res->rec_buffered = jr.run;

@@ -22,7 +22,6 @@ struct storage_opts {
 	uint64_t bytes;      /* written (and read) per run */
 	unsigned int repeat; /* alternating fio / dmapipe runs; medians */
 	unsigned int max_request_kib; /* the device's max_sectors_kb for the runs, 0: as is */
-	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };
 
 struct storage_run {
@@ -109,6 +108,31 @@ bool queue_knob(dev_t dev, char *path, size_t len);
 int read_knob(const char *path, unsigned int *v);
 /* 0 or -errno. */
 int write_knob(const char *path, unsigned int v);
+
+/* ---- storage.c: what is watched around every run, fio's and dmapipe's ---------------- */
+
+/*
+ * The file's page cache (the sampler process) and the device's requests
+ * in the run's direction; for a dmapipe run also its clock and CPU from
+ * the first frame (fio reports its own).
+ */
+struct run_watch {
+	struct sampler sm;
+	struct dev_counts dc;
+	int dir;           /* the device's direction: 0 read, 1 write, -1 not counted */
+	uint64_t t0, cpu0; /* dmapipe runs: at the first frame */
+	uint64_t t1, cpu;  /* at watch_end(): the time, the CPU since t0 */
+};
+
+/* Clears @r and starts watching @path for it (@dir as run_watch.dir). */
+void watch_start(struct run_watch *w, struct storage_run *r, const char *path, int dir);
+/* The run's I/O is over: the clock stops, the device's requests go into @r. */
+void watch_end(struct run_watch *w, struct storage_run *r);
+/* The run failed: r->error says why (printf-style), the sampler is stopped. */
+void watch_fail(struct run_watch *w, struct storage_run *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The run succeeded: the sampler's peak and what is cached now go into @r. */
+void watch_cache(struct run_watch *w, struct storage_run *r, const char *path);
 
 /* ---- fio.c ------------------------------------------------------------------------ */
 
