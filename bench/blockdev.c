@@ -55,12 +55,18 @@ void dev_delta(struct storage_run *r, const struct dev_counts *before, int w)
 
 bool queue_knob(dev_t dev, char *path, size_t len)
 {
-	snprintf(path, len, "/sys/dev/block/%u:%u/queue/max_sectors_kb", major(dev), minor(dev));
-	if (access(path, F_OK) == 0)
-		return true;
-	snprintf(path, len, "/sys/dev/block/%u:%u/../queue/max_sectors_kb", major(dev),
+	char disk[96], part[96];
+	const char *knob;
+
+	snprintf(disk, sizeof(disk), "/sys/dev/block/%u:%u/queue/max_sectors_kb", major(dev),
 		 minor(dev));
-	return access(path, F_OK) == 0;
+	snprintf(part, sizeof(part), "/sys/dev/block/%u:%u/../queue/max_sectors_kb", major(dev),
+		 minor(dev));
+	knob = access(disk, F_OK) == 0 ? disk : access(part, F_OK) == 0 ? part : NULL;
+	if (!knob)
+		return false;
+	snprintf(path, len, "%s", knob);
+	return true;
 }
 
 int read_knob(const char *path, unsigned int *v)
