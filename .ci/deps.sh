@@ -10,9 +10,11 @@ set -eu
 
 mode=${1:-all}
 
-# Building libdmapipe, the tool, and the optional parts.
+# Building libdmapipe, the tool, and the optional parts (json-c: dmapipe-bench
+# reads fio's JSON results with it).
 BUILD_PACKAGES="build-essential meson ninja-build pkg-config linux-libc-dev libdrm-dev \
-libudev-dev libv4l-dev liburing-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev"
+libudev-dev libv4l-dev liburing-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
+libjson-c-dev"
 
 # Host test suites: sanitizers (clang's runtime for libFuzzer), valgrind,
 # C++ for the header test, GStreamer's shm elements as the benchmark baseline,

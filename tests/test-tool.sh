@@ -5,11 +5,16 @@
 # every byte verified, JSON output parsed and checked, bad input refused
 # with exit status 2, info/stats/demo, and a small bench run.
 #
-# Usage: test-tool.sh PATH-TO-dmapipe
+# Usage: test-tool.sh PATH-TO-dmapipe [bench|no-bench]
+# (no-bench: the build has no dmapipe-bench, -Dbench=disabled)
 
 set -u
 
-DMAPIPE=${1:?usage: test-tool.sh PATH-TO-dmapipe}
+DMAPIPE=${1:?usage: test-tool.sh PATH-TO-dmapipe [bench|no-bench]}
+BENCH=${2:-bench}
+# `dmapipe bench` runs the dmapipe-bench of this build tree, and passes it
+# this dmapipe: nothing from the caller's environment may point elsewhere
+unset DMAPIPE_BENCH DMAPIPE_TOOL
 if ! command -v python3 >/dev/null 2>&1; then
 	echo "SKIP: python3 is needed to parse the JSON output"
 	exit 77
@@ -37,7 +42,9 @@ expect_usage_error() {
 "$DMAPIPE" --help >"$DIR/help.out" || fail "--help"
 grep -q serve "$DIR/help.out" || fail "--help does not list serve"
 "$DMAPIPE" --version | grep -q dmapipe || fail "--version"
-for cmd in serve consume info stats demo bench; do
+bench_cmd=bench
+[ "$BENCH" = bench ] || bench_cmd=
+for cmd in serve consume info stats demo $bench_cmd; do
 	"$DMAPIPE" $cmd --help >"$DIR/help.out" || fail "$cmd --help"
 	grep -q "Usage: dmapipe $cmd" "$DIR/help.out" || fail "$cmd --help: no usage line"
 done
@@ -74,9 +81,11 @@ for cmd in serve consume; do
 done
 expect_usage_error "unexpected argument" consume --socket "$S" extra
 expect_usage_error "consumers" demo --consumers 0
-expect_usage_error "consumers" bench --consumers 1,x
-expect_usage_error "storage-max-request" bench --storage-max-request 3
-expect_usage_error "storage-max-request" bench --storage-max-request x
+if [ "$BENCH" = bench ]; then
+	expect_usage_error "consumers" bench --consumers 1,x
+	expect_usage_error "storage-max-request" bench --storage-max-request 3
+	expect_usage_error "storage-max-request" bench --storage-max-request x
+fi
 [ -e "$S" ] && fail "a usage error created the socket"
 
 # ---- info ---------------------------------------------------------------
@@ -257,6 +266,51 @@ jcheck "$DIR/demo.json" 'd["frames_verified"] > 0 and d["consumers"] == 2 and le
 grep -q "frames crossed" "$DIR/demo.out" || fail "demo: no result line"
 grep -q "PASS" "$DIR/demo.out" || fail "demo: no PASS"
 ok "demo"
+
+# ---- bench: the launcher -----------------------------------------------------
+# `dmapipe bench` execs dmapipe-bench with its own arguments and its own path
+# in DMAPIPE_TOOL (a stand-in bench shows both); without the program it
+# says so in one line naming the meson option, and exits 1.
+
+cat >"$DIR/fakebench" <<'FAKE'
+#!/bin/sh
+printf '%s\n' "$DMAPIPE_TOOL" "$@" >"$FAKEBENCH_OUT"
+exit 7
+FAKE
+chmod +x "$DIR/fakebench"
+FAKEBENCH_OUT="$DIR/fakebench.out" DMAPIPE_BENCH="$DIR/fakebench" \
+	"$DMAPIPE" bench --json -c '1, 8' --output "$DIR/a b.md" >/dev/null 2>&1
+status=$?
+[ $status -eq 7 ] || fail "dmapipe bench: the bench's exit status 7 came back as $status"
+printf '%s\n' "$(readlink -f "$DMAPIPE")" --json -c '1, 8' --output "$DIR/a b.md" \
+	>"$DIR/fakebench.want"
+cmp -s "$DIR/fakebench.want" "$DIR/fakebench.out" ||
+	fail "dmapipe bench passed: $(cat "$DIR/fakebench.out"); expected: $(cat "$DIR/fakebench.want")"
+ok "bench: the launcher passes the arguments, DMAPIPE_TOOL and the exit status"
+
+# expect_no_bench: `dmapipe bench` (environment given before) has no program to run
+expect_no_bench() {
+	"$@" "$DMAPIPE" bench --help >"$DIR/nobench.out" 2>"$DIR/nobench.err"
+	status=$?
+	[ $status -eq 1 ] || fail "dmapipe bench without dmapipe-bench exited $status, expected 1"
+	[ -s "$DIR/nobench.out" ] && fail "dmapipe bench without dmapipe-bench printed to stdout"
+	[ "$(wc -l <"$DIR/nobench.err")" -eq 1 ] ||
+		fail "dmapipe bench without dmapipe-bench: not one line: $(cat "$DIR/nobench.err")"
+	grep -q -- "dmapipe-bench not found" "$DIR/nobench.err" && grep -q -- "-Dbench=enabled" "$DIR/nobench.err" ||
+		fail "dmapipe bench without dmapipe-bench: unclear: $(cat "$DIR/nobench.err")"
+}
+expect_no_bench env DMAPIPE_BENCH=/nonexistent
+grep -q "DMAPIPE_BENCH=/nonexistent" "$DIR/nobench.err" ||
+	fail "dmapipe bench does not name the DMAPIPE_BENCH it tried: $(cat "$DIR/nobench.err")"
+ok "bench: DMAPIPE_BENCH=/nonexistent: $(cat "$DIR/nobench.err")"
+
+if [ "$BENCH" != bench ]; then
+	expect_no_bench env
+	ok "bench: not built: $(cat "$DIR/nobench.err")"
+	echo "SKIP: the bench runs below: this build has no dmapipe-bench (-Dbench=disabled)"
+	echo "all tool tests passed"
+	exit 0
+fi
 
 # ---- bench, small -----------------------------------------------------------
 # Every setting runs and copies nothing, the no-busy-polling reference row is

@@ -2,7 +2,8 @@
 /*
  * Shared parts of the dmapipe command: subcommand entry points, option
  * parsing helpers (dmapipe.c), the JSON writer (json.c), child processes
- * and small measurement helpers.
+ * and small measurement helpers. dmapipe.c and json.c are the tool_common
+ * library, which dmapipe-bench (bench/) links too.
  *
  * Exit status of every subcommand: 0 success, 1 failure at run time
  * (including failed verification), 2 bad command line.

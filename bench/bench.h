@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmapipe-bench's parts (bench/): what the handoff, memcpy, GStreamer and
+ * storage measurements fill in, and what main.c calls to run them and
+ * report.c to write them out.
+ */
+#ifndef DMAPIPE_BENCH_H
+#define DMAPIPE_BENCH_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "dmapipe-tool.h"
+#include "storage.h"
+
+#define MAX_RUNS 8
+#define MAX_PROCS 65
+#define GST_REPEATS 5
+
+struct bench_opts {
+	struct dmapipe_format format;
+	uint64_t frames;
+	uint32_t repeat;
+	uint64_t latency_frames;
+	uint32_t latency_fps;
+	uint32_t memcpy_runs;
+	uint64_t gst_frames;
+	uint64_t gst_probe_frames;
+	uint32_t gst_timeout_ms;
+	uint32_t consumers[MAX_RUNS];
+	unsigned int n_consumers;
+	bool gst;
+	const char *allocator;
+	const char *output;
+	bool json;
+	bool keep;
+	bool storage;
+	const char *storage_dir;
+	uint64_t storage_mb;
+	uint32_t storage_repeat;
+	uint32_t storage_max_request;
+	char command[512]; /* how the bench was run, for the report */
+};
+
+struct machine {
+	char cpu[128];
+	long cores;
+	char kernel[128];
+	uint64_t llc;
+	char date[64];
+	char gst_version[96];
+	char allocator[32];
+	char memory[64];
+	bool dmabuf;
+	char dev_summary[256];
+	char load_start[64], load_end[64]; /* /proc/loadavg: was the machine quiet? */
+};
+
+struct copy_result {
+	uint64_t bytes;        /* pixel bytes of one frame */
+	unsigned int buffers;  /* rotated source and destination buffers */
+	uint64_t footprint;
+	double median_ms, min_ms, p90_ms;
+	double gbps;
+	double draw_ms, check_ms; /* the test pattern, cold, medians */
+};
+
+struct dp_result {
+	bool ran;
+	bool ok;
+	char error[256];
+	unsigned int consumers;
+	bool paced;
+	unsigned int in_flight;    /* frames one consumer may hold */
+	unsigned int depth;        /* its queue */
+	uint32_t fps_target;
+	uint64_t frames;           /* queued by the producer */
+	uint64_t delivered_min;    /* least received by one consumer */
+	uint64_t dropped;          /* sum over consumers */
+	double fps_producer;
+	double fps_consumer_min;
+	double lat_p50_us, lat_p90_us, lat_p99_us, lat_max_us; /* worst consumer */
+	uint64_t bytes_copied;
+	uint64_t cpu_stream_ns;    /* producer + consumers, streaming phase */
+	uint64_t cpu_producer_ns;
+	uint64_t cpu_consumers_ns;
+	uint64_t cpu_whole_ns;     /* wait4: whole processes, setup included */
+	double cpu_per_frame_us;
+	double cpu_whole_per_frame_us;
+	double ratio_memcpy;       /* cpu_per_frame / memcpy */
+	unsigned int runs;         /* repeated runs this result is the median of */
+	bool no_poll;              /* both sides ran with --busy-poll 0 */
+	double cpu_min_us, cpu_max_us, fps_min, fps_max; /* spread over them */
+};
+
+struct gst_result {
+	bool ran;
+	bool measured;
+	char status[256];
+	unsigned int consumers;
+	uint64_t frames;
+	double transport_cpu_per_frame_us; /* median over repeats */
+	double transport_min_us, transport_max_us;
+	double shm_cpu_per_frame_us;       /* producer + readers, before subtraction */
+	double base_cpu_per_frame_us;      /* videotestsrc ! fakesink */
+	double init_cpu_ms;                /* one gst-launch start-up */
+	double fps;
+	double ratio_memcpy;
+	unsigned int runs;      /* completed */
+	unsigned int failures;  /* runs that did not complete */
+	unsigned int timeouts;  /* of which: deadlocks (killed after the timeout) */
+};
+
+struct bench {
+	struct bench_opts o;
+	struct machine m;
+	struct copy_result copy;     /* at the start */
+	struct copy_result copy_end; /* again at the end */
+	double memcpy_ref_ms;        /* the faster median: ratios use it */
+	struct dp_result thr[MAX_RUNS];  /* library defaults */
+	struct dp_result deep[MAX_RUNS]; /* deeper pipelining */
+	struct dp_result nopoll[MAX_RUNS]; /* library defaults, busy polling off */
+	struct dp_result lat[MAX_RUNS];
+	struct gst_result gst[MAX_RUNS];
+	char *dir;
+	char tool[PATH_MAX];     /* the dmapipe tool that runs serve and consume */
+	char gst_launch[512];
+	double gst_init_cpu_ns;
+	char gst_probe[320];     /* what the long-run probe did, or "" */
+	bool gst_base_ok;
+	struct storage_result storage;
+};
+
+struct child {
+	pid_t pid;
+	int status;
+	struct rusage ru;
+	bool done;
+	bool killed;
+};
+
+/* ---- util.c --------------------------------------------------------------- */
+
+/* One line of progress on stderr, "bench: ..." */
+void bench_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Sorts @v, smallest first. */
+void sort_doubles(double *v, unsigned int n);
+/* The median of @v, which it sorts; NAN when @n is 0. */
+double median_of(double *v, unsigned int n);
+/* User + system time of a wait4() rusage. */
+uint64_t ru_cpu_ns(const struct rusage *ru);
+/* Waits for all children up to @timeout_ms; kills the rest. True if none was killed. */
+bool wait_all(struct child *ch, unsigned int n, uint64_t timeout_ms);
+/* The child ran to exit status 0 (not killed). */
+bool exited_ok(const struct child *c);
+/* @name's path from $PATH into @out; false if it is not there. */
+bool find_in_path(const char *name, char *out, size_t len);
+/* The first line of @text into @out. */
+void first_line(const char *text, char *out, size_t len);
+
+/*
+ * A command line for spawn(), built word by word: added words are the
+ * caller's and must outlive it, formatted ones live in it. More words or
+ * text than it holds is a programming error and aborts.
+ */
+#define ARGS_MAX 40
+struct args {
+	char *v[ARGS_MAX + 1]; /* NULL-terminated */
+	unsigned int n;
+	char text[PATH_MAX + 1024];
+	size_t used;
+};
+
+void args_init(struct args *a, const char *program);
+/* Adds the words given, up to a NULL. */
+void args_add(struct args *a, ...) __attribute__((sentinel));
+/* Adds one word made like printf's. */
+void args_addf(struct args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The meson build directory this program runs from (BUILDDIR of
+ * BUILDDIR/bench/dmapipe-bench) into @out; false when it is not in one.
+ */
+bool build_dir(char *out, size_t len);
+
+/* ---- machine.c: what the report says about the machine -------------------- */
+
+/* /proc/loadavg's three averages into @out ("unknown" if unreadable). */
+void read_load(char *out, size_t len);
+/* Fills b->m: CPU, cores, kernel, caches, allocator, dma-buf interfaces. */
+void describe_machine(struct bench *b);
+
+/* ---- copy.c: (a) one memcpy of a frame, and the test pattern --------------- */
+
+/* 0, or -EINVAL / -ENOMEM / -EILSEQ (the pattern check failed). */
+int measure_copy(struct bench *b, struct copy_result *r);
+
+/* ---- handoff.c: dmapipe serve and consume processes ------------------------- */
+
+void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned int in_flight,
+		 unsigned int depth, bool no_poll, struct dp_result *r);
+void run_dmapipe_repeated(struct bench *b, unsigned int consumers, unsigned int in_flight,
+			  unsigned int depth, bool no_poll, struct dp_result *out);
+
+/* ---- gst.c: (b) GStreamer shmsink/shmsrc ------------------------------------ */
+
+/* The caps of the bench's frame format in GStreamer's names. */
+void gst_caps(const struct bench *b, char *out, size_t len);
+/* gst-launch-1.0 from PATH into b->gst_launch and its version, or "" */
+void gst_find(struct bench *b);
+void gst_baselines(struct bench *b);
+void run_gst(struct bench *b, unsigned int readers, struct gst_result *r);
+void run_gst_probe(struct bench *b);
+
+/* ---- report.c ----------------------------------------------------------------- */
+
+void write_markdown(const struct bench *b, FILE *f);
+void write_json(const struct bench *b);
+/*
+ * Writes the markdown report to b->o.output, keeping the sections other
+ * programs append to the same file. 0, or -1 after printing why.
+ */
+int write_report_file(const struct bench *b);
+
+#endif

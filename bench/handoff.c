@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The handoff: one `dmapipe serve` and N `dmapipe consume` processes.
+ *
+ * What "handoff" means here: the producer queues frames that were drawn
+ * once at start (serve --predrawn) as fast as the consumers take them, and
+ * the consumers never touch the pixels (consume --verify none). The CPU
+ * time of all those processes during streaming, divided by the frames, is
+ * the per-frame price of moving a frame from one process to the others.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+/* `dmapipe CMD --socket SOCK`, as both the producer and the consumers start */
+static void tool_args(struct args *a, const struct bench *b, const char *cmd, const char *sock)
+{
+	args_init(a, b->tool);
+	args_add(a, cmd, "--socket", sock, NULL);
+}
+
+/* Ends @a as every process of a run ends its options, and starts it. */
+static pid_t tool_spawn(struct args *a, bool no_poll, const char *out, const char *err)
+{
+	args_add(a, "--quiet", "--json", NULL);
+	if (no_poll)
+		args_add(a, "--busy-poll", "0", NULL);
+	return spawn(a->v, out, err);
+}
+
+void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned int in_flight,
+		 unsigned int depth, bool no_poll, struct dp_result *r)
+{
+	const struct bench_opts *o = &b->o;
+	struct child ch[MAX_PROCS];
+	char sock[600], fourcc_s[16], outs[MAX_PROCS][600], errs[MAX_PROCS][600];
+	char *texts[MAX_PROCS] = { NULL };
+	uint64_t frames = paced ? o->latency_frames : o->frames, timeout_ms;
+	unsigned int i, n = 1 + consumers;
+	struct args a;
+
+	memset(r, 0, sizeof(*r));
+	memset(ch, 0, sizeof(ch));
+	r->ran = true;
+	r->consumers = consumers;
+	r->paced = paced;
+	r->fps_target = paced ? o->latency_fps : 0;
+	r->in_flight = in_flight;
+	r->depth = depth;
+	r->no_poll = no_poll;
+
+	snprintf(sock, sizeof(sock), "%s/bench.sock", b->dir);
+	unlink(sock);
+	tool_args(&a, b, "serve", sock);
+	args_add(&a, "--size", NULL);
+	args_addf(&a, "%ux%u", o->format.width, o->format.height);
+	args_add(&a, "--format", dmapipe_fourcc_to_string(o->format.fourcc, fourcc_s,
+							  sizeof(fourcc_s)), "--fps", NULL);
+	args_addf(&a, "%u", r->fps_target);
+	args_add(&a, "--frames", NULL);
+	args_addf(&a, "%llu", (unsigned long long)frames);
+	args_add(&a, "--wait-consumers", NULL);
+	args_addf(&a, "%u", consumers);
+	args_add(&a, "--max-consumers", NULL);
+	args_addf(&a, "%u", consumers > 32 ? consumers : 32);
+	args_add(&a, "--max-in-flight", NULL);
+	args_addf(&a, "%u", in_flight);
+	args_add(&a, "--buffers", "4", "--predrawn", "--name", "bench", NULL);
+	if (o->allocator)
+		args_add(&a, "--allocator", o->allocator, NULL);
+	snprintf(outs[0], sizeof(outs[0]), "%s/serve.json", b->dir);
+	snprintf(errs[0], sizeof(errs[0]), "%s/serve.log", b->dir);
+	ch[0].pid = tool_spawn(&a, no_poll, outs[0], errs[0]);
+
+	for (i = 1; i < n; i++) {
+		tool_args(&a, b, "consume", sock);
+		args_add(&a, "--verify", "none", "--policy", NULL);
+		/* unthrottled: nothing dropped, the producer waits for the slowest;
+		 * paced: what a live consumer would ask for */
+		args_addf(&a, "%s:%u", paced ? "queue" : "block", depth);
+		args_add(&a, "--in-flight", NULL);
+		args_addf(&a, "%u", in_flight);
+		args_add(&a, "--name", NULL);
+		args_addf(&a, "bench-%u", i);
+		args_add(&a, "--timeout", "30000", NULL);
+		snprintf(outs[i], sizeof(outs[i]), "%s/consume-%u.json", b->dir, i);
+		snprintf(errs[i], sizeof(errs[i]), "%s/consume-%u.log", b->dir, i);
+		ch[i].pid = tool_spawn(&a, no_poll, outs[i], errs[i]);
+	}
+
+	timeout_ms = paced ? frames * 1000 / (o->latency_fps ? o->latency_fps : 1) + 60000 :
+			     600000;
+	r->ok = wait_all(ch, n, timeout_ms);
+	if (!r->ok)
+		snprintf(r->error, sizeof(r->error), "timed out after %llu s: killed",
+			 (unsigned long long)(timeout_ms / 1000));
+
+	r->delivered_min = UINT64_MAX;
+	r->fps_consumer_min = INFINITY;
+	for (i = 0; i < n; i++) {
+		uint64_t v = 0;
+		double d;
+
+		texts[i] = read_file(outs[i]);
+		if (!exited_ok(&ch[i]) && r->ok) {
+			char st[64];
+
+			r->ok = false;
+			snprintf(r->error, sizeof(r->error), "%s %u: %.40s (see %.160s)",
+				 i ? "consumer" : "producer", i,
+				 describe_status(ch[i].status, st, sizeof(st)), errs[i]);
+		}
+		r->cpu_whole_ns += ru_cpu_ns(&ch[i].ru);
+		if (!texts[i])
+			continue;
+		json_lookup_u64(texts[i], "cpu_ns", &v);
+		r->cpu_stream_ns += v;
+		if (i == 0)
+			r->cpu_producer_ns = v;
+		else
+			r->cpu_consumers_ns += v;
+		v = 0;
+		json_lookup_u64(texts[i], "bytes_copied", &v);
+		r->bytes_copied += v;
+		if (i == 0) {
+			json_lookup_u64(texts[i], "frames_queued", &r->frames);
+			if (json_lookup_double(texts[i], "fps", &d) == 0)
+				r->fps_producer = d;
+			continue;
+		}
+		v = 0;
+		json_lookup_u64(texts[i], "frames_received", &v);
+		if (v < r->delivered_min)
+			r->delivered_min = v;
+		v = 0;
+		json_lookup_u64(texts[i], "frames_dropped", &v);
+		r->dropped += v;
+		if (json_lookup_double(texts[i], "fps", &d) == 0 && d < r->fps_consumer_min)
+			r->fps_consumer_min = d;
+		if (json_lookup_double(texts[i], "latency_p50_us", &d) == 0)
+			r->lat_p50_us = fmax(r->lat_p50_us, d);
+		if (json_lookup_double(texts[i], "latency_p90_us", &d) == 0)
+			r->lat_p90_us = fmax(r->lat_p90_us, d);
+		if (json_lookup_double(texts[i], "latency_p99_us", &d) == 0)
+			r->lat_p99_us = fmax(r->lat_p99_us, d);
+		if (json_lookup_double(texts[i], "latency_max_us", &d) == 0)
+			r->lat_max_us = fmax(r->lat_max_us, d);
+	}
+	if (r->delivered_min == UINT64_MAX)
+		r->delivered_min = 0;
+	if (!isfinite(r->fps_consumer_min))
+		r->fps_consumer_min = 0;
+	if (r->frames) {
+		r->cpu_per_frame_us = (double)r->cpu_stream_ns / (double)r->frames / 1e3;
+		r->cpu_whole_per_frame_us = (double)r->cpu_whole_ns / (double)r->frames / 1e3;
+	}
+	if (b->copy.median_ms > 0)
+		r->ratio_memcpy = r->cpu_per_frame_us / (b->copy.median_ms * 1e3);
+	if (r->ok && r->frames == 0) {
+		r->ok = false;
+		snprintf(r->error, sizeof(r->error), "no frames were queued");
+	}
+	for (i = 0; i < n; i++)
+		free(texts[i]);
+}
+
+/*
+ * Unthrottled runs are short and the machine is noisy: run them
+ * b->o.repeat times and keep the run with the median CPU per frame, with
+ * the spread of all runs. Any failed run fails the result.
+ */
+void run_dmapipe_repeated(struct bench *b, unsigned int consumers, unsigned int in_flight,
+				 unsigned int depth, bool no_poll, struct dp_result *out)
+{
+	struct dp_result *runs = calloc(b->o.repeat, sizeof(*runs));
+	double cpu_min = INFINITY, cpu_max = 0, fps_min = INFINITY, fps_max = 0;
+	unsigned int i, k, n = 0;
+	uint64_t copied = 0;
+
+	if (!runs) {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->error, sizeof(out->error), "out of memory");
+		out->ran = true;
+		return;
+	}
+	for (i = 0; i < b->o.repeat && !stop_requested; i++) {
+		run_dmapipe(b, consumers, false, in_flight, depth, no_poll, &runs[n]);
+		copied += runs[n].bytes_copied;
+		if (!runs[n].ok) {
+			*out = runs[n];
+			out->bytes_copied = copied;
+			free(runs);
+			return;
+		}
+		cpu_min = fmin(cpu_min, runs[n].cpu_per_frame_us);
+		cpu_max = fmax(cpu_max, runs[n].cpu_per_frame_us);
+		fps_min = fmin(fps_min, runs[n].fps_consumer_min);
+		fps_max = fmax(fps_max, runs[n].fps_consumer_min);
+		n++;
+	}
+	if (n == 0) {
+		memset(out, 0, sizeof(*out));
+		out->ran = true;
+		snprintf(out->error, sizeof(out->error), "interrupted");
+		free(runs);
+		return;
+	}
+	/* the median by CPU per frame */
+	for (i = 1; i < n; i++) {
+		struct dp_result x = runs[i];
+
+		for (k = i; k > 0 && runs[k - 1].cpu_per_frame_us > x.cpu_per_frame_us; k--)
+			runs[k] = runs[k - 1];
+		runs[k] = x;
+	}
+	*out = runs[n / 2];
+	out->runs = n;
+	out->bytes_copied = copied;
+	out->cpu_min_us = cpu_min;
+	out->cpu_max_us = cpu_max;
+	out->fps_min = fps_min;
+	out->fps_max = fps_max;
+	free(runs);
+}
