@@ -40,7 +40,7 @@ void dmapipe_strlcpy(char *dst, const char *src, size_t size);
 /* Closes fd if >= 0 and preserves errno. */
 void dmapipe_close(int fd);
 
-/* ---- copy accounting (util.c) --------------------------------------- */
+/* ---- copy accounting and strict mode (copy.c) ----------------------- */
 
 /* Every CPU copy of pixel data anywhere in the library goes through here. */
 void dmapipe_count_copy(uint64_t bytes);
