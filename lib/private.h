@@ -129,7 +129,7 @@ void *dmapipe_buffer_direct_io_map(struct dmapipe_buffer *buffer, unsigned int i
 /* Unmaps, closes every fd and frees; for pool.c (refcount must be 0). */
 void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer);
 
-/* ---- allocators and dmapipe.ko (alloc/) ----------------------------- */
+/* ---- allocators (alloc/) -------------------------------------------- */
 
 /*
  * Built with libdrm only. On an open DRM node: creates a one-page dumb
@@ -139,8 +139,20 @@ void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer);
  */
 int dmapipe_drm_probe_dumb(int dev);
 
+/* ---- /dev/dmapipe (kmod.c) ------------------------------------------ */
+
+#define DMAPIPE_KMOD_DEV "/dev/dmapipe"
+
 /*
- * dmapipe.ko's WRITE_FILE / READ_FILE (alloc-dmapipe.c): moves @len bytes
+ * Opens /dev/dmapipe and checks that it speaks the ABI this library was
+ * built for (with allocation and struct-page mappings). Returns a new fd
+ * (O_CLOEXEC; the caller closes it), or -errno: -ENODEV when the module is
+ * not loaded, -EPROTONOSUPPORT for another ABI.
+ */
+int dmapipe_kmod_open(void);
+
+/*
+ * dmapipe.ko's WRITE_FILE / READ_FILE: moves @len bytes
  * from @offset of the dma-buf @dmabuf_fd to @file_fd at @file_offset (or
  * back), in the kernel, straight from/into the buffer's pages; the only
  * zero-copy route to storage for a buffer whose mapping cannot feed O_DIRECT.
@@ -154,6 +166,8 @@ int dmapipe_kmod_write_file(int dmabuf_fd, uint64_t offset, uint64_t len, int fi
 			    uint64_t file_offset);
 int dmapipe_kmod_read_file(int dmabuf_fd, uint64_t offset, uint64_t len, int file_fd,
 			   uint64_t file_offset);
+
+/* ---- more small helpers (util.c) ------------------------------------ */
 
 /* The system page size (util.c). */
 uint64_t dmapipe_page_size(void);
