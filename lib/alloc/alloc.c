@@ -156,6 +156,27 @@ dmapipe_allocator_get_mem_kind(const struct dmapipe_allocator *allocator)
 	return allocator ? allocator->ops->kind : DMAPIPE_MEM_NONE;
 }
 
+/*
+ * What a buffer keeps of the allocator that made it, dropped by its hook
+ * when it is destroyed: a reference, so the allocator's device stays open
+ * while any of its buffers lives (also past a pool that made them), and
+ * ops->alloc's per-buffer state.
+ */
+struct allocation {
+	struct dmapipe_allocator *allocator;
+	void *priv;
+};
+
+static void allocation_destroy(void *data)
+{
+	struct allocation *a = data;
+
+	if (a->priv && a->allocator->ops->free_priv)
+		a->allocator->ops->free_priv(a->allocator, a->priv);
+	dmapipe_allocator_unref(a->allocator);
+	free(a);
+}
+
 DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_allocator_alloc(struct dmapipe_allocator *allocator,
 							      const struct dmapipe_format *format)
 {
@@ -185,12 +206,13 @@ dmapipe_allocator_alloc_layout(struct dmapipe_allocator *allocator,
 			       const struct dmapipe_layout *layout)
 {
 	const struct dmapipe_allocator_ops *ops;
+	struct dmapipe_buffer_hook hook = { .destroy = allocation_destroy };
 	int direct_io_fds[DMAPIPE_MAX_OBJECTS];
+	struct allocation *allocation;
 	struct dmapipe_layout l;
 	void *privs[DMAPIPE_MAX_OBJECTS] = { NULL };
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t page_mask = (page > 0 ? (uint64_t)page : 4096) - 1;
-	struct dmapipe_buffer *buffer;
 	const char *why;
 	uint32_t i;
 	int ret;
@@ -250,9 +272,16 @@ dmapipe_allocator_alloc_layout(struct dmapipe_allocator *allocator,
 		}
 	}
 
-	/* takes every fd and privs[0], also on failure */
-	buffer = dmapipe_buffer_new_internal(&l, direct_io_fds, allocator, privs[0]);
-	return buffer;
+	allocation = malloc(sizeof(*allocation));
+	if (!allocation) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	allocation->allocator = dmapipe_allocator_ref(allocator);
+	allocation->priv = privs[0];
+	hook.data = allocation;
+	/* takes every fd and the allocation, also on failure */
+	return dmapipe_buffer_new_internal(&l, direct_io_fds, &hook);
 
 fail:
 	for (uint32_t j = 0; j < i; j++) {
