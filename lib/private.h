@@ -162,6 +162,33 @@ void *dmapipe_buffer_direct_io_map(struct dmapipe_buffer *buffer, unsigned int i
  */
 void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer);
 
+/* ---- pools (pool.c) ------------------------------------------------- */
+
+/*
+ * Where a pool's buffers come from, registered by whoever creates the pool
+ * (dmapipe_pool_new() in alloc/pool-alloc.c registers an allocator), so the
+ * pool knows nothing of allocators.
+ * make:    returns a new buffer of @format with one reference, or NULL with
+ *          errno set. Called without any lock held.
+ * release: drops @data when the pool is freed; may be NULL. Buffers that
+ *          outlive the pool must hold what they need themselves.
+ */
+struct dmapipe_pool_source {
+	struct dmapipe_buffer *(*make)(const struct dmapipe_format *format, void *data);
+	void (*release)(void *data);
+	void *data;
+};
+
+/*
+ * Creates an empty pool of @format whose buffers come from @source (the
+ * struct is copied); dmapipe_pool_grow() adds them. Takes ownership of
+ * source->data, also on failure (then released at once). @name as for
+ * dmapipe_pool_new(). Returns the pool, or NULL with errno set.
+ */
+struct dmapipe_pool *dmapipe_pool_new_from_source(const struct dmapipe_format *format,
+						  const char *name,
+						  const struct dmapipe_pool_source *source);
+
 /* ---- allocators (alloc/) -------------------------------------------- */
 
 /*

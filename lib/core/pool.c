@@ -2,7 +2,9 @@
 /*
  * Pools: a fixed set of buffers that are allocated, mapped and pre-faulted
  * once and then reused, because allocating or first-touching a 4K frame
- * costs milliseconds.
+ * costs milliseconds. Where the buffers come from is registered by whoever
+ * makes the pool (struct dmapipe_pool_source); dmapipe_pool_new(), which
+ * takes an allocator, is in alloc/pool-alloc.c.
  *
  * A pool buffer is free when nobody holds a reference: the pool's hook on
  * each buffer (struct member) keeps it on the free list when
@@ -35,7 +37,7 @@ struct member {
 };
 
 struct dmapipe_pool {
-	struct dmapipe_allocator *allocator; /* reference */
+	struct dmapipe_pool_source source;   /* owns source.data */
 	struct dmapipe_format format;
 	char *name;                          /* NULL: buffers are not named */
 	struct member **members;             /* by index; each buffer owned by the pool while free */
@@ -126,7 +128,7 @@ static struct member *make_member(struct dmapipe_pool *pool, unsigned int index)
 	char label[64];
 	int ret;
 
-	buffer = dmapipe_allocator_alloc(pool->allocator, &pool->format);
+	buffer = pool->source.make(&pool->format, pool->source.data);
 	if (!buffer)
 		return NULL;
 	m = calloc(1, sizeof(*m));
@@ -209,59 +211,33 @@ DMAPIPE_EXPORT int dmapipe_pool_grow(struct dmapipe_pool *pool, unsigned int n)
 	return 0;
 }
 
-DMAPIPE_EXPORT struct dmapipe_pool *dmapipe_pool_new(struct dmapipe_allocator *allocator,
-						     const struct dmapipe_format *format,
-						     unsigned int count, const char *name)
+struct dmapipe_pool *dmapipe_pool_new_from_source(const struct dmapipe_format *format,
+						  const char *name,
+						  const struct dmapipe_pool_source *source)
 {
-	struct dmapipe_layout layout;
-	struct dmapipe_pool *pool;
-	int ret;
+	struct dmapipe_pool *pool = NULL;
+	int err = EINVAL;
 
-	if (!format) {
-		errno = EINVAL;
-		return NULL;
-	}
-	ret = dmapipe_layout_init(&layout, format, 0);
-	if (ret < 0) {
-		char fourcc[16];
-
-		log_error("pool: cannot lay out %s %ux%u modifier 0x%llx: %s",
-			  dmapipe_fourcc_to_string(format->fourcc, fourcc, sizeof(fourcc)),
-			  format->width, format->height, (unsigned long long)format->modifier,
-			  strerror(-ret));
-		errno = -ret;
-		return NULL;
-	}
-
+	if (!format || !source || !source->make)
+		goto fail;
+	err = ENOMEM;
 	pool = calloc(1, sizeof(*pool));
-	if (!pool) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	pool->format = *format;
+	if (!pool)
+		goto fail;
 	if (name) {
 		pool->name = strdup(name);
-		if (!pool->name) {
-			free(pool);
-			errno = ENOMEM;
-			return NULL;
-		}
+		if (!pool->name)
+			goto fail;
 	}
-	pool->allocator = allocator ? dmapipe_allocator_ref(allocator) :
-				      dmapipe_allocator_new_default();
-	if (!pool->allocator) {
-		ret = -errno;
-		goto fail;
-	}
-
-	ret = dmapipe_pool_grow(pool, count);
-	if (ret < 0)
-		goto fail;
+	pool->source = *source;
+	pool->format = *format;
 	return pool;
 
 fail:
-	dmapipe_pool_free(pool);
-	errno = -ret;
+	free(pool);
+	if (source && source->release)
+		source->release(source->data);
+	errno = err;
 	return NULL;
 }
 
@@ -295,7 +271,8 @@ DMAPIPE_EXPORT void dmapipe_pool_free(struct dmapipe_pool *pool)
 	for (unsigned int i = 0; i < n_doomed; i++)
 		dmapipe_buffer_destroy(doomed[i]);
 	free(doomed);
-	dmapipe_allocator_unref(pool->allocator);
+	if (pool->source.release)
+		pool->source.release(pool->source.data);
 	free(pool->members);
 	free(pool->free_stack);
 	free(pool->name);
