@@ -38,6 +38,14 @@ extern const struct dmapipe_allocator_ops dmapipe_alloc_udmabuf_ops;
 extern const struct dmapipe_allocator_ops dmapipe_alloc_drm_ops;
 extern const struct dmapipe_allocator_ops dmapipe_alloc_memfd_ops;
 
+/*
+ * dmapipe_layout_init() with the default stride alignment, logging as an
+ * error, after the prefix @who (e.g. "pool: "), why @format cannot be laid
+ * out. Returns 0 or -errno.
+ */
+int dmapipe_alloc_layout_init(struct dmapipe_layout *layout, const struct dmapipe_format *format,
+			      const char *who);
+
 /* Creates a memfd of @size bytes sealed with F_SEAL_SHRINK | F_SEAL_GROW |
  * F_SEAL_SEAL (never F_SEAL_WRITE, which udmabuf refuses); returns the fd
  * or -errno. Shared by the memfd and udmabuf allocators. */

@@ -156,6 +156,22 @@ dmapipe_allocator_get_mem_kind(const struct dmapipe_allocator *allocator)
 	return allocator ? allocator->ops->kind : DMAPIPE_MEM_NONE;
 }
 
+int dmapipe_alloc_layout_init(struct dmapipe_layout *layout, const struct dmapipe_format *format,
+			      const char *who)
+{
+	int ret = dmapipe_layout_init(layout, format, 0);
+
+	if (ret < 0) {
+		char name[16];
+
+		log_error("%scannot lay out %s %ux%u modifier 0x%llx: %s", who,
+			  dmapipe_fourcc_to_string(format->fourcc, name, sizeof(name)),
+			  format->width, format->height, (unsigned long long)format->modifier,
+			  strerror(-ret));
+	}
+	return ret;
+}
+
 /*
  * What a buffer keeps of the allocator that made it, dropped by its hook
  * when it is destroyed: a reference, so the allocator's device stays open
@@ -187,14 +203,8 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_allocator_alloc(struct dmapipe_all
 		errno = EINVAL;
 		return NULL;
 	}
-	ret = dmapipe_layout_init(&layout, format, 0);
+	ret = dmapipe_alloc_layout_init(&layout, format, "");
 	if (ret < 0) {
-		char name[16];
-
-		log_error("cannot lay out %s %ux%u modifier 0x%llx: %s",
-			  dmapipe_fourcc_to_string(format->fourcc, name, sizeof(name)),
-			  format->width, format->height, (unsigned long long)format->modifier,
-			  strerror(-ret));
 		errno = -ret;
 		return NULL;
 	}

@@ -6,9 +6,8 @@
  * (alloc.c), so buffers may outlive both the pool and the caller's
  * allocator.
  */
-#include <string.h>
-
 #include "private.h"
+#include "alloc-private.h"
 
 static struct dmapipe_buffer *allocator_make(const struct dmapipe_format *format, void *data)
 {
@@ -36,14 +35,9 @@ DMAPIPE_EXPORT struct dmapipe_pool *dmapipe_pool_new(struct dmapipe_allocator *a
 		errno = EINVAL;
 		return NULL;
 	}
-	ret = dmapipe_layout_init(&layout, format, 0);
+	/* refused now, not at the first grow: a pool of 0 buffers is valid */
+	ret = dmapipe_alloc_layout_init(&layout, format, "pool: ");
 	if (ret < 0) {
-		char fourcc[16];
-
-		log_error("pool: cannot lay out %s %ux%u modifier 0x%llx: %s",
-			  dmapipe_fourcc_to_string(format->fourcc, fourcc, sizeof(fourcc)),
-			  format->width, format->height, (unsigned long long)format->modifier,
-			  strerror(-ret));
 		errno = -ret;
 		return NULL;
 	}
