@@ -4,6 +4,7 @@
  * page rounding, one allocation per memory object, building the buffer.
  * The allocators themselves (alloc-*.c) only turn a size into an fd.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,20 @@ static struct dmapipe_allocator *open_allocator(const struct dmapipe_allocator_o
 	}
 	*error = 0;
 	return allocator;
+}
+
+int dmapipe_alloc_open_node(struct dmapipe_allocator *allocator, const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0) {
+		int err = errno;
+
+		log_debug("%s: %s: %s", allocator->ops->name, path, strerror(err));
+		return err == ENOENT ? -ENODEV : -err;
+	}
+	allocator->fd = fd;
+	return 0;
 }
 
 DMAPIPE_EXPORT struct dmapipe_allocator *dmapipe_allocator_new(const char *name)
@@ -141,7 +156,9 @@ DMAPIPE_EXPORT void dmapipe_allocator_unref(struct dmapipe_allocator *allocator)
 		return;
 	if (__atomic_sub_fetch(&allocator->refcount, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	allocator->ops->close(allocator);
+	if (allocator->ops->close)
+		allocator->ops->close(allocator);
+	dmapipe_close(allocator->fd);
 	free(allocator);
 }
 

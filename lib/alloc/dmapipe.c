@@ -13,7 +13,6 @@
  */
 #include <fcntl.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "../kernel/uapi/dmapipe.h"
@@ -30,12 +29,6 @@ static int kmod_open(struct dmapipe_allocator *allocator)
 	return 0;
 }
 
-static void kmod_close(struct dmapipe_allocator *allocator)
-{
-	dmapipe_close(allocator->fd);
-	allocator->fd = -1;
-}
-
 static int kmod_alloc(struct dmapipe_allocator *allocator, uint64_t size, int *direct_io_fd,
 		      void **priv)
 {
@@ -47,11 +40,8 @@ static int kmod_alloc(struct dmapipe_allocator *allocator, uint64_t size, int *d
 
 	*direct_io_fd = -1;
 	*priv = NULL;
-	do {
-		ret = ioctl(allocator->fd, DMAPIPE_IOCTL_ALLOC, &alloc);
-	} while (ret < 0 && errno == EINTR);
+	ret = dmapipe_ioctl(allocator->fd, DMAPIPE_IOCTL_ALLOC, &alloc);
 	if (ret < 0) {
-		ret = -errno;
 		log_debug("dmapipe: ALLOC of %llu bytes failed: %s%s", (unsigned long long)size,
 			  strerror(-ret),
 			  ret == -EFBIG || ret == -EDQUOT ?
@@ -74,6 +64,5 @@ const struct dmapipe_allocator_ops dmapipe_alloc_dmapipe_ops = {
 	.description = "dmapipe.ko " DMAPIPE_KMOD_DEV " (dma-buf with struct-page mappings)",
 	.kind = DMAPIPE_MEM_DMABUF,
 	.open = kmod_open,
-	.close = kmod_close,
 	.alloc = kmod_alloc,
 };
