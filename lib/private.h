@@ -40,7 +40,7 @@ void dmapipe_strlcpy(char *dst, const char *src, size_t size);
 /* Closes fd if >= 0 and preserves errno. */
 void dmapipe_close(int fd);
 
-/* ---- copy accounting (util.c) --------------------------------------- */
+/* ---- copy accounting and strict mode (copy.c) ----------------------- */
 
 /* Every CPU copy of pixel data anywhere in the library goes through here. */
 void dmapipe_count_copy(uint64_t bytes);
@@ -79,35 +79,65 @@ bool dmapipe_fd_is_dmabuf(int fd);
 
 /* ---- buffers (buffer.c) --------------------------------------------- */
 
-struct dmapipe_pool;
+/*
+ * What a buffer calls when its life changes, set by whoever owns that part
+ * of it, so that buffer.c knows neither pools nor allocators: a pool keeps
+ * its buffers when their last reference goes (core/pool.c), an allocator
+ * frees its per-buffer state when one is destroyed (alloc/alloc.c).
+ *
+ * release: the last reference went. Returns true if the owner keeps the
+ *          buffer (alive at refcount 0, e.g. on a pool's free list), false
+ *          to let it be destroyed.
+ * revive:  a kept buffer got a reference again (refcount 0 -> 1).
+ * destroy: the buffer is going away, its fds already closed: frees @data
+ *          and what it holds.
+ * Any of them may be NULL. release and revive run in whichever thread
+ * drops or takes the reference, so what @data points at is guarded by its
+ * owner's own lock; the hook itself never changes once added.
+ */
+struct dmapipe_buffer_hook {
+	bool (*release)(struct dmapipe_buffer *buffer, void *data);
+	void (*revive)(struct dmapipe_buffer *buffer, void *data);
+	void (*destroy)(void *data);
+	void *data;
+};
+
+/* The allocator that made a buffer and the pool that keeps it. */
+#define DMAPIPE_BUFFER_MAX_HOOKS 2
 
 struct dmapipe_buffer {
-	unsigned int refcount;            /* atomic (__atomic_*); 0 while in a pool's free list */
+	unsigned int refcount;            /* atomic (__atomic_*); 0 while a hook keeps it */
 	struct dmapipe_layout layout;     /* owns objects[].fd */
 	int direct_io_fd[DMAPIPE_MAX_OBJECTS]; /* struct-page backed fd or -1; owned */
 	void *map[DMAPIPE_MAX_OBJECTS];   /* [0, map_size) of each object, or NULL */
 	uint64_t map_size[DMAPIPE_MAX_OBJECTS]; /* to the last plane's end (linear) */
 	/* mapping of direct_io_fd[] when it is a memfd (udmabuf), for O_DIRECT; or NULL */
 	void *dio_map[DMAPIPE_MAX_OBJECTS];
-	struct dmapipe_pool *pool;        /* weak; NULL when standalone or pool gone */
-	int index;                        /* in pool, or -1 */
-	struct dmapipe_allocator *allocator; /* reference, or NULL for imported buffers */
-	void *alloc_priv;                 /* allocator's per-buffer state */
-	bool in_free_list;
+	int index;                        /* in its pool (set by the pool), or -1 */
 	bool read_only;                   /* some object could only be mapped PROT_READ */
+	unsigned int n_hooks;
+	struct dmapipe_buffer_hook hooks[DMAPIPE_BUFFER_MAX_HOOKS]; /* in the order added */
 };
 
 /*
- * Creates a buffer that takes ownership of layout->objects[].fd and of
- * direct_io_fds[] (may be NULL: none). Does NOT check fds: callers that
- * received them use dmapipe_buffer_new_from_fds(). Adds its own reference
- * to @allocator (may be NULL). Returns NULL on failure, after closing every
- * fd and releasing @alloc_priv through the allocator's free_priv.
+ * Creates a buffer that takes ownership of layout->objects[].fd, of
+ * direct_io_fds[] (may be NULL: none) and of @hook (may be NULL: none), its
+ * first hook. Does NOT check fds: callers that received them use
+ * dmapipe_buffer_new_from_fds(). Returns NULL on failure, after closing
+ * every fd and calling hook->destroy.
  */
 struct dmapipe_buffer *dmapipe_buffer_new_internal(const struct dmapipe_layout *layout,
 						   const int *direct_io_fds,
-						   struct dmapipe_allocator *allocator,
-						   void *alloc_priv);
+						   const struct dmapipe_buffer_hook *hook);
+
+/*
+ * Adds @hook to a buffer no other thread can see yet (hooks are read
+ * without a lock). On the last unref the hooks' release are asked in the
+ * order they were added until one keeps the buffer; destroy runs in the
+ * reverse order. Returns 0, or -ENOSPC when the buffer has
+ * DMAPIPE_BUFFER_MAX_HOOKS already; the hook is not taken then.
+ */
+int dmapipe_buffer_add_hook(struct dmapipe_buffer *buffer, const struct dmapipe_buffer_hook *hook);
 
 /*
  * dmapipe_buffer_new_from_fds() without the log line: on failure returns
@@ -126,10 +156,40 @@ int dmapipe_buffer_map_all(struct dmapipe_buffer *buffer);
  */
 void *dmapipe_buffer_direct_io_map(struct dmapipe_buffer *buffer, unsigned int i);
 
-/* Unmaps, closes every fd and frees; for pool.c (refcount must be 0). */
+/*
+ * Unmaps, closes every fd, runs the hooks' destroy and frees: for a hook
+ * that kept the buffer and lets it go (refcount must be 0).
+ */
 void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer);
 
-/* ---- allocators and dmapipe.ko (alloc/) ----------------------------- */
+/* ---- pools (pool.c) ------------------------------------------------- */
+
+/*
+ * Where a pool's buffers come from, registered by whoever creates the pool
+ * (dmapipe_pool_new() in alloc/pool-alloc.c registers an allocator), so the
+ * pool knows nothing of allocators.
+ * make:    returns a new buffer of @format with one reference, or NULL with
+ *          errno set. Called without any lock held.
+ * release: drops @data when the pool is freed; may be NULL. Buffers that
+ *          outlive the pool must hold what they need themselves.
+ */
+struct dmapipe_pool_source {
+	struct dmapipe_buffer *(*make)(const struct dmapipe_format *format, void *data);
+	void (*release)(void *data);
+	void *data;
+};
+
+/*
+ * Creates an empty pool of @format whose buffers come from @source (the
+ * struct is copied); dmapipe_pool_grow() adds them. Takes ownership of
+ * source->data, also on failure (then released at once). @name as for
+ * dmapipe_pool_new(). Returns the pool, or NULL with errno set.
+ */
+struct dmapipe_pool *dmapipe_pool_new_from_source(const struct dmapipe_format *format,
+						  const char *name,
+						  const struct dmapipe_pool_source *source);
+
+/* ---- allocators (alloc/) -------------------------------------------- */
 
 /*
  * Built with libdrm only. On an open DRM node: creates a one-page dumb
@@ -139,8 +199,20 @@ void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer);
  */
 int dmapipe_drm_probe_dumb(int dev);
 
+/* ---- /dev/dmapipe (kmod.c) ------------------------------------------ */
+
+#define DMAPIPE_KMOD_DEV "/dev/dmapipe"
+
 /*
- * dmapipe.ko's WRITE_FILE / READ_FILE (alloc-dmapipe.c): moves @len bytes
+ * Opens /dev/dmapipe and checks that it speaks the ABI this library was
+ * built for (with allocation and struct-page mappings). Returns a new fd
+ * (O_CLOEXEC; the caller closes it), or -errno: -ENODEV when the module is
+ * not loaded, -EPROTONOSUPPORT for another ABI.
+ */
+int dmapipe_kmod_open(void);
+
+/*
+ * dmapipe.ko's WRITE_FILE / READ_FILE: moves @len bytes
  * from @offset of the dma-buf @dmabuf_fd to @file_fd at @file_offset (or
  * back), in the kernel, straight from/into the buffer's pages; the only
  * zero-copy route to storage for a buffer whose mapping cannot feed O_DIRECT.
@@ -154,6 +226,8 @@ int dmapipe_kmod_write_file(int dmabuf_fd, uint64_t offset, uint64_t len, int fi
 			    uint64_t file_offset);
 int dmapipe_kmod_read_file(int dmabuf_fd, uint64_t offset, uint64_t len, int file_fd,
 			   uint64_t file_offset);
+
+/* ---- more small helpers (util.c) ------------------------------------ */
 
 /* The system page size (util.c). */
 uint64_t dmapipe_page_size(void);

@@ -4,8 +4,10 @@
  * end to end: several formats and a caller-chosen multi-object layout,
  * what the fds really are (dma-buf allocators must yield dma-bufs), the
  * direct-I/O fd, mapping with CPU access bracketing, naming (checked in
- * /proc/self/fdinfo), a pool, and sharing with a forked child over
- * SCM_RIGHTS, which reads our pixels and writes back. No fd may leak.
+ * /proc/self/fdinfo), a pool, a buffer that outlives its pool and its
+ * allocator (the allocator's device stays open until it goes), and sharing
+ * with a forked child over SCM_RIGHTS, which reads our pixels and writes
+ * back. No fd may leak.
  *
  * Exits 77 with the precise reason when the allocator is absent here; the
  * VM lane (tests/vm) runs it where the kernel has the feature.
@@ -321,6 +323,41 @@ static void test_pool(struct dmapipe_allocator *alloc)
 	test_pass("pool");
 }
 
+/*
+ * A buffer outlives the pool it came from and the last reference the
+ * application had on the allocator: the buffer holds the allocator, whose
+ * device fd (if it has one) stays open until the buffer goes.
+ */
+static void test_outlive(void)
+{
+	struct dmapipe_format f = { .fourcc = dmapipe_fourcc_from_string("NV12"), .width = 256,
+				    .height = 128 };
+	int fds = test_count_fds(), device_fds, busy_fds;
+	struct dmapipe_allocator *alloc;
+	struct dmapipe_buffer *busy;
+	struct dmapipe_pool *pool;
+
+	alloc = dmapipe_allocator_new(alloc_name);
+	check_msg(alloc, "%s", strerror(errno));
+	device_fds = test_count_fds() - fds;
+	check(device_fds == 0 || device_fds == 1);
+	pool = dmapipe_pool_new(alloc, &f, 2, "dmapipe-outlive");
+	check_msg(pool, "%s", strerror(errno));
+	busy = dmapipe_pool_acquire(pool);
+	check(busy);
+	dmapipe_pool_free(pool);
+	busy_fds = test_count_fds();
+	check(busy_fds > fds + device_fds);
+	dmapipe_allocator_unref(alloc);
+	/* the device is still open: the buffer holds its allocator */
+	check_int_eq(test_count_fds(), busy_fds);
+	draw(busy, 17);
+	verify(busy, 17);
+	dmapipe_buffer_unref(busy);
+	check_int_eq(test_count_fds(), fds);
+	test_pass("outlive");
+}
+
 /* ---- sharing with another process ----------------------------------- */
 
 static void send_buffer(int sock, const struct dmapipe_layout *l)
@@ -470,6 +507,7 @@ int main(int argc, char **argv)
 		printf("dma-buf naming: %s\n", naming_works ? "works" : "not supported here");
 	test_layout(alloc);
 	test_pool(alloc);
+	test_outlive();
 	test_share(alloc);
 
 	/* nothing here copies pixels */

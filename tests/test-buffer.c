@@ -2,9 +2,12 @@
 /*
  * Buffers and pools on sealed memfds (available everywhere): reference
  * counting, pool lifecycle including a pool freed while buffers are busy,
+ * buffers that outlive both their pool and their allocator, the release
+ * hooks and pool sources that keep buffer.c and pool.c free of allocators,
  * thread safety of unref, mapping, CPU access, counted pixel copies, and
  * dmapipe_buffer_new_from_fds() refusing bad fds and layouts -- closing
- * every fd it was given. fd and mapping counts prove nothing leaks.
+ * every fd it was given. fd and mapping counts prove nothing leaks (and
+ * valgrind, in the valgrind setup, that nothing is used after it is freed).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -212,6 +215,274 @@ static void test_pool(struct dmapipe_allocator *alloc)
 	check(dmapipe_pool_new(alloc, &f, 2, NULL) == NULL);
 	check_int_eq(errno, EINVAL);
 	test_pass("pool");
+}
+
+/* A buffer drawn on, checked and released in another thread than the one that made it. */
+static void *last_unref(void *data)
+{
+	struct dmapipe_buffer *buf = data;
+
+	check_int_eq(dmapipe_buffer_draw_pattern(buf, 77), 0);
+	check_int_eq(dmapipe_buffer_check_pattern(buf, 77), 0);
+	dmapipe_buffer_unref(buf);
+	return NULL;
+}
+
+/*
+ * Buffers outlive the pool they came from and the allocator that made
+ * them: each holds what it needs (its allocation's reference, the pool's
+ * record of it), whichever thread drops the last reference.
+ */
+static void test_outlive(void)
+{
+	struct dmapipe_format f = format("NV12", 96, 64);
+	int fds = test_count_fds(), maps = count_maps();
+	struct dmapipe_buffer *acquired, *by_index, *extra;
+	struct dmapipe_allocator *alloc;
+	struct dmapipe_pool *pool;
+	pthread_t thread;
+
+	alloc = dmapipe_allocator_new("memfd");
+	check(alloc);
+	pool = dmapipe_pool_new(alloc, &f, 3, "outlive");
+	check(pool);
+	acquired = dmapipe_pool_acquire(pool);
+	check(acquired);
+	/* a free one taken by index: off the free list through the pool's revive hook */
+	by_index = dmapipe_pool_get_buffer(pool, 0);
+	if (by_index == acquired)
+		by_index = dmapipe_pool_get_buffer(pool, 1);
+	check(by_index && dmapipe_buffer_get_refcount(by_index) == 0);
+	check(dmapipe_buffer_ref(by_index) == by_index);
+	check_int_eq(dmapipe_pool_get_free(pool), 1);
+	/* a standalone buffer from the same allocator, for comparison */
+	extra = dmapipe_allocator_alloc(alloc, &f);
+	check(extra);
+
+	dmapipe_pool_free(pool);
+	dmapipe_allocator_unref(alloc);
+	check_int_eq(test_count_fds(), fds + 3);
+	check_int_eq(count_maps(), maps + 2);
+
+	/* still usable, and references still count */
+	check_int_eq(dmapipe_buffer_draw_pattern(acquired, 5), 0);
+	check_int_eq(dmapipe_buffer_check_pattern(acquired, 5), 0);
+	check(dmapipe_buffer_ref(acquired) == acquired);
+	dmapipe_buffer_unref(acquired);
+	check_int_eq(dmapipe_buffer_get_refcount(acquired), 1);
+	dmapipe_buffer_unref(acquired);
+	check_int_eq(test_count_fds(), fds + 2);
+
+	/* the last reference of a pool buffer, dropped in another thread */
+	check(pthread_create(&thread, NULL, last_unref, by_index) == 0);
+	check(pthread_join(thread, NULL) == 0);
+	check_int_eq(test_count_fds(), fds + 1);
+	check_int_eq(dmapipe_buffer_draw_pattern(extra, 6), 0);
+	dmapipe_buffer_unref(extra);
+	check_int_eq(test_count_fds(), fds);
+	check_int_eq(count_maps(), maps);
+	test_pass("outlive");
+}
+
+/* What each hook saw, in order: "r1" release of hook 1, "v2" revive of 2, "d1" destroy of 1. */
+struct hook_log {
+	char events[64];
+	bool keep;
+};
+
+static void hook_note(struct hook_log *log, char what, int which)
+{
+	size_t n = strlen(log->events);
+
+	check(n + 3 < sizeof(log->events));
+	log->events[n] = what;
+	log->events[n + 1] = (char)('0' + which);
+	log->events[n + 2] = '\0';
+}
+
+static struct hook_log hook_events;
+
+static bool hook1_release(struct dmapipe_buffer *buffer, void *data)
+{
+	check_int_eq(dmapipe_buffer_get_refcount(buffer), 0);
+	check(data == &hook_events);
+	hook_note(&hook_events, 'r', 1);
+	return false;
+}
+
+static bool hook2_release(struct dmapipe_buffer *buffer, void *data)
+{
+	(void)buffer;
+	hook_note(data, 'r', 2);
+	return hook_events.keep;
+}
+
+static void hook2_revive(struct dmapipe_buffer *buffer, void *data)
+{
+	check_int_eq(dmapipe_buffer_get_refcount(buffer), 1);
+	hook_note(data, 'v', 2);
+}
+
+static void hook1_destroy(void *data)
+{
+	hook_note(data, 'd', 1);
+}
+
+static void hook2_destroy(void *data)
+{
+	hook_note(data, 'd', 2);
+}
+
+static struct dmapipe_layout memfd_layout(const struct dmapipe_format *f)
+{
+	struct dmapipe_layout l;
+
+	check_int_eq(dmapipe_layout_init(&l, f, 0), 0);
+	l.objects[0].fd = sealed_memfd(l.objects[0].size, 0);
+	l.objects[0].kind = DMAPIPE_MEM_MEMFD;
+	return l;
+}
+
+/* The hooks alone, without pools or allocators: who is asked what, when. */
+static void test_hooks(void)
+{
+	struct dmapipe_format f = format("R8", 64, 8);
+	const struct dmapipe_buffer_hook h1 = { .release = hook1_release,
+						.destroy = hook1_destroy,
+						.data = &hook_events };
+	const struct dmapipe_buffer_hook h2 = { .release = hook2_release,
+						.revive = hook2_revive,
+						.destroy = hook2_destroy,
+						.data = &hook_events };
+	const struct dmapipe_buffer_hook empty = { 0 };
+	int fds = test_count_fds();
+	struct dmapipe_layout l;
+	struct dmapipe_buffer *buf;
+
+	/* kept by the second hook: asked in order, the buffer stays alive */
+	memset(&hook_events, 0, sizeof(hook_events));
+	hook_events.keep = true;
+	l = memfd_layout(&f);
+	buf = dmapipe_buffer_new_internal(&l, NULL, &h1);
+	check(buf);
+	check_int_eq(dmapipe_buffer_add_hook(buf, &h2), 0);
+	check_int_eq(dmapipe_buffer_add_hook(buf, &empty), -ENOSPC);
+	dmapipe_buffer_unref(buf);
+	check(strcmp(hook_events.events, "r1r2") == 0);
+	check_int_eq(test_count_fds(), fds + 1);
+	/* 0 -> 1 revives, 1 -> 2 does not */
+	dmapipe_buffer_ref(buf);
+	dmapipe_buffer_ref(buf);
+	check(strcmp(hook_events.events, "r1r2v2") == 0);
+	dmapipe_buffer_unref(buf);
+	check(strcmp(hook_events.events, "r1r2v2") == 0);
+	/* released by both: destroyed, the hooks' destroy in reverse order, fds closed */
+	hook_events.keep = false;
+	dmapipe_buffer_unref(buf);
+	check_msg(strcmp(hook_events.events, "r1r2v2r1r2d2d1") == 0, "%s", hook_events.events);
+	check_int_eq(test_count_fds(), fds);
+
+	/* a buffer that cannot be made still gives its hook back */
+	memset(&hook_events, 0, sizeof(hook_events));
+	l = memfd_layout(&f);
+	l.n_planes = 0;
+	errno = 0;
+	check(dmapipe_buffer_new_internal(&l, NULL, &h1) == NULL);
+	check_int_eq(errno, EINVAL);
+	check(strcmp(hook_events.events, "d1") == 0);
+	check(dmapipe_buffer_new_internal(NULL, NULL, &h2) == NULL);
+	check(strcmp(hook_events.events, "d1d2") == 0);
+	check_int_eq(test_count_fds(), fds);
+
+	/* an imported buffer has no hook: its last unref destroys it */
+	memset(&hook_events, 0, sizeof(hook_events));
+	l = memfd_layout(&f);
+	buf = dmapipe_buffer_new_from_fds(&l);
+	check(buf);
+	check_int_eq(buf->n_hooks, 0);
+	check_int_eq(dmapipe_buffer_add_hook(buf, &h2), 0);
+	dmapipe_buffer_unref(buf);
+	check(strcmp(hook_events.events, "r2d2") == 0);
+	check_int_eq(test_count_fds(), fds);
+	test_pass("hooks");
+}
+
+/* A pool source that makes memfd buffers and fails on request. */
+struct source_state {
+	struct dmapipe_allocator *alloc;
+	unsigned int made, fail_at, released;
+	int error;
+};
+
+static struct dmapipe_buffer *source_make(const struct dmapipe_format *format, void *data)
+{
+	struct source_state *st = data;
+
+	if (++st->made == st->fail_at) {
+		errno = st->error;
+		return NULL;
+	}
+	return dmapipe_allocator_alloc(st->alloc, format);
+}
+
+static void source_release(void *data)
+{
+	struct source_state *st = data;
+
+	st->released++;
+}
+
+/* The core pool with a registered source instead of an allocator. */
+static void test_pool_source(struct dmapipe_allocator *alloc)
+{
+	struct dmapipe_format f = format("YUYV", 32, 16);
+	struct source_state st = { .alloc = alloc, .error = EMFILE };
+	struct dmapipe_pool_source source = { .make = source_make,
+					      .release = source_release,
+					      .data = &st };
+	int fds = test_count_fds(), maps = count_maps();
+	struct dmapipe_buffer *busy;
+	struct dmapipe_pool *pool;
+
+	pool = dmapipe_pool_new_from_source(&f, "src", &source);
+	check(pool);
+	check_int_eq(dmapipe_pool_get_size(pool), 0);
+	check_int_eq(st.made, 0);
+	check_int_eq(dmapipe_pool_grow(pool, 2), 0);
+	check_int_eq(st.made, 2);
+	check_int_eq(count_maps(), maps + 2);
+
+	/* the source fails on the 2nd of 3 new buffers: none is added, none leaks */
+	st.fail_at = 4;
+	check_int_eq(dmapipe_pool_grow(pool, 3), -EMFILE);
+	check_int_eq(dmapipe_pool_get_size(pool), 2);
+	check_int_eq(dmapipe_pool_get_free(pool), 2);
+	check_int_eq(test_count_fds(), fds + 2);
+	check_int_eq(count_maps(), maps + 2);
+	check_int_eq(dmapipe_pool_grow(pool, 1), 0);
+	check_int_eq(dmapipe_pool_get_size(pool), 3);
+	check_int_eq(dmapipe_buffer_get_index(dmapipe_pool_get_buffer(pool, 2)), 2);
+
+	/* the source is released once, when the pool goes, busy buffers or not */
+	busy = dmapipe_pool_acquire(pool);
+	check(busy);
+	dmapipe_pool_free(pool);
+	check_int_eq(st.released, 1);
+	check_int_eq(test_count_fds(), fds + 1);
+	dmapipe_buffer_unref(busy);
+	check_int_eq(test_count_fds(), fds);
+	check_int_eq(count_maps(), maps);
+
+	/* refused arguments still release the source's data */
+	source.make = NULL;
+	errno = 0;
+	check(dmapipe_pool_new_from_source(&f, NULL, &source) == NULL);
+	check_int_eq(errno, EINVAL);
+	check_int_eq(st.released, 2);
+	source.make = source_make;
+	check(dmapipe_pool_new_from_source(NULL, NULL, &source) == NULL);
+	check_int_eq(st.released, 3);
+	test_pass("pool_source");
 }
 
 static void test_default_allocator(void)
@@ -714,6 +985,9 @@ int main(void)
 	test_copy_memory(alloc);
 	test_import();
 	test_threads(alloc);
+	test_outlive();
+	test_hooks();
+	test_pool_source(alloc);
 	test_default_allocator();
 	test_probe_all();
 

@@ -11,8 +11,15 @@ struct dmapipe_allocator_ops {
 	const char *name;
 	const char *description;
 	enum dmapipe_mem_kind kind;
-	/* Opens the device; returns 0 or -errno (-ENODEV when absent). */
+	/*
+	 * Opens the device into allocator->fd (if it has one); returns 0 or
+	 * -errno (-ENODEV when absent).
+	 */
 	int (*open)(struct dmapipe_allocator *allocator);
+	/*
+	 * Releases what open set up besides allocator->fd, which alloc.c
+	 * closes; may be NULL.
+	 */
 	void (*close)(struct dmapipe_allocator *allocator);
 	/*
 	 * Allocates one object of @size bytes (page-aligned) and returns its fd
@@ -37,6 +44,21 @@ extern const struct dmapipe_allocator_ops dmapipe_alloc_heap_ops;
 extern const struct dmapipe_allocator_ops dmapipe_alloc_udmabuf_ops;
 extern const struct dmapipe_allocator_ops dmapipe_alloc_drm_ops;
 extern const struct dmapipe_allocator_ops dmapipe_alloc_memfd_ops;
+
+/*
+ * Opens the device node @path (O_CLOEXEC is added to @flags) into
+ * allocator->fd, for an allocator's open. Returns 0 or -errno; a missing
+ * node is -ENODEV, because -ENOENT means "no such allocator" (alloc.h).
+ */
+int dmapipe_alloc_open_node(struct dmapipe_allocator *allocator, const char *path, int flags);
+
+/*
+ * dmapipe_layout_init() with the default stride alignment, logging as an
+ * error, after the prefix @who (e.g. "pool: "), why @format cannot be laid
+ * out. Returns 0 or -errno.
+ */
+int dmapipe_alloc_layout_init(struct dmapipe_layout *layout, const struct dmapipe_format *format,
+			      const char *who);
 
 /* Creates a memfd of @size bytes sealed with F_SEAL_SHRINK | F_SEAL_GROW |
  * F_SEAL_SEAL (never F_SEAL_WRITE, which udmabuf refuses); returns the fd

@@ -4,6 +4,7 @@
  * page rounding, one allocation per memory object, building the buffer.
  * The allocators themselves (alloc-*.c) only turn a size into an fd.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,20 @@ static struct dmapipe_allocator *open_allocator(const struct dmapipe_allocator_o
 	}
 	*error = 0;
 	return allocator;
+}
+
+int dmapipe_alloc_open_node(struct dmapipe_allocator *allocator, const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+
+	if (fd < 0) {
+		int err = errno;
+
+		log_debug("%s: %s: %s", allocator->ops->name, path, strerror(err));
+		return err == ENOENT ? -ENODEV : -err;
+	}
+	allocator->fd = fd;
+	return 0;
 }
 
 DMAPIPE_EXPORT struct dmapipe_allocator *dmapipe_allocator_new(const char *name)
@@ -141,7 +156,9 @@ DMAPIPE_EXPORT void dmapipe_allocator_unref(struct dmapipe_allocator *allocator)
 		return;
 	if (__atomic_sub_fetch(&allocator->refcount, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	allocator->ops->close(allocator);
+	if (allocator->ops->close)
+		allocator->ops->close(allocator);
+	dmapipe_close(allocator->fd);
 	free(allocator);
 }
 
@@ -156,6 +173,43 @@ dmapipe_allocator_get_mem_kind(const struct dmapipe_allocator *allocator)
 	return allocator ? allocator->ops->kind : DMAPIPE_MEM_NONE;
 }
 
+int dmapipe_alloc_layout_init(struct dmapipe_layout *layout, const struct dmapipe_format *format,
+			      const char *who)
+{
+	int ret = dmapipe_layout_init(layout, format, 0);
+
+	if (ret < 0) {
+		char name[16];
+
+		log_error("%scannot lay out %s %ux%u modifier 0x%llx: %s", who,
+			  dmapipe_fourcc_to_string(format->fourcc, name, sizeof(name)),
+			  format->width, format->height, (unsigned long long)format->modifier,
+			  strerror(-ret));
+	}
+	return ret;
+}
+
+/*
+ * What a buffer keeps of the allocator that made it, dropped by its hook
+ * when it is destroyed: a reference, so the allocator's device stays open
+ * while any of its buffers lives (also past a pool that made them), and
+ * ops->alloc's per-buffer state.
+ */
+struct allocation {
+	struct dmapipe_allocator *allocator;
+	void *priv;
+};
+
+static void allocation_destroy(void *data)
+{
+	struct allocation *a = data;
+
+	if (a->priv && a->allocator->ops->free_priv)
+		a->allocator->ops->free_priv(a->allocator, a->priv);
+	dmapipe_allocator_unref(a->allocator);
+	free(a);
+}
+
 DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_allocator_alloc(struct dmapipe_allocator *allocator,
 							      const struct dmapipe_format *format)
 {
@@ -166,14 +220,8 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_allocator_alloc(struct dmapipe_all
 		errno = EINVAL;
 		return NULL;
 	}
-	ret = dmapipe_layout_init(&layout, format, 0);
+	ret = dmapipe_alloc_layout_init(&layout, format, "");
 	if (ret < 0) {
-		char name[16];
-
-		log_error("cannot lay out %s %ux%u modifier 0x%llx: %s",
-			  dmapipe_fourcc_to_string(format->fourcc, name, sizeof(name)),
-			  format->width, format->height, (unsigned long long)format->modifier,
-			  strerror(-ret));
 		errno = -ret;
 		return NULL;
 	}
@@ -185,12 +233,13 @@ dmapipe_allocator_alloc_layout(struct dmapipe_allocator *allocator,
 			       const struct dmapipe_layout *layout)
 {
 	const struct dmapipe_allocator_ops *ops;
+	struct dmapipe_buffer_hook hook = { .destroy = allocation_destroy };
 	int direct_io_fds[DMAPIPE_MAX_OBJECTS];
+	struct allocation *allocation;
 	struct dmapipe_layout l;
 	void *privs[DMAPIPE_MAX_OBJECTS] = { NULL };
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t page_mask = (page > 0 ? (uint64_t)page : 4096) - 1;
-	struct dmapipe_buffer *buffer;
 	const char *why;
 	uint32_t i;
 	int ret;
@@ -250,9 +299,16 @@ dmapipe_allocator_alloc_layout(struct dmapipe_allocator *allocator,
 		}
 	}
 
-	/* takes every fd and privs[0], also on failure */
-	buffer = dmapipe_buffer_new_internal(&l, direct_io_fds, allocator, privs[0]);
-	return buffer;
+	allocation = malloc(sizeof(*allocation));
+	if (!allocation) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	allocation->allocator = dmapipe_allocator_ref(allocator);
+	allocation->priv = privs[0];
+	hook.data = allocation;
+	/* takes every fd and the allocation, also on failure */
+	return dmapipe_buffer_new_internal(&l, direct_io_fds, &hook);
 
 fail:
 	for (uint32_t j = 0; j < i; j++) {

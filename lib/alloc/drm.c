@@ -204,14 +204,6 @@ static int drm_open(struct dmapipe_allocator *allocator)
 	return err;
 }
 
-static void drm_close(struct dmapipe_allocator *allocator)
-{
-	dmapipe_close(allocator->fd);
-	allocator->fd = -1;
-	free(allocator->priv);
-	allocator->priv = NULL;
-}
-
 static int drm_alloc(struct dmapipe_allocator *allocator, uint64_t size, int *direct_io_fd,
 		     void **priv)
 {
@@ -239,11 +231,6 @@ static int drm_open(struct dmapipe_allocator *allocator)
 	return -ENOTSUP;
 }
 
-static void drm_close(struct dmapipe_allocator *allocator)
-{
-	(void)allocator;
-}
-
 static int drm_alloc(struct dmapipe_allocator *allocator, uint64_t size, int *direct_io_fd,
 		     void **priv)
 {
@@ -257,6 +244,12 @@ static int drm_alloc(struct dmapipe_allocator *allocator, uint64_t size, int *di
 #define DRM_DESCRIPTION "DRM PRIME dumb buffers (not built: needs libdrm)"
 
 #endif /* HAVE_LIBDRM */
+
+static void drm_close(struct dmapipe_allocator *allocator)
+{
+	free(allocator->priv); /* struct drm_state, or NULL */
+	allocator->priv = NULL;
+}
 
 const struct dmapipe_allocator_ops dmapipe_alloc_drm_ops = {
 	.name = "drm",

@@ -24,7 +24,6 @@ static int heap_open(struct dmapipe_allocator *allocator)
 {
 	const char *name = getenv("DMAPIPE_DMA_HEAP");
 	char path[PATH_MAX];
-	int fd;
 
 	if (!name || !*name)
 		name = "system";
@@ -33,22 +32,7 @@ static int heap_open(struct dmapipe_allocator *allocator)
 		return -EINVAL;
 	}
 	snprintf(path, sizeof(path), HEAP_DIR "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-
-		log_debug("heap: %s: %s", path, strerror(err));
-		/* ENOENT would read as "unknown allocator name" (see alloc.h) */
-		return err == ENOENT ? -ENODEV : -err;
-	}
-	allocator->fd = fd;
-	return 0;
-}
-
-static void heap_close(struct dmapipe_allocator *allocator)
-{
-	dmapipe_close(allocator->fd);
-	allocator->fd = -1;
+	return dmapipe_alloc_open_node(allocator, path, O_RDONLY);
 }
 
 static int heap_alloc(struct dmapipe_allocator *allocator, uint64_t size, int *direct_io_fd,
@@ -79,6 +63,5 @@ const struct dmapipe_allocator_ops dmapipe_alloc_heap_ops = {
 	.description = "dma-heap " HEAP_DIR "system (or $DMAPIPE_DMA_HEAP)",
 	.kind = DMAPIPE_MEM_DMABUF,
 	.open = heap_open,
-	.close = heap_close,
 	.alloc = heap_alloc,
 };

@@ -70,11 +70,6 @@ static int memfd_open(struct dmapipe_allocator *allocator)
 	return 0;
 }
 
-static void memfd_close(struct dmapipe_allocator *allocator)
-{
-	(void)allocator;
-}
-
 static int memfd_alloc(struct dmapipe_allocator *allocator, uint64_t size, int *direct_io_fd,
 		       void **priv)
 {
@@ -112,6 +107,5 @@ const struct dmapipe_allocator_ops dmapipe_alloc_memfd_ops = {
 	.description = "sealed memfd (shared memory, NOT a dma-buf)",
 	.kind = DMAPIPE_MEM_MEMFD,
 	.open = memfd_open,
-	.close = memfd_close,
 	.alloc = memfd_alloc,
 };

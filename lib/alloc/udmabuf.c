@@ -23,23 +23,7 @@
 
 static int udmabuf_open(struct dmapipe_allocator *allocator)
 {
-	int fd = open(UDMABUF_PATH, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		int err = errno;
-
-		log_debug("udmabuf: %s: %s", UDMABUF_PATH, strerror(err));
-		/* ENOENT would read as "unknown allocator name" (see alloc.h) */
-		return err == ENOENT ? -ENODEV : -err;
-	}
-	allocator->fd = fd;
-	return 0;
-}
-
-static void udmabuf_close(struct dmapipe_allocator *allocator)
-{
-	dmapipe_close(allocator->fd);
-	allocator->fd = -1;
+	return dmapipe_alloc_open_node(allocator, UDMABUF_PATH, O_RDWR);
 }
 
 static int udmabuf_alloc(struct dmapipe_allocator *allocator, uint64_t size, int *direct_io_fd,
@@ -79,6 +63,5 @@ const struct dmapipe_allocator_ops dmapipe_alloc_udmabuf_ops = {
 	.description = "udmabuf " UDMABUF_PATH " (dma-buf over a sealed memfd)",
 	.kind = DMAPIPE_MEM_DMABUF,
 	.open = udmabuf_open,
-	.close = udmabuf_close,
 	.alloc = udmabuf_alloc,
 };

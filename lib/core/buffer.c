@@ -3,15 +3,16 @@
  * Buffers: refcounted sets of memory objects with a fixed layout.
  *
  * Ownership: the buffer owns layout.objects[].fd and direct_io_fd[] and
- * closes them when it is destroyed. A buffer that belongs to a pool is not
- * destroyed at refcount 0 but goes back to the pool's free list (pool.c);
- * once the pool is freed, its busy buffers are destroyed by their last
- * unref.
+ * closes them when it is destroyed. What else happens at the ends of its
+ * life is up to its hooks (private.h), set by whoever owns that part of it:
+ * a pool keeps its buffers at refcount 0 instead of letting them be
+ * destroyed (pool.c), an allocator frees its per-buffer state and drops its
+ * reference when one is destroyed (alloc/alloc.c). This file knows neither.
  *
- * Reference counts are atomic, and pool membership changes under the pool
- * lock, so references may be dropped from any thread (e.g. a GStreamer
- * streaming thread) while the owner works in another. Everything else about
- * one buffer (map, cpu access, naming) is for one thread at a time.
+ * Reference counts are atomic and the hooks guard their own state, so
+ * references may be dropped from any thread (e.g. a GStreamer streaming
+ * thread) while the owner works in another. Everything else about one
+ * buffer (map, cpu access, naming) is for one thread at a time.
  *
  * Mappings: each object is mapped once, whole, MAP_SHARED, and pre-faulted
  * with MAP_POPULATE: a fresh 4K frame costs ~10 ms of page faults the first
@@ -30,8 +31,6 @@
 #include <linux/dma-buf.h>
 
 #include "private.h"
-#include "alloc/alloc-private.h"
-#include "core-private.h"
 
 #ifndef DMA_BUF_NAME_LEN
 #define DMA_BUF_NAME_LEN 32
@@ -51,17 +50,14 @@ static unsigned int n_objects(const struct dmapipe_buffer *buffer)
 
 struct dmapipe_buffer *dmapipe_buffer_new_internal(const struct dmapipe_layout *layout,
 						   const int *direct_io_fds,
-						   struct dmapipe_allocator *allocator,
-						   void *alloc_priv)
+						   const struct dmapipe_buffer_hook *hook)
 {
 	struct dmapipe_buffer *buffer;
 	unsigned int i, n;
 	int err = EINVAL;
 
-	if (!layout) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (!layout)
+		goto fail_hook;
 	n = MIN(layout->n_objects, (uint32_t)DMAPIPE_MAX_OBJECTS);
 	if (layout->n_objects == 0 || layout->n_objects > DMAPIPE_MAX_OBJECTS ||
 	    layout->n_planes == 0 || layout->n_planes > DMAPIPE_MAX_PLANES)
@@ -79,8 +75,8 @@ struct dmapipe_buffer *dmapipe_buffer_new_internal(const struct dmapipe_layout *
 			buffer->layout.objects[i].fd = -1;
 	}
 	buffer->index = -1;
-	buffer->allocator = dmapipe_allocator_ref(allocator);
-	buffer->alloc_priv = alloc_priv;
+	if (hook)
+		buffer->hooks[buffer->n_hooks++] = *hook;
 	return buffer;
 
 fail:
@@ -89,10 +85,21 @@ fail:
 		if (direct_io_fds)
 			dmapipe_close(direct_io_fds[i]);
 	}
-	if (alloc_priv && allocator && allocator->ops->free_priv)
-		allocator->ops->free_priv(allocator, alloc_priv);
+fail_hook:
+	if (hook && hook->destroy)
+		hook->destroy(hook->data);
 	errno = err;
 	return NULL;
+}
+
+int dmapipe_buffer_add_hook(struct dmapipe_buffer *buffer, const struct dmapipe_buffer_hook *hook)
+{
+	if (!buffer || !hook)
+		return -EINVAL;
+	if (buffer->n_hooks >= DMAPIPE_BUFFER_MAX_HOOKS)
+		return -ENOSPC;
+	buffer->hooks[buffer->n_hooks++] = *hook;
+	return 0;
 }
 
 void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer)
@@ -107,11 +114,10 @@ void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer)
 		dmapipe_close(buffer->layout.objects[i].fd);
 		dmapipe_close(buffer->direct_io_fd[i]);
 	}
-	if (buffer->allocator) {
-		if (buffer->alloc_priv && buffer->allocator->ops->free_priv)
-			buffer->allocator->ops->free_priv(buffer->allocator, buffer->alloc_priv);
-		dmapipe_allocator_unref(buffer->allocator);
-	}
+	/* the last added first: a pool's hold on a buffer goes before its allocation */
+	for (unsigned int i = buffer->n_hooks; i-- > 0;)
+		if (buffer->hooks[i].destroy)
+			buffer->hooks[i].destroy(buffer->hooks[i].data);
 	free(buffer);
 }
 
@@ -177,7 +183,7 @@ struct dmapipe_buffer *dmapipe_buffer_import(const struct dmapipe_layout *layout
 		return NULL;
 	}
 	*why = "out of memory";
-	return dmapipe_buffer_new_internal(&l, NULL, NULL, NULL);
+	return dmapipe_buffer_new_internal(&l, NULL, NULL);
 }
 
 DMAPIPE_EXPORT struct dmapipe_buffer *
@@ -199,10 +205,22 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_buffer_ref(struct dmapipe_buffer *
 {
 	if (!buffer)
 		return NULL;
-	/* 0 -> 1: someone took a free pool buffer by index; it is no longer free */
+	/* 0 -> 1: someone took a kept buffer (a free pool buffer, by index); it is not free now */
 	if (__atomic_fetch_add(&buffer->refcount, 1, __ATOMIC_ACQ_REL) == 0)
-		dmapipe_pool_revive_buffer(buffer);
+		for (unsigned int i = 0; i < buffer->n_hooks; i++)
+			if (buffer->hooks[i].revive)
+				buffer->hooks[i].revive(buffer, buffer->hooks[i].data);
 	return buffer;
+}
+
+/* The last reference went: true if a hook keeps the buffer alive. */
+static bool kept(struct dmapipe_buffer *buffer)
+{
+	for (unsigned int i = 0; i < buffer->n_hooks; i++)
+		if (buffer->hooks[i].release &&
+		    buffer->hooks[i].release(buffer, buffer->hooks[i].data))
+			return true;
+	return false;
 }
 
 DMAPIPE_EXPORT void dmapipe_buffer_unref(struct dmapipe_buffer *buffer)
@@ -219,7 +237,7 @@ DMAPIPE_EXPORT void dmapipe_buffer_unref(struct dmapipe_buffer *buffer)
 		}
 	} while (!__atomic_compare_exchange_n(&buffer->refcount, &old, old - 1, false,
 					      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
-	if (old == 1 && !dmapipe_pool_return_buffer(buffer))
+	if (old == 1 && !kept(buffer))
 		dmapipe_buffer_destroy(buffer);
 }
 

@@ -112,6 +112,28 @@ static uint64_t le64_read(const uint8_t *p)
 	return v;
 }
 
+/*
+ * What drawing and checking both start with: the arguments checked, the
+ * geometry of every plane in @geo and, in *ramp, a ramp long enough for the
+ * longest row (the caller frees it). Returns 0, -EINVAL or -ENOMEM.
+ */
+static int pattern_begin(const struct dmapipe_layout *layout, uint8_t *const planes[],
+			 struct pattern_geometry *geo, uint8_t **ramp)
+{
+	int ret;
+
+	if (!layout || !planes)
+		return -EINVAL;
+	ret = pattern_geometry(layout, geo);
+	if (ret < 0)
+		return ret;
+	for (unsigned int p = 0; p < geo->n_planes; p++)
+		if (!planes[p])
+			return -EINVAL;
+	*ramp = ramp_new(max_rowbytes(geo));
+	return *ramp ? 0 : -ENOMEM;
+}
+
 DMAPIPE_EXPORT int dmapipe_pattern_draw(const struct dmapipe_layout *layout,
 					uint8_t *const planes[], uint64_t sequence)
 {
@@ -120,17 +142,9 @@ DMAPIPE_EXPORT int dmapipe_pattern_draw(const struct dmapipe_layout *layout,
 	unsigned int p;
 	int ret;
 
-	if (!layout || !planes)
-		return -EINVAL;
-	ret = pattern_geometry(layout, &geo);
+	ret = pattern_begin(layout, planes, &geo, &ramp);
 	if (ret < 0)
 		return ret;
-	for (p = 0; p < geo.n_planes; p++)
-		if (!planes[p])
-			return -EINVAL;
-	ramp = ramp_new(max_rowbytes(&geo));
-	if (!ramp)
-		return -ENOMEM;
 
 	for (p = 0; p < geo.n_planes; p++) {
 		const struct plane_geometry *g = &geo.planes[p];
@@ -169,17 +183,9 @@ DMAPIPE_EXPORT int dmapipe_pattern_check(const struct dmapipe_layout *layout,
 	unsigned int p;
 	int ret;
 
-	if (!layout || !planes)
-		return -EINVAL;
-	ret = pattern_geometry(layout, &geo);
+	ret = pattern_begin(layout, planes, &geo, &ramp);
 	if (ret < 0)
 		return ret;
-	for (p = 0; p < geo.n_planes; p++)
-		if (!planes[p])
-			return -EINVAL;
-	ramp = ramp_new(max_rowbytes(&geo));
-	if (!ramp)
-		return -ENOMEM;
 	stamp_encode(stamp, sequence);
 
 	for (p = 0; p < geo.n_planes; p++) {
@@ -239,8 +245,12 @@ DMAPIPE_EXPORT int dmapipe_pattern_read_stamp(const struct dmapipe_layout *layou
 	return 0;
 }
 
-/* Maps every plane of @buffer into @planes. */
-static int map_planes(struct dmapipe_buffer *buffer, uint8_t *planes[DMAPIPE_MAX_PLANES])
+/*
+ * Maps every plane of @buffer into @planes and begins CPU @access; the
+ * caller ends it.
+ */
+static int begin_access(struct dmapipe_buffer *buffer, uint8_t *planes[DMAPIPE_MAX_PLANES],
+			enum dmapipe_access access)
 {
 	const struct dmapipe_layout *layout = dmapipe_buffer_get_layout(buffer);
 	unsigned int p;
@@ -254,7 +264,7 @@ static int map_planes(struct dmapipe_buffer *buffer, uint8_t *planes[DMAPIPE_MAX
 		if (!planes[p])
 			return errno ? -errno : -ENOMEM;
 	}
-	return 0;
+	return dmapipe_buffer_begin_cpu_access(buffer, access);
 }
 
 DMAPIPE_EXPORT int dmapipe_buffer_draw_pattern(struct dmapipe_buffer *buffer, uint64_t sequence)
@@ -262,12 +272,7 @@ DMAPIPE_EXPORT int dmapipe_buffer_draw_pattern(struct dmapipe_buffer *buffer, ui
 	uint8_t *planes[DMAPIPE_MAX_PLANES];
 	int ret, end;
 
-	if (!buffer)
-		return -EINVAL;
-	ret = map_planes(buffer, planes);
-	if (ret < 0)
-		return ret;
-	ret = dmapipe_buffer_begin_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
+	ret = begin_access(buffer, planes, DMAPIPE_ACCESS_WRITE);
 	if (ret < 0)
 		return ret;
 	ret = dmapipe_pattern_draw(dmapipe_buffer_get_layout(buffer), planes, sequence);
@@ -282,12 +287,7 @@ DMAPIPE_EXPORT int dmapipe_buffer_check_pattern(struct dmapipe_buffer *buffer, u
 	uint64_t bad_offset = 0;
 	int ret, end;
 
-	if (!buffer)
-		return -EINVAL;
-	ret = map_planes(buffer, planes);
-	if (ret < 0)
-		return ret;
-	ret = dmapipe_buffer_begin_cpu_access(buffer, DMAPIPE_ACCESS_READ);
+	ret = begin_access(buffer, planes, DMAPIPE_ACCESS_READ);
 	if (ret < 0)
 		return ret;
 	ret = dmapipe_pattern_check(dmapipe_buffer_get_layout(buffer), planes, sequence,

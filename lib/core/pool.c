@@ -2,17 +2,21 @@
 /*
  * Pools: a fixed set of buffers that are allocated, mapped and pre-faulted
  * once and then reused, because allocating or first-touching a 4K frame
- * costs milliseconds.
+ * costs milliseconds. Where the buffers come from is registered by whoever
+ * makes the pool (struct dmapipe_pool_source); dmapipe_pool_new(), which
+ * takes an allocator, is in alloc/pool-alloc.c.
  *
- * A pool buffer is free when nobody holds a reference: dmapipe_buffer_unref()
- * puts it back on the free list at refcount 0 (dmapipe_pool_return_buffer).
- * dmapipe_pool_free() destroys the free buffers and detaches the busy ones
- * (buffer->pool = NULL), which are then destroyed by their last unref.
+ * A pool buffer is free when nobody holds a reference: the pool's hook on
+ * each buffer (struct member) keeps it on the free list when
+ * dmapipe_buffer_unref() drops its last reference. dmapipe_pool_free()
+ * destroys the free buffers and detaches the busy ones (member->pool =
+ * NULL), which are then destroyed by their last unref; the member lives as
+ * long as its buffer, so a buffer may outlive its pool.
  *
- * One process-wide lock guards pool membership (free lists, buffer->pool),
- * so a reference can be dropped in any thread, even while another thread
- * frees the pool. It is held only for list operations, never for
- * allocation, mapping or destruction.
+ * One process-wide lock guards pool membership (free lists, member->pool,
+ * member->free), so a reference can be dropped in any thread, even while
+ * another thread frees the pool. It is held only for list operations, never
+ * for allocation, mapping or destruction.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -20,47 +24,61 @@
 #include <string.h>
 
 #include "private.h"
-#include "core-private.h"
+
+/*
+ * The pool's hold on one of its buffers, the data of its hook. It lives as
+ * long as the buffer (the hook's destroy frees it), which may be longer
+ * than the pool.
+ */
+struct member {
+	struct dmapipe_buffer *buffer;
+	struct dmapipe_pool *pool; /* NULL until added and once the pool is freed */
+	bool free;                 /* on the pool's free list */
+};
 
 struct dmapipe_pool {
-	struct dmapipe_allocator *allocator; /* reference */
+	struct dmapipe_pool_source source;   /* owns source.data */
 	struct dmapipe_format format;
 	char *name;                          /* NULL: buffers are not named */
-	struct dmapipe_buffer **buffers;     /* by index; each owned by the pool while free */
+	struct member **members;             /* by index; each buffer owned by the pool while free */
 	unsigned int n_buffers;
-	unsigned int capacity;               /* of buffers[] and free_stack[] */
+	unsigned int capacity;               /* of members[] and free_stack[] */
 	unsigned int *free_stack;            /* indices; the last one freed is reused first */
 	unsigned int n_free;
 };
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 
-bool dmapipe_pool_return_buffer(struct dmapipe_buffer *buffer)
+/* The buffer's last reference went: back on the free list, unless the pool is gone. */
+static bool member_release(struct dmapipe_buffer *buffer, void *data)
 {
+	struct member *m = data;
 	struct dmapipe_pool *pool;
 
 	pthread_mutex_lock(&pool_lock);
-	pool = buffer->pool;
+	pool = m->pool;
 	if (!pool) {
 		pthread_mutex_unlock(&pool_lock);
 		return false;
 	}
 	/* someone took a new reference between the count reaching 0 and here */
-	if (__atomic_load_n(&buffer->refcount, __ATOMIC_ACQUIRE) == 0 && !buffer->in_free_list) {
-		buffer->in_free_list = true;
+	if (__atomic_load_n(&buffer->refcount, __ATOMIC_ACQUIRE) == 0 && !m->free) {
+		m->free = true;
 		pool->free_stack[pool->n_free++] = (unsigned int)buffer->index;
 	}
 	pthread_mutex_unlock(&pool_lock);
 	return true;
 }
 
-void dmapipe_pool_revive_buffer(struct dmapipe_buffer *buffer)
+/* A free buffer was taken by index (0 -> 1): off the free list. */
+static void member_revive(struct dmapipe_buffer *buffer, void *data)
 {
+	struct member *m = data;
 	struct dmapipe_pool *pool;
 
 	pthread_mutex_lock(&pool_lock);
-	pool = buffer->pool;
-	if (pool && buffer->in_free_list) {
+	pool = m->pool;
+	if (pool && m->free) {
 		for (unsigned int i = 0; i < pool->n_free; i++) {
 			if (pool->free_stack[i] != (unsigned int)buffer->index)
 				continue;
@@ -69,7 +87,7 @@ void dmapipe_pool_revive_buffer(struct dmapipe_buffer *buffer)
 			pool->n_free--;
 			break;
 		}
-		buffer->in_free_list = false;
+		m->free = false;
 	}
 	pthread_mutex_unlock(&pool_lock);
 }
@@ -77,32 +95,57 @@ void dmapipe_pool_revive_buffer(struct dmapipe_buffer *buffer)
 /* Makes room for @total buffers. Called with pool_lock held. */
 static int reserve(struct dmapipe_pool *pool, unsigned int total)
 {
-	struct dmapipe_buffer **buffers;
+	struct member **members;
 	unsigned int *stack;
 
 	if (total <= pool->capacity)
 		return 0;
-	buffers = reallocarray(pool->buffers, total, sizeof(*buffers));
-	if (!buffers)
+	members = reallocarray(pool->members, total, sizeof(*members));
+	if (!members)
 		return -ENOMEM;
-	pool->buffers = buffers;
+	pool->members = members;
 	stack = reallocarray(pool->free_stack, total, sizeof(*stack));
 	if (!stack)
-		return -ENOMEM; /* capacity unchanged: buffers[] is merely larger */
+		return -ENOMEM; /* capacity unchanged: members[] is merely larger */
 	pool->free_stack = stack;
 	pool->capacity = total;
 	return 0;
 }
 
-static struct dmapipe_buffer *make_buffer(struct dmapipe_pool *pool, unsigned int index)
+/*
+ * A new buffer with the pool's hook on it, mapped and named, not yet in the
+ * pool (member->pool is NULL, so its last unref destroys it).
+ */
+static struct member *make_member(struct dmapipe_pool *pool, unsigned int index)
 {
+	struct dmapipe_buffer_hook hook = {
+		.release = member_release,
+		.revive = member_revive,
+		.destroy = free,
+	};
 	struct dmapipe_buffer *buffer;
+	struct member *m;
 	char label[64];
 	int ret;
 
-	buffer = dmapipe_allocator_alloc(pool->allocator, &pool->format);
+	buffer = pool->source.make(&pool->format, pool->source.data);
 	if (!buffer)
 		return NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		dmapipe_buffer_unref(buffer);
+		errno = ENOMEM;
+		return NULL;
+	}
+	m->buffer = buffer;
+	hook.data = m;
+	ret = dmapipe_buffer_add_hook(buffer, &hook);
+	if (ret < 0) {
+		free(m);
+		dmapipe_buffer_unref(buffer);
+		errno = -ret;
+		return NULL;
+	}
 	ret = dmapipe_buffer_map_all(buffer);
 	if (ret < 0) {
 		dmapipe_buffer_unref(buffer);
@@ -115,12 +158,12 @@ static struct dmapipe_buffer *make_buffer(struct dmapipe_pool *pool, unsigned in
 		if (ret < 0 && ret != -ENOTTY)
 			log_debug("naming buffer \"%s\" failed: %s", label, strerror(-ret));
 	}
-	return buffer;
+	return m;
 }
 
 DMAPIPE_EXPORT int dmapipe_pool_grow(struct dmapipe_pool *pool, unsigned int n)
 {
-	struct dmapipe_buffer **fresh;
+	struct member **fresh;
 	unsigned int first, total, i;
 	int ret;
 
@@ -141,11 +184,11 @@ DMAPIPE_EXPORT int dmapipe_pool_grow(struct dmapipe_pool *pool, unsigned int n)
 	if (!fresh)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		fresh[i] = make_buffer(pool, first + i);
+		fresh[i] = make_member(pool, first + i);
 		if (!fresh[i]) {
 			ret = -errno;
 			while (i-- > 0)
-				dmapipe_buffer_unref(fresh[i]);
+				dmapipe_buffer_unref(fresh[i]->buffer);
 			free(fresh);
 			return ret;
 		}
@@ -153,13 +196,13 @@ DMAPIPE_EXPORT int dmapipe_pool_grow(struct dmapipe_pool *pool, unsigned int n)
 
 	pthread_mutex_lock(&pool_lock);
 	for (i = 0; i < n; i++) {
-		struct dmapipe_buffer *buffer = fresh[i];
+		struct member *m = fresh[i];
 
-		buffer->pool = pool;
-		buffer->index = (int)(first + i);
-		buffer->in_free_list = true;
-		__atomic_store_n(&buffer->refcount, 0, __ATOMIC_RELEASE);
-		pool->buffers[first + i] = buffer;
+		m->pool = pool;
+		m->free = true;
+		m->buffer->index = (int)(first + i);
+		__atomic_store_n(&m->buffer->refcount, 0, __ATOMIC_RELEASE);
+		pool->members[first + i] = m;
 		pool->free_stack[pool->n_free++] = first + i;
 	}
 	pool->n_buffers = total;
@@ -168,59 +211,33 @@ DMAPIPE_EXPORT int dmapipe_pool_grow(struct dmapipe_pool *pool, unsigned int n)
 	return 0;
 }
 
-DMAPIPE_EXPORT struct dmapipe_pool *dmapipe_pool_new(struct dmapipe_allocator *allocator,
-						     const struct dmapipe_format *format,
-						     unsigned int count, const char *name)
+struct dmapipe_pool *dmapipe_pool_new_from_source(const struct dmapipe_format *format,
+						  const char *name,
+						  const struct dmapipe_pool_source *source)
 {
-	struct dmapipe_layout layout;
-	struct dmapipe_pool *pool;
-	int ret;
+	struct dmapipe_pool *pool = NULL;
+	int err = EINVAL;
 
-	if (!format) {
-		errno = EINVAL;
-		return NULL;
-	}
-	ret = dmapipe_layout_init(&layout, format, 0);
-	if (ret < 0) {
-		char fourcc[16];
-
-		log_error("pool: cannot lay out %s %ux%u modifier 0x%llx: %s",
-			  dmapipe_fourcc_to_string(format->fourcc, fourcc, sizeof(fourcc)),
-			  format->width, format->height, (unsigned long long)format->modifier,
-			  strerror(-ret));
-		errno = -ret;
-		return NULL;
-	}
-
+	if (!format || !source || !source->make)
+		goto fail;
+	err = ENOMEM;
 	pool = calloc(1, sizeof(*pool));
-	if (!pool) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	pool->format = *format;
+	if (!pool)
+		goto fail;
 	if (name) {
 		pool->name = strdup(name);
-		if (!pool->name) {
-			free(pool);
-			errno = ENOMEM;
-			return NULL;
-		}
+		if (!pool->name)
+			goto fail;
 	}
-	pool->allocator = allocator ? dmapipe_allocator_ref(allocator) :
-				      dmapipe_allocator_new_default();
-	if (!pool->allocator) {
-		ret = -errno;
-		goto fail;
-	}
-
-	ret = dmapipe_pool_grow(pool, count);
-	if (ret < 0)
-		goto fail;
+	pool->source = *source;
+	pool->format = *format;
 	return pool;
 
 fail:
-	dmapipe_pool_free(pool);
-	errno = -ret;
+	free(pool);
+	if (source && source->release)
+		source->release(source->data);
+	errno = err;
 	return NULL;
 }
 
@@ -236,15 +253,15 @@ DMAPIPE_EXPORT void dmapipe_pool_free(struct dmapipe_pool *pool)
 	if (pool->n_free)
 		doomed = calloc(pool->n_free, sizeof(*doomed));
 	for (unsigned int i = 0; i < pool->n_buffers; i++) {
-		struct dmapipe_buffer *buffer = pool->buffers[i];
+		struct member *m = pool->members[i];
 
-		buffer->pool = NULL;
-		if (buffer->in_free_list) {
-			buffer->in_free_list = false;
+		m->pool = NULL;
+		if (m->free) {
+			m->free = false;
 			if (doomed)
-				doomed[n_doomed++] = buffer;
+				doomed[n_doomed++] = m->buffer;
 			else
-				dmapipe_buffer_destroy(buffer); /* no memory: under the lock */
+				dmapipe_buffer_destroy(m->buffer); /* no memory: under the lock */
 		}
 		/* busy buffers are destroyed by their last unref */
 	}
@@ -254,8 +271,9 @@ DMAPIPE_EXPORT void dmapipe_pool_free(struct dmapipe_pool *pool)
 	for (unsigned int i = 0; i < n_doomed; i++)
 		dmapipe_buffer_destroy(doomed[i]);
 	free(doomed);
-	dmapipe_allocator_unref(pool->allocator);
-	free(pool->buffers);
+	if (pool->source.release)
+		pool->source.release(pool->source.data);
+	free(pool->members);
 	free(pool->free_stack);
 	free(pool->name);
 	free(pool);
@@ -264,6 +282,7 @@ DMAPIPE_EXPORT void dmapipe_pool_free(struct dmapipe_pool *pool)
 DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_pool_acquire(struct dmapipe_pool *pool)
 {
 	struct dmapipe_buffer *buffer;
+	struct member *m;
 
 	if (!pool) {
 		errno = EINVAL;
@@ -275,8 +294,9 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_pool_acquire(struct dmapipe_pool *
 		errno = EAGAIN;
 		return NULL;
 	}
-	buffer = pool->buffers[pool->free_stack[--pool->n_free]];
-	buffer->in_free_list = false;
+	m = pool->members[pool->free_stack[--pool->n_free]];
+	m->free = false;
+	buffer = m->buffer;
 	__atomic_store_n(&buffer->refcount, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&pool_lock);
 	return buffer;
@@ -317,7 +337,7 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_pool_get_buffer(struct dmapipe_poo
 	}
 	pthread_mutex_lock(&pool_lock);
 	if (index < pool->n_buffers)
-		buffer = pool->buffers[index];
+		buffer = pool->members[index]->buffer;
 	pthread_mutex_unlock(&pool_lock);
 	if (!buffer)
 		errno = EINVAL;

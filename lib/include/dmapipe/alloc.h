@@ -7,7 +7,7 @@
  *   2. "heap"     - dma-heap, /dev/dma_heap/system
  *   3. "udmabuf"  - a sealed memfd turned into a dma-buf by /dev/udmabuf;
  *                   the memfd is kept and feeds direct I/O
- *   4. "drm"      - DRM PRIME dumb buffers from vgem or any render/card node
+ *   4. "drm"      - DRM PRIME dumb buffers from vgem, else any card node
  *   5. "memfd"    - memfd sealed against shrink and grow: NOT a dma-buf, the
  *                   declared fallback; reported as such everywhere
  * The environment variable DMAPIPE_ALLOCATOR=name overrides the order.
@@ -29,26 +29,50 @@ struct dmapipe_buffer;
 
 /**
  * Opens the allocator called @name ("heap", "udmabuf", "drm", "memfd",
- * "dmapipe"), or NULL with errno: ENOENT for an unknown name, ENODEV (or the
- * open error) when this machine lacks it. Since 0.1.
+ * "dmapipe") and returns it with one reference owned by the caller, or NULL
+ * with errno: ENOENT for an unknown name, ENODEV (or the open error) when
+ * this machine lacks it. Since 0.1.
  */
 struct dmapipe_allocator *dmapipe_allocator_new(const char *name);
 
-/** The first allocator in the probe order that works here. Since 0.1. */
+/**
+ * The allocator named by DMAPIPE_ALLOCATOR (never another when it is set),
+ * else the first in the probe order that works here, with one reference
+ * owned by the caller; the choice is logged, a warning when it is not a
+ * dma-buf provider. NULL with errno: ENODEV when none works, or
+ * dmapipe_allocator_new()'s error for the named one. Since 0.1.
+ */
 struct dmapipe_allocator *dmapipe_allocator_new_default(void);
 
+/**
+ * Adds a reference, owned by the caller, and returns @allocator (NULL for
+ * NULL). Safe in any thread. Since 0.1.
+ */
 struct dmapipe_allocator *dmapipe_allocator_ref(struct dmapipe_allocator *allocator);
+
+/**
+ * Drops a reference; the last one closes the allocator's device. Every
+ * buffer and pool the allocator made holds a reference of its own, so the
+ * caller may drop its reference while they live. Safe in any thread. NULL:
+ * does nothing. Since 0.1.
+ */
 void dmapipe_allocator_unref(struct dmapipe_allocator *allocator);
 
-/** "heap", "udmabuf", ... Since 0.1. */
+/** "heap", "udmabuf", ...: static, never freed; NULL for NULL. Since 0.1. */
 const char *dmapipe_allocator_get_name(const struct dmapipe_allocator *allocator);
 
-/** What its buffers are: DMAPIPE_MEM_DMABUF or DMAPIPE_MEM_MEMFD. Since 0.1. */
+/**
+ * What its buffers are: DMAPIPE_MEM_DMABUF or DMAPIPE_MEM_MEMFD;
+ * DMAPIPE_MEM_NONE for NULL. Since 0.1.
+ */
 enum dmapipe_mem_kind dmapipe_allocator_get_mem_kind(const struct dmapipe_allocator *allocator);
 
 /**
  * Allocates one buffer of @format with a linear single-object layout (see
- * dmapipe_layout_init()). Returns a buffer with one reference. Since 0.1.
+ * dmapipe_layout_init()). Returns a buffer with one reference owned by the
+ * caller (the buffer holds a reference on @allocator), or NULL with errno:
+ * EINVAL for NULL or a format that cannot be laid out, else the
+ * allocator's error (e.g. ENOMEM). Since 0.1.
  */
 struct dmapipe_buffer *dmapipe_allocator_alloc(struct dmapipe_allocator *allocator,
 					       const struct dmapipe_format *format);
@@ -56,7 +80,11 @@ struct dmapipe_buffer *dmapipe_allocator_alloc(struct dmapipe_allocator *allocat
 /**
  * Allocates one buffer with the given @layout (strides and offsets chosen
  * by the caller, e.g. to match an encoder's alignment); objects[].size must
- * be set, objects[].fd is ignored. Since 0.1.
+ * be set (each is rounded up to whole pages), objects[].fd and .kind are
+ * ignored, and @layout itself is only read. Returns a buffer with one
+ * reference owned by the caller, or NULL with errno: EINVAL for a layout
+ * dmapipe_layout_check() refuses, EOVERFLOW, ENOTSUP (an allocator that
+ * needs a single object), else the allocator's error. Since 0.1.
  */
 struct dmapipe_buffer *dmapipe_allocator_alloc_layout(struct dmapipe_allocator *allocator,
 						      const struct dmapipe_layout *layout);
@@ -71,9 +99,10 @@ struct dmapipe_allocator_info {
 };
 
 /**
- * Fills up to @max entries of @infos in probe order, probing each allocator
- * on this machine. Returns the number of allocators known (may exceed @max).
- * Since 0.1.
+ * Fills up to @max entries of the caller's @infos (may be NULL) in probe
+ * order, opening and closing each allocator to see whether it works on
+ * this machine; the strings in them are static. Returns the number of
+ * allocators known (may exceed @max). Since 0.1.
  */
 int dmapipe_allocator_probe_all(struct dmapipe_allocator_info *infos, int max);
 

@@ -36,7 +36,9 @@ extern "C" {
 #define DMAPIPE_VERSION_MINOR 1
 #define DMAPIPE_VERSION_MICRO 0
 
-/** The library's version string ("0.1.0"). Since 0.1. */
+/**
+ * The library's version string ("0.1.0"): static, never freed. Since 0.1.
+ */
 const char *dmapipe_version(void);
 
 enum dmapipe_log_priority {
@@ -50,14 +52,19 @@ typedef void (*dmapipe_log_func)(enum dmapipe_log_priority priority,
 				 const char *fmt, va_list args, void *user_data);
 
 /**
- * Replace the process-wide log handler. The default handler prints messages
+ * Replaces the process-wide log handler. The default handler prints messages
  * up to DMAPIPE_LOG_WARNING (or the level named by the environment variable
  * DMAPIPE_DEBUG=error|warning|info|debug) to stderr. Passing NULL restores
- * the default handler. Since 0.1.
+ * the default handler. @func may be called from any thread that calls into
+ * the library, also concurrently; @user_data is passed to it unchanged and
+ * stays the caller's (the library never frees it). Since 0.1.
  */
 void dmapipe_log_set_handler(dmapipe_log_func func, void *user_data);
 
-/** Messages above @priority are not passed to the handler. Since 0.1. */
+/**
+ * Messages above @priority are not passed to the handler; values out of
+ * range are clamped to DMAPIPE_LOG_ERROR..DMAPIPE_LOG_DEBUG. Since 0.1.
+ */
 void dmapipe_log_set_priority(enum dmapipe_log_priority priority);
 
 /** Returns the current maximum priority passed to the handler. Since 0.1. */
@@ -73,14 +80,26 @@ struct dmapipe_copy_stats {
 	uint64_t bytes;
 	uint64_t frames;
 };
+
+/**
+ * Fills the caller's @stats with the copy counters as they are now (any
+ * thread; the two are read one after the other, not as one snapshot).
+ * @stats NULL: does nothing. Since 0.1.
+ */
 void dmapipe_get_copy_stats(struct dmapipe_copy_stats *stats);
 
 /**
  * Strict mode, process-wide: every library path that would copy pixel data
  * fails with -EPERM (and logs why) instead of copying. Off by default; the
- * environment variable DMAPIPE_STRICT=1 turns it on at start-up. Since 0.1.
+ * environment variable DMAPIPE_STRICT=1 (or yes, true) turns it on at
+ * start-up, and this call overrides it from then on. Since 0.1.
  */
 void dmapipe_set_strict(bool strict);
+
+/**
+ * Whether strict mode is on: the last dmapipe_set_strict(), else what
+ * DMAPIPE_STRICT said when first asked. Since 0.1.
+ */
 bool dmapipe_get_strict(void);
 
 #ifdef __cplusplus

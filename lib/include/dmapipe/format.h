@@ -79,9 +79,9 @@ struct dmapipe_layout {
 uint32_t dmapipe_fourcc_from_string(const char *name);
 
 /**
- * Writes a printable name of @fourcc ("NV12") into @buf (at least 16 bytes)
- * and returns @buf. Unknown codes print as their four characters or hex.
- * Since 0.1.
+ * Writes a printable name of @fourcc ("NV12") into the caller's @buf of
+ * @len bytes (16 hold every name), always terminated, and returns @buf.
+ * Unknown codes print as their four characters or as hex. Since 0.1.
  */
 const char *dmapipe_fourcc_to_string(uint32_t fourcc, char *buf, size_t len);
 
@@ -126,12 +126,16 @@ int dmapipe_layout_check(const struct dmapipe_layout *layout, const char **why);
 
 /**
  * The number of bytes a frame of @layout's format occupies in plane @plane
- * (stride * rows). Since 0.1.
+ * (stride * rows), or 0 for NULL, a plane out of range or an unknown
+ * format. Since 0.1.
  */
 uint64_t dmapipe_layout_plane_size(const struct dmapipe_layout *layout,
 				   unsigned int plane);
 
-/** "dma-buf" or "memfd (not a dma-buf)". Since 0.1. */
+/**
+ * "dma-buf", "memfd (not a dma-buf)", "none" or "unknown": static strings,
+ * never freed. Since 0.1.
+ */
 const char *dmapipe_mem_kind_to_string(enum dmapipe_mem_kind kind);
 
 #ifdef __cplusplus

@@ -19,18 +19,21 @@ extern "C" {
 struct dmapipe_buffer;
 
 /**
- * Draws frame @sequence into the planes at @planes (one pointer per plane of
- * @layout, with the layout's strides). Returns 0 or -EINVAL for a format
- * the pattern does not define. Since 0.1.
+ * Draws frame @sequence into the caller's memory at @planes (one pointer per
+ * plane of @layout, with the layout's strides; bytes between a row's end
+ * and its stride are not written). Returns 0, -EINVAL for NULL, a missing
+ * plane or a format the pattern does not define (linear only), or -ENOMEM.
+ * Since 0.1.
  */
 int dmapipe_pattern_draw(const struct dmapipe_layout *layout, uint8_t *const planes[],
 			 uint64_t sequence);
 
 /**
- * Verifies that the planes hold frame @sequence. Returns 0 if every byte
- * matches, -EILSEQ if not (with *bad_plane / *bad_offset, when not NULL,
- * set to the first differing byte), or -EINVAL. Bytes between the end of a
- * row and the stride are not checked. Since 0.1.
+ * Verifies that the planes hold frame @sequence; they are only read.
+ * Returns 0 if every byte matches, -EILSEQ if not (with *bad_plane /
+ * *bad_offset, when not NULL, set to the first differing byte), -EINVAL as
+ * for dmapipe_pattern_draw(), or -ENOMEM. Bytes between the end of a row
+ * and the stride are not checked. Since 0.1.
  */
 int dmapipe_pattern_check(const struct dmapipe_layout *layout, uint8_t *const planes[],
 			  uint64_t sequence, unsigned int *bad_plane, uint64_t *bad_offset);
@@ -45,8 +48,20 @@ int dmapipe_pattern_check(const struct dmapipe_layout *layout, uint8_t *const pl
 int dmapipe_pattern_read_stamp(const struct dmapipe_layout *layout, uint8_t *const planes[],
 			       uint64_t *sequence);
 
-/** Convenience wrappers mapping a dmapipe_buffer (bracketed with cpu access). */
+/**
+ * dmapipe_pattern_draw() into @buffer: maps it (once, see
+ * dmapipe_buffer_map_plane()) and draws between begin and end of CPU write
+ * access. The buffer stays the caller's. Returns 0, -EINVAL, or -errno of
+ * mapping, CPU access or drawing. Since 0.1.
+ */
 int dmapipe_buffer_draw_pattern(struct dmapipe_buffer *buffer, uint64_t sequence);
+
+/**
+ * dmapipe_pattern_check() of @buffer, between begin and end of CPU read
+ * access; where it differs is logged at debug level. Returns 0, -EILSEQ if
+ * it does not hold frame @sequence, -EINVAL, or -errno of mapping or CPU
+ * access. Since 0.1.
+ */
 int dmapipe_buffer_check_pattern(struct dmapipe_buffer *buffer, uint64_t sequence);
 
 #ifdef __cplusplus
