@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What the recorder (record.c) and the replay reader (reader.c) share on
+ * What the recorder (recorder.c) and the replay reader (reader.c) share on
  * their way between buffers and the disk: the sets of memory objects a path
  * was found not to work for (so the next frame skips straight to the one
  * that does), and the aligned staging buffers of the counted copy path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 
 #include "private.h"
 #include "io.h"
+#include "codec.h"
 
 int dmapipe_file_id_get(int fd, struct dmapipe_file_id *id)
 {
@@ -119,4 +121,35 @@ int dmapipe_pread_full(int fd, void *p, size_t len, uint64_t off)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v && p < REC_MAX_BLOCK)
+		p <<= 1;
+	return p;
+}
+
+void storage_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align)
+{
+	struct statx stx;
+	struct stat st;
+
+	memset(&stx, 0, sizeof(stx));
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+	    (stx.stx_mask & STATX_DIOALIGN)) {
+		*offset_align = stx.stx_dio_offset_align;
+		*mem_align = stx.stx_dio_mem_align;
+		return;
+	}
+	/* before 6.1, or a file system that does not say: its block size */
+	if (fstat(fd, &st) == 0 && st.st_blksize > 0) {
+		*offset_align = pow2_at_least((uint32_t)st.st_blksize);
+		*mem_align = *offset_align;
+		return;
+	}
+	*offset_align = REC_MIN_BLOCK;
+	*mem_align = REC_MIN_BLOCK;
 }

@@ -47,4 +47,20 @@ uint8_t *dmapipe_staging_get(struct dmapipe_staging *pool, size_t size, size_t a
 void dmapipe_staging_put(struct dmapipe_staging *pool, uint8_t *p, size_t size);
 void dmapipe_staging_clear(struct dmapipe_staging *pool);
 
+/*
+ * Direct I/O alignment of an open file: statx STATX_DIOALIGN, else the
+ * logical block size of st_blksize; @offset_align and @mem_align are
+ * powers of two (0 when the file cannot do direct I/O, by statx's word).
+ */
+void storage_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align);
+
+struct dmapipe_recording;
+
+/*
+ * recording.c, for the reader (reader.c): the descriptor frames are read
+ * from (O_DIRECT when the info says direct) and one through the page cache
+ * (the same when the file has no O_DIRECT). Both stay owned by @r.
+ */
+void rec_recording_fds(const struct dmapipe_recording *r, int *dfd, int *fd);
+
 #endif /* DMAPIPE_STORAGE_IO_H */

@@ -2,7 +2,7 @@
 /*
  * The reader: frames of a recording into buffers, several reads in flight.
  *
- * The mirror of the recorder (record.c). Each frame is one read per object
+ * The mirror of the recorder (recorder.c). Each frame is one read per object
  * (docs/FORMAT.md lays objects out exactly as the buffer has them), issued
  * through io_uring so the disk always has the next frames queued; frames
  * are handed back in submission order whatever order their reads finish in.

@@ -815,7 +815,7 @@ static int open_file(struct dmapipe_recorder *rec, const char *path)
 			return -err;
 		}
 	}
-	rec_dio_alignment(rec->fd, &off_align, &mem_align);
+	storage_dio_alignment(rec->fd, &off_align, &mem_align);
 	if (rec->direct && off_align == 0) {
 		log_warn("record: %s: the file system reports no direct I/O support", path);
 		return -EINVAL;

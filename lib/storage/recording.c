@@ -421,7 +421,7 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 	if (!(flags & DMAPIPE_RECORDING_BUFFERED))
 		r->dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
 	if (r->dfd >= 0) {
-		rec_dio_alignment(r->dfd, &off_align, &mem_align);
+		storage_dio_alignment(r->dfd, &off_align, &mem_align);
 		if (off_align == 0 || off_align > r->sb.block_size) {
 			/* the file moved to a file system with coarser alignment */
 			close(r->dfd);
