@@ -16,7 +16,7 @@
 #include "io.h"
 #include "codec.h"
 
-int dmapipe_file_id_get(int fd, struct dmapipe_file_id *id)
+int storage_file_id_get(int fd, struct storage_file_id *id)
 {
 	struct stat st;
 
@@ -27,7 +27,7 @@ int dmapipe_file_id_get(int fd, struct dmapipe_file_id *id)
 	return 0;
 }
 
-bool dmapipe_file_set_has(const struct dmapipe_file_set *set, const struct dmapipe_file_id *id)
+bool storage_file_set_has(const struct storage_file_set *set, const struct storage_file_id *id)
 {
 	for (unsigned int i = 0; i < set->n; i++)
 		if (set->ids[i].dev == id->dev && set->ids[i].ino == id->ino)
@@ -35,19 +35,19 @@ bool dmapipe_file_set_has(const struct dmapipe_file_set *set, const struct dmapi
 	return false;
 }
 
-void dmapipe_file_set_add(struct dmapipe_file_set *set, const struct dmapipe_file_id *id)
+void storage_file_set_add(struct storage_file_set *set, const struct storage_file_id *id)
 {
-	if (dmapipe_file_set_has(set, id))
+	if (storage_file_set_has(set, id))
 		return;
-	if (set->n == DMAPIPE_FILE_SET_MAX) {
+	if (set->n == STORAGE_FILE_SET_MAX) {
 		/* forget the oldest: it is only a shortcut */
-		memmove(set->ids, set->ids + 1, sizeof(set->ids[0]) * (DMAPIPE_FILE_SET_MAX - 1));
+		memmove(set->ids, set->ids + 1, sizeof(set->ids[0]) * (STORAGE_FILE_SET_MAX - 1));
 		set->n--;
 	}
 	set->ids[set->n++] = *id;
 }
 
-uint8_t *dmapipe_staging_get(struct dmapipe_staging *pool, size_t size, size_t align,
+uint8_t *storage_staging_get(struct storage_staging *pool, size_t size, size_t align,
 			     size_t *got)
 {
 	void *p = NULL;
@@ -67,11 +67,11 @@ uint8_t *dmapipe_staging_get(struct dmapipe_staging *pool, size_t size, size_t a
 	return p;
 }
 
-void dmapipe_staging_put(struct dmapipe_staging *pool, uint8_t *p, size_t size)
+void storage_staging_put(struct storage_staging *pool, uint8_t *p, size_t size)
 {
 	if (!p)
 		return;
-	if (pool->n == DMAPIPE_STAGING_MAX) {
+	if (pool->n == STORAGE_STAGING_MAX) {
 		free(p);
 		return;
 	}
@@ -80,14 +80,14 @@ void dmapipe_staging_put(struct dmapipe_staging *pool, uint8_t *p, size_t size)
 	pool->n++;
 }
 
-void dmapipe_staging_clear(struct dmapipe_staging *pool)
+void storage_staging_clear(struct storage_staging *pool)
 {
 	for (unsigned int i = 0; i < pool->n; i++)
 		free(pool->slot[i].p);
 	pool->n = 0;
 }
 
-int dmapipe_pwrite_full(int fd, const void *p, size_t len, uint64_t off)
+int storage_pwrite_full(int fd, const void *p, size_t len, uint64_t off)
 {
 	size_t done = 0;
 
@@ -105,7 +105,7 @@ int dmapipe_pwrite_full(int fd, const void *p, size_t len, uint64_t off)
 	return 0;
 }
 
-int dmapipe_pread_full(int fd, void *p, size_t len, uint64_t off)
+int storage_pread_full(int fd, void *p, size_t len, uint64_t off)
 {
 	size_t done = 0;
 

@@ -10,42 +10,42 @@
 #include <sys/types.h>
 
 /* A memory object, named by its inode (an fd number can be reused). */
-struct dmapipe_file_id {
+struct storage_file_id {
 	dev_t dev;
 	ino_t ino;
 };
 
 /* Objects a direct-I/O path was found not to work for, newest 64 kept. */
-#define DMAPIPE_FILE_SET_MAX 64
-struct dmapipe_file_set {
-	struct dmapipe_file_id ids[DMAPIPE_FILE_SET_MAX];
+#define STORAGE_FILE_SET_MAX 64
+struct storage_file_set {
+	struct storage_file_id ids[STORAGE_FILE_SET_MAX];
 	unsigned int n;
 };
 
-int dmapipe_file_id_get(int fd, struct dmapipe_file_id *id);
-bool dmapipe_file_set_has(const struct dmapipe_file_set *set, const struct dmapipe_file_id *id);
-void dmapipe_file_set_add(struct dmapipe_file_set *set, const struct dmapipe_file_id *id);
+int storage_file_id_get(int fd, struct storage_file_id *id);
+bool storage_file_set_has(const struct storage_file_set *set, const struct storage_file_id *id);
+void storage_file_set_add(struct storage_file_set *set, const struct storage_file_id *id);
 
 /* All of @len at @off, retrying short transfers and EINTR: 0 or -errno
  * (a write that makes no progress is -EIO, a read past the end -ENODATA). */
-int dmapipe_pwrite_full(int fd, const void *p, size_t len, uint64_t off);
-int dmapipe_pread_full(int fd, void *p, size_t len, uint64_t off);
+int storage_pwrite_full(int fd, const void *p, size_t len, uint64_t off);
+int storage_pread_full(int fd, void *p, size_t len, uint64_t off);
 
 /* Aligned buffers of the counted copy path, kept for reuse (up to 16). */
-#define DMAPIPE_STAGING_MAX 16
-struct dmapipe_staging {
+#define STORAGE_STAGING_MAX 16
+struct storage_staging {
 	struct {
 		uint8_t *p;
 		size_t size;
-	} slot[DMAPIPE_STAGING_MAX];
+	} slot[STORAGE_STAGING_MAX];
 	unsigned int n;
 };
 
 /* A buffer of at least @size bytes aligned to @align (and a page); *got is its size. */
-uint8_t *dmapipe_staging_get(struct dmapipe_staging *pool, size_t size, size_t align,
+uint8_t *storage_staging_get(struct storage_staging *pool, size_t size, size_t align,
 			     size_t *got);
-void dmapipe_staging_put(struct dmapipe_staging *pool, uint8_t *p, size_t size);
-void dmapipe_staging_clear(struct dmapipe_staging *pool);
+void storage_staging_put(struct storage_staging *pool, uint8_t *p, size_t size);
+void storage_staging_clear(struct storage_staging *pool);
 
 /*
  * Direct I/O alignment of an open file: statx STATX_DIOALIGN, else the

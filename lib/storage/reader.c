@@ -93,9 +93,9 @@ struct dmapipe_reader {
 	unsigned int in_ring; /* requests submitted and not completed */
 
 	struct rd_frame *head, *tail;
-	struct dmapipe_staging staging;
-	struct dmapipe_file_set no_gup;
-	struct dmapipe_file_set no_kmod;
+	struct storage_staging staging;
+	struct storage_file_set no_gup;
+	struct storage_file_set no_kmod;
 	struct dmapipe_reader_stats stats;
 };
 
@@ -118,7 +118,7 @@ static int make_copy_op(struct dmapipe_reader *rd, struct rd_op *op)
 
 	if (ret < 0)
 		return ret;
-	op->staging = dmapipe_staging_get(&rd->staging, (size_t)op->len, rd->info.mem_align,
+	op->staging = storage_staging_get(&rd->staging, (size_t)op->len, rd->info.mem_align,
 					  &op->staging_size);
 	if (!op->staging)
 		return -ENOMEM;
@@ -232,18 +232,18 @@ static void op_failed(struct dmapipe_reader *rd, struct rd_op *op, int err)
 static int on_fault(struct dmapipe_reader *rd, struct rd_op *op)
 {
 	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-	struct dmapipe_file_id id = { 0, 0 };
-	bool known = dmapipe_file_id_get(obj->fd, &id) == 0 && dmapipe_file_set_has(&rd->no_gup, &id);
+	struct storage_file_id id = { 0, 0 };
+	bool known = storage_file_id_get(obj->fd, &id) == 0 && storage_file_set_has(&rd->no_gup, &id);
 
 	if (!known) {
 		log_info("reader: the mapping of a %s object is not struct-page backed (EFAULT); "
 			 "using %s", dmapipe_mem_kind_to_string(obj->kind),
 			 obj->kind == DMAPIPE_MEM_DMABUF ? "dmapipe.ko READ_FILE if it is a "
 			 "dmapipe buffer, else a counted copy" : "a counted copy");
-		dmapipe_file_set_add(&rd->no_gup, &id);
+		storage_file_set_add(&rd->no_gup, &id);
 	}
 	op->done = 0;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !dmapipe_file_set_has(&rd->no_kmod, &id)) {
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !storage_file_set_has(&rd->no_kmod, &id)) {
 		op->path = DMAPIPE_RECORD_PATH_KMOD;
 		return 0;
 	}
@@ -253,12 +253,12 @@ static int on_fault(struct dmapipe_reader *rd, struct rd_op *op)
 static void kmod_refused(struct dmapipe_reader *rd, struct rd_op *op, int err)
 {
 	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-	struct dmapipe_file_id id = { 0, 0 };
+	struct storage_file_id id = { 0, 0 };
 
 	log_info("reader: dmapipe.ko cannot read into object %u (%s): copying it", op->object,
 		 strerror(-err));
-	if (dmapipe_file_id_get(obj->fd, &id) == 0)
-		dmapipe_file_set_add(&rd->no_kmod, &id);
+	if (storage_file_id_get(obj->fd, &id) == 0)
+		storage_file_set_add(&rd->no_kmod, &id);
 }
 
 static void op_complete(struct dmapipe_reader *rd, struct rd_op *op, int res)
@@ -366,13 +366,13 @@ static enum dmapipe_record_path pick_path(struct dmapipe_reader *rd, struct dmap
 					  unsigned int i)
 {
 	const struct dmapipe_object *obj = &buf->layout.objects[i];
-	struct dmapipe_file_id id = { 0, 0 };
+	struct storage_file_id id = { 0, 0 };
 
 	if (!rd->info.direct)
 		return DMAPIPE_RECORD_PATH_BUFFERED;
-	if (dmapipe_file_id_get(obj->fd, &id) < 0 || !dmapipe_file_set_has(&rd->no_gup, &id))
+	if (storage_file_id_get(obj->fd, &id) < 0 || !storage_file_set_has(&rd->no_gup, &id))
 		return DMAPIPE_RECORD_PATH_DIRECT;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !dmapipe_file_set_has(&rd->no_kmod, &id))
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !storage_file_set_has(&rd->no_kmod, &id))
 		return DMAPIPE_RECORD_PATH_KMOD;
 	return DMAPIPE_RECORD_PATH_COPY;
 }
@@ -437,7 +437,7 @@ static int build_ops(struct dmapipe_reader *rd, struct rd_frame *f,
 static void free_frame(struct dmapipe_reader *rd, struct rd_frame *f)
 {
 	for (unsigned int i = 0; i < f->n_ops; i++)
-		dmapipe_staging_put(&rd->staging, f->ops[i].staging, f->ops[i].staging_size);
+		storage_staging_put(&rd->staging, f->ops[i].staging, f->ops[i].staging_size);
 	dmapipe_buffer_unref(f->buffer);
 	free(f);
 }
@@ -641,7 +641,7 @@ DMAPIPE_EXPORT void dmapipe_reader_free(struct dmapipe_reader *rd)
 	if (rd->ring_ok)
 		io_uring_queue_exit(&rd->ring);
 #endif
-	dmapipe_staging_clear(&rd->staging);
+	storage_staging_clear(&rd->staging);
 	dmapipe_close(rd->efd);
 	free(rd);
 }

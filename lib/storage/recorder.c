@@ -183,9 +183,9 @@ struct dmapipe_recorder {
 	uint64_t n_entries, cap_entries;
 	uint64_t data_end; /* end of the last record written completely */
 
-	struct dmapipe_staging staging;
-	struct dmapipe_file_set no_gup;
-	struct dmapipe_file_set no_kmod;
+	struct storage_staging staging;
+	struct storage_file_set no_gup;
+	struct storage_file_set no_kmod;
 
 	struct dmapipe_recorder_stats stats;
 	int error;   /* first write error, -ENOSPC when the disk filled */
@@ -372,7 +372,7 @@ static void queue_writeback(struct dmapipe_recorder *rec);
 static void complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
 	for (unsigned int i = 0; i < f->n_ops; i++) {
-		dmapipe_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
+		storage_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
 		f->ops[i].staging = NULL;
 	}
 	if (f->status == 0) {
@@ -421,7 +421,7 @@ static void op_finished(struct dmapipe_recorder *rec, struct rec_op *op)
 {
 	struct rec_frame *f = op->frame;
 
-	dmapipe_staging_put(&rec->staging, op->staging, op->staging_size);
+	storage_staging_put(&rec->staging, op->staging, op->staging_size);
 	op->staging = NULL;
 	if (--f->pending > 0)
 		return;
@@ -441,12 +441,12 @@ static int stage_copy(struct dmapipe_recorder *rec, struct rec_op *op, struct dm
 
 	if (ret < 0)
 		return ret;
-	op->staging = dmapipe_staging_get(&rec->staging, op->len, rec->mem_align, &op->staging_size);
+	op->staging = storage_staging_get(&rec->staging, op->len, rec->mem_align, &op->staging_size);
 	if (!op->staging)
 		return -ENOMEM;
 	ret = dmapipe_buffer_begin_cpu_access(buf, DMAPIPE_ACCESS_READ);
 	if (ret < 0) {
-		dmapipe_staging_put(&rec->staging, op->staging, op->staging_size);
+		storage_staging_put(&rec->staging, op->staging, op->staging_size);
 		op->staging = NULL;
 		return ret;
 	}
@@ -481,7 +481,7 @@ static int start_object_op(struct dmapipe_recorder *rec, struct rec_op *op)
 {
 	struct dmapipe_buffer *buf = op->frame->buffer;
 	const struct dmapipe_object *obj = &buf->layout.objects[op->object];
-	struct dmapipe_file_id id = { 0, 0 };
+	struct storage_file_id id = { 0, 0 };
 	int ret;
 
 	if (op->path == DMAPIPE_RECORD_PATH_KMOD) {
@@ -493,8 +493,8 @@ static int start_object_op(struct dmapipe_recorder *rec, struct rec_op *op)
 			return ret;
 		log_info("record: dmapipe.ko cannot write object %u (%s): copying it", op->object,
 			 strerror(-ret));
-		if (dmapipe_file_id_get(obj->fd, &id) == 0)
-			dmapipe_file_set_add(&rec->no_kmod, &id);
+		if (storage_file_id_get(obj->fd, &id) == 0)
+			storage_file_set_add(&rec->no_kmod, &id);
 		ret = stage_copy(rec, op, buf);
 		if (ret < 0)
 			return ret;
@@ -507,13 +507,13 @@ static enum dmapipe_record_path pick_path(struct dmapipe_recorder *rec, struct d
 					  unsigned int i)
 {
 	const struct dmapipe_object *obj = &buf->layout.objects[i];
-	struct dmapipe_file_id id = { 0, 0 };
+	struct storage_file_id id = { 0, 0 };
 
 	if (!rec->direct)
 		return DMAPIPE_RECORD_PATH_BUFFERED;
-	if (dmapipe_file_id_get(obj->fd, &id) < 0 || !dmapipe_file_set_has(&rec->no_gup, &id))
+	if (storage_file_id_get(obj->fd, &id) < 0 || !storage_file_set_has(&rec->no_gup, &id))
 		return DMAPIPE_RECORD_PATH_DIRECT;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !dmapipe_file_set_has(&rec->no_kmod, &id))
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !storage_file_set_has(&rec->no_kmod, &id))
 		return DMAPIPE_RECORD_PATH_KMOD;
 	return DMAPIPE_RECORD_PATH_COPY;
 }
@@ -522,14 +522,14 @@ static void on_fault(struct dmapipe_recorder *rec, struct rec_op *op)
 {
 	struct dmapipe_buffer *buf = op->frame->buffer;
 	const struct dmapipe_object *obj = &buf->layout.objects[op->object];
-	struct dmapipe_file_id id = { 0, 0 };
+	struct storage_file_id id = { 0, 0 };
 
-	if (dmapipe_file_id_get(obj->fd, &id) == 0 && !dmapipe_file_set_has(&rec->no_gup, &id)) {
+	if (storage_file_id_get(obj->fd, &id) == 0 && !storage_file_set_has(&rec->no_gup, &id)) {
 		log_info("record: the mapping of a %s object is not struct-page backed (EFAULT); "
 			 "using %s", dmapipe_mem_kind_to_string(obj->kind),
 			 obj->kind == DMAPIPE_MEM_DMABUF ? "dmapipe.ko WRITE_FILE if it is a "
 			 "dmapipe buffer, else a counted copy" : "a counted copy");
-		dmapipe_file_set_add(&rec->no_gup, &id);
+		storage_file_set_add(&rec->no_gup, &id);
 	}
 	op->done = 0;
 	op->path = obj->kind == DMAPIPE_MEM_DMABUF ? DMAPIPE_RECORD_PATH_KMOD :
@@ -772,7 +772,7 @@ static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64
 		return -ENOMEM;
 	memset(b, 0, rec->block);
 	rec_superblock_encode(b, &sb);
-	ret = dmapipe_pwrite_full(rec->fd, b, rec->block, 0);
+	ret = storage_pwrite_full(rec->fd, b, rec->block, 0);
 	free(b);
 	return ret;
 }
@@ -880,7 +880,7 @@ static void recorder_destroy(struct dmapipe_recorder *rec)
 	dmapipe_close(rec->tfd);
 	dmapipe_close(rec->epfd);
 	dmapipe_close(rec->fd);
-	dmapipe_staging_clear(&rec->staging);
+	storage_staging_clear(&rec->staging);
 	free(rec->layouts);
 	free(rec->entries);
 	free(rec);
@@ -1116,7 +1116,7 @@ static int build_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 static void free_frame_ops(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
 	for (unsigned int i = 0; i < f->n_ops; i++)
-		dmapipe_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
+		storage_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
 	free(f->header);
 	free(f);
 }
@@ -1301,7 +1301,7 @@ static int64_t write_index(struct dmapipe_recorder *rec)
 		rec_index_entry_encode(p, &rec->entries[i]);
 	rec_index_encode_header(b, rec->id, rec->n_layouts, rec->n_entries,
 				rec_crc32c(0, b + REC_IX_HEADER_SIZE, size - REC_IX_HEADER_SIZE));
-	ret = dmapipe_pwrite_full(rec->fd, b, (size_t)padded, rec->data_end);
+	ret = storage_pwrite_full(rec->fd, b, (size_t)padded, rec->data_end);
 	free(b);
 	return ret < 0 ? ret : (int64_t)size;
 }

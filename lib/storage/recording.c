@@ -89,7 +89,7 @@ static int load_index(struct dmapipe_recording *r, const char **why)
 	b = malloc((size_t)sb->index_size);
 	if (!b)
 		return -ENOMEM;
-	ret = dmapipe_pread_full(r->fd, b, (size_t)sb->index_size, sb->index_offset);
+	ret = storage_pread_full(r->fd, b, (size_t)sb->index_size, sb->index_offset);
 	if (ret < 0) {
 		*why = "the index cannot be read";
 		goto out;
@@ -164,7 +164,7 @@ static const uint8_t *scan_block(struct dmapipe_recording *r, uint64_t off, bool
 	len = sequential ? SCAN_WINDOW : block;
 	if (off + len > r->info.file_size)
 		len = (r->info.file_size - off) / block * block;
-	ret = dmapipe_pread_full(r->fd, r->win, (size_t)len, off);
+	ret = storage_pread_full(r->fd, r->win, (size_t)len, off);
 	if (ret < 0) {
 		*err = ret;
 		r->win_len = 0;
@@ -281,7 +281,7 @@ static int repair(struct dmapipe_recording *r)
 	rec_index_encode_header(b, sb.id, r->n_layouts, r->n_entries,
 				rec_crc32c(0, b + REC_IX_HEADER_SIZE, size - REC_IX_HEADER_SIZE));
 	/* the index first, durable, then the superblock that points at it */
-	ret = dmapipe_pwrite_full(r->fd, b, (size_t)ALIGN_UP(size, (uint64_t)block), off);
+	ret = storage_pwrite_full(r->fd, b, (size_t)ALIGN_UP(size, (uint64_t)block), off);
 	free(b);
 	if (ret == 0 && (ftruncate(r->fd, (off_t)end) < 0 || fdatasync(r->fd) < 0))
 		ret = -errno;
@@ -293,7 +293,7 @@ static int repair(struct dmapipe_recording *r)
 	sb.frame_count = r->n_entries;
 	sb.data_end = off;
 	rec_superblock_encode(sbb, &sb);
-	ret = dmapipe_pwrite_full(r->fd, sbb, sizeof(sbb), 0);
+	ret = storage_pwrite_full(r->fd, sbb, sizeof(sbb), 0);
 	if (ret == 0 && fdatasync(r->fd) < 0)
 		ret = -errno;
 	if (ret == 0) {
@@ -368,7 +368,7 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 			 "a superblock", path, (unsigned long long)r->info.file_size);
 		return open_fail(r, EBADMSG);
 	}
-	ret = dmapipe_pread_full(r->fd, sbb, sizeof(sbb), 0);
+	ret = storage_pread_full(r->fd, sbb, sizeof(sbb), 0);
 	if (ret < 0)
 		return open_fail(r, -ret);
 	ret = rec_superblock_decode(sbb, &r->sb, &why);
@@ -489,11 +489,11 @@ static int read_at(struct dmapipe_recording *r, void *dst, uint64_t len, uint64_
 
 	if (len > SIZE_MAX)
 		return -EINVAL;
-	ret = dmapipe_pread_full(r->dfd, dst, (size_t)len, off);
+	ret = storage_pread_full(r->dfd, dst, (size_t)len, off);
 	if (ret == -EINVAL && r->dfd != r->fd) {
 		/* this memory or length does not suit O_DIRECT here: the page cache does */
 		log_debug("recording: O_DIRECT read refused, reading through the page cache");
-		ret = dmapipe_pread_full(r->fd, dst, (size_t)len, off);
+		ret = storage_pread_full(r->fd, dst, (size_t)len, off);
 	}
 	return ret;
 }
