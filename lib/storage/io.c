@@ -3,7 +3,8 @@
  * What the recorder (recorder.c) and the replay reader (reader.c) share on
  * their way between buffers and the disk: the sets of memory objects a path
  * was found not to work for (so the next frame skips straight to the one
- * that does), and the aligned staging buffers of the counted copy path.
+ * that does), the aligned staging buffers of the counted copy path, the
+ * file's direct-I/O alignment and the io_uring both drive.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -153,3 +154,98 @@ void storage_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align)
 	*offset_align = REC_MIN_BLOCK;
 	*mem_align = REC_MIN_BLOCK;
 }
+
+#if HAVE_LIBURING
+int storage_ring_init(struct storage_ring *r, unsigned int min_entries, int efd)
+{
+	unsigned int entries = 8;
+	int ret;
+
+	while (entries < min_entries && entries < 4096)
+		entries *= 2;
+	memset(r, 0, sizeof(*r));
+	ret = io_uring_queue_init(entries, &r->ring, 0);
+	if (ret < 0)
+		return ret;
+	ret = io_uring_register_eventfd(&r->ring, efd);
+	if (ret < 0) {
+		io_uring_queue_exit(&r->ring);
+		return ret;
+	}
+	return 0;
+}
+
+void storage_ring_exit(struct storage_ring *r)
+{
+	io_uring_queue_exit(&r->ring);
+}
+
+struct io_uring_sqe *storage_ring_sqe(struct storage_ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+	if (!sqe) {
+		io_uring_submit(&r->ring);
+		r->unsubmitted = 0;
+		sqe = io_uring_get_sqe(&r->ring);
+	}
+	if (sqe)
+		r->unsubmitted++;
+	return sqe;
+}
+
+void storage_ring_flush(struct storage_ring *r)
+{
+	if (r->unsubmitted) {
+		io_uring_submit(&r->ring);
+		r->unsubmitted = 0;
+	}
+}
+
+unsigned int storage_ring_reap(struct storage_ring *r, bool wait, storage_cqe_func fn, void *ctx)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int n = 0;
+	int ret;
+
+	storage_ring_flush(r);
+	for (;;) {
+		ret = wait && n == 0 ? io_uring_wait_cqe(&r->ring, &cqe) :
+				       io_uring_peek_cqe(&r->ring, &cqe);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0)
+			break;
+		void *data = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&r->ring, cqe);
+		fn(ctx, data, res);
+		n++;
+		storage_ring_flush(r);
+	}
+	return n;
+}
+
+int storage_ring_wait(struct storage_ring *r, uint64_t deadline_ns)
+{
+	struct __kernel_timespec ts = { 0, 0 };
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	storage_ring_flush(r);
+	do {
+		uint64_t now = dmapipe_now_ns();
+
+		if (deadline_ns != UINT64_MAX) {
+			if (now >= deadline_ns)
+				return -ETIME;
+			ts.tv_sec = (long long)((deadline_ns - now) / 1000000000u);
+			ts.tv_nsec = (long long)((deadline_ns - now) % 1000000000u);
+		}
+		ret = io_uring_wait_cqe_timeout(&r->ring, &cqe,
+						deadline_ns == UINT64_MAX ? NULL : &ts);
+	} while (ret == -EINTR);
+	return ret < 0 ? ret : 0;
+}
+#endif

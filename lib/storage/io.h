@@ -5,9 +5,14 @@
 #ifndef DMAPIPE_STORAGE_IO_H
 #define DMAPIPE_STORAGE_IO_H
 
+#include "config.h"
 #include "private.h"
 
 #include <sys/types.h>
+
+#if HAVE_LIBURING
+#include <liburing.h>
+#endif
 
 /* A memory object, named by its inode (an fd number can be reused). */
 struct storage_file_id {
@@ -53,6 +58,44 @@ void storage_staging_clear(struct storage_staging *pool);
  * powers of two (0 when the file cannot do direct I/O, by statx's word).
  */
 void storage_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align);
+
+#if HAVE_LIBURING
+/*
+ * An io_uring whose requests are queued and then submitted together: the
+ * recorder's writes, barriers and fence waits, the reader's reads.
+ */
+struct storage_ring {
+	struct io_uring ring;
+	unsigned int unsubmitted; /* SQEs taken since the last submit */
+};
+
+/*
+ * Sets up @r with room for at least @min_entries requests (rounded up to a
+ * power of two, at most 4096), its completions making @efd readable.
+ * 0, or -errno with nothing left to undo.
+ */
+int storage_ring_init(struct storage_ring *r, unsigned int min_entries, int efd);
+void storage_ring_exit(struct storage_ring *r);
+/* A free SQE, submitting what is queued when none is free; NULL if still none. */
+struct io_uring_sqe *storage_ring_sqe(struct storage_ring *r);
+/* Submits the SQEs taken since the last submission. */
+void storage_ring_flush(struct storage_ring *r);
+
+typedef void (*storage_cqe_func)(void *ctx, void *data, int res);
+/*
+ * Hands every completion there is to @fn (its user data and result),
+ * submitting what @fn queued after each; with @wait, first waits for one
+ * when there is none. Returns how many were handled (0 when a wait
+ * failed: the ring is broken).
+ */
+unsigned int storage_ring_reap(struct storage_ring *r, bool wait, storage_cqe_func fn, void *ctx);
+/*
+ * Waits until a completion is there, without handling it, or until
+ * @deadline_ns (CLOCK_MONOTONIC; UINT64_MAX: no deadline) passes.
+ * 0, -ETIME or -errno.
+ */
+int storage_ring_wait(struct storage_ring *r, uint64_t deadline_ns);
+#endif
 
 struct dmapipe_recording;
 

@@ -39,10 +39,6 @@
 #include "io.h"
 #include "codec.h"
 
-#if HAVE_LIBURING
-#include <liburing.h>
-#endif
-
 #define MAX_OPS (2 * DMAPIPE_MAX_OBJECTS)
 /* one request moves at most this much; the rest is resubmitted */
 #define MAX_REQUEST (UINT64_C(1) << 30)
@@ -85,8 +81,7 @@ struct dmapipe_reader {
 	int fd;      /* the page cache */
 	int efd;     /* readable when there is something to deliver */
 #if HAVE_LIBURING
-	struct io_uring ring;
-	unsigned int unsubmitted;
+	struct storage_ring ring;
 #endif
 	bool ring_ok;
 	bool dispatching;
@@ -136,30 +131,6 @@ static int op_fd(const struct dmapipe_reader *rd, const struct rd_op *op)
 	return op->path == DMAPIPE_RECORD_PATH_BUFFERED ? rd->fd : rd->dfd;
 }
 
-#if HAVE_LIBURING
-static struct io_uring_sqe *get_sqe(struct dmapipe_reader *rd)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&rd->ring);
-
-	if (!sqe) {
-		io_uring_submit(&rd->ring);
-		rd->unsubmitted = 0;
-		sqe = io_uring_get_sqe(&rd->ring);
-	}
-	if (sqe)
-		rd->unsubmitted++;
-	return sqe;
-}
-
-static void flush_sqes(struct dmapipe_reader *rd)
-{
-	if (rd->unsubmitted) {
-		io_uring_submit(&rd->ring);
-		rd->unsubmitted = 0;
-	}
-}
-#endif
-
 /*
  * Issues the rest of @op's read: queued on the ring, or done at once
  * (without a ring, and for KMOD) with op_complete() called. 0 or -errno
@@ -182,7 +153,7 @@ static int issue(struct dmapipe_reader *rd, struct rd_op *op)
 		left = MAX_REQUEST;
 #if HAVE_LIBURING
 	if (rd->ring_ok) {
-		struct io_uring_sqe *sqe = get_sqe(rd);
+		struct io_uring_sqe *sqe = storage_ring_sqe(&rd->ring);
 
 		if (!sqe)
 			return -EBUSY;
@@ -493,7 +464,7 @@ DMAPIPE_EXPORT int dmapipe_reader_submit(struct dmapipe_reader *rd, uint64_t ind
 	}
 #if HAVE_LIBURING
 	if (rd->ring_ok)
-		flush_sqes(rd);
+		storage_ring_flush(&rd->ring);
 #endif
 	if (--f->pending == 0)
 		frame_finished(rd, f);
@@ -533,29 +504,21 @@ static int deliver(struct dmapipe_reader *rd, bool cancel)
 }
 
 #if HAVE_LIBURING
+static void handle_cqe(void *ctx, void *data, int res)
+{
+	struct dmapipe_reader *rd = ctx;
+	struct rd_op *op = data;
+
+	if (op) {
+		rd->in_ring--;
+		op_complete(rd, op, res);
+	}
+}
+
 /* Handles every completion there is. */
 static void reap(struct dmapipe_reader *rd)
 {
-	struct io_uring_cqe *cqe;
-
-	flush_sqes(rd);
-	for (;;) {
-		int ret = io_uring_peek_cqe(&rd->ring, &cqe);
-
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0)
-			break;
-		struct rd_op *op = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-
-		io_uring_cqe_seen(&rd->ring, cqe);
-		if (op) {
-			rd->in_ring--;
-			op_complete(rd, op, res);
-		}
-		flush_sqes(rd);
-	}
+	storage_ring_reap(&rd->ring, false, handle_cqe, rd);
 }
 
 /* Waits until the head frame is complete, the reads run out or @timeout_ms passes. */
@@ -565,20 +528,9 @@ static void wait_head(struct dmapipe_reader *rd, int timeout_ms)
 		dmapipe_now_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	while (rd->head && !rd->head->complete && rd->in_ring > 0) {
-		struct __kernel_timespec ts = { 0, 0 };
-		struct io_uring_cqe *cqe;
-		uint64_t now = dmapipe_now_ns();
-		int ret;
+		int ret = storage_ring_wait(&rd->ring, deadline);
 
-		if (now >= deadline)
-			break;
-		if (deadline != UINT64_MAX) {
-			ts.tv_sec = (long long)((deadline - now) / 1000000000u);
-			ts.tv_nsec = (long long)((deadline - now) % 1000000000u);
-		}
-		ret = io_uring_wait_cqe_timeout(&rd->ring, &cqe,
-						deadline == UINT64_MAX ? NULL : &ts);
-		if (ret < 0 && ret != -EINTR)
+		if (ret < 0)
 			break;
 		reap(rd);
 	}
@@ -627,11 +579,7 @@ DMAPIPE_EXPORT void dmapipe_reader_free(struct dmapipe_reader *rd)
 	/* the kernel may still write into the buffers: wait for every request */
 	rd->dispatching = true;
 	while (rd->ring_ok && rd->in_ring > 0) {
-		struct io_uring_cqe *cqe;
-
-		int ret = io_uring_wait_cqe(&rd->ring, &cqe);
-
-		if (ret < 0 && ret != -EINTR)
+		if (storage_ring_wait(&rd->ring, UINT64_MAX) < 0)
 			break;
 		reap(rd);
 	}
@@ -639,7 +587,7 @@ DMAPIPE_EXPORT void dmapipe_reader_free(struct dmapipe_reader *rd)
 	deliver(rd, true);
 #if HAVE_LIBURING
 	if (rd->ring_ok)
-		io_uring_queue_exit(&rd->ring);
+		storage_ring_exit(&rd->ring);
 #endif
 	storage_staging_clear(&rd->staging);
 	dmapipe_close(rd->efd);
@@ -678,25 +626,13 @@ DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recordin
 	}
 #if HAVE_LIBURING
 	{
-		unsigned int entries = 8;
-		int ret;
+		int ret = storage_ring_init(&rd->ring, rd->opts.max_frames * MAX_OPS + 8, rd->efd);
 
-		while (entries < rd->opts.max_frames * MAX_OPS + 8 && entries < 4096)
-			entries *= 2;
-		ret = io_uring_queue_init(entries, &rd->ring, 0);
-		if (ret == 0) {
+		if (ret == 0)
 			rd->ring_ok = true;
-			ret = io_uring_register_eventfd(&rd->ring, rd->efd);
-			if (ret < 0) {
-				log_info("reader: io_uring eventfd: %s: reading synchronously",
-					 strerror(-ret));
-				io_uring_queue_exit(&rd->ring);
-				rd->ring_ok = false;
-			}
-		} else {
+		else
 			log_info("reader: io_uring is not available (%s): reading one frame at "
 				 "a time", strerror(-ret));
-		}
 	}
 #endif
 	rd->stats.io_uring = rd->ring_ok;

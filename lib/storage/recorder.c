@@ -86,8 +86,6 @@ DMAPIPE_EXPORT void dmapipe_recorder_options_init(struct dmapipe_recorder_option
 
 #if HAVE_LIBURING
 
-#include <liburing.h>
-
 #define MAX_OPS (2 * DMAPIPE_MAX_OBJECTS)
 /* buffered mode: start writeback every WB_CHUNK, drop pages WB_LAG behind */
 #define WB_CHUNK (UINT64_C(8) << 20)
@@ -148,9 +146,8 @@ struct dmapipe_recorder {
 	uint8_t id[16];
 	uint64_t created_ns;
 
-	struct io_uring ring;
+	struct storage_ring ring;
 	bool ring_ok;
-	unsigned int unsubmitted;
 	int efd, tfd, epfd;
 
 	uint64_t write_pos;
@@ -201,31 +198,9 @@ static bool is_space_error(int err)
 
 /* ---- io_uring plumbing ------------------------------------------------------------ */
 
-static struct io_uring_sqe *get_sqe(struct dmapipe_recorder *rec)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&rec->ring);
-
-	if (!sqe) {
-		io_uring_submit(&rec->ring);
-		rec->unsubmitted = 0;
-		sqe = io_uring_get_sqe(&rec->ring);
-	}
-	if (sqe)
-		rec->unsubmitted++;
-	return sqe;
-}
-
-static void flush_sqes(struct dmapipe_recorder *rec)
-{
-	if (rec->unsubmitted) {
-		io_uring_submit(&rec->ring);
-		rec->unsubmitted = 0;
-	}
-}
-
 static int queue_write(struct dmapipe_recorder *rec, struct rec_op *op)
 {
-	struct io_uring_sqe *sqe = get_sqe(rec);
+	struct io_uring_sqe *sqe = storage_ring_sqe(&rec->ring);
 	uint64_t left = op->len - op->done;
 
 	if (!sqe)
@@ -248,7 +223,7 @@ static void queue_falloc(struct dmapipe_recorder *rec, uint64_t want_end)
 	if (rec->falloc_pending || rec->falloc_failed || rec->falloc_unsupported ||
 	    want_end <= rec->prealloc_end)
 		return;
-	sqe = get_sqe(rec);
+	sqe = storage_ring_sqe(&rec->ring);
 	if (!sqe)
 		return;
 	rec->falloc_op.kind = OP_FALLOC;
@@ -618,7 +593,7 @@ static void queue_barrier(struct dmapipe_recorder *rec)
 
 	if (rec->fsync_pending || end <= rec->durable_end)
 		return;
-	sqe = get_sqe(rec);
+	sqe = storage_ring_sqe(&rec->ring);
 	if (!sqe)
 		return;
 	rec->fsync_op.kind = OP_FSYNC;
@@ -645,7 +620,7 @@ static void queue_writeback(struct dmapipe_recorder *rec)
 	struct io_uring_sqe *sqe;
 
 	if (!rec->wb_pending && end >= rec->wb_started + WB_CHUNK) {
-		sqe = get_sqe(rec);
+		sqe = storage_ring_sqe(&rec->ring);
 		if (!sqe)
 			return;
 		rec->wb_op.kind = OP_WRITEBACK;
@@ -656,11 +631,11 @@ static void queue_writeback(struct dmapipe_recorder *rec)
 		rec->wb_pending = true;
 	}
 	if (!rec->drop_pending && rec->wb_started >= rec->wb_dropped + WB_LAG) {
-		struct io_uring_sqe *wait = get_sqe(rec), *drop;
+		struct io_uring_sqe *wait = storage_ring_sqe(&rec->ring), *drop;
 
 		if (!wait)
 			return;
-		drop = get_sqe(rec);
+		drop = storage_ring_sqe(&rec->ring);
 		if (!drop) {
 			io_uring_prep_nop(wait);
 			io_uring_sqe_set_data(wait, NULL);
@@ -684,8 +659,11 @@ static void queue_writeback(struct dmapipe_recorder *rec)
 
 /* ---- completions ---------------------------------------------------------------------- */
 
-static void handle_cqe(struct dmapipe_recorder *rec, struct rec_op *op, int res)
+static void handle_cqe(void *ctx, void *data, int res)
 {
+	struct dmapipe_recorder *rec = ctx;
+	struct rec_op *op = data;
+
 	if (!op)
 		return;
 	switch (op->kind) {
@@ -717,28 +695,9 @@ static void handle_cqe(struct dmapipe_recorder *rec, struct rec_op *op, int res)
 	}
 }
 
-static int reap(struct dmapipe_recorder *rec, bool wait)
+static unsigned int reap(struct dmapipe_recorder *rec, bool wait)
 {
-	struct io_uring_cqe *cqe;
-	int n = 0, ret;
-
-	flush_sqes(rec);
-	for (;;) {
-		ret = wait && n == 0 ? io_uring_wait_cqe(&rec->ring, &cqe) :
-				       io_uring_peek_cqe(&rec->ring, &cqe);
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0)
-			break;
-		struct rec_op *op = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-
-		io_uring_cqe_seen(&rec->ring, cqe);
-		handle_cqe(rec, op, res);
-		n++;
-		flush_sqes(rec);
-	}
-	return n;
+	return storage_ring_reap(&rec->ring, wait, handle_cqe, rec);
 }
 
 static bool busy(const struct dmapipe_recorder *rec)
@@ -834,25 +793,19 @@ static int open_file(struct dmapipe_recorder *rec, const char *path)
 static int setup_events(struct dmapipe_recorder *rec)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	unsigned int entries = 8;
 	int ret;
 
-	while (entries < rec->opts.max_frames * (MAX_OPS + 1) + 8 && entries < 4096)
-		entries *= 2;
-	ret = io_uring_queue_init(entries, &rec->ring, 0);
-	if (ret < 0) {
-		log_warn("record: io_uring is not available: %s", strerror(-ret));
-		return -ENOTSUP;
-	}
-	rec->ring_ok = true;
 	rec->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	rec->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	rec->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (rec->efd < 0 || rec->tfd < 0 || rec->epfd < 0)
 		return -errno;
-	ret = io_uring_register_eventfd(&rec->ring, rec->efd);
-	if (ret < 0)
-		return ret;
+	ret = storage_ring_init(&rec->ring, rec->opts.max_frames * (MAX_OPS + 1) + 8, rec->efd);
+	if (ret < 0) {
+		log_warn("record: io_uring is not available: %s", strerror(-ret));
+		return -ENOTSUP;
+	}
+	rec->ring_ok = true;
 	ev.data.fd = rec->efd;
 	if (epoll_ctl(rec->epfd, EPOLL_CTL_ADD, rec->efd, &ev) < 0)
 		return -errno;
@@ -875,7 +828,7 @@ static int setup_events(struct dmapipe_recorder *rec)
 static void recorder_destroy(struct dmapipe_recorder *rec)
 {
 	if (rec->ring_ok)
-		io_uring_queue_exit(&rec->ring);
+		storage_ring_exit(&rec->ring);
 	dmapipe_close(rec->efd);
 	dmapipe_close(rec->tfd);
 	dmapipe_close(rec->epfd);
@@ -1165,7 +1118,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 			return -ENOSPC;
 		}
 		queue_falloc(rec, end + index_reserve(rec, 1, 1) + rec->prealloc_chunk / 2);
-		flush_sqes(rec);
+		storage_ring_flush(&rec->ring);
 		rec->stats.frames_refused++;
 		return -EAGAIN;
 	}
@@ -1227,7 +1180,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 			complete_frame(rec, f);
 	}
 	/* else: the queued ops finish in dispatch, and the frame with them */
-	flush_sqes(rec);
+	storage_ring_flush(&rec->ring);
 	return 0;
 }
 
@@ -1268,7 +1221,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_dispatch(struct dmapipe_recorder *rec, int t
 	reap(rec, false);
 	if (!rec->direct)
 		queue_writeback(rec);
-	flush_sqes(rec);
+	storage_ring_flush(&rec->ring);
 	return rec->completed_in_dispatch;
 }
 
