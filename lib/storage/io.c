@@ -88,6 +88,83 @@ void storage_staging_clear(struct storage_staging *pool)
 	pool->n = 0;
 }
 
+void storage_paths_init(struct storage_paths *paths, const char *who, bool to_file, bool direct)
+{
+	memset(paths, 0, sizeof(*paths));
+	paths->who = who;
+	paths->to_file = to_file;
+	paths->direct = direct;
+}
+
+enum dmapipe_record_path storage_path_pick(const struct storage_paths *paths,
+					   const struct dmapipe_object *obj)
+{
+	struct storage_file_id id = { 0, 0 };
+
+	if (!paths->direct)
+		return DMAPIPE_RECORD_PATH_BUFFERED;
+	if (storage_file_id_get(obj->fd, &id) < 0 || !storage_file_set_has(&paths->no_gup, &id))
+		return DMAPIPE_RECORD_PATH_DIRECT;
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !storage_file_set_has(&paths->no_kmod, &id))
+		return DMAPIPE_RECORD_PATH_KMOD;
+	return DMAPIPE_RECORD_PATH_COPY;
+}
+
+enum dmapipe_record_path storage_path_fault(struct storage_paths *paths,
+					    const struct dmapipe_object *obj)
+{
+	struct storage_file_id id = { 0, 0 };
+	bool known = storage_file_id_get(obj->fd, &id) == 0;
+
+	if (known && !storage_file_set_has(&paths->no_gup, &id)) {
+		log_info("%s: the mapping of a %s object is not struct-page backed (EFAULT); "
+			 "using %s", paths->who, dmapipe_mem_kind_to_string(obj->kind),
+			 obj->kind != DMAPIPE_MEM_DMABUF ? "a counted copy" : paths->to_file ?
+			 "dmapipe.ko WRITE_FILE if it is a dmapipe buffer, else a counted copy" :
+			 "dmapipe.ko READ_FILE if it is a dmapipe buffer, else a counted copy");
+		storage_file_set_add(&paths->no_gup, &id);
+	}
+	if (obj->kind == DMAPIPE_MEM_DMABUF && !(known && storage_file_set_has(&paths->no_kmod, &id)))
+		return DMAPIPE_RECORD_PATH_KMOD;
+	return DMAPIPE_RECORD_PATH_COPY;
+}
+
+/*
+ * An error that is the file's, not the buffer's: the COPY path would meet
+ * it too. Anything else from dmapipe.ko means it cannot move this buffer.
+ */
+static bool file_error(int err)
+{
+	return err == -EIO || err == -ENODATA || err == -ENOSPC || err == -EDQUOT || err == -EFBIG;
+}
+
+int storage_path_kmod(struct storage_paths *paths, const struct dmapipe_buffer *buf,
+		      unsigned int i, uint64_t obj_off, uint64_t len, int file_fd,
+		      uint64_t file_off)
+{
+	const struct dmapipe_object *obj = &buf->layout.objects[i];
+	struct storage_file_id id = { 0, 0 };
+	int ret;
+
+	ret = paths->to_file ?
+	      dmapipe_kmod_write_file(obj->fd, obj_off, len, file_fd, file_off) :
+	      dmapipe_kmod_read_file(obj->fd, obj_off, len, file_fd, file_off);
+	if (ret == 0 || file_error(ret))
+		return ret;
+	log_info("%s: dmapipe.ko cannot %s object %u (%s): copying it", paths->who,
+		 paths->to_file ? "write" : "read into", i, strerror(-ret));
+	if (storage_file_id_get(obj->fd, &id) == 0)
+		storage_file_set_add(&paths->no_kmod, &id);
+	return -EXDEV;
+}
+
+uint64_t storage_direct_span(uint64_t data, uint32_t block, uint64_t mapped)
+{
+	uint64_t stored = ALIGN_UP(data, (uint64_t)block);
+
+	return stored <= ALIGN_UP(mapped, dmapipe_page_size()) ? stored : data / block * block;
+}
+
 int storage_pwrite_full(int fd, const void *p, size_t len, uint64_t off)
 {
 	size_t done = 0;

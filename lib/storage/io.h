@@ -31,6 +31,52 @@ int storage_file_id_get(int fd, struct storage_file_id *id);
 bool storage_file_set_has(const struct storage_file_set *set, const struct storage_file_id *id);
 void storage_file_set_add(struct storage_file_set *set, const struct storage_file_id *id);
 
+/*
+ * How an object's bytes move between its buffer and the file, and what was
+ * learned on the way: the objects whose mapping failed direct I/O (EFAULT,
+ * a PFN mapping) and the dma-bufs dmapipe.ko refused, so that later frames
+ * take the path that works at once. One per recorder, reader or recording.
+ */
+struct storage_paths {
+	const char *who;     /* "record", "reader", "recording": for the log */
+	bool to_file;        /* writing (the recorder) or reading */
+	bool direct;         /* the file is open with O_DIRECT */
+	struct storage_file_set no_gup;  /* mappings direct I/O faulted on */
+	struct storage_file_set no_kmod; /* dma-bufs dmapipe.ko cannot move */
+};
+
+void storage_paths_init(struct storage_paths *paths, const char *who, bool to_file, bool direct);
+/*
+ * The path for @obj: BUFFERED when the file has no O_DIRECT; else DIRECT
+ * unless its mapping faulted before, then KMOD for a dma-buf dmapipe.ko
+ * has not refused, else COPY.
+ */
+enum dmapipe_record_path storage_path_pick(const struct storage_paths *paths,
+					   const struct dmapipe_object *obj);
+/*
+ * Direct I/O on @obj's mapping failed with EFAULT: remembers the object
+ * (logged once) and returns the path to take instead, KMOD or COPY.
+ */
+enum dmapipe_record_path storage_path_fault(struct storage_paths *paths,
+					    const struct dmapipe_object *obj);
+/*
+ * Moves @len bytes at @obj_off of object @i of @buf to (to_file) or from
+ * @file_fd at @file_off through dmapipe.ko, synchronously. Returns 0;
+ * -EXDEV when dmapipe.ko cannot move this object (not a dmapipe buffer, no
+ * module, ...: remembered and logged, so take the COPY path); or the file's
+ * own error (-EIO, -ENODATA past its end, -ENOSPC, ...).
+ */
+int storage_path_kmod(struct storage_paths *paths, const struct dmapipe_buffer *buf,
+		      unsigned int i, uint64_t obj_off, uint64_t len, int file_fd,
+		      uint64_t file_off);
+/*
+ * How much of an object of @data bytes, stored padded to @block, moves
+ * between its mapping and an O_DIRECT file: all of the padded length when
+ * it stays within the @mapped bytes (rounded up to a page), else only its
+ * whole blocks; the rest is a tail the COPY path moves.
+ */
+uint64_t storage_direct_span(uint64_t data, uint32_t block, uint64_t mapped);
+
 /* All of @len at @off, retrying short transfers and EINTR: 0 or -errno
  * (a write that makes no progress is -EIO, a read past the end -ENODATA). */
 int storage_pwrite_full(int fd, const void *p, size_t len, uint64_t off);

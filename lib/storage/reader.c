@@ -89,8 +89,7 @@ struct dmapipe_reader {
 
 	struct rd_frame *head, *tail;
 	struct storage_staging staging;
-	struct storage_file_set no_gup;
-	struct storage_file_set no_kmod;
+	struct storage_paths paths;
 	struct dmapipe_reader_stats stats;
 };
 
@@ -142,12 +141,16 @@ static int issue(struct dmapipe_reader *rd, struct rd_op *op)
 	ssize_t n;
 
 	if (op->path == DMAPIPE_RECORD_PATH_KMOD) {
-		const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-		int ret = dmapipe_kmod_read_file(obj->fd, op->obj_off, op->len, rd->dfd,
-						 op->file_off);
+		int ret = storage_path_kmod(&rd->paths, op->frame->buffer, op->object, op->obj_off,
+					    op->len, rd->dfd, op->file_off);
 
-		op_complete(rd, op, ret < 0 ? ret : (int)MIN(op->len, (uint64_t)INT32_MAX));
-		return 0;
+		if (ret != -EXDEV) {
+			op_complete(rd, op, ret < 0 ? ret : (int)MIN(op->len, (uint64_t)INT32_MAX));
+			return 0;
+		}
+		ret = make_copy_op(rd, op);
+		if (ret < 0)
+			return ret;
 	}
 	if (left > MAX_REQUEST)
 		left = MAX_REQUEST;
@@ -202,34 +205,9 @@ static void op_failed(struct dmapipe_reader *rd, struct rd_op *op, int err)
 /* EFAULT from a direct read: the mapping is PFN-based; take the next path. */
 static int on_fault(struct dmapipe_reader *rd, struct rd_op *op)
 {
-	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-	struct storage_file_id id = { 0, 0 };
-	bool known = storage_file_id_get(obj->fd, &id) == 0 && storage_file_set_has(&rd->no_gup, &id);
-
-	if (!known) {
-		log_info("reader: the mapping of a %s object is not struct-page backed (EFAULT); "
-			 "using %s", dmapipe_mem_kind_to_string(obj->kind),
-			 obj->kind == DMAPIPE_MEM_DMABUF ? "dmapipe.ko READ_FILE if it is a "
-			 "dmapipe buffer, else a counted copy" : "a counted copy");
-		storage_file_set_add(&rd->no_gup, &id);
-	}
 	op->done = 0;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !storage_file_set_has(&rd->no_kmod, &id)) {
-		op->path = DMAPIPE_RECORD_PATH_KMOD;
-		return 0;
-	}
-	return make_copy_op(rd, op);
-}
-
-static void kmod_refused(struct dmapipe_reader *rd, struct rd_op *op, int err)
-{
-	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-	struct storage_file_id id = { 0, 0 };
-
-	log_info("reader: dmapipe.ko cannot read into object %u (%s): copying it", op->object,
-		 strerror(-err));
-	if (storage_file_id_get(obj->fd, &id) == 0)
-		storage_file_set_add(&rd->no_kmod, &id);
+	op->path = storage_path_fault(&rd->paths, &op->frame->buffer->layout.objects[op->object]);
+	return op->path == DMAPIPE_RECORD_PATH_COPY ? make_copy_op(rd, op) : 0;
 }
 
 static void op_complete(struct dmapipe_reader *rd, struct rd_op *op, int res)
@@ -239,16 +217,6 @@ static void op_complete(struct dmapipe_reader *rd, struct rd_op *op, int res)
 	int ret;
 
 	op->queued = false;
-	if (op->path == DMAPIPE_RECORD_PATH_KMOD && res < 0 && res != -EIO && res != -ENODATA &&
-	    f->status == 0) {
-		kmod_refused(rd, op, res);
-		ret = make_copy_op(rd, op);
-		if (ret == 0)
-			ret = issue(rd, op);
-		if (ret < 0)
-			op_failed(rd, op, ret);
-		return;
-	}
 	if (op->path == DMAPIPE_RECORD_PATH_KMOD && res >= 0) {
 		op->done = op->len;
 		goto account;
@@ -333,21 +301,6 @@ static bool layout_fits(const struct dmapipe_buffer *b, const struct dmapipe_rec
 	return true;
 }
 
-static enum dmapipe_record_path pick_path(struct dmapipe_reader *rd, struct dmapipe_buffer *buf,
-					  unsigned int i)
-{
-	const struct dmapipe_object *obj = &buf->layout.objects[i];
-	struct storage_file_id id = { 0, 0 };
-
-	if (!rd->info.direct)
-		return DMAPIPE_RECORD_PATH_BUFFERED;
-	if (storage_file_id_get(obj->fd, &id) < 0 || !storage_file_set_has(&rd->no_gup, &id))
-		return DMAPIPE_RECORD_PATH_DIRECT;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !storage_file_set_has(&rd->no_kmod, &id))
-		return DMAPIPE_RECORD_PATH_KMOD;
-	return DMAPIPE_RECORD_PATH_COPY;
-}
-
 /* Plans the reads of @f: one per object, plus a copied tail beyond the mapping. */
 static int build_ops(struct dmapipe_reader *rd, struct rd_frame *f,
 		     const struct dmapipe_recorded_frame *rf)
@@ -358,18 +311,17 @@ static int build_ops(struct dmapipe_reader *rd, struct rd_frame *f,
 	for (unsigned int i = 0; i < rf->layout.n_objects; i++) {
 		uint64_t data = rf->layout.objects[i].size;
 		uint64_t stored = ALIGN_UP(data, (uint64_t)block);
-		uint64_t writable = ALIGN_UP(MIN(buf->map_size[i], buf->layout.objects[i].size),
-					     dmapipe_page_size());
-		enum dmapipe_record_path path = pick_path(rd, buf, i);
-		uint64_t body = stored;
+		enum dmapipe_record_path path = storage_path_pick(&rd->paths, &buf->layout.objects[i]);
+		uint64_t body;
 		struct rd_op *op;
 		int ret;
 
 		/* a page-cache read needs no alignment: read the data only */
 		if (path == DMAPIPE_RECORD_PATH_BUFFERED)
 			body = data;
-		else if (stored > writable)
-			body = data / block * block;
+		else
+			body = storage_direct_span(data, block, MIN(buf->map_size[i],
+								    buf->layout.objects[i].size));
 		if (body) {
 			op = &f->ops[f->n_ops++];
 			op->frame = f;
@@ -616,6 +568,7 @@ DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recordin
 	rd->recording = recording;
 	dmapipe_recording_get_info(recording, &rd->info);
 	rec_recording_fds(recording, &rd->dfd, &rd->fd);
+	storage_paths_init(&rd->paths, "reader", false, rd->info.direct);
 	rd->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (rd->efd < 0) {
 		int err = errno;

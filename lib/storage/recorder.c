@@ -181,8 +181,7 @@ struct dmapipe_recorder {
 	uint64_t data_end; /* end of the last record written completely */
 
 	struct storage_staging staging;
-	struct storage_file_set no_gup;
-	struct storage_file_set no_kmod;
+	struct storage_paths paths;
 
 	struct dmapipe_recorder_stats stats;
 	int error;   /* first write error, -ENOSPC when the disk filled */
@@ -434,19 +433,6 @@ static int stage_copy(struct dmapipe_recorder *rec, struct rec_op *op, struct dm
 	return 0;
 }
 
-/* WRITE_FILE through dmapipe.ko: 0, or -errno (-EXDEV: not a dmapipe buffer). */
-static int kmod_write(struct dmapipe_recorder *rec, struct rec_op *op)
-{
-	const struct dmapipe_layout *l = &op->frame->buffer->layout;
-	int ret;
-
-	ret = dmapipe_kmod_write_file(l->objects[op->object].fd, op->obj_off, op->len, rec->fd,
-				      op->file_off);
-	if (ret == 0)
-		op->done = op->len;
-	return ret;
-}
-
 /*
  * Starts (or restarts, after EFAULT) one object op along the best path
  * still open for its object. Returns 0 with the op queued or finished
@@ -455,60 +441,22 @@ static int kmod_write(struct dmapipe_recorder *rec, struct rec_op *op)
 static int start_object_op(struct dmapipe_recorder *rec, struct rec_op *op)
 {
 	struct dmapipe_buffer *buf = op->frame->buffer;
-	const struct dmapipe_object *obj = &buf->layout.objects[op->object];
-	struct storage_file_id id = { 0, 0 };
 	int ret;
 
 	if (op->path == DMAPIPE_RECORD_PATH_KMOD) {
-		ret = kmod_write(rec, op);
-		if (ret == 0)
+		ret = storage_path_kmod(&rec->paths, buf, op->object, op->obj_off, op->len, rec->fd,
+					op->file_off);
+		if (ret == 0) {
+			op->done = op->len;
 			return 0;
-		if (ret != -EXDEV && ret != -ENODEV && ret != -ENOTTY && ret != -EINVAL &&
-		    ret != -EOPNOTSUPP && ret != -EFAULT)
+		}
+		if (ret != -EXDEV)
 			return ret;
-		log_info("record: dmapipe.ko cannot write object %u (%s): copying it", op->object,
-			 strerror(-ret));
-		if (storage_file_id_get(obj->fd, &id) == 0)
-			storage_file_set_add(&rec->no_kmod, &id);
 		ret = stage_copy(rec, op, buf);
 		if (ret < 0)
 			return ret;
 	}
 	return queue_write(rec, op);
-}
-
-/* The path for object @i of @buf: DIRECT unless it is known not to work. */
-static enum dmapipe_record_path pick_path(struct dmapipe_recorder *rec, struct dmapipe_buffer *buf,
-					  unsigned int i)
-{
-	const struct dmapipe_object *obj = &buf->layout.objects[i];
-	struct storage_file_id id = { 0, 0 };
-
-	if (!rec->direct)
-		return DMAPIPE_RECORD_PATH_BUFFERED;
-	if (storage_file_id_get(obj->fd, &id) < 0 || !storage_file_set_has(&rec->no_gup, &id))
-		return DMAPIPE_RECORD_PATH_DIRECT;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !storage_file_set_has(&rec->no_kmod, &id))
-		return DMAPIPE_RECORD_PATH_KMOD;
-	return DMAPIPE_RECORD_PATH_COPY;
-}
-
-static void on_fault(struct dmapipe_recorder *rec, struct rec_op *op)
-{
-	struct dmapipe_buffer *buf = op->frame->buffer;
-	const struct dmapipe_object *obj = &buf->layout.objects[op->object];
-	struct storage_file_id id = { 0, 0 };
-
-	if (storage_file_id_get(obj->fd, &id) == 0 && !storage_file_set_has(&rec->no_gup, &id)) {
-		log_info("record: the mapping of a %s object is not struct-page backed (EFAULT); "
-			 "using %s", dmapipe_mem_kind_to_string(obj->kind),
-			 obj->kind == DMAPIPE_MEM_DMABUF ? "dmapipe.ko WRITE_FILE if it is a "
-			 "dmapipe buffer, else a counted copy" : "a counted copy");
-		storage_file_set_add(&rec->no_gup, &id);
-	}
-	op->done = 0;
-	op->path = obj->kind == DMAPIPE_MEM_DMABUF ? DMAPIPE_RECORD_PATH_KMOD :
-						     DMAPIPE_RECORD_PATH_COPY;
 }
 
 static void object_done(struct dmapipe_recorder *rec, struct rec_op *op, int res)
@@ -517,7 +465,8 @@ static void object_done(struct dmapipe_recorder *rec, struct rec_op *op, int res
 	int ret;
 
 	if (res == -EFAULT && op->path == DMAPIPE_RECORD_PATH_DIRECT && f->status == 0) {
-		on_fault(rec, op);
+		op->done = 0;
+		op->path = storage_path_fault(&rec->paths, &f->buffer->layout.objects[op->object]);
 		if (op->path == DMAPIPE_RECORD_PATH_COPY)
 			ret = stage_copy(rec, op, f->buffer);
 		else
@@ -873,6 +822,7 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 	ret = setup_events(rec);
 	if (ret < 0)
 		goto fail;
+	storage_paths_init(&rec->paths, "record", true, rec->direct);
 	if (getrandom(rec->id, sizeof(rec->id), 0) != sizeof(rec->id)) {
 		ret = -errno;
 		goto fail;
@@ -1017,15 +967,14 @@ static int build_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 	pos = f->offset + rec->block;
 	for (unsigned int i = 0; i < l->n_objects; i++) {
 		uint64_t data = rl.layout.objects[i].size, stored = rl.stored[i];
-		uint64_t readable = ALIGN_UP(MIN(data, l->objects[i].size), dmapipe_page_size());
-		enum dmapipe_record_path path = pick_path(rec, buf, i);
+		enum dmapipe_record_path path = storage_path_pick(&rec->paths, &l->objects[i]);
 		const uint8_t *src = path == DMAPIPE_RECORD_PATH_DIRECT ?
 				     dmapipe_buffer_direct_io_map(buf, i) : buf->map[i];
 		struct rec_op *op = &f->ops[f->n_ops++];
 		uint64_t body = stored;
 
-		if (path != DMAPIPE_RECORD_PATH_BUFFERED && stored > readable)
-			body = data / rec->block * rec->block;
+		if (path != DMAPIPE_RECORD_PATH_BUFFERED)
+			body = storage_direct_span(data, rec->block, MIN(data, l->objects[i].size));
 		op->kind = OP_OBJECT;
 		op->frame = f;
 		op->object = i;

@@ -26,6 +26,7 @@ struct dmapipe_recording {
 	char *path;
 	struct rec_superblock sb;
 	struct dmapipe_recording_info info;
+	struct storage_paths paths; /* for dmapipe_recording_read_frame_to_buffer() */
 	struct rec_layout *layouts;
 	uint32_t n_layouts;
 	struct rec_index_entry *entries;
@@ -435,6 +436,7 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 		r->dfd = r->fd;
 		r->info.mem_align = 1;
 	}
+	storage_paths_init(&r->paths, "recording", false, r->info.direct);
 	return r;
 }
 
@@ -514,12 +516,70 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame(struct dmapipe_recording *r, uin
 	return read_at(r, dst, f.size, f.offset);
 }
 
+/*
+ * Object @i of frame @f into @buffer: straight into its mapping along the
+ * path the object's history allows (the reader's paths, one at a time),
+ * and the rest -- a tail past the mapping, or all of it on the COPY path --
+ * through aligned memory and a counted copy.
+ */
+static int read_object(struct dmapipe_recording *r, const struct dmapipe_recorded_frame *f,
+		       struct dmapipe_buffer *buffer, unsigned int i)
+{
+	const struct dmapipe_object *obj = &buffer->layout.objects[i];
+	enum dmapipe_record_path path = storage_path_pick(&r->paths, obj);
+	uint32_t block = r->sb.block_size;
+	uint64_t data = f->layout.objects[i].size;
+	uint64_t stored = ALIGN_UP(data, (uint64_t)block);
+	uint64_t body = storage_direct_span(data, block, MIN(buffer->map_size[i], obj->size));
+	uint64_t off = f->offset + f->object_offset[i];
+	uint8_t *map = buffer->map[i];
+	uint8_t *tmp = NULL;
+	int ret;
+
+	if (body && (path == DMAPIPE_RECORD_PATH_DIRECT || path == DMAPIPE_RECORD_PATH_BUFFERED)) {
+		/* a udmabuf's memfd takes the DMA where its own mapping cannot */
+		uint8_t *dst = dmapipe_buffer_direct_io_map(buffer, i);
+
+		ret = read_at(r, dst ? dst : map, body, off);
+		if (ret == -EFAULT)
+			path = storage_path_fault(&r->paths, obj);
+		else if (ret < 0)
+			return ret;
+	}
+	if (body && path == DMAPIPE_RECORD_PATH_KMOD) {
+		/* a PFN mapping: dmapipe.ko reads into its own pages */
+		ret = storage_path_kmod(&r->paths, buffer, i, 0, body, r->dfd, off);
+		if (ret == -EXDEV)
+			path = DMAPIPE_RECORD_PATH_COPY;
+		else if (ret < 0)
+			return ret;
+	}
+	if (path == DMAPIPE_RECORD_PATH_COPY)
+		body = 0;
+	if (body >= data)
+		return 0;
+	ret = dmapipe_copy_allowed("recording: reading into a buffer that cannot take direct I/O");
+	if (ret < 0)
+		return ret;
+	if (posix_memalign((void **)&tmp, dmapipe_page_size(), (size_t)(stored - body)))
+		return -ENOMEM;
+	ret = read_at(r, tmp, stored - body, off + body);
+	if (ret == 0)
+		ret = dmapipe_buffer_begin_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
+	if (ret == 0) {
+		memcpy(map + body, tmp, (size_t)(data - body));
+		dmapipe_buffer_end_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
+		dmapipe_count_copy(data - body);
+	}
+	free(tmp);
+	return ret;
+}
+
 DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recording *r,
 							  uint64_t index,
 							  struct dmapipe_buffer *buffer)
 {
 	struct dmapipe_recorded_frame f;
-	uint32_t block;
 	int ret;
 
 	if (!r || !buffer)
@@ -527,7 +587,6 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recordi
 	ret = dmapipe_recording_get_frame(r, index, &f);
 	if (ret < 0)
 		return ret;
-	block = r->sb.block_size;
 	if (buffer->layout.n_objects != f.layout.n_objects)
 		return -EINVAL;
 	for (unsigned int i = 0; i < f.layout.n_objects; i++)
@@ -539,55 +598,7 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recordi
 	if (ret < 0)
 		return ret;
 	for (unsigned int i = 0; i < f.layout.n_objects; i++) {
-		uint64_t data = f.layout.objects[i].size;
-		uint64_t stored = ALIGN_UP(data, (uint64_t)block);
-		uint64_t writable = ALIGN_UP(MIN(buffer->map_size[i], buffer->layout.objects[i].size),
-					     dmapipe_page_size());
-		uint64_t body = stored <= writable ? stored : data / block * block;
-		uint64_t off = f.offset + f.object_offset[i];
-		uint8_t *map = buffer->map[i];
-		uint8_t *tmp = NULL;
-
-		if (body) {
-			/* a udmabuf's memfd takes the DMA where its own mapping cannot */
-			uint8_t *dst = dmapipe_buffer_direct_io_map(buffer, i);
-
-			ret = read_at(r, dst ? dst : map, body, off);
-			if (ret == -EFAULT && buffer->layout.objects[i].kind == DMAPIPE_MEM_DMABUF) {
-				/* a PFN mapping: let dmapipe.ko read into its own pages */
-				ret = dmapipe_kmod_read_file(buffer->layout.objects[i].fd, 0, body,
-							     r->dfd, off);
-				if (ret < 0 && ret != -EIO && ret != -ENODATA) {
-					log_debug("recording: dmapipe.ko cannot read into this "
-						  "buffer (%s)", strerror(-ret));
-					ret = -EFAULT;
-				}
-			}
-			if (ret == -EFAULT) {
-				body = 0; /* all of it through the counted copy below */
-				ret = 0;
-			}
-			if (ret < 0)
-				return ret;
-		}
-		if (body >= data)
-			continue;
-		/* the rest through aligned memory and a counted copy */
-		ret = dmapipe_copy_allowed("recording: reading into a buffer that cannot take "
-					   "direct I/O");
-		if (ret < 0)
-			return ret;
-		if (posix_memalign((void **)&tmp, dmapipe_page_size(), (size_t)(stored - body)))
-			return -ENOMEM;
-		ret = read_at(r, tmp, stored - body, off + body);
-		if (ret == 0)
-			ret = dmapipe_buffer_begin_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
-		if (ret == 0) {
-			memcpy(map + body, tmp, (size_t)(data - body));
-			dmapipe_buffer_end_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
-			dmapipe_count_copy(data - body);
-		}
-		free(tmp);
+		ret = read_object(r, &f, buffer, i);
 		if (ret < 0)
 			return ret;
 	}
