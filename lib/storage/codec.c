@@ -355,3 +355,16 @@ void rec_index_entry_decode(const uint8_t *p, struct rec_index_entry *e)
 	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++)
 		e->bytes_used[i] = get64(p + 48 + 8 * i);
 }
+
+void rec_index_entry_from_header(struct rec_index_entry *e, const struct rec_frame_header *fh)
+{
+	memset(e, 0, sizeof(*e));
+	e->offset = fh->offset;
+	e->record_size = fh->record_size;
+	e->sequence = fh->sequence;
+	e->timestamp_ns = fh->timestamp_ns;
+	e->frame_flags = fh->frame_flags;
+	e->record_flags = fh->record_flags;
+	e->layout_index = fh->layout_index;
+	memcpy(e->bytes_used, fh->bytes_used, sizeof(e->bytes_used));
+}

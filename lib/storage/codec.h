@@ -110,6 +110,8 @@ void rec_index_encode_header(uint8_t *p, const uint8_t id[16], uint32_t n_layout
 int rec_index_decode_header(const uint8_t *p, uint8_t id[16], uint32_t *n_layouts,
 			    uint64_t *n_frames, uint32_t *body_crc, const char **why);
 void rec_index_entry_encode(uint8_t *p, const struct rec_index_entry *e);
+/* The index entry of the frame @fh heads (its layout_index as the header says). */
+void rec_index_entry_from_header(struct rec_index_entry *e, const struct rec_frame_header *fh);
 void rec_index_entry_decode(const uint8_t *p, struct rec_index_entry *e);
 
 #endif /* DMAPIPE_STORAGE_CODEC_H */

@@ -54,6 +54,7 @@
 #include "private.h"
 #include "io.h"
 #include "codec.h"
+#include "index.h"
 
 DMAPIPE_EXPORT const char *dmapipe_record_path_to_string(enum dmapipe_record_path path)
 {
@@ -172,12 +173,9 @@ struct dmapipe_recorder {
 	bool wb_pending, drop_pending;
 	struct rec_op wb_op, drop_wait_op, drop_op;
 
-	struct rec_layout *layouts;
-	uint32_t n_layouts, cap_layouts;
+	struct rec_index ix;
 	struct rec_layout last_layout;
 	bool have_last;
-	struct rec_index_entry *entries;
-	uint64_t n_entries, cap_entries;
 	uint64_t data_end; /* end of the last record written completely */
 
 	struct storage_staging staging;
@@ -277,48 +275,12 @@ static void recorder_fail(struct dmapipe_recorder *rec, int err)
 	}
 }
 
-static int add_layout(struct dmapipe_recorder *rec, const struct rec_layout *l)
-{
-	for (uint32_t i = 0; i < rec->n_layouts; i++)
-		if (rec_layout_equal(&rec->layouts[i], l))
-			return (int)i;
-	if (rec->n_layouts == rec->cap_layouts) {
-		uint32_t cap = rec->cap_layouts ? rec->cap_layouts * 2 : 4;
-		struct rec_layout *n = realloc(rec->layouts, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		rec->layouts = n;
-		rec->cap_layouts = cap;
-	}
-	rec->layouts[rec->n_layouts] = *l;
-	return (int)rec->n_layouts++;
-}
-
 static int add_entry(struct dmapipe_recorder *rec, const struct rec_frame *f)
 {
-	struct rec_index_entry *e;
+	struct rec_index_entry e;
 
-	if (rec->n_entries == rec->cap_entries) {
-		uint64_t cap = rec->cap_entries ? rec->cap_entries * 2 : 256;
-		struct rec_index_entry *n = realloc(rec->entries, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		rec->entries = n;
-		rec->cap_entries = cap;
-	}
-	e = &rec->entries[rec->n_entries++];
-	memset(e, 0, sizeof(*e));
-	e->offset = f->offset;
-	e->record_size = f->size;
-	e->sequence = f->fh.sequence;
-	e->timestamp_ns = f->fh.timestamp_ns;
-	e->frame_flags = f->fh.frame_flags;
-	e->record_flags = f->fh.record_flags;
-	e->layout_index = f->fh.layout_index;
-	memcpy(e->bytes_used, f->fh.bytes_used, sizeof(e->bytes_used));
-	return 0;
+	rec_index_entry_from_header(&e, &f->fh);
+	return rec_index_add_entry(&rec->ix, &e);
 }
 
 /* Frees records from the head that are complete; the durable candidate follows. */
@@ -668,21 +630,13 @@ static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64
 		.flags = rec->direct ? 0 : REC_SB_BUFFERED,
 		.index_offset = index_offset,
 		.index_size = index_size,
-		.frame_count = rec->n_entries,
+		.frame_count = rec->ix.n_entries,
 		.data_end = rec->data_end,
 		.max_frames = rec->opts.max_frames,
 	};
-	uint8_t *b = NULL;
-	int ret;
 
 	memcpy(sb.id, rec->id, sizeof(sb.id));
-	if (posix_memalign((void **)&b, MAX(rec->mem_align, (uint32_t)dmapipe_page_size()), rec->block))
-		return -ENOMEM;
-	memset(b, 0, rec->block);
-	rec_superblock_encode(b, &sb);
-	ret = storage_pwrite_full(rec->fd, b, rec->block, 0);
-	free(b);
-	return ret;
+	return rec_superblock_write(rec->fd, &sb, rec->mem_align);
 }
 
 static int open_file(struct dmapipe_recorder *rec, const char *path)
@@ -783,8 +737,7 @@ static void recorder_destroy(struct dmapipe_recorder *rec)
 	dmapipe_close(rec->epfd);
 	dmapipe_close(rec->fd);
 	storage_staging_clear(&rec->staging);
-	free(rec->layouts);
-	free(rec->entries);
+	rec_index_clear(&rec->ix);
 	free(rec);
 }
 
@@ -883,8 +836,8 @@ fail:
 static uint64_t index_reserve(const struct dmapipe_recorder *rec, uint64_t extra_frames,
 			      uint32_t extra_layouts)
 {
-	return ALIGN_UP(rec_index_size(rec->n_layouts + extra_layouts,
-				       rec->n_entries + rec->in_flight + extra_frames),
+	return ALIGN_UP(rec_index_size(rec->ix.n_layouts + extra_layouts,
+				       rec->ix.n_entries + rec->in_flight + extra_frames),
 			(uint64_t)rec->block);
 }
 
@@ -950,7 +903,7 @@ static int build_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 	}
 	f->fh.record_flags = !rec->have_last || !same_format(&rl, &rec->last_layout) ?
 			     DMAPIPE_RECORDED_FORMAT_CHANGE : 0;
-	idx = add_layout(rec, &rl);
+	idx = rec_index_add_layout(&rec->ix, &rl);
 	if (idx < 0)
 		return idx;
 	memcpy(f->fh.id, rec->id, sizeof(f->fh.id));
@@ -1174,40 +1127,6 @@ DMAPIPE_EXPORT int dmapipe_recorder_dispatch(struct dmapipe_recorder *rec, int t
 	return rec->completed_in_dispatch;
 }
 
-static int cmp_entry(const void *a, const void *b)
-{
-	const struct rec_index_entry *x = a, *y = b;
-
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-/* Writes the index at data_end; returns its size, or -errno. */
-static int64_t write_index(struct dmapipe_recorder *rec)
-{
-	uint64_t size = rec_index_size(rec->n_layouts, rec->n_entries);
-	uint64_t padded = ALIGN_UP(size, (uint64_t)rec->block);
-	uint8_t *b = NULL, *p;
-	int ret;
-
-	if (padded > SIZE_MAX)
-		return -EFBIG;
-	if (posix_memalign((void **)&b, MAX(rec->mem_align, (uint32_t)dmapipe_page_size()),
-			   (size_t)padded))
-		return -ENOMEM;
-	memset(b, 0, (size_t)padded);
-	qsort(rec->entries, rec->n_entries, sizeof(*rec->entries), cmp_entry);
-	p = b + REC_IX_HEADER_SIZE;
-	for (uint32_t i = 0; i < rec->n_layouts; i++, p += REC_LAYOUT_SIZE)
-		rec_layout_encode(p, &rec->layouts[i]);
-	for (uint64_t i = 0; i < rec->n_entries; i++, p += REC_IX_ENTRY_SIZE)
-		rec_index_entry_encode(p, &rec->entries[i]);
-	rec_index_encode_header(b, rec->id, rec->n_layouts, rec->n_entries,
-				rec_crc32c(0, b + REC_IX_HEADER_SIZE, size - REC_IX_HEADER_SIZE));
-	ret = storage_pwrite_full(rec->fd, b, (size_t)padded, rec->data_end);
-	free(b);
-	return ret < 0 ? ret : (int64_t)size;
-}
-
 DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 {
 	int64_t index_size;
@@ -1228,7 +1147,8 @@ DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 		recorder_fail(rec, -EIO);
 	}
 
-	index_size = write_index(rec);
+	index_size = rec_index_write(&rec->ix, rec->fd, rec->id, rec->data_end, rec->block,
+				     rec->mem_align);
 	if (index_size < 0) {
 		log_warn("record: no room for the index (%s): the file is complete without "
 			 "one and is scanned when opened", strerror((int)-index_size));
