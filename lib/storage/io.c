@@ -129,13 +129,18 @@ enum dmapipe_record_path storage_path_fault(struct storage_paths *paths,
 	return DMAPIPE_RECORD_PATH_COPY;
 }
 
+bool storage_space_error(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT || err == -EFBIG;
+}
+
 /*
  * An error that is the file's, not the buffer's: the COPY path would meet
  * it too. Anything else from dmapipe.ko means it cannot move this buffer.
  */
 static bool file_error(int err)
 {
-	return err == -EIO || err == -ENODATA || err == -ENOSPC || err == -EDQUOT || err == -EFBIG;
+	return err == -EIO || err == -ENODATA || storage_space_error(err);
 }
 
 int storage_path_kmod(struct storage_paths *paths, const struct dmapipe_buffer *buf,

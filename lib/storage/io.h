@@ -77,6 +77,9 @@ int storage_path_kmod(struct storage_paths *paths, const struct dmapipe_buffer *
  */
 uint64_t storage_direct_span(uint64_t data, uint32_t block, uint64_t mapped);
 
+/* A full file system, quota or file: the recording ends rather than fails. */
+bool storage_space_error(int err);
+
 /* All of @len at @off, retrying short transfers and EINTR: 0 or -errno
  * (a write that makes no progress is -EIO, a read past the end -ENODATA). */
 int storage_pwrite_full(int fd, const void *p, size_t len, uint64_t off);

@@ -23,38 +23,22 @@
  *     strict mode). Also used for an object whose padded length runs past
  *     its mapping: only the tail block is copied.
  *   - BUFFERED: plain writes into the page cache when the file system has
- *     no O_DIRECT (the kernel copies); writeback is started with
- *     sync_file_range() behind the writes and finished pages are dropped
- *     with POSIX_FADV_DONTNEED, all as io_uring requests, so neither the
- *     page cache nor Dirty memory grows with the recording.
+ *     no O_DIRECT (the kernel copies; recorder-file.c keeps the page cache
+ *     from growing with the recording).
  *
- * Barriers: every sync_interval_ms an fdatasync runs (IORING_OP_FSYNC);
- * when it completes, every record that was complete when it started is
- * durable, and headers written afterwards carry that offset ("durable
- * end"), which tells a scan which frames survived a power loss for sure.
- *
- * Space: fallocate()d ahead in chunks (IORING_OP_FALLOCATE, so it never
- * blocks the caller); once it fails with ENOSPC, frames are accepted only
- * while they and the index still fit in what is allocated, so a full disk
- * ends the recording with a complete index.
+ * recorder-file.c looks after the file around the records: its creation,
+ * space allocated ahead, data barriers, and the index at the end.
  */
-#include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "private.h"
-#include "io.h"
-#include "codec.h"
-#include "index.h"
+#include "recorder-private.h"
 
 DMAPIPE_EXPORT const char *dmapipe_record_path_to_string(enum dmapipe_record_path path)
 {
@@ -87,113 +71,7 @@ DMAPIPE_EXPORT void dmapipe_recorder_options_init(struct dmapipe_recorder_option
 
 #if HAVE_LIBURING
 
-#define MAX_OPS (2 * DMAPIPE_MAX_OBJECTS)
-/* buffered mode: start writeback every WB_CHUNK, drop pages WB_LAG behind */
-#define WB_CHUNK (UINT64_C(8) << 20)
-#define WB_DROP (UINT64_C(32) << 20)
-#define WB_LAG (UINT64_C(64) << 20)
-/* buffered mode: frames are refused (-EAGAIN) while more is cached than this */
-#define WB_MAX_CACHED (UINT64_C(256) << 20)
-
-enum op_kind {
-	OP_OBJECT,
-	OP_HEADER,
-	OP_FSYNC,
-	OP_FALLOC,
-	OP_WRITEBACK,
-	OP_DROP_WAIT,
-	OP_DROP,
-};
-
-struct rec_frame;
-
-struct rec_op {
-	enum op_kind kind;
-	struct rec_frame *frame;
-	uint64_t file_off;
-	uint64_t len;  /* bytes this op writes */
-	uint64_t done;
-	const uint8_t *src;
-	uint8_t *staging; /* owned while the op runs, or NULL */
-	size_t staging_size;
-	enum dmapipe_record_path path;
-	uint32_t object;
-	uint64_t obj_off;  /* where src starts in the object */
-	uint64_t data_len; /* for COPY: bytes of pixel data in src (the rest is padding) */
-};
-
-struct rec_frame {
-	struct rec_frame *next; /* allocation order */
-	struct dmapipe_buffer *buffer;
-	void *frame_data;
-	uint64_t offset, size;
-	struct rec_frame_header fh;
-	struct rec_op ops[MAX_OPS];
-	unsigned int n_ops;
-	struct rec_op header_op;
-	uint8_t *header;
-	unsigned int pending;
-	int status;
-	bool header_submitted;
-	bool complete;
-};
-
-struct dmapipe_recorder {
-	struct dmapipe_recorder_options opts;
-	int fd;
-	bool direct;
-	uint32_t block;
-	uint32_t mem_align;
-	uint8_t id[16];
-	uint64_t created_ns;
-
-	struct storage_ring ring;
-	bool ring_ok;
-	int efd, tfd, epfd;
-
-	uint64_t write_pos;
-	uint64_t prealloc_end;
-	uint64_t prealloc_chunk;
-	bool falloc_pending;
-	bool falloc_failed;    /* the file system is full (or refuses fallocate) */
-	bool falloc_unsupported;
-	struct rec_op falloc_op;
-
-	struct rec_frame *head, *tail;
-	uint32_t in_flight;
-	uint64_t in_flight_bytes;
-
-	uint64_t durable_end;
-	uint64_t fsync_candidate;
-	bool fsync_pending;
-	struct rec_op fsync_op;
-
-	uint64_t wb_started, wb_dropped;
-	uint64_t wb_dropped_done; /* end of the range whose pages were dropped */
-	bool wb_pending, drop_pending;
-	struct rec_op wb_op, drop_wait_op, drop_op;
-
-	struct rec_index ix;
-	struct rec_layout last_layout;
-	bool have_last;
-	uint64_t data_end; /* end of the last record written completely */
-
-	struct storage_staging staging;
-	struct storage_paths paths;
-
-	struct dmapipe_recorder_stats stats;
-	int error;   /* first write error, -ENOSPC when the disk filled */
-	bool finished;
-	int finish_ret;
-	int completed_in_dispatch;
-};
-
-static bool is_space_error(int err)
-{
-	return err == -ENOSPC || err == -EDQUOT || err == -EFBIG;
-}
-
-/* ---- io_uring plumbing ------------------------------------------------------------ */
+/* ---- writes --------------------------------------------------------------------------- */
 
 static int queue_write(struct dmapipe_recorder *rec, struct rec_op *op)
 {
@@ -211,60 +89,12 @@ static int queue_write(struct dmapipe_recorder *rec, struct rec_op *op)
 	return 0;
 }
 
-/* ---- preallocation --------------------------------------------------------------- */
-
-static void queue_falloc(struct dmapipe_recorder *rec, uint64_t want_end)
-{
-	struct io_uring_sqe *sqe;
-
-	if (rec->falloc_pending || rec->falloc_failed || rec->falloc_unsupported ||
-	    want_end <= rec->prealloc_end)
-		return;
-	sqe = storage_ring_sqe(&rec->ring);
-	if (!sqe)
-		return;
-	rec->falloc_op.kind = OP_FALLOC;
-	rec->falloc_op.file_off = rec->prealloc_end;
-	rec->falloc_op.len = MAX(rec->prealloc_chunk, want_end - rec->prealloc_end);
-	io_uring_prep_fallocate(sqe, rec->fd, 0, rec->falloc_op.file_off, rec->falloc_op.len);
-	io_uring_sqe_set_data(sqe, &rec->falloc_op);
-	rec->falloc_pending = true;
-}
-
-static void falloc_done(struct dmapipe_recorder *rec, int res)
-{
-	rec->falloc_pending = false;
-	if (res == 0) {
-		rec->prealloc_end = rec->falloc_op.file_off + rec->falloc_op.len;
-		rec->stats.preallocated = rec->prealloc_end;
-		return;
-	}
-	if (res == -EOPNOTSUPP) {
-		log_info("record: the file system cannot preallocate; writing without");
-		rec->falloc_unsupported = true;
-		return;
-	}
-	if (is_space_error(res) || res == -ENOSPC) {
-		/* try smaller pieces before calling the disk full */
-		if (rec->prealloc_chunk > (UINT64_C(256) << 10)) {
-			rec->prealloc_chunk = ALIGN_UP(rec->prealloc_chunk / 4, (uint64_t)rec->block);
-			return;
-		}
-		log_warn("record: the file system is full: recording up to the %llu bytes "
-			 "allocated", (unsigned long long)rec->prealloc_end);
-		rec->falloc_failed = true;
-		return;
-	}
-	log_warn("record: fallocate failed (%s); writing without preallocation", strerror(-res));
-	rec->falloc_unsupported = true;
-}
-
 /* ---- frames ------------------------------------------------------------------------- */
 
-static void recorder_fail(struct dmapipe_recorder *rec, int err)
+void recorder_fail(struct dmapipe_recorder *rec, int err)
 {
-	if (rec->error == 0 || (rec->error == -ENOSPC && !is_space_error(err))) {
-		if (is_space_error(err)) {
+	if (rec->error == 0 || (rec->error == -ENOSPC && !storage_space_error(err))) {
+		if (storage_space_error(err)) {
 			log_warn("record: the file system is full: stopping the recording");
 			rec->error = -ENOSPC;
 		} else {
@@ -297,13 +127,10 @@ static void retire_frames(struct dmapipe_recorder *rec)
 	}
 }
 
-/* Offset below which every record is complete (written or failed). */
-static uint64_t complete_end(const struct dmapipe_recorder *rec)
+uint64_t recorder_complete_end(const struct dmapipe_recorder *rec)
 {
 	return rec->head ? rec->head->offset : rec->write_pos;
 }
-
-static void queue_writeback(struct dmapipe_recorder *rec);
 
 static void complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
@@ -331,7 +158,7 @@ static void complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 		rec->opts.done(rec, f->frame_data, f->status, rec->opts.user_data);
 	retire_frames(rec);
 	if (!rec->direct)
-		queue_writeback(rec);
+		recorder_queue_writeback(rec);
 }
 
 static void submit_header(struct dmapipe_recorder *rec, struct rec_frame *f)
@@ -495,79 +322,6 @@ static void header_done(struct dmapipe_recorder *rec, struct rec_op *op, int res
 	complete_frame(rec, f);
 }
 
-/* ---- barriers and background writeback ---------------------------------------------- */
-
-static void queue_barrier(struct dmapipe_recorder *rec)
-{
-	struct io_uring_sqe *sqe;
-	uint64_t end = complete_end(rec);
-
-	if (rec->fsync_pending || end <= rec->durable_end)
-		return;
-	sqe = storage_ring_sqe(&rec->ring);
-	if (!sqe)
-		return;
-	rec->fsync_op.kind = OP_FSYNC;
-	rec->fsync_candidate = end;
-	io_uring_prep_fsync(sqe, rec->fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data(sqe, &rec->fsync_op);
-	rec->fsync_pending = true;
-}
-
-static void barrier_done(struct dmapipe_recorder *rec, int res)
-{
-	rec->fsync_pending = false;
-	if (res < 0) {
-		recorder_fail(rec, res);
-		return;
-	}
-	rec->durable_end = MAX(rec->durable_end, rec->fsync_candidate);
-	rec->stats.barriers++;
-}
-
-static void queue_writeback(struct dmapipe_recorder *rec)
-{
-	uint64_t end = complete_end(rec);
-	struct io_uring_sqe *sqe;
-
-	if (!rec->wb_pending && end >= rec->wb_started + WB_CHUNK) {
-		sqe = storage_ring_sqe(&rec->ring);
-		if (!sqe)
-			return;
-		rec->wb_op.kind = OP_WRITEBACK;
-		io_uring_prep_sync_file_range(sqe, rec->fd, (unsigned int)(end - rec->wb_started),
-					      rec->wb_started, SYNC_FILE_RANGE_WRITE);
-		io_uring_sqe_set_data(sqe, &rec->wb_op);
-		rec->wb_started = end;
-		rec->wb_pending = true;
-	}
-	if (!rec->drop_pending && rec->wb_started >= rec->wb_dropped + WB_LAG) {
-		struct io_uring_sqe *wait = storage_ring_sqe(&rec->ring), *drop;
-
-		if (!wait)
-			return;
-		drop = storage_ring_sqe(&rec->ring);
-		if (!drop) {
-			io_uring_prep_nop(wait);
-			io_uring_sqe_set_data(wait, NULL);
-			return;
-		}
-		/* wait for the range's writeback, then drop its clean pages */
-		rec->drop_wait_op.kind = OP_DROP_WAIT;
-		io_uring_prep_sync_file_range(wait, rec->fd, (unsigned int)WB_DROP, rec->wb_dropped,
-					      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-					      SYNC_FILE_RANGE_WAIT_AFTER);
-		io_uring_sqe_set_data(wait, &rec->drop_wait_op);
-		wait->flags |= IOSQE_IO_LINK;
-		rec->drop_op.kind = OP_DROP;
-		io_uring_prep_fadvise(drop, rec->fd, rec->wb_dropped, (off_t)WB_DROP,
-				      POSIX_FADV_DONTNEED);
-		io_uring_sqe_set_data(drop, &rec->drop_op);
-		rec->wb_dropped += WB_DROP;
-		rec->drop_pending = true;
-	}
-}
-
 /* ---- completions ---------------------------------------------------------------------- */
 
 static void handle_cqe(void *ctx, void *data, int res)
@@ -584,24 +338,8 @@ static void handle_cqe(void *ctx, void *data, int res)
 	case OP_HEADER:
 		header_done(rec, op, res);
 		break;
-	case OP_FSYNC:
-		barrier_done(rec, res);
-		break;
-	case OP_FALLOC:
-		falloc_done(rec, res);
-		break;
-	case OP_WRITEBACK:
-		rec->wb_pending = false;
-		if (res < 0)
-			log_debug("record: sync_file_range: %s", strerror(-res));
-		break;
-	case OP_DROP_WAIT:
-		if (res < 0 && res != -ECANCELED)
-			log_debug("record: sync_file_range wait: %s", strerror(-res));
-		break;
-	case OP_DROP:
-		rec->drop_pending = false;
-		rec->wb_dropped_done = rec->wb_dropped;
+	default:
+		recorder_file_op_done(rec, op, res);
 		break;
 	}
 }
@@ -613,85 +351,10 @@ static unsigned int reap(struct dmapipe_recorder *rec, bool wait)
 
 static bool busy(const struct dmapipe_recorder *rec)
 {
-	return rec->head || rec->falloc_pending || rec->fsync_pending || rec->wb_pending ||
-	       rec->drop_pending;
+	return rec->head || recorder_file_busy(rec);
 }
 
-/* ---- public: writing ---------------------------------------------------------------- */
-
-static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64_t index_offset,
-			    uint64_t index_size)
-{
-	struct rec_superblock sb = {
-		.version = REC_VERSION,
-		.block_size = rec->block,
-		.created_ns = rec->created_ns,
-		.state = state,
-		.flags = rec->direct ? 0 : REC_SB_BUFFERED,
-		.index_offset = index_offset,
-		.index_size = index_size,
-		.frame_count = rec->ix.n_entries,
-		.data_end = rec->data_end,
-		.max_frames = rec->opts.max_frames,
-	};
-
-	memcpy(sb.id, rec->id, sizeof(sb.id));
-	return rec_superblock_write(rec->fd, &sb, rec->mem_align);
-}
-
-static int open_file(struct dmapipe_recorder *rec, const char *path)
-{
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (rec->opts.overwrite ? O_TRUNC : O_EXCL);
-	uint32_t off_align = 0, mem_align = 0;
-
-	/*
-	 * Create the file first, then ask for O_DIRECT: a file system that
-	 * refuses O_DIRECT (tmpfs before 6.6) fails open(O_CREAT | O_DIRECT)
-	 * only after it created the file, which would make the buffered
-	 * retry's O_EXCL fail with EEXIST.
-	 */
-	rec->fd = open(path, flags, 0644);
-	if (rec->fd < 0) {
-		int err = errno;
-
-		log_warn("record: cannot create %s: %s", path, strerror(err));
-		return -err;
-	}
-	if (rec->opts.mode != DMAPIPE_RECORD_BUFFERED) {
-		int fl = fcntl(rec->fd, F_GETFL);
-
-		if (fl >= 0 && fcntl(rec->fd, F_SETFL, fl | O_DIRECT) == 0) {
-			rec->direct = true;
-		} else if (errno == EINVAL && rec->opts.mode == DMAPIPE_RECORD_AUTO) {
-			log_warn("record: %s: the file system refuses O_DIRECT; recording through "
-				 "the page cache (buffered mode)", path);
-		} else {
-			int err = errno;
-
-			log_warn("record: cannot use O_DIRECT on %s: %s%s", path, strerror(err),
-				 err == EINVAL ? " (the file system refuses O_DIRECT)" : "");
-			close(rec->fd);
-			rec->fd = -1;
-			if (!rec->opts.overwrite)
-				unlink(path); /* created above (O_EXCL): leave nothing behind */
-			return -err;
-		}
-	}
-	storage_dio_alignment(rec->fd, &off_align, &mem_align);
-	if (rec->direct && off_align == 0) {
-		log_warn("record: %s: the file system reports no direct I/O support", path);
-		return -EINVAL;
-	}
-	/* a block is at least a page, so records stay page-aligned for any reader */
-	rec->block = MAX(off_align, REC_MIN_BLOCK);
-	rec->mem_align = MAX(mem_align, 1u);
-	if (rec->block > REC_MAX_BLOCK || rec->mem_align > dmapipe_page_size()) {
-		log_warn("record: %s: direct I/O alignment %u/%u is beyond what the recorder "
-			 "supports", path, off_align, mem_align);
-		return -EINVAL;
-	}
-	return 0;
-}
+/* ---- the recorder ---------------------------------------------------------------------- */
 
 static int setup_events(struct dmapipe_recorder *rec)
 {
@@ -769,57 +432,24 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 	if (rec->opts.prealloc_bytes == 0)
 		rec->falloc_unsupported = true; /* asked for none */
 
-	ret = open_file(rec, path);
-	if (ret < 0)
-		goto fail;
-	ret = setup_events(rec);
-	if (ret < 0)
-		goto fail;
-	storage_paths_init(&rec->paths, "record", true, rec->direct);
 	if (getrandom(rec->id, sizeof(rec->id), 0) != sizeof(rec->id)) {
 		ret = -errno;
 		goto fail;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rec->created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	ret = recorder_create_file(rec, path);
+	if (ret < 0)
+		goto fail;
+	ret = setup_events(rec);
+	if (ret < 0)
+		goto fail;
+	storage_paths_init(&rec->paths, "record", true, rec->direct);
 	rec->write_pos = rec->block;
 	rec->data_end = rec->block;
-	rec->wb_started = rec->wb_dropped = rec->wb_dropped_done = rec->block;
-	rec->prealloc_chunk = ALIGN_UP(rec->opts.prealloc_bytes, (uint64_t)rec->block);
 	rec->stats.mode = rec->direct ? DMAPIPE_RECORD_DIRECT : DMAPIPE_RECORD_BUFFERED;
 	rec->stats.block_size = rec->block;
 	rec->stats.mem_align = rec->mem_align;
-
-	ret = write_superblock(rec, REC_STATE_RECORDING, 0, 0);
-	if (ret < 0) {
-		log_warn("record: cannot write the superblock of %s: %s", path, strerror(-ret));
-		goto fail;
-	}
-	/* the first chunk synchronously: a disk that is already full fails here */
-	if (!rec->falloc_unsupported) {
-		if (fallocate(rec->fd, 0, 0, (off_t)(rec->block + rec->prealloc_chunk)) == 0) {
-			rec->prealloc_end = rec->block + rec->prealloc_chunk;
-		} else if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) {
-			uint64_t small = UINT64_C(4) << 20;
-
-			rec->prealloc_chunk = small;
-			if (fallocate(rec->fd, 0, 0, (off_t)(rec->block + small)) == 0) {
-				rec->prealloc_end = rec->block + small;
-			} else {
-				ret = -ENOSPC;
-				log_warn("record: %s: the file system is full", path);
-				goto fail;
-			}
-		} else {
-			log_info("record: %s: no preallocation: %s", path, strerror(errno));
-			rec->falloc_unsupported = true;
-		}
-		rec->stats.preallocated = rec->prealloc_end;
-	}
-	if (fdatasync(rec->fd) < 0) {
-		ret = -errno;
-		goto fail;
-	}
 	log_info("record: %s: %s, block %u, memory alignment %u", path,
 		 rec->direct ? "O_DIRECT" : "buffered", rec->block, rec->mem_align);
 	return rec;
@@ -830,15 +460,6 @@ fail:
 	recorder_destroy(rec);
 	errno = -ret;
 	return NULL;
-}
-
-/* Bytes of the index (with the header block it ends before) if @extra frames are added. */
-static uint64_t index_reserve(const struct dmapipe_recorder *rec, uint64_t extra_frames,
-			      uint32_t extra_layouts)
-{
-	return ALIGN_UP(rec_index_size(rec->ix.n_layouts + extra_layouts,
-				       rec->ix.n_entries + rec->in_flight + extra_frames),
-			(uint64_t)rec->block);
 }
 
 /*
@@ -1003,27 +624,16 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 	 */
 	if ((rec->in_flight > 0 && (rec->in_flight >= rec->opts.max_frames ||
 				    rec->in_flight_bytes + size > rec->opts.max_bytes)) ||
-	    (!rec->direct && rec->write_pos + size > rec->wb_dropped_done + WB_MAX_CACHED &&
-	     size < WB_MAX_CACHED)) {
+	    recorder_cache_full(rec, size)) {
 		rec->stats.frames_refused++;
 		return -EAGAIN;
 	}
-	/*
-	 * Frames go only into preallocated space, with room left for the
-	 * index, so a full disk always ends with a complete index. Space not
-	 * allocated yet is the disk being behind; none left is the end.
-	 */
 	end = rec->write_pos + size;
-	if (!rec->falloc_unsupported && end + index_reserve(rec, 1, 1) > rec->prealloc_end) {
-		if (rec->falloc_failed) {
-			recorder_fail(rec, -ENOSPC);
-			return -ENOSPC;
-		}
-		queue_falloc(rec, end + index_reserve(rec, 1, 1) + rec->prealloc_chunk / 2);
-		storage_ring_flush(&rec->ring);
+	ret = recorder_reserve_space(rec, end);
+	if (ret == -EAGAIN)
 		rec->stats.frames_refused++;
-		return -EAGAIN;
-	}
+	if (ret < 0)
+		return ret;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -1055,7 +665,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 		rec->head = f;
 	rec->tail = f;
 
-	queue_falloc(rec, end + rec->prealloc_chunk / 2);
+	recorder_queue_falloc(rec, end + rec->prealloc_chunk / 2);
 
 	f->pending = f->n_ops + 1; /* +1: held until every op is started */
 	for (unsigned int i = 0; i < f->n_ops; i++) {
@@ -1117,22 +727,18 @@ DMAPIPE_EXPORT int dmapipe_recorder_dispatch(struct dmapipe_recorder *rec, int t
 			drain_fd(rec->efd);
 		} else if (ev[i].data.fd == rec->tfd) {
 			drain_fd(rec->tfd);
-			queue_barrier(rec);
+			recorder_queue_barrier(rec);
 		}
 	}
 	reap(rec, false);
 	if (!rec->direct)
-		queue_writeback(rec);
+		recorder_queue_writeback(rec);
 	storage_ring_flush(&rec->ring);
 	return rec->completed_in_dispatch;
 }
 
 DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 {
-	int64_t index_size;
-	uint64_t end;
-	int ret;
-
 	if (!rec)
 		return -EINVAL;
 	if (rec->finished)
@@ -1147,30 +753,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 		recorder_fail(rec, -EIO);
 	}
 
-	index_size = rec_index_write(&rec->ix, rec->fd, rec->id, rec->data_end, rec->block,
-				     rec->mem_align);
-	if (index_size < 0) {
-		log_warn("record: no room for the index (%s): the file is complete without "
-			 "one and is scanned when opened", strerror((int)-index_size));
-		end = rec->data_end;
-	} else {
-		end = rec->data_end + ALIGN_UP((uint64_t)index_size, (uint64_t)rec->block);
-	}
-	ret = 0;
-	if (ftruncate(rec->fd, (off_t)end) < 0 || fdatasync(rec->fd) < 0)
-		ret = -errno;
-	if (ret == 0 && index_size >= 0) {
-		ret = write_superblock(rec, REC_STATE_CLOSED, rec->data_end, (uint64_t)index_size);
-		if (ret == 0 && fdatasync(rec->fd) < 0)
-			ret = -errno;
-	}
-	if (!rec->direct)
-		posix_fadvise(rec->fd, 0, 0, POSIX_FADV_DONTNEED);
-	if (ret < 0) {
-		log_error("record: closing the recording failed: %s", strerror(-ret));
-		recorder_fail(rec, ret);
-	}
-	rec->stats.file_size = end;
+	recorder_close_file(rec);
 	rec->finish_ret = rec->error;
 	return rec->finish_ret;
 }
