@@ -119,10 +119,38 @@ struct dmapipe_recorder {
 
 /* ---- recorder.c ----------------------------------------------------------------------- */
 
+/*
+ * Every write of @f is done (or failed): the entry goes into the index,
+ * the buffer back to the caller through the done callback.
+ */
+void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
 /* Records the first error (a full disk as -ENOSPC) that stops the recording. */
 void recorder_fail(struct dmapipe_recorder *rec, int err);
 /* Offset below which every record is complete (written or failed). */
 uint64_t recorder_complete_end(const struct dmapipe_recorder *rec);
+
+/* ---- recorder-write.c ----------------------------------------------------------------- */
+
+/* The bytes of the record of @buf with @meta: its header block and its padded objects. */
+uint64_t recorder_record_size(const struct dmapipe_recorder *rec, const struct dmapipe_buffer *buf,
+			      const struct dmapipe_frame_meta *meta);
+/*
+ * Plans the record of @buf at f->offset: its layout (a format change when
+ * it differs from the previous frame's), header and one write per object
+ * (plus a copied tail where the padding is not mapped). 0 or -errno
+ * (-EPERM in strict mode, -ENOMEM); recorder_free_frame() undoes it.
+ */
+int recorder_plan_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
+			struct dmapipe_buffer *buf, const struct dmapipe_frame_meta *meta);
+/*
+ * Starts the writes of a planned frame; the frame completes when they and
+ * its header are done (at once if they all finished or failed here).
+ */
+void recorder_start_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
+/* A completion of an OP_OBJECT or OP_HEADER write. */
+void recorder_write_done(struct dmapipe_recorder *rec, struct rec_op *op, int res);
+/* Frees a frame that never started: its staging buffers, its header block, @f. */
+void recorder_free_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
 
 /* ---- recorder-file.c ------------------------------------------------------------------ */
 
