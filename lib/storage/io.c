@@ -129,6 +129,18 @@ enum dmapipe_record_path storage_path_fault(struct storage_paths *paths,
 	return DMAPIPE_RECORD_PATH_COPY;
 }
 
+int storage_options_copy(void *dst, size_t dst_size, const void *src)
+{
+	uint32_t size, own = (uint32_t)dst_size;
+
+	memcpy(&size, src, sizeof(size));
+	if (size < sizeof(size))
+		return -EINVAL;
+	memcpy(dst, src, MIN((size_t)size, dst_size));
+	memcpy(dst, &own, sizeof(own));
+	return 0;
+}
+
 bool storage_space_error(int err)
 {
 	return err == -ENOSPC || err == -EDQUOT || err == -EFBIG;

@@ -77,6 +77,19 @@ int storage_path_kmod(struct storage_paths *paths, const struct dmapipe_buffer *
  */
 uint64_t storage_direct_span(uint64_t data, uint32_t block, uint64_t mapped);
 
+/*
+ * Copies a caller's options struct @src over @dst, which holds this
+ * library's defaults (@dst_size bytes, a uint32_t size field first): as
+ * many bytes as @src's size field says the caller's struct has, so a
+ * program built against older headers (a shorter struct) gets the defaults
+ * for the fields it does not know, and one built against newer headers
+ * gives only what this library knows. @dst's size becomes @dst_size.
+ * 0, or -EINVAL when @src's size does not even cover the size field.
+ *
+ * TODO(merge): use the core helper
+ */
+int storage_options_copy(void *dst, size_t dst_size, const void *src);
+
 /* A full file system, quota or file: the recording ends rather than fails. */
 bool storage_space_error(int err);
 

@@ -549,9 +549,11 @@ DMAPIPE_EXPORT void dmapipe_reader_free(struct dmapipe_reader *rd)
 DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recording *recording,
 							 const struct dmapipe_reader_options *options)
 {
+	struct dmapipe_reader_options opts;
 	struct dmapipe_reader *rd;
 
-	if (!recording || (options && options->size < sizeof(*options))) {
+	dmapipe_reader_options_init(&opts);
+	if (!recording || (options && storage_options_copy(&opts, sizeof(opts), options) < 0)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -560,10 +562,7 @@ DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recordin
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (options)
-		rd->opts = *options;
-	else
-		dmapipe_reader_options_init(&rd->opts);
+	rd->opts = opts;
 	rd->opts.max_frames = MAX(1u, MIN(rd->opts.max_frames, 256u));
 	rd->recording = recording;
 	dmapipe_recording_get_info(recording, &rd->info);

@@ -226,11 +226,13 @@ static void recorder_destroy(struct dmapipe_recorder *rec)
 DMAPIPE_EXPORT struct dmapipe_recorder *
 dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *options)
 {
+	struct dmapipe_recorder_options opts;
 	struct dmapipe_recorder *rec;
 	struct timespec ts;
 	int ret;
 
-	if (!path || !*path || (options && options->size < sizeof(*options))) {
+	dmapipe_recorder_options_init(&opts);
+	if (!path || !*path || (options && storage_options_copy(&opts, sizeof(opts), options) < 0)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -240,10 +242,7 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 		return NULL;
 	}
 	rec->fd = rec->efd = rec->tfd = rec->epfd = -1;
-	if (options)
-		rec->opts = *options;
-	else
-		dmapipe_recorder_options_init(&rec->opts);
+	rec->opts = opts;
 	if (rec->opts.max_frames == 0)
 		rec->opts.max_frames = 1;
 	if (rec->opts.max_frames > 256)

@@ -61,7 +61,11 @@ typedef void (*dmapipe_recorder_done_func)(struct dmapipe_recorder *recorder,
 					   void *frame_data, int status, void *user_data);
 
 struct dmapipe_recorder_options {
-	uint32_t size;                 /**< set by _init() */
+	/**
+	 * sizeof the struct the caller was built with, set by _init(); fields
+	 * past it (a program built against older headers) take their defaults
+	 */
+	uint32_t size;
 	enum dmapipe_record_mode mode; /**< default DMAPIPE_RECORD_AUTO */
 	/**
 	 * frames in flight to the disk at most; a submit beyond returns
@@ -297,7 +301,8 @@ typedef void (*dmapipe_reader_done_func)(struct dmapipe_reader *reader, uint64_t
 					 int status, void *user_data);
 
 struct dmapipe_reader_options {
-	uint32_t size;       /**< set by _init() */
+	/** as dmapipe_recorder_options.size: fields past it take their defaults */
+	uint32_t size;
 	/** frames read at once at most; a submit beyond returns -EAGAIN; default 4 */
 	uint32_t max_frames;
 	/** and bytes in flight at most (one frame is always allowed); default 512 MiB */
