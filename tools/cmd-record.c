@@ -588,11 +588,7 @@ static void record_loop(struct record *r)
 		dmapipe_client_dispatch(r->client, 0);
 		while ((frame = dmapipe_client_acquire_frame(r->client))) {
 			last_frame = now_ns();
-			if (frame->meta.acquire_fence >= 0) {
-				struct pollfd fp = { .fd = frame->meta.acquire_fence, .events = POLLIN };
-
-				poll(&fp, 1, 1000);
-			}
+			/* the recorder waits for the frame's acquire fence itself */
 			ret = dmapipe_recorder_submit(r->rec, frame->buffer, &frame->meta, frame);
 			if (ret == 0) {
 				r->submitted++;

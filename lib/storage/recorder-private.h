@@ -27,6 +27,7 @@
 enum op_kind {
 	OP_OBJECT,
 	OP_HEADER,
+	OP_FENCE,  /* a frame's acquire fence signalled (IORING_OP_POLL_ADD) */
 	OP_FSYNC,
 	OP_FALLOC,
 	OP_WRITEBACK,
@@ -61,6 +62,9 @@ struct rec_frame {
 	unsigned int n_ops;
 	struct rec_op header_op;
 	uint8_t *header;
+	int fence;              /* the recorder's duplicate of the acquire fence while
+				   the frame waits for it, else -1 */
+	struct rec_op fence_op;
 	unsigned int pending;
 	int status;
 	bool header_submitted;
@@ -89,6 +93,7 @@ struct dmapipe_recorder {
 	struct rec_op falloc_op;
 
 	struct rec_frame *head, *tail;
+	uint32_t fences_waiting; /* frames held until their acquire fence signals */
 	uint32_t in_flight;
 	uint64_t in_flight_bytes;
 

@@ -61,11 +61,8 @@ static void op_finished(struct dmapipe_recorder *rec, struct rec_op *op)
 		recorder_complete_frame(rec, f);
 }
 
-/*
- * Fills @op's staging buffer with object bytes [src, src + data_len) and
- * zero padding to op->len: the counted copy. 0, -EPERM (strict) or -ENOMEM.
- */
-static int stage_copy(struct dmapipe_recorder *rec, struct rec_op *op, struct dmapipe_buffer *buf)
+/* The counted copy's staging buffer for @op: 0, -EPERM (strict) or -ENOMEM. */
+static int stage_alloc(struct dmapipe_recorder *rec, struct rec_op *op)
 {
 	int ret = dmapipe_copy_allowed("record: staging copy for the disk");
 
@@ -74,19 +71,34 @@ static int stage_copy(struct dmapipe_recorder *rec, struct rec_op *op, struct dm
 	op->staging = storage_staging_get(&rec->staging, op->len, rec->mem_align, &op->staging_size);
 	if (!op->staging)
 		return -ENOMEM;
-	ret = dmapipe_buffer_begin_cpu_access(buf, DMAPIPE_ACCESS_READ);
-	if (ret < 0) {
-		storage_staging_put(&rec->staging, op->staging, op->staging_size);
-		op->staging = NULL;
+	op->path = DMAPIPE_RECORD_PATH_COPY;
+	return 0;
+}
+
+/*
+ * Fills @op's staging buffer with object bytes [src, src + data_len) and
+ * zero padding to op->len: the counted copy. Only once the frame's content
+ * is complete (its acquire fence signalled). 0 or -errno.
+ */
+static int stage_fill(struct dmapipe_recorder *rec, struct rec_op *op, struct dmapipe_buffer *buf)
+{
+	int ret = dmapipe_buffer_begin_cpu_access(buf, DMAPIPE_ACCESS_READ);
+
+	if (ret < 0)
 		return ret;
-	}
 	memcpy(op->staging, op->src, op->data_len);
 	dmapipe_buffer_end_cpu_access(buf, DMAPIPE_ACCESS_READ);
 	memset(op->staging + op->data_len, 0, op->len - op->data_len);
 	dmapipe_count_copy(op->data_len);
 	op->src = op->staging;
-	op->path = DMAPIPE_RECORD_PATH_COPY;
 	return 0;
+}
+
+static int stage_copy(struct dmapipe_recorder *rec, struct rec_op *op, struct dmapipe_buffer *buf)
+{
+	int ret = stage_alloc(rec, op);
+
+	return ret < 0 ? ret : stage_fill(rec, op, buf);
 }
 
 /*
@@ -205,7 +217,11 @@ void recorder_start_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 	for (unsigned int i = 0; i < f->n_ops; i++) {
 		struct rec_op *op = &f->ops[i];
 
-		ret = start_object_op(rec, op);
+		/* planned as a copy: the pixels are final now, copy them */
+		ret = op->path == DMAPIPE_RECORD_PATH_COPY && op->src != op->staging ?
+		      stage_fill(rec, op, f->buffer) : 0;
+		if (ret == 0)
+			ret = start_object_op(rec, op);
 		if (ret < 0) {
 			if (f->status == 0)
 				f->status = ret;
@@ -344,7 +360,7 @@ int recorder_plan_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 		if (op->len == 0) {
 			f->n_ops--;
 		} else if (path == DMAPIPE_RECORD_PATH_COPY) {
-			int ret = stage_copy(rec, op, buf);
+			int ret = stage_alloc(rec, op);
 
 			if (ret < 0)
 				return ret;
@@ -361,7 +377,7 @@ int recorder_plan_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 			tail->file_off = pos + body;
 			tail->len = stored - body;
 			tail->data_len = data - body;
-			ret = stage_copy(rec, tail, buf);
+			ret = stage_alloc(rec, tail);
 			if (ret < 0)
 				return ret;
 		}

@@ -12,6 +12,14 @@
  * requests, since a request cut short could then hold a header without its
  * payload (docs/FORMAT.md, "Request sizes").
  *
+ * A frame's pixels may still be in the making when it is submitted: its
+ * acquire fence (a sync_file) says when they are complete. The recorder
+ * waits for it itself, for every caller, without blocking the caller: a
+ * frame whose fence has not signalled keeps its place in the file and its
+ * slot in flight, its fence is polled in the ring (IORING_OP_POLL_ADD),
+ * and its writes start when the poll completes. Nothing of it is read
+ * before (a counted copy is planned at submit, made then).
+ *
  * How an object reaches the disk, per object:
  *   - DIRECT: an O_DIRECT write from the mapping (struct-page backed:
  *     memfds, dmapipe.ko's page mappings). A PFN mapping (dma-heap,
@@ -29,6 +37,8 @@
  * recorder-file.c looks after the file around the records: its creation,
  * space allocated ahead, data barriers, and the index at the end.
  */
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -143,6 +153,89 @@ void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 		recorder_queue_writeback(rec);
 }
 
+static unsigned int reap(struct dmapipe_recorder *rec, bool wait);
+
+/* ---- acquire fences ------------------------------------------------------------------ */
+
+/* How long dmapipe_recorder_finish() gives fences that have not signalled. */
+#define FENCE_FINISH_MS 1000
+
+/* Whether @fence (a sync_file, or -1: none) has signalled: 1, 0, or -EINVAL (not an fd). */
+static int fence_signalled(int fence)
+{
+	struct pollfd pfd = { .fd = fence, .events = POLLIN };
+
+	if (fence < 0)
+		return 1;
+	if (poll(&pfd, 1, 0) < 0)
+		return -errno;
+	if (pfd.revents & POLLNVAL)
+		return -EINVAL;
+	return (pfd.revents & (POLLIN | POLLERR)) != 0;
+}
+
+/* Holds @f until f->fence signals; its writes start in fence_done(). */
+static void wait_fence(struct dmapipe_recorder *rec, struct rec_frame *f)
+{
+	struct io_uring_sqe *sqe = storage_ring_sqe(&rec->ring);
+
+	if (!sqe) {
+		dmapipe_close(f->fence);
+		f->fence = -1;
+		f->status = -EBUSY;
+		recorder_complete_frame(rec, f);
+		return;
+	}
+	f->fence_op.kind = OP_FENCE;
+	f->fence_op.frame = f;
+	io_uring_prep_poll_add(sqe, f->fence, POLLIN);
+	io_uring_sqe_set_data(sqe, &f->fence_op);
+	rec->fences_waiting++;
+}
+
+static void fence_done(struct dmapipe_recorder *rec, struct rec_frame *f, int res)
+{
+	dmapipe_close(f->fence);
+	f->fence = -1;
+	rec->fences_waiting--;
+	if (res < 0) {
+		/* -ECANCELED: the recording ended first (wait_fences()) */
+		f->status = res;
+		recorder_complete_frame(rec, f);
+		return;
+	}
+	recorder_start_frame(rec, f);
+}
+
+/*
+ * At the end: frames whose fence has not signalled get FENCE_FINISH_MS
+ * more, then their waits are cancelled and they complete with -ECANCELED,
+ * unwritten (the rest of the recording is not at fault).
+ */
+static void wait_fences(struct dmapipe_recorder *rec)
+{
+	uint64_t deadline = dmapipe_now_ns() + FENCE_FINISH_MS * UINT64_C(1000000);
+
+	while (rec->fences_waiting > 0 && storage_ring_wait(&rec->ring, deadline) == 0)
+		reap(rec, false);
+	if (rec->fences_waiting == 0)
+		return;
+	log_warn("record: %u frames' acquire fences did not signal within %u ms of the end: "
+		 "not recorded", rec->fences_waiting, FENCE_FINISH_MS);
+	for (struct rec_frame *f = rec->head; f; f = f->next) {
+		struct io_uring_sqe *sqe;
+
+		if (f->fence < 0)
+			continue;
+		sqe = storage_ring_sqe(&rec->ring);
+		if (!sqe)
+			break;
+		io_uring_prep_cancel(sqe, &f->fence_op, 0);
+		io_uring_sqe_set_data(sqe, NULL);
+	}
+	storage_ring_flush(&rec->ring);
+}
+
 /* ---- completions ---------------------------------------------------------------------- */
 
 static void handle_cqe(void *ctx, void *data, int res)
@@ -156,6 +249,9 @@ static void handle_cqe(void *ctx, void *data, int res)
 	case OP_OBJECT:
 	case OP_HEADER:
 		recorder_write_done(rec, op, res);
+		break;
+	case OP_FENCE:
+		fence_done(rec, op->frame, res);
 		break;
 	default:
 		recorder_file_op_done(rec, op, res);
@@ -185,7 +281,7 @@ static int setup_events(struct dmapipe_recorder *rec)
 	rec->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (rec->efd < 0 || rec->tfd < 0 || rec->epfd < 0)
 		return -errno;
-	ret = storage_ring_init(&rec->ring, rec->opts.max_frames * (MAX_OPS + 1) + 8, rec->efd);
+	ret = storage_ring_init(&rec->ring, rec->opts.max_frames * (MAX_OPS + 2) + 8, rec->efd);
 	if (ret < 0) {
 		log_warn("record: io_uring is not available: %s", strerror(-ret));
 		return -ENOTSUP;
@@ -286,7 +382,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 {
 	struct rec_frame *f;
 	uint64_t size, end;
-	int ret;
+	int signalled, ret;
 
 	if (!rec || !buffer || !meta || rec->finished)
 		return -EINVAL;
@@ -294,6 +390,9 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 		return -ENOSPC;
 	if (rec->error)
 		return -EIO;
+	signalled = fence_signalled(meta->acquire_fence);
+	if (signalled < 0)
+		return signalled;
 	ret = dmapipe_buffer_map_all(buffer);
 	if (ret < 0)
 		return ret;
@@ -318,10 +417,20 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
+	f->fence = -1;
+	/* the caller keeps its fence: the recorder waits on its own duplicate */
+	if (!signalled) {
+		f->fence = fcntl(meta->acquire_fence, F_DUPFD_CLOEXEC, 3);
+		if (f->fence < 0) {
+			free(f);
+			return -errno;
+		}
+	}
 	f->buffer = buffer; /* borrowed until the frame is accepted */
 	f->offset = rec->write_pos;
 	ret = recorder_plan_frame(rec, f, buffer, meta);
 	if (ret < 0) {
+		dmapipe_close(f->fence);
 		recorder_free_frame(rec, f);
 		return ret;
 	}
@@ -341,7 +450,10 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 
 	recorder_queue_falloc(rec, end + rec->prealloc_chunk / 2);
 
-	recorder_start_frame(rec, f);
+	if (f->fence >= 0)
+		wait_fence(rec, f);
+	else
+		recorder_start_frame(rec, f);
 	storage_ring_flush(&rec->ring);
 	return 0;
 }
@@ -394,6 +506,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 	if (rec->finished)
 		return rec->finish_ret;
 	rec->finished = true;
+	wait_fences(rec);
 	/* everything in flight completes (their done callbacks run) */
 	while (busy(rec))
 		if (reap(rec, true) == 0 && busy(rec))
@@ -418,6 +531,7 @@ DMAPIPE_EXPORT void dmapipe_recorder_free(struct dmapipe_recorder *rec)
 		struct rec_frame *f = rec->head;
 
 		rec->head = f->next;
+		dmapipe_close(f->fence);
 		dmapipe_buffer_unref(f->buffer);
 		recorder_free_frame(rec, f);
 	}

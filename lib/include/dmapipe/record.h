@@ -51,7 +51,8 @@ enum dmapipe_record_mode {
 
 /**
  * Called when the recorder no longer needs a frame: its bytes are in the
- * file (status 0) or could not be written (a negative errno, e.g. -ENOSPC).
+ * file (status 0) or could not be written (a negative errno, e.g. -ENOSPC;
+ * -ECANCELED for a frame whose acquire fence never signalled).
  * The recorder has dropped its buffer reference already; @frame_data is
  * what was passed to dmapipe_recorder_submit(), so a consumer releases the
  * frame's lease here. Called from dmapipe_recorder_dispatch() and
@@ -104,15 +105,24 @@ struct dmapipe_recorder *dmapipe_recorder_new(const char *path,
  * Queues a frame for writing and takes a reference on @buffer until the
  * done callback. Every object of the buffer is written from its start to
  * the end of its last plane; @meta's sequence, timestamp, flags and
- * bytes_used are recorded (its acquire fence is not used: wait for it
- * before submitting). A frame whose layout differs from the previous
+ * bytes_used are recorded. A frame whose layout differs from the previous
  * frame's is recorded as a format change.
+ *
+ * @meta's acquire fence (a sync_file, or -1) is waited for by the
+ * recorder, never by the caller: a frame whose fence has not signalled is
+ * held (it keeps its place in the file and counts as in flight) and its
+ * pixels are read only once the fence signals, in
+ * dmapipe_recorder_dispatch(). The fence stays the caller's: the recorder
+ * waits on a duplicate, so the caller may close it once this returns.
+ * dmapipe_recorder_finish() gives fences still unsignalled one second,
+ * then completes their frames with -ECANCELED, unwritten.
  *
  * Returns 0; -EAGAIN when max_frames/max_bytes are in flight (the disk is
  * behind: drop the frame, nothing was taken); -ENOSPC once the file system
  * is full (the recording is stopped: call dmapipe_recorder_finish());
  * -EPERM in strict mode when only a copy could write this buffer; -EIO
- * after a write error; -EINVAL. Since 0.1.
+ * after a write error; -EINVAL (also for an acquire fence that is not an
+ * open fd). Since 0.1.
  */
 int dmapipe_recorder_submit(struct dmapipe_recorder *recorder, struct dmapipe_buffer *buffer,
 			    const struct dmapipe_frame_meta *meta, void *frame_data);
