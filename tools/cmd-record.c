@@ -88,9 +88,6 @@ enum {
 	OPT_ALLOCATOR,
 };
 
-enum verify_mode { VERIFY_NONE, VERIFY_STAMP, VERIFY_FULL };
-static const char *const verify_names[] = { "none", "stamp", "full" };
-
 struct frame_source;
 
 struct record {
@@ -151,7 +148,6 @@ static void parse_args(struct record *r, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned int i;
 	int ch, modes;
 
 	while ((ch = getopt_long(argc, argv, ":s:o:d:f:n:qh", options, NULL)) != -1) {
@@ -237,13 +233,7 @@ static void parse_args(struct record *r, int argc, char **argv)
 			r->check = optarg;
 			break;
 		case OPT_VERIFY:
-			for (i = 0; i < 3; i++)
-				if (strcmp(optarg, verify_names[i]) == 0)
-					break;
-			if (i == 3)
-				usage_error("record", "bad --verify '%s': expected full, stamp or none",
-					    optarg);
-			r->verify = (enum verify_mode)i;
+			r->verify = opt_verify("record", optarg);
 			break;
 		case OPT_REPAIR:
 			r->repair = optarg;
