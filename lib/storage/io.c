@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What the recorder (recorder.c) and the replay reader (reader.c) share on
- * their way between buffers and the disk: the sets of memory objects a path
- * was found not to work for (so the next frame skips straight to the one
- * that does), the aligned staging buffers of the counted copy path, the
- * file's direct-I/O alignment and the io_uring both drive.
+ * The storage layer's way between buffers and files, shared by the
+ * recorder, the replay reader and recording.c: which path an object's bytes
+ * take (O_DIRECT from its mapping, dmapipe.ko, a counted copy, the page
+ * cache) and the memory of what failed (so the next frame goes straight
+ * the way that works), the copy's staging buffers, the file's direct-I/O
+ * alignment and full-length transfers, and the io_uring both directions
+ * drive.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,8 @@
 #include "private.h"
 #include "io.h"
 #include "codec.h"
+
+/* ---- memory objects and the path their bytes take ---------------------------- */
 
 int storage_file_id_get(int fd, struct storage_file_id *id)
 {
@@ -46,46 +50,6 @@ void storage_file_set_add(struct storage_file_set *set, const struct storage_fil
 		set->n--;
 	}
 	set->ids[set->n++] = *id;
-}
-
-uint8_t *storage_staging_get(struct storage_staging *pool, size_t size, size_t align,
-			     size_t *got)
-{
-	void *p = NULL;
-
-	for (unsigned int i = 0; i < pool->n; i++) {
-		if (pool->slot[i].size >= size) {
-			uint8_t *s = pool->slot[i].p;
-
-			*got = pool->slot[i].size;
-			pool->slot[i] = pool->slot[--pool->n];
-			return s;
-		}
-	}
-	if (posix_memalign(&p, MAX(align, (size_t)dmapipe_page_size()), size) != 0)
-		return NULL;
-	*got = size;
-	return p;
-}
-
-void storage_staging_put(struct storage_staging *pool, uint8_t *p, size_t size)
-{
-	if (!p)
-		return;
-	if (pool->n == STORAGE_STAGING_MAX) {
-		free(p);
-		return;
-	}
-	pool->slot[pool->n].p = p;
-	pool->slot[pool->n].size = size;
-	pool->n++;
-}
-
-void storage_staging_clear(struct storage_staging *pool)
-{
-	for (unsigned int i = 0; i < pool->n; i++)
-		free(pool->slot[i].p);
-	pool->n = 0;
 }
 
 void storage_paths_init(struct storage_paths *paths, const char *who, bool to_file, bool direct)
@@ -129,23 +93,6 @@ enum dmapipe_record_path storage_path_fault(struct storage_paths *paths,
 	return DMAPIPE_RECORD_PATH_COPY;
 }
 
-int storage_options_copy(void *dst, size_t dst_size, const void *src)
-{
-	uint32_t size, own = (uint32_t)dst_size;
-
-	memcpy(&size, src, sizeof(size));
-	if (size < sizeof(size))
-		return -EINVAL;
-	memcpy(dst, src, MIN((size_t)size, dst_size));
-	memcpy(dst, &own, sizeof(own));
-	return 0;
-}
-
-bool storage_space_error(int err)
-{
-	return err == -ENOSPC || err == -EDQUOT || err == -EFBIG;
-}
-
 /*
  * An error that is the file's, not the buffer's: the COPY path would meet
  * it too. Anything else from dmapipe.ko means it cannot move this buffer.
@@ -181,6 +128,48 @@ uint64_t storage_direct_span(uint64_t data, uint32_t block, uint64_t mapped)
 
 	return stored <= ALIGN_UP(mapped, dmapipe_page_size()) ? stored : data / block * block;
 }
+
+uint8_t *storage_staging_get(struct storage_staging *pool, size_t size, size_t align,
+			     size_t *got)
+{
+	void *p = NULL;
+
+	for (unsigned int i = 0; i < pool->n; i++) {
+		if (pool->slot[i].size >= size) {
+			uint8_t *s = pool->slot[i].p;
+
+			*got = pool->slot[i].size;
+			pool->slot[i] = pool->slot[--pool->n];
+			return s;
+		}
+	}
+	if (posix_memalign(&p, MAX(align, (size_t)dmapipe_page_size()), size) != 0)
+		return NULL;
+	*got = size;
+	return p;
+}
+
+void storage_staging_put(struct storage_staging *pool, uint8_t *p, size_t size)
+{
+	if (!p)
+		return;
+	if (pool->n == STORAGE_STAGING_MAX) {
+		free(p);
+		return;
+	}
+	pool->slot[pool->n].p = p;
+	pool->slot[pool->n].size = size;
+	pool->n++;
+}
+
+void storage_staging_clear(struct storage_staging *pool)
+{
+	for (unsigned int i = 0; i < pool->n; i++)
+		free(pool->slot[i].p);
+	pool->n = 0;
+}
+
+/* ---- the file ---------------------------------------------------------------- */
 
 int storage_pwrite_full(int fd, const void *p, size_t len, uint64_t off)
 {
@@ -248,6 +237,13 @@ void storage_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align)
 	*offset_align = REC_MIN_BLOCK;
 	*mem_align = REC_MIN_BLOCK;
 }
+
+bool storage_space_error(int err)
+{
+	return err == -ENOSPC || err == -EDQUOT || err == -EFBIG;
+}
+
+/* ---- io_uring ---------------------------------------------------------------- */
 
 #if HAVE_LIBURING
 int storage_ring_init(struct storage_ring *r, unsigned int min_entries, int efd)
@@ -343,3 +339,17 @@ int storage_ring_wait(struct storage_ring *r, uint64_t deadline_ns)
 	return ret < 0 ? ret : 0;
 }
 #endif
+
+/* ---- options structs --------------------------------------------------------- */
+
+int storage_options_copy(void *dst, size_t dst_size, const void *src)
+{
+	uint32_t size, own = (uint32_t)dst_size;
+
+	memcpy(&size, src, sizeof(size));
+	if (size < sizeof(size))
+		return -EINVAL;
+	memcpy(dst, src, MIN((size_t)size, dst_size));
+	memcpy(dst, &own, sizeof(own));
+	return 0;
+}

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What the recorder and the replay reader share (io.c).
+ * The storage layer's way between buffers and files (io.c), for the
+ * recorder, the reader and recording.c: which path an object takes and
+ * what was learned, the counted copy's staging, the file's alignment and
+ * full-length transfers, the io_uring both directions drive.
  */
 #ifndef DMAPIPE_STORAGE_IO_H
 #define DMAPIPE_STORAGE_IO_H
@@ -13,6 +16,8 @@
 #if HAVE_LIBURING
 #include <liburing.h>
 #endif
+
+/* ---- memory objects and the path their bytes take ---------------------------- */
 
 /* A memory object, named by its inode (an fd number can be reused). */
 struct storage_file_id {
@@ -77,27 +82,6 @@ int storage_path_kmod(struct storage_paths *paths, const struct dmapipe_buffer *
  */
 uint64_t storage_direct_span(uint64_t data, uint32_t block, uint64_t mapped);
 
-/*
- * Copies a caller's options struct @src over @dst, which holds this
- * library's defaults (@dst_size bytes, a uint32_t size field first): as
- * many bytes as @src's size field says the caller's struct has, so a
- * program built against older headers (a shorter struct) gets the defaults
- * for the fields it does not know, and one built against newer headers
- * gives only what this library knows. @dst's size becomes @dst_size.
- * 0, or -EINVAL when @src's size does not even cover the size field.
- *
- * TODO(merge): use the core helper
- */
-int storage_options_copy(void *dst, size_t dst_size, const void *src);
-
-/* A full file system, quota or file: the recording ends rather than fails. */
-bool storage_space_error(int err);
-
-/* All of @len at @off, retrying short transfers and EINTR: 0 or -errno
- * (a write that makes no progress is -EIO, a read past the end -ENODATA). */
-int storage_pwrite_full(int fd, const void *p, size_t len, uint64_t off);
-int storage_pread_full(int fd, void *p, size_t len, uint64_t off);
-
 /* Aligned buffers of the counted copy path, kept for reuse (up to 16). */
 #define STORAGE_STAGING_MAX 16
 struct storage_staging {
@@ -114,12 +98,24 @@ uint8_t *storage_staging_get(struct storage_staging *pool, size_t size, size_t a
 void storage_staging_put(struct storage_staging *pool, uint8_t *p, size_t size);
 void storage_staging_clear(struct storage_staging *pool);
 
+/* ---- the file ---------------------------------------------------------------- */
+
+/* All of @len at @off, retrying short transfers and EINTR: 0 or -errno
+ * (a write that makes no progress is -EIO, a read past the end -ENODATA). */
+int storage_pwrite_full(int fd, const void *p, size_t len, uint64_t off);
+int storage_pread_full(int fd, void *p, size_t len, uint64_t off);
+
 /*
  * Direct I/O alignment of an open file: statx STATX_DIOALIGN, else the
  * logical block size of st_blksize; @offset_align and @mem_align are
  * powers of two (0 when the file cannot do direct I/O, by statx's word).
  */
 void storage_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align);
+
+/* A full file system, quota or file: the recording ends rather than fails. */
+bool storage_space_error(int err);
+
+/* ---- io_uring ---------------------------------------------------------------- */
 
 #if HAVE_LIBURING
 /*
@@ -158,6 +154,23 @@ unsigned int storage_ring_reap(struct storage_ring *r, bool wait, storage_cqe_fu
  */
 int storage_ring_wait(struct storage_ring *r, uint64_t deadline_ns);
 #endif
+
+/* ---- options structs --------------------------------------------------------- */
+
+/*
+ * Copies a caller's options struct @src over @dst, which holds this
+ * library's defaults (@dst_size bytes, a uint32_t size field first): as
+ * many bytes as @src's size field says the caller's struct has, so a
+ * program built against older headers (a shorter struct) gets the defaults
+ * for the fields it does not know, and one built against newer headers
+ * gives only what this library knows. @dst's size becomes @dst_size.
+ * 0, or -EINVAL when @src's size does not even cover the size field.
+ *
+ * TODO(merge): use the core helper
+ */
+int storage_options_copy(void *dst, size_t dst_size, const void *src);
+
+/* ---- recording.c, for the reader --------------------------------------------- */
 
 struct dmapipe_recording;
 
