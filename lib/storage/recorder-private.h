@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Between the recorder's two files: recorder.c (the frames: submitting,
- * writing and completing them, and the object's life) and recorder-file.c
- * (the file around them: creating it, space ahead, barriers, writeback,
- * closing it with its index).
+ * Between the recorder's three files: recorder.c (when a frame is written:
+ * submitting it, holding it for its acquire fence, completing it, and the
+ * object's life), recorder-write.c (how: a record's layout and its writes
+ * along each object's path) and recorder-file.c (the file around them:
+ * creating it, space ahead, barriers, writeback, closing it with its index).
  */
 #ifndef DMAPIPE_STORAGE_RECORDER_PRIVATE_H
 #define DMAPIPE_STORAGE_RECORDER_PRIVATE_H
