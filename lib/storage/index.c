@@ -167,7 +167,8 @@ int64_t rec_index_write(struct rec_index *ix, int fd, const uint8_t id[16], uint
 	if (!b)
 		return -ENOMEM;
 	/* completions come in any order; the index lists frames in file order */
-	qsort(ix->entries, ix->n_entries, sizeof(*ix->entries), cmp_entry);
+	if (ix->n_entries > 1)
+		qsort(ix->entries, ix->n_entries, sizeof(*ix->entries), cmp_entry);
 	p = b + REC_IX_HEADER_SIZE;
 	for (uint32_t i = 0; i < ix->n_layouts; i++, p += REC_LAYOUT_SIZE)
 		rec_layout_encode(p, &ix->layouts[i]);
