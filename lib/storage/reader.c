@@ -19,8 +19,9 @@
  *     object whose padding runs past its mapping.
  *   - BUFFERED: the recording was opened without O_DIRECT (a file system
  *     that refuses it): a page-cache read, the kernel copies.
- * An object whose mapping failed with EFAULT is remembered (device and
- * inode) so later frames take the right path at once.
+ * The choice, and the memory of objects a path failed for (by device and
+ * inode, so later frames take the right path at once), are io.c's
+ * storage_paths, shared with the recorder.
  *
  * Without io_uring (not built with liburing, or refused by the kernel) the
  * same paths run one read at a time inside dmapipe_reader_submit(), and the
