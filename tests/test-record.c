@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The recorder and the recording reader (lib/record.c, lib/recording.c,
- * docs/FORMAT.md). One sub-test per argument:
+ * The recorder and the recording reader (lib/storage/, docs/FORMAT.md).
+ * One sub-test per argument:
  *   basic     test-pattern frames recorded and read back, every byte
  *             verified, through memory and into buffers; the direct path
  *             copies nothing (copy counters stay 0 for memfd and
@@ -24,6 +24,15 @@
  *             scanned
  *   corrupt   bad files: truncated, wrong magic, a damaged frame header, a
  *             damaged index, too short, garbage, empty, missing
+ *   options   options structs from older headers (shorter, as their size
+ *             says) take defaults for the fields they lack, never the
+ *             bytes past their end; longer ones from newer headers work;
+ *             the recorder's and the reader's
+ *   fence     the recorder waits for acquire fences itself: a frame whose
+ *             fence has not signalled is held without blocking the
+ *             caller and its pixels are read only after the signal; a
+ *             fence that never signals is given up at finish (needs
+ *             sw_sync or vgem: the QEMU lane)
  *   buffered  buffered mode: the page cache the file occupies stays bounded
  *             while hundreds of MB are written (ext4; on tmpfs only the
  *             content is checked)
@@ -46,6 +55,7 @@
 
 #include "kmod-testlib.h"
 #include "private.h"
+#include "storage/codec.h"
 #include "testlib.h"
 
 struct ctx {
@@ -883,6 +893,308 @@ static void test_corrupt(const char *dir)
 	test_pass("corrupt");
 }
 
+/* ---- options: structs from older (and newer) headers ----------------------------------- */
+
+static unsigned int null_user_data_calls;
+
+/* A done callback for options cut before user_data: the library's default must arrive. */
+static void on_done_default(struct dmapipe_recorder *rec, void *frame_data, int status,
+			    void *user_data)
+{
+	(void)rec;
+	(void)frame_data;
+	check_int_eq(status, 0);
+	check(user_data == NULL);
+	null_user_data_calls++;
+}
+
+static void on_read_default(struct dmapipe_reader *rd, uint64_t index, struct dmapipe_buffer *b,
+			    void *frame_data, int status, void *user_data)
+{
+	(void)rd;
+	(void)frame_data;
+	check_int_eq(status, 0);
+	check(user_data == NULL);
+	check_int_eq(dmapipe_buffer_check_pattern(b, index), 0);
+	null_user_data_calls++;
+}
+
+/* max_frames as the recorder stored it in the superblock of @path. */
+static uint32_t stored_max_frames(const char *path)
+{
+	uint8_t block[REC_SB_SIZE];
+	struct rec_superblock sb;
+	const char *why = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	check(fd >= 0);
+	check(pread(fd, block, sizeof(block), 0) == (ssize_t)sizeof(block));
+	close(fd);
+	check_msg(rec_superblock_decode(block, &sb, &why) == 0, "%s", why);
+	return sb.max_frames;
+}
+
+/*
+ * A program built against older headers passes a shorter options struct
+ * (its size field says how long): the library takes the fields it has and
+ * defaults for the rest, never what lies past its end (here 0xff bytes:
+ * a junk done callback would crash, junk overwrite would replace a file,
+ * junk prealloc_bytes would fail the fallocate). A struct from newer
+ * headers (longer) is accepted too; one too short for its size field is
+ * refused.
+ */
+static void test_options(const char *dir)
+{
+	struct {
+		struct dmapipe_recorder_options o;
+		uint8_t newer[64];
+	} ro;
+	struct {
+		struct dmapipe_reader_options o;
+		uint8_t newer[64];
+	} rdo;
+	struct dmapipe_pool *pool = new_pool("NV12", 320, 240, 3);
+	struct dmapipe_buffer *bufs[2];
+	struct dmapipe_recorder_stats st;
+	struct dmapipe_reader_stats rst;
+	struct dmapipe_recording *r;
+	struct dmapipe_recorder *rec;
+	struct dmapipe_reader *rd;
+	char path[512], path2[512];
+
+	snprintf(path, sizeof(path), "%s/options.rec", dir);
+	snprintf(path2, sizeof(path2), "%s/options2.rec", dir);
+
+	/* too short to hold its own size */
+	memset(&ro, 0, sizeof(ro));
+	ro.o.size = 2;
+	check(dmapipe_recorder_new(path, &ro.o) == NULL && errno == EINVAL);
+
+	/* cut before max_bytes: mode and max_frames given, the rest defaults */
+	memset(&ro, 0xff, sizeof(ro));
+	ro.o.size = offsetof(struct dmapipe_recorder_options, max_bytes);
+	ro.o.mode = DMAPIPE_RECORD_AUTO;
+	ro.o.max_frames = 3;
+	rec = dmapipe_recorder_new(path, &ro.o);
+	check_msg(rec, "a recorder from a struct cut before max_bytes: %s", strerror(errno));
+	dmapipe_recorder_get_stats(rec, &st);
+	/* prealloc_bytes took its default (256 MiB), not the junk after the struct */
+	check_int_eq(st.preallocated, st.block_size + (UINT64_C(256) << 20));
+	for (uint64_t i = 0; i < 4; i++)
+		check_int_eq(record_one(rec, pool, i), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0); /* a junk done callback would crash here */
+	dmapipe_recorder_free(rec);
+	check_int_eq(stored_max_frames(path), 3);
+	/* overwrite took its default (false): the file is not replaced */
+	check(dmapipe_recorder_new(path, &ro.o) == NULL && errno == EEXIST);
+
+	/* cut before the last field, user_data: done is the caller's, user_data NULL */
+	memset(&ro, 0xff, sizeof(ro));
+	dmapipe_recorder_options_init(&ro.o);
+	ro.o.size = offsetof(struct dmapipe_recorder_options, user_data);
+	ro.o.done = on_done_default;
+	memset(&ro.o.user_data, 0xff, sizeof(ro.o.user_data));
+	null_user_data_calls = 0;
+	rec = dmapipe_recorder_new(path2, &ro.o);
+	check_msg(rec, "a recorder from a struct cut before user_data: %s", strerror(errno));
+	for (uint64_t i = 0; i < 4; i++)
+		check_int_eq(record_one(rec, pool, i), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	check_int_eq(null_user_data_calls, 4);
+	check(unlink(path2) == 0);
+
+	/* from newer headers: a longer struct, what follows ours unknown here */
+	dmapipe_recorder_options_init(&ro.o);
+	memset(ro.newer, 0xff, sizeof(ro.newer));
+	ro.o.size = sizeof(ro);
+	rec = dmapipe_recorder_new(path2, &ro.o);
+	check_msg(rec, "a recorder from a longer struct: %s", strerror(errno));
+	dmapipe_recorder_free(rec);
+
+	/* the reader: cut before max_bytes, max_frames 1 given */
+	r = dmapipe_recording_open(path, 0);
+	check(r);
+	memset(&rdo, 0, sizeof(rdo));
+	rdo.o.size = 2;
+	check(dmapipe_reader_new(r, &rdo.o) == NULL && errno == EINVAL);
+	memset(&rdo, 0xff, sizeof(rdo));
+	rdo.o.size = offsetof(struct dmapipe_reader_options, max_bytes);
+	rdo.o.max_frames = 1;
+	rd = dmapipe_reader_new(r, &rdo.o);
+	check_msg(rd, "a reader from a struct cut before max_bytes: %s", strerror(errno));
+	bufs[0] = dmapipe_pool_acquire(pool);
+	bufs[1] = dmapipe_pool_acquire(pool);
+	check(bufs[0] && bufs[1]);
+	check_int_eq(dmapipe_reader_submit(rd, 0, bufs[0], NULL), 0);
+	check_int_eq(dmapipe_reader_submit(rd, 1, bufs[1], NULL), -EAGAIN); /* max_frames 1 */
+	while (dmapipe_reader_dispatch(rd, -1) == 0)
+		; /* no done callback: a junk one would crash */
+	dmapipe_reader_get_stats(rd, &rst);
+	check_int_eq(rst.frames_read, 1);
+	check_int_eq(rst.frames_failed, 0);
+	dmapipe_reader_free(rd);
+
+	/* cut before user_data: the caller's done, user_data NULL */
+	memset(&rdo, 0xff, sizeof(rdo));
+	dmapipe_reader_options_init(&rdo.o);
+	rdo.o.size = offsetof(struct dmapipe_reader_options, user_data);
+	rdo.o.done = on_read_default;
+	memset(&rdo.o.user_data, 0xff, sizeof(rdo.o.user_data));
+	null_user_data_calls = 0;
+	rd = dmapipe_reader_new(r, &rdo.o);
+	check_msg(rd, "a reader from a struct cut before user_data: %s", strerror(errno));
+	check_int_eq(dmapipe_reader_submit(rd, 2, bufs[0], NULL), 0);
+	while (null_user_data_calls == 0)
+		check(dmapipe_reader_dispatch(rd, -1) >= 0);
+	dmapipe_reader_free(rd);
+
+	dmapipe_buffer_unref(bufs[0]);
+	dmapipe_buffer_unref(bufs[1]);
+	dmapipe_recording_close(r);
+	dmapipe_pool_free(pool);
+	check(unlink(path) == 0);
+	check(unlink(path2) == 0);
+	test_pass("options");
+}
+
+/* ---- fence: the recorder waits for acquire fences ---------------------------------------- */
+
+/* Submits @b as frame @seq with @fence (-1: none), as record_one() would have it. */
+static void submit_fenced(struct dmapipe_recorder *rec, struct dmapipe_buffer *b, uint64_t seq,
+			  int fence)
+{
+	struct dmapipe_frame_meta meta;
+	uint64_t t0 = test_now_ms();
+
+	dmapipe_frame_meta_init(&meta);
+	meta.sequence = seq;
+	meta.timestamp_ns = 1000 + seq * 16666667;
+	meta.flags = seq % 7 == 0 ? DMAPIPE_FRAME_KEYFRAME : 0;
+	meta.acquire_fence = fence;
+	check_int_eq(dmapipe_recorder_submit(rec, b, &meta, (void *)(uintptr_t)seq), 0);
+	/* never waits for the fence: a producer's thread must not block here */
+	check_msg(test_now_ms() - t0 < 500, "submit took %llu ms",
+		  (unsigned long long)(test_now_ms() - t0));
+}
+
+/* Dispatches for @ms and returns the frames the done callback saw by then. */
+static uint64_t dispatch_for(struct dmapipe_recorder *rec, struct ctx *c, unsigned int ms)
+{
+	uint64_t end = test_now_ms() + ms;
+
+	while (test_now_ms() < end)
+		check(dmapipe_recorder_dispatch(rec, 20) >= 0);
+	return c->done + c->failed;
+}
+
+/*
+ * A frame submitted with an acquire fence that has not signalled: submit
+ * returns at once, the frame is held (later frames are written meanwhile)
+ * and its pixels are read only after the fence signals -- the producer
+ * draws them after submitting, so a recorder that read early would store
+ * the wrong pattern. An already signalled fence costs nothing; a fence
+ * that never signals is given up at finish (-ECANCELED, the rest of the
+ * recording intact); a fence that is not an fd is refused.
+ */
+static void test_fence(const char *dir)
+{
+	struct dmapipe_pool *pool = new_pool("NV12", 640, 480, 4);
+	struct test_fence late, early, never;
+	struct dmapipe_recording_info info;
+	struct dmapipe_recorder_stats st;
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_buffer *b[4];
+	struct dmapipe_frame_meta meta;
+	struct dmapipe_recorder *rec;
+	const char *why = NULL;
+	char path[512];
+	uint64_t t0;
+
+	snprintf(path, sizeof(path), "%s/fence.rec", dir);
+	rec = new_recorder(path, &c, DMAPIPE_RECORD_AUTO, UINT64_MAX);
+	for (int i = 0; i < 4; i++) {
+		b[i] = dmapipe_pool_acquire(pool);
+		check(b[i]);
+	}
+	/* not an fd: refused, nothing taken */
+	dmapipe_frame_meta_init(&meta);
+	meta.acquire_fence = 1000;
+	check(fcntl(meta.acquire_fence, F_GETFD) < 0);
+	check_int_eq(dmapipe_recorder_submit(rec, b[0], &meta, NULL), -EINVAL);
+	check_int_eq(dmapipe_buffer_get_refcount(b[0]), 1);
+
+	if (test_fence_new(&late, &why) < 0) {
+		dmapipe_recorder_free(rec);
+		for (int i = 0; i < 4; i++)
+			dmapipe_buffer_unref(b[i]);
+		dmapipe_pool_free(pool);
+		test_rmdir_all(dir);
+		test_skip("no fence that signals when told: %s (the QEMU lane runs this with "
+			  "vgem)", why);
+	}
+	check(test_fence_new(&early, &why) == 0);
+	check(test_fence_new(&never, &why) == 0);
+
+	/* frame 1: submitted while its producer is still drawing it */
+	check_int_eq(dmapipe_buffer_draw_pattern(b[0], 999), 0);
+	submit_fenced(rec, b[0], 1, late.fd);
+	close(late.fd); /* the caller's fence: the recorder holds its own */
+	late.fd = -1;
+	/* frame 2, no fence: written while frame 1 waits */
+	check_int_eq(dmapipe_buffer_draw_pattern(b[1], 2), 0);
+	submit_fenced(rec, b[1], 2, -1);
+	check_int_eq(dispatch_for(rec, &c, 300), 1);
+	check_int_eq(c.last_status, 0);
+	dmapipe_recorder_get_stats(rec, &st);
+	check_int_eq(st.frames_written, 1);
+	check_int_eq(st.in_flight_frames, 1);
+	/* the producer finishes frame 1 and signals */
+	check_int_eq(dmapipe_buffer_draw_pattern(b[0], 1), 0);
+	check_int_eq(test_fence_signal(&late), 0);
+	t0 = test_now_ms();
+	while (c.done < 2 && test_now_ms() - t0 < 5000)
+		check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+	check_int_eq(c.done, 2);
+	check_int_eq(c.failed, 0);
+
+	/* frame 3: its fence signalled before the submit */
+	check_int_eq(dmapipe_buffer_draw_pattern(b[2], 3), 0);
+	check_int_eq(test_fence_signal(&early), 0);
+	submit_fenced(rec, b[2], 3, early.fd);
+	/* frame 4: its fence never signals */
+	check_int_eq(dmapipe_buffer_draw_pattern(b[3], 4), 0);
+	submit_fenced(rec, b[3], 4, never.fd);
+	check_int_eq(dispatch_for(rec, &c, 200), 3);
+	t0 = test_now_ms();
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	check_msg(test_now_ms() - t0 < 5000, "finish took %llu ms",
+		  (unsigned long long)(test_now_ms() - t0));
+	check_int_eq(c.done, 3);
+	check_int_eq(c.failed, 1);
+	check_int_eq(c.last_status, -ECANCELED);
+	dmapipe_recorder_get_stats(rec, &st);
+	check_int_eq(st.frames_written, 3);
+	check_int_eq(st.frames_failed, 1);
+	check_int_eq(st.error, 0);
+	dmapipe_recorder_free(rec);
+	for (int i = 0; i < 4; i++) {
+		check_int_eq(dmapipe_buffer_get_refcount(b[i]), 1);
+		dmapipe_buffer_unref(b[i]);
+	}
+
+	/* in submission order, each with the pixels it had when its fence signalled */
+	check_int_eq(verify_file(path, 0, &info), 3);
+	check(info.closed);
+	test_fence_signal(&never);
+	test_fence_finish(&late);
+	test_fence_finish(&early);
+	test_fence_finish(&never);
+	dmapipe_pool_free(pool);
+	check(unlink(path) == 0);
+	test_pass("fence");
+}
+
 /* ---- buffered ----------------------------------------------------------------------------- */
 
 /* Bytes of @path in the page cache (mincore over a mapping of it). */
@@ -1245,6 +1557,10 @@ int main(int argc, char **argv)
 		test_corrupt(dir);
 	else if (strcmp(what, "buffered") == 0)
 		test_buffered(dir);
+	else if (strcmp(what, "options") == 0)
+		test_options(dir);
+	else if (strcmp(what, "fence") == 0)
+		test_fence(dir);
 	else if (strcmp(what, "kmod-path") == 0)
 		test_kmod_path();
 	else

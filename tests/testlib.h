@@ -65,4 +65,25 @@ uint64_t test_now_ms(void);
 /* Whether the environment demands real dma-bufs (VM lane), see tests/meson.build. */
 bool test_require_dmabuf(void);
 
+/*
+ * A sync_file that signals only when test_fence_signal() says so: from
+ * sw_sync (debugfs) where the kernel has it, else a vgem fence on a vgem
+ * buffer exported with DMA_BUF_IOCTL_EXPORT_SYNC_FILE (Linux 6.0+; vgem
+ * signals it by itself, with an error, after 10 s).
+ */
+struct test_fence {
+	int fd;            /* the sync_file, owned: test_fence_finish() closes it */
+	int dev;           /* the sw_sync timeline or the vgem node */
+	uint32_t handle;   /* vgem: the buffer */
+	uint32_t vgem;     /* vgem: the fence */
+	bool sw_sync;
+};
+
+/* 0, or -errno with *why naming what this kernel lacks. */
+int test_fence_new(struct test_fence *fence, const char **why);
+/* 0 or -errno. */
+int test_fence_signal(struct test_fence *fence);
+/* Closes everything, the sync_file too if still open; safe after a failed _new(). */
+void test_fence_finish(struct test_fence *fence);
+
 #endif

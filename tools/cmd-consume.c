@@ -37,14 +37,6 @@ static const char *const consume_usage =
 	"      --json              print the summary as JSON on stdout\n"
 	"  -h, --help              this text\n";
 
-enum verify_mode {
-	VERIFY_NONE,
-	VERIFY_STAMP,
-	VERIFY_FULL,
-};
-
-static const char *const verify_names[] = { "none", "stamp", "full" };
-
 enum {
 	OPT_POLICY = 256,
 	OPT_VERIFY,
@@ -112,7 +104,6 @@ static void parse_args(struct consume *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned int i;
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, ":s:n:qh", options, NULL)) != -1) {
@@ -127,13 +118,7 @@ static void parse_args(struct consume *c, int argc, char **argv)
 			opt_policy("consume", optarg, &c->opts.policy, &c->opts.queue_depth);
 			break;
 		case OPT_VERIFY:
-			for (i = 0; i < 3; i++)
-				if (strcmp(optarg, verify_names[i]) == 0)
-					break;
-			if (i == 3)
-				usage_error("consume", "bad --verify '%s': expected full, stamp or none",
-					    optarg);
-			c->verify = (enum verify_mode)i;
+			c->verify = opt_verify("consume", optarg);
 			break;
 		case OPT_HOLD:
 			c->hold_ms = opt_u32("consume", "--hold-ms", optarg, 0, 3600000);

@@ -88,8 +88,7 @@ enum {
 	OPT_ALLOCATOR,
 };
 
-enum verify_mode { VERIFY_NONE, VERIFY_STAMP, VERIFY_FULL };
-static const char *const verify_names[] = { "none", "stamp", "full" };
+struct frame_source;
 
 struct record {
 	struct dmapipe_client_options copts;
@@ -106,7 +105,9 @@ struct record {
 	enum verify_mode verify;
 	bool strict, json, quiet, progress, io_set;
 
+	const struct frame_source *src;
 	struct dmapipe_client *client;
+	struct dmapipe_frame_meta meta; /* a device frame's, until it is submitted */
 	struct dmapipe_recorder *rec;
 	uint64_t submitted, refused, released;
 	uint64_t t0, t1;
@@ -147,7 +148,6 @@ static void parse_args(struct record *r, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned int i;
 	int ch, modes;
 
 	while ((ch = getopt_long(argc, argv, ":s:o:d:f:n:qh", options, NULL)) != -1) {
@@ -233,13 +233,7 @@ static void parse_args(struct record *r, int argc, char **argv)
 			r->check = optarg;
 			break;
 		case OPT_VERIFY:
-			for (i = 0; i < 3; i++)
-				if (strcmp(optarg, verify_names[i]) == 0)
-					break;
-			if (i == 3)
-				usage_error("record", "bad --verify '%s': expected full, stamp or none",
-					    optarg);
-			r->verify = (enum verify_mode)i;
+			r->verify = opt_verify("record", optarg);
 			break;
 		case OPT_REPAIR:
 			r->repair = optarg;
@@ -458,41 +452,230 @@ static int run_repair(struct record *r)
 	return 0;
 }
 
-/* ---- recording ----------------------------------------------------------------------- */
+/* ---- where the frames come from --------------------------------------------------------- */
 
-static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, void *user_data)
-{
-	struct record *r = user_data;
+/*
+ * A producer's stream (each frame a lease, released when the disk is done
+ * with it) or a V4L2 device (its buffers, requeued when the disk is done).
+ * One recording loop serves both: a source only says how to get a frame
+ * and how to give it back.
+ */
+struct frame_source {
+	/* Connects or opens: 0, or -1 after saying why. */
+	int (*open)(struct record *r);
+	/* Starts the frames: 0, or -errno with r->end set. NULL: nothing to start. */
+	int (*start)(struct record *r);
+	/* Readable when dispatch() or next() has work. */
+	int (*fd)(const struct record *r);
+	/* Called once a turn, before next(). NULL: nothing to do. */
+	void (*dispatch)(struct record *r);
+	/*
+	 * The next frame: 0 with its buffer, its metadata and the frame_data
+	 * the recorder hands back; -EAGAIN when there is none now; any other
+	 * error ends the recording, with r->end (and r->error) set.
+	 */
+	int (*next)(struct record *r, struct dmapipe_buffer **buf,
+		    const struct dmapipe_frame_meta **meta, void **frame_data);
+	/* Gives a frame back: the disk is done with it, or refused it. */
+	void (*give_back)(struct record *r, void *frame_data);
+	/* Frames that reached the recorder, and frames lost before it (sequence gaps). */
+	void (*counts)(const struct record *r, uint64_t *received, uint64_t *gaps);
+};
 
-	(void)rec;
-	(void)status; /* counted by the recorder's stats */
-	dmapipe_client_release_frame(r->client, frame_data, -1);
-	r->released++;
-}
-
-static int connect_client(struct record *r)
+static int stream_open(struct record *r)
 {
 	r->copts.path = r->socket;
 	r->client = connect_client_wait("record", &r->copts, r->timeout_ms);
 	return r->client ? 0 : -1;
 }
 
-/* Frames that reached the recorder, and frames lost before it (sequence gaps). */
-static void source_counts(const struct record *r, uint64_t *received, uint64_t *gaps)
+static int stream_fd(const struct record *r)
 {
-	if (r->client) {
-		struct dmapipe_client_stats cs;
+	return dmapipe_client_get_fd(r->client);
+}
 
-		dmapipe_client_get_stats(r->client, &cs);
-		*received = cs.frames_received;
-		*gaps = cs.sequence_gaps;
-	} else {
-		struct dmapipe_v4l2_stats vs;
+static void stream_dispatch(struct record *r)
+{
+	dmapipe_client_dispatch(r->client, 0);
+}
 
-		dmapipe_v4l2_source_get_stats(r->source, &vs);
-		*received = vs.frames;
-		*gaps = vs.dropped;
+static int stream_next(struct record *r, struct dmapipe_buffer **buf,
+		       const struct dmapipe_frame_meta **meta, void **frame_data)
+{
+	struct dmapipe_frame *frame = dmapipe_client_acquire_frame(r->client);
+	const char *msg = NULL;
+	int err;
+
+	if (frame) {
+		*buf = frame->buffer;
+		*meta = &frame->meta;
+		*frame_data = frame;
+		return 0;
 	}
+	err = errno;
+	if (err == EAGAIN)
+		return -EAGAIN;
+	if (err == EPIPE) {
+		r->end = "eos";
+		return -EPIPE;
+	}
+	r->end = err == ECONNRESET ? "disconnected" : "error";
+	r->error = true;
+	if (err != ECONNRESET) {
+		enum dmapipe_error_code code = dmapipe_client_get_error(r->client, &msg);
+
+		fprintf(stderr, "dmapipe record: producer error %s: %s\n",
+			dmapipe_error_code_to_string(code), msg ? msg : "");
+	}
+	return -err;
+}
+
+static void stream_give_back(struct record *r, void *frame_data)
+{
+	dmapipe_client_release_frame(r->client, frame_data, -1);
+}
+
+static void stream_counts(const struct record *r, uint64_t *received, uint64_t *gaps)
+{
+	struct dmapipe_client_stats cs;
+
+	dmapipe_client_get_stats(r->client, &cs);
+	*received = cs.frames_received;
+	*gaps = cs.sequence_gaps;
+}
+
+static const struct frame_source stream_source = {
+	.open = stream_open,
+	.fd = stream_fd,
+	.dispatch = stream_dispatch,
+	.next = stream_next,
+	.give_back = stream_give_back,
+	.counts = stream_counts,
+};
+
+static int device_open(struct record *r)
+{
+	struct dmapipe_v4l2_options o;
+	struct dmapipe_allocator *alloc = NULL;
+	struct dmapipe_v4l2_info vi;
+	char fourcc[16];
+
+	dmapipe_v4l2_options_init(&o);
+	o.device = r->device;
+	o.fourcc = r->fourcc;
+	o.width = r->width;
+	o.height = r->height;
+	o.fps_num = r->fps;
+	o.fps_den = r->fps ? 1 : 0;
+	o.io = r->io;
+	/* the disk DMAs straight from the capture buffers when their mappings allow it */
+	o.direct_io = true;
+	o.buffers = r->buffers ? r->buffers : 8;
+	if (r->allocator) {
+		alloc = dmapipe_allocator_new(r->allocator);
+		if (!alloc && errno == ENOENT)
+			usage_error("record", "unknown allocator '%s' (heap, udmabuf, drm, memfd, "
+				    "dmapipe)", r->allocator);
+		if (!alloc) {
+			fprintf(stderr, "dmapipe record: allocator %s is not available here: %s\n",
+				r->allocator, strerror(errno));
+			return -1;
+		}
+		o.allocator = alloc;
+	}
+	r->source = dmapipe_v4l2_source_new(&o);
+	dmapipe_allocator_unref(alloc); /* the source keeps its own reference */
+	if (!r->source) {
+		fprintf(stderr, "dmapipe record: cannot capture from %s: %s\n", r->device,
+			strerror(errno));
+		return -1;
+	}
+	dmapipe_v4l2_source_get_info(r->source, &vi);
+	if (!r->quiet) {
+		const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(r->source);
+
+		fprintf(stderr, "record: device %s (%s, %s): %s %ux%u", vi.path, vi.card, vi.driver,
+			dmapipe_fourcc_to_string(l->format.fourcc, fourcc, sizeof(fourcc)),
+			l->format.width, l->format.height);
+		if (vi.fps_num && vi.fps_den)
+			fprintf(stderr, " at %.2f fps", (double)vi.fps_num / (double)vi.fps_den);
+		fprintf(stderr, ", %u buffers, %s mode: %s\n", vi.buffers,
+			dmapipe_v4l2_io_to_string(vi.io), vi.io_note);
+	}
+	return 0;
+}
+
+static int device_start(struct record *r)
+{
+	int ret = dmapipe_v4l2_source_start(r->source);
+
+	if (ret < 0) {
+		fprintf(stderr, "dmapipe record: cannot start capturing: %s\n", strerror(-ret));
+		r->end = "error";
+		r->error = true;
+	}
+	return ret;
+}
+
+static int device_fd(const struct record *r)
+{
+	return dmapipe_v4l2_source_get_fd(r->source);
+}
+
+static int device_next(struct record *r, struct dmapipe_buffer **buf,
+		       const struct dmapipe_frame_meta **meta, void **frame_data)
+{
+	int ret = dmapipe_v4l2_source_dequeue(r->source, buf, &r->meta);
+
+	if (ret == 0) {
+		*meta = &r->meta;
+		*frame_data = *buf;
+		return 0;
+	}
+	if (ret == -EAGAIN)
+		return ret;
+	fprintf(stderr, "dmapipe record: %s: %s\n", r->device,
+		ret == -ENODEV ? "the device went away" : strerror(-ret));
+	r->end = ret == -ENODEV ? "device-gone" : "error";
+	r->error = true;
+	return ret;
+}
+
+/* The device gets the buffer back at once and keeps capturing. */
+static void device_give_back(struct record *r, void *frame_data)
+{
+	dmapipe_v4l2_source_queue(r->source, frame_data);
+}
+
+static void device_counts(const struct record *r, uint64_t *received, uint64_t *gaps)
+{
+	struct dmapipe_v4l2_stats vs;
+
+	dmapipe_v4l2_source_get_stats(r->source, &vs);
+	*received = vs.frames;
+	*gaps = vs.dropped;
+}
+
+static const struct frame_source device_source = {
+	.open = device_open,
+	.start = device_start,
+	.fd = device_fd,
+	.next = device_next,
+	.give_back = device_give_back,
+	.counts = device_counts,
+};
+
+/* ---- recording ----------------------------------------------------------------------- */
+
+/* The disk is done with a frame (a failure is counted by the recorder's stats). */
+static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, void *user_data)
+{
+	struct record *r = user_data;
+
+	(void)rec;
+	(void)status;
+	r->src->give_back(r, frame_data);
+	r->released++;
 }
 
 static void progress_line(struct record *r, uint64_t now)
@@ -502,7 +685,7 @@ static void progress_line(struct record *r, uint64_t now)
 	double dt = (double)(now - r->last_ns) * 1e-9;
 
 	dmapipe_recorder_get_stats(r->rec, &rs);
-	source_counts(r, &received, &gaps);
+	r->src->counts(r, &received, &gaps);
 	fprintf(stderr, "record: %llu frames, %.1f MB/s, %llu dropped, backlog %u frames "
 		"(%.1f MB), %llu bytes copied\n", (unsigned long long)rs.frames_written,
 		dt > 0 ? (double)(rs.bytes_written - r->last_bytes) / dt / 1e6 : 0.0,
@@ -576,159 +759,41 @@ static void submit_failed(struct record *r, int ret)
 	r->error = true;
 }
 
-static void record_loop(struct record *r)
+/*
+ * Records the source's frames until a stop condition. A frame the
+ * recorder refuses (the disk is behind) goes back to its source at once
+ * and counts as dropped: the source never waits for the disk.
+ */
+static void record_frames(struct record *r)
 {
-	uint64_t last_frame = now_ns();
+	const struct frame_source *src = r->src;
+	uint64_t last_frame;
+	int ret = 0;
 
 	loop_start(r);
-	while (loop_turn(r, dmapipe_client_get_fd(r->client))) {
-		struct dmapipe_frame *frame;
-		int ret;
-
-		dmapipe_client_dispatch(r->client, 0);
-		while ((frame = dmapipe_client_acquire_frame(r->client))) {
-			last_frame = now_ns();
-			if (frame->meta.acquire_fence >= 0) {
-				struct pollfd fp = { .fd = frame->meta.acquire_fence, .events = POLLIN };
-
-				poll(&fp, 1, 1000);
-			}
-			ret = dmapipe_recorder_submit(r->rec, frame->buffer, &frame->meta, frame);
-			if (ret == 0) {
-				r->submitted++;
-				if (r->frames && r->submitted >= r->frames)
-					break;
-				continue;
-			}
-			dmapipe_client_release_frame(r->client, frame, -1);
-			if (ret == -EAGAIN) {
-				r->refused++;
-				continue;
-			}
-			submit_failed(r, ret);
-			break;
-		}
-		if (r->disk_full || r->error)
-			break;
-		if (!frame && errno != EAGAIN) {
-			if (errno == EPIPE) {
-				r->end = "eos";
-			} else {
-				const char *msg = NULL;
-				enum dmapipe_error_code code = dmapipe_client_get_error(r->client, &msg);
-
-				r->end = errno == ECONNRESET ? "disconnected" : "error";
-				if (errno != ECONNRESET)
-					fprintf(stderr, "dmapipe record: producer error %s: %s\n",
-						dmapipe_error_code_to_string(code), msg ? msg : "");
-				r->error = true;
-			}
-			break;
-		}
-		if (r->timeout_ms && now_ns() - last_frame > (uint64_t)r->timeout_ms * 1000000ull) {
-			r->end = "timeout";
-			r->error = true;
-			break;
-		}
-	}
-	r->t1 = now_ns();
-}
-
-/* ---- --device: straight from a V4L2 capture device ------------------------------------ */
-
-/* The frame is on the disk (or failed): its buffer goes back to the device at once. */
-static void on_done_device(struct dmapipe_recorder *rec, void *frame_data, int status,
-			   void *user_data)
-{
-	struct record *r = user_data;
-
-	(void)rec;
-	(void)status; /* counted by the recorder's stats */
-	dmapipe_v4l2_source_queue(r->source, frame_data);
-	r->released++;
-}
-
-static int open_device(struct record *r)
-{
-	struct dmapipe_v4l2_options o;
-	struct dmapipe_allocator *alloc = NULL;
-	struct dmapipe_v4l2_info vi;
-	char fourcc[16];
-
-	dmapipe_v4l2_options_init(&o);
-	o.device = r->device;
-	o.fourcc = r->fourcc;
-	o.width = r->width;
-	o.height = r->height;
-	o.fps_num = r->fps;
-	o.fps_den = r->fps ? 1 : 0;
-	o.io = r->io;
-	/* the disk DMAs straight from the capture buffers when their mappings allow it */
-	o.direct_io = true;
-	o.buffers = r->buffers ? r->buffers : 8;
-	if (r->allocator) {
-		alloc = dmapipe_allocator_new(r->allocator);
-		if (!alloc && errno == ENOENT)
-			usage_error("record", "unknown allocator '%s' (heap, udmabuf, drm, memfd, "
-				    "dmapipe)", r->allocator);
-		if (!alloc) {
-			fprintf(stderr, "dmapipe record: allocator %s is not available here: %s\n",
-				r->allocator, strerror(errno));
-			return -1;
-		}
-		o.allocator = alloc;
-	}
-	r->source = dmapipe_v4l2_source_new(&o);
-	dmapipe_allocator_unref(alloc); /* the source keeps its own reference */
-	if (!r->source) {
-		fprintf(stderr, "dmapipe record: cannot capture from %s: %s\n", r->device,
-			strerror(errno));
-		return -1;
-	}
-	dmapipe_v4l2_source_get_info(r->source, &vi);
-	if (!r->quiet) {
-		const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(r->source);
-
-		fprintf(stderr, "record: device %s (%s, %s): %s %ux%u", vi.path, vi.card, vi.driver,
-			dmapipe_fourcc_to_string(l->format.fourcc, fourcc, sizeof(fourcc)),
-			l->format.width, l->format.height);
-		if (vi.fps_num && vi.fps_den)
-			fprintf(stderr, " at %.2f fps", (double)vi.fps_num / (double)vi.fps_den);
-		fprintf(stderr, ", %u buffers, %s mode: %s\n", vi.buffers,
-			dmapipe_v4l2_io_to_string(vi.io), vi.io_note);
-	}
-	return 0;
-}
-
-static void device_loop(struct record *r)
-{
-	uint64_t last_frame = now_ns();
-	int ret;
-
-	loop_start(r);
-	ret = dmapipe_v4l2_source_start(r->source);
-	if (ret < 0) {
-		fprintf(stderr, "dmapipe record: cannot start capturing: %s\n", strerror(-ret));
-		r->end = "error";
-		r->error = true;
+	if (src->start && src->start(r) < 0) {
 		r->t1 = now_ns();
 		return;
 	}
-	while (loop_turn(r, dmapipe_v4l2_source_get_fd(r->source))) {
-		struct dmapipe_frame_meta meta;
+	last_frame = now_ns();
+	while (loop_turn(r, src->fd(r))) {
+		const struct dmapipe_frame_meta *meta;
 		struct dmapipe_buffer *buf;
+		void *frame_data;
 
-		while ((ret = dmapipe_v4l2_source_dequeue(r->source, &buf, &meta)) == 0) {
+		if (src->dispatch)
+			src->dispatch(r);
+		while ((ret = src->next(r, &buf, &meta, &frame_data)) == 0) {
 			last_frame = now_ns();
-			ret = dmapipe_recorder_submit(r->rec, buf, &meta, buf);
+			/* the recorder waits for the frame's acquire fence itself */
+			ret = dmapipe_recorder_submit(r->rec, buf, meta, frame_data);
 			if (ret == 0) {
 				r->submitted++;
 				if (r->frames && r->submitted >= r->frames)
 					break;
 				continue;
 			}
-			/* refused: the device gets the buffer back at once and keeps capturing */
-			dmapipe_v4l2_source_queue(r->source, buf);
+			src->give_back(r, frame_data);
 			if (ret == -EAGAIN) {
 				r->refused++;
 				continue;
@@ -736,15 +801,8 @@ static void device_loop(struct record *r)
 			submit_failed(r, ret);
 			break;
 		}
-		if (r->disk_full || r->error)
+		if (r->disk_full || r->error || (ret < 0 && ret != -EAGAIN))
 			break;
-		if (ret < 0 && ret != -EAGAIN) {
-			fprintf(stderr, "dmapipe record: %s: %s\n", r->device,
-				ret == -ENODEV ? "the device went away" : strerror(-ret));
-			r->end = ret == -ENODEV ? "device-gone" : "error";
-			r->error = true;
-			break;
-		}
 		if (r->timeout_ms && now_ns() - last_frame > (uint64_t)r->timeout_ms * 1000000ull) {
 			r->end = "timeout";
 			r->error = true;
@@ -765,7 +823,7 @@ static void print_summary(struct record *r, int finish_ret)
 	bool ok = !r->error && finish_ret == 0;
 
 	dmapipe_recorder_get_stats(r->rec, &rs);
-	source_counts(r, &received, &gaps);
+	r->src->counts(r, &received, &gaps);
 	dmapipe_get_copy_stats(&copies);
 	drops = gaps + r->refused;
 	mode = rs.mode == DMAPIPE_RECORD_DIRECT ? "direct" : "buffered";
@@ -868,11 +926,12 @@ int cmd_record(int argc, char **argv)
 	if (r.strict)
 		dmapipe_set_strict(true);
 	r.copts.max_in_flight = r.ropts.max_frames < 16 ? r.ropts.max_frames : 16;
-	r.ropts.done = r.device ? on_done_device : on_done;
+	r.src = r.device ? &device_source : &stream_source;
+	r.ropts.done = on_done;
 	r.ropts.user_data = &r;
 
 	install_stop_signals();
-	if (r.device ? open_device(&r) < 0 : connect_client(&r) < 0)
+	if (r.src->open(&r) < 0)
 		return 1;
 	r.rec = dmapipe_recorder_new(r.output, &r.ropts);
 	if (!r.rec) {
@@ -884,10 +943,7 @@ int cmd_record(int argc, char **argv)
 		dmapipe_v4l2_source_free(r.source);
 		return err == ENOSPC ? EXIT_DISK_FULL : 1;
 	}
-	if (r.device)
-		device_loop(&r);
-	else
-		record_loop(&r);
+	record_frames(&r);
 	/* every frame still in flight completes here (and its buffer goes back) */
 	finish_ret = dmapipe_recorder_finish(r.rec);
 	if (finish_ret == -ENOSPC)

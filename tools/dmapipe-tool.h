@@ -77,6 +77,17 @@ void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uin
 void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
 	      uid_t *uid, gid_t *gid);
 
+/* How consume and record --check check a frame against the test pattern. */
+enum verify_mode {
+	VERIFY_NONE,
+	VERIFY_STAMP, /* the stamp names the frame (docs/PATTERN.md) */
+	VERIFY_FULL,  /* every pixel */
+};
+/* "none", "stamp", "full", by enum verify_mode */
+extern const char *const verify_names[3];
+/* "full", "stamp" or "none" */
+enum verify_mode opt_verify(const char *cmd, const char *s);
+
 const char *policy_to_string(enum dmapipe_policy policy);
 const char *peer_policy_to_string(enum dmapipe_peer_policy policy);
 

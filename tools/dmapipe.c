@@ -173,6 +173,16 @@ void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uin
 		usage_error(cmd, "bad queue depth in '%s': expected 1 to 64", s);
 }
 
+const char *const verify_names[3] = { "none", "stamp", "full" };
+
+enum verify_mode opt_verify(const char *cmd, const char *s)
+{
+	for (unsigned int i = 0; i < sizeof(verify_names) / sizeof(verify_names[0]); i++)
+		if (strcmp(s, verify_names[i]) == 0)
+			return (enum verify_mode)i;
+	usage_error(cmd, "bad --verify '%s': expected full, stamp or none", s);
+}
+
 void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
 	      uid_t *uid, gid_t *gid)
 {

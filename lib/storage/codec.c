@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The recording file format, docs/FORMAT.md: little-endian fixed-width
- * fields at fixed offsets, each structure protected by a CRC32C.
+ * fields at fixed offsets, each structure protected by a CRC32C. Pure
+ * functions over byte arrays: no file is touched here (io.c does that).
  */
 #include <endian.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "private.h"
 #include "codec.h"
@@ -358,35 +356,15 @@ void rec_index_entry_decode(const uint8_t *p, struct rec_index_entry *e)
 		e->bytes_used[i] = get64(p + 48 + 8 * i);
 }
 
-/* ---- alignment ------------------------------------------------------------------- */
-
-static uint32_t pow2_at_least(uint32_t v)
+void rec_index_entry_from_header(struct rec_index_entry *e, const struct rec_frame_header *fh)
 {
-	uint32_t p = 1;
-
-	while (p < v && p < REC_MAX_BLOCK)
-		p <<= 1;
-	return p;
-}
-
-void rec_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align)
-{
-	struct statx stx;
-	struct stat st;
-
-	memset(&stx, 0, sizeof(stx));
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
-	    (stx.stx_mask & STATX_DIOALIGN)) {
-		*offset_align = stx.stx_dio_offset_align;
-		*mem_align = stx.stx_dio_mem_align;
-		return;
-	}
-	/* before 6.1, or a file system that does not say: its block size */
-	if (fstat(fd, &st) == 0 && st.st_blksize > 0) {
-		*offset_align = pow2_at_least((uint32_t)st.st_blksize);
-		*mem_align = *offset_align;
-		return;
-	}
-	*offset_align = REC_MIN_BLOCK;
-	*mem_align = REC_MIN_BLOCK;
+	memset(e, 0, sizeof(*e));
+	e->offset = fh->offset;
+	e->record_size = fh->record_size;
+	e->sequence = fh->sequence;
+	e->timestamp_ns = fh->timestamp_ns;
+	e->frame_flags = fh->frame_flags;
+	e->record_flags = fh->record_flags;
+	e->layout_index = fh->layout_index;
+	memcpy(e->bytes_used, fh->bytes_used, sizeof(e->bytes_used));
 }

@@ -2,11 +2,11 @@
 /*
  * The recording file format (docs/FORMAT.md): encoders and decoders of the
  * superblock, the frame headers and the index. Pure functions over byte
- * arrays (little-endian on disk), shared by the writer (record.c) and the
- * reader (recording.c).
+ * arrays (little-endian on disk), shared by the writer (recorder.c) and the
+ * reader (recording.c). No I/O: what touches a file is in io.c.
  */
-#ifndef DMAPIPE_RECORD_FORMAT_H
-#define DMAPIPE_RECORD_FORMAT_H
+#ifndef DMAPIPE_STORAGE_CODEC_H
+#define DMAPIPE_STORAGE_CODEC_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -110,22 +110,8 @@ void rec_index_encode_header(uint8_t *p, const uint8_t id[16], uint32_t n_layout
 int rec_index_decode_header(const uint8_t *p, uint8_t id[16], uint32_t *n_layouts,
 			    uint64_t *n_frames, uint32_t *body_crc, const char **why);
 void rec_index_entry_encode(uint8_t *p, const struct rec_index_entry *e);
+/* The index entry of the frame @fh heads (its layout_index as the header says). */
+void rec_index_entry_from_header(struct rec_index_entry *e, const struct rec_frame_header *fh);
 void rec_index_entry_decode(const uint8_t *p, struct rec_index_entry *e);
 
-/*
- * Direct I/O alignment of an open file: statx STATX_DIOALIGN, else the
- * logical block size of st_blksize; @offset_align and @mem_align are
- * powers of two (0 when the file cannot do direct I/O, by statx's word).
- */
-void rec_dio_alignment(int fd, uint32_t *offset_align, uint32_t *mem_align);
-
-struct dmapipe_recording;
-
-/*
- * recording.c, for the reader (reader.c): the descriptor frames are read
- * from (O_DIRECT when the info says direct) and one through the page cache
- * (the same when the file has no O_DIRECT). Both stay owned by @r.
- */
-void rec_recording_fds(const struct dmapipe_recording *r, int *dfd, int *fd);
-
-#endif /* DMAPIPE_RECORD_FORMAT_H */
+#endif /* DMAPIPE_STORAGE_CODEC_H */

@@ -2,7 +2,7 @@
 /*
  * The reader: frames of a recording into buffers, several reads in flight.
  *
- * The mirror of the recorder (record.c). Each frame is one read per object
+ * The mirror of the recorder (recorder.c). Each frame is one read per object
  * (docs/FORMAT.md lays objects out exactly as the buffer has them), issued
  * through io_uring so the disk always has the next frames queued; frames
  * are handed back in submission order whatever order their reads finish in.
@@ -19,8 +19,9 @@
  *     object whose padding runs past its mapping.
  *   - BUFFERED: the recording was opened without O_DIRECT (a file system
  *     that refuses it): a page-cache read, the kernel copies.
- * An object whose mapping failed with EFAULT is remembered (device and
- * inode) so later frames take the right path at once.
+ * The choice, and the memory of objects a path failed for (by device and
+ * inode, so later frames take the right path at once), are io.c's
+ * storage_paths, shared with the recorder.
  *
  * Without io_uring (not built with liburing, or refused by the kernel) the
  * same paths run one read at a time inside dmapipe_reader_submit(), and the
@@ -38,10 +39,6 @@
 #include "private.h"
 #include "io.h"
 #include "codec.h"
-
-#if HAVE_LIBURING
-#include <liburing.h>
-#endif
 
 #define MAX_OPS (2 * DMAPIPE_MAX_OBJECTS)
 /* one request moves at most this much; the rest is resubmitted */
@@ -85,17 +82,15 @@ struct dmapipe_reader {
 	int fd;      /* the page cache */
 	int efd;     /* readable when there is something to deliver */
 #if HAVE_LIBURING
-	struct io_uring ring;
-	unsigned int unsubmitted;
+	struct storage_ring ring;
 #endif
 	bool ring_ok;
 	bool dispatching;
 	unsigned int in_ring; /* requests submitted and not completed */
 
 	struct rd_frame *head, *tail;
-	struct dmapipe_staging staging;
-	struct dmapipe_file_set no_gup;
-	struct dmapipe_file_set no_kmod;
+	struct storage_staging staging;
+	struct storage_paths paths;
 	struct dmapipe_reader_stats stats;
 };
 
@@ -118,7 +113,7 @@ static int make_copy_op(struct dmapipe_reader *rd, struct rd_op *op)
 
 	if (ret < 0)
 		return ret;
-	op->staging = dmapipe_staging_get(&rd->staging, (size_t)op->len, rd->info.mem_align,
+	op->staging = storage_staging_get(&rd->staging, (size_t)op->len, rd->info.mem_align,
 					  &op->staging_size);
 	if (!op->staging)
 		return -ENOMEM;
@@ -136,30 +131,6 @@ static int op_fd(const struct dmapipe_reader *rd, const struct rd_op *op)
 	return op->path == DMAPIPE_RECORD_PATH_BUFFERED ? rd->fd : rd->dfd;
 }
 
-#if HAVE_LIBURING
-static struct io_uring_sqe *get_sqe(struct dmapipe_reader *rd)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&rd->ring);
-
-	if (!sqe) {
-		io_uring_submit(&rd->ring);
-		rd->unsubmitted = 0;
-		sqe = io_uring_get_sqe(&rd->ring);
-	}
-	if (sqe)
-		rd->unsubmitted++;
-	return sqe;
-}
-
-static void flush_sqes(struct dmapipe_reader *rd)
-{
-	if (rd->unsubmitted) {
-		io_uring_submit(&rd->ring);
-		rd->unsubmitted = 0;
-	}
-}
-#endif
-
 /*
  * Issues the rest of @op's read: queued on the ring, or done at once
  * (without a ring, and for KMOD) with op_complete() called. 0 or -errno
@@ -171,18 +142,22 @@ static int issue(struct dmapipe_reader *rd, struct rd_op *op)
 	ssize_t n;
 
 	if (op->path == DMAPIPE_RECORD_PATH_KMOD) {
-		const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-		int ret = dmapipe_kmod_read_file(obj->fd, op->obj_off, op->len, rd->dfd,
-						 op->file_off);
+		int ret = storage_path_kmod(&rd->paths, op->frame->buffer, op->object, op->obj_off,
+					    op->len, rd->dfd, op->file_off);
 
-		op_complete(rd, op, ret < 0 ? ret : (int)MIN(op->len, (uint64_t)INT32_MAX));
-		return 0;
+		if (ret != -EXDEV) {
+			op_complete(rd, op, ret < 0 ? ret : (int)MIN(op->len, (uint64_t)INT32_MAX));
+			return 0;
+		}
+		ret = make_copy_op(rd, op);
+		if (ret < 0)
+			return ret;
 	}
 	if (left > MAX_REQUEST)
 		left = MAX_REQUEST;
 #if HAVE_LIBURING
 	if (rd->ring_ok) {
-		struct io_uring_sqe *sqe = get_sqe(rd);
+		struct io_uring_sqe *sqe = storage_ring_sqe(&rd->ring);
 
 		if (!sqe)
 			return -EBUSY;
@@ -231,34 +206,9 @@ static void op_failed(struct dmapipe_reader *rd, struct rd_op *op, int err)
 /* EFAULT from a direct read: the mapping is PFN-based; take the next path. */
 static int on_fault(struct dmapipe_reader *rd, struct rd_op *op)
 {
-	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-	struct dmapipe_file_id id = { 0, 0 };
-	bool known = dmapipe_file_id_get(obj->fd, &id) == 0 && dmapipe_file_set_has(&rd->no_gup, &id);
-
-	if (!known) {
-		log_info("reader: the mapping of a %s object is not struct-page backed (EFAULT); "
-			 "using %s", dmapipe_mem_kind_to_string(obj->kind),
-			 obj->kind == DMAPIPE_MEM_DMABUF ? "dmapipe.ko READ_FILE if it is a "
-			 "dmapipe buffer, else a counted copy" : "a counted copy");
-		dmapipe_file_set_add(&rd->no_gup, &id);
-	}
 	op->done = 0;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !dmapipe_file_set_has(&rd->no_kmod, &id)) {
-		op->path = DMAPIPE_RECORD_PATH_KMOD;
-		return 0;
-	}
-	return make_copy_op(rd, op);
-}
-
-static void kmod_refused(struct dmapipe_reader *rd, struct rd_op *op, int err)
-{
-	const struct dmapipe_object *obj = &op->frame->buffer->layout.objects[op->object];
-	struct dmapipe_file_id id = { 0, 0 };
-
-	log_info("reader: dmapipe.ko cannot read into object %u (%s): copying it", op->object,
-		 strerror(-err));
-	if (dmapipe_file_id_get(obj->fd, &id) == 0)
-		dmapipe_file_set_add(&rd->no_kmod, &id);
+	op->path = storage_path_fault(&rd->paths, &op->frame->buffer->layout.objects[op->object]);
+	return op->path == DMAPIPE_RECORD_PATH_COPY ? make_copy_op(rd, op) : 0;
 }
 
 static void op_complete(struct dmapipe_reader *rd, struct rd_op *op, int res)
@@ -268,16 +218,6 @@ static void op_complete(struct dmapipe_reader *rd, struct rd_op *op, int res)
 	int ret;
 
 	op->queued = false;
-	if (op->path == DMAPIPE_RECORD_PATH_KMOD && res < 0 && res != -EIO && res != -ENODATA &&
-	    f->status == 0) {
-		kmod_refused(rd, op, res);
-		ret = make_copy_op(rd, op);
-		if (ret == 0)
-			ret = issue(rd, op);
-		if (ret < 0)
-			op_failed(rd, op, ret);
-		return;
-	}
 	if (op->path == DMAPIPE_RECORD_PATH_KMOD && res >= 0) {
 		op->done = op->len;
 		goto account;
@@ -362,21 +302,6 @@ static bool layout_fits(const struct dmapipe_buffer *b, const struct dmapipe_rec
 	return true;
 }
 
-static enum dmapipe_record_path pick_path(struct dmapipe_reader *rd, struct dmapipe_buffer *buf,
-					  unsigned int i)
-{
-	const struct dmapipe_object *obj = &buf->layout.objects[i];
-	struct dmapipe_file_id id = { 0, 0 };
-
-	if (!rd->info.direct)
-		return DMAPIPE_RECORD_PATH_BUFFERED;
-	if (dmapipe_file_id_get(obj->fd, &id) < 0 || !dmapipe_file_set_has(&rd->no_gup, &id))
-		return DMAPIPE_RECORD_PATH_DIRECT;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !dmapipe_file_set_has(&rd->no_kmod, &id))
-		return DMAPIPE_RECORD_PATH_KMOD;
-	return DMAPIPE_RECORD_PATH_COPY;
-}
-
 /* Plans the reads of @f: one per object, plus a copied tail beyond the mapping. */
 static int build_ops(struct dmapipe_reader *rd, struct rd_frame *f,
 		     const struct dmapipe_recorded_frame *rf)
@@ -387,18 +312,17 @@ static int build_ops(struct dmapipe_reader *rd, struct rd_frame *f,
 	for (unsigned int i = 0; i < rf->layout.n_objects; i++) {
 		uint64_t data = rf->layout.objects[i].size;
 		uint64_t stored = ALIGN_UP(data, (uint64_t)block);
-		uint64_t writable = ALIGN_UP(MIN(buf->map_size[i], buf->layout.objects[i].size),
-					     dmapipe_page_size());
-		enum dmapipe_record_path path = pick_path(rd, buf, i);
-		uint64_t body = stored;
+		enum dmapipe_record_path path = storage_path_pick(&rd->paths, &buf->layout.objects[i]);
+		uint64_t body;
 		struct rd_op *op;
 		int ret;
 
 		/* a page-cache read needs no alignment: read the data only */
 		if (path == DMAPIPE_RECORD_PATH_BUFFERED)
 			body = data;
-		else if (stored > writable)
-			body = data / block * block;
+		else
+			body = storage_direct_span(data, block, MIN(buf->map_size[i],
+								    buf->layout.objects[i].size));
 		if (body) {
 			op = &f->ops[f->n_ops++];
 			op->frame = f;
@@ -437,7 +361,7 @@ static int build_ops(struct dmapipe_reader *rd, struct rd_frame *f,
 static void free_frame(struct dmapipe_reader *rd, struct rd_frame *f)
 {
 	for (unsigned int i = 0; i < f->n_ops; i++)
-		dmapipe_staging_put(&rd->staging, f->ops[i].staging, f->ops[i].staging_size);
+		storage_staging_put(&rd->staging, f->ops[i].staging, f->ops[i].staging_size);
 	dmapipe_buffer_unref(f->buffer);
 	free(f);
 }
@@ -493,7 +417,7 @@ DMAPIPE_EXPORT int dmapipe_reader_submit(struct dmapipe_reader *rd, uint64_t ind
 	}
 #if HAVE_LIBURING
 	if (rd->ring_ok)
-		flush_sqes(rd);
+		storage_ring_flush(&rd->ring);
 #endif
 	if (--f->pending == 0)
 		frame_finished(rd, f);
@@ -533,29 +457,21 @@ static int deliver(struct dmapipe_reader *rd, bool cancel)
 }
 
 #if HAVE_LIBURING
+static void handle_cqe(void *ctx, void *data, int res)
+{
+	struct dmapipe_reader *rd = ctx;
+	struct rd_op *op = data;
+
+	if (op) {
+		rd->in_ring--;
+		op_complete(rd, op, res);
+	}
+}
+
 /* Handles every completion there is. */
 static void reap(struct dmapipe_reader *rd)
 {
-	struct io_uring_cqe *cqe;
-
-	flush_sqes(rd);
-	for (;;) {
-		int ret = io_uring_peek_cqe(&rd->ring, &cqe);
-
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0)
-			break;
-		struct rd_op *op = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-
-		io_uring_cqe_seen(&rd->ring, cqe);
-		if (op) {
-			rd->in_ring--;
-			op_complete(rd, op, res);
-		}
-		flush_sqes(rd);
-	}
+	storage_ring_reap(&rd->ring, false, handle_cqe, rd);
 }
 
 /* Waits until the head frame is complete, the reads run out or @timeout_ms passes. */
@@ -565,20 +481,9 @@ static void wait_head(struct dmapipe_reader *rd, int timeout_ms)
 		dmapipe_now_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	while (rd->head && !rd->head->complete && rd->in_ring > 0) {
-		struct __kernel_timespec ts = { 0, 0 };
-		struct io_uring_cqe *cqe;
-		uint64_t now = dmapipe_now_ns();
-		int ret;
+		int ret = storage_ring_wait(&rd->ring, deadline);
 
-		if (now >= deadline)
-			break;
-		if (deadline != UINT64_MAX) {
-			ts.tv_sec = (long long)((deadline - now) / 1000000000u);
-			ts.tv_nsec = (long long)((deadline - now) % 1000000000u);
-		}
-		ret = io_uring_wait_cqe_timeout(&rd->ring, &cqe,
-						deadline == UINT64_MAX ? NULL : &ts);
-		if (ret < 0 && ret != -EINTR)
+		if (ret < 0)
 			break;
 		reap(rd);
 	}
@@ -627,11 +532,7 @@ DMAPIPE_EXPORT void dmapipe_reader_free(struct dmapipe_reader *rd)
 	/* the kernel may still write into the buffers: wait for every request */
 	rd->dispatching = true;
 	while (rd->ring_ok && rd->in_ring > 0) {
-		struct io_uring_cqe *cqe;
-
-		int ret = io_uring_wait_cqe(&rd->ring, &cqe);
-
-		if (ret < 0 && ret != -EINTR)
+		if (storage_ring_wait(&rd->ring, UINT64_MAX) < 0)
 			break;
 		reap(rd);
 	}
@@ -639,9 +540,9 @@ DMAPIPE_EXPORT void dmapipe_reader_free(struct dmapipe_reader *rd)
 	deliver(rd, true);
 #if HAVE_LIBURING
 	if (rd->ring_ok)
-		io_uring_queue_exit(&rd->ring);
+		storage_ring_exit(&rd->ring);
 #endif
-	dmapipe_staging_clear(&rd->staging);
+	storage_staging_clear(&rd->staging);
 	dmapipe_close(rd->efd);
 	free(rd);
 }
@@ -649,9 +550,11 @@ DMAPIPE_EXPORT void dmapipe_reader_free(struct dmapipe_reader *rd)
 DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recording *recording,
 							 const struct dmapipe_reader_options *options)
 {
+	struct dmapipe_reader_options opts;
 	struct dmapipe_reader *rd;
 
-	if (!recording || (options && options->size < sizeof(*options))) {
+	dmapipe_reader_options_init(&opts);
+	if (!recording || (options && storage_options_copy(&opts, sizeof(opts), options) < 0)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -660,14 +563,12 @@ DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recordin
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (options)
-		rd->opts = *options;
-	else
-		dmapipe_reader_options_init(&rd->opts);
+	rd->opts = opts;
 	rd->opts.max_frames = MAX(1u, MIN(rd->opts.max_frames, 256u));
 	rd->recording = recording;
 	dmapipe_recording_get_info(recording, &rd->info);
 	rec_recording_fds(recording, &rd->dfd, &rd->fd);
+	storage_paths_init(&rd->paths, "reader", false, rd->info.direct);
 	rd->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (rd->efd < 0) {
 		int err = errno;
@@ -678,25 +579,13 @@ DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recordin
 	}
 #if HAVE_LIBURING
 	{
-		unsigned int entries = 8;
-		int ret;
+		int ret = storage_ring_init(&rd->ring, rd->opts.max_frames * MAX_OPS + 8, rd->efd);
 
-		while (entries < rd->opts.max_frames * MAX_OPS + 8 && entries < 4096)
-			entries *= 2;
-		ret = io_uring_queue_init(entries, &rd->ring, 0);
-		if (ret == 0) {
+		if (ret == 0)
 			rd->ring_ok = true;
-			ret = io_uring_register_eventfd(&rd->ring, rd->efd);
-			if (ret < 0) {
-				log_info("reader: io_uring eventfd: %s: reading synchronously",
-					 strerror(-ret));
-				io_uring_queue_exit(&rd->ring);
-				rd->ring_ok = false;
-			}
-		} else {
+		else
 			log_info("reader: io_uring is not available (%s): reading one frame at "
 				 "a time", strerror(-ret));
-		}
 	}
 #endif
 	rd->stats.io_uring = rd->ring_ok;

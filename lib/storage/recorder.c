@@ -12,6 +12,14 @@
  * requests, since a request cut short could then hold a header without its
  * payload (docs/FORMAT.md, "Request sizes").
  *
+ * A frame's pixels may still be in the making when it is submitted: its
+ * acquire fence (a sync_file) says when they are complete. The recorder
+ * waits for it itself, for every caller, without blocking the caller: a
+ * frame whose fence has not signalled keeps its place in the file and its
+ * slot in flight, its fence is polled in the ring (IORING_OP_POLL_ADD),
+ * and its writes start when the poll completes. Nothing of it is read
+ * before (a counted copy is planned at submit, made then).
+ *
  * How an object reaches the disk, per object:
  *   - DIRECT: an O_DIRECT write from the mapping (struct-page backed:
  *     memfds, dmapipe.ko's page mappings). A PFN mapping (dma-heap,
@@ -23,20 +31,11 @@
  *     strict mode). Also used for an object whose padded length runs past
  *     its mapping: only the tail block is copied.
  *   - BUFFERED: plain writes into the page cache when the file system has
- *     no O_DIRECT (the kernel copies); writeback is started with
- *     sync_file_range() behind the writes and finished pages are dropped
- *     with POSIX_FADV_DONTNEED, all as io_uring requests, so neither the
- *     page cache nor Dirty memory grows with the recording.
+ *     no O_DIRECT (the kernel copies; recorder-file.c keeps the page cache
+ *     from growing with the recording).
  *
- * Barriers: every sync_interval_ms an fdatasync runs (IORING_OP_FSYNC);
- * when it completes, every record that was complete when it started is
- * durable, and headers written afterwards carry that offset ("durable
- * end"), which tells a scan which frames survived a power loss for sure.
- *
- * Space: fallocate()d ahead in chunks (IORING_OP_FALLOCATE, so it never
- * blocks the caller); once it fails with ENOSPC, frames are accepted only
- * while they and the index still fit in what is allocated, so a full disk
- * ends the recording with a complete index.
+ * recorder-file.c looks after the file around the records: its creation,
+ * space allocated ahead, data barriers, and the index at the end.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -45,15 +44,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "private.h"
-#include "io.h"
-#include "codec.h"
+#include "recorder-private.h"
 
 DMAPIPE_EXPORT const char *dmapipe_record_path_to_string(enum dmapipe_record_path path)
 {
@@ -86,213 +81,12 @@ DMAPIPE_EXPORT void dmapipe_recorder_options_init(struct dmapipe_recorder_option
 
 #if HAVE_LIBURING
 
-#include <liburing.h>
-
-#define MAX_OPS (2 * DMAPIPE_MAX_OBJECTS)
-/* buffered mode: start writeback every WB_CHUNK, drop pages WB_LAG behind */
-#define WB_CHUNK (UINT64_C(8) << 20)
-#define WB_DROP (UINT64_C(32) << 20)
-#define WB_LAG (UINT64_C(64) << 20)
-/* buffered mode: frames are refused (-EAGAIN) while more is cached than this */
-#define WB_MAX_CACHED (UINT64_C(256) << 20)
-
-enum op_kind {
-	OP_OBJECT,
-	OP_HEADER,
-	OP_FSYNC,
-	OP_FALLOC,
-	OP_WRITEBACK,
-	OP_DROP_WAIT,
-	OP_DROP,
-};
-
-struct rec_frame;
-
-struct rec_op {
-	enum op_kind kind;
-	struct rec_frame *frame;
-	uint64_t file_off;
-	uint64_t len;  /* bytes this op writes */
-	uint64_t done;
-	const uint8_t *src;
-	uint8_t *staging; /* owned while the op runs, or NULL */
-	size_t staging_size;
-	enum dmapipe_record_path path;
-	uint32_t object;
-	uint64_t obj_off;  /* where src starts in the object */
-	uint64_t data_len; /* for COPY: bytes of pixel data in src (the rest is padding) */
-};
-
-struct rec_frame {
-	struct rec_frame *next; /* allocation order */
-	struct dmapipe_buffer *buffer;
-	void *frame_data;
-	uint64_t offset, size;
-	struct rec_frame_header fh;
-	struct rec_op ops[MAX_OPS];
-	unsigned int n_ops;
-	struct rec_op header_op;
-	uint8_t *header;
-	unsigned int pending;
-	int status;
-	bool header_submitted;
-	bool complete;
-};
-
-struct dmapipe_recorder {
-	struct dmapipe_recorder_options opts;
-	int fd;
-	bool direct;
-	uint32_t block;
-	uint32_t mem_align;
-	uint8_t id[16];
-	uint64_t created_ns;
-
-	struct io_uring ring;
-	bool ring_ok;
-	unsigned int unsubmitted;
-	int efd, tfd, epfd;
-
-	uint64_t write_pos;
-	uint64_t prealloc_end;
-	uint64_t prealloc_chunk;
-	bool falloc_pending;
-	bool falloc_failed;    /* the file system is full (or refuses fallocate) */
-	bool falloc_unsupported;
-	struct rec_op falloc_op;
-
-	struct rec_frame *head, *tail;
-	uint32_t in_flight;
-	uint64_t in_flight_bytes;
-
-	uint64_t durable_end;
-	uint64_t fsync_candidate;
-	bool fsync_pending;
-	struct rec_op fsync_op;
-
-	uint64_t wb_started, wb_dropped;
-	uint64_t wb_dropped_done; /* end of the range whose pages were dropped */
-	bool wb_pending, drop_pending;
-	struct rec_op wb_op, drop_wait_op, drop_op;
-
-	struct rec_layout *layouts;
-	uint32_t n_layouts, cap_layouts;
-	struct rec_layout last_layout;
-	bool have_last;
-	struct rec_index_entry *entries;
-	uint64_t n_entries, cap_entries;
-	uint64_t data_end; /* end of the last record written completely */
-
-	struct dmapipe_staging staging;
-	struct dmapipe_file_set no_gup;
-	struct dmapipe_file_set no_kmod;
-
-	struct dmapipe_recorder_stats stats;
-	int error;   /* first write error, -ENOSPC when the disk filled */
-	bool finished;
-	int finish_ret;
-	int completed_in_dispatch;
-};
-
-static bool is_space_error(int err)
-{
-	return err == -ENOSPC || err == -EDQUOT || err == -EFBIG;
-}
-
-/* ---- io_uring plumbing ------------------------------------------------------------ */
-
-static struct io_uring_sqe *get_sqe(struct dmapipe_recorder *rec)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&rec->ring);
-
-	if (!sqe) {
-		io_uring_submit(&rec->ring);
-		rec->unsubmitted = 0;
-		sqe = io_uring_get_sqe(&rec->ring);
-	}
-	if (sqe)
-		rec->unsubmitted++;
-	return sqe;
-}
-
-static void flush_sqes(struct dmapipe_recorder *rec)
-{
-	if (rec->unsubmitted) {
-		io_uring_submit(&rec->ring);
-		rec->unsubmitted = 0;
-	}
-}
-
-static int queue_write(struct dmapipe_recorder *rec, struct rec_op *op)
-{
-	struct io_uring_sqe *sqe = get_sqe(rec);
-	uint64_t left = op->len - op->done;
-
-	if (!sqe)
-		return -EBUSY;
-	/* one request moves at most 1 GiB; the rest is a short write, resubmitted */
-	if (left > (UINT64_C(1) << 30))
-		left = UINT64_C(1) << 30;
-	io_uring_prep_write(sqe, rec->fd, op->src + op->done, (unsigned int)left,
-			    op->file_off + op->done);
-	io_uring_sqe_set_data(sqe, op);
-	return 0;
-}
-
-/* ---- preallocation --------------------------------------------------------------- */
-
-static void queue_falloc(struct dmapipe_recorder *rec, uint64_t want_end)
-{
-	struct io_uring_sqe *sqe;
-
-	if (rec->falloc_pending || rec->falloc_failed || rec->falloc_unsupported ||
-	    want_end <= rec->prealloc_end)
-		return;
-	sqe = get_sqe(rec);
-	if (!sqe)
-		return;
-	rec->falloc_op.kind = OP_FALLOC;
-	rec->falloc_op.file_off = rec->prealloc_end;
-	rec->falloc_op.len = MAX(rec->prealloc_chunk, want_end - rec->prealloc_end);
-	io_uring_prep_fallocate(sqe, rec->fd, 0, rec->falloc_op.file_off, rec->falloc_op.len);
-	io_uring_sqe_set_data(sqe, &rec->falloc_op);
-	rec->falloc_pending = true;
-}
-
-static void falloc_done(struct dmapipe_recorder *rec, int res)
-{
-	rec->falloc_pending = false;
-	if (res == 0) {
-		rec->prealloc_end = rec->falloc_op.file_off + rec->falloc_op.len;
-		rec->stats.preallocated = rec->prealloc_end;
-		return;
-	}
-	if (res == -EOPNOTSUPP) {
-		log_info("record: the file system cannot preallocate; writing without");
-		rec->falloc_unsupported = true;
-		return;
-	}
-	if (is_space_error(res) || res == -ENOSPC) {
-		/* try smaller pieces before calling the disk full */
-		if (rec->prealloc_chunk > (UINT64_C(256) << 10)) {
-			rec->prealloc_chunk = ALIGN_UP(rec->prealloc_chunk / 4, (uint64_t)rec->block);
-			return;
-		}
-		log_warn("record: the file system is full: recording up to the %llu bytes "
-			 "allocated", (unsigned long long)rec->prealloc_end);
-		rec->falloc_failed = true;
-		return;
-	}
-	log_warn("record: fallocate failed (%s); writing without preallocation", strerror(-res));
-	rec->falloc_unsupported = true;
-}
-
 /* ---- frames ------------------------------------------------------------------------- */
 
-static void recorder_fail(struct dmapipe_recorder *rec, int err)
+void recorder_fail(struct dmapipe_recorder *rec, int err)
 {
-	if (rec->error == 0 || (rec->error == -ENOSPC && !is_space_error(err))) {
-		if (is_space_error(err)) {
+	if (rec->error == 0 || (rec->error == -ENOSPC && !storage_space_error(err))) {
+		if (storage_space_error(err)) {
 			log_warn("record: the file system is full: stopping the recording");
 			rec->error = -ENOSPC;
 		} else {
@@ -303,48 +97,12 @@ static void recorder_fail(struct dmapipe_recorder *rec, int err)
 	}
 }
 
-static int add_layout(struct dmapipe_recorder *rec, const struct rec_layout *l)
-{
-	for (uint32_t i = 0; i < rec->n_layouts; i++)
-		if (rec_layout_equal(&rec->layouts[i], l))
-			return (int)i;
-	if (rec->n_layouts == rec->cap_layouts) {
-		uint32_t cap = rec->cap_layouts ? rec->cap_layouts * 2 : 4;
-		struct rec_layout *n = realloc(rec->layouts, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		rec->layouts = n;
-		rec->cap_layouts = cap;
-	}
-	rec->layouts[rec->n_layouts] = *l;
-	return (int)rec->n_layouts++;
-}
-
 static int add_entry(struct dmapipe_recorder *rec, const struct rec_frame *f)
 {
-	struct rec_index_entry *e;
+	struct rec_index_entry e;
 
-	if (rec->n_entries == rec->cap_entries) {
-		uint64_t cap = rec->cap_entries ? rec->cap_entries * 2 : 256;
-		struct rec_index_entry *n = realloc(rec->entries, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		rec->entries = n;
-		rec->cap_entries = cap;
-	}
-	e = &rec->entries[rec->n_entries++];
-	memset(e, 0, sizeof(*e));
-	e->offset = f->offset;
-	e->record_size = f->size;
-	e->sequence = f->fh.sequence;
-	e->timestamp_ns = f->fh.timestamp_ns;
-	e->frame_flags = f->fh.frame_flags;
-	e->record_flags = f->fh.record_flags;
-	e->layout_index = f->fh.layout_index;
-	memcpy(e->bytes_used, f->fh.bytes_used, sizeof(e->bytes_used));
-	return 0;
+	rec_index_entry_from_header(&e, &f->fh);
+	return rec_index_add_entry(&rec->ix, &e);
 }
 
 /* Frees records from the head that are complete; the durable candidate follows. */
@@ -361,18 +119,15 @@ static void retire_frames(struct dmapipe_recorder *rec)
 	}
 }
 
-/* Offset below which every record is complete (written or failed). */
-static uint64_t complete_end(const struct dmapipe_recorder *rec)
+uint64_t recorder_complete_end(const struct dmapipe_recorder *rec)
 {
 	return rec->head ? rec->head->offset : rec->write_pos;
 }
 
-static void queue_writeback(struct dmapipe_recorder *rec);
-
-static void complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
+void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
 	for (unsigned int i = 0; i < f->n_ops; i++) {
-		dmapipe_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
+		storage_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
 		f->ops[i].staging = NULL;
 	}
 	if (f->status == 0) {
@@ -395,464 +150,143 @@ static void complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 		rec->opts.done(rec, f->frame_data, f->status, rec->opts.user_data);
 	retire_frames(rec);
 	if (!rec->direct)
-		queue_writeback(rec);
+		recorder_queue_writeback(rec);
 }
 
-static void submit_header(struct dmapipe_recorder *rec, struct rec_frame *f)
+static unsigned int reap(struct dmapipe_recorder *rec, bool wait);
+
+/* ---- acquire fences ------------------------------------------------------------------ */
+
+/* How long dmapipe_recorder_finish() gives fences that have not signalled. */
+#define FENCE_FINISH_MS 1000
+
+/* Whether @fence (a sync_file, or -1: none) has signalled: 1, 0, or -EINVAL (not an fd). */
+static int fence_signalled(int fence)
 {
-	f->fh.durable_end = rec->durable_end;
-	rec_frame_header_encode(f->header, &f->fh);
-	f->header_op.kind = OP_HEADER;
-	f->header_op.frame = f;
-	f->header_op.file_off = f->offset;
-	f->header_op.len = rec->block;
-	f->header_op.done = 0;
-	f->header_op.src = f->header;
-	f->header_submitted = true;
-	f->pending++;
-	if (queue_write(rec, &f->header_op) < 0) {
-		f->pending--;
+	struct pollfd pfd = { .fd = fence, .events = POLLIN };
+
+	if (fence < 0)
+		return 1;
+	if (poll(&pfd, 1, 0) < 0)
+		return -errno;
+	if (pfd.revents & POLLNVAL)
+		return -EINVAL;
+	return (pfd.revents & (POLLIN | POLLERR)) != 0;
+}
+
+/* Holds @f until f->fence signals; its writes start in fence_done(). */
+static void wait_fence(struct dmapipe_recorder *rec, struct rec_frame *f)
+{
+	struct io_uring_sqe *sqe = storage_ring_sqe(&rec->ring);
+
+	if (!sqe) {
+		dmapipe_close(f->fence);
+		f->fence = -1;
 		f->status = -EBUSY;
-		complete_frame(rec, f);
-	}
-}
-
-static void op_finished(struct dmapipe_recorder *rec, struct rec_op *op)
-{
-	struct rec_frame *f = op->frame;
-
-	dmapipe_staging_put(&rec->staging, op->staging, op->staging_size);
-	op->staging = NULL;
-	if (--f->pending > 0)
+		recorder_complete_frame(rec, f);
 		return;
-	if (f->status == 0 && !f->header_submitted)
-		submit_header(rec, f);
-	else
-		complete_frame(rec, f);
-}
-
-/*
- * Fills @op's staging buffer with object bytes [src, src + data_len) and
- * zero padding to op->len: the counted copy. 0, -EPERM (strict) or -ENOMEM.
- */
-static int stage_copy(struct dmapipe_recorder *rec, struct rec_op *op, struct dmapipe_buffer *buf)
-{
-	int ret = dmapipe_copy_allowed("record: staging copy for the disk");
-
-	if (ret < 0)
-		return ret;
-	op->staging = dmapipe_staging_get(&rec->staging, op->len, rec->mem_align, &op->staging_size);
-	if (!op->staging)
-		return -ENOMEM;
-	ret = dmapipe_buffer_begin_cpu_access(buf, DMAPIPE_ACCESS_READ);
-	if (ret < 0) {
-		dmapipe_staging_put(&rec->staging, op->staging, op->staging_size);
-		op->staging = NULL;
-		return ret;
 	}
-	memcpy(op->staging, op->src, op->data_len);
-	dmapipe_buffer_end_cpu_access(buf, DMAPIPE_ACCESS_READ);
-	memset(op->staging + op->data_len, 0, op->len - op->data_len);
-	dmapipe_count_copy(op->data_len);
-	op->src = op->staging;
-	op->path = DMAPIPE_RECORD_PATH_COPY;
-	return 0;
+	f->fence_op.kind = OP_FENCE;
+	f->fence_op.frame = f;
+	io_uring_prep_poll_add(sqe, f->fence, POLLIN);
+	io_uring_sqe_set_data(sqe, &f->fence_op);
+	rec->fences_waiting++;
 }
 
-/* WRITE_FILE through dmapipe.ko: 0, or -errno (-EXDEV: not a dmapipe buffer). */
-static int kmod_write(struct dmapipe_recorder *rec, struct rec_op *op)
+static void fence_done(struct dmapipe_recorder *rec, struct rec_frame *f, int res)
 {
-	const struct dmapipe_layout *l = &op->frame->buffer->layout;
-	int ret;
-
-	ret = dmapipe_kmod_write_file(l->objects[op->object].fd, op->obj_off, op->len, rec->fd,
-				      op->file_off);
-	if (ret == 0)
-		op->done = op->len;
-	return ret;
-}
-
-/*
- * Starts (or restarts, after EFAULT) one object op along the best path
- * still open for its object. Returns 0 with the op queued or finished
- * synchronously (op->done == op->len), or -errno.
- */
-static int start_object_op(struct dmapipe_recorder *rec, struct rec_op *op)
-{
-	struct dmapipe_buffer *buf = op->frame->buffer;
-	const struct dmapipe_object *obj = &buf->layout.objects[op->object];
-	struct dmapipe_file_id id = { 0, 0 };
-	int ret;
-
-	if (op->path == DMAPIPE_RECORD_PATH_KMOD) {
-		ret = kmod_write(rec, op);
-		if (ret == 0)
-			return 0;
-		if (ret != -EXDEV && ret != -ENODEV && ret != -ENOTTY && ret != -EINVAL &&
-		    ret != -EOPNOTSUPP && ret != -EFAULT)
-			return ret;
-		log_info("record: dmapipe.ko cannot write object %u (%s): copying it", op->object,
-			 strerror(-ret));
-		if (dmapipe_file_id_get(obj->fd, &id) == 0)
-			dmapipe_file_set_add(&rec->no_kmod, &id);
-		ret = stage_copy(rec, op, buf);
-		if (ret < 0)
-			return ret;
-	}
-	return queue_write(rec, op);
-}
-
-/* The path for object @i of @buf: DIRECT unless it is known not to work. */
-static enum dmapipe_record_path pick_path(struct dmapipe_recorder *rec, struct dmapipe_buffer *buf,
-					  unsigned int i)
-{
-	const struct dmapipe_object *obj = &buf->layout.objects[i];
-	struct dmapipe_file_id id = { 0, 0 };
-
-	if (!rec->direct)
-		return DMAPIPE_RECORD_PATH_BUFFERED;
-	if (dmapipe_file_id_get(obj->fd, &id) < 0 || !dmapipe_file_set_has(&rec->no_gup, &id))
-		return DMAPIPE_RECORD_PATH_DIRECT;
-	if (obj->kind == DMAPIPE_MEM_DMABUF && !dmapipe_file_set_has(&rec->no_kmod, &id))
-		return DMAPIPE_RECORD_PATH_KMOD;
-	return DMAPIPE_RECORD_PATH_COPY;
-}
-
-static void on_fault(struct dmapipe_recorder *rec, struct rec_op *op)
-{
-	struct dmapipe_buffer *buf = op->frame->buffer;
-	const struct dmapipe_object *obj = &buf->layout.objects[op->object];
-	struct dmapipe_file_id id = { 0, 0 };
-
-	if (dmapipe_file_id_get(obj->fd, &id) == 0 && !dmapipe_file_set_has(&rec->no_gup, &id)) {
-		log_info("record: the mapping of a %s object is not struct-page backed (EFAULT); "
-			 "using %s", dmapipe_mem_kind_to_string(obj->kind),
-			 obj->kind == DMAPIPE_MEM_DMABUF ? "dmapipe.ko WRITE_FILE if it is a "
-			 "dmapipe buffer, else a counted copy" : "a counted copy");
-		dmapipe_file_set_add(&rec->no_gup, &id);
-	}
-	op->done = 0;
-	op->path = obj->kind == DMAPIPE_MEM_DMABUF ? DMAPIPE_RECORD_PATH_KMOD :
-						     DMAPIPE_RECORD_PATH_COPY;
-}
-
-static void object_done(struct dmapipe_recorder *rec, struct rec_op *op, int res)
-{
-	struct rec_frame *f = op->frame;
-	int ret;
-
-	if (res == -EFAULT && op->path == DMAPIPE_RECORD_PATH_DIRECT && f->status == 0) {
-		on_fault(rec, op);
-		if (op->path == DMAPIPE_RECORD_PATH_COPY)
-			ret = stage_copy(rec, op, f->buffer);
-		else
-			ret = 0;
-		if (ret == 0)
-			ret = start_object_op(rec, op);
-		if (ret < 0)
-			goto failed;
-		if (op->done < op->len)
-			return; /* queued again */
-		res = 0;
-		goto account;
-	}
-	if (res == -EAGAIN || res == -EINTR) {
-		if (queue_write(rec, op) == 0)
-			return;
-		res = -EBUSY;
-	}
+	dmapipe_close(f->fence);
+	f->fence = -1;
+	rec->fences_waiting--;
 	if (res < 0) {
-		ret = res;
-		goto failed;
-	}
-	if (res == 0) {
-		ret = -EIO;
-		goto failed;
-	}
-	op->done += (uint64_t)res;
-	if (op->done < op->len) {
-		if (queue_write(rec, op) == 0)
-			return;
-		ret = -EBUSY;
-		goto failed;
-	}
-account:
-	rec->stats.path_bytes[op->path] += op->len;
-	rec->stats.path_frames[op->path]++;
-	rec->stats.bytes_written += op->len;
-	if (op->path == DMAPIPE_RECORD_PATH_COPY)
-		rec->stats.bytes_copied += op->data_len;
-	op_finished(rec, op);
-	return;
-failed:
-	if (f->status == 0)
-		f->status = ret;
-	op_finished(rec, op);
-}
-
-static void header_done(struct dmapipe_recorder *rec, struct rec_op *op, int res)
-{
-	struct rec_frame *f = op->frame;
-
-	if (res > 0) {
-		op->done += (uint64_t)res;
-		if (op->done < op->len && queue_write(rec, op) == 0)
-			return;
-		if (op->done < op->len)
-			res = -EIO;
-	} else if (res == 0) {
-		res = -EIO;
-	}
-	if (res < 0 && f->status == 0)
+		/* -ECANCELED: the recording ended first (wait_fences()) */
 		f->status = res;
-	f->pending--;
-	complete_frame(rec, f);
-}
-
-/* ---- barriers and background writeback ---------------------------------------------- */
-
-static void queue_barrier(struct dmapipe_recorder *rec)
-{
-	struct io_uring_sqe *sqe;
-	uint64_t end = complete_end(rec);
-
-	if (rec->fsync_pending || end <= rec->durable_end)
-		return;
-	sqe = get_sqe(rec);
-	if (!sqe)
-		return;
-	rec->fsync_op.kind = OP_FSYNC;
-	rec->fsync_candidate = end;
-	io_uring_prep_fsync(sqe, rec->fd, IORING_FSYNC_DATASYNC);
-	io_uring_sqe_set_data(sqe, &rec->fsync_op);
-	rec->fsync_pending = true;
-}
-
-static void barrier_done(struct dmapipe_recorder *rec, int res)
-{
-	rec->fsync_pending = false;
-	if (res < 0) {
-		recorder_fail(rec, res);
+		recorder_complete_frame(rec, f);
 		return;
 	}
-	rec->durable_end = MAX(rec->durable_end, rec->fsync_candidate);
-	rec->stats.barriers++;
+	recorder_start_frame(rec, f);
 }
 
-static void queue_writeback(struct dmapipe_recorder *rec)
+/*
+ * At the end: frames whose fence has not signalled get FENCE_FINISH_MS
+ * more, then their waits are cancelled and they complete with -ECANCELED,
+ * unwritten (the rest of the recording is not at fault).
+ */
+static void wait_fences(struct dmapipe_recorder *rec)
 {
-	uint64_t end = complete_end(rec);
-	struct io_uring_sqe *sqe;
+	uint64_t deadline = dmapipe_now_ns() + FENCE_FINISH_MS * UINT64_C(1000000);
 
-	if (!rec->wb_pending && end >= rec->wb_started + WB_CHUNK) {
-		sqe = get_sqe(rec);
+	while (rec->fences_waiting > 0 && storage_ring_wait(&rec->ring, deadline) == 0)
+		reap(rec, false);
+	if (rec->fences_waiting == 0)
+		return;
+	log_warn("record: %u frames' acquire fences did not signal within %u ms of the end: "
+		 "not recorded", rec->fences_waiting, FENCE_FINISH_MS);
+	for (struct rec_frame *f = rec->head; f; f = f->next) {
+		struct io_uring_sqe *sqe;
+
+		if (f->fence < 0)
+			continue;
+		sqe = storage_ring_sqe(&rec->ring);
 		if (!sqe)
-			return;
-		rec->wb_op.kind = OP_WRITEBACK;
-		io_uring_prep_sync_file_range(sqe, rec->fd, (unsigned int)(end - rec->wb_started),
-					      rec->wb_started, SYNC_FILE_RANGE_WRITE);
-		io_uring_sqe_set_data(sqe, &rec->wb_op);
-		rec->wb_started = end;
-		rec->wb_pending = true;
+			break;
+		io_uring_prep_cancel(sqe, &f->fence_op, 0);
+		io_uring_sqe_set_data(sqe, NULL);
 	}
-	if (!rec->drop_pending && rec->wb_started >= rec->wb_dropped + WB_LAG) {
-		struct io_uring_sqe *wait = get_sqe(rec), *drop;
-
-		if (!wait)
-			return;
-		drop = get_sqe(rec);
-		if (!drop) {
-			io_uring_prep_nop(wait);
-			io_uring_sqe_set_data(wait, NULL);
-			return;
-		}
-		/* wait for the range's writeback, then drop its clean pages */
-		rec->drop_wait_op.kind = OP_DROP_WAIT;
-		io_uring_prep_sync_file_range(wait, rec->fd, (unsigned int)WB_DROP, rec->wb_dropped,
-					      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-					      SYNC_FILE_RANGE_WAIT_AFTER);
-		io_uring_sqe_set_data(wait, &rec->drop_wait_op);
-		wait->flags |= IOSQE_IO_LINK;
-		rec->drop_op.kind = OP_DROP;
-		io_uring_prep_fadvise(drop, rec->fd, rec->wb_dropped, (off_t)WB_DROP,
-				      POSIX_FADV_DONTNEED);
-		io_uring_sqe_set_data(drop, &rec->drop_op);
-		rec->wb_dropped += WB_DROP;
-		rec->drop_pending = true;
-	}
+	storage_ring_flush(&rec->ring);
 }
 
 /* ---- completions ---------------------------------------------------------------------- */
 
-static void handle_cqe(struct dmapipe_recorder *rec, struct rec_op *op, int res)
+static void handle_cqe(void *ctx, void *data, int res)
 {
+	struct dmapipe_recorder *rec = ctx;
+	struct rec_op *op = data;
+
 	if (!op)
 		return;
 	switch (op->kind) {
 	case OP_OBJECT:
-		object_done(rec, op, res);
-		break;
 	case OP_HEADER:
-		header_done(rec, op, res);
+		recorder_write_done(rec, op, res);
 		break;
-	case OP_FSYNC:
-		barrier_done(rec, res);
+	case OP_FENCE:
+		fence_done(rec, op->frame, res);
 		break;
-	case OP_FALLOC:
-		falloc_done(rec, res);
-		break;
-	case OP_WRITEBACK:
-		rec->wb_pending = false;
-		if (res < 0)
-			log_debug("record: sync_file_range: %s", strerror(-res));
-		break;
-	case OP_DROP_WAIT:
-		if (res < 0 && res != -ECANCELED)
-			log_debug("record: sync_file_range wait: %s", strerror(-res));
-		break;
-	case OP_DROP:
-		rec->drop_pending = false;
-		rec->wb_dropped_done = rec->wb_dropped;
+	default:
+		recorder_file_op_done(rec, op, res);
 		break;
 	}
 }
 
-static int reap(struct dmapipe_recorder *rec, bool wait)
+static unsigned int reap(struct dmapipe_recorder *rec, bool wait)
 {
-	struct io_uring_cqe *cqe;
-	int n = 0, ret;
-
-	flush_sqes(rec);
-	for (;;) {
-		ret = wait && n == 0 ? io_uring_wait_cqe(&rec->ring, &cqe) :
-				       io_uring_peek_cqe(&rec->ring, &cqe);
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0)
-			break;
-		struct rec_op *op = io_uring_cqe_get_data(cqe);
-		int res = cqe->res;
-
-		io_uring_cqe_seen(&rec->ring, cqe);
-		handle_cqe(rec, op, res);
-		n++;
-		flush_sqes(rec);
-	}
-	return n;
+	return storage_ring_reap(&rec->ring, wait, handle_cqe, rec);
 }
 
 static bool busy(const struct dmapipe_recorder *rec)
 {
-	return rec->head || rec->falloc_pending || rec->fsync_pending || rec->wb_pending ||
-	       rec->drop_pending;
+	return rec->head || recorder_file_busy(rec);
 }
 
-/* ---- public: writing ---------------------------------------------------------------- */
-
-static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64_t index_offset,
-			    uint64_t index_size)
-{
-	struct rec_superblock sb = {
-		.version = REC_VERSION,
-		.block_size = rec->block,
-		.created_ns = rec->created_ns,
-		.state = state,
-		.flags = rec->direct ? 0 : REC_SB_BUFFERED,
-		.index_offset = index_offset,
-		.index_size = index_size,
-		.frame_count = rec->n_entries,
-		.data_end = rec->data_end,
-		.max_frames = rec->opts.max_frames,
-	};
-	uint8_t *b = NULL;
-	int ret;
-
-	memcpy(sb.id, rec->id, sizeof(sb.id));
-	if (posix_memalign((void **)&b, MAX(rec->mem_align, (uint32_t)dmapipe_page_size()), rec->block))
-		return -ENOMEM;
-	memset(b, 0, rec->block);
-	rec_superblock_encode(b, &sb);
-	ret = dmapipe_pwrite_full(rec->fd, b, rec->block, 0);
-	free(b);
-	return ret;
-}
-
-static int open_file(struct dmapipe_recorder *rec, const char *path)
-{
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (rec->opts.overwrite ? O_TRUNC : O_EXCL);
-	uint32_t off_align = 0, mem_align = 0;
-
-	/*
-	 * Create the file first, then ask for O_DIRECT: a file system that
-	 * refuses O_DIRECT (tmpfs before 6.6) fails open(O_CREAT | O_DIRECT)
-	 * only after it created the file, which would make the buffered
-	 * retry's O_EXCL fail with EEXIST.
-	 */
-	rec->fd = open(path, flags, 0644);
-	if (rec->fd < 0) {
-		int err = errno;
-
-		log_warn("record: cannot create %s: %s", path, strerror(err));
-		return -err;
-	}
-	if (rec->opts.mode != DMAPIPE_RECORD_BUFFERED) {
-		int fl = fcntl(rec->fd, F_GETFL);
-
-		if (fl >= 0 && fcntl(rec->fd, F_SETFL, fl | O_DIRECT) == 0) {
-			rec->direct = true;
-		} else if (errno == EINVAL && rec->opts.mode == DMAPIPE_RECORD_AUTO) {
-			log_warn("record: %s: the file system refuses O_DIRECT; recording through "
-				 "the page cache (buffered mode)", path);
-		} else {
-			int err = errno;
-
-			log_warn("record: cannot use O_DIRECT on %s: %s%s", path, strerror(err),
-				 err == EINVAL ? " (the file system refuses O_DIRECT)" : "");
-			close(rec->fd);
-			rec->fd = -1;
-			if (!rec->opts.overwrite)
-				unlink(path); /* created above (O_EXCL): leave nothing behind */
-			return -err;
-		}
-	}
-	rec_dio_alignment(rec->fd, &off_align, &mem_align);
-	if (rec->direct && off_align == 0) {
-		log_warn("record: %s: the file system reports no direct I/O support", path);
-		return -EINVAL;
-	}
-	/* a block is at least a page, so records stay page-aligned for any reader */
-	rec->block = MAX(off_align, REC_MIN_BLOCK);
-	rec->mem_align = MAX(mem_align, 1u);
-	if (rec->block > REC_MAX_BLOCK || rec->mem_align > dmapipe_page_size()) {
-		log_warn("record: %s: direct I/O alignment %u/%u is beyond what the recorder "
-			 "supports", path, off_align, mem_align);
-		return -EINVAL;
-	}
-	return 0;
-}
+/* ---- the recorder ---------------------------------------------------------------------- */
 
 static int setup_events(struct dmapipe_recorder *rec)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	unsigned int entries = 8;
 	int ret;
 
-	while (entries < rec->opts.max_frames * (MAX_OPS + 1) + 8 && entries < 4096)
-		entries *= 2;
-	ret = io_uring_queue_init(entries, &rec->ring, 0);
-	if (ret < 0) {
-		log_warn("record: io_uring is not available: %s", strerror(-ret));
-		return -ENOTSUP;
-	}
-	rec->ring_ok = true;
 	rec->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	rec->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	rec->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (rec->efd < 0 || rec->tfd < 0 || rec->epfd < 0)
 		return -errno;
-	ret = io_uring_register_eventfd(&rec->ring, rec->efd);
-	if (ret < 0)
-		return ret;
+	ret = storage_ring_init(&rec->ring, rec->opts.max_frames * (MAX_OPS + 2) + 8, rec->efd);
+	if (ret < 0) {
+		log_warn("record: io_uring is not available: %s", strerror(-ret));
+		return -ENOTSUP;
+	}
+	rec->ring_ok = true;
 	ev.data.fd = rec->efd;
 	if (epoll_ctl(rec->epfd, EPOLL_CTL_ADD, rec->efd, &ev) < 0)
 		return -errno;
@@ -875,25 +309,26 @@ static int setup_events(struct dmapipe_recorder *rec)
 static void recorder_destroy(struct dmapipe_recorder *rec)
 {
 	if (rec->ring_ok)
-		io_uring_queue_exit(&rec->ring);
+		storage_ring_exit(&rec->ring);
 	dmapipe_close(rec->efd);
 	dmapipe_close(rec->tfd);
 	dmapipe_close(rec->epfd);
 	dmapipe_close(rec->fd);
-	dmapipe_staging_clear(&rec->staging);
-	free(rec->layouts);
-	free(rec->entries);
+	storage_staging_clear(&rec->staging);
+	rec_index_clear(&rec->ix);
 	free(rec);
 }
 
 DMAPIPE_EXPORT struct dmapipe_recorder *
 dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *options)
 {
+	struct dmapipe_recorder_options opts;
 	struct dmapipe_recorder *rec;
 	struct timespec ts;
 	int ret;
 
-	if (!path || !*path || (options && options->size < sizeof(*options))) {
+	dmapipe_recorder_options_init(&opts);
+	if (!path || !*path || (options && storage_options_copy(&opts, sizeof(opts), options) < 0)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -903,10 +338,7 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 		return NULL;
 	}
 	rec->fd = rec->efd = rec->tfd = rec->epfd = -1;
-	if (options)
-		rec->opts = *options;
-	else
-		dmapipe_recorder_options_init(&rec->opts);
+	rec->opts = opts;
 	if (rec->opts.max_frames == 0)
 		rec->opts.max_frames = 1;
 	if (rec->opts.max_frames > 256)
@@ -914,56 +346,24 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 	if (rec->opts.prealloc_bytes == 0)
 		rec->falloc_unsupported = true; /* asked for none */
 
-	ret = open_file(rec, path);
-	if (ret < 0)
-		goto fail;
-	ret = setup_events(rec);
-	if (ret < 0)
-		goto fail;
 	if (getrandom(rec->id, sizeof(rec->id), 0) != sizeof(rec->id)) {
 		ret = -errno;
 		goto fail;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rec->created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	ret = recorder_create_file(rec, path);
+	if (ret < 0)
+		goto fail;
+	ret = setup_events(rec);
+	if (ret < 0)
+		goto fail;
+	storage_paths_init(&rec->paths, "record", true, rec->direct);
 	rec->write_pos = rec->block;
 	rec->data_end = rec->block;
-	rec->wb_started = rec->wb_dropped = rec->wb_dropped_done = rec->block;
-	rec->prealloc_chunk = ALIGN_UP(rec->opts.prealloc_bytes, (uint64_t)rec->block);
 	rec->stats.mode = rec->direct ? DMAPIPE_RECORD_DIRECT : DMAPIPE_RECORD_BUFFERED;
 	rec->stats.block_size = rec->block;
 	rec->stats.mem_align = rec->mem_align;
-
-	ret = write_superblock(rec, REC_STATE_RECORDING, 0, 0);
-	if (ret < 0) {
-		log_warn("record: cannot write the superblock of %s: %s", path, strerror(-ret));
-		goto fail;
-	}
-	/* the first chunk synchronously: a disk that is already full fails here */
-	if (!rec->falloc_unsupported) {
-		if (fallocate(rec->fd, 0, 0, (off_t)(rec->block + rec->prealloc_chunk)) == 0) {
-			rec->prealloc_end = rec->block + rec->prealloc_chunk;
-		} else if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) {
-			uint64_t small = UINT64_C(4) << 20;
-
-			rec->prealloc_chunk = small;
-			if (fallocate(rec->fd, 0, 0, (off_t)(rec->block + small)) == 0) {
-				rec->prealloc_end = rec->block + small;
-			} else {
-				ret = -ENOSPC;
-				log_warn("record: %s: the file system is full", path);
-				goto fail;
-			}
-		} else {
-			log_info("record: %s: no preallocation: %s", path, strerror(errno));
-			rec->falloc_unsupported = true;
-		}
-		rec->stats.preallocated = rec->prealloc_end;
-	}
-	if (fdatasync(rec->fd) < 0) {
-		ret = -errno;
-		goto fail;
-	}
 	log_info("record: %s: %s, block %u, memory alignment %u", path,
 		 rec->direct ? "O_DIRECT" : "buffered", rec->block, rec->mem_align);
 	return rec;
@@ -976,158 +376,13 @@ fail:
 	return NULL;
 }
 
-/* Bytes of the index (with the header block it ends before) if @extra frames are added. */
-static uint64_t index_reserve(const struct dmapipe_recorder *rec, uint64_t extra_frames,
-			      uint32_t extra_layouts)
-{
-	return ALIGN_UP(rec_index_size(rec->n_layouts + extra_layouts,
-				       rec->n_entries + rec->in_flight + extra_frames),
-			(uint64_t)rec->block);
-}
-
-/*
- * The bytes of object @i that are recorded. A fourcc dmapipe has no
- * geometry for (a compressed bitstream: 'FWHT', 'H264') fills its buffer
- * only to bytes_used, which varies per frame: the data of its planes
- * (offset + bytes_used, when every plane on the object gives it), rounded
- * up to the block size so that frames share a few layouts (docs/FORMAT.md).
- * Raw frames are recorded whole.
- */
-static uint64_t recorded_size(const struct dmapipe_recorder *rec, const struct dmapipe_buffer *buf,
-			      const struct dmapipe_frame_meta *meta, unsigned int i)
-{
-	const struct dmapipe_layout *l = &buf->layout;
-	uint64_t end = 0;
-
-	if (dmapipe_format_plane_count(l->format.fourcc))
-		return buf->map_size[i];
-	for (unsigned int p = 0; p < l->n_planes && p < DMAPIPE_MAX_PLANES; p++) {
-		if (l->planes[p].object != i)
-			continue;
-		if (!meta->bytes_used[p])
-			return buf->map_size[i];
-		end = MAX(end, l->planes[p].offset + meta->bytes_used[p]);
-	}
-	return MIN(ALIGN_UP(end, (uint64_t)rec->block), buf->map_size[i]);
-}
-
-/* Layouts that differ at most in the recorded sizes of a compressed format's objects. */
-static bool same_format(const struct rec_layout *a, const struct rec_layout *b)
-{
-	struct rec_layout x = *b;
-
-	if (!dmapipe_format_plane_count(a->layout.format.fourcc)) {
-		for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS; i++) {
-			x.layout.objects[i].size = a->layout.objects[i].size;
-			x.stored[i] = a->stored[i];
-		}
-	}
-	return rec_layout_equal(a, &x);
-}
-
-static int build_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
-		       struct dmapipe_buffer *buf, const struct dmapipe_frame_meta *meta)
-{
-	const struct dmapipe_layout *l = &buf->layout;
-	struct rec_layout rl;
-	uint64_t pos;
-	int idx;
-
-	memset(&rl, 0, sizeof(rl));
-	rl.layout = *l;
-	for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS; i++) {
-		rl.layout.objects[i].fd = -1;
-		rl.layout.objects[i].kind = DMAPIPE_MEM_NONE;
-		if (i >= l->n_objects) {
-			rl.layout.objects[i].size = 0;
-			continue;
-		}
-		rl.layout.objects[i].size = recorded_size(rec, buf, meta, i);
-		rl.stored[i] = ALIGN_UP(rl.layout.objects[i].size, (uint64_t)rec->block);
-	}
-	f->fh.record_flags = !rec->have_last || !same_format(&rl, &rec->last_layout) ?
-			     DMAPIPE_RECORDED_FORMAT_CHANGE : 0;
-	idx = add_layout(rec, &rl);
-	if (idx < 0)
-		return idx;
-	memcpy(f->fh.id, rec->id, sizeof(f->fh.id));
-	f->fh.layout = rl;
-	f->fh.layout_index = (uint32_t)idx;
-	f->fh.sequence = meta->sequence;
-	f->fh.timestamp_ns = meta->timestamp_ns;
-	f->fh.frame_flags = meta->flags;
-	memcpy(f->fh.bytes_used, meta->bytes_used, sizeof(f->fh.bytes_used));
-	f->size = rec->block + rec_layout_payload(&rl);
-	f->fh.record_size = f->size;
-
-	/* the ops: one per object, plus a copied tail where the padding is not mapped */
-	pos = f->offset + rec->block;
-	for (unsigned int i = 0; i < l->n_objects; i++) {
-		uint64_t data = rl.layout.objects[i].size, stored = rl.stored[i];
-		uint64_t readable = ALIGN_UP(MIN(data, l->objects[i].size), dmapipe_page_size());
-		enum dmapipe_record_path path = pick_path(rec, buf, i);
-		const uint8_t *src = path == DMAPIPE_RECORD_PATH_DIRECT ?
-				     dmapipe_buffer_direct_io_map(buf, i) : buf->map[i];
-		struct rec_op *op = &f->ops[f->n_ops++];
-		uint64_t body = stored;
-
-		if (path != DMAPIPE_RECORD_PATH_BUFFERED && stored > readable)
-			body = data / rec->block * rec->block;
-		op->kind = OP_OBJECT;
-		op->frame = f;
-		op->object = i;
-		op->src = src;
-		op->path = path;
-		op->file_off = pos;
-		/* buffered writes need no alignment: the padding stays a hole */
-		op->len = path == DMAPIPE_RECORD_PATH_BUFFERED ? data : body;
-		op->data_len = MIN(data, op->len);
-		if (op->len == 0) {
-			f->n_ops--;
-		} else if (path == DMAPIPE_RECORD_PATH_COPY) {
-			int ret = stage_copy(rec, op, buf);
-
-			if (ret < 0)
-				return ret;
-		}
-		if (body < stored) {
-			struct rec_op *tail = &f->ops[f->n_ops++];
-			int ret;
-
-			tail->kind = OP_OBJECT;
-			tail->frame = f;
-			tail->object = i;
-			tail->src = (const uint8_t *)buf->map[i] + body;
-			tail->obj_off = body;
-			tail->file_off = pos + body;
-			tail->len = stored - body;
-			tail->data_len = data - body;
-			ret = stage_copy(rec, tail, buf);
-			if (ret < 0)
-				return ret;
-		}
-		pos += stored;
-	}
-	rec->last_layout = rl;
-	rec->have_last = true;
-	return 0;
-}
-
-static void free_frame_ops(struct dmapipe_recorder *rec, struct rec_frame *f)
-{
-	for (unsigned int i = 0; i < f->n_ops; i++)
-		dmapipe_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
-	free(f->header);
-	free(f);
-}
-
 DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 					   struct dmapipe_buffer *buffer,
 					   const struct dmapipe_frame_meta *meta, void *frame_data)
 {
 	struct rec_frame *f;
 	uint64_t size, end;
-	int ret;
+	int signalled, ret;
 
 	if (!rec || !buffer || !meta || rec->finished)
 		return -EINVAL;
@@ -1135,55 +390,48 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 		return -ENOSPC;
 	if (rec->error)
 		return -EIO;
+	signalled = fence_signalled(meta->acquire_fence);
+	if (signalled < 0)
+		return signalled;
 	ret = dmapipe_buffer_map_all(buffer);
 	if (ret < 0)
 		return ret;
 	/* refuse before anything is copied: a refused frame costs nothing */
-	size = rec->block;
-	for (unsigned int i = 0; i < buffer->layout.n_objects && i < DMAPIPE_MAX_OBJECTS; i++)
-		size += ALIGN_UP(recorded_size(rec, buffer, meta, i), (uint64_t)rec->block);
+	size = recorder_record_size(rec, buffer, meta);
 	/*
 	 * the disk is behind: too much in flight, or (buffered) too much in the
 	 * page cache not yet written back and dropped
 	 */
 	if ((rec->in_flight > 0 && (rec->in_flight >= rec->opts.max_frames ||
 				    rec->in_flight_bytes + size > rec->opts.max_bytes)) ||
-	    (!rec->direct && rec->write_pos + size > rec->wb_dropped_done + WB_MAX_CACHED &&
-	     size < WB_MAX_CACHED)) {
+	    recorder_cache_full(rec, size)) {
 		rec->stats.frames_refused++;
 		return -EAGAIN;
 	}
-	/*
-	 * Frames go only into preallocated space, with room left for the
-	 * index, so a full disk always ends with a complete index. Space not
-	 * allocated yet is the disk being behind; none left is the end.
-	 */
 	end = rec->write_pos + size;
-	if (!rec->falloc_unsupported && end + index_reserve(rec, 1, 1) > rec->prealloc_end) {
-		if (rec->falloc_failed) {
-			recorder_fail(rec, -ENOSPC);
-			return -ENOSPC;
-		}
-		queue_falloc(rec, end + index_reserve(rec, 1, 1) + rec->prealloc_chunk / 2);
-		flush_sqes(rec);
+	ret = recorder_reserve_space(rec, end);
+	if (ret == -EAGAIN)
 		rec->stats.frames_refused++;
-		return -EAGAIN;
-	}
+	if (ret < 0)
+		return ret;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	if (posix_memalign((void **)&f->header, MAX(rec->mem_align, (uint32_t)dmapipe_page_size()),
-			   rec->block)) {
-		free(f);
-		return -ENOMEM;
+	f->fence = -1;
+	/* the caller keeps its fence: the recorder waits on its own duplicate */
+	if (!signalled) {
+		f->fence = fcntl(meta->acquire_fence, F_DUPFD_CLOEXEC, 3);
+		if (f->fence < 0) {
+			free(f);
+			return -errno;
+		}
 	}
-	memset(f->header, 0, rec->block);
 	f->buffer = buffer; /* borrowed until the frame is accepted */
 	f->offset = rec->write_pos;
-	f->fh.offset = f->offset;
-	ret = build_frame(rec, f, buffer, meta);
+	ret = recorder_plan_frame(rec, f, buffer, meta);
 	if (ret < 0) {
-		free_frame_ops(rec, f);
+		dmapipe_close(f->fence);
+		recorder_free_frame(rec, f);
 		return ret;
 	}
 	if (f->fh.record_flags & DMAPIPE_RECORDED_FORMAT_CHANGE)
@@ -1200,34 +448,13 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 		rec->head = f;
 	rec->tail = f;
 
-	queue_falloc(rec, end + rec->prealloc_chunk / 2);
+	recorder_queue_falloc(rec, end + rec->prealloc_chunk / 2);
 
-	f->pending = f->n_ops + 1; /* +1: held until every op is started */
-	for (unsigned int i = 0; i < f->n_ops; i++) {
-		struct rec_op *op = &f->ops[i];
-
-		ret = start_object_op(rec, op);
-		if (ret < 0) {
-			if (f->status == 0)
-				f->status = ret;
-			f->pending--;
-		} else if (op->done == op->len) {
-			/* finished synchronously (WRITE_FILE) */
-			rec->stats.path_bytes[op->path] += op->len;
-			rec->stats.path_frames[op->path]++;
-			rec->stats.bytes_written += op->len;
-			f->pending--;
-		}
-	}
-	f->pending--;
-	if (f->pending == 0) {
-		if (f->status == 0)
-			submit_header(rec, f);
-		else
-			complete_frame(rec, f);
-	}
-	/* else: the queued ops finish in dispatch, and the frame with them */
-	flush_sqes(rec);
+	if (f->fence >= 0)
+		wait_fence(rec, f);
+	else
+		recorder_start_frame(rec, f);
+	storage_ring_flush(&rec->ring);
 	return 0;
 }
 
@@ -1262,61 +489,24 @@ DMAPIPE_EXPORT int dmapipe_recorder_dispatch(struct dmapipe_recorder *rec, int t
 			drain_fd(rec->efd);
 		} else if (ev[i].data.fd == rec->tfd) {
 			drain_fd(rec->tfd);
-			queue_barrier(rec);
+			recorder_queue_barrier(rec);
 		}
 	}
 	reap(rec, false);
 	if (!rec->direct)
-		queue_writeback(rec);
-	flush_sqes(rec);
+		recorder_queue_writeback(rec);
+	storage_ring_flush(&rec->ring);
 	return rec->completed_in_dispatch;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	const struct rec_index_entry *x = a, *y = b;
-
-	return x->offset < y->offset ? -1 : x->offset > y->offset;
-}
-
-/* Writes the index at data_end; returns its size, or -errno. */
-static int64_t write_index(struct dmapipe_recorder *rec)
-{
-	uint64_t size = rec_index_size(rec->n_layouts, rec->n_entries);
-	uint64_t padded = ALIGN_UP(size, (uint64_t)rec->block);
-	uint8_t *b = NULL, *p;
-	int ret;
-
-	if (padded > SIZE_MAX)
-		return -EFBIG;
-	if (posix_memalign((void **)&b, MAX(rec->mem_align, (uint32_t)dmapipe_page_size()),
-			   (size_t)padded))
-		return -ENOMEM;
-	memset(b, 0, (size_t)padded);
-	qsort(rec->entries, rec->n_entries, sizeof(*rec->entries), cmp_entry);
-	p = b + REC_IX_HEADER_SIZE;
-	for (uint32_t i = 0; i < rec->n_layouts; i++, p += REC_LAYOUT_SIZE)
-		rec_layout_encode(p, &rec->layouts[i]);
-	for (uint64_t i = 0; i < rec->n_entries; i++, p += REC_IX_ENTRY_SIZE)
-		rec_index_entry_encode(p, &rec->entries[i]);
-	rec_index_encode_header(b, rec->id, rec->n_layouts, rec->n_entries,
-				rec_crc32c(0, b + REC_IX_HEADER_SIZE, size - REC_IX_HEADER_SIZE));
-	ret = dmapipe_pwrite_full(rec->fd, b, (size_t)padded, rec->data_end);
-	free(b);
-	return ret < 0 ? ret : (int64_t)size;
 }
 
 DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 {
-	int64_t index_size;
-	uint64_t end;
-	int ret;
-
 	if (!rec)
 		return -EINVAL;
 	if (rec->finished)
 		return rec->finish_ret;
 	rec->finished = true;
+	wait_fences(rec);
 	/* everything in flight completes (their done callbacks run) */
 	while (busy(rec))
 		if (reap(rec, true) == 0 && busy(rec))
@@ -1326,29 +516,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 		recorder_fail(rec, -EIO);
 	}
 
-	index_size = write_index(rec);
-	if (index_size < 0) {
-		log_warn("record: no room for the index (%s): the file is complete without "
-			 "one and is scanned when opened", strerror((int)-index_size));
-		end = rec->data_end;
-	} else {
-		end = rec->data_end + ALIGN_UP((uint64_t)index_size, (uint64_t)rec->block);
-	}
-	ret = 0;
-	if (ftruncate(rec->fd, (off_t)end) < 0 || fdatasync(rec->fd) < 0)
-		ret = -errno;
-	if (ret == 0 && index_size >= 0) {
-		ret = write_superblock(rec, REC_STATE_CLOSED, rec->data_end, (uint64_t)index_size);
-		if (ret == 0 && fdatasync(rec->fd) < 0)
-			ret = -errno;
-	}
-	if (!rec->direct)
-		posix_fadvise(rec->fd, 0, 0, POSIX_FADV_DONTNEED);
-	if (ret < 0) {
-		log_error("record: closing the recording failed: %s", strerror(-ret));
-		recorder_fail(rec, ret);
-	}
-	rec->stats.file_size = end;
+	recorder_close_file(rec);
 	rec->finish_ret = rec->error;
 	return rec->finish_ret;
 }
@@ -1363,8 +531,9 @@ DMAPIPE_EXPORT void dmapipe_recorder_free(struct dmapipe_recorder *rec)
 		struct rec_frame *f = rec->head;
 
 		rec->head = f->next;
+		dmapipe_close(f->fence);
 		dmapipe_buffer_unref(f->buffer);
-		free_frame_ops(rec, f);
+		recorder_free_frame(rec, f);
 	}
 	recorder_destroy(rec);
 }

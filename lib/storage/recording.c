@@ -17,6 +17,7 @@
 #include "private.h"
 #include "io.h"
 #include "codec.h"
+#include "index.h"
 
 #define SCAN_WINDOW (UINT64_C(4) << 20)
 
@@ -26,128 +27,13 @@ struct dmapipe_recording {
 	char *path;
 	struct rec_superblock sb;
 	struct dmapipe_recording_info info;
-	struct rec_layout *layouts;
-	uint32_t n_layouts;
-	struct rec_index_entry *entries;
-	uint64_t n_entries, cap_entries;
+	struct storage_paths paths; /* for dmapipe_recording_read_frame_to_buffer() */
+	struct rec_index ix;
 
 	/* scan window */
 	uint8_t *win;
 	uint64_t win_off, win_len;
 };
-
-static int add_entry(struct dmapipe_recording *r, const struct rec_index_entry *e)
-{
-	if (r->n_entries == r->cap_entries) {
-		uint64_t cap = r->cap_entries ? r->cap_entries * 2 : 256;
-		struct rec_index_entry *n = realloc(r->entries, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		r->entries = n;
-		r->cap_entries = cap;
-	}
-	r->entries[r->n_entries++] = *e;
-	return 0;
-}
-
-static int find_or_add_layout(struct dmapipe_recording *r, const struct rec_layout *l)
-{
-	struct rec_layout *n;
-
-	for (uint32_t i = 0; i < r->n_layouts; i++)
-		if (rec_layout_equal(&r->layouts[i], l))
-			return (int)i;
-	n = realloc(r->layouts, (r->n_layouts + 1) * sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	r->layouts = n;
-	r->layouts[r->n_layouts] = *l;
-	return (int)r->n_layouts++;
-}
-
-/* ---- index -------------------------------------------------------------------- */
-
-static int load_index(struct dmapipe_recording *r, const char **why)
-{
-	const struct rec_superblock *sb = &r->sb;
-	uint8_t id[16];
-	uint32_t n_layouts, body_crc;
-	uint64_t n_frames, prev_end = sb->block_size;
-	uint8_t *b, *p;
-	int ret;
-
-	if (sb->index_offset < sb->block_size || sb->index_offset % sb->block_size ||
-	    sb->index_size < REC_IX_HEADER_SIZE || sb->index_size > (UINT64_C(1) << 36)) {
-		*why = "the superblock's index offset or size is impossible";
-		return -EBADMSG;
-	}
-	if (sb->index_offset + sb->index_size > r->info.file_size) {
-		*why = "the index lies past the end of the file (truncated?)";
-		return -EBADMSG;
-	}
-	b = malloc((size_t)sb->index_size);
-	if (!b)
-		return -ENOMEM;
-	ret = dmapipe_pread_full(r->fd, b, (size_t)sb->index_size, sb->index_offset);
-	if (ret < 0) {
-		*why = "the index cannot be read";
-		goto out;
-	}
-	ret = rec_index_decode_header(b, id, &n_layouts, &n_frames, &body_crc, why);
-	if (ret < 0)
-		goto out;
-	ret = -EBADMSG;
-	if (memcmp(id, sb->id, 16) != 0) {
-		*why = "the index belongs to another recording";
-		goto out;
-	}
-	if (n_layouts > 1u << 20 || n_frames > (UINT64_C(1) << 32) ||
-	    rec_index_size(n_layouts, n_frames) != sb->index_size ||
-	    n_frames != sb->frame_count) {
-		*why = "the index's counts do not match its size or the superblock";
-		goto out;
-	}
-	if (rec_crc32c(0, b + REC_IX_HEADER_SIZE, sb->index_size - REC_IX_HEADER_SIZE) != body_crc) {
-		*why = "the index's checksum does not match";
-		goto out;
-	}
-	p = b + REC_IX_HEADER_SIZE;
-	r->layouts = calloc(n_layouts ? n_layouts : 1, sizeof(*r->layouts));
-	if (!r->layouts) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (uint32_t i = 0; i < n_layouts; i++, p += REC_LAYOUT_SIZE) {
-		ret = rec_layout_decode(p, sb->block_size, &r->layouts[i], why);
-		if (ret < 0)
-			goto out;
-		r->n_layouts++;
-	}
-	ret = -EBADMSG;
-	for (uint64_t i = 0; i < n_frames; i++, p += REC_IX_ENTRY_SIZE) {
-		struct rec_index_entry e;
-
-		rec_index_entry_decode(p, &e);
-		if (e.layout_index >= n_layouts || e.offset % sb->block_size ||
-		    e.offset < prev_end ||
-		    e.record_size != sb->block_size + rec_layout_payload(&r->layouts[e.layout_index]) ||
-		    e.offset + e.record_size > sb->index_offset) {
-			*why = "an index entry is out of order, overlaps or does not match its layout";
-			goto out;
-		}
-		prev_end = e.offset + e.record_size;
-		if (add_entry(r, &e) < 0) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	r->info.data_end = sb->index_offset;
-	ret = 0;
-out:
-	free(b);
-	return ret;
-}
 
 /* ---- scan ------------------------------------------------------------------------- */
 
@@ -164,7 +50,7 @@ static const uint8_t *scan_block(struct dmapipe_recording *r, uint64_t off, bool
 	len = sequential ? SCAN_WINDOW : block;
 	if (off + len > r->info.file_size)
 		len = (r->info.file_size - off) / block * block;
-	ret = dmapipe_pread_full(r->fd, r->win, (size_t)len, off);
+	ret = storage_pread_full(r->fd, r->win, (size_t)len, off);
 	if (ret < 0) {
 		*err = ret;
 		r->win_len = 0;
@@ -182,10 +68,7 @@ static int scan(struct dmapipe_recording *r)
 	bool sequential = false;
 	int err = 0;
 
-	free(r->layouts);
-	r->layouts = NULL;
-	r->n_layouts = 0;
-	r->n_entries = 0;
+	rec_index_clear(&r->ix);
 	r->info.bad_headers = 0;
 	r->info.data_end = block;
 	if (!r->win) {
@@ -223,18 +106,13 @@ static int scan(struct dmapipe_recording *r)
 			sequential = true;
 			continue;
 		}
-		idx = find_or_add_layout(r, &fh.layout);
+		/* the scan's own layout table: the header's number is the writer's */
+		idx = rec_index_add_layout(&r->ix, &fh.layout);
 		if (idx < 0)
 			return idx;
-		memset(&e, 0, sizeof(e));
-		e.offset = pos;
-		e.record_size = fh.record_size;
-		e.sequence = fh.sequence;
-		e.timestamp_ns = fh.timestamp_ns;
-		e.frame_flags = fh.frame_flags;
+		rec_index_entry_from_header(&e, &fh);
 		e.layout_index = (uint32_t)idx;
-		memcpy(e.bytes_used, fh.bytes_used, sizeof(e.bytes_used));
-		if (add_entry(r, &e) < 0)
+		if (rec_index_add_entry(&r->ix, &e) < 0)
 			return -ENOMEM;
 		durable = MAX(durable, fh.durable_end);
 		pos += fh.record_size;
@@ -245,11 +123,11 @@ static int scan(struct dmapipe_recording *r)
 	if (r->sb.state == REC_STATE_CLOSED)
 		durable = UINT64_MAX;
 	/* format changes and the power-loss horizon, in file order */
-	for (uint64_t i = 0; i < r->n_entries; i++) {
-		struct rec_index_entry *e = &r->entries[i];
+	for (uint64_t i = 0; i < r->ix.n_entries; i++) {
+		struct rec_index_entry *e = &r->ix.entries[i];
 
 		e->record_flags = 0;
-		if (i == 0 || e->layout_index != r->entries[i - 1].layout_index)
+		if (i == 0 || e->layout_index != r->ix.entries[i - 1].layout_index)
 			e->record_flags |= DMAPIPE_RECORDED_FORMAT_CHANGE;
 		if (e->offset + e->record_size > durable) {
 			e->record_flags |= DMAPIPE_RECORDED_UNCONFIRMED;
@@ -263,37 +141,24 @@ static int scan(struct dmapipe_recording *r)
 /* Writes the scanned index back and marks the file closed. */
 static int repair(struct dmapipe_recording *r)
 {
-	uint32_t block = r->sb.block_size;
-	uint64_t size = rec_index_size(r->n_layouts, r->n_entries);
-	uint64_t off = r->info.data_end, end = off + ALIGN_UP(size, (uint64_t)block);
 	struct rec_superblock sb = r->sb;
-	uint8_t *b, *p, sbb[REC_SB_SIZE];
+	uint64_t off = r->info.data_end, end;
+	int64_t size;
 	int ret;
 
-	b = calloc(1, (size_t)ALIGN_UP(size, (uint64_t)block));
-	if (!b)
-		return -ENOMEM;
-	p = b + REC_IX_HEADER_SIZE;
-	for (uint32_t i = 0; i < r->n_layouts; i++, p += REC_LAYOUT_SIZE)
-		rec_layout_encode(p, &r->layouts[i]);
-	for (uint64_t i = 0; i < r->n_entries; i++, p += REC_IX_ENTRY_SIZE)
-		rec_index_entry_encode(p, &r->entries[i]);
-	rec_index_encode_header(b, sb.id, r->n_layouts, r->n_entries,
-				rec_crc32c(0, b + REC_IX_HEADER_SIZE, size - REC_IX_HEADER_SIZE));
 	/* the index first, durable, then the superblock that points at it */
-	ret = dmapipe_pwrite_full(r->fd, b, (size_t)ALIGN_UP(size, (uint64_t)block), off);
-	free(b);
-	if (ret == 0 && (ftruncate(r->fd, (off_t)end) < 0 || fdatasync(r->fd) < 0))
-		ret = -errno;
-	if (ret < 0)
-		return ret;
+	size = rec_index_write(&r->ix, r->fd, sb.id, off, sb.block_size, 1);
+	if (size < 0)
+		return (int)size;
+	end = off + ALIGN_UP((uint64_t)size, (uint64_t)sb.block_size);
+	if (ftruncate(r->fd, (off_t)end) < 0 || fdatasync(r->fd) < 0)
+		return -errno;
 	sb.state = REC_STATE_CLOSED;
 	sb.index_offset = off;
-	sb.index_size = size;
-	sb.frame_count = r->n_entries;
+	sb.index_size = (uint64_t)size;
+	sb.frame_count = r->ix.n_entries;
 	sb.data_end = off;
-	rec_superblock_encode(sbb, &sb);
-	ret = dmapipe_pwrite_full(r->fd, sbb, sizeof(sbb), 0);
+	ret = rec_superblock_write(r->fd, &sb, 1);
 	if (ret == 0 && fdatasync(r->fd) < 0)
 		ret = -errno;
 	if (ret == 0) {
@@ -313,8 +178,7 @@ DMAPIPE_EXPORT void dmapipe_recording_close(struct dmapipe_recording *r)
 	if (r->dfd != r->fd)
 		dmapipe_close(r->dfd);
 	dmapipe_close(r->fd);
-	free(r->layouts);
-	free(r->entries);
+	rec_index_clear(&r->ix);
 	free(r->win);
 	free(r->path);
 	free(r);
@@ -368,7 +232,7 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 			 "a superblock", path, (unsigned long long)r->info.file_size);
 		return open_fail(r, EBADMSG);
 	}
-	ret = dmapipe_pread_full(r->fd, sbb, sizeof(sbb), 0);
+	ret = storage_pread_full(r->fd, sbb, sizeof(sbb), 0);
 	if (ret < 0)
 		return open_fail(r, -ret);
 	ret = rec_superblock_decode(sbb, &r->sb, &why);
@@ -382,9 +246,11 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 
 	ret = -EAGAIN;
 	if (r->sb.state == REC_STATE_CLOSED && !(flags & DMAPIPE_RECORDING_SCAN)) {
-		ret = load_index(r, &why);
+		ret = rec_index_read(&r->ix, r->fd, &r->sb, r->info.file_size, &why);
 		if (ret == -ENOMEM)
 			return open_fail(r, ENOMEM);
+		if (ret == 0)
+			r->info.data_end = r->sb.index_offset;
 		if (ret < 0)
 			log_warn("recording: %s: the index is damaged (%s): scanning the file "
 				 "instead", path, why);
@@ -400,7 +266,7 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 			return open_fail(r, -ret);
 		}
 		log_info("recording: %s: %llu frames recovered by a scan (%llu unconfirmed, "
-			 "%llu damaged headers)", path, (unsigned long long)r->n_entries,
+			 "%llu damaged headers)", path, (unsigned long long)r->ix.n_entries,
 			 (unsigned long long)r->info.unconfirmed,
 			 (unsigned long long)r->info.bad_headers);
 		if (flags & DMAPIPE_RECORDING_REPAIR) {
@@ -414,14 +280,14 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 	}
 	free(r->win);
 	r->win = NULL;
-	r->info.frames = r->n_entries;
-	r->info.layouts = r->n_layouts;
+	r->info.frames = r->ix.n_entries;
+	r->info.layouts = r->ix.n_layouts;
 
 	/* frames: O_DIRECT where the file system allows it */
 	if (!(flags & DMAPIPE_RECORDING_BUFFERED))
 		r->dfd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
 	if (r->dfd >= 0) {
-		rec_dio_alignment(r->dfd, &off_align, &mem_align);
+		storage_dio_alignment(r->dfd, &off_align, &mem_align);
 		if (off_align == 0 || off_align > r->sb.block_size) {
 			/* the file moved to a file system with coarser alignment */
 			close(r->dfd);
@@ -435,6 +301,7 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 		r->dfd = r->fd;
 		r->info.mem_align = 1;
 	}
+	storage_paths_init(&r->paths, "recording", false, r->info.direct);
 	return r;
 }
 
@@ -455,10 +322,10 @@ DMAPIPE_EXPORT int dmapipe_recording_get_frame(const struct dmapipe_recording *r
 
 	if (!r || !frame)
 		return -EINVAL;
-	if (index >= r->n_entries)
+	if (index >= r->ix.n_entries)
 		return -ERANGE;
-	e = &r->entries[index];
-	l = &r->layouts[e->layout_index];
+	e = &r->ix.entries[index];
+	l = &r->ix.layouts[e->layout_index];
 	memset(frame, 0, sizeof(*frame));
 	frame->offset = e->offset + r->sb.block_size;
 	frame->size = e->record_size - r->sb.block_size;
@@ -489,11 +356,11 @@ static int read_at(struct dmapipe_recording *r, void *dst, uint64_t len, uint64_
 
 	if (len > SIZE_MAX)
 		return -EINVAL;
-	ret = dmapipe_pread_full(r->dfd, dst, (size_t)len, off);
+	ret = storage_pread_full(r->dfd, dst, (size_t)len, off);
 	if (ret == -EINVAL && r->dfd != r->fd) {
 		/* this memory or length does not suit O_DIRECT here: the page cache does */
 		log_debug("recording: O_DIRECT read refused, reading through the page cache");
-		ret = dmapipe_pread_full(r->fd, dst, (size_t)len, off);
+		ret = storage_pread_full(r->fd, dst, (size_t)len, off);
 	}
 	return ret;
 }
@@ -514,12 +381,70 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame(struct dmapipe_recording *r, uin
 	return read_at(r, dst, f.size, f.offset);
 }
 
+/*
+ * Object @i of frame @f into @buffer: straight into its mapping along the
+ * path the object's history allows (the reader's paths, one at a time),
+ * and the rest -- a tail past the mapping, or all of it on the COPY path --
+ * through aligned memory and a counted copy.
+ */
+static int read_object(struct dmapipe_recording *r, const struct dmapipe_recorded_frame *f,
+		       struct dmapipe_buffer *buffer, unsigned int i)
+{
+	const struct dmapipe_object *obj = &buffer->layout.objects[i];
+	enum dmapipe_record_path path = storage_path_pick(&r->paths, obj);
+	uint32_t block = r->sb.block_size;
+	uint64_t data = f->layout.objects[i].size;
+	uint64_t stored = ALIGN_UP(data, (uint64_t)block);
+	uint64_t body = storage_direct_span(data, block, MIN(buffer->map_size[i], obj->size));
+	uint64_t off = f->offset + f->object_offset[i];
+	uint8_t *map = buffer->map[i];
+	uint8_t *tmp = NULL;
+	int ret;
+
+	if (body && (path == DMAPIPE_RECORD_PATH_DIRECT || path == DMAPIPE_RECORD_PATH_BUFFERED)) {
+		/* a udmabuf's memfd takes the DMA where its own mapping cannot */
+		uint8_t *dst = dmapipe_buffer_direct_io_map(buffer, i);
+
+		ret = read_at(r, dst ? dst : map, body, off);
+		if (ret == -EFAULT)
+			path = storage_path_fault(&r->paths, obj);
+		else if (ret < 0)
+			return ret;
+	}
+	if (body && path == DMAPIPE_RECORD_PATH_KMOD) {
+		/* a PFN mapping: dmapipe.ko reads into its own pages */
+		ret = storage_path_kmod(&r->paths, buffer, i, 0, body, r->dfd, off);
+		if (ret == -EXDEV)
+			path = DMAPIPE_RECORD_PATH_COPY;
+		else if (ret < 0)
+			return ret;
+	}
+	if (path == DMAPIPE_RECORD_PATH_COPY)
+		body = 0;
+	if (body >= data)
+		return 0;
+	ret = dmapipe_copy_allowed("recording: reading into a buffer that cannot take direct I/O");
+	if (ret < 0)
+		return ret;
+	if (posix_memalign((void **)&tmp, dmapipe_page_size(), (size_t)(stored - body)))
+		return -ENOMEM;
+	ret = read_at(r, tmp, stored - body, off + body);
+	if (ret == 0)
+		ret = dmapipe_buffer_begin_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
+	if (ret == 0) {
+		memcpy(map + body, tmp, (size_t)(data - body));
+		dmapipe_buffer_end_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
+		dmapipe_count_copy(data - body);
+	}
+	free(tmp);
+	return ret;
+}
+
 DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recording *r,
 							  uint64_t index,
 							  struct dmapipe_buffer *buffer)
 {
 	struct dmapipe_recorded_frame f;
-	uint32_t block;
 	int ret;
 
 	if (!r || !buffer)
@@ -527,7 +452,6 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recordi
 	ret = dmapipe_recording_get_frame(r, index, &f);
 	if (ret < 0)
 		return ret;
-	block = r->sb.block_size;
 	if (buffer->layout.n_objects != f.layout.n_objects)
 		return -EINVAL;
 	for (unsigned int i = 0; i < f.layout.n_objects; i++)
@@ -539,55 +463,7 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recordi
 	if (ret < 0)
 		return ret;
 	for (unsigned int i = 0; i < f.layout.n_objects; i++) {
-		uint64_t data = f.layout.objects[i].size;
-		uint64_t stored = ALIGN_UP(data, (uint64_t)block);
-		uint64_t writable = ALIGN_UP(MIN(buffer->map_size[i], buffer->layout.objects[i].size),
-					     dmapipe_page_size());
-		uint64_t body = stored <= writable ? stored : data / block * block;
-		uint64_t off = f.offset + f.object_offset[i];
-		uint8_t *map = buffer->map[i];
-		uint8_t *tmp = NULL;
-
-		if (body) {
-			/* a udmabuf's memfd takes the DMA where its own mapping cannot */
-			uint8_t *dst = dmapipe_buffer_direct_io_map(buffer, i);
-
-			ret = read_at(r, dst ? dst : map, body, off);
-			if (ret == -EFAULT && buffer->layout.objects[i].kind == DMAPIPE_MEM_DMABUF) {
-				/* a PFN mapping: let dmapipe.ko read into its own pages */
-				ret = dmapipe_kmod_read_file(buffer->layout.objects[i].fd, 0, body,
-							     r->dfd, off);
-				if (ret < 0 && ret != -EIO && ret != -ENODATA) {
-					log_debug("recording: dmapipe.ko cannot read into this "
-						  "buffer (%s)", strerror(-ret));
-					ret = -EFAULT;
-				}
-			}
-			if (ret == -EFAULT) {
-				body = 0; /* all of it through the counted copy below */
-				ret = 0;
-			}
-			if (ret < 0)
-				return ret;
-		}
-		if (body >= data)
-			continue;
-		/* the rest through aligned memory and a counted copy */
-		ret = dmapipe_copy_allowed("recording: reading into a buffer that cannot take "
-					   "direct I/O");
-		if (ret < 0)
-			return ret;
-		if (posix_memalign((void **)&tmp, dmapipe_page_size(), (size_t)(stored - body)))
-			return -ENOMEM;
-		ret = read_at(r, tmp, stored - body, off + body);
-		if (ret == 0)
-			ret = dmapipe_buffer_begin_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
-		if (ret == 0) {
-			memcpy(map + body, tmp, (size_t)(data - body));
-			dmapipe_buffer_end_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
-			dmapipe_count_copy(data - body);
-		}
-		free(tmp);
+		ret = read_object(r, &f, buffer, i);
 		if (ret < 0)
 			return ret;
 	}

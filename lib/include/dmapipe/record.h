@@ -51,7 +51,8 @@ enum dmapipe_record_mode {
 
 /**
  * Called when the recorder no longer needs a frame: its bytes are in the
- * file (status 0) or could not be written (a negative errno, e.g. -ENOSPC).
+ * file (status 0) or could not be written (a negative errno, e.g. -ENOSPC;
+ * -ECANCELED for a frame whose acquire fence never signalled).
  * The recorder has dropped its buffer reference already; @frame_data is
  * what was passed to dmapipe_recorder_submit(), so a consumer releases the
  * frame's lease here. Called from dmapipe_recorder_dispatch() and
@@ -61,7 +62,11 @@ typedef void (*dmapipe_recorder_done_func)(struct dmapipe_recorder *recorder,
 					   void *frame_data, int status, void *user_data);
 
 struct dmapipe_recorder_options {
-	uint32_t size;                 /**< set by _init() */
+	/**
+	 * sizeof the struct the caller was built with, set by _init(); fields
+	 * past it (a program built against older headers) take their defaults
+	 */
+	uint32_t size;
 	enum dmapipe_record_mode mode; /**< default DMAPIPE_RECORD_AUTO */
 	/**
 	 * frames in flight to the disk at most; a submit beyond returns
@@ -84,14 +89,22 @@ struct dmapipe_recorder_options {
 	void *user_data;
 };
 
-/** Sets the defaults. Since 0.1. */
+/**
+ * Fills @options (caller-owned; NULL is ignored) with the defaults named
+ * at each field, and size with this header's sizeof. Since 0.1.
+ */
 void dmapipe_recorder_options_init(struct dmapipe_recorder_options *options);
 
 /**
- * Creates the file @path (mode 0644) and writes its superblock. Returns
- * NULL with errno: EEXIST, EINVAL (O_DIRECT refused in DMAPIPE_RECORD_DIRECT
- * mode), ENOTSUP (built without liburing, or io_uring unavailable), or the
- * error of open/write. Since 0.1.
+ * Creates the file @path (mode 0644), writes its superblock and allocates
+ * the first space ahead. @options (NULL: the defaults) is copied, up to its
+ * size field; @path is not kept. On failure the file is not left behind
+ * (an existing one is never touched without overwrite). Returns a recorder
+ * the caller frees with dmapipe_recorder_free(), or NULL with errno:
+ * EEXIST; EINVAL (no @path, an options size that does not cover the size
+ * field, O_DIRECT refused in DMAPIPE_RECORD_DIRECT mode); ENOSPC (the file
+ * system is full already); ENOTSUP (built without liburing, or io_uring
+ * unavailable); or the error of open/write. Since 0.1.
  */
 struct dmapipe_recorder *dmapipe_recorder_new(const char *path,
 					      const struct dmapipe_recorder_options *options);
@@ -100,41 +113,63 @@ struct dmapipe_recorder *dmapipe_recorder_new(const char *path,
  * Queues a frame for writing and takes a reference on @buffer until the
  * done callback. Every object of the buffer is written from its start to
  * the end of its last plane; @meta's sequence, timestamp, flags and
- * bytes_used are recorded (its acquire fence is not used: wait for it
- * before submitting). A frame whose layout differs from the previous
+ * bytes_used are recorded. A frame whose layout differs from the previous
  * frame's is recorded as a format change.
+ *
+ * @meta's acquire fence (a sync_file, or -1) is waited for by the
+ * recorder, never by the caller: a frame whose fence has not signalled is
+ * held (it keeps its place in the file and counts as in flight) and its
+ * pixels are read only once the fence signals, in
+ * dmapipe_recorder_dispatch(). The fence stays the caller's: the recorder
+ * waits on a duplicate, so the caller may close it once this returns.
+ * dmapipe_recorder_finish() gives fences still unsignalled one second,
+ * then completes their frames with -ECANCELED, unwritten.
  *
  * Returns 0; -EAGAIN when max_frames/max_bytes are in flight (the disk is
  * behind: drop the frame, nothing was taken); -ENOSPC once the file system
  * is full (the recording is stopped: call dmapipe_recorder_finish());
  * -EPERM in strict mode when only a copy could write this buffer; -EIO
- * after a write error; -EINVAL. Since 0.1.
+ * after a write error; -EINVAL (also for an acquire fence that is not an
+ * open fd). Since 0.1.
  */
 int dmapipe_recorder_submit(struct dmapipe_recorder *recorder, struct dmapipe_buffer *buffer,
 			    const struct dmapipe_frame_meta *meta, void *frame_data);
 
-/** The pollable fd: readable when dmapipe_recorder_dispatch() has work. */
+/**
+ * The pollable fd (an epoll fd): readable when dmapipe_recorder_dispatch()
+ * has work. It stays owned by the recorder; do not close it. -1 for a NULL
+ * recorder. Since 0.1.
+ */
 int dmapipe_recorder_get_fd(const struct dmapipe_recorder *recorder);
 
 /**
- * Reaps completed writes (calling the done callback), writes frame headers,
- * runs barriers and background writeback, waiting up to @timeout_ms (0: do
- * not wait, -1: forever) for the first event. Returns the number of frames
- * completed or a negative errno. Since 0.1.
+ * Reaps completed writes (calling the done callback), starts the writes of
+ * frames whose acquire fence signalled, writes frame headers, runs barriers
+ * and background writeback, waiting up to @timeout_ms (0: do not wait, -1:
+ * forever) for the first event. Returns the number of frames completed (0
+ * after dmapipe_recorder_finish()), or -EINVAL, or the epoll_wait() error.
+ * Since 0.1.
  */
 int dmapipe_recorder_dispatch(struct dmapipe_recorder *recorder, int timeout_ms);
 
 /**
  * Ends the recording: waits for every frame in flight (calling the done
- * callback), writes the index, marks the file closed and trims the
- * preallocation. When the disk is full and the index does not fit, the
- * file is left consistent without one (readers scan it). Returns 0,
- * -ENOSPC (stopped early because the disk filled; every completed frame is
- * in the file) or the first write error. Idempotent. Since 0.1.
+ * callback; frames whose acquire fence has not signalled within a second
+ * complete with -ECANCELED), writes the index, marks the file closed and
+ * trims the preallocation. When the disk is full and the index does not
+ * fit, the file is left consistent without one (readers scan it). The
+ * recorder then takes no more frames. Returns 0, -ENOSPC (stopped early
+ * because the disk filled; every completed frame is in the file), the
+ * first write error, or -EINVAL for NULL. Idempotent: later calls return
+ * the same. Since 0.1.
  */
 int dmapipe_recorder_finish(struct dmapipe_recorder *recorder);
 
-/** Finishes (if not done) and frees. Since 0.1. */
+/**
+ * Finishes the recording if dmapipe_recorder_finish() was not called (its
+ * result is then lost), drops every buffer reference the recorder still
+ * holds, closes the file and frees @recorder. NULL is ignored. Since 0.1.
+ */
 void dmapipe_recorder_free(struct dmapipe_recorder *recorder);
 
 /** How a frame's bytes reached the disk. */
@@ -150,7 +185,10 @@ enum dmapipe_record_path {
 	DMAPIPE_RECORD_PATH_COUNT = 4,
 };
 
-/** "direct", "kmod", "copy", "buffered". Since 0.1. */
+/**
+ * A static name for @path: "direct", "kmod", "copy", "buffered", or
+ * "unknown". Since 0.1.
+ */
 const char *dmapipe_record_path_to_string(enum dmapipe_record_path path);
 
 struct dmapipe_recorder_stats {
@@ -175,6 +213,10 @@ struct dmapipe_recorder_stats {
 	uint32_t reserved[7];
 };
 
+/**
+ * Fills the caller's @stats with the counters so far (in-flight figures
+ * as of now). Nothing happens when either is NULL. Since 0.1.
+ */
 void dmapipe_recorder_get_stats(const struct dmapipe_recorder *recorder,
 				struct dmapipe_recorder_stats *stats);
 
@@ -243,40 +285,56 @@ struct dmapipe_recording_info {
  * whose writer did not finish (killed, power loss, or a full disk with no
  * room for the index), or whose index is damaged, is scanned for frame
  * headers, and with DMAPIPE_RECORDING_REPAIR the index is written back.
- * Returns NULL with errno: EBADMSG (not a dmapipe recording, or its
- * superblock is damaged; logged with the reason), EPROTONOSUPPORT (a newer
- * format version), or the error of open/read. Since 0.1.
+ * @path is copied. Returns a recording the caller closes with
+ * dmapipe_recording_close(), or NULL with errno: EINVAL (no @path, an
+ * unknown flag), EBADMSG (not a dmapipe recording, or its superblock is
+ * damaged; logged with the reason), EPROTONOSUPPORT (a newer format
+ * version), or the error of open/read/write. Since 0.1.
  */
 struct dmapipe_recording *dmapipe_recording_open(const char *path, uint32_t flags);
 
+/**
+ * Closes the file and frees @recording. A dmapipe_reader reading from it
+ * must be freed first. NULL is ignored. Since 0.1.
+ */
 void dmapipe_recording_close(struct dmapipe_recording *recording);
 
+/**
+ * Fills the caller's @info: the file, its frames and layouts, how it was
+ * opened (index or scan, repaired, O_DIRECT). Nothing happens when either
+ * is NULL. Since 0.1.
+ */
 void dmapipe_recording_get_info(const struct dmapipe_recording *recording,
 				struct dmapipe_recording_info *info);
 
 /**
- * Fills @frame with frame @index (0 ... frames-1, in file order, which is
- * the order frames were submitted in). Returns 0 or -ERANGE. Since 0.1.
+ * Fills the caller's @frame with frame @index (0 ... frames-1, in file
+ * order, which is the order frames were submitted in); no fd is in it.
+ * Returns 0, -ERANGE, or -EINVAL for NULL. Since 0.1.
  */
 int dmapipe_recording_get_frame(const struct dmapipe_recording *recording, uint64_t index,
 				struct dmapipe_recorded_frame *frame);
 
 /**
  * Reads frame @index's payload (frame.size bytes: every object at its
- * object_offset) into @dst, which must be aligned to info.mem_align and
- * hold @len >= frame.size bytes. With O_DIRECT the disk writes straight into
- * @dst. Returns 0, -ERANGE, -EINVAL (alignment, size), -ENODATA (the file
- * ends early) or the read error. Since 0.1.
+ * object_offset) into the caller's @dst, which must be aligned to
+ * info.mem_align and hold @len >= frame.size bytes. With O_DIRECT the disk
+ * writes straight into @dst. Returns 0, -ERANGE, -EINVAL (alignment, size,
+ * NULL), -ENODATA (the file ends early) or the read error. Since 0.1.
  */
 int dmapipe_recording_read_frame(struct dmapipe_recording *recording, uint64_t index,
 				 void *dst, size_t len);
 
 /**
  * Reads frame @index into @buffer's mapping, object by object (the buffer
- * needs as many objects, each at least as large as recorded). Where the
- * mapping is struct-page backed the disk writes straight into it (no copy);
- * otherwise the data goes through a counted copy (-EPERM in strict mode).
- * Returns 0 or a negative errno. Since 0.1.
+ * needs as many objects, each at least as large as recorded), along the
+ * same paths as dmapipe_reader_new() says: where the mapping is
+ * struct-page backed the disk writes straight into it (no copy), a
+ * dmapipe.ko dma-buf is filled by READ_FILE, anything else goes through a
+ * counted copy (-EPERM in strict mode). What a path was found not to work
+ * for is remembered for later calls. The caller keeps its reference to
+ * @buffer. Returns 0, -ERANGE, -EINVAL (objects, NULL), -EACCES (read-only
+ * buffer), -EPERM, or the read error. Since 0.1.
  */
 int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recording *recording, uint64_t index,
 					   struct dmapipe_buffer *buffer);
@@ -297,7 +355,8 @@ typedef void (*dmapipe_reader_done_func)(struct dmapipe_reader *reader, uint64_t
 					 int status, void *user_data);
 
 struct dmapipe_reader_options {
-	uint32_t size;       /**< set by _init() */
+	/** as dmapipe_recorder_options.size: fields past it take their defaults */
+	uint32_t size;
 	/** frames read at once at most; a submit beyond returns -EAGAIN; default 4 */
 	uint32_t max_frames;
 	/** and bytes in flight at most (one frame is always allowed); default 512 MiB */
@@ -307,7 +366,10 @@ struct dmapipe_reader_options {
 	uint32_t reserved[8];
 };
 
-/** Sets the defaults. Since 0.1. */
+/**
+ * Fills @options (caller-owned; NULL is ignored) with the defaults named
+ * at each field, and size with this header's sizeof. Since 0.1.
+ */
 void dmapipe_reader_options_init(struct dmapipe_reader_options *options);
 
 /**
@@ -320,8 +382,11 @@ void dmapipe_reader_options_init(struct dmapipe_reader_options *options);
  * PFN-mapped dma-bufs, else a counted copy (-EPERM in strict mode); a
  * recording opened without O_DIRECT is read through the page cache. The
  * paths are counted in dmapipe_reader_get_stats() with enum
- * dmapipe_record_path. @recording must outlive the reader. Returns NULL
- * with errno (ENOMEM, EINVAL). Since 0.1.
+ * dmapipe_record_path. @recording stays the caller's and must outlive the
+ * reader; @options (NULL: the defaults) is copied up to its size field.
+ * Returns a reader the caller frees with dmapipe_reader_free(), or NULL
+ * with errno: ENOMEM, EINVAL (no @recording, an options size that does not
+ * cover the size field), or the error of eventfd(). Since 0.1.
  */
 struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recording *recording,
 					  const struct dmapipe_reader_options *options);
@@ -338,20 +403,26 @@ struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recording *recording,
 int dmapipe_reader_submit(struct dmapipe_reader *reader, uint64_t index,
 			  struct dmapipe_buffer *buffer, void *frame_data);
 
-/** The pollable fd: readable when dmapipe_reader_dispatch() has work. Since 0.1. */
+/**
+ * The pollable fd (an eventfd): readable when dmapipe_reader_dispatch()
+ * has work. It stays owned by the reader; do not close it. -1 for a NULL
+ * reader. Since 0.1.
+ */
 int dmapipe_reader_get_fd(const struct dmapipe_reader *reader);
 
 /**
  * Reaps completed reads and calls the done callback for every frame
  * complete in submission order, waiting up to @timeout_ms (0: do not
  * wait, -1: until one frame is done) when there is none yet. Returns the
- * number of frames delivered or a negative errno. Since 0.1.
+ * number of frames delivered, or -EINVAL for NULL. Since 0.1.
  */
 int dmapipe_reader_dispatch(struct dmapipe_reader *reader, int timeout_ms);
 
 /**
- * Waits for the reads in flight (their frames are delivered with their
- * status if complete, else -ECANCELED) and frees the reader. Since 0.1.
+ * Waits for the reads in flight, because the kernel may still write into
+ * their buffers, delivers their frames (with their status if complete,
+ * else -ECANCELED), drops the reader's buffer references and frees it.
+ * The recording stays open. NULL is ignored. Since 0.1.
  */
 void dmapipe_reader_free(struct dmapipe_reader *reader);
 
@@ -368,7 +439,10 @@ struct dmapipe_reader_stats {
 	uint32_t reserved[8];
 };
 
-/** Since 0.1. */
+/**
+ * Fills the caller's @stats with the counters so far (zeros for a NULL
+ * reader; nothing happens for NULL @stats). Since 0.1.
+ */
 void dmapipe_reader_get_stats(const struct dmapipe_reader *reader,
 			      struct dmapipe_reader_stats *stats);
 

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Between the recorder's three files: recorder.c (when a frame is written:
+ * submitting it, holding it for its acquire fence, completing it, and the
+ * object's life), recorder-write.c (how: a record's layout and its writes
+ * along each object's path) and recorder-file.c (the file around them:
+ * creating it, space ahead, barriers, writeback, closing it with its index).
+ */
+#ifndef DMAPIPE_STORAGE_RECORDER_PRIVATE_H
+#define DMAPIPE_STORAGE_RECORDER_PRIVATE_H
+
+#include "config.h"
+
+#if HAVE_LIBURING
+
+#include "private.h"
+#include "io.h"
+#include "index.h"
+
+#define MAX_OPS (2 * DMAPIPE_MAX_OBJECTS)
+/* buffered mode: start writeback every WB_CHUNK, drop pages WB_LAG behind */
+#define WB_CHUNK (UINT64_C(8) << 20)
+#define WB_DROP (UINT64_C(32) << 20)
+#define WB_LAG (UINT64_C(64) << 20)
+/* buffered mode: frames are refused (-EAGAIN) while more is cached than this */
+#define WB_MAX_CACHED (UINT64_C(256) << 20)
+
+enum op_kind {
+	OP_OBJECT,
+	OP_HEADER,
+	OP_FENCE,  /* a frame's acquire fence signalled (IORING_OP_POLL_ADD) */
+	OP_FSYNC,
+	OP_FALLOC,
+	OP_WRITEBACK,
+	OP_DROP_WAIT,
+	OP_DROP,
+};
+
+struct rec_frame;
+
+struct rec_op {
+	enum op_kind kind;
+	struct rec_frame *frame;
+	uint64_t file_off;
+	uint64_t len;  /* bytes this op writes */
+	uint64_t done;
+	const uint8_t *src;
+	uint8_t *staging; /* owned while the op runs, or NULL */
+	size_t staging_size;
+	enum dmapipe_record_path path;
+	uint32_t object;
+	uint64_t obj_off;  /* where src starts in the object */
+	uint64_t data_len; /* for COPY: bytes of pixel data in src (the rest is padding) */
+};
+
+struct rec_frame {
+	struct rec_frame *next; /* allocation order */
+	struct dmapipe_buffer *buffer;
+	void *frame_data;
+	uint64_t offset, size;
+	struct rec_frame_header fh;
+	struct rec_op ops[MAX_OPS];
+	unsigned int n_ops;
+	struct rec_op header_op;
+	uint8_t *header;
+	int fence;              /* the recorder's duplicate of the acquire fence while
+				   the frame waits for it, else -1 */
+	struct rec_op fence_op;
+	unsigned int pending;
+	int status;
+	bool header_submitted;
+	bool complete;
+};
+
+struct dmapipe_recorder {
+	struct dmapipe_recorder_options opts;
+	int fd;
+	bool direct;
+	uint32_t block;
+	uint32_t mem_align;
+	uint8_t id[16];
+	uint64_t created_ns;
+
+	struct storage_ring ring;
+	bool ring_ok;
+	int efd, tfd, epfd;
+
+	uint64_t write_pos;
+	uint64_t prealloc_end;
+	uint64_t prealloc_chunk;
+	bool falloc_pending;
+	bool falloc_failed;    /* the file system is full (or refuses fallocate) */
+	bool falloc_unsupported;
+	struct rec_op falloc_op;
+
+	struct rec_frame *head, *tail;
+	uint32_t fences_waiting; /* frames held until their acquire fence signals */
+	uint32_t in_flight;
+	uint64_t in_flight_bytes;
+
+	uint64_t durable_end;
+	uint64_t fsync_candidate;
+	bool fsync_pending;
+	struct rec_op fsync_op;
+
+	uint64_t wb_started, wb_dropped;
+	uint64_t wb_dropped_done; /* end of the range whose pages were dropped */
+	bool wb_pending, drop_pending;
+	struct rec_op wb_op, drop_wait_op, drop_op;
+
+	struct rec_index ix;
+	struct rec_layout last_layout;
+	bool have_last;
+	uint64_t data_end; /* end of the last record written completely */
+
+	struct storage_staging staging;
+	struct storage_paths paths;
+
+	struct dmapipe_recorder_stats stats;
+	int error;   /* first write error, -ENOSPC when the disk filled */
+	bool finished;
+	int finish_ret;
+	int completed_in_dispatch;
+};
+
+/* ---- recorder.c ----------------------------------------------------------------------- */
+
+/*
+ * Every write of @f is done (or failed): the entry goes into the index,
+ * the buffer back to the caller through the done callback.
+ */
+void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
+/* Records the first error (a full disk as -ENOSPC) that stops the recording. */
+void recorder_fail(struct dmapipe_recorder *rec, int err);
+/* Offset below which every record is complete (written or failed). */
+uint64_t recorder_complete_end(const struct dmapipe_recorder *rec);
+
+/* ---- recorder-write.c ----------------------------------------------------------------- */
+
+/* The bytes of the record of @buf with @meta: its header block and its padded objects. */
+uint64_t recorder_record_size(const struct dmapipe_recorder *rec, const struct dmapipe_buffer *buf,
+			      const struct dmapipe_frame_meta *meta);
+/*
+ * Plans the record of @buf at f->offset: its layout (a format change when
+ * it differs from the previous frame's), header and one write per object
+ * (plus a copied tail where the padding is not mapped). 0 or -errno
+ * (-EPERM in strict mode, -ENOMEM); recorder_free_frame() undoes it.
+ */
+int recorder_plan_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
+			struct dmapipe_buffer *buf, const struct dmapipe_frame_meta *meta);
+/*
+ * Starts the writes of a planned frame; the frame completes when they and
+ * its header are done (at once if they all finished or failed here).
+ */
+void recorder_start_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
+/* A completion of an OP_OBJECT or OP_HEADER write. */
+void recorder_write_done(struct dmapipe_recorder *rec, struct rec_op *op, int res);
+/* Frees a frame that never started: its staging buffers, its header block, @f. */
+void recorder_free_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
+
+/* ---- recorder-file.c ------------------------------------------------------------------ */
+
+/*
+ * Creates @path (O_DIRECT, or buffered as the options allow), learns its
+ * alignment and writes the superblock of a recording in progress, with
+ * the first chunk of space allocated. 0 or -errno (the caller removes the
+ * file when rec->fd >= 0).
+ */
+int recorder_create_file(struct dmapipe_recorder *rec, const char *path);
+/*
+ * Writes the index after the last complete record, trims the file, marks
+ * it closed and syncs; a failure is recorded with recorder_fail().
+ */
+void recorder_close_file(struct dmapipe_recorder *rec);
+/* Buffered mode: true while too much of the file is in the page cache for @size more. */
+bool recorder_cache_full(const struct dmapipe_recorder *rec, uint64_t size);
+/*
+ * Whether a record ending at @end fits in the allocated space with room
+ * left for the index: 0; -EAGAIN while more is being allocated; -ENOSPC
+ * once the disk is full (the recording stops).
+ */
+int recorder_reserve_space(struct dmapipe_recorder *rec, uint64_t end);
+/* Allocates ahead up to @want_end, in the background. */
+void recorder_queue_falloc(struct dmapipe_recorder *rec, uint64_t want_end);
+/* Starts a data barrier over the records complete now, unless one runs. */
+void recorder_queue_barrier(struct dmapipe_recorder *rec);
+/* Buffered mode: starts writeback behind the writes and drops written pages. */
+void recorder_queue_writeback(struct dmapipe_recorder *rec);
+/* A completion of the file's own requests (all kinds but OP_OBJECT and OP_HEADER). */
+void recorder_file_op_done(struct dmapipe_recorder *rec, struct rec_op *op, int res);
+/* True while one of the file's own requests is in flight. */
+bool recorder_file_busy(const struct dmapipe_recorder *rec);
+
+#endif /* HAVE_LIBURING */
+
+#endif /* DMAPIPE_STORAGE_RECORDER_PRIVATE_H */
