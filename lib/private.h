@@ -158,10 +158,4 @@ int dmapipe_kmod_read_file(int dmabuf_fd, uint64_t offset, uint64_t len, int fil
 /* The system page size (util.c). */
 uint64_t dmapipe_page_size(void);
 
-/* ioctl() retried on EINTR: 0 or -errno (util.c). */
-int dmapipe_ioctl(int fd, unsigned long request, void *arg);
-
-/* A V4L2 fourcc as its four characters, or 0x%08x if they do not print (util.c). */
-const char *dmapipe_v4l2_fcc(uint32_t code, char buf[16]);
-
 #endif /* DMAPIPE_PRIVATE_H */

@@ -47,6 +47,7 @@
 
 #include "private.h"
 #include "devices/devices-private.h"
+#include "devices/v4l2-util.h"
 #include "testlib.h"
 
 #define FWHT_HDR 44
@@ -376,7 +377,7 @@ static void cmd_decide(void)
 	fmt.fmt.pix.height = 480;
 	fmt.fmt.pix.bytesperline = 1000;
 	fmt.fmt.pix.sizeimage = 1000 * 480 * 3 / 2;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &want), 0);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &want, NULL, 0), 0);
 	check_int_eq(want.n_objects, 1);
 	check_int_eq(want.n_planes, 2);
 	check_int_eq(want.planes[1].stride, 1000);
@@ -384,20 +385,20 @@ static void cmd_decide(void)
 	check_int_eq(want.objects[0].size, 720000);
 	/* YUV420: chroma strides half of bytesperline */
 	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_YUV420;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), 0);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), 0);
 	check_int_eq(have.n_planes, 3);
 	check_int_eq(have.planes[1].stride, 500);
 	check_int_eq(have.planes[2].offset, 1000 * 480 + 500 * 240);
 	/* a sizeimage too small for its bytesperline is inconsistent */
 	fmt.fmt.pix.sizeimage = 1000;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), -EPROTO);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), -EPROTO);
 	/* an odd bytesperline leaves the chroma planes no whole stride */
 	fmt.fmt.pix.sizeimage = 1001 * 480 * 2;
 	fmt.fmt.pix.bytesperline = 1001;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), -EPROTO);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), -EPROTO);
 	/* a compressed format has no layout */
 	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_FWHT;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), -ENOTSUP);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), -ENOTSUP);
 	/* one object per plane in the multi-planar "M" form */
 	memset(&fmt, 0, sizeof(fmt));
 	fmt.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
@@ -409,12 +410,12 @@ static void cmd_decide(void)
 	fmt.fmt.pix_mp.plane_fmt[0].sizeimage = 640 * 480;
 	fmt.fmt.pix_mp.plane_fmt[1].bytesperline = 640;
 	fmt.fmt.pix_mp.plane_fmt[1].sizeimage = 640 * 240;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), 0);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), 0);
 	check_int_eq(have.n_objects, 2);
 	check_int_eq(have.planes[1].object, 1);
 	check_int_eq(have.planes[1].offset, 0);
 	fmt.fmt.pix_mp.num_planes = 3;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), -EPROTO);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), -EPROTO);
 
 	/* the decisions */
 	nv12_layout(&have, 1000, 480, 8);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,29 +111,4 @@ uint64_t dmapipe_page_size(void)
 	long ps = sysconf(_SC_PAGESIZE);
 
 	return ps > 0 ? (uint64_t)ps : 4096;
-}
-
-int dmapipe_ioctl(int fd, unsigned long request, void *arg)
-{
-	int ret;
-
-	do {
-		ret = ioctl(fd, request, arg);
-	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
-}
-
-const char *dmapipe_v4l2_fcc(uint32_t code, char buf[16])
-{
-	for (int i = 0; i < 4; i++) {
-		char c = (char)((code >> (8 * i)) & 0xff);
-
-		if (c < ' ' || c > '~') {
-			snprintf(buf, 16, "0x%08x", code);
-			return buf;
-		}
-		buf[i] = c;
-	}
-	buf[4] = '\0';
-	return buf;
 }

@@ -36,6 +36,7 @@
 
 #include "private.h"
 #include "devices-private.h"
+#include "v4l2-util.h"
 #include "dmapipe/v4l2.h"
 
 #define DEFAULT_BUFFERS 4
@@ -71,8 +72,7 @@ struct vbuf {
 };
 
 struct dmapipe_v4l2_source {
-	int fd;
-	bool use_libv4l2;
+	struct dmapipe_v4l2_node node;
 	uint32_t type;   /* V4L2_BUF_TYPE_VIDEO_CAPTURE(_MPLANE) */
 	uint32_t memory; /* V4L2_MEMORY_MMAP or _DMABUF */
 	bool streaming;
@@ -83,7 +83,6 @@ struct dmapipe_v4l2_source {
 	uint32_t last_seq;
 	unsigned int n_planes_v4l2; /* planes per v4l2_buffer (mplane) */
 	struct dmapipe_layout layout;
-	uint32_t plane_sizes[VIDEO_MAX_PLANES]; /* per V4L2 plane: buffer length */
 	struct vbuf bufs[MAX_V4L2_BUFFERS];
 	unsigned int n_bufs;
 	struct dmapipe_allocator *allocator;
@@ -94,22 +93,7 @@ struct dmapipe_v4l2_source {
 
 static int xioctl(struct dmapipe_v4l2_source *s, unsigned long req, void *arg)
 {
-	int ret;
-
-	do {
-		ret = s->use_libv4l2 ? v4l2_ioctl(s->fd, req, arg) : ioctl(s->fd, req, arg);
-	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
-}
-
-static int raw_ioctl(int fd, unsigned long req, void *arg)
-{
-	int ret;
-
-	do {
-		ret = ioctl(fd, req, arg);
-	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
+	return dmapipe_v4l2_ioctl(&s->node, req, arg);
 }
 
 static const char *fourcc_str(uint32_t code, char buf[16])
@@ -117,7 +101,6 @@ static const char *fourcc_str(uint32_t code, char buf[16])
 	return dmapipe_fourcc_to_string(code, buf, 16);
 }
 
-/* V4L2 codes are four characters too; printable or hex */
 /* The sysfs name of the node ("vivid-000-vid-cap"), by its device number. */
 static void read_sysfs_name(int fd, char *name, size_t len)
 {
@@ -159,15 +142,13 @@ static int open_device(struct dmapipe_v4l2_source *s, const char *path)
 		return -ENOTTY;
 	}
 	/* raw QUERYCAP first: libv4l2 would print its own error for a non-V4L2 fd */
-	memset(&cap, 0, sizeof(cap));
-	ret = raw_ioctl(fd, VIDIOC_QUERYCAP, &cap);
+	ret = dmapipe_v4l2_querycap(fd, &cap, &caps);
 	if (ret < 0) {
 		log_error("v4l2: %s is not a V4L2 device (VIDIOC_QUERYCAP: %s)", path,
 			  strerror(-ret));
 		close(fd);
 		return ret == -ENODEV ? -ENODEV : -ENOTTY;
 	}
-	caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
 	if (!(caps & (V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_CAPTURE_MPLANE))) {
 		log_error("v4l2: %s (%s, %s) is not a video capture device", path,
 			  (const char *)cap.card, (const char *)cap.driver);
@@ -190,84 +171,38 @@ static int open_device(struct dmapipe_v4l2_source *s, const char *path)
 
 	if (caps & V4L2_CAP_VIDEO_CAPTURE) {
 		s->type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-		s->fd = v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION);
-		if (s->fd < 0) {
+		s->node.fd = v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION);
+		if (s->node.fd < 0) {
 			ret = -errno;
 			log_error("v4l2: libv4l2 cannot take %s: %s", path, strerror(-ret));
 			close(fd);
 			return ret;
 		}
-		s->use_libv4l2 = true;
+		s->node.libv4l2 = true;
 	} else {
 		s->type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-		s->fd = fd;
-		s->use_libv4l2 = false;
+		s->node.fd = fd;
+		s->node.libv4l2 = false;
 		log_info("v4l2: %s has only the multi-planar API: using kernel ioctls, "
 			 "since libv4l2's mplane plugin would hide that API", path);
 	}
 	s->info.multiplanar = s->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-	s->info.libv4l2 = s->use_libv4l2;
+	s->info.libv4l2 = s->node.libv4l2;
 	return 0;
 }
 
 static void close_device(struct dmapipe_v4l2_source *s)
 {
-	if (s->fd < 0)
+	if (s->node.fd < 0)
 		return;
-	if (s->use_libv4l2)
-		v4l2_close(s->fd);
+	if (s->node.libv4l2)
+		v4l2_close(s->node.fd);
 	else
-		close(s->fd);
-	s->fd = -1;
+		close(s->node.fd);
+	s->node.fd = -1;
 }
 
 /* ---- format negotiation ------------------------------------------------- */
-
-/* Lists the device's pixel formats into @buf for an error message. */
-static void list_formats(struct dmapipe_v4l2_source *s, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (uint32_t i = 0; i < 64; i++) {
-		struct v4l2_fmtdesc d;
-		char v[16], drm[16];
-		uint32_t fourcc;
-		int n;
-
-		memset(&d, 0, sizeof(d));
-		d.index = i;
-		d.type = s->type;
-		if (xioctl(s, VIDIOC_ENUM_FMT, &d) < 0)
-			break;
-		fourcc = dmapipe_fourcc_from_v4l2(d.pixelformat, NULL);
-		if (fourcc)
-			n = snprintf(buf + used, len - used, "%s%s (%s)", used ? ", " : "",
-				     fourcc_str(fourcc, drm), dmapipe_v4l2_fcc(d.pixelformat, v));
-		else
-			n = snprintf(buf + used, len - used, "%s%s (no DRM equivalent)",
-				     used ? ", " : "", dmapipe_v4l2_fcc(d.pixelformat, v));
-		if (n < 0 || (size_t)n >= len - used)
-			break;
-		used += (size_t)n;
-	}
-}
-
-static bool device_offers(struct dmapipe_v4l2_source *s, uint32_t pixelformat)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		struct v4l2_fmtdesc d;
-
-		memset(&d, 0, sizeof(d));
-		d.index = i;
-		d.type = s->type;
-		if (xioctl(s, VIDIOC_ENUM_FMT, &d) < 0)
-			return false;
-		if (d.pixelformat == pixelformat)
-			return true;
-	}
-	return false;
-}
 
 /* The V4L2 code for DRM @fourcc this device offers: contiguous first, then "M". */
 static int choose_pixelformat(struct dmapipe_v4l2_source *s, uint32_t fourcc, uint32_t *out)
@@ -276,16 +211,16 @@ static int choose_pixelformat(struct dmapipe_v4l2_source *s, uint32_t fourcc, ui
 	uint32_t separate = dmapipe_fourcc_to_v4l2(fourcc, true);
 	char name[16], offered[512];
 
-	if (contiguous && device_offers(s, contiguous)) {
+	if (contiguous && dmapipe_v4l2_offers(&s->node, s->type, contiguous)) {
 		*out = contiguous;
 		return 0;
 	}
 	/* one buffer per plane needs the multi-planar API */
-	if (separate && s->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE && device_offers(s, separate)) {
+	if (separate && s->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE && dmapipe_v4l2_offers(&s->node, s->type, separate)) {
 		*out = separate;
 		return 0;
 	}
-	list_formats(s, offered, sizeof(offered));
+	dmapipe_v4l2_describe_formats(&s->node, s->type, offered, sizeof(offered));
 	if (!contiguous && !separate)
 		log_error("v4l2: %s: format %s has no V4L2 equivalent dmapipe knows; the device offers %s",
 			  s->info.path, fourcc_str(fourcc, name), offered[0] ? offered : "nothing");
@@ -295,102 +230,21 @@ static int choose_pixelformat(struct dmapipe_v4l2_source *s, uint32_t fourcc, ui
 	return -EINVAL;
 }
 
-/*
- * Builds the dmapipe layout of the negotiated format. One V4L2 plane
- * holding several format planes puts them one after another, each
- * chroma stride derived from bytesperline (the V4L2 convention for
- * NV12, YUV420, ...); one V4L2 plane per format plane gives each its own
- * object.
- */
+/* The dmapipe layout of the negotiated format (v4l2-util.c has the V4L2 convention). */
 static int build_layout(struct dmapipe_v4l2_source *s, const struct v4l2_format *fmt)
 {
-	struct dmapipe_layout *l = &s->layout;
-	uint32_t pixelformat, width, height;
-	unsigned int n_objects = 1, n, p;
-	char v[16];
+	struct dmapipe_v4l2_pix pix;
+	char why[160];
+	int ret;
 
-	if (s->info.multiplanar) {
-		pixelformat = fmt->fmt.pix_mp.pixelformat;
-		width = fmt->fmt.pix_mp.width;
-		height = fmt->fmt.pix_mp.height;
-	} else {
-		pixelformat = fmt->fmt.pix.pixelformat;
-		width = fmt->fmt.pix.width;
-		height = fmt->fmt.pix.height;
+	ret = dmapipe_v4l2_layout_from_format(fmt, &s->layout, why, sizeof(why));
+	if (ret < 0) {
+		log_error("v4l2: %s: %s", s->info.path, why);
+		return ret;
 	}
-	memset(l, 0, sizeof(*l));
-	l->format.fourcc = dmapipe_fourcc_from_v4l2(pixelformat, &n_objects);
-	if (!l->format.fourcc) {
-		log_error("v4l2: %s: pixel format %s has no DRM equivalent dmapipe knows",
-			  s->info.path, dmapipe_v4l2_fcc(pixelformat, v));
-		return -ENOTSUP;
-	}
-	l->format.width = width;
-	l->format.height = height;
-	l->format.modifier = DMAPIPE_MOD_LINEAR;
-	n = dmapipe_format_plane_count(l->format.fourcc);
-	if (n == 0 || n > DMAPIPE_MAX_PLANES)
-		return -ENOTSUP;
-	l->n_planes = n;
-	s->info.pixelformat = pixelformat;
-
-	if (s->info.multiplanar && fmt->fmt.pix_mp.num_planes > 1) {
-		if (fmt->fmt.pix_mp.num_planes != n) {
-			log_error("v4l2: %s: %u V4L2 planes for a %u-plane format", s->info.path,
-				  fmt->fmt.pix_mp.num_planes, n);
-			return -EPROTO;
-		}
-		l->n_objects = n;
-		s->n_planes_v4l2 = n;
-		for (p = 0; p < n; p++) {
-			l->planes[p].object = p;
-			l->planes[p].stride = fmt->fmt.pix_mp.plane_fmt[p].bytesperline;
-			l->planes[p].offset = 0;
-			l->objects[p].fd = -1;
-			l->objects[p].size = fmt->fmt.pix_mp.plane_fmt[p].sizeimage;
-			s->plane_sizes[p] = fmt->fmt.pix_mp.plane_fmt[p].sizeimage;
-		}
-	} else {
-		uint32_t bpl, sizeimage;
-		uint64_t rb0, rb, offset = 0;
-		uint32_t rows;
-
-		if (s->info.multiplanar) {
-			bpl = fmt->fmt.pix_mp.plane_fmt[0].bytesperline;
-			sizeimage = fmt->fmt.pix_mp.plane_fmt[0].sizeimage;
-		} else {
-			bpl = fmt->fmt.pix.bytesperline;
-			sizeimage = fmt->fmt.pix.sizeimage;
-		}
-		s->n_planes_v4l2 = 1;
-		l->n_objects = 1;
-		l->objects[0].fd = -1;
-		l->objects[0].size = sizeimage;
-		s->plane_sizes[0] = sizeimage;
-		if (dmapipe_format_plane_geometry(l->format.fourcc, width, height, 0, &rb0, &rows) < 0 ||
-		    rb0 == 0)
-			return -ENOTSUP;
-		for (p = 0; p < n; p++) {
-			if (dmapipe_format_plane_geometry(l->format.fourcc, width, height, p, &rb,
-							  &rows) < 0)
-				return -ENOTSUP;
-			if ((uint64_t)bpl * rb % rb0) {
-				log_error("v4l2: %s: bytesperline %u gives plane %u no whole stride",
-					  s->info.path, bpl, p);
-				return -EPROTO;
-			}
-			l->planes[p].object = 0;
-			l->planes[p].stride = (uint32_t)((uint64_t)bpl * rb / rb0);
-			l->planes[p].offset = offset;
-			offset += (uint64_t)l->planes[p].stride * rows;
-		}
-		if (offset > sizeimage) {
-			log_error("v4l2: %s: the driver's sizeimage %u is smaller than the %llu bytes "
-				  "its bytesperline %u implies", s->info.path, sizeimage,
-				  (unsigned long long)offset, bpl);
-			return -EPROTO;
-		}
-	}
+	dmapipe_v4l2_format_read(fmt, &pix);
+	s->info.pixelformat = pix.pixelformat;
+	s->n_planes_v4l2 = s->layout.n_objects;
 	return 0;
 }
 
@@ -398,6 +252,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 {
 	struct v4l2_format fmt;
 	struct v4l2_streamparm parm;
+	struct dmapipe_v4l2_pix cur, got;
 	uint32_t pixelformat = 0;
 	char a[16], b[16];
 	int ret;
@@ -411,10 +266,10 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 	}
 	if (o->v4l2_pixelformat) {
 		pixelformat = o->v4l2_pixelformat;
-		if (!device_offers(s, pixelformat)) {
+		if (!dmapipe_v4l2_offers(&s->node, s->type, pixelformat)) {
 			char offered[512];
 
-			list_formats(s, offered, sizeof(offered));
+			dmapipe_v4l2_describe_formats(&s->node, s->type, offered, sizeof(offered));
 			log_error("v4l2: %s does not offer %s; it offers %s", s->info.path,
 				  dmapipe_v4l2_fcc(pixelformat, a),
 				  offered[0] ? offered : "nothing");
@@ -425,68 +280,36 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 		if (ret < 0)
 			return ret;
 	}
+	dmapipe_v4l2_format_read(&fmt, &cur);
 	if (pixelformat || o->width || o->height || o->bytesperline) {
-		if (s->info.multiplanar) {
-			struct v4l2_pix_format_mplane *mp = &fmt.fmt.pix_mp;
-
-			if (pixelformat)
-				mp->pixelformat = pixelformat;
-			if (o->width)
-				mp->width = o->width;
-			if (o->height)
-				mp->height = o->height;
-			mp->field = V4L2_FIELD_NONE;
-			/* let the driver choose strides for the new format,
-			 * unless a consumer asked for one */
-			for (unsigned int p = 0; p < VIDEO_MAX_PLANES; p++) {
-				mp->plane_fmt[p].bytesperline = 0;
-				mp->plane_fmt[p].sizeimage = 0;
-			}
-			mp->plane_fmt[0].bytesperline = o->bytesperline;
-		} else {
-			if (pixelformat)
-				fmt.fmt.pix.pixelformat = pixelformat;
-			if (o->width)
-				fmt.fmt.pix.width = o->width;
-			if (o->height)
-				fmt.fmt.pix.height = o->height;
-			fmt.fmt.pix.field = V4L2_FIELD_NONE;
-			fmt.fmt.pix.bytesperline = o->bytesperline;
-			fmt.fmt.pix.sizeimage = 0;
-		}
+		/* the driver chooses strides for the new format, unless a
+		 * consumer asked for one */
+		dmapipe_v4l2_format_write(&fmt, pixelformat ? pixelformat : cur.pixelformat,
+					  o->width ? o->width : cur.width,
+					  o->height ? o->height : cur.height, &o->bytesperline, 1);
 		ret = xioctl(s, VIDIOC_S_FMT, &fmt);
 		if (ret < 0) {
 			log_error("v4l2: %s: VIDIOC_S_FMT: %s", s->info.path, strerror(-ret));
 			return ret;
 		}
 	}
-	{
-		uint32_t got_pf = s->info.multiplanar ? fmt.fmt.pix_mp.pixelformat :
-							 fmt.fmt.pix.pixelformat;
-		uint32_t got_w = s->info.multiplanar ? fmt.fmt.pix_mp.width : fmt.fmt.pix.width;
-		uint32_t got_h = s->info.multiplanar ? fmt.fmt.pix_mp.height : fmt.fmt.pix.height;
-		uint32_t field = s->info.multiplanar ? fmt.fmt.pix_mp.field : fmt.fmt.pix.field;
-
-		if (pixelformat && got_pf != pixelformat) {
-			log_error("v4l2: %s: asked for %s, the driver set %s", s->info.path,
-				  dmapipe_v4l2_fcc(pixelformat, a), dmapipe_v4l2_fcc(got_pf, b));
-			return -EINVAL;
-		}
-		if ((o->width && got_w != o->width) || (o->height && got_h != o->height))
-			log_warn("v4l2: %s: asked for %ux%u, the driver gives %ux%u", s->info.path,
-				 o->width ? o->width : got_w, o->height ? o->height : got_h,
-				 got_w, got_h);
-		uint32_t got_bpl = s->info.multiplanar ? fmt.fmt.pix_mp.plane_fmt[0].bytesperline :
-							  fmt.fmt.pix.bytesperline;
-
-		if (o->bytesperline && got_bpl != o->bytesperline)
-			log_warn("v4l2: %s: asked for %u bytes per line, the driver gives %u",
-				 s->info.path, o->bytesperline, got_bpl);
-		if (field != V4L2_FIELD_NONE && field != V4L2_FIELD_ANY) {
-			log_error("v4l2: %s: interlaced capture (field %u) is not supported",
-				  s->info.path, field);
-			return -ENOTSUP;
-		}
+	dmapipe_v4l2_format_read(&fmt, &got);
+	if (pixelformat && got.pixelformat != pixelformat) {
+		log_error("v4l2: %s: asked for %s, the driver set %s", s->info.path,
+			  dmapipe_v4l2_fcc(pixelformat, a), dmapipe_v4l2_fcc(got.pixelformat, b));
+		return -EINVAL;
+	}
+	if ((o->width && got.width != o->width) || (o->height && got.height != o->height))
+		log_warn("v4l2: %s: asked for %ux%u, the driver gives %ux%u", s->info.path,
+			 o->width ? o->width : got.width, o->height ? o->height : got.height,
+			 got.width, got.height);
+	if (o->bytesperline && got.bytesperline != o->bytesperline)
+		log_warn("v4l2: %s: asked for %u bytes per line, the driver gives %u",
+			 s->info.path, o->bytesperline, got.bytesperline);
+	if (got.field != V4L2_FIELD_NONE && got.field != V4L2_FIELD_ANY) {
+		log_error("v4l2: %s: interlaced capture (field %u) is not supported",
+			  s->info.path, got.field);
+		return -ENOTSUP;
 	}
 	ret = build_layout(s, &fmt);
 	if (ret < 0)
@@ -522,51 +345,24 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 
 static void free_buffers(struct dmapipe_v4l2_source *s)
 {
-	struct v4l2_requestbuffers req;
-
 	for (unsigned int i = 0; i < s->n_bufs; i++) {
 		dmapipe_buffer_unref(s->bufs[i].buffer);
 		s->bufs[i].buffer = NULL;
 	}
 	s->n_bufs = 0;
-	if (s->fd >= 0 && !s->lost && s->memory) {
-		memset(&req, 0, sizeof(req));
-		req.type = s->type;
-		req.memory = s->memory;
-		(void)xioctl(s, VIDIOC_REQBUFS, &req);
-	}
+	if (s->node.fd >= 0 && !s->lost && s->memory)
+		(void)dmapipe_v4l2_request(&s->node, s->type, s->memory, 0);
 	s->memory = 0;
-}
-
-/* REQBUFS count 0 tells what the queue supports (kernel 4.20 and later). */
-static uint32_t queue_caps(struct dmapipe_v4l2_source *s)
-{
-	struct v4l2_requestbuffers req;
-
-	memset(&req, 0, sizeof(req));
-	req.type = s->type;
-	req.memory = V4L2_MEMORY_MMAP;
-	if (xioctl(s, VIDIOC_REQBUFS, &req) < 0)
-		return 0;
-	return req.capabilities;
 }
 
 static int request(struct dmapipe_v4l2_source *s, uint32_t memory, uint32_t count)
 {
-	struct v4l2_requestbuffers req;
-	int ret;
+	int n = dmapipe_v4l2_request(&s->node, s->type, memory, count);
 
-	memset(&req, 0, sizeof(req));
-	req.type = s->type;
-	req.memory = memory;
-	req.count = count;
-	ret = xioctl(s, VIDIOC_REQBUFS, &req);
-	if (ret < 0)
-		return ret;
-	if (req.count == 0)
-		return -ENOMEM;
+	if (n < 0)
+		return n;
 	s->memory = memory;
-	return (int)MIN(req.count, MAX_V4L2_BUFFERS);
+	return MIN(n, MAX_V4L2_BUFFERS);
 }
 
 static int qbuf(struct dmapipe_v4l2_source *s, unsigned int index)
@@ -576,14 +372,8 @@ static int qbuf(struct dmapipe_v4l2_source *s, unsigned int index)
 	struct v4l2_buffer b;
 	int ret;
 
-	memset(&b, 0, sizeof(b));
-	memset(planes, 0, sizeof(planes));
-	b.type = s->type;
-	b.memory = s->memory;
-	b.index = index;
+	dmapipe_v4l2_buffer_init(&b, planes, s->type, s->memory, index, s->n_planes_v4l2);
 	if (s->info.multiplanar) {
-		b.m.planes = planes;
-		b.length = s->n_planes_v4l2;
 		if (s->memory == V4L2_MEMORY_DMABUF) {
 			for (unsigned int p = 0; p < s->n_planes_v4l2; p++) {
 				planes[p].m.fd = l->objects[p].fd;
@@ -613,23 +403,17 @@ static int setup_export(struct dmapipe_v4l2_source *s, uint32_t count)
 		struct dmapipe_layout l = s->layout;
 
 		for (unsigned int p = 0; p < s->n_planes_v4l2; p++) {
-			struct v4l2_exportbuffer exp;
-			int ret;
+			int fd = dmapipe_v4l2_export(&s->node, s->type, (uint32_t)i, p,
+						     O_CLOEXEC | O_RDWR);
 
-			memset(&exp, 0, sizeof(exp));
-			exp.type = s->type;
-			exp.index = (uint32_t)i;
-			exp.plane = p;
-			exp.flags = O_CLOEXEC | O_RDWR;
-			ret = xioctl(s, VIDIOC_EXPBUF, &exp);
-			if (ret < 0) {
+			if (fd < 0) {
 				log_error("v4l2: %s: VIDIOC_EXPBUF buffer %d plane %u: %s",
-					  s->info.path, i, p, strerror(-ret));
+					  s->info.path, i, p, strerror(-fd));
 				for (unsigned int q = 0; q < p; q++)
 					close(l.objects[q].fd);
-				return ret;
+				return fd;
 			}
-			l.objects[p].fd = exp.fd;
+			l.objects[p].fd = fd;
 			l.objects[p].size = 0; /* the dma-buf's own size */
 		}
 		/* takes the fds, checks they are dma-bufs and large enough */
@@ -737,15 +521,19 @@ static int setup_import(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2
 
 static int setup_buffers(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_options *o)
 {
-	uint32_t caps = queue_caps(s);
+	uint32_t caps;
 	uint32_t count = o->buffers ? MIN(o->buffers, MAX_V4L2_BUFFERS) : DEFAULT_BUFFERS;
-	bool can_import = caps ? (caps & V4L2_BUF_CAP_SUPPORTS_DMABUF) != 0 : true;
-	bool can_export = caps ? (caps & V4L2_BUF_CAP_SUPPORTS_MMAP) != 0 : true;
+	bool can_import, can_export;
 	bool want_import = o->io == DMAPIPE_V4L2_IO_IMPORT ||
 			   (o->io == DMAPIPE_V4L2_IO_AUTO && o->direct_io);
 	char why[128] = "";
 	int ret;
 
+	/* a queue that cannot say what it supports (before 4.20) may do both */
+	if (dmapipe_v4l2_queue_caps(&s->node, s->type, &caps) < 0)
+		caps = 0;
+	can_import = caps ? (caps & V4L2_BUF_CAP_SUPPORTS_DMABUF) != 0 : true;
+	can_export = caps ? (caps & V4L2_BUF_CAP_SUPPORTS_MMAP) != 0 : true;
 	if (want_import && !can_import) {
 		snprintf(why, sizeof(why), "the device cannot import dma-bufs "
 			 "(no V4L2_BUF_CAP_SUPPORTS_DMABUF)");
@@ -815,7 +603,7 @@ dmapipe_v4l2_source_new(const struct dmapipe_v4l2_options *options)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->fd = -1;
+	s->node.fd = -1;
 	ret = open_device(s, options->device);
 	if (ret < 0)
 		goto fail;
@@ -878,7 +666,7 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_v4l2_source_get_buffer(struct dmap
 
 DMAPIPE_EXPORT int dmapipe_v4l2_source_get_fd(const struct dmapipe_v4l2_source *s)
 {
-	return s->fd;
+	return s->node.fd;
 }
 
 /* ---- streaming ---------------------------------------------------------- */
@@ -896,7 +684,6 @@ static int device_gone_or(struct dmapipe_v4l2_source *s, int ret)
 
 DMAPIPE_EXPORT int dmapipe_v4l2_source_start(struct dmapipe_v4l2_source *s)
 {
-	uint32_t type = s->type;
 	int ret;
 
 	if (s->lost)
@@ -912,7 +699,7 @@ DMAPIPE_EXPORT int dmapipe_v4l2_source_start(struct dmapipe_v4l2_source *s)
 			return device_gone_or(s, ret);
 		}
 	}
-	ret = xioctl(s, VIDIOC_STREAMON, &type);
+	ret = dmapipe_v4l2_stream(&s->node, s->type, true);
 	if (ret < 0) {
 		log_error("v4l2: %s: VIDIOC_STREAMON: %s", s->info.path, strerror(-ret));
 		return device_gone_or(s, ret);
@@ -924,7 +711,6 @@ DMAPIPE_EXPORT int dmapipe_v4l2_source_start(struct dmapipe_v4l2_source *s)
 
 DMAPIPE_EXPORT int dmapipe_v4l2_source_stop(struct dmapipe_v4l2_source *s)
 {
-	uint32_t type = s->type;
 	int ret = 0;
 
 	if (s->lost) {
@@ -936,7 +722,7 @@ DMAPIPE_EXPORT int dmapipe_v4l2_source_stop(struct dmapipe_v4l2_source *s)
 	}
 	if (!s->streaming)
 		return 0;
-	ret = xioctl(s, VIDIOC_STREAMOFF, &type);
+	ret = dmapipe_v4l2_stream(&s->node, s->type, false);
 	if (ret < 0) {
 		log_warn("v4l2: %s: VIDIOC_STREAMOFF: %s", s->info.path, strerror(-ret));
 		device_gone_or(s, ret);
@@ -969,17 +755,10 @@ static int dequeue(struct dmapipe_v4l2_source *s, unsigned int *index,
 		return -ENODEV;
 	if (!s->streaming)
 		return -EAGAIN;
-	memset(&b, 0, sizeof(b));
-	memset(planes, 0, sizeof(planes));
-	b.type = s->type;
-	b.memory = s->memory;
-	if (s->info.multiplanar) {
-		b.m.planes = planes;
-		b.length = VIDEO_MAX_PLANES;
-	}
+	dmapipe_v4l2_buffer_init(&b, planes, s->type, s->memory, 0, VIDEO_MAX_PLANES);
 	ret = xioctl(s, VIDIOC_DQBUF, &b);
 	if (ret == -EAGAIN) {
-		struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = s->node.fd, .events = POLLIN };
 
 		/* a vanished device answers POLLERR, its ioctls ENODEV */
 		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP))) {

@@ -19,16 +19,6 @@ enum dmapipe_v4l2_role dmapipe_v4l2_classify(uint32_t device_caps,
 
 /* ---- encoders (encoder.c) -------------------------------------------- */
 
-struct v4l2_format;
-
-/*
- * The layout of a V4L2 raw format (what a device computes: strides from
- * bytesperline, planes one after another in a single-buffer format, one
- * object per plane in an "M" format; objects[].size = sizeimage, fds -1).
- * Returns 0, -ENOTSUP (no DRM equivalent) or -EPROTO (inconsistent).
- */
-int dmapipe_encoder_layout_from_v4l2(const struct v4l2_format *fmt, struct dmapipe_layout *layout);
-
 /*
  * Can a device that computed @want import frames of @have in memory of
  * @kind? 0, or -EXDEV with the first reason written to @why.

@@ -24,7 +24,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-#include <linux/videodev2.h>
 
 #if HAVE_LIBUDEV
 #include <libudev.h>
@@ -39,11 +38,9 @@
 #include "../kernel/uapi/dmapipe.h"
 #include "private.h"
 #include "devices-private.h"
+#include "v4l2-util.h"
 
 #define SYS_CLASS "/sys/class"
-/* bounds against drivers that never end an enumeration */
-#define MAX_FORMATS 256
-#define MAX_DISCRETE_SIZES 4096
 
 /* One device with the storage of its type-specific part and formats. */
 struct entry {
@@ -259,155 +256,32 @@ static int64_t read_attr_i64(const char *path)
 
 /* ---- V4L2 ------------------------------------------------------------- */
 
-static bool is_output_type(uint32_t type)
-{
-	return type == V4L2_BUF_TYPE_VIDEO_OUTPUT || type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
-}
-
-static void probe_frame_sizes(int fd, uint32_t pixelformat, struct dmapipe_frame_sizes *sizes)
-{
-	struct v4l2_frmsizeenum fs;
-	uint64_t min_area = UINT64_MAX, max_area = 0;
-
-	memset(sizes, 0, sizeof(*sizes));
-	memset(&fs, 0, sizeof(fs));
-	fs.pixel_format = pixelformat;
-	if (dmapipe_ioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0)
-		return;
-	if (fs.type == V4L2_FRMSIZE_TYPE_CONTINUOUS || fs.type == V4L2_FRMSIZE_TYPE_STEPWISE) {
-		sizes->type = fs.type;
-		sizes->min_width = fs.stepwise.min_width;
-		sizes->min_height = fs.stepwise.min_height;
-		sizes->max_width = fs.stepwise.max_width;
-		sizes->max_height = fs.stepwise.max_height;
-		sizes->step_width = fs.stepwise.step_width;
-		sizes->step_height = fs.stepwise.step_height;
-		return;
-	}
-	if (fs.type != V4L2_FRMSIZE_TYPE_DISCRETE)
-		return;
-	sizes->type = V4L2_FRMSIZE_TYPE_DISCRETE;
-	for (uint32_t i = 0; i < MAX_DISCRETE_SIZES; i++) {
-		uint64_t area;
-
-		memset(&fs, 0, sizeof(fs));
-		fs.index = i;
-		fs.pixel_format = pixelformat;
-		if (dmapipe_ioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0 ||
-		    fs.type != V4L2_FRMSIZE_TYPE_DISCRETE)
-			break;
-		sizes->n_discrete++;
-		area = (uint64_t)fs.discrete.width * fs.discrete.height;
-		if (area < min_area) {
-			min_area = area;
-			sizes->min_width = fs.discrete.width;
-			sizes->min_height = fs.discrete.height;
-		}
-		if (area >= max_area) {
-			max_area = area;
-			sizes->max_width = fs.discrete.width;
-			sizes->max_height = fs.discrete.height;
-		}
-	}
-}
-
-/* VIDIOC_ENUM_FMT of one queue into a new array; count or -errno. */
-static int probe_formats(int fd, uint32_t type, struct dmapipe_v4l2_format **out)
-{
-	struct dmapipe_v4l2_format *formats = NULL;
-	uint32_t n = 0, cap = 0;
-	int ret = 0;
-
-	for (uint32_t i = 0; i < MAX_FORMATS; i++) {
-		struct v4l2_fmtdesc desc;
-		struct dmapipe_v4l2_format *f;
-		unsigned int n_objects = 0;
-
-		memset(&desc, 0, sizeof(desc));
-		desc.index = i;
-		desc.type = type;
-		ret = dmapipe_ioctl(fd, VIDIOC_ENUM_FMT, &desc);
-		if (ret == -EINVAL) {
-			ret = 0; /* the end of the list */
-			break;
-		}
-		if (ret < 0)
-			break;
-		if (n == cap) {
-			uint32_t ncap = cap ? cap * 2 : 8;
-			struct dmapipe_v4l2_format *v = realloc(formats, ncap * sizeof(*v));
-
-			if (!v) {
-				ret = -ENOMEM;
-				break;
-			}
-			formats = v;
-			cap = ncap;
-		}
-		f = &formats[n++];
-		memset(f, 0, sizeof(*f));
-		f->pixelformat = desc.pixelformat;
-		if (desc.flags & V4L2_FMT_FLAG_COMPRESSED)
-			f->flags |= DMAPIPE_V4L2_FORMAT_COMPRESSED;
-		if (desc.flags & V4L2_FMT_FLAG_EMULATED)
-			f->flags |= DMAPIPE_V4L2_FORMAT_EMULATED;
-		f->fourcc = dmapipe_fourcc_from_v4l2(desc.pixelformat, &n_objects);
-		f->n_objects = f->fourcc ? n_objects : 0;
-		dmapipe_strlcpy(f->description, (const char *)desc.description,
-				MIN(sizeof(f->description), sizeof(desc.description)));
-		probe_frame_sizes(fd, desc.pixelformat, &f->sizes);
-	}
-	if (ret < 0 && n == 0) {
-		free(formats);
-		return ret;
-	}
-	*out = formats;
-	return (int)n;
-}
-
 /* Allocates one MMAP buffer, exports it, frees it: 0 or -errno. */
-static int probe_expbuf(int fd, uint32_t type)
+static int probe_expbuf(const struct dmapipe_v4l2_node *node, uint32_t type)
 {
-	struct v4l2_requestbuffers req;
-	struct v4l2_exportbuffer exp;
-	int ret;
+	int ret, fd;
 
-	memset(&req, 0, sizeof(req));
-	req.count = 1;
-	req.type = type;
-	req.memory = V4L2_MEMORY_MMAP;
-	ret = dmapipe_ioctl(fd, VIDIOC_REQBUFS, &req);
+	ret = dmapipe_v4l2_request(node, type, V4L2_MEMORY_MMAP, 1);
 	if (ret < 0)
 		return ret;
-	if (req.count == 0) {
-		ret = -ENOMEM;
-	} else {
-		memset(&exp, 0, sizeof(exp));
-		exp.type = type;
-		exp.index = 0;
-		exp.plane = 0;
-		exp.flags = O_CLOEXEC | O_RDONLY;
-		ret = dmapipe_ioctl(fd, VIDIOC_EXPBUF, &exp);
-		if (ret == 0) {
-			if (!dmapipe_fd_is_dmabuf(exp.fd))
-				ret = -EBADFD;
-			close(exp.fd);
-		}
+	fd = dmapipe_v4l2_export(node, type, 0, 0, O_CLOEXEC | O_RDONLY);
+	ret = fd < 0 ? fd : 0;
+	if (fd >= 0) {
+		if (!dmapipe_fd_is_dmabuf(fd))
+			ret = -EBADFD;
+		close(fd);
 	}
-	memset(&req, 0, sizeof(req));
-	req.type = type;
-	req.memory = V4L2_MEMORY_MMAP;
-	dmapipe_ioctl(fd, VIDIOC_REQBUFS, &req);
+	(void)dmapipe_v4l2_request(node, type, V4L2_MEMORY_MMAP, 0);
 	return ret;
 }
 
-static void probe_queue(int fd, struct dmapipe_v4l2_queue *q, struct dmapipe_v4l2_format **formats,
-			uint32_t flags)
+static void probe_queue(const struct dmapipe_v4l2_node *node, struct dmapipe_v4l2_queue *q,
+			struct dmapipe_v4l2_format **formats, uint32_t flags)
 {
-	struct v4l2_requestbuffers req;
+	uint32_t caps;
 	int ret;
 
-	ret = probe_formats(fd, q->type, formats);
+	ret = dmapipe_v4l2_formats_new(node, q->type, formats);
 	if (ret < 0) {
 		q->error = -ret;
 	} else {
@@ -415,21 +289,17 @@ static void probe_queue(int fd, struct dmapipe_v4l2_queue *q, struct dmapipe_v4l
 		q->formats = *formats;
 	}
 
-	/* count 0 frees nothing that is not ours and returns the capabilities */
-	memset(&req, 0, sizeof(req));
-	req.type = q->type;
-	req.memory = V4L2_MEMORY_MMAP;
-	ret = dmapipe_ioctl(fd, VIDIOC_REQBUFS, &req);
+	ret = dmapipe_v4l2_queue_caps(node, q->type, &caps);
 	if (ret < 0) {
 		if (!q->error)
 			q->error = -ret;
 		return;
 	}
-	q->buf_caps = req.capabilities;
-	q->dmabuf_import = req.capabilities & V4L2_BUF_CAP_SUPPORTS_DMABUF;
-	q->dmabuf_export = req.capabilities & V4L2_BUF_CAP_SUPPORTS_MMAP;
+	q->buf_caps = caps;
+	q->dmabuf_import = caps & V4L2_BUF_CAP_SUPPORTS_DMABUF;
+	q->dmabuf_export = caps & V4L2_BUF_CAP_SUPPORTS_MMAP;
 	if (q->dmabuf_export && (flags & DMAPIPE_DISCOVER_PROBE_EXPORT)) {
-		ret = probe_expbuf(fd, q->type);
+		ret = probe_expbuf(node, q->type);
 		q->export_probed = true;
 		q->dmabuf_export = ret == 0;
 		if (ret < 0 && !q->error)
@@ -452,7 +322,7 @@ enum dmapipe_v4l2_role dmapipe_v4l2_classify(uint32_t caps,
 	const struct dmapipe_v4l2_queue *in = NULL, *out = NULL;
 
 	for (unsigned int i = 0; i < n_queues; i++) {
-		if (is_output_type(queues[i].type))
+		if (dmapipe_v4l2_is_output_type(queues[i].type))
 			in = &queues[i];
 		else if (queues[i].type == V4L2_BUF_TYPE_VIDEO_CAPTURE ||
 			 queues[i].type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE)
@@ -477,6 +347,7 @@ enum dmapipe_v4l2_role dmapipe_v4l2_classify(uint32_t caps,
 static void probe_v4l2(struct entry *e, const struct node *node, uint32_t flags)
 {
 	struct dmapipe_v4l2_device *v = &e->u.v4l2;
+	struct dmapipe_v4l2_node node_v4l2 = { .fd = -1 };
 	struct v4l2_capability cap;
 	uint32_t caps;
 	char path[PATH_MAX + 8];
@@ -493,8 +364,7 @@ static void probe_v4l2(struct entry *e, const struct node *node, uint32_t flags)
 		e->dev.error_op = "open";
 		return;
 	}
-	memset(&cap, 0, sizeof(cap));
-	ret = dmapipe_ioctl(fd, VIDIOC_QUERYCAP, &cap);
+	ret = dmapipe_v4l2_querycap(fd, &cap, &caps);
 	if (ret < 0) {
 		e->dev.error = -ret;
 		e->dev.error_op = "VIDIOC_QUERYCAP";
@@ -508,9 +378,7 @@ static void probe_v4l2(struct entry *e, const struct node *node, uint32_t flags)
 			MIN(sizeof(v->bus_info), sizeof(cap.bus_info)));
 	v->version = cap.version;
 	v->capabilities = cap.capabilities;
-	v->device_caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps
-								    : cap.capabilities;
-	caps = v->device_caps;
+	v->device_caps = caps;
 
 	if (caps & V4L2_CAP_VIDEO_M2M_MPLANE) {
 		v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
@@ -528,12 +396,13 @@ static void probe_v4l2(struct entry *e, const struct node *node, uint32_t flags)
 		else if (caps & V4L2_CAP_VIDEO_CAPTURE)
 			v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	}
+	node_v4l2.fd = fd;
 	v->multiplanar = caps & (V4L2_CAP_VIDEO_M2M_MPLANE | V4L2_CAP_VIDEO_CAPTURE_MPLANE |
 				 V4L2_CAP_VIDEO_OUTPUT_MPLANE);
 	for (uint32_t i = 0; i < v->n_queues; i++) {
 		struct dmapipe_v4l2_queue *q = &v->queues[i];
 
-		probe_queue(fd, q, &e->formats[i], flags);
+		probe_queue(&node_v4l2, q, &e->formats[i], flags);
 		if (q->error == EBUSY && !e->dev.error) {
 			e->dev.error = EBUSY;
 			e->dev.error_op = "VIDIOC_REQBUFS";
@@ -841,7 +710,7 @@ dmapipe_device_list_find_v4l2(const struct dmapipe_device_list *list,
 		for (uint32_t q = 0; q < dev->v4l2->n_queues; q++) {
 			const struct dmapipe_v4l2_queue *queue = &dev->v4l2->queues[q];
 
-			if (is_output_type(queue->type) != input)
+			if (dmapipe_v4l2_is_output_type(queue->type) != input)
 				continue;
 			if (!pixelformat && queue->n_formats)
 				return dev;

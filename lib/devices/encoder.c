@@ -37,6 +37,7 @@
 
 #include "private.h"
 #include "devices-private.h"
+#include "v4l2-util.h"
 #include "dmapipe/device.h"
 #include "dmapipe/encoder.h"
 
@@ -71,67 +72,7 @@ DMAPIPE_EXPORT void dmapipe_encoder_options_init(struct dmapipe_encoder_options 
 	o->capture_buffers = DEFAULT_CAPTURE_BUFFERS;
 }
 
-/* ---- pure parts: V4L2 formats as layouts, and the import decision -------- */
-
-int dmapipe_encoder_layout_from_v4l2(const struct v4l2_format *fmt, struct dmapipe_layout *l)
-{
-	bool mp = V4L2_TYPE_IS_MULTIPLANAR(fmt->type);
-	uint32_t pf = mp ? fmt->fmt.pix_mp.pixelformat : fmt->fmt.pix.pixelformat;
-	uint32_t w = mp ? fmt->fmt.pix_mp.width : fmt->fmt.pix.width;
-	uint32_t h = mp ? fmt->fmt.pix_mp.height : fmt->fmt.pix.height;
-	unsigned int n_objects = 1, n;
-
-	memset(l, 0, sizeof(*l));
-	l->format.fourcc = dmapipe_fourcc_from_v4l2(pf, &n_objects);
-	if (!l->format.fourcc)
-		return -ENOTSUP;
-	l->format.width = w;
-	l->format.height = h;
-	l->format.modifier = DMAPIPE_MOD_LINEAR;
-	n = dmapipe_format_plane_count(l->format.fourcc);
-	if (n == 0 || n > DMAPIPE_MAX_PLANES)
-		return -ENOTSUP;
-	l->n_planes = n;
-	for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS; i++)
-		l->objects[i].fd = -1;
-
-	if (mp && fmt->fmt.pix_mp.num_planes > 1) {
-		if (fmt->fmt.pix_mp.num_planes != n)
-			return -EPROTO;
-		l->n_objects = n;
-		for (unsigned int p = 0; p < n; p++) {
-			l->planes[p].object = p;
-			l->planes[p].stride = fmt->fmt.pix_mp.plane_fmt[p].bytesperline;
-			l->objects[p].size = fmt->fmt.pix_mp.plane_fmt[p].sizeimage;
-		}
-		return 0;
-	}
-
-	uint32_t bpl = mp ? fmt->fmt.pix_mp.plane_fmt[0].bytesperline : fmt->fmt.pix.bytesperline;
-	uint32_t sizeimage = mp ? fmt->fmt.pix_mp.plane_fmt[0].sizeimage : fmt->fmt.pix.sizeimage;
-	uint64_t rb0, rb, offset = 0;
-	uint32_t rows;
-
-	l->n_objects = 1;
-	l->objects[0].size = sizeimage;
-	if (dmapipe_format_plane_geometry(l->format.fourcc, w, h, 0, &rb0, &rows) < 0 || !rb0)
-		return -ENOTSUP;
-	/* V4L2's convention: the planes follow each other in the buffer, each
-	 * chroma stride derived from bytesperline */
-	for (unsigned int p = 0; p < n; p++) {
-		if (dmapipe_format_plane_geometry(l->format.fourcc, w, h, p, &rb, &rows) < 0)
-			return -ENOTSUP;
-		if ((uint64_t)bpl * rb % rb0)
-			return -EPROTO;
-		l->planes[p].object = 0;
-		l->planes[p].stride = (uint32_t)((uint64_t)bpl * rb / rb0);
-		l->planes[p].offset = offset;
-		offset += (uint64_t)l->planes[p].stride * rows;
-	}
-	if (offset > sizeimage)
-		return -EPROTO;
-	return 0;
-}
+/* ---- the import decision ------------------------------------------------- */
 
 int dmapipe_encoder_layout_compatible(const struct dmapipe_layout *have, enum dmapipe_mem_kind kind,
 				      const struct dmapipe_layout *want, char *why, size_t len)
@@ -238,7 +179,7 @@ struct pending_done {
 };
 
 struct dmapipe_encoder {
-	int fd;
+	struct dmapipe_v4l2_node node; /* never through libv4l2: mem2mem needs no conversion */
 	int epfd;
 	int evfd;                 /* copy mode: done callbacks waiting */
 	bool in_epoll;
@@ -286,45 +227,6 @@ static int find_encoder(uint32_t codec, char *path, size_t len)
 	return ret;
 }
 
-static bool queue_offers(struct dmapipe_encoder *e, uint32_t type, uint32_t pixelformat)
-{
-	for (uint32_t i = 0; i < 128; i++) {
-		struct v4l2_fmtdesc d;
-
-		memset(&d, 0, sizeof(d));
-		d.index = i;
-		d.type = type;
-		if (dmapipe_ioctl(e->fd, VIDIOC_ENUM_FMT, &d) < 0)
-			return false;
-		if (d.pixelformat == pixelformat)
-			return true;
-	}
-	return false;
-}
-
-static void list_raw_formats(struct dmapipe_encoder *e, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (uint32_t i = 0; i < 64; i++) {
-		struct v4l2_fmtdesc d;
-		char v[16];
-		int n;
-
-		memset(&d, 0, sizeof(d));
-		d.index = i;
-		d.type = e->out_type;
-		if (dmapipe_ioctl(e->fd, VIDIOC_ENUM_FMT, &d) < 0)
-			break;
-		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-			     dmapipe_v4l2_fcc(d.pixelformat, v));
-		if (n < 0 || (size_t)n >= len - used)
-			break;
-		used += (size_t)n;
-	}
-}
-
 static int set_ctrl(struct dmapipe_encoder *e, uint32_t id, int32_t value, bool required)
 {
 	struct v4l2_queryctrl q;
@@ -334,7 +236,7 @@ static int set_ctrl(struct dmapipe_encoder *e, uint32_t id, int32_t value, bool 
 
 	memset(&q, 0, sizeof(q));
 	q.id = id;
-	if (dmapipe_ioctl(e->fd, VIDIOC_QUERYCTRL, &q) < 0 || (q.flags & V4L2_CTRL_FLAG_DISABLED)) {
+	if (dmapipe_v4l2_ioctl(&e->node, VIDIOC_QUERYCTRL, &q) < 0 || (q.flags & V4L2_CTRL_FLAG_DISABLED)) {
 		if (required)
 			log_error("encoder: %s has no control 0x%08x", e->info.path, id);
 		else
@@ -349,7 +251,7 @@ static int set_ctrl(struct dmapipe_encoder *e, uint32_t id, int32_t value, bool 
 	cs.which = V4L2_CTRL_WHICH_CUR_VAL;
 	cs.count = 1;
 	cs.controls = &c;
-	ret = dmapipe_ioctl(e->fd, VIDIOC_S_EXT_CTRLS, &cs);
+	ret = dmapipe_v4l2_ioctl(&e->node, VIDIOC_S_EXT_CTRLS, &cs);
 	if (ret < 0)
 		log_error("encoder: %s: control %s = %d: %s", e->info.path, (const char *)q.name,
 			  value, strerror(-ret));
@@ -415,8 +317,7 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 {
 	struct v4l2_capability cap;
 	struct v4l2_format fmt;
-	struct v4l2_requestbuffers req;
-	uint32_t caps;
+	uint32_t caps, qcaps;
 	char v[16];
 	int ret;
 
@@ -430,20 +331,18 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 	} else {
 		dmapipe_strlcpy(e->info.path, device, sizeof(e->info.path));
 	}
-	e->fd = open(e->info.path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (e->fd < 0) {
+	e->node.fd = open(e->info.path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (e->node.fd < 0) {
 		ret = -errno;
 		log_error("encoder: cannot open %s: %s", e->info.path, strerror(-ret));
 		return ret;
 	}
-	memset(&cap, 0, sizeof(cap));
-	ret = dmapipe_ioctl(e->fd, VIDIOC_QUERYCAP, &cap);
+	ret = dmapipe_v4l2_querycap(e->node.fd, &cap, &caps);
 	if (ret < 0) {
 		log_error("encoder: %s is not a V4L2 device (VIDIOC_QUERYCAP: %s)", e->info.path,
 			  strerror(-ret));
 		return ret == -ENODEV ? -ENODEV : -ENOTTY;
 	}
-	caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
 	dmapipe_strlcpy(e->info.driver, (const char *)cap.driver, sizeof(e->info.driver));
 	dmapipe_strlcpy(e->info.card, (const char *)cap.card, sizeof(e->info.card));
 	if (!(caps & (V4L2_CAP_VIDEO_M2M | V4L2_CAP_VIDEO_M2M_MPLANE)) ||
@@ -457,7 +356,7 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 					     V4L2_BUF_TYPE_VIDEO_OUTPUT;
 	e->cap_type = e->info.multiplanar ? V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE :
 					     V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	if (!queue_offers(e, e->cap_type, e->opt.codec)) {
+	if (!dmapipe_v4l2_offers(&e->node, e->cap_type, e->opt.codec)) {
 		log_error("encoder: %s (%s) does not encode to %s", e->info.path, e->info.card,
 			  dmapipe_v4l2_fcc(e->opt.codec, v));
 		return device ? -EINVAL : -ENODEV;
@@ -465,13 +364,14 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 	/* the coded format first: it decides what the raw side offers */
 	memset(&fmt, 0, sizeof(fmt));
 	fmt.type = e->cap_type;
-	ret = dmapipe_ioctl(e->fd, VIDIOC_G_FMT, &fmt);
+	ret = dmapipe_v4l2_ioctl(&e->node, VIDIOC_G_FMT, &fmt);
 	if (ret == 0) {
+		/* only the format: the rest (sizeimage) stays the driver's */
 		if (e->info.multiplanar)
 			fmt.fmt.pix_mp.pixelformat = e->opt.codec;
 		else
 			fmt.fmt.pix.pixelformat = e->opt.codec;
-		ret = dmapipe_ioctl(e->fd, VIDIOC_S_FMT, &fmt);
+		ret = dmapipe_v4l2_ioctl(&e->node, VIDIOC_S_FMT, &fmt);
 	}
 	if (ret < 0) {
 		log_error("encoder: %s: setting the coded format %s: %s", e->info.path,
@@ -480,11 +380,8 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 	}
 	e->info.codec = e->opt.codec;
 
-	memset(&req, 0, sizeof(req));
-	req.type = e->out_type;
-	req.memory = V4L2_MEMORY_MMAP;
-	if (dmapipe_ioctl(e->fd, VIDIOC_REQBUFS, &req) == 0)
-		e->info.can_import = (req.capabilities & V4L2_BUF_CAP_SUPPORTS_DMABUF) != 0;
+	if (dmapipe_v4l2_queue_caps(&e->node, e->out_type, &qcaps) == 0)
+		e->info.can_import = (qcaps & V4L2_BUF_CAP_SUPPORTS_DMABUF) != 0;
 	return apply_controls(e);
 }
 
@@ -505,7 +402,8 @@ dmapipe_encoder_new(const struct dmapipe_encoder_options *options)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->fd = e->epfd = e->evfd = -1;
+	e->node.fd = e->epfd = e->evfd = -1;
+	e->node.libv4l2 = false;
 	e->cb_slot = -1;
 	e->opt = *options;
 	if (!e->opt.max_in_flight)
@@ -539,7 +437,7 @@ dmapipe_encoder_new(const struct dmapipe_encoder_options *options)
 	return e;
 
 fail:
-	dmapipe_close(e->fd);
+	dmapipe_close(e->node.fd);
 	dmapipe_close(e->epfd);
 	dmapipe_close(e->evfd);
 	free(e);
@@ -558,6 +456,8 @@ static int out_format(struct dmapipe_encoder *e, const struct dmapipe_layout *la
 {
 	bool separate = layout->n_objects > 1;
 	uint32_t pf = dmapipe_fourcc_to_v4l2(layout->format.fourcc, separate);
+	uint32_t bpl[DMAPIPE_MAX_PLANES] = { 0 };
+	struct dmapipe_v4l2_pix got;
 	char a[16], b[16];
 
 	if (!pf || (separate && !e->info.multiplanar)) {
@@ -566,69 +466,43 @@ static int out_format(struct dmapipe_encoder *e, const struct dmapipe_layout *la
 		if (!pf)
 			return -ENOTSUP;
 	}
-	if (!queue_offers(e, e->out_type, pf)) {
+	if (!dmapipe_v4l2_offers(&e->node, e->out_type, pf)) {
 		uint32_t other = dmapipe_fourcc_to_v4l2(layout->format.fourcc, !separate);
 
-		if (other && (!separate || e->info.multiplanar) && queue_offers(e, e->out_type, other)) {
+		if (other && (!separate || e->info.multiplanar) &&
+		    dmapipe_v4l2_offers(&e->node, e->out_type, other)) {
 			pf = other;
 		} else {
 			char offered[384];
 
-			list_raw_formats(e, offered, sizeof(offered));
+			dmapipe_v4l2_describe_formats(&e->node, e->out_type, offered, sizeof(offered));
 			log_error("encoder: %s does not take %s frames; it takes %s", e->info.path,
 				  dmapipe_fourcc_to_string(layout->format.fourcc, a, sizeof(a)),
 				  offered[0] ? offered : "nothing");
 			return -EINVAL;
 		}
 	}
+	for (unsigned int p = 0; p < layout->n_planes && p < DMAPIPE_MAX_PLANES; p++)
+		bpl[p] = layout->planes[p].stride;
 	memset(fmt, 0, sizeof(*fmt));
 	fmt->type = e->out_type;
-	if (e->info.multiplanar) {
-		struct v4l2_pix_format_mplane *mp = &fmt->fmt.pix_mp;
-
-		mp->pixelformat = pf;
-		mp->width = layout->format.width;
-		mp->height = layout->format.height;
-		mp->field = V4L2_FIELD_NONE;
-		mp->colorspace = e->opt.colorspace;
-		mp->xfer_func = e->opt.xfer_func;
-		mp->ycbcr_enc = e->opt.ycbcr_enc;
-		mp->quantization = e->opt.quantization;
-		unsigned int n = 1;
-
-		(void)dmapipe_fourcc_from_v4l2(pf, &n);
-		mp->num_planes = (uint8_t)n;
-		for (unsigned int p = 0; strides && p < n && p < layout->n_planes; p++)
-			mp->plane_fmt[p].bytesperline = layout->planes[p].stride;
-	} else {
-		struct v4l2_pix_format *pix = &fmt->fmt.pix;
-
-		pix->pixelformat = pf;
-		pix->width = layout->format.width;
-		pix->height = layout->format.height;
-		pix->field = V4L2_FIELD_NONE;
-		pix->colorspace = e->opt.colorspace;
-		pix->xfer_func = e->opt.xfer_func;
-		pix->ycbcr_enc = e->opt.ycbcr_enc;
-		pix->quantization = e->opt.quantization;
-		if (strides)
-			pix->bytesperline = layout->planes[0].stride;
-	}
-	int ret = dmapipe_ioctl(e->fd, set ? VIDIOC_S_FMT : VIDIOC_TRY_FMT, fmt);
+	dmapipe_v4l2_format_write(fmt, pf, layout->format.width, layout->format.height,
+				  strides ? bpl : NULL, layout->n_planes);
+	dmapipe_v4l2_format_set_colorimetry(fmt, e->opt.colorspace, e->opt.xfer_func,
+					    e->opt.ycbcr_enc, e->opt.quantization);
+	int ret = dmapipe_v4l2_ioctl(&e->node, set ? VIDIOC_S_FMT : VIDIOC_TRY_FMT, fmt);
 
 	if (ret < 0) {
 		log_error("encoder: %s: %s on OUTPUT: %s", e->info.path,
 			  set ? "VIDIOC_S_FMT" : "VIDIOC_TRY_FMT", strerror(-ret));
 		return ret;
 	}
-	uint32_t got_pf = e->info.multiplanar ? fmt->fmt.pix_mp.pixelformat : fmt->fmt.pix.pixelformat;
-	uint32_t got_w = e->info.multiplanar ? fmt->fmt.pix_mp.width : fmt->fmt.pix.width;
-	uint32_t got_h = e->info.multiplanar ? fmt->fmt.pix_mp.height : fmt->fmt.pix.height;
-
-	if (got_pf != pf || got_w != layout->format.width || got_h != layout->format.height) {
+	dmapipe_v4l2_format_read(fmt, &got);
+	if (got.pixelformat != pf || got.width != layout->format.width ||
+	    got.height != layout->format.height) {
 		log_error("encoder: %s cannot encode %s %ux%u (it would take %s %ux%u)", e->info.path,
 			  dmapipe_v4l2_fcc(pf, a), layout->format.width, layout->format.height,
-			  dmapipe_v4l2_fcc(got_pf, b), got_w, got_h);
+			  dmapipe_v4l2_fcc(got.pixelformat, b), got.width, got.height);
 		return -EINVAL;
 	}
 	return 0;
@@ -650,7 +524,7 @@ DMAPIPE_EXPORT int dmapipe_encoder_get_layout(struct dmapipe_encoder *e,
 	ret = out_format(e, &l, false, false, &fmt);
 	if (ret < 0)
 		return ret;
-	ret = dmapipe_encoder_layout_from_v4l2(&fmt, layout);
+	ret = dmapipe_v4l2_layout_from_format(&fmt, layout, NULL, 0);
 	return ret == -EPROTO ? -EINVAL : ret;
 }
 
@@ -672,7 +546,7 @@ DMAPIPE_EXPORT int dmapipe_encoder_check_layout(struct dmapipe_encoder *e,
 		snprintf(why, len, "the encoder does not take this format");
 		return ret;
 	}
-	ret = dmapipe_encoder_layout_from_v4l2(&fmt, &want);
+	ret = dmapipe_v4l2_layout_from_format(&fmt, &want, NULL, 0);
 	if (ret < 0) {
 		snprintf(why, len, "the encoder's format has no layout dmapipe knows");
 		return -EXDEV;
@@ -747,18 +621,13 @@ static void unmap_out(struct out_slot *s)
 /* Stops both queues and frees every buffer; frames still in the device are cancelled. */
 static void teardown(struct dmapipe_encoder *e)
 {
-	struct v4l2_requestbuffers req;
-	uint32_t type;
-
 	if (e->in_epoll) {
-		epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->fd, NULL);
+		epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->node.fd, NULL);
 		e->in_epoll = false;
 	}
 	if (e->streaming) {
-		type = e->out_type;
-		(void)dmapipe_ioctl(e->fd, VIDIOC_STREAMOFF, &type);
-		type = e->cap_type;
-		(void)dmapipe_ioctl(e->fd, VIDIOC_STREAMOFF, &type);
+		(void)dmapipe_v4l2_stream(&e->node, e->out_type, false);
+		(void)dmapipe_v4l2_stream(&e->node, e->cap_type, false);
 		e->streaming = false;
 	}
 	for (unsigned int i = 0; i < e->n_out; i++) {
@@ -784,18 +653,10 @@ static void teardown(struct dmapipe_encoder *e)
 		e->cap[i].buffer = NULL;
 		e->cap[i].held = false;
 	}
-	if (e->n_out) {
-		memset(&req, 0, sizeof(req));
-		req.type = e->out_type;
-		req.memory = e->out_memory;
-		(void)dmapipe_ioctl(e->fd, VIDIOC_REQBUFS, &req);
-	}
-	if (e->n_cap) {
-		memset(&req, 0, sizeof(req));
-		req.type = e->cap_type;
-		req.memory = V4L2_MEMORY_MMAP;
-		(void)dmapipe_ioctl(e->fd, VIDIOC_REQBUFS, &req);
-	}
+	if (e->n_out)
+		(void)dmapipe_v4l2_request(&e->node, e->out_type, e->out_memory, 0);
+	if (e->n_cap)
+		(void)dmapipe_v4l2_request(&e->node, e->cap_type, V4L2_MEMORY_MMAP, 0);
 	e->n_out = e->n_cap = 0;
 	e->stats.in_flight = 0;
 	e->drained = false;
@@ -807,16 +668,8 @@ static int qbuf_cap(struct dmapipe_encoder *e, unsigned int i)
 	struct v4l2_plane planes[VIDEO_MAX_PLANES];
 	struct v4l2_buffer b;
 
-	memset(&b, 0, sizeof(b));
-	memset(planes, 0, sizeof(planes));
-	b.type = e->cap_type;
-	b.memory = V4L2_MEMORY_MMAP;
-	b.index = i;
-	if (e->info.multiplanar) {
-		b.m.planes = planes;
-		b.length = 1;
-	}
-	return dmapipe_ioctl(e->fd, VIDIOC_QBUF, &b);
+	dmapipe_v4l2_buffer_init(&b, planes, e->cap_type, V4L2_MEMORY_MMAP, i, 1);
+	return dmapipe_v4l2_ioctl(&e->node, VIDIOC_QBUF, &b);
 }
 
 /*
@@ -826,19 +679,14 @@ static int qbuf_cap(struct dmapipe_encoder *e, unsigned int i)
  */
 static int export_capture(struct dmapipe_encoder *e, unsigned int i)
 {
-	struct v4l2_exportbuffer exp;
 	struct dmapipe_layout l;
-	int ret;
+	int fd, ret;
 
-	memset(&exp, 0, sizeof(exp));
-	exp.type = e->cap_type;
-	exp.index = i;
-	exp.flags = O_CLOEXEC | O_RDONLY;
-	ret = dmapipe_ioctl(e->fd, VIDIOC_EXPBUF, &exp);
-	if (ret < 0) {
+	fd = dmapipe_v4l2_export(&e->node, e->cap_type, i, 0, O_CLOEXEC | O_RDONLY);
+	if (fd < 0) {
 		log_error("encoder: %s: VIDIOC_EXPBUF (CAPTURE %u): %s", e->info.path, i,
-			  strerror(-ret));
-		return ret;
+			  strerror(-fd));
+		return fd;
 	}
 	memset(&l, 0, sizeof(l));
 	l.format.fourcc = e->info.codec;
@@ -849,7 +697,7 @@ static int export_capture(struct dmapipe_encoder *e, unsigned int i)
 	l.n_objects = 1;
 	for (unsigned int o = 0; o < DMAPIPE_MAX_OBJECTS; o++)
 		l.objects[o].fd = -1;
-	l.objects[0].fd = exp.fd;
+	l.objects[0].fd = fd;
 	l.objects[0].size = 0; /* the dma-buf's own size */
 	/* takes the fd */
 	e->cap[i].buffer = dmapipe_buffer_new_from_fds(&l);
@@ -862,67 +710,20 @@ static int export_capture(struct dmapipe_encoder *e, unsigned int i)
 	return 0;
 }
 
-/* MMAP buffer @i of @type: maps every plane; 0 or -errno. */
-static int map_buffer(struct dmapipe_encoder *e, uint32_t type, unsigned int i, unsigned int n_planes,
-		      int prot, void **maps, size_t *lens)
-{
-	struct v4l2_plane planes[VIDEO_MAX_PLANES];
-	struct v4l2_buffer b;
-	int ret;
-
-	memset(&b, 0, sizeof(b));
-	memset(planes, 0, sizeof(planes));
-	b.type = type;
-	b.memory = V4L2_MEMORY_MMAP;
-	b.index = i;
-	if (e->info.multiplanar) {
-		b.m.planes = planes;
-		b.length = VIDEO_MAX_PLANES;
-	}
-	ret = dmapipe_ioctl(e->fd, VIDIOC_QUERYBUF, &b);
-	if (ret < 0)
-		return ret;
-	for (unsigned int p = 0; p < n_planes; p++) {
-		size_t len = e->info.multiplanar ? planes[p].length : b.length;
-		off_t off = e->info.multiplanar ? (off_t)planes[p].m.mem_offset : (off_t)b.m.offset;
-		void *m = mmap(NULL, len, prot, MAP_SHARED, e->fd, off);
-
-		if (m == MAP_FAILED)
-			return -errno;
-		maps[p] = m;
-		lens[p] = len;
-	}
-	return 0;
-}
-
-static int request(struct dmapipe_encoder *e, uint32_t type, uint32_t memory, uint32_t count)
-{
-	struct v4l2_requestbuffers req;
-	int ret;
-
-	memset(&req, 0, sizeof(req));
-	req.type = type;
-	req.memory = memory;
-	req.count = count;
-	ret = dmapipe_ioctl(e->fd, VIDIOC_REQBUFS, &req);
-	if (ret < 0)
-		return ret;
-	return req.count ? (int)req.count : -ENOMEM;
-}
-
 static int setup_capture(struct dmapipe_encoder *e)
 {
+	struct dmapipe_v4l2_pix pix;
 	struct v4l2_format fmt;
 	int n, ret;
 
 	memset(&fmt, 0, sizeof(fmt));
 	fmt.type = e->cap_type;
-	ret = dmapipe_ioctl(e->fd, VIDIOC_G_FMT, &fmt);
+	ret = dmapipe_v4l2_ioctl(&e->node, VIDIOC_G_FMT, &fmt);
 	if (ret < 0)
 		return ret;
-	e->info.capture_size = e->info.multiplanar ? fmt.fmt.pix_mp.plane_fmt[0].sizeimage :
-						      fmt.fmt.pix.sizeimage;
-	n = request(e, e->cap_type, V4L2_MEMORY_MMAP, e->opt.capture_buffers);
+	dmapipe_v4l2_format_read(&fmt, &pix);
+	e->info.capture_size = pix.sizeimage;
+	n = dmapipe_v4l2_request(&e->node, e->cap_type, V4L2_MEMORY_MMAP, e->opt.capture_buffers);
 	if (n < 0) {
 		log_error("encoder: %s: VIDIOC_REQBUFS (CAPTURE, MMAP): %s", e->info.path,
 			  strerror(-n));
@@ -934,7 +735,8 @@ static int setup_capture(struct dmapipe_encoder *e)
 		size_t len = 0;
 
 		e->n_cap = (unsigned int)i + 1;
-		ret = map_buffer(e, e->cap_type, (unsigned int)i, 1, PROT_READ, &map, &len);
+		ret = dmapipe_v4l2_map_buffer(&e->node, e->cap_type, (unsigned int)i, 1, PROT_READ,
+					      &map, &len);
 		if (ret < 0) {
 			log_error("encoder: %s: mapping bitstream buffer %d: %s", e->info.path, i,
 				  strerror(-ret));
@@ -962,7 +764,7 @@ static int setup_capture(struct dmapipe_encoder *e)
 static int setup_output(struct dmapipe_encoder *e, bool import)
 {
 	uint32_t memory = import ? V4L2_MEMORY_DMABUF : V4L2_MEMORY_MMAP;
-	int n = request(e, e->out_type, memory, e->opt.max_in_flight);
+	int n = dmapipe_v4l2_request(&e->node, e->out_type, memory, e->opt.max_in_flight);
 	int ret;
 
 	if (n < 0) {
@@ -975,8 +777,8 @@ static int setup_output(struct dmapipe_encoder *e, bool import)
 	if (import)
 		return 0;
 	for (unsigned int i = 0; i < e->n_out; i++) {
-		ret = map_buffer(e, e->out_type, i, e->n_vplanes, PROT_READ | PROT_WRITE,
-				 e->out[i].map, e->out[i].map_len);
+		ret = dmapipe_v4l2_map_buffer(&e->node, e->out_type, i, e->n_vplanes,
+					      PROT_READ | PROT_WRITE, e->out[i].map, e->out[i].map_len);
 		if (ret < 0) {
 			log_error("encoder: %s: mapping OUTPUT buffer %u: %s", e->info.path, i,
 				  strerror(-ret));
@@ -989,15 +791,11 @@ static int setup_output(struct dmapipe_encoder *e, bool import)
 static int start(struct dmapipe_encoder *e)
 {
 	struct epoll_event ev;
-	uint32_t type;
 	int ret;
 
-	type = e->out_type;
-	ret = dmapipe_ioctl(e->fd, VIDIOC_STREAMON, &type);
-	if (ret == 0) {
-		type = e->cap_type;
-		ret = dmapipe_ioctl(e->fd, VIDIOC_STREAMON, &type);
-	}
+	ret = dmapipe_v4l2_stream(&e->node, e->out_type, true);
+	if (ret == 0)
+		ret = dmapipe_v4l2_stream(&e->node, e->cap_type, true);
 	if (ret < 0) {
 		log_error("encoder: %s: VIDIOC_STREAMON: %s", e->info.path, strerror(-ret));
 		return ret;
@@ -1006,7 +804,7 @@ static int start(struct dmapipe_encoder *e)
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLOUT;
 	ev.data.u32 = 0;
-	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->fd, &ev) < 0)
+	if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->node.fd, &ev) < 0)
 		return -errno;
 	e->in_epoll = true;
 	return 0;
@@ -1020,6 +818,7 @@ static int configure(struct dmapipe_encoder *e, const struct dmapipe_layout *hav
 		     enum dmapipe_mem_kind kind)
 {
 	struct v4l2_format fmt;
+	struct dmapipe_v4l2_pix pix;
 	struct dmapipe_layout want;
 	char why[160] = "", name[16];
 	bool import;
@@ -1028,14 +827,15 @@ static int configure(struct dmapipe_encoder *e, const struct dmapipe_layout *hav
 	ret = out_format(e, have, e->opt.io != DMAPIPE_ENCODER_IO_COPY, true, &fmt);
 	if (ret < 0)
 		return ret == -ENOTSUP ? -EINVAL : ret;
-	ret = dmapipe_encoder_layout_from_v4l2(&fmt, &want);
+	ret = dmapipe_v4l2_layout_from_format(&fmt, &want, NULL, 0);
 	if (ret < 0) {
 		log_error("encoder: %s: its raw format has no layout dmapipe knows", e->info.path);
 		return -EINVAL;
 	}
 	e->info.layout = want;
-	e->info.pixelformat = e->info.multiplanar ? fmt.fmt.pix_mp.pixelformat : fmt.fmt.pix.pixelformat;
-	e->n_vplanes = e->info.multiplanar ? MAX(fmt.fmt.pix_mp.num_planes, 1) : 1;
+	dmapipe_v4l2_format_read(&fmt, &pix);
+	e->info.pixelformat = pix.pixelformat;
+	e->n_vplanes = MAX(pix.num_planes, 1);
 
 	if (e->opt.io == DMAPIPE_ENCODER_IO_COPY) {
 		import = false;
@@ -1109,15 +909,8 @@ static int dq_output(struct dmapipe_encoder *e)
 	struct out_slot *s;
 	int ret;
 
-	memset(&b, 0, sizeof(b));
-	memset(planes, 0, sizeof(planes));
-	b.type = e->out_type;
-	b.memory = e->out_memory;
-	if (e->info.multiplanar) {
-		b.m.planes = planes;
-		b.length = VIDEO_MAX_PLANES;
-	}
-	ret = dmapipe_ioctl(e->fd, VIDIOC_DQBUF, &b);
+	dmapipe_v4l2_buffer_init(&b, planes, e->out_type, e->out_memory, 0, VIDEO_MAX_PLANES);
+	ret = dmapipe_v4l2_ioctl(&e->node, VIDIOC_DQBUF, &b);
 	if (ret < 0)
 		return ret;
 	if (b.index >= e->n_out || !e->out[b.index].queued) {
@@ -1158,15 +951,8 @@ static int dq_capture(struct dmapipe_encoder *e)
 	uint32_t used;
 	int ret;
 
-	memset(&b, 0, sizeof(b));
-	memset(planes, 0, sizeof(planes));
-	b.type = e->cap_type;
-	b.memory = V4L2_MEMORY_MMAP;
-	if (e->info.multiplanar) {
-		b.m.planes = planes;
-		b.length = VIDEO_MAX_PLANES;
-	}
-	ret = dmapipe_ioctl(e->fd, VIDIOC_DQBUF, &b);
+	dmapipe_v4l2_buffer_init(&b, planes, e->cap_type, V4L2_MEMORY_MMAP, 0, VIDEO_MAX_PLANES);
+	ret = dmapipe_v4l2_ioctl(&e->node, VIDIOC_DQBUF, &b);
 	if (ret == -EPIPE) {
 		/* after the LAST buffer */
 		e->drained = true;
@@ -1312,7 +1098,7 @@ static int drain(struct dmapipe_encoder *e, int timeout_ms)
 		return 0;
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.cmd = V4L2_ENC_CMD_STOP;
-	ret = dmapipe_ioctl(e->fd, VIDIOC_ENCODER_CMD, &cmd);
+	ret = dmapipe_v4l2_ioctl(&e->node, VIDIOC_ENCODER_CMD, &cmd);
 	if (ret < 0) {
 		/* no stop command: wait for the frames in the device instead */
 		log_info("encoder: %s: VIDIOC_ENCODER_CMD stop: %s", e->info.path, strerror(-ret));
@@ -1360,7 +1146,7 @@ DMAPIPE_EXPORT void dmapipe_encoder_free(struct dmapipe_encoder *e)
 	if (e->n_pending)
 		run_pending(e);
 	free(e->pending);
-	dmapipe_close(e->fd);
+	dmapipe_close(e->node.fd);
 	dmapipe_close(e->epfd);
 	dmapipe_close(e->evfd);
 	free(e);
@@ -1395,21 +1181,14 @@ static uint64_t object_ino(const struct dmapipe_layout *l)
 
 static int create_slot(struct dmapipe_encoder *e)
 {
-	struct v4l2_create_buffers cb;
-	int ret;
+	int index;
 
 	if (e->n_out >= MAX_SLOTS)
 		return -ENOSPC;
-	memset(&cb, 0, sizeof(cb));
-	cb.count = 1;
-	cb.memory = V4L2_MEMORY_DMABUF;
-	cb.format.type = e->out_type;
-	ret = dmapipe_ioctl(e->fd, VIDIOC_G_FMT, &cb.format);
-	if (ret == 0)
-		ret = dmapipe_ioctl(e->fd, VIDIOC_CREATE_BUFS, &cb);
-	if (ret < 0)
-		return ret;
-	if (cb.count < 1 || cb.index != e->n_out)
+	index = dmapipe_v4l2_create_buffer(&e->node, e->out_type, V4L2_MEMORY_DMABUF);
+	if (index < 0)
+		return index;
+	if ((unsigned int)index != e->n_out)
 		return -EPROTO;
 	memset(&e->out[e->n_out], 0, sizeof(e->out[0]));
 	return (int)e->n_out++;
@@ -1563,14 +1342,8 @@ DMAPIPE_EXPORT int dmapipe_encoder_submit(struct dmapipe_encoder *e, struct dmap
 		e->stats.frames_refused++;
 		return -EAGAIN;
 	}
-	memset(&b, 0, sizeof(b));
-	memset(planes, 0, sizeof(planes));
-	b.type = e->out_type;
+	dmapipe_v4l2_buffer_init(&b, planes, e->out_type, 0, 0, e->n_vplanes);
 	b.field = V4L2_FIELD_NONE;
-	if (e->info.multiplanar) {
-		b.m.planes = planes;
-		b.length = e->n_vplanes;
-	}
 	i = e->info.io == DMAPIPE_ENCODER_IO_IMPORT ? submit_import(e, buffer, &b, planes) :
 						       submit_copy(e, buffer, &b, planes);
 	if (i < 0) {
@@ -1588,7 +1361,7 @@ DMAPIPE_EXPORT int dmapipe_encoder_submit(struct dmapipe_encoder *e, struct dmap
 	cookie_to_tv(e->next_cookie, &b.timestamp);
 	e->next_cookie++;
 
-	ret = dmapipe_ioctl(e->fd, VIDIOC_QBUF, &b);
+	ret = dmapipe_v4l2_ioctl(&e->node, VIDIOC_QBUF, &b);
 	if (ret < 0) {
 		struct out_slot *s = &e->out[i];
 
