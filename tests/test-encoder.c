@@ -96,6 +96,7 @@ struct stream {
 	uint8_t *data;
 	size_t len, cap;
 	uint64_t packets, keyframes;
+	uint64_t exported; /* packets that came with their bitstream buffer */
 	uint64_t seq[512];
 	uint32_t width, height;
 	const char *name;
@@ -127,6 +128,8 @@ static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_
 		s->seq[s->packets] = p->sequence;
 	if (p->flags & DMAPIPE_FRAME_KEYFRAME)
 		s->keyframes++;
+	if (p->buffer)
+		s->exported++;
 	s->packets++;
 }
 
@@ -455,9 +458,38 @@ static void cmd_decide(void)
 	dmapipe_encoder_options_init(&o);
 	o.n_controls = DMAPIPE_ENCODER_MAX_CONTROLS + 1;
 	check(!dmapipe_encoder_new(&o) && errno == EINVAL);
-	dmapipe_encoder_options_init(&o);
-	o.size = 8; /* an older, smaller struct than this library knows */
-	check(!dmapipe_encoder_new(&o) && errno == EINVAL);
+	{
+		/* an older caller's smaller struct: the fields it has are read,
+		 * the ones it lacks keep their defaults */
+		struct {
+			struct dmapipe_encoder_options o;
+			uint64_t newer; /* a field of some later version */
+		} big;
+		struct dmapipe_encoder *enc;
+
+		dmapipe_encoder_options_init(&o);
+		o.device = "/nonexistent/video99";
+		o.size = offsetof(struct dmapipe_encoder_options, export_packets);
+		check(!dmapipe_encoder_new(&o) && errno == ENOENT);
+		/* only the size field: the default device (the first FWHT
+		 * encoder: none on the host), and io 7 past the size is not read */
+		o.size = sizeof(uint32_t);
+		o.io = 7;
+		enc = dmapipe_encoder_new(&o);
+		check_msg(enc || errno == ENOENT, "a 4-byte struct: %s", strerror(errno));
+		dmapipe_encoder_free(enc);
+		o.size = 2;
+		check(!dmapipe_encoder_new(&o) && errno == EINVAL);
+		/* a newer caller's larger struct: taken while what this library
+		 * does not know is zero, refused when it asks for more */
+		memset(&big, 0, sizeof(big));
+		dmapipe_encoder_options_init(&big.o);
+		big.o.size = sizeof(big);
+		big.o.device = "/nonexistent/video99";
+		check(!dmapipe_encoder_new(&big.o) && errno == ENOENT);
+		big.newer = 1;
+		check(!dmapipe_encoder_new(&big.o) && errno == E2BIG);
+	}
 	dmapipe_encoder_options_init(&o);
 	o.device = "/nonexistent/video99";
 	check(!dmapipe_encoder_new(&o) && errno == ENOENT);
@@ -466,7 +498,8 @@ static void cmd_decide(void)
 	dmapipe_encoder_options_init(&o);
 	o.codec = v4l2_fourcc('Q', 'Q', 'Q', 'Q'); /* nobody encodes to it */
 	check(!dmapipe_encoder_new(&o) && errno == ENOENT);
-	test_pass("decide: bad options, missing node, non-V4L2 file, unknown codec refused");
+	test_pass("decide: bad options, missing node, non-V4L2 file, unknown codec refused; "
+		  "older and newer option structs honoured");
 
 	{
 		char node[64];
@@ -552,6 +585,60 @@ static void encode_some(struct dmapipe_v4l2_source *src, struct dmapipe_encoder 
 	check_int_eq(feed(src, encs, 1, n), n);
 }
 
+/*
+ * Option structs of older callers on real devices: the fields past their
+ * size are not read, so the defaults rule (the driver's stride, no
+ * exported packets) whatever those bytes hold.
+ */
+static void truncated_options(const char *node, const char *enc_node)
+{
+	uint32_t nv12 = dmapipe_fourcc_from_string("NV12");
+	struct stream s = { .name = "truncated", .width = 1008, .height = 480 };
+	struct dmapipe_v4l2_options vo;
+	struct dmapipe_encoder_options eo;
+	struct dmapipe_encoder *encs[1];
+	struct dmapipe_v4l2_source *src;
+
+	dmapipe_v4l2_options_init(&vo);
+	vo.device = node;
+	vo.fourcc = nv12;
+	vo.width = 1008;
+	vo.height = 480;
+	vo.fps_num = 10;
+	vo.fps_den = 1;
+	vo.io = DMAPIPE_V4L2_IO_EXPORT;
+	vo.bytesperline = 1024;
+	src = dmapipe_v4l2_source_new(&vo);
+	check(src);
+	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1024);
+	dmapipe_v4l2_source_free(src);
+	vo.size = offsetof(struct dmapipe_v4l2_options, bytesperline);
+	src = dmapipe_v4l2_source_new(&vo);
+	check_msg(src, "a struct without bytesperline: %s", strerror(errno));
+	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1008);
+
+	for (int round = 0; round < 2; round++) {
+		dmapipe_encoder_options_init(&eo);
+		eo.device = enc_node;
+		eo.packet = on_packet;
+		eo.done = on_done;
+		eo.user_data = &s;
+		eo.export_packets = true;
+		if (round == 1)
+			eo.size = offsetof(struct dmapipe_encoder_options, export_packets);
+		s.packets = s.exported = 0;
+		encs[0] = dmapipe_encoder_new(&eo);
+		check_msg(encs[0], "encoder, struct of %u bytes: %s", eo.size, strerror(errno));
+		check_int_eq(feed(src, encs, 1, 4), 4);
+		check_int_eq(s.packets, 4);
+		check_int_eq(s.exported, round == 0 ? 4 : 0);
+		dmapipe_encoder_free(encs[0]);
+	}
+	dmapipe_v4l2_source_free(src);
+	free(s.data);
+	test_pass("stride: option structs of older callers: the fields they lack take defaults");
+}
+
 static void cmd_stride(void)
 {
 	char node[64], enc_node[64], why[192];
@@ -632,6 +719,7 @@ static void cmd_stride(void)
 		       want.planes[0].stride, DMAPIPE_V4L2_IO_EXPORT, 10);
 	test_pass("stride: with the encoder's stride asked of the device, every frame is imported");
 	free(s.data);
+	truncated_options(node, enc_node);
 }
 
 /* ---- slow --------------------------------------------------------------------------- */

@@ -112,3 +112,24 @@ uint64_t dmapipe_page_size(void)
 
 	return ps > 0 ? (uint64_t)ps : 4096;
 }
+
+int dmapipe_options_copy(void *dst, size_t dst_size, const void *src, size_t min_size)
+{
+	const unsigned char *bytes = src;
+	uint32_t size;
+
+	if (!src || min_size < sizeof(size) || dst_size < min_size)
+		return -EINVAL;
+	memcpy(&size, src, sizeof(size));
+	if (size < min_size)
+		return -EINVAL;
+	/* a newer caller's fields are all zero unless it asked for something
+	 * this library cannot do: then refusing beats ignoring */
+	for (size_t i = dst_size; i < size; i++)
+		if (bytes[i])
+			return -E2BIG;
+	memcpy(dst, src, MIN((size_t)size, dst_size));
+	size = (uint32_t)dst_size;
+	memcpy(dst, &size, sizeof(size));
+	return 0;
+}

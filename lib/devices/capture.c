@@ -589,28 +589,34 @@ static int setup_buffers(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l
 DMAPIPE_EXPORT struct dmapipe_v4l2_source *
 dmapipe_v4l2_source_new(const struct dmapipe_v4l2_options *options)
 {
+	struct dmapipe_v4l2_options o;
 	struct dmapipe_v4l2_source *s;
 	char name[16];
 	int ret;
 
-	if (!options || options->size < sizeof(*options) || !options->device ||
-	    options->io > DMAPIPE_V4L2_IO_IMPORT || options->buffers > MAX_V4L2_BUFFERS ||
-	    (options->fourcc && !dmapipe_fourcc_is_supported(options->fourcc))) {
-		log_error("v4l2: invalid options");
-		errno = EINVAL;
+	/* a caller built against older headers passes a smaller struct */
+	dmapipe_v4l2_options_init(&o);
+	ret = dmapipe_options_copy(&o, sizeof(o), options, sizeof(uint32_t));
+	if (ret == 0 && (!o.device || o.io > DMAPIPE_V4L2_IO_IMPORT || o.buffers > MAX_V4L2_BUFFERS ||
+			 (o.fourcc && !dmapipe_fourcc_is_supported(o.fourcc))))
+		ret = -EINVAL;
+	if (ret < 0) {
+		log_error("v4l2: invalid options%s",
+			  ret == -E2BIG ? ": fields this library does not know are set" : "");
+		errno = -ret;
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->node.fd = -1;
-	ret = open_device(s, options->device);
+	ret = open_device(s, o.device);
 	if (ret < 0)
 		goto fail;
-	ret = negotiate(s, options);
+	ret = negotiate(s, &o);
 	if (ret < 0)
 		goto fail;
-	ret = setup_buffers(s, options);
+	ret = setup_buffers(s, &o);
 	if (ret < 0)
 		goto fail;
 	s->info.buffers = s->n_bufs;

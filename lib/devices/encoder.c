@@ -388,15 +388,21 @@ static int open_encoder(struct dmapipe_encoder *e, const char *device)
 DMAPIPE_EXPORT struct dmapipe_encoder *
 dmapipe_encoder_new(const struct dmapipe_encoder_options *options)
 {
+	struct dmapipe_encoder_options o;
 	struct dmapipe_encoder *e;
 	struct epoll_event ev;
 	int ret;
 
-	if (!options || options->size < sizeof(*options) || options->io > DMAPIPE_ENCODER_IO_COPY ||
-	    options->n_controls > DMAPIPE_ENCODER_MAX_CONTROLS || options->max_in_flight > MAX_SLOTS ||
-	    options->capture_buffers > VIDEO_MAX_FRAME || !options->codec) {
-		log_error("encoder: invalid options");
-		errno = EINVAL;
+	/* a caller built against older headers passes a smaller struct */
+	dmapipe_encoder_options_init(&o);
+	ret = dmapipe_options_copy(&o, sizeof(o), options, sizeof(uint32_t));
+	if (ret == 0 && (o.io > DMAPIPE_ENCODER_IO_COPY || o.n_controls > DMAPIPE_ENCODER_MAX_CONTROLS ||
+			 o.max_in_flight > MAX_SLOTS || o.capture_buffers > VIDEO_MAX_FRAME || !o.codec))
+		ret = -EINVAL;
+	if (ret < 0) {
+		log_error("encoder: invalid options%s",
+			  ret == -E2BIG ? ": fields this library does not know are set" : "");
+		errno = -ret;
 		return NULL;
 	}
 	e = calloc(1, sizeof(*e));
@@ -405,7 +411,7 @@ dmapipe_encoder_new(const struct dmapipe_encoder_options *options)
 	e->node.fd = e->epfd = e->evfd = -1;
 	e->node.libv4l2 = false;
 	e->cb_slot = -1;
-	e->opt = *options;
+	e->opt = o;
 	if (!e->opt.max_in_flight)
 		e->opt.max_in_flight = DEFAULT_IN_FLIGHT;
 	if (!e->opt.capture_buffers)
@@ -413,7 +419,7 @@ dmapipe_encoder_new(const struct dmapipe_encoder_options *options)
 	e->opt.device = NULL; /* not kept: the caller owns the string */
 	e->next_cookie = 1;
 
-	ret = open_encoder(e, options->device);
+	ret = open_encoder(e, o.device);
 	if (ret < 0)
 		goto fail;
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
