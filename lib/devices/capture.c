@@ -10,20 +10,18 @@
  * formats with one buffer per plane; such devices are driven with the
  * kernel's ioctls directly (logged, and reported in info.libv4l2).
  *
- * Buffer states: each buffer is either queued in the driver or held
- * (by the application between dequeue and queue, or by the server and its
- * consumers between dispatch and the idle callback). STREAMOFF makes every
- * queued buffer free again; start() queues every buffer not held.
+ * This file opens the device and negotiates format, size and rate; the
+ * buffers are set up in capture-buffers.c, streamed (and fed to a server)
+ * in capture-stream.c, negotiated with encoders in capture-negotiate.c.
+ * Without libv4l2 only the stubs at the end are built.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -34,13 +32,7 @@
 #include <libv4l2.h>
 #endif
 
-#include "private.h"
-#include "devices-private.h"
-#include "v4l2-util.h"
-#include "dmapipe/v4l2.h"
-
-#define DEFAULT_BUFFERS 4
-#define MAX_V4L2_BUFFERS 32
+#include "capture-private.h"
 
 DMAPIPE_EXPORT const char *dmapipe_v4l2_io_to_string(enum dmapipe_v4l2_io io)
 {
@@ -64,32 +56,6 @@ DMAPIPE_EXPORT void dmapipe_v4l2_options_init(struct dmapipe_v4l2_options *optio
 }
 
 #if HAVE_LIBV4L2
-
-struct vbuf {
-	struct dmapipe_buffer *buffer; /* the source's reference */
-	bool queued;                   /* in the driver */
-	bool held;                     /* out: application or server */
-};
-
-struct dmapipe_v4l2_source {
-	struct dmapipe_v4l2_node node;
-	uint32_t type;   /* V4L2_BUF_TYPE_VIDEO_CAPTURE(_MPLANE) */
-	uint32_t memory; /* V4L2_MEMORY_MMAP or _DMABUF */
-	bool streaming;
-	bool lost;
-	bool restarted; /* the next frame follows a (re)start */
-	bool have_seq;
-	bool warned_offset;
-	uint32_t last_seq;
-	unsigned int n_planes_v4l2; /* planes per v4l2_buffer (mplane) */
-	struct dmapipe_layout layout;
-	struct vbuf bufs[MAX_V4L2_BUFFERS];
-	unsigned int n_bufs;
-	struct dmapipe_allocator *allocator;
-	struct dmapipe_server *server;
-	struct dmapipe_v4l2_info info;
-	struct dmapipe_v4l2_stats stats;
-};
 
 static int xioctl(struct dmapipe_v4l2_source *s, unsigned long req, void *arg)
 {
@@ -341,251 +307,6 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 	return 0;
 }
 
-/* ---- buffers ------------------------------------------------------------ */
-
-static void free_buffers(struct dmapipe_v4l2_source *s)
-{
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		dmapipe_buffer_unref(s->bufs[i].buffer);
-		s->bufs[i].buffer = NULL;
-	}
-	s->n_bufs = 0;
-	if (s->node.fd >= 0 && !s->lost && s->memory)
-		(void)dmapipe_v4l2_request(&s->node, s->type, s->memory, 0);
-	s->memory = 0;
-}
-
-static int request(struct dmapipe_v4l2_source *s, uint32_t memory, uint32_t count)
-{
-	int n = dmapipe_v4l2_request(&s->node, s->type, memory, count);
-
-	if (n < 0)
-		return n;
-	s->memory = memory;
-	return MIN(n, MAX_V4L2_BUFFERS);
-}
-
-static int qbuf(struct dmapipe_v4l2_source *s, unsigned int index)
-{
-	struct v4l2_plane planes[VIDEO_MAX_PLANES];
-	const struct dmapipe_layout *l = dmapipe_buffer_get_layout(s->bufs[index].buffer);
-	struct v4l2_buffer b;
-	int ret;
-
-	dmapipe_v4l2_buffer_init(&b, planes, s->type, s->memory, index, s->n_planes_v4l2);
-	if (s->info.multiplanar) {
-		if (s->memory == V4L2_MEMORY_DMABUF) {
-			for (unsigned int p = 0; p < s->n_planes_v4l2; p++) {
-				planes[p].m.fd = l->objects[p].fd;
-				planes[p].length = (uint32_t)MIN(l->objects[p].size, UINT32_MAX);
-			}
-		}
-	} else if (s->memory == V4L2_MEMORY_DMABUF) {
-		b.m.fd = l->objects[0].fd;
-		b.length = (uint32_t)MIN(l->objects[0].size, UINT32_MAX);
-	}
-	ret = xioctl(s, VIDIOC_QBUF, &b);
-	if (ret == 0)
-		s->bufs[index].queued = true;
-	return ret;
-}
-
-static int setup_export(struct dmapipe_v4l2_source *s, uint32_t count)
-{
-	int n = request(s, V4L2_MEMORY_MMAP, count);
-
-	if (n < 0) {
-		log_error("v4l2: %s: VIDIOC_REQBUFS (MMAP, %u): %s", s->info.path, count,
-			  strerror(-n));
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		struct dmapipe_layout l = s->layout;
-
-		for (unsigned int p = 0; p < s->n_planes_v4l2; p++) {
-			int fd = dmapipe_v4l2_export(&s->node, s->type, (uint32_t)i, p,
-						     O_CLOEXEC | O_RDWR);
-
-			if (fd < 0) {
-				log_error("v4l2: %s: VIDIOC_EXPBUF buffer %d plane %u: %s",
-					  s->info.path, i, p, strerror(-fd));
-				for (unsigned int q = 0; q < p; q++)
-					close(l.objects[q].fd);
-				return fd;
-			}
-			l.objects[p].fd = fd;
-			l.objects[p].size = 0; /* the dma-buf's own size */
-		}
-		/* takes the fds, checks they are dma-bufs and large enough */
-		s->bufs[i].buffer = dmapipe_buffer_new_from_fds(&l);
-		if (!s->bufs[i].buffer) {
-			int ret = -errno;
-
-			log_error("v4l2: %s: exported buffer %d refused: %s", s->info.path, i,
-				  strerror(-ret));
-			return ret;
-		}
-		s->n_bufs = (unsigned int)i + 1;
-	}
-	return 0;
-}
-
-/* An allocator whose buffers give struct-page mappings, for direct I/O. */
-static struct dmapipe_allocator *direct_io_allocator(void)
-{
-	static const char *const names[] = { "dmapipe", "udmabuf" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		struct dmapipe_allocator *a = dmapipe_allocator_new(names[i]);
-
-		if (a)
-			return a;
-	}
-	return NULL;
-}
-
-/* Returns 0, or a negative errno with @why set (the caller may fall back). */
-static int setup_import(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_options *o,
-			uint32_t count, char *why, size_t why_len)
-{
-	struct dmapipe_allocator *a;
-	int n, ret;
-
-	if (o->allocator) {
-		a = dmapipe_allocator_ref(o->allocator);
-	} else {
-		a = o->direct_io ? direct_io_allocator() : NULL;
-		if (!a) {
-			enum dmapipe_log_priority prio = dmapipe_log_get_priority();
-
-			/* the memfd fallback's warning would only confuse: refused below */
-			dmapipe_log_set_priority(DMAPIPE_LOG_ERROR);
-			a = dmapipe_allocator_new_default();
-			dmapipe_log_set_priority(prio);
-		}
-		if (!a) {
-			snprintf(why, why_len, "no allocator works here");
-			return -ENODEV;
-		}
-	}
-	if (dmapipe_allocator_get_mem_kind(a) != DMAPIPE_MEM_DMABUF) {
-		snprintf(why, why_len, "allocator %s gives no dma-bufs, which V4L2 cannot import",
-			 dmapipe_allocator_get_name(a));
-		dmapipe_allocator_unref(a);
-		return -ENODEV;
-	}
-	if (o->direct_io && !o->allocator) {
-		const char *name = dmapipe_allocator_get_name(a);
-
-		if (strcmp(name, "dmapipe") != 0 && strcmp(name, "udmabuf") != 0) {
-			snprintf(why, why_len, "no allocator with struct-page mappings (dmapipe.ko, "
-				 "udmabuf) on this machine");
-			dmapipe_allocator_unref(a);
-			return -ENODEV;
-		}
-	}
-	n = request(s, V4L2_MEMORY_DMABUF, count);
-	if (n < 0) {
-		snprintf(why, why_len, "VIDIOC_REQBUFS (DMABUF): %s", strerror(-n));
-		dmapipe_allocator_unref(a);
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		struct dmapipe_buffer *b = dmapipe_allocator_alloc_layout(a, &s->layout);
-
-		if (!b) {
-			ret = -errno;
-			snprintf(why, why_len, "allocator %s: %s", dmapipe_allocator_get_name(a),
-				 strerror(-ret));
-			dmapipe_allocator_unref(a);
-			return ret;
-		}
-		s->bufs[i].buffer = b;
-		s->n_bufs = (unsigned int)i + 1;
-	}
-	/* the driver checks an imported buffer at its first QBUF: do it now,
-	 * while falling back to export is still possible */
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		ret = qbuf(s, i);
-		if (ret < 0) {
-			snprintf(why, why_len, "the driver refused %s's buffer at VIDIOC_QBUF: %s",
-				 dmapipe_allocator_get_name(a), strerror(-ret));
-			dmapipe_allocator_unref(a);
-			return ret;
-		}
-	}
-	s->allocator = a;
-	dmapipe_strlcpy(s->info.allocator, dmapipe_allocator_get_name(a), sizeof(s->info.allocator));
-	return 0;
-}
-
-static int setup_buffers(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_options *o)
-{
-	uint32_t caps;
-	uint32_t count = o->buffers ? MIN(o->buffers, MAX_V4L2_BUFFERS) : DEFAULT_BUFFERS;
-	bool can_import, can_export;
-	bool want_import = o->io == DMAPIPE_V4L2_IO_IMPORT ||
-			   (o->io == DMAPIPE_V4L2_IO_AUTO && o->direct_io);
-	char why[128] = "";
-	int ret;
-
-	/* a queue that cannot say what it supports (before 4.20) may do both */
-	if (dmapipe_v4l2_queue_caps(&s->node, s->type, &caps) < 0)
-		caps = 0;
-	can_import = caps ? (caps & V4L2_BUF_CAP_SUPPORTS_DMABUF) != 0 : true;
-	can_export = caps ? (caps & V4L2_BUF_CAP_SUPPORTS_MMAP) != 0 : true;
-	if (want_import && !can_import) {
-		snprintf(why, sizeof(why), "the device cannot import dma-bufs "
-			 "(no V4L2_BUF_CAP_SUPPORTS_DMABUF)");
-	} else if (want_import) {
-		ret = setup_import(s, o, count, why, sizeof(why));
-		if (ret == 0) {
-			s->info.io = DMAPIPE_V4L2_IO_IMPORT;
-			snprintf(s->info.io_note, sizeof(s->info.io_note),
-				 o->io == DMAPIPE_V4L2_IO_IMPORT ?
-				 "import asked for; buffers from allocator %s" :
-				 "consumers need struct-page mappings; buffers from allocator %s",
-				 s->info.allocator);
-			return 0;
-		}
-		free_buffers(s);
-	}
-	if (!can_export) {
-		if (why[0])
-			log_error("v4l2: %s: cannot import (%s) and cannot export (no MMAP buffers)",
-				  s->info.path, why);
-		else
-			log_error("v4l2: %s offers no MMAP buffers to export; try --io import",
-				  s->info.path);
-		return -ENOTSUP;
-	}
-	ret = setup_export(s, count);
-	if (ret < 0) {
-		free_buffers(s);
-		return ret;
-	}
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		ret = qbuf(s, i);
-		if (ret < 0) {
-			log_error("v4l2: %s: VIDIOC_QBUF: %s", s->info.path, strerror(-ret));
-			free_buffers(s);
-			return ret;
-		}
-	}
-	s->info.io = DMAPIPE_V4L2_IO_EXPORT;
-	if (why[0]) {
-		snprintf(s->info.io_note, sizeof(s->info.io_note),
-			 "fell back to export (VIDIOC_EXPBUF): import impossible: %s", why);
-		log_warn("v4l2: %s: import mode impossible (%s): falling back to exporting the "
-			 "driver's buffers with VIDIOC_EXPBUF", s->info.path, why);
-	} else {
-		snprintf(s->info.io_note, sizeof(s->info.io_note), "%s",
-			 o->io == DMAPIPE_V4L2_IO_EXPORT ? "export asked for" :
-			 "the driver's own buffers, exported: no allocation needed");
-	}
-	return 0;
-}
-
 DMAPIPE_EXPORT struct dmapipe_v4l2_source *
 dmapipe_v4l2_source_new(const struct dmapipe_v4l2_options *options)
 {
@@ -616,7 +337,7 @@ dmapipe_v4l2_source_new(const struct dmapipe_v4l2_options *options)
 	ret = negotiate(s, &o);
 	if (ret < 0)
 		goto fail;
-	ret = setup_buffers(s, &o);
+	ret = capture_setup_buffers(s, &o);
 	if (ret < 0)
 		goto fail;
 	s->info.buffers = s->n_bufs;
@@ -628,7 +349,7 @@ dmapipe_v4l2_source_new(const struct dmapipe_v4l2_options *options)
 	return s;
 
 fail:
-	free_buffers(s);
+	capture_free_buffers(s);
 	close_device(s);
 	free(s);
 	errno = -ret;
@@ -641,7 +362,7 @@ DMAPIPE_EXPORT void dmapipe_v4l2_source_free(struct dmapipe_v4l2_source *s)
 		return;
 	dmapipe_v4l2_source_detach(s);
 	dmapipe_v4l2_source_stop(s);
-	free_buffers(s);
+	capture_free_buffers(s);
 	close_device(s);
 	dmapipe_allocator_unref(s->allocator);
 	free(s);
@@ -673,309 +394,6 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_v4l2_source_get_buffer(struct dmap
 DMAPIPE_EXPORT int dmapipe_v4l2_source_get_fd(const struct dmapipe_v4l2_source *s)
 {
 	return s->node.fd;
-}
-
-/* ---- streaming ---------------------------------------------------------- */
-
-static int device_gone_or(struct dmapipe_v4l2_source *s, int ret)
-{
-	if (ret == -ENODEV) {
-		if (!s->lost)
-			log_warn("v4l2: %s (%s) is gone", s->info.path, s->info.card);
-		s->lost = true;
-		s->streaming = false;
-	}
-	return ret;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_start(struct dmapipe_v4l2_source *s)
-{
-	int ret;
-
-	if (s->lost)
-		return -ENODEV;
-	if (s->streaming)
-		return 0;
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		if (s->bufs[i].queued || s->bufs[i].held)
-			continue;
-		ret = qbuf(s, i);
-		if (ret < 0) {
-			log_error("v4l2: %s: VIDIOC_QBUF: %s", s->info.path, strerror(-ret));
-			return device_gone_or(s, ret);
-		}
-	}
-	ret = dmapipe_v4l2_stream(&s->node, s->type, true);
-	if (ret < 0) {
-		log_error("v4l2: %s: VIDIOC_STREAMON: %s", s->info.path, strerror(-ret));
-		return device_gone_or(s, ret);
-	}
-	s->streaming = true;
-	s->restarted = true;
-	return 0;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_stop(struct dmapipe_v4l2_source *s)
-{
-	int ret = 0;
-
-	if (s->lost) {
-		/* a vanished device returned its buffers when it was unregistered */
-		for (unsigned int i = 0; i < s->n_bufs; i++)
-			s->bufs[i].queued = false;
-		s->streaming = false;
-		return 0;
-	}
-	if (!s->streaming)
-		return 0;
-	ret = dmapipe_v4l2_stream(&s->node, s->type, false);
-	if (ret < 0) {
-		log_warn("v4l2: %s: VIDIOC_STREAMOFF: %s", s->info.path, strerror(-ret));
-		device_gone_or(s, ret);
-	}
-	/* STREAMOFF takes every buffer back from the driver, and a lost
-	 * device's queue is gone: either way no buffer is queued now */
-	for (unsigned int i = 0; i < s->n_bufs; i++)
-		s->bufs[i].queued = false;
-	s->streaming = false;
-	return ret;
-}
-
-static int find_index(const struct dmapipe_v4l2_source *s, const struct dmapipe_buffer *b)
-{
-	for (unsigned int i = 0; i < s->n_bufs; i++)
-		if (s->bufs[i].buffer == b)
-			return (int)i;
-	return -1;
-}
-
-static int dequeue(struct dmapipe_v4l2_source *s, unsigned int *index,
-		   struct dmapipe_frame_meta *meta)
-{
-	struct v4l2_plane planes[VIDEO_MAX_PLANES];
-	struct v4l2_buffer b;
-	uint64_t ts;
-	int ret;
-
-	if (s->lost)
-		return -ENODEV;
-	if (!s->streaming)
-		return -EAGAIN;
-	dmapipe_v4l2_buffer_init(&b, planes, s->type, s->memory, 0, VIDEO_MAX_PLANES);
-	ret = xioctl(s, VIDIOC_DQBUF, &b);
-	if (ret == -EAGAIN) {
-		struct pollfd pfd = { .fd = s->node.fd, .events = POLLIN };
-
-		/* a vanished device answers POLLERR, its ioctls ENODEV */
-		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP))) {
-			struct v4l2_capability cap;
-
-			ret = xioctl(s, VIDIOC_QUERYCAP, &cap);
-			if (ret == -ENODEV)
-				return device_gone_or(s, ret);
-		}
-		return -EAGAIN;
-	}
-	if (ret < 0) {
-		if (ret != -ENODEV)
-			log_error("v4l2: %s: VIDIOC_DQBUF: %s", s->info.path, strerror(-ret));
-		return device_gone_or(s, ret);
-	}
-	if (b.index >= s->n_bufs) {
-		log_error("v4l2: %s: the driver returned unknown buffer %u", s->info.path, b.index);
-		return -EPROTO;
-	}
-	s->bufs[b.index].queued = false;
-	s->bufs[b.index].held = true;
-
-	dmapipe_frame_meta_init(meta);
-	meta->sequence = b.sequence;
-	if ((b.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC) {
-		ts = (uint64_t)b.timestamp.tv_sec * 1000000000ull +
-		     (uint64_t)b.timestamp.tv_usec * 1000ull;
-		s->info.timestamps_monotonic = true;
-	} else {
-		ts = dmapipe_now_ns();
-		s->info.timestamps_monotonic = false;
-	}
-	meta->timestamp_ns = ts;
-	if (s->info.multiplanar) {
-		for (unsigned int p = 0; p < s->n_planes_v4l2 && p < DMAPIPE_MAX_PLANES; p++) {
-			meta->bytes_used[p] = planes[p].bytesused;
-			if (planes[p].data_offset && !s->warned_offset) {
-				log_warn("v4l2: %s: the driver reports data_offset %u in plane %u, "
-					 "which the layout does not carry", s->info.path,
-					 planes[p].data_offset, p);
-				s->warned_offset = true;
-			}
-			if (planes[p].data_offset)
-				meta->flags |= DMAPIPE_FRAME_CORRUPTED;
-		}
-	} else {
-		meta->bytes_used[0] = b.bytesused;
-	}
-	/* in one V4L2 plane the format's planes share the count: "whole
-	 * plane"; and a count past the plane (sizeimage padding) says no more */
-	if (s->n_planes_v4l2 == 1 && s->layout.n_planes > 1)
-		meta->bytes_used[0] = 0;
-	for (unsigned int p = 0; p < s->layout.n_planes; p++)
-		meta->bytes_used[p] = MIN(meta->bytes_used[p],
-					  dmapipe_layout_plane_size(&s->layout, p));
-	if (b.flags & V4L2_BUF_FLAG_ERROR) {
-		meta->flags |= DMAPIPE_FRAME_CORRUPTED;
-		s->stats.corrupted++;
-	}
-	if (s->have_seq && !s->restarted && b.sequence > s->last_seq + 1) {
-		s->stats.dropped += b.sequence - s->last_seq - 1;
-		meta->flags |= DMAPIPE_FRAME_DISCONTINUITY;
-	}
-	if (s->restarted && s->have_seq)
-		meta->flags |= DMAPIPE_FRAME_DISCONTINUITY;
-	s->restarted = false;
-	s->have_seq = true;
-	s->last_seq = b.sequence;
-	s->stats.last_sequence = b.sequence;
-	s->stats.frames++;
-	*index = b.index;
-	return 0;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_dequeue(struct dmapipe_v4l2_source *s,
-					       struct dmapipe_buffer **buffer,
-					       struct dmapipe_frame_meta *meta)
-{
-	unsigned int index;
-	int ret;
-
-	if (s->server)
-		return -EBUSY;
-	ret = dequeue(s, &index, meta);
-	if (ret < 0)
-		return ret;
-	*buffer = dmapipe_buffer_ref(s->bufs[index].buffer);
-	return 0;
-}
-
-/* The buffer is back from its holders: to the device, if it streams. */
-static int give_back(struct dmapipe_v4l2_source *s, unsigned int i)
-{
-	int ret;
-
-	s->bufs[i].held = false;
-	if (!s->streaming || s->lost)
-		return 0;
-	ret = qbuf(s, i);
-	if (ret < 0) {
-		if (ret != -ENODEV)
-			log_error("v4l2: %s: VIDIOC_QBUF %u: %s", s->info.path, i, strerror(-ret));
-		return device_gone_or(s, ret);
-	}
-	s->stats.requeued++;
-	return 0;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_queue(struct dmapipe_v4l2_source *s,
-					     struct dmapipe_buffer *buffer)
-{
-	int i = find_index(s, buffer);
-
-	if (i < 0 || !s->bufs[i].held) {
-		dmapipe_buffer_unref(buffer);
-		return -EINVAL;
-	}
-	dmapipe_buffer_unref(buffer); /* the source keeps its own reference */
-	return give_back(s, (unsigned int)i);
-}
-
-DMAPIPE_EXPORT void dmapipe_v4l2_source_get_stats(const struct dmapipe_v4l2_source *s,
-						  struct dmapipe_v4l2_stats *stats)
-{
-	*stats = s->stats;
-	stats->held = 0;
-	for (unsigned int i = 0; i < s->n_bufs; i++)
-		if (s->bufs[i].held)
-			stats->held++;
-}
-
-/* ---- feeding a server ------------------------------------------------------ */
-
-static void on_idle(struct dmapipe_server *server, struct dmapipe_buffer *buffer, void *data)
-{
-	struct dmapipe_v4l2_source *s = data;
-	int i = find_index(s, buffer);
-
-	(void)server;
-	if (i >= 0 && s->bufs[i].held)
-		(void)give_back(s, (unsigned int)i);
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_attach(struct dmapipe_v4l2_source *s,
-					      struct dmapipe_server *server)
-{
-	int ret;
-
-	if (s->server)
-		return -EBUSY;
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		ret = dmapipe_server_add_buffer(server, s->bufs[i].buffer);
-		if (ret < 0) {
-			log_error("v4l2: %s: the server refused buffer %u: %s", s->info.path, i,
-				  strerror(-ret));
-			for (unsigned int j = 0; j < i; j++)
-				dmapipe_server_remove_buffer(server, s->bufs[j].buffer);
-			return ret;
-		}
-	}
-	s->server = server;
-	dmapipe_server_set_idle_callback(server, on_idle, s);
-	return 0;
-}
-
-DMAPIPE_EXPORT void dmapipe_v4l2_source_detach(struct dmapipe_v4l2_source *s)
-{
-	struct dmapipe_server *server = s->server;
-
-	if (!server)
-		return;
-	dmapipe_server_set_idle_callback(server, NULL, NULL);
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		/* frames consumers hold keep their own references; such a
-		 * buffer stays held and is never captured into again */
-		(void)dmapipe_server_remove_buffer(server, s->bufs[i].buffer);
-	}
-	s->server = NULL;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *s,
-						unsigned int max_frames)
-{
-	int published = 0;
-
-	if (!s->server)
-		return -EINVAL;
-	while (max_frames == 0 || (unsigned int)published < max_frames) {
-		struct dmapipe_frame_meta meta;
-		unsigned int index;
-		int ret = dequeue(s, &index, &meta);
-
-		if (ret == -EAGAIN)
-			return published;
-		if (ret < 0)
-			return ret;
-		ret = dmapipe_server_queue(s->server, dmapipe_buffer_ref(s->bufs[index].buffer),
-					   &meta);
-		if (ret < 0) {
-			/* not published: back to the device at once */
-			give_back(s, index);
-			if (ret == -EPIPE)
-				return ret;
-			log_error("v4l2: %s: publishing frame %llu: %s", s->info.path,
-				  (unsigned long long)meta.sequence, strerror(-ret));
-			return ret;
-		}
-		published++;
-	}
-	return published;
 }
 
 #else /* !HAVE_LIBV4L2 */
