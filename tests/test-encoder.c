@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The encoder consumer (lib/encoder.c) against vicodec, the kernel's FWHT
+ * The encoder consumer (lib/devices/encoder*.c) against vicodec, the kernel's FWHT
  * encoder, in the VM lane.
  *
  *   test-encoder decide   pure decisions, on the host too: V4L2 formats as
@@ -16,7 +16,10 @@
  *                         the reason is given, import-only fails, strict
  *                         refuses with EPERM, auto copies (counted); asking
  *                         the device for the encoder's stride
- *                         (dmapipe_encoder_get_layout()) makes import work
+ *                         (dmapipe_encoder_get_layout()) makes import work;
+ *                         dmapipe_v4l2_source_new_for_encoders() does that
+ *                         for two encoders, or only checks; option structs
+ *                         of older callers take defaults for what they lack
  *   test-encoder slow     an encoder consumer slower than the capture rate
  *                         (in another process, policy latest) does not
  *                         slow capture or a second consumer: drops only
@@ -498,6 +501,16 @@ static void cmd_decide(void)
 	dmapipe_encoder_options_init(&o);
 	o.codec = v4l2_fourcc('Q', 'Q', 'Q', 'Q'); /* nobody encodes to it */
 	check(!dmapipe_encoder_new(&o) && errno == ENOENT);
+	{
+		struct dmapipe_v4l2_negotiation r;
+
+		/* bad arguments are refused before any device is opened; the
+		 * result is filled even then */
+		memset(&r, 0xff, sizeof(r));
+		check(!dmapipe_v4l2_source_new_for_encoders(NULL, NULL, 0, 0, &r) && errno == EINVAL);
+		check_msg(strcmp(r.note, "no encoder") == 0 && !r.steps[0] && !r.reopened,
+			  "note: %.40s", r.note);
+	}
 	test_pass("decide: bad options, missing node, non-V4L2 file, unknown codec refused; "
 		  "older and newer option structs honoured");
 
@@ -639,6 +652,95 @@ static void truncated_options(const char *node, const char *enc_node)
 	test_pass("stride: option structs of older callers: the fields they lack take defaults");
 }
 
+/*
+ * dmapipe_v4l2_source_new_for_encoders(): the device's padded rows (1024
+ * bytes for 1008 pixels) against two encoders that need them unpadded.
+ */
+static void negotiation(const char *node, const char *enc_node)
+{
+	uint32_t nv12 = dmapipe_fourcc_from_string("NV12");
+	struct stream s1 = { .name = "negotiated-1", .width = 1008, .height = 480 };
+	struct stream s2 = { .name = "negotiated-2", .width = 1008, .height = 480 };
+	struct dmapipe_v4l2_negotiation r;
+	struct dmapipe_v4l2_options o;
+	struct dmapipe_encoder *encs[2];
+	struct dmapipe_encoder_stats st;
+	struct dmapipe_v4l2_source *src;
+	char step[256];
+
+	encs[0] = open_encoder(enc_node, DMAPIPE_ENCODER_IO_AUTO, false, &s1);
+	encs[1] = open_encoder(enc_node, DMAPIPE_ENCODER_IO_AUTO, false, &s2);
+	dmapipe_v4l2_options_init(&o);
+	o.device = node;
+	o.fourcc = nv12;
+	o.width = 1008;
+	o.height = 480;
+	o.fps_num = 10;
+	o.fps_den = 1;
+	o.io = DMAPIPE_V4L2_IO_EXPORT;
+	o.bytesperline = 1024;
+
+	/* only checking: the padded layout stays, the reason is given */
+	src = dmapipe_v4l2_source_new_for_encoders(&o, encs, 2, DMAPIPE_V4L2_NO_NEGOTIATE, &r);
+	check(src);
+	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1024);
+	check(!r.importable);
+	check_int_eq(r.reopened, 0);
+	check_int_eq(r.bytesperline, 1024);
+	check_msg(r.steps[0] == '\0', "steps: %s", r.steps);
+	check_msg(strncmp(r.note, "not negotiated: ", 16) == 0 &&
+		  strstr(r.note, "plane 0 has stride 1024, the encoder needs 1008"), "note: %s", r.note);
+	dmapipe_v4l2_source_free(src);
+
+	/* negotiating: one reopening with the stride the encoders compute */
+	src = dmapipe_v4l2_source_new_for_encoders(&o, encs, 2, 0, &r);
+	check(src);
+	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1008);
+	check(r.importable);
+	check_int_eq(r.reopened, 1);
+	check_int_eq(r.bytesperline, 1008);
+	snprintf(step, sizeof(step), "negotiating: plane 0 has stride 1024, the encoder needs 1008; "
+		 "asking %s for 1008 bytes per line\n", node);
+	check_msg(strcmp(r.steps, step) == 0, "steps: %s", r.steps);
+	check_msg(strcmp(r.note, "the capture buffers have the encoder's layout (asked for)") == 0,
+		  "note: %s", r.note);
+	check_int_eq(feed(src, encs, 2, 6), 6);
+	for (int i = 0; i < 2; i++) {
+		dmapipe_encoder_get_stats(encs[i], &st);
+		check_int_eq(st.frames_imported, 6);
+		check_int_eq(st.frames_copied, 0);
+	}
+	check_int_eq(s1.packets, 6);
+	check_int_eq(s2.packets, 6);
+	dmapipe_v4l2_source_free(src);
+	for (int i = 0; i < 2; i++)
+		dmapipe_encoder_free(encs[i]);
+
+	/* buffers that suit as they are: nothing reopened; no encoder at all */
+	encs[0] = open_encoder(enc_node, DMAPIPE_ENCODER_IO_AUTO, false, &s1);
+	o.width = 640;
+	o.bytesperline = 0;
+	src = dmapipe_v4l2_source_new_for_encoders(&o, encs, 1, 0, &r);
+	check(src);
+	check(r.importable);
+	check_int_eq(r.reopened, 0);
+	check_msg(strcmp(r.note, "the capture buffers suit the encoder as they are") == 0,
+		  "note: %s", r.note);
+	dmapipe_v4l2_source_free(src);
+	src = dmapipe_v4l2_source_new_for_encoders(&o, NULL, 0, 0, &r);
+	check(src);
+	check_msg(strcmp(r.note, "no encoder") == 0, "note: %s", r.note);
+	dmapipe_v4l2_source_free(src);
+	errno = 0;
+	check(!dmapipe_v4l2_source_new_for_encoders(&o, encs, 1, 1u << 7, &r) && errno == EINVAL);
+	check(!dmapipe_v4l2_source_new_for_encoders(&o, NULL, 1, 0, &r) && errno == EINVAL);
+	dmapipe_encoder_free(encs[0]);
+	free(s1.data);
+	free(s2.data);
+	test_pass("stride: negotiated in the library: checked only, negotiated for two encoders "
+		  "(imported, 0 copied), suited as they are, no encoder, bad arguments");
+}
+
 static void cmd_stride(void)
 {
 	char node[64], enc_node[64], why[192];
@@ -720,6 +822,7 @@ static void cmd_stride(void)
 	test_pass("stride: with the encoder's stride asked of the device, every frame is imported");
 	free(s.data);
 	truncated_options(node, enc_node);
+	negotiation(node, enc_node);
 }
 
 /* ---- slow --------------------------------------------------------------------------- */

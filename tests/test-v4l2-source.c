@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * V4L2 capture sources (lib/v4l2.c, lib/hotplug.c) on real drivers.
+ * V4L2 capture sources (lib/devices/capture*.c, device-watch.c) on real drivers.
  *
  *   test-v4l2-source args      bad input: a missing node, /dev/null, a
  *                              regular file, vivid's output node, a format

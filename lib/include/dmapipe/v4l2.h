@@ -39,6 +39,7 @@ extern "C" {
 #endif
 
 struct dmapipe_allocator;
+struct dmapipe_encoder;
 struct dmapipe_server;
 struct dmapipe_v4l2_source;
 
@@ -115,6 +116,61 @@ void dmapipe_v4l2_options_init(struct dmapipe_v4l2_options *options);
  * Since 0.1.
  */
 struct dmapipe_v4l2_source *dmapipe_v4l2_source_new(const struct dmapipe_v4l2_options *options);
+
+/**
+ * Flag of dmapipe_v4l2_source_new_for_encoders(): only check and report;
+ * keep the device's layout even when an encoder cannot import it.
+ */
+#define DMAPIPE_V4L2_NO_NEGOTIATE (1u << 0)
+
+/** What dmapipe_v4l2_source_new_for_encoders() found and did. */
+struct dmapipe_v4l2_negotiation {
+	/**
+	 * the outcome, for the user: "the capture buffers suit the encoder as
+	 * they are", "... have the encoder's layout (asked for)", "not
+	 * negotiated: <reason>", "the device cannot give the encoder's
+	 * layout: <reason>", or "no encoder"
+	 */
+	char note[256];
+	/**
+	 * one line per time the device was opened again, each ending in a
+	 * newline: "negotiating: <reason>; asking <device> for <n> bytes per
+	 * line" ("" when it was not)
+	 */
+	char steps[512];
+	/** the bytes per line asked for at the last opening (0: the driver's choice) */
+	uint32_t bytesperline;
+	/** how many times the device was opened again */
+	uint32_t reopened;
+	/** every encoder can import the source's buffers as they are */
+	bool importable;
+	uint32_t reserved[8];
+};
+
+/**
+ * Allocation-time negotiation: opens a capture source (as
+ * dmapipe_v4l2_source_new() does with @options) whose buffers every encoder
+ * of @encoders can import without a copy. When one cannot (typically a
+ * stride: the device pads its rows, the encoder computes them unpadded),
+ * the device is opened again asking for that encoder's bytes per line
+ * (dmapipe_encoder_get_layout()), until the buffers suit every encoder or
+ * the device cannot give what they need; then the source is kept as it
+ * is, and the encoders copy (counted) or refuse in strict mode. With
+ * DMAPIPE_V4L2_NO_NEGOTIATE it only checks. @options->bytesperline, if
+ * set, is the first stride asked for.
+ *
+ * @encoders are borrowed (@n_encoders of them, none needed when 0) and not
+ * changed. @result (may be NULL) gets the outcome and each reopening, for
+ * the caller to show: the library only logs them. Returns the source, to
+ * free with dmapipe_v4l2_source_free(), or NULL with errno as
+ * dmapipe_v4l2_source_new() sets it (and EINVAL for unknown @flags or
+ * missing encoders); @result is filled either way. Since 0.1.
+ */
+struct dmapipe_v4l2_source *
+dmapipe_v4l2_source_new_for_encoders(const struct dmapipe_v4l2_options *options,
+				     struct dmapipe_encoder *const *encoders,
+				     unsigned int n_encoders, uint32_t flags,
+				     struct dmapipe_v4l2_negotiation *result);
 
 /**
  * Stops capture, detaches from a server, closes the device and drops the
