@@ -186,23 +186,29 @@ static struct dmapipe_encoder *open_encoder(const char *node, enum dmapipe_encod
 	return enc;
 }
 
+static void source_options(struct dmapipe_v4l2_options *o, const char *node, uint32_t fourcc,
+			   uint32_t w, uint32_t h, uint32_t bpl, enum dmapipe_v4l2_io io)
+{
+	dmapipe_v4l2_options_init(o);
+	o->device = node;
+	o->fourcc = fourcc;
+	o->width = w;
+	o->height = h;
+	o->bytesperline = bpl;
+	o->io = io;
+	o->buffers = 6;
+	/* <= 10 fps: an emulated guest must keep up with vivid */
+	o->fps_num = 10;
+	o->fps_den = 1;
+}
+
 static struct dmapipe_v4l2_source *open_source(const char *node, uint32_t fourcc, uint32_t w,
 					       uint32_t h, uint32_t bpl, enum dmapipe_v4l2_io io)
 {
 	struct dmapipe_v4l2_options o;
 	struct dmapipe_v4l2_source *s;
 
-	dmapipe_v4l2_options_init(&o);
-	o.device = node;
-	o.fourcc = fourcc;
-	o.width = w;
-	o.height = h;
-	o.bytesperline = bpl;
-	o.io = io;
-	o.buffers = 6;
-	/* <= 10 fps: an emulated guest must keep up with vivid */
-	o.fps_num = 10;
-	o.fps_den = 1;
+	source_options(&o, node, fourcc, w, h, bpl, io);
 	s = dmapipe_v4l2_source_new(&o);
 	check_msg(s, "dmapipe_v4l2_source_new(%s): %s", node, strerror(errno));
 	return s;
@@ -612,15 +618,7 @@ static void truncated_options(const char *node, const char *enc_node)
 	struct dmapipe_encoder *encs[1];
 	struct dmapipe_v4l2_source *src;
 
-	dmapipe_v4l2_options_init(&vo);
-	vo.device = node;
-	vo.fourcc = nv12;
-	vo.width = 1008;
-	vo.height = 480;
-	vo.fps_num = 10;
-	vo.fps_den = 1;
-	vo.io = DMAPIPE_V4L2_IO_EXPORT;
-	vo.bytesperline = 1024;
+	source_options(&vo, node, nv12, 1008, 480, 1024, DMAPIPE_V4L2_IO_EXPORT);
 	src = dmapipe_v4l2_source_new(&vo);
 	check(src);
 	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1024);
@@ -670,15 +668,7 @@ static void negotiation(const char *node, const char *enc_node)
 
 	encs[0] = open_encoder(enc_node, DMAPIPE_ENCODER_IO_AUTO, false, &s1);
 	encs[1] = open_encoder(enc_node, DMAPIPE_ENCODER_IO_AUTO, false, &s2);
-	dmapipe_v4l2_options_init(&o);
-	o.device = node;
-	o.fourcc = nv12;
-	o.width = 1008;
-	o.height = 480;
-	o.fps_num = 10;
-	o.fps_den = 1;
-	o.io = DMAPIPE_V4L2_IO_EXPORT;
-	o.bytesperline = 1024;
+	source_options(&o, node, nv12, 1008, 480, 1024, DMAPIPE_V4L2_IO_EXPORT);
 
 	/* only checking: the padded layout stays, the reason is given */
 	src = dmapipe_v4l2_source_new_for_encoders(&o, encs, 2, DMAPIPE_V4L2_NO_NEGOTIATE, &r);
