@@ -57,11 +57,6 @@ DMAPIPE_EXPORT void dmapipe_v4l2_options_init(struct dmapipe_v4l2_options *optio
 
 #if HAVE_LIBV4L2
 
-static int xioctl(struct dmapipe_v4l2_source *s, unsigned long req, void *arg)
-{
-	return dmapipe_v4l2_ioctl(&s->node, req, arg);
-}
-
 static const char *fourcc_str(uint32_t code, char buf[16])
 {
 	return dmapipe_fourcc_to_string(code, buf, 16);
@@ -225,7 +220,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 
 	memset(&fmt, 0, sizeof(fmt));
 	fmt.type = s->type;
-	ret = xioctl(s, VIDIOC_G_FMT, &fmt);
+	ret = dmapipe_v4l2_ioctl(&s->node, VIDIOC_G_FMT, &fmt);
 	if (ret < 0) {
 		log_error("v4l2: %s: VIDIOC_G_FMT: %s", s->info.path, strerror(-ret));
 		return ret;
@@ -253,7 +248,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 		dmapipe_v4l2_format_write(&fmt, pixelformat ? pixelformat : cur.pixelformat,
 					  o->width ? o->width : cur.width,
 					  o->height ? o->height : cur.height, &o->bytesperline, 1);
-		ret = xioctl(s, VIDIOC_S_FMT, &fmt);
+		ret = dmapipe_v4l2_ioctl(&s->node, VIDIOC_S_FMT, &fmt);
 		if (ret < 0) {
 			log_error("v4l2: %s: VIDIOC_S_FMT: %s", s->info.path, strerror(-ret));
 			return ret;
@@ -286,7 +281,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 	if (o->fps_num && o->fps_den) {
 		parm.parm.capture.timeperframe.numerator = o->fps_den;
 		parm.parm.capture.timeperframe.denominator = o->fps_num;
-		ret = xioctl(s, VIDIOC_S_PARM, &parm);
+		ret = dmapipe_v4l2_ioctl(&s->node, VIDIOC_S_PARM, &parm);
 		if (ret < 0)
 			log_warn("v4l2: %s cannot set the frame rate: %s", s->info.path,
 				 strerror(-ret));
@@ -295,7 +290,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 	}
 	memset(&parm, 0, sizeof(parm));
 	parm.type = s->type;
-	if (xioctl(s, VIDIOC_G_PARM, &parm) == 0 && parm.parm.capture.timeperframe.numerator) {
+	if (dmapipe_v4l2_ioctl(&s->node, VIDIOC_G_PARM, &parm) == 0 && parm.parm.capture.timeperframe.numerator) {
 		s->info.fps_num = parm.parm.capture.timeperframe.denominator;
 		s->info.fps_den = parm.parm.capture.timeperframe.numerator;
 		if (o->fps_num && o->fps_den &&
