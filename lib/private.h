@@ -232,10 +232,21 @@ int dmapipe_kmod_read_file(int dmabuf_fd, uint64_t offset, uint64_t len, int fil
 /* The system page size (util.c). */
 uint64_t dmapipe_page_size(void);
 
-/* ioctl() retried on EINTR: 0 or -errno (util.c). */
-int dmapipe_ioctl(int fd, unsigned long request, void *arg);
-
-/* A V4L2 fourcc as its four characters, or 0x%08x if they do not print (util.c). */
-const char *dmapipe_v4l2_fcc(uint32_t code, char buf[16]);
+/*
+ * Takes a public options struct from its caller (util.c). Such a struct
+ * starts with "uint32_t size", set by its _init() to its sizeof in the
+ * headers the caller was built with, so a library can honour what older
+ * and newer callers pass. @dst holds the defaults (the struct's _init()
+ * ran on it) and is @dst_size, this library's sizeof, bytes long; the
+ * caller's first MIN(size, @dst_size) bytes are copied over it, so fields
+ * an older caller does not know keep their defaults. A newer caller's
+ * larger struct is taken when every byte past @dst_size is zero (it asks
+ * for nothing this library lacks). Then dst's size is @dst_size. Pointers
+ * inside are copied as they are: they stay the caller's. @min_size is the
+ * smallest size accepted (sizeof(uint32_t): just the size field, as
+ * dmapipe_server_new() takes). Returns 0, -EINVAL (@src NULL or its size
+ * below @min_size) or -E2BIG (a non-zero byte this library does not know).
+ */
+int dmapipe_options_copy(void *dst, size_t dst_size, const void *src, size_t min_size);
 
 #endif /* DMAPIPE_PRIVATE_H */

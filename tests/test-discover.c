@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Device discovery (lib/discover.c).
+ * Device discovery (lib/devices/discover.c).
  *
  *   test-discover        everywhere: the listing works and every entry is
  *                        consistent (on a host without devices: empty lists,

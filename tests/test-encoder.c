@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The encoder consumer (lib/encoder.c) against vicodec, the kernel's FWHT
+ * The encoder consumer (lib/devices/encoder*.c) against vicodec, the kernel's FWHT
  * encoder, in the VM lane.
  *
  *   test-encoder decide   pure decisions, on the host too: V4L2 formats as
@@ -16,7 +16,10 @@
  *                         the reason is given, import-only fails, strict
  *                         refuses with EPERM, auto copies (counted); asking
  *                         the device for the encoder's stride
- *                         (dmapipe_encoder_get_layout()) makes import work
+ *                         (dmapipe_encoder_get_layout()) makes import work;
+ *                         dmapipe_v4l2_source_new_for_encoders() does that
+ *                         for two encoders, or only checks; option structs
+ *                         of older callers take defaults for what they lack
  *   test-encoder slow     an encoder consumer slower than the capture rate
  *                         (in another process, policy latest) does not
  *                         slow capture or a second consumer: drops only
@@ -47,6 +50,7 @@
 
 #include "private.h"
 #include "devices/devices-private.h"
+#include "devices/v4l2-util.h"
 #include "testlib.h"
 
 #define FWHT_HDR 44
@@ -95,6 +99,7 @@ struct stream {
 	uint8_t *data;
 	size_t len, cap;
 	uint64_t packets, keyframes;
+	uint64_t exported; /* packets that came with their bitstream buffer */
 	uint64_t seq[512];
 	uint32_t width, height;
 	const char *name;
@@ -126,6 +131,8 @@ static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_
 		s->seq[s->packets] = p->sequence;
 	if (p->flags & DMAPIPE_FRAME_KEYFRAME)
 		s->keyframes++;
+	if (p->buffer)
+		s->exported++;
 	s->packets++;
 }
 
@@ -179,23 +186,29 @@ static struct dmapipe_encoder *open_encoder(const char *node, enum dmapipe_encod
 	return enc;
 }
 
+static void source_options(struct dmapipe_v4l2_options *o, const char *node, uint32_t fourcc,
+			   uint32_t w, uint32_t h, uint32_t bpl, enum dmapipe_v4l2_io io)
+{
+	dmapipe_v4l2_options_init(o);
+	o->device = node;
+	o->fourcc = fourcc;
+	o->width = w;
+	o->height = h;
+	o->bytesperline = bpl;
+	o->io = io;
+	o->buffers = 6;
+	/* <= 10 fps: an emulated guest must keep up with vivid */
+	o->fps_num = 10;
+	o->fps_den = 1;
+}
+
 static struct dmapipe_v4l2_source *open_source(const char *node, uint32_t fourcc, uint32_t w,
 					       uint32_t h, uint32_t bpl, enum dmapipe_v4l2_io io)
 {
 	struct dmapipe_v4l2_options o;
 	struct dmapipe_v4l2_source *s;
 
-	dmapipe_v4l2_options_init(&o);
-	o.device = node;
-	o.fourcc = fourcc;
-	o.width = w;
-	o.height = h;
-	o.bytesperline = bpl;
-	o.io = io;
-	o.buffers = 6;
-	/* <= 10 fps: an emulated guest must keep up with vivid */
-	o.fps_num = 10;
-	o.fps_den = 1;
+	source_options(&o, node, fourcc, w, h, bpl, io);
 	s = dmapipe_v4l2_source_new(&o);
 	check_msg(s, "dmapipe_v4l2_source_new(%s): %s", node, strerror(errno));
 	return s;
@@ -376,7 +389,7 @@ static void cmd_decide(void)
 	fmt.fmt.pix.height = 480;
 	fmt.fmt.pix.bytesperline = 1000;
 	fmt.fmt.pix.sizeimage = 1000 * 480 * 3 / 2;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &want), 0);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &want, NULL, 0), 0);
 	check_int_eq(want.n_objects, 1);
 	check_int_eq(want.n_planes, 2);
 	check_int_eq(want.planes[1].stride, 1000);
@@ -384,20 +397,20 @@ static void cmd_decide(void)
 	check_int_eq(want.objects[0].size, 720000);
 	/* YUV420: chroma strides half of bytesperline */
 	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_YUV420;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), 0);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), 0);
 	check_int_eq(have.n_planes, 3);
 	check_int_eq(have.planes[1].stride, 500);
 	check_int_eq(have.planes[2].offset, 1000 * 480 + 500 * 240);
 	/* a sizeimage too small for its bytesperline is inconsistent */
 	fmt.fmt.pix.sizeimage = 1000;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), -EPROTO);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), -EPROTO);
 	/* an odd bytesperline leaves the chroma planes no whole stride */
 	fmt.fmt.pix.sizeimage = 1001 * 480 * 2;
 	fmt.fmt.pix.bytesperline = 1001;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), -EPROTO);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), -EPROTO);
 	/* a compressed format has no layout */
 	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_FWHT;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), -ENOTSUP);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), -ENOTSUP);
 	/* one object per plane in the multi-planar "M" form */
 	memset(&fmt, 0, sizeof(fmt));
 	fmt.type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
@@ -409,12 +422,12 @@ static void cmd_decide(void)
 	fmt.fmt.pix_mp.plane_fmt[0].sizeimage = 640 * 480;
 	fmt.fmt.pix_mp.plane_fmt[1].bytesperline = 640;
 	fmt.fmt.pix_mp.plane_fmt[1].sizeimage = 640 * 240;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), 0);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), 0);
 	check_int_eq(have.n_objects, 2);
 	check_int_eq(have.planes[1].object, 1);
 	check_int_eq(have.planes[1].offset, 0);
 	fmt.fmt.pix_mp.num_planes = 3;
-	check_int_eq(dmapipe_encoder_layout_from_v4l2(&fmt, &have), -EPROTO);
+	check_int_eq(dmapipe_v4l2_layout_from_format(&fmt, &have, NULL, 0), -EPROTO);
 
 	/* the decisions */
 	nv12_layout(&have, 1000, 480, 8);
@@ -454,9 +467,38 @@ static void cmd_decide(void)
 	dmapipe_encoder_options_init(&o);
 	o.n_controls = DMAPIPE_ENCODER_MAX_CONTROLS + 1;
 	check(!dmapipe_encoder_new(&o) && errno == EINVAL);
-	dmapipe_encoder_options_init(&o);
-	o.size = 8; /* an older, smaller struct than this library knows */
-	check(!dmapipe_encoder_new(&o) && errno == EINVAL);
+	{
+		/* an older caller's smaller struct: the fields it has are read,
+		 * the ones it lacks keep their defaults */
+		struct {
+			struct dmapipe_encoder_options o;
+			uint64_t newer; /* a field of some later version */
+		} big;
+		struct dmapipe_encoder *enc;
+
+		dmapipe_encoder_options_init(&o);
+		o.device = "/nonexistent/video99";
+		o.size = offsetof(struct dmapipe_encoder_options, export_packets);
+		check(!dmapipe_encoder_new(&o) && errno == ENOENT);
+		/* only the size field: the default device (the first FWHT
+		 * encoder: none on the host), and io 7 past the size is not read */
+		o.size = sizeof(uint32_t);
+		o.io = 7;
+		enc = dmapipe_encoder_new(&o);
+		check_msg(enc || errno == ENOENT, "a 4-byte struct: %s", strerror(errno));
+		dmapipe_encoder_free(enc);
+		o.size = 2;
+		check(!dmapipe_encoder_new(&o) && errno == EINVAL);
+		/* a newer caller's larger struct: taken while what this library
+		 * does not know is zero, refused when it asks for more */
+		memset(&big, 0, sizeof(big));
+		dmapipe_encoder_options_init(&big.o);
+		big.o.size = sizeof(big);
+		big.o.device = "/nonexistent/video99";
+		check(!dmapipe_encoder_new(&big.o) && errno == ENOENT);
+		big.newer = 1;
+		check(!dmapipe_encoder_new(&big.o) && errno == E2BIG);
+	}
 	dmapipe_encoder_options_init(&o);
 	o.device = "/nonexistent/video99";
 	check(!dmapipe_encoder_new(&o) && errno == ENOENT);
@@ -465,7 +507,18 @@ static void cmd_decide(void)
 	dmapipe_encoder_options_init(&o);
 	o.codec = v4l2_fourcc('Q', 'Q', 'Q', 'Q'); /* nobody encodes to it */
 	check(!dmapipe_encoder_new(&o) && errno == ENOENT);
-	test_pass("decide: bad options, missing node, non-V4L2 file, unknown codec refused");
+	{
+		struct dmapipe_v4l2_negotiation r;
+
+		/* bad arguments are refused before any device is opened; the
+		 * result is filled even then */
+		memset(&r, 0xff, sizeof(r));
+		check(!dmapipe_v4l2_source_new_for_encoders(NULL, NULL, 0, 0, &r) && errno == EINVAL);
+		check_msg(strcmp(r.note, "no encoder") == 0 && !r.steps[0] && !r.reopened,
+			  "note: %.40s", r.note);
+	}
+	test_pass("decide: bad options, missing node, non-V4L2 file, unknown codec refused; "
+		  "older and newer option structs honoured");
 
 	{
 		char node[64];
@@ -551,6 +604,133 @@ static void encode_some(struct dmapipe_v4l2_source *src, struct dmapipe_encoder 
 	check_int_eq(feed(src, encs, 1, n), n);
 }
 
+/*
+ * Option structs of older callers on real devices: the fields past their
+ * size are not read, so the defaults rule (the driver's stride, no
+ * exported packets) whatever those bytes hold.
+ */
+static void truncated_options(const char *node, const char *enc_node)
+{
+	uint32_t nv12 = dmapipe_fourcc_from_string("NV12");
+	struct stream s = { .name = "truncated", .width = 1008, .height = 480 };
+	struct dmapipe_v4l2_options vo;
+	struct dmapipe_encoder_options eo;
+	struct dmapipe_encoder *encs[1];
+	struct dmapipe_v4l2_source *src;
+
+	source_options(&vo, node, nv12, 1008, 480, 1024, DMAPIPE_V4L2_IO_EXPORT);
+	src = dmapipe_v4l2_source_new(&vo);
+	check(src);
+	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1024);
+	dmapipe_v4l2_source_free(src);
+	vo.size = offsetof(struct dmapipe_v4l2_options, bytesperline);
+	src = dmapipe_v4l2_source_new(&vo);
+	check_msg(src, "a struct without bytesperline: %s", strerror(errno));
+	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1008);
+
+	for (int round = 0; round < 2; round++) {
+		dmapipe_encoder_options_init(&eo);
+		eo.device = enc_node;
+		eo.packet = on_packet;
+		eo.done = on_done;
+		eo.user_data = &s;
+		eo.export_packets = true;
+		if (round == 1)
+			eo.size = offsetof(struct dmapipe_encoder_options, export_packets);
+		s.packets = s.exported = 0;
+		encs[0] = dmapipe_encoder_new(&eo);
+		check_msg(encs[0], "encoder, struct of %u bytes: %s", eo.size, strerror(errno));
+		check_int_eq(feed(src, encs, 1, 4), 4);
+		check_int_eq(s.packets, 4);
+		check_int_eq(s.exported, round == 0 ? 4 : 0);
+		dmapipe_encoder_free(encs[0]);
+	}
+	dmapipe_v4l2_source_free(src);
+	free(s.data);
+	test_pass("stride: option structs of older callers: the fields they lack take defaults");
+}
+
+/*
+ * dmapipe_v4l2_source_new_for_encoders(): the device's padded rows (1024
+ * bytes for 1008 pixels) against two encoders that need them unpadded.
+ */
+static void negotiation(const char *node, const char *enc_node)
+{
+	uint32_t nv12 = dmapipe_fourcc_from_string("NV12");
+	struct stream s1 = { .name = "negotiated-1", .width = 1008, .height = 480 };
+	struct stream s2 = { .name = "negotiated-2", .width = 1008, .height = 480 };
+	struct dmapipe_v4l2_negotiation r;
+	struct dmapipe_v4l2_options o;
+	struct dmapipe_encoder *encs[2];
+	struct dmapipe_encoder_stats st;
+	struct dmapipe_v4l2_source *src;
+	char step[256];
+
+	encs[0] = open_encoder(enc_node, DMAPIPE_ENCODER_IO_AUTO, false, &s1);
+	encs[1] = open_encoder(enc_node, DMAPIPE_ENCODER_IO_AUTO, false, &s2);
+	source_options(&o, node, nv12, 1008, 480, 1024, DMAPIPE_V4L2_IO_EXPORT);
+
+	/* only checking: the padded layout stays, the reason is given */
+	src = dmapipe_v4l2_source_new_for_encoders(&o, encs, 2, DMAPIPE_V4L2_NO_NEGOTIATE, &r);
+	check(src);
+	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1024);
+	check(!r.importable);
+	check_int_eq(r.reopened, 0);
+	check_int_eq(r.bytesperline, 1024);
+	check_msg(r.steps[0] == '\0', "steps: %s", r.steps);
+	check_msg(strncmp(r.note, "not negotiated: ", 16) == 0 &&
+		  strstr(r.note, "plane 0 has stride 1024, the encoder needs 1008"), "note: %s", r.note);
+	dmapipe_v4l2_source_free(src);
+
+	/* negotiating: one reopening with the stride the encoders compute */
+	src = dmapipe_v4l2_source_new_for_encoders(&o, encs, 2, 0, &r);
+	check(src);
+	check_int_eq(dmapipe_v4l2_source_get_layout(src)->planes[0].stride, 1008);
+	check(r.importable);
+	check_int_eq(r.reopened, 1);
+	check_int_eq(r.bytesperline, 1008);
+	snprintf(step, sizeof(step), "negotiating: plane 0 has stride 1024, the encoder needs 1008; "
+		 "asking %s for 1008 bytes per line\n", node);
+	check_msg(strcmp(r.steps, step) == 0, "steps: %s", r.steps);
+	check_msg(strcmp(r.note, "the capture buffers have the encoder's layout (asked for)") == 0,
+		  "note: %s", r.note);
+	check_int_eq(feed(src, encs, 2, 6), 6);
+	for (int i = 0; i < 2; i++) {
+		dmapipe_encoder_get_stats(encs[i], &st);
+		check_int_eq(st.frames_imported, 6);
+		check_int_eq(st.frames_copied, 0);
+	}
+	check_int_eq(s1.packets, 6);
+	check_int_eq(s2.packets, 6);
+	dmapipe_v4l2_source_free(src);
+	for (int i = 0; i < 2; i++)
+		dmapipe_encoder_free(encs[i]);
+
+	/* buffers that suit as they are: nothing reopened; no encoder at all */
+	encs[0] = open_encoder(enc_node, DMAPIPE_ENCODER_IO_AUTO, false, &s1);
+	o.width = 640;
+	o.bytesperline = 0;
+	src = dmapipe_v4l2_source_new_for_encoders(&o, encs, 1, 0, &r);
+	check(src);
+	check(r.importable);
+	check_int_eq(r.reopened, 0);
+	check_msg(strcmp(r.note, "the capture buffers suit the encoder as they are") == 0,
+		  "note: %s", r.note);
+	dmapipe_v4l2_source_free(src);
+	src = dmapipe_v4l2_source_new_for_encoders(&o, NULL, 0, 0, &r);
+	check(src);
+	check_msg(strcmp(r.note, "no encoder") == 0, "note: %s", r.note);
+	dmapipe_v4l2_source_free(src);
+	errno = 0;
+	check(!dmapipe_v4l2_source_new_for_encoders(&o, encs, 1, 1u << 7, &r) && errno == EINVAL);
+	check(!dmapipe_v4l2_source_new_for_encoders(&o, NULL, 1, 0, &r) && errno == EINVAL);
+	dmapipe_encoder_free(encs[0]);
+	free(s1.data);
+	free(s2.data);
+	test_pass("stride: negotiated in the library: checked only, negotiated for two encoders "
+		  "(imported, 0 copied), suited as they are, no encoder, bad arguments");
+}
+
 static void cmd_stride(void)
 {
 	char node[64], enc_node[64], why[192];
@@ -631,6 +811,8 @@ static void cmd_stride(void)
 		       want.planes[0].stride, DMAPIPE_V4L2_IO_EXPORT, 10);
 	test_pass("stride: with the encoder's stride asked of the device, every frame is imported");
 	free(s.data);
+	truncated_options(node, enc_node);
+	negotiation(node, enc_node);
 }
 
 /* ---- slow --------------------------------------------------------------------------- */

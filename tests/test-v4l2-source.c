@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * V4L2 capture sources (lib/v4l2.c, lib/hotplug.c) on real drivers.
+ * V4L2 capture sources (lib/devices/capture*.c, device-watch.c) on real drivers.
  *
  *   test-v4l2-source args      bad input: a missing node, /dev/null, a
  *                              regular file, vivid's output node, a format
@@ -441,6 +441,34 @@ static void cmd_args(void)
 	o.fourcc = 0;
 	o.buffers = 1000;
 	check(!dmapipe_v4l2_source_new(&o) && errno == EINVAL);
+	{
+		/* an older caller's smaller struct: the fields it has are read
+		 * (the node: ENOENT), the ones it lacks keep their defaults
+		 * (buffers 1000 would be EINVAL) */
+		struct {
+			struct dmapipe_v4l2_options o;
+			uint64_t newer; /* a field of some later version */
+		} big;
+
+		dmapipe_v4l2_options_init(&o);
+		o.device = "/dev/video-does-not-exist";
+		o.buffers = 1000;
+		o.size = offsetof(struct dmapipe_v4l2_options, buffers);
+		check(!dmapipe_v4l2_source_new(&o) && errno == ENOENT);
+		o.size = offsetof(struct dmapipe_v4l2_options, device); /* no node: EINVAL */
+		check(!dmapipe_v4l2_source_new(&o) && errno == EINVAL);
+		o.size = 2; /* not even the size field */
+		check(!dmapipe_v4l2_source_new(&o) && errno == EINVAL);
+		/* a newer caller's larger struct: taken while what this
+		 * library does not know is zero, refused when it asks for more */
+		memset(&big, 0, sizeof(big));
+		dmapipe_v4l2_options_init(&big.o);
+		big.o.size = sizeof(big);
+		big.o.device = "/dev/video-does-not-exist";
+		check(!dmapipe_v4l2_source_new(&big.o) && errno == ENOENT);
+		big.newer = 1;
+		check(!dmapipe_v4l2_source_new(&big.o) && errno == E2BIG);
+	}
 
 	node_or_skip("vivid-000-vid-out", node, sizeof(node), "modprobe vivid");
 	expect_refused(node, 0, ENODEV, "vivid's output node");

@@ -411,51 +411,35 @@ void enc_sink_finish(struct enc_sink *s)
 
 /* ---- allocation-time negotiation ------------------------------------------- */
 
-struct dmapipe_v4l2_source *open_capture_for(struct dmapipe_v4l2_options *o,
+struct dmapipe_v4l2_source *open_capture_for(const struct dmapipe_v4l2_options *o,
 					     struct enc_sink *sinks, unsigned int n, bool negotiate,
 					     char *note, size_t len)
 {
-	struct dmapipe_v4l2_source *src = dmapipe_v4l2_source_new(o);
-	const struct dmapipe_layout *l;
-	struct dmapipe_layout want;
-	char why[192];
-	unsigned int bad = n, attempts = 0;
+	struct dmapipe_v4l2_negotiation r;
+	struct dmapipe_v4l2_source *src;
+	struct dmapipe_encoder **encs = NULL;
+	const char *line, *end;
+	int saved;
 
-	snprintf(note, len, "no encoder");
-	if (!src || !n)
-		return src;
-	for (;; attempts++) {
-		l = dmapipe_v4l2_source_get_layout(src);
-		bad = n;
-		for (unsigned int i = 0; i < n; i++) {
-			if (dmapipe_encoder_check_layout(sinks[i].enc, l, DMAPIPE_MEM_DMABUF, why,
-							 sizeof(why)) < 0) {
-				bad = i;
-				break;
-			}
-		}
-		if (bad == n) {
-			snprintf(note, len, "%s", o->bytesperline ?
-				 "the capture buffers have the encoder's layout (asked for)" :
-				 "the capture buffers suit the encoder as they are");
-			return src;
-		}
-		if (!negotiate) {
-			snprintf(note, len, "not negotiated (--no-negotiate): %s", why);
-			return src;
-		}
-		if (dmapipe_encoder_get_layout(sinks[bad].enc, &l->format, &want) < 0 ||
-		    want.n_objects != 1 || o->bytesperline == want.planes[0].stride ||
-		    attempts > n) {
-			snprintf(note, len, "the device cannot give the encoder's layout: %s", why);
-			return src;
-		}
-		fprintf(stderr, "dmapipe: negotiating: %s; asking %s for %u bytes per line\n", why,
-			o->device, want.planes[0].stride);
-		dmapipe_v4l2_source_free(src);
-		o->bytesperline = want.planes[0].stride;
-		src = dmapipe_v4l2_source_new(o);
-		if (!src)
+	if (n) {
+		encs = calloc(n, sizeof(*encs));
+		if (!encs)
 			return NULL;
+		for (unsigned int i = 0; i < n; i++)
+			encs[i] = sinks[i].enc;
 	}
+	src = dmapipe_v4l2_source_new_for_encoders(o, encs, n,
+						   negotiate ? 0 : DMAPIPE_V4L2_NO_NEGOTIATE, &r);
+	saved = errno;
+	free(encs);
+	/* the library says what it did; telling the user is the tool's part */
+	for (line = r.steps; *line; line = *end ? end + 1 : end) {
+		end = strchr(line, '\n');
+		if (!end)
+			end = line + strlen(line);
+		fprintf(stderr, "dmapipe: %.*s\n", (int)(end - line), line);
+	}
+	snprintf(note, len, "%s", r.note);
+	errno = saved;
+	return src;
 }

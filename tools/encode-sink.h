@@ -72,12 +72,12 @@ void enc_sink_finish(struct enc_sink *s);
 
 /*
  * Opens the capture device of @o so that every encoder of @sinks can
- * import its buffers: when one cannot (a stride, say), and @negotiate, the
- * device is opened again asking for that encoder's bytes per line. @note
- * gets what happened. NULL (errno set, logged) if the device cannot be
- * opened. @o->bytesperline is updated.
+ * import its buffers (dmapipe_v4l2_source_new_for_encoders(); with
+ * @negotiate false it only checks): the library's reopenings are printed
+ * ("dmapipe: negotiating: ..."), @note gets its outcome. NULL (errno set,
+ * logged) if the device cannot be opened.
  */
-struct dmapipe_v4l2_source *open_capture_for(struct dmapipe_v4l2_options *o,
+struct dmapipe_v4l2_source *open_capture_for(const struct dmapipe_v4l2_options *o,
 					     struct enc_sink *sinks, unsigned int n, bool negotiate,
 					     char *note, size_t len);
 

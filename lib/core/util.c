@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,27 +49,23 @@ uint64_t dmapipe_page_size(void)
 	return ps > 0 ? (uint64_t)ps : 4096;
 }
 
-int dmapipe_ioctl(int fd, unsigned long request, void *arg)
+int dmapipe_options_copy(void *dst, size_t dst_size, const void *src, size_t min_size)
 {
-	int ret;
+	const unsigned char *bytes = src;
+	uint32_t size;
 
-	do {
-		ret = ioctl(fd, request, arg);
-	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
-}
-
-const char *dmapipe_v4l2_fcc(uint32_t code, char buf[16])
-{
-	for (int i = 0; i < 4; i++) {
-		char c = (char)((code >> (8 * i)) & 0xff);
-
-		if (c < ' ' || c > '~') {
-			snprintf(buf, 16, "0x%08x", code);
-			return buf;
-		}
-		buf[i] = c;
-	}
-	buf[4] = '\0';
-	return buf;
+	if (!src || min_size < sizeof(size) || dst_size < min_size)
+		return -EINVAL;
+	memcpy(&size, src, sizeof(size));
+	if (size < min_size)
+		return -EINVAL;
+	/* a newer caller's fields are all zero unless it asked for something
+	 * this library cannot do: then refusing beats ignoring */
+	for (size_t i = dst_size; i < size; i++)
+		if (bytes[i])
+			return -E2BIG;
+	memcpy(dst, src, MIN((size_t)size, dst_size));
+	size = (uint32_t)dst_size;
+	memcpy(dst, &size, sizeof(size));
+	return 0;
 }

@@ -10,20 +10,18 @@
  * formats with one buffer per plane; such devices are driven with the
  * kernel's ioctls directly (logged, and reported in info.libv4l2).
  *
- * Buffer states: each buffer is either queued in the driver or held
- * (by the application between dequeue and queue, or by the server and its
- * consumers between dispatch and the idle callback). STREAMOFF makes every
- * queued buffer free again; start() queues every buffer not held.
+ * This file opens the device and negotiates format, size and rate; the
+ * buffers are set up in capture-buffers.c, streamed (and fed to a server)
+ * in capture-stream.c, negotiated with encoders in capture-negotiate.c.
+ * Without libv4l2 only the stubs at the end are built.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -34,12 +32,7 @@
 #include <libv4l2.h>
 #endif
 
-#include "private.h"
-#include "devices-private.h"
-#include "dmapipe/v4l2.h"
-
-#define DEFAULT_BUFFERS 4
-#define MAX_V4L2_BUFFERS 32
+#include "capture-private.h"
 
 DMAPIPE_EXPORT const char *dmapipe_v4l2_io_to_string(enum dmapipe_v4l2_io io)
 {
@@ -64,60 +57,11 @@ DMAPIPE_EXPORT void dmapipe_v4l2_options_init(struct dmapipe_v4l2_options *optio
 
 #if HAVE_LIBV4L2
 
-struct vbuf {
-	struct dmapipe_buffer *buffer; /* the source's reference */
-	bool queued;                   /* in the driver */
-	bool held;                     /* out: application or server */
-};
-
-struct dmapipe_v4l2_source {
-	int fd;
-	bool use_libv4l2;
-	uint32_t type;   /* V4L2_BUF_TYPE_VIDEO_CAPTURE(_MPLANE) */
-	uint32_t memory; /* V4L2_MEMORY_MMAP or _DMABUF */
-	bool streaming;
-	bool lost;
-	bool restarted; /* the next frame follows a (re)start */
-	bool have_seq;
-	bool warned_offset;
-	uint32_t last_seq;
-	unsigned int n_planes_v4l2; /* planes per v4l2_buffer (mplane) */
-	struct dmapipe_layout layout;
-	uint32_t plane_sizes[VIDEO_MAX_PLANES]; /* per V4L2 plane: buffer length */
-	struct vbuf bufs[MAX_V4L2_BUFFERS];
-	unsigned int n_bufs;
-	struct dmapipe_allocator *allocator;
-	struct dmapipe_server *server;
-	struct dmapipe_v4l2_info info;
-	struct dmapipe_v4l2_stats stats;
-};
-
-static int xioctl(struct dmapipe_v4l2_source *s, unsigned long req, void *arg)
-{
-	int ret;
-
-	do {
-		ret = s->use_libv4l2 ? v4l2_ioctl(s->fd, req, arg) : ioctl(s->fd, req, arg);
-	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
-}
-
-static int raw_ioctl(int fd, unsigned long req, void *arg)
-{
-	int ret;
-
-	do {
-		ret = ioctl(fd, req, arg);
-	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
-}
-
 static const char *fourcc_str(uint32_t code, char buf[16])
 {
 	return dmapipe_fourcc_to_string(code, buf, 16);
 }
 
-/* V4L2 codes are four characters too; printable or hex */
 /* The sysfs name of the node ("vivid-000-vid-cap"), by its device number. */
 static void read_sysfs_name(int fd, char *name, size_t len)
 {
@@ -159,15 +103,13 @@ static int open_device(struct dmapipe_v4l2_source *s, const char *path)
 		return -ENOTTY;
 	}
 	/* raw QUERYCAP first: libv4l2 would print its own error for a non-V4L2 fd */
-	memset(&cap, 0, sizeof(cap));
-	ret = raw_ioctl(fd, VIDIOC_QUERYCAP, &cap);
+	ret = dmapipe_v4l2_querycap(fd, &cap, &caps);
 	if (ret < 0) {
 		log_error("v4l2: %s is not a V4L2 device (VIDIOC_QUERYCAP: %s)", path,
 			  strerror(-ret));
 		close(fd);
 		return ret == -ENODEV ? -ENODEV : -ENOTTY;
 	}
-	caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
 	if (!(caps & (V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_CAPTURE_MPLANE))) {
 		log_error("v4l2: %s (%s, %s) is not a video capture device", path,
 			  (const char *)cap.card, (const char *)cap.driver);
@@ -190,84 +132,38 @@ static int open_device(struct dmapipe_v4l2_source *s, const char *path)
 
 	if (caps & V4L2_CAP_VIDEO_CAPTURE) {
 		s->type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-		s->fd = v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION);
-		if (s->fd < 0) {
+		s->node.fd = v4l2_fd_open(fd, V4L2_DISABLE_CONVERSION);
+		if (s->node.fd < 0) {
 			ret = -errno;
 			log_error("v4l2: libv4l2 cannot take %s: %s", path, strerror(-ret));
 			close(fd);
 			return ret;
 		}
-		s->use_libv4l2 = true;
+		s->node.libv4l2 = true;
 	} else {
 		s->type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-		s->fd = fd;
-		s->use_libv4l2 = false;
+		s->node.fd = fd;
+		s->node.libv4l2 = false;
 		log_info("v4l2: %s has only the multi-planar API: using kernel ioctls, "
 			 "since libv4l2's mplane plugin would hide that API", path);
 	}
 	s->info.multiplanar = s->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-	s->info.libv4l2 = s->use_libv4l2;
+	s->info.libv4l2 = s->node.libv4l2;
 	return 0;
 }
 
 static void close_device(struct dmapipe_v4l2_source *s)
 {
-	if (s->fd < 0)
+	if (s->node.fd < 0)
 		return;
-	if (s->use_libv4l2)
-		v4l2_close(s->fd);
+	if (s->node.libv4l2)
+		v4l2_close(s->node.fd);
 	else
-		close(s->fd);
-	s->fd = -1;
+		close(s->node.fd);
+	s->node.fd = -1;
 }
 
 /* ---- format negotiation ------------------------------------------------- */
-
-/* Lists the device's pixel formats into @buf for an error message. */
-static void list_formats(struct dmapipe_v4l2_source *s, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (uint32_t i = 0; i < 64; i++) {
-		struct v4l2_fmtdesc d;
-		char v[16], drm[16];
-		uint32_t fourcc;
-		int n;
-
-		memset(&d, 0, sizeof(d));
-		d.index = i;
-		d.type = s->type;
-		if (xioctl(s, VIDIOC_ENUM_FMT, &d) < 0)
-			break;
-		fourcc = dmapipe_fourcc_from_v4l2(d.pixelformat, NULL);
-		if (fourcc)
-			n = snprintf(buf + used, len - used, "%s%s (%s)", used ? ", " : "",
-				     fourcc_str(fourcc, drm), dmapipe_v4l2_fcc(d.pixelformat, v));
-		else
-			n = snprintf(buf + used, len - used, "%s%s (no DRM equivalent)",
-				     used ? ", " : "", dmapipe_v4l2_fcc(d.pixelformat, v));
-		if (n < 0 || (size_t)n >= len - used)
-			break;
-		used += (size_t)n;
-	}
-}
-
-static bool device_offers(struct dmapipe_v4l2_source *s, uint32_t pixelformat)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		struct v4l2_fmtdesc d;
-
-		memset(&d, 0, sizeof(d));
-		d.index = i;
-		d.type = s->type;
-		if (xioctl(s, VIDIOC_ENUM_FMT, &d) < 0)
-			return false;
-		if (d.pixelformat == pixelformat)
-			return true;
-	}
-	return false;
-}
 
 /* The V4L2 code for DRM @fourcc this device offers: contiguous first, then "M". */
 static int choose_pixelformat(struct dmapipe_v4l2_source *s, uint32_t fourcc, uint32_t *out)
@@ -276,16 +172,16 @@ static int choose_pixelformat(struct dmapipe_v4l2_source *s, uint32_t fourcc, ui
 	uint32_t separate = dmapipe_fourcc_to_v4l2(fourcc, true);
 	char name[16], offered[512];
 
-	if (contiguous && device_offers(s, contiguous)) {
+	if (contiguous && dmapipe_v4l2_offers(&s->node, s->type, contiguous)) {
 		*out = contiguous;
 		return 0;
 	}
 	/* one buffer per plane needs the multi-planar API */
-	if (separate && s->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE && device_offers(s, separate)) {
+	if (separate && s->type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE && dmapipe_v4l2_offers(&s->node, s->type, separate)) {
 		*out = separate;
 		return 0;
 	}
-	list_formats(s, offered, sizeof(offered));
+	dmapipe_v4l2_describe_formats(&s->node, s->type, offered, sizeof(offered));
 	if (!contiguous && !separate)
 		log_error("v4l2: %s: format %s has no V4L2 equivalent dmapipe knows; the device offers %s",
 			  s->info.path, fourcc_str(fourcc, name), offered[0] ? offered : "nothing");
@@ -295,102 +191,21 @@ static int choose_pixelformat(struct dmapipe_v4l2_source *s, uint32_t fourcc, ui
 	return -EINVAL;
 }
 
-/*
- * Builds the dmapipe layout of the negotiated format. One V4L2 plane
- * holding several format planes puts them one after another, each
- * chroma stride derived from bytesperline (the V4L2 convention for
- * NV12, YUV420, ...); one V4L2 plane per format plane gives each its own
- * object.
- */
+/* The dmapipe layout of the negotiated format (v4l2-util.c has the V4L2 convention). */
 static int build_layout(struct dmapipe_v4l2_source *s, const struct v4l2_format *fmt)
 {
-	struct dmapipe_layout *l = &s->layout;
-	uint32_t pixelformat, width, height;
-	unsigned int n_objects = 1, n, p;
-	char v[16];
+	struct dmapipe_v4l2_pix pix;
+	char why[160];
+	int ret;
 
-	if (s->info.multiplanar) {
-		pixelformat = fmt->fmt.pix_mp.pixelformat;
-		width = fmt->fmt.pix_mp.width;
-		height = fmt->fmt.pix_mp.height;
-	} else {
-		pixelformat = fmt->fmt.pix.pixelformat;
-		width = fmt->fmt.pix.width;
-		height = fmt->fmt.pix.height;
+	ret = dmapipe_v4l2_layout_from_format(fmt, &s->layout, why, sizeof(why));
+	if (ret < 0) {
+		log_error("v4l2: %s: %s", s->info.path, why);
+		return ret;
 	}
-	memset(l, 0, sizeof(*l));
-	l->format.fourcc = dmapipe_fourcc_from_v4l2(pixelformat, &n_objects);
-	if (!l->format.fourcc) {
-		log_error("v4l2: %s: pixel format %s has no DRM equivalent dmapipe knows",
-			  s->info.path, dmapipe_v4l2_fcc(pixelformat, v));
-		return -ENOTSUP;
-	}
-	l->format.width = width;
-	l->format.height = height;
-	l->format.modifier = DMAPIPE_MOD_LINEAR;
-	n = dmapipe_format_plane_count(l->format.fourcc);
-	if (n == 0 || n > DMAPIPE_MAX_PLANES)
-		return -ENOTSUP;
-	l->n_planes = n;
-	s->info.pixelformat = pixelformat;
-
-	if (s->info.multiplanar && fmt->fmt.pix_mp.num_planes > 1) {
-		if (fmt->fmt.pix_mp.num_planes != n) {
-			log_error("v4l2: %s: %u V4L2 planes for a %u-plane format", s->info.path,
-				  fmt->fmt.pix_mp.num_planes, n);
-			return -EPROTO;
-		}
-		l->n_objects = n;
-		s->n_planes_v4l2 = n;
-		for (p = 0; p < n; p++) {
-			l->planes[p].object = p;
-			l->planes[p].stride = fmt->fmt.pix_mp.plane_fmt[p].bytesperline;
-			l->planes[p].offset = 0;
-			l->objects[p].fd = -1;
-			l->objects[p].size = fmt->fmt.pix_mp.plane_fmt[p].sizeimage;
-			s->plane_sizes[p] = fmt->fmt.pix_mp.plane_fmt[p].sizeimage;
-		}
-	} else {
-		uint32_t bpl, sizeimage;
-		uint64_t rb0, rb, offset = 0;
-		uint32_t rows;
-
-		if (s->info.multiplanar) {
-			bpl = fmt->fmt.pix_mp.plane_fmt[0].bytesperline;
-			sizeimage = fmt->fmt.pix_mp.plane_fmt[0].sizeimage;
-		} else {
-			bpl = fmt->fmt.pix.bytesperline;
-			sizeimage = fmt->fmt.pix.sizeimage;
-		}
-		s->n_planes_v4l2 = 1;
-		l->n_objects = 1;
-		l->objects[0].fd = -1;
-		l->objects[0].size = sizeimage;
-		s->plane_sizes[0] = sizeimage;
-		if (dmapipe_format_plane_geometry(l->format.fourcc, width, height, 0, &rb0, &rows) < 0 ||
-		    rb0 == 0)
-			return -ENOTSUP;
-		for (p = 0; p < n; p++) {
-			if (dmapipe_format_plane_geometry(l->format.fourcc, width, height, p, &rb,
-							  &rows) < 0)
-				return -ENOTSUP;
-			if ((uint64_t)bpl * rb % rb0) {
-				log_error("v4l2: %s: bytesperline %u gives plane %u no whole stride",
-					  s->info.path, bpl, p);
-				return -EPROTO;
-			}
-			l->planes[p].object = 0;
-			l->planes[p].stride = (uint32_t)((uint64_t)bpl * rb / rb0);
-			l->planes[p].offset = offset;
-			offset += (uint64_t)l->planes[p].stride * rows;
-		}
-		if (offset > sizeimage) {
-			log_error("v4l2: %s: the driver's sizeimage %u is smaller than the %llu bytes "
-				  "its bytesperline %u implies", s->info.path, sizeimage,
-				  (unsigned long long)offset, bpl);
-			return -EPROTO;
-		}
-	}
+	dmapipe_v4l2_format_read(fmt, &pix);
+	s->info.pixelformat = pix.pixelformat;
+	s->n_planes_v4l2 = s->layout.n_objects;
 	return 0;
 }
 
@@ -398,23 +213,24 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 {
 	struct v4l2_format fmt;
 	struct v4l2_streamparm parm;
+	struct dmapipe_v4l2_pix cur, got;
 	uint32_t pixelformat = 0;
 	char a[16], b[16];
 	int ret;
 
 	memset(&fmt, 0, sizeof(fmt));
 	fmt.type = s->type;
-	ret = xioctl(s, VIDIOC_G_FMT, &fmt);
+	ret = dmapipe_v4l2_ioctl(&s->node, VIDIOC_G_FMT, &fmt);
 	if (ret < 0) {
 		log_error("v4l2: %s: VIDIOC_G_FMT: %s", s->info.path, strerror(-ret));
 		return ret;
 	}
 	if (o->v4l2_pixelformat) {
 		pixelformat = o->v4l2_pixelformat;
-		if (!device_offers(s, pixelformat)) {
+		if (!dmapipe_v4l2_offers(&s->node, s->type, pixelformat)) {
 			char offered[512];
 
-			list_formats(s, offered, sizeof(offered));
+			dmapipe_v4l2_describe_formats(&s->node, s->type, offered, sizeof(offered));
 			log_error("v4l2: %s does not offer %s; it offers %s", s->info.path,
 				  dmapipe_v4l2_fcc(pixelformat, a),
 				  offered[0] ? offered : "nothing");
@@ -425,68 +241,36 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 		if (ret < 0)
 			return ret;
 	}
+	dmapipe_v4l2_format_read(&fmt, &cur);
 	if (pixelformat || o->width || o->height || o->bytesperline) {
-		if (s->info.multiplanar) {
-			struct v4l2_pix_format_mplane *mp = &fmt.fmt.pix_mp;
-
-			if (pixelformat)
-				mp->pixelformat = pixelformat;
-			if (o->width)
-				mp->width = o->width;
-			if (o->height)
-				mp->height = o->height;
-			mp->field = V4L2_FIELD_NONE;
-			/* let the driver choose strides for the new format,
-			 * unless a consumer asked for one */
-			for (unsigned int p = 0; p < VIDEO_MAX_PLANES; p++) {
-				mp->plane_fmt[p].bytesperline = 0;
-				mp->plane_fmt[p].sizeimage = 0;
-			}
-			mp->plane_fmt[0].bytesperline = o->bytesperline;
-		} else {
-			if (pixelformat)
-				fmt.fmt.pix.pixelformat = pixelformat;
-			if (o->width)
-				fmt.fmt.pix.width = o->width;
-			if (o->height)
-				fmt.fmt.pix.height = o->height;
-			fmt.fmt.pix.field = V4L2_FIELD_NONE;
-			fmt.fmt.pix.bytesperline = o->bytesperline;
-			fmt.fmt.pix.sizeimage = 0;
-		}
-		ret = xioctl(s, VIDIOC_S_FMT, &fmt);
+		/* the driver chooses strides for the new format, unless a
+		 * consumer asked for one */
+		dmapipe_v4l2_format_write(&fmt, pixelformat ? pixelformat : cur.pixelformat,
+					  o->width ? o->width : cur.width,
+					  o->height ? o->height : cur.height, &o->bytesperline, 1);
+		ret = dmapipe_v4l2_ioctl(&s->node, VIDIOC_S_FMT, &fmt);
 		if (ret < 0) {
 			log_error("v4l2: %s: VIDIOC_S_FMT: %s", s->info.path, strerror(-ret));
 			return ret;
 		}
 	}
-	{
-		uint32_t got_pf = s->info.multiplanar ? fmt.fmt.pix_mp.pixelformat :
-							 fmt.fmt.pix.pixelformat;
-		uint32_t got_w = s->info.multiplanar ? fmt.fmt.pix_mp.width : fmt.fmt.pix.width;
-		uint32_t got_h = s->info.multiplanar ? fmt.fmt.pix_mp.height : fmt.fmt.pix.height;
-		uint32_t field = s->info.multiplanar ? fmt.fmt.pix_mp.field : fmt.fmt.pix.field;
-
-		if (pixelformat && got_pf != pixelformat) {
-			log_error("v4l2: %s: asked for %s, the driver set %s", s->info.path,
-				  dmapipe_v4l2_fcc(pixelformat, a), dmapipe_v4l2_fcc(got_pf, b));
-			return -EINVAL;
-		}
-		if ((o->width && got_w != o->width) || (o->height && got_h != o->height))
-			log_warn("v4l2: %s: asked for %ux%u, the driver gives %ux%u", s->info.path,
-				 o->width ? o->width : got_w, o->height ? o->height : got_h,
-				 got_w, got_h);
-		uint32_t got_bpl = s->info.multiplanar ? fmt.fmt.pix_mp.plane_fmt[0].bytesperline :
-							  fmt.fmt.pix.bytesperline;
-
-		if (o->bytesperline && got_bpl != o->bytesperline)
-			log_warn("v4l2: %s: asked for %u bytes per line, the driver gives %u",
-				 s->info.path, o->bytesperline, got_bpl);
-		if (field != V4L2_FIELD_NONE && field != V4L2_FIELD_ANY) {
-			log_error("v4l2: %s: interlaced capture (field %u) is not supported",
-				  s->info.path, field);
-			return -ENOTSUP;
-		}
+	dmapipe_v4l2_format_read(&fmt, &got);
+	if (pixelformat && got.pixelformat != pixelformat) {
+		log_error("v4l2: %s: asked for %s, the driver set %s", s->info.path,
+			  dmapipe_v4l2_fcc(pixelformat, a), dmapipe_v4l2_fcc(got.pixelformat, b));
+		return -EINVAL;
+	}
+	if ((o->width && got.width != o->width) || (o->height && got.height != o->height))
+		log_warn("v4l2: %s: asked for %ux%u, the driver gives %ux%u", s->info.path,
+			 o->width ? o->width : got.width, o->height ? o->height : got.height,
+			 got.width, got.height);
+	if (o->bytesperline && got.bytesperline != o->bytesperline)
+		log_warn("v4l2: %s: asked for %u bytes per line, the driver gives %u",
+			 s->info.path, o->bytesperline, got.bytesperline);
+	if (got.field != V4L2_FIELD_NONE && got.field != V4L2_FIELD_ANY) {
+		log_error("v4l2: %s: interlaced capture (field %u) is not supported",
+			  s->info.path, got.field);
+		return -ENOTSUP;
 	}
 	ret = build_layout(s, &fmt);
 	if (ret < 0)
@@ -497,7 +281,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 	if (o->fps_num && o->fps_den) {
 		parm.parm.capture.timeperframe.numerator = o->fps_den;
 		parm.parm.capture.timeperframe.denominator = o->fps_num;
-		ret = xioctl(s, VIDIOC_S_PARM, &parm);
+		ret = dmapipe_v4l2_ioctl(&s->node, VIDIOC_S_PARM, &parm);
 		if (ret < 0)
 			log_warn("v4l2: %s cannot set the frame rate: %s", s->info.path,
 				 strerror(-ret));
@@ -506,7 +290,7 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 	}
 	memset(&parm, 0, sizeof(parm));
 	parm.type = s->type;
-	if (xioctl(s, VIDIOC_G_PARM, &parm) == 0 && parm.parm.capture.timeperframe.numerator) {
+	if (dmapipe_v4l2_ioctl(&s->node, VIDIOC_G_PARM, &parm) == 0 && parm.parm.capture.timeperframe.numerator) {
 		s->info.fps_num = parm.parm.capture.timeperframe.denominator;
 		s->info.fps_den = parm.parm.capture.timeperframe.numerator;
 		if (o->fps_num && o->fps_den &&
@@ -518,311 +302,37 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 	return 0;
 }
 
-/* ---- buffers ------------------------------------------------------------ */
-
-static void free_buffers(struct dmapipe_v4l2_source *s)
-{
-	struct v4l2_requestbuffers req;
-
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		dmapipe_buffer_unref(s->bufs[i].buffer);
-		s->bufs[i].buffer = NULL;
-	}
-	s->n_bufs = 0;
-	if (s->fd >= 0 && !s->lost && s->memory) {
-		memset(&req, 0, sizeof(req));
-		req.type = s->type;
-		req.memory = s->memory;
-		(void)xioctl(s, VIDIOC_REQBUFS, &req);
-	}
-	s->memory = 0;
-}
-
-/* REQBUFS count 0 tells what the queue supports (kernel 4.20 and later). */
-static uint32_t queue_caps(struct dmapipe_v4l2_source *s)
-{
-	struct v4l2_requestbuffers req;
-
-	memset(&req, 0, sizeof(req));
-	req.type = s->type;
-	req.memory = V4L2_MEMORY_MMAP;
-	if (xioctl(s, VIDIOC_REQBUFS, &req) < 0)
-		return 0;
-	return req.capabilities;
-}
-
-static int request(struct dmapipe_v4l2_source *s, uint32_t memory, uint32_t count)
-{
-	struct v4l2_requestbuffers req;
-	int ret;
-
-	memset(&req, 0, sizeof(req));
-	req.type = s->type;
-	req.memory = memory;
-	req.count = count;
-	ret = xioctl(s, VIDIOC_REQBUFS, &req);
-	if (ret < 0)
-		return ret;
-	if (req.count == 0)
-		return -ENOMEM;
-	s->memory = memory;
-	return (int)MIN(req.count, MAX_V4L2_BUFFERS);
-}
-
-static int qbuf(struct dmapipe_v4l2_source *s, unsigned int index)
-{
-	struct v4l2_plane planes[VIDEO_MAX_PLANES];
-	const struct dmapipe_layout *l = dmapipe_buffer_get_layout(s->bufs[index].buffer);
-	struct v4l2_buffer b;
-	int ret;
-
-	memset(&b, 0, sizeof(b));
-	memset(planes, 0, sizeof(planes));
-	b.type = s->type;
-	b.memory = s->memory;
-	b.index = index;
-	if (s->info.multiplanar) {
-		b.m.planes = planes;
-		b.length = s->n_planes_v4l2;
-		if (s->memory == V4L2_MEMORY_DMABUF) {
-			for (unsigned int p = 0; p < s->n_planes_v4l2; p++) {
-				planes[p].m.fd = l->objects[p].fd;
-				planes[p].length = (uint32_t)MIN(l->objects[p].size, UINT32_MAX);
-			}
-		}
-	} else if (s->memory == V4L2_MEMORY_DMABUF) {
-		b.m.fd = l->objects[0].fd;
-		b.length = (uint32_t)MIN(l->objects[0].size, UINT32_MAX);
-	}
-	ret = xioctl(s, VIDIOC_QBUF, &b);
-	if (ret == 0)
-		s->bufs[index].queued = true;
-	return ret;
-}
-
-static int setup_export(struct dmapipe_v4l2_source *s, uint32_t count)
-{
-	int n = request(s, V4L2_MEMORY_MMAP, count);
-
-	if (n < 0) {
-		log_error("v4l2: %s: VIDIOC_REQBUFS (MMAP, %u): %s", s->info.path, count,
-			  strerror(-n));
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		struct dmapipe_layout l = s->layout;
-
-		for (unsigned int p = 0; p < s->n_planes_v4l2; p++) {
-			struct v4l2_exportbuffer exp;
-			int ret;
-
-			memset(&exp, 0, sizeof(exp));
-			exp.type = s->type;
-			exp.index = (uint32_t)i;
-			exp.plane = p;
-			exp.flags = O_CLOEXEC | O_RDWR;
-			ret = xioctl(s, VIDIOC_EXPBUF, &exp);
-			if (ret < 0) {
-				log_error("v4l2: %s: VIDIOC_EXPBUF buffer %d plane %u: %s",
-					  s->info.path, i, p, strerror(-ret));
-				for (unsigned int q = 0; q < p; q++)
-					close(l.objects[q].fd);
-				return ret;
-			}
-			l.objects[p].fd = exp.fd;
-			l.objects[p].size = 0; /* the dma-buf's own size */
-		}
-		/* takes the fds, checks they are dma-bufs and large enough */
-		s->bufs[i].buffer = dmapipe_buffer_new_from_fds(&l);
-		if (!s->bufs[i].buffer) {
-			int ret = -errno;
-
-			log_error("v4l2: %s: exported buffer %d refused: %s", s->info.path, i,
-				  strerror(-ret));
-			return ret;
-		}
-		s->n_bufs = (unsigned int)i + 1;
-	}
-	return 0;
-}
-
-/* An allocator whose buffers give struct-page mappings, for direct I/O. */
-static struct dmapipe_allocator *direct_io_allocator(void)
-{
-	static const char *const names[] = { "dmapipe", "udmabuf" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-		struct dmapipe_allocator *a = dmapipe_allocator_new(names[i]);
-
-		if (a)
-			return a;
-	}
-	return NULL;
-}
-
-/* Returns 0, or a negative errno with @why set (the caller may fall back). */
-static int setup_import(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_options *o,
-			uint32_t count, char *why, size_t why_len)
-{
-	struct dmapipe_allocator *a;
-	int n, ret;
-
-	if (o->allocator) {
-		a = dmapipe_allocator_ref(o->allocator);
-	} else {
-		a = o->direct_io ? direct_io_allocator() : NULL;
-		if (!a) {
-			enum dmapipe_log_priority prio = dmapipe_log_get_priority();
-
-			/* the memfd fallback's warning would only confuse: refused below */
-			dmapipe_log_set_priority(DMAPIPE_LOG_ERROR);
-			a = dmapipe_allocator_new_default();
-			dmapipe_log_set_priority(prio);
-		}
-		if (!a) {
-			snprintf(why, why_len, "no allocator works here");
-			return -ENODEV;
-		}
-	}
-	if (dmapipe_allocator_get_mem_kind(a) != DMAPIPE_MEM_DMABUF) {
-		snprintf(why, why_len, "allocator %s gives no dma-bufs, which V4L2 cannot import",
-			 dmapipe_allocator_get_name(a));
-		dmapipe_allocator_unref(a);
-		return -ENODEV;
-	}
-	if (o->direct_io && !o->allocator) {
-		const char *name = dmapipe_allocator_get_name(a);
-
-		if (strcmp(name, "dmapipe") != 0 && strcmp(name, "udmabuf") != 0) {
-			snprintf(why, why_len, "no allocator with struct-page mappings (dmapipe.ko, "
-				 "udmabuf) on this machine");
-			dmapipe_allocator_unref(a);
-			return -ENODEV;
-		}
-	}
-	n = request(s, V4L2_MEMORY_DMABUF, count);
-	if (n < 0) {
-		snprintf(why, why_len, "VIDIOC_REQBUFS (DMABUF): %s", strerror(-n));
-		dmapipe_allocator_unref(a);
-		return n;
-	}
-	for (int i = 0; i < n; i++) {
-		struct dmapipe_buffer *b = dmapipe_allocator_alloc_layout(a, &s->layout);
-
-		if (!b) {
-			ret = -errno;
-			snprintf(why, why_len, "allocator %s: %s", dmapipe_allocator_get_name(a),
-				 strerror(-ret));
-			dmapipe_allocator_unref(a);
-			return ret;
-		}
-		s->bufs[i].buffer = b;
-		s->n_bufs = (unsigned int)i + 1;
-	}
-	/* the driver checks an imported buffer at its first QBUF: do it now,
-	 * while falling back to export is still possible */
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		ret = qbuf(s, i);
-		if (ret < 0) {
-			snprintf(why, why_len, "the driver refused %s's buffer at VIDIOC_QBUF: %s",
-				 dmapipe_allocator_get_name(a), strerror(-ret));
-			dmapipe_allocator_unref(a);
-			return ret;
-		}
-	}
-	s->allocator = a;
-	dmapipe_strlcpy(s->info.allocator, dmapipe_allocator_get_name(a), sizeof(s->info.allocator));
-	return 0;
-}
-
-static int setup_buffers(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_options *o)
-{
-	uint32_t caps = queue_caps(s);
-	uint32_t count = o->buffers ? MIN(o->buffers, MAX_V4L2_BUFFERS) : DEFAULT_BUFFERS;
-	bool can_import = caps ? (caps & V4L2_BUF_CAP_SUPPORTS_DMABUF) != 0 : true;
-	bool can_export = caps ? (caps & V4L2_BUF_CAP_SUPPORTS_MMAP) != 0 : true;
-	bool want_import = o->io == DMAPIPE_V4L2_IO_IMPORT ||
-			   (o->io == DMAPIPE_V4L2_IO_AUTO && o->direct_io);
-	char why[128] = "";
-	int ret;
-
-	if (want_import && !can_import) {
-		snprintf(why, sizeof(why), "the device cannot import dma-bufs "
-			 "(no V4L2_BUF_CAP_SUPPORTS_DMABUF)");
-	} else if (want_import) {
-		ret = setup_import(s, o, count, why, sizeof(why));
-		if (ret == 0) {
-			s->info.io = DMAPIPE_V4L2_IO_IMPORT;
-			snprintf(s->info.io_note, sizeof(s->info.io_note),
-				 o->io == DMAPIPE_V4L2_IO_IMPORT ?
-				 "import asked for; buffers from allocator %s" :
-				 "consumers need struct-page mappings; buffers from allocator %s",
-				 s->info.allocator);
-			return 0;
-		}
-		free_buffers(s);
-	}
-	if (!can_export) {
-		if (why[0])
-			log_error("v4l2: %s: cannot import (%s) and cannot export (no MMAP buffers)",
-				  s->info.path, why);
-		else
-			log_error("v4l2: %s offers no MMAP buffers to export; try --io import",
-				  s->info.path);
-		return -ENOTSUP;
-	}
-	ret = setup_export(s, count);
-	if (ret < 0) {
-		free_buffers(s);
-		return ret;
-	}
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		ret = qbuf(s, i);
-		if (ret < 0) {
-			log_error("v4l2: %s: VIDIOC_QBUF: %s", s->info.path, strerror(-ret));
-			free_buffers(s);
-			return ret;
-		}
-	}
-	s->info.io = DMAPIPE_V4L2_IO_EXPORT;
-	if (why[0]) {
-		snprintf(s->info.io_note, sizeof(s->info.io_note),
-			 "fell back to export (VIDIOC_EXPBUF): import impossible: %s", why);
-		log_warn("v4l2: %s: import mode impossible (%s): falling back to exporting the "
-			 "driver's buffers with VIDIOC_EXPBUF", s->info.path, why);
-	} else {
-		snprintf(s->info.io_note, sizeof(s->info.io_note), "%s",
-			 o->io == DMAPIPE_V4L2_IO_EXPORT ? "export asked for" :
-			 "the driver's own buffers, exported: no allocation needed");
-	}
-	return 0;
-}
-
 DMAPIPE_EXPORT struct dmapipe_v4l2_source *
 dmapipe_v4l2_source_new(const struct dmapipe_v4l2_options *options)
 {
+	struct dmapipe_v4l2_options o;
 	struct dmapipe_v4l2_source *s;
 	char name[16];
 	int ret;
 
-	if (!options || options->size < sizeof(*options) || !options->device ||
-	    options->io > DMAPIPE_V4L2_IO_IMPORT || options->buffers > MAX_V4L2_BUFFERS ||
-	    (options->fourcc && !dmapipe_fourcc_is_supported(options->fourcc))) {
-		log_error("v4l2: invalid options");
-		errno = EINVAL;
+	/* a caller built against older headers passes a smaller struct */
+	dmapipe_v4l2_options_init(&o);
+	ret = dmapipe_options_copy(&o, sizeof(o), options, sizeof(uint32_t));
+	if (ret == 0 && (!o.device || o.io > DMAPIPE_V4L2_IO_IMPORT || o.buffers > MAX_V4L2_BUFFERS ||
+			 (o.fourcc && !dmapipe_fourcc_is_supported(o.fourcc))))
+		ret = -EINVAL;
+	if (ret < 0) {
+		log_error("v4l2: invalid options%s",
+			  ret == -E2BIG ? ": fields this library does not know are set" : "");
+		errno = -ret;
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->fd = -1;
-	ret = open_device(s, options->device);
+	s->node.fd = -1;
+	ret = open_device(s, o.device);
 	if (ret < 0)
 		goto fail;
-	ret = negotiate(s, options);
+	ret = negotiate(s, &o);
 	if (ret < 0)
 		goto fail;
-	ret = setup_buffers(s, options);
+	ret = capture_setup_buffers(s, &o);
 	if (ret < 0)
 		goto fail;
 	s->info.buffers = s->n_bufs;
@@ -834,7 +344,7 @@ dmapipe_v4l2_source_new(const struct dmapipe_v4l2_options *options)
 	return s;
 
 fail:
-	free_buffers(s);
+	capture_free_buffers(s);
 	close_device(s);
 	free(s);
 	errno = -ret;
@@ -847,7 +357,7 @@ DMAPIPE_EXPORT void dmapipe_v4l2_source_free(struct dmapipe_v4l2_source *s)
 		return;
 	dmapipe_v4l2_source_detach(s);
 	dmapipe_v4l2_source_stop(s);
-	free_buffers(s);
+	capture_free_buffers(s);
 	close_device(s);
 	dmapipe_allocator_unref(s->allocator);
 	free(s);
@@ -878,319 +388,7 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_v4l2_source_get_buffer(struct dmap
 
 DMAPIPE_EXPORT int dmapipe_v4l2_source_get_fd(const struct dmapipe_v4l2_source *s)
 {
-	return s->fd;
-}
-
-/* ---- streaming ---------------------------------------------------------- */
-
-static int device_gone_or(struct dmapipe_v4l2_source *s, int ret)
-{
-	if (ret == -ENODEV) {
-		if (!s->lost)
-			log_warn("v4l2: %s (%s) is gone", s->info.path, s->info.card);
-		s->lost = true;
-		s->streaming = false;
-	}
-	return ret;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_start(struct dmapipe_v4l2_source *s)
-{
-	uint32_t type = s->type;
-	int ret;
-
-	if (s->lost)
-		return -ENODEV;
-	if (s->streaming)
-		return 0;
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		if (s->bufs[i].queued || s->bufs[i].held)
-			continue;
-		ret = qbuf(s, i);
-		if (ret < 0) {
-			log_error("v4l2: %s: VIDIOC_QBUF: %s", s->info.path, strerror(-ret));
-			return device_gone_or(s, ret);
-		}
-	}
-	ret = xioctl(s, VIDIOC_STREAMON, &type);
-	if (ret < 0) {
-		log_error("v4l2: %s: VIDIOC_STREAMON: %s", s->info.path, strerror(-ret));
-		return device_gone_or(s, ret);
-	}
-	s->streaming = true;
-	s->restarted = true;
-	return 0;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_stop(struct dmapipe_v4l2_source *s)
-{
-	uint32_t type = s->type;
-	int ret = 0;
-
-	if (s->lost) {
-		/* a vanished device returned its buffers when it was unregistered */
-		for (unsigned int i = 0; i < s->n_bufs; i++)
-			s->bufs[i].queued = false;
-		s->streaming = false;
-		return 0;
-	}
-	if (!s->streaming)
-		return 0;
-	ret = xioctl(s, VIDIOC_STREAMOFF, &type);
-	if (ret < 0) {
-		log_warn("v4l2: %s: VIDIOC_STREAMOFF: %s", s->info.path, strerror(-ret));
-		device_gone_or(s, ret);
-	}
-	/* STREAMOFF takes every buffer back from the driver, and a lost
-	 * device's queue is gone: either way no buffer is queued now */
-	for (unsigned int i = 0; i < s->n_bufs; i++)
-		s->bufs[i].queued = false;
-	s->streaming = false;
-	return ret;
-}
-
-static int find_index(const struct dmapipe_v4l2_source *s, const struct dmapipe_buffer *b)
-{
-	for (unsigned int i = 0; i < s->n_bufs; i++)
-		if (s->bufs[i].buffer == b)
-			return (int)i;
-	return -1;
-}
-
-static int dequeue(struct dmapipe_v4l2_source *s, unsigned int *index,
-		   struct dmapipe_frame_meta *meta)
-{
-	struct v4l2_plane planes[VIDEO_MAX_PLANES];
-	struct v4l2_buffer b;
-	uint64_t ts;
-	int ret;
-
-	if (s->lost)
-		return -ENODEV;
-	if (!s->streaming)
-		return -EAGAIN;
-	memset(&b, 0, sizeof(b));
-	memset(planes, 0, sizeof(planes));
-	b.type = s->type;
-	b.memory = s->memory;
-	if (s->info.multiplanar) {
-		b.m.planes = planes;
-		b.length = VIDEO_MAX_PLANES;
-	}
-	ret = xioctl(s, VIDIOC_DQBUF, &b);
-	if (ret == -EAGAIN) {
-		struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-
-		/* a vanished device answers POLLERR, its ioctls ENODEV */
-		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP))) {
-			struct v4l2_capability cap;
-
-			ret = xioctl(s, VIDIOC_QUERYCAP, &cap);
-			if (ret == -ENODEV)
-				return device_gone_or(s, ret);
-		}
-		return -EAGAIN;
-	}
-	if (ret < 0) {
-		if (ret != -ENODEV)
-			log_error("v4l2: %s: VIDIOC_DQBUF: %s", s->info.path, strerror(-ret));
-		return device_gone_or(s, ret);
-	}
-	if (b.index >= s->n_bufs) {
-		log_error("v4l2: %s: the driver returned unknown buffer %u", s->info.path, b.index);
-		return -EPROTO;
-	}
-	s->bufs[b.index].queued = false;
-	s->bufs[b.index].held = true;
-
-	dmapipe_frame_meta_init(meta);
-	meta->sequence = b.sequence;
-	if ((b.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC) {
-		ts = (uint64_t)b.timestamp.tv_sec * 1000000000ull +
-		     (uint64_t)b.timestamp.tv_usec * 1000ull;
-		s->info.timestamps_monotonic = true;
-	} else {
-		ts = dmapipe_now_ns();
-		s->info.timestamps_monotonic = false;
-	}
-	meta->timestamp_ns = ts;
-	if (s->info.multiplanar) {
-		for (unsigned int p = 0; p < s->n_planes_v4l2 && p < DMAPIPE_MAX_PLANES; p++) {
-			meta->bytes_used[p] = planes[p].bytesused;
-			if (planes[p].data_offset && !s->warned_offset) {
-				log_warn("v4l2: %s: the driver reports data_offset %u in plane %u, "
-					 "which the layout does not carry", s->info.path,
-					 planes[p].data_offset, p);
-				s->warned_offset = true;
-			}
-			if (planes[p].data_offset)
-				meta->flags |= DMAPIPE_FRAME_CORRUPTED;
-		}
-	} else {
-		meta->bytes_used[0] = b.bytesused;
-	}
-	/* in one V4L2 plane the format's planes share the count: "whole
-	 * plane"; and a count past the plane (sizeimage padding) says no more */
-	if (s->n_planes_v4l2 == 1 && s->layout.n_planes > 1)
-		meta->bytes_used[0] = 0;
-	for (unsigned int p = 0; p < s->layout.n_planes; p++)
-		meta->bytes_used[p] = MIN(meta->bytes_used[p],
-					  dmapipe_layout_plane_size(&s->layout, p));
-	if (b.flags & V4L2_BUF_FLAG_ERROR) {
-		meta->flags |= DMAPIPE_FRAME_CORRUPTED;
-		s->stats.corrupted++;
-	}
-	if (s->have_seq && !s->restarted && b.sequence > s->last_seq + 1) {
-		s->stats.dropped += b.sequence - s->last_seq - 1;
-		meta->flags |= DMAPIPE_FRAME_DISCONTINUITY;
-	}
-	if (s->restarted && s->have_seq)
-		meta->flags |= DMAPIPE_FRAME_DISCONTINUITY;
-	s->restarted = false;
-	s->have_seq = true;
-	s->last_seq = b.sequence;
-	s->stats.last_sequence = b.sequence;
-	s->stats.frames++;
-	*index = b.index;
-	return 0;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_dequeue(struct dmapipe_v4l2_source *s,
-					       struct dmapipe_buffer **buffer,
-					       struct dmapipe_frame_meta *meta)
-{
-	unsigned int index;
-	int ret;
-
-	if (s->server)
-		return -EBUSY;
-	ret = dequeue(s, &index, meta);
-	if (ret < 0)
-		return ret;
-	*buffer = dmapipe_buffer_ref(s->bufs[index].buffer);
-	return 0;
-}
-
-/* The buffer is back from its holders: to the device, if it streams. */
-static int give_back(struct dmapipe_v4l2_source *s, unsigned int i)
-{
-	int ret;
-
-	s->bufs[i].held = false;
-	if (!s->streaming || s->lost)
-		return 0;
-	ret = qbuf(s, i);
-	if (ret < 0) {
-		if (ret != -ENODEV)
-			log_error("v4l2: %s: VIDIOC_QBUF %u: %s", s->info.path, i, strerror(-ret));
-		return device_gone_or(s, ret);
-	}
-	s->stats.requeued++;
-	return 0;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_queue(struct dmapipe_v4l2_source *s,
-					     struct dmapipe_buffer *buffer)
-{
-	int i = find_index(s, buffer);
-
-	if (i < 0 || !s->bufs[i].held) {
-		dmapipe_buffer_unref(buffer);
-		return -EINVAL;
-	}
-	dmapipe_buffer_unref(buffer); /* the source keeps its own reference */
-	return give_back(s, (unsigned int)i);
-}
-
-DMAPIPE_EXPORT void dmapipe_v4l2_source_get_stats(const struct dmapipe_v4l2_source *s,
-						  struct dmapipe_v4l2_stats *stats)
-{
-	*stats = s->stats;
-	stats->held = 0;
-	for (unsigned int i = 0; i < s->n_bufs; i++)
-		if (s->bufs[i].held)
-			stats->held++;
-}
-
-/* ---- feeding a server ------------------------------------------------------ */
-
-static void on_idle(struct dmapipe_server *server, struct dmapipe_buffer *buffer, void *data)
-{
-	struct dmapipe_v4l2_source *s = data;
-	int i = find_index(s, buffer);
-
-	(void)server;
-	if (i >= 0 && s->bufs[i].held)
-		(void)give_back(s, (unsigned int)i);
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_attach(struct dmapipe_v4l2_source *s,
-					      struct dmapipe_server *server)
-{
-	int ret;
-
-	if (s->server)
-		return -EBUSY;
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		ret = dmapipe_server_add_buffer(server, s->bufs[i].buffer);
-		if (ret < 0) {
-			log_error("v4l2: %s: the server refused buffer %u: %s", s->info.path, i,
-				  strerror(-ret));
-			for (unsigned int j = 0; j < i; j++)
-				dmapipe_server_remove_buffer(server, s->bufs[j].buffer);
-			return ret;
-		}
-	}
-	s->server = server;
-	dmapipe_server_set_idle_callback(server, on_idle, s);
-	return 0;
-}
-
-DMAPIPE_EXPORT void dmapipe_v4l2_source_detach(struct dmapipe_v4l2_source *s)
-{
-	struct dmapipe_server *server = s->server;
-
-	if (!server)
-		return;
-	dmapipe_server_set_idle_callback(server, NULL, NULL);
-	for (unsigned int i = 0; i < s->n_bufs; i++) {
-		/* frames consumers hold keep their own references; such a
-		 * buffer stays held and is never captured into again */
-		(void)dmapipe_server_remove_buffer(server, s->bufs[i].buffer);
-	}
-	s->server = NULL;
-}
-
-DMAPIPE_EXPORT int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *s,
-						unsigned int max_frames)
-{
-	int published = 0;
-
-	if (!s->server)
-		return -EINVAL;
-	while (max_frames == 0 || (unsigned int)published < max_frames) {
-		struct dmapipe_frame_meta meta;
-		unsigned int index;
-		int ret = dequeue(s, &index, &meta);
-
-		if (ret == -EAGAIN)
-			return published;
-		if (ret < 0)
-			return ret;
-		ret = dmapipe_server_queue(s->server, dmapipe_buffer_ref(s->bufs[index].buffer),
-					   &meta);
-		if (ret < 0) {
-			/* not published: back to the device at once */
-			give_back(s, index);
-			if (ret == -EPIPE)
-				return ret;
-			log_error("v4l2: %s: publishing frame %llu: %s", s->info.path,
-				  (unsigned long long)meta.sequence, strerror(-ret));
-			return ret;
-		}
-		published++;
-	}
-	return published;
+	return s->node.fd;
 }
 
 #else /* !HAVE_LIBV4L2 */

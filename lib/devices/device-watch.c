@@ -23,16 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
-
-#include <linux/videodev2.h>
 
 #if HAVE_LIBUDEV
 #include <libudev.h>
 #endif
 
 #include "private.h"
+#include "v4l2-util.h"
 #include "dmapipe/v4l2.h"
 
 struct dmapipe_v4l2_watch {
@@ -133,14 +131,10 @@ static bool node_matches(const struct dmapipe_v4l2_watch *w, const char *node)
 	fd = open(node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	memset(&cap, 0, sizeof(cap));
-	do {
-		ret = ioctl(fd, VIDIOC_QUERYCAP, &cap);
-	} while (ret < 0 && errno == EINTR);
+	ret = dmapipe_v4l2_querycap(fd, &cap, &caps);
 	close(fd);
 	if (ret < 0)
 		return false;
-	caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
 	match = (caps & (V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_VIDEO_CAPTURE_MPLANE)) &&
 		strncmp((const char *)cap.card, w->want.card, sizeof(cap.card)) == 0 &&
 		strncmp((const char *)cap.bus_info, w->want.bus_info, sizeof(cap.bus_info)) == 0;

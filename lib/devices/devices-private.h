@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Shared by the device modules: classification, V4L2 layouts, names.
+ * Shared by the device modules: classification, discovery's entries and
+ * probes, the encoder's import decision.
  */
 #ifndef DMAPIPE_DEVICES_PRIVATE_H
 #define DMAPIPE_DEVICES_PRIVATE_H
+
+#include <limits.h>
 
 #include "private.h"
 #include "dmapipe/device.h"
@@ -17,17 +20,37 @@ enum dmapipe_v4l2_role dmapipe_v4l2_classify(uint32_t device_caps,
 					     const struct dmapipe_v4l2_queue *queues,
 					     unsigned int n_queues);
 
-/* ---- encoders (encoder.c) -------------------------------------------- */
+/* ---- discovery (discover.c finds nodes, discover-probe.c asks them) --- */
 
-struct v4l2_format;
+/* One device with the storage of its type-specific part and formats. */
+struct discover_entry {
+	struct dmapipe_device dev;
+	union {
+		struct dmapipe_v4l2_device v4l2;
+		struct dmapipe_drm_device drm;
+		struct dmapipe_udmabuf_device udmabuf;
+		struct dmapipe_kmod_device kmod;
+	} u;
+	struct dmapipe_v4l2_format *formats[DMAPIPE_V4L2_MAX_QUEUES]; /* owned */
+};
+
+/* A device node found in sysfs. */
+struct discover_node {
+	char name[64];
+	char devnode[128];
+	char syspath[PATH_MAX];
+};
 
 /*
- * The layout of a V4L2 raw format (what a device computes: strides from
- * bytesperline, planes one after another in a single-buffer format, one
- * object per plane in an "M" format; objects[].size = sizeimage, fds -1).
- * Returns 0, -ENOTSUP (no DRM equivalent) or -EPROTO (inconsistent).
+ * Fills @e (type, name and path set) from its node: what it is and what it
+ * can do, or the error of the step that failed in e->dev.error.
  */
-int dmapipe_encoder_layout_from_v4l2(const struct v4l2_format *fmt, struct dmapipe_layout *layout);
+void discover_probe_v4l2(struct discover_entry *e, const struct discover_node *node, uint32_t flags);
+void discover_probe_drm(struct discover_entry *e, const struct discover_node *node);
+void discover_probe_udmabuf(struct discover_entry *e);
+void discover_probe_kmod(struct discover_entry *e);
+
+/* ---- encoders (encoder-layout.c) ------------------------------------- */
 
 /*
  * Can a device that computed @want import frames of @have in memory of

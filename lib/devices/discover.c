@@ -7,70 +7,38 @@
  * only), dma_heap, and misc (udmabuf, dmapipe). With libudev that is
  * udev_enumerate, which reads sysfs itself and works without a udev daemon
  * (as in the VM lane); without it, /sys/class/CLASS/NAME/uevent gives the
- * same DEVNAME. Then each node is opened and asked what it is. Nothing is
- * streamed; nothing is allocated unless DMAPIPE_DISCOVER_PROBE_EXPORT asks
- * to prove VIDIOC_EXPBUF.
+ * same DEVNAME. Then each node is opened and asked what it is
+ * (discover-probe.c). Nothing is streamed; nothing is allocated unless
+ * DMAPIPE_DISCOVER_PROBE_EXPORT asks to prove VIDIOC_EXPBUF.
  *
  * Every failure about one device stays in that device's entry.
  */
 #include "config.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
-#include <linux/videodev2.h>
 
 #if HAVE_LIBUDEV
 #include <libudev.h>
 #endif
-/* the DRM uapi header sits next to drm_fourcc.h, which the build requires */
-#if __has_include(<drm/drm.h>)
-#include <drm/drm.h>
-#else
-#include <libdrm/drm.h>
-#endif
 
-#include "../kernel/uapi/dmapipe.h"
 #include "private.h"
 #include "devices-private.h"
+#include "v4l2-util.h"
 
 #define SYS_CLASS "/sys/class"
-/* bounds against drivers that never end an enumeration */
-#define MAX_FORMATS 256
-#define MAX_DISCRETE_SIZES 4096
-
-/* One device with the storage of its type-specific part and formats. */
-struct entry {
-	struct dmapipe_device dev;
-	union {
-		struct dmapipe_v4l2_device v4l2;
-		struct dmapipe_drm_device drm;
-		struct dmapipe_udmabuf_device udmabuf;
-		struct dmapipe_kmod_device kmod;
-	} u;
-	struct dmapipe_v4l2_format *formats[DMAPIPE_V4L2_MAX_QUEUES]; /* owned */
-};
 
 struct dmapipe_device_list {
-	struct entry **entries;
+	struct discover_entry **entries;
 	size_t n, cap;
 };
 
-/* A device node found in sysfs. */
-struct node {
-	char name[64];
-	char devnode[128];
-	char syspath[PATH_MAX];
-};
-
 struct node_vec {
-	struct node *v;
+	struct discover_node *v;
 	size_t n, cap;
 };
 
@@ -79,7 +47,7 @@ struct node_vec {
 static int node_vec_add(struct node_vec *nodes, const char *name, const char *devnode,
 			const char *syspath)
 {
-	struct node *node;
+	struct discover_node *node;
 
 	if (strlen(name) >= sizeof(node->name) || strlen(devnode) >= sizeof(node->devnode) ||
 	    strlen(syspath) >= sizeof(node->syspath)) {
@@ -88,7 +56,7 @@ static int node_vec_add(struct node_vec *nodes, const char *name, const char *de
 	}
 	if (nodes->n == nodes->cap) {
 		size_t cap = nodes->cap ? nodes->cap * 2 : 16;
-		struct node *v = realloc(nodes->v, cap * sizeof(*v));
+		struct discover_node *v = realloc(nodes->v, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -105,7 +73,7 @@ static int node_vec_add(struct node_vec *nodes, const char *name, const char *de
 static int compare_nodes(const void *a, const void *b)
 {
 	/* natural order: video2 before video10 */
-	return strverscmp(((const struct node *)a)->name, ((const struct node *)b)->name);
+	return strverscmp(((const struct discover_node *)a)->name, ((const struct discover_node *)b)->name);
 }
 
 #if HAVE_LIBUDEV
@@ -225,475 +193,9 @@ DMAPIPE_EXPORT bool dmapipe_device_have_udev(void)
 	return HAVE_LIBUDEV;
 }
 
-/* Reads a one-line sysfs attribute without its newline; 0 or -errno. */
-static int read_attr(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int64_t read_attr_i64(const char *path)
-{
-	char buf[32], *end;
-	long long v;
-
-	if (read_attr(path, buf, sizeof(buf)) < 0 || !buf[0])
-		return -1;
-	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno || *end)
-		return -1;
-	return v;
-}
-
-/* ---- V4L2 ------------------------------------------------------------- */
-
-static bool is_output_type(uint32_t type)
-{
-	return type == V4L2_BUF_TYPE_VIDEO_OUTPUT || type == V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
-}
-
-static void probe_frame_sizes(int fd, uint32_t pixelformat, struct dmapipe_frame_sizes *sizes)
-{
-	struct v4l2_frmsizeenum fs;
-	uint64_t min_area = UINT64_MAX, max_area = 0;
-
-	memset(sizes, 0, sizeof(*sizes));
-	memset(&fs, 0, sizeof(fs));
-	fs.pixel_format = pixelformat;
-	if (dmapipe_ioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0)
-		return;
-	if (fs.type == V4L2_FRMSIZE_TYPE_CONTINUOUS || fs.type == V4L2_FRMSIZE_TYPE_STEPWISE) {
-		sizes->type = fs.type;
-		sizes->min_width = fs.stepwise.min_width;
-		sizes->min_height = fs.stepwise.min_height;
-		sizes->max_width = fs.stepwise.max_width;
-		sizes->max_height = fs.stepwise.max_height;
-		sizes->step_width = fs.stepwise.step_width;
-		sizes->step_height = fs.stepwise.step_height;
-		return;
-	}
-	if (fs.type != V4L2_FRMSIZE_TYPE_DISCRETE)
-		return;
-	sizes->type = V4L2_FRMSIZE_TYPE_DISCRETE;
-	for (uint32_t i = 0; i < MAX_DISCRETE_SIZES; i++) {
-		uint64_t area;
-
-		memset(&fs, 0, sizeof(fs));
-		fs.index = i;
-		fs.pixel_format = pixelformat;
-		if (dmapipe_ioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0 ||
-		    fs.type != V4L2_FRMSIZE_TYPE_DISCRETE)
-			break;
-		sizes->n_discrete++;
-		area = (uint64_t)fs.discrete.width * fs.discrete.height;
-		if (area < min_area) {
-			min_area = area;
-			sizes->min_width = fs.discrete.width;
-			sizes->min_height = fs.discrete.height;
-		}
-		if (area >= max_area) {
-			max_area = area;
-			sizes->max_width = fs.discrete.width;
-			sizes->max_height = fs.discrete.height;
-		}
-	}
-}
-
-/* VIDIOC_ENUM_FMT of one queue into a new array; count or -errno. */
-static int probe_formats(int fd, uint32_t type, struct dmapipe_v4l2_format **out)
-{
-	struct dmapipe_v4l2_format *formats = NULL;
-	uint32_t n = 0, cap = 0;
-	int ret = 0;
-
-	for (uint32_t i = 0; i < MAX_FORMATS; i++) {
-		struct v4l2_fmtdesc desc;
-		struct dmapipe_v4l2_format *f;
-		unsigned int n_objects = 0;
-
-		memset(&desc, 0, sizeof(desc));
-		desc.index = i;
-		desc.type = type;
-		ret = dmapipe_ioctl(fd, VIDIOC_ENUM_FMT, &desc);
-		if (ret == -EINVAL) {
-			ret = 0; /* the end of the list */
-			break;
-		}
-		if (ret < 0)
-			break;
-		if (n == cap) {
-			uint32_t ncap = cap ? cap * 2 : 8;
-			struct dmapipe_v4l2_format *v = realloc(formats, ncap * sizeof(*v));
-
-			if (!v) {
-				ret = -ENOMEM;
-				break;
-			}
-			formats = v;
-			cap = ncap;
-		}
-		f = &formats[n++];
-		memset(f, 0, sizeof(*f));
-		f->pixelformat = desc.pixelformat;
-		if (desc.flags & V4L2_FMT_FLAG_COMPRESSED)
-			f->flags |= DMAPIPE_V4L2_FORMAT_COMPRESSED;
-		if (desc.flags & V4L2_FMT_FLAG_EMULATED)
-			f->flags |= DMAPIPE_V4L2_FORMAT_EMULATED;
-		f->fourcc = dmapipe_fourcc_from_v4l2(desc.pixelformat, &n_objects);
-		f->n_objects = f->fourcc ? n_objects : 0;
-		dmapipe_strlcpy(f->description, (const char *)desc.description,
-				MIN(sizeof(f->description), sizeof(desc.description)));
-		probe_frame_sizes(fd, desc.pixelformat, &f->sizes);
-	}
-	if (ret < 0 && n == 0) {
-		free(formats);
-		return ret;
-	}
-	*out = formats;
-	return (int)n;
-}
-
-/* Allocates one MMAP buffer, exports it, frees it: 0 or -errno. */
-static int probe_expbuf(int fd, uint32_t type)
-{
-	struct v4l2_requestbuffers req;
-	struct v4l2_exportbuffer exp;
-	int ret;
-
-	memset(&req, 0, sizeof(req));
-	req.count = 1;
-	req.type = type;
-	req.memory = V4L2_MEMORY_MMAP;
-	ret = dmapipe_ioctl(fd, VIDIOC_REQBUFS, &req);
-	if (ret < 0)
-		return ret;
-	if (req.count == 0) {
-		ret = -ENOMEM;
-	} else {
-		memset(&exp, 0, sizeof(exp));
-		exp.type = type;
-		exp.index = 0;
-		exp.plane = 0;
-		exp.flags = O_CLOEXEC | O_RDONLY;
-		ret = dmapipe_ioctl(fd, VIDIOC_EXPBUF, &exp);
-		if (ret == 0) {
-			if (!dmapipe_fd_is_dmabuf(exp.fd))
-				ret = -EBADFD;
-			close(exp.fd);
-		}
-	}
-	memset(&req, 0, sizeof(req));
-	req.type = type;
-	req.memory = V4L2_MEMORY_MMAP;
-	dmapipe_ioctl(fd, VIDIOC_REQBUFS, &req);
-	return ret;
-}
-
-static void probe_queue(int fd, struct dmapipe_v4l2_queue *q, struct dmapipe_v4l2_format **formats,
-			uint32_t flags)
-{
-	struct v4l2_requestbuffers req;
-	int ret;
-
-	ret = probe_formats(fd, q->type, formats);
-	if (ret < 0) {
-		q->error = -ret;
-	} else {
-		q->n_formats = (uint32_t)ret;
-		q->formats = *formats;
-	}
-
-	/* count 0 frees nothing that is not ours and returns the capabilities */
-	memset(&req, 0, sizeof(req));
-	req.type = q->type;
-	req.memory = V4L2_MEMORY_MMAP;
-	ret = dmapipe_ioctl(fd, VIDIOC_REQBUFS, &req);
-	if (ret < 0) {
-		if (!q->error)
-			q->error = -ret;
-		return;
-	}
-	q->buf_caps = req.capabilities;
-	q->dmabuf_import = req.capabilities & V4L2_BUF_CAP_SUPPORTS_DMABUF;
-	q->dmabuf_export = req.capabilities & V4L2_BUF_CAP_SUPPORTS_MMAP;
-	if (q->dmabuf_export && (flags & DMAPIPE_DISCOVER_PROBE_EXPORT)) {
-		ret = probe_expbuf(fd, q->type);
-		q->export_probed = true;
-		q->dmabuf_export = ret == 0;
-		if (ret < 0 && !q->error)
-			q->error = -ret;
-	}
-}
-
-static bool queue_has(const struct dmapipe_v4l2_queue *q, bool compressed)
-{
-	for (uint32_t i = 0; i < q->n_formats; i++)
-		if (!!(q->formats[i].flags & DMAPIPE_V4L2_FORMAT_COMPRESSED) == compressed)
-			return true;
-	return false;
-}
-
-enum dmapipe_v4l2_role dmapipe_v4l2_classify(uint32_t caps,
-					     const struct dmapipe_v4l2_queue *queues,
-					     unsigned int n_queues)
-{
-	const struct dmapipe_v4l2_queue *in = NULL, *out = NULL;
-
-	for (unsigned int i = 0; i < n_queues; i++) {
-		if (is_output_type(queues[i].type))
-			in = &queues[i];
-		else if (queues[i].type == V4L2_BUF_TYPE_VIDEO_CAPTURE ||
-			 queues[i].type == V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE)
-			out = &queues[i];
-	}
-	if (caps & (V4L2_CAP_VIDEO_M2M | V4L2_CAP_VIDEO_M2M_MPLANE)) {
-		if (!in || !out)
-			return DMAPIPE_V4L2_OTHER;
-		if (queue_has(in, false) && queue_has(out, true) && !queue_has(in, true))
-			return DMAPIPE_V4L2_ENCODER;
-		if (queue_has(in, true) && queue_has(out, false) && !queue_has(out, true))
-			return DMAPIPE_V4L2_DECODER;
-		return DMAPIPE_V4L2_M2M;
-	}
-	if (out)
-		return DMAPIPE_V4L2_CAPTURE;
-	if (in)
-		return DMAPIPE_V4L2_OUTPUT;
-	return DMAPIPE_V4L2_OTHER;
-}
-
-static void probe_v4l2(struct entry *e, const struct node *node, uint32_t flags)
-{
-	struct dmapipe_v4l2_device *v = &e->u.v4l2;
-	struct v4l2_capability cap;
-	uint32_t caps;
-	char path[PATH_MAX + 8];
-	int fd, ret;
-
-	e->dev.v4l2 = v;
-	/* known even when the node cannot be opened */
-	snprintf(path, sizeof(path), "%s/name", node->syspath);
-	read_attr(path, v->card, sizeof(v->card));
-
-	fd = open(node->devnode, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		e->dev.error = errno;
-		e->dev.error_op = "open";
-		return;
-	}
-	memset(&cap, 0, sizeof(cap));
-	ret = dmapipe_ioctl(fd, VIDIOC_QUERYCAP, &cap);
-	if (ret < 0) {
-		e->dev.error = -ret;
-		e->dev.error_op = "VIDIOC_QUERYCAP";
-		close(fd);
-		return;
-	}
-	dmapipe_strlcpy(v->driver, (const char *)cap.driver,
-			MIN(sizeof(v->driver), sizeof(cap.driver)));
-	dmapipe_strlcpy(v->card, (const char *)cap.card, MIN(sizeof(v->card), sizeof(cap.card)));
-	dmapipe_strlcpy(v->bus_info, (const char *)cap.bus_info,
-			MIN(sizeof(v->bus_info), sizeof(cap.bus_info)));
-	v->version = cap.version;
-	v->capabilities = cap.capabilities;
-	v->device_caps = (cap.capabilities & V4L2_CAP_DEVICE_CAPS) ? cap.device_caps
-								    : cap.capabilities;
-	caps = v->device_caps;
-
-	if (caps & V4L2_CAP_VIDEO_M2M_MPLANE) {
-		v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
-		v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-	} else if (caps & V4L2_CAP_VIDEO_M2M) {
-		v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
-		v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	} else {
-		if (caps & V4L2_CAP_VIDEO_OUTPUT_MPLANE)
-			v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
-		else if (caps & V4L2_CAP_VIDEO_OUTPUT)
-			v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
-		if (caps & V4L2_CAP_VIDEO_CAPTURE_MPLANE)
-			v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
-		else if (caps & V4L2_CAP_VIDEO_CAPTURE)
-			v->queues[v->n_queues++].type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-	}
-	v->multiplanar = caps & (V4L2_CAP_VIDEO_M2M_MPLANE | V4L2_CAP_VIDEO_CAPTURE_MPLANE |
-				 V4L2_CAP_VIDEO_OUTPUT_MPLANE);
-	for (uint32_t i = 0; i < v->n_queues; i++) {
-		struct dmapipe_v4l2_queue *q = &v->queues[i];
-
-		probe_queue(fd, q, &e->formats[i], flags);
-		if (q->error == EBUSY && !e->dev.error) {
-			e->dev.error = EBUSY;
-			e->dev.error_op = "VIDIOC_REQBUFS";
-		}
-	}
-	v->role = dmapipe_v4l2_classify(caps, v->queues, v->n_queues);
-	close(fd);
-}
-
-/* ---- DRM render nodes ------------------------------------------------- */
-
-/*
- * Plain DRM_IOCTL_VERSION and GET_CAP (what drmGetVersion() and drmGetCap()
- * do), so the listing needs no libdrm; the dumb-buffer check reuses the
- * drm allocator's and needs it.
- */
-
-/* The primary node ("card0") of the device a render node belongs to. */
-static void find_card(const struct node *node, struct dmapipe_drm_device *d)
-{
-	char path[PATH_MAX + 16];
-	struct dirent *de;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "%s/device/drm", node->syspath);
-	dir = opendir(path);
-	if (!dir)
-		return;
-	while ((de = readdir(dir))) {
-		if (strncmp(de->d_name, "card", 4) == 0 && de->d_name[4] >= '0' &&
-		    de->d_name[4] <= '9' && strlen(de->d_name) < sizeof(d->card) - 10) {
-			snprintf(d->card, sizeof(d->card), "/dev/dri/%s", de->d_name);
-			break;
-		}
-	}
-	closedir(dir);
-}
-
-static void probe_dumb(struct dmapipe_drm_device *d)
-{
-#if HAVE_LIBDRM
-	int fd, ret;
-
-	if (!d->card[0]) {
-		d->dumb_error = ENODEV;
-		return;
-	}
-	fd = open(d->card, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		d->dumb_error = errno;
-		return;
-	}
-	/* an unheld primary node makes us master: give it back at once (fails if not) */
-	ioctl(fd, DRM_IOCTL_DROP_MASTER, 0);
-	ret = dmapipe_drm_probe_dumb(fd);
-	d->dumb_buffers = ret == 0;
-	d->dumb_error = ret < 0 ? -ret : 0;
-	close(fd);
-#else
-	d->dumb_error = ENOTSUP; /* the drm allocator is not built either */
-#endif
-}
-
-static void probe_drm(struct entry *e, const struct node *node)
-{
-	struct dmapipe_drm_device *d = &e->u.drm;
-	struct drm_version version;
-	struct drm_get_cap cap;
-	int fd, ret;
-
-	e->dev.drm = d;
-	find_card(node, d);
-	fd = open(node->devnode, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		e->dev.error = errno;
-		e->dev.error_op = "open";
-		d->dumb_error = errno;
-		return;
-	}
-	/* the kernel copies at most *_len bytes and sets *_len to the full length */
-	memset(&version, 0, sizeof(version));
-	version.name = d->driver;
-	version.name_len = sizeof(d->driver) - 1;
-	version.desc = d->description;
-	version.desc_len = sizeof(d->description) - 1;
-	ret = dmapipe_ioctl(fd, DRM_IOCTL_VERSION, &version);
-	if (ret < 0) {
-		memset(d->driver, 0, sizeof(d->driver));
-		memset(d->description, 0, sizeof(d->description));
-		e->dev.error = -ret;
-		e->dev.error_op = "DRM_IOCTL_VERSION";
-		d->dumb_error = -ret;
-		close(fd);
-		return;
-	}
-	d->driver[MIN(version.name_len, sizeof(d->driver) - 1)] = '\0';
-	d->description[MIN(version.desc_len, sizeof(d->description) - 1)] = '\0';
-	memset(&cap, 0, sizeof(cap));
-	cap.capability = DRM_CAP_PRIME;
-	if (dmapipe_ioctl(fd, DRM_IOCTL_GET_CAP, &cap) == 0) {
-		d->prime_import = cap.value & DRM_PRIME_CAP_IMPORT;
-		d->prime_export = cap.value & DRM_PRIME_CAP_EXPORT;
-	}
-	close(fd);
-	probe_dumb(d);
-}
-
-/* ---- udmabuf, dmapipe.ko ---------------------------------------------- */
-
-static void probe_udmabuf(struct entry *e)
-{
-	struct dmapipe_udmabuf_device *u = &e->u.udmabuf;
-	int fd;
-
-	e->dev.udmabuf = u;
-	u->size_limit_mb = read_attr_i64("/sys/module/udmabuf/parameters/size_limit_mb");
-	u->list_limit = read_attr_i64("/sys/module/udmabuf/parameters/list_limit");
-	fd = open(e->dev.path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		e->dev.error = errno;
-		e->dev.error_op = "open";
-		return;
-	}
-	close(fd);
-}
-
-static void probe_kmod(struct entry *e)
-{
-	struct dmapipe_kmod_device *k = &e->u.kmod;
-	struct dmapipe_info info;
-	int fd, ret;
-
-	e->dev.kmod = k;
-	fd = open(e->dev.path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		e->dev.error = errno;
-		e->dev.error_op = "open";
-		return;
-	}
-	memset(&info, 0, sizeof(info));
-	ret = dmapipe_ioctl(fd, DMAPIPE_IOCTL_GET_INFO, &info);
-	close(fd);
-	if (ret < 0) {
-		e->dev.error = -ret;
-		e->dev.error_op = "DMAPIPE_IOCTL_GET_INFO";
-		return;
-	}
-	k->abi_version = info.abi_version;
-	k->page_size = info.page_size;
-	k->features = info.features;
-	k->max_total_bytes = info.max_total_bytes;
-	k->max_buffer_bytes = info.max_buffer_bytes;
-	k->max_buffers = info.max_buffers;
-	k->buffers = info.buffers;
-	k->bytes_in_use = info.bytes_in_use;
-}
-
 /* ---- the list --------------------------------------------------------- */
 
-static void entry_free(struct entry *e)
+static void entry_free(struct discover_entry *e)
 {
 	if (!e)
 		return;
@@ -702,11 +204,11 @@ static void entry_free(struct entry *e)
 	free(e);
 }
 
-static int list_add(struct dmapipe_device_list *list, struct entry *e)
+static int list_add(struct dmapipe_device_list *list, struct discover_entry *e)
 {
 	if (list->n == list->cap) {
 		size_t cap = list->cap ? list->cap * 2 : 16;
-		struct entry **v = realloc(list->entries, cap * sizeof(*v));
+		struct discover_entry **v = realloc(list->entries, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -729,8 +231,8 @@ static int add_class(struct dmapipe_device_list *list, enum dmapipe_device_type 
 	if (nodes.n > 1)
 		qsort(nodes.v, nodes.n, sizeof(nodes.v[0]), compare_nodes);
 	for (size_t i = 0; i < nodes.n; i++) {
-		const struct node *node = &nodes.v[i];
-		struct entry *e = calloc(1, sizeof(*e));
+		const struct discover_node *node = &nodes.v[i];
+		struct discover_entry *e = calloc(1, sizeof(*e));
 
 		if (!e) {
 			ret = -ENOMEM;
@@ -741,16 +243,16 @@ static int add_class(struct dmapipe_device_list *list, enum dmapipe_device_type 
 		dmapipe_strlcpy(e->dev.path, node->devnode, sizeof(e->dev.path));
 		switch (type) {
 		case DMAPIPE_DEVICE_V4L2:
-			probe_v4l2(e, node, flags);
+			discover_probe_v4l2(e, node, flags);
 			break;
 		case DMAPIPE_DEVICE_DRM:
-			probe_drm(e, node);
+			discover_probe_drm(e, node);
 			break;
 		case DMAPIPE_DEVICE_UDMABUF:
-			probe_udmabuf(e);
+			discover_probe_udmabuf(e);
 			break;
 		case DMAPIPE_DEVICE_DMAPIPE:
-			probe_kmod(e);
+			discover_probe_kmod(e);
 			break;
 		case DMAPIPE_DEVICE_DMA_HEAP:
 			/* its name says it all; allocating from it is the allocator's job */
@@ -841,7 +343,7 @@ dmapipe_device_list_find_v4l2(const struct dmapipe_device_list *list,
 		for (uint32_t q = 0; q < dev->v4l2->n_queues; q++) {
 			const struct dmapipe_v4l2_queue *queue = &dev->v4l2->queues[q];
 
-			if (is_output_type(queue->type) != input)
+			if (dmapipe_v4l2_is_output_type(queue->type) != input)
 				continue;
 			if (!pixelformat && queue->n_formats)
 				return dev;

@@ -210,12 +210,19 @@ struct dmapipe_device_list;
  */
 struct dmapipe_device_list *dmapipe_device_list_new(uint32_t flags);
 
+/**
+ * Frees @list and every struct it handed out (devices, queues, formats).
+ * Accepts NULL. Since 0.1.
+ */
 void dmapipe_device_list_free(struct dmapipe_device_list *list);
 
-/** The number of devices. Since 0.1. */
+/** The number of devices in @list (0 for NULL). Since 0.1. */
 size_t dmapipe_device_list_get_count(const struct dmapipe_device_list *list);
 
-/** Device @index (< count), or NULL when out of range. Since 0.1. */
+/**
+ * Device @index (< count), or NULL when out of range. Owned by @list and
+ * valid until dmapipe_device_list_free(). Since 0.1.
+ */
 const struct dmapipe_device *dmapipe_device_list_get(const struct dmapipe_device_list *list,
 						     size_t index);
 
@@ -224,7 +231,8 @@ const struct dmapipe_device *dmapipe_device_list_get(const struct dmapipe_device
  * (V4L2_PIX_FMT_*, 0 for any) on the queue where that role takes its input
  * (OUTPUT for encoders and decoders) when @input is true, or gives its
  * output (CAPTURE for capture devices, encoders and decoders) otherwise.
- * NULL if none. Since 0.1.
+ * NULL if none. Owned by @list and valid until dmapipe_device_list_free().
+ * Since 0.1.
  */
 const struct dmapipe_device *dmapipe_device_list_find_v4l2(const struct dmapipe_device_list *list,
 							   enum dmapipe_v4l2_role role,
@@ -233,15 +241,22 @@ const struct dmapipe_device *dmapipe_device_list_find_v4l2(const struct dmapipe_
 /** True when libdmapipe was built with libudev. Since 0.1. */
 bool dmapipe_device_have_udev(void);
 
-/** "v4l2", "drm", "dma-heap", "udmabuf", "dmapipe". Since 0.1. */
+/**
+ * The name of @type: "v4l2", "drm", "dma-heap", "udmabuf", "dmapipe"
+ * ("unknown" otherwise). A static string, never NULL. Since 0.1.
+ */
 const char *dmapipe_device_type_to_string(enum dmapipe_device_type type);
 
-/** "capture", "output", "encoder", "decoder", "m2m", "other". Since 0.1. */
+/**
+ * The name of @role: "capture", "output", "encoder", "decoder", "m2m",
+ * "other". A static string, never NULL. Since 0.1.
+ */
 const char *dmapipe_v4l2_role_to_string(enum dmapipe_v4l2_role role);
 
 /**
  * "video-capture", "video-capture-mplane", "video-output",
- * "video-output-mplane" or "other" for a V4L2_BUF_TYPE_*. Since 0.1.
+ * "video-output-mplane" or "other" for a V4L2_BUF_TYPE_*. A static
+ * string, never NULL. Since 0.1.
  */
 const char *dmapipe_v4l2_buf_type_to_string(uint32_t type);
 

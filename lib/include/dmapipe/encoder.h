@@ -57,7 +57,10 @@ enum dmapipe_encoder_io {
 	DMAPIPE_ENCODER_IO_COPY = 2,
 };
 
-/** "auto", "import" or "copy". Since 0.1. */
+/**
+ * The name of @io: "auto", "import" or "copy" ("?" for a value outside the
+ * enum). A static string, never NULL. Since 0.1.
+ */
 const char *dmapipe_encoder_io_to_string(enum dmapipe_encoder_io io);
 
 /** A codec-specific control (VIDIOC_S_EXT_CTRLS): a V4L2 CID and its value. */
@@ -148,7 +151,13 @@ struct dmapipe_encoder_options {
 	bool export_packets;
 };
 
-/** Sets the defaults. Since 0.1. */
+/**
+ * Sets @options (caller-owned, not NULL) to the defaults: everything 0 or
+ * NULL (the first encoder for the codec, the driver's controls and
+ * colorimetry, no callbacks) but size = sizeof(*options), codec FWHT, io
+ * AUTO, profile and level -1, max_in_flight 4 and capture_buffers 4.
+ * Since 0.1.
+ */
 void dmapipe_encoder_options_init(struct dmapipe_encoder_options *options);
 
 /**
@@ -158,7 +167,12 @@ void dmapipe_encoder_options_init(struct dmapipe_encoder_options *options);
  * ENOENT (no such node, or no encoder for the codec), ENODEV (not a
  * stateful encoder), EINVAL (bad options, a codec or control the device
  * refuses; logged), ENOTSUP (the device cannot take the required control),
- * or an ioctl's error. Since 0.1.
+ * E2BIG (@options from newer headers setting fields this library does not
+ * know), or an ioctl's error. @options and its strings are only read
+ * during the call (user_data is kept and given to the callbacks); an older
+ * caller's smaller struct (its size field) gets the defaults for the
+ * fields it lacks. The encoder owns the device fd; free it with
+ * dmapipe_encoder_free(). Since 0.1.
  */
 struct dmapipe_encoder *dmapipe_encoder_new(const struct dmapipe_encoder_options *options);
 
@@ -172,8 +186,9 @@ void dmapipe_encoder_free(struct dmapipe_encoder *encoder);
 /**
  * The layout the encoder imports for frames of @format: the strides and
  * plane offsets the device computes (VIDIOC_TRY_FMT), in one object whose
- * size is the device's sizeimage (fd -1). A producer that allocates
- * buffers this way gets every frame imported. Returns 0, -EINVAL (the
+ * size is the device's sizeimage (fd -1), written to @layout
+ * (caller-owned). A producer that allocates buffers this way gets every
+ * frame imported. Nothing is set up on the device. Returns 0, -EINVAL (the
  * encoder does not take that format or size: it would change it), -ENOTSUP
  * (no V4L2 equivalent of the fourcc). Since 0.1.
  */
@@ -183,8 +198,10 @@ int dmapipe_encoder_get_layout(struct dmapipe_encoder *encoder,
 
 /**
  * Would frames of @layout be imported? Returns 0, or -EXDEV with the reason
- * in @why (a stride, an offset, the object count, the memory kind). @kind
- * is the buffers' memory kind. Nothing is set up. Since 0.1.
+ * in @why (a stride, an offset, the object count, the memory kind; @len
+ * bytes, caller-owned), or -EINVAL or -ENOTSUP (with a reason) when the
+ * encoder does not take the format at all. @kind is the buffers' memory
+ * kind; @layout's fds are not used. Nothing is set up. Since 0.1.
  */
 int dmapipe_encoder_check_layout(struct dmapipe_encoder *encoder,
 				 const struct dmapipe_layout *layout,
@@ -209,7 +226,10 @@ int dmapipe_encoder_check_layout(struct dmapipe_encoder *encoder,
 int dmapipe_encoder_submit(struct dmapipe_encoder *encoder, struct dmapipe_buffer *buffer,
 			   const struct dmapipe_frame_meta *meta, void *frame_data);
 
-/** The pollable fd: readable when dmapipe_encoder_dispatch() has work. Since 0.1. */
+/**
+ * The pollable fd: readable when dmapipe_encoder_dispatch() has work.
+ * Owned by the encoder: do not close it. Since 0.1.
+ */
 int dmapipe_encoder_get_fd(const struct dmapipe_encoder *encoder);
 
 /**
@@ -282,7 +302,7 @@ struct dmapipe_encoder_info {
 	uint32_t reserved[8];
 };
 
-/** Fills @info. Since 0.1. */
+/** Copies what was opened and chosen into @info (caller-owned). Since 0.1. */
 void dmapipe_encoder_get_info(const struct dmapipe_encoder *encoder,
 			      struct dmapipe_encoder_info *info);
 
@@ -308,7 +328,7 @@ struct dmapipe_encoder_stats {
 	uint32_t reserved[5];
 };
 
-/** Fills @stats. Since 0.1. */
+/** Copies the encoder's counters into @stats (caller-owned). Since 0.1. */
 void dmapipe_encoder_get_stats(const struct dmapipe_encoder *encoder,
 			       struct dmapipe_encoder_stats *stats);
 

@@ -39,6 +39,7 @@ extern "C" {
 #endif
 
 struct dmapipe_allocator;
+struct dmapipe_encoder;
 struct dmapipe_server;
 struct dmapipe_v4l2_source;
 
@@ -55,7 +56,10 @@ enum dmapipe_v4l2_io {
 	DMAPIPE_V4L2_IO_IMPORT = 2,
 };
 
-/** "auto", "export" or "import". Since 0.1. */
+/**
+ * The name of @io: "auto", "export" or "import" ("?" for a value outside
+ * the enum). A static string, never NULL. Since 0.1.
+ */
 const char *dmapipe_v4l2_io_to_string(enum dmapipe_v4l2_io io);
 
 struct dmapipe_v4l2_options {
@@ -98,7 +102,11 @@ struct dmapipe_v4l2_options {
 	uint32_t bytesperline;
 };
 
-/** Sets the defaults. Since 0.1. */
+/**
+ * Sets @options (caller-owned, not NULL) to the defaults: everything 0 or
+ * NULL (the device's current format, size and rate; the driver's stride)
+ * but size = sizeof(*options), io AUTO and 4 buffers. Since 0.1.
+ */
 void dmapipe_v4l2_options_init(struct dmapipe_v4l2_options *options);
 
 /**
@@ -111,10 +119,69 @@ void dmapipe_v4l2_options_init(struct dmapipe_v4l2_options *options);
  * device), ENODEV (not a capture device, or gone), EINVAL (a format,
  * size or option the device cannot take; the log says what it offers),
  * ENOTSUP (no DRM equivalent for its pixel format, or built without
- * libv4l2), or an ioctl's error. Every failure is logged with its reason.
- * Since 0.1.
+ * libv4l2), E2BIG (@options from newer headers setting fields this library
+ * does not know), or an ioctl's error. Every failure is logged with its
+ * reason. @options and its strings are only read during the call; an
+ * older caller's smaller struct (its size field) gets the defaults for
+ * the fields it lacks. The source owns the device fd and its buffers;
+ * free it with dmapipe_v4l2_source_free(). Since 0.1.
  */
 struct dmapipe_v4l2_source *dmapipe_v4l2_source_new(const struct dmapipe_v4l2_options *options);
+
+/**
+ * Flag of dmapipe_v4l2_source_new_for_encoders(): only check and report;
+ * keep the device's layout even when an encoder cannot import it.
+ */
+#define DMAPIPE_V4L2_NO_NEGOTIATE (1u << 0)
+
+/** What dmapipe_v4l2_source_new_for_encoders() found and did. */
+struct dmapipe_v4l2_negotiation {
+	/**
+	 * the outcome, for the user: "the capture buffers suit the encoder as
+	 * they are", "... have the encoder's layout (asked for)", "not
+	 * negotiated: <reason>", "the device cannot give the encoder's
+	 * layout: <reason>", or "no encoder"
+	 */
+	char note[256];
+	/**
+	 * one line per time the device was opened again, each ending in a
+	 * newline: "negotiating: <reason>; asking <device> for <n> bytes per
+	 * line" ("" when it was not)
+	 */
+	char steps[512];
+	/** the bytes per line asked for at the last opening (0: the driver's choice) */
+	uint32_t bytesperline;
+	/** how many times the device was opened again */
+	uint32_t reopened;
+	/** every encoder can import the source's buffers as they are */
+	bool importable;
+	uint32_t reserved[8];
+};
+
+/**
+ * Allocation-time negotiation: opens a capture source (as
+ * dmapipe_v4l2_source_new() does with @options) whose buffers every encoder
+ * of @encoders can import without a copy. When one cannot (typically a
+ * stride: the device pads its rows, the encoder computes them unpadded),
+ * the device is opened again asking for that encoder's bytes per line
+ * (dmapipe_encoder_get_layout()), until the buffers suit every encoder or
+ * the device cannot give what they need; then the source is kept as it
+ * is, and the encoders copy (counted) or refuse in strict mode. With
+ * DMAPIPE_V4L2_NO_NEGOTIATE it only checks. @options->bytesperline, if
+ * set, is the first stride asked for.
+ *
+ * @encoders are borrowed (@n_encoders of them, none needed when 0) and not
+ * changed. @result (may be NULL) gets the outcome and each reopening, for
+ * the caller to show: the library only logs them. Returns the source, to
+ * free with dmapipe_v4l2_source_free(), or NULL with errno as
+ * dmapipe_v4l2_source_new() sets it (and EINVAL for unknown @flags or
+ * missing encoders); @result is filled either way. Since 0.1.
+ */
+struct dmapipe_v4l2_source *
+dmapipe_v4l2_source_new_for_encoders(const struct dmapipe_v4l2_options *options,
+				     struct dmapipe_encoder *const *encoders,
+				     unsigned int n_encoders, uint32_t flags,
+				     struct dmapipe_v4l2_negotiation *result);
 
 /**
  * Stops capture, detaches from a server, closes the device and drops the
@@ -145,31 +212,46 @@ struct dmapipe_v4l2_info {
 	uint32_t reserved[8];
 };
 
-/** Fills @info. Since 0.1. */
+/** Copies what was opened and negotiated into @info (caller-owned). Since 0.1. */
 void dmapipe_v4l2_source_get_info(const struct dmapipe_v4l2_source *source,
 				  struct dmapipe_v4l2_info *info);
 
-/** The negotiated layout (format, strides, offsets); fds are -1. Since 0.1. */
+/**
+ * The negotiated layout (format, strides, offsets); its fds are -1. Owned
+ * by the source and valid until dmapipe_v4l2_source_free(). Since 0.1.
+ */
 const struct dmapipe_layout *dmapipe_v4l2_source_get_layout(const struct dmapipe_v4l2_source *source);
 
-/** Number of buffers. Since 0.1. */
+/** The number of buffers the driver gave (info.buffers). Since 0.1. */
 unsigned int dmapipe_v4l2_source_get_buffer_count(const struct dmapipe_v4l2_source *source);
 
-/** Buffer @index (no reference added), or NULL. Since 0.1. */
+/**
+ * Buffer @index, or NULL when @index >= the buffer count. No reference is
+ * added: the buffer is valid while the source lives; take a reference with
+ * dmapipe_buffer_ref() to keep it longer. Since 0.1.
+ */
 struct dmapipe_buffer *dmapipe_v4l2_source_get_buffer(struct dmapipe_v4l2_source *source,
 						      unsigned int index);
 
 /**
  * The device fd to poll: readable when a frame is ready; POLLERR when the
  * device went away (dmapipe_v4l2_source_dequeue() then returns -ENODEV).
- * Owned by the source. Since 0.1.
+ * Owned by the source: do not close it. Since 0.1.
  */
 int dmapipe_v4l2_source_get_fd(const struct dmapipe_v4l2_source *source);
 
-/** Queues every buffer nobody holds and starts streaming. Since 0.1. */
+/**
+ * Queues every buffer nobody holds and starts streaming (a no-op while
+ * streaming). Returns 0, -ENODEV when the device is gone, or the error of
+ * VIDIOC_QBUF or VIDIOC_STREAMON (logged). Since 0.1.
+ */
 int dmapipe_v4l2_source_start(struct dmapipe_v4l2_source *source);
 
-/** Stops streaming; buffers the device held become free. Since 0.1. */
+/**
+ * Stops streaming; buffers the device held become free (buffers the
+ * application or consumers hold stay theirs). Returns 0, or the error of
+ * VIDIOC_STREAMOFF (logged; the buffers are free either way). Since 0.1.
+ */
 int dmapipe_v4l2_source_stop(struct dmapipe_v4l2_source *source);
 
 /**
@@ -189,7 +271,9 @@ int dmapipe_v4l2_source_dequeue(struct dmapipe_v4l2_source *source,
 
 /**
  * Gives a dequeued buffer back: the device captures into it again (while
- * streaming). Takes the caller's reference. Since 0.1.
+ * streaming). Takes the caller's reference, also on failure. Returns 0,
+ * -EINVAL (@buffer is not one this source gave out), -ENODEV (the device
+ * is gone) or the VIDIOC_QBUF error. Since 0.1.
  */
 int dmapipe_v4l2_source_queue(struct dmapipe_v4l2_source *source, struct dmapipe_buffer *buffer);
 
@@ -203,7 +287,7 @@ struct dmapipe_v4l2_stats {
 	uint64_t last_sequence;
 };
 
-/** Fills @stats. Since 0.1. */
+/** Copies the source's counters into @stats (caller-owned). Since 0.1. */
 void dmapipe_v4l2_source_get_stats(const struct dmapipe_v4l2_source *source,
 				   struct dmapipe_v4l2_stats *stats);
 
@@ -241,21 +325,27 @@ struct dmapipe_v4l2_watch;
  * was open) to appear: a node whose QUERYCAP card and bus_info, and sysfs
  * name when known, equal @info's, under whichever /dev/videoN it gets.
  * Uses a libudev monitor (the "udev" source when udevd runs, else the
- * kernel's uevents) when dmapipe was built with libudev. Since 0.1.
+ * kernel's uevents) when dmapipe was built with libudev. @info is copied.
+ * Returns the watch, to free with dmapipe_v4l2_watch_free(), or NULL with
+ * errno EINVAL (@info NULL or without a card name) or ENOMEM. Since 0.1.
  */
 struct dmapipe_v4l2_watch *dmapipe_v4l2_watch_new(const struct dmapipe_v4l2_info *info);
+
+/** Frees the watch and closes its monitor (its fd). Accepts NULL. Since 0.1. */
 void dmapipe_v4l2_watch_free(struct dmapipe_v4l2_watch *watch);
 
 /**
  * An fd that becomes readable when video4linux devices come or go, or -1
  * when there is none (built without libudev): then poll
- * dmapipe_v4l2_watch_find() every few hundred milliseconds. Since 0.1.
+ * dmapipe_v4l2_watch_find() every few hundred milliseconds. Owned by the
+ * watch: do not close it. Since 0.1.
  */
 int dmapipe_v4l2_watch_get_fd(const struct dmapipe_v4l2_watch *watch);
 
 /**
  * Reads pending events and looks for the device. Returns 1 with its node
- * in @path, 0 while it is absent, or a negative errno. Since 0.1.
+ * in @path (@len bytes, caller-owned), 0 while it is absent, or a negative
+ * errno (-ENAMETOOLONG when @path is too short). Since 0.1.
  */
 int dmapipe_v4l2_watch_find(struct dmapipe_v4l2_watch *watch, char *path, size_t len);
 
