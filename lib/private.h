@@ -232,6 +232,9 @@ int dmapipe_kmod_read_file(int dmabuf_fd, uint64_t offset, uint64_t len, int fil
 /* The system page size (util.c). */
 uint64_t dmapipe_page_size(void);
 
+/* ioctl() retried on EINTR: 0 or -errno (util.c). For any fd. */
+int dmapipe_ioctl(int fd, unsigned long request, void *arg);
+
 /*
  * Takes a public options struct from its caller (util.c). Such a struct
  * starts with "uint32_t size", set by its _init() to its sizeof in the

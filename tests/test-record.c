@@ -26,7 +26,8 @@
  *             damaged index, too short, garbage, empty, missing
  *   options   options structs from older headers (shorter, as their size
  *             says) take defaults for the fields they lack, never the
- *             bytes past their end; longer ones from newer headers work;
+ *             bytes past their end; longer ones from newer headers work
+ *             when what they add is unset (0), else E2BIG;
  *             the recorder's and the reader's
  *   fence     the recorder waits for acquire fences itself: a frame whose
  *             fence has not signalled is held without blocking the
@@ -940,8 +941,9 @@ static uint32_t stored_max_frames(const char *path)
  * defaults for the rest, never what lies past its end (here 0xff bytes:
  * a junk done callback would crash, junk overwrite would replace a file,
  * junk prealloc_bytes would fail the fallocate). A struct from newer
- * headers (longer) is accepted too; one too short for its size field is
- * refused.
+ * headers (longer) is accepted when the fields this library does not know
+ * are 0, refused with E2BIG when they ask for more; one too short for its
+ * size field is refused.
  */
 static void test_options(const char *dir)
 {
@@ -1004,13 +1006,17 @@ static void test_options(const char *dir)
 	check_int_eq(null_user_data_calls, 4);
 	check(unlink(path2) == 0);
 
-	/* from newer headers: a longer struct, what follows ours unknown here */
+	/* from newer headers: a longer struct whose newer fields are unset (0)
+	 * works; one that asks for something this library does not know is
+	 * refused rather than ignored */
 	dmapipe_recorder_options_init(&ro.o);
-	memset(ro.newer, 0xff, sizeof(ro.newer));
+	memset(ro.newer, 0, sizeof(ro.newer));
 	ro.o.size = sizeof(ro);
 	rec = dmapipe_recorder_new(path2, &ro.o);
 	check_msg(rec, "a recorder from a longer struct: %s", strerror(errno));
 	dmapipe_recorder_free(rec);
+	memset(ro.newer, 0xff, sizeof(ro.newer));
+	check(dmapipe_recorder_new(path2, &ro.o) == NULL && errno == E2BIG);
 
 	/* the reader: cut before max_bytes, max_frames 1 given */
 	r = dmapipe_recording_open(path, 0);

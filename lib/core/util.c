@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Small helpers and the process-wide copy accounting.
+ * Small helpers every layer uses: time, strings, fds, ioctls, options structs.
  */
 #include <errno.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +45,16 @@ uint64_t dmapipe_page_size(void)
 	long ps = sysconf(_SC_PAGESIZE);
 
 	return ps > 0 ? (uint64_t)ps : 4096;
+}
+
+int dmapipe_ioctl(int fd, unsigned long request, void *arg)
+{
+	int ret;
+
+	do {
+		ret = ioctl(fd, request, arg);
+	} while (ret < 0 && errno == EINTR);
+	return ret < 0 ? -errno : 0;
 }
 
 int dmapipe_options_copy(void *dst, size_t dst_size, const void *src, size_t min_size)

@@ -23,16 +23,6 @@
 #define MAX_FORMATS 256
 #define MAX_DISCRETE_SIZES 4096
 
-int dmapipe_ioctl(int fd, unsigned long request, void *arg)
-{
-	int ret;
-
-	do {
-		ret = ioctl(fd, request, arg);
-	} while (ret < 0 && errno == EINTR);
-	return ret < 0 ? -errno : 0;
-}
-
 int dmapipe_v4l2_ioctl(const struct dmapipe_v4l2_node *node, unsigned long request, void *arg)
 {
 #if HAVE_LIBV4L2

@@ -30,9 +30,6 @@ struct dmapipe_v4l2_node {
 
 /* ---- ioctls --------------------------------------------------------- */
 
-/* ioctl() retried on EINTR: 0 or -errno. For any fd, V4L2 or not. */
-int dmapipe_ioctl(int fd, unsigned long request, void *arg);
-
 /* An ioctl on @node (through libv4l2 when it says so), retried on EINTR: 0 or -errno. */
 int dmapipe_v4l2_ioctl(const struct dmapipe_v4l2_node *node, unsigned long request, void *arg);
 

@@ -339,17 +339,3 @@ int storage_ring_wait(struct storage_ring *r, uint64_t deadline_ns)
 	return ret < 0 ? ret : 0;
 }
 #endif
-
-/* ---- options structs --------------------------------------------------------- */
-
-int storage_options_copy(void *dst, size_t dst_size, const void *src)
-{
-	uint32_t size, own = (uint32_t)dst_size;
-
-	memcpy(&size, src, sizeof(size));
-	if (size < sizeof(size))
-		return -EINVAL;
-	memcpy(dst, src, MIN((size_t)size, dst_size));
-	memcpy(dst, &own, sizeof(own));
-	return 0;
-}

@@ -155,21 +155,6 @@ unsigned int storage_ring_reap(struct storage_ring *r, bool wait, storage_cqe_fu
 int storage_ring_wait(struct storage_ring *r, uint64_t deadline_ns);
 #endif
 
-/* ---- options structs --------------------------------------------------------- */
-
-/*
- * Copies a caller's options struct @src over @dst, which holds this
- * library's defaults (@dst_size bytes, a uint32_t size field first): as
- * many bytes as @src's size field says the caller's struct has, so a
- * program built against older headers (a shorter struct) gets the defaults
- * for the fields it does not know, and one built against newer headers
- * gives only what this library knows. @dst's size becomes @dst_size.
- * 0, or -EINVAL when @src's size does not even cover the size field.
- *
- * TODO(merge): use the core helper
- */
-int storage_options_copy(void *dst, size_t dst_size, const void *src);
-
 /* ---- recording.c, for the reader --------------------------------------------- */
 
 struct dmapipe_recording;

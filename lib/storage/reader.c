@@ -552,10 +552,14 @@ DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recordin
 {
 	struct dmapipe_reader_options opts;
 	struct dmapipe_reader *rd;
+	int ret;
 
 	dmapipe_reader_options_init(&opts);
-	if (!recording || (options && storage_options_copy(&opts, sizeof(opts), options) < 0)) {
-		errno = EINVAL;
+	ret = !recording ? -EINVAL : 0;
+	if (ret == 0 && options)
+		ret = dmapipe_options_copy(&opts, sizeof(opts), options, sizeof(uint32_t));
+	if (ret < 0) {
+		errno = -ret;
 		return NULL;
 	}
 	rd = calloc(1, sizeof(*rd));
@@ -578,15 +582,12 @@ DMAPIPE_EXPORT struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recordin
 		return NULL;
 	}
 #if HAVE_LIBURING
-	{
-		int ret = storage_ring_init(&rd->ring, rd->opts.max_frames * MAX_OPS + 8, rd->efd);
-
-		if (ret == 0)
-			rd->ring_ok = true;
-		else
-			log_info("reader: io_uring is not available (%s): reading one frame at "
-				 "a time", strerror(-ret));
-	}
+	ret = storage_ring_init(&rd->ring, rd->opts.max_frames * MAX_OPS + 8, rd->efd);
+	if (ret == 0)
+		rd->ring_ok = true;
+	else
+		log_info("reader: io_uring is not available (%s): reading one frame at a time",
+			 strerror(-ret));
 #endif
 	rd->stats.io_uring = rd->ring_ok;
 	return rd;

@@ -328,8 +328,11 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 	int ret;
 
 	dmapipe_recorder_options_init(&opts);
-	if (!path || !*path || (options && storage_options_copy(&opts, sizeof(opts), options) < 0)) {
-		errno = EINVAL;
+	ret = !path || !*path ? -EINVAL : 0;
+	if (ret == 0 && options)
+		ret = dmapipe_options_copy(&opts, sizeof(opts), options, sizeof(uint32_t));
+	if (ret < 0) {
+		errno = -ret;
 		return NULL;
 	}
 	rec = calloc(1, sizeof(*rec));

@@ -102,7 +102,8 @@ void dmapipe_recorder_options_init(struct dmapipe_recorder_options *options);
  * (an existing one is never touched without overwrite). Returns a recorder
  * the caller frees with dmapipe_recorder_free(), or NULL with errno:
  * EEXIST; EINVAL (no @path, an options size that does not cover the size
- * field, O_DIRECT refused in DMAPIPE_RECORD_DIRECT mode); ENOSPC (the file
+ * field, O_DIRECT refused in DMAPIPE_RECORD_DIRECT mode); E2BIG (@options
+ * from newer headers setting fields this library does not know); ENOSPC (the file
  * system is full already); ENOTSUP (built without liburing, or io_uring
  * unavailable); or the error of open/write. Since 0.1.
  */
@@ -386,7 +387,8 @@ void dmapipe_reader_options_init(struct dmapipe_reader_options *options);
  * reader; @options (NULL: the defaults) is copied up to its size field.
  * Returns a reader the caller frees with dmapipe_reader_free(), or NULL
  * with errno: ENOMEM, EINVAL (no @recording, an options size that does not
- * cover the size field), or the error of eventfd(). Since 0.1.
+ * cover the size field), E2BIG (@options from newer headers setting fields
+ * this library does not know), or the error of eventfd(). Since 0.1.
  */
 struct dmapipe_reader *dmapipe_reader_new(struct dmapipe_recording *recording,
 					  const struct dmapipe_reader_options *options);
