@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -321,19 +320,6 @@ void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch)
 		close_fd_array(fds, n_fds);
 	}
 	batch->n = batch->next = 0;
-}
-
-bool dmapipe_fd_is_sync_file(int fd)
-{
-	char path[32], target[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = '\0';
-	return strcmp(target, "anon_inode:sync_file") == 0;
 }
 
 void dmapipe_socket_drain(int fd)

@@ -94,12 +94,6 @@ int dmapipe_recv_batch_next(struct dmapipe_recv_batch *batch, struct dmapipe_msg
 void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch);
 
 /*
- * True if @fd is a sync_file (the only kind of fence the protocol carries).
- * A fence of any other kind could never signal and would pin a buffer.
- */
-bool dmapipe_fd_is_sync_file(int fd);
-
-/*
  * Reads and discards whatever the peer already sent (closing any fds), so
  * that closing @fd does not turn into ECONNRESET on the peer's side before
  * it has read our last message (an ERROR, typically).
