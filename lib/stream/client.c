@@ -23,6 +23,7 @@
 
 #include "private.h"
 #include "busy-poll.h"
+#include "socket.h"
 #include "transport.h"
 
 #define MAX_IDS 256
@@ -216,23 +217,14 @@ static int try_connect(struct dmapipe_client *client)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_sock };
 	struct dmapipe_msg hello;
-	struct sockaddr_un addr;
 	const char *why = NULL;
 	struct ucred cred;
-	socklen_t len;
 	int fd, ret;
 
-	ret = dmapipe_socket_addr(client->path, &addr, &len);
-	if (ret < 0)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = dmapipe_socket_connect(client->path);
+	/* a producer whose backlog is full is retried like an absent one */
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
-		ret = errno == EAGAIN ? -ECONNREFUSED : -errno;
-		close(fd);
-		return ret;
-	}
+		return fd == -EAGAIN ? -ECONNREFUSED : fd;
 	ret = dmapipe_peer_check(fd, client->opts.peer_policy, client->opts.allowed_uid,
 				 client->opts.allowed_gid, &cred, &why);
 	if (ret < 0) {
@@ -958,25 +950,16 @@ DMAPIPE_EXPORT int dmapipe_query_stats(const char *path, struct dmapipe_server_s
 {
 	uint64_t deadline = dmapipe_now_ns() + (uint64_t)(timeout_ms < 0 ? 5000 : timeout_ms) * 1000000u;
 	struct dmapipe_msg *msg;
-	struct sockaddr_un addr;
-	socklen_t len;
 	int fd, ret, n;
 
 	if (!path)
 		return -EINVAL;
-	ret = dmapipe_socket_addr(path, &addr, &len);
-	if (ret < 0)
-		return ret;
 	msg = calloc(1, sizeof(*msg));
 	if (!msg)
 		return -ENOMEM;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = dmapipe_socket_connect(path);
 	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
-		ret = -errno;
+		ret = fd;
 		goto out;
 	}
 	msg->type = DMAPIPE_MSG_HELLO;

@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "private.h"
 #include "busy-poll.h"
+#include "socket.h"
 #include "transport.h"
 
 #define MAX_SLOTS 256
@@ -107,9 +107,7 @@ struct dmapipe_server {
 	char *path;
 	char *stream_name;
 	char *producer_name;
-	bool unlink_path;
-	dev_t sock_dev;
-	ino_t sock_ino;
+	struct dmapipe_socket_file sock_file;
 
 	int listen_fd;
 	int epoll_fd;
@@ -164,101 +162,6 @@ DMAPIPE_EXPORT void dmapipe_server_options_init(struct dmapipe_server_options *o
 	o->max_buffers = 32;
 	o->handshake_timeout_ms = 5000;
 	o->busy_poll_us = 30;
-}
-
-/* ---- listening socket ------------------------------------------------ */
-
-/*
- * A socket file at @path that nobody answers on is what a crashed producer
- * leaves behind. Only a socket file whose test connect is refused is
- * removed; anything else at that path is left alone.
- */
-static int recover_stale_socket(const char *path)
-{
-	struct sockaddr_un addr;
-	socklen_t len;
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		log_error("%s exists and is not a socket: not replacing it", path);
-		return -EEXIST;
-	}
-	ret = dmapipe_socket_addr(path, &addr, &len);
-	if (ret < 0)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (struct sockaddr *)&addr, len);
-	ret = ret < 0 ? errno : 0;
-	close(fd);
-	if (ret == 0) {
-		log_error("%s: another producer is serving on this socket", path);
-		return -EADDRINUSE;
-	}
-	if (ret != ECONNREFUSED) {
-		log_error("%s: cannot tell whether the socket is stale: %s", path, strerror(ret));
-		return -ret;
-	}
-	log_info("%s: removing stale socket left by a producer that is gone", path);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-static int listen_on(struct dmapipe_server *server)
-{
-	const char *path = server->opts.path;
-	struct sockaddr_un addr;
-	socklen_t len;
-	struct stat st;
-	int fd, ret;
-
-	ret = dmapipe_socket_addr(path, &addr, &len);
-	if (ret < 0) {
-		log_error("bad socket path '%s': %s", path, strerror(-ret));
-		return ret;
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-
-	if (bind(fd, (struct sockaddr *)&addr, len) < 0) {
-		ret = -errno;
-		if (ret == -EADDRINUSE && path[0] != '@') {
-			ret = recover_stale_socket(path);
-			if (ret == 0 && bind(fd, (struct sockaddr *)&addr, len) < 0)
-				ret = -errno;
-		}
-		if (ret < 0) {
-			if (ret == -EADDRINUSE && path[0] == '@')
-				log_error("abstract socket %s is in use by another producer", path);
-			else if (ret != -EADDRINUSE && ret != -EEXIST)
-				log_error("cannot bind %s: %s", path, strerror(-ret));
-			close(fd);
-			return ret;
-		}
-	}
-	if (path[0] != '@') {
-		server->unlink_path = true;
-		if (chmod(path, server->opts.socket_mode) < 0)
-			log_warn("cannot set mode %o on %s: %s", server->opts.socket_mode, path,
-				 strerror(errno));
-		if (stat(path, &st) == 0) {
-			server->sock_dev = st.st_dev;
-			server->sock_ino = st.st_ino;
-		}
-	}
-	if (listen(fd, 64) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	server->listen_fd = fd;
-	return 0;
 }
 
 static int epoll_add(int epfd, int fd, uint32_t events, void *ptr)
@@ -328,9 +231,10 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 		ret = -errno;
 		goto err;
 	}
-	ret = listen_on(server);
+	ret = dmapipe_socket_listen(server->path, server->opts.socket_mode, &server->sock_file);
 	if (ret < 0)
 		goto err;
+	server->listen_fd = ret;
 	ret = epoll_add(server->epoll_fd, server->listen_fd, EPOLLIN, &tag_listen);
 	if (ret == 0)
 		ret = epoll_add(server->epoll_fd, server->timer_fd, EPOLLIN, &tag_timer);
@@ -1621,12 +1525,7 @@ DMAPIPE_EXPORT void dmapipe_server_free(struct dmapipe_server *server)
 	dmapipe_pool_free(server->pool);
 	dmapipe_allocator_unref(server->allocator);
 	if (server->listen_fd >= 0) {
-		struct stat st;
-
-		/* Remove the socket file only if it is still the one we made. */
-		if (server->unlink_path && stat(server->path, &st) == 0 &&
-		    st.st_dev == server->sock_dev && st.st_ino == server->sock_ino)
-			unlink(server->path);
+		dmapipe_socket_unlink(server->path, &server->sock_file);
 		close(server->listen_fd);
 	}
 	dmapipe_close(server->timer_fd);

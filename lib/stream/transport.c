@@ -7,28 +7,6 @@
 #include "private.h"
 #include "transport.h"
 
-int dmapipe_socket_addr(const char *path, struct sockaddr_un *addr, socklen_t *len)
-{
-	size_t n;
-
-	if (!*path || (path[0] == '@' && !path[1]))
-		return -EINVAL;
-	memset(addr, 0, sizeof(*addr));
-	addr->sun_family = AF_UNIX;
-	n = strlen(path);
-	if (n >= sizeof(addr->sun_path))
-		return -ENAMETOOLONG;
-	memcpy(addr->sun_path, path, n);
-	if (path[0] == '@') {
-		/* abstract: leading NUL, length counts the name exactly */
-		addr->sun_path[0] = '\0';
-		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	} else {
-		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-	}
-	return 0;
-}
-
 /* Room for the control message of one datagram carrying the most fds. */
 union send_control {
 	char buf[CMSG_SPACE(sizeof(int) * DMAPIPE_PROTO_MAX_FDS)];
@@ -357,38 +335,4 @@ void dmapipe_msg_close_fds(struct dmapipe_msg *msg)
 	default:
 		break;
 	}
-}
-
-int dmapipe_peer_check(int fd, enum dmapipe_peer_policy policy, uid_t uid, gid_t gid,
-		       struct ucred *cred, const char **why)
-{
-	socklen_t len = sizeof(*cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0) {
-		*why = "cannot read peer credentials (SO_PEERCRED)";
-		return -errno;
-	}
-	if (cred->uid == 0)
-		return 0;
-	switch (policy) {
-	case DMAPIPE_PEER_ANY:
-		return 0;
-	case DMAPIPE_PEER_SAME_UID:
-		if (cred->uid == geteuid())
-			return 0;
-		*why = "peer runs as another user (policy: same uid)";
-		return -EACCES;
-	case DMAPIPE_PEER_UID:
-		if (cred->uid == uid)
-			return 0;
-		*why = "peer's uid is not the allowed uid";
-		return -EACCES;
-	case DMAPIPE_PEER_GID:
-		if (cred->gid == gid)
-			return 0;
-		*why = "peer's gid is not the allowed gid";
-		return -EACCES;
-	}
-	*why = "unknown peer policy";
-	return -EINVAL;
 }

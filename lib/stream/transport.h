@@ -2,22 +2,15 @@
 /*
  * Socket I/O for the wire protocol: one message per SOCK_SEQPACKET
  * datagram, fds as SCM_RIGHTS, and the receive-side hardening every
- * connection gets (MSG_CMSG_CLOEXEC, MSG_CTRUNC, peer credentials).
+ * connection gets (MSG_CMSG_CLOEXEC, MSG_CTRUNC). Setting sockets up
+ * (listen, connect, peer credentials) is socket.h's.
  */
 #ifndef DMAPIPE_TRANSPORT_H
 #define DMAPIPE_TRANSPORT_H
 
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "proto.h"
-
-/*
- * Fills @addr from @path (not NULL): a filesystem path, or "@name" for the
- * abstract namespace. Returns 0, -EINVAL (empty) or -ENAMETOOLONG.
- */
-int dmapipe_socket_addr(const char *path, struct sockaddr_un *addr, socklen_t *len)
-	__attribute__((nonnull));
 
 /*
  * Encodes and sends @msg without blocking (MSG_DONTWAIT | MSG_NOSIGNAL).
@@ -102,12 +95,5 @@ void dmapipe_socket_drain(int fd);
 
 /* Closes every fd @msg owns (after a decode, when the message is refused). */
 void dmapipe_msg_close_fds(struct dmapipe_msg *msg);
-
-/*
- * Reads the peer's credentials (SO_PEERCRED) and checks them against
- * @policy. Root (uid 0) is always allowed. Returns 0, or -EACCES with *why.
- */
-int dmapipe_peer_check(int fd, enum dmapipe_peer_policy policy, uid_t uid, gid_t gid,
-		       struct ucred *cred, const char **why);
 
 #endif /* DMAPIPE_TRANSPORT_H */
