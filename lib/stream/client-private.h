@@ -77,7 +77,6 @@ struct dmapipe_client {
 
 	/* scratch space, allocated once */
 	struct dmapipe_recv_batch *rx; /* a burst received from the producer */
-	uint64_t rx_ns;                /* when it was received */
 	struct dmapipe_msg *tx;        /* releases sent with one sendmmsg() */
 
 	bool have_last;

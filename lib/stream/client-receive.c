@@ -162,7 +162,7 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 	cf->frame.buffer = dmapipe_buffer_ref(client->buffers[f->buffer_id]);
 	cf->frame.buffer_id = f->buffer_id;
 	cf->frame.meta = f->meta;
-	cf->frame.received_ns = client->rx_ns;
+	cf->frame.received_ns = client->rx->received_ns;
 	if (client->have_last) {
 		if (f->meta.sequence > client->last_sequence + 1)
 			client->stats.sequence_gaps += f->meta.sequence - client->last_sequence - 1;
@@ -247,6 +247,13 @@ error:
 	client_connection_lost(client, DMAPIPE_CLIENT_ERROR);
 }
 
+/* A message of a received burst; false once the connection ended. */
+static bool handle_burst_msg(void *client, struct dmapipe_msg *msg)
+{
+	handle_msg(client, msg);
+	return ((struct dmapipe_client *)client)->sock >= 0;
+}
+
 /* The read of the socket failed with @ret: the connection ends. */
 static void read_failed(struct dmapipe_client *client, int ret, const char *why)
 {
@@ -267,30 +274,15 @@ void client_sock_readable(struct dmapipe_client *client)
 	/* Whole bursts only: what recvmmsg() took off the socket is not
 	 * reported by epoll again. A connection that ends inside a burst
 	 * closes the fds of the rest (connection_reset()). */
-	for (int round = 0; round < RECV_ROUNDS && client->sock >= 0; round++) {
-		int got = dmapipe_recv_batch_fill(client->sock, rx);
+	for (int round = 0; round < RECV_ROUNDS; round++) {
+		const char *why;
+		int got = dmapipe_recv_burst(client->sock, rx, handle_burst_msg, client, &why);
 
-		if (got == -EAGAIN)
+		if (got == -EAGAIN || got == -ECANCELED)
 			return;
 		if (got < 0) {
-			read_failed(client, got, NULL);
+			read_failed(client, got, why);
 			return;
-		}
-		/* one clock read for the burst: it arrived at once */
-		client->rx_ns = dmapipe_now_ns();
-		while (client->sock >= 0) {
-			struct dmapipe_msg msg;
-			const char *why = NULL;
-			int ret;
-
-			ret = dmapipe_recv_batch_next(rx, &msg, &why);
-			if (ret == -EAGAIN)
-				break;
-			if (ret < 0) {
-				read_failed(client, ret, why);
-				return;
-			}
-			handle_msg(client, &msg);
 		}
 		/* a short burst emptied the socket */
 		if (got < DMAPIPE_RECV_BATCH)

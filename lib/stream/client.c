@@ -15,6 +15,7 @@
 
 #include "client-private.h"
 #include "socket.h"
+#include "wait.h"
 
 static char tag_sock, tag_timer;
 
@@ -440,31 +441,35 @@ DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_acquire_frame(struct dmapipe
 	return &cf->frame;
 }
 
+struct frame_wait {
+	struct dmapipe_client *client;
+	struct dmapipe_frame *frame;
+};
+
+static int try_acquire(void *data)
+{
+	struct frame_wait *w = data;
+
+	w->frame = dmapipe_client_acquire_frame(w->client);
+	return w->frame ? 0 : -errno;
+}
+
+static int wait_dispatch(void *client, int timeout_ms)
+{
+	return dmapipe_client_dispatch(client, timeout_ms);
+}
+
 DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_wait_frame(struct dmapipe_client *client,
 							       int timeout_ms)
 {
-	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX :
-		dmapipe_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct frame_wait w = { .client = client };
+	int ret;
 
-	for (;;) {
-		struct dmapipe_frame *f = dmapipe_client_acquire_frame(client);
-		uint64_t now;
-		int wait, ret;
-
-		if (f || errno != EAGAIN)
-			return f;
-		now = dmapipe_now_ns();
-		if (now >= deadline) {
-			errno = ETIMEDOUT;
-			return NULL;
-		}
-		wait = deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000);
-		ret = dmapipe_client_dispatch(client, wait);
-		if (ret < 0) {
-			errno = -ret;
-			return NULL;
-		}
-	}
+	ret = dmapipe_wait_until(try_acquire, &w, wait_dispatch, client,
+				 dmapipe_deadline_after_ms(timeout_ms));
+	if (ret < 0)
+		errno = -ret;
+	return w.frame;
 }
 
 DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,

@@ -12,32 +12,54 @@
 #include "private.h"
 #include "socket.h"
 #include "transport.h"
+#include "wait.h"
 
-static int recv_wait(int fd, struct dmapipe_msg *msg, uint64_t deadline)
+struct reply_wait {
+	int fd;
+	struct dmapipe_msg *msg;
+};
+
+static int try_recv(void *data)
 {
-	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		const char *why = NULL;
-		uint64_t now;
-		int ret;
+	struct reply_wait *w = data;
+	const char *why = NULL;
 
-		ret = dmapipe_recv_msg(fd, msg, NULL, &why);
-		if (ret != -EAGAIN)
-			return ret;
-		now = dmapipe_now_ns();
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		ret = poll(&pfd, 1, (int)((deadline - now + 999999) / 1000000));
-		if (ret < 0 && errno != EINTR)
-			return -errno;
+	return dmapipe_recv_msg(w->fd, w->msg, NULL, &why);
+}
+
+static int poll_fd(void *fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = *(int *)fd, .events = POLLIN };
+
+	return poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR ? -errno : 0;
+}
+
+/*
+ * Sends @msg on @fd and waits until @deadline for the answer, which
+ * replaces @msg. Returns 0 if the answer is of type @answer; @refused for
+ * an ERROR and -EPROTO for anything else (their fds closed); or a negative
+ * errno from sending, receiving or the wait (-ETIMEDOUT).
+ */
+static int request(int fd, struct dmapipe_msg *msg, enum dmapipe_msg_type answer, int refused,
+		   uint64_t deadline)
+{
+	struct reply_wait w = { .fd = fd, .msg = msg };
+	int ret = dmapipe_send_msg(fd, msg);
+
+	if (ret == 0)
+		ret = dmapipe_wait_until(try_recv, &w, poll_fd, &fd, deadline);
+	if (ret == 0 && msg->type != answer) {
+		dmapipe_msg_close_fds(msg);
+		ret = msg->type == DMAPIPE_MSG_ERROR ? refused : -EPROTO;
 	}
+	return ret;
 }
 
 DMAPIPE_EXPORT int dmapipe_query_stats(const char *path, struct dmapipe_server_stats *server,
 				       struct dmapipe_consumer_stats *consumers, int max,
 				       int timeout_ms)
 {
-	uint64_t deadline = dmapipe_now_ns() + (uint64_t)(timeout_ms < 0 ? 5000 : timeout_ms) * 1000000u;
+	uint64_t deadline = dmapipe_deadline_after_ms(timeout_ms < 0 ? 5000 : timeout_ms);
 	struct dmapipe_msg *msg;
 	int fd, ret, n;
 
@@ -57,30 +79,15 @@ DMAPIPE_EXPORT int dmapipe_query_stats(const char *path, struct dmapipe_server_s
 	msg->hello.role = DMAPIPE_ROLE_MONITOR;
 	msg->hello.features = DMAPIPE_FEATURE_STATS;
 	dmapipe_strlcpy(msg->hello.name, "stats", sizeof(msg->hello.name));
-	ret = dmapipe_send_msg(fd, msg);
+	/* a producer that refuses the monitor answers its HELLO with ERROR */
+	ret = request(fd, msg, DMAPIPE_MSG_HELLO, -EACCES, deadline);
 	if (ret < 0)
 		goto out;
-	ret = recv_wait(fd, msg, deadline);
-	if (ret < 0)
-		goto out;
-	if (msg->type != DMAPIPE_MSG_HELLO) {
-		dmapipe_msg_close_fds(msg);
-		ret = msg->type == DMAPIPE_MSG_ERROR ? -EACCES : -EPROTO;
-		goto out;
-	}
 	memset(msg, 0, sizeof(*msg));
 	msg->type = DMAPIPE_MSG_STATS_REQUEST;
-	ret = dmapipe_send_msg(fd, msg);
+	ret = request(fd, msg, DMAPIPE_MSG_STATS, -EPROTO, deadline);
 	if (ret < 0)
 		goto out;
-	ret = recv_wait(fd, msg, deadline);
-	if (ret < 0)
-		goto out;
-	if (msg->type != DMAPIPE_MSG_STATS) {
-		dmapipe_msg_close_fds(msg);
-		ret = -EPROTO;
-		goto out;
-	}
 	if (server)
 		*server = msg->stats.server;
 	n = (int)msg->stats.n_consumers;

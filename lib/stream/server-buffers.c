@@ -309,31 +309,30 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_serv
 	return NULL;
 }
 
+struct dequeue_wait {
+	struct dmapipe_server *server;
+	struct dmapipe_buffer *buffer;
+};
+
+static int try_dequeue(void *data)
+{
+	struct dequeue_wait *w = data;
+
+	w->buffer = dmapipe_server_dequeue(w->server);
+	return w->buffer ? 0 : -errno;
+}
+
 DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue_wait(struct dmapipe_server *server,
 								  int timeout_ms)
 {
-	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX :
-		dmapipe_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct dequeue_wait w = { .server = server };
+	int ret;
 
-	for (;;) {
-		struct dmapipe_buffer *b = dmapipe_server_dequeue(server);
-		uint64_t now;
-		int wait, ret;
-
-		if (b || errno != EAGAIN)
-			return b;
-		now = dmapipe_now_ns();
-		if (now >= deadline) {
-			errno = ETIMEDOUT;
-			return NULL;
-		}
-		wait = deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000);
-		ret = dmapipe_server_dispatch(server, wait);
-		if (ret < 0) {
-			errno = -ret;
-			return NULL;
-		}
-	}
+	ret = dmapipe_wait_until(try_dequeue, &w, server_wait_dispatch, server,
+				 dmapipe_deadline_after_ms(timeout_ms));
+	if (ret < 0)
+		errno = -ret;
+	return w.buffer;
 }
 
 DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dmapipe_buffer *buffer,

@@ -24,6 +24,7 @@
 #include "busy-poll.h"
 #include "socket.h"
 #include "transport.h"
+#include "wait.h"
 
 #define MAX_SLOTS 256
 #define MAX_IN_FLIGHT_CAP 16
@@ -200,5 +201,8 @@ enum dmapipe_mem_kind server_mem_kind(const struct dmapipe_server *server);
 
 /* Arms the timer for the earliest deadline (lease and handshake timeouts, fence polls). */
 void server_update_timer(struct dmapipe_server *server);
+
+/* dmapipe_server_dispatch(@server, @timeout_ms), for dmapipe_wait_until() */
+int server_wait_dispatch(void *server, int timeout_ms);
 
 #endif /* DMAPIPE_SERVER_PRIVATE_H */

@@ -232,8 +232,10 @@ static bool send_stats(struct consumer *c)
 }
 
 /* Returns false if the consumer was closed. */
-static bool consumer_handle_msg(struct consumer *c, struct dmapipe_msg *msg)
+static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 {
+	struct consumer *c = consumer;
+
 	if (c->state == STATE_HANDSHAKE) {
 		if (c->refuse_code != DMAPIPE_ERR_NONE) {
 			dmapipe_msg_close_fds(msg);
@@ -303,30 +305,16 @@ static void consumer_readable(struct consumer *c)
 	 * reported by epoll, so every datagram of a burst is handled (or its
 	 * fds closed) before returning. */
 	for (int round = 0; round < RECV_ROUNDS; round++) {
-		int got = dmapipe_recv_batch_fill(c->fd, rx);
+		const char *why;
+		int got = dmapipe_recv_burst(c->fd, rx, consumer_handle_msg, c, &why);
 
+		if (got == -ECANCELED)
+			return;
 		if (got == -EAGAIN)
 			break;
 		if (got < 0) {
-			consumer_read_failed(c, got, NULL);
+			consumer_read_failed(c, got, why);
 			return;
-		}
-		for (;;) {
-			struct dmapipe_msg msg;
-			const char *why = NULL;
-			int ret;
-
-			ret = dmapipe_recv_batch_next(rx, &msg, &why);
-			if (ret == -EAGAIN)
-				break;
-			if (ret < 0) {
-				consumer_read_failed(c, ret, why);
-				return;
-			}
-			if (!consumer_handle_msg(c, &msg)) {
-				dmapipe_recv_batch_discard(rx);
-				return;
-			}
 		}
 		/* a short burst emptied the socket: no need to ask again */
 		if (got < DMAPIPE_RECV_BATCH)
@@ -515,6 +503,11 @@ DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int ti
 	check_deadlines(server);
 	server_update_timer(server);
 	return handled;
+}
+
+int server_wait_dispatch(void *server, int timeout_ms)
+{
+	return dmapipe_server_dispatch(server, timeout_ms);
 }
 
 DMAPIPE_EXPORT int dmapipe_server_end_of_stream(struct dmapipe_server *server)

@@ -273,6 +273,7 @@ int dmapipe_recv_batch_fill(int fd, struct dmapipe_recv_batch *batch)
 	if (got < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	batch->n = (unsigned int)got;
+	batch->received_ns = dmapipe_now_ns();
 	return got;
 }
 
@@ -286,6 +287,30 @@ int dmapipe_recv_batch_next(struct dmapipe_recv_batch *batch, struct dmapipe_msg
 	i = batch->next++;
 	return finish_recv(&batch->hdr[i].msg_hdr, batch->data[i], batch->hdr[i].msg_len, msg,
 			   NULL, why);
+}
+
+int dmapipe_recv_burst(int fd, struct dmapipe_recv_batch *batch,
+		       bool (*handle)(void *data, struct dmapipe_msg *msg), void *data,
+		       const char **why)
+{
+	int got = dmapipe_recv_batch_fill(fd, batch);
+
+	*why = NULL;
+	if (got < 0)
+		return got;
+	for (;;) {
+		struct dmapipe_msg msg;
+		int ret = dmapipe_recv_batch_next(batch, &msg, why);
+
+		if (ret == -EAGAIN)
+			return got;
+		if (ret < 0)
+			return ret;
+		if (!handle(data, &msg)) {
+			dmapipe_recv_batch_discard(batch);
+			return -ECANCELED;
+		}
+	}
 }
 
 void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch)

@@ -58,6 +58,7 @@ struct dmapipe_recv_batch {
 	uint8_t data[DMAPIPE_RECV_BATCH][DMAPIPE_PROTO_MAX_MSG];
 	unsigned int n;    /* datagrams received */
 	unsigned int next; /* the next one to decode */
+	uint64_t received_ns; /* CLOCK_MONOTONIC of the fill: they arrived together */
 };
 
 /*
@@ -85,6 +86,20 @@ int dmapipe_recv_batch_next(struct dmapipe_recv_batch *batch, struct dmapipe_msg
  * for a connection that ends in the middle of a burst.
  */
 void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch);
+
+/*
+ * One burst: fills @batch from @fd and hands each decoded message to
+ * @handle(@data, msg), which owns the message's fds from then on and
+ * returns false once it ended the connection (the rest of the burst is
+ * then discarded). Returns how many datagrams the burst had (fewer than
+ * DMAPIPE_RECV_BATCH: the socket is empty now), -EAGAIN when nothing was
+ * queued, -ECANCELED when @handle ended the connection, or the negative
+ * errno of a receive or decode failure, with *@why set for the latter
+ * (the caller ends the connection and discards the batch).
+ */
+int dmapipe_recv_burst(int fd, struct dmapipe_recv_batch *batch,
+		       bool (*handle)(void *data, struct dmapipe_msg *msg), void *data,
+		       const char **why);
 
 /*
  * Reads and discards whatever the peer already sent (closing any fds), so
