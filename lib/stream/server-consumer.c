@@ -138,12 +138,12 @@ bool server_fence_signalled(int fence)
 	return fence < 0 || (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLERR)));
 }
 
-void consumer_flush(struct consumer *c)
+bool consumer_flush(struct consumer *c)
 {
 	int ret;
 
 	if (c->state != STATE_STREAMING)
-		return;
+		return true;
 
 	while (c->n_control > 0) {
 		struct control *ctl = &c->control[c->control_head];
@@ -151,12 +151,12 @@ void consumer_flush(struct consumer *c)
 		ret = dmapipe_send_msg(c->fd, &ctl->msg);
 		if (ret == -EAGAIN) {
 			set_want_out(c, true);
-			return;
+			return true;
 		}
 		dmapipe_msg_close_fds(&ctl->msg);
 		if (ret < 0) {
 			consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
-			return;
+			return false;
 		}
 		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
 		c->n_control--;
@@ -188,11 +188,11 @@ void consumer_flush(struct consumer *c)
 		ret = dmapipe_send_msgs(c->fd, tx, n);
 		if (ret == -EAGAIN) {
 			set_want_out(c, true);
-			return;
+			return true;
 		}
 		if (ret < 0) {
 			consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
-			return;
+			return false;
 		}
 		sent = (unsigned int)ret;
 		now = dmapipe_now_ns();
@@ -213,10 +213,11 @@ void consumer_flush(struct consumer *c)
 		if (sent < n) {
 			/* the socket filled up after the first ones */
 			set_want_out(c, true);
-			return;
+			return true;
 		}
 	}
 	set_want_out(c, false);
+	return true;
 }
 
 static void send_error(struct consumer *c, enum dmapipe_error_code code, const char *why)

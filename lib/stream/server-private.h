@@ -145,8 +145,11 @@ struct dmapipe_server {
  */
 bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg);
 
-/* Sends as much as policy and socket allow: queued control messages, then frames. */
-void consumer_flush(struct consumer *c);
+/*
+ * Sends as much as policy and socket allow: queued control messages, then
+ * frames. Returns false if the connection was closed (and @c freed).
+ */
+bool consumer_flush(struct consumer *c);
 
 /*
  * Ends a connection and returns everything it held. @code != NONE sends an

@@ -459,7 +459,8 @@ DMAPIPE_EXPORT int dmapipe_server_get_fd(const struct dmapipe_server *server)
 	return server->epoll_fd;
 }
 
-DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int timeout_ms)
+/* dmapipe_server_dispatch(), but a signal ends a wait with -EINTR. */
+static int dispatch(struct dmapipe_server *server, int timeout_ms)
 {
 	struct epoll_event events[32];
 	int n, handled = 0;
@@ -467,7 +468,7 @@ DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int ti
 	n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
 				   ARRAY_SIZE(events), timeout_ms);
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return -errno;
 
 	for (int i = 0; i < n; i++) {
 		void *tag = events[i].data.ptr;
@@ -505,9 +506,115 @@ DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int ti
 	return handled;
 }
 
+DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int timeout_ms)
+{
+	int ret = dispatch(server, timeout_ms);
+
+	return ret == -EINTR ? 0 : ret;
+}
+
 int server_wait_dispatch(void *server, int timeout_ms)
 {
 	return dmapipe_server_dispatch(server, timeout_ms);
+}
+
+/* ---- the producer's lifecycle: waiting for consumers, draining ---------- */
+
+/*
+ * The lifecycle waits return on a signal (-EINTR), unlike
+ * dmapipe_server_dispatch(): a program ends them from its signal handler,
+ * as it would end its own poll loop.
+ */
+static int lifecycle_dispatch(void *server, int timeout_ms)
+{
+	return dispatch(server, timeout_ms);
+}
+
+static bool is_streaming_consumer(const struct consumer *c)
+{
+	return c->role == DMAPIPE_ROLE_CONSUMER && c->state == STATE_STREAMING;
+}
+
+static unsigned int streaming_consumers(const struct dmapipe_server *server)
+{
+	unsigned int n = 0;
+
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		n += is_streaming_consumer(c);
+	return n;
+}
+
+struct consumers_wait {
+	const struct dmapipe_server *server;
+	unsigned int n;
+};
+
+static int enough_consumers(void *data)
+{
+	const struct consumers_wait *w = data;
+
+	return streaming_consumers(w->server) >= w->n ? 0 : -EAGAIN;
+}
+
+DMAPIPE_EXPORT int dmapipe_server_wait_consumers(struct dmapipe_server *server, unsigned int n,
+						 int timeout_ms)
+{
+	struct consumers_wait w = { .server = server, .n = n };
+
+	return dmapipe_wait_until(enough_consumers, &w, lifecycle_dispatch, server,
+				  dmapipe_deadline_after_ms(timeout_ms));
+}
+
+/* 0 once no consumer has a frame decided for it and not sent yet. */
+static int frames_sent(void *server)
+{
+	for (const struct consumer *c = ((struct dmapipe_server *)server)->consumers; c; c = c->next)
+		if (is_streaming_consumer(c) && c->n_pending > 0)
+			return -EAGAIN;
+	return 0;
+}
+
+/*
+ * 0 once every consumer has received everything (EOS included: control
+ * messages wait for room in its socket) and returned every lease.
+ */
+static int leases_returned(void *server)
+{
+	for (const struct consumer *c = ((struct dmapipe_server *)server)->consumers; c; c = c->next)
+		if (is_streaming_consumer(c) && (c->n_control > 0 || c->n_leases > 0 || c->n_fenced > 0))
+			return -EAGAIN;
+	return 0;
+}
+
+static int leases_held(const struct dmapipe_server *server)
+{
+	int n = 0;
+
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		if (is_streaming_consumer(c))
+			n += (int)(c->n_leases + c->n_fenced);
+	return n;
+}
+
+/*
+ * The order matters to consumers that keep their last frame until they
+ * see the end (a GStreamer sink's last sample): waiting for every lease
+ * before EOS would wait for them until their lease timeout ends them with
+ * an ERROR.
+ */
+DMAPIPE_EXPORT int dmapipe_server_drain(struct dmapipe_server *server, int timeout_ms)
+{
+	uint64_t deadline = dmapipe_deadline_after_ms(timeout_ms);
+	int ret = 0;
+
+	if (!server->eos)
+		ret = dmapipe_wait_until(frames_sent, server, lifecycle_dispatch, server, deadline);
+	dmapipe_server_end_of_stream(server);
+	if (ret == 0 || ret == -ETIMEDOUT)
+		ret = dmapipe_wait_until(leases_returned, server, lifecycle_dispatch, server, deadline);
+	if (ret == 0 || ret == -ETIMEDOUT)
+		return leases_held(server);
+	return ret;
 }
 
 DMAPIPE_EXPORT int dmapipe_server_end_of_stream(struct dmapipe_server *server)
@@ -522,11 +629,12 @@ DMAPIPE_EXPORT int dmapipe_server_end_of_stream(struct dmapipe_server *server)
 	msg.eos_last_sequence = server->last_sequence;
 	for (struct consumer *c = server->consumers, *next; c; c = next) {
 		next = c->next;
-		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER)
+		if (!is_streaming_consumer(c) || !consumer_flush(c))
 			continue;
-		consumer_flush(c);
-		if (c->state == STATE_STREAMING)
-			consumer_send_control(c, &msg);
+		/* no FRAME follows an EOS: what could not be sent is dropped */
+		while (c->n_pending > 0)
+			consumer_drop_oldest(c);
+		consumer_send_control(c, &msg);
 	}
 	return 0;
 }
@@ -541,10 +649,7 @@ DMAPIPE_EXPORT void dmapipe_server_get_stats(const struct dmapipe_server *server
 	dmapipe_get_copy_stats(&copies);
 	stats->bytes_copied = copies.bytes - server->copies_at_start.bytes;
 	stats->frames_copied = copies.frames - server->copies_at_start.frames;
-	stats->consumers = 0;
-	for (const struct consumer *c = server->consumers; c; c = c->next)
-		if (c->role == DMAPIPE_ROLE_CONSUMER && c->state == STATE_STREAMING)
-			stats->consumers++;
+	stats->consumers = streaming_consumers(server);
 	for (unsigned int i = 0; i < server->n_slots; i++)
 		if (server->slots[i].buffer)
 			buffers++;

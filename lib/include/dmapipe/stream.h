@@ -178,8 +178,46 @@ struct dmapipe_buffer *dmapipe_server_dequeue_wait(struct dmapipe_server *server
 int dmapipe_server_queue(struct dmapipe_server *server, struct dmapipe_buffer *buffer,
 			 const struct dmapipe_frame_meta *meta);
 
-/** Ends the stream (EOS) but keeps serving stats. */
+/**
+ * Ends the stream now: every consumer is sent what can go without waiting,
+ * then EOS; frames that could not be sent yet are dropped (counted in
+ * frames_dropped), as no FRAME follows an EOS. Consumers that connect
+ * later get EOS after the buffers. The server keeps serving stats and
+ * taking releases until dmapipe_server_free(); further frames are refused
+ * (-EPIPE). Returns 0. dmapipe_server_drain() ends a stream without
+ * dropping frames. Since 0.1.
+ */
 int dmapipe_server_end_of_stream(struct dmapipe_server *server);
+
+/**
+ * Dispatches until at least @n consumers are streaming (handshake done;
+ * monitors do not count) or @timeout_ms passed (-1: no limit). A producer
+ * calls it before its first frame so that every consumer it waits for
+ * sees the stream from its start. Returns 0 once they are there,
+ * -ETIMEDOUT, -EINTR when a signal arrived (unlike dispatch, so that a
+ * program's stop flag is seen; call again to go on waiting), or a
+ * negative errno for a failure of the server itself. Since 0.1.
+ */
+int dmapipe_server_wait_consumers(struct dmapipe_server *server, unsigned int n,
+				  int timeout_ms);
+
+/**
+ * Ends the stream in order, all within @timeout_ms (-1: no limit): first
+ * every consumer is sent the frames queued for it, then EOS goes out, then
+ * the server dispatches until every consumer has received the EOS and
+ * returned its leases (or left). EOS does not wait for the leases because
+ * a consumer may keep its last frame until it sees the end, as a
+ * GStreamer sink keeps its last sample. Frames still unsent when the time
+ * is up are dropped (counted in frames_dropped); a lease still held then
+ * is not an error of the stream, only counted. EOS has gone out whenever
+ * this returns; the server keeps serving stats and taking releases until
+ * dmapipe_server_free().
+ *
+ * Returns the number of leases consumers still held at the end (0: every
+ * frame came back), -EINTR when a signal arrived, or a negative errno for
+ * a failure of the server itself. Since 0.1.
+ */
+int dmapipe_server_drain(struct dmapipe_server *server, int timeout_ms);
 
 /** The pollable fd: readable when dmapipe_server_dispatch() has work. */
 int dmapipe_server_get_fd(const struct dmapipe_server *server);
