@@ -76,9 +76,6 @@ void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uin
 void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
 	      uid_t *uid, gid_t *gid);
 
-const char *policy_to_string(enum dmapipe_policy policy);
-const char *peer_policy_to_string(enum dmapipe_peer_policy policy);
-
 /* ---- signals ------------------------------------------------------------ */
 
 /* Set by SIGINT / SIGTERM once install_stop_signals() was called. */

@@ -45,6 +45,21 @@ enum dmapipe_policy {
 	DMAPIPE_POLICY_BLOCK = 3,
 };
 
+/**
+ * Reads a consumer policy as a command line writes it: "latest", or
+ * "queue" or "block" with an optional ":N", the queue depth from 1 to 64
+ * (4 without). Sets *@policy and, but for latest (which keeps one frame
+ * and takes no depth), *@queue_depth. Returns 0, -EINVAL for an unknown
+ * name (a depth after "latest" included) or -ERANGE for a depth that is
+ * not a whole number from 1 to 64; on failure nothing is written.
+ * Since 0.1.
+ */
+int dmapipe_policy_from_string(const char *string, enum dmapipe_policy *policy,
+			       uint32_t *queue_depth);
+
+/** The name of @policy ("latest", "queue", "block"), or "unknown". Since 0.1. */
+const char *dmapipe_policy_to_string(enum dmapipe_policy policy);
+
 /** Who may connect, checked with SO_PEERCRED. */
 enum dmapipe_peer_policy {
 	DMAPIPE_PEER_SAME_UID = 0, /**< default: only the producer's own uid (and root) */
@@ -52,6 +67,15 @@ enum dmapipe_peer_policy {
 	DMAPIPE_PEER_GID = 2,      /**< only processes whose gid is allowed_gid (and root) */
 	DMAPIPE_PEER_ANY = 3,      /**< anybody who can open the socket */
 };
+
+/**
+ * Reads a peer policy as a command line writes it: "same-uid", "any",
+ * "uid:N" or "gid:N" (N a whole number). Sets *@policy and, for uid:N or
+ * gid:N, *@uid or *@gid (the options' allowed_uid / allowed_gid). Returns
+ * 0 or -EINVAL; on failure nothing is written. Since 0.1.
+ */
+int dmapipe_peer_policy_from_string(const char *string, enum dmapipe_peer_policy *policy,
+				    uid_t *uid, gid_t *gid);
 
 /** Reason codes carried by ERROR messages and reported in stats. */
 enum dmapipe_error_code {
