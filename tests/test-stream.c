@@ -83,6 +83,13 @@ static void pump(struct dmapipe_server *s, struct dmapipe_client **c, int n)
 	}
 }
 
+/* The reserved space of a stats struct is zero, wherever the struct came from. */
+#define check_reserved_zero(st)                                                  \
+	do {                                                                     \
+		for (size_t i_ = 0; i_ < ARRAY_SIZE((st).reserved); i_++)        \
+			check_int_eq((st).reserved[i_], 0);                      \
+	} while (0)
+
 static void produce(struct dmapipe_server *s, uint64_t seq)
 {
 	struct dmapipe_frame_meta meta;
@@ -144,8 +151,12 @@ static void test_basic(void)
 	check_int_eq(cs[0].leases_held, 0);
 	check(strcmp(cs[0].name, "test-client") == 0);
 	check_int_eq(cs[0].pid, getpid());
+	check_int_eq(cs[0].state, DMAPIPE_CONSUMER_STREAMING);
+	check_reserved_zero(cs[0]);
+	check_reserved_zero(st);
 
 	dmapipe_client_get_stats(c, &cst);
+	check_reserved_zero(cst);
 	check_int_eq(cst.frames_received, 50);
 	check_int_eq(cst.sequence_gaps, 0);
 	check_int_eq(cst.mem_kind, st.mem_kind);
@@ -615,6 +626,8 @@ static void test_query_stats(void)
 	pump(s, &c, 1);
 	/* the server is only touched by the thread from here on */
 	check(pthread_create(&th, NULL, serve_thread, &t) == 0);
+	memset(&st, 0xa5, sizeof(st));
+	memset(cs, 0xa5, sizeof(cs));
 	n = dmapipe_query_stats(path, &st, cs, 4, 2000);
 	t.stop = 1;
 	pthread_join(th, NULL);
@@ -623,7 +636,11 @@ static void test_query_stats(void)
 	check_int_eq(st.consumers, 1);
 	check_int_eq(cs[0].frames_sent, 1);
 	check_int_eq(cs[0].policy, DMAPIPE_POLICY_QUEUE);
+	check_int_eq(cs[0].state, DMAPIPE_CONSUMER_STREAMING);
 	check(strcmp(cs[0].name, "test-client") == 0);
+	/* the wire carries no reserved field: what arrives has them zero */
+	check_reserved_zero(st);
+	check_reserved_zero(cs[0]);
 	dmapipe_client_free(c);
 	dmapipe_server_free(s);
 	free(path);

@@ -33,11 +33,11 @@ enum {
 static const char *state_name(uint32_t state)
 {
 	switch (state) {
-	case 0:
+	case DMAPIPE_CONSUMER_HANDSHAKE:
 		return "handshake";
-	case 1:
+	case DMAPIPE_CONSUMER_STREAMING:
 		return "streaming";
-	case 2:
+	case DMAPIPE_CONSUMER_CLOSING:
 		return "closing";
 	}
 	return "unknown";

@@ -17,6 +17,9 @@
 #include "socket.h"
 #include "wait.h"
 
+/* Public and fixed-size (stream.h): a change of size is a change of the ABI. */
+_Static_assert(sizeof(struct dmapipe_client_stats) == 120, "dmapipe_client_stats size");
+
 static char tag_sock, tag_timer;
 
 DMAPIPE_EXPORT void dmapipe_client_options_init(struct dmapipe_client_options *o)

@@ -19,6 +19,10 @@
 #define RECV_ROUNDS 4
 #define FENCE_RETRY_NS (1000 * 1000ull)
 
+/* Public and fixed-size (stream.h): a change of size is a change of the ABI. */
+_Static_assert(sizeof(struct dmapipe_consumer_stats) == 160, "dmapipe_consumer_stats size");
+_Static_assert(sizeof(struct dmapipe_server_stats) == 176, "dmapipe_server_stats size");
+
 /* epoll tags: the listening socket and the timer use these two addresses */
 static char tag_listen, tag_timer;
 
