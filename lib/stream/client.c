@@ -444,17 +444,9 @@ DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_acquire_frame(struct dmapipe
 	return &cf->frame;
 }
 
-struct frame_wait {
-	struct dmapipe_client *client;
-	struct dmapipe_frame *frame;
-};
-
-static int try_acquire(void *data)
+static void *acquire(void *client)
 {
-	struct frame_wait *w = data;
-
-	w->frame = dmapipe_client_acquire_frame(w->client);
-	return w->frame ? 0 : -errno;
+	return dmapipe_client_acquire_frame(client);
 }
 
 static int wait_dispatch(void *client, int timeout_ms)
@@ -465,14 +457,7 @@ static int wait_dispatch(void *client, int timeout_ms)
 DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_wait_frame(struct dmapipe_client *client,
 							       int timeout_ms)
 {
-	struct frame_wait w = { .client = client };
-	int ret;
-
-	ret = dmapipe_wait_until(try_acquire, &w, wait_dispatch, client,
-				 dmapipe_deadline_after_ms(timeout_ms));
-	if (ret < 0)
-		errno = -ret;
-	return w.frame;
+	return dmapipe_wait_for(acquire, wait_dispatch, client, timeout_ms);
 }
 
 DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,

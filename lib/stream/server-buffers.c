@@ -309,30 +309,15 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_serv
 	return NULL;
 }
 
-struct dequeue_wait {
-	struct dmapipe_server *server;
-	struct dmapipe_buffer *buffer;
-};
-
-static int try_dequeue(void *data)
+static void *dequeue(void *server)
 {
-	struct dequeue_wait *w = data;
-
-	w->buffer = dmapipe_server_dequeue(w->server);
-	return w->buffer ? 0 : -errno;
+	return dmapipe_server_dequeue(server);
 }
 
 DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue_wait(struct dmapipe_server *server,
 								  int timeout_ms)
 {
-	struct dequeue_wait w = { .server = server };
-	int ret;
-
-	ret = dmapipe_wait_until(try_dequeue, &w, server_wait_dispatch, server,
-				 dmapipe_deadline_after_ms(timeout_ms));
-	if (ret < 0)
-		errno = -ret;
-	return w.buffer;
+	return dmapipe_wait_for(dequeue, server_wait_dispatch, server, timeout_ms);
 }
 
 DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dmapipe_buffer *buffer,

@@ -31,18 +31,30 @@ int dmapipe_socket_addr(const char *path, struct sockaddr_un *addr, socklen_t *l
 	return 0;
 }
 
+/*
+ * A new non-blocking, close-on-exec SOCK_SEQPACKET socket, and @path's
+ * address in @addr: the fd, or a negative errno.
+ */
+static int socket_for(const char *path, struct sockaddr_un *addr, socklen_t *len)
+{
+	int fd, ret;
+
+	ret = dmapipe_socket_addr(path, addr, len);
+	if (ret < 0)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	return fd < 0 ? -errno : fd;
+}
+
 int dmapipe_socket_connect(const char *path)
 {
 	struct sockaddr_un addr;
 	socklen_t len;
 	int fd, ret;
 
-	ret = dmapipe_socket_addr(path, &addr, &len);
-	if (ret < 0)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket_for(path, &addr, &len);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
 		ret = -errno;
 		close(fd);
@@ -92,14 +104,11 @@ int dmapipe_socket_listen(const char *path, uint32_t mode, struct dmapipe_socket
 	int fd, ret;
 
 	memset(file, 0, sizeof(*file));
-	ret = dmapipe_socket_addr(path, &addr, &len);
-	if (ret < 0) {
-		log_error("bad socket path '%s': %s", path, strerror(-ret));
-		return ret;
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket_for(path, &addr, &len);
+	if (fd == -EINVAL || fd == -ENAMETOOLONG)
+		log_error("bad socket path '%s': %s", path, strerror(-fd));
 	if (fd < 0)
-		return -errno;
+		return fd;
 
 	if (bind(fd, (struct sockaddr *)&addr, len) < 0) {
 		ret = -errno;

@@ -29,3 +29,29 @@ int dmapipe_wait_until(int (*ready)(void *data), void *data,
 			return ret;
 	}
 }
+
+struct pointer_wait {
+	void *(*get)(void *obj);
+	void *obj;
+	void *result;
+};
+
+static int try_get(void *data)
+{
+	struct pointer_wait *w = data;
+
+	w->result = w->get(w->obj);
+	return w->result ? 0 : -errno;
+}
+
+void *dmapipe_wait_for(void *(*get)(void *obj), int (*dispatch)(void *obj, int timeout_ms),
+		       void *obj, int timeout_ms)
+{
+	struct pointer_wait w = { .get = get, .obj = obj };
+	int ret;
+
+	ret = dmapipe_wait_until(try_get, &w, dispatch, obj, dmapipe_deadline_after_ms(timeout_ms));
+	if (ret < 0)
+		errno = -ret;
+	return w.result;
+}

@@ -24,4 +24,13 @@ uint64_t dmapipe_deadline_after_ms(int timeout_ms);
 int dmapipe_wait_until(int (*ready)(void *data), void *data,
 		       int (*dispatch)(void *obj, int timeout_ms), void *obj, uint64_t deadline);
 
+/*
+ * The same for a call that returns a pointer, or NULL with errno EAGAIN
+ * for "not yet": calls @get(@obj), dispatching up to @timeout_ms (-1: no
+ * limit) while it says EAGAIN. Returns what @get returned, or NULL with
+ * errno: @get's other errnos, ETIMEDOUT, or @dispatch's failure.
+ */
+void *dmapipe_wait_for(void *(*get)(void *obj), int (*dispatch)(void *obj, int timeout_ms),
+		       void *obj, int timeout_ms);
+
 #endif /* DMAPIPE_WAIT_H */
