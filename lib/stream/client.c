@@ -36,6 +36,8 @@ DMAPIPE_EXPORT void dmapipe_client_options_init(struct dmapipe_client_options *o
 	o->busy_poll_us = 30;
 }
 
+/* ---- the connection: connect, lose, reconnect ---------------------------- */
+
 static void arm_timer(struct dmapipe_client *client, uint32_t ms)
 {
 	struct itimerspec its;
@@ -254,6 +256,8 @@ DMAPIPE_EXPORT void dmapipe_client_free(struct dmapipe_client *client)
 	free(client);
 }
 
+/* ---- releases: held back and sent together ------------------------------- */
+
 /* EPOLLOUT only while releases wait for room: one syscall when it changes. */
 static void set_want_out(struct dmapipe_client *client, bool want)
 {
@@ -354,6 +358,8 @@ static void flush_releases(struct dmapipe_client *client)
 		set_want_out(client, false);
 }
 
+/* ---- dispatch ------------------------------------------------------------ */
+
 DMAPIPE_EXPORT int dmapipe_client_get_fd(const struct dmapipe_client *client)
 {
 	/* The client is never const itself (it comes from _new()); the
@@ -414,6 +420,8 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 	}
 	return handled;
 }
+
+/* ---- the application's side ---------------------------------------------- */
 
 DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_acquire_frame(struct dmapipe_client *client)
 {

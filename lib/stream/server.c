@@ -129,6 +129,8 @@ err:
 	return NULL;
 }
 
+/* ---- what consumers send: handshake, releases, stats requests ------------ */
+
 /* Returns false if the connection was closed (and @c freed). */
 static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 {
@@ -327,6 +329,8 @@ static void consumer_readable(struct consumer *c)
 	consumer_flush(c);
 }
 
+/* ---- accepting connections ----------------------------------------------- */
+
 static void accept_consumers(struct dmapipe_server *server)
 {
 	for (;;) {
@@ -371,6 +375,8 @@ static void accept_consumers(struct dmapipe_server *server)
 		}
 	}
 }
+
+/* ---- timers -------------------------------------------------------------- */
 
 static void check_deadlines(struct dmapipe_server *server)
 {
@@ -457,6 +463,8 @@ void server_update_timer(struct dmapipe_server *server)
 	its.it_value.tv_nsec = (long)(deadline % 1000000000u);
 	timerfd_settime(server->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
+
+/* ---- dispatch ------------------------------------------------------------ */
 
 DMAPIPE_EXPORT int dmapipe_server_get_fd(const struct dmapipe_server *server)
 {
@@ -643,6 +651,8 @@ DMAPIPE_EXPORT int dmapipe_server_end_of_stream(struct dmapipe_server *server)
 	return 0;
 }
 
+/* ---- stats --------------------------------------------------------------- */
+
 DMAPIPE_EXPORT void dmapipe_server_get_stats(const struct dmapipe_server *server,
 					     struct dmapipe_server_stats *stats)
 {
@@ -702,6 +712,8 @@ DMAPIPE_EXPORT int dmapipe_server_get_consumer_stats(const struct dmapipe_server
 	}
 	return n;
 }
+
+/* ---- teardown ------------------------------------------------------------ */
 
 DMAPIPE_EXPORT void dmapipe_server_free(struct dmapipe_server *server)
 {
