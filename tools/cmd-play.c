@@ -483,8 +483,8 @@ static bool blocked(struct play *p)
 	int n = dmapipe_server_get_consumer_stats(p->server, cs, MAX_CONSUMER_STATS);
 
 	for (int i = 0; i < n && i < MAX_CONSUMER_STATS; i++)
-		if (cs[i].state == DMAPIPE_CONSUMER_STREAMING && cs[i].policy == DMAPIPE_POLICY_BLOCK &&
-		    cs[i].queued >= cs[i].queue_depth)
+		if (cs[i].state == DMAPIPE_CONSUMER_STREAMING &&
+		    cs[i].policy == DMAPIPE_POLICY_BLOCK && cs[i].queued >= cs[i].queue_depth)
 			return true;
 	return false;
 }

@@ -446,12 +446,14 @@ static void stop_clock(struct serve *s)
 /*
  * Ends the stream: the frames queued for consumers reach them, then EOS,
  * then their leases come back, within --drain-timeout (a moment when
- * interrupted). Leases still held then are counted, not a failure: a
- * consumer may keep its last frame until it sees EOS.
+ * interrupted, a second after a failure). Leases still held then are
+ * counted, not a failure: a consumer may keep its last frame until it
+ * sees EOS.
  */
 static void end_stream(struct serve *s)
 {
-	int ret = dmapipe_server_drain(s->server, stop_requested ? 200 : (int)s->drain_timeout_ms);
+	int ret = dmapipe_server_drain(s->server, stop_requested ? 200 : s->failed ? 1000 :
+				       (int)s->drain_timeout_ms);
 
 	if (ret > 0)
 		s->leases_at_end = (unsigned int)ret;
