@@ -77,6 +77,12 @@ int dmapipe_fd_identify(int fd, enum dmapipe_mem_kind *kind, uint64_t *size,
 /* True if fd is a dma-buf (fstatfs f_type == DMA_BUF_MAGIC). */
 bool dmapipe_fd_is_dmabuf(int fd);
 
+/*
+ * True if @fd is a sync_file (the only kind of fence the protocol carries).
+ * A fence of any other kind could never signal and would pin a buffer.
+ */
+bool dmapipe_fd_is_sync_file(int fd);
+
 /* ---- buffers (buffer.c) --------------------------------------------- */
 
 /*

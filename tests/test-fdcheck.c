@@ -4,13 +4,16 @@
  * devices, O_PATH fds and memfds that are not sealed against shrinking are
  * refused; sealed memfds and dma-bufs are accepted with their real size.
  * The dma-buf part runs with whichever dma-buf allocator this machine has.
+ * dmapipe_fd_is_sync_file(): only a sync_file is one.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/dma-buf.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +23,14 @@
 #include "private.h"
 #include "alloc/alloc-private.h"
 #include "testlib.h"
+
+/* sw_sync (debugfs): a timeline whose fences signal only when told to. */
+struct sw_sync_create_fence_data {
+	uint32_t value;
+	char name[32];
+	int32_t fence;
+};
+#define SW_SYNC_IOC_CREATE_FENCE _IOWR('W', 0, struct sw_sync_create_fence_data)
 
 #define expect_refused(fd, err, text)                                                   \
 	do {                                                                            \
@@ -240,6 +251,70 @@ static void test_dmabuf(void)
 		printf("dma-buf: no dma-buf provider on this machine, sub-test not run\n");
 }
 
+/*
+ * dmapipe_fd_is_sync_file(): only a real sync_file passes. One is made by
+ * sw_sync (debugfs) or by exporting a dma-buf's fences (6.0+), when this
+ * machine has either; the refusals run everywhere.
+ */
+static void test_sync_file(void)
+{
+	int p[2], fd = -1;
+
+	check(pipe2(p, O_CLOEXEC) == 0);
+	check(!dmapipe_fd_is_sync_file(p[0]));
+	close(p[0]);
+	close(p[1]);
+	fd = memfd("sync", MFD_ALLOW_SEALING, 4096, F_SEAL_SHRINK);
+	check(!dmapipe_fd_is_sync_file(fd));
+	close(fd);
+	check(!dmapipe_fd_is_sync_file(-1));
+
+	fd = open("/sys/kernel/debug/sync/sw_sync", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		struct sw_sync_create_fence_data d = { .value = 1 };
+
+		check(!dmapipe_fd_is_sync_file(fd)); /* the timeline is not a fence */
+		check(ioctl(fd, SW_SYNC_IOC_CREATE_FENCE, &d) == 0);
+		close(fd);
+		check(dmapipe_fd_is_sync_file(d.fence));
+		close(d.fence);
+		test_pass("sync_file (sw_sync)");
+		return;
+	}
+#ifdef DMA_BUF_IOCTL_EXPORT_SYNC_FILE
+	{
+		static const char *const names[] = { "dmapipe", "heap", "udmabuf", "drm" };
+		struct dmapipe_format fmt = { .fourcc = dmapipe_fourcc_from_string("XRGB8888"),
+					      .width = 64, .height = 64 };
+		bool exported = false;
+
+		for (size_t i = 0; i < ARRAY_SIZE(names) && !exported; i++) {
+			struct dmapipe_allocator *alloc = dmapipe_allocator_new(names[i]);
+			struct dmapipe_buffer *buf = alloc ? dmapipe_allocator_alloc(alloc, &fmt) : NULL;
+			struct dma_buf_export_sync_file e = { .flags = DMA_BUF_SYNC_READ, .fd = -1 };
+
+			if (buf) {
+				fd = dmapipe_buffer_get_layout(buf)->objects[0].fd;
+				exported = ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e) == 0;
+			}
+			if (exported) {
+				check(!dmapipe_fd_is_sync_file(fd));
+				check(dmapipe_fd_is_sync_file(e.fd));
+				close(e.fd);
+			}
+			dmapipe_buffer_unref(buf);
+			dmapipe_allocator_unref(alloc);
+		}
+		if (exported) {
+			test_pass("sync_file (exported from a dma-buf)");
+			return;
+		}
+	}
+#endif
+	printf("sync_file: neither sw_sync nor a dma-buf's fence export here, "
+	       "only the refusals were checked\n");
+}
+
 int main(void)
 {
 	int fds = test_count_fds();
@@ -247,6 +322,7 @@ int main(void)
 	test_not_memory();
 	test_memfds();
 	test_dmabuf();
+	test_sync_file();
 	check_int_eq(test_count_fds(), fds);
 	return 0;
 }

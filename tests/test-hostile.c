@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "stream/socket.h"
 #include "stream/transport.h"
 #include "testlib.h"
 

@@ -2,8 +2,8 @@
 /*
  * Streaming between real processes: fan-out to 8 verifying consumers, a
  * stalled consumer that must not slow the producer, kill -9 of a consumer,
- * a producer restart its consumer re-joins, fd leaks, and peers of the
- * wrong uid. Every child reports through its exit status and a pipe.
+ * a producer restart its consumer re-joins, fd leaks, peers of the wrong
+ * uid, and the end of a stream with a consumer that keeps its last frame. Every child reports through its exit status and a pipe.
  */
 #include <errno.h>
 #include <poll.h>
@@ -32,6 +32,7 @@ struct consumer_report {
 	uint64_t gaps;
 	uint64_t reconnects;
 	uint64_t max_sequence;
+	uint64_t held_at_eos; /* hold_last: the frame it still held when EOS came */
 	int fds_before;
 	int fds_after;
 	int error;
@@ -69,6 +70,7 @@ struct producer_params {
 	bool draw;
 	enum dmapipe_peer_policy peer_policy;
 	uint32_t socket_mode;
+	unsigned int drain_timeout_ms; /* default 3000 */
 };
 
 struct producer_report {
@@ -78,6 +80,9 @@ struct producer_report {
 	uint64_t dropped;
 	uint64_t bytes_copied;
 	uint32_t max_buffers_used;
+	int drained;            /* what dmapipe_server_drain() returned */
+	uint64_t drain_ms;
+	uint64_t lease_timeouts;
 };
 
 static int run_producer(const struct producer_params *p, struct producer_report *r)
@@ -101,14 +106,8 @@ static int run_producer(const struct producer_params *p, struct producer_report 
 	if (dmapipe_server_alloc_buffers(s, NULL, &fmt, p->buffers) < 0)
 		return 11;
 	/* wait for the consumers so every one of them sees frame 1 */
-	for (uint64_t start = test_now_ms(); p->wait_consumers;) {
-		dmapipe_server_dispatch(s, 20);
-		dmapipe_server_get_stats(s, &st);
-		if (st.consumers >= p->wait_consumers)
-			break;
-		if (test_now_ms() - start > 20000)
-			return 12;
-	}
+	if (dmapipe_server_wait_consumers(s, p->wait_consumers, 20000) < 0)
+		return 12;
 
 	period_ns = p->fps ? 1000000000ull / p->fps : 0;
 	t0 = dmapipe_now_ns();
@@ -146,16 +145,14 @@ static int run_producer(const struct producer_params *p, struct producer_report 
 	}
 	r->elapsed_ms = (dmapipe_now_ns() - t0) / 1000000;
 	dmapipe_server_get_stats(s, &st);
-	r->dropped = st.frames_dropped;
 	r->bytes_copied = st.bytes_copied;
-	dmapipe_server_end_of_stream(s);
-	/* let consumers drain and release before the socket goes */
-	for (uint64_t start = test_now_ms(); test_now_ms() - start < 3000;) {
-		dmapipe_server_dispatch(s, 20);
-		dmapipe_server_get_stats(s, &st);
-		if (st.consumers == 0)
-			break;
-	}
+	/* what is queued reaches the consumers, then EOS, then the leases come back */
+	t0 = dmapipe_now_ns();
+	r->drained = dmapipe_server_drain(s, p->drain_timeout_ms ? (int)p->drain_timeout_ms : 3000);
+	r->drain_ms = (dmapipe_now_ns() - t0) / 1000000;
+	dmapipe_server_get_stats(s, &st);
+	r->dropped = st.frames_dropped;
+	r->lease_timeouts = st.lease_timeouts;
 	dmapipe_server_free(s);
 	return 0;
 }
@@ -172,13 +169,17 @@ struct consumer_params {
 	unsigned int stall_ms;
 	uint64_t stop_at_sequence;  /* exit once a frame >= this arrived (0: at EOS) */
 	unsigned int timeout_ms;
+	/* keep the newest frame until the next one or EOS, as a GStreamer sink
+	 * keeps its last sample, and then keep it this much longer */
+	bool hold_last;
+	unsigned int hold_after_eos_ms;
 };
 
 static int run_consumer(const struct consumer_params *p, struct consumer_report *r)
 {
 	struct dmapipe_client_options o;
 	struct dmapipe_client_stats cst;
-	struct dmapipe_frame *held[4];
+	struct dmapipe_frame *held[4], *last = NULL;
 	struct dmapipe_client *c;
 	unsigned int n_held = 0;
 	uint64_t start = test_now_ms();
@@ -234,10 +235,22 @@ static int run_consumer(const struct consumer_params *p, struct consumer_report 
 			}
 			continue;
 		}
+		if (p->hold_last) {
+			if (last)
+				dmapipe_client_release_frame(c, last, -1);
+			last = f;
+			continue;
+		}
 		seq = f->meta.sequence;
 		dmapipe_client_release_frame(c, f, -1);
 		if (p->stop_at_sequence && seq >= p->stop_at_sequence)
 			break;
+	}
+	if (last) {
+		if (r->error == EPIPE)
+			r->held_at_eos = last->meta.sequence;
+		sleep_ms(p->hold_after_eos_ms);
+		dmapipe_client_release_frame(c, last, -1);
 	}
 	dmapipe_client_get_stats(c, &cst);
 	r->gaps = cst.sequence_gaps;
@@ -440,6 +453,66 @@ static void test_stalled_consumer(void)
 	test_pass("a consumer stalled for 10 s neither slows the producer nor starves the other consumer");
 }
 
+/*
+ * The end of a stream with a consumer that keeps its newest frame until it
+ * sees EOS (a GStreamer sink's last sample). EOS must go out while that
+ * lease is held: a producer that waited for the lease first would wait
+ * until the lease timeout ended the consumer with an ERROR. Then a
+ * consumer that keeps its frame past the drain's time limit: counted, not
+ * an error of the stream.
+ */
+static void test_drain(void)
+{
+	char *path = path_for("drain");
+	struct producer_params pp = {
+		.path = path, .buffers = 4, .frames = 20, .fps = 50, .wait_consumers = 1,
+		.lease_timeout_ms = 3000, .first_sequence = 1, .draw = true,
+		.drain_timeout_ms = 10000,
+	};
+	struct consumer_params cp = {
+		.path = path, .policy = DMAPIPE_POLICY_BLOCK, .depth = 4, .verify_full = true,
+		.timeout_ms = 30000, .hold_last = true,
+	};
+	struct consumer_report cr;
+	struct producer_report pr;
+	struct child prod, cons;
+
+	prod = spawn_producer(&pp);
+	wait_for_socket(path);
+	cons = spawn_consumer(&cp);
+	check_int_eq(reap(prod, &pr, sizeof(pr), 60), 0);
+	check_int_eq(reap(cons, &cr, sizeof(cr), 60), 0);
+	printf("drain: %llu frames, the consumer held frame %llu at EOS; drain returned %d "
+	       "after %llu ms\n", (unsigned long long)cr.received,
+	       (unsigned long long)cr.held_at_eos, pr.drained, (unsigned long long)pr.drain_ms);
+	check_int_eq(cr.error, EPIPE); /* EOS, not a lease-timeout ERROR */
+	check_int_eq(cr.received, 20);
+	check_int_eq(cr.verified, 20);
+	check_int_eq(cr.held_at_eos, 20);
+	check_int_eq(pr.lease_timeouts, 0);
+	check_int_eq(pr.dropped, 0);
+	check_int_eq(pr.drained, 0);
+	/* well before the 3 s lease timeout a wrong order would have waited for */
+	check_msg(pr.drain_ms < 2000, "drain took %llu ms", (unsigned long long)pr.drain_ms);
+
+	/* kept 1.5 s past EOS, the drain's 300 ms end first: one lease counted */
+	pp.drain_timeout_ms = 300;
+	cp.hold_after_eos_ms = 1500;
+	prod = spawn_producer(&pp);
+	wait_for_socket(path);
+	cons = spawn_consumer(&cp);
+	check_int_eq(reap(prod, &pr, sizeof(pr), 60), 0);
+	check_int_eq(reap(cons, &cr, sizeof(cr), 60), 0);
+	check_int_eq(cr.error, EPIPE);
+	check_int_eq(cr.held_at_eos, 20);
+	check_int_eq(pr.drained, 1);
+	check_int_eq(pr.lease_timeouts, 0);
+	check_msg(pr.drain_ms >= 300 && pr.drain_ms < 1500, "drain took %llu ms",
+		  (unsigned long long)pr.drain_ms);
+	free(path);
+	test_pass("drain: EOS while a consumer keeps its last frame; a lease kept past the time limit is counted");
+}
+
 static void test_kill_consumer(void)
 {
 	char *path = path_for("kill");
@@ -631,6 +704,7 @@ static const struct {
 	{ "restart", test_producer_restart },
 	{ "uid", test_wrong_uid },
 	{ "stall", test_stalled_consumer },
+	{ "drain", test_drain },
 };
 
 /* test-ipc [SCENARIO...]: all scenarios, or the ones named */

@@ -851,6 +851,23 @@ static void test_type_names(void)
 	test_pass("message type names");
 }
 
+/* Every reason code has its own name, as docs/PROTOCOL.md section 7 lists them. */
+static void test_error_names(void)
+{
+	static const char *const names[] = {
+		"none", "protocol", "version", "permission", "bad-fd", "bad-layout",
+		"fd-quota", "lease-timeout", "too-many-consumers", "shutdown", "strict",
+		"internal",
+	};
+
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		check_msg(strcmp(dmapipe_error_code_to_string(i), names[i]) == 0, "code %u: %s", i,
+			  dmapipe_error_code_to_string(i));
+	check(strcmp(dmapipe_error_code_to_string(sizeof(names) / sizeof(names[0])), "unknown") == 0);
+	check(strcmp(dmapipe_error_code_to_string(0x7fffffff), "unknown") == 0);
+	test_pass("error code names");
+}
+
 int main(void)
 {
 	test_round_trips();
@@ -864,6 +881,7 @@ int main(void)
 	test_many_fds();
 	test_decoder_canonical();
 	test_type_names();
+	test_error_names();
 	printf("%u malformed inputs refused\n", n_tried);
 	return 0;
 }

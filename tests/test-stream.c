@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -81,6 +83,13 @@ static void pump(struct dmapipe_server *s, struct dmapipe_client **c, int n)
 	}
 }
 
+/* The reserved space of a stats struct is zero, wherever the struct came from. */
+#define check_reserved_zero(st)                                                  \
+	do {                                                                     \
+		for (size_t i_ = 0; i_ < ARRAY_SIZE((st).reserved); i_++)        \
+			check_int_eq((st).reserved[i_], 0);                      \
+	} while (0)
+
 static void produce(struct dmapipe_server *s, uint64_t seq)
 {
 	struct dmapipe_frame_meta meta;
@@ -142,8 +151,12 @@ static void test_basic(void)
 	check_int_eq(cs[0].leases_held, 0);
 	check(strcmp(cs[0].name, "test-client") == 0);
 	check_int_eq(cs[0].pid, getpid());
+	check_int_eq(cs[0].state, DMAPIPE_CONSUMER_STREAMING);
+	check_reserved_zero(cs[0]);
+	check_reserved_zero(st);
 
 	dmapipe_client_get_stats(c, &cst);
+	check_reserved_zero(cst);
 	check_int_eq(cst.frames_received, 50);
 	check_int_eq(cst.sequence_gaps, 0);
 	check_int_eq(cst.mem_kind, st.mem_kind);
@@ -613,6 +626,8 @@ static void test_query_stats(void)
 	pump(s, &c, 1);
 	/* the server is only touched by the thread from here on */
 	check(pthread_create(&th, NULL, serve_thread, &t) == 0);
+	memset(&st, 0xa5, sizeof(st));
+	memset(cs, 0xa5, sizeof(cs));
 	n = dmapipe_query_stats(path, &st, cs, 4, 2000);
 	t.stop = 1;
 	pthread_join(th, NULL);
@@ -621,11 +636,106 @@ static void test_query_stats(void)
 	check_int_eq(st.consumers, 1);
 	check_int_eq(cs[0].frames_sent, 1);
 	check_int_eq(cs[0].policy, DMAPIPE_POLICY_QUEUE);
+	check_int_eq(cs[0].state, DMAPIPE_CONSUMER_STREAMING);
 	check(strcmp(cs[0].name, "test-client") == 0);
+	/* the wire carries no reserved field: what arrives has them zero */
+	check_reserved_zero(st);
+	check_reserved_zero(cs[0]);
 	dmapipe_client_free(c);
 	dmapipe_server_free(s);
 	free(path);
 	test_pass("stats over a monitor connection");
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * dmapipe_server_wait_consumers(): a consumer counts once its handshake
+ * is done; the time limit holds; a signal ends the wait with -EINTR (where
+ * dispatch would go on waiting).
+ */
+static void test_wait_consumers(void)
+{
+	char *path = sock_path("wait");
+	struct dmapipe_server *s = server_new(path, 5000, 2);
+	struct sigaction sa, old;
+	struct itimerval it = { .it_value = { .tv_usec = 100000 } };
+	struct dmapipe_client *c;
+	uint64_t t0;
+
+	t0 = test_now_ms();
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 150), -ETIMEDOUT);
+	check_msg(test_now_ms() - t0 >= 150 && test_now_ms() - t0 < 2000, "waited %llu ms",
+		  (unsigned long long)(test_now_ms() - t0));
+	check_int_eq(dmapipe_server_wait_consumers(s, 0, 0), 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm; /* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	check(sigaction(SIGALRM, &sa, &old) == 0);
+	check(setitimer(ITIMER_REAL, &it, NULL) == 0);
+	t0 = test_now_ms();
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 5000), -EINTR);
+	check_msg(test_now_ms() - t0 < 2000, "a signal ended the wait after %llu ms",
+		  (unsigned long long)(test_now_ms() - t0));
+	check(sigaction(SIGALRM, &old, NULL) == 0);
+
+	/* the client's HELLO is already sent: the server's side completes it */
+	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 2000), 0);
+	check_int_eq(dmapipe_server_wait_consumers(s, 2, 50), -ETIMEDOUT);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("wait_consumers: counts streaming consumers, time limit, -EINTR on a signal");
+}
+
+/*
+ * No FRAME follows an EOS: frames a consumer could not be sent yet (it
+ * holds its one frame in flight) are dropped and counted when the stream
+ * ends; dmapipe_server_drain() with no time left ends it at once and
+ * counts the lease still held.
+ */
+static void test_eos_drops_unsent(void)
+{
+	char *path = sock_path("eos-unsent");
+	struct dmapipe_server *s = server_new(path, 5000, 4);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 1);
+	struct dmapipe_consumer_stats cs[2];
+	struct dmapipe_server_stats st;
+	struct dmapipe_frame *f;
+
+	pump(s, &c, 1);
+	for (uint64_t seq = 1; seq <= 3; seq++)
+		produce(s, seq);
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_server_get_consumer_stats(s, cs, 2), 1);
+	check_int_eq(cs[0].leases_held, 1);
+	check_int_eq(cs[0].queued, 2);
+
+	check_int_eq(dmapipe_server_drain(s, 0), 1);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.frames_dropped, 2);
+	check_int_eq(dmapipe_server_get_consumer_stats(s, cs, 2), 1);
+	check_int_eq(cs[0].queued, 0);
+	check_int_eq(cs[0].frames_dropped, 2);
+	check(dmapipe_server_queue(s, dmapipe_server_dequeue(s), NULL) == -EPIPE);
+
+	f = dmapipe_client_wait_frame(c, 2000);
+	check(f && f->meta.sequence == 1);
+	check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+	/* the release frees the in-flight slot: still nothing may follow the EOS */
+	pump(s, &c, 1);
+	check(!dmapipe_client_acquire_frame(c) && errno == EPIPE);
+	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_EOS);
+	check_int_eq(dmapipe_server_drain(s, 1000), 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("EOS: unsent frames dropped and counted, no FRAME after EOS; drain(0) counts held leases");
 }
 
 int main(void)
@@ -653,6 +763,8 @@ int main(void)
 	test_app_buffers_new_format();
 	test_socket_paths();
 	test_query_stats();
+	test_wait_consumers();
+	test_eos_drops_unsent();
 
 	check_msg(test_count_fds() == fds_start, "fd leak: %d open at start, %d at end", fds_start,
 		  test_count_fds());

@@ -194,6 +194,18 @@ jcheck "$DIR/slow-consume.json" 'd["frames_dropped"] > 0 and d["frames_received"
 jcheck "$DIR/slow-serve.json" 'd["frames_dropped"] > 0'
 ok "slow consumer: drops counted, frames intact"
 
+# The end of a stream: the frames queued for a slow consumer reach it
+# before EOS, and serve's rate counts the streaming, not the wait for the
+# consumer to finish (10 frames at 30 fps take 0.3 s; the consumer keeps
+# each frame a second, so waiting for it would take seconds more).
+run_pair drain 10 --size 160x120 --format NV12 --fps 30 -- \
+	--verify full --policy latest --hold-ms 1000
+jcheck "$DIR/drain-consume.json" 'd["result"] == "ok" and d["end"] == "eos" and d["frames_failed"] == 0'
+jcheck "$DIR/drain-consume.json" 'd["sequence_last"] == 9'
+jcheck "$DIR/drain-serve.json" 'd["result"] == "ok" and d["frames_queued"] == 10 and d["lease_timeouts"] == 0'
+jcheck "$DIR/drain-serve.json" 'd["elapsed_s"] < 1.0 and d["fps"] > 15'
+ok "serve: the last frame reaches a slow consumer before EOS; the rate leaves the drain out"
+
 # Human output.
 sock="$DIR/human.sock"
 "$DMAPIPE" serve --socket "$sock" --size 64x64 --frames 10 --fps 0 --wait-consumers 1 \

@@ -390,7 +390,7 @@ static void print_summary(struct consume *c)
 		json_string(&j, "socket", c->socket);
 		json_i64(&j, "pid", (int64_t)getpid());
 		json_string(&j, "name", c->opts.name);
-		json_string(&j, "policy", policy_to_string(c->opts.policy));
+		json_string(&j, "policy", dmapipe_policy_to_string(c->opts.policy));
 		json_u64(&j, "queue_depth", c->opts.queue_depth);
 		json_u64(&j, "in_flight", c->opts.max_in_flight);
 		json_u64(&j, "busy_poll_us", c->opts.busy_poll_us);

@@ -48,7 +48,8 @@ static const char *const play_usage =
 	"      --strict            fail rather than copy a pixel\n"
 	"      --wait-consumers N  start once N consumers are connected (default 0)\n"
 	"      --wait-timeout MS   give up waiting for them after MS (default 30000, 0 = never)\n"
-	"      --drain-timeout MS  after the last frame, wait up to MS for consumers (default 5000)\n"
+	"      --drain-timeout MS  at the end, up to MS for consumers to receive the frames\n"
+	"                          queued for them, then EOS, then their releases (default 5000)\n"
 	"      --lease-timeout MS  disconnect a consumer holding a frame longer (default 5000)\n"
 	"      --max-in-flight N   frames one consumer may hold at once (default 2)\n"
 	"      --peer POLICY       who may connect: same-uid (default), any, uid:N, gid:N\n"
@@ -409,13 +410,14 @@ static struct slot *free_slot(struct play *p)
 	return NULL;
 }
 
-static bool consumers_busy(struct play *p, bool leases_too)
+/* True if a consumer has frames queued for it and not sent yet. */
+static bool frames_unsent(struct play *p)
 {
 	struct dmapipe_consumer_stats cs[MAX_CONSUMER_STATS];
 	int n = dmapipe_server_get_consumer_stats(p->server, cs, MAX_CONSUMER_STATS);
 
 	for (int i = 0; i < n && i < MAX_CONSUMER_STATS; i++)
-		if (cs[i].queued > 0 || (leases_too && cs[i].leases_held > 0))
+		if (cs[i].queued > 0)
 			return true;
 	return false;
 }
@@ -423,7 +425,7 @@ static bool consumers_busy(struct play *p, bool leases_too)
 /* True when every frame read from this layout is served and sent. */
 static bool layout_drained(struct play *p)
 {
-	return p->reading == 0 && p->n_ready == 0 && !consumers_busy(p, false);
+	return p->reading == 0 && p->n_ready == 0 && !frames_unsent(p);
 }
 
 /* Whether another read may start; handles the end of the file and format changes. */
@@ -481,8 +483,8 @@ static bool blocked(struct play *p)
 	int n = dmapipe_server_get_consumer_stats(p->server, cs, MAX_CONSUMER_STATS);
 
 	for (int i = 0; i < n && i < MAX_CONSUMER_STATS; i++)
-		if (cs[i].state == 1 && cs[i].policy == DMAPIPE_POLICY_BLOCK &&
-		    cs[i].queued >= cs[i].queue_depth)
+		if (cs[i].state == DMAPIPE_CONSUMER_STREAMING &&
+		    cs[i].policy == DMAPIPE_POLICY_BLOCK && cs[i].queued >= cs[i].queue_depth)
 			return true;
 	return false;
 }
@@ -569,29 +571,18 @@ static int serve_ready(struct play *p, uint64_t *wake_ns)
 
 /* ---- main loop ------------------------------------------------------------------------- */
 
-static unsigned int consumers(struct play *p)
-{
-	struct dmapipe_server_stats st;
-
-	dmapipe_server_get_stats(p->server, &st);
-	return st.consumers;
-}
-
 static bool wait_for_consumers(struct play *p)
 {
-	uint64_t deadline = p->wait_timeout_ms ?
-		now_ns() + (uint64_t)p->wait_timeout_ms * 1000000ull : UINT64_MAX;
+	int ret;
 
 	if (!p->quiet && p->wait_consumers > 0)
 		fprintf(stderr, "play: waiting for %u consumer%s on %s\n", p->wait_consumers,
 			p->wait_consumers == 1 ? "" : "s", p->socket);
-	while (consumers(p) < p->wait_consumers) {
-		if (stop_requested || now_ns() >= deadline)
-			return false;
-		if (dmapipe_server_dispatch(p->server, 50) < 0)
-			return false;
-	}
-	return true;
+	do
+		ret = dmapipe_server_wait_consumers(p->server, p->wait_consumers,
+						    p->wait_timeout_ms ? (int)p->wait_timeout_ms : -1);
+	while (ret == -EINTR && !stop_requested);
+	return ret == 0;
 }
 
 static void progress_line(struct play *p, uint64_t now, uint64_t *last_bytes, uint64_t *last_ns)
@@ -690,21 +681,6 @@ static int run(struct play *p)
 		p->failure = p->read_error ? "a frame could not be read" : strerror(-ret);
 	}
 	return ret;
-}
-
-/* Lets consumers take the frames still queued for them, then EOS. */
-static void drain_and_end(struct play *p)
-{
-	uint64_t deadline = now_ns() + (uint64_t)p->drain_timeout_ms * 1000000ull;
-
-	while (!stop_requested && now_ns() < deadline && consumers_busy(p, true))
-		if (dmapipe_server_dispatch(p->server, 20) < 0)
-			break;
-	dmapipe_server_end_of_stream(p->server);
-	deadline = now_ns() + (stop_requested ? 200 : 1000) * 1000000ull;
-	while (now_ns() < deadline && consumers(p) > 0)
-		if (dmapipe_server_dispatch(p->server, 20) < 0)
-			break;
 }
 
 static void print_summary(struct play *p)
@@ -892,8 +868,9 @@ int cmd_play(int argc, char **argv)
 	} else {
 		run(&p);
 	}
+	/* the frames queued for consumers reach them, then EOS, then their leases come back */
 	if (!p.failed && !stop_requested)
-		drain_and_end(&p);
+		dmapipe_server_drain(p.server, (int)p.drain_timeout_ms);
 	else
 		dmapipe_server_end_of_stream(p.server);
 	if (p.progress && p.end)

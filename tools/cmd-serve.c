@@ -11,8 +11,6 @@
 
 #include "dmapipe-tool.h"
 
-#define MAX_CONSUMER_STATS 64
-
 static const char *const serve_usage =
 	"Usage: dmapipe serve --socket PATH [--device /dev/videoN] [OPTIONS]\n"
 	"\n"
@@ -54,8 +52,9 @@ static const char *const serve_usage =
 	"      --strict              fail if any pixel byte is ever copied\n"
 	"      --wait-consumers N    start streaming once N consumers are connected\n"
 	"      --wait-timeout MS     give up waiting for them after MS (default 30000, 0 = never)\n"
-	"      --drain-timeout MS    after the last frame, wait up to MS for consumers to\n"
-	"                            receive queued frames before EOS (default 5000)\n"
+	"      --drain-timeout MS    at the end, up to MS for consumers to receive the frames\n"
+	"                            queued for them, then EOS, then their releases\n"
+	"                            (default 5000)\n"
 	"      --predrawn            draw every buffer once at start and then queue frames\n"
 	"                            without touching pixels (measures the handoff alone;\n"
 	"                            consumers must use --verify none)\n"
@@ -128,6 +127,7 @@ struct serve {
 	uint64_t stalls;     /* dequeue found no free buffer */
 	uint64_t late;       /* frames that missed their deadline by a period */
 	uint64_t start_ns, end_ns;
+	unsigned int leases_at_end; /* frames consumers still held when serve ended */
 	uint64_t cpu_user0, cpu_sys0, cpu_user1, cpu_sys1;
 	uint64_t cpu0, cpu1; /* precise total */
 	bool failed;
@@ -324,30 +324,19 @@ static void announce_allocator(const struct serve *s)
 			s->alloc_note);
 }
 
-static unsigned int streaming_consumers(struct serve *s)
-{
-	struct dmapipe_server_stats st;
-
-	dmapipe_server_get_stats(s->server, &st);
-	return st.consumers;
-}
-
 /* Dispatches until @n consumers are connected; false on timeout or signal. */
 static bool wait_for_consumers(struct serve *s, unsigned int n)
 {
-	uint64_t deadline = s->wait_timeout_ms ?
-		now_ns() + (uint64_t)s->wait_timeout_ms * 1000000ull : UINT64_MAX;
+	int ret;
 
 	if (!s->quiet && n > 0)
 		fprintf(stderr, "serve: waiting for %u consumer%s on %s\n", n, n == 1 ? "" : "s",
 			s->socket);
-	while (streaming_consumers(s) < n) {
-		if (stop_requested || now_ns() >= deadline)
-			return false;
-		if (dmapipe_server_dispatch(s->server, 50) < 0)
-			return false;
-	}
-	return true;
+	do
+		ret = dmapipe_server_wait_consumers(s->server, n, s->wait_timeout_ms ?
+						    (int)s->wait_timeout_ms : -1);
+	while (ret == -EINTR && !stop_requested);
+	return ret == 0;
 }
 
 /* Draws every buffer of the pool once, for --predrawn. */
@@ -446,35 +435,28 @@ static void status_line(struct serve *s, uint64_t frames, uint64_t dt_ns)
 		st.buffers_free, st.buffers);
 }
 
-/* Lets consumers take the frames still queued for them. */
-static void drain(struct serve *s)
+/* The streaming is over: the rate and the CPU per frame stop counting here. */
+static void stop_clock(struct serve *s)
 {
-	struct dmapipe_consumer_stats cs[MAX_CONSUMER_STATS];
-	uint64_t deadline = now_ns() + (uint64_t)s->drain_timeout_ms * 1000000ull;
-
-	while (!stop_requested && now_ns() < deadline) {
-		int n = dmapipe_server_get_consumer_stats(s->server, cs, MAX_CONSUMER_STATS);
-		bool busy = false;
-		int i;
-
-		for (i = 0; i < n && i < MAX_CONSUMER_STATS; i++)
-			if (cs[i].queued > 0 || cs[i].leases_held > 0)
-				busy = true;
-		if (!busy)
-			break;
-		if (dmapipe_server_dispatch(s->server, 20) < 0)
-			break;
-	}
+	s->end_ns = now_ns();
+	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
+	s->cpu1 = self_cpu_total_ns();
 }
 
-/* After EOS: give consumers a moment to release and hang up. */
-static void linger(struct serve *s, unsigned int ms)
+/*
+ * Ends the stream: the frames queued for consumers reach them, then EOS,
+ * then their leases come back, within --drain-timeout (a moment when
+ * interrupted, a second after a failure). Leases still held then are
+ * counted, not a failure: a consumer may keep its last frame until it
+ * sees EOS.
+ */
+static void end_stream(struct serve *s)
 {
-	uint64_t deadline = now_ns() + (uint64_t)ms * 1000000ull;
+	int ret = dmapipe_server_drain(s->server, stop_requested ? 200 : s->failed ? 1000 :
+				       (int)s->drain_timeout_ms);
 
-	while (now_ns() < deadline && streaming_consumers(s) > 0)
-		if (dmapipe_server_dispatch(s->server, 20) < 0)
-			break;
+	if (ret > 0)
+		s->leases_at_end = (unsigned int)ret;
 }
 
 static int run(struct serve *s)
@@ -582,20 +564,14 @@ static int run(struct serve *s)
 		}
 	}
 
-	if (!stop_requested)
-		drain(s);
-	s->end_ns = now_ns();
-	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
-	s->cpu1 = self_cpu_total_ns();
+	stop_clock(s);
 	return 0;
 
 server_failed:
 	fprintf(stderr, "dmapipe serve: %s\n", strerror(-ret));
 	s->failed = true;
 	s->failure = "server failure";
-	s->end_ns = now_ns();
-	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
-	s->cpu1 = self_cpu_total_ns();
+	stop_clock(s);
 	return 0;
 }
 
@@ -814,23 +790,17 @@ static int run_device(struct serve *s)
 			next_status = now + 1000000000ull;
 		}
 	}
+	stop_clock(s);
 	/* no new frames: what consumers hold comes back without requeueing */
 	if (s->source)
 		dmapipe_v4l2_source_stop(s->source);
-	if (!stop_requested && !s->failed)
-		drain(s);
-	s->end_ns = now_ns();
-	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
-	s->cpu1 = self_cpu_total_ns();
 	return 0;
 
 failed:
 	fprintf(stderr, "dmapipe serve: %s\n", strerror(-ret));
 	s->failed = true;
 	s->failure = "server failure";
-	s->end_ns = now_ns();
-	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
-	s->cpu1 = self_cpu_total_ns();
+	stop_clock(s);
 	return 0;
 }
 
@@ -895,6 +865,7 @@ static void print_summary(struct serve *s)
 		json_u64(&j, "consumers_total", st.consumers_total);
 		json_u64(&j, "consumers_refused", st.consumers_refused);
 		json_u64(&j, "lease_timeouts", st.lease_timeouts);
+		json_u64(&j, "leases_held_at_end", s->leases_at_end);
 		json_u64(&j, "bytes_copied", st.bytes_copied);
 		json_u64(&j, "frames_copied", st.frames_copied);
 		json_u64(&j, "dequeue_stalls", s->stalls);
@@ -916,9 +887,12 @@ static void print_summary(struct serve *s)
 	       (unsigned long long)st.frames_queued, elapsed,
 	       elapsed > 0 ? (double)s->queued / elapsed : 0.0,
 	       stop_requested ? ", interrupted" : "");
-	printf("  consumers   %llu connected in total, %llu refused, %llu lease timeouts\n",
+	printf("  consumers   %llu connected in total, %llu refused, %llu lease timeouts",
 	       (unsigned long long)st.consumers_total, (unsigned long long)st.consumers_refused,
 	       (unsigned long long)st.lease_timeouts);
+	if (s->leases_at_end)
+		printf(", %u frames still held at the end", s->leases_at_end);
+	printf("\n");
 	printf("  dropped     %llu frames (by consumer policies)\n",
 	       (unsigned long long)st.frames_dropped);
 	printf("  copied      %llu pixel bytes%s\n", (unsigned long long)st.bytes_copied,
@@ -1001,8 +975,7 @@ static int serve_device(struct serve *s)
 	}
 
 	run_device(s);
-	dmapipe_server_end_of_stream(s->server);
-	linger(s, stop_requested ? 200 : 1000);
+	end_stream(s);
 	print_summary(s);
 	retire_source(s);
 	dmapipe_server_free(s->server);
@@ -1076,8 +1049,7 @@ int cmd_serve(int argc, char **argv)
 	run(&s);
 	if (s.timer_fd >= 0)
 		close(s.timer_fd);
-	dmapipe_server_end_of_stream(s.server);
-	linger(&s, stop_requested ? 200 : 1000);
+	end_stream(&s);
 	print_summary(&s);
 	dmapipe_server_free(s.server);
 	return s.failed ? 1 : 0;

@@ -33,11 +33,11 @@ enum {
 static const char *state_name(uint32_t state)
 {
 	switch (state) {
-	case 0:
+	case DMAPIPE_CONSUMER_HANDSHAKE:
 		return "handshake";
-	case 1:
+	case DMAPIPE_CONSUMER_STREAMING:
 		return "streaming";
-	case 2:
+	case DMAPIPE_CONSUMER_CLOSING:
 		return "closing";
 	}
 	return "unknown";
@@ -79,7 +79,7 @@ static void print_json(const struct dmapipe_server_stats *st,
 		json_u64(&j, "uid", cs[i].uid);
 		json_string(&j, "name", cs[i].name);
 		json_string(&j, "state", state_name(cs[i].state));
-		json_string(&j, "policy", policy_to_string((enum dmapipe_policy)cs[i].policy));
+		json_string(&j, "policy", dmapipe_policy_to_string((enum dmapipe_policy)cs[i].policy));
 		json_u64(&j, "queue_depth", cs[i].queue_depth);
 		json_u64(&j, "frames_sent", cs[i].frames_sent);
 		json_u64(&j, "frames_released", cs[i].frames_released);
@@ -124,7 +124,7 @@ static void print_table(const struct dmapipe_server_stats *st,
 			snprintf(policy, sizeof(policy), "latest");
 		else
 			snprintf(policy, sizeof(policy), "%s:%u",
-				 policy_to_string((enum dmapipe_policy)cs[i].policy),
+				 dmapipe_policy_to_string((enum dmapipe_policy)cs[i].policy),
 				 cs[i].queue_depth);
 		printf("%4u %7d %-16.31s %-9s %-8s %10llu %10llu %9llu %4u %6u %8.1fms\n",
 		       cs[i].id, cs[i].pid, cs[i].name[0] ? cs[i].name : "-",

@@ -88,9 +88,6 @@ extern const char *const verify_names[3];
 /* "full", "stamp" or "none" */
 enum verify_mode opt_verify(const char *cmd, const char *s);
 
-const char *policy_to_string(enum dmapipe_policy policy);
-const char *peer_policy_to_string(enum dmapipe_peer_policy policy);
-
 /* ---- signals ------------------------------------------------------------ */
 
 /* Set by SIGINT / SIGTERM once install_stop_signals() was called. */

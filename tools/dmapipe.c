@@ -152,25 +152,12 @@ uint32_t opt_format(const char *cmd, const char *s)
 
 void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uint32_t *depth)
 {
-	const char *colon = strchr(s, ':');
-	size_t len = colon ? (size_t)(colon - s) : strlen(s);
+	int ret = dmapipe_policy_from_string(s, policy, depth);
 
-	if (len == 6 && strncmp(s, "latest", 6) == 0 && !colon) {
-		*policy = DMAPIPE_POLICY_LATEST;
-		return;
-	}
-	if (len == 5 && strncmp(s, "queue", 5) == 0)
-		*policy = DMAPIPE_POLICY_QUEUE;
-	else if (len == 5 && strncmp(s, "block", 5) == 0)
-		*policy = DMAPIPE_POLICY_BLOCK;
-	else
-		usage_error(cmd, "bad policy '%s': expected latest, queue:N or block:N", s);
-	if (!colon) {
-		*depth = 4;
-		return;
-	}
-	if (parse_u32(colon + 1, depth) < 0 || *depth < 1 || *depth > 64)
+	if (ret == -ERANGE)
 		usage_error(cmd, "bad queue depth in '%s': expected 1 to 64", s);
+	if (ret < 0)
+		usage_error(cmd, "bad policy '%s': expected latest, queue:N or block:N", s);
 }
 
 const char *const verify_names[3] = { "none", "stamp", "full" };
@@ -186,49 +173,8 @@ enum verify_mode opt_verify(const char *cmd, const char *s)
 void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
 	      uid_t *uid, gid_t *gid)
 {
-	uint32_t v;
-
-	if (strcmp(s, "same-uid") == 0) {
-		*policy = DMAPIPE_PEER_SAME_UID;
-	} else if (strcmp(s, "any") == 0) {
-		*policy = DMAPIPE_PEER_ANY;
-	} else if (strncmp(s, "uid:", 4) == 0 && parse_u32(s + 4, &v) == 0) {
-		*policy = DMAPIPE_PEER_UID;
-		*uid = (uid_t)v;
-	} else if (strncmp(s, "gid:", 4) == 0 && parse_u32(s + 4, &v) == 0) {
-		*policy = DMAPIPE_PEER_GID;
-		*gid = (gid_t)v;
-	} else {
+	if (dmapipe_peer_policy_from_string(s, policy, uid, gid) < 0)
 		usage_error(cmd, "bad peer policy '%s': expected same-uid, any, uid:N or gid:N", s);
-	}
-}
-
-const char *policy_to_string(enum dmapipe_policy policy)
-{
-	switch (policy) {
-	case DMAPIPE_POLICY_LATEST:
-		return "latest";
-	case DMAPIPE_POLICY_QUEUE:
-		return "queue";
-	case DMAPIPE_POLICY_BLOCK:
-		return "block";
-	}
-	return "unknown";
-}
-
-const char *peer_policy_to_string(enum dmapipe_peer_policy policy)
-{
-	switch (policy) {
-	case DMAPIPE_PEER_SAME_UID:
-		return "same-uid";
-	case DMAPIPE_PEER_UID:
-		return "uid";
-	case DMAPIPE_PEER_GID:
-		return "gid";
-	case DMAPIPE_PEER_ANY:
-		return "any";
-	}
-	return "unknown";
 }
 
 /* ---- signals ------------------------------------------------------------ */

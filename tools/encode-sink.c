@@ -368,17 +368,9 @@ int enc_sink_flush(struct enc_sink *s)
 	int ret;
 
 	if (s->server && !s->eos) {
-		/* end of stream, and a second for the consumers to see it and go */
-		uint64_t deadline = now_ns() + 1000000000ull;
-		struct dmapipe_server_stats st;
-
+		/* the packets queued for consumers, EOS, and a second for their releases */
 		s->eos = true;
-		dmapipe_server_end_of_stream(s->server);
-		do {
-			if (dmapipe_server_dispatch(s->server, 20) < 0)
-				break;
-			dmapipe_server_get_stats(s->server, &st);
-		} while (st.consumers > 0 && now_ns() < deadline);
+		dmapipe_server_drain(s->server, 1000);
 	}
 	if (!s->rec)
 		return 0;

@@ -14,6 +14,7 @@
  *    its sender, turning our next access into SIGBUS, so it is refused.
  *    (A plain tmpfs file answers F_GET_SEALS with F_SEAL_SEAL and no
  *    F_SEAL_SHRINK, and is refused the same way.)
+ *  - sync_file: the only fence the protocol carries (dmapipe_fd_is_sync_file()).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,17 +38,18 @@
 #define F_SEAL_WRITE 0x0008
 #endif
 
-static bool link_says_dmabuf(int fd)
+/* True if /proc/self/fd/@fd links to exactly @target (an anon inode's name). */
+static bool fd_link_is(int fd, const char *target)
 {
-	char path[64], target[128];
+	char path[64], link[128];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
+	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
 		return false;
-	target[n] = '\0';
-	return strcmp(target, "anon_inode:dmabuf") == 0;
+	link[n] = '\0';
+	return strcmp(link, target) == 0;
 }
 
 bool dmapipe_fd_is_dmabuf(int fd)
@@ -60,7 +62,7 @@ bool dmapipe_fd_is_dmabuf(int fd)
 		return true;
 	/* Before 5.3 dma-bufs were anon inodes; their fs is anon_inodefs. */
 	if ((unsigned long)sfs.f_type == ANON_INODE_FS_MAGIC)
-		return link_says_dmabuf(fd);
+		return fd_link_is(fd, "anon_inode:dmabuf");
 	return false;
 }
 
@@ -121,4 +123,14 @@ int dmapipe_fd_identify(int fd, enum dmapipe_mem_kind *kind, uint64_t *size, con
 	if (size)
 		*size = (uint64_t)st.st_size;
 	return 0;
+}
+
+/*
+ * A sync_file is an anon inode named "sync_file" on every kernel the
+ * library runs on; unlike a dma-buf it has no file system of its own to
+ * ask fstatfs() about.
+ */
+bool dmapipe_fd_is_sync_file(int fd)
+{
+	return fd >= 0 && fd_link_is(fd, "anon_inode:sync_file");
 }

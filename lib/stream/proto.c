@@ -800,3 +800,23 @@ const char *dmapipe_msg_type_to_string(uint32_t type)
 		return names[type];
 	return "UNKNOWN";
 }
+
+/* The reason codes are wire values (ERROR's code): their names live with the codec. */
+DMAPIPE_EXPORT const char *dmapipe_error_code_to_string(enum dmapipe_error_code code)
+{
+	switch (code) {
+	case DMAPIPE_ERR_NONE: return "none";
+	case DMAPIPE_ERR_PROTOCOL: return "protocol";
+	case DMAPIPE_ERR_VERSION: return "version";
+	case DMAPIPE_ERR_PERMISSION: return "permission";
+	case DMAPIPE_ERR_BAD_FD: return "bad-fd";
+	case DMAPIPE_ERR_BAD_LAYOUT: return "bad-layout";
+	case DMAPIPE_ERR_FD_QUOTA: return "fd-quota";
+	case DMAPIPE_ERR_LEASE_TIMEOUT: return "lease-timeout";
+	case DMAPIPE_ERR_TOO_MANY: return "too-many-consumers";
+	case DMAPIPE_ERR_SHUTDOWN: return "shutdown";
+	case DMAPIPE_ERR_STRICT: return "strict";
+	case DMAPIPE_ERR_INTERNAL: return "internal";
+	}
+	return "unknown";
+}

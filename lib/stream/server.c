@@ -1,154 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The producer side of a stream.
- *
- * Ownership in one place: every reference the server holds on a buffer is
- * either a slot reference (buffers the application registered with
- * dmapipe_server_add_buffer()), a pending entry (a frame decided for a
- * consumer but not yet sent), a lease (sent, not yet released) or a fenced
- * release (released with a fence that has not signalled). Pool buffers have
- * no slot reference, so they return to the pool as soon as the last
- * pending entry or lease goes.
+ * The producer side of a stream: its lifecycle, connections and their
+ * handshakes, the messages consumers send, timers, dispatch and stats.
+ * server-private.h says how the references it holds are owned.
  */
 #include "config.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "private.h"
-#include "busy-poll.h"
-#include "transport.h"
+#include "server-private.h"
 
-#define MAX_SLOTS 256
-#define MAX_IN_FLIGHT_CAP 16
-#define MAX_QUEUE_CAP 16
-#define MAX_CONTROL_QUEUE 64
-#define MAX_FENCED 16
 /* recvmmsg() bursts read from one consumer per wake-up, at most */
 #define RECV_ROUNDS 4
 #define FENCE_RETRY_NS (1000 * 1000ull)
 
-enum consumer_state {
-	STATE_HANDSHAKE = 0,
-	STATE_STREAMING = 1,
-	STATE_CLOSING = 2,
-};
-
-struct pending {
-	struct dmapipe_buffer *buffer; /* reference */
-	uint32_t id;
-	struct dmapipe_frame_meta meta; /* meta.acquire_fence owned here */
-};
-
-struct lease {
-	struct dmapipe_buffer *buffer; /* reference */
-	uint32_t id;
-	uint64_t sequence;
-	uint64_t sent_ns;
-};
-
-struct fenced {
-	struct dmapipe_buffer *buffer; /* reference, dropped when fence signals */
-	int fence;
-};
-
-/* A control message that could not be sent yet; owns dup'ed fds. */
-struct control {
-	struct dmapipe_msg msg;
-};
-
-struct consumer {
-	struct consumer *next;
-	struct dmapipe_server *server;
-	int fd;
-	uint32_t id;
-	enum consumer_state state;
-	struct ucred cred;
-	uint32_t role;
-	uint32_t features;
-	uint32_t policy;
-	uint32_t queue_depth;
-	uint32_t max_in_flight;
-	char name[DMAPIPE_PROTO_NAME_LEN];
-	uint64_t connected_ns;
-	bool want_out; /* EPOLLOUT armed */
-	/* refused at accept: answered with this ERROR once its HELLO is read,
-	 * so the refusal reaches the peer instead of a connection reset */
-	enum dmapipe_error_code refuse_code;
-	const char *refuse_why;
-
-	struct pending pending[MAX_QUEUE_CAP];
-	unsigned int pending_head, n_pending;
-	struct lease leases[MAX_IN_FLIGHT_CAP];
-	unsigned int n_leases;
-	struct fenced fenced[MAX_FENCED];
-	unsigned int n_fenced;
-	struct control *control;
-	unsigned int control_head, n_control;
-	bool eos_sent;
-
-	uint64_t frames_sent, frames_released, frames_dropped;
-};
-
-struct slot {
-	struct dmapipe_buffer *buffer; /* NULL when unused */
-	bool ours;                     /* from our pool: no slot reference */
-};
-
-struct dmapipe_server {
-	struct dmapipe_server_options opts;
-	char *path;
-	char *stream_name;
-	char *producer_name;
-	bool unlink_path;
-	dev_t sock_dev;
-	ino_t sock_ino;
-
-	int listen_fd;
-	int epoll_fd;
-	struct dmapipe_busy_poll busy_poll;
-	int timer_fd;
-	uint64_t timer_deadline; /* armed expiry, UINT64_MAX when disarmed or fired */
-
-	struct consumer *consumers;
-	uint32_t next_consumer_id;
-	unsigned int n_consumers; /* streaming consumers and handshakes, not monitors */
-
-	bool have_format;
-	struct dmapipe_format format;
-	struct slot slots[MAX_SLOTS];
-	unsigned int n_slots; /* highest used index + 1 */
-	struct dmapipe_pool *pool;
-	struct dmapipe_allocator *allocator;
-	uint32_t pool_base_id;
-	bool eos;
-	uint64_t last_sequence;
-
-	struct dmapipe_server_stats stats;
-	struct dmapipe_copy_stats copies_at_start;
-
-	/* scratch space of the dispatch loop, allocated once */
-	struct dmapipe_recv_batch *rx; /* a burst received from one consumer */
-	struct dmapipe_msg *tx;        /* FRAMEs sent with one sendmmsg() */
-
-	dmapipe_server_idle_func idle_func;
-	void *idle_data;
-	bool freeing; /* no idle callbacks during dmapipe_server_free() */
-};
+/* Public and fixed-size (stream.h): a change of size is a change of the ABI. */
+_Static_assert(sizeof(struct dmapipe_consumer_stats) == 160, "dmapipe_consumer_stats size");
+_Static_assert(sizeof(struct dmapipe_server_stats) == 176, "dmapipe_server_stats size");
 
 /* epoll tags: the listening socket and the timer use these two addresses */
 static char tag_listen, tag_timer;
-
-static void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char *why);
-static void consumer_flush(struct consumer *c);
-static void update_timer(struct dmapipe_server *server);
 
 DMAPIPE_EXPORT void dmapipe_server_options_init(struct dmapipe_server_options *o)
 {
@@ -164,120 +40,6 @@ DMAPIPE_EXPORT void dmapipe_server_options_init(struct dmapipe_server_options *o
 	o->max_buffers = 32;
 	o->handshake_timeout_ms = 5000;
 	o->busy_poll_us = 30;
-}
-
-DMAPIPE_EXPORT const char *dmapipe_error_code_to_string(enum dmapipe_error_code code)
-{
-	switch (code) {
-	case DMAPIPE_ERR_NONE: return "none";
-	case DMAPIPE_ERR_PROTOCOL: return "protocol";
-	case DMAPIPE_ERR_VERSION: return "version";
-	case DMAPIPE_ERR_PERMISSION: return "permission";
-	case DMAPIPE_ERR_BAD_FD: return "bad-fd";
-	case DMAPIPE_ERR_BAD_LAYOUT: return "bad-layout";
-	case DMAPIPE_ERR_FD_QUOTA: return "fd-quota";
-	case DMAPIPE_ERR_LEASE_TIMEOUT: return "lease-timeout";
-	case DMAPIPE_ERR_TOO_MANY: return "too-many-consumers";
-	case DMAPIPE_ERR_SHUTDOWN: return "shutdown";
-	case DMAPIPE_ERR_STRICT: return "strict";
-	case DMAPIPE_ERR_INTERNAL: return "internal";
-	}
-	return "unknown";
-}
-
-/* ---- listening socket ------------------------------------------------ */
-
-/*
- * A socket file at @path that nobody answers on is what a crashed producer
- * leaves behind. Only a socket file whose test connect is refused is
- * removed; anything else at that path is left alone.
- */
-static int recover_stale_socket(const char *path)
-{
-	struct sockaddr_un addr;
-	socklen_t len;
-	struct stat st;
-	int fd, ret;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		log_error("%s exists and is not a socket: not replacing it", path);
-		return -EEXIST;
-	}
-	ret = dmapipe_socket_addr(path, &addr, &len);
-	if (ret < 0)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (struct sockaddr *)&addr, len);
-	ret = ret < 0 ? errno : 0;
-	close(fd);
-	if (ret == 0) {
-		log_error("%s: another producer is serving on this socket", path);
-		return -EADDRINUSE;
-	}
-	if (ret != ECONNREFUSED) {
-		log_error("%s: cannot tell whether the socket is stale: %s", path, strerror(ret));
-		return -ret;
-	}
-	log_info("%s: removing stale socket left by a producer that is gone", path);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-static int listen_on(struct dmapipe_server *server)
-{
-	const char *path = server->opts.path;
-	struct sockaddr_un addr;
-	socklen_t len;
-	struct stat st;
-	int fd, ret;
-
-	ret = dmapipe_socket_addr(path, &addr, &len);
-	if (ret < 0) {
-		log_error("bad socket path '%s': %s", path, strerror(-ret));
-		return ret;
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-
-	if (bind(fd, (struct sockaddr *)&addr, len) < 0) {
-		ret = -errno;
-		if (ret == -EADDRINUSE && path[0] != '@') {
-			ret = recover_stale_socket(path);
-			if (ret == 0 && bind(fd, (struct sockaddr *)&addr, len) < 0)
-				ret = -errno;
-		}
-		if (ret < 0) {
-			if (ret == -EADDRINUSE && path[0] == '@')
-				log_error("abstract socket %s is in use by another producer", path);
-			else if (ret != -EADDRINUSE && ret != -EEXIST)
-				log_error("cannot bind %s: %s", path, strerror(-ret));
-			close(fd);
-			return ret;
-		}
-	}
-	if (path[0] != '@') {
-		server->unlink_path = true;
-		if (chmod(path, server->opts.socket_mode) < 0)
-			log_warn("cannot set mode %o on %s: %s", server->opts.socket_mode, path,
-				 strerror(errno));
-		if (stat(path, &st) == 0) {
-			server->sock_dev = st.st_dev;
-			server->sock_ino = st.st_ino;
-		}
-	}
-	if (listen(fd, 64) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	server->listen_fd = fd;
-	return 0;
 }
 
 static int epoll_add(int epfd, int fd, uint32_t events, void *ptr)
@@ -347,9 +109,10 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 		ret = -errno;
 		goto err;
 	}
-	ret = listen_on(server);
+	ret = dmapipe_socket_listen(server->path, server->opts.socket_mode, &server->sock_file);
 	if (ret < 0)
 		goto err;
+	server->listen_fd = ret;
 	ret = epoll_add(server->epoll_fd, server->listen_fd, EPOLLIN, &tag_listen);
 	if (ret == 0)
 		ret = epoll_add(server->epoll_fd, server->timer_fd, EPOLLIN, &tag_timer);
@@ -366,389 +129,7 @@ err:
 	return NULL;
 }
 
-/* ---- slots ------------------------------------------------------------- */
-
-static int slot_of(const struct dmapipe_server *server, const struct dmapipe_buffer *buffer)
-{
-	for (unsigned int i = 0; i < server->n_slots; i++)
-		if (server->slots[i].buffer == buffer)
-			return (int)i;
-	return -1;
-}
-
-/* True if a consumer still holds a lease on buffer id @id. */
-static bool id_leased(const struct dmapipe_server *server, uint32_t id)
-{
-	for (const struct consumer *c = server->consumers; c; c = c->next)
-		for (unsigned int i = 0; i < c->n_leases; i++)
-			if (c->leases[i].id == id)
-				return true;
-	return false;
-}
-
-/*
- * A free id. An id whose old buffer is still leased somewhere is not
- * reused yet: the consumer holding it must be able to release it by id.
- */
-static int free_slot(struct dmapipe_server *server)
-{
-	for (unsigned int i = 0; i < MAX_SLOTS; i++)
-		if (!server->slots[i].buffer && !id_leased(server, i))
-			return (int)i;
-	return -1;
-}
-
-static void fill_add_buffer(struct dmapipe_msg *msg, uint32_t id, const struct dmapipe_buffer *b)
-{
-	memset(msg, 0, sizeof(*msg));
-	msg->type = DMAPIPE_MSG_ADD_BUFFER;
-	msg->add_buffer.buffer_id = id;
-	msg->add_buffer.layout = *dmapipe_buffer_get_layout(b);
-}
-
-/* ---- consumers: sending -------------------------------------------------- */
-
-static void set_want_out(struct consumer *c, bool want)
-{
-	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c };
-
-	if (c->want_out == want || c->fd < 0)
-		return;
-	if (epoll_ctl(c->server->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
-		c->want_out = want;
-}
-
-static int dup_msg_fds(struct dmapipe_msg *msg)
-{
-	if (msg->type != DMAPIPE_MSG_ADD_BUFFER)
-		return 0;
-	for (uint32_t i = 0; i < msg->add_buffer.layout.n_objects; i++) {
-		int fd = fcntl(msg->add_buffer.layout.objects[i].fd, F_DUPFD_CLOEXEC, 3);
-
-		if (fd < 0) {
-			int err = -errno;
-
-			for (uint32_t j = 0; j < i; j++)
-				dmapipe_close(msg->add_buffer.layout.objects[j].fd);
-			return err;
-		}
-		msg->add_buffer.layout.objects[i].fd = fd;
-	}
-	return 0;
-}
-
-/*
- * Sends a control message now, or queues it behind earlier ones. Control
- * messages are never dropped; a consumer that lets too many pile up is
- * disconnected. Returns false if the consumer was closed.
- */
-static bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg)
-{
-	struct control *slot;
-	int ret;
-
-	if (c->state == STATE_CLOSING)
-		return false;
-	if (c->n_control == 0) {
-		ret = dmapipe_send_msg(c->fd, msg);
-		if (ret == 0)
-			return true;
-		if (ret != -EAGAIN) {
-			consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
-			return false;
-		}
-	}
-	if (c->n_control >= MAX_CONTROL_QUEUE) {
-		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "consumer does not read its socket");
-		return false;
-	}
-	if (!c->control) {
-		c->control = calloc(MAX_CONTROL_QUEUE, sizeof(*c->control));
-		if (!c->control) {
-			consumer_close(c, DMAPIPE_ERR_INTERNAL, "out of memory");
-			return false;
-		}
-	}
-	slot = &c->control[(c->control_head + c->n_control) % MAX_CONTROL_QUEUE];
-	slot->msg = *msg;
-	if (dup_msg_fds(&slot->msg) < 0) {
-		consumer_close(c, DMAPIPE_ERR_INTERNAL, "cannot duplicate buffer fds");
-		return false;
-	}
-	c->n_control++;
-	set_want_out(c, true);
-	return true;
-}
-
-/* True if a consumer holds @b: pending, leased, or released behind a fence. */
-static bool buffer_in_use_by_consumers(const struct dmapipe_server *server,
-				       const struct dmapipe_buffer *b)
-{
-	for (const struct consumer *c = server->consumers; c; c = c->next) {
-		for (unsigned int i = 0; i < c->n_leases; i++)
-			if (c->leases[i].buffer == b)
-				return true;
-		for (unsigned int i = 0; i < c->n_pending; i++)
-			if (c->pending[(c->pending_head + i) % MAX_QUEUE_CAP].buffer == b)
-				return true;
-		for (unsigned int i = 0; i < c->n_fenced; i++)
-			if (c->fenced[i].buffer == b)
-				return true;
-	}
-	return false;
-}
-
-/*
- * Drops a reference the server held for a consumer. An application
- * buffer that no consumer holds any more is idle: the application hears
- * of it (to requeue it to its device, say). The caller has already removed
- * the entry that held @b.
- */
-static void drop_ref(struct dmapipe_server *server, struct dmapipe_buffer *b)
-{
-	int id = slot_of(server, b);
-
-	dmapipe_buffer_unref(b);
-	/* an application slot keeps its own reference, so @b is alive */
-	if (id < 0 || server->slots[id].ours || server->freeing || !server->idle_func)
-		return;
-	if (!buffer_in_use_by_consumers(server, b))
-		server->idle_func(server, b, server->idle_data);
-}
-
-/* Forgets the oldest unsent frame. */
-static void pending_discard(struct consumer *c)
-{
-	struct pending *p = &c->pending[c->pending_head];
-	struct dmapipe_buffer *b = p->buffer;
-
-	dmapipe_close(p->meta.acquire_fence);
-	p->buffer = NULL;
-	c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
-	c->n_pending--;
-	drop_ref(c->server, b);
-}
-
-/* The policy drops the oldest unsent frame: counted for this consumer. */
-static void pending_drop_oldest(struct consumer *c)
-{
-	pending_discard(c);
-	c->frames_dropped++;
-	c->server->stats.frames_dropped++;
-}
-
-static bool fence_signalled(int fence)
-{
-	struct pollfd pfd = { .fd = fence, .events = POLLIN };
-
-	return fence < 0 || (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLERR)));
-}
-
-/* Sends as much as policy and socket allow. */
-static void consumer_flush(struct consumer *c)
-{
-	int ret;
-
-	if (c->state != STATE_STREAMING)
-		return;
-
-	while (c->n_control > 0) {
-		struct control *ctl = &c->control[c->control_head];
-
-		ret = dmapipe_send_msg(c->fd, &ctl->msg);
-		if (ret == -EAGAIN) {
-			set_want_out(c, true);
-			return;
-		}
-		dmapipe_msg_close_fds(&ctl->msg);
-		if (ret < 0) {
-			consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
-			return;
-		}
-		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
-		c->n_control--;
-	}
-
-	while (c->n_pending > 0 && c->n_leases < c->max_in_flight) {
-		struct dmapipe_msg *tx = c->server->tx;
-		unsigned int n = 0, sent;
-		uint64_t now;
-
-		/* Every frame the consumer may take now goes in one sendmmsg(). */
-		while (n < c->n_pending && c->n_leases + n < c->max_in_flight) {
-			const struct pending *p = &c->pending[(c->pending_head + n) % MAX_QUEUE_CAP];
-
-			/* A consumer that cannot take fences gets the frame once
-			 * it is complete; the timer retries. */
-			if (!(c->features & DMAPIPE_FEATURE_FENCES) &&
-			    !fence_signalled(p->meta.acquire_fence))
-				break;
-			tx[n].type = DMAPIPE_MSG_FRAME;
-			tx[n].frame.buffer_id = p->id;
-			tx[n].frame.meta = p->meta;
-			if (!(c->features & DMAPIPE_FEATURE_FENCES))
-				tx[n].frame.meta.acquire_fence = -1;
-			n++;
-		}
-		if (n == 0)
-			break;
-		ret = dmapipe_send_msgs(c->fd, tx, n);
-		if (ret == -EAGAIN) {
-			set_want_out(c, true);
-			return;
-		}
-		if (ret < 0) {
-			consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
-			return;
-		}
-		sent = (unsigned int)ret;
-		now = dmapipe_now_ns();
-		for (unsigned int i = 0; i < sent; i++) {
-			struct pending *p = &c->pending[c->pending_head];
-			struct lease *l = &c->leases[c->n_leases++];
-
-			dmapipe_close(p->meta.acquire_fence);
-			l->buffer = p->buffer; /* the pending reference becomes the lease */
-			l->id = p->id;
-			l->sequence = p->meta.sequence;
-			l->sent_ns = now;
-			p->buffer = NULL;
-			c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
-			c->n_pending--;
-			c->frames_sent++;
-		}
-		if (sent < n) {
-			/* the socket filled up after the first ones */
-			set_want_out(c, true);
-			return;
-		}
-	}
-	set_want_out(c, false);
-}
-
-static void send_error(struct consumer *c, enum dmapipe_error_code code, const char *why)
-{
-	struct dmapipe_msg msg;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.type = DMAPIPE_MSG_ERROR;
-	msg.error.code = code;
-	dmapipe_strlcpy(msg.error.message, why, sizeof(msg.error.message));
-	/* best effort: the connection ends right after */
-	(void)dmapipe_send_msg(c->fd, &msg);
-}
-
-static void consumer_unlink(struct dmapipe_server *server, struct consumer *c)
-{
-	for (struct consumer **pp = &server->consumers; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			return;
-		}
-	}
-}
-
-/*
- * Ends a connection and returns everything it held. @code != NONE sends an
- * ERROR first. The struct is freed at once; callers must not touch @c
- * afterwards.
- */
-static void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char *why)
-{
-	struct dmapipe_server *server = c->server;
-
-	if (c->state == STATE_CLOSING)
-		return;
-	if (code != DMAPIPE_ERR_NONE) {
-		dmapipe_socket_drain(c->fd);
-		send_error(c, code, why);
-		log_warn("consumer %u (%s, pid %d): %s: %s", c->id, c->name[0] ? c->name : "?",
-			 (int)c->cred.pid, dmapipe_error_code_to_string(code), why);
-	} else if (why) {
-		log_info("consumer %u (%s, pid %d) disconnected: %s", c->id,
-			 c->name[0] ? c->name : "?", (int)c->cred.pid, why);
-	}
-	if (c->role != DMAPIPE_ROLE_MONITOR)
-		server->n_consumers--;
-	c->state = STATE_CLOSING;
-
-	while (c->n_pending > 0)
-		pending_discard(c);
-	while (c->n_leases > 0) {
-		struct dmapipe_buffer *b = c->leases[--c->n_leases].buffer;
-
-		drop_ref(server, b);
-	}
-	while (c->n_fenced > 0) {
-		struct fenced *f = &c->fenced[--c->n_fenced];
-
-		dmapipe_close(f->fence);
-		drop_ref(server, f->buffer);
-	}
-	while (c->n_control > 0) {
-		dmapipe_msg_close_fds(&c->control[c->control_head].msg);
-		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
-		c->n_control--;
-	}
-	free(c->control);
-	epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-	consumer_unlink(server, c);
-	free(c);
-}
-
-/* Sends FORMAT and every buffer to a consumer that just finished its handshake. */
-/* Returns false if the connection was closed (and @c freed). */
-static bool consumer_start(struct consumer *c)
-{
-	struct dmapipe_server *server = c->server;
-	struct dmapipe_msg msg;
-
-	if (server->have_format) {
-		memset(&msg, 0, sizeof(msg));
-		msg.type = DMAPIPE_MSG_FORMAT;
-		msg.format = server->format;
-		if (!consumer_send_control(c, &msg))
-			return false;
-	}
-	for (unsigned int i = 0; i < server->n_slots; i++) {
-		if (!server->slots[i].buffer)
-			continue;
-		fill_add_buffer(&msg, i, server->slots[i].buffer);
-		if (!consumer_send_control(c, &msg))
-			return false;
-	}
-	if (server->eos) {
-		memset(&msg, 0, sizeof(msg));
-		msg.type = DMAPIPE_MSG_EOS;
-		msg.eos_last_sequence = server->last_sequence;
-		return consumer_send_control(c, &msg);
-	}
-	return true;
-}
-
-static void broadcast_control(struct dmapipe_server *server, const struct dmapipe_msg *msg)
-{
-	struct consumer *c, *next;
-
-	for (c = server->consumers; c; c = next) {
-		next = c->next;
-		if (c->state == STATE_STREAMING && c->role == DMAPIPE_ROLE_CONSUMER)
-			consumer_send_control(c, msg);
-	}
-}
-
-/* ---- consumers: receiving ------------------------------------------------ */
-
-/* The kind of memory the stream's buffers are, or NONE before there are any. */
-static enum dmapipe_mem_kind server_mem_kind(const struct dmapipe_server *server)
-{
-	for (unsigned int i = 0; i < server->n_slots; i++)
-		if (server->slots[i].buffer)
-			return dmapipe_buffer_get_mem_kind(server->slots[i].buffer);
-	return DMAPIPE_MEM_NONE;
-}
+/* ---- what consumers send: handshake, releases, stats requests ------------ */
 
 /* Returns false if the connection was closed (and @c freed). */
 static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
@@ -816,57 +197,10 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 	return true;
 }
 
-/*
- * Ends the lease on (@buffer_id, @sequence), taking @fence (or -1).
- * Returns false if the connection was closed (and @c freed).
- */
-static bool release_lease(struct consumer *c, uint32_t buffer_id, uint64_t sequence, int fence)
-{
-	unsigned int i;
-
-	for (i = 0; i < c->n_leases; i++)
-		if (c->leases[i].id == buffer_id && c->leases[i].sequence == sequence)
-			break;
-	if (i == c->n_leases) {
-		dmapipe_close(fence);
-		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release of a frame the consumer does not hold");
-		return false;
-	}
-	if (fence >= 0 && !(c->features & DMAPIPE_FEATURE_FENCES)) {
-		dmapipe_close(fence);
-		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release fence without the fences feature");
-		return false;
-	}
-	if (fence >= 0 && !dmapipe_fd_is_sync_file(fence)) {
-		dmapipe_close(fence);
-		consumer_close(c, DMAPIPE_ERR_BAD_FD, "release fence is not a sync_file");
-		return false;
-	}
-	if (fence >= 0 && !fence_signalled(fence)) {
-		if (c->n_fenced >= MAX_FENCED || c->n_fenced >= c->server->opts.fd_quota) {
-			dmapipe_close(fence);
-			consumer_close(c, DMAPIPE_ERR_FD_QUOTA, "too many unsignalled release fences");
-			return false;
-		}
-		c->fenced[c->n_fenced].buffer = c->leases[i].buffer;
-		c->fenced[c->n_fenced].fence = fence;
-		c->n_fenced++;
-		c->leases[i] = c->leases[--c->n_leases];
-	} else {
-		struct dmapipe_buffer *b = c->leases[i].buffer;
-
-		dmapipe_close(fence);
-		c->leases[i] = c->leases[--c->n_leases];
-		drop_ref(c->server, b);
-	}
-	c->frames_released++;
-	return true;
-}
-
 /* Returns false if the connection was closed (and @c freed). */
 static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
 {
-	return release_lease(c, r->buffer_id, r->sequence, r->release_fence);
+	return consumer_release_lease(c, r->buffer_id, r->sequence, r->release_fence);
 }
 
 /*
@@ -877,7 +211,7 @@ static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
 static bool handle_releases(struct consumer *c, const struct dmapipe_msg_releases *r)
 {
 	for (uint32_t i = 0; i < r->n_releases; i++)
-		if (!release_lease(c, r->releases[i].buffer_id, r->releases[i].sequence, -1))
+		if (!consumer_release_lease(c, r->releases[i].buffer_id, r->releases[i].sequence, -1))
 			return false;
 	return true;
 }
@@ -904,8 +238,10 @@ static bool send_stats(struct consumer *c)
 }
 
 /* Returns false if the consumer was closed. */
-static bool consumer_handle_msg(struct consumer *c, struct dmapipe_msg *msg)
+static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 {
+	struct consumer *c = consumer;
+
 	if (c->state == STATE_HANDSHAKE) {
 		if (c->refuse_code != DMAPIPE_ERR_NONE) {
 			dmapipe_msg_close_fds(msg);
@@ -975,30 +311,16 @@ static void consumer_readable(struct consumer *c)
 	 * reported by epoll, so every datagram of a burst is handled (or its
 	 * fds closed) before returning. */
 	for (int round = 0; round < RECV_ROUNDS; round++) {
-		int got = dmapipe_recv_batch_fill(c->fd, rx);
+		const char *why;
+		int got = dmapipe_recv_burst(c->fd, rx, consumer_handle_msg, c, &why);
 
+		if (got == -ECANCELED)
+			return;
 		if (got == -EAGAIN)
 			break;
 		if (got < 0) {
-			consumer_read_failed(c, got, NULL);
+			consumer_read_failed(c, got, why);
 			return;
-		}
-		for (;;) {
-			struct dmapipe_msg msg;
-			const char *why = NULL;
-			int ret;
-
-			ret = dmapipe_recv_batch_next(rx, &msg, &why);
-			if (ret == -EAGAIN)
-				break;
-			if (ret < 0) {
-				consumer_read_failed(c, ret, why);
-				return;
-			}
-			if (!consumer_handle_msg(c, &msg)) {
-				dmapipe_recv_batch_discard(rx);
-				return;
-			}
 		}
 		/* a short burst emptied the socket: no need to ask again */
 		if (got < DMAPIPE_RECV_BATCH)
@@ -1006,6 +328,8 @@ static void consumer_readable(struct consumer *c)
 	}
 	consumer_flush(c);
 }
+
+/* ---- accepting connections ----------------------------------------------- */
 
 static void accept_consumers(struct dmapipe_server *server)
 {
@@ -1052,7 +376,7 @@ static void accept_consumers(struct dmapipe_server *server)
 	}
 }
 
-/* ---- timers ------------------------------------------------------------------ */
+/* ---- timers -------------------------------------------------------------- */
 
 static void check_deadlines(struct dmapipe_server *server)
 {
@@ -1075,12 +399,12 @@ static void check_deadlines(struct dmapipe_server *server)
 			continue;
 		}
 		for (unsigned int i = 0; i < c->n_fenced;) {
-			if (fence_signalled(c->fenced[i].fence)) {
+			if (server_fence_signalled(c->fenced[i].fence)) {
 				struct dmapipe_buffer *b = c->fenced[i].buffer;
 
 				dmapipe_close(c->fenced[i].fence);
 				c->fenced[i] = c->fenced[--c->n_fenced];
-				drop_ref(server, b);
+				server_drop_ref(server, b);
 			} else {
 				i++;
 			}
@@ -1105,7 +429,7 @@ static void check_deadlines(struct dmapipe_server *server)
 	}
 }
 
-static void update_timer(struct dmapipe_server *server)
+void server_update_timer(struct dmapipe_server *server)
 {
 	uint64_t lease_ns = (uint64_t)server->opts.lease_timeout_ms * 1000000u;
 	uint64_t hs_ns = (uint64_t)server->opts.handshake_timeout_ms * 1000000u;
@@ -1140,14 +464,15 @@ static void update_timer(struct dmapipe_server *server)
 	timerfd_settime(server->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-/* ---- dispatch ---------------------------------------------------------------- */
+/* ---- dispatch ------------------------------------------------------------ */
 
 DMAPIPE_EXPORT int dmapipe_server_get_fd(const struct dmapipe_server *server)
 {
 	return server->epoll_fd;
 }
 
-DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int timeout_ms)
+/* dmapipe_server_dispatch(), but a signal ends a wait with -EINTR. */
+static int dispatch(struct dmapipe_server *server, int timeout_ms)
 {
 	struct epoll_event events[32];
 	int n, handled = 0;
@@ -1155,7 +480,7 @@ DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int ti
 	n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
 				   ARRAY_SIZE(events), timeout_ms);
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return -errno;
 
 	for (int i = 0; i < n; i++) {
 		void *tag = events[i].data.ptr;
@@ -1189,353 +514,119 @@ DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int ti
 		}
 	}
 	check_deadlines(server);
-	update_timer(server);
+	server_update_timer(server);
 	return handled;
 }
 
-/* ---- buffers ----------------------------------------------------------------- */
-
-static void remove_slot(struct dmapipe_server *server, unsigned int id)
+DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int timeout_ms)
 {
-	struct dmapipe_msg msg;
-	struct slot *s = &server->slots[id];
+	int ret = dispatch(server, timeout_ms);
 
-	memset(&msg, 0, sizeof(msg));
-	msg.type = DMAPIPE_MSG_REMOVE_BUFFER;
-	msg.remove_buffer_id = id;
-	broadcast_control(server, &msg);
-	if (!s->ours)
-		dmapipe_buffer_unref(s->buffer);
-	s->buffer = NULL;
-	s->ours = false;
-	while (server->n_slots > 0 && !server->slots[server->n_slots - 1].buffer)
-		server->n_slots--;
+	return ret == -EINTR ? 0 : ret;
 }
 
-static void drop_all_pending(struct dmapipe_server *server)
+int server_wait_dispatch(void *server, int timeout_ms)
 {
-	for (struct consumer *c = server->consumers; c; c = c->next)
-		while (c->n_pending > 0)
-			pending_drop_oldest(c);
+	return dmapipe_server_dispatch(server, timeout_ms);
 }
 
-static int set_format(struct dmapipe_server *server, const struct dmapipe_format *format)
-{
-	struct dmapipe_msg msg;
+/* ---- the producer's lifecycle: waiting for consumers, draining ---------- */
 
-	if (!dmapipe_fourcc_is_supported(format->fourcc) && format->modifier == DMAPIPE_MOD_LINEAR)
-		log_debug("format %08x is not one the library can draw or check", format->fourcc);
-	server->format = *format;
-	server->have_format = true;
-	memset(&msg, 0, sizeof(msg));
-	msg.type = DMAPIPE_MSG_FORMAT;
-	msg.format = *format;
-	broadcast_control(server, &msg);
-	return 0;
+/*
+ * The lifecycle waits return on a signal (-EINTR), unlike
+ * dmapipe_server_dispatch(): a program ends them from its signal handler,
+ * as it would end its own poll loop.
+ */
+static int lifecycle_dispatch(void *server, int timeout_ms)
+{
+	return dispatch(server, timeout_ms);
 }
 
-static int register_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer, bool ours)
+static bool is_streaming_consumer(const struct consumer *c)
 {
-	struct dmapipe_msg msg;
-	int id = free_slot(server);
-
-	if (id < 0)
-		return -ENOSPC;
-	if (dmapipe_buffer_get_mem_kind(buffer) == DMAPIPE_MEM_MEMFD) {
-		struct consumer *c, *next;
-
-		for (c = server->consumers; c; c = next) {
-			next = c->next;
-			if (c->state == STATE_STREAMING && c->role == DMAPIPE_ROLE_CONSUMER &&
-			    !(c->features & DMAPIPE_FEATURE_MEMFD))
-				consumer_close(c, DMAPIPE_ERR_STRICT,
-					       "consumer takes only dma-bufs and the stream now has memfd buffers");
-		}
-	}
-	server->slots[id].buffer = ours ? buffer : dmapipe_buffer_ref(buffer);
-	server->slots[id].ours = ours;
-	if ((unsigned int)id >= server->n_slots)
-		server->n_slots = (unsigned int)id + 1;
-	fill_add_buffer(&msg, (uint32_t)id, buffer);
-	broadcast_control(server, &msg);
-	return id;
+	return c->role == DMAPIPE_ROLE_CONSUMER && c->state == STATE_STREAMING;
 }
 
-static void name_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer, int id)
+static unsigned int streaming_consumers(const struct dmapipe_server *server)
 {
-	char name[32];
+	unsigned int n = 0;
 
-	snprintf(name, sizeof(name), "%s:%s:%d", server->producer_name, server->stream_name, id);
-	(void)dmapipe_buffer_set_name(buffer, name);
-}
-
-DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
-						struct dmapipe_allocator *allocator,
-						const struct dmapipe_format *format,
-						unsigned int count)
-{
-	struct dmapipe_pool *pool;
-	int ret;
-
-	if (!format || count == 0 || count > server->opts.max_buffers)
-		return -EINVAL;
-	if (!allocator) {
-		allocator = dmapipe_allocator_new_default();
-		if (!allocator)
-			return -errno;
-	} else {
-		dmapipe_allocator_ref(allocator);
-	}
-	pool = dmapipe_pool_new(allocator, format, count, NULL);
-	if (!pool) {
-		ret = -errno;
-		dmapipe_allocator_unref(allocator);
-		return ret;
-	}
-
-	/* Replace whatever was there: pending frames of old buffers go,
-	 * leases stay until released (consumers keep those buffers until then). */
-	drop_all_pending(server);
-	for (unsigned int i = 0; i < server->n_slots; i++)
-		if (server->slots[i].buffer)
-			remove_slot(server, i);
-	dmapipe_pool_free(server->pool);
-	dmapipe_allocator_unref(server->allocator);
-	server->pool = pool;
-	server->allocator = allocator;
-
-	set_format(server, format);
-	for (unsigned int i = 0; i < count; i++) {
-		struct dmapipe_buffer *b = dmapipe_pool_get_buffer(pool, i);
-
-		ret = register_buffer(server, b, true);
-		if (ret < 0)
-			return ret;
-		name_buffer(server, b, ret);
-	}
-	log_info("%u buffers of %ux%u from allocator %s (%s)", count, format->width, format->height,
-		 dmapipe_allocator_get_name(allocator),
-		 dmapipe_mem_kind_to_string(dmapipe_allocator_get_mem_kind(allocator)));
-	return 0;
-}
-
-static bool server_has_buffers(const struct dmapipe_server *server)
-{
-	for (unsigned int i = 0; i < server->n_slots; i++)
-		if (server->slots[i].buffer)
-			return true;
-	return false;
-}
-
-DMAPIPE_EXPORT int dmapipe_server_add_buffer(struct dmapipe_server *server,
-					     struct dmapipe_buffer *buffer)
-{
-	const struct dmapipe_layout *layout = dmapipe_buffer_get_layout(buffer);
-	int id;
-
-	if (slot_of(server, buffer) >= 0)
-		return -EEXIST;
-	if (server->pool) {
-		log_error("add_buffer: the stream already uses buffers allocated by the server");
-		return -EBUSY;
-	}
-	/* a new format starts once every buffer of the old one was removed */
-	if (!server->have_format || !server_has_buffers(server))
-		set_format(server, &layout->format);
-	else if (memcmp(&server->format, &layout->format, sizeof(layout->format)) != 0)
-		return -EINVAL;
-	id = register_buffer(server, buffer, false);
-	if (id >= 0)
-		name_buffer(server, buffer, id);
-	return id;
-}
-
-
-DMAPIPE_EXPORT void dmapipe_server_set_idle_callback(struct dmapipe_server *server,
-						     dmapipe_server_idle_func func, void *data)
-{
-	server->idle_func = func;
-	server->idle_data = data;
-}
-
-DMAPIPE_EXPORT int dmapipe_server_remove_buffer(struct dmapipe_server *server,
-						struct dmapipe_buffer *buffer)
-{
-	int id = slot_of(server, buffer);
-
-	if (id < 0 || server->slots[id].ours)
-		return -ENOENT;
-	/* pending frames of this buffer are dropped; leases keep their refs */
-	for (struct consumer *c = server->consumers; c; c = c->next) {
-		unsigned int n = c->n_pending;
-
-		for (unsigned int i = 0; i < n; i++) {
-			struct pending p = c->pending[c->pending_head];
-
-			c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
-			c->n_pending--;
-			if (p.id == (uint32_t)id) {
-				dmapipe_close(p.meta.acquire_fence);
-				dmapipe_buffer_unref(p.buffer);
-				c->frames_dropped++;
-				server->stats.frames_dropped++;
-			} else {
-				c->pending[(c->pending_head + c->n_pending) % MAX_QUEUE_CAP] = p;
-				c->n_pending++;
-			}
-		}
-	}
-	remove_slot(server, (unsigned int)id);
-	return 0;
-}
-
-/* True if a block-policy consumer has no room for another frame. */
-static bool blocked(const struct dmapipe_server *server)
-{
 	for (const struct consumer *c = server->consumers; c; c = c->next)
-		if (c->state == STATE_STREAMING && c->role == DMAPIPE_ROLE_CONSUMER &&
-		    c->policy == DMAPIPE_POLICY_BLOCK && c->n_pending >= c->queue_depth)
-			return true;
-	return false;
+		n += is_streaming_consumer(c);
+	return n;
 }
 
-DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_server *server)
+struct consumers_wait {
+	const struct dmapipe_server *server;
+	unsigned int n;
+};
+
+static int enough_consumers(void *data)
 {
-	struct dmapipe_buffer *b;
-	unsigned int size;
+	const struct consumers_wait *w = data;
 
-	if (!server->pool) {
-		errno = ENOENT;
-		return NULL;
-	}
-	if (blocked(server)) {
-		errno = EAGAIN;
-		return NULL;
-	}
-	b = dmapipe_pool_acquire(server->pool);
-	if (b)
-		return b;
-
-	/* Frames not yet sent to latest/queue consumers are the producer's
-	 * to take back: the newest frame is about to replace them anyway. */
-	for (struct consumer *c = server->consumers; c; c = c->next) {
-		if (c->policy == DMAPIPE_POLICY_BLOCK)
-			continue;
-		while (c->n_pending > 0) {
-			pending_drop_oldest(c);
-			b = dmapipe_pool_acquire(server->pool);
-			if (b)
-				return b;
-		}
-	}
-
-	/* Every buffer is leased: grow rather than slow down, up to the cap.
-	 * Leases are bounded by max_in_flight and the lease timeout. */
-	size = dmapipe_pool_get_size(server->pool);
-	if (size < server->opts.max_buffers && dmapipe_pool_grow(server->pool, 1) == 0) {
-		struct dmapipe_buffer *nb = dmapipe_pool_get_buffer(server->pool, size);
-		int id = register_buffer(server, nb, true);
-
-		if (id >= 0) {
-			name_buffer(server, nb, id);
-			log_info("all %u buffers are leased: grew the pool to %u", size, size + 1);
-			return dmapipe_pool_acquire(server->pool);
-		}
-	}
-	errno = EAGAIN;
-	return NULL;
+	return streaming_consumers(w->server) >= w->n ? 0 : -EAGAIN;
 }
 
-DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue_wait(struct dmapipe_server *server,
-								  int timeout_ms)
+DMAPIPE_EXPORT int dmapipe_server_wait_consumers(struct dmapipe_server *server, unsigned int n,
+						 int timeout_ms)
 {
-	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX :
-		dmapipe_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct consumers_wait w = { .server = server, .n = n };
 
-	for (;;) {
-		struct dmapipe_buffer *b = dmapipe_server_dequeue(server);
-		uint64_t now;
-		int wait, ret;
-
-		if (b || errno != EAGAIN)
-			return b;
-		now = dmapipe_now_ns();
-		if (now >= deadline) {
-			errno = ETIMEDOUT;
-			return NULL;
-		}
-		wait = deadline == UINT64_MAX ? -1 : (int)((deadline - now + 999999) / 1000000);
-		ret = dmapipe_server_dispatch(server, wait);
-		if (ret < 0) {
-			errno = -ret;
-			return NULL;
-		}
-	}
+	return dmapipe_wait_until(enough_consumers, &w, lifecycle_dispatch, server,
+				  dmapipe_deadline_after_ms(timeout_ms));
 }
 
-DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dmapipe_buffer *buffer,
-					const struct dmapipe_frame_meta *meta)
+/* 0 once no consumer has a frame decided for it and not sent yet. */
+static int frames_sent(void *server)
 {
-	struct consumer *c, *next;
-	int id = slot_of(server, buffer);
-	int fence = meta ? meta->acquire_fence : -1;
-	int count = 0;
+	for (const struct consumer *c = ((struct dmapipe_server *)server)->consumers; c; c = c->next)
+		if (is_streaming_consumer(c) && c->n_pending > 0)
+			return -EAGAIN;
+	return 0;
+}
 
-	if (id < 0) {
-		dmapipe_close(fence);
-		dmapipe_buffer_unref(buffer);
-		log_error("queue: buffer is not registered with this stream");
-		return -ENOENT;
-	}
-	if (!server->slots[id].ours && buffer_in_use_by_consumers(server, buffer)) {
-		dmapipe_close(fence);
-		dmapipe_buffer_unref(buffer);
-		log_error("queue: buffer %d is still held by a consumer", id);
-		return -EBUSY;
-	}
-	if (fence >= 0 && !dmapipe_fd_is_sync_file(fence)) {
-		dmapipe_close(fence);
-		dmapipe_buffer_unref(buffer);
-		log_error("queue: acquire fence is not a sync_file");
-		return -EINVAL;
-	}
-	if (server->eos) {
-		dmapipe_close(fence);
-		dmapipe_buffer_unref(buffer);
-		return -EPIPE;
-	}
-	server->stats.frames_queued++;
-	server->last_sequence = meta ? meta->sequence : 0;
+/*
+ * 0 once every consumer has received everything (EOS included: control
+ * messages wait for room in its socket) and returned every lease.
+ */
+static int leases_returned(void *server)
+{
+	for (const struct consumer *c = ((struct dmapipe_server *)server)->consumers; c; c = c->next)
+		if (is_streaming_consumer(c) && (c->n_control > 0 || c->n_leases > 0 || c->n_fenced > 0))
+			return -EAGAIN;
+	return 0;
+}
 
-	for (c = server->consumers; c; c = next) {
-		struct pending *p;
+static int leases_held(const struct dmapipe_server *server)
+{
+	int n = 0;
 
-		next = c->next;
-		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER)
-			continue;
-		if (c->n_pending >= c->queue_depth) {
-			if (c->policy == DMAPIPE_POLICY_BLOCK)
-				log_debug("consumer %u: block queue full, dropping (producer ignored dequeue)", c->id);
-			pending_drop_oldest(c);
-		}
-		p = &c->pending[(c->pending_head + c->n_pending) % MAX_QUEUE_CAP];
-		if (meta) {
-			p->meta = *meta;
-		} else {
-			dmapipe_frame_meta_init(&p->meta);
-		}
-		p->meta.acquire_fence = fence >= 0 ? fcntl(fence, F_DUPFD_CLOEXEC, 3) : -1;
-		p->id = (uint32_t)id;
-		p->buffer = dmapipe_buffer_ref(buffer);
-		c->n_pending++;
-		count++;
-		consumer_flush(c);
-	}
-	dmapipe_close(fence);
-	/* with no consumer taking it, an application buffer is idle at once */
-	drop_ref(server, buffer);
-	update_timer(server);
-	return count;
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		if (is_streaming_consumer(c))
+			n += (int)(c->n_leases + c->n_fenced);
+	return n;
+}
+
+/*
+ * The order matters to consumers that keep their last frame until they
+ * see the end (a GStreamer sink's last sample): waiting for every lease
+ * before EOS would wait for them until their lease timeout ends them with
+ * an ERROR.
+ */
+DMAPIPE_EXPORT int dmapipe_server_drain(struct dmapipe_server *server, int timeout_ms)
+{
+	uint64_t deadline = dmapipe_deadline_after_ms(timeout_ms);
+	int ret = 0;
+
+	if (!server->eos)
+		ret = dmapipe_wait_until(frames_sent, server, lifecycle_dispatch, server, deadline);
+	dmapipe_server_end_of_stream(server);
+	if (ret == 0 || ret == -ETIMEDOUT)
+		ret = dmapipe_wait_until(leases_returned, server, lifecycle_dispatch, server, deadline);
+	if (ret == 0 || ret == -ETIMEDOUT)
+		return leases_held(server);
+	return ret;
 }
 
 DMAPIPE_EXPORT int dmapipe_server_end_of_stream(struct dmapipe_server *server)
@@ -1550,16 +641,17 @@ DMAPIPE_EXPORT int dmapipe_server_end_of_stream(struct dmapipe_server *server)
 	msg.eos_last_sequence = server->last_sequence;
 	for (struct consumer *c = server->consumers, *next; c; c = next) {
 		next = c->next;
-		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER)
+		if (!is_streaming_consumer(c) || !consumer_flush(c))
 			continue;
-		consumer_flush(c);
-		if (c->state == STATE_STREAMING)
-			consumer_send_control(c, &msg);
+		/* no FRAME follows an EOS: what could not be sent is dropped */
+		while (c->n_pending > 0)
+			consumer_drop_oldest(c);
+		consumer_send_control(c, &msg);
 	}
 	return 0;
 }
 
-/* ---- stats ------------------------------------------------------------------- */
+/* ---- stats --------------------------------------------------------------- */
 
 DMAPIPE_EXPORT void dmapipe_server_get_stats(const struct dmapipe_server *server,
 					     struct dmapipe_server_stats *stats)
@@ -1571,10 +663,7 @@ DMAPIPE_EXPORT void dmapipe_server_get_stats(const struct dmapipe_server *server
 	dmapipe_get_copy_stats(&copies);
 	stats->bytes_copied = copies.bytes - server->copies_at_start.bytes;
 	stats->frames_copied = copies.frames - server->copies_at_start.frames;
-	stats->consumers = 0;
-	for (const struct consumer *c = server->consumers; c; c = c->next)
-		if (c->role == DMAPIPE_ROLE_CONSUMER && c->state == STATE_STREAMING)
-			stats->consumers++;
+	stats->consumers = streaming_consumers(server);
 	for (unsigned int i = 0; i < server->n_slots; i++)
 		if (server->slots[i].buffer)
 			buffers++;
@@ -1624,7 +713,7 @@ DMAPIPE_EXPORT int dmapipe_server_get_consumer_stats(const struct dmapipe_server
 	return n;
 }
 
-/* ---- teardown ---------------------------------------------------------------- */
+/* ---- teardown ------------------------------------------------------------ */
 
 DMAPIPE_EXPORT void dmapipe_server_free(struct dmapipe_server *server)
 {
@@ -1640,12 +729,7 @@ DMAPIPE_EXPORT void dmapipe_server_free(struct dmapipe_server *server)
 	dmapipe_pool_free(server->pool);
 	dmapipe_allocator_unref(server->allocator);
 	if (server->listen_fd >= 0) {
-		struct stat st;
-
-		/* Remove the socket file only if it is still the one we made. */
-		if (server->unlink_path && stat(server->path, &st) == 0 &&
-		    st.st_dev == server->sock_dev && st.st_ino == server->sock_ino)
-			unlink(server->path);
+		dmapipe_socket_unlink(server->path, &server->sock_file);
 		close(server->listen_fd);
 	}
 	dmapipe_close(server->timer_fd);

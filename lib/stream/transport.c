@@ -1,34 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "private.h"
 #include "transport.h"
-
-int dmapipe_socket_addr(const char *path, struct sockaddr_un *addr, socklen_t *len)
-{
-	size_t n;
-
-	if (!*path || (path[0] == '@' && !path[1]))
-		return -EINVAL;
-	memset(addr, 0, sizeof(*addr));
-	addr->sun_family = AF_UNIX;
-	n = strlen(path);
-	if (n >= sizeof(addr->sun_path))
-		return -ENAMETOOLONG;
-	memcpy(addr->sun_path, path, n);
-	if (path[0] == '@') {
-		/* abstract: leading NUL, length counts the name exactly */
-		addr->sun_path[0] = '\0';
-		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	} else {
-		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-	}
-	return 0;
-}
 
 /* Room for the control message of one datagram carrying the most fds. */
 union send_control {
@@ -296,6 +273,7 @@ int dmapipe_recv_batch_fill(int fd, struct dmapipe_recv_batch *batch)
 	if (got < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	batch->n = (unsigned int)got;
+	batch->received_ns = dmapipe_now_ns();
 	return got;
 }
 
@@ -311,6 +289,30 @@ int dmapipe_recv_batch_next(struct dmapipe_recv_batch *batch, struct dmapipe_msg
 			   NULL, why);
 }
 
+int dmapipe_recv_burst(int fd, struct dmapipe_recv_batch *batch,
+		       bool (*handle)(void *data, struct dmapipe_msg *msg), void *data,
+		       const char **why)
+{
+	int got = dmapipe_recv_batch_fill(fd, batch);
+
+	*why = NULL;
+	if (got < 0)
+		return got;
+	for (;;) {
+		struct dmapipe_msg msg;
+		int ret = dmapipe_recv_batch_next(batch, &msg, why);
+
+		if (ret == -EAGAIN)
+			return got;
+		if (ret < 0)
+			return ret;
+		if (!handle(data, &msg)) {
+			dmapipe_recv_batch_discard(batch);
+			return -ECANCELED;
+		}
+	}
+}
+
 void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch)
 {
 	for (unsigned int i = batch->next; i < batch->n; i++) {
@@ -321,19 +323,6 @@ void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch)
 		close_fd_array(fds, n_fds);
 	}
 	batch->n = batch->next = 0;
-}
-
-bool dmapipe_fd_is_sync_file(int fd)
-{
-	char path[32], target[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n < 0)
-		return false;
-	target[n] = '\0';
-	return strcmp(target, "anon_inode:sync_file") == 0;
 }
 
 void dmapipe_socket_drain(int fd)
@@ -371,38 +360,4 @@ void dmapipe_msg_close_fds(struct dmapipe_msg *msg)
 	default:
 		break;
 	}
-}
-
-int dmapipe_peer_check(int fd, enum dmapipe_peer_policy policy, uid_t uid, gid_t gid,
-		       struct ucred *cred, const char **why)
-{
-	socklen_t len = sizeof(*cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0) {
-		*why = "cannot read peer credentials (SO_PEERCRED)";
-		return -errno;
-	}
-	if (cred->uid == 0)
-		return 0;
-	switch (policy) {
-	case DMAPIPE_PEER_ANY:
-		return 0;
-	case DMAPIPE_PEER_SAME_UID:
-		if (cred->uid == geteuid())
-			return 0;
-		*why = "peer runs as another user (policy: same uid)";
-		return -EACCES;
-	case DMAPIPE_PEER_UID:
-		if (cred->uid == uid)
-			return 0;
-		*why = "peer's uid is not the allowed uid";
-		return -EACCES;
-	case DMAPIPE_PEER_GID:
-		if (cred->gid == gid)
-			return 0;
-		*why = "peer's gid is not the allowed gid";
-		return -EACCES;
-	}
-	*why = "unknown peer policy";
-	return -EINVAL;
 }

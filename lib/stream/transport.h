@@ -2,22 +2,15 @@
 /*
  * Socket I/O for the wire protocol: one message per SOCK_SEQPACKET
  * datagram, fds as SCM_RIGHTS, and the receive-side hardening every
- * connection gets (MSG_CMSG_CLOEXEC, MSG_CTRUNC, peer credentials).
+ * connection gets (MSG_CMSG_CLOEXEC, MSG_CTRUNC). Setting sockets up
+ * (listen, connect, peer credentials) is socket.h's.
  */
 #ifndef DMAPIPE_TRANSPORT_H
 #define DMAPIPE_TRANSPORT_H
 
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "proto.h"
-
-/*
- * Fills @addr from @path (not NULL): a filesystem path, or "@name" for the
- * abstract namespace. Returns 0, -EINVAL (empty) or -ENAMETOOLONG.
- */
-int dmapipe_socket_addr(const char *path, struct sockaddr_un *addr, socklen_t *len)
-	__attribute__((nonnull));
 
 /*
  * Encodes and sends @msg without blocking (MSG_DONTWAIT | MSG_NOSIGNAL).
@@ -65,6 +58,7 @@ struct dmapipe_recv_batch {
 	uint8_t data[DMAPIPE_RECV_BATCH][DMAPIPE_PROTO_MAX_MSG];
 	unsigned int n;    /* datagrams received */
 	unsigned int next; /* the next one to decode */
+	uint64_t received_ns; /* CLOCK_MONOTONIC of the fill: they arrived together */
 };
 
 /*
@@ -94,10 +88,18 @@ int dmapipe_recv_batch_next(struct dmapipe_recv_batch *batch, struct dmapipe_msg
 void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch);
 
 /*
- * True if @fd is a sync_file (the only kind of fence the protocol carries).
- * A fence of any other kind could never signal and would pin a buffer.
+ * One burst: fills @batch from @fd and hands each decoded message to
+ * @handle(@data, msg), which owns the message's fds from then on and
+ * returns false once it ended the connection (the rest of the burst is
+ * then discarded). Returns how many datagrams the burst had (fewer than
+ * DMAPIPE_RECV_BATCH: the socket is empty now), -EAGAIN when nothing was
+ * queued, -ECANCELED when @handle ended the connection, or the negative
+ * errno of a receive or decode failure, with *@why set for the latter
+ * (the caller ends the connection and discards the batch).
  */
-bool dmapipe_fd_is_sync_file(int fd);
+int dmapipe_recv_burst(int fd, struct dmapipe_recv_batch *batch,
+		       bool (*handle)(void *data, struct dmapipe_msg *msg), void *data,
+		       const char **why);
 
 /*
  * Reads and discards whatever the peer already sent (closing any fds), so
@@ -108,12 +110,5 @@ void dmapipe_socket_drain(int fd);
 
 /* Closes every fd @msg owns (after a decode, when the message is refused). */
 void dmapipe_msg_close_fds(struct dmapipe_msg *msg);
-
-/*
- * Reads the peer's credentials (SO_PEERCRED) and checks them against
- * @policy. Root (uid 0) is always allowed. Returns 0, or -EACCES with *why.
- */
-int dmapipe_peer_check(int fd, enum dmapipe_peer_policy policy, uid_t uid, gid_t gid,
-		       struct ucred *cred, const char **why);
 
 #endif /* DMAPIPE_TRANSPORT_H */

@@ -119,6 +119,25 @@ EOF
 [ "$(stat_of "$DIR/relay.log" dmapipesrc-stats copies)" = 0 ] || fail "the relay copied frames"
 ok "dmapipe serve -> dmapipesrc ! dmapipesink -> dmapipe consume: $N frames verified byte for byte, 0 copies"
 
+# ---- dmapipe serve -> dmapipesrc ! fakesink: the sink keeps its last buffer ---
+# fakesink holds the last frame (last-sample) until EOS: serve must send EOS
+# while that lease is out, not wait for it (a lease-timeout ERROR would end
+# the pipeline with an error), and its rate must not count that wait.
+
+S5="$DIR/last-sample.sock"
+"$DMAPIPE" serve --socket "$S5" --size 320x240 --format NV12 --fps 30 --frames 10 \
+	--wait-consumers 1 --quiet --json >"$DIR/serve-last.json" 2>"$DIR/serve-last.log" &
+serve=$!
+PIDS="$PIDS $serve"
+wait_socket "$S5"
+bg fakesink-last gst-launch-1.0 dmapipesrc socket-path="$S5" timeout=20000 ! \
+	fakesink enable-last-sample=true
+WAIT_OK_SECONDS=20 wait_ok $LAST "dmapipesrc ! fakesink after serve --frames 10"
+wait_ok $serve "dmapipe serve --frames 10"
+jcheck "$DIR/serve-last.json" 'd["result"] == "ok" and d["frames_queued"] == 10 and d["lease_timeouts"] == 0'
+jcheck "$DIR/serve-last.json" 'd["fps"] > 15'
+ok "dmapipe serve -> dmapipesrc ! fakesink: EOS while the sink keeps its last frame, no lease timeout"
+
 # ---- videotestsrc -> dmapipesink -> dmapipe consume ---------------------------
 
 S3="$DIR/tool.sock"

@@ -45,6 +45,21 @@ enum dmapipe_policy {
 	DMAPIPE_POLICY_BLOCK = 3,
 };
 
+/**
+ * Reads a consumer policy as a command line writes it: "latest", or
+ * "queue" or "block" with an optional ":N", the queue depth from 1 to 64
+ * (4 without). Sets *@policy and, but for latest (which keeps one frame
+ * and takes no depth), *@queue_depth. Returns 0, -EINVAL for an unknown
+ * name (a depth after "latest" included) or -ERANGE for a depth that is
+ * not a whole number from 1 to 64; on failure nothing is written.
+ * Since 0.1.
+ */
+int dmapipe_policy_from_string(const char *string, enum dmapipe_policy *policy,
+			       uint32_t *queue_depth);
+
+/** The name of @policy ("latest", "queue", "block"), or "unknown". Since 0.1. */
+const char *dmapipe_policy_to_string(enum dmapipe_policy policy);
+
 /** Who may connect, checked with SO_PEERCRED. */
 enum dmapipe_peer_policy {
 	DMAPIPE_PEER_SAME_UID = 0, /**< default: only the producer's own uid (and root) */
@@ -52,6 +67,15 @@ enum dmapipe_peer_policy {
 	DMAPIPE_PEER_GID = 2,      /**< only processes whose gid is allowed_gid (and root) */
 	DMAPIPE_PEER_ANY = 3,      /**< anybody who can open the socket */
 };
+
+/**
+ * Reads a peer policy as a command line writes it: "same-uid", "any",
+ * "uid:N" or "gid:N" (N a whole number). Sets *@policy and, for uid:N or
+ * gid:N, *@uid or *@gid (the options' allowed_uid / allowed_gid). Returns
+ * 0 or -EINVAL; on failure nothing is written. Since 0.1.
+ */
+int dmapipe_peer_policy_from_string(const char *string, enum dmapipe_peer_policy *policy,
+				    uid_t *uid, gid_t *gid);
 
 /** Reason codes carried by ERROR messages and reported in stats. */
 enum dmapipe_error_code {
@@ -101,27 +125,38 @@ struct dmapipe_server_options {
 	uint32_t busy_poll_us;
 };
 
-/** Sets the defaults. Since 0.1. */
+/** Sets @options to the defaults, size included. Since 0.1. */
 void dmapipe_server_options_init(struct dmapipe_server_options *options);
 
 /**
- * Creates the listening socket. A socket file left behind by a crashed
- * producer is found by a test connect and replaced; a live producer on the
- * path gives EADDRINUSE. Since 0.1.
+ * Creates a server listening on options->path. The options are copied
+ * (strings too; the caller keeps its own); fields beyond options->size
+ * keep their defaults. A socket file left behind by a crashed producer is
+ * found by a test connect and replaced. Returns the server, to free with
+ * dmapipe_server_free(), or NULL with errno: EINVAL (no options or path),
+ * EADDRINUSE (a live producer is on the path), EEXIST (the path is not a
+ * socket), ENAMETOOLONG, or the errno of a failed system call. Since 0.1.
  */
 struct dmapipe_server *dmapipe_server_new(const struct dmapipe_server_options *options);
 
 /**
- * Ends the stream: EOS to every consumer, all leases dropped, socket
- * removed. Since 0.1.
+ * Ends the stream at once (dmapipe_server_end_of_stream(), then every
+ * connection closed; dmapipe_server_drain() first for an orderly end),
+ * gives back every reference the server holds (leases included: frames
+ * consumers hold stay valid in their processes), removes the socket file
+ * if it is still the one the server made, and frees @server. No idle
+ * callback runs. NULL is allowed. Since 0.1.
  */
 void dmapipe_server_free(struct dmapipe_server *server);
 
 /**
  * Sets the format and allocates @count buffers for it from @allocator
- * (NULL: the default allocator; the server keeps its own reference).
- * Replaces any earlier buffers: consumers get REMOVE_BUFFER, FORMAT and the
- * new buffers. Since 0.1.
+ * (NULL: the default allocator; the server keeps its own reference, the
+ * caller keeps its own). Replaces any earlier buffers: consumers get
+ * REMOVE_BUFFER, FORMAT and the new buffers; unsent frames of the old ones
+ * are dropped, leases on them stay until released. Returns 0, -EINVAL
+ * (no format, @count 0 or above max_buffers), or the negative errno of
+ * the allocation. Since 0.1.
  */
 int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 				 struct dmapipe_allocator *allocator,
@@ -139,6 +174,15 @@ int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
  * registered buffers'). Since 0.1.
  */
 int dmapipe_server_add_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer);
+
+/**
+ * Unregisters a buffer added with dmapipe_server_add_buffer(): consumers
+ * get REMOVE_BUFFER, frames of it not yet sent are dropped (counted), and
+ * consumers that hold it keep it until they release it. The server's
+ * reference is given back now; the idle callback is not called for it.
+ * Returns 0, or -ENOENT if @buffer is not an application buffer of this
+ * server. Since 0.1.
+ */
 int dmapipe_server_remove_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer);
 
 /**
@@ -153,19 +197,32 @@ int dmapipe_server_remove_buffer(struct dmapipe_server *server, struct dmapipe_b
  */
 typedef void (*dmapipe_server_idle_func)(struct dmapipe_server *server,
 					 struct dmapipe_buffer *buffer, void *data);
+
+/**
+ * Sets the idle callback and its @data (NULL @func: none). @buffer in a
+ * call is only borrowed: the server still holds its registration
+ * reference. Since 0.1.
+ */
 void dmapipe_server_set_idle_callback(struct dmapipe_server *server,
 				      dmapipe_server_idle_func func, void *data);
 
 /**
  * A free buffer of the server's own pool to draw into, with one reference
- * owned by the caller; NULL with errno EAGAIN when none is free (frames
- * still held by consumers) or when a block-policy consumer has no room.
- * Unsent frames of latest/queue consumers are dropped to make room.
- * Since 0.1.
+ * owned by the caller (give it to dmapipe_server_queue(), or unref it);
+ * NULL with errno EAGAIN when none is free (frames still held by
+ * consumers) or when a block-policy consumer has no room, or ENOENT when
+ * the stream has no pool (its buffers are the application's). Unsent
+ * frames of latest/queue consumers are dropped to make room, and the pool
+ * grows up to max_buffers. Since 0.1.
  */
 struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_server *server);
 
-/** Like dmapipe_server_dequeue() but dispatches up to @timeout_ms (-1: forever). */
+/**
+ * Like dmapipe_server_dequeue() but dispatches up to @timeout_ms (-1: no
+ * limit) while no buffer is free: NULL with errno ETIMEDOUT when none came
+ * in time, or the errno of a failure of the server. A signal does not end
+ * the wait. Since 0.1.
+ */
 struct dmapipe_buffer *dmapipe_server_dequeue_wait(struct dmapipe_server *server, int timeout_ms);
 
 /**
@@ -178,10 +235,52 @@ struct dmapipe_buffer *dmapipe_server_dequeue_wait(struct dmapipe_server *server
 int dmapipe_server_queue(struct dmapipe_server *server, struct dmapipe_buffer *buffer,
 			 const struct dmapipe_frame_meta *meta);
 
-/** Ends the stream (EOS) but keeps serving stats. */
+/**
+ * Ends the stream now: every consumer is sent what can go without waiting,
+ * then EOS; frames that could not be sent yet are dropped (counted in
+ * frames_dropped), as no FRAME follows an EOS. Consumers that connect
+ * later get EOS after the buffers. The server keeps serving stats and
+ * taking releases until dmapipe_server_free(); further frames are refused
+ * (-EPIPE). Returns 0. dmapipe_server_drain() ends a stream without
+ * dropping frames. Since 0.1.
+ */
 int dmapipe_server_end_of_stream(struct dmapipe_server *server);
 
-/** The pollable fd: readable when dmapipe_server_dispatch() has work. */
+/**
+ * Dispatches until at least @n consumers are streaming (handshake done;
+ * monitors do not count) or @timeout_ms passed (-1: no limit). A producer
+ * calls it before its first frame so that every consumer it waits for
+ * sees the stream from its start. Returns 0 once they are there,
+ * -ETIMEDOUT, -EINTR when a signal arrived (unlike dispatch, so that a
+ * program's stop flag is seen; call again to go on waiting), or a
+ * negative errno for a failure of the server itself. Since 0.1.
+ */
+int dmapipe_server_wait_consumers(struct dmapipe_server *server, unsigned int n,
+				  int timeout_ms);
+
+/**
+ * Ends the stream in order, all within @timeout_ms (-1: no limit): first
+ * every consumer is sent the frames queued for it, then EOS goes out, then
+ * the server dispatches until every consumer has received the EOS and
+ * returned its leases (or left). EOS does not wait for the leases because
+ * a consumer may keep its last frame until it sees the end, as a
+ * GStreamer sink keeps its last sample. Frames still unsent when the time
+ * is up are dropped (counted in frames_dropped); a lease still held then
+ * is not an error of the stream, only counted. EOS has gone out whenever
+ * this returns; the server keeps serving stats and taking releases until
+ * dmapipe_server_free().
+ *
+ * Returns the number of leases consumers still held at the end (0: every
+ * frame came back), -EINTR when a signal arrived, or a negative errno for
+ * a failure of the server itself. Since 0.1.
+ */
+int dmapipe_server_drain(struct dmapipe_server *server, int timeout_ms);
+
+/**
+ * The pollable fd: readable when dmapipe_server_dispatch() has work. It
+ * belongs to the server (do not close it) and lives until
+ * dmapipe_server_free(). Since 0.1.
+ */
 int dmapipe_server_get_fd(const struct dmapipe_server *server);
 
 /**
@@ -189,9 +288,25 @@ int dmapipe_server_get_fd(const struct dmapipe_server *server);
  * timeouts, waiting up to @timeout_ms (0: do not wait, -1: forever) for the
  * first event. Returns the number of events handled or a negative errno
  * for a failure of the server itself (a failing consumer is disconnected,
- * logged and counted, never returned here). Since 0.1.
+ * logged and counted, never returned here). A signal ends the wait with 0.
+ * Since 0.1.
  */
 int dmapipe_server_dispatch(struct dmapipe_server *server, int timeout_ms);
+
+/** Where a consumer's connection is (dmapipe_consumer_stats.state). */
+enum dmapipe_consumer_state {
+	DMAPIPE_CONSUMER_HANDSHAKE = 0, /**< connected, HELLO not answered yet */
+	DMAPIPE_CONSUMER_STREAMING = 1,
+	DMAPIPE_CONSUMER_CLOSING = 2,   /**< being disconnected */
+};
+
+/*
+ * The stats structs are fixed-size (their sizes are checked when the
+ * library is built) so that they can grow: a new counter takes a reserved
+ * field, which is zero until then. The STATS message (docs/PROTOCOL.md)
+ * carries the fields before the reserved ones; a new one goes on the wire
+ * only with a protocol feature bit.
+ */
 
 /** Counters of one connected consumer. */
 struct dmapipe_consumer_stats {
@@ -202,12 +317,13 @@ struct dmapipe_consumer_stats {
 	uint32_t queue_depth;
 	uint32_t leases_held;   /**< frames sent and not yet released */
 	uint32_t queued;        /**< frames waiting to be sent */
-	uint32_t state;         /**< 0 handshake, 1 streaming, 2 closing */
+	uint32_t state;         /**< enum dmapipe_consumer_state */
 	uint64_t frames_sent;
 	uint64_t frames_released;
 	uint64_t frames_dropped;   /**< dropped by the policy for this consumer */
 	uint64_t oldest_lease_ns;  /**< age of the oldest lease held */
 	char name[32];             /**< the consumer's self-chosen name */
+	uint64_t reserved[8];      /**< zero */
 };
 
 /** Counters of the whole stream. */
@@ -225,11 +341,18 @@ struct dmapipe_server_stats {
 	uint32_t mem_kind;          /**< enum dmapipe_mem_kind of the buffers */
 	struct dmapipe_format format;
 	char allocator[16];
+	uint64_t reserved[8];       /**< zero */
 };
 
+/** Fills @stats with the stream's counters as they are now. Since 0.1. */
 void dmapipe_server_get_stats(const struct dmapipe_server *server,
 			      struct dmapipe_server_stats *stats);
-/** Fills up to @max consumers; returns the number connected. */
+
+/**
+ * Fills up to @max records of the streaming consumers (not monitors, not
+ * connections still in their handshake) into @stats. Returns how many are
+ * connected, which may be more than @max. Since 0.1.
+ */
 int dmapipe_server_get_consumer_stats(const struct dmapipe_server *server,
 				      struct dmapipe_consumer_stats *stats, int max);
 
@@ -262,16 +385,26 @@ struct dmapipe_client_options {
 	uint32_t busy_poll_us;
 };
 
+/** Sets @options to the defaults, size included. Since 0.1. */
 void dmapipe_client_options_init(struct dmapipe_client_options *options);
 
 /**
- * Connects to a producer. Without options->reconnect a missing producer is
- * an error (ECONNREFUSED/ENOENT); with it, the client keeps trying in the
- * background of dispatch. Since 0.1.
+ * Connects to a producer and sends HELLO. The options are copied (strings
+ * too); fields beyond options->size keep their defaults. Without
+ * options->reconnect a missing producer is an error; with it, the client
+ * keeps trying in the background of dispatch. Returns the client, to free
+ * with dmapipe_client_free(), or NULL with errno: EINVAL (no options or
+ * path, or a bad path), ENOENT or ECONNREFUSED (no producer), EACCES (the
+ * producer's credentials are refused by the peer policy), ENAMETOOLONG,
+ * or the errno of a failed system call. Since 0.1.
  */
 struct dmapipe_client *dmapipe_client_new(const struct dmapipe_client_options *options);
 
-/** Disconnects, releasing every frame still held. */
+/**
+ * Disconnects and frees @client. Frames the application still holds are
+ * released with it and must not be used afterwards. NULL is allowed.
+ * Since 0.1.
+ */
 void dmapipe_client_free(struct dmapipe_client *client);
 
 /** A received frame: valid until released. */
@@ -292,15 +425,42 @@ enum dmapipe_client_state {
 	DMAPIPE_CLIENT_ERROR = 4,        /**< producer sent ERROR, see get_error() */
 };
 
+/** Where the connection is now. Since 0.1. */
 enum dmapipe_client_state dmapipe_client_get_state(const struct dmapipe_client *client);
-/** The last ERROR received from the producer, and its message. */
+
+/**
+ * The last ERROR of the current connection, sent by the producer or by
+ * this client refusing what it received; DMAPIPE_ERR_NONE if there was
+ * none. *@message (if @message is not NULL) points at its text, owned by
+ * the client and valid until the next connection or dmapipe_client_free().
+ * Since 0.1.
+ */
 enum dmapipe_error_code dmapipe_client_get_error(const struct dmapipe_client *client,
 						 const char **message);
 
-/** The current format, or NULL before the first FORMAT message. */
+/**
+ * The current format, or NULL before the first FORMAT message (and after
+ * the connection was lost). Owned by the client; valid until the next
+ * FORMAT, connection or dmapipe_client_free(). Since 0.1.
+ */
 const struct dmapipe_format *dmapipe_client_get_format(const struct dmapipe_client *client);
 
+/**
+ * The pollable fd: readable when dmapipe_client_dispatch() has work. It
+ * belongs to the client (do not close it) and lives until
+ * dmapipe_client_free(). Asking for it tells the client that an event loop
+ * polls it (see dmapipe_client_release_frame()). Since 0.1.
+ */
 int dmapipe_client_get_fd(const struct dmapipe_client *client);
+
+/**
+ * Sends releases held back, then handles what the producer sent and the
+ * reconnect timer, waiting up to @timeout_ms (0: do not wait, -1: forever)
+ * for the first event. Returns the number of events handled (a signal
+ * ends the wait with 0), or a negative errno for a failure of the client
+ * itself. A lost connection or an ERROR is a state
+ * (dmapipe_client_get_state()), not a failure. Since 0.1.
+ */
 int dmapipe_client_dispatch(struct dmapipe_client *client, int timeout_ms);
 
 /**
@@ -310,7 +470,12 @@ int dmapipe_client_dispatch(struct dmapipe_client *client, int timeout_ms);
  */
 struct dmapipe_frame *dmapipe_client_acquire_frame(struct dmapipe_client *client);
 
-/** Dispatches until a frame arrives or @timeout_ms passes (ETIMEDOUT). */
+/**
+ * Dispatches until a frame arrives or @timeout_ms passes (-1: no limit):
+ * the frame as dmapipe_client_acquire_frame() gives it, or NULL with errno
+ * ETIMEDOUT, one of acquire_frame's, or the errno of a failure of the
+ * client. A signal does not end the wait. Since 0.1.
+ */
 struct dmapipe_frame *dmapipe_client_wait_frame(struct dmapipe_client *client, int timeout_ms);
 
 /**
@@ -331,6 +496,7 @@ struct dmapipe_frame *dmapipe_client_wait_frame(struct dmapipe_client *client, i
 int dmapipe_client_release_frame(struct dmapipe_client *client, struct dmapipe_frame *frame,
 				 int release_fence);
 
+/** Counters of a consumer over all its connections. */
 struct dmapipe_client_stats {
 	uint64_t frames_received;
 	uint64_t frames_released;
@@ -338,17 +504,23 @@ struct dmapipe_client_stats {
 	uint64_t reconnects;
 	uint64_t buffers_added;
 	uint64_t fds_received;
-	uint32_t mem_kind;          /**< of the current buffers */
-	uint32_t reserved;
+	uint32_t mem_kind;          /**< enum dmapipe_mem_kind of the current buffers */
+	uint32_t pad0;
+	uint64_t reserved[8];       /**< zero */
 };
 
+/** Fills @stats with the client's counters as they are now. Since 0.1. */
 void dmapipe_client_get_stats(const struct dmapipe_client *client,
 			      struct dmapipe_client_stats *stats);
 
 /**
  * Asks the producer on @path for its statistics (a monitor connection: no
- * frames, no fds). Fills @server and up to @max consumer records; returns
- * the number of consumers or a negative errno. Since 0.1.
+ * frames, no fds), waiting up to @timeout_ms (negative: 5000) for the
+ * answers. Fills @server and up to @max records into @consumers (either
+ * may be NULL). Returns the number of consumer records the producer sent
+ * (at most 32, which may be more than @max; server->consumers counts them
+ * all), or a negative errno: -ENOENT or -ECONNREFUSED (no producer), -EACCES (refused),
+ * -ETIMEDOUT, -EPROTO (an answer that is not the expected one). Since 0.1.
  */
 int dmapipe_query_stats(const char *path, struct dmapipe_server_stats *server,
 			struct dmapipe_consumer_stats *consumers, int max, int timeout_ms);

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the consumer's files share: client.c (lifecycle, connect and
+ * reconnect, dispatch, the application's side with releases) and
+ * client-receive.c (the checks of everything the producer sends).
+ */
+#ifndef DMAPIPE_CLIENT_PRIVATE_H
+#define DMAPIPE_CLIENT_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "private.h"
+#include "busy-poll.h"
+#include "transport.h"
+
+#define MAX_IDS 256
+#define MAX_FRAMES 16
+/*
+ * Release coalescing (see dmapipe_client_release_frame()): a release is
+ * held back only while more received frames wait to be acquired, only if
+ * the application held the frame less than RELEASE_FAST_NS (it is
+ * handing frames on quickly, so the next release follows soon), never
+ * longer than RELEASE_HOLD_MAX_NS, and for at most half of the in-flight
+ * window (at least 2), so that the producer gets buffers back and sends
+ * more frames while the consumer works through the rest.
+ */
+#define RELEASE_FAST_NS (100 * 1000ull)
+#define RELEASE_HOLD_MAX_NS (1000 * 1000ull)
+
+struct client_frame {
+	struct dmapipe_frame frame;
+	bool used;
+	bool taken;          /* handed to the application */
+	uint64_t generation; /* connection it came from */
+	uint64_t acquired_ns;
+};
+
+struct release_entry {
+	uint32_t buffer_id;
+	uint64_t sequence;
+	int fence;
+};
+
+struct dmapipe_client {
+	struct dmapipe_client_options opts;
+	char *path;
+	char *name;
+
+	int epoll_fd;
+	struct dmapipe_busy_poll busy_poll;
+	int timer_fd;
+	int sock;
+	bool want_out; /* EPOLLOUT armed on sock */
+	/* dmapipe_client_get_fd() was called: an event loop may poll the fd,
+	 * so a held-back release must make it readable */
+	bool fd_exported;
+	uint64_t generation;
+	enum dmapipe_client_state state;
+	bool hello_done;
+	uint32_t features;
+	uint32_t granted_in_flight;
+	uint32_t backoff_ms;
+
+	bool have_format;
+	struct dmapipe_format format;
+	struct dmapipe_buffer *buffers[MAX_IDS];
+	unsigned int fds_held;
+
+	struct client_frame frames[MAX_FRAMES];
+	/* received, not yet taken: indices into frames[] in arrival order */
+	unsigned int queue[MAX_FRAMES];
+	unsigned int queue_head, queue_len;
+	struct release_entry releases[MAX_FRAMES];
+	unsigned int n_releases;
+	uint64_t releases_held_ns; /* when the oldest held-back release was made */
+
+	/* scratch space, allocated once */
+	struct dmapipe_recv_batch *rx; /* a burst received from the producer */
+	struct dmapipe_msg *tx;        /* releases sent with one sendmmsg() */
+
+	bool have_last;
+	uint64_t last_sequence;
+	bool discontinuity;
+
+	enum dmapipe_error_code error;
+	char error_message[DMAPIPE_PROTO_ERROR_LEN];
+	struct dmapipe_client_stats stats;
+};
+
+/* ---- client.c --------------------------------------------------------- */
+
+/* Frames of the current connection the application holds or has not taken yet. */
+unsigned int client_frames_outstanding(const struct dmapipe_client *client);
+
+/*
+ * The connection ended (@state says how). With reconnect on, the client
+ * goes back to connecting; otherwise the state is final.
+ */
+void client_connection_lost(struct dmapipe_client *client, enum dmapipe_client_state state);
+
+/* We refuse what the producer sent: tell it why, log it once, disconnect. */
+void client_protocol_violation(struct dmapipe_client *client, enum dmapipe_error_code code,
+			       const char *why);
+
+/* ---- client-receive.c ------------------------------------------------- */
+
+/*
+ * Reads and handles what the producer sent, whole recvmmsg() bursts at a
+ * time; the connection may end inside (client->sock is then -1).
+ */
+void client_sock_readable(struct dmapipe_client *client);
+
+#endif /* DMAPIPE_CLIENT_PRIVATE_H */

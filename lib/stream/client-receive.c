@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What a consumer receives, checked before it is used: buffers are built
+ * with dmapipe_buffer_import(), which identifies every fd and
+ * bounds-checks the layout against the fds' real sizes before anything is
+ * mapped; frame ids, counts and payload sizes are checked against what the
+ * producer announced. A producer that breaks a rule gets an ERROR and the
+ * connection ends; the frames the application already holds stay valid
+ * until it releases them.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "client-private.h"
+
+/* recvmmsg() bursts read per wake-up, at most */
+#define RECV_ROUNDS 16
+
+static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_add_buffer *a)
+{
+	struct dmapipe_buffer *b;
+	unsigned int n = a->layout.n_objects;
+	const char *reason = NULL;
+	char why[DMAPIPE_PROTO_ERROR_LEN];
+
+	if (a->buffer_id >= MAX_IDS || client->buffers[a->buffer_id]) {
+		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+							     .add_buffer = *a });
+		snprintf(why, sizeof(why), "ADD_BUFFER with %s buffer id %u",
+			 a->buffer_id >= MAX_IDS ? "out-of-range" : "an already used", a->buffer_id);
+		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, why);
+		return;
+	}
+	if (!client->have_format ||
+	    memcmp(&a->layout.format, &client->format, sizeof(client->format)) != 0) {
+		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+							     .add_buffer = *a });
+		client_protocol_violation(client, DMAPIPE_ERR_BAD_LAYOUT,
+					  "ADD_BUFFER format differs from the stream's FORMAT");
+		return;
+	}
+	if (client->fds_held + n > client->opts.fd_quota) {
+		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+							     .add_buffer = *a });
+		client_protocol_violation(client, DMAPIPE_ERR_FD_QUOTA,
+					  "producer's buffers exceed this consumer's fd quota");
+		return;
+	}
+	/* takes the fds; identifies each and checks the layout against the
+	 * fds' real sizes before anything is mapped */
+	b = dmapipe_buffer_import(&a->layout, &reason);
+	if (!b) {
+		int err = errno;
+
+		snprintf(why, sizeof(why), "buffer %u refused: %s", a->buffer_id, reason);
+		client_protocol_violation(client,
+					  err == EBADFD || err == EPERM || err == EBADF ? DMAPIPE_ERR_BAD_FD :
+					  DMAPIPE_ERR_BAD_LAYOUT, why);
+		return;
+	}
+	if (client->opts.dmabuf_only && dmapipe_buffer_get_mem_kind(b) != DMAPIPE_MEM_DMABUF) {
+		dmapipe_buffer_unref(b);
+		client_protocol_violation(client, DMAPIPE_ERR_BAD_FD,
+					  "memfd buffer sent to a consumer that takes only dma-bufs");
+		return;
+	}
+	if (client->opts.map_buffers) {
+		int ret = dmapipe_buffer_map_all(b);
+
+		if (ret < 0) {
+			dmapipe_buffer_unref(b);
+			snprintf(why, sizeof(why), "cannot map buffer %u: %s", a->buffer_id,
+				 strerror(-ret));
+			client_protocol_violation(client, DMAPIPE_ERR_BAD_FD, why);
+			return;
+		}
+	}
+	client->buffers[a->buffer_id] = b;
+	client->fds_held += n;
+	client->stats.buffers_added++;
+	client->stats.fds_received += n;
+	client->stats.mem_kind = dmapipe_buffer_get_mem_kind(b);
+}
+
+static void handle_remove_buffer(struct dmapipe_client *client, uint32_t id)
+{
+	if (id >= MAX_IDS || !client->buffers[id]) {
+		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "REMOVE_BUFFER of an unknown buffer id");
+		return;
+	}
+	client->fds_held -= dmapipe_buffer_get_layout(client->buffers[id])->n_objects;
+	/* frames holding it keep their own reference */
+	dmapipe_buffer_unref(client->buffers[id]);
+	client->buffers[id] = NULL;
+}
+
+static bool id_held(const struct dmapipe_client *client, uint32_t id)
+{
+	for (unsigned int i = 0; i < MAX_FRAMES; i++)
+		if (client->frames[i].used && client->frames[i].generation == client->generation &&
+		    client->frames[i].frame.buffer_id == id)
+			return true;
+	return false;
+}
+
+static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame *f)
+{
+	const struct dmapipe_layout *layout;
+	struct client_frame *cf = NULL;
+	enum dmapipe_error_code code = DMAPIPE_ERR_PROTOCOL;
+	const char *why = NULL;
+	unsigned int slot;
+
+	if (f->buffer_id >= MAX_IDS || !client->buffers[f->buffer_id])
+		why = "FRAME names a buffer id that was never added";
+	else if (id_held(client, f->buffer_id))
+		why = "FRAME reuses a buffer this consumer has not released";
+	else if (f->meta.acquire_fence >= 0 && !(client->features & DMAPIPE_FEATURE_FENCES))
+		why = "FRAME carries a fence although fences were not negotiated";
+	else if (f->meta.acquire_fence >= 0 && !dmapipe_fd_is_sync_file(f->meta.acquire_fence)) {
+		why = "FRAME acquire fence is not a sync_file";
+		code = DMAPIPE_ERR_BAD_FD;
+	}
+	else if (client_frames_outstanding(client) >= client->granted_in_flight)
+		why = "producer sent more frames than the agreed in-flight limit";
+	if (!why) {
+		layout = dmapipe_buffer_get_layout(client->buffers[f->buffer_id]);
+		for (unsigned int p = 0; p < DMAPIPE_MAX_PLANES && !why; p++) {
+			uint64_t room = 0;
+
+			if (p < layout->n_planes)
+				room = layout->objects[layout->planes[p].object].size -
+				       layout->planes[p].offset;
+			if (f->meta.bytes_used[p] > room)
+				why = "FRAME bytes_used larger than the plane";
+		}
+	}
+	if (why) {
+		dmapipe_close(f->meta.acquire_fence);
+		client_protocol_violation(client, code, why);
+		return;
+	}
+	for (slot = 0; slot < MAX_FRAMES; slot++) {
+		if (!client->frames[slot].used) {
+			cf = &client->frames[slot];
+			break;
+		}
+	}
+	if (!cf) {
+		/* the application holds frames of older connections too */
+		dmapipe_close(f->meta.acquire_fence);
+		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL,
+					  "no room for another frame: the application holds too many");
+		return;
+	}
+
+	memset(cf, 0, sizeof(*cf));
+	cf->used = true;
+	cf->generation = client->generation;
+	cf->frame.buffer = dmapipe_buffer_ref(client->buffers[f->buffer_id]);
+	cf->frame.buffer_id = f->buffer_id;
+	cf->frame.meta = f->meta;
+	cf->frame.received_ns = client->rx->received_ns;
+	if (client->have_last) {
+		if (f->meta.sequence > client->last_sequence + 1)
+			client->stats.sequence_gaps += f->meta.sequence - client->last_sequence - 1;
+		else if (f->meta.sequence <= client->last_sequence)
+			client->discontinuity = true;
+	}
+	if (client->discontinuity) {
+		cf->frame.meta.flags |= DMAPIPE_FRAME_DISCONTINUITY;
+		client->discontinuity = false;
+	}
+	client->have_last = true;
+	client->last_sequence = f->meta.sequence;
+	client->queue[(client->queue_head + client->queue_len) % MAX_FRAMES] = slot;
+	client->queue_len++;
+	client->stats.frames_received++;
+}
+
+static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
+{
+	if (!client->hello_done) {
+		if (msg->type == DMAPIPE_MSG_ERROR)
+			goto error;
+		if (msg->type != DMAPIPE_MSG_HELLO || msg->hello.role != DMAPIPE_ROLE_PRODUCER) {
+			dmapipe_msg_close_fds(msg);
+			client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "producer did not answer HELLO");
+			return;
+		}
+		if (msg->hello.min_version > DMAPIPE_PROTO_VERSION ||
+		    msg->hello.version < DMAPIPE_PROTO_VERSION) {
+			client_protocol_violation(client, DMAPIPE_ERR_VERSION, "incompatible protocol version");
+			return;
+		}
+		client->hello_done = true;
+		client->features = msg->hello.features & DMAPIPE_FEATURES_ALL;
+		client->granted_in_flight = MAX(1u, MIN(msg->hello.max_in_flight,
+							client->opts.max_in_flight));
+		client->state = DMAPIPE_CLIENT_STREAMING;
+		client->backoff_ms = client->opts.reconnect_min_ms;
+		log_info("connected to %s (stream '%s', policy %u, %u in flight, lease timeout %u ms)",
+			 client->path, msg->hello.name, msg->hello.policy, client->granted_in_flight,
+			 msg->hello.lease_timeout_ms);
+		return;
+	}
+
+	switch (msg->type) {
+	case DMAPIPE_MSG_FORMAT:
+		client->format = msg->format;
+		client->have_format = true;
+		return;
+	case DMAPIPE_MSG_ADD_BUFFER:
+		handle_add_buffer(client, &msg->add_buffer);
+		return;
+	case DMAPIPE_MSG_REMOVE_BUFFER:
+		handle_remove_buffer(client, msg->remove_buffer_id);
+		return;
+	case DMAPIPE_MSG_FRAME:
+		handle_frame(client, &msg->frame);
+		return;
+	case DMAPIPE_MSG_EOS:
+		log_info("%s: end of stream after frame %llu", client->path,
+			 (unsigned long long)msg->eos_last_sequence);
+		if (client->opts.reconnect) {
+			client_connection_lost(client, DMAPIPE_CLIENT_EOS);
+		} else {
+			/* keep the queued frames: the application may still take them */
+			client->state = DMAPIPE_CLIENT_EOS;
+		}
+		return;
+	case DMAPIPE_MSG_ERROR:
+		goto error;
+	default:
+		dmapipe_msg_close_fds(msg);
+		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "unexpected message from the producer");
+		return;
+	}
+
+error:
+	log_error("producer on %s ended the connection: %s: %s", client->path,
+		  dmapipe_error_code_to_string(msg->error.code), msg->error.message);
+	client->error = msg->error.code;
+	dmapipe_strlcpy(client->error_message, msg->error.message, sizeof(client->error_message));
+	client_connection_lost(client, DMAPIPE_CLIENT_ERROR);
+}
+
+/* A message of a received burst; false once the connection ended. */
+static bool handle_burst_msg(void *client, struct dmapipe_msg *msg)
+{
+	handle_msg(client, msg);
+	return ((struct dmapipe_client *)client)->sock >= 0;
+}
+
+/* The read of the socket failed with @ret: the connection ends. */
+static void read_failed(struct dmapipe_client *client, int ret, const char *why)
+{
+	dmapipe_recv_batch_discard(client->rx);
+	if (ret == -ECONNRESET || ret == -EPIPE) {
+		log_info("%s: producer closed the connection", client->path);
+		client_connection_lost(client, client->state == DMAPIPE_CLIENT_EOS ?
+				       DMAPIPE_CLIENT_EOS : DMAPIPE_CLIENT_DISCONNECTED);
+		return;
+	}
+	client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, why ? why : strerror(-ret));
+}
+
+void client_sock_readable(struct dmapipe_client *client)
+{
+	struct dmapipe_recv_batch *rx = client->rx;
+
+	/* Whole bursts only: what recvmmsg() took off the socket is not
+	 * reported by epoll again. A connection that ends inside a burst
+	 * closes the fds of the rest (connection_reset()). */
+	for (int round = 0; round < RECV_ROUNDS; round++) {
+		const char *why;
+		int got = dmapipe_recv_burst(client->sock, rx, handle_burst_msg, client, &why);
+
+		if (got == -EAGAIN || got == -ECANCELED)
+			return;
+		if (got < 0) {
+			read_failed(client, got, why);
+			return;
+		}
+		/* a short burst emptied the socket */
+		if (got < DMAPIPE_RECV_BATCH)
+			return;
+	}
+}

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The buffers of a stream: slots (buffer ids), the server's own pool or
+ * the application's registered buffers, format changes, and the frame
+ * cycle dequeue -> draw -> queue.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server-private.h"
+
+int server_slot_of(const struct dmapipe_server *server, const struct dmapipe_buffer *buffer)
+{
+	for (unsigned int i = 0; i < server->n_slots; i++)
+		if (server->slots[i].buffer == buffer)
+			return (int)i;
+	return -1;
+}
+
+/* True if a consumer still holds a lease on buffer id @id. */
+static bool id_leased(const struct dmapipe_server *server, uint32_t id)
+{
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		for (unsigned int i = 0; i < c->n_leases; i++)
+			if (c->leases[i].id == id)
+				return true;
+	return false;
+}
+
+/*
+ * A free id. An id whose old buffer is still leased somewhere is not
+ * reused yet: the consumer holding it must be able to release it by id.
+ */
+static int free_slot(struct dmapipe_server *server)
+{
+	for (unsigned int i = 0; i < MAX_SLOTS; i++)
+		if (!server->slots[i].buffer && !id_leased(server, i))
+			return (int)i;
+	return -1;
+}
+
+void server_add_buffer_msg(struct dmapipe_msg *msg, uint32_t id, const struct dmapipe_buffer *b)
+{
+	memset(msg, 0, sizeof(*msg));
+	msg->type = DMAPIPE_MSG_ADD_BUFFER;
+	msg->add_buffer.buffer_id = id;
+	msg->add_buffer.layout = *dmapipe_buffer_get_layout(b);
+}
+
+/* The kind of memory the stream's buffers are, or NONE before there are any. */
+enum dmapipe_mem_kind server_mem_kind(const struct dmapipe_server *server)
+{
+	for (unsigned int i = 0; i < server->n_slots; i++)
+		if (server->slots[i].buffer)
+			return dmapipe_buffer_get_mem_kind(server->slots[i].buffer);
+	return DMAPIPE_MEM_NONE;
+}
+
+static void remove_slot(struct dmapipe_server *server, unsigned int id)
+{
+	struct dmapipe_msg msg;
+	struct slot *s = &server->slots[id];
+
+	memset(&msg, 0, sizeof(msg));
+	msg.type = DMAPIPE_MSG_REMOVE_BUFFER;
+	msg.remove_buffer_id = id;
+	server_broadcast_control(server, &msg);
+	if (!s->ours)
+		dmapipe_buffer_unref(s->buffer);
+	s->buffer = NULL;
+	s->ours = false;
+	while (server->n_slots > 0 && !server->slots[server->n_slots - 1].buffer)
+		server->n_slots--;
+}
+
+static void drop_all_pending(struct dmapipe_server *server)
+{
+	for (struct consumer *c = server->consumers; c; c = c->next)
+		while (c->n_pending > 0)
+			consumer_drop_oldest(c);
+}
+
+static int set_format(struct dmapipe_server *server, const struct dmapipe_format *format)
+{
+	struct dmapipe_msg msg;
+
+	if (!dmapipe_fourcc_is_supported(format->fourcc) && format->modifier == DMAPIPE_MOD_LINEAR)
+		log_debug("format %08x is not one the library can draw or check", format->fourcc);
+	server->format = *format;
+	server->have_format = true;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = DMAPIPE_MSG_FORMAT;
+	msg.format = *format;
+	server_broadcast_control(server, &msg);
+	return 0;
+}
+
+static int register_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer, bool ours)
+{
+	struct dmapipe_msg msg;
+	int id = free_slot(server);
+
+	if (id < 0)
+		return -ENOSPC;
+	if (dmapipe_buffer_get_mem_kind(buffer) == DMAPIPE_MEM_MEMFD) {
+		struct consumer *c, *next;
+
+		for (c = server->consumers; c; c = next) {
+			next = c->next;
+			if (c->state == STATE_STREAMING && c->role == DMAPIPE_ROLE_CONSUMER &&
+			    !(c->features & DMAPIPE_FEATURE_MEMFD))
+				consumer_close(c, DMAPIPE_ERR_STRICT,
+					       "consumer takes only dma-bufs and the stream now has memfd buffers");
+		}
+	}
+	server->slots[id].buffer = ours ? buffer : dmapipe_buffer_ref(buffer);
+	server->slots[id].ours = ours;
+	if ((unsigned int)id >= server->n_slots)
+		server->n_slots = (unsigned int)id + 1;
+	server_add_buffer_msg(&msg, (uint32_t)id, buffer);
+	server_broadcast_control(server, &msg);
+	return id;
+}
+
+static void name_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer, int id)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%s:%s:%d", server->producer_name, server->stream_name, id);
+	(void)dmapipe_buffer_set_name(buffer, name);
+}
+
+DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
+						struct dmapipe_allocator *allocator,
+						const struct dmapipe_format *format,
+						unsigned int count)
+{
+	struct dmapipe_pool *pool;
+	int ret;
+
+	if (!format || count == 0 || count > server->opts.max_buffers)
+		return -EINVAL;
+	if (!allocator) {
+		allocator = dmapipe_allocator_new_default();
+		if (!allocator)
+			return -errno;
+	} else {
+		dmapipe_allocator_ref(allocator);
+	}
+	pool = dmapipe_pool_new(allocator, format, count, NULL);
+	if (!pool) {
+		ret = -errno;
+		dmapipe_allocator_unref(allocator);
+		return ret;
+	}
+
+	/* Replace whatever was there: pending frames of old buffers go,
+	 * leases stay until released (consumers keep those buffers until then). */
+	drop_all_pending(server);
+	for (unsigned int i = 0; i < server->n_slots; i++)
+		if (server->slots[i].buffer)
+			remove_slot(server, i);
+	dmapipe_pool_free(server->pool);
+	dmapipe_allocator_unref(server->allocator);
+	server->pool = pool;
+	server->allocator = allocator;
+
+	set_format(server, format);
+	for (unsigned int i = 0; i < count; i++) {
+		struct dmapipe_buffer *b = dmapipe_pool_get_buffer(pool, i);
+
+		ret = register_buffer(server, b, true);
+		if (ret < 0)
+			return ret;
+		name_buffer(server, b, ret);
+	}
+	log_info("%u buffers of %ux%u from allocator %s (%s)", count, format->width, format->height,
+		 dmapipe_allocator_get_name(allocator),
+		 dmapipe_mem_kind_to_string(dmapipe_allocator_get_mem_kind(allocator)));
+	return 0;
+}
+
+static bool server_has_buffers(const struct dmapipe_server *server)
+{
+	for (unsigned int i = 0; i < server->n_slots; i++)
+		if (server->slots[i].buffer)
+			return true;
+	return false;
+}
+
+DMAPIPE_EXPORT int dmapipe_server_add_buffer(struct dmapipe_server *server,
+					     struct dmapipe_buffer *buffer)
+{
+	const struct dmapipe_layout *layout = dmapipe_buffer_get_layout(buffer);
+	int id;
+
+	if (server_slot_of(server, buffer) >= 0)
+		return -EEXIST;
+	if (server->pool) {
+		log_error("add_buffer: the stream already uses buffers allocated by the server");
+		return -EBUSY;
+	}
+	/* a new format starts once every buffer of the old one was removed */
+	if (!server->have_format || !server_has_buffers(server))
+		set_format(server, &layout->format);
+	else if (memcmp(&server->format, &layout->format, sizeof(layout->format)) != 0)
+		return -EINVAL;
+	id = register_buffer(server, buffer, false);
+	if (id >= 0)
+		name_buffer(server, buffer, id);
+	return id;
+}
+
+DMAPIPE_EXPORT void dmapipe_server_set_idle_callback(struct dmapipe_server *server,
+						     dmapipe_server_idle_func func, void *data)
+{
+	server->idle_func = func;
+	server->idle_data = data;
+}
+
+DMAPIPE_EXPORT int dmapipe_server_remove_buffer(struct dmapipe_server *server,
+						struct dmapipe_buffer *buffer)
+{
+	int id = server_slot_of(server, buffer);
+
+	if (id < 0 || server->slots[id].ours)
+		return -ENOENT;
+	/* pending frames of this buffer are dropped; leases keep their refs */
+	for (struct consumer *c = server->consumers; c; c = c->next) {
+		unsigned int n = c->n_pending;
+
+		for (unsigned int i = 0; i < n; i++) {
+			struct pending p = c->pending[c->pending_head];
+
+			c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
+			c->n_pending--;
+			if (p.id == (uint32_t)id) {
+				dmapipe_close(p.meta.acquire_fence);
+				dmapipe_buffer_unref(p.buffer);
+				c->frames_dropped++;
+				server->stats.frames_dropped++;
+			} else {
+				c->pending[(c->pending_head + c->n_pending) % MAX_QUEUE_CAP] = p;
+				c->n_pending++;
+			}
+		}
+	}
+	remove_slot(server, (unsigned int)id);
+	return 0;
+}
+
+/* True if a block-policy consumer has no room for another frame. */
+static bool blocked(const struct dmapipe_server *server)
+{
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		if (c->state == STATE_STREAMING && c->role == DMAPIPE_ROLE_CONSUMER &&
+		    c->policy == DMAPIPE_POLICY_BLOCK && c->n_pending >= c->queue_depth)
+			return true;
+	return false;
+}
+
+DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_server *server)
+{
+	struct dmapipe_buffer *b;
+	unsigned int size;
+
+	if (!server->pool) {
+		errno = ENOENT;
+		return NULL;
+	}
+	if (blocked(server)) {
+		errno = EAGAIN;
+		return NULL;
+	}
+	b = dmapipe_pool_acquire(server->pool);
+	if (b)
+		return b;
+
+	/* Frames not yet sent to latest/queue consumers are the producer's
+	 * to take back: the newest frame is about to replace them anyway. */
+	for (struct consumer *c = server->consumers; c; c = c->next) {
+		if (c->policy == DMAPIPE_POLICY_BLOCK)
+			continue;
+		while (c->n_pending > 0) {
+			consumer_drop_oldest(c);
+			b = dmapipe_pool_acquire(server->pool);
+			if (b)
+				return b;
+		}
+	}
+
+	/* Every buffer is leased: grow rather than slow down, up to the cap.
+	 * Leases are bounded by max_in_flight and the lease timeout. */
+	size = dmapipe_pool_get_size(server->pool);
+	if (size < server->opts.max_buffers && dmapipe_pool_grow(server->pool, 1) == 0) {
+		struct dmapipe_buffer *nb = dmapipe_pool_get_buffer(server->pool, size);
+		int id = register_buffer(server, nb, true);
+
+		if (id >= 0) {
+			name_buffer(server, nb, id);
+			log_info("all %u buffers are leased: grew the pool to %u", size, size + 1);
+			return dmapipe_pool_acquire(server->pool);
+		}
+	}
+	errno = EAGAIN;
+	return NULL;
+}
+
+static void *dequeue(void *server)
+{
+	return dmapipe_server_dequeue(server);
+}
+
+DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue_wait(struct dmapipe_server *server,
+								  int timeout_ms)
+{
+	return dmapipe_wait_for(dequeue, server_wait_dispatch, server, timeout_ms);
+}
+
+DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dmapipe_buffer *buffer,
+					const struct dmapipe_frame_meta *meta)
+{
+	struct consumer *c, *next;
+	int id = server_slot_of(server, buffer);
+	int fence = meta ? meta->acquire_fence : -1;
+	int count = 0;
+
+	if (id < 0) {
+		dmapipe_close(fence);
+		dmapipe_buffer_unref(buffer);
+		log_error("queue: buffer is not registered with this stream");
+		return -ENOENT;
+	}
+	if (!server->slots[id].ours && server_buffer_in_use(server, buffer)) {
+		dmapipe_close(fence);
+		dmapipe_buffer_unref(buffer);
+		log_error("queue: buffer %d is still held by a consumer", id);
+		return -EBUSY;
+	}
+	if (fence >= 0 && !dmapipe_fd_is_sync_file(fence)) {
+		dmapipe_close(fence);
+		dmapipe_buffer_unref(buffer);
+		log_error("queue: acquire fence is not a sync_file");
+		return -EINVAL;
+	}
+	if (server->eos) {
+		dmapipe_close(fence);
+		dmapipe_buffer_unref(buffer);
+		return -EPIPE;
+	}
+	server->stats.frames_queued++;
+	server->last_sequence = meta ? meta->sequence : 0;
+
+	for (c = server->consumers; c; c = next) {
+		struct pending *p;
+
+		next = c->next;
+		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER)
+			continue;
+		if (c->n_pending >= c->queue_depth) {
+			if (c->policy == DMAPIPE_POLICY_BLOCK)
+				log_debug("consumer %u: block queue full, dropping (producer ignored dequeue)", c->id);
+			consumer_drop_oldest(c);
+		}
+		p = &c->pending[(c->pending_head + c->n_pending) % MAX_QUEUE_CAP];
+		if (meta) {
+			p->meta = *meta;
+		} else {
+			dmapipe_frame_meta_init(&p->meta);
+		}
+		p->meta.acquire_fence = fence >= 0 ? fcntl(fence, F_DUPFD_CLOEXEC, 3) : -1;
+		p->id = (uint32_t)id;
+		p->buffer = dmapipe_buffer_ref(buffer);
+		c->n_pending++;
+		count++;
+		consumer_flush(c);
+	}
+	dmapipe_close(fence);
+	/* with no consumer taking it, an application buffer is idle at once */
+	server_drop_ref(server, buffer);
+	server_update_timer(server);
+	return count;
+}

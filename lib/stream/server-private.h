@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the producer's files share: server.c (lifecycle, connections,
+ * handshakes, messages, timers, dispatch, stats), server-consumer.c (each
+ * consumer's queue, policy, leases and sending) and server-buffers.c (the
+ * buffers of the stream: slots, registration, dequeue and queue).
+ *
+ * Ownership in one place: every reference the server holds on a buffer is
+ * either a slot reference (buffers the application registered with
+ * dmapipe_server_add_buffer()), a pending entry (a frame decided for a
+ * consumer but not yet sent), a lease (sent, not yet released) or a fenced
+ * release (released with a fence that has not signalled). Pool buffers have
+ * no slot reference, so they return to the pool as soon as the last
+ * pending entry or lease goes.
+ */
+#ifndef DMAPIPE_SERVER_PRIVATE_H
+#define DMAPIPE_SERVER_PRIVATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "private.h"
+#include "busy-poll.h"
+#include "socket.h"
+#include "transport.h"
+#include "wait.h"
+
+#define MAX_SLOTS 256
+#define MAX_IN_FLIGHT_CAP 16
+#define MAX_QUEUE_CAP 16
+#define MAX_CONTROL_QUEUE 64
+#define MAX_FENCED 16
+
+/* the public enum, as the stats report it */
+enum consumer_state {
+	STATE_HANDSHAKE = DMAPIPE_CONSUMER_HANDSHAKE,
+	STATE_STREAMING = DMAPIPE_CONSUMER_STREAMING,
+	STATE_CLOSING = DMAPIPE_CONSUMER_CLOSING,
+};
+
+struct pending {
+	struct dmapipe_buffer *buffer; /* reference */
+	uint32_t id;
+	struct dmapipe_frame_meta meta; /* meta.acquire_fence owned here */
+};
+
+struct lease {
+	struct dmapipe_buffer *buffer; /* reference */
+	uint32_t id;
+	uint64_t sequence;
+	uint64_t sent_ns;
+};
+
+struct fenced {
+	struct dmapipe_buffer *buffer; /* reference, dropped when fence signals */
+	int fence;
+};
+
+/* A control message that could not be sent yet; owns dup'ed fds. */
+struct control {
+	struct dmapipe_msg msg;
+};
+
+struct consumer {
+	struct consumer *next;
+	struct dmapipe_server *server;
+	int fd;
+	uint32_t id;
+	enum consumer_state state;
+	struct ucred cred;
+	uint32_t role;
+	uint32_t features;
+	uint32_t policy;
+	uint32_t queue_depth;
+	uint32_t max_in_flight;
+	char name[DMAPIPE_PROTO_NAME_LEN];
+	uint64_t connected_ns;
+	bool want_out; /* EPOLLOUT armed */
+	/* refused at accept: answered with this ERROR once its HELLO is read,
+	 * so the refusal reaches the peer instead of a connection reset */
+	enum dmapipe_error_code refuse_code;
+	const char *refuse_why;
+
+	struct pending pending[MAX_QUEUE_CAP];
+	unsigned int pending_head, n_pending;
+	struct lease leases[MAX_IN_FLIGHT_CAP];
+	unsigned int n_leases;
+	struct fenced fenced[MAX_FENCED];
+	unsigned int n_fenced;
+	struct control *control;
+	unsigned int control_head, n_control;
+
+	uint64_t frames_sent, frames_released, frames_dropped;
+};
+
+struct slot {
+	struct dmapipe_buffer *buffer; /* NULL when unused */
+	bool ours;                     /* from our pool: no slot reference */
+};
+
+struct dmapipe_server {
+	struct dmapipe_server_options opts;
+	char *path;
+	char *stream_name;
+	char *producer_name;
+	struct dmapipe_socket_file sock_file;
+
+	int listen_fd;
+	int epoll_fd;
+	struct dmapipe_busy_poll busy_poll;
+	int timer_fd;
+	uint64_t timer_deadline; /* armed expiry, UINT64_MAX when disarmed or fired */
+
+	struct consumer *consumers;
+	uint32_t next_consumer_id;
+	unsigned int n_consumers; /* streaming consumers and handshakes, not monitors */
+
+	bool have_format;
+	struct dmapipe_format format;
+	struct slot slots[MAX_SLOTS];
+	unsigned int n_slots; /* highest used index + 1 */
+	struct dmapipe_pool *pool;
+	struct dmapipe_allocator *allocator;
+	bool eos;
+	uint64_t last_sequence;
+
+	struct dmapipe_server_stats stats;
+	struct dmapipe_copy_stats copies_at_start;
+
+	/* scratch space of the dispatch loop, allocated once */
+	struct dmapipe_recv_batch *rx; /* a burst received from one consumer */
+	struct dmapipe_msg *tx;        /* FRAMEs sent with one sendmmsg() */
+
+	dmapipe_server_idle_func idle_func;
+	void *idle_data;
+	bool freeing; /* no idle callbacks during dmapipe_server_free() */
+};
+
+/* ---- server-consumer.c: one consumer's queue, leases and sending ---- */
+
+/*
+ * Sends a control message now, or queues it behind earlier ones. Control
+ * messages are never dropped; a consumer that lets too many pile up is
+ * disconnected. Returns false if the consumer was closed (and @c freed).
+ */
+bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg);
+
+/*
+ * Sends as much as policy and socket allow: queued control messages, then
+ * frames. Returns false if the connection was closed (and @c freed).
+ */
+bool consumer_flush(struct consumer *c);
+
+/*
+ * Ends a connection and returns everything it held. @code != NONE sends an
+ * ERROR first. The struct is freed at once; callers must not touch @c
+ * afterwards.
+ */
+void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char *why);
+
+/*
+ * Sends FORMAT and every buffer to a consumer that just finished its
+ * handshake. Returns false if the connection was closed (and @c freed).
+ */
+bool consumer_start(struct consumer *c);
+
+/* The policy drops the oldest unsent frame: counted for this consumer. */
+void consumer_drop_oldest(struct consumer *c);
+
+/*
+ * Ends the lease on (@buffer_id, @sequence), taking @fence (or -1).
+ * Returns false if the connection was closed (and @c freed).
+ */
+bool consumer_release_lease(struct consumer *c, uint32_t buffer_id, uint64_t sequence, int fence);
+
+/* Sends @msg to every streaming consumer (never to monitors). */
+void server_broadcast_control(struct dmapipe_server *server, const struct dmapipe_msg *msg);
+
+/* True if a consumer holds @b: pending, leased, or released behind a fence. */
+bool server_buffer_in_use(const struct dmapipe_server *server, const struct dmapipe_buffer *b);
+
+/*
+ * Drops a reference the server held for a consumer, after the entry that
+ * held @b was removed; calls the idle callback for an application buffer
+ * no consumer holds any more.
+ */
+void server_drop_ref(struct dmapipe_server *server, struct dmapipe_buffer *b);
+
+/* True if @fence (a sync_file, or -1 for none) has signalled. */
+bool server_fence_signalled(int fence);
+
+/* ---- server-buffers.c: the stream's buffers ------------------------- */
+
+/* The slot (buffer id) of @buffer, or -1 if it is not registered. */
+int server_slot_of(const struct dmapipe_server *server, const struct dmapipe_buffer *buffer);
+
+/* Fills @msg with the ADD_BUFFER of buffer @b as id @id (fds not duplicated). */
+void server_add_buffer_msg(struct dmapipe_msg *msg, uint32_t id, const struct dmapipe_buffer *b);
+
+/* The kind of memory the stream's buffers are, or NONE before there are any. */
+enum dmapipe_mem_kind server_mem_kind(const struct dmapipe_server *server);
+
+/* ---- server.c -------------------------------------------------------- */
+
+/* Arms the timer for the earliest deadline (lease and handshake timeouts, fence polls). */
+void server_update_timer(struct dmapipe_server *server);
+
+/* dmapipe_server_dispatch(@server, @timeout_ms), for dmapipe_wait_until() */
+int server_wait_dispatch(void *server, int timeout_ms);
+
+#endif /* DMAPIPE_SERVER_PRIVATE_H */
