@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -738,6 +740,85 @@ static void test_eos_drops_unsent(void)
 	test_pass("EOS: unsent frames dropped and counted, no FRAME after EOS; drain(0) counts held leases");
 }
 
+/*
+ * Options structs from other headers: a program built against older ones
+ * passes a shorter struct (its size says so) and gets the defaults for the
+ * rest, never the bytes past its end (0xff here: a junk stream_name would
+ * crash, a junk peer policy refuse everyone); a newer program's longer
+ * struct works when what it adds is unset, and is refused with E2BIG when
+ * it asks for something this library does not know.
+ */
+static void test_options_size(void)
+{
+	char *path = sock_path("opts");
+	struct {
+		struct dmapipe_server_options o;
+		uint8_t newer[64];
+	} so;
+	struct {
+		struct dmapipe_client_options o;
+		uint8_t newer[64];
+	} co;
+	struct dmapipe_server *s;
+	struct dmapipe_client *c;
+
+	memset(&so, 0xff, sizeof(so));
+	dmapipe_server_options_init(&so.o);
+	so.o.path = path;
+	so.o.size = offsetof(struct dmapipe_server_options, producer_name);
+	memset(&so.o.producer_name, 0xff, sizeof(so) - offsetof(struct dmapipe_server_options,
+								  producer_name));
+	s = dmapipe_server_new(&so.o);
+	check_msg(s, "a server from a struct cut before producer_name: %s", strerror(errno));
+	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &fmt_nv12, 2), 0);
+
+	memset(&co, 0xff, sizeof(co));
+	dmapipe_client_options_init(&co.o);
+	co.o.path = path;
+	co.o.policy = DMAPIPE_POLICY_QUEUE;
+	co.o.size = offsetof(struct dmapipe_client_options, name);
+	memset(&co.o.name, 0xff, sizeof(co) - offsetof(struct dmapipe_client_options, name));
+	c = dmapipe_client_new(&co.o);
+	check_msg(c, "a client from a struct cut before name: %s", strerror(errno));
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_STREAMING);
+	produce(s, 1);
+	{
+		struct dmapipe_frame *f = dmapipe_client_wait_frame(c, 2000);
+
+		check(f);
+		check_int_eq(f->meta.sequence, 1);
+		check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+	}
+	dmapipe_client_free(c);
+
+	/* newer headers: zero tail accepted, anything set in it refused */
+	dmapipe_client_options_init(&co.o);
+	co.o.path = path;
+	memset(co.newer, 0, sizeof(co.newer));
+	co.o.size = sizeof(co);
+	c = dmapipe_client_new(&co.o);
+	check_msg(c, "a client from a longer struct: %s", strerror(errno));
+	dmapipe_client_free(c);
+	co.newer[7] = 1;
+	check(dmapipe_client_new(&co.o) == NULL && errno == E2BIG);
+	co.o.size = 2;
+	check(dmapipe_client_new(&co.o) == NULL && errno == EINVAL);
+	dmapipe_server_free(s);
+
+	dmapipe_server_options_init(&so.o);
+	so.o.path = path;
+	memset(so.newer, 0, sizeof(so.newer));
+	so.o.size = sizeof(so);
+	s = dmapipe_server_new(&so.o);
+	check_msg(s, "a server from a longer struct: %s", strerror(errno));
+	dmapipe_server_free(s);
+	so.newer[63] = 0x80;
+	check(dmapipe_server_new(&so.o) == NULL && errno == E2BIG);
+	free(path);
+	test_pass("options from shorter and longer structs");
+}
+
 int main(void)
 {
 	int fds_start;
@@ -765,6 +846,7 @@ int main(void)
 	test_query_stats();
 	test_wait_consumers();
 	test_eos_drops_unsent();
+	test_options_size();
 
 	check_msg(test_count_fds() == fds_start, "fd leak: %d open at start, %d at end", fds_start,
 		  test_count_fds());

@@ -179,24 +179,28 @@ static int try_connect(struct dmapipe_client *client)
 
 DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_client_options *options)
 {
+	struct dmapipe_client_options opts;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &tag_timer };
 	struct dmapipe_client *client;
 	int ret;
 
-	if (!options || options->size < sizeof(uint32_t) || !options->path) {
-		errno = EINVAL;
+	dmapipe_client_options_init(&opts);
+	ret = options ? dmapipe_options_copy(&opts, sizeof(opts), options, sizeof(uint32_t)) :
+			-EINVAL;
+	if (ret == 0 && !opts.path)
+		ret = -EINVAL;
+	if (ret < 0) {
+		errno = -ret;
 		return NULL;
 	}
 	client = calloc(1, sizeof(*client));
 	if (!client)
 		return NULL;
-	dmapipe_client_options_init(&client->opts);
-	memcpy(&client->opts, options, MIN((size_t)options->size, sizeof(client->opts)));
-	client->opts.size = sizeof(client->opts);
+	client->opts = opts;
 	dmapipe_busy_poll_init(&client->busy_poll, client->opts.busy_poll_us);
 	client->sock = client->timer_fd = -1;
-	client->path = strdup(options->path);
-	client->name = strdup(options->name ? options->name : "consumer");
+	client->path = strdup(client->opts.path);
+	client->name = strdup(client->opts.name ? client->opts.name : "consumer");
 	client->rx = calloc(1, sizeof(*client->rx));
 	client->tx = calloc(MAX_FRAMES, sizeof(*client->tx));
 	if (!client->rx || !client->tx) {

@@ -51,20 +51,24 @@ static int epoll_add(int epfd, int fd, uint32_t events, void *ptr)
 
 DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_server_options *options)
 {
+	struct dmapipe_server_options opts;
 	struct dmapipe_server *server;
 	const char *base;
 	int ret;
 
-	if (!options || options->size < sizeof(uint32_t) || !options->path) {
-		errno = EINVAL;
+	dmapipe_server_options_init(&opts);
+	ret = options ? dmapipe_options_copy(&opts, sizeof(opts), options, sizeof(uint32_t)) :
+			-EINVAL;
+	if (ret == 0 && !opts.path)
+		ret = -EINVAL;
+	if (ret < 0) {
+		errno = -ret;
 		return NULL;
 	}
 	server = calloc(1, sizeof(*server));
 	if (!server)
 		return NULL;
-	dmapipe_server_options_init(&server->opts);
-	memcpy(&server->opts, options, MIN((size_t)options->size, sizeof(server->opts)));
-	server->opts.size = sizeof(server->opts);
+	server->opts = opts;
 	dmapipe_busy_poll_init(&server->busy_poll, server->opts.busy_poll_us);
 	server->listen_fd = server->epoll_fd = server->timer_fd = -1;
 	server->timer_deadline = UINT64_MAX;
@@ -78,13 +82,13 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 	if (server->opts.max_consumers == 0)
 		server->opts.max_consumers = 32;
 
-	server->path = strdup(options->path);
-	base = strrchr(options->path, '/');
-	base = base ? base + 1 : options->path;
+	server->path = strdup(server->opts.path);
+	base = strrchr(server->opts.path, '/');
+	base = base ? base + 1 : server->opts.path;
 	if (*base == '@')
 		base++;
-	server->stream_name = strdup(options->stream_name ? options->stream_name : base);
-	server->producer_name = strdup(options->producer_name ? options->producer_name : "dmapipe");
+	server->stream_name = strdup(server->opts.stream_name ? server->opts.stream_name : base);
+	server->producer_name = strdup(server->opts.producer_name ? server->opts.producer_name : "dmapipe");
 	server->opts.path = server->path;
 	server->opts.stream_name = server->stream_name;
 	server->opts.producer_name = server->producer_name;

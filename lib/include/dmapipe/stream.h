@@ -134,7 +134,8 @@ void dmapipe_server_options_init(struct dmapipe_server_options *options);
  * keep their defaults. A socket file left behind by a crashed producer is
  * found by a test connect and replaced. Returns the server, to free with
  * dmapipe_server_free(), or NULL with errno: EINVAL (no options or path),
- * EADDRINUSE (a live producer is on the path), EEXIST (the path is not a
+ * E2BIG (@options from newer headers setting fields this library does
+ * not know), EADDRINUSE (a live producer is on the path), EEXIST (the path is not a
  * socket), ENAMETOOLONG, or the errno of a failed system call. Since 0.1.
  */
 struct dmapipe_server *dmapipe_server_new(const struct dmapipe_server_options *options);
@@ -394,7 +395,8 @@ void dmapipe_client_options_init(struct dmapipe_client_options *options);
  * options->reconnect a missing producer is an error; with it, the client
  * keeps trying in the background of dispatch. Returns the client, to free
  * with dmapipe_client_free(), or NULL with errno: EINVAL (no options or
- * path, or a bad path), ENOENT or ECONNREFUSED (no producer), EACCES (the
+ * path, or a bad path), E2BIG (@options from newer headers setting fields
+ * this library does not know), ENOENT or ECONNREFUSED (no producer), EACCES (the
  * producer's credentials are refused by the peer policy), ENAMETOOLONG,
  * or the errno of a failed system call. Since 0.1.
  */
