@@ -545,37 +545,15 @@ wait_ready (GstDmapipeSink * self, guint wait_consumers)
   }
 }
 
-/* Waits (under self->lock, up to @deadline or a flush) until no consumer
- * has frames queued (@leases FALSE) or holds any (@leases TRUE). */
-static void
-wait_consumers_drained (GstDmapipeSink * self, gboolean leases, gint64 deadline)
-{
-  struct dmapipe_consumer_stats stats[32];
-
-  while (self->server && !self->flushing) {
-    gboolean busy = FALSE, ret;
-    gint n, i;
-
-    n = dmapipe_server_get_consumer_stats (self->server, stats,
-        G_N_ELEMENTS (stats));
-    for (i = 0; i < MIN (n, (gint) G_N_ELEMENTS (stats)); i++)
-      busy |= stats[i].queued > 0 || (leases && stats[i].leases_held > 0);
-    if (!busy)
-      return;
-    self->waiters++;
-    ret = g_cond_wait_until (&self->cond, &self->lock, deadline);
-    self->waiters--;
-    if (!ret)
-      return;
-  }
-}
-
 /*
  * At EOS, within #drain-timeout: consumers first get the frames queued for
  * them, then EOS; then the sink waits until they released every frame (or
  * left). Returning earlier would let the pipeline tear the server down under
  * consumers still reading: they would lose the end of the stream, and
- * upstream could reuse buffers they still read.
+ * upstream could reuse buffers they still read. The library says where the
+ * end stands (dmapipe_server_drain_step()); the sink only waits, on its
+ * condition, because its own thread dispatches the server and a flush must
+ * be able to end the wait.
  */
 static void
 drain_and_end (GstDmapipeSink * self)
@@ -589,12 +567,21 @@ drain_and_end (GstDmapipeSink * self)
   deadline = g_get_monotonic_time () + timeout * G_TIME_SPAN_MILLISECOND;
 
   g_mutex_lock (&self->lock);
-  wait_consumers_drained (self, FALSE, deadline);
+  while (self->server && !self->flushing
+      && dmapipe_server_drain_step (self->server) > 0) {
+    gboolean more;
+
+    self->waiters++;
+    more = g_cond_wait_until (&self->cond, &self->lock, deadline);
+    self->waiters--;
+    if (!more)
+      break;
+  }
+  /* out of time or flushing: EOS goes anyway, unsent frames are dropped */
   if (self->server && !self->eos_sent) {
     dmapipe_server_end_of_stream (self->server);
     self->eos_sent = TRUE;
   }
-  wait_consumers_drained (self, TRUE, deadline);
   g_mutex_unlock (&self->lock);
 }
 

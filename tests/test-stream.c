@@ -819,6 +819,55 @@ static void test_options_size(void)
 	test_pass("options from shorter and longer structs");
 }
 
+/*
+ * dmapipe_server_drain_step() for programs with their own event loop: it
+ * never waits, sends EOS only once every queued frame went out, and counts
+ * down to 0 as the consumer takes its frames and gives them back.
+ */
+static void test_drain_step(void)
+{
+	char *path = sock_path("drain-step");
+	struct dmapipe_server *s = server_new(path, 5000, 4);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 1);
+	struct dmapipe_server_stats st;
+	struct dmapipe_frame *f;
+	uint64_t t;
+	int n, left;
+
+	pump(s, &c, 1);
+	for (uint64_t seq = 1; seq <= 3; seq++)
+		produce(s, seq);
+	pump(s, &c, 1);
+	/* one frame leased, two queued behind the in-flight limit of 1 */
+	t = dmapipe_now_ns();
+	left = dmapipe_server_drain_step(s);
+	check_int_eq(left, 3);
+	check_msg(dmapipe_now_ns() - t < 1000000000ull, "drain_step waited");
+	for (uint64_t seq = 1; seq <= 3; seq++) {
+		f = dmapipe_client_wait_frame(c, 2000);
+		check_msg(f, "frame %llu after drain_step: %s", (unsigned long long)seq,
+			  strerror(errno));
+		check_int_eq(f->meta.sequence, seq);
+		/* no EOS before the consumer has its last frame */
+		check(dmapipe_client_get_state(c) == DMAPIPE_CLIENT_STREAMING);
+		check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+		pump(s, &c, 1);
+		n = dmapipe_server_drain_step(s);
+		check_msg(n < left || n == 0, "drain_step did not count down: %d after %d", n, left);
+		left = n;
+	}
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_server_drain_step(s), 0);
+	check(!dmapipe_client_acquire_frame(c) && errno == EPIPE);
+	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_EOS);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.frames_dropped, 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("drain_step: never waits, EOS after the last queued frame, counts down to 0");
+}
+
 int main(void)
 {
 	int fds_start;
@@ -847,6 +896,7 @@ int main(void)
 	test_wait_consumers();
 	test_eos_drops_unsent();
 	test_options_size();
+	test_drain_step();
 
 	check_msg(test_count_fds() == fds_start, "fd leak: %d open at start, %d at end", fds_start,
 		  test_count_fds());

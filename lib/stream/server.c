@@ -582,24 +582,27 @@ DMAPIPE_EXPORT int dmapipe_server_wait_consumers(struct dmapipe_server *server, 
 }
 
 /* 0 once no consumer has a frame decided for it and not sent yet. */
-static int frames_sent(void *server)
+static bool frames_sent(const struct dmapipe_server *server)
 {
-	for (const struct consumer *c = ((struct dmapipe_server *)server)->consumers; c; c = c->next)
+	for (const struct consumer *c = server->consumers; c; c = c->next)
 		if (is_streaming_consumer(c) && c->n_pending > 0)
-			return -EAGAIN;
-	return 0;
+			return false;
+	return true;
 }
 
 /*
- * 0 once every consumer has received everything (EOS included: control
- * messages wait for room in its socket) and returned every lease.
+ * What a consumer has not yet received (queued frames and control
+ * messages, EOS included: they wait for room in its socket) or not yet
+ * given back (leases, releases behind a fence).
  */
-static int leases_returned(void *server)
+static int outstanding(const struct dmapipe_server *server)
 {
-	for (const struct consumer *c = ((struct dmapipe_server *)server)->consumers; c; c = c->next)
-		if (is_streaming_consumer(c) && (c->n_control > 0 || c->n_leases > 0 || c->n_fenced > 0))
-			return -EAGAIN;
-	return 0;
+	int n = 0;
+
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		if (is_streaming_consumer(c))
+			n += (int)(c->n_pending + c->n_control + c->n_leases + c->n_fenced);
+	return n;
 }
 
 static int leases_held(const struct dmapipe_server *server)
@@ -618,16 +621,25 @@ static int leases_held(const struct dmapipe_server *server)
  * before EOS would wait for them until their lease timeout ends them with
  * an ERROR.
  */
+DMAPIPE_EXPORT int dmapipe_server_drain_step(struct dmapipe_server *server)
+{
+	if (!server->eos && frames_sent(server))
+		dmapipe_server_end_of_stream(server);
+	return outstanding(server);
+}
+
+static int drained(void *server)
+{
+	return dmapipe_server_drain_step(server) > 0 ? -EAGAIN : 0;
+}
+
 DMAPIPE_EXPORT int dmapipe_server_drain(struct dmapipe_server *server, int timeout_ms)
 {
-	uint64_t deadline = dmapipe_deadline_after_ms(timeout_ms);
-	int ret = 0;
+	int ret = dmapipe_wait_until(drained, server, lifecycle_dispatch, server,
+				     dmapipe_deadline_after_ms(timeout_ms));
 
-	if (!server->eos)
-		ret = dmapipe_wait_until(frames_sent, server, lifecycle_dispatch, server, deadline);
+	/* out of time: the frames still unsent are dropped, EOS goes anyway */
 	dmapipe_server_end_of_stream(server);
-	if (ret == 0 || ret == -ETIMEDOUT)
-		ret = dmapipe_wait_until(leases_returned, server, lifecycle_dispatch, server, deadline);
 	if (ret == 0 || ret == -ETIMEDOUT)
 		return leases_held(server);
 	return ret;

@@ -278,6 +278,19 @@ int dmapipe_server_wait_consumers(struct dmapipe_server *server, unsigned int n,
 int dmapipe_server_drain(struct dmapipe_server *server, int timeout_ms);
 
 /**
+ * One step of dmapipe_server_drain() for a program that runs its own
+ * event loop (and so cannot block in the library): never waits. Once no
+ * consumer has a frame queued for it, sends EOS (once). Returns how much
+ * is still outstanding: frames and control messages not yet received
+ * (EOS included), leases not yet returned; 0 when the stream is over for
+ * every consumer. Call it again after each dispatch until it returns 0 or
+ * the program's own time limit passes, then call
+ * dmapipe_server_end_of_stream(), which sends EOS if it has not gone yet
+ * (dropping unsent frames). Since 0.1.
+ */
+int dmapipe_server_drain_step(struct dmapipe_server *server);
+
+/**
  * The pollable fd: readable when dmapipe_server_dispatch() has work. It
  * belongs to the server (do not close it) and lives until
  * dmapipe_server_free(). Since 0.1.
