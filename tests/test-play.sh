@@ -159,9 +159,9 @@ ok "--loop --frames 100"
 SERVE=$!
 PIDS="$PIDS $SERVE"
 wait_socket "$DIR/rec.sock"
-"$DMAPIPE" record --socket "$DIR/rec.sock" -o "$DIR/k.rec" -q >"$DIR/k.log" 2>&1 &
+"$DMAPIPE" record --socket "$DIR/rec.sock" -o "$DIR/k.rec" --progress >"$DIR/k.log" 2>&1 &
 REC=$!
-sleep 1.5
+wait_recorded "$DIR/k.log" 60
 kill -9 $REC
 wait $REC 2>/dev/null
 kill $SERVE

@@ -89,7 +89,7 @@ PIDS="$PIDS $SERVE"
 wait_socket "$S"
 "$DMAPIPE" record --socket "$S" -o "$DIR/k.rec" --progress >"$DIR/k.log" 2>&1 &
 REC=$!
-sleep 1.5
+wait_recorded "$DIR/k.log" 60
 kill -9 $REC
 wait $REC 2>/dev/null
 kill $SERVE

@@ -85,6 +85,21 @@ wait_socket() {
 	done
 }
 
+# wait_recorded LOG N: a `dmapipe record --progress` writing its lines to
+# LOG has reported at least N frames written (within 60 s). Tests that kill
+# a recorder mid-way wait for this instead of a fixed time, which a loaded
+# machine may not be able to fill.
+wait_recorded() {
+	i=0
+	while :; do
+		got=$(sed -n 's/^record: \([0-9]*\) frames.*/\1/p' "$1" 2>/dev/null | tail -n 1)
+		[ -n "$got" ] && [ "$got" -ge "$2" ] && return 0
+		i=$((i + 1))
+		[ $i -le 600 ] || fail "the recorder wrote ${got:-no} frames in 60 s, waited for $2"
+		sleep 0.1
+	done
+}
+
 # jcheck FILE PYTHON-EXPRESSION: the expression, with d = the parsed
 # document, must be true (needs python3).
 jcheck() {
