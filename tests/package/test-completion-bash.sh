@@ -23,26 +23,34 @@ cd "$work/files" || exit 1
 _dmapipe_devdir=$work/dev
 
 status=0
-# expect DESCRIPTION "WORD..." -- EXPECTED...: completes the last word and
-# compares the sorted replies with the sorted expectation.
-expect() {
-	local what=$1 i
-	shift
-	local words=()
+words=()
+# complete WORD... --: sets COMP_WORDS to "TOOL WORD..." (the last word the
+# one being completed) and runs the completion; the rest of "$@" after --
+# is left in args.
+complete_words() {
+	words=()
 	while [ "$1" != -- ]; do
 		words+=("$1")
 		shift
 	done
 	shift
+	args=("$@")
 	COMP_WORDS=("$tool" "${words[@]}")
 	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 	COMP_LINE="${COMP_WORDS[*]}"
 	COMP_POINT=${#COMP_LINE}
 	COMPREPLY=()
 	_dmapipe "$tool" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
-	local got want
+}
+
+# expect DESCRIPTION WORD... -- EXPECTED...: the sorted replies are the
+# sorted expectation.
+expect() {
+	local what=$1 got want
+	shift
+	complete_words "$@"
 	got=$(printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ')
-	want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+	want=$(printf '%s\n' "${args[@]}" | sort | tr '\n' ' ')
 	if [ "$got" = "$want" ]; then
 		echo "ok $what"
 	else
@@ -53,20 +61,10 @@ expect() {
 
 # contains DESCRIPTION WORD... -- NEEDLE...: the replies include every NEEDLE
 contains() {
-	local what=$1
+	local what=$1 n
 	shift
-	local words=()
-	while [ "$1" != -- ]; do
-		words+=("$1")
-		shift
-	done
-	shift
-	COMP_WORDS=("$tool" "${words[@]}")
-	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-	COMPREPLY=()
-	_dmapipe "$tool" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
-	local n
-	for n; do
+	complete_words "$@"
+	for n in "${args[@]}"; do
 		if ! printf '%s\n' "${COMPREPLY[@]}" | grep -qx -- "$n"; then
 			echo "FAIL $what: [${words[*]}] gave '${COMPREPLY[*]}', without '$n'"
 			status=1

@@ -55,44 +55,34 @@ exec_start() {
 }
 
 absent=dmapipe-test-absent-video$$
+# expect_exec WHAT STATUS PATTERN VAR=VALUE...: the unit's ExecStart with
+# these settings exits STATUS, its output matching PATTERN.
+expect_exec() {
+	what=$1 want=$2 pattern=$3
+	shift 3
+	out=$(exec_start "$absent" "$@" 2>&1)
+	rc=$?
+	if [ $rc -eq "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then
+		echo "ok ExecStart $what"
+	else
+		fail "ExecStart $what: exit $rc, expected $want and '$pattern':"
+		echo "$out"
+	fi
+}
+
 set -a
 # shellcheck source=/dev/null
 . "$conf"
 set +a
-out=$(exec_start "$absent" DMAPIPE_SIZE="$DMAPIPE_SIZE" DMAPIPE_FORMAT="$DMAPIPE_FORMAT" \
-	DMAPIPE_FPS="$DMAPIPE_FPS" DMAPIPE_ARGS="$DMAPIPE_ARGS" 2>&1)
-rc=$?
-if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -q "cannot open /dev/$absent"; then
-	echo "ok ExecStart with the shipped serve.conf: dmapipe serve runs, the device is absent"
-else
-	fail "ExecStart with the shipped serve.conf: exit $rc:"
-	echo "$out"
-fi
-out=$(exec_start "$absent" DMAPIPE_SIZE=640x480 DMAPIPE_FORMAT=YUYV DMAPIPE_FPS=30 \
-	DMAPIPE_ARGS="--buffers 6 --max-consumers 8 --name cam" 2>&1)
-rc=$?
-if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -q "cannot open /dev/$absent"; then
-	echo "ok ExecStart with every setting: options accepted"
-else
-	fail "ExecStart with every setting: exit $rc:"
-	echo "$out"
-fi
-out=$(exec_start "$absent" DMAPIPE_ARGS="--no-such-option" 2>&1)
-rc=$?
-if [ $rc -eq 2 ]; then
-	echo "ok ExecStart passes DMAPIPE_ARGS on (a bad option: exit 2)"
-else
-	fail "ExecStart with DMAPIPE_ARGS=--no-such-option: exit $rc, expected 2:"
-	echo "$out"
-fi
-out=$(exec_start "$absent" DMAPIPE_SIZE=0x0 2>&1)
-rc=$?
-if [ $rc -eq 2 ]; then
-	echo "ok ExecStart passes DMAPIPE_SIZE on (0x0: exit 2)"
-else
-	fail "ExecStart with DMAPIPE_SIZE=0x0: exit $rc, expected 2:"
-	echo "$out"
-fi
+expect_exec "with the shipped serve.conf: dmapipe serve runs, the device is absent" \
+	1 "cannot open /dev/$absent" DMAPIPE_SIZE="$DMAPIPE_SIZE" DMAPIPE_FORMAT="$DMAPIPE_FORMAT" \
+	DMAPIPE_FPS="$DMAPIPE_FPS" DMAPIPE_ARGS="$DMAPIPE_ARGS"
+expect_exec "with every setting: options accepted" 1 "cannot open /dev/$absent" \
+	DMAPIPE_SIZE=640x480 DMAPIPE_FORMAT=YUYV DMAPIPE_FPS=30 \
+	DMAPIPE_ARGS="--buffers 6 --max-consumers 8 --name cam"
+expect_exec "passes DMAPIPE_ARGS on (a bad option: exit 2)" 2 "no-such-option" \
+	DMAPIPE_ARGS="--no-such-option"
+expect_exec "passes DMAPIPE_SIZE on (0x0: exit 2)" 2 "0x0" DMAPIPE_SIZE=0x0
 
 # ---- sysusers.d: the user the unit runs as
 if command -v systemd-sysusers >/dev/null; then
