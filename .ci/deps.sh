@@ -19,10 +19,14 @@ libjson-c-dev"
 # Host test suites: sanitizers (clang's runtime for libFuzzer), valgrind,
 # C++ for the header test, GStreamer's shm elements as the benchmark baseline,
 # fio as the storage baseline of the recorder's benchmark;
-# the kernel suite's checkpatch (linux-source-6.12), sparse and dkms.
+# the kernel suite's checkpatch (linux-source-6.12), sparse and dkms;
+# the package suite's Debian tools (debhelper with dh-dkms, lintian,
+# debootstrap for its clean chroot) and the tool suite's man, bash
+# completion, zsh and systemd-analyze.
 TEST_PACKAGES="clang libclang-rt-14-dev g++ valgrind python3 gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-linux-source-6.12 sparse dkms fio"
+linux-source-6.12 sparse dkms fio \
+debhelper dh-dkms lintian debootstrap man-db bash-completion zsh systemd"
 
 # The real-kernel lane (tests/vm): QEMU, a static busybox for the initramfs,
 # Debian 12's stock kernel (6.1) and the 6.12 kernel from bookworm-security,

@@ -51,7 +51,7 @@ static const char *const encode_usage =
 	"  -f, --format FOURCC   pixel format (default: the device's)\n"
 	"      --size WxH        frame size (default: the device's)\n"
 	"      --fps N           frame rate\n"
-	"      --capture-io MODE auto (default), export, import\n"
+	"      --capture-io MODE  auto (default), export, import\n"
 	"      --capture-stride BYTES  ask the device for this stride first\n"
 	"      --no-negotiate    keep the device's layout even if the encoder cannot import it\n"
 	"  -q, --quiet           no progress line\n"
