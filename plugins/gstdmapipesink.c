@@ -45,7 +45,6 @@
 #endif
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -59,7 +58,7 @@
 #include "gstdmapipeformat.h"
 #include "gstdmapipememreg.h"
 #include "gstdmapipepool.h"
-#include "gstdmapipesink.h"
+#include "gstdmapipesink-private.h"
 
 /* not static: the memory registry logs as part of the sink */
 GST_DEBUG_CATEGORY (gst_dmapipe_sink_debug);
@@ -96,54 +95,6 @@ enum
 
 static GParamSpec *properties[N_PROPERTIES];
 
-struct _GstDmapipeSink
-{
-  GstBaseSink parent;
-
-  /* properties, GST_OBJECT_LOCK */
-  gchar *socket_path;
-  gchar *allocator_name;
-  guint lease_timeout;
-  guint max_consumers;
-  guint max_in_flight;
-  guint wait_consumers;
-  guint drain_timeout;
-  guint stride_align;
-  gboolean strict;
-
-  /* streaming thread only */
-  GstVideoInfo info;
-  gboolean have_info;
-  guint32 fourcc;
-  GstBufferPool *copy_pool;
-  GstDmapipeClockCheck clock_check;
-
-  /* set in start(), cleared in stop() */
-  struct dmapipe_allocator *allocator;
-
-  /* The server is not thread-safe: the streaming thread and the dispatch
-   * thread use it under @lock. @cond is signalled after every dispatch
-   * and on unlock(). Lock order: GST_OBJECT_LOCK is never taken inside. */
-  GMutex lock;
-  GCond cond;
-  struct dmapipe_server *server;
-  GstDmapipeMemReg *registry;
-  GPtrArray *render_idle;       /* streaming thread: the registry's idle
-                                 * buffers, unref'd after render() unlocks */
-  guint waiters;                /* threads in g_cond_wait*() on @cond */
-  gboolean flushing;
-  gboolean eos_sent;
-  gboolean started;             /* a frame was queued since start */
-  guint64 frames;
-  guint64 own_drops;            /* frames this element could not queue */
-  guint64 copies;
-  guint64 copied_bytes;
-  guint64 sequence;
-
-  GThread *thread;
-  gint wake_fd;                 /* eventfd: stops the dispatch thread */
-  gint thread_stop;
-};
 
 #define gst_dmapipe_sink_parent_class parent_class
 G_DEFINE_TYPE (GstDmapipeSink, gst_dmapipe_sink, GST_TYPE_BASE_SINK);
@@ -154,145 +105,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK,
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
-
-/* ---- the server and its dispatch thread --------------------------------- */
-
-/* The server is done with @dbuf: no consumer holds it any more. Called from
- * inside dmapipe_server_queue() and _dispatch(), with self->lock held. */
-static void
-on_buffer_idle (struct dmapipe_server *server, struct dmapipe_buffer *dbuf,
-    void *data)
-{
-  GstDmapipeSink *self = data;
-
-  gst_dmapipe_mem_reg_buffer_idle (self->registry, dbuf);
-}
-
-static gpointer
-dispatch_thread (gpointer data)
-{
-  GstDmapipeSink *self = data;
-  GPtrArray *idle = g_ptr_array_new ();
-  struct pollfd pfd[2];
-
-  pfd[0].fd = dmapipe_server_get_fd (self->server);
-  pfd[0].events = POLLIN;
-  pfd[1].fd = self->wake_fd;
-  pfd[1].events = POLLIN;
-
-  for (;;) {
-    gint ret;
-
-    ret = poll (pfd, 2, -1);
-    if (ret < 0 && errno != EINTR) {
-      GST_ERROR_OBJECT (self, "poll: %s", g_strerror (errno));
-      break;
-    }
-    if (g_atomic_int_get (&self->thread_stop))
-      break;
-    if (ret <= 0 || !(pfd[0].revents & POLLIN))
-      continue;
-
-    g_mutex_lock (&self->lock);
-    ret = dmapipe_server_dispatch (self->server, 0);
-    if (ret < 0)
-      GST_ERROR_OBJECT (self, "dispatch: %s", g_strerror (-ret));
-    gst_dmapipe_mem_reg_collect (self->registry, self->server, self->frames);
-    /* a broadcast is a futex syscall even with nobody waiting */
-    if (self->waiters)
-      g_cond_broadcast (&self->cond);
-    gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
-    g_mutex_unlock (&self->lock);
-    gst_dmapipe_buffers_unref (idle);
-  }
-  g_ptr_array_free (idle, TRUE);
-  return NULL;
-}
-
-static gboolean
-server_start (GstDmapipeSink * self)
-{
-  struct dmapipe_server_options opts;
-  struct dmapipe_server *server;
-  GError *error = NULL;
-  gchar *path;
-
-  dmapipe_server_options_init (&opts);
-  GST_OBJECT_LOCK (self);
-  path = g_strdup (self->socket_path);
-  opts.lease_timeout_ms = self->lease_timeout;
-  opts.max_consumers = self->max_consumers;
-  opts.max_in_flight = self->max_in_flight;
-  GST_OBJECT_UNLOCK (self);
-
-  if (!path || !*path) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("No socket path set"), ("set the socket-path property"));
-    g_free (path);
-    return FALSE;
-  }
-  opts.path = path;
-  opts.producer_name = "gst";
-  opts.stream_name = NULL;      /* the socket's base name */
-  server = dmapipe_server_new (&opts);
-  if (!server) {
-    gint err = errno;
-
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-        ("Cannot serve on %s: %s", path, g_strerror (err)),
-        (err == EADDRINUSE ? "another producer is live on this socket" :
-            "dmapipe_server_new failed"));
-    g_free (path);
-    return FALSE;
-  }
-  dmapipe_server_set_idle_callback (server, on_buffer_idle, self);
-  GST_INFO_OBJECT (self, "serving on %s", path);
-  g_free (path);
-
-  self->server = server;
-  self->eos_sent = FALSE;
-  self->started = FALSE;
-  g_atomic_int_set (&self->thread_stop, 0);
-  self->thread = g_thread_try_new ("dmapipesink", dispatch_thread, self,
-      &error);
-  if (!self->thread) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot start a thread"),
-        ("%s", error->message));
-    g_clear_error (&error);
-    dmapipe_server_free (server);
-    self->server = NULL;
-    return FALSE;
-  }
-  return TRUE;
-}
-
-static void
-server_stop (GstDmapipeSink * self)
-{
-  GPtrArray *idle = g_ptr_array_new ();
-  guint64 one = 1;
-
-  if (self->thread) {
-    g_atomic_int_set (&self->thread_stop, 1);
-    if (write (self->wake_fd, &one, sizeof (one)) < 0)
-      GST_WARNING_OBJECT (self, "eventfd: %s", g_strerror (errno));
-    g_thread_join (self->thread);
-    self->thread = NULL;
-    if (read (self->wake_fd, &one, sizeof (one)) < 0 && errno != EAGAIN)
-      GST_WARNING_OBJECT (self, "eventfd: %s", g_strerror (errno));
-  }
-
-  g_mutex_lock (&self->lock);
-  /* EOS to every consumer and all leases dropped; no idle callbacks from
-   * here on, so the held buffers are released below */
-  dmapipe_server_free (self->server);
-  self->server = NULL;
-  gst_dmapipe_mem_reg_clear (self->registry);
-  gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
-  g_mutex_unlock (&self->lock);
-  gst_dmapipe_buffers_unref (idle);
-  g_ptr_array_free (idle, TRUE);
-}
 
 /* ---- GstBaseSink ------------------------------------------------------ */
 
@@ -327,7 +139,7 @@ gst_dmapipe_sink_start (GstBaseSink * bsink)
   self->flushing = FALSE;
   g_mutex_unlock (&self->lock);
 
-  if (!server_start (self)) {
+  if (!gst_dmapipe_sink_server_start (self)) {
     dmapipe_allocator_unref (self->allocator);
     self->allocator = NULL;
     return FALSE;
@@ -340,7 +152,7 @@ gst_dmapipe_sink_stop (GstBaseSink * bsink)
 {
   GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
 
-  server_stop (self);
+  gst_dmapipe_sink_server_stop (self);
   if (self->copy_pool) {
     gst_buffer_pool_set_active (self->copy_pool, FALSE);
     gst_clear_object (&self->copy_pool);
@@ -475,116 +287,6 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   return TRUE;
 }
 
-/* ---- waiting for consumers ---------------------------------------------- */
-
-/*
- * The sink's only two waits on consumers, each behind one function, until
- * the library offers them: wait_ready() (render(): the #wait-consumers
- * before the first frame, then room at block-policy consumers) and
- * drain_and_end() (EOS: queued frames out, then EOS, then releases, within
- * #drain-timeout). dmapipe_server_wait_consumers() is to replace the first
- * half of wait_ready() and dmapipe_server_drain() the body of
- * drain_and_end(). Both run under self->lock and sleep on self->cond,
- * which the dispatch thread signals after every dispatch and unlock()
- * on a flush.
- */
-
-/* True if a consumer that asked for backpressure has no room. */
-static gboolean
-consumer_blocked (GstDmapipeSink * self)
-{
-  struct dmapipe_consumer_stats stats[32];
-  gint n, i;
-
-  n = dmapipe_server_get_consumer_stats (self->server, stats,
-      G_N_ELEMENTS (stats));
-  for (i = 0; i < MIN (n, (gint) G_N_ELEMENTS (stats)); i++)
-    if (stats[i].policy == DMAPIPE_POLICY_BLOCK
-        && stats[i].queued >= stats[i].queue_depth)
-      return TRUE;
-  return FALSE;
-}
-
-static guint
-consumers_connected (GstDmapipeSink * self)
-{
-  struct dmapipe_server_stats stats;
-
-  dmapipe_server_get_stats (self->server, &stats);
-  return stats.consumers;
-}
-
-/* Waits (under self->lock) for the consumers #wait-consumers asks for and
- * for room at block-policy consumers. */
-static GstFlowReturn
-wait_ready (GstDmapipeSink * self, guint wait_consumers)
-{
-  gboolean logged = FALSE;
-
-  for (;;) {
-    gint64 until;
-
-    if (self->flushing)
-      return GST_FLOW_FLUSHING;
-    if (!self->started && consumers_connected (self) < wait_consumers) {
-      if (!logged)
-        GST_INFO_OBJECT (self, "waiting for %u consumer(s)", wait_consumers);
-    } else if (consumer_blocked (self)) {
-      if (!logged)
-        GST_LOG_OBJECT (self, "a block-policy consumer is full: waiting");
-    } else {
-      return GST_FLOW_OK;
-    }
-    logged = TRUE;
-    /* the dispatch thread signals after every event; the timeout only
-     * bounds a missed wakeup */
-    until = g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND;
-    self->waiters++;
-    g_cond_wait_until (&self->cond, &self->lock, until);
-    self->waiters--;
-  }
-}
-
-/*
- * At EOS, within #drain-timeout: consumers first get the frames queued for
- * them, then EOS; then the sink waits until they released every frame (or
- * left). Returning earlier would let the pipeline tear the server down under
- * consumers still reading: they would lose the end of the stream, and
- * upstream could reuse buffers they still read. The library says where the
- * end stands (dmapipe_server_drain_step()); the sink only waits, on its
- * condition, because its own thread dispatches the server and a flush must
- * be able to end the wait.
- */
-static void
-drain_and_end (GstDmapipeSink * self)
-{
-  gint64 deadline;
-  guint timeout;
-
-  GST_OBJECT_LOCK (self);
-  timeout = self->drain_timeout;
-  GST_OBJECT_UNLOCK (self);
-  deadline = g_get_monotonic_time () + timeout * G_TIME_SPAN_MILLISECOND;
-
-  g_mutex_lock (&self->lock);
-  while (self->server && !self->flushing
-      && dmapipe_server_drain_step (self->server) > 0) {
-    gboolean more;
-
-    self->waiters++;
-    more = g_cond_wait_until (&self->cond, &self->lock, deadline);
-    self->waiters--;
-    if (!more)
-      break;
-  }
-  /* out of time or flushing: EOS goes anyway, unsent frames are dropped */
-  if (self->server && !self->eos_sent) {
-    dmapipe_server_end_of_stream (self->server);
-    self->eos_sent = TRUE;
-  }
-  g_mutex_unlock (&self->lock);
-}
-
 /* ---- frames -------------------------------------------------------------- */
 
 /* The frame's capture time on CLOCK_MONOTONIC, as consumers expect. */
@@ -712,7 +414,7 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     g_mutex_unlock (&self->lock);
     return GST_FLOW_FLUSHING;
   }
-  fret = wait_ready (self, wait_consumers);
+  fret = gst_dmapipe_sink_wait_ready (self, wait_consumers);
   if (fret != GST_FLOW_OK) {
     g_mutex_unlock (&self->lock);
     return fret;
@@ -813,7 +515,7 @@ gst_dmapipe_sink_event (GstBaseSink * bsink, GstEvent * event)
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_EOS:
-      drain_and_end (self);
+      gst_dmapipe_sink_drain_and_end (self);
       post_stats (self);
       break;
     case GST_EVENT_FLUSH_STOP:
@@ -822,8 +524,8 @@ gst_dmapipe_sink_event (GstBaseSink * bsink, GstEvent * event)
        * or a new stream, consumers reconnect to a fresh one */
       if (self->eos_sent) {
         GST_INFO_OBJECT (self, "new stream after EOS: restarting the server");
-        server_stop (self);
-        if (!server_start (self)) {
+        gst_dmapipe_sink_server_stop (self);
+        if (!gst_dmapipe_sink_server_start (self)) {
           gst_event_unref (event);
           return FALSE;
         }

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What dmapipesink's files share: the element's instance struct, and the
+ * server side (gstdmapipesinkserver.c) that the element's methods
+ * (gstdmapipesink.c) call.
+ */
+#ifndef __GST_DMAPIPE_SINK_PRIVATE_H__
+#define __GST_DMAPIPE_SINK_PRIVATE_H__
+
+#include <gst/video/video.h>
+#include <dmapipe/dmapipe.h>
+
+#include "gstdmapipeclock.h"
+#include "gstdmapipememreg.h"
+#include "gstdmapipesink.h"
+
+G_BEGIN_DECLS
+
+GST_DEBUG_CATEGORY_EXTERN (gst_dmapipe_sink_debug);
+
+struct _GstDmapipeSink
+{
+  GstBaseSink parent;
+
+  /* properties, GST_OBJECT_LOCK */
+  gchar *socket_path;
+  gchar *allocator_name;
+  guint lease_timeout;
+  guint max_consumers;
+  guint max_in_flight;
+  guint wait_consumers;
+  guint drain_timeout;
+  guint stride_align;
+  gboolean strict;
+
+  /* streaming thread only */
+  GstVideoInfo info;
+  gboolean have_info;
+  guint32 fourcc;
+  GstBufferPool *copy_pool;
+  GstDmapipeClockCheck clock_check;
+
+  /* set in start(), cleared in stop() */
+  struct dmapipe_allocator *allocator;
+
+  /* The server is not thread-safe: the streaming thread and the dispatch
+   * thread use it under @lock. @cond is signalled after every dispatch
+   * and on unlock(). Lock order: GST_OBJECT_LOCK is never taken inside. */
+  GMutex lock;
+  GCond cond;
+  struct dmapipe_server *server;
+  GstDmapipeMemReg *registry;
+  GPtrArray *render_idle;       /* streaming thread: the registry's idle
+                                 * buffers, unref'd after render() unlocks */
+  guint waiters;                /* threads in g_cond_wait*() on @cond */
+  gboolean flushing;
+  gboolean eos_sent;
+  gboolean started;             /* a frame was queued since start */
+  guint64 frames;
+  guint64 own_drops;            /* frames this element could not queue */
+  guint64 copies;
+  guint64 copied_bytes;
+  guint64 sequence;
+
+  GThread *thread;
+  gint wake_fd;                 /* eventfd: stops the dispatch thread */
+  gint thread_stop;
+};
+
+/* Opens the server on #socket-path and starts its dispatch thread; posts an
+ * element error and returns FALSE on failure. */
+gboolean gst_dmapipe_sink_server_start (GstDmapipeSink * self);
+
+/* Stops the dispatch thread, ends the stream at once and frees the server
+ * and what the registry held. */
+void gst_dmapipe_sink_server_stop (GstDmapipeSink * self);
+
+/* Under self->lock: waits for #wait-consumers before the first frame and
+ * for room at block-policy consumers; GST_FLOW_FLUSHING on a flush. */
+GstFlowReturn gst_dmapipe_sink_wait_ready (GstDmapipeSink * self,
+    guint wait_consumers);
+
+/* At EOS, within #drain-timeout: queued frames, then EOS, then releases. */
+void gst_dmapipe_sink_drain_and_end (GstDmapipeSink * self);
+
+G_END_DECLS
+
+#endif /* __GST_DMAPIPE_SINK_PRIVATE_H__ */

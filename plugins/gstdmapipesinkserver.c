@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * dmapipesink's server side: the dmapipe server, the thread that
+ * dispatches it, and the sink's waits on consumers.
+ *
+ * Lifetime: gst_dmapipe_sink_server_start() (from start(), or after an
+ * EOS when a new stream begins) makes the server and the thread;
+ * gst_dmapipe_sink_server_stop() joins the thread, then frees the server
+ * under self->lock, which ends the stream for every consumer and gives
+ * back every buffer the registry held. The server is not thread-safe: the
+ * streaming thread and the dispatch thread only touch it under
+ * self->lock.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gstdmapipesink-private.h"
+
+#define GST_CAT_DEFAULT gst_dmapipe_sink_debug
+
+/* ---- the server and its dispatch thread --------------------------------- */
+
+/* The server is done with @dbuf: no consumer holds it any more. Called from
+ * inside dmapipe_server_queue() and _dispatch(), with self->lock held. */
+static void
+on_buffer_idle (struct dmapipe_server *server, struct dmapipe_buffer *dbuf,
+    void *data)
+{
+  GstDmapipeSink *self = data;
+
+  gst_dmapipe_mem_reg_buffer_idle (self->registry, dbuf);
+}
+
+static gpointer
+dispatch_thread (gpointer data)
+{
+  GstDmapipeSink *self = data;
+  GPtrArray *idle = g_ptr_array_new ();
+  struct pollfd pfd[2];
+
+  pfd[0].fd = dmapipe_server_get_fd (self->server);
+  pfd[0].events = POLLIN;
+  pfd[1].fd = self->wake_fd;
+  pfd[1].events = POLLIN;
+
+  for (;;) {
+    gint ret;
+
+    ret = poll (pfd, 2, -1);
+    if (ret < 0 && errno != EINTR) {
+      GST_ERROR_OBJECT (self, "poll: %s", g_strerror (errno));
+      break;
+    }
+    if (g_atomic_int_get (&self->thread_stop))
+      break;
+    if (ret <= 0 || !(pfd[0].revents & POLLIN))
+      continue;
+
+    g_mutex_lock (&self->lock);
+    ret = dmapipe_server_dispatch (self->server, 0);
+    if (ret < 0)
+      GST_ERROR_OBJECT (self, "dispatch: %s", g_strerror (-ret));
+    gst_dmapipe_mem_reg_collect (self->registry, self->server, self->frames);
+    /* a broadcast is a futex syscall even with nobody waiting */
+    if (self->waiters)
+      g_cond_broadcast (&self->cond);
+    gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
+    g_mutex_unlock (&self->lock);
+    gst_dmapipe_buffers_unref (idle);
+  }
+  g_ptr_array_free (idle, TRUE);
+  return NULL;
+}
+
+gboolean
+gst_dmapipe_sink_server_start (GstDmapipeSink * self)
+{
+  struct dmapipe_server_options opts;
+  struct dmapipe_server *server;
+  GError *error = NULL;
+  gchar *path;
+
+  dmapipe_server_options_init (&opts);
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->socket_path);
+  opts.lease_timeout_ms = self->lease_timeout;
+  opts.max_consumers = self->max_consumers;
+  opts.max_in_flight = self->max_in_flight;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!path || !*path) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("No socket path set"), ("set the socket-path property"));
+    g_free (path);
+    return FALSE;
+  }
+  opts.path = path;
+  opts.producer_name = "gst";
+  opts.stream_name = NULL;      /* the socket's base name */
+  server = dmapipe_server_new (&opts);
+  if (!server) {
+    gint err = errno;
+
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Cannot serve on %s: %s", path, g_strerror (err)),
+        (err == EADDRINUSE ? "another producer is live on this socket" :
+            "dmapipe_server_new failed"));
+    g_free (path);
+    return FALSE;
+  }
+  dmapipe_server_set_idle_callback (server, on_buffer_idle, self);
+  GST_INFO_OBJECT (self, "serving on %s", path);
+  g_free (path);
+
+  self->server = server;
+  self->eos_sent = FALSE;
+  self->started = FALSE;
+  g_atomic_int_set (&self->thread_stop, 0);
+  self->thread = g_thread_try_new ("dmapipesink", dispatch_thread, self,
+      &error);
+  if (!self->thread) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot start a thread"),
+        ("%s", error->message));
+    g_clear_error (&error);
+    dmapipe_server_free (server);
+    self->server = NULL;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+gst_dmapipe_sink_server_stop (GstDmapipeSink * self)
+{
+  GPtrArray *idle = g_ptr_array_new ();
+  guint64 one = 1;
+
+  if (self->thread) {
+    g_atomic_int_set (&self->thread_stop, 1);
+    if (write (self->wake_fd, &one, sizeof (one)) < 0)
+      GST_WARNING_OBJECT (self, "eventfd: %s", g_strerror (errno));
+    g_thread_join (self->thread);
+    self->thread = NULL;
+    if (read (self->wake_fd, &one, sizeof (one)) < 0 && errno != EAGAIN)
+      GST_WARNING_OBJECT (self, "eventfd: %s", g_strerror (errno));
+  }
+
+  g_mutex_lock (&self->lock);
+  /* EOS to every consumer and all leases dropped; no idle callbacks from
+   * here on, so the held buffers are released below */
+  dmapipe_server_free (self->server);
+  self->server = NULL;
+  gst_dmapipe_mem_reg_clear (self->registry);
+  gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
+  g_mutex_unlock (&self->lock);
+  gst_dmapipe_buffers_unref (idle);
+  g_ptr_array_free (idle, TRUE);
+}
+
+/* ---- waiting for consumers ---------------------------------------------- */
+
+/*
+ * The sink's only two waits on consumers: gst_dmapipe_sink_wait_ready()
+ * (render(): the #wait-consumers before the first frame, then room at
+ * block-policy consumers) and gst_dmapipe_sink_drain_and_end() (EOS:
+ * queued frames out, then EOS, then releases, within #drain-timeout, as
+ * the library's dmapipe_server_drain_step() says). They cannot block in
+ * the library's own waits (dmapipe_server_wait_consumers(),
+ * dmapipe_server_drain()): the dispatch thread runs the server, and a
+ * flush must end a wait. Both run under self->lock and sleep on
+ * self->cond, which the dispatch thread signals after every dispatch and
+ * unlock() on a flush.
+ */
+
+/* True if a consumer that asked for backpressure has no room. */
+static gboolean
+consumer_blocked (GstDmapipeSink * self)
+{
+  struct dmapipe_consumer_stats stats[32];
+  gint n, i;
+
+  n = dmapipe_server_get_consumer_stats (self->server, stats,
+      G_N_ELEMENTS (stats));
+  for (i = 0; i < MIN (n, (gint) G_N_ELEMENTS (stats)); i++)
+    if (stats[i].policy == DMAPIPE_POLICY_BLOCK
+        && stats[i].queued >= stats[i].queue_depth)
+      return TRUE;
+  return FALSE;
+}
+
+static guint
+consumers_connected (GstDmapipeSink * self)
+{
+  struct dmapipe_server_stats stats;
+
+  dmapipe_server_get_stats (self->server, &stats);
+  return stats.consumers;
+}
+
+/* Waits (under self->lock) for the consumers #wait-consumers asks for and
+ * for room at block-policy consumers. */
+GstFlowReturn
+gst_dmapipe_sink_wait_ready (GstDmapipeSink * self, guint wait_consumers)
+{
+  gboolean logged = FALSE;
+
+  for (;;) {
+    gint64 until;
+
+    if (self->flushing)
+      return GST_FLOW_FLUSHING;
+    if (!self->started && consumers_connected (self) < wait_consumers) {
+      if (!logged)
+        GST_INFO_OBJECT (self, "waiting for %u consumer(s)", wait_consumers);
+    } else if (consumer_blocked (self)) {
+      if (!logged)
+        GST_LOG_OBJECT (self, "a block-policy consumer is full: waiting");
+    } else {
+      return GST_FLOW_OK;
+    }
+    logged = TRUE;
+    /* the dispatch thread signals after every event; the timeout only
+     * bounds a missed wakeup */
+    until = g_get_monotonic_time () + 100 * G_TIME_SPAN_MILLISECOND;
+    self->waiters++;
+    g_cond_wait_until (&self->cond, &self->lock, until);
+    self->waiters--;
+  }
+}
+
+/*
+ * At EOS, within #drain-timeout: consumers first get the frames queued for
+ * them, then EOS; then the sink waits until they released every frame (or
+ * left). Returning earlier would let the pipeline tear the server down under
+ * consumers still reading: they would lose the end of the stream, and
+ * upstream could reuse buffers they still read. The library says where the
+ * end stands (dmapipe_server_drain_step()); the sink only waits, on its
+ * condition, because its own thread dispatches the server and a flush must
+ * be able to end the wait.
+ */
+void
+gst_dmapipe_sink_drain_and_end (GstDmapipeSink * self)
+{
+  gint64 deadline;
+  guint timeout;
+
+  GST_OBJECT_LOCK (self);
+  timeout = self->drain_timeout;
+  GST_OBJECT_UNLOCK (self);
+  deadline = g_get_monotonic_time () + timeout * G_TIME_SPAN_MILLISECOND;
+
+  g_mutex_lock (&self->lock);
+  while (self->server && !self->flushing
+      && dmapipe_server_drain_step (self->server) > 0) {
+    gboolean more;
+
+    self->waiters++;
+    more = g_cond_wait_until (&self->cond, &self->lock, deadline);
+    self->waiters--;
+    if (!more)
+      break;
+  }
+  /* out of time or flushing: EOS goes anyway, unsent frames are dropped */
+  if (self->server && !self->eos_sent) {
+    dmapipe_server_end_of_stream (self->server);
+    self->eos_sent = TRUE;
+  }
+  g_mutex_unlock (&self->lock);
+}
