@@ -79,6 +79,13 @@ n=$(fwht_frames "$DIR/a.fwht" 640 480) || fail "bad bitstream: $n"
 [ "$n" -eq 12 ] || fail "$n frames in the bitstream, want 12"
 ok "encode --device: 12 vcap frames imported by vicodec, 0 bytes copied"
 
+# the README's line: a group of pictures, the bitstream on stdout
+"$TOOL" encode --device "$VCAP" --size 640x480 --fps 10 --gop 10 -n 12 -q -o - \
+	> "$DIR/gop.fwht" 2> "$DIR/gop.log" || fail "encode --gop 10 -o -: $(cat "$DIR/gop.log")"
+n=$(fwht_frames "$DIR/gop.fwht" 640 480) || fail "bad bitstream on stdout: $n"
+[ "$n" -eq 12 ] || fail "$n frames on stdout, want 12"
+ok "encode --device --gop 10 -o -: 12 frames on stdout"
+
 # ---- the stride the encoder cannot take ----------------------------------------------
 "$TOOL" encode -d "$VCAP" -e "$ENC" -f NV12 --size 1008x480 --fps 10 --capture-stride 1024 -n 8 \
 	-o "$DIR/b.fwht" -q --json > "$DIR/b.json" 2> "$DIR/b.log" || fail "negotiated encode"
@@ -114,7 +121,8 @@ for size in 640x480 1008x480; do
 	sock=$DIR/s-$w.sock
 	bg serve-$w "$TOOL" serve -s "$sock" --size $size -f NV12 --fps 10 -q
 	wait_socket "$sock"
-	"$TOOL" encode -s "$sock" -e "$ENC" -n 6 -o "$DIR/s-$w.fwht" -q --json > "$DIR/s-$w.json" \
+	# --codec finds the encoder (vicodec is the only FWHT one)
+	"$TOOL" encode --socket "$sock" --codec fwht --frames 6 -o "$DIR/s-$w.fwht" -q --json > "$DIR/s-$w.json" \
 		2> "$DIR/s-$w.log" || fail "encode --socket $size"
 	[ "$(fwht_frames "$DIR/s-$w.fwht" "$w" 480)" -ge 6 ] || fail "socket bitstream $size"
 	if [ "$w" = 640 ]; then
@@ -136,11 +144,9 @@ ok "encode --socket: 640x480 imported; 1008x480 (rows padded to 1024) copied wit
 # ---- run ---------------------------------------------------------------------------
 # On a tmpfs without O_DIRECT (kernels before 6.6, the 6.1 lane) the
 # recorder falls back to buffered writes; the recording must check either way.
-record="record=$DIR/run.rec,policy=queue:8"
-# shellcheck disable=SC2086 # $record is one word or none
 "$TOOL" run -n 30 capture="$VIVID",format=NV12,size=640x480,fps=10 \
 	encode=fwht,out="$DIR/run.fwht",device="$ENC",policy=queue:4 \
-	$record serve="$DIR/run.sock" > "$DIR/run.log" 2>&1 &
+	record="$DIR/run.rec",policy=queue:8 serve="$DIR/run.sock" > "$DIR/run.log" 2>&1 &
 run=$!
 PIDS="$PIDS $run"
 wait_socket "$DIR/run.sock"
@@ -153,14 +159,12 @@ grep -q "copied: 0 bytes in 0 frames" "$DIR/run.log" || fail "run copied frames"
 grep -q "encode -> .*import: " "$DIR/run.log" || fail "run's encoder did not import"
 n=$(fwht_frames "$DIR/run.fwht" 640 480) || fail "run bitstream: $n"
 [ "$n" -ge 20 ] || fail "run encoded $n of 30 frames"
-if [ -n "$record" ]; then
-	"$TOOL" record --check "$DIR/run.rec" --verify none --json > "$DIR/check.json" 2>&1 ||
-		fail "the recording does not check"
-	[ "$(json_u64 "$DIR/check.json" frames)" -ge 20 ] ||
-		fail "the recording has $(json_u64 "$DIR/check.json" frames) frames"
-fi
+"$TOOL" record --check "$DIR/run.rec" --verify none --json > "$DIR/check.json" 2>&1 ||
+	fail "the recording does not check"
+[ "$(json_u64 "$DIR/check.json" frames)" -ge 20 ] ||
+	fail "the recording has $(json_u64 "$DIR/check.json" frames) frames"
 grep -q "consumer .*frames sent" "$DIR/run.log" || fail "the other process is not in the summary"
-ok "run: vivid -> fwht ($n frames)${record:+ + recording} + another process, 0 bytes copied"
+ok "run: vivid -> fwht ($n frames) + recording + another process, 0 bytes copied"
 
 # ---- the bitstream through the storage writer -----------------------------------------
 "$TOOL" encode -s @a -e "$ENC" --container dmapipe -o - > "$DIR/stdout.log" 2>&1

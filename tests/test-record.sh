@@ -65,6 +65,21 @@ assert c["sequence_first"] == 0 and c["sequence_last"] == 149, c
 EOF
 ok "record $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["frames_recorded"], "frames,", d["mode"])' "$DIR/record.json")"
 
+# the README's line: --duration ends the recording (the end says so) and
+# --progress reports on the way; the progress line comes every second
+"$DMAPIPE" serve --socket "$S" --size 320x240 --fps 30 -q >"$DIR/serve.log" 2>&1 &
+SERVE=$!
+PIDS="$PIDS $SERVE"
+wait_socket "$S"
+"$DMAPIPE" record --socket "$S" -o "$DIR/d.rec" --duration 2 --progress --json \
+	>"$DIR/d.json" 2>"$DIR/d.log" || fail "record --duration: $(cat "$DIR/d.log")"
+kill $SERVE
+wait $SERVE 2>/dev/null
+jcheck "$DIR/d.json" 'd["result"] == "ok" and d["end"] == "duration" and d["frames_recorded"] > 0'
+grep -q "^record: [0-9]* frames" "$DIR/d.log" || fail "--progress printed no progress line"
+"$DMAPIPE" record --check "$DIR/d.rec" -q >/dev/null || fail "check of the --duration recording"
+ok "--duration 2 --progress"
+
 # an existing file is not replaced without --force
 "$DMAPIPE" serve --socket "$S" --size 320x240 --fps 100 --frames 50 --wait-consumers 1 -q \
 	>"$DIR/serve.log" 2>&1 &

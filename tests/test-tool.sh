@@ -352,8 +352,11 @@ knob=/sys/dev/block/$(stat -c '%Hd:%Ld' "$DIR")/queue/max_sectors_kb
 before=$(cat "$knob" 2>/dev/null || echo none)
 "$DMAPIPE" bench -c 1 -n 200 -r 1 --latency-frames 5 --memcpy-runs 1 --size 640x480 \
 	--no-gst --storage-dir "$DIR" --storage-size 64 --storage-repeat 1 \
-	--storage-max-request 256 --json >"$DIR/bench-cap.json" 2>"$DIR/bench-cap.log" ||
+	--storage-max-request 256 --json --output "$DIR/bench-cap.md" >"$DIR/bench-cap.json" \
+	2>"$DIR/bench-cap.log" ||
 	fail "bench --storage-max-request"
+# --output wrote the markdown report beside the JSON, the storage section in it
+grep -q "^## .*[Ss]torage" "$DIR/bench-cap.md" || fail "bench --output wrote no storage section"
 [ "$(cat "$knob" 2>/dev/null || echo none)" = "$before" ] ||
 	fail "bench left $knob at $(cat "$knob"), not $before"
 if [ "$(id -u)" = 0 ] && [ -w "$knob" ]; then
