@@ -277,7 +277,7 @@ static void status_line(struct pipewire_cmd *p)
 		pw_stream_state_as_string(pipewire_node_get_state(p->node, NULL)),
 		(unsigned long long)st.frames_queued, (unsigned long long)st.frames_returned,
 		(unsigned long long)(st.dropped_unlinked + st.dropped_replaced +
-				     st.dropped_no_buffer),
+				     st.dropped_no_buffer + st.dropped_fence),
 		st.leases, (unsigned long long)cs.bytes);
 }
 
@@ -335,7 +335,8 @@ static void print_summary(struct pipewire_cmd *p)
 	dmapipe_client_get_stats(p->client, &cs);
 	dmapipe_get_copy_stats(&copies);
 	dmapipe_fourcc_to_string(p->format.fourcc, fourcc, sizeof(fourcc));
-	dropped = st.dropped_unlinked + st.dropped_replaced + st.dropped_no_buffer;
+	dropped = st.dropped_unlinked + st.dropped_replaced + st.dropped_no_buffer +
+		  st.dropped_fence;
 
 	if (p->json) {
 		struct json j;
@@ -378,6 +379,7 @@ static void print_summary(struct pipewire_cmd *p)
 		json_u64(&j, "dropped_unlinked", st.dropped_unlinked);
 		json_u64(&j, "dropped_replaced", st.dropped_replaced);
 		json_u64(&j, "dropped_no_buffer", st.dropped_no_buffer);
+		json_u64(&j, "dropped_fence", st.dropped_fence);
 		json_u64(&j, "producer_gaps", cs.sequence_gaps);
 		json_u64(&j, "leases_held", st.leases);
 		json_u64(&j, "leases_max", st.leases_max);
@@ -404,11 +406,12 @@ static void print_summary(struct pipewire_cmd *p)
 		printf("  stream      %s %ux%u, %s\n", fourcc, p->format.width, p->format.height,
 		       dmapipe_mem_kind_to_string(p->mem_kind));
 	printf("  frames      %llu received, %llu to PipeWire, %llu returned, %llu dropped "
-	       "(%llu with no consumer, %llu replaced, %llu without a PipeWire buffer)\n",
+	       "(%llu with no consumer, %llu replaced, %llu without a PipeWire buffer, "
+	       "%llu fence not signalled)\n",
 	       (unsigned long long)st.frames_received, (unsigned long long)st.frames_queued,
 	       (unsigned long long)st.frames_returned, (unsigned long long)dropped,
 	       (unsigned long long)st.dropped_unlinked, (unsigned long long)st.dropped_replaced,
-	       (unsigned long long)st.dropped_no_buffer);
+	       (unsigned long long)st.dropped_no_buffer, (unsigned long long)st.dropped_fence);
 	printf("  negotiation %llu formats, %llu renegotiations (%llu refused)\n",
 	       (unsigned long long)st.formats, (unsigned long long)st.renegotiations,
 	       (unsigned long long)st.renegotiations_refused);

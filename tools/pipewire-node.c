@@ -5,6 +5,7 @@
  * for why it is built this way).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,12 @@
  * any consumer to have been given it.
  */
 #define LAST_FRAME_NS (250 * 1000000ull)
+/*
+ * PipeWire 0.3.65 has no explicit sync for these consumers: a frame with
+ * an acquire fence goes out once the fence signalled, waited for this
+ * long at most, else dropped.
+ */
+#define FENCE_WAIT_MS 100
 /* Stuck this long with every lease held: say why, once. */
 #define STUCK_WARN_NS (2000 * 1000000ull)
 
@@ -300,6 +307,14 @@ static void handle_frame(struct pipewire_node *node, struct dmapipe_frame *frame
 	if (!slot) {
 		drop_frame(node, frame, &node->stats.dropped_no_buffer);
 		return;
+	}
+	if (frame->meta.acquire_fence >= 0) {
+		struct pollfd pfd = { .fd = frame->meta.acquire_fence, .events = POLLIN };
+
+		if (poll(&pfd, 1, FENCE_WAIT_MS) != 1) {
+			drop_frame(node, frame, &node->stats.dropped_fence);
+			return;
+		}
 	}
 	if (node->pending) {
 		release_frame(node, node->pending);

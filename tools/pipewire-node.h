@@ -42,6 +42,7 @@ struct pipewire_node_stats {
 	uint64_t dropped_unlinked;  /* no consumer, or formats not agreed yet */
 	uint64_t dropped_replaced;  /* PipeWire had not taken the previous one; a newer came */
 	uint64_t dropped_no_buffer; /* a buffer PipeWire has no buffer for (yet) */
+	uint64_t dropped_fence;     /* its acquire fence did not signal in time */
 	uint64_t formats;           /* formats PipeWire set on the node */
 	uint64_t renegotiations;    /* started by the node, each logged */
 	uint64_t renegotiations_refused; /* over max_renegotiations */
