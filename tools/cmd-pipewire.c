@@ -386,7 +386,7 @@ static void print_summary(struct pipewire_cmd *p)
 		json_u64(&j, "formats", st.formats);
 		json_u64(&j, "renegotiations", st.renegotiations);
 		json_u64(&j, "renegotiations_refused", st.renegotiations_refused);
-		json_u64(&j, "idle_cycles", st.idle_cycles);
+		json_u64(&j, "retriggers", st.retriggers);
 		json_u64(&j, "buffers_added", cs.buffers_added);
 		json_double(&j, "elapsed_s", elapsed);
 		json_double(&j, "fps", elapsed > 0 && st.frames_received > 1 ?

@@ -674,7 +674,7 @@ void pipewire_node_tick(struct pipewire_node *node)
 	collect_returned(node);
 	if (pw_stream_is_driving(node->stream) && queued_in_stream(node) > 0) {
 		/* the graph was still busy with the last cycle when it was queued */
-		node->stats.idle_cycles++;
+		node->stats.retriggers++;
 		trigger(node);
 		collect_returned(node);
 	}

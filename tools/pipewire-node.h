@@ -46,7 +46,7 @@ struct pipewire_node_stats {
 	uint64_t formats;           /* formats PipeWire set on the node */
 	uint64_t renegotiations;    /* started by the node, each logged */
 	uint64_t renegotiations_refused; /* over max_renegotiations */
-	uint64_t idle_cycles;       /* graph cycles started without a new frame */
+	uint64_t retriggers;        /* cycles started again for a frame the graph had not taken */
 	uint32_t buffers;           /* PipeWire buffers now */
 	uint32_t leases;            /* held now */
 	uint32_t leases_max;        /* most held at once */
