@@ -28,6 +28,12 @@ gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 linux-source-6.12 sparse dkms fio \
 debhelper dh-dkms lintian debootstrap man-db bash-completion zsh systemd"
 
+# `dmapipe pipewire` (docs/PIPEWIRE.md): libpipewire to build it; to test
+# it, the daemon and pw-cli/pw-link (pipewire, pipewire-bin) and
+# GStreamer's pipewiresrc as the consumer.
+BUILD_PACKAGES="$BUILD_PACKAGES libpipewire-0.3-dev"
+TEST_PACKAGES="$TEST_PACKAGES pipewire pipewire-bin gstreamer1.0-pipewire"
+
 # The real-kernel lane (tests/vm): QEMU, a static busybox for the initramfs,
 # Debian 12's stock kernel (6.1) and the 6.12 kernel from bookworm-security,
 # their headers (for the lane's test module and dmapipe's modules), kmod,

@@ -366,6 +366,59 @@ static void test_format_change(void)
 	test_pass("format change: new FORMAT and buffers, frames of the old format stay valid");
 }
 
+/*
+ * dmapipe_client_get_buffers(): the buffers are there before any frame,
+ * the frames name the same objects, and a format change replaces them.
+ */
+static void test_client_buffers(void)
+{
+	char *path = sock_path("buffers");
+	struct dmapipe_server *s = server_new(path, 0, 3);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_LATEST, 0, 2);
+	struct dmapipe_buffer *bufs[8];
+	struct dmapipe_format small = fmt_nv12;
+	uint32_t ids[8], first_ids[3];
+	struct dmapipe_frame *f;
+	int n;
+
+	check_int_eq(dmapipe_client_get_buffers(c, ids, bufs, 8), 0);
+	pump(s, &c, 1);
+	n = dmapipe_client_get_buffers(c, ids, bufs, 8);
+	check_int_eq(n, 3);
+	for (int i = 0; i < n; i++) {
+		check(bufs[i]);
+		check(i == 0 || ids[i] > ids[i - 1]);
+		check_int_eq(dmapipe_buffer_get_layout(bufs[i])->format.width, fmt_nv12.width);
+		first_ids[i] = ids[i];
+	}
+	/* fewer slots than buffers: the count is still the whole set */
+	check_int_eq(dmapipe_client_get_buffers(c, ids, NULL, 1), 3);
+	check_int_eq(ids[0], first_ids[0]);
+
+	produce(s, 1);
+	f = dmapipe_client_wait_frame(c, 2000);
+	check(f);
+	n = dmapipe_client_get_buffers(c, ids, bufs, 8);
+	for (int i = 0; i < n; i++)
+		if (ids[i] == f->buffer_id)
+			check(bufs[i] == f->buffer);
+	dmapipe_client_release_frame(c, f, -1);
+	pump(s, &c, 1);
+
+	small.width = 64;
+	small.height = 48;
+	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &small, 2), 0);
+	pump(s, &c, 1);
+	n = dmapipe_client_get_buffers(c, ids, bufs, 8);
+	check_int_eq(n, 2);
+	for (int i = 0; i < n; i++)
+		check_int_eq(dmapipe_buffer_get_layout(bufs[i])->format.width, 64);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("client buffers: listed before the first frame, replaced on a format change");
+}
+
 static void test_socket_paths(void)
 {
 	char *path = sock_path("stale");
@@ -897,6 +950,7 @@ int main(void)
 	test_eos_drops_unsent();
 	test_options_size();
 	test_drain_step();
+	test_client_buffers();
 
 	check_msg(test_count_fds() == fds_start, "fd leak: %d open at start, %d at end", fds_start,
 		  test_count_fds());

@@ -29,6 +29,7 @@ static const struct {
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
 	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
 	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },
+	{ "pipewire", cmd_pipewire, "publish a stream as a PipeWire video node, zero-copy" },
 };
 
 static void print_usage(FILE *out)

@@ -548,3 +548,21 @@ DMAPIPE_EXPORT void dmapipe_client_get_stats(const struct dmapipe_client *client
 {
 	*stats = client->stats;
 }
+
+DMAPIPE_EXPORT int dmapipe_client_get_buffers(const struct dmapipe_client *client, uint32_t *ids,
+					      struct dmapipe_buffer **buffers, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (uint32_t id = 0; id < MAX_IDS; id++) {
+		if (!client->buffers[id])
+			continue;
+		if (n < max) {
+			ids[n] = id;
+			if (buffers)
+				buffers[n] = client->buffers[id];
+		}
+		n++;
+	}
+	return (int)n;
+}

@@ -529,6 +529,21 @@ void dmapipe_client_get_stats(const struct dmapipe_client *client,
 			      struct dmapipe_client_stats *stats);
 
 /**
+ * The buffers the producer has added on the current connection and not
+ * removed, before any frame names them: for a consumer that hands the
+ * buffers on as a set (a PipeWire node, a device that imports them) and
+ * sets that up before the first frame. Fills up to @max entries of @ids
+ * with their ids, in increasing order, and of @buffers (if not NULL) with
+ * the buffers, without adding a reference: each stays valid until the
+ * next dispatch (a REMOVE_BUFFER or a lost connection drops it), so take
+ * one with dmapipe_buffer_ref() to keep it. A frame's buffer_id names
+ * the same buffer. Returns how many there are, which may be more than
+ * @max. Since 0.1.
+ */
+int dmapipe_client_get_buffers(const struct dmapipe_client *client, uint32_t *ids,
+			       struct dmapipe_buffer **buffers, unsigned int max);
+
+/**
  * Asks the producer on @path for its statistics (a monitor connection: no
  * frames, no fds), waiting up to @timeout_ms (negative: 5000) for the
  * answers. Fills @server and up to @max records into @consumers (either
