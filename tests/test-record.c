@@ -24,6 +24,10 @@
  *             scanned
  *   corrupt   bad files: truncated, wrong magic, a damaged frame header, a
  *             damaged index, too short, garbage, empty, missing
+ *   files     only regular files are written, truncated or removed: a
+ *             device node, a FIFO and a directory refused and left as
+ *             they were; a link to a file followed; a recording into the
+ *             caller's fd (dmapipe_recorder_new_fd()) and the fds refused
  *   options   options structs from older headers (shorter, as their size
  *             says) take defaults for the fields they lack, never the
  *             bytes past their end; longer ones from newer headers work
@@ -51,6 +55,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -894,6 +899,113 @@ static void test_corrupt(const char *dir)
 	test_pass("corrupt");
 }
 
+/* ---- files: what a recorder may write, truncate and remove ---------------------------- */
+
+/* A recorder for @path with overwrite: refused with @err, and nothing there changed. */
+static void expect_not_recorded(const char *path, int err)
+{
+	struct dmapipe_recorder_options o;
+	struct stat before, after;
+
+	dmapipe_recorder_options_init(&o);
+	o.overwrite = true;
+	check(lstat(path, &before) == 0);
+	check_msg(dmapipe_recorder_new(path, &o) == NULL && errno == err,
+		  "%s: %s, expected %s", path, strerror(errno), strerror(err));
+	check_msg(lstat(path, &after) == 0, "%s was removed", path);
+	check(after.st_ino == before.st_ino && after.st_mode == before.st_mode &&
+	      after.st_rdev == before.st_rdev && after.st_size == before.st_size);
+}
+
+/*
+ * Only regular files are written, truncated or removed: a device node, a
+ * FIFO (without a reader: the open must not block) and a directory named
+ * as the recording are refused with overwrite, and stay; a symbolic link
+ * to a regular file is followed and stays a link. A recording written into
+ * the caller's fd (dmapipe_recorder_new_fd()) reads back like any other,
+ * and the fd is refused when it cannot hold a recording.
+ */
+static void test_files(const char *dir)
+{
+	struct dmapipe_recorder_options o;
+	struct dmapipe_recording_info info;
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool("NV12", 320, 240, 3);
+	struct dmapipe_recorder *rec;
+	char path[512], link_path[512];
+	struct stat st;
+	int fd, pipefd[2];
+
+	snprintf(path, sizeof(path), "%s/null", dir);
+	if (mknod(path, S_IFCHR | 0666, makedev(1, 3)) == 0)
+		expect_not_recorded(path, EINVAL);
+	else
+		printf("no device node test: mknod: %s\n", strerror(errno));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	check(mkfifo(path, 0600) == 0);
+	expect_not_recorded(path, EINVAL);
+	snprintf(path, sizeof(path), "%s/subdir", dir);
+	check(mkdir(path, 0700) == 0);
+	expect_not_recorded(path, EINVAL);
+
+	/* a link to a regular file: the file is recorded into, the link stays */
+	snprintf(path, sizeof(path), "%s/target.rec", dir);
+	snprintf(link_path, sizeof(link_path), "%s/link.rec", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	check(fd >= 0 && write(fd, "old", 3) == 3);
+	close(fd);
+	check(symlink("target.rec", link_path) == 0);
+	dmapipe_recorder_options_init(&o);
+	o.overwrite = true;
+	o.done = on_done;
+	o.user_data = &c;
+	rec = dmapipe_recorder_new(link_path, &o);
+	check_msg(rec, "recording through a link: %s", strerror(errno));
+	for (uint64_t s = 0; s < 3; s++)
+		check_int_eq(record_one(rec, pool, s), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	check(lstat(link_path, &st) == 0 && S_ISLNK(st.st_mode));
+	check_int_eq(verify_file(path, 0, &info), 3);
+
+	/* into the caller's fd: a temporary file, recorded, then named */
+	snprintf(path, sizeof(path), "%s/tmp-XXXXXX", dir);
+	fd = mkstemp(path);
+	check(fd >= 0);
+	check(write(fd, "stale bytes", 11) == 11);
+	rec = dmapipe_recorder_new_fd(fd, &o);
+	check_msg(rec, "recorder_new_fd: %s", strerror(errno));
+	for (uint64_t s = 0; s < 5; s++)
+		check_int_eq(record_one(rec, pool, s), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	/* the caller's fd is still open and its own */
+	check(fcntl(fd, F_GETFD) >= 0);
+	close(fd);
+	check_int_eq(verify_file(path, 0, &info), 5);
+	check(info.closed);
+	check(unlink(path) == 0);
+
+	/* fds that cannot hold a recording: refused, and the file stays as it was */
+	fd = open(link_path, O_RDONLY);
+	check(fd >= 0);
+	check(dmapipe_recorder_new_fd(fd, &o) == NULL && errno == EINVAL);
+	close(fd);
+	fd = open(link_path, O_WRONLY | O_APPEND);
+	check(fd >= 0);
+	check(dmapipe_recorder_new_fd(fd, &o) == NULL && errno == EINVAL);
+	close(fd);
+	check_int_eq(verify_file(link_path, 0, &info), 3);
+	check(pipe(pipefd) == 0);
+	check(dmapipe_recorder_new_fd(pipefd[1], &o) == NULL && errno == EINVAL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	check(dmapipe_recorder_new_fd(-1, &o) == NULL && errno == EBADF);
+	check(dmapipe_recorder_new(NULL, &o) == NULL && errno == EINVAL);
+	dmapipe_pool_free(pool);
+	test_pass("files");
+}
+
 /* ---- options: structs from older (and newer) headers ----------------------------------- */
 
 static unsigned int null_user_data_calls;
@@ -1565,6 +1677,8 @@ int main(int argc, char **argv)
 		test_buffered(dir);
 	else if (strcmp(what, "options") == 0)
 		test_options(dir);
+	else if (strcmp(what, "files") == 0)
+		test_files(dir);
 	else if (strcmp(what, "fence") == 0)
 		test_fence(dir);
 	else if (strcmp(what, "kmod-path") == 0)

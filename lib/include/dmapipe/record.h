@@ -83,7 +83,11 @@ struct dmapipe_recorder_options {
 	uint32_t sync_interval_ms;
 	/** fallocate()d ahead of the write position, in bytes; default 256 MiB */
 	uint64_t prealloc_bytes;
-	/** replace an existing file; without it an existing file gives -EEXIST */
+	/**
+	 * dmapipe_recorder_new(): truncate an existing regular file; without
+	 * it an existing file gives -EEXIST. Ignored by
+	 * dmapipe_recorder_new_fd().
+	 */
 	bool overwrite;
 	dmapipe_recorder_done_func done;
 	void *user_data;
@@ -98,17 +102,39 @@ void dmapipe_recorder_options_init(struct dmapipe_recorder_options *options);
 /**
  * Creates the file @path (mode 0644), writes its superblock and allocates
  * the first space ahead. @options (NULL: the defaults) is copied, up to its
- * size field; @path is not kept. On failure the file is not left behind
- * (an existing one is never touched without overwrite). Returns a recorder
- * the caller frees with dmapipe_recorder_free(), or NULL with errno:
- * EEXIST; EINVAL (no @path, an options size that does not cover the size
- * field, O_DIRECT refused in DMAPIPE_RECORD_DIRECT mode); E2BIG (@options
- * from newer headers setting fields this library does not know); ENOSPC (the file
- * system is full already); ENOTSUP (built without liburing, or io_uring
- * unavailable); or the error of open/write. Since 0.1.
+ * size field; @path is not kept. Only regular files are written: a name
+ * that is a device node, a FIFO, a socket or a directory is refused
+ * (EINVAL) without being opened for writing, truncated or removed. With
+ * overwrite an existing regular file is truncated here, before any frame:
+ * a caller that must keep the old contents until the new recording holds
+ * frames creates a file of its own and uses dmapipe_recorder_new_fd(). On
+ * failure a file this call created is removed; one that existed is never
+ * removed. Returns a recorder the caller frees with
+ * dmapipe_recorder_free(), or NULL with errno: EEXIST; EINVAL (no @path,
+ * not a regular file, an options size that does not cover the size field,
+ * O_DIRECT refused in DMAPIPE_RECORD_DIRECT mode); E2BIG (@options from
+ * newer headers setting fields this library does not know); ENOSPC (the
+ * file system is full already); ENOTSUP (built without liburing, or
+ * io_uring unavailable); or the error of open/write. Since 0.1.
  */
 struct dmapipe_recorder *dmapipe_recorder_new(const char *path,
 					      const struct dmapipe_recorder_options *options);
+
+/**
+ * As dmapipe_recorder_new(), into a file the caller opened: @fd must be a
+ * regular file open for writing (O_WRONLY or O_RDWR) without O_APPEND. Its
+ * contents are replaced (it is truncated first). The recorder works on a
+ * duplicate of @fd, which it closes in dmapipe_recorder_free(); @fd stays
+ * the caller's. The file's status flags are shared with @fd: the recorder
+ * sets O_DIRECT on them. The recorder never names, renames or removes the
+ * file, so a caller can record into a temporary file and rename it once
+ * it holds frames (as dmapipe record does). Returns a recorder or NULL
+ * with errno: EBADF (@fd is not an open fd), EINVAL (not a regular file,
+ * read-only, O_APPEND, or as dmapipe_recorder_new()), or the errors of
+ * dmapipe_recorder_new(). Since 0.1.
+ */
+struct dmapipe_recorder *dmapipe_recorder_new_fd(int fd,
+						 const struct dmapipe_recorder_options *options);
 
 /**
  * Queues a frame for writing and takes a reference on @buffer until the
