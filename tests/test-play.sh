@@ -19,7 +19,9 @@
 # - bad input: bad command lines (exit 2); a missing file, a file of
 #   random bytes, an existing output without --force (left untouched), a
 #   format y4m cannot carry, a range outside the recording (exit 1, each
-#   with a clear message).
+#   with a clear message); outputs that are not regular files: a device
+#   node written into and never replaced, a link kept, a directory refused,
+#   "-" as stdout.
 #
 # Usage: test-play.sh PATH-TO-dmapipe PATH-TO-test-record
 
@@ -234,6 +236,27 @@ grep -q "exists" "$DIR/err.log" && grep -q -- "--force" "$DIR/err.log" || fail "
 [ "$(cat "$DIR/keep.y4m")" = "keep me" ] || fail "export replaced an existing file"
 "$DMAPIPE" export "$DIR/pace.rec" -o "$DIR/keep.y4m" --force -q || fail "export --force"
 head -c 9 "$DIR/keep.y4m" | grep -q YUV4MPEG2 || fail "--force did not replace the file"
+# only regular files are replaced: a device node is written into (it is
+# /dev/null's), never renamed over; a link stays a link and the file it names
+# is replaced; a directory is refused; "-" is stdout, the summary on stderr
+if mknod "$DIR/null" c 1 3 2>/dev/null; then
+	"$DMAPIPE" export "$DIR/pace.rec" -o "$DIR/null" --y4m --force -q || fail "export into a device node"
+	[ -c "$DIR/null" ] || fail "export --force replaced a device node"
+else
+	echo "not tested: a device node as the output (mknod is not allowed here)"
+fi
+printf 'old' >"$DIR/target.y4m"
+ln -s target.y4m "$DIR/link.y4m"
+"$DMAPIPE" export "$DIR/pace.rec" -o "$DIR/link.y4m" --force -q || fail "export through a link"
+[ -L "$DIR/link.y4m" ] || fail "export --force replaced the link itself"
+head -c 9 "$DIR/target.y4m" | grep -q YUV4MPEG2 || fail "export through a link did not write the file"
+mkdir "$DIR/adir.y4m"
+expect_status 1 export "$DIR/pace.rec" -o "$DIR/adir.y4m" --force
+grep -q "is a directory" "$DIR/err.log" && [ -d "$DIR/adir.y4m" ] || fail "a directory as the output"
+"$DMAPIPE" export "$DIR/pace.rec" -o - --y4m >"$DIR/stdout.y4m" 2>"$DIR/stdout.log" || fail "export -o -"
+cmp -s "$DIR/stdout.y4m" "$DIR/pace.y4m" || fail "export -o - wrote other bytes than the file export"
+grep -q "export: " "$DIR/stdout.log" || fail "export -o -: no summary on stderr"
+expect_status 2 export "$DIR/pace.rec" -o - --json
 # y4m cannot carry NV12: a clear refusal and no file
 expect_status 1 export "$DIR/a.rec" -o "$DIR/a.y4m"
 grep -q "y4m cannot carry NV12" "$DIR/err.log" && grep -q -- "--raw" "$DIR/err.log" ||

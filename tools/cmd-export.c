@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
+#include "output.h"
 
 static const char *const export_usage =
 	"Usage: dmapipe export FILE -o OUT [OPTIONS]\n"
@@ -122,8 +123,9 @@ struct export {
 	uint64_t row_bytes[DMAPIPE_MAX_PLANES];
 	uint32_t rows[DMAPIPE_MAX_PLANES];
 	uint64_t frame_bytes;
-	char *tmp_out, *tmp_side;
-	int fd;
+	struct output out, side;
+	int fd; /* out.fd */
+	FILE *report; /* the summary's stream: stderr when the export goes to stdout */
 	uint64_t frames, bytes, t0, t1;
 	uint64_t fps_num, fps_den;
 };
@@ -195,31 +197,11 @@ static void parse_args(struct export *e, int argc, char **argv)
 	}
 	if (e->y4m && e->sidecar)
 		usage_error("export", "--sidecar is for raw output; y4m carries its own header");
+	if (e->json && strcmp(e->output, "-") == 0)
+		usage_error("export", "--json prints on stdout, where -o - writes the frames");
 }
 
 /* ---- output files ---------------------------------------------------------------------- */
-
-/* A temporary name next to @path: the output appears only when complete. */
-static char *temp_name(const char *path)
-{
-	size_t n = strlen(path) + 32;
-	char *t = malloc(n);
-
-	if (t)
-		snprintf(t, n, "%s.partial-%ld", path, (long)getpid());
-	return t;
-}
-
-/* Moves @tmp to @path: replacing it with --force, else never. */
-static int publish(const struct export *e, const char *tmp, const char *path)
-{
-	if (e->force)
-		return rename(tmp, path) < 0 ? -errno : 0;
-	if (link(tmp, path) < 0)
-		return -errno;
-	unlink(tmp);
-	return 0;
-}
 
 static int write_all(int fd, struct iovec *iov, int n)
 {
@@ -420,7 +402,8 @@ static int write_sidecar(struct export *e, uint64_t last)
 	FILE *out;
 	int fd;
 
-	fd = open(e->tmp_side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* the stream gets its own fd: fclose() must not close the output's */
+	fd = fcntl(e->side.fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return -errno;
 	out = fdopen(fd, "w");
@@ -474,13 +457,6 @@ static int write_sidecar(struct export *e, uint64_t last)
 	return fclose(out) == 0 ? 0 : -errno;
 }
 
-static bool exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
 static int run(struct export *e)
 {
 	uint64_t last = e->count ? e->first + e->count - 1 : e->info.frames - 1;
@@ -529,25 +505,17 @@ static int run(struct export *e)
 			"layout\n", e->fourcc, (unsigned long long)e->f0.layout.format.modifier);
 		return -ENOTSUP;
 	}
-	bool sidecar = !e->y4m && !e->bitstream;
+	bool sidecar = !e->y4m && !e->bitstream && e->sidecar;
+	unsigned int flags = e->force ? OUTPUT_FORCE : 0;
 
-	if (!e->force && (exists(e->output) || (sidecar && exists(e->sidecar)))) {
-		fprintf(stderr, "dmapipe export: %s exists (--force replaces it)\n",
-			exists(e->output) ? e->output : e->sidecar);
-		return -EEXIST;
-	}
-	frame_rate(e, last);
-	e->tmp_out = temp_name(e->output);
-	e->tmp_side = sidecar ? temp_name(e->sidecar) : NULL;
-	if (!e->tmp_out || (sidecar && !e->tmp_side))
-		return -ENOMEM;
-	e->fd = open(e->tmp_out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (e->fd < 0) {
-		ret = -errno;
-		fprintf(stderr, "dmapipe export: cannot create %s: %s\n", e->tmp_out,
-			strerror(errno));
+	/* both names are checked before anything is written (output.h) */
+	ret = output_open(&e->out, "export", e->output, flags);
+	if (ret == 0 && sidecar)
+		ret = output_open(&e->side, "export", e->sidecar, flags);
+	if (ret < 0)
 		return ret;
-	}
+	e->fd = e->out.fd;
+	frame_rate(e, last);
 	e->t0 = now_ns();
 	if (e->y4m) {
 		char hdr[128];
@@ -589,26 +557,19 @@ static int run(struct export *e)
 	free(mem);
 	if (ret == 0 && stop_requested)
 		ret = -EINTR;
-	if (ret == 0 && fsync(e->fd) < 0)
-		ret = -errno;
-	if (close(e->fd) < 0 && ret == 0)
-		ret = -errno;
-	e->fd = -1;
 	e->t1 = now_ns();
 	if (ret == 0 && sidecar) {
 		ret = write_sidecar(e, last);
-		if (ret == 0)
-			ret = publish(e, e->tmp_side, e->sidecar);
 		if (ret < 0)
 			fprintf(stderr, "dmapipe export: writing the sidecar %s: %s\n", e->sidecar,
 				strerror(-ret));
+		else
+			ret = output_close(&e->side, true);
 	}
-	if (ret == 0) {
-		ret = publish(e, e->tmp_out, e->output);
-		if (ret < 0)
-			fprintf(stderr, "dmapipe export: cannot create %s: %s\n", e->output,
-				strerror(-ret));
-	}
+	/* the output takes its name only now, complete (and after its sidecar) */
+	if (ret == 0)
+		ret = output_close(&e->out, true);
+	e->fd = -1;
 	return ret;
 }
 
@@ -616,6 +577,7 @@ static void print_summary(const struct export *e)
 {
 	double elapsed = e->t1 > e->t0 ? (double)(e->t1 - e->t0) * 1e-9 : 0;
 	struct dmapipe_copy_stats copies;
+	FILE *out;
 
 	dmapipe_get_copy_stats(&copies);
 	if (e->json) {
@@ -648,31 +610,37 @@ static void print_summary(const struct export *e)
 	}
 	if (e->quiet)
 		return;
+	out = e->report;
 	if (e->bitstream) {
-		printf("export: %s -> %s (the %s bitstream, %ux%u)\n"
-		       "  frames      %llu packets, %llu bytes, read with %s\n", e->file, e->output,
-		       e->fourcc, e->f0.layout.format.width, e->f0.layout.format.height,
-		       (unsigned long long)e->frames, (unsigned long long)e->bytes,
-		       e->info.direct ? "O_DIRECT" : "the page cache");
+		fprintf(out, "export: %s -> %s (the %s bitstream, %ux%u)\n"
+			"  frames      %llu packets, %llu bytes, read with %s\n", e->file, e->output,
+			e->fourcc, e->f0.layout.format.width, e->f0.layout.format.height,
+			(unsigned long long)e->frames, (unsigned long long)e->bytes,
+			e->info.direct ? "O_DIRECT" : "the page cache");
 		return;
 	}
-	printf("export: %s -> %s (%s%s%s)\n", e->file, e->output, e->y4m ? "y4m C" : "raw",
-	       e->y4m ? e->names->y4m : ", sidecar ", e->y4m ? "" : e->sidecar);
-	printf("  frames      %llu, %s %ux%u, %llu bytes each (strides dropped), %llu/%llu fps\n",
-	       (unsigned long long)e->frames, e->fourcc, e->f0.layout.format.width,
-	       e->f0.layout.format.height, (unsigned long long)e->frame_bytes,
-	       (unsigned long long)e->fps_num, (unsigned long long)e->fps_den);
-	printf("  rate        %.1f MB/s over %.2f s, read with %s\n",
-	       elapsed > 0 ? (double)e->bytes / elapsed / 1e6 : 0.0, elapsed,
-	       e->info.direct ? "O_DIRECT" : "the page cache");
-	printf("  copied      %llu pixel bytes in this process (rows are gathered with writev);\n"
-	       "              the kernel copied the %llu bytes written into the page cache:\n"
-	       "              the output is an ordinary file\n",
-	       (unsigned long long)copies.bytes, (unsigned long long)e->bytes);
+	if (e->y4m)
+		fprintf(out, "export: %s -> %s (y4m C%s)\n", e->file, e->output, e->names->y4m);
+	else
+		fprintf(out, "export: %s -> %s (raw, %s%s)\n", e->file, e->output,
+			e->sidecar ? "sidecar " : "no sidecar", e->sidecar ? e->sidecar : "");
+	fprintf(out, "  frames      %llu, %s %ux%u, %llu bytes each (strides dropped), "
+		"%llu/%llu fps\n", (unsigned long long)e->frames, e->fourcc,
+		e->f0.layout.format.width, e->f0.layout.format.height,
+		(unsigned long long)e->frame_bytes, (unsigned long long)e->fps_num,
+		(unsigned long long)e->fps_den);
+	fprintf(out, "  rate        %.1f MB/s over %.2f s, read with %s\n",
+		elapsed > 0 ? (double)e->bytes / elapsed / 1e6 : 0.0, elapsed,
+		e->info.direct ? "O_DIRECT" : "the page cache");
+	fprintf(out, "  copied      %llu pixel bytes in this process (rows are gathered with "
+		"writev);\n"
+		"              the kernel copied the %llu bytes written into the page cache:\n"
+		"              the output is an ordinary file\n",
+		(unsigned long long)copies.bytes, (unsigned long long)e->bytes);
 	if (!e->y4m && e->names && e->names->ffmpeg)
-		printf("  use         ffmpeg -f rawvideo -pix_fmt %s -s %ux%u -r %llu/%llu -i %s\n",
-		       e->names->ffmpeg, e->f0.layout.format.width, e->f0.layout.format.height,
-		       (unsigned long long)e->fps_num, (unsigned long long)e->fps_den, e->output);
+		fprintf(out, "  use         ffmpeg -f rawvideo -pix_fmt %s -s %ux%u -r %llu/%llu -i %s\n",
+			e->names->ffmpeg, e->f0.layout.format.width, e->f0.layout.format.height,
+			(unsigned long long)e->fps_num, (unsigned long long)e->fps_den, e->output);
 }
 
 int cmd_export(int argc, char **argv)
@@ -685,7 +653,9 @@ int cmd_export(int argc, char **argv)
 	e.y4m = -1;
 	e.fd = -1;
 	parse_args(&e, argc, argv);
-	if (!e.y4m && !e.sidecar) {
+	/* the frames go to stdout with -o -: a sidecar only when named, the summary on stderr */
+	e.report = strcmp(e.output, "-") == 0 ? stderr : stdout;
+	if (!e.y4m && !e.sidecar && e.report == stdout) {
 		size_t n = strlen(e.output) + 6;
 
 		side = malloc(n);
@@ -711,16 +681,11 @@ int cmd_export(int argc, char **argv)
 	} else {
 		ret = run(&e);
 	}
-	if (e.fd >= 0)
-		close(e.fd);
-	if (e.tmp_out)
-		unlink(e.tmp_out);
-	if (e.tmp_side)
-		unlink(e.tmp_side);
+	/* a failed export leaves nothing of its own (output.h) */
+	output_close(&e.side, false);
+	output_close(&e.out, false);
 	if (ret == 0)
 		print_summary(&e);
-	free(e.tmp_out);
-	free(e.tmp_side);
 	free(side);
 	dmapipe_recording_close(e.rec);
 	return ret == 0 ? 0 : 1;
