@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
+#include "output.h"
 
 /* The recording stopped because the file system is full; the file is consistent. */
 #define EXIT_DISK_FULL 3
@@ -28,6 +29,10 @@ static const char *const record_usage =
 	"with dmapipe.ko or udmabuf buffers when there are some, docs/V4L2.md), and a\n"
 	"buffer goes back to the device as soon as its frame is on the disk. When the\n"
 	"disk is behind, frames are dropped (counted) and the device keeps capturing.\n"
+	"Until its first frame is on the disk the recording is FILE.partial-XXXXXX, next\n"
+	"to FILE; it takes the name FILE then (replacing an old FILE only with --force).\n"
+	"A recorder killed before that leaves it there; a failed recording leaves\n"
+	"nothing, and an old FILE as it was. Only regular files are written or replaced.\n"
 	"\n"
 	"--check reads every frame of a recording back and verifies it against the\n"
 	"test pattern (docs/PATTERN.md); a recording whose writer died is scanned.\n"
@@ -35,7 +40,8 @@ static const char *const record_usage =
 	"\n"
 	"Options:\n"
 	"  -s, --socket PATH       the producer's socket (or @name; also as an operand)\n"
-	"  -o, --output FILE       the recording to create\n"
+	"  -o, --output FILE       the recording to create; - is stdout, which must then\n"
+	"                          be a regular file (> FILE)\n"
 	"  -d, --device PATH       record this V4L2 capture device instead of a socket\n"
 	"      --size WxH          with --device: the frame size (default: the device's)\n"
 	"  -f, --format FOURCC     with --device: the pixel format (default: the device's)\n"
@@ -44,7 +50,8 @@ static const char *const record_usage =
 	"                          struct-page mappings where possible), export or import\n"
 	"      --buffers N         with --device: capture buffers (default 8)\n"
 	"      --allocator NAME    with --device: import mode's allocator\n"
-	"      --force             replace FILE if it exists\n"
+	"      --force             replace FILE if it is a regular file: the old one stays\n"
+	"                          until the first frame of the new one is on the disk\n"
 	"  -n, --frames N          stop after N frames, 0 = until end of stream (default 0)\n"
 	"      --duration S        stop after S seconds (default: no limit)\n"
 	"      --direct            O_DIRECT or fail (default: O_DIRECT, buffered if refused)\n"
@@ -109,6 +116,9 @@ struct record {
 	struct dmapipe_client *client;
 	struct dmapipe_frame_meta meta; /* a device frame's, until it is submitted */
 	struct dmapipe_recorder *rec;
+	struct output out;
+	bool force;
+	FILE *report; /* the summary: stdout, or stderr when the recording goes there */
 	uint64_t submitted, refused, released;
 	uint64_t t0, t1;
 	const char *end;
@@ -189,7 +199,7 @@ static void parse_args(struct record *r, int argc, char **argv)
 			r->allocator = optarg;
 			break;
 		case OPT_FORCE:
-			r->ropts.overwrite = true;
+			r->force = true;
 			break;
 		case 'n':
 			r->frames = opt_u64("record", "--frames", optarg);
@@ -268,6 +278,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 		usage_error("record", "--socket PATH or --device PATH is required");
 	if (!r->output)
 		usage_error("record", "-o FILE is required");
+	if (r->json && strcmp(r->output, "-") == 0)
+		usage_error("record", "--json prints on stdout, where -o - writes the recording");
 }
 
 /* ---- --check and --repair ----------------------------------------------------- */
@@ -673,9 +685,13 @@ static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, 
 	struct record *r = user_data;
 
 	(void)rec;
-	(void)status;
 	r->src->give_back(r, frame_data);
 	r->released++;
+	/* the recording takes its name once a frame of it is on the disk */
+	if (status == 0 && !r->out.published && output_publish(&r->out) < 0 && !r->error) {
+		r->end = "error";
+		r->error = true;
+	}
 }
 
 static void progress_line(struct record *r, uint64_t now)
@@ -837,6 +853,7 @@ static void print_summary(struct record *r, int finish_ret)
 				ok ? "ok" : "failed");
 		json_string(&j, "end", r->end);
 		json_string(&j, "file", r->output);
+		json_bool(&j, "file_written", r->out.published);
 		json_string(&j, "mode", mode);
 		json_u64(&j, "block_size", rs.block_size);
 		json_string(&j, "source", r->device ? "device" : "socket");
@@ -877,28 +894,32 @@ static void print_summary(struct record *r, int finish_ret)
 		json_finish(&j);
 		return;
 	}
-	printf("record: %s (%s)\n", r->disk_full || finish_ret == -ENOSPC ?
-	       "stopped: the disk is full, the recording is closed and consistent" :
-	       ok ? "ok" : "FAILED", r->end);
-	printf("  file        %s, %llu bytes, %s I/O, block %u\n", r->output,
-	       (unsigned long long)rs.file_size, mode, rs.block_size);
-	printf("  frames      %llu recorded, %llu dropped (%llu %s, "
-	       "%llu with the disk behind), %llu failed, %llu format changes\n",
-	       (unsigned long long)rs.frames_written, (unsigned long long)drops,
-	       (unsigned long long)gaps, r->device ? "lost by the device" :
-	       "by the producer's policy", (unsigned long long)r->refused,
-	       (unsigned long long)rs.frames_failed, (unsigned long long)rs.format_changes);
-	printf("  rate        %.1f MB/s, %.1f fps over %.2f s\n",
-	       elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0.0,
-	       elapsed > 0 ? (double)rs.frames_written / elapsed : 0.0, elapsed);
-	printf("  paths      ");
+	fprintf(r->report, "record: %s (%s)\n", r->disk_full || finish_ret == -ENOSPC ?
+		"stopped: the disk is full, the recording is closed and consistent" :
+		ok ? "ok" : "FAILED", r->end);
+	if (r->out.published)
+		fprintf(r->report, "  file        %s, %llu bytes, %s I/O, block %u\n", r->output,
+			(unsigned long long)rs.file_size, mode, rs.block_size);
+	else
+		fprintf(r->report, "  file        %s not written: the recording failed before its "
+			"first frame (a file of that name is as it was)\n", r->output);
+	fprintf(r->report, "  frames      %llu recorded, %llu dropped (%llu %s, "
+		"%llu with the disk behind), %llu failed, %llu format changes\n",
+		(unsigned long long)rs.frames_written, (unsigned long long)drops,
+		(unsigned long long)gaps, r->device ? "lost by the device" :
+		"by the producer's policy", (unsigned long long)r->refused,
+		(unsigned long long)rs.frames_failed, (unsigned long long)rs.format_changes);
+	fprintf(r->report, "  rate        %.1f MB/s, %.1f fps over %.2f s\n",
+		elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0.0,
+		elapsed > 0 ? (double)rs.frames_written / elapsed : 0.0, elapsed);
+	fprintf(r->report, "  paths      ");
 	for (int p = 0; p < DMAPIPE_RECORD_PATH_COUNT; p++)
 		if (rs.path_bytes[p])
-			printf(" %s %.1f MB", dmapipe_record_path_to_string(p),
-			       (double)rs.path_bytes[p] / 1e6);
-	printf("\n  copied      %llu pixel bytes%s\n", (unsigned long long)rs.bytes_copied,
-	       rs.bytes_copied ? " (the buffers' mappings could not feed direct I/O)" :
-	       " (zero-copy)");
+			fprintf(r->report, " %s %.1f MB", dmapipe_record_path_to_string(p),
+				(double)rs.path_bytes[p] / 1e6);
+	fprintf(r->report, "\n  copied      %llu pixel bytes%s\n", (unsigned long long)rs.bytes_copied,
+		rs.bytes_copied ? " (the buffers' mappings could not feed direct I/O)" :
+		" (zero-copy)");
 }
 
 int cmd_record(int argc, char **argv)
@@ -931,14 +952,21 @@ int cmd_record(int argc, char **argv)
 	r.ropts.user_data = &r;
 
 	install_stop_signals();
-	if (r.src->open(&r) < 0)
+	/* before anything else: a name that must not be replaced ends it here */
+	if (output_open(&r.out, "record", r.output,
+			OUTPUT_SEEKABLE | (r.force ? OUTPUT_FORCE : 0)) < 0)
 		return 1;
-	r.rec = dmapipe_recorder_new(r.output, &r.ropts);
+	r.report = r.out.kind == OUTPUT_STDOUT ? stderr : stdout;
+	if (r.src->open(&r) < 0) {
+		output_close(&r.out, false);
+		return 1;
+	}
+	r.rec = dmapipe_recorder_new_fd(r.out.fd, &r.ropts);
 	if (!r.rec) {
 		int err = errno;
 
-		fprintf(stderr, "dmapipe record: cannot record to %s: %s%s\n", r.output,
-			strerror(err), err == EEXIST ? " (--force replaces it)" : "");
+		fprintf(stderr, "dmapipe record: cannot record to %s: %s\n", r.output, strerror(err));
+		output_close(&r.out, false);
 		dmapipe_client_free(r.client);
 		dmapipe_v4l2_source_free(r.source);
 		return err == ENOSPC ? EXIT_DISK_FULL : 1;
@@ -954,6 +982,13 @@ int cmd_record(int argc, char **argv)
 		r.last_ns = r.t0;
 		progress_line(&r, now_ns());
 	}
+	/*
+	 * A recording with frames has its name already; one without takes it
+	 * only if the run succeeded (a stream that ended before its first
+	 * frame), else it goes and an old file stays as it was.
+	 */
+	if (output_close(&r.out, !r.error && finish_ret == 0) < 0)
+		r.error = true;
 	print_summary(&r, finish_ret);
 	if (r.disk_full)
 		status = EXIT_DISK_FULL;
