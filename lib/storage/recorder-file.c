@@ -44,6 +44,8 @@ static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64
 		.frame_count = rec->ix.n_entries,
 		.data_end = rec->data_end,
 		.max_frames = rec->opts.max_frames,
+		.fps_num = rec->opts.fps_den ? rec->opts.fps_num : 0,
+		.fps_den = rec->opts.fps_num ? rec->opts.fps_den : 0,
 	};
 
 	memcpy(sb.id, rec->id, sizeof(sb.id));

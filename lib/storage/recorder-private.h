@@ -68,6 +68,7 @@ struct rec_frame {
 	struct rec_op fence_op;
 	unsigned int pending;
 	int status;
+	bool checksum;          /* its payload gets a CRC32C when its pixels are final */
 	bool header_submitted;
 	bool complete;
 };

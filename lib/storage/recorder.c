@@ -349,6 +349,11 @@ static struct dmapipe_recorder *recorder_new(const char *path, int fd,
 		rec->opts.max_frames = 256;
 	if (rec->opts.prealloc_bytes == 0)
 		rec->falloc_unsupported = true; /* asked for none */
+	if (rec->opts.checksum > DMAPIPE_RECORD_CHECKSUM_NONE) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	rec->stats.checksum = rec->opts.checksum;
 
 	if (getrandom(rec->id, sizeof(rec->id), 0) != sizeof(rec->id)) {
 		ret = -errno;
