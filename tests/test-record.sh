@@ -7,7 +7,10 @@
 # consistent file); bad command lines (exit 2) and bad files (exit 1);
 # outputs: only regular files replaced, and only by a recording that holds
 # frames; device nodes, FIFOs, directories and links left as they were;
-# "-" as stdout.
+# "-" as stdout; --check on content that is not the pattern (passes, says
+# what it could not check), with --checksum (finds 256 KiB of damage), on a
+# file cut after it was closed (fails), and --repair of an overwritten
+# superblock.
 #
 # Usage: test-record.sh PATH-TO-dmapipe
 
@@ -146,6 +149,60 @@ grep -q "record: ok" "$DIR/stdout.log" || fail "record -o -: no summary on stder
 "$DMAPIPE" record --check "$DIR/stdout.rec" --json >"$DIR/scheck.json" 2>/dev/null || fail "check of -o -"
 jcheck "$DIR/scheck.json" 'd["frames"] > 0 and d["closed"]'
 ok "outputs: device node, FIFO, directory refused and kept; a failed --force keeps the old file; links kept; - is stdout"
+
+# ---- --check: what it can and cannot tell ----------------------------------------
+# A stream that is not the test pattern (predrawn: buffer k holds pattern
+# frame k) checks by default: its frames are read and counted, and --check
+# says they could not be compared with anything. With --checksum they are
+# compared with their checksums: 256 KiB of random bytes in the middle of the
+# file fail it (they pass without a checksum: nothing says what the pixels
+# were). A closed recording cut short afterwards fails; one whose first
+# block was overwritten fails, --repair recovers every frame from the frame
+# headers, and it checks after.
+rec_predrawn() {
+	"$DMAPIPE" serve --socket "$S" --size 640x480 --format NV12 --fps 100 --frames 30 \
+		--predrawn --wait-consumers 1 -q >"$DIR/serve.log" 2>&1 &
+	SERVE=$!
+	PIDS="$PIDS $SERVE"
+	wait_socket "$S"
+	"$DMAPIPE" record --socket "$S" --policy queue:30 -o "$@" -q --json \
+		>"$DIR/p-record.json" 2>"$DIR/p-record.log" || fail "record $*"
+	wait "$SERVE" 2>/dev/null
+}
+rec_predrawn "$DIR/p.rec"
+"$DMAPIPE" record --check "$DIR/p.rec" >"$DIR/pcheck.out" 2>"$DIR/pcheck.log" ||
+	fail "--check failed a recording that is not the test pattern"
+grep -q "not checked" "$DIR/pcheck.out" || fail "--check does not say what it could not check"
+rec_predrawn "$DIR/sum.rec" --checksum
+jcheck "$DIR/p-record.json" 'd["frames_checksummed"] == d["frames_recorded"] > 0 and d["checksum_cpu_ns"] > 0'
+"$DMAPIPE" record --check "$DIR/sum.rec" --json >"$DIR/sumcheck.json" 2>/dev/null || fail "--check --checksum"
+jcheck "$DIR/sumcheck.json" 'd["frames_verified_checksum"] == d["frames"] == d["frames_verified"] > 0'
+size=$(stat -c %s "$DIR/p.rec")
+for f in p sum; do
+	head -c 262144 /dev/urandom | dd of="$DIR/$f.rec" bs=4096 seek=$((size / 4096 / 2)) \
+		conv=notrunc status=none
+done
+"$DMAPIPE" record --check "$DIR/p.rec" -q >/dev/null 2>&1 ||
+	fail "damage without checksums: --check cannot know, and must not claim a failure"
+expect_status 1 record --check "$DIR/sum.rec"
+grep -q "differ from the checksum" "$DIR/err.log" || fail "damaged pixels: no clear message"
+rec_predrawn "$DIR/cut.rec"
+head -c $(($(stat -c %s "$DIR/cut.rec") - 4096)) "$DIR/cut.rec" >"$DIR/cut2.rec"
+expect_status 1 record --check "$DIR/cut2.rec"
+grep -q "cut after it was closed" "$DIR/out.log" || fail "a truncated recording: no clear message"
+expect_status 0 record --check "$DIR/cut.rec" -q
+frames=$(json_u64 "$DIR/p-record.json" frames_recorded)
+head -c 4096 /dev/urandom | dd of="$DIR/cut.rec" conv=notrunc status=none
+expect_status 1 record --check "$DIR/cut.rec"
+grep -q -- "--repair recovers it" "$DIR/err.log" || fail "a damaged superblock: no hint at --repair"
+"$DMAPIPE" record --repair "$DIR/cut.rec" >"$DIR/repair-sb.out" 2>&1 || fail "repair of a damaged superblock"
+grep -q "$frames frames recovered" "$DIR/repair-sb.out" || fail "repair did not recover all $frames frames"
+"$DMAPIPE" record --check "$DIR/cut.rec" --verify full --json >"$DIR/sbcheck.json" 2>/dev/null &&
+	fail "the predrawn frames passed --verify full"
+"$DMAPIPE" record --check "$DIR/cut.rec" --json >"$DIR/sbcheck.json" 2>/dev/null ||
+	fail "--check after repairing the superblock"
+jcheck "$DIR/sbcheck.json" "d['frames'] == $frames and d['closed'] and d['damage'] is None"
+ok "--check: other content counted, a checksum finds damaged pixels, a cut or damaged file fails, --repair rebuilds a superblock"
 
 # ---- kill -9 mid-recording, check (scan), repair ------------------------------
 
