@@ -15,6 +15,14 @@
  * (writev), so this program copies no pixel in user space. The output is
  * an ordinary file: the kernel copies what is written into the page cache,
  * and the summary says so.
+ *
+ * A raw export's planes follow each other, each row of exactly its visible
+ * bytes: GStreamer's rawvideoparse assumes its own default strides (rows of
+ * 4-byte multiples) unless told, so the sidecar and the summary give the
+ * whole element with plane-strides, plane-offsets and frame-size. Grey goes
+ * to y4m as 4:2:0 with neutral chroma planes (written from one constant
+ * buffer: no pixel is copied) because GStreamer 1.22's y4mdec cannot read
+ * y4m's Cmono; --mono writes Cmono.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,20 +43,27 @@ static const char *const export_usage =
 	"Writes the frames of a recording as YUV4MPEG2 (OUT ending in .y4m, or --y4m)\n"
 	"or as raw frames plus a JSON sidecar OUT.json (--raw, or any other name).\n"
 	"y4m carries I420/YUV420 and YV12 (as C420jpeg), YUV422 (C422), YUV444 (C444)\n"
-	"and R8/GREY (Cmono); other formats (NV12, YUYV, RGB...) are exported raw, not\n"
-	"converted. Only the visible rows are written (strides dropped). The sidecar\n"
-	"names the ffmpeg and GStreamer formats, e.g.\n"
-	"  ffmpeg -f rawvideo -pix_fmt nv12 -s 1920x1080 -r 30 -i OUT ...\n"
-	"  gst-launch-1.0 filesrc location=OUT ! rawvideoparse format=nv12 width=1920 \\\n"
-	"      height=1080 framerate=30/1 ! ...\n"
+	"and R8/GREY (as C420jpeg with neutral chroma, which every y4m reader takes;\n"
+	"--mono: Cmono, which GStreamer 1.22's y4mdec cannot read); other formats\n"
+	"(NV12, YUYV, RGB...) are exported raw, not converted. Only the visible rows\n"
+	"are written (strides dropped). The sidecar names the ffmpeg and GStreamer\n"
+	"formats and gives the whole rawvideoparse element, which the summary prints:\n"
+	"GStreamer assumes rows of a multiple of 4 bytes unless told the strides, e.g.\n"
+	"  ffmpeg -f rawvideo -pix_fmt yuv420p -s 318x242 -r 30 -i OUT ...\n"
+	"  gst-launch-1.0 filesrc location=OUT ! rawvideoparse use-sink-caps=false \\\n"
+	"      format=i420 width=318 height=242 framerate=30/1 \\\n"
+	"      plane-strides=\"<318,159,159>\" plane-offsets=\"<0,76956,96195>\" \\\n"
+	"      frame-size=115434 ! ...\n"
 	"A recording of a compressed stream (dmapipe encode --container dmapipe) is\n"
 	"exported as its plain bitstream: the packets back to back, no sidecar.\n"
 	"\n"
 	"Options:\n"
-	"  -o, --output OUT        the file to write\n"
+	"  -o, --output OUT        the file to write (- for stdout); it takes the name\n"
+	"                          OUT once complete, an existing OUT only with --force\n"
 	"      --y4m               YUV4MPEG2 (default for OUT ending in .y4m)\n"
 	"      --raw               raw frames and OUT.json (default otherwise)\n"
-	"      --sidecar PATH      the sidecar's path (default OUT.json)\n"
+	"      --sidecar PATH      the sidecar's path (default OUT.json; none for -o -)\n"
+	"      --mono              grey to y4m as Cmono instead of 4:2:0\n"
 	"      --first N           start at frame N of the recording (default 0)\n"
 	"      --count N           export N frames, 0 = to the end (default 0)\n"
 	"      --force             replace OUT (and the sidecar) if they exist\n"
@@ -67,6 +82,7 @@ enum {
 	OPT_COUNT,
 	OPT_FORCE,
 	OPT_JSON,
+	OPT_MONO,
 };
 
 /* How a fourcc reaches other tools. */
@@ -113,7 +129,7 @@ struct export {
 	int y4m; /* -1: from the name */
 	bool bitstream; /* a compressed stream: the packets back to back */
 	uint64_t first, count;
-	bool force, quiet, json;
+	bool force, quiet, json, mono;
 
 	struct dmapipe_recording *rec;
 	struct dmapipe_recording_info info;
@@ -122,7 +138,12 @@ struct export {
 	struct dmapipe_recorded_frame f0;
 	uint64_t row_bytes[DMAPIPE_MAX_PLANES];
 	uint32_t rows[DMAPIPE_MAX_PLANES];
+	uint64_t plane_offset[DMAPIPE_MAX_PLANES]; /* in an exported raw frame */
 	uint64_t frame_bytes;
+	const char *y4m_tag; /* the C tag written */
+	/* grey as 4:2:0: each chroma plane is neutral_size bytes of 128 */
+	uint8_t *neutral;
+	uint64_t neutral_size, neutral_bytes;
 	struct output out, side;
 	int fd; /* out.fd */
 	FILE *report; /* the summary's stream: stderr when the export goes to stdout */
@@ -142,6 +163,7 @@ static void parse_args(struct export *e, int argc, char **argv)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "mono", no_argument, NULL, OPT_MONO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -176,6 +198,9 @@ static void parse_args(struct export *e, int argc, char **argv)
 		case OPT_JSON:
 			e->json = true;
 			break;
+		case OPT_MONO:
+			e->mono = true;
+			break;
 		case 'h':
 			fputs(export_usage, stdout);
 			exit(0);
@@ -197,6 +222,8 @@ static void parse_args(struct export *e, int argc, char **argv)
 	}
 	if (e->y4m && e->sidecar)
 		usage_error("export", "--sidecar is for raw output; y4m carries its own header");
+	if (e->mono && !e->y4m)
+		usage_error("export", "--mono is for grey exported as y4m");
 	if (e->json && strcmp(e->output, "-") == 0)
 		usage_error("export", "--json prints on stdout, where -o - writes the frames");
 }
@@ -253,6 +280,7 @@ static int plane_geometry(struct export *e)
 		e->row_bytes[p] = packed.planes[p].stride;
 		e->rows[p] = (uint32_t)(dmapipe_layout_plane_size(&packed, p) /
 					packed.planes[p].stride);
+		e->plane_offset[p] = e->frame_bytes;
 		e->frame_bytes += e->row_bytes[p] * e->rows[p];
 	}
 	return 0;
@@ -351,6 +379,33 @@ static void frame_rate(struct export *e, uint64_t last)
 	}
 }
 
+/*
+ * The rawvideoparse element that reads a raw export of this program: the
+ * format, size and rate, and the planes exactly as written (rows of their
+ * visible bytes, planes back to back), which GStreamer would otherwise take
+ * for its own default layout (rows of a multiple of 4 bytes).
+ */
+static void gst_parse_element(const struct export *e, char *buf, size_t len)
+{
+	const struct dmapipe_layout *l = &e->f0.layout;
+	size_t n;
+
+	n = (size_t)snprintf(buf, len, "rawvideoparse use-sink-caps=false format=%s width=%u "
+			     "height=%u framerate=%llu/%llu plane-strides=\"<", e->names->gst,
+			     l->format.width, l->format.height, (unsigned long long)e->fps_num,
+			     (unsigned long long)e->fps_den);
+	for (unsigned int p = 0; p < l->n_planes && n < len; p++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%llu", p ? "," : "",
+				      (unsigned long long)e->row_bytes[p]);
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n, ">\" plane-offsets=\"<");
+	for (unsigned int p = 0; p < l->n_planes && n < len; p++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%llu", p ? "," : "",
+				      (unsigned long long)e->plane_offset[p]);
+	if (n < len)
+		snprintf(buf + n, len - n, ">\" frame-size=%llu", (unsigned long long)e->frame_bytes);
+}
+
 /* ---- writing ----------------------------------------------------------------------------- */
 
 static int write_frame(struct export *e, const struct dmapipe_recorded_frame *f, uint8_t *mem)
@@ -366,6 +421,7 @@ static int write_frame(struct export *e, const struct dmapipe_recorded_frame *f,
 		order[p] = e->y4m ? e->names->y4m_order[p] : p;
 		cap += e->rows[p];
 	}
+	cap += 2; /* grey as 4:2:0: the neutral chroma planes */
 	iov = calloc(cap, sizeof(*iov));
 	if (!iov)
 		return -ENOMEM;
@@ -388,10 +444,20 @@ static int write_frame(struct export *e, const struct dmapipe_recorded_frame *f,
 			iov[n++].iov_len = (size_t)e->row_bytes[order[i]];
 		}
 	}
+	if (e->neutral) {
+		/* one constant buffer twice: no pixel of the frame is copied */
+		for (int k = 0; k < 2; k++) {
+			iov[n].iov_base = e->neutral;
+			iov[n++].iov_len = (size_t)e->neutral_size;
+		}
+	}
 	ret = write_all(e->fd, iov, n);
 	free(iov);
-	if (ret == 0)
-		e->bytes += e->frame_bytes + (e->y4m ? sizeof(frame_tag) - 1 : 0);
+	if (ret == 0) {
+		e->bytes += e->frame_bytes + (e->y4m ? sizeof(frame_tag) - 1 : 0) +
+			    2 * e->neutral_size;
+		e->neutral_bytes += 2 * e->neutral_size;
+	}
 	return ret;
 }
 
@@ -427,11 +493,21 @@ static int write_sidecar(struct export *e, uint64_t last)
 	json_u64(&j, "fps_den", e->fps_den);
 	json_string(&j, "ffmpeg_pix_fmt", e->names ? e->names->ffmpeg : NULL);
 	json_string(&j, "gst_format", e->names ? e->names->gst : NULL);
+	if (e->names && e->names->gst) {
+		char parse[512];
+
+		gst_parse_element(e, parse, sizeof(parse));
+		json_string(&j, "gst_rawvideoparse", parse);
+	} else {
+		json_null(&j, "gst_rawvideoparse");
+	}
 	json_begin_array(&j, "planes");
 	for (unsigned int p = 0; p < l->n_planes; p++) {
 		json_begin_object(&j, NULL);
 		json_u64(&j, "row_bytes", e->row_bytes[p]);
 		json_u64(&j, "rows", e->rows[p]);
+		/* where the plane is in an exported frame: row_bytes is its stride there */
+		json_u64(&j, "offset", e->plane_offset[p]);
 		json_u64(&j, "recorded_stride", l->planes[p].stride);
 		json_end_object(&j);
 	}
@@ -516,13 +592,24 @@ static int run(struct export *e)
 		return ret;
 	e->fd = e->out.fd;
 	frame_rate(e, last);
+	e->y4m_tag = e->y4m ? e->names->y4m : NULL;
+	if (e->y4m && e->f0.layout.format.fourcc == dmapipe_fourcc_from_string("R8") && !e->mono) {
+		/* 4:2:0 chroma planes of (w+1)/2 x (h+1)/2 samples, all neutral */
+		e->neutral_size = (uint64_t)((e->f0.layout.format.width + 1) / 2) *
+				  ((e->f0.layout.format.height + 1) / 2);
+		e->neutral = malloc((size_t)e->neutral_size);
+		if (!e->neutral)
+			return -ENOMEM;
+		memset(e->neutral, 128, (size_t)e->neutral_size);
+		e->y4m_tag = "420jpeg";
+	}
 	e->t0 = now_ns();
 	if (e->y4m) {
 		char hdr[128];
 		int n = snprintf(hdr, sizeof(hdr), "YUV4MPEG2 W%u H%u F%llu:%llu Ip A1:1 C%s\n",
 				 e->f0.layout.format.width, e->f0.layout.format.height,
 				 (unsigned long long)e->fps_num, (unsigned long long)e->fps_den,
-				 e->names->y4m);
+				 e->y4m_tag);
 		struct iovec iov = { hdr, (size_t)n };
 
 		ret = write_all(e->fd, &iov, 1);
@@ -599,6 +686,8 @@ static void print_summary(const struct export *e)
 		json_u64(&j, "bytes_written", e->bytes);
 		json_u64(&j, "fps_num", e->fps_num);
 		json_u64(&j, "fps_den", e->fps_den);
+		json_string(&j, "y4m_colorspace", e->y4m_tag);
+		json_u64(&j, "neutral_chroma_bytes", e->neutral_bytes);
 		json_u64(&j, "process_bytes_copied", copies.bytes);
 		json_u64(&j, "page_cache_bytes", e->bytes);
 		json_bool(&j, "direct_read", e->info.direct);
@@ -620,7 +709,7 @@ static void print_summary(const struct export *e)
 		return;
 	}
 	if (e->y4m)
-		fprintf(out, "export: %s -> %s (y4m C%s)\n", e->file, e->output, e->names->y4m);
+		fprintf(out, "export: %s -> %s (y4m C%s)\n", e->file, e->output, e->y4m_tag);
 	else
 		fprintf(out, "export: %s -> %s (raw, %s%s)\n", e->file, e->output,
 			e->sidecar ? "sidecar " : "no sidecar", e->sidecar ? e->sidecar : "");
@@ -637,10 +726,22 @@ static void print_summary(const struct export *e)
 		"              the kernel copied the %llu bytes written into the page cache:\n"
 		"              the output is an ordinary file\n",
 		(unsigned long long)copies.bytes, (unsigned long long)e->bytes);
+	if (e->neutral)
+		fprintf(out, "  grey        as 4:2:0 (C420jpeg): %llu bytes of neutral chroma (128)\n"
+			"              written from one constant buffer, no pixel copied; --mono\n"
+			"              writes Cmono, which GStreamer 1.22's y4mdec cannot read\n",
+			(unsigned long long)e->neutral_bytes);
 	if (!e->y4m && e->names && e->names->ffmpeg)
 		fprintf(out, "  use         ffmpeg -f rawvideo -pix_fmt %s -s %ux%u -r %llu/%llu -i %s\n",
 			e->names->ffmpeg, e->f0.layout.format.width, e->f0.layout.format.height,
 			(unsigned long long)e->fps_num, (unsigned long long)e->fps_den, e->output);
+	if (!e->y4m && e->names && e->names->gst) {
+		char parse[512];
+
+		gst_parse_element(e, parse, sizeof(parse));
+		fprintf(out, "  use         gst-launch-1.0 filesrc location=%s ! %s ! ...\n",
+			e->output, parse);
+	}
 }
 
 int cmd_export(int argc, char **argv)
@@ -686,6 +787,7 @@ int cmd_export(int argc, char **argv)
 	output_close(&e.out, false);
 	if (ret == 0)
 		print_summary(&e);
+	free(e.neutral);
 	free(side);
 	dmapipe_recording_close(e.rec);
 	return ret == 0 ? 0 : 1;
