@@ -18,6 +18,9 @@
 # - content compared by hashes (as the VM lane does for vivid): the CRC-32
 #   of each frame's visible bytes logged by play and by consume equals the
 #   one computed from the raw export;
+# - probe: a recording of known formats, gaps, rate and checksums said as
+#   it is; a changed byte found; a killed recording said to need --repair;
+#   README.md's probe line run;
 # - bad input: bad command lines (exit 2); a missing file, a file of
 #   random bytes, an existing output without --force (left untouched), a
 #   format y4m cannot carry, a range outside the recording (exit 1, each
@@ -179,6 +182,7 @@ wait $SERVE 2>/dev/null
 jcheck "$DIR/kcheck.json" 'd["scanned"] and d["frames"] >= 50'
 play_consume k "$DIR/k.rec" --speed max
 jcheck "$DIR/k-play.json" 'd["scanned"] and d["result"] == "ok"'
+cp "$DIR/k.rec" "$DIR/k-killed.rec" # for probe, below
 "$DMAPIPE" record --repair "$DIR/k.rec" -q >/dev/null || fail "repair"
 play_consume k2 "$DIR/k.rec" --speed max
 python3 - "$DIR/kcheck.json" "$DIR/k-consume.json" "$DIR/k2-play.json" "$DIR/k2-consume.json" <<'EOF' || fail "kill -9"
@@ -298,6 +302,64 @@ for k, meta in enumerate(s["frame_list"]):
     assert uv == bytes((x + 7 * seq + 101) % 256 for x in range(w)), k
 print("ok raw: 5 frames of NV12 and their sidecar, rows match the pattern")
 EOF
+
+# ---- probe ---------------------------------------------------------------------------
+# A recording with known content (tests/test-record.c probe-sample): 22
+# frames in two formats, sequence 0..26 with 5 missing after 9, 30 fps by
+# its timestamps and its nominal rate, a checksum on each frame. Then one
+# changed byte in frame 3's pixels; a recording whose writer was killed; a
+# file that is no recording; and README.md's probe lines, as written.
+DMAPIPE_TEST_PROBE_SAMPLE="$DIR/ps.rec" "$TEST_RECORD" probe-sample >"$DIR/ps.log" 2>&1 ||
+	fail "making the probe sample"
+"$DMAPIPE" probe "$DIR/ps.rec" --json >"$DIR/probe.json" 2>"$DIR/probe.log" || fail "probe"
+python3 - "$DIR/probe.json" <<'EOF' || fail "probe: what it says"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["formats"]
+assert d["closed"] and not d["needs_repair"] and d["damage"] is None, d
+assert d["frames"] == 22 and d["sequence_first"] == 0 and d["sequence_last"] == 26, d
+assert [(x["fourcc"], x["width"], x["height"], x["frames"], x["first_frame"]) for x in f] == \
+    [("NV12", 320, 240, 20, 0), ("YUYV", 64, 48, 2, 20)], f
+assert d["format_changes"] == 1, d
+assert abs(d["fps"] - 30) < 0.01 and (d["fps_nominal_num"], d["fps_nominal_den"]) == (30, 1), d
+assert abs(d["duration_s"] - 0.9) < 0.001, d
+assert d["gaps"] == 1 and d["frames_missing"] == 5, d
+assert d["gap_list"] == [{"frame": 10, "after_sequence": 9, "sequence": 15, "missing": 5}], d
+assert d["frames_with_checksum"] == 22 and d["checksum_failures"] == 0, d
+print("ok probe: formats, rate, duration, gaps and checksums as recorded")
+EOF
+"$DMAPIPE" probe "$DIR/ps.rec" >"$DIR/probe.out" 2>&1 || fail "probe (human)"
+grep -q "30.000 fps measured" "$DIR/probe.out" && grep -q "sequence 9 -> 15 (5 missing)" "$DIR/probe.out" ||
+	fail "probe: the human output lacks the rate or the gap"
+# frame 3's pixels: records of 320x240 NV12 are a 4 KiB header and 29 blocks
+python3 - "$DIR/ps.rec" <<'EOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    off = 4096 + 3 * 30 * 4096 + 4096 + 5000
+    f.seek(off)
+    b = f.read(1)
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0x55]))
+EOF
+expect_status 1 probe "$DIR/ps.rec" --json
+jcheck "$DIR/out.log" 'd["damaged_frames"] == [3] and d["checksum_failures"] == 1'
+expect_status 0 probe "$DIR/ps.rec" --headers-only
+expect_status 0 probe "$DIR/k-killed.rec" --json
+jcheck "$DIR/out.log" 'd["needs_repair"] and not d["closed"] and d["frames"] > 0'
+expect_status 1 probe "$DIR/junk.rec"
+grep -q "not a usable dmapipe recording" "$DIR/err.log" || fail "probe of junk: no clear message"
+expect_status 2 probe
+expect_status 2 probe "$DIR/ps.rec" "$DIR/k.rec"
+# README.md's probe lines, on this recording
+README_MD="$(dirname "$0")/../README.md"
+grep '^dmapipe probe ' "$README_MD" >"$DIR/readme-probe.txt" || fail "README.md shows no dmapipe probe line"
+while read -r cmd args; do
+	# shellcheck disable=SC2086 # the README's words
+	"$DMAPIPE" $(echo "$args" | sed "s|cam.rec|$DIR/ps.rec|g") >"$DIR/readme-probe.out" 2>&1
+	[ $? -le 1 ] && grep -q "frames      22" "$DIR/readme-probe.out" ||
+		fail "README.md's '$cmd $args' does not run: $(cat "$DIR/readme-probe.out")"
+done <"$DIR/readme-probe.txt"
+ok "probe: damage found by checksum, a killed recording needs --repair, junk refused, README's line runs"
 
 # ---- per-frame hashes: recorded (the raw export), served (play), received (consume) ----------
 

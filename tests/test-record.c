@@ -1139,6 +1139,57 @@ static void test_checksum(const char *dir)
 	test_pass("checksum");
 }
 
+/* ---- probe-sample: a recording with known gaps, rate and formats, for the tool ------ */
+
+/*
+ * Not a test of its own: writes the recording tests/test-play.sh probes to
+ * the path in DMAPIPE_TEST_PROBE_SAMPLE: NV12 320x240 frames with sequence
+ * 0..9 and 15..24 (5 missing after 9), then YUYV 64x48 frames 25 and 26;
+ * timestamps 30 fps apart by sequence; the nominal rate 30/1; a checksum
+ * on every frame.
+ */
+static void write_probe_sample(const char *path)
+{
+	struct dmapipe_recorder_options o;
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *nv12 = new_pool("NV12", 320, 240, 3), *yuyv = new_pool("YUYV", 64, 48, 3);
+	struct dmapipe_recorder *rec;
+
+	dmapipe_recorder_options_init(&o);
+	o.done = on_done;
+	o.user_data = &c;
+	o.checksum = DMAPIPE_RECORD_CHECKSUM_ALL;
+	o.fps_num = 30;
+	o.fps_den = 1;
+	rec = dmapipe_recorder_new(path, &o);
+	check_msg(rec, "%s: %s", path, strerror(errno));
+	for (uint64_t seq = 0; seq < 27; seq++) {
+		struct dmapipe_pool *pool = seq < 25 ? nv12 : yuyv;
+		struct dmapipe_frame_meta meta;
+		struct dmapipe_buffer *b;
+		int ret;
+
+		if (seq >= 10 && seq < 15)
+			continue;
+		while (!(b = dmapipe_pool_acquire(pool)))
+			check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+		check_int_eq(dmapipe_buffer_draw_pattern(b, seq), 0);
+		dmapipe_frame_meta_init(&meta);
+		meta.sequence = seq;
+		meta.timestamp_ns = 5000000000ull + seq * 33333333ull;
+		meta.flags = DMAPIPE_FRAME_PATTERN;
+		while ((ret = dmapipe_recorder_submit(rec, b, &meta, NULL)) == -EAGAIN)
+			check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+		check_int_eq(ret, 0);
+		dmapipe_buffer_unref(b);
+	}
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	dmapipe_pool_free(nv12);
+	dmapipe_pool_free(yuyv);
+	check_int_eq(c.done, 22);
+}
+
 /* ---- files: what a recorder may write, truncate and remove ---------------------------- */
 
 /* A recorder for @path with overwrite: refused with @err, and nothing there changed. */
@@ -1921,6 +1972,8 @@ int main(int argc, char **argv)
 		test_files(dir);
 	else if (strcmp(what, "checksum") == 0)
 		test_checksum(dir);
+	else if (strcmp(what, "probe-sample") == 0 && getenv("DMAPIPE_TEST_PROBE_SAMPLE"))
+		write_probe_sample(getenv("DMAPIPE_TEST_PROBE_SAMPLE"));
 	else if (strcmp(what, "fence") == 0)
 		test_fence(dir);
 	else if (strcmp(what, "kmod-path") == 0)

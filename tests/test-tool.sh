@@ -44,7 +44,7 @@ grep -q serve "$DIR/help.out" || fail "--help does not list serve"
 "$DMAPIPE" --version | grep -q dmapipe || fail "--version"
 bench_cmd=bench
 [ "$BENCH" = bench ] || bench_cmd=
-for cmd in serve consume info stats demo $bench_cmd; do
+for cmd in serve consume info stats demo probe $bench_cmd; do
 	"$DMAPIPE" $cmd --help >"$DIR/help.out" || fail "$cmd --help"
 	grep -q "Usage: dmapipe $cmd" "$DIR/help.out" || fail "$cmd --help: no usage line"
 done

@@ -34,6 +34,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_play(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
