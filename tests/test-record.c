@@ -967,23 +967,33 @@ static uint64_t cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Records @n pattern frames of @fourcc WxH into @path with checksum mode @mode. */
-static void record_checksummed(const char *path, enum dmapipe_record_checksum mode, const char *fourcc,
-			       uint32_t w, uint32_t h, uint64_t n, struct dmapipe_recorder_stats *st)
+/* A recorder for @path with checksum mode @mode and the nominal rate @num/@den. */
+static struct dmapipe_recorder *checksum_recorder(const char *path, struct ctx *c,
+						  enum dmapipe_record_checksum mode, uint32_t num,
+						  uint32_t den)
 {
 	struct dmapipe_recorder_options o;
-	struct ctx c = { .log_fd = -1 };
-	struct dmapipe_pool *pool = new_pool(fourcc, w, h, 4);
 	struct dmapipe_recorder *rec;
 
 	dmapipe_recorder_options_init(&o);
 	o.done = on_done;
-	o.user_data = &c;
+	o.user_data = c;
 	o.checksum = mode;
-	o.fps_num = 30000;
-	o.fps_den = 1001;
+	o.fps_num = num;
+	o.fps_den = den;
 	rec = dmapipe_recorder_new(path, &o);
 	check_msg(rec, "%s: %s", path, strerror(errno));
+	return rec;
+}
+
+/* Records @n pattern frames of @fourcc WxH into @path with checksum mode @mode. */
+static void record_checksummed(const char *path, enum dmapipe_record_checksum mode, const char *fourcc,
+			       uint32_t w, uint32_t h, uint64_t n, struct dmapipe_recorder_stats *st)
+{
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool(fourcc, w, h, 4);
+	struct dmapipe_recorder *rec = checksum_recorder(path, &c, mode, 30000, 1001);
+
 	for (uint64_t s = 0; s < n; s++)
 		check_int_eq(record_one(rec, pool, s), 0);
 	check_int_eq(dmapipe_recorder_finish(rec), 0);
@@ -1150,19 +1160,10 @@ static void test_checksum(const char *dir)
  */
 static void write_probe_sample(const char *path)
 {
-	struct dmapipe_recorder_options o;
 	struct ctx c = { .log_fd = -1 };
 	struct dmapipe_pool *nv12 = new_pool("NV12", 320, 240, 3), *yuyv = new_pool("YUYV", 64, 48, 3);
-	struct dmapipe_recorder *rec;
+	struct dmapipe_recorder *rec = checksum_recorder(path, &c, DMAPIPE_RECORD_CHECKSUM_ALL, 30, 1);
 
-	dmapipe_recorder_options_init(&o);
-	o.done = on_done;
-	o.user_data = &c;
-	o.checksum = DMAPIPE_RECORD_CHECKSUM_ALL;
-	o.fps_num = 30;
-	o.fps_den = 1;
-	rec = dmapipe_recorder_new(path, &o);
-	check_msg(rec, "%s: %s", path, strerror(errno));
 	for (uint64_t seq = 0; seq < 27; seq++) {
 		struct dmapipe_pool *pool = seq < 25 ? nv12 : yuyv;
 		struct dmapipe_frame_meta meta;

@@ -1248,26 +1248,14 @@ GST_START_TEST (test_src_copy_without_videometa)
 
 GST_END_TEST;
 
-GST_START_TEST (test_src_eos)
+/* Pulls events until EOS (5 s at most). */
+static void
+pull_until_eos (GstHarness * h)
 {
-  GstBuffer *buf;
-  GstHarness *h;
-  Producer *p;
-  GstEvent *ev;
+  guint64 deadline = now_ms () + 5000;
   gboolean eos = FALSE;
-  guint64 deadline;
+  GstEvent *ev;
 
-  p = producer_new (W, 0, 2);
-  h = src_harness (TRUE);
-  src_play (h, p);
-  producer_push (p);
-  buf = gst_harness_pull (h);
-  gst_buffer_unref (buf);
-  g_mutex_lock (&p->lock);
-  dmapipe_server_end_of_stream (p->server);
-  g_mutex_unlock (&p->lock);
-
-  deadline = now_ms () + 5000;
   while (!eos && now_ms () < deadline) {
     ev = gst_harness_try_pull_event (h);
     if (!ev) {
@@ -1278,6 +1266,24 @@ GST_START_TEST (test_src_eos)
     gst_event_unref (ev);
   }
   fail_unless (eos);
+}
+
+GST_START_TEST (test_src_eos)
+{
+  GstBuffer *buf;
+  GstHarness *h;
+  Producer *p;
+
+  p = producer_new (W, 0, 2);
+  h = src_harness (TRUE);
+  src_play (h, p);
+  producer_push (p);
+  buf = gst_harness_pull (h);
+  gst_buffer_unref (buf);
+  g_mutex_lock (&p->lock);
+  dmapipe_server_end_of_stream (p->server);
+  g_mutex_unlock (&p->lock);
+  pull_until_eos (h);
   gst_harness_teardown (h);
   producer_free (p);
 }
@@ -1301,26 +1307,6 @@ stats_messages (GstBus * bus, guint64 * frames)
     gst_message_unref (msg);
   }
   return n;
-}
-
-/* Pulls events until EOS (5 s at most). */
-static void
-pull_until_eos (GstHarness * h)
-{
-  guint64 deadline = now_ms () + 5000;
-  gboolean eos = FALSE;
-  GstEvent *ev;
-
-  while (!eos && now_ms () < deadline) {
-    ev = gst_harness_try_pull_event (h);
-    if (!ev) {
-      g_usleep (1000);
-      continue;
-    }
-    eos = GST_EVENT_TYPE (ev) == GST_EVENT_EOS;
-    gst_event_unref (ev);
-  }
-  fail_unless (eos);
 }
 
 /*
