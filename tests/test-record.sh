@@ -114,6 +114,13 @@ sum=$(cksum <"$DIR/a.rec")
 expect_status 1 record --socket "$DIR/idle.sock" -o "$DIR/a.rec" --force --timeout 500
 grep -q "not written" "$DIR/out.log" || fail "timeout: the summary does not say the file was not written"
 [ "$(cksum <"$DIR/a.rec")" = "$sum" ] || fail "a failed record --force changed the old recording"
+# Ctrl-C before the first frame is no failure, and still replaces nothing
+"$DMAPIPE" record --socket "$DIR/idle.sock" -o "$DIR/a.rec" --force -q >"$DIR/int.log" 2>&1 &
+REC=$!
+sleep 0.5
+kill -INT $REC
+wait $REC || fail "record interrupted before its first frame exited $?"
+[ "$(cksum <"$DIR/a.rec")" = "$sum" ] || fail "an interrupted record --force replaced the old recording"
 ln -s a.rec "$DIR/link.rec"
 expect_status 1 record --socket "$DIR/idle.sock" -o "$DIR/link.rec" --force --timeout 500
 [ -L "$DIR/link.rec" ] && [ "$(cksum <"$DIR/a.rec")" = "$sum" ] || fail "a failed record through a link"

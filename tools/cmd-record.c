@@ -31,8 +31,9 @@ static const char *const record_usage =
 	"disk is behind, frames are dropped (counted) and the device keeps capturing.\n"
 	"Until its first frame is on the disk the recording is FILE.partial-XXXXXX, next\n"
 	"to FILE; it takes the name FILE then (replacing an old FILE only with --force).\n"
-	"A recorder killed before that leaves it there; a failed recording leaves\n"
-	"nothing, and an old FILE as it was. Only regular files are written or replaced.\n"
+	"A recorder killed before that leaves it there; a recording that ends without\n"
+	"a frame leaves nothing, and an old FILE as it was. Only regular files are\n"
+	"written or replaced.\n"
 	"\n"
 	"--check reads every frame of a recording back and verifies it: against the\n"
 	"checksum recorded with it (--checksum, and compressed frames by default), and\n"
@@ -1008,8 +1009,8 @@ static void print_summary(struct record *r, int finish_ret)
 		fprintf(r->report, "  file        %s, %llu bytes, %s I/O, block %u\n", r->output,
 			(unsigned long long)rs.file_size, mode, rs.block_size);
 	else
-		fprintf(r->report, "  file        %s not written: the recording failed before its "
-			"first frame (a file of that name is as it was)\n", r->output);
+		fprintf(r->report, "  file        %s not written: no frame was recorded (a file of "
+			"that name is as it was)\n", r->output);
 	fprintf(r->report, "  frames      %llu recorded, %llu dropped (%llu %s, "
 		"%llu with the disk behind), %llu failed, %llu format changes\n",
 		(unsigned long long)rs.frames_written, (unsigned long long)drops,
@@ -1097,11 +1098,11 @@ int cmd_record(int argc, char **argv)
 		progress_line(&r, now_ns());
 	}
 	/*
-	 * A recording with frames has its name already; one without takes it
-	 * only if the run succeeded (a stream that ended before its first
-	 * frame), else it goes and an old file stays as it was.
+	 * A recording with frames has its name already (output_close() makes
+	 * it durable); one without goes, and an old file stays as it was: a
+	 * new file replaces an old one only once it holds something.
 	 */
-	if (output_close(&r.out, !r.error && finish_ret == 0) < 0)
+	if (output_close(&r.out, r.out.published) < 0)
 		r.error = true;
 	print_summary(&r, finish_ret);
 	if (r.disk_full)
