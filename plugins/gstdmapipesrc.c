@@ -23,7 +23,9 @@
  * DRM modifier, so only linear layouts are taken.
  *
  * Timestamps are the producer's capture times (CLOCK_MONOTONIC) on the
- * pipeline clock. If downstream cannot take a GstVideoMeta and the producer
+ * pipeline clock (`dmapipe play` stamps a replay's own timeline). A
+ * `dmapipesrc-stats` element message is posted once per run: at EOS (the
+ * producer's end of stream, or num-buffers) or when the element stops. If downstream cannot take a GstVideoMeta and the producer
  * uses strides other than GStreamer's default, frames are copied, counted
  * in #copies, or refused with #strict.
  *
@@ -142,6 +144,7 @@ struct _GstDmapipeSrc
 
   gint wake_fd;                 /* eventfd: unlock() */
   gint flushing;
+  gint stats_posted;            /* atomic: this run's stats message is out */
 
   /* statistics, GST_OBJECT_LOCK */
   guint64 frames;
@@ -353,13 +356,18 @@ update_format (GstDmapipeSrc * self, const struct dmapipe_frame *frame)
   return gst_base_src_negotiate (GST_BASE_SRC (self));
 }
 
+/* The dmapipesrc-stats message, once per run (start() to stop()): at EOS,
+ * whether the producer ended the stream or num-buffers did, else when the
+ * element stops. */
 static void
-post_stats (GstDmapipeSrc * self)
+post_stats (GstDmapipeSrc * self, GstDmapipeConn * conn)
 {
   struct dmapipe_client_stats stats;
   GstStructure *s;
 
-  gst_dmapipe_conn_get_stats (self->conn, &stats);
+  if (!conn || !g_atomic_int_compare_and_exchange (&self->stats_posted, 0, 1))
+    return;
+  gst_dmapipe_conn_get_stats (conn, &stats);
   GST_OBJECT_LOCK (self);
   s = gst_structure_new ("dmapipesrc-stats",
       "frames", G_TYPE_UINT64, self->frames,
@@ -460,8 +468,6 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   gint fps_n, fps_d;
 
   ret = next_frame (self, &frame);
-  if (ret == GST_FLOW_EOS)
-    post_stats (self);
   if (ret != GST_FLOW_OK)
     return ret;
 
@@ -526,6 +532,28 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
 
 /* ---- GstBaseSrc -------------------------------------------------------------- */
 
+/* EOS leaving the element, from the producer's end of stream or from
+ * GstBaseSrc itself when num-buffers ran out (create() is not called then):
+ * the stats go out with it. */
+static GstPadProbeReturn
+eos_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstDmapipeSrc *self = GST_DMAPIPE_SRC (user_data);
+  GstDmapipeConn *conn = NULL;
+
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  GST_OBJECT_LOCK (self);
+  if (self->conn)
+    conn = gst_dmapipe_conn_ref (self->conn);
+  GST_OBJECT_UNLOCK (self);
+  if (conn) {
+    post_stats (self, conn);
+    gst_dmapipe_conn_unref (conn);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 static gboolean
 gst_dmapipe_src_start (GstBaseSrc * bsrc)
 {
@@ -546,6 +574,7 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
   self->have_format = FALSE;
   self->frames = self->copies = 0;
   GST_OBJECT_UNLOCK (self);
+  g_atomic_int_set (&self->stats_posted, 0);
 
   if (!path || !*path) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
@@ -589,6 +618,8 @@ gst_dmapipe_src_stop (GstBaseSrc * bsrc)
   self->conn = NULL;
   self->have_format = FALSE;
   GST_OBJECT_UNLOCK (self);
+  /* a run that ends without EOS (a state change, an error) reports too */
+  post_stats (self, conn);
   /* frames still out keep the connection until GStreamer frees them */
   if (conn)
     gst_dmapipe_conn_unref (conn);
@@ -787,6 +818,8 @@ gst_dmapipe_src_init (GstDmapipeSrc * self)
 
   gst_base_src_set_live (GST_BASE_SRC (self), TRUE);
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_TIME);
+  gst_pad_add_probe (GST_BASE_SRC_PAD (self),
+      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, eos_probe, self, NULL);
 }
 
 static void

@@ -22,7 +22,9 @@
 #     encoder's own buffers, received by `dmapipe consume` in another process.
 # Bad input tried: no input, two inputs, no output, --strict with --io copy,
 # bad --io, --ctrl without '=', bad pipeline descriptions, a bad
-# --container, a recording to stdout, a bitstream recording exported as y4m.
+# --container, a recording into a pipe, a bitstream recording exported as
+# y4m; an existing output without --force, and one a failed --force run
+# must leave as it was (on the host too).
 #
 # Usage: test-encode-tool.sh DMAPIPE
 set -u
@@ -65,6 +67,19 @@ fwht_frames() {
 [ $? -eq 2 ] && grep -q "container=mkv: expected bitstream or dmapipe" "$DIR/bad.log" ||
 	fail "bad run container"
 ok "bad command lines refused"
+
+# ---- outputs (no device needed): an existing file is refused before any
+# device is opened, and a failed run leaves it as it was and nothing of its own
+printf 'keep me' >"$DIR/keep.fwht"
+"$TOOL" encode -s "@dmapipe-none-$$" -o "$DIR/keep.fwht" >"$DIR/keep.log" 2>&1
+[ $? -eq 1 ] && grep -q "exists (--force replaces it)" "$DIR/keep.log" || fail "an existing output: no clear refusal"
+"$TOOL" encode -s "@dmapipe-none-$$" -o "$DIR/keep.fwht" --force >"$DIR/keep.log" 2>&1
+[ $? -eq 1 ] || fail "encode without a producer or an encoder succeeded"
+[ "$(cat "$DIR/keep.fwht")" = "keep me" ] || fail "a failed encode --force changed the old file"
+"$TOOL" encode -s "@dmapipe-none-$$" -o "$DIR/keep.rec" --container dmapipe >"$DIR/keep.log" 2>&1
+[ $? -eq 1 ] && [ ! -e "$DIR/keep.rec" ] || fail "a failed encode --container dmapipe left a file"
+ls "$DIR"/*.partial-* >/dev/null 2>&1 && fail "a failed encode left a temporary file"
+ok "outputs: an existing file refused without --force, kept by a failed run, no temporary file left"
 
 ENC=$(node_of stateful-encoder) || skip "no vicodec stateful-encoder node"
 VCAP=$(node_of dmapipe-vcap-0) || skip "no dmapipe_vcap device (insmod dmapipe_vcap.ko)"
@@ -167,9 +182,9 @@ grep -q "consumer .*frames sent" "$DIR/run.log" || fail "the other process is no
 ok "run: vivid -> fwht ($n frames) + recording + another process, 0 bytes copied"
 
 # ---- the bitstream through the storage writer -----------------------------------------
-"$TOOL" encode -s @a -e "$ENC" --container dmapipe -o - > "$DIR/stdout.log" 2>&1
-[ $? -eq 1 ] && grep -q "a dmapipe recording needs a file, not stdout" "$DIR/stdout.log" ||
-	fail "a recording to stdout was not refused clearly"
+"$TOOL" encode -s @a -e "$ENC" --container dmapipe -o - 2> "$DIR/stdout.log" | cat >/dev/null
+grep -q "stdout is not a regular file" "$DIR/stdout.log" ||
+	fail "a recording into a pipe was not refused clearly"
 
 "$TOOL" encode -d "$VCAP" -e "$ENC" -f NV12 --size 640x480 --fps 10 -n 12 --container dmapipe \
 	-o "$DIR/e.rec" -q --json > "$DIR/e.json" 2> "$DIR/e.log" || fail "encode --container dmapipe"

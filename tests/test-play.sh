@@ -9,17 +9,24 @@
 #   after --repair, every recovered frame verified;
 # - a recording whose format changes three times, played and verified;
 # - the recorded pace (and --speed 2) takes the recorded time; --loop
-#   --frames serves more frames than recorded, each still verified;
+#   --frames serves more frames than recorded, each still verified; the
+#   replay's timestamps are its own timeline (latency small, not the
+#   recording's age);
 # - export: y4m (header, frame count, every byte of the Y and chroma planes
 #   of every frame against docs/PATTERN.md), raw NV12 with its sidecar,
 #   --first/--count;
 # - content compared by hashes (as the VM lane does for vivid): the CRC-32
 #   of each frame's visible bytes logged by play and by consume equals the
 #   one computed from the raw export;
+# - probe: a recording of known formats, gaps, rate and checksums said as
+#   it is; a changed byte found; a killed recording said to need --repair;
+#   README.md's probe line run;
 # - bad input: bad command lines (exit 2); a missing file, a file of
 #   random bytes, an existing output without --force (left untouched), a
 #   format y4m cannot carry, a range outside the recording (exit 1, each
-#   with a clear message).
+#   with a clear message); outputs that are not regular files: a device
+#   node written into and never replaced, a link kept, a directory refused,
+#   "-" as stdout.
 #
 # Usage: test-play.sh PATH-TO-dmapipe PATH-TO-test-record
 
@@ -112,6 +119,8 @@ assert c["result"] == "ok" and c["end"] == "eos", c
 # block policy: every frame of the recording reaches the consumer, verified
 assert c["frames_received"] == c["frames_verified"] == n and c["frames_failed"] == 0, c
 assert p["format_changes"] == 0 and p["read_errors"] == 0, p
+# as fast as possible, each frame is stamped when it is served
+assert c["latency_p50_us"] < 200000, c["latency_p50_us"]
 if p["direct"] and p["memory"].startswith("memfd"):
     # the zero-copy claim: the disk wrote straight into the shared buffers
     assert p["bytes_copied"] == 0 and p["process_bytes_copied"] == 0, p
@@ -142,8 +151,11 @@ assert c["frames_verified"] == n, c
 # lower bounds only: a loaded machine may be slower, never faster
 assert p1["elapsed_s"] >= 0.8 * span, (p1["elapsed_s"], span)
 assert p2["elapsed_s"] >= 0.8 * span / 2 and p2["elapsed_s"] < p1["elapsed_s"], (p2, p1)
-print("ok pace: %d frames in %.2f s (recorded %.2f s), at 2x %.2f s" %
-      (n, p1["elapsed_s"], span, p2["elapsed_s"]))
+# the replay's own timeline: latency is the hand-off, not the recording's age
+# (which is at least its 0.8 s span: the recording was made before the replay)
+assert c["latency_p50_us"] < 200000, c["latency_p50_us"]
+print("ok pace: %d frames in %.2f s (recorded %.2f s), at 2x %.2f s; latency p50 %.0f us" %
+      (n, p1["elapsed_s"], span, p2["elapsed_s"], c["latency_p50_us"]))
 EOF
 
 # --loop with --frames: more frames than recorded, each verified by its sequence
@@ -170,6 +182,7 @@ wait $SERVE 2>/dev/null
 jcheck "$DIR/kcheck.json" 'd["scanned"] and d["frames"] >= 50'
 play_consume k "$DIR/k.rec" --speed max
 jcheck "$DIR/k-play.json" 'd["scanned"] and d["result"] == "ok"'
+cp "$DIR/k.rec" "$DIR/k-killed.rec" # for probe, below
 "$DMAPIPE" record --repair "$DIR/k.rec" -q >/dev/null || fail "repair"
 play_consume k2 "$DIR/k.rec" --speed max
 python3 - "$DIR/kcheck.json" "$DIR/k-consume.json" "$DIR/k2-play.json" "$DIR/k2-consume.json" <<'EOF' || fail "kill -9"
@@ -234,6 +247,27 @@ grep -q "exists" "$DIR/err.log" && grep -q -- "--force" "$DIR/err.log" || fail "
 [ "$(cat "$DIR/keep.y4m")" = "keep me" ] || fail "export replaced an existing file"
 "$DMAPIPE" export "$DIR/pace.rec" -o "$DIR/keep.y4m" --force -q || fail "export --force"
 head -c 9 "$DIR/keep.y4m" | grep -q YUV4MPEG2 || fail "--force did not replace the file"
+# only regular files are replaced: a device node is written into (it is
+# /dev/null's), never renamed over; a link stays a link and the file it names
+# is replaced; a directory is refused; "-" is stdout, the summary on stderr
+if mknod "$DIR/null" c 1 3 2>/dev/null; then
+	"$DMAPIPE" export "$DIR/pace.rec" -o "$DIR/null" --y4m --force -q || fail "export into a device node"
+	[ -c "$DIR/null" ] || fail "export --force replaced a device node"
+else
+	echo "not tested: a device node as the output (mknod is not allowed here)"
+fi
+printf 'old' >"$DIR/target.y4m"
+ln -s target.y4m "$DIR/link.y4m"
+"$DMAPIPE" export "$DIR/pace.rec" -o "$DIR/link.y4m" --force -q || fail "export through a link"
+[ -L "$DIR/link.y4m" ] || fail "export --force replaced the link itself"
+head -c 9 "$DIR/target.y4m" | grep -q YUV4MPEG2 || fail "export through a link did not write the file"
+mkdir "$DIR/adir.y4m"
+expect_status 1 export "$DIR/pace.rec" -o "$DIR/adir.y4m" --force
+grep -q "is a directory" "$DIR/err.log" && [ -d "$DIR/adir.y4m" ] || fail "a directory as the output"
+"$DMAPIPE" export "$DIR/pace.rec" -o - --y4m >"$DIR/stdout.y4m" 2>"$DIR/stdout.log" || fail "export -o -"
+cmp -s "$DIR/stdout.y4m" "$DIR/pace.y4m" || fail "export -o - wrote other bytes than the file export"
+grep -q "export: " "$DIR/stdout.log" || fail "export -o -: no summary on stderr"
+expect_status 2 export "$DIR/pace.rec" -o - --json
 # y4m cannot carry NV12: a clear refusal and no file
 expect_status 1 export "$DIR/a.rec" -o "$DIR/a.y4m"
 grep -q "y4m cannot carry NV12" "$DIR/err.log" && grep -q -- "--raw" "$DIR/err.log" ||
@@ -268,6 +302,64 @@ for k, meta in enumerate(s["frame_list"]):
     assert uv == bytes((x + 7 * seq + 101) % 256 for x in range(w)), k
 print("ok raw: 5 frames of NV12 and their sidecar, rows match the pattern")
 EOF
+
+# ---- probe ---------------------------------------------------------------------------
+# A recording with known content (tests/test-record.c probe-sample): 22
+# frames in two formats, sequence 0..26 with 5 missing after 9, 30 fps by
+# its timestamps and its nominal rate, a checksum on each frame. Then one
+# changed byte in frame 3's pixels; a recording whose writer was killed; a
+# file that is no recording; and README.md's probe lines, as written.
+DMAPIPE_TEST_PROBE_SAMPLE="$DIR/ps.rec" "$TEST_RECORD" probe-sample >"$DIR/ps.log" 2>&1 ||
+	fail "making the probe sample"
+"$DMAPIPE" probe "$DIR/ps.rec" --json >"$DIR/probe.json" 2>"$DIR/probe.log" || fail "probe"
+python3 - "$DIR/probe.json" <<'EOF' || fail "probe: what it says"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["formats"]
+assert d["closed"] and not d["needs_repair"] and d["damage"] is None, d
+assert d["frames"] == 22 and d["sequence_first"] == 0 and d["sequence_last"] == 26, d
+assert [(x["fourcc"], x["width"], x["height"], x["frames"], x["first_frame"]) for x in f] == \
+    [("NV12", 320, 240, 20, 0), ("YUYV", 64, 48, 2, 20)], f
+assert d["format_changes"] == 1, d
+assert abs(d["fps"] - 30) < 0.01 and (d["fps_nominal_num"], d["fps_nominal_den"]) == (30, 1), d
+assert abs(d["duration_s"] - 0.9) < 0.001, d
+assert d["gaps"] == 1 and d["frames_missing"] == 5, d
+assert d["gap_list"] == [{"frame": 10, "after_sequence": 9, "sequence": 15, "missing": 5}], d
+assert d["frames_with_checksum"] == 22 and d["checksum_failures"] == 0, d
+print("ok probe: formats, rate, duration, gaps and checksums as recorded")
+EOF
+"$DMAPIPE" probe "$DIR/ps.rec" >"$DIR/probe.out" 2>&1 || fail "probe (human)"
+grep -q "30.000 fps measured" "$DIR/probe.out" && grep -q "sequence 9 -> 15 (5 missing)" "$DIR/probe.out" ||
+	fail "probe: the human output lacks the rate or the gap"
+# frame 3's pixels: records of 320x240 NV12 are a 4 KiB header and 29 blocks
+python3 - "$DIR/ps.rec" <<'EOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    off = 4096 + 3 * 30 * 4096 + 4096 + 5000
+    f.seek(off)
+    b = f.read(1)
+    f.seek(off)
+    f.write(bytes([b[0] ^ 0x55]))
+EOF
+expect_status 1 probe "$DIR/ps.rec" --json
+jcheck "$DIR/out.log" 'd["damaged_frames"] == [3] and d["checksum_failures"] == 1'
+expect_status 0 probe "$DIR/ps.rec" --headers-only
+expect_status 0 probe "$DIR/k-killed.rec" --json
+jcheck "$DIR/out.log" 'd["needs_repair"] and not d["closed"] and d["frames"] > 0'
+expect_status 1 probe "$DIR/junk.rec"
+grep -q "not a usable dmapipe recording" "$DIR/err.log" || fail "probe of junk: no clear message"
+expect_status 2 probe
+expect_status 2 probe "$DIR/ps.rec" "$DIR/k.rec"
+# README.md's probe lines, on this recording
+README_MD="$(dirname "$0")/../README.md"
+grep '^dmapipe probe ' "$README_MD" >"$DIR/readme-probe.txt" || fail "README.md shows no dmapipe probe line"
+while read -r cmd args; do
+	# shellcheck disable=SC2086 # the README's words
+	"$DMAPIPE" $(echo "$args" | sed "s|cam.rec|$DIR/ps.rec|g") >"$DIR/readme-probe.out" 2>&1
+	[ $? -le 1 ] && grep -q "frames      22" "$DIR/readme-probe.out" ||
+		fail "README.md's '$cmd $args' does not run: $(cat "$DIR/readme-probe.out")"
+done <"$DIR/readme-probe.txt"
+ok "probe: damage found by checksum, a killed recording needs --repair, junk refused, README's line runs"
 
 # ---- per-frame hashes: recorded (the raw export), served (play), received (consume) ----------
 

@@ -22,8 +22,20 @@
  *             stops with -ENOSPC and is closed with its index; without
  *             preallocation the writes themselves fail and the file is
  *             scanned
- *   corrupt   bad files: truncated, wrong magic, a damaged frame header, a
- *             damaged index, too short, garbage, empty, missing
+ *   corrupt   bad files: truncated (and said to be: cut after it was
+ *             closed), wrong magic, a damaged frame header, a damaged index,
+ *             a damaged or overwritten superblock (refused; recovered from
+ *             the frame headers with SCAN or REPAIR), too short, garbage
+ *             (also with REPAIR: nothing written), empty, missing
+ *   checksum  payload checksums (format version 2): every frame's CRC32C
+ *             matches what is read back, one changed byte fails exactly
+ *             its frame, the index and a scan agree; raw frames carry none
+ *             by default and the reader says so; the CPU cost next to a
+ *             memcpy; a version 1 file still reads
+ *   files     only regular files are written, truncated or removed: a
+ *             device node, a FIFO and a directory refused and left as
+ *             they were; a link to a file followed; a recording into the
+ *             caller's fd (dmapipe_recorder_new_fd()) and the fds refused
  *   options   options structs from older headers (shorter, as their size
  *             says) take defaults for the fields they lack, never the
  *             bytes past their end; longer ones from newer headers work
@@ -51,8 +63,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <endian.h>
 
 #include "kmod-testlib.h"
 #include "private.h"
@@ -465,6 +480,9 @@ static void test_compressed(const char *dir)
 		for (uint64_t b = 0; b < want; b++)
 			check_msg(mem[b] == (uint8_t)(b * 7 + i), "frame %zu byte %llu", i,
 				  (unsigned long long)b);
+		/* compressed frames carry a payload checksum by default */
+		check(f.flags & DMAPIPE_RECORDED_CHECKSUM);
+		check_int_eq(dmapipe_recording_check_payload(r, i, mem, (size_t)f.size), 0);
 		dmapipe_buffer_unref(bufs[i]);
 	}
 	check(info.layouts < n); /* 100 and 77 bytes share one */
@@ -823,6 +841,7 @@ static void test_corrupt(const char *dir)
 	struct dmapipe_recorded_frame f;
 	struct dmapipe_recording *r;
 	struct dmapipe_recorder *rec;
+	uint32_t good_block;
 	struct stat st;
 	int fd;
 
@@ -840,10 +859,16 @@ static void test_corrupt(const char *dir)
 	check_int_eq(dmapipe_recording_get_frame(r, 6, &f), 0);
 	dmapipe_recording_close(r);
 
-	/* truncated in the middle of frame 6: the index is past the end; 6 frames scan */
+	/*
+	 * truncated in the middle of frame 6: the index is past the end; 6
+	 * frames scan, and the recording says it was cut after it was closed
+	 * (its writer counted 10 frames)
+	 */
 	copy_file(good, bad, f.offset + f.size / 2);
 	check_int_eq(verify_file(bad, 0, &info), 6);
 	check(info.scanned && !info.closed);
+	check_int_eq(info.damage, DMAPIPE_RECORDING_TRUNCATED);
+	check_int_eq(info.frames_expected, 10);
 	/* ... and a repair makes it a closed recording of 6 frames */
 	check_int_eq(verify_file(bad, DMAPIPE_RECORDING_REPAIR, &info), 6);
 	check_int_eq(verify_file(bad, 0, &info), 6);
@@ -862,14 +887,44 @@ static void test_corrupt(const char *dir)
 	poke(bad, (uint64_t)st.st_size - 100, 0x01);
 	check_int_eq(verify_file(bad, 0, &info), 10);
 	check(info.scanned);
+	check_int_eq(info.damage, DMAPIPE_RECORDING_INDEX_DAMAGED);
+	check_int_eq(info.frames_expected, 10);
+	/* a recording whose writer died is not damaged: nothing was expected */
+	check_int_eq(verify_file(good, DMAPIPE_RECORDING_SCAN, &info), 10);
+	check_int_eq(info.damage, 0);
 
 	/* wrong superblock magic, damaged superblock checksum */
+	good_block = info.block_size;
 	copy_file(good, bad, (uint64_t)st.st_size);
 	poke(bad, 0, 0x20);
 	expect_refused(bad, EBADMSG);
 	copy_file(good, bad, (uint64_t)st.st_size);
 	poke(bad, 50, 0x01);
 	expect_refused(bad, EBADMSG);
+	/*
+	 * ... unless asked to scan: the frame headers name the recording, so
+	 * its frames are recovered (in memory with SCAN, written back with
+	 * REPAIR), and the repaired file is a closed recording again
+	 */
+	check_int_eq(verify_file(bad, DMAPIPE_RECORDING_SCAN, &info), 10);
+	check_int_eq(info.damage, DMAPIPE_RECORDING_SUPERBLOCK_DAMAGED);
+	check_int_eq(info.block_size, good_block);
+	expect_refused(bad, EBADMSG); /* a scan alone writes nothing */
+	fd = open(bad, O_WRONLY);
+	check(fd >= 0);
+	{
+		char junk[4096];
+
+		for (size_t k = 0; k < sizeof(junk); k++)
+			junk[k] = (char)(k * 131 + 7);
+		check(pwrite(fd, junk, sizeof(junk), 0) == (ssize_t)sizeof(junk));
+	}
+	close(fd);
+	expect_refused(bad, EBADMSG);
+	check_int_eq(verify_file(bad, DMAPIPE_RECORDING_REPAIR, &info), 10);
+	check(info.repaired && info.damage == DMAPIPE_RECORDING_SUPERBLOCK_DAMAGED);
+	check_int_eq(verify_file(bad, 0, &info), 10);
+	check(info.closed && !info.scanned && info.damage == 0);
 
 	/* too short, empty, garbage, a directory, missing */
 	copy_file(good, bad, 100);
@@ -887,11 +942,362 @@ static void test_corrupt(const char *dir)
 	}
 	close(fd);
 	expect_refused(bad, EBADMSG);
+	/* garbage asked to be repaired: no header anywhere, so nothing is written */
+	{
+		struct stat before, after;
+
+		check(stat(bad, &before) == 0);
+		check(dmapipe_recording_open(bad, DMAPIPE_RECORDING_REPAIR) == NULL &&
+		      errno == EBADMSG);
+		check(stat(bad, &after) == 0 && after.st_size == before.st_size &&
+		      after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+	}
 	expect_refused(dir, EBADMSG);
 	snprintf(bad, sizeof(bad), "%s/missing.rec", dir);
 	expect_refused(bad, ENOENT);
 	check(dmapipe_recording_open(good, 1u << 30) == NULL && errno == EINVAL);
 	test_pass("corrupt");
+}
+
+/* ---- checksum: a CRC32C of each frame's payload ------------------------------------ */
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A recorder for @path with checksum mode @mode and the nominal rate @num/@den. */
+static struct dmapipe_recorder *checksum_recorder(const char *path, struct ctx *c,
+						  enum dmapipe_record_checksum mode, uint32_t num,
+						  uint32_t den)
+{
+	struct dmapipe_recorder_options o;
+	struct dmapipe_recorder *rec;
+
+	dmapipe_recorder_options_init(&o);
+	o.done = on_done;
+	o.user_data = c;
+	o.checksum = mode;
+	o.fps_num = num;
+	o.fps_den = den;
+	rec = dmapipe_recorder_new(path, &o);
+	check_msg(rec, "%s: %s", path, strerror(errno));
+	return rec;
+}
+
+/* Records @n pattern frames of @fourcc WxH into @path with checksum mode @mode. */
+static void record_checksummed(const char *path, enum dmapipe_record_checksum mode, const char *fourcc,
+			       uint32_t w, uint32_t h, uint64_t n, struct dmapipe_recorder_stats *st)
+{
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool(fourcc, w, h, 4);
+	struct dmapipe_recorder *rec = checksum_recorder(path, &c, mode, 30000, 1001);
+
+	for (uint64_t s = 0; s < n; s++)
+		check_int_eq(record_one(rec, pool, s), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_get_stats(rec, st);
+	dmapipe_recorder_free(rec);
+	dmapipe_pool_free(pool);
+}
+
+/*
+ * Payload checksums (format version 2): with CHECKSUM_ALL every frame
+ * carries the CRC32C of its data, which matches what is read back, and one
+ * changed byte in a frame's pixels makes exactly that frame fail while the
+ * pattern-free reader still reads it; the stats count the frames and the
+ * CPU time, printed next to a memcpy of the same frames. By default (AUTO)
+ * raw frames carry none, and say so (-ENODATA); so does NONE. The nominal
+ * rate the writer was given comes back. A version 1 file (what the
+ * previous writer wrote: the same bytes with version 1 in the superblock
+ * and the index) still opens and reads.
+ */
+static void test_checksum(const char *dir)
+{
+	struct dmapipe_recorder_stats st;
+	struct dmapipe_recording_info info;
+	struct dmapipe_recorded_frame f;
+	struct dmapipe_recording *r;
+	uint8_t *mem = NULL, *copy;
+	uint64_t t0, memcpy_ns;
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/sum.rec", dir);
+	record_checksummed(path, DMAPIPE_RECORD_CHECKSUM_ALL, "NV12", 1920, 1080, 8, &st);
+	check_int_eq(st.frames_checksummed, 8);
+	check_int_eq(st.checksum, DMAPIPE_RECORD_CHECKSUM_ALL);
+	check(st.checksum_ns > 0);
+	check_int_eq(st.bytes_copied, 0); /* a checksum reads the pixels, it copies none */
+	r = dmapipe_recording_open(path, 0);
+	check(r);
+	dmapipe_recording_get_info(r, &info);
+	check_int_eq(info.version, 2);
+	check_int_eq(info.fps_num, 30000);
+	check_int_eq(info.fps_den, 1001);
+	check_int_eq(info.damage, 0);
+	check_int_eq(info.frames_expected, 8);
+	check_int_eq(dmapipe_recording_get_frame(r, 3, &f), 0);
+	check(posix_memalign((void **)&mem, 4096, (size_t)f.size) == 0);
+	copy = malloc((size_t)f.size);
+	check(copy);
+	for (uint64_t i = 0; i < 8; i++) {
+		check_int_eq(dmapipe_recording_get_frame(r, i, &f), 0);
+		check(f.flags & DMAPIPE_RECORDED_CHECKSUM);
+		check_int_eq(dmapipe_recording_read_frame(r, i, mem, (size_t)f.size), 0);
+		check_int_eq(dmapipe_recording_check_payload(r, i, mem, (size_t)f.size), 0);
+	}
+	check_int_eq(dmapipe_recording_check_payload(r, 8, mem, (size_t)f.size), -ERANGE);
+	check_int_eq(dmapipe_recording_check_payload(r, 0, mem, 10), -EINVAL);
+	/* what a checksum costs next to a copy of the same bytes (docs/FORMAT.md) */
+	t0 = cpu_ns();
+	for (int k = 0; k < 8; k++)
+		memcpy(copy, mem, (size_t)f.size);
+	memcpy_ns = cpu_ns() - t0;
+	printf("checksum: %.0f us of CPU per 1080p NV12 frame (%llu bytes); memcpy of it: %.0f us\n",
+	       (double)st.checksum_ns / 8 / 1e3, (unsigned long long)f.layout.objects[0].size,
+	       (double)memcpy_ns / 8 / 1e3);
+	dmapipe_recording_close(r);
+
+	/* one changed byte in frame 5's pixels: only frame 5 fails */
+	r = dmapipe_recording_open(path, 0);
+	check(r);
+	check_int_eq(dmapipe_recording_get_frame(r, 5, &f), 0);
+	dmapipe_recording_close(r);
+	poke(path, f.offset + f.size / 3, 0x10);
+	r = dmapipe_recording_open(path, 0);
+	check(r);
+	for (uint64_t i = 0; i < 8; i++) {
+		check_int_eq(dmapipe_recording_get_frame(r, i, &f), 0);
+		check_int_eq(dmapipe_recording_read_frame(r, i, mem, (size_t)f.size), 0);
+		check_int_eq(dmapipe_recording_check_payload(r, i, mem, (size_t)f.size),
+			     i == 5 ? -EBADMSG : 0);
+	}
+	dmapipe_recording_close(r);
+	/* a scan finds the checksums in the headers, as the index had them */
+	r = dmapipe_recording_open(path, DMAPIPE_RECORDING_SCAN);
+	check(r);
+	check_int_eq(dmapipe_recording_get_frame(r, 5, &f), 0);
+	check(f.flags & DMAPIPE_RECORDED_CHECKSUM);
+	check_int_eq(dmapipe_recording_read_frame(r, 5, mem, (size_t)f.size), 0);
+	check_int_eq(dmapipe_recording_check_payload(r, 5, mem, (size_t)f.size), -EBADMSG);
+	dmapipe_recording_close(r);
+	check(unlink(path) == 0);
+
+	/* the default for raw frames, and NONE: no checksum, and the reader says so */
+	for (int mode = DMAPIPE_RECORD_CHECKSUM_AUTO; mode <= DMAPIPE_RECORD_CHECKSUM_NONE;
+	     mode += DMAPIPE_RECORD_CHECKSUM_NONE) {
+		record_checksummed(path, (enum dmapipe_record_checksum)mode, "NV12", 320, 240, 3, &st);
+		check_int_eq(st.frames_checksummed, 0);
+		check_int_eq(st.checksum_ns, 0);
+		r = dmapipe_recording_open(path, 0);
+		check(r);
+		check_int_eq(dmapipe_recording_get_frame(r, 1, &f), 0);
+		check(!(f.flags & DMAPIPE_RECORDED_CHECKSUM) && f.checksum == 0);
+		check_int_eq(dmapipe_recording_read_frame(r, 1, mem, (size_t)f.size), 0);
+		check_int_eq(dmapipe_recording_check_payload(r, 1, mem, (size_t)f.size), -ENODATA);
+		dmapipe_recording_close(r);
+		check(unlink(path) == 0);
+	}
+	{
+		struct dmapipe_recorder_options o;
+
+		dmapipe_recorder_options_init(&o);
+		o.checksum = (enum dmapipe_record_checksum)7;
+		check(dmapipe_recorder_new(path, &o) == NULL && errno == EINVAL);
+		check(access(path, F_OK) < 0);
+	}
+
+	/*
+	 * A version 1 file: the previous writer's files were these bytes with
+	 * version 1 in the superblock and the index header (and no checksum,
+	 * no rate); they open, read and verify as before.
+	 */
+	{
+		uint8_t sbb[REC_SB_SIZE], ix[REC_IX_HEADER_SIZE];
+		struct rec_superblock sb;
+		const char *why = NULL;
+
+		record_checksummed(path, DMAPIPE_RECORD_CHECKSUM_NONE, "YUV420", 318, 242, 4, &st);
+		fd = open(path, O_RDWR);
+		check(fd >= 0);
+		check(pread(fd, sbb, sizeof(sbb), 0) == (ssize_t)sizeof(sbb));
+		check_msg(rec_superblock_decode(sbb, &sb, &why) == 0, "%s", why);
+		sb.version = 1;
+		sb.fps_num = sb.fps_den = 0;
+		rec_superblock_encode(sbb, &sb);
+		check(pwrite(fd, sbb, sizeof(sbb), 0) == (ssize_t)sizeof(sbb));
+		check(pread(fd, ix, sizeof(ix), (off_t)sb.index_offset) == (ssize_t)sizeof(ix));
+		ix[8] = 1;
+		ix[60] = ix[61] = ix[62] = ix[63] = 0;
+		{
+			uint32_t crc = htole32(rec_crc32c(0, ix, 60));
+
+			memcpy(ix + 60, &crc, 4);
+		}
+		check(pwrite(fd, ix, sizeof(ix), (off_t)sb.index_offset) == (ssize_t)sizeof(ix));
+		close(fd);
+		check_int_eq(verify_file(path, 0, &info), 4);
+		check(info.closed && !info.scanned);
+		check_int_eq(info.version, 1);
+		check_int_eq(info.fps_num, 0);
+		check_int_eq(verify_file(path, DMAPIPE_RECORDING_SCAN, &info), 4);
+	}
+	free(copy);
+	free(mem);
+	test_pass("checksum");
+}
+
+/* ---- probe-sample: a recording with known gaps, rate and formats, for the tool ------ */
+
+/*
+ * Not a test of its own: writes the recording tests/test-play.sh probes to
+ * the path in DMAPIPE_TEST_PROBE_SAMPLE: NV12 320x240 frames with sequence
+ * 0..9 and 15..24 (5 missing after 9), then YUYV 64x48 frames 25 and 26;
+ * timestamps 30 fps apart by sequence; the nominal rate 30/1; a checksum
+ * on every frame.
+ */
+static void write_probe_sample(const char *path)
+{
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *nv12 = new_pool("NV12", 320, 240, 3), *yuyv = new_pool("YUYV", 64, 48, 3);
+	struct dmapipe_recorder *rec = checksum_recorder(path, &c, DMAPIPE_RECORD_CHECKSUM_ALL, 30, 1);
+
+	for (uint64_t seq = 0; seq < 27; seq++) {
+		struct dmapipe_pool *pool = seq < 25 ? nv12 : yuyv;
+		struct dmapipe_frame_meta meta;
+		struct dmapipe_buffer *b;
+		int ret;
+
+		if (seq >= 10 && seq < 15)
+			continue;
+		while (!(b = dmapipe_pool_acquire(pool)))
+			check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+		check_int_eq(dmapipe_buffer_draw_pattern(b, seq), 0);
+		dmapipe_frame_meta_init(&meta);
+		meta.sequence = seq;
+		meta.timestamp_ns = 5000000000ull + seq * 33333333ull;
+		meta.flags = DMAPIPE_FRAME_PATTERN;
+		while ((ret = dmapipe_recorder_submit(rec, b, &meta, NULL)) == -EAGAIN)
+			check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+		check_int_eq(ret, 0);
+		dmapipe_buffer_unref(b);
+	}
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	dmapipe_pool_free(nv12);
+	dmapipe_pool_free(yuyv);
+	check_int_eq(c.done, 22);
+}
+
+/* ---- files: what a recorder may write, truncate and remove ---------------------------- */
+
+/* A recorder for @path with overwrite: refused with @err, and nothing there changed. */
+static void expect_not_recorded(const char *path, int err)
+{
+	struct dmapipe_recorder_options o;
+	struct stat before, after;
+
+	dmapipe_recorder_options_init(&o);
+	o.overwrite = true;
+	check(lstat(path, &before) == 0);
+	check_msg(dmapipe_recorder_new(path, &o) == NULL && errno == err,
+		  "%s: %s, expected %s", path, strerror(errno), strerror(err));
+	check_msg(lstat(path, &after) == 0, "%s was removed", path);
+	check(after.st_ino == before.st_ino && after.st_mode == before.st_mode &&
+	      after.st_rdev == before.st_rdev && after.st_size == before.st_size);
+}
+
+/*
+ * Only regular files are written, truncated or removed: a device node, a
+ * FIFO (without a reader: the open must not block) and a directory named
+ * as the recording are refused with overwrite, and stay; a symbolic link
+ * to a regular file is followed and stays a link. A recording written into
+ * the caller's fd (dmapipe_recorder_new_fd()) reads back like any other,
+ * and the fd is refused when it cannot hold a recording.
+ */
+static void test_files(const char *dir)
+{
+	struct dmapipe_recorder_options o;
+	struct dmapipe_recording_info info;
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool("NV12", 320, 240, 3);
+	struct dmapipe_recorder *rec;
+	char path[512], link_path[512];
+	struct stat st;
+	int fd, pipefd[2];
+
+	snprintf(path, sizeof(path), "%s/null", dir);
+	if (mknod(path, S_IFCHR | 0666, makedev(1, 3)) == 0)
+		expect_not_recorded(path, EINVAL);
+	else
+		printf("no device node test: mknod: %s\n", strerror(errno));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	check(mkfifo(path, 0600) == 0);
+	expect_not_recorded(path, EINVAL);
+	snprintf(path, sizeof(path), "%s/subdir", dir);
+	check(mkdir(path, 0700) == 0);
+	expect_not_recorded(path, EINVAL);
+
+	/* a link to a regular file: the file is recorded into, the link stays */
+	snprintf(path, sizeof(path), "%s/target.rec", dir);
+	snprintf(link_path, sizeof(link_path), "%s/link.rec", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	check(fd >= 0 && write(fd, "old", 3) == 3);
+	close(fd);
+	check(symlink("target.rec", link_path) == 0);
+	dmapipe_recorder_options_init(&o);
+	o.overwrite = true;
+	o.done = on_done;
+	o.user_data = &c;
+	rec = dmapipe_recorder_new(link_path, &o);
+	check_msg(rec, "recording through a link: %s", strerror(errno));
+	for (uint64_t s = 0; s < 3; s++)
+		check_int_eq(record_one(rec, pool, s), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	check(lstat(link_path, &st) == 0 && S_ISLNK(st.st_mode));
+	check_int_eq(verify_file(path, 0, &info), 3);
+
+	/* into the caller's fd: a temporary file, recorded, then named */
+	snprintf(path, sizeof(path), "%s/tmp-XXXXXX", dir);
+	fd = mkstemp(path);
+	check(fd >= 0);
+	check(write(fd, "stale bytes", 11) == 11);
+	rec = dmapipe_recorder_new_fd(fd, &o);
+	check_msg(rec, "recorder_new_fd: %s", strerror(errno));
+	for (uint64_t s = 0; s < 5; s++)
+		check_int_eq(record_one(rec, pool, s), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	/* the caller's fd is still open and its own */
+	check(fcntl(fd, F_GETFD) >= 0);
+	close(fd);
+	check_int_eq(verify_file(path, 0, &info), 5);
+	check(info.closed);
+	check(unlink(path) == 0);
+
+	/* fds that cannot hold a recording: refused, and the file stays as it was */
+	fd = open(link_path, O_RDONLY);
+	check(fd >= 0);
+	check(dmapipe_recorder_new_fd(fd, &o) == NULL && errno == EINVAL);
+	close(fd);
+	fd = open(link_path, O_WRONLY | O_APPEND);
+	check(fd >= 0);
+	check(dmapipe_recorder_new_fd(fd, &o) == NULL && errno == EINVAL);
+	close(fd);
+	check_int_eq(verify_file(link_path, 0, &info), 3);
+	check(pipe(pipefd) == 0);
+	check(dmapipe_recorder_new_fd(pipefd[1], &o) == NULL && errno == EINVAL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	check(dmapipe_recorder_new_fd(-1, &o) == NULL && errno == EBADF);
+	check(dmapipe_recorder_new(NULL, &o) == NULL && errno == EINVAL);
+	dmapipe_pool_free(pool);
+	test_pass("files");
 }
 
 /* ---- options: structs from older (and newer) headers ----------------------------------- */
@@ -1565,6 +1971,12 @@ int main(int argc, char **argv)
 		test_buffered(dir);
 	else if (strcmp(what, "options") == 0)
 		test_options(dir);
+	else if (strcmp(what, "files") == 0)
+		test_files(dir);
+	else if (strcmp(what, "checksum") == 0)
+		test_checksum(dir);
+	else if (strcmp(what, "probe-sample") == 0 && getenv("DMAPIPE_TEST_PROBE_SAMPLE"))
+		write_probe_sample(getenv("DMAPIPE_TEST_PROBE_SAMPLE"));
 	else if (strcmp(what, "fence") == 0)
 		test_fence(dir);
 	else if (strcmp(what, "kmod-path") == 0)

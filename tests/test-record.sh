@@ -4,7 +4,13 @@
 # dmapipe record: a test-pattern producer recorded by another process and
 # every frame verified from the file; a recorder killed with SIGKILL, its
 # file checked (scanned) and repaired; a full file system (exit 3, a
-# consistent file); bad command lines (exit 2) and bad files (exit 1).
+# consistent file); bad command lines (exit 2) and bad files (exit 1);
+# outputs: only regular files replaced, and only by a recording that holds
+# frames; device nodes, FIFOs, directories and links left as they were;
+# "-" as stdout; --check on content that is not the pattern (passes, says
+# what it could not check), with --checksum (finds 256 KiB of damage), on a
+# file cut after it was closed (fails), and --repair of an overwritten
+# superblock.
 #
 # Usage: test-record.sh PATH-TO-dmapipe
 
@@ -94,6 +100,131 @@ grep -q "buffered I/O" "$DIR/out.log" || fail "buffered mode not reported"
 "$DMAPIPE" record --check "$DIR/a.rec" -q >/dev/null || fail "check of the buffered recording"
 wait "$SERVE" 2>/dev/null
 ok "--force and --buffered"
+
+# ---- outputs that never destroy what is not theirs -----------------------------
+# A producer that never sends a frame (it waits for a second consumer): the
+# recorder is set up, then times out. A device node, a FIFO and a directory
+# named as the output are refused before anything is written, and stay; a
+# failed recording leaves an old file as it was and no temporary file; a
+# link stays a link; "-" is stdout, which must be a regular file.
+"$DMAPIPE" serve --socket "$DIR/idle.sock" --size 320x240 --fps 30 --wait-consumers 2 -q \
+	>"$DIR/idle-serve.log" 2>&1 &
+IDLE=$!
+PIDS="$PIDS $IDLE"
+wait_socket "$DIR/idle.sock"
+if mknod "$DIR/null" c 1 3 2>/dev/null; then
+	expect_status 1 record --socket "$DIR/idle.sock" -o "$DIR/null" --force --timeout 500
+	grep -q "not a regular file\|character device" "$DIR/err.log" || fail "device node: no clear message"
+	[ -c "$DIR/null" ] || fail "record --force removed or replaced a device node"
+else
+	echo "not tested: a device node as the output (mknod is not allowed here)"
+fi
+mkfifo "$DIR/fifo"
+expect_status 1 record --socket "$DIR/idle.sock" -o "$DIR/fifo" --force --timeout 500
+[ -p "$DIR/fifo" ] || fail "record --force replaced a FIFO"
+mkdir "$DIR/adir"
+expect_status 1 record --socket "$DIR/idle.sock" -o "$DIR/adir" --force --timeout 500
+[ -d "$DIR/adir" ] || fail "record --force replaced a directory"
+sum=$(cksum <"$DIR/a.rec")
+expect_status 1 record --socket "$DIR/idle.sock" -o "$DIR/a.rec" --force --timeout 500
+grep -q "not written" "$DIR/out.log" || fail "timeout: the summary does not say the file was not written"
+[ "$(cksum <"$DIR/a.rec")" = "$sum" ] || fail "a failed record --force changed the old recording"
+# Ctrl-C before the first frame is no failure, and still replaces nothing
+"$DMAPIPE" record --socket "$DIR/idle.sock" -o "$DIR/a.rec" --force -q >"$DIR/int.log" 2>&1 &
+REC=$!
+sleep 0.5
+kill -INT $REC
+wait $REC || fail "record interrupted before its first frame exited $?"
+[ "$(cksum <"$DIR/a.rec")" = "$sum" ] || fail "an interrupted record --force replaced the old recording"
+ln -s a.rec "$DIR/link.rec"
+expect_status 1 record --socket "$DIR/idle.sock" -o "$DIR/link.rec" --force --timeout 500
+[ -L "$DIR/link.rec" ] && [ "$(cksum <"$DIR/a.rec")" = "$sum" ] || fail "a failed record through a link"
+expect_status 2 record --socket "$DIR/idle.sock" -o - --json
+"$DMAPIPE" record --socket "$DIR/idle.sock" -o - --timeout 500 2>"$DIR/pipe.log" | cat >/dev/null
+grep -q "stdout is not a regular file" "$DIR/pipe.log" || fail "a recording into a pipe: no clear message"
+"$DMAPIPE" record --socket "$DIR/idle.sock" -o - --timeout 500 >>"$DIR/append.rec" 2>"$DIR/append.log"
+grep -q "appending" "$DIR/append.log" || fail "a recording into stdout opened with >>: no clear message"
+kill $IDLE
+wait $IDLE 2>/dev/null
+ls "$DIR"/*.partial-* >/dev/null 2>&1 && fail "a failed recording left a temporary file"
+# a recording through a link replaces the file it names; "-" to a regular file
+"$DMAPIPE" serve --socket "$S" --size 320x240 --fps 100 --frames 20 --wait-consumers 1 -q \
+	>"$DIR/serve.log" 2>&1 &
+SERVE=$!
+PIDS="$PIDS $SERVE"
+wait_socket "$S"
+"$DMAPIPE" record --socket "$S" -o "$DIR/link.rec" --force -q >"$DIR/link.log" 2>&1 ||
+	fail "record --force through a link"
+wait "$SERVE" 2>/dev/null
+[ -L "$DIR/link.rec" ] || fail "record --force replaced the link itself"
+[ "$(cksum <"$DIR/a.rec")" != "$sum" ] || fail "record --force through a link did not replace the file"
+"$DMAPIPE" record --check "$DIR/a.rec" --json >"$DIR/lcheck.json" 2>/dev/null || fail "check after the link"
+jcheck "$DIR/lcheck.json" 'd["frames"] > 0 and d["closed"]'
+"$DMAPIPE" serve --socket "$S" --size 320x240 --fps 100 --frames 20 --wait-consumers 1 -q \
+	>"$DIR/serve.log" 2>&1 &
+SERVE=$!
+PIDS="$PIDS $SERVE"
+wait_socket "$S"
+"$DMAPIPE" record --socket "$S" -o - >"$DIR/stdout.rec" 2>"$DIR/stdout.log" || fail "record -o -"
+wait "$SERVE" 2>/dev/null
+grep -q "record: ok" "$DIR/stdout.log" || fail "record -o -: no summary on stderr"
+"$DMAPIPE" record --check "$DIR/stdout.rec" --json >"$DIR/scheck.json" 2>/dev/null || fail "check of -o -"
+jcheck "$DIR/scheck.json" 'd["frames"] > 0 and d["closed"]'
+ok "outputs: device node, FIFO, directory refused and kept; a failed --force keeps the old file; links kept; - is stdout"
+
+# ---- --check: what it can and cannot tell ----------------------------------------
+# A stream that is not the test pattern (predrawn: buffer k holds pattern
+# frame k) checks by default: its frames are read and counted, and --check
+# says they could not be compared with anything. With --checksum they are
+# compared with their checksums: 256 KiB of random bytes in the middle of the
+# file fail it (they pass without a checksum: nothing says what the pixels
+# were). A closed recording cut short afterwards fails; one whose first
+# block was overwritten fails, --repair recovers every frame from the frame
+# headers, and it checks after.
+rec_predrawn() {
+	"$DMAPIPE" serve --socket "$S" --size 640x480 --format NV12 --fps 100 --frames 30 \
+		--predrawn --wait-consumers 1 -q >"$DIR/serve.log" 2>&1 &
+	SERVE=$!
+	PIDS="$PIDS $SERVE"
+	wait_socket "$S"
+	"$DMAPIPE" record --socket "$S" --policy queue:30 -o "$@" -q --json \
+		>"$DIR/p-record.json" 2>"$DIR/p-record.log" || fail "record $*"
+	wait "$SERVE" 2>/dev/null
+}
+rec_predrawn "$DIR/p.rec"
+"$DMAPIPE" record --check "$DIR/p.rec" >"$DIR/pcheck.out" 2>"$DIR/pcheck.log" ||
+	fail "--check failed a recording that is not the test pattern"
+grep -q "not checked" "$DIR/pcheck.out" || fail "--check does not say what it could not check"
+rec_predrawn "$DIR/sum.rec" --checksum
+jcheck "$DIR/p-record.json" 'd["frames_checksummed"] == d["frames_recorded"] > 0 and d["checksum_cpu_ns"] > 0'
+"$DMAPIPE" record --check "$DIR/sum.rec" --json >"$DIR/sumcheck.json" 2>/dev/null || fail "--check --checksum"
+jcheck "$DIR/sumcheck.json" 'd["frames_verified_checksum"] == d["frames"] == d["frames_verified"] > 0'
+size=$(stat -c %s "$DIR/p.rec")
+for f in p sum; do
+	head -c 262144 /dev/urandom | dd of="$DIR/$f.rec" bs=4096 seek=$((size / 4096 / 2)) \
+		conv=notrunc status=none
+done
+"$DMAPIPE" record --check "$DIR/p.rec" -q >/dev/null 2>&1 ||
+	fail "damage without checksums: --check cannot know, and must not claim a failure"
+expect_status 1 record --check "$DIR/sum.rec"
+grep -q "differ from the checksum" "$DIR/err.log" || fail "damaged pixels: no clear message"
+rec_predrawn "$DIR/cut.rec"
+head -c $(($(stat -c %s "$DIR/cut.rec") - 4096)) "$DIR/cut.rec" >"$DIR/cut2.rec"
+expect_status 1 record --check "$DIR/cut2.rec"
+grep -q "cut after it was closed" "$DIR/out.log" || fail "a truncated recording: no clear message"
+expect_status 0 record --check "$DIR/cut.rec" -q
+frames=$(json_u64 "$DIR/p-record.json" frames_recorded)
+head -c 4096 /dev/urandom | dd of="$DIR/cut.rec" conv=notrunc status=none
+expect_status 1 record --check "$DIR/cut.rec"
+grep -q -- "--repair recovers it" "$DIR/err.log" || fail "a damaged superblock: no hint at --repair"
+"$DMAPIPE" record --repair "$DIR/cut.rec" >"$DIR/repair-sb.out" 2>&1 || fail "repair of a damaged superblock"
+grep -q "$frames frames recovered" "$DIR/repair-sb.out" || fail "repair did not recover all $frames frames"
+"$DMAPIPE" record --check "$DIR/cut.rec" --verify full --json >"$DIR/sbcheck.json" 2>/dev/null &&
+	fail "the predrawn frames passed --verify full"
+"$DMAPIPE" record --check "$DIR/cut.rec" --json >"$DIR/sbcheck.json" 2>/dev/null ||
+	fail "--check after repairing the superblock"
+jcheck "$DIR/sbcheck.json" "d['frames'] == $frames and d['closed'] and d['damage'] is None"
+ok "--check: other content counted, a checksum finds damaged pixels, a cut or damaged file fails, --repair rebuilds a superblock"
 
 # ---- kill -9 mid-recording, check (scan), repair ------------------------------
 

@@ -44,7 +44,7 @@ grep -q serve "$DIR/help.out" || fail "--help does not list serve"
 "$DMAPIPE" --version | grep -q dmapipe || fail "--version"
 bench_cmd=bench
 [ "$BENCH" = bench ] || bench_cmd=
-for cmd in serve consume info stats demo $bench_cmd; do
+for cmd in serve consume info stats demo probe $bench_cmd; do
 	"$DMAPIPE" $cmd --help >"$DIR/help.out" || fail "$cmd --help"
 	grep -q "Usage: dmapipe $cmd" "$DIR/help.out" || fail "$cmd --help: no usage line"
 done
@@ -184,6 +184,23 @@ run_pair none 50 --size 64x64 --format NV12 --fps 0 --predrawn -- \
 	--verify none --policy block:4
 jcheck "$DIR/none-consume.json" 'd["frames_received"] == 50 and d["frames_verified"] == 0'
 ok "verify none, predrawn"
+
+# The default (--verify auto): frames the producer marks as the pattern are
+# verified, others (a predrawn stream: buffer k holds pattern frame k, not the
+# frame its sequence names, as a camera's frames are no pattern) are counted,
+# not failed; --verify full checks them anyway, and fails.
+run_pair auto 50 --size 64x64 --format NV12 --fps 0 -- --policy block:4
+jcheck "$DIR/auto-consume.json" 'd["verify"] == "auto" and d["frames_verified"] == 50 and d["frames_not_checked"] == 0'
+run_pair autonone 50 --size 64x64 --format NV12 --fps 0 --predrawn -- --policy block:4
+jcheck "$DIR/autonone-consume.json" 'd["result"] == "ok" and d["frames_received"] == 50'
+jcheck "$DIR/autonone-consume.json" 'd["frames_verified"] == 0 and d["frames_failed"] == 0 and d["frames_not_checked"] == 50'
+"$DMAPIPE" serve --socket "$DIR/full.sock" --frames 20 --size 64x64 --fps 0 --predrawn \
+	--wait-consumers 1 --quiet >"$DIR/full-serve.log" 2>&1 &
+PIDS="$PIDS $!"
+"$DMAPIPE" consume --socket "$DIR/full.sock" --verify full --policy block:4 --quiet \
+	>"$DIR/full-consume.out" 2>&1
+[ $? -eq 1 ] || fail "--verify full passed frames that are not the pattern"
+ok "verify auto: the pattern verified, a stream that is not the pattern not failed; full fails it"
 
 # A slow consumer with latest-only: drops are seen as sequence gaps, and
 # every frame it does get is intact.

@@ -11,16 +11,20 @@
 static const char *const consume_usage =
 	"Usage: dmapipe consume --socket PATH [OPTIONS]\n"
 	"\n"
-	"Connects to a producer, receives frames, verifies them against the test\n"
-	"pattern (docs/PATTERN.md) and reports rate, latency, drops and copies.\n"
+	"Connects to a producer, receives frames and reports rate, latency, drops and\n"
+	"copies. Frames the producer marks as the test pattern (docs/PATTERN.md:\n"
+	"dmapipe serve, a replay of its recording) are verified byte for byte; other\n"
+	"frames are counted, not checked.\n"
 	"Exit status 1 if any frame failed verification or the stream failed.\n"
 	"\n"
 	"Options:\n"
 	"  -s, --socket PATH       the producer's socket (or @name)\n"
 	"  -n, --frames N          stop after N frames, 0 = until end of stream (default 0)\n"
 	"      --policy POLICY     latest (default), queue:N or block:N\n"
-	"      --verify MODE       full: every byte (default); stamp: the 16-byte\n"
-	"                          sequence stamp only; none: do not touch pixels\n"
+	"      --verify MODE       auto (default): every byte of the frames the producer\n"
+	"                          marks as the pattern, no other; full: every byte of\n"
+	"                          every frame; stamp: the 16-byte sequence stamp only;\n"
+	"                          none: do not touch pixels\n"
 	"      --in-flight N       frames this consumer may hold at once (default 2)\n"
 	"      --busy-poll US      poll up to US microseconds before sleeping while\n"
 	"                          messages come fast (default 30, 0 = never)\n"
@@ -68,7 +72,7 @@ struct consume {
 	enum dmapipe_mem_kind mem_kind;
 
 	/* results */
-	uint64_t received, verified, failed, dropped, out_of_order;
+	uint64_t received, verified, failed, unchecked, dropped, out_of_order;
 	uint64_t first_seq, last_seq;
 	bool have_seq;
 	struct samples latency;
@@ -172,8 +176,8 @@ static int connect_client(struct consume *c)
 	return c->client ? 0 : -1;
 }
 
-/* Checks one frame; returns true if it is the frame its metadata names. */
-static bool verify_frame(struct consume *c, struct dmapipe_frame *frame)
+/* Checks one frame under @mode (STAMP or FULL); true if it is the frame its metadata names. */
+static bool verify_frame(struct consume *c, struct dmapipe_frame *frame, enum verify_mode mode)
 {
 	struct dmapipe_buffer *buf = frame->buffer;
 	const struct dmapipe_layout *layout = dmapipe_buffer_get_layout(buf);
@@ -194,7 +198,7 @@ static bool verify_frame(struct consume *c, struct dmapipe_frame *frame)
 		c->fail_what = "cannot begin CPU access";
 		goto failed;
 	}
-	if (c->verify == VERIFY_FULL) {
+	if (mode == VERIFY_FULL) {
 		ret = dmapipe_pattern_check(layout, planes, seq, &plane, &offset);
 		if (ret == -EILSEQ)
 			c->fail_what = "pixel data differs";
@@ -212,7 +216,7 @@ static bool verify_frame(struct consume *c, struct dmapipe_frame *frame)
 		return true;
 	if (ret != -EILSEQ)
 		c->fail_what = ret != -EINVAL ? "verification error" :
-			       c->verify == VERIFY_STAMP ?
+			       mode == VERIFY_STAMP ?
 			       "no stamp (no pattern for this format, or rows under 16 bytes)" :
 			       "no pattern defined for this format or modifier";
 failed:
@@ -332,7 +336,11 @@ static void run(struct consume *c)
 				samples_add(&c->interval, latency);
 		}
 		if (c->verify != VERIFY_NONE) {
-			if (verify_frame(c, frame))
+			enum verify_mode mode = verify_frame_mode(c->verify, frame->meta.flags);
+
+			if (mode == VERIFY_NONE)
+				c->unchecked++; /* auto: not the pattern, nothing to compare with */
+			else if (verify_frame(c, frame, mode))
 				c->verified++;
 			else
 				c->failed++;
@@ -403,6 +411,7 @@ static void print_summary(struct consume *c)
 		json_u64(&j, "frames_received", c->received);
 		json_u64(&j, "frames_verified", c->verified);
 		json_u64(&j, "frames_failed", c->failed);
+		json_u64(&j, "frames_not_checked", c->unchecked);
 		json_u64(&j, "frames_dropped", c->dropped);
 		json_u64(&j, "frames_out_of_order", c->out_of_order);
 		if (c->have_seq) {
@@ -450,6 +459,9 @@ static void print_summary(struct consume *c)
 	       (unsigned long long)c->received, (unsigned long long)c->verified,
 	       verify_names[c->verify], (unsigned long long)c->failed,
 	       (unsigned long long)c->dropped);
+	if (c->unchecked)
+		printf("  not checked %llu frames: not marked as the test pattern by the producer "
+		       "(--verify full checks them anyway)\n", (unsigned long long)c->unchecked);
 	if (c->failed)
 		printf("  first bad   frame %llu: %s (plane %u, offset %llu)\n",
 		       (unsigned long long)c->fail_seq, c->fail_what, c->fail_plane,
@@ -475,7 +487,7 @@ int cmd_consume(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	dmapipe_client_options_init(&c.opts);
-	c.verify = VERIFY_FULL;
+	c.verify = VERIFY_AUTO;
 	c.timeout_ms = 10000;
 	c.opts.name = "dmapipe-consume";
 	parse_args(&c, argc, argv);

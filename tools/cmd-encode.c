@@ -26,7 +26,10 @@ static const char *const encode_usage =
 	"Options:\n"
 	"  -s, --socket PATH     the producer's socket (or @name)\n"
 	"  -d, --device PATH     capture from this V4L2 device instead\n"
-	"  -o, --output FILE     the bitstream, - for stdout (required)\n"
+	"  -o, --output FILE     the bitstream, - for stdout (required); it takes the\n"
+	"                        name FILE at its first packet (FILE.partial-XXXXXX\n"
+	"                        until then, removed if nothing was encoded)\n"
+	"      --force           replace FILE if it is a regular file (never a device)\n"
 	"      --container KIND  bitstream (default): the packets back to back; dmapipe:\n"
 	"                        a dmapipe recording (docs/FORMAT.md), one frame per\n"
 	"                        packet, written by the recorder straight from the\n"
@@ -76,6 +79,7 @@ enum {
 	OPT_JSON,
 	OPT_CONTAINER,
 	OPT_SERVE,
+	OPT_FORCE,
 };
 
 struct encode {
@@ -129,6 +133,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "container", required_argument, NULL, OPT_CONTAINER },
 		{ "serve", required_argument, NULL, OPT_SERVE },
 		{ "encoder", required_argument, NULL, 'e' },
@@ -172,6 +177,9 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			break;
 		case OPT_SERVE:
 			e->cfg.serve = optarg;
+			break;
+		case OPT_FORCE:
+			e->cfg.force = true;
 			break;
 		case OPT_CONTAINER:
 			if (strcmp(optarg, "dmapipe") == 0)

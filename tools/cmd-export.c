@@ -15,6 +15,14 @@
  * (writev), so this program copies no pixel in user space. The output is
  * an ordinary file: the kernel copies what is written into the page cache,
  * and the summary says so.
+ *
+ * A raw export's planes follow each other, each row of exactly its visible
+ * bytes: GStreamer's rawvideoparse assumes its own default strides (rows of
+ * 4-byte multiples) unless told, so the sidecar and the summary give the
+ * whole element with plane-strides, plane-offsets and frame-size. Grey goes
+ * to y4m as 4:2:0 with neutral chroma planes (written from one constant
+ * buffer: no pixel is copied) because GStreamer 1.22's y4mdec cannot read
+ * y4m's Cmono; --mono writes Cmono.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +35,7 @@
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
+#include "output.h"
 
 static const char *const export_usage =
 	"Usage: dmapipe export FILE -o OUT [OPTIONS]\n"
@@ -34,20 +43,27 @@ static const char *const export_usage =
 	"Writes the frames of a recording as YUV4MPEG2 (OUT ending in .y4m, or --y4m)\n"
 	"or as raw frames plus a JSON sidecar OUT.json (--raw, or any other name).\n"
 	"y4m carries I420/YUV420 and YV12 (as C420jpeg), YUV422 (C422), YUV444 (C444)\n"
-	"and R8/GREY (Cmono); other formats (NV12, YUYV, RGB...) are exported raw, not\n"
-	"converted. Only the visible rows are written (strides dropped). The sidecar\n"
-	"names the ffmpeg and GStreamer formats, e.g.\n"
-	"  ffmpeg -f rawvideo -pix_fmt nv12 -s 1920x1080 -r 30 -i OUT ...\n"
-	"  gst-launch-1.0 filesrc location=OUT ! rawvideoparse format=nv12 width=1920 \\\n"
-	"      height=1080 framerate=30/1 ! ...\n"
+	"and R8/GREY (as C420jpeg with neutral chroma, which every y4m reader takes;\n"
+	"--mono: Cmono, which GStreamer 1.22's y4mdec cannot read); other formats\n"
+	"(NV12, YUYV, RGB...) are exported raw, not converted. Only the visible rows\n"
+	"are written (strides dropped). The sidecar names the ffmpeg and GStreamer\n"
+	"formats and gives the whole rawvideoparse element, which the summary prints:\n"
+	"GStreamer assumes rows of a multiple of 4 bytes unless told the strides, e.g.\n"
+	"  ffmpeg -f rawvideo -pix_fmt yuv420p -s 318x242 -r 30 -i OUT ...\n"
+	"  gst-launch-1.0 filesrc location=OUT ! rawvideoparse use-sink-caps=false \\\n"
+	"      format=i420 width=318 height=242 framerate=30/1 \\\n"
+	"      plane-strides=\"<318,159,159>\" plane-offsets=\"<0,76956,96195>\" \\\n"
+	"      frame-size=115434 ! ...\n"
 	"A recording of a compressed stream (dmapipe encode --container dmapipe) is\n"
 	"exported as its plain bitstream: the packets back to back, no sidecar.\n"
 	"\n"
 	"Options:\n"
-	"  -o, --output OUT        the file to write\n"
+	"  -o, --output OUT        the file to write (- for stdout); it takes the name\n"
+	"                          OUT once complete, an existing OUT only with --force\n"
 	"      --y4m               YUV4MPEG2 (default for OUT ending in .y4m)\n"
 	"      --raw               raw frames and OUT.json (default otherwise)\n"
-	"      --sidecar PATH      the sidecar's path (default OUT.json)\n"
+	"      --sidecar PATH      the sidecar's path (default OUT.json; none for -o -)\n"
+	"      --mono              grey to y4m as Cmono instead of 4:2:0\n"
 	"      --first N           start at frame N of the recording (default 0)\n"
 	"      --count N           export N frames, 0 = to the end (default 0)\n"
 	"      --force             replace OUT (and the sidecar) if they exist\n"
@@ -66,6 +82,7 @@ enum {
 	OPT_COUNT,
 	OPT_FORCE,
 	OPT_JSON,
+	OPT_MONO,
 };
 
 /* How a fourcc reaches other tools. */
@@ -112,7 +129,7 @@ struct export {
 	int y4m; /* -1: from the name */
 	bool bitstream; /* a compressed stream: the packets back to back */
 	uint64_t first, count;
-	bool force, quiet, json;
+	bool force, quiet, json, mono;
 
 	struct dmapipe_recording *rec;
 	struct dmapipe_recording_info info;
@@ -121,9 +138,15 @@ struct export {
 	struct dmapipe_recorded_frame f0;
 	uint64_t row_bytes[DMAPIPE_MAX_PLANES];
 	uint32_t rows[DMAPIPE_MAX_PLANES];
+	uint64_t plane_offset[DMAPIPE_MAX_PLANES]; /* in an exported raw frame */
 	uint64_t frame_bytes;
-	char *tmp_out, *tmp_side;
-	int fd;
+	const char *y4m_tag; /* the C tag written */
+	/* grey as 4:2:0: each chroma plane is neutral_size bytes of 128 */
+	uint8_t *neutral;
+	uint64_t neutral_size, neutral_bytes;
+	struct output out, side;
+	int fd; /* out.fd */
+	FILE *report; /* the summary's stream: stderr when the export goes to stdout */
 	uint64_t frames, bytes, t0, t1;
 	uint64_t fps_num, fps_den;
 };
@@ -140,6 +163,7 @@ static void parse_args(struct export *e, int argc, char **argv)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "mono", no_argument, NULL, OPT_MONO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -174,6 +198,9 @@ static void parse_args(struct export *e, int argc, char **argv)
 		case OPT_JSON:
 			e->json = true;
 			break;
+		case OPT_MONO:
+			e->mono = true;
+			break;
 		case 'h':
 			fputs(export_usage, stdout);
 			exit(0);
@@ -195,31 +222,13 @@ static void parse_args(struct export *e, int argc, char **argv)
 	}
 	if (e->y4m && e->sidecar)
 		usage_error("export", "--sidecar is for raw output; y4m carries its own header");
+	if (e->mono && !e->y4m)
+		usage_error("export", "--mono is for grey exported as y4m");
+	if (e->json && strcmp(e->output, "-") == 0)
+		usage_error("export", "--json prints on stdout, where -o - writes the frames");
 }
 
 /* ---- output files ---------------------------------------------------------------------- */
-
-/* A temporary name next to @path: the output appears only when complete. */
-static char *temp_name(const char *path)
-{
-	size_t n = strlen(path) + 32;
-	char *t = malloc(n);
-
-	if (t)
-		snprintf(t, n, "%s.partial-%ld", path, (long)getpid());
-	return t;
-}
-
-/* Moves @tmp to @path: replacing it with --force, else never. */
-static int publish(const struct export *e, const char *tmp, const char *path)
-{
-	if (e->force)
-		return rename(tmp, path) < 0 ? -errno : 0;
-	if (link(tmp, path) < 0)
-		return -errno;
-	unlink(tmp);
-	return 0;
-}
 
 static int write_all(int fd, struct iovec *iov, int n)
 {
@@ -271,6 +280,7 @@ static int plane_geometry(struct export *e)
 		e->row_bytes[p] = packed.planes[p].stride;
 		e->rows[p] = (uint32_t)(dmapipe_layout_plane_size(&packed, p) /
 					packed.planes[p].stride);
+		e->plane_offset[p] = e->frame_bytes;
 		e->frame_bytes += e->row_bytes[p] * e->rows[p];
 	}
 	return 0;
@@ -369,6 +379,33 @@ static void frame_rate(struct export *e, uint64_t last)
 	}
 }
 
+/*
+ * The rawvideoparse element that reads a raw export of this program: the
+ * format, size and rate, and the planes exactly as written (rows of their
+ * visible bytes, planes back to back), which GStreamer would otherwise take
+ * for its own default layout (rows of a multiple of 4 bytes).
+ */
+static void gst_parse_element(const struct export *e, char *buf, size_t len)
+{
+	const struct dmapipe_layout *l = &e->f0.layout;
+	size_t n;
+
+	n = (size_t)snprintf(buf, len, "rawvideoparse use-sink-caps=false format=%s width=%u "
+			     "height=%u framerate=%llu/%llu plane-strides=\"<", e->names->gst,
+			     l->format.width, l->format.height, (unsigned long long)e->fps_num,
+			     (unsigned long long)e->fps_den);
+	for (unsigned int p = 0; p < l->n_planes && n < len; p++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%llu", p ? "," : "",
+				      (unsigned long long)e->row_bytes[p]);
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n, ">\" plane-offsets=\"<");
+	for (unsigned int p = 0; p < l->n_planes && n < len; p++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%llu", p ? "," : "",
+				      (unsigned long long)e->plane_offset[p]);
+	if (n < len)
+		snprintf(buf + n, len - n, ">\" frame-size=%llu", (unsigned long long)e->frame_bytes);
+}
+
 /* ---- writing ----------------------------------------------------------------------------- */
 
 static int write_frame(struct export *e, const struct dmapipe_recorded_frame *f, uint8_t *mem)
@@ -384,6 +421,7 @@ static int write_frame(struct export *e, const struct dmapipe_recorded_frame *f,
 		order[p] = e->y4m ? e->names->y4m_order[p] : p;
 		cap += e->rows[p];
 	}
+	cap += 2; /* grey as 4:2:0: the neutral chroma planes */
 	iov = calloc(cap, sizeof(*iov));
 	if (!iov)
 		return -ENOMEM;
@@ -406,10 +444,20 @@ static int write_frame(struct export *e, const struct dmapipe_recorded_frame *f,
 			iov[n++].iov_len = (size_t)e->row_bytes[order[i]];
 		}
 	}
+	if (e->neutral) {
+		/* one constant buffer twice: no pixel of the frame is copied */
+		for (int k = 0; k < 2; k++) {
+			iov[n].iov_base = e->neutral;
+			iov[n++].iov_len = (size_t)e->neutral_size;
+		}
+	}
 	ret = write_all(e->fd, iov, n);
 	free(iov);
-	if (ret == 0)
-		e->bytes += e->frame_bytes + (e->y4m ? sizeof(frame_tag) - 1 : 0);
+	if (ret == 0) {
+		e->bytes += e->frame_bytes + (e->y4m ? sizeof(frame_tag) - 1 : 0) +
+			    2 * e->neutral_size;
+		e->neutral_bytes += 2 * e->neutral_size;
+	}
 	return ret;
 }
 
@@ -420,7 +468,8 @@ static int write_sidecar(struct export *e, uint64_t last)
 	FILE *out;
 	int fd;
 
-	fd = open(e->tmp_side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* the stream gets its own fd: fclose() must not close the output's */
+	fd = fcntl(e->side.fd, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return -errno;
 	out = fdopen(fd, "w");
@@ -444,11 +493,21 @@ static int write_sidecar(struct export *e, uint64_t last)
 	json_u64(&j, "fps_den", e->fps_den);
 	json_string(&j, "ffmpeg_pix_fmt", e->names ? e->names->ffmpeg : NULL);
 	json_string(&j, "gst_format", e->names ? e->names->gst : NULL);
+	if (e->names && e->names->gst) {
+		char parse[512];
+
+		gst_parse_element(e, parse, sizeof(parse));
+		json_string(&j, "gst_rawvideoparse", parse);
+	} else {
+		json_null(&j, "gst_rawvideoparse");
+	}
 	json_begin_array(&j, "planes");
 	for (unsigned int p = 0; p < l->n_planes; p++) {
 		json_begin_object(&j, NULL);
 		json_u64(&j, "row_bytes", e->row_bytes[p]);
 		json_u64(&j, "rows", e->rows[p]);
+		/* where the plane is in an exported frame: row_bytes is its stride there */
+		json_u64(&j, "offset", e->plane_offset[p]);
 		json_u64(&j, "recorded_stride", l->planes[p].stride);
 		json_end_object(&j);
 	}
@@ -472,13 +531,6 @@ static int write_sidecar(struct export *e, uint64_t last)
 		return -EIO;
 	}
 	return fclose(out) == 0 ? 0 : -errno;
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
 }
 
 static int run(struct export *e)
@@ -529,24 +581,27 @@ static int run(struct export *e)
 			"layout\n", e->fourcc, (unsigned long long)e->f0.layout.format.modifier);
 		return -ENOTSUP;
 	}
-	bool sidecar = !e->y4m && !e->bitstream;
+	bool sidecar = !e->y4m && !e->bitstream && e->sidecar;
+	unsigned int flags = e->force ? OUTPUT_FORCE : 0;
 
-	if (!e->force && (exists(e->output) || (sidecar && exists(e->sidecar)))) {
-		fprintf(stderr, "dmapipe export: %s exists (--force replaces it)\n",
-			exists(e->output) ? e->output : e->sidecar);
-		return -EEXIST;
-	}
-	frame_rate(e, last);
-	e->tmp_out = temp_name(e->output);
-	e->tmp_side = sidecar ? temp_name(e->sidecar) : NULL;
-	if (!e->tmp_out || (sidecar && !e->tmp_side))
-		return -ENOMEM;
-	e->fd = open(e->tmp_out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (e->fd < 0) {
-		ret = -errno;
-		fprintf(stderr, "dmapipe export: cannot create %s: %s\n", e->tmp_out,
-			strerror(errno));
+	/* both names are checked before anything is written (output.h) */
+	ret = output_open(&e->out, "export", e->output, flags);
+	if (ret == 0 && sidecar)
+		ret = output_open(&e->side, "export", e->sidecar, flags);
+	if (ret < 0)
 		return ret;
+	e->fd = e->out.fd;
+	frame_rate(e, last);
+	e->y4m_tag = e->y4m ? e->names->y4m : NULL;
+	if (e->y4m && e->f0.layout.format.fourcc == dmapipe_fourcc_from_string("R8") && !e->mono) {
+		/* 4:2:0 chroma planes of (w+1)/2 x (h+1)/2 samples, all neutral */
+		e->neutral_size = (uint64_t)((e->f0.layout.format.width + 1) / 2) *
+				  ((e->f0.layout.format.height + 1) / 2);
+		e->neutral = malloc((size_t)e->neutral_size);
+		if (!e->neutral)
+			return -ENOMEM;
+		memset(e->neutral, 128, (size_t)e->neutral_size);
+		e->y4m_tag = "420jpeg";
 	}
 	e->t0 = now_ns();
 	if (e->y4m) {
@@ -554,7 +609,7 @@ static int run(struct export *e)
 		int n = snprintf(hdr, sizeof(hdr), "YUV4MPEG2 W%u H%u F%llu:%llu Ip A1:1 C%s\n",
 				 e->f0.layout.format.width, e->f0.layout.format.height,
 				 (unsigned long long)e->fps_num, (unsigned long long)e->fps_den,
-				 e->names->y4m);
+				 e->y4m_tag);
 		struct iovec iov = { hdr, (size_t)n };
 
 		ret = write_all(e->fd, &iov, 1);
@@ -589,26 +644,19 @@ static int run(struct export *e)
 	free(mem);
 	if (ret == 0 && stop_requested)
 		ret = -EINTR;
-	if (ret == 0 && fsync(e->fd) < 0)
-		ret = -errno;
-	if (close(e->fd) < 0 && ret == 0)
-		ret = -errno;
-	e->fd = -1;
 	e->t1 = now_ns();
 	if (ret == 0 && sidecar) {
 		ret = write_sidecar(e, last);
-		if (ret == 0)
-			ret = publish(e, e->tmp_side, e->sidecar);
 		if (ret < 0)
 			fprintf(stderr, "dmapipe export: writing the sidecar %s: %s\n", e->sidecar,
 				strerror(-ret));
+		else
+			ret = output_close(&e->side, true);
 	}
-	if (ret == 0) {
-		ret = publish(e, e->tmp_out, e->output);
-		if (ret < 0)
-			fprintf(stderr, "dmapipe export: cannot create %s: %s\n", e->output,
-				strerror(-ret));
-	}
+	/* the output takes its name only now, complete (and after its sidecar) */
+	if (ret == 0)
+		ret = output_close(&e->out, true);
+	e->fd = -1;
 	return ret;
 }
 
@@ -616,6 +664,7 @@ static void print_summary(const struct export *e)
 {
 	double elapsed = e->t1 > e->t0 ? (double)(e->t1 - e->t0) * 1e-9 : 0;
 	struct dmapipe_copy_stats copies;
+	FILE *out;
 
 	dmapipe_get_copy_stats(&copies);
 	if (e->json) {
@@ -637,6 +686,8 @@ static void print_summary(const struct export *e)
 		json_u64(&j, "bytes_written", e->bytes);
 		json_u64(&j, "fps_num", e->fps_num);
 		json_u64(&j, "fps_den", e->fps_den);
+		json_string(&j, "y4m_colorspace", e->y4m_tag);
+		json_u64(&j, "neutral_chroma_bytes", e->neutral_bytes);
 		json_u64(&j, "process_bytes_copied", copies.bytes);
 		json_u64(&j, "page_cache_bytes", e->bytes);
 		json_bool(&j, "direct_read", e->info.direct);
@@ -648,31 +699,49 @@ static void print_summary(const struct export *e)
 	}
 	if (e->quiet)
 		return;
+	out = e->report;
 	if (e->bitstream) {
-		printf("export: %s -> %s (the %s bitstream, %ux%u)\n"
-		       "  frames      %llu packets, %llu bytes, read with %s\n", e->file, e->output,
-		       e->fourcc, e->f0.layout.format.width, e->f0.layout.format.height,
-		       (unsigned long long)e->frames, (unsigned long long)e->bytes,
-		       e->info.direct ? "O_DIRECT" : "the page cache");
+		fprintf(out, "export: %s -> %s (the %s bitstream, %ux%u)\n"
+			"  frames      %llu packets, %llu bytes, read with %s\n", e->file, e->output,
+			e->fourcc, e->f0.layout.format.width, e->f0.layout.format.height,
+			(unsigned long long)e->frames, (unsigned long long)e->bytes,
+			e->info.direct ? "O_DIRECT" : "the page cache");
 		return;
 	}
-	printf("export: %s -> %s (%s%s%s)\n", e->file, e->output, e->y4m ? "y4m C" : "raw",
-	       e->y4m ? e->names->y4m : ", sidecar ", e->y4m ? "" : e->sidecar);
-	printf("  frames      %llu, %s %ux%u, %llu bytes each (strides dropped), %llu/%llu fps\n",
-	       (unsigned long long)e->frames, e->fourcc, e->f0.layout.format.width,
-	       e->f0.layout.format.height, (unsigned long long)e->frame_bytes,
-	       (unsigned long long)e->fps_num, (unsigned long long)e->fps_den);
-	printf("  rate        %.1f MB/s over %.2f s, read with %s\n",
-	       elapsed > 0 ? (double)e->bytes / elapsed / 1e6 : 0.0, elapsed,
-	       e->info.direct ? "O_DIRECT" : "the page cache");
-	printf("  copied      %llu pixel bytes in this process (rows are gathered with writev);\n"
-	       "              the kernel copied the %llu bytes written into the page cache:\n"
-	       "              the output is an ordinary file\n",
-	       (unsigned long long)copies.bytes, (unsigned long long)e->bytes);
+	if (e->y4m)
+		fprintf(out, "export: %s -> %s (y4m C%s)\n", e->file, e->output, e->y4m_tag);
+	else
+		fprintf(out, "export: %s -> %s (raw, %s%s)\n", e->file, e->output,
+			e->sidecar ? "sidecar " : "no sidecar", e->sidecar ? e->sidecar : "");
+	fprintf(out, "  frames      %llu, %s %ux%u, %llu bytes each (strides dropped), "
+		"%llu/%llu fps\n", (unsigned long long)e->frames, e->fourcc,
+		e->f0.layout.format.width, e->f0.layout.format.height,
+		(unsigned long long)e->frame_bytes, (unsigned long long)e->fps_num,
+		(unsigned long long)e->fps_den);
+	fprintf(out, "  rate        %.1f MB/s over %.2f s, read with %s\n",
+		elapsed > 0 ? (double)e->bytes / elapsed / 1e6 : 0.0, elapsed,
+		e->info.direct ? "O_DIRECT" : "the page cache");
+	fprintf(out, "  copied      %llu pixel bytes in this process (rows are gathered with "
+		"writev);\n"
+		"              the kernel copied the %llu bytes written into the page cache:\n"
+		"              the output is an ordinary file\n",
+		(unsigned long long)copies.bytes, (unsigned long long)e->bytes);
+	if (e->neutral)
+		fprintf(out, "  grey        as 4:2:0 (C420jpeg): %llu bytes of neutral chroma (128)\n"
+			"              written from one constant buffer, no pixel copied; --mono\n"
+			"              writes Cmono, which GStreamer 1.22's y4mdec cannot read\n",
+			(unsigned long long)e->neutral_bytes);
 	if (!e->y4m && e->names && e->names->ffmpeg)
-		printf("  use         ffmpeg -f rawvideo -pix_fmt %s -s %ux%u -r %llu/%llu -i %s\n",
-		       e->names->ffmpeg, e->f0.layout.format.width, e->f0.layout.format.height,
-		       (unsigned long long)e->fps_num, (unsigned long long)e->fps_den, e->output);
+		fprintf(out, "  use         ffmpeg -f rawvideo -pix_fmt %s -s %ux%u -r %llu/%llu -i %s\n",
+			e->names->ffmpeg, e->f0.layout.format.width, e->f0.layout.format.height,
+			(unsigned long long)e->fps_num, (unsigned long long)e->fps_den, e->output);
+	if (!e->y4m && e->names && e->names->gst) {
+		char parse[512];
+
+		gst_parse_element(e, parse, sizeof(parse));
+		fprintf(out, "  use         gst-launch-1.0 filesrc location=%s ! %s ! ...\n",
+			e->output, parse);
+	}
 }
 
 int cmd_export(int argc, char **argv)
@@ -685,7 +754,9 @@ int cmd_export(int argc, char **argv)
 	e.y4m = -1;
 	e.fd = -1;
 	parse_args(&e, argc, argv);
-	if (!e.y4m && !e.sidecar) {
+	/* the frames go to stdout with -o -: a sidecar only when named, the summary on stderr */
+	e.report = strcmp(e.output, "-") == 0 ? stderr : stdout;
+	if (!e.y4m && !e.sidecar && e.report == stdout) {
 		size_t n = strlen(e.output) + 6;
 
 		side = malloc(n);
@@ -711,16 +782,12 @@ int cmd_export(int argc, char **argv)
 	} else {
 		ret = run(&e);
 	}
-	if (e.fd >= 0)
-		close(e.fd);
-	if (e.tmp_out)
-		unlink(e.tmp_out);
-	if (e.tmp_side)
-		unlink(e.tmp_side);
+	/* a failed export leaves nothing of its own (output.h) */
+	output_close(&e.side, false);
+	output_close(&e.out, false);
 	if (ret == 0)
 		print_summary(&e);
-	free(e.tmp_out);
-	free(e.tmp_side);
+	free(e.neutral);
 	free(side);
 	dmapipe_recording_close(e.rec);
 	return ret == 0 ? 0 : 1;

@@ -25,8 +25,12 @@ static const char *const play_usage =
 	"Usage: dmapipe play FILE --socket PATH [OPTIONS]\n"
 	"\n"
 	"Serves the frames of a recording (made by dmapipe record) on a unix socket,\n"
-	"like a live producer: with their recorded sequence numbers, timestamps and\n"
-	"flags, at the recorded pace or as fast as the disk reads. Frames are read\n"
+	"like a live producer: with their recorded sequence numbers and flags, at the\n"
+	"recorded pace or as fast as the disk reads. Their timestamps are the\n"
+	"replay's own timeline (CLOCK_MONOTONIC, as a live producer's): it starts when\n"
+	"the first frame is served and advances at the replay speed, so consumers\n"
+	"measure latency and GStreamer times buffers against it; --recorded-timestamps\n"
+	"serves the recorded capture times instead. Frames are read\n"
 	"with direct I/O straight into the buffers the consumers map (no copy where\n"
 	"the buffers' mappings allow it; the summary says which path was taken).\n"
 	"Format changes inside the recording are served as format changes. A\n"
@@ -56,6 +60,8 @@ static const char *const play_usage =
 	"      --name NAME         stream name\n"
 	"      --progress          a progress line every second (default when stderr is a tty)\n"
 	"  -q, --quiet             no progress line\n"
+	"      --recorded-timestamps  serve the recorded capture times (in the past, and\n"
+	"                          from another boot's clock) instead of the replay's\n"
 	"      --hash-log FILE     write \"sequence crc32\" of every frame served (its visible\n"
 	"                          bytes) to FILE, for content that is not the test pattern\n"
 	"      --json              print the summary as JSON on stdout\n"
@@ -83,6 +89,7 @@ enum {
 	OPT_PROGRESS,
 	OPT_JSON,
 	OPT_HASH_LOG,
+	OPT_RECORDED_TIMESTAMPS,
 };
 
 enum slot_state {
@@ -106,7 +113,7 @@ struct play {
 	const char *file, *socket, *allocator_name, *hash_log;
 	FILE *hash_out;
 	double speed; /* 0: as fast as possible */
-	bool loop, buffered, strict, json, quiet, progress;
+	bool loop, buffered, strict, json, quiet, progress, recorded_timestamps;
 	uint64_t first, frames;
 	uint32_t queue_depth, buffers;
 	uint32_t wait_consumers, wait_timeout_ms, drain_timeout_ms;
@@ -185,6 +192,7 @@ static void parse_args(struct play *p, int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "hash-log", required_argument, NULL, OPT_HASH_LOG },
+		{ "recorded-timestamps", no_argument, NULL, OPT_RECORDED_TIMESTAMPS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -258,6 +266,9 @@ static void parse_args(struct play *p, int argc, char **argv)
 			break;
 		case OPT_HASH_LOG:
 			p->hash_log = optarg;
+			break;
+		case OPT_RECORDED_TIMESTAMPS:
+			p->recorded_timestamps = true;
 			break;
 		case 'h':
 			fputs(play_usage, stdout);
@@ -554,6 +565,16 @@ static int serve_ready(struct play *p, uint64_t *wake_ns)
 		}
 		if (s->index == 0 && p->loops > 0 && p->served > 0)
 			meta.flags |= DMAPIPE_FRAME_DISCONTINUITY;
+		/*
+		 * The replay's timeline: when the frame is due (its recorded
+		 * distance from the clock's start, at the replay speed), or now
+		 * when it is served as fast as possible or late. The recorded
+		 * capture time lies in the past (another run, maybe another
+		 * boot): consumers would see the recording's age as latency and
+		 * GStreamer would time every buffer before the pipeline started.
+		 */
+		if (!p->recorded_timestamps)
+			meta.timestamp_ns = s->due && now <= s->due + LATE_NS ? s->due : now;
 		meta.acquire_fence = -1;
 		s->state = SLOT_SERVED;
 		p->ready_head = (p->ready_head + 1) % MAX_BUFFERS;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
+#include "output.h"
 
 /* The recording stopped because the file system is full; the file is consistent. */
 #define EXIT_DISK_FULL 3
@@ -28,14 +29,24 @@ static const char *const record_usage =
 	"with dmapipe.ko or udmabuf buffers when there are some, docs/V4L2.md), and a\n"
 	"buffer goes back to the device as soon as its frame is on the disk. When the\n"
 	"disk is behind, frames are dropped (counted) and the device keeps capturing.\n"
+	"Until its first frame is on the disk the recording is FILE.partial-XXXXXX, next\n"
+	"to FILE; it takes the name FILE then (replacing an old FILE only with --force).\n"
+	"A recorder killed before that leaves it there; a recording that ends without\n"
+	"a frame leaves nothing, and an old FILE as it was. Only regular files are\n"
+	"written or replaced.\n"
 	"\n"
-	"--check reads every frame of a recording back and verifies it against the\n"
-	"test pattern (docs/PATTERN.md); a recording whose writer died is scanned.\n"
-	"--repair scans such a recording and writes its index back.\n"
+	"--check reads every frame of a recording back and verifies it: against the\n"
+	"checksum recorded with it (--checksum, and compressed frames by default), and\n"
+	"against the test pattern (docs/PATTERN.md) when the producer marked it as\n"
+	"such; it says which frames could not be checked. A recording whose writer\n"
+	"died is scanned; one that was damaged or cut after it was closed fails.\n"
+	"--repair scans such a recording and writes its index back (also rebuilding a\n"
+	"damaged superblock from the frame headers).\n"
 	"\n"
 	"Options:\n"
 	"  -s, --socket PATH       the producer's socket (or @name; also as an operand)\n"
-	"  -o, --output FILE       the recording to create\n"
+	"  -o, --output FILE       the recording to create; - is stdout, which must then\n"
+	"                          be a regular file (> FILE)\n"
 	"  -d, --device PATH       record this V4L2 capture device instead of a socket\n"
 	"      --size WxH          with --device: the frame size (default: the device's)\n"
 	"  -f, --format FOURCC     with --device: the pixel format (default: the device's)\n"
@@ -44,7 +55,8 @@ static const char *const record_usage =
 	"                          struct-page mappings where possible), export or import\n"
 	"      --buffers N         with --device: capture buffers (default 8)\n"
 	"      --allocator NAME    with --device: import mode's allocator\n"
-	"      --force             replace FILE if it exists\n"
+	"      --force             replace FILE if it is a regular file: the old one stays\n"
+	"                          until the first frame of the new one is on the disk\n"
 	"  -n, --frames N          stop after N frames, 0 = until end of stream (default 0)\n"
 	"      --duration S        stop after S seconds (default: no limit)\n"
 	"      --direct            O_DIRECT or fail (default: O_DIRECT, buffered if refused)\n"
@@ -53,12 +65,18 @@ static const char *const record_usage =
 	"      --sync-interval MS  data barrier interval (default 500, 0 = only at the end)\n"
 	"      --policy POLICY     latest or queue:N (default queue:4); block is refused:\n"
 	"                          a recorder never slows the producer\n"
+	"      --checksum          a CRC32C of every frame's pixels, so --check finds\n"
+	"                          damaged bytes (a CPU pass over each frame, counted in\n"
+	"                          the summary; default: compressed frames only)\n"
+	"      --no-checksum       no checksum, not even for compressed frames\n"
 	"      --strict            fail rather than copy a pixel\n"
 	"      --timeout MS        fail if no frame arrives for MS (default 10000, 0 = never)\n"
 	"      --progress          a progress line every second (default when stderr is a tty)\n"
 	"  -q, --quiet             no progress line\n"
 	"      --check FILE        verify a recording\n"
-	"      --verify MODE       for --check: full (default), stamp or none\n"
+	"      --verify MODE       for --check: auto (default: frames marked as the pattern),\n"
+	"                          full or stamp (every frame against the pattern), none\n"
+	"                          (do not read the frames)\n"
 	"      --repair FILE       write the index of an unfinished recording back\n"
 	"      --json              print the summary as JSON on stdout\n"
 	"  -h, --help              this text\n"
@@ -86,6 +104,8 @@ enum {
 	OPT_IO,
 	OPT_BUFFERS,
 	OPT_ALLOCATOR,
+	OPT_CHECKSUM,
+	OPT_NO_CHECKSUM,
 };
 
 struct frame_source;
@@ -104,11 +124,15 @@ struct record {
 	uint32_t timeout_ms;
 	enum verify_mode verify;
 	bool strict, json, quiet, progress, io_set;
+	bool pattern_device; /* dmapipe_vcap: its frames are the test pattern */
 
 	const struct frame_source *src;
 	struct dmapipe_client *client;
 	struct dmapipe_frame_meta meta; /* a device frame's, until it is submitted */
 	struct dmapipe_recorder *rec;
+	struct output out;
+	bool force;
+	FILE *report; /* the summary: stdout, or stderr when the recording goes there */
 	uint64_t submitted, refused, released;
 	uint64_t t0, t1;
 	const char *end;
@@ -129,6 +153,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 		{ "io", required_argument, NULL, OPT_IO },
 		{ "buffers", required_argument, NULL, OPT_BUFFERS },
 		{ "allocator", required_argument, NULL, OPT_ALLOCATOR },
+		{ "checksum", no_argument, NULL, OPT_CHECKSUM },
+		{ "no-checksum", no_argument, NULL, OPT_NO_CHECKSUM },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "frames", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, OPT_DURATION },
@@ -188,8 +214,15 @@ static void parse_args(struct record *r, int argc, char **argv)
 		case OPT_ALLOCATOR:
 			r->allocator = optarg;
 			break;
+		case OPT_CHECKSUM:
+		case OPT_NO_CHECKSUM:
+			if (r->ropts.checksum != DMAPIPE_RECORD_CHECKSUM_AUTO)
+				usage_error("record", "--checksum and --no-checksum exclude each other");
+			r->ropts.checksum = ch == OPT_CHECKSUM ? DMAPIPE_RECORD_CHECKSUM_ALL :
+								  DMAPIPE_RECORD_CHECKSUM_NONE;
+			break;
 		case OPT_FORCE:
-			r->ropts.overwrite = true;
+			r->force = true;
 			break;
 		case 'n':
 			r->frames = opt_u64("record", "--frames", optarg);
@@ -268,6 +301,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 		usage_error("record", "--socket PATH or --device PATH is required");
 	if (!r->output)
 		usage_error("record", "-o FILE is required");
+	if (r->json && strcmp(r->output, "-") == 0)
+		usage_error("record", "--json prints on stdout, where -o - writes the recording");
 }
 
 /* ---- --check and --repair ----------------------------------------------------- */
@@ -289,34 +324,101 @@ static int check_frame(const struct dmapipe_recorded_frame *f, uint8_t *mem, enu
 	return ret;
 }
 
+/* What is wrong with a recording as a whole, for a person; NULL when nothing. */
+static const char *damage_text(const struct dmapipe_recording_info *info)
+{
+	if (info->damage & DMAPIPE_RECORDING_TRUNCATED)
+		return "closed by its writer, but the file ends before its index: it was cut "
+		       "after it was closed";
+	if (info->damage & DMAPIPE_RECORDING_INDEX_DAMAGED)
+		return "closed by its writer, but its index is damaged";
+	if (info->damage & DMAPIPE_RECORDING_SUPERBLOCK_DAMAGED)
+		return "its superblock is damaged (rebuilt from the frame headers)";
+	if (info->frames < info->frames_expected)
+		return "frames its writer recorded are missing";
+	return NULL;
+}
+
 static void print_info_json(struct json *j, const struct dmapipe_recording_info *info)
 {
 	json_u64(j, "frames", info->frames);
+	json_u64(j, "frames_expected", info->frames_expected);
 	json_bool(j, "closed", info->closed);
 	json_bool(j, "scanned", info->scanned);
 	json_bool(j, "repaired", info->repaired);
+	json_string(j, "damage", damage_text(info));
 	json_u64(j, "unconfirmed", info->unconfirmed);
 	json_u64(j, "bad_headers", info->bad_headers);
 	json_u64(j, "layouts", info->layouts);
+	json_u64(j, "version", info->version);
 	json_u64(j, "block_size", info->block_size);
 	json_u64(j, "file_size", info->file_size);
 	json_u64(j, "data_end", info->data_end);
 	json_bool(j, "direct", info->direct);
 }
 
+/* What --check found. */
+struct check {
+	uint64_t by_checksum, by_pattern; /* frames that passed each kind of check */
+	uint64_t verified, failed, unchecked, read_errors, gaps, changes;
+	uint64_t first_seq, last_seq;
+};
+
+/*
+ * Frame @i read into @mem: its checksum when it has one, the pattern when
+ * @mode (after auto) asks for it. Returns false if a check failed.
+ */
+static bool check_one(struct record *r, struct check *c, struct dmapipe_recording *rc, uint64_t i,
+		      const struct dmapipe_recorded_frame *f, uint8_t *mem, size_t len)
+{
+	enum verify_mode mode = verify_frame_mode(r->verify, f->meta.flags);
+	int sum = dmapipe_recording_check_payload(rc, i, mem, len);
+	const char *why = NULL;
+	int ret;
+
+	if (sum == 0)
+		c->by_checksum++;
+	else if (sum == -EBADMSG)
+		why = "its bytes differ from the checksum recorded with them: the file is damaged";
+	if (!why && mode != VERIFY_NONE) {
+		ret = check_frame(f, mem, mode);
+		if (ret == 0)
+			c->by_pattern++;
+		else
+			why = ret == -EILSEQ ? "pixel data differs from the pattern" :
+			      "no pattern for this format";
+	}
+	if (why) {
+		c->failed++;
+		if (!r->quiet && c->failed <= 5)
+			fprintf(stderr, "record: frame %llu (sequence %llu) FAILED: %s\n",
+				(unsigned long long)i, (unsigned long long)f->meta.sequence, why);
+		return false;
+	}
+	if (sum == 0 || mode != VERIFY_NONE)
+		c->verified++;
+	else
+		c->unchecked++; /* no checksum, not the pattern: nothing to compare with */
+	return true;
+}
+
 static int run_check(struct record *r)
 {
 	struct dmapipe_recording *rc = dmapipe_recording_open(r->check, 0);
 	struct dmapipe_recording_info info;
-	uint64_t verified = 0, failed = 0, read_errors = 0, gaps = 0, changes = 0;
-	uint64_t first_seq = 0, last_seq = 0, first_bad = UINT64_MAX, t0 = now_ns();
+	struct check c = { 0 };
+	uint64_t t0 = now_ns();
 	uint8_t *mem = NULL;
 	size_t mem_size = 0;
+	const char *damage;
 	double elapsed;
+	bool ok;
 
 	if (!rc) {
 		fprintf(stderr, "dmapipe record: %s: %s\n", r->check,
-			errno == EBADMSG ? "not a usable dmapipe recording" : strerror(errno));
+			errno == EBADMSG ? "not a usable dmapipe recording (if its first block was "
+			"damaged, dmapipe record --repair recovers it from its frame headers)" :
+			strerror(errno));
 		return 1;
 	}
 	dmapipe_recording_get_info(rc, &info);
@@ -326,12 +428,12 @@ static int run_check(struct record *r)
 
 		dmapipe_recording_get_frame(rc, i, &f);
 		if (i == 0)
-			first_seq = f.meta.sequence;
-		else if (f.meta.sequence > last_seq + 1)
-			gaps += f.meta.sequence - last_seq - 1;
-		last_seq = f.meta.sequence;
+			c.first_seq = f.meta.sequence;
+		else if (f.meta.sequence > c.last_seq + 1)
+			c.gaps += f.meta.sequence - c.last_seq - 1;
+		c.last_seq = f.meta.sequence;
 		if (f.flags & DMAPIPE_RECORDED_FORMAT_CHANGE)
-			changes++;
+			c.changes++;
 		if (r->verify == VERIFY_NONE)
 			continue;
 		if (f.size > mem_size) {
@@ -346,30 +448,19 @@ static int run_check(struct record *r)
 		}
 		ret = dmapipe_recording_read_frame(rc, i, mem, mem_size);
 		if (ret < 0) {
-			read_errors++;
+			c.read_errors++;
 			if (!r->quiet)
 				fprintf(stderr, "record: frame %llu (sequence %llu): read failed: %s\n",
 					(unsigned long long)i, (unsigned long long)f.meta.sequence,
 					strerror(-ret));
 			continue;
 		}
-		ret = check_frame(&f, mem, r->verify);
-		if (ret == 0) {
-			verified++;
-		} else {
-			failed++;
-			if (first_bad == UINT64_MAX)
-				first_bad = f.meta.sequence;
-			if (!r->quiet && failed <= 5)
-				fprintf(stderr, "record: frame %llu (sequence %llu) FAILED: %s\n",
-					(unsigned long long)i, (unsigned long long)f.meta.sequence,
-					ret == -EILSEQ ? "pixel data differs from the pattern" :
-					"no pattern for this format");
-		}
+		check_one(r, &c, rc, i, &f, mem, mem_size);
 	}
 	free(mem);
 	elapsed = (double)(now_ns() - t0) * 1e-9;
-	bool ok = failed == 0 && read_errors == 0;
+	damage = damage_text(&info);
+	ok = c.failed == 0 && c.read_errors == 0 && !damage;
 
 	if (r->json) {
 		struct json j;
@@ -381,14 +472,17 @@ static int run_check(struct record *r)
 		json_string(&j, "file", r->check);
 		print_info_json(&j, &info);
 		json_string(&j, "verify", verify_names[r->verify]);
-		json_u64(&j, "frames_verified", verified);
-		json_u64(&j, "frames_failed", failed);
-		json_u64(&j, "read_errors", read_errors);
-		json_u64(&j, "format_changes", changes);
-		json_u64(&j, "sequence_gaps", gaps);
+		json_u64(&j, "frames_verified", c.verified);
+		json_u64(&j, "frames_verified_checksum", c.by_checksum);
+		json_u64(&j, "frames_verified_pattern", c.by_pattern);
+		json_u64(&j, "frames_failed", c.failed);
+		json_u64(&j, "frames_not_checked", c.unchecked);
+		json_u64(&j, "read_errors", c.read_errors);
+		json_u64(&j, "format_changes", c.changes);
+		json_u64(&j, "sequence_gaps", c.gaps);
 		if (info.frames) {
-			json_u64(&j, "sequence_first", first_seq);
-			json_u64(&j, "sequence_last", last_seq);
+			json_u64(&j, "sequence_first", c.first_seq);
+			json_u64(&j, "sequence_last", c.last_seq);
 		} else {
 			json_null(&j, "sequence_first");
 			json_null(&j, "sequence_last");
@@ -398,17 +492,27 @@ static int run_check(struct record *r)
 		json_finish(&j);
 	} else {
 		printf("record --check: %s: %s\n", r->check, ok ? "ok" : "FAILED");
+		if (damage)
+			printf("  DAMAGED     %s: %llu of the %llu frames it recorded are left "
+			       "(--repair keeps them)\n", damage, (unsigned long long)info.frames,
+			       (unsigned long long)info.frames_expected);
 		printf("  state       %s%s%s\n", info.closed ? "closed" : "not closed by its writer",
 		       info.scanned ? ", scanned" : "",
 		       info.scanned && info.unconfirmed ?
 		       " (some frames after the last barrier: see docs/FORMAT.md)" : "");
 		printf("  frames      %llu (sequence %llu..%llu, %llu missing), %llu format changes\n",
-		       (unsigned long long)info.frames, (unsigned long long)first_seq,
-		       (unsigned long long)last_seq, (unsigned long long)gaps,
-		       (unsigned long long)changes);
-		printf("  verified    %llu (%s), %llu failed, %llu read errors\n",
-		       (unsigned long long)verified, verify_names[r->verify],
-		       (unsigned long long)failed, (unsigned long long)read_errors);
+		       (unsigned long long)info.frames, (unsigned long long)c.first_seq,
+		       (unsigned long long)c.last_seq, (unsigned long long)c.gaps,
+		       (unsigned long long)c.changes);
+		printf("  verified    %llu (%llu by their checksum, %llu as the test pattern; "
+		       "--verify %s), %llu failed, %llu read errors\n",
+		       (unsigned long long)c.verified, (unsigned long long)c.by_checksum,
+		       (unsigned long long)c.by_pattern, verify_names[r->verify],
+		       (unsigned long long)c.failed, (unsigned long long)c.read_errors);
+		if (c.unchecked)
+			printf("  not checked %llu frames: no checksum and not the test pattern, so "
+			       "damaged pixels cannot be found (dmapipe record --checksum records "
+			       "checksums)\n", (unsigned long long)c.unchecked);
 		if (info.scanned)
 			printf("  scan        %llu unconfirmed, %llu damaged headers\n",
 			       (unsigned long long)info.unconfirmed,
@@ -426,7 +530,8 @@ static int run_repair(struct record *r)
 
 	if (!rc) {
 		fprintf(stderr, "dmapipe record: cannot repair %s: %s\n", r->repair,
-			errno == EBADMSG ? "not a usable dmapipe recording" : strerror(errno));
+			errno == EBADMSG ? "not a usable dmapipe recording (no superblock and no "
+			"frame header found)" : strerror(errno));
 		return 1;
 	}
 	dmapipe_recording_get_info(rc, &info);
@@ -444,6 +549,13 @@ static int run_repair(struct record *r)
 		printf("record --repair: %s: %llu frames recovered and indexed (%llu unconfirmed, "
 		       "%llu damaged headers)\n", r->repair, (unsigned long long)info.frames,
 		       (unsigned long long)info.unconfirmed, (unsigned long long)info.bad_headers);
+		if (info.damage & DMAPIPE_RECORDING_SUPERBLOCK_DAMAGED)
+			printf("  the superblock was damaged: rebuilt from the frame headers\n");
+		if (info.frames < info.frames_expected)
+			printf("  its writer recorded %llu frames: %llu were lost with the part of the "
+			       "file that is missing or damaged\n",
+			       (unsigned long long)info.frames_expected,
+			       (unsigned long long)(info.frames_expected - info.frames));
 	} else {
 		printf("record --repair: %s: closed cleanly, %llu frames: nothing to repair\n",
 		       r->repair, (unsigned long long)info.frames);
@@ -591,6 +703,10 @@ static int device_open(struct record *r)
 		return -1;
 	}
 	dmapipe_v4l2_source_get_info(r->source, &vi);
+	/* the recording keeps the device's rate; dmapipe_vcap draws the test pattern */
+	r->ropts.fps_num = vi.fps_num;
+	r->ropts.fps_den = vi.fps_den;
+	r->pattern_device = strcmp(vi.driver, "dmapipe_vcap") == 0;
 	if (!r->quiet) {
 		const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(r->source);
 
@@ -628,6 +744,8 @@ static int device_next(struct record *r, struct dmapipe_buffer **buf,
 	int ret = dmapipe_v4l2_source_dequeue(r->source, buf, &r->meta);
 
 	if (ret == 0) {
+		if (r->pattern_device)
+			r->meta.flags |= DMAPIPE_FRAME_PATTERN;
 		*meta = &r->meta;
 		*frame_data = *buf;
 		return 0;
@@ -673,9 +791,13 @@ static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, 
 	struct record *r = user_data;
 
 	(void)rec;
-	(void)status;
 	r->src->give_back(r, frame_data);
 	r->released++;
+	/* the recording takes its name once a frame of it is on the disk */
+	if (status == 0 && !r->out.published && output_publish(&r->out) < 0 && !r->error) {
+		r->end = "error";
+		r->error = true;
+	}
 }
 
 static void progress_line(struct record *r, uint64_t now)
@@ -837,6 +959,7 @@ static void print_summary(struct record *r, int finish_ret)
 				ok ? "ok" : "failed");
 		json_string(&j, "end", r->end);
 		json_string(&j, "file", r->output);
+		json_bool(&j, "file_written", r->out.published);
 		json_string(&j, "mode", mode);
 		json_u64(&j, "block_size", rs.block_size);
 		json_string(&j, "source", r->device ? "device" : "socket");
@@ -869,6 +992,8 @@ static void print_summary(struct record *r, int finish_ret)
 		json_end_object(&j);
 		json_u64(&j, "bytes_copied", rs.bytes_copied);
 		json_u64(&j, "process_bytes_copied", copies.bytes);
+		json_u64(&j, "frames_checksummed", rs.frames_checksummed);
+		json_u64(&j, "checksum_cpu_ns", rs.checksum_ns);
 		json_u64(&j, "barriers", rs.barriers);
 		json_double(&j, "elapsed_s", elapsed);
 		json_double(&j, "mb_per_s", elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0);
@@ -877,28 +1002,39 @@ static void print_summary(struct record *r, int finish_ret)
 		json_finish(&j);
 		return;
 	}
-	printf("record: %s (%s)\n", r->disk_full || finish_ret == -ENOSPC ?
-	       "stopped: the disk is full, the recording is closed and consistent" :
-	       ok ? "ok" : "FAILED", r->end);
-	printf("  file        %s, %llu bytes, %s I/O, block %u\n", r->output,
-	       (unsigned long long)rs.file_size, mode, rs.block_size);
-	printf("  frames      %llu recorded, %llu dropped (%llu %s, "
-	       "%llu with the disk behind), %llu failed, %llu format changes\n",
-	       (unsigned long long)rs.frames_written, (unsigned long long)drops,
-	       (unsigned long long)gaps, r->device ? "lost by the device" :
-	       "by the producer's policy", (unsigned long long)r->refused,
-	       (unsigned long long)rs.frames_failed, (unsigned long long)rs.format_changes);
-	printf("  rate        %.1f MB/s, %.1f fps over %.2f s\n",
-	       elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0.0,
-	       elapsed > 0 ? (double)rs.frames_written / elapsed : 0.0, elapsed);
-	printf("  paths      ");
+	fprintf(r->report, "record: %s (%s)\n", r->disk_full || finish_ret == -ENOSPC ?
+		"stopped: the disk is full, the recording is closed and consistent" :
+		ok ? "ok" : "FAILED", r->end);
+	if (r->out.published)
+		fprintf(r->report, "  file        %s, %llu bytes, %s I/O, block %u\n", r->output,
+			(unsigned long long)rs.file_size, mode, rs.block_size);
+	else
+		fprintf(r->report, "  file        %s not written: no frame was recorded (a file of "
+			"that name is as it was)\n", r->output);
+	fprintf(r->report, "  frames      %llu recorded, %llu dropped (%llu %s, "
+		"%llu with the disk behind), %llu failed, %llu format changes\n",
+		(unsigned long long)rs.frames_written, (unsigned long long)drops,
+		(unsigned long long)gaps, r->device ? "lost by the device" :
+		"by the producer's policy", (unsigned long long)r->refused,
+		(unsigned long long)rs.frames_failed, (unsigned long long)rs.format_changes);
+	fprintf(r->report, "  rate        %.1f MB/s, %.1f fps over %.2f s\n",
+		elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0.0,
+		elapsed > 0 ? (double)rs.frames_written / elapsed : 0.0, elapsed);
+	fprintf(r->report, "  paths      ");
 	for (int p = 0; p < DMAPIPE_RECORD_PATH_COUNT; p++)
 		if (rs.path_bytes[p])
-			printf(" %s %.1f MB", dmapipe_record_path_to_string(p),
-			       (double)rs.path_bytes[p] / 1e6);
-	printf("\n  copied      %llu pixel bytes%s\n", (unsigned long long)rs.bytes_copied,
-	       rs.bytes_copied ? " (the buffers' mappings could not feed direct I/O)" :
-	       " (zero-copy)");
+			fprintf(r->report, " %s %.1f MB", dmapipe_record_path_to_string(p),
+				(double)rs.path_bytes[p] / 1e6);
+	fprintf(r->report, "\n  copied      %llu pixel bytes%s\n", (unsigned long long)rs.bytes_copied,
+		rs.bytes_copied ? " (the buffers' mappings could not feed direct I/O)" :
+		" (zero-copy)");
+	if (rs.frames_checksummed)
+		fprintf(r->report, "  checksums   %llu frames, %.1f ms of CPU (%.0f us per frame)\n",
+			(unsigned long long)rs.frames_checksummed, (double)rs.checksum_ns / 1e6,
+			(double)rs.checksum_ns / (double)rs.frames_checksummed / 1e3);
+	else
+		fprintf(r->report, "  checksums   none: --check can find damaged frames only if "
+			"they are the test pattern (--checksum)\n");
 }
 
 int cmd_record(int argc, char **argv)
@@ -913,7 +1049,7 @@ int cmd_record(int argc, char **argv)
 	r.copts.queue_depth = 4;
 	r.copts.name = "dmapipe-record";
 	r.copts.map_buffers = true;
-	r.verify = VERIFY_FULL;
+	r.verify = VERIFY_AUTO;
 	r.timeout_ms = 10000;
 	r.progress = isatty(STDERR_FILENO);
 	parse_args(&r, argc, argv);
@@ -931,14 +1067,21 @@ int cmd_record(int argc, char **argv)
 	r.ropts.user_data = &r;
 
 	install_stop_signals();
-	if (r.src->open(&r) < 0)
+	/* before anything else: a name that must not be replaced ends it here */
+	if (output_open(&r.out, "record", r.output,
+			OUTPUT_SEEKABLE | (r.force ? OUTPUT_FORCE : 0)) < 0)
 		return 1;
-	r.rec = dmapipe_recorder_new(r.output, &r.ropts);
+	r.report = r.out.kind == OUTPUT_STDOUT ? stderr : stdout;
+	if (r.src->open(&r) < 0) {
+		output_close(&r.out, false);
+		return 1;
+	}
+	r.rec = dmapipe_recorder_new_fd(r.out.fd, &r.ropts);
 	if (!r.rec) {
 		int err = errno;
 
-		fprintf(stderr, "dmapipe record: cannot record to %s: %s%s\n", r.output,
-			strerror(err), err == EEXIST ? " (--force replaces it)" : "");
+		fprintf(stderr, "dmapipe record: cannot record to %s: %s\n", r.output, strerror(err));
+		output_close(&r.out, false);
 		dmapipe_client_free(r.client);
 		dmapipe_v4l2_source_free(r.source);
 		return err == ENOSPC ? EXIT_DISK_FULL : 1;
@@ -954,6 +1097,13 @@ int cmd_record(int argc, char **argv)
 		r.last_ns = r.t0;
 		progress_line(&r, now_ns());
 	}
+	/*
+	 * A recording with frames has its name already (output_close() makes
+	 * it durable); one without goes, and an old file stays as it was: a
+	 * new file replaces an old one only once it holds something.
+	 */
+	if (output_close(&r.out, r.out.published) < 0)
+		r.error = true;
 	print_summary(&r, finish_ret);
 	if (r.disk_full)
 		status = EXIT_DISK_FULL;

@@ -536,6 +536,9 @@ static int run(struct serve *s)
 		dmapipe_frame_meta_init(&meta);
 		meta.sequence = seq;
 		meta.timestamp_ns = now_ns();
+		/* consumers verify by default what says it is the pattern of its sequence */
+		if (!s->predrawn)
+			meta.flags |= DMAPIPE_FRAME_PATTERN;
 		ret = dmapipe_server_queue(s->server, buf, &meta);
 		if (ret < 0)
 			goto server_failed;

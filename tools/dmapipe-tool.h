@@ -34,6 +34,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_play(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_pipewire(int argc, char **argv);
@@ -83,11 +84,19 @@ enum verify_mode {
 	VERIFY_NONE,
 	VERIFY_STAMP, /* the stamp names the frame (docs/PATTERN.md) */
 	VERIFY_FULL,  /* every pixel */
+	VERIFY_AUTO,  /* every pixel of frames flagged DMAPIPE_FRAME_PATTERN, no other */
 };
-/* "none", "stamp", "full", by enum verify_mode */
-extern const char *const verify_names[3];
-/* "full", "stamp" or "none" */
+/* "none", "stamp", "full", "auto", by enum verify_mode */
+extern const char *const verify_names[4];
+/* "auto", "full", "stamp" or "none" */
 enum verify_mode opt_verify(const char *cmd, const char *s);
+/* The check a frame with @frame_flags gets under @mode: NONE, STAMP or FULL. */
+static inline enum verify_mode verify_frame_mode(enum verify_mode mode, uint32_t frame_flags)
+{
+	if (mode != VERIFY_AUTO)
+		return mode;
+	return frame_flags & DMAPIPE_FRAME_PATTERN ? VERIFY_FULL : VERIFY_NONE;
+}
 
 /* ---- signals ------------------------------------------------------------ */
 

@@ -160,14 +160,14 @@ void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uin
 		usage_error(cmd, "bad policy '%s': expected latest, queue:N or block:N", s);
 }
 
-const char *const verify_names[3] = { "none", "stamp", "full" };
+const char *const verify_names[4] = { "none", "stamp", "full", "auto" };
 
 enum verify_mode opt_verify(const char *cmd, const char *s)
 {
 	for (unsigned int i = 0; i < sizeof(verify_names) / sizeof(verify_names[0]); i++)
 		if (strcmp(s, verify_names[i]) == 0)
 			return (enum verify_mode)i;
-	usage_error(cmd, "bad --verify '%s': expected full, stamp or none", s);
+	usage_error(cmd, "bad --verify '%s': expected auto, full, stamp or none", s);
 }
 
 void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,

@@ -82,6 +82,8 @@ static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int stat
 	(void)rec;
 	if (status < 0)
 		fail_output(s, -status, "recording the bitstream to");
+	else if (!s->output.published && output_publish(&s->output) < 0 && !s->write_error)
+		s->write_error = EEXIST;
 	unhold(s, frame_data);
 }
 
@@ -225,6 +227,9 @@ static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_
 		b += n;
 		left -= (size_t)n;
 	}
+	/* the bitstream takes its name once it holds a packet */
+	if (!s->rec && !s->write_error && !s->output.published && output_publish(&s->output) < 0)
+		s->write_error = EEXIST;
 	if (s->rec || s->server)
 		on_packet_buffers(s, p);
 	if (p->flags & DMAPIPE_FRAME_KEYFRAME)
@@ -251,6 +256,10 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	s->out = c->out;
+	/* first: an output that must not be replaced ends it before any device is opened */
+	if (output_open(&s->output, "encode", c->out,
+			(c->container ? OUTPUT_SEEKABLE : 0) | (c->force ? OUTPUT_FORCE : 0)) < 0)
+		return -1;
 	dmapipe_encoder_options_init(&o);
 	o.device = c->device;
 	o.codec = c->codec;
@@ -296,6 +305,7 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 		s->server = dmapipe_server_new(&so);
 		if (!s->server) {
 			fprintf(stderr, "dmapipe: cannot serve on %s: %s\n", c->serve, strerror(errno));
+			enc_sink_finish(s);
 			return -1;
 		}
 		dmapipe_server_set_idle_callback(s->server, on_served_idle, s);
@@ -303,32 +313,19 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 	if (c->container) {
 		struct dmapipe_recorder_options ro;
 
-		if (strcmp(c->out, "-") == 0) {
-			fprintf(stderr, "dmapipe: a dmapipe recording needs a file, not stdout\n");
-			enc_sink_finish(s);
-			return -1;
-		}
 		dmapipe_recorder_options_init(&ro);
-		ro.overwrite = true; /* as the plain bitstream file is truncated */
 		ro.max_frames = MAX_HELD;
 		ro.done = on_recorded;
 		ro.user_data = s;
-		s->rec = dmapipe_recorder_new(c->out, &ro);
+		s->rec = dmapipe_recorder_new_fd(s->output.fd, &ro);
 		if (!s->rec) {
 			fprintf(stderr, "dmapipe: cannot create the recording %s: %s\n", c->out,
 				strerror(errno));
 			enc_sink_finish(s);
 			return -1;
 		}
-	} else if (strcmp(c->out, "-") == 0) {
-		s->fd = STDOUT_FILENO;
 	} else {
-		s->fd = open(c->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (s->fd < 0) {
-			fprintf(stderr, "dmapipe: cannot create %s: %s\n", c->out, strerror(errno));
-			return -1;
-		}
-		s->own_fd = true;
+		s->fd = s->output.fd;
 	}
 	s->enc = dmapipe_encoder_new(&o);
 	if (!s->enc) {
@@ -392,12 +389,9 @@ void enc_sink_finish(struct enc_sink *s)
 	s->server = NULL;
 	dmapipe_encoder_free(s->enc);
 	s->enc = NULL;
-	if (s->own_fd && s->fd >= 0) {
-		if (close(s->fd) < 0 && !s->write_error) {
-			s->write_error = errno;
-			fprintf(stderr, "dmapipe: closing %s: %s\n", s->out, strerror(errno));
-		}
-	}
+	/* kept (flushed to the disk) once it holds a packet; else it goes */
+	if (output_close(&s->output, s->output.published) < 0 && !s->write_error)
+		s->write_error = EIO;
 	s->fd = -1;
 }
 

@@ -9,10 +9,13 @@
 
 #include <dmapipe/dmapipe.h>
 
+#include "output.h"
+
 struct enc_sink_config {
 	const char *device;  /* NULL: found by codec */
 	uint32_t codec;      /* V4L2 coded format */
-	const char *out;     /* a file, or "-" */
+	const char *out;     /* a file, or "-" (output.h's rules) */
+	bool force;          /* an existing regular file @out may be replaced */
 	enum dmapipe_encoder_io io;
 	bool strict;
 	uint32_t bitrate, gop, in_flight;
@@ -31,8 +34,8 @@ struct enc_sink_config {
 struct enc_sink {
 	struct dmapipe_encoder *enc;
 	const char *out;
-	int fd;
-	bool own_fd;
+	struct output output; /* takes its name at the first packet written */
+	int fd;               /* output.fd, or -1 when the recorder writes it */
 	int write_error;     /* errno of the first failed write, or 0 */
 	uint64_t packets, keyframes, bytes, failed;
 	void (*release)(void *data, void *frame);
@@ -53,7 +56,10 @@ struct enc_sink {
 	struct dmapipe_recorder_stats rec_stats; /* after enc_sink_flush() */
 };
 
-/* Opens the encoder and the output; prints why and returns -1 on failure. */
+/*
+ * Opens the output (refused before anything else if it exists and force is
+ * not set), then the encoder; prints why and returns -1 on failure.
+ */
 int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c);
 /* The recorder's fd (poll it, then enc_sink_dispatch()), or -1. */
 int enc_sink_get_fd(const struct enc_sink *s);
@@ -67,7 +73,11 @@ int enc_sink_dispatch(struct enc_sink *s);
  * written or failed), fills rec_stats. Idempotent.
  */
 int enc_sink_flush(struct enc_sink *s);
-/* Frees the encoder (finish it first to keep its last packets) and closes the output. */
+/*
+ * Frees the encoder (finish it first to keep its last packets) and closes
+ * the output: kept if a packet reached it, else its temporary file goes
+ * and an old file of that name stays as it was.
+ */
 void enc_sink_finish(struct enc_sink *s);
 
 /*

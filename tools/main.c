@@ -24,6 +24,7 @@ static const struct {
 	{ "record", cmd_record, "record a stream to a file with direct I/O; check or repair recordings" },
 	{ "play", cmd_play, "serve a recording as a stream, read with direct I/O into shared buffers" },
 	{ "export", cmd_export, "write a recording as y4m, or raw frames with a JSON sidecar" },
+	{ "probe", cmd_probe, "show what a recording holds: formats, rate, gaps, damage" },
 	{ "encode", cmd_encode, "encode a stream or a capture device with a hardware encoder" },
 	{ "run", cmd_run, "wire a capture device to encoders, recorders and other processes" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },

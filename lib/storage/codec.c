@@ -11,9 +11,71 @@
 #include "private.h"
 #include "codec.h"
 
-/* ---- CRC32C (Castagnoli), reflected, table-driven ------------------------ */
+/* ---- CRC32C (Castagnoli), reflected ---------------------------------------- */
 
-static uint32_t crc_table[256];
+/* slicing by 8: crc_table[k][b] is the CRC of byte b followed by k zero bytes */
+static uint32_t crc_table[8][256];
+static bool crc_hw;
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static uint32_t crc_hw_update(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t c = crc;
+
+	for (; len && ((uintptr_t)p & 7); len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	for (; len; len--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return (uint32_t)c;
+}
+
+static bool crc_hw_probe(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("sse4.2");
+}
+#elif defined(__aarch64__) && defined(__ARM_FEATURE_CRC32)
+#include <arm_acle.h>
+
+static uint32_t crc_hw_update(uint32_t crc, const uint8_t *p, size_t len)
+{
+	for (; len && ((uintptr_t)p & 7); len--)
+		crc = __crc32cb(crc, *p++);
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		crc = __crc32cd(crc, v);
+	}
+	for (; len; len--)
+		crc = __crc32cb(crc, *p++);
+	return crc;
+}
+
+static bool crc_hw_probe(void)
+{
+	return true; /* the compiler was told this CPU has it */
+}
+#else
+static uint32_t crc_hw_update(uint32_t crc, const uint8_t *p, size_t len)
+{
+	(void)p;
+	(void)len;
+	return crc;
+}
+
+static bool crc_hw_probe(void)
+{
+	return false;
+}
+#endif
 
 static void crc_init(void)
 {
@@ -22,19 +84,43 @@ static void crc_init(void)
 
 		for (int k = 0; k < 8; k++)
 			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-		crc_table[i] = c;
+		crc_table[0][i] = c;
 	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int k = 1; k < 8; k++)
+			crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^
+					  crc_table[0][crc_table[k - 1][i] & 0xff];
+	crc_hw = crc_hw_probe();
+}
+
+static uint32_t crc_sw_update(uint32_t c, const uint8_t *p, size_t len)
+{
+	for (; len && ((uintptr_t)p & 7); len--)
+		c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+	for (; len >= 8; len -= 8, p += 8) {
+		uint32_t lo, hi;
+
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + 4, 4);
+		lo = le32toh(lo) ^ c;
+		hi = le32toh(hi);
+		c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+		    crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+		    crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+		    crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+	}
+	for (; len; len--)
+		c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+	return c;
 }
 
 uint32_t rec_crc32c(uint32_t crc, const void *data, size_t len)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	const uint8_t *p = data;
 
 	pthread_once(&once, crc_init);
 	crc = ~crc;
-	while (len--)
-		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	crc = crc_hw ? crc_hw_update(crc, data, len) : crc_sw_update(crc, data, len);
 	return ~crc;
 }
 
@@ -86,7 +172,8 @@ static bool zero(const uint8_t *p, size_t len)
 /* ---- superblock ---------------------------------------------------------------
  *   0 magic[8]  8 version  12 block_size  16 id[16]  32 created_ns  40 state
  *  44 flags  48 index_offset  56 index_size  64 frame_count  72 data_end
- *  80 max_frames  84 reserved (zero) ... 124 crc32c of [0, 124)
+ *  80 max_frames  84 fps_num  88 fps_den (version 2; zero in version 1)
+ *  92 reserved (zero) ... 124 crc32c of [0, 124)
  */
 void rec_superblock_encode(uint8_t *b, const struct rec_superblock *sb)
 {
@@ -103,6 +190,8 @@ void rec_superblock_encode(uint8_t *b, const struct rec_superblock *sb)
 	put64(b + 64, sb->frame_count);
 	put64(b + 72, sb->data_end);
 	put32(b + 80, sb->max_frames);
+	put32(b + 84, sb->fps_num);
+	put32(b + 88, sb->fps_den);
 	put32(b + 124, rec_crc32c(0, b, 124));
 }
 
@@ -114,7 +203,7 @@ int rec_superblock_decode(const uint8_t *b, struct rec_superblock *sb, const cha
 		return bad(why, "the superblock's checksum does not match");
 	memset(sb, 0, sizeof(*sb));
 	sb->version = get32(b + 8);
-	if (sb->version != REC_VERSION) {
+	if (sb->version < REC_VERSION_MIN || sb->version > REC_VERSION) {
 		if (why)
 			*why = "the recording has a format version this library does not know";
 		return -EPROTONOSUPPORT;
@@ -129,6 +218,8 @@ int rec_superblock_decode(const uint8_t *b, struct rec_superblock *sb, const cha
 	sb->frame_count = get64(b + 64);
 	sb->data_end = get64(b + 72);
 	sb->max_frames = get32(b + 80);
+	sb->fps_num = get32(b + 84);
+	sb->fps_den = get32(b + 88);
 	if (sb->block_size < REC_MIN_BLOCK || sb->block_size > REC_MAX_BLOCK ||
 	    (sb->block_size & (sb->block_size - 1)))
 		return bad(why, "the superblock's block size is not a power of two in [4 KiB, 1 MiB]");
@@ -226,7 +317,8 @@ uint64_t rec_layout_payload(const struct rec_layout *l)
 /* ---- frame headers ---------------------------------------------------------------
  *   0 magic[8]  8 id[16]  24 offset  32 record_size  40 sequence  48 timestamp_ns
  *  56 durable_end  64 frame_flags  68 record_flags  72 layout_index  76 reserved
- *  80 layout[192]  272 bytes_used[4]  304 reserved (zero) ... 508 crc32c of [0, 508)
+ *  80 layout[192]  272 bytes_used[4]  304 payload_crc (version 2, with record flag
+ *  CHECKSUM; else zero)  308 reserved (zero) ... 508 crc32c of [0, 508)
  */
 bool rec_frame_header_magic(const uint8_t *b)
 {
@@ -249,6 +341,7 @@ void rec_frame_header_encode(uint8_t *b, const struct rec_frame_header *fh)
 	rec_layout_encode(b + 80, &fh->layout);
 	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++)
 		put64(b + 272 + 8 * i, fh->bytes_used[i]);
+	put32(b + 304, fh->record_flags & DMAPIPE_RECORDED_CHECKSUM ? fh->payload_crc : 0);
 	put32(b + 508, rec_crc32c(0, b, 508));
 }
 
@@ -276,8 +369,12 @@ int rec_frame_header_decode(const uint8_t *b, uint32_t block_size, struct rec_fr
 		return ret;
 	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++)
 		fh->bytes_used[i] = get64(b + 272 + 8 * i);
-	if (!zero(b + 304, 508 - 304))
+	fh->payload_crc = get32(b + 304);
+	if (!zero(b + 308, 508 - 308) ||
+	    (!(fh->record_flags & DMAPIPE_RECORDED_CHECKSUM) && fh->payload_crc))
 		return bad(why, "frame header reserved bytes are not zero");
+	if (fh->record_flags & ~(uint32_t)(DMAPIPE_RECORDED_FORMAT_CHANGE | DMAPIPE_RECORDED_CHECKSUM))
+		return bad(why, "frame header has unknown record flags");
 	if (fh->offset % block_size || fh->record_size % block_size ||
 	    fh->record_size != block_size + rec_layout_payload(&fh->layout))
 		return bad(why, "frame header sizes do not add up");
@@ -289,7 +386,8 @@ int rec_frame_header_decode(const uint8_t *b, uint32_t block_size, struct rec_fr
  *         40 entry size  44 layout size  48 crc32c of everything after the
  *         header  52 reserved  60 crc32c of [0, 60)
  * entry:  0 offset  8 record_size  16 sequence  24 timestamp_ns  32 frame_flags
- *         36 record_flags  40 layout_index  44 reserved  48 bytes_used[4] ... 80
+ *         36 record_flags  40 layout_index  44 payload_crc (version 2; zero in 1)
+ *         48 bytes_used[4] ... 80
  */
 uint64_t rec_index_size(uint32_t n_layouts, uint64_t n_frames)
 {
@@ -319,7 +417,8 @@ int rec_index_decode_header(const uint8_t *p, uint8_t id[16], uint32_t *n_layout
 		return bad(why, "no index magic where the superblock says the index is");
 	if (get32(p + 60) != rec_crc32c(0, p, 60))
 		return bad(why, "the index header's checksum does not match");
-	if (get32(p + 8) != REC_VERSION || get32(p + 40) != REC_IX_ENTRY_SIZE ||
+	if (get32(p + 8) < REC_VERSION_MIN || get32(p + 8) > REC_VERSION ||
+	    get32(p + 40) != REC_IX_ENTRY_SIZE ||
 	    get32(p + 44) != REC_LAYOUT_SIZE)
 		return bad(why, "the index has an unknown version or entry size");
 	memcpy(id, p + 24, 16);
@@ -339,6 +438,7 @@ void rec_index_entry_encode(uint8_t *p, const struct rec_index_entry *e)
 	put32(p + 32, e->frame_flags);
 	put32(p + 36, e->record_flags);
 	put32(p + 40, e->layout_index);
+	put32(p + 44, e->record_flags & DMAPIPE_RECORDED_CHECKSUM ? e->payload_crc : 0);
 	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++)
 		put64(p + 48 + 8 * i, e->bytes_used[i]);
 }
@@ -352,6 +452,7 @@ void rec_index_entry_decode(const uint8_t *p, struct rec_index_entry *e)
 	e->frame_flags = get32(p + 32);
 	e->record_flags = get32(p + 36);
 	e->layout_index = get32(p + 40);
+	e->payload_crc = get32(p + 44);
 	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++)
 		e->bytes_used[i] = get64(p + 48 + 8 * i);
 }
@@ -366,5 +467,6 @@ void rec_index_entry_from_header(struct rec_index_entry *e, const struct rec_fra
 	e->frame_flags = fh->frame_flags;
 	e->record_flags = fh->record_flags;
 	e->layout_index = fh->layout_index;
+	e->payload_crc = fh->payload_crc;
 	memcpy(e->bytes_used, fh->bytes_used, sizeof(e->bytes_used));
 }

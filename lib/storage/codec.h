@@ -13,7 +13,9 @@
 
 #include "dmapipe/record.h"
 
-#define REC_VERSION 1
+/* What this library writes, and the oldest it reads (docs/FORMAT.md, "Versions"). */
+#define REC_VERSION 2
+#define REC_VERSION_MIN 1
 /* Every record starts on a block boundary; at least a page. */
 #define REC_MIN_BLOCK 4096u
 #define REC_MAX_BLOCK (1u << 20)
@@ -49,6 +51,7 @@ struct rec_superblock {
 	uint64_t frame_count;
 	uint64_t data_end;
 	uint32_t max_frames;
+	uint32_t fps_num, fps_den; /* the nominal frame rate the writer was told, 0 if none */
 };
 
 /* A frame's layout as stored: the layout plus where each object sits. */
@@ -65,10 +68,12 @@ struct rec_frame_header {
 	uint64_t timestamp_ns;
 	uint64_t durable_end; /* records ending at or below were behind a completed barrier */
 	uint32_t frame_flags;
-	uint32_t record_flags; /* enum dmapipe_recorded_flags (FORMAT_CHANGE only) */
+	/* enum dmapipe_recorded_flags: FORMAT_CHANGE and CHECKSUM only */
+	uint32_t record_flags;
 	uint32_t layout_index;
 	struct rec_layout layout;
 	uint64_t bytes_used[DMAPIPE_MAX_PLANES];
+	uint32_t payload_crc; /* with DMAPIPE_RECORDED_CHECKSUM, else 0 */
 };
 
 struct rec_index_entry {
@@ -79,18 +84,27 @@ struct rec_index_entry {
 	uint32_t frame_flags;
 	uint32_t record_flags;
 	uint32_t layout_index;
+	uint32_t payload_crc; /* with DMAPIPE_RECORDED_CHECKSUM, else 0 */
 	uint64_t bytes_used[DMAPIPE_MAX_PLANES];
 };
 
+/*
+ * CRC32C of @len bytes, continuing @crc (0 to start). With the CPU's CRC32C
+ * instruction where it has one (SSE4.2, ARMv8 CRC), else slicing by 8: the
+ * payload checksums cover whole frames.
+ */
 uint32_t rec_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* Encoders fill @block (zeroed up to the used size first). */
 void rec_superblock_encode(uint8_t *block, const struct rec_superblock *sb);
-/* 0, -EBADMSG (magic or checksum; *why set) or -EPROTONOSUPPORT. */
+/* 0, -EBADMSG (magic or checksum; *why set) or -EPROTONOSUPPORT (a newer version). */
 int rec_superblock_decode(const uint8_t *block, struct rec_superblock *sb, const char **why);
 
 void rec_frame_header_encode(uint8_t *block, const struct rec_frame_header *fh);
-/* 0 or -EBADMSG with *why; checks magic, checksum and internal consistency. */
+/*
+ * 0 or -EBADMSG with *why; checks magic, checksum and internal consistency
+ * (a version 1 header is a version 2 header without a payload checksum).
+ */
 int rec_frame_header_decode(const uint8_t *block, uint32_t block_size,
 			    struct rec_frame_header *fh, const char **why);
 /* true if @block starts with the frame header magic */

@@ -21,7 +21,9 @@
  * cache nor Dirty memory grows with the recording.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "recorder-private.h"
@@ -42,30 +44,97 @@ static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64
 		.frame_count = rec->ix.n_entries,
 		.data_end = rec->data_end,
 		.max_frames = rec->opts.max_frames,
+		.fps_num = rec->opts.fps_den ? rec->opts.fps_num : 0,
+		.fps_den = rec->opts.fps_num ? rec->opts.fps_den : 0,
 	};
 
 	memcpy(sb.id, rec->id, sizeof(sb.id));
 	return rec_superblock_write(rec->fd, &sb, rec->mem_align);
 }
 
-static int open_file(struct dmapipe_recorder *rec, const char *path)
+/*
+ * Opens @path for the recording: created (O_EXCL) unless overwrite is
+ * asked, then an existing regular file is truncated. Anything else that
+ * already has the name (a device node, a FIFO, a socket, a directory) is
+ * refused before it is opened, and checked again once open: a recorder
+ * writes, truncates and on failure removes regular files only, and removes
+ * only a file it created itself (rec->created).
+ */
+static int open_path(struct dmapipe_recorder *rec, const char *path)
 {
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (rec->opts.overwrite ? O_TRUNC : O_EXCL);
-	uint32_t off_align = 0, mem_align = 0;
+	const int base = O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	struct stat st;
+	int err, fl;
 
-	/*
-	 * Create the file first, then ask for O_DIRECT: a file system that
-	 * refuses O_DIRECT (tmpfs before 6.6) fails open(O_CREAT | O_DIRECT)
-	 * only after it created the file, which would make the buffered
-	 * retry's O_EXCL fail with EEXIST.
-	 */
-	rec->fd = open(path, flags, 0644);
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		log_warn("record: %s is not a regular file: a recording is never written into "
+			 "(nor replaces) anything else", path);
+		return -EINVAL;
+	}
+	rec->fd = open(path, base | O_CREAT | O_EXCL, 0644);
+	if (rec->fd >= 0)
+		rec->created = true;
+	else if (errno == EEXIST && rec->opts.overwrite)
+		rec->fd = open(path, base);
 	if (rec->fd < 0) {
-		int err = errno;
-
+		err = errno;
 		log_warn("record: cannot create %s: %s", path, strerror(err));
 		return -err;
 	}
+	/* O_NONBLOCK kept a FIFO swapped in since stat() from blocking the open */
+	if (fstat(rec->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_warn("record: %s is not a regular file: not written", path);
+		return -EINVAL;
+	}
+	fl = fcntl(rec->fd, F_GETFL);
+	if (fl < 0 || fcntl(rec->fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+	    (!rec->created && ftruncate(rec->fd, 0) < 0)) {
+		err = errno;
+		log_warn("record: cannot prepare %s: %s", path, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+/*
+ * The caller's @fd (dmapipe_recorder_new_fd()): a duplicate is kept, which
+ * must be a regular file open for writing without O_APPEND (whose writes
+ * would ignore the offsets records are placed at); it is emptied.
+ */
+static int use_fd(struct dmapipe_recorder *rec, int fd)
+{
+	struct stat st;
+	int fl, err;
+
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fstat(fd, &st) < 0)
+		return -EBADF;
+	if (!S_ISREG(st.st_mode) || (fl & O_ACCMODE) == O_RDONLY || (fl & O_APPEND)) {
+		log_warn("record: fd %d is %s: a recording needs a regular file open for writing "
+			 "at any offset", fd, !S_ISREG(st.st_mode) ? "not a regular file" :
+			 (fl & O_APPEND) ? "open for appending" : "read-only");
+		return -EINVAL;
+	}
+	rec->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (rec->fd < 0 || ftruncate(rec->fd, 0) < 0) {
+		err = errno;
+		log_warn("record: cannot prepare fd %d: %s", fd, strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+/* Switches rec->fd to O_DIRECT as the mode allows and learns the file's alignment. */
+static int setup_direct(struct dmapipe_recorder *rec, const char *name)
+{
+	uint32_t off_align = 0, mem_align = 0;
+
+	/*
+	 * The file exists before O_DIRECT is asked for: a file system that
+	 * refuses O_DIRECT (tmpfs before 6.6) would fail open(O_CREAT |
+	 * O_DIRECT) only after it created the file, which would make the
+	 * buffered retry's O_EXCL fail with EEXIST.
+	 */
 	if (rec->opts.mode != DMAPIPE_RECORD_BUFFERED) {
 		int fl = fcntl(rec->fd, F_GETFL);
 
@@ -73,22 +142,18 @@ static int open_file(struct dmapipe_recorder *rec, const char *path)
 			rec->direct = true;
 		} else if (errno == EINVAL && rec->opts.mode == DMAPIPE_RECORD_AUTO) {
 			log_warn("record: %s: the file system refuses O_DIRECT; recording through "
-				 "the page cache (buffered mode)", path);
+				 "the page cache (buffered mode)", name);
 		} else {
 			int err = errno;
 
-			log_warn("record: cannot use O_DIRECT on %s: %s%s", path, strerror(err),
+			log_warn("record: cannot use O_DIRECT on %s: %s%s", name, strerror(err),
 				 err == EINVAL ? " (the file system refuses O_DIRECT)" : "");
-			close(rec->fd);
-			rec->fd = -1;
-			if (!rec->opts.overwrite)
-				unlink(path); /* created above (O_EXCL): leave nothing behind */
 			return -err;
 		}
 	}
 	storage_dio_alignment(rec->fd, &off_align, &mem_align);
 	if (rec->direct && off_align == 0) {
-		log_warn("record: %s: the file system reports no direct I/O support", path);
+		log_warn("record: %s: the file system reports no direct I/O support", name);
 		return -EINVAL;
 	}
 	/* a block is at least a page, so records stay page-aligned for any reader */
@@ -96,16 +161,26 @@ static int open_file(struct dmapipe_recorder *rec, const char *path)
 	rec->mem_align = MAX(mem_align, 1u);
 	if (rec->block > REC_MAX_BLOCK || rec->mem_align > dmapipe_page_size()) {
 		log_warn("record: %s: direct I/O alignment %u/%u is beyond what the recorder "
-			 "supports", path, off_align, mem_align);
+			 "supports", name, off_align, mem_align);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int recorder_create_file(struct dmapipe_recorder *rec, const char *path)
+int recorder_create_file(struct dmapipe_recorder *rec, const char *path, int fd)
 {
-	int ret = open_file(rec, path);
+	char name[32];
+	int ret;
 
+	if (!path) {
+		snprintf(name, sizeof(name), "fd %d", fd);
+		path = name;
+		ret = use_fd(rec, fd);
+	} else {
+		ret = open_path(rec, path);
+	}
+	if (ret == 0)
+		ret = setup_direct(rec, path);
 	if (ret < 0)
 		return ret;
 	rec->wb_started = rec->wb_dropped = rec->wb_dropped_done = rec->block;

@@ -68,6 +68,7 @@ struct rec_frame {
 	struct rec_op fence_op;
 	unsigned int pending;
 	int status;
+	bool checksum;          /* its payload gets a CRC32C when its pixels are final */
 	bool header_submitted;
 	bool complete;
 };
@@ -75,6 +76,7 @@ struct rec_frame {
 struct dmapipe_recorder {
 	struct dmapipe_recorder_options opts;
 	int fd;
+	bool created; /* the recorder created the file (it may remove it on failure) */
 	bool direct;
 	uint32_t block;
 	uint32_t mem_align;
@@ -161,12 +163,13 @@ void recorder_free_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
 /* ---- recorder-file.c ------------------------------------------------------------------ */
 
 /*
- * Creates @path (O_DIRECT, or buffered as the options allow), learns its
- * alignment and writes the superblock of a recording in progress, with
- * the first chunk of space allocated. 0 or -errno (the caller removes the
- * file when rec->fd >= 0).
+ * Creates @path, or with @path NULL takes a duplicate of the caller's
+ * @fd; switches to O_DIRECT (or buffered, as the options allow), learns
+ * the alignment and writes the superblock of a recording in progress,
+ * with the first chunk of space allocated. Only regular files are taken.
+ * 0 or -errno (the caller removes the file if rec->created).
  */
-int recorder_create_file(struct dmapipe_recorder *rec, const char *path);
+int recorder_create_file(struct dmapipe_recorder *rec, const char *path, int fd);
 /*
  * Writes the index after the last complete record, trims the file, marks
  * it closed and syncs; a failure is recorded with recorder_fail().

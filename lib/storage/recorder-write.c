@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "recorder-private.h"
 
@@ -209,10 +210,49 @@ void recorder_write_done(struct dmapipe_recorder *rec, struct rec_op *op, int re
 		object_done(rec, op, res);
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The CRC32C of the frame's data, object by object as recorded, read from
+ * the buffer's mapping once its pixels are final: a CPU pass over the
+ * frame, timed (docs/FORMAT.md, "Payload checksums"). A buffer that cannot
+ * be read by the CPU is recorded without.
+ */
+static void checksum_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
+{
+	const struct dmapipe_layout *l = &f->fh.layout.layout;
+	struct dmapipe_buffer *buf = f->buffer;
+	uint64_t t0 = thread_cpu_ns();
+	uint32_t crc = 0;
+	int ret;
+
+	ret = dmapipe_buffer_begin_cpu_access(buf, DMAPIPE_ACCESS_READ);
+	if (ret < 0) {
+		log_debug("record: frame %llu recorded without a checksum: %s",
+			  (unsigned long long)f->fh.sequence, strerror(-ret));
+		return;
+	}
+	for (unsigned int i = 0; i < l->n_objects && i < DMAPIPE_MAX_OBJECTS; i++)
+		crc = rec_crc32c(crc, buf->map[i], (size_t)l->objects[i].size);
+	dmapipe_buffer_end_cpu_access(buf, DMAPIPE_ACCESS_READ);
+	f->fh.payload_crc = crc;
+	f->fh.record_flags |= DMAPIPE_RECORDED_CHECKSUM;
+	rec->stats.frames_checksummed++;
+	rec->stats.checksum_ns += thread_cpu_ns() - t0;
+}
+
 void recorder_start_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
 	int ret;
 
+	if (f->checksum)
+		checksum_frame(rec, f);
 	f->pending = f->n_ops + 1; /* +1: held until every op is started */
 	for (unsigned int i = 0; i < f->n_ops; i++) {
 		struct rec_op *op = &f->ops[i];
@@ -335,6 +375,9 @@ int recorder_plan_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 	memcpy(f->fh.bytes_used, meta->bytes_used, sizeof(f->fh.bytes_used));
 	f->size = rec->block + rec_layout_payload(&rl);
 	f->fh.record_size = f->size;
+	f->checksum = rec->opts.checksum == DMAPIPE_RECORD_CHECKSUM_ALL ||
+		      (rec->opts.checksum == DMAPIPE_RECORD_CHECKSUM_AUTO &&
+		       !dmapipe_format_plane_count(l->format.fourcc));
 
 	/* the ops: one per object, plus a copied tail where the padding is not mapped */
 	pos = f->offset + rec->block;

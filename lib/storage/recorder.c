@@ -319,8 +319,9 @@ static void recorder_destroy(struct dmapipe_recorder *rec)
 	free(rec);
 }
 
-DMAPIPE_EXPORT struct dmapipe_recorder *
-dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *options)
+/* The file is @path, or (@path NULL) the caller's @fd. */
+static struct dmapipe_recorder *recorder_new(const char *path, int fd,
+					     const struct dmapipe_recorder_options *options)
 {
 	struct dmapipe_recorder_options opts;
 	struct dmapipe_recorder *rec;
@@ -328,7 +329,7 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 	int ret;
 
 	dmapipe_recorder_options_init(&opts);
-	ret = !path || !*path ? -EINVAL : 0;
+	ret = path ? (*path ? 0 : -EINVAL) : (fd < 0 ? -EBADF : 0);
 	if (ret == 0 && options)
 		ret = dmapipe_options_copy(&opts, sizeof(opts), options, sizeof(uint32_t));
 	if (ret < 0) {
@@ -348,6 +349,11 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 		rec->opts.max_frames = 256;
 	if (rec->opts.prealloc_bytes == 0)
 		rec->falloc_unsupported = true; /* asked for none */
+	if (rec->opts.checksum > DMAPIPE_RECORD_CHECKSUM_NONE) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	rec->stats.checksum = rec->opts.checksum;
 
 	if (getrandom(rec->id, sizeof(rec->id), 0) != sizeof(rec->id)) {
 		ret = -errno;
@@ -355,7 +361,7 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rec->created_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	ret = recorder_create_file(rec, path);
+	ret = recorder_create_file(rec, path, fd);
 	if (ret < 0)
 		goto fail;
 	ret = setup_events(rec);
@@ -367,16 +373,37 @@ dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *op
 	rec->stats.mode = rec->direct ? DMAPIPE_RECORD_DIRECT : DMAPIPE_RECORD_BUFFERED;
 	rec->stats.block_size = rec->block;
 	rec->stats.mem_align = rec->mem_align;
-	log_info("record: %s: %s, block %u, memory alignment %u", path,
-		 rec->direct ? "O_DIRECT" : "buffered", rec->block, rec->mem_align);
+	if (path)
+		log_info("record: %s: %s, block %u, memory alignment %u", path,
+			 rec->direct ? "O_DIRECT" : "buffered", rec->block, rec->mem_align);
+	else
+		log_info("record: fd %d: %s, block %u, memory alignment %u", fd,
+			 rec->direct ? "O_DIRECT" : "buffered", rec->block, rec->mem_align);
 	return rec;
 
 fail:
-	if (rec->fd >= 0)
+	/* only what this recorder created goes: never a file that was there before */
+	if (rec->created)
 		unlink(path);
 	recorder_destroy(rec);
 	errno = -ret;
 	return NULL;
+}
+
+DMAPIPE_EXPORT struct dmapipe_recorder *
+dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *options)
+{
+	if (!path) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return recorder_new(path, -1, options);
+}
+
+DMAPIPE_EXPORT struct dmapipe_recorder *
+dmapipe_recorder_new_fd(int fd, const struct dmapipe_recorder_options *options)
+{
+	return recorder_new(NULL, fd, options);
 }
 
 DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
@@ -561,6 +588,16 @@ DMAPIPE_EXPORT struct dmapipe_recorder *
 dmapipe_recorder_new(const char *path, const struct dmapipe_recorder_options *options)
 {
 	(void)path;
+	(void)options;
+	log_warn("record: dmapipe was built without liburing: no recorder");
+	errno = ENOTSUP;
+	return NULL;
+}
+
+DMAPIPE_EXPORT struct dmapipe_recorder *
+dmapipe_recorder_new_fd(int fd, const struct dmapipe_recorder_options *options)
+{
+	(void)fd;
 	(void)options;
 	log_warn("record: dmapipe was built without liburing: no recorder");
 	errno = ENOTSUP;

@@ -126,7 +126,8 @@ static int scan(struct dmapipe_recording *r)
 	for (uint64_t i = 0; i < r->ix.n_entries; i++) {
 		struct rec_index_entry *e = &r->ix.entries[i];
 
-		e->record_flags = 0;
+		/* the header's own flag stays; the others follow from the scan */
+		e->record_flags &= DMAPIPE_RECORDED_CHECKSUM;
 		if (i == 0 || e->layout_index != r->ix.entries[i - 1].layout_index)
 			e->record_flags |= DMAPIPE_RECORDED_FORMAT_CHANGE;
 		if (e->offset + e->record_size > durable) {
@@ -136,6 +137,58 @@ static int scan(struct dmapipe_recording *r)
 	}
 	r->info.scanned = true;
 	return 0;
+}
+
+/*
+ * The superblock is unusable (DMAPIPE_RECORDING_SCAN or _REPAIR asked for a
+ * scan anyway): the recording's id and block size come from its first
+ * frame header that checks out. Headers start on blocks of at least
+ * REC_MIN_BLOCK, so candidates are visited at that step; the block size is
+ * the largest power of two the header's own offset allows that decodes it
+ * (the first record lies at one block, so it is exact there). 0, -EBADMSG
+ * when no header is found (*why set), or the read error.
+ */
+static int recover_superblock(struct dmapipe_recording *r, const char **why)
+{
+	uint8_t *b = NULL;
+	uint64_t off, len;
+	int ret = -EBADMSG;
+
+	b = malloc(SCAN_WINDOW);
+	if (!b)
+		return -ENOMEM;
+	*why = "no frame header found either";
+	for (off = REC_MIN_BLOCK; off + REC_MIN_BLOCK <= r->info.file_size; off += len) {
+		len = MIN(SCAN_WINDOW, (r->info.file_size - off) / REC_MIN_BLOCK * REC_MIN_BLOCK);
+		ret = storage_pread_full(r->fd, b, (size_t)len, off);
+		if (ret < 0)
+			break;
+		ret = -EBADMSG;
+		for (uint64_t k = 0; k < len; k += REC_MIN_BLOCK) {
+			uint64_t pos = off + k;
+
+			if (!rec_frame_header_magic(b + k))
+				continue;
+			for (uint32_t block = REC_MAX_BLOCK; block >= REC_MIN_BLOCK; block /= 2) {
+				struct rec_frame_header fh;
+
+				if (pos % block ||
+				    rec_frame_header_decode(b + k, block, &fh, NULL) < 0 ||
+				    fh.offset != pos)
+					continue;
+				memset(&r->sb, 0, sizeof(r->sb));
+				r->sb.version = REC_VERSION;
+				r->sb.block_size = block;
+				memcpy(r->sb.id, fh.id, sizeof(r->sb.id));
+				r->sb.state = REC_STATE_RECORDING;
+				ret = 0;
+				goto out;
+			}
+		}
+	}
+out:
+	free(b);
+	return ret;
 }
 
 /* Writes the scanned index back and marks the file closed. */
@@ -153,6 +206,8 @@ static int repair(struct dmapipe_recording *r)
 	end = off + ALIGN_UP((uint64_t)size, (uint64_t)sb.block_size);
 	if (ftruncate(r->fd, (off_t)end) < 0 || fdatasync(r->fd) < 0)
 		return -errno;
+	/* the index was written in this library's version: the superblock says so */
+	sb.version = REC_VERSION;
 	sb.state = REC_STATE_CLOSED;
 	sb.index_offset = off;
 	sb.index_size = (uint64_t)size;
@@ -236,12 +291,33 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 	if (ret < 0)
 		return open_fail(r, -ret);
 	ret = rec_superblock_decode(sbb, &r->sb, &why);
-	if (ret < 0) {
+	if (ret == -EBADMSG && (flags & (DMAPIPE_RECORDING_SCAN | DMAPIPE_RECORDING_REPAIR))) {
+		const char *sb_why = why;
+
+		ret = recover_superblock(r, &why);
+		if (ret == 0) {
+			log_warn("recording: %s: its superblock is damaged (%s): recovered the "
+				 "recording from its frame headers (block %u)", path, sb_why,
+				 r->sb.block_size);
+			r->info.damage |= DMAPIPE_RECORDING_SUPERBLOCK_DAMAGED;
+		} else if (ret == -EBADMSG) {
+			log_warn("recording: %s is not a usable dmapipe recording: %s, and %s",
+				 path, sb_why, why);
+		}
+	} else if (ret == -EBADMSG) {
+		log_warn("recording: %s is not a usable dmapipe recording: %s (if it was one "
+			 "whose first block was damaged, dmapipe record --repair recovers it from "
+			 "its frame headers)", path, why);
+	} else if (ret < 0) {
 		log_warn("recording: %s is not a usable dmapipe recording: %s", path, why);
-		return open_fail(r, -ret);
 	}
+	if (ret < 0)
+		return open_fail(r, -ret);
 	r->info.block_size = r->sb.block_size;
 	r->info.created_ns = r->sb.created_ns;
+	r->info.version = r->sb.version;
+	r->info.fps_num = r->sb.fps_num;
+	r->info.fps_den = r->sb.fps_den;
 	memcpy(r->info.id, r->sb.id, 16);
 
 	ret = -EAGAIN;
@@ -251,11 +327,16 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 			return open_fail(r, ENOMEM);
 		if (ret == 0)
 			r->info.data_end = r->sb.index_offset;
-		if (ret < 0)
+		if (ret < 0) {
+			/* its writer closed it: what the index no longer shows is lost or damaged */
+			r->info.frames_expected = r->sb.frame_count;
+			r->info.damage |= r->sb.index_offset + r->sb.index_size > r->info.file_size ?
+					  DMAPIPE_RECORDING_TRUNCATED : DMAPIPE_RECORDING_INDEX_DAMAGED;
 			log_warn("recording: %s: the index is damaged (%s): scanning the file "
 				 "instead", path, why);
-		else
+		} else {
 			r->info.closed = true;
+		}
 	} else if (r->sb.state != REC_STATE_CLOSED) {
 		log_info("recording: %s was not closed by its writer: scanning it", path);
 	}
@@ -282,6 +363,8 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 	r->win = NULL;
 	r->info.frames = r->ix.n_entries;
 	r->info.layouts = r->ix.n_layouts;
+	if (r->info.frames_expected < r->info.frames)
+		r->info.frames_expected = r->info.frames;
 
 	/* frames: O_DIRECT where the file system allows it */
 	if (!(flags & DMAPIPE_RECORDING_BUFFERED))
@@ -341,7 +424,31 @@ DMAPIPE_EXPORT int dmapipe_recording_get_frame(const struct dmapipe_recording *r
 	memcpy(frame->meta.bytes_used, e->bytes_used, sizeof(e->bytes_used));
 	frame->flags = e->record_flags;
 	frame->layout_index = e->layout_index;
+	frame->checksum = e->record_flags & DMAPIPE_RECORDED_CHECKSUM ? e->payload_crc : 0;
 	return 0;
+}
+
+DMAPIPE_EXPORT int dmapipe_recording_check_payload(const struct dmapipe_recording *r,
+						   uint64_t index, const void *payload,
+						   size_t len)
+{
+	struct dmapipe_recorded_frame f;
+	const uint8_t *p = payload;
+	uint32_t crc = 0;
+	int ret;
+
+	if (!r || !payload)
+		return -EINVAL;
+	ret = dmapipe_recording_get_frame(r, index, &f);
+	if (ret < 0)
+		return ret;
+	if (len < f.size)
+		return -EINVAL;
+	if (!(f.flags & DMAPIPE_RECORDED_CHECKSUM))
+		return -ENODATA;
+	for (unsigned int i = 0; i < f.layout.n_objects; i++)
+		crc = rec_crc32c(crc, p + f.object_offset[i], (size_t)f.layout.objects[i].size);
+	return crc == f.checksum ? 0 : -EBADMSG;
 }
 
 void rec_recording_fds(const struct dmapipe_recording *r, int *dfd, int *fd)

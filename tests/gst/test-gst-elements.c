@@ -1248,26 +1248,14 @@ GST_START_TEST (test_src_copy_without_videometa)
 
 GST_END_TEST;
 
-GST_START_TEST (test_src_eos)
+/* Pulls events until EOS (5 s at most). */
+static void
+pull_until_eos (GstHarness * h)
 {
-  GstBuffer *buf;
-  GstHarness *h;
-  Producer *p;
-  GstEvent *ev;
+  guint64 deadline = now_ms () + 5000;
   gboolean eos = FALSE;
-  guint64 deadline;
+  GstEvent *ev;
 
-  p = producer_new (W, 0, 2);
-  h = src_harness (TRUE);
-  src_play (h, p);
-  producer_push (p);
-  buf = gst_harness_pull (h);
-  gst_buffer_unref (buf);
-  g_mutex_lock (&p->lock);
-  dmapipe_server_end_of_stream (p->server);
-  g_mutex_unlock (&p->lock);
-
-  deadline = now_ms () + 5000;
   while (!eos && now_ms () < deadline) {
     ev = gst_harness_try_pull_event (h);
     if (!ev) {
@@ -1278,8 +1266,94 @@ GST_START_TEST (test_src_eos)
     gst_event_unref (ev);
   }
   fail_unless (eos);
+}
+
+GST_START_TEST (test_src_eos)
+{
+  GstBuffer *buf;
+  GstHarness *h;
+  Producer *p;
+
+  p = producer_new (W, 0, 2);
+  h = src_harness (TRUE);
+  src_play (h, p);
+  producer_push (p);
+  buf = gst_harness_pull (h);
+  gst_buffer_unref (buf);
+  g_mutex_lock (&p->lock);
+  dmapipe_server_end_of_stream (p->server);
+  g_mutex_unlock (&p->lock);
+  pull_until_eos (h);
   gst_harness_teardown (h);
   producer_free (p);
+}
+
+GST_END_TEST;
+
+/* The dmapipesrc-stats messages on @bus now: how many, and the frames of the last. */
+static guint
+stats_messages (GstBus * bus, guint64 * frames)
+{
+  GstMessage *msg;
+  guint n = 0;
+
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *st = gst_message_get_structure (msg);
+
+    if (gst_structure_has_name (st, "dmapipesrc-stats")) {
+      fail_unless (gst_structure_get_uint64 (st, "frames", frames));
+      n++;
+    }
+    gst_message_unref (msg);
+  }
+  return n;
+}
+
+/*
+ * The stats message comes once per run however the run ends: at EOS when
+ * num-buffers ends the stream (GstBaseSrc sends that EOS, create() is not
+ * called), at the producer's EOS, and when the element stops without EOS.
+ * Stopping after an EOS does not post it again.
+ */
+GST_START_TEST (test_src_stats_once)
+{
+  GstHarness *h;
+  GstBus *bus;
+  Producer *p;
+  guint64 frames = 0;
+  gint run;
+
+  for (run = 0; run < 3; run++) {
+    p = producer_new (W, 0, 4);
+    h = src_harness (TRUE);
+    bus = gst_bus_new ();
+    gst_element_set_bus (h->element, bus);
+    if (run == 0)
+      g_object_set (h->element, "num-buffers", 3, NULL);
+    src_play (h, p);
+    for (gint i = 0; i < (run == 0 ? 3 : 2); i++) {
+      producer_push (p);
+      gst_buffer_unref (gst_harness_pull (h));
+    }
+    if (run == 1) {
+      g_mutex_lock (&p->lock);
+      dmapipe_server_end_of_stream (p->server);
+      g_mutex_unlock (&p->lock);
+    }
+    if (run < 2) {
+      pull_until_eos (h);
+      fail_unless_equals_int (stats_messages (bus, &frames), 1);
+      fail_unless_equals_uint64 (frames, run == 0 ? 3 : 2);
+    }
+    fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    fail_unless_equals_int (stats_messages (bus, &frames), run < 2 ? 0 : 1);
+    fail_unless_equals_uint64 (frames, 2 + (run == 0));
+    gst_element_set_bus (h->element, NULL);
+    gst_object_unref (bus);
+    gst_harness_teardown (h);
+    producer_free (p);
+  }
 }
 
 GST_END_TEST;
@@ -1522,6 +1596,7 @@ dmapipe_suite (void)
   tcase_add_test (src, test_src_stop_while_held);
   tcase_add_test (src, test_src_copy_without_videometa);
   tcase_add_test (src, test_src_eos);
+  tcase_add_test (src, test_src_stats_once);
   tcase_add_test (src, test_src_reconnect);
   tcase_add_test (src, test_src_producer_gone);
   tcase_add_test (src, test_src_unlock);

@@ -8,7 +8,10 @@
 #   - the dmapipe tool on either end: dmapipe serve -> dmapipesrc !
 #     dmapipesink (a relay, zero-copy) -> dmapipe consume --verify full, and
 #     videotestsrc ! dmapipesink -> dmapipe consume;
-#   - dmapipesrc reconnect=true carries on across a producer restart.
+#   - dmapipesrc reconnect=true carries on across a producer restart, and
+#     posts its stats when num-buffers ends the stream;
+#   - dmapipe play -> dmapipesrc: buffers timed on the replay's timeline
+#     (PTS advance), not the recording's past capture times (PTS 0).
 #
 # Usage: test-gst-launch.sh PATH-TO-dmapipe
 # The GStreamer environment (GST_PLUGIN_PATH_1_0, GST_REGISTRY_1_0) comes
@@ -174,6 +177,39 @@ done
 wait_ok $cons "consumer across the restart"
 [ "$(checksums "$DIR/cons-reconnect.log" | wc -l)" -eq $((2 * N)) ] ||
 	fail "reconnect: $(checksums "$DIR/cons-reconnect.log" | wc -l) frames instead of $((2 * N))"
-ok "dmapipesrc reconnect=true: $((2 * N)) frames from two producer runs"
+# num-buffers ended that stream, not the producer: the stats are posted all the same
+[ "$(stat_of "$DIR/cons-reconnect.log" dmapipesrc-stats frames)" = $((2 * N)) ] ||
+	fail "reconnect: no dmapipesrc-stats message when num-buffers ended the stream"
+ok "dmapipesrc reconnect=true: $((2 * N)) frames from two producer runs, stats at num-buffers"
+
+# ---- a replay: dmapipe play -> dmapipesrc, timed on the replay's own timeline ------
+# The recording is made first, so its capture times lie before the consumer's
+# pipeline started: buffers timed by them would all get PTS 0. The replay
+# stamps its frames when they are due: their PTS advance as the recording did.
+S6="$DIR/rec.sock"
+bg rec-serve "$DMAPIPE" serve --socket "$S6" --size 320x240 --format NV12 --fps 30 --frames 20 \
+	--wait-consumers 1 --quiet
+wait_socket "$S6"
+"$DMAPIPE" record --socket "$S6" -o "$DIR/replay.rec" -q --timeout 20000 >"$DIR/replay-rec.log" 2>&1 ||
+	fail "recording the stream to replay"
+sleep 1
+bg play "$DMAPIPE" play "$DIR/replay.rec" --socket "$DIR/play.sock" --wait-consumers 1 -q
+play=$LAST
+wait_socket "$DIR/play.sock"
+bg cons-play gst-launch-1.0 -v dmapipesrc socket-path="$DIR/play.sock" policy=block \
+	timeout=20000 ! fakesink silent=false
+wait_ok $LAST "dmapipesrc ! fakesink of a replay"
+wait_ok $play "dmapipe play"
+python3 - "$DIR/cons-play.log" <<'EOF' || fail "replay PTS"
+import re, sys
+pts = [int(h) * 3600 + int(m) * 60 + float(s) for h, m, s in
+       re.findall(r"pts: (\d+):(\d+):(\d+\.\d+)", open(sys.argv[1]).read())]
+assert len(pts) >= 10, pts
+assert all(b >= a for a, b in zip(pts, pts[1:])), pts
+# the frames are 1/30 s apart on the replay's timeline: 19 intervals, minus
+# those served before the pipeline was playing (PTS 0)
+assert pts[-1] - pts[0] >= 0.3, pts
+print("ok dmapipe play -> dmapipesrc: %d buffers, PTS %.3f .. %.3f s" % (len(pts), pts[0], pts[-1]))
+EOF
 
 echo "all gst-launch tests passed"

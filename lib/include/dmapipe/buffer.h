@@ -30,6 +30,13 @@ enum dmapipe_frame_flags {
 	DMAPIPE_FRAME_CORRUPTED = 1u << 1,
 	/** frames before this one were dropped or the stream restarted */
 	DMAPIPE_FRAME_DISCONTINUITY = 1u << 2,
+	/**
+	 * the pixels are the test pattern (docs/PATTERN.md) of the frame's
+	 * sequence number, so a consumer can verify them; set by producers
+	 * that draw it (dmapipe serve without --device), kept in recordings
+	 * and replays. Since 0.1.
+	 */
+	DMAPIPE_FRAME_PATTERN = 1u << 3,
 };
 
 /** Per-frame metadata: what changes from one use of a buffer to the next. */

@@ -50,6 +50,26 @@ enum dmapipe_record_mode {
 };
 
 /**
+ * Which frames get a CRC32C of their payload in their header, so that a
+ * reader can tell damaged bytes (dmapipe_recording_check_payload()). The
+ * checksum is a CPU pass over the frame's pixels when its pixels are final,
+ * from the buffer's mapping (no copy): about the cost of reading the frame
+ * once, counted in dmapipe_recorder_stats.checksum_ns.
+ */
+enum dmapipe_record_checksum {
+	/**
+	 * compressed frames (a fourcc without pixel geometry: small, and one
+	 * damaged byte breaks the decoder silently); raw frames go to the disk
+	 * without the CPU touching them
+	 */
+	DMAPIPE_RECORD_CHECKSUM_AUTO = 0,
+	/** every frame */
+	DMAPIPE_RECORD_CHECKSUM_ALL = 1,
+	/** none */
+	DMAPIPE_RECORD_CHECKSUM_NONE = 2,
+};
+
+/**
  * Called when the recorder no longer needs a frame: its bytes are in the
  * file (status 0) or could not be written (a negative errno, e.g. -ENOSPC;
  * -ECANCELED for a frame whose acquire fence never signalled).
@@ -83,10 +103,21 @@ struct dmapipe_recorder_options {
 	uint32_t sync_interval_ms;
 	/** fallocate()d ahead of the write position, in bytes; default 256 MiB */
 	uint64_t prealloc_bytes;
-	/** replace an existing file; without it an existing file gives -EEXIST */
+	/**
+	 * dmapipe_recorder_new(): truncate an existing regular file; without
+	 * it an existing file gives -EEXIST. Ignored by
+	 * dmapipe_recorder_new_fd().
+	 */
 	bool overwrite;
 	dmapipe_recorder_done_func done;
 	void *user_data;
+	/** which frames carry a checksum of their payload; default AUTO */
+	enum dmapipe_record_checksum checksum;
+	/**
+	 * the stream's nominal frame rate, stored for readers
+	 * (dmapipe_recording_info); 0/0 (default) when unknown
+	 */
+	uint32_t fps_num, fps_den;
 };
 
 /**
@@ -98,17 +129,39 @@ void dmapipe_recorder_options_init(struct dmapipe_recorder_options *options);
 /**
  * Creates the file @path (mode 0644), writes its superblock and allocates
  * the first space ahead. @options (NULL: the defaults) is copied, up to its
- * size field; @path is not kept. On failure the file is not left behind
- * (an existing one is never touched without overwrite). Returns a recorder
- * the caller frees with dmapipe_recorder_free(), or NULL with errno:
- * EEXIST; EINVAL (no @path, an options size that does not cover the size
- * field, O_DIRECT refused in DMAPIPE_RECORD_DIRECT mode); E2BIG (@options
- * from newer headers setting fields this library does not know); ENOSPC (the file
- * system is full already); ENOTSUP (built without liburing, or io_uring
- * unavailable); or the error of open/write. Since 0.1.
+ * size field; @path is not kept. Only regular files are written: a name
+ * that is a device node, a FIFO, a socket or a directory is refused
+ * (EINVAL) without being opened for writing, truncated or removed. With
+ * overwrite an existing regular file is truncated here, before any frame:
+ * a caller that must keep the old contents until the new recording holds
+ * frames creates a file of its own and uses dmapipe_recorder_new_fd(). On
+ * failure a file this call created is removed; one that existed is never
+ * removed. Returns a recorder the caller frees with
+ * dmapipe_recorder_free(), or NULL with errno: EEXIST; EINVAL (no @path,
+ * not a regular file, an options size that does not cover the size field,
+ * O_DIRECT refused in DMAPIPE_RECORD_DIRECT mode); E2BIG (@options from
+ * newer headers setting fields this library does not know); ENOSPC (the
+ * file system is full already); ENOTSUP (built without liburing, or
+ * io_uring unavailable); or the error of open/write. Since 0.1.
  */
 struct dmapipe_recorder *dmapipe_recorder_new(const char *path,
 					      const struct dmapipe_recorder_options *options);
+
+/**
+ * As dmapipe_recorder_new(), into a file the caller opened: @fd must be a
+ * regular file open for writing (O_WRONLY or O_RDWR) without O_APPEND. Its
+ * contents are replaced (it is truncated first). The recorder works on a
+ * duplicate of @fd, which it closes in dmapipe_recorder_free(); @fd stays
+ * the caller's. The file's status flags are shared with @fd: the recorder
+ * sets O_DIRECT on them. The recorder never names, renames or removes the
+ * file, so a caller can record into a temporary file and rename it once
+ * it holds frames (as dmapipe record does). Returns a recorder or NULL
+ * with errno: EBADF (@fd is not an open fd), EINVAL (not a regular file,
+ * read-only, O_APPEND, or as dmapipe_recorder_new()), or the errors of
+ * dmapipe_recorder_new(). Since 0.1.
+ */
+struct dmapipe_recorder *dmapipe_recorder_new_fd(int fd,
+						 const struct dmapipe_recorder_options *options);
 
 /**
  * Queues a frame for writing and takes a reference on @buffer until the
@@ -211,7 +264,10 @@ struct dmapipe_recorder_stats {
 	uint32_t block_size;        /**< the file's alignment */
 	uint32_t mem_align;         /**< direct I/O memory alignment */
 	int32_t error;              /**< 0, or the error that stopped the recording */
-	uint32_t reserved[7];
+	uint32_t checksum;          /**< enum dmapipe_record_checksum in effect */
+	uint64_t frames_checksummed; /**< frames whose payload got a CRC32C */
+	uint64_t checksum_ns;       /**< CPU time those checksums took */
+	uint32_t reserved[2];
 };
 
 /**
@@ -244,6 +300,30 @@ enum dmapipe_recorded_flags {
 	 * may not have reached the disk (docs/FORMAT.md)
 	 */
 	DMAPIPE_RECORDED_UNCONFIRMED = 1u << 1,
+	/**
+	 * the frame carries a CRC32C of its payload (checksum), which
+	 * dmapipe_recording_check_payload() compares. Since 0.1 (format
+	 * version 2).
+	 */
+	DMAPIPE_RECORDED_CHECKSUM = 1u << 2,
+};
+
+/** What is wrong with a recording, beyond a writer that did not finish. */
+enum dmapipe_recording_damage {
+	/**
+	 * its writer closed it, but the file ends before the index it wrote:
+	 * the file was cut after it was closed (frames_expected says how
+	 * many frames it had)
+	 */
+	DMAPIPE_RECORDING_TRUNCATED = 1u << 0,
+	/** closed, but the index fails its checks: the frames were scanned */
+	DMAPIPE_RECORDING_INDEX_DAMAGED = 1u << 1,
+	/**
+	 * the superblock was unusable: the recording's id and block size were
+	 * recovered from its frame headers (DMAPIPE_RECORDING_SCAN or
+	 * DMAPIPE_RECORDING_REPAIR only)
+	 */
+	DMAPIPE_RECORDING_SUPERBLOCK_DAMAGED = 1u << 2,
 };
 
 /** One frame of a recording. */
@@ -260,7 +340,13 @@ struct dmapipe_recorded_frame {
 	struct dmapipe_frame_meta meta; /**< acquire_fence = -1 */
 	uint32_t flags;        /**< enum dmapipe_recorded_flags */
 	uint32_t layout_index; /**< which distinct layout (0, 1, ...) in recording order */
-	uint32_t reserved[6];
+	/**
+	 * with DMAPIPE_RECORDED_CHECKSUM: the CRC32C of the payload's data,
+	 * each object's layout.objects[].size bytes in object order
+	 * (padding excluded); else 0
+	 */
+	uint32_t checksum;
+	uint32_t reserved[5];
 };
 
 struct dmapipe_recording_info {
@@ -278,7 +364,16 @@ struct dmapipe_recording_info {
 	uint64_t unconfirmed;      /**< frames flagged DMAPIPE_RECORDED_UNCONFIRMED */
 	uint64_t bad_headers;      /**< blocks that looked like headers but failed their checks */
 	uint8_t id[16];            /**< the recording's random id */
-	uint32_t reserved[8];
+	uint32_t version;          /**< the file's format version (docs/FORMAT.md) */
+	uint32_t damage;           /**< enum dmapipe_recording_damage */
+	/** the nominal frame rate its writer was told, 0/0 when none */
+	uint32_t fps_num, fps_den;
+	/**
+	 * frames the writer recorded, as its superblock says (a closed
+	 * recording: more than frames when frames were lost); else frames
+	 */
+	uint64_t frames_expected;
+	uint32_t reserved[2];
 };
 
 /**
@@ -339,6 +434,17 @@ int dmapipe_recording_read_frame(struct dmapipe_recording *recording, uint64_t i
  */
 int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recording *recording, uint64_t index,
 					   struct dmapipe_buffer *buffer);
+
+/**
+ * Checks the payload of frame @index, as dmapipe_recording_read_frame()
+ * read it into @payload (@len bytes, the caller's), against the CRC32C its
+ * writer recorded. Returns 0 when it matches; -EBADMSG when it does not
+ * (the bytes in the file are damaged); -ENODATA when the frame carries no
+ * checksum (recorded without, or by a version 1 writer); -ERANGE;
+ * -EINVAL (NULL, @len shorter than the frame). Since 0.1.
+ */
+int dmapipe_recording_check_payload(const struct dmapipe_recording *recording, uint64_t index,
+				    const void *payload, size_t len);
 
 /* ---- reading frames into buffers, several reads in flight ------------------- */
 
