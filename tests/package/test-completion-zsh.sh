@@ -59,7 +59,7 @@ has "serve: option specs from its --help" "$out" \
 	"--fps=[frames per second, 0 = as fast as possible (default 60;]:N: "
 has "record: recordings for --check, files for -o" "$(run record --check x)" \
 	'--check=[verify a recording]:FILE:_files -g "*.rec(-.)"' \
-	"--output=[the recording to create]:FILE:_files"
+	"--output=[the recording to create; - is stdout, which must then]:FILE:_files"
 has "play: a recording as operand" "$(run play x)" '*:recording:_files -g "*.rec(-.)"'
 has "run: its elements" "$(run run x)" "*:element:{compadd -S '' -- capture= encode= record= serve=}"
 exit $status
