@@ -59,6 +59,7 @@ struct rtsp {
 	GstElement *pipeline;     /* its pipeline, a reference */
 	struct net_flow flow;     /* what the payloaders sent, over every media */
 	struct net_source_totals totals; /* medias that ended */
+	struct net_source_totals cur;    /* the current media's, sampled */
 	uint64_t not_found;
 	GPtrArray *unknown_paths; /* logged once each */
 	char access_why[NET_WHY_LEN];
@@ -205,6 +206,7 @@ static gboolean on_sample(gpointer data)
 		GstElement *bin = gst_rtsp_media_get_element(r->media);
 
 		r->access = net_access_now(bin, r->enc, r->access_why, sizeof(r->access_why));
+		net_source_sample(&r->cur, bin);
 		gst_object_unref(bin);
 	}
 	g_mutex_unlock(&r->lock);
@@ -214,13 +216,14 @@ static gboolean on_sample(gpointer data)
 /* Called with the lock held. */
 static void current_source(struct rtsp *r, struct net_source_totals *t)
 {
-	*t = r->totals;
 	if (r->media) {
 		GstElement *bin = gst_rtsp_media_get_element(r->media);
 
-		net_source_totals_add(t, bin);
+		net_source_sample(&r->cur, bin);
 		gst_object_unref(bin);
 	}
+	*t = r->totals;
+	net_source_totals_add(t, &r->cur);
 }
 
 static gboolean on_progress(gpointer data)
@@ -254,8 +257,10 @@ static void on_unprepared(GstRTSPMedia *media, gpointer data)
 	GstElement *bin = gst_rtsp_media_get_element(media);
 
 	g_mutex_lock(&r->lock);
-	net_source_totals_add(&r->totals, bin);
 	if (r->media == media) {
+		net_source_sample(&r->cur, bin);
+		net_source_totals_add(&r->totals, &r->cur);
+		memset(&r->cur, 0, sizeof(r->cur));
 		/* the last client left: the counters of UDP clients are final */
 		for (guint i = 0; i < r->clients->len; i++) {
 			struct client_rec *c = g_ptr_array_index(r->clients, i);
@@ -272,6 +277,30 @@ static void on_unprepared(GstRTSPMedia *media, gpointer data)
 	gst_object_unref(bin);
 }
 
+/*
+ * gst-rtsp-server 1.22 feeds its TCP clients from a tee through a queue of
+ * one buffer into an appsink that it stops pulling while no TCP client can
+ * take more: one client that stops reading then blocks the tee, and with
+ * it every other client, UDP ones included, and the encoder. The queues it
+ * puts after the tee get room for a second of packets (a key frame is a
+ * burst of them) and drop the oldest beyond that, so that such a client
+ * loses packets (and resumes at the next key frame) instead of stopping
+ * everybody.
+ */
+static void on_element_added(GstBin *pipeline, GstBin *bin, GstElement *e, gpointer data)
+{
+	GstElementFactory *f = gst_element_get_factory(e);
+	GstElement *ours = data;
+
+	(void)pipeline;
+	/* the queues of the pipeline given on the command line are left alone */
+	if (bin == GST_BIN(ours) || !f || strcmp(GST_OBJECT_NAME(f), "queue") != 0)
+		return;
+	g_object_set(e, "max-size-buffers", 0, "max-size-bytes", 8u << 20,
+		     "max-size-time", (guint64)GST_SECOND,
+		     "leaky", 2 /* downstream: drop the oldest */, NULL);
+}
+
 static void on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer data)
 {
 	struct rtsp *r = data;
@@ -284,15 +313,19 @@ static void on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media
 		net_flow_watch(&r->flow, pad, true);
 	g_signal_connect(media, "unprepared", G_CALLBACK(on_unprepared), r);
 	g_mutex_lock(&r->lock);
-	r->totals.connections++;
 	if (r->media) {
+		/* the media before it did not say it ended: count what it had */
+		net_source_totals_add(&r->totals, &r->cur);
 		g_object_unref(r->media);
 		gst_object_unref(r->pipeline);
 	}
+	memset(&r->cur, 0, sizeof(r->cur));
+	r->cur.connections = 1;
 	r->media = g_object_ref(media);
 	r->pipeline = GST_ELEMENT(gst_object_get_parent(GST_OBJECT(bin)));
 	if (!r->pipeline)
 		r->pipeline = gst_object_ref(bin);
+	g_signal_connect(r->pipeline, "deep-element-added", G_CALLBACK(on_element_added), bin);
 	g_mutex_unlock(&r->lock);
 	if (pad)
 		gst_object_unref(pad);

@@ -36,6 +36,7 @@ struct srt {
 	GMutex lock;              /* callers */
 	GPtrArray *callers;
 	struct net_flow flow;     /* encoded frames */
+	struct net_source_totals source; /* dmapipesrc's, sampled */
 	const char *access;
 	char access_why[NET_WHY_LEN];
 	uint64_t t0;
@@ -123,6 +124,7 @@ static gboolean on_sample(gpointer data)
 	struct srt *s = data;
 
 	sample(s);
+	net_source_sample(&s->source, s->pipeline);
 	s->access = net_access_now(s->pipeline, s->enc, s->access_why, sizeof(s->access_why));
 	return G_SOURCE_CONTINUE;
 }
@@ -156,13 +158,12 @@ static double stat_double(const GstStructure *st, const char *field)
 static gboolean on_progress(gpointer data)
 {
 	struct srt *s = data;
-	struct net_source_totals t = { 0 };
+	struct net_source_totals t = s->source;
 	struct net_flow f;
 	unsigned int now = 0;
 	uint64_t retrans = 0;
 	char rate[32];
 
-	net_source_totals_add(&t, s->pipeline);
 	net_flow_read(&s->flow, &f);
 	g_mutex_lock(&s->lock);
 	for (guint i = 0; i < s->callers->len; i++) {
@@ -239,12 +240,19 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
 		gchar *dbg = NULL;
 
 		gst_message_parse_error(msg, &err, &dbg);
-		if (GST_MESSAGE_SRC(msg) == GST_OBJECT(s->sink))
-			fprintf(stderr, "\ndmapipe srt: cannot serve on %s: %s\n", s->url,
-				err ? err->message : "error");
-		else
+		if (s->said) {
+			/* the first error says why; the rest are its echoes */
+		} else if (GST_MESSAGE_SRC(msg) == GST_OBJECT(s->sink)) {
+			/* srtsink's reason ("Cannot bind to ...") is the debug text's last line */
+			const char *why = dbg ? strrchr(dbg, '\n') : NULL;
+
+			why = why ? why + 1 : (err ? err->message : "error");
+			fprintf(stderr, "\ndmapipe srt: cannot serve on %s: %s%s\n", s->url, why,
+				strstr(why, "bind") ? " (is the port in use?)" : "");
+		} else {
 			fprintf(stderr, "\ndmapipe srt: %s: %s (%s)\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
 				err ? err->message : "error", dbg ? dbg : "");
+		}
 		g_clear_error(&err);
 		g_free(dbg);
 		s->said = true;
@@ -273,12 +281,13 @@ static void report(struct srt *s)
 	static const char *const double_fields[] = {
 		"send-rate-mbps", "bandwidth-mbps", "rtt-ms",
 	};
-	struct net_source_totals t = { 0 };
+	struct net_source_totals t;
 	struct net_flow f;
 	uint64_t ns = now_ns() - s->t0;
 	char rate[32];
 
-	net_source_totals_add(&t, s->pipeline);
+	net_source_sample(&s->source, s->pipeline);
+	t = s->source;
 	t.connections = 1;
 	net_flow_read(&s->flow, &f);
 	g_mutex_lock(&s->lock);

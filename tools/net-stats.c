@@ -4,7 +4,7 @@
 
 #include "net.h"
 
-void net_source_totals_add(struct net_source_totals *t, GstElement *bin)
+void net_source_sample(struct net_source_totals *t, GstElement *bin)
 {
 	GstElement *src = gst_bin_get_by_name(GST_BIN(bin), "src");
 	guint64 frames = 0, drops = 0, copies = 0, reconnects = 0;
@@ -15,11 +15,20 @@ void net_source_totals_add(struct net_source_totals *t, GstElement *bin)
 	if (g_object_class_find_property(G_OBJECT_GET_CLASS(src), "drops"))
 		g_object_get(src, "frames", &frames, "drops", &drops, "copies", &copies,
 			     "reconnects", &reconnects, NULL);
-	t->frames += frames;
-	t->drops += drops;
-	t->copies += copies;
-	t->reconnects += reconnects;
+	t->frames = MAX(t->frames, frames);
+	t->drops = MAX(t->drops, drops);
+	t->copies = MAX(t->copies, copies);
+	t->reconnects = MAX(t->reconnects, reconnects);
 	gst_object_unref(src);
+}
+
+void net_source_totals_add(struct net_source_totals *a, const struct net_source_totals *b)
+{
+	a->frames += b->frames;
+	a->drops += b->drops;
+	a->copies += b->copies;
+	a->reconnects += b->reconnects;
+	a->connections += b->connections;
 }
 
 static void count_buffer(struct net_flow *flow, GstBuffer *buf, bool rtp)

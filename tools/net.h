@@ -97,8 +97,15 @@ struct net_source_totals {
 	uint64_t frames, drops, copies, reconnects;
 	uint64_t connections;
 };
-/* Adds the counters of the dmapipesrc named "src" in @bin. */
-void net_source_totals_add(struct net_source_totals *t, GstElement *bin);
+/*
+ * Reads the counters of the dmapipesrc named "src" in @bin into @t
+ * (connections untouched). Drops and reconnections can only be read while
+ * it is connected, so every counter keeps the larger of what @t had and
+ * what is read: sample it while it runs and once more when it stops.
+ */
+void net_source_sample(struct net_source_totals *t, GstElement *bin);
+/* @a += @b */
+void net_source_totals_add(struct net_source_totals *a, const struct net_source_totals *b);
 
 /*
  * Counts frames (RTP packets with the marker bit, or buffers for a muxed
