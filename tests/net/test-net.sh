@@ -28,7 +28,9 @@
 #             every frame still arrives within the bound and the server
 #             reports the retransmissions; 77 where the kernel has no
 #             netem (the host), run in the VM lane
-#   rtsp-loss two RTSP clients over TCP through netem delay and loss
+#   rtsp-loss an RTSP client over TCP through netem delay and loss
+#   run       dmapipe run capture=vivid rtsp=:8554/cam: a client decodes
+#             the capture device's frames; 77 without vivid (the host)
 #
 # NET_SIZE (WxH) and NET_FPS set the stream (default 640x360 at 30 fps; the
 # VM lane, which emulates the CPU, uses less). Needs root (network
@@ -195,7 +197,8 @@ rtsp | rtsp-loss)
 	start_producer
 	reference $N
 	[ "$CASE" = rtsp-loss ] && netem delay 20ms loss 2%
-	bg server $SRV_NS "$DMAPIPE" rtsp --socket "$SOCK" --listen $SRV:8554 --path /cam --json
+	# as README.md shows it
+	bg server $SRV_NS "$DMAPIPE" rtsp --socket "$SOCK" --listen :8554 --path /cam --json
 	SERVER=$LAST
 	if [ "$CASE" = rtsp ]; then
 		client udp udp $N
@@ -383,7 +386,7 @@ srt | srt-loss)
 		# 4 round trips of the 40 ms the link now takes both ways, and more
 		latency=400
 	fi
-	bg server $SRV_NS "$DMAPIPE" srt --socket "$SOCK" --listen $SRV:9000 --latency $latency --json
+	bg server $SRV_NS "$DMAPIPE" srt --socket "$SOCK" --listen :9000 --latency $latency --json
 	SERVER=$LAST
 	sleep 1
 	SRT_LATENCY=$latency srt_client caller1 $N
@@ -403,6 +406,21 @@ srt | srt-loss)
 		jcheck "$DIR/server.json" "all(c['packets-retransmitted'] > 0 for c in d['callers'])"
 	fi
 	ok "server: $(python3 -c "import json; d=json.load(open('$DIR/server.json')); print('; '.join('caller %s: %d frames, %d packets, %d retransmitted' % (c['address'], c['frames'], c['packets-sent'], c['packets-retransmitted']) for c in d['callers']))")"
+	;;
+run)
+	node=$(node_of vivid-000-vid-cap) || skip "no vivid capture device (the VM lane has one)"
+	N=30
+	bg run $SRV_NS "$DMAPIPE" run capture=$node,format=NV12,size=320x180 rtsp=:8554/cam
+	RUN=$LAST
+	sleep 2
+	client viewer tcp $N
+	WAIT_OK_SECONDS=300 wait_ok $LAST "the client of dmapipe run"
+	[ "$(frames_of "$DIR/viewer.i420")" -ge $N ] || fail "the client decoded $(frames_of "$DIR/viewer.i420") frames"
+	kill -INT $RUN
+	WAIT_OK_SECONDS=60 wait_ok $RUN "dmapipe run"
+	grep -q "rtsp -> :8554/cam: exit 0" "$DIR/run.log" || fail "dmapipe run did not report its RTSP server"
+	grep -q "encoder: x264enc: maps" "$DIR/run.log" || fail "the RTSP server of dmapipe run does not map the frames"
+	ok "dmapipe run ... rtsp=:8554/cam: $N frames decoded by a client; $(grep "rtsp ->" "$DIR/run.log")"
 	;;
 *)
 	fail "unknown case $CASE"
