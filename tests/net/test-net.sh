@@ -380,7 +380,7 @@ srt | srt-loss)
 	N=90
 	start_producer
 	reference $N
-	latency=125
+	latency=200
 	if [ "$CASE" = srt-loss ]; then
 		netem delay 20ms loss 3%
 		# 4 round trips of the 40 ms the link now takes both ways, and more
