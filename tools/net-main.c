@@ -388,8 +388,7 @@ static bool v4l2_can_import(char *why, size_t len)
 	return ok;
 }
 
-/* @s with '"' and '\' escaped, for a quoted property in a launch line. */
-static void quote(char *out, size_t len, const char *s)
+void net_quote(char *out, size_t len, const char *s)
 {
 	size_t n = 0;
 
@@ -412,7 +411,7 @@ int net_choose_encoder(const struct net_options *o, struct net_encoder *enc)
 			 "videotestsrc name=src is-live=true ! video/x-raw,format=I420,width=%u,"
 			 "height=%u,framerate=%u/1", o->width, o->height, o->fps);
 	} else {
-		quote(q, sizeof(q), o->socket);
+		net_quote(q, sizeof(q), o->socket);
 		snprintf(source, sizeof(source),
 			 "dmapipesrc name=src socket-path=\"%s\" policy=latest reconnect=true", q);
 	}

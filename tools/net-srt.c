@@ -360,15 +360,9 @@ int net_srt_run(const struct net_options *o, const struct net_encoder *enc)
 
 	if (o->passphrase) {
 		char q[200];
-		size_t n = 0;
 
 		/* a passphrase may hold quotes or backslashes */
-		for (const char *p = o->passphrase; *p && n + 2 < sizeof(q); p++) {
-			if (*p == '"' || *p == '\\')
-				q[n++] = '\\';
-			q[n++] = *p;
-		}
-		q[n] = '\0';
+		net_quote(q, sizeof(q), o->passphrase);
 		snprintf(crypt, sizeof(crypt), " passphrase=\"%s\" pbkeylen=%u", q, o->pbkeylen);
 	}
 	memset(&s, 0, sizeof(s));

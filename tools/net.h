@@ -72,6 +72,8 @@ int net_choose_encoder(const struct net_options *o, struct net_encoder *enc);
  * line per missing element with the Debian package that ships it. 0 or -1.
  */
 int net_check_elements(const struct net_options *o, const struct net_encoder *enc, bool srt);
+/* @s with '"' and '\' escaped into @out, for a quoted value in a launch line. */
+void net_quote(char *out, size_t len, const char *s);
 /*
  * The access mode once caps are negotiated: "copies" if the converter in
  * front of the encoder converts (the frames' format is not one the
