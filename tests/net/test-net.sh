@@ -109,6 +109,18 @@ start_producer() {
 	wait_socket "$SOCK"
 }
 
+# listening: the server whose output goes to $DIR/server.log accepts
+# clients (its start line is out) within 60 s
+listening() {
+	i=0
+	until grep -q "^dmapipe [a-z]*: \(serving\|listening on\) " "$DIR/${1:-server}.log" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 600 ] || fail "the server did not start in 60 s"
+		kill -0 "$LAST" 2>/dev/null || fail "the server ended"
+		sleep 0.1
+	done
+}
+
 # frames_of FILE: whole decoded frames in FILE so far
 frames_of() {
 	echo $(($(stat -c %s "$1" 2>/dev/null || echo 0) / FRAME_BYTES))
@@ -156,12 +168,12 @@ reference() {
 		filesink location="$DIR/reference.i420" >"$DIR/reference.log" 2>&1 ||
 		fail "the local reference pipeline"
 	psnr reference
-	# x264 keeps most frames of the pattern at 50-60 dB, but now and then
-	# one has its chroma a few levels off (about 34 dB) whether or not it
-	# ran here; a broken frame (a lost slice, a wrong reference) is below
-	# 25 dB. So the bound is the reference's worst frame, or 20 dB under its
-	# median if that is lower, less 3 dB.
-	BOUND=$(python3 -c "import json; d=json.load(open('$DIR/reference.psnr.json')); print(round(min(d['psnr_min'], d['psnr_median'] - 20) - 3, 2))")
+	# x264 keeps most frames of the pattern at 50-60 dB (the median), but
+	# on a busy machine now and then a few frames have their chroma some
+	# levels off, down to 32 dB, whether or not they crossed a network; a
+	# slice cut short decodes at about 28 dB until the next key frame. So
+	# the bound is 26 dB under the reference's median.
+	BOUND=$(python3 -c "import json; d=json.load(open('$DIR/reference.psnr.json')); print(round(d['psnr_median'] - 26, 2))")
 	ok "reference: $(python3 -c "import json; d=json.load(open('$DIR/reference.psnr.json')); print('%d frames, PSNR min %.1f median %.1f dB' % (d['frames'], d['psnr_min'], d['psnr_median']))"); bound $BOUND dB"
 }
 
@@ -200,6 +212,7 @@ rtsp | rtsp-loss)
 	# as README.md shows it
 	bg server $SRV_NS "$DMAPIPE" rtsp --socket "$SOCK" --listen :8554 --path /cam --json
 	SERVER=$LAST
+	listening
 	if [ "$CASE" = rtsp ]; then
 		client udp udp $N
 		C1=$LAST
@@ -225,6 +238,7 @@ stall)
 	start_producer
 	bg server $SRV_NS "$DMAPIPE" rtsp --socket "$SOCK" --listen $SRV:8554 --json
 	SERVER=$LAST
+	listening
 	client steady udp 0
 	STEADY=$LAST
 	client staller tcp 0
@@ -275,6 +289,7 @@ reconnect)
 	reference $N
 	bg server $SRV_NS "$DMAPIPE" rtsp --socket "$SOCK" --listen $SRV:8554 --json
 	SERVER=$LAST
+	listening
 	WAIT_OK_SECONDS=120
 	client first udp $N
 	wait_ok $LAST "the first client"
@@ -304,6 +319,7 @@ restart)
 	reference 30
 	bg server $SRV_NS "$DMAPIPE" rtsp --socket "$SOCK" --listen $SRV:8554 --json
 	SERVER=$LAST
+	listening
 	client watcher udp 0
 	WATCHER=$LAST
 	wait_frames "$DIR/watcher.i420" 30 "the client"
@@ -326,6 +342,7 @@ errors)
 	start_producer
 	bg server $SRV_NS "$DMAPIPE" rtsp --socket "$SOCK" --listen $SRV:8554
 	SERVER=$LAST
+	listening
 	sleep 1
 	in_srv "$DMAPIPE" rtsp --socket "$SOCK" --listen $SRV:8554 >"$DIR/busy.out" 2>"$DIR/busy.err"
 	[ $? -eq 1 ] || fail "a busy port: exit status $?, expected 1"
@@ -333,6 +350,7 @@ errors)
 		fail "a busy port: $(cat "$DIR/busy.err")"
 	ok "busy port: $(grep cannot "$DIR/busy.err")"
 	bg srt1 $SRV_NS "$DMAPIPE" srt --socket "$SOCK" --listen $SRV:9000
+	listening srt1
 	sleep 1
 	in_srv "$DMAPIPE" srt --socket "$SOCK" --listen $SRV:9000 -q >"$DIR/srtbusy.out" 2>"$DIR/srtbusy.err"
 	[ $? -eq 1 ] || fail "a busy SRT port: exit status $?, expected 1"
@@ -388,6 +406,7 @@ srt | srt-loss)
 	fi
 	bg server $SRV_NS "$DMAPIPE" srt --socket "$SOCK" --listen :9000 --latency $latency --json
 	SERVER=$LAST
+	listening
 	sleep 1
 	SRT_LATENCY=$latency srt_client caller1 $N
 	C1=$LAST
@@ -401,7 +420,9 @@ srt | srt-loss)
 	stop_server
 	sed -n '/^{/,$p' "$DIR/server.log" >"$DIR/server.json"
 	jcheck "$DIR/server.json" "d['callers_total'] == 2 and d['dmapipe']['copies'] == 0"
-	jcheck "$DIR/server.json" "all(c['have_stats'] and c['packets-sent'] > 0 and c['frames'] >= $N for c in d['callers'])"
+	# frames encoded between srtsink's caller-added and caller-removed: the
+	# first ones a caller decodes may be older than its caller-added
+	jcheck "$DIR/server.json" "all(c['have_stats'] and c['packets-sent'] > 0 and c['frames'] >= $N * 9 // 10 for c in d['callers'])"
 	if [ "$CASE" = srt-loss ]; then
 		jcheck "$DIR/server.json" "all(c['packets-retransmitted'] > 0 for c in d['callers'])"
 	fi
@@ -412,7 +433,7 @@ run)
 	N=30
 	bg run $SRV_NS "$DMAPIPE" run capture=$node,format=NV12,size=320x180 rtsp=:8554/cam
 	RUN=$LAST
-	sleep 2
+	listening run
 	client viewer tcp $N
 	WAIT_OK_SECONDS=300 wait_ok $LAST "the client of dmapipe run"
 	[ "$(frames_of "$DIR/viewer.i420")" -ge $N ] || fail "the client decoded $(frames_of "$DIR/viewer.i420") frames"
