@@ -126,8 +126,8 @@ struct rtsp_run {
 	double seconds;
 	double server_us;          /* server CPU per frame, whole process */
 	double server_pct;         /* of one core */
-	double producer_us;        /* dmapipe serve's CPU per frame */
-	double mbit_s;             /* sent in all */
+	double producer_us;        /* the producer process's CPU per frame */
+	double mbit_s;             /* encoded; every client receives all of it */
 	uint64_t drops;            /* frames the producer dropped for the server */
 	char encoder[32], access[16];
 };

@@ -5,8 +5,10 @@
  * gst-rtsp-server pipeline fed in-process by videotestsrc (`dmapipe rtsp
  * --test-source`, the same program and encoder settings), in one run.
  *
- * Each run: the server, the producer (`dmapipe serve`, for the dmapipe
- * source), and N gst-launch-1.0 clients that receive over UDP on loopback
+ * Each run: the server, for the dmapipe source a producer in another
+ * process drawing the same frames as the baseline (`videotestsrc !
+ * dmapipesink`: x264's work depends on the picture, so both encode the same
+ * one), and N gst-launch-1.0 clients that receive over UDP on loopback
  * without decoding (rtspsrc ! fakesink: the clients are not what is
  * measured, and decoding 8 streams would starve the server of CPU on a
  * small machine). The server's CPU is its whole process (wait4), start-up
@@ -45,7 +47,8 @@ static unsigned int wait_port(const char *log, pid_t server)
 	return 0;
 }
 
-static void run_one(struct bench *b, bool test_source, unsigned int clients, struct rtsp_run *r)
+static void run_one(struct bench *b, const char *gst_launch, bool test_source,
+		    unsigned int clients, struct rtsp_run *r)
 {
 	struct child server, producer, cl[8];
 	char sock[PATH_MAX], log[PATH_MAX], json[PATH_MAX], plog[PATH_MAX], clog[PATH_MAX];
@@ -71,9 +74,11 @@ static void run_one(struct bench *b, bool test_source, unsigned int clients, str
 
 	if (!test_source) {
 		unlink(sock);
-		args_init(&a, b->tool);
-		args_add(&a, "serve", "--socket", sock, "--size", "1920x1080", "--format", "I420",
-			 "--fps", "30", "--name", "bench", NULL);
+		args_init(&a, gst_launch);
+		args_add(&a, "-q", "videotestsrc", "is-live=true", "!",
+			 "video/x-raw,format=I420,width=1920,height=1080,framerate=30/1", "!",
+			 "dmapipesink", NULL);
+		args_addf(&a, "socket-path=%s", sock);
 		producer.pid = spawn(a.v, "/dev/null", plog);
 	}
 	args_init(&a, b->tool);
@@ -95,7 +100,7 @@ static void run_one(struct bench *b, bool test_source, unsigned int clients, str
 	snprintf(url, sizeof(url), "location=rtsp://127.0.0.1:%u/cam", port);
 	for (i = 0; i < clients; i++) {
 		snprintf(clog, sizeof(clog), "%s/rtsp-client-%u.log", b->dir, i);
-		args_init(&a, b->gst_launch);
+		args_init(&a, gst_launch);
 		args_add(&a, "-q", "rtspsrc", url, "protocols=udp", "latency=200", "!", "fakesink",
 			 NULL);
 		cl[i].pid = spawn(a.v, clog, clog);
@@ -142,10 +147,20 @@ out:
 
 void rtsp_run_all(struct bench *b, struct rtsp_result *res)
 {
+	char gst_launch[PATH_MAX], dir[PATH_MAX], path[2 * PATH_MAX + 16];
+	const char *old = getenv("GST_PLUGIN_PATH_1_0");
+
 	memset(res, 0, sizeof(*res));
-	if (!b->gst_launch[0]) {
+	/* the clients, whether or not --no-gst skipped the shm comparison */
+	if (!find_in_path("gst-launch-1.0", gst_launch, sizeof(gst_launch))) {
 		snprintf(res->skipped, sizeof(res->skipped), "gst-launch-1.0 not found");
 		return;
+	}
+	/* the producer's dmapipesink: this build's plugin, else the installed one */
+	if (build_dir(dir, sizeof(dir))) {
+		snprintf(path, sizeof(path), "%s/plugins%s%s", dir, old && *old ? ":" : "",
+			 old ? old : "");
+		setenv("GST_PLUGIN_PATH_1_0", path, 1);
 	}
 	res->ran = true;
 	for (size_t i = 0; i < sizeof(rtsp_clients) / sizeof(rtsp_clients[0]); i++) {
@@ -153,13 +168,13 @@ void rtsp_run_all(struct bench *b, struct rtsp_result *res)
 			struct rtsp_run *r = &res->runs[res->n++];
 
 			bench_log("rtsp: %s, %u client%s, 1080p30, %d s ...",
-				  k ? "videotestsrc in the server" : "dmapipe serve -> dmapipe rtsp",
+				  k ? "videotestsrc in the server" : "videotestsrc ! dmapipesink -> dmapipe rtsp",
 				  rtsp_clients[i], rtsp_clients[i] == 1 ? "" : "s", RTSP_SECONDS);
-			run_one(b, k == 1, rtsp_clients[i], r);
+			run_one(b, gst_launch, k == 1, rtsp_clients[i], r);
 			if (r->ok)
 				bench_log("    server %.2f ms CPU per frame (%.0f%% of a core), %llu frames, "
-					  "%.1f Mbit/s to each client", r->server_us / 1e3, r->server_pct,
-					  (unsigned long long)r->frames, r->mbit_s / rtsp_clients[i]);
+					  "%.1f Mbit/s encoded", r->server_us / 1e3, r->server_pct,
+					  (unsigned long long)r->frames, r->mbit_s);
 			else
 				bench_log("    FAILED: %s", r->error);
 		}
@@ -176,13 +191,14 @@ void rtsp_markdown(const struct rtsp_result *res, FILE *f)
 	fprintf(f,
 		"1920x1080 I420 at 30 fps, H.264 by x264enc (tune=zerolatency, "
 		"speed-preset=ultrafast, 4000 kbit/s), one shared encoder for all clients, "
-		"%d s per run; the clients receive over UDP on loopback and do not decode. "
-		"*Server CPU* is the whole server process (start-up included) over the frames it "
-		"sent. With dmapipe the frames are drawn by `dmapipe serve` (its CPU per frame "
-		"is given apart) and the server's dmapipesrc maps them for x264enc; the baseline "
-		"is the same program and pipeline with `videotestsrc is-live=true` in place of "
-		"dmapipesrc, which draws every frame inside the server.\n\n", RTSP_SECONDS);
-	fprintf(f, "| source | clients | frames | server CPU per frame | server CPU | producer CPU per frame | Mbit/s out | producer drops for it |\n");
+		"%d s per run; the clients receive over UDP on loopback and do not decode, and "
+		"each receives the whole encoded stream. *Server CPU* is the whole server process "
+		"(start-up included) over the frames it sent. With dmapipe the frames are drawn "
+		"in another process (`videotestsrc ! dmapipesink`, its CPU per frame given apart) "
+		"and the server's dmapipesrc maps them for x264enc; the baseline is the same "
+		"program and pipeline with `videotestsrc is-live=true` in place of dmapipesrc, "
+		"drawing the same pictures inside the server.\n\n", RTSP_SECONDS);
+	fprintf(f, "| source | clients | frames | server CPU per frame | server CPU | producer CPU per frame | Mbit/s encoded | producer drops for it |\n");
 	fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (unsigned int i = 0; i < res->n; i++) {
 		const struct rtsp_run *r = &res->runs[i];
@@ -190,7 +206,7 @@ void rtsp_markdown(const struct rtsp_result *res, FILE *f)
 
 		if (!r->ok) {
 			fprintf(f, "| %s | %u | failed: %s | | | | | |\n",
-				r->test_source ? "videotestsrc (in the server)" : "dmapipe serve",
+				r->test_source ? "videotestsrc (in the server)" : "dmapipesrc",
 				r->clients, r->error);
 			continue;
 		}
@@ -202,7 +218,7 @@ void rtsp_markdown(const struct rtsp_result *res, FILE *f)
 			snprintf(drops, sizeof(drops), "%llu", (unsigned long long)r->drops);
 		}
 		fprintf(f, "| %s | %u | %llu | %.2f ms | %.0f %% | %s | %.1f | %s |\n",
-			r->test_source ? "videotestsrc (in the server)" : "dmapipe serve",
+			r->test_source ? "videotestsrc (in the server)" : "dmapipesrc",
 			r->clients, (unsigned long long)r->frames, r->server_us / 1e3, r->server_pct,
 			prod, r->mbit_s, drops);
 	}
