@@ -15,6 +15,8 @@ mode=${1:-all}
 BUILD_PACKAGES="build-essential meson ninja-build pkg-config linux-libc-dev libdrm-dev \
 libudev-dev libv4l-dev liburing-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
 libjson-c-dev"
+# dmapipe rtsp/srt (tools/cmd-rtsp.c) serve through gst-rtsp-server.
+BUILD_PACKAGES="$BUILD_PACKAGES libgstrtspserver-1.0-dev"
 
 # Host test suites: sanitizers (clang's runtime for libFuzzer), valgrind,
 # C++ for the header test, GStreamer's shm elements as the benchmark baseline,
@@ -33,6 +35,12 @@ debhelper dh-dkms lintian debootstrap man-db bash-completion zsh systemd"
 # GStreamer's pipewiresrc as the consumer.
 BUILD_PACKAGES="$BUILD_PACKAGES libpipewire-0.3-dev"
 TEST_PACKAGES="$TEST_PACKAGES pipewire pipewire-bin gstreamer1.0-pipewire"
+
+# The network tests and benchmark (tests/net/): the RTSP server's
+# plugins (rtpmanager, rtp), x264enc, avdec_h264 to decode in the clients,
+# ip/tc for network namespaces, veth and netem.
+TEST_PACKAGES="$TEST_PACKAGES gstreamer1.0-rtsp gstreamer1.0-plugins-ugly gstreamer1.0-libav \
+iproute2"
 
 # The real-kernel lane (tests/vm): QEMU, a static busybox for the initramfs,
 # Debian 12's stock kernel (6.1) and the 6.12 kernel from bookworm-security,

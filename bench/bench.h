@@ -43,6 +43,7 @@ struct bench_opts {
 	uint64_t storage_mb;
 	uint32_t storage_repeat;
 	uint32_t storage_max_request;
+	bool rtsp;
 	char command[512]; /* how the bench was run, for the report */
 };
 
@@ -115,6 +116,29 @@ struct gst_result {
 	unsigned int timeouts;  /* of which: deadlocks (killed after the timeout) */
 };
 
+/* (d) rtsp.c: one server run */
+struct rtsp_run {
+	bool ran, ok;
+	char error[256];
+	bool test_source;          /* videotestsrc inside the server */
+	unsigned int clients;
+	uint64_t frames;           /* sent by the server */
+	double seconds;
+	double server_us;          /* server CPU per frame, whole process */
+	double server_pct;         /* of one core */
+	double producer_us;        /* the producer process's CPU per frame */
+	double mbit_s;             /* encoded; every client receives all of it */
+	uint64_t drops;            /* frames the producer dropped for the server */
+	char encoder[32], access[16];
+};
+
+struct rtsp_result {
+	bool ran;
+	char skipped[128];
+	struct rtsp_run runs[4];
+	unsigned int n;
+};
+
 struct bench {
 	struct bench_opts o;
 	struct machine m;
@@ -133,6 +157,7 @@ struct bench {
 	char gst_probe[320];     /* what the long-run probe did, or "" */
 	bool gst_base_ok;
 	struct storage_result storage;
+	struct rtsp_result rtsp;
 };
 
 struct child {
@@ -216,6 +241,12 @@ void gst_find(struct bench *b);
 void gst_baselines(struct bench *b);
 void run_gst(struct bench *b, unsigned int readers, struct gst_result *r);
 void run_gst_probe(struct bench *b);
+
+/* ---- rtsp.c: (d) dmapipe rtsp against videotestsrc in the server ------------ */
+
+void rtsp_run_all(struct bench *b, struct rtsp_result *res);
+void rtsp_markdown(const struct rtsp_result *res, FILE *f);
+void rtsp_json(const struct rtsp_result *res, struct json *j);
 
 /* ---- report.c ----------------------------------------------------------------- */
 

@@ -53,6 +53,9 @@ static const char *const bench_usage =
 	"                          root), so both sides send requests of one size whatever\n"
 	"                          the physical layout of their buffers\n"
 	"      --no-storage        skip the storage comparison with fio\n"
+	"      --rtsp              also measure dmapipe rtsp's CPU per frame at 1080p30 for 1\n"
+	"                          and 8 clients, beside videotestsrc in the same server\n"
+	"                          (about 2 minutes; needs dmapipe rtsp)\n"
 	"  -o, --output FILE       also write the report as markdown (docs/BENCHMARKS.md)\n"
 	"      --json              print the results as JSON instead of the report\n"
 	"      --keep              keep the directory with every process's output\n"
@@ -75,6 +78,7 @@ enum {
 	OPT_STORAGE_REPEAT,
 	OPT_STORAGE_MAX_REQUEST,
 	OPT_NO_STORAGE,
+	OPT_RTSP,
 };
 
 /*
@@ -184,6 +188,7 @@ int main(int argc, char **argv)
 		{ "storage-repeat", required_argument, NULL, OPT_STORAGE_REPEAT },
 		{ "storage-max-request", required_argument, NULL, OPT_STORAGE_MAX_REQUEST },
 		{ "no-storage", no_argument, NULL, OPT_NO_STORAGE },
+		{ "rtsp", no_argument, NULL, OPT_RTSP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -290,6 +295,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_NO_STORAGE:
 			b->o.storage = false;
+			break;
+		case OPT_RTSP:
+			b->o.rtsp = true;
 			break;
 		case 'h':
 			fputs(bench_usage, stdout);
@@ -422,6 +430,11 @@ int main(int argc, char **argv)
 				  sr->rec_direct.mb_s / sr->fio_write.mb_s * 100 : 0,
 				  sr->fio_read.mb_s, sr->replay.mb_s, sr->fio_read.mb_s > 0 ?
 				  sr->replay.mb_s / sr->fio_read.mb_s * 100 : 0);
+	}
+
+	if (b->o.rtsp && !stop_requested) {
+		bench_log("(d) dmapipe rtsp against gst-rtsp-server fed by videotestsrc ...");
+		rtsp_run_all(b, &b->rtsp);
 	}
 
 	if (!stop_requested) {

@@ -253,6 +253,8 @@ void write_markdown(const struct bench *b, FILE *f)
 
 	if (o->storage)
 		storage_markdown(&b->storage, f);
+	if (o->rtsp)
+		rtsp_markdown(&b->rtsp, f);
 
 	fprintf(f, "## Ratios\n\n");
 	fprintf(f, "| consumers | dmapipe handoff / memcpy (defaults; pipelined) | "
@@ -448,6 +450,8 @@ void write_json(const struct bench *b)
 	json_string(&j, "gstreamer_probe", b->gst_probe[0] ? b->gst_probe : NULL);
 	if (b->o.storage)
 		storage_json(&b->storage, &j);
+	if (b->o.rtsp)
+		rtsp_json(&b->rtsp, &j);
 	json_end_object(&j);
 	json_finish(&j);
 }

@@ -43,9 +43,10 @@ int main(void)
 		"encode=h264,out=-,device=/dev/video9,bitrate=2000000,policy=block:2",
 		"record=cam.rec,policy=queue:3",
 		"serve=@cam",
+		"rtsp=127.0.0.1:8554/cam",
 	};
 
-	check_int_eq(pipeline_parse(&p, 5, good, err, sizeof(err)), 0);
+	check_int_eq(pipeline_parse(&p, 6, good, err, sizeof(err)), 0);
 	check_msg(strcmp(p.capture.device, "/dev/video0") == 0, "%s", p.capture.device);
 	check(strcmp(p.capture.format, "NV12") == 0);
 	check_int_eq(p.capture.width, 640);
@@ -72,6 +73,8 @@ int main(void)
 	check_int_eq(p.record[0].policy, PIPELINE_POLICY_QUEUE);
 	check_int_eq(p.record[0].depth, 3);
 	check(strcmp(p.serve, "@cam") == 0);
+	check_msg(strcmp(p.rtsp_listen, "127.0.0.1:8554") == 0, "%s", p.rtsp_listen);
+	check(p.rtsp_path && strcmp(p.rtsp_path, "/cam") == 0);
 	pipeline_finish(&p);
 	/* defaults */
 	{
@@ -82,6 +85,16 @@ int main(void)
 		check_int_eq(p.encode[0].depth, 4);
 		check_int_eq(p.encode[0].io, 0);
 		check_int_eq(p.capture.width, 0);
+		check_int_eq(p.rtsp_listen[0], 0);
+		pipeline_finish(&p);
+	}
+	/* rtsp= alone consumes the capture; the path is optional */
+	{
+		char *const a[] = { "capture=/dev/video1", "rtsp=:8554" };
+
+		check_int_eq(pipeline_parse(&p, 2, a, err, sizeof(err)), 0);
+		check(strcmp(p.rtsp_listen, ":8554") == 0);
+		check(p.rtsp_path == NULL);
 		pipeline_finish(&p);
 	}
 	test_pass("pipeline: a full description and the defaults");
@@ -113,6 +126,12 @@ int main(void)
 	BAD("one serve=", "capture=/dev/video0", "serve=@x", "serve=@y");
 	BAD("no capture=DEVICE", "serve=@x");
 	BAD("nothing consumes", "capture=/dev/video0");
+	BAD("expected rtsp=[HOST]:PORT[/PATH]", "capture=/dev/video0", "rtsp=8554");
+	BAD("expected rtsp=[HOST]:PORT[/PATH]", "capture=/dev/video0", "rtsp=:0/cam");
+	BAD("expected rtsp=[HOST]:PORT[/PATH]", "capture=/dev/video0", "rtsp=:99999");
+	BAD("bad path '/'", "capture=/dev/video0", "rtsp=:8554/");
+	BAD("one rtsp=", "capture=/dev/video0", "rtsp=:8554", "rtsp=:8555");
+	BAD("rtsp takes none", "capture=/dev/video0", "rtsp=:8554,codec=raw");
 	BAD("needs out=FILE", "capture=/dev/video0", "encode=fwht");
 	BAD("two encoders write to x", "capture=/dev/video0", "encode=fwht,out=x", "encode=fwht,out=x");
 	BAD("two encoders write to -", "capture=/dev/video0", "encode=fwht,out=-", "encode=fwht,out=-");

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
@@ -36,6 +37,7 @@ static const char *const run_usage =
 	"                [,container=bitstream|dmapipe]  dmapipe: FILE is a recording\n"
 	"  record=FILE[,policy=POLICY]    a recording with direct I/O (up to 4)\n"
 	"  serve=SOCKET                   other processes may consume the stream\n"
+	"  rtsp=[HOST]:PORT[/PATH]        serve it over RTSP (dmapipe rtsp, policy latest)\n"
 	"  POLICY: latest, queue:N or block:N (encode default queue:4, record queue:8)\n"
 	"\n"
 	"Options:\n"
@@ -72,6 +74,8 @@ struct run {
 	unsigned int n_cons;
 	char negotiation[256];
 	uint64_t t0;
+	pid_t rtsp;               /* the dmapipe rtsp server of rtsp=, or 0 */
+	int rtsp_status;
 };
 
 static void release_frame(void *data, void *frame)
@@ -232,6 +236,19 @@ static int setup(struct run *r)
 	}
 	if (dmapipe_v4l2_source_attach(r->source, r->server) < 0)
 		return -1;
+	if (r->p.rtsp_listen[0]) {
+		/* a consumer like any other process, connected while clients watch */
+		char *args[] = { (char *)self_exe(), (char *)"rtsp", (char *)"--socket", (char *)so.path,
+				 (char *)"--listen", r->p.rtsp_listen, (char *)"--path",
+				 (char *)(r->p.rtsp_path ? r->p.rtsp_path : "/cam"), (char *)"--quiet",
+				 NULL };
+
+		r->rtsp = spawn(args, NULL, NULL);
+		if (r->rtsp < 0) {
+			r->rtsp = 0;
+			return -1;
+		}
+	}
 
 	for (i = 0; i < r->p.n_encode; i++) {
 		struct consumer *c = &r->cons[i];
@@ -370,6 +387,13 @@ static void summary(struct run *r, bool ok, const char *end)
 			st[i].pid, st[i].name[0] ? st[i].name : "unnamed",
 			(unsigned long long)st[i].frames_sent, (unsigned long long)st[i].frames_dropped);
 	}
+	if (r->p.rtsp_listen[0]) {
+		char how[40];
+
+		fprintf(stderr, "  rtsp -> %s%s: %s\n", r->p.rtsp_listen,
+			r->p.rtsp_path ? r->p.rtsp_path : "/cam",
+			describe_status(r->rtsp_status, how, sizeof(how)));
+	}
 	fprintf(stderr, "  copied: %llu bytes in %llu frames (whole process)\n",
 		(unsigned long long)cs.bytes, (unsigned long long)cs.frames);
 }
@@ -449,6 +473,12 @@ int cmd_run(int argc, char **argv)
 			end = "duration";
 			break;
 		}
+		if (r.rtsp && wait_child(r.rtsp, 0, &r.rtsp_status, NULL) == 1) {
+			r.rtsp = 0;
+			ok = false;
+			end = "the RTSP server ended";
+			break;
+		}
 		if (!r.quiet && now_ns() >= next_progress) {
 			progress(&r);
 			next_progress = now_ns() + 1000000000ull;
@@ -456,6 +486,12 @@ int cmd_run(int argc, char **argv)
 	}
 	/* the last frames: encoders drain, recorders write their index */
 	dmapipe_v4l2_source_stop(r.source);
+	if (r.rtsp) {
+		kill_child(r.rtsp, 5000, &r.rtsp_status, NULL);
+		r.rtsp = 0;
+		if (!WIFEXITED(r.rtsp_status) || WEXITSTATUS(r.rtsp_status))
+			ok = false;
+	}
 	for (i = 0; i < r.n_cons; i++) {
 		struct consumer *c = &r.cons[i];
 
@@ -469,6 +505,8 @@ int cmd_run(int argc, char **argv)
 			ok = false;
 	}
 out:
+	if (r.rtsp)
+		kill_child(r.rtsp, 5000, &r.rtsp_status, NULL);
 	if (r.source && r.server)
 		summary(&r, ok, end);
 	for (i = 0; i < r.n_cons; i++) {

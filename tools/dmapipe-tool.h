@@ -38,6 +38,8 @@ int cmd_probe(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_pipewire(int argc, char **argv);
+int cmd_rtsp(int argc, char **argv);
+int cmd_srt(int argc, char **argv);
 
 /* ---- command line ------------------------------------------------------ */
 
@@ -142,6 +144,18 @@ void samples_free(struct samples *s);
 
 /* The path of this program (/proc/self/exe resolved), for re-executing it. */
 const char *self_exe(void);
+
+/*
+ * Replaces this process with the helper program @name (dmapipe-bench,
+ * dmapipe-net), found in this order: $@env_var (exactly that, or nothing),
+ * <dir of this program>/@built_rel (where the build tree has it),
+ * @libexecdir/@name (where meson installs it). argv[0] becomes the
+ * helper's path, the other arguments pass unchanged, and DMAPIPE_TOOL is
+ * set to this program. Returns only on failure: 1, after printing
+ * "dmapipe CMD: ..." with @hint (how to get the helper built).
+ */
+int exec_helper(const char *cmd, const char *name, const char *env_var,
+		const char *built_rel, const char *libexecdir, const char *hint, char **argv);
 
 /*
  * Starts argv[0] (searched in PATH) with stdout and stderr redirected to

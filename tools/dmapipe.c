@@ -329,6 +329,48 @@ const char *self_exe(void)
 	return path;
 }
 
+int exec_helper(const char *cmd, const char *name, const char *env_var,
+		const char *built_rel, const char *libexecdir, const char *hint, char **argv)
+{
+	const char *env = getenv(env_var);
+	char built[PATH_MAX], installed[PATH_MAX], *slash;
+	const char *candidates[2];
+	unsigned int n = 0;
+
+	if (env && *env) {
+		/* an explicit choice is not second-guessed by the other places */
+		candidates[n++] = env;
+	} else {
+		snprintf(built, sizeof(built), "%s", self_exe());
+		slash = strrchr(built, '/');
+		if (slash && (size_t)(slash - built) + strlen(built_rel) + 2 <= sizeof(built)) {
+			sprintf(slash, "/%s", built_rel);
+			candidates[n++] = built;
+		}
+		snprintf(installed, sizeof(installed), "%s/%s", libexecdir, name);
+		candidates[n++] = installed;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (access(candidates[i], X_OK) != 0)
+			continue;
+		if (setenv("DMAPIPE_TOOL", self_exe(), 1) < 0) {
+			fprintf(stderr, "dmapipe %s: %s\n", cmd, strerror(errno));
+			return 1;
+		}
+		/* argv[0] was the subcommand; the options follow unchanged */
+		argv[0] = (char *)candidates[i];
+		execv(candidates[i], argv);
+		fprintf(stderr, "dmapipe %s: cannot run %s: %s\n", cmd, candidates[i],
+			strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "dmapipe %s: %s not found (%s%s%s%s); %s\n", cmd, name,
+		env && *env ? "" : "looked for ", env && *env ? env_var : candidates[0],
+		env && *env ? "=" : (n > 1 ? " and " : ""),
+		env && *env ? env : (n > 1 ? candidates[1] : ""), hint);
+	return 1;
+}
+
 static int redirect(int target, const char *path)
 {
 	int fd;

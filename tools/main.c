@@ -27,6 +27,8 @@ static const struct {
 	{ "probe", cmd_probe, "show what a recording holds: formats, rate, gaps, damage" },
 	{ "encode", cmd_encode, "encode a stream or a capture device with a hardware encoder" },
 	{ "run", cmd_run, "wire a capture device to encoders, recorders and other processes" },
+	{ "rtsp", cmd_rtsp, "serve a stream over RTSP (H.264 or raw RTP) through gst-rtsp-server" },
+	{ "srt", cmd_srt, "serve a stream over SRT to any number of callers (H.264 in MPEG-TS)" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
 	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
 	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },

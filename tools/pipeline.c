@@ -221,7 +221,7 @@ int pipeline_parse(struct pipeline *p, int argc, char *const argv[], char *err, 
 		c.element = argv[i];
 		eq = strchr(el, '=');
 		if (!eq || eq == el)
-			return fail(&c, "expected KIND=VALUE (capture=, encode=, record=, serve=)");
+			return fail(&c, "expected KIND=VALUE (capture=, encode=, record=, serve=, rtsp=)");
 		*eq = '\0';
 		kind = el;
 		value = eq + 1;
@@ -263,8 +263,28 @@ int pipeline_parse(struct pipeline *p, int argc, char *const argv[], char *err, 
 			if (p->serve)
 				return fail(&c, "one serve= per pipeline (it is the stream's socket)");
 			p->serve = value;
+		} else if (strcmp(kind, "rtsp") == 0) {
+			char *slash = strchr(value, '/'), *colon;
+			size_t n = slash ? (size_t)(slash - value) : strlen(value);
+			uint32_t port;
+
+			if (p->rtsp_listen[0])
+				return fail(&c, "one rtsp= per pipeline (it serves every client)");
+			if (slash && (!slash[1] || strpbrk(slash, " ?#\"\\")))
+				return fail(&c, "bad path '%s': expected /NAME", slash);
+			if (n >= sizeof(p->rtsp_listen))
+				return fail(&c, "the address is too long");
+			memcpy(p->rtsp_listen, value, n);
+			p->rtsp_listen[n] = '\0';
+			colon = strrchr(p->rtsp_listen, ':');
+			if (!colon || parse_num(colon + 1, 1, 65535, &port) < 0) {
+				p->rtsp_listen[0] = '\0';
+				return fail(&c, "expected rtsp=[HOST]:PORT[/PATH], e.g. rtsp=:8554/cam");
+			}
+			p->rtsp_path = slash;
 		} else {
-			return fail(&c, "unknown element '%s' (capture, encode, record, serve)", kind);
+			return fail(&c, "unknown element '%s' (capture, encode, record, serve, rtsp)",
+				    kind);
 		}
 
 		while (rest && *rest) {
@@ -288,9 +308,8 @@ int pipeline_parse(struct pipeline *p, int argc, char *const argv[], char *err, 
 				ret = policy_key(&c, val, &p->record[p->n_record - 1].policy,
 						 &p->record[p->n_record - 1].depth);
 			else
-				ret = fail(&c, "unknown key '%s'%s", key,
-					   strcmp(kind, "record") == 0 ? " (record takes policy)" :
-					   " (serve takes none)");
+				ret = fail(&c, "unknown key '%s' (%s takes %s)", key, kind,
+					   strcmp(kind, "record") == 0 ? "policy" : "none");
 			if (ret < 0)
 				return ret;
 		}
@@ -300,8 +319,8 @@ int pipeline_parse(struct pipeline *p, int argc, char *const argv[], char *err, 
 		snprintf(err, len, "no capture=DEVICE element");
 		return -EINVAL;
 	}
-	if (!p->n_encode && !p->n_record && !p->serve) {
-		snprintf(err, len, "nothing consumes the capture: add encode=, record= or serve=");
+	if (!p->n_encode && !p->n_record && !p->serve && !p->rtsp_listen[0]) {
+		snprintf(err, len, "nothing consumes the capture: add encode=, record=, serve= or rtsp=");
 		return -EINVAL;
 	}
 	for (unsigned int i = 0; i < p->n_encode; i++) {

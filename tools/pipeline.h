@@ -8,8 +8,9 @@
  *          [,bitrate=N][,gop=N][,qp=N][,in-flight=N]
  *   record=FILE[,policy=POLICY]
  *   serve=SOCKET     (processes that connect choose their own policies)
+ *   rtsp=[HOST]:PORT[/PATH]   (dmapipe rtsp serves the stream, policy latest)
  *
- * One capture, and at least one consumer (encode, record, serve). Pure:
+ * One capture, and at least one consumer (encode, record, serve, rtsp). Pure:
  * parsing only, no device is touched; errors name the element and the
  * problem. Kept apart from the commands so that a unit test can feed it
  * bad descriptions.
@@ -67,6 +68,9 @@ struct pipeline {
 	struct pipeline_record record[PIPELINE_MAX_RECORD];
 	unsigned int n_record;
 	const char *serve;   /* NULL: nobody else may connect */
+	/* rtsp=: "[HOST]:PORT" to listen on ("": no rtsp=), "/PATH" or NULL */
+	char rtsp_listen[72];
+	const char *rtsp_path;
 	/* the strings point into this copy of the arguments */
 	char *storage;
 };
