@@ -94,7 +94,7 @@ expect "record --repair FILE.rec" record --repair o -- other.rec
 expect "record -o: any file" record -o n -- notes.txt
 expect "--socket: files" consume --socket cam. -- cam.rec cam.sock
 expect "a numeric value is not completed" serve --fps "" --
-expect "run's elements" run "" -- capture= encode= record= serve=
+expect "run's elements" run "" -- capture= encode= record= rtsp= serve=
 expect "run capture=: capture nodes" run capture = "" -- "$work/dev/video0" "$work/dev/video1"
 expect "help COMMAND" help re -- record
 expect "options after an operand" play cam.rec --lo -- --loop

@@ -61,5 +61,5 @@ has "record: recordings for --check, files for -o" "$(run record --check x)" \
 	'--check=[verify a recording]:FILE:_files -g "*.rec(-.)"' \
 	"--output=[the recording to create; - is stdout, which must then]:FILE:_files"
 has "play: a recording as operand" "$(run play x)" '*:recording:_files -g "*.rec(-.)"'
-has "run: its elements" "$(run run x)" "*:element:{compadd -S '' -- capture= encode= record= serve=}"
+has "run: its elements" "$(run run x)" "*:element:{compadd -S '' -- capture= encode= record= serve= rtsp=}"
 exit $status
