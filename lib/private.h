@@ -258,4 +258,25 @@ int dmapipe_ioctl(int fd, unsigned long request, void *arg);
  */
 int dmapipe_options_copy(void *dst, size_t dst_size, const void *src, size_t min_size);
 
+/* ---- closing what peers sent, off the caller's thread (closer.c) ---- */
+
+/*
+ * Takes @fd (if >= 0) and closes it on the closer thread, never in the
+ * caller's: the last close of a file a peer sent may wait as long as the
+ * peer likes (a TCP socket lingering on unsent data, a FUSE flush, a unix
+ * socket holding more such fds). For every fd received from a peer that
+ * is dropped before it was identified as a dma-buf, sealed memfd or
+ * sync_file, and for connection sockets that may hold a peer's unread
+ * fds. The fd is gone from the caller's point of view at once; it stays
+ * open in the process until a closer thread gets to it.
+ */
+void dmapipe_close_deferred(int fd);
+
+/*
+ * Waits until every fd handed to dmapipe_close_deferred() so far is
+ * closed, up to @timeout_ms (negative: no limit). Returns 0 or
+ * -ETIMEDOUT. For tests that count fds.
+ */
+int dmapipe_closer_wait_idle(int timeout_ms);
+
 #endif /* DMAPIPE_PRIVATE_H */
