@@ -258,6 +258,47 @@ int dmapipe_ioctl(int fd, unsigned long request, void *arg);
  */
 int dmapipe_options_copy(void *dst, size_t dst_size, const void *src, size_t min_size);
 
+/* ---- rate-limited logging (ratelimit.c) ----------------------------- */
+
+/*
+ * A budget of log lines: at most @burst per @interval_ns. Every call site
+ * of log_*_ratelimited() has its own (a static one), so a peer that makes
+ * one error path fire thousands of times a second costs a few lines, and
+ * the rest are counted and reported as "... N similar messages
+ * suppressed" when the next interval starts.
+ */
+struct dmapipe_ratelimit {
+	uint64_t interval_ns;
+	unsigned int burst;
+	uint64_t begin_ns; /* of the current interval; 0 before the first line */
+	unsigned int printed, suppressed;
+};
+
+#define DMAPIPE_RATELIMIT_INTERVAL_MS 5000
+#define DMAPIPE_RATELIMIT_BURST 10
+
+/*
+ * True if a line of @priority may be written now under @rl (thread-safe);
+ * a line the log priority filters out is not counted. Writes the count of
+ * lines suppressed in the interval that just ended, naming @site.
+ */
+bool dmapipe_ratelimit_allow(struct dmapipe_ratelimit *rl, enum dmapipe_log_priority priority,
+			     const char *site);
+
+#define log_ratelimited(priority, ...)                                              \
+	do {                                                                        \
+		static struct dmapipe_ratelimit rl_ = {                             \
+			.interval_ns = DMAPIPE_RATELIMIT_INTERVAL_MS * 1000000ull,  \
+			.burst = DMAPIPE_RATELIMIT_BURST,                           \
+		};                                                                  \
+		if (dmapipe_ratelimit_allow(&rl_, (priority), __func__))            \
+			dmapipe_log_internal((priority), __VA_ARGS__);              \
+	} while (0)
+
+#define log_error_ratelimited(...) log_ratelimited(DMAPIPE_LOG_ERROR, __VA_ARGS__)
+#define log_warn_ratelimited(...) log_ratelimited(DMAPIPE_LOG_WARNING, __VA_ARGS__)
+#define log_info_ratelimited(...) log_ratelimited(DMAPIPE_LOG_INFO, __VA_ARGS__)
+
 /* ---- closing what peers sent, off the caller's thread (closer.c) ---- */
 
 /*
