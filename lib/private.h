@@ -146,9 +146,10 @@ struct dmapipe_buffer *dmapipe_buffer_new_internal(const struct dmapipe_layout *
 int dmapipe_buffer_add_hook(struct dmapipe_buffer *buffer, const struct dmapipe_buffer_hook *hook);
 
 /*
- * dmapipe_buffer_new_from_fds() without the log line: on failure returns
- * NULL with errno set and *why pointing at a static reason (for the ERROR
- * message a consumer sends back).
+ * dmapipe_buffer_new_from_fds() for fds a peer sent, without the log line:
+ * on failure returns NULL with errno set and *why pointing at a static
+ * reason (for the ERROR message a consumer sends back); the refused fds
+ * go to the closer (dmapipe_close_deferred()), not closed in this thread.
  */
 struct dmapipe_buffer *dmapipe_buffer_import(const struct dmapipe_layout *layout, const char **why);
 

@@ -26,7 +26,7 @@ static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_
 	char why[DMAPIPE_PROTO_ERROR_LEN];
 
 	if (a->buffer_id >= MAX_IDS || client->buffers[a->buffer_id]) {
-		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+		dmapipe_msg_drop_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
 							     .add_buffer = *a });
 		snprintf(why, sizeof(why), "ADD_BUFFER with %s buffer id %u",
 			 a->buffer_id >= MAX_IDS ? "out-of-range" : "an already used", a->buffer_id);
@@ -35,21 +35,22 @@ static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_
 	}
 	if (!client->have_format ||
 	    memcmp(&a->layout.format, &client->format, sizeof(client->format)) != 0) {
-		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+		dmapipe_msg_drop_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
 							     .add_buffer = *a });
 		client_protocol_violation(client, DMAPIPE_ERR_BAD_LAYOUT,
 					  "ADD_BUFFER format differs from the stream's FORMAT");
 		return;
 	}
 	if (client->fds_held + n > client->opts.fd_quota) {
-		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+		dmapipe_msg_drop_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
 							     .add_buffer = *a });
 		client_protocol_violation(client, DMAPIPE_ERR_FD_QUOTA,
 					  "producer's buffers exceed this consumer's fd quota");
 		return;
 	}
 	/* takes the fds; identifies each and checks the layout against the
-	 * fds' real sizes before anything is mapped */
+	 * fds' real sizes before anything is mapped (refused ones go to the
+	 * closer) */
 	b = dmapipe_buffer_import(&a->layout, &reason);
 	if (!b) {
 		int err = errno;
@@ -138,7 +139,8 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 		}
 	}
 	if (why) {
-		dmapipe_close(f->meta.acquire_fence);
+		/* not (known to be) a sync_file: it may be anything */
+		dmapipe_close_deferred(f->meta.acquire_fence);
 		client_protocol_violation(client, code, why);
 		return;
 	}
@@ -186,7 +188,7 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 		if (msg->type == DMAPIPE_MSG_ERROR)
 			goto error;
 		if (msg->type != DMAPIPE_MSG_HELLO || msg->hello.role != DMAPIPE_ROLE_PRODUCER) {
-			dmapipe_msg_close_fds(msg);
+			dmapipe_msg_drop_fds(msg);
 			client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "producer did not answer HELLO");
 			return;
 		}
@@ -234,7 +236,7 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 	case DMAPIPE_MSG_ERROR:
 		goto error;
 	default:
-		dmapipe_msg_close_fds(msg);
+		dmapipe_msg_drop_fds(msg);
 		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "unexpected message from the producer");
 		return;
 	}

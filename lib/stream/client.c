@@ -65,7 +65,8 @@ static void connection_reset(struct dmapipe_client *client)
 {
 	if (client->sock >= 0) {
 		epoll_ctl(client->epoll_fd, EPOLL_CTL_DEL, client->sock, NULL);
-		close(client->sock);
+		/* it may still hold fds the producer sent and we never read */
+		dmapipe_close_deferred(client->sock);
 		client->sock = -1;
 	}
 	/* a burst it was in the middle of: close the fds not yet handled */
@@ -143,7 +144,8 @@ static int try_connect(struct dmapipe_client *client)
 				 client->opts.allowed_gid, &cred, &why);
 	if (ret < 0) {
 		log_error("producer on %s refused: %s", client->path, why);
-		close(fd);
+		/* whoever is there may have queued fds for us already */
+		dmapipe_close_deferred(fd);
 		return ret;
 	}
 
@@ -161,12 +163,12 @@ static int try_connect(struct dmapipe_client *client)
 	dmapipe_strlcpy(hello.hello.name, client->name, sizeof(hello.hello.name));
 	ret = dmapipe_send_msg(fd, &hello);
 	if (ret < 0) {
-		close(fd);
+		dmapipe_close_deferred(fd);
 		return ret;
 	}
 	if (epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		ret = -errno;
-		close(fd);
+		dmapipe_close_deferred(fd);
 		return ret;
 	}
 	client->sock = fd;

@@ -281,7 +281,9 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 	}
 	free(c->control);
 	epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	/* what the peer sent after the drain is still queued on the socket,
+	 * fds included: closing it releases them, which may wait */
+	dmapipe_close_deferred(c->fd);
 	c->fd = -1;
 	consumer_unlink(server, c);
 	free(c);
@@ -333,18 +335,19 @@ bool consumer_release_lease(struct consumer *c, uint32_t buffer_id, uint64_t seq
 	for (i = 0; i < c->n_leases; i++)
 		if (c->leases[i].id == buffer_id && c->leases[i].sequence == sequence)
 			break;
+	/* the fence is not known to be a sync_file until checked below */
 	if (i == c->n_leases) {
-		dmapipe_close(fence);
+		dmapipe_close_deferred(fence);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release of a frame the consumer does not hold");
 		return false;
 	}
 	if (fence >= 0 && !(c->features & DMAPIPE_FEATURE_FENCES)) {
-		dmapipe_close(fence);
+		dmapipe_close_deferred(fence);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release fence without the fences feature");
 		return false;
 	}
 	if (fence >= 0 && !dmapipe_fd_is_sync_file(fence)) {
-		dmapipe_close(fence);
+		dmapipe_close_deferred(fence);
 		consumer_close(c, DMAPIPE_ERR_BAD_FD, "release fence is not a sync_file");
 		return false;
 	}

@@ -248,12 +248,12 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 
 	if (c->state == STATE_HANDSHAKE) {
 		if (c->refuse_code != DMAPIPE_ERR_NONE) {
-			dmapipe_msg_close_fds(msg);
+			dmapipe_msg_drop_fds(msg);
 			consumer_close(c, c->refuse_code, c->refuse_why);
 			return false;
 		}
 		if (msg->type != DMAPIPE_MSG_HELLO) {
-			dmapipe_msg_close_fds(msg);
+			dmapipe_msg_drop_fds(msg);
 			c->server->stats.consumers_refused++;
 			consumer_close(c, DMAPIPE_ERR_PROTOCOL, "first message must be HELLO");
 			return false;
@@ -288,7 +288,7 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 		snprintf(why, sizeof(why), "unexpected %s message from a %s",
 			 dmapipe_msg_type_to_string(msg->type),
 			 c->role == DMAPIPE_ROLE_MONITOR ? "monitor" : "consumer");
-		dmapipe_msg_close_fds(msg);
+		dmapipe_msg_drop_fds(msg);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
 	}
 	return false;
@@ -350,7 +350,7 @@ static void accept_consumers(struct dmapipe_server *server)
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
-			close(fd);
+			dmapipe_close_deferred(fd); /* the peer may have sent fds already */
 			return;
 		}
 		c->server = server;
