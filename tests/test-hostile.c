@@ -31,6 +31,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "private.h"
 #include "stream/socket.h"
@@ -1681,6 +1682,122 @@ static void run_consumer_attacks(void)
 	fake_foreign_uid();
 }
 
+/* ---- the producer in this process (under the sanitizers' eyes) ------------ */
+
+static unsigned int n_local;
+
+/* A server in this process on a fresh abstract socket, with @buffers of fmt. */
+static struct dmapipe_server *local_server(struct dmapipe_server_options *o, unsigned int buffers)
+{
+	static char path[64];
+	struct dmapipe_server *s;
+
+	snprintf(path, sizeof(path), "@dmapipe-hostile-local-%d-%u", (int)getpid(), n_local++);
+	o->path = path;
+	s = dmapipe_server_new(o);
+	check_msg(s, "local server: %s", strerror(errno));
+	if (buffers)
+		check_int_eq(dmapipe_server_alloc_buffers(s, NULL, &fmt, buffers), 0);
+	return s;
+}
+
+/* A raw connection to @s that said HELLO as @role; dispatches @s until it is answered. */
+static int local_handshake(struct dmapipe_server *s, const char *path, uint32_t role,
+			   struct dmapipe_msg *reply)
+{
+	struct dmapipe_msg m = hello_msg(role, DMAPIPE_PROTO_VERSION, 1);
+	struct sockaddr_un addr;
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	check(fd >= 0);
+	check_int_eq(dmapipe_socket_addr(path, &addr, &len), 0);
+	check_int_eq(connect(fd, (struct sockaddr *)&addr, len), 0);
+	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	for (;;) {
+		const char *why = NULL;
+		int ret;
+
+		check(dmapipe_server_dispatch(s, 5) >= 0);
+		ret = dmapipe_recv_msg(fd, reply, NULL, &why);
+		if (ret == 0 && (reply->type == DMAPIPE_MSG_HELLO || reply->type == DMAPIPE_MSG_ERROR))
+			return fd;
+		if (ret == 0)
+			dmapipe_msg_close_fds(reply);
+		else
+			check_msg(ret == -EAGAIN, "handshake: %s", strerror(-ret));
+		check_msg(test_now_ms() < deadline, "no answer to HELLO");
+	}
+}
+
+/* Bytes waiting to be read on @fd (SIOCINQ: every queued datagram, for SEQPACKET). */
+static int queued_bytes(int fd)
+{
+	int n = 0;
+
+	check(ioctl(fd, SIOCINQ, &n) == 0);
+	return n;
+}
+
+/*
+ * Issue #13, item 1: a consumer stopped reading while control messages
+ * were queued for it, then went away; the end of the stream flushes it,
+ * the flush finds the connection gone and closes it in the middle of the
+ * loop that sends EOS to every consumer, which then used it. Two such
+ * consumers, so that the loop goes on past a closed one. In this process,
+ * so that the sanitizer build sees the server's memory.
+ */
+static void attack_eos_after_queued_control(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server_stats st;
+	struct dmapipe_server *s;
+	struct dmapipe_msg m;
+	int fds[2], before[2], rounds = 0;
+	char result[96];
+
+	dmapipe_server_options_init(&o);
+	o.max_buffers = 8;
+	s = local_server(&o, 8);
+	for (int i = 0; i < 2; i++) {
+		fds[i] = local_handshake(s, o.path, DMAPIPE_ROLE_CONSUMER, &m);
+		check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	}
+	/* Each new set of buffers is broadcast (REMOVE_BUFFER, FORMAT,
+	 * ADD_BUFFER): once a socket stops taking them, the rest wait in the
+	 * producer, as control messages are never dropped. */
+	for (;;) {
+		for (int i = 0; i < 2; i++)
+			before[i] = queued_bytes(fds[i]);
+		check_int_eq(dmapipe_server_alloc_buffers(s, NULL, &fmt, 8), 0);
+		rounds++;
+		if (queued_bytes(fds[0]) == before[0] && queued_bytes(fds[1]) == before[1])
+			break;
+		check_msg(rounds < 200, "the consumers' sockets never filled up");
+	}
+	check_int_eq(dmapipe_server_get_consumer_stats(s, NULL, 0), 2);
+	/* gone, and the producer has not noticed yet (no dispatch) */
+	close(fds[0]);
+	close(fds[1]);
+	check_int_eq(dmapipe_server_end_of_stream(s), 0);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.consumers, 0);
+	check_int_eq(dmapipe_server_dispatch(s, 0) >= 0, 1);
+	dmapipe_server_free(s);
+	snprintf(result, sizeof(result), "both closed in the EOS loop (sockets full after %d "
+		 "rounds of buffers), no use after free", rounds);
+	scenario_ok("producer", "EOS to consumers that hung up with control messages queued", result);
+}
+
+static void run_local_attacks(void)
+{
+	int fds = test_count_fds();
+
+	attack_eos_after_queued_control();
+	check_int_eq(test_count_fds(), fds);
+}
+
 int main(void)
 {
 	int fds_start;
@@ -1692,6 +1809,7 @@ int main(void)
 
 	run_producer_attacks();
 	run_consumer_attacks();
+	run_local_attacks();
 
 	check_int_eq(test_count_fds(), fds_start);
 	printf("%u hostile scenarios handled\n", n_scenarios);

@@ -173,10 +173,13 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 		struct dmapipe_buffer *b = dmapipe_pool_get_buffer(pool, i);
 
 		ret = register_buffer(server, b, true);
-		if (ret < 0)
+		if (ret < 0) {
+			server_reap(server);
 			return ret;
+		}
 		name_buffer(server, b, ret);
 	}
+	server_reap(server);
 	log_info("%u buffers of %ux%u from allocator %s (%s)", count, format->width, format->height,
 		 dmapipe_allocator_get_name(allocator),
 		 dmapipe_mem_kind_to_string(dmapipe_allocator_get_mem_kind(allocator)));
@@ -211,6 +214,7 @@ DMAPIPE_EXPORT int dmapipe_server_add_buffer(struct dmapipe_server *server,
 	id = register_buffer(server, buffer, false);
 	if (id >= 0)
 		name_buffer(server, buffer, id);
+	server_reap(server);
 	return id;
 }
 
@@ -249,6 +253,7 @@ DMAPIPE_EXPORT int dmapipe_server_remove_buffer(struct dmapipe_server *server,
 		}
 	}
 	remove_slot(server, (unsigned int)id);
+	server_reap(server);
 	return 0;
 }
 
@@ -262,7 +267,8 @@ static bool blocked(const struct dmapipe_server *server)
 	return false;
 }
 
-DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_server *server)
+/* dmapipe_server_dequeue() without freeing the consumers it closed. */
+static struct dmapipe_buffer *dequeue_buffer(struct dmapipe_server *server)
 {
 	struct dmapipe_buffer *b;
 	unsigned int size;
@@ -307,6 +313,16 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_serv
 	}
 	errno = EAGAIN;
 	return NULL;
+}
+
+DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_server *server)
+{
+	struct dmapipe_buffer *b = dequeue_buffer(server);
+	int err = errno;
+
+	server_reap(server);
+	errno = err;
+	return b;
 }
 
 static void *dequeue(void *server)
@@ -382,5 +398,6 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 	/* with no consumer taking it, an application buffer is idle at once */
 	server_drop_ref(server, buffer);
 	server_update_timer(server);
+	server_reap(server);
 	return count;
 }

@@ -236,6 +236,7 @@ static void consumer_unlink(struct dmapipe_server *server, struct consumer *c)
 {
 	for (struct consumer **pp = &server->consumers; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
+			/* c->next stays as it was: a loop standing on c goes on from there */
 			*pp = c->next;
 			return;
 		}
@@ -279,14 +280,25 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
 		c->n_control--;
 	}
-	free(c->control);
 	epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	/* what the peer sent after the drain is still queued on the socket,
 	 * fds included: closing it releases them, which may wait */
 	dmapipe_close_deferred(c->fd);
 	c->fd = -1;
 	consumer_unlink(server, c);
-	free(c);
+	c->reap_next = server->closed;
+	server->closed = c;
+}
+
+void server_reap(struct dmapipe_server *server)
+{
+	while (server->closed) {
+		struct consumer *c = server->closed;
+
+		server->closed = c->reap_next;
+		free(c->control);
+		free(c);
+	}
 }
 
 bool consumer_start(struct consumer *c)

@@ -62,8 +62,16 @@ struct control {
 	struct dmapipe_msg msg;
 };
 
+/*
+ * One connection: a consumer or a monitor, or a peer still in its
+ * handshake. consumer_close() ends it at once but the struct lives on
+ * (state CLOSING, off the server's list) until server_reap() frees it at
+ * the end of the public call that closed it, so a loop over consumers
+ * never holds a freed one, whatever it calls.
+ */
 struct consumer {
-	struct consumer *next;
+	struct consumer *next;      /* the server's list of open connections */
+	struct consumer *reap_next; /* the server's list of closed ones */
 	struct dmapipe_server *server;
 	int fd;
 	uint32_t id;
@@ -113,6 +121,7 @@ struct dmapipe_server {
 	uint64_t timer_deadline; /* armed expiry, UINT64_MAX when disarmed or fired */
 
 	struct consumer *consumers;
+	struct consumer *closed; /* to free in server_reap() */
 	uint32_t next_consumer_id;
 	unsigned int n_consumers; /* streaming consumers and handshakes, not monitors */
 
@@ -142,26 +151,33 @@ struct dmapipe_server {
 /*
  * Sends a control message now, or queues it behind earlier ones. Control
  * messages are never dropped; a consumer that lets too many pile up is
- * disconnected. Returns false if the consumer was closed (and @c freed).
+ * disconnected. Returns false if the consumer was closed.
  */
 bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg);
 
 /*
  * Sends as much as policy and socket allow: queued control messages, then
- * frames. Returns false if the connection was closed (and @c freed).
+ * frames. Returns false if the connection was closed.
  */
 bool consumer_flush(struct consumer *c);
 
 /*
  * Ends a connection and returns everything it held. @code != NONE sends an
- * ERROR first. The struct is freed at once; callers must not touch @c
- * afterwards.
+ * ERROR first. The struct stays allocated, state CLOSING and off the
+ * server's list, until server_reap(); loops that may hold it skip it.
  */
 void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char *why);
 
 /*
+ * Frees the connections closed since the last call. Only where no loop
+ * over consumers is running: at the end of dispatch and of every public
+ * call that may close one.
+ */
+void server_reap(struct dmapipe_server *server);
+
+/*
  * Sends FORMAT and every buffer to a consumer that just finished its
- * handshake. Returns false if the connection was closed (and @c freed).
+ * handshake. Returns false if the connection was closed.
  */
 bool consumer_start(struct consumer *c);
 
@@ -170,7 +186,7 @@ void consumer_drop_oldest(struct consumer *c);
 
 /*
  * Ends the lease on (@buffer_id, @sequence), taking @fence (or -1).
- * Returns false if the connection was closed (and @c freed).
+ * Returns false if the connection was closed.
  */
 bool consumer_release_lease(struct consumer *c, uint32_t buffer_id, uint64_t sequence, int fence);
 

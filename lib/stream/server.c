@@ -135,7 +135,7 @@ err:
 
 /* ---- what consumers send: handshake, releases, stats requests ------------ */
 
-/* Returns false if the connection was closed (and @c freed). */
+/* Returns false if the connection was closed. */
 static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 {
 	struct dmapipe_server *server = c->server;
@@ -201,7 +201,7 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 	return true;
 }
 
-/* Returns false if the connection was closed (and @c freed). */
+/* Returns false if the connection was closed. */
 static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
 {
 	return consumer_release_lease(c, r->buffer_id, r->sequence, r->release_fence);
@@ -210,7 +210,7 @@ static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
 /*
  * RELEASES: each entry exactly as a RELEASE without a fence, in order; the
  * first one that names no lease ends the connection (a repeated entry
- * included). Returns false if the connection was closed (and @c freed).
+ * included). Returns false if the connection was closed.
  */
 static bool handle_releases(struct consumer *c, const struct dmapipe_msg_releases *r)
 {
@@ -220,7 +220,7 @@ static bool handle_releases(struct consumer *c, const struct dmapipe_msg_release
 	return true;
 }
 
-/* Returns false if the connection was closed (and @c freed). */
+/* Returns false if the connection was closed. */
 static bool send_stats(struct consumer *c)
 {
 	struct dmapipe_server *server = c->server;
@@ -487,22 +487,18 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 		return -errno;
 
 	for (int i = 0; i < n; i++) {
-		void *tag = events[i].data.ptr;
+		struct consumer *c = events[i].data.ptr;
 
-		if (tag == &tag_listen || tag == &tag_timer)
+		if (events[i].data.ptr == &tag_listen || events[i].data.ptr == &tag_timer)
 			continue;
-		/* A consumer closed earlier in this loop may be in the list;
-		 * check it is still connected before touching it. */
-		for (struct consumer *c = server->consumers; c; c = c->next) {
-			if (c != tag)
-				continue;
-			if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-				consumer_readable(c);
-			else if (events[i].events & EPOLLOUT)
-				consumer_flush(c);
-			handled++;
-			break;
-		}
+		/* one closed earlier in this loop is still allocated (server_reap()) */
+		if (c->state == STATE_CLOSING)
+			continue;
+		if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			consumer_readable(c);
+		else if (events[i].events & EPOLLOUT)
+			consumer_flush(c);
+		handled++;
 	}
 	for (int i = 0; i < n; i++) {
 		if (events[i].data.ptr == &tag_listen) {
@@ -519,6 +515,7 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 	}
 	check_deadlines(server);
 	server_update_timer(server);
+	server_reap(server);
 	return handled;
 }
 
@@ -652,6 +649,7 @@ DMAPIPE_EXPORT int dmapipe_server_end_of_stream(struct dmapipe_server *server)
 			consumer_drop_oldest(c);
 		consumer_send_control(c, &msg);
 	}
+	server_reap(server);
 	return 0;
 }
 
@@ -727,6 +725,7 @@ DMAPIPE_EXPORT void dmapipe_server_free(struct dmapipe_server *server)
 	dmapipe_server_end_of_stream(server);
 	while (server->consumers)
 		consumer_close(server->consumers, DMAPIPE_ERR_NONE, NULL);
+	server_reap(server);
 	for (unsigned int i = 0; i < server->n_slots; i++)
 		if (server->slots[i].buffer && !server->slots[i].ours)
 			dmapipe_buffer_unref(server->slots[i].buffer);
