@@ -1790,11 +1790,135 @@ static void attack_eos_after_queued_control(void)
 	scenario_ok("producer", "EOS to consumers that hung up with control messages queued", result);
 }
 
+/* Waits for the next FRAME on a raw consumer socket of the local server @s. */
+static struct dmapipe_msg_frame local_frame(struct dmapipe_server *s, int fd)
+{
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+
+	for (;;) {
+		struct dmapipe_msg m;
+		const char *why = NULL;
+		int ret = dmapipe_recv_msg(fd, &m, NULL, &why);
+
+		if (ret == 0 && m.type == DMAPIPE_MSG_FRAME)
+			return m.frame;
+		if (ret == 0) {
+			check_msg(m.type != DMAPIPE_MSG_ERROR, "ERROR %u: %s", m.error.code,
+				  m.error.message);
+			dmapipe_msg_close_fds(&m);
+			continue;
+		}
+		check_msg(ret == -EAGAIN, "waiting for a frame: %s", strerror(-ret));
+		check_msg(test_now_ms() < deadline, "no frame");
+		check(dmapipe_server_dispatch(s, 5) >= 0);
+	}
+}
+
+struct stall {
+	int fds[2];
+	struct dmapipe_msg_frame held[2];
+	unsigned int calls;
+	uint64_t sleep_ms;
+};
+
+/*
+ * The application's idle callback takes longer than the lease timeout
+ * (a device that was slow to take its buffer back), and meanwhile both
+ * consumers hand their other frame back. The server is inside dispatch,
+ * past the epoll_wait() that would have reported those releases.
+ */
+static void slow_idle(struct dmapipe_server *server, struct dmapipe_buffer *buffer, void *data)
+{
+	struct stall *st = data;
+
+	(void)server;
+	(void)buffer;
+	if (st->calls++ > 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		struct dmapipe_msg m = release_msg(st->held[i].buffer_id, st->held[i].meta.sequence, -1);
+
+		check_int_eq(raw_send_msg(st->fds[i], &m, NULL, 0), 0);
+	}
+	usleep((useconds_t)st->sleep_ms * 1000);
+}
+
+/*
+ * Issue #13, item 2, the second half: once a stall passes the lease
+ * timeout, consumers that released during it were cut off, because the
+ * deadlines were checked before their releases were read.
+ */
+static void attack_release_during_stall(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server_stats stats;
+	struct dmapipe_allocator *alloc;
+	struct dmapipe_buffer *b[2];
+	struct dmapipe_server *s;
+	struct dmapipe_frame_meta meta;
+	struct dmapipe_msg_frame first[2];
+	struct stall st = { .sleep_ms = 400 };
+	char result[128];
+
+	dmapipe_server_options_init(&o);
+	o.lease_timeout_ms = 200;
+	s = local_server(&o, 0);
+	alloc = dmapipe_allocator_new_default();
+	check(alloc);
+	for (int i = 0; i < 2; i++) {
+		b[i] = dmapipe_allocator_alloc(alloc, &fmt);
+		check(b[i]);
+		check(dmapipe_server_add_buffer(s, b[i]) >= 0);
+	}
+	dmapipe_server_set_idle_callback(s, slow_idle, &st);
+	for (int i = 0; i < 2; i++) {
+		struct dmapipe_msg m;
+
+		st.fds[i] = local_handshake(s, o.path, DMAPIPE_ROLE_CONSUMER, &m);
+		check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	}
+	for (int k = 0; k < 2; k++) {
+		dmapipe_frame_meta_init(&meta);
+		meta.sequence = (uint64_t)k;
+		check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(b[k]), &meta), 2);
+	}
+	for (int i = 0; i < 2; i++) {
+		first[i] = local_frame(s, st.fds[i]);
+		st.held[i] = local_frame(s, st.fds[i]);
+	}
+	/* both hand frame 0 back: buffer 0 goes idle, and the callback stalls */
+	for (int i = 0; i < 2; i++) {
+		struct dmapipe_msg m = release_msg(first[i].buffer_id, first[i].meta.sequence, -1);
+
+		check_int_eq(raw_send_msg(st.fds[i], &m, NULL, 0), 0);
+	}
+	while (st.calls == 0)
+		check(dmapipe_server_dispatch(s, 5) >= 0);
+	for (int i = 0; i < 10; i++)
+		check(dmapipe_server_dispatch(s, 5) >= 0);
+	dmapipe_server_get_stats(s, &stats);
+	check_msg(stats.lease_timeouts == 0 && stats.consumers == 2,
+		  "%llu lease timeouts, %u consumers left: releases made during the stall were "
+		  "not counted", (unsigned long long)stats.lease_timeouts, stats.consumers);
+	snprintf(result, sizeof(result), "both kept: their releases were read before the "
+		 "deadline (stall %llu ms, lease timeout %u ms)", (unsigned long long)st.sleep_ms,
+		 o.lease_timeout_ms);
+	for (int i = 0; i < 2; i++)
+		close(st.fds[i]);
+	dmapipe_server_free(s);
+	for (int i = 0; i < 2; i++)
+		dmapipe_buffer_unref(b[i]);
+	dmapipe_allocator_unref(alloc);
+	scenario_ok("producer", "two consumers release while the producer stalls past the lease "
+		    "timeout", result);
+}
+
 static void run_local_attacks(void)
 {
 	int fds = test_count_fds();
 
 	attack_eos_after_queued_control();
+	attack_release_during_stall();
 	check_int_eq(test_count_fds(), fds);
 }
 

@@ -382,6 +382,14 @@ static void accept_consumers(struct dmapipe_server *server)
 
 /* ---- timers -------------------------------------------------------------- */
 
+static bool lease_expired(const struct consumer *c, uint64_t now, uint64_t lease_ns)
+{
+	for (unsigned int i = 0; i < c->n_leases; i++)
+		if (now - c->leases[i].sent_ns >= lease_ns)
+			return true;
+	return false;
+}
+
 static void check_deadlines(struct dmapipe_server *server)
 {
 	uint64_t now = dmapipe_now_ns();
@@ -402,6 +410,8 @@ static void check_deadlines(struct dmapipe_server *server)
 			}
 			continue;
 		}
+		if (c->state != STATE_STREAMING)
+			continue;
 		for (unsigned int i = 0; i < c->n_fenced;) {
 			if (server_fence_signalled(c->fenced[i].fence)) {
 				struct dmapipe_buffer *b = c->fenced[i].buffer;
@@ -413,16 +423,20 @@ static void check_deadlines(struct dmapipe_server *server)
 				i++;
 			}
 		}
-		if (lease_ns) {
-			bool expired = false;
-
-			for (unsigned int i = 0; i < c->n_leases; i++)
-				if (now - c->leases[i].sent_ns >= lease_ns)
-					expired = true;
-			if (expired) {
+		if (lease_ns && lease_expired(c, now, lease_ns)) {
+			/*
+			 * Releases that came while this process was busy (a
+			 * stalled loop, a late dispatch) count: read what the
+			 * consumer sent before holding the lease against it.
+			 */
+			consumer_readable(c);
+			if (c->state != STATE_STREAMING)
+				continue;
+			if (lease_expired(c, now, lease_ns)) {
 				char why[96];
 
-				snprintf(why, sizeof(why), "a frame was held longer than the lease timeout (%u ms)",
+				snprintf(why, sizeof(why),
+					 "a frame was held longer than the lease timeout (%u ms)",
 					 server->opts.lease_timeout_ms);
 				server->stats.lease_timeouts++;
 				consumer_close(c, DMAPIPE_ERR_LEASE_TIMEOUT, why);
