@@ -25,6 +25,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -167,6 +168,55 @@ static void scenario_ok(const char *side, const char *what, const char *result)
 	n_scenarios++;
 	printf("ok %u %s: %s -> %s\n", n_scenarios, side, what, result);
 	fflush(stdout);
+}
+
+/* ---- what the library logs in this process --------------------------------- */
+
+#define CAPTURE_MAX 4096
+
+static struct {
+	char *lines[CAPTURE_MAX];
+	unsigned int n;
+} captured;
+
+__attribute__((format(printf, 2, 0)))
+static void capture_log(enum dmapipe_log_priority priority, const char *format, va_list args,
+			void *data)
+{
+	char line[512];
+
+	(void)priority;
+	(void)data;
+	vsnprintf(line, sizeof(line), format, args);
+	if (captured.n < CAPTURE_MAX)
+		captured.lines[captured.n++] = strdup(line);
+}
+
+/* Library log lines from now on are kept (at @priority and above), not printed. */
+static void capture_start(enum dmapipe_log_priority priority)
+{
+	captured.n = 0;
+	dmapipe_log_set_priority(priority);
+	dmapipe_log_set_handler(capture_log, NULL);
+}
+
+static void capture_stop(void)
+{
+	dmapipe_log_set_handler(NULL, NULL);
+	dmapipe_log_set_priority(DMAPIPE_LOG_WARNING);
+	for (unsigned int i = 0; i < captured.n; i++)
+		free(captured.lines[i]);
+	captured.n = 0;
+}
+
+/* Captured lines that contain @text. */
+static unsigned int captured_count(const char *text)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < captured.n; i++)
+		n += strstr(captured.lines[i], text) != NULL;
+	return n;
 }
 
 /* ---- the producer under attack (child process) ------------------------------ */
@@ -1668,6 +1718,40 @@ static void fake_foreign_uid(void)
 		    "dmapipe_client_new fails with EACCES");
 }
 
+/* A producer newer than this library: an error code it does not know, reported by number. */
+static void fake_unknown_error(void)
+{
+	struct dmapipe_msg m;
+	const char *message = NULL;
+	struct fake f;
+	char result[160];
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	capture_start(DMAPIPE_LOG_ERROR);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_ERROR;
+	m.error.code = 99;
+	strcpy(m.error.message, "a reason this library has no name for");
+	fake_send(&f, &m);
+	for (uint64_t deadline = test_now_ms() + WAIT_MS;
+	     dmapipe_client_get_state(f.client) == DMAPIPE_CLIENT_STREAMING ||
+	     dmapipe_client_get_state(f.client) == DMAPIPE_CLIENT_CONNECTING;)
+		check_msg(test_now_ms() < deadline && dmapipe_client_dispatch(f.client, 10) >= 0,
+			  "the client ignored ERROR 99");
+	check_int_eq(dmapipe_client_get_state(f.client), DMAPIPE_CLIENT_ERROR);
+	check_int_eq(dmapipe_client_get_error(f.client, &message), 99);
+	check_int_eq(captured_count("unknown error 99: a reason this library has no name for"), 1);
+	capture_stop();
+	dmapipe_client_free(f.client);
+	close(f.conn);
+	close(f.listen_fd);
+	check_int_eq(test_count_fds(), f.fds_before);
+	snprintf(result, sizeof(result), "state error, code 99, logged as \"unknown error 99: %s\"",
+		 message);
+	scenario_ok("consumer", "ERROR with code 99 (a newer producer's)", result);
+}
+
 static void run_consumer_attacks(void)
 {
 	fake_sanity();
@@ -1680,6 +1764,7 @@ static void run_consumer_attacks(void)
 	fake_fd_quota();
 	fake_floods_and_garbage();
 	fake_foreign_uid();
+	fake_unknown_error();
 }
 
 /* ---- the producer in this process (under the sanitizers' eyes) ------------ */
@@ -1913,12 +1998,75 @@ static void attack_release_during_stall(void)
 		    "timeout", result);
 }
 
+/*
+ * Rate-limited logging: a budget of lines per interval per call site,
+ * the rest counted and reported when the next interval starts.
+ */
+static void check_ratelimit(void)
+{
+	struct dmapipe_ratelimit rl = { .interval_ns = 100 * 1000000ull, .burst = 3 };
+	unsigned int allowed = 0;
+	char result[128];
+
+	capture_start(DMAPIPE_LOG_WARNING);
+	for (int i = 0; i < 50; i++)
+		allowed += dmapipe_ratelimit_allow(&rl, DMAPIPE_LOG_WARNING, "test");
+	check_int_eq(allowed, 3);
+	/* a line the priority filters out uses no budget and is not counted */
+	check(!dmapipe_ratelimit_allow(&rl, DMAPIPE_LOG_DEBUG, "test"));
+	usleep(120 * 1000);
+	check(dmapipe_ratelimit_allow(&rl, DMAPIPE_LOG_WARNING, "test"));
+	check_int_eq(captured_count("... 47 similar messages suppressed (test)"), 1);
+	capture_stop();
+	snprintf(result, sizeof(result), "3 of 50 lines in 100 ms written, then \"... 47 similar "
+		 "messages suppressed\"");
+	scenario_ok("library", "a log site that fires 50 times with a budget of 3", result);
+}
+
+/* 100 peers that each send garbage: the producer writes a few lines, not 100. */
+static void attack_log_flood(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server *s;
+	unsigned int lines;
+	char result[128];
+
+	dmapipe_server_options_init(&o);
+	s = local_server(&o, 4);
+	capture_start(DMAPIPE_LOG_WARNING);
+	for (int i = 0; i < 100; i++) {
+		struct sockaddr_un addr;
+		socklen_t len;
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+		check(fd >= 0);
+		check_int_eq(dmapipe_socket_addr(o.path, &addr, &len), 0);
+		check_int_eq(connect(fd, (struct sockaddr *)&addr, len), 0);
+		check_int_eq(raw_send(fd, "garbage!", 8, NULL, 0), 0);
+		for (int k = 0; k < 3; k++)
+			check(dmapipe_server_dispatch(s, 1) >= 0);
+		close(fd);
+	}
+	for (int k = 0; k < 10; k++)
+		check(dmapipe_server_dispatch(s, 1) >= 0);
+	lines = captured_count("consumer ");
+	capture_stop();
+	dmapipe_server_free(s);
+	check_msg(lines > 0 && lines <= DMAPIPE_RATELIMIT_BURST, "%u lines for 100 garbage peers",
+		  lines);
+	snprintf(result, sizeof(result), "%u log lines (budget %u per %u ms)", lines,
+		 DMAPIPE_RATELIMIT_BURST, DMAPIPE_RATELIMIT_INTERVAL_MS);
+	scenario_ok("producer", "100 peers sending garbage, one after the other", result);
+}
+
 static void run_local_attacks(void)
 {
 	int fds = test_count_fds();
 
 	attack_eos_after_queued_control();
 	attack_release_during_stall();
+	check_ratelimit();
+	attack_log_flood();
 	check_int_eq(test_count_fds(), fds);
 }
 

@@ -184,6 +184,8 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 
 static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 {
+	char name[DMAPIPE_ERROR_NAME_LEN];
+
 	if (!client->hello_done) {
 		if (msg->type == DMAPIPE_MSG_ERROR)
 			goto error;
@@ -203,9 +205,10 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 							client->opts.max_in_flight));
 		client->state = DMAPIPE_CLIENT_STREAMING;
 		client->backoff_ms = client->opts.reconnect_min_ms;
-		log_info("connected to %s (stream '%s', policy %u, %u in flight, lease timeout %u ms)",
-			 client->path, msg->hello.name, msg->hello.policy, client->granted_in_flight,
-			 msg->hello.lease_timeout_ms);
+		log_info_ratelimited("connected to %s (stream '%s', policy %u, %u in flight, "
+				     "lease timeout %u ms)", client->path, msg->hello.name,
+				     msg->hello.policy, client->granted_in_flight,
+				     msg->hello.lease_timeout_ms);
 		return;
 	}
 
@@ -224,8 +227,8 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 		handle_frame(client, &msg->frame);
 		return;
 	case DMAPIPE_MSG_EOS:
-		log_info("%s: end of stream after frame %llu", client->path,
-			 (unsigned long long)msg->eos_last_sequence);
+		log_info_ratelimited("%s: end of stream after frame %llu", client->path,
+				     (unsigned long long)msg->eos_last_sequence);
 		if (client->opts.reconnect) {
 			client_connection_lost(client, DMAPIPE_CLIENT_EOS);
 		} else {
@@ -242,8 +245,9 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 	}
 
 error:
-	log_error("producer on %s ended the connection: %s: %s", client->path,
-		  dmapipe_error_code_to_string(msg->error.code), msg->error.message);
+	log_error_ratelimited("producer on %s ended the connection: %s: %s", client->path,
+			      dmapipe_error_code_name(msg->error.code, name, sizeof(name)),
+			      msg->error.message);
 	client->error = msg->error.code;
 	dmapipe_strlcpy(client->error_message, msg->error.message, sizeof(client->error_message));
 	client_connection_lost(client, DMAPIPE_CLIENT_ERROR);
@@ -261,7 +265,7 @@ static void read_failed(struct dmapipe_client *client, int ret, const char *why)
 {
 	dmapipe_recv_batch_discard(client->rx);
 	if (ret == -ECONNRESET || ret == -EPIPE) {
-		log_info("%s: producer closed the connection", client->path);
+		log_info_ratelimited("%s: producer closed the connection", client->path);
 		client_connection_lost(client, client->state == DMAPIPE_CLIENT_EOS ?
 				       DMAPIPE_CLIENT_EOS : DMAPIPE_CLIENT_DISCONNECTED);
 		return;

@@ -114,7 +114,10 @@ void client_protocol_violation(struct dmapipe_client *client, enum dmapipe_error
 {
 	struct dmapipe_msg msg;
 
-	log_error("producer on %s: %s: %s", client->path, dmapipe_error_code_to_string(code), why);
+	char name[DMAPIPE_ERROR_NAME_LEN];
+
+	log_error_ratelimited("producer on %s: %s: %s", client->path,
+			      dmapipe_error_code_name(code, name, sizeof(name)), why);
 	if (client->sock >= 0) {
 		dmapipe_socket_drain(client->sock);
 		memset(&msg, 0, sizeof(msg));
@@ -143,7 +146,7 @@ static int try_connect(struct dmapipe_client *client)
 	ret = dmapipe_peer_check(fd, client->opts.peer_policy, client->opts.allowed_uid,
 				 client->opts.allowed_gid, &cred, &why);
 	if (ret < 0) {
-		log_error("producer on %s refused: %s", client->path, why);
+		log_error_ratelimited("producer on %s refused: %s", client->path, why);
 		/* whoever is there may have queued fds for us already */
 		dmapipe_close_deferred(fd);
 		return ret;
@@ -410,7 +413,7 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 			ret = try_connect(client);
 			if (ret == 0) {
 				client->stats.reconnects++;
-				log_info("%s: reconnected", client->path);
+				log_info_ratelimited("%s: reconnected", client->path);
 			} else {
 				log_debug("%s: reconnect failed: %s", client->path, strerror(-ret));
 				schedule_reconnect(client);

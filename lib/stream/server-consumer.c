@@ -250,13 +250,16 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 	if (c->state == STATE_CLOSING)
 		return;
 	if (code != DMAPIPE_ERR_NONE) {
+		char name[DMAPIPE_ERROR_NAME_LEN];
+
 		dmapipe_socket_drain(c->fd);
 		send_error(c, code, why);
-		log_warn("consumer %u (%s, pid %d): %s: %s", c->id, c->name[0] ? c->name : "?",
-			 (int)c->cred.pid, dmapipe_error_code_to_string(code), why);
+		log_warn_ratelimited("consumer %u (%s, pid %d): %s: %s", c->id,
+				     c->name[0] ? c->name : "?", (int)c->cred.pid,
+				     dmapipe_error_code_name(code, name, sizeof(name)), why);
 	} else if (why) {
-		log_info("consumer %u (%s, pid %d) disconnected: %s", c->id,
-			 c->name[0] ? c->name : "?", (int)c->cred.pid, why);
+		log_info_ratelimited("consumer %u (%s, pid %d) disconnected: %s", c->id,
+				     c->name[0] ? c->name : "?", (int)c->cred.pid, why);
 	}
 	if (c->role != DMAPIPE_ROLE_MONITOR)
 		server->n_consumers--;

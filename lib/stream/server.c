@@ -193,9 +193,9 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 	if (!consumer_send_control(c, &reply))
 		return false;
 	if (c->role == DMAPIPE_ROLE_CONSUMER) {
-		log_info("consumer %u (%s, pid %d) streaming: policy %u, queue %u, in flight %u",
-			 c->id, c->name, (int)c->cred.pid, c->policy, c->queue_depth,
-			 c->max_in_flight);
+		log_info_ratelimited("consumer %u (%s, pid %d) streaming: policy %u, queue %u, "
+				     "in flight %u", c->id, c->name, (int)c->cred.pid, c->policy,
+				     c->queue_depth, c->max_in_flight);
 		return consumer_start(c);
 	}
 	return true;
@@ -274,11 +274,15 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 		if (!(c->features & DMAPIPE_FEATURE_STATS))
 			break;
 		return send_stats(c);
-	case DMAPIPE_MSG_ERROR:
-		log_warn("consumer %u (%s) reported error %s: %s", c->id, c->name,
-			 dmapipe_error_code_to_string(msg->error.code), msg->error.message);
+	case DMAPIPE_MSG_ERROR: {
+		char name[DMAPIPE_ERROR_NAME_LEN];
+
+		log_warn_ratelimited("consumer %u (%s) reported error %s: %s", c->id, c->name,
+				     dmapipe_error_code_name(msg->error.code, name, sizeof(name)),
+				     msg->error.message);
 		consumer_close(c, DMAPIPE_ERR_NONE, "consumer reported an error");
 		return false;
+	}
 	default:
 		break;
 	}
@@ -345,7 +349,7 @@ static void accept_consumers(struct dmapipe_server *server)
 		fd = accept4(server->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("accept on %s: %s", server->path, strerror(errno));
+				log_warn_ratelimited("accept on %s: %s", server->path, strerror(errno));
 			return;
 		}
 		c = calloc(1, sizeof(*c));

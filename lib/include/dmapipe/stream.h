@@ -93,7 +93,11 @@ enum dmapipe_error_code {
 	DMAPIPE_ERR_INTERNAL = 11,
 };
 
-/** A name for @code ("lease-timeout"). Since 0.1. */
+/**
+ * A name for @code ("lease-timeout"), or "unknown" for a code this
+ * library does not know (print its number with it: peers may send codes
+ * newer than this library). Since 0.1.
+ */
 const char *dmapipe_error_code_to_string(enum dmapipe_error_code code);
 
 /* ---- server (producer) ---------------------------------------------- */
