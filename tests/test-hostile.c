@@ -37,6 +37,7 @@
 #include "private.h"
 #include "stream/socket.h"
 #include "stream/transport.h"
+#include "peers.h"
 #include "testlib.h"
 
 #define NOBODY 65534
@@ -62,80 +63,6 @@ static int base_fds;
 static unsigned int n_scenarios;
 
 /* ---- small helpers -------------------------------------------------------- */
-
-static int encode(const struct dmapipe_msg *m, uint8_t *buf)
-{
-	int fds[DMAPIPE_PROTO_MAX_FDS];
-	unsigned int n;
-	int len = dmapipe_proto_encode(m, buf, DMAPIPE_PROTO_MAX_MSG, fds, &n);
-
-	check_msg(len > 0, "encode %s: %d", dmapipe_msg_type_to_string(m->type), len);
-	return len;
-}
-
-static struct dmapipe_msg hello_msg(uint32_t role, uint16_t version, uint16_t min_version)
-{
-	struct dmapipe_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = DMAPIPE_MSG_HELLO;
-	m.hello.version = version;
-	m.hello.min_version = min_version;
-	m.hello.role = role;
-	m.hello.features = DMAPIPE_FEATURES_ALL;
-	m.hello.policy = role == DMAPIPE_ROLE_MONITOR ? 0 : DMAPIPE_POLICY_LATEST;
-	m.hello.queue_depth = 1;
-	m.hello.max_in_flight = 2;
-	strcpy(m.hello.name, "attacker");
-	return m;
-}
-
-static struct dmapipe_msg release_msg(uint32_t id, uint64_t sequence, int fence)
-{
-	struct dmapipe_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.type = DMAPIPE_MSG_RELEASE;
-	m.release.buffer_id = id;
-	m.release.sequence = sequence;
-	m.release.release_fence = fence;
-	return m;
-}
-
-/* Sends raw bytes with any number of fds (up to the kernel's 253). */
-static int raw_send(int fd, const void *data, size_t len, const int *fds, unsigned int n_fds)
-{
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	void *control = NULL;
-	ssize_t r;
-
-	if (n_fds) {
-		size_t space = CMSG_SPACE(sizeof(int) * n_fds);
-		struct cmsghdr *cm;
-
-		control = calloc(1, space);
-		check(control);
-		mh.msg_control = control;
-		mh.msg_controllen = space;
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
-	}
-	r = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	free(control);
-	return r < 0 ? -errno : 0;
-}
-
-static int raw_send_msg(int fd, const struct dmapipe_msg *m, const int *fds, unsigned int n_fds)
-{
-	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
-	int len = encode(m, buf);
-
-	return raw_send(fd, buf, (size_t)len, fds, n_fds);
-}
 
 static int open_devnull(void)
 {
@@ -461,10 +388,10 @@ static int attacker_next(int fd, uint32_t want, struct dmapipe_msg *m, unsigned 
 /* A consumer (or monitor) that completed its handshake. */
 static int attacker_handshake(uint32_t role)
 {
-	struct dmapipe_msg m = hello_msg(role, DMAPIPE_PROTO_VERSION, 1);
+	struct dmapipe_msg m = peer_hello(role, DMAPIPE_PROTO_VERSION, 1);
 	int fd = attacker_connect();
 
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	check_int_eq(attacker_next(fd, DMAPIPE_MSG_HELLO, &m, WAIT_MS), 0);
 	check_msg(m.type == DMAPIPE_MSG_HELLO, "handshake answered with %s",
 		  dmapipe_msg_type_to_string(m.type));
@@ -551,7 +478,7 @@ static void attack_garbage(void)
 		x = x * 1103515245u + 12345u;
 		junk[i] = (uint8_t)(x >> 16);
 	}
-	check_int_eq(raw_send(fd, junk, sizeof(junk), NULL, 0), 0);
+	check_int_eq(peer_send(fd, junk, sizeof(junk), NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "100 bytes of garbage instead of HELLO");
 }
 
@@ -559,52 +486,52 @@ static void attack_empty_datagram(void)
 {
 	int fd = attacker_connect();
 
-	check_int_eq(raw_send(fd, "", 0, NULL, 0), 0);
+	check_int_eq(peer_send(fd, "", 0, NULL, 0), 0);
 	/* SEQPACKET cannot tell an empty datagram from a hangup: closing is right */
 	attacker_expect(fd, EXPECT_ERROR_OR_CLOSE, DMAPIPE_ERR_PROTOCOL, "an empty datagram");
 }
 
 static void attack_truncated_hello(void)
 {
-	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, 1, 1);
 	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
 	int fd;
 
-	encode(&m, buf);
+	peer_encode(&m, buf);
 	fd = attacker_connect();
-	check_int_eq(raw_send(fd, buf, 40, NULL, 0), 0);
+	check_int_eq(peer_send(fd, buf, 40, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO cut to 40 bytes");
 
 	buf[4] = 40; /* header agrees with the cut: the size check per type must catch it */
 	fd = attacker_connect();
-	check_int_eq(raw_send(fd, buf, 40, NULL, 0), 0);
+	check_int_eq(peer_send(fd, buf, 40, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO cut to 40 bytes, header patched");
 }
 
 static void attack_bad_magic(void)
 {
-	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, 1, 1);
 	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
-	int len = encode(&m, buf);
+	int len = peer_encode(&m, buf);
 	int fd = attacker_connect();
 
 	memcpy(buf + 8, "GST\0", 4);
-	check_int_eq(raw_send(fd, buf, (size_t)len, NULL, 0), 0);
+	check_int_eq(peer_send(fd, buf, (size_t)len, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO with a wrong magic");
 }
 
 static void attack_versions(void)
 {
-	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 3, 2);
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, 3, 2);
 	int fd = attacker_connect();
 
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_VERSION, "HELLO speaking versions 2..3 only");
 
 	/* and the forward-compatible case: a newer peer that still speaks 1 */
-	m = hello_msg(DMAPIPE_ROLE_CONSUMER, 7, 1);
+	m = peer_hello(DMAPIPE_ROLE_CONSUMER, 7, 1);
 	fd = attacker_connect();
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	check_int_eq(attacker_next(fd, DMAPIPE_MSG_HELLO, &m, WAIT_MS), 0);
 	check_msg(m.type == DMAPIPE_MSG_HELLO, "a 1..7 peer got %s", dmapipe_msg_type_to_string(m.type));
 	check_int_eq(m.hello.version, 1);
@@ -615,24 +542,24 @@ static void attack_versions(void)
 
 static void attack_roles(void)
 {
-	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_PRODUCER, 1, 1);
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_PRODUCER, 1, 1);
 	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
 	int len, fd = attacker_connect();
 
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO with role producer");
 
-	m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
-	len = encode(&m, buf);
+	m = peer_hello(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	len = peer_encode(&m, buf);
 	buf[16] = 9; /* role */
 	fd = attacker_connect();
-	check_int_eq(raw_send(fd, buf, (size_t)len, NULL, 0), 0);
+	check_int_eq(peer_send(fd, buf, (size_t)len, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO with role 9");
 
-	len = encode(&m, buf);
+	len = peer_encode(&m, buf);
 	buf[24] = 0; /* consumer without a policy */
 	fd = attacker_connect();
-	check_int_eq(raw_send(fd, buf, (size_t)len, NULL, 0), 0);
+	check_int_eq(peer_send(fd, buf, (size_t)len, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "consumer HELLO with policy 0");
 }
 
@@ -643,16 +570,16 @@ static void attack_before_hello(void)
 
 	memset(&m, 0, sizeof(m));
 	m.type = DMAPIPE_MSG_STATS_REQUEST;
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "STATS_REQUEST before HELLO");
 }
 
 static void attack_second_hello(void)
 {
-	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, 1, 1);
 	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
 
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "a second HELLO");
 }
 
@@ -661,7 +588,7 @@ static void attack_unknown_type(void)
 	uint8_t buf[16] = { 0x42, 0, 0, 0, 16, 0, 0, 0 };
 	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
 
-	check_int_eq(raw_send(fd, buf, sizeof(buf), NULL, 0), 0);
+	check_int_eq(peer_send(fd, buf, sizeof(buf), NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "message type 0x42");
 }
 
@@ -673,7 +600,7 @@ static void attack_oversized(void)
 	big[0] = DMAPIPE_MSG_STATS_REQUEST;
 	big[4] = (uint8_t)sizeof(big);
 	big[5] = (uint8_t)(sizeof(big) >> 8);
-	check_int_eq(raw_send(fd, big, sizeof(big), NULL, 0), 0);
+	check_int_eq(peer_send(fd, big, sizeof(big), NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "a 5000-byte datagram (MSG_TRUNC)");
 }
 
@@ -691,7 +618,7 @@ static void attack_consumer_add_buffer(void)
 	check_int_eq(dmapipe_layout_init(&m.add_buffer.layout, &fmt, 0), 0);
 	m.add_buffer.layout.objects[0].fd = mfd;
 	m.add_buffer.layout.objects[0].kind = DMAPIPE_MEM_MEMFD;
-	check_int_eq(raw_send_msg(fd, &m, &mfd, 1), 0);
+	check_int_eq(peer_send_msg(fd, &m, &mfd, 1), 0);
 	close(mfd);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "consumer sends ADD_BUFFER with a memfd");
 }
@@ -704,8 +631,8 @@ static void attack_fd_without_fence_flag(void)
 	int junk = open_devnull();
 
 	f = attacker_frame(fd);
-	m = release_msg(f.buffer_id, f.meta.sequence, -1);
-	check_int_eq(raw_send_msg(fd, &m, &junk, 1), 0);
+	m = peer_release(f.buffer_id, f.meta.sequence, -1);
+	check_int_eq(peer_send_msg(fd, &m, &junk, 1), 0);
 	close(junk);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
 			"RELEASE with an fd attached but no HAS_FENCE");
@@ -719,8 +646,8 @@ static void attack_fence_not_sync_file(void)
 	int junk = open_devnull();
 
 	f = attacker_frame(fd);
-	m = release_msg(f.buffer_id, f.meta.sequence, junk);
-	check_int_eq(raw_send_msg(fd, &m, &junk, 1), 0);
+	m = peer_release(f.buffer_id, f.meta.sequence, junk);
+	check_int_eq(peer_send_msg(fd, &m, &junk, 1), 0);
 	close(junk);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_BAD_FD,
 			"RELEASE whose fence is /dev/null, not a sync_file");
@@ -734,8 +661,8 @@ static void attack_five_fds(void)
 	int *junk = open_junk_fds(5);
 
 	f = attacker_frame(fd);
-	m = release_msg(f.buffer_id, f.meta.sequence, junk[0]);
-	check_int_eq(raw_send_msg(fd, &m, junk, 5), 0);
+	m = peer_release(f.buffer_id, f.meta.sequence, junk[0]);
+	check_int_eq(peer_send_msg(fd, &m, junk, 5), 0);
 	close_fds(junk, 5);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
 			"RELEASE with 5 fds (more than any message carries: MSG_CTRUNC)");
@@ -743,11 +670,11 @@ static void attack_five_fds(void)
 
 static void attack_253_fds(void)
 {
-	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, 1, 1);
 	int fd = attacker_connect();
 	int *junk = open_junk_fds(253);
 
-	check_int_eq(raw_send_msg(fd, &m, junk, 253), 0);
+	check_int_eq(peer_send_msg(fd, &m, junk, 253), 0);
 	close_fds(junk, 253);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "HELLO with 253 fds attached (MSG_CTRUNC)");
 }
@@ -759,37 +686,37 @@ static void attack_releases(void)
 	int fd;
 
 	fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
-	m = release_msg(200, 0, -1);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	m = peer_release(200, 0, -1);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASE of buffer 200, never sent");
 
 	fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
 	f = attacker_frame(fd);
-	m = release_msg(f.buffer_id, f.meta.sequence, -1);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	m = peer_release(f.buffer_id, f.meta.sequence, -1);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "the same RELEASE twice");
 
 	fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
 	f = attacker_frame(fd);
-	m = release_msg(f.buffer_id, f.meta.sequence + 1000, -1);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	m = peer_release(f.buffer_id, f.meta.sequence + 1000, -1);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASE naming the wrong sequence");
 
 	fd = attacker_handshake(DMAPIPE_ROLE_MONITOR);
-	m = release_msg(0, 0, -1);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	m = peer_release(0, 0, -1);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "a monitor sends RELEASE");
 }
 
 /* A consumer HELLO with @features; returns the fd and the features granted. */
 static int attacker_handshake_features(uint32_t role, uint32_t features, uint32_t *granted)
 {
-	struct dmapipe_msg m = hello_msg(role, DMAPIPE_PROTO_VERSION, 1);
+	struct dmapipe_msg m = peer_hello(role, DMAPIPE_PROTO_VERSION, 1);
 	int fd = attacker_connect();
 
 	m.hello.features = features;
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	check_int_eq(attacker_next(fd, DMAPIPE_MSG_HELLO, &m, WAIT_MS), 0);
 	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
 	*granted = m.hello.features;
@@ -832,11 +759,11 @@ static void attack_batched_releases(void)
 	f[0] = attacker_frame(fd);
 	f[1] = attacker_frame(fd);
 	m = releases_of(f, 2);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	f[0] = attacker_frame(fd);
 	f[1] = attacker_frame(fd);
 	m = releases_of(f, 2);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	(void)attacker_frame(fd);
 	close(fd);
 	after_attack();
@@ -848,8 +775,8 @@ static void attack_batched_releases(void)
 	check(!(granted & DMAPIPE_FEATURE_RELEASES));
 	for (int i = 0; i < 3; i++) {
 		f[0] = attacker_frame(fd);
-		m = release_msg(f[0].buffer_id, f[0].meta.sequence, -1);
-		check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+		m = peer_release(f[0].buffer_id, f[0].meta.sequence, -1);
+		check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	}
 	close(fd);
 	after_attack();
@@ -861,14 +788,14 @@ static void attack_batched_releases(void)
 	f[0] = attacker_frame(fd);
 	f[1] = attacker_frame(fd);
 	m = releases_of(f, 2);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASES without FEATURE_RELEASES");
 
 	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
 	f[0] = attacker_frame(fd);
 	f[1] = f[0];
 	m = releases_of(f, 2);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASES naming one lease twice");
 
 	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
@@ -876,7 +803,7 @@ static void attack_batched_releases(void)
 	f[1].buffer_id = 200;
 	f[1].meta.sequence = 0;
 	m = releases_of(f, 2);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
 			"RELEASES of a held lease and of buffer 200, never sent");
 
@@ -885,7 +812,7 @@ static void attack_batched_releases(void)
 	f[1] = attacker_frame(fd);
 	f[1].meta.sequence += 1000;
 	m = releases_of(f, 2);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
 			"RELEASES whose second entry names the wrong sequence");
 
@@ -893,9 +820,9 @@ static void attack_batched_releases(void)
 	f[0] = attacker_frame(fd);
 	f[1] = attacker_frame(fd);
 	m = releases_of(f, 2);
-	len = encode(&m, buf);
+	len = peer_encode(&m, buf);
 	buf[8] = 3; /* n_releases 3 with 2 entries */
-	check_int_eq(raw_send(fd, buf, (size_t)len, NULL, 0), 0);
+	check_int_eq(peer_send(fd, buf, (size_t)len, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
 			"RELEASES claiming 3 entries with 2 in the datagram");
 
@@ -904,7 +831,7 @@ static void attack_batched_releases(void)
 	f[1] = attacker_frame(fd);
 	m = releases_of(f, 2);
 	junk = open_devnull();
-	check_int_eq(raw_send_msg(fd, &m, &junk, 1), 0);
+	check_int_eq(peer_send_msg(fd, &m, &junk, 1), 0);
 	close(junk);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASES with an fd attached");
 
@@ -912,7 +839,7 @@ static void attack_batched_releases(void)
 	f[0].buffer_id = 0;
 	f[0].meta.sequence = 0;
 	m = releases_of(f, 1);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "a monitor sends RELEASES");
 }
 
@@ -997,7 +924,7 @@ static void attack_foreign_uid(void)
 	pid = fork();
 	check(pid >= 0);
 	if (pid == 0) {
-		struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+		struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, 1, 1);
 		int fd, ret;
 
 		/* the parent's client (still reachable through 'good') is not
@@ -1006,7 +933,7 @@ static void attack_foreign_uid(void)
 		    setresuid(NOBODY, NOBODY, NOBODY) < 0)
 			_exit(TEST_SKIP);
 		fd = attacker_connect(); /* abstract socket: no file permissions apply */
-		(void)raw_send_msg(fd, &m, NULL, 0);
+		(void)peer_send_msg(fd, &m, NULL, 0);
 		for (;;) {
 			ret = attacker_next(fd, DMAPIPE_MSG_ERROR, &m, WAIT_MS);
 			if (ret < 0)
@@ -1064,9 +991,9 @@ static void attack_fence_quota(void)
 	f[0] = attacker_frame(fd);
 	f[1] = attacker_frame(fd);
 	for (int i = 0; i < 2; i++) {
-		struct dmapipe_msg m = release_msg(f[i].buffer_id, f[i].meta.sequence, fence[i]);
+		struct dmapipe_msg m = peer_release(f[i].buffer_id, f[i].meta.sequence, fence[i]);
 
-		(void)raw_send_msg(fd, &m, &fence[i], 1);
+		(void)peer_send_msg(fd, &m, &fence[i], 1);
 		close(fence[i]);
 	}
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_FD_QUOTA,
@@ -1215,7 +1142,7 @@ static void fake_send(struct fake *f, const struct dmapipe_msg *m)
 
 static void fake_hello_version(struct fake *f, uint16_t version, uint16_t min_version)
 {
-	struct dmapipe_msg m = hello_msg(DMAPIPE_ROLE_PRODUCER, version, min_version);
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_PRODUCER, version, min_version);
 
 	m.hello.lease_timeout_ms = 5000;
 	fake_send(f, &m);
@@ -1373,7 +1300,7 @@ static void fake_release_batching(bool producer_batches)
 	struct fake f;
 
 	fake_start(&f, 64);
-	m = hello_msg(DMAPIPE_ROLE_PRODUCER, 1, 1);
+	m = peer_hello(DMAPIPE_ROLE_PRODUCER, 1, 1);
 	m.hello.lease_timeout_ms = 5000;
 	if (!producer_batches)
 		m.hello.features &= ~DMAPIPE_FEATURE_RELEASES;
@@ -1640,15 +1567,15 @@ static void fake_floods_and_garbage(void)
 	fake_hello(&f);
 	junk = open_junk_fds(253);
 	m = frame_msg(0, 0, -1);
-	len = encode(&m, buf);
-	check_int_eq(raw_send(f.conn, buf, (size_t)len, junk, 253), 0);
+	len = peer_encode(&m, buf);
+	check_int_eq(peer_send(f.conn, buf, (size_t)len, junk, 253), 0);
 	close_fds(junk, 253);
 	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "FRAME with 253 fds attached (MSG_CTRUNC)");
 
 	fake_start(&f, 64);
 	fake_hello(&f);
 	memset(buf, 0xff, 64);
-	check_int_eq(raw_send(f.conn, buf, 64, NULL, 0), 0);
+	check_int_eq(peer_send(f.conn, buf, 64, NULL, 0), 0);
 	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "64 bytes of 0xff");
 
 	fake_start(&f, 64);
@@ -1661,7 +1588,7 @@ static void fake_floods_and_garbage(void)
 	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "FRAME before the producer's HELLO");
 
 	fake_start(&f, 64);
-	m = hello_msg(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	m = peer_hello(DMAPIPE_ROLE_CONSUMER, 1, 1);
 	fake_send(&f, &m);
 	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "answer HELLO with role consumer");
 }
@@ -1790,7 +1717,7 @@ static struct dmapipe_server *local_server(struct dmapipe_server_options *o, uns
 static int local_handshake(struct dmapipe_server *s, const char *path, uint32_t role,
 			   struct dmapipe_msg *reply)
 {
-	struct dmapipe_msg m = hello_msg(role, DMAPIPE_PROTO_VERSION, 1);
+	struct dmapipe_msg m = peer_hello(role, DMAPIPE_PROTO_VERSION, 1);
 	struct sockaddr_un addr;
 	uint64_t deadline = test_now_ms() + WAIT_MS;
 	socklen_t len;
@@ -1799,7 +1726,7 @@ static int local_handshake(struct dmapipe_server *s, const char *path, uint32_t 
 	check(fd >= 0);
 	check_int_eq(dmapipe_socket_addr(path, &addr, &len), 0);
 	check_int_eq(connect(fd, (struct sockaddr *)&addr, len), 0);
-	check_int_eq(raw_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	for (;;) {
 		const char *why = NULL;
 		int ret;
@@ -1921,9 +1848,9 @@ static void slow_idle(struct dmapipe_server *server, struct dmapipe_buffer *buff
 	if (st->calls++ > 0)
 		return;
 	for (int i = 0; i < 2; i++) {
-		struct dmapipe_msg m = release_msg(st->held[i].buffer_id, st->held[i].meta.sequence, -1);
+		struct dmapipe_msg m = peer_release(st->held[i].buffer_id, st->held[i].meta.sequence, -1);
 
-		check_int_eq(raw_send_msg(st->fds[i], &m, NULL, 0), 0);
+		check_int_eq(peer_send_msg(st->fds[i], &m, NULL, 0), 0);
 	}
 	usleep((useconds_t)st->sleep_ms * 1000);
 }
@@ -1973,9 +1900,9 @@ static void attack_release_during_stall(void)
 	}
 	/* both hand frame 0 back: buffer 0 goes idle, and the callback stalls */
 	for (int i = 0; i < 2; i++) {
-		struct dmapipe_msg m = release_msg(first[i].buffer_id, first[i].meta.sequence, -1);
+		struct dmapipe_msg m = peer_release(first[i].buffer_id, first[i].meta.sequence, -1);
 
-		check_int_eq(raw_send_msg(st.fds[i], &m, NULL, 0), 0);
+		check_int_eq(peer_send_msg(st.fds[i], &m, NULL, 0), 0);
 	}
 	while (st.calls == 0)
 		check(dmapipe_server_dispatch(s, 5) >= 0);
@@ -2042,7 +1969,7 @@ static void attack_log_flood(void)
 		check(fd >= 0);
 		check_int_eq(dmapipe_socket_addr(o.path, &addr, &len), 0);
 		check_int_eq(connect(fd, (struct sockaddr *)&addr, len), 0);
-		check_int_eq(raw_send(fd, "garbage!", 8, NULL, 0), 0);
+		check_int_eq(peer_send(fd, "garbage!", 8, NULL, 0), 0);
 		for (int k = 0; k < 3; k++)
 			check(dmapipe_server_dispatch(s, 1) >= 0);
 		close(fd);
@@ -2070,7 +1997,120 @@ static void run_local_attacks(void)
 	check_int_eq(test_count_fds(), fds);
 }
 
-int main(void)
+/* ---- under load: an honest consumer's rate while each attack runs ---------- */
+
+/* How long each phase (clean, attacked) of a load case measures. */
+#define PHASE_MS 3000
+
+static struct producer_config load_config(void)
+{
+	struct producer_config c;
+
+	memset(&c, 0, sizeof(c));
+	dmapipe_server_options_init(&c.opts);
+	c.opts.producer_name = "load";
+	c.fps = 60;
+	c.buffers = 4;
+	return c;
+}
+
+/* The clean phase: the honest consumer's rate and longest gap, the producer's longest dispatch. */
+struct clean {
+	double fps;
+	uint64_t max_gap_ns;
+	uint64_t max_dispatch_ns;
+};
+
+static void measure_clean(struct producer *p, struct meter *m, struct clean *c)
+{
+	struct producer_report r;
+
+	meter_run(m, 500); /* settle */
+	producer_report(p, &r);
+	meter_reset(m);
+	meter_run(m, PHASE_MS);
+	producer_report(p, &r);
+	c->fps = meter_fps(m);
+	c->max_gap_ns = m->max_gap_ns;
+	c->max_dispatch_ns = r.max_dispatch_ns;
+}
+
+static unsigned int count_lines(const char *path, const char *text)
+{
+	char line[1024];
+	unsigned int n = 0;
+	FILE *f = fopen(path, "re");
+
+	check(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Issue #13, item 6: with its fds used up, the producer spun on accept()
+ * (95% of a core, 750,000 log lines in 2 s). Here it runs with room for
+ * a few connections only, and 40 connections (more as it drops them) try
+ * to stay open: it must back off, keep its CPU time near the clean
+ * phase's, write a line or two, and keep the honest consumer's rate.
+ */
+static void load_emfile(void)
+{
+	struct producer_config cfg = load_config();
+	struct producer_report r;
+	struct producer p;
+	struct clean clean;
+	struct meter m;
+	uint64_t cpu0, cpu_clean, cpu_flood, t0, wall;
+	unsigned int n = 40, lines;
+	char log_path[256], result[320], *dir = test_make_dir("hostile-emfile");
+	pid_t attacker;
+
+	snprintf(log_path, sizeof(log_path), "%s/producer.log", dir);
+	cfg.opts.handshake_timeout_ms = 60000; /* idle connections stay: the fds stay used */
+	cfg.nofile = 6;                         /* fds beyond those at start */
+	cfg.log_path = log_path;
+	producer_start(&p, &cfg);
+	meter_start(&m, p.path, "honest");
+	cpu0 = proc_cpu_ns(p.pid);
+	t0 = test_now_ms();
+	measure_clean(&p, &m, &clean);
+	cpu_clean = proc_cpu_ns(p.pid) - cpu0;
+
+	attacker = attacker_spawn(run_silent, p.path, &n, 0);
+	cpu0 = proc_cpu_ns(p.pid);
+	t0 = test_now_ms();
+	meter_reset(&m);
+	meter_run(&m, PHASE_MS);
+	cpu_flood = proc_cpu_ns(p.pid) - cpu0;
+	wall = (test_now_ms() - t0) * 1000000u;
+	producer_report(&p, &r);
+	attacker_stop(attacker);
+	meter_compare("fds used up", clean.fps, clean.max_gap_ns, &m, result, sizeof(result));
+	meter_finish(&m);
+	producer_stop(&p);
+	lines = count_lines(log_path, "accept on");
+	test_rmdir_all(dir);
+	free(dir);
+
+	check_msg(r.stats.accept_failures > 0, "accept() never failed: the attack did not use the fds up");
+	check_msg(cpu_flood <= cpu_clean + wall / 4,
+		  "the producer used %.0f ms of CPU in %.0f ms of flood (%.0f ms when clean)",
+		  (double)cpu_flood / 1e6, (double)wall / 1e6, (double)cpu_clean / 1e6);
+	check_msg(lines >= 1 && lines <= PHASE_MS / 5000 + 2, "%u log lines about accept", lines);
+	printf("   producer CPU %.0f ms in %.0f ms of flood (clean %.0f ms), %llu accept failures, "
+	       "%u log line(s)\n", (double)cpu_flood / 1e6, (double)wall / 1e6,
+	       (double)cpu_clean / 1e6, (unsigned long long)r.stats.accept_failures, lines);
+	scenario_ok("load", "40 connections against a producer out of fds (RLIMIT_NOFILE)", result);
+}
+
+static void run_load_attacks(void)
+{
+	load_emfile();
+}
+
+int main(int argc, char **argv)
 {
 	int fds_start;
 
@@ -2079,9 +2119,13 @@ int main(void)
 	snprintf(server_path, sizeof(server_path), "@dmapipe-hostile-%d", (int)getpid());
 	fds_start = test_count_fds();
 
-	run_producer_attacks();
-	run_consumer_attacks();
-	run_local_attacks();
+	if (argc > 1 && strcmp(argv[1], "load") == 0) {
+		run_load_attacks();
+	} else {
+		run_producer_attacks();
+		run_consumer_attacks();
+		run_local_attacks();
+	}
 
 	check_int_eq(test_count_fds(), fds_start);
 	printf("%u hostile scenarios handled\n", n_scenarios);

@@ -120,6 +120,14 @@ struct dmapipe_server {
 	int timer_fd;
 	uint64_t timer_deadline; /* armed expiry, UINT64_MAX when disarmed or fired */
 
+	/* accept() failing for want of fds or memory: the listening socket
+	 * is not watched until accept_resume_ns (doubling back-off) */
+	bool accept_paused;
+	uint64_t accept_resume_ns;
+	uint32_t accept_backoff_ms;
+	uint64_t accept_failed; /* since the last log line about it */
+	uint64_t accept_logged_ns;
+
 	struct consumer *consumers;
 	struct consumer *closed; /* to free in server_reap() */
 	uint32_t next_consumer_id;

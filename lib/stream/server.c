@@ -18,6 +18,13 @@
 /* recvmmsg() bursts read from one consumer per wake-up, at most */
 #define RECV_ROUNDS 4
 #define FENCE_RETRY_NS (1000 * 1000ull)
+/* connections accepted per wake-up, at most: a flood of them waits its turn */
+#define ACCEPT_BATCH 32
+/* accept() failing for want of fds or memory: not watched for this long, doubling */
+#define ACCEPT_BACKOFF_MIN_MS 100
+#define ACCEPT_BACKOFF_MAX_MS 2000
+/* ... and logged at most once per this, with the count of failures */
+#define ACCEPT_LOG_INTERVAL_NS (5000 * 1000000ull)
 
 /* Public and fixed-size (stream.h): a change of size is a change of the ABI. */
 _Static_assert(sizeof(struct dmapipe_consumer_stats) == 160, "dmapipe_consumer_stats size");
@@ -339,19 +346,60 @@ static void consumer_readable(struct consumer *c)
 
 /* ---- accepting connections ----------------------------------------------- */
 
+static void listen_watch(struct dmapipe_server *server, bool watch)
+{
+	struct epoll_event ev = { .events = watch ? EPOLLIN : 0, .data.ptr = &tag_listen };
+
+	epoll_ctl(server->epoll_fd, EPOLL_CTL_MOD, server->listen_fd, &ev);
+	server->accept_paused = !watch;
+}
+
+/*
+ * accept() failed for want of fds or memory (@err): the pending
+ * connection stays in the backlog and would be reported again at once,
+ * so the listening socket is not watched for a while (doubling up to
+ * ACCEPT_BACKOFF_MAX_MS) and everyone connected is served meanwhile.
+ * Logged at most once per ACCEPT_LOG_INTERVAL_NS, with the count.
+ */
+static void accept_back_off(struct dmapipe_server *server, int err)
+{
+	uint64_t now = dmapipe_now_ns();
+
+	server->stats.accept_failures++;
+	server->accept_failed++;
+	server->accept_backoff_ms = server->accept_backoff_ms ?
+		MIN(server->accept_backoff_ms * 2, (uint32_t)ACCEPT_BACKOFF_MAX_MS) :
+		ACCEPT_BACKOFF_MIN_MS;
+	server->accept_resume_ns = now + (uint64_t)server->accept_backoff_ms * 1000000u;
+	listen_watch(server, false);
+	if (server->accept_logged_ns && now - server->accept_logged_ns < ACCEPT_LOG_INTERVAL_NS)
+		return;
+	log_warn("accept on %s: %s: %llu connection attempt%s failed; not accepting for %u ms "
+		 "(connected peers are served)", server->path, strerror(err),
+		 (unsigned long long)server->accept_failed, server->accept_failed == 1 ? "" : "s",
+		 server->accept_backoff_ms);
+	server->accept_logged_ns = now;
+	server->accept_failed = 0;
+}
+
 static void accept_consumers(struct dmapipe_server *server)
 {
-	for (;;) {
+	for (int n = 0; n < ACCEPT_BATCH; n++) {
 		struct consumer *c;
 		const char *why = NULL;
 		int fd, ret;
 
 		fd = accept4(server->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_back_off(server, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_warn_ratelimited("accept on %s: %s", server->path, strerror(errno));
 			return;
 		}
+		server->accept_backoff_ms = 0;
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			dmapipe_close_deferred(fd); /* the peer may have sent fds already */
@@ -400,6 +448,9 @@ static void check_deadlines(struct dmapipe_server *server)
 	uint64_t lease_ns = (uint64_t)server->opts.lease_timeout_ms * 1000000u;
 	uint64_t hs_ns = (uint64_t)server->opts.handshake_timeout_ms * 1000000u;
 	struct consumer *c, *next;
+
+	if (server->accept_paused && now >= server->accept_resume_ns)
+		listen_watch(server, true);
 
 	for (c = server->consumers; c; c = next) {
 		next = c->next;
@@ -458,6 +509,8 @@ void server_update_timer(struct dmapipe_server *server)
 	uint64_t deadline = UINT64_MAX, now = dmapipe_now_ns();
 	struct itimerspec its;
 
+	if (server->accept_paused)
+		deadline = server->accept_resume_ns;
 	for (struct consumer *c = server->consumers; c; c = c->next) {
 		if (c->state == STATE_HANDSHAKE && hs_ns)
 			deadline = MIN(deadline, c->connected_ns + hs_ns);

@@ -346,7 +346,13 @@ struct dmapipe_server_stats {
 	uint32_t mem_kind;          /**< enum dmapipe_mem_kind of the buffers */
 	struct dmapipe_format format;
 	char allocator[16];
-	uint64_t reserved[8];       /**< zero */
+	/*
+	 * Not on the wire: dmapipe_server_get_stats() fills them,
+	 * dmapipe_query_stats() leaves them 0.
+	 */
+	/** accept() failures for want of fds or memory (the server then backs off) */
+	uint64_t accept_failures;
+	uint64_t reserved[7];       /**< zero */
 };
 
 /** Fills @stats with the stream's counters as they are now. Since 0.1. */
