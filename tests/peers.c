@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -429,7 +430,7 @@ void meter_start(struct meter *m, const char *path, const char *name)
 void meter_reset(struct meter *m)
 {
 	m->frames = 0;
-	m->start_ns = m->last_ns = dmapipe_now_ns();
+	m->start_ns = m->last_ns = m->end_ns = dmapipe_now_ns();
 	m->max_gap_ns = 0;
 }
 
@@ -467,13 +468,14 @@ void meter_run(struct meter *m, unsigned int ms)
 			  dmapipe_error_code_to_string(dmapipe_client_get_error(m->client, &message)),
 			  message);
 	}
+	m->end_ns = dmapipe_now_ns();
 	/* the time since the last frame counts as a gap too */
-	m->max_gap_ns = MAX(m->max_gap_ns, dmapipe_now_ns() - m->last_ns);
+	m->max_gap_ns = MAX(m->max_gap_ns, m->end_ns - m->last_ns);
 }
 
 double meter_fps(const struct meter *m)
 {
-	uint64_t ns = dmapipe_now_ns() - m->start_ns;
+	uint64_t ns = m->end_ns - m->start_ns;
 
 	return ns ? (double)m->frames * 1e9 / (double)ns : 0;
 }
@@ -506,6 +508,10 @@ pid_t attacker_spawn(attacker_func fn, const char *path, void *arg, uid_t uid)
 	check(pid >= 0);
 	if (pid)
 		return pid;
+	/* it dies with its parent, and holds none of its fds (a pipe to a
+	 * producer child kept open here would keep that child running) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close_range(3, ~0u, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (uid && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
 		    setresuid(uid, uid, uid) < 0))

@@ -94,6 +94,7 @@ struct meter {
 	bool verify;        /* check every frame's test pattern */
 	uint64_t frames;    /* since meter_reset() */
 	uint64_t start_ns, last_ns, max_gap_ns;
+	uint64_t end_ns;    /* of the last meter_run() */
 };
 
 /* Connects an honest latest-policy consumer (2 in flight) named @name to @path. */
@@ -103,7 +104,7 @@ void meter_reset(struct meter *m);
 void meter_pump(struct meter *m, int timeout_ms);
 /* meter_pump() for @ms; the test fails if the consumer lost its stream. */
 void meter_run(struct meter *m, unsigned int ms);
-/* Frames per second since meter_reset(). */
+/* Frames per second from meter_reset() to the end of the last meter_run(). */
 double meter_fps(const struct meter *m);
 void meter_finish(struct meter *m);
 

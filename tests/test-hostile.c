@@ -895,13 +895,17 @@ static void attack_too_many(void)
 {
 	const char *what = "one consumer above max_consumers";
 	int fds[MAX_CONSUMERS - 1];
+	struct dmapipe_msg m;
 	char result[256];
 	int fd;
 
 	/* the good client is one; fill the rest */
 	for (int i = 0; i < MAX_CONSUMERS - 1; i++)
 		fds[i] = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
+	/* consumers are counted at their HELLO, not at connect */
 	fd = attacker_connect();
+	m = peer_hello(DMAPIPE_ROLE_CONSUMER, 1, 1);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	/* the others stay connected until the verdict: the producer handles
 	 * hangups before new connections */
 	attacker_verdict(fd, EXPECT_ERROR, DMAPIPE_ERR_TOO_MANY, what, result, sizeof(result));
@@ -1670,12 +1674,13 @@ static void fake_unknown_error(void)
 	check_int_eq(dmapipe_client_get_error(f.client, &message), 99);
 	check_int_eq(captured_count("unknown error 99: a reason this library has no name for"), 1);
 	capture_stop();
+	/* the text belongs to the client */
+	snprintf(result, sizeof(result), "state error, code 99, logged as \"unknown error 99: %s\"",
+		 message);
 	dmapipe_client_free(f.client);
 	close(f.conn);
 	close(f.listen_fd);
 	check_int_eq(test_count_fds(), f.fds_before);
-	snprintf(result, sizeof(result), "state error, code 99, logged as \"unknown error 99: %s\"",
-		 message);
 	scenario_ok("consumer", "ERROR with code 99 (a newer producer's)", result);
 }
 
@@ -1986,6 +1991,233 @@ static void attack_log_flood(void)
 	scenario_ok("producer", "100 peers sending garbage, one after the other", result);
 }
 
+/* Dispatches @s for @ms. */
+static void local_dispatch(struct dmapipe_server *s, unsigned int ms)
+{
+	uint64_t end = test_now_ms() + ms;
+
+	while (test_now_ms() < end)
+		check(dmapipe_server_dispatch(s, 2) >= 0);
+}
+
+/*
+ * Reads what the producer sent on a raw connection, dispatching @s, until
+ * it ends the connection or @ms pass: the number of STATS replies, and in
+ * *@error the code of an ERROR (0 if none came).
+ */
+static unsigned int local_drain(struct dmapipe_server *s, int fd, unsigned int ms, uint32_t *error,
+				char *message, size_t size)
+{
+	uint64_t end = test_now_ms() + ms;
+	unsigned int stats = 0;
+
+	*error = 0;
+	while (test_now_ms() < end) {
+		struct dmapipe_msg m;
+		const char *why = NULL;
+		int ret = dmapipe_recv_msg(fd, &m, NULL, &why);
+
+		if (ret == -EAGAIN) {
+			check(dmapipe_server_dispatch(s, 2) >= 0);
+			continue;
+		}
+		if (ret < 0)
+			break;
+		if (m.type == DMAPIPE_MSG_STATS)
+			stats++;
+		if (m.type == DMAPIPE_MSG_ERROR) {
+			*error = m.error.code;
+			if (message)
+				dmapipe_strlcpy(message, m.error.message, size);
+		}
+		dmapipe_msg_close_fds(&m);
+	}
+	return stats;
+}
+
+/*
+ * Issue #13, item 4: connections that have not said HELLO yet (or were
+ * refused) counted against max_consumers, so silent ones locked honest
+ * consumers out. They have their own limit now, and the oldest goes.
+ */
+static void attack_handshake_slots(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server_stats st;
+	struct dmapipe_server *s;
+	struct dmapipe_msg m;
+	char message[DMAPIPE_PROTO_ERROR_LEN], result[320];
+	int silent[6], fd;
+	uint32_t code;
+
+	dmapipe_server_options_init(&o);
+	o.max_consumers = 1;
+	o.max_handshakes = 4;
+	o.handshake_timeout_ms = 60000;
+	s = local_server(&o, 4);
+	for (int i = 0; i < 6; i++) {
+		silent[i] = peer_connect(o.path, SOCK_SEQPACKET, true);
+		check(silent[i] >= 0);
+		local_dispatch(s, 5);
+	}
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.handshakes, 4);
+	check_int_eq(st.handshakes_dropped, 2);
+	/* the oldest two were dropped, with the reason */
+	check_int_eq(local_drain(s, silent[0], 200, &code, message, sizeof(message)), 0);
+	check_int_eq(code, DMAPIPE_ERR_TOO_MANY);
+	check(strstr(message, "handshake"));
+	/* silent ones do not take the only consumer slot */
+	fd = local_handshake(s, o.path, DMAPIPE_ROLE_CONSUMER, &m);
+	check_msg(m.type == DMAPIPE_MSG_HELLO, "a consumer behind 4 silent connections got ERROR %u: %s",
+		  m.error.code, m.error.message);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.consumers, 1);
+	close(fd);
+	for (int i = 0; i < 6; i++)
+		close(silent[i]);
+	local_dispatch(s, 20);
+
+	/* A HELLO that came before a flood of silent connections is answered,
+	 * not pushed out: all of them arrive before the producer looks. */
+	fd = peer_connect(o.path, SOCK_SEQPACKET, true);
+	check(fd >= 0);
+	m = peer_hello(DMAPIPE_ROLE_CONSUMER, DMAPIPE_PROTO_VERSION, 1);
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
+	for (int i = 0; i < 6; i++)
+		silent[i] = peer_connect(o.path, SOCK_SEQPACKET, true);
+	local_dispatch(s, 20);
+	check_int_eq(local_drain(s, fd, 50, &code, NULL, 0), 0);
+	check_msg(code == 0, "the consumer that said HELLO first was dropped (ERROR %u)", code);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.consumers, 1);
+	snprintf(result, sizeof(result), "4 kept, the 2 oldest dropped (\"%s\"); a consumer still "
+		 "gets the only consumer slot, even one whose HELLO came just before 6 more", message);
+	close(fd);
+	for (int i = 0; i < 6; i++)
+		close(silent[i]);
+	dmapipe_server_free(s);
+	scenario_ok("producer", "6 silent connections, max_handshakes 4, max_consumers 1", result);
+}
+
+/* Peers the uid policy refuses wait in the handshake slots, not in the consumers'. */
+static void attack_refused_slots(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server_stats st;
+	struct dmapipe_server *s;
+	struct dmapipe_msg m;
+	unsigned int n = 5;
+	char result[160];
+	pid_t squatter;
+	int fd, status;
+
+	if (geteuid() != 0) {
+		printf("   (not run: peers of another uid need root)\n");
+		return;
+	}
+	dmapipe_server_options_init(&o);
+	o.max_consumers = 1;
+	o.handshake_timeout_ms = 60000;
+	s = local_server(&o, 4);
+	squatter = attacker_spawn(run_silent, o.path, &n, NOBODY);
+	for (uint64_t deadline = test_now_ms() + WAIT_MS;;) {
+		local_dispatch(s, 10);
+		dmapipe_server_get_stats(s, &st);
+		if (st.handshakes == n)
+			break;
+		check_msg(test_now_ms() < deadline, "the squatter's %u connections did not come (%u)",
+			  n, st.handshakes);
+	}
+	fd = local_handshake(s, o.path, DMAPIPE_ROLE_CONSUMER, &m);
+	status = attacker_stop(squatter);
+	check_msg(WIFSIGNALED(status), "the squatter ended on its own: %#x", status);
+	check_msg(m.type == DMAPIPE_MSG_HELLO, "a consumer behind 5 refused peers got ERROR %u: %s",
+		  m.error.code, m.error.message);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.consumers, 1);
+	check(st.consumers_refused >= n);
+	snprintf(result, sizeof(result), "%u refused (uid %d) in handshake slots; the consumer got "
+		 "the only consumer slot", n, NOBODY);
+	close(fd);
+	dmapipe_server_free(s);
+	scenario_ok("producer", "5 silent peers of another uid, max_consumers 1", result);
+}
+
+/*
+ * Issue #13, item 5: monitors had no limit and every unread STATS reply
+ * stayed queued in the producer. Now: max_monitors, at most one reply
+ * waiting, and a monitor that does not read its reply (or asks nothing)
+ * within the handshake timeout is dropped.
+ */
+static void attack_monitors(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server_stats st;
+	struct dmapipe_server *s;
+	struct dmapipe_msg m, req;
+	char message[DMAPIPE_PROTO_ERROR_LEN], result[320];
+	unsigned int replies, queued;
+	int mon[3];
+	uint32_t code;
+
+	dmapipe_server_options_init(&o);
+	o.max_monitors = 2;
+	o.handshake_timeout_ms = 400;
+	s = local_server(&o, 4);
+	for (int i = 0; i < 3; i++)
+		mon[i] = local_handshake(s, o.path, DMAPIPE_ROLE_MONITOR, &m);
+	check_int_eq(m.type, DMAPIPE_MSG_ERROR);
+	check_int_eq(m.error.code, DMAPIPE_ERR_TOO_MANY);
+	close(mon[2]);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.monitors, 2);
+
+	/* monitor 0 asks 2000 times and does not read: one reply waits, no more */
+	memset(&req, 0, sizeof(req));
+	req.type = DMAPIPE_MSG_STATS_REQUEST;
+	for (int i = 0; i < 2000; i++) {
+		if (peer_send_msg(mon[0], &req, NULL, 0) < 0)
+			break;
+		if (i % 50 == 0)
+			check(dmapipe_server_dispatch(s, 0) >= 0);
+	}
+	local_dispatch(s, 20);
+	/* monitor 1 asks once and reads its reply in time */
+	check_int_eq(peer_send_msg(mon[1], &req, NULL, 0), 0);
+	check_int_eq(local_drain(s, mon[1], 100, &code, NULL, 0), 1);
+	check_int_eq(code, 0);
+	/* what the kernel holds for it now: STATS without consumer records, 128 bytes each */
+	queued = (unsigned int)queued_bytes(mon[0]) / 128;
+	replies = local_drain(s, mon[0], 100, &code, NULL, 0);
+	check_msg(code == 0 && replies >= queued && replies <= queued + 1 && queued < 2000,
+		  "2000 requests: %u replies in its socket, %u read in all, error %u", queued,
+		  replies, code);
+	/* now monitor 0 asks once more and does not read: dropped at the timeout */
+	check_int_eq(peer_send_msg(mon[0], &req, NULL, 0), 0);
+	check_int_eq(local_drain(s, mon[0], 100, &code, NULL, 0), 1);
+	check_int_eq(code, 0);
+	check_int_eq(peer_send_msg(mon[0], &req, NULL, 0), 0);
+	local_dispatch(s, 600);
+	local_drain(s, mon[0], 100, &code, message, sizeof(message));
+	check_msg(code == DMAPIPE_ERR_PROTOCOL && strstr(message, "did not read"),
+		  "an unread reply: ERROR %u %s", code, message);
+	snprintf(result, sizeof(result), "third refused (too-many-consumers); 2000 unread requests: "
+		 "%u replies in its socket, %u waiting in the producer; then \"%s\"", queued,
+		 replies - queued, message);
+	/* monitor 1 says nothing more: dropped as idle */
+	local_drain(s, mon[1], 1000, &code, message, sizeof(message));
+	check_msg(code == DMAPIPE_ERR_PROTOCOL && strstr(message, "idle"), "an idle monitor: ERROR %u %s",
+		  code, message);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.monitors, 0);
+	close(mon[0]);
+	close(mon[1]);
+	dmapipe_server_free(s);
+	scenario_ok("producer", "3 monitors (max 2), one asking 2000 times without reading", result);
+	printf("   an idle monitor: \"%s\"\n", message);
+}
+
 static void run_local_attacks(void)
 {
 	int fds = test_count_fds();
@@ -1994,6 +2226,9 @@ static void run_local_attacks(void)
 	attack_release_during_stall();
 	check_ratelimit();
 	attack_log_flood();
+	attack_handshake_slots();
+	attack_refused_slots();
+	attack_monitors();
 	check_int_eq(test_count_fds(), fds);
 }
 
@@ -2105,9 +2340,156 @@ static void load_emfile(void)
 	scenario_ok("load", "40 connections against a producer out of fds (RLIMIT_NOFILE)", result);
 }
 
+/*
+ * One attack against a producer child: the honest consumer's clean phase,
+ * then the same with the attackers running. Returns the attacked phase's
+ * producer report; *@check_extra (if set) runs while they still run.
+ */
+struct load_case {
+	const char *what;
+	attacker_func fn;
+	void *arg;
+	uid_t uid;
+	void (*during)(struct producer *p, void *data); /* after the attacked phase, attackers on */
+	void *data;
+};
+
+static void run_load_case(const struct load_case *lc, const struct producer_config *cfg,
+			  struct producer_report *report, struct clean *clean_out)
+{
+	struct producer_report r;
+	struct producer p;
+	struct clean clean;
+	struct meter m;
+	char result[320];
+	pid_t attacker;
+	int status;
+
+	producer_start(&p, cfg);
+	meter_start(&m, p.path, "honest");
+	measure_clean(&p, &m, &clean);
+	attacker = attacker_spawn(lc->fn, p.path, lc->arg, lc->uid);
+	meter_reset(&m);
+	meter_run(&m, PHASE_MS);
+	producer_report(&p, &r);
+	if (lc->during)
+		lc->during(&p, lc->data);
+	status = attacker_stop(attacker);
+	check_msg(WIFSIGNALED(status), "%s: the attacker ended on its own (%#x)", lc->what, status);
+	meter_compare(lc->what, clean.fps, clean.max_gap_ns, &m, result, sizeof(result));
+	meter_finish(&m);
+	producer_stop(&p);
+	if (report)
+		*report = r;
+	if (clean_out)
+		*clean_out = clean;
+	scenario_ok("load", lc->what, result);
+}
+
+/* While the squatters stay: a new consumer of the producer's uid gets in. */
+static void new_consumer_joins(struct producer *p, void *data)
+{
+	struct meter late;
+
+	(void)data;
+	meter_start(&late, p->path, "late");
+	meter_run(&late, 300);
+	check_msg(late.frames > 0, "the late consumer got no frames");
+	meter_finish(&late);
+}
+
+/*
+ * Issue #13, item 4: 40 silent connections of a uid the peer policy
+ * refuses took consumer slots: the honest consumer fell to 37 fps and a
+ * new one of the producer's own uid got too-many-consumers.
+ */
+static void load_refused_squatters(void)
+{
+	struct producer_config cfg = load_config();
+	struct producer_report r;
+	unsigned int n = 40;
+	struct load_case lc = {
+		.what = "40 silent connections of another uid (refused by the peer policy)",
+		.fn = run_silent, .arg = &n, .uid = NOBODY, .during = new_consumer_joins,
+	};
+
+	if (geteuid() != 0) {
+		printf("   (not run: peers of another uid need root)\n");
+		return;
+	}
+	cfg.opts.handshake_timeout_ms = 60000;
+	run_load_case(&lc, &cfg, &r, NULL);
+	printf("   producer: %u handshakes now, %llu dropped, %llu refused\n", r.stats.handshakes,
+	       (unsigned long long)r.stats.handshakes_dropped,
+	       (unsigned long long)r.stats.consumers_refused);
+	check(r.stats.handshakes <= cfg.opts.max_handshakes);
+	check(r.stats.consumers_refused > 0);
+}
+
+struct rss_probe {
+	uint64_t rss_kb;
+};
+
+static void probe_rss(struct producer *p, void *data)
+{
+	((struct rss_probe *)data)->rss_kb = proc_rss_kb(p->pid);
+}
+
+/*
+ * Issue #13, item 5: 200 idle monitors were all accepted and every unread
+ * STATS reply stayed queued (RSS 46 -> 67 MB). Now at most 8, one reply
+ * waiting each: 200 idle monitors and 8 that ask without reading.
+ */
+static void run_monitor_mix(const char *path, void *arg)
+{
+	static unsigned int idle = 200, flood = 8;
+	pid_t a, b;
+
+	(void)arg;
+	a = attacker_spawn(run_idle_monitors, path, &idle, 0);
+	b = attacker_spawn(run_stats_flood, path, &flood, 0);
+	for (;;) {
+		int status;
+		pid_t done = wait(&status);
+
+		if (done == a || done == b)
+			_exit(3);
+	}
+	(void)b;
+}
+
+static void load_monitors(void)
+{
+	struct producer_config cfg = load_config();
+	struct producer_report r;
+	struct rss_probe rss = { 0 };
+	struct load_case lc = {
+		.what = "200 idle monitors and 8 that ask for STATS without reading",
+		.fn = run_monitor_mix, .during = probe_rss, .data = &rss,
+	};
+	struct producer p;
+	uint64_t rss_clean;
+
+	/* the clean RSS of a producer with this config, for the comparison */
+	producer_start(&p, &cfg);
+	usleep(500 * 1000);
+	rss_clean = proc_rss_kb(p.pid);
+	producer_stop(&p);
+	cfg.opts.handshake_timeout_ms = 1000;
+	run_load_case(&lc, &cfg, &r, NULL);
+	printf("   producer: %u monitors now (max %u), RSS %llu kB under attack, %llu kB clean\n",
+	       r.stats.monitors, cfg.opts.max_monitors, (unsigned long long)rss.rss_kb,
+	       (unsigned long long)rss_clean);
+	check(r.stats.monitors <= cfg.opts.max_monitors);
+	check_msg(rss.rss_kb <= rss_clean + rss_clean / 8 + 1024, "RSS %llu kB, %llu kB clean",
+		  (unsigned long long)rss.rss_kb, (unsigned long long)rss_clean);
+}
+
 static void run_load_attacks(void)
 {
 	load_emfile();
+	load_refused_squatters();
+	load_monitors();
 }
 
 int main(int argc, char **argv)

@@ -3,7 +3,8 @@
  * One consumer of a stream, as the producer sees it: the frames decided
  * for it and not yet sent (its policy's queue), its leases and the
  * releases behind a fence, the control messages waiting for room in its
- * socket, and sending all of that without ever blocking.
+ * socket, the STATS reply it wants, and sending all of that without ever
+ * blocking; and ending a connection without freeing it under a loop.
  */
 #include "config.h"
 
@@ -12,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "server-private.h"
 
@@ -26,21 +29,89 @@ static void set_want_out(struct consumer *c, bool want)
 		c->want_out = want;
 }
 
-static int dup_msg_fds(struct dmapipe_msg *msg)
+/* ---- control messages: never dropped, queued while the socket is full ---- */
+
+static void control_from_msg(struct control *ctl, const struct dmapipe_msg *msg)
 {
-	if (msg->type != DMAPIPE_MSG_ADD_BUFFER)
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->type = msg->type;
+	switch (msg->type) {
+	case DMAPIPE_MSG_HELLO:
+		ctl->hello = msg->hello;
+		break;
+	case DMAPIPE_MSG_FORMAT:
+		ctl->format = msg->format;
+		break;
+	case DMAPIPE_MSG_ADD_BUFFER:
+		ctl->add_buffer = msg->add_buffer;
+		break;
+	case DMAPIPE_MSG_REMOVE_BUFFER:
+		ctl->remove_buffer_id = msg->remove_buffer_id;
+		break;
+	case DMAPIPE_MSG_EOS:
+		ctl->eos_last_sequence = msg->eos_last_sequence;
+		break;
+	case DMAPIPE_MSG_ERROR:
+		ctl->error = msg->error;
+		break;
+	default:
+		break;
+	}
+}
+
+static void control_to_msg(const struct control *ctl, struct dmapipe_msg *msg)
+{
+	msg->type = ctl->type;
+	switch (ctl->type) {
+	case DMAPIPE_MSG_HELLO:
+		msg->hello = ctl->hello;
+		break;
+	case DMAPIPE_MSG_FORMAT:
+		msg->format = ctl->format;
+		break;
+	case DMAPIPE_MSG_ADD_BUFFER:
+		msg->add_buffer = ctl->add_buffer;
+		break;
+	case DMAPIPE_MSG_REMOVE_BUFFER:
+		msg->remove_buffer_id = ctl->remove_buffer_id;
+		break;
+	case DMAPIPE_MSG_EOS:
+		msg->eos_last_sequence = ctl->eos_last_sequence;
+		break;
+	case DMAPIPE_MSG_ERROR:
+		msg->error = ctl->error;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Closes the fds a queued control message owns (our own duplicates). */
+static void control_close_fds(struct control *ctl)
+{
+	if (ctl->type != DMAPIPE_MSG_ADD_BUFFER)
+		return;
+	for (uint32_t i = 0; i < ctl->add_buffer.layout.n_objects; i++) {
+		dmapipe_close(ctl->add_buffer.layout.objects[i].fd);
+		ctl->add_buffer.layout.objects[i].fd = -1;
+	}
+}
+
+static int dup_control_fds(struct control *ctl)
+{
+	if (ctl->type != DMAPIPE_MSG_ADD_BUFFER)
 		return 0;
-	for (uint32_t i = 0; i < msg->add_buffer.layout.n_objects; i++) {
-		int fd = fcntl(msg->add_buffer.layout.objects[i].fd, F_DUPFD_CLOEXEC, 3);
+	for (uint32_t i = 0; i < ctl->add_buffer.layout.n_objects; i++) {
+		int fd = fcntl(ctl->add_buffer.layout.objects[i].fd, F_DUPFD_CLOEXEC, 3);
 
 		if (fd < 0) {
 			int err = -errno;
 
 			for (uint32_t j = 0; j < i; j++)
-				dmapipe_close(msg->add_buffer.layout.objects[j].fd);
+				dmapipe_close(ctl->add_buffer.layout.objects[j].fd);
 			return err;
 		}
-		msg->add_buffer.layout.objects[i].fd = fd;
+		ctl->add_buffer.layout.objects[i].fd = fd;
 	}
 	return 0;
 }
@@ -73,8 +144,8 @@ bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg)
 		}
 	}
 	slot = &c->control[(c->control_head + c->n_control) % MAX_CONTROL_QUEUE];
-	slot->msg = *msg;
-	if (dup_msg_fds(&slot->msg) < 0) {
+	control_from_msg(slot, msg);
+	if (dup_control_fds(slot) < 0) {
 		consumer_close(c, DMAPIPE_ERR_INTERNAL, "cannot duplicate buffer fds");
 		return false;
 	}
@@ -82,6 +153,8 @@ bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg)
 	set_want_out(c, true);
 	return true;
 }
+
+/* ---- who holds a buffer ---------------------------------------------------- */
 
 bool server_buffer_in_use(const struct dmapipe_server *server, const struct dmapipe_buffer *b)
 {
@@ -138,6 +211,52 @@ bool server_fence_signalled(int fence)
 	return fence < 0 || (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLERR)));
 }
 
+/* ---- sending --------------------------------------------------------------- */
+
+/* Bytes we sent on @c's socket that its peer has not read yet. */
+static int unread_bytes(const struct consumer *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
+bool consumer_send_stats(struct consumer *c)
+{
+	struct dmapipe_server *server = c->server;
+	struct dmapipe_msg *msg;
+	bool nothing_unread;
+	int n, ret;
+
+	/* behind queued control messages, in order: flush sends it after them */
+	if (!c->stats_wanted || c->state != STATE_STREAMING || c->n_control > 0)
+		return true;
+	msg = calloc(1, sizeof(*msg));
+	if (!msg) {
+		consumer_close(c, DMAPIPE_ERR_INTERNAL, "out of memory");
+		return false;
+	}
+	nothing_unread = c->role == DMAPIPE_ROLE_MONITOR && unread_bytes(c) == 0;
+	msg->type = DMAPIPE_MSG_STATS;
+	dmapipe_server_get_stats(server, &msg->stats.server);
+	n = dmapipe_server_get_consumer_stats(server, msg->stats.consumers, DMAPIPE_PROTO_MAX_STATS);
+	msg->stats.n_consumers = (uint32_t)MIN(n, DMAPIPE_PROTO_MAX_STATS);
+	ret = dmapipe_send_msg(c->fd, msg);
+	free(msg);
+	if (ret == -EAGAIN) {
+		set_want_out(c, true);
+		return true;
+	}
+	if (ret < 0) {
+		consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
+		return false;
+	}
+	c->stats_wanted = false;
+	if (c->role == DMAPIPE_ROLE_MONITOR && (nothing_unread || !c->unread_since_ns))
+		c->unread_since_ns = dmapipe_now_ns();
+	return true;
+}
+
 bool consumer_flush(struct consumer *c)
 {
 	int ret;
@@ -147,19 +266,27 @@ bool consumer_flush(struct consumer *c)
 
 	while (c->n_control > 0) {
 		struct control *ctl = &c->control[c->control_head];
+		struct dmapipe_msg msg;
 
-		ret = dmapipe_send_msg(c->fd, &ctl->msg);
+		control_to_msg(ctl, &msg);
+		ret = dmapipe_send_msg(c->fd, &msg);
 		if (ret == -EAGAIN) {
 			set_want_out(c, true);
 			return true;
 		}
-		dmapipe_msg_close_fds(&ctl->msg);
+		control_close_fds(ctl);
 		if (ret < 0) {
 			consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
 			return false;
 		}
 		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
 		c->n_control--;
+	}
+	if (c->stats_wanted) {
+		if (!consumer_send_stats(c))
+			return false;
+		if (c->stats_wanted)
+			return true; /* no room: EPOLLOUT is armed */
 	}
 
 	while (c->n_pending > 0 && c->n_leases < c->max_in_flight) {
@@ -220,6 +347,8 @@ bool consumer_flush(struct consumer *c)
 	return true;
 }
 
+/* ---- the end of a connection ------------------------------------------------ */
+
 static void send_error(struct consumer *c, enum dmapipe_error_code code, const char *why)
 {
 	struct dmapipe_msg msg;
@@ -243,6 +372,17 @@ static void consumer_unlink(struct dmapipe_server *server, struct consumer *c)
 	}
 }
 
+/* Takes @c out of the counts its state and role put it in. */
+static void consumer_uncount(struct dmapipe_server *server, struct consumer *c)
+{
+	if (c->state == STATE_HANDSHAKE)
+		server->n_handshakes--;
+	else if (c->role == DMAPIPE_ROLE_MONITOR)
+		server->n_monitors--;
+	else
+		server->n_consumers--;
+}
+
 void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char *why)
 {
 	struct dmapipe_server *server = c->server;
@@ -261,8 +401,7 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 		log_info_ratelimited("consumer %u (%s, pid %d) disconnected: %s", c->id,
 				     c->name[0] ? c->name : "?", (int)c->cred.pid, why);
 	}
-	if (c->role != DMAPIPE_ROLE_MONITOR)
-		server->n_consumers--;
+	consumer_uncount(server, c);
 	c->state = STATE_CLOSING;
 
 	while (c->n_pending > 0)
@@ -279,7 +418,7 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 		server_drop_ref(server, f->buffer);
 	}
 	while (c->n_control > 0) {
-		dmapipe_msg_close_fds(&c->control[c->control_head].msg);
+		control_close_fds(&c->control[c->control_head]);
 		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
 		c->n_control--;
 	}
@@ -303,6 +442,8 @@ void server_reap(struct dmapipe_server *server)
 		free(c);
 	}
 }
+
+/* ---- the start of a stream, broadcasts, releases ---------------------------- */
 
 bool consumer_start(struct consumer *c)
 {

@@ -57,9 +57,21 @@ struct fenced {
 	int fence;
 };
 
-/* A control message that could not be sent yet; owns dup'ed fds. */
+/*
+ * A control message that could not be sent yet; owns dup'ed fds. STATS
+ * never waits here (a connection has at most one reply waiting, see
+ * consumer.stats_wanted), so the entry is small.
+ */
 struct control {
-	struct dmapipe_msg msg;
+	enum dmapipe_msg_type type;
+	union {
+		struct dmapipe_msg_hello hello;
+		struct dmapipe_format format;
+		struct dmapipe_msg_add_buffer add_buffer;
+		uint32_t remove_buffer_id;
+		uint64_t eos_last_sequence;
+		struct dmapipe_msg_error error;
+	};
 };
 
 /*
@@ -89,6 +101,15 @@ struct consumer {
 	 * so the refusal reaches the peer instead of a connection reset */
 	enum dmapipe_error_code refuse_code;
 	const char *refuse_why;
+
+	/*
+	 * STATS: at most one reply waits in this process (a newer request
+	 * only keeps it wanted; it is built when it goes). Monitors: when the
+	 * last request came, and since when a reply sent is unread.
+	 */
+	bool stats_wanted;
+	uint64_t active_ns;
+	uint64_t unread_since_ns;
 
 	struct pending pending[MAX_QUEUE_CAP];
 	unsigned int pending_head, n_pending;
@@ -131,7 +152,9 @@ struct dmapipe_server {
 	struct consumer *consumers;
 	struct consumer *closed; /* to free in server_reap() */
 	uint32_t next_consumer_id;
-	unsigned int n_consumers; /* streaming consumers and handshakes, not monitors */
+	unsigned int n_consumers;  /* streaming consumers */
+	unsigned int n_handshakes; /* connections before (or refused at) their HELLO */
+	unsigned int n_monitors;   /* streaming monitors */
 
 	bool have_format;
 	struct dmapipe_format format;
@@ -164,8 +187,9 @@ struct dmapipe_server {
 bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg);
 
 /*
- * Sends as much as policy and socket allow: queued control messages, then
- * frames. Returns false if the connection was closed.
+ * Sends as much as policy and socket allow: queued control messages, a
+ * STATS reply wanted, then frames. Returns false if the connection was
+ * closed.
  */
 bool consumer_flush(struct consumer *c);
 
@@ -197,6 +221,9 @@ void consumer_drop_oldest(struct consumer *c);
  * Returns false if the connection was closed.
  */
 bool consumer_release_lease(struct consumer *c, uint32_t buffer_id, uint64_t sequence, int fence);
+
+/* Builds and sends the STATS reply a connection wants, if it can go now. False if closed. */
+bool consumer_send_stats(struct consumer *c);
 
 /* Sends @msg to every streaming consumer (never to monitors). */
 void server_broadcast_control(struct dmapipe_server *server, const struct dmapipe_msg *msg);

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "server-private.h"
 
@@ -47,6 +49,8 @@ DMAPIPE_EXPORT void dmapipe_server_options_init(struct dmapipe_server_options *o
 	o->max_buffers = 32;
 	o->handshake_timeout_ms = 5000;
 	o->busy_poll_us = 30;
+	o->max_handshakes = 16;
+	o->max_monitors = 8;
 }
 
 static int epoll_add(int epfd, int fd, uint32_t events, void *ptr)
@@ -88,6 +92,10 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 		server->opts.max_buffers = server->opts.max_buffers ? MAX_SLOTS : 32;
 	if (server->opts.max_consumers == 0)
 		server->opts.max_consumers = 32;
+	if (server->opts.max_handshakes == 0)
+		server->opts.max_handshakes = 16;
+	if (server->opts.max_monitors == 0)
+		server->opts.max_monitors = 8;
 
 	server->path = strdup(server->opts.path);
 	base = strrchr(server->opts.path, '/');
@@ -142,6 +150,14 @@ err:
 
 /* ---- what consumers send: handshake, releases, stats requests ------------ */
 
+/* Refuses a peer at its HELLO: counted, answered with ERROR @code, closed. */
+static bool refuse(struct consumer *c, enum dmapipe_error_code code, const char *why)
+{
+	c->server->stats.consumers_refused++;
+	consumer_close(c, code, why);
+	return false;
+}
+
 /* Returns false if the connection was closed. */
 static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 {
@@ -153,37 +169,41 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 
 		snprintf(why, sizeof(why), "peer speaks protocol %u..%u, this producer speaks %u",
 			 h->min_version, h->version, DMAPIPE_PROTO_VERSION);
-		server->stats.consumers_refused++;
-		consumer_close(c, DMAPIPE_ERR_VERSION, why);
-		return false;
+		return refuse(c, DMAPIPE_ERR_VERSION, why);
 	}
-	if (h->role != DMAPIPE_ROLE_CONSUMER && h->role != DMAPIPE_ROLE_MONITOR) {
-		server->stats.consumers_refused++;
-		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "only consumers and monitors connect to a producer");
-		return false;
-	}
+	if (h->role != DMAPIPE_ROLE_CONSUMER && h->role != DMAPIPE_ROLE_MONITOR)
+		return refuse(c, DMAPIPE_ERR_PROTOCOL, "only consumers and monitors connect to a producer");
 	c->role = h->role;
 	dmapipe_strlcpy(c->name, h->name, sizeof(c->name));
 	c->features = h->features & DMAPIPE_FEATURES_ALL;
 	if (h->role == DMAPIPE_ROLE_CONSUMER && !(c->features & DMAPIPE_FEATURE_MEMFD) &&
-	    server_mem_kind(server) == DMAPIPE_MEM_MEMFD) {
-		server->stats.consumers_refused++;
-		consumer_close(c, DMAPIPE_ERR_STRICT,
-			       "consumer takes only dma-bufs and this stream's buffers are memfds");
-		return false;
-	}
+	    server_mem_kind(server) == DMAPIPE_MEM_MEMFD)
+		return refuse(c, DMAPIPE_ERR_STRICT,
+			      "consumer takes only dma-bufs and this stream's buffers are memfds");
 	if (c->role == DMAPIPE_ROLE_MONITOR) {
-		/* monitors do not count against max_consumers */
-		server->n_consumers--;
+		if (server->n_monitors >= server->opts.max_monitors)
+			return refuse(c, DMAPIPE_ERR_TOO_MANY, "the producer has its maximum of monitors");
 	} else {
+		if (server->n_consumers >= server->opts.max_consumers)
+			return refuse(c, DMAPIPE_ERR_TOO_MANY, "the producer has its maximum of consumers");
 		c->policy = h->policy;
 		if (c->policy < DMAPIPE_POLICY_LATEST || c->policy > DMAPIPE_POLICY_BLOCK)
 			c->policy = DMAPIPE_POLICY_LATEST;
 		c->queue_depth = c->policy == DMAPIPE_POLICY_LATEST ? 1 :
 			MAX(1u, MIN(h->queue_depth, server->opts.max_queue_depth));
 		c->max_in_flight = MAX(1u, MIN(h->max_in_flight, server->opts.max_in_flight));
+	}
+
+	/* from here on it counts as what it is, no longer as a handshake */
+	server->n_handshakes--;
+	if (c->role == DMAPIPE_ROLE_MONITOR) {
+		server->n_monitors++;
+		c->active_ns = dmapipe_now_ns();
+	} else {
+		server->n_consumers++;
 		server->stats.consumers_total++;
 	}
+	c->state = STATE_STREAMING;
 
 	memset(&reply, 0, sizeof(reply));
 	reply.type = DMAPIPE_MSG_HELLO;
@@ -196,7 +216,6 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 	reply.hello.max_in_flight = c->max_in_flight;
 	reply.hello.lease_timeout_ms = server->opts.lease_timeout_ms;
 	dmapipe_strlcpy(reply.hello.name, server->stream_name, sizeof(reply.hello.name));
-	c->state = STATE_STREAMING;
 	if (!consumer_send_control(c, &reply))
 		return false;
 	if (c->role == DMAPIPE_ROLE_CONSUMER) {
@@ -227,25 +246,16 @@ static bool handle_releases(struct consumer *c, const struct dmapipe_msg_release
 	return true;
 }
 
-/* Returns false if the connection was closed. */
-static bool send_stats(struct consumer *c)
+/*
+ * A STATS_REQUEST: at most one reply waits for a connection (a request
+ * while one waits only keeps it wanted; it is built when it goes).
+ * Returns false if the connection was closed.
+ */
+static bool handle_stats_request(struct consumer *c)
 {
-	struct dmapipe_server *server = c->server;
-	struct dmapipe_msg *msg = calloc(1, sizeof(*msg));
-	bool ok;
-	int n;
-
-	if (!msg) {
-		consumer_close(c, DMAPIPE_ERR_INTERNAL, "out of memory");
-		return false;
-	}
-	msg->type = DMAPIPE_MSG_STATS;
-	dmapipe_server_get_stats(server, &msg->stats.server);
-	n = dmapipe_server_get_consumer_stats(server, msg->stats.consumers, DMAPIPE_PROTO_MAX_STATS);
-	msg->stats.n_consumers = (uint32_t)MIN(n, DMAPIPE_PROTO_MAX_STATS);
-	ok = consumer_send_control(c, msg);
-	free(msg);
-	return ok;
+	c->stats_wanted = true;
+	c->active_ns = dmapipe_now_ns();
+	return consumer_send_stats(c);
 }
 
 /* Returns false if the consumer was closed. */
@@ -280,7 +290,7 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 	case DMAPIPE_MSG_STATS_REQUEST:
 		if (!(c->features & DMAPIPE_FEATURE_STATS))
 			break;
-		return send_stats(c);
+		return handle_stats_request(c);
 	case DMAPIPE_MSG_ERROR: {
 		char name[DMAPIPE_ERROR_NAME_LEN];
 
@@ -346,6 +356,46 @@ static void consumer_readable(struct consumer *c)
 
 /* ---- accepting connections ----------------------------------------------- */
 
+/* Bytes the peer sent on @c's socket that we have not read yet. */
+static int pending_bytes(const struct consumer *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, SIOCINQ, &n) == 0 ? n : 0;
+}
+
+/*
+ * The handshake slots are full. Connections whose HELLO has come are
+ * answered first (so that a flood of new connections cannot push out an
+ * honest peer that said HELLO at once); if that frees no slot, the
+ * connection that has waited longest in silence (or for its refusal to
+ * be read) makes room for the new one.
+ */
+static void make_handshake_room(struct dmapipe_server *server)
+{
+	struct consumer *c, *next, *oldest = NULL;
+
+	for (c = server->consumers; c; c = next) {
+		next = c->next;
+		if (c->state == STATE_HANDSHAKE && pending_bytes(c) > 0)
+			consumer_readable(c);
+	}
+	if (server->n_handshakes < server->opts.max_handshakes)
+		return;
+	/* newest first: the last one in handshake is the oldest */
+	for (c = server->consumers; c; c = c->next)
+		if (c->state == STATE_HANDSHAKE)
+			oldest = c;
+	if (!oldest)
+		return;
+	server->stats.handshakes_dropped++;
+	if (!oldest->refuse_code)
+		server->stats.consumers_refused++;
+	consumer_close(oldest, oldest->refuse_code ? oldest->refuse_code : DMAPIPE_ERR_TOO_MANY,
+		       oldest->refuse_code ? oldest->refuse_why :
+		       "too many connections in their handshake: the oldest is dropped");
+}
+
 static void listen_watch(struct dmapipe_server *server, bool watch)
 {
 	struct epoll_event ev = { .events = watch ? EPOLLIN : 0, .data.ptr = &tag_listen };
@@ -400,6 +450,8 @@ static void accept_consumers(struct dmapipe_server *server)
 			return;
 		}
 		server->accept_backoff_ms = 0;
+		if (server->n_handshakes >= server->opts.max_handshakes)
+			make_handshake_room(server);
 		c = calloc(1, sizeof(*c));
 		if (!c) {
 			dmapipe_close_deferred(fd); /* the peer may have sent fds already */
@@ -412,27 +464,76 @@ static void accept_consumers(struct dmapipe_server *server)
 		c->state = STATE_HANDSHAKE;
 		c->next = server->consumers;
 		server->consumers = c;
-		server->n_consumers++;
+		server->n_handshakes++;
 
 		if (epoll_add(server->epoll_fd, fd, EPOLLIN, c) < 0) {
 			consumer_close(c, DMAPIPE_ERR_INTERNAL, "epoll");
 			continue;
 		}
+		/* A refused peer waits for its HELLO like any other, counted
+		 * among the handshakes, never among the consumers. */
 		ret = dmapipe_peer_check(fd, server->opts.peer_policy, server->opts.allowed_uid,
 					 server->opts.allowed_gid, &c->cred, &why);
 		if (ret < 0) {
 			server->stats.consumers_refused++;
 			c->refuse_code = DMAPIPE_ERR_PERMISSION;
 			c->refuse_why = why;
-		} else if (server->n_consumers > server->opts.max_consumers) {
-			server->stats.consumers_refused++;
-			c->refuse_code = DMAPIPE_ERR_TOO_MANY;
-			c->refuse_why = "the producer has its maximum of consumers";
 		}
 	}
 }
 
 /* ---- timers -------------------------------------------------------------- */
+
+/* Bytes we sent on @c's socket that its peer has not read yet. */
+static int unread_bytes(const struct consumer *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
+/*
+ * A monitor asks and goes: one that has not read a STATS reply within
+ * the handshake timeout, or has sent nothing for that long, is dropped.
+ * Returns false if it was.
+ */
+static bool check_monitor(struct consumer *c, uint64_t now, uint64_t limit_ns)
+{
+	char why[96];
+
+	if (!limit_ns)
+		return true;
+	if (c->unread_since_ns && unread_bytes(c) == 0)
+		c->unread_since_ns = 0;
+	if (c->unread_since_ns && now - c->unread_since_ns >= limit_ns) {
+		snprintf(why, sizeof(why), "monitor did not read its STATS reply within %u ms",
+			 c->server->opts.handshake_timeout_ms);
+		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
+		return false;
+	}
+	if (!c->unread_since_ns && !c->stats_wanted && now - c->active_ns >= limit_ns) {
+		snprintf(why, sizeof(why), "monitor idle for %u ms", c->server->opts.handshake_timeout_ms);
+		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
+		return false;
+	}
+	return true;
+}
+
+/* Fenced releases whose fence signalled give their buffer back. */
+static void reap_fences(struct consumer *c)
+{
+	for (unsigned int i = 0; i < c->n_fenced;) {
+		if (server_fence_signalled(c->fenced[i].fence)) {
+			struct dmapipe_buffer *b = c->fenced[i].buffer;
+
+			dmapipe_close(c->fenced[i].fence);
+			c->fenced[i] = c->fenced[--c->n_fenced];
+			server_drop_ref(c->server, b);
+		} else {
+			i++;
+		}
+	}
+}
 
 static bool lease_expired(const struct consumer *c, uint64_t now, uint64_t lease_ns)
 {
@@ -457,6 +558,7 @@ static void check_deadlines(struct dmapipe_server *server)
 
 		if (c->state == STATE_HANDSHAKE) {
 			if (hs_ns && now - c->connected_ns >= hs_ns) {
+				server->stats.handshakes_dropped++;
 				if (!c->refuse_code)
 					server->stats.consumers_refused++;
 				consumer_close(c, c->refuse_code ? c->refuse_code : DMAPIPE_ERR_PROTOCOL,
@@ -467,17 +569,12 @@ static void check_deadlines(struct dmapipe_server *server)
 		}
 		if (c->state != STATE_STREAMING)
 			continue;
-		for (unsigned int i = 0; i < c->n_fenced;) {
-			if (server_fence_signalled(c->fenced[i].fence)) {
-				struct dmapipe_buffer *b = c->fenced[i].buffer;
-
-				dmapipe_close(c->fenced[i].fence);
-				c->fenced[i] = c->fenced[--c->n_fenced];
-				server_drop_ref(server, b);
-			} else {
-				i++;
-			}
+		if (c->role == DMAPIPE_ROLE_MONITOR) {
+			if (check_monitor(c, now, hs_ns))
+				consumer_flush(c);
+			continue;
 		}
+		reap_fences(c);
 		if (lease_ns && lease_expired(c, now, lease_ns)) {
 			/*
 			 * Releases that came while this process was busy (a
@@ -514,6 +611,9 @@ void server_update_timer(struct dmapipe_server *server)
 	for (struct consumer *c = server->consumers; c; c = c->next) {
 		if (c->state == STATE_HANDSHAKE && hs_ns)
 			deadline = MIN(deadline, c->connected_ns + hs_ns);
+		if (c->role == DMAPIPE_ROLE_MONITOR && c->state == STATE_STREAMING && hs_ns)
+			deadline = MIN(deadline, (c->unread_since_ns ? c->unread_since_ns :
+						  c->active_ns) + hs_ns);
 		if (lease_ns)
 			for (unsigned int i = 0; i < c->n_leases; i++)
 				deadline = MIN(deadline, c->leases[i].sent_ns + lease_ns);
@@ -737,6 +837,8 @@ DMAPIPE_EXPORT void dmapipe_server_get_stats(const struct dmapipe_server *server
 	stats->bytes_copied = copies.bytes - server->copies_at_start.bytes;
 	stats->frames_copied = copies.frames - server->copies_at_start.frames;
 	stats->consumers = streaming_consumers(server);
+	stats->handshakes = server->n_handshakes;
+	stats->monitors = server->n_monitors;
 	for (unsigned int i = 0; i < server->n_slots; i++)
 		if (server->slots[i].buffer)
 			buffers++;

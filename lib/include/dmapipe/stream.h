@@ -127,6 +127,15 @@ struct dmapipe_server_options {
 	 * poll; default 30
 	 */
 	uint32_t busy_poll_us;
+	/**
+	 * connections that have not finished their handshake yet (peers the
+	 * peer policy refuses included, until they are answered); a new one
+	 * over the limit drops the oldest. They never count against
+	 * max_consumers. Default 16.
+	 */
+	uint32_t max_handshakes;
+	/** monitor connections (dmapipe_query_stats(), `dmapipe stats`); default 8 */
+	uint32_t max_monitors;
 };
 
 /** Sets @options to the defaults, size included. Since 0.1. */
@@ -350,9 +359,13 @@ struct dmapipe_server_stats {
 	 * Not on the wire: dmapipe_server_get_stats() fills them,
 	 * dmapipe_query_stats() leaves them 0.
 	 */
+	/** connections dropped before their handshake: over max_handshakes or silent too long */
+	uint64_t handshakes_dropped;
 	/** accept() failures for want of fds or memory (the server then backs off) */
 	uint64_t accept_failures;
-	uint64_t reserved[7];       /**< zero */
+	uint32_t handshakes;        /**< connections in their handshake now */
+	uint32_t monitors;          /**< monitor connections now */
+	uint64_t reserved[5];       /**< zero */
 };
 
 /** Fills @stats with the stream's counters as they are now. Since 0.1. */
