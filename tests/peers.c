@@ -554,6 +554,9 @@ static void hold_connections(const char *path, unsigned int n, int (*start)(cons
 		fds[i] = -1;
 	for (;;) {
 		uint64_t now = dmapipe_now_ns();
+		/* a hundred a second: the connections come over time, as a
+		 * botched or hostile client's do, and hold different frames */
+		unsigned int opened = 0;
 
 		for (unsigned int i = 0; i < n; i++) {
 			if (fds[i] >= 0 && peer_gone(fds[i])) {
@@ -562,8 +565,10 @@ static void hold_connections(const char *path, unsigned int n, int (*start)(cons
 				dropped[i] = now;
 			}
 			/* back again a little later, as a persistent attacker would */
-			if (fds[i] < 0 && now - dropped[i] >= PEER_RETRY_NS)
+			if (fds[i] < 0 && now - dropped[i] >= PEER_RETRY_NS && opened < 2) {
 				fds[i] = start(path);
+				opened++;
+			}
 		}
 		usleep(20 * 1000);
 	}
@@ -658,6 +663,7 @@ struct hoarder {
 	unsigned int n;
 	struct dmapipe_msg_frame held[16];
 	uint64_t first_ns; /* when the oldest lease it holds came */
+	uint64_t dropped_ns;
 };
 
 static void hoarder_release_all(struct hoarder *h)
@@ -708,7 +714,8 @@ void run_hoard(const char *path, void *arg)
 
 		for (unsigned int i = 0; i < cfg->consumers; i++) {
 			/* staggered, so that each holds other frames than the rest */
-			if (h[i].fd < 0 && now - start >= hold_ns * i / cfg->consumers) {
+			if (h[i].fd < 0 && now - start >= hold_ns * i / cfg->consumers &&
+			    now - h[i].dropped_ns >= PEER_RETRY_NS) {
 				h[i].fd = start_consumer(path);
 				h[i].n = 0;
 			}
@@ -717,9 +724,10 @@ void run_hoard(const char *path, void *arg)
 			if (!hoarder_read(&h[i])) {
 				close(h[i].fd);
 				h[i].fd = -1;
+				h[i].dropped_ns = now;
 				continue;
 			}
-			if (h[i].n > 0 && now - h[i].first_ns >= hold_ns)
+			if (h[i].n > 0 && dmapipe_now_ns() - h[i].first_ns >= hold_ns)
 				hoarder_release_all(&h[i]);
 		}
 		usleep(2000);

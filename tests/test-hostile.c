@@ -41,10 +41,11 @@
 #include "testlib.h"
 
 #define NOBODY 65534
-#define SERVER_BUFFERS 4
 #define LEASE_TIMEOUT_MS 2000
 #define HANDSHAKE_TIMEOUT_MS 500
 #define MAX_CONSUMERS 6
+/* every consumer's 2 leases within the lease budget, plus the producer's 2 */
+#define SERVER_BUFFERS (MAX_CONSUMERS * 2 + 2)
 #define WAIT_MS 5000
 
 static const struct dmapipe_format fmt = {
@@ -2218,6 +2219,279 @@ static void attack_monitors(void)
 	printf("   an idle monitor: \"%s\"\n", message);
 }
 
+/* A raw consumer asking for @in_flight with @policy: its fd and the producer's answer. */
+static int local_consumer(struct dmapipe_server *s, const char *path, uint32_t policy,
+			  uint32_t in_flight, struct dmapipe_msg *reply)
+{
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, DMAPIPE_PROTO_VERSION, 1);
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+	int fd = peer_connect(path, SOCK_SEQPACKET, true);
+
+	check(fd >= 0);
+	m.hello.policy = policy;
+	m.hello.queue_depth = 2;
+	m.hello.max_in_flight = in_flight;
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
+	for (;;) {
+		const char *why = NULL;
+		int ret;
+
+		check(dmapipe_server_dispatch(s, 2) >= 0);
+		ret = dmapipe_recv_msg(fd, reply, NULL, &why);
+		if (ret == 0 && (reply->type == DMAPIPE_MSG_HELLO || reply->type == DMAPIPE_MSG_ERROR))
+			return fd;
+		if (ret == 0)
+			dmapipe_msg_close_fds(reply);
+		check_msg(test_now_ms() < deadline, "no answer to HELLO");
+	}
+}
+
+/*
+ * Issue #13, item 3: the lease budget. The in-flight limits the producer
+ * grants (block consumers aside) add up to at most max_buffers less the 2
+ * it keeps for itself; a newcomer gets what is left or is refused.
+ */
+static void attack_lease_budget(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server *s;
+	struct dmapipe_msg m;
+	char result[320];
+	int fd[5];
+
+	dmapipe_server_options_init(&o);
+	o.max_buffers = 8;
+	o.max_in_flight = 64;
+	s = local_server(&o, 4);
+	fd[0] = local_consumer(s, o.path, DMAPIPE_POLICY_LATEST, 4, &m);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	check_int_eq(m.hello.max_in_flight, 4);
+	fd[1] = local_consumer(s, o.path, DMAPIPE_POLICY_QUEUE, 4, &m);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	check_int_eq(m.hello.max_in_flight, 2); /* what was left of 6 */
+	fd[2] = local_consumer(s, o.path, DMAPIPE_POLICY_LATEST, 1, &m);
+	check_int_eq(m.type, DMAPIPE_MSG_ERROR);
+	check_int_eq(m.error.code, DMAPIPE_ERR_TOO_MANY);
+	check_msg(strstr(m.error.message, "budget"), "refusal: %s", m.error.message);
+	snprintf(result, sizeof(result), "granted 4, then 2 (of 6), then refused: \"%s\"",
+		 m.error.message);
+	/* a block consumer asked to be waited for: not counted */
+	fd[3] = local_consumer(s, o.path, DMAPIPE_POLICY_BLOCK, 4, &m);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	check_int_eq(m.hello.max_in_flight, 4);
+	/* one leaves: its leases are free for the next */
+	close(fd[0]);
+	local_dispatch(s, 20);
+	fd[4] = local_consumer(s, o.path, DMAPIPE_POLICY_LATEST, 8, &m);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	check_int_eq(m.hello.max_in_flight, 4);
+	for (int i = 1; i < 5; i++)
+		close(fd[i]);
+	dmapipe_server_free(s);
+
+	/* no small cap of its own: a consumer may hold what the budget allows */
+	dmapipe_server_options_init(&o);
+	o.max_buffers = 200;
+	o.max_in_flight = 256;
+	s = local_server(&o, 4);
+	fd[0] = local_consumer(s, o.path, DMAPIPE_POLICY_LATEST, 150, &m);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	check_int_eq(m.hello.max_in_flight, 150);
+	close(fd[0]);
+	dmapipe_server_free(s);
+	scenario_ok("producer", "consumers asking 4, 4, 1 in flight of max_buffers 8", result);
+	printf("   a block consumer was granted 4 beside them; with max_buffers 200, one asking 150 got 150\n");
+}
+
+/* Reads FRAMEs on a raw consumer, dispatching @s, for @ms: how many came. */
+static unsigned int local_frames(struct dmapipe_server *s, int fd, unsigned int ms,
+				 struct dmapipe_msg_frame *last)
+{
+	uint64_t end = test_now_ms() + ms;
+	unsigned int n = 0;
+
+	while (test_now_ms() < end) {
+		struct dmapipe_msg m;
+		const char *why = NULL;
+		int ret = dmapipe_recv_msg(fd, &m, NULL, &why);
+
+		if (ret == -EAGAIN) {
+			check(dmapipe_server_dispatch(s, 2) >= 0);
+			continue;
+		}
+		check_msg(ret == 0, "receive: %s", strerror(-ret));
+		check_msg(m.type != DMAPIPE_MSG_ERROR, "ERROR %u: %s", m.error.code, m.error.message);
+		if (m.type == DMAPIPE_MSG_FRAME) {
+			dmapipe_close(m.frame.meta.acquire_fence);
+			if (last)
+				*last = m.frame;
+			n++;
+			continue;
+		}
+		dmapipe_msg_close_fds(&m);
+	}
+	return n;
+}
+
+/* Queues one frame of the local server's pool (the test pattern). */
+static void local_queue(struct dmapipe_server *s, uint64_t sequence)
+{
+	struct dmapipe_buffer *b = dmapipe_server_dequeue(s);
+	struct dmapipe_frame_meta meta;
+
+	check_msg(b, "dequeue: %s", strerror(errno));
+	dmapipe_frame_meta_init(&meta);
+	meta.sequence = sequence;
+	check(dmapipe_server_queue(s, b, &meta) >= 0);
+}
+
+/*
+ * A release behind a fence that has not signalled still pins its buffer:
+ * it counts against the consumer's in-flight limit (it had a budget of
+ * 16 of its own).
+ */
+static void attack_fenced_in_flight(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_msg_frame f[2];
+	struct dmapipe_server *s;
+	struct test_fence fence;
+	struct dmapipe_msg m;
+	const char *why = NULL;
+	unsigned int after;
+	int fd;
+
+	if (test_fence_new(&fence, &why) < 0) {
+		printf("   (not run: a fence that does not signal by itself needs %s)\n", why);
+		return;
+	}
+	dmapipe_server_options_init(&o);
+	s = local_server(&o, 8);
+	fd = local_consumer(s, o.path, DMAPIPE_POLICY_QUEUE, 2, &m);
+	check_int_eq(m.hello.max_in_flight, 2);
+	for (uint64_t i = 0; i < 2; i++)
+		local_queue(s, i);
+	check_int_eq(local_frames(s, fd, 50, &f[1]), 2);
+	f[0] = f[1];
+	f[0].meta.sequence = 0;
+	f[0].buffer_id = f[1].buffer_id == 0 ? 1 : 0;
+	/* frame 0 back behind a fence that has not signalled */
+	m = peer_release(f[0].buffer_id, 0, fence.fd);
+	check_int_eq(peer_send_msg(fd, &m, &fence.fd, 1), 0);
+	local_queue(s, 2);
+	after = local_frames(s, fd, 200, NULL);
+	check_msg(after == 0, "%u frames beyond 1 lease + 1 fenced release of 2 in flight", after);
+	check_int_eq(test_fence_signal(&fence), 0);
+	check_int_eq(local_frames(s, fd, 200, NULL), 1);
+	test_fence_finish(&fence);
+	close(fd);
+	dmapipe_server_free(s);
+	scenario_ok("producer", "a release behind an unsignalled fence, 2 in flight",
+		    "no third frame until the fence signalled");
+}
+
+/*
+ * The safety net under the budget: when the pool cannot grow, the
+ * consumer holding the oldest lease is cut off (lease-revoked), never a
+ * block one. Here the application holds more than the 2 buffers kept
+ * for it, which the budget cannot foresee.
+ */
+static void attack_revoke_oldest(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server_stats st;
+	struct dmapipe_buffer *held[3];
+	struct dmapipe_server *s;
+	struct dmapipe_msg m;
+	char message[DMAPIPE_PROTO_ERROR_LEN], result[320];
+	uint32_t code;
+	int hoarder, honest;
+
+	dmapipe_server_options_init(&o);
+	o.max_buffers = 4;
+	s = local_server(&o, 4);
+	hoarder = local_consumer(s, o.path, DMAPIPE_POLICY_LATEST, 2, &m);
+	check_int_eq(m.hello.max_in_flight, 2);
+	local_queue(s, 0);
+	local_queue(s, 1);
+	check_int_eq(local_frames(s, hoarder, 50, NULL), 2); /* held, never released */
+	usleep(20 * 1000);
+	honest = local_consumer(s, o.path, DMAPIPE_POLICY_LATEST, 1, &m);
+	check_msg(m.type == DMAPIPE_MSG_ERROR && m.error.code == DMAPIPE_ERR_TOO_MANY,
+		  "the budget of 2 was spent, yet a consumer was granted %u", m.hello.max_in_flight);
+	close(honest);
+	/* the application takes the other 2 buffers and one more */
+	held[0] = dmapipe_server_dequeue(s);
+	held[1] = dmapipe_server_dequeue(s);
+	check(held[0] && held[1]);
+	held[2] = dmapipe_server_dequeue(s);
+	check_msg(held[2], "no buffer for the producer: %s", strerror(errno));
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.leases_revoked, 1);
+	local_drain(s, hoarder, 100, &code, message, sizeof(message));
+	check_int_eq(code, DMAPIPE_ERR_LEASE_REVOKED);
+	snprintf(result, sizeof(result), "ERROR %s \"%s\"", dmapipe_error_code_to_string(code),
+		 message);
+	close(hoarder);
+	for (int i = 0; i < 3; i++)
+		dmapipe_buffer_unref(held[i]);
+
+	/* a block consumer is waited for instead */
+	hoarder = local_consumer(s, o.path, DMAPIPE_POLICY_BLOCK, 2, &m);
+	local_queue(s, 2);
+	local_queue(s, 3);
+	check_int_eq(local_frames(s, hoarder, 50, NULL), 2);
+	held[0] = dmapipe_server_dequeue(s);
+	held[1] = dmapipe_server_dequeue(s);
+	check(held[0] && held[1]);
+	held[2] = dmapipe_server_dequeue(s);
+	check_msg(!held[2] && errno == EAGAIN, "a block consumer's leases were taken");
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.leases_revoked, 1);
+	check_int_eq(st.consumers, 1);
+	dmapipe_buffer_unref(held[0]);
+	dmapipe_buffer_unref(held[1]);
+	close(hoarder);
+	dmapipe_server_free(s);
+	scenario_ok("producer", "the application holds 3 buffers of 4, a consumer the other 2 leases",
+		    result);
+}
+
+/* pool_budget_bytes: the pool grows within it, and a format that cannot fit is refused. */
+static void attack_pool_budget(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_layout l;
+	struct dmapipe_server *s;
+	struct dmapipe_msg m;
+	uint64_t bytes;
+	char result[200];
+	int fd;
+
+	check_int_eq(dmapipe_layout_init(&l, &fmt, 0), 0);
+	bytes = l.objects[0].size;
+	dmapipe_server_options_init(&o);
+	o.pool_budget_bytes = bytes * 2;
+	s = local_server(&o, 0);
+	capture_start(DMAPIPE_LOG_ERROR);
+	check_int_eq(dmapipe_server_alloc_buffers(s, NULL, &fmt, 1), -ENOSPC);
+	check_int_eq(captured_count("over the pool budget"), 1);
+	capture_stop();
+	dmapipe_server_free(s);
+
+	o.pool_budget_bytes = bytes * 5;
+	o.max_in_flight = 8;
+	s = local_server(&o, 4);
+	fd = local_consumer(s, o.path, DMAPIPE_POLICY_LATEST, 8, &m);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	check_int_eq(m.hello.max_in_flight, 3); /* 5 buffers fit, 2 kept for the producer */
+	close(fd);
+	dmapipe_server_free(s);
+	snprintf(result, sizeof(result), "2 buffers' worth: alloc -ENOSPC; 5 buffers' worth: a "
+		 "consumer asking 8 gets 3");
+	scenario_ok("producer", "pool_budget_bytes of 2, then 5 buffers of the format", result);
+}
+
 static void run_local_attacks(void)
 {
 	int fds = test_count_fds();
@@ -2229,6 +2503,10 @@ static void run_local_attacks(void)
 	attack_handshake_slots();
 	attack_refused_slots();
 	attack_monitors();
+	attack_lease_budget();
+	attack_fenced_in_flight();
+	attack_revoke_oldest();
+	attack_pool_budget();
 	check_int_eq(test_count_fds(), fds);
 }
 
@@ -2485,11 +2763,57 @@ static void load_monitors(void)
 		  (unsigned long long)rss.rss_kb, (unsigned long long)rss_clean);
 }
 
+/*
+ * Issue #13, item 3: 24 consumers that each hold their leases just under
+ * the lease timeout pinned buffers until the pool could not grow: the
+ * honest consumer fell to 10-16 fps with gaps of 4-5 s.
+ */
+static void load_hoarders(void)
+{
+	struct producer_config cfg = load_config();
+	struct producer_report r;
+	struct hoard_config hc = { .consumers = 24, .hold_ms = 1800 };
+	struct load_case lc = {
+		.what = "24 consumers holding their leases just under the lease timeout",
+		.fn = run_hoard, .arg = &hc,
+	};
+
+	cfg.opts.lease_timeout_ms = 2000;
+	run_load_case(&lc, &cfg, &r, NULL);
+	printf("   producer: %u consumers now, %llu refused, %llu lease timeouts, %llu revoked, "
+	       "%u buffers\n", r.stats.consumers, (unsigned long long)r.stats.consumers_refused,
+	       (unsigned long long)r.stats.lease_timeouts, (unsigned long long)r.stats.leases_revoked,
+	       r.stats.buffers);
+	check(r.stats.consumers_refused > 0); /* the budget said no to some */
+}
+
+/* 200 connections that say HELLO and never read, let in by max_consumers (item 3). */
+static void load_hello_no_read(void)
+{
+	struct producer_config cfg = load_config();
+	struct producer_report r;
+	unsigned int n = 200;
+	struct load_case lc = {
+		.what = "200 consumers that say HELLO and never read (max_consumers 250)",
+		.fn = run_hello_no_read, .arg = &n,
+	};
+
+	cfg.opts.max_consumers = 250;
+	cfg.opts.max_handshakes = 250;
+	cfg.opts.lease_timeout_ms = 2000;
+	run_load_case(&lc, &cfg, &r, NULL);
+	printf("   producer: %u consumers now, %llu refused, %llu lease timeouts, %u buffers\n",
+	       r.stats.consumers, (unsigned long long)r.stats.consumers_refused,
+	       (unsigned long long)r.stats.lease_timeouts, r.stats.buffers);
+}
+
 static void run_load_attacks(void)
 {
 	load_emfile();
 	load_refused_squatters();
 	load_monitors();
+	load_hoarders();
+	load_hello_no_read();
 }
 
 int main(int argc, char **argv)

@@ -857,7 +857,7 @@ static void test_error_names(void)
 	static const char *const names[] = {
 		"none", "protocol", "version", "permission", "bad-fd", "bad-layout",
 		"fd-quota", "lease-timeout", "too-many-consumers", "shutdown", "strict",
-		"internal",
+		"internal", "lease-revoked",
 	};
 	char buf[DMAPIPE_ERROR_NAME_LEN];
 

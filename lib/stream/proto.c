@@ -818,6 +818,7 @@ DMAPIPE_EXPORT const char *dmapipe_error_code_to_string(enum dmapipe_error_code 
 	case DMAPIPE_ERR_SHUTDOWN: return "shutdown";
 	case DMAPIPE_ERR_STRICT: return "strict";
 	case DMAPIPE_ERR_INTERNAL: return "internal";
+	case DMAPIPE_ERR_LEASE_REVOKED: return "lease-revoked";
 	}
 	return "unknown";
 }

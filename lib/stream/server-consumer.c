@@ -289,13 +289,13 @@ bool consumer_flush(struct consumer *c)
 			return true; /* no room: EPOLLOUT is armed */
 	}
 
-	while (c->n_pending > 0 && c->n_leases < c->max_in_flight) {
+	while (c->n_pending > 0 && consumer_held(c) < c->max_in_flight) {
 		struct dmapipe_msg *tx = c->server->tx;
 		unsigned int n = 0, sent;
 		uint64_t now;
 
 		/* Every frame the consumer may take now goes in one sendmmsg(). */
-		while (n < c->n_pending && c->n_leases + n < c->max_in_flight) {
+		while (n < c->n_pending && consumer_held(c) + n < c->max_in_flight) {
 			const struct pending *p = &c->pending[(c->pending_head + n) % MAX_QUEUE_CAP];
 
 			/* A consumer that cannot take fences gets the frame once
@@ -375,12 +375,15 @@ static void consumer_unlink(struct dmapipe_server *server, struct consumer *c)
 /* Takes @c out of the counts its state and role put it in. */
 static void consumer_uncount(struct dmapipe_server *server, struct consumer *c)
 {
-	if (c->state == STATE_HANDSHAKE)
+	if (c->state == STATE_HANDSHAKE) {
 		server->n_handshakes--;
-	else if (c->role == DMAPIPE_ROLE_MONITOR)
+	} else if (c->role == DMAPIPE_ROLE_MONITOR) {
 		server->n_monitors--;
-	else
+	} else {
 		server->n_consumers--;
+		if (c->budgeted)
+			server->granted -= c->max_in_flight;
+	}
 }
 
 void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char *why)
@@ -439,6 +442,8 @@ void server_reap(struct dmapipe_server *server)
 
 		server->closed = c->reap_next;
 		free(c->control);
+		free(c->leases);
+		free(c->fenced);
 		free(c);
 	}
 }
@@ -508,7 +513,8 @@ bool consumer_release_lease(struct consumer *c, uint32_t buffer_id, uint64_t seq
 		return false;
 	}
 	if (fence >= 0 && !server_fence_signalled(fence)) {
-		if (c->n_fenced >= MAX_FENCED || c->n_fenced >= c->server->opts.fd_quota) {
+		/* it stays within max_in_flight: the lease becomes the fenced entry */
+		if (c->n_fenced >= c->server->opts.fd_quota) {
 			dmapipe_close(fence);
 			consumer_close(c, DMAPIPE_ERR_FD_QUOTA, "too many unsignalled release fences");
 			return false;

@@ -27,10 +27,16 @@
 #include "wait.h"
 
 #define MAX_SLOTS 256
-#define MAX_IN_FLIGHT_CAP 16
+/*
+ * A consumer may hold as many frames as the producer's budget allows
+ * (granted at HELLO, docs/PROTOCOL.md "Resources"), up to every slot; the
+ * default stays 2 (dmapipe_server_options.max_in_flight).
+ */
+#define MAX_IN_FLIGHT_CAP MAX_SLOTS
 #define MAX_QUEUE_CAP 16
 #define MAX_CONTROL_QUEUE 64
-#define MAX_FENCED 16
+/* buffers kept out of every consumer's budget: the frame being drawn and the next */
+#define RESERVE_BUFFERS 2
 
 /* the public enum, as the stats report it */
 enum consumer_state {
@@ -93,7 +99,8 @@ struct consumer {
 	uint32_t features;
 	uint32_t policy;
 	uint32_t queue_depth;
-	uint32_t max_in_flight;
+	uint32_t max_in_flight; /* granted */
+	bool budgeted;          /* max_in_flight counts in server->granted */
 	char name[DMAPIPE_PROTO_NAME_LEN];
 	uint64_t connected_ns;
 	bool want_out; /* EPOLLOUT armed */
@@ -113,9 +120,10 @@ struct consumer {
 
 	struct pending pending[MAX_QUEUE_CAP];
 	unsigned int pending_head, n_pending;
-	struct lease leases[MAX_IN_FLIGHT_CAP];
+	/* max_in_flight entries each, allocated at HELLO; n_leases + n_fenced <= max_in_flight */
+	struct lease *leases;
 	unsigned int n_leases;
-	struct fenced fenced[MAX_FENCED];
+	struct fenced *fenced;
 	unsigned int n_fenced;
 	struct control *control;
 	unsigned int control_head, n_control;
@@ -155,12 +163,14 @@ struct dmapipe_server {
 	unsigned int n_consumers;  /* streaming consumers */
 	unsigned int n_handshakes; /* connections before (or refused at) their HELLO */
 	unsigned int n_monitors;   /* streaming monitors */
+	unsigned int granted;      /* sum of the budgeted consumers' max_in_flight */
 
 	bool have_format;
 	struct dmapipe_format format;
 	struct slot slots[MAX_SLOTS];
 	unsigned int n_slots; /* highest used index + 1 */
 	struct dmapipe_pool *pool;
+	uint64_t buffer_bytes; /* of one pool buffer, for pool_budget_bytes */
 	struct dmapipe_allocator *allocator;
 	bool eos;
 	uint64_t last_sequence;
@@ -252,6 +262,13 @@ void server_add_buffer_msg(struct dmapipe_msg *msg, uint32_t id, const struct dm
 /* The kind of memory the stream's buffers are, or NONE before there are any. */
 enum dmapipe_mem_kind server_mem_kind(const struct dmapipe_server *server);
 
+/*
+ * Leases the budgeted consumers may be granted in total: the buffers the
+ * stream may have (max_buffers, and for the server's pool what
+ * pool_budget_bytes holds) less RESERVE_BUFFERS.
+ */
+unsigned int server_lease_budget(const struct dmapipe_server *server);
+
 /* ---- server.c -------------------------------------------------------- */
 
 /* Arms the timer for the earliest deadline (lease and handshake timeouts, fence polls). */
@@ -259,5 +276,11 @@ void server_update_timer(struct dmapipe_server *server);
 
 /* dmapipe_server_dispatch(@server, @timeout_ms), for dmapipe_wait_until() */
 int server_wait_dispatch(void *server, int timeout_ms);
+
+/* The number of frames (leases and fenced releases) @c holds. */
+static inline unsigned int consumer_held(const struct consumer *c)
+{
+	return c->n_leases + c->n_fenced;
+}
 
 #endif /* DMAPIPE_SERVER_PRIVATE_H */

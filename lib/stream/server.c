@@ -113,7 +113,8 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 	}
 
 	server->rx = calloc(1, sizeof(*server->rx));
-	server->tx = calloc(MAX_IN_FLIGHT_CAP, sizeof(*server->tx));
+	/* one sendmmsg() sends at most a queue's worth of frames */
+	server->tx = calloc(MAX_QUEUE_CAP, sizeof(*server->tx));
 	if (!server->rx || !server->tx) {
 		ret = -ENOMEM;
 		goto err;
@@ -158,15 +159,38 @@ static bool refuse(struct consumer *c, enum dmapipe_error_code code, const char 
 	return false;
 }
 
+/*
+ * The in-flight limit a consumer gets, or 0 when it must be refused
+ * (*@why then says why). Every consumer but a block-policy one counts
+ * against the lease budget, so that whatever they hold the producer
+ * still has a buffer to draw into; a block consumer asked the producer
+ * to wait for it instead (docs/PROTOCOL.md, "Resources").
+ */
+static uint32_t grant_in_flight(struct consumer *c, uint32_t asked, char *why, size_t size)
+{
+	struct dmapipe_server *server = c->server;
+	uint32_t grant = MAX(1u, MIN(asked, server->opts.max_in_flight));
+	unsigned int budget = server_lease_budget(server);
+
+	if (c->policy == DMAPIPE_POLICY_BLOCK)
+		return grant;
+	if (server->granted >= budget) {
+		snprintf(why, size, "no buffer budget left: consumers hold %u of the %u leases "
+			 "%u buffers allow", server->granted, budget, budget + RESERVE_BUFFERS);
+		return 0;
+	}
+	c->budgeted = true;
+	return MIN(grant, budget - server->granted);
+}
+
 /* Returns false if the connection was closed. */
 static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 {
 	struct dmapipe_server *server = c->server;
 	struct dmapipe_msg reply;
+	char why[128];
 
 	if (h->min_version > DMAPIPE_PROTO_VERSION || h->version < DMAPIPE_PROTO_VERSION) {
-		char why[96];
-
 		snprintf(why, sizeof(why), "peer speaks protocol %u..%u, this producer speaks %u",
 			 h->min_version, h->version, DMAPIPE_PROTO_VERSION);
 		return refuse(c, DMAPIPE_ERR_VERSION, why);
@@ -191,7 +215,16 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 			c->policy = DMAPIPE_POLICY_LATEST;
 		c->queue_depth = c->policy == DMAPIPE_POLICY_LATEST ? 1 :
 			MAX(1u, MIN(h->queue_depth, server->opts.max_queue_depth));
-		c->max_in_flight = MAX(1u, MIN(h->max_in_flight, server->opts.max_in_flight));
+		c->max_in_flight = grant_in_flight(c, h->max_in_flight, why, sizeof(why));
+		if (c->max_in_flight == 0)
+			return refuse(c, DMAPIPE_ERR_TOO_MANY, why);
+		c->leases = calloc(c->max_in_flight, sizeof(*c->leases));
+		c->fenced = calloc(c->max_in_flight, sizeof(*c->fenced));
+		if (!c->leases || !c->fenced) {
+			c->budgeted = false;
+			consumer_close(c, DMAPIPE_ERR_INTERNAL, "out of memory");
+			return false;
+		}
 	}
 
 	/* from here on it counts as what it is, no longer as a handshake */
@@ -201,6 +234,8 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 		c->active_ns = dmapipe_now_ns();
 	} else {
 		server->n_consumers++;
+		if (c->budgeted)
+			server->granted += c->max_in_flight;
 		server->stats.consumers_total++;
 	}
 	c->state = STATE_STREAMING;
@@ -619,7 +654,7 @@ void server_update_timer(struct dmapipe_server *server)
 				deadline = MIN(deadline, c->leases[i].sent_ns + lease_ns);
 		if (c->n_fenced > 0 ||
 		    (c->n_pending > 0 && !(c->features & DMAPIPE_FEATURE_FENCES) &&
-		     c->n_leases < c->max_in_flight))
+		     consumer_held(c) < c->max_in_flight))
 			deadline = MIN(deadline, now + FENCE_RETRY_NS);
 	}
 	/*
@@ -882,6 +917,7 @@ DMAPIPE_EXPORT int dmapipe_server_get_consumer_stats(const struct dmapipe_server
 				oldest = MAX(oldest, now - c->leases[i].sent_ns);
 			s->oldest_lease_ns = oldest;
 			dmapipe_strlcpy(s->name, c->name, sizeof(s->name));
+			s->max_in_flight = c->max_in_flight;
 		}
 		n++;
 	}
