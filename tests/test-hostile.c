@@ -1116,6 +1116,9 @@ static int fake_listen(const char *path)
 	return fd;
 }
 
+/* max_mapped_bytes of the next fake_start()'s client (0: its default) */
+static uint64_t fake_max_mapped;
+
 static void fake_start(struct fake *f, uint32_t fd_quota)
 {
 	struct dmapipe_client_options o;
@@ -1131,6 +1134,7 @@ static void fake_start(struct fake *f, uint32_t fd_quota)
 	o.map_buffers = true;
 	o.max_in_flight = 2;
 	o.fd_quota = fd_quota;
+	o.max_mapped_bytes = fake_max_mapped;
 	f->client = dmapipe_client_new(&o);
 	check_msg(f->client, "client: %s", strerror(errno));
 	f->conn = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -1234,7 +1238,7 @@ static void fake_expect(struct fake *f, enum dmapipe_error_code want, const char
 	int ret;
 
 	while ((state = dmapipe_client_get_state(f->client)) == DMAPIPE_CLIENT_STREAMING ||
-	       state == DMAPIPE_CLIENT_CONNECTING) {
+	       state == DMAPIPE_CLIENT_CONNECTING || state == DMAPIPE_CLIENT_EOS) {
 		check_msg(test_now_ms() < deadline, "%s: the client accepted it", what);
 		dmapipe_client_dispatch(f->client, 10);
 	}
@@ -1685,6 +1689,60 @@ static void fake_unknown_error(void)
 	scenario_ok("consumer", "ERROR with code 99 (a newer producer's)", result);
 }
 
+/* A producer that goes on after EOS (PROTOCOL.md: no FRAME follows an EOS). */
+static void fake_frame_after_eos(void)
+{
+	struct dmapipe_msg m;
+	struct fake f;
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fake_add_good_buffer(&f, 0);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_EOS;
+	m.eos_last_sequence = 41;
+	fake_send(&f, &m);
+	m = frame_msg(0, 42, -1);
+	fake_send(&f, &m);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "FRAME after EOS");
+}
+
+/*
+ * Issue #13, item 8: a consumer that maps buffers pre-faults them, which
+ * commits a memfd's memory in the consumer: a producer could make it pay
+ * for a sparse memfd of any size. max_mapped_bytes bounds it.
+ */
+static void fake_mapped_bytes(void)
+{
+	uint64_t size = buffer_size();
+	struct dmapipe_msg m;
+	struct fake f;
+	int fd;
+
+	/* a sealed memfd of 8 GiB, sparse: it costs its sender nothing; its
+	 * chroma plane at the far end makes a consumer map all of it */
+	fake_start(&f, 64);
+	fake_hello(&f);
+	fd = memfd_create("sparse", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	check(fd >= 0 && ftruncate(fd, 8ll << 30) == 0);
+	check(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0);
+	m = add_buffer_msg(0, fd, DMAPIPE_MEM_MEMFD);
+	m.add_buffer.layout.objects[0].size = 8ull << 30;
+	m.add_buffer.layout.planes[1].offset = (8ull << 30) - 4096;
+	fake_send(&f, &m);
+	close(fd);
+	fake_expect(&f, DMAPIPE_ERR_FD_QUOTA, "a sparse sealed memfd of 8 GiB (default limit 4 GiB)");
+
+	/* the limit counts every buffer mapped on the connection */
+	fake_max_mapped = 3 * size;
+	fake_start(&f, 64);
+	fake_max_mapped = 0;
+	fake_hello(&f);
+	for (uint32_t i = 0; i < 4; i++)
+		fake_add_good_buffer(&f, i);
+	fake_expect(&f, DMAPIPE_ERR_FD_QUOTA, "a 4th buffer past max_mapped_bytes of 3 buffers");
+}
+
 static void run_consumer_attacks(void)
 {
 	fake_sanity();
@@ -1698,6 +1756,8 @@ static void run_consumer_attacks(void)
 	fake_floods_and_garbage();
 	fake_foreign_uid();
 	fake_unknown_error();
+	fake_frame_after_eos();
+	fake_mapped_bytes();
 }
 
 /* ---- the producer in this process (under the sanitizers' eyes) ------------ */

@@ -18,6 +18,17 @@
 /* recvmmsg() bursts read per wake-up, at most */
 #define RECV_ROUNDS 16
 
+/* Bytes of @b's objects, as their fds report them. */
+static uint64_t buffer_bytes(const struct dmapipe_buffer *b)
+{
+	const struct dmapipe_layout *l = dmapipe_buffer_get_layout(b);
+	uint64_t bytes = 0;
+
+	for (uint32_t i = 0; i < l->n_objects; i++)
+		bytes += l->objects[i].size;
+	return bytes;
+}
+
 static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_add_buffer *a)
 {
 	struct dmapipe_buffer *b;
@@ -68,8 +79,21 @@ static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_
 		return;
 	}
 	if (client->opts.map_buffers) {
-		int ret = dmapipe_buffer_map_all(b);
+		/* the fds' own sizes (fdcheck), whatever the producer declared */
+		uint64_t bytes = buffer_bytes(b);
+		int ret;
 
+		if (bytes > client->opts.max_mapped_bytes - MIN(client->mapped_bytes,
+								 client->opts.max_mapped_bytes)) {
+			dmapipe_buffer_unref(b);
+			snprintf(why, sizeof(why), "buffer %u: %llu more bytes to map (and pre-fault) "
+				 "would pass max_mapped_bytes %llu", a->buffer_id,
+				 (unsigned long long)bytes,
+				 (unsigned long long)client->opts.max_mapped_bytes);
+			client_protocol_violation(client, DMAPIPE_ERR_FD_QUOTA, why);
+			return;
+		}
+		ret = dmapipe_buffer_map_all(b);
 		if (ret < 0) {
 			dmapipe_buffer_unref(b);
 			snprintf(why, sizeof(why), "cannot map buffer %u: %s", a->buffer_id,
@@ -79,6 +103,8 @@ static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_
 		}
 	}
 	client->buffers[a->buffer_id] = b;
+	if (client->opts.map_buffers)
+		client->mapped_bytes += buffer_bytes(b);
 	client->fds_held += n;
 	client->stats.buffers_added++;
 	client->stats.fds_received += n;
@@ -92,6 +118,8 @@ static void handle_remove_buffer(struct dmapipe_client *client, uint32_t id)
 		return;
 	}
 	client->fds_held -= dmapipe_buffer_get_layout(client->buffers[id])->n_objects;
+	if (client->opts.map_buffers)
+		client->mapped_bytes -= buffer_bytes(client->buffers[id]);
 	/* frames holding it keep their own reference */
 	dmapipe_buffer_unref(client->buffers[id]);
 	client->buffers[id] = NULL;
@@ -114,7 +142,9 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 	const char *why = NULL;
 	unsigned int slot;
 
-	if (f->buffer_id >= MAX_IDS || !client->buffers[f->buffer_id])
+	if (client->state == DMAPIPE_CLIENT_EOS)
+		why = "FRAME after EOS (no frame follows the end of a stream)";
+	else if (f->buffer_id >= MAX_IDS || !client->buffers[f->buffer_id])
 		why = "FRAME names a buffer id that was never added";
 	else if (id_held(client, f->buffer_id))
 		why = "FRAME reuses a buffer this consumer has not released";

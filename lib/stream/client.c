@@ -34,6 +34,7 @@ DMAPIPE_EXPORT void dmapipe_client_options_init(struct dmapipe_client_options *o
 	o->fd_quota = 64;
 	o->peer_policy = DMAPIPE_PEER_SAME_UID;
 	o->busy_poll_us = 30;
+	o->max_mapped_bytes = DEFAULT_MAX_MAPPED;
 }
 
 /* ---- the connection: connect, lose, reconnect ---------------------------- */
@@ -83,6 +84,7 @@ static void connection_reset(struct dmapipe_client *client)
 		client->buffers[i] = NULL;
 	}
 	client->fds_held = 0;
+	client->mapped_bytes = 0;
 	client->have_format = false;
 	client->hello_done = false;
 	/* sequence numbers of the next connection are unrelated to these */
@@ -223,6 +225,8 @@ DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_cl
 		client->opts.max_in_flight = 1;
 	if (client->opts.max_in_flight > MAX_FRAMES)
 		client->opts.max_in_flight = MAX_FRAMES;
+	if (client->opts.max_mapped_bytes == 0)
+		client->opts.max_mapped_bytes = DEFAULT_MAX_MAPPED;
 	if (client->opts.reconnect_min_ms == 0)
 		client->opts.reconnect_min_ms = 1;
 	if (client->opts.reconnect_max_ms < client->opts.reconnect_min_ms)

@@ -429,6 +429,15 @@ struct dmapipe_client_options {
 	bool dmabuf_only;
 	/** as the server's busy_poll_us, for the producer's messages; default 30 */
 	uint32_t busy_poll_us;
+	/**
+	 * with map_buffers: the most bytes of buffers mapped at once on a
+	 * connection. Mapping pre-faults every page, which for a memfd
+	 * commits its memory to this process: a producer's sparse memfd would
+	 * cost this consumer memory the producer never paid for. A buffer
+	 * past the limit is refused with ERROR fd-quota. 0: the default,
+	 * 4 GiB; UINT64_MAX: no limit.
+	 */
+	uint64_t max_mapped_bytes;
 };
 
 /** Sets @options to the defaults, size included. Since 0.1. */
