@@ -805,17 +805,22 @@ const char *linger_attack_once(const char *path, enum linger_how how, int linger
 	}
 	case LINGER_UNREAD: {
 		static const uint8_t junk[8] = { 0x42, 0, 0, 0, 8, 0, 0, 0 };
+		int big = 1 << 20;
 
 		what = "a lingering TCP socket in datagrams after one that ends the connection";
 		fd = peer_connect(path, SOCK_SEQPACKET, true);
 		if (fd < 0)
 			break;
-		(void)peer_send(fd, junk, sizeof(junk), NULL, 0);
-		/* more than the producer reads before it closes */
-		for (int i = 0; i < 300; i++)
+		/* room for all of them at once (root may pass wmem_max) */
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+		/* the first ends the connection; more follow than the producer
+		 * reads before it closes, and the last carries the socket */
+		for (int i = 0; i < 400; i++)
 			if (peer_send(fd, junk, sizeof(junk), NULL, 0) < 0)
 				break;
-		(void)peer_send(fd, junk, sizeof(junk), &ls.sock, 1);
+		if (peer_send(fd, junk, sizeof(junk), &ls.sock, 1) < 0)
+			what = NULL;
 		break;
 	}
 	case LINGER_NESTED: {
@@ -851,16 +856,21 @@ void run_linger(const char *path, void *arg)
 {
 	const struct linger_config *cfg = arg;
 	/* one round per 200 ms, each kept for its linger time */
-	unsigned int n = (unsigned int)cfg->linger_s * 5 + 1, next = 0;
+	unsigned int n = (unsigned int)cfg->linger_s * 5 + 1, next = 0, round = 0;
 	struct linger_sock *keep = calloc(n, sizeof(*keep));
 
 	check(keep);
 	for (unsigned int i = 0; i < n; i++)
 		keep[i].sock = keep[i].listener = keep[i].accepted = -1;
 	for (;;) {
+		enum linger_how how = cfg->how == LINGER_HOW_COUNT ?
+			(enum linger_how)(round++ % LINGER_HOW_COUNT) : cfg->how;
+
 		peer_linger_finish(&keep[next]);
-		(void)linger_attack_once(path, cfg->how, cfg->linger_s, &keep[next]);
+		(void)linger_attack_once(path, how, cfg->linger_s, &keep[next]);
 		next = (next + 1) % n;
+		if (cfg->once)
+			pause();
 		usleep(200 * 1000);
 	}
 }

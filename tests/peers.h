@@ -156,14 +156,15 @@ enum linger_how {
 	LINGER_HOW_COUNT,
 };
 struct linger_config {
-	enum linger_how how;
+	enum linger_how how; /* LINGER_HOW_COUNT: each in turn */
 	int linger_s;
+	bool once;           /* one round, then wait to be stopped */
 };
 /* Sends a lingering socket again and again, closing its own copy each time (run_linger). */
 void run_linger(const char *path, void *linger_config);
 /*
  * One linger attack of @how on @path: returns a short description (NULL
- * if no lingering socket could be made), and in @keep the other side of
+ * if no lingering socket could be made or sent), and in @keep the other side of
  * the TCP connection, which must stay open for the linger time (then
  * peer_linger_finish()).
  */
