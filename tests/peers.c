@@ -319,9 +319,14 @@ void producer_start(struct producer *p, const struct producer_config *config)
 	p->pid = fork();
 	check(p->pid >= 0);
 	if (p->pid == 0) {
-		close(ctl[1]);
-		close(reply[0]);
-		producer_child(config, p->path, ctl[0], reply[1]);
+		/* nothing of the parent's but its two pipes: another producer's
+		 * pipe held here would keep that one from seeing its end */
+		int in = fcntl(ctl[0], F_DUPFD_CLOEXEC, 100), out = fcntl(reply[1], F_DUPFD_CLOEXEC, 100);
+
+		if (in < 0 || out < 0 || dup3(in, 3, O_CLOEXEC) < 0 || dup3(out, 4, O_CLOEXEC) < 0)
+			_exit(79);
+		close_range(5, ~0u, 0);
+		producer_child(config, p->path, 3, 4);
 	}
 	close(ctl[0]);
 	close(reply[1]);
@@ -508,14 +513,17 @@ pid_t attacker_spawn(attacker_func fn, const char *path, void *arg, uid_t uid)
 	check(pid >= 0);
 	if (pid)
 		return pid;
-	/* it dies with its parent, and holds none of its fds (a pipe to a
-	 * producer child kept open here would keep that child running) */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* it holds none of its parent's fds (a pipe to a producer child kept
+	 * open here would keep that child running) */
 	close_range(3, ~0u, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (uid && (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
 		    setresuid(uid, uid, uid) < 0))
 		_exit(TEST_SKIP);
+	/* and dies with its parent (after setresuid(), which clears this) */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(0);
 	fn(path, arg);
 	_exit(0);
 }
