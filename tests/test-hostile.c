@@ -1779,25 +1779,20 @@ static struct dmapipe_server *local_server(struct dmapipe_server_options *o, uns
 	return s;
 }
 
-/* A raw connection to @s that said HELLO as @role; dispatches @s until it is answered. */
-static int local_handshake(struct dmapipe_server *s, const char *path, uint32_t role,
-			   struct dmapipe_msg *reply)
+/* A raw connection to @s that said @hello; dispatches @s until it is answered (*@reply). */
+static int local_hello(struct dmapipe_server *s, const char *path, const struct dmapipe_msg *hello,
+		       struct dmapipe_msg *reply)
 {
-	struct dmapipe_msg m = peer_hello(role, DMAPIPE_PROTO_VERSION, 1);
-	struct sockaddr_un addr;
 	uint64_t deadline = test_now_ms() + WAIT_MS;
-	socklen_t len;
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = peer_connect(path, SOCK_SEQPACKET, true);
 
 	check(fd >= 0);
-	check_int_eq(dmapipe_socket_addr(path, &addr, &len), 0);
-	check_int_eq(connect(fd, (struct sockaddr *)&addr, len), 0);
-	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(peer_send_msg(fd, hello, NULL, 0), 0);
 	for (;;) {
 		const char *why = NULL;
 		int ret;
 
-		check(dmapipe_server_dispatch(s, 5) >= 0);
+		check(dmapipe_server_dispatch(s, 2) >= 0);
 		ret = dmapipe_recv_msg(fd, reply, NULL, &why);
 		if (ret == 0 && (reply->type == DMAPIPE_MSG_HELLO || reply->type == DMAPIPE_MSG_ERROR))
 			return fd;
@@ -1807,6 +1802,15 @@ static int local_handshake(struct dmapipe_server *s, const char *path, uint32_t 
 			check_msg(ret == -EAGAIN, "handshake: %s", strerror(-ret));
 		check_msg(test_now_ms() < deadline, "no answer to HELLO");
 	}
+}
+
+/* A raw connection to @s that said HELLO as @role, answered (*@reply). */
+static int local_handshake(struct dmapipe_server *s, const char *path, uint32_t role,
+			   struct dmapipe_msg *reply)
+{
+	struct dmapipe_msg m = peer_hello(role, DMAPIPE_PROTO_VERSION, 1);
+
+	return local_hello(s, path, &m, reply);
 }
 
 /* Bytes waiting to be read on @fd (SIOCINQ: every queued datagram, for SEQPACKET). */
@@ -2061,18 +2065,23 @@ static void local_dispatch(struct dmapipe_server *s, unsigned int ms)
 		check(dmapipe_server_dispatch(s, 2) >= 0);
 }
 
+/* What a raw connection received from a local server. */
+struct seen {
+	unsigned int stats, frames;
+	struct dmapipe_msg_frame last; /* the last FRAME (its fence closed) */
+	uint32_t error;                /* the code of an ERROR, 0 if none came */
+	char message[DMAPIPE_PROTO_ERROR_LEN];
+};
+
 /*
- * Reads what the producer sent on a raw connection, dispatching @s, until
- * it ends the connection or @ms pass: the number of STATS replies, and in
- * *@error the code of an ERROR (0 if none came).
+ * Reads what the producer sends on a raw connection, dispatching @s,
+ * until it ends the connection or @ms pass.
  */
-static unsigned int local_drain(struct dmapipe_server *s, int fd, unsigned int ms, uint32_t *error,
-				char *message, size_t size)
+static void local_read(struct dmapipe_server *s, int fd, unsigned int ms, struct seen *seen)
 {
 	uint64_t end = test_now_ms() + ms;
-	unsigned int stats = 0;
 
-	*error = 0;
+	memset(seen, 0, sizeof(*seen));
 	while (test_now_ms() < end) {
 		struct dmapipe_msg m;
 		const char *why = NULL;
@@ -2085,15 +2094,30 @@ static unsigned int local_drain(struct dmapipe_server *s, int fd, unsigned int m
 		if (ret < 0)
 			break;
 		if (m.type == DMAPIPE_MSG_STATS)
-			stats++;
+			seen->stats++;
+		if (m.type == DMAPIPE_MSG_FRAME) {
+			seen->frames++;
+			seen->last = m.frame;
+		}
 		if (m.type == DMAPIPE_MSG_ERROR) {
-			*error = m.error.code;
-			if (message)
-				dmapipe_strlcpy(message, m.error.message, size);
+			seen->error = m.error.code;
+			dmapipe_strlcpy(seen->message, m.error.message, sizeof(seen->message));
 		}
 		dmapipe_msg_close_fds(&m);
 	}
-	return stats;
+}
+
+/* local_read(): the number of STATS replies, and the ERROR's code (0: none) and text. */
+static unsigned int local_drain(struct dmapipe_server *s, int fd, unsigned int ms, uint32_t *error,
+				char *message, size_t size)
+{
+	struct seen seen;
+
+	local_read(s, fd, ms, &seen);
+	*error = seen.error;
+	if (message)
+		dmapipe_strlcpy(message, seen.message, size);
+	return seen.stats;
 }
 
 /*
@@ -2284,26 +2308,11 @@ static int local_consumer(struct dmapipe_server *s, const char *path, uint32_t p
 			  uint32_t in_flight, struct dmapipe_msg *reply)
 {
 	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, DMAPIPE_PROTO_VERSION, 1);
-	uint64_t deadline = test_now_ms() + WAIT_MS;
-	int fd = peer_connect(path, SOCK_SEQPACKET, true);
 
-	check(fd >= 0);
 	m.hello.policy = policy;
 	m.hello.queue_depth = 2;
 	m.hello.max_in_flight = in_flight;
-	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
-	for (;;) {
-		const char *why = NULL;
-		int ret;
-
-		check(dmapipe_server_dispatch(s, 2) >= 0);
-		ret = dmapipe_recv_msg(fd, reply, NULL, &why);
-		if (ret == 0 && (reply->type == DMAPIPE_MSG_HELLO || reply->type == DMAPIPE_MSG_ERROR))
-			return fd;
-		if (ret == 0)
-			dmapipe_msg_close_fds(reply);
-		check_msg(test_now_ms() < deadline, "no answer to HELLO");
-	}
+	return local_hello(s, path, &m, reply);
 }
 
 /*
@@ -2363,34 +2372,17 @@ static void attack_lease_budget(void)
 	printf("   a block consumer was granted 4 beside them; with max_buffers 200, one asking 150 got 150\n");
 }
 
-/* Reads FRAMEs on a raw consumer, dispatching @s, for @ms: how many came. */
+/* local_read(): how many FRAMEs came, and the last one; no ERROR may come. */
 static unsigned int local_frames(struct dmapipe_server *s, int fd, unsigned int ms,
 				 struct dmapipe_msg_frame *last)
 {
-	uint64_t end = test_now_ms() + ms;
-	unsigned int n = 0;
+	struct seen seen;
 
-	while (test_now_ms() < end) {
-		struct dmapipe_msg m;
-		const char *why = NULL;
-		int ret = dmapipe_recv_msg(fd, &m, NULL, &why);
-
-		if (ret == -EAGAIN) {
-			check(dmapipe_server_dispatch(s, 2) >= 0);
-			continue;
-		}
-		check_msg(ret == 0, "receive: %s", strerror(-ret));
-		check_msg(m.type != DMAPIPE_MSG_ERROR, "ERROR %u: %s", m.error.code, m.error.message);
-		if (m.type == DMAPIPE_MSG_FRAME) {
-			dmapipe_close(m.frame.meta.acquire_fence);
-			if (last)
-				*last = m.frame;
-			n++;
-			continue;
-		}
-		dmapipe_msg_close_fds(&m);
-	}
-	return n;
+	local_read(s, fd, ms, &seen);
+	check_msg(seen.error == 0, "ERROR %u: %s", seen.error, seen.message);
+	if (last && seen.frames)
+		*last = seen.last;
+	return seen.frames;
 }
 
 /* Queues one frame of the local server's pool (the test pattern). */

@@ -31,59 +31,25 @@ static void set_want_out(struct consumer *c, bool want)
 
 /* ---- control messages: never dropped, queued while the socket is full ---- */
 
+/*
+ * Every member of a control entry's union is one of dmapipe_msg's, of the
+ * same type, so the entry takes the first bytes of the message's union,
+ * whichever member it holds.
+ */
+#define CONTROL_BODY (sizeof(struct control) - offsetof(struct control, hello))
+_Static_assert(offsetof(struct dmapipe_msg, hello) + CONTROL_BODY <= sizeof(struct dmapipe_msg),
+	       "a control entry holds any message but STATS");
+
 static void control_from_msg(struct control *ctl, const struct dmapipe_msg *msg)
 {
-	memset(ctl, 0, sizeof(*ctl));
 	ctl->type = msg->type;
-	switch (msg->type) {
-	case DMAPIPE_MSG_HELLO:
-		ctl->hello = msg->hello;
-		break;
-	case DMAPIPE_MSG_FORMAT:
-		ctl->format = msg->format;
-		break;
-	case DMAPIPE_MSG_ADD_BUFFER:
-		ctl->add_buffer = msg->add_buffer;
-		break;
-	case DMAPIPE_MSG_REMOVE_BUFFER:
-		ctl->remove_buffer_id = msg->remove_buffer_id;
-		break;
-	case DMAPIPE_MSG_EOS:
-		ctl->eos_last_sequence = msg->eos_last_sequence;
-		break;
-	case DMAPIPE_MSG_ERROR:
-		ctl->error = msg->error;
-		break;
-	default:
-		break;
-	}
+	memcpy(&ctl->hello, &msg->hello, CONTROL_BODY);
 }
 
 static void control_to_msg(const struct control *ctl, struct dmapipe_msg *msg)
 {
 	msg->type = ctl->type;
-	switch (ctl->type) {
-	case DMAPIPE_MSG_HELLO:
-		msg->hello = ctl->hello;
-		break;
-	case DMAPIPE_MSG_FORMAT:
-		msg->format = ctl->format;
-		break;
-	case DMAPIPE_MSG_ADD_BUFFER:
-		msg->add_buffer = ctl->add_buffer;
-		break;
-	case DMAPIPE_MSG_REMOVE_BUFFER:
-		msg->remove_buffer_id = ctl->remove_buffer_id;
-		break;
-	case DMAPIPE_MSG_EOS:
-		msg->eos_last_sequence = ctl->eos_last_sequence;
-		break;
-	case DMAPIPE_MSG_ERROR:
-		msg->error = ctl->error;
-		break;
-	default:
-		break;
-	}
+	memcpy(&msg->hello, &ctl->hello, CONTROL_BODY);
 }
 
 /* Closes the fds a queued control message owns (our own duplicates). */

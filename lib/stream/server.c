@@ -391,6 +391,21 @@ static void consumer_readable(struct consumer *c)
 
 /* ---- accepting connections ----------------------------------------------- */
 
+/*
+ * Ends a connection still in its handshake, counted: with its refusal if
+ * the peer policy refused it at accept, else with @code and @why.
+ */
+static void drop_handshake(struct consumer *c, enum dmapipe_error_code code, const char *why)
+{
+	struct dmapipe_server *server = c->server;
+
+	server->stats.handshakes_dropped++;
+	if (!c->refuse_code)
+		server->stats.consumers_refused++;
+	consumer_close(c, c->refuse_code ? c->refuse_code : code,
+		       c->refuse_code ? c->refuse_why : why);
+}
+
 /* Bytes the peer sent on @c's socket that we have not read yet. */
 static int pending_bytes(const struct consumer *c)
 {
@@ -421,14 +436,9 @@ static void make_handshake_room(struct dmapipe_server *server)
 	for (c = server->consumers; c; c = c->next)
 		if (c->state == STATE_HANDSHAKE)
 			oldest = c;
-	if (!oldest)
-		return;
-	server->stats.handshakes_dropped++;
-	if (!oldest->refuse_code)
-		server->stats.consumers_refused++;
-	consumer_close(oldest, oldest->refuse_code ? oldest->refuse_code : DMAPIPE_ERR_TOO_MANY,
-		       oldest->refuse_code ? oldest->refuse_why :
-		       "too many connections in their handshake: the oldest is dropped");
+	if (oldest)
+		drop_handshake(oldest, DMAPIPE_ERR_TOO_MANY,
+			       "too many connections in their handshake: the oldest is dropped");
 }
 
 static void listen_watch(struct dmapipe_server *server, bool watch)
@@ -592,14 +602,9 @@ static void check_deadlines(struct dmapipe_server *server)
 		next = c->next;
 
 		if (c->state == STATE_HANDSHAKE) {
-			if (hs_ns && now - c->connected_ns >= hs_ns) {
-				server->stats.handshakes_dropped++;
-				if (!c->refuse_code)
-					server->stats.consumers_refused++;
-				consumer_close(c, c->refuse_code ? c->refuse_code : DMAPIPE_ERR_PROTOCOL,
-					       c->refuse_code ? c->refuse_why :
+			if (hs_ns && now - c->connected_ns >= hs_ns)
+				drop_handshake(c, DMAPIPE_ERR_PROTOCOL,
 					       "no HELLO within the handshake timeout");
-			}
 			continue;
 		}
 		if (c->state != STATE_STREAMING)
