@@ -295,9 +295,10 @@ static void run(struct consume *c)
 				const char *msg = NULL;
 				enum dmapipe_error_code code =
 					dmapipe_client_get_error(c->client, &msg);
+				char name[32];
 
 				fprintf(stderr, "dmapipe consume: producer error %s: %s\n",
-					dmapipe_error_code_to_string(code), msg ? msg : "");
+					error_code_name(code, name, sizeof(name)), msg ? msg : "");
 				c->end = "error";
 				c->error = true;
 			}

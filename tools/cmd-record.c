@@ -635,9 +635,10 @@ static int stream_next(struct record *r, struct dmapipe_buffer **buf,
 	r->error = true;
 	if (err != ECONNRESET) {
 		enum dmapipe_error_code code = dmapipe_client_get_error(r->client, &msg);
+		char name[32];
 
 		fprintf(stderr, "dmapipe record: producer error %s: %s\n",
-			dmapipe_error_code_to_string(code), msg ? msg : "");
+			error_code_name(code, name, sizeof(name)), msg ? msg : "");
 	}
 	return -err;
 }

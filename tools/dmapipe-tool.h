@@ -81,6 +81,13 @@ void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uin
 void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
 	      uid_t *uid, gid_t *gid);
 
+/*
+ * An ERROR code's name for messages: dmapipe_error_code_to_string()'s,
+ * or "unknown error N" in @buf for a code this library does not know (a
+ * newer peer's, docs/PROTOCOL.md section 7).
+ */
+const char *error_code_name(enum dmapipe_error_code code, char *buf, size_t len);
+
 /* How consume and record --check check a frame against the test pattern. */
 enum verify_mode {
 	VERIFY_NONE,

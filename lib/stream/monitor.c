@@ -49,7 +49,7 @@ static int request(int fd, struct dmapipe_msg *msg, enum dmapipe_msg_type answer
 	if (ret == 0)
 		ret = dmapipe_wait_until(try_recv, &w, poll_fd, &fd, deadline);
 	if (ret == 0 && msg->type != answer) {
-		dmapipe_msg_close_fds(msg);
+		dmapipe_msg_drop_fds(msg);
 		ret = msg->type == DMAPIPE_MSG_ERROR ? refused : -EPROTO;
 	}
 	return ret;
@@ -95,7 +95,8 @@ DMAPIPE_EXPORT int dmapipe_query_stats(const char *path, struct dmapipe_server_s
 		memcpy(consumers, msg->stats.consumers, sizeof(*consumers) * (size_t)MIN(n, max));
 	ret = n;
 out:
-	dmapipe_close(fd);
+	/* a producer that sent fds to a monitor left them queued on it */
+	dmapipe_close_deferred(fd);
 	free(msg);
 	return ret;
 }
