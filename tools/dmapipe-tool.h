@@ -36,6 +36,7 @@ int cmd_play(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_display(int argc, char **argv);
 
 /* ---- command line ------------------------------------------------------ */
 

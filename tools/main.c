@@ -26,6 +26,7 @@ static const struct {
 	{ "export", cmd_export, "write a recording as y4m, or raw frames with a JSON sidecar" },
 	{ "encode", cmd_encode, "encode a stream or a capture device with a hardware encoder" },
 	{ "run", cmd_run, "wire a capture device to encoders, recorders and other processes" },
+	{ "display", cmd_display, "show a stream on a screen through KMS, without a copy" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
 	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
 	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },
