@@ -228,6 +228,15 @@ static int no_plane(struct dmapipe_display *d, const struct dmapipe_format *form
 	return -ENOTSUP;
 }
 
+int display_check_format(struct dmapipe_display *d, const struct dmapipe_format *format)
+{
+	for (uint32_t i = 0; i < d->n_planes; i++)
+		if (d->planes[i].type != DMAPIPE_KMS_PLANE_CURSOR &&
+		    kms_plane_takes(&d->planes[i], format->fourcc, format->modifier))
+			return 0;
+	return no_plane(d, format);
+}
+
 int display_configure(struct dmapipe_display *d, const struct dmapipe_format *format,
 		      struct display_fb *fb)
 {
@@ -289,7 +298,8 @@ int display_configure(struct dmapipe_display *d, const struct dmapipe_format *fo
 		      strerror(-ret), d->opt.width ? "" :
 		      ": its planes cannot scale or place it; ask for a mode of the frame's size "
 		      "or a rectangle");
-	return ret == -ENOTSUP ? -EINVAL : ret;
+	/* the driver's own errno (ERANGE for scaling, say) is in the message */
+	return -EINVAL;
 }
 
 /* ---- the commit of each frame ------------------------------------------------- */

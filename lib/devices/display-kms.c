@@ -24,12 +24,15 @@ int kms_open(const char *path, bool writeback, bool *atomic)
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	/* without it the primary and cursor planes are hidden from us */
-	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0) {
-		int ret = -errno;
-
+	/*
+	 * without it the primary and cursor planes are hidden from us; a
+	 * driver without modesetting refuses it (EOPNOTSUPP) and says no
+	 * more when asked for its resources, so only ENOTTY (no DRM device
+	 * at all) ends it here
+	 */
+	if (drmSetClientCap(fd, DRM_CLIENT_CAP_UNIVERSAL_PLANES, 1) < 0 && errno == ENOTTY) {
 		close(fd);
-		return ret;
+		return -ENOTTY;
 	}
 	*atomic = drmSetClientCap(fd, DRM_CLIENT_CAP_ATOMIC, 1) == 0;
 	/* writeback connectors are only shown to atomic clients that ask */

@@ -184,6 +184,13 @@ void display_fb_clear(struct dmapipe_display *d);
 /* ---- commits (display-commit.c) ------------------------------------- */
 
 /*
+ * Does a plane of the CRTC scan out @format with its modifier? 0, or
+ * -ENOTSUP with the reason recorded. Asked before anything is imported:
+ * a modifier the driver does not know fails AddFB2 with a vaguer reason.
+ */
+int display_check_format(struct dmapipe_display *d, const struct dmapipe_format *format);
+
+/*
  * Chooses the plane and the rectangle for frames of @format (sets
  * d->plane, d->dst_*, the info), trying each candidate with a TEST_ONLY
  * commit of @fb. 0, -ENOTSUP (no plane takes it), -EINVAL (the driver

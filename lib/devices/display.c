@@ -149,9 +149,18 @@ static int choose_output(int fd, const drmModeRes *res, const struct dmapipe_dis
 			int n = snprintf(why, len, "connector %s offers no %ux%u mode; its modes:",
 					 name, o->mode_width, o->mode_height);
 
-			for (int m = 0; m < c->count_modes && n > 0 && (size_t)n < len; m++)
+			/* the first few, each size once (drivers list sizes at several rates) */
+			for (int m = 0, shown = 0; m < c->count_modes && shown < 8 && n > 0 &&
+			     (size_t)n < len; m++) {
+				if (m > 0 && c->modes[m].hdisplay == c->modes[m - 1].hdisplay &&
+				    c->modes[m].vdisplay == c->modes[m - 1].vdisplay)
+					continue;
 				n += snprintf(why + n, len - (size_t)n, " %ux%u",
 					      c->modes[m].hdisplay, c->modes[m].vdisplay);
+				shown++;
+			}
+			if (n > 0 && (size_t)n < len && c->count_modes > 8)
+				snprintf(why + n, len - (size_t)n, " ...");
 			drmModeFreeConnector(c);
 			return -EINVAL;
 		}
@@ -190,6 +199,10 @@ static int open_card(const char *path, const struct dmapipe_display_options *o,
 	int fd, ret;
 
 	fd = kms_open(path, o->writeback_interval > 0, &atomic);
+	if (fd == -ENOTTY) {
+		snprintf(why, len, "%s is not a DRM device", path);
+		return -ENODEV;
+	}
 	if (fd < 0) {
 		snprintf(why, len, "%s: %s", path, strerror(-fd));
 		return fd;
@@ -481,6 +494,7 @@ DMAPIPE_EXPORT int dmapipe_display_show(struct dmapipe_display *display,
 	struct dmapipe_display *d = display;
 	const struct dmapipe_layout *layout;
 	struct display_fb *fb;
+	bool reconfigure;
 	int fence = -1, ret;
 
 	if (!d || !buffer)
@@ -492,10 +506,16 @@ DMAPIPE_EXPORT int dmapipe_display_show(struct dmapipe_display *display,
 			      dmapipe_mem_kind_to_string(dmapipe_buffer_get_mem_kind(buffer)));
 		return -EXDEV;
 	}
+	reconfigure = !d->plane || !same_format(&d->have, &layout->format);
+	if (reconfigure) {
+		ret = display_check_format(d, &layout->format);
+		if (ret < 0)
+			return ret;
+	}
 	fb = display_fb_get(d, buffer, &ret);
 	if (!fb)
 		return ret;
-	if (!d->plane || !same_format(&d->have, &layout->format)) {
+	if (reconfigure) {
 		ret = display_configure(d, &layout->format, fb);
 		if (ret < 0)
 			return ret;
