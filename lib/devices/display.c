@@ -22,6 +22,10 @@
 #include "private.h"
 #include "dmapipe/display.h"
 
+/* Caller-allocated: they grow only into their reserved fields. */
+_Static_assert(sizeof(struct dmapipe_display_info) == 404, "dmapipe_display_info size");
+_Static_assert(sizeof(struct dmapipe_display_stats) == 144, "dmapipe_display_stats size");
+
 DMAPIPE_EXPORT void dmapipe_display_options_init(struct dmapipe_display_options *options)
 {
 	memset(options, 0, sizeof(*options));
