@@ -40,6 +40,7 @@ int cmd_run(int argc, char **argv);
 int cmd_pipewire(int argc, char **argv);
 int cmd_rtsp(int argc, char **argv);
 int cmd_srt(int argc, char **argv);
+int cmd_display(int argc, char **argv);
 
 /* ---- command line ------------------------------------------------------ */
 

@@ -29,6 +29,7 @@ static const struct {
 	{ "run", cmd_run, "wire a capture device to encoders, recorders and other processes" },
 	{ "rtsp", cmd_rtsp, "serve a stream over RTSP (H.264 or raw RTP) through gst-rtsp-server" },
 	{ "srt", cmd_srt, "serve a stream over SRT to any number of callers (H.264 in MPEG-TS)" },
+	{ "display", cmd_display, "show a stream on a screen through KMS, without a copy" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
 	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
 	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },
