@@ -51,8 +51,13 @@ static void print_usage(FILE *out)
 	fprintf(out,
 		"\n"
 		"Run 'dmapipe COMMAND --help' for the options of a command. Every command\n"
-		"accepts --json for machine-readable output.\n"
-		"Exit status: 0 success, 1 failure, 2 bad command line.\n");
+		"accepts --json for machine-readable output (docs/JSON.md), a failure too.\n"
+		"A --socket NAME is a stream in the default directory ($XDG_RUNTIME_DIR/dmapipe,\n"
+		"/run/dmapipe for root, else /tmp/dmapipe-UID); without --socket, the stream\n"
+		"\"default\"; a path has a /, and @NAME is an abstract socket.\n"
+		"\n"
+		"Exit status: 0 success (also when interrupted), 1 failure, 2 bad command\n"
+		"line, 3 the disk filled up (record).\n");
 }
 
 int main(int argc, char **argv)
@@ -84,6 +89,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	name = argv[optind];
+	tool_start(NULL, argc - optind, argv + optind);
 	if (strcmp(name, "help") == 0) {
 		if (optind + 1 < argc) {
 			char *sub[] = { argv[optind + 1], (char *)"--help", NULL };
@@ -91,7 +97,8 @@ int main(int argc, char **argv)
 			for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 				if (strcmp(commands[i].name, sub[0]) == 0) {
 					optind = 0;
-					return commands[i].run(2, sub);
+					tool.cmd = commands[i].name;
+					return tool_finish(commands[i].run(2, sub));
 				}
 			usage_error(NULL, "unknown command '%s'", sub[0]);
 		}
@@ -104,7 +111,8 @@ int main(int argc, char **argv)
 			char **sub_argv = argv + optind;
 
 			optind = 0; /* reinitialise getopt for the subcommand */
-			return commands[i].run(sub_argc, sub_argv);
+			tool.cmd = commands[i].name;
+			return tool_finish(commands[i].run(sub_argc, sub_argv));
 		}
 	}
 	usage_error(NULL, "unknown command '%s'", name);
