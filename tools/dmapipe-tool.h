@@ -144,6 +144,8 @@ int cmd_run(int argc, char **argv);
 int cmd_pipewire(int argc, char **argv);
 int cmd_rtsp(int argc, char **argv);
 int cmd_srt(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_formats(int argc, char **argv);
 
 /* ---- command line ------------------------------------------------------ */
 

@@ -30,6 +30,8 @@ static const struct {
 	{ "rtsp", cmd_rtsp, "serve a stream over RTSP (H.264 or raw RTP) through gst-rtsp-server" },
 	{ "srt", cmd_srt, "serve a stream over SRT to any number of callers (H.264 in MPEG-TS)" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
+	{ "list", cmd_list, "list the streams served here: format, rate, consumers, producer" },
+	{ "formats", cmd_formats, "list the pixel formats, by their DRM, V4L2 and GStreamer names" },
 	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
 	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },
 	{ "pipewire", cmd_pipewire, "publish a stream as a PipeWire video node, zero-copy" },
