@@ -44,6 +44,10 @@ struct bench_opts {
 	uint32_t storage_repeat;
 	uint32_t storage_max_request;
 	bool rtsp;
+	bool display;               /* --display: only the display comparison (display.c) */
+	uint64_t display_frames;
+	uint32_t display_repeat;
+	const char *display_device;
 	char command[512]; /* how the bench was run, for the report */
 };
 
@@ -139,6 +143,23 @@ struct rtsp_result {
 	unsigned int n;
 };
 
+/* dmapipe display beside kmssink on a KMS device (display.c) */
+struct display_bench {
+	bool ran;
+	char why[320];           /* why not, or the run that failed */
+	char device[128], driver[32], connector[32];
+	uint32_t width, height, refresh;
+	char machine_note[64];
+	unsigned int runs;
+	double gst_init_ns;      /* one gst-launch start-up */
+	double display_us, display_min, display_max, display_fps, display_whole_us;
+	double kms_us, kms_min, kms_max, kms_fps;
+	double src_us, src_min, src_max, src_fps;
+	uint64_t display_copied;
+	unsigned int kms_copies, src_copies; /* "frame copy" lines kmssink logged */
+	char note[256];
+};
+
 struct bench {
 	struct bench_opts o;
 	struct machine m;
@@ -158,6 +179,7 @@ struct bench {
 	bool gst_base_ok;
 	struct storage_result storage;
 	struct rtsp_result rtsp;
+	struct display_bench display;
 };
 
 struct child {
@@ -239,6 +261,13 @@ void gst_caps(const struct bench *b, char *out, size_t len);
 /* gst-launch-1.0 from PATH into b->gst_launch and its version, or "" */
 void gst_find(struct bench *b);
 void gst_baselines(struct bench *b);
+/*
+ * Runs gst-launch-1.0 with @words (output in DIR/gst-TAG.log): its wait4()
+ * CPU in ns, or -1 when it failed; *@exec_s (may be NULL) is its
+ * "Execution ended after" time, NAN when it printed none.
+ */
+double gst_run_simple(struct bench *b, const char *const words[], const char *tag,
+		      double *exec_s);
 void run_gst(struct bench *b, unsigned int readers, struct gst_result *r);
 void run_gst_probe(struct bench *b);
 
@@ -247,6 +276,15 @@ void run_gst_probe(struct bench *b);
 void rtsp_run_all(struct bench *b, struct rtsp_result *res);
 void rtsp_markdown(const struct rtsp_result *res, FILE *f);
 void rtsp_json(const struct rtsp_result *res, struct json *j);
+/* ---- display.c: dmapipe display beside kmssink ------------------------------ */
+
+/*
+ * Measures b->display: 0, 77 when there is no KMS device or no
+ * gst-launch-1.0 (why in b->display.why), 1 when a run failed or copied.
+ */
+int bench_display(struct bench *b);
+/* Its section on stdout and, with --output, between its markers in that file. 0 or -1. */
+int bench_display_report(const struct bench *b);
 
 /* ---- report.c ----------------------------------------------------------------- */
 

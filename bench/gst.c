@@ -44,9 +44,8 @@ static double gst_exec_seconds(const char *text)
 	return h * 3600.0 + mi * 60.0 + s;
 }
 
-/* Runs one gst-launch-1.0 pipeline given as words; returns its CPU or -1. */
-static double gst_run_simple(struct bench *b, const char *const words[], const char *tag,
-			     double *exec_s)
+double gst_run_simple(struct bench *b, const char *const words[], const char *tag,
+		      double *exec_s)
 {
 	struct child c;
 	struct args a;

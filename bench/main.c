@@ -56,6 +56,14 @@ static const char *const bench_usage =
 	"      --rtsp              also measure dmapipe rtsp's CPU per frame at 1080p30 for 1\n"
 	"                          and 8 clients, beside videotestsrc in the same server\n"
 	"                          (about 2 minutes; needs dmapipe rtsp)\n"
+	"      --display           measure only `dmapipe display` beside GStreamer's kmssink\n"
+	"                          on a KMS device (the VM lane's vkms): CPU per frame shown;\n"
+	"                          exit 77 without a KMS device\n"
+	"      --display-frames N  frames per display run (default 300)\n"
+	"      --display-repeat N  runs of each display consumer, 1 to 5 (default 3)\n"
+	"      --display-device PATH\n"
+	"                          the KMS device (default: the first with a connected\n"
+	"                          connector)\n"
 	"  -o, --output FILE       also write the report as markdown (docs/BENCHMARKS.md)\n"
 	"      --json              print the results as JSON instead of the report\n"
 	"                          (docs/JSON.md)\n"
@@ -83,6 +91,10 @@ enum {
 	OPT_STORAGE_MAX_REQUEST,
 	OPT_NO_STORAGE,
 	OPT_RTSP,
+	OPT_DISPLAY,
+	OPT_DISPLAY_FRAMES,
+	OPT_DISPLAY_REPEAT,
+	OPT_DISPLAY_DEVICE,
 };
 
 /*
@@ -193,6 +205,10 @@ int main(int argc, char **argv)
 		{ "storage-max-request", required_argument, NULL, OPT_STORAGE_MAX_REQUEST },
 		{ "no-storage", no_argument, NULL, OPT_NO_STORAGE },
 		{ "rtsp", no_argument, NULL, OPT_RTSP },
+		{ "display", no_argument, NULL, OPT_DISPLAY },
+		{ "display-frames", required_argument, NULL, OPT_DISPLAY_FRAMES },
+		{ "display-repeat", required_argument, NULL, OPT_DISPLAY_REPEAT },
+		{ "display-device", required_argument, NULL, OPT_DISPLAY_DEVICE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -224,6 +240,8 @@ int main(int argc, char **argv)
 	b->o.storage = true;
 	b->o.storage_mb = 2048;
 	b->o.storage_repeat = 7;
+	b->o.display_frames = 300;
+	b->o.display_repeat = 3;
 
 	while ((c = getopt_long(argc, argv, ":n:f:c:r:o:h", options, NULL)) != -1) {
 		switch (c) {
@@ -304,6 +322,19 @@ int main(int argc, char **argv)
 		case OPT_RTSP:
 			b->o.rtsp = true;
 			break;
+		case OPT_DISPLAY:
+			b->o.display = true;
+			break;
+		case OPT_DISPLAY_FRAMES:
+			b->o.display_frames = opt_u32("bench", "--display-frames", optarg, 10, 100000);
+			break;
+		case OPT_DISPLAY_REPEAT:
+			b->o.display_repeat = opt_u32("bench", "--display-repeat", optarg, 1,
+						      GST_REPEATS);
+			break;
+		case OPT_DISPLAY_DEVICE:
+			b->o.display_device = optarg;
+			break;
 		case 'h':
 			fputs(bench_usage, stdout);
 			free(b);
@@ -338,6 +369,19 @@ int main(int argc, char **argv)
 
 	bench_log("machine: %s, %ld cores, kernel %s, allocator %s (%s)", b->m.cpu, b->m.cores,
 		  b->m.kernel, b->m.allocator, b->m.memory);
+	if (b->o.display) {
+		/* a section of its own: it needs a KMS device, which few benches have */
+		status = bench_display(b);
+		if (bench_display_report(b) < 0 && status == 0)
+			status = 1;
+		if (status == 1 || b->o.keep)
+			fprintf(stderr, "dmapipe bench: logs kept in %s\n", b->dir);
+		else
+			remove_private_dir(b->dir);
+		free(b->dir);
+		free(b);
+		return status;
+	}
 	bench_log("(a) memcpy of one frame, cache-cold ...");
 	if (measure_copy(b, &b->copy) < 0) {
 		bench_log("    the memcpy measurement failed");

@@ -146,9 +146,10 @@ struct dmapipe_buffer *dmapipe_buffer_new_internal(const struct dmapipe_layout *
 int dmapipe_buffer_add_hook(struct dmapipe_buffer *buffer, const struct dmapipe_buffer_hook *hook);
 
 /*
- * dmapipe_buffer_new_from_fds() without the log line: on failure returns
- * NULL with errno set and *why pointing at a static reason (for the ERROR
- * message a consumer sends back).
+ * dmapipe_buffer_new_from_fds() for fds a peer sent, without the log line:
+ * on failure returns NULL with errno set and *why pointing at a static
+ * reason (for the ERROR message a consumer sends back); the refused fds
+ * go to the closer (dmapipe_close_deferred()), not closed in this thread.
  */
 struct dmapipe_buffer *dmapipe_buffer_import(const struct dmapipe_layout *layout, const char **why);
 
@@ -257,5 +258,67 @@ int dmapipe_ioctl(int fd, unsigned long request, void *arg);
  * below @min_size) or -E2BIG (a non-zero byte this library does not know).
  */
 int dmapipe_options_copy(void *dst, size_t dst_size, const void *src, size_t min_size);
+
+/* ---- rate-limited logging (ratelimit.c) ----------------------------- */
+
+/*
+ * A budget of log lines: at most @burst per @interval_ns. Every call site
+ * of log_*_ratelimited() has its own (a static one), so a peer that makes
+ * one error path fire thousands of times a second costs a few lines, and
+ * the rest are counted and reported as "... N similar messages
+ * suppressed" when the next interval starts.
+ */
+struct dmapipe_ratelimit {
+	uint64_t interval_ns;
+	unsigned int burst;
+	uint64_t begin_ns; /* of the current interval; 0 before the first line */
+	unsigned int printed, suppressed;
+};
+
+#define DMAPIPE_RATELIMIT_INTERVAL_MS 5000
+#define DMAPIPE_RATELIMIT_BURST 10
+
+/*
+ * True if a line of @priority may be written now under @rl (thread-safe);
+ * a line the log priority filters out is not counted. Writes the count of
+ * lines suppressed in the interval that just ended, naming @site.
+ */
+bool dmapipe_ratelimit_allow(struct dmapipe_ratelimit *rl, enum dmapipe_log_priority priority,
+			     const char *site);
+
+#define log_ratelimited(priority, ...)                                              \
+	do {                                                                        \
+		static struct dmapipe_ratelimit rl_ = {                             \
+			.interval_ns = DMAPIPE_RATELIMIT_INTERVAL_MS * 1000000ull,  \
+			.burst = DMAPIPE_RATELIMIT_BURST,                           \
+		};                                                                  \
+		if (dmapipe_ratelimit_allow(&rl_, (priority), __func__))            \
+			dmapipe_log_internal((priority), __VA_ARGS__);              \
+	} while (0)
+
+#define log_error_ratelimited(...) log_ratelimited(DMAPIPE_LOG_ERROR, __VA_ARGS__)
+#define log_warn_ratelimited(...) log_ratelimited(DMAPIPE_LOG_WARNING, __VA_ARGS__)
+#define log_info_ratelimited(...) log_ratelimited(DMAPIPE_LOG_INFO, __VA_ARGS__)
+
+/* ---- closing what peers sent, off the caller's thread (closer.c) ---- */
+
+/*
+ * Takes @fd (if >= 0) and closes it on the closer thread, never in the
+ * caller's: the last close of a file a peer sent may wait as long as the
+ * peer likes (a TCP socket lingering on unsent data, a FUSE flush, a unix
+ * socket holding more such fds). For every fd received from a peer that
+ * is dropped before it was identified as a dma-buf, sealed memfd or
+ * sync_file, and for connection sockets that may hold a peer's unread
+ * fds. The fd is gone from the caller's point of view at once; it stays
+ * open in the process until a closer thread gets to it.
+ */
+void dmapipe_close_deferred(int fd);
+
+/*
+ * Waits until every fd handed to dmapipe_close_deferred() so far is
+ * closed, up to @timeout_ms (negative: no limit). Returns 0 or
+ * -ETIMEDOUT. For tests that count fds.
+ */
+int dmapipe_closer_wait_idle(int timeout_ms);
 
 #endif /* DMAPIPE_PRIVATE_H */

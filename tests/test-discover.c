@@ -13,7 +13,9 @@
  *                        (single- and multi-planar) with YUYV and a proved
  *                        export and import, vgem's render node, the system
  *                        heap, udmabuf, dmapipe.ko's ABI, dmapipe_vcap as a
- *                        capture device; and the odd cases: a vivid queue
+ *                        capture device, vkms as a KMS device with its
+ *                        connectors and planes (vgem's card is none); and
+ *                        the odd cases: a vivid queue
  *                        owned by another file handle is listed as busy
  *                        with its formats, and an unprivileged process gets
  *                        EACCES entries instead of a failed listing.
@@ -37,7 +39,7 @@
 static void check_entry(const struct dmapipe_device *dev)
 {
 	check(dev);
-	check_msg(dev->type >= DMAPIPE_DEVICE_V4L2 && dev->type <= DMAPIPE_DEVICE_DMAPIPE,
+	check_msg(dev->type >= DMAPIPE_DEVICE_V4L2 && dev->type <= DMAPIPE_DEVICE_KMS,
 		  "type %u", dev->type);
 	check_msg(strncmp(dev->path, "/dev/", 5) == 0, "%s", dev->path);
 	check(dev->name[0]);
@@ -46,6 +48,16 @@ static void check_entry(const struct dmapipe_device *dev)
 	check(!!dev->drm == (dev->type == DMAPIPE_DEVICE_DRM));
 	check(!!dev->udmabuf == (dev->type == DMAPIPE_DEVICE_UDMABUF));
 	check(!!dev->kmod == (dev->type == DMAPIPE_DEVICE_DMAPIPE));
+	check(!!dev->kms == (dev->type == DMAPIPE_DEVICE_KMS));
+	if (dev->kms && !dev->error) {
+		for (uint32_t i = 0; i < dev->kms->n_planes; i++) {
+			const struct dmapipe_kms_plane *p = &dev->kms->planes[i];
+
+			check(p->n_formats == 0 || p->formats);
+			check(p->type <= DMAPIPE_KMS_PLANE_CURSOR);
+		}
+		check(dev->kms->n_connectors == 0 || dev->kms->connectors);
+	}
 	if (dev->v4l2) {
 		check(dev->v4l2->n_queues <= DMAPIPE_V4L2_MAX_QUEUES);
 		for (uint32_t q = 0; q < dev->v4l2->n_queues; q++) {
@@ -75,7 +87,7 @@ static void test_listing(void)
 	}
 	check(dmapipe_device_list_get(list, n) == NULL);
 	check(dmapipe_device_list_get(list, (size_t)-1) == NULL);
-	/* in order: all V4L2, then DRM, heaps, udmabuf, dmapipe */
+	/* in order: all V4L2, then DRM, heaps, udmabuf, dmapipe, KMS */
 	for (size_t i = 1; i < n; i++)
 		check(dmapipe_device_list_get(list, i - 1)->type <=
 		      dmapipe_device_list_get(list, i)->type);
@@ -95,6 +107,10 @@ static void test_bad_input(void)
 	check(dmapipe_device_list_find_v4l2(NULL, DMAPIPE_V4L2_CAPTURE, 0, false) == NULL);
 	dmapipe_device_list_free(NULL);
 	check(strcmp(dmapipe_device_type_to_string((enum dmapipe_device_type)99), "unknown") == 0);
+	check(strcmp(dmapipe_device_type_to_string(DMAPIPE_DEVICE_KMS), "kms") == 0);
+	check(strcmp(dmapipe_kms_plane_type_to_string(DMAPIPE_KMS_PLANE_CURSOR), "cursor") == 0);
+	check(strcmp(dmapipe_kms_plane_type_to_string((enum dmapipe_kms_plane_type)7),
+		     "unknown") == 0);
 	check(strcmp(dmapipe_v4l2_role_to_string((enum dmapipe_v4l2_role)99), "other") == 0);
 	check(strcmp(dmapipe_v4l2_buf_type_to_string(V4L2_BUF_TYPE_VBI_CAPTURE), "other") == 0);
 	check(strcmp(dmapipe_v4l2_buf_type_to_string(V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE),
@@ -331,9 +347,48 @@ static void vm_unprivileged(void)
 	test_pass("vm: unprivileged listing reports EACCES per device");
 }
 
+/*
+ * vkms as the lane builds it: one CRTC, a connected Virtual-1 with its
+ * preferred 1024x768, the writeback connector (shown to us because
+ * discovery asks for writeback connectors), a primary plane taking
+ * XRGB8888 linear with an acquire-fence property, and foreign dma-bufs.
+ */
+static void vm_vkms(const struct dmapipe_device *dev)
+{
+	const struct dmapipe_kms_device *k = dev->kms;
+	bool virtual_ok = false, writeback = false, primary = false;
+
+	check_msg(!dev->error, "%s: %s", dev->path, strerror(dev->error));
+	check(strncmp(dev->name, "card", 4) == 0);
+	check(k->atomic && k->prime_import);
+	check_int_eq(k->n_crtcs, 1);
+	for (uint32_t i = 0; i < k->n_connectors; i++) {
+		const struct dmapipe_kms_connector *c = &k->connectors[i];
+
+		if (strcmp(c->name, "Virtual-1") == 0)
+			virtual_ok = c->connected && c->width == 1024 && c->height == 768 &&
+				     c->refresh == 60 && c->possible_crtcs == 1 && c->n_modes > 1;
+		writeback |= c->writeback && c->type == 18 && strcmp(c->name, "Writeback-1") == 0;
+	}
+	for (uint32_t i = 0; i < k->n_planes; i++) {
+		const struct dmapipe_kms_plane *p = &k->planes[i];
+
+		if (p->type != DMAPIPE_KMS_PLANE_PRIMARY)
+			continue;
+		check(p->in_fence && p->possible_crtcs == 1);
+		for (uint32_t f = 0; f < p->n_formats; f++)
+			primary |= p->formats[f].fourcc == dmapipe_fourcc_from_string("XRGB8888") &&
+				   p->formats[f].modifier == DMAPIPE_MOD_LINEAR;
+	}
+	check_msg(virtual_ok, "vkms: a connected Virtual-1 at 1024x768@60");
+	check_msg(writeback, "vkms: a writeback connector");
+	check_msg(primary, "vkms: a primary plane taking XRGB8888 linear");
+	test_pass("vm: vkms listed as a KMS device with its connectors and planes");
+}
+
 static void vm_checks(void)
 {
-	size_t heaps = 0, drm_vgem = 0, udmabuf = 0, vcap = 0;
+	size_t heaps = 0, drm_vgem = 0, udmabuf = 0, vcap = 0, vkms = 0;
 	const struct dmapipe_device *kmod = NULL;
 	struct dmapipe_device_list *list;
 
@@ -371,6 +426,14 @@ static void vm_checks(void)
 		case DMAPIPE_DEVICE_DMAPIPE:
 			kmod = dev;
 			break;
+		case DMAPIPE_DEVICE_KMS:
+			/* vgem's card has no connectors: it is no KMS device */
+			check(strcmp(dev->kms->driver, "vgem") != 0);
+			if (strcmp(dev->kms->driver, "vkms") == 0) {
+				vkms++;
+				vm_vkms(dev);
+			}
+			break;
 		case DMAPIPE_DEVICE_V4L2:
 			if (strcmp(dev->v4l2->driver, "dmapipe_vcap") == 0) {
 				vcap++;
@@ -387,15 +450,16 @@ static void vm_checks(void)
 	check_int_eq(udmabuf, have_feature("udmabuf"));
 	check_int_eq(vcap > 0, have_feature("dmapipe_vcap"));
 	check_int_eq(kmod != NULL, have_feature("dmapipe"));
+	check_int_eq(vkms, have_feature("vkms"));
 	if (kmod) {
 		check(!kmod->error);
 		check_int_eq(kmod->kmod->abi_version, DMAPIPE_ABI_VERSION);
 		check(kmod->kmod->features & DMAPIPE_FEATURE_ALLOC);
 		check(kmod->kmod->page_size >= 4096);
 	}
-	printf("# heap %zu, vgem %zu, udmabuf %zu, dmapipe %d, dmapipe_vcap %zu\n", heaps,
-	       drm_vgem, udmabuf, kmod != NULL, vcap);
-	test_pass("vm: vgem, heaps, udmabuf, dmapipe.ko, dmapipe_vcap as loaded");
+	printf("# heap %zu, vgem %zu, udmabuf %zu, dmapipe %d, dmapipe_vcap %zu, vkms %zu\n",
+	       heaps, drm_vgem, udmabuf, kmod != NULL, vcap, vkms);
+	test_pass("vm: vgem, heaps, udmabuf, dmapipe.ko, dmapipe_vcap, vkms as loaded");
 	if (have_feature("vivid"))
 		vm_vivid(list);
 	dmapipe_device_list_free(list);

@@ -79,7 +79,8 @@ static void test_not_memory(void)
 	expect_refused(fd, -EBADFD, "not a dma-buf or memfd");
 	close(fd);
 
-	/* a regular file: refused whatever the fs; tmpfs files answer F_GET_SEALS */
+	/* a regular file: refused whatever the fs; tmpfs files answer
+	 * F_GET_SEALS, and are told apart from unsealed memfds */
 	dir = test_make_dir("fdcheck");
 	snprintf(path, sizeof(path), "%s/file", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -87,12 +88,26 @@ static void test_not_memory(void)
 	check(ftruncate(fd, 4096) == 0);
 	check(fstatfs(fd, &sfs) == 0);
 	if (sfs.f_type == TMPFS_MAGIC)
-		expect_refused(fd, -EPERM, "not sealed against shrinking");
+		expect_refused(fd, -EBADFD, "a tmpfs/shmem file, not a memfd");
 	else
 		expect_refused(fd, -EBADFD, "not a dma-buf or memfd");
 	close(fd);
 	test_rmdir_all(dir);
 	free(dir);
+
+	/* /dev/shm is tmpfs wherever it exists: its files are not memfds */
+	snprintf(path, sizeof(path), "/dev/shm/dmapipe-fdcheck-%d", (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0 && fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC) {
+		check(ftruncate(fd, 4096) == 0);
+		expect_refused(fd, -EBADFD, "a tmpfs/shmem file, not a memfd");
+	} else {
+		printf("# /dev/shm is not a tmpfs here: the shm-file case was not run\n");
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(path);
+	}
 
 	/* the executable itself, read-only */
 	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);

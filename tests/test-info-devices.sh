@@ -6,7 +6,8 @@
 # (device 0 single-planar, device 1 multi-planar) with YUYV and dma-buf
 # export (proved by --probe-export) and import, vgem's render node, the
 # system heap, udmabuf, dmapipe.ko with its ABI version, dmapipe_vcap as a
-# capture device. Odd cases tried: the same listing as an unprivileged user
+# capture device, vkms as a KMS device with its connectors and the formats
+# of its planes (and vgem's card not as one). Odd cases tried: the same listing as an unprivileged user
 # (every node it cannot open carries an error, the JSON stays valid and the
 # exit status 0), and the human table with -v.
 #
@@ -40,7 +41,7 @@ def expect(cond, what):
     if not cond:
         errors.append(what)
 
-for key in ("v4l2", "drm", "dma_heaps"):
+for key in ("v4l2", "drm", "dma_heaps", "kms"):
     expect(isinstance(dev[key], list), "devices.%s is a list" % key)
 
 v4l2 = dev["v4l2"]
@@ -102,6 +103,24 @@ for v in vcap:
     expect(v["role"] == "capture" and "YUYV" in names(v["queues"][0]) and
            v["dmabuf_export"] and v["dmabuf_import"], "%s: dmapipe_vcap capture" % v["path"])
 
+kms = dev["kms"]
+vkms = [k for k in kms if k["driver"] == "vkms"]
+expect(len(vkms) == (1 if "vkms" in feat else 0), "vkms KMS devices: %d" % len(vkms))
+expect(not any(k["driver"] == "vgem" for k in kms), "vgem's card is no KMS device")
+for k in vkms:
+    conns = {c["name"]: c for c in k["connectors"]}
+    v1 = conns.get("Virtual-1", {})
+    expect(k["error"] is None and k["atomic"] and k["prime_import"] and k["crtcs"] == 1,
+           "%s: atomic, imports dma-bufs, one CRTC" % k["path"])
+    expect(v1.get("connected") and v1.get("preferred_mode") ==
+           {"width": 1024, "height": 768, "refresh": 60},
+           "%s: Virtual-1 connected at 1024x768@60 (%s)" % (k["path"], v1))
+    expect(conns.get("Writeback-1", {}).get("writeback"), "%s: Writeback-1" % k["path"])
+    primary = [p for p in k["planes"] if p["type"] == "primary"]
+    fmts = {f["name"]: f["modifiers"] for p in primary for f in p["formats"]}
+    expect(len(primary) == 1 and "linear" in fmts.get("XRGB8888", []) and primary[0]["in_fence"],
+           "%s: a primary plane taking XRGB8888 linear, with fences (%s)" % (k["path"], fmts))
+
 sys.exit(1 if errors else 0)
 EOF
 ok "info --json lists what the lane loaded"
@@ -113,6 +132,14 @@ case " ${DMAPIPE_VM_FEATURES:-} " in
 		fail "info -v: no vivid capture line"
 	grep -q "video-capture-mplane queue" "$DIR/info-v.log" ||
 		fail "info -v: no multi-planar queue details"
+	;;
+esac
+case " ${DMAPIPE_VM_FEATURES:-} " in
+*" vkms "*)
+	grep -q "^KMS devices (displays):$" "$DIR/info-v.log" &&
+		grep -q "connector Virtual-1 *connected *1024x768@60" "$DIR/info-v.log" &&
+		grep -q "plane .*primary .*XRGB8888 (linear)" "$DIR/info-v.log" ||
+		fail "info -v: no vkms KMS device with Virtual-1 and a primary plane"
 	;;
 esac
 ok "info -v"

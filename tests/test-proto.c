@@ -857,14 +857,21 @@ static void test_error_names(void)
 	static const char *const names[] = {
 		"none", "protocol", "version", "permission", "bad-fd", "bad-layout",
 		"fd-quota", "lease-timeout", "too-many-consumers", "shutdown", "strict",
-		"internal",
+		"internal", "lease-revoked",
 	};
+	char buf[DMAPIPE_ERROR_NAME_LEN];
 
-	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		check_msg(strcmp(dmapipe_error_code_to_string(i), names[i]) == 0, "code %u: %s", i,
 			  dmapipe_error_code_to_string(i));
+		check(strcmp(dmapipe_error_code_name(i, buf, sizeof(buf)), names[i]) == 0);
+	}
 	check(strcmp(dmapipe_error_code_to_string(sizeof(names) / sizeof(names[0])), "unknown") == 0);
 	check(strcmp(dmapipe_error_code_to_string(0x7fffffff), "unknown") == 0);
+	/* a newer peer's code is reported with its number (PROTOCOL.md section 7) */
+	check(strcmp(dmapipe_error_code_name(13, buf, sizeof(buf)), "unknown error 13") == 0);
+	check(strcmp(dmapipe_error_code_name(0xffffffff, buf, sizeof(buf)),
+		     "unknown error 4294967295") == 0);
 	test_pass("error code names");
 }
 

@@ -294,6 +294,59 @@ grep -q "frames crossed" "$DIR/demo.out" || fail "demo: no result line"
 grep -q "PASS" "$DIR/demo.out" || fail "demo: no PASS"
 ok "demo"
 
+# ---- serve's resource limits, and an error code newer than this build ---------
+
+S="$DIR/limits.sock"
+expect_usage_error "--max-handshakes wants" serve --socket "$S" --max-handshakes 0
+expect_usage_error "--max-monitors wants" serve --socket "$S" --max-monitors 2000
+expect_usage_error "--max-buffers wants" serve --socket "$S" --max-buffers 257
+expect_usage_error "--max-in-flight wants" serve --socket "$S" --max-in-flight 257
+expect_usage_error "--pool-budget wants" serve --socket "$S" --pool-budget 0
+expect_usage_error "--pool-budget wants" serve --socket "$S" --pool-budget 1G
+# a budget that cannot hold the three buffers a stream needs: a clear error
+"$DMAPIPE" serve --socket "$S" --size 640x480 --pool-budget 1000000 --frames 1 \
+	>"$DIR/budget.out" 2>"$DIR/budget.err"
+[ $? -eq 1 ] || fail "serve with a pool budget too small did not exit 1"
+grep -q "over the pool budget" "$DIR/budget.err" ||
+	fail "serve with a pool budget too small: unclear: $(cat "$DIR/budget.err")"
+ok "serve: --pool-budget too small for the format: $(grep -m1 "pool budget" "$DIR/budget.err")"
+run_pair limits 30 --size 64x64 --fps 0 --max-handshakes 2 --max-monitors 1 \
+	--max-buffers 8 --max-in-flight 6 --pool-budget 1000000 -- --policy block:4 --in-flight 6
+jcheck "$DIR/limits-serve.json" 'd["result"] == "ok" and d["leases_revoked"] == 0 and d["accept_failures"] == 0'
+jcheck "$DIR/limits-consume.json" 'd["result"] == "ok" and d["frames_verified"] == 30'
+ok "serve with --max-handshakes, --max-monitors, --max-buffers, --max-in-flight 6, --pool-budget"
+
+# A producer newer than this build ends the stream with ERROR code 99:
+# consume names it by its number (docs/PROTOCOL.md section 7).
+S="@dmapipe-tool-newer-$$"
+python3 - "$S" >"$DIR/newer.log" 2>&1 <<'EOF_PY' &
+import socket, struct, sys
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind("\0" + path[1:])
+s.listen(1)
+s.settimeout(20)
+c, _ = s.accept()
+c.recv(4096)  # the consumer's HELLO
+name = b"newer".ljust(32, b"\0")
+c.send(struct.pack("<II I HH IIIIIIII", 1, 80, 0x50504d44, 1, 1, 1, 0, 1, 1, 2, 5000, 0, 0) + name)
+c.send(struct.pack("<II II", 8, 144, 99, 0) + b"a reason from the future".ljust(128, b"\0"))
+c.recv(4096)
+EOF_PY
+ppid=$!
+PIDS="$PIDS $ppid"
+i=0
+until "$DMAPIPE" consume --socket "$S" --timeout 5000 --quiet >/dev/null 2>"$DIR/newer.err"; do
+	grep -q "producer error" "$DIR/newer.err" && break
+	i=$((i + 1))
+	[ $i -gt 50 ] && fail "consume never reached the fake producer: $(cat "$DIR/newer.err")"
+	sleep 0.1
+done
+wait $ppid
+grep -q "producer error unknown error 99: a reason from the future" "$DIR/newer.err" ||
+	fail "an unknown error code was not printed with its number: $(cat "$DIR/newer.err")"
+ok "consume: $(grep -m1 "producer error" "$DIR/newer.err")"
+
 # ---- bench: the launcher -----------------------------------------------------
 # `dmapipe bench` execs dmapipe-bench with its own arguments and its own path
 # in DMAPIPE_TOOL (a stand-in bench shows both); without the program it

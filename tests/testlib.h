@@ -48,7 +48,10 @@ __attribute__((noreturn, format(printf, 1, 2))) void test_skip(const char *fmt, 
 /* Prints "ok <name>" lines for sub-tests. */
 void test_pass(const char *name);
 
-/* Number of open fds of this process (counts /proc/self/fd). */
+/*
+ * Number of open fds of this process (counts /proc/self/fd), once the
+ * library's closer has closed what was handed to it (up to 20 s).
+ */
 int test_count_fds(void);
 
 /*

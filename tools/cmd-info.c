@@ -20,12 +20,15 @@ static const char *const info_usage =
 	"machine (and why not), whether its buffers are dma-bufs, the kernel\n"
 	"interfaces present, and the devices: V4L2 video nodes (capture devices,\n"
 	"encoders, decoders, outputs) with their formats and whether they export\n"
-	"and import dma-bufs, DRM render nodes, dma-heaps, udmabuf and dmapipe.ko.\n"
+	"and import dma-bufs, DRM render nodes, dma-heaps, udmabuf, dmapipe.ko, and\n"
+	"KMS devices (displays) with their connectors and the formats and modifiers\n"
+	"each plane scans out (`dmapipe display` shows streams on them).\n"
 	"A device that cannot be opened or is busy is listed with the reason.\n"
 	"\n"
 	"Options:\n"
 	"  --json           machine-readable output: one JSON document (docs/JSON.md)\n"
-	"  -v, --verbose    every format of every V4L2 queue, with its frame sizes\n"
+	"  -v, --verbose    every format of every V4L2 queue, with its frame sizes;\n"
+	"                   every modifier of every KMS plane's formats\n"
 	"  --probe-export   prove dma-buf export of each V4L2 queue by allocating and\n"
 	"                   exporting one buffer (otherwise read from its capabilities;\n"
 	"                   nothing is allocated)\n"
@@ -160,6 +163,26 @@ static const struct dmapipe_device *find_type(const struct dmapipe_device_list *
 	return NULL;
 }
 
+/* "linear", "implicit" (no IN_FORMATS), or the modifier in hex */
+static const char *modifier_name(uint64_t modifier, char buf[24])
+{
+	if (modifier == DMAPIPE_MOD_LINEAR)
+		return "linear";
+	if (modifier == DMAPIPE_MOD_INVALID)
+		return "implicit";
+	snprintf(buf, 24, "0x%016llx", (unsigned long long)modifier);
+	return buf;
+}
+
+/* A plane's formats come as (format, modifier) pairs: the index of the first of @fourcc. */
+static bool first_of_format(const struct dmapipe_kms_plane *p, uint32_t i)
+{
+	for (uint32_t k = 0; k < i; k++)
+		if (p->formats[k].fourcc == p->formats[i].fourcc)
+			return false;
+	return true;
+}
+
 /* ---- JSON --------------------------------------------------------------- */
 
 static void json_sizes(struct json *j, const struct dmapipe_frame_sizes *s)
@@ -259,6 +282,69 @@ static void json_kmod(struct json *j, const struct dmapipe_kmod_device *k)
 	json_u64(j, "max_total_bytes", k->max_total_bytes);
 }
 
+static void json_kms(struct json *j, const struct dmapipe_kms_device *k)
+{
+	char name[16], mod[24];
+
+	json_string(j, "driver", k->driver);
+	json_string(j, "description", k->description);
+	json_bool(j, "atomic", k->atomic);
+	json_bool(j, "modifiers", k->modifiers);
+	json_bool(j, "prime_import", k->prime_import);
+	json_u64(j, "crtcs", k->n_crtcs);
+	json_begin_array(j, "connectors");
+	for (uint32_t i = 0; i < k->n_connectors; i++) {
+		const struct dmapipe_kms_connector *c = &k->connectors[i];
+
+		json_begin_object(j, NULL);
+		json_string(j, "name", c->name);
+		json_u64(j, "id", c->id);
+		json_bool(j, "connected", c->connected);
+		json_bool(j, "writeback", c->writeback);
+		json_u64(j, "possible_crtcs", c->possible_crtcs);
+		json_u64(j, "modes", c->n_modes);
+		if (c->width) {
+			json_begin_object(j, "preferred_mode");
+			json_u64(j, "width", c->width);
+			json_u64(j, "height", c->height);
+			json_u64(j, "refresh", c->refresh);
+			json_end_object(j);
+		} else {
+			json_null(j, "preferred_mode");
+		}
+		json_end_object(j);
+	}
+	json_end_array(j);
+	json_begin_array(j, "planes");
+	for (uint32_t i = 0; i < k->n_planes; i++) {
+		const struct dmapipe_kms_plane *p = &k->planes[i];
+
+		json_begin_object(j, NULL);
+		json_u64(j, "id", p->id);
+		json_string(j, "type", dmapipe_kms_plane_type_to_string(p->type));
+		json_u64(j, "possible_crtcs", p->possible_crtcs);
+		json_bool(j, "in_fence", p->in_fence);
+		json_begin_array(j, "formats");
+		for (uint32_t f = 0; f < p->n_formats; f++) {
+			if (!first_of_format(p, f))
+				continue;
+			json_begin_object(j, NULL);
+			json_string(j, "name", dmapipe_fourcc_to_string(p->formats[f].fourcc, name,
+									 sizeof(name)));
+			json_begin_array(j, "modifiers");
+			for (uint32_t m = f; m < p->n_formats; m++)
+				if (p->formats[m].fourcc == p->formats[f].fourcc)
+					json_string(j, NULL, modifier_name(p->formats[m].modifier,
+									   mod));
+			json_end_array(j);
+			json_end_object(j);
+		}
+		json_end_array(j);
+		json_end_object(j);
+	}
+	json_end_array(j);
+}
+
 static void json_device(struct json *j, const char *key, const struct dmapipe_device *dev)
 {
 	char err[128];
@@ -296,6 +382,9 @@ static void json_device(struct json *j, const char *key, const struct dmapipe_de
 		if (!dev->error)
 			json_kmod(j, dev->kmod);
 		break;
+	case DMAPIPE_DEVICE_KMS:
+		json_kms(j, dev->kms);
+		break;
 	case DMAPIPE_DEVICE_DMA_HEAP:
 		break;
 	}
@@ -315,6 +404,7 @@ static void json_devices(struct json *j, const struct dmapipe_device_list *list)
 		{ DMAPIPE_DEVICE_DMA_HEAP, "dma_heaps", false },
 		{ DMAPIPE_DEVICE_UDMABUF, "udmabuf", true },
 		{ DMAPIPE_DEVICE_DMAPIPE, "dmapipe", true },
+		{ DMAPIPE_DEVICE_KMS, "kms", false },
 	};
 	size_t n = dmapipe_device_list_get_count(list);
 
@@ -438,18 +528,82 @@ static void text_kmod(const struct dmapipe_device *dev)
 	       (unsigned long long)(k->max_total_bytes >> 20));
 }
 
+/* "XRGB8888 ARGB8888 RGB565" of a plane, each with its modifiers with -v. */
+static void text_plane_formats(const struct dmapipe_kms_plane *p, bool verbose)
+{
+	bool all_linear = true;
+	char name[16], mod[24];
+
+	for (uint32_t f = 0; f < p->n_formats; f++) {
+		all_linear &= p->formats[f].modifier == DMAPIPE_MOD_LINEAR ||
+			      p->formats[f].modifier == DMAPIPE_MOD_INVALID;
+		if (!first_of_format(p, f))
+			continue;
+		printf(" %s", dmapipe_fourcc_to_string(p->formats[f].fourcc, name, sizeof(name)));
+		if (!verbose)
+			continue;
+		printf(" (");
+		for (uint32_t m = f, k = 0; m < p->n_formats; m++)
+			if (p->formats[m].fourcc == p->formats[f].fourcc)
+				printf("%s%s", k++ ? ", " : "",
+				       modifier_name(p->formats[m].modifier, mod));
+		printf(")");
+	}
+	if (!verbose && p->n_formats)
+		printf(all_linear ? ", linear" : ", with modifiers (-v lists them)");
+	if (!p->n_formats)
+		printf(" no formats");
+	printf("\n");
+}
+
+static void text_kms(const struct dmapipe_device *dev, bool verbose)
+{
+	const struct dmapipe_kms_device *k = dev->kms;
+	char err[128];
+
+	if (dev->error && !k->driver[0]) {
+		printf("  %-20s %s\n", dev->path, error_text(dev, err, sizeof(err)));
+		return;
+	}
+	printf("  %-20s %-10s %s%s%s; %u CRTC%s%s%s\n", dev->path, k->driver,
+	       k->atomic ? "atomic" : "legacy only", k->modifiers ? ", modifiers" : "",
+	       k->prime_import ? ", imports dma-bufs" : ", no dma-buf import", k->n_crtcs,
+	       k->n_crtcs == 1 ? "" : "s", dev->error ? "; " : "",
+	       dev->error ? error_text(dev, err, sizeof(err)) : "");
+	for (uint32_t i = 0; i < k->n_connectors; i++) {
+		const struct dmapipe_kms_connector *c = &k->connectors[i];
+
+		printf("    connector %-14s %s", c->name, c->writeback ? "writeback" :
+		       c->connected ? "connected" : "disconnected");
+		if (c->width)
+			printf("%*s%ux%u@%u%s", c->connected ? 5 : 2, "", c->width, c->height,
+			       c->refresh, c->n_modes > 1 ? " (preferred)" : "");
+		if (c->n_modes > 1)
+			printf(", %u modes", c->n_modes);
+		printf("\n");
+	}
+	for (uint32_t i = 0; i < k->n_planes; i++) {
+		const struct dmapipe_kms_plane *p = &k->planes[i];
+
+		printf("    plane %-4u %-8s CRTCs 0x%x%s:", p->id,
+		       dmapipe_kms_plane_type_to_string(p->type), p->possible_crtcs,
+		       p->in_fence ? ", fences" : "");
+		text_plane_formats(p, verbose);
+	}
+}
+
 static void text_devices(const struct dmapipe_device_list *list, bool verbose)
 {
 	size_t n = dmapipe_device_list_get_count(list);
 	const struct dmapipe_device *udmabuf = find_type(list, DMAPIPE_DEVICE_UDMABUF);
 	const struct dmapipe_device *kmod = find_type(list, DMAPIPE_DEVICE_DMAPIPE);
-	size_t counts[DMAPIPE_DEVICE_DMAPIPE + 1] = { 0 };
+	size_t counts[DMAPIPE_DEVICE_KMS + 1] = { 0 };
 	char err[128];
 
 	for (size_t i = 0; i < n; i++) {
 		const struct dmapipe_device *dev = dmapipe_device_list_get(list, i);
 
-		if (dev->type <= DMAPIPE_DEVICE_DMAPIPE)
+		if (dev->type <= DMAPIPE_DEVICE_KMS)
 			counts[dev->type]++;
 	}
 
@@ -509,6 +663,14 @@ static void text_devices(const struct dmapipe_device_list *list, bool verbose)
 		text_kmod(kmod);
 	else
 		printf("\ndmapipe.ko: not loaded\n");
+
+	printf("\nKMS devices (displays):%s\n", counts[DMAPIPE_DEVICE_KMS] ? "" : " none");
+	for (size_t i = 0; i < n; i++) {
+		const struct dmapipe_device *dev = dmapipe_device_list_get(list, i);
+
+		if (dev->type == DMAPIPE_DEVICE_KMS)
+			text_kms(dev, verbose);
+	}
 }
 
 int cmd_info(int argc, char **argv)

@@ -51,7 +51,14 @@ static const char *const serve_usage =
 	"                            stream ends (EOS) and serve exits 1\n"
 	"      --lease-timeout MS    disconnect a consumer holding a frame longer (default 5000, 0 = never)\n"
 	"      --max-consumers N     (default 32)\n"
-	"      --max-in-flight N     frames one consumer may hold at once (default 2)\n"
+	"      --max-in-flight N     frames one consumer may hold at once (default 2, at most 256)\n"
+	"      --max-buffers N       buffers the pool may grow to (default 32, at most 256); the\n"
+	"                            in-flight limits granted add up to N - 2 at most\n"
+	"                            (block-policy consumers aside: docs/PROTOCOL.md, Resources)\n"
+	"      --pool-budget BYTES   memory the pool may grow to as well (default: no limit)\n"
+	"      --max-handshakes N    connections not past their HELLO yet, refused peers\n"
+	"                            included; the oldest goes when one more comes (default 16)\n"
+	"      --max-monitors N      monitor connections, e.g. dmapipe stats (default 8)\n"
 	"      --busy-poll US        poll up to US microseconds before sleeping while\n"
 	"                            messages come fast (default 30, 0 = never)\n"
 	HELP_SOCKET_ACCESS
@@ -95,6 +102,10 @@ enum {
 	OPT_DIRECT_IO,
 	OPT_REACQUIRE,
 	OPT_BUSY_POLL,
+	OPT_MAX_BUFFERS,
+	OPT_POOL_BUDGET,
+	OPT_MAX_HANDSHAKES,
+	OPT_MAX_MONITORS,
 	OPT_SOCKET_MODE,
 	OPT_SOCKET_GROUP,
 };
@@ -161,6 +172,10 @@ static void parse_args(struct serve *s, int argc, char **argv)
 		{ "lease-timeout", required_argument, NULL, OPT_LEASE_TIMEOUT },
 		{ "max-consumers", required_argument, NULL, OPT_MAX_CONSUMERS },
 		{ "max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT },
+		{ "max-buffers", required_argument, NULL, OPT_MAX_BUFFERS },
+		{ "pool-budget", required_argument, NULL, OPT_POOL_BUDGET },
+		{ "max-handshakes", required_argument, NULL, OPT_MAX_HANDSHAKES },
+		{ "max-monitors", required_argument, NULL, OPT_MAX_MONITORS },
 		{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 		{ "peer", required_argument, NULL, OPT_PEER },
 		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
@@ -239,7 +254,21 @@ static void parse_args(struct serve *s, int argc, char **argv)
 			s->opts.max_consumers = opt_u32("serve", "--max-consumers", optarg, 1, 1024);
 			break;
 		case OPT_MAX_IN_FLIGHT:
-			s->opts.max_in_flight = opt_u32("serve", "--max-in-flight", optarg, 1, 16);
+			s->opts.max_in_flight = opt_u32("serve", "--max-in-flight", optarg, 1, 256);
+			break;
+		case OPT_MAX_BUFFERS:
+			s->opts.max_buffers = opt_u32("serve", "--max-buffers", optarg, 1, 256);
+			break;
+		case OPT_POOL_BUDGET:
+			s->opts.pool_budget_bytes = opt_u64("serve", "--pool-budget", optarg);
+			if (s->opts.pool_budget_bytes == 0)
+				usage_error("serve", "--pool-budget wants a number of bytes above 0");
+			break;
+		case OPT_MAX_HANDSHAKES:
+			s->opts.max_handshakes = opt_u32("serve", "--max-handshakes", optarg, 1, 1024);
+			break;
+		case OPT_MAX_MONITORS:
+			s->opts.max_monitors = opt_u32("serve", "--max-monitors", optarg, 1, 1024);
 			break;
 		case OPT_BUSY_POLL:
 			s->opts.busy_poll_us = opt_u32("serve", "--busy-poll", optarg, 0, 100000);
@@ -896,6 +925,9 @@ static void print_summary(struct serve *s)
 		json_u64(&j, "consumers_total", st.consumers_total);
 		json_u64(&j, "consumers_refused", st.consumers_refused);
 		json_u64(&j, "lease_timeouts", st.lease_timeouts);
+		json_u64(&j, "leases_revoked", st.leases_revoked);
+		json_u64(&j, "handshakes_dropped", st.handshakes_dropped);
+		json_u64(&j, "accept_failures", st.accept_failures);
 		json_u64(&j, "leases_held_at_end", s->leases_at_end);
 		json_u64(&j, "bytes_copied", st.bytes_copied);
 		json_u64(&j, "frames_copied", st.frames_copied);
@@ -921,9 +953,17 @@ static void print_summary(struct serve *s)
 	printf("  consumers   %llu connected in total, %llu refused, %llu lease timeouts",
 	       (unsigned long long)st.consumers_total, (unsigned long long)st.consumers_refused,
 	       (unsigned long long)st.lease_timeouts);
+	if (st.leases_revoked)
+		printf(", %llu cut off for a buffer (lease-revoked)",
+		       (unsigned long long)st.leases_revoked);
 	if (s->leases_at_end)
 		printf(", %u frames still held at the end", s->leases_at_end);
 	printf("\n");
+	if (st.handshakes_dropped || st.accept_failures)
+		printf("  refused     %llu connections dropped before their handshake, "
+		       "%llu accept failures (no fds or memory)\n",
+		       (unsigned long long)st.handshakes_dropped,
+		       (unsigned long long)st.accept_failures);
 	printf("  dropped     %llu frames (by consumer policies)\n",
 	       (unsigned long long)st.frames_dropped);
 	printf("  copied      %llu pixel bytes%s\n", (unsigned long long)st.bytes_copied,

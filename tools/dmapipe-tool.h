@@ -144,6 +144,7 @@ int cmd_run(int argc, char **argv);
 int cmd_pipewire(int argc, char **argv);
 int cmd_rtsp(int argc, char **argv);
 int cmd_srt(int argc, char **argv);
+int cmd_display(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_formats(int argc, char **argv);
 
@@ -195,6 +196,13 @@ void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uin
 /* "same-uid", "any", "uid:N", "gid:N" */
 void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
 	      uid_t *uid, gid_t *gid);
+
+/*
+ * An ERROR code's name for messages: dmapipe_error_code_to_string()'s,
+ * or "unknown error N" in @buf for a code this library does not know (a
+ * newer peer's, docs/PROTOCOL.md section 7).
+ */
+const char *error_code_name(enum dmapipe_error_code code, char *buf, size_t len);
 
 /* How consume and record --check check a frame against the test pattern. */
 enum verify_mode {

@@ -792,6 +792,16 @@ void kill_child(pid_t pid, int grace_ms, int *status, struct rusage *usage)
 	wait_child(pid, -1, status, usage);
 }
 
+const char *error_code_name(enum dmapipe_error_code code, char *buf, size_t len)
+{
+	const char *name = dmapipe_error_code_to_string(code);
+
+	if (strcmp(name, "unknown") != 0)
+		return name;
+	snprintf(buf, len, "unknown error %u", (unsigned int)code);
+	return buf;
+}
+
 const char *describe_status(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status))

@@ -29,6 +29,7 @@ static const struct {
 	{ "run", cmd_run, "wire a capture device to encoders, recorders and other processes" },
 	{ "rtsp", cmd_rtsp, "serve a stream over RTSP (H.264 or raw RTP) through gst-rtsp-server" },
 	{ "srt", cmd_srt, "serve a stream over SRT to any number of callers (H.264 in MPEG-TS)" },
+	{ "display", cmd_display, "show a stream on a screen through KMS, without a copy" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
 	{ "list", cmd_list, "list the streams served here: format, rate, consumers, producer" },
 	{ "formats", cmd_formats, "list the pixel formats, by their DRM, V4L2 and GStreamer names" },

@@ -122,7 +122,7 @@ void dmapipe_buffer_destroy(struct dmapipe_buffer *buffer)
 }
 
 static int fail_fds(const struct dmapipe_layout *layout, unsigned int n, const char *what,
-		    int err, const char **why)
+		    int err, void (*close_fd)(int fd), const char **why)
 {
 	/* close each fd once, even if a (refused) layout named it twice */
 	for (unsigned int i = 0; i < n; i++) {
@@ -131,14 +131,16 @@ static int fail_fds(const struct dmapipe_layout *layout, unsigned int n, const c
 		for (unsigned int j = 0; j < i; j++)
 			seen |= layout->objects[j].fd == layout->objects[i].fd;
 		if (!seen)
-			dmapipe_close(layout->objects[i].fd);
+			close_fd(layout->objects[i].fd);
 	}
 	*why = what;
 	errno = -err;
 	return err;
 }
 
-struct dmapipe_buffer *dmapipe_buffer_import(const struct dmapipe_layout *layout, const char **why)
+/* dmapipe_buffer_import() closing refused fds with @close_fd */
+static struct dmapipe_buffer *import(const struct dmapipe_layout *layout,
+				     void (*close_fd)(int fd), const char **why)
 {
 	struct dmapipe_layout l;
 	unsigned int i, n;
@@ -160,16 +162,18 @@ struct dmapipe_buffer *dmapipe_buffer_import(const struct dmapipe_layout *layout
 
 		for (unsigned int j = 0; j < i; j++)
 			if (l.objects[j].fd == l.objects[i].fd) {
-				fail_fds(&l, n, "the same fd is given for two objects", -EINVAL, why);
+				fail_fds(&l, n, "the same fd is given for two objects", -EINVAL,
+					 close_fd, why);
 				return NULL;
 			}
 		ret = dmapipe_fd_identify(l.objects[i].fd, &kind, &size, why);
 		if (ret < 0) {
-			fail_fds(&l, n, *why, ret, why);
+			fail_fds(&l, n, *why, ret, close_fd, why);
 			return NULL;
 		}
 		if (l.objects[i].size > size) {
-			fail_fds(&l, n, "an object is smaller than its declared size", -EBADFD, why);
+			fail_fds(&l, n, "an object is smaller than its declared size", -EBADFD,
+				 close_fd, why);
 			return NULL;
 		}
 		/* what the fd really is, whatever the sender claimed */
@@ -179,18 +183,25 @@ struct dmapipe_buffer *dmapipe_buffer_import(const struct dmapipe_layout *layout
 
 	ret = dmapipe_layout_check(&l, why);
 	if (ret < 0) {
-		fail_fds(&l, n, *why, ret, why);
+		fail_fds(&l, n, *why, ret, close_fd, why);
 		return NULL;
 	}
 	*why = "out of memory";
 	return dmapipe_buffer_new_internal(&l, NULL, NULL);
 }
 
+struct dmapipe_buffer *dmapipe_buffer_import(const struct dmapipe_layout *layout, const char **why)
+{
+	/* they came from a peer: a refused one may be anything (closer.c) */
+	return import(layout, dmapipe_close_deferred, why);
+}
+
 DMAPIPE_EXPORT struct dmapipe_buffer *
 dmapipe_buffer_new_from_fds(const struct dmapipe_layout *layout)
 {
 	const char *why = NULL;
-	struct dmapipe_buffer *b = dmapipe_buffer_import(layout, &why);
+	/* the application's own fds: closed before this returns, as documented */
+	struct dmapipe_buffer *b = import(layout, dmapipe_close, &why);
 
 	if (!b) {
 		int err = errno;

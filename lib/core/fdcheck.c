@@ -12,8 +12,11 @@
  *  - memfd: only shmem and hugetlbfs files answer F_GET_SEALS. A memfd that
  *    is not sealed against shrinking can be truncated under our mapping by
  *    its sender, turning our next access into SIGBUS, so it is refused.
- *    (A plain tmpfs file answers F_GET_SEALS with F_SEAL_SEAL and no
- *    F_SEAL_SHRINK, and is refused the same way.)
+ *    A plain tmpfs (or /dev/shm) file answers F_GET_SEALS too, with
+ *    F_SEAL_SEAL and no F_SEAL_SHRINK: it is refused as well, but told
+ *    apart from an unsealed memfd by its /proc/self/fd link, which for a
+ *    memfd reads "/memfd:NAME (deleted)", so that the refusal names the
+ *    real mistake.
  *  - sync_file: the only fence the protocol carries (dmapipe_fd_is_sync_file()).
  */
 #include <fcntl.h>
@@ -38,8 +41,11 @@
 #define F_SEAL_WRITE 0x0008
 #endif
 
-/* True if /proc/self/fd/@fd links to exactly @target (an anon inode's name). */
-static bool fd_link_is(int fd, const char *target)
+/*
+ * True if /proc/self/fd/@fd links to exactly @target (an anon inode's
+ * name), or, with @prefix, to something that starts with it.
+ */
+static bool fd_link_matches(int fd, const char *target, bool prefix)
 {
 	char path[64], link[128];
 	ssize_t n;
@@ -49,7 +55,12 @@ static bool fd_link_is(int fd, const char *target)
 	if (n < 0)
 		return false;
 	link[n] = '\0';
-	return strcmp(link, target) == 0;
+	return prefix ? strncmp(link, target, strlen(target)) == 0 : strcmp(link, target) == 0;
+}
+
+static bool fd_link_is(int fd, const char *target)
+{
+	return fd_link_matches(fd, target, false);
 }
 
 bool dmapipe_fd_is_dmabuf(int fd)
@@ -112,6 +123,9 @@ int dmapipe_fd_identify(int fd, enum dmapipe_mem_kind *kind, uint64_t *size, con
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
 		return fail(why, "not a dma-buf or memfd", -EBADFD);
+	if (!(seals & F_SEAL_SHRINK) && !fd_link_matches(fd, "/memfd:", true))
+		return fail(why, "a tmpfs/shmem file, not a memfd: only dma-bufs and sealed memfds "
+			    "are accepted", -EBADFD);
 	if (!(seals & F_SEAL_SHRINK))
 		return fail(why, "memfd is not sealed against shrinking (F_SEAL_SHRINK)", -EPERM);
 	if (fstat(fd, &st) < 0)

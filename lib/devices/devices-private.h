@@ -30,8 +30,10 @@ struct discover_entry {
 		struct dmapipe_drm_device drm;
 		struct dmapipe_udmabuf_device udmabuf;
 		struct dmapipe_kmod_device kmod;
+		struct dmapipe_kms_device kms;
 	} u;
 	struct dmapipe_v4l2_format *formats[DMAPIPE_V4L2_MAX_QUEUES]; /* owned */
+	void *owned[3]; /* a KMS device's planes, formats and connectors */
 };
 
 /* A device node found in sysfs. */
@@ -49,6 +51,11 @@ void discover_probe_v4l2(struct discover_entry *e, const struct discover_node *n
 void discover_probe_drm(struct discover_entry *e, const struct discover_node *node);
 void discover_probe_udmabuf(struct discover_entry *e);
 void discover_probe_kmod(struct discover_entry *e);
+/*
+ * A DRM primary node (discover-kms.c): false when its device has no
+ * connectors (not a display: vgem), else fills @e and returns true.
+ */
+bool discover_probe_kms(struct discover_entry *e, const struct discover_node *node);
 
 /* ---- encoders (encoder-layout.c) ------------------------------------- */
 

@@ -3,8 +3,9 @@
  * Device discovery (dmapipe/device.h).
  *
  * Nodes are found per sysfs class: video4linux (video* only: vbi, radio,
- * swradio, touch and subdev nodes carry no frames for us), drm (renderD*
- * only), dma_heap, and misc (udmabuf, dmapipe). With libudev that is
+ * swradio, touch and subdev nodes carry no frames for us), drm (renderD*,
+ * and card* of devices with connectors: KMS), dma_heap, and misc (udmabuf,
+ * dmapipe). With libudev that is
  * udev_enumerate, which reads sysfs itself and works without a udev daemon
  * (as in the VM lane); without it, /sys/class/CLASS/NAME/uevent gives the
  * same DEVNAME. Then each node is opened and asked what it is
@@ -31,6 +32,10 @@
 #include "v4l2-util.h"
 
 #define SYS_CLASS "/sys/class"
+
+/* The KMS pointer took the room of reserved fields: the struct kept its size. */
+_Static_assert(sizeof(struct dmapipe_device) == (sizeof(void *) == 8 ? 272 : 252),
+	       "struct dmapipe_device size");
 
 struct dmapipe_device_list {
 	struct discover_entry **entries;
@@ -201,6 +206,8 @@ static void entry_free(struct discover_entry *e)
 		return;
 	for (size_t i = 0; i < DMAPIPE_V4L2_MAX_QUEUES; i++)
 		free(e->formats[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(e->owned); i++)
+		free(e->owned[i]);
 	free(e);
 }
 
@@ -257,6 +264,13 @@ static int add_class(struct dmapipe_device_list *list, enum dmapipe_device_type 
 		case DMAPIPE_DEVICE_DMA_HEAP:
 			/* its name says it all; allocating from it is the allocator's job */
 			break;
+		case DMAPIPE_DEVICE_KMS:
+			if (!discover_probe_kms(e, node)) {
+				/* a card without connectors is no display (vgem) */
+				entry_free(e);
+				continue;
+			}
+			break;
 		}
 		if (e->dev.error)
 			log_debug("discover: %s: %s: %s", e->dev.path, e->dev.error_op,
@@ -283,6 +297,7 @@ DMAPIPE_EXPORT struct dmapipe_device_list *dmapipe_device_list_new(uint32_t flag
 		{ DMAPIPE_DEVICE_DMA_HEAP, "dma_heap", "*" },
 		{ DMAPIPE_DEVICE_UDMABUF, "misc", "udmabuf" },
 		{ DMAPIPE_DEVICE_DMAPIPE, "misc", "dmapipe" },
+		{ DMAPIPE_DEVICE_KMS, "drm", "card[0-9]*" },
 	};
 	struct dmapipe_device_list *list;
 	int ret;
@@ -368,6 +383,21 @@ DMAPIPE_EXPORT const char *dmapipe_device_type_to_string(enum dmapipe_device_typ
 		return "udmabuf";
 	case DMAPIPE_DEVICE_DMAPIPE:
 		return "dmapipe";
+	case DMAPIPE_DEVICE_KMS:
+		return "kms";
+	}
+	return "unknown";
+}
+
+DMAPIPE_EXPORT const char *dmapipe_kms_plane_type_to_string(enum dmapipe_kms_plane_type type)
+{
+	switch (type) {
+	case DMAPIPE_KMS_PLANE_OVERLAY:
+		return "overlay";
+	case DMAPIPE_KMS_PLANE_PRIMARY:
+		return "primary";
+	case DMAPIPE_KMS_PLANE_CURSOR:
+		return "cursor";
 	}
 	return "unknown";
 }

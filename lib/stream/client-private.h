@@ -16,6 +16,8 @@
 
 #define MAX_IDS 256
 #define MAX_FRAMES 16
+/* dmapipe_client_options.max_mapped_bytes when not set */
+#define DEFAULT_MAX_MAPPED (4ull << 30)
 /*
  * Release coalescing (see dmapipe_client_release_frame()): a release is
  * held back only while more received frames wait to be acquired, only if
@@ -66,6 +68,7 @@ struct dmapipe_client {
 	struct dmapipe_format format;
 	struct dmapipe_buffer *buffers[MAX_IDS];
 	unsigned int fds_held;
+	uint64_t mapped_bytes; /* of the buffers mapped on this connection */
 
 	struct client_frame frames[MAX_FRAMES];
 	/* received, not yet taken: indices into frames[] in arrival order */

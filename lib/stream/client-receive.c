@@ -18,6 +18,17 @@
 /* recvmmsg() bursts read per wake-up, at most */
 #define RECV_ROUNDS 16
 
+/* Bytes of @b's objects, as their fds report them. */
+static uint64_t buffer_bytes(const struct dmapipe_buffer *b)
+{
+	const struct dmapipe_layout *l = dmapipe_buffer_get_layout(b);
+	uint64_t bytes = 0;
+
+	for (uint32_t i = 0; i < l->n_objects; i++)
+		bytes += l->objects[i].size;
+	return bytes;
+}
+
 static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_add_buffer *a)
 {
 	struct dmapipe_buffer *b;
@@ -26,7 +37,7 @@ static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_
 	char why[DMAPIPE_PROTO_ERROR_LEN];
 
 	if (a->buffer_id >= MAX_IDS || client->buffers[a->buffer_id]) {
-		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+		dmapipe_msg_drop_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
 							     .add_buffer = *a });
 		snprintf(why, sizeof(why), "ADD_BUFFER with %s buffer id %u",
 			 a->buffer_id >= MAX_IDS ? "out-of-range" : "an already used", a->buffer_id);
@@ -35,21 +46,22 @@ static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_
 	}
 	if (!client->have_format ||
 	    memcmp(&a->layout.format, &client->format, sizeof(client->format)) != 0) {
-		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+		dmapipe_msg_drop_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
 							     .add_buffer = *a });
 		client_protocol_violation(client, DMAPIPE_ERR_BAD_LAYOUT,
 					  "ADD_BUFFER format differs from the stream's FORMAT");
 		return;
 	}
 	if (client->fds_held + n > client->opts.fd_quota) {
-		dmapipe_msg_close_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
+		dmapipe_msg_drop_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_ADD_BUFFER,
 							     .add_buffer = *a });
 		client_protocol_violation(client, DMAPIPE_ERR_FD_QUOTA,
 					  "producer's buffers exceed this consumer's fd quota");
 		return;
 	}
 	/* takes the fds; identifies each and checks the layout against the
-	 * fds' real sizes before anything is mapped */
+	 * fds' real sizes before anything is mapped (refused ones go to the
+	 * closer) */
 	b = dmapipe_buffer_import(&a->layout, &reason);
 	if (!b) {
 		int err = errno;
@@ -67,8 +79,21 @@ static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_
 		return;
 	}
 	if (client->opts.map_buffers) {
-		int ret = dmapipe_buffer_map_all(b);
+		/* the fds' own sizes (fdcheck), whatever the producer declared */
+		uint64_t bytes = buffer_bytes(b);
+		int ret;
 
+		if (bytes > client->opts.max_mapped_bytes - MIN(client->mapped_bytes,
+								 client->opts.max_mapped_bytes)) {
+			dmapipe_buffer_unref(b);
+			snprintf(why, sizeof(why), "buffer %u: %llu more bytes to map (and pre-fault) "
+				 "would pass max_mapped_bytes %llu", a->buffer_id,
+				 (unsigned long long)bytes,
+				 (unsigned long long)client->opts.max_mapped_bytes);
+			client_protocol_violation(client, DMAPIPE_ERR_FD_QUOTA, why);
+			return;
+		}
+		ret = dmapipe_buffer_map_all(b);
 		if (ret < 0) {
 			dmapipe_buffer_unref(b);
 			snprintf(why, sizeof(why), "cannot map buffer %u: %s", a->buffer_id,
@@ -78,6 +103,8 @@ static void handle_add_buffer(struct dmapipe_client *client, struct dmapipe_msg_
 		}
 	}
 	client->buffers[a->buffer_id] = b;
+	if (client->opts.map_buffers)
+		client->mapped_bytes += buffer_bytes(b);
 	client->fds_held += n;
 	client->stats.buffers_added++;
 	client->stats.fds_received += n;
@@ -91,6 +118,8 @@ static void handle_remove_buffer(struct dmapipe_client *client, uint32_t id)
 		return;
 	}
 	client->fds_held -= dmapipe_buffer_get_layout(client->buffers[id])->n_objects;
+	if (client->opts.map_buffers)
+		client->mapped_bytes -= buffer_bytes(client->buffers[id]);
 	/* frames holding it keep their own reference */
 	dmapipe_buffer_unref(client->buffers[id]);
 	client->buffers[id] = NULL;
@@ -113,7 +142,9 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 	const char *why = NULL;
 	unsigned int slot;
 
-	if (f->buffer_id >= MAX_IDS || !client->buffers[f->buffer_id])
+	if (client->state == DMAPIPE_CLIENT_EOS)
+		why = "FRAME after EOS (no frame follows the end of a stream)";
+	else if (f->buffer_id >= MAX_IDS || !client->buffers[f->buffer_id])
 		why = "FRAME names a buffer id that was never added";
 	else if (id_held(client, f->buffer_id))
 		why = "FRAME reuses a buffer this consumer has not released";
@@ -138,7 +169,8 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 		}
 	}
 	if (why) {
-		dmapipe_close(f->meta.acquire_fence);
+		/* not (known to be) a sync_file: it may be anything */
+		dmapipe_close_deferred(f->meta.acquire_fence);
 		client_protocol_violation(client, code, why);
 		return;
 	}
@@ -182,11 +214,13 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 
 static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 {
+	char name[DMAPIPE_ERROR_NAME_LEN];
+
 	if (!client->hello_done) {
 		if (msg->type == DMAPIPE_MSG_ERROR)
 			goto error;
 		if (msg->type != DMAPIPE_MSG_HELLO || msg->hello.role != DMAPIPE_ROLE_PRODUCER) {
-			dmapipe_msg_close_fds(msg);
+			dmapipe_msg_drop_fds(msg);
 			client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "producer did not answer HELLO");
 			return;
 		}
@@ -201,9 +235,10 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 							client->opts.max_in_flight));
 		client->state = DMAPIPE_CLIENT_STREAMING;
 		client->backoff_ms = client->opts.reconnect_min_ms;
-		log_info("connected to %s (stream '%s', policy %u, %u in flight, lease timeout %u ms)",
-			 client->path, msg->hello.name, msg->hello.policy, client->granted_in_flight,
-			 msg->hello.lease_timeout_ms);
+		log_info_ratelimited("connected to %s (stream '%s', policy %u, %u in flight, "
+				     "lease timeout %u ms)", client->path, msg->hello.name,
+				     msg->hello.policy, client->granted_in_flight,
+				     msg->hello.lease_timeout_ms);
 		return;
 	}
 
@@ -222,8 +257,8 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 		handle_frame(client, &msg->frame);
 		return;
 	case DMAPIPE_MSG_EOS:
-		log_info("%s: end of stream after frame %llu", client->path,
-			 (unsigned long long)msg->eos_last_sequence);
+		log_info_ratelimited("%s: end of stream after frame %llu", client->path,
+				     (unsigned long long)msg->eos_last_sequence);
 		if (client->opts.reconnect) {
 			client_connection_lost(client, DMAPIPE_CLIENT_EOS);
 		} else {
@@ -234,14 +269,15 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 	case DMAPIPE_MSG_ERROR:
 		goto error;
 	default:
-		dmapipe_msg_close_fds(msg);
+		dmapipe_msg_drop_fds(msg);
 		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, "unexpected message from the producer");
 		return;
 	}
 
 error:
-	log_error("producer on %s ended the connection: %s: %s", client->path,
-		  dmapipe_error_code_to_string(msg->error.code), msg->error.message);
+	log_error_ratelimited("producer on %s ended the connection: %s: %s", client->path,
+			      dmapipe_error_code_name(msg->error.code, name, sizeof(name)),
+			      msg->error.message);
 	client->error = msg->error.code;
 	dmapipe_strlcpy(client->error_message, msg->error.message, sizeof(client->error_message));
 	client_connection_lost(client, DMAPIPE_CLIENT_ERROR);
@@ -259,7 +295,7 @@ static void read_failed(struct dmapipe_client *client, int ret, const char *why)
 {
 	dmapipe_recv_batch_discard(client->rx);
 	if (ret == -ECONNRESET || ret == -EPIPE) {
-		log_info("%s: producer closed the connection", client->path);
+		log_info_ratelimited("%s: producer closed the connection", client->path);
 		client_connection_lost(client, client->state == DMAPIPE_CLIENT_EOS ?
 				       DMAPIPE_CLIENT_EOS : DMAPIPE_CLIENT_DISCONNECTED);
 		return;

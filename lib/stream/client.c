@@ -34,6 +34,7 @@ DMAPIPE_EXPORT void dmapipe_client_options_init(struct dmapipe_client_options *o
 	o->fd_quota = 64;
 	o->peer_policy = DMAPIPE_PEER_SAME_UID;
 	o->busy_poll_us = 30;
+	o->max_mapped_bytes = DEFAULT_MAX_MAPPED;
 }
 
 /* ---- the connection: connect, lose, reconnect ---------------------------- */
@@ -65,7 +66,8 @@ static void connection_reset(struct dmapipe_client *client)
 {
 	if (client->sock >= 0) {
 		epoll_ctl(client->epoll_fd, EPOLL_CTL_DEL, client->sock, NULL);
-		close(client->sock);
+		/* it may still hold fds the producer sent and we never read */
+		dmapipe_close_deferred(client->sock);
 		client->sock = -1;
 	}
 	/* a burst it was in the middle of: close the fds not yet handled */
@@ -82,6 +84,7 @@ static void connection_reset(struct dmapipe_client *client)
 		client->buffers[i] = NULL;
 	}
 	client->fds_held = 0;
+	client->mapped_bytes = 0;
 	client->have_format = false;
 	client->hello_done = false;
 	/* sequence numbers of the next connection are unrelated to these */
@@ -113,7 +116,10 @@ void client_protocol_violation(struct dmapipe_client *client, enum dmapipe_error
 {
 	struct dmapipe_msg msg;
 
-	log_error("producer on %s: %s: %s", client->path, dmapipe_error_code_to_string(code), why);
+	char name[DMAPIPE_ERROR_NAME_LEN];
+
+	log_error_ratelimited("producer on %s: %s: %s", client->path,
+			      dmapipe_error_code_name(code, name, sizeof(name)), why);
 	if (client->sock >= 0) {
 		dmapipe_socket_drain(client->sock);
 		memset(&msg, 0, sizeof(msg));
@@ -142,8 +148,9 @@ static int try_connect(struct dmapipe_client *client)
 	ret = dmapipe_peer_check(fd, client->opts.peer_policy, client->opts.allowed_uid,
 				 client->opts.allowed_gid, &cred, &why);
 	if (ret < 0) {
-		log_error("producer on %s refused: %s", client->path, why);
-		close(fd);
+		log_error_ratelimited("producer on %s refused: %s", client->path, why);
+		/* whoever is there may have queued fds for us already */
+		dmapipe_close_deferred(fd);
 		return ret;
 	}
 
@@ -161,12 +168,12 @@ static int try_connect(struct dmapipe_client *client)
 	dmapipe_strlcpy(hello.hello.name, client->name, sizeof(hello.hello.name));
 	ret = dmapipe_send_msg(fd, &hello);
 	if (ret < 0) {
-		close(fd);
+		dmapipe_close_deferred(fd);
 		return ret;
 	}
 	if (epoll_ctl(client->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		ret = -errno;
-		close(fd);
+		dmapipe_close_deferred(fd);
 		return ret;
 	}
 	client->sock = fd;
@@ -218,6 +225,8 @@ DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_cl
 		client->opts.max_in_flight = 1;
 	if (client->opts.max_in_flight > MAX_FRAMES)
 		client->opts.max_in_flight = MAX_FRAMES;
+	if (client->opts.max_mapped_bytes == 0)
+		client->opts.max_mapped_bytes = DEFAULT_MAX_MAPPED;
 	if (client->opts.reconnect_min_ms == 0)
 		client->opts.reconnect_min_ms = 1;
 	if (client->opts.reconnect_max_ms < client->opts.reconnect_min_ms)
@@ -408,7 +417,7 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 			ret = try_connect(client);
 			if (ret == 0) {
 				client->stats.reconnects++;
-				log_info("%s: reconnected", client->path);
+				log_info_ratelimited("%s: reconnected", client->path);
 			} else {
 				log_debug("%s: reconnect failed: %s", client->path, strerror(-ret));
 				schedule_reconnect(client);

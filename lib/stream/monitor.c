@@ -51,7 +51,7 @@ static int request(int fd, struct dmapipe_msg *msg, enum dmapipe_msg_type answer
 	if (ret == 0)
 		ret = dmapipe_wait_until(try_recv, &w, poll_fd, &fd, deadline);
 	if (ret == 0 && msg->type != answer) {
-		dmapipe_msg_close_fds(msg);
+		dmapipe_msg_drop_fds(msg);
 		ret = msg->type == DMAPIPE_MSG_ERROR ? refused : -EPROTO;
 	}
 	return ret;
@@ -117,7 +117,8 @@ DMAPIPE_EXPORT int dmapipe_query_stream(const char *path, struct dmapipe_stream_
 		memcpy(consumers, msg->stats.consumers, sizeof(*consumers) * (size_t)MIN(n, max));
 	ret = n;
 out:
-	dmapipe_close(fd);
+	/* a producer that sent fds to a monitor left them queued on it */
+	dmapipe_close_deferred(fd);
 	free(msg);
 	return ret;
 }

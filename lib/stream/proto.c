@@ -8,6 +8,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
@@ -817,6 +818,17 @@ DMAPIPE_EXPORT const char *dmapipe_error_code_to_string(enum dmapipe_error_code 
 	case DMAPIPE_ERR_SHUTDOWN: return "shutdown";
 	case DMAPIPE_ERR_STRICT: return "strict";
 	case DMAPIPE_ERR_INTERNAL: return "internal";
+	case DMAPIPE_ERR_LEASE_REVOKED: return "lease-revoked";
 	}
 	return "unknown";
+}
+
+const char *dmapipe_error_code_name(uint32_t code, char *buf, size_t size)
+{
+	const char *name = dmapipe_error_code_to_string((enum dmapipe_error_code)code);
+
+	if (strcmp(name, "unknown") != 0)
+		return name;
+	snprintf(buf, size, "unknown error %u", code);
+	return buf;
 }

@@ -322,4 +322,15 @@ int dmapipe_proto_decode(const void *data, size_t len, const int *fds, unsigned 
 /** A name for @type ("ADD_BUFFER"), for logs. */
 const char *dmapipe_msg_type_to_string(uint32_t type);
 
+/*
+ * A name for an ERROR @code, for logs: dmapipe_error_code_to_string()'s,
+ * or "unknown error N" written into @buf (of @size bytes) for a code this
+ * library does not know, so that a newer peer's code is still reported
+ * (docs/PROTOCOL.md, section 7). Returns the name or @buf.
+ */
+const char *dmapipe_error_code_name(uint32_t code, char *buf, size_t size);
+
+/* Room for any dmapipe_error_code_name(). */
+#define DMAPIPE_ERROR_NAME_LEN 32
+
 #endif /* DMAPIPE_PROTO_H */

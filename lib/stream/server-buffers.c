@@ -50,6 +50,27 @@ void server_add_buffer_msg(struct dmapipe_msg *msg, uint32_t id, const struct dm
 	msg->add_buffer.layout = *dmapipe_buffer_get_layout(b);
 }
 
+/*
+ * The most buffers the stream may have: max_buffers, and for the
+ * server's own pool what pool_budget_bytes holds of them.
+ */
+static unsigned int buffer_limit(const struct dmapipe_server *server)
+{
+	unsigned int limit = server->opts.max_buffers;
+
+	if (server->pool && server->opts.pool_budget_bytes && server->buffer_bytes)
+		limit = (unsigned int)MIN((uint64_t)limit,
+					  server->opts.pool_budget_bytes / server->buffer_bytes);
+	return limit;
+}
+
+unsigned int server_lease_budget(const struct dmapipe_server *server)
+{
+	unsigned int limit = buffer_limit(server);
+
+	return limit > RESERVE_BUFFERS ? limit - RESERVE_BUFFERS : 0;
+}
+
 /* The kind of memory the stream's buffers are, or NONE before there are any. */
 enum dmapipe_mem_kind server_mem_kind(const struct dmapipe_server *server)
 {
@@ -133,16 +154,54 @@ static void name_buffer(struct dmapipe_server *server, struct dmapipe_buffer *bu
 	(void)dmapipe_buffer_set_name(buffer, name);
 }
 
+/* Bytes of one buffer of @format as the pool lays it out, 0 if unknown. */
+static uint64_t format_bytes(const struct dmapipe_format *format)
+{
+	struct dmapipe_layout layout;
+	uint64_t bytes = 0;
+
+	if (dmapipe_layout_init(&layout, format, 0) < 0)
+		return 0;
+	for (uint32_t i = 0; i < layout.n_objects; i++)
+		bytes += layout.objects[i].size;
+	return bytes;
+}
+
+/*
+ * -ENOSPC (logged) if @count buffers of @bytes each, or the fewest a
+ * stream can work with, do not fit pool_budget_bytes.
+ */
+static int check_pool_budget(const struct dmapipe_server *server,
+			     const struct dmapipe_format *format, unsigned int count, uint64_t bytes)
+{
+	uint64_t budget = server->opts.pool_budget_bytes;
+	unsigned int need = MAX(count, RESERVE_BUFFERS + 1u);
+
+	if (!budget || !bytes || budget / bytes >= need)
+		return 0;
+	log_error("%ux%u buffers of %llu bytes: %u of them need %llu bytes, over the pool budget "
+		  "of %llu bytes (it holds %llu; a stream needs at least %u: %u for the producer, "
+		  "1 for a consumer)", format->width, format->height, (unsigned long long)bytes,
+		  need, (unsigned long long)(bytes * need), (unsigned long long)budget,
+		  (unsigned long long)(budget / bytes), RESERVE_BUFFERS + 1, RESERVE_BUFFERS);
+	return -ENOSPC;
+}
+
 DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 						struct dmapipe_allocator *allocator,
 						const struct dmapipe_format *format,
 						unsigned int count)
 {
 	struct dmapipe_pool *pool;
+	uint64_t bytes;
 	int ret;
 
 	if (!format || count == 0 || count > server->opts.max_buffers)
 		return -EINVAL;
+	bytes = format_bytes(format);
+	ret = check_pool_budget(server, format, count, bytes);
+	if (ret < 0)
+		return ret;
 	if (!allocator) {
 		allocator = dmapipe_allocator_new_default();
 		if (!allocator)
@@ -156,6 +215,19 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 		dmapipe_allocator_unref(allocator);
 		return ret;
 	}
+	if (!bytes) {
+		/* a layout only the allocator knows: measure what it made */
+		const struct dmapipe_layout *l = dmapipe_buffer_get_layout(dmapipe_pool_get_buffer(pool, 0));
+
+		for (uint32_t i = 0; i < l->n_objects; i++)
+			bytes += l->objects[i].size;
+		ret = check_pool_budget(server, format, count, bytes);
+		if (ret < 0) {
+			dmapipe_pool_free(pool);
+			dmapipe_allocator_unref(allocator);
+			return ret;
+		}
+	}
 
 	/* Replace whatever was there: pending frames of old buffers go,
 	 * leases stay until released (consumers keep those buffers until then). */
@@ -166,6 +238,7 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 	dmapipe_pool_free(server->pool);
 	dmapipe_allocator_unref(server->allocator);
 	server->pool = pool;
+	server->buffer_bytes = bytes;
 	server->allocator = allocator;
 
 	set_format(server, format);
@@ -173,10 +246,13 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 		struct dmapipe_buffer *b = dmapipe_pool_get_buffer(pool, i);
 
 		ret = register_buffer(server, b, true);
-		if (ret < 0)
+		if (ret < 0) {
+			server_reap(server);
 			return ret;
+		}
 		name_buffer(server, b, ret);
 	}
+	server_reap(server);
 	log_info("%u buffers of %ux%u from allocator %s (%s)", count, format->width, format->height,
 		 dmapipe_allocator_get_name(allocator),
 		 dmapipe_mem_kind_to_string(dmapipe_allocator_get_mem_kind(allocator)));
@@ -211,6 +287,7 @@ DMAPIPE_EXPORT int dmapipe_server_add_buffer(struct dmapipe_server *server,
 	id = register_buffer(server, buffer, false);
 	if (id >= 0)
 		name_buffer(server, buffer, id);
+	server_reap(server);
 	return id;
 }
 
@@ -249,6 +326,7 @@ DMAPIPE_EXPORT int dmapipe_server_remove_buffer(struct dmapipe_server *server,
 		}
 	}
 	remove_slot(server, (unsigned int)id);
+	server_reap(server);
 	return 0;
 }
 
@@ -262,7 +340,41 @@ static bool blocked(const struct dmapipe_server *server)
 	return false;
 }
 
-DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_server *server)
+/* True if a block-policy consumer holds a frame: the producer may wait for it. */
+static bool block_consumer_holds(const struct dmapipe_server *server)
+{
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		if (c->role == DMAPIPE_ROLE_CONSUMER && c->policy == DMAPIPE_POLICY_BLOCK &&
+		    (c->n_pending > 0 || consumer_held(c) > 0))
+			return true;
+	return false;
+}
+
+/*
+ * The safety net under the lease budget: the consumer (not a block one)
+ * holding the oldest lease, which an honest consumer that releases within
+ * frames never is while another hoards. NULL if none holds a lease.
+ */
+static struct consumer *oldest_lease_holder(const struct dmapipe_server *server)
+{
+	struct consumer *oldest = NULL;
+	uint64_t oldest_ns = UINT64_MAX;
+
+	for (struct consumer *c = server->consumers; c; c = c->next) {
+		if (c->role != DMAPIPE_ROLE_CONSUMER || c->policy == DMAPIPE_POLICY_BLOCK)
+			continue;
+		for (unsigned int i = 0; i < c->n_leases; i++) {
+			if (c->leases[i].sent_ns < oldest_ns) {
+				oldest_ns = c->leases[i].sent_ns;
+				oldest = c;
+			}
+		}
+	}
+	return oldest;
+}
+
+/* dmapipe_server_dequeue() without freeing the consumers it closed. */
+static struct dmapipe_buffer *dequeue_buffer(struct dmapipe_server *server)
 {
 	struct dmapipe_buffer *b;
 	unsigned int size;
@@ -292,10 +404,10 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_serv
 		}
 	}
 
-	/* Every buffer is leased: grow rather than slow down, up to the cap.
-	 * Leases are bounded by max_in_flight and the lease timeout. */
+	/* Every buffer is leased: grow rather than slow down, up to the
+	 * limit. The lease budget keeps consumers' leases below it. */
 	size = dmapipe_pool_get_size(server->pool);
-	if (size < server->opts.max_buffers && dmapipe_pool_grow(server->pool, 1) == 0) {
+	if (size < buffer_limit(server) && dmapipe_pool_grow(server->pool, 1) == 0) {
 		struct dmapipe_buffer *nb = dmapipe_pool_get_buffer(server->pool, size);
 		int id = register_buffer(server, nb, true);
 
@@ -305,8 +417,38 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_serv
 			return dmapipe_pool_acquire(server->pool);
 		}
 	}
+
+	/*
+	 * It cannot grow: the budget was outrun (frames the application
+	 * holds, a format change under pool_budget_bytes). A block consumer
+	 * asked the producer to wait for it; otherwise the oldest lease gives.
+	 */
+	while (!block_consumer_holds(server)) {
+		struct consumer *victim = oldest_lease_holder(server);
+		char why[96];
+
+		if (!victim)
+			break;
+		snprintf(why, sizeof(why), "the producer needs a buffer and this consumer held the "
+			 "oldest of %u leases", victim->n_leases);
+		server->stats.leases_revoked++;
+		consumer_close(victim, DMAPIPE_ERR_LEASE_REVOKED, why);
+		b = dmapipe_pool_acquire(server->pool);
+		if (b)
+			return b;
+	}
 	errno = EAGAIN;
 	return NULL;
+}
+
+DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_server *server)
+{
+	struct dmapipe_buffer *b = dequeue_buffer(server);
+	int err = errno;
+
+	server_reap(server);
+	errno = err;
+	return b;
 }
 
 static void *dequeue(void *server)
@@ -382,5 +524,6 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 	/* with no consumer taking it, an application buffer is idle at once */
 	server_drop_ref(server, buffer);
 	server_update_timer(server);
+	server_reap(server);
 	return count;
 }

@@ -3,7 +3,8 @@
  * One consumer of a stream, as the producer sees it: the frames decided
  * for it and not yet sent (its policy's queue), its leases and the
  * releases behind a fence, the control messages waiting for room in its
- * socket, and sending all of that without ever blocking.
+ * socket, the STATS reply it wants, and sending all of that without ever
+ * blocking; and ending a connection without freeing it under a loop.
  */
 #include "config.h"
 
@@ -12,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "server-private.h"
 
@@ -26,21 +29,55 @@ static void set_want_out(struct consumer *c, bool want)
 		c->want_out = want;
 }
 
-static int dup_msg_fds(struct dmapipe_msg *msg)
+/* ---- control messages: never dropped, queued while the socket is full ---- */
+
+/*
+ * Every member of a control entry's union is one of dmapipe_msg's, of the
+ * same type, so the entry takes the first bytes of the message's union,
+ * whichever member it holds.
+ */
+#define CONTROL_BODY (sizeof(struct control) - offsetof(struct control, hello))
+_Static_assert(offsetof(struct dmapipe_msg, hello) + CONTROL_BODY <= sizeof(struct dmapipe_msg),
+	       "a control entry holds any message but STATS");
+
+static void control_from_msg(struct control *ctl, const struct dmapipe_msg *msg)
 {
-	if (msg->type != DMAPIPE_MSG_ADD_BUFFER)
+	ctl->type = msg->type;
+	memcpy(&ctl->hello, &msg->hello, CONTROL_BODY);
+}
+
+static void control_to_msg(const struct control *ctl, struct dmapipe_msg *msg)
+{
+	msg->type = ctl->type;
+	memcpy(&msg->hello, &ctl->hello, CONTROL_BODY);
+}
+
+/* Closes the fds a queued control message owns (our own duplicates). */
+static void control_close_fds(struct control *ctl)
+{
+	if (ctl->type != DMAPIPE_MSG_ADD_BUFFER)
+		return;
+	for (uint32_t i = 0; i < ctl->add_buffer.layout.n_objects; i++) {
+		dmapipe_close(ctl->add_buffer.layout.objects[i].fd);
+		ctl->add_buffer.layout.objects[i].fd = -1;
+	}
+}
+
+static int dup_control_fds(struct control *ctl)
+{
+	if (ctl->type != DMAPIPE_MSG_ADD_BUFFER)
 		return 0;
-	for (uint32_t i = 0; i < msg->add_buffer.layout.n_objects; i++) {
-		int fd = fcntl(msg->add_buffer.layout.objects[i].fd, F_DUPFD_CLOEXEC, 3);
+	for (uint32_t i = 0; i < ctl->add_buffer.layout.n_objects; i++) {
+		int fd = fcntl(ctl->add_buffer.layout.objects[i].fd, F_DUPFD_CLOEXEC, 3);
 
 		if (fd < 0) {
 			int err = -errno;
 
 			for (uint32_t j = 0; j < i; j++)
-				dmapipe_close(msg->add_buffer.layout.objects[j].fd);
+				dmapipe_close(ctl->add_buffer.layout.objects[j].fd);
 			return err;
 		}
-		msg->add_buffer.layout.objects[i].fd = fd;
+		ctl->add_buffer.layout.objects[i].fd = fd;
 	}
 	return 0;
 }
@@ -73,8 +110,8 @@ bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg)
 		}
 	}
 	slot = &c->control[(c->control_head + c->n_control) % MAX_CONTROL_QUEUE];
-	slot->msg = *msg;
-	if (dup_msg_fds(&slot->msg) < 0) {
+	control_from_msg(slot, msg);
+	if (dup_control_fds(slot) < 0) {
 		consumer_close(c, DMAPIPE_ERR_INTERNAL, "cannot duplicate buffer fds");
 		return false;
 	}
@@ -82,6 +119,8 @@ bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg)
 	set_want_out(c, true);
 	return true;
 }
+
+/* ---- who holds a buffer ---------------------------------------------------- */
 
 bool server_buffer_in_use(const struct dmapipe_server *server, const struct dmapipe_buffer *b)
 {
@@ -138,6 +177,52 @@ bool server_fence_signalled(int fence)
 	return fence < 0 || (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLIN | POLLERR)));
 }
 
+/* ---- sending --------------------------------------------------------------- */
+
+/* Bytes we sent on @c's socket that its peer has not read yet. */
+static int unread_bytes(const struct consumer *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
+bool consumer_send_stats(struct consumer *c)
+{
+	struct dmapipe_server *server = c->server;
+	struct dmapipe_msg *msg;
+	bool nothing_unread;
+	int n, ret;
+
+	/* behind queued control messages, in order: flush sends it after them */
+	if (!c->stats_wanted || c->state != STATE_STREAMING || c->n_control > 0)
+		return true;
+	msg = calloc(1, sizeof(*msg));
+	if (!msg) {
+		consumer_close(c, DMAPIPE_ERR_INTERNAL, "out of memory");
+		return false;
+	}
+	nothing_unread = c->role == DMAPIPE_ROLE_MONITOR && unread_bytes(c) == 0;
+	msg->type = DMAPIPE_MSG_STATS;
+	dmapipe_server_get_stats(server, &msg->stats.server);
+	n = dmapipe_server_get_consumer_stats(server, msg->stats.consumers, DMAPIPE_PROTO_MAX_STATS);
+	msg->stats.n_consumers = (uint32_t)MIN(n, DMAPIPE_PROTO_MAX_STATS);
+	ret = dmapipe_send_msg(c->fd, msg);
+	free(msg);
+	if (ret == -EAGAIN) {
+		set_want_out(c, true);
+		return true;
+	}
+	if (ret < 0) {
+		consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
+		return false;
+	}
+	c->stats_wanted = false;
+	if (c->role == DMAPIPE_ROLE_MONITOR && (nothing_unread || !c->unread_since_ns))
+		c->unread_since_ns = dmapipe_now_ns();
+	return true;
+}
+
 bool consumer_flush(struct consumer *c)
 {
 	int ret;
@@ -147,13 +232,15 @@ bool consumer_flush(struct consumer *c)
 
 	while (c->n_control > 0) {
 		struct control *ctl = &c->control[c->control_head];
+		struct dmapipe_msg msg;
 
-		ret = dmapipe_send_msg(c->fd, &ctl->msg);
+		control_to_msg(ctl, &msg);
+		ret = dmapipe_send_msg(c->fd, &msg);
 		if (ret == -EAGAIN) {
 			set_want_out(c, true);
 			return true;
 		}
-		dmapipe_msg_close_fds(&ctl->msg);
+		control_close_fds(ctl);
 		if (ret < 0) {
 			consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
 			return false;
@@ -161,14 +248,20 @@ bool consumer_flush(struct consumer *c)
 		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
 		c->n_control--;
 	}
+	if (c->stats_wanted) {
+		if (!consumer_send_stats(c))
+			return false;
+		if (c->stats_wanted)
+			return true; /* no room: EPOLLOUT is armed */
+	}
 
-	while (c->n_pending > 0 && c->n_leases < c->max_in_flight) {
+	while (c->n_pending > 0 && consumer_held(c) < c->max_in_flight) {
 		struct dmapipe_msg *tx = c->server->tx;
 		unsigned int n = 0, sent;
 		uint64_t now;
 
 		/* Every frame the consumer may take now goes in one sendmmsg(). */
-		while (n < c->n_pending && c->n_leases + n < c->max_in_flight) {
+		while (n < c->n_pending && consumer_held(c) + n < c->max_in_flight) {
 			const struct pending *p = &c->pending[(c->pending_head + n) % MAX_QUEUE_CAP];
 
 			/* A consumer that cannot take fences gets the frame once
@@ -220,6 +313,8 @@ bool consumer_flush(struct consumer *c)
 	return true;
 }
 
+/* ---- the end of a connection ------------------------------------------------ */
+
 static void send_error(struct consumer *c, enum dmapipe_error_code code, const char *why)
 {
 	struct dmapipe_msg msg;
@@ -236,9 +331,24 @@ static void consumer_unlink(struct dmapipe_server *server, struct consumer *c)
 {
 	for (struct consumer **pp = &server->consumers; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
+			/* c->next stays as it was: a loop standing on c goes on from there */
 			*pp = c->next;
 			return;
 		}
+	}
+}
+
+/* Takes @c out of the counts its state and role put it in. */
+static void consumer_uncount(struct dmapipe_server *server, struct consumer *c)
+{
+	if (c->state == STATE_HANDSHAKE) {
+		server->n_handshakes--;
+	} else if (c->role == DMAPIPE_ROLE_MONITOR) {
+		server->n_monitors--;
+	} else {
+		server->n_consumers--;
+		if (c->budgeted)
+			server->granted -= c->max_in_flight;
 	}
 }
 
@@ -249,16 +359,18 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 	if (c->state == STATE_CLOSING)
 		return;
 	if (code != DMAPIPE_ERR_NONE) {
+		char name[DMAPIPE_ERROR_NAME_LEN];
+
 		dmapipe_socket_drain(c->fd);
 		send_error(c, code, why);
-		log_warn("consumer %u (%s, pid %d): %s: %s", c->id, c->name[0] ? c->name : "?",
-			 (int)c->cred.pid, dmapipe_error_code_to_string(code), why);
+		log_warn_ratelimited("consumer %u (%s, pid %d): %s: %s", c->id,
+				     c->name[0] ? c->name : "?", (int)c->cred.pid,
+				     dmapipe_error_code_name(code, name, sizeof(name)), why);
 	} else if (why) {
-		log_info("consumer %u (%s, pid %d) disconnected: %s", c->id,
-			 c->name[0] ? c->name : "?", (int)c->cred.pid, why);
+		log_info_ratelimited("consumer %u (%s, pid %d) disconnected: %s", c->id,
+				     c->name[0] ? c->name : "?", (int)c->cred.pid, why);
 	}
-	if (c->role != DMAPIPE_ROLE_MONITOR)
-		server->n_consumers--;
+	consumer_uncount(server, c);
 	c->state = STATE_CLOSING;
 
 	while (c->n_pending > 0)
@@ -275,17 +387,34 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 		server_drop_ref(server, f->buffer);
 	}
 	while (c->n_control > 0) {
-		dmapipe_msg_close_fds(&c->control[c->control_head].msg);
+		control_close_fds(&c->control[c->control_head]);
 		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
 		c->n_control--;
 	}
-	free(c->control);
 	epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	/* what the peer sent after the drain is still queued on the socket,
+	 * fds included: closing it releases them, which may wait */
+	dmapipe_close_deferred(c->fd);
 	c->fd = -1;
 	consumer_unlink(server, c);
-	free(c);
+	c->reap_next = server->closed;
+	server->closed = c;
 }
+
+void server_reap(struct dmapipe_server *server)
+{
+	while (server->closed) {
+		struct consumer *c = server->closed;
+
+		server->closed = c->reap_next;
+		free(c->control);
+		free(c->leases);
+		free(c->fenced);
+		free(c);
+	}
+}
+
+/* ---- the start of a stream, broadcasts, releases ---------------------------- */
 
 bool consumer_start(struct consumer *c)
 {
@@ -333,23 +462,25 @@ bool consumer_release_lease(struct consumer *c, uint32_t buffer_id, uint64_t seq
 	for (i = 0; i < c->n_leases; i++)
 		if (c->leases[i].id == buffer_id && c->leases[i].sequence == sequence)
 			break;
+	/* the fence is not known to be a sync_file until checked below */
 	if (i == c->n_leases) {
-		dmapipe_close(fence);
+		dmapipe_close_deferred(fence);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release of a frame the consumer does not hold");
 		return false;
 	}
 	if (fence >= 0 && !(c->features & DMAPIPE_FEATURE_FENCES)) {
-		dmapipe_close(fence);
+		dmapipe_close_deferred(fence);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "release fence without the fences feature");
 		return false;
 	}
 	if (fence >= 0 && !dmapipe_fd_is_sync_file(fence)) {
-		dmapipe_close(fence);
+		dmapipe_close_deferred(fence);
 		consumer_close(c, DMAPIPE_ERR_BAD_FD, "release fence is not a sync_file");
 		return false;
 	}
 	if (fence >= 0 && !server_fence_signalled(fence)) {
-		if (c->n_fenced >= MAX_FENCED || c->n_fenced >= c->server->opts.fd_quota) {
+		/* it stays within max_in_flight: the lease becomes the fenced entry */
+		if (c->n_fenced >= c->server->opts.fd_quota) {
 			dmapipe_close(fence);
 			consumer_close(c, DMAPIPE_ERR_FD_QUOTA, "too many unsignalled release fences");
 			return false;

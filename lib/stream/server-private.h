@@ -27,10 +27,16 @@
 #include "wait.h"
 
 #define MAX_SLOTS 256
-#define MAX_IN_FLIGHT_CAP 16
+/*
+ * A consumer may hold as many frames as the producer's budget allows
+ * (granted at HELLO, docs/PROTOCOL.md "Resources"), up to every slot; the
+ * default stays 2 (dmapipe_server_options.max_in_flight).
+ */
+#define MAX_IN_FLIGHT_CAP MAX_SLOTS
 #define MAX_QUEUE_CAP 16
 #define MAX_CONTROL_QUEUE 64
-#define MAX_FENCED 16
+/* buffers kept out of every consumer's budget: the frame being drawn and the next */
+#define RESERVE_BUFFERS 2
 
 /* the public enum, as the stats report it */
 enum consumer_state {
@@ -57,13 +63,33 @@ struct fenced {
 	int fence;
 };
 
-/* A control message that could not be sent yet; owns dup'ed fds. */
+/*
+ * A control message that could not be sent yet; owns dup'ed fds. STATS
+ * never waits here (a connection has at most one reply waiting, see
+ * consumer.stats_wanted), so the entry is small.
+ */
 struct control {
-	struct dmapipe_msg msg;
+	enum dmapipe_msg_type type;
+	union {
+		struct dmapipe_msg_hello hello;
+		struct dmapipe_format format;
+		struct dmapipe_msg_add_buffer add_buffer;
+		uint32_t remove_buffer_id;
+		uint64_t eos_last_sequence;
+		struct dmapipe_msg_error error;
+	};
 };
 
+/*
+ * One connection: a consumer or a monitor, or a peer still in its
+ * handshake. consumer_close() ends it at once but the struct lives on
+ * (state CLOSING, off the server's list) until server_reap() frees it at
+ * the end of the public call that closed it, so a loop over consumers
+ * never holds a freed one, whatever it calls.
+ */
 struct consumer {
-	struct consumer *next;
+	struct consumer *next;      /* the server's list of open connections */
+	struct consumer *reap_next; /* the server's list of closed ones */
 	struct dmapipe_server *server;
 	int fd;
 	uint32_t id;
@@ -73,7 +99,8 @@ struct consumer {
 	uint32_t features;
 	uint32_t policy;
 	uint32_t queue_depth;
-	uint32_t max_in_flight;
+	uint32_t max_in_flight; /* granted */
+	bool budgeted;          /* max_in_flight counts in server->granted */
 	char name[DMAPIPE_PROTO_NAME_LEN];
 	uint64_t connected_ns;
 	bool want_out; /* EPOLLOUT armed */
@@ -82,11 +109,21 @@ struct consumer {
 	enum dmapipe_error_code refuse_code;
 	const char *refuse_why;
 
+	/*
+	 * STATS: at most one reply waits in this process (a newer request
+	 * only keeps it wanted; it is built when it goes). Monitors: when the
+	 * last request came, and since when a reply sent is unread.
+	 */
+	bool stats_wanted;
+	uint64_t active_ns;
+	uint64_t unread_since_ns;
+
 	struct pending pending[MAX_QUEUE_CAP];
 	unsigned int pending_head, n_pending;
-	struct lease leases[MAX_IN_FLIGHT_CAP];
+	/* max_in_flight entries each, allocated at HELLO; n_leases + n_fenced <= max_in_flight */
+	struct lease *leases;
 	unsigned int n_leases;
-	struct fenced fenced[MAX_FENCED];
+	struct fenced *fenced;
 	unsigned int n_fenced;
 	struct control *control;
 	unsigned int control_head, n_control;
@@ -112,15 +149,28 @@ struct dmapipe_server {
 	int timer_fd;
 	uint64_t timer_deadline; /* armed expiry, UINT64_MAX when disarmed or fired */
 
+	/* accept() failing for want of fds or memory: the listening socket
+	 * is not watched until accept_resume_ns (doubling back-off) */
+	bool accept_paused;
+	uint64_t accept_resume_ns;
+	uint32_t accept_backoff_ms;
+	uint64_t accept_failed; /* since the last log line about it */
+	uint64_t accept_logged_ns;
+
 	struct consumer *consumers;
+	struct consumer *closed; /* to free in server_reap() */
 	uint32_t next_consumer_id;
-	unsigned int n_consumers; /* streaming consumers and handshakes, not monitors */
+	unsigned int n_consumers;  /* streaming consumers */
+	unsigned int n_handshakes; /* connections before (or refused at) their HELLO */
+	unsigned int n_monitors;   /* streaming monitors */
+	unsigned int granted;      /* sum of the budgeted consumers' max_in_flight */
 
 	bool have_format;
 	struct dmapipe_format format;
 	struct slot slots[MAX_SLOTS];
 	unsigned int n_slots; /* highest used index + 1 */
 	struct dmapipe_pool *pool;
+	uint64_t buffer_bytes; /* of one pool buffer, for pool_budget_bytes */
 	struct dmapipe_allocator *allocator;
 	bool eos;
 	uint64_t last_sequence;
@@ -142,26 +192,34 @@ struct dmapipe_server {
 /*
  * Sends a control message now, or queues it behind earlier ones. Control
  * messages are never dropped; a consumer that lets too many pile up is
- * disconnected. Returns false if the consumer was closed (and @c freed).
+ * disconnected. Returns false if the consumer was closed.
  */
 bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg);
 
 /*
- * Sends as much as policy and socket allow: queued control messages, then
- * frames. Returns false if the connection was closed (and @c freed).
+ * Sends as much as policy and socket allow: queued control messages, a
+ * STATS reply wanted, then frames. Returns false if the connection was
+ * closed.
  */
 bool consumer_flush(struct consumer *c);
 
 /*
  * Ends a connection and returns everything it held. @code != NONE sends an
- * ERROR first. The struct is freed at once; callers must not touch @c
- * afterwards.
+ * ERROR first. The struct stays allocated, state CLOSING and off the
+ * server's list, until server_reap(); loops that may hold it skip it.
  */
 void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char *why);
 
 /*
+ * Frees the connections closed since the last call. Only where no loop
+ * over consumers is running: at the end of dispatch and of every public
+ * call that may close one.
+ */
+void server_reap(struct dmapipe_server *server);
+
+/*
  * Sends FORMAT and every buffer to a consumer that just finished its
- * handshake. Returns false if the connection was closed (and @c freed).
+ * handshake. Returns false if the connection was closed.
  */
 bool consumer_start(struct consumer *c);
 
@@ -170,9 +228,12 @@ void consumer_drop_oldest(struct consumer *c);
 
 /*
  * Ends the lease on (@buffer_id, @sequence), taking @fence (or -1).
- * Returns false if the connection was closed (and @c freed).
+ * Returns false if the connection was closed.
  */
 bool consumer_release_lease(struct consumer *c, uint32_t buffer_id, uint64_t sequence, int fence);
+
+/* Builds and sends the STATS reply a connection wants, if it can go now. False if closed. */
+bool consumer_send_stats(struct consumer *c);
 
 /* Sends @msg to every streaming consumer (never to monitors). */
 void server_broadcast_control(struct dmapipe_server *server, const struct dmapipe_msg *msg);
@@ -201,6 +262,13 @@ void server_add_buffer_msg(struct dmapipe_msg *msg, uint32_t id, const struct dm
 /* The kind of memory the stream's buffers are, or NONE before there are any. */
 enum dmapipe_mem_kind server_mem_kind(const struct dmapipe_server *server);
 
+/*
+ * Leases the budgeted consumers may be granted in total: the buffers the
+ * stream may have (max_buffers, and for the server's pool what
+ * pool_budget_bytes holds) less RESERVE_BUFFERS.
+ */
+unsigned int server_lease_budget(const struct dmapipe_server *server);
+
 /* ---- server.c -------------------------------------------------------- */
 
 /* Arms the timer for the earliest deadline (lease and handshake timeouts, fence polls). */
@@ -208,5 +276,11 @@ void server_update_timer(struct dmapipe_server *server);
 
 /* dmapipe_server_dispatch(@server, @timeout_ms), for dmapipe_wait_until() */
 int server_wait_dispatch(void *server, int timeout_ms);
+
+/* The number of frames (leases and fenced releases) @c holds. */
+static inline unsigned int consumer_held(const struct consumer *c)
+{
+	return c->n_leases + c->n_fenced;
+}
 
 #endif /* DMAPIPE_SERVER_PRIVATE_H */

@@ -10,14 +10,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "server-private.h"
 
 /* recvmmsg() bursts read from one consumer per wake-up, at most */
 #define RECV_ROUNDS 4
 #define FENCE_RETRY_NS (1000 * 1000ull)
+/* connections accepted per wake-up, at most: a flood of them waits its turn */
+#define ACCEPT_BATCH 32
+/* accept() failing for want of fds or memory: not watched for this long, doubling */
+#define ACCEPT_BACKOFF_MIN_MS 100
+#define ACCEPT_BACKOFF_MAX_MS 2000
+/* ... and logged at most once per this, with the count of failures */
+#define ACCEPT_LOG_INTERVAL_NS (5000 * 1000000ull)
 
 /* Public and fixed-size (stream.h): a change of size is a change of the ABI. */
 _Static_assert(sizeof(struct dmapipe_consumer_stats) == 160, "dmapipe_consumer_stats size");
@@ -40,6 +49,8 @@ DMAPIPE_EXPORT void dmapipe_server_options_init(struct dmapipe_server_options *o
 	o->max_buffers = 32;
 	o->handshake_timeout_ms = 5000;
 	o->busy_poll_us = 30;
+	o->max_handshakes = 16;
+	o->max_monitors = 8;
 }
 
 static int epoll_add(int epfd, int fd, uint32_t events, void *ptr)
@@ -81,6 +92,10 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 		server->opts.max_buffers = server->opts.max_buffers ? MAX_SLOTS : 32;
 	if (server->opts.max_consumers == 0)
 		server->opts.max_consumers = 32;
+	if (server->opts.max_handshakes == 0)
+		server->opts.max_handshakes = 16;
+	if (server->opts.max_monitors == 0)
+		server->opts.max_monitors = 8;
 
 	server->path = strdup(server->opts.path);
 	base = strrchr(server->opts.path, '/');
@@ -98,7 +113,8 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 	}
 
 	server->rx = calloc(1, sizeof(*server->rx));
-	server->tx = calloc(MAX_IN_FLIGHT_CAP, sizeof(*server->tx));
+	/* one sendmmsg() sends at most a queue's worth of frames */
+	server->tx = calloc(MAX_QUEUE_CAP, sizeof(*server->tx));
 	if (!server->rx || !server->tx) {
 		ret = -ENOMEM;
 		goto err;
@@ -135,48 +151,94 @@ err:
 
 /* ---- what consumers send: handshake, releases, stats requests ------------ */
 
-/* Returns false if the connection was closed (and @c freed). */
+/* Refuses a peer at its HELLO: counted, answered with ERROR @code, closed. */
+static bool refuse(struct consumer *c, enum dmapipe_error_code code, const char *why)
+{
+	c->server->stats.consumers_refused++;
+	consumer_close(c, code, why);
+	return false;
+}
+
+/*
+ * The in-flight limit a consumer gets, or 0 when it must be refused
+ * (*@why then says why). Every consumer but a block-policy one counts
+ * against the lease budget, so that whatever they hold the producer
+ * still has a buffer to draw into; a block consumer asked the producer
+ * to wait for it instead (docs/PROTOCOL.md, "Resources").
+ */
+static uint32_t grant_in_flight(struct consumer *c, uint32_t asked, char *why, size_t size)
+{
+	struct dmapipe_server *server = c->server;
+	uint32_t grant = MAX(1u, MIN(asked, server->opts.max_in_flight));
+	unsigned int budget = server_lease_budget(server);
+
+	if (c->policy == DMAPIPE_POLICY_BLOCK)
+		return grant;
+	if (server->granted >= budget) {
+		snprintf(why, size, "no buffer budget left: consumers hold %u of the %u leases "
+			 "%u buffers allow", server->granted, budget, budget + RESERVE_BUFFERS);
+		return 0;
+	}
+	c->budgeted = true;
+	return MIN(grant, budget - server->granted);
+}
+
+/* Returns false if the connection was closed. */
 static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 {
 	struct dmapipe_server *server = c->server;
 	struct dmapipe_msg reply;
+	char why[128];
 
 	if (h->min_version > DMAPIPE_PROTO_VERSION || h->version < DMAPIPE_PROTO_VERSION) {
-		char why[96];
-
 		snprintf(why, sizeof(why), "peer speaks protocol %u..%u, this producer speaks %u",
 			 h->min_version, h->version, DMAPIPE_PROTO_VERSION);
-		server->stats.consumers_refused++;
-		consumer_close(c, DMAPIPE_ERR_VERSION, why);
-		return false;
+		return refuse(c, DMAPIPE_ERR_VERSION, why);
 	}
-	if (h->role != DMAPIPE_ROLE_CONSUMER && h->role != DMAPIPE_ROLE_MONITOR) {
-		server->stats.consumers_refused++;
-		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "only consumers and monitors connect to a producer");
-		return false;
-	}
+	if (h->role != DMAPIPE_ROLE_CONSUMER && h->role != DMAPIPE_ROLE_MONITOR)
+		return refuse(c, DMAPIPE_ERR_PROTOCOL, "only consumers and monitors connect to a producer");
 	c->role = h->role;
 	dmapipe_strlcpy(c->name, h->name, sizeof(c->name));
 	c->features = h->features & DMAPIPE_FEATURES_ALL;
 	if (h->role == DMAPIPE_ROLE_CONSUMER && !(c->features & DMAPIPE_FEATURE_MEMFD) &&
-	    server_mem_kind(server) == DMAPIPE_MEM_MEMFD) {
-		server->stats.consumers_refused++;
-		consumer_close(c, DMAPIPE_ERR_STRICT,
-			       "consumer takes only dma-bufs and this stream's buffers are memfds");
-		return false;
-	}
+	    server_mem_kind(server) == DMAPIPE_MEM_MEMFD)
+		return refuse(c, DMAPIPE_ERR_STRICT,
+			      "consumer takes only dma-bufs and this stream's buffers are memfds");
 	if (c->role == DMAPIPE_ROLE_MONITOR) {
-		/* monitors do not count against max_consumers */
-		server->n_consumers--;
+		if (server->n_monitors >= server->opts.max_monitors)
+			return refuse(c, DMAPIPE_ERR_TOO_MANY, "the producer has its maximum of monitors");
 	} else {
+		if (server->n_consumers >= server->opts.max_consumers)
+			return refuse(c, DMAPIPE_ERR_TOO_MANY, "the producer has its maximum of consumers");
 		c->policy = h->policy;
 		if (c->policy < DMAPIPE_POLICY_LATEST || c->policy > DMAPIPE_POLICY_BLOCK)
 			c->policy = DMAPIPE_POLICY_LATEST;
 		c->queue_depth = c->policy == DMAPIPE_POLICY_LATEST ? 1 :
 			MAX(1u, MIN(h->queue_depth, server->opts.max_queue_depth));
-		c->max_in_flight = MAX(1u, MIN(h->max_in_flight, server->opts.max_in_flight));
+		c->max_in_flight = grant_in_flight(c, h->max_in_flight, why, sizeof(why));
+		if (c->max_in_flight == 0)
+			return refuse(c, DMAPIPE_ERR_TOO_MANY, why);
+		c->leases = calloc(c->max_in_flight, sizeof(*c->leases));
+		c->fenced = calloc(c->max_in_flight, sizeof(*c->fenced));
+		if (!c->leases || !c->fenced) {
+			c->budgeted = false;
+			consumer_close(c, DMAPIPE_ERR_INTERNAL, "out of memory");
+			return false;
+		}
+	}
+
+	/* from here on it counts as what it is, no longer as a handshake */
+	server->n_handshakes--;
+	if (c->role == DMAPIPE_ROLE_MONITOR) {
+		server->n_monitors++;
+		c->active_ns = dmapipe_now_ns();
+	} else {
+		server->n_consumers++;
+		if (c->budgeted)
+			server->granted += c->max_in_flight;
 		server->stats.consumers_total++;
 	}
+	c->state = STATE_STREAMING;
 
 	memset(&reply, 0, sizeof(reply));
 	reply.type = DMAPIPE_MSG_HELLO;
@@ -189,19 +251,18 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 	reply.hello.max_in_flight = c->max_in_flight;
 	reply.hello.lease_timeout_ms = server->opts.lease_timeout_ms;
 	dmapipe_strlcpy(reply.hello.name, server->stream_name, sizeof(reply.hello.name));
-	c->state = STATE_STREAMING;
 	if (!consumer_send_control(c, &reply))
 		return false;
 	if (c->role == DMAPIPE_ROLE_CONSUMER) {
-		log_info("consumer %u (%s, pid %d) streaming: policy %u, queue %u, in flight %u",
-			 c->id, c->name, (int)c->cred.pid, c->policy, c->queue_depth,
-			 c->max_in_flight);
+		log_info_ratelimited("consumer %u (%s, pid %d) streaming: policy %u, queue %u, "
+				     "in flight %u", c->id, c->name, (int)c->cred.pid, c->policy,
+				     c->queue_depth, c->max_in_flight);
 		return consumer_start(c);
 	}
 	return true;
 }
 
-/* Returns false if the connection was closed (and @c freed). */
+/* Returns false if the connection was closed. */
 static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
 {
 	return consumer_release_lease(c, r->buffer_id, r->sequence, r->release_fence);
@@ -210,7 +271,7 @@ static bool handle_release(struct consumer *c, struct dmapipe_msg_release *r)
 /*
  * RELEASES: each entry exactly as a RELEASE without a fence, in order; the
  * first one that names no lease ends the connection (a repeated entry
- * included). Returns false if the connection was closed (and @c freed).
+ * included). Returns false if the connection was closed.
  */
 static bool handle_releases(struct consumer *c, const struct dmapipe_msg_releases *r)
 {
@@ -220,25 +281,16 @@ static bool handle_releases(struct consumer *c, const struct dmapipe_msg_release
 	return true;
 }
 
-/* Returns false if the connection was closed (and @c freed). */
-static bool send_stats(struct consumer *c)
+/*
+ * A STATS_REQUEST: at most one reply waits for a connection (a request
+ * while one waits only keeps it wanted; it is built when it goes).
+ * Returns false if the connection was closed.
+ */
+static bool handle_stats_request(struct consumer *c)
 {
-	struct dmapipe_server *server = c->server;
-	struct dmapipe_msg *msg = calloc(1, sizeof(*msg));
-	bool ok;
-	int n;
-
-	if (!msg) {
-		consumer_close(c, DMAPIPE_ERR_INTERNAL, "out of memory");
-		return false;
-	}
-	msg->type = DMAPIPE_MSG_STATS;
-	dmapipe_server_get_stats(server, &msg->stats.server);
-	n = dmapipe_server_get_consumer_stats(server, msg->stats.consumers, DMAPIPE_PROTO_MAX_STATS);
-	msg->stats.n_consumers = (uint32_t)MIN(n, DMAPIPE_PROTO_MAX_STATS);
-	ok = consumer_send_control(c, msg);
-	free(msg);
-	return ok;
+	c->stats_wanted = true;
+	c->active_ns = dmapipe_now_ns();
+	return consumer_send_stats(c);
 }
 
 /* Returns false if the consumer was closed. */
@@ -248,12 +300,12 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 
 	if (c->state == STATE_HANDSHAKE) {
 		if (c->refuse_code != DMAPIPE_ERR_NONE) {
-			dmapipe_msg_close_fds(msg);
+			dmapipe_msg_drop_fds(msg);
 			consumer_close(c, c->refuse_code, c->refuse_why);
 			return false;
 		}
 		if (msg->type != DMAPIPE_MSG_HELLO) {
-			dmapipe_msg_close_fds(msg);
+			dmapipe_msg_drop_fds(msg);
 			c->server->stats.consumers_refused++;
 			consumer_close(c, DMAPIPE_ERR_PROTOCOL, "first message must be HELLO");
 			return false;
@@ -273,12 +325,16 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 	case DMAPIPE_MSG_STATS_REQUEST:
 		if (!(c->features & DMAPIPE_FEATURE_STATS))
 			break;
-		return send_stats(c);
-	case DMAPIPE_MSG_ERROR:
-		log_warn("consumer %u (%s) reported error %s: %s", c->id, c->name,
-			 dmapipe_error_code_to_string(msg->error.code), msg->error.message);
+		return handle_stats_request(c);
+	case DMAPIPE_MSG_ERROR: {
+		char name[DMAPIPE_ERROR_NAME_LEN];
+
+		log_warn_ratelimited("consumer %u (%s) reported error %s: %s", c->id, c->name,
+				     dmapipe_error_code_name(msg->error.code, name, sizeof(name)),
+				     msg->error.message);
 		consumer_close(c, DMAPIPE_ERR_NONE, "consumer reported an error");
 		return false;
+	}
 	default:
 		break;
 	}
@@ -288,7 +344,7 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 		snprintf(why, sizeof(why), "unexpected %s message from a %s",
 			 dmapipe_msg_type_to_string(msg->type),
 			 c->role == DMAPIPE_ROLE_MONITOR ? "monitor" : "consumer");
-		dmapipe_msg_close_fds(msg);
+		dmapipe_msg_drop_fds(msg);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
 	}
 	return false;
@@ -335,22 +391,115 @@ static void consumer_readable(struct consumer *c)
 
 /* ---- accepting connections ----------------------------------------------- */
 
+/*
+ * Ends a connection still in its handshake, counted: with its refusal if
+ * the peer policy refused it at accept, else with @code and @why.
+ */
+static void drop_handshake(struct consumer *c, enum dmapipe_error_code code, const char *why)
+{
+	struct dmapipe_server *server = c->server;
+
+	server->stats.handshakes_dropped++;
+	if (!c->refuse_code)
+		server->stats.consumers_refused++;
+	consumer_close(c, c->refuse_code ? c->refuse_code : code,
+		       c->refuse_code ? c->refuse_why : why);
+}
+
+/* Bytes the peer sent on @c's socket that we have not read yet. */
+static int pending_bytes(const struct consumer *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, SIOCINQ, &n) == 0 ? n : 0;
+}
+
+/*
+ * The handshake slots are full. Connections whose HELLO has come are
+ * answered first (so that a flood of new connections cannot push out an
+ * honest peer that said HELLO at once); if that frees no slot, the
+ * connection that has waited longest in silence (or for its refusal to
+ * be read) makes room for the new one.
+ */
+static void make_handshake_room(struct dmapipe_server *server)
+{
+	struct consumer *c, *next, *oldest = NULL;
+
+	for (c = server->consumers; c; c = next) {
+		next = c->next;
+		if (c->state == STATE_HANDSHAKE && pending_bytes(c) > 0)
+			consumer_readable(c);
+	}
+	if (server->n_handshakes < server->opts.max_handshakes)
+		return;
+	/* newest first: the last one in handshake is the oldest */
+	for (c = server->consumers; c; c = c->next)
+		if (c->state == STATE_HANDSHAKE)
+			oldest = c;
+	if (oldest)
+		drop_handshake(oldest, DMAPIPE_ERR_TOO_MANY,
+			       "too many connections in their handshake: the oldest is dropped");
+}
+
+static void listen_watch(struct dmapipe_server *server, bool watch)
+{
+	struct epoll_event ev = { .events = watch ? EPOLLIN : 0, .data.ptr = &tag_listen };
+
+	epoll_ctl(server->epoll_fd, EPOLL_CTL_MOD, server->listen_fd, &ev);
+	server->accept_paused = !watch;
+}
+
+/*
+ * accept() failed for want of fds or memory (@err): the pending
+ * connection stays in the backlog and would be reported again at once,
+ * so the listening socket is not watched for a while (doubling up to
+ * ACCEPT_BACKOFF_MAX_MS) and everyone connected is served meanwhile.
+ * Logged at most once per ACCEPT_LOG_INTERVAL_NS, with the count.
+ */
+static void accept_back_off(struct dmapipe_server *server, int err)
+{
+	uint64_t now = dmapipe_now_ns();
+
+	server->stats.accept_failures++;
+	server->accept_failed++;
+	server->accept_backoff_ms = server->accept_backoff_ms ?
+		MIN(server->accept_backoff_ms * 2, (uint32_t)ACCEPT_BACKOFF_MAX_MS) :
+		ACCEPT_BACKOFF_MIN_MS;
+	server->accept_resume_ns = now + (uint64_t)server->accept_backoff_ms * 1000000u;
+	listen_watch(server, false);
+	if (server->accept_logged_ns && now - server->accept_logged_ns < ACCEPT_LOG_INTERVAL_NS)
+		return;
+	log_warn("accept on %s: %s: %llu connection attempt%s failed; not accepting for %u ms "
+		 "(connected peers are served)", server->path, strerror(err),
+		 (unsigned long long)server->accept_failed, server->accept_failed == 1 ? "" : "s",
+		 server->accept_backoff_ms);
+	server->accept_logged_ns = now;
+	server->accept_failed = 0;
+}
+
 static void accept_consumers(struct dmapipe_server *server)
 {
-	for (;;) {
+	for (int n = 0; n < ACCEPT_BATCH; n++) {
 		struct consumer *c;
 		const char *why = NULL;
 		int fd, ret;
 
 		fd = accept4(server->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("accept on %s: %s", server->path, strerror(errno));
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_back_off(server, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn_ratelimited("accept on %s: %s", server->path, strerror(errno));
 			return;
 		}
+		server->accept_backoff_ms = 0;
+		if (server->n_handshakes >= server->opts.max_handshakes)
+			make_handshake_room(server);
 		c = calloc(1, sizeof(*c));
 		if (!c) {
-			close(fd);
+			dmapipe_close_deferred(fd); /* the peer may have sent fds already */
 			return;
 		}
 		c->server = server;
@@ -360,27 +509,84 @@ static void accept_consumers(struct dmapipe_server *server)
 		c->state = STATE_HANDSHAKE;
 		c->next = server->consumers;
 		server->consumers = c;
-		server->n_consumers++;
+		server->n_handshakes++;
 
 		if (epoll_add(server->epoll_fd, fd, EPOLLIN, c) < 0) {
 			consumer_close(c, DMAPIPE_ERR_INTERNAL, "epoll");
 			continue;
 		}
+		/* A refused peer waits for its HELLO like any other, counted
+		 * among the handshakes, never among the consumers. */
 		ret = dmapipe_peer_check(fd, server->opts.peer_policy, server->opts.allowed_uid,
 					 server->opts.allowed_gid, &c->cred, &why);
 		if (ret < 0) {
 			server->stats.consumers_refused++;
 			c->refuse_code = DMAPIPE_ERR_PERMISSION;
 			c->refuse_why = why;
-		} else if (server->n_consumers > server->opts.max_consumers) {
-			server->stats.consumers_refused++;
-			c->refuse_code = DMAPIPE_ERR_TOO_MANY;
-			c->refuse_why = "the producer has its maximum of consumers";
 		}
 	}
 }
 
 /* ---- timers -------------------------------------------------------------- */
+
+/* Bytes we sent on @c's socket that its peer has not read yet. */
+static int unread_bytes(const struct consumer *c)
+{
+	int n = 0;
+
+	return ioctl(c->fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
+/*
+ * A monitor asks and goes: one that has not read a STATS reply within
+ * the handshake timeout, or has sent nothing for that long, is dropped.
+ * Returns false if it was.
+ */
+static bool check_monitor(struct consumer *c, uint64_t now, uint64_t limit_ns)
+{
+	char why[96];
+
+	if (!limit_ns)
+		return true;
+	if (c->unread_since_ns && unread_bytes(c) == 0)
+		c->unread_since_ns = 0;
+	if (c->unread_since_ns && now - c->unread_since_ns >= limit_ns) {
+		snprintf(why, sizeof(why), "monitor did not read its STATS reply within %u ms",
+			 c->server->opts.handshake_timeout_ms);
+		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
+		return false;
+	}
+	if (!c->unread_since_ns && !c->stats_wanted && now - c->active_ns >= limit_ns) {
+		snprintf(why, sizeof(why), "monitor idle for %u ms", c->server->opts.handshake_timeout_ms);
+		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
+		return false;
+	}
+	return true;
+}
+
+/* Fenced releases whose fence signalled give their buffer back. */
+static void reap_fences(struct consumer *c)
+{
+	for (unsigned int i = 0; i < c->n_fenced;) {
+		if (server_fence_signalled(c->fenced[i].fence)) {
+			struct dmapipe_buffer *b = c->fenced[i].buffer;
+
+			dmapipe_close(c->fenced[i].fence);
+			c->fenced[i] = c->fenced[--c->n_fenced];
+			server_drop_ref(c->server, b);
+		} else {
+			i++;
+		}
+	}
+}
+
+static bool lease_expired(const struct consumer *c, uint64_t now, uint64_t lease_ns)
+{
+	for (unsigned int i = 0; i < c->n_leases; i++)
+		if (now - c->leases[i].sent_ns >= lease_ns)
+			return true;
+	return false;
+}
 
 static void check_deadlines(struct dmapipe_server *server)
 {
@@ -389,40 +595,40 @@ static void check_deadlines(struct dmapipe_server *server)
 	uint64_t hs_ns = (uint64_t)server->opts.handshake_timeout_ms * 1000000u;
 	struct consumer *c, *next;
 
+	if (server->accept_paused && now >= server->accept_resume_ns)
+		listen_watch(server, true);
+
 	for (c = server->consumers; c; c = next) {
 		next = c->next;
 
 		if (c->state == STATE_HANDSHAKE) {
-			if (hs_ns && now - c->connected_ns >= hs_ns) {
-				if (!c->refuse_code)
-					server->stats.consumers_refused++;
-				consumer_close(c, c->refuse_code ? c->refuse_code : DMAPIPE_ERR_PROTOCOL,
-					       c->refuse_code ? c->refuse_why :
+			if (hs_ns && now - c->connected_ns >= hs_ns)
+				drop_handshake(c, DMAPIPE_ERR_PROTOCOL,
 					       "no HELLO within the handshake timeout");
-			}
 			continue;
 		}
-		for (unsigned int i = 0; i < c->n_fenced;) {
-			if (server_fence_signalled(c->fenced[i].fence)) {
-				struct dmapipe_buffer *b = c->fenced[i].buffer;
-
-				dmapipe_close(c->fenced[i].fence);
-				c->fenced[i] = c->fenced[--c->n_fenced];
-				server_drop_ref(server, b);
-			} else {
-				i++;
-			}
+		if (c->state != STATE_STREAMING)
+			continue;
+		if (c->role == DMAPIPE_ROLE_MONITOR) {
+			if (check_monitor(c, now, hs_ns))
+				consumer_flush(c);
+			continue;
 		}
-		if (lease_ns) {
-			bool expired = false;
-
-			for (unsigned int i = 0; i < c->n_leases; i++)
-				if (now - c->leases[i].sent_ns >= lease_ns)
-					expired = true;
-			if (expired) {
+		reap_fences(c);
+		if (lease_ns && lease_expired(c, now, lease_ns)) {
+			/*
+			 * Releases that came while this process was busy (a
+			 * stalled loop, a late dispatch) count: read what the
+			 * consumer sent before holding the lease against it.
+			 */
+			consumer_readable(c);
+			if (c->state != STATE_STREAMING)
+				continue;
+			if (lease_expired(c, now, lease_ns)) {
 				char why[96];
 
-				snprintf(why, sizeof(why), "a frame was held longer than the lease timeout (%u ms)",
+				snprintf(why, sizeof(why),
+					 "a frame was held longer than the lease timeout (%u ms)",
 					 server->opts.lease_timeout_ms);
 				server->stats.lease_timeouts++;
 				consumer_close(c, DMAPIPE_ERR_LEASE_TIMEOUT, why);
@@ -440,15 +646,20 @@ void server_update_timer(struct dmapipe_server *server)
 	uint64_t deadline = UINT64_MAX, now = dmapipe_now_ns();
 	struct itimerspec its;
 
+	if (server->accept_paused)
+		deadline = server->accept_resume_ns;
 	for (struct consumer *c = server->consumers; c; c = c->next) {
 		if (c->state == STATE_HANDSHAKE && hs_ns)
 			deadline = MIN(deadline, c->connected_ns + hs_ns);
+		if (c->role == DMAPIPE_ROLE_MONITOR && c->state == STATE_STREAMING && hs_ns)
+			deadline = MIN(deadline, (c->unread_since_ns ? c->unread_since_ns :
+						  c->active_ns) + hs_ns);
 		if (lease_ns)
 			for (unsigned int i = 0; i < c->n_leases; i++)
 				deadline = MIN(deadline, c->leases[i].sent_ns + lease_ns);
 		if (c->n_fenced > 0 ||
 		    (c->n_pending > 0 && !(c->features & DMAPIPE_FEATURE_FENCES) &&
-		     c->n_leases < c->max_in_flight))
+		     consumer_held(c) < c->max_in_flight))
 			deadline = MIN(deadline, now + FENCE_RETRY_NS);
 	}
 	/*
@@ -487,22 +698,18 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 		return -errno;
 
 	for (int i = 0; i < n; i++) {
-		void *tag = events[i].data.ptr;
+		struct consumer *c = events[i].data.ptr;
 
-		if (tag == &tag_listen || tag == &tag_timer)
+		if (events[i].data.ptr == &tag_listen || events[i].data.ptr == &tag_timer)
 			continue;
-		/* A consumer closed earlier in this loop may be in the list;
-		 * check it is still connected before touching it. */
-		for (struct consumer *c = server->consumers; c; c = c->next) {
-			if (c != tag)
-				continue;
-			if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-				consumer_readable(c);
-			else if (events[i].events & EPOLLOUT)
-				consumer_flush(c);
-			handled++;
-			break;
-		}
+		/* one closed earlier in this loop is still allocated (server_reap()) */
+		if (c->state == STATE_CLOSING)
+			continue;
+		if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			consumer_readable(c);
+		else if (events[i].events & EPOLLOUT)
+			consumer_flush(c);
+		handled++;
 	}
 	for (int i = 0; i < n; i++) {
 		if (events[i].data.ptr == &tag_listen) {
@@ -519,6 +726,7 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 	}
 	check_deadlines(server);
 	server_update_timer(server);
+	server_reap(server);
 	return handled;
 }
 
@@ -664,6 +872,7 @@ DMAPIPE_EXPORT int dmapipe_server_end_of_stream(struct dmapipe_server *server)
 			consumer_drop_oldest(c);
 		consumer_send_control(c, &msg);
 	}
+	server_reap(server);
 	return 0;
 }
 
@@ -680,6 +889,8 @@ DMAPIPE_EXPORT void dmapipe_server_get_stats(const struct dmapipe_server *server
 	stats->bytes_copied = copies.bytes - server->copies_at_start.bytes;
 	stats->frames_copied = copies.frames - server->copies_at_start.frames;
 	stats->consumers = streaming_consumers(server);
+	stats->handshakes = server->n_handshakes;
+	stats->monitors = server->n_monitors;
 	for (unsigned int i = 0; i < server->n_slots; i++)
 		if (server->slots[i].buffer)
 			buffers++;
@@ -723,6 +934,7 @@ DMAPIPE_EXPORT int dmapipe_server_get_consumer_stats(const struct dmapipe_server
 				oldest = MAX(oldest, now - c->leases[i].sent_ns);
 			s->oldest_lease_ns = oldest;
 			dmapipe_strlcpy(s->name, c->name, sizeof(s->name));
+			s->max_in_flight = c->max_in_flight;
 		}
 		n++;
 	}
@@ -739,6 +951,7 @@ DMAPIPE_EXPORT void dmapipe_server_free(struct dmapipe_server *server)
 	dmapipe_server_end_of_stream(server);
 	while (server->consumers)
 		consumer_close(server->consumers, DMAPIPE_ERR_NONE, NULL);
+	server_reap(server);
 	for (unsigned int i = 0; i < server->n_slots; i++)
 		if (server->slots[i].buffer && !server->slots[i].ours)
 			dmapipe_buffer_unref(server->slots[i].buffer);

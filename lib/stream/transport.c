@@ -134,16 +134,17 @@ int dmapipe_send_msgs(int fd, const struct dmapipe_msg *msgs, unsigned int n)
 	return (int)done;
 }
 
-static void close_fd_array(const int *fds, unsigned int n)
+/* Fds a peer sent that are refused: never closed in this thread (closer.c). */
+static void drop_fd_array(const int *fds, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++)
-		dmapipe_close(fds[i]);
+		dmapipe_close_deferred(fds[i]);
 }
 
 /*
  * Takes every fd that arrived with one datagram (whatever else is wrong
- * with it, so that none leaks into this process) into @fds, closing any
- * beyond the protocol's maximum. Returns false if a control message other
+ * with it, so that none leaks into this process) into @fds, which has
+ * room for DMAPIPE_RECV_MAX_FDS. Returns false if a control message other
  * than SCM_RIGHTS came along.
  */
 static bool collect_fds(struct msghdr *mh, int *fds, unsigned int *n_fds)
@@ -160,10 +161,11 @@ static bool collect_fds(struct msghdr *mh, int *fds, unsigned int *n_fds)
 				int rfd;
 
 				memcpy(&rfd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-				if (*n_fds < DMAPIPE_PROTO_MAX_FDS)
+				/* the control space holds no more than this */
+				if (*n_fds < DMAPIPE_RECV_MAX_FDS)
 					fds[(*n_fds)++] = rfd;
 				else
-					dmapipe_close(rfd);
+					dmapipe_close_deferred(rfd);
 			}
 		} else {
 			ok = false;
@@ -179,7 +181,7 @@ static bool collect_fds(struct msghdr *mh, int *fds, unsigned int *n_fds)
 static int finish_recv(struct msghdr *mh, const uint8_t *data, size_t got,
 		       struct dmapipe_msg *msg, unsigned int *n_fds_out, const char **why)
 {
-	int fds[DMAPIPE_PROTO_MAX_FDS];
+	int fds[DMAPIPE_RECV_MAX_FDS];
 	unsigned int n_fds;
 	bool good_cmsg;
 	int ret;
@@ -189,17 +191,22 @@ static int finish_recv(struct msghdr *mh, const uint8_t *data, size_t got,
 		*n_fds_out = n_fds;
 
 	if (mh->msg_flags & MSG_CTRUNC) {
-		close_fd_array(fds, n_fds);
+		drop_fd_array(fds, n_fds);
 		*why = "ancillary data truncated: peer sent more fds than any message carries";
 		return -EPROTO;
 	}
+	if (n_fds > DMAPIPE_PROTO_MAX_FDS) {
+		drop_fd_array(fds, n_fds);
+		*why = "peer sent more fds than any message carries";
+		return -EPROTO;
+	}
 	if (!good_cmsg) {
-		close_fd_array(fds, n_fds);
+		drop_fd_array(fds, n_fds);
 		*why = "unexpected ancillary data (only SCM_RIGHTS is allowed)";
 		return -EPROTO;
 	}
 	if (mh->msg_flags & MSG_TRUNC) {
-		close_fd_array(fds, n_fds);
+		drop_fd_array(fds, n_fds);
 		*why = "message larger than the protocol's largest message";
 		return -EMSGSIZE;
 	}
@@ -208,7 +215,7 @@ static int finish_recv(struct msghdr *mh, const uint8_t *data, size_t got,
 
 	ret = dmapipe_proto_decode(data, got, fds, n_fds, msg, why);
 	if (ret < 0) {
-		close_fd_array(fds, n_fds);
+		drop_fd_array(fds, n_fds);
 		return ret;
 	}
 	return 0;
@@ -216,11 +223,10 @@ static int finish_recv(struct msghdr *mh, const uint8_t *data, size_t got,
 
 int dmapipe_recv_msg(int fd, struct dmapipe_msg *msg, unsigned int *n_fds_out, const char **why)
 {
-	/* Room for exactly the most fds any message may carry: a peer that
-	 * sends more makes the kernel set MSG_CTRUNC, which ends the
-	 * connection in finish_recv(). */
+	/* Room for every fd the kernel may attach (transport.h says why);
+	 * more than a message carries ends the connection in finish_recv(). */
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * DMAPIPE_PROTO_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * DMAPIPE_RECV_MAX_FDS)];
 		struct cmsghdr align;
 	} control;
 	uint8_t data[DMAPIPE_PROTO_MAX_MSG];
@@ -261,7 +267,7 @@ int dmapipe_recv_batch_fill(int fd, struct dmapipe_recv_batch *batch)
 		memset(mh, 0, sizeof(*mh));
 		mh->msg_iov = &batch->iov[i];
 		mh->msg_iovlen = 1;
-		/* the same room for 4 fds per datagram as dmapipe_recv_msg() */
+		/* the same room per datagram as dmapipe_recv_msg() */
 		mh->msg_control = batch->control[i].buf;
 		mh->msg_controllen = sizeof(batch->control[i].buf);
 		batch->hdr[i].msg_len = 0;
@@ -316,11 +322,11 @@ int dmapipe_recv_burst(int fd, struct dmapipe_recv_batch *batch,
 void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch)
 {
 	for (unsigned int i = batch->next; i < batch->n; i++) {
-		int fds[DMAPIPE_PROTO_MAX_FDS];
+		int fds[DMAPIPE_RECV_MAX_FDS];
 		unsigned int n_fds;
 
 		collect_fds(&batch->hdr[i].msg_hdr, fds, &n_fds);
-		close_fd_array(fds, n_fds);
+		drop_fd_array(fds, n_fds);
 	}
 	batch->n = batch->next = 0;
 }
@@ -333,31 +339,41 @@ void dmapipe_socket_drain(int fd)
 		int ret = dmapipe_recv_msg(fd, &msg, NULL, &why);
 
 		if (ret == 0)
-			dmapipe_msg_close_fds(&msg);
+			dmapipe_msg_drop_fds(&msg);
 		else if (ret == -EAGAIN || ret == -ECONNRESET || ret == -EPIPE)
 			return;
 		/* undecodable messages were closed by recv_msg; keep draining */
 	}
 }
 
-void dmapipe_msg_close_fds(struct dmapipe_msg *msg)
+static void msg_fds_apply(struct dmapipe_msg *msg, void (*close_fd)(int fd))
 {
 	switch (msg->type) {
 	case DMAPIPE_MSG_ADD_BUFFER:
 		for (uint32_t i = 0; i < msg->add_buffer.layout.n_objects; i++) {
-			dmapipe_close(msg->add_buffer.layout.objects[i].fd);
+			close_fd(msg->add_buffer.layout.objects[i].fd);
 			msg->add_buffer.layout.objects[i].fd = -1;
 		}
 		break;
 	case DMAPIPE_MSG_FRAME:
-		dmapipe_close(msg->frame.meta.acquire_fence);
+		close_fd(msg->frame.meta.acquire_fence);
 		msg->frame.meta.acquire_fence = -1;
 		break;
 	case DMAPIPE_MSG_RELEASE:
-		dmapipe_close(msg->release.release_fence);
+		close_fd(msg->release.release_fence);
 		msg->release.release_fence = -1;
 		break;
 	default:
 		break;
 	}
+}
+
+void dmapipe_msg_close_fds(struct dmapipe_msg *msg)
+{
+	msg_fds_apply(msg, dmapipe_close);
+}
+
+void dmapipe_msg_drop_fds(struct dmapipe_msg *msg)
+{
+	msg_fds_apply(msg, dmapipe_close_deferred);
 }

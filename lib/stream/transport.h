@@ -21,11 +21,23 @@
 int dmapipe_send_msg(int fd, const struct dmapipe_msg *msg);
 
 /*
+ * The most fds the kernel attaches to one datagram (SCM_MAX_FD). A
+ * receiver makes room for all of them, many more than any message
+ * carries: fds that do not fit are dropped by the kernel inside recvmsg(),
+ * in the receiving thread, where the last close of a file a peer sent may
+ * wait for as long as the peer likes. Received, they go to the closer
+ * (dmapipe_close_deferred()), and a datagram with more fds than the
+ * protocol allows ends the connection all the same.
+ */
+#define DMAPIPE_RECV_MAX_FDS 253
+
+/*
  * Receives and decodes one message without blocking. Returns 0 with @msg
  * owning every received fd; -EAGAIN when nothing is queued; -ECONNRESET
  * when the peer closed; -EPROTO / -EBADMSG / -EMSGSIZE for a message that
- * must end the connection, with *why set (every fd that arrived with it is
- * already closed). *@n_fds (if not NULL) gets the number of fds received.
+ * must end the connection, with *why set (every fd that arrived with it
+ * was handed to the closer). *@n_fds (if not NULL) gets the number of fds
+ * received.
  */
 int dmapipe_recv_msg(int fd, struct dmapipe_msg *msg, unsigned int *n_fds, const char **why);
 
@@ -52,7 +64,7 @@ struct dmapipe_recv_batch {
 	struct mmsghdr hdr[DMAPIPE_RECV_BATCH];
 	struct iovec iov[DMAPIPE_RECV_BATCH];
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * DMAPIPE_PROTO_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * DMAPIPE_RECV_MAX_FDS)];
 		struct cmsghdr align;
 	} control[DMAPIPE_RECV_BATCH];
 	uint8_t data[DMAPIPE_RECV_BATCH][DMAPIPE_PROTO_MAX_MSG];
@@ -75,15 +87,15 @@ int dmapipe_recv_batch_fill(int fd, struct dmapipe_recv_batch *batch);
 /*
  * Decodes the next datagram of the batch, exactly as dmapipe_recv_msg()
  * decodes one (same return values and fd ownership: on failure every fd
- * that came with that datagram is closed); -EAGAIN once the batch is used
- * up.
+ * that came with that datagram went to the closer); -EAGAIN once the
+ * batch is used up.
  */
 int dmapipe_recv_batch_next(struct dmapipe_recv_batch *batch, struct dmapipe_msg *msg,
 			    const char **why);
 
 /*
- * Closes every fd of the datagrams not decoded yet and empties the batch,
- * for a connection that ends in the middle of a burst.
+ * Hands every fd of the datagrams not decoded yet to the closer and
+ * empties the batch, for a connection that ends in the middle of a burst.
  */
 void dmapipe_recv_batch_discard(struct dmapipe_recv_batch *batch);
 
@@ -102,13 +114,21 @@ int dmapipe_recv_burst(int fd, struct dmapipe_recv_batch *batch,
 		       const char **why);
 
 /*
- * Reads and discards whatever the peer already sent (closing any fds), so
- * that closing @fd does not turn into ECONNRESET on the peer's side before
- * it has read our last message (an ERROR, typically).
+ * Reads and discards whatever the peer already sent (its fds to the
+ * closer), so that closing @fd does not turn into ECONNRESET on the
+ * peer's side before it has read our last message (an ERROR, typically).
+ * What is still queued after that (a peer that keeps sending) stays on
+ * the socket: close such a socket with dmapipe_close_deferred().
  */
 void dmapipe_socket_drain(int fd);
 
-/* Closes every fd @msg owns (after a decode, when the message is refused). */
+/* Closes every fd @msg owns now: for our own fds (a queued copy of a message we send). */
 void dmapipe_msg_close_fds(struct dmapipe_msg *msg);
+
+/*
+ * Hands every fd @msg owns to the closer: for a received message that is
+ * refused, whose fds were never identified (dmapipe_close_deferred()).
+ */
+void dmapipe_msg_drop_fds(struct dmapipe_msg *msg);
 
 #endif /* DMAPIPE_TRANSPORT_H */

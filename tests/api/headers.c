@@ -10,6 +10,7 @@
 #include <dmapipe/v4l2.h>
 #include <dmapipe/device.h>
 #include <dmapipe/encoder.h>
+#include <dmapipe/display.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,15 @@ int main(void)
 		dmapipe_encoder_options_init(&eo);
 		if (eo.size != sizeof(eo) || eo.io != DMAPIPE_ENCODER_IO_AUTO ||
 		    strcmp(dmapipe_encoder_io_to_string(DMAPIPE_ENCODER_IO_COPY), "copy") != 0)
+			return 1;
+	}
+	{
+		struct dmapipe_display_options dpo;
+
+		dmapipe_display_options_init(&dpo);
+		if (dpo.size != sizeof(dpo) ||
+		    strcmp(dmapipe_kms_plane_type_to_string(DMAPIPE_KMS_PLANE_PRIMARY),
+			   "primary") != 0)
 			return 1;
 	}
 	printf("dmapipe %s\n", dmapipe_version());

@@ -146,6 +146,10 @@ int main(int argc, char **argv)
 	m.hello.lease_timeout_ms = 5000;
 	strcpy(m.hello.name, "camera0");
 	seed("hello-producer", &m, NULL, 0);
+	/* a grant as large as the slots: a recorder's seconds of frames */
+	m.hello.max_in_flight = 256;
+	seed("hello-producer-in-flight-256", &m, NULL, 0);
+	m.hello.max_in_flight = 2;
 	m.hello.role = DMAPIPE_ROLE_MONITOR;
 	m.hello.policy = 0;
 	m.hello.version = 3;
@@ -217,6 +221,14 @@ int main(int argc, char **argv)
 	strcpy(m.error.message, "protocol version 1..1 does not overlap 2..3");
 	seed("error-version", &m, NULL, 0);
 	seed("error-unterminated", &m, unterminated_error, 0);
+	/* the producer's safety net under the lease budget (PROTOCOL.md, Resources) */
+	m.error.code = DMAPIPE_ERR_LEASE_REVOKED;
+	strcpy(m.error.message, "the producer needs a buffer and this consumer held the oldest");
+	seed("error-lease-revoked", &m, NULL, 0);
+	/* a code from a newer peer: decoded as it is, reported by number */
+	m.error.code = 99;
+	strcpy(m.error.message, "a reason from the future");
+	seed("error-unknown-code", &m, NULL, 0);
 
 	zero_msg(&m, DMAPIPE_MSG_STATS_REQUEST);
 	seed("stats-request", &m, NULL, 0);

@@ -11,7 +11,10 @@
  *     dumb-buffer support;
  *   - dma-heaps (/dev/dma_heap/NAME);
  *   - udmabuf (/dev/udmabuf);
- *   - dmapipe.ko (/dev/dmapipe).
+ *   - dmapipe.ko (/dev/dmapipe);
+ *   - KMS devices (/dev/dri/cardN of a driver with modesetting: display
+ *     controllers, vkms) with their connectors and their planes' formats
+ *     and modifiers.
  *
  * Devices are found through libudev when the library was built with it
  * (udev_enumerate reads sysfs, so no udev daemon is needed) and otherwise by
@@ -42,6 +45,8 @@ enum dmapipe_device_type {
 	DMAPIPE_DEVICE_DMA_HEAP = 3,
 	DMAPIPE_DEVICE_UDMABUF = 4,
 	DMAPIPE_DEVICE_DMAPIPE = 5, /**< dmapipe.ko */
+	/** a DRM primary node with modesetting (a display controller). Since 0.1. */
+	DMAPIPE_DEVICE_KMS = 6,
 };
 
 /** What a V4L2 video node is for, from its capabilities and formats. */
@@ -171,6 +176,65 @@ struct dmapipe_kmod_device {
 	uint32_t reserved[8];
 };
 
+/** The type of a KMS plane: the values of its "type" property. */
+enum dmapipe_kms_plane_type {
+	DMAPIPE_KMS_PLANE_OVERLAY = 0,
+	DMAPIPE_KMS_PLANE_PRIMARY = 1,
+	DMAPIPE_KMS_PLANE_CURSOR = 2,
+};
+
+/** A format a plane scans out, with one modifier. */
+struct dmapipe_kms_format {
+	uint32_t fourcc;   /**< DRM_FORMAT_* */
+	uint32_t reserved;
+	/**
+	 * DRM_FORMAT_MOD_*, from the plane's IN_FORMATS; DMAPIPE_MOD_INVALID
+	 * when the plane lists no modifiers (the driver's implicit layout,
+	 * which for dumb and foreign linear buffers is linear)
+	 */
+	uint64_t modifier;
+};
+
+/** One plane of a KMS device. */
+struct dmapipe_kms_plane {
+	uint32_t id;
+	uint32_t type;           /**< enum dmapipe_kms_plane_type */
+	uint32_t possible_crtcs; /**< bit i: the device's CRTC number i */
+	/** the format and modifier pairs it scans out */
+	uint32_t n_formats;
+	const struct dmapipe_kms_format *formats;
+	bool in_fence;           /**< it waits on acquire fences (IN_FENCE_FD) */
+	uint32_t reserved[7];
+};
+
+/** One connector of a KMS device. */
+struct dmapipe_kms_connector {
+	uint32_t id;
+	uint32_t type;           /**< DRM_MODE_CONNECTOR_* (18: writeback) */
+	char name[32];           /**< "Virtual-1", "HDMI-A-1", "Writeback-1" */
+	bool connected;
+	bool writeback;          /**< composes the CRTC's output into a buffer */
+	uint32_t possible_crtcs; /**< bit i: CRTC number i can drive it */
+	uint32_t n_modes;
+	/** its preferred mode, else its first; 0 when it has none */
+	uint32_t width, height, refresh;
+	uint32_t reserved[6];
+};
+
+struct dmapipe_kms_device {
+	char driver[32];       /**< drmGetVersion() name, "vkms" */
+	char description[64];
+	bool atomic;           /**< takes atomic commits */
+	bool modifiers;        /**< takes framebuffers with modifiers (DRM_CAP_ADDFB2_MODIFIERS) */
+	bool prime_import;     /**< imports dma-bufs (DRM_CAP_PRIME) */
+	uint32_t n_crtcs;
+	uint32_t n_connectors;
+	const struct dmapipe_kms_connector *connectors;
+	uint32_t n_planes;
+	const struct dmapipe_kms_plane *planes;
+	uint32_t reserved[8];
+};
+
 /** One device. Only the member of its type is set; the others are NULL. */
 struct dmapipe_device {
 	uint32_t type;  /**< enum dmapipe_device_type */
@@ -181,13 +245,16 @@ struct dmapipe_device {
 	int error;
 	/** what failed: "open", "VIDIOC_QUERYCAP", ...; NULL when error is 0 */
 	const char *error_op;
-	char name[64];  /**< sysfs name: "video0", "renderD128", "system", "udmabuf", "dmapipe" */
+	/** sysfs name: "video0", "renderD128", "system", "udmabuf", "dmapipe", "card1" */
+	char name[64];
 	char path[128]; /**< device node, "/dev/video0" */
 	const struct dmapipe_v4l2_device *v4l2;
 	const struct dmapipe_drm_device *drm;
 	const struct dmapipe_udmabuf_device *udmabuf;
 	const struct dmapipe_kmod_device *kmod;
-	uint32_t reserved[8];
+	/** Since 0.1; takes the room of reserved fields, so the size is unchanged */
+	const struct dmapipe_kms_device *kms;
+	uint32_t reserved[8 - sizeof(void *) / sizeof(uint32_t)];
 };
 
 struct dmapipe_device_list;
@@ -202,7 +269,9 @@ struct dmapipe_device_list;
 
 /**
  * Lists the devices present now, in a stable order: V4L2, DRM, dma-heaps,
- * udmabuf, dmapipe; by number within a type (video2 before video10).
+ * udmabuf, dmapipe, KMS; by number within a type (video2 before video10).
+ * A DRM primary node is listed as KMS only when its device has connectors
+ * (vgem's has none).
  * A machine without any gives an empty list. Returns NULL with errno set
  * only when the listing itself fails (ENOMEM; EINVAL for unknown @flags;
  * the sysfs or udev error when /sys cannot be read). Free with
@@ -238,12 +307,18 @@ const struct dmapipe_device *dmapipe_device_list_find_v4l2(const struct dmapipe_
 							   enum dmapipe_v4l2_role role,
 							   uint32_t pixelformat, bool input);
 
+/**
+ * The name of a KMS plane @type: "primary", "overlay", "cursor" ("unknown"
+ * otherwise). A static string, never NULL. Since 0.1.
+ */
+const char *dmapipe_kms_plane_type_to_string(enum dmapipe_kms_plane_type type);
+
 /** True when libdmapipe was built with libudev. Since 0.1. */
 bool dmapipe_device_have_udev(void);
 
 /**
- * The name of @type: "v4l2", "drm", "dma-heap", "udmabuf", "dmapipe"
- * ("unknown" otherwise). A static string, never NULL. Since 0.1.
+ * The name of @type: "v4l2", "drm", "dma-heap", "udmabuf", "dmapipe",
+ * "kms" ("unknown" otherwise). A static string, never NULL. Since 0.1.
  */
 const char *dmapipe_device_type_to_string(enum dmapipe_device_type type);
 

@@ -27,6 +27,7 @@
 #include <dmapipe/v4l2.h>
 #include <dmapipe/encoder.h>
 #include <dmapipe/device.h>
+#include <dmapipe/display.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -91,9 +91,19 @@ enum dmapipe_error_code {
 	DMAPIPE_ERR_SHUTDOWN = 9,      /**< producer is going away */
 	DMAPIPE_ERR_STRICT = 10,       /**< a copy would have been needed in strict mode */
 	DMAPIPE_ERR_INTERNAL = 11,
+	/**
+	 * the producer needed a buffer and this consumer held the oldest
+	 * lease: it was cut off to give the buffer back (docs/PROTOCOL.md,
+	 * Resources). Older peers report it as an unknown error 12.
+	 */
+	DMAPIPE_ERR_LEASE_REVOKED = 12,
 };
 
-/** A name for @code ("lease-timeout"). Since 0.1. */
+/**
+ * A name for @code ("lease-timeout"), or "unknown" for a code this
+ * library does not know (print its number with it: peers may send codes
+ * newer than this library). Since 0.1.
+ */
 const char *dmapipe_error_code_to_string(enum dmapipe_error_code code);
 
 /* ---- server (producer) ---------------------------------------------- */
@@ -123,6 +133,22 @@ struct dmapipe_server_options {
 	 * poll; default 30
 	 */
 	uint32_t busy_poll_us;
+	/**
+	 * connections that have not finished their handshake yet (peers the
+	 * peer policy refuses included, until they are answered); a new one
+	 * over the limit drops the oldest. They never count against
+	 * max_consumers. Default 16.
+	 */
+	uint32_t max_handshakes;
+	/** monitor connections (dmapipe_query_stats(), `dmapipe stats`); default 8 */
+	uint32_t max_monitors;
+	/**
+	 * bytes the server's own pool may grow to, on top of max_buffers;
+	 * 0 = no limit but max_buffers (the default). A format whose
+	 * buffers do not fit at least three times in it is refused
+	 * (dmapipe_server_alloc_buffers()).
+	 */
+	uint64_t pool_budget_bytes;
 };
 
 /** Sets @options to the defaults, size included. Since 0.1. */
@@ -156,8 +182,10 @@ void dmapipe_server_free(struct dmapipe_server *server);
  * caller keeps its own). Replaces any earlier buffers: consumers get
  * REMOVE_BUFFER, FORMAT and the new buffers; unsent frames of the old ones
  * are dropped, leases on them stay until released. Returns 0, -EINVAL
- * (no format, @count 0 or above max_buffers), or the negative errno of
- * the allocation. Since 0.1.
+ * (no format, @count 0 or above max_buffers), -ENOSPC (with
+ * pool_budget_bytes: @count buffers of @format, or the three a stream
+ * needs at least, do not fit in it; logged with the sizes), or the
+ * negative errno of the allocation. Since 0.1.
  */
 int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 				 struct dmapipe_allocator *allocator,
@@ -214,7 +242,10 @@ void dmapipe_server_set_idle_callback(struct dmapipe_server *server,
  * consumers) or when a block-policy consumer has no room, or ENOENT when
  * the stream has no pool (its buffers are the application's). Unsent
  * frames of latest/queue consumers are dropped to make room, and the pool
- * grows up to max_buffers. Since 0.1.
+ * grows up to max_buffers (and pool_budget_bytes). When it cannot grow,
+ * the consumer holding the oldest lease is cut off with ERROR
+ * lease-revoked (never a block-policy one: while one of those holds
+ * frames, this waits for it), counted in leases_revoked. Since 0.1.
  */
 struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_server *server);
 
@@ -337,7 +368,10 @@ struct dmapipe_consumer_stats {
 	uint64_t frames_dropped;   /**< dropped by the policy for this consumer */
 	uint64_t oldest_lease_ns;  /**< age of the oldest lease held */
 	char name[32];             /**< the consumer's self-chosen name */
-	uint64_t reserved[8];      /**< zero */
+	/** frames it may hold at once, as granted (not on the wire: 0 in dmapipe_query_stats()) */
+	uint32_t max_in_flight;
+	uint32_t pad0;
+	uint64_t reserved[7];      /**< zero */
 };
 
 /** Counters of the whole stream. */
@@ -355,7 +389,18 @@ struct dmapipe_server_stats {
 	uint32_t mem_kind;          /**< enum dmapipe_mem_kind of the buffers */
 	struct dmapipe_format format;
 	char allocator[16];
-	uint64_t reserved[8];       /**< zero */
+	/*
+	 * Not on the wire: dmapipe_server_get_stats() fills them,
+	 * dmapipe_query_stats() leaves them 0.
+	 */
+	uint64_t leases_revoked;     /**< consumers cut off with ERROR lease-revoked */
+	/** connections dropped before their handshake: over max_handshakes or silent too long */
+	uint64_t handshakes_dropped;
+	/** accept() failures for want of fds or memory (the server then backs off) */
+	uint64_t accept_failures;
+	uint32_t handshakes;        /**< connections in their handshake now */
+	uint32_t monitors;          /**< monitor connections now */
+	uint64_t reserved[4];       /**< zero */
 };
 
 /** Fills @stats with the stream's counters as they are now. Since 0.1. */
@@ -397,6 +442,15 @@ struct dmapipe_client_options {
 	bool dmabuf_only;
 	/** as the server's busy_poll_us, for the producer's messages; default 30 */
 	uint32_t busy_poll_us;
+	/**
+	 * with map_buffers: the most bytes of buffers mapped at once on a
+	 * connection. Mapping pre-faults every page, which for a memfd
+	 * commits its memory to this process: a producer's sparse memfd would
+	 * cost this consumer memory the producer never paid for. A buffer
+	 * past the limit is refused with ERROR fd-quota. 0: the default,
+	 * 4 GiB; UINT64_MAX: no limit.
+	 */
+	uint64_t max_mapped_bytes;
 };
 
 /** Sets @options to the defaults, size included. Since 0.1. */
