@@ -378,7 +378,9 @@ static int add_buffers(struct play *p, uint64_t index)
 
 		if (!b) {
 			ret = -errno;
-			tool_error(TOOL_OK, ret, "cannot allocate a buffer for frame %llu",
+			/* ENOSPC here is a pool budget or a heap, not a disk: not exit 3 */
+			tool_error(ret == -ENOSPC ? TOOL_ERR_NO_MEMORY : TOOL_OK, ret,
+				   "cannot allocate a buffer for frame %llu",
 				   (unsigned long long)index);
 			return ret;
 		}

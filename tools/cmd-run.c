@@ -543,14 +543,14 @@ int cmd_run(int argc, char **argv)
 	install_stop_signals();
 	if (setup(&r) < 0) {
 		ok = false;
-		end = "setup failed";
+		end = "setup-failed";
 		goto out;
 	}
 	ret = dmapipe_v4l2_source_start(r.source);
 	if (ret < 0) {
 		tool_error(TOOL_ERR_DEVICE, ret, "cannot start capturing from %s", r.p.capture.device);
 		ok = false;
-		end = "the device did not start";
+		end = "device-failed";
 		goto out;
 	}
 	r.t0 = now_ns();
@@ -582,7 +582,7 @@ int cmd_run(int argc, char **argv)
 			else
 				tool_error(TOOL_ERR_DEVICE, ret, "capturing from %s", r.p.capture.device);
 			ok = false;
-			end = "capture failed";
+			end = "capture-failed";
 			break;
 		}
 		dmapipe_server_dispatch(r.server, 0);
@@ -590,7 +590,7 @@ int cmd_run(int argc, char **argv)
 			if ((r.cons[i].is_encode && enc_sink_dispatch(&r.cons[i].sink) < 0) ||
 			    feed(&r, &r.cons[i]) < 0) {
 				ok = false;
-				end = "a consumer failed";
+				end = "consumer-failed";
 				break;
 			}
 		}
@@ -614,7 +614,7 @@ int cmd_run(int argc, char **argv)
 
 			r.rtsp = 0;
 			ok = false;
-			end = "the RTSP server ended";
+			end = "rtsp-ended";
 			tool_error(TOOL_ERR_INTERNAL, 0, "the RTSP server ended (%s)",
 				   describe_status(r.rtsp_status, how, sizeof(how)));
 			break;

@@ -1095,7 +1095,9 @@ int cmd_serve(int argc, char **argv)
 	ret = dmapipe_server_alloc_buffers(s.server, alloc, &s.format, s.buffers);
 	dmapipe_allocator_unref(alloc);
 	if (ret < 0) {
-		tool_error(TOOL_OK, ret, "cannot allocate %u buffers", s.buffers);
+		/* ENOSPC here is a pool budget or a heap, not a disk: not exit 3 */
+		tool_error(ret == -ENOSPC ? TOOL_ERR_NO_MEMORY : TOOL_OK, ret,
+			   "cannot allocate %u buffers", s.buffers);
 		dmapipe_server_free(s.server);
 		return 1;
 	}
