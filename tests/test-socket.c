@@ -66,7 +66,7 @@ static void test_default_dir(void)
 
 static void test_default_path(void)
 {
-	char buf[108], longname[120];
+	char buf[108], big[200], longname[120];
 
 	env("/run/user/1000", NULL);
 	check_path("cam", "/run/user/1000/dmapipe/cam");
@@ -85,7 +85,7 @@ static void test_default_path(void)
 	longname[sizeof(longname) - 1] = '\0';
 	check_int_eq(dmapipe_socket_default_path(longname, buf, sizeof(buf)), -ENAMETOOLONG);
 	longname[90] = '\0'; /* fits a buffer, not with the directory in a socket address */
-	check_int_eq(dmapipe_socket_default_path(longname, buf, 200), -ENAMETOOLONG);
+	check_int_eq(dmapipe_socket_default_path(longname, big, sizeof(big)), -ENAMETOOLONG);
 	check_int_eq(dmapipe_socket_default_path("cam", buf, 8), -ENAMETOOLONG);
 	test_pass("default path");
 }
