@@ -179,12 +179,11 @@ void report_stream_error(struct dmapipe_client *client, const char *socket)
 	enum dmapipe_error_code code = dmapipe_client_get_error(client, &msg);
 	char name[32];
 
-	/* the library logged the ERROR with its reason: that is the line's end */
-	if (tool_log_held())
-		tool_error(TOOL_ERR_PRODUCER, 0, "the stream from %s failed", socket);
-	else
-		tool_error(TOOL_ERR_PRODUCER, 0, "the stream from %s failed: %s: %s", socket,
-			   error_code_name(code, name, sizeof(name)), msg ? msg : "no reason given");
+	/* the library logged the same ERROR: one line says it, with the code's name */
+	tool_log_discard();
+	tool_error(TOOL_ERR_PRODUCER, 0, "the stream from %s ended: producer error %s: %s",
+		   socket, error_code_name(code, name, sizeof(name)),
+		   msg && *msg ? msg : "no reason given");
 }
 
 void opt_socket_mode(const char *cmd, const char *s, struct socket_access *a)
