@@ -24,6 +24,9 @@ struct _GstDmapipeSink
 
   /* properties, GST_OBJECT_LOCK */
   gchar *socket_path;
+  guint socket_mode;
+  gchar *socket_group;
+  gchar *peer_policy;
   gchar *allocator_name;
   guint lease_timeout;
   guint max_consumers;

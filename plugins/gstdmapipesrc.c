@@ -66,6 +66,7 @@ GST_DEBUG_CATEGORY (gst_dmapipe_src_debug);
 #define GST_CAT_DEFAULT gst_dmapipe_src_debug
 
 #define DEFAULT_SOCKET_PATH NULL
+#define DEFAULT_PEER_POLICY "same-uid"
 #define DEFAULT_POLICY DMAPIPE_POLICY_LATEST
 #define DEFAULT_QUEUE_DEPTH 4
 #define DEFAULT_MAX_IN_FLIGHT 2
@@ -88,6 +89,7 @@ enum
   PROP_DROPS,
   PROP_COPIES,
   PROP_RECONNECTS,
+  PROP_PEER_POLICY,
   N_PROPERTIES
 };
 
@@ -121,6 +123,7 @@ struct _GstDmapipeSrc
 
   /* properties, GST_OBJECT_LOCK */
   gchar *socket_path;
+  gchar *peer_policy;
   gint policy;
   guint queue_depth;
   guint max_in_flight;
@@ -561,12 +564,14 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
   struct dmapipe_client_options opts;
   struct dmapipe_client *client;
   GstDmapipeConn *conn;
-  gchar *path, *name;
+  gchar *path, *name, *peer;
+  gchar resolved[108];
   gint err;
 
   dmapipe_client_options_init (&opts);
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->socket_path);
+  peer = g_strdup (self->peer_policy);
   opts.policy = self->policy;
   opts.queue_depth = self->queue_depth;
   opts.max_in_flight = self->max_in_flight;
@@ -580,8 +585,27 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("No socket path set"), ("set the socket-path property"));
     g_free (path);
+    g_free (peer);
     return FALSE;
   }
+  /* a bare name is a stream in the default directory, as for the tool */
+  err = dmapipe_socket_default_path (path, resolved, sizeof (resolved));
+  if (err == 0)
+    err = dmapipe_peer_policy_from_string (peer ? peer : DEFAULT_PEER_POLICY,
+        &opts.peer_policy,
+        &opts.allowed_uid, &opts.allowed_gid);
+  if (err < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Bad socket-path '%s' or peer-policy '%s'", path, peer),
+        ("socket-path: a path, @name or a bare NAME; peer-policy: same-uid, "
+            "any, uid:N or gid:N"));
+    g_free (path);
+    g_free (peer);
+    return FALSE;
+  }
+  g_free (peer);
+  g_free (path);
+  path = g_strdup (resolved);
   name = gst_object_get_name (GST_OBJECT (self));
   opts.path = path;
   opts.name = name;
@@ -691,6 +715,10 @@ gst_dmapipe_src_set_property (GObject * object, guint prop_id,
       g_free (self->socket_path);
       self->socket_path = g_value_dup_string (value);
       break;
+    case PROP_PEER_POLICY:
+      g_free (self->peer_policy);
+      self->peer_policy = g_value_dup_string (value);
+      break;
     case PROP_POLICY:
       self->policy = g_value_get_enum (value);
       break;
@@ -747,6 +775,9 @@ gst_dmapipe_src_get_property (GObject * object, guint prop_id,
     case PROP_SOCKET_PATH:
       g_value_set_string (value, self->socket_path);
       break;
+    case PROP_PEER_POLICY:
+      g_value_set_string (value, self->peer_policy);
+      break;
     case PROP_POLICY:
       g_value_set_enum (value, self->policy);
       break;
@@ -793,6 +824,7 @@ gst_dmapipe_src_finalize (GObject * object)
   GstDmapipeSrc *self = GST_DMAPIPE_SRC (object);
 
   g_free (self->socket_path);
+  g_free (self->peer_policy);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
 
@@ -803,6 +835,7 @@ static void
 gst_dmapipe_src_init (GstDmapipeSrc * self)
 {
   self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
+  self->peer_policy = g_strdup (DEFAULT_PEER_POLICY);
   self->policy = DEFAULT_POLICY;
   self->queue_depth = DEFAULT_QUEUE_DEPTH;
   self->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
@@ -835,8 +868,17 @@ gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
   gobject_class->finalize = gst_dmapipe_src_finalize;
 
   properties[PROP_SOCKET_PATH] = g_param_spec_string ("socket-path",
-      "Socket path", "The producer's unix socket: a filesystem path, or "
-      "@name for the abstract namespace", DEFAULT_SOCKET_PATH,
+      "Socket path", "The producer's unix socket: a filesystem path (with a "
+      "/), @name for the abstract namespace, or a bare NAME: the stream NAME "
+      "in the default directory ($XDG_RUNTIME_DIR/dmapipe, /run/dmapipe for "
+      "root, else /tmp/dmapipe-UID), as dmapipe --socket NAME",
+      DEFAULT_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_PEER_POLICY] = g_param_spec_string ("peer-policy",
+      "Peer policy", "Which producers this consumer accepts, by their "
+      "SO_PEERCRED: same-uid (this user and root), any, uid:N or gid:N. A "
+      "producer running as another user (the dmapipe-serve@ service runs as "
+      "user dmapipe) needs any or uid:N", DEFAULT_PEER_POLICY,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   properties[PROP_POLICY] = g_param_spec_enum ("policy", "Policy",
       "What the producer does when this consumer falls behind",

@@ -53,7 +53,9 @@ fwht_frames() {
 }
 
 # ---- bad input (no device needed) ------------------------------------------------
-"$TOOL" encode -o x >/dev/null 2>&1; [ $? -eq 2 ] || fail "encode without input accepted"
+# no input named: the stream "default" (no encoder here, or no producer there: 1)
+XDG_RUNTIME_DIR="$DIR/xdg" "$TOOL" encode -o "$DIR/x.fwht" --timeout 200 >/dev/null 2>&1
+[ $? -eq 1 ] || fail "encode without input: not the default stream"
 "$TOOL" encode -s @a -d /dev/video0 -o x >/dev/null 2>&1; [ $? -eq 2 ] || fail "two inputs accepted"
 "$TOOL" encode -s @a >/dev/null 2>&1; [ $? -eq 2 ] || fail "no output accepted"
 "$TOOL" encode -s @a -o x --strict --io copy >/dev/null 2>&1; [ $? -eq 2 ] || fail "--strict --io copy accepted"

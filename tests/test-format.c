@@ -5,6 +5,7 @@
  * randomized comparison against an independent 128-bit reference. Also the
  * log handler, the version string and the copy counters.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -89,6 +90,124 @@ static void test_names(void)
 	dmapipe_fourcc_to_string(DRM_FORMAT_XRGB8888, buf, 4);
 	check(strcmp(buf, "XRG") == 0 && buf[4] == 'x');
 	test_pass("names");
+}
+
+/* name resolves to @want through dmapipe_fourcc_from_name(), and from_string agrees */
+static void check_name(const char *name, uint32_t want)
+{
+	char why[256];
+	uint32_t f = 0;
+	int ret = dmapipe_fourcc_from_name(name, &f, why, sizeof(why));
+
+	check_msg(ret == 0 && f == want, "%s: %d %08x, want %08x (%s)", name, ret, f, want, why);
+	check_int_eq(dmapipe_fourcc_from_string(name), want);
+}
+
+/* name is refused with @err, and the reason names every one of @hints */
+static void check_refused(const char *name, int err, const char *const *hints)
+{
+	char why[256];
+	uint32_t f = 0xdeadbeef;
+	int ret = dmapipe_fourcc_from_name(name, &f, why, sizeof(why));
+
+	check_msg(ret == err, "%s: %d, want %d (%s)", name, ret, err, why);
+	check_msg(f == 0xdeadbeef, "%s: fourcc written on failure", name);
+	check_int_eq(dmapipe_fourcc_from_string(name), 0);
+	for (; hints && *hints; hints++)
+		check_msg(strstr(why, *hints), "%s: '%s' not in: %s", name, *hints, why);
+}
+
+static void code_text(uint32_t code, char buf[5])
+{
+	int n = 4;
+
+	memcpy(buf, &code, 4);
+	while (n > 1 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+}
+
+/* Every name of every format reads back as that format, in every namespace. */
+static void test_names_everywhere(void)
+{
+	const struct dmapipe_format_desc *d;
+	unsigned int n = 0;
+	char text[5], lower[32];
+
+	for (; (d = dmapipe_format_desc_get(n)); n++) {
+		check_msg(dmapipe_fourcc_is_supported(d->fourcc), "%s", d->name);
+		check(dmapipe_format_desc_find(d->fourcc) == d);
+		check_name(d->name, d->fourcc);
+		for (size_t i = 0; i <= strlen(d->name) && i < sizeof(lower); i++)
+			lower[i] = (char)tolower((unsigned char)d->name[i]);
+		check_name(lower, d->fourcc);
+		code_text(d->fourcc, text);
+		check_name(text, d->fourcc);
+		if (d->gst_name)
+			check_name(d->gst_name, d->fourcc);
+		if (d->v4l2) {
+			code_text(d->v4l2, text);
+			check_name(text, d->fourcc);
+			check_int_eq(dmapipe_fourcc_from_v4l2(d->v4l2, NULL), d->fourcc);
+		}
+		if (d->v4l2_mplane) {
+			code_text(d->v4l2_mplane, text);
+			check_name(text, d->fourcc);
+		}
+		check(d->n_planes >= 1 && d->n_planes <= DMAPIPE_MAX_PLANES);
+		check(d->width_multiple >= 1 && d->height_multiple >= 1 && d->bits_per_pixel >= 8);
+	}
+	check(n >= 30);
+	check(!dmapipe_format_desc_get(n));
+	check(!dmapipe_format_desc_find(0));
+	check(!dmapipe_format_desc_find(fourcc_code('N', 'V', '1', '5')));
+
+	/* the names people bring from elsewhere */
+	check_name("BGRx", DRM_FORMAT_XRGB8888);  /* GStreamer: bytes B G R x */
+	check_name("xRGB", DRM_FORMAT_BGRX8888);
+	check_name("RGBA", DRM_FORMAT_ABGR8888);
+	check_name("RGB", DRM_FORMAT_BGR888);      /* GStreamer and V4L2: bytes R G B */
+	check_name("RGB3", DRM_FORMAT_BGR888);     /* V4L2_PIX_FMT_RGB24 */
+	check_name("BGR3", DRM_FORMAT_RGB888);
+	check_name("YU12", DRM_FORMAT_YUV420);     /* V4L2 and DRM agree */
+	check_name("YM12", DRM_FORMAT_YUV420);     /* V4L2_PIX_FMT_YUV420M */
+	check_name("NM12", DRM_FORMAT_NV12);       /* V4L2_PIX_FMT_NV12M */
+	check_name("I420", DRM_FORMAT_YUV420);
+	check_name("i420", DRM_FORMAT_YUV420);
+	check_name("GRAY8", DRM_FORMAT_R8);
+	check_name("Y16", DRM_FORMAT_R16);
+	check_name("P010_10LE", DRM_FORMAT_P010);
+	check_name("XRGB8888", DRM_FORMAT_XRGB8888);
+	check_name("XR24", DRM_FORMAT_XRGB8888);
+
+	/* GStreamer's mixed case matters; in other capitals the name is ambiguous */
+	check_refused("BGRX", -EINVAL, (const char *const[]){ "ambiguous", "BGRx", "XRGB8888",
+							       "BGRX8888", NULL });
+	check_refused("xrgb", -EINVAL, (const char *const[]){ "xRGB", "BGRX8888", "XRGB8888",
+							       NULL });
+	check_refused("NV1", -ENOENT, (const char *const[]){ "unknown", "NV12", "NV16", NULL });
+	check_refused("FOO", -ENOENT, (const char *const[]){ "unknown format 'FOO'", NULL });
+	check_refused("", -ENOENT, NULL);
+	check_int_eq(dmapipe_fourcc_from_name(NULL, &(uint32_t){ 0 }, NULL, 0), -EINVAL);
+	check_int_eq(dmapipe_fourcc_from_name("NV12", NULL, NULL, 0), -EINVAL);
+	/* no reason buffer: the same answer, nothing written */
+	check_int_eq(dmapipe_fourcc_from_name("BGRX", &(uint32_t){ 0 }, NULL, 0), -EINVAL);
+
+	/* what a size must be a multiple of, and the bits a pixel takes */
+	d = dmapipe_format_desc_find(DRM_FORMAT_NV12);
+	check(d && d->hsub == 2 && d->vsub == 2 && d->n_planes == 2 && d->bits_per_pixel == 12);
+	check(d->width_multiple == 2 && d->height_multiple == 2 && strcmp(d->gst_name, "NV12") == 0);
+	check(d->v4l2 == V4L2_PIX_FMT_NV12 && d->v4l2_mplane == V4L2_PIX_FMT_NV12M);
+	d = dmapipe_format_desc_find(DRM_FORMAT_YUYV);
+	check(d && d->width_multiple == 2 && d->height_multiple == 1 && d->bits_per_pixel == 16);
+	d = dmapipe_format_desc_find(DRM_FORMAT_NV16);
+	check(d && d->width_multiple == 2 && d->height_multiple == 1 && d->bits_per_pixel == 16);
+	d = dmapipe_format_desc_find(DRM_FORMAT_XRGB8888);
+	check(d && d->width_multiple == 1 && d->bits_per_pixel == 32 && d->v4l2_mplane == 0);
+	check(strcmp(d->gst_name, "BGRx") == 0 && d->v4l2 == V4L2_PIX_FMT_XBGR32);
+	d = dmapipe_format_desc_find(DRM_FORMAT_P010);
+	check(d && d->bits_per_pixel == 24);
+	test_pass("names everywhere");
 }
 
 static void test_supported(void)
@@ -667,6 +786,7 @@ int main(void)
 {
 	test_strict();
 	test_names();
+	test_names_everywhere();
 	test_v4l2();
 	test_supported();
 	test_geometry();

@@ -29,8 +29,10 @@ TAG=record
 # ---- bad command lines and bad files -----------------------------------------
 
 "$DMAPIPE" record --help | grep -q "Usage: dmapipe record" || fail "record --help"
-expect_status 2 record -o "$DIR/x.rec"
-grep -q "socket" "$DIR/err.log" || fail "no --socket complaint"
+# no --socket: the stream "default", waited for and named when it is not there
+XDG_RUNTIME_DIR="$DIR/xdg" expect_status 1 record -o "$DIR/x.rec" --timeout 300
+grep -q "no producer on $DIR/xdg/dmapipe/default after .*: no such socket" "$DIR/err.log" ||
+	fail "record without --socket: $(cat "$DIR/err.log")"
 expect_status 2 record --socket "$DIR/s"
 expect_status 2 record --socket "$DIR/s" -o "$DIR/x.rec" --policy block:2
 expect_status 2 record --socket "$DIR/s" -o "$DIR/x.rec" --direct --buffered

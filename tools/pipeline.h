@@ -7,7 +7,8 @@
  *   encode=CODEC[,out=FILE|-][,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]
  *          [,bitrate=N][,gop=N][,qp=N][,in-flight=N]
  *   record=FILE[,policy=POLICY]
- *   serve=SOCKET     (processes that connect choose their own policies)
+ *   serve=SOCKET[,mode=MODE][,group=GROUP][,peer=POLICY]
+ *                    (processes that connect choose their own policies)
  *   rtsp=[HOST]:PORT[/PATH]   (dmapipe rtsp serves the stream, policy latest)
  *
  * One capture, and at least one consumer (encode, record, serve, rtsp). Pure:
@@ -34,7 +35,7 @@ enum pipeline_policy {
 
 struct pipeline_capture {
 	const char *device;
-	char format[8];      /* "" = the device's */
+	char format[16];     /* "" = the device's; any name dmapipe formats lists */
 	uint32_t width, height;
 	uint32_t fps;
 	int io;              /* 0 auto, 1 export, 2 import (enum dmapipe_v4l2_io) */
@@ -68,6 +69,8 @@ struct pipeline {
 	struct pipeline_record record[PIPELINE_MAX_RECORD];
 	unsigned int n_record;
 	const char *serve;   /* NULL: nobody else may connect */
+	/* serve='s socket mode, group and peer policy, as written (NULL: not given) */
+	const char *serve_mode, *serve_group, *serve_peer;
 	/* rtsp=: "[HOST]:PORT" to listen on ("": no rtsp=), "/PATH" or NULL */
 	char rtsp_listen[72];
 	const char *rtsp_path;

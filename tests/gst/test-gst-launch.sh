@@ -212,4 +212,33 @@ assert pts[-1] - pts[0] >= 0.3, pts
 print("ok dmapipe play -> dmapipesrc: %d buffers, PTS %.3f .. %.3f s" % (len(pts), pts[0], pts[-1]))
 EOF
 
+# ---- bare names, socket mode and peer policy on the elements ---------------------------
+
+# socket-path=NAME is the stream NAME in the default directory, as for the
+# tool; socket-mode opens it (and its directory) to others, and peer-policy
+# on either end says whom it serves or accepts (root is always accepted, so
+# a refusal is not tried here: the value is parsed, a bad one refused).
+XDG_RUNTIME_DIR="$DIR/xdg"
+export XDG_RUNTIME_DIR
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+bg named-sink gst-launch-1.0 videotestsrc is-live=true ! \
+	video/x-raw,format=NV12,width=64,height=48,framerate=30/1 ! \
+	dmapipesink socket-path=named socket-mode=0666 peer-policy=any
+sink=$LAST
+wait_socket "$XDG_RUNTIME_DIR/dmapipe/named"
+[ "$(stat -c %a "$XDG_RUNTIME_DIR/dmapipe/named")" = 666 ] ||
+	fail "dmapipesink socket-mode=0666: $(stat -c %a "$XDG_RUNTIME_DIR/dmapipe/named")"
+[ "$(stat -c %a "$XDG_RUNTIME_DIR/dmapipe")" = 755 ] ||
+	fail "dmapipesink socket-mode=0666: the directory is $(stat -c %a "$XDG_RUNTIME_DIR/dmapipe")"
+"$DMAPIPE" consume --socket named --frames 5 -q >"$DIR/named-consume.log" 2>&1 ||
+	fail "dmapipe consume --socket named from dmapipesink socket-path=named"
+gst-launch-1.0 dmapipesrc socket-path=named peer-policy=uid:$(id -u) num-buffers=5 \
+	timeout=10000 ! fakesink >"$DIR/named-src.log" 2>&1 ||
+	fail "dmapipesrc socket-path=named peer-policy=uid:$(id -u)"
+gst-launch-1.0 dmapipesrc socket-path=named peer-policy=nobody num-buffers=5 ! fakesink \
+	>"$DIR/named-bad.log" 2>&1 && fail "dmapipesrc peer-policy=nobody accepted"
+grep -q "peer-policy 'nobody'" "$DIR/named-bad.log" || fail "a bad peer-policy: $(cat "$DIR/named-bad.log")"
+kill $sink
+echo "ok socket-path=NAME in \$XDG_RUNTIME_DIR/dmapipe, socket-mode=0666, peer-policy on both ends"
+
 echo "all gst-launch tests passed"

@@ -113,7 +113,7 @@ start_producer() {
 # clients (its start line is out) within 60 s
 listening() {
 	i=0
-	until grep -q "^dmapipe [a-z]*: \(serving\|listening on\) " "$DIR/${1:-server}.log" 2>/dev/null; do
+	until grep -q "^[a-z]*: \(serving\|listening on\) " "$DIR/${1:-server}.log" 2>/dev/null; do
 		i=$((i + 1))
 		[ $i -le 600 ] || fail "the server did not start in 60 s"
 		kill -0 "$LAST" 2>/dev/null || fail "the server ended"
@@ -378,7 +378,7 @@ errors)
 	GST_PLUGIN_SYSTEM_PATH_1_0="$DIR/plugins" GST_REGISTRY_1_0="$DIR/registry-no-ugly.bin" \
 		"$DMAPIPE" rtsp --socket "$SOCK" >"$DIR/noplugin.out" 2>"$DIR/noplugin.err"
 	[ $? -eq 1 ] || fail "a missing x264enc: exit status $?, expected 1"
-	[ "$(cat "$DIR/noplugin.err")" = "dmapipe rtsp: GStreamer element x264enc not found: install gstreamer1.0-plugins-ugly" ] ||
+	[ "$(cat "$DIR/noplugin.err")" = "dmapipe rtsp: error: GStreamer element x264enc not found: install gstreamer1.0-plugins-ugly" ] ||
 		fail "a missing x264enc: $(cat "$DIR/noplugin.err")"
 	ok "missing plugin: $(cat "$DIR/noplugin.err")"
 	for args in "--listen 8554x" "--listen :70000" "--path cam" "--codec vp8" "--latency 100" \
@@ -388,8 +388,11 @@ errors)
 		st=$?
 		[ $st -eq 2 ] || fail "dmapipe rtsp $args: exit $st, expected 2"
 	done
-	"$DMAPIPE" rtsp >"$DIR/usage.out" 2>"$DIR/usage.err"
-	[ $? -eq 2 ] && grep -q -- "--socket" "$DIR/usage.err" || fail "dmapipe rtsp without --socket"
+	# without --socket: the stream "default" in the default directory
+	XDG_RUNTIME_DIR="$DIR/xdg" "$DMAPIPE" rtsp --print-pipeline >"$DIR/usage.out" 2>"$DIR/usage.err" ||
+		fail "dmapipe rtsp --print-pipeline without --socket: $(cat "$DIR/usage.err")"
+	grep -qF "socket-path=\"$DIR/xdg/dmapipe/default\"" "$DIR/usage.out" ||
+		fail "dmapipe rtsp without --socket: not the default stream: $(cat "$DIR/usage.out")"
 	"$DMAPIPE" srt --socket "$SOCK" --codec raw >"$DIR/usage.out" 2>"$DIR/usage.err"
 	[ $? -eq 2 ] || fail "dmapipe srt --codec raw is not refused"
 	ok "bad command lines: exit 2"

@@ -73,8 +73,9 @@ struct dmapipe_layout {
 
 /**
  * Returns the DRM fourcc for a name like "NV12", "YUYV", "XR24" (the fourcc
- * itself) or "XRGB8888" (the drm_fourcc.h name without DRM_FORMAT_), or 0 if
- * unknown. Since 0.1.
+ * itself), "XRGB8888" (the drm_fourcc.h name without DRM_FORMAT_), or any
+ * other name dmapipe_fourcc_from_name() takes; 0 if unknown or ambiguous.
+ * Since 0.1.
  */
 uint32_t dmapipe_fourcc_from_string(const char *name);
 
@@ -137,6 +138,56 @@ uint64_t dmapipe_layout_plane_size(const struct dmapipe_layout *layout,
  * never freed. Since 0.1.
  */
 const char *dmapipe_mem_kind_to_string(enum dmapipe_mem_kind kind);
+
+/**
+ * Reads a format name as people write it in any of the places that name
+ * formats, and says which DRM fourcc it is: the drm_fourcc.h name
+ * ("XRGB8888") or the DRM code ("XR24"); the V4L2 code ("RGB3", "YU12",
+ * "NM12"); GStreamer's name ("BGRx", "I420"); a few others ("IYUV",
+ * "GRAY"). Case does not matter except for GStreamer's mixed-case names
+ * (its BGRx and xRGB are different formats). On success sets *@fourcc and
+ * returns 0. Otherwise returns -ENOENT (no format has that name) or
+ * -EINVAL (the name means different formats in different places, or
+ * @name or @fourcc is NULL), and writes why into @why (@why_len bytes,
+ * always terminated; NULL or 0: nothing written): the formats an
+ * ambiguous name stands for, or the names an unknown one resembles.
+ * Since 0.1.
+ */
+int dmapipe_fourcc_from_name(const char *name, uint32_t *fourcc, char *why, size_t why_len);
+
+/**
+ * What the library knows of one pixel format: its names where formats are
+ * named differently, and its planes. The library owns every description
+ * (they are never freed, never to be allocated by the caller: fields may be
+ * appended in later versions).
+ */
+struct dmapipe_format_desc {
+	uint32_t fourcc;         /**< DRM fourcc */
+	const char *name;        /**< drm_fourcc.h name without DRM_FORMAT_ ("XRGB8888") */
+	uint32_t v4l2;           /**< V4L2 pixel format, planes in one buffer; 0: none */
+	uint32_t v4l2_mplane;    /**< V4L2 "M" format, one buffer per plane; 0: none */
+	const char *gst_name;    /**< GStreamer's name ("BGRx"); NULL: none */
+	uint32_t n_planes;
+	uint32_t hsub;           /**< luma columns per chroma column: 2 for 4:2:0 and 4:2:2 */
+	uint32_t vsub;           /**< luma rows per chroma row: 2 for 4:2:0 */
+	uint32_t bits_per_pixel; /**< all planes together: NV12 12, YUYV 16, XRGB8888 32 */
+	/**
+	 * a frame's width must be a multiple of this for every plane to hold
+	 * whole samples: 2 for NV12 and YUYV, 1 for XRGB8888
+	 */
+	uint32_t width_multiple;
+	uint32_t height_multiple; /**< the same for the height: 2 for 4:2:0 */
+};
+
+/**
+ * The description of the @index-th format the library knows (0, 1, ...;
+ * every one of them dmapipe_fourcc_is_supported()), or NULL past the last:
+ * for listing them. Since 0.1.
+ */
+const struct dmapipe_format_desc *dmapipe_format_desc_get(unsigned int index);
+
+/** The description of @fourcc, or NULL for a format the library does not know. Since 0.1. */
+const struct dmapipe_format_desc *dmapipe_format_desc_find(uint32_t fourcc);
 
 #ifdef __cplusplus
 }

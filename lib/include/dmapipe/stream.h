@@ -609,6 +609,67 @@ int dmapipe_client_get_buffers(const struct dmapipe_client *client, uint32_t *id
 int dmapipe_query_stats(const char *path, struct dmapipe_server_stats *server,
 			struct dmapipe_consumer_stats *consumers, int max, int timeout_ms);
 
+/* ---- where streams live, and who serves them ---------------------------- */
+
+/**
+ * The directory where a stream named by a bare name has its socket, into
+ * @buf of @len bytes: $XDG_RUNTIME_DIR/dmapipe when XDG_RUNTIME_DIR is set
+ * (a login session, a user service); else $RUNTIME_DIRECTORY (the first
+ * of them), which systemd gives a system service with RuntimeDirectory=;
+ * else /run/dmapipe for root; else /tmp/dmapipe-UID (UID the effective
+ * uid). Nothing is created (dmapipe_socket_prepare_dir() does). Returns 0,
+ * -EINVAL (no @buf) or -ENAMETOOLONG. Since 0.1.
+ */
+int dmapipe_socket_default_dir(char *buf, size_t len);
+
+/**
+ * What a program makes of the socket a user names, into @buf of @len
+ * bytes: a bare NAME (no '/', not starting with '@') becomes NAME in
+ * dmapipe_socket_default_dir(), and NULL or "" the stream "default" there;
+ * a path ("/run/cam", "./cam") or an abstract name ("@cam") is copied as it
+ * is. Returns 0, -EINVAL (NAME "." or "..", or with control characters)
+ * or -ENAMETOOLONG (longer than a unix socket address holds). Since 0.1.
+ */
+int dmapipe_socket_default_path(const char *name, char *buf, size_t len);
+
+/**
+ * Makes ready the directory a producer is about to listen in, when @path
+ * (as dmapipe_socket_default_path() gave it) is in the default directory;
+ * for any other path it does nothing and returns 0 (a directory the user
+ * named is theirs). The default directory is created with @dir_mode (0700
+ * is always included: 0700 keeps the streams private; give group or
+ * others r-x for those the socket's own mode lets in), or given the bits
+ * of @dir_mode it lacks if it exists and belongs to this user. One that
+ * belongs to another user than this one or root, or is not a directory,
+ * is refused (-EPERM, logged): in /tmp another user could have made it to
+ * swap sockets. Returns 0 or a negative errno. Since 0.1.
+ */
+int dmapipe_socket_prepare_dir(const char *path, uint32_t dir_mode);
+
+/** Who serves a stream (dmapipe_query_stream()). */
+struct dmapipe_stream_info {
+	/**
+	 * the stream's name as the producer sent it (its stream_name option,
+	 * by default the socket's base name), NUL-terminated; it comes from
+	 * another process: escape it before printing it to a terminal
+	 */
+	char name[32];
+	int32_t pid;           /**< the producer's process, from SO_PEERCRED */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t reserved0;
+	uint64_t reserved[4];  /**< zero */
+};
+
+/**
+ * dmapipe_query_stats(), and who answered: fills @info (if not NULL) with
+ * the stream's name and the producer's credentials. Returns what
+ * dmapipe_query_stats() returns. Since 0.1.
+ */
+int dmapipe_query_stream(const char *path, struct dmapipe_stream_info *info,
+			 struct dmapipe_server_stats *server,
+			 struct dmapipe_consumer_stats *consumers, int max, int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif
