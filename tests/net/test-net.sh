@@ -141,8 +141,19 @@ wait_frames() {
 client() {
 	eos=""
 	[ "$3" -gt 0 ] && eos="eos-after=$(($3 + 1))"
+	# teardown-timeout: at its EOS rtspsrc's own thread sends PAUSE, then
+	# TEARDOWN, and the application's thread waits for that 100 ms (the
+	# default), then closes the connection itself while the other thread
+	# still waits on it for an answer: "Could not send message. (Received
+	# end-of-file)" from gst_rtspsrc_pause or gst_rtspsrc_close, exit 1,
+	# after all N frames came. On a busy machine the answers take longer
+	# than 100 ms (with 1 ns it fails 3 times in 8 without load; the server
+	# then logs PAUSE, no TEARDOWN, and the client closing). Up to 10 s
+	# keeps one thread on the connection; a server that closed a connection
+	# before its TEARDOWN would still fail the client.
 	bg "$1" $CLI_NS gst-launch-1.0 -e rtspsrc location="${4:-rtsp://$SRV:8554/cam}" \
-		protocols="$2" latency=200 tcp-timeout=30000000 ! rtph264depay wait-for-keyframe=true ! \
+		protocols="$2" latency=200 tcp-timeout=30000000 teardown-timeout=10000000000 ! \
+		rtph264depay wait-for-keyframe=true ! \
 		avdec_h264 ! identity $eos ! video/x-raw,format=I420 ! \
 		filesink location="$DIR/$1.i420" buffer-mode=unbuffered
 }
