@@ -188,14 +188,53 @@ reference() {
 	ok "reference: $(python3 -c "import json; d=json.load(open('$DIR/reference.psnr.json')); print('%d frames, PSNR min %.1f median %.1f dB' % (d['frames'], d['psnr_min'], d['psnr_median']))"); bound $BOUND dB"
 }
 
-# check_decoded NAME N [OUT_OF_ORDER]: N frames or more, every one within
-# the bound, at most OUT_OF_ORDER (default 0) sequence steps backwards
+# x264's rate control (x264enc's default CBR with a 600 ms VBV buffer)
+# gives the frame that comes after a stall of the encoder's thread (a gap of
+# 0.1-1 s in the timestamps, under load) almost no bits: a P frame of about
+# 500 bytes instead of 20 kB, that decodes at 31-34 dB; the frames after it
+# climb back (40, 44, 48 dB ...). With so few bits most of its blocks may
+# still show the frame before, whose sequence number net-psnr then reads in
+# it (49, 49, 51). The local reference pipeline does the same under load (no
+# network, no RTSP, one encoder), so it is neither the network's nor the
+# server's. So N/15 frames (2 in 30) may be "starved": under the bound, or a
+# repeat of a sequence number 10 dB or more under the frame before it (a
+# frame decoded twice has the same quality twice). None may be under FLOOR:
+# a slice cut short decodes at about 28 dB and stays there until the next
+# key frame (more frames than allowed), garbage or another frame's content
+# far lower (a picture unrelated to the pattern is at 10.8 dB).
+FLOOR=30
+
+# check_decoded NAME N [OUT_OF_ORDER]: N frames or more, none under FLOOR,
+# every one within the bound but for N/15 starved ones (above), at most
+# OUT_OF_ORDER (default 0) sequence steps backwards or repeats not starved
 check_decoded() {
 	psnr "$1"
-	jcheck "$DIR/$1.psnr.json" "d['frames'] >= $2"
-	jcheck "$DIR/$1.psnr.json" "d['psnr_min'] >= $BOUND"
-	jcheck "$DIR/$1.psnr.json" "d['out_of_order'] <= ${3:-0}"
-	ok "$1: $(python3 -c "import json; d=json.load(open('$DIR/$1.psnr.json')); print('%d frames, PSNR min %.1f median %.1f dB, %d out of order' % (d['frames'], d['psnr_min'], d['psnr_median'], d['out_of_order']))")"
+	python3 - "$DIR/$1.psnr.json" "$2" "$BOUND" "$FLOOR" "${3:-0}" >"$DIR/$1.check" <<'EOF' ||
+import json, sys
+d = json.load(open(sys.argv[1]))
+n, bound, floor, ooo = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+s, p = d["seqs"], d["psnr"]
+step = [None] + [(s[i] - s[i - 1]) % 256 for i in range(1, len(s))]
+repeat = [i for i in range(1, len(s)) if step[i] == 0 and p[i] <= p[i - 1] - 10]
+starved = sorted(set([i for i in range(len(p)) if p[i] < bound] + repeat))
+backwards = [i for i in range(1, len(s)) if step[i] > 127 or (step[i] == 0 and i not in repeat)]
+allowed = max(1, n // 15)
+bad = []
+if d["frames"] < n:
+    bad.append("%d frames, expected %d" % (d["frames"], n))
+if d["psnr_min"] < floor:
+    bad.append("a frame at %.2f dB, under %.0f" % (d["psnr_min"], floor))
+if len(starved) > allowed:
+    bad.append("%d frames starved (under %.2f dB or repeated), at most %d" % (len(starved), bound, allowed))
+if len(backwards) > ooo:
+    bad.append("%d out of order, at most %d" % (len(backwards), ooo))
+print("; ".join(bad) if bad else
+      "%d frames, PSNR min %.1f median %.1f dB, %d starved, %d out of order" %
+      (d["frames"], d["psnr_min"], d["psnr_median"], len(starved), len(backwards)))
+sys.exit(1 if bad else 0)
+EOF
+		fail "$1: $(cat "$DIR/$1.check")"
+	ok "$1: $(cat "$DIR/$1.check")"
 }
 
 # stop_server: SIGINT, exit 0 within 30 s
