@@ -196,7 +196,8 @@ reference() {
 # still show the frame before, whose sequence number net-psnr then reads in
 # it (49, 49, 51). The local reference pipeline does the same under load (no
 # network, no RTSP, one encoder), so it is neither the network's nor the
-# server's. So N/15 frames (2 in 30) may be "starved": under the bound, or a
+# server's; on a busy machine it comes up to 3 times in 30 frames. So N/10
+# frames (3 in 30) may be "starved": under the bound, or a
 # repeat of a sequence number 10 dB or more under the frame before it (a
 # frame decoded twice has the same quality twice). None may be under FLOOR:
 # a slice cut short decodes at about 28 dB and stays there until the next
@@ -205,7 +206,7 @@ reference() {
 FLOOR=30
 
 # check_decoded NAME N [OUT_OF_ORDER]: N frames or more, none under FLOOR,
-# every one within the bound but for N/15 starved ones (above), at most
+# every one within the bound but for N/10 starved ones (above), at most
 # OUT_OF_ORDER (default 0) sequence steps backwards or repeats not starved
 check_decoded() {
 	psnr "$1"
@@ -218,7 +219,7 @@ step = [None] + [(s[i] - s[i - 1]) % 256 for i in range(1, len(s))]
 repeat = [i for i in range(1, len(s)) if step[i] == 0 and p[i] <= p[i - 1] - 10]
 starved = sorted(set([i for i in range(len(p)) if p[i] < bound] + repeat))
 backwards = [i for i in range(1, len(s)) if step[i] > 127 or (step[i] == 0 and i not in repeat)]
-allowed = max(1, n // 15)
+allowed = max(1, n // 10)
 bad = []
 if d["frames"] < n:
     bad.append("%d frames, expected %d" % (d["frames"], n))
