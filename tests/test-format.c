@@ -663,6 +663,60 @@ static void test_v4l2(void)
 	test_pass("v4l2");
 }
 
+static void test_format_info(void)
+{
+	struct dmapipe_format_info info;
+	const char *why = NULL;
+	static const struct {
+		const char *text;
+		int ret;
+		uint32_t num, den;
+	} rates[] = {
+		{ "30", 0, 30, 1 }, { "30000/1001", 0, 30000, 1001 }, { "60/2", 0, 30, 1 },
+		{ "29.97", 0, 2997, 100 }, { "23.976", 0, 2997, 125 }, { "0", 0, 0, 1 },
+		{ "0/5", 0, 0, 1 }, { "25.0", 0, 25, 1 }, { "4294967295/1", 0, 4294967295u, 1 },
+		{ "30/0", -EINVAL, 0, 0 }, { "", -EINVAL, 0, 0 }, { "-30", -EINVAL, 0, 0 },
+		{ " 30", -EINVAL, 0, 0 }, { "30 ", -EINVAL, 0, 0 }, { "30/", -EINVAL, 0, 0 },
+		{ "/30", -EINVAL, 0, 0 }, { "30.", -EINVAL, 0, 0 }, { "29.9701", -EINVAL, 0, 0 },
+		{ "4294967296", -EINVAL, 0, 0 }, { "4294967295.5", -EINVAL, 0, 0 },
+		{ "1/2/3", -EINVAL, 0, 0 }, { "0x1e", -EINVAL, 0, 0 }, { "30fps", -EINVAL, 0, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(rates); i++) {
+		uint32_t num = 7, den = 7;
+		int ret = dmapipe_fraction_parse(rates[i].text, &num, &den);
+
+		check_msg(ret == rates[i].ret, "'%s': %d", rates[i].text, ret);
+		if (ret == 0)
+			check_msg(num == rates[i].num && den == rates[i].den, "'%s': %u/%u",
+				  rates[i].text, num, den);
+	}
+	check_int_eq(dmapipe_fraction_parse(NULL, &info.fps_num, &info.fps_den), -EINVAL);
+
+	dmapipe_format_info_init(&info);
+	check(info.fps_num == 0 && info.fps_den == 1 && info.par_num == 1 && info.par_den == 1);
+	check_int_eq(dmapipe_format_info_check(&info, &why), 0);
+	info.interlace = DMAPIPE_INTERLACE_ALTERNATE;
+	info.field_order = DMAPIPE_FIELD_ORDER_BOTTOM_FIRST;
+	info.matrix = DMAPIPE_MATRIX_BT2020;
+	info.transfer = DMAPIPE_TRANSFER_SMPTE2084;
+	check_int_eq(dmapipe_format_info_check(&info, NULL), 0);
+	info.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	check(why && strstr(why, "field order"));
+	dmapipe_format_info_init(&info);
+	info.par_den = 0;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	dmapipe_format_info_init(&info);
+	info.range = 3;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	dmapipe_format_info_init(&info);
+	info.reserved[0] = 1;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	check_int_eq(dmapipe_format_info_check(NULL, &why), -EINVAL);
+	test_pass("format info: init, checks, frame rates N, N/M and N.NNN");
+}
+
 int main(void)
 {
 	test_strict();
@@ -675,5 +729,6 @@ int main(void)
 	test_layout_random();
 	test_misc();
 	test_log();
+	test_format_info();
 	return 0;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "stream/proto.h"
 #include "testlib.h"
 
 static char *dir;
@@ -364,6 +365,147 @@ static void test_format_change(void)
 	dmapipe_server_free(s);
 	free(path);
 	test_pass("format change: new FORMAT and buffers, frames of the old format stay valid");
+}
+
+/*
+ * A consumer of protocol version 1 without FEATURE_FORMAT_INFO, speaking
+ * raw messages: the types the producer sends it until its first frame, in
+ * order, into @types (0-terminated). The fds that came are closed.
+ */
+static void old_peer_types(const char *path, struct dmapipe_server *s, uint32_t *types,
+			   unsigned int max)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	unsigned char buf[DMAPIPE_PROTO_MAX_MSG];
+	struct dmapipe_msg m;
+	unsigned int n = 0, n_fds;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int len;
+
+	check(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	check_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_HELLO;
+	m.hello = (struct dmapipe_msg_hello){ .version = 1, .min_version = 1,
+		.role = DMAPIPE_ROLE_CONSUMER, .policy = DMAPIPE_POLICY_QUEUE,
+		/* what a peer from before FORMAT_INFO sends */
+		.features = DMAPIPE_FEATURE_FENCES | DMAPIPE_FEATURE_MEMFD |
+			    DMAPIPE_FEATURE_STATS | DMAPIPE_FEATURE_RELEASES,
+		.queue_depth = 4, .max_in_flight = 2, .name = "old-peer" };
+	len = dmapipe_proto_encode(&m, buf, sizeof(buf), NULL, &n_fds);
+	check(len > 0);
+	check_int_eq(send(fd, buf, (size_t)len, 0), len);
+	while (n + 1 < max) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * DMAPIPE_PROTO_MAX_FDS)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+				     .msg_controllen = sizeof(ctl.b) };
+		ssize_t got = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+
+		if (got < 0 && errno == EAGAIN) {
+			dmapipe_server_dispatch(s, 5);
+			continue;
+		}
+		check(got >= 8);
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			int *p = (int *)CMSG_DATA(cm);
+
+			for (size_t k = 0; k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++)
+				close(p[k]);
+		}
+		types[n] = (uint32_t)buf[0] | (uint32_t)buf[1] << 8;
+		if (types[n++] == DMAPIPE_MSG_FRAME)
+			break;
+		if (n == 1 && types[0] == DMAPIPE_MSG_HELLO)
+			produce(s, 1);
+	}
+	types[n] = 0;
+	close(fd);
+}
+
+/*
+ * FORMAT_INFO: a consumer that agreed gets the rate, colorimetry and the
+ * rest after FORMAT and again when they change; one from before the
+ * feature gets exactly what it got before.
+ */
+static void test_format_info(void)
+{
+	char *path = sock_path("info");
+	struct dmapipe_server *s = server_new(path, 0, 3);
+	struct dmapipe_client *c;
+	struct dmapipe_format_info info, bad;
+	const struct dmapipe_format_info *got;
+	uint32_t types[16];
+	unsigned int i;
+
+	/* a producer that says nothing: consumers know nothing */
+	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	pump(s, &c, 1);
+	check(dmapipe_client_get_format(c) != NULL);
+	check(dmapipe_client_get_format_info(c) == NULL);
+
+	dmapipe_format_info_init(&info);
+	info.fps_num = 30000;
+	info.fps_den = 1001;
+	info.matrix = DMAPIPE_MATRIX_BT709;
+	info.transfer = DMAPIPE_TRANSFER_BT709;
+	info.primaries = DMAPIPE_PRIMARIES_BT709;
+	info.range = DMAPIPE_RANGE_LIMITED;
+	info.chroma_site = DMAPIPE_CHROMA_SITE_MPEG2;
+	info.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+	check_int_eq(dmapipe_server_set_format_info(s, &info), 0);
+	pump(s, &c, 1);
+	got = dmapipe_client_get_format_info(c);
+	check(got && memcmp(got, &info, sizeof(info)) == 0);
+
+	/* a change reaches the connected consumer */
+	info.interlace = DMAPIPE_INTERLACE_INTERLEAVED;
+	info.field_order = DMAPIPE_FIELD_ORDER_TOP_FIRST;
+	info.par_num = 10;
+	info.par_den = 11;
+	check_int_eq(dmapipe_server_set_format_info(s, &info), 0);
+	pump(s, &c, 1);
+	got = dmapipe_client_get_format_info(c);
+	check(got && got->field_order == DMAPIPE_FIELD_ORDER_TOP_FIRST && got->par_num == 10);
+
+	/* refused, and the stream keeps what it had */
+	bad = info;
+	bad.fps_den = 0;
+	check_int_eq(dmapipe_server_set_format_info(s, &bad), -EINVAL);
+	bad = info;
+	bad.transfer = 200;
+	check_int_eq(dmapipe_server_set_format_info(s, &bad), -EINVAL);
+	pump(s, &c, 1);
+	check(memcmp(dmapipe_client_get_format_info(c), &info, sizeof(info)) == 0);
+	dmapipe_client_free(c);
+
+	/* a consumer joining later gets it right after FORMAT */
+	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	pump(s, &c, 1);
+	got = dmapipe_client_get_format_info(c);
+	check(got && got->fps_num == 30000 && got->fps_den == 1001);
+	/* and after a format change, FORMAT_INFO follows FORMAT again */
+	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &fmt_nv12, 2), 0);
+	pump(s, &c, 1);
+	check(dmapipe_client_get_format_info(c) != NULL);
+	dmapipe_client_free(c);
+
+	/* an older consumer: HELLO, FORMAT, ADD_BUFFERs, FRAME, and no FORMAT_INFO */
+	old_peer_types(path, s, types, ARRAY_SIZE(types));
+	check_int_eq(types[0], DMAPIPE_MSG_HELLO);
+	check_int_eq(types[1], DMAPIPE_MSG_FORMAT);
+	for (i = 2; types[i] == DMAPIPE_MSG_ADD_BUFFER; i++)
+		;
+	check_msg(i == 4 && types[i] == DMAPIPE_MSG_FRAME, "message %u is type %u", i, types[i]);
+	pump(s, NULL, 0);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("FORMAT_INFO: rate, colorimetry, fields and PAR reach consumers that agreed, "
+		  "older ones get FORMAT alone");
 }
 
 /*
@@ -942,6 +1084,7 @@ int main(void)
 	test_block_policy();
 	test_lease_timeout();
 	test_format_change();
+	test_format_info();
 	test_app_buffers();
 	test_app_buffers_new_format();
 	test_socket_paths();

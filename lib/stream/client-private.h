@@ -66,6 +66,8 @@ struct dmapipe_client {
 
 	bool have_format;
 	struct dmapipe_format format;
+	bool have_format_info; /* a FORMAT_INFO came on this connection */
+	struct dmapipe_format_info format_info;
 	struct dmapipe_buffer *buffers[MAX_IDS];
 	unsigned int fds_held;
 	uint64_t mapped_bytes; /* of the buffers mapped on this connection */

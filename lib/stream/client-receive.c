@@ -247,6 +247,16 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 		client->format = msg->format;
 		client->have_format = true;
 		return;
+	case DMAPIPE_MSG_FORMAT_INFO:
+		/* only after FORMAT, and only if we asked for it */
+		if (!(client->features & DMAPIPE_FEATURE_FORMAT_INFO) || !client->have_format) {
+			client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL,
+						  "FORMAT_INFO not agreed or before FORMAT");
+			return;
+		}
+		client->format_info = msg->format_info;
+		client->have_format_info = true;
+		return;
 	case DMAPIPE_MSG_ADD_BUFFER:
 		handle_add_buffer(client, &msg->add_buffer);
 		return;

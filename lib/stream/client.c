@@ -86,6 +86,7 @@ static void connection_reset(struct dmapipe_client *client)
 	client->fds_held = 0;
 	client->mapped_bytes = 0;
 	client->have_format = false;
+	client->have_format_info = false;
 	client->hello_done = false;
 	/* sequence numbers of the next connection are unrelated to these */
 	client->have_last = false;
@@ -550,6 +551,12 @@ DMAPIPE_EXPORT enum dmapipe_error_code dmapipe_client_get_error(const struct dma
 DMAPIPE_EXPORT const struct dmapipe_format *dmapipe_client_get_format(const struct dmapipe_client *client)
 {
 	return client->have_format ? &client->format : NULL;
+}
+
+DMAPIPE_EXPORT const struct dmapipe_format_info *
+dmapipe_client_get_format_info(const struct dmapipe_client *client)
+{
+	return client->have_format && client->have_format_info ? &client->format_info : NULL;
 }
 
 DMAPIPE_EXPORT void dmapipe_client_get_stats(const struct dmapipe_client *client,

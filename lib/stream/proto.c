@@ -95,6 +95,39 @@ static bool get_format(struct dmapipe_format *f, const struct dmapipe_wire_forma
 	return true;
 }
 
+static void put_format_info(struct dmapipe_wire_format_info *w,
+			    const struct dmapipe_format_info *i)
+{
+	w->fps_num = htole32(i->fps_num);
+	w->fps_den = htole32(i->fps_den);
+	w->par_num = htole32(i->par_num);
+	w->par_den = htole32(i->par_den);
+	w->matrix = htole32(i->matrix);
+	w->transfer = htole32(i->transfer);
+	w->primaries = htole32(i->primaries);
+	w->range = htole32(i->range);
+	w->chroma_site = htole32(i->chroma_site);
+	w->interlace = htole32(i->interlace);
+	w->field_order = htole32(i->field_order);
+	w->pad0 = 0;
+}
+
+static void get_format_info(struct dmapipe_format_info *i, const struct dmapipe_wire_format_info *w)
+{
+	memset(i, 0, sizeof(*i));
+	i->fps_num = le32toh(w->fps_num);
+	i->fps_den = le32toh(w->fps_den);
+	i->par_num = le32toh(w->par_num);
+	i->par_den = le32toh(w->par_den);
+	i->matrix = le32toh(w->matrix);
+	i->transfer = le32toh(w->transfer);
+	i->primaries = le32toh(w->primaries);
+	i->range = le32toh(w->range);
+	i->chroma_site = le32toh(w->chroma_site);
+	i->interlace = le32toh(w->interlace);
+	i->field_order = le32toh(w->field_order);
+}
+
 static bool is_zero(const void *p, size_t n)
 {
 	const unsigned char *b = p;
@@ -296,6 +329,7 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 		struct dmapipe_wire_release release;
 		struct dmapipe_wire_eos eos;
 		struct dmapipe_wire_error error;
+		struct dmapipe_wire_format_info format_info;
 	} body;
 	struct dmapipe_wire_header hdr;
 	unsigned char *out = buf;
@@ -353,6 +387,12 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 			body_size = (size_t)ret;
 			ret = 0;
 		}
+		break;
+	case DMAPIPE_MSG_FORMAT_INFO:
+		if (dmapipe_format_info_check(&msg->format_info, NULL) < 0)
+			return -EINVAL;
+		put_format_info(&body.format_info, &msg->format_info);
+		body_size = sizeof(body.format_info);
 		break;
 	case DMAPIPE_MSG_RELEASES:
 		ret = encode_releases(&msg->releases, out + HDR_SIZE, size - HDR_SIZE);
@@ -552,6 +592,21 @@ static int decode_releases(const unsigned char *p, size_t body_len,
 	return 0;
 }
 
+static int decode_format_info(const unsigned char *p, struct dmapipe_format_info *i,
+			      const char **why)
+{
+	struct dmapipe_wire_format_info w;
+
+	memcpy(&w, p, sizeof(w));
+	if (w.pad0)
+		FAIL(-EPROTO, "FORMAT_INFO: nonzero padding");
+	get_format_info(i, &w);
+	/* no unknown values pass: a newer enum value comes with a newer feature bit */
+	if (dmapipe_format_info_check(i, NULL) < 0)
+		FAIL(-EPROTO, "FORMAT_INFO: a value outside the protocol");
+	return 0;
+}
+
 static int decode_error(const unsigned char *p, struct dmapipe_msg_error *e, const char **why)
 {
 	struct dmapipe_wire_error w;
@@ -650,6 +705,8 @@ static size_t body_size_of(uint32_t type, bool *known)
 		return sizeof(struct dmapipe_wire_eos);
 	case DMAPIPE_MSG_ERROR:
 		return sizeof(struct dmapipe_wire_error);
+	case DMAPIPE_MSG_FORMAT_INFO:
+		return sizeof(struct dmapipe_wire_format_info);
 	case DMAPIPE_MSG_STATS_REQUEST:
 	case DMAPIPE_MSG_STATS: /* variable: checked by decode_stats() */
 	case DMAPIPE_MSG_RELEASES: /* variable: checked by decode_releases() */
@@ -712,6 +769,8 @@ static int decode_body(const unsigned char *p, size_t body_len, uint32_t type,
 		return decode_stats(p, body_len, &msg->stats, why);
 	case DMAPIPE_MSG_RELEASES:
 		return decode_releases(p, body_len, &msg->releases, why);
+	case DMAPIPE_MSG_FORMAT_INFO:
+		return decode_format_info(p, &msg->format_info, why);
 	}
 	FAIL(-EPROTO, "unknown message type");
 }
@@ -795,6 +854,7 @@ const char *dmapipe_msg_type_to_string(uint32_t type)
 		[DMAPIPE_MSG_STATS_REQUEST] = "STATS_REQUEST",
 		[DMAPIPE_MSG_STATS] = "STATS",
 		[DMAPIPE_MSG_RELEASES] = "RELEASES",
+		[DMAPIPE_MSG_FORMAT_INFO] = "FORMAT_INFO",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])

@@ -116,6 +116,23 @@ static int set_format(struct dmapipe_server *server, const struct dmapipe_format
 	msg.type = DMAPIPE_MSG_FORMAT;
 	msg.format = *format;
 	server_broadcast_control(server, &msg);
+	server_broadcast_format_info(server);
+	return 0;
+}
+
+DMAPIPE_EXPORT int dmapipe_server_set_format_info(struct dmapipe_server *server,
+						  const struct dmapipe_format_info *info)
+{
+	const char *why;
+
+	if (!server || dmapipe_format_info_check(info, &why) < 0) {
+		if (info)
+			log_warn("format info refused: %s", why);
+		return -EINVAL;
+	}
+	server->format_info = *info;
+	server->have_format_info = true;
+	server_broadcast_format_info(server);
 	return 0;
 }
 

@@ -77,6 +77,7 @@ struct control {
 		uint32_t remove_buffer_id;
 		uint64_t eos_last_sequence;
 		struct dmapipe_msg_error error;
+		struct dmapipe_format_info format_info;
 	};
 };
 
@@ -167,6 +168,8 @@ struct dmapipe_server {
 
 	bool have_format;
 	struct dmapipe_format format;
+	bool have_format_info; /* dmapipe_server_set_format_info() was called */
+	struct dmapipe_format_info format_info;
 	struct slot slots[MAX_SLOTS];
 	unsigned int n_slots; /* highest used index + 1 */
 	struct dmapipe_pool *pool;
@@ -237,6 +240,10 @@ bool consumer_send_stats(struct consumer *c);
 
 /* Sends @msg to every streaming consumer (never to monitors). */
 void server_broadcast_control(struct dmapipe_server *server, const struct dmapipe_msg *msg);
+/* FORMAT_INFO to @c if it agreed to the feature and there is one; false if @c was closed */
+bool consumer_send_format_info(struct consumer *c);
+/* consumer_send_format_info() to every streaming consumer */
+void server_broadcast_format_info(struct dmapipe_server *server);
 
 /* True if a consumer holds @b: pending, leased, or released behind a fence. */
 bool server_buffer_in_use(const struct dmapipe_server *server, const struct dmapipe_buffer *b);

@@ -44,6 +44,120 @@ struct dmapipe_format {
 	uint64_t modifier; /**< DRM_FORMAT_MOD_*; DMAPIPE_MOD_LINEAR for CPU-drawn frames */
 };
 
+/** How the Y'CbCr values are derived from R'G'B' (GstVideoColorMatrix). */
+enum dmapipe_color_matrix {
+	DMAPIPE_MATRIX_UNKNOWN = 0,
+	DMAPIPE_MATRIX_RGB = 1,       /**< identity: the values are R'G'B' */
+	DMAPIPE_MATRIX_FCC = 2,
+	DMAPIPE_MATRIX_BT709 = 3,
+	DMAPIPE_MATRIX_BT601 = 4,
+	DMAPIPE_MATRIX_SMPTE240M = 5,
+	DMAPIPE_MATRIX_BT2020 = 6,
+};
+
+/** The transfer function (GstVideoTransferFunction's subset). */
+enum dmapipe_color_transfer {
+	DMAPIPE_TRANSFER_UNKNOWN = 0,
+	DMAPIPE_TRANSFER_LINEAR = 1,
+	DMAPIPE_TRANSFER_SRGB = 2,
+	DMAPIPE_TRANSFER_BT709 = 3,
+	DMAPIPE_TRANSFER_BT601 = 4,
+	DMAPIPE_TRANSFER_SMPTE240M = 5,
+	DMAPIPE_TRANSFER_BT2020_10 = 6,
+	DMAPIPE_TRANSFER_BT2020_12 = 7,
+	DMAPIPE_TRANSFER_SMPTE2084 = 8, /**< PQ */
+	DMAPIPE_TRANSFER_ARIB_STD_B67 = 9, /**< HLG */
+};
+
+/** The colour primaries (GstVideoColorPrimaries's subset). */
+enum dmapipe_color_primaries {
+	DMAPIPE_PRIMARIES_UNKNOWN = 0,
+	DMAPIPE_PRIMARIES_BT709 = 1,
+	DMAPIPE_PRIMARIES_BT470M = 2,
+	DMAPIPE_PRIMARIES_BT470BG = 3,  /**< BT.601 625 lines */
+	DMAPIPE_PRIMARIES_SMPTE170M = 4, /**< BT.601 525 lines */
+	DMAPIPE_PRIMARIES_SMPTE240M = 5,
+	DMAPIPE_PRIMARIES_BT2020 = 6,
+	DMAPIPE_PRIMARIES_SMPTERP431 = 7, /**< DCI-P3 */
+	DMAPIPE_PRIMARIES_SMPTEEG432 = 8, /**< Display P3 */
+};
+
+/** Quantization range of the values. */
+enum dmapipe_color_range {
+	DMAPIPE_RANGE_UNKNOWN = 0,
+	DMAPIPE_RANGE_FULL = 1,    /**< 0..255 for 8 bits */
+	DMAPIPE_RANGE_LIMITED = 2, /**< 16..235 (luma) for 8 bits */
+};
+
+/** Where subsampled chroma samples sit relative to luma. */
+enum dmapipe_chroma_site {
+	DMAPIPE_CHROMA_SITE_UNKNOWN = 0,
+	DMAPIPE_CHROMA_SITE_MPEG2 = 1, /**< horizontally cosited, vertically centred ("left") */
+	DMAPIPE_CHROMA_SITE_JPEG = 2,  /**< centred both ways */
+	DMAPIPE_CHROMA_SITE_COSITED = 3, /**< cosited both ways ("top-left", BT.2020) */
+	DMAPIPE_CHROMA_SITE_DV = 4,    /**< cosited, alternating Cb/Cr lines */
+};
+
+/** How the frames hold fields. */
+enum dmapipe_interlace {
+	DMAPIPE_INTERLACE_UNKNOWN = 0,
+	DMAPIPE_INTERLACE_PROGRESSIVE = 1,
+	DMAPIPE_INTERLACE_INTERLEAVED = 2, /**< both fields in every frame, rows alternating */
+	DMAPIPE_INTERLACE_MIXED = 3,       /**< some frames interlaced, some progressive */
+	DMAPIPE_INTERLACE_ALTERNATE = 4,   /**< one field per frame */
+};
+
+/** Which field comes first in time. */
+enum dmapipe_field_order {
+	DMAPIPE_FIELD_ORDER_UNKNOWN = 0,
+	DMAPIPE_FIELD_ORDER_TOP_FIRST = 1,
+	DMAPIPE_FIELD_ORDER_BOTTOM_FIRST = 2,
+};
+
+/**
+ * What a stream's frames mean beyond their pixel format: the nominal frame
+ * rate, colorimetry, chroma siting, interlacing and pixel aspect ratio
+ * (FORMAT_INFO, docs/PROTOCOL.md). Every field's zero means "unknown" but
+ * the denominators, which are at least 1. Since 0.2.
+ */
+struct dmapipe_format_info {
+	uint32_t fps_num;     /**< nominal frames per second as fps_num/fps_den; 0 = unknown or variable */
+	uint32_t fps_den;     /**< >= 1 */
+	uint32_t par_num;     /**< pixel aspect ratio par_num/par_den; 0 = unknown */
+	uint32_t par_den;     /**< >= 1 */
+	uint32_t matrix;      /**< enum dmapipe_color_matrix */
+	uint32_t transfer;    /**< enum dmapipe_color_transfer */
+	uint32_t primaries;   /**< enum dmapipe_color_primaries */
+	uint32_t range;       /**< enum dmapipe_color_range */
+	uint32_t chroma_site; /**< enum dmapipe_chroma_site */
+	uint32_t interlace;   /**< enum dmapipe_interlace */
+	uint32_t field_order; /**< enum dmapipe_field_order */
+	uint32_t reserved[5]; /**< zero */
+};
+
+/**
+ * Sets @info to "nothing known": rate 0/1, square pixels (1/1), every
+ * other field unknown. Since 0.2.
+ */
+void dmapipe_format_info_init(struct dmapipe_format_info *info);
+
+/**
+ * Checks @info: denominators at least 1, every enum a value this library
+ * knows, a field order only for interlaced content, reserved fields zero.
+ * Returns 0 or -EINVAL with *@why (if not NULL) pointing at a static
+ * description of the first problem. Since 0.2.
+ */
+int dmapipe_format_info_check(const struct dmapipe_format_info *info, const char **why);
+
+/**
+ * Parses a frame rate written "N", "N/M" or "N.NN" (at most 3 decimals:
+ * "29.97" is 2997/100; write "30000/1001" for the exact NTSC rate) into
+ * *@num / *@den, reduced. 0 is allowed ("unknown"). Returns 0 or -EINVAL
+ * for anything else (a zero denominator, trailing text, overflow of 32
+ * bits). Since 0.2.
+ */
+int dmapipe_fraction_parse(const char *text, uint32_t *num, uint32_t *den);
+
 /** One memory object of a buffer. */
 struct dmapipe_object {
 	int fd;        /**< owned by whoever owns the layout */

@@ -193,6 +193,16 @@ int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 				 unsigned int count);
 
 /**
+ * Sets what the stream's frames mean beyond their format (rate,
+ * colorimetry, siting, interlacing, pixel aspect ratio; copied). Consumers
+ * that agreed to FEATURE_FORMAT_INFO get it now and after every FORMAT;
+ * older consumers get FORMAT only. Returns 0 or -EINVAL (NULL @server, or
+ * @info fails dmapipe_format_info_check(), logged). Since 0.2.
+ */
+int dmapipe_server_set_format_info(struct dmapipe_server *server,
+				   const struct dmapipe_format_info *info);
+
+/**
  * Registers a buffer the application allocated itself (e.g. V4L2 exports).
  * The server takes a reference, and gives it back in
  * dmapipe_server_remove_buffer() or dmapipe_server_free(). All buffers of a
@@ -513,6 +523,16 @@ enum dmapipe_error_code dmapipe_client_get_error(const struct dmapipe_client *cl
  * FORMAT, connection or dmapipe_client_free(). Since 0.1.
  */
 const struct dmapipe_format *dmapipe_client_get_format(const struct dmapipe_client *client);
+
+/**
+ * The stream's rate, colorimetry, siting, interlacing and pixel aspect
+ * ratio, or NULL while unknown: before FORMAT, or from a producer that did
+ * not send FORMAT_INFO (an older one, or one that was told nothing). Owned
+ * by the client; valid until the next FORMAT_INFO, connection or
+ * dmapipe_client_free(). Since 0.2.
+ */
+const struct dmapipe_format_info *
+dmapipe_client_get_format_info(const struct dmapipe_client *client);
 
 /**
  * The pollable fd: readable when dmapipe_client_dispatch() has work. It
