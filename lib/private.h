@@ -61,6 +61,8 @@ unsigned int dmapipe_format_plane_count(uint32_t fourcc);
  */
 int dmapipe_format_plane_geometry(uint32_t fourcc, uint32_t width, uint32_t height,
 				  unsigned int plane, uint64_t *row_bytes, uint32_t *rows);
+/* True for a known single-plane, unsubsampled format: RGB (and R8/R16), not Y'CbCr. */
+bool dmapipe_format_is_rgb(uint32_t fourcc);
 
 /* ---- fd identification (fdcheck.c) ---------------------------------- */
 
