@@ -53,7 +53,7 @@ static const char *const encode_usage =
 	"  With --device:\n"
 	"  -f, --format FOURCC   pixel format (default: the device's)\n"
 	"      --size WxH        frame size (default: the device's)\n"
-	"      --fps N           frame rate\n"
+	"      --fps N[/M]       frame rate (30000/1001, 29.97)\n"
 	"      --capture-io MODE  auto (default), export, import\n"
 	"      --capture-stride BYTES  ask the device for this stride first\n"
 	"      --no-negotiate    keep the device's layout even if the encoder cannot import it\n"
@@ -91,7 +91,7 @@ struct encode {
 	uint32_t duration_s;
 	enum dmapipe_policy policy;
 	uint32_t depth;
-	uint32_t fourcc, width, height, fps, capture_stride;
+	uint32_t fourcc, width, height, fps, fps_den, capture_stride;
 	enum dmapipe_v4l2_io capture_io;
 	bool negotiate;
 	bool quiet, json;
@@ -247,7 +247,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			device_opts = true;
 			break;
 		case OPT_FPS:
-			e->fps = opt_u32("encode", "--fps", optarg, 1, 1000);
+			opt_fps("encode", "--fps", optarg, false, 1000, &e->fps, &e->fps_den);
 			device_opts = true;
 			break;
 		case OPT_CAPTURE_IO:
@@ -447,7 +447,7 @@ static int run_device(struct encode *e)
 	o.width = e->width;
 	o.height = e->height;
 	o.fps_num = e->fps;
-	o.fps_den = e->fps ? 1 : 0;
+	o.fps_den = e->fps ? e->fps_den : 0;
 	o.io = e->capture_io;
 	o.bytesperline = e->capture_stride;
 	o.buffers = 6;
