@@ -247,7 +247,20 @@ jcheck "$DIR/ntsc-record.json" 'd["result"] == "ok" and d["frames_recorded"] == 
 jcheck "$DIR/ntsc-probe.json" '(d["fps_nominal_num"], d["fps_nominal_den"]) == (30000, 1001)'
 "$DMAPIPE" export "$DIR/ntsc.rec" -o "$DIR/ntsc.y4m" -q || fail "export ntsc"
 head -n 1 "$DIR/ntsc.y4m" | grep -q " F30000:1001 " || fail "ntsc: y4m header $(head -c 60 "$DIR/ntsc.y4m")"
-ok "--fps 30000/1001: the recording keeps the producer's nominal rate, export writes it"
+# play tells its consumers the rate (times --speed): a re-recording keeps it
+for sp in 1 2; do
+	bg "ntsc$sp-play" "$DMAPIPE" play "$DIR/ntsc.rec" --socket "$DIR/play.sock" \
+		--wait-consumers 1 --speed "$sp" -q
+	wait_socket "$DIR/play.sock"
+	"$DMAPIPE" record "$DIR/play.sock" -o "$DIR/ntsc$sp-again.rec" --json --timeout 20000 \
+		>"$DIR/ntsc$sp-again.json" 2>"$DIR/ntsc$sp-again.log" || fail "re-record ntsc at $sp"
+	wait_ok "$LAST" "play ntsc at $sp"
+	"$DMAPIPE" probe "$DIR/ntsc$sp-again.rec" --json >"$DIR/ntsc$sp-probe.json" 2>/dev/null ||
+		fail "probe ntsc$sp"
+done
+jcheck "$DIR/ntsc1-probe.json" '(d["fps_nominal_num"], d["fps_nominal_den"]) == (30000, 1001)'
+jcheck "$DIR/ntsc2-probe.json" '(d["fps_nominal_num"], d["fps_nominal_den"]) == (60000, 1001)'
+ok "--fps 30000/1001: the recording keeps the producer's nominal rate, export writes it, play tells it"
 # an existing output is not replaced, and is left as it was
 printf 'keep me' >"$DIR/keep.y4m"
 expect_status 1 export "$DIR/pace.rec" -o "$DIR/keep.y4m"
