@@ -137,6 +137,30 @@ static struct dmapipe_msg format_info_msg(void)
 	return m;
 }
 
+/* Every count at its maximum, every field used. */
+static struct dmapipe_msg constraints_msg(void)
+{
+	struct dmapipe_msg m;
+	struct dmapipe_constraints *c = &m.constraints;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_CONSTRAINTS;
+	c->flags = DMAPIPE_CONSTRAINT_ALLOW_COPY;
+	c->min_buffers = DMAPIPE_CONSTRAINTS_MAX_BUFFERS;
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++) {
+		c->stride_align[i] = 16u << i;
+		c->offset_align[i] = 4096u >> i;
+	}
+	c->n_formats = DMAPIPE_CONSTRAINTS_MAX_FORMATS;
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_FORMATS; i++)
+		c->formats[i] = 0x3231564e + i;
+	c->n_modifiers = DMAPIPE_CONSTRAINTS_MAX_MODIFIERS;
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_MODIFIERS; i++)
+		c->modifiers[i] = UINT64_C(0x0100000000000001) + i;
+	fill_name(c->import_device, sizeof(c->import_device), 'd', sizeof(c->import_device) - 1);
+	return m;
+}
+
 static struct dmapipe_msg stats_msg(uint32_t n)
 {
 	struct dmapipe_msg m;
@@ -203,6 +227,14 @@ static unsigned int make_samples(struct sample *out)
 	m.type = DMAPIPE_MSG_FORMAT_INFO;
 	dmapipe_format_info_init(&m.format_info);
 	out[n++] = (struct sample){ "FORMAT_INFO nothing known", m };
+
+	out[n++] = (struct sample){ "CONSTRAINTS every field at its maximum", constraints_msg() };
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_CONSTRAINTS;
+	out[n++] = (struct sample){ "CONSTRAINTS asking nothing", m };
+	m.constraints.stride_align[0] = 64;
+	strcpy(m.constraints.import_device, "cpu");
+	out[n++] = (struct sample){ "CONSTRAINTS stride 64, cpu", m };
 
 	out[n++] = (struct sample){ "ADD_BUFFER 1x1", add_buffer_msg(1, 1) };
 	out[n++] = (struct sample){ "ADD_BUFFER 1 object 2 planes", add_buffer_msg(1, 2) };
@@ -406,7 +438,7 @@ static void test_golden_bytes(void)
 	static const unsigned char want_hello_head[] = {
 		1, 0, 0, 0, 80, 0, 0, 0,          /* type HELLO, size 80 */
 		'D', 'M', 'P', 'P', 1, 0, 1, 0,   /* magic, version 1, min 1 */
-		2, 0, 0, 0, 0x2f, 0, 0, 0,        /* consumer, features: FENCES..RELEASES, FORMAT_INFO */
+		2, 0, 0, 0, 0x6f, 0, 0, 0,        /* consumer, features: FENCES..RELEASES, bits 5, 6 */
 		2, 0, 0, 0, 4, 0, 0, 0,           /* queue, depth 4 */
 		2, 0, 0, 0, 0x88, 0x13, 0, 0,     /* in flight 2, 5000 ms */
 		0, 0, 0, 0, 0, 0, 0, 0,           /* pad0, pad1 */
@@ -574,6 +606,15 @@ static void test_encoder_validation(void)
 	m = format_info_msg();
 	m.format_info.fps_den = 0;
 	expect_encode_einval("FORMAT_INFO rate N/0", &m);
+	m = constraints_msg();
+	m.constraints.stride_align[2] = 48;
+	expect_encode_einval("CONSTRAINTS stride alignment 48", &m);
+	m = constraints_msg();
+	m.constraints.n_formats = 9;
+	expect_encode_einval("CONSTRAINTS 9 formats", &m);
+	m = constraints_msg();
+	m.constraints.reserved[7] = 1;
+	expect_encode_einval("CONSTRAINTS reserved set", &m);
 	m = format_info_msg();
 	m.format_info.matrix = DMAPIPE_MATRIX_BT2020 + 1;
 	expect_encode_einval("FORMAT_INFO unknown matrix", &m);
@@ -638,7 +679,7 @@ static void test_truncated_and_oversized(void)
 
 static void test_unknown_types(void)
 {
-	static const uint32_t types[] = { 0, 12, 16, 0x100, 0x80000001, 0xffffffff };
+	static const uint32_t types[] = { 0, 12, 15, 16, 0x100, 0x80000001, 0xffffffff };
 	unsigned char buf[64];
 
 	for (unsigned int i = 0; i < ARRAY_LEN(types); i++) {
@@ -675,6 +716,7 @@ struct mutation {
 #define RELEASE_OFF(f) (HDR + offsetof(struct dmapipe_wire_release, f))
 #define ERROR_OFF(f) (HDR + offsetof(struct dmapipe_wire_error, f))
 #define INFO_OFF(f) (HDR + offsetof(struct dmapipe_wire_format_info, f))
+#define CONS_OFF(f) (HDR + offsetof(struct dmapipe_wire_constraints, f))
 #define RELEASES_OFF(f) (HDR + offsetof(struct dmapipe_wire_releases, f))
 #define ENTRY_OFF(i, f) (HDR + sizeof(struct dmapipe_wire_releases) +                    \
 			 (i) * sizeof(struct dmapipe_wire_release_entry) +              \
@@ -717,6 +759,14 @@ static void test_mutations(void)
 	const struct dmapipe_msg st = stats_msg(2);
 	const struct dmapipe_msg rs = releases_msg(3);
 	const struct dmapipe_msg fi = format_info_msg();
+	const struct dmapipe_msg cs = constraints_msg();
+	struct dmapipe_msg cs3 = constraints_msg();
+
+	cs3.constraints.n_formats = 3;
+	memset(&cs3.constraints.formats[3], 0, 5 * sizeof(uint32_t));
+	cs3.constraints.n_modifiers = 1;
+	memset(&cs3.constraints.modifiers[1], 0, 7 * sizeof(uint64_t));
+	memset(cs3.constraints.import_device + 3, 0, sizeof(cs3.constraints.import_device) - 3);
 	struct dmapipe_msg fmt, rm, eos, err, sreq;
 	unsigned int i;
 
@@ -770,6 +820,23 @@ static void test_mutations(void)
 		{ "FORMAT_INFO field order, progressive", fi, INFO_OFF(interlace), 4, 1, 0, -EPROTO },
 		{ "FORMAT_INFO size 52", fi, 4, 4, 52, 0, -EPROTO },
 		{ "FORMAT_INFO with an fd", fi, 0, 1, DMAPIPE_MSG_FORMAT_INFO, 1, -EBADMSG },
+		/* CONSTRAINTS: bounded counts, powers of two, terminated, zero slots */
+		{ "CONSTRAINTS unknown flag", cs, CONS_OFF(flags), 4, 2, 0, -EPROTO },
+		{ "CONSTRAINTS min_buffers 33", cs, CONS_OFF(min_buffers), 4, 33, 0, -EPROTO },
+		{ "CONSTRAINTS min_buffers ~0", cs, CONS_OFF(min_buffers), 4, 0xffffffff, 0, -EPROTO },
+		{ "CONSTRAINTS 9 formats", cs, CONS_OFF(n_formats), 4, 9, 0, -EPROTO },
+		{ "CONSTRAINTS 0x80000001 formats", cs, CONS_OFF(n_formats), 4, 0x80000001, 0, -EPROTO },
+		{ "CONSTRAINTS 9 modifiers", cs, CONS_OFF(n_modifiers), 4, 9, 0, -EPROTO },
+		{ "CONSTRAINTS stride align 3", cs, CONS_OFF(stride_align[1]), 4, 3, 0, -EPROTO },
+		{ "CONSTRAINTS stride align 8192", cs, CONS_OFF(stride_align[0]), 4, 8192, 0, -EPROTO },
+		{ "CONSTRAINTS offset align 0x80000000", cs, CONS_OFF(offset_align[3]), 4, 0x80000000, 0, -EPROTO },
+		{ "CONSTRAINTS format 0 listed", cs, CONS_OFF(formats[7]), 4, 0, 0, -EPROTO },
+		{ "CONSTRAINTS unused format slot set", cs3, CONS_OFF(formats[5]), 1, 1, 0, -EPROTO },
+		{ "CONSTRAINTS unused modifier slot set", cs3, CONS_OFF(modifiers[7]) + 7, 1, 1, 0, -EPROTO },
+		{ "CONSTRAINTS device unterminated", cs, CONS_OFF(import_device) + 63, 1, 'x', 0, -EPROTO },
+		{ "CONSTRAINTS bytes after the device", cs3, CONS_OFF(import_device) + 40, 1, 'x', 0, -EPROTO },
+		{ "CONSTRAINTS size 200", cs, 4, 4, 200, 0, -EPROTO },
+		{ "CONSTRAINTS with an fd", cs, 0, 1, DMAPIPE_MSG_CONSTRAINTS, 1, -EBADMSG },
 		/* ADD_BUFFER */
 		{ "ADD_BUFFER 0 objects", a1, ADD_OFF(n_objects), 4, 0, 0, -EPROTO },
 		{ "ADD_BUFFER 5 objects", a4, ADD_OFF(n_objects), 4, 5, 0, -EPROTO },
@@ -910,6 +977,7 @@ static void test_type_names(void)
 	check(strcmp(dmapipe_msg_type_to_string(0), "UNKNOWN") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_RELEASES), "RELEASES") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_FORMAT_INFO), "FORMAT_INFO") == 0);
+	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_CONSTRAINTS), "CONSTRAINTS") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(12), "UNKNOWN") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(0xffffffff), "UNKNOWN") == 0);
 	test_pass("message type names");
@@ -921,7 +989,7 @@ static void test_error_names(void)
 	static const char *const names[] = {
 		"none", "protocol", "version", "permission", "bad-fd", "bad-layout",
 		"fd-quota", "lease-timeout", "too-many-consumers", "shutdown", "strict",
-		"internal", "lease-revoked",
+		"internal", "lease-revoked", "constraints-unmet",
 	};
 	char buf[DMAPIPE_ERROR_NAME_LEN];
 
@@ -933,7 +1001,7 @@ static void test_error_names(void)
 	check(strcmp(dmapipe_error_code_to_string(sizeof(names) / sizeof(names[0])), "unknown") == 0);
 	check(strcmp(dmapipe_error_code_to_string(0x7fffffff), "unknown") == 0);
 	/* a newer peer's code is reported with its number (PROTOCOL.md section 7) */
-	check(strcmp(dmapipe_error_code_name(13, buf, sizeof(buf)), "unknown error 13") == 0);
+	check(strcmp(dmapipe_error_code_name(99, buf, sizeof(buf)), "unknown error 99") == 0);
 	check(strcmp(dmapipe_error_code_name(0xffffffff, buf, sizeof(buf)),
 		     "unknown error 4294967295") == 0);
 	test_pass("error code names");

@@ -128,6 +128,43 @@ static void get_format_info(struct dmapipe_format_info *i, const struct dmapipe_
 	i->field_order = le32toh(w->field_order);
 }
 
+static void put_constraints(struct dmapipe_wire_constraints *w,
+			    const struct dmapipe_constraints *c)
+{
+	w->flags = htole32(c->flags);
+	w->min_buffers = htole32(c->min_buffers);
+	w->n_formats = htole32(c->n_formats);
+	w->n_modifiers = htole32(c->n_modifiers);
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++) {
+		w->stride_align[i] = htole32(c->stride_align[i]);
+		w->offset_align[i] = htole32(c->offset_align[i]);
+	}
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_FORMATS; i++)
+		w->formats[i] = htole32(c->formats[i]);
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_MODIFIERS; i++)
+		w->modifiers[i] = htole64(c->modifiers[i]);
+	memcpy(w->import_device, c->import_device, sizeof(w->import_device));
+}
+
+/* Raw: the caller checks the result with dmapipe_constraints_check(). */
+static void get_constraints(struct dmapipe_constraints *c, const struct dmapipe_wire_constraints *w)
+{
+	memset(c, 0, sizeof(*c));
+	c->flags = le32toh(w->flags);
+	c->min_buffers = le32toh(w->min_buffers);
+	c->n_formats = le32toh(w->n_formats);
+	c->n_modifiers = le32toh(w->n_modifiers);
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++) {
+		c->stride_align[i] = le32toh(w->stride_align[i]);
+		c->offset_align[i] = le32toh(w->offset_align[i]);
+	}
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_FORMATS; i++)
+		c->formats[i] = le32toh(w->formats[i]);
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_MODIFIERS; i++)
+		c->modifiers[i] = le64toh(w->modifiers[i]);
+	memcpy(c->import_device, w->import_device, sizeof(c->import_device));
+}
+
 static bool is_zero(const void *p, size_t n)
 {
 	const unsigned char *b = p;
@@ -330,6 +367,7 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 		struct dmapipe_wire_eos eos;
 		struct dmapipe_wire_error error;
 		struct dmapipe_wire_format_info format_info;
+		struct dmapipe_wire_constraints constraints;
 	} body;
 	struct dmapipe_wire_header hdr;
 	unsigned char *out = buf;
@@ -393,6 +431,12 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 			return -EINVAL;
 		put_format_info(&body.format_info, &msg->format_info);
 		body_size = sizeof(body.format_info);
+		break;
+	case DMAPIPE_MSG_CONSTRAINTS:
+		if (dmapipe_constraints_check(&msg->constraints, NULL) < 0)
+			return -EINVAL;
+		put_constraints(&body.constraints, &msg->constraints);
+		body_size = sizeof(body.constraints);
 		break;
 	case DMAPIPE_MSG_RELEASES:
 		ret = encode_releases(&msg->releases, out + HDR_SIZE, size - HDR_SIZE);
@@ -607,6 +651,22 @@ static int decode_format_info(const unsigned char *p, struct dmapipe_format_info
 	return 0;
 }
 
+static int decode_constraints(const unsigned char *p, struct dmapipe_constraints *c,
+			      const char **why)
+{
+	struct dmapipe_wire_constraints w;
+	const char *bad;
+
+	memcpy(&w, p, sizeof(w));
+	get_constraints(c, &w);
+	if (dmapipe_constraints_check(c, &bad) < 0) {
+		/* the reason is static, and worth passing on to the consumer */
+		*why = bad;
+		return -EPROTO;
+	}
+	return 0;
+}
+
 static int decode_error(const unsigned char *p, struct dmapipe_msg_error *e, const char **why)
 {
 	struct dmapipe_wire_error w;
@@ -707,6 +767,8 @@ static size_t body_size_of(uint32_t type, bool *known)
 		return sizeof(struct dmapipe_wire_error);
 	case DMAPIPE_MSG_FORMAT_INFO:
 		return sizeof(struct dmapipe_wire_format_info);
+	case DMAPIPE_MSG_CONSTRAINTS:
+		return sizeof(struct dmapipe_wire_constraints);
 	case DMAPIPE_MSG_STATS_REQUEST:
 	case DMAPIPE_MSG_STATS: /* variable: checked by decode_stats() */
 	case DMAPIPE_MSG_RELEASES: /* variable: checked by decode_releases() */
@@ -771,6 +833,8 @@ static int decode_body(const unsigned char *p, size_t body_len, uint32_t type,
 		return decode_releases(p, body_len, &msg->releases, why);
 	case DMAPIPE_MSG_FORMAT_INFO:
 		return decode_format_info(p, &msg->format_info, why);
+	case DMAPIPE_MSG_CONSTRAINTS:
+		return decode_constraints(p, &msg->constraints, why);
 	}
 	FAIL(-EPROTO, "unknown message type");
 }
@@ -855,6 +919,7 @@ const char *dmapipe_msg_type_to_string(uint32_t type)
 		[DMAPIPE_MSG_STATS] = "STATS",
 		[DMAPIPE_MSG_RELEASES] = "RELEASES",
 		[DMAPIPE_MSG_FORMAT_INFO] = "FORMAT_INFO",
+		[DMAPIPE_MSG_CONSTRAINTS] = "CONSTRAINTS",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])
@@ -879,6 +944,7 @@ DMAPIPE_EXPORT const char *dmapipe_error_code_to_string(enum dmapipe_error_code 
 	case DMAPIPE_ERR_STRICT: return "strict";
 	case DMAPIPE_ERR_INTERNAL: return "internal";
 	case DMAPIPE_ERR_LEASE_REVOKED: return "lease-revoked";
+	case DMAPIPE_ERR_CONSTRAINTS: return "constraints-unmet";
 	}
 	return "unknown";
 }

@@ -93,6 +93,21 @@ static void format_info_matrix_unknown(uint8_t *buf, int *len)
 	le32(buf + 8 + 16, 0x7f); /* matrix */
 }
 
+static void constraints_align_3(uint8_t *buf, int *len)
+{
+	le32(buf + 8 + 16, 3); /* stride_align[0] */
+}
+
+static void constraints_device_unterminated(uint8_t *buf, int *len)
+{
+	memset(buf + 8 + 144, 'd', DMAPIPE_CONSTRAINTS_DEVICE_LEN);
+}
+
+static void constraints_formats_9(uint8_t *buf, int *len)
+{
+	le32(buf + 8 + 8, 9); /* n_formats */
+}
+
 static void releases_count_too_big(uint8_t *buf, int *len)
 {
 	le32(buf + 8, 3); /* n_releases: one more than the entries that follow */
@@ -186,6 +201,25 @@ int main(int argc, char **argv)
 	seed("format-info-interlaced-tff", &m, NULL, 0);
 	dmapipe_format_info_init(&m.format_info);
 	seed("format-info-unknown", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_CONSTRAINTS);
+	seed("constraints-none", &m, NULL, 0);
+	m.constraints.stride_align[0] = 64;
+	m.constraints.stride_align[1] = 64;
+	m.constraints.min_buffers = 4;
+	m.constraints.n_formats = 1;
+	m.constraints.formats[0] = 0x3231564e;
+	strcpy(m.constraints.import_device, "/dev/video1");
+	seed("constraints-encoder", &m, NULL, 0);
+	seed("constraints-unexpected-fd", &m, NULL, 1);
+	seed("constraints-align-not-power", &m, constraints_align_3, 0);
+	seed("constraints-device-unterminated", &m, constraints_device_unterminated, 0);
+	seed("constraints-formats-too-many", &m, constraints_formats_9, 0);
+	m.constraints.flags = DMAPIPE_CONSTRAINT_ALLOW_COPY;
+	m.constraints.n_modifiers = 2;
+	m.constraints.modifiers[0] = 0;
+	m.constraints.modifiers[1] = UINT64_C(0x0100000000000001);
+	seed("constraints-copy-modifiers", &m, NULL, 0);
 
 	zero_msg(&m, DMAPIPE_MSG_ADD_BUFFER);
 	m.add_buffer.buffer_id = 1;

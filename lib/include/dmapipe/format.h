@@ -149,6 +149,73 @@ void dmapipe_format_info_init(struct dmapipe_format_info *info);
  */
 int dmapipe_format_info_check(const struct dmapipe_format_info *info, const char **why);
 
+/** Formats and modifiers one dmapipe_constraints lists at most. */
+#define DMAPIPE_CONSTRAINTS_MAX_FORMATS 8
+#define DMAPIPE_CONSTRAINTS_MAX_MODIFIERS 8
+/** The largest stride or offset alignment a consumer may ask for. */
+#define DMAPIPE_CONSTRAINTS_MAX_ALIGN 4096
+/** The most buffers a consumer may ask the producer to have. */
+#define DMAPIPE_CONSTRAINTS_MAX_BUFFERS 32
+/** import_device's size, terminator included. */
+#define DMAPIPE_CONSTRAINTS_DEVICE_LEN 64
+
+/**
+ * dmapipe_constraints.flags: the consumer copies frames of buffers that do
+ * not satisfy it (counted) rather than be refused.
+ */
+#define DMAPIPE_CONSTRAINT_ALLOW_COPY (1u << 0)
+
+/**
+ * What a consumer needs of the buffers it is sent (CONSTRAINTS,
+ * docs/PROTOCOL.md): the producer allocates buffers that satisfy every
+ * connected consumer, or refuses the one it cannot satisfy. Zero fields
+ * ask nothing. Since 0.2.
+ */
+struct dmapipe_constraints {
+	uint32_t flags;                            /**< DMAPIPE_CONSTRAINT_* */
+	uint32_t min_buffers;                      /**< buffers it holds at once, at most DMAPIPE_CONSTRAINTS_MAX_BUFFERS */
+	uint32_t stride_align[DMAPIPE_MAX_PLANES]; /**< per plane: a power of two up to 4096, or 0 */
+	uint32_t offset_align[DMAPIPE_MAX_PLANES]; /**< per plane: a power of two up to 4096, or 0 */
+	uint32_t n_formats;                        /**< 0: any */
+	uint32_t formats[DMAPIPE_CONSTRAINTS_MAX_FORMATS];     /**< DRM fourccs it accepts */
+	uint32_t n_modifiers;                      /**< 0: linear only */
+	uint32_t pad0;                             /**< zero */
+	uint64_t modifiers[DMAPIPE_CONSTRAINTS_MAX_MODIFIERS]; /**< modifiers it accepts */
+	/**
+	 * what must be able to import the buffers: "" (nothing said), "cpu"
+	 * (mappable), or a device node ("/dev/dri/renderD128", "/dev/video1")
+	 * the consumer opens; NUL-terminated
+	 */
+	char import_device[DMAPIPE_CONSTRAINTS_DEVICE_LEN];
+	uint32_t reserved[8];                      /**< zero */
+};
+
+struct dmapipe_layout;
+
+/** Sets @constraints to "nothing asked" (all zero). Since 0.2. */
+void dmapipe_constraints_init(struct dmapipe_constraints *constraints);
+
+/**
+ * Checks @constraints as a producer does: known flags, alignments 0 or
+ * powers of two up to DMAPIPE_CONSTRAINTS_MAX_ALIGN, counts within their
+ * arrays and unused entries zero, no format 0, min_buffers within
+ * DMAPIPE_CONSTRAINTS_MAX_BUFFERS, import_device terminated, reserved and
+ * padding zero. Returns 0 or -EINVAL with *@why (if not NULL) a static
+ * description. Since 0.2.
+ */
+int dmapipe_constraints_check(const struct dmapipe_constraints *constraints, const char **why);
+
+/**
+ * Whether buffers of @layout serve a consumer with @constraints: its
+ * format and modifier accepted, every plane's stride and offset aligned
+ * as asked. import_device and min_buffers are not a layout's to satisfy.
+ * Returns 0, or -EINVAL with the first reason written into @why (@len
+ * bytes; may be NULL), e.g. "plane 0 stride 1008 is not a multiple of
+ * 64". Since 0.2.
+ */
+int dmapipe_layout_satisfies(const struct dmapipe_layout *layout,
+			     const struct dmapipe_constraints *constraints, char *why, size_t len);
+
 /**
  * Parses a frame rate written "N", "N/M" or "N.NN" (at most 3 decimals:
  * "29.97" is 2997/100; write "30000/1001" for the exact NTSC rate) into

@@ -97,6 +97,14 @@ enum dmapipe_error_code {
 	 * Resources). Older peers report it as an unknown error 12.
 	 */
 	DMAPIPE_ERR_LEASE_REVOKED = 12,
+	/**
+	 * the consumer's constraints cannot be met by this producer (its
+	 * buffers are a device's own, a format or modifier it does not
+	 * have, more buffers than its limit) and it did not allow a copy;
+	 * the message says which. Older peers report it as an unknown
+	 * error 13. Since 0.2.
+	 */
+	DMAPIPE_ERR_CONSTRAINTS = 13,
 };
 
 /**
