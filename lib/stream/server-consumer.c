@@ -144,7 +144,8 @@ void server_drop_ref(struct dmapipe_server *server, struct dmapipe_buffer *b)
 
 	dmapipe_buffer_unref(b);
 	/* an application slot keeps its own reference, so @b is alive */
-	if (id < 0 || server->slots[id].ours || server->freeing || !server->idle_func)
+	if (id < 0 || server->slots[id].ours || server->slots[id].retiring || server->freeing ||
+	    !server->idle_func)
 		return;
 	if (!server_buffer_in_use(server, b))
 		server->idle_func(server, b, server->idle_data);
@@ -403,6 +404,8 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 
 void server_reap(struct dmapipe_server *server)
 {
+	if (server->n_retiring && !server->freeing)
+		server_retire_idle(server);
 	while (server->closed) {
 		struct consumer *c = server->closed;
 

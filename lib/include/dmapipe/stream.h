@@ -469,6 +469,16 @@ struct dmapipe_client_options {
 	 * 4 GiB; UINT64_MAX: no limit.
 	 */
 	uint64_t max_mapped_bytes;
+	/**
+	 * what this consumer needs of the buffers (copied at
+	 * dmapipe_client_new()): stated to a producer that takes
+	 * constraints right after the handshake, and again after every
+	 * reconnect, before the producer counts it as streaming
+	 * (dmapipe_server_wait_consumers()); NULL asks nothing, and then
+	 * dmapipe_client_set_constraints() only takes effect from the next
+	 * connection. Since 0.2.
+	 */
+	const struct dmapipe_constraints *constraints;
 };
 
 /** Sets @options to the defaults, size included. Since 0.1. */
@@ -531,6 +541,29 @@ enum dmapipe_error_code dmapipe_client_get_error(const struct dmapipe_client *cl
  * FORMAT, connection or dmapipe_client_free(). Since 0.1.
  */
 const struct dmapipe_format *dmapipe_client_get_format(const struct dmapipe_client *client);
+
+/**
+ * States new constraints (copied; NULL: none) to the producer: it answers
+ * with buffers that satisfy them (a new generation), or ERROR
+ * constraints-unmet (dmapipe_client_get_error()) unless
+ * DMAPIPE_CONSTRAINT_ALLOW_COPY is set, in which case buffers that do not
+ * satisfy them may keep coming (dmapipe_layout_satisfies() tells which) and
+ * the consumer copies. They also apply after a reconnect. Returns 0
+ * (sent, or kept for the next connection), -EINVAL (@constraints fail
+ * dmapipe_constraints_check()), -ENOTSUP (the connection did not agree to
+ * constraints: an older producer, or a client made without
+ * options->constraints; they apply from the next connection) or the errno
+ * of the send. Since 0.2.
+ */
+int dmapipe_client_set_constraints(struct dmapipe_client *client,
+				   const struct dmapipe_constraints *constraints);
+
+/**
+ * True if the producer connected now takes constraints (it agreed to
+ * FEATURE_CONSTRAINTS); false before the handshake and with an older
+ * producer. Since 0.2.
+ */
+bool dmapipe_client_takes_constraints(const struct dmapipe_client *client);
 
 /**
  * The stream's rate, colorimetry, siting, interlacing and pixel aspect
