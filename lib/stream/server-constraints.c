@@ -116,12 +116,8 @@ static int new_generation(struct dmapipe_server *server, const struct dmapipe_co
 /* Refuses @c with ERROR constraints-unmet (counted). Returns false. */
 static bool refuse(struct consumer *c, const char *why)
 {
-	char text[DMAPIPE_PROTO_ERROR_LEN];
-
-	snprintf(text, sizeof(text), "constraints unmet: %s", why);
-	log_warn_ratelimited("consumer %u (%s): %s", c->id, c->name, text);
 	c->server->stats.consumers_refused++;
-	consumer_close(c, DMAPIPE_ERR_CONSTRAINTS, text);
+	consumer_close(c, DMAPIPE_ERR_CONSTRAINTS, why);
 	return false;
 }
 
@@ -164,8 +160,8 @@ bool server_handle_constraints(struct consumer *c, const struct dmapipe_constrai
 	if (!server->pool) {
 		char text[256];
 
-		snprintf(text, sizeof(text), "%s, and the buffers are the application's own "
-			 "(a device's), which this producer cannot replace", why);
+		snprintf(text, sizeof(text), "%s; the buffers are the application's (a "
+			 "device's own) and cannot be replaced", why);
 		return refuse(c, text);
 	}
 	return refuse(c, why);
