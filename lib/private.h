@@ -76,8 +76,10 @@ void dmapipe_constraints_merge(struct dmapipe_constraints *into,
 			       const struct dmapipe_constraints *c);
 /*
  * A single-object linear layout of @format whose strides and plane
- * offsets satisfy @c's alignments (strides of at least 64), planes in
- * order, the object's size rounded up to a page; fds -1. 0 or -EINVAL.
+ * offsets satisfy @c's alignments: rows the tightest multiple of the
+ * largest stride alignment asked (64 when none is), planes in order, each
+ * at the first offset its alignment allows, the object's size rounded up
+ * to a page; fds -1. 0 or -EINVAL.
  */
 int dmapipe_layout_init_constrained(struct dmapipe_layout *layout,
 				    const struct dmapipe_format *format,

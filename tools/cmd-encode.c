@@ -56,7 +56,8 @@ static const char *const encode_usage =
 	"      --fps N[/M]       frame rate (30000/1001, 29.97)\n"
 	"      --capture-io MODE  auto (default), export, import\n"
 	"      --capture-stride BYTES  ask the device for this stride first\n"
-	"      --no-negotiate    keep the device's layout even if the encoder cannot import it\n"
+	"      --no-negotiate    keep the device's layout (or with --socket the producer's)\n"
+	"                        even if the encoder cannot import it\n"
 	"  -q, --quiet           no progress line\n"
 	"      --json            the summary as JSON on stdout (needs -o FILE)\n"
 	"  -h, --help            this text\n";
@@ -268,7 +269,6 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			break;
 		case OPT_NO_NEGOTIATE:
 			e->negotiate = false;
-			device_opts = true;
 			break;
 		case 'q':
 			e->quiet = true;
@@ -291,7 +291,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 	if (e->json && strcmp(e->cfg.out, "-") == 0)
 		usage_error("encode", "--json prints on stdout: write the bitstream to a file");
 	if (device_opts && !e->device)
-		usage_error("encode", "--format, --size, --fps, --capture-* and --no-negotiate need --device");
+		usage_error("encode", "--format, --size, --fps and --capture-* need --device");
 	if (e->socket && e->cfg.strict && e->cfg.io == DMAPIPE_ENCODER_IO_COPY)
 		usage_error("encode", "--io copy copies every frame, which --strict forbids");
 	if (e->device && e->cfg.strict && e->cfg.io == DMAPIPE_ENCODER_IO_COPY)
@@ -373,9 +373,34 @@ static bool done_yet(struct encode *e, uint64_t now)
 	return false;
 }
 
+/*
+ * What the encoder states to the producer (docs/PROTOCOL.md, section 13):
+ * packed rows, as V4L2 encoders compute them for their OUTPUT queue (an
+ * alignment of 1: the producer's tightest layout), its device as the
+ * importer, its frames in flight; a copy only if it may (not --strict).
+ */
+static const struct dmapipe_constraints *socket_constraints(struct encode *e,
+							    struct dmapipe_constraints *c)
+{
+	struct dmapipe_encoder_info info;
+
+	dmapipe_constraints_init(c);
+	for (unsigned int p = 0; p < DMAPIPE_MAX_PLANES; p++)
+		c->stride_align[p] = 1;
+	c->min_buffers = e->cfg.in_flight ? e->cfg.in_flight : 4;
+	if (!e->cfg.strict)
+		c->flags |= DMAPIPE_CONSTRAINT_ALLOW_COPY;
+	dmapipe_encoder_get_info(e->sink.enc, &info);
+	/* a longer path is not named: the encoder checks its import itself */
+	if (strlen(info.path) < sizeof(c->import_device))
+		memcpy(c->import_device, info.path, strlen(info.path) + 1);
+	return c;
+}
+
 static int run_socket(struct encode *e)
 {
 	struct dmapipe_client_options co;
+	struct dmapipe_constraints cons;
 	uint64_t next_progress;
 
 	dmapipe_client_options_init(&co);
@@ -386,6 +411,8 @@ static int run_socket(struct encode *e)
 	co.name = "encode";
 	/* a device cannot import memfds: in strict mode say so to the producer */
 	co.dmabuf_only = e->cfg.strict;
+	if (e->negotiate)
+		co.constraints = socket_constraints(e, &cons);
 	e->client = dmapipe_client_new(&co);
 	if (!e->client) {
 		fprintf(stderr, "dmapipe encode: cannot connect to %s: %s\n", e->socket, strerror(errno));

@@ -137,14 +137,19 @@ int dmapipe_layout_init_constrained(struct dmapipe_layout *layout,
 				    const struct dmapipe_format *format,
 				    const struct dmapipe_constraints *c)
 {
-	uint32_t base = 64;
+	uint32_t base = 0;
 	uint64_t end = 0;
 	long page = sysconf(_SC_PAGESIZE);
 	int ret;
 
-	/* every plane's stride a multiple of the largest alignment asked */
+	/*
+	 * Every plane's stride the tightest multiple of the largest alignment
+	 * asked (devices that read packed rows ask 1), 64 when nobody asked.
+	 */
 	for (unsigned int p = 0; p < DMAPIPE_MAX_PLANES; p++)
 		base = MAX(base, c->stride_align[p]);
+	if (base == 0)
+		base = 64;
 	ret = dmapipe_layout_init(layout, format, base);
 	if (ret < 0)
 		return ret;

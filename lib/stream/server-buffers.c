@@ -547,7 +547,9 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 		struct pending *p;
 
 		next = c->next;
-		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER)
+		/* one that promised constraints gets frames in buffers made for them */
+		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER ||
+		    c->constraints_pending)
 			continue;
 		if (c->n_pending >= c->queue_depth) {
 			if (c->policy == DMAPIPE_POLICY_BLOCK)

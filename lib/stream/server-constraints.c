@@ -65,6 +65,24 @@ static bool buffers_satisfy(const struct dmapipe_server *server,
 	return true;
 }
 
+/* True if the current buffers have the layout @merged gives (fds aside). */
+static bool pool_is_for(const struct dmapipe_server *server, const struct dmapipe_buffer *b,
+			const struct dmapipe_constraints *merged)
+{
+	const struct dmapipe_layout *have = dmapipe_buffer_get_layout(b);
+	struct dmapipe_layout want;
+
+	if (dmapipe_layout_init_constrained(&want, &server->format, merged) < 0)
+		return true; /* nothing better to make */
+	if (have->n_planes != want.n_planes)
+		return false;
+	for (uint32_t p = 0; p < want.n_planes; p++)
+		if (have->planes[p].stride != want.planes[p].stride ||
+		    have->planes[p].offset != want.planes[p].offset)
+			return false;
+	return true;
+}
+
 /*
  * A new generation of the server's pool for @merged: its buffers are
  * announced now, the current ones retire. 0 or a negative errno (logged;
@@ -148,9 +166,15 @@ bool server_handle_constraints(struct consumer *c, const struct dmapipe_constrai
 	if (dmapipe_layout_satisfies(dmapipe_buffer_get_layout(b), &layout_only, why,
 				     sizeof(why)) < 0)
 		return refuse(c, why);
-	if (buffers_satisfy(server, cons, why, sizeof(why)))
+	/*
+	 * The producer's own pool always has the layout the merged constraints
+	 * give: the tightest that suits every consumer (a device reading
+	 * packed rows imports it as it is).
+	 */
+	if (server->pool && !pool_is_for(server, b, &merged) &&
+	    new_generation(server, &merged) == 0)
 		return true;
-	if (server->pool && new_generation(server, &merged) == 0)
+	if (buffers_satisfy(server, cons, why, sizeof(why)))
 		return true;
 	if (cons->flags & DMAPIPE_CONSTRAINT_ALLOW_COPY) {
 		/* the consumer knows what it needs: it copies, and counts it */
