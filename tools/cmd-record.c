@@ -113,6 +113,7 @@ struct frame_source;
 struct record {
 	struct dmapipe_client_options copts;
 	struct dmapipe_recorder_options ropts;
+	bool received_early; /* the client was dispatched before the loop: frames may wait */
 	const char *socket, *output, *check, *repair;
 	/* --device */
 	const char *device, *allocator;
@@ -614,6 +615,7 @@ static void stream_nominal_rate(struct record *r)
 	}
 	/* FORMAT_INFO follows FORMAT in the same burst */
 	dmapipe_client_dispatch(r->client, 0);
+	r->received_early = true;
 	info = dmapipe_client_get_format_info(r->client);
 	if (info && info->fps_num) {
 		r->ropts.fps_num = info->fps_num;
@@ -887,7 +889,9 @@ static bool loop_turn(struct record *r, int source_fd)
 		progress_line(r, now);
 		r->next_progress = now + 1000000000ull;
 	}
-	poll(pfd, 2, 100);
+	/* frames received before the loop are taken at once, not after a poll */
+	poll(pfd, 2, r->received_early ? 0 : 100);
+	r->received_early = false;
 	ret = dmapipe_recorder_dispatch(r->rec, 0);
 	if (ret < 0) {
 		fprintf(stderr, "dmapipe record: recorder: %s\n", strerror(-ret));

@@ -21,6 +21,19 @@ static void allocator_release(void *data)
 	dmapipe_allocator_unref(data);
 }
 
+/* @pool with @count buffers, or NULL with errno (and @pool freed). */
+static struct dmapipe_pool *grown(struct dmapipe_pool *pool, unsigned int count)
+{
+	int ret = dmapipe_pool_grow(pool, count);
+
+	if (ret < 0) {
+		dmapipe_pool_free(pool);
+		errno = -ret;
+		return NULL;
+	}
+	return pool;
+}
+
 DMAPIPE_EXPORT struct dmapipe_pool *dmapipe_pool_new(struct dmapipe_allocator *allocator,
 						     const struct dmapipe_format *format,
 						     unsigned int count, const char *name)
@@ -51,13 +64,7 @@ DMAPIPE_EXPORT struct dmapipe_pool *dmapipe_pool_new(struct dmapipe_allocator *a
 	pool = dmapipe_pool_new_from_source(format, name, &source);
 	if (!pool)
 		return NULL;
-	ret = dmapipe_pool_grow(pool, count);
-	if (ret < 0) {
-		dmapipe_pool_free(pool);
-		errno = -ret;
-		return NULL;
-	}
-	return pool;
+	return grown(pool, count);
 }
 
 /* A pool whose every buffer has one layout a consumer's constraints chose. */
@@ -92,7 +99,6 @@ struct dmapipe_pool *dmapipe_pool_new_layout(struct dmapipe_allocator *allocator
 	};
 	struct layout_source *s;
 	struct dmapipe_pool *pool;
-	int ret;
 
 	if (!allocator || !layout) {
 		errno = EINVAL;
@@ -107,11 +113,5 @@ struct dmapipe_pool *dmapipe_pool_new_layout(struct dmapipe_allocator *allocator
 	pool = dmapipe_pool_new_from_source(&layout->format, name, &source);
 	if (!pool)
 		return NULL;
-	ret = dmapipe_pool_grow(pool, count);
-	if (ret < 0) {
-		dmapipe_pool_free(pool);
-		errno = -ret;
-		return NULL;
-	}
-	return pool;
+	return grown(pool, count);
 }
