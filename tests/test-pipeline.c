@@ -55,10 +55,11 @@ int main(void)
 	check_int_eq(p.capture.fps_den, 1);
 	{
 		char *const ntsc[] = { "capture=/dev/video0,fps=30000/1001", "serve=@x" };
+		struct pipeline q;
 
-		check_int_eq(pipeline_parse(&p, 2, ntsc, err, sizeof(err)), 0);
-		check(p.capture.fps == 30000 && p.capture.fps_den == 1001);
-		check_int_eq(pipeline_parse(&p, 6, good, err, sizeof(err)), 0);
+		check_int_eq(pipeline_parse(&q, 2, ntsc, err, sizeof(err)), 0);
+		check(q.capture.fps == 30000 && q.capture.fps_den == 1001);
+		pipeline_finish(&q);
 	}
 	check_int_eq(p.capture.io, 2);
 	check_int_eq(p.capture.buffers, 6);
