@@ -52,6 +52,8 @@ struct _GstDmapipeSink
   GMutex lock;
   GCond cond;
   struct dmapipe_server *server;
+  gboolean have_format_info;    /* from the caps: a new server tells it too */
+  struct dmapipe_format_info format_info;
   GstDmapipeMemReg *registry;
   GPtrArray *render_idle;       /* streaming thread: the registry's idle
                                  * buffers, unref'd after render() unlocks */

@@ -197,6 +197,7 @@ static gboolean
 gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
 {
   GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+  struct dmapipe_format_info fi;
   GstVideoInfo info;
   guint32 fourcc;
 
@@ -227,6 +228,16 @@ gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   self->info = info;
   self->fourcc = fourcc;
   self->have_info = TRUE;
+
+  /* consumers in other processes learn the rate and colorimetry */
+  gst_dmapipe_format_info_from_caps (caps, &info, &fi);
+  g_mutex_lock (&self->lock);
+  if (self->server && dmapipe_server_set_format_info (self->server, &fi) < 0)
+    GST_WARNING_OBJECT (self, "caps %" GST_PTR_FORMAT " cannot be told to "
+        "consumers", caps);
+  self->format_info = fi;
+  self->have_format_info = TRUE;
+  g_mutex_unlock (&self->lock);
   return TRUE;
 }
 

@@ -181,6 +181,8 @@ gst_dmapipe_sink_server_start (GstDmapipeSink * self)
     return FALSE;
   }
   dmapipe_server_set_idle_callback (server, on_buffer_idle, self);
+  if (self->have_format_info)
+    dmapipe_server_set_format_info (server, &self->format_info);
   GST_INFO_OBJECT (self, "serving on %s", path);
   g_free (path);
 

@@ -135,6 +135,8 @@ struct _GstDmapipeSrc
   /* format, GST_OBJECT_LOCK (caps queries come from any thread) */
   gboolean have_format;
   struct dmapipe_format format;
+  gboolean have_fi;             /* the producer sent FORMAT_INFO */
+  struct dmapipe_format_info fi;
   enum dmapipe_mem_kind mem_kind;
 
   /* streaming thread */
@@ -166,6 +168,20 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 
 /* ---- caps ------------------------------------------------------------------ */
 
+/* The framerate property if set, else the producer's nominal rate, else
+ * 0/1. Call with GST_OBJECT_LOCK. */
+static void
+stream_rate (GstDmapipeSrc * self, gint * fps_n, gint * fps_d)
+{
+  *fps_n = self->fps_n;
+  *fps_d = self->fps_d;
+  if (*fps_n <= 0 && self->have_fi && self->fi.fps_num
+      && self->fi.fps_num <= G_MAXINT && self->fi.fps_den <= G_MAXINT) {
+    *fps_n = (gint) self->fi.fps_num;
+    *fps_d = (gint) self->fi.fps_den;
+  }
+}
+
 /* What this stream can be, preferred first; NULL before the first FORMAT.
  * Call with GST_OBJECT_LOCK. */
 static GstCaps *
@@ -175,14 +191,14 @@ stream_caps (GstDmapipeSrc * self)
 
   if (!self->have_format)
     return NULL;
-  plain = gst_dmapipe_caps_from_format (&self->format, self->fps_n,
-      self->fps_d, FALSE);
+  plain = gst_dmapipe_caps_from_format (&self->format,
+      self->have_fi ? &self->fi : NULL, self->fps_n, self->fps_d, FALSE);
   if (!plain)
     return NULL;
   if (self->mem_kind != DMAPIPE_MEM_DMABUF)
     return plain;
-  caps = gst_dmapipe_caps_from_format (&self->format, self->fps_n,
-      self->fps_d, TRUE);
+  caps = gst_dmapipe_caps_from_format (&self->format,
+      self->have_fi ? &self->fi : NULL, self->fps_n, self->fps_d, TRUE);
   gst_caps_append (caps, plain);
   return caps;
 }
@@ -329,16 +345,23 @@ update_format (GstDmapipeSrc * self, const struct dmapipe_frame *frame)
 {
   const struct dmapipe_layout *l = dmapipe_buffer_get_layout (frame->buffer);
   enum dmapipe_mem_kind kind = dmapipe_buffer_get_mem_kind (frame->buffer);
-  gboolean changed;
+  struct dmapipe_format_info fi;
+  gboolean changed, have_fi;
   gchar name[16];
 
+  have_fi = gst_dmapipe_conn_get_format_info (self->conn, &fi);
   GST_OBJECT_LOCK (self);
   changed = !self->have_format || self->mem_kind != kind
-      || memcmp (&self->format, &l->format, sizeof (l->format)) != 0;
+      || memcmp (&self->format, &l->format, sizeof (l->format)) != 0
+      || have_fi != self->have_fi
+      || (have_fi && memcmp (&self->fi, &fi, sizeof (fi)) != 0);
   if (changed) {
     self->format = l->format;
     self->mem_kind = kind;
     self->have_format = TRUE;
+    self->have_fi = have_fi;
+    if (have_fi)
+      self->fi = fi;
   }
   GST_OBJECT_UNLOCK (self);
   if (!changed)
@@ -506,8 +529,7 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   }
 
   GST_OBJECT_LOCK (self);
-  fps_n = self->fps_n;
-  fps_d = self->fps_d;
+  stream_rate (self, &fps_n, &fps_d);
   self->frames++;
   GST_OBJECT_UNLOCK (self);
 
@@ -577,6 +599,7 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
   opts.max_in_flight = self->max_in_flight;
   opts.reconnect = self->reconnect;
   self->have_format = FALSE;
+  self->have_fi = FALSE;
   self->frames = self->copies = 0;
   GST_OBJECT_UNLOCK (self);
   g_atomic_int_set (&self->stats_posted, 0);
@@ -641,6 +664,7 @@ gst_dmapipe_src_stop (GstBaseSrc * bsrc)
   conn = self->conn;
   self->conn = NULL;
   self->have_format = FALSE;
+  self->have_fi = FALSE;
   GST_OBJECT_UNLOCK (self);
   /* a run that ends without EOS (a state change, an error) reports too */
   post_stats (self, conn);
@@ -686,8 +710,7 @@ gst_dmapipe_src_query (GstBaseSrc * bsrc, GstQuery * query)
     guint in_flight;
 
     GST_OBJECT_LOCK (self);
-    fps_n = self->fps_n;
-    fps_d = self->fps_d;
+    stream_rate (self, &fps_n, &fps_d);
     in_flight = self->max_in_flight;
     GST_OBJECT_UNLOCK (self);
     /* a frame is on its way for up to one frame time; downstream may hold
@@ -907,8 +930,9 @@ gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
       "their strides", DEFAULT_STRICT,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   properties[PROP_FRAMERATE] = gst_param_spec_fraction ("framerate",
-      "Frame rate", "Frame rate to put in the caps (the protocol does not "
-      "carry one; 0/1: variable, or what downstream requires)", 0, 1, G_MAXINT,
+      "Frame rate", "Frame rate to put in the caps (0/1: the producer's "
+      "nominal rate, or when it tells none, variable or what downstream "
+      "requires)", 0, 1, G_MAXINT,
       1, 0, 1,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   properties[PROP_FRAMES] = g_param_spec_uint64 ("frames", "Frames",

@@ -782,6 +782,142 @@ static void test_v4l2(void)
 	test_pass("v4l2");
 }
 
+static void test_format_info(void)
+{
+	struct dmapipe_format_info info;
+	const char *why = NULL;
+	static const struct {
+		const char *text;
+		int ret;
+		uint32_t num, den;
+	} rates[] = {
+		{ "30", 0, 30, 1 }, { "30000/1001", 0, 30000, 1001 }, { "60/2", 0, 30, 1 },
+		{ "29.97", 0, 2997, 100 }, { "23.976", 0, 2997, 125 }, { "0", 0, 0, 1 },
+		{ "0/5", 0, 0, 1 }, { "25.0", 0, 25, 1 }, { "4294967295/1", 0, 4294967295u, 1 },
+		{ "30/0", -EINVAL, 0, 0 }, { "", -EINVAL, 0, 0 }, { "-30", -EINVAL, 0, 0 },
+		{ " 30", -EINVAL, 0, 0 }, { "30 ", -EINVAL, 0, 0 }, { "30/", -EINVAL, 0, 0 },
+		{ "/30", -EINVAL, 0, 0 }, { "30.", -EINVAL, 0, 0 }, { "29.9701", -EINVAL, 0, 0 },
+		{ "4294967296", -EINVAL, 0, 0 }, { "4294967295.5", -EINVAL, 0, 0 },
+		{ "1/2/3", -EINVAL, 0, 0 }, { "0x1e", -EINVAL, 0, 0 }, { "30fps", -EINVAL, 0, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(rates); i++) {
+		uint32_t num = 7, den = 7;
+		int ret = dmapipe_fraction_parse(rates[i].text, &num, &den);
+
+		check_msg(ret == rates[i].ret, "'%s': %d", rates[i].text, ret);
+		if (ret == 0)
+			check_msg(num == rates[i].num && den == rates[i].den, "'%s': %u/%u",
+				  rates[i].text, num, den);
+	}
+	check_int_eq(dmapipe_fraction_parse(NULL, &info.fps_num, &info.fps_den), -EINVAL);
+
+	dmapipe_format_info_init(&info);
+	check(info.fps_num == 0 && info.fps_den == 1 && info.par_num == 1 && info.par_den == 1);
+	check_int_eq(dmapipe_format_info_check(&info, &why), 0);
+	info.interlace = DMAPIPE_INTERLACE_ALTERNATE;
+	info.field_order = DMAPIPE_FIELD_ORDER_BOTTOM_FIRST;
+	info.matrix = DMAPIPE_MATRIX_BT2020;
+	info.transfer = DMAPIPE_TRANSFER_SMPTE2084;
+	check_int_eq(dmapipe_format_info_check(&info, NULL), 0);
+	info.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	check(why && strstr(why, "field order"));
+	dmapipe_format_info_init(&info);
+	info.par_den = 0;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	dmapipe_format_info_init(&info);
+	info.range = 3;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	dmapipe_format_info_init(&info);
+	info.reserved[0] = 1;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	check_int_eq(dmapipe_format_info_check(NULL, &why), -EINVAL);
+	test_pass("format info: init, checks, frame rates N, N/M and N.NNN");
+}
+
+static void test_constraints(void)
+{
+	const struct dmapipe_format nv12 = { .fourcc = 0x3231564e, .width = 1008, .height = 482 };
+	struct dmapipe_constraints c, a, b;
+	struct dmapipe_layout l;
+	const char *why = NULL;
+	char text[128];
+
+	dmapipe_constraints_init(&c);
+	check_int_eq(dmapipe_constraints_check(&c, &why), 0);
+	c.stride_align[0] = 64;
+	c.offset_align[1] = 4096;
+	c.min_buffers = 32;
+	c.n_formats = 1;
+	c.formats[0] = nv12.fourcc;
+	strcpy(c.import_device, "/dev/video1");
+	check_int_eq(dmapipe_constraints_check(&c, &why), 0);
+	a = c;
+	a.stride_align[0] = 96;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.offset_align[3] = 8192;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.min_buffers = 33;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.formats[1] = 1;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.n_formats = 2;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.modifiers[0] = 1;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.flags = 2;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	memset(a.import_device, 'x', sizeof(a.import_device));
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	check_int_eq(dmapipe_constraints_check(NULL, &why), -EINVAL);
+
+	/* 1008x482 NV12: rows of 1008 bytes unless aligned, the chroma plane at 482 rows */
+	check_int_eq(dmapipe_layout_init(&l, &nv12, 16), 0);
+	check_int_eq(l.planes[0].stride, 1008);
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), -EINVAL);
+	check_msg(strstr(text, "plane 0 stride 1008 is not a multiple of 64"), "%s", text);
+	check_int_eq(dmapipe_layout_init(&l, &nv12, 64), 0);
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), -EINVAL);
+	check_msg(strstr(text, "plane 1 offset"), "%s", text);
+	check_int_eq(dmapipe_layout_init_constrained(&l, &nv12, &c), 0);
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), 0);
+	check(l.planes[1].offset % 4096 == 0 && l.planes[0].stride == 1024);
+	check(l.objects[0].size >= l.planes[1].offset + 1024ull * 241);
+	check_int_eq(dmapipe_layout_check(&l, &why), 0);
+	l.format.fourcc = 0x56595559; /* YUYV */
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), -EINVAL);
+	check_msg(strstr(text, "format YUYV"), "%s", text);
+	l.format.fourcc = nv12.fourcc;
+	l.format.modifier = 1;
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), -EINVAL);
+	check_msg(strstr(text, "modifier 0x1"), "%s", text);
+	c.n_modifiers = 1;
+	c.modifiers[0] = 1;
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, NULL, 0), 0);
+
+	/* the producer's rule: the larger alignment, the sum of the counts */
+	dmapipe_constraints_init(&a);
+	dmapipe_constraints_init(&b);
+	a.stride_align[0] = 256;
+	a.min_buffers = 3;
+	b.stride_align[0] = 64;
+	b.offset_align[2] = 128;
+	b.min_buffers = 2;
+	dmapipe_constraints_init(&c);
+	dmapipe_constraints_merge(&c, &a);
+	dmapipe_constraints_merge(&c, &b);
+	check(c.stride_align[0] == 256 && c.offset_align[2] == 128 && c.min_buffers == 5);
+	test_pass("constraints: checks, layouts that satisfy them or say why not, the merge rule");
+}
+
 int main(void)
 {
 	test_strict();
@@ -795,5 +931,7 @@ int main(void)
 	test_layout_random();
 	test_misc();
 	test_log();
+	test_format_info();
+	test_constraints();
 	return 0;
 }

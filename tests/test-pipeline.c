@@ -65,6 +65,15 @@ int main(void)
 	check_int_eq(p.capture.width, 640);
 	check_int_eq(p.capture.height, 480);
 	check_int_eq(p.capture.fps, 10);
+	check_int_eq(p.capture.fps_den, 1);
+	{
+		char *const ntsc[] = { "capture=/dev/video0,fps=30000/1001", "serve=@x" };
+		struct pipeline q;
+
+		check_int_eq(pipeline_parse(&q, 2, ntsc, err, sizeof(err)), 0);
+		check(q.capture.fps == 30000 && q.capture.fps_den == 1001);
+		pipeline_finish(&q);
+	}
 	check_int_eq(p.capture.io, 2);
 	check_int_eq(p.capture.buffers, 6);
 	check_int_eq(p.capture.stride, 640);
@@ -126,6 +135,8 @@ int main(void)
 	BAD("fps=+10 is not a number", "capture=/dev/video0,fps=+10", "serve=@x");
 	BAD("fps=10fps is not a number", "capture=/dev/video0,fps=10fps", "serve=@x");
 	BAD("fps=0 is out of range", "capture=/dev/video0,fps=0", "serve=@x");
+	BAD("fps=30/0 is not a number", "capture=/dev/video0,fps=30/0", "serve=@x");
+	BAD("fps=1001/1 is out of range", "capture=/dev/video0,fps=1001/1", "serve=@x");
 	BAD("gop=99999999999 is out of range", "capture=/dev/video0", "encode=fwht,out=x,gop=99999999999");
 	BAD("size=640: expected WIDTHxHEIGHT", "capture=/dev/video0,size=640", "serve=@x");
 	BAD("size=640x", "capture=/dev/video0,size=640x", "serve=@x");

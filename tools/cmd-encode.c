@@ -64,10 +64,11 @@ static const char *const encode_usage =
 	"  With --device:\n"
 	"  -f, --format FOURCC   pixel format (default: the device's)\n"
 	"      --size WxH        frame size (default: the device's)\n"
-	"      --fps N           frame rate\n"
+	"      --fps N[/M]       frame rate (30000/1001, 29.97)\n"
 	"      --capture-io MODE  auto (default), export, import\n"
 	"      --capture-stride BYTES  ask the device for this stride first\n"
-	"      --no-negotiate    keep the device's layout even if the encoder cannot import it\n"
+	"      --no-negotiate    keep the device's layout (or with --socket the producer's)\n"
+	"                        even if the encoder cannot import it\n"
 	"  -q, --quiet           no progress line, no waiting message\n"
 	"      --json            the summary as JSON on stdout (docs/JSON.md), a failure\n"
 	"                        too (needs -o FILE)\n"
@@ -111,7 +112,7 @@ struct encode {
 	uint32_t duration_s;
 	enum dmapipe_policy policy;
 	uint32_t depth;
-	uint32_t fourcc, width, height, fps, capture_stride;
+	uint32_t fourcc, width, height, fps, fps_den, capture_stride;
 	enum dmapipe_v4l2_io capture_io;
 	bool negotiate;
 	bool quiet, json;
@@ -289,7 +290,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			device_opts = true;
 			break;
 		case OPT_FPS:
-			e->fps = opt_u32("encode", "--fps", optarg, 1, 1000);
+			opt_fps("encode", "--fps", optarg, false, 1000, &e->fps, &e->fps_den);
 			device_opts = true;
 			break;
 		case OPT_CAPTURE_IO:
@@ -310,7 +311,6 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			break;
 		case OPT_NO_NEGOTIATE:
 			e->negotiate = false;
-			device_opts = true;
 			break;
 		case 'q':
 			e->quiet = true;
@@ -341,7 +341,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 	if (e->json && strcmp(e->cfg.out, "-") == 0)
 		usage_error("encode", "--json prints on stdout: write the bitstream to a file");
 	if (device_opts && !e->device)
-		usage_error("encode", "--format, --size, --fps, --capture-* and --no-negotiate need --device");
+		usage_error("encode", "--format, --size, --fps and --capture-* need --device");
 	if (e->socket && e->cfg.strict && e->cfg.io == DMAPIPE_ENCODER_IO_COPY)
 		usage_error("encode", "--io copy copies every frame, which --strict forbids");
 	if (e->device && e->cfg.strict && e->cfg.io == DMAPIPE_ENCODER_IO_COPY)
@@ -423,9 +423,34 @@ static bool done_yet(struct encode *e, uint64_t now)
 	return false;
 }
 
+/*
+ * What the encoder states to the producer (docs/PROTOCOL.md, section 13):
+ * packed rows, as V4L2 encoders compute them for their OUTPUT queue (an
+ * alignment of 1: the producer's tightest layout), its device as the
+ * importer, its frames in flight; a copy only if it may (not --strict).
+ */
+static const struct dmapipe_constraints *socket_constraints(struct encode *e,
+							    struct dmapipe_constraints *c)
+{
+	struct dmapipe_encoder_info info;
+
+	dmapipe_constraints_init(c);
+	for (unsigned int p = 0; p < DMAPIPE_MAX_PLANES; p++)
+		c->stride_align[p] = 1;
+	c->min_buffers = e->cfg.in_flight ? e->cfg.in_flight : 4;
+	if (!e->cfg.strict)
+		c->flags |= DMAPIPE_CONSTRAINT_ALLOW_COPY;
+	dmapipe_encoder_get_info(e->sink.enc, &info);
+	/* a longer path is not named: the encoder checks its import itself */
+	if (strlen(info.path) < sizeof(c->import_device))
+		memcpy(c->import_device, info.path, strlen(info.path) + 1);
+	return c;
+}
+
 static int run_socket(struct encode *e)
 {
 	struct dmapipe_client_options co;
+	struct dmapipe_constraints cons;
 	uint64_t next_progress;
 
 	dmapipe_client_options_init(&co);
@@ -436,6 +461,8 @@ static int run_socket(struct encode *e)
 	co.name = "encode";
 	/* a device cannot import memfds: in strict mode say so to the producer */
 	co.dmabuf_only = e->cfg.strict;
+	if (e->negotiate)
+		co.constraints = socket_constraints(e, &cons);
 	e->client = connect_client_wait("encode", &co, e->timeout_ms, e->quiet);
 	if (!e->client) {
 		e->end = stop_requested ? "interrupted" : "no producer";
@@ -505,7 +532,7 @@ static int run_device(struct encode *e)
 	o.width = e->width;
 	o.height = e->height;
 	o.fps_num = e->fps;
-	o.fps_den = e->fps ? 1 : 0;
+	o.fps_den = e->fps ? e->fps_den : 0;
 	o.io = e->capture_io;
 	o.bytesperline = e->capture_stride;
 	o.buffers = 6;

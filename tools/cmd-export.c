@@ -326,12 +326,22 @@ static int write_packet(struct export *e, const struct dmapipe_recorded_frame *f
 	return ret;
 }
 
-/* The source's mean frame rate over the range as a fraction, 30/1 when unknown. */
+/*
+ * The rate the recording's writer was told (the producer's FORMAT_INFO or
+ * the device's), else the source's mean frame rate over the range as a
+ * fraction, 30/1 when unknown. Timestamps are the last resort: under load
+ * they jitter, and a guess can miss the true rate.
+ */
 static void frame_rate(struct export *e, uint64_t last)
 {
 	struct dmapipe_recorded_frame a, b;
 	uint64_t n = last - e->first, mhz;
 
+	if (e->info.fps_num && e->info.fps_den) {
+		e->fps_num = e->info.fps_num;
+		e->fps_den = e->info.fps_den;
+		return;
+	}
 	e->fps_num = 30;
 	e->fps_den = 1;
 	if (n == 0)

@@ -817,6 +817,42 @@ static void print_summary(struct play *p)
 	       copied ? " (the buffers' mappings could not take direct I/O)" : " (zero-copy)");
 }
 
+/*
+ * Consumers get the recording's nominal rate (FORMAT_INFO) as it is served:
+ * at the recorded pace the rate itself, at another factor that rate times
+ * the factor, and nothing when frames go as fast as they can.
+ */
+static void tell_rate(struct play *p)
+{
+	struct dmapipe_format_info info;
+	uint64_t num = p->info.fps_num, den = p->info.fps_den;
+
+	if (!num || !den || p->speed == 0)
+		return;
+	if (p->speed != 1.0) {
+		/* the factor in thousandths, as --speed takes it */
+		num *= (uint64_t)(p->speed * 1000.0 + 0.5);
+		den *= 1000;
+		for (uint64_t a = num, b = den; ; ) {
+			uint64_t t = a % b;
+
+			if (!t) {
+				num /= b;
+				den /= b;
+				break;
+			}
+			a = b;
+			b = t;
+		}
+		if (num > UINT32_MAX || den > UINT32_MAX)
+			return;
+	}
+	dmapipe_format_info_init(&info);
+	info.fps_num = (uint32_t)num;
+	info.fps_den = (uint32_t)den;
+	dmapipe_server_set_format_info(p->server, &info);
+}
+
 int cmd_play(int argc, char **argv)
 {
 	struct dmapipe_reader_options ro;
@@ -890,6 +926,7 @@ int cmd_play(int argc, char **argv)
 		goto out;
 	}
 	dmapipe_server_set_idle_callback(p.server, on_idle, &p);
+	tell_rate(&p);
 	if (!p.quiet) {
 		char fourcc[16];
 		struct dmapipe_recorded_frame f;

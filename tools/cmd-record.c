@@ -53,7 +53,7 @@ static const char *const record_usage =
 	"  -d, --device PATH       record this V4L2 capture device instead of a socket\n"
 	"      --size WxH          with --device: the frame size (default: the device's)\n"
 	"  -f, --format FOURCC     with --device: the pixel format (default: the device's)\n"
-	"      --fps N             with --device: the frame rate (default: the device's)\n"
+	"      --fps N[/M]         with --device: the frame rate (default: the device's)\n"
 	"      --io MODE           with --device: auto (default: import into buffers with\n"
 	"                          struct-page mappings where possible), export or import\n"
 	"      --buffers N         with --device: capture buffers (default 8)\n"
@@ -118,10 +118,11 @@ struct frame_source;
 struct record {
 	struct dmapipe_client_options copts;
 	struct dmapipe_recorder_options ropts;
+	bool received_early; /* the client was dispatched before the loop: frames may wait */
 	const char *socket, *output, *check, *repair;
 	/* --device */
 	const char *device, *allocator;
-	uint32_t width, height, fourcc, fps, buffers;
+	uint32_t width, height, fourcc, fps, fps_den, buffers;
 	enum dmapipe_v4l2_io io;
 	struct dmapipe_v4l2_source *source;
 	uint64_t frames;
@@ -199,7 +200,7 @@ static void parse_args(struct record *r, int argc, char **argv)
 			r->fourcc = opt_format("record", optarg);
 			break;
 		case OPT_FPS:
-			r->fps = opt_u32("record", "--fps", optarg, 1, 1000);
+			opt_fps("record", "--fps", optarg, false, 1000, &r->fps, &r->fps_den);
 			break;
 		case OPT_IO:
 			if (strcmp(optarg, "auto") == 0)
@@ -602,11 +603,42 @@ struct frame_source {
 	void (*counts)(const struct record *r, uint64_t *received, uint64_t *gaps);
 };
 
+/*
+ * The recording keeps the producer's nominal rate (FORMAT_INFO), so that
+ * export and play need not guess it from timestamps: it comes right after
+ * the handshake with FORMAT, before the recorder is made. A producer that
+ * has no format yet, or tells no rate, leaves it unknown.
+ */
+static void stream_nominal_rate(struct record *r)
+{
+	const struct dmapipe_format_info *info;
+	uint64_t deadline = now_ns() + 2000000000ull;
+
+	while (!dmapipe_client_get_format(r->client) && !stop_requested && now_ns() < deadline) {
+		enum dmapipe_client_state st = dmapipe_client_get_state(r->client);
+
+		if (st != DMAPIPE_CLIENT_CONNECTING && st != DMAPIPE_CLIENT_STREAMING)
+			return;
+		dmapipe_client_dispatch(r->client, 50);
+	}
+	/* FORMAT_INFO follows FORMAT in the same burst */
+	dmapipe_client_dispatch(r->client, 0);
+	r->received_early = true;
+	info = dmapipe_client_get_format_info(r->client);
+	if (info && info->fps_num) {
+		r->ropts.fps_num = info->fps_num;
+		r->ropts.fps_den = info->fps_den;
+	}
+}
+
 static int stream_open(struct record *r)
 {
 	r->copts.path = r->socket;
 	r->client = connect_client_wait("record", &r->copts, r->timeout_ms, r->quiet);
-	return r->client ? 0 : -1;
+	if (!r->client)
+		return -1;
+	stream_nominal_rate(r);
+	return 0;
 }
 
 static int stream_fd(const struct record *r)
@@ -683,7 +715,7 @@ static int device_open(struct record *r)
 	o.width = r->width;
 	o.height = r->height;
 	o.fps_num = r->fps;
-	o.fps_den = r->fps ? 1 : 0;
+	o.fps_den = r->fps ? r->fps_den : 0;
 	o.io = r->io;
 	/* the disk DMAs straight from the capture buffers when their mappings allow it */
 	o.direct_io = true;
@@ -863,7 +895,9 @@ static bool loop_turn(struct record *r, int source_fd)
 		r->next_progress = now + 1000000000ull;
 	}
 	tool_log_flush();
-	poll(pfd, 2, 100);
+	/* frames received before the loop are taken at once, not after a poll */
+	poll(pfd, 2, r->received_early ? 0 : 100);
+	r->received_early = false;
 	ret = dmapipe_recorder_dispatch(r->rec, 0);
 	if (ret < 0) {
 		tool_error(TOOL_OK, ret, "writing %s", r->output);

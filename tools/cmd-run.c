@@ -30,7 +30,7 @@ static const char *const run_usage =
 	"--strict refuses). The device is asked for buffers every encoder can import.\n"
 	"\n"
 	"Elements:\n"
-	"  capture=DEVICE[,format=FOURCC][,size=WxH][,fps=N][,io=auto|export|import]\n"
+	"  capture=DEVICE[,format=FOURCC][,size=WxH][,fps=N[/M]][,io=auto|export|import]\n"
 	"                [,buffers=N][,stride=BYTES]\n"
 	"  encode=CODEC,out=FILE|-[,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]\n"
 	"                [,bitrate=N][,gop=N][,qp=N][,in-flight=N]   (up to 4)\n"
@@ -236,7 +236,7 @@ static int setup(struct run *r)
 	vo.width = cap->width;
 	vo.height = cap->height;
 	vo.fps_num = cap->fps;
-	vo.fps_den = cap->fps ? 1 : 0;
+	vo.fps_den = cap->fps ? cap->fps_den : 0;
 	vo.io = (enum dmapipe_v4l2_io)cap->io;
 	vo.buffers = cap->buffers ? cap->buffers : 8;
 	vo.bytesperline = cap->stride;

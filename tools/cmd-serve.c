@@ -33,8 +33,9 @@ static const char *const serve_usage =
 	"  -f, --format FOURCC       pixel format by its DRM, V4L2 or GStreamer name\n"
 	"                            (dmapipe formats; default NV12; with --device: the\n"
 	"                            device's current format)\n"
-	"      --fps N               frames per second, 0 = as fast as possible (default 60;\n"
-	"                            with --device: the device's rate unless given)\n"
+	"      --fps N[/M]           frames per second (30000/1001, 29.97), 0 = as fast as\n"
+	"                            possible (default 60; with --device: the device's rate\n"
+	"                            unless given)\n"
 	"  -n, --frames N            frames to serve, 0 = until interrupted (default 0)\n"
 	"      --buffers N           buffers in the pool at start (default 4)\n"
 	"      --allocator NAME      heap, udmabuf, drm, memfd, dmapipe (default: best available;\n"
@@ -116,7 +117,7 @@ struct serve {
 	struct dmapipe_format format;
 	const char *socket;
 	const char *allocator;
-	uint32_t fps;
+	uint32_t fps_num, fps_den; /* the rate consumers are told, and the pace */
 	uint64_t frames;
 	uint32_t buffers;
 	uint32_t wait_consumers;
@@ -211,7 +212,7 @@ static void parse_args(struct serve *s, int argc, char **argv)
 			s->set_format = true;
 			break;
 		case OPT_FPS:
-			s->fps = opt_u32("serve", "--fps", optarg, 0, 100000);
+			opt_fps("serve", "--fps", optarg, true, 100000, &s->fps_num, &s->fps_den);
 			s->set_fps = true;
 			break;
 		case 'd':
@@ -329,7 +330,7 @@ static void parse_args(struct serve *s, int argc, char **argv)
 		usage_error("serve", "--io, --direct-io and --reacquire need --device");
 	if (s->device && s->predrawn)
 		usage_error("serve", "--predrawn draws test patterns; a --device stream has the device's frames");
-	if (s->device && s->set_fps && s->fps == 0)
+	if (s->device && s->set_fps && s->fps_num == 0)
 		usage_error("serve", "--fps 0 means nothing to a device: leave --fps out to keep its rate");
 }
 
@@ -529,9 +530,21 @@ static void end_stream(struct serve *s)
 		s->leases_at_end = (unsigned int)ret;
 }
 
+/* The pattern's frames are progressive, square-pixelled, at the pace they are served. */
+static void set_format_info(struct serve *s)
+{
+	struct dmapipe_format_info info;
+
+	dmapipe_format_info_init(&info);
+	info.fps_num = s->fps_num;
+	info.fps_den = s->fps_den;
+	info.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+	dmapipe_server_set_format_info(s->server, &info);
+}
+
 static int run(struct serve *s)
 {
-	uint64_t period = s->fps ? 1000000000ull / s->fps : 0;
+	uint64_t period = s->fps_num ? 1000000000ull * s->fps_den / s->fps_num : 0;
 	uint64_t next_status, status_frames = 0, status_t0, base;
 	struct dmapipe_server_stats st;
 	uint64_t seq;
@@ -661,8 +674,8 @@ static struct dmapipe_v4l2_source *open_source(struct serve *s, const char *path
 		o.height = s->format.height;
 	}
 	if (s->set_fps) {
-		o.fps_num = s->fps;
-		o.fps_den = 1;
+		o.fps_num = s->fps_num;
+		o.fps_den = s->fps_den;
 	}
 	o.io = s->io;
 	o.direct_io = s->direct_io;
@@ -892,7 +905,7 @@ static void print_summary(struct serve *s)
 		json_string(&j, "fourcc", fourcc);
 		json_u64(&j, "width", s->format.width);
 		json_u64(&j, "height", s->format.height);
-		json_u64(&j, "fps_target", s->device && !s->set_fps ? 0 : s->fps);
+		json_u64(&j, "fps_target", s->device && !s->set_fps ? 0 : s->fps_num / s->fps_den);
 		json_bool(&j, "predrawn", s->predrawn);
 		json_u64(&j, "busy_poll_us", s->opts.busy_poll_us);
 		if (s->device) {
@@ -1071,7 +1084,8 @@ int cmd_serve(int argc, char **argv)
 	s.format.width = 3840;
 	s.format.height = 2160;
 	s.format.modifier = DMAPIPE_MOD_LINEAR;
-	s.fps = 60;
+	s.fps_num = 60;
+	s.fps_den = 1;
 	s.buffers = 4;
 	s.wait_timeout_ms = 30000;
 	s.drain_timeout_ms = 5000;
@@ -1101,6 +1115,7 @@ int cmd_serve(int argc, char **argv)
 		dmapipe_server_free(s.server);
 		return 1;
 	}
+	set_format_info(&s);
 	if (s.predrawn && predraw(&s) < 0) {
 		tool_error(TOOL_ERR_INTERNAL, 0, "cannot draw the buffers");
 		dmapipe_server_free(s.server);
@@ -1112,14 +1127,16 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "serve: %s %ux%u, %u buffers, ",
 			dmapipe_fourcc_to_string(s.format.fourcc, fourcc, sizeof(fourcc)),
 			s.format.width, s.format.height, s.buffers);
-		if (s.fps)
-			fprintf(stderr, "%u fps", s.fps);
+		if (s.fps_den > 1)
+			fprintf(stderr, "%u/%u fps", s.fps_num, s.fps_den);
+		else if (s.fps_num)
+			fprintf(stderr, "%u fps", s.fps_num);
 		else
 			fprintf(stderr, "as fast as possible");
 		fprintf(stderr, " on %s\n", s.socket);
 	}
 
-	s.timer_fd = s.fps ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC) : -1;
+	s.timer_fd = s.fps_num ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC) : -1;
 	run(&s);
 	if (s.timer_fd >= 0)
 		close(s.timer_fd);

@@ -178,6 +178,12 @@ int parse_u32(const char *s, uint32_t *out);
 /* The parsers below print the problem and exit 2 on bad input. */
 uint64_t opt_u64(const char *cmd, const char *opt, const char *s);
 uint32_t opt_u32(const char *cmd, const char *opt, const char *s, uint32_t min, uint32_t max);
+/*
+ * A frame rate option: N, N/M or N.NNN into *@num / *@den (reduced), from
+ * 0 (only if @allow_zero) to @max fps; exits with a usage error otherwise.
+ */
+void opt_fps(const char *cmd, const char *opt, const char *s, bool allow_zero, uint32_t max,
+	     uint32_t *num, uint32_t *den);
 /* "WxH" (also "4k", "1080p", "720p") */
 void opt_size(const char *cmd, const char *s, uint32_t *width, uint32_t *height);
 /* A supported format by any of its names ("NV12", "XRGB8888", "XR24", "BGRx", "RGB3") */

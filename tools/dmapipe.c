@@ -405,6 +405,15 @@ uint32_t opt_u32(const char *cmd, const char *opt, const char *s, uint32_t min, 
 	return v;
 }
 
+void opt_fps(const char *cmd, const char *opt, const char *s, bool allow_zero, uint32_t max,
+	     uint32_t *num, uint32_t *den)
+{
+	if (dmapipe_fraction_parse(s, num, den) < 0 || (*num == 0 && !allow_zero) ||
+	    (uint64_t)*num > (uint64_t)max * *den)
+		usage_error(cmd, "%s wants a rate from %u to %u frames per second as N, N/M or "
+			    "N.NNN (30000/1001 for NTSC), not '%s'", opt, allow_zero ? 0 : 1, max, s);
+}
+
 void opt_size(const char *cmd, const char *s, uint32_t *width, uint32_t *height)
 {
 	static const struct {

@@ -8,6 +8,8 @@
 
 #include <linux/videodev2.h>
 
+#include <dmapipe/format.h>
+
 #include "pipeline.h"
 
 static const struct {
@@ -142,8 +144,13 @@ static int capture_key(struct ctx *c, struct pipeline_capture *cap, const char *
 		*x = 'x';
 		return 0;
 	}
-	if (strcmp(key, "fps") == 0)
-		return num_key(c, key, val, 1, 1000, &cap->fps);
+	if (strcmp(key, "fps") == 0) {
+		if (dmapipe_fraction_parse(val, &cap->fps, &cap->fps_den) < 0)
+			return fail(c, "fps=%s is not a number (N, N/M or N.NNN)", val);
+		if (cap->fps == 0 || cap->fps > 1000ull * cap->fps_den)
+			return fail(c, "fps=%s is out of range (1 to 1000)", val);
+		return 0;
+	}
 	if (strcmp(key, "buffers") == 0)
 		return num_key(c, key, val, 2, 32, &cap->buffers);
 	if (strcmp(key, "stride") == 0)

@@ -2,7 +2,7 @@
 /*
  * The pipeline description of `dmapipe run` (README.md, "Usage"):
  *
- *   capture=/dev/video0[,format=NV12][,size=WxH][,fps=N][,io=auto|export|import]
+ *   capture=/dev/video0[,format=NV12][,size=WxH][,fps=N[/M]][,io=auto|export|import]
  *          [,buffers=N][,stride=BYTES]
  *   encode=CODEC[,out=FILE|-][,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]
  *          [,bitrate=N][,gop=N][,qp=N][,in-flight=N]
@@ -37,7 +37,7 @@ struct pipeline_capture {
 	const char *device;
 	char format[16];     /* "" = the device's; any name dmapipe formats lists */
 	uint32_t width, height;
-	uint32_t fps;
+	uint32_t fps, fps_den; /* fps/fps_den; 0 = the device's */
 	int io;              /* 0 auto, 1 export, 2 import (enum dmapipe_v4l2_io) */
 	uint32_t buffers;
 	uint32_t stride;     /* bytes per line to ask for; 0 = the device's */

@@ -276,6 +276,14 @@ static void plane_geometry(const struct format_info *info, uint32_t width, uint3
 	*rows = (uint32_t)h;
 }
 
+bool dmapipe_format_is_rgb(uint32_t fourcc)
+{
+	const struct format_info *info = find_format(fourcc);
+
+	return info && info->n_planes == 1 && info->block_w == 1 && info->hsub == 1 &&
+	       info->vsub == 1;
+}
+
 unsigned int dmapipe_format_plane_count(uint32_t fourcc)
 {
 	const struct format_info *info = find_format(fourcc);

@@ -11,7 +11,11 @@
 #   - dmapipesrc reconnect=true carries on across a producer restart, and
 #     posts its stats when num-buffers ends the stream;
 #   - dmapipe play -> dmapipesrc: buffers timed on the replay's timeline
-#     (PTS advance), not the recording's past capture times (PTS 0).
+#     (PTS advance), not the recording's past capture times (PTS 0);
+#   - the rate and colorimetry cross the process boundary (FORMAT_INFO):
+#     dmapipe serve --fps 30000/1001 -> dmapipesrc ! avimux ! filesink
+#     negotiates (framerate=0/1 did not) and the AVI says 30000/1001, and
+#     videotestsrc's caps through dmapipesink reach dmapipesrc's caps.
 #
 # Usage: test-gst-launch.sh PATH-TO-dmapipe
 # The GStreamer environment (GST_PLUGIN_PATH_1_0, GST_REGISTRY_1_0) comes
@@ -240,5 +244,57 @@ gst-launch-1.0 dmapipesrc socket-path=named peer-policy=nobody num-buffers=5 ! f
 grep -q "peer-policy 'nobody'" "$DIR/named-bad.log" || fail "a bad peer-policy: $(cat "$DIR/named-bad.log")"
 kill $sink
 echo "ok socket-path=NAME in \$XDG_RUNTIME_DIR/dmapipe, socket-mode=0666, peer-policy on both ends"
+
+# ---- the rate and colorimetry across processes: dmapipesrc ! avimux -----------
+
+if gst-inspect-1.0 avimux >/dev/null 2>&1; then
+	S7="$DIR/avi.sock"
+	bg avi-serve "$DMAPIPE" serve --socket "$S7" --size 256x144 --format YUV420 \
+		--fps 30000/1001 --frames 10 --wait-consumers 1 --quiet
+	serve=$LAST
+	wait_socket "$S7"
+	bg avi gst-launch-1.0 dmapipesrc socket-path="$S7" policy=block timeout=20000 ! \
+		avimux ! filesink location="$DIR/out.avi"
+	wait_ok $LAST "dmapipesrc ! avimux ! filesink"
+	wait_ok $serve "serve for avimux"
+	python3 - "$DIR/out.avi" <<'EOF' || fail "avimux: the AVI's rate"
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+assert d[:4] == b"RIFF" and d[8:12] == b"AVI ", d[:12]
+usec = struct.unpack_from("<I", d, d.index(b"avih") + 8)[0]
+strh = d.index(b"strh") + 8
+kind = d[strh:strh + 4]
+scale, rate = struct.unpack_from("<II", d, strh + 20)
+length = struct.unpack_from("<I", d, strh + 32)[0]
+assert kind == b"vids" and (scale, rate) == (1001, 30000), (kind, scale, rate)
+assert usec == 33366 or usec == 33367, usec
+assert length == 10, length
+print("ok dmapipe serve --fps 30000/1001 -> dmapipesrc ! avimux: %d frames at %d/%d" %
+      (length, rate, scale))
+EOF
+else
+	echo "not tested: avimux (gstreamer1.0-plugins-good) is not installed"
+fi
+
+# dmapipesink sends what its caps say; dmapipesrc in another process puts it in its caps
+S8="$DIR/caps.sock"
+bg caps-prod gst-launch-1.0 -q videotestsrc num-buffers=5 ! \
+	"video/x-raw,format=NV12,width=320,height=240,framerate=25/2,pixel-aspect-ratio=4/3,colorimetry=bt709,chroma-site=mpeg2,interlace-mode=interleaved,field-order=top-field-first" ! \
+	dmapipesink socket-path="$S8" wait-consumers=1 sync=false
+prod=$LAST
+wait_socket "$S8"
+gst-launch-1.0 -v dmapipesrc socket-path="$S8" policy=block timeout=20000 ! fakesink \
+	>"$DIR/caps-cons.log" 2>&1 || fail "dmapipesrc of dmapipesink with rich caps"
+wait_ok $prod "videotestsrc ! dmapipesink with rich caps"
+caps=$(grep -m1 "dmapipesrc0.GstPad:src: caps" "$DIR/caps-cons.log")
+for want in "framerate=(fraction)25/2" "pixel-aspect-ratio=(fraction)4/3" \
+	"colorimetry=(string)bt709" "chroma-site=(string)mpeg2" \
+	"interlace-mode=(string)interleaved" "field-order=(string)top-field-first"; do
+	case "$caps" in
+	*"$want"*) ;;
+	*) fail "dmapipesrc caps lack $want: $caps" ;;
+	esac
+done
+ok "dmapipesink caps -> FORMAT_INFO -> dmapipesrc caps: rate, PAR, colorimetry, siting, fields"
 
 echo "all gst-launch tests passed"

@@ -97,6 +97,14 @@ enum dmapipe_error_code {
 	 * Resources). Older peers report it as an unknown error 12.
 	 */
 	DMAPIPE_ERR_LEASE_REVOKED = 12,
+	/**
+	 * the consumer's constraints cannot be met by this producer (its
+	 * buffers are a device's own, a format or modifier it does not
+	 * have, more buffers than its limit) and it did not allow a copy;
+	 * the message says which. Older peers report it as an unknown
+	 * error 13. Since 0.2.
+	 */
+	DMAPIPE_ERR_CONSTRAINTS = 13,
 };
 
 /**
@@ -191,6 +199,16 @@ int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 				 struct dmapipe_allocator *allocator,
 				 const struct dmapipe_format *format,
 				 unsigned int count);
+
+/**
+ * Sets what the stream's frames mean beyond their format (rate,
+ * colorimetry, siting, interlacing, pixel aspect ratio; copied). Consumers
+ * that agreed to FEATURE_FORMAT_INFO get it now and after every FORMAT;
+ * older consumers get FORMAT only. Returns 0 or -EINVAL (NULL @server, or
+ * @info fails dmapipe_format_info_check(), logged). Since 0.2.
+ */
+int dmapipe_server_set_format_info(struct dmapipe_server *server,
+				   const struct dmapipe_format_info *info);
 
 /**
  * Registers a buffer the application allocated itself (e.g. V4L2 exports).
@@ -451,6 +469,16 @@ struct dmapipe_client_options {
 	 * 4 GiB; UINT64_MAX: no limit.
 	 */
 	uint64_t max_mapped_bytes;
+	/**
+	 * what this consumer needs of the buffers (copied at
+	 * dmapipe_client_new()): stated to a producer that takes
+	 * constraints right after the handshake, and again after every
+	 * reconnect, before the producer counts it as streaming
+	 * (dmapipe_server_wait_consumers()); NULL asks nothing, and then
+	 * dmapipe_client_set_constraints() only takes effect from the next
+	 * connection. Since 0.2.
+	 */
+	const struct dmapipe_constraints *constraints;
 };
 
 /** Sets @options to the defaults, size included. Since 0.1. */
@@ -513,6 +541,39 @@ enum dmapipe_error_code dmapipe_client_get_error(const struct dmapipe_client *cl
  * FORMAT, connection or dmapipe_client_free(). Since 0.1.
  */
 const struct dmapipe_format *dmapipe_client_get_format(const struct dmapipe_client *client);
+
+/**
+ * States new constraints (copied; NULL: none) to the producer: it answers
+ * with buffers that satisfy them (a new generation), or ERROR
+ * constraints-unmet (dmapipe_client_get_error()) unless
+ * DMAPIPE_CONSTRAINT_ALLOW_COPY is set, in which case buffers that do not
+ * satisfy them may keep coming (dmapipe_layout_satisfies() tells which) and
+ * the consumer copies. They also apply after a reconnect. Returns 0
+ * (sent, or kept for the next connection), -EINVAL (@constraints fail
+ * dmapipe_constraints_check()), -ENOTSUP (the connection did not agree to
+ * constraints: an older producer, or a client made without
+ * options->constraints; they apply from the next connection) or the errno
+ * of the send. Since 0.2.
+ */
+int dmapipe_client_set_constraints(struct dmapipe_client *client,
+				   const struct dmapipe_constraints *constraints);
+
+/**
+ * True if the producer connected now takes constraints (it agreed to
+ * FEATURE_CONSTRAINTS); false before the handshake and with an older
+ * producer. Since 0.2.
+ */
+bool dmapipe_client_takes_constraints(const struct dmapipe_client *client);
+
+/**
+ * The stream's rate, colorimetry, siting, interlacing and pixel aspect
+ * ratio, or NULL while unknown: before FORMAT, or from a producer that did
+ * not send FORMAT_INFO (an older one, or one that was told nothing). Owned
+ * by the client; valid until the next FORMAT_INFO, connection or
+ * dmapipe_client_free(). Since 0.2.
+ */
+const struct dmapipe_format_info *
+dmapipe_client_get_format_info(const struct dmapipe_client *client);
 
 /**
  * The pollable fd: readable when dmapipe_client_dispatch() has work. It
