@@ -166,10 +166,15 @@ for us in 0 100000; do
 	ok "serve + consume with --busy-poll $us on both sides, verify full"
 done
 
+# 120 fps with 8 frames of slack: a consumer the machine stops for longer
+# than 66 ms (283 ms seen at load 10) has frames dropped by its policy, and
+# counted; what must hold is that every frame is received and verified or
+# counted as dropped, up to the last one
 run_pair xrgb 60 --size 640x480 --format XRGB8888 --fps 120 -- \
 	--verify full --policy queue:8 --frames 60
-jcheck "$DIR/xrgb-consume.json" 'd["result"] == "ok" and d["frames_received"] == 60'
-jcheck "$DIR/xrgb-consume.json" 'd["frames_verified"] == 60 and d["frames_failed"] == 0'
+jcheck "$DIR/xrgb-consume.json" 'd["result"] == "ok" and d["frames_received"] + d["frames_dropped"] == 60'
+jcheck "$DIR/xrgb-consume.json" 'd["frames_received"] > 0 and d["sequence_last"] == 59'
+jcheck "$DIR/xrgb-consume.json" 'd["frames_verified"] == d["frames_received"] and d["frames_failed"] == 0'
 jcheck "$DIR/xrgb-consume.json" 'd["bytes_copied"] == 0 and d["fourcc"] == "XRGB8888" and d["height"] == 480'
 ok "serve + consume XRGB8888 640x480 at 120 fps, verify full"
 
