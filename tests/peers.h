@@ -128,7 +128,7 @@ void meter_finish(struct meter *m);
  * the rate within 20% (an attack the issue reported took 60 fps to under
  * 10; the margin is for a loaded 2-core machine, where the attackers
  * themselves take CPU from the honest pair) and no gap above 8 times the
- * clean phase's longest (at least 8 frame periods of it). Fails the test with @what otherwise
+ * clean phase's longest (at least 30 frame periods). Fails the test with @what otherwise
  * (only reports it where !PEERS_MEASURES); describes both phases in @result.
  */
 void meter_compare(const char *what, double base_fps, uint64_t base_gap_ns,
