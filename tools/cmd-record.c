@@ -621,8 +621,26 @@ static void stream_nominal_rate(struct record *r)
 			return;
 		dmapipe_client_dispatch(r->client, 50);
 	}
-	/* FORMAT_INFO follows FORMAT in the same burst */
-	dmapipe_client_dispatch(r->client, 0);
+	/*
+	 * A producer sends FORMAT_INFO right after FORMAT and before its
+	 * ADD_BUFFERs, but not always in the same burst: wait for it until a
+	 * buffer has come (then no FORMAT_INFO preceded it: the producer told
+	 * no rate) or the deadline.
+	 */
+	for (;;) {
+		struct dmapipe_client_stats cs;
+		enum dmapipe_client_state st = dmapipe_client_get_state(r->client);
+
+		dmapipe_client_dispatch(r->client, 0);
+		if (dmapipe_client_get_format_info(r->client) || stop_requested ||
+		    now_ns() >= deadline ||
+		    (st != DMAPIPE_CLIENT_CONNECTING && st != DMAPIPE_CLIENT_STREAMING))
+			break;
+		dmapipe_client_get_stats(r->client, &cs);
+		if (cs.buffers_added > 0)
+			break;
+		dmapipe_client_dispatch(r->client, 20);
+	}
 	r->received_early = true;
 	info = dmapipe_client_get_format_info(r->client);
 	if (info && info->fps_num) {
