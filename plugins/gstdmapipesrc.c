@@ -188,17 +188,28 @@ static GstCaps *
 stream_caps (GstDmapipeSrc * self)
 {
   GstCaps *caps, *plain;
+  struct dmapipe_format_info fi = self->fi;
 
   if (!self->have_format)
     return NULL;
+  /* Colorimetry and chroma siting stay out of the caps for now: a V4L2
+   * sink whose device takes another colorimetry (vivid's HDMI output
+   * takes BT.709, its capture makes BT.601) accepts them in its caps
+   * query and then refuses the stream at S_FMT, where no fallback is
+   * possible. Rate, pixel aspect ratio and fields go in. */
+  fi.matrix = 0;
+  fi.transfer = 0;
+  fi.primaries = 0;
+  fi.range = 0;
+  fi.chroma_site = 0;
   plain = gst_dmapipe_caps_from_format (&self->format,
-      self->have_fi ? &self->fi : NULL, self->fps_n, self->fps_d, FALSE);
+      self->have_fi ? &fi : NULL, self->fps_n, self->fps_d, FALSE);
   if (!plain)
     return NULL;
   if (self->mem_kind != DMAPIPE_MEM_DMABUF)
     return plain;
   caps = gst_dmapipe_caps_from_format (&self->format,
-      self->have_fi ? &self->fi : NULL, self->fps_n, self->fps_d, TRUE);
+      self->have_fi ? &fi : NULL, self->fps_n, self->fps_d, TRUE);
   gst_caps_append (caps, plain);
   return caps;
 }

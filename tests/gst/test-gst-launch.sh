@@ -287,14 +287,15 @@ gst-launch-1.0 -v dmapipesrc socket-path="$S8" policy=block timeout=20000 ! fake
 	>"$DIR/caps-cons.log" 2>&1 || fail "dmapipesrc of dmapipesink with rich caps"
 wait_ok $prod "videotestsrc ! dmapipesink with rich caps"
 caps=$(grep -m1 "dmapipesrc0.GstPad:src: caps" "$DIR/caps-cons.log")
+# colorimetry and chroma siting cross in FORMAT_INFO but stay out of
+# dmapipesrc's caps (docs/GSTREAMER.md says why)
 for want in "framerate=(fraction)25/2" "pixel-aspect-ratio=(fraction)4/3" \
-	"colorimetry=(string)bt709" "chroma-site=(string)mpeg2" \
 	"interlace-mode=(string)interleaved" "field-order=(string)top-field-first"; do
 	case "$caps" in
 	*"$want"*) ;;
 	*) fail "dmapipesrc caps lack $want: $caps" ;;
 	esac
 done
-ok "dmapipesink caps -> FORMAT_INFO -> dmapipesrc caps: rate, PAR, colorimetry, siting, fields"
+ok "dmapipesink caps -> FORMAT_INFO -> dmapipesrc caps: rate, PAR, fields"
 
 echo "all gst-launch tests passed"
