@@ -631,13 +631,10 @@ static void stream_nominal_rate(struct record *r)
 		struct dmapipe_client_stats cs;
 		enum dmapipe_client_state st = dmapipe_client_get_state(r->client);
 
-		dmapipe_client_dispatch(r->client, 0);
-		if (dmapipe_client_get_format_info(r->client) || stop_requested ||
-		    now_ns() >= deadline ||
-		    (st != DMAPIPE_CLIENT_CONNECTING && st != DMAPIPE_CLIENT_STREAMING))
-			break;
 		dmapipe_client_get_stats(r->client, &cs);
-		if (cs.buffers_added > 0)
+		if (dmapipe_client_get_format_info(r->client) || cs.buffers_added > 0 ||
+		    stop_requested || now_ns() >= deadline ||
+		    (st != DMAPIPE_CLIENT_CONNECTING && st != DMAPIPE_CLIENT_STREAMING))
 			break;
 		dmapipe_client_dispatch(r->client, 20);
 	}
