@@ -141,6 +141,8 @@ struct rtsp_result {
 	char skipped[128];
 	struct rtsp_run runs[4];
 	unsigned int n;
+};
+
 /* dmapipe display beside kmssink on a KMS device (display.c) */
 struct display_bench {
 	bool ran;
