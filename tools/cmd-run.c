@@ -19,6 +19,7 @@
 
 #include "dmapipe-tool.h"
 #include "encode-sink.h"
+#include "loop-timing.h"
 #include "pipeline.h"
 
 static const char *const run_usage =
@@ -74,6 +75,7 @@ struct run {
 	unsigned int n_cons;
 	char negotiation[256];
 	uint64_t t0;
+	struct loop_timing loop;  /* the capture loop's turns */
 	pid_t rtsp;               /* the dmapipe rtsp server of rtsp=, or 0 */
 	int rtsp_status;
 };
@@ -355,6 +357,13 @@ static void summary(struct run *r, bool ok, const char *end)
 		dmapipe_v4l2_io_to_string(vi.io), (unsigned long long)vs.frames, secs,
 		secs > 0 ? (double)vs.frames / secs : 0.0, (unsigned long long)vs.dropped,
 		r->negotiation);
+	{
+		struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
+
+		dmapipe_v4l2_source_get_timing(r->source, &t);
+		fprintf(stderr, "  capture loop: longest turn %.1f ms, longest dequeue latency %.1f ms\n",
+			(double)r->loop.max_turn_ns / 1e6, (double)t.dqbuf_latency_max_ns / 1e6);
+	}
 	for (unsigned int i = 0; i < r->n_cons; i++) {
 		struct consumer *c = &r->cons[i];
 
@@ -365,9 +374,11 @@ static void summary(struct run *r, bool ok, const char *end)
 			dmapipe_encoder_get_stats(c->sink.enc, &es);
 			dmapipe_encoder_get_info(c->sink.enc, &ei);
 			fprintf(stderr, "  encode -> %s: %llu frames, %llu dropped, %llu packets, "
-				"%llu bytes; %s: %s; copied %llu bytes\n", c->name,
+				"%llu bytes, %llu packets lost with the disk behind; %s: %s; "
+				"copied %llu bytes\n", c->name,
 				(unsigned long long)es.frames_in, (unsigned long long)c->dropped,
 				(unsigned long long)es.packets, (unsigned long long)es.bytes_out,
+				(unsigned long long)c->sink.packets_dropped,
 				dmapipe_encoder_io_to_string(ei.io), ei.io_note,
 				(unsigned long long)es.bytes_copied);
 		} else {
@@ -441,7 +452,9 @@ int cmd_run(int argc, char **argv)
 				pfd[n++] = (struct pollfd){ .fd = enc_sink_get_fd(&r.cons[i].sink),
 							    .events = POLLIN };
 		}
+		loop_timing_end(&r.loop);
 		(void)poll(pfd, n, 100);
+		loop_timing_begin(&r.loop);
 		ret = dmapipe_v4l2_source_dispatch(r.source, 0);
 		if (ret < 0) {
 			fprintf(stderr, "dmapipe run: capture: %s\n", strerror(-ret));

@@ -43,6 +43,7 @@ struct dmapipe_v4l2_source {
 	struct dmapipe_server *server;
 	struct dmapipe_v4l2_info info;
 	struct dmapipe_v4l2_stats stats;
+	struct dmapipe_v4l2_timing timing;
 };
 
 /* ---- capture-buffers.c ----------------------------------------------- */
