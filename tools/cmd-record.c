@@ -61,7 +61,12 @@ static const char *const record_usage =
 	"      --duration S        stop after S seconds (default: no limit)\n"
 	"      --direct            O_DIRECT or fail (default: O_DIRECT, buffered if refused)\n"
 	"      --buffered          through the page cache, kept flat by background writeback\n"
-	"      --queue-depth N     frames in flight to the disk (default 8)\n"
+	"      --queue-depth N     frames in flight to the disk (default 8); a producer\n"
+	"                          granting fewer is reported\n"
+	"      --buffer DURATION   hold up to DURATION of frames (2s, 500ms) while the disk\n"
+	"                          is behind, instead of dropping them (docs/REALTIME.md);\n"
+	"                          an error if the producer or device cannot grant it\n"
+	"      --buffer-mb N       the same, sized as N MiB of frames\n"
 	"      --sync-interval MS  data barrier interval (default 500, 0 = only at the end)\n"
 	"      --policy POLICY     latest or queue:N (default queue:4); block is refused:\n"
 	"                          a recorder never slows the producer\n"
@@ -106,6 +111,8 @@ enum {
 	OPT_ALLOCATOR,
 	OPT_CHECKSUM,
 	OPT_NO_CHECKSUM,
+	OPT_BUFFER,
+	OPT_BUFFER_MB,
 };
 
 struct frame_source;
@@ -137,9 +144,33 @@ struct record {
 	uint64_t t0, t1;
 	const char *end;
 	bool error, disk_full;
+	/* --buffer / --buffer-mb: what to hold; need: that many frames (0: not asked) */
+	uint64_t buffer_ms, buffer_mb;
+	uint32_t need;
+	uint64_t next_keepalive, keepalive_ns;
+	uint64_t keepalives;
 	/* the loops' clock: --duration's deadline, the progress line's state */
 	uint64_t deadline, next_progress, last_bytes, last_ns;
 };
+
+/* --buffer: "2s", "500ms", "1.5" (seconds); at most 60 s */
+static uint64_t parse_buffer_duration(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v <= 0)
+		usage_error("record", "--buffer wants a duration such as 2s or 500ms, got '%s'", s);
+	if (strcmp(end, "ms") == 0)
+		v /= 1000.0;
+	else if (*end && strcmp(end, "s") != 0)
+		usage_error("record", "--buffer wants a duration such as 2s or 500ms, got '%s'", s);
+	if (v > 60.0)
+		usage_error("record", "--buffer: at most 60 s, got '%s'", s);
+	return (uint64_t)(v * 1000.0 + 0.5) ? (uint64_t)(v * 1000.0 + 0.5) : 1;
+}
 
 static void parse_args(struct record *r, int argc, char **argv)
 {
@@ -161,6 +192,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 		{ "direct", no_argument, NULL, OPT_DIRECT },
 		{ "buffered", no_argument, NULL, OPT_BUFFERED },
 		{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
+		{ "buffer", required_argument, NULL, OPT_BUFFER },
+		{ "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
 		{ "sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "strict", no_argument, NULL, OPT_STRICT },
@@ -240,6 +273,12 @@ static void parse_args(struct record *r, int argc, char **argv)
 		case OPT_QUEUE_DEPTH:
 			r->ropts.max_frames = opt_u32("record", "--queue-depth", optarg, 1, 64);
 			break;
+		case OPT_BUFFER:
+			r->buffer_ms = parse_buffer_duration(optarg);
+			break;
+		case OPT_BUFFER_MB:
+			r->buffer_mb = opt_u32("record", "--buffer-mb", optarg, 1, 65536);
+			break;
 		case OPT_SYNC_INTERVAL:
 			r->ropts.sync_interval_ms = opt_u32("record", "--sync-interval", optarg, 0,
 							    3600000);
@@ -284,6 +323,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 	if (optind < argc && !r->socket && !r->device && !r->check && !r->repair)
 		r->socket = argv[optind++];
 	usage_no_operands("record", argc, argv);
+	if (r->buffer_ms && r->buffer_mb)
+		usage_error("record", "--buffer and --buffer-mb exclude each other");
 	modes = (r->check != NULL) + (r->repair != NULL) +
 		(r->output != NULL || r->socket != NULL || r->device != NULL);
 	if (modes > 1)
@@ -594,11 +635,103 @@ struct frame_source {
 	void (*counts)(const struct record *r, uint64_t *received, uint64_t *gaps);
 };
 
+/* Frames to hold for --buffer/--buffer-mb, for frames of @frame_bytes at @fps. */
+static uint32_t frames_needed(const struct record *r, uint64_t frame_bytes, double fps)
+{
+	double n;
+
+	if (r->buffer_mb)
+		n = frame_bytes ? (double)(r->buffer_mb << 20) / (double)frame_bytes : 1;
+	else
+		n = (double)r->buffer_ms * fps / 1000.0 + 0.999;
+	return n < 1 ? 1 : n > 128 ? 128 : (uint32_t)n;
+}
+
+/*
+ * --buffer over a socket: the stream says neither its rate nor, before a
+ * frame, its size. A short look at it (a latest consumer holding one
+ * frame) measures both over the first frames: their sizes and the
+ * spacing of their timestamps. 0, or -1 after saying why.
+ */
+static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
+{
+	struct dmapipe_client_options o = r->copts;
+	struct dmapipe_client *c;
+	uint64_t first_ts = 0, last_ts = 0;
+	unsigned int n = 0;
+
+	o.policy = DMAPIPE_POLICY_LATEST;
+	o.max_in_flight = 1;
+	o.name = "dmapipe-record-probe";
+	c = connect_client_wait("record", &o, r->timeout_ms);
+	if (!c)
+		return -1;
+	*frame_bytes = 0;
+	while (n < 6) {
+		struct dmapipe_frame *f = dmapipe_client_wait_frame(c, r->timeout_ms ?
+								    (int)r->timeout_ms : -1);
+
+		if (!f) {
+			fprintf(stderr, "dmapipe record: --buffer: no frames from %s to size the "
+				"buffer with: %s\n", r->socket, strerror(errno));
+			dmapipe_client_free(c);
+			return -1;
+		}
+		*frame_bytes = 0;
+		for (int p = 0; p < DMAPIPE_MAX_PLANES; p++)
+			*frame_bytes += f->meta.bytes_used[p];
+		if (!first_ts)
+			first_ts = f->meta.timestamp_ns;
+		last_ts = f->meta.timestamp_ns;
+		dmapipe_client_release_frame(c, f, -1);
+		n++;
+	}
+	dmapipe_client_free(c);
+	/* "latest" may skip a frame: the rate measured is then lower, never higher */
+	*fps = last_ts > first_ts ? (double)(n - 1) * 1e9 / (double)(last_ts - first_ts) : 60.0;
+	return 0;
+}
+
 static int stream_open(struct record *r)
 {
+	uint32_t granted = 0, timeout_ms = 0;
+	uint64_t deadline;
+
 	r->copts.path = r->socket;
+	if (r->buffer_ms || r->buffer_mb) {
+		uint64_t frame_bytes;
+		double fps;
+
+		if (probe_stream(r, &frame_bytes, &fps) < 0)
+			return -1;
+		r->need = frames_needed(r, frame_bytes, fps);
+		r->copts.max_in_flight = r->need;
+		if (r->ropts.max_frames < r->need)
+			r->ropts.max_frames = r->need;
+		if (!r->quiet)
+			fprintf(stderr, "record: buffer of %u frames (%.1f MB, %.0f ms at the "
+				"%.1f fps measured)\n", r->need, (double)(frame_bytes * r->need) / 1e6,
+				(double)r->need * 1000.0 / fps, fps);
+	}
 	r->client = connect_client_wait("record", &r->copts, r->timeout_ms);
-	return r->client ? 0 : -1;
+	if (!r->client)
+		return -1;
+	deadline = now_ns() + 5000000000ull;
+	while (dmapipe_client_get_grant(r->client, &granted, NULL, &timeout_ms) < 0 &&
+	       now_ns() < deadline && !stop_requested)
+		dmapipe_client_dispatch(r->client, 50);
+	/* the lease clocks restart three times per timeout while frames are held */
+	r->keepalive_ns = timeout_ms ? (uint64_t)timeout_ms * 1000000ull / 3 : 0;
+	if (granted && granted < r->copts.max_in_flight) {
+		fprintf(stderr, "dmapipe record: %s: the producer granted %u frames in flight of "
+			"the %u asked (%s); start it with a larger --max-in-flight, and --buffers, "
+			"--max-buffers or --pool-budget to match\n", r->need ? "error" : "warning",
+			granted, r->copts.max_in_flight, r->need ? (r->buffer_ms ? "--buffer" :
+			"--buffer-mb") : "--queue-depth");
+		if (r->need)
+			return -1;
+	}
+	return 0;
 }
 
 static int stream_fd(const struct record *r)
@@ -608,7 +741,18 @@ static int stream_fd(const struct record *r)
 
 static void stream_dispatch(struct record *r)
 {
+	uint64_t now;
+
 	dmapipe_client_dispatch(r->client, 0);
+	if (!r->keepalive_ns)
+		return;
+	/* writes in flight (a stalled disk) must not cost the connection */
+	now = now_ns();
+	if (now >= r->next_keepalive) {
+		if (dmapipe_client_keep_leases(r->client) == 0)
+			r->keepalives++;
+		r->next_keepalive = now + r->keepalive_ns;
+	}
 }
 
 static int stream_next(struct record *r, struct dmapipe_buffer **buf,
@@ -684,6 +828,9 @@ static int device_open(struct record *r)
 	/* the disk DMAs straight from the capture buffers when their mappings allow it */
 	o.direct_io = true;
 	o.buffers = r->buffers ? r->buffers : 8;
+	/* --buffer: as many as the device gives; the frames needed are checked below */
+	if (r->buffer_ms || r->buffer_mb)
+		o.buffers = 32;
 	if (r->allocator) {
 		alloc = dmapipe_allocator_new(r->allocator);
 		if (!alloc && errno == ENOENT)
@@ -704,6 +851,25 @@ static int device_open(struct record *r)
 		return -1;
 	}
 	dmapipe_v4l2_source_get_info(r->source, &vi);
+	if (r->buffer_ms || r->buffer_mb) {
+		const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(r->source);
+		double fps = vi.fps_num && vi.fps_den ? (double)vi.fps_num / vi.fps_den : 60.0;
+		uint64_t size = 0;
+
+		for (uint32_t i = 0; i < l->n_objects; i++)
+			size += l->objects[i].size;
+		r->need = frames_needed(r, size, fps);
+		/* two stay with the device so that it keeps capturing */
+		if (r->need + 2 > vi.buffers) {
+			fprintf(stderr, "dmapipe record: error: --buffer%s needs %u frames of %s "
+				"(%.1f MB) and the device gave %u buffers, of which 2 stay with it\n",
+				r->buffer_mb ? "-mb" : "", r->need, r->device,
+				(double)size * r->need / 1e6, vi.buffers);
+			return -1;
+		}
+		if (r->ropts.max_frames < r->need)
+			r->ropts.max_frames = r->need;
+	}
 	/* the recording keeps the device's rate; dmapipe_vcap draws the test pattern */
 	r->ropts.fps_num = vi.fps_num;
 	r->ropts.fps_den = vi.fps_den;
@@ -980,6 +1146,8 @@ static void print_summary(struct record *r, int finish_ret)
 		json_u64(&j, "frames_dropped", drops);
 		json_u64(&j, "frames_dropped_by_producer", gaps);
 		json_u64(&j, "frames_dropped_disk_behind", r->refused);
+		json_u64(&j, "buffer_frames", r->need);
+		json_u64(&j, "keepalives", r->keepalives);
 		json_u64(&j, "format_changes", rs.format_changes);
 		json_u64(&j, "bytes_written", rs.bytes_written);
 		json_u64(&j, "file_size", rs.file_size);
@@ -1062,7 +1230,8 @@ int cmd_record(int argc, char **argv)
 		return run_repair(&r);
 	if (r.strict)
 		dmapipe_set_strict(true);
-	r.copts.max_in_flight = r.ropts.max_frames < 16 ? r.ropts.max_frames : 16;
+	/* as many leases as frames may be in flight to the disk: --queue-depth means it */
+	r.copts.max_in_flight = r.ropts.max_frames;
 	r.src = r.device ? &device_source : &stream_source;
 	r.ropts.done = on_done;
 	r.ropts.user_data = &r;
