@@ -657,7 +657,7 @@ static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
 {
 	struct dmapipe_client_options o = r->copts;
 	struct dmapipe_client *c;
-	uint64_t first_ts = 0, last_ts = 0;
+	uint64_t first_ts = 0, last_ts = 0, first_seq = 0, last_seq = 0;
 	unsigned int n = 0;
 
 	o.policy = DMAPIPE_POLICY_LATEST;
@@ -680,15 +680,19 @@ static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
 		*frame_bytes = 0;
 		for (int p = 0; p < DMAPIPE_MAX_PLANES; p++)
 			*frame_bytes += f->meta.bytes_used[p];
-		if (!first_ts)
+		if (!n) {
 			first_ts = f->meta.timestamp_ns;
+			first_seq = f->meta.sequence;
+		}
 		last_ts = f->meta.timestamp_ns;
+		last_seq = f->meta.sequence;
 		dmapipe_client_release_frame(c, f, -1);
 		n++;
 	}
 	dmapipe_client_free(c);
-	/* "latest" may skip a frame: the rate measured is then lower, never higher */
-	*fps = last_ts > first_ts ? (double)(n - 1) * 1e9 / (double)(last_ts - first_ts) : 60.0;
+	/* sequence numbers count the frames "latest" skipped between those seen */
+	*fps = last_ts > first_ts && last_seq > first_seq ?
+	       (double)(last_seq - first_seq) * 1e9 / (double)(last_ts - first_ts) : 60.0;
 	return 0;
 }
 
@@ -1146,6 +1150,7 @@ static void print_summary(struct record *r, int finish_ret)
 		json_u64(&j, "frames_dropped", drops);
 		json_u64(&j, "frames_dropped_by_producer", gaps);
 		json_u64(&j, "frames_dropped_disk_behind", r->refused);
+		json_u64(&j, "frames_io_errors", rs.frames_io_errors);
 		json_u64(&j, "buffer_frames", r->need);
 		json_u64(&j, "keepalives", r->keepalives);
 		json_u64(&j, "format_changes", rs.format_changes);
@@ -1186,6 +1191,9 @@ static void print_summary(struct record *r, int finish_ret)
 		(unsigned long long)gaps, r->device ? "lost by the device" :
 		"by the producer's policy", (unsigned long long)r->refused,
 		(unsigned long long)rs.frames_failed, (unsigned long long)rs.format_changes);
+	if (rs.frames_io_errors)
+		fprintf(r->report, "  write errors %u frames lost to EIO and skipped (gaps in the "
+			"recording)\n", rs.frames_io_errors);
 	fprintf(r->report, "  rate        %.1f MB/s, %.1f fps over %.2f s\n",
 		elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0.0,
 		elapsed > 0 ? (double)rs.frames_written / elapsed : 0.0, elapsed);

@@ -267,7 +267,13 @@ struct dmapipe_recorder_stats {
 	uint32_t checksum;          /**< enum dmapipe_record_checksum in effect */
 	uint64_t frames_checksummed; /**< frames whose payload got a CRC32C */
 	uint64_t checksum_ns;       /**< CPU time those checksums took */
-	uint32_t reserved[2];
+	/**
+	 * frames lost to a transient write error (EIO) and skipped: not in
+	 * the index, a gap in the sequence numbers (also in frames_failed).
+	 * Since 0.2.
+	 */
+	uint32_t frames_io_errors;
+	uint32_t reserved;
 };
 
 /**
