@@ -389,6 +389,7 @@ DMAPIPE_EXPORT int dmapipe_client_get_grant(const struct dmapipe_client *client,
 DMAPIPE_EXPORT int dmapipe_client_keep_leases(struct dmapipe_client *client)
 {
 	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_KEEPALIVE };
+	int ret;
 
 	if (client->state != DMAPIPE_CLIENT_STREAMING || client->sock < 0)
 		return -ENOTCONN;
@@ -396,7 +397,8 @@ DMAPIPE_EXPORT int dmapipe_client_keep_leases(struct dmapipe_client *client)
 		return -ENOTSUP;
 	if (client_frames_outstanding(client) == 0)
 		return 0;
-	return dmapipe_send_msg(client->sock, &msg);
+	ret = dmapipe_send_msg(client->sock, &msg);
+	return ret < 0 ? ret : 1;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */

@@ -598,8 +598,8 @@ int dmapipe_client_get_grant(const struct dmapipe_client *client, uint32_t *max_
  * (a KEEPALIVE message, docs/PROTOCOL.md): their leases start again, so
  * a consumer whose work is slow but alive (a write to a stalled disk)
  * is not disconnected for a lease timeout. Send it well within the lease
- * timeout while frames are held. Returns 0 (also when nothing is held:
- * nothing is sent), -ENOTSUP if the producer does not take KEEPALIVE
+ * timeout while frames are held. Returns 1 when it was sent, 0 when
+ * nothing is held (nothing is sent), -ENOTSUP if the producer does not take KEEPALIVE
  * (its leases then time out as before), -ENOTCONN when not streaming,
  * -EAGAIN when the socket is full (try again), or another negative
  * errno. Since 0.2.
