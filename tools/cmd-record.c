@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
+#include "loop-timing.h"
 #include "output.h"
 
 /* The recording stopped because the file system is full; the file is consistent. */
@@ -149,6 +150,7 @@ struct record {
 	uint32_t need;
 	uint64_t next_keepalive, keepalive_ns;
 	uint64_t keepalives;
+	struct loop_timing loop;  /* the recording loop's turns */
 	/* the loops' clock: --duration's deadline, the progress line's state */
 	uint64_t deadline, next_progress, last_bytes, last_ns;
 };
@@ -753,7 +755,7 @@ static void stream_dispatch(struct record *r)
 	/* writes in flight (a stalled disk) must not cost the connection */
 	now = now_ns();
 	if (now >= r->next_keepalive) {
-		if (dmapipe_client_keep_leases(r->client) == 0)
+		if (dmapipe_client_keep_leases(r->client) > 0)
 			r->keepalives++;
 		r->next_keepalive = now + r->keepalive_ns;
 	}
@@ -1027,7 +1029,9 @@ static bool loop_turn(struct record *r, int source_fd)
 		progress_line(r, now);
 		r->next_progress = now + 1000000000ull;
 	}
+	loop_timing_end(&r->loop);
 	poll(pfd, 2, 100);
+	loop_timing_begin(&r->loop);
 	ret = dmapipe_recorder_dispatch(r->rec, 0);
 	if (ret < 0) {
 		fprintf(stderr, "dmapipe record: recorder: %s\n", strerror(-ret));
@@ -1153,6 +1157,13 @@ static void print_summary(struct record *r, int finish_ret)
 		json_u64(&j, "frames_io_errors", rs.frames_io_errors);
 		json_u64(&j, "buffer_frames", r->need);
 		json_u64(&j, "keepalives", r->keepalives);
+		json_u64(&j, "loop_max_iteration_ns", r->loop.max_turn_ns);
+		if (r->device) {
+			struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
+
+			dmapipe_v4l2_source_get_timing(r->source, &t);
+			json_u64(&j, "capture_max_dqbuf_latency_ns", t.dqbuf_latency_max_ns);
+		}
 		json_u64(&j, "format_changes", rs.format_changes);
 		json_u64(&j, "bytes_written", rs.bytes_written);
 		json_u64(&j, "file_size", rs.file_size);
