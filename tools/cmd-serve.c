@@ -886,12 +886,6 @@ static void print_summary(struct serve *s)
 			json_u64(&j, "frames_corrupted", s->v4l2_corrupted + vs.corrupted);
 			json_u64(&j, "device_losses", s->device_losses);
 			json_u64(&j, "reacquired", s->reacquired);
-			if (s->source) {
-				struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
-
-				dmapipe_v4l2_source_get_timing(s->source, &t);
-				json_u64(&j, "max_dqbuf_latency_ns", t.dqbuf_latency_max_ns);
-			}
 			json_end_object(&j);
 		}
 		json_string(&j, "allocator", s->alloc_name);
