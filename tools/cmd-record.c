@@ -966,11 +966,9 @@ static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, 
 	(void)rec;
 	r->src->give_back(r, frame_data);
 	r->released++;
-	/* the recording takes its name once a frame of it is on the disk */
-	if (status == 0 && !r->out.published && output_publish(&r->out) < 0 && !r->error) {
-		r->end = "error";
-		r->error = true;
-	}
+	/* the recording takes its name once a frame of it is on the disk, off the loop */
+	if (status == 0)
+		output_publish_start(&r->out);
 }
 
 static void progress_line(struct record *r, uint64_t now)
@@ -1291,6 +1289,10 @@ int cmd_record(int argc, char **argv)
 	 * it durable); one without goes, and an old file stays as it was: a
 	 * new file replaces an old one only once it holds something.
 	 */
+	if (output_publish_wait(&r.out) < 0) {
+		r.end = "error";
+		r.error = true;
+	}
 	if (output_close(&r.out, r.out.published) < 0)
 		r.error = true;
 	print_summary(&r, finish_ret);

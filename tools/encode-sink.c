@@ -82,8 +82,8 @@ static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int stat
 	(void)rec;
 	if (status < 0)
 		fail_output(s, -status, "recording the bitstream to");
-	else if (!s->output.published && output_publish(&s->output) < 0 && !s->write_error)
-		s->write_error = EEXIST;
+	else
+		output_publish_start(&s->output);
 	unhold(s, frame_data);
 }
 
@@ -227,9 +227,9 @@ static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_
 			drop_packet(s);
 		else if (ret < 0)
 			fail_output(s, -ret, "writing the bitstream to");
-		/* the bitstream takes its name once it holds a packet */
-		else if (!s->output.published && output_publish(&s->output) < 0)
-			s->write_error = EEXIST;
+		/* the bitstream takes its name once it holds a packet, off the loop */
+		else
+			output_publish_start(&s->output);
 	}
 	if (s->rec || s->server)
 		on_packet_buffers(s, p, s->rec && !lost);
@@ -409,6 +409,8 @@ void enc_sink_finish(struct enc_sink *s)
 	dmapipe_encoder_free(s->enc);
 	s->enc = NULL;
 	/* kept (flushed to the disk) once it holds a packet; else it goes */
+	if (output_publish_wait(&s->output) < 0 && !s->write_error)
+		s->write_error = EEXIST;
 	if (output_close(&s->output, s->output.published) < 0 && !s->write_error)
 		s->write_error = EIO;
 	s->fd = -1;
