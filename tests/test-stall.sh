@@ -239,14 +239,15 @@ run_serve() {
 
 # vivid -> encode --device --container dmapipe onto the disk under the write
 # delay set before, and its reference on the second vivid onto the other
-# disk, at once: 60 frames of 640x360 (vicodec's smallest) at 5 fps
+# disk, at once: 60 frames of 640x480 at 5 fps (vicodec on 6.1 wants a
+# height in 16s)
 run_encode() {
 	rm -f "$MNT"/*.rec "$REF_MNT"/*.rec
 	sync
 	for t in "$1:$VIVID:$MNT" "$1-ref:$VIVID_REF:$REF_MNT"; do
 		tag=${t%%:*}
 		rest=${t#*:}
-		"$TOOL" encode --device "${rest%%:*}" --size 640x360 --fps 5 --container dmapipe \
+		"$TOOL" encode --device "${rest%%:*}" --size 640x480 --fps 5 --container dmapipe \
 			-o "${rest#*:}/$tag.rec" --frames 60 --json -q \
 			> "$DIR/encode-$tag.json" 2> "$DIR/encode-$tag.log" &
 		eval "EPID_$(echo "$tag" | tr - _)=$!"

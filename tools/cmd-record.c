@@ -698,11 +698,14 @@ static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
 	return 0;
 }
 
+/*
+ * Sizes the buffer (--buffer: a look at the stream); the connection that
+ * takes leases waits for stream_start(), once the recording exists:
+ * creating it waits for the disk, and leases held meanwhile would time out
+ * on a stalled one.
+ */
 static int stream_open(struct record *r)
 {
-	uint32_t granted = 0, timeout_ms = 0;
-	uint64_t deadline;
-
 	r->copts.path = r->socket;
 	if (r->buffer_ms || r->buffer_mb) {
 		uint64_t frame_bytes;
@@ -719,9 +722,20 @@ static int stream_open(struct record *r)
 				"%.1f fps measured)\n", r->need, (double)(frame_bytes * r->need) / 1e6,
 				(double)r->need * 1000.0 / fps, fps);
 	}
+	return 0;
+}
+
+static int stream_start(struct record *r)
+{
+	uint32_t granted = 0, timeout_ms = 0;
+	uint64_t deadline;
+
 	r->client = connect_client_wait("record", &r->copts, r->timeout_ms);
-	if (!r->client)
-		return -1;
+	if (!r->client) {
+		r->end = "error";
+		r->error = true;
+		return -ENOTCONN;
+	}
 	deadline = now_ns() + 5000000000ull;
 	while (dmapipe_client_get_grant(r->client, &granted, NULL, &timeout_ms) < 0 &&
 	       now_ns() < deadline && !stop_requested)
@@ -734,8 +748,11 @@ static int stream_open(struct record *r)
 			"--max-buffers or --pool-budget to match\n", r->need ? "error" : "warning",
 			granted, r->copts.max_in_flight, r->need ? (r->buffer_ms ? "--buffer" :
 			"--buffer-mb") : "--queue-depth");
-		if (r->need)
-			return -1;
+		if (r->need) {
+			r->end = "error";
+			r->error = true;
+			return -ENOSPC;
+		}
 	}
 	return 0;
 }
@@ -800,15 +817,17 @@ static void stream_give_back(struct record *r, void *frame_data)
 
 static void stream_counts(const struct record *r, uint64_t *received, uint64_t *gaps)
 {
-	struct dmapipe_client_stats cs;
+	struct dmapipe_client_stats cs = { 0 };
 
-	dmapipe_client_get_stats(r->client, &cs);
+	if (r->client)
+		dmapipe_client_get_stats(r->client, &cs);
 	*received = cs.frames_received;
 	*gaps = cs.sequence_gaps;
 }
 
 static const struct frame_source stream_source = {
 	.open = stream_open,
+	.start = stream_start,
 	.fd = stream_fd,
 	.dispatch = stream_dispatch,
 	.next = stream_next,
