@@ -204,7 +204,7 @@ check_serve() {
 	show "$1" "$DIR/serve-$1.json" frames_captured frames_lost frames_dropped
 	show "$1" "$DIR/record-$1.json" buffer_frames frames_recorded \
 		frames_dropped_by_producer frames_dropped_disk_behind frames_io_errors keepalives \
-		loop_max_iteration_ns
+		keepalive_max_gap_ns loop_max_iteration_ns
 	show "$1" "$DIR/consume-$1.json" frames_received frames_dropped
 	jcheck "$DIR/record-$1.json" 'd["result"] == "ok" and d["end"] == "eos"'
 	jcheck "$DIR/record-$1.json" 'd["frames_recorded"] > 0'

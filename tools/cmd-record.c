@@ -149,7 +149,7 @@ struct record {
 	uint64_t buffer_ms, buffer_mb;
 	uint32_t need;
 	uint64_t next_keepalive, keepalive_ns;
-	uint64_t keepalives;
+	uint64_t keepalives, last_keepalive, keepalive_max_gap_ns;
 	struct loop_timing loop;  /* the recording loop's turns */
 	/* the loops' clock: --duration's deadline, the progress line's state */
 	uint64_t deadline, next_progress, last_bytes, last_ns;
@@ -740,8 +740,12 @@ static int stream_start(struct record *r)
 	while (dmapipe_client_get_grant(r->client, &granted, NULL, &timeout_ms) < 0 &&
 	       now_ns() < deadline && !stop_requested)
 		dmapipe_client_dispatch(r->client, 50);
-	/* the lease clocks restart three times per timeout while frames are held */
-	r->keepalive_ns = timeout_ms ? (uint64_t)timeout_ms * 1000000ull / 3 : 0;
+	/*
+	 * The lease clocks restart six times per timeout while frames are
+	 * held: a process that does not run for most of a timeout (a loaded
+	 * machine) still renews in time.
+	 */
+	r->keepalive_ns = timeout_ms ? (uint64_t)timeout_ms * 1000000ull / 6 : 0;
 	if (granted && granted < r->copts.max_in_flight) {
 		fprintf(stderr, "dmapipe record: %s: the producer granted %u frames in flight of "
 			"the %u asked (%s); start it with a larger --max-in-flight, and --buffers, "
@@ -772,8 +776,15 @@ static void stream_dispatch(struct record *r)
 	/* writes in flight (a stalled disk) must not cost the connection */
 	now = now_ns();
 	if (now >= r->next_keepalive) {
-		if (dmapipe_client_keep_leases(r->client) > 0)
+		if (dmapipe_client_keep_leases(r->client) > 0) {
+			if (r->last_keepalive && now - r->last_keepalive > r->keepalive_max_gap_ns)
+				r->keepalive_max_gap_ns = now - r->last_keepalive;
+			r->last_keepalive = now;
 			r->keepalives++;
+		} else {
+			/* nothing held: the next frame held starts a new run */
+			r->last_keepalive = 0;
+		}
 		r->next_keepalive = now + r->keepalive_ns;
 	}
 }
@@ -1126,6 +1137,29 @@ static void record_frames(struct record *r)
 	r->t1 = now_ns();
 }
 
+/*
+ * The frames still on their way to the disk complete before the recording
+ * is finished, their leases renewed meanwhile: after the end of the
+ * stream the producer still times them out, and a stalled disk may hold
+ * them longer than its timeout (dmapipe_recorder_finish() would wait
+ * without a word to it).
+ */
+static void drain_in_flight(struct record *r)
+{
+	struct dmapipe_recorder_stats rs;
+	uint64_t deadline = now_ns() + 60000000000ull;
+
+	for (;;) {
+		dmapipe_recorder_get_stats(r->rec, &rs);
+		if (!rs.in_flight_frames || now_ns() >= deadline || stop_requested)
+			return;
+		if (dmapipe_recorder_dispatch(r->rec, 100) < 0)
+			return;
+		if (r->src->dispatch)
+			r->src->dispatch(r);
+	}
+}
+
 static void print_summary(struct record *r, int finish_ret)
 {
 	struct dmapipe_recorder_stats rs;
@@ -1174,6 +1208,7 @@ static void print_summary(struct record *r, int finish_ret)
 		json_u64(&j, "frames_io_errors", rs.frames_io_errors);
 		json_u64(&j, "buffer_frames", r->need);
 		json_u64(&j, "keepalives", r->keepalives);
+		json_u64(&j, "keepalive_max_gap_ns", r->keepalive_max_gap_ns);
 		json_u64(&j, "loop_max_iteration_ns", r->loop.max_turn_ns);
 		if (r->device) {
 			struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
@@ -1293,6 +1328,7 @@ int cmd_record(int argc, char **argv)
 		return err == ENOSPC ? EXIT_DISK_FULL : 1;
 	}
 	record_frames(&r);
+	drain_in_flight(&r);
 	/* every frame still in flight completes here (and its buffer goes back) */
 	finish_ret = dmapipe_recorder_finish(r.rec);
 	if (finish_ret == -ENOSPC)

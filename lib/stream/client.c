@@ -391,7 +391,9 @@ DMAPIPE_EXPORT int dmapipe_client_keep_leases(struct dmapipe_client *client)
 	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_KEEPALIVE };
 	int ret;
 
-	if (client->state != DMAPIPE_CLIENT_STREAMING || client->sock < 0)
+	/* after EOS the producer still times out the leases it waits for */
+	if ((client->state != DMAPIPE_CLIENT_STREAMING && client->state != DMAPIPE_CLIENT_EOS) ||
+	    client->sock < 0)
 		return -ENOTCONN;
 	if (!(client->features & DMAPIPE_FEATURE_KEEPALIVE))
 		return -ENOTSUP;

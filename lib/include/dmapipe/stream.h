@@ -599,10 +599,11 @@ int dmapipe_client_get_grant(const struct dmapipe_client *client, uint32_t *max_
  * a consumer whose work is slow but alive (a write to a stalled disk)
  * is not disconnected for a lease timeout. Send it well within the lease
  * timeout while frames are held. Returns 1 when it was sent, 0 when
- * nothing is held (nothing is sent), -ENOTSUP if the producer does not take KEEPALIVE
- * (its leases then time out as before), -ENOTCONN when not streaming,
- * -EAGAIN when the socket is full (try again), or another negative
- * errno. Since 0.2.
+ * nothing is held (nothing is sent), -ENOTSUP if the producer does not
+ * take KEEPALIVE (its leases then time out as before), -ENOTCONN when
+ * not connected (after EOS it still is: frames held then are still
+ * leases), -EAGAIN when the socket is full (try again), or another
+ * negative errno. Since 0.2.
  */
 int dmapipe_client_keep_leases(struct dmapipe_client *client);
 
