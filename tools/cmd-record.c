@@ -11,11 +11,12 @@
 #include "loop-timing.h"
 #include "output.h"
 
-/* The recording stopped because the file system is full; the file is consistent. */
-#define EXIT_DISK_FULL 3
+/* What the help of --check says of a recording whose first block is gone. */
+#define REPAIR_HINT "(if its first block was damaged, dmapipe record --repair recovers it " \
+	"from its frame headers)"
 
 static const char *const record_usage =
-	"Usage: dmapipe record --socket PATH -o FILE [OPTIONS]\n"
+	"Usage: dmapipe record [--socket SOCKET] -o FILE [OPTIONS]\n"
 	"       dmapipe record --device /dev/videoN -o FILE [OPTIONS]\n"
 	"       dmapipe record --check FILE [--verify MODE] [--json]\n"
 	"       dmapipe record --repair FILE [--json]\n"
@@ -45,13 +46,15 @@ static const char *const record_usage =
 	"damaged superblock from the frame headers).\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH       the producer's socket (or @name; also as an operand)\n"
+	"  -s, --socket SOCKET     the producer's socket, also as an operand (default:\n"
+	"                          the stream \"default\")\n"
+	HELP_SOCKET_NAME
 	"  -o, --output FILE       the recording to create; - is stdout, which must then\n"
 	"                          be a regular file (> FILE)\n"
 	"  -d, --device PATH       record this V4L2 capture device instead of a socket\n"
 	"      --size WxH          with --device: the frame size (default: the device's)\n"
 	"  -f, --format FOURCC     with --device: the pixel format (default: the device's)\n"
-	"      --fps N             with --device: the frame rate (default: the device's)\n"
+	"      --fps N[/M]         with --device: the frame rate (default: the device's)\n"
 	"      --io MODE           with --device: auto (default: import into buffers with\n"
 	"                          struct-page mappings where possible), export or import\n"
 	"      --buffers N         with --device: capture buffers (default 8)\n"
@@ -78,17 +81,19 @@ static const char *const record_usage =
 	"      --strict            fail rather than copy a pixel\n"
 	"      --timeout MS        fail if no frame arrives for MS (default 10000, 0 = never)\n"
 	"      --progress          a progress line every second (default when stderr is a tty)\n"
-	"  -q, --quiet             no progress line\n"
 	"      --check FILE        verify a recording\n"
 	"      --verify MODE       for --check: auto (default: frames marked as the pattern),\n"
 	"                          full or stamp (every frame against the pattern), none\n"
 	"                          (do not read the frames)\n"
 	"      --repair FILE       write the index of an unfinished recording back\n"
-	"      --json              print the summary as JSON on stdout\n"
+	"      --json              print the summary as JSON on stdout (docs/JSON.md), a\n"
+	"                          failure too\n"
+	"  -q, --quiet             no progress line, no waiting message\n"
 	"  -h, --help              this text\n"
 	"\n"
-	"Exit status: 0 ok, 1 failure, 2 bad command line, 3 the disk filled up (the\n"
-	"recording was stopped and closed; every frame written is in it).\n";
+	"Exit status: 0 ok (also when interrupted), 1 failure (for --check: a frame\n"
+	"failed, the recording is damaged), 2 bad command line, 3 the disk filled up\n"
+	"(the recording was stopped and closed; every frame written is in it).\n";
 
 enum {
 	OPT_FORCE = 256,
@@ -121,10 +126,11 @@ struct frame_source;
 struct record {
 	struct dmapipe_client_options copts;
 	struct dmapipe_recorder_options ropts;
+	bool received_early; /* the client was dispatched before the loop: frames may wait */
 	const char *socket, *output, *check, *repair;
 	/* --device */
 	const char *device, *allocator;
-	uint32_t width, height, fourcc, fps, buffers;
+	uint32_t width, height, fourcc, fps, fps_den, buffers;
 	enum dmapipe_v4l2_io io;
 	struct dmapipe_v4l2_source *source;
 	uint64_t frames;
@@ -229,7 +235,7 @@ static void parse_args(struct record *r, int argc, char **argv)
 			r->fourcc = opt_format("record", optarg);
 			break;
 		case OPT_FPS:
-			r->fps = opt_u32("record", "--fps", optarg, 1, 1000);
+			opt_fps("record", "--fps", optarg, false, 1000, &r->fps, &r->fps_den);
 			break;
 		case OPT_IO:
 			if (strcmp(optarg, "auto") == 0)
@@ -340,8 +346,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 			   r->allocator))
 		usage_error("record", "--size, --format, --fps, --io, --buffers and --allocator "
 			    "are for --device");
-	if (!r->socket && !r->device)
-		usage_error("record", "--socket PATH or --device PATH is required");
+	if (!r->device)
+		r->socket = opt_socket("record", r->socket);
 	if (!r->output)
 		usage_error("record", "-o FILE is required");
 	if (r->json && strcmp(r->output, "-") == 0)
@@ -389,7 +395,7 @@ static void print_info_json(struct json *j, const struct dmapipe_recording_info 
 	json_bool(j, "closed", info->closed);
 	json_bool(j, "scanned", info->scanned);
 	json_bool(j, "repaired", info->repaired);
-	json_string(j, "damage", damage_text(info));
+	json_string(j, "damage", recording_damage(info));
 	json_u64(j, "unconfirmed", info->unconfirmed);
 	json_u64(j, "bad_headers", info->bad_headers);
 	json_u64(j, "layouts", info->layouts);
@@ -404,6 +410,7 @@ static void print_info_json(struct json *j, const struct dmapipe_recording_info 
 struct check {
 	uint64_t by_checksum, by_pattern; /* frames that passed each kind of check */
 	uint64_t verified, failed, unchecked, read_errors, gaps, changes;
+	uint64_t failed_checksum; /* of the failed: their bytes differ from their checksum */
 	uint64_t first_seq, last_seq;
 };
 
@@ -419,10 +426,12 @@ static bool check_one(struct record *r, struct check *c, struct dmapipe_recordin
 	const char *why = NULL;
 	int ret;
 
-	if (sum == 0)
+	if (sum == 0) {
 		c->by_checksum++;
-	else if (sum == -EBADMSG)
+	} else if (sum == -EBADMSG) {
 		why = "its bytes differ from the checksum recorded with them: the file is damaged";
+		c->failed_checksum++;
+	}
 	if (!why && mode != VERIFY_NONE) {
 		ret = check_frame(f, mem, mode);
 		if (ret == 0)
@@ -447,7 +456,7 @@ static bool check_one(struct record *r, struct check *c, struct dmapipe_recordin
 
 static int run_check(struct record *r)
 {
-	struct dmapipe_recording *rc = dmapipe_recording_open(r->check, 0);
+	struct dmapipe_recording *rc = open_recording(r->check, 0, REPAIR_HINT);
 	struct dmapipe_recording_info info;
 	struct check c = { 0 };
 	uint64_t t0 = now_ns();
@@ -457,13 +466,8 @@ static int run_check(struct record *r)
 	double elapsed;
 	bool ok;
 
-	if (!rc) {
-		fprintf(stderr, "dmapipe record: %s: %s\n", r->check,
-			errno == EBADMSG ? "not a usable dmapipe recording (if its first block was "
-			"damaged, dmapipe record --repair recovers it from its frame headers)" :
-			strerror(errno));
+	if (!rc)
 		return 1;
-	}
 	dmapipe_recording_get_info(rc, &info);
 	for (uint64_t i = 0; i < info.frames; i++) {
 		struct dmapipe_recorded_frame f;
@@ -484,7 +488,8 @@ static int run_check(struct record *r)
 			mem = NULL;
 			mem_size = (size_t)f.size;
 			if (posix_memalign((void **)&mem, 4096, mem_size)) {
-				fprintf(stderr, "dmapipe record: out of memory\n");
+				tool_error(TOOL_ERR_NO_MEMORY, 0, "no memory for a frame of %llu bytes",
+					   (unsigned long long)mem_size);
 				dmapipe_recording_close(rc);
 				return 1;
 			}
@@ -504,14 +509,22 @@ static int run_check(struct record *r)
 	elapsed = (double)(now_ns() - t0) * 1e-9;
 	damage = damage_text(&info);
 	ok = c.failed == 0 && c.read_errors == 0 && !damage;
+	if (damage)
+		tool_error(TOOL_ERR_DAMAGED, 0, "%s is damaged: %s", r->check, damage);
+	else if (c.failed)
+		tool_error(c.failed_checksum ? TOOL_ERR_DAMAGED : TOOL_ERR_VERIFY, 0,
+			   "%s: %llu frames failed the check (%llu against their checksum)",
+			   r->check, (unsigned long long)c.failed,
+			   (unsigned long long)c.failed_checksum);
+	else if (c.read_errors)
+		tool_error(TOOL_ERR_IO, 0, "%s: %llu frames could not be read", r->check,
+			   (unsigned long long)c.read_errors);
 
 	if (r->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "record-check");
-		json_string(&j, "result", ok ? "ok" : "failed");
+		json_begin_document(&j, false);
+		json_string(&j, "mode", "check");
 		json_string(&j, "file", r->check);
 		print_info_json(&j, &info);
 		json_string(&j, "verify", verify_names[r->verify]);
@@ -568,22 +581,18 @@ static int run_check(struct record *r)
 
 static int run_repair(struct record *r)
 {
-	struct dmapipe_recording *rc = dmapipe_recording_open(r->repair, DMAPIPE_RECORDING_REPAIR);
+	struct dmapipe_recording *rc = open_recording(r->repair, DMAPIPE_RECORDING_REPAIR,
+						      "(no superblock and no frame header found)");
 	struct dmapipe_recording_info info;
 
-	if (!rc) {
-		fprintf(stderr, "dmapipe record: cannot repair %s: %s\n", r->repair,
-			errno == EBADMSG ? "not a usable dmapipe recording (no superblock and no "
-			"frame header found)" : strerror(errno));
+	if (!rc)
 		return 1;
-	}
 	dmapipe_recording_get_info(rc, &info);
 	if (r->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "record-repair");
+		json_begin_document(&j, false);
+		json_string(&j, "mode", "repair");
 		json_string(&j, "file", r->repair);
 		print_info_json(&j, &info);
 		json_end_object(&j);
@@ -665,7 +674,7 @@ static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
 	o.policy = DMAPIPE_POLICY_LATEST;
 	o.max_in_flight = 1;
 	o.name = "dmapipe-record-probe";
-	c = connect_client_wait("record", &o, r->timeout_ms);
+	c = connect_client_wait("record", &o, r->timeout_ms, r->quiet);
 	if (!c)
 		return -1;
 	*frame_bytes = 0;
@@ -674,8 +683,8 @@ static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
 								    (int)r->timeout_ms : -1);
 
 		if (!f) {
-			fprintf(stderr, "dmapipe record: --buffer: no frames from %s to size the "
-				"buffer with: %s\n", r->socket, strerror(errno));
+			tool_error(TOOL_OK, -errno, "--buffer: no frames from %s to size the buffer "
+				   "with", r->socket);
 			dmapipe_client_free(c);
 			return -1;
 		}
@@ -725,12 +734,58 @@ static int stream_open(struct record *r)
 	return 0;
 }
 
+/*
+ * The recording keeps the producer's nominal rate (FORMAT_INFO), so that
+ * export and play need not guess it from timestamps: it comes right after
+ * the handshake with FORMAT. The connection is made once the recording
+ * exists (stream_start()), so the rate goes to the recorder afterwards and
+ * into the superblock it writes at the end. A producer that has no format
+ * yet, or tells no rate, leaves it unknown.
+ */
+static void stream_nominal_rate(struct record *r)
+{
+	const struct dmapipe_format_info *info;
+	uint64_t deadline = now_ns() + 2000000000ull;
+
+	while (!dmapipe_client_get_format(r->client) && !stop_requested && now_ns() < deadline) {
+		enum dmapipe_client_state st = dmapipe_client_get_state(r->client);
+
+		if (st != DMAPIPE_CLIENT_CONNECTING && st != DMAPIPE_CLIENT_STREAMING)
+			return;
+		dmapipe_client_dispatch(r->client, 50);
+	}
+	/*
+	 * A producer sends FORMAT_INFO right after FORMAT and before its
+	 * ADD_BUFFERs, but not always in the same burst: wait for it until a
+	 * buffer has come (then no FORMAT_INFO preceded it: the producer told
+	 * no rate) or the deadline.
+	 */
+	for (;;) {
+		struct dmapipe_client_stats cs;
+		enum dmapipe_client_state st = dmapipe_client_get_state(r->client);
+
+		dmapipe_client_dispatch(r->client, 0);
+		if (dmapipe_client_get_format_info(r->client) || stop_requested ||
+		    now_ns() >= deadline ||
+		    (st != DMAPIPE_CLIENT_CONNECTING && st != DMAPIPE_CLIENT_STREAMING))
+			break;
+		dmapipe_client_get_stats(r->client, &cs);
+		if (cs.buffers_added > 0)
+			break;
+		dmapipe_client_dispatch(r->client, 20);
+	}
+	r->received_early = true;
+	info = dmapipe_client_get_format_info(r->client);
+	if (info && info->fps_num)
+		(void)dmapipe_recorder_set_rate(r->rec, info->fps_num, info->fps_den);
+}
+
 static int stream_start(struct record *r)
 {
 	uint32_t granted = 0, timeout_ms = 0;
 	uint64_t deadline;
 
-	r->client = connect_client_wait("record", &r->copts, r->timeout_ms);
+	r->client = connect_client_wait("record", &r->copts, r->timeout_ms, r->quiet);
 	if (!r->client) {
 		r->end = "error";
 		r->error = true;
@@ -747,17 +802,26 @@ static int stream_start(struct record *r)
 	 */
 	r->keepalive_ns = timeout_ms ? (uint64_t)timeout_ms * 1000000ull / 6 : 0;
 	if (granted && granted < r->copts.max_in_flight) {
-		fprintf(stderr, "dmapipe record: %s: the producer granted %u frames in flight of "
-			"the %u asked (%s); start it with a larger --max-in-flight, and --buffers, "
-			"--max-buffers or --pool-budget to match\n", r->need ? "error" : "warning",
-			granted, r->copts.max_in_flight, r->need ? (r->buffer_ms ? "--buffer" :
-			"--buffer-mb") : "--queue-depth");
+		const char *opt = r->need ? (r->buffer_ms ? "--buffer" : "--buffer-mb") :
+				  "--queue-depth";
+
+		if (r->need)
+			tool_error(TOOL_ERR_UNSUPPORTED, 0, "the producer granted %u frames in flight "
+				   "of the %u asked (%s); start it with a larger --max-in-flight, and "
+				   "--buffers, --max-buffers or --pool-budget to match", granted,
+				   r->copts.max_in_flight, opt);
+		else
+			tool_warn("the producer granted %u frames in flight of the %u asked (%s); "
+				  "start it with a larger --max-in-flight, and --buffers, "
+				  "--max-buffers or --pool-budget to match", granted,
+				  r->copts.max_in_flight, opt);
 		if (r->need) {
 			r->end = "error";
 			r->error = true;
 			return -ENOSPC;
 		}
 	}
+	stream_nominal_rate(r);
 	return 0;
 }
 
@@ -793,7 +857,6 @@ static int stream_next(struct record *r, struct dmapipe_buffer **buf,
 		       const struct dmapipe_frame_meta **meta, void **frame_data)
 {
 	struct dmapipe_frame *frame = dmapipe_client_acquire_frame(r->client);
-	const char *msg = NULL;
 	int err;
 
 	if (frame) {
@@ -811,13 +874,10 @@ static int stream_next(struct record *r, struct dmapipe_buffer **buf,
 	}
 	r->end = err == ECONNRESET ? "disconnected" : "error";
 	r->error = true;
-	if (err != ECONNRESET) {
-		enum dmapipe_error_code code = dmapipe_client_get_error(r->client, &msg);
-		char name[32];
-
-		fprintf(stderr, "dmapipe record: producer error %s: %s\n",
-			error_code_name(code, name, sizeof(name)), msg ? msg : "");
-	}
+	if (err == ECONNRESET)
+		tool_error(TOOL_ERR_DISCONNECTED, 0, "the producer on %s went away", r->socket);
+	else
+		report_stream_error(r->client, r->socket);
 	return -err;
 }
 
@@ -859,7 +919,7 @@ static int device_open(struct record *r)
 	o.width = r->width;
 	o.height = r->height;
 	o.fps_num = r->fps;
-	o.fps_den = r->fps ? 1 : 0;
+	o.fps_den = r->fps ? r->fps_den : 0;
 	o.io = r->io;
 	/* the disk DMAs straight from the capture buffers when their mappings allow it */
 	o.direct_io = true;
@@ -873,8 +933,8 @@ static int device_open(struct record *r)
 			usage_error("record", "unknown allocator '%s' (heap, udmabuf, drm, memfd, "
 				    "dmapipe)", r->allocator);
 		if (!alloc) {
-			fprintf(stderr, "dmapipe record: allocator %s is not available here: %s\n",
-				r->allocator, strerror(errno));
+			tool_error(TOOL_ERR_UNSUPPORTED, errno, "allocator %s is not available here",
+				   r->allocator);
 			return -1;
 		}
 		o.allocator = alloc;
@@ -882,8 +942,7 @@ static int device_open(struct record *r)
 	r->source = dmapipe_v4l2_source_new(&o);
 	dmapipe_allocator_unref(alloc); /* the source keeps its own reference */
 	if (!r->source) {
-		fprintf(stderr, "dmapipe record: cannot capture from %s: %s\n", r->device,
-			strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot capture from %s", r->device);
 		return -1;
 	}
 	dmapipe_v4l2_source_get_info(r->source, &vi);
@@ -897,10 +956,10 @@ static int device_open(struct record *r)
 		r->need = frames_needed(r, size, fps);
 		/* two stay with the device so that it keeps capturing */
 		if (r->need + 2 > vi.buffers) {
-			fprintf(stderr, "dmapipe record: error: --buffer%s needs %u frames of %s "
-				"(%.1f MB) and the device gave %u buffers, of which 2 stay with it\n",
-				r->buffer_mb ? "-mb" : "", r->need, r->device,
-				(double)size * r->need / 1e6, vi.buffers);
+			tool_error(TOOL_ERR_UNSUPPORTED, 0, "--buffer%s needs %u frames of %s (%.1f MB) "
+				   "and the device gave %u buffers, of which 2 stay with it",
+				   r->buffer_mb ? "-mb" : "", r->need, r->device,
+				   (double)size * r->need / 1e6, vi.buffers);
 			return -1;
 		}
 		if (r->ropts.max_frames < r->need)
@@ -929,7 +988,7 @@ static int device_start(struct record *r)
 	int ret = dmapipe_v4l2_source_start(r->source);
 
 	if (ret < 0) {
-		fprintf(stderr, "dmapipe record: cannot start capturing: %s\n", strerror(-ret));
+		tool_error(TOOL_ERR_DEVICE, ret, "cannot start capturing from %s", r->device);
 		r->end = "error";
 		r->error = true;
 	}
@@ -955,8 +1014,10 @@ static int device_next(struct record *r, struct dmapipe_buffer **buf,
 	}
 	if (ret == -EAGAIN)
 		return ret;
-	fprintf(stderr, "dmapipe record: %s: %s\n", r->device,
-		ret == -ENODEV ? "the device went away" : strerror(-ret));
+	if (ret == -ENODEV)
+		tool_error(TOOL_ERR_DEVICE, 0, "%s went away", r->device);
+	else
+		tool_error(TOOL_ERR_DEVICE, ret, "capturing from %s", r->device);
 	r->end = ret == -ENODEV ? "device-gone" : "error";
 	r->error = true;
 	return ret;
@@ -1057,12 +1118,15 @@ static bool loop_turn(struct record *r, int source_fd)
 		progress_line(r, now);
 		r->next_progress = now + 1000000000ull;
 	}
+	tool_log_flush();
 	loop_timing_end(&r->loop);
-	poll(pfd, 2, 100);
+	/* frames received before the loop are taken at once, not after a poll */
+	poll(pfd, 2, r->received_early ? 0 : 100);
+	r->received_early = false;
 	loop_timing_begin(&r->loop);
 	ret = dmapipe_recorder_dispatch(r->rec, 0);
 	if (ret < 0) {
-		fprintf(stderr, "dmapipe record: recorder: %s\n", strerror(-ret));
+		tool_error(TOOL_OK, ret, "writing %s", r->output);
 		r->end = "error";
 		r->error = true;
 		return false;
@@ -1078,8 +1142,10 @@ static void submit_failed(struct record *r, int ret)
 		r->end = "disk-full";
 		return;
 	}
-	fprintf(stderr, "dmapipe record: cannot record a frame: %s%s\n", strerror(-ret),
-		ret == -EPERM ? " (strict mode: it would have been copied)" : "");
+	if (ret == -EPERM && r->strict)
+		tool_error(TOOL_ERR_STRICT, 0, "a frame would have been copied (--strict)");
+	else
+		tool_error(TOOL_OK, ret, "cannot record a frame");
 	r->end = "error";
 	r->error = true;
 }
@@ -1131,6 +1197,7 @@ static void record_frames(struct record *r)
 		if (r->timeout_ms && now_ns() - last_frame > (uint64_t)r->timeout_ms * 1000000ull) {
 			r->end = "timeout";
 			r->error = true;
+			tool_error(TOOL_ERR_TIMEOUT, 0, "no frame for %u ms", r->timeout_ms);
 			break;
 		}
 	}
@@ -1178,11 +1245,8 @@ static void print_summary(struct record *r, int finish_ret)
 	if (r->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "record");
-		json_string(&j, "result", r->disk_full || finish_ret == -ENOSPC ? "disk-full" :
-				ok ? "ok" : "failed");
+		json_begin_document(&j, strcmp(r->end, "interrupted") == 0);
+		json_string(&j, "mode", "record");
 		json_string(&j, "end", r->end);
 		json_string(&j, "file", r->output);
 		json_bool(&j, "file_written", r->out.published);
@@ -1319,13 +1383,11 @@ int cmd_record(int argc, char **argv)
 	}
 	r.rec = dmapipe_recorder_new_fd(r.out.fd, &r.ropts);
 	if (!r.rec) {
-		int err = errno;
-
-		fprintf(stderr, "dmapipe record: cannot record to %s: %s\n", r.output, strerror(err));
+		tool_error(TOOL_OK, errno, "cannot record to %s", r.output);
 		output_close(&r.out, false);
 		dmapipe_client_free(r.client);
 		dmapipe_v4l2_source_free(r.source);
-		return err == ENOSPC ? EXIT_DISK_FULL : 1;
+		return 1;
 	}
 	record_frames(&r);
 	drain_in_flight(&r);
@@ -1350,6 +1412,11 @@ int cmd_record(int argc, char **argv)
 	}
 	if (output_close(&r.out, r.out.published) < 0)
 		r.error = true;
+	if (r.disk_full)
+		tool_error(TOOL_ERR_DISK_FULL, 0, "the disk is full: the recording was stopped and "
+			   "closed, every frame written is in it");
+	else if (finish_ret < 0 && !r.error)
+		tool_error(TOOL_OK, finish_ret, "finishing %s failed", r.output);
 	print_summary(&r, finish_ret);
 	if (r.disk_full)
 		status = EXIT_DISK_FULL;

@@ -597,6 +597,16 @@ DMAPIPE_EXPORT void dmapipe_recorder_free(struct dmapipe_recorder *rec)
 	recorder_destroy(rec);
 }
 
+DMAPIPE_EXPORT int dmapipe_recorder_set_rate(struct dmapipe_recorder *rec, uint32_t fps_num,
+					     uint32_t fps_den)
+{
+	if (!rec || !fps_num != !fps_den)
+		return -EINVAL;
+	rec->opts.fps_num = fps_num;
+	rec->opts.fps_den = fps_den;
+	return 0;
+}
+
 DMAPIPE_EXPORT void dmapipe_recorder_get_stats(const struct dmapipe_recorder *rec,
 					       struct dmapipe_recorder_stats *stats)
 {
@@ -657,6 +667,15 @@ DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 
 DMAPIPE_EXPORT void dmapipe_recorder_free(struct dmapipe_recorder *rec)
 {
+}
+
+DMAPIPE_EXPORT int dmapipe_recorder_set_rate(struct dmapipe_recorder *rec, uint32_t fps_num,
+					     uint32_t fps_den)
+{
+	(void)rec;
+	(void)fps_num;
+	(void)fps_den;
+	return -ENOSYS;
 }
 
 DMAPIPE_EXPORT void dmapipe_recorder_get_stats(const struct dmapipe_recorder *rec,

@@ -112,6 +112,10 @@ static inline bool msg_equal(const struct dmapipe_msg *a, const struct dmapipe_m
 	case DMAPIPE_MSG_STATS_REQUEST:
 	case DMAPIPE_MSG_KEEPALIVE:
 		return true;
+	case DMAPIPE_MSG_CONSTRAINTS:
+		return memcmp(&a->constraints, &b->constraints, sizeof(a->constraints)) == 0;
+	case DMAPIPE_MSG_FORMAT_INFO:
+		return memcmp(&a->format_info, &b->format_info, sizeof(a->format_info)) == 0;
 	case DMAPIPE_MSG_STATS:
 		if (!msg_equal_server_stats(&a->stats.server, &b->stats.server) ||
 		    a->stats.n_consumers != b->stats.n_consumers ||
