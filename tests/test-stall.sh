@@ -257,7 +257,7 @@ run_encode() {
 	for t in "$1:$MNT" "$1-ref:$REF_MNT"; do
 		tag=${t%%:*}
 		WAIT_OK_SECONDS=120 wait_ok "$(eval echo "\$EPID_$(echo "$tag" | tr - _)")" "encode ($tag)"
-		show "$tag" "$DIR/encode-$tag.json" capture_frames capture_dropped capture_fps \
+		show "$tag" "$DIR/encode-$tag.json" frames_captured frames_lost capture_fps \
 			recorded_frames packets_dropped_disk_behind capture_max_dqbuf_latency_ns \
 			capture_max_iteration_ns
 		jcheck "$DIR/encode-$tag.json" 'd["result"] == "ok" and d["recorded_frames"] > 0'

@@ -672,8 +672,8 @@ static void summary(struct encode *e, bool ok)
 			dmapipe_v4l2_source_get_timing(e->source, &t);
 			double capture_s = (double)(e->loop_end - e->t0) / 1e9;
 
-			json_u64(&j, "capture_frames", vs.frames);
-			json_u64(&j, "capture_dropped", vs.dropped);
+			json_u64(&j, "frames_captured", vs.frames);
+			json_u64(&j, "frames_lost", vs.dropped);
 			/* over the loop alone: draining the encoder and the disk after it is not capture */
 			json_double(&j, "capture_fps", capture_s > 0 ? (double)vs.frames / capture_s : 0);
 			json_u64(&j, "capture_max_dqbuf_latency_ns", t.dqbuf_latency_max_ns);
