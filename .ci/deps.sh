@@ -45,12 +45,13 @@ iproute2"
 # The real-kernel lane (tests/vm): QEMU, a static busybox for the initramfs,
 # Debian 12's stock kernel (6.1) and the 6.12 kernel from bookworm-security,
 # their headers (for the lane's test module and dmapipe's modules), kmod,
-# v4l-utils, e2fsprogs (the kernel tests' scratch ext4 for O_DIRECT), and the
+# v4l-utils, e2fsprogs (the kernel tests' scratch ext4 for O_DIRECT), dmsetup
+# (the stall tests put dm-delay and dm-flakey under that ext4), and the
 # 6.1 kernel's source (with TEST_PACKAGES' linux-source-6.12: vicodec and
 # v4l2-mem2mem are built from them for the encoder tests).
 VM_PACKAGES="qemu-system-x86 busybox-static linux-image-amd64 linux-image-6.12-amd64 \
 linux-headers-amd64 linux-headers-6.12-amd64 kmod xz-utils cpio v4l-utils e2fsprogs \
-linux-source-6.1"
+dmsetup linux-source-6.1"
 
 case "$mode" in
 main) want="$BUILD_PACKAGES" ;;

@@ -54,7 +54,7 @@ int main(void)
 		"capture=/dev/video0,format=NV12,size=640x480,fps=10,io=import,buffers=6,stride=640",
 		"encode=fwht,out=a.fwht,policy=latest,io=import,gop=10,qp=20,in-flight=2",
 		"encode=h264,out=-,device=/dev/video9,bitrate=2000000,policy=block:2",
-		"record=cam.rec,policy=queue:3",
+		"record=cam.rec,policy=queue:3,buffer=500ms",
 		"serve=@cam",
 		"rtsp=127.0.0.1:8554/cam",
 	};
@@ -94,6 +94,7 @@ int main(void)
 	check_int_eq(p.n_record, 1);
 	check_int_eq(p.record[0].policy, PIPELINE_POLICY_QUEUE);
 	check_int_eq(p.record[0].depth, 3);
+	check_int_eq(p.record[0].buffer_ms, 500);
 	check(strcmp(p.serve, "@cam") == 0);
 	check(!p.serve_mode && !p.serve_group && !p.serve_peer);
 	check_msg(strcmp(p.rtsp_listen, "127.0.0.1:8554") == 0, "%s", p.rtsp_listen);
@@ -142,6 +143,9 @@ int main(void)
 	BAD("size=640x", "capture=/dev/video0,size=640x", "serve=@x");
 	BAD("unknown key 'colour'", "capture=/dev/video0,colour=red", "serve=@x");
 	BAD("unknown key 'out'", "capture=/dev/video0", "record=r,out=x");
+	BAD("bad buffer '2m'", "capture=/dev/video0", "record=r,buffer=2m");
+	BAD("bad buffer '61s'", "capture=/dev/video0", "record=r,buffer=61s");
+	BAD("bad buffer '0'", "capture=/dev/video0", "record=r,buffer=0");
 	BAD("serve takes mode, group, peer", "capture=/dev/video0", "serve=@x,policy=latest");
 	BAD("expected KEY=VALUE", "capture=/dev/video0,fps", "serve=@x");
 	BAD("option gop= needs a value", "capture=/dev/video0", "encode=fwht,out=x,gop=");

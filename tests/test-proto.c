@@ -270,6 +270,8 @@ static unsigned int make_samples(struct sample *out)
 	memset(&m, 0, sizeof(m));
 	m.type = DMAPIPE_MSG_STATS_REQUEST;
 	out[n++] = (struct sample){ "STATS_REQUEST", m };
+	m.type = DMAPIPE_MSG_KEEPALIVE;
+	out[n++] = (struct sample){ "KEEPALIVE", m };
 
 	out[n++] = (struct sample){ "STATS 0 records", stats_msg(0) };
 	out[n++] = (struct sample){ "STATS 1 record", stats_msg(1) };
@@ -426,6 +428,9 @@ static void test_golden_bytes(void)
 		4, 3, 2, 1, 0, 0, 0, 0,           /* buffer 0x01020304, pad0 */
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
 	};
+	static const unsigned char want_keepalive[] = {
+		12, 0, 0, 0, 8, 0, 0, 0,          /* type KEEPALIVE, size 8 */
+	};
 	static const unsigned char want_format_info[] = {
 		13, 0, 0, 0, 56, 0, 0, 0,         /* type FORMAT_INFO, size 56 */
 		0x30, 0x75, 0, 0, 0xe9, 3, 0, 0,  /* 30000/1001 fps */
@@ -438,7 +443,7 @@ static void test_golden_bytes(void)
 	static const unsigned char want_hello_head[] = {
 		1, 0, 0, 0, 80, 0, 0, 0,          /* type HELLO, size 80 */
 		'D', 'M', 'P', 'P', 1, 0, 1, 0,   /* magic, version 1, min 1 */
-		2, 0, 0, 0, 0x6f, 0, 0, 0,        /* consumer, features: FENCES..RELEASES, bits 5, 6 */
+		2, 0, 0, 0, 0x7f, 0, 0, 0,        /* consumer, features 0..6 */
 		2, 0, 0, 0, 4, 0, 0, 0,           /* queue, depth 4 */
 		2, 0, 0, 0, 0x88, 0x13, 0, 0,     /* in flight 2, 5000 ms */
 		0, 0, 0, 0, 0, 0, 0, 0,           /* pad0, pad1 */
@@ -458,6 +463,13 @@ static void test_golden_bytes(void)
 	check_int_eq(len, 80);
 	check(memcmp(buf, want_hello_head, sizeof(want_hello_head)) == 0);
 	check(buf[48 + 30] == 'n' && buf[48 + 31] == '\0');
+
+	/* KEEPALIVE: a header and nothing else */
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_KEEPALIVE;
+	len = encode_ok(&m, buf, fds, &n_fds);
+	check_int_eq(len, 8);
+	check(memcmp(buf, want_keepalive, sizeof(want_keepalive)) == 0);
 
 	m = stats_msg(DMAPIPE_PROTO_MAX_STATS);
 	len = encode_ok(&m, buf, fds, &n_fds);
@@ -601,8 +613,8 @@ static void test_encoder_validation(void)
 	memset(&m, 0, sizeof(m));
 	m.type = 0;
 	expect_encode_einval("type 0", &m);
-	m.type = (enum dmapipe_msg_type)12;
-	expect_encode_einval("type 12", &m);
+	m.type = (enum dmapipe_msg_type)15;
+	expect_encode_einval("type 15", &m);
 	m = format_info_msg();
 	m.format_info.fps_den = 0;
 	expect_encode_einval("FORMAT_INFO rate N/0", &m);
@@ -679,7 +691,7 @@ static void test_truncated_and_oversized(void)
 
 static void test_unknown_types(void)
 {
-	static const uint32_t types[] = { 0, 12, 15, 16, 0x100, 0x80000001, 0xffffffff };
+	static const uint32_t types[] = { 0, 15, 16, 0x100, 0x80000001, 0xffffffff };
 	unsigned char buf[64];
 
 	for (unsigned int i = 0; i < ARRAY_LEN(types); i++) {
@@ -976,9 +988,10 @@ static void test_type_names(void)
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_STATS), "STATS") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(0), "UNKNOWN") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_RELEASES), "RELEASES") == 0);
+	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_KEEPALIVE), "KEEPALIVE") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_FORMAT_INFO), "FORMAT_INFO") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_CONSTRAINTS), "CONSTRAINTS") == 0);
-	check(strcmp(dmapipe_msg_type_to_string(12), "UNKNOWN") == 0);
+	check(strcmp(dmapipe_msg_type_to_string(15), "UNKNOWN") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(0xffffffff), "UNKNOWN") == 0);
 	test_pass("message type names");
 }

@@ -1146,6 +1146,30 @@ static void test_checksum(const char *dir)
 		check_int_eq(info.fps_num, 0);
 		check_int_eq(verify_file(path, DMAPIPE_RECORDING_SCAN, &info), 4);
 	}
+	/*
+	 * A rate learnt after the recorder was made (record --socket connects
+	 * once its file exists) is what the closed recording says; half a
+	 * fraction is refused and changes nothing.
+	 */
+	{
+		struct ctx c = { .log_fd = -1 };
+		struct dmapipe_pool *pool = new_pool("NV12", 64, 64, 4);
+		struct dmapipe_recorder *rec;
+
+		snprintf(path, sizeof(path), "%s/late-rate.rec", dir);
+		rec = checksum_recorder(path, &c, DMAPIPE_RECORD_CHECKSUM_AUTO, 0, 0);
+		check_int_eq(record_one(rec, pool, 0), 0);
+		check_int_eq(dmapipe_recorder_set_rate(rec, 60000, 1001), 0);
+		check_int_eq(dmapipe_recorder_set_rate(rec, 25, 0), -EINVAL);
+		check_int_eq(dmapipe_recorder_set_rate(NULL, 25, 1), -EINVAL);
+		check_int_eq(record_one(rec, pool, 1), 0);
+		check_int_eq(dmapipe_recorder_finish(rec), 0);
+		dmapipe_recorder_free(rec);
+		dmapipe_pool_free(pool);
+		check_int_eq(verify_file(path, 0, &info), 2);
+		check_int_eq(info.fps_num, 60000);
+		check_int_eq(info.fps_den, 1001);
+	}
 	free(copy);
 	free(mem);
 	test_pass("checksum");

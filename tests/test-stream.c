@@ -296,6 +296,66 @@ static void test_block_policy(void)
 	test_pass("block:2: producer gets EAGAIN instead of dropping, resumes after release");
 }
 
+/*
+ * KEEPALIVE: a consumer holding frames for four lease timeouts (a recorder
+ * whose writes wait for a stalled disk) is not cut off while it says it
+ * is alive, gets the grant it asked for, and is cut off once it stops.
+ */
+static void test_keepalive(void)
+{
+	char *path = sock_path("keepalive");
+	struct dmapipe_server *s = server_new(path, 100, 6);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 3);
+	struct dmapipe_server_stats st;
+	struct dmapipe_frame *f[2];
+	uint32_t granted = 0, depth = 0, timeout = 0;
+	const char *msg = NULL;
+	uint64_t t0, sent = 0;
+
+	check_int_eq(dmapipe_client_get_grant(c, &granted, &depth, &timeout), -ENOTCONN);
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_grant(c, &granted, &depth, &timeout), 0);
+	/* the server's default limit is 2 in flight: the grant says so */
+	check_int_eq(granted, 2);
+	check_int_eq(depth, 2);
+	check_int_eq(timeout, 100);
+	/* nothing held: nothing to say */
+	check_int_eq(dmapipe_client_keep_leases(c), 0);
+	produce(s, 1);
+	produce(s, 2);
+	f[0] = dmapipe_client_wait_frame(c, 2000);
+	f[1] = dmapipe_client_wait_frame(c, 2000);
+	check(f[0] && f[1]);
+	t0 = test_now_ms();
+	while (test_now_ms() - t0 < 400) {
+		int ret = dmapipe_client_keep_leases(c);
+
+		check_msg(ret >= 0, "keep_leases: %s", strerror(-ret));
+		sent += ret > 0;
+		dmapipe_server_dispatch(s, 25);
+		dmapipe_client_dispatch(c, 0);
+		check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_STREAMING);
+	}
+	check(sent >= 10);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.lease_timeouts, 0);
+	check_int_eq(st.consumers, 1);
+	/* one released, one held without a word: that lease times out as before */
+	check_int_eq(dmapipe_client_release_frame(c, f[0], -1), 0);
+	t0 = test_now_ms();
+	while (test_now_ms() - t0 < 400 && dmapipe_client_get_state(c) == DMAPIPE_CLIENT_STREAMING) {
+		dmapipe_server_dispatch(s, 10);
+		dmapipe_client_dispatch(c, 0);
+	}
+	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_LEASE_TIMEOUT);
+	check_int_eq(dmapipe_client_keep_leases(c), -ENOTCONN);
+	check_int_eq(dmapipe_client_release_frame(c, f[1], -1), 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("keepalive: frames held for 4 lease timeouts while alive, timed out once silent");
+}
+
 static void test_lease_timeout(void)
 {
 	char *path = sock_path("lease");
@@ -1295,6 +1355,7 @@ int main(void)
 	test_queue_policy();
 	test_block_policy();
 	test_lease_timeout();
+	test_keepalive();
 	test_format_change();
 	test_format_info();
 	test_constraints_generation();

@@ -11,6 +11,7 @@
 
 #include "dmapipe-tool.h"
 #include "encode-sink.h"
+#include "loop-timing.h"
 #include "pipeline.h"
 
 static const char *const encode_usage =
@@ -126,6 +127,8 @@ struct encode {
 	uint64_t t0, t1, cpu0, cpu1;
 	const char *end;
 	int error; /* the submit error that stopped us, or 0 */
+	struct loop_timing loop; /* --device: the capture loop's turns */
+	uint64_t loop_end;       /* when the capture loop ended (before the drain) */
 };
 
 static void parse_ctrl(struct encode *e, const char *s)
@@ -564,7 +567,9 @@ static int run_device(struct encode *e)
 		uint64_t now;
 
 		tool_log_flush();
+		loop_timing_end(&e->loop);
 		(void)poll(pfd, 4, 100);
+		loop_timing_begin(&e->loop);
 		if (dmapipe_encoder_dispatch(e->sink.enc, 0) < 0) {
 			tool_error(TOOL_ERR_DEVICE, 0, "the encoder failed");
 			e->end = "encoder failed";
@@ -650,6 +655,30 @@ static void summary(struct encode *e, bool ok)
 			json_u64(&j, "recorded_buffered_bytes",
 				 r->path_bytes[DMAPIPE_RECORD_PATH_BUFFERED]);
 		}
+		json_u64(&j, "packets_dropped_disk_behind", e->sink.packets_dropped);
+		if (!e->cfg.container) {
+			const struct writer_stats *w = &e->sink.writer_stats;
+
+			json_u64(&j, "writer_queue_max_bytes", w->max_queued);
+			json_u64(&j, "write_ns_p50", w->write_ns_p50);
+			json_u64(&j, "write_ns_p99", w->write_ns_p99);
+			json_u64(&j, "write_ns_max", w->write_ns_max);
+		}
+		if (e->source) {
+			struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
+			struct dmapipe_v4l2_stats vs;
+
+			dmapipe_v4l2_source_get_stats(e->source, &vs);
+			dmapipe_v4l2_source_get_timing(e->source, &t);
+			double capture_s = (double)(e->loop_end - e->t0) / 1e9;
+
+			json_u64(&j, "frames_captured", vs.frames);
+			json_u64(&j, "frames_lost", vs.dropped);
+			/* over the loop alone: draining the encoder and the disk after it is not capture */
+			json_double(&j, "capture_fps", capture_s > 0 ? (double)vs.frames / capture_s : 0);
+			json_u64(&j, "capture_max_dqbuf_latency_ns", t.dqbuf_latency_max_ns);
+			json_u64(&j, "capture_max_iteration_ns", e->loop.max_turn_ns);
+		}
 		json_double(&j, "elapsed_s", secs);
 		json_double(&j, "fps", secs > 0 ? (double)st.packets / secs : 0);
 		json_u64(&j, "cpu_ns", cpu);
@@ -677,6 +706,16 @@ static void summary(struct encode *e, bool ok)
 		(unsigned long long)st.bytes_copied, (unsigned long long)st.frames_copied,
 		(unsigned long long)st.frames_imported, (unsigned long long)st.imports,
 		st.packets ? (double)cpu / (double)st.packets / 1e6 : 0.0, e->end);
+	if (e->sink.packets_dropped)
+		fprintf(stderr, "  disk behind: %llu packets dropped (up to the next keyframe each "
+			"time)\n", (unsigned long long)e->sink.packets_dropped);
+	if (e->source) {
+		struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
+
+		dmapipe_v4l2_source_get_timing(e->source, &t);
+		fprintf(stderr, "  capture loop: longest turn %.1f ms, longest dequeue latency %.1f ms\n",
+			(double)e->loop.max_turn_ns / 1e6, (double)t.dqbuf_latency_max_ns / 1e6);
+	}
 	if (e->cfg.serve)
 		fprintf(stderr, "  served: %llu packets on %s, %llu not served (consumers behind)\n",
 			(unsigned long long)e->sink.served, e->cfg.serve,
@@ -715,6 +754,7 @@ int cmd_encode(int argc, char **argv)
 	e.t0 = now_ns();
 	e.cpu0 = self_cpu_total_ns();
 	ret = e.socket ? run_socket(&e) : run_device(&e);
+	e.loop_end = now_ns();
 	/* the frames in the encoder are encoded and written before the end */
 	if (dmapipe_encoder_finish(e.sink.enc, 10000) < 0 && ret == 0) {
 		tool_error(TOOL_ERR_DEVICE, 0, "the encoder did not finish its last frames in 10 s");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
+#include "loop-timing.h"
 #include "output.h"
 
 /* What the help of --check says of a recording whose first block is gone. */
@@ -64,7 +65,12 @@ static const char *const record_usage =
 	"      --duration S        stop after S seconds (default: no limit)\n"
 	"      --direct            O_DIRECT or fail (default: O_DIRECT, buffered if refused)\n"
 	"      --buffered          through the page cache, kept flat by background writeback\n"
-	"      --queue-depth N     frames in flight to the disk (default 8)\n"
+	"      --queue-depth N     frames in flight to the disk (default 8); a producer\n"
+	"                          granting fewer is reported\n"
+	"      --buffer DURATION   hold up to DURATION of frames (2s, 500ms) while the disk\n"
+	"                          is behind, instead of dropping them (docs/REALTIME.md);\n"
+	"                          an error if the producer or device cannot grant it\n"
+	"      --buffer-mb N       the same, sized as N MiB of frames\n"
 	"      --sync-interval MS  data barrier interval (default 500, 0 = only at the end)\n"
 	"      --policy POLICY     latest or queue:N (default queue:4); block is refused:\n"
 	"                          a recorder never slows the producer\n"
@@ -111,6 +117,8 @@ enum {
 	OPT_ALLOCATOR,
 	OPT_CHECKSUM,
 	OPT_NO_CHECKSUM,
+	OPT_BUFFER,
+	OPT_BUFFER_MB,
 };
 
 struct frame_source;
@@ -143,9 +151,34 @@ struct record {
 	uint64_t t0, t1;
 	const char *end;
 	bool error, disk_full;
+	/* --buffer / --buffer-mb: what to hold; need: that many frames (0: not asked) */
+	uint64_t buffer_ms, buffer_mb;
+	uint32_t need;
+	uint64_t next_keepalive, keepalive_ns;
+	uint64_t keepalives, last_keepalive, keepalive_max_gap_ns;
+	struct loop_timing loop;  /* the recording loop's turns */
 	/* the loops' clock: --duration's deadline, the progress line's state */
 	uint64_t deadline, next_progress, last_bytes, last_ns;
 };
+
+/* --buffer: "2s", "500ms", "1.5" (seconds); at most 60 s */
+static uint64_t parse_buffer_duration(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v <= 0)
+		usage_error("record", "--buffer wants a duration such as 2s or 500ms, got '%s'", s);
+	if (strcmp(end, "ms") == 0)
+		v /= 1000.0;
+	else if (*end && strcmp(end, "s") != 0)
+		usage_error("record", "--buffer wants a duration such as 2s or 500ms, got '%s'", s);
+	if (v > 60.0)
+		usage_error("record", "--buffer: at most 60 s, got '%s'", s);
+	return (uint64_t)(v * 1000.0 + 0.5) ? (uint64_t)(v * 1000.0 + 0.5) : 1;
+}
 
 static void parse_args(struct record *r, int argc, char **argv)
 {
@@ -167,6 +200,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 		{ "direct", no_argument, NULL, OPT_DIRECT },
 		{ "buffered", no_argument, NULL, OPT_BUFFERED },
 		{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
+		{ "buffer", required_argument, NULL, OPT_BUFFER },
+		{ "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
 		{ "sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "strict", no_argument, NULL, OPT_STRICT },
@@ -246,6 +281,12 @@ static void parse_args(struct record *r, int argc, char **argv)
 		case OPT_QUEUE_DEPTH:
 			r->ropts.max_frames = opt_u32("record", "--queue-depth", optarg, 1, 64);
 			break;
+		case OPT_BUFFER:
+			r->buffer_ms = parse_buffer_duration(optarg);
+			break;
+		case OPT_BUFFER_MB:
+			r->buffer_mb = opt_u32("record", "--buffer-mb", optarg, 1, 65536);
+			break;
 		case OPT_SYNC_INTERVAL:
 			r->ropts.sync_interval_ms = opt_u32("record", "--sync-interval", optarg, 0,
 							    3600000);
@@ -290,6 +331,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 	if (optind < argc && !r->socket && !r->device && !r->check && !r->repair)
 		r->socket = argv[optind++];
 	usage_no_operands("record", argc, argv);
+	if (r->buffer_ms && r->buffer_mb)
+		usage_error("record", "--buffer and --buffer-mb exclude each other");
 	modes = (r->check != NULL) + (r->repair != NULL) +
 		(r->output != NULL || r->socket != NULL || r->device != NULL);
 	if (modes > 1)
@@ -603,11 +646,101 @@ struct frame_source {
 	void (*counts)(const struct record *r, uint64_t *received, uint64_t *gaps);
 };
 
+/* Frames to hold for --buffer/--buffer-mb, for frames of @frame_bytes at @fps. */
+static uint32_t frames_needed(const struct record *r, uint64_t frame_bytes, double fps)
+{
+	double n;
+
+	if (r->buffer_mb)
+		n = frame_bytes ? (double)(r->buffer_mb << 20) / (double)frame_bytes : 1;
+	else
+		n = (double)r->buffer_ms * fps / 1000.0 + 0.999;
+	return n < 1 ? 1 : n > 128 ? 128 : (uint32_t)n;
+}
+
+/*
+ * --buffer over a socket: the stream says neither its rate nor, before a
+ * frame, its size. A short look at it (a latest consumer holding one
+ * frame) measures both over the first frames: their sizes and the
+ * spacing of their timestamps. 0, or -1 after saying why.
+ */
+static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
+{
+	struct dmapipe_client_options o = r->copts;
+	struct dmapipe_client *c;
+	uint64_t first_ts = 0, last_ts = 0, first_seq = 0, last_seq = 0;
+	unsigned int n = 0;
+
+	o.policy = DMAPIPE_POLICY_LATEST;
+	o.max_in_flight = 1;
+	o.name = "dmapipe-record-probe";
+	c = connect_client_wait("record", &o, r->timeout_ms, r->quiet);
+	if (!c)
+		return -1;
+	*frame_bytes = 0;
+	while (n < 6) {
+		struct dmapipe_frame *f = dmapipe_client_wait_frame(c, r->timeout_ms ?
+								    (int)r->timeout_ms : -1);
+
+		if (!f) {
+			tool_error(TOOL_OK, -errno, "--buffer: no frames from %s to size the buffer "
+				   "with", r->socket);
+			dmapipe_client_free(c);
+			return -1;
+		}
+		*frame_bytes = 0;
+		for (int p = 0; p < DMAPIPE_MAX_PLANES; p++)
+			*frame_bytes += f->meta.bytes_used[p];
+		if (!n) {
+			first_ts = f->meta.timestamp_ns;
+			first_seq = f->meta.sequence;
+		}
+		last_ts = f->meta.timestamp_ns;
+		last_seq = f->meta.sequence;
+		dmapipe_client_release_frame(c, f, -1);
+		n++;
+	}
+	dmapipe_client_free(c);
+	/* sequence numbers count the frames "latest" skipped between those seen */
+	*fps = last_ts > first_ts && last_seq > first_seq ?
+	       (double)(last_seq - first_seq) * 1e9 / (double)(last_ts - first_ts) : 60.0;
+	return 0;
+}
+
+/*
+ * Sizes the buffer (--buffer: a look at the stream); the connection that
+ * takes leases waits for stream_start(), once the recording exists:
+ * creating it waits for the disk, and leases held meanwhile would time out
+ * on a stalled one.
+ */
+static int stream_open(struct record *r)
+{
+	r->copts.path = r->socket;
+	if (r->buffer_ms || r->buffer_mb) {
+		uint64_t frame_bytes;
+		double fps;
+
+		if (probe_stream(r, &frame_bytes, &fps) < 0)
+			return -1;
+		r->need = frames_needed(r, frame_bytes, fps);
+		r->copts.max_in_flight = r->need;
+		if (r->ropts.max_frames < r->need)
+			r->ropts.max_frames = r->need;
+		if (!r->quiet)
+			fprintf(stderr, "record: buffer of %u frames (%.1f MB, %.0f ms at the "
+				"%.1f fps measured)\n", r->need, (double)(frame_bytes * r->need) / 1e6,
+				(double)r->need * 1000.0 / fps, fps);
+	}
+	return 0;
+}
+
 /*
  * The recording keeps the producer's nominal rate (FORMAT_INFO), so that
  * export and play need not guess it from timestamps: it comes right after
- * the handshake with FORMAT, before the recorder is made. A producer that
- * has no format yet, or tells no rate, leaves it unknown.
+ * the handshake with FORMAT. The connection is made once the recording
+ * exists (stream_start()), so the rate goes to the recorder afterwards and
+ * into the superblock it writes at the end. A producer that has no format
+ * yet, or tells no rate, leaves it unknown.
  */
 static void stream_nominal_rate(struct record *r)
 {
@@ -640,18 +773,51 @@ static void stream_nominal_rate(struct record *r)
 	}
 	r->received_early = true;
 	info = dmapipe_client_get_format_info(r->client);
-	if (info && info->fps_num) {
-		r->ropts.fps_num = info->fps_num;
-		r->ropts.fps_den = info->fps_den;
-	}
+	if (info && info->fps_num)
+		(void)dmapipe_recorder_set_rate(r->rec, info->fps_num, info->fps_den);
 }
 
-static int stream_open(struct record *r)
+static int stream_start(struct record *r)
 {
-	r->copts.path = r->socket;
+	uint32_t granted = 0, timeout_ms = 0;
+	uint64_t deadline;
+
 	r->client = connect_client_wait("record", &r->copts, r->timeout_ms, r->quiet);
-	if (!r->client)
-		return -1;
+	if (!r->client) {
+		r->end = "error";
+		r->error = true;
+		return -ENOTCONN;
+	}
+	deadline = now_ns() + 5000000000ull;
+	while (dmapipe_client_get_grant(r->client, &granted, NULL, &timeout_ms) < 0 &&
+	       now_ns() < deadline && !stop_requested)
+		dmapipe_client_dispatch(r->client, 50);
+	/*
+	 * The lease clocks restart six times per timeout while frames are
+	 * held: a process that does not run for most of a timeout (a loaded
+	 * machine) still renews in time.
+	 */
+	r->keepalive_ns = timeout_ms ? (uint64_t)timeout_ms * 1000000ull / 6 : 0;
+	if (granted && granted < r->copts.max_in_flight) {
+		const char *opt = r->need ? (r->buffer_ms ? "--buffer" : "--buffer-mb") :
+				  "--queue-depth";
+
+		if (r->need)
+			tool_error(TOOL_ERR_UNSUPPORTED, 0, "the producer granted %u frames in flight "
+				   "of the %u asked (%s); start it with a larger --max-in-flight, and "
+				   "--buffers, --max-buffers or --pool-budget to match", granted,
+				   r->copts.max_in_flight, opt);
+		else
+			tool_warn("the producer granted %u frames in flight of the %u asked (%s); "
+				  "start it with a larger --max-in-flight, and --buffers, "
+				  "--max-buffers or --pool-budget to match", granted,
+				  r->copts.max_in_flight, opt);
+		if (r->need) {
+			r->end = "error";
+			r->error = true;
+			return -ENOSPC;
+		}
+	}
 	stream_nominal_rate(r);
 	return 0;
 }
@@ -663,7 +829,25 @@ static int stream_fd(const struct record *r)
 
 static void stream_dispatch(struct record *r)
 {
+	uint64_t now;
+
 	dmapipe_client_dispatch(r->client, 0);
+	if (!r->keepalive_ns)
+		return;
+	/* writes in flight (a stalled disk) must not cost the connection */
+	now = now_ns();
+	if (now >= r->next_keepalive) {
+		if (dmapipe_client_keep_leases(r->client) > 0) {
+			if (r->last_keepalive && now - r->last_keepalive > r->keepalive_max_gap_ns)
+				r->keepalive_max_gap_ns = now - r->last_keepalive;
+			r->last_keepalive = now;
+			r->keepalives++;
+		} else {
+			/* nothing held: the next frame held starts a new run */
+			r->last_keepalive = 0;
+		}
+		r->next_keepalive = now + r->keepalive_ns;
+	}
 }
 
 static int stream_next(struct record *r, struct dmapipe_buffer **buf,
@@ -701,15 +885,17 @@ static void stream_give_back(struct record *r, void *frame_data)
 
 static void stream_counts(const struct record *r, uint64_t *received, uint64_t *gaps)
 {
-	struct dmapipe_client_stats cs;
+	struct dmapipe_client_stats cs = { 0 };
 
-	dmapipe_client_get_stats(r->client, &cs);
+	if (r->client)
+		dmapipe_client_get_stats(r->client, &cs);
 	*received = cs.frames_received;
 	*gaps = cs.sequence_gaps;
 }
 
 static const struct frame_source stream_source = {
 	.open = stream_open,
+	.start = stream_start,
 	.fd = stream_fd,
 	.dispatch = stream_dispatch,
 	.next = stream_next,
@@ -735,6 +921,9 @@ static int device_open(struct record *r)
 	/* the disk DMAs straight from the capture buffers when their mappings allow it */
 	o.direct_io = true;
 	o.buffers = r->buffers ? r->buffers : 8;
+	/* --buffer: as many as the device gives; the frames needed are checked below */
+	if (r->buffer_ms || r->buffer_mb)
+		o.buffers = 32;
 	if (r->allocator) {
 		alloc = dmapipe_allocator_new(r->allocator);
 		if (!alloc && errno == ENOENT)
@@ -754,6 +943,25 @@ static int device_open(struct record *r)
 		return -1;
 	}
 	dmapipe_v4l2_source_get_info(r->source, &vi);
+	if (r->buffer_ms || r->buffer_mb) {
+		const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(r->source);
+		double fps = vi.fps_num && vi.fps_den ? (double)vi.fps_num / vi.fps_den : 60.0;
+		uint64_t size = 0;
+
+		for (uint32_t i = 0; i < l->n_objects; i++)
+			size += l->objects[i].size;
+		r->need = frames_needed(r, size, fps);
+		/* two stay with the device so that it keeps capturing */
+		if (r->need + 2 > vi.buffers) {
+			tool_error(TOOL_ERR_UNSUPPORTED, 0, "--buffer%s needs %u frames of %s (%.1f MB) "
+				   "and the device gave %u buffers, of which 2 stay with it",
+				   r->buffer_mb ? "-mb" : "", r->need, r->device,
+				   (double)size * r->need / 1e6, vi.buffers);
+			return -1;
+		}
+		if (r->ropts.max_frames < r->need)
+			r->ropts.max_frames = r->need;
+	}
 	/* the recording keeps the device's rate; dmapipe_vcap draws the test pattern */
 	r->ropts.fps_num = vi.fps_num;
 	r->ropts.fps_den = vi.fps_den;
@@ -846,11 +1054,9 @@ static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, 
 	(void)rec;
 	r->src->give_back(r, frame_data);
 	r->released++;
-	/* the recording takes its name once a frame of it is on the disk */
-	if (status == 0 && !r->out.published && output_publish(&r->out) < 0 && !r->error) {
-		r->end = "error";
-		r->error = true;
-	}
+	/* the recording takes its name once a frame of it is on the disk, off the loop */
+	if (status == 0)
+		output_publish_start(&r->out);
 }
 
 static void progress_line(struct record *r, uint64_t now)
@@ -910,9 +1116,11 @@ static bool loop_turn(struct record *r, int source_fd)
 		r->next_progress = now + 1000000000ull;
 	}
 	tool_log_flush();
+	loop_timing_end(&r->loop);
 	/* frames received before the loop are taken at once, not after a poll */
 	poll(pfd, 2, r->received_early ? 0 : 100);
 	r->received_early = false;
+	loop_timing_begin(&r->loop);
 	ret = dmapipe_recorder_dispatch(r->rec, 0);
 	if (ret < 0) {
 		tool_error(TOOL_OK, ret, "writing %s", r->output);
@@ -993,6 +1201,29 @@ static void record_frames(struct record *r)
 	r->t1 = now_ns();
 }
 
+/*
+ * The frames still on their way to the disk complete before the recording
+ * is finished, their leases renewed meanwhile: after the end of the
+ * stream the producer still times them out, and a stalled disk may hold
+ * them longer than its timeout (dmapipe_recorder_finish() would wait
+ * without a word to it).
+ */
+static void drain_in_flight(struct record *r)
+{
+	struct dmapipe_recorder_stats rs;
+	uint64_t deadline = now_ns() + 60000000000ull;
+
+	for (;;) {
+		dmapipe_recorder_get_stats(r->rec, &rs);
+		if (!rs.in_flight_frames || now_ns() >= deadline || stop_requested)
+			return;
+		if (dmapipe_recorder_dispatch(r->rec, 100) < 0)
+			return;
+		if (r->src->dispatch)
+			r->src->dispatch(r);
+	}
+}
+
 static void print_summary(struct record *r, int finish_ret)
 {
 	struct dmapipe_recorder_stats rs;
@@ -1035,6 +1266,17 @@ static void print_summary(struct record *r, int finish_ret)
 		json_u64(&j, "frames_dropped", drops);
 		json_u64(&j, "frames_dropped_by_producer", gaps);
 		json_u64(&j, "frames_dropped_disk_behind", r->refused);
+		json_u64(&j, "frames_io_errors", rs.frames_io_errors);
+		json_u64(&j, "buffer_frames", r->need);
+		json_u64(&j, "keepalives", r->keepalives);
+		json_u64(&j, "keepalive_max_gap_ns", r->keepalive_max_gap_ns);
+		json_u64(&j, "loop_max_iteration_ns", r->loop.max_turn_ns);
+		if (r->device) {
+			struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
+
+			dmapipe_v4l2_source_get_timing(r->source, &t);
+			json_u64(&j, "capture_max_dqbuf_latency_ns", t.dqbuf_latency_max_ns);
+		}
 		json_u64(&j, "format_changes", rs.format_changes);
 		json_u64(&j, "bytes_written", rs.bytes_written);
 		json_u64(&j, "file_size", rs.file_size);
@@ -1073,6 +1315,9 @@ static void print_summary(struct record *r, int finish_ret)
 		(unsigned long long)gaps, r->device ? "lost by the device" :
 		"by the producer's policy", (unsigned long long)r->refused,
 		(unsigned long long)rs.frames_failed, (unsigned long long)rs.format_changes);
+	if (rs.frames_io_errors)
+		fprintf(r->report, "  write errors %u frames lost to EIO and skipped (gaps in the "
+			"recording)\n", rs.frames_io_errors);
 	fprintf(r->report, "  rate        %.1f MB/s, %.1f fps over %.2f s\n",
 		elapsed > 0 ? (double)rs.bytes_written / elapsed / 1e6 : 0.0,
 		elapsed > 0 ? (double)rs.frames_written / elapsed : 0.0, elapsed);
@@ -1117,7 +1362,8 @@ int cmd_record(int argc, char **argv)
 		return run_repair(&r);
 	if (r.strict)
 		dmapipe_set_strict(true);
-	r.copts.max_in_flight = r.ropts.max_frames < 16 ? r.ropts.max_frames : 16;
+	/* as many leases as frames may be in flight to the disk: --queue-depth means it */
+	r.copts.max_in_flight = r.ropts.max_frames;
 	r.src = r.device ? &device_source : &stream_source;
 	r.ropts.done = on_done;
 	r.ropts.user_data = &r;
@@ -1141,6 +1387,7 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 	record_frames(&r);
+	drain_in_flight(&r);
 	/* every frame still in flight completes here (and its buffer goes back) */
 	finish_ret = dmapipe_recorder_finish(r.rec);
 	if (finish_ret == -ENOSPC)
@@ -1156,6 +1403,10 @@ int cmd_record(int argc, char **argv)
 	 * it durable); one without goes, and an old file stays as it was: a
 	 * new file replaces an old one only once it holds something.
 	 */
+	if (output_publish_wait(&r.out) < 0) {
+		r.end = "error";
+		r.error = true;
+	}
 	if (output_close(&r.out, r.out.published) < 0)
 		r.error = true;
 	if (r.disk_full)

@@ -19,6 +19,7 @@
 
 #include "dmapipe-tool.h"
 #include "encode-sink.h"
+#include "loop-timing.h"
 #include "pipeline.h"
 
 static const char *const run_usage =
@@ -35,7 +36,10 @@ static const char *const run_usage =
 	"  encode=CODEC,out=FILE|-[,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]\n"
 	"                [,bitrate=N][,gop=N][,qp=N][,in-flight=N]   (up to 4)\n"
 	"                [,container=bitstream|dmapipe]  dmapipe: FILE is a recording\n"
-	"  record=FILE[,policy=POLICY]    a recording with direct I/O (up to 4)\n"
+	"  record=FILE[,policy=POLICY][,buffer=DURATION]\n"
+	"                                 a recording with direct I/O (up to 4); buffer=\n"
+	"                                 holds DURATION of frames (2s, 500ms) while the\n"
+	"                                 disk is behind (docs/REALTIME.md)\n"
 	"  serve=SOCKET[,mode=MODE][,group=GROUP][,peer=POLICY]\n"
 	"                                 other processes may consume the stream: SOCKET\n"
 	"                                 as dmapipe serve --socket takes it; MODE, GROUP\n"
@@ -69,6 +73,8 @@ struct consumer {
 	const char *name;
 	uint64_t frames, dropped;
 	bool failed;
+	uint32_t need;            /* record buffer=: frames it may hold, or 0 */
+	uint64_t next_keepalive;  /* record: when its held leases are next renewed */
 };
 
 struct run {
@@ -88,6 +94,7 @@ struct run {
 	unsigned int n_cons;
 	char negotiation[256];
 	uint64_t t0;
+	struct loop_timing loop;  /* the capture loop's turns */
 	pid_t rtsp;               /* the dmapipe rtsp server of rtsp=, or 0 */
 	int rtsp_status;
 };
@@ -179,12 +186,14 @@ static void parse_args(struct run *r, int argc, char **argv)
 
 static struct dmapipe_client *connect_consumer(struct run *r, const char *name,
 					       enum pipeline_policy policy, uint32_t depth,
-					       bool dmabuf_only)
+					       uint32_t in_flight, bool dmabuf_only)
 {
 	struct dmapipe_client_options co;
 	struct dmapipe_client *cl;
 
 	dmapipe_client_options_init(&co);
+	if (in_flight)
+		co.max_in_flight = in_flight;
 	co.path = r->p.serve ? r->p.serve : r->private_sock;
 	co.policy = (enum dmapipe_policy)policy;
 	co.queue_depth = depth;
@@ -196,12 +205,45 @@ static struct dmapipe_client *connect_consumer(struct run *r, const char *name,
 	return cl;
 }
 
+/*
+ * The frames each record= with buffer= may hold (@needs), from the
+ * device's rate; they must fit the device's buffers with two left for
+ * capture and two for every other consumer. -1 after saying why.
+ */
+static int record_buffers(struct run *r, uint32_t *needs, uint32_t *max_need)
+{
+	struct dmapipe_v4l2_info vi;
+	uint32_t total = 0;
+	double fps;
+
+	dmapipe_v4l2_source_get_info(r->source, &vi);
+	fps = vi.fps_num && vi.fps_den ? (double)vi.fps_num / vi.fps_den : 60.0;
+	for (unsigned int i = 0; i < r->p.n_record; i++) {
+		uint32_t ms = r->p.record[i].buffer_ms;
+		double n = (double)ms * fps / 1000.0 + 0.999;
+
+		needs[i] = !ms ? 0 : n > 128 ? 128 : (uint32_t)n;
+		total += needs[i] ? needs[i] : 2;
+		if (needs[i] > *max_need)
+			*max_need = needs[i];
+	}
+	total += 2 * r->p.n_encode + 2;
+	if (*max_need && total > vi.buffers) {
+		tool_error(TOOL_ERR_UNSUPPORTED, 0, "record= buffer= needs %u frames at %.1f fps with "
+			   "the other consumers, and the device gave %u buffers (capture=...,buffers= "
+			   "at most 32): shorten the buffer", total, fps, vi.buffers);
+		return -1;
+	}
+	return 0;
+}
+
 static int setup(struct run *r)
 {
 	struct dmapipe_server_options so;
 	struct dmapipe_v4l2_options vo;
 	struct enc_sink sinks[PIPELINE_MAX_ENCODE];
 	const struct pipeline_capture *cap = &r->p.capture;
+	uint32_t needs[PIPELINE_MAX_RECORD] = { 0 }, max_need = 0;
 	unsigned int i;
 
 	/* the encoders first: the capture device is asked for what they import */
@@ -239,6 +281,10 @@ static int setup(struct run *r)
 	vo.fps_den = cap->fps ? cap->fps_den : 0;
 	vo.io = (enum dmapipe_v4l2_io)cap->io;
 	vo.buffers = cap->buffers ? cap->buffers : 8;
+	/* record buffer=: as many as the device gives (checked below) */
+	for (i = 0; i < r->p.n_record; i++)
+		if (r->p.record[i].buffer_ms && !cap->buffers)
+			vo.buffers = 32;
 	vo.bytesperline = cap->stride;
 	r->source = open_capture_for(&vo, sinks, r->p.n_encode, r->negotiate, r->negotiation,
 				     sizeof(r->negotiation));
@@ -247,7 +293,11 @@ static int setup(struct run *r)
 		return -1;
 	}
 
+	if (record_buffers(r, needs, &max_need) < 0)
+		return -1;
 	dmapipe_server_options_init(&so);
+	if (max_need > so.max_in_flight)
+		so.max_in_flight = max_need;
 	if (!r->p.serve)
 		snprintf(r->private_sock, sizeof(r->private_sock), "@dmapipe-run-%d", (int)getpid());
 	so.path = r->p.serve ? r->p.serve : r->private_sock;
@@ -281,7 +331,7 @@ static int setup(struct run *r)
 		struct consumer *c = &r->cons[i];
 
 		c->client = connect_consumer(r, "encode", r->p.encode[i].policy, r->p.encode[i].depth,
-					     r->strict);
+					     0, r->strict);
 		if (!c->client)
 			return -1;
 	}
@@ -292,6 +342,9 @@ static int setup(struct run *r)
 		dmapipe_recorder_options_init(&ro);
 		ro.done = on_recorded;
 		ro.user_data = c;
+		c->need = needs[i];
+		if (c->need > ro.max_frames)
+			ro.max_frames = c->need;
 		c->name = r->p.record[i].path;
 		c->rec = dmapipe_recorder_new(r->p.record[i].path, &ro);
 		if (!c->rec) {
@@ -300,7 +353,7 @@ static int setup(struct run *r)
 		}
 		r->n_cons++;
 		c->client = connect_consumer(r, "record", r->p.record[i].policy, r->p.record[i].depth,
-					     false);
+					     c->need, false);
 		if (!c->client)
 			return -1;
 	}
@@ -321,6 +374,11 @@ static int feed(struct run *r, struct consumer *c)
 	if (c->rec && (ret = dmapipe_recorder_dispatch(c->rec, 0)) < 0 && !c->failed) {
 		c->failed = true;
 		tool_error(TOOL_OK, ret, "the recording %s stopped", c->name);
+	}
+	/* a recorder's writes in flight (a stalled disk) keep its leases */
+	if (c->rec && now_ns() >= c->next_keepalive) {
+		(void)dmapipe_client_keep_leases(c->client);
+		c->next_keepalive = now_ns() + 1000000000ull;
 	}
 	while ((f = dmapipe_client_acquire_frame(c->client))) {
 		if (c->failed) {
@@ -483,6 +541,13 @@ static void summary(struct run *r, bool ok, const char *end)
 		dmapipe_v4l2_io_to_string(vi.io), (unsigned long long)vs.frames, secs,
 		secs > 0 ? (double)vs.frames / secs : 0.0, (unsigned long long)vs.dropped,
 		r->negotiation);
+	{
+		struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
+
+		dmapipe_v4l2_source_get_timing(r->source, &t);
+		fprintf(stderr, "  capture loop: longest turn %.1f ms, longest dequeue latency %.1f ms\n",
+			(double)r->loop.max_turn_ns / 1e6, (double)t.dqbuf_latency_max_ns / 1e6);
+	}
 	for (unsigned int i = 0; i < r->n_cons; i++) {
 		struct consumer *c = &r->cons[i];
 
@@ -493,9 +558,11 @@ static void summary(struct run *r, bool ok, const char *end)
 			dmapipe_encoder_get_stats(c->sink.enc, &es);
 			dmapipe_encoder_get_info(c->sink.enc, &ei);
 			fprintf(stderr, "  encode -> %s: %llu frames, %llu dropped, %llu packets, "
-				"%llu bytes; %s: %s; copied %llu bytes\n", c->name,
+				"%llu bytes, %llu packets lost with the disk behind; %s: %s; "
+				"copied %llu bytes\n", c->name,
 				(unsigned long long)es.frames_in, (unsigned long long)c->dropped,
 				(unsigned long long)es.packets, (unsigned long long)es.bytes_out,
+				(unsigned long long)c->sink.packets_dropped,
 				dmapipe_encoder_io_to_string(ei.io), ei.io_note,
 				(unsigned long long)es.bytes_copied);
 		} else {
@@ -574,7 +641,9 @@ int cmd_run(int argc, char **argv)
 							    .events = POLLIN };
 		}
 		tool_log_flush();
+		loop_timing_end(&r.loop);
 		(void)poll(pfd, n, 100);
+		loop_timing_begin(&r.loop);
 		ret = dmapipe_v4l2_source_dispatch(r.source, 0);
 		if (ret < 0) {
 			if (ret == -ENODEV)

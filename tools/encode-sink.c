@@ -82,8 +82,8 @@ static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int stat
 	(void)rec;
 	if (status < 0)
 		fail_output(s, -status, "recording the bitstream to");
-	else if (!s->output.published && output_publish(&s->output) < 0 && !s->write_error)
-		s->write_error = EEXIST;
+	else
+		output_publish_start(&s->output);
 	unhold(s, frame_data);
 }
 
@@ -94,50 +94,57 @@ static void on_served_idle(struct dmapipe_server *server, struct dmapipe_buffer 
 	unhold(data, b);
 }
 
-/* Waits (up to 100 ms) for the recorder or the server to give a buffer back. */
-static int wait_for_buffer(struct enc_sink *s)
+/* The disk is behind: this packet, and the rest of its group of pictures, are lost. */
+static void drop_packet(struct enc_sink *s)
 {
-	int ret = 0;
+	s->packets_dropped++;
+	s->skip_to_key = true;
+}
 
-	if (s->server)
-		ret = dmapipe_server_dispatch(s->server, s->rec ? 0 : 100);
-	if (ret >= 0 && s->rec)
-		ret = dmapipe_recorder_dispatch(s->rec, 100);
-	return ret;
+/*
+ * After a drop, a packet that is not a keyframe is dropped too (counted):
+ * it would not decode without the one lost. True if @p is to be dropped.
+ */
+static bool skipping(struct enc_sink *s, const struct dmapipe_encoder_packet *p)
+{
+	if (!s->skip_to_key)
+		return false;
+	if (p->flags & DMAPIPE_FRAME_KEYFRAME) {
+		s->skip_to_key = false;
+		return false;
+	}
+	s->packets_dropped++;
+	return true;
 }
 
 /*
  * One packet, one recorded frame, written from the encoder's exported
  * bitstream buffer (no copy where its mapping allows O_DIRECT); the buffer
- * returns to the encoder in on_recorded().
+ * returns to the encoder in on_recorded(). The disk behind (MAX_HELD
+ * buffers at the recorder, or the recorder refusing): the packet is
+ * dropped and counted, the loop never waits for the disk.
  */
 static void record_packet(struct enc_sink *s, const struct dmapipe_encoder_packet *p,
 			  const struct dmapipe_frame_meta *m)
 {
 	int ret;
 
-	/* the disk is behind: wait for it rather than lose a packet of the stream */
-	while (s->held >= MAX_HELD) {
-		ret = wait_for_buffer(s);
-		if (ret < 0) {
-			fail_output(s, -ret, "recording the bitstream to");
-			return;
-		}
+	if (s->held >= MAX_HELD) {
+		drop_packet(s);
+		return;
 	}
 	ret = hold(s, p);
 	if (ret < 0) {
 		fail_output(s, -ret, "holding a bitstream buffer for");
 		return;
 	}
-	while ((ret = dmapipe_recorder_submit(s->rec, p->buffer, m, p->buffer)) == -EAGAIN) {
-		ret = dmapipe_recorder_dispatch(s->rec, 100);
-		if (ret < 0)
-			break;
-	}
-	if (ret < 0) {
+	ret = dmapipe_recorder_submit(s->rec, p->buffer, m, p->buffer);
+	if (ret < 0)
 		unhold(s, p->buffer);
+	if (ret == -EAGAIN)
+		drop_packet(s);
+	else if (ret < 0)
 		fail_output(s, -ret, "recording the bitstream to");
-	}
 }
 
 /*
@@ -182,7 +189,9 @@ static void serve_packet(struct enc_sink *s, const struct dmapipe_encoder_packet
 	s->served++;
 }
 
-static void on_packet_buffers(struct enc_sink *s, const struct dmapipe_encoder_packet *p)
+/* The packet to the recorder (if @record) and the server. */
+static void on_packet_buffers(struct enc_sink *s, const struct dmapipe_encoder_packet *p,
+			      bool record)
 {
 	struct dmapipe_frame_meta m;
 
@@ -197,7 +206,7 @@ static void on_packet_buffers(struct enc_sink *s, const struct dmapipe_encoder_p
 	m.timestamp_ns = p->timestamp_ns;
 	m.flags = p->flags;
 	m.bytes_used[0] = p->size;
-	if (s->rec)
+	if (record)
 		record_packet(s, p, &m);
 	if (s->server && !s->write_error)
 		serve_packet(s, p, &m);
@@ -207,29 +216,23 @@ static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_
 		      void *data)
 {
 	struct enc_sink *s = data;
-	const uint8_t *b = p->data;
-	size_t left = p->size;
+	/* the disk lost a packet before: this one is lost too unless it is a keyframe */
+	bool lost = !s->write_error && skipping(s, p);
+	int ret;
 
 	(void)enc;
-	if (s->rec)
-		left = 0;
-	while (left && !s->write_error) {
-		ssize_t n = write(s->fd, b, left);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fail_output(s, errno, "writing the bitstream to");
-			break;
-		}
-		b += n;
-		left -= (size_t)n;
+	if (s->writing && !s->write_error && !lost) {
+		ret = writer_put(&s->writer, p->data, p->size);
+		if (ret == -EAGAIN)
+			drop_packet(s);
+		else if (ret < 0)
+			fail_output(s, -ret, "writing the bitstream to");
+		/* the bitstream takes its name once it holds a packet, off the loop */
+		else
+			output_publish_start(&s->output);
 	}
-	/* the bitstream takes its name once it holds a packet */
-	if (!s->rec && !s->write_error && !s->output.published && output_publish(&s->output) < 0)
-		s->write_error = EEXIST;
 	if (s->rec || s->server)
-		on_packet_buffers(s, p);
+		on_packet_buffers(s, p, s->rec && !lost);
 	if (p->flags & DMAPIPE_FRAME_KEYFRAME)
 		s->keyframes++;
 	s->packets++;
@@ -250,6 +253,7 @@ static void on_done(struct dmapipe_encoder *enc, void *frame_data, int status, v
 int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 {
 	struct dmapipe_encoder_options o;
+	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
@@ -325,6 +329,14 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 		}
 	} else {
 		s->fd = s->output.fd;
+		ret = writer_start(&s->writer, s->fd, c->queue_bytes ? c->queue_bytes :
+				   ENC_SINK_QUEUE_BYTES);
+		if (ret < 0) {
+			tool_error(TOOL_OK, -ret, "cannot start the writer of %s", c->out);
+			enc_sink_finish(s);
+			return -1;
+		}
+		s->writing = true;
 	}
 	s->enc = dmapipe_encoder_new(&o);
 	if (!s->enc) {
@@ -363,6 +375,14 @@ int enc_sink_flush(struct enc_sink *s)
 {
 	int ret;
 
+	if (s->writing) {
+		/* every packet queued reaches the file before the output is closed */
+		s->writing = false;
+		ret = writer_finish(&s->writer, &s->writer_stats);
+		if (ret < 0)
+			fail_output(s, -ret, "writing the bitstream to");
+	}
+
 	if (s->server && !s->eos) {
 		/* the packets queued for consumers, EOS, and a second for their releases */
 		s->eos = true;
@@ -389,6 +409,8 @@ void enc_sink_finish(struct enc_sink *s)
 	dmapipe_encoder_free(s->enc);
 	s->enc = NULL;
 	/* kept (flushed to the disk) once it holds a packet; else it goes */
+	if (output_publish_wait(&s->output) < 0 && !s->write_error)
+		s->write_error = EEXIST;
 	if (output_close(&s->output, s->output.published) < 0 && !s->write_error)
 		s->write_error = EIO;
 	s->fd = -1;

@@ -11,6 +11,7 @@
 
 #include "dmapipe-tool.h"
 #include "output.h"
+#include "writer.h"
 
 struct enc_sink_config {
 	const char *device;  /* NULL: found by codec */
@@ -25,6 +26,8 @@ struct enc_sink_config {
 	unsigned int n_controls;
 	/* write the packets through the recorder (a dmapipe recording) to @out */
 	bool container;
+	/* bitstream: the writer thread's queue in bytes (0: ENC_SINK_QUEUE_BYTES) */
+	size_t queue_bytes;
 	/* also serve the packets on this dmapipe socket (NULL: not served) */
 	const char *serve;
 	/* that socket's mode and group, and whom it serves */
@@ -44,6 +47,17 @@ struct enc_sink {
 	int fd;               /* output.fd, or -1 when the recorder writes it */
 	int write_error;     /* errno of the first failed write (reported), or 0 */
 	uint64_t packets, keyframes, bytes, failed;
+	/*
+	 * Bitstream: packets go to a writer thread (writer.h), never a
+	 * write() in the caller's loop. A packet the writer or the recorder
+	 * cannot take now is dropped, and so is every packet after it up to
+	 * the next keyframe (they would not decode without it).
+	 */
+	struct writer writer;
+	bool writing;
+	bool skip_to_key;
+	uint64_t packets_dropped;    /* the disk was behind (incl. up to the keyframe) */
+	struct writer_stats writer_stats; /* after enc_sink_flush() */
 	void (*release)(void *data, void *frame);
 	void *release_data;
 	/* container: the recorder; serve: the server */
@@ -68,6 +82,9 @@ struct enc_sink {
  * failure.
  */
 int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c);
+/* The default bitstream queue: 8 MiB, about 4 s of a 16 Mbit/s stream. */
+#define ENC_SINK_QUEUE_BYTES (UINT64_C(8) << 20)
+
 /* The recorder's fd (poll it, then enc_sink_dispatch()), or -1. */
 int enc_sink_get_fd(const struct enc_sink *s);
 /* The server's fd (poll it, then enc_sink_dispatch()), or -1. */

@@ -197,10 +197,44 @@ int output_publish(struct output *o)
 	return 0;
 }
 
+static void *publish_main(void *data)
+{
+	struct output *o = data;
+
+	o->publish_ret = output_publish(o);
+	return NULL;
+}
+
+int output_publish_start(struct output *o)
+{
+	int err;
+
+	if (o->publishing || o->published)
+		return 0;
+	o->publishing = true;
+	err = pthread_create(&o->publisher, NULL, publish_main, o);
+	if (err) {
+		o->joined = true;
+		o->publish_ret = output_publish(o);
+		return -err;
+	}
+	return 0;
+}
+
+int output_publish_wait(struct output *o)
+{
+	if (o->publishing && !o->joined) {
+		pthread_join(o->publisher, NULL);
+		o->joined = true;
+	}
+	return o->publish_ret;
+}
+
 int output_close(struct output *o, bool ok)
 {
 	int ret = 0;
 
+	output_publish_wait(o);
 	if (o->kind == OUTPUT_CLOSED)
 		return 0;
 	if (ok && o->kind == OUTPUT_REPLACE && fsync(o->fd) < 0)

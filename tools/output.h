@@ -23,6 +23,7 @@
 #ifndef DMAPIPE_TOOL_OUTPUT_H
 #define DMAPIPE_TOOL_OUTPUT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 enum output_flags {
@@ -52,6 +53,11 @@ struct output {
 	enum output_kind kind;
 	unsigned int flags;
 	bool published;   /* the content has its name (always, but for OUTPUT_REPLACE) */
+	/* output_publish_start(): the thread renaming it, and what it returned */
+	pthread_t publisher;
+	bool publishing;  /* started (never reset: o->published is the thread's until joined) */
+	bool joined;
+	int publish_ret;
 };
 
 /*
@@ -60,6 +66,18 @@ struct output {
  * why to stderr (-EEXIST: an existing file without OUTPUT_FORCE).
  */
 int output_open(struct output *o, const char *cmd, const char *name, unsigned int flags);
+
+/*
+ * output_publish() in a thread of its own, for a loop that must not wait
+ * for the file system (a rename waits for its journal, which waits for a
+ * stalled disk: docs/REALTIME.md). Only the first call starts it; read
+ * o->published only after output_publish_wait(). 0, or -errno if the
+ * thread could not start (then it was published here, synchronously).
+ */
+int output_publish_start(struct output *o);
+
+/* Waits for output_publish_start()'s rename: its result, or 0 if none ran. */
+int output_publish_wait(struct output *o);
 
 /*
  * Gives the content its name: the temporary file is renamed over the

@@ -107,6 +107,34 @@ static int policy_key(struct ctx *c, const char *val, enum pipeline_policy *poli
 	return 0;
 }
 
+/* buffer=: "2s", "500ms" or seconds, 1 ms to 60 s */
+static int buffer_key(struct ctx *c, const char *val, uint32_t *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(val, &end);
+	if (!errno && end != val && strcmp(end, "ms") == 0)
+		v /= 1000.0;
+	else if (errno || end == val || (*end && strcmp(end, "s") != 0))
+		v = -1;
+	if (v <= 0 || v > 60.0 || v * 1000.0 < 0.5)
+		return fail(c, "bad buffer '%s': expected a duration such as 2s or 500ms, at most 60 s",
+			    val);
+	*ms = (uint32_t)(v * 1000.0 + 0.5);
+	return 0;
+}
+
+static int record_key(struct ctx *c, struct pipeline_record *r, const char *key, const char *val)
+{
+	if (strcmp(key, "policy") == 0)
+		return policy_key(c, val, &r->policy, &r->depth);
+	if (strcmp(key, "buffer") == 0)
+		return buffer_key(c, val, &r->buffer_ms);
+	return fail(c, "unknown key '%s' (record takes policy, buffer)", key);
+}
+
 static int io_key(struct ctx *c, const char *val, const char *const names[3], int *io)
 {
 	for (int i = 0; i < 3; i++) {
@@ -325,14 +353,12 @@ int pipeline_parse(struct pipeline *p, int argc, char *const argv[], char *err, 
 				ret = capture_key(&c, &p->capture, key, val);
 			else if (strcmp(kind, "encode") == 0)
 				ret = encode_key(&c, &p->encode[p->n_encode - 1], key, val);
-			else if (strcmp(kind, "record") == 0 && strcmp(key, "policy") == 0)
-				ret = policy_key(&c, val, &p->record[p->n_record - 1].policy,
-						 &p->record[p->n_record - 1].depth);
+			else if (strcmp(kind, "record") == 0)
+				ret = record_key(&c, &p->record[p->n_record - 1], key, val);
 			else if (strcmp(kind, "serve") == 0)
 				ret = serve_key(&c, p, key, val);
 			else
-				ret = fail(&c, "unknown key '%s' (%s takes %s)", key, kind,
-					   strcmp(kind, "record") == 0 ? "policy" : "none");
+				ret = fail(&c, "unknown key '%s' (%s takes none)", key, kind);
 			if (ret < 0)
 				return ret;
 		}

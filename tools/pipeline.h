@@ -6,7 +6,7 @@
  *          [,buffers=N][,stride=BYTES]
  *   encode=CODEC[,out=FILE|-][,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]
  *          [,bitrate=N][,gop=N][,qp=N][,in-flight=N]
- *   record=FILE[,policy=POLICY]
+ *   record=FILE[,policy=POLICY][,buffer=DURATION]   (DURATION: 2s, 500ms; at most 60 s)
  *   serve=SOCKET[,mode=MODE][,group=GROUP][,peer=POLICY]
  *                    (processes that connect choose their own policies)
  *   rtsp=[HOST]:PORT[/PATH]   (dmapipe rtsp serves the stream, policy latest)
@@ -60,6 +60,7 @@ struct pipeline_record {
 	const char *path;
 	enum pipeline_policy policy;
 	uint32_t depth;
+	uint32_t buffer_ms;  /* buffer=DURATION: frames held while the disk is behind; 0: default */
 };
 
 struct pipeline {

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +144,15 @@ static int dequeue(struct dmapipe_v4l2_source *s, unsigned int *index,
 		s->info.timestamps_monotonic = false;
 	}
 	meta->timestamp_ns = ts;
+	if (s->info.timestamps_monotonic) {
+		uint64_t now = dmapipe_now_ns(), late = now > ts ? now - ts : 0;
+
+		s->timing.frames_timed++;
+		s->timing.dqbuf_latency_last_ns = late;
+		s->timing.dqbuf_latency_sum_ns += late;
+		if (late > s->timing.dqbuf_latency_max_ns)
+			s->timing.dqbuf_latency_max_ns = late;
+	}
 	if (s->info.multiplanar) {
 		for (unsigned int p = 0; p < s->n_planes_v4l2 && p < DMAPIPE_MAX_PLANES; p++) {
 			meta->bytes_used[p] = planes[p].bytesused;
@@ -239,6 +249,20 @@ DMAPIPE_EXPORT void dmapipe_v4l2_source_get_stats(const struct dmapipe_v4l2_sour
 	for (unsigned int i = 0; i < s->n_bufs; i++)
 		if (s->bufs[i].held)
 			stats->held++;
+}
+
+DMAPIPE_EXPORT int dmapipe_v4l2_source_get_timing(const struct dmapipe_v4l2_source *s,
+						 struct dmapipe_v4l2_timing *timing)
+{
+	struct dmapipe_v4l2_timing t = s->timing;
+	uint32_t size = timing->size;
+
+	/* an older caller gets the fields it knows, a newer one ours */
+	if (size < offsetof(struct dmapipe_v4l2_timing, frames_timed) + sizeof(t.frames_timed))
+		return -EINVAL;
+	t.size = (uint32_t)MIN((size_t)size, sizeof(t));
+	memcpy(timing, &t, t.size);
+	return 0;
 }
 
 /* ---- feeding a server ------------------------------------------------------ */

@@ -487,6 +487,14 @@ DMAPIPE_EXPORT void dmapipe_v4l2_source_get_stats(const struct dmapipe_v4l2_sour
 	memset(stats, 0, sizeof(*stats));
 }
 
+DMAPIPE_EXPORT int dmapipe_v4l2_source_get_timing(const struct dmapipe_v4l2_source *s,
+						 struct dmapipe_v4l2_timing *timing)
+{
+	(void)s;
+	(void)timing;
+	return -ENOTSUP;
+}
+
 DMAPIPE_EXPORT int dmapipe_v4l2_source_attach(struct dmapipe_v4l2_source *s,
 					      struct dmapipe_server *server)
 {

@@ -343,6 +343,15 @@ void recorder_queue_barrier(struct dmapipe_recorder *rec)
 static void barrier_done(struct dmapipe_recorder *rec, int res)
 {
 	rec->fsync_pending = false;
+	/*
+	 * Direct I/O reports a lost write on the write itself, so an EIO here
+	 * concerns what the file system keeps: the barrier is tried again
+	 * (durable_end stays) unless the errors persist. Through the page
+	 * cache it may mean frames already counted as written are gone: that
+	 * ends the recording.
+	 */
+	if (res < 0 && rec->direct && recorder_io_error_transient(rec, res))
+		return;
 	if (res < 0) {
 		recorder_fail(rec, res);
 		return;

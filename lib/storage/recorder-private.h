@@ -22,6 +22,8 @@
 #define WB_CHUNK (UINT64_C(8) << 20)
 #define WB_DROP (UINT64_C(32) << 20)
 #define WB_LAG (UINT64_C(64) << 20)
+/* EIO for this long with no write succeeding in between: the disk is gone, stop */
+#define IO_ERROR_PERSISTENT_NS (5000 * 1000000ull)
 /* buffered mode: frames are refused (-EAGAIN) while more is cached than this */
 #define WB_MAX_CACHED (UINT64_C(256) << 20)
 
@@ -120,6 +122,7 @@ struct dmapipe_recorder {
 
 	struct dmapipe_recorder_stats stats;
 	int error;   /* first write error, -ENOSPC when the disk filled */
+	uint64_t io_error_since; /* the first EIO of a run with no write done since, or 0 */
 	bool finished;
 	int finish_ret;
 	int completed_in_dispatch;
@@ -134,6 +137,14 @@ struct dmapipe_recorder {
 void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
 /* Records the first error (a full disk as -ENOSPC) that stops the recording. */
 void recorder_fail(struct dmapipe_recorder *rec, int err);
+/*
+ * A write failed with @err: true if the recording goes on without what it
+ * wrote (an EIO, while writes have not failed for IO_ERROR_PERSISTENT_NS),
+ * false if the error ends it (recorder_fail() still to be called).
+ */
+bool recorder_io_error_transient(struct dmapipe_recorder *rec, int err);
+/* A write completed: a run of I/O errors is over. */
+void recorder_io_ok(struct dmapipe_recorder *rec);
 /* Offset below which every record is complete (written or failed). */
 uint64_t recorder_complete_end(const struct dmapipe_recorder *rec);
 

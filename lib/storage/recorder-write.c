@@ -25,6 +25,12 @@ static int queue_write(struct dmapipe_recorder *rec, struct rec_op *op)
 		left = UINT64_C(1) << 30;
 	io_uring_prep_write(sqe, rec->fd, op->src + op->done, (unsigned int)left,
 			    op->file_off + op->done);
+	/*
+	 * Straight to io_uring's workers: issued inline, a write may wait in
+	 * the file system (its journal, its locks) for a stalled disk, inside
+	 * the caller's loop, which may be a capture loop (docs/REALTIME.md).
+	 */
+	sqe->flags |= IOSQE_ASYNC;
 	io_uring_sqe_set_data(sqe, op);
 	return 0;
 }

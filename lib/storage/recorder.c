@@ -97,6 +97,27 @@ void recorder_fail(struct dmapipe_recorder *rec, int err)
 	}
 }
 
+bool recorder_io_error_transient(struct dmapipe_recorder *rec, int err)
+{
+	uint64_t now = dmapipe_now_ns();
+
+	if (err != -EIO)
+		return false;
+	if (!rec->io_error_since)
+		rec->io_error_since = now;
+	if (now - rec->io_error_since >= IO_ERROR_PERSISTENT_NS) {
+		log_error("record: writes have failed with EIO for %llu ms: the error is persistent",
+			  (unsigned long long)((now - rec->io_error_since) / 1000000));
+		return false;
+	}
+	return true;
+}
+
+void recorder_io_ok(struct dmapipe_recorder *rec)
+{
+	rec->io_error_since = 0;
+}
+
 static int add_entry(struct dmapipe_recorder *rec, const struct rec_frame *f)
 {
 	struct rec_index_entry e;
@@ -135,10 +156,18 @@ void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 			recorder_fail(rec, -ENOMEM);
 		rec->stats.frames_written++;
 		rec->data_end = MAX(rec->data_end, f->offset + f->size);
+		recorder_io_ok(rec);
 	} else {
 		rec->stats.frames_failed++;
-		if (f->status != -ECANCELED)
+		if (recorder_io_error_transient(rec, f->status)) {
+			/* skipped: not indexed, a gap in the sequence; its space stays unused */
+			rec->stats.frames_io_errors++;
+			log_warn_ratelimited("record: frame %llu lost to a write error (EIO): "
+					     "skipped, the recording goes on",
+					     (unsigned long long)f->fh.sequence);
+		} else if (f->status != -ECANCELED) {
 			recorder_fail(rec, f->status);
+		}
 	}
 	f->complete = true;
 	rec->in_flight--;
@@ -568,6 +597,16 @@ DMAPIPE_EXPORT void dmapipe_recorder_free(struct dmapipe_recorder *rec)
 	recorder_destroy(rec);
 }
 
+DMAPIPE_EXPORT int dmapipe_recorder_set_rate(struct dmapipe_recorder *rec, uint32_t fps_num,
+					     uint32_t fps_den)
+{
+	if (!rec || !fps_num != !fps_den)
+		return -EINVAL;
+	rec->opts.fps_num = fps_num;
+	rec->opts.fps_den = fps_den;
+	return 0;
+}
+
 DMAPIPE_EXPORT void dmapipe_recorder_get_stats(const struct dmapipe_recorder *rec,
 					       struct dmapipe_recorder_stats *stats)
 {
@@ -628,6 +667,15 @@ DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 
 DMAPIPE_EXPORT void dmapipe_recorder_free(struct dmapipe_recorder *rec)
 {
+}
+
+DMAPIPE_EXPORT int dmapipe_recorder_set_rate(struct dmapipe_recorder *rec, uint32_t fps_num,
+					     uint32_t fps_den)
+{
+	(void)rec;
+	(void)fps_num;
+	(void)fps_den;
+	return -ENOSYS;
 }
 
 DMAPIPE_EXPORT void dmapipe_recorder_get_stats(const struct dmapipe_recorder *rec,

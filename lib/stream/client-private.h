@@ -15,7 +15,8 @@
 #include "transport.h"
 
 #define MAX_IDS 256
-#define MAX_FRAMES 16
+/* frames one client may hold: a recorder covering a disk stall holds seconds of them */
+#define MAX_FRAMES 128
 /* dmapipe_client_options.max_mapped_bytes when not set */
 #define DEFAULT_MAX_MAPPED (4ull << 30)
 /*
@@ -62,6 +63,7 @@ struct dmapipe_client {
 	bool hello_done;
 	uint32_t features;
 	uint32_t granted_in_flight;
+	uint32_t granted_queue_depth, lease_timeout_ms; /* the producer's HELLO */
 	uint32_t backoff_ms;
 
 	bool have_format;

@@ -234,6 +234,8 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 		client->features = msg->hello.features & client->offered;
 		client->granted_in_flight = MAX(1u, MIN(msg->hello.max_in_flight,
 							client->opts.max_in_flight));
+		client->granted_queue_depth = msg->hello.queue_depth;
+		client->lease_timeout_ms = msg->hello.lease_timeout_ms;
 		client->state = DMAPIPE_CLIENT_STREAMING;
 		client->backoff_ms = client->opts.reconnect_min_ms;
 		log_info_ratelimited("connected to %s (stream '%s', policy %u, %u in flight, "

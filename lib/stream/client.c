@@ -387,6 +387,38 @@ static void flush_releases(struct dmapipe_client *client)
 		set_want_out(client, false);
 }
 
+DMAPIPE_EXPORT int dmapipe_client_get_grant(const struct dmapipe_client *client,
+					    uint32_t *max_in_flight, uint32_t *queue_depth,
+					    uint32_t *lease_timeout_ms)
+{
+	if (!client->hello_done || client->sock < 0)
+		return -ENOTCONN;
+	if (max_in_flight)
+		*max_in_flight = client->granted_in_flight;
+	if (queue_depth)
+		*queue_depth = client->granted_queue_depth;
+	if (lease_timeout_ms)
+		*lease_timeout_ms = client->lease_timeout_ms;
+	return 0;
+}
+
+DMAPIPE_EXPORT int dmapipe_client_keep_leases(struct dmapipe_client *client)
+{
+	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_KEEPALIVE };
+	int ret;
+
+	/* after EOS the producer still times out the leases it waits for */
+	if ((client->state != DMAPIPE_CLIENT_STREAMING && client->state != DMAPIPE_CLIENT_EOS) ||
+	    client->sock < 0)
+		return -ENOTCONN;
+	if (!(client->features & DMAPIPE_FEATURE_KEEPALIVE))
+		return -ENOTSUP;
+	if (client_frames_outstanding(client) == 0)
+		return 0;
+	ret = dmapipe_send_msg(client->sock, &msg);
+	return ret < 0 ? ret : 1;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 DMAPIPE_EXPORT int dmapipe_client_get_fd(const struct dmapipe_client *client)

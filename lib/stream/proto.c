@@ -418,6 +418,7 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 		body_size = sizeof(body.error);
 		break;
 	case DMAPIPE_MSG_STATS_REQUEST:
+	case DMAPIPE_MSG_KEEPALIVE:
 		break;
 	case DMAPIPE_MSG_STATS:
 		ret = encode_stats(&msg->stats, out + HDR_SIZE, size - HDR_SIZE);
@@ -770,6 +771,7 @@ static size_t body_size_of(uint32_t type, bool *known)
 	case DMAPIPE_MSG_CONSTRAINTS:
 		return sizeof(struct dmapipe_wire_constraints);
 	case DMAPIPE_MSG_STATS_REQUEST:
+	case DMAPIPE_MSG_KEEPALIVE:
 	case DMAPIPE_MSG_STATS: /* variable: checked by decode_stats() */
 	case DMAPIPE_MSG_RELEASES: /* variable: checked by decode_releases() */
 		return 0;
@@ -826,6 +828,7 @@ static int decode_body(const unsigned char *p, size_t body_len, uint32_t type,
 	case DMAPIPE_MSG_ERROR:
 		return decode_error(p, &msg->error, why);
 	case DMAPIPE_MSG_STATS_REQUEST:
+	case DMAPIPE_MSG_KEEPALIVE:
 		return 0;
 	case DMAPIPE_MSG_STATS:
 		return decode_stats(p, body_len, &msg->stats, why);
@@ -918,6 +921,7 @@ const char *dmapipe_msg_type_to_string(uint32_t type)
 		[DMAPIPE_MSG_STATS_REQUEST] = "STATS_REQUEST",
 		[DMAPIPE_MSG_STATS] = "STATS",
 		[DMAPIPE_MSG_RELEASES] = "RELEASES",
+		[DMAPIPE_MSG_KEEPALIVE] = "KEEPALIVE",
 		[DMAPIPE_MSG_FORMAT_INFO] = "FORMAT_INFO",
 		[DMAPIPE_MSG_CONSTRAINTS] = "CONSTRAINTS",
 	};

@@ -44,6 +44,7 @@ enum dmapipe_msg_type {
 	DMAPIPE_MSG_STATS_REQUEST = 9,
 	DMAPIPE_MSG_STATS = 10,
 	DMAPIPE_MSG_RELEASES = 11, /* only with DMAPIPE_FEATURE_RELEASES */
+	DMAPIPE_MSG_KEEPALIVE = 12, /* only with DMAPIPE_FEATURE_KEEPALIVE */
 	DMAPIPE_MSG_FORMAT_INFO = 13, /* only with DMAPIPE_FEATURE_FORMAT_INFO */
 	DMAPIPE_MSG_CONSTRAINTS = 14, /* only with DMAPIPE_FEATURE_CONSTRAINTS */
 };
@@ -59,13 +60,15 @@ enum dmapipe_role {
 #define DMAPIPE_FEATURE_MEMFD    (1u << 1) /* consumer accepts sealed memfds */
 #define DMAPIPE_FEATURE_STATS    (1u << 2) /* STATS_REQUEST answered */
 #define DMAPIPE_FEATURE_RELEASES (1u << 3) /* RELEASES: several leases returned at once */
+#define DMAPIPE_FEATURE_KEEPALIVE (1u << 4) /* KEEPALIVE: held leases are still in use */
 /* FORMAT_INFO after every FORMAT: rate, colorimetry, siting, fields, PAR */
 #define DMAPIPE_FEATURE_FORMAT_INFO (1u << 5)
 /* CONSTRAINTS: the consumer says what its buffers must satisfy */
 #define DMAPIPE_FEATURE_CONSTRAINTS (1u << 6)
 #define DMAPIPE_FEATURES_ALL     (DMAPIPE_FEATURE_FENCES | DMAPIPE_FEATURE_MEMFD | \
 				  DMAPIPE_FEATURE_STATS | DMAPIPE_FEATURE_RELEASES | \
-				  DMAPIPE_FEATURE_FORMAT_INFO | DMAPIPE_FEATURE_CONSTRAINTS)
+				  DMAPIPE_FEATURE_KEEPALIVE | DMAPIPE_FEATURE_FORMAT_INFO | \
+				  DMAPIPE_FEATURE_CONSTRAINTS)
 
 /** Leases one RELEASES message returns, at most. */
 #define DMAPIPE_PROTO_MAX_RELEASES 64

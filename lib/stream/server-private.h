@@ -124,6 +124,7 @@ struct consumer {
 	/* max_in_flight entries each, allocated at HELLO; n_leases + n_fenced <= max_in_flight */
 	struct lease *leases;
 	unsigned int n_leases;
+	uint64_t keepalives;     /* KEEPALIVE messages received */
 	struct fenced *fenced;
 	unsigned int n_fenced;
 	struct control *control;

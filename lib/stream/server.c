@@ -296,6 +296,21 @@ static bool handle_stats_request(struct consumer *c)
 	return consumer_send_stats(c);
 }
 
+/*
+ * KEEPALIVE: the consumer still uses every lease it holds (a write to a
+ * stalled disk, say): their lease clocks start again. It cannot hold
+ * more than it was granted, and the lease budget keeps a buffer for the
+ * producer whatever it holds (docs/PROTOCOL.md, section 5).
+ */
+static void handle_keepalive(struct consumer *c)
+{
+	uint64_t now = dmapipe_now_ns();
+
+	for (unsigned int i = 0; i < c->n_leases; i++)
+		c->leases[i].sent_ns = now;
+	c->keepalives++;
+}
+
 /* Returns false if the consumer was closed. */
 static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 {
@@ -329,6 +344,11 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 		if (!(c->features & DMAPIPE_FEATURE_STATS))
 			break;
 		return handle_stats_request(c);
+	case DMAPIPE_MSG_KEEPALIVE:
+		if (c->role != DMAPIPE_ROLE_CONSUMER || !(c->features & DMAPIPE_FEATURE_KEEPALIVE))
+			break;
+		handle_keepalive(c);
+		return true;
 	case DMAPIPE_MSG_CONSTRAINTS:
 		if (c->role != DMAPIPE_ROLE_CONSUMER || !(c->features & DMAPIPE_FEATURE_CONSTRAINTS))
 			break;

@@ -294,6 +294,10 @@ int main(int argc, char **argv)
 	zero_msg(&m, DMAPIPE_MSG_STATS_REQUEST);
 	seed("stats-request", &m, NULL, 0);
 
+	zero_msg(&m, DMAPIPE_MSG_KEEPALIVE);
+	seed("keepalive", &m, NULL, 0);
+	seed("keepalive-unexpected-fd", &m, NULL, 1);
+
 	zero_msg(&m, DMAPIPE_MSG_STATS);
 	m.stats.server.frames_queued = 1000;
 	m.stats.server.consumers = 1;

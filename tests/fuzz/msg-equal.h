@@ -110,6 +110,7 @@ static inline bool msg_equal(const struct dmapipe_msg *a, const struct dmapipe_m
 		return a->error.code == b->error.code &&
 		       msg_equal_str(a->error.message, b->error.message, sizeof(a->error.message));
 	case DMAPIPE_MSG_STATS_REQUEST:
+	case DMAPIPE_MSG_KEEPALIVE:
 		return true;
 	case DMAPIPE_MSG_CONSTRAINTS:
 		return memcmp(&a->constraints, &b->constraints, sizeof(a->constraints)) == 0;

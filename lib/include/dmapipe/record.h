@@ -267,7 +267,13 @@ struct dmapipe_recorder_stats {
 	uint32_t checksum;          /**< enum dmapipe_record_checksum in effect */
 	uint64_t frames_checksummed; /**< frames whose payload got a CRC32C */
 	uint64_t checksum_ns;       /**< CPU time those checksums took */
-	uint32_t reserved[2];
+	/**
+	 * frames lost to a transient write error (EIO) and skipped: not in
+	 * the index, a gap in the sequence numbers (also in frames_failed).
+	 * Since 0.2.
+	 */
+	uint32_t frames_io_errors;
+	uint32_t reserved;
 };
 
 /**
@@ -276,6 +282,18 @@ struct dmapipe_recorder_stats {
  */
 void dmapipe_recorder_get_stats(const struct dmapipe_recorder *recorder,
 				struct dmapipe_recorder_stats *stats);
+
+/**
+ * Sets the stream's nominal frame rate @fps_num/@fps_den, as
+ * dmapipe_recorder_options' fps_num/fps_den, for a recorder made before
+ * the rate was known (a consumer that connects once its file exists). The
+ * superblock dmapipe_recorder_finish() writes stores it; a recording that
+ * is repaired instead keeps the rate it was created with. 0/0: unknown.
+ * Returns 0, -EINVAL (no @recorder, or only one of the two is zero) or
+ * -ENOSYS (built without io_uring). Since 0.2.
+ */
+int dmapipe_recorder_set_rate(struct dmapipe_recorder *recorder, uint32_t fps_num,
+			      uint32_t fps_den);
 
 /* ---- reading ------------------------------------------------------------ */
 

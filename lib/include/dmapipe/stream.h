@@ -440,7 +440,7 @@ struct dmapipe_client_options {
 	const char *path;            /**< as for the server */
 	enum dmapipe_policy policy;  /**< default DMAPIPE_POLICY_LATEST */
 	uint32_t queue_depth;        /**< for queue/block; default 4 */
-	uint32_t max_in_flight;      /**< frames held at once; default 2 */
+	uint32_t max_in_flight;      /**< frames held at once; default 2, at most 128 */
 	const char *name;            /**< shown in the producer's stats */
 	/** reconnect with backoff when the producer goes away or restarts */
 	bool reconnect;
@@ -642,6 +642,31 @@ struct dmapipe_client_stats {
 /** Fills @stats with the client's counters as they are now. Since 0.1. */
 void dmapipe_client_get_stats(const struct dmapipe_client *client,
 			      struct dmapipe_client_stats *stats);
+
+/**
+ * What the producer granted on the current connection: the frames this
+ * client may hold at once (@max_in_flight), its queue (@queue_depth) and
+ * the lease timeout in ms (@lease_timeout_ms, 0 = none). Any pointer may
+ * be NULL. Returns 0, or -ENOTCONN before the producer's HELLO. A
+ * producer grants less than asked when its limits or its lease budget
+ * say so: compare with what was asked. Since 0.2.
+ */
+int dmapipe_client_get_grant(const struct dmapipe_client *client, uint32_t *max_in_flight,
+			     uint32_t *queue_depth, uint32_t *lease_timeout_ms);
+
+/**
+ * Tells the producer that every frame this client holds is still in use
+ * (a KEEPALIVE message, docs/PROTOCOL.md): their leases start again, so
+ * a consumer whose work is slow but alive (a write to a stalled disk)
+ * is not disconnected for a lease timeout. Send it well within the lease
+ * timeout while frames are held. Returns 1 when it was sent, 0 when
+ * nothing is held (nothing is sent), -ENOTSUP if the producer does not
+ * take KEEPALIVE (its leases then time out as before), -ENOTCONN when
+ * not connected (after EOS it still is: frames held then are still
+ * leases), -EAGAIN when the socket is full (try again), or another
+ * negative errno. Since 0.2.
+ */
+int dmapipe_client_keep_leases(struct dmapipe_client *client);
 
 /**
  * The buffers the producer has added on the current connection and not

@@ -292,6 +292,31 @@ void dmapipe_v4l2_source_get_stats(const struct dmapipe_v4l2_source *source,
 				   struct dmapipe_v4l2_stats *stats);
 
 /**
+ * How promptly the application dequeues (dmapipe_v4l2_source_get_timing()):
+ * the latency of a frame is the time from the driver's timestamp (the
+ * buffer was done: a DQBUF became possible) to the end of the DQBUF that
+ * returned it, on CLOCK_MONOTONIC. Measured only while the driver's
+ * timestamps are monotonic (dmapipe_v4l2_info.timestamps_monotonic); a
+ * driver stamping the start of the frame adds one frame time. Since 0.2.
+ */
+struct dmapipe_v4l2_timing {
+	uint32_t size;               /**< sizeof(struct dmapipe_v4l2_timing), set by the caller */
+	uint32_t reserved;
+	uint64_t frames_timed;       /**< frames whose latency was measured */
+	uint64_t dqbuf_latency_max_ns;  /**< the longest */
+	uint64_t dqbuf_latency_last_ns; /**< the latest frame's */
+	uint64_t dqbuf_latency_sum_ns;  /**< all of them, for a mean */
+};
+
+/**
+ * Copies the source's dequeue latencies into @timing (caller-owned; its
+ * size field says how much of it the caller knows). Returns 0, or
+ * -EINVAL if @timing->size is smaller than the first field set. Since 0.2.
+ */
+int dmapipe_v4l2_source_get_timing(const struct dmapipe_v4l2_source *source,
+				   struct dmapipe_v4l2_timing *timing);
+
+/**
  * Feeds @server: registers every buffer with dmapipe_server_add_buffer()
  * and installs the server's idle callback, which requeues a buffer to the
  * device once no consumer holds it. The server also gets the format's rate,

@@ -1,0 +1,331 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The disk stalls; capture does not (docs/REALTIME.md). In the VM lane, as
+# root: a loop device over a file in the guest's tmpfs, under dm-delay, an
+# ext4 file system on it. A stall is dm-delay's write delay: set between
+# runs (a reload takes seconds on the lane's emulated CPUs), every write
+# of the run then waits that long. Every rate is compared with a
+# fault-free reference run by the same test at the same time (the same
+# pipeline on vivid's second instance, onto a second disk without faults),
+# so that both see the same load; never with an absolute figure.
+#
+#   serve-record: vivid -> serve --device -> record --buffer, beside a fast
+#     socket consumer, lease timeout 1.5 s:
+#     - 300 ms stalls with a 1.5 s buffer, and 2 s stalls (longer than
+#       the lease timeout: KEEPALIVE) with a 3.5 s buffer: capture keeps
+#       >= 95 % of its fault-free rate, no captured frame is lost by the
+#       recorder or the consumer;
+#     - 2 s stalls with an 800 ms buffer: the recording goes on to the end,
+#       its losses are counted and are exactly the gaps in the file,
+#       capture keeps >= 95 %, the fast consumer loses none;
+#     every recording is checked frame by frame (CRC32C) afterwards.
+#   encode: encode --device --container dmapipe onto 2 s stalls (vicodec):
+#     capture keeps >= 95 % of the fault-free rate; the packets the disk
+#     could not take are counted.
+#   flakey: the recording under dm-flakey, every write to the data area
+#     failing with EIO for a second (ext4 without a journal, its metadata
+#     in the first 128 MiB, which do not fail): the recording goes on to
+#     the end, the frames lost are counted and are the gaps in the file,
+#     every indexed frame verifies by its checksum, the fast consumer loses
+#     nothing it was sent.
+#
+#   test-stall.sh DMAPIPE CASE
+set -u
+TOOL=$1
+CASE=$2
+TAG=stall-$CASE
+. "$(dirname "$0")/testlib.sh"
+
+[ "$(id -u)" -eq 0 ] || skip "needs root for loop devices and device-mapper"
+[ -n "${DMAPIPE_VM:-}" ] || skip "runs in the VM lane only (it builds block devices)"
+command -v dmsetup > /dev/null || fail "dmsetup is missing (Debian's dmsetup package)"
+VIVID=$(node_of vivid-000-vid-cap) || fail "no vivid capture node"
+# the reference: the same pipeline at the same time on vivid's second
+# instance, onto a disk without faults, so that both see the same load
+VIVID_REF=$(node_of vivid-001-vid-cap) || fail "no second vivid capture node"
+modprobe loop 2>/dev/null
+modprobe ext4 2>/dev/null
+modprobe dm-delay || fail "cannot load dm-delay"
+export DM_DISABLE_UDEV=1
+
+IMG=$DIR/disk.img
+MNT=$DIR/mnt
+LOOP=""
+REF_LOOP=""
+REF_MNT=$DIR/ref
+DM=dmapipe-stall-$$
+truncate -s 448M "$IMG" || fail "no room for the disk image"
+LOOP=$(losetup -f --show "$IMG") || fail "losetup"
+SECTORS=$(blockdev --getsz "$LOOP")
+
+# table WRITE_DELAY_MS: dm-delay in front of the loop device
+table() { echo "0 $SECTORS delay $LOOP 0 0 $LOOP 0 $1"; }
+dmsetup create "$DM" --table "$(table 0)" || fail "dmsetup create"
+dmsetup mknodes "$DM" 2>/dev/null
+DEV=/dev/mapper/$DM
+[ -b "$DEV" ] || fail "no $DEV"
+
+# shellcheck disable=SC2317 # called through trap
+at_exit() {
+	umount "$REF_MNT" 2>/dev/null
+	[ -n "$REF_LOOP" ] && losetup -d "$REF_LOOP" 2>/dev/null
+	umount "$MNT" 2>/dev/null
+	dmsetup remove "$DM" 2>/dev/null
+	[ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
+}
+
+if [ "$CASE" = flakey ]; then
+	modprobe dm-flakey || fail "cannot load dm-flakey"
+	# metadata writes fail too: no journal to abort, and ext4 carries on
+	mkfs.ext4 -q -F -O ^has_journal "$DEV" || fail "mkfs.ext4"
+	MOUNT_OPTS=noatime,errors=continue
+else
+	mkfs.ext4 -q -F "$DEV" || fail "mkfs.ext4"
+	MOUNT_OPTS=noatime
+fi
+mkdir -p "$MNT"
+mount -o "$MOUNT_OPTS" "$DEV" "$MNT" || fail "mount"
+if [ "$CASE" = flakey ]; then
+	fallocate -l 112M "$MNT/filler" || fail "cannot fill block group 0"
+fi
+truncate -s 256M "$DIR/ref.img" || fail "no room for the reference disk image"
+REF_LOOP=$(losetup -f --show "$DIR/ref.img") || fail "losetup (reference)"
+mkfs.ext4 -q -F "$REF_LOOP" || fail "mkfs.ext4 (reference)"
+mkdir -p "$REF_MNT"
+mount -o noatime "$REF_LOOP" "$REF_MNT" || fail "mount (reference)"
+
+# window AFTER_S LENGTH_MS TABLE: in the background, after AFTER_S seconds,
+# the device has TABLE for LENGTH_MS ms, then the fault-free one again
+window() {
+	(
+		sleep "$1"
+		t0=$(date +%s.%N)
+		dmsetup suspend --noflush --nolockfs "$DM" && printf '%s\n' "$3" | dmsetup reload "$DM" &&
+			dmsetup resume "$DM"
+		sleep "$(echo "$2" | awk '{ printf "%.3f", $1 / 1000 }')"
+		dmsetup suspend --noflush --nolockfs "$DM" && dmsetup reload "$DM" --table "$(table 0)" &&
+			dmsetup resume "$DM"
+		# what the window really lasted, device-mapper's reloads included
+		echo "window: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms"
+	) > "$DIR/window.log" 2>&1 &
+	STALL=$!
+}
+
+# errors AFTER_S LENGTH_MS: every write past the first 128 MiB fails (EIO)
+# for LENGTH_MS ms. The first 128 MiB are ext4's block group 0, which holds
+# all of its metadata (flex_bg) and a filler file, so that the recording's
+# data is what fails, not the file system.
+META=262144
+errors() {
+	window "$1" "$2" "0 $META linear $LOOP 0
+$META $((SECTORS - META)) flakey $LOOP $META 0 5 1 error_writes"
+}
+
+# vivid's capture thread, once it runs, gets the CPU first: on the lane's
+# emulated CPUs it otherwise falls behind by itself (and warns in the
+# kernel log), which is not what these tests measure
+boost_vivid() {
+	(
+		i=0
+		while [ $i -lt 200 ]; do
+			n=0
+			for p in $(pgrep 'vivid-00[01]-vid-c'); do
+				renice -n -20 -p "$p" > /dev/null && n=$((n + 1))
+			done
+			[ $n -ge 2 ] && exit 0
+			i=$((i + 1))
+			sleep 0.05
+		done
+	) &
+}
+
+# show RUN FILE KEY...: the figures of a run, and the window it had, in the log
+show() {
+	run=$1
+	f=$2
+	shift 2
+	line="$run: $(basename "$f" .json):"
+	for k in "$@"; do
+		line="$line $k=$(sed -n "s/.*\"$k\": *\([0-9.e+-]*\).*/\1/p" "$f" | head -n 1)"
+	done
+	echo "$line"
+	[ -s "$DIR/window.log" ] && sed "s/^/$run: /" "$DIR/window.log"
+	:
+}
+
+# ratio A B: A / B with three decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+# at_least RATIO MIN: 0 if RATIO >= MIN
+at_least() { awk -v r="$1" -v m="$2" 'BEGIN { exit !(r >= m) }'; }
+
+# capture_fps SERVE_JSON: frames captured per second of capture
+capture_fps() {
+	c=$(json_u64 "$1" frames_captured)
+	e=$(sed -n 's/.*"elapsed_s": *\([0-9.]*\).*/\1/p' "$1" | head -n 1)
+	awk -v c="$c" -v e="$e" 'BEGIN { printf "%.2f", (e > 0 ? c / e : 0) }'
+}
+
+# set_delay MS: every write waits MS ms from now on (between runs: the
+# reload itself takes seconds on the lane's emulated CPUs)
+set_delay() {
+	dmsetup suspend --nolockfs "$DM" && dmsetup reload "$DM" --table "$(table "$1")" &&
+		dmsetup resume "$DM" || fail "dmsetup: write delay $1 ms"
+}
+
+# ---- serve --device -> record, beside a fast consumer ------------------------------------
+# start_serve TAG DEVICE DIR BUFFER: in the background, 60 frames of DEVICE
+# at 5 fps (12 s, small enough for the lane's emulated CPUs) served to a
+# fast consumer and to a recorder with --buffer BUFFER writing into DIR
+start_serve() {
+	sock=$DIR/$1.sock
+	"$TOOL" serve -s "$sock" --device "$2" --size 320x180 --fps 5 --buffers 32 \
+		--max-in-flight 24 --lease-timeout 1500 --frames 60 --wait-consumers 2 --json \
+		> "$DIR/serve-$1.json" 2> "$DIR/serve-$1.log" &
+	eval "SPID_$(echo "$1" | tr - _)=$!"
+	PIDS="$PIDS $!"
+	wait_socket "$sock"
+	"$TOOL" consume -s "$sock" --policy queue:4 --in-flight 2 --verify none --timeout 30000 \
+		--json > "$DIR/consume-$1.json" 2> "$DIR/consume-$1.log" &
+	eval "CPID_$(echo "$1" | tr - _)=$!"
+	PIDS="$PIDS $!"
+	"$TOOL" record -s "$sock" -o "$3/$1.rec" --buffer "$4" --checksum --timeout 30000 \
+		--json > "$DIR/record-$1.json" 2> "$DIR/record-$1.log" &
+	eval "RPID_$(echo "$1" | tr - _)=$!"
+	PIDS="$PIDS $!"
+}
+
+# check_serve TAG DIR: waits for the pipeline TAG and checks its recording
+check_serve() {
+	v=$(echo "$1" | tr - _)
+	WAIT_OK_SECONDS=120 wait_ok "$(eval echo "\$SPID_$v")" "serve ($1)"
+	WAIT_OK_SECONDS=120 wait_ok "$(eval echo "\$RPID_$v")" "record ($1)"
+	WAIT_OK_SECONDS=60 wait_ok "$(eval echo "\$CPID_$v")" "consume ($1)"
+	show "$1" "$DIR/serve-$1.json" frames_captured frames_lost frames_dropped
+	show "$1" "$DIR/record-$1.json" buffer_frames frames_recorded \
+		frames_dropped_by_producer frames_dropped_disk_behind frames_io_errors keepalives \
+		keepalive_max_gap_ns loop_max_iteration_ns
+	show "$1" "$DIR/consume-$1.json" frames_received frames_dropped
+	jcheck "$DIR/record-$1.json" 'd["result"] == "ok" and d["end"] == "eos"'
+	jcheck "$DIR/record-$1.json" 'd["frames_recorded"] > 0'
+	jcheck "$DIR/record-$1.json" 'd["frames_failed"] == d["frames_io_errors"]'
+	jcheck "$DIR/serve-$1.json" 'd["lease_timeouts"] == 0'
+	"$TOOL" record --check "$2/$1.rec" > "$DIR/check-$1.log" 2>&1 ||
+		fail "record --check $1"
+	"$TOOL" probe --json "$2/$1.rec" > "$DIR/probe-$1.json" 2> "$DIR/probe-$1.log" ||
+		fail "probe $1"
+	# the frames the recorder lost are the gaps in the file, no more, no less
+	jcheck "$DIR/probe-$1.json" "d['frames_missing'] == $(json_u64 "$DIR/record-$1.json" frames_dropped) + $(json_u64 "$DIR/record-$1.json" frames_failed)"
+	# the fast consumer lost no frame that was captured: its gaps are the device's
+	jcheck "$DIR/consume-$1.json" "d['frames_dropped'] == $(json_u64 "$DIR/serve-$1.json" frames_lost)"
+}
+
+# run_serve NAME BUFFER [FAULT MS]: the pipeline onto the faulty disk (under
+# the write delay set before; FAULT, e.g. errors, for MS ms 2 s into it)
+# and its reference on the second vivid onto the other disk, at once; REF
+# is the reference's capture rate
+run_serve() {
+	rm -f "$MNT"/*.rec "$REF_MNT"/*.rec "$DIR/window.log"
+	sync
+	start_serve "$1" "$VIVID" "$MNT" "$2"
+	start_serve "$1-ref" "$VIVID_REF" "$REF_MNT" "$2"
+	boost_vivid
+	[ $# -gt 2 ] && "$3" 2 "$4"
+	check_serve "$1" "$MNT"
+	check_serve "$1-ref" "$REF_MNT"
+	[ $# -gt 2 ] && wait "$STALL"
+	REF=$(capture_fps "$DIR/serve-$1-ref.json")
+}
+
+# vivid -> encode --device --container dmapipe onto the disk under the write
+# delay set before, and its reference on the second vivid onto the other
+# disk, at once: 60 frames of 640x480 at 5 fps (vicodec on 6.1 wants a
+# height in 16s)
+run_encode() {
+	rm -f "$MNT"/*.rec "$REF_MNT"/*.rec
+	sync
+	for t in "$1:$VIVID:$MNT" "$1-ref:$VIVID_REF:$REF_MNT"; do
+		tag=${t%%:*}
+		rest=${t#*:}
+		"$TOOL" encode --device "${rest%%:*}" --size 640x480 --fps 5 --container dmapipe \
+			-o "${rest#*:}/$tag.rec" --frames 60 --json -q \
+			> "$DIR/encode-$tag.json" 2> "$DIR/encode-$tag.log" &
+		eval "EPID_$(echo "$tag" | tr - _)=$!"
+		PIDS="$PIDS $!"
+	done
+	boost_vivid
+	for t in "$1:$MNT" "$1-ref:$REF_MNT"; do
+		tag=${t%%:*}
+		WAIT_OK_SECONDS=120 wait_ok "$(eval echo "\$EPID_$(echo "$tag" | tr - _)")" "encode ($tag)"
+		show "$tag" "$DIR/encode-$tag.json" frames_captured frames_lost capture_fps \
+			recorded_frames packets_dropped_disk_behind capture_max_dqbuf_latency_ns \
+			capture_max_iteration_ns
+		jcheck "$DIR/encode-$tag.json" 'd["result"] == "ok" and d["recorded_frames"] > 0'
+		"$TOOL" record --check "${t#*:}/$tag.rec" > "$DIR/check-$tag.log" 2>&1 ||
+			fail "record --check $tag"
+	done
+	REF=$(encode_fps "$DIR/encode-$1-ref.json")
+}
+
+# encode_fps JSON: the capture rate encode measured
+encode_fps() { sed -n 's/.*"capture_fps": *\([0-9.]*\).*/\1/p' "$1" | head -n 1; }
+
+# no_loss NAME: the recorder of run NAME lost no frame that was captured:
+# it refused none, and its gaps are no more than the fast consumer's,
+# which are the device's own losses (run_serve checks that)
+no_loss() {
+	jcheck "$DIR/record-$1.json" 'd["frames_dropped_disk_behind"] == 0 and d["frames_failed"] == 0'
+	jcheck "$DIR/record-$1.json" "d['frames_dropped_by_producer'] <= $(json_u64 "$DIR/consume-$1.json" frames_dropped)"
+}
+
+# keeps_rate WHAT FPS: capture kept 95 % of the rate $REF of the reference
+keeps_rate() {
+	R=$(ratio "$2" "$REF")
+	at_least "$R" 0.95 || fail "$1: capture fell to $2 fps of $REF fault-free ($R)"
+}
+
+case $CASE in
+encode)
+	set_delay 2000
+	run_encode slow
+	FPS=$(encode_fps "$DIR/encode-slow.json")
+	keeps_rate "2 s write stalls" "$FPS"
+	ok "every write stalled 2 s: capture $FPS fps, $R of the $REF fps of the reference beside it, $(json_u64 "$DIR/encode-slow.json" packets_dropped_disk_behind) packets dropped and counted (reference $(json_u64 "$DIR/encode-slow-ref.json" packets_dropped_disk_behind)), longest loop turn $(json_u64 "$DIR/encode-slow.json" capture_max_iteration_ns) ns (reference $(json_u64 "$DIR/encode-slow-ref.json" capture_max_iteration_ns))"
+	echo "encode: passed"
+	exit 0
+	;;
+flakey)
+	run_serve errors 2500ms errors 1000
+	jcheck "$DIR/record-errors.json" 'd["frames_io_errors"] > 0'
+	ok "1 s of EIO: the recording went on to the end, $(json_u64 "$DIR/record-errors.json" frames_io_errors) frames lost to EIO and counted, gaps in the file, every indexed frame verified"
+	echo "flakey: passed"
+	exit 0
+	;;
+serve-record) ;;
+*) fail "unknown case $CASE" ;;
+esac
+
+set_delay 300
+run_serve short 1500ms
+FPS=$(capture_fps "$DIR/serve-short.json")
+keeps_rate "300 ms write stalls" "$FPS"
+no_loss short
+ok "every write stalled 300 ms, 1.5 s buffer: capture $FPS fps, $R of the $REF fps of the reference beside it; no captured frame lost by the recorder or the consumer"
+
+set_delay 2000
+run_serve long 3500ms
+FPS=$(capture_fps "$DIR/serve-long.json")
+keeps_rate "2 s write stalls" "$FPS"
+no_loss long
+jcheck "$DIR/record-long.json" 'd["keepalives"] > 0'
+ok "every write stalled 2 s, longer than the 1.5 s lease timeout, 3.5 s buffer: capture $FPS fps, $R of the reference's $REF; no captured frame lost, $(json_u64 "$DIR/record-long.json" keepalives) keep-alives"
+
+run_serve small 800ms
+FPS=$(capture_fps "$DIR/serve-small.json")
+keeps_rate "2 s write stalls, small buffer" "$FPS"
+lost=$(json_u64 "$DIR/record-small.json" frames_dropped)
+[ "$lost" -gt "$(json_u64 "$DIR/serve-small.json" frames_lost)" ] ||
+	fail "2 s stalls with an 800 ms buffer lost no frame: the stall did not happen"
+ok "every write stalled 2 s, 800 ms buffer: the recording went on to the end, $lost frames lost, counted and the gaps in the file; capture $FPS fps, $R of the reference's $REF; the fast consumer lost none"
+
+echo "serve-record: passed"
