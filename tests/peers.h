@@ -21,6 +21,13 @@
 #include "private.h"
 #include "stream/proto.h"
 
+/*
+ * What the attackers announce: every feature but the rings, so that they
+ * read and write frames and releases on the socket, where they attack it.
+ * Ring attackers (tests/test-hostile.c) add the bit themselves.
+ */
+#define PEER_FEATURES (DMAPIPE_FEATURES_ALL & ~DMAPIPE_FEATURE_RINGS)
+
 /* ---- raw protocol ---------------------------------------------------------- */
 
 struct dmapipe_msg peer_hello(uint32_t role, uint16_t version, uint16_t min_version);

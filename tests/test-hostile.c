@@ -747,7 +747,7 @@ static struct dmapipe_msg releases_of(const struct dmapipe_msg_frame *f, unsigne
  */
 static void attack_batched_releases(void)
 {
-	const uint32_t no_batch = DMAPIPE_FEATURES_ALL & ~DMAPIPE_FEATURE_RELEASES;
+	const uint32_t no_batch = PEER_FEATURES & ~DMAPIPE_FEATURE_RELEASES;
 	struct dmapipe_msg_frame f[2];
 	struct dmapipe_msg m;
 	uint8_t buf[DMAPIPE_PROTO_MAX_MSG];
@@ -755,7 +755,7 @@ static void attack_batched_releases(void)
 	int fd, len, junk;
 
 	/* agreed and valid: both leases return, and frames keep coming */
-	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, PEER_FEATURES, &granted);
 	check(granted & DMAPIPE_FEATURE_RELEASES);
 	f[0] = attacker_frame(fd);
 	f[1] = attacker_frame(fd);
@@ -792,14 +792,14 @@ static void attack_batched_releases(void)
 	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASES without FEATURE_RELEASES");
 
-	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, PEER_FEATURES, &granted);
 	f[0] = attacker_frame(fd);
 	f[1] = f[0];
 	m = releases_of(f, 2);
 	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASES naming one lease twice");
 
-	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, PEER_FEATURES, &granted);
 	f[0] = attacker_frame(fd);
 	f[1].buffer_id = 200;
 	f[1].meta.sequence = 0;
@@ -808,7 +808,7 @@ static void attack_batched_releases(void)
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
 			"RELEASES of a held lease and of buffer 200, never sent");
 
-	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, PEER_FEATURES, &granted);
 	f[0] = attacker_frame(fd);
 	f[1] = attacker_frame(fd);
 	f[1].meta.sequence += 1000;
@@ -817,7 +817,7 @@ static void attack_batched_releases(void)
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
 			"RELEASES whose second entry names the wrong sequence");
 
-	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, PEER_FEATURES, &granted);
 	f[0] = attacker_frame(fd);
 	f[1] = attacker_frame(fd);
 	m = releases_of(f, 2);
@@ -827,7 +827,7 @@ static void attack_batched_releases(void)
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
 			"RELEASES claiming 3 entries with 2 in the datagram");
 
-	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, DMAPIPE_FEATURES_ALL, &granted);
+	fd = attacker_handshake_features(DMAPIPE_ROLE_CONSUMER, PEER_FEATURES, &granted);
 	f[0] = attacker_frame(fd);
 	f[1] = attacker_frame(fd);
 	m = releases_of(f, 2);
@@ -836,7 +836,7 @@ static void attack_batched_releases(void)
 	close(junk);
 	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL, "RELEASES with an fd attached");
 
-	fd = attacker_handshake_features(DMAPIPE_ROLE_MONITOR, DMAPIPE_FEATURES_ALL, &granted);
+	fd = attacker_handshake_features(DMAPIPE_ROLE_MONITOR, PEER_FEATURES, &granted);
 	f[0].buffer_id = 0;
 	f[0].meta.sequence = 0;
 	m = releases_of(f, 1);
