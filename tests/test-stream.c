@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "stream/ring.h"
 #include "testlib.h"
 
 static char *dir;
@@ -160,6 +161,7 @@ static void test_basic(void)
 	dmapipe_client_get_stats(c, &cst);
 	check_reserved_zero(cst);
 	check_int_eq(cst.frames_received, 50);
+	check_int_eq(cst.ring_frames, dmapipe_rings_enabled() ? 50 : 0);
 	check_int_eq(cst.sequence_gaps, 0);
 	check_int_eq(cst.mem_kind, st.mem_kind);
 
@@ -180,6 +182,88 @@ static void test_basic(void)
 	check_msg(access(path, F_OK) < 0, "socket file removed by server_free");
 	free(path);
 	test_pass("basic: 50 frames verified, leases returned, no fd per frame, EOS");
+}
+
+/*
+ * With rings (unless DMAPIPE_RINGS=0): a consumer that never sleeps gets
+ * every frame through its ring without one wake-up, releases come back
+ * through the other ring, and a frame with a fence, which must take the
+ * socket, arrives in its place between ring frames.
+ */
+static void test_rings(void)
+{
+	char *path = sock_path("rings");
+	struct dmapipe_server *s = server_new(path, 5000, 6);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 4);
+	bool rings = dmapipe_rings_enabled();
+	struct dmapipe_consumer_stats cs;
+	struct dmapipe_client_stats cst;
+	struct test_fence fence;
+	const char *why = NULL;
+	uint64_t seq;
+
+	pump(s, &c, 1);
+	for (seq = 1; seq <= 1000; seq++) {
+		struct dmapipe_frame *f;
+
+		produce(s, seq);
+		f = dmapipe_client_acquire_frame(c);
+		if (!f)
+			f = dmapipe_client_wait_frame(c, 2000);
+		check_msg(f, "frame %llu: %s", (unsigned long long)seq, strerror(errno));
+		check_int_eq(f->meta.sequence, seq);
+		check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+	}
+	pump(s, &c, 1);
+	dmapipe_client_get_stats(c, &cst);
+	check_int_eq(cst.frames_received, 1000);
+	check_int_eq(cst.ring_frames, rings ? 1000 : 0);
+	if (rings)
+		check_msg(cst.ring_wakeups == 0, "%llu wake-ups for a consumer that never slept",
+			  (unsigned long long)cst.ring_wakeups);
+	check_int_eq(dmapipe_server_get_consumer_stats(s, &cs, 1), 1);
+	check_int_eq(cs.frames_sent, 1000);
+	check_int_eq(cs.frames_released, 1000);
+	check_int_eq(cs.leases_held, 0);
+
+	if (test_fence_new(&fence, &why) < 0) {
+		printf("   (fenced frame between ring frames not run: %s)\n", why);
+	} else {
+		struct dmapipe_frame_meta meta;
+		struct dmapipe_buffer *b;
+
+		check_int_eq(test_fence_signal(&fence), 0);
+		for (seq = 1001; seq <= 1003; seq++) {
+			b = dmapipe_server_dequeue(s);
+			check(b);
+			dmapipe_frame_meta_init(&meta);
+			meta.sequence = seq;
+			if (seq == 1002)
+				meta.acquire_fence = fcntl(fence.fd, F_DUPFD_CLOEXEC, 3);
+			check(dmapipe_server_queue(s, b, &meta) == 1);
+			dmapipe_close(meta.acquire_fence);
+		}
+		for (seq = 1001; seq <= 1003; seq++) {
+			struct dmapipe_frame *f = dmapipe_client_wait_frame(c, 2000);
+
+			check_msg(f, "frame %llu: %s", (unsigned long long)seq, strerror(errno));
+			check_int_eq(f->meta.sequence, seq);
+			check(!(f->meta.flags & DMAPIPE_FRAME_DISCONTINUITY));
+			check((f->meta.acquire_fence >= 0) == (seq == 1002));
+			check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+		}
+		dmapipe_client_get_stats(c, &cst);
+		check_int_eq(cst.ring_frames, rings ? 1002 : 0);
+		test_fence_finish(&fence);
+	}
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_server_get_consumer_stats(s, &cs, 1), 1);
+	check_int_eq(cs.leases_held, 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass(rings ? "rings: 1000 frames through the ring, no wake-up, fenced frame in order"
+			: "rings off: 1000 frames on the socket");
 }
 
 static void test_latest_policy(void)
@@ -937,6 +1021,7 @@ int main(void)
 	fds_start = test_count_fds();
 
 	test_basic();
+	test_rings();
 	test_latest_policy();
 	test_queue_policy();
 	test_block_policy();

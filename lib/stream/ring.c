@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -38,6 +39,13 @@
 #endif
 
 #define RING_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+
+bool dmapipe_rings_enabled(void)
+{
+	const char *v = getenv("DMAPIPE_RINGS");
+
+	return !v || strcmp(v, "0") != 0;
+}
 
 uint32_t dmapipe_ring_slot_size(uint32_t kind)
 {
@@ -184,9 +192,12 @@ int dmapipe_ring_map(struct dmapipe_ring *ring, int fd, uint32_t kind, uint32_t 
 
 void dmapipe_ring_finish(struct dmapipe_ring *ring)
 {
-	if (ring->map)
+	/* a zeroed struct (calloc) has fd 0 and no map: it owns nothing */
+	if (ring->map) {
 		munmap(ring->map, ring->map_size);
-	dmapipe_close(ring->fd);
+		if (ring->writer)
+			dmapipe_close(ring->fd);
+	}
 	memset(ring, 0, sizeof(*ring));
 	ring->fd = -1;
 }

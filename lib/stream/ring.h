@@ -85,6 +85,12 @@ struct dmapipe_ring {
 	uint64_t index;    /* writer: slots written (head); reader: slots consumed (tail) */
 };
 
+/*
+ * Whether this process offers rings: yes unless DMAPIPE_RINGS=0 is in the
+ * environment (read when a server or client is made).
+ */
+bool dmapipe_rings_enabled(void);
+
 /* The slot size of @kind, 0 for an unknown kind. */
 uint32_t dmapipe_ring_slot_size(uint32_t kind);
 
@@ -117,7 +123,7 @@ int dmapipe_ring_create(struct dmapipe_ring *ring, uint32_t kind, uint32_t capac
 int dmapipe_ring_map(struct dmapipe_ring *ring, int fd, uint32_t kind, uint32_t capacity,
 		     const char **why);
 
-/* Unmaps and closes what @ring holds and zeroes it (fd -1). Accepts a zeroed ring. */
+/* Unmaps and closes what @ring holds and zeroes it (fd -1). A zeroed ring (map NULL) owns nothing. */
 void dmapipe_ring_finish(struct dmapipe_ring *ring);
 
 /* ---- the writer ---- */

@@ -22,6 +22,7 @@
 
 #include "private.h"
 #include "busy-poll.h"
+#include "ring.h"
 #include "socket.h"
 #include "transport.h"
 #include "wait.h"
@@ -77,6 +78,7 @@ struct control {
 		uint32_t remove_buffer_id;
 		uint64_t eos_last_sequence;
 		struct dmapipe_msg_error error;
+		struct dmapipe_msg_ring ring; /* fd dup'ed like ADD_BUFFER's */
 	};
 };
 
@@ -129,6 +131,18 @@ struct consumer {
 	unsigned int control_head, n_control;
 
 	uint64_t frames_sent, frames_released, frames_dropped;
+
+	/*
+	 * FEATURE_RINGS (docs/PROTOCOL.md section 13): the ring we write
+	 * frames into and the one the consumer writes releases into (map
+	 * NULL until it sent it). sock_sent counts every message sent on the
+	 * socket: a frame slot carries it so that the consumer keeps the
+	 * order of the two paths. sleeping: our flag in frames_ring is up.
+	 */
+	struct dmapipe_ring frames_ring;
+	struct dmapipe_ring releases_ring;
+	uint64_t sock_sent;
+	bool sleeping;
 };
 
 struct slot {
@@ -174,6 +188,8 @@ struct dmapipe_server {
 	struct dmapipe_allocator *allocator;
 	bool eos;
 	uint64_t last_sequence;
+	uint32_t features; /* what we offer: every feature, rings unless DMAPIPE_RINGS=0 */
+	unsigned int waiting; /* inside a wait for releases (dequeue_wait, drain) */
 
 	struct dmapipe_server_stats stats;
 	struct dmapipe_copy_stats copies_at_start;
@@ -231,6 +247,24 @@ void consumer_drop_oldest(struct consumer *c);
  * Returns false if the connection was closed.
  */
 bool consumer_release_lease(struct consumer *c, uint32_t buffer_id, uint64_t sequence, int fence);
+
+/*
+ * Sends @msg on @c's socket now (dmapipe_send_msg()), counted in
+ * c->sock_sent when it went. Returns what dmapipe_send_msg() returned.
+ */
+int consumer_send_now(struct consumer *c, const struct dmapipe_msg *msg);
+
+/*
+ * Takes the releases the consumer wrote into its ring, each checked as a
+ * RELEASE. Returns how many, or -1 if the connection was closed.
+ */
+int consumer_collect_releases(struct consumer *c);
+
+/* Collects the ring releases of every consumer; true if any came. */
+bool server_collect_releases(struct dmapipe_server *server);
+
+/* A RING from the consumer: its releases ring, or a wake-up. False if closed. */
+bool consumer_handle_ring(struct consumer *c, struct dmapipe_msg_ring *r);
 
 /* Builds and sends the STATS reply a connection wants, if it can go now. False if closed. */
 bool consumer_send_stats(struct consumer *c);
