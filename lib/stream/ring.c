@@ -154,7 +154,9 @@ int dmapipe_ring_map(struct dmapipe_ring *ring, int fd, uint32_t kind, uint32_t 
 		return -EPROTO;
 	}
 	/* identified before anything else: it may be a socket, a FUSE file... */
-	if (dmapipe_fd_identify(fd, &mem, &size, why) < 0 || mem != DMAPIPE_MEM_MEMFD) {
+	if (dmapipe_fd_identify(fd, &mem, &size, why) < 0)
+		return -EBADFD; /* *why says what it is, or what seal it lacks */
+	if (mem != DMAPIPE_MEM_MEMFD) {
 		*why = "ring fd is not a memfd";
 		return -EBADFD;
 	}
