@@ -24,6 +24,9 @@ struct dmapipe_busy_poll {
 	bool (*ring_ready)(void *data);
 	void (*ring_sleep)(void *data, bool sleeping);
 	void *ring_data;
+	/* poll the rings alone for a moment before each system call: for a
+	 * reader whose next entry is usually about to come (a consumer) */
+	bool ring_spin;
 };
 void dmapipe_busy_poll_init(struct dmapipe_busy_poll *bp, uint32_t max_us);
 /* epoll_wait() with the same arguments and results (-1 and errno on error) */

@@ -226,6 +226,7 @@ DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_cl
 	client->busy_poll.ring_ready = ring_ready;
 	client->busy_poll.ring_sleep = ring_sleep;
 	client->busy_poll.ring_data = client;
+	client->busy_poll.ring_spin = true;
 	client->sock = client->timer_fd = -1;
 	client->path = strdup(client->opts.path);
 	client->name = strdup(client->opts.name ? client->opts.name : "consumer");

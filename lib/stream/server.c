@@ -718,14 +718,25 @@ DMAPIPE_EXPORT int dmapipe_server_get_fd(const struct dmapipe_server *server)
 	return server->epoll_fd;
 }
 
-/* Busy poll: a consumer's releases ring has entries (or a broken head: collected, it ends). */
+/* A release from @c changes what we do now: frames wait for its room, or the application waits. */
+static bool release_wanted(const struct dmapipe_server *server, const struct consumer *c)
+{
+	return c->n_pending > 0 || server->waiting > 0;
+}
+
+/*
+ * Busy poll: a releases ring has entries that change what we do (or a
+ * broken head: collected, it ends). Other releases wait for the next
+ * dequeue or dispatch: they are no reason to stop polling the sockets.
+ */
 static bool rings_ready(void *data)
 {
 	const struct dmapipe_server *server = data;
 	const char *why;
 
 	for (const struct consumer *c = server->consumers; c; c = c->next)
-		if (c->releases_ring.map && dmapipe_ring_available(&c->releases_ring, &why) != 0)
+		if (c->releases_ring.map && release_wanted(server, c) &&
+		    dmapipe_ring_available(&c->releases_ring, &why) != 0)
 			return true;
 	return false;
 }
@@ -741,7 +752,7 @@ static void rings_sleep(void *data, bool sleeping)
 	struct dmapipe_server *server = data;
 
 	for (struct consumer *c = server->consumers; c; c = c->next) {
-		bool want = sleeping && (c->n_pending > 0 || server->waiting > 0);
+		bool want = sleeping && release_wanted(server, c);
 
 		if (c->frames_ring.map && want != c->sleeping) {
 			dmapipe_ring_set_sleeping(&c->frames_ring, want);
