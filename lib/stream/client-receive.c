@@ -277,6 +277,8 @@ static void handle_ring(struct dmapipe_client *client, struct dmapipe_msg_ring *
 	}
 	/* identified as a sealed memfd: its close cannot wait */
 	dmapipe_close(r->fd);
+	/* from now on a poll looks at the ring before each system call */
+	client->busy_poll.ring_spin = true;
 }
 
 unsigned int client_ring_take(struct dmapipe_client *client)

@@ -85,6 +85,7 @@ static void connection_reset(struct dmapipe_client *client)
 	}
 	dmapipe_ring_finish(&client->frames_ring);
 	dmapipe_ring_finish(&client->releases_ring);
+	client->busy_poll.ring_spin = false;
 	client->sock_received = 0;
 	client->last_socket_msgs = 0;
 	client->fds_held = 0;
@@ -226,7 +227,6 @@ DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_cl
 	client->busy_poll.ring_ready = ring_ready;
 	client->busy_poll.ring_sleep = ring_sleep;
 	client->busy_poll.ring_data = client;
-	client->busy_poll.ring_spin = true;
 	client->sock = client->timer_fd = -1;
 	client->path = strdup(client->opts.path);
 	client->name = strdup(client->opts.name ? client->opts.name : "consumer");

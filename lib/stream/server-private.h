@@ -190,6 +190,8 @@ struct dmapipe_server {
 	uint64_t last_sequence;
 	uint32_t features; /* what we offer: every feature, rings unless DMAPIPE_RINGS=0 */
 	unsigned int waiting; /* inside a wait for releases (dequeue_wait, drain) */
+	/* dmapipe_server_get_fd() was called: our flag stays up in every frames ring */
+	bool fd_exported;
 
 	struct dmapipe_server_stats stats;
 	struct dmapipe_copy_stats copies_at_start;

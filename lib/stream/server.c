@@ -257,6 +257,9 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 		log_warn_ratelimited("consumer %u: cannot make its frames ring: %s", c->id,
 				     strerror(errno));
 		c->features &= ~DMAPIPE_FEATURE_RINGS;
+	} else if (c->frames_ring.map && server->fd_exported) {
+		dmapipe_ring_set_sleeping(&c->frames_ring, true);
+		c->sleeping = true;
 	}
 
 	memset(&reply, 0, sizeof(reply));
@@ -715,6 +718,18 @@ void server_update_timer(struct dmapipe_server *server)
 
 DMAPIPE_EXPORT int dmapipe_server_get_fd(const struct dmapipe_server *server)
 {
+	/* The server is never const itself (it comes from _new()). */
+	struct dmapipe_server *s = (struct dmapipe_server *)server;
+
+	/*
+	 * From now on an event loop of the application may sleep on the fd,
+	 * waiting for a release: it cannot see the rings, so every release
+	 * must make the fd readable, as a RELEASE datagram did.
+	 */
+	if (!s->fd_exported) {
+		s->fd_exported = true;
+		rings_sleep(s, false);
+	}
 	return server->epoll_fd;
 }
 
@@ -752,7 +767,7 @@ static void rings_sleep(void *data, bool sleeping)
 	struct dmapipe_server *server = data;
 
 	for (struct consumer *c = server->consumers; c; c = c->next) {
-		bool want = sleeping && release_wanted(server, c);
+		bool want = server->fd_exported || (sleeping && release_wanted(server, c));
 
 		if (c->frames_ring.map && want != c->sleeping) {
 			dmapipe_ring_set_sleeping(&c->frames_ring, want);
