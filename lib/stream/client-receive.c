@@ -236,8 +236,13 @@ static void send_releases_ring(struct dmapipe_client *client)
 	/* an event loop of the application may sleep on our fd at any time */
 	if (client->fd_exported)
 		dmapipe_ring_set_sleeping(&client->releases_ring, true);
-	if (dmapipe_send_msg(client->sock, &msg) < 0)
+	if (dmapipe_send_msg(client->sock, &msg) < 0) {
 		dmapipe_ring_finish(&client->releases_ring);
+		return;
+	}
+	/* the producer has its copy: the mapping is all we need */
+	dmapipe_close(client->releases_ring.fd);
+	client->releases_ring.fd = -1;
 }
 
 static void handle_ring(struct dmapipe_client *client, struct dmapipe_msg_ring *r)

@@ -77,7 +77,7 @@ _Static_assert(sizeof(struct dmapipe_ring_wire_release) == 16, "ring release slo
 struct dmapipe_ring {
 	uint8_t *map;      /* NULL: no ring */
 	size_t map_size;
-	int fd;            /* the writer keeps it to send; the reader closes it at once: -1 */
+	int fd;            /* the writer's until it was sent (then -1); the reader's: -1 */
 	bool writer;
 	uint32_t kind;
 	uint32_t capacity; /* our own copy: the shared header is never read again */

@@ -283,6 +283,9 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 		reply.ring.fd = c->frames_ring.fd;
 		if (!consumer_send_control(c, &reply))
 			return false;
+		/* sent (or queued with a duplicate): the mapping is all we need */
+		dmapipe_close(c->frames_ring.fd);
+		c->frames_ring.fd = -1;
 	}
 	if (c->role == DMAPIPE_ROLE_CONSUMER) {
 		log_info_ratelimited("consumer %u (%s, pid %d) streaming: policy %u, queue %u, "
