@@ -267,7 +267,7 @@ static int write_file(const struct bench *b, const struct display_bench *r, cons
 	}
 	f = fopen(path, "we");
 	if (!f) {
-		fprintf(stderr, "dmapipe bench: cannot write %s: %s\n", path, strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot write %s", path);
 		free(old);
 		return -1;
 	}

@@ -66,8 +66,12 @@ static const char *const bench_usage =
 	"                          connector)\n"
 	"  -o, --output FILE       also write the report as markdown (docs/BENCHMARKS.md)\n"
 	"      --json              print the results as JSON instead of the report\n"
+	"                          (docs/JSON.md)\n"
 	"      --keep              keep the directory with every process's output\n"
-	"  -h, --help              this text\n";
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 ok (also when interrupted), 1 a measurement failed (its logs\n"
+	"are kept), 2 bad command line.\n";
 
 enum {
 	OPT_SIZE = 256,
@@ -163,7 +167,7 @@ static bool find_tool(char *out, size_t len)
 		snprintf(out, len, "%s", env);
 		if (access(out, X_OK) == 0)
 			return true;
-		fprintf(stderr, "dmapipe bench: DMAPIPE_TOOL=%s: %s\n", env, strerror(errno));
+		tool_error(TOOL_ERR_NOT_INSTALLED, errno, "DMAPIPE_TOOL=%s", env);
 		return false;
 	}
 	if (build_dir(dir, sizeof(dir)) && snprintf(out, len, "%s/tools/dmapipe", dir) < (int)len &&
@@ -171,8 +175,8 @@ static bool find_tool(char *out, size_t len)
 		return true;
 	if (find_in_path("dmapipe", out, len))
 		return true;
-	fprintf(stderr, "dmapipe bench: cannot find the dmapipe tool (not in this build tree, "
-		"not in PATH); set DMAPIPE_TOOL to its path\n");
+	tool_error(TOOL_ERR_NOT_INSTALLED, 0, "cannot find the dmapipe tool (not in this build "
+		   "tree, not in PATH); set DMAPIPE_TOOL to its path");
 	return false;
 }
 
@@ -213,9 +217,10 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int c, status = 0;
 
+	tool_start("bench", argc, argv);
 	b = calloc(1, sizeof(*b));
 	if (!b)
-		return 1;
+		return tool_finish(1);
 	b->o.format.fourcc = dmapipe_fourcc_from_string("NV12");
 	b->o.format.width = 3840;
 	b->o.format.height = 2160;
@@ -333,7 +338,7 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(bench_usage, stdout);
 			free(b);
-			return 0;
+			return tool_finish(0);
 		default:
 			usage_getopt_error("bench", c, argv);
 		}
@@ -348,7 +353,7 @@ int main(int argc, char **argv)
 
 	if (!find_tool(b->tool, sizeof(b->tool))) {
 		free(b);
-		return 1;
+		return tool_finish(1);
 	}
 	install_stop_signals();
 	dmapipe_log_set_priority(DMAPIPE_LOG_ERROR);
@@ -358,7 +363,7 @@ int main(int argc, char **argv)
 	b->dir = make_private_dir("bench");
 	if (!b->dir) {
 		free(b);
-		return 1;
+		return tool_finish(1);
 	}
 	gst_find(b);
 
@@ -379,7 +384,7 @@ int main(int argc, char **argv)
 	}
 	bench_log("(a) memcpy of one frame, cache-cold ...");
 	if (measure_copy(b, &b->copy) < 0) {
-		fprintf(stderr, "dmapipe bench: the memcpy measurement failed\n");
+		bench_log("    the memcpy measurement failed");
 		status = 1;
 	}
 	bench_log("    median %.3f ms (%.1f GB/s)", b->copy.median_ms, b->copy.gbps);
@@ -507,27 +512,31 @@ int main(int argc, char **argv)
 			status = 1;
 
 	read_load(b->m.load_end, sizeof(b->m.load_end));
-	if (b->o.json)
-		write_json(b);
-	else
-		write_markdown(b, stdout);
+	/* the failures are known before the report, which says them */
+	if (status != 0 && !stop_requested)
+		tool_error(TOOL_ERR_INTERNAL, 0, "some measurements failed; logs kept in %s",
+			   b->dir);
 	if (b->o.output) {
 		if (write_report_file(b) < 0)
 			status = 1;
 		else
 			bench_log("report written to %s", b->o.output);
 	}
-	if (stop_requested)
-		status = 1;
+	if (b->o.json)
+		write_json(b);
+	else
+		write_markdown(b, stdout);
+	/* interrupted: what was measured is the report, not a failure */
+	if (stop_requested && tool.error == TOOL_OK)
+		status = 0;
 	for (i = 0; i < b->o.n_consumers; i++)
 		if (b->gst[i].failures)
 			b->o.keep = true;
 	if (status != 0 || b->o.keep)
-		fprintf(stderr, "dmapipe bench: %s; logs kept in %s\n",
-			status ? "some measurements failed" : "done", b->dir);
+		fprintf(stderr, "bench: logs kept in %s\n", b->dir);
 	else
 		remove_private_dir(b->dir);
 	free(b->dir);
 	free(b);
-	return status;
+	return tool_finish(status);
 }

@@ -375,9 +375,7 @@ void write_json(const struct bench *b)
 	char fourcc[16];
 	unsigned int i;
 
-	json_init(&j, stdout);
-	json_begin_object(&j, NULL);
-	json_string(&j, "command", "bench");
+	json_begin_document(&j, stop_requested != 0);
 	json_begin_object(&j, "machine");
 	json_string(&j, "cpu", b->m.cpu);
 	json_i64(&j, "cores", b->m.cores);
@@ -391,7 +389,7 @@ void write_json(const struct bench *b)
 	json_string(&j, "loadavg_start", b->m.load_start);
 	json_string(&j, "loadavg_end", b->m.load_end);
 	json_end_object(&j);
-	json_string(&j, "format", dmapipe_fourcc_to_string(o->format.fourcc, fourcc,
+	json_string(&j, "fourcc", dmapipe_fourcc_to_string(o->format.fourcc, fourcc,
 							   sizeof(fourcc)));
 	json_u64(&j, "width", o->format.width);
 	json_u64(&j, "height", o->format.height);
@@ -686,15 +684,16 @@ int write_report_file(const struct bench *b)
 	FILE *f = fopen(b->o.output, "we");
 
 	if (!f) {
-		fprintf(stderr, "dmapipe bench: cannot write %s: %s\n", b->o.output,
-			strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot write %s", b->o.output);
 		ret = -1;
 	} else {
 		write_markdown(b, f);
 		if (keep)
 			fprintf(f, "\n%s", keep);
-		if (fclose(f) != 0)
+		if (fclose(f) != 0) {
+			tool_error(TOOL_OK, errno, "writing %s failed", b->o.output);
 			ret = -1;
+		}
 	}
 	free(old);
 	return ret;

@@ -685,6 +685,6 @@ void storage_run_all(const struct storage_opts *o, const struct dmapipe_format *
 		unlink(rec_path);
 	}
 	if (res->max_request_kib && write_knob(knob, res->device_max_request_kib) < 0)
-		fprintf(stderr, "dmapipe bench: could not put %s back to %u: %s\n", knob,
-			res->device_max_request_kib, strerror(errno));
+		tool_warn("could not put %s back to %u: %s", knob, res->device_max_request_kib,
+			  strerror(errno));
 }

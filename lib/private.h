@@ -61,6 +61,29 @@ unsigned int dmapipe_format_plane_count(uint32_t fourcc);
  */
 int dmapipe_format_plane_geometry(uint32_t fourcc, uint32_t width, uint32_t height,
 				  unsigned int plane, uint64_t *row_bytes, uint32_t *rows);
+/* True for a known single-plane, unsubsampled format: RGB (and R8/R16), not Y'CbCr. */
+bool dmapipe_format_is_rgb(uint32_t fourcc);
+
+/* ---- consumers' constraints (constraints.c) ------------------------- */
+
+/*
+ * The producer's rule for several consumers: into's alignments become the
+ * least common multiple with @c's (the larger: both are powers of two),
+ * and @c's min_buffers add to into's. Formats, modifiers and devices are
+ * each consumer's own to check.
+ */
+void dmapipe_constraints_merge(struct dmapipe_constraints *into,
+			       const struct dmapipe_constraints *c);
+/*
+ * A single-object linear layout of @format whose strides and plane
+ * offsets satisfy @c's alignments: rows the tightest multiple of the
+ * largest stride alignment asked (64 when none is), planes in order, each
+ * at the first offset its alignment allows, the object's size rounded up
+ * to a page; fds -1. 0 or -EINVAL.
+ */
+int dmapipe_layout_init_constrained(struct dmapipe_layout *layout,
+				    const struct dmapipe_format *format,
+				    const struct dmapipe_constraints *c);
 
 /* ---- fd identification (fdcheck.c) ---------------------------------- */
 
@@ -197,6 +220,15 @@ struct dmapipe_pool *dmapipe_pool_new_from_source(const struct dmapipe_format *f
 						  const struct dmapipe_pool_source *source);
 
 /* ---- allocators (alloc/) -------------------------------------------- */
+
+/*
+ * A pool of @count buffers of @allocator (a reference is taken), every one
+ * with exactly @layout (copied; its fds ignored), as the producer makes
+ * for consumers' constraints. NULL with errno set. In pool-alloc.c.
+ */
+struct dmapipe_pool *dmapipe_pool_new_layout(struct dmapipe_allocator *allocator,
+					     const struct dmapipe_layout *layout,
+					     unsigned int count, const char *name);
 
 /*
  * Built with libdrm only. On an open DRM node: creates a one-page dumb

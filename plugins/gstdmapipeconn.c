@@ -417,6 +417,20 @@ gst_dmapipe_conn_get_stats (GstDmapipeConn * conn,
   g_mutex_unlock (&conn->lock);
 }
 
+gboolean
+gst_dmapipe_conn_get_format_info (GstDmapipeConn * conn,
+    struct dmapipe_format_info *fi)
+{
+  const struct dmapipe_format_info *got;
+
+  g_mutex_lock (&conn->lock);
+  got = dmapipe_client_get_format_info (conn->client);
+  if (got)
+    *fi = *got;
+  g_mutex_unlock (&conn->lock);
+  return got != NULL;
+}
+
 GstBuffer *
 gst_dmapipe_conn_wrap_frame (GstDmapipeConn * conn,
     struct dmapipe_frame *frame, const GstVideoInfo * info)

@@ -47,6 +47,11 @@ struct dmapipe_frame *gst_dmapipe_conn_acquire_frame (GstDmapipeConn * conn,
 void gst_dmapipe_conn_release_frame (GstDmapipeConn * conn,
     struct dmapipe_frame *frame);
 
+/* Copies the producer's FORMAT_INFO into @fi and returns TRUE, or FALSE
+ * (@fi untouched) when it sent none. */
+gboolean gst_dmapipe_conn_get_format_info (GstDmapipeConn * conn,
+    struct dmapipe_format_info *fi);
+
 /* The client's statistics. */
 void gst_dmapipe_conn_get_stats (GstDmapipeConn * conn,
     struct dmapipe_client_stats *stats);

@@ -139,9 +139,135 @@ gst_dmapipe_video_info_from_format (const struct dmapipe_format *format,
       format->height);
 }
 
+/*
+ * FORMAT_INFO's enums against GStreamer's, index = the dmapipe value
+ * (docs/PROTOCOL.md, FORMAT_INFO). Range, matrix and field order have the
+ * same numbers in both.
+ */
+static const GstVideoTransferFunction transfers[] = {
+  GST_VIDEO_TRANSFER_UNKNOWN, GST_VIDEO_TRANSFER_GAMMA10,
+  GST_VIDEO_TRANSFER_SRGB, GST_VIDEO_TRANSFER_BT709, GST_VIDEO_TRANSFER_BT601,
+  GST_VIDEO_TRANSFER_SMPTE240M, GST_VIDEO_TRANSFER_BT2020_10,
+  GST_VIDEO_TRANSFER_BT2020_12, GST_VIDEO_TRANSFER_SMPTE2084,
+  GST_VIDEO_TRANSFER_ARIB_STD_B67,
+};
+
+static const GstVideoColorPrimaries primaries[] = {
+  GST_VIDEO_COLOR_PRIMARIES_UNKNOWN, GST_VIDEO_COLOR_PRIMARIES_BT709,
+  GST_VIDEO_COLOR_PRIMARIES_BT470M, GST_VIDEO_COLOR_PRIMARIES_BT470BG,
+  GST_VIDEO_COLOR_PRIMARIES_SMPTE170M, GST_VIDEO_COLOR_PRIMARIES_SMPTE240M,
+  GST_VIDEO_COLOR_PRIMARIES_BT2020, GST_VIDEO_COLOR_PRIMARIES_SMPTERP431,
+  GST_VIDEO_COLOR_PRIMARIES_SMPTEEG432,
+};
+
+static const GstVideoChromaSite sites[] = {
+  GST_VIDEO_CHROMA_SITE_UNKNOWN, GST_VIDEO_CHROMA_SITE_MPEG2,
+  GST_VIDEO_CHROMA_SITE_JPEG, GST_VIDEO_CHROMA_SITE_COSITED,
+  GST_VIDEO_CHROMA_SITE_DV,
+};
+
+/* dmapipe's interlace values, index = GstVideoInterlaceMode; FIELDS
+ * (two separate fields in one buffer) has none */
+static const guint32 interlaces[] = {
+  DMAPIPE_INTERLACE_PROGRESSIVE, DMAPIPE_INTERLACE_INTERLEAVED,
+  DMAPIPE_INTERLACE_MIXED, DMAPIPE_INTERLACE_UNKNOWN,
+  DMAPIPE_INTERLACE_ALTERNATE,
+};
+
+static guint
+index_of (const gint * table, guint n, gint value)
+{
+  guint i;
+
+  for (i = 1; i < n; i++)
+    if (table[i] == value)
+      return i;
+  return 0;
+}
+
+/* Sets what @fi knows on @caps' only structure. */
+static void
+caps_set_format_info (GstCaps * caps, const struct dmapipe_format_info *fi)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  GstVideoColorimetry cm;
+  guint i;
+
+  if (fi->par_num)
+    gst_structure_set (s, "pixel-aspect-ratio", GST_TYPE_FRACTION,
+        (gint) MIN (fi->par_num, G_MAXINT), (gint) MIN (fi->par_den, G_MAXINT),
+        NULL);
+  if (fi->matrix || fi->transfer || fi->primaries || fi->range) {
+    gchar *str;
+
+    cm.range = (GstVideoColorRange) fi->range;
+    cm.matrix = (GstVideoColorMatrix) fi->matrix;
+    cm.transfer = transfers[fi->transfer];
+    cm.primaries = primaries[fi->primaries];
+    str = gst_video_colorimetry_to_string (&cm);
+    if (str)
+      gst_structure_set (s, "colorimetry", G_TYPE_STRING, str, NULL);
+    g_free (str);
+  }
+  if (fi->chroma_site) {
+    gchar *str = gst_video_chroma_site_to_string (sites[fi->chroma_site]);
+
+    if (str)
+      gst_structure_set (s, "chroma-site", G_TYPE_STRING, str, NULL);
+    g_free (str);
+  }
+  for (i = 0; i < G_N_ELEMENTS (interlaces); i++)
+    if (fi->interlace && interlaces[i] == fi->interlace)
+      gst_structure_set (s, "interlace-mode", G_TYPE_STRING,
+          gst_video_interlace_mode_to_string ((GstVideoInterlaceMode) i), NULL);
+  if (fi->field_order)
+    gst_structure_set (s, "field-order", G_TYPE_STRING,
+        gst_video_field_order_to_string ((GstVideoFieldOrder) fi->field_order),
+        NULL);
+}
+
+void
+gst_dmapipe_format_info_from_caps (const GstCaps * caps,
+    const GstVideoInfo * info, struct dmapipe_format_info *fi)
+{
+  const GstStructure *s = gst_caps_get_structure (caps, 0);
+  GstVideoInterlaceMode mode = GST_VIDEO_INFO_INTERLACE_MODE (info);
+  const GstVideoColorimetry *cm = &GST_VIDEO_INFO_COLORIMETRY (info);
+
+  dmapipe_format_info_init (fi);
+  if (GST_VIDEO_INFO_FPS_N (info) > 0 && GST_VIDEO_INFO_FPS_D (info) > 0) {
+    fi->fps_num = (guint32) GST_VIDEO_INFO_FPS_N (info);
+    fi->fps_den = (guint32) GST_VIDEO_INFO_FPS_D (info);
+  }
+  if (GST_VIDEO_INFO_PAR_N (info) > 0 && GST_VIDEO_INFO_PAR_D (info) > 0) {
+    fi->par_num = (guint32) GST_VIDEO_INFO_PAR_N (info);
+    fi->par_den = (guint32) GST_VIDEO_INFO_PAR_D (info);
+  }
+  if ((guint) mode < G_N_ELEMENTS (interlaces))
+    fi->interlace = interlaces[mode];
+  if (fi->interlace != DMAPIPE_INTERLACE_PROGRESSIVE
+      && fi->interlace != DMAPIPE_INTERLACE_UNKNOWN
+      && GST_VIDEO_INFO_FIELD_ORDER (info) <= GST_VIDEO_FIELD_ORDER_BOTTOM_FIELD_FIRST)
+    fi->field_order = (guint32) GST_VIDEO_INFO_FIELD_ORDER (info);
+  if (gst_structure_has_field (s, "colorimetry")) {
+    if (cm->range <= GST_VIDEO_COLOR_RANGE_16_235)
+      fi->range = (guint32) cm->range;
+    if (cm->matrix <= GST_VIDEO_COLOR_MATRIX_BT2020)
+      fi->matrix = (guint32) cm->matrix;
+    fi->transfer = index_of ((const gint *) transfers, G_N_ELEMENTS (transfers),
+        cm->transfer);
+    fi->primaries = index_of ((const gint *) primaries,
+        G_N_ELEMENTS (primaries), cm->primaries);
+  }
+  if (gst_structure_has_field (s, "chroma-site"))
+    fi->chroma_site = index_of ((const gint *) sites, G_N_ELEMENTS (sites),
+        GST_VIDEO_INFO_CHROMA_SITE (info));
+}
+
 GstCaps *
 gst_dmapipe_caps_from_format (const struct dmapipe_format *format,
-    gint fps_n, gint fps_d, gboolean dmabuf)
+    const struct dmapipe_format_info *fi, gint fps_n, gint fps_d,
+    gboolean dmabuf)
 {
   GstVideoFormat vformat = gst_dmapipe_format_from_drm (format->fourcc);
   GstVideoInfo info;
@@ -154,6 +280,13 @@ gst_dmapipe_caps_from_format (const struct dmapipe_format *format,
       "width", G_TYPE_INT, (gint) format->width,
       "height", G_TYPE_INT, (gint) format->height,
       "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+  if (fi)
+    caps_set_format_info (caps, fi);
+  if (fps_n <= 0 && fi && fi->fps_num && fi->fps_num <= G_MAXINT
+      && fi->fps_den <= G_MAXINT) {
+    fps_n = (gint) fi->fps_num;
+    fps_d = (gint) fi->fps_den;
+  }
   if (fps_n > 0)
     gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION, fps_n, fps_d,
         NULL);

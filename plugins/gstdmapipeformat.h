@@ -41,13 +41,22 @@ gboolean gst_dmapipe_layout_from_video_info (const GstVideoInfo * info,
 gboolean gst_dmapipe_video_info_from_format (const struct dmapipe_format * format,
     GstVideoInfo * info);
 
-/* Caps for a stream of @format with what the protocol does not carry
- * (colorimetry, chroma siting, interlacing) left out for downstream to fill
- * in; the frame rate @fps_n/@fps_d, or any when @fps_n is 0; the
- * memory:DMABuf feature if @dmabuf. NULL when GStreamer 1.22 caps cannot
- * describe @format. The caller owns the caps. */
+/* Caps for a stream of @format with what @fi (FORMAT_INFO; NULL: nothing
+ * known) says: colorimetry, chroma siting, interlacing, field order and
+ * pixel aspect ratio, each left out for downstream to fill in when
+ * unknown; the frame rate @fps_n/@fps_d when @fps_n is not 0, else @fi's,
+ * else any; the memory:DMABuf feature if @dmabuf. NULL when GStreamer
+ * 1.22 caps cannot describe @format. The caller owns the caps. */
 GstCaps *gst_dmapipe_caps_from_format (const struct dmapipe_format * format,
-    gint fps_n, gint fps_d, gboolean dmabuf);
+    const struct dmapipe_format_info * fi, gint fps_n, gint fps_d,
+    gboolean dmabuf);
+
+/* What @caps (already read into @info) say beyond the format, for
+ * FORMAT_INFO: the rate, pixel aspect ratio, interlacing and field order,
+ * and colorimetry and chroma siting only when @caps name them (GStreamer
+ * would otherwise guess from the size). */
+void gst_dmapipe_format_info_from_caps (const GstCaps * caps,
+    const GstVideoInfo * info, struct dmapipe_format_info * fi);
 
 /* TRUE if @layout is GStreamer's default layout for @info (one object,
  * the same plane offsets and strides): an element that neither takes

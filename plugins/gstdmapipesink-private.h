@@ -24,6 +24,9 @@ struct _GstDmapipeSink
 
   /* properties, GST_OBJECT_LOCK */
   gchar *socket_path;
+  guint socket_mode;
+  gchar *socket_group;
+  gchar *peer_policy;
   gchar *allocator_name;
   guint lease_timeout;
   guint max_consumers;
@@ -49,6 +52,8 @@ struct _GstDmapipeSink
   GMutex lock;
   GCond cond;
   struct dmapipe_server *server;
+  gboolean have_format_info;    /* from the caps: a new server tells it too */
+  struct dmapipe_format_info format_info;
   GstDmapipeMemReg *registry;
   GPtrArray *render_idle;       /* streaming thread: the registry's idle
                                  * buffers, unref'd after render() unlocks */

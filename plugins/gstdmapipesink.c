@@ -65,6 +65,9 @@ GST_DEBUG_CATEGORY (gst_dmapipe_sink_debug);
 #define GST_CAT_DEFAULT gst_dmapipe_sink_debug
 
 #define DEFAULT_SOCKET_PATH NULL
+#define DEFAULT_SOCKET_MODE 0660
+#define DEFAULT_SOCKET_GROUP NULL
+#define DEFAULT_PEER_POLICY "same-uid"
 #define DEFAULT_ALLOCATOR NULL
 #define DEFAULT_LEASE_TIMEOUT 5000
 #define DEFAULT_MAX_CONSUMERS 32
@@ -90,6 +93,9 @@ enum
   PROP_DROPS,
   PROP_COPIES,
   PROP_CONSUMERS,
+  PROP_SOCKET_MODE,
+  PROP_SOCKET_GROUP,
+  PROP_PEER_POLICY,
   N_PROPERTIES
 };
 
@@ -191,6 +197,7 @@ static gboolean
 gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
 {
   GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
+  struct dmapipe_format_info fi;
   GstVideoInfo info;
   guint32 fourcc;
 
@@ -221,6 +228,16 @@ gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   self->info = info;
   self->fourcc = fourcc;
   self->have_info = TRUE;
+
+  /* consumers in other processes learn the rate and colorimetry */
+  gst_dmapipe_format_info_from_caps (caps, &info, &fi);
+  g_mutex_lock (&self->lock);
+  if (self->server && dmapipe_server_set_format_info (self->server, &fi) < 0)
+    GST_WARNING_OBJECT (self, "caps %" GST_PTR_FORMAT " cannot be told to "
+        "consumers", caps);
+  self->format_info = fi;
+  self->have_format_info = TRUE;
+  g_mutex_unlock (&self->lock);
   return TRUE;
 }
 
@@ -551,6 +568,17 @@ gst_dmapipe_sink_set_property (GObject * object, guint prop_id,
       g_free (self->socket_path);
       self->socket_path = g_value_dup_string (value);
       break;
+    case PROP_SOCKET_MODE:
+      self->socket_mode = g_value_get_uint (value);
+      break;
+    case PROP_SOCKET_GROUP:
+      g_free (self->socket_group);
+      self->socket_group = g_value_dup_string (value);
+      break;
+    case PROP_PEER_POLICY:
+      g_free (self->peer_policy);
+      self->peer_policy = g_value_dup_string (value);
+      break;
     case PROP_ALLOCATOR:
       g_free (self->allocator_name);
       self->allocator_name = g_value_dup_string (value);
@@ -618,6 +646,15 @@ gst_dmapipe_sink_get_property (GObject * object, guint prop_id,
     case PROP_SOCKET_PATH:
       g_value_set_string (value, self->socket_path);
       break;
+    case PROP_SOCKET_MODE:
+      g_value_set_uint (value, self->socket_mode);
+      break;
+    case PROP_SOCKET_GROUP:
+      g_value_set_string (value, self->socket_group);
+      break;
+    case PROP_PEER_POLICY:
+      g_value_set_string (value, self->peer_policy);
+      break;
     case PROP_ALLOCATOR:
       g_value_set_string (value, self->allocator_name);
       break;
@@ -655,6 +692,8 @@ gst_dmapipe_sink_finalize (GObject * object)
   GstDmapipeSink *self = GST_DMAPIPE_SINK (object);
 
   g_free (self->socket_path);
+  g_free (self->socket_group);
+  g_free (self->peer_policy);
   g_free (self->allocator_name);
   gst_dmapipe_mem_reg_free (self->registry);
   g_ptr_array_free (self->render_idle, TRUE);
@@ -670,6 +709,9 @@ static void
 gst_dmapipe_sink_init (GstDmapipeSink * self)
 {
   self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
+  self->socket_mode = DEFAULT_SOCKET_MODE;
+  self->socket_group = g_strdup (DEFAULT_SOCKET_GROUP);
+  self->peer_policy = g_strdup (DEFAULT_PEER_POLICY);
   self->allocator_name = g_strdup (DEFAULT_ALLOCATOR);
   self->lease_timeout = DEFAULT_LEASE_TIMEOUT;
   self->max_consumers = DEFAULT_MAX_CONSUMERS;
@@ -703,9 +745,31 @@ gst_dmapipe_sink_class_init (GstDmapipeSinkClass * klass)
   gobject_class->finalize = gst_dmapipe_sink_finalize;
 
   properties[PROP_SOCKET_PATH] = g_param_spec_string ("socket-path",
-      "Socket path", "Unix socket to serve on: a filesystem path, or @name "
-      "for the abstract namespace. A socket left by a crashed producer is "
-      "replaced; a live producer's is not", DEFAULT_SOCKET_PATH,
+      "Socket path", "Unix socket to serve on: a filesystem path (with a /), "
+      "@name for the abstract namespace, or a bare NAME: the stream NAME in "
+      "the default directory ($XDG_RUNTIME_DIR/dmapipe, /run/dmapipe for "
+      "root, else /tmp/dmapipe-UID), as dmapipe serve --socket NAME. A "
+      "socket left by a crashed producer is replaced; a live producer's is "
+      "not", DEFAULT_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  properties[PROP_SOCKET_MODE] = g_param_spec_uint ("socket-mode",
+      "Socket mode", "Permissions of a filesystem socket: who may open it at "
+      "all (0600 must stay in it). Another user needs it and peer-policy: "
+      "e.g. socket-mode=0666 peer-policy=any", 0600, 0777,
+      DEFAULT_SOCKET_MODE,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  properties[PROP_SOCKET_GROUP] = g_param_spec_string ("socket-group",
+      "Socket group", "The filesystem socket's group, a name or a number "
+      "(NULL: this user's)", DEFAULT_SOCKET_GROUP,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY);
+  properties[PROP_PEER_POLICY] = g_param_spec_string ("peer-policy",
+      "Peer policy", "Which consumers are served, by their SO_PEERCRED: "
+      "same-uid (this user and root), any, uid:N or gid:N (on a filesystem "
+      "socket, socket-mode and socket-group decide first who may open it)",
+      DEFAULT_PEER_POLICY,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
       GST_PARAM_MUTABLE_READY);
   properties[PROP_ALLOCATOR] = g_param_spec_string ("allocator",

@@ -16,6 +16,7 @@
 #endif
 
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,11 +85,18 @@ gst_dmapipe_sink_server_start (GstDmapipeSink * self)
   struct dmapipe_server_options opts;
   struct dmapipe_server *server;
   GError *error = NULL;
-  gchar *path;
+  gchar *path, *group, *peer;
+  gchar resolved[108];
+  guint dir_mode = 0700;
+  gid_t gid = (gid_t) - 1;
+  gint ret;
 
   dmapipe_server_options_init (&opts);
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->socket_path);
+  group = g_strdup (self->socket_group);
+  peer = g_strdup (self->peer_policy);
+  opts.socket_mode = self->socket_mode;
   opts.lease_timeout_ms = self->lease_timeout;
   opts.max_consumers = self->max_consumers;
   opts.max_in_flight = self->max_in_flight;
@@ -97,6 +105,53 @@ gst_dmapipe_sink_server_start (GstDmapipeSink * self)
   if (!path || !*path) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("No socket path set"), ("set the socket-path property"));
+    g_free (path);
+    g_free (group);
+    g_free (peer);
+    return FALSE;
+  }
+  /* a bare name is a stream in the default directory, as for the tool */
+  ret = dmapipe_socket_default_path (path, resolved, sizeof (resolved));
+  if (ret == 0)
+    ret = dmapipe_peer_policy_from_string (peer ? peer : "same-uid",
+        &opts.peer_policy, &opts.allowed_uid, &opts.allowed_gid);
+  if (ret == 0 && group && *group) {
+    struct group *g = getgrnam (group);
+    gchar *end;
+    guint64 n = g_ascii_strtoull (group, &end, 10);
+
+    if (g)
+      gid = g->gr_gid;
+    else if (*end == '\0' && end != group && n < G_MAXUINT32)
+      gid = (gid_t) n;
+    else
+      ret = -EINVAL;
+  }
+  if (ret < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Bad socket-path '%s', socket-group '%s' or peer-policy '%s'", path,
+            group ? group : "", peer ? peer : ""),
+        ("socket-path: a path, @name or a bare NAME; socket-group: a group "
+            "name or number; peer-policy: same-uid, any, uid:N or gid:N"));
+    g_free (path);
+    g_free (group);
+    g_free (peer);
+    return FALSE;
+  }
+  g_free (peer);
+  g_free (group);
+  g_free (path);
+  path = g_strdup (resolved);
+  /* the directory lets in whom the socket's mode lets in, no more */
+  if (opts.socket_mode & 0060)
+    dir_mode |= 0050;
+  if (opts.socket_mode & 0006)
+    dir_mode |= 0005;
+  ret = dmapipe_socket_prepare_dir (path, dir_mode);
+  if (ret < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Cannot serve on %s: %s", path, g_strerror (-ret)),
+        ("the default socket directory could not be made ready"));
     g_free (path);
     return FALSE;
   }
@@ -114,7 +169,20 @@ gst_dmapipe_sink_server_start (GstDmapipeSink * self)
     g_free (path);
     return FALSE;
   }
+  if (gid != (gid_t) - 1 && path[0] != '@' && chown (path, (uid_t) - 1, gid) < 0) {
+    gint err = errno;
+
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Cannot give %s the group %u: %s", path, (guint) gid,
+            g_strerror (err)),
+        ("a user can only give a file a group it belongs to"));
+    dmapipe_server_free (server);
+    g_free (path);
+    return FALSE;
+  }
   dmapipe_server_set_idle_callback (server, on_buffer_idle, self);
+  if (self->have_format_info)
+    dmapipe_server_set_format_info (server, &self->format_info);
   GST_INFO_OBJECT (self, "serving on %s", path);
   g_free (path);
 

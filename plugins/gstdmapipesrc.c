@@ -66,6 +66,7 @@ GST_DEBUG_CATEGORY (gst_dmapipe_src_debug);
 #define GST_CAT_DEFAULT gst_dmapipe_src_debug
 
 #define DEFAULT_SOCKET_PATH NULL
+#define DEFAULT_PEER_POLICY "same-uid"
 #define DEFAULT_POLICY DMAPIPE_POLICY_LATEST
 #define DEFAULT_QUEUE_DEPTH 4
 #define DEFAULT_MAX_IN_FLIGHT 2
@@ -88,6 +89,7 @@ enum
   PROP_DROPS,
   PROP_COPIES,
   PROP_RECONNECTS,
+  PROP_PEER_POLICY,
   N_PROPERTIES
 };
 
@@ -121,6 +123,7 @@ struct _GstDmapipeSrc
 
   /* properties, GST_OBJECT_LOCK */
   gchar *socket_path;
+  gchar *peer_policy;
   gint policy;
   guint queue_depth;
   guint max_in_flight;
@@ -132,6 +135,8 @@ struct _GstDmapipeSrc
   /* format, GST_OBJECT_LOCK (caps queries come from any thread) */
   gboolean have_format;
   struct dmapipe_format format;
+  gboolean have_fi;             /* the producer sent FORMAT_INFO */
+  struct dmapipe_format_info fi;
   enum dmapipe_mem_kind mem_kind;
 
   /* streaming thread */
@@ -163,6 +168,20 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 
 /* ---- caps ------------------------------------------------------------------ */
 
+/* The framerate property if set, else the producer's nominal rate, else
+ * 0/1. Call with GST_OBJECT_LOCK. */
+static void
+stream_rate (GstDmapipeSrc * self, gint * fps_n, gint * fps_d)
+{
+  *fps_n = self->fps_n;
+  *fps_d = self->fps_d;
+  if (*fps_n <= 0 && self->have_fi && self->fi.fps_num
+      && self->fi.fps_num <= G_MAXINT && self->fi.fps_den <= G_MAXINT) {
+    *fps_n = (gint) self->fi.fps_num;
+    *fps_d = (gint) self->fi.fps_den;
+  }
+}
+
 /* What this stream can be, preferred first; NULL before the first FORMAT.
  * Call with GST_OBJECT_LOCK. */
 static GstCaps *
@@ -172,14 +191,14 @@ stream_caps (GstDmapipeSrc * self)
 
   if (!self->have_format)
     return NULL;
-  plain = gst_dmapipe_caps_from_format (&self->format, self->fps_n,
-      self->fps_d, FALSE);
+  plain = gst_dmapipe_caps_from_format (&self->format,
+      self->have_fi ? &self->fi : NULL, self->fps_n, self->fps_d, FALSE);
   if (!plain)
     return NULL;
   if (self->mem_kind != DMAPIPE_MEM_DMABUF)
     return plain;
-  caps = gst_dmapipe_caps_from_format (&self->format, self->fps_n,
-      self->fps_d, TRUE);
+  caps = gst_dmapipe_caps_from_format (&self->format,
+      self->have_fi ? &self->fi : NULL, self->fps_n, self->fps_d, TRUE);
   gst_caps_append (caps, plain);
   return caps;
 }
@@ -326,16 +345,23 @@ update_format (GstDmapipeSrc * self, const struct dmapipe_frame *frame)
 {
   const struct dmapipe_layout *l = dmapipe_buffer_get_layout (frame->buffer);
   enum dmapipe_mem_kind kind = dmapipe_buffer_get_mem_kind (frame->buffer);
-  gboolean changed;
+  struct dmapipe_format_info fi;
+  gboolean changed, have_fi;
   gchar name[16];
 
+  have_fi = gst_dmapipe_conn_get_format_info (self->conn, &fi);
   GST_OBJECT_LOCK (self);
   changed = !self->have_format || self->mem_kind != kind
-      || memcmp (&self->format, &l->format, sizeof (l->format)) != 0;
+      || memcmp (&self->format, &l->format, sizeof (l->format)) != 0
+      || have_fi != self->have_fi
+      || (have_fi && memcmp (&self->fi, &fi, sizeof (fi)) != 0);
   if (changed) {
     self->format = l->format;
     self->mem_kind = kind;
     self->have_format = TRUE;
+    self->have_fi = have_fi;
+    if (have_fi)
+      self->fi = fi;
   }
   GST_OBJECT_UNLOCK (self);
   if (!changed)
@@ -503,8 +529,7 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   }
 
   GST_OBJECT_LOCK (self);
-  fps_n = self->fps_n;
-  fps_d = self->fps_d;
+  stream_rate (self, &fps_n, &fps_d);
   self->frames++;
   GST_OBJECT_UNLOCK (self);
 
@@ -561,17 +586,20 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
   struct dmapipe_client_options opts;
   struct dmapipe_client *client;
   GstDmapipeConn *conn;
-  gchar *path, *name;
+  gchar *path, *name, *peer;
+  gchar resolved[108];
   gint err;
 
   dmapipe_client_options_init (&opts);
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->socket_path);
+  peer = g_strdup (self->peer_policy);
   opts.policy = self->policy;
   opts.queue_depth = self->queue_depth;
   opts.max_in_flight = self->max_in_flight;
   opts.reconnect = self->reconnect;
   self->have_format = FALSE;
+  self->have_fi = FALSE;
   self->frames = self->copies = 0;
   GST_OBJECT_UNLOCK (self);
   g_atomic_int_set (&self->stats_posted, 0);
@@ -580,8 +608,27 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("No socket path set"), ("set the socket-path property"));
     g_free (path);
+    g_free (peer);
     return FALSE;
   }
+  /* a bare name is a stream in the default directory, as for the tool */
+  err = dmapipe_socket_default_path (path, resolved, sizeof (resolved));
+  if (err == 0)
+    err = dmapipe_peer_policy_from_string (peer ? peer : DEFAULT_PEER_POLICY,
+        &opts.peer_policy,
+        &opts.allowed_uid, &opts.allowed_gid);
+  if (err < 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Bad socket-path '%s' or peer-policy '%s'", path, peer),
+        ("socket-path: a path, @name or a bare NAME; peer-policy: same-uid, "
+            "any, uid:N or gid:N"));
+    g_free (path);
+    g_free (peer);
+    return FALSE;
+  }
+  g_free (peer);
+  g_free (path);
+  path = g_strdup (resolved);
   name = gst_object_get_name (GST_OBJECT (self));
   opts.path = path;
   opts.name = name;
@@ -617,6 +664,7 @@ gst_dmapipe_src_stop (GstBaseSrc * bsrc)
   conn = self->conn;
   self->conn = NULL;
   self->have_format = FALSE;
+  self->have_fi = FALSE;
   GST_OBJECT_UNLOCK (self);
   /* a run that ends without EOS (a state change, an error) reports too */
   post_stats (self, conn);
@@ -662,8 +710,7 @@ gst_dmapipe_src_query (GstBaseSrc * bsrc, GstQuery * query)
     guint in_flight;
 
     GST_OBJECT_LOCK (self);
-    fps_n = self->fps_n;
-    fps_d = self->fps_d;
+    stream_rate (self, &fps_n, &fps_d);
     in_flight = self->max_in_flight;
     GST_OBJECT_UNLOCK (self);
     /* a frame is on its way for up to one frame time; downstream may hold
@@ -690,6 +737,10 @@ gst_dmapipe_src_set_property (GObject * object, guint prop_id,
     case PROP_SOCKET_PATH:
       g_free (self->socket_path);
       self->socket_path = g_value_dup_string (value);
+      break;
+    case PROP_PEER_POLICY:
+      g_free (self->peer_policy);
+      self->peer_policy = g_value_dup_string (value);
       break;
     case PROP_POLICY:
       self->policy = g_value_get_enum (value);
@@ -747,6 +798,9 @@ gst_dmapipe_src_get_property (GObject * object, guint prop_id,
     case PROP_SOCKET_PATH:
       g_value_set_string (value, self->socket_path);
       break;
+    case PROP_PEER_POLICY:
+      g_value_set_string (value, self->peer_policy);
+      break;
     case PROP_POLICY:
       g_value_set_enum (value, self->policy);
       break;
@@ -793,6 +847,7 @@ gst_dmapipe_src_finalize (GObject * object)
   GstDmapipeSrc *self = GST_DMAPIPE_SRC (object);
 
   g_free (self->socket_path);
+  g_free (self->peer_policy);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
 
@@ -803,6 +858,7 @@ static void
 gst_dmapipe_src_init (GstDmapipeSrc * self)
 {
   self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
+  self->peer_policy = g_strdup (DEFAULT_PEER_POLICY);
   self->policy = DEFAULT_POLICY;
   self->queue_depth = DEFAULT_QUEUE_DEPTH;
   self->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
@@ -835,8 +891,17 @@ gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
   gobject_class->finalize = gst_dmapipe_src_finalize;
 
   properties[PROP_SOCKET_PATH] = g_param_spec_string ("socket-path",
-      "Socket path", "The producer's unix socket: a filesystem path, or "
-      "@name for the abstract namespace", DEFAULT_SOCKET_PATH,
+      "Socket path", "The producer's unix socket: a filesystem path (with a "
+      "/), @name for the abstract namespace, or a bare NAME: the stream NAME "
+      "in the default directory ($XDG_RUNTIME_DIR/dmapipe, /run/dmapipe for "
+      "root, else /tmp/dmapipe-UID), as dmapipe --socket NAME",
+      DEFAULT_SOCKET_PATH,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_PEER_POLICY] = g_param_spec_string ("peer-policy",
+      "Peer policy", "Which producers this consumer accepts, by their "
+      "SO_PEERCRED: same-uid (this user and root), any, uid:N or gid:N. A "
+      "producer running as another user (the dmapipe-serve@ service runs as "
+      "user dmapipe) needs any or uid:N", DEFAULT_PEER_POLICY,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   properties[PROP_POLICY] = g_param_spec_enum ("policy", "Policy",
       "What the producer does when this consumer falls behind",
@@ -865,8 +930,9 @@ gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
       "their strides", DEFAULT_STRICT,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   properties[PROP_FRAMERATE] = gst_param_spec_fraction ("framerate",
-      "Frame rate", "Frame rate to put in the caps (the protocol does not "
-      "carry one; 0/1: variable, or what downstream requires)", 0, 1, G_MAXINT,
+      "Frame rate", "Frame rate to put in the caps (0/1: the producer's "
+      "nominal rate, or when it tells none, variable or what downstream "
+      "requires)", 0, 1, G_MAXINT,
       1, 0, 1,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   properties[PROP_FRAMES] = g_param_spec_uint64 ("frames", "Frames",

@@ -23,10 +23,12 @@
 
 /*
  * What the attackers announce: every feature but the rings, so that they
- * read and write frames and releases on the socket, where they attack it.
- * Ring attackers (tests/test-hostile.c) add the bit themselves.
+ * read and write frames and releases on the socket, where they attack it
+ * (ring attackers in tests/test-hostile.c add the bit themselves), and
+ * but CONSTRAINTS, whose bit promises a message these peers never send.
  */
-#define PEER_FEATURES (DMAPIPE_FEATURES_ALL & ~DMAPIPE_FEATURE_RINGS)
+#define PEER_FEATURES (DMAPIPE_FEATURES_ALL & ~(DMAPIPE_FEATURE_RINGS | \
+						DMAPIPE_FEATURE_CONSTRAINTS))
 
 /* ---- raw protocol ---------------------------------------------------------- */
 
@@ -89,6 +91,21 @@ void producer_report(struct producer *p, struct producer_report *r);
 /* Ends the child; the test fails if it did not exit 0. */
 void producer_stop(struct producer *p);
 
+/*
+ * Whether rates, gaps and resident memory mean anything in this build.
+ * Under AddressSanitizer the producer runs several times slower (the
+ * clean phase too, but an attack makes it do more of the slowed work), and
+ * freed memory stays in the sanitizer's quarantine (up to 256 MiB), so RSS
+ * says nothing about what the producer keeps. The sanitizer build runs
+ * every attack for what it is there to find (memory errors, leaks, fd
+ * leaks, lost streams); the plain build asserts the rates and memory.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define PEERS_MEASURES 0
+#else
+#define PEERS_MEASURES 1
+#endif
+
 /* Of another process: open fds, resident memory, user + system CPU time. */
 int proc_fd_count(pid_t pid);
 uint64_t proc_rss_kb(pid_t pid);
@@ -117,9 +134,11 @@ void meter_finish(struct meter *m);
 
 /*
  * The honest consumer's verdict for an attack against its clean phase:
- * the rate within 10% and no gap above 8 times the clean phase's longest
- * (at least 8 frame periods of it). Fails the test with @what otherwise;
- * describes both phases in @result.
+ * the rate within 20% (an attack the issue reported took 60 fps to under
+ * 10; the margin is for a loaded 2-core machine, where the attackers
+ * themselves take CPU from the honest pair) and no gap above 8 times the
+ * clean phase's longest (at least 30 frame periods). Fails the test with @what otherwise
+ * (only reports it where !PEERS_MEASURES); describes both phases in @result.
  */
 void meter_compare(const char *what, double base_fps, uint64_t base_gap_ns,
 		   const struct meter *attacked, char *result, size_t size);

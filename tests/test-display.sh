@@ -41,8 +41,8 @@ one_line() {
 
 host_checks() {
 	expect_status 0 display --help
-	grep -q "^Usage: dmapipe display --socket PATH" "$DIR/out.log" || fail "display --help"
-	for args in "" "--socket" "-s x --rect 1,2" "-s x --rect 0,0,0x0" "-s x --mode 640" \
+	grep -q "^Usage: dmapipe display \[--socket SOCKET\]" "$DIR/out.log" || fail "display --help"
+	for args in "--socket" "-s x --rect 1,2" "-s x --rect 0,0,0x0" "-s x --mode 640" \
 		"-s x --frames -1" "-s x --check-writeback 0" "-s x --policy bogus" \
 		"-s x --connector=" "-s x --bogus" "-s x extra"; do
 		# shellcheck disable=SC2086

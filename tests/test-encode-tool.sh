@@ -9,8 +9,10 @@
 #     negotiated away (import, 0 copied); with --no-negotiate the counted
 #     copy with the reason; with --strict too, exit 1 and a clear error;
 #   - encode --socket from `dmapipe serve` (pattern buffers, 64-byte aligned
-#     rows): 640x480 imports; 1008x480 copies with the reason (a socket
-#     consumer cannot change the producer's buffers), --strict fails;
+#     rows): 640x480 imports; 1008x480 imports too, the encoder stating its
+#     packed rows (CONSTRAINTS) and serve making a new buffer generation for
+#     them, 0 bytes copied; with --no-negotiate it copies with the reason,
+#     and --strict then fails;
 #   - run: vivid -> encode + record + serve, with another process
 #     consuming the served stream; the recording checks, nothing copied;
 #   - the bitstream through the storage writer (--container dmapipe): encode
@@ -53,7 +55,9 @@ fwht_frames() {
 }
 
 # ---- bad input (no device needed) ------------------------------------------------
-"$TOOL" encode -o x >/dev/null 2>&1; [ $? -eq 2 ] || fail "encode without input accepted"
+# no input named: the stream "default" (no encoder here, or no producer there: 1)
+XDG_RUNTIME_DIR="$DIR/xdg" "$TOOL" encode -o "$DIR/x.fwht" --timeout 200 >/dev/null 2>&1
+[ $? -eq 1 ] || fail "encode without input: not the default stream"
 "$TOOL" encode -s @a -d /dev/video0 -o x >/dev/null 2>&1; [ $? -eq 2 ] || fail "two inputs accepted"
 "$TOOL" encode -s @a >/dev/null 2>&1; [ $? -eq 2 ] || fail "no output accepted"
 "$TOOL" encode -s @a -o x --strict --io copy >/dev/null 2>&1; [ $? -eq 2 ] || fail "--strict --io copy accepted"
@@ -145,16 +149,29 @@ for size in 640x480 1008x480; do
 			[ "$(json_u64 "$DIR/s-$w.json" bytes_copied)" = 0 ] ||
 			fail "640x480 over a socket: $(json_str "$DIR/s-$w.json" io_note)"
 	else
-		[ "$(json_str "$DIR/s-$w.json" io)" = copy ] || fail "1008x480 over a socket imported?"
-		json_str "$DIR/s-$w.json" io_note | grep -q "stride 1024, the encoder needs 1008" ||
-			fail "socket copy reason: $(json_str "$DIR/s-$w.json" io_note)"
-		"$TOOL" encode -s "$sock" -e "$ENC" -n 6 -o "$DIR/s-strict.fwht" --strict -q \
-			> "$DIR/s-strict.log" 2>&1
+		# the encoder's constraints made serve replace its 1024-byte rows
+		[ "$(json_str "$DIR/s-$w.json" io)" = import ] &&
+			[ "$(json_u64 "$DIR/s-$w.json" bytes_copied)" = 0 ] ||
+			fail "1008x480 over a socket, negotiated: $(json_str "$DIR/s-$w.json" io_note)"
+		# a new serve: the first one's pool is now the encoder's layout
+		kill "$LAST"
+		bg serve-nn "$TOOL" serve -s "$DIR/s-nn.sock" --size $size -f NV12 --fps 10 -q
+		wait_socket "$DIR/s-nn.sock"
+		"$TOOL" encode --socket "$DIR/s-nn.sock" --codec fwht --frames 6 --no-negotiate \
+			-o "$DIR/s-nn.fwht" -q --json > "$DIR/s-nn.json" 2> "$DIR/s-nn.log" ||
+			fail "encode --socket --no-negotiate"
+		[ "$(json_str "$DIR/s-nn.json" io)" = copy ] || fail "1008x480, --no-negotiate, imported?"
+		json_str "$DIR/s-nn.json" io_note | grep -q "stride 1024, the encoder needs 1008" ||
+			fail "socket copy reason: $(json_str "$DIR/s-nn.json" io_note)"
+		[ "$(json_u64 "$DIR/s-nn.json" bytes_copied)" -ge $((6 * 1008 * 480 * 3 / 2)) ] ||
+			fail "socket copy not counted: $(json_u64 "$DIR/s-nn.json" bytes_copied)"
+		"$TOOL" encode -s "$DIR/s-nn.sock" -e "$ENC" -n 6 -o "$DIR/s-strict.fwht" --strict \
+			--no-negotiate -q > "$DIR/s-strict.log" 2>&1
 		[ $? -eq 1 ] && grep -q "strict" "$DIR/s-strict.log" || fail "socket strict did not fail"
 	fi
 	kill "$LAST"
 done
-ok "encode --socket: 640x480 imported; 1008x480 (rows padded to 1024) copied with the reason, strict refused"
+ok "encode --socket: 640x480 imported; 1008x480 imported after the encoder's constraints (0 copied); with --no-negotiate copied with the reason, strict refused"
 
 # ---- run ---------------------------------------------------------------------------
 # On a tmpfs without O_DIRECT (kernels before 6.6, the 6.1 lane) the

@@ -5,6 +5,7 @@
  * randomized comparison against an independent 128-bit reference. Also the
  * log handler, the version string and the copy counters.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -89,6 +90,124 @@ static void test_names(void)
 	dmapipe_fourcc_to_string(DRM_FORMAT_XRGB8888, buf, 4);
 	check(strcmp(buf, "XRG") == 0 && buf[4] == 'x');
 	test_pass("names");
+}
+
+/* name resolves to @want through dmapipe_fourcc_from_name(), and from_string agrees */
+static void check_name(const char *name, uint32_t want)
+{
+	char why[256];
+	uint32_t f = 0;
+	int ret = dmapipe_fourcc_from_name(name, &f, why, sizeof(why));
+
+	check_msg(ret == 0 && f == want, "%s: %d %08x, want %08x (%s)", name, ret, f, want, why);
+	check_int_eq(dmapipe_fourcc_from_string(name), want);
+}
+
+/* name is refused with @err, and the reason names every one of @hints */
+static void check_refused(const char *name, int err, const char *const *hints)
+{
+	char why[256];
+	uint32_t f = 0xdeadbeef;
+	int ret = dmapipe_fourcc_from_name(name, &f, why, sizeof(why));
+
+	check_msg(ret == err, "%s: %d, want %d (%s)", name, ret, err, why);
+	check_msg(f == 0xdeadbeef, "%s: fourcc written on failure", name);
+	check_int_eq(dmapipe_fourcc_from_string(name), 0);
+	for (; hints && *hints; hints++)
+		check_msg(strstr(why, *hints), "%s: '%s' not in: %s", name, *hints, why);
+}
+
+static void code_text(uint32_t code, char buf[5])
+{
+	int n = 4;
+
+	memcpy(buf, &code, 4);
+	while (n > 1 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+}
+
+/* Every name of every format reads back as that format, in every namespace. */
+static void test_names_everywhere(void)
+{
+	const struct dmapipe_format_desc *d;
+	unsigned int n = 0;
+	char text[5], lower[32];
+
+	for (; (d = dmapipe_format_desc_get(n)); n++) {
+		check_msg(dmapipe_fourcc_is_supported(d->fourcc), "%s", d->name);
+		check(dmapipe_format_desc_find(d->fourcc) == d);
+		check_name(d->name, d->fourcc);
+		for (size_t i = 0; i <= strlen(d->name) && i < sizeof(lower); i++)
+			lower[i] = (char)tolower((unsigned char)d->name[i]);
+		check_name(lower, d->fourcc);
+		code_text(d->fourcc, text);
+		check_name(text, d->fourcc);
+		if (d->gst_name)
+			check_name(d->gst_name, d->fourcc);
+		if (d->v4l2) {
+			code_text(d->v4l2, text);
+			check_name(text, d->fourcc);
+			check_int_eq(dmapipe_fourcc_from_v4l2(d->v4l2, NULL), d->fourcc);
+		}
+		if (d->v4l2_mplane) {
+			code_text(d->v4l2_mplane, text);
+			check_name(text, d->fourcc);
+		}
+		check(d->n_planes >= 1 && d->n_planes <= DMAPIPE_MAX_PLANES);
+		check(d->width_multiple >= 1 && d->height_multiple >= 1 && d->bits_per_pixel >= 8);
+	}
+	check(n >= 30);
+	check(!dmapipe_format_desc_get(n));
+	check(!dmapipe_format_desc_find(0));
+	check(!dmapipe_format_desc_find(fourcc_code('N', 'V', '1', '5')));
+
+	/* the names people bring from elsewhere */
+	check_name("BGRx", DRM_FORMAT_XRGB8888);  /* GStreamer: bytes B G R x */
+	check_name("xRGB", DRM_FORMAT_BGRX8888);
+	check_name("RGBA", DRM_FORMAT_ABGR8888);
+	check_name("RGB", DRM_FORMAT_BGR888);      /* GStreamer and V4L2: bytes R G B */
+	check_name("RGB3", DRM_FORMAT_BGR888);     /* V4L2_PIX_FMT_RGB24 */
+	check_name("BGR3", DRM_FORMAT_RGB888);
+	check_name("YU12", DRM_FORMAT_YUV420);     /* V4L2 and DRM agree */
+	check_name("YM12", DRM_FORMAT_YUV420);     /* V4L2_PIX_FMT_YUV420M */
+	check_name("NM12", DRM_FORMAT_NV12);       /* V4L2_PIX_FMT_NV12M */
+	check_name("I420", DRM_FORMAT_YUV420);
+	check_name("i420", DRM_FORMAT_YUV420);
+	check_name("GRAY8", DRM_FORMAT_R8);
+	check_name("Y16", DRM_FORMAT_R16);
+	check_name("P010_10LE", DRM_FORMAT_P010);
+	check_name("XRGB8888", DRM_FORMAT_XRGB8888);
+	check_name("XR24", DRM_FORMAT_XRGB8888);
+
+	/* GStreamer's mixed case matters; in other capitals the name is ambiguous */
+	check_refused("BGRX", -EINVAL, (const char *const[]){ "ambiguous", "BGRx", "XRGB8888",
+							       "BGRX8888", NULL });
+	check_refused("xrgb", -EINVAL, (const char *const[]){ "xRGB", "BGRX8888", "XRGB8888",
+							       NULL });
+	check_refused("NV1", -ENOENT, (const char *const[]){ "unknown", "NV12", "NV16", NULL });
+	check_refused("FOO", -ENOENT, (const char *const[]){ "unknown format 'FOO'", NULL });
+	check_refused("", -ENOENT, NULL);
+	check_int_eq(dmapipe_fourcc_from_name(NULL, &(uint32_t){ 0 }, NULL, 0), -EINVAL);
+	check_int_eq(dmapipe_fourcc_from_name("NV12", NULL, NULL, 0), -EINVAL);
+	/* no reason buffer: the same answer, nothing written */
+	check_int_eq(dmapipe_fourcc_from_name("BGRX", &(uint32_t){ 0 }, NULL, 0), -EINVAL);
+
+	/* what a size must be a multiple of, and the bits a pixel takes */
+	d = dmapipe_format_desc_find(DRM_FORMAT_NV12);
+	check(d && d->hsub == 2 && d->vsub == 2 && d->n_planes == 2 && d->bits_per_pixel == 12);
+	check(d->width_multiple == 2 && d->height_multiple == 2 && strcmp(d->gst_name, "NV12") == 0);
+	check(d->v4l2 == V4L2_PIX_FMT_NV12 && d->v4l2_mplane == V4L2_PIX_FMT_NV12M);
+	d = dmapipe_format_desc_find(DRM_FORMAT_YUYV);
+	check(d && d->width_multiple == 2 && d->height_multiple == 1 && d->bits_per_pixel == 16);
+	d = dmapipe_format_desc_find(DRM_FORMAT_NV16);
+	check(d && d->width_multiple == 2 && d->height_multiple == 1 && d->bits_per_pixel == 16);
+	d = dmapipe_format_desc_find(DRM_FORMAT_XRGB8888);
+	check(d && d->width_multiple == 1 && d->bits_per_pixel == 32 && d->v4l2_mplane == 0);
+	check(strcmp(d->gst_name, "BGRx") == 0 && d->v4l2 == V4L2_PIX_FMT_XBGR32);
+	d = dmapipe_format_desc_find(DRM_FORMAT_P010);
+	check(d && d->bits_per_pixel == 24);
+	test_pass("names everywhere");
 }
 
 static void test_supported(void)
@@ -663,10 +782,147 @@ static void test_v4l2(void)
 	test_pass("v4l2");
 }
 
+static void test_format_info(void)
+{
+	struct dmapipe_format_info info;
+	const char *why = NULL;
+	static const struct {
+		const char *text;
+		int ret;
+		uint32_t num, den;
+	} rates[] = {
+		{ "30", 0, 30, 1 }, { "30000/1001", 0, 30000, 1001 }, { "60/2", 0, 30, 1 },
+		{ "29.97", 0, 2997, 100 }, { "23.976", 0, 2997, 125 }, { "0", 0, 0, 1 },
+		{ "0/5", 0, 0, 1 }, { "25.0", 0, 25, 1 }, { "4294967295/1", 0, 4294967295u, 1 },
+		{ "30/0", -EINVAL, 0, 0 }, { "", -EINVAL, 0, 0 }, { "-30", -EINVAL, 0, 0 },
+		{ " 30", -EINVAL, 0, 0 }, { "30 ", -EINVAL, 0, 0 }, { "30/", -EINVAL, 0, 0 },
+		{ "/30", -EINVAL, 0, 0 }, { "30.", -EINVAL, 0, 0 }, { "29.9701", -EINVAL, 0, 0 },
+		{ "4294967296", -EINVAL, 0, 0 }, { "4294967295.5", -EINVAL, 0, 0 },
+		{ "1/2/3", -EINVAL, 0, 0 }, { "0x1e", -EINVAL, 0, 0 }, { "30fps", -EINVAL, 0, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(rates); i++) {
+		uint32_t num = 7, den = 7;
+		int ret = dmapipe_fraction_parse(rates[i].text, &num, &den);
+
+		check_msg(ret == rates[i].ret, "'%s': %d", rates[i].text, ret);
+		if (ret == 0)
+			check_msg(num == rates[i].num && den == rates[i].den, "'%s': %u/%u",
+				  rates[i].text, num, den);
+	}
+	check_int_eq(dmapipe_fraction_parse(NULL, &info.fps_num, &info.fps_den), -EINVAL);
+
+	dmapipe_format_info_init(&info);
+	check(info.fps_num == 0 && info.fps_den == 1 && info.par_num == 1 && info.par_den == 1);
+	check_int_eq(dmapipe_format_info_check(&info, &why), 0);
+	info.interlace = DMAPIPE_INTERLACE_ALTERNATE;
+	info.field_order = DMAPIPE_FIELD_ORDER_BOTTOM_FIRST;
+	info.matrix = DMAPIPE_MATRIX_BT2020;
+	info.transfer = DMAPIPE_TRANSFER_SMPTE2084;
+	check_int_eq(dmapipe_format_info_check(&info, NULL), 0);
+	info.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	check(why && strstr(why, "field order"));
+	dmapipe_format_info_init(&info);
+	info.par_den = 0;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	dmapipe_format_info_init(&info);
+	info.range = 3;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	dmapipe_format_info_init(&info);
+	info.reserved[0] = 1;
+	check_int_eq(dmapipe_format_info_check(&info, &why), -EINVAL);
+	check_int_eq(dmapipe_format_info_check(NULL, &why), -EINVAL);
+	test_pass("format info: init, checks, frame rates N, N/M and N.NNN");
+}
+
+static void test_constraints(void)
+{
+	const struct dmapipe_format nv12 = { .fourcc = 0x3231564e, .width = 1008, .height = 482 };
+	struct dmapipe_constraints c, a, b;
+	struct dmapipe_layout l;
+	const char *why = NULL;
+	char text[128];
+
+	dmapipe_constraints_init(&c);
+	check_int_eq(dmapipe_constraints_check(&c, &why), 0);
+	c.stride_align[0] = 64;
+	c.offset_align[1] = 4096;
+	c.min_buffers = 32;
+	c.n_formats = 1;
+	c.formats[0] = nv12.fourcc;
+	strcpy(c.import_device, "/dev/video1");
+	check_int_eq(dmapipe_constraints_check(&c, &why), 0);
+	a = c;
+	a.stride_align[0] = 96;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.offset_align[3] = 8192;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.min_buffers = 33;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.formats[1] = 1;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.n_formats = 2;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.modifiers[0] = 1;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	a.flags = 2;
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	a = c;
+	memset(a.import_device, 'x', sizeof(a.import_device));
+	check_int_eq(dmapipe_constraints_check(&a, &why), -EINVAL);
+	check_int_eq(dmapipe_constraints_check(NULL, &why), -EINVAL);
+
+	/* 1008x482 NV12: rows of 1008 bytes unless aligned, the chroma plane at 482 rows */
+	check_int_eq(dmapipe_layout_init(&l, &nv12, 16), 0);
+	check_int_eq(l.planes[0].stride, 1008);
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), -EINVAL);
+	check_msg(strstr(text, "plane 0 stride 1008 is not a multiple of 64"), "%s", text);
+	check_int_eq(dmapipe_layout_init(&l, &nv12, 64), 0);
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), -EINVAL);
+	check_msg(strstr(text, "plane 1 offset"), "%s", text);
+	check_int_eq(dmapipe_layout_init_constrained(&l, &nv12, &c), 0);
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), 0);
+	check(l.planes[1].offset % 4096 == 0 && l.planes[0].stride == 1024);
+	check(l.objects[0].size >= l.planes[1].offset + 1024ull * 241);
+	check_int_eq(dmapipe_layout_check(&l, &why), 0);
+	l.format.fourcc = 0x56595559; /* YUYV */
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), -EINVAL);
+	check_msg(strstr(text, "format YUYV"), "%s", text);
+	l.format.fourcc = nv12.fourcc;
+	l.format.modifier = 1;
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, text, sizeof(text)), -EINVAL);
+	check_msg(strstr(text, "modifier 0x1"), "%s", text);
+	c.n_modifiers = 1;
+	c.modifiers[0] = 1;
+	check_int_eq(dmapipe_layout_satisfies(&l, &c, NULL, 0), 0);
+
+	/* the producer's rule: the larger alignment, the sum of the counts */
+	dmapipe_constraints_init(&a);
+	dmapipe_constraints_init(&b);
+	a.stride_align[0] = 256;
+	a.min_buffers = 3;
+	b.stride_align[0] = 64;
+	b.offset_align[2] = 128;
+	b.min_buffers = 2;
+	dmapipe_constraints_init(&c);
+	dmapipe_constraints_merge(&c, &a);
+	dmapipe_constraints_merge(&c, &b);
+	check(c.stride_align[0] == 256 && c.offset_align[2] == 128 && c.min_buffers == 5);
+	test_pass("constraints: checks, layouts that satisfy them or say why not, the merge rule");
+}
+
 int main(void)
 {
 	test_strict();
 	test_names();
+	test_names_everywhere();
 	test_v4l2();
 	test_supported();
 	test_geometry();
@@ -675,5 +931,7 @@ int main(void)
 	test_layout_random();
 	test_misc();
 	test_log();
+	test_format_info();
+	test_constraints();
 	return 0;
 }

@@ -25,6 +25,19 @@ static void expect_error(const char *needle, int argc, char *const argv[])
 	check_msg(ret == -EINVAL, "'%s' ... parsed (%d)", argv[0], ret);
 	check_msg(strstr(err, needle), "error \"%s\" lacks \"%s\"", err, needle);
 	pipeline_finish(&p);
+
+	/* serve='s socket access, handed to the command as written */
+	{
+		char *const shared[] = { "capture=/dev/video0,format=BGRx",
+					 "serve=cam,mode=0666,group=video,peer=any" };
+
+		check_int_eq(pipeline_parse(&p, 2, shared, err, sizeof(err)), 0);
+		check(strcmp(p.capture.format, "BGRx") == 0);
+		check(strcmp(p.serve, "cam") == 0 && strcmp(p.serve_mode, "0666") == 0);
+		check(strcmp(p.serve_group, "video") == 0 && strcmp(p.serve_peer, "any") == 0);
+		pipeline_finish(&p);
+	}
+
 }
 
 #define BAD(needle, ...)                                                       \
@@ -52,6 +65,15 @@ int main(void)
 	check_int_eq(p.capture.width, 640);
 	check_int_eq(p.capture.height, 480);
 	check_int_eq(p.capture.fps, 10);
+	check_int_eq(p.capture.fps_den, 1);
+	{
+		char *const ntsc[] = { "capture=/dev/video0,fps=30000/1001", "serve=@x" };
+		struct pipeline q;
+
+		check_int_eq(pipeline_parse(&q, 2, ntsc, err, sizeof(err)), 0);
+		check(q.capture.fps == 30000 && q.capture.fps_den == 1001);
+		pipeline_finish(&q);
+	}
 	check_int_eq(p.capture.io, 2);
 	check_int_eq(p.capture.buffers, 6);
 	check_int_eq(p.capture.stride, 640);
@@ -73,6 +95,7 @@ int main(void)
 	check_int_eq(p.record[0].policy, PIPELINE_POLICY_QUEUE);
 	check_int_eq(p.record[0].depth, 3);
 	check(strcmp(p.serve, "@cam") == 0);
+	check(!p.serve_mode && !p.serve_group && !p.serve_peer);
 	check_msg(strcmp(p.rtsp_listen, "127.0.0.1:8554") == 0, "%s", p.rtsp_listen);
 	check(p.rtsp_path && strcmp(p.rtsp_path, "/cam") == 0);
 	pipeline_finish(&p);
@@ -112,12 +135,14 @@ int main(void)
 	BAD("fps=+10 is not a number", "capture=/dev/video0,fps=+10", "serve=@x");
 	BAD("fps=10fps is not a number", "capture=/dev/video0,fps=10fps", "serve=@x");
 	BAD("fps=0 is out of range", "capture=/dev/video0,fps=0", "serve=@x");
+	BAD("fps=30/0 is not a number", "capture=/dev/video0,fps=30/0", "serve=@x");
+	BAD("fps=1001/1 is out of range", "capture=/dev/video0,fps=1001/1", "serve=@x");
 	BAD("gop=99999999999 is out of range", "capture=/dev/video0", "encode=fwht,out=x,gop=99999999999");
 	BAD("size=640: expected WIDTHxHEIGHT", "capture=/dev/video0,size=640", "serve=@x");
 	BAD("size=640x", "capture=/dev/video0,size=640x", "serve=@x");
 	BAD("unknown key 'colour'", "capture=/dev/video0,colour=red", "serve=@x");
 	BAD("unknown key 'out'", "capture=/dev/video0", "record=r,out=x");
-	BAD("serve takes none", "capture=/dev/video0", "serve=@x,policy=latest");
+	BAD("serve takes mode, group, peer", "capture=/dev/video0", "serve=@x,policy=latest");
 	BAD("expected KEY=VALUE", "capture=/dev/video0,fps", "serve=@x");
 	BAD("option gop= needs a value", "capture=/dev/video0", "encode=fwht,out=x,gop=");
 	BAD("device=video3: expected a device node path", "capture=/dev/video0",

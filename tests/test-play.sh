@@ -78,8 +78,6 @@ play_consume() {
 "$DMAPIPE" export --help | grep -q "Usage: dmapipe export" || fail "export --help"
 expect_status 2 play --socket "$DIR/s"
 grep -q "FILE" "$DIR/err.log" || fail "play: no complaint about the missing FILE"
-expect_status 2 play "$DIR/x.rec"
-grep -q "socket" "$DIR/err.log" || fail "play: no complaint about --socket"
 expect_status 2 play "$DIR/x.rec" --socket "$DIR/s" --speed fast
 expect_status 2 play "$DIR/x.rec" --socket "$DIR/s" --speed 0
 expect_status 2 play "$DIR/x.rec" --socket "$DIR/s" --speed -1
@@ -215,7 +213,7 @@ n = json.load(open(sys.argv[2]))["frames_recorded"]
 hdr, rest = data.split(b"\n", 1)
 f = hdr.split()
 assert f[0] == b"YUV4MPEG2" and b"W320" in f and b"H240" in f and b"C420jpeg" in f, hdr
-assert b"F50:1" in f, hdr  # the rate, from the timestamps
+assert b"F50:1" in f, hdr  # the rate serve told the recorder (FORMAT_INFO), never a guess
 w, h = 320, 240
 planes = [(w, h), (w // 2, h // 2), (w // 2, h // 2)]
 size = sum(a * b for a, b in planes)
@@ -240,6 +238,27 @@ for k in range(n):
 assert seqs == sorted(seqs) and len(set(seqs)) == n, seqs
 print("ok y4m: %d frames, every byte of the Y, U and V planes matches the pattern" % n)
 EOF
+# the nominal rate as a fraction: told by serve, stored by record, used by export
+record ntsc --size 64x48 --format YUV420 --fps 30000/1001 --frames 4
+jcheck "$DIR/ntsc-record.json" 'd["result"] == "ok" and d["frames_recorded"] == 4'
+"$DMAPIPE" probe "$DIR/ntsc.rec" --json >"$DIR/ntsc-probe.json" 2>"$DIR/ntsc-probe.log" || fail "probe ntsc"
+jcheck "$DIR/ntsc-probe.json" '(d["fps_nominal_num"], d["fps_nominal_den"]) == (30000, 1001)'
+"$DMAPIPE" export "$DIR/ntsc.rec" -o "$DIR/ntsc.y4m" -q || fail "export ntsc"
+head -n 1 "$DIR/ntsc.y4m" | grep -q " F30000:1001 " || fail "ntsc: y4m header $(head -c 60 "$DIR/ntsc.y4m")"
+# play tells its consumers the rate (times --speed): a re-recording keeps it
+for sp in 1 2; do
+	bg "ntsc$sp-play" "$DMAPIPE" play "$DIR/ntsc.rec" --socket "$DIR/play.sock" \
+		--wait-consumers 1 --speed "$sp" -q
+	wait_socket "$DIR/play.sock"
+	"$DMAPIPE" record "$DIR/play.sock" -o "$DIR/ntsc$sp-again.rec" --json --timeout 20000 \
+		>"$DIR/ntsc$sp-again.json" 2>"$DIR/ntsc$sp-again.log" || fail "re-record ntsc at $sp"
+	wait_ok "$LAST" "play ntsc at $sp"
+	"$DMAPIPE" probe "$DIR/ntsc$sp-again.rec" --json >"$DIR/ntsc$sp-probe.json" 2>/dev/null ||
+		fail "probe ntsc$sp"
+done
+jcheck "$DIR/ntsc1-probe.json" '(d["fps_nominal_num"], d["fps_nominal_den"]) == (30000, 1001)'
+jcheck "$DIR/ntsc2-probe.json" '(d["fps_nominal_num"], d["fps_nominal_den"]) == (60000, 1001)'
+ok "--fps 30000/1001: the recording keeps the producer's nominal rate, export writes it, play tells it"
 # an existing output is not replaced, and is left as it was
 printf 'keep me' >"$DIR/keep.y4m"
 expect_status 1 export "$DIR/pace.rec" -o "$DIR/keep.y4m"

@@ -132,6 +132,47 @@ static struct dmapipe_msg releases_msg(uint32_t n)
 	return m;
 }
 
+/* Every field set to a value other than its default, for round trips. */
+static struct dmapipe_msg format_info_msg(void)
+{
+	struct dmapipe_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_FORMAT_INFO;
+	m.format_info = (struct dmapipe_format_info){
+		.fps_num = 30000, .fps_den = 1001, .par_num = 10, .par_den = 11,
+		.matrix = DMAPIPE_MATRIX_BT2020, .transfer = DMAPIPE_TRANSFER_ARIB_STD_B67,
+		.primaries = DMAPIPE_PRIMARIES_SMPTEEG432, .range = DMAPIPE_RANGE_LIMITED,
+		.chroma_site = DMAPIPE_CHROMA_SITE_DV, .interlace = DMAPIPE_INTERLACE_INTERLEAVED,
+		.field_order = DMAPIPE_FIELD_ORDER_BOTTOM_FIRST,
+	};
+	return m;
+}
+
+/* Every count at its maximum, every field used. */
+static struct dmapipe_msg constraints_msg(void)
+{
+	struct dmapipe_msg m;
+	struct dmapipe_constraints *c = &m.constraints;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_CONSTRAINTS;
+	c->flags = DMAPIPE_CONSTRAINT_ALLOW_COPY;
+	c->min_buffers = DMAPIPE_CONSTRAINTS_MAX_BUFFERS;
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++) {
+		c->stride_align[i] = 16u << i;
+		c->offset_align[i] = 4096u >> i;
+	}
+	c->n_formats = DMAPIPE_CONSTRAINTS_MAX_FORMATS;
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_FORMATS; i++)
+		c->formats[i] = 0x3231564e + i;
+	c->n_modifiers = DMAPIPE_CONSTRAINTS_MAX_MODIFIERS;
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_MODIFIERS; i++)
+		c->modifiers[i] = UINT64_C(0x0100000000000001) + i;
+	fill_name(c->import_device, sizeof(c->import_device), 'd', sizeof(c->import_device) - 1);
+	return m;
+}
+
 static struct dmapipe_msg stats_msg(uint32_t n)
 {
 	struct dmapipe_msg m;
@@ -192,6 +233,20 @@ static unsigned int make_samples(struct sample *out)
 	m.type = DMAPIPE_MSG_FORMAT;
 	m.format = (struct dmapipe_format){ 0x3231564e, 3840, 2160, 0, UINT64_MAX };
 	out[n++] = (struct sample){ "FORMAT", m };
+
+	out[n++] = (struct sample){ "FORMAT_INFO every field set", format_info_msg() };
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_FORMAT_INFO;
+	dmapipe_format_info_init(&m.format_info);
+	out[n++] = (struct sample){ "FORMAT_INFO nothing known", m };
+
+	out[n++] = (struct sample){ "CONSTRAINTS every field at its maximum", constraints_msg() };
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_CONSTRAINTS;
+	out[n++] = (struct sample){ "CONSTRAINTS asking nothing", m };
+	m.constraints.stride_align[0] = 64;
+	strcpy(m.constraints.import_device, "cpu");
+	out[n++] = (struct sample){ "CONSTRAINTS stride 64, cpu", m };
 
 	out[n++] = (struct sample){ "ADD_BUFFER 1x1", add_buffer_msg(1, 1) };
 	out[n++] = (struct sample){ "ADD_BUFFER 1 object 2 planes", add_buffer_msg(1, 2) };
@@ -387,10 +442,19 @@ static void test_golden_bytes(void)
 		4, 3, 2, 1, 0, 0, 0, 0,           /* buffer 0x01020304, pad0 */
 		0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
 	};
+	static const unsigned char want_format_info[] = {
+		13, 0, 0, 0, 56, 0, 0, 0,         /* type FORMAT_INFO, size 56 */
+		0x30, 0x75, 0, 0, 0xe9, 3, 0, 0,  /* 30000/1001 fps */
+		10, 0, 0, 0, 11, 0, 0, 0,         /* pixel aspect 10/11 */
+		6, 0, 0, 0, 9, 0, 0, 0,           /* BT.2020 matrix, HLG */
+		8, 0, 0, 0, 2, 0, 0, 0,           /* P3-D65 primaries, limited range */
+		4, 0, 0, 0, 2, 0, 0, 0,           /* DV siting, interleaved */
+		2, 0, 0, 0, 0, 0, 0, 0,           /* bottom field first, pad0 */
+	};
 	static const unsigned char want_hello_head[] = {
 		1, 0, 0, 0, 80, 0, 0, 0,          /* type HELLO, size 80 */
 		'D', 'M', 'P', 'P', 1, 0, 1, 0,   /* magic, version 1, min 1 */
-		2, 0, 0, 0, 0x8f, 0, 0, 0,        /* consumer, features (bit 7: rings) */
+		2, 0, 0, 0, 0xef, 0, 0, 0,        /* consumer, features: FENCES..RELEASES, bits 5, 6, 7 */
 		2, 0, 0, 0, 4, 0, 0, 0,           /* queue, depth 4 */
 		2, 0, 0, 0, 0x88, 0x13, 0, 0,     /* in flight 2, 5000 ms */
 		0, 0, 0, 0, 0, 0, 0, 0,           /* pad0, pad1 */
@@ -429,7 +493,12 @@ static void test_golden_bytes(void)
 	m = releases_msg(DMAPIPE_PROTO_MAX_RELEASES);
 	len = encode_ok(&m, buf, fds, &n_fds);
 	check_int_eq(len, 8 + 8 + 64 * 16);
-	test_pass("golden bytes (RELEASE, HELLO, STATS size, RELEASES)");
+
+	m = format_info_msg();
+	len = encode_ok(&m, buf, fds, &n_fds);
+	check_int_eq(len, sizeof(want_format_info));
+	check(memcmp(buf, want_format_info, sizeof(want_format_info)) == 0);
+	test_pass("golden bytes (RELEASE, HELLO, STATS size, RELEASES, FORMAT_INFO)");
 }
 
 /* The encoder terminates strings that fill their array and zeroes the rest. */
@@ -550,6 +619,24 @@ static void test_encoder_validation(void)
 	expect_encode_einval("type 0", &m);
 	m.type = (enum dmapipe_msg_type)12;
 	expect_encode_einval("type 12", &m);
+	m = format_info_msg();
+	m.format_info.fps_den = 0;
+	expect_encode_einval("FORMAT_INFO rate N/0", &m);
+	m = constraints_msg();
+	m.constraints.stride_align[2] = 48;
+	expect_encode_einval("CONSTRAINTS stride alignment 48", &m);
+	m = constraints_msg();
+	m.constraints.n_formats = 9;
+	expect_encode_einval("CONSTRAINTS 9 formats", &m);
+	m = constraints_msg();
+	m.constraints.reserved[7] = 1;
+	expect_encode_einval("CONSTRAINTS reserved set", &m);
+	m = format_info_msg();
+	m.format_info.matrix = DMAPIPE_MATRIX_BT2020 + 1;
+	expect_encode_einval("FORMAT_INFO unknown matrix", &m);
+	m = format_info_msg();
+	m.format_info.reserved[4] = 1;
+	expect_encode_einval("FORMAT_INFO reserved set", &m);
 	m = releases_msg(0);
 	expect_encode_einval("RELEASES with no entry", &m);
 	m = releases_msg(DMAPIPE_PROTO_MAX_RELEASES);
@@ -608,7 +695,7 @@ static void test_truncated_and_oversized(void)
 
 static void test_unknown_types(void)
 {
-	static const uint32_t types[] = { 0, 12, 13, 0x100, 0x80000001, 0xffffffff };
+	static const uint32_t types[] = { 0, 12, 15, 16, 0x100, 0x80000001, 0xffffffff };
 	unsigned char buf[64];
 
 	for (unsigned int i = 0; i < ARRAY_LEN(types); i++) {
@@ -645,6 +732,8 @@ struct mutation {
 #define FRAME_OFF(f) (HDR + offsetof(struct dmapipe_wire_frame, f))
 #define RELEASE_OFF(f) (HDR + offsetof(struct dmapipe_wire_release, f))
 #define ERROR_OFF(f) (HDR + offsetof(struct dmapipe_wire_error, f))
+#define INFO_OFF(f) (HDR + offsetof(struct dmapipe_wire_format_info, f))
+#define CONS_OFF(f) (HDR + offsetof(struct dmapipe_wire_constraints, f))
 #define RELEASES_OFF(f) (HDR + offsetof(struct dmapipe_wire_releases, f))
 #define ENTRY_OFF(i, f) (HDR + sizeof(struct dmapipe_wire_releases) +                    \
 			 (i) * sizeof(struct dmapipe_wire_release_entry) +              \
@@ -688,6 +777,15 @@ static void test_mutations(void)
 	const struct dmapipe_msg rs = releases_msg(3);
 	const struct dmapipe_msg rg = ring_msg(DMAPIPE_RING_MSG_FRAMES, 4, FAKE_FD(0));
 	const struct dmapipe_msg wk = ring_msg(DMAPIPE_RING_MSG_WAKE, 0, -1);
+	const struct dmapipe_msg fi = format_info_msg();
+	const struct dmapipe_msg cs = constraints_msg();
+	struct dmapipe_msg cs3 = constraints_msg();
+
+	cs3.constraints.n_formats = 3;
+	memset(&cs3.constraints.formats[3], 0, 5 * sizeof(uint32_t));
+	cs3.constraints.n_modifiers = 1;
+	memset(&cs3.constraints.modifiers[1], 0, 7 * sizeof(uint64_t));
+	memset(cs3.constraints.import_device + 3, 0, sizeof(cs3.constraints.import_device) - 3);
 	struct dmapipe_msg fmt, rm, eos, err, sreq;
 	unsigned int i;
 
@@ -726,6 +824,38 @@ static void test_mutations(void)
 		/* FORMAT */
 		{ "FORMAT pad nonzero", fmt, HDR + 12, 1, 1, 0, -EPROTO },
 		{ "FORMAT with an fd", fmt, 0, 1, DMAPIPE_MSG_FORMAT, 1, -EBADMSG },
+		/* FORMAT_INFO: every enum bounded, denominators at least 1 */
+		{ "FORMAT_INFO pad nonzero", fi, INFO_OFF(pad0), 1, 1, 0, -EPROTO },
+		{ "FORMAT_INFO fps 30000/0", fi, INFO_OFF(fps_den), 4, 0, 0, -EPROTO },
+		{ "FORMAT_INFO PAR 10/0", fi, INFO_OFF(par_den), 4, 0, 0, -EPROTO },
+		{ "FORMAT_INFO matrix 7", fi, INFO_OFF(matrix), 4, 7, 0, -EPROTO },
+		{ "FORMAT_INFO matrix 0x80000000", fi, INFO_OFF(matrix), 4, 0x80000000, 0, -EPROTO },
+		{ "FORMAT_INFO transfer 10", fi, INFO_OFF(transfer), 4, 10, 0, -EPROTO },
+		{ "FORMAT_INFO primaries 9", fi, INFO_OFF(primaries), 4, 9, 0, -EPROTO },
+		{ "FORMAT_INFO range 3", fi, INFO_OFF(range), 4, 3, 0, -EPROTO },
+		{ "FORMAT_INFO chroma site 5", fi, INFO_OFF(chroma_site), 4, 5, 0, -EPROTO },
+		{ "FORMAT_INFO interlace 5", fi, INFO_OFF(interlace), 4, 5, 0, -EPROTO },
+		{ "FORMAT_INFO field order 3", fi, INFO_OFF(field_order), 4, 3, 0, -EPROTO },
+		{ "FORMAT_INFO field order, progressive", fi, INFO_OFF(interlace), 4, 1, 0, -EPROTO },
+		{ "FORMAT_INFO size 52", fi, 4, 4, 52, 0, -EPROTO },
+		{ "FORMAT_INFO with an fd", fi, 0, 1, DMAPIPE_MSG_FORMAT_INFO, 1, -EBADMSG },
+		/* CONSTRAINTS: bounded counts, powers of two, terminated, zero slots */
+		{ "CONSTRAINTS unknown flag", cs, CONS_OFF(flags), 4, 2, 0, -EPROTO },
+		{ "CONSTRAINTS min_buffers 33", cs, CONS_OFF(min_buffers), 4, 33, 0, -EPROTO },
+		{ "CONSTRAINTS min_buffers ~0", cs, CONS_OFF(min_buffers), 4, 0xffffffff, 0, -EPROTO },
+		{ "CONSTRAINTS 9 formats", cs, CONS_OFF(n_formats), 4, 9, 0, -EPROTO },
+		{ "CONSTRAINTS 0x80000001 formats", cs, CONS_OFF(n_formats), 4, 0x80000001, 0, -EPROTO },
+		{ "CONSTRAINTS 9 modifiers", cs, CONS_OFF(n_modifiers), 4, 9, 0, -EPROTO },
+		{ "CONSTRAINTS stride align 3", cs, CONS_OFF(stride_align[1]), 4, 3, 0, -EPROTO },
+		{ "CONSTRAINTS stride align 8192", cs, CONS_OFF(stride_align[0]), 4, 8192, 0, -EPROTO },
+		{ "CONSTRAINTS offset align 0x80000000", cs, CONS_OFF(offset_align[3]), 4, 0x80000000, 0, -EPROTO },
+		{ "CONSTRAINTS format 0 listed", cs, CONS_OFF(formats[7]), 4, 0, 0, -EPROTO },
+		{ "CONSTRAINTS unused format slot set", cs3, CONS_OFF(formats[5]), 1, 1, 0, -EPROTO },
+		{ "CONSTRAINTS unused modifier slot set", cs3, CONS_OFF(modifiers[7]) + 7, 1, 1, 0, -EPROTO },
+		{ "CONSTRAINTS device unterminated", cs, CONS_OFF(import_device) + 63, 1, 'x', 0, -EPROTO },
+		{ "CONSTRAINTS bytes after the device", cs3, CONS_OFF(import_device) + 40, 1, 'x', 0, -EPROTO },
+		{ "CONSTRAINTS size 200", cs, 4, 4, 200, 0, -EPROTO },
+		{ "CONSTRAINTS with an fd", cs, 0, 1, DMAPIPE_MSG_CONSTRAINTS, 1, -EBADMSG },
 		/* ADD_BUFFER */
 		{ "ADD_BUFFER 0 objects", a1, ADD_OFF(n_objects), 4, 0, 0, -EPROTO },
 		{ "ADD_BUFFER 5 objects", a4, ADD_OFF(n_objects), 4, 5, 0, -EPROTO },
@@ -875,6 +1005,8 @@ static void test_type_names(void)
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_STATS), "STATS") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(0), "UNKNOWN") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_RELEASES), "RELEASES") == 0);
+	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_FORMAT_INFO), "FORMAT_INFO") == 0);
+	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_CONSTRAINTS), "CONSTRAINTS") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(12), "UNKNOWN") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(0xffffffff), "UNKNOWN") == 0);
 	test_pass("message type names");
@@ -886,7 +1018,7 @@ static void test_error_names(void)
 	static const char *const names[] = {
 		"none", "protocol", "version", "permission", "bad-fd", "bad-layout",
 		"fd-quota", "lease-timeout", "too-many-consumers", "shutdown", "strict",
-		"internal", "lease-revoked",
+		"internal", "lease-revoked", "constraints-unmet",
 	};
 	char buf[DMAPIPE_ERROR_NAME_LEN];
 
@@ -898,7 +1030,7 @@ static void test_error_names(void)
 	check(strcmp(dmapipe_error_code_to_string(sizeof(names) / sizeof(names[0])), "unknown") == 0);
 	check(strcmp(dmapipe_error_code_to_string(0x7fffffff), "unknown") == 0);
 	/* a newer peer's code is reported with its number (PROTOCOL.md section 7) */
-	check(strcmp(dmapipe_error_code_name(13, buf, sizeof(buf)), "unknown error 13") == 0);
+	check(strcmp(dmapipe_error_code_name(99, buf, sizeof(buf)), "unknown error 99") == 0);
 	check(strcmp(dmapipe_error_code_name(0xffffffff, buf, sizeof(buf)),
 		     "unknown error 4294967295") == 0);
 	test_pass("error code names");

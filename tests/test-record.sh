@@ -29,8 +29,10 @@ TAG=record
 # ---- bad command lines and bad files -----------------------------------------
 
 "$DMAPIPE" record --help | grep -q "Usage: dmapipe record" || fail "record --help"
-expect_status 2 record -o "$DIR/x.rec"
-grep -q "socket" "$DIR/err.log" || fail "no --socket complaint"
+# no --socket: the stream "default", waited for and named when it is not there
+XDG_RUNTIME_DIR="$DIR/xdg" expect_status 1 record -o "$DIR/x.rec" --timeout 300
+grep -q "no producer on $DIR/xdg/dmapipe/default after .*: no such socket" "$DIR/err.log" ||
+	fail "record without --socket: $(cat "$DIR/err.log")"
 expect_status 2 record --socket "$DIR/s"
 expect_status 2 record --socket "$DIR/s" -o "$DIR/x.rec" --policy block:2
 expect_status 2 record --socket "$DIR/s" -o "$DIR/x.rec" --direct --buffered
@@ -48,16 +50,18 @@ ok "bad command lines and files"
 
 S="$DIR/cam.sock"
 # 60 fps (95 MB/s): a recorder never stalls a live producer, so when the disk
-# is busy (a loaded CI machine once dropped 58 of 150 at 120 fps) frames are
-# dropped and counted; what must hold is that every frame is either recorded
-# or counted as dropped, and that most are recorded
+# is busy frames are dropped and counted (a loaded CI machine dropped 58 of
+# 150 at 120 fps, and 94 of 150 at 60 fps under ASan at load 10: how many
+# get recorded is the disk's rate, which no test asserts). What must hold:
+# every frame is either recorded or counted as dropped, the recording has
+# frames, and every frame in it verifies
 "$DMAPIPE" serve --socket "$S" --size 1366x769 --format NV12 --fps 60 --frames 150 \
 	--wait-consumers 1 -q >"$DIR/serve.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_socket "$S"
 "$DMAPIPE" record "$S" -o "$DIR/a.rec" --json --timeout 20000 >"$DIR/record.json" \
 	2>"$DIR/record.log" || fail "record"
-jcheck "$DIR/record.json" 'd["result"] == "ok" and d["end"] == "eos" and d["frames_recorded"] >= 75'
+jcheck "$DIR/record.json" 'd["result"] == "ok" and d["end"] == "eos" and d["frames_recorded"] >= 10'
 jcheck "$DIR/record.json" 'd["frames_recorded"] + d["frames_dropped"] == 150'
 jcheck "$DIR/record.json" 'd["mode"] != "direct" or (d["bytes_copied"] == 0 and d["process_bytes_copied"] == 0 and d["paths"]["direct"]["bytes"] > 0)'
 "$DMAPIPE" record --check "$DIR/a.rec" --json >"$DIR/check.json" 2>"$DIR/check.log" ||

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "stream/proto.h"
 #include "stream/ring.h"
 #include "testlib.h"
 
@@ -448,6 +449,359 @@ static void test_format_change(void)
 	dmapipe_server_free(s);
 	free(path);
 	test_pass("format change: new FORMAT and buffers, frames of the old format stay valid");
+}
+
+/*
+ * A consumer of protocol version 1 without FEATURE_FORMAT_INFO, speaking
+ * raw messages: the types the producer sends it until its first frame, in
+ * order, into @types (0-terminated). The fds that came are closed.
+ */
+static void old_peer_types(const char *path, struct dmapipe_server *s, uint32_t *types,
+			   unsigned int max)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	unsigned char buf[DMAPIPE_PROTO_MAX_MSG];
+	struct dmapipe_msg m;
+	unsigned int n = 0, n_fds;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int len;
+
+	check(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	check_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_HELLO;
+	m.hello = (struct dmapipe_msg_hello){ .version = 1, .min_version = 1,
+		.role = DMAPIPE_ROLE_CONSUMER, .policy = DMAPIPE_POLICY_QUEUE,
+		/* what a peer from before FORMAT_INFO sends */
+		.features = DMAPIPE_FEATURE_FENCES | DMAPIPE_FEATURE_MEMFD |
+			    DMAPIPE_FEATURE_STATS | DMAPIPE_FEATURE_RELEASES,
+		.queue_depth = 4, .max_in_flight = 2, .name = "old-peer" };
+	len = dmapipe_proto_encode(&m, buf, sizeof(buf), NULL, &n_fds);
+	check(len > 0);
+	check_int_eq(send(fd, buf, (size_t)len, 0), len);
+	while (n + 1 < max) {
+		union {
+			char b[CMSG_SPACE(sizeof(int) * DMAPIPE_PROTO_MAX_FDS)];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+				     .msg_controllen = sizeof(ctl.b) };
+		ssize_t got = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+
+		if (got < 0 && errno == EAGAIN) {
+			dmapipe_server_dispatch(s, 5);
+			continue;
+		}
+		check(got >= 8);
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			int *p = (int *)CMSG_DATA(cm);
+
+			for (size_t k = 0; k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++)
+				close(p[k]);
+		}
+		types[n] = (uint32_t)buf[0] | (uint32_t)buf[1] << 8;
+		if (types[n++] == DMAPIPE_MSG_FRAME)
+			break;
+		if (n == 1 && types[0] == DMAPIPE_MSG_HELLO)
+			produce(s, 1);
+	}
+	types[n] = 0;
+	close(fd);
+}
+
+/*
+ * FORMAT_INFO: a consumer that agreed gets the rate, colorimetry and the
+ * rest after FORMAT and again when they change; one from before the
+ * feature gets exactly what it got before.
+ */
+static void test_format_info(void)
+{
+	char *path = sock_path("info");
+	struct dmapipe_server *s = server_new(path, 0, 3);
+	struct dmapipe_client *c;
+	struct dmapipe_format_info info, bad;
+	const struct dmapipe_format_info *got;
+	uint32_t types[16];
+	unsigned int i;
+
+	/* a producer that says nothing: consumers know nothing */
+	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	pump(s, &c, 1);
+	check(dmapipe_client_get_format(c) != NULL);
+	check(dmapipe_client_get_format_info(c) == NULL);
+
+	dmapipe_format_info_init(&info);
+	info.fps_num = 30000;
+	info.fps_den = 1001;
+	info.matrix = DMAPIPE_MATRIX_BT709;
+	info.transfer = DMAPIPE_TRANSFER_BT709;
+	info.primaries = DMAPIPE_PRIMARIES_BT709;
+	info.range = DMAPIPE_RANGE_LIMITED;
+	info.chroma_site = DMAPIPE_CHROMA_SITE_MPEG2;
+	info.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+	check_int_eq(dmapipe_server_set_format_info(s, &info), 0);
+	pump(s, &c, 1);
+	got = dmapipe_client_get_format_info(c);
+	check(got && memcmp(got, &info, sizeof(info)) == 0);
+
+	/* a change reaches the connected consumer */
+	info.interlace = DMAPIPE_INTERLACE_INTERLEAVED;
+	info.field_order = DMAPIPE_FIELD_ORDER_TOP_FIRST;
+	info.par_num = 10;
+	info.par_den = 11;
+	check_int_eq(dmapipe_server_set_format_info(s, &info), 0);
+	pump(s, &c, 1);
+	got = dmapipe_client_get_format_info(c);
+	check(got && got->field_order == DMAPIPE_FIELD_ORDER_TOP_FIRST && got->par_num == 10);
+
+	/* refused, and the stream keeps what it had */
+	bad = info;
+	bad.fps_den = 0;
+	check_int_eq(dmapipe_server_set_format_info(s, &bad), -EINVAL);
+	bad = info;
+	bad.transfer = 200;
+	check_int_eq(dmapipe_server_set_format_info(s, &bad), -EINVAL);
+	pump(s, &c, 1);
+	check(memcmp(dmapipe_client_get_format_info(c), &info, sizeof(info)) == 0);
+	dmapipe_client_free(c);
+
+	/* a consumer joining later gets it right after FORMAT */
+	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	pump(s, &c, 1);
+	got = dmapipe_client_get_format_info(c);
+	check(got && got->fps_num == 30000 && got->fps_den == 1001);
+	/* and after a format change, FORMAT_INFO follows FORMAT again */
+	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &fmt_nv12, 2), 0);
+	pump(s, &c, 1);
+	check(dmapipe_client_get_format_info(c) != NULL);
+	dmapipe_client_free(c);
+
+	/* an older consumer: HELLO, FORMAT, ADD_BUFFERs, FRAME, and no FORMAT_INFO */
+	old_peer_types(path, s, types, ARRAY_SIZE(types));
+	check_int_eq(types[0], DMAPIPE_MSG_HELLO);
+	check_int_eq(types[1], DMAPIPE_MSG_FORMAT);
+	for (i = 2; types[i] == DMAPIPE_MSG_ADD_BUFFER; i++)
+		;
+	check_msg(i == 4 && types[i] == DMAPIPE_MSG_FRAME, "message %u is type %u", i, types[i]);
+	pump(s, NULL, 0);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("FORMAT_INFO: rate, colorimetry, fields and PAR reach consumers that agreed, "
+		  "older ones get FORMAT alone");
+}
+
+static struct dmapipe_client *constrained_client(const char *path,
+						 const struct dmapipe_constraints *cons)
+{
+	struct dmapipe_client_options o;
+	struct dmapipe_client *c;
+
+	dmapipe_client_options_init(&o);
+	o.path = path;
+	o.policy = DMAPIPE_POLICY_QUEUE;
+	o.queue_depth = 4;
+	o.max_in_flight = 2;
+	o.map_buffers = true;
+	o.name = "constrained";
+	o.constraints = cons;
+	c = dmapipe_client_new(&o);
+	check_msg(c, "client on %s: %s", path, strerror(errno));
+	return c;
+}
+
+/* True if a client with @cons is refused at once (EINVAL). */
+static bool constrained_client_fails(const char *path, const struct dmapipe_constraints *cons)
+{
+	struct dmapipe_client_options o;
+	struct dmapipe_client *c;
+
+	dmapipe_client_options_init(&o);
+	o.path = path;
+	o.constraints = cons;
+	c = dmapipe_client_new(&o);
+	if (c) {
+		dmapipe_client_free(c);
+		return false;
+	}
+	return errno == EINVAL;
+}
+
+/* A server of one application buffer (as a V4L2 source in export mode has), in *@app. */
+static struct dmapipe_server *server_app(const char *path, struct dmapipe_buffer **app)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server *s;
+
+	dmapipe_server_options_init(&o);
+	o.path = path;
+	o.lease_timeout_ms = 0;
+	s = dmapipe_server_new(&o);
+	check(s);
+	*app = dmapipe_allocator_alloc(allocator, &fmt_nv12);
+	check(*app);
+	check(dmapipe_server_add_buffer(s, *app) >= 0);
+	return s;
+}
+
+/* Every buffer @c has now satisfies @cons. */
+static void check_buffers_satisfy(struct dmapipe_client *c, const struct dmapipe_constraints *cons)
+{
+	struct dmapipe_buffer *bufs[16];
+	uint32_t ids[16];
+	int n = dmapipe_client_get_buffers(c, ids, bufs, 16);
+	char why[128];
+
+	check(n > 0 && n <= 16);
+	for (int i = 0; i < n; i++)
+		check_msg(dmapipe_layout_satisfies(dmapipe_buffer_get_layout(bufs[i]), cons, why,
+						   sizeof(why)) == 0, "buffer %u: %s", ids[i], why);
+}
+
+/*
+ * Consumer A streams; consumer B joins asking for 256-byte aligned rows
+ * (the pool has 320-byte rows): the producer makes a new generation, and A
+ * gets every frame, one of them held across the change, without a gap.
+ */
+static void test_constraints_generation(void)
+{
+	char *path = sock_path("gen");
+	struct dmapipe_server *s = server_new(path, 0, 3);
+	struct dmapipe_client *cl[2] = { client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2), NULL };
+	struct dmapipe_constraints cons;
+	struct dmapipe_server_stats st;
+	struct dmapipe_frame *held = NULL, *f;
+	uint64_t next_a = 1, b_frames = 0;
+	char why[128];
+
+	dmapipe_constraints_init(&cons);
+	cons.stride_align[0] = 256;
+	cons.stride_align[1] = 256;
+	cons.offset_align[1] = 4096;
+	cons.min_buffers = 2;
+	pump(s, cl, 1);
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
+	for (uint64_t seq = 1; seq <= 30; seq++) {
+		if (seq == 10) {
+			cl[1] = constrained_client(path, &cons);
+			/* B's HELLO, then its CONSTRAINTS: only then does it count */
+			pump(s, cl, 2);
+			check(dmapipe_client_takes_constraints(cl[1]));
+			check_int_eq(dmapipe_server_wait_consumers(s, 2, 0), 0);
+		}
+		produce(s, seq);
+		pump(s, cl, 2);
+		while ((f = dmapipe_client_acquire_frame(cl[0]))) {
+			check_msg(f->meta.sequence == next_a, "A: frame %llu after %llu: a gap",
+				  (unsigned long long)f->meta.sequence, (unsigned long long)next_a - 1);
+			next_a++;
+			check_int_eq(dmapipe_buffer_check_pattern(f->buffer, f->meta.sequence), 0);
+			/* frame 8 stays held across the new generation */
+			if (f->meta.sequence == 8)
+				held = f;
+			else
+				dmapipe_client_release_frame(cl[0], f, -1);
+		}
+		if (held && seq == 20) {
+			dmapipe_client_release_frame(cl[0], held, -1);
+			held = NULL;
+		}
+		while (cl[1] && (f = dmapipe_client_acquire_frame(cl[1]))) {
+			check_msg(dmapipe_layout_satisfies(dmapipe_buffer_get_layout(f->buffer),
+							   &cons, why, sizeof(why)) == 0,
+				  "B got frame %llu in a buffer that does not suit it: %s",
+				  (unsigned long long)f->meta.sequence, why);
+			check_int_eq(dmapipe_buffer_check_pattern(f->buffer, f->meta.sequence), 0);
+			b_frames++;
+			dmapipe_client_release_frame(cl[1], f, -1);
+		}
+	}
+	pump(s, cl, 2);
+	check_int_eq(next_a, 31);
+	check_msg(b_frames == 21, "B got %llu frames of 21", (unsigned long long)b_frames);
+	/* the old generation is gone from both once nobody held it */
+	check_buffers_satisfy(cl[0], &cons);
+	check_buffers_satisfy(cl[1], &cons);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.frames_dropped, 0);
+	check_int_eq(st.bytes_copied, 0);
+	check_int_eq(dmapipe_client_get_state(cl[1]), DMAPIPE_CLIENT_STREAMING);
+	dmapipe_client_free(cl[1]);
+	dmapipe_client_free(cl[0]);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("constraints: B joins with 256-byte rows, a new buffer generation, A sees "
+		  "30 frames without a gap, 0 dropped");
+}
+
+/* Refusals: what a new generation cannot fix, and the device's own buffers. */
+static void test_constraints_refused(void)
+{
+	char *path = sock_path("refuse");
+	struct dmapipe_server *s = server_new(path, 0, 3);
+	struct dmapipe_constraints cons;
+	struct dmapipe_client *c;
+	struct dmapipe_buffer *app;
+	struct dmapipe_frame *f;
+	const char *msg = NULL;
+	char why[128];
+
+	/* a format the stream does not have */
+	dmapipe_constraints_init(&cons);
+	cons.n_formats = 1;
+	cons.formats[0] = dmapipe_fourcc_from_string("YUYV");
+	c = constrained_client(path, &cons);
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_ERROR);
+	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_CONSTRAINTS);
+	check_msg(strstr(msg, "format NV12 is not among"), "%s", msg);
+	dmapipe_client_free(c);
+
+	/* more buffers than the producer may have */
+	dmapipe_constraints_init(&cons);
+	cons.min_buffers = 32;
+	c = constrained_client(path, &cons);
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_CONSTRAINTS);
+	check_msg(strstr(msg, "need 34 buffers"), "%s", msg);
+	dmapipe_client_free(c);
+
+	/* constraints that are not valid cannot be stated at all */
+	cons.min_buffers = 33;
+	check(constrained_client_fails(path, &cons));
+	dmapipe_server_free(s);
+
+	/* application buffers (a device's own): refused, unless it copies itself */
+	free(path);
+	path = sock_path("refuse-app");
+	s = server_app(path, &app);
+	dmapipe_constraints_init(&cons);
+	cons.stride_align[0] = 512;
+	c = constrained_client(path, &cons);
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_CONSTRAINTS);
+	check_msg(strstr(msg, "plane 0 stride 320 is not a multiple of 512") &&
+		  strstr(msg, "application"), "%s", msg);
+	dmapipe_client_free(c);
+	cons.flags = DMAPIPE_CONSTRAINT_ALLOW_COPY;
+	c = constrained_client(path, &cons);
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_STREAMING);
+	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(app), NULL), 1);
+	f = dmapipe_client_wait_frame(c, 2000);
+	check(f);
+	/* the consumer sees it must copy: the buffer does not satisfy it */
+	check_int_eq(dmapipe_layout_satisfies(dmapipe_buffer_get_layout(f->buffer), &cons, why,
+					      sizeof(why)), -EINVAL);
+	dmapipe_client_release_frame(c, f, -1);
+	pump(s, &c, 1);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	dmapipe_buffer_unref(app);
+	free(path);
+	test_pass("constraints refused with the reason: format, buffer count, a device's own "
+		  "buffers; kept for a consumer that copies");
 }
 
 /*
@@ -1027,6 +1381,9 @@ int main(void)
 	test_block_policy();
 	test_lease_timeout();
 	test_format_change();
+	test_format_info();
+	test_constraints_generation();
+	test_constraints_refused();
 	test_app_buffers();
 	test_app_buffers_new_format();
 	test_socket_paths();

@@ -63,8 +63,6 @@ expect_usage_error "format" serve --socket "$S" --format NOPE
 expect_usage_error "frames" consume --socket "$S" --frames -1
 expect_usage_error "frames" serve --socket "$S" --frames 12abc
 expect_usage_error "fps" serve --socket "$S" --fps -5
-expect_usage_error "socket" serve
-expect_usage_error "socket" consume
 expect_usage_error "needs a value" serve --socket
 expect_usage_error "policy" consume --socket "$S" --policy sometimes
 expect_usage_error "depth" consume --socket "$S" --policy queue:0
@@ -146,7 +144,7 @@ run_pair nv12 120 --size 320x240 --format NV12 --fps 0 -- \
 jcheck "$DIR/nv12-consume.json" 'd["result"] == "ok" and d["end"] == "eos"'
 jcheck "$DIR/nv12-consume.json" 'd["frames_received"] == 120 and d["frames_verified"] == 120'
 jcheck "$DIR/nv12-consume.json" 'd["frames_failed"] == 0 and d["frames_dropped"] == 0'
-jcheck "$DIR/nv12-consume.json" 'd["bytes_copied"] == 0 and d["format"] == "NV12" and d["width"] == 320'
+jcheck "$DIR/nv12-consume.json" 'd["bytes_copied"] == 0 and d["fourcc"] == "NV12" and d["width"] == 320'
 jcheck "$DIR/nv12-consume.json" 'd["sequence_first"] == 0 and d["sequence_last"] == 119'
 jcheck "$DIR/nv12-consume.json" 'd["latency_p50_us"] > 0 and d["latency_p99_us"] >= d["latency_p50_us"]'
 jcheck "$DIR/nv12-serve.json" 'd["result"] == "ok" and d["frames_queued"] == 120'
@@ -168,11 +166,16 @@ for us in 0 100000; do
 	ok "serve + consume with --busy-poll $us on both sides, verify full"
 done
 
+# 120 fps with 8 frames of slack: a consumer the machine stops for longer
+# than 66 ms (283 ms seen at load 10) has frames dropped by its policy, and
+# counted; what must hold is that every frame is received and verified or
+# counted as dropped, up to the last one
 run_pair xrgb 60 --size 640x480 --format XRGB8888 --fps 120 -- \
 	--verify full --policy queue:8 --frames 60
-jcheck "$DIR/xrgb-consume.json" 'd["result"] == "ok" and d["frames_received"] == 60'
-jcheck "$DIR/xrgb-consume.json" 'd["frames_verified"] == 60 and d["frames_failed"] == 0'
-jcheck "$DIR/xrgb-consume.json" 'd["bytes_copied"] == 0 and d["format"] == "XRGB8888" and d["height"] == 480'
+jcheck "$DIR/xrgb-consume.json" 'd["result"] == "ok" and d["frames_received"] + d["frames_dropped"] == 60'
+jcheck "$DIR/xrgb-consume.json" 'd["frames_received"] > 0 and d["sequence_last"] == 59'
+jcheck "$DIR/xrgb-consume.json" 'd["frames_verified"] == d["frames_received"] and d["frames_failed"] == 0'
+jcheck "$DIR/xrgb-consume.json" 'd["bytes_copied"] == 0 and d["fourcc"] == "XRGB8888" and d["height"] == 480'
 ok "serve + consume XRGB8888 640x480 at 120 fps, verify full"
 
 run_pair stamp 50 --size 64x64 --format YUYV --fps 0 -- \
@@ -262,7 +265,7 @@ EOF
 	[ $i -gt 100 ] && fail "stats never showed the consumer"
 	sleep 0.05
 done
-jcheck "$DIR/stats.json" 'd["consumers_connected"] == 1 and d["format"] == "NV12" and d["bytes_copied"] == 0'
+jcheck "$DIR/stats.json" 'd["consumers_connected"] == 1 and d["fourcc"] == "NV12" and d["bytes_copied"] == 0'
 jcheck "$DIR/stats.json" 'd["consumers"][0]["policy"] == "queue" and d["consumers"][0]["queue_depth"] == 3'
 "$DMAPIPE" stats --socket "$sock" >"$DIR/stats.out" 2>&1 || fail "stats"
 grep -q statcheck "$DIR/stats.out" || fail "stats table does not show the consumer"
@@ -270,7 +273,7 @@ ok "stats"
 
 kill -TERM $spid
 wait $spid || fail "serve did not exit 0 after SIGTERM"
-jcheck "$DIR/stats-serve.json" 'd["result"] == "ok" and d["interrupted"] and d["frames_queued"] > 0'
+jcheck "$DIR/stats-serve.json" 'd["result"] == "interrupted" and d["frames_queued"] > 0'
 wait $cpid || fail "consumer did not end cleanly at end of stream"
 jcheck "$DIR/stats-consume.json" 'd["end"] == "eos" and d["frames_failed"] == 0 and d["frames_verified"] > 0'
 [ -e "$sock" ] && fail "serve left its socket behind after SIGTERM"

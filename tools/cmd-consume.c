@@ -9,16 +9,18 @@
 #include "dmapipe-tool.h"
 
 static const char *const consume_usage =
-	"Usage: dmapipe consume --socket PATH [OPTIONS]\n"
+	"Usage: dmapipe consume [--socket SOCKET] [OPTIONS]\n"
 	"\n"
 	"Connects to a producer, receives frames and reports rate, latency, drops and\n"
 	"copies. Frames the producer marks as the test pattern (docs/PATTERN.md:\n"
 	"dmapipe serve, a replay of its recording) are verified byte for byte; other\n"
 	"frames are counted, not checked.\n"
-	"Exit status 1 if any frame failed verification or the stream failed.\n"
+	"It says at once when it waits for the producer, and why it cannot connect\n"
+	"(no such socket, not a socket, nobody listening, permission).\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH       the producer's socket (or @name)\n"
+	"  -s, --socket SOCKET     the producer's socket (default: the stream \"default\")\n"
+	HELP_SOCKET_NAME
 	"  -n, --frames N          stop after N frames, 0 = until end of stream (default 0)\n"
 	"      --policy POLICY     latest (default), queue:N or block:N\n"
 	"      --verify MODE       auto (default): every byte of the frames the producer\n"
@@ -34,12 +36,17 @@ static const char *const consume_usage =
 	"                          the producer to appear (default 10000, 0 = never)\n"
 	"      --name NAME         name shown in the producer's stats\n"
 	"      --peer POLICY       which producers to trust: same-uid (default), any,\n"
-	"                          uid:N, gid:N\n"
-	"  -q, --quiet             no status line every second\n"
+	"                          uid:N, gid:N (a system service's stream, which runs as\n"
+	"                          its own user: any, or uid:N)\n"
+	"  -q, --quiet             no status lines, no waiting message\n"
 	"      --hash-log FILE     write \"sequence crc32\" of every frame's visible bytes\n"
 	"                          to FILE (to compare content that is not the pattern)\n"
-	"      --json              print the summary as JSON on stdout\n"
-	"  -h, --help              this text\n";
+	"      --json              print the summary as JSON on stdout (docs/JSON.md), a\n"
+	"                          failure too\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 ok (also when interrupted), 1 failure (a frame failed\n"
+	"verification, no producer, the stream failed), 2 bad command line.\n";
 
 enum {
 	OPT_POLICY = 256,
@@ -165,14 +172,13 @@ static void parse_args(struct consume *c, int argc, char **argv)
 		}
 	}
 	usage_no_operands("consume", argc, argv);
-	if (!c->socket)
-		usage_error("consume", "--socket PATH is required");
+	c->socket = opt_socket("consume", c->socket);
 }
 
 static int connect_client(struct consume *c)
 {
 	c->opts.path = c->socket;
-	c->client = connect_client_wait("consume", &c->opts, c->timeout_ms);
+	c->client = connect_client_wait("consume", &c->opts, c->timeout_ms, c->quiet);
 	return c->client ? 0 : -1;
 }
 
@@ -220,14 +226,11 @@ static bool verify_frame(struct consume *c, struct dmapipe_frame *frame, enum ve
 			       "no stamp (no pattern for this format, or rows under 16 bytes)" :
 			       "no pattern defined for this format or modifier";
 failed:
+	/* the first is reported at the end; the status line counts them meanwhile */
 	if (c->failed == 0) {
 		c->fail_seq = seq;
 		c->fail_plane = plane;
 		c->fail_offset = offset;
-		if (!c->quiet)
-			fprintf(stderr, "consume: frame %llu FAILED: %s (plane %u, offset %llu)\n",
-				(unsigned long long)seq, c->fail_what, plane,
-				(unsigned long long)offset);
 	}
 	return false;
 }
@@ -272,6 +275,7 @@ static void run(struct consume *c)
 			c->end = "interrupted";
 			break;
 		}
+		tool_log_flush();
 		frame = dmapipe_client_wait_frame(c->client, 200);
 		now = now_ns();
 		if (!frame) {
@@ -280,6 +284,8 @@ static void run(struct consume *c)
 				    (uint64_t)c->timeout_ms * 1000000ull) {
 					c->end = "timeout";
 					c->error = true;
+					tool_error(TOOL_ERR_TIMEOUT, 0, "no frame from %s for %u ms",
+						   c->socket, c->timeout_ms);
 					break;
 				}
 				continue;
@@ -291,14 +297,10 @@ static void run(struct consume *c)
 					continue;
 				c->end = "disconnected";
 				c->error = true;
+				tool_error(TOOL_ERR_DISCONNECTED, 0, "the producer on %s went away "
+					   "(--reconnect waits for it to come back)", c->socket);
 			} else {
-				const char *msg = NULL;
-				enum dmapipe_error_code code =
-					dmapipe_client_get_error(c->client, &msg);
-				char name[32];
-
-				fprintf(stderr, "dmapipe consume: producer error %s: %s\n",
-					error_code_name(code, name, sizeof(name)), msg ? msg : "");
+				report_stream_error(c->client, c->socket);
 				c->end = "error";
 				c->error = true;
 			}
@@ -391,10 +393,7 @@ static void print_summary(struct consume *c)
 	if (c->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "consume");
-		json_string(&j, "result", ok ? "ok" : "failed");
+		json_begin_document(&j, strcmp(c->end, "interrupted") == 0);
 		json_string(&j, "end", c->end);
 		json_string(&j, "socket", c->socket);
 		json_i64(&j, "pid", (int64_t)getpid());
@@ -404,7 +403,7 @@ static void print_summary(struct consume *c)
 		json_u64(&j, "in_flight", c->opts.max_in_flight);
 		json_u64(&j, "busy_poll_us", c->opts.busy_poll_us);
 		json_string(&j, "verify", verify_names[c->verify]);
-		json_string(&j, "format", c->received ? fourcc : NULL);
+		json_string(&j, "fourcc", c->received ? fourcc : NULL);
 		json_u64(&j, "width", c->format.width);
 		json_u64(&j, "height", c->format.height);
 		json_string(&j, "memory", dmapipe_mem_kind_to_string(c->mem_kind));
@@ -496,8 +495,7 @@ int cmd_consume(int argc, char **argv)
 	if (c.hash_log) {
 		c.hash_out = fopen(c.hash_log, "w");
 		if (!c.hash_out) {
-			fprintf(stderr, "dmapipe consume: cannot write %s: %s\n", c.hash_log,
-				strerror(errno));
+			tool_error(TOOL_OK, errno, "cannot write %s", c.hash_log);
 			return 1;
 		}
 	}
@@ -506,15 +504,20 @@ int cmd_consume(int argc, char **argv)
 	if (connect_client(&c) < 0) {
 		if (c.hash_out)
 			fclose(c.hash_out);
-		return 1;
+		/* stopped while waiting for the producer: nothing failed */
+		return stop_requested && tool.error == TOOL_OK ? 0 : 1;
 	}
 	run(&c);
+	if (c.failed)
+		tool_error(TOOL_ERR_VERIFY, 0, "%llu of %llu frames failed verification; the "
+			   "first, frame %llu: %s (plane %u, offset %llu)",
+			   (unsigned long long)c.failed, (unsigned long long)c.received,
+			   (unsigned long long)c.fail_seq, c.fail_what, c.fail_plane,
+			   (unsigned long long)c.fail_offset);
+	if (c.hash_out && fclose(c.hash_out) != 0)
+		tool_error(TOOL_ERR_IO, errno, "writing %s failed", c.hash_log);
 	print_summary(&c);
-	status = c.error || c.failed ? 1 : 0;
-	if (c.hash_out && fclose(c.hash_out) != 0) {
-		fprintf(stderr, "dmapipe consume: writing %s failed\n", c.hash_log);
-		status = 1;
-	}
+	status = c.error || c.failed || tool.error != TOOL_OK ? 1 : 0;
 	dmapipe_client_free(c.client);
 	samples_free(&c.latency);
 	samples_free(&c.interval);

@@ -26,17 +26,19 @@ static const char *const demo_usage =
 	"\n"
 	"Options:\n"
 	"      --size WxH        frame size (default 3840x2160)\n"
-	"  -f, --format FOURCC   pixel format (default NV12)\n"
+	"  -f, --format FOURCC   pixel format by its DRM, V4L2 or GStreamer name\n"
+	"                        (dmapipe formats; default NV12)\n"
 	"  -n, --frames N        frames to stream (default 600)\n"
 	"      --fps N           frames per second, 0 = as fast as possible (default 60)\n"
 	"  -c, --consumers N     consumer processes (default 1, at most 16)\n"
 	"      --policy POLICY   consumers' policy (default queue:8)\n"
 	"      --allocator NAME  producer's allocator (default: best available)\n"
 	"      --keep            keep the private directory with the logs\n"
-	"      --json            print the result as JSON\n"
+	"      --json            print the result as JSON (docs/JSON.md), a failure too\n"
 	"  -h, --help            this text\n"
 	"\n"
-	"Exit status 1 if any frame failed verification or any process failed.\n";
+	"Exit status: 0 ok (also when interrupted), 1 a frame failed verification, a\n"
+	"pixel was copied or a process failed, 2 bad command line.\n";
 
 enum {
 	OPT_SIZE = 256,
@@ -292,8 +294,10 @@ int cmd_demo(int argc, char **argv)
 				kill_child(procs[i].pid, 1000, &procs[i].status, NULL);
 				procs[i].done = true;
 				ok = false;
-				fprintf(stderr, "demo: %s %d did not finish in time; killed\n",
-					i ? "consumer" : "producer", (int)procs[i].pid);
+				if (!stop_requested)
+					tool_error(TOOL_ERR_TIMEOUT, 0, "the %s (pid %d) did not finish "
+						   "in time; killed", i ? "consumer" : "producer",
+						   (int)procs[i].pid);
 			}
 		}
 	}
@@ -339,15 +343,33 @@ int cmd_demo(int argc, char **argv)
 			crossed = 0;
 		if (failed || copied || crossed == 0)
 			ok = false;
+		/* the first reason the demo failed, as its one error line */
+		if (failed)
+			tool_error(TOOL_ERR_VERIFY, 0, "%llu frames failed verification",
+				   (unsigned long long)failed);
+		else if (copied)
+			tool_error(TOOL_ERR_STRICT, 0, "%llu pixel bytes were copied",
+				   (unsigned long long)copied);
+		for (i = 0; i < nprocs && !ok && !stop_requested; i++) {
+			char st[64];
+
+			if (procs[i].pid > 0 && WIFEXITED(procs[i].status) &&
+			    WEXITSTATUS(procs[i].status) == 0)
+				continue;
+			tool_error(TOOL_ERR_INTERNAL, 0, "the %s (pid %d) failed: %s",
+				   i ? "consumer" : "producer", (int)procs[i].pid,
+				   procs[i].pid > 0 ? describe_status(procs[i].status, st, sizeof(st)) :
+				   "it could not be started");
+			break;
+		}
+		if (!ok && tool.error == TOOL_OK && !stop_requested)
+			tool_error(TOOL_ERR_INTERNAL, 0, "no frame crossed");
 
 		if (json) {
 			struct json j;
 
-			json_init(&j, stdout);
-			json_begin_object(&j, NULL);
-			json_string(&j, "command", "demo");
-			json_string(&j, "result", ok ? "ok" : "failed");
-			json_string(&j, "format", fourcc_s);
+			json_begin_document(&j, stop_requested != 0);
+			json_string(&j, "fourcc", fourcc_s);
 			json_u64(&j, "width", width);
 			json_u64(&j, "height", height);
 			json_u64(&j, "frames", frames);
@@ -428,5 +450,6 @@ int cmd_demo(int argc, char **argv)
 	else
 		remove_private_dir(dir);
 	free(dir);
-	return ok ? 0 : 1;
+	/* interrupted: what crossed until then is the result, not a failure */
+	return ok || (stop_requested && tool.error == TOOL_OK) ? 0 : 1;
 }

@@ -11,7 +11,7 @@
 #include "dmapipe-tool.h"
 
 static const char *const display_usage =
-	"Usage: dmapipe display --socket PATH [OPTIONS]\n"
+	"Usage: dmapipe display [--socket SOCKET] [OPTIONS]\n"
 	"\n"
 	"Shows a stream on a screen through KMS: the display controller scans out\n"
 	"each frame's own dma-buf, imported once per buffer with PRIME and never\n"
@@ -21,11 +21,10 @@ static const char *const display_usage =
 	"newest frame and drops the others. Prints progress and a summary: frames\n"
 	"shown and dropped, flips, latency from receipt to flip, bytes copied.\n"
 	"`dmapipe info` lists the KMS devices, their connectors and planes.\n"
-	"Exit status 1 if the display or the stream failed, or a writeback check\n"
-	"found the screen differing from the frame.\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH       the producer's socket (or @name)\n"
+	"  -s, --socket SOCKET     the producer's socket (default: the stream \"default\")\n"
+	HELP_SOCKET_NAME
 	"  -d, --device PATH       the KMS device, e.g. /dev/dri/card1 (default: the first\n"
 	"                          with a connected connector)\n"
 	"      --connector NAME    the connector, e.g. Virtual-1 or HDMI-A-1 (default: the\n"
@@ -48,8 +47,13 @@ static const char *const display_usage =
 	"                          the producer to appear (default 10000, 0 = never)\n"
 	"      --name NAME         name shown in the producer's stats\n"
 	"  -q, --quiet             no status line every second\n"
-	"      --json              print the summary as JSON on stdout\n"
-	"  -h, --help              this text\n";
+	"      --json              print the summary as JSON on stdout (docs/JSON.md); a\n"
+	"                          failure too\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 ok (also when interrupted), 1 failure (no screen, no producer,\n"
+	"the display or the stream failed, a writeback check found the screen\n"
+	"differing from the frame), 2 bad command line.\n";
 
 enum {
 	OPT_CONNECTOR = 256,
@@ -79,7 +83,6 @@ struct display_cmd {
 
 	struct dmapipe_client *client;
 	struct dmapipe_display *display;
-	char lib_error[256]; /* the library's last error line, printed once by us */
 
 	struct dmapipe_format format;
 	enum dmapipe_mem_kind mem_kind;
@@ -93,24 +96,6 @@ struct display_cmd {
 	const char *end;
 	bool error;
 };
-
-/* The library's errors are the reason this command prints: keep them for that. */
-__attribute__((format(printf, 2, 0)))
-static void log_handler(enum dmapipe_log_priority priority, const char *fmt, va_list args,
-			void *user_data)
-{
-	struct display_cmd *c = user_data;
-	char line[256];
-
-	vsnprintf(line, sizeof(line), fmt, args);
-	if (priority == DMAPIPE_LOG_ERROR && strncmp(line, "display: ", 9) == 0) {
-		snprintf(c->lib_error, sizeof(c->lib_error), "%s", line + 9);
-		return;
-	}
-	fprintf(stderr, "dmapipe: %s: %s\n", priority == DMAPIPE_LOG_ERROR ? "error" :
-		priority == DMAPIPE_LOG_WARNING ? "warning" : priority == DMAPIPE_LOG_INFO ?
-		"info" : "debug", line);
-}
 
 /* "X,Y,WxH" */
 static void opt_rect(const char *s, struct dmapipe_display_options *o)
@@ -203,8 +188,7 @@ static void parse_args(struct display_cmd *c, int argc, char **argv)
 		}
 	}
 	usage_no_operands("display", argc, argv);
-	if (!c->socket)
-		usage_error("display", "--socket PATH is required");
+	c->socket = opt_socket("display", c->socket);
 }
 
 /* ---- the display's callbacks ------------------------------------------------ */
@@ -301,17 +285,12 @@ static void on_writeback(struct dmapipe_display *display, void *frame_data,
 	if (bad) {
 		c->wb_failed++;
 		if (!c->quiet && c->wb_failed == 1)
-			fprintf(stderr, "display: writeback check FAILED: %s (%llu pixels differ)\n",
-				c->wb_first_failure, (unsigned long long)bad);
+			tool_warn("writeback check FAILED: %s (%llu pixels differ)",
+				  c->wb_first_failure, (unsigned long long)bad);
 	}
 }
 
 /* ---- the loop ---------------------------------------------------------------- */
-
-static const char *reason(struct display_cmd *c, int err)
-{
-	return c->lib_error[0] ? c->lib_error : strerror(err);
-}
 
 static void account_sequence(struct display_cmd *c, uint64_t seq)
 {
@@ -353,15 +332,15 @@ static void announce(struct display_cmd *c)
 /* The producer said why it ended the connection. */
 static void producer_error(struct display_cmd *c)
 {
-	const char *msg = NULL;
-	enum dmapipe_error_code code = dmapipe_client_get_error(c->client, &msg);
+	enum dmapipe_error_code code = dmapipe_client_get_error(c->client, NULL);
 
-	if (code == DMAPIPE_ERR_STRICT)
-		fprintf(stderr, "dmapipe display: the producer's buffers are not dma-bufs "
-			"(memfds): a display scans out dma-bufs only\n");
-	else
-		fprintf(stderr, "dmapipe display: producer error %s: %s\n",
-			dmapipe_error_code_to_string(code), msg ? msg : "");
+	if (code == DMAPIPE_ERR_STRICT) {
+		tool_log_discard();
+		tool_error(TOOL_ERR_UNSUPPORTED, 0, "the producer's buffers are not dma-bufs "
+			   "(memfds): a display scans out dma-bufs only");
+	} else {
+		report_stream_error(c->client, c->socket);
+	}
 	c->end = "error";
 	c->error = true;
 }
@@ -379,11 +358,10 @@ static bool take_frames(struct display_cmd *c, uint64_t now, uint64_t *last_fram
 			first_frame(c, frame, now);
 		c->received++;
 		account_sequence(c, frame->meta.sequence);
-		c->lib_error[0] = '\0';
 		ret = dmapipe_display_show(c->display, frame->buffer, &frame->meta, frame);
 		if (ret < 0) {
-			fprintf(stderr, "dmapipe display: frame %llu: %s\n",
-				(unsigned long long)frame->meta.sequence, reason(c, -ret));
+			tool_error(TOOL_ERR_DEVICE, ret, "cannot show frame %llu",
+				   (unsigned long long)frame->meta.sequence);
 			dmapipe_client_release_frame(c->client, frame, -1);
 			c->end = "display-error";
 			c->error = true;
@@ -399,6 +377,7 @@ static bool take_frames(struct display_cmd *c, uint64_t now, uint64_t *last_fram
 	} else if (errno == ECONNRESET) {
 		c->end = "disconnected";
 		c->error = true;
+		tool_error(TOOL_ERR_DISCONNECTED, 0, "the producer on %s went away", c->socket);
 	} else {
 		producer_error(c);
 	}
@@ -441,7 +420,7 @@ static void run(struct display_cmd *c)
 		poll(pfd, 2, 200);
 		ret = dmapipe_display_dispatch(c->display, 0);
 		if (ret < 0) {
-			fprintf(stderr, "dmapipe display: the display failed: %s\n", reason(c, -ret));
+			tool_error(TOOL_ERR_DEVICE, ret, "the display failed");
 			c->end = "display-error";
 			c->error = true;
 			break;
@@ -450,7 +429,7 @@ static void run(struct display_cmd *c)
 			break;
 		ret = dmapipe_client_dispatch(c->client, 0);
 		if (ret < 0) {
-			fprintf(stderr, "dmapipe display: the stream failed: %s\n", strerror(-ret));
+			tool_error(TOOL_OK, ret, "the stream from %s failed", c->socket);
 			c->end = "error";
 			c->error = true;
 			break;
@@ -459,7 +438,8 @@ static void run(struct display_cmd *c)
 		if (!take_frames(c, now, &last_frame_ns))
 			break;
 		if (c->timeout_ms && now - last_frame_ns > (uint64_t)c->timeout_ms * 1000000ull) {
-			fprintf(stderr, "dmapipe display: no frame for %u ms\n", c->timeout_ms);
+			tool_error(TOOL_ERR_TIMEOUT, 0, "no frame from %s for %u ms", c->socket,
+				   c->timeout_ms);
 			c->end = "timeout";
 			c->error = true;
 			break;
@@ -479,15 +459,12 @@ static void run(struct display_cmd *c)
 
 static void print_json(struct display_cmd *c, const struct dmapipe_display_info *info,
 		       const struct dmapipe_display_stats *ds,
-		       const struct dmapipe_copy_stats *copies, double fps, bool ok)
+		       const struct dmapipe_copy_stats *copies, double fps)
 {
 	char fourcc[16];
 	struct json j;
 
-	json_init(&j, stdout);
-	json_begin_object(&j, NULL);
-	json_string(&j, "command", "display");
-	json_string(&j, "result", ok ? "ok" : "failed");
+	json_begin_document(&j, strcmp(c->end, "interrupted") == 0);
 	json_string(&j, "end", c->end);
 	json_string(&j, "socket", c->socket);
 	json_string(&j, "device", info->device);
@@ -508,7 +485,7 @@ static void print_json(struct display_cmd *c, const struct dmapipe_display_info 
 	json_bool(&j, "scaled", info->scaled);
 	json_string(&j, "policy", dmapipe_policy_to_string(c->copts.policy));
 	json_bool(&j, "release_fences", c->dopts.release_fences);
-	json_string(&j, "format", c->received ?
+	json_string(&j, "fourcc", c->received ?
 		    dmapipe_fourcc_to_string(c->format.fourcc, fourcc, sizeof(fourcc)) : NULL);
 	json_u64(&j, "width", c->format.width);
 	json_u64(&j, "height", c->format.height);
@@ -557,7 +534,7 @@ static void print_summary(struct display_cmd *c)
 	dmapipe_display_get_stats(c->display, &ds);
 	dmapipe_get_copy_stats(&copies);
 	if (c->json) {
-		print_json(c, &info, &ds, &copies, fps, ok);
+		print_json(c, &info, &ds, &copies, fps);
 		return;
 	}
 	printf("display: %s (%s)\n", ok ? "ok" : "FAILED", c->end);
@@ -613,22 +590,25 @@ int cmd_display(int argc, char **argv)
 	c.dopts.shown = on_shown;
 	c.dopts.writeback = on_writeback;
 	c.dopts.user_data = &c;
-	dmapipe_log_set_handler(log_handler, &c);
 
 	install_stop_signals();
 	/* the screen first: without one there is nothing to connect for */
 	c.display = dmapipe_display_new(&c.dopts);
 	if (!c.display) {
-		fprintf(stderr, "dmapipe display: %s\n", reason(&c, errno));
+		tool_error(TOOL_OK, errno, "no screen to show the stream on");
 		return 1;
 	}
 	c.copts.path = c.socket;
-	c.client = connect_client_wait("display", &c.copts, c.timeout_ms);
+	c.client = connect_client_wait("display", &c.copts, c.timeout_ms, c.quiet);
 	if (!c.client) {
 		dmapipe_display_free(c.display);
 		return 1;
 	}
 	run(&c);
+	if (c.wb_failed)
+		tool_error(TOOL_ERR_VERIFY, 0, "the screen differed from the frame in %llu of %llu "
+			   "writeback checks (first: %s)", (unsigned long long)c.wb_failed,
+			   (unsigned long long)c.wb_checked, c.wb_first_failure);
 	print_summary(&c);
 	/* hands back what the display holds to the client, which must still be there */
 	dmapipe_display_free(c.display);

@@ -14,7 +14,7 @@
 #include "pipeline.h"
 
 static const char *const encode_usage =
-	"Usage: dmapipe encode (--socket PATH | --device /dev/videoN) -o FILE|- [OPTIONS]\n"
+	"Usage: dmapipe encode [--socket SOCKET | --device /dev/videoN] -o FILE|- [OPTIONS]\n"
 	"\n"
 	"Gives every frame of a stream (or of a capture device, in this process) to a\n"
 	"V4L2 hardware encoder, which imports the frames' dma-bufs; the bitstream goes\n"
@@ -24,7 +24,11 @@ static const char *const encode_usage =
 	"asked for buffers the encoder can import (the encoder's stride).\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH     the producer's socket (or @name)\n"
+	"  -s, --socket SOCKET   the producer's socket (default, without --device: the\n"
+	"                        stream \"default\"). NAME: a stream in the default\n"
+	"                        directory ($XDG_RUNTIME_DIR/dmapipe, /run/dmapipe for\n"
+	"                        root, else /tmp/dmapipe-UID); a path (with a /); @NAME:\n"
+	"                        abstract\n"
 	"  -d, --device PATH     capture from this V4L2 device instead\n"
 	"  -o, --output FILE     the bitstream, - for stdout (required); it takes the\n"
 	"                        name FILE at its first packet (FILE.partial-XXXXXX\n"
@@ -38,6 +42,11 @@ static const char *const encode_usage =
 	"                        the codec's fourcc in the encoder's own buffers,\n"
 	"                        bytes_used = the packet; dropped while consumers hold\n"
 	"                        every buffer\n"
+	"      --socket-mode MODE  the --serve socket's permissions (default 0660)\n"
+	"      --socket-group GROUP  the --serve socket's group\n"
+	"      --peer POLICY     whom --serve serves (SO_PEERCRED): same-uid (default),\n"
+	"                        any, uid:N, gid:N; another user needs the socket's mode\n"
+	"                        or group too, e.g. --socket-mode 0666 --peer any\n"
 	"  -e, --encoder PATH    the encoder's node (default: the first offering the codec)\n"
 	"  -c, --codec NAME      fwht (default), h264, hevc, vp8, vp9, mpeg4\n"
 	"      --io MODE         auto (default), import (fail if impossible), copy\n"
@@ -50,16 +59,24 @@ static const char *const encode_usage =
 	"  -n, --frames N        stop after N frames encoded (default: until the end)\n"
 	"      --duration S      stop after S seconds\n"
 	"      --policy POLICY   with --socket: latest, queue:N (default queue:4), block:N\n"
+	"      --timeout MS      with --socket: how long to wait for the producer to\n"
+	"                        appear (default 10000, 0 = no limit)\n"
 	"  With --device:\n"
 	"  -f, --format FOURCC   pixel format (default: the device's)\n"
 	"      --size WxH        frame size (default: the device's)\n"
-	"      --fps N           frame rate\n"
+	"      --fps N[/M]       frame rate (30000/1001, 29.97)\n"
 	"      --capture-io MODE  auto (default), export, import\n"
 	"      --capture-stride BYTES  ask the device for this stride first\n"
-	"      --no-negotiate    keep the device's layout even if the encoder cannot import it\n"
-	"  -q, --quiet           no progress line\n"
-	"      --json            the summary as JSON on stdout (needs -o FILE)\n"
-	"  -h, --help            this text\n";
+	"      --no-negotiate    keep the device's layout (or with --socket the producer's)\n"
+	"                        even if the encoder cannot import it\n"
+	"  -q, --quiet           no progress line, no waiting message\n"
+	"      --json            the summary as JSON on stdout (docs/JSON.md), a failure\n"
+	"                        too (needs -o FILE)\n"
+	"  -h, --help            this text\n"
+	"\n"
+	"Exit status: 0 ok (also when interrupted), 1 failure (no encoder, no\n"
+	"producer, a frame refused, --strict and a frame to copy), 2 bad command line,\n"
+	"3 the disk filled up.\n";
 
 enum {
 	OPT_IO = 256,
@@ -80,6 +97,10 @@ enum {
 	OPT_CONTAINER,
 	OPT_SERVE,
 	OPT_FORCE,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_GROUP,
+	OPT_PEER,
+	OPT_TIMEOUT,
 };
 
 struct encode {
@@ -91,10 +112,12 @@ struct encode {
 	uint32_t duration_s;
 	enum dmapipe_policy policy;
 	uint32_t depth;
-	uint32_t fourcc, width, height, fps, capture_stride;
+	uint32_t fourcc, width, height, fps, fps_den, capture_stride;
 	enum dmapipe_v4l2_io capture_io;
 	bool negotiate;
 	bool quiet, json;
+	uint32_t timeout_ms;
+	bool serve_opts; /* --socket-mode, --socket-group or --peer given */
 
 	struct dmapipe_client *client;
 	struct dmapipe_v4l2_source *source;
@@ -134,6 +157,10 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		{ "device", required_argument, NULL, 'd' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "peer", required_argument, NULL, OPT_PEER },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "container", required_argument, NULL, OPT_CONTAINER },
 		{ "serve", required_argument, NULL, OPT_SERVE },
 		{ "encoder", required_argument, NULL, 'e' },
@@ -177,6 +204,22 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			break;
 		case OPT_SERVE:
 			e->cfg.serve = optarg;
+			break;
+		case OPT_SOCKET_MODE:
+			opt_socket_mode("encode", optarg, &e->cfg.serve_access);
+			e->serve_opts = true;
+			break;
+		case OPT_SOCKET_GROUP:
+			opt_socket_group("encode", optarg, &e->cfg.serve_access);
+			e->serve_opts = true;
+			break;
+		case OPT_PEER:
+			opt_peer("encode", optarg, &e->cfg.serve_peer, &e->cfg.serve_uid,
+				 &e->cfg.serve_gid);
+			e->serve_opts = true;
+			break;
+		case OPT_TIMEOUT:
+			e->timeout_ms = opt_u32("encode", "--timeout", optarg, 0, 86400000);
 			break;
 		case OPT_FORCE:
 			e->cfg.force = true;
@@ -247,7 +290,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			device_opts = true;
 			break;
 		case OPT_FPS:
-			e->fps = opt_u32("encode", "--fps", optarg, 1, 1000);
+			opt_fps("encode", "--fps", optarg, false, 1000, &e->fps, &e->fps_den);
 			device_opts = true;
 			break;
 		case OPT_CAPTURE_IO:
@@ -268,7 +311,6 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			break;
 		case OPT_NO_NEGOTIATE:
 			e->negotiate = false;
-			device_opts = true;
 			break;
 		case 'q':
 			e->quiet = true;
@@ -284,14 +326,22 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		}
 	}
 	usage_no_operands("encode", argc, argv);
-	if (!e->socket == !e->device)
-		usage_error("encode", "give one of --socket PATH and --device /dev/videoN");
+	if (e->socket && e->device)
+		usage_error("encode", "--socket and --device exclude each other");
+	if (!e->device)
+		e->socket = opt_socket("encode", e->socket);
+	if (e->cfg.serve)
+		e->cfg.serve = opt_socket("encode", e->cfg.serve);
+	else if (e->serve_opts)
+		usage_error("encode", "--socket-mode, --socket-group and --peer are for --serve");
+	if (e->fourcc && e->width)
+		check_size("encode", e->fourcc, e->width, e->height);
 	if (!e->cfg.out)
 		usage_error("encode", "-o FILE (or -o - for stdout) is required");
 	if (e->json && strcmp(e->cfg.out, "-") == 0)
 		usage_error("encode", "--json prints on stdout: write the bitstream to a file");
 	if (device_opts && !e->device)
-		usage_error("encode", "--format, --size, --fps, --capture-* and --no-negotiate need --device");
+		usage_error("encode", "--format, --size, --fps and --capture-* need --device");
 	if (e->socket && e->cfg.strict && e->cfg.io == DMAPIPE_ENCODER_IO_COPY)
 		usage_error("encode", "--io copy copies every frame, which --strict forbids");
 	if (e->device && e->cfg.strict && e->cfg.io == DMAPIPE_ENCODER_IO_COPY)
@@ -331,13 +381,13 @@ static bool submit(struct encode *e, struct dmapipe_buffer *b, const struct dmap
 	}
 	e->error = ret;
 	if (ret == -EPERM)
-		fprintf(stderr, "dmapipe encode: strict: the encoder cannot import these frames and "
-			"copying them is refused (see the reason above)\n");
+		tool_error(TOOL_ERR_STRICT, 0, "strict: the encoder cannot import these frames and "
+			   "copying them is refused");
 	else if (ret == -EXDEV)
-		fprintf(stderr, "dmapipe encode: --io import: the encoder cannot import these frames "
-			"(see the reason above)\n");
+		tool_error(TOOL_ERR_UNSUPPORTED, 0, "--io import: the encoder cannot import these "
+			   "frames");
 	else
-		fprintf(stderr, "dmapipe encode: the encoder refused a frame: %s\n", strerror(-ret));
+		tool_error(TOOL_ERR_DEVICE, ret, "the encoder refused a frame");
 	e->end = "error";
 	return false;
 }
@@ -373,9 +423,34 @@ static bool done_yet(struct encode *e, uint64_t now)
 	return false;
 }
 
+/*
+ * What the encoder states to the producer (docs/PROTOCOL.md, section 13):
+ * packed rows, as V4L2 encoders compute them for their OUTPUT queue (an
+ * alignment of 1: the producer's tightest layout), its device as the
+ * importer, its frames in flight; a copy only if it may (not --strict).
+ */
+static const struct dmapipe_constraints *socket_constraints(struct encode *e,
+							    struct dmapipe_constraints *c)
+{
+	struct dmapipe_encoder_info info;
+
+	dmapipe_constraints_init(c);
+	for (unsigned int p = 0; p < DMAPIPE_MAX_PLANES; p++)
+		c->stride_align[p] = 1;
+	c->min_buffers = e->cfg.in_flight ? e->cfg.in_flight : 4;
+	if (!e->cfg.strict)
+		c->flags |= DMAPIPE_CONSTRAINT_ALLOW_COPY;
+	dmapipe_encoder_get_info(e->sink.enc, &info);
+	/* a longer path is not named: the encoder checks its import itself */
+	if (strlen(info.path) < sizeof(c->import_device))
+		memcpy(c->import_device, info.path, strlen(info.path) + 1);
+	return c;
+}
+
 static int run_socket(struct encode *e)
 {
 	struct dmapipe_client_options co;
+	struct dmapipe_constraints cons;
 	uint64_t next_progress;
 
 	dmapipe_client_options_init(&co);
@@ -386,10 +461,12 @@ static int run_socket(struct encode *e)
 	co.name = "encode";
 	/* a device cannot import memfds: in strict mode say so to the producer */
 	co.dmabuf_only = e->cfg.strict;
-	e->client = dmapipe_client_new(&co);
+	if (e->negotiate)
+		co.constraints = socket_constraints(e, &cons);
+	e->client = connect_client_wait("encode", &co, e->timeout_ms, e->quiet);
 	if (!e->client) {
-		fprintf(stderr, "dmapipe encode: cannot connect to %s: %s\n", e->socket, strerror(errno));
-		return -1;
+		e->end = stop_requested ? "interrupted" : "no producer";
+		return stop_requested && tool.error == TOOL_OK ? 0 : -1;
 	}
 	next_progress = e->t0 + 1000000000ull;
 	while (!done_yet(e, now_ns())) {
@@ -402,8 +479,10 @@ static int run_socket(struct encode *e)
 		struct dmapipe_frame *f;
 		uint64_t now;
 
+		tool_log_flush();
 		(void)poll(pfd, 4, 100);
 		if (dmapipe_encoder_dispatch(e->sink.enc, 0) < 0) {
+			tool_error(TOOL_ERR_DEVICE, 0, "the encoder failed");
 			e->end = "encoder failed";
 			return -1;
 		}
@@ -424,6 +503,11 @@ static int run_socket(struct encode *e)
 		    state == DMAPIPE_CLIENT_ERROR) {
 			e->end = state == DMAPIPE_CLIENT_EOS ? "end of stream" :
 				 state == DMAPIPE_CLIENT_ERROR ? "producer error" : "disconnected";
+			if (state == DMAPIPE_CLIENT_ERROR)
+				report_stream_error(e->client, e->socket);
+			else if (state == DMAPIPE_CLIENT_DISCONNECTED)
+				tool_error(TOOL_ERR_DISCONNECTED, 0, "the producer on %s went away",
+					   e->socket);
 			break;
 		}
 		now = now_ns();
@@ -440,6 +524,7 @@ static int run_device(struct encode *e)
 	struct dmapipe_v4l2_options o;
 	struct dmapipe_v4l2_info info;
 	uint64_t next_progress;
+	int ret;
 
 	dmapipe_v4l2_options_init(&o);
 	o.device = e->device;
@@ -447,23 +532,23 @@ static int run_device(struct encode *e)
 	o.width = e->width;
 	o.height = e->height;
 	o.fps_num = e->fps;
-	o.fps_den = e->fps ? 1 : 0;
+	o.fps_den = e->fps ? e->fps_den : 0;
 	o.io = e->capture_io;
 	o.bytesperline = e->capture_stride;
 	o.buffers = 6;
 	e->source = open_capture_for(&o, &e->sink, 1, e->negotiate, e->negotiation,
 				     sizeof(e->negotiation));
 	if (!e->source) {
-		fprintf(stderr, "dmapipe encode: cannot capture from %s: %s\n", e->device,
-			strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot capture from %s", e->device);
 		return -1;
 	}
 	dmapipe_v4l2_source_get_info(e->source, &info);
 	if (!e->quiet)
-		fprintf(stderr, "dmapipe encode: capturing from %s (%s), %s mode; %s\n", info.path,
+		fprintf(stderr, "encode: capturing from %s (%s), %s mode; %s\n", info.path,
 			info.card, dmapipe_v4l2_io_to_string(info.io), e->negotiation);
-	if (dmapipe_v4l2_source_start(e->source) < 0) {
-		fprintf(stderr, "dmapipe encode: cannot start %s\n", e->device);
+	ret = dmapipe_v4l2_source_start(e->source);
+	if (ret < 0) {
+		tool_error(TOOL_ERR_DEVICE, ret, "cannot start capturing from %s", e->device);
 		return -1;
 	}
 	next_progress = e->t0 + 1000000000ull;
@@ -477,10 +562,11 @@ static int run_device(struct encode *e)
 		struct dmapipe_frame_meta meta;
 		struct dmapipe_buffer *b;
 		uint64_t now;
-		int ret;
 
+		tool_log_flush();
 		(void)poll(pfd, 4, 100);
 		if (dmapipe_encoder_dispatch(e->sink.enc, 0) < 0) {
+			tool_error(TOOL_ERR_DEVICE, 0, "the encoder failed");
 			e->end = "encoder failed";
 			return -1;
 		}
@@ -495,7 +581,10 @@ static int run_device(struct encode *e)
 				break;
 		}
 		if (ret != -EAGAIN && ret != 0) {
-			fprintf(stderr, "dmapipe encode: %s: %s\n", e->device, strerror(-ret));
+			if (ret == -ENODEV)
+				tool_error(TOOL_ERR_DEVICE, 0, "%s went away", e->device);
+			else
+				tool_error(TOOL_ERR_DEVICE, ret, "capturing from %s", e->device);
 			e->end = "device lost";
 			return -1;
 		}
@@ -526,14 +615,11 @@ static void summary(struct encode *e, bool ok)
 	if (e->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "encode");
-		json_string(&j, "result", ok ? "ok" : "failed");
+		json_begin_document(&j, strcmp(e->end, "interrupted") == 0);
 		json_string(&j, "end", e->end);
 		json_string(&j, "encoder", info.path);
 		json_string(&j, "codec", codec);
-		json_string(&j, "format", fourcc[0] ? fourcc : NULL);
+		json_string(&j, "fourcc", fourcc[0] ? fourcc : NULL);
 		json_u64(&j, "width", info.layout.format.width);
 		json_u64(&j, "height", info.layout.format.height);
 		json_string(&j, "io", dmapipe_encoder_io_to_string(info.io));
@@ -618,6 +704,7 @@ int cmd_encode(int argc, char **argv)
 	e.policy = DMAPIPE_POLICY_QUEUE;
 	e.depth = 4;
 	e.negotiate = true;
+	e.timeout_ms = 10000;
 	parse_args(&e, argc, argv);
 	install_stop_signals();
 	e.cfg.release = e.socket ? release_client_frame : release_capture;
@@ -630,7 +717,7 @@ int cmd_encode(int argc, char **argv)
 	ret = e.socket ? run_socket(&e) : run_device(&e);
 	/* the frames in the encoder are encoded and written before the end */
 	if (dmapipe_encoder_finish(e.sink.enc, 10000) < 0 && ret == 0) {
-		fprintf(stderr, "dmapipe encode: the encoder did not drain\n");
+		tool_error(TOOL_ERR_DEVICE, 0, "the encoder did not finish its last frames in 10 s");
 		ret = -1;
 	}
 	if (enc_sink_flush(&e.sink) < 0)

@@ -68,11 +68,13 @@ static const char *const export_usage =
 	"      --count N           export N frames, 0 = to the end (default 0)\n"
 	"      --force             replace OUT (and the sidecar) if they exist\n"
 	"  -q, --quiet             no summary\n"
-	"      --json              print the summary as JSON on stdout\n"
+	"      --json              print the summary as JSON on stdout (docs/JSON.md), a\n"
+	"                          failure too\n"
 	"  -h, --help              this text\n"
 	"\n"
-	"Exit status: 0 ok, 1 failure (not a recording, unreadable frame, a format y4m\n"
-	"cannot carry, the format changes inside the range, OUT exists), 2 bad command line.\n";
+	"Exit status: 0 ok (also when interrupted: OUT is then not written), 1 failure\n"
+	"(not a recording, unreadable frame, a format y4m cannot carry, the format\n"
+	"changes inside the range, OUT exists), 2 bad command line, 3 the disk filled up.\n";
 
 enum {
 	OPT_Y4M = 256,
@@ -310,10 +312,10 @@ static int write_packet(struct export *e, const struct dmapipe_recorded_frame *f
 	int ret;
 
 	if (!used || pl->offset + used > f->layout.objects[pl->object].size) {
-		fprintf(stderr, "dmapipe export: frame %llu says it used %llu bytes, more than "
-			"its %llu recorded bytes (or none)\n", (unsigned long long)index,
-			(unsigned long long)used,
-			(unsigned long long)f->layout.objects[pl->object].size);
+		tool_error(TOOL_ERR_DAMAGED, 0, "frame %llu says it used %llu bytes, more than "
+			   "its %llu recorded bytes (or none)", (unsigned long long)index,
+			   (unsigned long long)used,
+			   (unsigned long long)f->layout.objects[pl->object].size);
 		return -EBADMSG;
 	}
 	iov.iov_base = mem + f->object_offset[pl->object] + pl->offset;
@@ -324,12 +326,22 @@ static int write_packet(struct export *e, const struct dmapipe_recorded_frame *f
 	return ret;
 }
 
-/* The source's mean frame rate over the range as a fraction, 30/1 when unknown. */
+/*
+ * The rate the recording's writer was told (the producer's FORMAT_INFO or
+ * the device's), else the source's mean frame rate over the range as a
+ * fraction, 30/1 when unknown. Timestamps are the last resort: under load
+ * they jitter, and a guess can miss the true rate.
+ */
 static void frame_rate(struct export *e, uint64_t last)
 {
 	struct dmapipe_recorded_frame a, b;
 	uint64_t n = last - e->first, mhz;
 
+	if (e->info.fps_num && e->info.fps_den) {
+		e->fps_num = e->info.fps_num;
+		e->fps_den = e->info.fps_den;
+		return;
+	}
 	e->fps_num = 30;
 	e->fps_den = 1;
 	if (n == 0)
@@ -541,9 +553,9 @@ static int run(struct export *e)
 	int ret = 0;
 
 	if (e->first >= e->info.frames || last >= e->info.frames) {
-		fprintf(stderr, "dmapipe export: %s has %llu frames: the range %llu..%llu is "
-			"outside it\n", e->file, (unsigned long long)e->info.frames,
-			(unsigned long long)e->first, (unsigned long long)last);
+		tool_error(TOOL_ERR_NOT_FOUND, 0, "%s has %llu frames: the range %llu..%llu is "
+			   "outside it", e->file, (unsigned long long)e->info.frames,
+			   (unsigned long long)e->first, (unsigned long long)last);
 		return -ERANGE;
 	}
 	dmapipe_recording_get_frame(e->rec, e->first, &e->f0);
@@ -557,28 +569,29 @@ static int run(struct export *e)
 		    !is_bitstream(&f) ||
 		    memcmp(&f.layout.format, &e->f0.layout.format, sizeof(f.layout.format)) :
 		    f.layout_index != e->f0.layout_index) {
-			fprintf(stderr, "dmapipe export: the format changes at frame %llu: one file "
-				"holds one format; export the ranges with --first/--count\n",
-				(unsigned long long)i);
+			tool_error(TOOL_ERR_UNSUPPORTED, 0, "the format changes at frame %llu: one "
+				   "file holds one format; export the ranges with --first/--count",
+				   (unsigned long long)i);
 			return -EINVAL;
 		}
 	}
 	e->names = find_names(e->f0.layout.format.fourcc);
 	e->bitstream = is_bitstream(&e->f0);
 	if (e->bitstream && e->y4m) {
-		fprintf(stderr, "dmapipe export: %s frames are a compressed stream: y4m cannot "
-			"carry them; export the bitstream with --raw\n", e->fourcc);
+		tool_error(TOOL_ERR_UNSUPPORTED, 0, "%s frames are a compressed stream: y4m "
+			   "cannot carry them; export the bitstream with --raw", e->fourcc);
 		return -ENOTSUP;
 	}
 	if (!e->bitstream && e->y4m && (!e->names || !e->names->y4m)) {
-		fprintf(stderr, "dmapipe export: y4m cannot carry %s (it has planar YUV and grey "
-			"only); export it raw with --raw (a JSON sidecar describes it; nothing is "
-			"converted)\n", e->fourcc);
+		tool_error(TOOL_ERR_UNSUPPORTED, 0, "y4m cannot carry %s (it has planar YUV and "
+			   "grey only); export it raw with --raw (a JSON sidecar describes it; "
+			   "nothing is converted)", e->fourcc);
 		return -ENOTSUP;
 	}
 	if (!e->bitstream && plane_geometry(e) < 0) {
-		fprintf(stderr, "dmapipe export: %s frames (modifier %#llx) have no known row "
-			"layout\n", e->fourcc, (unsigned long long)e->f0.layout.format.modifier);
+		tool_error(TOOL_ERR_UNSUPPORTED, 0, "%s frames (modifier %#llx) have no known "
+			   "row layout", e->fourcc,
+			   (unsigned long long)e->f0.layout.format.modifier);
 		return -ENOTSUP;
 	}
 	bool sidecar = !e->y4m && !e->bitstream && e->sidecar;
@@ -598,8 +611,10 @@ static int run(struct export *e)
 		e->neutral_size = (uint64_t)((e->f0.layout.format.width + 1) / 2) *
 				  ((e->f0.layout.format.height + 1) / 2);
 		e->neutral = malloc((size_t)e->neutral_size);
-		if (!e->neutral)
+		if (!e->neutral) {
+			tool_error(TOOL_ERR_NO_MEMORY, 0, "out of memory");
 			return -ENOMEM;
+		}
 		memset(e->neutral, 128, (size_t)e->neutral_size);
 		e->y4m_tag = "420jpeg";
 	}
@@ -614,6 +629,8 @@ static int run(struct export *e)
 
 		ret = write_all(e->fd, &iov, 1);
 		e->bytes += (uint64_t)n;
+		if (ret < 0)
+			tool_error(TOOL_OK, ret, "writing %s", e->output);
 	}
 	for (uint64_t i = e->first; i <= last && ret == 0 && !stop_requested; i++) {
 		struct dmapipe_recorded_frame f;
@@ -624,19 +641,22 @@ static int run(struct export *e)
 			mem = NULL;
 			mem_size = (size_t)f.size;
 			if (posix_memalign((void **)&mem, 4096, mem_size)) {
+				tool_error(TOOL_ERR_NO_MEMORY, 0, "no memory for a frame of %llu bytes",
+					   (unsigned long long)mem_size);
 				ret = -ENOMEM;
 				break;
 			}
 		}
 		ret = dmapipe_recording_read_frame(e->rec, i, mem, mem_size);
 		if (ret < 0) {
-			fprintf(stderr, "dmapipe export: reading frame %llu: %s\n",
-				(unsigned long long)i, strerror(-ret));
+			tool_error(TOOL_ERR_IO, ret, "reading frame %llu of %s", (unsigned long long)i,
+				   e->file);
 			break;
 		}
 		ret = e->bitstream ? write_packet(e, &f, mem, i) : write_frame(e, &f, mem);
 		if (ret < 0) {
-			fprintf(stderr, "dmapipe export: writing %s: %s\n", e->output, strerror(-ret));
+			if (tool.error == TOOL_OK)
+				tool_error(TOOL_OK, ret, "writing %s", e->output);
 			break;
 		}
 		e->frames++;
@@ -648,8 +668,7 @@ static int run(struct export *e)
 	if (ret == 0 && sidecar) {
 		ret = write_sidecar(e, last);
 		if (ret < 0)
-			fprintf(stderr, "dmapipe export: writing the sidecar %s: %s\n", e->sidecar,
-				strerror(-ret));
+			tool_error(TOOL_OK, ret, "writing the sidecar %s", e->sidecar);
 		else
 			ret = output_close(&e->side, true);
 	}
@@ -670,10 +689,7 @@ static void print_summary(const struct export *e)
 	if (e->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "export");
-		json_string(&j, "result", "ok");
+		json_begin_document(&j, false);
 		json_string(&j, "file", e->file);
 		json_string(&j, "output", e->output);
 		json_string(&j, "container", e->y4m ? "y4m" : e->bitstream ? "bitstream" : "raw");
@@ -761,23 +777,21 @@ int cmd_export(int argc, char **argv)
 
 		side = malloc(n);
 		if (!side) {
-			fprintf(stderr, "dmapipe export: out of memory\n");
+			tool_error(TOOL_ERR_NO_MEMORY, 0, "out of memory");
 			return 1;
 		}
 		snprintf(side, n, "%s.json", e.output);
 		e.sidecar = side;
 	}
 	install_stop_signals();
-	e.rec = dmapipe_recording_open(e.file, 0);
+	e.rec = open_recording(e.file, 0, NULL);
 	if (!e.rec) {
-		fprintf(stderr, "dmapipe export: %s: %s\n", e.file,
-			errno == EBADMSG ? "not a usable dmapipe recording" : strerror(errno));
 		free(side);
 		return 1;
 	}
 	dmapipe_recording_get_info(e.rec, &e.info);
 	if (e.info.frames == 0) {
-		fprintf(stderr, "dmapipe export: %s has no frames\n", e.file);
+		tool_error(TOOL_ERR_NOT_FOUND, 0, "%s has no frames", e.file);
 		ret = -ENODATA;
 	} else {
 		ret = run(&e);
@@ -787,6 +801,12 @@ int cmd_export(int argc, char **argv)
 	output_close(&e.out, false);
 	if (ret == 0)
 		print_summary(&e);
+	if (ret == -EINTR && tool.error == TOOL_OK) {
+		/* stopped, not failed: the document says "interrupted" */
+		fprintf(stderr, "export: interrupted after %llu frames: %s was not written\n",
+			(unsigned long long)e.frames, e.output);
+		ret = 0;
+	}
 	free(e.neutral);
 	free(side);
 	dmapipe_recording_close(e.rec);

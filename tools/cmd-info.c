@@ -26,13 +26,16 @@ static const char *const info_usage =
 	"A device that cannot be opened or is busy is listed with the reason.\n"
 	"\n"
 	"Options:\n"
-	"  --json           machine-readable output: one JSON document\n"
+	"  --json           machine-readable output: one JSON document (docs/JSON.md)\n"
 	"  -v, --verbose    every format of every V4L2 queue, with its frame sizes;\n"
 	"                   every modifier of every KMS plane's formats\n"
 	"  --probe-export   prove dma-buf export of each V4L2 queue by allocating and\n"
 	"                   exporting one buffer (otherwise read from its capabilities;\n"
 	"                   nothing is allocated)\n"
-	"  -h, --help       this text\n";
+	"  -h, --help       this text\n"
+	"\n"
+	"Exit status: 0 ok (a device that cannot be opened is listed, not a failure),\n"
+	"1 the allocators or devices could not be listed, 2 bad command line.\n";
 
 struct feature {
 	const char *name;    /* JSON key */
@@ -715,7 +718,7 @@ int cmd_info(int argc, char **argv)
 	dmapipe_log_set_priority(DMAPIPE_LOG_ERROR);
 	n = dmapipe_allocator_probe_all(infos, MAX_ALLOCATORS);
 	if (n < 0) {
-		fprintf(stderr, "dmapipe info: probing allocators failed: %s\n", strerror(-n));
+		tool_error(TOOL_OK, n, "probing allocators failed");
 		return 1;
 	}
 	if (n > MAX_ALLOCATORS)
@@ -728,14 +731,13 @@ int cmd_info(int argc, char **argv)
 	/* one device's failure stays in its entry; only the listing itself can fail */
 	devices = dmapipe_device_list_new(discover_flags);
 	if (!devices) {
-		fprintf(stderr, "dmapipe info: listing devices failed: %s\n", strerror(errno));
+		tool_error(TOOL_OK, errno, "listing devices failed");
 		dmapipe_allocator_unref(def);
 		return 1;
 	}
 
 	if (json) {
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
+		json_begin_document(&j, false);
 		json_string(&j, "version", dmapipe_version());
 		json_string(&j, "kernel", uts.release);
 		json_string(&j, "machine", uts.machine);

@@ -21,7 +21,7 @@
 #endif
 
 static const char *const pipewire_usage =
-	"Usage: dmapipe pipewire --socket PATH [OPTIONS]\n"
+	"Usage: dmapipe pipewire [--socket SOCKET] [OPTIONS]\n"
 	"\n"
 	"Publishes a dmapipe stream as a PipeWire video node (media.class\n"
 	"Video/Source) for desktop consumers: browsers, OBS, pipewiresrc. The\n"
@@ -30,7 +30,8 @@ static const char *const pipewire_usage =
 	"while PipeWire holds its buffer. Runs until the stream ends or a signal.\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH       the producer's socket (or @name)\n"
+	"  -s, --socket SOCKET     the producer's socket (default: the stream \"default\")\n"
+	HELP_SOCKET_NAME
 	"      --name NAME         node.name, what consumers target (default dmapipe)\n"
 	"      --description TEXT  node.description, what people see (default: NAME)\n"
 	"      --fps N[/D]         frame rate to announce (default 0: variable)\n"
@@ -44,12 +45,16 @@ static const char *const pipewire_usage =
 	"                          buffers or changes format, at most (default 8)\n"
 	"      --peer POLICY       which producers to trust: same-uid (default), any,\n"
 	"                          uid:N, gid:N\n"
-	"  -q, --quiet             no status line every second\n"
-	"      --json              print the summary as JSON on stdout\n"
+	"  -q, --quiet             no status lines, no waiting message\n"
+	"      --json              print the summary as JSON on stdout (docs/JSON.md), a\n"
+	"                          failure too\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"PipeWire is found as every PipeWire client finds it ($PIPEWIRE_REMOTE,\n"
-	"$XDG_RUNTIME_DIR/pipewire-0).\n";
+	"$XDG_RUNTIME_DIR/pipewire-0).\n"
+	"\n"
+	"Exit status: 0 ok (also when interrupted), 1 failure (no producer, no\n"
+	"PipeWire, PipeWire ended the node), 2 bad command line.\n";
 
 #if HAVE_PIPEWIRE
 
@@ -174,8 +179,7 @@ static void parse_args(struct pipewire_cmd *p, int argc, char **argv)
 		}
 	}
 	usage_no_operands("pipewire", argc, argv);
-	if (!p->socket)
-		usage_error("pipewire", "--socket PATH is required");
+	p->socket = opt_socket("pipewire", p->socket);
 }
 
 static void finish(struct pipewire_cmd *p, const char *end, bool error)
@@ -215,7 +219,7 @@ static void on_client_io(void *data, int fd, uint32_t mask)
 
 	ret = dmapipe_client_dispatch(p->client, 0);
 	if (ret < 0) {
-		fprintf(stderr, "dmapipe pipewire: %s\n", strerror(-ret));
+		tool_error(TOOL_OK, ret, "receiving from %s", p->socket);
 		finish(p, "error", true);
 		return;
 	}
@@ -224,11 +228,11 @@ static void on_client_io(void *data, int fd, uint32_t mask)
 	if (ret < 0) {
 		char fourcc[16];
 
-		fprintf(stderr, "dmapipe pipewire: cannot offer %s %ux%u to PipeWire: %s\n",
-			dmapipe_fourcc_to_string(p->format.fourcc, fourcc, sizeof(fourcc)),
-			p->format.width, p->format.height,
-			ret == -EINVAL ? "PipeWire has no name for this format or modifier" :
-			spa_strerror(ret));
+		tool_error(TOOL_ERR_UNSUPPORTED, 0, "cannot offer %s %ux%u to PipeWire: %s",
+			   dmapipe_fourcc_to_string(p->format.fourcc, fourcc, sizeof(fourcc)),
+			   p->format.width, p->format.height,
+			   ret == -EINVAL ? "PipeWire has no name for this format or modifier" :
+			   spa_strerror(ret));
 		finish(p, "format", true);
 		return;
 	}
@@ -249,17 +253,13 @@ static void on_client_io(void *data, int fd, uint32_t mask)
 		finish(p, "eos", false);
 		break;
 	case DMAPIPE_CLIENT_DISCONNECTED:
+		tool_error(TOOL_ERR_DISCONNECTED, 0, "the producer on %s went away", p->socket);
 		finish(p, "disconnected", true);
 		break;
-	case DMAPIPE_CLIENT_ERROR: {
-		const char *msg = NULL;
-		enum dmapipe_error_code code = dmapipe_client_get_error(p->client, &msg);
-
-		fprintf(stderr, "dmapipe pipewire: producer error %s: %s\n",
-			dmapipe_error_code_to_string(code), msg ? msg : "");
+	case DMAPIPE_CLIENT_ERROR:
+		report_stream_error(p->client, p->socket);
 		finish(p, "error", true);
 		break;
-	}
 	default:
 		break;
 	}
@@ -291,10 +291,11 @@ static void on_tick(void *data, uint64_t expirations)
 		finish(p, "interrupted", false);
 		return;
 	}
+	tool_log_flush();
 	pipewire_node_tick(p->node);
 	if (pipewire_node_get_state(p->node, &error) == PW_STREAM_STATE_ERROR) {
-		fprintf(stderr, "dmapipe pipewire: PipeWire ended the node: %s\n",
-			error ? error : "unknown error");
+		tool_error(TOOL_ERR_INTERNAL, 0, "PipeWire ended the node: %s",
+			   error ? error : "unknown error");
 		finish(p, "pipewire-error", true);
 		return;
 	}
@@ -310,7 +311,7 @@ static void on_tick(void *data, uint64_t expirations)
 				dmapipe_mem_kind_to_string(p->mem_kind));
 	}
 	if (p->timeout_ms && now - p->last_frame_ns > (uint64_t)p->timeout_ms * 1000000ull) {
-		fprintf(stderr, "dmapipe pipewire: no frame for %u ms\n", p->timeout_ms);
+		tool_error(TOOL_ERR_TIMEOUT, 0, "no frame for %u ms", p->timeout_ms);
 		finish(p, "timeout", true);
 		return;
 	}
@@ -341,10 +342,7 @@ static void print_summary(struct pipewire_cmd *p)
 	if (p->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "pipewire");
-		json_string(&j, "result", ok ? "ok" : "failed");
+		json_begin_document(&j, p->end && strcmp(p->end, "interrupted") == 0);
 		json_string(&j, "end", p->end);
 		json_string(&j, "socket", p->socket);
 		json_string(&j, "node_name", p->node_opts.name);
@@ -354,7 +352,7 @@ static void print_summary(struct pipewire_cmd *p)
 			json_null(&j, "node_id");
 		json_string(&j, "policy", dmapipe_policy_to_string(p->opts.policy));
 		json_u64(&j, "in_flight", p->opts.max_in_flight);
-		json_string(&j, "format", p->format.fourcc ? fourcc : NULL);
+		json_string(&j, "fourcc", p->format.fourcc ? fourcc : NULL);
 		json_u64(&j, "width", p->format.width);
 		json_u64(&j, "height", p->format.height);
 		json_string(&j, "memory", dmapipe_mem_kind_to_string(p->mem_kind));
@@ -428,37 +426,39 @@ static int run(struct pipewire_cmd *p)
 
 	p->main_loop = pw_main_loop_new(NULL);
 	if (!p->main_loop) {
-		fprintf(stderr, "dmapipe pipewire: cannot create a PipeWire loop: %s\n",
-			strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot create a PipeWire loop");
 		return 1;
 	}
 	loop = pw_main_loop_get_loop(p->main_loop);
 	p->context = pw_context_new(loop, NULL, 0);
 	if (!p->context) {
-		fprintf(stderr, "dmapipe pipewire: cannot create a PipeWire context: %s\n",
-			strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot create a PipeWire context");
 		goto out_loop;
 	}
 	p->core = pw_context_connect(p->context, NULL, 0);
 	if (!p->core) {
-		fprintf(stderr, "dmapipe pipewire: cannot connect to PipeWire: %s (is a daemon "
-			"running for this user? PIPEWIRE_REMOTE, XDG_RUNTIME_DIR)\n", strerror(errno));
+		tool_error(TOOL_ERR_NOT_INSTALLED, 0, "cannot connect to PipeWire: %s (is a "
+			   "daemon running for this user? PIPEWIRE_REMOTE, XDG_RUNTIME_DIR)",
+			   strerror(errno));
 		goto out_context;
 	}
 	p->opts.path = p->socket;
-	p->client = connect_client_wait("pipewire", &p->opts, p->timeout_ms);
-	if (!p->client)
+	p->client = connect_client_wait("pipewire", &p->opts, p->timeout_ms, p->quiet);
+	if (!p->client) {
+		/* stopped while waiting for the producer: nothing failed */
+		status = stop_requested && tool.error == TOOL_OK ? 0 : 1;
 		goto out_core;
+	}
 	p->node = pipewire_node_new(p->core, p->client, &p->node_opts);
 	if (!p->node) {
-		fprintf(stderr, "dmapipe pipewire: cannot create the node: %s\n", strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot create the node");
 		goto out_client;
 	}
 	io = pw_loop_add_io(loop, dmapipe_client_get_fd(p->client), SPA_IO_IN, false,
 			    on_client_io, p);
 	timer = pw_loop_add_timer(loop, on_tick, p);
 	if (!io || !timer) {
-		fprintf(stderr, "dmapipe pipewire: cannot watch the stream: %s\n", strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot watch the stream");
 		goto out_node;
 	}
 	pw_loop_update_timer(loop, timer, &tick, &tick, false);
@@ -517,9 +517,9 @@ int cmd_pipewire(int argc, char **argv)
 			fputs("\nThis dmapipe was built without PipeWire support.\n", stdout);
 			return 0;
 		}
-	fprintf(stderr, "dmapipe pipewire: this dmapipe was built without PipeWire support "
-		"(libpipewire-0.3 was not found when it was built; on Debian install "
-		"libpipewire-0.3-dev and rebuild, or configure with -Dpipewire=enabled)\n");
+	tool_error(TOOL_ERR_NOT_INSTALLED, 0, "this dmapipe was built without PipeWire support "
+		   "(libpipewire-0.3 was not found when it was built; on Debian install "
+		   "libpipewire-0.3-dev and rebuild, or configure with -Dpipewire=enabled)");
 	return 1;
 }
 

@@ -22,7 +22,7 @@
 #define LATE_NS 100000000ull
 
 static const char *const play_usage =
-	"Usage: dmapipe play FILE --socket PATH [OPTIONS]\n"
+	"Usage: dmapipe play FILE [--socket SOCKET] [OPTIONS]\n"
 	"\n"
 	"Serves the frames of a recording (made by dmapipe record) on a unix socket,\n"
 	"like a live producer: with their recorded sequence numbers and flags, at the\n"
@@ -38,7 +38,8 @@ static const char *const play_usage =
 	"Consumers with the block policy get every frame; others drop by policy.\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH       socket path, or @name for the abstract namespace\n"
+	"  -s, --socket SOCKET     where to serve (default: the stream \"default\")\n"
+	HELP_SOCKET_NAME
 	"      --speed SPEED       recorded (default), max, or a factor such as 2 or 0.5\n"
 	"      --loop              start again after the last frame (flagged as a\n"
 	"                          discontinuity); ends with --frames or Ctrl-C\n"
@@ -56,7 +57,12 @@ static const char *const play_usage =
 	"                          queued for them, then EOS, then their releases (default 5000)\n"
 	"      --lease-timeout MS  disconnect a consumer holding a frame longer (default 5000)\n"
 	"      --max-in-flight N   frames one consumer may hold at once (default 2)\n"
-	"      --peer POLICY       who may connect: same-uid (default), any, uid:N, gid:N\n"
+	"      --socket-mode MODE  permissions of the socket file (default 0660): who may\n"
+	"                          open it at all\n"
+	"      --socket-group GROUP  the socket file's group (default: this user's)\n"
+	"      --peer POLICY       whom it then serves (SO_PEERCRED): same-uid (default:\n"
+	"                          this user and root), any, uid:N, gid:N. Another user\n"
+	"                          needs both, e.g. --socket-mode 0666 --peer any\n"
 	"      --name NAME         stream name\n"
 	"      --progress          a progress line every second (default when stderr is a tty)\n"
 	"  -q, --quiet             no progress line\n"
@@ -64,11 +70,12 @@ static const char *const play_usage =
 	"                          from another boot's clock) instead of the replay's\n"
 	"      --hash-log FILE     write \"sequence crc32\" of every frame served (its visible\n"
 	"                          bytes) to FILE, for content that is not the test pattern\n"
-	"      --json              print the summary as JSON on stdout\n"
+	"      --json              print the summary as JSON on stdout (docs/JSON.md), a\n"
+	"                          failure too\n"
 	"  -h, --help              this text\n"
 	"\n"
-	"Exit status: 0 ok, 1 failure (unreadable recording, read error, strict copy),\n"
-	"2 bad command line.\n";
+	"Exit status: 0 ok (also when interrupted), 1 failure (unreadable recording,\n"
+	"read error, strict copy), 2 bad command line.\n";
 
 enum {
 	OPT_SPEED = 256,
@@ -90,6 +97,8 @@ enum {
 	OPT_JSON,
 	OPT_HASH_LOG,
 	OPT_RECORDED_TIMESTAMPS,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_GROUP,
 };
 
 enum slot_state {
@@ -110,6 +119,7 @@ struct slot {
 
 struct play {
 	struct dmapipe_server_options sopts;
+	struct socket_access access;
 	const char *file, *socket, *allocator_name, *hash_log;
 	FILE *hash_out;
 	double speed; /* 0: as fast as possible */
@@ -187,6 +197,8 @@ static void parse_args(struct play *p, int argc, char **argv)
 		{ "lease-timeout", required_argument, NULL, OPT_LEASE_TIMEOUT },
 		{ "max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT },
 		{ "peer", required_argument, NULL, OPT_PEER },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -246,6 +258,12 @@ static void parse_args(struct play *p, int argc, char **argv)
 		case OPT_MAX_IN_FLIGHT:
 			p->sopts.max_in_flight = opt_u32("play", "--max-in-flight", optarg, 1, 16);
 			break;
+		case OPT_SOCKET_MODE:
+			opt_socket_mode("play", optarg, &p->access);
+			break;
+		case OPT_SOCKET_GROUP:
+			opt_socket_group("play", optarg, &p->access);
+			break;
 		case OPT_PEER:
 			opt_peer("play", optarg, &p->sopts.peer_policy, &p->sopts.allowed_uid,
 				 &p->sopts.allowed_gid);
@@ -282,8 +300,7 @@ static void parse_args(struct play *p, int argc, char **argv)
 	usage_no_operands("play", argc, argv);
 	if (!p->file)
 		usage_error("play", "the recording to play (FILE) is required");
-	if (!p->socket)
-		usage_error("play", "--socket PATH is required");
+	p->socket = opt_socket("play", p->socket);
 	if (p->queue_depth >= p->buffers)
 		usage_error("play", "--buffers must be larger than --queue-depth");
 }
@@ -314,11 +331,13 @@ static int open_allocator(struct play *p)
 		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && !p->alloc; i++)
 			p->alloc = dmapipe_allocator_new(order[i]);
 		dmapipe_log_set_priority(prio);
+		/* the ones that are not here are the order's reason, not a problem */
+		if (p->alloc)
+			tool_log_discard();
 	}
 	if (!p->alloc) {
-		fprintf(stderr, "dmapipe play: no allocator%s%s works here: %s\n",
-			p->allocator_name ? " " : "", p->allocator_name ? p->allocator_name : "",
-			strerror(errno));
+		tool_error(TOOL_ERR_UNSUPPORTED, errno, "no allocator%s%s works here",
+			   p->allocator_name ? " " : "", p->allocator_name ? p->allocator_name : "");
 		return -1;
 	}
 	return 0;
@@ -359,14 +378,15 @@ static int add_buffers(struct play *p, uint64_t index)
 
 		if (!b) {
 			ret = -errno;
-			fprintf(stderr, "dmapipe play: cannot allocate a buffer for frame %llu: %s\n",
-				(unsigned long long)index, strerror(errno));
+			/* ENOSPC here is a pool budget or a heap, not a disk: not exit 3 */
+			tool_error(ret == -ENOSPC ? TOOL_ERR_NO_MEMORY : TOOL_OK, ret,
+				   "cannot allocate a buffer for frame %llu",
+				   (unsigned long long)index);
 			return ret;
 		}
 		ret = dmapipe_server_add_buffer(p->server, b);
 		if (ret < 0) {
-			fprintf(stderr, "dmapipe play: the stream refused a buffer: %s\n",
-				strerror(-ret));
+			tool_error(TOOL_ERR_INTERNAL, ret, "the stream refused a buffer");
 			dmapipe_buffer_unref(b);
 			return ret;
 		}
@@ -401,8 +421,8 @@ static void on_read(struct dmapipe_reader *reader, uint64_t index, struct dmapip
 		p->read_errors++;
 		if (!p->read_error) {
 			p->read_error = status;
-			fprintf(stderr, "dmapipe play: reading frame %llu: %s\n",
-				(unsigned long long)index, strerror(-status));
+			tool_error(TOOL_ERR_IO, status, "reading frame %llu of %s",
+				   (unsigned long long)index, p->file);
 		}
 		return;
 	}
@@ -470,9 +490,12 @@ static int start_reads(struct play *p)
 		if (ret == -EAGAIN)
 			return 0;
 		if (ret < 0) {
-			fprintf(stderr, "dmapipe play: cannot read frame %llu: %s%s\n",
-				(unsigned long long)p->next_index, strerror(-ret),
-				ret == -EPERM ? " (strict mode: it would have been copied)" : "");
+			if (ret == -EPERM && p->strict)
+				tool_error(TOOL_ERR_STRICT, 0, "frame %llu would have been copied "
+					   "(--strict)", (unsigned long long)p->next_index);
+			else
+				tool_error(TOOL_ERR_IO, ret, "cannot read frame %llu",
+					   (unsigned long long)p->next_index);
 			return ret;
 		}
 		s->state = SLOT_READING;
@@ -581,8 +604,7 @@ static int serve_ready(struct play *p, uint64_t *wake_ns)
 		p->n_ready--;
 		ret = dmapipe_server_queue(p->server, dmapipe_buffer_ref(s->buffer), &meta);
 		if (ret < 0) {
-			fprintf(stderr, "dmapipe play: the stream refused a frame: %s\n",
-				strerror(-ret));
+			tool_error(TOOL_ERR_INTERNAL, ret, "the stream refused a frame");
 			return ret;
 		}
 		p->served++;
@@ -663,6 +685,7 @@ static int run(struct play *p)
 			break;
 		if (finished(p))
 			break;
+		tool_log_flush();
 		now = now_ns();
 		if (p->progress && now >= next_progress) {
 			progress_line(p, now, &last_bytes, &last_ns);
@@ -700,6 +723,8 @@ static int run(struct play *p)
 		p->failed = true;
 		p->end = "error";
 		p->failure = p->read_error ? "a frame could not be read" : strerror(-ret);
+		if (tool.error == TOOL_OK)
+			tool_error(TOOL_OK, ret, "serving %s on %s", p->file, p->socket);
 	}
 	return ret;
 }
@@ -721,18 +746,17 @@ static void print_summary(struct play *p)
 	if (p->strict && copied && !p->failed) {
 		p->failed = true;
 		p->failure = "strict: pixel bytes were copied";
+		tool_error(TOOL_ERR_STRICT, 0, "%llu pixel bytes were copied (--strict)",
+			   (unsigned long long)copied);
 	}
 	if (p->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "play");
-		json_string(&j, "result", p->failed ? "failed" : "ok");
-		json_string(&j, "failure", p->failed ? p->failure : NULL);
+		json_begin_document(&j, strcmp(p->end, "interrupted") == 0);
 		json_string(&j, "end", p->end);
 		json_string(&j, "file", p->file);
 		json_string(&j, "socket", p->socket);
+		json_string(&j, "stream", stream_name_of(&p->sopts));
 		json_string(&j, "speed", p->speed == 0 ? "max" : NULL);
 		json_double(&j, "speed_factor", p->speed);
 		json_bool(&j, "direct", p->info.direct);
@@ -793,6 +817,42 @@ static void print_summary(struct play *p)
 	       copied ? " (the buffers' mappings could not take direct I/O)" : " (zero-copy)");
 }
 
+/*
+ * Consumers get the recording's nominal rate (FORMAT_INFO) as it is served:
+ * at the recorded pace the rate itself, at another factor that rate times
+ * the factor, and nothing when frames go as fast as they can.
+ */
+static void tell_rate(struct play *p)
+{
+	struct dmapipe_format_info info;
+	uint64_t num = p->info.fps_num, den = p->info.fps_den;
+
+	if (!num || !den || p->speed == 0)
+		return;
+	if (p->speed != 1.0) {
+		/* the factor in thousandths, as --speed takes it */
+		num *= (uint64_t)(p->speed * 1000.0 + 0.5);
+		den *= 1000;
+		for (uint64_t a = num, b = den; ; ) {
+			uint64_t t = a % b;
+
+			if (!t) {
+				num /= b;
+				den /= b;
+				break;
+			}
+			a = b;
+			b = t;
+		}
+		if (num > UINT32_MAX || den > UINT32_MAX)
+			return;
+	}
+	dmapipe_format_info_init(&info);
+	info.fps_num = (uint32_t)num;
+	info.fps_den = (uint32_t)den;
+	dmapipe_server_set_format_info(p->server, &info);
+}
+
 int cmd_play(int argc, char **argv)
 {
 	struct dmapipe_reader_options ro;
@@ -815,21 +875,18 @@ int cmd_play(int argc, char **argv)
 	if (p.strict)
 		dmapipe_set_strict(true);
 
-	p.rec = dmapipe_recording_open(p.file, p.buffered ? DMAPIPE_RECORDING_BUFFERED : 0);
-	if (!p.rec) {
-		fprintf(stderr, "dmapipe play: %s: %s\n", p.file,
-			errno == EBADMSG ? "not a usable dmapipe recording" : strerror(errno));
+	p.rec = open_recording(p.file, p.buffered ? DMAPIPE_RECORDING_BUFFERED : 0, NULL);
+	if (!p.rec)
 		return 1;
-	}
 	dmapipe_recording_get_info(p.rec, &p.info);
 	if (p.info.frames == 0) {
-		fprintf(stderr, "dmapipe play: %s has no frames\n", p.file);
+		tool_error(TOOL_ERR_NOT_FOUND, 0, "%s has no frames", p.file);
 		dmapipe_recording_close(p.rec);
 		return 1;
 	}
 	if (p.first >= p.info.frames) {
-		fprintf(stderr, "dmapipe play: --first %llu: %s has %llu frames\n",
-			(unsigned long long)p.first, p.file, (unsigned long long)p.info.frames);
+		tool_error(TOOL_ERR_NOT_FOUND, 0, "--first %llu: %s has %llu frames",
+			   (unsigned long long)p.first, p.file, (unsigned long long)p.info.frames);
 		dmapipe_recording_close(p.rec);
 		return 1;
 	}
@@ -837,8 +894,7 @@ int cmd_play(int argc, char **argv)
 	if (p.hash_log) {
 		p.hash_out = fopen(p.hash_log, "w");
 		if (!p.hash_out) {
-			fprintf(stderr, "dmapipe play: cannot write %s: %s\n", p.hash_log,
-				strerror(errno));
+			tool_error(TOOL_OK, errno, "cannot write %s", p.hash_log);
 			dmapipe_recording_close(p.rec);
 			return 1;
 		}
@@ -859,13 +915,18 @@ int cmd_play(int argc, char **argv)
 	p.sopts.path = p.socket;
 	if (p.sopts.max_buffers < p.buffers)
 		p.sopts.max_buffers = p.buffers;
-	p.server = p.reader && p.timer_fd >= 0 ? dmapipe_server_new(&p.sopts) : NULL;
+	if (!p.reader || p.timer_fd < 0) {
+		tool_error(TOOL_OK, errno, "cannot read %s", p.file);
+		status = 1;
+		goto out;
+	}
+	p.server = open_server("play", &p.sopts, &p.access);
 	if (!p.server) {
-		fprintf(stderr, "dmapipe play: cannot serve on %s: %s\n", p.socket, strerror(errno));
 		status = 1;
 		goto out;
 	}
 	dmapipe_server_set_idle_callback(p.server, on_idle, &p);
+	tell_rate(&p);
 	if (!p.quiet) {
 		char fourcc[16];
 		struct dmapipe_recorded_frame f;
@@ -884,6 +945,9 @@ int cmd_play(int argc, char **argv)
 		if (!stop_requested) {
 			p.failed = true;
 			p.failure = "timed out waiting for consumers";
+			tool_error(TOOL_ERR_TIMEOUT, 0, "%u consumer%s did not come within %u ms",
+				   p.wait_consumers, p.wait_consumers == 1 ? "" : "s",
+				   p.wait_timeout_ms);
 		}
 		p.end = stop_requested ? "interrupted" : "wait-timeout";
 	} else {
@@ -898,6 +962,13 @@ int cmd_play(int argc, char **argv)
 		progress_line(&p, now_ns(), &(uint64_t){ 0 }, &(uint64_t){ p.t0 });
 	if (!p.end)
 		p.end = "none";
+	/* before the summary, which says whether the run failed */
+	if (p.hash_out && fclose(p.hash_out) != 0) {
+		tool_error(TOOL_ERR_IO, errno, "writing %s failed", p.hash_log);
+		p.failed = true;
+		p.failure = "the hash log could not be written";
+	}
+	p.hash_out = NULL;
 	print_summary(&p);
 	status = p.failed ? 1 : 0;
 out:
@@ -912,7 +983,7 @@ out:
 	dmapipe_allocator_unref(p.alloc);
 	dmapipe_recording_close(p.rec);
 	if (p.hash_out && fclose(p.hash_out) != 0) {
-		fprintf(stderr, "dmapipe play: writing %s failed\n", p.hash_log);
+		tool_error(TOOL_ERR_IO, errno, "writing %s failed", p.hash_log);
 		status = 1;
 	}
 	return status;

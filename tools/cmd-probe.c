@@ -35,7 +35,7 @@ static const char *const probe_usage =
 	"\n"
 	"Options:\n"
 	"      --headers-only      do not read frames (checksums are not compared)\n"
-	"      --json              one JSON document on stdout\n"
+	"      --json              one JSON document on stdout (docs/JSON.md), a failure too\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"Exit status: 0 the recording reads and nothing is damaged (it may still\n"
@@ -236,6 +236,12 @@ static const char *file_damage(const struct dmapipe_recording_info *info)
 	return NULL;
 }
 
+/* For a document: "closed", "damaged", "not-closed". */
+static const char *state_name(const struct dmapipe_recording_info *info)
+{
+	return info->closed ? "closed" : info->damage ? "damaged" : "not-closed";
+}
+
 static const char *state(const struct dmapipe_recording_info *info)
 {
 	if (info->closed)
@@ -258,15 +264,13 @@ static void print_json(const struct probe *p)
 	char fourcc[16];
 	struct json j;
 
-	json_init(&j, stdout);
-	json_begin_object(&j, NULL);
-	json_string(&j, "command", "probe");
+	json_begin_document(&j, false);
 	json_string(&j, "file", p->file);
 	json_u64(&j, "version", p->info.version);
 	json_bool(&j, "closed", p->info.closed);
 	json_bool(&j, "needs_repair", !p->info.closed);
-	json_string(&j, "state", state(&p->info));
-	json_string(&j, "damage", file_damage(&p->info));
+	json_string(&j, "state", state_name(&p->info));
+	json_string(&j, "damage", file_damage(&p->info) ? recording_damage(&p->info) : NULL);
 	json_u64(&j, "file_size", p->info.file_size);
 	json_u64(&j, "block_size", p->info.block_size);
 	json_u64(&j, "created_ns", p->info.created_ns);
@@ -411,29 +415,33 @@ int cmd_probe(int argc, char **argv)
 
 	memset(&p, 0, sizeof(p));
 	parse_args(&p, argc, argv);
-	p.rec = dmapipe_recording_open(p.file, 0);
-	if (!p.rec) {
-		fprintf(stderr, "dmapipe probe: %s: %s\n", p.file,
-			errno == EBADMSG ? "not a usable dmapipe recording (if its first block was "
-			"damaged, dmapipe record --repair recovers it from its frame headers)" :
-			strerror(errno));
+	p.rec = open_recording(p.file, 0, "(if its first block was damaged, dmapipe record "
+			       "--repair recovers it from its frame headers)");
+	if (!p.rec)
 		return 1;
-	}
 	dmapipe_recording_get_info(p.rec, &p.info);
 	ret = walk(&p);
 	if (ret == 0 && !p.headers_only)
 		ret = verify(&p);
 	if (ret < 0) {
-		fprintf(stderr, "dmapipe probe: %s\n", strerror(-ret));
+		tool_error(TOOL_OK, ret, "cannot probe %s", p.file);
 		free(p.formats);
 		dmapipe_recording_close(p.rec);
 		return 1;
 	}
+	damaged = file_damage(&p.info) || p.n_bad || p.read_errors;
+	if (file_damage(&p.info))
+		tool_error(TOOL_ERR_DAMAGED, 0, "%s is damaged: %s", p.file, file_damage(&p.info));
+	else if (p.n_bad)
+		tool_error(TOOL_ERR_DAMAGED, 0, "%s is damaged: %llu frames fail their checksum",
+			   p.file, (unsigned long long)p.n_bad);
+	else if (p.read_errors)
+		tool_error(TOOL_ERR_IO, 0, "%s: %llu frames could not be read", p.file,
+			   (unsigned long long)p.read_errors);
 	if (p.json)
 		print_json(&p);
 	else
 		print_human(&p);
-	damaged = file_damage(&p.info) || p.n_bad || p.read_errors;
 	free(p.formats);
 	dmapipe_recording_close(p.rec);
 	return damaged ? 1 : 0;

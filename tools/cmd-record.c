@@ -10,11 +10,12 @@
 #include "dmapipe-tool.h"
 #include "output.h"
 
-/* The recording stopped because the file system is full; the file is consistent. */
-#define EXIT_DISK_FULL 3
+/* What the help of --check says of a recording whose first block is gone. */
+#define REPAIR_HINT "(if its first block was damaged, dmapipe record --repair recovers it " \
+	"from its frame headers)"
 
 static const char *const record_usage =
-	"Usage: dmapipe record --socket PATH -o FILE [OPTIONS]\n"
+	"Usage: dmapipe record [--socket SOCKET] -o FILE [OPTIONS]\n"
 	"       dmapipe record --device /dev/videoN -o FILE [OPTIONS]\n"
 	"       dmapipe record --check FILE [--verify MODE] [--json]\n"
 	"       dmapipe record --repair FILE [--json]\n"
@@ -44,13 +45,15 @@ static const char *const record_usage =
 	"damaged superblock from the frame headers).\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH       the producer's socket (or @name; also as an operand)\n"
+	"  -s, --socket SOCKET     the producer's socket, also as an operand (default:\n"
+	"                          the stream \"default\")\n"
+	HELP_SOCKET_NAME
 	"  -o, --output FILE       the recording to create; - is stdout, which must then\n"
 	"                          be a regular file (> FILE)\n"
 	"  -d, --device PATH       record this V4L2 capture device instead of a socket\n"
 	"      --size WxH          with --device: the frame size (default: the device's)\n"
 	"  -f, --format FOURCC     with --device: the pixel format (default: the device's)\n"
-	"      --fps N             with --device: the frame rate (default: the device's)\n"
+	"      --fps N[/M]         with --device: the frame rate (default: the device's)\n"
 	"      --io MODE           with --device: auto (default: import into buffers with\n"
 	"                          struct-page mappings where possible), export or import\n"
 	"      --buffers N         with --device: capture buffers (default 8)\n"
@@ -72,17 +75,19 @@ static const char *const record_usage =
 	"      --strict            fail rather than copy a pixel\n"
 	"      --timeout MS        fail if no frame arrives for MS (default 10000, 0 = never)\n"
 	"      --progress          a progress line every second (default when stderr is a tty)\n"
-	"  -q, --quiet             no progress line\n"
 	"      --check FILE        verify a recording\n"
 	"      --verify MODE       for --check: auto (default: frames marked as the pattern),\n"
 	"                          full or stamp (every frame against the pattern), none\n"
 	"                          (do not read the frames)\n"
 	"      --repair FILE       write the index of an unfinished recording back\n"
-	"      --json              print the summary as JSON on stdout\n"
+	"      --json              print the summary as JSON on stdout (docs/JSON.md), a\n"
+	"                          failure too\n"
+	"  -q, --quiet             no progress line, no waiting message\n"
 	"  -h, --help              this text\n"
 	"\n"
-	"Exit status: 0 ok, 1 failure, 2 bad command line, 3 the disk filled up (the\n"
-	"recording was stopped and closed; every frame written is in it).\n";
+	"Exit status: 0 ok (also when interrupted), 1 failure (for --check: a frame\n"
+	"failed, the recording is damaged), 2 bad command line, 3 the disk filled up\n"
+	"(the recording was stopped and closed; every frame written is in it).\n";
 
 enum {
 	OPT_FORCE = 256,
@@ -113,10 +118,11 @@ struct frame_source;
 struct record {
 	struct dmapipe_client_options copts;
 	struct dmapipe_recorder_options ropts;
+	bool received_early; /* the client was dispatched before the loop: frames may wait */
 	const char *socket, *output, *check, *repair;
 	/* --device */
 	const char *device, *allocator;
-	uint32_t width, height, fourcc, fps, buffers;
+	uint32_t width, height, fourcc, fps, fps_den, buffers;
 	enum dmapipe_v4l2_io io;
 	struct dmapipe_v4l2_source *source;
 	uint64_t frames;
@@ -194,7 +200,7 @@ static void parse_args(struct record *r, int argc, char **argv)
 			r->fourcc = opt_format("record", optarg);
 			break;
 		case OPT_FPS:
-			r->fps = opt_u32("record", "--fps", optarg, 1, 1000);
+			opt_fps("record", "--fps", optarg, false, 1000, &r->fps, &r->fps_den);
 			break;
 		case OPT_IO:
 			if (strcmp(optarg, "auto") == 0)
@@ -297,8 +303,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 			   r->allocator))
 		usage_error("record", "--size, --format, --fps, --io, --buffers and --allocator "
 			    "are for --device");
-	if (!r->socket && !r->device)
-		usage_error("record", "--socket PATH or --device PATH is required");
+	if (!r->device)
+		r->socket = opt_socket("record", r->socket);
 	if (!r->output)
 		usage_error("record", "-o FILE is required");
 	if (r->json && strcmp(r->output, "-") == 0)
@@ -346,7 +352,7 @@ static void print_info_json(struct json *j, const struct dmapipe_recording_info 
 	json_bool(j, "closed", info->closed);
 	json_bool(j, "scanned", info->scanned);
 	json_bool(j, "repaired", info->repaired);
-	json_string(j, "damage", damage_text(info));
+	json_string(j, "damage", recording_damage(info));
 	json_u64(j, "unconfirmed", info->unconfirmed);
 	json_u64(j, "bad_headers", info->bad_headers);
 	json_u64(j, "layouts", info->layouts);
@@ -361,6 +367,7 @@ static void print_info_json(struct json *j, const struct dmapipe_recording_info 
 struct check {
 	uint64_t by_checksum, by_pattern; /* frames that passed each kind of check */
 	uint64_t verified, failed, unchecked, read_errors, gaps, changes;
+	uint64_t failed_checksum; /* of the failed: their bytes differ from their checksum */
 	uint64_t first_seq, last_seq;
 };
 
@@ -376,10 +383,12 @@ static bool check_one(struct record *r, struct check *c, struct dmapipe_recordin
 	const char *why = NULL;
 	int ret;
 
-	if (sum == 0)
+	if (sum == 0) {
 		c->by_checksum++;
-	else if (sum == -EBADMSG)
+	} else if (sum == -EBADMSG) {
 		why = "its bytes differ from the checksum recorded with them: the file is damaged";
+		c->failed_checksum++;
+	}
 	if (!why && mode != VERIFY_NONE) {
 		ret = check_frame(f, mem, mode);
 		if (ret == 0)
@@ -404,7 +413,7 @@ static bool check_one(struct record *r, struct check *c, struct dmapipe_recordin
 
 static int run_check(struct record *r)
 {
-	struct dmapipe_recording *rc = dmapipe_recording_open(r->check, 0);
+	struct dmapipe_recording *rc = open_recording(r->check, 0, REPAIR_HINT);
 	struct dmapipe_recording_info info;
 	struct check c = { 0 };
 	uint64_t t0 = now_ns();
@@ -414,13 +423,8 @@ static int run_check(struct record *r)
 	double elapsed;
 	bool ok;
 
-	if (!rc) {
-		fprintf(stderr, "dmapipe record: %s: %s\n", r->check,
-			errno == EBADMSG ? "not a usable dmapipe recording (if its first block was "
-			"damaged, dmapipe record --repair recovers it from its frame headers)" :
-			strerror(errno));
+	if (!rc)
 		return 1;
-	}
 	dmapipe_recording_get_info(rc, &info);
 	for (uint64_t i = 0; i < info.frames; i++) {
 		struct dmapipe_recorded_frame f;
@@ -441,7 +445,8 @@ static int run_check(struct record *r)
 			mem = NULL;
 			mem_size = (size_t)f.size;
 			if (posix_memalign((void **)&mem, 4096, mem_size)) {
-				fprintf(stderr, "dmapipe record: out of memory\n");
+				tool_error(TOOL_ERR_NO_MEMORY, 0, "no memory for a frame of %llu bytes",
+					   (unsigned long long)mem_size);
 				dmapipe_recording_close(rc);
 				return 1;
 			}
@@ -461,14 +466,22 @@ static int run_check(struct record *r)
 	elapsed = (double)(now_ns() - t0) * 1e-9;
 	damage = damage_text(&info);
 	ok = c.failed == 0 && c.read_errors == 0 && !damage;
+	if (damage)
+		tool_error(TOOL_ERR_DAMAGED, 0, "%s is damaged: %s", r->check, damage);
+	else if (c.failed)
+		tool_error(c.failed_checksum ? TOOL_ERR_DAMAGED : TOOL_ERR_VERIFY, 0,
+			   "%s: %llu frames failed the check (%llu against their checksum)",
+			   r->check, (unsigned long long)c.failed,
+			   (unsigned long long)c.failed_checksum);
+	else if (c.read_errors)
+		tool_error(TOOL_ERR_IO, 0, "%s: %llu frames could not be read", r->check,
+			   (unsigned long long)c.read_errors);
 
 	if (r->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "record-check");
-		json_string(&j, "result", ok ? "ok" : "failed");
+		json_begin_document(&j, false);
+		json_string(&j, "mode", "check");
 		json_string(&j, "file", r->check);
 		print_info_json(&j, &info);
 		json_string(&j, "verify", verify_names[r->verify]);
@@ -525,22 +538,18 @@ static int run_check(struct record *r)
 
 static int run_repair(struct record *r)
 {
-	struct dmapipe_recording *rc = dmapipe_recording_open(r->repair, DMAPIPE_RECORDING_REPAIR);
+	struct dmapipe_recording *rc = open_recording(r->repair, DMAPIPE_RECORDING_REPAIR,
+						      "(no superblock and no frame header found)");
 	struct dmapipe_recording_info info;
 
-	if (!rc) {
-		fprintf(stderr, "dmapipe record: cannot repair %s: %s\n", r->repair,
-			errno == EBADMSG ? "not a usable dmapipe recording (no superblock and no "
-			"frame header found)" : strerror(errno));
+	if (!rc)
 		return 1;
-	}
 	dmapipe_recording_get_info(rc, &info);
 	if (r->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "record-repair");
+		json_begin_document(&j, false);
+		json_string(&j, "mode", "repair");
 		json_string(&j, "file", r->repair);
 		print_info_json(&j, &info);
 		json_end_object(&j);
@@ -594,11 +603,42 @@ struct frame_source {
 	void (*counts)(const struct record *r, uint64_t *received, uint64_t *gaps);
 };
 
+/*
+ * The recording keeps the producer's nominal rate (FORMAT_INFO), so that
+ * export and play need not guess it from timestamps: it comes right after
+ * the handshake with FORMAT, before the recorder is made. A producer that
+ * has no format yet, or tells no rate, leaves it unknown.
+ */
+static void stream_nominal_rate(struct record *r)
+{
+	const struct dmapipe_format_info *info;
+	uint64_t deadline = now_ns() + 2000000000ull;
+
+	while (!dmapipe_client_get_format(r->client) && !stop_requested && now_ns() < deadline) {
+		enum dmapipe_client_state st = dmapipe_client_get_state(r->client);
+
+		if (st != DMAPIPE_CLIENT_CONNECTING && st != DMAPIPE_CLIENT_STREAMING)
+			return;
+		dmapipe_client_dispatch(r->client, 50);
+	}
+	/* FORMAT_INFO follows FORMAT in the same burst */
+	dmapipe_client_dispatch(r->client, 0);
+	r->received_early = true;
+	info = dmapipe_client_get_format_info(r->client);
+	if (info && info->fps_num) {
+		r->ropts.fps_num = info->fps_num;
+		r->ropts.fps_den = info->fps_den;
+	}
+}
+
 static int stream_open(struct record *r)
 {
 	r->copts.path = r->socket;
-	r->client = connect_client_wait("record", &r->copts, r->timeout_ms);
-	return r->client ? 0 : -1;
+	r->client = connect_client_wait("record", &r->copts, r->timeout_ms, r->quiet);
+	if (!r->client)
+		return -1;
+	stream_nominal_rate(r);
+	return 0;
 }
 
 static int stream_fd(const struct record *r)
@@ -615,7 +655,6 @@ static int stream_next(struct record *r, struct dmapipe_buffer **buf,
 		       const struct dmapipe_frame_meta **meta, void **frame_data)
 {
 	struct dmapipe_frame *frame = dmapipe_client_acquire_frame(r->client);
-	const char *msg = NULL;
 	int err;
 
 	if (frame) {
@@ -633,13 +672,10 @@ static int stream_next(struct record *r, struct dmapipe_buffer **buf,
 	}
 	r->end = err == ECONNRESET ? "disconnected" : "error";
 	r->error = true;
-	if (err != ECONNRESET) {
-		enum dmapipe_error_code code = dmapipe_client_get_error(r->client, &msg);
-		char name[32];
-
-		fprintf(stderr, "dmapipe record: producer error %s: %s\n",
-			error_code_name(code, name, sizeof(name)), msg ? msg : "");
-	}
+	if (err == ECONNRESET)
+		tool_error(TOOL_ERR_DISCONNECTED, 0, "the producer on %s went away", r->socket);
+	else
+		report_stream_error(r->client, r->socket);
 	return -err;
 }
 
@@ -679,7 +715,7 @@ static int device_open(struct record *r)
 	o.width = r->width;
 	o.height = r->height;
 	o.fps_num = r->fps;
-	o.fps_den = r->fps ? 1 : 0;
+	o.fps_den = r->fps ? r->fps_den : 0;
 	o.io = r->io;
 	/* the disk DMAs straight from the capture buffers when their mappings allow it */
 	o.direct_io = true;
@@ -690,8 +726,8 @@ static int device_open(struct record *r)
 			usage_error("record", "unknown allocator '%s' (heap, udmabuf, drm, memfd, "
 				    "dmapipe)", r->allocator);
 		if (!alloc) {
-			fprintf(stderr, "dmapipe record: allocator %s is not available here: %s\n",
-				r->allocator, strerror(errno));
+			tool_error(TOOL_ERR_UNSUPPORTED, errno, "allocator %s is not available here",
+				   r->allocator);
 			return -1;
 		}
 		o.allocator = alloc;
@@ -699,8 +735,7 @@ static int device_open(struct record *r)
 	r->source = dmapipe_v4l2_source_new(&o);
 	dmapipe_allocator_unref(alloc); /* the source keeps its own reference */
 	if (!r->source) {
-		fprintf(stderr, "dmapipe record: cannot capture from %s: %s\n", r->device,
-			strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot capture from %s", r->device);
 		return -1;
 	}
 	dmapipe_v4l2_source_get_info(r->source, &vi);
@@ -727,7 +762,7 @@ static int device_start(struct record *r)
 	int ret = dmapipe_v4l2_source_start(r->source);
 
 	if (ret < 0) {
-		fprintf(stderr, "dmapipe record: cannot start capturing: %s\n", strerror(-ret));
+		tool_error(TOOL_ERR_DEVICE, ret, "cannot start capturing from %s", r->device);
 		r->end = "error";
 		r->error = true;
 	}
@@ -753,8 +788,10 @@ static int device_next(struct record *r, struct dmapipe_buffer **buf,
 	}
 	if (ret == -EAGAIN)
 		return ret;
-	fprintf(stderr, "dmapipe record: %s: %s\n", r->device,
-		ret == -ENODEV ? "the device went away" : strerror(-ret));
+	if (ret == -ENODEV)
+		tool_error(TOOL_ERR_DEVICE, 0, "%s went away", r->device);
+	else
+		tool_error(TOOL_ERR_DEVICE, ret, "capturing from %s", r->device);
 	r->end = ret == -ENODEV ? "device-gone" : "error";
 	r->error = true;
 	return ret;
@@ -857,10 +894,13 @@ static bool loop_turn(struct record *r, int source_fd)
 		progress_line(r, now);
 		r->next_progress = now + 1000000000ull;
 	}
-	poll(pfd, 2, 100);
+	tool_log_flush();
+	/* frames received before the loop are taken at once, not after a poll */
+	poll(pfd, 2, r->received_early ? 0 : 100);
+	r->received_early = false;
 	ret = dmapipe_recorder_dispatch(r->rec, 0);
 	if (ret < 0) {
-		fprintf(stderr, "dmapipe record: recorder: %s\n", strerror(-ret));
+		tool_error(TOOL_OK, ret, "writing %s", r->output);
 		r->end = "error";
 		r->error = true;
 		return false;
@@ -876,8 +916,10 @@ static void submit_failed(struct record *r, int ret)
 		r->end = "disk-full";
 		return;
 	}
-	fprintf(stderr, "dmapipe record: cannot record a frame: %s%s\n", strerror(-ret),
-		ret == -EPERM ? " (strict mode: it would have been copied)" : "");
+	if (ret == -EPERM && r->strict)
+		tool_error(TOOL_ERR_STRICT, 0, "a frame would have been copied (--strict)");
+	else
+		tool_error(TOOL_OK, ret, "cannot record a frame");
 	r->end = "error";
 	r->error = true;
 }
@@ -929,6 +971,7 @@ static void record_frames(struct record *r)
 		if (r->timeout_ms && now_ns() - last_frame > (uint64_t)r->timeout_ms * 1000000ull) {
 			r->end = "timeout";
 			r->error = true;
+			tool_error(TOOL_ERR_TIMEOUT, 0, "no frame for %u ms", r->timeout_ms);
 			break;
 		}
 	}
@@ -953,11 +996,8 @@ static void print_summary(struct record *r, int finish_ret)
 	if (r->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "record");
-		json_string(&j, "result", r->disk_full || finish_ret == -ENOSPC ? "disk-full" :
-				ok ? "ok" : "failed");
+		json_begin_document(&j, strcmp(r->end, "interrupted") == 0);
+		json_string(&j, "mode", "record");
 		json_string(&j, "end", r->end);
 		json_string(&j, "file", r->output);
 		json_bool(&j, "file_written", r->out.published);
@@ -1079,13 +1119,11 @@ int cmd_record(int argc, char **argv)
 	}
 	r.rec = dmapipe_recorder_new_fd(r.out.fd, &r.ropts);
 	if (!r.rec) {
-		int err = errno;
-
-		fprintf(stderr, "dmapipe record: cannot record to %s: %s\n", r.output, strerror(err));
+		tool_error(TOOL_OK, errno, "cannot record to %s", r.output);
 		output_close(&r.out, false);
 		dmapipe_client_free(r.client);
 		dmapipe_v4l2_source_free(r.source);
-		return err == ENOSPC ? EXIT_DISK_FULL : 1;
+		return 1;
 	}
 	record_frames(&r);
 	/* every frame still in flight completes here (and its buffer goes back) */
@@ -1105,6 +1143,11 @@ int cmd_record(int argc, char **argv)
 	 */
 	if (output_close(&r.out, r.out.published) < 0)
 		r.error = true;
+	if (r.disk_full)
+		tool_error(TOOL_ERR_DISK_FULL, 0, "the disk is full: the recording was stopped and "
+			   "closed, every frame written is in it");
+	else if (finish_ret < 0 && !r.error)
+		tool_error(TOOL_OK, finish_ret, "finishing %s failed", r.output);
 	print_summary(&r, finish_ret);
 	if (r.disk_full)
 		status = EXIT_DISK_FULL;

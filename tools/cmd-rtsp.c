@@ -30,7 +30,8 @@ static int run_net(const char *cmd, char **argv)
 	return exec_helper(cmd, "dmapipe-net", "DMAPIPE_NET", "dmapipe-net",
 			   DMAPIPE_NET_LIBEXECDIR,
 			   DMAPIPE_HAVE_NET ?
-			   "install it with the rest of dmapipe (meson install)" :
+			   "install it with the rest of dmapipe (meson install; on Debian, "
+			   "the dmapipe-net package)" :
 			   "this dmapipe was built without RTSP and SRT: install "
 			   "libgstrtspserver-1.0-dev and build with meson -Drtsp=enabled", args);
 }

@@ -30,13 +30,17 @@ static const char *const run_usage =
 	"--strict refuses). The device is asked for buffers every encoder can import.\n"
 	"\n"
 	"Elements:\n"
-	"  capture=DEVICE[,format=FOURCC][,size=WxH][,fps=N][,io=auto|export|import]\n"
+	"  capture=DEVICE[,format=FOURCC][,size=WxH][,fps=N[/M]][,io=auto|export|import]\n"
 	"                [,buffers=N][,stride=BYTES]\n"
 	"  encode=CODEC,out=FILE|-[,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]\n"
 	"                [,bitrate=N][,gop=N][,qp=N][,in-flight=N]   (up to 4)\n"
 	"                [,container=bitstream|dmapipe]  dmapipe: FILE is a recording\n"
 	"  record=FILE[,policy=POLICY]    a recording with direct I/O (up to 4)\n"
-	"  serve=SOCKET                   other processes may consume the stream\n"
+	"  serve=SOCKET[,mode=MODE][,group=GROUP][,peer=POLICY]\n"
+	"                                 other processes may consume the stream: SOCKET\n"
+	"                                 as dmapipe serve --socket takes it; MODE, GROUP\n"
+	"                                 and POLICY as its --socket-mode, --socket-group\n"
+	"                                 and --peer (e.g. mode=0666,peer=any: any user)\n"
 	"  rtsp=[HOST]:PORT[/PATH]        serve it over RTSP (dmapipe rtsp, policy latest)\n"
 	"  POLICY: latest, queue:N or block:N (encode default queue:4, record queue:8)\n"
 	"\n"
@@ -46,10 +50,15 @@ static const char *const run_usage =
 	"      --strict        never copy a frame: fail instead\n"
 	"      --no-negotiate  keep the device's layout even if an encoder cannot import it\n"
 	"  -q, --quiet         no progress line\n"
+	"      --json          the summary as JSON on stdout (docs/JSON.md), a failure\n"
+	"                      too; without it the summary goes to stderr\n"
 	"  -h, --help          this text\n"
 	"\n"
+	"Exit status: 0 ok (also when interrupted), 1 failure (the device, an encoder\n"
+	"or a recorder failed), 2 bad command line.\n"
+	"\n"
 	"Example: dmapipe run capture=/dev/video0,size=640x480 encode=fwht,out=cam.fwht \\\n"
-	"             record=cam.rec serve=/run/user/1000/cam\n";
+	"             record=cam.rec serve=cam\n";
 
 struct consumer {
 	struct dmapipe_client *client;
@@ -66,7 +75,12 @@ struct run {
 	struct pipeline p;
 	uint64_t frames;
 	uint32_t duration_s;
-	bool strict, negotiate, quiet;
+	bool strict, negotiate, quiet, json;
+	struct socket_access access; /* serve='s mode= and group= */
+	enum dmapipe_peer_policy peer; /* and its peer= */
+	uid_t peer_uid;
+	gid_t peer_gid;
+	uint32_t fourcc; /* capture's format=, 0: the device's */
 	char private_sock[64];
 	struct dmapipe_server *server;
 	struct dmapipe_v4l2_source *source;
@@ -92,7 +106,7 @@ static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int stat
 	(void)rec;
 	if (status && !c->failed) {
 		c->failed = true;
-		fprintf(stderr, "dmapipe run: %s: %s\n", c->name, strerror(-status));
+		tool_error(TOOL_OK, status, "recording to %s", c->name);
 	}
 	dmapipe_client_release_frame(c->client, frame_data, -1);
 }
@@ -105,6 +119,7 @@ static void parse_args(struct run *r, int argc, char **argv)
 		{ "strict", no_argument, NULL, 'S' },
 		{ "no-negotiate", no_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -128,6 +143,9 @@ static void parse_args(struct run *r, int argc, char **argv)
 		case 'q':
 			r->quiet = true;
 			break;
+		case 'J':
+			r->json = true;
+			break;
 		case 'h':
 			fputs(run_usage, stdout);
 			exit(0);
@@ -145,6 +163,18 @@ static void parse_args(struct run *r, int argc, char **argv)
 		if (r->strict && r->p.encode[i].io == DMAPIPE_ENCODER_IO_COPY)
 			usage_error("run", "encode=%s,io=copy copies every frame, which --strict forbids",
 				    r->p.encode[i].codec_name);
+	if (r->p.capture.format[0])
+		r->fourcc = opt_format("run", r->p.capture.format);
+	if (r->fourcc && r->p.capture.width)
+		check_size("run", r->fourcc, r->p.capture.width, r->p.capture.height);
+	if (r->p.serve)
+		r->p.serve = opt_socket("run", r->p.serve);
+	if (r->p.serve_mode)
+		opt_socket_mode("run", r->p.serve_mode, &r->access);
+	if (r->p.serve_group)
+		opt_socket_group("run", r->p.serve_group, &r->access);
+	if (r->p.serve_peer)
+		opt_peer("run", r->p.serve_peer, &r->peer, &r->peer_uid, &r->peer_gid);
 }
 
 static struct dmapipe_client *connect_consumer(struct run *r, const char *name,
@@ -162,7 +192,7 @@ static struct dmapipe_client *connect_consumer(struct run *r, const char *name,
 	co.dmabuf_only = dmabuf_only;
 	cl = dmapipe_client_new(&co);
 	if (!cl)
-		fprintf(stderr, "dmapipe run: %s cannot connect: %s\n", name, strerror(errno));
+		tool_error(TOOL_ERR_INTERNAL, errno, "%s cannot connect to its own stream", name);
 	return cl;
 }
 
@@ -202,25 +232,18 @@ static int setup(struct run *r)
 	}
 	dmapipe_v4l2_options_init(&vo);
 	vo.device = cap->device;
-	if (cap->format[0]) {
-		vo.fourcc = dmapipe_fourcc_from_string(cap->format);
-		if (!vo.fourcc) {
-			fprintf(stderr, "dmapipe run: capture: unknown format %s\n", cap->format);
-			return -1;
-		}
-	}
+	vo.fourcc = r->fourcc;
 	vo.width = cap->width;
 	vo.height = cap->height;
 	vo.fps_num = cap->fps;
-	vo.fps_den = cap->fps ? 1 : 0;
+	vo.fps_den = cap->fps ? cap->fps_den : 0;
 	vo.io = (enum dmapipe_v4l2_io)cap->io;
 	vo.buffers = cap->buffers ? cap->buffers : 8;
 	vo.bytesperline = cap->stride;
 	r->source = open_capture_for(&vo, sinks, r->p.n_encode, r->negotiate, r->negotiation,
 				     sizeof(r->negotiation));
 	if (!r->source) {
-		fprintf(stderr, "dmapipe run: cannot capture from %s: %s\n", cap->device,
-			strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot capture from %s", cap->device);
 		return -1;
 	}
 
@@ -229,13 +252,16 @@ static int setup(struct run *r)
 		snprintf(r->private_sock, sizeof(r->private_sock), "@dmapipe-run-%d", (int)getpid());
 	so.path = r->p.serve ? r->p.serve : r->private_sock;
 	so.producer_name = "run";
-	r->server = dmapipe_server_new(&so);
-	if (!r->server) {
-		fprintf(stderr, "dmapipe run: cannot serve on %s: %s\n", so.path, strerror(errno));
+	so.peer_policy = r->peer;
+	so.allowed_uid = r->peer_uid;
+	so.allowed_gid = r->peer_gid;
+	r->server = open_server("run", &so, &r->access);
+	if (!r->server)
+		return -1;
+	if (dmapipe_v4l2_source_attach(r->source, r->server) < 0) {
+		tool_error(TOOL_ERR_DEVICE, 0, "cannot register the buffers of %s", cap->device);
 		return -1;
 	}
-	if (dmapipe_v4l2_source_attach(r->source, r->server) < 0)
-		return -1;
 	if (r->p.rtsp_listen[0]) {
 		/* a consumer like any other process, connected while clients watch */
 		char *args[] = { (char *)self_exe(), (char *)"rtsp", (char *)"--socket", (char *)so.path,
@@ -246,6 +272,7 @@ static int setup(struct run *r)
 		r->rtsp = spawn(args, NULL, NULL);
 		if (r->rtsp < 0) {
 			r->rtsp = 0;
+			tool_error(TOOL_OK, errno, "cannot start dmapipe rtsp");
 			return -1;
 		}
 	}
@@ -268,8 +295,7 @@ static int setup(struct run *r)
 		c->name = r->p.record[i].path;
 		c->rec = dmapipe_recorder_new(r->p.record[i].path, &ro);
 		if (!c->rec) {
-			fprintf(stderr, "dmapipe run: cannot record to %s: %s\n", r->p.record[i].path,
-				strerror(errno));
+			tool_error(TOOL_OK, errno, "cannot record to %s", r->p.record[i].path);
 			return -1;
 		}
 		r->n_cons++;
@@ -287,13 +313,14 @@ static int feed(struct run *r, struct consumer *c)
 	struct dmapipe_frame *f;
 	int ret;
 
-	(void)r;
 	dmapipe_client_dispatch(c->client, 0);
-	if (c->is_encode && dmapipe_encoder_dispatch(c->sink.enc, 0) < 0)
+	if (c->is_encode && dmapipe_encoder_dispatch(c->sink.enc, 0) < 0) {
+		tool_error(TOOL_ERR_DEVICE, 0, "the encoder writing %s failed", c->name);
 		return -1;
-	if (c->rec && dmapipe_recorder_dispatch(c->rec, 0) < 0 && !c->failed) {
+	}
+	if (c->rec && (ret = dmapipe_recorder_dispatch(c->rec, 0)) < 0 && !c->failed) {
 		c->failed = true;
-		fprintf(stderr, "dmapipe run: %s: the recording stopped\n", c->name);
+		tool_error(TOOL_OK, ret, "the recording %s stopped", c->name);
 	}
 	while ((f = dmapipe_client_acquire_frame(c->client))) {
 		if (c->failed) {
@@ -313,8 +340,11 @@ static int feed(struct run *r, struct consumer *c)
 			c->dropped++;
 			continue;
 		}
-		fprintf(stderr, "dmapipe run: %s: %s%s\n", c->name, strerror(-ret),
-			ret == -EPERM ? " (strict: the frames would have to be copied; see above)" : "");
+		if (ret == -EPERM && r->strict)
+			tool_error(TOOL_ERR_STRICT, 0, "%s: the frames would have to be copied "
+				   "(--strict)", c->name);
+		else
+			tool_error(TOOL_OK, ret, "%s", c->name);
 		return -1;
 	}
 	return 0;
@@ -336,6 +366,100 @@ static void progress(struct run *r)
 	fprintf(stderr, ", copied %llu bytes   ", (unsigned long long)cs.bytes);
 }
 
+/* The summary as a document (--json). */
+static void summary_json(struct run *r, const char *end)
+{
+	struct dmapipe_v4l2_stats vs;
+	struct dmapipe_v4l2_info vi;
+	struct dmapipe_copy_stats cs;
+	struct dmapipe_consumer_stats st[40];
+	const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(r->source);
+	double secs = (double)(now_ns() - r->t0) / 1e9;
+	char fourcc[16], how[40];
+	struct json j;
+	int n;
+
+	dmapipe_v4l2_source_get_stats(r->source, &vs);
+	dmapipe_v4l2_source_get_info(r->source, &vi);
+	dmapipe_get_copy_stats(&cs);
+	json_begin_document(&j, strcmp(end, "interrupted") == 0);
+	json_string(&j, "end", end);
+	json_string(&j, "socket", r->p.serve);
+	json_string(&j, "fourcc", dmapipe_fourcc_to_string(l->format.fourcc, fourcc, sizeof(fourcc)));
+	json_u64(&j, "width", l->format.width);
+	json_u64(&j, "height", l->format.height);
+	json_begin_object(&j, "device");
+	json_string(&j, "path", vi.path);
+	json_string(&j, "card", vi.card);
+	json_string(&j, "driver", vi.driver);
+	json_string(&j, "io", dmapipe_v4l2_io_to_string(vi.io));
+	json_string(&j, "io_note", vi.io_note);
+	json_u64(&j, "frames_captured", vs.frames);
+	json_u64(&j, "frames_lost", vs.dropped);
+	json_end_object(&j);
+	json_string(&j, "negotiation", r->negotiation);
+	json_begin_array(&j, "consumers");
+	for (unsigned int i = 0; i < r->n_cons; i++) {
+		struct consumer *c = &r->cons[i];
+
+		json_begin_object(&j, NULL);
+		json_string(&j, "kind", c->is_encode ? "encode" : "record");
+		json_string(&j, "file", c->name);
+		json_bool(&j, "failed", c->failed || (c->is_encode && c->sink.write_error));
+		json_u64(&j, "frames_dropped", c->dropped);
+		if (c->is_encode) {
+			struct dmapipe_encoder_stats es;
+			struct dmapipe_encoder_info ei;
+
+			dmapipe_encoder_get_stats(c->sink.enc, &es);
+			dmapipe_encoder_get_info(c->sink.enc, &ei);
+			json_string(&j, "encoder", ei.path);
+			json_u64(&j, "frames_in", es.frames_in);
+			json_u64(&j, "packets", es.packets);
+			json_u64(&j, "bytes_out", es.bytes_out);
+			json_string(&j, "io", dmapipe_encoder_io_to_string(ei.io));
+			json_string(&j, "io_note", ei.io_note);
+			json_u64(&j, "bytes_copied", es.bytes_copied);
+		} else {
+			struct dmapipe_recorder_stats rs;
+
+			dmapipe_recorder_get_stats(c->rec, &rs);
+			json_u64(&j, "frames_recorded", rs.frames_written);
+			json_u64(&j, "bytes_written", rs.bytes_written);
+			json_u64(&j, "bytes_copied", rs.bytes_copied);
+		}
+		json_end_object(&j);
+	}
+	n = dmapipe_server_get_consumer_stats(r->server, st, 40);
+	for (int i = 0; i < n && i < 40; i++) {
+		if (strcmp(st[i].name, "encode") == 0 || strcmp(st[i].name, "record") == 0)
+			continue;
+		json_begin_object(&j, NULL);
+		json_string(&j, "kind", "process");
+		json_string(&j, "name", st[i].name);
+		json_i64(&j, "pid", st[i].pid);
+		json_u64(&j, "frames_sent", st[i].frames_sent);
+		json_u64(&j, "frames_dropped", st[i].frames_dropped);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	if (r->p.rtsp_listen[0]) {
+		json_begin_object(&j, "rtsp");
+		json_string(&j, "listen", r->p.rtsp_listen);
+		json_string(&j, "path", r->p.rtsp_path ? r->p.rtsp_path : "/cam");
+		json_string(&j, "status", describe_status(r->rtsp_status, how, sizeof(how)));
+		json_end_object(&j);
+	} else {
+		json_null(&j, "rtsp");
+	}
+	json_double(&j, "elapsed_s", secs);
+	json_double(&j, "fps", secs > 0 ? (double)vs.frames / secs : 0);
+	json_u64(&j, "bytes_copied", cs.bytes);
+	json_u64(&j, "frames_copied", cs.frames);
+	json_end_object(&j);
+	json_finish(&j);
+}
+
 static void summary(struct run *r, bool ok, const char *end)
 {
 	struct dmapipe_v4l2_stats vs;
@@ -345,11 +469,15 @@ static void summary(struct run *r, bool ok, const char *end)
 	double secs = (double)(now_ns() - r->t0) / 1e9;
 	int n;
 
+	if (!r->quiet)
+		fputc('\n', stderr);
+	if (r->json) {
+		summary_json(r, end);
+		return;
+	}
 	dmapipe_v4l2_source_get_stats(r->source, &vs);
 	dmapipe_v4l2_source_get_info(r->source, &vi);
 	dmapipe_get_copy_stats(&cs);
-	if (!r->quiet)
-		fputc('\n', stderr);
 	fprintf(stderr, "run: %s; %s\n  capture: %s (%s), %s mode, %llu frames in %.1f s (%.1f fps), "
 		"%llu dropped by the device; %s\n", ok ? "ok" : "FAILED", end, vi.path, vi.card,
 		dmapipe_v4l2_io_to_string(vi.io), (unsigned long long)vs.frames, secs,
@@ -383,8 +511,10 @@ static void summary(struct run *r, bool ok, const char *end)
 	for (int i = 0; i < n && i < 40; i++) {
 		if (strcmp(st[i].name, "encode") == 0 || strcmp(st[i].name, "record") == 0)
 			continue;
+		char name[128];
+
 		fprintf(stderr, "  consumer %u (pid %d, %s): %llu frames sent, %llu dropped\n", st[i].id,
-			st[i].pid, st[i].name[0] ? st[i].name : "unnamed",
+			st[i].pid, st[i].name[0] ? text_escape(st[i].name, name, sizeof(name)) : "unnamed",
 			(unsigned long long)st[i].frames_sent, (unsigned long long)st[i].frames_dropped);
 	}
 	if (r->p.rtsp_listen[0]) {
@@ -405,6 +535,7 @@ int cmd_run(int argc, char **argv)
 	uint64_t next_progress;
 	bool ok = true;
 	unsigned int i;
+	int ret;
 
 	memset(&r, 0, sizeof(r));
 	r.negotiate = true;
@@ -412,12 +543,14 @@ int cmd_run(int argc, char **argv)
 	install_stop_signals();
 	if (setup(&r) < 0) {
 		ok = false;
-		end = "setup failed";
+		end = "setup-failed";
 		goto out;
 	}
-	if (dmapipe_v4l2_source_start(r.source) < 0) {
+	ret = dmapipe_v4l2_source_start(r.source);
+	if (ret < 0) {
+		tool_error(TOOL_ERR_DEVICE, ret, "cannot start capturing from %s", r.p.capture.device);
 		ok = false;
-		end = "the device did not start";
+		end = "device-failed";
 		goto out;
 	}
 	r.t0 = now_ns();
@@ -426,7 +559,6 @@ int cmd_run(int argc, char **argv)
 		struct pollfd pfd[2 + 3 * (PIPELINE_MAX_ENCODE + PIPELINE_MAX_RECORD)];
 		struct dmapipe_v4l2_stats vs;
 		unsigned int n = 0;
-		int ret;
 
 		pfd[n++] = (struct pollfd){ .fd = dmapipe_server_get_fd(r.server), .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = dmapipe_v4l2_source_get_fd(r.source), .events = POLLIN };
@@ -441,12 +573,16 @@ int cmd_run(int argc, char **argv)
 				pfd[n++] = (struct pollfd){ .fd = enc_sink_get_fd(&r.cons[i].sink),
 							    .events = POLLIN };
 		}
+		tool_log_flush();
 		(void)poll(pfd, n, 100);
 		ret = dmapipe_v4l2_source_dispatch(r.source, 0);
 		if (ret < 0) {
-			fprintf(stderr, "dmapipe run: capture: %s\n", strerror(-ret));
+			if (ret == -ENODEV)
+				tool_error(TOOL_ERR_DEVICE, 0, "%s went away", r.p.capture.device);
+			else
+				tool_error(TOOL_ERR_DEVICE, ret, "capturing from %s", r.p.capture.device);
 			ok = false;
-			end = "capture failed";
+			end = "capture-failed";
 			break;
 		}
 		dmapipe_server_dispatch(r.server, 0);
@@ -454,7 +590,7 @@ int cmd_run(int argc, char **argv)
 			if ((r.cons[i].is_encode && enc_sink_dispatch(&r.cons[i].sink) < 0) ||
 			    feed(&r, &r.cons[i]) < 0) {
 				ok = false;
-				end = "a consumer failed";
+				end = "consumer-failed";
 				break;
 			}
 		}
@@ -474,9 +610,13 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 		if (r.rtsp && wait_child(r.rtsp, 0, &r.rtsp_status, NULL) == 1) {
+			char how[40];
+
 			r.rtsp = 0;
 			ok = false;
-			end = "the RTSP server ended";
+			end = "rtsp-ended";
+			tool_error(TOOL_ERR_INTERNAL, 0, "the RTSP server ended (%s)",
+				   describe_status(r.rtsp_status, how, sizeof(how)));
 			break;
 		}
 		if (!r.quiet && now_ns() >= next_progress) {
@@ -489,18 +629,28 @@ int cmd_run(int argc, char **argv)
 	if (r.rtsp) {
 		kill_child(r.rtsp, 5000, &r.rtsp_status, NULL);
 		r.rtsp = 0;
-		if (!WIFEXITED(r.rtsp_status) || WEXITSTATUS(r.rtsp_status))
+		if (!WIFEXITED(r.rtsp_status) || WEXITSTATUS(r.rtsp_status)) {
+			char how[40];
+
 			ok = false;
+			tool_error(TOOL_ERR_INTERNAL, 0, "the RTSP server failed (%s)",
+				   describe_status(r.rtsp_status, how, sizeof(how)));
+		}
 	}
 	for (i = 0; i < r.n_cons; i++) {
 		struct consumer *c = &r.cons[i];
 
-		if (c->is_encode && dmapipe_encoder_finish(c->sink.enc, 10000) < 0)
+		if (c->is_encode && dmapipe_encoder_finish(c->sink.enc, 10000) < 0) {
+			tool_error(TOOL_ERR_DEVICE, 0, "the encoder writing %s did not finish its "
+				   "last frames in 10 s", c->name);
 			ok = false;
+		}
 		if (c->is_encode && enc_sink_flush(&c->sink) < 0)
 			ok = false;
-		if (c->rec && dmapipe_recorder_finish(c->rec) < 0)
+		if (c->rec && (ret = dmapipe_recorder_finish(c->rec)) < 0) {
+			tool_error(TOOL_OK, ret, "finishing the recording %s", c->name);
 			ok = false;
+		}
 		if (c->failed || (c->is_encode && c->sink.write_error))
 			ok = false;
 	}

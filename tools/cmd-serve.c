@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -12,7 +13,7 @@
 #include "dmapipe-tool.h"
 
 static const char *const serve_usage =
-	"Usage: dmapipe serve --socket PATH [--device /dev/videoN] [OPTIONS]\n"
+	"Usage: dmapipe serve [--socket SOCKET] [--device /dev/videoN] [OPTIONS]\n"
 	"\n"
 	"Serves a stream of test-pattern frames (docs/PATTERN.md) on a unix socket.\n"
 	"Each frame is drawn into a buffer of the stream's own pool and handed to\n"
@@ -21,13 +22,20 @@ static const char *const serve_usage =
 	"device's own buffers or in buffers it captures into (docs/V4L2.md).\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH         socket path, or @name for the abstract namespace\n"
+	"  -s, --socket SOCKET       where to serve the stream\n"
+	"                            (default: \"default\", a device's: its name, video0)\n"
+	"                            NAME: a stream in the default directory\n"
+	"                            ($XDG_RUNTIME_DIR/dmapipe, /run/dmapipe for root,\n"
+	"                            else /tmp/dmapipe-UID); a path (with a /); @NAME:\n"
+	"                            abstract\n"
 	"      --size WxH            frame size (default 3840x2160; 4k, 1080p, 720p;\n"
 	"                            with --device: the device's current size)\n"
-	"  -f, --format FOURCC       pixel format (default NV12; with --device: the\n"
+	"  -f, --format FOURCC       pixel format by its DRM, V4L2 or GStreamer name\n"
+	"                            (dmapipe formats; default NV12; with --device: the\n"
 	"                            device's current format)\n"
-	"      --fps N               frames per second, 0 = as fast as possible (default 60;\n"
-	"                            with --device: the device's rate unless given)\n"
+	"      --fps N[/M]           frames per second (30000/1001, 29.97), 0 = as fast as\n"
+	"                            possible (default 60; with --device: the device's rate\n"
+	"                            unless given)\n"
 	"  -n, --frames N            frames to serve, 0 = until interrupted (default 0)\n"
 	"      --buffers N           buffers in the pool at start (default 4)\n"
 	"      --allocator NAME      heap, udmabuf, drm, memfd, dmapipe (default: best available;\n"
@@ -54,7 +62,7 @@ static const char *const serve_usage =
 	"      --max-monitors N      monitor connections, e.g. dmapipe stats (default 8)\n"
 	"      --busy-poll US        poll up to US microseconds before sleeping while\n"
 	"                            messages come fast (default 30, 0 = never)\n"
-	"      --peer POLICY         who may connect: same-uid (default), any, uid:N, gid:N\n"
+	HELP_SOCKET_ACCESS
 	"      --name NAME           stream name, shown to consumers and in buffer names\n"
 	"      --strict              fail if any pixel byte is ever copied\n"
 	"      --wait-consumers N    start streaming once N consumers are connected\n"
@@ -66,10 +74,14 @@ static const char *const serve_usage =
 	"                            without touching pixels (measures the handoff alone;\n"
 	"                            consumers must use --verify none)\n"
 	"  -q, --quiet               no status line every second\n"
-	"      --json                print the summary as JSON on stdout\n"
+	"      --json                print the summary as JSON on stdout (docs/JSON.md), a\n"
+	"                            failure too\n"
 	"  -h, --help                this text\n"
 	"\n"
-	"Status lines and messages go to stderr; the summary goes to stdout.\n";
+	"Status lines and messages go to stderr; the summary goes to stdout.\n"
+	"\n"
+	"Exit status: 0 ok (also when interrupted), 1 failure (cannot serve, the\n"
+	"device failed or went away, --strict and a pixel copied), 2 bad command line.\n";
 
 enum {
 	OPT_SIZE = 256,
@@ -95,14 +107,17 @@ enum {
 	OPT_POOL_BUDGET,
 	OPT_MAX_HANDSHAKES,
 	OPT_MAX_MONITORS,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_GROUP,
 };
 
 struct serve {
 	struct dmapipe_server_options opts;
+	struct socket_access access;
 	struct dmapipe_format format;
 	const char *socket;
 	const char *allocator;
-	uint32_t fps;
+	uint32_t fps_num, fps_den; /* the rate consumers are told, and the pace */
 	uint64_t frames;
 	uint32_t buffers;
 	uint32_t wait_consumers;
@@ -164,6 +179,8 @@ static void parse_args(struct serve *s, int argc, char **argv)
 		{ "max-monitors", required_argument, NULL, OPT_MAX_MONITORS },
 		{ "busy-poll", required_argument, NULL, OPT_BUSY_POLL },
 		{ "peer", required_argument, NULL, OPT_PEER },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "wait-consumers", required_argument, NULL, OPT_WAIT_CONSUMERS },
@@ -195,7 +212,7 @@ static void parse_args(struct serve *s, int argc, char **argv)
 			s->set_format = true;
 			break;
 		case OPT_FPS:
-			s->fps = opt_u32("serve", "--fps", optarg, 0, 100000);
+			opt_fps("serve", "--fps", optarg, true, 100000, &s->fps_num, &s->fps_den);
 			s->set_fps = true;
 			break;
 		case 'd':
@@ -257,6 +274,12 @@ static void parse_args(struct serve *s, int argc, char **argv)
 		case OPT_BUSY_POLL:
 			s->opts.busy_poll_us = opt_u32("serve", "--busy-poll", optarg, 0, 100000);
 			break;
+		case OPT_SOCKET_MODE:
+			opt_socket_mode("serve", optarg, &s->access);
+			break;
+		case OPT_SOCKET_GROUP:
+			opt_socket_group("serve", optarg, &s->access);
+			break;
 		case OPT_PEER:
 			opt_peer("serve", optarg, &s->opts.peer_policy, &s->opts.allowed_uid,
 				 &s->opts.allowed_gid);
@@ -295,16 +318,36 @@ static void parse_args(struct serve *s, int argc, char **argv)
 		}
 	}
 	usage_no_operands("serve", argc, argv);
-	if (!s->socket)
-		usage_error("serve", "--socket PATH is required");
+	/* a device's stream is named after it, as the system service names it */
+	if (!s->socket && s->device && strrchr(s->device, '/') && strrchr(s->device, '/')[1])
+		s->socket = strrchr(s->device, '/') + 1;
+	s->socket = opt_socket("serve", s->socket);
+	if (s->device && s->set_format && s->set_size)
+		check_size("serve", s->format.fourcc, s->format.width, s->format.height);
 	if (s->wait_consumers > s->opts.max_consumers)
 		usage_error("serve", "--wait-consumers is larger than --max-consumers");
 	if (!s->device && (s->io != DMAPIPE_V4L2_IO_AUTO || s->direct_io || s->reacquire))
 		usage_error("serve", "--io, --direct-io and --reacquire need --device");
 	if (s->device && s->predrawn)
 		usage_error("serve", "--predrawn draws test patterns; a --device stream has the device's frames");
-	if (s->device && s->set_fps && s->fps == 0)
+	if (s->device && s->set_fps && s->fps_num == 0)
 		usage_error("serve", "--fps 0 means nothing to a device: leave --fps out to keep its rate");
+}
+
+/* The run failed: one line now, and @failure in the summary. */
+__attribute__((format(printf, 5, 6)))
+static void serve_failed(struct serve *s, const char *failure, enum tool_error code, int err,
+			 const char *fmt, ...)
+{
+	char text[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	tool_error(code, err, "%s", text);
+	s->failed = true;
+	s->failure = failure;
 }
 
 static int open_allocator(struct serve *s, struct dmapipe_allocator **out)
@@ -318,8 +361,8 @@ static int open_allocator(struct serve *s, struct dmapipe_allocator **out)
 			usage_error("serve", "unknown allocator '%s' (heap, udmabuf, drm, memfd, dmapipe)",
 				    s->allocator);
 		if (!alloc) {
-			fprintf(stderr, "dmapipe serve: allocator %s is not available here: %s\n",
-				s->allocator, strerror(errno));
+			tool_error(TOOL_ERR_UNSUPPORTED, errno, "allocator %s is not available here",
+				   s->allocator);
 			return -1;
 		}
 		s->alloc_note = "chosen with --allocator";
@@ -331,8 +374,7 @@ static int open_allocator(struct serve *s, struct dmapipe_allocator **out)
 		alloc = dmapipe_allocator_new_default();
 		dmapipe_log_set_priority(prio);
 		if (!alloc) {
-			fprintf(stderr, "dmapipe serve: no allocator works here: %s\n",
-				strerror(errno));
+			tool_error(TOOL_OK, errno, "no allocator works here");
 			return -1;
 		}
 		s->alloc_note = env && *env ? "chosen with DMAPIPE_ALLOCATOR" :
@@ -488,19 +530,31 @@ static void end_stream(struct serve *s)
 		s->leases_at_end = (unsigned int)ret;
 }
 
+/* The pattern's frames are progressive, square-pixelled, at the pace they are served. */
+static void set_format_info(struct serve *s)
+{
+	struct dmapipe_format_info info;
+
+	dmapipe_format_info_init(&info);
+	info.fps_num = s->fps_num;
+	info.fps_den = s->fps_den;
+	info.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+	dmapipe_server_set_format_info(s->server, &info);
+}
+
 static int run(struct serve *s)
 {
-	uint64_t period = s->fps ? 1000000000ull / s->fps : 0;
+	uint64_t period = s->fps_num ? 1000000000ull * s->fps_den / s->fps_num : 0;
 	uint64_t next_status, status_frames = 0, status_t0, base;
 	struct dmapipe_server_stats st;
 	uint64_t seq;
 	int ret;
 
 	if (!wait_for_consumers(s, s->wait_consumers)) {
-		if (!stop_requested) {
-			s->failed = true;
-			s->failure = "timed out waiting for consumers";
-		}
+		if (!stop_requested)
+			serve_failed(s, "timed out waiting for consumers", TOOL_ERR_TIMEOUT, 0,
+				     "%u consumer%s did not come within %u ms", s->wait_consumers,
+				     s->wait_consumers == 1 ? "" : "s", s->wait_timeout_ms);
 		return 0;
 	}
 
@@ -555,10 +609,8 @@ static int run(struct serve *s)
 			ret = dmapipe_buffer_draw_pattern(buf, seq);
 			if (ret < 0) {
 				dmapipe_buffer_unref(buf);
-				fprintf(stderr, "dmapipe serve: drawing frame %llu: %s\n",
-					(unsigned long long)seq, strerror(-ret));
-				s->failed = true;
-				s->failure = "drawing failed";
+				serve_failed(s, "drawing failed", TOOL_OK, ret, "drawing frame %llu",
+					     (unsigned long long)seq);
 				break;
 			}
 		}
@@ -583,6 +635,7 @@ static int run(struct serve *s)
 
 		now = now_ns();
 		if (now >= next_status) {
+			tool_log_flush();
 			if (!s->quiet)
 				status_line(s, status_frames, now - status_t0);
 			status_frames = 0;
@@ -600,9 +653,7 @@ static int run(struct serve *s)
 	return 0;
 
 server_failed:
-	fprintf(stderr, "dmapipe serve: %s\n", strerror(-ret));
-	s->failed = true;
-	s->failure = "server failure";
+	serve_failed(s, "server failure", TOOL_OK, ret, "serving on %s", s->socket);
 	stop_clock(s);
 	return 0;
 }
@@ -623,8 +674,8 @@ static struct dmapipe_v4l2_source *open_source(struct serve *s, const char *path
 		o.height = s->format.height;
 	}
 	if (s->set_fps) {
-		o.fps_num = s->fps;
-		o.fps_den = 1;
+		o.fps_num = s->fps_num;
+		o.fps_den = s->fps_den;
 	}
 	o.io = s->io;
 	o.direct_io = s->direct_io;
@@ -689,7 +740,7 @@ static bool device_lost(struct serve *s)
 	if (!s->watch)
 		s->watch = dmapipe_v4l2_watch_new(&s->dev_info);
 	if (!s->watch) {
-		fprintf(stderr, "dmapipe serve: cannot watch for the device: %s\n", strerror(errno));
+		tool_warn("cannot watch for the device: %s", strerror(errno));
 		return false;
 	}
 	if (!s->quiet)
@@ -709,15 +760,15 @@ static int try_reacquire(struct serve *s)
 	s->source = open_source(s, path);
 	if (!s->source) {
 		/* just appeared and not ready, or taken by another process: try later */
-		fprintf(stderr, "serve: %s came back as %s but cannot be opened yet: %s\n",
-			s->dev_info.card, path, strerror(errno));
+		tool_warn("%s came back as %s but cannot be opened yet: %s", s->dev_info.card,
+			  path, strerror(errno));
 		return 0;
 	}
 	ret = dmapipe_v4l2_source_attach(s->source, s->server);
 	if (ret == 0)
 		ret = dmapipe_v4l2_source_start(s->source);
 	if (ret < 0) {
-		fprintf(stderr, "serve: cannot serve %s again: %s\n", path, strerror(-ret));
+		tool_warn("cannot serve %s again: %s", path, strerror(-ret));
 		retire_source(s);
 		return 0;
 	}
@@ -733,18 +784,16 @@ static int run_device(struct serve *s)
 	int ret;
 
 	if (!wait_for_consumers(s, s->wait_consumers)) {
-		if (!stop_requested) {
-			s->failed = true;
-			s->failure = "timed out waiting for consumers";
-		}
+		if (!stop_requested)
+			serve_failed(s, "timed out waiting for consumers", TOOL_ERR_TIMEOUT, 0,
+				     "%u consumer%s did not come within %u ms", s->wait_consumers,
+				     s->wait_consumers == 1 ? "" : "s", s->wait_timeout_ms);
 		return 0;
 	}
 	ret = dmapipe_v4l2_source_start(s->source);
 	if (ret < 0) {
-		fprintf(stderr, "dmapipe serve: cannot start capturing on %s: %s\n",
-			s->device_path, strerror(-ret));
-		s->failed = true;
-		s->failure = "cannot start capturing";
+		serve_failed(s, "cannot start capturing", TOOL_ERR_DEVICE, ret,
+			     "cannot start capturing on %s", s->device_path);
 		return 0;
 	}
 	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
@@ -789,15 +838,14 @@ static int run_device(struct serve *s)
 							   UINT32_MAX : (unsigned int)left);
 			if (ret == -ENODEV) {
 				if (!device_lost(s)) {
-					s->failed = true;
-					s->failure = "the device disappeared";
+					serve_failed(s, "the device disappeared", TOOL_ERR_DEVICE, 0,
+						     "%s disappeared (--reacquire waits for it to "
+						     "come back)", s->device_path);
 					break;
 				}
 			} else if (ret < 0) {
-				fprintf(stderr, "dmapipe serve: capturing from %s: %s\n",
-					s->device_path, strerror(-ret));
-				s->failed = true;
-				s->failure = "capture failed";
+				serve_failed(s, "capture failed", TOOL_ERR_DEVICE, ret,
+					     "capturing from %s", s->device_path);
 				break;
 			} else {
 				s->queued += (uint64_t)ret;
@@ -806,15 +854,14 @@ static int run_device(struct serve *s)
 		} else if (!s->source && s->watch) {
 			ret = try_reacquire(s);
 			if (ret < 0) {
-				fprintf(stderr, "dmapipe serve: looking for the device: %s\n",
-					strerror(-ret));
-				s->failed = true;
-				s->failure = "cannot look for the device";
+				serve_failed(s, "cannot look for the device", TOOL_OK, ret,
+					     "looking for the device");
 				break;
 			}
 		}
 		now = now_ns();
 		if (now >= next_status) {
+			tool_log_flush();
 			if (!s->quiet && s->source)
 				status_line(s, status_frames, now - status_t0);
 			status_frames = 0;
@@ -829,9 +876,7 @@ static int run_device(struct serve *s)
 	return 0;
 
 failed:
-	fprintf(stderr, "dmapipe serve: %s\n", strerror(-ret));
-	s->failed = true;
-	s->failure = "server failure";
+	serve_failed(s, "server failure", TOOL_OK, ret, "serving on %s", s->socket);
 	stop_clock(s);
 	return 0;
 }
@@ -845,26 +890,22 @@ static void print_summary(struct serve *s)
 
 	dmapipe_server_get_stats(s->server, &st);
 	dmapipe_fourcc_to_string(s->format.fourcc, fourcc, sizeof(fourcc));
-	if (s->strict && st.bytes_copied > 0 && !s->failed) {
-		s->failed = true;
-		s->failure = "strict: pixel bytes were copied";
-	}
+	if (s->strict && st.bytes_copied > 0 && !s->failed)
+		serve_failed(s, "strict: pixel bytes were copied", TOOL_ERR_STRICT, 0,
+			     "%llu pixel bytes were copied (--strict)",
+			     (unsigned long long)st.bytes_copied);
 
 	if (s->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "serve");
-		json_string(&j, "result", s->failed ? "failed" : "ok");
-		json_string(&j, "failure", s->failed ? s->failure : NULL);
-		json_bool(&j, "interrupted", stop_requested != 0);
+		json_begin_document(&j, stop_requested != 0);
 		json_string(&j, "socket", s->socket);
+		json_string(&j, "stream", stream_name_of(&s->opts));
 		json_i64(&j, "pid", (int64_t)getpid());
-		json_string(&j, "format", fourcc);
+		json_string(&j, "fourcc", fourcc);
 		json_u64(&j, "width", s->format.width);
 		json_u64(&j, "height", s->format.height);
-		json_u64(&j, "fps_target", s->device && !s->set_fps ? 0 : s->fps);
+		json_u64(&j, "fps_target", s->device && !s->set_fps ? 0 : s->fps_num / s->fps_den);
 		json_bool(&j, "predrawn", s->predrawn);
 		json_u64(&j, "busy_poll_us", s->opts.busy_poll_us);
 		if (s->device) {
@@ -972,18 +1013,24 @@ static int serve_device(struct serve *s)
 			usage_error("serve", "unknown allocator '%s' (heap, udmabuf, drm, memfd, dmapipe)",
 				    s->allocator);
 		if (!s->import_alloc) {
-			fprintf(stderr, "dmapipe serve: allocator %s is not available here: %s\n",
-				s->allocator, strerror(errno));
+			tool_error(TOOL_ERR_UNSUPPORTED, errno, "allocator %s is not available here",
+				   s->allocator);
 			return 1;
 		}
 	}
 	s->source = open_source(s, s->device);
 	if (!s->source) {
-		/* the library logged the reason; this line names the outcome */
-		fprintf(stderr, "dmapipe serve: cannot serve %s: %s\n", s->device,
-			errno == ENOTTY ? "not a V4L2 device" :
-			errno == ENODEV ? "not a V4L2 capture device with streaming I/O, or gone" :
-			errno == EINVAL ? "the device cannot take these settings" : strerror(errno));
+		int err = errno;
+
+		/* the library's reason, when it gave one, ends the line */
+		if (tool_log_held())
+			tool_error(TOOL_OK, err, "cannot serve %s", s->device);
+		else
+			tool_error(TOOL_OK, err, "cannot serve %s%s", s->device,
+				   err == ENOTTY ? ": not a V4L2 device" :
+				   err == ENODEV ? ": not a V4L2 capture device with streaming "
+				   "I/O, or gone" : err == EINVAL ? ": the device cannot take these "
+				   "settings" : "");
 		dmapipe_allocator_unref(s->import_alloc);
 		return 1;
 	}
@@ -992,15 +1039,14 @@ static int serve_device(struct serve *s)
 	s->opts.path = s->socket;
 	if (!s->opts.producer_name)
 		s->opts.producer_name = "v4l2";
-	s->server = dmapipe_server_new(&s->opts);
+	s->server = open_server("serve", &s->opts, &s->access);
 	if (!s->server) {
-		fprintf(stderr, "dmapipe serve: cannot serve on %s: %s\n", s->socket, strerror(errno));
 		retire_source(s);
 		dmapipe_allocator_unref(s->import_alloc);
 		return 1;
 	}
 	if (dmapipe_v4l2_source_attach(s->source, s->server) < 0) {
-		fprintf(stderr, "dmapipe serve: cannot register the device's buffers\n");
+		tool_error(TOOL_ERR_DEVICE, 0, "cannot register the buffers of %s", s->device);
 		retire_source(s);
 		dmapipe_server_free(s->server);
 		dmapipe_allocator_unref(s->import_alloc);
@@ -1013,8 +1059,7 @@ static int serve_device(struct serve *s)
 		/* watch from the start, so no uevent is missed */
 		s->watch = dmapipe_v4l2_watch_new(&s->dev_info);
 		if (!s->watch)
-			fprintf(stderr, "dmapipe serve: cannot watch for device changes: %s\n",
-				strerror(errno));
+			tool_warn("cannot watch for device changes: %s", strerror(errno));
 	}
 
 	run_device(s);
@@ -1039,7 +1084,8 @@ int cmd_serve(int argc, char **argv)
 	s.format.width = 3840;
 	s.format.height = 2160;
 	s.format.modifier = DMAPIPE_MOD_LINEAR;
-	s.fps = 60;
+	s.fps_num = 60;
+	s.fps_den = 1;
 	s.buffers = 4;
 	s.wait_timeout_ms = 30000;
 	s.drain_timeout_ms = 5000;
@@ -1055,23 +1101,23 @@ int cmd_serve(int argc, char **argv)
 	announce_allocator(&s);
 
 	s.opts.path = s.socket;
-	s.server = dmapipe_server_new(&s.opts);
+	s.server = open_server("serve", &s.opts, &s.access);
 	if (!s.server) {
-		fprintf(stderr, "dmapipe serve: cannot serve on %s: %s\n", s.socket,
-			strerror(errno));
 		dmapipe_allocator_unref(alloc);
 		return 1;
 	}
 	ret = dmapipe_server_alloc_buffers(s.server, alloc, &s.format, s.buffers);
 	dmapipe_allocator_unref(alloc);
 	if (ret < 0) {
-		fprintf(stderr, "dmapipe serve: cannot allocate %u buffers: %s\n", s.buffers,
-			strerror(-ret));
+		/* ENOSPC here is a pool budget or a heap, not a disk: not exit 3 */
+		tool_error(ret == -ENOSPC ? TOOL_ERR_NO_MEMORY : TOOL_OK, ret,
+			   "cannot allocate %u buffers", s.buffers);
 		dmapipe_server_free(s.server);
 		return 1;
 	}
+	set_format_info(&s);
 	if (s.predrawn && predraw(&s) < 0) {
-		fprintf(stderr, "dmapipe serve: cannot draw the buffers\n");
+		tool_error(TOOL_ERR_INTERNAL, 0, "cannot draw the buffers");
 		dmapipe_server_free(s.server);
 		return 1;
 	}
@@ -1081,14 +1127,16 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "serve: %s %ux%u, %u buffers, ",
 			dmapipe_fourcc_to_string(s.format.fourcc, fourcc, sizeof(fourcc)),
 			s.format.width, s.format.height, s.buffers);
-		if (s.fps)
-			fprintf(stderr, "%u fps", s.fps);
+		if (s.fps_den > 1)
+			fprintf(stderr, "%u/%u fps", s.fps_num, s.fps_den);
+		else if (s.fps_num)
+			fprintf(stderr, "%u fps", s.fps_num);
 		else
 			fprintf(stderr, "as fast as possible");
 		fprintf(stderr, " on %s\n", s.socket);
 	}
 
-	s.timer_fd = s.fps ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC) : -1;
+	s.timer_fd = s.fps_num ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC) : -1;
 	run(&s);
 	if (s.timer_fd >= 0)
 		close(s.timer_fd);

@@ -5,8 +5,11 @@
  * and small measurement helpers. dmapipe.c and json.c are the tool_common
  * library, which dmapipe-bench (bench/) links too.
  *
- * Exit status of every subcommand: 0 success, 1 failure at run time
- * (including failed verification), 2 bad command line.
+ * Exit status of every subcommand: 0 success (also when interrupted by
+ * SIGINT or SIGTERM), 1 failure at run time (including failed
+ * verification), 2 bad command line, 3 the disk filled up. A failure is
+ * one line on stderr, "dmapipe CMD: error: ...", and with --json one
+ * document on stdout whose "result" is not "ok" (docs/JSON.md).
  */
 #ifndef DMAPIPE_TOOL_H
 #define DMAPIPE_TOOL_H
@@ -22,6 +25,107 @@
 #include <dmapipe/dmapipe.h>
 
 #define EXIT_USAGE 2
+#define EXIT_DISK_FULL 3
+
+/* ---- errors, library messages, the JSON document (dmapipe.c, json.c) ---- */
+
+/*
+ * Why a command failed: the "code" of its JSON document (docs/JSON.md
+ * lists them). tool_error_name() gives the name, tool_result() the
+ * "result" it leads to and tool_exit_status() the exit status.
+ */
+enum tool_error {
+	TOOL_OK = 0,
+	TOOL_ERR_USAGE,        /* "usage": bad command line (exit 2) */
+	TOOL_ERR_NO_SOCKET,    /* "no-socket": nothing at the socket's path */
+	TOOL_ERR_NOT_SOCKET,   /* "not-a-socket": something else is there */
+	TOOL_ERR_NO_PRODUCER,  /* "no-producer": a socket nobody listens on */
+	TOOL_ERR_PERMISSION,   /* "permission": modes, groups, peer policies */
+	TOOL_ERR_TIMEOUT,      /* "timeout" */
+	TOOL_ERR_DISCONNECTED, /* "disconnected": the peer went away */
+	TOOL_ERR_PRODUCER,     /* "producer-error": the producer ended the stream with ERROR */
+	TOOL_ERR_NOT_FOUND,    /* "not-found": a file or device */
+	TOOL_ERR_EXISTS,       /* "exists": would replace something */
+	TOOL_ERR_BUSY,         /* "busy": in use by another process */
+	TOOL_ERR_UNSUPPORTED,  /* "unsupported": not a format, device or file this can take */
+	TOOL_ERR_DEVICE,       /* "device": a device failed or went away */
+	TOOL_ERR_IO,           /* "io": reading or writing failed */
+	TOOL_ERR_DISK_FULL,    /* "disk-full" (exit 3) */
+	TOOL_ERR_DAMAGED,      /* "damaged": a recording is damaged */
+	TOOL_ERR_VERIFY,       /* "verify-failed": frames are not what they should be */
+	TOOL_ERR_STRICT,       /* "strict": a copy was needed in strict mode */
+	TOOL_ERR_NO_MEMORY,    /* "no-memory" */
+	TOOL_ERR_NOT_INSTALLED, /* "not-installed": a helper, plugin or service is missing */
+	TOOL_ERR_INTERNAL,     /* "internal": anything else */
+	TOOL_ERR_COUNT
+};
+
+/* The running command: tool_start() sets it up. */
+struct tool_state {
+	const char *cmd;       /* "serve", or NULL before a command was chosen */
+	bool json;             /* --json on the command line */
+	bool document;         /* a JSON document went to stdout */
+	bool json_lines;       /* documents are one line each (a stream of them) */
+	enum tool_error error; /* of the first failure reported */
+	char message[512];     /* its line, without the "dmapipe CMD: error: " */
+};
+extern struct tool_state tool;
+
+/*
+ * Starts command @cmd with its arguments (@argv[0] is the command): notes
+ * --json, and installs the library's log handler. The handler holds the
+ * library's warnings and errors back until the tool either reports the
+ * failure they explain (tool_error() makes them its reason, so one line
+ * says it) or goes on (tool_log_flush() prints them as warnings); info and
+ * debug lines ($DMAPIPE_DEBUG) print at once. Every line is "dmapipe CMD:
+ * LEVEL: ...", with bytes a terminal would act on escaped.
+ */
+void tool_start(const char *cmd, int argc, char **argv);
+
+/*
+ * Reports a failure: one line "dmapipe CMD: error: MESSAGE: REASON" on
+ * stderr, where REASON is what the library logged meanwhile or, without
+ * that, strerror(@err) (no REASON with neither). @code TOOL_OK: from @err.
+ * The first failure is the one a JSON document reports. Call it once per
+ * failure, where the command gives up or decides the run failed.
+ */
+__attribute__((format(printf, 3, 4)))
+void tool_error(enum tool_error code, int err, const char *fmt, ...);
+
+/* "dmapipe CMD: warning: ..." on stderr: a problem the command goes on after. */
+__attribute__((format(printf, 1, 2)))
+void tool_warn(const char *fmt, ...);
+
+/* Prints the library messages held back, as warnings. Main loops call it each turn. */
+void tool_log_flush(void);
+/* Whether the library said something not printed yet; tool_log_discard() drops it. */
+bool tool_log_held(void);
+void tool_log_discard(void);
+
+/* The failure @err stands for (ENOENT: not-found, ENOSPC: disk-full, ...). */
+enum tool_error tool_error_from_errno(int err);
+/* "no-socket", "disk-full", ...; "ok" for TOOL_OK. */
+const char *tool_error_name(enum tool_error code);
+/* "ok", "interrupted" (@interrupted and no failure), "failed", "disk-full" or "error". */
+const char *tool_result(bool interrupted);
+/* 0, 1, 2 (usage) or 3 (disk full), from the failure reported. */
+int tool_exit_status(void);
+
+/*
+ * The end of a command that returned @status: prints what the library
+ * still holds, and with --json, when the command wrote no document, the
+ * failure document (or one with the result alone). Returns the exit
+ * status: @status, or tool_exit_status() when a failure was reported.
+ */
+int tool_finish(int status);
+
+/*
+ * Copies @s into @buf (@len bytes, always terminated) as a terminal can
+ * show it safely: control characters, C1 controls and bytes that are not
+ * UTF-8 become \xNN, a backslash \\. For every string another process
+ * chose (stream and consumer names) before it reaches stdout or stderr.
+ */
+const char *text_escape(const char *s, char *buf, size_t len);
 
 /* ---- subcommands ------------------------------------------------------ */
 
@@ -41,6 +145,8 @@ int cmd_pipewire(int argc, char **argv);
 int cmd_rtsp(int argc, char **argv);
 int cmd_srt(int argc, char **argv);
 int cmd_display(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_formats(int argc, char **argv);
 
 /* ---- command line ------------------------------------------------------ */
 
@@ -72,10 +178,25 @@ int parse_u32(const char *s, uint32_t *out);
 /* The parsers below print the problem and exit 2 on bad input. */
 uint64_t opt_u64(const char *cmd, const char *opt, const char *s);
 uint32_t opt_u32(const char *cmd, const char *opt, const char *s, uint32_t min, uint32_t max);
+/*
+ * A frame rate option: N, N/M or N.NNN into *@num / *@den (reduced), from
+ * 0 (only if @allow_zero) to @max fps; exits with a usage error otherwise.
+ */
+void opt_fps(const char *cmd, const char *opt, const char *s, bool allow_zero, uint32_t max,
+	     uint32_t *num, uint32_t *den);
 /* "WxH" (also "4k", "1080p", "720p") */
 void opt_size(const char *cmd, const char *s, uint32_t *width, uint32_t *height);
-/* A supported fourcc name ("NV12", "XRGB8888", "XR24") */
+/* A supported format by any of its names ("NV12", "XRGB8888", "XR24", "BGRx", "RGB3") */
 uint32_t opt_format(const char *cmd, const char *s);
+/*
+ * For a size asked of a V4L2 device: exits 2, saying why, if a @width x
+ * @height frame of @fourcc would cut its subsampled chroma (NV12 at
+ * 641x480), which drivers silently round to another size; a format it
+ * does not know passes. dmapipe's own buffers take such sizes (chroma
+ * rounded up, as GStreamer and ffmpeg do), so synthetic sources do not
+ * call it.
+ */
+void check_size(const char *cmd, uint32_t fourcc, uint32_t width, uint32_t height);
 /* "latest", "queue:N", "block:N" */
 void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uint32_t *depth);
 /* "same-uid", "any", "uid:N", "gid:N" */
@@ -108,6 +229,20 @@ static inline enum verify_mode verify_frame_mode(enum verify_mode mode, uint32_t
 	return frame_flags & DMAPIPE_FRAME_PATTERN ? VERIFY_FULL : VERIFY_NONE;
 }
 
+/*
+ * dmapipe_recording_open(@path, @flags), or NULL after reporting why: the
+ * library's reason, or "not a usable dmapipe recording" followed by @hint
+ * (NULL: none) when the file is not one.
+ */
+struct dmapipe_recording *open_recording(const char *path, unsigned int flags, const char *hint);
+
+/*
+ * What is wrong with a recording as a whole, as the JSON documents name
+ * it: "truncated", "index-damaged", "superblock-damaged", "frames-missing",
+ * or NULL when nothing is.
+ */
+const char *recording_damage(const struct dmapipe_recording_info *info);
+
 /* ---- signals ------------------------------------------------------------ */
 
 /* Set by SIGINT / SIGTERM once install_stop_signals() was called. */
@@ -116,15 +251,75 @@ extern volatile sig_atomic_t stop_requested;
  * (without SA_RESTART, so sleeps and polls return early). Ignores SIGPIPE. */
 void install_stop_signals(void);
 
+/* ---- sockets (sockets.c) -------------------------------------------------- */
+
+/*
+ * What the help of every command says of a socket it names, and of a
+ * producer's socket: one text, so that every command says the same.
+ */
+#define HELP_SOCKET_NAME \
+	"                          NAME: a stream in the default directory\n" \
+	"                          ($XDG_RUNTIME_DIR/dmapipe, /run/dmapipe for root,\n" \
+	"                          else /tmp/dmapipe-UID); a path (with a /); @NAME:\n" \
+	"                          abstract\n"
+#define HELP_SOCKET_ACCESS \
+	"      --socket-mode MODE    permissions of the socket file (default 0660): who may\n" \
+	"                            open it at all\n" \
+	"      --socket-group GROUP  the socket file's group (default: this user's)\n" \
+	"      --peer POLICY         whom the producer then serves (SO_PEERCRED):\n" \
+	"                            same-uid (default: this user and root), any, uid:N,\n" \
+	"                            gid:N. Another user needs both: e.g. --socket-mode\n" \
+	"                            0666 --peer any, or --socket-group video --peer gid:N\n"
+
+/* The socket @s names (a bare NAME: in the default directory; NULL: "default"). Exits 2 if bad. */
+const char *opt_socket(const char *cmd, const char *s);
+
+/*
+ * Why connecting to @path failed with errno @err, in words, into @buf:
+ * "no such socket", "not a socket: a regular file", "no producer is
+ * listening (a stale socket ...)", "permission denied (...)". Returns the
+ * failure's code.
+ */
+enum tool_error socket_diagnose(const char *path, int err, char *buf, size_t len);
+
 /*
  * dmapipe_client_new(@opts) for the socket opts->path, retried every 20 ms
- * while nobody listens there yet (ENOENT, ECONNREFUSED), for up to
- * @timeout_ms (0: until stopped). NULL after printing "dmapipe CMD: cannot
- * connect to PATH: reason".
+ * while that can help (no socket yet, a stale socket a producer may
+ * replace), for up to @timeout_ms (0: until stopped); unless @quiet, says
+ * at once that it waits. Returns the client, or NULL after reporting
+ * (tool_error()) what is wrong with the socket, or when stopped by a
+ * signal (nothing reported).
  */
 struct dmapipe_client *connect_client_wait(const char *cmd,
 					   const struct dmapipe_client_options *opts,
-					   uint32_t timeout_ms);
+					   uint32_t timeout_ms, bool quiet);
+
+/* The name a server with options @o gives its stream: stream_name, or the socket's base name. */
+const char *stream_name_of(const struct dmapipe_server_options *o);
+
+/*
+ * Reports that the stream from @socket ended with an ERROR (acquiring a
+ * frame failed with EPROTO): the code and reason, once.
+ */
+void report_stream_error(struct dmapipe_client *client, const char *socket);
+
+/* What a producer's --socket-mode and --socket-group ask for. */
+struct socket_access {
+	uint32_t mode;
+	gid_t gid;
+	bool set_mode, set_group;
+};
+/* "0666" (octal, must keep 0600); a group name or number. Exit 2 if bad. */
+void opt_socket_mode(const char *cmd, const char *s, struct socket_access *a);
+void opt_socket_group(const char *cmd, const char *s, struct socket_access *a);
+
+/*
+ * dmapipe_server_new(@o) on o->path with @a (NULL: the defaults): the
+ * default directory made ready (private unless @a shares the socket), the
+ * socket's mode and group set. NULL after reporting why.
+ */
+struct dmapipe_server *open_server(const char *cmd, struct dmapipe_server_options *o,
+				   const struct socket_access *a);
 
 /* ---- time and measurement ---------------------------------------------- */
 
@@ -233,6 +428,17 @@ void json_bool(struct json *j, const char *key, bool value);
 void json_null(struct json *j, const char *key);
 /* Ends the document with a newline and flushes. */
 void json_finish(struct json *j);
+
+/* The version of the documents' keys (docs/JSON.md), their "schema". */
+#define JSON_SCHEMA 1
+
+/*
+ * Starts the document of the command on stdout with the keys every
+ * document has: "schema", "command", "result" (tool_result()) and "error"
+ * ({"code", "message"} of the failure reported, or null). The command's
+ * own keys follow; json_finish() ends it.
+ */
+void json_begin_document(struct json *j, bool interrupted);
 
 /* Writes @s as a JSON string literal (with quotes). */
 void json_write_escaped(FILE *out, const char *s);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +21,319 @@
 
 #include "dmapipe-tool.h"
 
+/* ---- errors and library messages ------------------------------------------ */
+
+struct tool_state tool;
+
+static const char *const error_names[TOOL_ERR_COUNT] = {
+	[TOOL_OK] = "ok",
+	[TOOL_ERR_USAGE] = "usage",
+	[TOOL_ERR_NO_SOCKET] = "no-socket",
+	[TOOL_ERR_NOT_SOCKET] = "not-a-socket",
+	[TOOL_ERR_NO_PRODUCER] = "no-producer",
+	[TOOL_ERR_PERMISSION] = "permission",
+	[TOOL_ERR_TIMEOUT] = "timeout",
+	[TOOL_ERR_DISCONNECTED] = "disconnected",
+	[TOOL_ERR_PRODUCER] = "producer-error",
+	[TOOL_ERR_NOT_FOUND] = "not-found",
+	[TOOL_ERR_EXISTS] = "exists",
+	[TOOL_ERR_BUSY] = "busy",
+	[TOOL_ERR_UNSUPPORTED] = "unsupported",
+	[TOOL_ERR_DEVICE] = "device",
+	[TOOL_ERR_IO] = "io",
+	[TOOL_ERR_DISK_FULL] = "disk-full",
+	[TOOL_ERR_DAMAGED] = "damaged",
+	[TOOL_ERR_VERIFY] = "verify-failed",
+	[TOOL_ERR_STRICT] = "strict",
+	[TOOL_ERR_NO_MEMORY] = "no-memory",
+	[TOOL_ERR_NOT_INSTALLED] = "not-installed",
+	[TOOL_ERR_INTERNAL] = "internal",
+};
+
+const char *tool_error_name(enum tool_error code)
+{
+	return code < TOOL_ERR_COUNT ? error_names[code] : "internal";
+}
+
+enum tool_error tool_error_from_errno(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case 0:
+		return TOOL_ERR_INTERNAL;
+	case ENOENT:
+		return TOOL_ERR_NOT_FOUND;
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		return TOOL_ERR_PERMISSION;
+	case ETIMEDOUT:
+		return TOOL_ERR_TIMEOUT;
+	case ECONNRESET:
+	case EPIPE:
+		return TOOL_ERR_DISCONNECTED;
+	case ECONNREFUSED:
+		return TOOL_ERR_NO_PRODUCER;
+	case ENOTSOCK:
+		return TOOL_ERR_NOT_SOCKET;
+	case EEXIST:
+		return TOOL_ERR_EXISTS;
+	case EBUSY:
+	case EADDRINUSE:
+		return TOOL_ERR_BUSY;
+	case EINVAL:
+	case ENOTSUP:
+	case ENOTTY:
+	case ENOSYS:
+	case EISDIR:
+	case ENOTDIR:
+	case ENAMETOOLONG:
+	case EBADMSG:
+		return err == EBADMSG || err == -EBADMSG ? TOOL_ERR_DAMAGED : TOOL_ERR_UNSUPPORTED;
+	case ENODEV:
+	case ENXIO:
+		return TOOL_ERR_DEVICE;
+	case EIO:
+	case EFAULT:
+		return TOOL_ERR_IO;
+	case ENOSPC:
+	case EDQUOT:
+		return TOOL_ERR_DISK_FULL;
+	case ENOMEM:
+		return TOOL_ERR_NO_MEMORY;
+	case EPROTO:
+		return TOOL_ERR_PRODUCER;
+	}
+	return TOOL_ERR_INTERNAL;
+}
+
+const char *tool_result(bool interrupted)
+{
+	switch (tool.error) {
+	case TOOL_OK:
+		return interrupted ? "interrupted" : "ok";
+	case TOOL_ERR_VERIFY:
+	case TOOL_ERR_DAMAGED:
+	case TOOL_ERR_STRICT:
+		return "failed";
+	case TOOL_ERR_DISK_FULL:
+		return "disk-full";
+	default:
+		return "error";
+	}
+}
+
+int tool_exit_status(void)
+{
+	switch (tool.error) {
+	case TOOL_OK:
+		return 0;
+	case TOOL_ERR_USAGE:
+		return EXIT_USAGE;
+	case TOOL_ERR_DISK_FULL:
+		return EXIT_DISK_FULL;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * Library messages held back (see tool_start()): a few, each with when it
+ * came, behind a lock because a library thread (PipeWire's) may log.
+ */
+#define HELD_MAX 4
+#define HELD_FRESH_NS 2000000000ull /* older ones explain no failure reported now */
+
+static struct {
+	pthread_mutex_t lock;
+	unsigned int n;
+	char text[HELD_MAX][400];
+	uint64_t when[HELD_MAX];
+} held = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* "dmapipe CMD: LEVEL: TEXT\n" in one write, TEXT escaped. */
+static void print_line(const char *level, const char *text)
+{
+	char esc[1024];
+
+	fprintf(stderr, "dmapipe%s%s: %s: %s\n", tool.cmd ? " " : "", tool.cmd ? tool.cmd : "",
+		level, text_escape(text, esc, sizeof(esc)));
+}
+
+/* Prints and drops the held messages older than @older_than (0: all) */
+static void flush_held(uint64_t older_than)
+{
+	unsigned int keep = 0;
+
+	pthread_mutex_lock(&held.lock);
+	for (unsigned int i = 0; i < held.n; i++) {
+		if (older_than && held.when[i] >= older_than) {
+			if (keep != i) {
+				memcpy(held.text[keep], held.text[i], sizeof(held.text[0]));
+				held.when[keep] = held.when[i];
+			}
+			keep++;
+			continue;
+		}
+		print_line("warning", held.text[i]);
+	}
+	held.n = keep;
+	pthread_mutex_unlock(&held.lock);
+}
+
+bool tool_log_held(void)
+{
+	bool any;
+
+	pthread_mutex_lock(&held.lock);
+	any = held.n > 0;
+	pthread_mutex_unlock(&held.lock);
+	return any;
+}
+
+void tool_log_discard(void)
+{
+	pthread_mutex_lock(&held.lock);
+	held.n = 0;
+	pthread_mutex_unlock(&held.lock);
+}
+
+void tool_log_flush(void)
+{
+	flush_held(0);
+	fflush(stderr);
+}
+
+__attribute__((format(printf, 2, 0)))
+static void log_handler(enum dmapipe_log_priority priority, const char *fmt, va_list args,
+			void *data)
+{
+	char text[400];
+	size_t len;
+
+	(void)data;
+	vsnprintf(text, sizeof(text), fmt, args);
+	len = strlen(text);
+	while (len > 0 && text[len - 1] == '\n')
+		text[--len] = '\0';
+	if (priority > DMAPIPE_LOG_WARNING) {
+		print_line(priority == DMAPIPE_LOG_INFO ? "info" : "debug", text);
+		return;
+	}
+	pthread_mutex_lock(&held.lock);
+	if (held.n == HELD_MAX) {
+		/* the oldest goes out to make room: it explains nothing any more */
+		print_line("warning", held.text[0]);
+		memmove(held.text[0], held.text[1], sizeof(held.text[0]) * (HELD_MAX - 1));
+		memmove(held.when, held.when + 1, sizeof(held.when[0]) * (HELD_MAX - 1));
+		held.n--;
+	}
+	memcpy(held.text[held.n], text, len + 1);
+	held.when[held.n] = now_ns();
+	held.n++;
+	pthread_mutex_unlock(&held.lock);
+}
+
+void tool_start(const char *cmd, int argc, char **argv)
+{
+	tool.cmd = cmd;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			tool.json = true;
+	dmapipe_log_set_handler(log_handler, NULL);
+}
+
+/* Records the first failure; the text is what follows "error: ". */
+static void note_error(enum tool_error code, const char *text)
+{
+	if (tool.error != TOOL_OK)
+		return;
+	tool.error = code != TOOL_OK ? code : TOOL_ERR_INTERNAL;
+	snprintf(tool.message, sizeof(tool.message), "%s", text);
+}
+
+void tool_error(enum tool_error code, int err, const char *fmt, ...)
+{
+	char text[sizeof(tool.message)];
+	va_list ap;
+	size_t n;
+	bool reason = false;
+
+	if (err < 0)
+		err = -err;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	/* what the library said long ago is not why this failed */
+	flush_held(now_ns() > HELD_FRESH_NS ? now_ns() - HELD_FRESH_NS : 0);
+	pthread_mutex_lock(&held.lock);
+	for (unsigned int i = 0; i < held.n; i++) {
+		n = strlen(text);
+		snprintf(text + n, sizeof(text) - n, "%s%s", reason ? "; " : ": ", held.text[i]);
+		reason = true;
+	}
+	held.n = 0;
+	pthread_mutex_unlock(&held.lock);
+	n = strlen(text);
+	if (!reason && err)
+		snprintf(text + n, sizeof(text) - n, ": %s", strerror(err));
+	print_line("error", text);
+	fflush(stderr);
+	note_error(code != TOOL_OK ? code : tool_error_from_errno(err), text);
+}
+
+void tool_warn(const char *fmt, ...)
+{
+	char text[sizeof(tool.message)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	flush_held(0);
+	print_line("warning", text);
+}
+
+/* With --json: the document of a command that wrote none (a failure, mostly). */
+static void failure_document(void)
+{
+	struct json j;
+
+	json_begin_document(&j, stop_requested != 0);
+	json_end_object(&j);
+	json_finish(&j);
+}
+
+int tool_finish(int status)
+{
+	tool_log_flush();
+	if (status != 0 && tool.error == TOOL_OK) {
+		/* a path that forgot to say why: still one line, and the document */
+		print_line("error", "failed");
+		note_error(status == EXIT_USAGE ? TOOL_ERR_USAGE : TOOL_ERR_INTERNAL, "failed");
+	}
+	if (tool.json && !tool.document)
+		failure_document();
+	return tool.error != TOOL_OK ? tool_exit_status() : status;
+}
+
 /* ---- command line ------------------------------------------------------ */
 
 void usage_error(const char *cmd, const char *fmt, ...)
 {
+	char text[sizeof(tool.message)];
 	va_list ap;
 
-	fprintf(stderr, "dmapipe%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'dmapipe%s%s --help' for more information.\n",
+	if (cmd)
+		tool.cmd = cmd;
+	tool_log_flush();
+	print_line("error", text);
+	fprintf(stderr, "Try 'dmapipe%s%s --help' for more information.\n",
 		cmd ? " " : "", cmd ? cmd : "");
-	exit(EXIT_USAGE);
+	note_error(TOOL_ERR_USAGE, text);
+	exit(tool_finish(EXIT_USAGE));
 }
 
 void usage_getopt_error(const char *cmd, int c, char **argv)
@@ -104,6 +405,15 @@ uint32_t opt_u32(const char *cmd, const char *opt, const char *s, uint32_t min, 
 	return v;
 }
 
+void opt_fps(const char *cmd, const char *opt, const char *s, bool allow_zero, uint32_t max,
+	     uint32_t *num, uint32_t *den)
+{
+	if (dmapipe_fraction_parse(s, num, den) < 0 || (*num == 0 && !allow_zero) ||
+	    (uint64_t)*num > (uint64_t)max * *den)
+		usage_error(cmd, "%s wants a rate from %u to %u frames per second as N, N/M or "
+			    "N.NNN (30000/1001 for NTSC), not '%s'", opt, allow_zero ? 0 : 1, max, s);
+}
+
 void opt_size(const char *cmd, const char *s, uint32_t *width, uint32_t *height)
 {
 	static const struct {
@@ -143,11 +453,34 @@ bad:
 
 uint32_t opt_format(const char *cmd, const char *s)
 {
-	uint32_t fourcc = dmapipe_fourcc_from_string(s);
+	char why[256];
+	uint32_t fourcc;
+	int ret = dmapipe_fourcc_from_name(s, &fourcc, why, sizeof(why));
 
-	if (!fourcc || !dmapipe_fourcc_is_supported(fourcc))
-		usage_error(cmd, "unknown or unsupported format '%s' (try NV12, YUYV, XRGB8888)", s);
+	if (ret == -ENOENT)
+		usage_error(cmd, "%s (dmapipe formats lists them)", why);
+	if (ret < 0)
+		usage_error(cmd, "%s", why);
+	if (!dmapipe_fourcc_is_supported(fourcc))
+		usage_error(cmd, "format '%s' has no layout dmapipe knows (dmapipe formats lists "
+			    "those it does)", s);
 	return fourcc;
+}
+
+void check_size(const char *cmd, uint32_t fourcc, uint32_t width, uint32_t height)
+{
+	const struct dmapipe_format_desc *d = dmapipe_format_desc_find(fourcc);
+	uint32_t wm, hm;
+
+	if (!d || (width % d->width_multiple == 0 && height % d->height_multiple == 0))
+		return;
+	wm = d->width_multiple;
+	hm = d->height_multiple;
+	usage_error(cmd, "%s cannot be %ux%u: its chroma has %s, so the width must be a "
+		    "multiple of %u and the height of %u (%ux%u or %ux%u would do)", d->name,
+		    width, height, d->vsub == 2 ? "half the columns and rows" : "half the columns",
+		    wm, hm, width >= wm ? width / wm * wm : wm, height >= hm ? height / hm * hm : hm,
+		    (width + wm - 1) / wm * wm, (height + hm - 1) / hm * hm);
 }
 
 void opt_policy(const char *cmd, const char *s, enum dmapipe_policy *policy, uint32_t *depth)
@@ -175,6 +508,37 @@ void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
 {
 	if (dmapipe_peer_policy_from_string(s, policy, uid, gid) < 0)
 		usage_error(cmd, "bad peer policy '%s': expected same-uid, any, uid:N or gid:N", s);
+}
+
+struct dmapipe_recording *open_recording(const char *path, unsigned int flags, const char *hint)
+{
+	struct dmapipe_recording *rc = dmapipe_recording_open(path, flags);
+	int err = errno;
+
+	if (rc)
+		return rc;
+	if (err != EBADMSG)
+		tool_error(TOOL_OK, err, "cannot read %s", path);
+	else if (tool_log_held()) /* the library said what is wrong with it */
+		tool_error(TOOL_ERR_UNSUPPORTED, 0, "cannot read %s%s%s", path, hint ? " " : "",
+			   hint ? hint : "");
+	else
+		tool_error(TOOL_ERR_UNSUPPORTED, 0, "%s is not a usable dmapipe recording%s%s",
+			   path, hint ? " " : "", hint ? hint : "");
+	return NULL;
+}
+
+const char *recording_damage(const struct dmapipe_recording_info *info)
+{
+	if (info->damage & DMAPIPE_RECORDING_TRUNCATED)
+		return "truncated";
+	if (info->damage & DMAPIPE_RECORDING_INDEX_DAMAGED)
+		return "index-damaged";
+	if (info->damage & DMAPIPE_RECORDING_SUPERBLOCK_DAMAGED)
+		return "superblock-damaged";
+	if (info->frames < info->frames_expected)
+		return "frames-missing";
+	return NULL;
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -215,27 +579,6 @@ void sleep_ms(unsigned int ms)
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
-}
-
-struct dmapipe_client *connect_client_wait(const char *cmd,
-					   const struct dmapipe_client_options *opts,
-					   uint32_t timeout_ms)
-{
-	uint64_t deadline = timeout_ms ? now_ns() + (uint64_t)timeout_ms * 1000000ull : UINT64_MAX;
-
-	for (;;) {
-		struct dmapipe_client *client = dmapipe_client_new(opts);
-
-		if (client)
-			return client;
-		if ((errno != ENOENT && errno != ECONNREFUSED) || stop_requested ||
-		    now_ns() >= deadline) {
-			fprintf(stderr, "dmapipe %s: cannot connect to %s: %s\n", cmd, opts->path,
-				strerror(errno));
-			return NULL;
-		}
-		sleep_ms(20);
-	}
 }
 
 uint64_t timeval_ns(const struct timeval *tv)
@@ -354,20 +697,23 @@ int exec_helper(const char *cmd, const char *name, const char *env_var,
 		if (access(candidates[i], X_OK) != 0)
 			continue;
 		if (setenv("DMAPIPE_TOOL", self_exe(), 1) < 0) {
-			fprintf(stderr, "dmapipe %s: %s\n", cmd, strerror(errno));
+			tool_error(TOOL_OK, errno, "cannot set DMAPIPE_TOOL");
 			return 1;
 		}
 		/* argv[0] was the subcommand; the options follow unchanged */
 		argv[0] = (char *)candidates[i];
+		/* the helper writes the output and the document from here on */
+		fflush(stdout);
+		fflush(stderr);
 		execv(candidates[i], argv);
-		fprintf(stderr, "dmapipe %s: cannot run %s: %s\n", cmd, candidates[i],
-			strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot run %s", candidates[i]);
 		return 1;
 	}
-	fprintf(stderr, "dmapipe %s: %s not found (%s%s%s%s); %s\n", cmd, name,
-		env && *env ? "" : "looked for ", env && *env ? env_var : candidates[0],
-		env && *env ? "=" : (n > 1 ? " and " : ""),
-		env && *env ? env : (n > 1 ? candidates[1] : ""), hint);
+	(void)cmd;
+	tool_error(TOOL_ERR_NOT_INSTALLED, 0, "%s not found (%s%s%s%s); %s", name,
+		   env && *env ? "" : "looked for ", env && *env ? env_var : candidates[0],
+		   env && *env ? "=" : (n > 1 ? " and " : ""),
+		   env && *env ? env : (n > 1 ? candidates[1] : ""), hint);
 	return 1;
 }
 
@@ -394,7 +740,7 @@ pid_t spawn(char *const argv[], const char *stdout_path, const char *stderr_path
 	fflush(stderr);
 	pid = fork();
 	if (pid < 0) {
-		fprintf(stderr, "dmapipe: fork: %s\n", strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot start %s", argv[0]);
 		return -1;
 	}
 	if (pid == 0) {
@@ -408,7 +754,7 @@ pid_t spawn(char *const argv[], const char *stdout_path, const char *stderr_path
 			_exit(127);
 		}
 		execvp(argv[0], argv);
-		fprintf(stderr, "dmapipe: cannot run %s: %s\n", argv[0], strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot run %s", argv[0]);
 		_exit(127);
 	}
 	return pid;
@@ -486,8 +832,7 @@ char *make_private_dir(const char *tag)
 	if (asprintf(&path, "%s/dmapipe-%s-XXXXXX", base, tag) < 0)
 		return NULL;
 	if (!mkdtemp(path)) {
-		fprintf(stderr, "dmapipe: cannot create a directory in %s: %s\n",
-			base, strerror(errno));
+		tool_error(TOOL_OK, errno, "cannot create a directory in %s", base);
 		free(path);
 		return NULL;
 	}

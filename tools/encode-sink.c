@@ -26,7 +26,7 @@
 static void fail_output(struct enc_sink *s, int err, const char *what)
 {
 	if (!s->write_error)
-		fprintf(stderr, "dmapipe: %s %s: %s\n", what, s->out, strerror(err));
+		tool_error(TOOL_OK, err, "%s %s", what, s->out);
 	if (!s->write_error)
 		s->write_error = err;
 }
@@ -219,9 +219,7 @@ static void on_packet(struct dmapipe_encoder *enc, const struct dmapipe_encoder_
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			s->write_error = errno;
-			fprintf(stderr, "dmapipe: writing the bitstream to %s: %s\n", s->out,
-				strerror(errno));
+			fail_output(s, errno, "writing the bitstream to");
 			break;
 		}
 		b += n;
@@ -302,9 +300,11 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 		dmapipe_server_options_init(&so);
 		so.path = c->serve;
 		so.producer_name = "dmapipe-encode";
-		s->server = dmapipe_server_new(&so);
+		so.peer_policy = c->serve_peer;
+		so.allowed_uid = c->serve_uid;
+		so.allowed_gid = c->serve_gid;
+		s->server = open_server(tool.cmd, &so, &c->serve_access);
 		if (!s->server) {
-			fprintf(stderr, "dmapipe: cannot serve on %s: %s\n", c->serve, strerror(errno));
 			enc_sink_finish(s);
 			return -1;
 		}
@@ -319,8 +319,7 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 		ro.user_data = s;
 		s->rec = dmapipe_recorder_new_fd(s->output.fd, &ro);
 		if (!s->rec) {
-			fprintf(stderr, "dmapipe: cannot create the recording %s: %s\n", c->out,
-				strerror(errno));
+			tool_error(TOOL_OK, errno, "cannot create the recording %s", c->out);
 			enc_sink_finish(s);
 			return -1;
 		}
@@ -329,8 +328,8 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 	}
 	s->enc = dmapipe_encoder_new(&o);
 	if (!s->enc) {
-		fprintf(stderr, "dmapipe: cannot open the encoder: %s (see the message above)\n",
-			strerror(errno));
+		tool_error(errno == ENOENT ? TOOL_ERR_NOT_INSTALLED : TOOL_OK, errno,
+			   "cannot open the encoder");
 		enc_sink_finish(s);
 		return -1;
 	}
@@ -352,7 +351,7 @@ int enc_sink_dispatch(struct enc_sink *s)
 	int ret = 0;
 
 	if (s->server && dmapipe_server_dispatch(s->server, 0) < 0)
-		fprintf(stderr, "dmapipe: the bitstream server failed\n");
+		tool_warn("serving the bitstream failed");
 	if (s->rec)
 		ret = dmapipe_recorder_dispatch(s->rec, 0);
 	if (ret < 0)
@@ -423,7 +422,7 @@ struct dmapipe_v4l2_source *open_capture_for(const struct dmapipe_v4l2_options *
 		end = strchr(line, '\n');
 		if (!end)
 			end = line + strlen(line);
-		fprintf(stderr, "dmapipe: %.*s\n", (int)(end - line), line);
+		fprintf(stderr, "%s: %.*s\n", tool.cmd, (int)(end - line), line);
 	}
 	snprintf(note, len, "%s", r.note);
 	errno = saved;

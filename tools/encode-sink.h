@@ -9,6 +9,7 @@
 
 #include <dmapipe/dmapipe.h>
 
+#include "dmapipe-tool.h"
 #include "output.h"
 
 struct enc_sink_config {
@@ -26,6 +27,11 @@ struct enc_sink_config {
 	bool container;
 	/* also serve the packets on this dmapipe socket (NULL: not served) */
 	const char *serve;
+	/* that socket's mode and group, and whom it serves */
+	struct socket_access serve_access;
+	enum dmapipe_peer_policy serve_peer;
+	uid_t serve_uid;
+	gid_t serve_gid;
 	/* gives a frame back (a client frame's lease, a capture buffer) */
 	void (*release)(void *data, void *frame);
 	void *release_data;
@@ -36,7 +42,7 @@ struct enc_sink {
 	const char *out;
 	struct output output; /* takes its name at the first packet written */
 	int fd;               /* output.fd, or -1 when the recorder writes it */
-	int write_error;     /* errno of the first failed write, or 0 */
+	int write_error;     /* errno of the first failed write (reported), or 0 */
 	uint64_t packets, keyframes, bytes, failed;
 	void (*release)(void *data, void *frame);
 	void *release_data;
@@ -58,7 +64,8 @@ struct enc_sink {
 
 /*
  * Opens the output (refused before anything else if it exists and force is
- * not set), then the encoder; prints why and returns -1 on failure.
+ * not set), then the encoder; reports why (tool_error()) and returns -1 on
+ * failure.
  */
 int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c);
 /* The recorder's fd (poll it, then enc_sink_dispatch()), or -1. */
@@ -84,7 +91,7 @@ void enc_sink_finish(struct enc_sink *s);
  * Opens the capture device of @o so that every encoder of @sinks can
  * import its buffers (dmapipe_v4l2_source_new_for_encoders(); with
  * @negotiate false it only checks): the library's reopenings are printed
- * ("dmapipe: negotiating: ..."), @note gets its outcome. NULL (errno set,
+ * ("CMD: negotiating: ..."), @note gets its outcome. NULL (errno set,
  * logged) if the device cannot be opened.
  */
 struct dmapipe_v4l2_source *open_capture_for(const struct dmapipe_v4l2_options *o,

@@ -105,6 +105,64 @@ void json_write_escaped(FILE *out, const char *str)
 	fputc('"', out);
 }
 
+const char *text_escape(const char *str, char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	size_t n = 0;
+
+	if (len == 0)
+		return buf;
+	while (*s) {
+		size_t clen = utf8_valid_len(s);
+		char tmp[8];
+		const char *out;
+		size_t olen;
+
+		/* C1 controls (U+0080..U+009F) are terminal escapes in UTF-8 too */
+		if (clen == 2 && s[0] == 0xc2 && s[1] < 0xa0)
+			clen = 0;
+		if (*s == '\\') {
+			out = "\\\\";
+			olen = 2;
+			clen = 1;
+		} else if (clen == 0 || *s < 0x20 || *s == 0x7f) {
+			snprintf(tmp, sizeof(tmp), "\\x%02x", *s);
+			out = tmp;
+			olen = 4;
+			clen = 1;
+		} else {
+			out = (const char *)s;
+			olen = clen;
+		}
+		if (n + olen >= len)
+			break; /* cut at a whole character */
+		memcpy(buf + n, out, olen);
+		n += olen;
+		s += clen;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+void json_begin_document(struct json *j, bool interrupted)
+{
+	json_init(j, stdout);
+	j->compact = tool.json_lines;
+	json_begin_object(j, NULL);
+	json_u64(j, "schema", JSON_SCHEMA);
+	json_string(j, "command", tool.cmd);
+	json_string(j, "result", tool_result(interrupted));
+	if (tool.error != TOOL_OK) {
+		json_begin_object(j, "error");
+		json_string(j, "code", tool_error_name(tool.error));
+		json_string(j, "message", tool.message);
+		json_end_object(j);
+	} else {
+		json_null(j, "error");
+	}
+	tool.document = true;
+}
+
 /* Separator, indentation and key before a value at the current depth. */
 static void json_prefix(struct json *j, const char *key)
 {

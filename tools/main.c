@@ -31,6 +31,8 @@ static const struct {
 	{ "srt", cmd_srt, "serve a stream over SRT to any number of callers (H.264 in MPEG-TS)" },
 	{ "display", cmd_display, "show a stream on a screen through KMS, without a copy" },
 	{ "stats", cmd_stats, "show a running producer's per-consumer statistics" },
+	{ "list", cmd_list, "list the streams served here: format, rate, consumers, producer" },
+	{ "formats", cmd_formats, "list the pixel formats, by their DRM, V4L2 and GStreamer names" },
 	{ "demo", cmd_demo, "run a producer and consumers and show what crossed" },
 	{ "bench", cmd_bench, "measure handoff CPU and latency against memcpy and GStreamer shm" },
 	{ "pipewire", cmd_pipewire, "publish a stream as a PipeWire video node, zero-copy" },
@@ -52,8 +54,13 @@ static void print_usage(FILE *out)
 	fprintf(out,
 		"\n"
 		"Run 'dmapipe COMMAND --help' for the options of a command. Every command\n"
-		"accepts --json for machine-readable output.\n"
-		"Exit status: 0 success, 1 failure, 2 bad command line.\n");
+		"accepts --json for machine-readable output (docs/JSON.md), a failure too.\n"
+		"A --socket NAME is a stream in the default directory ($XDG_RUNTIME_DIR/dmapipe,\n"
+		"/run/dmapipe for root, else /tmp/dmapipe-UID); without --socket, the stream\n"
+		"\"default\"; a path has a /, and @NAME is an abstract socket.\n"
+		"\n"
+		"Exit status: 0 success (also when interrupted), 1 failure, 2 bad command\n"
+		"line, 3 the disk filled up (record).\n");
 }
 
 int main(int argc, char **argv)
@@ -85,6 +92,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	name = argv[optind];
+	tool_start(NULL, argc - optind, argv + optind);
 	if (strcmp(name, "help") == 0) {
 		if (optind + 1 < argc) {
 			char *sub[] = { argv[optind + 1], (char *)"--help", NULL };
@@ -92,7 +100,8 @@ int main(int argc, char **argv)
 			for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 				if (strcmp(commands[i].name, sub[0]) == 0) {
 					optind = 0;
-					return commands[i].run(2, sub);
+					tool.cmd = commands[i].name;
+					return tool_finish(commands[i].run(2, sub));
 				}
 			usage_error(NULL, "unknown command '%s'", sub[0]);
 		}
@@ -105,7 +114,8 @@ int main(int argc, char **argv)
 			char **sub_argv = argv + optind;
 
 			optind = 0; /* reinitialise getopt for the subcommand */
-			return commands[i].run(sub_argc, sub_argv);
+			tool.cmd = commands[i].name;
+			return tool_finish(commands[i].run(sub_argc, sub_argv));
 		}
 	}
 	usage_error(NULL, "unknown command '%s'", name);

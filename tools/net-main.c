@@ -14,7 +14,7 @@
 #include "net.h"
 
 static const char *const rtsp_usage =
-	"Usage: dmapipe rtsp --socket PATH [--listen [HOST]:PORT] [--path /NAME] [OPTIONS]\n"
+	"Usage: dmapipe rtsp [--socket SOCKET] [--listen [HOST]:PORT] [--path /NAME] [OPTIONS]\n"
 	"\n"
 	"Serves a dmapipe stream over RTSP (gst-rtsp-server). The frames are taken\n"
 	"with dmapipesrc, policy latest, so a slow network never slows the producer\n"
@@ -26,7 +26,9 @@ static const char *const rtsp_usage =
 	"client watches, the stream is not consumed: the first client connects it.\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH     the producer's socket (or @name)\n"
+	"  -s, --socket SOCKET   the producer's socket (default: the stream \"default\");\n"
+	"                        NAME: a stream in the default directory; a path (with\n"
+	"                        a /); @NAME: abstract\n"
 	"  -l, --listen ADDR     [HOST]:PORT to listen on (default :8554; port 0: any)\n"
 	"  -p, --path /NAME      the stream's path: rtsp://HOST:PORT/NAME (default /cam)\n"
 	"      --codec C         h264 (default) or raw (RTP raw video, no encoder)\n"
@@ -37,17 +39,21 @@ static const char *const rtsp_usage =
 	"      --protocols P     what clients may use: udp,tcp (default), udp or tcp\n"
 	"  -d, --duration S      stop after S seconds (default: until interrupted)\n"
 	"      --json            a JSON report on stdout at the end, per-client counters\n"
+	"                        (docs/JSON.md); a failure too\n"
 	"  -q, --quiet           no progress line\n"
 	"      --print-pipeline  print the GStreamer pipeline and exit\n"
 	"      --test-source WxH@FPS  videotestsrc instead of a dmapipe stream (the\n"
 	"                        benchmark's in-process baseline)\n"
 	"  -h, --help            this text\n"
 	"\n"
-	"Example: dmapipe rtsp --socket @cam --listen :8554 --path /cam\n"
+	"Exit status: 0 ok (also when interrupted), 1 failure (a GStreamer element\n"
+	"missing, cannot listen), 2 bad command line.\n"
+	"\n"
+	"Example: dmapipe rtsp --socket cam --listen :8554 --path /cam\n"
 	"         gst-launch-1.0 rtspsrc location=rtsp://HOST:8554/cam ! decodebin ! autovideosink\n";
 
 static const char *const srt_usage =
-	"Usage: dmapipe srt --socket PATH [--listen [HOST]:PORT] [OPTIONS]\n"
+	"Usage: dmapipe srt [--socket SOCKET] [--listen [HOST]:PORT] [OPTIONS]\n"
 	"\n"
 	"Serves a dmapipe stream over SRT for contribution links: H.264 in MPEG-TS,\n"
 	"srtsink in listener mode, any number of callers at once, each its own SRT\n"
@@ -55,7 +61,9 @@ static const char *const srt_usage =
 	"policy latest, and encoded once for every caller.\n"
 	"\n"
 	"Options:\n"
-	"  -s, --socket PATH     the producer's socket (or @name)\n"
+	"  -s, --socket SOCKET   the producer's socket (default: the stream \"default\");\n"
+	"                        NAME: a stream in the default directory; a path (with\n"
+	"                        a /); @NAME: abstract\n"
 	"  -l, --listen ADDR     [HOST]:PORT to listen on (default :9000)\n"
 	"      --latency MS      SRT latency (default 125): how long a receiver waits for a\n"
 	"                        retransmission; give it 3 to 4 round trips on lossy links\n"
@@ -68,12 +76,16 @@ static const char *const srt_usage =
 	"                        connects gets one at once\n"
 	"  -d, --duration S      stop after S seconds (default: until interrupted)\n"
 	"      --json            a JSON report on stdout at the end, per-caller counters\n"
+	"                        (docs/JSON.md); a failure too\n"
 	"  -q, --quiet           no progress line\n"
 	"      --print-pipeline  print the GStreamer pipeline and exit\n"
 	"      --test-source WxH@FPS  videotestsrc instead of a dmapipe stream\n"
 	"  -h, --help            this text\n"
 	"\n"
-	"Example: dmapipe srt --socket @cam --listen :9000 --latency 200\n"
+	"Exit status: 0 ok (also when interrupted), 1 failure (a GStreamer element\n"
+	"missing, cannot listen), 2 bad command line.\n"
+	"\n"
+	"Example: dmapipe srt --socket cam --listen :9000 --latency 200\n"
 	"         gst-launch-1.0 srtsrc uri=srt://HOST:9000 ! tsdemux ! h264parse ! avdec_h264 ! autovideosink\n";
 
 enum {
@@ -235,10 +247,10 @@ static void parse_args(struct net_options *o, int argc, char **argv)
 		}
 	}
 	usage_no_operands(o->cmd, argc, argv);
-	if (!o->socket && !o->test_source)
-		usage_error(o->cmd, "--socket PATH is required (the producer to serve)");
 	if (o->socket && o->test_source)
 		usage_error(o->cmd, "--socket and --test-source exclude each other");
+	if (!o->test_source)
+		o->socket = opt_socket(o->cmd, o->socket);
 	if (o->codec == NET_CODEC_RAW && strcmp(o->encoder, "auto"))
 		usage_error(o->cmd, "--codec raw has no encoder; drop --encoder");
 	if (o->passphrase && !o->pbkeylen)
@@ -329,6 +341,8 @@ int net_check_elements(const struct net_options *o, const struct net_encoder *en
 	const char *need[12];
 	unsigned int n = 0;
 	int missing = 0;
+	char text[512] = "";
+	size_t len;
 
 	need[n++] = o->test_source ? "videotestsrc" : "dmapipesrc";
 	need[n++] = "videoconvert";
@@ -351,10 +365,13 @@ int net_check_elements(const struct net_options *o, const struct net_encoder *en
 	for (unsigned int i = 0; i < n; i++) {
 		if (element_exists(need[i]))
 			continue;
-		fprintf(stderr, "dmapipe %s: GStreamer element %s not found: install %s\n", o->cmd,
-			need[i], package_of(need[i]));
-		missing++;
+		/* one line says every element missing */
+		len = strlen(text);
+		snprintf(text + len, sizeof(text) - len, "%s%s not found: install %s",
+			 missing++ ? "; " : "", need[i], package_of(need[i]));
 	}
+	if (missing)
+		tool_error(TOOL_ERR_NOT_INSTALLED, 0, "GStreamer element %s", text);
 	return missing ? -1 : 0;
 }
 
@@ -426,7 +443,7 @@ int net_choose_encoder(const struct net_options *o, struct net_encoder *enc)
 	if (strcmp(o->encoder, "x264") != 0) {
 		v4l2 = v4l2_can_import(v4l2_why, sizeof(v4l2_why));
 		if (!v4l2 && strcmp(o->encoder, "v4l2") == 0) {
-			fprintf(stderr, "dmapipe %s: --encoder v4l2: %s\n", o->cmd, v4l2_why);
+			tool_error(TOOL_ERR_NOT_INSTALLED, 0, "--encoder v4l2: %s", v4l2_why);
 			return -1;
 		}
 	}
@@ -506,10 +523,10 @@ int main(int argc, char **argv)
 	bool srt;
 
 	memset(&o, 0, sizeof(o));
-	if (strcmp(cmd, "rtsp") && strcmp(cmd, "srt")) {
-		fprintf(stderr, "usage: dmapipe-net rtsp|srt OPTIONS (run as dmapipe rtsp, dmapipe srt)\n");
-		return EXIT_USAGE;
-	}
+	if (strcmp(cmd, "rtsp") && strcmp(cmd, "srt"))
+		usage_error(NULL, "dmapipe-net is run as dmapipe rtsp or dmapipe srt");
+	/* the tool's command, from here on: its lines, its document */
+	tool_start(cmd, argc - 1, argv + 1);
 	srt = strcmp(cmd, "srt") == 0;
 	o.cmd = cmd;
 	o.port = srt ? 9000 : 8554;
@@ -526,7 +543,7 @@ int main(int argc, char **argv)
 	setup_plugin_path();
 	gst_init(NULL, NULL);
 	if (net_choose_encoder(&o, &enc) < 0 || net_check_elements(&o, &enc, srt) < 0)
-		return 1;
+		return tool_finish(1);
 
-	return srt ? net_srt_run(&o, &enc) : net_rtsp_run(&o, &enc);
+	return tool_finish(srt ? net_srt_run(&o, &enc) : net_rtsp_run(&o, &enc));
 }

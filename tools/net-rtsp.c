@@ -66,6 +66,7 @@ struct rtsp {
 	const char *access;
 	uint64_t t0;
 	char url[128];
+	bool interrupted; /* a signal ended it (not --duration) */
 };
 
 /* ---- counters ------------------------------------------------------------- */
@@ -380,8 +381,8 @@ static GstRTSPStatusCode on_pre_describe(GstRTSPClient *client, GstRTSPContext *
 		g_ptr_array_add(r->unknown_paths, g_strdup(path));
 	g_mutex_unlock(&r->lock);
 	if (first)
-		fprintf(stderr, "\ndmapipe rtsp: a client asked for %s: 404 not found (this server "
-			"has %s)\n", path, r->o->path);
+		tool_warn("a client asked for %s: 404 not found (this server has %s)", path,
+			  r->o->path);
 	return GST_RTSP_STS_OK;
 }
 
@@ -474,6 +475,12 @@ static gboolean on_stop(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+static gboolean on_signal(gpointer data)
+{
+	((struct rtsp *)data)->interrupted = true;
+	return on_stop(data);
+}
+
 static GstRTSPFilterResult close_client(GstRTSPServer *server, GstRTSPClient *client,
 					gpointer data)
 {
@@ -555,15 +562,14 @@ static void report(struct rtsp *r)
 	if (r->o->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "rtsp");
+		json_begin_document(&j, r->interrupted);
 		json_string(&j, "url", r->url);
+		json_string(&j, "socket", r->o->socket);
 		json_string(&j, "codec", r->o->codec == NET_CODEC_RAW ? "raw" : "h264");
 		json_string(&j, "encoder", r->enc->element);
 		json_string(&j, "access", r->access);
 		json_string(&j, "access_why", r->access_why);
-		json_double(&j, "seconds", (double)ns / 1e9);
+		json_double(&j, "elapsed_s", (double)ns / 1e9);
 		json_u64(&j, "frames_sent", f.frames);
 		json_u64(&j, "bytes_sent", f.bytes);
 		json_u64(&j, "packets_sent", f.packets);
@@ -579,7 +585,7 @@ static void report(struct rtsp *r)
 			json_string(&j, "address", c->address);
 			json_string(&j, "transport", c->playing ? (c->tcp ? "tcp" : "udp") : NULL);
 			json_bool(&j, "connected_at_end", c->at_end);
-			json_double(&j, "seconds",
+			json_double(&j, "connected_s",
 				    (double)((c->t_close ? c->t_close : end) - c->t_connect) / 1e9);
 			json_u64(&j, "frames", c->frames);
 			json_u64(&j, "bytes", c->bytes);
@@ -643,8 +649,8 @@ int net_rtsp_run(const struct net_options *o, const struct net_encoder *enc)
 
 	source = gst_rtsp_server_create_source(r.server, NULL, &err);
 	if (!source) {
-		fprintf(stderr, "dmapipe rtsp: cannot listen on %s:%u: %s\n",
-			o->host[0] ? o->host : "*", o->port, err ? err->message : "unknown error");
+		tool_error(TOOL_ERR_BUSY, 0, "cannot listen on %s:%u: %s",
+			   o->host[0] ? o->host : "*", o->port, err ? err->message : "unknown error");
 		g_clear_error(&err);
 		status = 1;
 		goto out;
@@ -652,7 +658,7 @@ int net_rtsp_run(const struct net_options *o, const struct net_encoder *enc)
 	g_source_attach(source, NULL);
 	snprintf(r.url, sizeof(r.url), "rtsp://%s:%d%s", o->host[0] ? o->host : "HOST",
 		 gst_rtsp_server_get_bound_port(r.server), o->path);
-	fprintf(stderr, "dmapipe rtsp: serving %s (%s), %s from %s; encoder: %s: %s (%s)\n",
+	fprintf(stderr, "rtsp: serving %s (%s), %s from %s; encoder: %s: %s (%s)\n",
 		r.url, o->protocols, o->codec == NET_CODEC_RAW ? "raw video" : "H.264",
 		o->test_source ? "videotestsrc" : o->socket,
 		enc->element ? enc->element : "none", enc->access, enc->why);
@@ -663,8 +669,8 @@ int net_rtsp_run(const struct net_options *o, const struct net_encoder *enc)
 		g_timeout_add(1000, on_progress, &r);
 	if (o->duration_s)
 		g_timeout_add_seconds(o->duration_s, on_stop, &r);
-	g_unix_signal_add(SIGINT, on_stop, &r);
-	g_unix_signal_add(SIGTERM, on_stop, &r);
+	g_unix_signal_add(SIGINT, on_signal, &r);
+	g_unix_signal_add(SIGTERM, on_signal, &r);
 	g_main_loop_run(r.loop);
 
 	on_sample(&r);

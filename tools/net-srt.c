@@ -29,6 +29,7 @@ struct caller_rec {
 };
 
 struct srt {
+	bool interrupted; /* a signal ended it (not --duration) */
 	const struct net_options *o;
 	const struct net_encoder *enc;
 	GMainLoop *loop;
@@ -247,11 +248,17 @@ static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data)
 			const char *why = dbg ? strrchr(dbg, '\n') : NULL;
 
 			why = why ? why + 1 : (err ? err->message : "error");
-			fprintf(stderr, "\ndmapipe srt: cannot serve on %s: %s%s\n", s->url, why,
-				strstr(why, "bind") ? " (is the port in use?)" : "");
+			if (!s->o->quiet)
+				fputc('\n', stderr);
+			tool_error(strstr(why, "bind") ? TOOL_ERR_BUSY : TOOL_ERR_INTERNAL, 0,
+				   "cannot serve on %s: %s%s", s->url, why,
+				   strstr(why, "bind") ? " (is the port in use?)" : "");
 		} else {
-			fprintf(stderr, "\ndmapipe srt: %s: %s (%s)\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)),
-				err ? err->message : "error", dbg ? dbg : "");
+			if (!s->o->quiet)
+				fputc('\n', stderr);
+			tool_error(TOOL_ERR_INTERNAL, 0, "%s: %s (%s)",
+				   GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)), err ? err->message : "error",
+				   dbg ? dbg : "");
 		}
 		g_clear_error(&err);
 		g_free(dbg);
@@ -268,6 +275,12 @@ static gboolean on_stop(gpointer data)
 {
 	g_main_loop_quit(((struct srt *)data)->loop);
 	return G_SOURCE_REMOVE;
+}
+
+static gboolean on_signal(gpointer data)
+{
+	((struct srt *)data)->interrupted = true;
+	return on_stop(data);
 }
 
 static void report(struct srt *s)
@@ -312,17 +325,16 @@ static void report(struct srt *s)
 	if (s->o->json) {
 		struct json j;
 
-		json_init(&j, stdout);
-		json_begin_object(&j, NULL);
-		json_string(&j, "command", "srt");
+		json_begin_document(&j, s->interrupted);
 		json_string(&j, "url", s->url);
+		json_string(&j, "socket", s->o->socket);
 		json_string(&j, "codec", "h264");
 		json_string(&j, "encoder", s->enc->element);
 		json_string(&j, "access", s->access);
 		json_string(&j, "access_why", s->access_why);
 		json_u64(&j, "latency_ms", s->o->latency_ms);
 		json_bool(&j, "encrypted", s->o->passphrase != NULL);
-		json_double(&j, "seconds", (double)ns / 1e9);
+		json_double(&j, "elapsed_s", (double)ns / 1e9);
 		json_u64(&j, "frames_encoded", f.frames);
 		json_u64(&j, "bytes_encoded", f.bytes);
 		json_u64(&j, "callers_total", s->callers->len);
@@ -384,8 +396,8 @@ int net_srt_run(const struct net_options *o, const struct net_encoder *enc)
 	s.callers = g_ptr_array_new_with_free_func(caller_free);
 	s.pipeline = gst_parse_launch(launch, &err);
 	if (!s.pipeline || err) {
-		fprintf(stderr, "dmapipe srt: cannot build the pipeline: %s\n",
-			err ? err->message : "unknown error");
+		tool_error(TOOL_ERR_INTERNAL, 0, "cannot build the pipeline: %s",
+			   err ? err->message : "unknown error");
 		g_clear_error(&err);
 		if (s.pipeline)
 			gst_object_unref(s.pipeline);
@@ -408,7 +420,7 @@ int net_srt_run(const struct net_options *o, const struct net_encoder *enc)
 	gst_bus_add_watch(bus, on_bus, &s);
 	gst_object_unref(bus);
 
-	fprintf(stderr, "dmapipe srt: listening on %s (latency %u ms%s), H.264 in MPEG-TS from %s; "
+	fprintf(stderr, "srt: listening on %s (latency %u ms%s), H.264 in MPEG-TS from %s; "
 		"encoder: %s: %s (%s)\n", s.url, o->latency_ms, o->passphrase ? ", encrypted" : "",
 		o->test_source ? "videotestsrc" : o->socket, enc->element, enc->access, enc->why);
 	s.t0 = now_ns();
@@ -418,7 +430,7 @@ int net_srt_run(const struct net_options *o, const struct net_encoder *enc)
 		while (g_main_context_iteration(NULL, FALSE))
 			;
 		if (!s.said)
-			fprintf(stderr, "dmapipe srt: the pipeline did not start\n");
+			tool_error(TOOL_ERR_INTERNAL, 0, "the pipeline did not start");
 		goto out;
 	}
 	g_timeout_add(500, on_sample, &s);
@@ -426,8 +438,8 @@ int net_srt_run(const struct net_options *o, const struct net_encoder *enc)
 		g_timeout_add(1000, on_progress, &s);
 	if (o->duration_s)
 		g_timeout_add_seconds(o->duration_s, on_stop, &s);
-	g_unix_signal_add(SIGINT, on_stop, &s);
-	g_unix_signal_add(SIGTERM, on_stop, &s);
+	g_unix_signal_add(SIGINT, on_signal, &s);
+	g_unix_signal_add(SIGTERM, on_signal, &s);
 	g_main_loop_run(s.loop);
 	on_sample(&s);
 	report(&s);

@@ -14,24 +14,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dmapipe-tool.h"
 #include "output.h"
 
 __attribute__((format(printf, 3, 4)))
 static int fail(const struct output *o, int err, const char *fmt, ...)
 {
+	char text[400];
 	va_list ap;
 
-	fprintf(stderr, "dmapipe %s: ", o->cmd);
+	(void)o;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	tool_error(tool_error_from_errno(err), 0, "%s", text);
 	return -err;
 }
 
 static int fail_errno(const struct output *o, int err, const char *doing, const char *what)
 {
-	fprintf(stderr, "dmapipe %s: %s %s: %s\n", o->cmd, doing, what, strerror(err));
+	(void)o;
+	tool_error(TOOL_OK, err, "%s %s", doing, what);
 	return -err;
 }
 
@@ -69,22 +72,18 @@ static int open_special(struct output *o, const struct stat *st)
 			   S_ISSOCK(st->st_mode) ? "a socket" : "not a regular file";
 
 	if (S_ISBLK(st->st_mode)) {
-		fprintf(stderr, "dmapipe %s: %s is a block device: writing into it would "
-			"overwrite the disk; refused\n", o->cmd, o->name);
-		return -EINVAL;
+		return fail(o, EINVAL, "%s is a block device: writing into it would overwrite the "
+			    "disk; refused", o->name);
 	}
 	if (S_ISDIR(st->st_mode)) {
-		fprintf(stderr, "dmapipe %s: %s is a directory\n", o->cmd, o->name);
-		return -EISDIR;
+		return fail(o, EISDIR, "%s is a directory", o->name);
 	}
 	if (!S_ISCHR(st->st_mode) && !S_ISFIFO(st->st_mode)) {
-		fprintf(stderr, "dmapipe %s: %s is %s: refused\n", o->cmd, o->name, what);
-		return -EINVAL;
+		return fail(o, EINVAL, "%s is %s: refused", o->name, what);
 	}
 	if (o->flags & OUTPUT_SEEKABLE) {
-		fprintf(stderr, "dmapipe %s: %s is %s: a recording needs a regular file; "
-			"nothing was written to it\n", o->cmd, o->name, what);
-		return -EINVAL;
+		return fail(o, EINVAL, "%s is %s: a recording needs a regular file; nothing was "
+			    "written to it", o->name, what);
 	}
 	/* written into like a shell redirection would, and never replaced */
 	o->fd = open(o->name, O_WRONLY | O_NOCTTY | O_CLOEXEC);
@@ -131,7 +130,7 @@ int output_open(struct output *o, const char *cmd, const char *name, unsigned in
 	if (!o->target)
 		return fail(o, ENOMEM, "%s: out of memory", name);
 	if (exists && !(flags & OUTPUT_FORCE)) {
-		fprintf(stderr, "dmapipe %s: %s exists (--force replaces it)\n", cmd, name);
+		fail(o, EEXIST, "%s exists (--force replaces it)", name);
 		free(o->target);
 		o->target = NULL;
 		return -EEXIST;
@@ -148,8 +147,7 @@ int output_open(struct output *o, const char *cmd, const char *name, unsigned in
 	if (o->fd < 0) {
 		int err = errno;
 
-		fprintf(stderr, "dmapipe %s: cannot create a file next to %s: %s\n", cmd,
-			o->target, strerror(err));
+		fail_errno(o, err, "cannot create a file next to", o->target);
 		free(o->temp);
 		free(o->target);
 		o->temp = o->target = NULL;
@@ -173,9 +171,8 @@ int output_publish(struct output *o)
 	if (o->flags & OUTPUT_FORCE) {
 		/* only a regular file is replaced, even if it changed since output_open() */
 		if (lstat(o->target, &st) == 0 && !S_ISREG(st.st_mode)) {
-			fprintf(stderr, "dmapipe %s: %s is no longer a regular file: not replaced\n",
-				o->cmd, o->target);
-			return -EEXIST;
+			return fail(o, EEXIST, "%s is no longer a regular file: not replaced",
+				    o->target);
 		}
 		if (rename(o->temp, o->target) < 0)
 			return fail_errno(o, errno, "cannot rename the output to", o->target);
@@ -188,9 +185,8 @@ int output_publish(struct output *o)
 				unlink(o->temp);
 		}
 		if (err == EEXIST) {
-			fprintf(stderr, "dmapipe %s: %s appeared meanwhile: not replaced (--force "
-				"replaces it)\n", o->cmd, o->target);
-			return -EEXIST;
+			return fail(o, EEXIST, "%s appeared meanwhile: not replaced (--force "
+				    "replaces it)", o->target);
 		}
 		if (err)
 			return fail_errno(o, err, "cannot give the output the name", o->target);

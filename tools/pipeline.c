@@ -8,6 +8,8 @@
 
 #include <linux/videodev2.h>
 
+#include <dmapipe/format.h>
+
 #include "pipeline.h"
 
 static const struct {
@@ -124,7 +126,7 @@ static int capture_key(struct ctx *c, struct pipeline_capture *cap, const char *
 		size_t n = strlen(val);
 
 		if (n < 2 || n >= sizeof(cap->format))
-			return fail(c, "format=%s: expected a fourcc such as NV12 or YUYV", val);
+			return fail(c, "format=%s: expected a format name such as NV12 or YUYV", val);
 		memcpy(cap->format, val, n + 1);
 		return 0;
 	}
@@ -142,8 +144,13 @@ static int capture_key(struct ctx *c, struct pipeline_capture *cap, const char *
 		*x = 'x';
 		return 0;
 	}
-	if (strcmp(key, "fps") == 0)
-		return num_key(c, key, val, 1, 1000, &cap->fps);
+	if (strcmp(key, "fps") == 0) {
+		if (dmapipe_fraction_parse(val, &cap->fps, &cap->fps_den) < 0)
+			return fail(c, "fps=%s is not a number (N, N/M or N.NNN)", val);
+		if (cap->fps == 0 || cap->fps > 1000ull * cap->fps_den)
+			return fail(c, "fps=%s is out of range (1 to 1000)", val);
+		return 0;
+	}
 	if (strcmp(key, "buffers") == 0)
 		return num_key(c, key, val, 2, 32, &cap->buffers);
 	if (strcmp(key, "stride") == 0)
@@ -193,6 +200,20 @@ static int encode_key(struct ctx *c, struct pipeline_encode *e, const char *key,
 	}
 	return fail(c, "unknown key '%s' (encode takes out, device, policy, io, bitrate, gop, "
 		    "qp, in-flight, container)", key);
+}
+
+/* serve=: the socket's access, checked by the command (it knows groups and modes) */
+static int serve_key(struct ctx *c, struct pipeline *p, const char *key, char *val)
+{
+	if (strcmp(key, "mode") == 0)
+		p->serve_mode = val;
+	else if (strcmp(key, "group") == 0)
+		p->serve_group = val;
+	else if (strcmp(key, "peer") == 0)
+		p->serve_peer = val;
+	else
+		return fail(c, "unknown key '%s' (serve takes mode, group, peer)", key);
+	return 0;
 }
 
 int pipeline_parse(struct pipeline *p, int argc, char *const argv[], char *err, size_t len)
@@ -307,6 +328,8 @@ int pipeline_parse(struct pipeline *p, int argc, char *const argv[], char *err, 
 			else if (strcmp(kind, "record") == 0 && strcmp(key, "policy") == 0)
 				ret = policy_key(&c, val, &p->record[p->n_record - 1].policy,
 						 &p->record[p->n_record - 1].depth);
+			else if (strcmp(kind, "serve") == 0)
+				ret = serve_key(&c, p, key, val);
 			else
 				ret = fail(&c, "unknown key '%s' (%s takes %s)", key, kind,
 					   strcmp(kind, "record") == 0 ? "policy" : "none");

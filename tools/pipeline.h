@@ -2,12 +2,13 @@
 /*
  * The pipeline description of `dmapipe run` (README.md, "Usage"):
  *
- *   capture=/dev/video0[,format=NV12][,size=WxH][,fps=N][,io=auto|export|import]
+ *   capture=/dev/video0[,format=NV12][,size=WxH][,fps=N[/M]][,io=auto|export|import]
  *          [,buffers=N][,stride=BYTES]
  *   encode=CODEC[,out=FILE|-][,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]
  *          [,bitrate=N][,gop=N][,qp=N][,in-flight=N]
  *   record=FILE[,policy=POLICY]
- *   serve=SOCKET     (processes that connect choose their own policies)
+ *   serve=SOCKET[,mode=MODE][,group=GROUP][,peer=POLICY]
+ *                    (processes that connect choose their own policies)
  *   rtsp=[HOST]:PORT[/PATH]   (dmapipe rtsp serves the stream, policy latest)
  *
  * One capture, and at least one consumer (encode, record, serve, rtsp). Pure:
@@ -34,9 +35,9 @@ enum pipeline_policy {
 
 struct pipeline_capture {
 	const char *device;
-	char format[8];      /* "" = the device's */
+	char format[16];     /* "" = the device's; any name dmapipe formats lists */
 	uint32_t width, height;
-	uint32_t fps;
+	uint32_t fps, fps_den; /* fps/fps_den; 0 = the device's */
 	int io;              /* 0 auto, 1 export, 2 import (enum dmapipe_v4l2_io) */
 	uint32_t buffers;
 	uint32_t stride;     /* bytes per line to ask for; 0 = the device's */
@@ -68,6 +69,8 @@ struct pipeline {
 	struct pipeline_record record[PIPELINE_MAX_RECORD];
 	unsigned int n_record;
 	const char *serve;   /* NULL: nobody else may connect */
+	/* serve='s socket mode, group and peer policy, as written (NULL: not given) */
+	const char *serve_mode, *serve_group, *serve_peer;
 	/* rtsp=: "[HOST]:PORT" to listen on ("": no rtsp=), "/PATH" or NULL */
 	char rtsp_listen[72];
 	const char *rtsp_path;

@@ -178,8 +178,7 @@ static void trigger(struct pipewire_node *node)
 	node->in_trigger = true;
 	ret = pw_stream_trigger_process(node->stream);
 	if (ret < 0)
-		fprintf(stderr, "dmapipe pipewire: cannot start a graph cycle: %s\n",
-			spa_strerror(ret));
+		tool_warn("cannot start a graph cycle: %s", spa_strerror(ret));
 	/*
 	 * The cycle hands back the buffer of the cycle before (PipeWire
 	 * returns a buffer at the next cycle); once the data thread has run
@@ -223,8 +222,7 @@ static void queue_slot(struct pipewire_node *node, struct slot *slot)
 		node->pending = NULL;
 	ret = pw_stream_queue_buffer(node->stream, slot->pwb);
 	if (ret < 0) {
-		fprintf(stderr, "dmapipe pipewire: cannot queue buffer %u: %s\n", slot->sb->id,
-			spa_strerror(ret));
+		tool_warn("cannot queue buffer %u: %s", slot->sb->id, spa_strerror(ret));
 		release_frame(node, slot);
 		node->stats.dropped_no_buffer++;
 		return;
@@ -381,21 +379,20 @@ static int renegotiate(struct pipewire_node *node, const char *why)
 	if (node->stats.renegotiations >= node->opts.max_renegotiations) {
 		node->stats.renegotiations_refused++;
 		if (!node->warned_refused)
-			fprintf(stderr, "dmapipe pipewire: not renegotiating (%s): %u renegotiations "
-				"already; frames in buffers PipeWire does not have are dropped\n",
-				why, node->opts.max_renegotiations);
+			tool_warn("not renegotiating (%s): %u renegotiations already; frames in "
+				  "buffers PipeWire does not have are dropped", why,
+				  node->opts.max_renegotiations);
 		node->warned_refused = true;
 		return 0;
 	}
 	node->stats.renegotiations++;
 	node->renegotiating = true;
-	fprintf(stderr, "dmapipe pipewire: renegotiating (%s), %llu of at most %u\n", why,
+	fprintf(stderr, "pipewire: renegotiating (%s), %llu of at most %u\n", why,
 		(unsigned long long)node->stats.renegotiations, node->opts.max_renegotiations);
 	dmabuf = dmapipe_buffer_get_mem_kind(bufs[0]) == DMAPIPE_MEM_DMABUF;
 	ret = offer_format(node, format, dmabuf);
 	if (ret < 0)
-		fprintf(stderr, "dmapipe pipewire: cannot offer the new format: %s\n",
-			spa_strerror(ret));
+		tool_warn("cannot offer the new format: %s", spa_strerror(ret));
 	return ret;
 }
 
@@ -442,8 +439,8 @@ static void on_param_changed(void *data, uint32_t id, const struct spa_pod *para
 		 * The stream moved on since the format was offered: the new
 		 * offer follows (renegotiate() from the client's side).
 		 */
-		fprintf(stderr, "dmapipe pipewire: PipeWire set a format that is not the stream's "
-			"(%s); waiting for the next one\n", why ? why : "no format");
+		tool_warn("PipeWire set a format that is not the stream's (%s); waiting for the "
+			  "next one", why ? why : "no format");
 		return;
 	}
 	n = dmapipe_client_get_buffers(node->client, ids, bufs, MAX_SLOTS);
@@ -483,7 +480,7 @@ static void on_add_buffer(void *data, struct pw_buffer *pwb)
 
 	pwb->user_data = NULL;
 	if (node->n_slots >= MAX_SLOTS || !node->n_sbufs) {
-		fprintf(stderr, "dmapipe pipewire: PipeWire added a buffer the stream has no memory for\n");
+		tool_warn("PipeWire added a buffer the stream has no memory for");
 		return;
 	}
 	slot = &node->slots[node->n_slots];
@@ -492,8 +489,8 @@ static void on_add_buffer(void *data, struct pw_buffer *pwb)
 	node->n_slots++;
 	layout = dmapipe_buffer_get_layout(slot->sb->buffer);
 	if (buf->n_datas < layout->n_planes) {
-		fprintf(stderr, "dmapipe pipewire: PipeWire's buffer has %u data blocks for %u planes\n",
-			buf->n_datas, layout->n_planes);
+		tool_warn("PipeWire's buffer has %u data blocks for %u planes", buf->n_datas,
+			  layout->n_planes);
 		return;
 	}
 	for (unsigned int p = 0; p < buf->n_datas; p++) {
@@ -502,8 +499,8 @@ static void on_add_buffer(void *data, struct pw_buffer *pwb)
 		const struct dmapipe_object *obj = &layout->objects[plane->object];
 
 		if (!(d->type & (1u << node->stats.data_type))) {
-			fprintf(stderr, "dmapipe pipewire: the consumer does not take %s buffers\n",
-				node->stats.data_type == SPA_DATA_DmaBuf ? "DmaBuf" : "MemFd");
+			tool_warn("the consumer does not take %s buffers",
+				  node->stats.data_type == SPA_DATA_DmaBuf ? "DmaBuf" : "MemFd");
 			return;
 		}
 		/*
@@ -557,17 +554,16 @@ static void on_state_changed(void *data, enum pw_stream_state old,
 
 	node->state = state;
 	node->stats.driving = pw_stream_is_driving(node->stream);
-	if (state == PW_STREAM_STATE_ERROR)
-		fprintf(stderr, "dmapipe pipewire: stream error: %s\n", error ? error : "unknown");
-	else if (node->opts.verbose)
+	/* an error ends the command, which says it once (dmapipe pipewire's tick) */
+	if (state != PW_STREAM_STATE_ERROR && node->opts.verbose)
 		fprintf(stderr, "pipewire: node %s -> %s%s\n", pw_stream_state_as_string(old),
 			pw_stream_state_as_string(state),
 			node->stats.driving ? " (driving the graph)" : "");
 	if (state != PW_STREAM_STATE_STREAMING)
 		return;
 	if (node->stats.buffers < node->n_sbufs && !node->warned_few_buffers) {
-		fprintf(stderr, "dmapipe pipewire: PipeWire made %u buffers for the stream's %u; "
-			"frames in the others are dropped\n", node->stats.buffers, node->n_sbufs);
+		tool_warn("PipeWire made %u buffers for the stream's %u; frames in the others are "
+			  "dropped", node->stats.buffers, node->n_sbufs);
 		node->warned_few_buffers = true;
 	}
 	collect_returned(node);
@@ -680,10 +676,9 @@ void pipewire_node_tick(struct pipewire_node *node)
 	}
 	if (node->stats.leases && node->stats.leases == node->stats.leases_max &&
 	    now - node->last_queue_ns > STUCK_WARN_NS && !node->warned_stuck) {
-		fprintf(stderr, "dmapipe pipewire: PipeWire's consumers hold all %u frames the "
-			"producer lets this consumer hold, so it sends no more until they let one "
-			"go; a producer that grants more (dmapipe serve --max-in-flight 4) leaves "
-			"room\n", node->stats.leases);
+		tool_warn("PipeWire's consumers hold all %u frames the producer lets this consumer "
+			  "hold, so it sends no more until they let one go; a producer that grants "
+			  "more (dmapipe serve --max-in-flight 4) leaves room", node->stats.leases);
 		node->warned_stuck = true;
 	}
 }

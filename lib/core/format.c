@@ -21,6 +21,8 @@
  *    pattern code refuse them).
  */
 #include <ctype.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -97,6 +99,12 @@ _Static_assert(DMAPIPE_MOD_LINEAR == 0, "DRM_FORMAT_MOD_LINEAR is 0");
 struct format_info {
 	uint32_t fourcc;
 	const char *name;
+	/*
+	 * GStreamer's name, which says the bytes in memory where DRM says a
+	 * little-endian word (GStreamer BGRx, bytes B G R x, is DRM XRGB8888);
+	 * the same table as plugins/gstdmapipeformat.c. NULL: none.
+	 */
+	const char *gst_name;
 	uint8_t n_planes;
 	uint8_t block_w;
 	uint8_t hsub;
@@ -104,64 +112,64 @@ struct format_info {
 	uint8_t bpb[DMAPIPE_MAX_PLANES];
 };
 
-#define RGB(code, bytes) { DRM_FORMAT_##code, #code, 1, 1, 1, 1, { bytes } }
+#define RGB(code, gst, bytes) { DRM_FORMAT_##code, #code, gst, 1, 1, 1, 1, { bytes } }
 
 static const struct format_info formats[] = {
 	/* semi-planar YUV: one luma plane, one interleaved chroma plane */
-	{ DRM_FORMAT_NV12, "NV12", 2, 1, 2, 2, { 1, 2 } },
-	{ DRM_FORMAT_NV21, "NV21", 2, 1, 2, 2, { 1, 2 } },
-	{ DRM_FORMAT_NV16, "NV16", 2, 1, 2, 1, { 1, 2 } },
-	{ DRM_FORMAT_NV61, "NV61", 2, 1, 2, 1, { 1, 2 } },
-	{ DRM_FORMAT_NV24, "NV24", 2, 1, 1, 1, { 1, 2 } },
-	{ DRM_FORMAT_NV42, "NV42", 2, 1, 1, 1, { 1, 2 } },
-	{ DRM_FORMAT_P010, "P010", 2, 1, 2, 2, { 2, 4 } },
-	{ DRM_FORMAT_P012, "P012", 2, 1, 2, 2, { 2, 4 } },
-	{ DRM_FORMAT_P016, "P016", 2, 1, 2, 2, { 2, 4 } },
+	{ DRM_FORMAT_NV12, "NV12", "NV12", 2, 1, 2, 2, { 1, 2 } },
+	{ DRM_FORMAT_NV21, "NV21", "NV21", 2, 1, 2, 2, { 1, 2 } },
+	{ DRM_FORMAT_NV16, "NV16", "NV16", 2, 1, 2, 1, { 1, 2 } },
+	{ DRM_FORMAT_NV61, "NV61", "NV61", 2, 1, 2, 1, { 1, 2 } },
+	{ DRM_FORMAT_NV24, "NV24", "NV24", 2, 1, 1, 1, { 1, 2 } },
+	{ DRM_FORMAT_NV42, "NV42", NULL, 2, 1, 1, 1, { 1, 2 } },
+	{ DRM_FORMAT_P010, "P010", "P010_10LE", 2, 1, 2, 2, { 2, 4 } },
+	{ DRM_FORMAT_P012, "P012", "P012_LE", 2, 1, 2, 2, { 2, 4 } },
+	{ DRM_FORMAT_P016, "P016", "P016_LE", 2, 1, 2, 2, { 2, 4 } },
 	/* planar YUV */
-	{ DRM_FORMAT_YUV420, "YUV420", 3, 1, 2, 2, { 1, 1, 1 } },
-	{ DRM_FORMAT_YVU420, "YVU420", 3, 1, 2, 2, { 1, 1, 1 } },
-	{ DRM_FORMAT_YUV422, "YUV422", 3, 1, 2, 1, { 1, 1, 1 } },
-	{ DRM_FORMAT_YVU422, "YVU422", 3, 1, 2, 1, { 1, 1, 1 } },
-	{ DRM_FORMAT_YUV444, "YUV444", 3, 1, 1, 1, { 1, 1, 1 } },
-	{ DRM_FORMAT_YVU444, "YVU444", 3, 1, 1, 1, { 1, 1, 1 } },
+	{ DRM_FORMAT_YUV420, "YUV420", "I420", 3, 1, 2, 2, { 1, 1, 1 } },
+	{ DRM_FORMAT_YVU420, "YVU420", "YV12", 3, 1, 2, 2, { 1, 1, 1 } },
+	{ DRM_FORMAT_YUV422, "YUV422", "Y42B", 3, 1, 2, 1, { 1, 1, 1 } },
+	{ DRM_FORMAT_YVU422, "YVU422", NULL, 3, 1, 2, 1, { 1, 1, 1 } },
+	{ DRM_FORMAT_YUV444, "YUV444", "Y444", 3, 1, 1, 1, { 1, 1, 1 } },
+	{ DRM_FORMAT_YVU444, "YVU444", NULL, 3, 1, 1, 1, { 1, 1, 1 } },
 	/* packed YUV 4:2:2 */
-	{ DRM_FORMAT_YUYV, "YUYV", 1, 2, 1, 1, { 4 } },
-	{ DRM_FORMAT_YVYU, "YVYU", 1, 2, 1, 1, { 4 } },
-	{ DRM_FORMAT_UYVY, "UYVY", 1, 2, 1, 1, { 4 } },
-	{ DRM_FORMAT_VYUY, "VYUY", 1, 2, 1, 1, { 4 } },
+	{ DRM_FORMAT_YUYV, "YUYV", "YUY2", 1, 2, 1, 1, { 4 } },
+	{ DRM_FORMAT_YVYU, "YVYU", "YVYU", 1, 2, 1, 1, { 4 } },
+	{ DRM_FORMAT_UYVY, "UYVY", "UYVY", 1, 2, 1, 1, { 4 } },
+	{ DRM_FORMAT_VYUY, "VYUY", "VYUY", 1, 2, 1, 1, { 4 } },
 	/* RGB and single channel */
-	RGB(XRGB8888, 4),
-	RGB(ARGB8888, 4),
-	RGB(XBGR8888, 4),
-	RGB(ABGR8888, 4),
-	RGB(RGBX8888, 4),
-	RGB(RGBA8888, 4),
-	RGB(BGRX8888, 4),
-	RGB(BGRA8888, 4),
-	RGB(XRGB2101010, 4),
-	RGB(ARGB2101010, 4),
-	RGB(XBGR2101010, 4),
-	RGB(ABGR2101010, 4),
-	RGB(RGB888, 3),
-	RGB(BGR888, 3),
-	RGB(RGB565, 2),
-	RGB(BGR565, 2),
-	RGB(R8, 1),
-	RGB(R16, 2),
+	RGB(XRGB8888, "BGRx", 4),
+	RGB(ARGB8888, "BGRA", 4),
+	RGB(XBGR8888, "RGBx", 4),
+	RGB(ABGR8888, "RGBA", 4),
+	RGB(RGBX8888, "xBGR", 4),
+	RGB(RGBA8888, "ABGR", 4),
+	RGB(BGRX8888, "xRGB", 4),
+	RGB(BGRA8888, "ARGB", 4),
+	RGB(XRGB2101010, NULL, 4),
+	RGB(ARGB2101010, "BGR10A2_LE", 4),
+	RGB(XBGR2101010, NULL, 4),
+	RGB(ABGR2101010, "RGB10A2_LE", 4),
+	RGB(RGB888, "BGR", 3),
+	RGB(BGR888, "RGB", 3),
+	/* 16-bit words: GStreamer's are host order, little-endian where we build */
+	RGB(RGB565, "RGB16", 2),
+	RGB(BGR565, "BGR16", 2),
+	RGB(R8, "GRAY8", 1),
+	RGB(R16, "GRAY16_LE", 2),
 };
 
-/* Names people use for the same formats (V4L2, GStreamer, FFmpeg). */
+/*
+ * Other names people use for the same formats (FFmpeg, older tools), beside
+ * the DRM, V4L2 and GStreamer names the tables give.
+ */
 static const struct {
 	const char *name;
 	uint32_t fourcc;
 } aliases[] = {
-	{ "I420", DRM_FORMAT_YUV420 },	{ "IYUV", DRM_FORMAT_YUV420 },
-	{ "YV12", DRM_FORMAT_YVU420 },	{ "YUY2", DRM_FORMAT_YUYV },
-	{ "YUV422P", DRM_FORMAT_YUV422 }, { "Y42B", DRM_FORMAT_YUV422 },
-	{ "YUV444P", DRM_FORMAT_YUV444 }, { "Y444", DRM_FORMAT_YUV444 },
-	{ "GREY", DRM_FORMAT_R8 },	{ "GRAY", DRM_FORMAT_R8 },
-	{ "GRAY8", DRM_FORMAT_R8 },	{ "Y8", DRM_FORMAT_R8 },
-	{ "GRAY16", DRM_FORMAT_R16 },	{ "Y16", DRM_FORMAT_R16 },
+	{ "IYUV", DRM_FORMAT_YUV420 },	  { "YUV422P", DRM_FORMAT_YUV422 },
+	{ "YUV444P", DRM_FORMAT_YUV444 }, { "GRAY", DRM_FORMAT_R8 },
+	{ "Y8", DRM_FORMAT_R8 },	  { "GRAY16", DRM_FORMAT_R16 },
 };
 
 /*
@@ -268,6 +276,14 @@ static void plane_geometry(const struct format_info *info, uint32_t width, uint3
 	*rows = (uint32_t)h;
 }
 
+bool dmapipe_format_is_rgb(uint32_t fourcc)
+{
+	const struct format_info *info = find_format(fourcc);
+
+	return info && info->n_planes == 1 && info->block_w == 1 && info->hsub == 1 &&
+	       info->vsub == 1;
+}
+
 unsigned int dmapipe_format_plane_count(uint32_t fourcc)
 {
 	const struct format_info *info = find_format(fourcc);
@@ -309,25 +325,162 @@ static bool code_equal_nocase(uint32_t a, uint32_t b)
 	return true;
 }
 
-DMAPIPE_EXPORT uint32_t dmapipe_fourcc_from_string(const char *name)
-{
-	uint32_t code;
+/* One name that matched in name resolution, and where it comes from. */
+struct name_match {
+	uint32_t fourcc;
+	const char *kind;   /* "DRM", "V4L2", "GStreamer", "alias" */
+	char spelling[16];  /* as that namespace writes it */
+};
 
-	if (!name || !*name)
-		return 0;
-	for (size_t i = 0; i < ARRAY_SIZE(formats); i++)
-		if (strcasecmp(name, formats[i].name) == 0)
-			return formats[i].fourcc;
+struct name_matches {
+	struct name_match m[8];
+	unsigned int n;
+};
+
+static void add_match(struct name_matches *ms, uint32_t fourcc, const char *kind,
+		      const char *spelling)
+{
+	for (unsigned int i = 0; i < ms->n; i++)
+		if (ms->m[i].fourcc == fourcc && strcmp(ms->m[i].kind, kind) == 0)
+			return;
+	if (ms->n == ARRAY_SIZE(ms->m))
+		return;
+	ms->m[ms->n].fourcc = fourcc;
+	ms->m[ms->n].kind = kind;
+	dmapipe_strlcpy(ms->m[ms->n].spelling, spelling, sizeof(ms->m[ms->n].spelling));
+	ms->n++;
+}
+
+static bool has_lower(const char *s)
+{
+	for (; *s; s++)
+		if (islower((unsigned char)*s))
+			return true;
+	return false;
+}
+
+/* A V4L2 code as its four characters, trailing spaces dropped ("Y16"). */
+static void code_to_text(uint32_t code, char buf[5])
+{
+	int n = 4;
+
+	for (int i = 0; i < 4; i++)
+		buf[i] = (char)((code >> (8 * i)) & 0xff);
+	while (n > 1 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+}
+
+/*
+ * Every name @name stands for. DRM names and fourcc codes and V4L2 codes
+ * are matched without case, as they always were; GStreamer's names only
+ * with their case when it is mixed (BGRx and xRGB are different formats,
+ * BGRX is neither), and without it when they are all capitals (I420).
+ */
+static void find_names(const char *name, struct name_matches *ms)
+{
+	uint32_t code = code_of(name);
+	char text[5];
+
+	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
+		const struct format_info *f = &formats[i];
+
+		if (strcasecmp(name, f->name) == 0)
+			add_match(ms, f->fourcc, "DRM", f->name);
+		if (code && code_equal_nocase(code, f->fourcc)) {
+			code_to_text(f->fourcc, text);
+			add_match(ms, f->fourcc, "DRM", text);
+		}
+		if (f->gst_name && (has_lower(f->gst_name) ? strcmp(name, f->gst_name) :
+				    strcasecmp(name, f->gst_name)) == 0)
+			add_match(ms, f->fourcc, "GStreamer", f->gst_name);
+	}
+	if (code)
+		for (size_t i = 0; i < ARRAY_SIZE(v4l2_formats); i++)
+			if (code_equal_nocase(code, v4l2_formats[i].v4l2)) {
+				code_to_text(v4l2_formats[i].v4l2, text);
+				add_match(ms, v4l2_formats[i].drm, "V4L2", text);
+			}
 	for (size_t i = 0; i < ARRAY_SIZE(aliases); i++)
 		if (strcasecmp(name, aliases[i].name) == 0)
-			return aliases[i].fourcc;
-	/* The code itself ("XR24", "YU12", "R8"); no two known codes differ only by case. */
-	code = code_of(name);
-	if (code)
-		for (size_t i = 0; i < ARRAY_SIZE(formats); i++)
-			if (code_equal_nocase(code, formats[i].fourcc))
-				return formats[i].fourcc;
-	return 0;
+			add_match(ms, aliases[i].fourcc, "alias", aliases[i].name);
+}
+
+/* Appends printf output to @buf (of @len bytes, may be 0) at *@pos. */
+__attribute__((format(printf, 4, 5)))
+static void append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*pos >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*pos += (size_t)n;
+}
+
+DMAPIPE_EXPORT int dmapipe_fourcc_from_name(const char *name, uint32_t *fourcc, char *why,
+					    size_t why_len)
+{
+	struct name_matches ms = { .n = 0 };
+	char drm[16];
+	size_t pos = 0;
+	bool agree = true, ambiguous = false;
+
+	if (why && why_len)
+		why[0] = '\0';
+	if (!name || !fourcc)
+		return -EINVAL;
+	find_names(name, &ms);
+	for (unsigned int i = 1; i < ms.n; i++)
+		agree = agree && ms.m[i].fourcc == ms.m[0].fourcc;
+	if (ms.n > 0 && agree) {
+		*fourcc = ms.m[0].fourcc;
+		return 0;
+	}
+	if (ms.n) {
+		append(why, why_len, &pos, "'%s' is ambiguous:", name);
+		for (unsigned int i = 0; i < ms.n; i++)
+			append(why, why_len, &pos, "%s %s %s is DRM %s", i ? ";" : "",
+			       ms.m[i].kind, ms.m[i].spelling,
+			       dmapipe_fourcc_to_string(ms.m[i].fourcc, drm, sizeof(drm)));
+		return -EINVAL;
+	}
+	/*
+	 * Near misses: a GStreamer name in other capitals (BGRX: GStreamer's
+	 * BGRx, or DRM's BGRX8888, which GStreamer calls xRGB?) is ambiguous;
+	 * else the DRM names it begins are suggestions.
+	 */
+	for (size_t i = 0; i < ARRAY_SIZE(formats); i++)
+		if (formats[i].gst_name && strcasecmp(name, formats[i].gst_name) == 0)
+			ambiguous = true;
+	append(why, why_len, &pos, ambiguous ? "'%s' is ambiguous" : "unknown format '%s'", name);
+	for (size_t i = 0, hints = 0; i < ARRAY_SIZE(formats); i++) {
+		const struct format_info *f = &formats[i];
+		bool gst = f->gst_name && strcasecmp(name, f->gst_name) == 0;
+		bool prefix = strlen(name) >= 3 && strncasecmp(name, f->name, strlen(name)) == 0;
+
+		if (!gst && !prefix)
+			continue;
+		append(why, why_len, &pos, "%s", hints++ ? ", " : ambiguous ? ": " : "; did you mean ");
+		if (gst)
+			append(why, why_len, &pos, "GStreamer's %s (DRM %s)", f->gst_name, f->name);
+		else if (f->gst_name)
+			append(why, why_len, &pos, "DRM %s (GStreamer's %s)", f->name, f->gst_name);
+		else
+			append(why, why_len, &pos, "DRM %s", f->name);
+	}
+	return ambiguous ? -EINVAL : -ENOENT;
+}
+
+DMAPIPE_EXPORT uint32_t dmapipe_fourcc_from_string(const char *name)
+{
+	uint32_t fourcc;
+
+	return dmapipe_fourcc_from_name(name, &fourcc, NULL, 0) == 0 ? fourcc : 0;
 }
 
 DMAPIPE_EXPORT const char *dmapipe_fourcc_to_string(uint32_t fourcc, char *buf, size_t len)
@@ -359,6 +512,59 @@ DMAPIPE_EXPORT const char *dmapipe_fourcc_to_string(uint32_t fourcc, char *buf, 
 DMAPIPE_EXPORT bool dmapipe_fourcc_is_supported(uint32_t fourcc)
 {
 	return find_format(fourcc) != NULL;
+}
+
+static struct dmapipe_format_desc descs[ARRAY_SIZE(formats)];
+static pthread_once_t descs_once = PTHREAD_ONCE_INIT;
+
+static uint32_t lcm_small(uint32_t a, uint32_t b)
+{
+	uint32_t m = a;
+
+	while (m % b)
+		m += a;
+	return m;
+}
+
+/* The public descriptions, derived once from the tables above. */
+static void descs_init(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
+		const struct format_info *f = &formats[i];
+		struct dmapipe_format_desc *d = &descs[i];
+		uint32_t bits = 0;
+
+		d->fourcc = f->fourcc;
+		d->name = f->name;
+		d->gst_name = f->gst_name;
+		d->v4l2 = dmapipe_fourcc_to_v4l2(f->fourcc, false);
+		d->v4l2_mplane = dmapipe_fourcc_to_v4l2(f->fourcc, true);
+		d->n_planes = f->n_planes;
+		d->hsub = f->hsub;
+		d->vsub = f->vsub;
+		/* a block of block_w pixels and its share of the chroma planes */
+		for (unsigned int p = 0; p < f->n_planes; p++)
+			bits += 8u * f->bpb[p] / (p ? (uint32_t)f->hsub * f->vsub : 1);
+		d->bits_per_pixel = bits / f->block_w;
+		/* every plane a whole number of blocks and of chroma samples */
+		d->width_multiple = lcm_small(f->hsub, f->block_w);
+		d->height_multiple = f->vsub;
+	}
+}
+
+DMAPIPE_EXPORT const struct dmapipe_format_desc *dmapipe_format_desc_get(unsigned int index)
+{
+	pthread_once(&descs_once, descs_init);
+	return index < ARRAY_SIZE(descs) ? &descs[index] : NULL;
+}
+
+DMAPIPE_EXPORT const struct dmapipe_format_desc *dmapipe_format_desc_find(uint32_t fourcc)
+{
+	pthread_once(&descs_once, descs_init);
+	for (size_t i = 0; i < ARRAY_SIZE(descs); i++)
+		if (descs[i].fourcc == fourcc)
+			return &descs[i];
+	return NULL;
 }
 
 DMAPIPE_EXPORT int dmapipe_layout_init(struct dmapipe_layout *layout,

@@ -43,6 +43,8 @@ struct dmapipe_v4l2_source {
 	struct dmapipe_server *server;
 	struct dmapipe_v4l2_info info;
 	struct dmapipe_v4l2_stats stats;
+	/* colorimetry, fields and rate of the negotiated format, for FORMAT_INFO */
+	struct dmapipe_format_info format_info;
 };
 
 /* ---- capture-buffers.c ----------------------------------------------- */

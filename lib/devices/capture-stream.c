@@ -272,6 +272,9 @@ DMAPIPE_EXPORT int dmapipe_v4l2_source_attach(struct dmapipe_v4l2_source *s,
 	}
 	s->server = server;
 	dmapipe_server_set_idle_callback(server, on_idle, s);
+	/* consumers in other processes learn the rate and colorimetry too */
+	if (dmapipe_server_set_format_info(server, &s->format_info) < 0)
+		log_warn("v4l2: %s: the stream's rate and colorimetry cannot be told", s->info.path);
 	return 0;
 }
 

@@ -204,6 +204,7 @@ static int build_layout(struct dmapipe_v4l2_source *s, const struct v4l2_format 
 		return ret;
 	}
 	dmapipe_v4l2_format_read(fmt, &pix);
+	dmapipe_v4l2_format_info_read(fmt, &s->format_info);
 	s->info.pixelformat = pix.pixelformat;
 	s->n_planes_v4l2 = s->layout.n_objects;
 	return 0;
@@ -293,6 +294,8 @@ static int negotiate(struct dmapipe_v4l2_source *s, const struct dmapipe_v4l2_op
 	if (dmapipe_v4l2_ioctl(&s->node, VIDIOC_G_PARM, &parm) == 0 && parm.parm.capture.timeperframe.numerator) {
 		s->info.fps_num = parm.parm.capture.timeperframe.denominator;
 		s->info.fps_den = parm.parm.capture.timeperframe.numerator;
+		s->format_info.fps_num = s->info.fps_num;
+		s->format_info.fps_den = s->info.fps_den;
 		if (o->fps_num && o->fps_den &&
 		    (uint64_t)s->info.fps_num * o->fps_den != (uint64_t)o->fps_num * s->info.fps_den)
 			log_warn("v4l2: %s: asked for %u/%u fps, the driver runs at %u/%u",

@@ -244,6 +244,128 @@ void dmapipe_v4l2_format_read(const struct v4l2_format *fmt, struct dmapipe_v4l2
 	}
 }
 
+static uint32_t matrix_of(uint32_t enc)
+{
+	switch (enc) {
+	case V4L2_YCBCR_ENC_601:
+	case V4L2_YCBCR_ENC_XV601:
+		return DMAPIPE_MATRIX_BT601;
+	case V4L2_YCBCR_ENC_709:
+	case V4L2_YCBCR_ENC_XV709:
+		return DMAPIPE_MATRIX_BT709;
+	case V4L2_YCBCR_ENC_BT2020:
+		return DMAPIPE_MATRIX_BT2020;
+	case V4L2_YCBCR_ENC_SMPTE240M:
+		return DMAPIPE_MATRIX_SMPTE240M;
+	}
+	return DMAPIPE_MATRIX_UNKNOWN;
+}
+
+static uint32_t transfer_of(uint32_t xfer)
+{
+	switch (xfer) {
+	case V4L2_XFER_FUNC_709:
+		return DMAPIPE_TRANSFER_BT709;
+	case V4L2_XFER_FUNC_SRGB:
+		return DMAPIPE_TRANSFER_SRGB;
+	case V4L2_XFER_FUNC_SMPTE240M:
+		return DMAPIPE_TRANSFER_SMPTE240M;
+	case V4L2_XFER_FUNC_NONE:
+		return DMAPIPE_TRANSFER_LINEAR;
+	case V4L2_XFER_FUNC_SMPTE2084:
+		return DMAPIPE_TRANSFER_SMPTE2084;
+	}
+	return DMAPIPE_TRANSFER_UNKNOWN;
+}
+
+static uint32_t primaries_of(uint32_t colorspace)
+{
+	switch (colorspace) {
+	case V4L2_COLORSPACE_REC709:
+	case V4L2_COLORSPACE_SRGB:
+	case V4L2_COLORSPACE_JPEG:
+	case V4L2_COLORSPACE_OPRGB:
+		return DMAPIPE_PRIMARIES_BT709;
+	case V4L2_COLORSPACE_SMPTE170M:
+		return DMAPIPE_PRIMARIES_SMPTE170M;
+	case V4L2_COLORSPACE_470_SYSTEM_M:
+		return DMAPIPE_PRIMARIES_BT470M;
+	case V4L2_COLORSPACE_470_SYSTEM_BG:
+		return DMAPIPE_PRIMARIES_BT470BG;
+	case V4L2_COLORSPACE_SMPTE240M:
+		return DMAPIPE_PRIMARIES_SMPTE240M;
+	case V4L2_COLORSPACE_BT2020:
+		return DMAPIPE_PRIMARIES_BT2020;
+	case V4L2_COLORSPACE_DCI_P3:
+		return DMAPIPE_PRIMARIES_SMPTERP431;
+	}
+	return DMAPIPE_PRIMARIES_UNKNOWN;
+}
+
+void dmapipe_v4l2_format_info_read(const struct v4l2_format *fmt,
+				   struct dmapipe_format_info *info)
+{
+	uint32_t colorspace, enc, quant, xfer, field, fourcc;
+	bool rgb;
+
+	if (V4L2_TYPE_IS_MULTIPLANAR(fmt->type)) {
+		const struct v4l2_pix_format_mplane *mp = &fmt->fmt.pix_mp;
+
+		colorspace = mp->colorspace;
+		enc = mp->ycbcr_enc;
+		quant = mp->quantization;
+		xfer = mp->xfer_func;
+		field = mp->field;
+		fourcc = dmapipe_fourcc_from_v4l2(mp->pixelformat, NULL);
+	} else {
+		const struct v4l2_pix_format *sp = &fmt->fmt.pix;
+
+		colorspace = sp->colorspace;
+		enc = sp->ycbcr_enc;
+		quant = sp->quantization;
+		xfer = sp->xfer_func;
+		field = sp->field;
+		fourcc = dmapipe_fourcc_from_v4l2(sp->pixelformat, NULL);
+	}
+	/* RGB formats carry no Y'CbCr matrix; their default range is full */
+	rgb = dmapipe_format_is_rgb(fourcc);
+	dmapipe_format_info_init(info);
+	if (colorspace != V4L2_COLORSPACE_DEFAULT) {
+		if (enc == V4L2_YCBCR_ENC_DEFAULT)
+			enc = V4L2_MAP_YCBCR_ENC_DEFAULT(colorspace);
+		if (xfer == V4L2_XFER_FUNC_DEFAULT)
+			xfer = V4L2_MAP_XFER_FUNC_DEFAULT(colorspace);
+		if (quant == V4L2_QUANTIZATION_DEFAULT)
+			quant = V4L2_MAP_QUANTIZATION_DEFAULT(rgb, colorspace, enc);
+		info->primaries = primaries_of(colorspace);
+		info->transfer = transfer_of(xfer);
+		info->matrix = rgb ? DMAPIPE_MATRIX_RGB : matrix_of(enc);
+	}
+	if (quant == V4L2_QUANTIZATION_FULL_RANGE)
+		info->range = DMAPIPE_RANGE_FULL;
+	else if (quant == V4L2_QUANTIZATION_LIM_RANGE)
+		info->range = DMAPIPE_RANGE_LIMITED;
+	switch (field) {
+	case V4L2_FIELD_NONE:
+		info->interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+		break;
+	case V4L2_FIELD_INTERLACED_TB:
+		info->interlace = DMAPIPE_INTERLACE_INTERLEAVED;
+		info->field_order = DMAPIPE_FIELD_ORDER_TOP_FIRST;
+		break;
+	case V4L2_FIELD_INTERLACED_BT:
+		info->interlace = DMAPIPE_INTERLACE_INTERLEAVED;
+		info->field_order = DMAPIPE_FIELD_ORDER_BOTTOM_FIRST;
+		break;
+	case V4L2_FIELD_INTERLACED:
+		info->interlace = DMAPIPE_INTERLACE_INTERLEAVED;
+		break;
+	case V4L2_FIELD_ALTERNATE:
+		info->interlace = DMAPIPE_INTERLACE_ALTERNATE;
+		break;
+	}
+}
+
 void dmapipe_v4l2_format_write(struct v4l2_format *fmt, uint32_t pixelformat, uint32_t width,
 			       uint32_t height, const uint32_t *bytesperline, unsigned int n)
 {

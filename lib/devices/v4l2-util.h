@@ -84,6 +84,15 @@ struct dmapipe_v4l2_pix {
 void dmapipe_v4l2_format_read(const struct v4l2_format *fmt, struct dmapipe_v4l2_pix *pix);
 
 /*
+ * What FORMAT_INFO says of @fmt: its colorimetry with the driver's
+ * "default" values resolved as videodev2.h's V4L2_MAP_*_DEFAULT do, and
+ * its field order. @info is set wholly (the rate unknown: the caller knows
+ * it from VIDIOC_G_PARM); a value with no dmapipe equivalent stays unknown.
+ */
+void dmapipe_v4l2_format_info_read(const struct v4l2_format *fmt,
+				   struct dmapipe_format_info *info);
+
+/*
  * Sets @fmt (type already set) to @pixelformat @width x @height,
  * progressive, with the bytes per line of the first @n planes from
  * @bytesperline (0 or NULL: the driver's choice) and no sizeimage (the

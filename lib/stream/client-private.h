@@ -67,6 +67,11 @@ struct dmapipe_client {
 
 	bool have_format;
 	struct dmapipe_format format;
+	uint32_t offered; /* the features our HELLO of this connection set */
+	bool have_constraints; /* stated after every handshake */
+	struct dmapipe_constraints constraints;
+	bool have_format_info; /* a FORMAT_INFO came on this connection */
+	struct dmapipe_format_info format_info;
 	struct dmapipe_buffer *buffers[MAX_IDS];
 	unsigned int fds_held;
 	uint64_t mapped_bytes; /* of the buffers mapped on this connection */
@@ -92,7 +97,7 @@ struct dmapipe_client {
 	struct dmapipe_client_stats stats;
 
 	/*
-	 * FEATURE_RINGS (docs/PROTOCOL.md section 13): the producer's frames
+	 * FEATURE_RINGS (docs/PROTOCOL.md section 14): the producer's frames
 	 * ring (read-only) and ours for releases (map NULL when absent).
 	 * sock_received counts the messages read from the socket on this
 	 * connection; a frame slot is taken once it is at least the slot's
@@ -115,6 +120,9 @@ unsigned int client_frames_outstanding(const struct dmapipe_client *client);
  * goes back to connecting; otherwise the state is final.
  */
 void client_connection_lost(struct dmapipe_client *client, enum dmapipe_client_state state);
+
+/* Sends CONSTRAINTS (the stated ones, or none) if the producer agreed: 0 or -errno. */
+int client_send_constraints(struct dmapipe_client *client);
 
 /* We refuse what the producer sent: tell it why, log it once, disconnect. */
 void client_protocol_violation(struct dmapipe_client *client, enum dmapipe_error_code code,

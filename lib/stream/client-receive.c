@@ -367,9 +367,9 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 			return;
 		}
 		client->hello_done = true;
-		client->features = msg->hello.features & DMAPIPE_FEATURES_ALL;
-		if (!client->rings_enabled)
-			client->features &= ~DMAPIPE_FEATURE_RINGS;
+		/* a feature is used only if both sides set it, whatever the producer says;
+		 * our offer left RINGS out if DMAPIPE_RINGS=0 */
+		client->features = msg->hello.features & client->offered;
 		client->granted_in_flight = MAX(1u, MIN(msg->hello.max_in_flight,
 							client->opts.max_in_flight));
 		client->state = DMAPIPE_CLIENT_STREAMING;
@@ -379,6 +379,12 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 				     msg->hello.policy, client->granted_in_flight,
 				     msg->hello.lease_timeout_ms,
 				     client->features & DMAPIPE_FEATURE_RINGS ? ", rings" : "");
+		/* the producer waits for them before it counts us as streaming */
+		if ((client->features & DMAPIPE_FEATURE_CONSTRAINTS) &&
+		    client_send_constraints(client) < 0) {
+			client_connection_lost(client, DMAPIPE_CLIENT_DISCONNECTED);
+			return;
+		}
 		if (client->features & DMAPIPE_FEATURE_RINGS)
 			send_releases_ring(client);
 		return;
@@ -388,6 +394,16 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 	case DMAPIPE_MSG_FORMAT:
 		client->format = msg->format;
 		client->have_format = true;
+		return;
+	case DMAPIPE_MSG_FORMAT_INFO:
+		/* only after FORMAT, and only if we asked for it */
+		if (!(client->features & DMAPIPE_FEATURE_FORMAT_INFO) || !client->have_format) {
+			client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL,
+						  "FORMAT_INFO not agreed or before FORMAT");
+			return;
+		}
+		client->format_info = msg->format_info;
+		client->have_format_info = true;
 		return;
 	case DMAPIPE_MSG_ADD_BUFFER:
 		handle_add_buffer(client, &msg->add_buffer);

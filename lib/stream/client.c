@@ -91,6 +91,7 @@ static void connection_reset(struct dmapipe_client *client)
 	client->fds_held = 0;
 	client->mapped_bytes = 0;
 	client->have_format = false;
+	client->have_format_info = false;
 	client->hello_done = false;
 	/* sequence numbers of the next connection are unrelated to these */
 	client->have_last = false;
@@ -169,6 +170,11 @@ static int try_connect(struct dmapipe_client *client)
 		hello.hello.features &= ~DMAPIPE_FEATURE_RINGS;
 	if (client->opts.dmabuf_only)
 		hello.hello.features &= ~DMAPIPE_FEATURE_MEMFD;
+	/* the bit promises CONSTRAINTS right after the handshake (the producer
+	 * waits for them): only a consumer that has some sets it */
+	if (!client->have_constraints)
+		hello.hello.features &= ~DMAPIPE_FEATURE_CONSTRAINTS;
+	client->offered = hello.hello.features;
 	hello.hello.policy = client->opts.policy;
 	hello.hello.queue_depth = client->opts.queue_depth;
 	hello.hello.max_in_flight = client->opts.max_in_flight;
@@ -222,6 +228,16 @@ DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_cl
 	if (!client)
 		return NULL;
 	client->opts = opts;
+	if (opts.constraints) {
+		if (dmapipe_constraints_check(opts.constraints, NULL) < 0) {
+			free(client);
+			errno = EINVAL;
+			return NULL;
+		}
+		client->constraints = *opts.constraints;
+		client->have_constraints = true;
+		client->opts.constraints = NULL; /* the caller's: not kept */
+	}
 	dmapipe_busy_poll_init(&client->busy_poll, client->opts.busy_poll_us);
 	client->rings_enabled = dmapipe_rings_enabled();
 	client->busy_poll.ring_ready = ring_ready;
@@ -603,6 +619,43 @@ DMAPIPE_EXPORT enum dmapipe_error_code dmapipe_client_get_error(const struct dma
 DMAPIPE_EXPORT const struct dmapipe_format *dmapipe_client_get_format(const struct dmapipe_client *client)
 {
 	return client->have_format ? &client->format : NULL;
+}
+
+int client_send_constraints(struct dmapipe_client *client)
+{
+	struct dmapipe_msg msg;
+
+	if (!(client->features & DMAPIPE_FEATURE_CONSTRAINTS) || client->sock < 0)
+		return -ENOTSUP;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = DMAPIPE_MSG_CONSTRAINTS;
+	if (client->have_constraints)
+		msg.constraints = client->constraints;
+	return dmapipe_send_msg(client->sock, &msg);
+}
+
+DMAPIPE_EXPORT int dmapipe_client_set_constraints(struct dmapipe_client *client,
+						  const struct dmapipe_constraints *constraints)
+{
+	if (constraints && dmapipe_constraints_check(constraints, NULL) < 0)
+		return -EINVAL;
+	client->have_constraints = constraints != NULL;
+	if (constraints)
+		client->constraints = *constraints;
+	if (!client->hello_done)
+		return 0;
+	return client_send_constraints(client);
+}
+
+DMAPIPE_EXPORT bool dmapipe_client_takes_constraints(const struct dmapipe_client *client)
+{
+	return client->hello_done && (client->features & DMAPIPE_FEATURE_CONSTRAINTS);
+}
+
+DMAPIPE_EXPORT const struct dmapipe_format_info *
+dmapipe_client_get_format_info(const struct dmapipe_client *client)
+{
+	return client->have_format && client->have_format_info ? &client->format_info : NULL;
 }
 
 DMAPIPE_EXPORT void dmapipe_client_get_stats(const struct dmapipe_client *client,

@@ -14,6 +14,8 @@
 #include "transport.h"
 #include "wait.h"
 
+_Static_assert(sizeof(struct dmapipe_stream_info) == 80, "struct dmapipe_stream_info is ABI");
+
 struct reply_wait {
 	int fd;
 	struct dmapipe_msg *msg;
@@ -59,6 +61,14 @@ DMAPIPE_EXPORT int dmapipe_query_stats(const char *path, struct dmapipe_server_s
 				       struct dmapipe_consumer_stats *consumers, int max,
 				       int timeout_ms)
 {
+	return dmapipe_query_stream(path, NULL, server, consumers, max, timeout_ms);
+}
+
+DMAPIPE_EXPORT int dmapipe_query_stream(const char *path, struct dmapipe_stream_info *info,
+					struct dmapipe_server_stats *server,
+					struct dmapipe_consumer_stats *consumers, int max,
+					int timeout_ms)
+{
 	uint64_t deadline = dmapipe_deadline_after_ms(timeout_ms < 0 ? 5000 : timeout_ms);
 	struct dmapipe_msg *msg;
 	int fd, ret, n;
@@ -83,6 +93,18 @@ DMAPIPE_EXPORT int dmapipe_query_stats(const char *path, struct dmapipe_server_s
 	ret = request(fd, msg, DMAPIPE_MSG_HELLO, -EACCES, deadline);
 	if (ret < 0)
 		goto out;
+	if (info) {
+		struct ucred cred = { .pid = 0 };
+		socklen_t len = sizeof(cred);
+
+		memset(info, 0, sizeof(*info));
+		dmapipe_strlcpy(info->name, msg->hello.name, sizeof(info->name));
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			info->pid = cred.pid;
+			info->uid = cred.uid;
+			info->gid = cred.gid;
+		}
+	}
 	memset(msg, 0, sizeof(*msg));
 	msg->type = DMAPIPE_MSG_STATS_REQUEST;
 	ret = request(fd, msg, DMAPIPE_MSG_STATS, -EPROTO, deadline);

@@ -95,6 +95,76 @@ static bool get_format(struct dmapipe_format *f, const struct dmapipe_wire_forma
 	return true;
 }
 
+static void put_format_info(struct dmapipe_wire_format_info *w,
+			    const struct dmapipe_format_info *i)
+{
+	w->fps_num = htole32(i->fps_num);
+	w->fps_den = htole32(i->fps_den);
+	w->par_num = htole32(i->par_num);
+	w->par_den = htole32(i->par_den);
+	w->matrix = htole32(i->matrix);
+	w->transfer = htole32(i->transfer);
+	w->primaries = htole32(i->primaries);
+	w->range = htole32(i->range);
+	w->chroma_site = htole32(i->chroma_site);
+	w->interlace = htole32(i->interlace);
+	w->field_order = htole32(i->field_order);
+	w->pad0 = 0;
+}
+
+static void get_format_info(struct dmapipe_format_info *i, const struct dmapipe_wire_format_info *w)
+{
+	memset(i, 0, sizeof(*i));
+	i->fps_num = le32toh(w->fps_num);
+	i->fps_den = le32toh(w->fps_den);
+	i->par_num = le32toh(w->par_num);
+	i->par_den = le32toh(w->par_den);
+	i->matrix = le32toh(w->matrix);
+	i->transfer = le32toh(w->transfer);
+	i->primaries = le32toh(w->primaries);
+	i->range = le32toh(w->range);
+	i->chroma_site = le32toh(w->chroma_site);
+	i->interlace = le32toh(w->interlace);
+	i->field_order = le32toh(w->field_order);
+}
+
+static void put_constraints(struct dmapipe_wire_constraints *w,
+			    const struct dmapipe_constraints *c)
+{
+	w->flags = htole32(c->flags);
+	w->min_buffers = htole32(c->min_buffers);
+	w->n_formats = htole32(c->n_formats);
+	w->n_modifiers = htole32(c->n_modifiers);
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++) {
+		w->stride_align[i] = htole32(c->stride_align[i]);
+		w->offset_align[i] = htole32(c->offset_align[i]);
+	}
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_FORMATS; i++)
+		w->formats[i] = htole32(c->formats[i]);
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_MODIFIERS; i++)
+		w->modifiers[i] = htole64(c->modifiers[i]);
+	memcpy(w->import_device, c->import_device, sizeof(w->import_device));
+}
+
+/* Raw: the caller checks the result with dmapipe_constraints_check(). */
+static void get_constraints(struct dmapipe_constraints *c, const struct dmapipe_wire_constraints *w)
+{
+	memset(c, 0, sizeof(*c));
+	c->flags = le32toh(w->flags);
+	c->min_buffers = le32toh(w->min_buffers);
+	c->n_formats = le32toh(w->n_formats);
+	c->n_modifiers = le32toh(w->n_modifiers);
+	for (unsigned int i = 0; i < DMAPIPE_MAX_PLANES; i++) {
+		c->stride_align[i] = le32toh(w->stride_align[i]);
+		c->offset_align[i] = le32toh(w->offset_align[i]);
+	}
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_FORMATS; i++)
+		c->formats[i] = le32toh(w->formats[i]);
+	for (unsigned int i = 0; i < DMAPIPE_CONSTRAINTS_MAX_MODIFIERS; i++)
+		c->modifiers[i] = le64toh(w->modifiers[i]);
+	memcpy(c->import_device, w->import_device, sizeof(c->import_device));
+}
+
 static bool is_zero(const void *p, size_t n)
 {
 	const unsigned char *b = p;
@@ -340,6 +410,8 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 		struct dmapipe_wire_release release;
 		struct dmapipe_wire_eos eos;
 		struct dmapipe_wire_error error;
+		struct dmapipe_wire_format_info format_info;
+		struct dmapipe_wire_constraints constraints;
 		struct dmapipe_wire_ring ring;
 	} body;
 	struct dmapipe_wire_header hdr;
@@ -402,6 +474,18 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 			body_size = (size_t)ret;
 			ret = 0;
 		}
+		break;
+	case DMAPIPE_MSG_FORMAT_INFO:
+		if (dmapipe_format_info_check(&msg->format_info, NULL) < 0)
+			return -EINVAL;
+		put_format_info(&body.format_info, &msg->format_info);
+		body_size = sizeof(body.format_info);
+		break;
+	case DMAPIPE_MSG_CONSTRAINTS:
+		if (dmapipe_constraints_check(&msg->constraints, NULL) < 0)
+			return -EINVAL;
+		put_constraints(&body.constraints, &msg->constraints);
+		body_size = sizeof(body.constraints);
 		break;
 	case DMAPIPE_MSG_RELEASES:
 		ret = encode_releases(&msg->releases, out + HDR_SIZE, size - HDR_SIZE);
@@ -601,6 +685,37 @@ static int decode_releases(const unsigned char *p, size_t body_len,
 	return 0;
 }
 
+static int decode_format_info(const unsigned char *p, struct dmapipe_format_info *i,
+			      const char **why)
+{
+	struct dmapipe_wire_format_info w;
+
+	memcpy(&w, p, sizeof(w));
+	if (w.pad0)
+		FAIL(-EPROTO, "FORMAT_INFO: nonzero padding");
+	get_format_info(i, &w);
+	/* no unknown values pass: a newer enum value comes with a newer feature bit */
+	if (dmapipe_format_info_check(i, NULL) < 0)
+		FAIL(-EPROTO, "FORMAT_INFO: a value outside the protocol");
+	return 0;
+}
+
+static int decode_constraints(const unsigned char *p, struct dmapipe_constraints *c,
+			      const char **why)
+{
+	struct dmapipe_wire_constraints w;
+	const char *bad;
+
+	memcpy(&w, p, sizeof(w));
+	get_constraints(c, &w);
+	if (dmapipe_constraints_check(c, &bad) < 0) {
+		/* the reason is static, and worth passing on to the consumer */
+		*why = bad;
+		return -EPROTO;
+	}
+	return 0;
+}
+
 static int decode_error(const unsigned char *p, struct dmapipe_msg_error *e, const char **why)
 {
 	struct dmapipe_wire_error w;
@@ -699,6 +814,10 @@ static size_t body_size_of(uint32_t type, bool *known)
 		return sizeof(struct dmapipe_wire_eos);
 	case DMAPIPE_MSG_ERROR:
 		return sizeof(struct dmapipe_wire_error);
+	case DMAPIPE_MSG_FORMAT_INFO:
+		return sizeof(struct dmapipe_wire_format_info);
+	case DMAPIPE_MSG_CONSTRAINTS:
+		return sizeof(struct dmapipe_wire_constraints);
 	case DMAPIPE_MSG_RING:
 		return sizeof(struct dmapipe_wire_ring);
 	case DMAPIPE_MSG_STATS_REQUEST:
@@ -765,6 +884,10 @@ static int decode_body(const unsigned char *p, size_t body_len, uint32_t type,
 		return decode_stats(p, body_len, &msg->stats, why);
 	case DMAPIPE_MSG_RELEASES:
 		return decode_releases(p, body_len, &msg->releases, why);
+	case DMAPIPE_MSG_FORMAT_INFO:
+		return decode_format_info(p, &msg->format_info, why);
+	case DMAPIPE_MSG_CONSTRAINTS:
+		return decode_constraints(p, &msg->constraints, why);
 	}
 	FAIL(-EPROTO, "unknown message type");
 }
@@ -852,6 +975,8 @@ const char *dmapipe_msg_type_to_string(uint32_t type)
 		[DMAPIPE_MSG_STATS_REQUEST] = "STATS_REQUEST",
 		[DMAPIPE_MSG_STATS] = "STATS",
 		[DMAPIPE_MSG_RELEASES] = "RELEASES",
+		[DMAPIPE_MSG_FORMAT_INFO] = "FORMAT_INFO",
+		[DMAPIPE_MSG_CONSTRAINTS] = "CONSTRAINTS",
 		[DMAPIPE_MSG_RING] = "RING",
 	};
 
@@ -877,6 +1002,7 @@ DMAPIPE_EXPORT const char *dmapipe_error_code_to_string(enum dmapipe_error_code 
 	case DMAPIPE_ERR_STRICT: return "strict";
 	case DMAPIPE_ERR_INTERNAL: return "internal";
 	case DMAPIPE_ERR_LEASE_REVOKED: return "lease-revoked";
+	case DMAPIPE_ERR_CONSTRAINTS: return "constraints-unmet";
 	}
 	return "unknown";
 }

@@ -45,6 +45,8 @@ enum dmapipe_msg_type {
 	DMAPIPE_MSG_STATS_REQUEST = 9,
 	DMAPIPE_MSG_STATS = 10,
 	DMAPIPE_MSG_RELEASES = 11, /* only with DMAPIPE_FEATURE_RELEASES */
+	DMAPIPE_MSG_FORMAT_INFO = 13, /* only with DMAPIPE_FEATURE_FORMAT_INFO */
+	DMAPIPE_MSG_CONSTRAINTS = 14, /* only with DMAPIPE_FEATURE_CONSTRAINTS */
 	DMAPIPE_MSG_RING = 15,     /* only with DMAPIPE_FEATURE_RINGS: a ring, or a wake-up */
 };
 
@@ -59,9 +61,14 @@ enum dmapipe_role {
 #define DMAPIPE_FEATURE_MEMFD    (1u << 1) /* consumer accepts sealed memfds */
 #define DMAPIPE_FEATURE_STATS    (1u << 2) /* STATS_REQUEST answered */
 #define DMAPIPE_FEATURE_RELEASES (1u << 3) /* RELEASES: several leases returned at once */
+/* FORMAT_INFO after every FORMAT: rate, colorimetry, siting, fields, PAR */
+#define DMAPIPE_FEATURE_FORMAT_INFO (1u << 5)
+/* CONSTRAINTS: the consumer says what its buffers must satisfy */
+#define DMAPIPE_FEATURE_CONSTRAINTS (1u << 6)
 #define DMAPIPE_FEATURE_RINGS    (1u << 7) /* frames and releases in shared-memory rings */
 #define DMAPIPE_FEATURES_ALL     (DMAPIPE_FEATURE_FENCES | DMAPIPE_FEATURE_MEMFD | \
 				  DMAPIPE_FEATURE_STATS | DMAPIPE_FEATURE_RELEASES | \
+				  DMAPIPE_FEATURE_FORMAT_INFO | DMAPIPE_FEATURE_CONSTRAINTS | \
 				  DMAPIPE_FEATURE_RINGS)
 
 /* RING kinds: the first two carry the ring's memfd, WAKE carries nothing */
@@ -107,6 +114,37 @@ struct dmapipe_wire_format {
 	uint64_t modifier;
 };
 static_assert(sizeof(struct dmapipe_wire_format) == 24, "FORMAT size");
+
+/* FORMAT_INFO: struct dmapipe_format_info, field for field */
+struct dmapipe_wire_format_info {
+	uint32_t fps_num;
+	uint32_t fps_den;
+	uint32_t par_num;
+	uint32_t par_den;
+	uint32_t matrix;
+	uint32_t transfer;
+	uint32_t primaries;
+	uint32_t range;
+	uint32_t chroma_site;
+	uint32_t interlace;
+	uint32_t field_order;
+	uint32_t pad0;
+};
+static_assert(sizeof(struct dmapipe_wire_format_info) == 48, "FORMAT_INFO size");
+
+/* CONSTRAINTS: struct dmapipe_constraints without its reserved fields */
+struct dmapipe_wire_constraints {
+	uint32_t flags;
+	uint32_t min_buffers;
+	uint32_t n_formats;
+	uint32_t n_modifiers;
+	uint32_t stride_align[DMAPIPE_MAX_PLANES];
+	uint32_t offset_align[DMAPIPE_MAX_PLANES];
+	uint32_t formats[DMAPIPE_CONSTRAINTS_MAX_FORMATS];
+	uint64_t modifiers[DMAPIPE_CONSTRAINTS_MAX_MODIFIERS];
+	char import_device[DMAPIPE_CONSTRAINTS_DEVICE_LEN]; /* NUL-terminated */
+};
+static_assert(sizeof(struct dmapipe_wire_constraints) == 208, "CONSTRAINTS size");
 
 struct dmapipe_wire_object {
 	uint64_t size;
@@ -306,6 +344,8 @@ struct dmapipe_msg {
 		uint64_t eos_last_sequence;
 		struct dmapipe_msg_error error;
 		struct dmapipe_msg_stats stats; /* STATS; STATS_REQUEST has no body */
+		struct dmapipe_format_info format_info;
+		struct dmapipe_constraints constraints;
 	};
 };
 
@@ -336,7 +376,9 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
  * slots zero, no unknown wire flags, counts in 1..4, planes in existing
  * objects, strings terminated (bytes after the terminator come out zero),
  * the fd count matches what the message declares, RELEASES counts in
- * 1..DMAPIPE_PROTO_MAX_RELEASES with the size to match. Unknown feature bits,
+ * 1..DMAPIPE_PROTO_MAX_RELEASES with the size to match, FORMAT_INFO as
+ * dmapipe_format_info_check() says, CONSTRAINTS as dmapipe_constraints_check()
+ * says. Unknown feature bits,
  * frame flags and error codes pass through. It does NOT check fds
  * themselves (kinds, sizes) nor the layout's bounds: see
  * dmapipe_layout_check().

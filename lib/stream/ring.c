@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Shared-memory rings beside the socket (ring.h, docs/PROTOCOL.md
- * section 13). The reader trusts nothing in the ring: it keeps its own
+ * section 14). The reader trusts nothing in the ring: it keeps its own
  * copy of the constants it checked at mapping time, its own tail, and
  * validates the writer's head on every read and each slot after copying
  * it out of shared memory.

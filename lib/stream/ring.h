@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Shared-memory rings beside the socket (docs/PROTOCOL.md, section 13):
+ * Shared-memory rings beside the socket (docs/PROTOCOL.md, section 14):
  * a sealed memfd holding a header, one index and one sleeping flag of its
  * writer, and fixed-size slots. Each ring has exactly one writer, which
  * created it and seals it against writes by anyone else

@@ -54,7 +54,7 @@ void server_add_buffer_msg(struct dmapipe_msg *msg, uint32_t id, const struct dm
  * The most buffers the stream may have: max_buffers, and for the
  * server's own pool what pool_budget_bytes holds of them.
  */
-static unsigned int buffer_limit(const struct dmapipe_server *server)
+unsigned int server_buffer_limit(const struct dmapipe_server *server)
 {
 	unsigned int limit = server->opts.max_buffers;
 
@@ -66,7 +66,7 @@ static unsigned int buffer_limit(const struct dmapipe_server *server)
 
 unsigned int server_lease_budget(const struct dmapipe_server *server)
 {
-	unsigned int limit = buffer_limit(server);
+	unsigned int limit = server_buffer_limit(server);
 
 	return limit > RESERVE_BUFFERS ? limit - RESERVE_BUFFERS : 0;
 }
@@ -85,6 +85,10 @@ static void remove_slot(struct dmapipe_server *server, unsigned int id)
 	struct dmapipe_msg msg;
 	struct slot *s = &server->slots[id];
 
+	if (s->retiring) {
+		s->retiring = false;
+		server->n_retiring--;
+	}
 	memset(&msg, 0, sizeof(msg));
 	msg.type = DMAPIPE_MSG_REMOVE_BUFFER;
 	msg.remove_buffer_id = id;
@@ -116,6 +120,23 @@ static int set_format(struct dmapipe_server *server, const struct dmapipe_format
 	msg.type = DMAPIPE_MSG_FORMAT;
 	msg.format = *format;
 	server_broadcast_control(server, &msg);
+	server_broadcast_format_info(server);
+	return 0;
+}
+
+DMAPIPE_EXPORT int dmapipe_server_set_format_info(struct dmapipe_server *server,
+						  const struct dmapipe_format_info *info)
+{
+	const char *why;
+
+	if (!server || dmapipe_format_info_check(info, &why) < 0) {
+		if (info)
+			log_warn("format info refused: %s", why);
+		return -EINVAL;
+	}
+	server->format_info = *info;
+	server->have_format_info = true;
+	server_broadcast_format_info(server);
 	return 0;
 }
 
@@ -187,11 +208,26 @@ static int check_pool_budget(const struct dmapipe_server *server,
 	return -ENOSPC;
 }
 
+int server_register_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer, bool ours)
+{
+	int id = register_buffer(server, buffer, ours);
+
+	if (id >= 0)
+		name_buffer(server, buffer, id);
+	return id;
+}
+
+void server_remove_slot(struct dmapipe_server *server, unsigned int id)
+{
+	remove_slot(server, id);
+}
+
 DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 						struct dmapipe_allocator *allocator,
 						const struct dmapipe_format *format,
 						unsigned int count)
 {
+	struct dmapipe_constraints merged;
 	struct dmapipe_pool *pool;
 	uint64_t bytes;
 	int ret;
@@ -209,7 +245,18 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 	} else {
 		dmapipe_allocator_ref(allocator);
 	}
-	pool = dmapipe_pool_new(allocator, format, count, NULL);
+	if (server_merged_constraints(server, &merged)) {
+		struct dmapipe_layout layout;
+
+		/* the consumers connected now get buffers they can use at once */
+		ret = dmapipe_layout_init_constrained(&layout, format, &merged);
+		count = MIN(MAX(count, merged.min_buffers + RESERVE_BUFFERS),
+			    server->opts.max_buffers);
+		pool = ret == 0 ? dmapipe_pool_new_layout(allocator, &layout, count, NULL) :
+				  dmapipe_pool_new(allocator, format, count, NULL);
+	} else {
+		pool = dmapipe_pool_new(allocator, format, count, NULL);
+	}
 	if (!pool) {
 		ret = -errno;
 		dmapipe_allocator_unref(allocator);
@@ -409,7 +456,7 @@ static struct dmapipe_buffer *dequeue_buffer(struct dmapipe_server *server)
 	/* Every buffer is leased: grow rather than slow down, up to the
 	 * limit. The lease budget keeps consumers' leases below it. */
 	size = dmapipe_pool_get_size(server->pool);
-	if (size < buffer_limit(server) && dmapipe_pool_grow(server->pool, 1) == 0) {
+	if (size < server_buffer_limit(server) && dmapipe_pool_grow(server->pool, 1) == 0) {
 		struct dmapipe_buffer *nb = dmapipe_pool_get_buffer(server->pool, size);
 		int id = register_buffer(server, nb, true);
 
@@ -510,7 +557,9 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 		struct pending *p;
 
 		next = c->next;
-		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER)
+		/* one that promised constraints gets frames in buffers made for them */
+		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER ||
+		    c->constraints_pending)
 			continue;
 		if (c->n_pending >= c->queue_depth) {
 			if (c->policy == DMAPIPE_POLICY_BLOCK)

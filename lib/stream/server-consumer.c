@@ -162,7 +162,8 @@ void server_drop_ref(struct dmapipe_server *server, struct dmapipe_buffer *b)
 
 	dmapipe_buffer_unref(b);
 	/* an application slot keeps its own reference, so @b is alive */
-	if (id < 0 || server->slots[id].ours || server->freeing || !server->idle_func)
+	if (id < 0 || server->slots[id].ours || server->slots[id].retiring || server->freeing ||
+	    !server->idle_func)
 		return;
 	if (!server_buffer_in_use(server, b))
 		server->idle_func(server, b, server->idle_data);
@@ -596,6 +597,8 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 
 void server_reap(struct dmapipe_server *server)
 {
+	if (server->n_retiring && !server->freeing)
+		server_retire_idle(server);
 	while (server->closed) {
 		struct consumer *c = server->closed;
 
@@ -620,6 +623,8 @@ bool consumer_start(struct consumer *c)
 		msg.format = server->format;
 		if (!consumer_send_control(c, &msg))
 			return false;
+		if (!consumer_send_format_info(c))
+			return false;
 	}
 	for (unsigned int i = 0; i < server->n_slots; i++) {
 		if (!server->slots[i].buffer)
@@ -635,6 +640,31 @@ bool consumer_start(struct consumer *c)
 		return consumer_send_control(c, &msg);
 	}
 	return true;
+}
+
+bool consumer_send_format_info(struct consumer *c)
+{
+	struct dmapipe_server *server = c->server;
+	struct dmapipe_msg msg;
+
+	if (!server->have_format || !server->have_format_info ||
+	    !(c->features & DMAPIPE_FEATURE_FORMAT_INFO))
+		return true;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = DMAPIPE_MSG_FORMAT_INFO;
+	msg.format_info = server->format_info;
+	return consumer_send_control(c, &msg);
+}
+
+void server_broadcast_format_info(struct dmapipe_server *server)
+{
+	struct consumer *c, *next;
+
+	for (c = server->consumers; c; c = next) {
+		next = c->next;
+		if (c->state == STATE_STREAMING && c->role == DMAPIPE_ROLE_CONSUMER)
+			consumer_send_format_info(c);
+	}
 }
 
 void server_broadcast_control(struct dmapipe_server *server, const struct dmapipe_msg *msg)

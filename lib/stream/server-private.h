@@ -78,6 +78,7 @@ struct control {
 		uint32_t remove_buffer_id;
 		uint64_t eos_last_sequence;
 		struct dmapipe_msg_error error;
+		struct dmapipe_format_info format_info;
 		struct dmapipe_msg_ring ring; /* fd dup'ed like ADD_BUFFER's */
 	};
 };
@@ -132,8 +133,13 @@ struct consumer {
 
 	uint64_t frames_sent, frames_released, frames_dropped;
 
+	/* CONSTRAINTS: agreed and none received yet (wait_consumers waits) */
+	bool constraints_pending;
+	bool has_constraints;
+	struct dmapipe_constraints constraints;
+
 	/*
-	 * FEATURE_RINGS (docs/PROTOCOL.md section 13): the ring we write
+	 * FEATURE_RINGS (docs/PROTOCOL.md section 14): the ring we write
 	 * frames into and the one the consumer writes releases into (map
 	 * NULL until it sent it). sock_sent counts every message sent on the
 	 * socket: a frame slot carries it so that the consumer keeps the
@@ -148,6 +154,9 @@ struct consumer {
 struct slot {
 	struct dmapipe_buffer *buffer; /* NULL when unused */
 	bool ours;                     /* from our pool: no slot reference */
+	/* of an older generation: no new frames, removed once nobody holds it
+	 * (the slot holds a reference then, ours is false) */
+	bool retiring;
 };
 
 struct dmapipe_server {
@@ -181,6 +190,9 @@ struct dmapipe_server {
 
 	bool have_format;
 	struct dmapipe_format format;
+	unsigned int n_retiring; /* slots of older generations still held */
+	bool have_format_info; /* dmapipe_server_set_format_info() was called */
+	struct dmapipe_format_info format_info;
 	struct slot slots[MAX_SLOTS];
 	unsigned int n_slots; /* highest used index + 1 */
 	struct dmapipe_pool *pool;
@@ -273,6 +285,28 @@ bool consumer_send_stats(struct consumer *c);
 
 /* Sends @msg to every streaming consumer (never to monitors). */
 void server_broadcast_control(struct dmapipe_server *server, const struct dmapipe_msg *msg);
+/* server-buffers.c, for server-constraints.c */
+int server_register_buffer(struct dmapipe_server *server, struct dmapipe_buffer *buffer, bool ours);
+void server_remove_slot(struct dmapipe_server *server, unsigned int id);
+unsigned int server_buffer_limit(const struct dmapipe_server *server);
+
+/*
+ * server-constraints.c. A consumer's CONSTRAINTS arrived: the buffers
+ * satisfy it, or a new generation is made that satisfies every consumer,
+ * or it is refused (closed with ERROR constraints-unmet). False if @c was
+ * closed.
+ */
+bool server_handle_constraints(struct consumer *c, const struct dmapipe_constraints *cons);
+/* Every streaming consumer's constraints merged; false if none stated any. */
+bool server_merged_constraints(const struct dmapipe_server *server,
+			       struct dmapipe_constraints *merged);
+/* Removes the older generations' buffers nobody holds any more. */
+void server_retire_idle(struct dmapipe_server *server);
+
+/* FORMAT_INFO to @c if it agreed to the feature and there is one; false if @c was closed */
+bool consumer_send_format_info(struct consumer *c);
+/* consumer_send_format_info() to every streaming consumer */
+void server_broadcast_format_info(struct dmapipe_server *server);
 
 /* True if a consumer holds @b: pending, leased, or released behind a fence. */
 bool server_buffer_in_use(const struct dmapipe_server *server, const struct dmapipe_buffer *b);

@@ -261,6 +261,9 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 		dmapipe_ring_set_sleeping(&c->frames_ring, true);
 		c->sleeping = true;
 	}
+	/* it states its constraints right after our HELLO: wait_consumers waits for them */
+	c->constraints_pending = c->role == DMAPIPE_ROLE_CONSUMER &&
+				 (c->features & DMAPIPE_FEATURE_CONSTRAINTS);
 
 	memset(&reply, 0, sizeof(reply));
 	reply.type = DMAPIPE_MSG_HELLO;
@@ -364,6 +367,10 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 		if (!(c->features & DMAPIPE_FEATURE_RINGS))
 			break;
 		return consumer_handle_ring(c, &msg->ring);
+	case DMAPIPE_MSG_CONSTRAINTS:
+		if (c->role != DMAPIPE_ROLE_CONSUMER || !(c->features & DMAPIPE_FEATURE_CONSTRAINTS))
+			break;
+		return server_handle_constraints(c, &msg->constraints);
 	case DMAPIPE_MSG_ERROR: {
 		char name[DMAPIPE_ERROR_NAME_LEN];
 
@@ -863,6 +870,16 @@ static unsigned int streaming_consumers(const struct dmapipe_server *server)
 	return n;
 }
 
+/* Streaming consumers that stated their constraints, if they promised to. */
+static unsigned int settled_consumers(const struct dmapipe_server *server)
+{
+	unsigned int n = 0;
+
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		n += is_streaming_consumer(c) && !c->constraints_pending;
+	return n;
+}
+
 struct consumers_wait {
 	const struct dmapipe_server *server;
 	unsigned int n;
@@ -872,7 +889,7 @@ static int enough_consumers(void *data)
 {
 	const struct consumers_wait *w = data;
 
-	return streaming_consumers(w->server) >= w->n ? 0 : -EAGAIN;
+	return settled_consumers(w->server) >= w->n ? 0 : -EAGAIN;
 }
 
 DMAPIPE_EXPORT int dmapipe_server_wait_consumers(struct dmapipe_server *server, unsigned int n,

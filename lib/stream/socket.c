@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -184,4 +185,115 @@ int dmapipe_peer_check(int fd, enum dmapipe_peer_policy policy, uid_t uid, gid_t
 	}
 	*why = "unknown peer policy";
 	return -EINVAL;
+}
+
+/* ---- the default directory: where a stream named by a bare name lives ---- */
+
+#define DEFAULT_NAME "default"
+
+DMAPIPE_EXPORT int dmapipe_socket_default_dir(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const char *svc = getenv("RUNTIME_DIRECTORY");
+	int n;
+
+	if (!buf || !len)
+		return -EINVAL;
+	if (xdg && xdg[0] == '/') {
+		n = snprintf(buf, len, "%s/dmapipe", xdg);
+	} else if (svc && svc[0] == '/') {
+		/* systemd's RuntimeDirectory=: the first, when it names several */
+		n = snprintf(buf, len, "%.*s", (int)strcspn(svc, ":"), svc);
+	} else if (geteuid() == 0) {
+		n = snprintf(buf, len, "/run/dmapipe");
+	} else {
+		n = snprintf(buf, len, "/tmp/dmapipe-%u", (unsigned int)geteuid());
+	}
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* A bare name, not a path ("/...", "./x") nor an abstract socket ("@x"). */
+static bool is_bare_name(const char *name)
+{
+	return !strchr(name, '/') && name[0] != '@';
+}
+
+DMAPIPE_EXPORT int dmapipe_socket_default_path(const char *name, char *buf, size_t len)
+{
+	struct sockaddr_un addr;
+	char dir[sizeof(addr.sun_path)];
+	int ret, n;
+
+	if (!buf || !len)
+		return -EINVAL;
+	if (!name || !*name)
+		name = DEFAULT_NAME;
+	if (!is_bare_name(name)) {
+		if (strlen(name) >= len)
+			return -ENAMETOOLONG;
+		memcpy(buf, name, strlen(name) + 1);
+		return 0;
+	}
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	for (const char *c = name; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return -EINVAL;
+	ret = dmapipe_socket_default_dir(dir, sizeof(dir));
+	if (ret < 0)
+		return ret;
+	n = snprintf(buf, len, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+DMAPIPE_EXPORT int dmapipe_socket_prepare_dir(const char *path, uint32_t dir_mode)
+{
+	struct sockaddr_un addr;
+	char dir[sizeof(addr.sun_path)];
+	size_t n;
+	struct stat st;
+	mode_t mode = (mode_t)(dir_mode & 0777) | S_IRWXU;
+	int ret;
+
+	if (!path)
+		return -EINVAL;
+	ret = dmapipe_socket_default_dir(dir, sizeof(dir));
+	if (ret < 0)
+		return ret;
+	n = strlen(dir);
+	/* only the default directory: a directory the user named is theirs */
+	if (strncmp(path, dir, n) != 0 || path[n] != '/' || strchr(path + n + 1, '/'))
+		return 0;
+	if (mkdir(dir, mode) == 0) {
+		/* the umask may have taken bits the caller asked for */
+		if (chmod(dir, mode) < 0)
+			return -errno;
+		log_info("created %s (mode %o) for the stream sockets", dir, (unsigned int)mode);
+		return 0;
+	}
+	if (errno != EEXIST) {
+		ret = -errno;
+		log_error("cannot create %s: %s", dir, strerror(errno));
+		return ret;
+	}
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	/* /tmp is everybody's: a directory another user made there could swap our sockets */
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("%s exists and is not a directory: not using it", dir);
+		return -EPERM;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		log_error("%s belongs to uid %u, not to this user (uid %u) or root: not using it",
+			  dir, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		return -EPERM;
+	}
+	if ((st.st_mode & mode) != mode && st.st_uid == geteuid() &&
+	    chmod(dir, (st.st_mode & 07777) | mode) < 0)
+		log_warn("cannot give %s the mode %o: %s", dir, (unsigned int)mode, strerror(errno));
+	return 0;
 }

@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for what a ring reader trusts nothing of: the
  * writer's head and every slot (lib/stream/ring.c, docs/PROTOCOL.md
- * section 13.4).
+ * section 14.4).
  *
  * Input: 8 bytes of head, 8 of the reader's tail, 1 byte choosing the
  * kind (bit 0) and the capacity (2 << (bits 1..3) % 8), then the slot

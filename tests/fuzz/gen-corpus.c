@@ -84,6 +84,31 @@ static void stats_one_record_too_many(uint8_t *buf, int *len)
 	le32(buf + 8 + 112, 2); /* n_records */
 }
 
+static void format_info_den_zero(uint8_t *buf, int *len)
+{
+	le32(buf + 8 + 4, 0); /* fps_den */
+}
+
+static void format_info_matrix_unknown(uint8_t *buf, int *len)
+{
+	le32(buf + 8 + 16, 0x7f); /* matrix */
+}
+
+static void constraints_align_3(uint8_t *buf, int *len)
+{
+	le32(buf + 8 + 16, 3); /* stride_align[0] */
+}
+
+static void constraints_device_unterminated(uint8_t *buf, int *len)
+{
+	memset(buf + 8 + 144, 'd', DMAPIPE_CONSTRAINTS_DEVICE_LEN);
+}
+
+static void constraints_formats_9(uint8_t *buf, int *len)
+{
+	le32(buf + 8 + 8, 9); /* n_formats */
+}
+
 static void releases_count_too_big(uint8_t *buf, int *len)
 {
 	le32(buf + 8, 3); /* n_releases: one more than the entries that follow */
@@ -201,6 +226,42 @@ int main(int argc, char **argv)
 	zero_msg(&m, DMAPIPE_MSG_FORMAT);
 	m.format = (struct dmapipe_format){ 0x3231564e, 1920, 1080, 0, 0 };
 	seed("format-nv12", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_FORMAT_INFO);
+	m.format_info = (struct dmapipe_format_info){
+		.fps_num = 30000, .fps_den = 1001, .par_num = 1, .par_den = 1,
+		.matrix = DMAPIPE_MATRIX_BT709, .transfer = DMAPIPE_TRANSFER_BT709,
+		.primaries = DMAPIPE_PRIMARIES_BT709, .range = DMAPIPE_RANGE_LIMITED,
+		.chroma_site = DMAPIPE_CHROMA_SITE_MPEG2, .interlace = DMAPIPE_INTERLACE_PROGRESSIVE,
+	};
+	seed("format-info-ntsc-bt709", &m, NULL, 0);
+	seed("format-info-unexpected-fd", &m, NULL, 1);
+	seed("format-info-rate-den-zero", &m, format_info_den_zero, 0);
+	seed("format-info-matrix-unknown", &m, format_info_matrix_unknown, 0);
+	m.format_info.interlace = DMAPIPE_INTERLACE_INTERLEAVED;
+	m.format_info.field_order = DMAPIPE_FIELD_ORDER_TOP_FIRST;
+	seed("format-info-interlaced-tff", &m, NULL, 0);
+	dmapipe_format_info_init(&m.format_info);
+	seed("format-info-unknown", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_CONSTRAINTS);
+	seed("constraints-none", &m, NULL, 0);
+	m.constraints.stride_align[0] = 64;
+	m.constraints.stride_align[1] = 64;
+	m.constraints.min_buffers = 4;
+	m.constraints.n_formats = 1;
+	m.constraints.formats[0] = 0x3231564e;
+	strcpy(m.constraints.import_device, "/dev/video1");
+	seed("constraints-encoder", &m, NULL, 0);
+	seed("constraints-unexpected-fd", &m, NULL, 1);
+	seed("constraints-align-not-power", &m, constraints_align_3, 0);
+	seed("constraints-device-unterminated", &m, constraints_device_unterminated, 0);
+	seed("constraints-formats-too-many", &m, constraints_formats_9, 0);
+	m.constraints.flags = DMAPIPE_CONSTRAINT_ALLOW_COPY;
+	m.constraints.n_modifiers = 2;
+	m.constraints.modifiers[0] = 0;
+	m.constraints.modifiers[1] = UINT64_C(0x0100000000000001);
+	seed("constraints-copy-modifiers", &m, NULL, 0);
 
 	zero_msg(&m, DMAPIPE_MSG_ADD_BUFFER);
 	m.add_buffer.buffer_id = 1;

@@ -114,6 +114,10 @@ static inline bool msg_equal(const struct dmapipe_msg *a, const struct dmapipe_m
 		       msg_equal_str(a->error.message, b->error.message, sizeof(a->error.message));
 	case DMAPIPE_MSG_STATS_REQUEST:
 		return true;
+	case DMAPIPE_MSG_CONSTRAINTS:
+		return memcmp(&a->constraints, &b->constraints, sizeof(a->constraints)) == 0;
+	case DMAPIPE_MSG_FORMAT_INFO:
+		return memcmp(&a->format_info, &b->format_info, sizeof(a->format_info)) == 0;
 	case DMAPIPE_MSG_STATS:
 		if (!msg_equal_server_stats(&a->stats.server, &b->stats.server) ||
 		    a->stats.n_consumers != b->stats.n_consumers ||

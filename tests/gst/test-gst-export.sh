@@ -139,5 +139,8 @@ print("ok grey: y4m 4:2:0, luma the pattern, chroma neutral")
 PY
 "$DMAPIPE" export "$DIR/grey.rec" -o "$DIR/mono.y4m" --mono -q || fail "export --mono"
 head -c 64 "$DIR/mono.y4m" | grep -q "Cmono" || fail "--mono: no Cmono header"
-sums "filesrc location=$DIR/mono.y4m ! y4mdec ! checksumsink" >/dev/null
+# y4mdec refuses Cmono, and gst-launch-1.0 then sometimes never exits (2 of
+# 3 runs by hand on GStreamer 1.22): what it prints is all this looks at
+timeout 30 gst-launch-1.0 -q filesrc location="$DIR/mono.y4m" ! y4mdec ! checksumsink \
+	>/dev/null 2>"$DIR/gst.err"
 ok "grey: y4mdec reads the 4:2:0 export; --mono writes Cmono ($(grep -c . "$DIR/gst.err") lines from y4mdec, which cannot read it)"

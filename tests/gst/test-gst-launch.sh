@@ -11,7 +11,11 @@
 #   - dmapipesrc reconnect=true carries on across a producer restart, and
 #     posts its stats when num-buffers ends the stream;
 #   - dmapipe play -> dmapipesrc: buffers timed on the replay's timeline
-#     (PTS advance), not the recording's past capture times (PTS 0).
+#     (PTS advance), not the recording's past capture times (PTS 0);
+#   - the rate and colorimetry cross the process boundary (FORMAT_INFO):
+#     dmapipe serve --fps 30000/1001 -> dmapipesrc ! avimux ! filesink
+#     negotiates (framerate=0/1 did not) and the AVI says 30000/1001, and
+#     videotestsrc's caps through dmapipesink reach dmapipesrc's caps.
 #
 # Usage: test-gst-launch.sh PATH-TO-dmapipe
 # The GStreamer environment (GST_PLUGIN_PATH_1_0, GST_REGISTRY_1_0) comes
@@ -211,5 +215,86 @@ assert all(b >= a for a, b in zip(pts, pts[1:])), pts
 assert pts[-1] - pts[0] >= 0.3, pts
 print("ok dmapipe play -> dmapipesrc: %d buffers, PTS %.3f .. %.3f s" % (len(pts), pts[0], pts[-1]))
 EOF
+
+# ---- bare names, socket mode and peer policy on the elements ---------------------------
+
+# socket-path=NAME is the stream NAME in the default directory, as for the
+# tool; socket-mode opens it (and its directory) to others, and peer-policy
+# on either end says whom it serves or accepts (root is always accepted, so
+# a refusal is not tried here: the value is parsed, a bad one refused).
+XDG_RUNTIME_DIR="$DIR/xdg"
+export XDG_RUNTIME_DIR
+mkdir -m 700 "$XDG_RUNTIME_DIR"
+bg named-sink gst-launch-1.0 videotestsrc is-live=true ! \
+	video/x-raw,format=NV12,width=64,height=48,framerate=30/1 ! \
+	dmapipesink socket-path=named socket-mode=0666 peer-policy=any
+sink=$LAST
+wait_socket "$XDG_RUNTIME_DIR/dmapipe/named"
+[ "$(stat -c %a "$XDG_RUNTIME_DIR/dmapipe/named")" = 666 ] ||
+	fail "dmapipesink socket-mode=0666: $(stat -c %a "$XDG_RUNTIME_DIR/dmapipe/named")"
+[ "$(stat -c %a "$XDG_RUNTIME_DIR/dmapipe")" = 755 ] ||
+	fail "dmapipesink socket-mode=0666: the directory is $(stat -c %a "$XDG_RUNTIME_DIR/dmapipe")"
+"$DMAPIPE" consume --socket named --frames 5 -q >"$DIR/named-consume.log" 2>&1 ||
+	fail "dmapipe consume --socket named from dmapipesink socket-path=named"
+gst-launch-1.0 dmapipesrc socket-path=named peer-policy=uid:$(id -u) num-buffers=5 \
+	timeout=10000 ! fakesink >"$DIR/named-src.log" 2>&1 ||
+	fail "dmapipesrc socket-path=named peer-policy=uid:$(id -u)"
+gst-launch-1.0 dmapipesrc socket-path=named peer-policy=nobody num-buffers=5 ! fakesink \
+	>"$DIR/named-bad.log" 2>&1 && fail "dmapipesrc peer-policy=nobody accepted"
+grep -q "peer-policy 'nobody'" "$DIR/named-bad.log" || fail "a bad peer-policy: $(cat "$DIR/named-bad.log")"
+kill $sink
+echo "ok socket-path=NAME in \$XDG_RUNTIME_DIR/dmapipe, socket-mode=0666, peer-policy on both ends"
+
+# ---- the rate and colorimetry across processes: dmapipesrc ! avimux -----------
+
+if gst-inspect-1.0 avimux >/dev/null 2>&1; then
+	S7="$DIR/avi.sock"
+	bg avi-serve "$DMAPIPE" serve --socket "$S7" --size 256x144 --format YUV420 \
+		--fps 30000/1001 --frames 10 --wait-consumers 1 --quiet
+	serve=$LAST
+	wait_socket "$S7"
+	bg avi gst-launch-1.0 dmapipesrc socket-path="$S7" policy=block timeout=20000 ! \
+		avimux ! filesink location="$DIR/out.avi"
+	wait_ok $LAST "dmapipesrc ! avimux ! filesink"
+	wait_ok $serve "serve for avimux"
+	python3 - "$DIR/out.avi" <<'EOF' || fail "avimux: the AVI's rate"
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+assert d[:4] == b"RIFF" and d[8:12] == b"AVI ", d[:12]
+usec = struct.unpack_from("<I", d, d.index(b"avih") + 8)[0]
+strh = d.index(b"strh") + 8
+kind = d[strh:strh + 4]
+scale, rate = struct.unpack_from("<II", d, strh + 20)
+length = struct.unpack_from("<I", d, strh + 32)[0]
+assert kind == b"vids" and (scale, rate) == (1001, 30000), (kind, scale, rate)
+assert usec == 33366 or usec == 33367, usec
+assert length == 10, length
+print("ok dmapipe serve --fps 30000/1001 -> dmapipesrc ! avimux: %d frames at %d/%d" %
+      (length, rate, scale))
+EOF
+else
+	echo "not tested: avimux (gstreamer1.0-plugins-good) is not installed"
+fi
+
+# dmapipesink sends what its caps say; dmapipesrc in another process puts it in its caps
+S8="$DIR/caps.sock"
+bg caps-prod gst-launch-1.0 -q videotestsrc num-buffers=5 ! \
+	"video/x-raw,format=NV12,width=320,height=240,framerate=25/2,pixel-aspect-ratio=4/3,colorimetry=bt709,chroma-site=mpeg2,interlace-mode=interleaved,field-order=top-field-first" ! \
+	dmapipesink socket-path="$S8" wait-consumers=1 sync=false
+prod=$LAST
+wait_socket "$S8"
+gst-launch-1.0 -v dmapipesrc socket-path="$S8" policy=block timeout=20000 ! fakesink \
+	>"$DIR/caps-cons.log" 2>&1 || fail "dmapipesrc of dmapipesink with rich caps"
+wait_ok $prod "videotestsrc ! dmapipesink with rich caps"
+caps=$(grep -m1 "dmapipesrc0.GstPad:src: caps" "$DIR/caps-cons.log")
+for want in "framerate=(fraction)25/2" "pixel-aspect-ratio=(fraction)4/3" \
+	"colorimetry=(string)bt709" "chroma-site=(string)mpeg2" \
+	"interlace-mode=(string)interleaved" "field-order=(string)top-field-first"; do
+	case "$caps" in
+	*"$want"*) ;;
+	*) fail "dmapipesrc caps lack $want: $caps" ;;
+	esac
+done
+ok "dmapipesink caps -> FORMAT_INFO -> dmapipesrc caps: rate, PAR, colorimetry, siting, fields"
 
 echo "all gst-launch tests passed"

@@ -579,14 +579,14 @@ test_format_caps (void)
   };
   GstCaps *caps, *expected;
 
-  caps = gst_dmapipe_caps_from_format (&format, 0, 1, FALSE);
+  caps = gst_dmapipe_caps_from_format (&format, NULL, 0, 1, FALSE);
   expected = gst_caps_from_string ("video/x-raw,format=NV12,width=320,"
       "height=240,pixel-aspect-ratio=1/1,framerate=[0/1,2147483647/1]");
   g_assert_true (gst_caps_is_equal (caps, expected));
   gst_caps_unref (caps);
   gst_caps_unref (expected);
 
-  caps = gst_dmapipe_caps_from_format (&format, 30, 1, TRUE);
+  caps = gst_dmapipe_caps_from_format (&format, NULL, 30, 1, TRUE);
   expected = gst_caps_from_string ("video/x-raw(memory:DMABuf),format=NV12,"
       "width=320,height=240,pixel-aspect-ratio=1/1,framerate=30/1");
   g_assert_true (gst_caps_is_equal (caps, expected));
@@ -595,7 +595,78 @@ test_format_caps (void)
 
   /* GStreamer 1.22 caps carry no modifier */
   format.modifier = 1;
-  g_assert_null (gst_dmapipe_caps_from_format (&format, 0, 1, FALSE));
+  g_assert_null (gst_dmapipe_caps_from_format (&format, NULL, 0, 1, FALSE));
+}
+
+/* FORMAT_INFO to caps and back: every field the caps can say survives. */
+static void
+test_format_info_caps (void)
+{
+  struct dmapipe_format format = {
+    .fourcc = dmapipe_fourcc_from_string ("NV12"),
+    .width = 720,
+    .height = 480,
+    .modifier = DMAPIPE_MOD_LINEAR,
+  };
+  struct dmapipe_format_info fi, back, unknown;
+  GstCaps *caps, *expected;
+  GstVideoInfo info;
+
+  dmapipe_format_info_init (&fi);
+  fi.fps_num = 30000;
+  fi.fps_den = 1001;
+  fi.par_num = 10;
+  fi.par_den = 11;
+  fi.matrix = DMAPIPE_MATRIX_BT601;
+  fi.transfer = DMAPIPE_TRANSFER_BT601;
+  fi.primaries = DMAPIPE_PRIMARIES_SMPTE170M;
+  fi.range = DMAPIPE_RANGE_LIMITED;
+  fi.chroma_site = DMAPIPE_CHROMA_SITE_MPEG2;
+  fi.interlace = DMAPIPE_INTERLACE_INTERLEAVED;
+  fi.field_order = DMAPIPE_FIELD_ORDER_BOTTOM_FIRST;
+  caps = gst_dmapipe_caps_from_format (&format, &fi, 0, 1, FALSE);
+  expected = gst_caps_from_string ("video/x-raw,format=NV12,width=720,"
+      "height=480,pixel-aspect-ratio=10/11,framerate=30000/1001,"
+      "colorimetry=bt601,chroma-site=mpeg2,interlace-mode=interleaved,"
+      "field-order=bottom-field-first");
+  g_assert_true (gst_caps_is_equal (caps, expected));
+  g_assert_true (gst_video_info_from_caps (&info, caps));
+  gst_dmapipe_format_info_from_caps (caps, &info, &back);
+  g_assert_cmpmem (&back, sizeof (back), &fi, sizeof (fi));
+  gst_caps_unref (caps);
+  gst_caps_unref (expected);
+
+  /* the framerate property wins over the producer's rate */
+  caps = gst_dmapipe_caps_from_format (&format, &fi, 25, 1, FALSE);
+  g_assert_true (gst_video_info_from_caps (&info, caps));
+  g_assert_cmpint (GST_VIDEO_INFO_FPS_N (&info), ==, 25);
+  gst_caps_unref (caps);
+
+  /* HLG BT.2020, full range: a colorimetry without a short name */
+  fi.matrix = DMAPIPE_MATRIX_BT2020;
+  fi.transfer = DMAPIPE_TRANSFER_ARIB_STD_B67;
+  fi.primaries = DMAPIPE_PRIMARIES_BT2020;
+  fi.range = DMAPIPE_RANGE_FULL;
+  fi.chroma_site = DMAPIPE_CHROMA_SITE_COSITED;
+  fi.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+  fi.field_order = DMAPIPE_FIELD_ORDER_UNKNOWN;
+  caps = gst_dmapipe_caps_from_format (&format, &fi, 0, 1, TRUE);
+  g_assert_true (gst_video_info_from_caps (&info, caps));
+  gst_dmapipe_format_info_from_caps (caps, &info, &back);
+  g_assert_cmpmem (&back, sizeof (back), &fi, sizeof (fi));
+  gst_caps_unref (caps);
+
+  /* caps that name no colorimetry: it stays unknown, not GStreamer's guess */
+  caps = gst_caps_from_string ("video/x-raw,format=NV12,width=720,"
+      "height=480,framerate=50/1");
+  g_assert_true (gst_video_info_from_caps (&info, caps));
+  gst_dmapipe_format_info_from_caps (caps, &info, &back);
+  dmapipe_format_info_init (&unknown);
+  unknown.fps_num = 50;
+  unknown.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+  g_assert_cmpmem (&back, sizeof (back), &unknown, sizeof (unknown));
+  g_assert_cmpint (dmapipe_format_info_check (&back, NULL), ==, 0);
+  gst_caps_unref (caps);
 }
 
 static void
@@ -623,7 +694,20 @@ int
 main (int argc, char **argv)
 {
   gint ret;
+  const gchar *registry = g_getenv ("GST_REGISTRY_1_0");
 
+  /* The parts are compiled in: no plugin is loaded, so none is scanned.
+   * Scanning the system's would run every installed plugin's code in
+   * this process (its leaks fail the sanitizer build) and, as the first
+   * test of a fresh build, write the registry the other tests share. */
+  g_setenv ("GST_PLUGIN_SYSTEM_PATH_1_0", "", TRUE);
+  g_setenv ("GST_PLUGIN_PATH_1_0", "", TRUE);
+  if (registry) {
+    gchar *own = g_strconcat (registry, ".parts", NULL);
+
+    g_setenv ("GST_REGISTRY_1_0", own, TRUE);
+    g_free (own);
+  }
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
   GST_DEBUG_CATEGORY_INIT (gst_dmapipe_sink_debug, "dmapipesink", 0, "test");
@@ -650,6 +734,7 @@ main (int argc, char **argv)
   g_test_add_func ("/clock/other-keeps-age", test_clock_other_keeps_age);
   g_test_add_func ("/clock/none", test_clock_none);
   g_test_add_func ("/format/caps", test_format_caps);
+  g_test_add_func ("/format/info-caps", test_format_info_caps);
   g_test_add_func ("/format/default-layout", test_format_default_layout);
   ret = g_test_run ();
   gst_object_unref (fd_allocator);

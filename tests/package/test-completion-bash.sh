@@ -79,7 +79,7 @@ commands=$("$tool" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ 
 expect "every subcommand" "" -- $commands help
 expect "subcommand prefix" se -- serve
 expect "top-level options" - -- --help --version
-expect "one option" serve --soc -- --socket
+expect "one option" serve --socket- -- --socket-group --socket-mode
 # every long option of `serve --help` (and nothing else)
 expect "all of serve's options" serve --d -- --device --direct-io --drain-timeout
 contains "short and long options" consume - -- -s --socket -n --frames --policy --json -h --help

@@ -52,11 +52,11 @@ has "top-level options" "$(run -)" "compadd -- --help --version"
 
 out=$(run serve --so)
 has "serve: option specs from its --help" "$out" \
-	"--socket=[socket path, or @name for the abstract namespace]:PATH:_files" \
-	"-s+[socket path, or @name for the abstract namespace]:PATH:_files" \
+	"--socket=[where to serve the stream]:SOCKET:_files" \
+	"-s+[where to serve the stream]:SOCKET:_files" \
 	"--device=[serve this V4L2 capture device (/dev/videoN)]:PATH:{compadd -- \$_dmapipe_devdir/video*(N)}" \
 	"--reacquire[with --device when the device disappears, keep serving]" \
-	"--fps=[frames per second, 0 = as fast as possible (default 60;]:N: "
+	"--fps=[frames per second (30000/1001, 29.97), 0 = as fast as]:N[/M]: "
 has "record: recordings for --check, files for -o" "$(run record --check x)" \
 	'--check=[verify a recording]:FILE:_files -g "*.rec(-.)"' \
 	"--output=[the recording to create; - is stdout, which must then]:FILE:_files"

@@ -62,7 +62,7 @@ if ! (cd "$work/src/dmapipe" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
 fi
 debs=$(cd "$work/src" && ls ./*.deb | grep -v dbgsym)
 echo "built:" $debs
-for p in libdmapipe0 libdmapipe-dev dmapipe gstreamer1.0-dmapipe dmapipe-dkms; do
+for p in libdmapipe0 libdmapipe-dev dmapipe gstreamer1.0-dmapipe dmapipe-net dmapipe-dkms; do
 	ls "$work/src/${p}_${version}_"*.deb >/dev/null 2>&1 || fail "no package $p"
 done
 

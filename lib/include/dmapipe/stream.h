@@ -97,6 +97,14 @@ enum dmapipe_error_code {
 	 * Resources). Older peers report it as an unknown error 12.
 	 */
 	DMAPIPE_ERR_LEASE_REVOKED = 12,
+	/**
+	 * the consumer's constraints cannot be met by this producer (its
+	 * buffers are a device's own, a format or modifier it does not
+	 * have, more buffers than its limit) and it did not allow a copy;
+	 * the message says which. Older peers report it as an unknown
+	 * error 13. Since 0.2.
+	 */
+	DMAPIPE_ERR_CONSTRAINTS = 13,
 };
 
 /**
@@ -191,6 +199,16 @@ int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 				 struct dmapipe_allocator *allocator,
 				 const struct dmapipe_format *format,
 				 unsigned int count);
+
+/**
+ * Sets what the stream's frames mean beyond their format (rate,
+ * colorimetry, siting, interlacing, pixel aspect ratio; copied). Consumers
+ * that agreed to FEATURE_FORMAT_INFO get it now and after every FORMAT;
+ * older consumers get FORMAT only. Returns 0 or -EINVAL (NULL @server, or
+ * @info fails dmapipe_format_info_check(), logged). Since 0.2.
+ */
+int dmapipe_server_set_format_info(struct dmapipe_server *server,
+				   const struct dmapipe_format_info *info);
 
 /**
  * Registers a buffer the application allocated itself (e.g. V4L2 exports).
@@ -451,6 +469,16 @@ struct dmapipe_client_options {
 	 * 4 GiB; UINT64_MAX: no limit.
 	 */
 	uint64_t max_mapped_bytes;
+	/**
+	 * what this consumer needs of the buffers (copied at
+	 * dmapipe_client_new()): stated to a producer that takes
+	 * constraints right after the handshake, and again after every
+	 * reconnect, before the producer counts it as streaming
+	 * (dmapipe_server_wait_consumers()); NULL asks nothing, and then
+	 * dmapipe_client_set_constraints() only takes effect from the next
+	 * connection. Since 0.2.
+	 */
+	const struct dmapipe_constraints *constraints;
 };
 
 /** Sets @options to the defaults, size included. Since 0.1. */
@@ -513,6 +541,39 @@ enum dmapipe_error_code dmapipe_client_get_error(const struct dmapipe_client *cl
  * FORMAT, connection or dmapipe_client_free(). Since 0.1.
  */
 const struct dmapipe_format *dmapipe_client_get_format(const struct dmapipe_client *client);
+
+/**
+ * States new constraints (copied; NULL: none) to the producer: it answers
+ * with buffers that satisfy them (a new generation), or ERROR
+ * constraints-unmet (dmapipe_client_get_error()) unless
+ * DMAPIPE_CONSTRAINT_ALLOW_COPY is set, in which case buffers that do not
+ * satisfy them may keep coming (dmapipe_layout_satisfies() tells which) and
+ * the consumer copies. They also apply after a reconnect. Returns 0
+ * (sent, or kept for the next connection), -EINVAL (@constraints fail
+ * dmapipe_constraints_check()), -ENOTSUP (the connection did not agree to
+ * constraints: an older producer, or a client made without
+ * options->constraints; they apply from the next connection) or the errno
+ * of the send. Since 0.2.
+ */
+int dmapipe_client_set_constraints(struct dmapipe_client *client,
+				   const struct dmapipe_constraints *constraints);
+
+/**
+ * True if the producer connected now takes constraints (it agreed to
+ * FEATURE_CONSTRAINTS); false before the handshake and with an older
+ * producer. Since 0.2.
+ */
+bool dmapipe_client_takes_constraints(const struct dmapipe_client *client);
+
+/**
+ * The stream's rate, colorimetry, siting, interlacing and pixel aspect
+ * ratio, or NULL while unknown: before FORMAT, or from a producer that did
+ * not send FORMAT_INFO (an older one, or one that was told nothing). Owned
+ * by the client; valid until the next FORMAT_INFO, connection or
+ * dmapipe_client_free(). Since 0.2.
+ */
+const struct dmapipe_format_info *
+dmapipe_client_get_format_info(const struct dmapipe_client *client);
 
 /**
  * The pollable fd: readable when dmapipe_client_dispatch() has work. It
@@ -612,6 +673,67 @@ int dmapipe_client_get_buffers(const struct dmapipe_client *client, uint32_t *id
  */
 int dmapipe_query_stats(const char *path, struct dmapipe_server_stats *server,
 			struct dmapipe_consumer_stats *consumers, int max, int timeout_ms);
+
+/* ---- where streams live, and who serves them ---------------------------- */
+
+/**
+ * The directory where a stream named by a bare name has its socket, into
+ * @buf of @len bytes: $XDG_RUNTIME_DIR/dmapipe when XDG_RUNTIME_DIR is set
+ * (a login session, a user service); else $RUNTIME_DIRECTORY (the first
+ * of them), which systemd gives a system service with RuntimeDirectory=;
+ * else /run/dmapipe for root; else /tmp/dmapipe-UID (UID the effective
+ * uid). Nothing is created (dmapipe_socket_prepare_dir() does). Returns 0,
+ * -EINVAL (no @buf) or -ENAMETOOLONG. Since 0.1.
+ */
+int dmapipe_socket_default_dir(char *buf, size_t len);
+
+/**
+ * What a program makes of the socket a user names, into @buf of @len
+ * bytes: a bare NAME (no '/', not starting with '@') becomes NAME in
+ * dmapipe_socket_default_dir(), and NULL or "" the stream "default" there;
+ * a path ("/run/cam", "./cam") or an abstract name ("@cam") is copied as it
+ * is. Returns 0, -EINVAL (NAME "." or "..", or with control characters)
+ * or -ENAMETOOLONG (longer than a unix socket address holds). Since 0.1.
+ */
+int dmapipe_socket_default_path(const char *name, char *buf, size_t len);
+
+/**
+ * Makes ready the directory a producer is about to listen in, when @path
+ * (as dmapipe_socket_default_path() gave it) is in the default directory;
+ * for any other path it does nothing and returns 0 (a directory the user
+ * named is theirs). The default directory is created with @dir_mode (0700
+ * is always included: 0700 keeps the streams private; give group or
+ * others r-x for those the socket's own mode lets in), or given the bits
+ * of @dir_mode it lacks if it exists and belongs to this user. One that
+ * belongs to another user than this one or root, or is not a directory,
+ * is refused (-EPERM, logged): in /tmp another user could have made it to
+ * swap sockets. Returns 0 or a negative errno. Since 0.1.
+ */
+int dmapipe_socket_prepare_dir(const char *path, uint32_t dir_mode);
+
+/** Who serves a stream (dmapipe_query_stream()). */
+struct dmapipe_stream_info {
+	/**
+	 * the stream's name as the producer sent it (its stream_name option,
+	 * by default the socket's base name), NUL-terminated; it comes from
+	 * another process: escape it before printing it to a terminal
+	 */
+	char name[32];
+	int32_t pid;           /**< the producer's process, from SO_PEERCRED */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t reserved0;
+	uint64_t reserved[4];  /**< zero */
+};
+
+/**
+ * dmapipe_query_stats(), and who answered: fills @info (if not NULL) with
+ * the stream's name and the producer's credentials. Returns what
+ * dmapipe_query_stats() returns. Since 0.1.
+ */
+int dmapipe_query_stream(const char *path, struct dmapipe_stream_info *info,
+			 struct dmapipe_server_stats *server,
+			 struct dmapipe_consumer_stats *consumers, int max, int timeout_ms);
 
 #ifdef __cplusplus
 }

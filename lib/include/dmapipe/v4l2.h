@@ -294,7 +294,9 @@ void dmapipe_v4l2_source_get_stats(const struct dmapipe_v4l2_source *source,
 /**
  * Feeds @server: registers every buffer with dmapipe_server_add_buffer()
  * and installs the server's idle callback, which requeues a buffer to the
- * device once no consumer holds it. The server must have no buffers of its
+ * device once no consumer holds it. The server also gets the format's rate,
+ * colorimetry and field order (dmapipe_server_set_format_info(), since 0.2)
+ * for its consumers. The server must have no buffers of its
  * own pool; one source per server. Returns 0 or a negative errno. Since 0.1.
  */
 int dmapipe_v4l2_source_attach(struct dmapipe_v4l2_source *source, struct dmapipe_server *server);
