@@ -586,8 +586,17 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 	dmapipe_ring_finish(&c->frames_ring);
 	dmapipe_ring_finish(&c->releases_ring);
 	epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	/* what the peer sent after the drain is still queued on the socket,
-	 * fds included: closing it releases them, which may wait */
+	/*
+	 * A datagram of the peer's still unread at our close (a ring WAKE,
+	 * which a ring consumer sends after its last release) makes the
+	 * kernel reset its end: its next read fails with ECONNRESET before
+	 * it reads what we sent last, and an EOS turns into "producer went
+	 * away". Stop it sending, then read what is queued.
+	 */
+	shutdown(c->fd, SHUT_RD);
+	dmapipe_socket_drain(c->fd);
+	/* the drain stops at 256 messages: what is left, fds included, goes
+	 * with the socket, and releasing them may wait */
 	dmapipe_close_deferred(c->fd);
 	c->fd = -1;
 	consumer_unlink(server, c);
