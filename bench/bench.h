@@ -102,6 +102,17 @@ struct dp_result {
 	double cpu_min_us, cpu_max_us, fps_min, fps_max; /* spread over them */
 };
 
+/* pingpong.c: the raw SOCK_SEQPACKET floor, one 64-byte message each way per frame */
+struct pp_result {
+	bool ran;
+	bool ok;
+	char error[128];
+	uint64_t frames;
+	uint32_t fps_target;       /* 0: unthrottled */
+	double cpu_per_frame_us;   /* both processes, whole lifetime */
+	double lat_p50_us, lat_p90_us, lat_p99_us, lat_max_us;
+};
+
 struct gst_result {
 	bool ran;
 	bool measured;
@@ -170,6 +181,8 @@ struct bench {
 	struct dp_result deep[MAX_RUNS]; /* deeper pipelining */
 	struct dp_result nopoll[MAX_RUNS]; /* library defaults, busy polling off */
 	struct dp_result lat[MAX_RUNS];
+	struct pp_result pp_paced;   /* at latency_fps, latency_frames */
+	struct pp_result pp_fast;    /* unthrottled, frames */
 	struct gst_result gst[MAX_RUNS];
 	char *dir;
 	char tool[PATH_MAX];     /* the dmapipe tool that runs serve and consume */
@@ -246,6 +259,11 @@ void describe_machine(struct bench *b);
 
 /* 0, or -EINVAL / -ENOMEM / -EILSEQ (the pattern check failed). */
 int measure_copy(struct bench *b, struct copy_result *r);
+
+/* ---- pingpong.c: the raw socket baseline ----------------------------------- */
+
+/* @frames ping-pongs, paced at @fps (0: as fast as they go), into @r. */
+void run_pingpong(uint64_t frames, uint32_t fps, struct pp_result *r);
 
 /* ---- handoff.c: dmapipe serve and consume processes ------------------------- */
 

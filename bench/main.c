@@ -389,6 +389,18 @@ int main(int argc, char **argv)
 	}
 	bench_log("    median %.3f ms (%.1f GB/s)", b->copy.median_ms, b->copy.gbps);
 
+	bench_log("raw socket ping-pong (the floor): %llu frames unthrottled, %llu at %u fps ...",
+		  (unsigned long long)b->o.frames, (unsigned long long)b->o.latency_frames,
+		  b->o.latency_fps);
+	run_pingpong(b->o.frames, 0, &b->pp_fast);
+	run_pingpong(b->o.latency_frames, b->o.latency_fps, &b->pp_paced);
+	if (b->pp_fast.ok && b->pp_paced.ok)
+		bench_log("    unthrottled %.2f us CPU per frame; paced %.2f us, latency p50 %.1f us, "
+			  "p99 %.1f us", b->pp_fast.cpu_per_frame_us, b->pp_paced.cpu_per_frame_us,
+			  b->pp_paced.lat_p50_us, b->pp_paced.lat_p99_us);
+	else
+		bench_log("    FAILED: %s", b->pp_fast.ok ? b->pp_paced.error : b->pp_fast.error);
+
 	for (i = 0; i < b->o.n_consumers && !stop_requested; i++) {
 		/* the defaults, deeper pipelining, and the defaults without busy
 		 * polling: what the adaptive polling buys, in the same run */

@@ -166,6 +166,16 @@ void write_markdown(const struct bench *b, FILE *f)
 	}
 	fprintf(f, "\nLatency here is queueing under saturation (the producer keeps every consumer's\n"
 		"queue full); the paced runs below show the latency of a live stream.\n\n");
+	if (b->pp_fast.ok) {
+		fprintf(f, "The floor of the socket path, in the same run: two processes ping-ponging one\n"
+			"64-byte `SOCK_SEQPACKET` datagram each way per frame (`bench/pingpong.c`),\n"
+			"%llu frames as fast as they go: **%.2f us** of CPU per frame, both together.\n",
+			(unsigned long long)b->pp_fast.frames, b->pp_fast.cpu_per_frame_us);
+		if (b->thr[0].ok && b->thr[0].consumers == 1)
+			fprintf(f, "dmapipe with 1 consumer (defaults) costs %.2fx that.\n",
+				b->thr[0].cpu_per_frame_us / b->pp_fast.cpu_per_frame_us);
+		fprintf(f, "\n");
+	}
 
 	fprintf(f, "### Handoff: dmapipe at %u fps (a live stream)\n\n", o->latency_fps);
 	fprintf(f, "Same processes, `--fps %u --frames %llu`, consumers `--policy queue:4`.\n"
@@ -187,6 +197,29 @@ void write_markdown(const struct bench *b, FILE *f)
 			pct(r->ratio_memcpy, p1, sizeof(p1)), r->lat_p50_us, r->lat_p90_us,
 			r->lat_p99_us, r->lat_max_us, (unsigned long long)r->bytes_copied,
 			(unsigned long long)r->dropped);
+	}
+	if (b->pp_paced.ok) {
+		const struct pp_result *p = &b->pp_paced;
+
+		fprintf(f, "| raw socket ping-pong | %llu | %.2f us | %s | %.1f us | %.1f us | %.1f us | "
+			"%.1f us | - | - |\n", (unsigned long long)p->frames, p->cpu_per_frame_us,
+			pct(b->memcpy_ref_ms > 0 ? p->cpu_per_frame_us / (b->memcpy_ref_ms * 1e3) : 0,
+			    p1, sizeof(p1)),
+			p->lat_p50_us, p->lat_p90_us, p->lat_p99_us, p->lat_max_us);
+		fprintf(f, "\nThe ping-pong row is the floor of any socket handoff at this rate: two\n"
+			"processes, one 64-byte `SOCK_SEQPACKET` datagram each way per frame, the same\n"
+			"pacing, measured in the same run. dmapipe against it:\n\n"
+			"| consumers | CPU per frame | latency p50 | latency p99 |\n|---|---|---|---|\n");
+		for (i = 0; i < o->n_consumers; i++) {
+			const struct dp_result *r = &b->lat[i];
+
+			if (r->ok)
+				fprintf(f, "| %u | %.2fx | %.2fx | %.2fx |\n", r->consumers,
+					r->cpu_per_frame_us / p->cpu_per_frame_us,
+					r->lat_p50_us / p->lat_p50_us, r->lat_p99_us / p->lat_p99_us);
+		}
+	} else if (b->pp_paced.ran) {
+		fprintf(f, "\nThe raw socket ping-pong baseline FAILED: %s.\n", b->pp_paced.error);
 	}
 
 	fprintf(f, "\n### (b) GStreamer shmsink -> shmsrc, the same frames\n\n");
@@ -418,6 +451,26 @@ void write_json(const struct bench *b)
 			json_u64(&j, "bytes_copied", r->bytes_copied);
 			json_end_object(&j);
 		}
+	}
+	json_end_array(&j);
+	json_begin_array(&j, "socket_pingpong");
+	for (i = 0; i < 2; i++) {
+		const struct pp_result *p = i ? &b->pp_paced : &b->pp_fast;
+
+		if (!p->ran)
+			continue;
+		json_begin_object(&j, NULL);
+		json_string(&j, "mode", p->fps_target ? "paced" : "unthrottled");
+		json_bool(&j, "ok", p->ok);
+		json_string(&j, "error", p->ok ? NULL : p->error);
+		json_u64(&j, "fps_target", p->fps_target);
+		json_u64(&j, "frames", p->frames);
+		json_double(&j, "cpu_per_frame_us", p->cpu_per_frame_us);
+		json_double(&j, "latency_p50_us", p->lat_p50_us);
+		json_double(&j, "latency_p90_us", p->lat_p90_us);
+		json_double(&j, "latency_p99_us", p->lat_p99_us);
+		json_double(&j, "latency_max_us", p->lat_max_us);
+		json_end_object(&j);
 	}
 	json_end_array(&j);
 	json_begin_array(&j, "gstreamer_shm");

@@ -32,8 +32,7 @@ struct dmapipe_msg peer_hello(uint32_t role, uint16_t version, uint16_t min_vers
 	m.hello.version = version;
 	m.hello.min_version = min_version;
 	m.hello.role = role;
-	/* bit 6 would promise CONSTRAINTS after the handshake: these state none */
-	m.hello.features = DMAPIPE_FEATURES_ALL & ~DMAPIPE_FEATURE_CONSTRAINTS;
+	m.hello.features = PEER_FEATURES;
 	m.hello.policy = role == DMAPIPE_ROLE_MONITOR ? 0 : DMAPIPE_POLICY_LATEST;
 	m.hello.queue_depth = 1;
 	m.hello.max_in_flight = 2;

@@ -21,6 +21,15 @@
 #include "private.h"
 #include "stream/proto.h"
 
+/*
+ * What the attackers announce: every feature but the rings, so that they
+ * read and write frames and releases on the socket, where they attack it
+ * (ring attackers in tests/test-hostile.c add the bit themselves), and
+ * but CONSTRAINTS, whose bit promises a message these peers never send.
+ */
+#define PEER_FEATURES (DMAPIPE_FEATURES_ALL & ~(DMAPIPE_FEATURE_RINGS | \
+						DMAPIPE_FEATURE_CONSTRAINTS))
+
 /* ---- raw protocol ---------------------------------------------------------- */
 
 struct dmapipe_msg peer_hello(uint32_t role, uint16_t version, uint16_t min_version);

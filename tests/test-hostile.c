@@ -38,11 +38,8 @@
 #include "stream/socket.h"
 #include "stream/transport.h"
 #include "peers.h"
-
+#include "stream/ring.h"
 #include "testlib.h"
-
-/* every feature but CONSTRAINTS, which would promise a message these peers never send */
-#define PEER_FEATURES (DMAPIPE_FEATURES_ALL & ~DMAPIPE_FEATURE_CONSTRAINTS)
 
 #define NOBODY 65534
 #define LEASE_TIMEOUT_MS 2000
@@ -937,7 +934,11 @@ static void attack_foreign_uid(void)
 		int fd, ret;
 
 		/* the parent's client (still reachable through 'good') is not
-		 * ours to touch: this child only uses a raw socket */
+		 * ours to touch: this child only uses a raw socket. attacker_next()
+		 * pumps 'good': a copy of it pumped here would read the parent's
+		 * frames ring and write releases into its releases ring beside
+		 * the parent, which (unlike stealing datagrams) breaks both */
+		good = NULL;
 		if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
 		    setresuid(NOBODY, NOBODY, NOBODY) < 0)
 			_exit(TEST_SKIP);
@@ -2548,6 +2549,477 @@ static void attack_pool_budget(void)
 	scenario_ok("producer", "pool_budget_bytes of 2, then 5 buffers of the format", result);
 }
 
+/* ---- rings (FEATURE_RINGS, docs/PROTOCOL.md section 14) ------------------- */
+
+/*
+ * A raw consumer that announces rings: handshake with @s, then the
+ * producer's frames ring, mapped into @fr as an honest consumer would.
+ */
+static int ring_peer(struct dmapipe_server *s, const char *path, uint32_t policy,
+		     uint32_t in_flight, struct dmapipe_ring *fr)
+{
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, DMAPIPE_PROTO_VERSION, 1);
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+	const char *why = NULL;
+	int fd;
+
+	m.hello.features = PEER_FEATURES | DMAPIPE_FEATURE_RINGS;
+	m.hello.policy = policy;
+	m.hello.queue_depth = 2;
+	m.hello.max_in_flight = in_flight;
+	fd = local_hello(s, path, &m, &m);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	check_msg(m.hello.features & DMAPIPE_FEATURE_RINGS, "the producer did not agree rings");
+	for (;;) {
+		int ret = dmapipe_recv_msg(fd, &m, NULL, &why);
+
+		if (ret == 0 && m.type == DMAPIPE_MSG_RING)
+			break;
+		if (ret == 0)
+			dmapipe_msg_close_fds(&m);
+		else
+			check_msg(ret == -EAGAIN, "waiting for the frames ring: %s", strerror(-ret));
+		check_msg(test_now_ms() < deadline, "no frames ring");
+		check(dmapipe_server_dispatch(s, 2) >= 0);
+	}
+	check_int_eq(m.ring.kind, DMAPIPE_RING_MSG_FRAMES);
+	check(m.ring.capacity >= in_flight);
+	check_int_eq(dmapipe_ring_map(fr, m.ring.fd, DMAPIPE_RING_FRAMES, m.ring.capacity, &why), 0);
+	close(m.ring.fd);
+	return fd;
+}
+
+static void ring_peer_send(int fd, uint32_t kind, uint32_t capacity, int ring_fd)
+{
+	struct dmapipe_msg m = { .type = DMAPIPE_MSG_RING };
+
+	m.ring.kind = kind;
+	m.ring.capacity = capacity;
+	m.ring.fd = ring_fd;
+	check_int_eq(peer_send_msg(fd, &m, ring_fd >= 0 ? &ring_fd : NULL, ring_fd >= 0), 0);
+}
+
+/* Frames the producer wrote into @fr since the last call (up to @max), after dispatching @s. */
+static unsigned int ring_peer_frames(struct dmapipe_server *s, struct dmapipe_ring *fr,
+				     struct dmapipe_msg_frame *out, unsigned int max)
+{
+	const char *why = NULL;
+	unsigned int got = 0;
+	int n;
+
+	check(dmapipe_server_dispatch(s, 0) >= 0);
+	n = dmapipe_ring_available(fr, &why);
+	check_msg(n >= 0, "the producer broke its own ring: %s", why);
+	for (int i = 0; i < n && got < max; i++, got++) {
+		struct dmapipe_ring_wire_frame slot;
+		uint64_t socket_msgs;
+
+		dmapipe_ring_copy_slot(fr, 0, &slot);
+		dmapipe_ring_decode_frame(&slot, &out[got], &socket_msgs);
+		dmapipe_ring_consume(fr, 1);
+	}
+	return got;
+}
+
+/* Dispatches @s until @fd gets an ERROR; checks its code. Returns the message. */
+static const char *local_expect_error(struct dmapipe_server *s, int fd,
+				      enum dmapipe_error_code want, const char *what)
+{
+	static char message[DMAPIPE_PROTO_ERROR_LEN + 40];
+	uint64_t deadline = test_now_ms() + WAIT_MS;
+
+	for (;;) {
+		struct dmapipe_msg m;
+		const char *why = NULL;
+		int ret;
+
+		check(dmapipe_server_dispatch(s, 2) >= 0);
+		ret = dmapipe_recv_msg(fd, &m, NULL, &why);
+		if (ret == 0 && m.type == DMAPIPE_MSG_ERROR) {
+			check_msg(m.error.code == want, "%s: %s (%s), expected %s", what,
+				  dmapipe_error_code_to_string(m.error.code), m.error.message,
+				  dmapipe_error_code_to_string(want));
+			snprintf(message, sizeof(message), "%s \"%s\"",
+				 dmapipe_error_code_to_string(m.error.code), m.error.message);
+			return message;
+		}
+		if (ret == 0)
+			dmapipe_msg_close_fds(&m);
+		else
+			check_msg(ret == -EAGAIN, "%s: connection ended without ERROR: %s", what,
+				  strerror(-ret));
+		check_msg(test_now_ms() < deadline, "%s: accepted", what);
+	}
+}
+
+/* A memfd of @size with @seals and a releases ring header of @capacity. */
+static int hostile_ring_memfd(size_t size, int seals, uint32_t capacity)
+{
+	struct dmapipe_ring_wire_header h = { .magic = DMAPIPE_RING_MAGIC, .version = 1,
+		.kind = DMAPIPE_RING_RELEASES, .slot_size = 16, .capacity = capacity };
+	int fd = memfd_create("hostile-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	check(fd >= 0);
+	check(ftruncate(fd, (off_t)size) == 0);
+	check(pwrite(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
+	if (seals)
+		check(fcntl(fd, F_ADD_SEALS, seals) == 0);
+	return fd;
+}
+
+/* The consumer's releases ring is refused before the producer maps it. */
+static void attack_ring_bad_fds(void)
+{
+	const int all = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL;
+	size_t bytes = dmapipe_ring_bytes(DMAPIPE_RING_RELEASES, 2);
+	struct {
+		const char *what;
+		int kind; /* 0 pipe, 1 memfd */
+		size_t size;
+		int seals;
+		uint32_t header_capacity;
+		enum dmapipe_error_code want;
+	} cases[] = {
+		{ "releases ring: a pipe", 0, 0, 0, 2, DMAPIPE_ERR_BAD_FD },
+		{ "releases ring: an unsealed memfd", 1, bytes, 0, 2, DMAPIPE_ERR_BAD_FD },
+		{ "releases ring: a memfd writable by others (no F_SEAL_FUTURE_WRITE)", 1, bytes,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, 2, DMAPIPE_ERR_BAD_FD },
+		{ "releases ring: truncated", 1, 4096 > bytes ? 128 : bytes / 2, all, 2,
+		  DMAPIPE_ERR_BAD_FD },
+		{ "releases ring: larger than announced", 1, bytes * 16, all, 2, DMAPIPE_ERR_BAD_FD },
+		{ "releases ring: header says another capacity", 1, bytes, all, 4,
+		  DMAPIPE_ERR_PROTOCOL },
+	};
+	struct dmapipe_server_options o;
+	struct dmapipe_server *s;
+
+	dmapipe_server_options_init(&o);
+	s = local_server(&o, 4);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct dmapipe_ring fr;
+		int fd = ring_peer(s, o.path, DMAPIPE_POLICY_LATEST, 2, &fr);
+		int p[2] = { -1, -1 }, rfd;
+
+		if (cases[i].kind == 0) {
+			check(pipe2(p, O_CLOEXEC) == 0);
+			rfd = p[0];
+		} else {
+			rfd = hostile_ring_memfd(cases[i].size, cases[i].seals,
+						 cases[i].header_capacity);
+		}
+		ring_peer_send(fd, DMAPIPE_RING_MSG_RELEASES, 2, rfd);
+		scenario_ok("producer", cases[i].what,
+			    local_expect_error(s, fd, cases[i].want, cases[i].what));
+		close(rfd);
+		if (p[1] >= 0)
+			close(p[1]);
+		close(fd);
+		dmapipe_ring_finish(&fr);
+	}
+	dmapipe_server_free(s);
+}
+
+enum ring_scribble {
+	SCRIBBLE_PAST_END,
+	SCRIBBLE_BACKWARDS,
+	SCRIBBLE_PADDING,
+	SCRIBBLE_NOT_HELD,
+	SCRIBBLE_TWICE,
+	SCRIBBLE_MORE_THAN_LEASES,
+	SCRIBBLE_SECOND_RING,
+	SCRIBBLE_FRAMES_RING,
+};
+
+/*
+ * A consumer with a valid releases ring that then breaks the rules in
+ * it: cut off with ERROR protocol, while an honest consumer of the same
+ * producer (the library's client, with rings) keeps getting every frame.
+ */
+static void attack_ring_scribble(enum ring_scribble how, const char *what)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_client_options co;
+	struct dmapipe_msg_frame f[4];
+	struct dmapipe_ring fr, rr;
+	struct dmapipe_server *s;
+	struct dmapipe_client *honest;
+	struct dmapipe_ring_wire_header *h;
+	const char *result;
+	int fd;
+
+	dmapipe_server_options_init(&o);
+	o.max_in_flight = 2;
+	s = local_server(&o, 8);
+	dmapipe_client_options_init(&co);
+	co.path = o.path;
+	co.policy = DMAPIPE_POLICY_QUEUE;
+	co.max_in_flight = 2;
+	honest = dmapipe_client_new(&co);
+	check(honest);
+	fd = ring_peer(s, o.path, DMAPIPE_POLICY_LATEST, 2, &fr);
+	check_int_eq(dmapipe_ring_create(&rr, DMAPIPE_RING_RELEASES, fr.capacity), 0);
+	ring_peer_send(fd, DMAPIPE_RING_MSG_RELEASES, rr.capacity, rr.fd);
+	for (int i = 0; i < 20; i++) {
+		check(dmapipe_server_dispatch(s, 1) >= 0);
+		dmapipe_client_dispatch(honest, 1);
+	}
+	local_queue(s, 1);
+	local_queue(s, 2);
+	check_int_eq(ring_peer_frames(s, &fr, f, 4), 2);
+	h = (struct dmapipe_ring_wire_header *)rr.map;
+
+	switch (how) {
+	case SCRIBBLE_PAST_END:
+		__atomic_store_n(&h->head, (uint64_t)rr.capacity + 1, __ATOMIC_RELEASE);
+		break;
+	case SCRIBBLE_BACKWARDS:
+		dmapipe_ring_encode_release(dmapipe_ring_next_slot(&rr, 0), f[0].buffer_id,
+					    f[0].meta.sequence);
+		dmapipe_ring_publish(&rr, 1);
+		check(dmapipe_server_dispatch(s, 2) >= 0);
+		__atomic_store_n(&h->head, UINT64_MAX, __ATOMIC_RELEASE);
+		break;
+	case SCRIBBLE_PADDING: {
+		struct dmapipe_ring_wire_release *slot = dmapipe_ring_next_slot(&rr, 0);
+
+		dmapipe_ring_encode_release(slot, f[0].buffer_id, f[0].meta.sequence);
+		slot->pad0 = 1;
+		dmapipe_ring_publish(&rr, 1);
+		break;
+	}
+	case SCRIBBLE_NOT_HELD:
+		dmapipe_ring_encode_release(dmapipe_ring_next_slot(&rr, 0), f[0].buffer_id,
+					    f[0].meta.sequence + 100);
+		dmapipe_ring_publish(&rr, 1);
+		break;
+	case SCRIBBLE_TWICE:
+		dmapipe_ring_encode_release(dmapipe_ring_next_slot(&rr, 0), f[0].buffer_id,
+					    f[0].meta.sequence);
+		dmapipe_ring_encode_release(dmapipe_ring_next_slot(&rr, 1), f[0].buffer_id,
+					    f[0].meta.sequence);
+		dmapipe_ring_publish(&rr, 2);
+		break;
+	case SCRIBBLE_MORE_THAN_LEASES:
+		for (uint32_t k = 0; k < 2; k++)
+			dmapipe_ring_encode_release(dmapipe_ring_next_slot(&rr, k), f[k].buffer_id,
+						    f[k].meta.sequence);
+		dmapipe_ring_encode_release(dmapipe_ring_next_slot(&rr, 2), f[0].buffer_id, 999);
+		dmapipe_ring_publish(&rr, 3);
+		break;
+	case SCRIBBLE_SECOND_RING:
+		ring_peer_send(fd, DMAPIPE_RING_MSG_RELEASES, rr.capacity, rr.fd);
+		break;
+	case SCRIBBLE_FRAMES_RING:
+		ring_peer_send(fd, DMAPIPE_RING_MSG_FRAMES, rr.capacity, rr.fd);
+		break;
+	}
+	/* the producer collects releases at its next dequeue */
+	local_queue(s, 3);
+	result = local_expect_error(s, fd, DMAPIPE_ERR_PROTOCOL, what);
+	/* the honest consumer goes on */
+	for (uint64_t seq = 4; seq < 24; seq++) {
+		struct dmapipe_frame *fr2;
+
+		local_queue(s, seq);
+		for (int i = 0; i < 1000 && !(fr2 = dmapipe_client_acquire_frame(honest)); i++) {
+			check(dmapipe_server_dispatch(s, 1) >= 0);
+			dmapipe_client_dispatch(honest, 1);
+		}
+		check_msg(fr2, "%s: the honest consumer starves", what);
+		check_int_eq(dmapipe_client_release_frame(honest, fr2, -1), 0);
+	}
+	scenario_ok("producer", what, result);
+	close(fd);
+	dmapipe_ring_finish(&rr);
+	dmapipe_ring_finish(&fr);
+	dmapipe_client_free(honest);
+	dmapipe_server_free(s);
+}
+
+/*
+ * A consumer that never reads its frames ring, then one that sleeps
+ * (flag up) and never reads its socket, where the wake-ups go: the
+ * producer never waits for either; the first one's policy drops what it
+ * cannot take and its lease timeout ends it; the second gets frames as
+ * long as it releases them, through its ring, whatever its socket holds.
+ */
+static void attack_ring_never_reads(void)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_consumer_stats cs[2];
+	struct dmapipe_msg_frame f[4];
+	struct dmapipe_ring fr, rr;
+	struct dmapipe_server *s;
+	uint64_t t0, longest = 0;
+	char result[200];
+	int fd;
+
+	dmapipe_server_options_init(&o);
+	o.lease_timeout_ms = 300;
+	s = local_server(&o, 8);
+	fd = ring_peer(s, o.path, DMAPIPE_POLICY_LATEST, 2, &fr);
+	for (uint64_t seq = 0; seq < 50; seq++) {
+		t0 = test_now_ms();
+		local_queue(s, seq);
+		longest = MAX(longest, test_now_ms() - t0);
+	}
+	check_int_eq(dmapipe_server_get_consumer_stats(s, cs, 2), 1);
+	check_int_eq(cs[0].frames_sent, 2);
+	check_int_eq(cs[0].leases_held, 2);
+	check(cs[0].frames_dropped >= 47);
+	snprintf(result, sizeof(result), "%llu frames sent, %llu dropped by its policy, longest "
+		 "queue %llu ms; then %s", (unsigned long long)cs[0].frames_sent,
+		 (unsigned long long)cs[0].frames_dropped, (unsigned long long)longest,
+		 local_expect_error(s, fd, DMAPIPE_ERR_LEASE_TIMEOUT, "never reads its ring"));
+	scenario_ok("producer", "a consumer that never reads its frames ring", result);
+	close(fd);
+	dmapipe_ring_finish(&fr);
+
+	o.lease_timeout_ms = 5000;
+	fd = ring_peer(s, o.path, DMAPIPE_POLICY_LATEST, 2, &fr);
+	check_int_eq(dmapipe_ring_create(&rr, DMAPIPE_RING_RELEASES, fr.capacity), 0);
+	ring_peer_send(fd, DMAPIPE_RING_MSG_RELEASES, rr.capacity, rr.fd);
+	dmapipe_ring_set_sleeping(&rr, true);
+	longest = 0;
+	for (uint64_t seq = 100; seq < 5100; seq++) {
+		unsigned int n;
+
+		t0 = test_now_ms();
+		local_queue(s, seq);
+		longest = MAX(longest, test_now_ms() - t0);
+		n = ring_peer_frames(s, &fr, f, 4);
+		check_msg(n == 1, "frame %llu: %u in the ring", (unsigned long long)seq, n);
+		dmapipe_ring_encode_release(dmapipe_ring_next_slot(&rr, 0), f[0].buffer_id,
+					    f[0].meta.sequence);
+		dmapipe_ring_publish(&rr, 1);
+	}
+	check(queued_bytes(fd) > 0);
+	check_int_eq(dmapipe_server_get_consumer_stats(s, cs, 2), 1);
+	check_int_eq(cs[0].frames_sent, 5000);
+	check_int_eq(cs[0].state, DMAPIPE_CONSUMER_STREAMING);
+	snprintf(result, sizeof(result), "5000 frames through its ring, %d bytes of wake-ups "
+		 "unread on its socket, longest queue %llu ms", queued_bytes(fd),
+		 (unsigned long long)longest);
+	scenario_ok("producer", "a consumer asleep on its ring that never reads its socket", result);
+	close(fd);
+	dmapipe_ring_finish(&rr);
+	dmapipe_ring_finish(&fr);
+	dmapipe_server_free(s);
+}
+
+/* ---- rings against the consumer: a fake producer's frames ring ---- */
+
+enum fake_ring_how {
+	FAKE_RING_PIPE,
+	FAKE_RING_UNSEALED,
+	FAKE_RING_PAST_END,
+	FAKE_RING_UNKNOWN_ID,
+	FAKE_RING_ORDER,
+	FAKE_RING_NOT_AGREED,
+};
+
+static void fake_ring(enum fake_ring_how how, enum dmapipe_error_code want, const char *what)
+{
+	struct dmapipe_ring fr = { .map = NULL };
+	struct dmapipe_msg m;
+	struct fake f;
+	int rfd = -1, p[2] = { -1, -1 };
+
+	fake_start(&f, 64);
+	m = peer_hello(DMAPIPE_ROLE_PRODUCER, 1, 1);
+	m.hello.lease_timeout_ms = 5000;
+	if (how != FAKE_RING_NOT_AGREED)
+		m.hello.features |= DMAPIPE_FEATURE_RINGS;
+	fake_send(&f, &m);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_FORMAT;
+	m.format = fmt;
+	fake_send(&f, &m);
+	fake_add_good_buffer(&f, 0);
+
+	switch (how) {
+	case FAKE_RING_PIPE:
+		check(pipe2(p, O_CLOEXEC) == 0);
+		rfd = p[0];
+		break;
+	case FAKE_RING_UNSEALED:
+		rfd = memfd_create("fake-ring", MFD_CLOEXEC);
+		check(rfd >= 0 && ftruncate(rfd, 4096) == 0);
+		break;
+	default:
+		check_int_eq(dmapipe_ring_create(&fr, DMAPIPE_RING_FRAMES, 2), 0);
+		rfd = fr.fd;
+		break;
+	}
+	m.type = DMAPIPE_MSG_RING;
+	m.ring.kind = DMAPIPE_RING_MSG_FRAMES;
+	m.ring.capacity = 2;
+	m.ring.fd = rfd;
+	fake_send(&f, &m);
+	if (fr.map) {
+		struct dmapipe_msg_frame fm = { .buffer_id = 0 };
+		struct dmapipe_ring_wire_header *h = (struct dmapipe_ring_wire_header *)fr.map;
+
+		dmapipe_frame_meta_init(&fm.meta);
+		switch (how) {
+		case FAKE_RING_PAST_END:
+			__atomic_store_n(&h->head, 3, __ATOMIC_RELEASE);
+			break;
+		case FAKE_RING_UNKNOWN_ID:
+			fm.buffer_id = 9;
+			dmapipe_ring_encode_frame(dmapipe_ring_next_slot(&fr, 0), &fm, 4);
+			dmapipe_ring_publish(&fr, 1);
+			break;
+		case FAKE_RING_ORDER:
+			/* after HELLO, FORMAT, ADD_BUFFER and RING: 4; then one claiming 3 */
+			dmapipe_ring_encode_frame(dmapipe_ring_next_slot(&fr, 0), &fm, 4);
+			fm.meta.sequence = 1;
+			dmapipe_ring_encode_frame(dmapipe_ring_next_slot(&fr, 1), &fm, 3);
+			dmapipe_ring_publish(&fr, 2);
+			break;
+		default:
+			break;
+		}
+		m.ring.kind = DMAPIPE_RING_MSG_WAKE;
+		m.ring.capacity = 0;
+		m.ring.fd = -1;
+		fake_send(&f, &m);
+	}
+	/* our copies go before fake_expect() counts what the client left open */
+	dmapipe_ring_finish(&fr);
+	if (how == FAKE_RING_PIPE || how == FAKE_RING_UNSEALED)
+		close(rfd);
+	if (p[1] >= 0)
+		close(p[1]);
+	fake_expect(&f, want, what);
+}
+
+static void attack_rings(void)
+{
+	/* a frames ring without the feature is refused whether rings are on or off */
+	fake_ring(FAKE_RING_NOT_AGREED, DMAPIPE_ERR_PROTOCOL, "a frames ring without the feature");
+	/* DMAPIPE_RINGS=0: no peer of ours agrees a ring, there is none to attack */
+	if (!dmapipe_rings_enabled()) {
+		printf("   (ring attacks not run: DMAPIPE_RINGS=0)\n");
+		return;
+	}
+	attack_ring_bad_fds();
+	attack_ring_scribble(SCRIBBLE_PAST_END, "releases ring index past the end");
+	attack_ring_scribble(SCRIBBLE_BACKWARDS, "releases ring index going backwards");
+	attack_ring_scribble(SCRIBBLE_PADDING, "releases ring slot with nonzero padding");
+	attack_ring_scribble(SCRIBBLE_NOT_HELD, "releases ring slot naming a lease not held");
+	attack_ring_scribble(SCRIBBLE_TWICE, "releases ring: the same lease twice");
+	attack_ring_scribble(SCRIBBLE_MORE_THAN_LEASES, "releases ring: more releases than leases");
+	attack_ring_scribble(SCRIBBLE_SECOND_RING, "a second releases ring");
+	attack_ring_scribble(SCRIBBLE_FRAMES_RING, "a consumer sends a frames ring");
+	attack_ring_never_reads();
+	fake_ring(FAKE_RING_PIPE, DMAPIPE_ERR_BAD_FD, "frames ring: a pipe");
+	fake_ring(FAKE_RING_UNSEALED, DMAPIPE_ERR_BAD_FD, "frames ring: an unsealed memfd");
+	fake_ring(FAKE_RING_PAST_END, DMAPIPE_ERR_PROTOCOL, "frames ring index past the end");
+	fake_ring(FAKE_RING_UNKNOWN_ID, DMAPIPE_ERR_PROTOCOL, "frames ring slot naming no buffer");
+	fake_ring(FAKE_RING_ORDER, DMAPIPE_ERR_PROTOCOL, "frames ring slots out of socket order");
+}
+
 static void run_local_attacks(void)
 {
 	int fds = test_count_fds();
@@ -2563,6 +3035,8 @@ static void run_local_attacks(void)
 	attack_fenced_in_flight();
 	attack_revoke_oldest();
 	attack_pool_budget();
+	/* last: its refusals spend the log rate limit check_ratelimit() counts on */
+	attack_rings();
 	check_int_eq(test_count_fds(), fds);
 }
 

@@ -106,6 +106,18 @@ static struct dmapipe_msg release_msg(int fence)
 	return m;
 }
 
+static struct dmapipe_msg ring_msg(uint32_t kind, uint32_t capacity, int fd)
+{
+	struct dmapipe_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_RING;
+	m.ring.kind = kind;
+	m.ring.capacity = capacity;
+	m.ring.fd = fd;
+	return m;
+}
+
 static struct dmapipe_msg releases_msg(uint32_t n)
 {
 	struct dmapipe_msg m;
@@ -257,6 +269,10 @@ static unsigned int make_samples(struct sample *out)
 	m.type = DMAPIPE_MSG_EOS;
 	m.eos_last_sequence = UINT64_C(0x0102030405060708);
 	out[n++] = (struct sample){ "EOS", m };
+
+	out[n++] = (struct sample){ "RING frames", ring_msg(DMAPIPE_RING_MSG_FRAMES, 256, FAKE_FD(0)) };
+	out[n++] = (struct sample){ "RING releases", ring_msg(DMAPIPE_RING_MSG_RELEASES, 2, FAKE_FD(0)) };
+	out[n++] = (struct sample){ "RING wake", ring_msg(DMAPIPE_RING_MSG_WAKE, 0, -1) };
 
 	memset(&m, 0, sizeof(m));
 	m.type = DMAPIPE_MSG_ERROR;
@@ -443,7 +459,7 @@ static void test_golden_bytes(void)
 	static const unsigned char want_hello_head[] = {
 		1, 0, 0, 0, 80, 0, 0, 0,          /* type HELLO, size 80 */
 		'D', 'M', 'P', 'P', 1, 0, 1, 0,   /* magic, version 1, min 1 */
-		2, 0, 0, 0, 0x7f, 0, 0, 0,        /* consumer, features 0..6 */
+		2, 0, 0, 0, 0xff, 0, 0, 0,        /* consumer, features 0..7 */
 		2, 0, 0, 0, 4, 0, 0, 0,           /* queue, depth 4 */
 		2, 0, 0, 0, 0x88, 0x13, 0, 0,     /* in flight 2, 5000 ms */
 		0, 0, 0, 0, 0, 0, 0, 0,           /* pad0, pad1 */
@@ -722,6 +738,7 @@ struct mutation {
 };
 
 #define HDR 8
+#define RING_OFF(f) (HDR + offsetof(struct dmapipe_wire_ring, f))
 #define HELLO_OFF(f) (HDR + offsetof(struct dmapipe_wire_hello, f))
 #define ADD_OFF(f) (HDR + offsetof(struct dmapipe_wire_add_buffer, f))
 #define FRAME_OFF(f) (HDR + offsetof(struct dmapipe_wire_frame, f))
@@ -770,6 +787,8 @@ static void test_mutations(void)
 	const struct dmapipe_msg rl = release_msg(-1), rlf = release_msg(FAKE_FD(0));
 	const struct dmapipe_msg st = stats_msg(2);
 	const struct dmapipe_msg rs = releases_msg(3);
+	const struct dmapipe_msg rg = ring_msg(DMAPIPE_RING_MSG_FRAMES, 4, FAKE_FD(0));
+	const struct dmapipe_msg wk = ring_msg(DMAPIPE_RING_MSG_WAKE, 0, -1);
 	const struct dmapipe_msg fi = format_info_msg();
 	const struct dmapipe_msg cs = constraints_msg();
 	struct dmapipe_msg cs3 = constraints_msg();
@@ -894,6 +913,16 @@ static void test_mutations(void)
 		{ "RELEASES entry HAS_FENCE in pad", rs, ENTRY_OFF(2, pad0), 4, 1, 0, -EPROTO },
 		{ "RELEASES entry pad high bit", rs, ENTRY_OFF(0, pad0) + 3, 1, 0x80, 0, -EPROTO },
 		{ "RELEASES with an fd", rs, 0, 1, DMAPIPE_MSG_RELEASES, 1, -EBADMSG },
+		/* RING */
+		{ "RING kind 0", rg, RING_OFF(kind), 4, 0, 0, -EPROTO },
+		{ "RING kind 4", rg, RING_OFF(kind), 4, 4, 0, -EPROTO },
+		{ "RING pad0 nonzero", rg, RING_OFF(pad0), 1, 1, 0, -EPROTO },
+		{ "RING pad1 nonzero", wk, RING_OFF(pad1) + 3, 1, 0x80, 0, -EPROTO },
+		{ "RING ring without its fd", rg, 0, 1, DMAPIPE_MSG_RING, -1, -EBADMSG },
+		{ "RING ring with 2 fds", rg, 0, 1, DMAPIPE_MSG_RING, 1, -EBADMSG },
+		{ "RING wake with an fd", wk, 0, 1, DMAPIPE_MSG_RING, 1, -EBADMSG },
+		{ "RING wake with a capacity", wk, RING_OFF(capacity), 4, 2, 0, -EPROTO },
+		{ "RING ring with capacity 0", rg, RING_OFF(capacity), 4, 0, 0, -EPROTO },
 		/* EOS, ERROR, STATS_REQUEST */
 		{ "EOS with an fd", eos, 0, 1, DMAPIPE_MSG_EOS, 1, -EBADMSG },
 		{ "ERROR pad nonzero", err, ERROR_OFF(pad0), 1, 1, 0, -EPROTO },

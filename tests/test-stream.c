@@ -19,6 +19,7 @@
 
 #include "private.h"
 #include "stream/proto.h"
+#include "stream/ring.h"
 #include "testlib.h"
 
 static char *dir;
@@ -161,6 +162,7 @@ static void test_basic(void)
 	dmapipe_client_get_stats(c, &cst);
 	check_reserved_zero(cst);
 	check_int_eq(cst.frames_received, 50);
+	check_int_eq(cst.ring_frames, dmapipe_rings_enabled() ? 50 : 0);
 	check_int_eq(cst.sequence_gaps, 0);
 	check_int_eq(cst.mem_kind, st.mem_kind);
 
@@ -181,6 +183,103 @@ static void test_basic(void)
 	check_msg(access(path, F_OK) < 0, "socket file removed by server_free");
 	free(path);
 	test_pass("basic: 50 frames verified, leases returned, no fd per frame, EOS");
+}
+
+/*
+ * The next frame of @c. On the socket (DMAPIPE_RINGS=0) the producer reads
+ * the releases that make room for it only when it runs, so it runs first;
+ * with rings it takes them from its ring when it queues a frame.
+ */
+static struct dmapipe_frame *next_frame(struct dmapipe_server *s, struct dmapipe_client *c,
+					bool rings)
+{
+	struct dmapipe_frame *f = dmapipe_client_acquire_frame(c);
+
+	if (!f && !rings) {
+		pump(s, &c, 1);
+		f = dmapipe_client_acquire_frame(c);
+	}
+	return f ? f : dmapipe_client_wait_frame(c, 2000);
+}
+
+/*
+ * With rings (unless DMAPIPE_RINGS=0): a consumer that never sleeps gets
+ * every frame through its ring without one wake-up, releases come back
+ * through the other ring, and a frame with a fence, which must take the
+ * socket, arrives in its place between ring frames.
+ */
+static void test_rings(void)
+{
+	char *path = sock_path("rings");
+	struct dmapipe_server *s = server_new(path, 5000, 6);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 4);
+	bool rings = dmapipe_rings_enabled();
+	struct dmapipe_consumer_stats cs;
+	struct dmapipe_client_stats cst;
+	struct test_fence fence;
+	const char *why = NULL;
+	uint64_t seq;
+
+	pump(s, &c, 1);
+	for (seq = 1; seq <= 1000; seq++) {
+		struct dmapipe_frame *f;
+
+		produce(s, seq);
+		f = next_frame(s, c, rings);
+		check_msg(f, "frame %llu: %s", (unsigned long long)seq, strerror(errno));
+		check_int_eq(f->meta.sequence, seq);
+		check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+	}
+	pump(s, &c, 1);
+	dmapipe_client_get_stats(c, &cst);
+	check_int_eq(cst.frames_received, 1000);
+	check_int_eq(cst.ring_frames, rings ? 1000 : 0);
+	if (rings)
+		check_msg(cst.ring_wakeups == 0, "%llu wake-ups for a consumer that never slept",
+			  (unsigned long long)cst.ring_wakeups);
+	check_int_eq(dmapipe_server_get_consumer_stats(s, &cs, 1), 1);
+	check_int_eq(cs.frames_sent, 1000);
+	check_int_eq(cs.frames_released, 1000);
+	check_int_eq(cs.leases_held, 0);
+
+	if (test_fence_new(&fence, &why) < 0) {
+		printf("   (fenced frame between ring frames not run: %s)\n", why);
+	} else {
+		struct dmapipe_frame_meta meta;
+		struct dmapipe_buffer *b;
+
+		check_int_eq(test_fence_signal(&fence), 0);
+		for (seq = 1001; seq <= 1003; seq++) {
+			b = dmapipe_server_dequeue(s);
+			check(b);
+			dmapipe_frame_meta_init(&meta);
+			meta.sequence = seq;
+			if (seq == 1002)
+				meta.acquire_fence = fcntl(fence.fd, F_DUPFD_CLOEXEC, 3);
+			check(dmapipe_server_queue(s, b, &meta) == 1);
+			dmapipe_close(meta.acquire_fence);
+		}
+		for (seq = 1001; seq <= 1003; seq++) {
+			struct dmapipe_frame *f = next_frame(s, c, rings);
+
+			check_msg(f, "frame %llu: %s", (unsigned long long)seq, strerror(errno));
+			check_int_eq(f->meta.sequence, seq);
+			check(!(f->meta.flags & DMAPIPE_FRAME_DISCONTINUITY));
+			check((f->meta.acquire_fence >= 0) == (seq == 1002));
+			check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+		}
+		dmapipe_client_get_stats(c, &cst);
+		check_int_eq(cst.ring_frames, rings ? 1002 : 0);
+		test_fence_finish(&fence);
+	}
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_server_get_consumer_stats(s, &cs, 1), 1);
+	check_int_eq(cs.leases_held, 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass(rings ? "rings: 1000 frames through the ring, no wake-up, fenced frame in order"
+			: "rings off: 1000 frames on the socket");
 }
 
 static void test_latest_policy(void)
@@ -709,6 +808,136 @@ static void test_constraints_generation(void)
 	free(path);
 	test_pass("constraints: B joins with 256-byte rows, a new buffer generation, A sees "
 		  "30 frames without a gap, 0 dropped");
+}
+
+/*
+ * @f names a buffer @c has now under its id: not one a REMOVE_BUFFER took
+ * away, nor an id's older buffer. True if it is of the generation @cons
+ * describes.
+ */
+static bool check_frame_buffer_current(struct dmapipe_client *c, const struct dmapipe_frame *f,
+				       const struct dmapipe_constraints *cons)
+{
+	struct dmapipe_buffer *bufs[16];
+	uint32_t ids[16];
+	int n = dmapipe_client_get_buffers(c, ids, bufs, 16);
+	char why[128];
+	int i;
+
+	check(n > 0 && n <= 16);
+	for (i = 0; i < n && ids[i] != f->buffer_id; i++)
+		;
+	check_msg(i < n, "frame %llu names buffer %u, which the consumer does not have",
+		  (unsigned long long)f->meta.sequence, f->buffer_id);
+	check_msg(bufs[i] == f->buffer, "frame %llu: buffer %u is not the one its id names now",
+		  (unsigned long long)f->meta.sequence, f->buffer_id);
+	return dmapipe_layout_satisfies(dmapipe_buffer_get_layout(f->buffer), cons, why,
+					sizeof(why)) == 0;
+}
+
+/*
+ * Rings and a new buffer generation: consumer A streams through its ring
+ * and reads nothing while B joins asking for 256-byte rows. A's ring then
+ * holds a frame of an old buffer written before the ADD_BUFFERs and frames
+ * of new buffers written after them and after the REMOVE_BUFFERs of the
+ * idle old ones; each slot's socket_msgs makes A read the socket up to
+ * there first. A gets every frame in order, each in a buffer it has under
+ * that id at the time, never an old one after a new one.
+ */
+static void test_rings_generation(void)
+{
+	char *path = sock_path("rings-gen");
+	struct dmapipe_server *s = server_new(path, 0, 6);
+	struct dmapipe_client *cl[2] = { client_new(path, DMAPIPE_POLICY_QUEUE, 4, 3), NULL };
+	bool rings = dmapipe_rings_enabled();
+	struct dmapipe_constraints cons;
+	struct dmapipe_client_stats cst;
+	struct dmapipe_server_stats st;
+	struct dmapipe_frame *f;
+	uint64_t next_a = 1, seq = 0, b_frames = 0, new_gen_frames = 0;
+	bool seen_new = false;
+
+	dmapipe_constraints_init(&cons);
+	cons.stride_align[0] = 256;
+	cons.stride_align[1] = 256;
+	cons.min_buffers = 2;
+	pump(s, cl, 1);
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
+
+	/* frames 1..5 through A's ring, taken at once */
+	while (seq < 5) {
+		produce(s, ++seq);
+		pump(s, cl, 1);
+		while ((f = dmapipe_client_acquire_frame(cl[0]))) {
+			check_int_eq(f->meta.sequence, next_a);
+			check(!check_frame_buffer_current(cl[0], f, &cons));
+			next_a++;
+			dmapipe_client_release_frame(cl[0], f, -1);
+		}
+	}
+	check_int_eq(next_a, 6);
+
+	/* frame 6 (an old buffer) waits in A's ring while B joins: A is not dispatched */
+	produce(s, ++seq);
+	cl[1] = constrained_client(path, &cons);
+	pump(s, &cl[1], 1);
+	check(dmapipe_client_takes_constraints(cl[1]));
+	check_int_eq(dmapipe_server_wait_consumers(s, 2, 0), 0);
+	/* frames 7 and 8 are in new buffers, written after A's ADD_BUFFERs */
+	produce(s, ++seq);
+	produce(s, ++seq);
+	pump(s, &cl[1], 1);
+
+	for (;;) {
+		pump(s, cl, 2);
+		while ((f = dmapipe_client_acquire_frame(cl[0]))) {
+			bool is_new;
+
+			check_msg(f->meta.sequence == next_a, "A: frame %llu after %llu: a gap",
+				  (unsigned long long)f->meta.sequence, (unsigned long long)next_a - 1);
+			check_int_eq(dmapipe_buffer_check_pattern(f->buffer, f->meta.sequence), 0);
+			is_new = check_frame_buffer_current(cl[0], f, &cons);
+			check_msg(is_new || !seen_new, "A: frame %llu in an old buffer after a new one",
+				  (unsigned long long)f->meta.sequence);
+			check_msg(is_new == (f->meta.sequence >= 7),
+				  "A: frame %llu in a buffer of the %s generation",
+				  (unsigned long long)f->meta.sequence, is_new ? "new" : "old");
+			seen_new |= is_new;
+			new_gen_frames += is_new;
+			next_a++;
+			dmapipe_client_release_frame(cl[0], f, -1);
+		}
+		while ((f = dmapipe_client_acquire_frame(cl[1]))) {
+			check(check_frame_buffer_current(cl[1], f, &cons));
+			check_int_eq(dmapipe_buffer_check_pattern(f->buffer, f->meta.sequence), 0);
+			b_frames++;
+			dmapipe_client_release_frame(cl[1], f, -1);
+		}
+		if (seq == 40)
+			break;
+		produce(s, ++seq);
+	}
+	pump(s, cl, 2);
+	check_msg(next_a == seq + 1, "A got %llu frames of %llu", (unsigned long long)next_a - 1,
+		  (unsigned long long)seq);
+	check_int_eq(new_gen_frames, seq - 6);
+	check_msg(b_frames > 0, "B got no frame");
+	/* the old generation left A once it released frame 6 */
+	check_buffers_satisfy(cl[0], &cons);
+	dmapipe_client_get_stats(cl[0], &cst);
+	check_int_eq(cst.frames_received, seq);
+	check_int_eq(cst.ring_frames, rings ? seq : 0);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.frames_dropped, 0);
+	check_int_eq(dmapipe_client_get_state(cl[0]), DMAPIPE_CLIENT_STREAMING);
+	check_int_eq(dmapipe_client_get_state(cl[1]), DMAPIPE_CLIENT_STREAMING);
+	dmapipe_client_free(cl[1]);
+	dmapipe_client_free(cl[0]);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass(rings ? "rings: A's ring carries an old buffer's frame and new buffers' frames "
+			  "around the ADD/REMOVE_BUFFERs, in order, none of a removed buffer"
+			: "rings off: the same new generation on the socket, no gap");
 }
 
 /* Refusals: what a new generation cannot fix, and the device's own buffers. */
@@ -1351,6 +1580,7 @@ int main(void)
 	fds_start = test_count_fds();
 
 	test_basic();
+	test_rings();
 	test_latest_policy();
 	test_queue_policy();
 	test_block_policy();
@@ -1359,6 +1589,7 @@ int main(void)
 	test_format_change();
 	test_format_info();
 	test_constraints_generation();
+	test_rings_generation();
 	test_constraints_refused();
 	test_app_buffers();
 	test_app_buffers_new_format();

@@ -6,6 +6,7 @@
 #ifndef DMAPIPE_BUSY_POLL_H
 #define DMAPIPE_BUSY_POLL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* busy-poll.c: epoll_wait() that polls first while messages come back fast */
@@ -13,6 +14,19 @@ struct epoll_event;
 struct dmapipe_busy_poll {
 	uint64_t max_ns;    /* the bound; 0: never poll */
 	uint64_t window_ns; /* how long the next wait polls */
+	/*
+	 * Shared-memory rings read beside the epoll set (ring.h), NULL
+	 * without: @ring_ready says whether one has news (the wait then
+	 * returns 0 at once, the caller reads it); @ring_sleep sets or
+	 * clears the sleeping flags around a sleep, so that writers send a
+	 * wake-up to the socket only then.
+	 */
+	bool (*ring_ready)(void *data);
+	void (*ring_sleep)(void *data, bool sleeping);
+	void *ring_data;
+	/* poll the rings alone for a moment before each system call: for a
+	 * reader whose next entry is usually about to come (a consumer) */
+	bool ring_spin;
 };
 void dmapipe_busy_poll_init(struct dmapipe_busy_poll *bp, uint32_t max_us);
 /* epoll_wait() with the same arguments and results (-1 and errno on error) */

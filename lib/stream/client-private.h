@@ -12,6 +12,7 @@
 
 #include "private.h"
 #include "busy-poll.h"
+#include "ring.h"
 #include "transport.h"
 
 #define MAX_IDS 256
@@ -96,6 +97,19 @@ struct dmapipe_client {
 	enum dmapipe_error_code error;
 	char error_message[DMAPIPE_PROTO_ERROR_LEN];
 	struct dmapipe_client_stats stats;
+
+	/*
+	 * FEATURE_RINGS (docs/PROTOCOL.md section 14): the producer's frames
+	 * ring (read-only) and ours for releases (map NULL when absent).
+	 * sock_received counts the messages read from the socket on this
+	 * connection; a frame slot is taken once it is at least the slot's
+	 * socket_msgs, which never goes down (last_socket_msgs).
+	 */
+	bool rings_enabled; /* DMAPIPE_RINGS was not 0 at _new() */
+	struct dmapipe_ring frames_ring;
+	struct dmapipe_ring releases_ring;
+	uint64_t sock_received;
+	uint64_t last_socket_msgs;
 };
 
 /* ---- client.c --------------------------------------------------------- */
@@ -123,5 +137,22 @@ void client_protocol_violation(struct dmapipe_client *client, enum dmapipe_error
  * time; the connection may end inside (client->sock is then -1).
  */
 void client_sock_readable(struct dmapipe_client *client);
+
+/*
+ * Takes the frames of the frames ring that may come now (their socket
+ * messages were read), each checked as a FRAME datagram. The connection
+ * may end inside. Returns how many were taken.
+ */
+unsigned int client_ring_take(struct dmapipe_client *client);
+
+/*
+ * True if client_ring_take() would take a frame now (or end the
+ * connection: a broken index); false while the next slot waits for
+ * socket messages not read yet, which the socket's own readiness shows.
+ */
+bool client_ring_ready(const struct dmapipe_client *client);
+
+/* Our sleeping flag in the releases ring (up while an outside loop may sleep on our fd). */
+void client_ring_sleep(struct dmapipe_client *client, bool sleeping);
 
 #endif /* DMAPIPE_CLIENT_PRIVATE_H */

@@ -134,7 +134,8 @@ static bool id_held(const struct dmapipe_client *client, uint32_t id)
 	return false;
 }
 
-static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame *f)
+static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame *f,
+			 uint64_t received_ns)
 {
 	const struct dmapipe_layout *layout;
 	struct client_frame *cf = NULL;
@@ -194,7 +195,7 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 	cf->frame.buffer = dmapipe_buffer_ref(client->buffers[f->buffer_id]);
 	cf->frame.buffer_id = f->buffer_id;
 	cf->frame.meta = f->meta;
-	cf->frame.received_ns = client->rx->received_ns;
+	cf->frame.received_ns = received_ns;
 	if (client->have_last) {
 		if (f->meta.sequence > client->last_sequence + 1)
 			client->stats.sequence_gaps += f->meta.sequence - client->last_sequence - 1;
@@ -210,6 +211,142 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 	client->queue[(client->queue_head + client->queue_len) % MAX_FRAMES] = slot;
 	client->queue_len++;
 	client->stats.frames_received++;
+}
+
+/*
+ * Our releases ring, sent once the producer agreed rings. Without it (no
+ * memory, a full socket) releases simply keep the socket: the producer
+ * takes them there too.
+ */
+static void send_releases_ring(struct dmapipe_client *client)
+{
+	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_RING };
+	int ret;
+
+	ret = dmapipe_ring_create(&client->releases_ring, DMAPIPE_RING_RELEASES,
+				  dmapipe_ring_capacity_for(client->granted_in_flight));
+	if (ret < 0) {
+		log_warn_ratelimited("%s: cannot make a releases ring: %s", client->path,
+				     strerror(-ret));
+		return;
+	}
+	msg.ring.kind = DMAPIPE_RING_MSG_RELEASES;
+	msg.ring.capacity = client->releases_ring.capacity;
+	msg.ring.fd = client->releases_ring.fd;
+	/* an event loop of the application may sleep on our fd at any time */
+	if (client->fd_exported)
+		dmapipe_ring_set_sleeping(&client->releases_ring, true);
+	if (dmapipe_send_msg(client->sock, &msg) < 0) {
+		dmapipe_ring_finish(&client->releases_ring);
+		return;
+	}
+	/* the producer has its copy: the mapping is all we need */
+	dmapipe_close(client->releases_ring.fd);
+	client->releases_ring.fd = -1;
+}
+
+static void handle_ring(struct dmapipe_client *client, struct dmapipe_msg_ring *r)
+{
+	const char *why = NULL;
+	int ret;
+
+	if (!(client->features & DMAPIPE_FEATURE_RINGS)) {
+		dmapipe_msg_drop_fds(&(struct dmapipe_msg){ .type = DMAPIPE_MSG_RING, .ring = *r });
+		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL,
+					  "RING although rings were not negotiated");
+		return;
+	}
+	if (r->kind == DMAPIPE_RING_MSG_WAKE) {
+		client->stats.ring_wakeups++;
+		return; /* dispatch reads the ring after the socket */
+	}
+	if (r->kind != DMAPIPE_RING_MSG_FRAMES || client->frames_ring.map) {
+		dmapipe_close_deferred(r->fd);
+		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL,
+					  r->kind == DMAPIPE_RING_MSG_FRAMES ? "a second frames ring" :
+					  "the producer sent a releases ring");
+		return;
+	}
+	if (r->capacity < client->granted_in_flight) {
+		dmapipe_close_deferred(r->fd);
+		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL,
+					  "frames ring smaller than the in-flight limit");
+		return;
+	}
+	ret = dmapipe_ring_map(&client->frames_ring, r->fd, DMAPIPE_RING_FRAMES, r->capacity, &why);
+	if (ret < 0) {
+		dmapipe_close_deferred(r->fd);
+		client_protocol_violation(client, ret == -EPROTO ? DMAPIPE_ERR_PROTOCOL :
+					  DMAPIPE_ERR_BAD_FD, why);
+		return;
+	}
+	/* identified as a sealed memfd: its close cannot wait */
+	dmapipe_close(r->fd);
+	/* from now on a poll looks at the ring before each system call */
+	client->busy_poll.ring_spin = true;
+}
+
+unsigned int client_ring_take(struct dmapipe_client *client)
+{
+	unsigned int taken = 0;
+	const char *why = NULL;
+	uint64_t now = 0;
+	int n;
+
+	if (!client->frames_ring.map)
+		return 0;
+	n = dmapipe_ring_available(&client->frames_ring, &why);
+	if (n < 0) {
+		client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL, why);
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct dmapipe_ring_wire_frame slot;
+		struct dmapipe_msg_frame f;
+		uint64_t socket_msgs;
+
+		dmapipe_ring_copy_slot(&client->frames_ring, 0, &slot);
+		dmapipe_ring_decode_frame(&slot, &f, &socket_msgs);
+		if (socket_msgs < client->last_socket_msgs) {
+			client_protocol_violation(client, DMAPIPE_ERR_PROTOCOL,
+						  "ring frame slots out of order with the socket");
+			return taken;
+		}
+		/* it follows socket messages not read yet: they come first */
+		if (socket_msgs > client->sock_received)
+			break;
+		dmapipe_ring_consume(&client->frames_ring, 1);
+		client->last_socket_msgs = socket_msgs;
+		if (!now)
+			now = dmapipe_now_ns();
+		handle_frame(client, &f, now);
+		if (client->sock < 0)
+			return taken; /* refused: the connection (and the ring) ended */
+		client->stats.ring_frames++;
+		taken++;
+	}
+	return taken;
+}
+
+bool client_ring_ready(const struct dmapipe_client *client)
+{
+	struct dmapipe_ring_wire_frame slot;
+	const char *why;
+	int n;
+
+	if (!client->frames_ring.map)
+		return false;
+	n = dmapipe_ring_available(&client->frames_ring, &why);
+	if (n <= 0)
+		return n < 0;
+	dmapipe_ring_copy_slot(&client->frames_ring, 0, &slot);
+	return slot.socket_msgs <= client->sock_received;
+}
+
+void client_ring_sleep(struct dmapipe_client *client, bool sleeping)
+{
+	if (client->releases_ring.map)
+		dmapipe_ring_set_sleeping(&client->releases_ring, sleeping || client->fd_exported);
 }
 
 static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
@@ -230,7 +367,8 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 			return;
 		}
 		client->hello_done = true;
-		/* a feature is used only if both sides set it, whatever the producer says */
+		/* a feature is used only if both sides set it, whatever the producer says;
+		 * our offer left RINGS out if DMAPIPE_RINGS=0 */
 		client->features = msg->hello.features & client->offered;
 		client->granted_in_flight = MAX(1u, MIN(msg->hello.max_in_flight,
 							client->opts.max_in_flight));
@@ -239,13 +377,18 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 		client->state = DMAPIPE_CLIENT_STREAMING;
 		client->backoff_ms = client->opts.reconnect_min_ms;
 		log_info_ratelimited("connected to %s (stream '%s', policy %u, %u in flight, "
-				     "lease timeout %u ms)", client->path, msg->hello.name,
+				     "lease timeout %u ms%s)", client->path, msg->hello.name,
 				     msg->hello.policy, client->granted_in_flight,
-				     msg->hello.lease_timeout_ms);
+				     msg->hello.lease_timeout_ms,
+				     client->features & DMAPIPE_FEATURE_RINGS ? ", rings" : "");
 		/* the producer waits for them before it counts us as streaming */
 		if ((client->features & DMAPIPE_FEATURE_CONSTRAINTS) &&
-		    client_send_constraints(client) < 0)
+		    client_send_constraints(client) < 0) {
 			client_connection_lost(client, DMAPIPE_CLIENT_DISCONNECTED);
+			return;
+		}
+		if (client->features & DMAPIPE_FEATURE_RINGS)
+			send_releases_ring(client);
 		return;
 	}
 
@@ -271,7 +414,10 @@ static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)
 		handle_remove_buffer(client, msg->remove_buffer_id);
 		return;
 	case DMAPIPE_MSG_FRAME:
-		handle_frame(client, &msg->frame);
+		handle_frame(client, &msg->frame, client->rx->received_ns);
+		return;
+	case DMAPIPE_MSG_RING:
+		handle_ring(client, &msg->ring);
 		return;
 	case DMAPIPE_MSG_EOS:
 		log_info_ratelimited("%s: end of stream after frame %llu", client->path,
@@ -300,11 +446,24 @@ error:
 	client_connection_lost(client, DMAPIPE_CLIENT_ERROR);
 }
 
-/* A message of a received burst; false once the connection ended. */
-static bool handle_burst_msg(void *client, struct dmapipe_msg *msg)
+/*
+ * A message of a received burst; false once the connection ended. The
+ * ring frames written before the producer sent it come first.
+ */
+static bool handle_burst_msg(void *data, struct dmapipe_msg *msg)
 {
+	struct dmapipe_client *client = data;
+
+	if (client->frames_ring.map) {
+		client_ring_take(client);
+		if (client->sock < 0) {
+			dmapipe_msg_drop_fds(msg);
+			return false;
+		}
+	}
+	client->sock_received++;
 	handle_msg(client, msg);
-	return ((struct dmapipe_client *)client)->sock >= 0;
+	return client->sock >= 0;
 }
 
 /* The read of the socket failed with @ret: the connection ends. */

@@ -83,6 +83,11 @@ static void connection_reset(struct dmapipe_client *client)
 		dmapipe_buffer_unref(client->buffers[i]);
 		client->buffers[i] = NULL;
 	}
+	dmapipe_ring_finish(&client->frames_ring);
+	dmapipe_ring_finish(&client->releases_ring);
+	client->busy_poll.ring_spin = false;
+	client->sock_received = 0;
+	client->last_socket_msgs = 0;
 	client->fds_held = 0;
 	client->mapped_bytes = 0;
 	client->have_format = false;
@@ -161,6 +166,8 @@ static int try_connect(struct dmapipe_client *client)
 	hello.hello.min_version = DMAPIPE_PROTO_VERSION;
 	hello.hello.role = DMAPIPE_ROLE_CONSUMER;
 	hello.hello.features = DMAPIPE_FEATURES_ALL;
+	if (!client->rings_enabled)
+		hello.hello.features &= ~DMAPIPE_FEATURE_RINGS;
 	if (client->opts.dmabuf_only)
 		hello.hello.features &= ~DMAPIPE_FEATURE_MEMFD;
 	/* the bit promises CONSTRAINTS right after the handshake (the producer
@@ -188,6 +195,17 @@ static int try_connect(struct dmapipe_client *client)
 	client->error = DMAPIPE_ERR_NONE;
 	client->error_message[0] = '\0';
 	return 0;
+}
+
+/* Busy poll: a frame in the ring may be taken now. */
+static bool ring_ready(void *data)
+{
+	return client_ring_ready(data);
+}
+
+static void ring_sleep(void *data, bool sleeping)
+{
+	client_ring_sleep(data, sleeping);
 }
 
 DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_client_options *options)
@@ -221,6 +239,10 @@ DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_cl
 		client->opts.constraints = NULL; /* the caller's: not kept */
 	}
 	dmapipe_busy_poll_init(&client->busy_poll, client->opts.busy_poll_us);
+	client->rings_enabled = dmapipe_rings_enabled();
+	client->busy_poll.ring_ready = ring_ready;
+	client->busy_poll.ring_sleep = ring_sleep;
+	client->busy_poll.ring_data = client;
 	client->sock = client->timer_fd = -1;
 	client->path = strdup(client->opts.path);
 	client->name = strdup(client->opts.name ? client->opts.name : "consumer");
@@ -437,6 +459,8 @@ DMAPIPE_EXPORT int dmapipe_client_get_fd(const struct dmapipe_client *client)
 		c->fd_exported = true;
 		if (c->n_releases > 0 && c->sock >= 0)
 			set_want_out(c, true);
+		/* the loop polling it cannot see the ring: every frame must wake it */
+		client_ring_sleep(c, true);
 	}
 	return client->epoll_fd;
 }
@@ -479,15 +503,41 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 			handled++;
 		}
 	}
+	if (client_ring_take(client) > 0)
+		handled++;
 	return handled;
 }
 
 /* ---- the application's side ---------------------------------------------- */
 
+/*
+ * A release without a fence into our ring: no system call, unless the
+ * producer sleeps waiting for releases (its flag in the frames ring).
+ * The ring cannot overflow: what it holds unread are leases the producer
+ * still counts, at most the in-flight limit, which the capacity holds.
+ */
+static void ring_release(struct dmapipe_client *client, uint32_t buffer_id, uint64_t sequence)
+{
+	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_RING };
+
+	dmapipe_ring_encode_release(dmapipe_ring_next_slot(&client->releases_ring, 0), buffer_id,
+				    sequence);
+	dmapipe_ring_publish(&client->releases_ring, 1);
+	if (!client->frames_ring.map || !dmapipe_ring_peer_sleeping(&client->frames_ring))
+		return;
+	msg.ring.kind = DMAPIPE_RING_MSG_WAKE;
+	msg.ring.fd = -1;
+	/* a full socket wakes the producer anyway; a dead one shows at the next read */
+	(void)dmapipe_send_msg(client->sock, &msg);
+}
+
 DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_acquire_frame(struct dmapipe_client *client)
 {
 	struct client_frame *cf;
 
+	/* a busy consumer finds its next frame here, without a system call */
+	if (client->queue_len == 0 && client->frames_ring.map)
+		client_ring_take(client);
 	if (client->queue_len == 0) {
 		switch (client->state) {
 		case DMAPIPE_CLIENT_EOS:
@@ -542,7 +592,10 @@ DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,
 		return -EINVAL;
 	}
 	current = cf->generation == client->generation && client->sock >= 0;
-	if (current) {
+	if (current && release_fence < 0 && client->releases_ring.map) {
+		ring_release(client, frame->buffer_id, frame->meta.sequence);
+		current = false; /* nothing left to send on the socket */
+	} else if (current) {
 		struct release_entry *r = &client->releases[client->n_releases++];
 
 		r->buffer_id = frame->buffer_id;

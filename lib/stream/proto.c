@@ -264,6 +264,50 @@ static int encode_release(const struct dmapipe_msg_release *r, struct dmapipe_wi
 	return 0;
 }
 
+static int encode_ring(const struct dmapipe_msg_ring *r, struct dmapipe_wire_ring *w,
+		       int *fds, unsigned int *n_fds)
+{
+	bool wake = r->kind == DMAPIPE_RING_MSG_WAKE;
+
+	if (r->kind < DMAPIPE_RING_MSG_FRAMES || r->kind > DMAPIPE_RING_MSG_WAKE ||
+	    wake != (r->capacity == 0) || wake != (r->fd < 0))
+		return -EINVAL;
+	w->kind = htole32(r->kind);
+	w->capacity = htole32(r->capacity);
+	if (!wake) {
+		if (!fds)
+			return -EINVAL;
+		fds[0] = r->fd;
+		*n_fds = 1;
+	}
+	return 0;
+}
+
+static int decode_ring(const unsigned char *p, struct dmapipe_msg_ring *r,
+		       unsigned int *want_fds, const char **why)
+{
+	struct dmapipe_wire_ring w;
+
+	memcpy(&w, p, sizeof(w));
+	if (w.pad0 || w.pad1) {
+		*why = "RING: nonzero padding";
+		return -EPROTO;
+	}
+	r->kind = le32toh(w.kind);
+	r->capacity = le32toh(w.capacity);
+	r->fd = -1;
+	if (r->kind < DMAPIPE_RING_MSG_FRAMES || r->kind > DMAPIPE_RING_MSG_WAKE) {
+		*why = "RING: unknown kind";
+		return -EPROTO;
+	}
+	if ((r->kind == DMAPIPE_RING_MSG_WAKE) != (r->capacity == 0)) {
+		*why = "RING: a wake-up has no capacity, a ring has one";
+		return -EPROTO;
+	}
+	*want_fds = r->kind == DMAPIPE_RING_MSG_WAKE ? 0 : 1;
+	return 0;
+}
+
 static int encode_releases(const struct dmapipe_msg_releases *r, unsigned char *body,
 			   size_t room)
 {
@@ -368,6 +412,7 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 		struct dmapipe_wire_error error;
 		struct dmapipe_wire_format_info format_info;
 		struct dmapipe_wire_constraints constraints;
+		struct dmapipe_wire_ring ring;
 	} body;
 	struct dmapipe_wire_header hdr;
 	unsigned char *out = buf;
@@ -419,6 +464,10 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 		break;
 	case DMAPIPE_MSG_STATS_REQUEST:
 	case DMAPIPE_MSG_KEEPALIVE:
+		break;
+	case DMAPIPE_MSG_RING:
+		ret = encode_ring(&msg->ring, &body.ring, fds, n_fds);
+		body_size = sizeof(body.ring);
 		break;
 	case DMAPIPE_MSG_STATS:
 		ret = encode_stats(&msg->stats, out + HDR_SIZE, size - HDR_SIZE);
@@ -770,6 +819,8 @@ static size_t body_size_of(uint32_t type, bool *known)
 		return sizeof(struct dmapipe_wire_format_info);
 	case DMAPIPE_MSG_CONSTRAINTS:
 		return sizeof(struct dmapipe_wire_constraints);
+	case DMAPIPE_MSG_RING:
+		return sizeof(struct dmapipe_wire_ring);
 	case DMAPIPE_MSG_STATS_REQUEST:
 	case DMAPIPE_MSG_KEEPALIVE:
 	case DMAPIPE_MSG_STATS: /* variable: checked by decode_stats() */
@@ -827,6 +878,8 @@ static int decode_body(const unsigned char *p, size_t body_len, uint32_t type,
 		return 0;
 	case DMAPIPE_MSG_ERROR:
 		return decode_error(p, &msg->error, why);
+	case DMAPIPE_MSG_RING:
+		return decode_ring(p, &msg->ring, want_fds, why);
 	case DMAPIPE_MSG_STATS_REQUEST:
 	case DMAPIPE_MSG_KEEPALIVE:
 		return 0;
@@ -897,6 +950,10 @@ int dmapipe_proto_decode(const void *data, size_t len, const int *fds, unsigned 
 		if (n_fds)
 			msg->release.release_fence = fds[0];
 		break;
+	case DMAPIPE_MSG_RING:
+		if (n_fds)
+			msg->ring.fd = fds[0];
+		break;
 	default:
 		break;
 	}
@@ -924,6 +981,7 @@ const char *dmapipe_msg_type_to_string(uint32_t type)
 		[DMAPIPE_MSG_KEEPALIVE] = "KEEPALIVE",
 		[DMAPIPE_MSG_FORMAT_INFO] = "FORMAT_INFO",
 		[DMAPIPE_MSG_CONSTRAINTS] = "CONSTRAINTS",
+		[DMAPIPE_MSG_RING] = "RING",
 	};
 
 	if (type < ARRAY_SIZE(names) && names[type])

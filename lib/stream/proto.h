@@ -16,6 +16,7 @@
 #define DMAPIPE_PROTO_H
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,7 @@ enum dmapipe_msg_type {
 	DMAPIPE_MSG_KEEPALIVE = 12, /* only with DMAPIPE_FEATURE_KEEPALIVE */
 	DMAPIPE_MSG_FORMAT_INFO = 13, /* only with DMAPIPE_FEATURE_FORMAT_INFO */
 	DMAPIPE_MSG_CONSTRAINTS = 14, /* only with DMAPIPE_FEATURE_CONSTRAINTS */
+	DMAPIPE_MSG_RING = 15,     /* only with DMAPIPE_FEATURE_RINGS: a ring, or a wake-up */
 };
 
 enum dmapipe_role {
@@ -65,10 +67,16 @@ enum dmapipe_role {
 #define DMAPIPE_FEATURE_FORMAT_INFO (1u << 5)
 /* CONSTRAINTS: the consumer says what its buffers must satisfy */
 #define DMAPIPE_FEATURE_CONSTRAINTS (1u << 6)
+#define DMAPIPE_FEATURE_RINGS    (1u << 7) /* frames and releases in shared-memory rings */
 #define DMAPIPE_FEATURES_ALL     (DMAPIPE_FEATURE_FENCES | DMAPIPE_FEATURE_MEMFD | \
 				  DMAPIPE_FEATURE_STATS | DMAPIPE_FEATURE_RELEASES | \
 				  DMAPIPE_FEATURE_KEEPALIVE | DMAPIPE_FEATURE_FORMAT_INFO | \
-				  DMAPIPE_FEATURE_CONSTRAINTS)
+				  DMAPIPE_FEATURE_CONSTRAINTS | DMAPIPE_FEATURE_RINGS)
+
+/* RING kinds: the first two carry the ring's memfd, WAKE carries nothing */
+#define DMAPIPE_RING_MSG_FRAMES   1u /* producer -> consumer: the frames ring */
+#define DMAPIPE_RING_MSG_RELEASES 2u /* consumer -> producer: the releases ring */
+#define DMAPIPE_RING_MSG_WAKE     3u /* either way: the ring you sleep on has news */
 
 /** Leases one RELEASES message returns, at most. */
 #define DMAPIPE_PROTO_MAX_RELEASES 64
@@ -206,6 +214,14 @@ static_assert(sizeof(struct dmapipe_wire_header) + sizeof(struct dmapipe_wire_re
 	      DMAPIPE_PROTO_MAX_RELEASES * sizeof(struct dmapipe_wire_release_entry) <=
 	      DMAPIPE_PROTO_MAX_MSG, "RELEASES fits the largest message");
 
+struct dmapipe_wire_ring {
+	uint32_t kind;     /* DMAPIPE_RING_MSG_* */
+	uint32_t capacity; /* slots (FRAMES, RELEASES); 0 for WAKE */
+	uint32_t pad0;
+	uint32_t pad1;
+};
+static_assert(sizeof(struct dmapipe_wire_ring) == 16, "RING size");
+
 struct dmapipe_wire_eos {
 	uint64_t last_sequence;
 };
@@ -299,6 +315,12 @@ struct dmapipe_msg_releases {
 	} releases[DMAPIPE_PROTO_MAX_RELEASES];
 };
 
+struct dmapipe_msg_ring {
+	uint32_t kind;
+	uint32_t capacity;
+	int fd; /* the ring's memfd (FRAMES, RELEASES), -1 for WAKE */
+};
+
 struct dmapipe_msg_error {
 	uint32_t code;
 	char message[DMAPIPE_PROTO_ERROR_LEN];
@@ -320,6 +342,7 @@ struct dmapipe_msg {
 		struct dmapipe_msg_frame frame;
 		struct dmapipe_msg_release release;
 		struct dmapipe_msg_releases releases;
+		struct dmapipe_msg_ring ring;
 		uint64_t eos_last_sequence;
 		struct dmapipe_msg_error error;
 		struct dmapipe_msg_stats stats; /* STATS; STATS_REQUEST has no body */
@@ -344,7 +367,8 @@ int dmapipe_proto_encode(const struct dmapipe_msg *msg, void *buf, size_t size,
 /**
  * Decodes one datagram of @len bytes that arrived with @n_fds fds. On
  * success returns 0, and every fd is referenced exactly once from @msg
- * (ADD_BUFFER objects, FRAME acquire_fence, RELEASE release_fence); the
+ * (ADD_BUFFER objects, FRAME acquire_fence, RELEASE release_fence,
+ * RING fd); the
  * caller then owns them through @msg. On failure returns -EPROTO (or
  * -EBADMSG for a bad fd count) with *why (if not NULL) set to a static
  * description; @msg is cleared (type 0), so no fd is referenced from it,

@@ -430,6 +430,8 @@ static struct dmapipe_buffer *dequeue_buffer(struct dmapipe_server *server)
 		errno = ENOENT;
 		return NULL;
 	}
+	/* releases in the consumers' rings wake nobody: they are taken here */
+	server_collect_releases(server);
 	if (blocked(server)) {
 		errno = EAGAIN;
 		return NULL;
@@ -506,7 +508,15 @@ static void *dequeue(void *server)
 DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue_wait(struct dmapipe_server *server,
 								  int timeout_ms)
 {
-	return dmapipe_wait_for(dequeue, server_wait_dispatch, server, timeout_ms);
+	struct dmapipe_buffer *b;
+	int err;
+
+	server->waiting++;
+	b = dmapipe_wait_for(dequeue, server_wait_dispatch, server, timeout_ms);
+	err = errno;
+	server->waiting--;
+	errno = err;
+	return b;
 }
 
 DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dmapipe_buffer *buffer,

@@ -55,6 +55,11 @@ static void control_to_msg(const struct control *ctl, struct dmapipe_msg *msg)
 /* Closes the fds a queued control message owns (our own duplicates). */
 static void control_close_fds(struct control *ctl)
 {
+	if (ctl->type == DMAPIPE_MSG_RING) {
+		dmapipe_close(ctl->ring.fd);
+		ctl->ring.fd = -1;
+		return;
+	}
 	if (ctl->type != DMAPIPE_MSG_ADD_BUFFER)
 		return;
 	for (uint32_t i = 0; i < ctl->add_buffer.layout.n_objects; i++) {
@@ -65,6 +70,10 @@ static void control_close_fds(struct control *ctl)
 
 static int dup_control_fds(struct control *ctl)
 {
+	if (ctl->type == DMAPIPE_MSG_RING && ctl->ring.fd >= 0) {
+		ctl->ring.fd = fcntl(ctl->ring.fd, F_DUPFD_CLOEXEC, 3);
+		return ctl->ring.fd < 0 ? -errno : 0;
+	}
 	if (ctl->type != DMAPIPE_MSG_ADD_BUFFER)
 		return 0;
 	for (uint32_t i = 0; i < ctl->add_buffer.layout.n_objects; i++) {
@@ -82,6 +91,15 @@ static int dup_control_fds(struct control *ctl)
 	return 0;
 }
 
+int consumer_send_now(struct consumer *c, const struct dmapipe_msg *msg)
+{
+	int ret = dmapipe_send_msg(c->fd, msg);
+
+	if (ret == 0)
+		c->sock_sent++;
+	return ret;
+}
+
 bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg)
 {
 	struct control *slot;
@@ -90,7 +108,7 @@ bool consumer_send_control(struct consumer *c, const struct dmapipe_msg *msg)
 	if (c->state == STATE_CLOSING)
 		return false;
 	if (c->n_control == 0) {
-		ret = dmapipe_send_msg(c->fd, msg);
+		ret = consumer_send_now(c, msg);
 		if (ret == 0)
 			return true;
 		if (ret != -EAGAIN) {
@@ -208,7 +226,7 @@ bool consumer_send_stats(struct consumer *c)
 	dmapipe_server_get_stats(server, &msg->stats.server);
 	n = dmapipe_server_get_consumer_stats(server, msg->stats.consumers, DMAPIPE_PROTO_MAX_STATS);
 	msg->stats.n_consumers = (uint32_t)MIN(n, DMAPIPE_PROTO_MAX_STATS);
-	ret = dmapipe_send_msg(c->fd, msg);
+	ret = consumer_send_now(c, msg);
 	free(msg);
 	if (ret == -EAGAIN) {
 		set_want_out(c, true);
@@ -224,6 +242,193 @@ bool consumer_send_stats(struct consumer *c)
 	return true;
 }
 
+/* False while a consumer that cannot take fences waits for the frame's. */
+static bool frame_ready(const struct consumer *c, const struct pending *p)
+{
+	return (c->features & DMAPIPE_FEATURE_FENCES) || server_fence_signalled(p->meta.acquire_fence);
+}
+
+static void frame_msg(const struct consumer *c, const struct pending *p, struct dmapipe_msg *msg)
+{
+	msg->type = DMAPIPE_MSG_FRAME;
+	msg->frame.buffer_id = p->id;
+	msg->frame.meta = p->meta;
+	if (!(c->features & DMAPIPE_FEATURE_FENCES))
+		msg->frame.meta.acquire_fence = -1;
+}
+
+/* The oldest pending frame was sent: its reference becomes a lease. */
+static void pending_to_lease(struct consumer *c, uint64_t now)
+{
+	struct pending *p = &c->pending[c->pending_head];
+	struct lease *l = &c->leases[c->n_leases++];
+
+	dmapipe_close(p->meta.acquire_fence);
+	p->meta.acquire_fence = -1;
+	l->buffer = p->buffer; /* the pending reference becomes the lease */
+	l->id = p->id;
+	l->sequence = p->meta.sequence;
+	l->sent_ns = now;
+	p->buffer = NULL;
+	c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
+	c->n_pending--;
+	c->frames_sent++;
+}
+
+/* After publishing: a WAKE on the socket, only if the consumer sleeps. */
+static bool wake_consumer(struct consumer *c)
+{
+	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_RING };
+	int ret;
+
+	/* until the consumer's own ring came, we cannot know: wake it */
+	if (c->releases_ring.map && !dmapipe_ring_peer_sleeping(&c->releases_ring))
+		return true;
+	msg.ring.kind = DMAPIPE_RING_MSG_WAKE;
+	msg.ring.fd = -1;
+	ret = consumer_send_now(c, &msg);
+	/* a full socket wakes the consumer by itself */
+	if (ret < 0 && ret != -EAGAIN) {
+		consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * consumer_flush() for a consumer with rings: frames without a fence go
+ * into the ring (published together), a fenced one on the socket after
+ * the slots before it were published; a slot's socket_msgs keeps the
+ * order of the two for the consumer. The in-flight limit alone decides
+ * how many go, as it does on the socket: a slot is written again only
+ * after its frame was released, so after it was read.
+ */
+static bool flush_ring(struct consumer *c)
+{
+	unsigned int n = 0;
+	uint64_t now = dmapipe_now_ns();
+	bool full = false;
+
+	while (c->n_pending > 0 && consumer_held(c) < c->max_in_flight) {
+		const struct pending *p = &c->pending[c->pending_head];
+		struct dmapipe_msg msg;
+		int ret;
+
+		if (!frame_ready(c, p))
+			break;
+		frame_msg(c, p, &msg);
+		if (msg.frame.meta.acquire_fence < 0) {
+			dmapipe_ring_encode_frame(dmapipe_ring_next_slot(&c->frames_ring, n), &msg.frame,
+						  c->sock_sent);
+			n++;
+			pending_to_lease(c, now);
+			continue;
+		}
+		dmapipe_ring_publish(&c->frames_ring, n);
+		n = 0;
+		ret = consumer_send_now(c, &msg);
+		if (ret == -EAGAIN) {
+			full = true;
+			break;
+		}
+		if (ret < 0) {
+			consumer_close(c, DMAPIPE_ERR_NONE, strerror(-ret));
+			return false;
+		}
+		pending_to_lease(c, now);
+	}
+	if (n > 0) {
+		dmapipe_ring_publish(&c->frames_ring, n);
+		if (!wake_consumer(c))
+			return false;
+	}
+	set_want_out(c, full);
+	return true;
+}
+
+/* ---- rings: releases collected, the consumer's ring taken ------------------ */
+
+int consumer_collect_releases(struct consumer *c)
+{
+	const char *why = NULL;
+	int n;
+
+	if (!c->releases_ring.map || c->state != STATE_STREAMING)
+		return 0;
+	n = dmapipe_ring_available(&c->releases_ring, &why);
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
+		return -1;
+	}
+	if ((unsigned int)n > c->n_leases) {
+		consumer_close(c, DMAPIPE_ERR_PROTOCOL,
+			       "releases ring holds more releases than the consumer has leases");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct dmapipe_ring_wire_release slot;
+		uint32_t id;
+		uint64_t sequence;
+
+		dmapipe_ring_copy_slot(&c->releases_ring, 0, &slot);
+		if (dmapipe_ring_decode_release(&slot, &id, &sequence, &why) < 0) {
+			consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
+			return -1;
+		}
+		dmapipe_ring_consume(&c->releases_ring, 1);
+		if (!consumer_release_lease(c, id, sequence, -1))
+			return -1;
+	}
+	return n;
+}
+
+bool server_collect_releases(struct dmapipe_server *server)
+{
+	bool any = false;
+	struct consumer *c, *next;
+
+	for (c = server->consumers; c; c = next) {
+		next = c->next;
+		if (c->releases_ring.map && consumer_collect_releases(c) > 0) {
+			any = true;
+			consumer_flush(c);
+		}
+	}
+	return any;
+}
+
+bool consumer_handle_ring(struct consumer *c, struct dmapipe_msg_ring *r)
+{
+	const char *why = NULL;
+	int ret;
+
+	if (r->kind == DMAPIPE_RING_MSG_WAKE)
+		return true; /* the dispatch that read it collects the releases */
+	if (r->kind != DMAPIPE_RING_MSG_RELEASES || c->releases_ring.map) {
+		dmapipe_close_deferred(r->fd);
+		consumer_close(c, DMAPIPE_ERR_PROTOCOL, r->kind == DMAPIPE_RING_MSG_RELEASES ?
+			       "a second releases ring" : "a consumer sent a frames ring");
+		return false;
+	}
+	if (r->capacity < c->max_in_flight) {
+		dmapipe_close_deferred(r->fd);
+		consumer_close(c, DMAPIPE_ERR_PROTOCOL, "releases ring smaller than the in-flight limit");
+		return false;
+	}
+	ret = dmapipe_ring_map(&c->releases_ring, r->fd, DMAPIPE_RING_RELEASES, r->capacity, &why);
+	if (ret < 0) {
+		dmapipe_close_deferred(r->fd);
+		consumer_close(c, ret == -EPROTO ? DMAPIPE_ERR_PROTOCOL : DMAPIPE_ERR_BAD_FD, why);
+		return false;
+	}
+	/* identified as a sealed memfd: closing it cannot wait */
+	dmapipe_close(r->fd);
+	r->fd = -1;
+	return true;
+}
+
 bool consumer_flush(struct consumer *c)
 {
 	int ret;
@@ -236,7 +441,7 @@ bool consumer_flush(struct consumer *c)
 		struct dmapipe_msg msg;
 
 		control_to_msg(ctl, &msg);
-		ret = dmapipe_send_msg(c->fd, &msg);
+		ret = consumer_send_now(c, &msg);
 		if (ret == -EAGAIN) {
 			set_want_out(c, true);
 			return true;
@@ -256,6 +461,8 @@ bool consumer_flush(struct consumer *c)
 			return true; /* no room: EPOLLOUT is armed */
 	}
 
+	if (c->frames_ring.map)
+		return flush_ring(c);
 	while (c->n_pending > 0 && consumer_held(c) < c->max_in_flight) {
 		struct dmapipe_msg *tx = c->server->tx;
 		unsigned int n = 0, sent;
@@ -267,14 +474,9 @@ bool consumer_flush(struct consumer *c)
 
 			/* A consumer that cannot take fences gets the frame once
 			 * it is complete; the timer retries. */
-			if (!(c->features & DMAPIPE_FEATURE_FENCES) &&
-			    !server_fence_signalled(p->meta.acquire_fence))
+			if (!frame_ready(c, p))
 				break;
-			tx[n].type = DMAPIPE_MSG_FRAME;
-			tx[n].frame.buffer_id = p->id;
-			tx[n].frame.meta = p->meta;
-			if (!(c->features & DMAPIPE_FEATURE_FENCES))
-				tx[n].frame.meta.acquire_fence = -1;
+			frame_msg(c, p, &tx[n]);
 			n++;
 		}
 		if (n == 0)
@@ -289,21 +491,10 @@ bool consumer_flush(struct consumer *c)
 			return false;
 		}
 		sent = (unsigned int)ret;
+		c->sock_sent += sent;
 		now = dmapipe_now_ns();
-		for (unsigned int i = 0; i < sent; i++) {
-			struct pending *p = &c->pending[c->pending_head];
-			struct lease *l = &c->leases[c->n_leases++];
-
-			dmapipe_close(p->meta.acquire_fence);
-			l->buffer = p->buffer; /* the pending reference becomes the lease */
-			l->id = p->id;
-			l->sequence = p->meta.sequence;
-			l->sent_ns = now;
-			p->buffer = NULL;
-			c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
-			c->n_pending--;
-			c->frames_sent++;
-		}
+		for (unsigned int i = 0; i < sent; i++)
+			pending_to_lease(c, now);
 		if (sent < n) {
 			/* the socket filled up after the first ones */
 			set_want_out(c, true);
@@ -325,7 +516,7 @@ static void send_error(struct consumer *c, enum dmapipe_error_code code, const c
 	msg.error.code = code;
 	dmapipe_strlcpy(msg.error.message, why, sizeof(msg.error.message));
 	/* best effort: the connection ends right after */
-	(void)dmapipe_send_msg(c->fd, &msg);
+	(void)consumer_send_now(c, &msg);
 }
 
 static void consumer_unlink(struct dmapipe_server *server, struct consumer *c)
@@ -392,9 +583,20 @@ void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char
 		c->control_head = (c->control_head + 1) % MAX_CONTROL_QUEUE;
 		c->n_control--;
 	}
+	dmapipe_ring_finish(&c->frames_ring);
+	dmapipe_ring_finish(&c->releases_ring);
 	epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	/* what the peer sent after the drain is still queued on the socket,
-	 * fds included: closing it releases them, which may wait */
+	/*
+	 * A datagram of the peer's still unread at our close (a ring WAKE,
+	 * which a ring consumer sends after its last release) makes the
+	 * kernel reset its end: its next read fails with ECONNRESET before
+	 * it reads what we sent last, and an EOS turns into "producer went
+	 * away". Stop it sending, then read what is queued.
+	 */
+	shutdown(c->fd, SHUT_RD);
+	dmapipe_socket_drain(c->fd);
+	/* the drain stops at 256 messages: what is left, fds included, goes
+	 * with the socket, and releasing them may wait */
 	dmapipe_close_deferred(c->fd);
 	c->fd = -1;
 	consumer_unlink(server, c);

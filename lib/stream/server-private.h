@@ -22,6 +22,7 @@
 
 #include "private.h"
 #include "busy-poll.h"
+#include "ring.h"
 #include "socket.h"
 #include "transport.h"
 #include "wait.h"
@@ -78,6 +79,7 @@ struct control {
 		uint64_t eos_last_sequence;
 		struct dmapipe_msg_error error;
 		struct dmapipe_format_info format_info;
+		struct dmapipe_msg_ring ring; /* fd dup'ed like ADD_BUFFER's */
 	};
 };
 
@@ -136,6 +138,18 @@ struct consumer {
 	bool constraints_pending;
 	bool has_constraints;
 	struct dmapipe_constraints constraints;
+
+	/*
+	 * FEATURE_RINGS (docs/PROTOCOL.md section 14): the ring we write
+	 * frames into and the one the consumer writes releases into (map
+	 * NULL until it sent it). sock_sent counts every message sent on the
+	 * socket: a frame slot carries it so that the consumer keeps the
+	 * order of the two paths. sleeping: our flag in frames_ring is up.
+	 */
+	struct dmapipe_ring frames_ring;
+	struct dmapipe_ring releases_ring;
+	uint64_t sock_sent;
+	bool sleeping;
 };
 
 struct slot {
@@ -187,6 +201,10 @@ struct dmapipe_server {
 	struct dmapipe_allocator *allocator;
 	bool eos;
 	uint64_t last_sequence;
+	uint32_t features; /* what we offer: every feature, rings unless DMAPIPE_RINGS=0 */
+	unsigned int waiting; /* inside a wait for releases (dequeue_wait, drain) */
+	/* dmapipe_server_get_fd() was called: our flag stays up in every frames ring */
+	bool fd_exported;
 
 	struct dmapipe_server_stats stats;
 	struct dmapipe_copy_stats copies_at_start;
@@ -244,6 +262,24 @@ void consumer_drop_oldest(struct consumer *c);
  * Returns false if the connection was closed.
  */
 bool consumer_release_lease(struct consumer *c, uint32_t buffer_id, uint64_t sequence, int fence);
+
+/*
+ * Sends @msg on @c's socket now (dmapipe_send_msg()), counted in
+ * c->sock_sent when it went. Returns what dmapipe_send_msg() returned.
+ */
+int consumer_send_now(struct consumer *c, const struct dmapipe_msg *msg);
+
+/*
+ * Takes the releases the consumer wrote into its ring, each checked as a
+ * RELEASE. Returns how many, or -1 if the connection was closed.
+ */
+int consumer_collect_releases(struct consumer *c);
+
+/* Collects the ring releases of every consumer; true if any came. */
+bool server_collect_releases(struct dmapipe_server *server);
+
+/* A RING from the consumer: its releases ring, or a wake-up. False if closed. */
+bool consumer_handle_ring(struct consumer *c, struct dmapipe_msg_ring *r);
 
 /* Builds and sends the STATS reply a connection wants, if it can go now. False if closed. */
 bool consumer_send_stats(struct consumer *c);

@@ -35,6 +35,9 @@ _Static_assert(sizeof(struct dmapipe_server_stats) == 176, "dmapipe_server_stats
 /* epoll tags: the listening socket and the timer use these two addresses */
 static char tag_listen, tag_timer;
 
+static bool rings_ready(void *data);
+static void rings_sleep(void *data, bool sleeping);
+
 DMAPIPE_EXPORT void dmapipe_server_options_init(struct dmapipe_server_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -81,6 +84,12 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 		return NULL;
 	server->opts = opts;
 	dmapipe_busy_poll_init(&server->busy_poll, server->opts.busy_poll_us);
+	server->features = DMAPIPE_FEATURES_ALL;
+	if (!dmapipe_rings_enabled())
+		server->features &= ~DMAPIPE_FEATURE_RINGS;
+	server->busy_poll.ring_ready = rings_ready;
+	server->busy_poll.ring_sleep = rings_sleep;
+	server->busy_poll.ring_data = server;
 	server->listen_fd = server->epoll_fd = server->timer_fd = -1;
 	server->timer_deadline = UINT64_MAX;
 
@@ -199,7 +208,9 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 		return refuse(c, DMAPIPE_ERR_PROTOCOL, "only consumers and monitors connect to a producer");
 	c->role = h->role;
 	dmapipe_strlcpy(c->name, h->name, sizeof(c->name));
-	c->features = h->features & DMAPIPE_FEATURES_ALL;
+	c->features = h->features & server->features;
+	if (h->role != DMAPIPE_ROLE_CONSUMER)
+		c->features &= ~DMAPIPE_FEATURE_RINGS;
 	if (h->role == DMAPIPE_ROLE_CONSUMER && !(c->features & DMAPIPE_FEATURE_MEMFD) &&
 	    server_mem_kind(server) == DMAPIPE_MEM_MEMFD)
 		return refuse(c, DMAPIPE_ERR_STRICT,
@@ -239,6 +250,17 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 		server->stats.consumers_total++;
 	}
 	c->state = STATE_STREAMING;
+	if ((c->features & DMAPIPE_FEATURE_RINGS) &&
+	    dmapipe_ring_create(&c->frames_ring, DMAPIPE_RING_FRAMES,
+				dmapipe_ring_capacity_for(c->max_in_flight)) < 0) {
+		/* the socket does it all, as for a peer without rings */
+		log_warn_ratelimited("consumer %u: cannot make its frames ring: %s", c->id,
+				     strerror(errno));
+		c->features &= ~DMAPIPE_FEATURE_RINGS;
+	} else if (c->frames_ring.map && server->fd_exported) {
+		dmapipe_ring_set_sleeping(&c->frames_ring, true);
+		c->sleeping = true;
+	}
 	/* it states its constraints right after our HELLO: wait_consumers waits for them */
 	c->constraints_pending = c->role == DMAPIPE_ROLE_CONSUMER &&
 				 (c->features & DMAPIPE_FEATURE_CONSTRAINTS);
@@ -256,6 +278,18 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 	dmapipe_strlcpy(reply.hello.name, server->stream_name, sizeof(reply.hello.name));
 	if (!consumer_send_control(c, &reply))
 		return false;
+	if (c->frames_ring.map) {
+		memset(&reply, 0, sizeof(reply));
+		reply.type = DMAPIPE_MSG_RING;
+		reply.ring.kind = DMAPIPE_RING_MSG_FRAMES;
+		reply.ring.capacity = c->frames_ring.capacity;
+		reply.ring.fd = c->frames_ring.fd;
+		if (!consumer_send_control(c, &reply))
+			return false;
+		/* sent (or queued with a duplicate): the mapping is all we need */
+		dmapipe_close(c->frames_ring.fd);
+		c->frames_ring.fd = -1;
+	}
 	if (c->role == DMAPIPE_ROLE_CONSUMER) {
 		log_info_ratelimited("consumer %u (%s, pid %d) streaming: policy %u, queue %u, "
 				     "in flight %u", c->id, c->name, (int)c->cred.pid, c->policy,
@@ -349,6 +383,10 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 			break;
 		handle_keepalive(c);
 		return true;
+	case DMAPIPE_MSG_RING:
+		if (!(c->features & DMAPIPE_FEATURE_RINGS))
+			break;
+		return consumer_handle_ring(c, &msg->ring);
 	case DMAPIPE_MSG_CONSTRAINTS:
 		if (c->role != DMAPIPE_ROLE_CONSUMER || !(c->features & DMAPIPE_FEATURE_CONSTRAINTS))
 			break;
@@ -649,7 +687,7 @@ static void check_deadlines(struct dmapipe_server *server)
 			 * consumer sent before holding the lease against it.
 			 */
 			consumer_readable(c);
-			if (c->state != STATE_STREAMING)
+			if (c->state != STATE_STREAMING || consumer_collect_releases(c) < 0)
 				continue;
 			if (lease_expired(c, now, lease_ns)) {
 				char why[96];
@@ -710,7 +748,62 @@ void server_update_timer(struct dmapipe_server *server)
 
 DMAPIPE_EXPORT int dmapipe_server_get_fd(const struct dmapipe_server *server)
 {
+	/* The server is never const itself (it comes from _new()). */
+	struct dmapipe_server *s = (struct dmapipe_server *)server;
+
+	/*
+	 * From now on an event loop of the application may sleep on the fd,
+	 * waiting for a release: it cannot see the rings, so every release
+	 * must make the fd readable, as a RELEASE datagram did.
+	 */
+	if (!s->fd_exported) {
+		s->fd_exported = true;
+		rings_sleep(s, false);
+	}
 	return server->epoll_fd;
+}
+
+/* A release from @c changes what we do now: frames wait for its room, or the application waits. */
+static bool release_wanted(const struct dmapipe_server *server, const struct consumer *c)
+{
+	return c->n_pending > 0 || server->waiting > 0;
+}
+
+/*
+ * Busy poll: a releases ring has entries that change what we do (or a
+ * broken head: collected, it ends). Other releases wait for the next
+ * dequeue or dispatch: they are no reason to stop polling the sockets.
+ */
+static bool rings_ready(void *data)
+{
+	const struct dmapipe_server *server = data;
+	const char *why;
+
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		if (c->releases_ring.map && release_wanted(server, c) &&
+		    dmapipe_ring_available(&c->releases_ring, &why) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * Our sleeping flag, in each frames ring: up only while we sleep and a
+ * release would change what we do (frames wait for that consumer's room,
+ * or the application waits in dequeue_wait() or drain()). Otherwise a
+ * release waits for the next dequeue or dispatch, and wakes nobody.
+ */
+static void rings_sleep(void *data, bool sleeping)
+{
+	struct dmapipe_server *server = data;
+
+	for (struct consumer *c = server->consumers; c; c = c->next) {
+		bool want = server->fd_exported || (sleeping && release_wanted(server, c));
+
+		if (c->frames_ring.map && want != c->sleeping) {
+			dmapipe_ring_set_sleeping(&c->frames_ring, want);
+			c->sleeping = want;
+		}
+	}
 }
 
 /* dmapipe_server_dispatch(), but a signal ends a wait with -EINTR. */
@@ -751,6 +844,8 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 			handled++;
 		}
 	}
+	if (server_collect_releases(server))
+		handled++;
 	check_deadlines(server);
 	server_update_timer(server);
 	server_reap(server);
@@ -868,6 +963,8 @@ static int leases_held(const struct dmapipe_server *server)
  */
 DMAPIPE_EXPORT int dmapipe_server_drain_step(struct dmapipe_server *server)
 {
+	server_collect_releases(server);
+	server_reap(server);
 	if (!server->eos && frames_sent(server))
 		dmapipe_server_end_of_stream(server);
 	return outstanding(server);
@@ -880,8 +977,12 @@ static int drained(void *server)
 
 DMAPIPE_EXPORT int dmapipe_server_drain(struct dmapipe_server *server, int timeout_ms)
 {
-	int ret = dmapipe_wait_until(drained, server, lifecycle_dispatch, server,
-				     dmapipe_deadline_after_ms(timeout_ms));
+	int ret;
+
+	server->waiting++;
+	ret = dmapipe_wait_until(drained, server, lifecycle_dispatch, server,
+				 dmapipe_deadline_after_ms(timeout_ms));
+	server->waiting--;
 
 	/* out of time: the frames still unsent are dropped, EOS goes anyway */
 	dmapipe_server_end_of_stream(server);

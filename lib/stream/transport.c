@@ -363,6 +363,10 @@ static void msg_fds_apply(struct dmapipe_msg *msg, void (*close_fd)(int fd))
 		close_fd(msg->release.release_fence);
 		msg->release.release_fence = -1;
 		break;
+	case DMAPIPE_MSG_RING:
+		close_fd(msg->ring.fd);
+		msg->ring.fd = -1;
+		break;
 	default:
 		break;
 	}

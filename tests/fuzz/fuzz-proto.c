@@ -75,6 +75,10 @@ static void check_fd_references(const struct dmapipe_msg *msg, const int *fds, u
 		if (msg->release.release_fence != -1)
 			refs[n_refs++] = msg->release.release_fence;
 		break;
+	case DMAPIPE_MSG_RING:
+		if (msg->ring.fd != -1)
+			refs[n_refs++] = msg->ring.fd;
+		break;
 	default:
 		break;
 	}

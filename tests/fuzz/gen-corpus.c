@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "stream/proto.h"
+#include "stream/ring.h"
 
 static const char *out_dir;
 
@@ -141,13 +142,54 @@ static void zero_msg(struct dmapipe_msg *m, enum dmapipe_msg_type type)
 	m->type = type;
 }
 
+/* fuzz-ring's input: head, tail, kind and capacity, then the slots */
+static void ring_seed(const char *name, uint64_t head, uint64_t tail, uint8_t shape,
+		      const void *slots, size_t len)
+{
+	uint8_t buf[17 + 4 * 64];
+
+	memcpy(buf, &head, 8);
+	memcpy(buf + 8, &tail, 8);
+	buf[16] = shape;
+	memcpy(buf + 17, slots, len);
+	write_seed(name, buf[0], buf + 1, 16 + len);
+}
+
+static int ring_seeds(void)
+{
+	struct dmapipe_ring_wire_frame frames[2] = {
+		{ .buffer_id = 1, .frame_flags = 1, .sequence = 7, .timestamp_ns = 5, .socket_msgs = 4 },
+		{ .buffer_id = 2, .sequence = 8, .socket_msgs = 5, .bytes_used = { 1, 2, 3, 4 } },
+	};
+	struct dmapipe_ring_wire_release releases[3] = {
+		{ .buffer_id = 1, .sequence = 7 },
+		{ .buffer_id = 2, .pad0 = 1, .sequence = 8 },
+		{ .buffer_id = 3, .sequence = 9 },
+	};
+
+	/* shape: bit 0 releases, bits 1..3 the capacity 2 << n */
+	ring_seed("frames-2-of-2", 2, 0, 0, frames, sizeof(frames));
+	ring_seed("frames-wrapped", UINT64_C(1), UINT64_MAX, 0, frames, sizeof(frames));
+	ring_seed("frames-past-end", 3, 0, 0, frames, sizeof(frames));
+	ring_seed("frames-backwards", 0, 1, 0, frames, sizeof(frames));
+	ring_seed("releases-3-of-4", 3, 0, 1 | 2, releases, sizeof(releases));
+	ring_seed("releases-past-end", 100, 0, 1 | 2, releases, sizeof(releases));
+	ring_seed("releases-256", UINT64_C(1) << 40, (UINT64_C(1) << 40) - 256, 1 | 14,
+		  releases, sizeof(releases));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct dmapipe_msg m;
 	struct dmapipe_layout *l;
 
+	if (argc == 3 && strcmp(argv[1], "--ring") == 0) {
+		out_dir = argv[2];
+		return ring_seeds();
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s OUTPUT-DIR\n", argv[0]);
+		fprintf(stderr, "usage: %s OUTPUT-DIR | --ring RING-OUTPUT-DIR\n", argv[0]);
 		return 2;
 	}
 	out_dir = argv[1];
@@ -340,6 +382,20 @@ int main(int argc, char **argv)
 		m.releases.releases[i].sequence = 1000 + (uint64_t)i;
 	}
 	seed("releases-64", &m, NULL, 0);
+
+	zero_msg(&m, DMAPIPE_MSG_RING);
+	m.ring.kind = DMAPIPE_RING_MSG_FRAMES;
+	m.ring.capacity = 2;
+	seed("ring-frames", &m, NULL, 0);
+	seed("ring-frames-no-fd", &m, NULL, -1);
+	m.ring.kind = DMAPIPE_RING_MSG_RELEASES;
+	m.ring.capacity = 256;
+	seed("ring-releases", &m, NULL, 0);
+	zero_msg(&m, DMAPIPE_MSG_RING);
+	m.ring.kind = DMAPIPE_RING_MSG_WAKE;
+	m.ring.fd = -1;
+	seed("ring-wake", &m, NULL, 0);
+	seed("ring-wake-with-fd", &m, NULL, 1);
 
 	/* one byte over the largest datagram the protocol allows */
 	{

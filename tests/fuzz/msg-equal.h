@@ -106,6 +106,9 @@ static inline bool msg_equal(const struct dmapipe_msg *a, const struct dmapipe_m
 		       a->release.release_fence == b->release.release_fence;
 	case DMAPIPE_MSG_EOS:
 		return a->eos_last_sequence == b->eos_last_sequence;
+	case DMAPIPE_MSG_RING:
+		return a->ring.kind == b->ring.kind && a->ring.capacity == b->ring.capacity &&
+		       a->ring.fd == b->ring.fd;
 	case DMAPIPE_MSG_ERROR:
 		return a->error.code == b->error.code &&
 		       msg_equal_str(a->error.message, b->error.message, sizeof(a->error.message));

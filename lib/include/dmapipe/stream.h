@@ -636,7 +636,11 @@ struct dmapipe_client_stats {
 	uint64_t fds_received;
 	uint32_t mem_kind;          /**< enum dmapipe_mem_kind of the current buffers */
 	uint32_t pad0;
-	uint64_t reserved[8];       /**< zero */
+	/** of frames_received, those that came through the shared-memory ring. Since 0.2. */
+	uint64_t ring_frames;
+	/** wake-ups the producer sent because this consumer slept on its ring. Since 0.2. */
+	uint64_t ring_wakeups;
+	uint64_t reserved[6];       /**< zero */
 };
 
 /** Fills @stats with the client's counters as they are now. Since 0.1. */
