@@ -1020,7 +1020,8 @@ static void test_type_names(void)
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_KEEPALIVE), "KEEPALIVE") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_FORMAT_INFO), "FORMAT_INFO") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_CONSTRAINTS), "CONSTRAINTS") == 0);
-	check(strcmp(dmapipe_msg_type_to_string(15), "UNKNOWN") == 0);
+	check(strcmp(dmapipe_msg_type_to_string(DMAPIPE_MSG_RING), "RING") == 0);
+	check(strcmp(dmapipe_msg_type_to_string(16), "UNKNOWN") == 0);
 	check(strcmp(dmapipe_msg_type_to_string(0xffffffff), "UNKNOWN") == 0);
 	test_pass("message type names");
 }
