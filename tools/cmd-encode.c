@@ -10,6 +10,7 @@
 #include <linux/videodev2.h>
 
 #include "dmapipe-tool.h"
+#include "realtime.h"
 #include "encode-sink.h"
 #include "loop-timing.h"
 #include "pipeline.h"
@@ -73,6 +74,7 @@ static const char *const encode_usage =
 	"  -q, --quiet           no progress line, no waiting message\n"
 	"      --json            the summary as JSON on stdout (docs/JSON.md), a failure\n"
 	"                        too (needs -o FILE)\n"
+	HELP_REALTIME("")
 	"  -h, --help            this text\n"
 	"\n"
 	"Exit status: 0 ok (also when interrupted), 1 failure (no encoder, no\n"
@@ -116,6 +118,7 @@ struct encode {
 	uint32_t fourcc, width, height, fps, fps_den, capture_stride;
 	enum dmapipe_v4l2_io capture_io;
 	bool negotiate;
+	struct realtime rt; /* --realtime, --mlock, --cpu: for the loop's thread */
 	bool quiet, json;
 	uint32_t timeout_ms;
 	bool serve_opts; /* --socket-mode, --socket-group or --peer given */
@@ -186,6 +189,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		{ "no-negotiate", no_argument, NULL, OPT_NO_NEGOTIATE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, OPT_JSON },
+		REALTIME_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -325,7 +329,8 @@ static void parse_args(struct encode *e, int argc, char **argv)
 			fputs(encode_usage, stdout);
 			exit(0);
 		default:
-			usage_getopt_error("encode", ch, argv);
+			if (!realtime_option(&e->rt, "encode", ch, optarg))
+				usage_getopt_error("encode", ch, argv);
 		}
 	}
 	usage_no_operands("encode", argc, argv);
@@ -679,6 +684,7 @@ static void summary(struct encode *e, bool ok)
 			json_u64(&j, "capture_max_dqbuf_latency_ns", t.dqbuf_latency_max_ns);
 			json_u64(&j, "capture_max_iteration_ns", e->loop.max_turn_ns);
 		}
+		realtime_json(&e->rt, &j);
 		json_double(&j, "elapsed_s", secs);
 		json_double(&j, "fps", secs > 0 ? (double)st.packets / secs : 0);
 		json_u64(&j, "cpu_ns", cpu);
@@ -716,6 +722,12 @@ static void summary(struct encode *e, bool ok)
 		fprintf(stderr, "  capture loop: longest turn %.1f ms, longest dequeue latency %.1f ms\n",
 			(double)e->loop.max_turn_ns / 1e6, (double)t.dqbuf_latency_max_ns / 1e6);
 	}
+	if (realtime_wanted(&e->rt)) {
+		char rt[160];
+
+		realtime_describe(&e->rt, rt, sizeof(rt));
+		fprintf(stderr, "  realtime: %s\n", rt);
+	}
 	if (e->cfg.serve)
 		fprintf(stderr, "  served: %llu packets on %s, %llu not served (consumers behind)\n",
 			(unsigned long long)e->sink.served, e->cfg.serve,
@@ -744,12 +756,18 @@ int cmd_encode(int argc, char **argv)
 	e.depth = 4;
 	e.negotiate = true;
 	e.timeout_ms = 10000;
+	realtime_init(&e.rt);
 	parse_args(&e, argc, argv);
 	install_stop_signals();
 	e.cfg.release = e.socket ? release_client_frame : release_capture;
 	e.cfg.release_data = &e;
 	if (enc_sink_init(&e.sink, &e.cfg) < 0)
 		return 1;
+	/* the loop runs on this thread; the bitstream's writer thread exists already */
+	if (realtime_apply(&e.rt) < 0) {
+		enc_sink_finish(&e.sink);
+		return 1;
+	}
 	e.end = "end";
 	e.t0 = now_ns();
 	e.cpu0 = self_cpu_total_ns();

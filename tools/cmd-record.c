@@ -10,6 +10,7 @@
 #include "dmapipe-tool.h"
 #include "loop-timing.h"
 #include "output.h"
+#include "realtime.h"
 
 /* What the help of --check says of a recording whose first block is gone. */
 #define REPAIR_HINT "(if its first block was damaged, dmapipe record --repair recovers it " \
@@ -79,6 +80,7 @@ static const char *const record_usage =
 	"                          the summary; default: compressed frames only)\n"
 	"      --no-checksum       no checksum, not even for compressed frames\n"
 	"      --strict            fail rather than copy a pixel\n"
+	HELP_REALTIME("")
 	"      --timeout MS        fail if no frame arrives for MS (default 10000, 0 = never)\n"
 	"      --progress          a progress line every second (default when stderr is a tty)\n"
 	"      --check FILE        verify a recording\n"
@@ -157,6 +159,7 @@ struct record {
 	uint64_t next_keepalive, keepalive_ns;
 	uint64_t keepalives, last_keepalive, keepalive_max_gap_ns;
 	struct loop_timing loop;  /* the recording loop's turns */
+	struct realtime rt;       /* --realtime, --mlock, --cpu */
 	/* the loops' clock: --duration's deadline, the progress line's state */
 	uint64_t deadline, next_progress, last_bytes, last_ns;
 };
@@ -212,6 +215,7 @@ static void parse_args(struct record *r, int argc, char **argv)
 		{ "verify", required_argument, NULL, OPT_VERIFY },
 		{ "repair", required_argument, NULL, OPT_REPAIR },
 		{ "json", no_argument, NULL, OPT_JSON },
+		REALTIME_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -325,7 +329,8 @@ static void parse_args(struct record *r, int argc, char **argv)
 			fputs(record_usage, stdout);
 			exit(0);
 		default:
-			usage_getopt_error("record", ch, argv);
+			if (!realtime_option(&r->rt, "record", ch, optarg))
+				usage_getopt_error("record", ch, argv);
 		}
 	}
 	if (optind < argc && !r->socket && !r->device && !r->check && !r->repair)
@@ -1271,6 +1276,7 @@ static void print_summary(struct record *r, int finish_ret)
 		json_u64(&j, "keepalives", r->keepalives);
 		json_u64(&j, "keepalive_max_gap_ns", r->keepalive_max_gap_ns);
 		json_u64(&j, "loop_max_iteration_ns", r->loop.max_turn_ns);
+		realtime_json(&r->rt, &j);
 		if (r->device) {
 			struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
 
@@ -1329,6 +1335,12 @@ static void print_summary(struct record *r, int finish_ret)
 	fprintf(r->report, "\n  copied      %llu pixel bytes%s\n", (unsigned long long)rs.bytes_copied,
 		rs.bytes_copied ? " (the buffers' mappings could not feed direct I/O)" :
 		" (zero-copy)");
+	if (realtime_wanted(&r->rt)) {
+		char rt[160];
+
+		realtime_describe(&r->rt, rt, sizeof(rt));
+		fprintf(r->report, "  realtime    %s\n", rt);
+	}
 	if (rs.frames_checksummed)
 		fprintf(r->report, "  checksums   %llu frames, %.1f ms of CPU (%.0f us per frame)\n",
 			(unsigned long long)rs.frames_checksummed, (double)rs.checksum_ns / 1e6,
@@ -1353,6 +1365,7 @@ int cmd_record(int argc, char **argv)
 	r.verify = VERIFY_AUTO;
 	r.timeout_ms = 10000;
 	r.progress = isatty(STDERR_FILENO);
+	realtime_init(&r.rt);
 	parse_args(&r, argc, argv);
 	if (r.quiet)
 		r.progress = false;
@@ -1381,6 +1394,14 @@ int cmd_record(int argc, char **argv)
 	r.rec = dmapipe_recorder_new_fd(r.out.fd, &r.ropts);
 	if (!r.rec) {
 		tool_error(TOOL_OK, errno, "cannot record to %s", r.output);
+		output_close(&r.out, false);
+		dmapipe_client_free(r.client);
+		dmapipe_v4l2_source_free(r.source);
+		return 1;
+	}
+	/* the loop runs on this thread; the writer threads exist already */
+	if (realtime_apply(&r.rt) < 0) {
+		dmapipe_recorder_free(r.rec);
 		output_close(&r.out, false);
 		dmapipe_client_free(r.client);
 		dmapipe_v4l2_source_free(r.source);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
+#include "realtime.h"
 #include "encode-sink.h"
 #include "loop-timing.h"
 #include "pipeline.h"
@@ -56,6 +57,7 @@ static const char *const run_usage =
 	"  -q, --quiet         no progress line\n"
 	"      --json          the summary as JSON on stdout (docs/JSON.md), a failure\n"
 	"                      too; without it the summary goes to stderr\n"
+	HELP_REALTIME("")
 	"  -h, --help          this text\n"
 	"\n"
 	"Exit status: 0 ok (also when interrupted), 1 failure (the device, an encoder\n"
@@ -95,6 +97,7 @@ struct run {
 	char negotiation[256];
 	uint64_t t0;
 	struct loop_timing loop;  /* the capture loop's turns */
+	struct realtime rt;       /* --realtime, --mlock, --cpu: for the capture loop */
 	pid_t rtsp;               /* the dmapipe rtsp server of rtsp=, or 0 */
 	int rtsp_status;
 };
@@ -127,6 +130,7 @@ static void parse_args(struct run *r, int argc, char **argv)
 		{ "no-negotiate", no_argument, NULL, 'N' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'J' },
+		REALTIME_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -157,7 +161,8 @@ static void parse_args(struct run *r, int argc, char **argv)
 			fputs(run_usage, stdout);
 			exit(0);
 		default:
-			usage_getopt_error("run", ch, argv);
+			if (!realtime_option(&r->rt, "run", ch, optarg))
+				usage_getopt_error("run", ch, argv);
 		}
 	}
 	if (optind >= argc)
@@ -510,6 +515,7 @@ static void summary_json(struct run *r, const char *end)
 	} else {
 		json_null(&j, "rtsp");
 	}
+	realtime_json(&r->rt, &j);
 	json_double(&j, "elapsed_s", secs);
 	json_double(&j, "fps", secs > 0 ? (double)vs.frames / secs : 0);
 	json_u64(&j, "bytes_copied", cs.bytes);
@@ -547,6 +553,12 @@ static void summary(struct run *r, bool ok, const char *end)
 		dmapipe_v4l2_source_get_timing(r->source, &t);
 		fprintf(stderr, "  capture loop: longest turn %.1f ms, longest dequeue latency %.1f ms\n",
 			(double)r->loop.max_turn_ns / 1e6, (double)t.dqbuf_latency_max_ns / 1e6);
+	}
+	if (realtime_wanted(&r->rt)) {
+		char rt[160];
+
+		realtime_describe(&r->rt, rt, sizeof(rt));
+		fprintf(stderr, "  realtime: %s\n", rt);
 	}
 	for (unsigned int i = 0; i < r->n_cons; i++) {
 		struct consumer *c = &r->cons[i];
@@ -606,11 +618,19 @@ int cmd_run(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.negotiate = true;
+	realtime_init(&r.rt);
 	parse_args(&r, argc, argv);
 	install_stop_signals();
 	if (setup(&r) < 0) {
 		ok = false;
 		end = "setup-failed";
+		goto out;
+	}
+	/* the capture loop runs on this thread; the consumers' threads exist already */
+	r.t0 = now_ns();
+	if (realtime_apply(&r.rt) < 0) {
+		ok = false;
+		end = "realtime-refused";
 		goto out;
 	}
 	ret = dmapipe_v4l2_source_start(r.source);

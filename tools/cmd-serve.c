@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
+#include "realtime.h"
 
 static const char *const serve_usage =
 	"Usage: dmapipe serve [--socket SOCKET] [--device /dev/videoN] [OPTIONS]\n"
@@ -73,6 +74,7 @@ static const char *const serve_usage =
 	"      --predrawn            draw every buffer once at start and then queue frames\n"
 	"                            without touching pixels (measures the handoff alone;\n"
 	"                            consumers must use --verify none)\n"
+	HELP_REALTIME("    ")
 	"  -q, --quiet               no status line every second\n"
 	"      --json                print the summary as JSON on stdout (docs/JSON.md), a\n"
 	"                            failure too\n"
@@ -157,6 +159,7 @@ struct serve {
 	uint64_t cpu_user0, cpu_sys0, cpu_user1, cpu_sys1;
 	uint64_t cpu0, cpu1; /* precise total */
 	bool failed;
+	struct realtime rt; /* --realtime, --mlock, --cpu: for the loop's thread */
 	const char *failure;
 };
 
@@ -193,6 +196,7 @@ static void parse_args(struct serve *s, int argc, char **argv)
 		{ "reacquire", no_argument, NULL, OPT_REACQUIRE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, OPT_JSON },
+		REALTIME_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -314,7 +318,8 @@ static void parse_args(struct serve *s, int argc, char **argv)
 			fputs(serve_usage, stdout);
 			exit(0);
 		default:
-			usage_getopt_error("serve", c, argv);
+			if (!realtime_option(&s->rt, "serve", c, optarg))
+				usage_getopt_error("serve", c, argv);
 		}
 	}
 	usage_no_operands("serve", argc, argv);
@@ -348,6 +353,17 @@ static void serve_failed(struct serve *s, const char *failure, enum tool_error c
 	tool_error(code, err, "%s", text);
 	s->failed = true;
 	s->failure = failure;
+}
+
+/* --realtime, --mlock, --cpu for the loop about to start on this thread */
+static int apply_realtime(struct serve *s)
+{
+	if (realtime_apply(&s->rt) < 0) {
+		s->failed = true;
+		s->failure = "refused the real-time settings (--require-realtime)";
+		return -1;
+	}
+	return 0;
 }
 
 static int open_allocator(struct serve *s, struct dmapipe_allocator **out)
@@ -557,6 +573,8 @@ static int run(struct serve *s)
 				     s->wait_consumers == 1 ? "" : "s", s->wait_timeout_ms);
 		return 0;
 	}
+	if (apply_realtime(s) < 0)
+		return 0;
 
 	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
 	s->cpu0 = self_cpu_total_ns();
@@ -790,6 +808,8 @@ static int run_device(struct serve *s)
 				     s->wait_consumers == 1 ? "" : "s", s->wait_timeout_ms);
 		return 0;
 	}
+	if (apply_realtime(s) < 0)
+		return 0;
 	ret = dmapipe_v4l2_source_start(s->source);
 	if (ret < 0) {
 		serve_failed(s, "cannot start capturing", TOOL_ERR_DEVICE, ret,
@@ -952,6 +972,7 @@ static void print_summary(struct serve *s)
 		json_u64(&j, "cpu_ns", s->cpu1 - s->cpu0);
 		json_u64(&j, "cpu_sys_ns", s->cpu_sys1 - s->cpu_sys0);
 		json_double(&j, "cpu_ns_per_frame", s->queued ? (double)cpu / (double)s->queued : 0);
+		realtime_json(&s->rt, &j);
 		json_end_object(&j);
 		json_finish(&j);
 		return;
@@ -998,6 +1019,12 @@ static void print_summary(struct serve *s)
 			printf("  hotplug     device lost %llu times, reacquired %llu times\n",
 			       (unsigned long long)s->device_losses,
 			       (unsigned long long)s->reacquired);
+	}
+	if (realtime_wanted(&s->rt)) {
+		char rt[160];
+
+		realtime_describe(&s->rt, rt, sizeof(rt));
+		printf("  realtime    %s\n", rt);
 	}
 	printf("  cpu         %.1f us per frame (%s)\n",
 	       s->queued ? (double)cpu / (double)s->queued / 1000.0 : 0.0,
@@ -1079,6 +1106,7 @@ int cmd_serve(int argc, char **argv)
 	int ret;
 
 	memset(&s, 0, sizeof(s));
+	realtime_init(&s.rt);
 	dmapipe_server_options_init(&s.opts);
 	s.format.fourcc = dmapipe_fourcc_from_string("NV12");
 	s.format.width = 3840;

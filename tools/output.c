@@ -16,6 +16,7 @@
 
 #include "dmapipe-tool.h"
 #include "output.h"
+#include "realtime.h"
 
 __attribute__((format(printf, 3, 4)))
 static int fail(const struct output *o, int err, const char *fmt, ...)
@@ -207,12 +208,18 @@ static void *publish_main(void *data)
 
 int output_publish_start(struct output *o)
 {
+	pthread_attr_t attr;
 	int err;
 
 	if (o->publishing || o->published)
 		return 0;
 	o->publishing = true;
-	err = pthread_create(&o->publisher, NULL, publish_main, o);
+	/* started from a capture loop that may run SCHED_FIFO: a rename must not compete with it */
+	err = thread_attr_not_realtime(&attr);
+	if (!err) {
+		err = pthread_create(&o->publisher, &attr, publish_main, o);
+		pthread_attr_destroy(&attr);
+	}
 	if (err) {
 		o->joined = true;
 		o->publish_ret = output_publish(o);
