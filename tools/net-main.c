@@ -464,9 +464,21 @@ int net_choose_encoder(const struct net_options *o, struct net_encoder *enc)
 	snprintf(enc->why, sizeof(enc->why),
 		 "x264enc (software) reads the frames through a mapping of their buffers; %s",
 		 strcmp(o->encoder, "x264") == 0 ? "--encoder x264" : v4l2_why);
+	/*
+	 * One slice per frame: zerolatency's sliced threads cut each frame into
+	 * one slice per thread, and a client that joins between two slices of
+	 * a frame decodes the slices it got as a picture with the others
+	 * missing (seen at 13 dB when a client joined during the key frame
+	 * forced for another). With one slice its depayloader drops the
+	 * fragments whose start it missed: it loses that frame instead. One
+	 * thread: x264's frame threads would hold a frame per thread, more
+	 * than the leases dmapipesrc may hold (the pipeline stalls until its
+	 * lease timeout), and add a frame of latency each.
+	 */
 	snprintf(enc->launch, sizeof(enc->launch),
 		 "%s ! videoconvert name=conv ! x264enc name=enc tune=zerolatency "
-		 "speed-preset=ultrafast key-int-max=%u bitrate=%u", source, o->gop, o->bitrate);
+		 "sliced-threads=false threads=1 speed-preset=ultrafast key-int-max=%u bitrate=%u",
+		 source, o->gop, o->bitrate);
 	return 0;
 }
 
