@@ -353,4 +353,24 @@ void dmapipe_close_deferred(int fd);
  */
 int dmapipe_closer_wait_idle(int timeout_ms);
 
+/* ---- latency histograms (histogram.c) -------------------------------- */
+
+/* 16 exact buckets, then 8 per power of two up to 2^64 */
+#define DMAPIPE_HIST_BUCKETS (16 + 60 * 8)
+
+struct dmapipe_hist {
+	uint64_t n, max;
+	uint64_t count[DMAPIPE_HIST_BUCKETS];
+};
+
+/* Counts @v (a duration in ns, or any other positive quantity). */
+void dmapipe_hist_add(struct dmapipe_hist *h, uint64_t v);
+
+/*
+ * The value at or below which @permille/1000 of the samples lie (500: the
+ * median, 990: p99), as the top of its bucket: at most 12.5 % above the
+ * true value, and never above the largest sample. 0 without samples.
+ */
+uint64_t dmapipe_hist_percentile(const struct dmapipe_hist *h, unsigned int permille);
+
 #endif /* DMAPIPE_PRIVATE_H */

@@ -266,6 +266,32 @@ static void test_basic(const char *test_dir)
 	check_int_eq(st.in_flight_frames, 0);
 	check_int_eq(st.mode, DMAPIPE_RECORD_DIRECT);
 	check_int_eq(st.format_changes, 1);
+	{
+		/* every frame written is measured; the figures are ordered */
+		struct dmapipe_recorder_latency lat = { .size = sizeof(lat) };
+		struct dmapipe_recorder_latency oldst;
+		struct dmapipe_recorder_latency *o = &oldst;
+		const unsigned char *old = (const unsigned char *)&oldst;
+
+		check_int_eq(dmapipe_recorder_get_latency(rec, &lat), 0);
+		check_int_eq(lat.size, sizeof(lat));
+		check_int_eq(lat.frames, n);
+		check(lat.p50_ns > 0 && lat.p50_ns <= lat.p99_ns && lat.p99_ns <= lat.max_ns);
+		/* a struct from an older header, up to p50: nothing written past it */
+		memset(&oldst, 0xa5, sizeof(oldst));
+		o->size = offsetof(struct dmapipe_recorder_latency, p99_ns);
+		check_int_eq(dmapipe_recorder_get_latency(rec, o), 0);
+		check_int_eq(o->frames, n);
+		check_int_eq(o->p50_ns, lat.p50_ns);
+		for (size_t i = offsetof(struct dmapipe_recorder_latency, p99_ns); i < sizeof(oldst); i++)
+			check_msg(old[i] == 0xa5, "byte %zu past the caller's struct written", i);
+		o->size = offsetof(struct dmapipe_recorder_latency, p50_ns);
+		check_int_eq(dmapipe_recorder_get_latency(rec, o), -EINVAL);
+		check_int_eq(dmapipe_recorder_get_latency(NULL, &lat), -EINVAL);
+		printf("write latency: median %.2f ms, p99 %.2f ms, max %.2f ms over %llu frames\n",
+		       (double)lat.p50_ns / 1e6, (double)lat.p99_ns / 1e6, (double)lat.max_ns / 1e6,
+		       (unsigned long long)lat.frames);
+	}
 	printf("%s buffers (%s allocator): direct %llu, kmod %llu, copy %llu bytes; "
 	       "%llu barriers\n", dmapipe_mem_kind_to_string(kind),
 	       getenv("DMAPIPE_ALLOCATOR") ? getenv("DMAPIPE_ALLOCATOR") : "default",

@@ -1231,6 +1231,7 @@ static void drain_in_flight(struct record *r)
 
 static void print_summary(struct record *r, int finish_ret)
 {
+	struct dmapipe_recorder_latency lat = { .size = sizeof(lat) };
 	struct dmapipe_recorder_stats rs;
 	struct dmapipe_copy_stats copies;
 	uint64_t received, gaps;
@@ -1240,6 +1241,7 @@ static void print_summary(struct record *r, int finish_ret)
 	bool ok = !r->error && finish_ret == 0;
 
 	dmapipe_recorder_get_stats(r->rec, &rs);
+	dmapipe_recorder_get_latency(r->rec, &lat);
 	r->src->counts(r, &received, &gaps);
 	dmapipe_get_copy_stats(&copies);
 	drops = gaps + r->refused;
@@ -1276,6 +1278,9 @@ static void print_summary(struct record *r, int finish_ret)
 		json_u64(&j, "keepalives", r->keepalives);
 		json_u64(&j, "keepalive_max_gap_ns", r->keepalive_max_gap_ns);
 		json_u64(&j, "loop_max_iteration_ns", r->loop.max_turn_ns);
+		json_u64(&j, "write_latency_p50_ns", lat.p50_ns);
+		json_u64(&j, "write_latency_p99_ns", lat.p99_ns);
+		json_u64(&j, "write_latency_max_ns", lat.max_ns);
 		realtime_json(&r->rt, &j);
 		if (r->device) {
 			struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
@@ -1321,6 +1326,10 @@ static void print_summary(struct record *r, int finish_ret)
 		(unsigned long long)gaps, r->device ? "lost by the device" :
 		"by the producer's policy", (unsigned long long)r->refused,
 		(unsigned long long)rs.frames_failed, (unsigned long long)rs.format_changes);
+	if (lat.frames)
+		fprintf(r->report, "  latency     %.1f ms median, %.1f ms p99, %.1f ms max from "
+			"submit to on disk\n", (double)lat.p50_ns / 1e6, (double)lat.p99_ns / 1e6,
+			(double)lat.max_ns / 1e6);
 	if (rs.frames_io_errors)
 		fprintf(r->report, "  write errors %u frames lost to EIO and skipped (gaps in the "
 			"recording)\n", rs.frames_io_errors);

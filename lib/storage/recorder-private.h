@@ -73,10 +73,12 @@ struct rec_frame {
 	bool checksum;          /* its payload gets a CRC32C when its pixels are final */
 	bool header_submitted;
 	bool complete;
+	uint64_t submit_ns;     /* when the recorder took it: its write latency starts */
 };
 
 struct dmapipe_recorder {
 	struct dmapipe_recorder_options opts;
+	struct dmapipe_hist write_latency; /* submit to complete, frames written */
 	int fd;
 	bool created; /* the recorder created the file (it may remove it on failure) */
 	bool direct;

@@ -155,6 +155,7 @@ void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 		if (add_entry(rec, f) < 0)
 			recorder_fail(rec, -ENOMEM);
 		rec->stats.frames_written++;
+		dmapipe_hist_add(&rec->write_latency, dmapipe_now_ns() - f->submit_ns);
 		rec->data_end = MAX(rec->data_end, f->offset + f->size);
 		recorder_io_ok(rec);
 	} else {
@@ -487,6 +488,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 	}
 	f->buffer = buffer; /* borrowed until the frame is accepted */
 	f->offset = rec->write_pos;
+	f->submit_ns = dmapipe_now_ns();
 	ret = recorder_plan_frame(rec, f, buffer, meta);
 	if (ret < 0) {
 		dmapipe_close(f->fence);
@@ -607,6 +609,24 @@ DMAPIPE_EXPORT int dmapipe_recorder_set_rate(struct dmapipe_recorder *rec, uint3
 	return 0;
 }
 
+DMAPIPE_EXPORT int dmapipe_recorder_get_latency(const struct dmapipe_recorder *rec,
+					       struct dmapipe_recorder_latency *latency)
+{
+	struct dmapipe_recorder_latency l;
+
+	if (!rec || !latency || latency->size < offsetof(struct dmapipe_recorder_latency, p99_ns))
+		return -EINVAL;
+	memset(&l, 0, sizeof(l));
+	l.size = (uint32_t)MIN((size_t)latency->size, sizeof(l));
+	l.frames = rec->write_latency.n;
+	l.p50_ns = dmapipe_hist_percentile(&rec->write_latency, 500);
+	l.p99_ns = dmapipe_hist_percentile(&rec->write_latency, 990);
+	l.max_ns = rec->write_latency.max;
+	/* a caller built against an older header gets what its struct holds */
+	memcpy(latency, &l, l.size);
+	return 0;
+}
+
 DMAPIPE_EXPORT void dmapipe_recorder_get_stats(const struct dmapipe_recorder *rec,
 					       struct dmapipe_recorder_stats *stats)
 {
@@ -683,6 +703,14 @@ DMAPIPE_EXPORT void dmapipe_recorder_get_stats(const struct dmapipe_recorder *re
 {
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
+}
+
+DMAPIPE_EXPORT int dmapipe_recorder_get_latency(const struct dmapipe_recorder *rec,
+					       struct dmapipe_recorder_latency *latency)
+{
+	(void)rec;
+	(void)latency;
+	return -ENOSYS;
 }
 
 #endif /* HAVE_LIBURING */
