@@ -61,6 +61,33 @@ static int get_double(struct json_object *obj, const char *where, const char *ke
 	return 0;
 }
 
+/* A whole number under @key of @obj, or 0 */
+static uint64_t opt_u64(struct json_object *obj, const char *key)
+{
+	struct json_object *val;
+
+	if (!obj || !json_object_object_get_ex(obj, key, &val) ||
+	    !json_object_is_type(val, json_type_int) || json_object_get_int64(val) < 0)
+		return 0;
+	return (uint64_t)json_object_get_int64(val);
+}
+
+/* The completion latency: fio leaves the percentiles out with --clat_percentiles=0 */
+static void read_clat(struct json_object *dir, struct fio_job *job)
+{
+	struct json_object *clat = NULL, *pct = NULL;
+
+	if (json_object_object_get_ex(dir, "clat_ns", &clat) &&
+	    json_object_is_type(clat, json_type_object)) {
+		job->clat_max_ns = opt_u64(clat, "max");
+		if (json_object_object_get_ex(clat, "percentile", &pct) &&
+		    json_object_is_type(pct, json_type_object)) {
+			job->clat_p50_ns = opt_u64(pct, "50.000000");
+			job->clat_p99_ns = opt_u64(pct, "99.000000");
+		}
+	}
+}
+
 static int read_job(struct json_object *doc, const char *rw, struct fio_job *job, char *err,
 		    size_t err_len)
 {
@@ -103,6 +130,10 @@ static int read_job(struct json_object *doc, const char *rw, struct fio_job *job
 		ret = get_double(first, "fio's job:", "usr_cpu", &job->usr_cpu, err, err_len);
 	if (ret == 0)
 		ret = get_double(first, "fio's job:", "sys_cpu", &job->sys_cpu, err, err_len);
+	if (ret == 0) {
+		job->clat_p50_ns = job->clat_p99_ns = job->clat_max_ns = 0;
+		read_clat(dir, job);
+	}
 	return ret;
 }
 

@@ -16,6 +16,8 @@ struct fio_job {
 	uint64_t runtime_ms; /* the job's own runtime in that direction (start-up excluded) */
 	double usr_cpu;      /* the job's user CPU, percent of its runtime */
 	double sys_cpu;      /* its system CPU, percent of its runtime */
+	/* completion latency of its requests ("clat_ns"); 0 where fio gave none */
+	uint64_t clat_p50_ns, clat_p99_ns, clat_max_ns;
 };
 
 /*

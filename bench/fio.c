@@ -67,6 +67,9 @@ void run_fio(const struct storage_opts *o, const char *rw, const char *path, uin
 		return;
 	}
 	r->bytes = job.io_bytes;
+	r->lat_p50_ns = job.clat_p50_ns;
+	r->lat_p99_ns = job.clat_p99_ns;
+	r->lat_max_ns = job.clat_max_ns;
 	r->ok = true;
 	r->seconds = (double)job.runtime_ms / 1e3;
 	r->mb_s = (double)r->bytes / r->seconds / 1e6;

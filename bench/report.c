@@ -538,6 +538,17 @@ static void pairs_sentence(FILE *f, const char *who, const struct storage_pairs 
 		p->median * 100, what, p->n, p->min * 100, p->max * 100);
 }
 
+/* "WHO median X ms, p99 Y ms, max Z ms", or that it was not measured */
+static void latency_cell(FILE *f, const char *who, const struct storage_run *r)
+{
+	if (!r->ok || !r->lat_p50_ns) {
+		fprintf(f, "%s not measured", who);
+		return;
+	}
+	fprintf(f, "%s median %.2f ms, p99 %.2f ms, max %.2f ms", who, (double)r->lat_p50_ns / 1e6,
+		(double)r->lat_p99_ns / 1e6, (double)r->lat_max_ns / 1e6);
+}
+
 void storage_markdown(const struct storage_result *res, FILE *f)
 {
 	char fourcc[16];
@@ -593,6 +604,15 @@ void storage_markdown(const struct storage_result *res, FILE *f)
 	ratio_row(f, "**recorder, direct** (zero-copy)", &res->rec_direct, &res->fio_write);
 	ratio_row(f, "recorder, buffered (bounded page cache)", &res->rec_buffered, &res->fio_write);
 	ratio_row(f, "plain `pwrite()` loop + fsync", &res->naive, &res->fio_write);
+	if (res->fio_write.lat_p50_ns || res->rec_direct.lat_p50_ns) {
+		fprintf(f, "\nWrite latency under this saturation (queueing behind the requests "
+			"in flight included), fio per request and the recorder per frame (its "
+			"payload and header), from submission to completion: ");
+		latency_cell(f, "fio", &res->fio_write);
+		latency_cell(f, "; recorder, direct", &res->rec_direct);
+		fprintf(f, ". `dmapipe record` reports the same figure for a live "
+			"recording (docs/REALTIME.md).\n");
+	}
 	fprintf(f, "\n| read path | rate | of fio | CPU per GB | page cache peak | at the end | "
 		"device requests, mean size |\n");
 	fprintf(f, "|---|---|---|---|---|---|---|\n");
@@ -653,6 +673,9 @@ void storage_json(const struct storage_result *res, struct json *j)
 		json_u64(j, "page_cache_end", r->cache_end);
 		json_u64(j, "device_requests", r->dev_requests);
 		json_u64(j, "device_bytes", r->dev_bytes);
+		json_u64(j, "latency_p50_ns", r->lat_p50_ns);
+		json_u64(j, "latency_p99_ns", r->lat_p99_ns);
+		json_u64(j, "latency_max_ns", r->lat_max_ns);
 		json_end_object(j);
 	}
 	json_double(j, "recorder_of_fio", res->fio_write.ok && res->fio_write.mb_s > 0 ?

@@ -160,6 +160,15 @@ static void run_recorder(const struct storage_opts *o, struct dmapipe_pool *pool
 	/* fio's runtime ends with its last I/O (and end_fsync): so does this one */
 	watch_end(&w, r);
 	dmapipe_recorder_get_stats(rec, out_stats);
+	{
+		struct dmapipe_recorder_latency lat = { .size = sizeof(lat) };
+
+		if (dmapipe_recorder_get_latency(rec, &lat) == 0) {
+			r->lat_p50_ns = lat.p50_ns;
+			r->lat_p99_ns = lat.p99_ns;
+			r->lat_max_ns = lat.max_ns;
+		}
+	}
 	dmapipe_recorder_free(rec);
 	if (ret < 0 || failed) {
 		watch_fail(&w, r, "recording failed: %s", strerror(ret < 0 ? -ret : EIO));

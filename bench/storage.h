@@ -33,6 +33,8 @@ struct storage_run {
 	uint64_t cache_peak, cache_end; /* the file's resident bytes */
 	uint64_t dev_requests, dev_bytes; /* the device's, this run's direction */
 	unsigned int runs;              /* medians: runs that completed */
+	/* per request (fio) or frame (recorder), submit to complete; 0 unknown */
+	uint64_t lat_p50_ns, lat_p99_ns, lat_max_ns;
 	double min_mb_s, max_mb_s;
 };
 

@@ -63,6 +63,10 @@ static void check_write(const char *text)
 	check_int_eq(job.runtime_ms, 223);
 	check(fabs(job.usr_cpu - 1.351351) < 1e-9);
 	check(fabs(job.sys_cpu - 3.153153) < 1e-9);
+	/* clat_ns: its percentiles are fio's buckets, so p99 may pass the max */
+	check_int_eq(job.clat_p50_ns, 5668864);
+	check_int_eq(job.clat_p99_ns, 40108032);
+	check_int_eq(job.clat_max_ns, 40078268);
 }
 
 int main(int argc, char **argv)
@@ -92,7 +96,16 @@ int main(int argc, char **argv)
 	check_int_eq(job.runtime_ms, 102);
 	check(job.usr_cpu == 0.0);
 	check(fabs(job.sys_cpu - 8.910891) < 1e-9);
-	test_pass("recorded fio 3.33 write and read results");
+	/* a document without clat_ns (older fio, other options): no latency, no error */
+	{
+		static const char bare[] = "{\"jobs\": [{\"error\": 0, \"usr_cpu\": 1.0, "
+			"\"sys_cpu\": 2.0, \"write\": {\"io_bytes\": 10, \"runtime\": 5}}]}";
+
+		check_msg(fio_json_read_job(bare, "write", &job, err, sizeof(err)) == 0, "%s", err);
+		check_int_eq(job.clat_p50_ns, 0);
+		check_int_eq(job.clat_max_ns, 0);
+	}
+	test_pass("recorded fio 3.33 write and read results, latency optional");
 
 	/* fio prints some notes on stdout, before the document */
 	check(asprintf(&noted, "note: both iodepth >= 1 and synchronous I/O engine are selected\n"
