@@ -1996,6 +1996,87 @@ static void test_kmod_path(void)
 	test_pass("kmod-path");
 }
 
+/* the library's warnings, for test_behind() */
+static char behind_log[1024];
+
+static void capture_warnings(enum dmapipe_log_priority priority, const char *fmt, va_list args,
+			     void *data)
+{
+	char msg[sizeof(behind_log)];
+
+	(void)data;
+	vsnprintf(msg, sizeof(msg), fmt, args);
+	if (priority <= DMAPIPE_LOG_WARNING && strstr(msg, "not keeping up"))
+		snprintf(behind_log, sizeof(behind_log), "%s", msg);
+}
+
+/* Submits one frame of @pool every 5 ms for @ms; the recorder is dispatched only if @reap. */
+static uint64_t offer_frames(struct dmapipe_recorder *rec, struct dmapipe_pool *pool,
+			     unsigned int ms, bool reap)
+{
+	uint64_t end = dmapipe_now_ns() + (uint64_t)ms * 1000000u, refused = 0, seq = 0;
+
+	while (dmapipe_now_ns() < end) {
+		struct dmapipe_buffer *b = dmapipe_pool_acquire(pool);
+		struct dmapipe_frame_meta meta;
+
+		if (b) {
+			dmapipe_frame_meta_init(&meta);
+			meta.sequence = seq++;
+			if (dmapipe_recorder_submit(rec, b, &meta, NULL) == -EAGAIN)
+				refused++;
+			dmapipe_buffer_unref(b);
+		}
+		if (reap)
+			check(dmapipe_recorder_dispatch(rec, 0) >= 0);
+		usleep(5000);
+	}
+	return refused;
+}
+
+/*
+ * A disk that does not keep up is named, with both rates: a recorder that
+ * is never given the chance to reap its writes (as a disk that completes
+ * nothing) refuses frames for over 2 s and warns once; one that keeps up
+ * (frames of 150 KB every 5 ms, reaped at once) refuses nothing and says
+ * nothing.
+ */
+static void test_behind(const char *dir)
+{
+	struct dmapipe_pool *pool = new_pool("NV12", 320, 320, 6);
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_recorder *rec;
+	char path[512];
+	uint64_t refused;
+
+	dmapipe_log_set_handler(capture_warnings, NULL);
+	snprintf(path, sizeof(path), "%s/behind.rec", dir);
+	rec = new_recorder(path, &c, DMAPIPE_RECORD_AUTO, UINT64_MAX);
+	refused = offer_frames(rec, pool, 2300, false);
+	check_msg(refused > 100, "only %llu frames refused", (unsigned long long)refused);
+	check_msg(behind_log[0], "no warning after %llu frames refused in 2.3 s",
+		  (unsigned long long)refused);
+	check_msg(strstr(behind_log, "MB/s over the last") && strstr(behind_log, "frames dropped"),
+		  "warning without the rates: %s", behind_log);
+	printf("%s\n", behind_log);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	unlink(path);
+
+	behind_log[0] = '\0';
+	rec = new_recorder(path, &c, DMAPIPE_RECORD_AUTO, UINT64_MAX);
+	refused = offer_frames(rec, pool, 2300, true);
+	check_msg(refused == 0 || behind_log[0], "%llu refused and no warning",
+		  (unsigned long long)refused);
+	if (refused == 0)
+		check_msg(!behind_log[0], "warned with nothing refused: %s", behind_log);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	dmapipe_log_set_handler(NULL, NULL);
+	dmapipe_pool_free(pool);
+	test_pass("a disk that falls behind is named with both rates; one that keeps up is not");
+}
+
 int main(int argc, char **argv)
 {
 	char *dir;
@@ -2025,6 +2106,8 @@ int main(int argc, char **argv)
 		test_files(dir);
 	else if (strcmp(what, "checksum") == 0)
 		test_checksum(dir);
+	else if (strcmp(what, "behind") == 0)
+		test_behind(dir);
 	else if (strcmp(what, "probe-sample") == 0 && getenv("DMAPIPE_TEST_PROBE_SAMPLE"))
 		write_probe_sample(getenv("DMAPIPE_TEST_PROBE_SAMPLE"));
 	else if (strcmp(what, "fence") == 0)

@@ -79,6 +79,11 @@ struct rec_frame {
 struct dmapipe_recorder {
 	struct dmapipe_recorder_options opts;
 	struct dmapipe_hist write_latency; /* submit to complete, frames written */
+	/* the disk-behind check: one window of offered and written bytes */
+	struct {
+		uint64_t start_ns, offered, written_at_start, refused;
+		uint64_t last_warning_ns;
+	} behind;
 	int fd;
 	bool created; /* the recorder created the file (it may remove it on failure) */
 	bool direct;

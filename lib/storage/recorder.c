@@ -118,6 +118,45 @@ void recorder_io_ok(struct dmapipe_recorder *rec)
 	rec->io_error_since = 0;
 }
 
+/*
+ * Whether the disk keeps up, judged over windows of BEHIND_WINDOW_NS: a
+ * window in which frames were refused and the disk wrote less than was
+ * offered says so, at most every BEHIND_WARN_NS. A stall absorbed by the
+ * buffer refuses nothing and says nothing; a disk slower than the stream
+ * is named within a window of falling behind, with both rates.
+ */
+#define BEHIND_WINDOW_NS (2 * UINT64_C(1000000000))
+#define BEHIND_WARN_NS (30 * UINT64_C(1000000000))
+
+static void check_behind(struct dmapipe_recorder *rec, uint64_t size)
+{
+	uint64_t now = dmapipe_now_ns(), span, written;
+
+	if (!rec->behind.start_ns) {
+		rec->behind.start_ns = now;
+		rec->behind.written_at_start = rec->stats.bytes_written;
+	}
+	rec->behind.offered += size;
+	span = now - rec->behind.start_ns;
+	if (span < BEHIND_WINDOW_NS)
+		return;
+	written = rec->stats.bytes_written - rec->behind.written_at_start;
+	if (rec->behind.refused && written < rec->behind.offered &&
+	    (!rec->behind.last_warning_ns || now - rec->behind.last_warning_ns >= BEHIND_WARN_NS)) {
+		double s = (double)span / 1e9;
+
+		log_warn("record: the disk is not keeping up: it wrote %.1f MB/s over the last %.1f s "
+			 "while the stream brought %.1f MB/s; %llu frames dropped in that time",
+			 (double)written / s / 1e6, s, (double)rec->behind.offered / s / 1e6,
+			 (unsigned long long)rec->behind.refused);
+		rec->behind.last_warning_ns = now;
+	}
+	rec->behind.start_ns = now;
+	rec->behind.written_at_start = rec->stats.bytes_written;
+	rec->behind.offered = 0;
+	rec->behind.refused = 0;
+}
+
 static int add_entry(struct dmapipe_recorder *rec, const struct rec_frame *f)
 {
 	struct rec_index_entry e;
@@ -458,6 +497,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 		return ret;
 	/* refuse before anything is copied: a refused frame costs nothing */
 	size = recorder_record_size(rec, buffer, meta);
+	check_behind(rec, size);
 	/*
 	 * the disk is behind: too much in flight, or (buffered) too much in the
 	 * page cache not yet written back and dropped
@@ -466,12 +506,15 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 				    rec->in_flight_bytes + size > rec->opts.max_bytes)) ||
 	    recorder_cache_full(rec, size)) {
 		rec->stats.frames_refused++;
+		rec->behind.refused++;
 		return -EAGAIN;
 	}
 	end = rec->write_pos + size;
 	ret = recorder_reserve_space(rec, end);
-	if (ret == -EAGAIN)
+	if (ret == -EAGAIN) {
 		rec->stats.frames_refused++;
+		rec->behind.refused++;
+	}
 	if (ret < 0)
 		return ret;
 	f = calloc(1, sizeof(*f));
