@@ -55,11 +55,9 @@
 #include <gst/video/video.h>
 #include <dmapipe/dmapipe.h>
 
-#include "gstdmapipeclock.h"
-#include "gstdmapipeconn.h"
 #include "gstdmapipecopy.h"
 #include "gstdmapipeformat.h"
-#include "gstdmapipesrc.h"
+#include "gstdmapipesrc-private.h"
 
 /* not static: the connection logs as part of the source */
 GST_DEBUG_CATEGORY (gst_dmapipe_src_debug);
@@ -117,45 +115,6 @@ gst_dmapipe_policy_get_type (void)
   return type;
 }
 
-struct _GstDmapipeSrc
-{
-  GstPushSrc parent;
-
-  /* properties, GST_OBJECT_LOCK */
-  gchar *socket_path;
-  gchar *peer_policy;
-  gint policy;
-  guint queue_depth;
-  guint max_in_flight;
-  gboolean reconnect;
-  guint timeout;
-  gboolean strict;
-  gint fps_n, fps_d;
-
-  /* format, GST_OBJECT_LOCK (caps queries come from any thread) */
-  gboolean have_format;
-  struct dmapipe_format format;
-  gboolean have_fi;             /* the producer sent FORMAT_INFO */
-  struct dmapipe_format_info fi;
-  enum dmapipe_mem_kind mem_kind;
-
-  /* streaming thread */
-  GstDmapipeConn *conn;
-  GstVideoInfo info;            /* GStreamer's default layout of the format */
-  gboolean videometa;           /* downstream takes GstVideoMeta */
-  gboolean dmabuf_caps;         /* negotiated memory:DMABuf: not mapped */
-  gboolean discont;
-  GstDmapipeClockCheck clock_check;
-
-  gint wake_fd;                 /* eventfd: unlock() */
-  gint flushing;
-  gint stats_posted;            /* atomic: this run's stats message is out */
-
-  /* statistics, GST_OBJECT_LOCK */
-  guint64 frames;
-  guint64 copies;
-};
-
 #define gst_dmapipe_src_parent_class parent_class
 G_DEFINE_TYPE (GstDmapipeSrc, gst_dmapipe_src, GST_TYPE_PUSH_SRC);
 GST_ELEMENT_REGISTER_DEFINE (dmapipesrc, "dmapipesrc", GST_RANK_NONE,
@@ -165,149 +124,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC,
     GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
-
-/* ---- caps ------------------------------------------------------------------ */
-
-/* The framerate property if set, else the producer's nominal rate, else
- * 0/1. Call with GST_OBJECT_LOCK. */
-static void
-stream_rate (GstDmapipeSrc * self, gint * fps_n, gint * fps_d)
-{
-  *fps_n = self->fps_n;
-  *fps_d = self->fps_d;
-  if (*fps_n <= 0 && self->have_fi && self->fi.fps_num
-      && self->fi.fps_num <= G_MAXINT && self->fi.fps_den <= G_MAXINT) {
-    *fps_n = (gint) self->fi.fps_num;
-    *fps_d = (gint) self->fi.fps_den;
-  }
-}
-
-/* What this stream can be, preferred first; NULL before the first FORMAT.
- * Call with GST_OBJECT_LOCK. */
-static GstCaps *
-stream_caps (GstDmapipeSrc * self)
-{
-  GstCaps *caps, *plain;
-  struct dmapipe_format_info fi = self->fi;
-
-  if (!self->have_format)
-    return NULL;
-  /* Colorimetry and chroma siting stay out of the caps for now: a V4L2
-   * sink whose device takes another colorimetry (vivid's HDMI output
-   * takes BT.709, its capture makes BT.601) accepts them in its caps
-   * query and then refuses the stream at S_FMT, where no fallback is
-   * possible. Rate, pixel aspect ratio and fields go in. */
-  fi.matrix = 0;
-  fi.transfer = 0;
-  fi.primaries = 0;
-  fi.range = 0;
-  fi.chroma_site = 0;
-  plain = gst_dmapipe_caps_from_format (&self->format,
-      self->have_fi ? &fi : NULL, self->fps_n, self->fps_d, FALSE);
-  if (!plain)
-    return NULL;
-  if (self->mem_kind != DMAPIPE_MEM_DMABUF)
-    return plain;
-  caps = gst_dmapipe_caps_from_format (&self->format,
-      self->have_fi ? &fi : NULL, self->fps_n, self->fps_d, TRUE);
-  gst_caps_append (caps, plain);
-  return caps;
-}
-
-static GstCaps *
-gst_dmapipe_src_get_caps (GstBaseSrc * bsrc, GstCaps * filter)
-{
-  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
-  GstCaps *caps, *tmp;
-
-  GST_OBJECT_LOCK (self);
-  caps = stream_caps (self);
-  GST_OBJECT_UNLOCK (self);
-  if (!caps)
-    caps = gst_pad_get_pad_template_caps (GST_BASE_SRC_PAD (bsrc));
-  if (filter) {
-    tmp = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
-    gst_caps_unref (caps);
-    caps = tmp;
-  }
-  return caps;
-}
-
-static gboolean
-gst_dmapipe_src_negotiate (GstBaseSrc * bsrc)
-{
-  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
-  GstCaps *caps, *peer, *chosen = NULL;
-  gboolean ret;
-  guint i;
-
-  GST_OBJECT_LOCK (self);
-  caps = stream_caps (self);
-  GST_OBJECT_UNLOCK (self);
-  /* nothing to say before the producer told us its format: create()
-   * negotiates once it has */
-  if (!caps)
-    return TRUE;
-
-  peer = gst_pad_peer_query_caps (GST_BASE_SRC_PAD (bsrc), NULL);
-  for (i = 0; i < gst_caps_get_size (caps) && !chosen; i++) {
-    GstCaps *c = gst_caps_copy_nth (caps, i);
-
-    if (peer) {
-      GstCaps *tmp = gst_caps_intersect_full (c, peer, GST_CAPS_INTERSECT_FIRST);
-
-      gst_caps_unref (c);
-      c = tmp;
-    }
-    if (gst_caps_is_empty (c)) {
-      gst_caps_unref (c);
-      continue;
-    }
-    /* a variable frame rate (0/1) if downstream allows it */
-    c = gst_caps_truncate (c);
-    c = gst_caps_make_writable (c);
-    gst_structure_fixate_field_nearest_fraction (gst_caps_get_structure (c, 0),
-        "framerate", 0, 1);
-    chosen = gst_caps_fixate (c);
-  }
-  GST_DEBUG_OBJECT (self, "stream %" GST_PTR_FORMAT ", downstream %"
-      GST_PTR_FORMAT, caps, peer);
-  gst_caps_unref (caps);
-  if (peer)
-    gst_caps_unref (peer);
-  if (!chosen) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Downstream accepts none of the stream's caps"),
-        ("%s buffers, format %s %ux%u",
-            dmapipe_mem_kind_to_string (self->mem_kind),
-            gst_video_format_to_string (gst_dmapipe_format_from_drm
-                (self->format.fourcc)), self->format.width,
-            self->format.height));
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "caps %" GST_PTR_FORMAT, chosen);
-  self->dmabuf_caps = gst_caps_features_contains (gst_caps_get_features (chosen,
-          0), GST_CAPS_FEATURE_MEMORY_DMABUF);
-  ret = gst_base_src_set_caps (bsrc, chosen);
-  gst_caps_unref (chosen);
-  return ret;
-}
-
-static gboolean
-gst_dmapipe_src_decide_allocation (GstBaseSrc * bsrc, GstQuery * query)
-{
-  GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
-
-  self->videometa = gst_query_find_allocation_meta (query,
-      GST_VIDEO_META_API_TYPE, NULL);
-  /* buffers come from the producer: a pool would only allocate memory
-   * nobody uses */
-  while (gst_query_get_n_allocation_pools (query) > 0)
-    gst_query_remove_nth_allocation_pool (query, 0);
-  GST_DEBUG_OBJECT (self, "downstream %s GstVideoMeta",
-      self->videometa ? "takes" : "does not take");
-  return TRUE;
-}
 
 /* ---- frames ---------------------------------------------------------------- */
 
@@ -348,49 +164,6 @@ copy_frame (GstDmapipeSrc * self, struct dmapipe_frame *frame,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COPIES]);
   *out = buf;
   return GST_FLOW_OK;
-}
-
-/* The producer's format or kind of memory changed (or is first known). */
-static gboolean
-update_format (GstDmapipeSrc * self, const struct dmapipe_frame *frame)
-{
-  const struct dmapipe_layout *l = dmapipe_buffer_get_layout (frame->buffer);
-  enum dmapipe_mem_kind kind = dmapipe_buffer_get_mem_kind (frame->buffer);
-  struct dmapipe_format_info fi;
-  gboolean changed, have_fi;
-  gchar name[16];
-
-  have_fi = gst_dmapipe_conn_get_format_info (self->conn, &fi);
-  GST_OBJECT_LOCK (self);
-  changed = !self->have_format || self->mem_kind != kind
-      || memcmp (&self->format, &l->format, sizeof (l->format)) != 0
-      || have_fi != self->have_fi
-      || (have_fi && memcmp (&self->fi, &fi, sizeof (fi)) != 0);
-  if (changed) {
-    self->format = l->format;
-    self->mem_kind = kind;
-    self->have_format = TRUE;
-    self->have_fi = have_fi;
-    if (have_fi)
-      self->fi = fi;
-  }
-  GST_OBJECT_UNLOCK (self);
-  if (!changed)
-    return TRUE;
-
-  if (!gst_dmapipe_video_info_from_format (&l->format, &self->info)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Unsupported format"),
-        ("%s %ux%u, modifier 0x%" G_GINT64_MODIFIER "x: GStreamer 1.22 caps "
-            "carry neither this format nor a modifier",
-            gst_dmapipe_fourcc_name (l->format.fourcc, name), l->format.width,
-            l->format.height, (guint64) l->format.modifier));
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "stream is %s %ux%u in %s buffers",
-      gst_dmapipe_fourcc_name (l->format.fourcc, name), l->format.width,
-      l->format.height, dmapipe_mem_kind_to_string (kind));
-  self->discont = TRUE;
-  return gst_base_src_negotiate (GST_BASE_SRC (self));
 }
 
 /* The dmapipesrc-stats message, once per run (start() to stop()): at EOS,
@@ -508,7 +281,7 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   if (ret != GST_FLOW_OK)
     return ret;
 
-  if (!update_format (self, frame)) {
+  if (!gst_dmapipe_src_update_format (self, frame)) {
     gst_dmapipe_conn_release_frame (self->conn, frame);
     return GST_FLOW_NOT_NEGOTIATED;
   }
@@ -540,7 +313,7 @@ gst_dmapipe_src_create (GstPushSrc * psrc, GstBuffer ** outbuf)
   }
 
   GST_OBJECT_LOCK (self);
-  stream_rate (self, &fps_n, &fps_d);
+  gst_dmapipe_src_stream_rate (self, &fps_n, &fps_d);
   self->frames++;
   GST_OBJECT_UNLOCK (self);
 
@@ -721,7 +494,7 @@ gst_dmapipe_src_query (GstBaseSrc * bsrc, GstQuery * query)
     guint in_flight;
 
     GST_OBJECT_LOCK (self);
-    stream_rate (self, &fps_n, &fps_d);
+    gst_dmapipe_src_stream_rate (self, &fps_n, &fps_d);
     in_flight = self->max_in_flight;
     GST_OBJECT_UNLOCK (self);
     /* a frame is on its way for up to one frame time; downstream may hold

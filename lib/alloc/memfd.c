@@ -15,21 +15,7 @@
 
 #include "private.h"
 #include "alloc-private.h"
-
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC 0x0001U
-#define MFD_ALLOW_SEALING 0x0002U
-#endif
-/* 6.3+: say "never executable" so the kernel does not warn; older ones refuse the flag. */
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
-#ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_SEAL_SEAL 0x0001
-#define F_SEAL_SHRINK 0x0002
-#define F_SEAL_GROW 0x0004
-#endif
+#include "core/memfd-seals.h"
 
 int dmapipe_memfd_create_sealed(const char *name, uint64_t size)
 {
@@ -38,11 +24,9 @@ int dmapipe_memfd_create_sealed(const char *name, uint64_t size)
 	if (size == 0 || size > (uint64_t)INT64_MAX)
 		return -EINVAL;
 
-	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
-	if (fd < 0 && errno == EINVAL)
-		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_create_sealable(name);
 	if (fd < 0)
-		return -errno;
+		return fd;
 
 	if (ftruncate(fd, (off_t)size) < 0)
 		goto fail;

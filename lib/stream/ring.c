@@ -17,26 +17,8 @@
 #include <unistd.h>
 
 #include "private.h"
+#include "core/memfd-seals.h"
 #include "ring.h"
-
-#ifndef MFD_CLOEXEC
-#define MFD_CLOEXEC 0x0001U
-#define MFD_ALLOW_SEALING 0x0002U
-#endif
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
-#ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_GET_SEALS 1034
-#define F_SEAL_SEAL 0x0001
-#define F_SEAL_SHRINK 0x0002
-#define F_SEAL_GROW 0x0004
-#endif
-/* Linux 5.1: no new writable mapping and no write(), for anyone */
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
 
 #define RING_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
 
@@ -99,11 +81,9 @@ int dmapipe_ring_create(struct dmapipe_ring *ring, uint32_t kind, uint32_t capac
 	ring->fd = -1;
 	if (!bytes)
 		return -EINVAL;
-	fd = memfd_create("dmapipe-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
-	if (fd < 0 && errno == EINVAL)
-		fd = memfd_create("dmapipe-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_create_sealable("dmapipe-ring");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (ftruncate(fd, (off_t)bytes) < 0)
 		goto fail;
 	map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

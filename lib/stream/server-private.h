@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * What the producer's files share: server.c (lifecycle, connections,
- * handshakes, messages, timers, dispatch, stats), server-consumer.c (each
- * consumer's queue, policy, leases and sending) and server-buffers.c (the
- * buffers of the stream: slots, registration, dequeue and queue).
+ * timers, dispatch, wait and drain), server-receive.c (the messages
+ * consumers send, HELLO included), server-stats.c (the stats getters),
+ * server-consumer.c (each consumer's queue, policy, leases and sending)
+ * and server-buffers.c (the buffers of the stream: slots, registration,
+ * dequeue and queue).
  *
  * Ownership in one place: every reference the server holds on a buffer is
  * either a slot reference (buffers the application registered with
@@ -348,10 +350,24 @@ void server_update_timer(struct dmapipe_server *server);
 /* dmapipe_server_dispatch(@server, @timeout_ms), for dmapipe_wait_until() */
 int server_wait_dispatch(void *server, int timeout_ms);
 
+/* ---- server-receive.c ------------------------------------------------ */
+
+/*
+ * Reads and handles what @c sent, a few whole bursts at most, then sends
+ * what that made ready. @c may be closed on return (consumer_close()).
+ */
+void consumer_readable(struct consumer *c);
+
 /* The number of frames (leases and fenced releases) @c holds. */
 static inline unsigned int consumer_held(const struct consumer *c)
 {
 	return c->n_leases + c->n_fenced;
+}
+
+/* A consumer (not a monitor) past its HELLO and not closed. */
+static inline bool is_streaming_consumer(const struct consumer *c)
+{
+	return c->role == DMAPIPE_ROLE_CONSUMER && c->state == STATE_STREAMING;
 }
 
 #endif /* DMAPIPE_SERVER_PRIVATE_H */
