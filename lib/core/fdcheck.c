@@ -28,17 +28,10 @@
 #include <linux/magic.h>
 
 #include "private.h"
+#include "core/memfd-seals.h"
 
 #ifndef DMA_BUF_MAGIC
 #define DMA_BUF_MAGIC 0x444d4142 /* "DMAB" */
-#endif
-#ifndef F_GET_SEALS
-#define F_ADD_SEALS 1033
-#define F_GET_SEALS 1034
-#define F_SEAL_SEAL 0x0001
-#define F_SEAL_SHRINK 0x0002
-#define F_SEAL_GROW 0x0004
-#define F_SEAL_WRITE 0x0008
 #endif
 
 /*

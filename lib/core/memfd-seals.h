@@ -3,7 +3,8 @@
  * memfd flags and file seals for libc headers older than the kernel they
  * run on, and the one way the library creates a sealable memfd. Private
  * to lib/: the memfd allocator (alloc/memfd.c) and the shared-memory
- * rings (stream/ring.c) both make sealed memfds and must agree on how.
+ * rings (stream/ring.c) both make sealed memfds and must agree on how,
+ * and core/fdcheck.c reads the seals of the memfds peers send.
  */
 #ifndef DMAPIPE_MEMFD_SEALS_H
 #define DMAPIPE_MEMFD_SEALS_H
@@ -26,6 +27,7 @@
 #define F_SEAL_SEAL 0x0001
 #define F_SEAL_SHRINK 0x0002
 #define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
 #endif
 /* Linux 5.1: no new writable mapping and no write(), for anyone */
 #ifndef F_SEAL_FUTURE_WRITE
