@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Unit tests of the wire protocol codec (lib/proto.c): round trips of every
+ * Unit tests of the wire protocol codec (lib/stream/proto*.c): round trips of every
  * message type, the exact bytes of a few messages, and a catalogue of
  * malformed datagrams that the decoder must refuse without leaving an fd in
  * the decoded message.
