@@ -885,6 +885,23 @@ static void attack_silent(void)
 	printf("   %s\n", what);
 }
 
+/* announces CONSTRAINTS in its HELLO and never sends them */
+static void attack_no_constraints(void)
+{
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, DMAPIPE_PROTO_VERSION, 1);
+	int fd = attacker_connect();
+	uint64_t t0 = test_now_ms();
+	char what[112];
+
+	m.hello.features |= DMAPIPE_FEATURE_CONSTRAINTS;
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
+			"HELLO announcing CONSTRAINTS, then none");
+	snprintf(what, sizeof(what), "(dropped after %llu ms, timeout %d ms)",
+		 (unsigned long long)(test_now_ms() - t0), HANDSHAKE_TIMEOUT_MS);
+	printf("   %s\n", what);
+}
+
 static void attack_lease_hog(void)
 {
 	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
@@ -1065,6 +1082,7 @@ static void run_producer_attacks(void)
 	attack_batched_releases();
 	attack_other_socket_types();
 	attack_silent();
+	attack_no_constraints();
 	attack_lease_hog();
 	attack_too_many();
 	attack_foreign_uid();

@@ -138,6 +138,7 @@ struct consumer {
 
 	/* CONSTRAINTS: agreed and none received yet (wait_consumers waits) */
 	bool constraints_pending;
+	uint64_t hello_ns; /* when its HELLO was answered: CONSTRAINTS are due within the handshake timeout */
 	bool has_constraints;
 	struct dmapipe_constraints constraints;
 

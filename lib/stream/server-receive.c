@@ -123,6 +123,7 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 	/* it states its constraints right after our HELLO: wait_consumers waits for them */
 	c->constraints_pending = c->role == DMAPIPE_ROLE_CONSUMER &&
 				 (c->features & DMAPIPE_FEATURE_CONSTRAINTS);
+	c->hello_ns = dmapipe_now_ns();
 
 	memset(&reply, 0, sizeof(reply));
 	reply.type = DMAPIPE_MSG_HELLO;

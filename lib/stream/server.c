@@ -379,6 +379,19 @@ static void check_deadlines(struct dmapipe_server *server)
 				consumer_flush(c);
 			continue;
 		}
+		/*
+		 * A consumer that announced CONSTRAINTS and never sends them
+		 * would keep wait_consumers() waiting and its frames
+		 * unshaped: the handshake timeout bounds that too.
+		 */
+		if (c->constraints_pending && hs_ns && now - c->hello_ns >= hs_ns) {
+			char why[112];
+
+			snprintf(why, sizeof(why), "no CONSTRAINTS within %u ms of a HELLO that "
+				 "announced them", server->opts.handshake_timeout_ms);
+			consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
+			continue;
+		}
 		reap_fences(c);
 		if (lease_ns && lease_expired(c, now, lease_ns)) {
 			/*
@@ -416,6 +429,8 @@ void server_update_timer(struct dmapipe_server *server)
 	for (struct consumer *c = server->consumers; c; c = c->next) {
 		if (c->state == STATE_HANDSHAKE && hs_ns)
 			deadline = MIN(deadline, c->connected_ns + hs_ns);
+		if (c->state == STATE_STREAMING && c->constraints_pending && hs_ns)
+			deadline = MIN(deadline, c->hello_ns + hs_ns);
 		if (c->role == DMAPIPE_ROLE_MONITOR && c->state == STATE_STREAMING && hs_ns)
 			deadline = MIN(deadline, (c->unread_since_ns ? c->unread_since_ns :
 						  c->active_ns) + hs_ns);
