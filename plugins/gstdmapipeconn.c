@@ -374,6 +374,25 @@ gst_dmapipe_conn_get_fd (GstDmapipeConn * conn)
   return fd;
 }
 
+gboolean
+gst_dmapipe_conn_before_poll (GstDmapipeConn * conn)
+{
+  gboolean ready;
+
+  g_mutex_lock (&conn->lock);
+  ready = dmapipe_client_before_poll (conn->client);
+  g_mutex_unlock (&conn->lock);
+  return ready;
+}
+
+void
+gst_dmapipe_conn_after_poll (GstDmapipeConn * conn)
+{
+  g_mutex_lock (&conn->lock);
+  dmapipe_client_after_poll (conn->client);
+  g_mutex_unlock (&conn->lock);
+}
+
 struct dmapipe_frame *
 gst_dmapipe_conn_acquire_frame (GstDmapipeConn * conn, gboolean dispatch,
     gint * err, gchar ** why)

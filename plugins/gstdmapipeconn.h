@@ -33,6 +33,10 @@ void gst_dmapipe_conn_unref (GstDmapipeConn * conn);
 /* The client's fd, readable when dispatching has something to read (its
  * socket and its reconnect timer). Valid while @conn is. */
 gint gst_dmapipe_conn_get_fd (GstDmapipeConn * conn);
+/* around a poll() of the fd: a frame in the ring is ready (TRUE: do not
+ * sleep), else the producer wakes us for the next one until after_poll */
+gboolean gst_dmapipe_conn_before_poll (GstDmapipeConn * conn);
+void gst_dmapipe_conn_after_poll (GstDmapipeConn * conn);
 
 /* The next frame the client received, after dispatching what arrived if
  * @dispatch (the fd was readable). The caller owns the frame: it goes to

@@ -49,6 +49,7 @@ struct _GstDmapipeSrc
   GstDmapipeClockCheck clock_check;
 
   gint wake_fd;                 /* eventfd: unlock() */
+  gint64 last_wait_ns;          /* how long the last frame was waited for */
   gint flushing;
   gint stats_posted;            /* atomic: this run's stats message is out */
 

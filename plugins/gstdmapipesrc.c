@@ -191,6 +191,10 @@ post_stats (GstDmapipeSrc * self, GstDmapipeConn * conn)
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* The busy poll before a poll(): how long, and for which streams. */
+#define BUSY_POLL_SPIN_NS (30 * 1000)
+#define BUSY_POLL_FAST_NS (1000 * 1000)
+
 /* Waits for the next frame, or for unlock(). */
 static GstFlowReturn
 next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
@@ -201,6 +205,10 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
   gboolean dispatch = FALSE;
   gint64 deadline = 0;
   guint timeout;
+  /* spin first only when the last frame was waited for less than
+   * BUSY_POLL_FAST_NS: a fast stream, not a 30 fps camera */
+  gint64 start_ns = g_get_monotonic_time () * 1000;
+  gint64 spin_ns = self->last_wait_ns < BUSY_POLL_FAST_NS ? BUSY_POLL_SPIN_NS : 0;
 
   GST_OBJECT_LOCK (self);
   timeout = self->timeout;
@@ -219,6 +227,7 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
 
     frame = gst_dmapipe_conn_acquire_frame (conn, dispatch, &err, &why);
     if (frame) {
+      self->last_wait_ns = g_get_monotonic_time () * 1000 - start_ns;
       *out = frame;
       return GST_FLOW_OK;
     }
@@ -251,16 +260,44 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
       }
       wait_ms = (gint) MIN (left / 1000 + 1, G_MAXINT);
     }
-    /* the client's fd covers its socket and its reconnect timer */
+    /* a stream whose frames come back to back: the next one is usually
+     * in the ring within microseconds, cheaper to wait for here than
+     * through a wake-up datagram and a poll() */
+    if (spin_ns) {
+      gint64 until = g_get_monotonic_time () * 1000 + spin_ns;
+
+      while (!(frame = gst_dmapipe_conn_acquire_frame (conn, FALSE, &err,
+                  &why)) && err == EAGAIN
+          && g_get_monotonic_time () * 1000 < until
+          && !g_atomic_int_get (&self->flushing));
+      g_free (why);
+      why = NULL;
+      if (frame) {
+        self->last_wait_ns = g_get_monotonic_time () * 1000 - start_ns;
+        *out = frame;
+        return GST_FLOW_OK;
+      }
+      spin_ns = 0;
+      dispatch = FALSE;
+      continue;
+    }
+    /* the client's fd covers its socket and its reconnect timer; the
+     * producer wakes it for ring frames only while we sleep */
+    if (gst_dmapipe_conn_before_poll (conn)) {
+      dispatch = FALSE;
+      continue;
+    }
     pfd[0].fd = gst_dmapipe_conn_get_fd (conn);
     pfd[0].events = POLLIN;
     pfd[1].fd = self->wake_fd;
     pfd[1].events = POLLIN;
     if (poll (pfd, 2, wait_ms) < 0 && errno != EINTR) {
+      gst_dmapipe_conn_after_poll (conn);
       GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL), ("poll: %s",
               g_strerror (errno)));
       return GST_FLOW_ERROR;
     }
+    gst_dmapipe_conn_after_poll (conn);
     dispatch = pfd[0].revents != 0;
   }
 }

@@ -6,6 +6,7 @@
  * DMAPIPE_TEST_REQUIRE_DMABUF=1 (the VM lane) the buffers must be dma-bufs.
  */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -849,6 +850,68 @@ static bool check_frame_buffer_current(struct dmapipe_client *c, const struct dm
  * there first. A gets every frame in order, each in a buffer it has under
  * that id at the time, never an old one after a new one.
  */
+/*
+ * An application loop that polls the client's fd and says when it sleeps
+ * (dmapipe_client_before_poll()): a frame that comes while it sleeps
+ * wakes the fd; frames that come while it is awake cost no wake-up.
+ */
+static void test_poll_sleep(void)
+{
+	char *path = sock_path("poll-sleep");
+	struct dmapipe_server *s = server_new(path, 0, 6);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
+	struct dmapipe_client_stats st;
+	struct dmapipe_frame *f;
+	struct pollfd pfd;
+	uint64_t wakes;
+
+	if (!dmapipe_rings_enabled()) {
+		printf("   (poll sleep not run: DMAPIPE_RINGS=0, no rings)\n");
+		goto out;
+	}
+	pfd.fd = dmapipe_client_get_fd(c);
+	pfd.events = POLLIN;
+	pump(s, &c, 1);
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
+	dmapipe_client_get_stats(c, &st);
+	check(st.ring_frames == 0);
+
+	/* asleep: nothing ready, then a frame wakes the fd */
+	check(!dmapipe_client_before_poll(c));
+	produce(s, 1);
+	check_int_eq(poll(&pfd, 1, 2000), 1);
+	dmapipe_client_after_poll(c);
+	check_int_eq(dmapipe_client_dispatch(c, 0) >= 0, 1);
+	f = dmapipe_client_acquire_frame(c);
+	check_msg(f && f->meta.sequence == 1, "the frame that woke the fd");
+	dmapipe_client_release_frame(c, f, -1);
+	/* the ring is read before the socket: the WAKE is still there to read */
+	pump(s, &c, 1);
+	dmapipe_client_get_stats(c, &st);
+	check_int_eq(st.ring_wakeups, 1);
+	wakes = st.ring_wakeups;
+
+	/* awake: 20 frames through the ring, no wake-up; before_poll sees each */
+	for (uint64_t seq = 2; seq <= 21; seq++) {
+		produce(s, seq);
+		check_msg(dmapipe_client_before_poll(c), "frame %llu not seen before the poll",
+			  (unsigned long long)seq);
+		f = dmapipe_client_acquire_frame(c);
+		check_msg(f && f->meta.sequence == seq, "frame %llu", (unsigned long long)seq);
+		dmapipe_client_release_frame(c, f, -1);
+		dmapipe_server_dispatch(s, 0);
+	}
+	pump(s, &c, 1);
+	dmapipe_client_get_stats(c, &st);
+	check_int_eq(st.ring_wakeups, wakes);
+	check_int_eq(st.ring_frames, 21);
+	test_pass("poll sleep: a frame wakes a sleeping loop; an awake one gets 20 without a wake-up");
+out:
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+}
+
 static void test_rings_generation(void)
 {
 	char *path = sock_path("rings-gen");
@@ -1594,6 +1657,7 @@ int main(void)
 	test_format_change();
 	test_format_info();
 	test_constraints_generation();
+	test_poll_sleep();
 	test_rings_generation();
 	test_constraints_refused();
 	test_app_buffers();

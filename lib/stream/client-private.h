@@ -59,6 +59,8 @@ struct dmapipe_client {
 	/* dmapipe_client_get_fd() was called: an event loop may poll the fd,
 	 * so a held-back release must make it readable */
 	bool fd_exported;
+	/* the application's loop says when it sleeps (dmapipe_client_before_poll()) */
+	bool sleep_managed;
 	uint64_t generation;
 	enum dmapipe_client_state state;
 	bool hello_done;

@@ -234,7 +234,7 @@ static void send_releases_ring(struct dmapipe_client *client)
 	msg.ring.capacity = client->releases_ring.capacity;
 	msg.ring.fd = client->releases_ring.fd;
 	/* an event loop of the application may sleep on our fd at any time */
-	if (client->fd_exported)
+	if (client->fd_exported && !client->sleep_managed)
 		dmapipe_ring_set_sleeping(&client->releases_ring, true);
 	if (dmapipe_send_msg(client->sock, &msg) < 0) {
 		dmapipe_ring_finish(&client->releases_ring);
@@ -346,7 +346,8 @@ bool client_ring_ready(const struct dmapipe_client *client)
 void client_ring_sleep(struct dmapipe_client *client, bool sleeping)
 {
 	if (client->releases_ring.map)
-		dmapipe_ring_set_sleeping(&client->releases_ring, sleeping || client->fd_exported);
+		dmapipe_ring_set_sleeping(&client->releases_ring,
+					  sleeping || (client->fd_exported && !client->sleep_managed));
 }
 
 static void handle_msg(struct dmapipe_client *client, struct dmapipe_msg *msg)

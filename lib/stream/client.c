@@ -465,6 +465,28 @@ DMAPIPE_EXPORT int dmapipe_client_get_fd(const struct dmapipe_client *client)
 	return client->epoll_fd;
 }
 
+DMAPIPE_EXPORT bool dmapipe_client_before_poll(struct dmapipe_client *client)
+{
+	if (!client)
+		return false;
+	client->sleep_managed = true;
+	if (client->queue_len > 0)
+		return true;
+	/* the flag before the look: a frame published after it wakes us */
+	client_ring_sleep(client, true);
+	if (client_ring_ready(client)) {
+		client_ring_sleep(client, false);
+		return true;
+	}
+	return false;
+}
+
+DMAPIPE_EXPORT void dmapipe_client_after_poll(struct dmapipe_client *client)
+{
+	if (client)
+		client_ring_sleep(client, false);
+}
+
 DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int timeout_ms)
 {
 	struct epoll_event events[4];

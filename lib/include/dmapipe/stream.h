@@ -584,6 +584,24 @@ dmapipe_client_get_format_info(const struct dmapipe_client *client);
 int dmapipe_client_get_fd(const struct dmapipe_client *client);
 
 /**
+ * For an event loop that polls dmapipe_client_get_fd(). Frames travel in
+ * a shared-memory ring when both sides have rings (docs/PROTOCOL.md
+ * section 14), which the fd cannot show; by default the producer then
+ * sends a wake-up datagram for every frame, since the loop may be asleep.
+ * A loop that calls this right before it sleeps, and
+ * dmapipe_client_after_poll() when it wakes, gets a wake-up only for the
+ * frames that come while it sleeps: a busy consumer costs no system call
+ * per frame. Returns true if a frame is ready without sleeping (take it
+ * with dmapipe_client_acquire_frame(), and do not sleep): the check and
+ * the sleeping flag are ordered so that no frame is missed. Without rings
+ * it only returns false. Since 0.2.
+ */
+bool dmapipe_client_before_poll(struct dmapipe_client *client);
+
+/** Ends the sleep dmapipe_client_before_poll() began. Since 0.2. */
+void dmapipe_client_after_poll(struct dmapipe_client *client);
+
+/**
  * Sends releases held back, then handles what the producer sent and the
  * reconnect timer, waiting up to @timeout_ms (0: do not wait, -1: forever)
  * for the first event. Returns the number of events handled (a signal
