@@ -304,9 +304,14 @@ void serve_failed(struct serve *s, const char *failure, enum tool_error code, in
 	s->failure = failure;
 }
 
-/* Dispatches until @n consumers are connected; false on timeout or signal. */
-bool serve_wait_for_consumers(struct serve *s, unsigned int n)
+/*
+ * Dispatches until --wait-consumers consumers are connected. False on a
+ * signal, or on the timeout after failing the run: both loops give up the
+ * same way.
+ */
+bool serve_wait_for_consumers(struct serve *s)
 {
+	unsigned int n = s->wait_consumers;
 	int ret;
 
 	if (!s->quiet && n > 0)
@@ -316,6 +321,10 @@ bool serve_wait_for_consumers(struct serve *s, unsigned int n)
 		ret = dmapipe_server_wait_consumers(s->server, n, s->wait_timeout_ms ?
 						    (int)s->wait_timeout_ms : -1);
 	while (ret == -EINTR && !stop_requested);
+	if (ret != 0 && !stop_requested)
+		serve_failed(s, "timed out waiting for consumers", TOOL_ERR_TIMEOUT, 0,
+			     "%u consumer%s did not come within %u ms", n, n == 1 ? "" : "s",
+			     s->wait_timeout_ms);
 	return ret == 0;
 }
 

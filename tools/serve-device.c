@@ -134,13 +134,8 @@ static int run_device(struct serve *s)
 	uint64_t next_status, status_frames = 0, status_t0;
 	int ret;
 
-	if (!serve_wait_for_consumers(s, s->wait_consumers)) {
-		if (!stop_requested)
-			serve_failed(s, "timed out waiting for consumers", TOOL_ERR_TIMEOUT, 0,
-				     "%u consumer%s did not come within %u ms", s->wait_consumers,
-				     s->wait_consumers == 1 ? "" : "s", s->wait_timeout_ms);
+	if (!serve_wait_for_consumers(s))
 		return 0;
-	}
 	ret = dmapipe_v4l2_source_start(s->source);
 	if (ret < 0) {
 		serve_failed(s, "cannot start capturing", TOOL_ERR_DEVICE, ret,

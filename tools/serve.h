@@ -68,8 +68,11 @@ struct serve {
 __attribute__((format(printf, 5, 6)))
 void serve_failed(struct serve *s, const char *failure, enum tool_error code, int err,
 		  const char *fmt, ...);
-/* Dispatches until @n consumers are connected; false on timeout or signal. */
-bool serve_wait_for_consumers(struct serve *s, unsigned int n);
+/*
+ * Dispatches until --wait-consumers consumers are connected. False on a
+ * signal, or on the timeout after serve_failed().
+ */
+bool serve_wait_for_consumers(struct serve *s);
 /* The line a second on stderr: @frames queued in the last @dt_ns. */
 void serve_status_line(struct serve *s, uint64_t frames, uint64_t dt_ns);
 /* The streaming is over: the rate and the CPU per frame stop counting here. */
