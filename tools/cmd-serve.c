@@ -328,7 +328,7 @@ bool serve_wait_for_consumers(struct serve *s)
 	return ret == 0;
 }
 
-void serve_status_line(struct serve *s, uint64_t frames, uint64_t dt_ns)
+static void status_line(struct serve *s, uint64_t frames, uint64_t dt_ns)
 {
 	struct dmapipe_server_stats st;
 
@@ -339,6 +339,36 @@ void serve_status_line(struct serve *s, uint64_t frames, uint64_t dt_ns)
 		st.consumers, st.consumers == 1 ? "" : "s",
 		(unsigned long long)st.frames_dropped, (unsigned long long)st.bytes_copied,
 		st.buffers_free, st.buffers);
+}
+
+void serve_server_failed(struct serve *s, int err)
+{
+	serve_failed(s, "server failure", TOOL_OK, err, "serving on %s", s->socket);
+	serve_stop_clock(s);
+}
+
+void serve_start_clock(struct serve *s)
+{
+	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
+	s->cpu0 = self_cpu_total_ns();
+	s->start_ns = s->status_t0 = now_ns();
+	s->status_next = s->start_ns + 1000000000ull;
+	s->status_frames = 0;
+}
+
+bool serve_status_tick(struct serve *s, bool show)
+{
+	uint64_t now = now_ns();
+
+	if (now < s->status_next)
+		return false;
+	tool_log_flush();
+	if (show && !s->quiet)
+		status_line(s, s->status_frames, now - s->status_t0);
+	s->status_frames = 0;
+	s->status_t0 = now;
+	s->status_next = now + 1000000000ull;
+	return true;
 }
 
 /* The streaming is over: the rate and the CPU per frame stop counting here. */

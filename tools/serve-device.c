@@ -131,7 +131,6 @@ static int try_reacquire(struct serve *s)
 
 static int run_device(struct serve *s)
 {
-	uint64_t next_status, status_frames = 0, status_t0;
 	int ret;
 
 	if (!serve_wait_for_consumers(s))
@@ -142,16 +141,12 @@ static int run_device(struct serve *s)
 			     "cannot start capturing on %s", s->device_path);
 		return 0;
 	}
-	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
-	s->cpu0 = self_cpu_total_ns();
-	s->start_ns = status_t0 = now_ns();
-	next_status = s->start_ns + 1000000000ull;
+	serve_start_clock(s);
 
 	while (!stop_requested && (s->frames == 0 || s->queued < s->frames)) {
 		struct pollfd fds[2];
 		nfds_t n = 1;
 		int timeout = 1000;
-		uint64_t now;
 
 		fds[0].fd = dmapipe_server_get_fd(s->server);
 		fds[0].events = POLLIN;
@@ -195,7 +190,7 @@ static int run_device(struct serve *s)
 				break;
 			} else {
 				s->queued += (uint64_t)ret;
-				status_frames += (uint64_t)ret;
+				s->status_frames += (uint64_t)ret;
 			}
 		} else if (!s->source && s->watch) {
 			ret = try_reacquire(s);
@@ -205,15 +200,8 @@ static int run_device(struct serve *s)
 				break;
 			}
 		}
-		now = now_ns();
-		if (now >= next_status) {
-			tool_log_flush();
-			if (!s->quiet && s->source)
-				serve_status_line(s, status_frames, now - status_t0);
-			status_frames = 0;
-			status_t0 = now;
-			next_status = now + 1000000000ull;
-		}
+		/* no line while the device is away: there is nothing to count */
+		serve_status_tick(s, s->source != NULL);
 	}
 	serve_stop_clock(s);
 	/* no new frames: what consumers hold comes back without requeueing */
@@ -222,8 +210,7 @@ static int run_device(struct serve *s)
 	return 0;
 
 failed:
-	serve_failed(s, "server failure", TOOL_OK, ret, "serving on %s", s->socket);
-	serve_stop_clock(s);
+	serve_server_failed(s, ret);
 	return 0;
 }
 

@@ -158,7 +158,7 @@ static void set_format_info(struct serve *s)
 static int run(struct serve *s)
 {
 	uint64_t period = s->fps_num ? 1000000000ull * s->fps_den / s->fps_num : 0;
-	uint64_t next_status, status_frames = 0, status_t0, base;
+	uint64_t base;
 	struct dmapipe_server_stats st;
 	uint64_t seq;
 	int ret;
@@ -166,11 +166,8 @@ static int run(struct serve *s)
 	if (!serve_wait_for_consumers(s))
 		return 0;
 
-	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
-	s->cpu0 = self_cpu_total_ns();
-	s->start_ns = base = now_ns();
-	status_t0 = base;
-	next_status = base + 1000000000ull;
+	serve_start_clock(s);
+	base = s->start_ns;
 
 	for (seq = 0; !stop_requested && (s->frames == 0 || seq < s->frames); seq++) {
 		struct dmapipe_frame_meta meta;
@@ -232,7 +229,7 @@ static int run(struct serve *s)
 		if (ret < 0)
 			goto server_failed;
 		s->queued++;
-		status_frames++;
+		s->status_frames++;
 
 		/* paced: wait_until() handles events while it waits */
 		if (!period) {
@@ -241,19 +238,10 @@ static int run(struct serve *s)
 				goto server_failed;
 		}
 
-		now = now_ns();
-		if (now >= next_status) {
-			tool_log_flush();
-			if (!s->quiet)
-				serve_status_line(s, status_frames, now - status_t0);
-			status_frames = 0;
-			status_t0 = now;
-			next_status = now + 1000000000ull;
-			if (s->strict) {
-				dmapipe_server_get_stats(s->server, &st);
-				if (st.bytes_copied > 0)
-					break;
-			}
+		if (serve_status_tick(s, true) && s->strict) {
+			dmapipe_server_get_stats(s->server, &st);
+			if (st.bytes_copied > 0)
+				break;
 		}
 	}
 
@@ -261,8 +249,7 @@ static int run(struct serve *s)
 	return 0;
 
 server_failed:
-	serve_failed(s, "server failure", TOOL_OK, ret, "serving on %s", s->socket);
-	serve_stop_clock(s);
+	serve_server_failed(s, ret);
 	return 0;
 }
 

@@ -57,6 +57,7 @@ struct serve {
 	uint64_t stalls;     /* dequeue found no free buffer */
 	uint64_t late;       /* frames that missed their deadline by a period */
 	uint64_t start_ns, end_ns;
+	uint64_t status_next, status_t0, status_frames; /* the status line's second */
 	unsigned int leases_at_end; /* frames consumers still held when serve ended */
 	uint64_t cpu_user0, cpu_sys0, cpu_user1, cpu_sys1;
 	uint64_t cpu0, cpu1; /* precise total */
@@ -73,8 +74,17 @@ void serve_failed(struct serve *s, const char *failure, enum tool_error code, in
  * signal, or on the timeout after serve_failed().
  */
 bool serve_wait_for_consumers(struct serve *s);
-/* The line a second on stderr: @frames queued in the last @dt_ns. */
-void serve_status_line(struct serve *s, uint64_t frames, uint64_t dt_ns);
+/* The server itself failed with @err: the run fails and its clock stops. */
+void serve_server_failed(struct serve *s, int err);
+/* The streaming starts: the rate, the CPU per frame and the status line count from here. */
+void serve_start_clock(struct serve *s);
+/*
+ * Called each turn of a loop, which adds the frames it queued to
+ * s->status_frames: once a second, prints what the library holds and,
+ * with @show and without --quiet, the status line. True when that second
+ * came.
+ */
+bool serve_status_tick(struct serve *s, bool show);
 /* The streaming is over: the rate and the CPU per frame stop counting here. */
 void serve_stop_clock(struct serve *s);
 /* Ends the stream: EOS, and the leases back within --drain-timeout. */
