@@ -3,6 +3,8 @@
  * dmapipe play: a recording served as a stream. Frames are read with
  * direct I/O (several reads in flight) straight into buffers the stream
  * shares with its consumers, at the recorded pace or as fast as possible.
+ * This file has the command line, the loop and the summary; the reads are
+ * play-read.c, the pace play-pace.c (play.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,12 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "dmapipe-tool.h"
-
-#define MAX_BUFFERS 32
-#define MAX_CONSUMER_STATS 64
-/* a frame this late behind the recorded pace restarts the clock rather than bursting */
-#define LATE_NS 100000000ull
+#include "play.h"
 
 static const char *const play_usage =
 	"Usage: dmapipe play FILE [--socket SOCKET] [OPTIONS]\n"
@@ -101,62 +98,6 @@ enum {
 	OPT_SOCKET_GROUP,
 };
 
-enum slot_state {
-	SLOT_FREE,    /* ours, no consumer holds it */
-	SLOT_READING, /* the disk is filling it */
-	SLOT_READY,   /* filled, waiting for its time */
-	SLOT_SERVED,  /* queued to the server; free again at the idle callback */
-};
-
-struct slot {
-	struct dmapipe_buffer *buffer; /* our reference */
-	enum slot_state state;
-	uint64_t index;
-	struct dmapipe_frame_meta meta;
-	uint64_t due;  /* CLOCK_MONOTONIC time to serve it, 0: now */
-	bool timed;    /* due was computed */
-};
-
-struct play {
-	struct dmapipe_server_options sopts;
-	struct socket_access access;
-	const char *file, *socket, *allocator_name, *hash_log;
-	FILE *hash_out;
-	double speed; /* 0: as fast as possible */
-	bool loop, buffered, strict, json, quiet, progress, recorded_timestamps;
-	uint64_t first, frames;
-	uint32_t queue_depth, buffers;
-	uint32_t wait_consumers, wait_timeout_ms, drain_timeout_ms;
-
-	struct dmapipe_recording *rec;
-	struct dmapipe_recording_info info;
-	struct dmapipe_reader *reader;
-	struct dmapipe_server *server;
-	struct dmapipe_allocator *alloc;
-	int timer_fd;
-
-	struct slot slots[MAX_BUFFERS];
-	unsigned int n_slots;
-	int layout_index; /* of the buffers in slots[], -1 before the first */
-	/* frames read, in order, waiting to be served (indices into slots[]) */
-	unsigned int ready[MAX_BUFFERS];
-	unsigned int ready_head, n_ready;
-	unsigned int reading;
-
-	uint64_t next_index;  /* next frame to read */
-	uint64_t submitted;   /* reads started (counts toward --frames) */
-	uint64_t served, loops, format_changes, late, read_errors;
-	bool discontinuity;   /* the next frame served starts a new loop */
-	int read_error;
-	/* pacing */
-	bool clock_set;
-	uint64_t base_ns, base_ts, last_ts;
-
-	uint64_t t0, t1, cpu0, cpu1;
-	const char *end;
-	bool failed;
-	const char *failure;
-};
 
 /* ---- command line ------------------------------------------------------------------ */
 
@@ -305,313 +246,6 @@ static void parse_args(struct play *p, int argc, char **argv)
 		usage_error("play", "--buffers must be larger than --queue-depth");
 }
 
-/* ---- allocator ---------------------------------------------------------------------- */
-
-/*
- * Buffers the disk can DMA into: dmapipe.ko's page mappings, udmabuf
- * (through its memfd), then plain memfds. dma-heap and DRM mappings are
- * PFN-based, which O_DIRECT cannot use; they are taken only on request.
- */
-static int open_allocator(struct play *p)
-{
-	static const char *const order[] = { "dmapipe", "udmabuf", "memfd" };
-	const char *env = getenv("DMAPIPE_ALLOCATOR");
-
-	if (p->allocator_name) {
-		p->alloc = dmapipe_allocator_new(p->allocator_name);
-		if (!p->alloc && errno == ENOENT)
-			usage_error("play", "unknown allocator '%s' (dmapipe, udmabuf, memfd, heap, drm)",
-				    p->allocator_name);
-	} else if (env && *env) {
-		p->alloc = dmapipe_allocator_new_default();
-	} else {
-		enum dmapipe_log_priority prio = dmapipe_log_get_priority();
-
-		dmapipe_log_set_priority(DMAPIPE_LOG_ERROR);
-		for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && !p->alloc; i++)
-			p->alloc = dmapipe_allocator_new(order[i]);
-		dmapipe_log_set_priority(prio);
-		/* the ones that are not here are the order's reason, not a problem */
-		if (p->alloc)
-			tool_log_discard();
-	}
-	if (!p->alloc) {
-		tool_error(TOOL_ERR_UNSUPPORTED, errno, "no allocator%s%s works here",
-			   p->allocator_name ? " " : "", p->allocator_name ? p->allocator_name : "");
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- buffers --------------------------------------------------------------------------- */
-
-static void on_idle(struct dmapipe_server *server, struct dmapipe_buffer *buffer, void *data)
-{
-	struct play *p = data;
-
-	(void)server;
-	for (unsigned int i = 0; i < p->n_slots; i++)
-		if (p->slots[i].buffer == buffer && p->slots[i].state == SLOT_SERVED)
-			p->slots[i].state = SLOT_FREE;
-}
-
-static void remove_buffers(struct play *p)
-{
-	for (unsigned int i = 0; i < p->n_slots; i++) {
-		dmapipe_server_remove_buffer(p->server, p->slots[i].buffer);
-		dmapipe_buffer_unref(p->slots[i].buffer);
-	}
-	p->n_slots = 0;
-	p->ready_head = p->n_ready = 0;
-}
-
-/* Buffers with the layout of recorded frame @index, shared with the consumers. */
-static int add_buffers(struct play *p, uint64_t index)
-{
-	struct dmapipe_recorded_frame f;
-	int ret;
-
-	dmapipe_recording_get_frame(p->rec, index, &f);
-	remove_buffers(p);
-	for (unsigned int i = 0; i < p->buffers; i++) {
-		struct dmapipe_buffer *b = dmapipe_allocator_alloc_layout(p->alloc, &f.layout);
-
-		if (!b) {
-			ret = -errno;
-			/* ENOSPC here is a pool budget or a heap, not a disk: not exit 3 */
-			tool_error(ret == -ENOSPC ? TOOL_ERR_NO_MEMORY : TOOL_OK, ret,
-				   "cannot allocate a buffer for frame %llu",
-				   (unsigned long long)index);
-			return ret;
-		}
-		ret = dmapipe_server_add_buffer(p->server, b);
-		if (ret < 0) {
-			tool_error(TOOL_ERR_INTERNAL, ret, "the stream refused a buffer");
-			dmapipe_buffer_unref(b);
-			return ret;
-		}
-		p->slots[p->n_slots].buffer = b;
-		p->slots[p->n_slots].state = SLOT_FREE;
-		p->n_slots++;
-	}
-	if (p->layout_index >= 0)
-		p->format_changes++;
-	p->layout_index = (int)f.layout_index;
-	return 0;
-}
-
-/* ---- reading ----------------------------------------------------------------------------- */
-
-static void on_read(struct dmapipe_reader *reader, uint64_t index, struct dmapipe_buffer *buffer,
-		    void *frame_data, int status, void *user_data)
-{
-	struct play *p = user_data;
-	struct slot *s = frame_data;
-	struct dmapipe_recorded_frame f;
-
-	(void)reader;
-	(void)buffer;
-	p->reading--;
-	if (status == -ECANCELED) {
-		s->state = SLOT_FREE; /* the player is closing */
-		return;
-	}
-	if (status < 0) {
-		s->state = SLOT_FREE;
-		p->read_errors++;
-		if (!p->read_error) {
-			p->read_error = status;
-			tool_error(TOOL_ERR_IO, status, "reading frame %llu of %s",
-				   (unsigned long long)index, p->file);
-		}
-		return;
-	}
-	dmapipe_recording_get_frame(p->rec, index, &f);
-	s->meta = f.meta;
-	s->state = SLOT_READY;
-	p->ready[(p->ready_head + p->n_ready) % MAX_BUFFERS] = (unsigned int)(s - p->slots);
-	p->n_ready++;
-}
-
-static struct slot *free_slot(struct play *p)
-{
-	for (unsigned int i = 0; i < p->n_slots; i++)
-		if (p->slots[i].state == SLOT_FREE)
-			return &p->slots[i];
-	return NULL;
-}
-
-/* True if a consumer has frames queued for it and not sent yet. */
-static bool frames_unsent(struct play *p)
-{
-	struct dmapipe_consumer_stats cs[MAX_CONSUMER_STATS];
-	int n = dmapipe_server_get_consumer_stats(p->server, cs, MAX_CONSUMER_STATS);
-
-	for (int i = 0; i < n && i < MAX_CONSUMER_STATS; i++)
-		if (cs[i].queued > 0)
-			return true;
-	return false;
-}
-
-/* True when every frame read from this layout is served and sent. */
-static bool layout_drained(struct play *p)
-{
-	return p->reading == 0 && p->n_ready == 0 && !frames_unsent(p);
-}
-
-/* Whether another read may start; handles the end of the file and format changes. */
-static int start_reads(struct play *p)
-{
-	while (!p->read_error && (p->frames == 0 || p->submitted < p->frames)) {
-		struct dmapipe_recorded_frame f;
-		struct slot *s;
-		int ret;
-
-		if (p->next_index >= p->info.frames) {
-			if (!p->loop)
-				return 0;
-			p->next_index = 0;
-			p->loops++;
-			continue;
-		}
-		dmapipe_recording_get_frame(p->rec, p->next_index, &f);
-		if ((int)f.layout_index != p->layout_index) {
-			/* a new format starts once every frame of the old one was sent */
-			if (p->layout_index >= 0 && !layout_drained(p))
-				return 0;
-			ret = add_buffers(p, p->next_index);
-			if (ret < 0)
-				return ret;
-		}
-		s = free_slot(p);
-		if (!s)
-			return 0;
-		ret = dmapipe_reader_submit(p->reader, p->next_index, s->buffer, s);
-		if (ret == -EAGAIN)
-			return 0;
-		if (ret < 0) {
-			if (ret == -EPERM && p->strict)
-				tool_error(TOOL_ERR_STRICT, 0, "frame %llu would have been copied "
-					   "(--strict)", (unsigned long long)p->next_index);
-			else
-				tool_error(TOOL_ERR_IO, ret, "cannot read frame %llu",
-					   (unsigned long long)p->next_index);
-			return ret;
-		}
-		s->state = SLOT_READING;
-		s->index = p->next_index;
-		s->timed = false;
-		p->reading++;
-		p->submitted++;
-		p->next_index++;
-	}
-	return 0;
-}
-
-/* ---- serving --------------------------------------------------------------------------- */
-
-/* True if a block-policy consumer has no room: wait rather than make it drop. */
-static bool blocked(struct play *p)
-{
-	struct dmapipe_consumer_stats cs[MAX_CONSUMER_STATS];
-	int n = dmapipe_server_get_consumer_stats(p->server, cs, MAX_CONSUMER_STATS);
-
-	for (int i = 0; i < n && i < MAX_CONSUMER_STATS; i++)
-		if (cs[i].state == DMAPIPE_CONSUMER_STREAMING &&
-		    cs[i].policy == DMAPIPE_POLICY_BLOCK && cs[i].queued >= cs[i].queue_depth)
-			return true;
-	return false;
-}
-
-/*
- * When frame @s is due (CLOCK_MONOTONIC), 0 for now: its recorded distance
- * from the frame that started the clock, divided by the speed. Called once
- * per frame, in order.
- */
-static uint64_t pace(struct play *p, const struct slot *s)
-{
-	uint64_t ts = s->meta.timestamp_ns, due;
-
-	if (p->speed == 0)
-		return 0;
-	if (!p->clock_set || ts < p->last_ts || s->index == 0) {
-		/* the first frame, a loop, or timestamps that go back: now */
-		p->clock_set = true;
-		p->base_ns = now_ns();
-		p->base_ts = ts;
-		p->last_ts = ts;
-		return 0;
-	}
-	p->last_ts = ts;
-	due = p->base_ns + (uint64_t)((double)(ts - p->base_ts) / p->speed);
-	if (due > now_ns() + 5000000000ull) {
-		/* a gap of seconds in the recording: do not sit idle through it */
-		p->base_ns -= due - now_ns();
-		due = now_ns();
-	}
-	return due;
-}
-
-/* Serves ready frames that are due; *wake_ns is when the next one is due, or 0. */
-static int serve_ready(struct play *p, uint64_t *wake_ns)
-{
-	*wake_ns = 0;
-	while (p->n_ready > 0) {
-		struct slot *s = &p->slots[p->ready[p->ready_head]];
-		struct dmapipe_frame_meta meta = s->meta;
-		uint64_t now = now_ns();
-		int ret;
-
-		if (!s->timed) {
-			s->due = pace(p, s);
-			s->timed = true;
-		}
-		if (s->due > now) {
-			*wake_ns = s->due;
-			return 0;
-		}
-		if (blocked(p))
-			return 0;
-		if (s->due && now > s->due + LATE_NS) {
-			/* behind (a slow disk, a blocking consumer): resynchronise, no burst */
-			p->late++;
-			p->base_ns += now - s->due;
-		}
-		if (p->hash_out) {
-			uint32_t crc;
-
-			if (frame_crc32(s->buffer, &crc) == 0)
-				fprintf(p->hash_out, "%llu %08x\n",
-					(unsigned long long)meta.sequence, crc);
-			else
-				fprintf(p->hash_out, "%llu -\n", (unsigned long long)meta.sequence);
-		}
-		if (s->index == 0 && p->loops > 0 && p->served > 0)
-			meta.flags |= DMAPIPE_FRAME_DISCONTINUITY;
-		/*
-		 * The replay's timeline: when the frame is due (its recorded
-		 * distance from the clock's start, at the replay speed), or now
-		 * when it is served as fast as possible or late. The recorded
-		 * capture time lies in the past (another run, maybe another
-		 * boot): consumers would see the recording's age as latency and
-		 * GStreamer would time every buffer before the pipeline started.
-		 */
-		if (!p->recorded_timestamps)
-			meta.timestamp_ns = s->due && now <= s->due + LATE_NS ? s->due : now;
-		meta.acquire_fence = -1;
-		s->state = SLOT_SERVED;
-		p->ready_head = (p->ready_head + 1) % MAX_BUFFERS;
-		p->n_ready--;
-		ret = dmapipe_server_queue(p->server, dmapipe_buffer_ref(s->buffer), &meta);
-		if (ret < 0) {
-			tool_error(TOOL_ERR_INTERNAL, ret, "the stream refused a frame");
-			return ret;
-		}
-		p->served++;
-	}
-	return 0;
-}
-
 /* ---- main loop ------------------------------------------------------------------------- */
 
 static bool wait_for_consumers(struct play *p)
@@ -677,10 +311,10 @@ static int run(struct play *p)
 			p->end = "interrupted";
 			break;
 		}
-		ret = start_reads(p);
+		ret = play_start_reads(p);
 		if (ret < 0)
 			break;
-		ret = serve_ready(p, &wake);
+		ret = play_serve_ready(p, &wake);
 		if (ret < 0)
 			break;
 		if (finished(p))
@@ -817,42 +451,6 @@ static void print_summary(struct play *p)
 	       copied ? " (the buffers' mappings could not take direct I/O)" : " (zero-copy)");
 }
 
-/*
- * Consumers get the recording's nominal rate (FORMAT_INFO) as it is served:
- * at the recorded pace the rate itself, at another factor that rate times
- * the factor, and nothing when frames go as fast as they can.
- */
-static void tell_rate(struct play *p)
-{
-	struct dmapipe_format_info info;
-	uint64_t num = p->info.fps_num, den = p->info.fps_den;
-
-	if (!num || !den || p->speed == 0)
-		return;
-	if (p->speed != 1.0) {
-		/* the factor in thousandths, as --speed takes it */
-		num *= (uint64_t)(p->speed * 1000.0 + 0.5);
-		den *= 1000;
-		for (uint64_t a = num, b = den; ; ) {
-			uint64_t t = a % b;
-
-			if (!t) {
-				num /= b;
-				den /= b;
-				break;
-			}
-			a = b;
-			b = t;
-		}
-		if (num > UINT32_MAX || den > UINT32_MAX)
-			return;
-	}
-	dmapipe_format_info_init(&info);
-	info.fps_num = (uint32_t)num;
-	info.fps_den = (uint32_t)den;
-	dmapipe_server_set_format_info(p->server, &info);
-}
-
 int cmd_play(int argc, char **argv)
 {
 	struct dmapipe_reader_options ro;
@@ -899,7 +497,7 @@ int cmd_play(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (open_allocator(&p) < 0) {
+	if (play_open_allocator(&p) < 0) {
 		if (p.hash_out)
 			fclose(p.hash_out);
 		dmapipe_recording_close(p.rec);
@@ -907,7 +505,7 @@ int cmd_play(int argc, char **argv)
 	}
 	dmapipe_reader_options_init(&ro);
 	ro.max_frames = p.queue_depth;
-	ro.done = on_read;
+	ro.done = play_on_read;
 	ro.user_data = &p;
 	p.reader = dmapipe_reader_new(p.rec, &ro);
 	p.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -925,8 +523,8 @@ int cmd_play(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	dmapipe_server_set_idle_callback(p.server, on_idle, &p);
-	tell_rate(&p);
+	dmapipe_server_set_idle_callback(p.server, play_on_idle, &p);
+	play_tell_rate(&p);
 	if (!p.quiet) {
 		char fourcc[16];
 		struct dmapipe_recorded_frame f;
@@ -975,7 +573,7 @@ out:
 	/* reads in flight finish before their buffers go */
 	dmapipe_reader_free(p.reader);
 	if (p.server) {
-		remove_buffers(&p);
+		play_remove_buffers(&p);
 		dmapipe_server_free(p.server);
 	}
 	if (p.timer_fd >= 0)

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* dmapipe serve: a producer of test-pattern frames or of a V4L2 device's frames. */
+/*
+ * dmapipe serve: a producer of test-pattern frames or of a V4L2 device's
+ * frames. This file has the command line and what both loops share (its
+ * failures, the wait for consumers, the status line, the end of the
+ * stream, the summary); the loops are serve-pattern.c and
+ * serve-device.c (serve.h).
+ */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "dmapipe-tool.h"
-#include "realtime.h"
+#include "serve.h"
 
 static const char *const serve_usage =
 	"Usage: dmapipe serve [--socket SOCKET] [--device /dev/videoN] [OPTIONS]\n"
@@ -111,56 +113,6 @@ enum {
 	OPT_MAX_MONITORS,
 	OPT_SOCKET_MODE,
 	OPT_SOCKET_GROUP,
-};
-
-struct serve {
-	struct dmapipe_server_options opts;
-	struct socket_access access;
-	struct dmapipe_format format;
-	const char *socket;
-	const char *allocator;
-	uint32_t fps_num, fps_den; /* the rate consumers are told, and the pace */
-	uint64_t frames;
-	uint32_t buffers;
-	uint32_t wait_consumers;
-	uint32_t wait_timeout_ms;
-	uint32_t drain_timeout_ms;
-	bool strict;
-	bool predrawn;
-	bool quiet;
-	bool json;
-	/* --device */
-	const char *device;
-	enum dmapipe_v4l2_io io;
-	bool direct_io;
-	bool reacquire;
-	bool set_format, set_size, set_fps, set_buffers;
-
-	struct dmapipe_server *server;
-	struct dmapipe_allocator *import_alloc;
-	struct dmapipe_v4l2_source *source;
-	struct dmapipe_v4l2_info dev_info;
-	struct dmapipe_v4l2_watch *watch;
-	char device_path[256]; /* where the device is now */
-	uint64_t v4l2_frames, v4l2_dropped, v4l2_corrupted; /* of earlier sources */
-	uint64_t device_losses, reacquired;
-	char io_note[160];
-	int timer_fd; /* paces frames, -1 without */
-	enum dmapipe_mem_kind mem_kind;
-	const char *alloc_name;
-	const char *alloc_note;
-
-	/* results */
-	uint64_t queued;
-	uint64_t stalls;     /* dequeue found no free buffer */
-	uint64_t late;       /* frames that missed their deadline by a period */
-	uint64_t start_ns, end_ns;
-	unsigned int leases_at_end; /* frames consumers still held when serve ended */
-	uint64_t cpu_user0, cpu_sys0, cpu_user1, cpu_sys1;
-	uint64_t cpu0, cpu1; /* precise total */
-	bool failed;
-	struct realtime rt; /* --realtime, --mlock, --cpu: for the loop's thread */
-	const char *failure;
 };
 
 static void parse_args(struct serve *s, int argc, char **argv)
@@ -341,7 +293,7 @@ static void parse_args(struct serve *s, int argc, char **argv)
 
 /* The run failed: one line now, and @failure in the summary. */
 __attribute__((format(printf, 5, 6)))
-static void serve_failed(struct serve *s, const char *failure, enum tool_error code, int err,
+void serve_failed(struct serve *s, const char *failure, enum tool_error code, int err,
 			 const char *fmt, ...)
 {
 	char text[400];
@@ -355,65 +307,14 @@ static void serve_failed(struct serve *s, const char *failure, enum tool_error c
 	s->failure = failure;
 }
 
-/* --realtime, --mlock, --cpu for the loop about to start on this thread */
-static int apply_realtime(struct serve *s)
+/*
+ * Dispatches until --wait-consumers consumers are connected. False on a
+ * signal, or on the timeout after failing the run: both loops give up the
+ * same way.
+ */
+bool serve_wait_for_consumers(struct serve *s)
 {
-	if (realtime_apply(&s->rt) < 0) {
-		s->failed = true;
-		s->failure = "refused the real-time settings (--require-realtime)";
-		return -1;
-	}
-	return 0;
-}
-
-static int open_allocator(struct serve *s, struct dmapipe_allocator **out)
-{
-	struct dmapipe_allocator *alloc;
-	const char *env = getenv("DMAPIPE_ALLOCATOR");
-
-	if (s->allocator) {
-		alloc = dmapipe_allocator_new(s->allocator);
-		if (!alloc && errno == ENOENT)
-			usage_error("serve", "unknown allocator '%s' (heap, udmabuf, drm, memfd, dmapipe)",
-				    s->allocator);
-		if (!alloc) {
-			tool_error(TOOL_ERR_UNSUPPORTED, errno, "allocator %s is not available here",
-				   s->allocator);
-			return -1;
-		}
-		s->alloc_note = "chosen with --allocator";
-	} else {
-		enum dmapipe_log_priority prio = dmapipe_log_get_priority();
-
-		/* the fallback warning is what announce_allocator() says */
-		dmapipe_log_set_priority(DMAPIPE_LOG_ERROR);
-		alloc = dmapipe_allocator_new_default();
-		dmapipe_log_set_priority(prio);
-		if (!alloc) {
-			tool_error(TOOL_OK, errno, "no allocator works here");
-			return -1;
-		}
-		s->alloc_note = env && *env ? "chosen with DMAPIPE_ALLOCATOR" :
-			"no dma-buf provider on this machine";
-	}
-	s->alloc_name = dmapipe_allocator_get_name(alloc);
-	s->mem_kind = dmapipe_allocator_get_mem_kind(alloc);
-	*out = alloc;
-	return 0;
-}
-
-static void announce_allocator(const struct serve *s)
-{
-	if (s->mem_kind == DMAPIPE_MEM_DMABUF)
-		fprintf(stderr, "serve: allocator: %s (dma-buf)\n", s->alloc_name);
-	else
-		fprintf(stderr, "serve: allocator: %s (NOT a dma-buf: %s)\n", s->alloc_name,
-			s->alloc_note);
-}
-
-/* Dispatches until @n consumers are connected; false on timeout or signal. */
-static bool wait_for_consumers(struct serve *s, unsigned int n)
-{
+	unsigned int n = s->wait_consumers;
 	int ret;
 
 	if (!s->quiet && n > 0)
@@ -423,90 +324,11 @@ static bool wait_for_consumers(struct serve *s, unsigned int n)
 		ret = dmapipe_server_wait_consumers(s->server, n, s->wait_timeout_ms ?
 						    (int)s->wait_timeout_ms : -1);
 	while (ret == -EINTR && !stop_requested);
+	if (ret != 0 && !stop_requested)
+		serve_failed(s, "timed out waiting for consumers", TOOL_ERR_TIMEOUT, 0,
+			     "%u consumer%s did not come within %u ms", n, n == 1 ? "" : "s",
+			     s->wait_timeout_ms);
 	return ret == 0;
-}
-
-/* Draws every buffer of the pool once, for --predrawn. */
-static int predraw(struct serve *s)
-{
-	struct dmapipe_buffer *held[32];
-	unsigned int n = 0, i;
-	int ret = 0;
-
-	while (n < s->buffers && n < 32) {
-		held[n] = dmapipe_server_dequeue(s->server);
-		if (!held[n])
-			break;
-		ret = dmapipe_buffer_draw_pattern(held[n], n);
-		n++;
-		if (ret < 0)
-			break;
-	}
-	for (i = 0; i < n; i++)
-		dmapipe_buffer_unref(held[i]);
-	return ret;
-}
-
-/*
- * Handles server events until the absolute CLOCK_MONOTONIC @deadline. A
- * timerfd armed with TFD_TIMER_ABSTIME is polled together with the server's
- * fd, so a frame period costs one wake-up plus one per event, and the
- * deadline is kept to the microsecond. Without a timerfd: dispatch with
- * millisecond timeouts, then clock_nanosleep(TIMER_ABSTIME) for the rest.
- */
-static int wait_until(struct serve *s, uint64_t deadline)
-{
-	struct itimerspec its;
-	struct pollfd fds[2];
-	uint64_t ticks;
-	int ret;
-
-	if (s->timer_fd < 0) {
-		for (;;) {
-			uint64_t now = now_ns();
-			struct timespec ts;
-
-			if (now >= deadline || stop_requested)
-				return 0;
-			if (deadline - now > 2000000) {
-				ret = dmapipe_server_dispatch(s->server,
-							      (int)((deadline - now) / 1000000) - 1);
-				if (ret < 0)
-					return ret;
-				continue;
-			}
-			ts.tv_sec = (time_t)(deadline / 1000000000ull);
-			ts.tv_nsec = (long)(deadline % 1000000000ull);
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		}
-	}
-
-	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = (time_t)(deadline / 1000000000ull);
-	its.it_value.tv_nsec = (long)(deadline % 1000000000ull);
-	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-		its.it_value.tv_nsec = 1; /* zero would disarm */
-	if (timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		return -errno;
-	fds[0].fd = dmapipe_server_get_fd(s->server);
-	fds[0].events = POLLIN;
-	fds[1].fd = s->timer_fd;
-	fds[1].events = POLLIN;
-	while (!stop_requested) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (fds[0].revents) {
-			ret = dmapipe_server_dispatch(s->server, 0);
-			if (ret < 0)
-				return ret;
-		}
-		if (fds[1].revents && read(s->timer_fd, &ticks, sizeof(ticks)) > 0)
-			return 0;
-	}
-	return 0;
 }
 
 static void status_line(struct serve *s, uint64_t frames, uint64_t dt_ns)
@@ -522,8 +344,49 @@ static void status_line(struct serve *s, uint64_t frames, uint64_t dt_ns)
 		st.buffers_free, st.buffers);
 }
 
+bool serve_apply_realtime(struct serve *s)
+{
+	if (realtime_apply(&s->rt) < 0) {
+		/* realtime_apply() said why */
+		s->failed = true;
+		s->failure = "refused the real-time settings (--require-realtime)";
+		return false;
+	}
+	return true;
+}
+
+void serve_server_failed(struct serve *s, int err)
+{
+	serve_failed(s, "server failure", TOOL_OK, err, "serving on %s", s->socket);
+	serve_stop_clock(s);
+}
+
+void serve_start_clock(struct serve *s)
+{
+	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
+	s->cpu0 = self_cpu_total_ns();
+	s->start_ns = s->status_t0 = now_ns();
+	s->status_next = s->start_ns + 1000000000ull;
+	s->status_frames = 0;
+}
+
+bool serve_status_tick(struct serve *s, bool show)
+{
+	uint64_t now = now_ns();
+
+	if (now < s->status_next)
+		return false;
+	tool_log_flush();
+	if (show && !s->quiet)
+		status_line(s, s->status_frames, now - s->status_t0);
+	s->status_frames = 0;
+	s->status_t0 = now;
+	s->status_next = now + 1000000000ull;
+	return true;
+}
+
 /* The streaming is over: the rate and the CPU per frame stop counting here. */
-static void stop_clock(struct serve *s)
+void serve_stop_clock(struct serve *s)
 {
 	s->end_ns = now_ns();
 	self_cpu_ns(&s->cpu_user1, &s->cpu_sys1);
@@ -537,7 +400,7 @@ static void stop_clock(struct serve *s)
  * counted, not a failure: a consumer may keep its last frame until it
  * sees EOS.
  */
-static void end_stream(struct serve *s)
+void serve_end_stream(struct serve *s)
 {
 	int ret = dmapipe_server_drain(s->server, stop_requested ? 200 : s->failed ? 1000 :
 				       (int)s->drain_timeout_ms);
@@ -546,362 +409,7 @@ static void end_stream(struct serve *s)
 		s->leases_at_end = (unsigned int)ret;
 }
 
-/* The pattern's frames are progressive, square-pixelled, at the pace they are served. */
-static void set_format_info(struct serve *s)
-{
-	struct dmapipe_format_info info;
-
-	dmapipe_format_info_init(&info);
-	info.fps_num = s->fps_num;
-	info.fps_den = s->fps_den;
-	info.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
-	dmapipe_server_set_format_info(s->server, &info);
-}
-
-static int run(struct serve *s)
-{
-	uint64_t period = s->fps_num ? 1000000000ull * s->fps_den / s->fps_num : 0;
-	uint64_t next_status, status_frames = 0, status_t0, base;
-	struct dmapipe_server_stats st;
-	uint64_t seq;
-	int ret;
-
-	if (!wait_for_consumers(s, s->wait_consumers)) {
-		if (!stop_requested)
-			serve_failed(s, "timed out waiting for consumers", TOOL_ERR_TIMEOUT, 0,
-				     "%u consumer%s did not come within %u ms", s->wait_consumers,
-				     s->wait_consumers == 1 ? "" : "s", s->wait_timeout_ms);
-		return 0;
-	}
-	if (apply_realtime(s) < 0)
-		return 0;
-
-	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
-	s->cpu0 = self_cpu_total_ns();
-	s->start_ns = base = now_ns();
-	status_t0 = base;
-	next_status = base + 1000000000ull;
-
-	for (seq = 0; !stop_requested && (s->frames == 0 || seq < s->frames); seq++) {
-		struct dmapipe_frame_meta meta;
-		struct dmapipe_buffer *buf;
-		uint64_t now;
-
-		if (period) {
-			uint64_t deadline = base + seq * period;
-
-			now = now_ns();
-			if (now > deadline + period) {
-				/* fell behind (a stall, a slow draw): resynchronise
-				 * instead of bursting to catch up */
-				s->late++;
-				base = now - seq * period;
-				deadline = now;
-			}
-			ret = wait_until(s, deadline);
-			if (ret < 0)
-				goto server_failed;
-			if (stop_requested)
-				break;
-		}
-
-		for (;;) {
-			buf = dmapipe_server_dequeue(s->server);
-			if (buf)
-				break;
-			if (errno != EAGAIN) {
-				ret = -errno;
-				goto server_failed;
-			}
-			s->stalls++;
-			ret = dmapipe_server_dispatch(s->server, 10);
-			if (ret < 0)
-				goto server_failed;
-			if (stop_requested)
-				break;
-		}
-		if (!buf)
-			break;
-
-		if (!s->predrawn) {
-			ret = dmapipe_buffer_draw_pattern(buf, seq);
-			if (ret < 0) {
-				dmapipe_buffer_unref(buf);
-				serve_failed(s, "drawing failed", TOOL_OK, ret, "drawing frame %llu",
-					     (unsigned long long)seq);
-				break;
-			}
-		}
-		dmapipe_frame_meta_init(&meta);
-		meta.sequence = seq;
-		meta.timestamp_ns = now_ns();
-		/* consumers verify by default what says it is the pattern of its sequence */
-		if (!s->predrawn)
-			meta.flags |= DMAPIPE_FRAME_PATTERN;
-		ret = dmapipe_server_queue(s->server, buf, &meta);
-		if (ret < 0)
-			goto server_failed;
-		s->queued++;
-		status_frames++;
-
-		/* paced: wait_until() handles events while it waits */
-		if (!period) {
-			ret = dmapipe_server_dispatch(s->server, 0);
-			if (ret < 0)
-				goto server_failed;
-		}
-
-		now = now_ns();
-		if (now >= next_status) {
-			tool_log_flush();
-			if (!s->quiet)
-				status_line(s, status_frames, now - status_t0);
-			status_frames = 0;
-			status_t0 = now;
-			next_status = now + 1000000000ull;
-			if (s->strict) {
-				dmapipe_server_get_stats(s->server, &st);
-				if (st.bytes_copied > 0)
-					break;
-			}
-		}
-	}
-
-	stop_clock(s);
-	return 0;
-
-server_failed:
-	serve_failed(s, "server failure", TOOL_OK, ret, "serving on %s", s->socket);
-	stop_clock(s);
-	return 0;
-}
-
-/* ---- --device: a V4L2 capture device's frames ------------------------------ */
-
-/* Opens the device at @path with the options given; NULL on failure (logged). */
-static struct dmapipe_v4l2_source *open_source(struct serve *s, const char *path)
-{
-	struct dmapipe_v4l2_options o;
-
-	dmapipe_v4l2_options_init(&o);
-	o.device = path;
-	if (s->set_format)
-		o.fourcc = s->format.fourcc;
-	if (s->set_size) {
-		o.width = s->format.width;
-		o.height = s->format.height;
-	}
-	if (s->set_fps) {
-		o.fps_num = s->fps_num;
-		o.fps_den = s->fps_den;
-	}
-	o.io = s->io;
-	o.direct_io = s->direct_io;
-	o.buffers = s->buffers;
-	o.allocator = s->import_alloc;
-	return dmapipe_v4l2_source_new(&o);
-}
-
-static void announce_source(struct serve *s)
-{
-	const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(s->source);
-	struct dmapipe_v4l2_info *i = &s->dev_info;
-	char fourcc[16];
-
-	dmapipe_v4l2_source_get_info(s->source, i);
-	s->format = l->format;
-	snprintf(s->device_path, sizeof(s->device_path), "%s", i->path);
-	snprintf(s->io_note, sizeof(s->io_note), "%s", i->io_note);
-	s->mem_kind = DMAPIPE_MEM_DMABUF;
-	s->alloc_name = i->io == DMAPIPE_V4L2_IO_IMPORT ? i->allocator : "v4l2-export";
-	if (s->quiet)
-		return;
-	fprintf(stderr, "serve: device %s (%s, %s, %s): %s %ux%u", i->path, i->card, i->driver,
-		i->bus_info, dmapipe_fourcc_to_string(l->format.fourcc, fourcc, sizeof(fourcc)),
-		l->format.width, l->format.height);
-	if (i->fps_num && i->fps_den)
-		fprintf(stderr, " at %.2f fps", (double)i->fps_num / (double)i->fps_den);
-	fprintf(stderr, ", %u buffers, %s API%s\n", i->buffers,
-		i->multiplanar ? "multi-planar" : "single-planar",
-		i->libv4l2 ? " through libv4l2" : ", kernel ioctls");
-	fprintf(stderr, "serve: %s mode: %s\n", dmapipe_v4l2_io_to_string(i->io), i->io_note);
-}
-
-/* Remembers the counters of a source about to go. */
-static void retire_source(struct serve *s)
-{
-	struct dmapipe_v4l2_stats st;
-
-	if (!s->source)
-		return;
-	dmapipe_v4l2_source_get_stats(s->source, &st);
-	s->v4l2_frames += st.frames;
-	s->v4l2_dropped += st.dropped;
-	s->v4l2_corrupted += st.corrupted;
-	dmapipe_v4l2_source_free(s->source);
-	s->source = NULL;
-}
-
-/*
- * The device went away: its buffers leave the stream (consumers get
- * REMOVE_BUFFER; frames they hold stay valid until released), its fds are
- * closed. Returns true to keep serving (--reacquire).
- */
-static bool device_lost(struct serve *s)
-{
-	s->device_losses++;
-	fprintf(stderr, "serve: device %s (%s, %s) disappeared\n", s->device_path, s->dev_info.card,
-		s->dev_info.bus_info);
-	retire_source(s);
-	if (!s->reacquire)
-		return false;
-	if (!s->watch)
-		s->watch = dmapipe_v4l2_watch_new(&s->dev_info);
-	if (!s->watch) {
-		tool_warn("cannot watch for the device: %s", strerror(errno));
-		return false;
-	}
-	if (!s->quiet)
-		fprintf(stderr, "serve: waiting for %s (%s) to come back\n", s->dev_info.card,
-			s->dev_info.bus_info);
-	return true;
-}
-
-/* While the device is away: looks for it and, found, serves it again. */
-static int try_reacquire(struct serve *s)
-{
-	char path[256];
-	int ret = dmapipe_v4l2_watch_find(s->watch, path, sizeof(path));
-
-	if (ret <= 0)
-		return ret;
-	s->source = open_source(s, path);
-	if (!s->source) {
-		/* just appeared and not ready, or taken by another process: try later */
-		tool_warn("%s came back as %s but cannot be opened yet: %s", s->dev_info.card,
-			  path, strerror(errno));
-		return 0;
-	}
-	ret = dmapipe_v4l2_source_attach(s->source, s->server);
-	if (ret == 0)
-		ret = dmapipe_v4l2_source_start(s->source);
-	if (ret < 0) {
-		tool_warn("cannot serve %s again: %s", path, strerror(-ret));
-		retire_source(s);
-		return 0;
-	}
-	s->reacquired++;
-	fprintf(stderr, "serve: device back as %s\n", path);
-	announce_source(s);
-	return 1;
-}
-
-static int run_device(struct serve *s)
-{
-	uint64_t next_status, status_frames = 0, status_t0;
-	int ret;
-
-	if (!wait_for_consumers(s, s->wait_consumers)) {
-		if (!stop_requested)
-			serve_failed(s, "timed out waiting for consumers", TOOL_ERR_TIMEOUT, 0,
-				     "%u consumer%s did not come within %u ms", s->wait_consumers,
-				     s->wait_consumers == 1 ? "" : "s", s->wait_timeout_ms);
-		return 0;
-	}
-	if (apply_realtime(s) < 0)
-		return 0;
-	ret = dmapipe_v4l2_source_start(s->source);
-	if (ret < 0) {
-		serve_failed(s, "cannot start capturing", TOOL_ERR_DEVICE, ret,
-			     "cannot start capturing on %s", s->device_path);
-		return 0;
-	}
-	self_cpu_ns(&s->cpu_user0, &s->cpu_sys0);
-	s->cpu0 = self_cpu_total_ns();
-	s->start_ns = status_t0 = now_ns();
-	next_status = s->start_ns + 1000000000ull;
-
-	while (!stop_requested && (s->frames == 0 || s->queued < s->frames)) {
-		struct pollfd fds[2];
-		nfds_t n = 1;
-		int timeout = 1000;
-		uint64_t now;
-
-		fds[0].fd = dmapipe_server_get_fd(s->server);
-		fds[0].events = POLLIN;
-		fds[1].revents = 0;
-		if (s->source) {
-			fds[1].fd = dmapipe_v4l2_source_get_fd(s->source);
-			fds[1].events = POLLIN;
-			n = 2;
-		} else if (s->watch) {
-			fds[1].fd = dmapipe_v4l2_watch_get_fd(s->watch);
-			fds[1].events = POLLIN;
-			n = fds[1].fd >= 0 ? 2 : 1;
-			timeout = 500; /* a rescan, also without uevents */
-		}
-		if (poll(fds, n, timeout) < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto failed;
-		}
-		if (fds[0].revents) {
-			ret = dmapipe_server_dispatch(s->server, 0);
-			if (ret < 0)
-				goto failed;
-		}
-		if (s->source && (n < 2 || fds[1].revents)) {
-			uint64_t left = s->frames ? s->frames - s->queued : 0;
-
-			ret = dmapipe_v4l2_source_dispatch(s->source, left > UINT32_MAX ?
-							   UINT32_MAX : (unsigned int)left);
-			if (ret == -ENODEV) {
-				if (!device_lost(s)) {
-					serve_failed(s, "the device disappeared", TOOL_ERR_DEVICE, 0,
-						     "%s disappeared (--reacquire waits for it to "
-						     "come back)", s->device_path);
-					break;
-				}
-			} else if (ret < 0) {
-				serve_failed(s, "capture failed", TOOL_ERR_DEVICE, ret,
-					     "capturing from %s", s->device_path);
-				break;
-			} else {
-				s->queued += (uint64_t)ret;
-				status_frames += (uint64_t)ret;
-			}
-		} else if (!s->source && s->watch) {
-			ret = try_reacquire(s);
-			if (ret < 0) {
-				serve_failed(s, "cannot look for the device", TOOL_OK, ret,
-					     "looking for the device");
-				break;
-			}
-		}
-		now = now_ns();
-		if (now >= next_status) {
-			tool_log_flush();
-			if (!s->quiet && s->source)
-				status_line(s, status_frames, now - status_t0);
-			status_frames = 0;
-			status_t0 = now;
-			next_status = now + 1000000000ull;
-		}
-	}
-	stop_clock(s);
-	/* no new frames: what consumers hold comes back without requeueing */
-	if (s->source)
-		dmapipe_v4l2_source_stop(s->source);
-	return 0;
-
-failed:
-	serve_failed(s, "server failure", TOOL_OK, ret, "serving on %s", s->socket);
-	stop_clock(s);
-	return 0;
-}
-
-static void print_summary(struct serve *s)
+void serve_print_summary(struct serve *s)
 {
 	struct dmapipe_server_stats st;
 	char fourcc[16];
@@ -1031,79 +539,9 @@ static void print_summary(struct serve *s)
 	       s->device ? "capture and handoff" : s->predrawn ? "handoff only" : "including drawing");
 }
 
-/* --device: opens the device, then serves it; returns the exit status. */
-static int serve_device(struct serve *s)
-{
-	if (s->allocator) {
-		s->import_alloc = dmapipe_allocator_new(s->allocator);
-		if (!s->import_alloc && errno == ENOENT)
-			usage_error("serve", "unknown allocator '%s' (heap, udmabuf, drm, memfd, dmapipe)",
-				    s->allocator);
-		if (!s->import_alloc) {
-			tool_error(TOOL_ERR_UNSUPPORTED, errno, "allocator %s is not available here",
-				   s->allocator);
-			return 1;
-		}
-	}
-	s->source = open_source(s, s->device);
-	if (!s->source) {
-		int err = errno;
-
-		/* the library's reason, when it gave one, ends the line */
-		if (tool_log_held())
-			tool_error(TOOL_OK, err, "cannot serve %s", s->device);
-		else
-			tool_error(TOOL_OK, err, "cannot serve %s%s", s->device,
-				   err == ENOTTY ? ": not a V4L2 device" :
-				   err == ENODEV ? ": not a V4L2 capture device with streaming "
-				   "I/O, or gone" : err == EINVAL ? ": the device cannot take these "
-				   "settings" : "");
-		dmapipe_allocator_unref(s->import_alloc);
-		return 1;
-	}
-	announce_source(s);
-
-	s->opts.path = s->socket;
-	if (!s->opts.producer_name)
-		s->opts.producer_name = "v4l2";
-	s->server = open_server("serve", &s->opts, &s->access);
-	if (!s->server) {
-		retire_source(s);
-		dmapipe_allocator_unref(s->import_alloc);
-		return 1;
-	}
-	if (dmapipe_v4l2_source_attach(s->source, s->server) < 0) {
-		tool_error(TOOL_ERR_DEVICE, 0, "cannot register the buffers of %s", s->device);
-		retire_source(s);
-		dmapipe_server_free(s->server);
-		dmapipe_allocator_unref(s->import_alloc);
-		return 1;
-	}
-	if (!s->quiet)
-		fprintf(stderr, "serve: serving %s on %s%s\n", s->device_path, s->socket,
-			s->reacquire ? " (reacquired if it disappears)" : "");
-	if (s->reacquire) {
-		/* watch from the start, so no uevent is missed */
-		s->watch = dmapipe_v4l2_watch_new(&s->dev_info);
-		if (!s->watch)
-			tool_warn("cannot watch for device changes: %s", strerror(errno));
-	}
-
-	run_device(s);
-	end_stream(s);
-	print_summary(s);
-	retire_source(s);
-	dmapipe_server_free(s->server);
-	dmapipe_v4l2_watch_free(s->watch);
-	dmapipe_allocator_unref(s->import_alloc);
-	return s->failed ? 1 : 0;
-}
-
 int cmd_serve(int argc, char **argv)
 {
-	struct dmapipe_allocator *alloc = NULL;
 	struct serve s;
-	int ret;
 
 	memset(&s, 0, sizeof(s));
 	realtime_init(&s.rt);
@@ -1124,52 +562,5 @@ int cmd_serve(int argc, char **argv)
 	install_stop_signals();
 	if (s.device)
 		return serve_device(&s);
-	if (open_allocator(&s, &alloc) < 0)
-		return 1;
-	announce_allocator(&s);
-
-	s.opts.path = s.socket;
-	s.server = open_server("serve", &s.opts, &s.access);
-	if (!s.server) {
-		dmapipe_allocator_unref(alloc);
-		return 1;
-	}
-	ret = dmapipe_server_alloc_buffers(s.server, alloc, &s.format, s.buffers);
-	dmapipe_allocator_unref(alloc);
-	if (ret < 0) {
-		/* ENOSPC here is a pool budget or a heap, not a disk: not exit 3 */
-		tool_error(ret == -ENOSPC ? TOOL_ERR_NO_MEMORY : TOOL_OK, ret,
-			   "cannot allocate %u buffers", s.buffers);
-		dmapipe_server_free(s.server);
-		return 1;
-	}
-	set_format_info(&s);
-	if (s.predrawn && predraw(&s) < 0) {
-		tool_error(TOOL_ERR_INTERNAL, 0, "cannot draw the buffers");
-		dmapipe_server_free(s.server);
-		return 1;
-	}
-	if (!s.quiet) {
-		char fourcc[16];
-
-		fprintf(stderr, "serve: %s %ux%u, %u buffers, ",
-			dmapipe_fourcc_to_string(s.format.fourcc, fourcc, sizeof(fourcc)),
-			s.format.width, s.format.height, s.buffers);
-		if (s.fps_den > 1)
-			fprintf(stderr, "%u/%u fps", s.fps_num, s.fps_den);
-		else if (s.fps_num)
-			fprintf(stderr, "%u fps", s.fps_num);
-		else
-			fprintf(stderr, "as fast as possible");
-		fprintf(stderr, " on %s\n", s.socket);
-	}
-
-	s.timer_fd = s.fps_num ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC) : -1;
-	run(&s);
-	if (s.timer_fd >= 0)
-		close(s.timer_fd);
-	end_stream(&s);
-	print_summary(&s);
-	dmapipe_server_free(s.server);
-	return s.failed ? 1 : 0;
+	return serve_pattern(&s);
 }

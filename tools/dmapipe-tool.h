@@ -2,8 +2,9 @@
 /*
  * Shared parts of the dmapipe command: subcommand entry points, option
  * parsing helpers (dmapipe.c), the JSON writer (json.c), child processes
- * and small measurement helpers. dmapipe.c and json.c are the tool_common
- * library, which dmapipe-bench (bench/) links too.
+ * (child.c), small measurement helpers (measure.c, frame-crc.c). Those
+ * and sockets.c are the tool_common library, which dmapipe-bench (bench/)
+ * links too.
  *
  * Exit status of every subcommand: 0 success (also when interrupted by
  * SIGINT or SIGTERM), 1 failure at run time (including failed
@@ -321,7 +322,7 @@ void opt_socket_group(const char *cmd, const char *s, struct socket_access *a);
 struct dmapipe_server *open_server(const char *cmd, struct dmapipe_server_options *o,
 				   const struct socket_access *a);
 
-/* ---- time and measurement ---------------------------------------------- */
+/* ---- time and measurement (measure.c) ----------------------------------- */
 
 uint64_t now_ns(void); /* CLOCK_MONOTONIC */
 void sleep_ms(unsigned int ms);
@@ -343,7 +344,7 @@ uint64_t samples_percentile(struct samples *s, double pct);
 uint64_t samples_max(struct samples *s);
 void samples_free(struct samples *s);
 
-/* ---- child processes ---------------------------------------------------- */
+/* ---- child processes (child.c) ------------------------------------------- */
 
 /* The path of this program (/proc/self/exe resolved), for re-executing it. */
 const char *self_exe(void);
@@ -387,6 +388,7 @@ void remove_private_dir(const char *dir);
 /* Reads a whole file into a malloc'ed, NUL-terminated string, or NULL. */
 char *read_file(const char *path);
 
+/* (frame-crc.c) */
 /*
  * CRC-32 (the zlib/IEEE one, as Python's zlib.crc32) of a frame's visible
  * bytes: each plane's rows without stride padding, planes in layout order

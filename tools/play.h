@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the parts of dmapipe play share: its state, the slots (buffers
+ * shared with the consumers) and the two halves of a frame's way through
+ * them. play-read.c has the allocator, the slots and the reads from the
+ * disk into them; play-pace.c serves the frames read at the recorded
+ * pace; cmd-play.c has the command line, the loop and the summary.
+ */
+#ifndef DMAPIPE_TOOL_PLAY_H
+#define DMAPIPE_TOOL_PLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dmapipe-tool.h"
+
+#define MAX_BUFFERS 32
+#define MAX_CONSUMER_STATS 64
+
+enum slot_state {
+	SLOT_FREE,    /* ours, no consumer holds it */
+	SLOT_READING, /* the disk is filling it */
+	SLOT_READY,   /* filled, waiting for its time */
+	SLOT_SERVED,  /* queued to the server; free again at the idle callback */
+};
+
+struct slot {
+	struct dmapipe_buffer *buffer; /* our reference */
+	enum slot_state state;
+	uint64_t index;
+	struct dmapipe_frame_meta meta;
+	uint64_t due;  /* CLOCK_MONOTONIC time to serve it, 0: now */
+	bool timed;    /* due was computed */
+};
+
+struct play {
+	struct dmapipe_server_options sopts;
+	struct socket_access access;
+	const char *file, *socket, *allocator_name, *hash_log;
+	FILE *hash_out;
+	double speed; /* 0: as fast as possible */
+	bool loop, buffered, strict, json, quiet, progress, recorded_timestamps;
+	uint64_t first, frames;
+	uint32_t queue_depth, buffers;
+	uint32_t wait_consumers, wait_timeout_ms, drain_timeout_ms;
+
+	struct dmapipe_recording *rec;
+	struct dmapipe_recording_info info;
+	struct dmapipe_reader *reader;
+	struct dmapipe_server *server;
+	struct dmapipe_allocator *alloc;
+	int timer_fd;
+
+	struct slot slots[MAX_BUFFERS];
+	unsigned int n_slots;
+	int layout_index; /* of the buffers in slots[], -1 before the first */
+	/* frames read, in order, waiting to be served (indices into slots[]) */
+	unsigned int ready[MAX_BUFFERS];
+	unsigned int ready_head, n_ready;
+	unsigned int reading;
+
+	uint64_t next_index;  /* next frame to read */
+	uint64_t submitted;   /* reads started (counts toward --frames) */
+	uint64_t served, loops, format_changes, late, read_errors;
+	bool discontinuity;   /* the next frame served starts a new loop */
+	int read_error;
+	/* pacing */
+	bool clock_set;
+	uint64_t base_ns, base_ts, last_ts;
+
+	uint64_t t0, t1, cpu0, cpu1;
+	const char *end;
+	bool failed;
+	const char *failure;
+};
+
+/* The allocator of the slots' buffers, into p->alloc: 0, or -1 after saying why. */
+int play_open_allocator(struct play *p);
+/* The server's idle callback (@data: the play): a served slot is free again. */
+void play_on_idle(struct dmapipe_server *server, struct dmapipe_buffer *buffer, void *data);
+/* Takes every slot's buffer out of the stream and drops it. */
+void play_remove_buffers(struct play *p);
+/* The reader's done callback (@user_data: the play): a slot is read, or failed. */
+void play_on_read(struct dmapipe_reader *reader, uint64_t index, struct dmapipe_buffer *buffer,
+		  void *frame_data, int status, void *user_data);
+/* Starts the reads that may start now: 0, or -errno after reporting it. */
+int play_start_reads(struct play *p);
+
+/* Serves ready frames that are due; *wake_ns is when the next one is due, or 0. */
+int play_serve_ready(struct play *p, uint64_t *wake_ns);
+/* Tells consumers the rate the recording is served at (FORMAT_INFO). */
+void play_tell_rate(struct play *p);
+
+#endif /* DMAPIPE_TOOL_PLAY_H */

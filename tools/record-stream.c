@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmapipe record's frames from a producer's stream: each frame a lease,
+ * released when the disk is done with it and renewed while a stalled
+ * disk holds it; --buffer sized by a look at the stream first. Separate
+ * from the device source (record-device.c): the loop in cmd-record.c
+ * sees either only through struct frame_source.
+ */
+#include <errno.h>
+
+#include "record.h"
+
+/*
+ * --buffer over a socket: the stream says neither its rate nor, before a
+ * frame, its size. A short look at it (a latest consumer holding one
+ * frame) measures both over the first frames: their sizes and the
+ * spacing of their timestamps. 0, or -1 after saying why.
+ */
+static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
+{
+	struct dmapipe_client_options o = r->copts;
+	struct dmapipe_client *c;
+	uint64_t first_ts = 0, last_ts = 0, first_seq = 0, last_seq = 0;
+	unsigned int n = 0;
+
+	o.policy = DMAPIPE_POLICY_LATEST;
+	o.max_in_flight = 1;
+	o.name = "dmapipe-record-probe";
+	c = connect_client_wait("record", &o, r->timeout_ms, r->quiet);
+	if (!c)
+		return -1;
+	*frame_bytes = 0;
+	while (n < 6) {
+		struct dmapipe_frame *f = dmapipe_client_wait_frame(c, r->timeout_ms ?
+								    (int)r->timeout_ms : -1);
+
+		if (!f) {
+			tool_error(TOOL_OK, -errno, "--buffer: no frames from %s to size the buffer "
+				   "with", r->socket);
+			dmapipe_client_free(c);
+			return -1;
+		}
+		*frame_bytes = 0;
+		for (int p = 0; p < DMAPIPE_MAX_PLANES; p++)
+			*frame_bytes += f->meta.bytes_used[p];
+		if (!n) {
+			first_ts = f->meta.timestamp_ns;
+			first_seq = f->meta.sequence;
+		}
+		last_ts = f->meta.timestamp_ns;
+		last_seq = f->meta.sequence;
+		dmapipe_client_release_frame(c, f, -1);
+		n++;
+	}
+	dmapipe_client_free(c);
+	/* sequence numbers count the frames "latest" skipped between those seen */
+	*fps = last_ts > first_ts && last_seq > first_seq ?
+	       (double)(last_seq - first_seq) * 1e9 / (double)(last_ts - first_ts) : 60.0;
+	return 0;
+}
+
+/*
+ * Sizes the buffer (--buffer: a look at the stream); the connection that
+ * takes leases waits for stream_start(), once the recording exists:
+ * creating it waits for the disk, and leases held meanwhile would time out
+ * on a stalled one.
+ */
+static int stream_open(struct record *r)
+{
+	r->copts.path = r->socket;
+	if (r->buffer_ms || r->buffer_mb) {
+		uint64_t frame_bytes;
+		double fps;
+
+		if (probe_stream(r, &frame_bytes, &fps) < 0)
+			return -1;
+		r->need = record_frames_needed(r, frame_bytes, fps);
+		r->copts.max_in_flight = r->need;
+		if (r->ropts.max_frames < r->need)
+			r->ropts.max_frames = r->need;
+		if (!r->quiet)
+			fprintf(stderr, "record: buffer of %u frames (%.1f MB, %.0f ms at the "
+				"%.1f fps measured)\n", r->need, (double)(frame_bytes * r->need) / 1e6,
+				(double)r->need * 1000.0 / fps, fps);
+	}
+	return 0;
+}
+
+/*
+ * The recording keeps the producer's nominal rate (FORMAT_INFO), so that
+ * export and play need not guess it from timestamps: it comes right after
+ * the handshake with FORMAT. The connection is made once the recording
+ * exists (stream_start()), so the rate goes to the recorder afterwards and
+ * into the superblock it writes at the end. A producer that has no format
+ * yet, or tells no rate, leaves it unknown.
+ */
+static void stream_nominal_rate(struct record *r)
+{
+	const struct dmapipe_format_info *info;
+	uint64_t deadline = now_ns() + 2000000000ull;
+
+	while (!dmapipe_client_get_format(r->client) && !stop_requested && now_ns() < deadline) {
+		enum dmapipe_client_state st = dmapipe_client_get_state(r->client);
+
+		if (st != DMAPIPE_CLIENT_CONNECTING && st != DMAPIPE_CLIENT_STREAMING)
+			return;
+		dmapipe_client_dispatch(r->client, 50);
+	}
+	/*
+	 * A producer sends FORMAT_INFO right after FORMAT and before its
+	 * ADD_BUFFERs, but not always in the same burst: wait for it until a
+	 * buffer has come (then no FORMAT_INFO preceded it: the producer told
+	 * no rate) or the deadline.
+	 */
+	for (;;) {
+		struct dmapipe_client_stats cs;
+		enum dmapipe_client_state st = dmapipe_client_get_state(r->client);
+
+		dmapipe_client_get_stats(r->client, &cs);
+		if (dmapipe_client_get_format_info(r->client) || cs.buffers_added > 0 ||
+		    stop_requested || now_ns() >= deadline ||
+		    (st != DMAPIPE_CLIENT_CONNECTING && st != DMAPIPE_CLIENT_STREAMING))
+			break;
+		dmapipe_client_dispatch(r->client, 20);
+	}
+	r->received_early = true;
+	info = dmapipe_client_get_format_info(r->client);
+	if (info && info->fps_num)
+		(void)dmapipe_recorder_set_rate(r->rec, info->fps_num, info->fps_den);
+}
+
+static int stream_start(struct record *r)
+{
+	uint32_t granted = 0, timeout_ms = 0;
+	uint64_t deadline;
+
+	r->client = connect_client_wait("record", &r->copts, r->timeout_ms, r->quiet);
+	if (!r->client) {
+		r->end = "error";
+		r->error = true;
+		return -ENOTCONN;
+	}
+	deadline = now_ns() + 5000000000ull;
+	while (dmapipe_client_get_grant(r->client, &granted, NULL, &timeout_ms) < 0 &&
+	       now_ns() < deadline && !stop_requested)
+		dmapipe_client_dispatch(r->client, 50);
+	/*
+	 * The lease clocks restart six times per timeout while frames are
+	 * held: a process that does not run for most of a timeout (a loaded
+	 * machine) still renews in time.
+	 */
+	r->keepalive_ns = timeout_ms ? (uint64_t)timeout_ms * 1000000ull / 6 : 0;
+	if (granted && granted < r->copts.max_in_flight) {
+		const char *opt = r->need ? (r->buffer_ms ? "--buffer" : "--buffer-mb") :
+				  "--queue-depth";
+
+		if (r->need)
+			tool_error(TOOL_ERR_UNSUPPORTED, 0, "the producer granted %u frames in flight "
+				   "of the %u asked (%s); start it with a larger --max-in-flight, and "
+				   "--buffers, --max-buffers or --pool-budget to match", granted,
+				   r->copts.max_in_flight, opt);
+		else
+			tool_warn("the producer granted %u frames in flight of the %u asked (%s); "
+				  "start it with a larger --max-in-flight, and --buffers, "
+				  "--max-buffers or --pool-budget to match", granted,
+				  r->copts.max_in_flight, opt);
+		if (r->need) {
+			r->end = "error";
+			r->error = true;
+			return -ENOSPC;
+		}
+	}
+	stream_nominal_rate(r);
+	return 0;
+}
+
+static int stream_fd(const struct record *r)
+{
+	return dmapipe_client_get_fd(r->client);
+}
+
+static void stream_dispatch(struct record *r)
+{
+	uint64_t now;
+
+	dmapipe_client_dispatch(r->client, 0);
+	if (!r->keepalive_ns)
+		return;
+	/* writes in flight (a stalled disk) must not cost the connection */
+	now = now_ns();
+	if (now >= r->next_keepalive) {
+		if (dmapipe_client_keep_leases(r->client) > 0) {
+			if (r->last_keepalive && now - r->last_keepalive > r->keepalive_max_gap_ns)
+				r->keepalive_max_gap_ns = now - r->last_keepalive;
+			r->last_keepalive = now;
+			r->keepalives++;
+		} else {
+			/* nothing held: the next frame held starts a new run */
+			r->last_keepalive = 0;
+		}
+		r->next_keepalive = now + r->keepalive_ns;
+	}
+}
+
+static int stream_next(struct record *r, struct dmapipe_buffer **buf,
+		       const struct dmapipe_frame_meta **meta, void **frame_data)
+{
+	struct dmapipe_frame *frame = dmapipe_client_acquire_frame(r->client);
+	int err;
+
+	if (frame) {
+		*buf = frame->buffer;
+		*meta = &frame->meta;
+		*frame_data = frame;
+		return 0;
+	}
+	err = errno;
+	if (err == EAGAIN)
+		return -EAGAIN;
+	if (err == EPIPE) {
+		r->end = "eos";
+		return -EPIPE;
+	}
+	r->end = err == ECONNRESET ? "disconnected" : "error";
+	r->error = true;
+	if (err == ECONNRESET)
+		tool_error(TOOL_ERR_DISCONNECTED, 0, "the producer on %s went away", r->socket);
+	else
+		report_stream_error(r->client, r->socket);
+	return -err;
+}
+
+static void stream_give_back(struct record *r, void *frame_data)
+{
+	dmapipe_client_release_frame(r->client, frame_data, -1);
+}
+
+static void stream_counts(const struct record *r, uint64_t *received, uint64_t *gaps)
+{
+	struct dmapipe_client_stats cs = { 0 };
+
+	if (r->client)
+		dmapipe_client_get_stats(r->client, &cs);
+	*received = cs.frames_received;
+	*gaps = cs.sequence_gaps;
+}
+
+const struct frame_source record_stream_source = {
+	.open = stream_open,
+	.start = stream_start,
+	.fd = stream_fd,
+	.dispatch = stream_dispatch,
+	.next = stream_next,
+	.give_back = stream_give_back,
+	.counts = stream_counts,
+};
