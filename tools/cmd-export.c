@@ -636,16 +636,11 @@ static int run(struct export *e)
 		struct dmapipe_recorded_frame f;
 
 		dmapipe_recording_get_frame(e->rec, i, &f);
-		if (f.size > mem_size) {
-			free(mem);
-			mem = NULL;
-			mem_size = (size_t)f.size;
-			if (posix_memalign((void **)&mem, 4096, mem_size)) {
-				tool_error(TOOL_ERR_NO_MEMORY, 0, "no memory for a frame of %llu bytes",
-					   (unsigned long long)mem_size);
-				ret = -ENOMEM;
-				break;
-			}
+		if (frame_memory_reserve(&mem, &mem_size, f.size) < 0) {
+			tool_error(TOOL_ERR_NO_MEMORY, 0, "no memory for a frame of %llu bytes",
+				   (unsigned long long)f.size);
+			ret = -ENOMEM;
+			break;
 		}
 		ret = dmapipe_recording_read_frame(e->rec, i, mem, mem_size);
 		if (ret < 0) {

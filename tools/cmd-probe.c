@@ -202,13 +202,8 @@ static int verify(struct probe *p)
 		dmapipe_recording_get_frame(p->rec, i, &f);
 		if (!(f.flags & DMAPIPE_RECORDED_CHECKSUM))
 			continue;
-		if (f.size > mem_size) {
-			free(mem);
-			mem = NULL;
-			mem_size = (size_t)f.size;
-			if (posix_memalign((void **)&mem, 4096, mem_size))
-				return -ENOMEM;
-		}
+		if (frame_memory_reserve(&mem, &mem_size, f.size) < 0)
+			return -ENOMEM;
 		ret = dmapipe_recording_read_frame(p->rec, i, mem, mem_size);
 		if (ret == 0)
 			ret = dmapipe_recording_check_payload(p->rec, i, mem, mem_size);

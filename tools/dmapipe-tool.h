@@ -238,6 +238,14 @@ static inline enum verify_mode verify_frame_mode(enum verify_mode mode, uint32_t
 struct dmapipe_recording *open_recording(const char *path, unsigned int flags, const char *hint);
 
 /*
+ * Makes *@mem (of *@size bytes, NULL and 0 at first; the caller frees it)
+ * hold at least @need bytes, aligned for O_DIRECT reads of a recording's
+ * frames: grown when smaller, kept otherwise. 0, or -ENOMEM with *@mem
+ * NULL and *@size 0.
+ */
+int frame_memory_reserve(uint8_t **mem, size_t *size, uint64_t need);
+
+/*
  * What is wrong with a recording as a whole, as the JSON documents name
  * it: "truncated", "index-damaged", "superblock-damaged", "frames-missing",
  * or NULL when nothing is.

@@ -505,6 +505,22 @@ void opt_peer(const char *cmd, const char *s, enum dmapipe_peer_policy *policy,
 		usage_error(cmd, "bad peer policy '%s': expected same-uid, any, uid:N or gid:N", s);
 }
 
+int frame_memory_reserve(uint8_t **mem, size_t *size, uint64_t need)
+{
+	void *p = NULL;
+
+	if (need <= *size)
+		return 0;
+	free(*mem);
+	*mem = NULL;
+	*size = 0;
+	if (need > SIZE_MAX || posix_memalign(&p, 4096, (size_t)need))
+		return -ENOMEM;
+	*mem = p;
+	*size = (size_t)need;
+	return 0;
+}
+
 struct dmapipe_recording *open_recording(const char *path, unsigned int flags, const char *hint)
 {
 	struct dmapipe_recording *rc = dmapipe_recording_open(path, flags);

@@ -141,16 +141,11 @@ int record_check(struct record *r)
 			c.changes++;
 		if (r->verify == VERIFY_NONE)
 			continue;
-		if (f.size > mem_size) {
-			free(mem);
-			mem = NULL;
-			mem_size = (size_t)f.size;
-			if (posix_memalign((void **)&mem, 4096, mem_size)) {
-				tool_error(TOOL_ERR_NO_MEMORY, 0, "no memory for a frame of %llu bytes",
-					   (unsigned long long)mem_size);
-				dmapipe_recording_close(rc);
-				return 1;
-			}
+		if (frame_memory_reserve(&mem, &mem_size, f.size) < 0) {
+			tool_error(TOOL_ERR_NO_MEMORY, 0, "no memory for a frame of %llu bytes",
+				   (unsigned long long)f.size);
+			dmapipe_recording_close(rc);
+			return 1;
 		}
 		ret = dmapipe_recording_read_frame(rc, i, mem, mem_size);
 		if (ret < 0) {
