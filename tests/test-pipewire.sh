@@ -157,7 +157,16 @@ run_case xrgb XRGB8888 BGRx 60 --max-in-flight 4
 # consumer keeps one; frames still flow (the producer skips what cannot go).
 run_case in-flight-2 NV12 NV12 30
 # Two buffers to start with: the pool grows while PipeWire holds frames,
-# and every buffer added means new PipeWire buffers.
-run_case grow NV12 NV12 60 --buffers 2 --max-in-flight 4
+# and every buffer added means new PipeWire buffers. When the pool grows
+# is the producer's business: with rings it collects releases late and may
+# grow before PipeWire linked, when nothing is renegotiated (seen in the
+# lane on 6.12). The case runs again then, up to three times in all, until
+# growth comes after the link.
+for attempt in 1 2 3; do
+	run_case grow NV12 NV12 60 --buffers 2 --max-in-flight 4
+	jcheck "$DIR/grow.json" 'd["buffers_added"] > 2'
+	[ "$(json_u64 "$DIR/grow.json" renegotiations)" -ge 1 ] && break
+	echo "# grow, attempt $attempt: the pool grew before PipeWire linked; again"
+done
 jcheck "$DIR/grow.json" 'd["buffers_added"] > 2 and d["renegotiations"] >= 1'
-ok "pool growth: renegotiated $(json_u64 "$DIR/grow.json" renegotiations) times"
+ok "pool growth: renegotiated $(json_u64 "$DIR/grow.json" renegotiations) times (attempt $attempt)"
