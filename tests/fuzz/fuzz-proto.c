@@ -19,20 +19,13 @@
 #include <unistd.h>
 
 #include "stream/proto.h"
+#include "fuzz-assert.h"
 #include "msg-equal.h"
 
 #define FUZZ_MAX_FDS 6
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define fuzz_assert(cond)                                                            \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: fuzz assertion failed: %s\n", __FILE__, \
-				__LINE__, #cond);                                    \
-			abort();                                                     \
-		}                                                                    \
-	} while (0)
 
 static int fake_fds[FUZZ_MAX_FDS];
 

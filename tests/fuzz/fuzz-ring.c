@@ -20,19 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-assert.h"
 #include "private.h"
 #include "stream/ring.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define fuzz_assert(cond)                                                            \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: fuzz assertion failed: %s\n", __FILE__, \
-				__LINE__, #cond);                                    \
-			abort();                                                     \
-		}                                                                    \
-	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
