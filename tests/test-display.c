@@ -585,6 +585,7 @@ static void test_writeback(const char *card)
 	struct dmapipe_allocator *a = vgem_allocator();
 	struct dmapipe_buffer *b[3];
 	struct dmapipe_display_options o;
+	struct dmapipe_display_stats st;
 	struct dmapipe_display_info info;
 	struct dmapipe_display *d;
 	struct rec r;
@@ -614,12 +615,50 @@ static void test_writeback(const char *card)
 		check_int_eq(show(d, &r, b[i % 3], i, -1), 0);
 		wait_shown(d, &r, (unsigned int)i);
 	}
+	dmapipe_display_get_stats(d, &st);
 	dmapipe_display_free(d);
 	check_msg(r.writebacks >= 2, "%u writebacks", r.writebacks);
+	check_int_eq(st.writebacks_lost, 0);
 	check(r.wb_held_ok);
 	check_int_eq(r.wb_bad, 0);
 	printf("# %u frames composed by the writeback connector, equal to the frames\n",
 	       r.writebacks);
+	rec_finish(&r);
+
+	/*
+	 * A job past its deadline (1 ms: no vblank and composition come that
+	 * soon) is given up: its frame goes back without a callback, no job is
+	 * made again, and every frame is still shown and handed back.
+	 */
+	rec_init(&r);
+	options(&o, &r, card);
+	o.connector = "Writeback-1";
+	o.mode_width = 1024;
+	o.mode_height = 768;
+	o.writeback_interval = 2;
+	o.writeback = on_writeback;
+	o.writeback_deadline_ms = 1;
+	d = dmapipe_display_new(&o);
+	check(d);
+	for (int i = 1; i <= 8; i++) {
+		uint64_t end = test_now_ms() + FLIP_TIMEOUT_MS;
+
+		while (i > 3 && !r.done[i - 3]) {
+			check_msg(test_now_ms() < end, "frame %d was not handed back", i - 3);
+			check(dmapipe_display_dispatch(d, 100) >= 0);
+		}
+		check_int_eq(show(d, &r, b[i % 3], i, -1), 0);
+		wait_shown(d, &r, (unsigned int)i);
+	}
+	dmapipe_display_get_stats(d, &st);
+	dmapipe_display_free(d);
+	check_int_eq(st.writebacks_lost, 1);
+	check_int_eq(st.writebacks, 0);
+	check_int_eq(r.writebacks, 0);
+	check_int_eq(st.frames_shown, 8);
+	for (int i = 1; i <= 8; i++)
+		check_msg(r.done[i] == 1 && r.status[i] == 0, "frame %d: done %u, status %d", i,
+			  r.done[i], r.status[i]);
 	rec_finish(&r);
 
 	/* beside Virtual-1: vkms has no clone encoders, and says so */
@@ -637,7 +676,8 @@ static void test_writeback(const char *card)
 		dmapipe_buffer_unref(b[i]);
 	dmapipe_allocator_unref(a);
 	rec_finish(&r);
-	test_pass("writeback: the composed screen equals every composed frame; no clones beside Virtual-1");
+	test_pass("writeback: the composed screen equals every composed frame; a late job is given "
+		  "up and frames go on; no clones beside Virtual-1");
 }
 
 static void test_open_errors(const char *card)

@@ -506,6 +506,7 @@ static void print_json(struct display_cmd *c, const struct dmapipe_display_info 
 	json_u64(&j, "writeback_checked", c->wb_checked);
 	json_u64(&j, "writeback_skipped", c->wb_skipped);
 	json_u64(&j, "writeback_failed", c->wb_failed);
+	json_u64(&j, "writeback_lost", ds->writebacks_lost);
 	json_string(&j, "writeback_first_failure", c->wb_failed ? c->wb_first_failure : NULL);
 	json_double(&j, "fps", fps);
 	json_double(&j, "latency_p50_us", (double)samples_percentile(&c->latency, 50) / 1e3);
@@ -562,8 +563,9 @@ static void print_summary(struct display_cmd *c)
 	       (double)samples_max(&c->latency) / 1e6);
 	if (c->dopts.writeback_interval)
 		printf("  writeback   %llu frames compared with the screen, %llu differ, "
-		       "%llu not comparable\n", (unsigned long long)c->wb_checked,
-		       (unsigned long long)c->wb_failed, (unsigned long long)c->wb_skipped);
+		       "%llu not comparable%s\n", (unsigned long long)c->wb_checked,
+		       (unsigned long long)c->wb_failed, (unsigned long long)c->wb_skipped,
+		       ds.writebacks_lost ? "; a job was lost, checks stopped" : "");
 	if (c->wb_failed)
 		printf("  first bad   %s\n", c->wb_first_failure);
 	printf("  copied      %llu pixel bytes%s\n", (unsigned long long)copies.bytes,

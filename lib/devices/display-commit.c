@@ -354,8 +354,8 @@ int display_commit_next(struct dmapipe_display *d)
 	 * can replace its state before a vblank composed it (vkms then never
 	 * runs the job).
 	 */
-	if (ret == 0 && d->wb_connector && d->wb_fence < 0 && d->modeset_done &&
-	    d->stats.commits % d->opt.writeback_interval == 0) {
+	if (ret == 0 && d->wb_connector && d->wb_fence < 0 && !d->wb_stopped &&
+	    d->modeset_done && d->stats.commits % d->opt.writeback_interval == 0) {
 		ret = display_writeback_add(d, req);
 		writeback = ret == 0;
 	}
@@ -385,6 +385,7 @@ int display_commit_next(struct dmapipe_display *d)
 	}
 	if (writeback) {
 		f->writeback = true;
+		d->wb_commit_ns = dmapipe_now_ns();
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->wb_fence,
 			      &(struct epoll_event){ .events = EPOLLIN,
 						     .data.fd = d->wb_fence }) == 0)
@@ -445,11 +446,19 @@ int display_handle_events(struct dmapipe_display *d)
 	if (drmHandleEvent(d->fd, &ctx) < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	ret = (int)(d->stats.frames_shown - shown);
-	if (d->next.used && !d->pending.used && display_commit_next(d) < 0) {
+	display_commit_waiting(d);
+	return ret;
+}
+
+void display_commit_waiting(struct dmapipe_display *d)
+{
+	/* a commit on top of a writeback job could replace the state it composes */
+	if (!d->next.used || d->pending.used || d->wb_fence >= 0)
+		return;
+	if (display_commit_next(d) < 0) {
 		d->stats.frames_failed++;
 		display_frame_done(d, &d->next, -EIO, -1);
 	}
-	return ret;
 }
 
 int display_wait_flip(struct dmapipe_display *d, int timeout_ms)

@@ -156,6 +156,8 @@ struct dmapipe_display {
 	struct dmapipe_buffer *wb_buffer;
 	int wb_fence;             /* the job in flight's fence, -1: none */
 	bool wb_in_epoll;
+	uint64_t wb_commit_ns;    /* when the job in flight was committed */
+	bool wb_stopped;          /* a job was given up: no more jobs */
 };
 
 /* Records why show() failed (info.error) and logs it. */
@@ -208,6 +210,12 @@ int display_handle_events(struct dmapipe_display *d);
 /* Waits up to @timeout_ms for the pending flip; 0, -ETIMEDOUT or -errno. */
 int display_wait_flip(struct dmapipe_display *d, int timeout_ms);
 
+/*
+ * Commits the frame that waits (d->next) once neither a flip nor a
+ * writeback job is in flight; a refused commit hands it back failed.
+ */
+void display_commit_waiting(struct dmapipe_display *d);
+
 /* ---- the writeback connector (display-writeback.c) ------------------ */
 
 /* Finds the writeback connector of the CRTC and makes its buffer. 0, or -errno (logged). */
@@ -224,5 +232,19 @@ int display_writeback_add(struct dmapipe_display *d, drmModeAtomicReq *req);
  * it ran, 0 when the job is not done, -errno.
  */
 int display_writeback_complete(struct dmapipe_display *d, int wait_ms);
+
+/*
+ * Milliseconds until the job in flight reaches its deadline
+ * (opt.writeback_deadline_ms after its commit), 0 when it is past, -1
+ * when no job is in flight.
+ */
+int display_writeback_time_left(const struct dmapipe_display *d);
+
+/*
+ * Gives the job in flight up if it is past its deadline: its frame goes
+ * back without a callback, stats.writebacks_lost counts it, no job is
+ * made again, and the frame that waited is committed. 1 when it gave up.
+ */
+int display_writeback_check_deadline(struct dmapipe_display *d);
 
 #endif /* DMAPIPE_DISPLAY_PRIVATE_H */

@@ -182,10 +182,32 @@ int display_writeback_add(struct dmapipe_display *d, drmModeAtomicReq *req)
 	return 0;
 }
 
+/* Stops watching the job's fence and closes it. */
+static void drop_fence(struct dmapipe_display *d)
+{
+	if (d->wb_in_epoll)
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->wb_fence, NULL);
+	d->wb_in_epoll = false;
+	close(d->wb_fence);
+	d->wb_fence = -1;
+}
+
+/* The frame whose commit carries the job: retired, on screen or still pending. */
+static struct display_frame *job_frame(struct dmapipe_display *d)
+{
+	if (d->retired.used && d->retired.writeback)
+		return &d->retired;
+	if (d->on_screen.used && d->on_screen.writeback)
+		return &d->on_screen;
+	if (d->pending.used && d->pending.writeback)
+		return &d->pending;
+	return NULL;
+}
+
 int display_writeback_complete(struct dmapipe_display *d, int wait_ms)
 {
 	struct pollfd pfd = { .fd = d->wb_fence, .events = POLLIN };
-	struct display_frame *f = NULL;
+	struct display_frame *f;
 	int ret;
 
 	if (d->wb_fence < 0)
@@ -198,24 +220,56 @@ int display_writeback_complete(struct dmapipe_display *d, int wait_ms)
 			log_warn("display: the writeback job did not finish in %d ms", wait_ms);
 		return 0;
 	}
-	if (d->wb_in_epoll)
-		epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->wb_fence, NULL);
-	d->wb_in_epoll = false;
-	close(d->wb_fence);
-	d->wb_fence = -1;
-	if (d->retired.used && d->retired.writeback)
-		f = &d->retired;
-	else if (d->on_screen.used && d->on_screen.writeback)
-		f = &d->on_screen;
-	else if (d->pending.used && d->pending.writeback)
-		f = &d->pending;
-	if (!f)
+	drop_fence(d);
+	f = job_frame(d);
+	if (f) {
+		f->writeback = false;
+		d->stats.writebacks++;
+		if (d->opt.writeback && !f->handed_back)
+			d->opt.writeback(d, f->frame_data, d->wb_buffer, d->opt.user_data);
+		if (f == &d->retired)
+			display_frame_done(d, f, 0, -1);
+	}
+	display_commit_waiting(d);
+	return 1;
+}
+
+int display_writeback_time_left(const struct dmapipe_display *d)
+{
+	uint64_t deadline, now;
+
+	if (d->wb_fence < 0)
+		return -1;
+	deadline = d->wb_commit_ns + (uint64_t)d->opt.writeback_deadline_ms * 1000000ull;
+	now = dmapipe_now_ns();
+	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
+int display_writeback_check_deadline(struct dmapipe_display *d)
+{
+	struct display_frame *f;
+
+	if (display_writeback_time_left(d) != 0)
 		return 0;
-	f->writeback = false;
-	d->stats.writebacks++;
-	if (d->opt.writeback && !f->handed_back)
-		d->opt.writeback(d, f->frame_data, d->wb_buffer, d->opt.user_data);
-	if (f == &d->retired)
-		display_frame_done(d, f, 0, -1);
+	/*
+	 * The driver lost it (vkms can: the previous job's clean-up, run late
+	 * by a worker, turns its composer off after this job's commit turned
+	 * it on) or is far behind. The kernel
+	 * may still hold the job and would complete the next one's fence with
+	 * this one's composition: no job is made again.
+	 */
+	log_warn("display: %s (%s): the writeback job did not finish in %d ms: writeback "
+		 "stops, frames go on", d->info.device, d->info.driver,
+		 d->opt.writeback_deadline_ms);
+	drop_fence(d);
+	d->wb_stopped = true;
+	d->stats.writebacks_lost++;
+	f = job_frame(d);
+	if (f) {
+		f->writeback = false;
+		if (f == &d->retired)
+			display_frame_done(d, f, 0, -1);
+	}
+	display_commit_waiting(d);
 	return 1;
 }

@@ -39,8 +39,6 @@ DMAPIPE_EXPORT void dmapipe_display_options_init(struct dmapipe_display_options 
 #define DRI_DIR "/dev/dri"
 #define MAX_CARDS 64
 #define FREE_FLIP_WAIT_MS 1000
-/* a software compositor (vkms under emulation) can take long to compose */
-#define FREE_WRITEBACK_WAIT_MS 5000
 
 void display_error(struct dmapipe_display *d, const char *fmt, ...)
 {
@@ -425,6 +423,8 @@ dmapipe_display_new(const struct dmapipe_display_options *options)
 		free(d);
 		return fail_new(EINVAL, "writeback_interval without a writeback callback");
 	}
+	if (!d->opt.writeback_deadline_ms)
+		d->opt.writeback_deadline_ms = DMAPIPE_DISPLAY_WRITEBACK_DEADLINE_MS;
 	/* the strings are the caller's and only read during this call */
 	why[0] = '\0';
 	if (d->opt.device) {
@@ -466,7 +466,7 @@ DMAPIPE_EXPORT void dmapipe_display_free(struct dmapipe_display *display)
 		display_wait_flip(d, FREE_FLIP_WAIT_MS);
 	/* the frame carrying a writeback job is still held: let its callback run */
 	if (d->wb_fence >= 0)
-		display_writeback_complete(d, FREE_WRITEBACK_WAIT_MS);
+		display_writeback_complete(d, display_writeback_time_left(d));
 	/* removing the framebuffers takes them off the screen before the leases go back */
 	display_fb_clear(d);
 	display_frame_done(d, &d->pending, -ECANCELED, -1);
@@ -546,7 +546,8 @@ DMAPIPE_EXPORT int dmapipe_display_show(struct dmapipe_display *display,
 	d->next.acquire_fence = fence;
 	d->next.show_ns = dmapipe_now_ns();
 	d->stats.frames_in++;
-	if (d->pending.used)
+	/* after the flip, and after the writeback job that composes the frame on screen */
+	if (d->pending.used || d->wb_fence >= 0)
 		return 0;
 	ret = display_commit_next(d);
 	if (ret < 0) {
@@ -569,10 +570,14 @@ DMAPIPE_EXPORT int dmapipe_display_dispatch(struct dmapipe_display *display, int
 {
 	struct dmapipe_display *d = display;
 	struct epoll_event ev[4];
-	int n, handled = 0, ret;
+	int n, handled = 0, ret, left;
 
 	if (!d)
 		return -EINVAL;
+	/* wake up for a writeback job's deadline too */
+	left = display_writeback_time_left(d);
+	if (left >= 0 && (timeout_ms < 0 || left < timeout_ms))
+		timeout_ms = left;
 	n = epoll_wait(d->epfd, ev, ARRAY_SIZE(ev), timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -585,7 +590,7 @@ DMAPIPE_EXPORT int dmapipe_display_dispatch(struct dmapipe_display *display, int
 			return ret;
 		handled += ret;
 	}
-	return handled;
+	return handled + display_writeback_check_deadline(d);
 }
 
 DMAPIPE_EXPORT void dmapipe_display_get_info(const struct dmapipe_display *display,

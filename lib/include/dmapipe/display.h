@@ -90,6 +90,18 @@ typedef void (*dmapipe_display_shown_func)(struct dmapipe_display *display, void
  * back only once it was composed, release fences or not). Called from
  * dispatch() and free().
  */
+/**
+ * How long a writeback job may take from its commit to its fence, unless
+ * the options say otherwise. While one is in flight the display commits
+ * no other frame (a newer frame waits, or replaces the one waiting): the
+ * job composes the frame it was committed with, and a commit on top could
+ * replace the CRTC state before the job ran (vkms then never runs it). A
+ * job later than its deadline is given up with a warning
+ * (stats.writebacks_lost), its frame goes back without a writeback
+ * callback, and writeback stops; frames go on.
+ */
+#define DMAPIPE_DISPLAY_WRITEBACK_DEADLINE_MS 2000
+
 typedef void (*dmapipe_display_writeback_func)(struct dmapipe_display *display,
 					       void *frame_data,
 					       struct dmapipe_buffer *composed,
@@ -132,6 +144,8 @@ struct dmapipe_display_options {
 	uint32_t writeback_interval;
 	dmapipe_display_writeback_func writeback;
 	void *user_data;
+	/** a writeback job's deadline; 0: DMAPIPE_DISPLAY_WRITEBACK_DEADLINE_MS. Since 0.2. */
+	uint32_t writeback_deadline_ms;
 };
 
 /**
@@ -252,7 +266,13 @@ struct dmapipe_display_stats {
 	uint64_t latency_sum_ns;
 	uint64_t latency_max_ns;
 	uint32_t cached;          /**< framebuffers kept now */
-	uint32_t reserved[9];
+	/**
+	 * writeback jobs given up: not finished by their deadline (their
+	 * frame went back without a callback; the display then makes no more
+	 * jobs). Since 0.2.
+	 */
+	uint32_t writebacks_lost;
+	uint32_t reserved[8];
 };
 
 /** Copies the display's counters into @stats (caller-owned). Since 0.1. */
