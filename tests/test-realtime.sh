@@ -122,6 +122,16 @@ jcheck "$DIR/c.json" "d['result'] == 'error' and d['error']['code'] == 'permissi
 ls "$DIR" | grep -q 'keep.rec.partial' && fail "the refused recorder left a partial file"
 ok "refused with --require-realtime: exit 1, code permission, one error line, old file kept"
 
+# a CPU the process may not run on, insisted on: the code says so
+"$DMAPIPE" record "$SOCK" -o "$DIR/e.rec" --cpu 1000 --require-realtime -q --json \
+	>"$DIR/e.json" 2>"$DIR/e.log"
+status=$?
+[ $status -eq 1 ] || fail "record --cpu 1000 --require-realtime: exit $status, expected 1"
+jcheck "$DIR/e.json" "d['result'] == 'error' and d['error']['code'] == 'unsupported' and \
+d['error']['message'].startswith('--cpu 1000: not a CPU this process may run on')"
+[ -e "$DIR/e.rec" ] && fail "the refused recorder wrote e.rec"
+ok "a CPU it may not run on, with --require-realtime: exit 1, code unsupported, nothing written"
+
 # --- bad values ---------------------------------------------------------------
 for bad in --realtime=0 --realtime=100 --realtime=x "--cpu -1" "--cpu 5000" "--cpu one"; do
 	# shellcheck disable=SC2086 # the option and its value are two words

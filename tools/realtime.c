@@ -66,7 +66,9 @@ static int refuse(struct realtime *rt, int err, const char *fmt, ...)
 	if (!rt->refused[0])
 		snprintf(rt->refused, sizeof(rt->refused), "%s", msg);
 	if (rt->require) {
-		tool_error(err == EPERM || err == ENOMEM ? TOOL_ERR_PERMISSION : TOOL_OK, 0,
+		/* not allowed; a CPU or priority this machine does not offer; else */
+		tool_error(err == EPERM || err == ENOMEM ? TOOL_ERR_PERMISSION :
+			   err == EINVAL ? TOOL_ERR_UNSUPPORTED : TOOL_ERR_INTERNAL, 0,
 			   "%s (--require-realtime)", msg);
 		return -1;
 	}
