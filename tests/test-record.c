@@ -46,6 +46,12 @@
  *             caller and its pixels are read only after the signal; a
  *             fence that never signals is given up at finish (needs
  *             sw_sync or vgem: the QEMU lane)
+ *   disk-probe dmapipe_disk_probe(): durable writes bounded by bytes and
+ *             by time, no file left in the directory, an older struct
+ *             filled only as far as it goes, bad arguments (NULLs, a
+ *             missing directory, a file); on a small tmpfs a quarter of
+ *             the free space at most, all given back, -ENOSPC when too
+ *             little is free
  *   buffered  buffered mode: the page cache the file occupies stays bounded
  *             while hundreds of MB are written (ext4; on tmpfs only the
  *             content is checked)
@@ -57,6 +63,7 @@
  *             frames verified in those buffers and in memory; a buffer with
  *             the wrong object count refused (VM lane only)
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -2076,6 +2083,124 @@ static void test_behind(const char *dir)
 	test_pass("a disk that falls behind is named with both rates; one that keeps up is not");
 }
 
+static int write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	const char *p = data;
+
+	if (fd < 0)
+		return -errno;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n <= 0) {
+			close(fd);
+			return n < 0 ? -errno : -EIO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Entries in @dir: the probe's file has no name, so none may appear. */
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	check(d);
+	while ((e = readdir(d)))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void test_disk_probe(const char *dir)
+{
+	struct dmapipe_disk_probe p = { .size = sizeof(p) }, small;
+	char mnt[512], file[600];
+	int entries = count_entries(dir);
+	uint64_t statfs_before;
+	struct statfs sf;
+
+	/* 8 MiB at most: eight requests of 1 MiB, made durable */
+	check_int_eq(dmapipe_disk_probe(dir, 8u << 20, 0, &p), 0);
+	check_int_eq(p.size, sizeof(p));
+	check_int_eq(p.request_bytes, 1u << 20);
+	check_int_eq(p.bytes, 8u << 20);
+	check(p.elapsed_ns > 0);
+	check(p.bytes_per_s > 0 &&
+	      p.bytes_per_s == (uint64_t)((double)p.bytes * 1e9 / (double)p.elapsed_ns));
+	check(p.latency_p50_ns > 0 && p.latency_p50_ns <= p.latency_p99_ns &&
+	      p.latency_p99_ns <= p.latency_max_ns);
+	check_int_eq(count_entries(dir), entries);
+	printf("# %s: %.1f MB/s, %s, p99 %.1f ms\n", dir, (double)p.bytes_per_s / 1e6,
+	       p.direct ? "direct" : "synced buffered", (double)p.latency_p99_ns / 1e6);
+
+	/* a time limit stops it long before a byte limit it cannot reach */
+	check_int_eq(dmapipe_disk_probe(dir, 1ull << 40, 20, &p), 0);
+	check(p.bytes > 0 && p.bytes < (1ull << 40) && p.bytes % p.request_bytes == 0);
+	check_int_eq(count_entries(dir), entries);
+
+	/* a caller with an older, smaller struct gets only the fields it holds */
+	memset(&small, 0xa5, sizeof(small));
+	small.size = offsetof(struct dmapipe_disk_probe, latency_p99_ns);
+	check_int_eq(dmapipe_disk_probe(dir, 4u << 20, 0, &small), 0);
+	check_int_eq(small.size, offsetof(struct dmapipe_disk_probe, latency_p99_ns));
+	check_int_eq(small.bytes, 4u << 20);
+	check(small.latency_p99_ns == 0xa5a5a5a5a5a5a5a5ull);
+
+	/* bad arguments: nothing measured, one clear error */
+	small.size = offsetof(struct dmapipe_disk_probe, bytes);
+	check_int_eq(dmapipe_disk_probe(dir, 0, 0, &small), -EINVAL);
+	check_int_eq(dmapipe_disk_probe(NULL, 0, 0, &p), -EINVAL);
+	check_int_eq(dmapipe_disk_probe(dir, 0, 0, NULL), -EINVAL);
+	snprintf(file, sizeof(file), "%s/missing", dir);
+	check_int_eq(dmapipe_disk_probe(file, 0, 0, &p), -ENOENT);
+	snprintf(file, sizeof(file), "%s/a-file", dir);
+	check(write_file(file, "x", 1) == 0);
+	check_int_eq(dmapipe_disk_probe(file, 0, 0, &p), -ENOTDIR);
+	check(unlink(file) == 0);
+	test_pass("disk probe: durable 1 MiB writes, bounded by bytes and by time, no file left, "
+		  "an older struct, bad arguments");
+
+	/* a small file system: at most a quarter of its free space, so it never fills up */
+	snprintf(mnt, sizeof(mnt), "%s/small", dir);
+	check(mkdir(mnt, 0700) == 0);
+	if (mount("dmapipe-test", mnt, "tmpfs", 0, "size=64m") < 0) {
+		printf("# not tried: a small file system (cannot mount a tmpfs: %s)\n",
+		       strerror(errno));
+		check(rmdir(mnt) == 0);
+		return;
+	}
+	check(statfs(mnt, &sf) == 0);
+	statfs_before = sf.f_bfree;
+	check_int_eq(dmapipe_disk_probe(mnt, 1ull << 30, 0, &p), 0);
+	check_msg(p.bytes <= 16u << 20, "%llu bytes on a 64 MiB file system",
+		  (unsigned long long)p.bytes);
+	check(statfs(mnt, &sf) == 0);
+	check_int_eq(sf.f_bfree, statfs_before);
+	/* 12 MiB free: a quarter holds less than the four requests in flight */
+	snprintf(file, sizeof(file), "%s/fill", mnt);
+	{
+		size_t len = 52u << 20;
+		char *junk = malloc(len);
+
+		check(junk);
+		memset(junk, 1, len);
+		check(write_file(file, junk, len) == 0);
+		free(junk);
+	}
+	check_int_eq(dmapipe_disk_probe(mnt, 0, 0, &p), -ENOSPC);
+	check(umount(mnt) == 0);
+	check(rmdir(mnt) == 0);
+	test_pass("disk probe: a quarter of the free space at most, space given back, -ENOSPC "
+		  "when too little is free");
+}
+
 int main(int argc, char **argv)
 {
 	char *dir;
@@ -2107,6 +2232,8 @@ int main(int argc, char **argv)
 		test_checksum(dir);
 	else if (strcmp(what, "behind") == 0)
 		test_behind(dir);
+	else if (strcmp(what, "disk-probe") == 0)
+		test_disk_probe(dir);
 	else if (strcmp(what, "probe-sample") == 0 && getenv("DMAPIPE_TEST_PROBE_SAMPLE"))
 		write_probe_sample(getenv("DMAPIPE_TEST_PROBE_SAMPLE"));
 	else if (strcmp(what, "fence") == 0)

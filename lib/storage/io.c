@@ -257,7 +257,7 @@ int storage_ring_init(struct storage_ring *r, unsigned int min_entries, int efd)
 	ret = io_uring_queue_init(entries, &r->ring, 0);
 	if (ret < 0)
 		return ret;
-	ret = io_uring_register_eventfd(&r->ring, efd);
+	ret = efd >= 0 ? io_uring_register_eventfd(&r->ring, efd) : 0;
 	if (ret < 0) {
 		io_uring_queue_exit(&r->ring);
 		return ret;

@@ -129,7 +129,8 @@ struct storage_ring {
 
 /*
  * Sets up @r with room for at least @min_entries requests (rounded up to a
- * power of two, at most 4096), its completions making @efd readable.
+ * power of two, at most 4096), its completions making @efd readable
+ * (-1: no eventfd, the caller waits on the ring itself).
  * 0, or -errno with nothing left to undo.
  */
 int storage_ring_init(struct storage_ring *r, unsigned int min_entries, int efd);

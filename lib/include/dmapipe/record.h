@@ -322,6 +322,49 @@ int dmapipe_recorder_get_latency(const struct dmapipe_recorder *recorder,
 int dmapipe_recorder_set_rate(struct dmapipe_recorder *recorder, uint32_t fps_num,
 			      uint32_t fps_den);
 
+/* ---- can the disk keep up? ------------------------------------------------ */
+
+/**
+ * What dmapipe_disk_probe() measured. Since 0.2.
+ */
+struct dmapipe_disk_probe {
+	uint32_t size;          /**< set by the caller: sizeof(struct dmapipe_disk_probe) */
+	bool direct;            /**< O_DIRECT; else through the page cache, each request synced */
+	uint8_t reserved0[3];
+	uint64_t request_bytes; /**< the size of each write */
+	uint64_t bytes;         /**< written and made durable */
+	uint64_t elapsed_ns;    /**< first write to the end of the last fdatasync */
+	uint64_t bytes_per_s;   /**< @bytes over @elapsed_ns */
+	/** each request's submission to its completion (with its sync, through the page cache) */
+	uint64_t latency_p50_ns;
+	uint64_t latency_p99_ns;
+	uint64_t latency_max_ns;
+	uint64_t reserved[4];
+};
+
+/**
+ * Measures how fast the file system of directory @dir takes a recorder's
+ * writes: 1 MiB requests, four in flight through io_uring with O_DIRECT
+ * (one at a time, each followed by fdatasync(), where the file system has
+ * no O_DIRECT or the library no io_uring), into a file without a name
+ * (O_TMPFILE) that is gone when the call returns, then fdatasync(). It
+ * stops after @max_bytes (0: 256 MiB; never more than a quarter of the
+ * free space, so the test cannot fill the disk) or once @max_ms (0: 500)
+ * have passed, whichever comes first, then waits for the writes in flight
+ * (4 MiB at most: a slow disk costs little more than the time given) and
+ * the sync; nothing of the caller's is written. A short burst: a disk whose
+ * cache or SLC area absorbs it reads faster here than it will sustain.
+ * Fills @result (whose size field the caller sets; a smaller struct from
+ * an older header gets the fields it holds). Returns 0, -EINVAL (no @dir
+ * or @result, or a size that does not hold @latency_p50_ns), -EOPNOTSUPP
+ * or -EISDIR (no O_TMPFILE on that file system), -ENOSPC (a quarter of
+ * the free space holds less than the four requests in flight, or the disk
+ * filled up meanwhile), or the error of open()
+ * or of a write. Since 0.2.
+ */
+int dmapipe_disk_probe(const char *dir, uint64_t max_bytes, uint32_t max_ms,
+		       struct dmapipe_disk_probe *result);
+
 /* ---- reading ------------------------------------------------------------ */
 
 enum dmapipe_recording_open_flags {
