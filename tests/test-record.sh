@@ -7,7 +7,9 @@
 # consistent file); bad command lines (exit 2) and bad files (exit 1);
 # outputs: only regular files replaced, and only by a recording that holds
 # frames; device nodes, FIFOs, directories and links left as they were;
-# "-" as stdout; --check on content that is not the pattern (passes, says
+# "-" as stdout; the disk check (a write test before the first frame, a
+# warning for a stream faster than the disk, --no-disk-check, none for
+# stdout); --check on content that is not the pattern (passes, says
 # what it could not check), with --checksum (finds 256 KiB of damage), on a
 # file cut after it was closed (fails), and --repair of an overwritten
 # superblock.
@@ -105,6 +107,45 @@ grep -q "buffered I/O" "$DIR/out.log" || fail "buffered mode not reported"
 wait "$SERVE" 2>/dev/null
 ok "--force and --buffered"
 
+# ---- the disk check: a write test before the first frame --------------------------
+
+# the first recording's: made, and the stream's need is its frames' size at its rate
+python3 - "$DIR/record.json" <<'EOF' || fail "the disk check of the first recording"
+import json, sys
+d = json.load(open(sys.argv[1]))["disk_check"]
+assert d["method"] == "probe" and d["skipped"] is None, d
+assert d["verdict"] in ("ok", "too-slow") and d["bytes"] > 0 and d["bytes_per_s"] > 0, d
+need = 1366 * 769 * 3 // 2 * 60
+assert need <= d["need_bytes_per_s"] <= need * 1.1, (d, need)
+EOF
+# a stream no disk here takes (4K NV12 at 2000 fps: 25 GB/s): one warning, then the
+# recording goes on, dropping what the disk cannot take
+"$DMAPIPE" serve --socket "$S" --size 3840x2160 --fps 2000 --predrawn --frames 40 \
+	--wait-consumers 1 -q >"$DIR/serve.log" 2>&1 &
+SERVE=$!
+PIDS="$PIDS $SERVE"
+wait_socket "$S"
+"$DMAPIPE" record "$S" -o "$DIR/fast.rec" --json >"$DIR/fast.json" 2>"$DIR/fast.log" ||
+	fail "record of a stream faster than the disk: $(cat "$DIR/fast.log")"
+wait $SERVE
+[ "$(grep -c "warning: disk check: the file system of $DIR/fast.rec took .* MB/s in a .* ms write test; the stream needs .* MB/s (2000 fps): frames will be dropped once the buffer is full" "$DIR/fast.log")" = 1 ] ||
+	fail "no single disk-check warning: $(cat "$DIR/fast.log")"
+jcheck "$DIR/fast.json" 'd["result"] == "ok" and d["disk_check"]["verdict"] == "too-slow" and \
+d["disk_check"]["need_bytes_per_s"] > d["disk_check"]["bytes_per_s"] and d["frames_recorded"] > 0'
+# --no-disk-check: none made, and said so
+"$DMAPIPE" serve --socket "$S" --size 320x240 --fps 30 --frames 15 --wait-consumers 1 -q \
+	>"$DIR/serve.log" 2>&1 &
+SERVE=$!
+PIDS="$PIDS $SERVE"
+wait_socket "$S"
+"$DMAPIPE" record "$S" -o "$DIR/nocheck.rec" --no-disk-check --json >"$DIR/nocheck.json" \
+	2>"$DIR/nocheck.log" || fail "record --no-disk-check"
+wait $SERVE
+jcheck "$DIR/nocheck.json" 'd["disk_check"]["method"] is None and \
+d["disk_check"]["skipped"] == "--no-disk-check" and d["disk_check"]["verdict"] is None'
+grep -q "disk check" "$DIR/nocheck.log" && fail "--no-disk-check: $(cat "$DIR/nocheck.log")"
+ok "disk check: made before the first frame, the stream's need measured, one warning for a stream too fast, --no-disk-check"
+
 # ---- outputs that never destroy what is not theirs -----------------------------
 # A producer that never sends a frame (it waits for a second consumer): the
 # recorder is set up, then times out. A device node, a FIFO and a directory
@@ -172,6 +213,8 @@ wait_socket "$S"
 "$DMAPIPE" record --socket "$S" -o - >"$DIR/stdout.rec" 2>"$DIR/stdout.log" || fail "record -o -"
 wait "$SERVE" 2>/dev/null
 grep -q "record: ok" "$DIR/stdout.log" || fail "record -o -: no summary on stderr"
+grep -q "disk check  not made: the recording goes to stdout" "$DIR/stdout.log" ||
+	fail "record -o -: the disk check did not say why it was not made"
 "$DMAPIPE" record --check "$DIR/stdout.rec" --json >"$DIR/scheck.json" 2>/dev/null || fail "check of -o -"
 jcheck "$DIR/scheck.json" 'd["frames"] > 0 and d["closed"]'
 ok "outputs: device node, FIFO, directory refused and kept; a failed --force keeps the old file; links kept; - is stdout"

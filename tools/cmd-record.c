@@ -78,6 +78,9 @@ static const char *const record_usage =
 	"                          the summary; default: compressed frames only)\n"
 	"      --no-checksum       no checksum, not even for compressed frames\n"
 	"      --strict            fail rather than copy a pixel\n"
+	"      --no-disk-check     no write test of the file system before the first frame\n"
+	"                          (default: a test of at most 250 ms and 128 MiB, and a\n"
+	"                          warning if it took less than the stream needs)\n"
 	HELP_REALTIME("")
 	"      --timeout MS        fail if no frame arrives for MS (default 10000, 0 = never)\n"
 	"      --progress          a progress line every second (default when stderr is a tty)\n"
@@ -119,6 +122,7 @@ enum {
 	OPT_NO_CHECKSUM,
 	OPT_BUFFER,
 	OPT_BUFFER_MB,
+	OPT_NO_DISK_CHECK,
 };
 
 /* --buffer: "2s", "500ms", "1.5" (seconds); at most 60 s */
@@ -162,6 +166,7 @@ static void parse_args(struct record *r, int argc, char **argv)
 		{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
 		{ "buffer", required_argument, NULL, OPT_BUFFER },
 		{ "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
+		{ "no-disk-check", no_argument, NULL, OPT_NO_DISK_CHECK },
 		{ "sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL },
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "strict", no_argument, NULL, OPT_STRICT },
@@ -248,6 +253,9 @@ static void parse_args(struct record *r, int argc, char **argv)
 		case OPT_BUFFER_MB:
 			r->buffer_mb = opt_u32("record", "--buffer-mb", optarg, 1, 65536);
 			break;
+		case OPT_NO_DISK_CHECK:
+			r->disk.off = true;
+			break;
 		case OPT_SYNC_INTERVAL:
 			r->ropts.sync_interval_ms = opt_u32("record", "--sync-interval", optarg, 0,
 							    3600000);
@@ -314,6 +322,24 @@ static void parse_args(struct record *r, int argc, char **argv)
 		usage_error("record", "-o FILE is required");
 	if (r->json && strcmp(r->output, "-") == 0)
 		usage_error("record", "--json prints on stdout, where -o - writes the recording");
+}
+
+uint64_t record_frame_bytes(const struct dmapipe_buffer *buf, const struct dmapipe_frame_meta *meta)
+{
+	const struct dmapipe_layout *l = dmapipe_buffer_get_layout(buf);
+	uint64_t sum = 0;
+
+	for (uint32_t p = 0; p < l->n_planes; p++) {
+		/* 0: the whole plane, whose end only its object's size tells */
+		if (!meta->bytes_used[p]) {
+			sum = 0;
+			for (uint32_t i = 0; i < l->n_objects; i++)
+				sum += l->objects[i].size;
+			return sum;
+		}
+		sum += meta->bytes_used[p];
+	}
+	return sum;
 }
 
 uint32_t record_frames_needed(const struct record *r, uint64_t frame_bytes, double fps)
@@ -457,6 +483,8 @@ static void record_frames(struct record *r)
 		while ((ret = src->next(r, &buf, &meta, &frame_data)) == 0) {
 			last_frame = now_ns();
 			/* the recorder waits for the frame's acquire fence itself */
+			/* before the submit: the recorder may hand the frame back at once */
+			record_disk_frame(r, buf, meta);
 			ret = dmapipe_recorder_submit(r->rec, buf, meta, frame_data);
 			if (ret == 0) {
 				r->submitted++;
@@ -560,6 +588,7 @@ static void print_summary(struct record *r, int finish_ret)
 		json_u64(&j, "write_latency_p99_ns", lat.p99_ns);
 		json_u64(&j, "write_latency_max_ns", lat.max_ns);
 		realtime_json(&r->rt, &j);
+		record_disk_json(r, &j);
 		if (r->device) {
 			struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
 
@@ -628,6 +657,7 @@ static void print_summary(struct record *r, int finish_ret)
 		realtime_describe(&r->rt, rt, sizeof(rt));
 		fprintf(r->report, "  realtime    %s\n", rt);
 	}
+	record_disk_summary(r);
 	if (rs.frames_checksummed)
 		fprintf(r->report, "  checksums   %llu frames, %.1f ms of CPU (%.0f us per frame)\n",
 			(unsigned long long)rs.frames_checksummed, (double)rs.checksum_ns / 1e6,
@@ -674,6 +704,8 @@ int cmd_record(int argc, char **argv)
 			OUTPUT_SEEKABLE | (r.force ? OUTPUT_FORCE : 0)) < 0)
 		return 1;
 	r.report = r.out.kind == OUTPUT_STDOUT ? stderr : stdout;
+	/* before the source: nothing holds a lease or a device buffer while it runs */
+	record_disk_probe(&r);
 	if (r.src->open(&r) < 0) {
 		output_close(&r.out, false);
 		return 1;

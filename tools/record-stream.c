@@ -40,9 +40,7 @@ static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
 			dmapipe_client_free(c);
 			return -1;
 		}
-		*frame_bytes = 0;
-		for (int p = 0; p < DMAPIPE_MAX_PLANES; p++)
-			*frame_bytes += f->meta.bytes_used[p];
+		*frame_bytes = record_frame_bytes(f->buffer, &f->meta);
 		if (!n) {
 			first_ts = f->meta.timestamp_ns;
 			first_seq = f->meta.sequence;
@@ -125,8 +123,11 @@ static void stream_nominal_rate(struct record *r)
 	}
 	r->received_early = true;
 	info = dmapipe_client_get_format_info(r->client);
-	if (info && info->fps_num)
+	if (info && info->fps_num) {
 		(void)dmapipe_recorder_set_rate(r->rec, info->fps_num, info->fps_den);
+		r->rate_num = info->fps_num;
+		r->rate_den = info->fps_den;
+	}
 }
 
 static int stream_start(struct record *r)

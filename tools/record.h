@@ -20,6 +20,19 @@
 
 struct frame_source;
 
+/* The disk check (record-disk.c). */
+struct record_disk {
+	bool off;                /* --no-disk-check */
+	bool probed;             /* the write test ran: probe holds its figures */
+	const char *skipped;     /* why it did not, NULL if it did */
+	int error;               /* the write test's error, 0 if none */
+	struct dmapipe_disk_probe probe;
+	unsigned int frames;     /* the first frames, and their bytes: the stream's need */
+	uint64_t bytes;
+	double need_bps;         /* bytes per second the stream needs, 0 if not known */
+	const char *verdict;     /* "ok", "too-slow", "unknown-rate"; NULL before */
+};
+
 struct record {
 	struct dmapipe_client_options copts;
 	struct dmapipe_recorder_options ropts;
@@ -55,6 +68,8 @@ struct record {
 	uint64_t keepalives, last_keepalive, keepalive_max_gap_ns;
 	struct loop_timing loop;  /* the recording loop's turns */
 	struct realtime rt;       /* --realtime, --mlock, --cpu */
+	struct record_disk disk;  /* the disk check */
+	uint32_t rate_num, rate_den; /* the stream's nominal rate, 0/0 if unknown */
 	/* the loops' clock: --duration's deadline, the progress line's state */
 	uint64_t deadline, next_progress, last_bytes, last_ns;
 };
@@ -91,8 +106,26 @@ struct frame_source {
 extern const struct frame_source record_stream_source;
 extern const struct frame_source record_device_source;
 
+/*
+ * The bytes of a frame: its planes' bytes_used, or, when a plane says 0
+ * ("the whole plane"), the sizes of the buffer's memory objects.
+ */
+uint64_t record_frame_bytes(const struct dmapipe_buffer *buf, const struct dmapipe_frame_meta *meta);
+
 /* Frames to hold for --buffer/--buffer-mb, for frames of @frame_bytes at @fps. */
 uint32_t record_frames_needed(const struct record *r, uint64_t frame_bytes, double fps);
+
+/*
+ * The disk check: a write test of the recording's file system before the
+ * source opens (a warning if it cannot be made); each frame recorded, until
+ * the first ones tell the stream's need and the verdict is given (one
+ * warning when the disk is too slow); its part of --json and the summary.
+ */
+void record_disk_probe(struct record *r);
+void record_disk_frame(struct record *r, const struct dmapipe_buffer *buf,
+		       const struct dmapipe_frame_meta *meta);
+void record_disk_json(const struct record *r, struct json *j);
+void record_disk_summary(const struct record *r);
 
 /* --check and --repair of the file the command line names: the exit status. */
 int record_check(struct record *r);
