@@ -693,14 +693,16 @@ void storage_json(const struct storage_result *res, struct json *j)
 int write_report_file(const struct bench *b)
 {
 	/* the sections other programs write (tests/gst/bench-gst.py, the
-	 * VM lane's tests/vm/bench-encode) live at the end of the same file
-	 * between their own markers: keep everything from the first */
+	 * VM lane's tests/vm/bench-encode) and the profile of the handoff,
+	 * written by hand, live at the end of the same file between their
+	 * own markers: keep everything from the first */
 	char *old = read_file(b->o.output);
 	char *keep = NULL;
 	int ret = 0;
 
 	for (const char *const *m = (const char *const[]){
-		     "<!-- bench-gst.py: begin -->", "<!-- encode-bench: begin -->", NULL };
+		     "<!-- bench-gst.py: begin -->", "<!-- encode-bench: begin -->",
+		     "<!-- handoff-profile: begin -->", NULL };
 	     old && *m; m++) {
 		char *at = strstr(old, *m);
 
