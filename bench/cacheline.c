@@ -29,13 +29,18 @@
 
 #define CL_WARMUP 2000u
 #define CL_TRIPS 20000u
+#define PINNED 1u
+#define FAILED 2u
 
 /* processes share the word through a page, so it must not need a lock */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_uint is lock-free");
 
 struct cl_shared {
 	_Alignas(64) atomic_uint line; /* the bounced cache line, alone in it */
-	_Alignas(64) atomic_uint ready; /* the second process is pinned */
+	/* before the runs, each process says whether it could be pinned
+	 * (PINNED or FAILED), so that neither spins for a peer that left */
+	_Alignas(64) atomic_uint ready_a;
+	atomic_uint ready_b;
 	_Alignas(64) double rtt_ns[CL_RUNS];
 };
 _Static_assert(sizeof(struct cl_shared) <= 4096, "one page");
@@ -47,6 +52,17 @@ static int pin(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Says @mine (pinned or not) and waits for @peer's word: true if both are pinned. */
+static bool both_pinned(atomic_uint *mine, atomic_uint *peer, bool pinned)
+{
+	unsigned int v;
+
+	atomic_store_explicit(mine, pinned ? PINNED : FAILED, memory_order_release);
+	while ((v = atomic_load_explicit(peer, memory_order_acquire)) == 0)
+		;
+	return pinned && v == PINNED;
 }
 
 /* Spins until the line holds @v; the wait is the transfer being measured. */
@@ -61,10 +77,8 @@ static int pinger(struct cl_shared *s, int cpu)
 {
 	unsigned int v = 0;
 
-	if (pin(cpu) < 0)
+	if (!both_pinned(&s->ready_a, &s->ready_b, pin(cpu) == 0))
 		return 1;
-	while (atomic_load_explicit(&s->ready, memory_order_acquire) == 0)
-		;
 	for (unsigned int i = 0; i < CL_WARMUP; i++) {
 		atomic_store_explicit(&s->line, ++v, memory_order_release);
 		wait_for(&s->line, ++v);
@@ -86,9 +100,8 @@ static int ponger(struct cl_shared *s, int cpu)
 {
 	unsigned int v = 0;
 
-	if (pin(cpu) < 0)
+	if (!both_pinned(&s->ready_b, &s->ready_a, pin(cpu) == 0))
 		return 1;
-	atomic_store_explicit(&s->ready, 1, memory_order_release);
 	for (unsigned int i = 0; i < CL_WARMUP + CL_RUNS * CL_TRIPS; i++) {
 		wait_for(&s->line, ++v);
 		atomic_store_explicit(&s->line, ++v, memory_order_release);
@@ -117,6 +130,7 @@ void run_cacheline(struct cl_result *r)
 	struct cl_shared *s;
 	struct child ch[2];
 	double sorted[CL_RUNS];
+	bool forked;
 	int allowed;
 
 	memset(r, 0, sizeof(*r));
@@ -136,16 +150,21 @@ void run_cacheline(struct cl_result *r)
 		return;
 	}
 	atomic_init(&s->line, 0);
-	atomic_init(&s->ready, 0);
+	atomic_init(&s->ready_a, 0);
+	atomic_init(&s->ready_b, 0);
 	ch[0].pid = fork();
 	if (ch[0].pid == 0)
 		_exit(pinger(s, r->cpus[0]));
-	ch[1].pid = fork();
-	if (ch[1].pid == 0)
-		_exit(ponger(s, r->cpus[1]));
-	/* a run takes milliseconds; minutes means a process spins for a dead peer */
-	r->ok = ch[0].pid > 0 && ch[1].pid > 0 && wait_all(ch, 2, 120000) &&
-		exited_ok(&ch[0]) && exited_ok(&ch[1]);
+	if (ch[0].pid > 0) {
+		ch[1].pid = fork();
+		if (ch[1].pid == 0)
+			_exit(ponger(s, r->cpus[1]));
+	}
+	/* a run takes milliseconds, so minutes means a process lost its
+	 * peer; without a peer at all, the one started is killed at once */
+	forked = ch[0].pid > 0 && ch[1].pid > 0;
+	r->ok = wait_all(ch, 2, forked ? 120000 : 0) && forked && exited_ok(&ch[0]) &&
+		exited_ok(&ch[1]);
 	if (!r->ok) {
 		snprintf(r->error, sizeof(r->error),
 			 "a cache-line process failed (pinned to CPU %d or %d?)", r->cpus[0],
