@@ -113,6 +113,21 @@ struct pp_result {
 	double lat_p50_us, lat_p90_us, lat_p99_us, lat_max_us;
 };
 
+/* cacheline.c: one cache line bounced between two pinned processes */
+#define CL_RUNS 11
+struct cl_result {
+	bool ran;
+	bool ok;
+	bool skipped;              /* fewer than two CPUs allowed: why in error */
+	char error[128];
+	int cpus[2];               /* the two CPUs the processes were pinned to */
+	unsigned int runs;
+	unsigned int trips;        /* round trips per run */
+	double rtt_ns;             /* the median run's round trip */
+	double rtt_min_ns, rtt_max_ns;
+	double one_way_ns;         /* half the round trip: one transfer of the line */
+};
+
 struct gst_result {
 	bool ran;
 	bool measured;
@@ -183,6 +198,7 @@ struct bench {
 	struct dp_result lat[MAX_RUNS];
 	struct pp_result pp_paced;   /* at latency_fps, latency_frames */
 	struct pp_result pp_fast;    /* unthrottled, frames */
+	struct cl_result cacheline;  /* the shared-memory floor beside it */
 	struct gst_result gst[MAX_RUNS];
 	char *dir;
 	char tool[PATH_MAX];     /* the dmapipe tool that runs serve and consume */
@@ -264,6 +280,16 @@ int measure_copy(struct bench *b, struct copy_result *r);
 
 /* @frames ping-pongs, paced at @fps (0: as fast as they go), into @r. */
 void run_pingpong(uint64_t frames, uint32_t fps, struct pp_result *r);
+
+/* ---- cacheline.c: the shared-memory baseline ---------------------------------- */
+
+/* Bounces one cache line between the first two allowed CPUs into @r. */
+void run_cacheline(struct cl_result *r);
+/* @r's CPU per frame in transfers of one cache line; NAN when either was not measured. */
+double cacheline_ratio(const struct bench *b, const struct dp_result *r);
+/* Its part of the handoff section (after the socket ping-pong), and its JSON object. */
+void cacheline_markdown(const struct bench *b, FILE *f);
+void cacheline_json(const struct bench *b, struct json *j);
 
 /* ---- handoff.c: dmapipe serve and consume processes ------------------------- */
 

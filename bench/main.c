@@ -401,6 +401,16 @@ int main(int argc, char **argv)
 	else
 		bench_log("    FAILED: %s", b->pp_fast.ok ? b->pp_paced.error : b->pp_fast.error);
 
+	bench_log("one cache line between two cores (the shared-memory floor) ...");
+	run_cacheline(&b->cacheline);
+	if (b->cacheline.ok)
+		bench_log("    CPUs %d and %d: round trip %.0f ns, one way %.0f ns (median of %u runs)",
+			  b->cacheline.cpus[0], b->cacheline.cpus[1], b->cacheline.rtt_ns,
+			  b->cacheline.one_way_ns, b->cacheline.runs);
+	else
+		bench_log("    %s: %s", b->cacheline.skipped ? "skipped" : "FAILED",
+			  b->cacheline.error);
+
 	for (i = 0; i < b->o.n_consumers && !stop_requested; i++) {
 		/* the defaults, deeper pipelining, and the defaults without busy
 		 * polling: what the adaptive polling buys, in the same run */

@@ -176,6 +176,7 @@ void write_markdown(const struct bench *b, FILE *f)
 				b->thr[0].cpu_per_frame_us / b->pp_fast.cpu_per_frame_us);
 		fprintf(f, "\n");
 	}
+	cacheline_markdown(b, f);
 
 	fprintf(f, "### Handoff: dmapipe at %u fps (a live stream)\n\n", o->latency_fps);
 	fprintf(f, "Same processes, `--fps %u --frames %llu`, consumers `--policy queue:4`.\n"
@@ -444,6 +445,7 @@ void write_json(const struct bench *b)
 				    (double)r->cpu_consumers_ns / (double)r->frames / 1e3 : 0);
 			json_double(&j, "cpu_whole_per_frame_us", r->cpu_whole_per_frame_us);
 			json_double(&j, "ratio_memcpy", r->ratio_memcpy);
+			json_double(&j, "ratio_cacheline", cacheline_ratio(b, r));
 			json_double(&j, "latency_p50_us", r->lat_p50_us);
 			json_double(&j, "latency_p90_us", r->lat_p90_us);
 			json_double(&j, "latency_p99_us", r->lat_p99_us);
@@ -473,6 +475,7 @@ void write_json(const struct bench *b)
 		json_end_object(&j);
 	}
 	json_end_array(&j);
+	cacheline_json(b, &j);
 	json_begin_array(&j, "gstreamer_shm");
 	for (i = 0; i < o->n_consumers; i++) {
 		const struct gst_result *g = &b->gst[i];
@@ -690,14 +693,16 @@ void storage_json(const struct storage_result *res, struct json *j)
 int write_report_file(const struct bench *b)
 {
 	/* the sections other programs write (tests/gst/bench-gst.py, the
-	 * VM lane's tests/vm/bench-encode) live at the end of the same file
-	 * between their own markers: keep everything from the first */
+	 * VM lane's tests/vm/bench-encode) and the profile of the handoff,
+	 * written by hand, live at the end of the same file between their
+	 * own markers: keep everything from the first */
 	char *old = read_file(b->o.output);
 	char *keep = NULL;
 	int ret = 0;
 
 	for (const char *const *m = (const char *const[]){
-		     "<!-- bench-gst.py: begin -->", "<!-- encode-bench: begin -->", NULL };
+		     "<!-- bench-gst.py: begin -->", "<!-- encode-bench: begin -->",
+		     "<!-- handoff-profile: begin -->", NULL };
 	     old && *m; m++) {
 		char *at = strstr(old, *m);
 

@@ -417,12 +417,39 @@ jcheck "$DIR/bench.json" 'not d["storage"]["ran"] or all(d["storage"][k]["ok"] a
 jcheck "$DIR/bench.json" 'not d["storage"]["ran"] or (d["storage"]["recorder_buffered"]["page_cache_peak"] > (8 << 20) and d["storage"]["recorder_buffered"]["page_cache_end"] < (1 << 20))'
 ok "bench: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["storage"]; print("storage pairs measured" if s["ran"] else "storage skipped: " + s["skipped"])' "$DIR/bench.json")"
 
+# The shared-memory floor beside the handoff (bench/cacheline.c): one cache
+# line bounced between two pinned processes. Its numbers are positive and
+# ordered, one way is half the round trip, and every unthrottled run has its
+# ratio to one transfer; with a single CPU allowed it says so instead.
+ncpus=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
+if [ "$ncpus" -ge 2 ]; then
+	jcheck "$DIR/bench.json" 'd["cacheline"]["ok"] and d["cacheline"]["cpu_a"] != d["cacheline"]["cpu_b"] and d["cacheline"]["runs"] > 0 and d["cacheline"]["round_trips_per_run"] > 0'
+	jcheck "$DIR/bench.json" '0 < d["cacheline"]["round_trip_min_ns"] <= d["cacheline"]["round_trip_ns"] <= d["cacheline"]["round_trip_max_ns"] and abs(2 * d["cacheline"]["one_way_ns"] - d["cacheline"]["round_trip_ns"]) < 1e-3 * d["cacheline"]["round_trip_ns"]'
+	jcheck "$DIR/bench.json" 'all(r["ratio_cacheline"] > 0 for r in d["dmapipe"] if r["mode"] == "unthrottled")'
+	ok "bench: one cache line between two cores: $(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["cacheline"]; print("%.0f ns round trip" % c["round_trip_ns"])' "$DIR/bench.json")"
+fi
+if command -v taskset >/dev/null; then
+	taskset -c "$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')" \
+		"$DMAPIPE" bench -c 1 -n 200 -r 1 --latency-frames 5 --memcpy-runs 1 --size 640x480 \
+		--no-gst --no-storage --json --output "$DIR/bench-1cpu.md" >"$DIR/bench-1cpu.json" \
+		2>"$DIR/bench-1cpu.log" || fail "bench on one CPU"
+	jcheck "$DIR/bench-1cpu.json" 'd["cacheline"]["ran"] and d["cacheline"]["skipped"] and not d["cacheline"]["ok"] and "only 1 CPU" in d["cacheline"]["error"]'
+	jcheck "$DIR/bench-1cpu.json" 'all(r["ratio_cacheline"] is None for r in d["dmapipe"])'
+	grep -q "one cache line between two cores, was not measured: only 1 CPU is allowed" \
+		"$DIR/bench-1cpu.md" || fail "bench on one CPU: the report does not say why the cache line was not measured"
+	ok "bench on one CPU: the cache-line baseline says it was skipped, and why"
+fi
+
 # --storage-max-request caps the device's requests for the storage runs and
 # puts the device's setting back afterwards (needs root and a block device;
 # otherwise the storage section says why it did not run)
 knob=/sys/dev/block/$(stat -c '%Hd:%Ld' "$DIR")/queue/max_sectors_kb
 [ -e "$knob" ] || knob=/sys/dev/block/$(stat -c '%Hd:%Ld' "$DIR")/../queue/max_sectors_kb
 before=$(cat "$knob" 2>/dev/null || echo none)
+# an earlier report with the hand-written profile of the handoff
+# (docs/BENCHMARKS.md) between its markers: --output rewrites the rest
+printf '# an old report\n\n<!-- handoff-profile: begin -->\n## profile\nkept by hand\n<!-- handoff-profile: end -->\n' \
+	>"$DIR/bench-cap.md"
 "$DMAPIPE" bench -c 1 -n 200 -r 1 --latency-frames 5 --memcpy-runs 1 --size 640x480 \
 	--no-gst --storage-dir "$DIR" --storage-size 64 --storage-repeat 1 \
 	--storage-max-request 256 --json --output "$DIR/bench-cap.md" >"$DIR/bench-cap.json" \
@@ -430,6 +457,15 @@ before=$(cat "$knob" 2>/dev/null || echo none)
 	fail "bench --storage-max-request"
 # --output wrote the markdown report beside the JSON, the storage section in it
 grep -q "^## .*[Ss]torage" "$DIR/bench-cap.md" || fail "bench --output wrote no storage section"
+grep -q "^kept by hand$" "$DIR/bench-cap.md" && ! grep -q "^# an old report" "$DIR/bench-cap.md" ||
+	fail "bench --output did not keep the profile section and rewrite the rest"
+# ... and the cache-line row beside the handoff, with the ratio to it
+if [ "$ncpus" -ge 2 ]; then
+	grep -q "^| one cache line, CPU [0-9]* <-> CPU [0-9]* | [0-9]* ns | [0-9]* ns |" "$DIR/bench-cap.md" ||
+		fail "bench --output: no cache-line row in the handoff section"
+	grep -q "^| 1 | 2 / 4 | [0-9.]* us | \*\*[0-9.]*x\*\* |$" "$DIR/bench-cap.md" ||
+		fail "bench --output: no handoff / cache-line ratio for 1 consumer"
+fi
 [ "$(cat "$knob" 2>/dev/null || echo none)" = "$before" ] ||
 	fail "bench left $knob at $(cat "$knob"), not $before"
 if [ "$(id -u)" = 0 ] && [ -w "$knob" ]; then
