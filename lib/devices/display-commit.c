@@ -355,7 +355,8 @@ int display_commit_next(struct dmapipe_display *d)
 	 * runs the job).
 	 */
 	if (ret == 0 && d->wb_connector && d->wb_fence < 0 && !d->wb_stopped &&
-	    d->modeset_done && d->stats.commits % d->opt.writeback_interval == 0) {
+	    d->modeset_done && d->wb_commits + 1 >= d->opt.writeback_interval &&
+	    dmapipe_now_ns() >= d->wb_done_ns + DISPLAY_WRITEBACK_GAP_NS) {
 		ret = display_writeback_add(d, req);
 		writeback = ret == 0;
 	}
@@ -375,6 +376,7 @@ int display_commit_next(struct dmapipe_display *d)
 	}
 	drmModeAtomicFree(req);
 	d->stats.commits++;
+	d->wb_commits = writeback ? 0 : d->wb_commits + 1;
 	d->modeset_done = true;
 	d->old_plane = NULL;
 	if (f->acquire_fence >= 0) {

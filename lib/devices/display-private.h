@@ -81,6 +81,14 @@ uint32_t kms_mode_refresh(const drmModeModeInfo *mode);
 
 /* ---- the display -------------------------------------------------------- */
 
+/*
+ * How long after a writeback job's fence the next job may be committed:
+ * vkms turns its composer off in a job's clean-up, which a kernel worker
+ * runs some time after the fence, so a job committed before that never
+ * gets composed (the lane lost jobs that way on both kernels under load).
+ */
+#define DISPLAY_WRITEBACK_GAP_NS 250000000ull
+
 /* Framebuffers kept at once; more distinct buffers evict the least recently shown. */
 #define DISPLAY_MAX_FBS 32
 #define DISPLAY_MAX_GEMS (DISPLAY_MAX_FBS * DMAPIPE_MAX_OBJECTS)
@@ -157,6 +165,8 @@ struct dmapipe_display {
 	int wb_fence;             /* the job in flight's fence, -1: none */
 	bool wb_in_epoll;
 	uint64_t wb_commit_ns;    /* when the job in flight was committed */
+	uint64_t wb_done_ns;      /* when the last job's fence signalled */
+	uint64_t wb_commits;      /* commits made since the last job */
 	bool wb_stopped;          /* a job was given up: no more jobs */
 };
 

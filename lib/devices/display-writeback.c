@@ -221,6 +221,7 @@ int display_writeback_complete(struct dmapipe_display *d, int wait_ms)
 		return 0;
 	}
 	drop_fence(d);
+	d->wb_done_ns = dmapipe_now_ns();
 	f = job_frame(d);
 	if (f) {
 		f->writeback = false;

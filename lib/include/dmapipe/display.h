@@ -136,7 +136,9 @@ struct dmapipe_display_options {
 	dmapipe_display_done_func done;
 	dmapipe_display_shown_func shown;
 	/**
-	 * every Nth frame shown (while no earlier job is composing) is also
+	 * a frame shown at least N commits after the last writeback job, and
+	 * once no job is in flight and 250 ms have passed since the last one
+	 * finished (vkms's composer goes off a while after each job), is also
 	 * composed into the writeback connector; 0: never. The options need
 	 * a writeback callback then, and dmapipe_display_new() fails with
 	 * ENOENT when the CRTC has no writeback connector.
