@@ -39,7 +39,8 @@ at_exit() {
 # neither, and no zeroing behind the test's back once mounted
 mkfs.ext4 -q -F -O ^has_journal -E lazy_itable_init=1,nodiscard /dev/nullb0 ||
 	fail "mkfs.ext4 on /dev/nullb0"
-mkdir -p "$MNT" && mount -o noinit_itable /dev/nullb0 "$MNT" || fail "mount /dev/nullb0"
+mkdir -p "$MNT" || fail "mkdir $MNT"
+mount -o noinit_itable /dev/nullb0 "$MNT" || fail "mount /dev/nullb0"
 
 S=$DIR/cam.sock
 # record NAME FILE: the stream recorded into FILE, its JSON in $DIR/NAME.json
