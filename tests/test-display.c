@@ -580,6 +580,28 @@ static void test_fences(const char *card)
 	test_pass("fences: release fences come back at the next commit and signal on its flip");
 }
 
+/*
+ * Shows frames 1, 2, ... in turn from the three buffers @b, each drawn
+ * once its lease came back (as a producer would), each waited for on
+ * screen: @min frames, and more (up to the tags there are) until
+ * @writebacks compositions came.
+ */
+static void show_rotating(struct dmapipe_display *d, struct rec *r, struct dmapipe_buffer **b,
+			  int min, unsigned int writebacks)
+{
+	for (int i = 1; i <= min || (r->writebacks < writebacks && i < MAX_TAGS); i++) {
+		uint64_t end = test_now_ms() + FLIP_TIMEOUT_MS;
+
+		while (i > 3 && !r->done[i - 3]) {
+			check_msg(test_now_ms() < end, "frame %d was not handed back", i - 3);
+			check(dmapipe_display_dispatch(d, 100) >= 0);
+		}
+		check_int_eq(dmapipe_buffer_draw_pattern(b[i % 3], (uint64_t)i), 0);
+		check_int_eq(show(d, r, b[i % 3], i, -1), 0);
+		wait_shown(d, r, (unsigned int)i);
+	}
+}
+
 static void test_writeback(const char *card)
 {
 	struct dmapipe_allocator *a = vgem_allocator();
@@ -604,18 +626,7 @@ static void test_writeback(const char *card)
 	dmapipe_display_get_info(d, &info);
 	check(info.writeback && info.writeback_id == info.connector_id);
 	/* a job at most every second frame, and 250 ms after the one before: until two came */
-	for (int i = 1; i <= 8 || (r.writebacks < 2 && i <= 64); i++) {
-		uint64_t end = test_now_ms() + FLIP_TIMEOUT_MS;
-
-		/* a producer draws only into a buffer whose lease came back */
-		while (i > 3 && !r.done[i - 3]) {
-			check_msg(test_now_ms() < end, "frame %d was not handed back", i - 3);
-			check(dmapipe_display_dispatch(d, 100) >= 0);
-		}
-		check_int_eq(dmapipe_buffer_draw_pattern(b[i % 3], (uint64_t)i), 0);
-		check_int_eq(show(d, &r, b[i % 3], i, -1), 0);
-		wait_shown(d, &r, (unsigned int)i);
-	}
+	show_rotating(d, &r, b, 8, 2);
 	dmapipe_display_get_stats(d, &st);
 	dmapipe_display_free(d);
 	check_msg(r.writebacks >= 2, "%u writebacks", r.writebacks);
@@ -641,16 +652,7 @@ static void test_writeback(const char *card)
 	o.writeback_deadline_ms = 1;
 	d = dmapipe_display_new(&o);
 	check(d);
-	for (int i = 1; i <= 8; i++) {
-		uint64_t end = test_now_ms() + FLIP_TIMEOUT_MS;
-
-		while (i > 3 && !r.done[i - 3]) {
-			check_msg(test_now_ms() < end, "frame %d was not handed back", i - 3);
-			check(dmapipe_display_dispatch(d, 100) >= 0);
-		}
-		check_int_eq(show(d, &r, b[i % 3], i, -1), 0);
-		wait_shown(d, &r, (unsigned int)i);
-	}
+	show_rotating(d, &r, b, 8, 0);
 	dmapipe_display_get_stats(d, &st);
 	dmapipe_display_free(d);
 	check_int_eq(st.writebacks_lost, 1);
