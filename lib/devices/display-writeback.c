@@ -253,11 +253,9 @@ int display_writeback_check_deadline(struct dmapipe_display *d)
 	if (display_writeback_time_left(d) != 0)
 		return 0;
 	/*
-	 * The driver lost it (vkms can: the previous job's clean-up, run late
-	 * by a worker, turns its composer off after this job's commit turned
-	 * it on) or is far behind. The kernel
-	 * may still hold the job and would complete the next one's fence with
-	 * this one's composition: no job is made again.
+	 * The driver lost it (vkms can, docs/DISPLAY.md) or is far behind. The
+	 * kernel may still hold the job and would complete the next one's
+	 * fence with this one's composition: no job is made again.
 	 */
 	log_warn("display: %s (%s): the writeback job did not finish in %d ms: writeback "
 		 "stops, frames go on", d->info.device, d->info.driver,
