@@ -33,6 +33,11 @@ struct probe {
 	uint64_t submitted, written;
 	struct dmapipe_hist latency;
 	int error;
+#if HAVE_LIBURING
+	struct storage_ring *ring;
+	unsigned int in_flight;
+	uint64_t start_ns[PROBE_DEPTH]; /* each request in flight's start; 0: a free slot */
+#endif
 };
 
 static int open_tmpfile(const char *dir, bool *direct)
@@ -67,64 +72,64 @@ static void probe_sync(struct probe *p, bool direct)
 }
 
 #if HAVE_LIBURING
-static bool probe_submit(struct probe *p, struct storage_ring *ring)
+/* Queues the next request if there is one to make: its start time is its slot's. */
+static void probe_submit(struct probe *p)
 {
 	struct io_uring_sqe *sqe;
+	uint64_t *start = NULL;
 
 	if (p->error || p->submitted >= p->max_bytes || dmapipe_now_ns() >= p->deadline_ns)
-		return false;
-	sqe = storage_ring_sqe(ring);
+		return;
+	for (unsigned int i = 0; i < PROBE_DEPTH && !start; i++)
+		if (!p->start_ns[i])
+			start = &p->start_ns[i];
+	sqe = start ? storage_ring_sqe(p->ring) : NULL;
 	if (!sqe)
-		return false;
+		return;
 	io_uring_prep_write(sqe, p->fd, p->buf, PROBE_REQUEST, p->submitted);
-	/* the request's start, to measure its latency by */
-	io_uring_sqe_set_data64(sqe, dmapipe_now_ns());
+	io_uring_sqe_set_data(sqe, start);
+	*start = dmapipe_now_ns();
 	p->submitted += PROBE_REQUEST;
-	return true;
+	p->in_flight++;
 }
 
-static void probe_done(struct probe *p, int res)
+/* A request completed: counted, timed, and the next one queued (storage_ring_reap() submits it). */
+static void probe_done(void *ctx, void *data, int res)
 {
-	if (res < 0 && !p->error)
-		p->error = res;
-	else if (res >= 0 && (unsigned int)res != PROBE_REQUEST && !p->error)
-		p->error = -EIO;
-	else if (res >= 0)
+	struct probe *p = ctx;
+	uint64_t *start = data;
+
+	dmapipe_hist_add(&p->latency, dmapipe_now_ns() - *start);
+	*start = 0;
+	p->in_flight--;
+	if (res >= 0 && (unsigned int)res == PROBE_REQUEST)
 		p->written += PROBE_REQUEST;
+	else if (!p->error)
+		p->error = res < 0 ? res : -EIO;
+	probe_submit(p);
 }
 
 /* Several requests in flight, as the recorder keeps them. */
 static int probe_ring(struct probe *p)
 {
 	struct storage_ring ring;
-	unsigned int in_flight = 0;
-	struct io_uring_cqe *cqe;
 	int ret = storage_ring_init(&ring, PROBE_DEPTH, -1);
 
 	if (ret < 0)
 		return ret;
-	while (in_flight < PROBE_DEPTH && probe_submit(p, &ring))
-		in_flight++;
-	storage_ring_flush(&ring);
-	while (in_flight > 0) {
-		ret = io_uring_wait_cqe(&ring.ring, &cqe);
-		if (ret == -EINTR)
-			continue;
-		if (ret < 0) {
+	p->ring = &ring;
+	for (unsigned int i = 0; i < PROBE_DEPTH; i++)
+		probe_submit(p);
+	while (p->in_flight > 0) {
+		if (!storage_ring_reap(&ring, true, probe_done, p)) {
 			/* the ring is broken: its requests cannot be waited for */
-			p->error = ret;
+			if (!p->error)
+				p->error = -EIO;
 			break;
-		}
-		dmapipe_hist_add(&p->latency, dmapipe_now_ns() - io_uring_cqe_get_data64(cqe));
-		probe_done(p, cqe->res);
-		io_uring_cqe_seen(&ring.ring, cqe);
-		in_flight--;
-		if (probe_submit(p, &ring)) {
-			in_flight++;
-			storage_ring_flush(&ring);
 		}
 	}
 	storage_ring_exit(&ring);
+	p->ring = NULL;
 	return 0;
 }
 #endif
