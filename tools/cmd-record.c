@@ -482,9 +482,9 @@ static void record_frames(struct record *r)
 			src->dispatch(r);
 		while ((ret = src->next(r, &buf, &meta, &frame_data)) == 0) {
 			last_frame = now_ns();
-			/* the recorder waits for the frame's acquire fence itself */
 			/* before the submit: the recorder may hand the frame back at once */
 			record_disk_frame(r, buf, meta);
+			/* the recorder waits for the frame's acquire fence itself */
 			ret = dmapipe_recorder_submit(r->rec, buf, meta, frame_data);
 			if (ret == 0) {
 				r->submitted++;

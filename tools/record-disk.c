@@ -41,25 +41,22 @@ void record_disk_probe(struct record *r)
 	snprintf(path, sizeof(path), "%s", r->output);
 	dir = dirname(path);
 	ret = dmapipe_disk_probe(dir, DISK_PROBE_BYTES, DISK_PROBE_MS, &d->probe);
-	if (ret < 0) {
-		d->error = ret;
-		d->skipped = ret == -EOPNOTSUPP || ret == -EISDIR ?
-			     "the file system cannot make a file without a name (O_TMPFILE)" :
-			     "the write test failed";
-		if (!r->quiet)
-			tool_warn("disk check: no write test of %s: %s%s%s", dir, d->skipped,
-				  ret == -EOPNOTSUPP || ret == -EISDIR ? "" : ": ",
-				  ret == -EOPNOTSUPP || ret == -EISDIR ? "" : strerror(-ret));
+	d->probed = ret == 0;
+	d->error = ret;
+	if (ret == 0)
 		return;
-	}
-	d->probed = true;
+	if (ret == -EOPNOTSUPP || ret == -EISDIR)
+		d->skipped = "the file system cannot make a file without a name (O_TMPFILE)";
+	else
+		d->skipped = "the write test failed";
+	if (!r->quiet)
+		tool_warn("disk check: no write test of %s: %s (%s)", dir, d->skipped,
+			  strerror(-ret));
 }
 
-/* The stream's nominal rate in frames per second, 0 when it tells none. */
+/* The nominal rate in frames per second (the device's, or the producer's), 0 if unknown. */
 static double nominal_fps(const struct record *r)
 {
-	if (r->rate_num && r->rate_den)
-		return (double)r->rate_num / (double)r->rate_den;
 	if (r->ropts.fps_num && r->ropts.fps_den)
 		return (double)r->ropts.fps_num / (double)r->ropts.fps_den;
 	return 0;

@@ -125,8 +125,9 @@ static void stream_nominal_rate(struct record *r)
 	info = dmapipe_client_get_format_info(r->client);
 	if (info && info->fps_num) {
 		(void)dmapipe_recorder_set_rate(r->rec, info->fps_num, info->fps_den);
-		r->rate_num = info->fps_num;
-		r->rate_den = info->fps_den;
+		/* the recorder has its copy already: this one is for the disk check */
+		r->ropts.fps_num = info->fps_num;
+		r->ropts.fps_den = info->fps_den;
 	}
 }
 

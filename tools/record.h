@@ -69,7 +69,6 @@ struct record {
 	struct loop_timing loop;  /* the recording loop's turns */
 	struct realtime rt;       /* --realtime, --mlock, --cpu */
 	struct record_disk disk;  /* the disk check */
-	uint32_t rate_num, rate_den; /* the stream's nominal rate, 0/0 if unknown */
 	/* the loops' clock: --duration's deadline, the progress line's state */
 	uint64_t deadline, next_progress, last_bytes, last_ns;
 };
