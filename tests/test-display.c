@@ -602,6 +602,17 @@ static void show_rotating(struct dmapipe_display *d, struct rec *r, struct dmapi
 	}
 }
 
+/* The writeback connector as the output, composing at most every second frame. */
+static void writeback_options(struct dmapipe_display_options *o, struct rec *r, const char *card)
+{
+	options(o, r, card);
+	o->connector = "Writeback-1";
+	o->mode_width = 1024;
+	o->mode_height = 768;
+	o->writeback_interval = 2;
+	o->writeback = on_writeback;
+}
+
 static void test_writeback(const char *card)
 {
 	struct dmapipe_allocator *a = vgem_allocator();
@@ -615,12 +626,7 @@ static void test_writeback(const char *card)
 	for (int i = 0; i < 3; i++)
 		b[i] = alloc_frame(a, "XRGB8888", 1024, 768);
 	rec_init(&r);
-	options(&o, &r, card);
-	o.connector = "Writeback-1";
-	o.mode_width = 1024;
-	o.mode_height = 768;
-	o.writeback_interval = 2;
-	o.writeback = on_writeback;
+	writeback_options(&o, &r, card);
 	d = dmapipe_display_new(&o);
 	check_msg(d, "display on Writeback-1: %s", strerror(errno));
 	dmapipe_display_get_info(d, &info);
@@ -643,12 +649,7 @@ static void test_writeback(const char *card)
 	 * made again, and every frame is still shown and handed back.
 	 */
 	rec_init(&r);
-	options(&o, &r, card);
-	o.connector = "Writeback-1";
-	o.mode_width = 1024;
-	o.mode_height = 768;
-	o.writeback_interval = 2;
-	o.writeback = on_writeback;
+	writeback_options(&o, &r, card);
 	o.writeback_deadline_ms = 1;
 	d = dmapipe_display_new(&o);
 	check(d);
