@@ -85,7 +85,25 @@ struct ctx {
 	uint64_t done, failed;
 	int log_fd; /* completed sequence numbers are written here, or -1 */
 	int last_status;
+	/* with a release callback: each frame's callbacks, in order */
+	bool use_release;
+	uint64_t released;
+	uint8_t seen[16384]; /* per sequence number: 1 released, 2 done */
 };
+
+static void on_release(struct dmapipe_recorder *rec, void *frame_data, void *user_data)
+{
+	struct ctx *c = user_data;
+	uint64_t seq = (uint64_t)(uintptr_t)frame_data;
+
+	(void)rec;
+	check(c->use_release);
+	check(seq < sizeof(c->seen));
+	check_msg(c->seen[seq] == 0, "frame %llu released twice, or after its done callback",
+		  (unsigned long long)seq);
+	c->seen[seq] = 1;
+	c->released++;
+}
 
 static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, void *user_data)
 {
@@ -93,6 +111,12 @@ static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, 
 	uint64_t seq = (uint64_t)(uintptr_t)frame_data;
 
 	(void)rec;
+	if (c->use_release) {
+		check(seq < sizeof(c->seen));
+		check_msg(c->seen[seq] == 1, "frame %llu done before its release callback",
+			  (unsigned long long)seq);
+		c->seen[seq] = 2;
+	}
 	c->last_status = status;
 	if (status != 0) {
 		c->failed++;
@@ -112,6 +136,8 @@ static struct dmapipe_recorder *new_recorder(const char *path, struct ctx *c,
 	dmapipe_recorder_options_init(&o);
 	o.mode = mode;
 	o.done = on_done;
+	if (c->use_release)
+		o.release = on_release;
 	o.user_data = c;
 	o.max_frames = 4;
 	o.sync_interval_ms = 50;
@@ -672,7 +698,12 @@ static void test_reader(const char *dir)
 
 /* ---- crash ------------------------------------------------------------------------------ */
 
-static void test_crash(const char *dir)
+/*
+ * The writer is killed mid-recording; every frame its done callback
+ * reported is in the file. @use_release: buffers went back before their
+ * headers were written, which must not make done report a frame early.
+ */
+static void test_crash(const char *dir, bool use_release)
 {
 	char path[512];
 	struct dmapipe_recording_info info;
@@ -686,7 +717,7 @@ static void test_crash(const char *dir)
 	pid = fork();
 	check(pid >= 0);
 	if (pid == 0) {
-		struct ctx c = { .log_fd = pipefd[1] };
+		struct ctx c = { .log_fd = pipefd[1], .use_release = use_release };
 		struct dmapipe_pool *pool = new_pool("NV12", 640, 480, 6);
 		struct dmapipe_recorder *rec;
 
@@ -748,14 +779,15 @@ static void test_crash(const char *dir)
 		check_int_eq(verify_file(path, 0, &info), frames);
 		check(info.closed && !info.scanned);
 	}
-	test_pass("crash");
+	test_pass(use_release ? "crash, buffers released before their headers" : "crash");
 }
 
 /* ---- enospc ------------------------------------------------------------------------------ */
 
-static void fill_disk(const char *path, uint64_t prealloc, struct dmapipe_recorder_stats *st)
+static void fill_disk(const char *path, uint64_t prealloc, bool use_release,
+		      struct dmapipe_recorder_stats *st)
 {
-	struct ctx c = { .log_fd = -1 };
+	struct ctx c = { .log_fd = -1, .use_release = use_release };
 	struct dmapipe_pool *pool = new_pool("NV12", 320, 240, 6);
 	struct dmapipe_recorder *rec = new_recorder(path, &c, DMAPIPE_RECORD_AUTO, prealloc);
 	uint64_t seq;
@@ -773,6 +805,13 @@ static void fill_disk(const char *path, uint64_t prealloc, struct dmapipe_record
 	dmapipe_recorder_get_stats(rec, st);
 	check_int_eq(st->error, -ENOSPC);
 	check_int_eq(c.done, st->frames_written);
+	if (use_release) {
+		/* every frame taken got both callbacks, the release first */
+		check_int_eq(c.released, st->frames_submitted);
+		check_int_eq(c.done + c.failed, st->frames_submitted);
+		for (uint64_t i = 0; i < st->frames_submitted; i++)
+			check_int_eq(c.seen[i], 2);
+	}
 	dmapipe_recorder_free(rec);
 	dmapipe_pool_free(pool);
 }
@@ -791,7 +830,7 @@ static void test_enospc(const char *dir)
 
 	/* preallocated: fallocate fails first, the index still fits */
 	snprintf(path, sizeof(path), "%s/full.rec", mnt);
-	fill_disk(path, UINT64_MAX, &st);
+	fill_disk(path, UINT64_MAX, false, &st);
 	check_msg(st.frames_written >= 20, "only %llu frames fit",
 		  (unsigned long long)st.frames_written);
 	check_int_eq(verify_file(path, 0, &info), st.frames_written);
@@ -802,11 +841,23 @@ static void test_enospc(const char *dir)
 
 	/* no preallocation: the writes fail; every completed frame is recovered */
 	snprintf(path, sizeof(path), "%s/full-noprealloc.rec", mnt);
-	fill_disk(path, 0, &st);
+	fill_disk(path, 0, false, &st);
 	check_int_eq(verify_file(path, 0, &info), st.frames_written);
 	printf("without preallocation: %llu frames, then ENOSPC; %s\n",
 	       (unsigned long long)st.frames_written,
 	       info.closed ? "closed with its index" : "no room for the index: scanned");
+	check(unlink(path) == 0);
+
+	/*
+	 * the same with buffers given back before their headers: frames whose
+	 * writes failed got their release, then their done callback with the
+	 * error; frames done with 0 are in the file
+	 */
+	fill_disk(path, 0, true, &st);
+	check_int_eq(verify_file(path, 0, &info), st.frames_written);
+	check_msg(st.frames_failed > 0, "no write failed: the disk did not fill");
+	printf("without preallocation, release callback: %llu frames, %llu failed, then ENOSPC\n",
+	       (unsigned long long)st.frames_written, (unsigned long long)st.frames_failed);
 	check(unlink(path) == 0);
 
 	/* a disk already full: creating the recording fails cleanly */
@@ -2217,7 +2268,9 @@ int main(int argc, char **argv)
 	else if (strcmp(what, "reader") == 0)
 		test_reader(dir);
 	else if (strcmp(what, "crash") == 0)
-		test_crash(dir);
+		test_crash(dir, false);
+	else if (strcmp(what, "crash-release") == 0)
+		test_crash(dir, true);
 	else if (strcmp(what, "enospc") == 0)
 		test_enospc(dir);
 	else if (strcmp(what, "corrupt") == 0)

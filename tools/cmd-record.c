@@ -355,14 +355,27 @@ uint32_t record_frames_needed(const struct record *r, uint64_t frame_bytes, doub
 
 /* ---- recording ----------------------------------------------------------------------- */
 
-/* The disk is done with a frame (a failure is counted by the recorder's stats). */
-static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, void *user_data)
+/*
+ * The frame's pixels are on the disk (or failed): its lease or device
+ * buffer goes back before its header is written, so a stalled disk holds
+ * it for one write.
+ */
+static void on_release(struct dmapipe_recorder *rec, void *frame_data, void *user_data)
 {
 	struct record *r = user_data;
 
 	(void)rec;
 	r->src->give_back(r, frame_data);
 	r->released++;
+}
+
+/* The frame is complete in the file (a failure is counted by the recorder's stats). */
+static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, void *user_data)
+{
+	struct record *r = user_data;
+
+	(void)rec;
+	(void)frame_data;
 	/* the recording takes its name once a frame of it is on the disk, off the loop */
 	if (status == 0)
 		output_publish_start(&r->out);
@@ -696,6 +709,7 @@ int cmd_record(int argc, char **argv)
 	r.copts.max_in_flight = r.ropts.max_frames;
 	r.src = r.device ? &record_device_source : &record_stream_source;
 	r.ropts.done = on_done;
+	r.ropts.release = on_release;
 	r.ropts.user_data = &r;
 
 	install_stop_signals();

@@ -109,16 +109,25 @@ static void release_frame(void *data, void *frame)
 	dmapipe_client_release_frame(c->client, frame, -1);
 }
 
+/* The frame's pixels are on the disk: its lease goes back before its header is written. */
+static void on_record_release(struct dmapipe_recorder *rec, void *frame_data, void *data)
+{
+	struct consumer *c = data;
+
+	(void)rec;
+	dmapipe_client_release_frame(c->client, frame_data, -1);
+}
+
 static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int status, void *data)
 {
 	struct consumer *c = data;
 
 	(void)rec;
+	(void)frame_data;
 	if (status && !c->failed) {
 		c->failed = true;
 		tool_error(TOOL_OK, status, "recording to %s", c->name);
 	}
-	dmapipe_client_release_frame(c->client, frame_data, -1);
 }
 
 static void parse_args(struct run *r, int argc, char **argv)
@@ -346,6 +355,7 @@ static int setup(struct run *r)
 
 		dmapipe_recorder_options_init(&ro);
 		ro.done = on_recorded;
+		ro.release = on_record_release;
 		ro.user_data = c;
 		c->need = needs[i];
 		if (c->need > ro.max_frames)

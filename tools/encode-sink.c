@@ -74,17 +74,27 @@ static void unhold(struct enc_sink *s, struct dmapipe_buffer *b)
 		fail_output(s, -ret, "giving a bitstream buffer back to the encoder, writing");
 }
 
-/* The recorder is done with a packet's buffer. */
+/*
+ * The recorder is done with a packet's buffer: its bytes are on the disk
+ * (or failed), its header follows from the recorder's memory.
+ */
+static void on_record_release(struct dmapipe_recorder *rec, void *frame_data, void *data)
+{
+	(void)rec;
+	unhold(data, frame_data);
+}
+
+/* The packet is complete in the file, or failed. */
 static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int status, void *data)
 {
 	struct enc_sink *s = data;
 
 	(void)rec;
+	(void)frame_data;
 	if (status < 0)
 		fail_output(s, -status, "recording the bitstream to");
 	else
 		output_publish_start(&s->output);
-	unhold(s, frame_data);
 }
 
 /* Every consumer released a served packet. */
@@ -320,6 +330,7 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 		dmapipe_recorder_options_init(&ro);
 		ro.max_frames = MAX_HELD;
 		ro.done = on_recorded;
+		ro.release = on_record_release;
 		ro.user_data = s;
 		s->rec = dmapipe_recorder_new_fd(s->output.fd, &ro);
 		if (!s->rec) {

@@ -253,7 +253,8 @@ static uint64_t index_reserve(const struct dmapipe_recorder *rec, uint64_t extra
 			      uint32_t extra_layouts)
 {
 	return ALIGN_UP(rec_index_size(rec->ix.n_layouts + extra_layouts,
-				       rec->ix.n_entries + rec->in_flight + extra_frames),
+				       rec->ix.n_entries + rec->in_flight +
+				       rec->headers_pending + extra_frames),
 			(uint64_t)rec->block);
 }
 

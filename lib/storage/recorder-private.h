@@ -72,6 +72,7 @@ struct rec_frame {
 	int status;
 	bool checksum;          /* its payload gets a CRC32C when its pixels are final */
 	bool header_submitted;
+	bool released;          /* its buffer went back (done callback): only the header is left */
 	bool complete;
 	uint64_t submit_ns;     /* when the recorder took it: its write latency starts */
 };
@@ -106,8 +107,9 @@ struct dmapipe_recorder {
 
 	struct rec_frame *head, *tail;
 	uint32_t fences_waiting; /* frames held until their acquire fence signals */
-	uint32_t in_flight;
+	uint32_t in_flight;       /* frames holding their buffer */
 	uint64_t in_flight_bytes;
+	uint32_t headers_pending; /* frames given back whose header is being written */
 
 	uint64_t durable_end;
 	uint64_t fsync_candidate;
@@ -138,8 +140,14 @@ struct dmapipe_recorder {
 /* ---- recorder.c ----------------------------------------------------------------------- */
 
 /*
+ * The recorder is done with @f's buffer: its reference goes, and the
+ * caller's release callback runs; the header, if one is still to come,
+ * is written from the recorder's own memory. Once per frame.
+ */
+void recorder_release_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
+/*
  * Every write of @f is done (or failed): the entry goes into the index,
- * the buffer back to the caller through the done callback.
+ * the buffer back if it was not already, then the done callback.
  */
 void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
 /* Records the first error (a full disk as -ENOSPC) that stops the recording. */

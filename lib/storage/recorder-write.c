@@ -54,6 +54,19 @@ static void submit_header(struct dmapipe_recorder *rec, struct rec_frame *f)
 	}
 }
 
+/*
+ * Every object of @f is in the file. With a release callback the buffer
+ * goes back now and the header follows from the recorder's memory, so
+ * that a frame's lease lasts one write, not two in a row (under a stalled
+ * disk each takes the stall: docs/REALTIME.md).
+ */
+static void payload_written(struct dmapipe_recorder *rec, struct rec_frame *f)
+{
+	if (rec->opts.release)
+		recorder_release_frame(rec, f);
+	submit_header(rec, f);
+}
+
 static void op_finished(struct dmapipe_recorder *rec, struct rec_op *op)
 {
 	struct rec_frame *f = op->frame;
@@ -63,7 +76,7 @@ static void op_finished(struct dmapipe_recorder *rec, struct rec_op *op)
 	if (--f->pending > 0)
 		return;
 	if (f->status == 0 && !f->header_submitted)
-		submit_header(rec, f);
+		payload_written(rec, f);
 	else
 		recorder_complete_frame(rec, f);
 }
@@ -282,6 +295,11 @@ void recorder_start_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 	}
 	f->pending--;
 	if (f->pending == 0) {
+		/*
+		 * written synchronously (WRITE_FILE), maybe inside
+		 * dmapipe_recorder_submit(): the buffer goes back with the
+		 * header's completion, in dispatch, where done callbacks run
+		 */
 		if (f->status == 0)
 			submit_header(rec, f);
 		else

@@ -157,6 +157,17 @@ static void check_behind(struct dmapipe_recorder *rec, uint64_t size)
 	rec->behind.refused = 0;
 }
 
+/*
+ * Frames given back whose header is still being written cost the recorder
+ * a block and a record each, no buffer: they may outnumber the frames in
+ * flight (a stalled disk holds a header as long as a payload), within
+ * bounds.
+ */
+static uint32_t headers_pending_max(const struct dmapipe_recorder *rec)
+{
+	return MAX(4 * rec->opts.max_frames, 64u);
+}
+
 static int add_entry(struct dmapipe_recorder *rec, const struct rec_frame *f)
 {
 	struct rec_index_entry e;
@@ -182,6 +193,21 @@ static void retire_frames(struct dmapipe_recorder *rec)
 uint64_t recorder_complete_end(const struct dmapipe_recorder *rec)
 {
 	return rec->head ? rec->head->offset : rec->write_pos;
+}
+
+void recorder_release_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
+{
+	if (f->released)
+		return;
+	f->released = true;
+	if (!f->complete)
+		rec->headers_pending++;
+	rec->in_flight--;
+	rec->in_flight_bytes -= f->size;
+	dmapipe_buffer_unref(f->buffer);
+	f->buffer = NULL;
+	if (rec->opts.release)
+		rec->opts.release(rec, f->frame_data, rec->opts.user_data);
 }
 
 void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
@@ -210,10 +236,10 @@ void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 		}
 	}
 	f->complete = true;
-	rec->in_flight--;
-	rec->in_flight_bytes -= f->size;
-	dmapipe_buffer_unref(f->buffer);
-	f->buffer = NULL;
+	if (f->released)
+		rec->headers_pending--;
+	else
+		recorder_release_frame(rec, f);
 	rec->completed_in_dispatch++;
 	if (rec->opts.done)
 		rec->opts.done(rec, f->frame_data, f->status, rec->opts.user_data);
@@ -504,7 +530,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 	 */
 	if ((rec->in_flight > 0 && (rec->in_flight >= rec->opts.max_frames ||
 				    rec->in_flight_bytes + size > rec->opts.max_bytes)) ||
-	    recorder_cache_full(rec, size)) {
+	    rec->headers_pending >= headers_pending_max(rec) || recorder_cache_full(rec, size)) {
 		rec->stats.frames_refused++;
 		rec->behind.refused++;
 		return -EAGAIN;
@@ -616,7 +642,7 @@ DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 		if (reap(rec, true) == 0 && busy(rec))
 			break; /* the ring failed: nothing more will complete */
 	if (rec->head) {
-		log_error("record: %u frames never completed", rec->in_flight);
+		log_error("record: %u frames never completed", rec->in_flight + rec->headers_pending);
 		recorder_fail(rec, -EIO);
 	}
 

@@ -81,6 +81,20 @@ enum dmapipe_record_checksum {
 typedef void (*dmapipe_recorder_done_func)(struct dmapipe_recorder *recorder,
 					   void *frame_data, int status, void *user_data);
 
+/**
+ * Optional (dmapipe_recorder_options.release): called as soon as the
+ * recorder no longer needs a frame's buffer, which is when its pixels are
+ * in the file, before its header is: the done callback follows once the
+ * frame is complete (or failed). Under a stalled disk each write takes the
+ * stall, so a lease released here lasts one stall, not two. A frame that
+ * fails before its pixels are written gets this callback right before its
+ * done callback. The recorder has dropped its buffer reference already.
+ * Called from dmapipe_recorder_dispatch() and dmapipe_recorder_finish()
+ * only. Since 0.2.
+ */
+typedef void (*dmapipe_recorder_release_func)(struct dmapipe_recorder *recorder,
+					      void *frame_data, void *user_data);
+
 struct dmapipe_recorder_options {
 	/**
 	 * sizeof the struct the caller was built with, set by _init(); fields
@@ -118,6 +132,8 @@ struct dmapipe_recorder_options {
 	 * (dmapipe_recording_info); 0/0 (default) when unknown
 	 */
 	uint32_t fps_num, fps_den;
+	/** buffers back before their headers are written; NULL (default): with done. Since 0.2 */
+	dmapipe_recorder_release_func release;
 };
 
 /**
@@ -179,8 +195,10 @@ struct dmapipe_recorder *dmapipe_recorder_new_fd(int fd,
  * dmapipe_recorder_finish() gives fences still unsignalled one second,
  * then completes their frames with -ECANCELED, unwritten.
  *
- * Returns 0; -EAGAIN when max_frames/max_bytes are in flight (the disk is
- * behind: drop the frame, nothing was taken); -ENOSPC once the file system
+ * Returns 0; -EAGAIN when max_frames/max_bytes are in flight, or (with a
+ * release callback) four times max_frames, at least 64, frames released
+ * wait for their header (the disk is behind: drop the frame, nothing was
+ * taken); -ENOSPC once the file system
  * is full (the recording is stopped: call dmapipe_recorder_finish());
  * -EPERM in strict mode when only a copy could write this buffer; -EIO
  * after a write error; -EINVAL (also for an acquire fence that is not an
@@ -258,7 +276,7 @@ struct dmapipe_recorder_stats {
 	uint64_t barriers;          /**< fdatasyncs completed */
 	uint64_t file_size;         /**< end of the data written so far */
 	uint64_t preallocated;      /**< end of the preallocated space */
-	uint64_t in_flight_bytes;   /**< the backlog */
+	uint64_t in_flight_bytes;   /**< the backlog: frames whose buffer the recorder holds */
 	uint32_t in_flight_frames;
 	uint32_t mode;              /**< enum dmapipe_record_mode actually used (DIRECT or BUFFERED) */
 	uint32_t block_size;        /**< the file's alignment */
