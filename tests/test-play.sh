@@ -18,6 +18,9 @@
 # - content compared by hashes (as the VM lane does for vivid): the CRC-32
 #   of each frame's visible bytes logged by play and by consume equals the
 #   one computed from the raw export;
+# - the rest of FORMAT_INFO (colorimetry, siting, fields, aspect ratio):
+#   probe says it, play -> record keeps it, export's y4m header carries
+#   interlacing, aspect ratio and range;
 # - probe: a recording of known formats, gaps, rate and checksums said as
 #   it is; a changed byte found; a killed recording said to need --repair;
 #   README.md's probe line run;
@@ -259,6 +262,33 @@ done
 jcheck "$DIR/ntsc1-probe.json" '(d["fps_nominal_num"], d["fps_nominal_den"]) == (30000, 1001)'
 jcheck "$DIR/ntsc2-probe.json" '(d["fps_nominal_num"], d["fps_nominal_den"]) == (60000, 1001)'
 ok "--fps 30000/1001: the recording keeps the producer's nominal rate, export writes it, play tells it"
+# the rest of FORMAT_INFO (issue #15): serve's pattern says progressive, square pixels
+jcheck "$DIR/ntsc-probe.json" '(d["interlace"], d["par_num"], d["par_den"], d["matrix"], d["range"]) == ("progressive", 1, 1, "unknown", "unknown")'
+head -n 1 "$DIR/ntsc.y4m" | grep -q " Ip A1:1 C420jpeg$" || fail "ntsc: y4m header $(head -n 1 "$DIR/ntsc.y4m")"
+# a recording told colorimetry, siting, interlacing and aspect ratio (tests/test-record.c
+# format-info-sample): probe says them, play tells them, a re-recording keeps them, the
+# y4m header carries what y4m can
+DMAPIPE_TEST_FORMAT_INFO_SAMPLE="$DIR/fi.rec" "$TEST_RECORD" format-info-sample >"$DIR/fi.log" 2>&1 ||
+	fail "making the format info sample"
+FI_WANT='(d["fps_nominal_num"], d["fps_nominal_den"], d["par_num"], d["par_den"], d["matrix"], d["transfer"], d["primaries"], d["range"], d["chroma_site"], d["interlace"], d["field_order"]) == (30000, 1001, 4, 3, "bt709", "bt709", "bt709", "limited", "mpeg2", "interleaved", "top-first")'
+"$DMAPIPE" probe "$DIR/fi.rec" --json >"$DIR/fi-probe.json" 2>"$DIR/fi-probe.log" || fail "probe fi"
+jcheck "$DIR/fi-probe.json" "$FI_WANT"
+"$DMAPIPE" probe "$DIR/fi.rec" >"$DIR/fi-probe.out" 2>&1 || fail "probe fi (human)"
+grep -q "colour      matrix bt709, transfer bt709, primaries bt709, range limited, chroma siting mpeg2" "$DIR/fi-probe.out" &&
+	grep -q "fields      interleaved, top-first; pixel aspect ratio 4:3" "$DIR/fi-probe.out" ||
+	fail "probe fi: the human output lacks the format info: $(cat "$DIR/fi-probe.out")"
+bg "fi-play" "$DMAPIPE" play "$DIR/fi.rec" --socket "$DIR/play.sock" --wait-consumers 1 -q
+wait_socket "$DIR/play.sock"
+"$DMAPIPE" record "$DIR/play.sock" -o "$DIR/fi-again.rec" --json --timeout 20000 \
+	>"$DIR/fi-again.json" 2>"$DIR/fi-again.log" || fail "re-record fi"
+wait_ok "$LAST" "play fi"
+jcheck "$DIR/fi-again.json" 'd["result"] == "ok" and d["frames_recorded"] == 10'
+"$DMAPIPE" probe "$DIR/fi-again.rec" --json >"$DIR/fi-again-probe.json" 2>/dev/null || fail "probe fi-again"
+jcheck "$DIR/fi-again-probe.json" "$FI_WANT"
+"$DMAPIPE" export "$DIR/fi.rec" -o "$DIR/fi.y4m" -q || fail "export fi"
+head -n 1 "$DIR/fi.y4m" | grep -q "^YUV4MPEG2 W64 H48 F30000:1001 It A4:3 C420jpeg XCOLORRANGE=LIMITED$" ||
+	fail "fi: y4m header $(head -n 1 "$DIR/fi.y4m")"
+ok "colorimetry, siting, fields and aspect ratio: probe says them, play -> record keeps them, y4m carries I, A and the range"
 # an existing output is not replaced, and is left as it was
 printf 'keep me' >"$DIR/keep.y4m"
 expect_status 1 export "$DIR/pace.rec" -o "$DIR/keep.y4m"

@@ -32,6 +32,13 @@
  *             its frame, the index and a scan agree; raw frames carry none
  *             by default and the reader says so; the CPU cost next to a
  *             memcpy; a version 1 file still reads
+ *   colorimetry the format info (colorimetry, siting, fields, aspect ratio,
+ *             rate) given to the recorder comes back from the closed file,
+ *             a scan and a repair, every field at its lowest and highest
+ *             value; bad infos refused; files without it (version 1, and
+ *             version 2 before it was stored) read as unknown; values no
+ *             enum holds, written with a valid checksum, read as unknown
+ *             one by one and the frames still read
  *   files     only regular files are written, truncated or removed: a
  *             device node, a FIFO and a directory refused and left as
  *             they were; a link to a file followed; a recording into the
@@ -1259,7 +1266,304 @@ static void test_checksum(const char *dir)
 	test_pass("checksum");
 }
 
+/* ---- colorimetry: the format info in the superblock ------------------------------- */
+
+/* Records 3 frames into @path, the format info set (when @fi) after the first. */
+static void record_with_info(const char *path, const struct dmapipe_format_info *fi)
+{
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool("NV12", 64, 48, 4);
+	struct dmapipe_recorder *rec = checksum_recorder(path, &c, DMAPIPE_RECORD_CHECKSUM_AUTO,
+							 0, 0);
+
+	check_int_eq(record_one(rec, pool, 0), 0);
+	if (fi)
+		check_int_eq(dmapipe_recorder_set_format_info(rec, fi), 0);
+	check_int_eq(record_one(rec, pool, 1), 0);
+	check_int_eq(record_one(rec, pool, 2), 0);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	dmapipe_pool_free(pool);
+}
+
+/* Opens @path with @flags: every frame verifies, and its format info is *@want. */
+static void expect_format_info(const char *path, uint32_t flags,
+			       const struct dmapipe_format_info *want)
+{
+	struct dmapipe_recording_info info;
+	struct dmapipe_format_info got;
+	struct dmapipe_recording *r;
+	const char *why = NULL;
+
+	check_int_eq(verify_file(path, flags, &info), 3);
+	r = dmapipe_recording_open(path, flags);
+	check(r);
+	memset(&got, 0xa5, sizeof(got));
+	check_int_eq(dmapipe_recording_get_format_info(r, &got), 0);
+	check_msg(dmapipe_format_info_check(&got, &why) == 0, "%s: %s", path, why);
+	check_int_eq(got.fps_num, want->fps_num);
+	check_int_eq(got.fps_den, want->fps_den);
+	check_int_eq(got.par_num, want->par_num);
+	check_int_eq(got.par_den, want->par_den);
+	check_int_eq(got.matrix, want->matrix);
+	check_int_eq(got.transfer, want->transfer);
+	check_int_eq(got.primaries, want->primaries);
+	check_int_eq(got.range, want->range);
+	check_int_eq(got.chroma_site, want->chroma_site);
+	check_int_eq(got.interlace, want->interlace);
+	check_int_eq(got.field_order, want->field_order);
+	check(memcmp(&got, want, sizeof(got)) == 0); /* reserved fields zero too */
+	/* the rate of dmapipe_recording_info agrees: 0/0 when unknown */
+	check_int_eq(info.fps_num, want->fps_num);
+	check_int_eq(info.fps_den, want->fps_num ? want->fps_den : 0);
+	dmapipe_recording_close(r);
+}
+
+/* Rewrites @path's superblock's bytes through @edit, with a valid checksum. */
+static void edit_superblock(const char *path, void (*edit)(uint8_t *b))
+{
+	uint8_t b[REC_SB_SIZE];
+	uint32_t crc;
+	int fd = open(path, O_RDWR);
+
+	check(fd >= 0);
+	check(pread(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b));
+	edit(b);
+	crc = htole32(rec_crc32c(0, b, 124));
+	memcpy(b + 124, &crc, 4);
+	check(pwrite(fd, b, sizeof(b), 0) == (ssize_t)sizeof(b));
+	close(fd);
+}
+
+/* What a version 2 writer before the format info left: zero from byte 92 on. */
+static void edit_zero_extension(uint8_t *b)
+{
+	memset(b + 92, 0, 124 - 92);
+}
+
+/* What a version 1 writer left: no rate either, version 1. */
+static void edit_version1(uint8_t *b)
+{
+	memset(b + 84, 0, 124 - 84);
+	b[8] = 1;
+}
+
+/* Values no dmapipe_format_info holds, in bytes the checksum covers. */
+static void edit_bad_values(uint8_t *b)
+{
+	b[100] = DMAPIPE_MATRIX_BT2020 + 1;
+	b[101] = 0xff;                          /* transfer */
+	b[102] = DMAPIPE_PRIMARIES_SMPTEEG432 + 1;
+	b[103] = DMAPIPE_RANGE_LIMITED + 1;
+	b[104] = DMAPIPE_CHROMA_SITE_DV + 1;
+	b[105] = DMAPIPE_INTERLACE_ALTERNATE + 1; /* so the field order has no interlacing */
+	b[106] = DMAPIPE_FIELD_ORDER_BOTTOM_FIRST;
+	memset(b + 96, 0, 4);                   /* par 4/0 */
+	memset(b + 88, 0, 4);                   /* rate 30000/0 */
+}
+
+/*
+ * Each value the codec reads out of range alone becomes unknown, the rest
+ * kept, and the reason names it; 2000 random extensions (with a valid
+ * checksum, as a newer writer's would be) always read as an info that
+ * passes dmapipe_format_info_check().
+ */
+static void check_codec_sanitizes(void)
+{
+	struct dmapipe_format_info base, fi;
+	struct rec_superblock sb;
+	uint8_t b[REC_SB_SIZE];
+	const char *why;
+	uint32_t seed = 12345;
+
+	memset(&sb, 0, sizeof(sb));
+	sb.version = REC_VERSION;
+	sb.block_size = REC_MIN_BLOCK;
+	sb.state = REC_STATE_CLOSED;
+	dmapipe_format_info_init(&base);
+	base.fps_num = 25;
+	base.par_num = 16;
+	base.par_den = 15;
+	base.matrix = DMAPIPE_MATRIX_BT601;
+	base.transfer = DMAPIPE_TRANSFER_BT601;
+	base.primaries = DMAPIPE_PRIMARIES_BT470BG;
+	base.range = DMAPIPE_RANGE_LIMITED;
+	base.chroma_site = DMAPIPE_CHROMA_SITE_MPEG2;
+	base.interlace = DMAPIPE_INTERLACE_INTERLEAVED;
+	base.field_order = DMAPIPE_FIELD_ORDER_TOP_FIRST;
+	for (unsigned int off = 100; off <= 106; off++) {
+		struct dmapipe_format_info want = base;
+		uint32_t *field[] = { &want.matrix, &want.transfer, &want.primaries, &want.range,
+				      &want.chroma_site, &want.interlace, &want.field_order };
+
+		rec_superblock_set_format_info(&sb, &base);
+		rec_superblock_encode(b, &sb);
+		b[off] = 0xff;
+		memcpy(b + 124, &(uint32_t){ htole32(rec_crc32c(0, b, 124)) }, 4);
+		why = NULL;
+		check_int_eq(rec_superblock_decode(b, &sb, &why), 0);
+		check_int_eq(rec_superblock_get_format_info(&sb, &fi, &why), -EINVAL);
+		check_msg(why && strstr(why, "unknown"), "offset %u: %s", off, why ? why : "no reason");
+		*field[off - 100] = 0;
+		/* interlacing unknown: no field order either */
+		if (off == 105)
+			want.field_order = 0;
+		check_msg(memcmp(&fi, &want, sizeof(fi)) == 0, "offset %u", off);
+	}
+	/* the recorder's own infos read back exactly, and say nothing */
+	rec_superblock_set_format_info(&sb, &base);
+	why = NULL;
+	check_int_eq(rec_superblock_get_format_info(&sb, &fi, &why), 0);
+	check(!why && memcmp(&fi, &base, sizeof(fi)) == 0);
+	for (int i = 0; i < 2000; i++) {
+		for (unsigned int k = 84; k < 107; k++) {
+			seed = seed * 1103515245u + 12345u;
+			/* mostly small values: the boundaries of the enums get hit */
+			b[k] = (uint8_t)(seed >> 16) % ((seed >> 28) ? 12 : 256);
+		}
+		memcpy(b + 124, &(uint32_t){ htole32(rec_crc32c(0, b, 124)) }, 4);
+		check_int_eq(rec_superblock_decode(b, &sb, &why), 0);
+		why = NULL;
+		rec_superblock_get_format_info(&sb, &fi, NULL);
+		check_msg(dmapipe_format_info_check(&fi, &why) == 0, "random extension %d: %s", i, why);
+	}
+}
+
+/*
+ * The format info (issue #15) round-trips through a recording: every
+ * field, at its lowest and highest known value, from the closed file, a
+ * scan and a repair; set after frames were recorded, as record --socket
+ * does. Infos dmapipe_format_info_check() refuses are refused and change
+ * nothing. Files without it read as unknown, rate kept. Out-of-range
+ * values in a superblock with a valid checksum read as unknown, the
+ * frames still readable.
+ */
+static void test_colorimetry(const char *dir)
+{
+	struct dmapipe_format_info lo, hi, unknown, bad;
+	struct dmapipe_recorder *rec;
+	char path[512], copy[512];
+	struct stat st;
+
+	check_codec_sanitizes();
+
+	dmapipe_format_info_init(&lo);
+	lo.fps_num = 1;
+	lo.par_num = 1;
+	lo.par_den = 1;
+	lo.matrix = DMAPIPE_MATRIX_RGB;
+	lo.transfer = DMAPIPE_TRANSFER_LINEAR;
+	lo.primaries = DMAPIPE_PRIMARIES_BT709;
+	lo.range = DMAPIPE_RANGE_FULL;
+	lo.chroma_site = DMAPIPE_CHROMA_SITE_MPEG2;
+	lo.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
+	dmapipe_format_info_init(&hi);
+	hi.fps_num = 30000;
+	hi.fps_den = 1001;
+	hi.par_num = UINT32_MAX;
+	hi.par_den = UINT32_MAX - 1;
+	hi.matrix = DMAPIPE_MATRIX_BT2020;
+	hi.transfer = DMAPIPE_TRANSFER_ARIB_STD_B67;
+	hi.primaries = DMAPIPE_PRIMARIES_SMPTEEG432;
+	hi.range = DMAPIPE_RANGE_LIMITED;
+	hi.chroma_site = DMAPIPE_CHROMA_SITE_DV;
+	hi.interlace = DMAPIPE_INTERLACE_ALTERNATE;
+	hi.field_order = DMAPIPE_FIELD_ORDER_BOTTOM_FIRST;
+	dmapipe_format_info_init(&unknown);
+	unknown.par_num = 0;
+
+	snprintf(path, sizeof(path), "%s/lo.rec", dir);
+	record_with_info(path, &lo);
+	expect_format_info(path, 0, &lo);
+	snprintf(path, sizeof(path), "%s/hi.rec", dir);
+	record_with_info(path, &hi);
+	expect_format_info(path, 0, &hi);
+	expect_format_info(path, DMAPIPE_RECORDING_SCAN, &hi);
+	/* a repair writes the superblock again: the info stays */
+	snprintf(copy, sizeof(copy), "%s/hi-repaired.rec", dir);
+	check(stat(path, &st) == 0);
+	copy_file(path, copy, (uint64_t)st.st_size);
+	expect_format_info(copy, DMAPIPE_RECORDING_SCAN | DMAPIPE_RECORDING_REPAIR, &hi);
+	expect_format_info(copy, 0, &hi);
+	/* nothing set: unknown, square pixels not assumed */
+	snprintf(path, sizeof(path), "%s/none.rec", dir);
+	record_with_info(path, NULL);
+	expect_format_info(path, 0, &unknown);
+
+	/* refused, and the recording keeps what was set before */
+	{
+		struct ctx c = { .log_fd = -1 };
+		struct dmapipe_pool *pool = new_pool("NV12", 64, 48, 4);
+
+		snprintf(path, sizeof(path), "%s/refused.rec", dir);
+		rec = checksum_recorder(path, &c, DMAPIPE_RECORD_CHECKSUM_AUTO, 0, 0);
+		check_int_eq(dmapipe_recorder_set_format_info(rec, &hi), 0);
+		check_int_eq(dmapipe_recorder_set_format_info(NULL, &lo), -EINVAL);
+		check_int_eq(dmapipe_recorder_set_format_info(rec, NULL), -EINVAL);
+		bad = lo;
+		bad.matrix = DMAPIPE_MATRIX_BT2020 + 1;
+		check_int_eq(dmapipe_recorder_set_format_info(rec, &bad), -EINVAL);
+		bad = lo;
+		bad.field_order = DMAPIPE_FIELD_ORDER_TOP_FIRST; /* progressive */
+		check_int_eq(dmapipe_recorder_set_format_info(rec, &bad), -EINVAL);
+		bad = lo;
+		bad.par_den = 0;
+		check_int_eq(dmapipe_recorder_set_format_info(rec, &bad), -EINVAL);
+		bad = lo;
+		bad.reserved[4] = 1;
+		check_int_eq(dmapipe_recorder_set_format_info(rec, &bad), -EINVAL);
+		for (uint64_t s = 0; s < 3; s++)
+			check_int_eq(record_one(rec, pool, s), 0);
+		check_int_eq(dmapipe_recorder_finish(rec), 0);
+		dmapipe_recorder_free(rec);
+		dmapipe_pool_free(pool);
+		expect_format_info(path, 0, &hi);
+	}
+	check_int_eq(dmapipe_recording_get_format_info(NULL, &bad), -EINVAL);
+
+	/* older files: the rate (version 2) or nothing (version 1), the rest unknown */
+	snprintf(path, sizeof(path), "%s/hi.rec", dir);
+	edit_superblock(path, edit_zero_extension);
+	unknown.fps_num = hi.fps_num;
+	unknown.fps_den = hi.fps_den;
+	expect_format_info(path, 0, &unknown);
+	edit_superblock(path, edit_version1);
+	unknown.fps_num = 0;
+	unknown.fps_den = 1;
+	expect_format_info(path, 0, &unknown);
+
+	/* values out of every range: each unknown, aspect ratio and rate too; frames read */
+	snprintf(path, sizeof(path), "%s/bad.rec", dir);
+	record_with_info(path, &hi);
+	edit_superblock(path, edit_bad_values);
+	expect_format_info(path, 0, &unknown);
+	expect_format_info(path, DMAPIPE_RECORDING_SCAN, &unknown);
+	test_pass("colorimetry: every field through a recording, old files unknown, bad values "
+		  "unknown");
+}
+
 /* ---- probe-sample: a recording with known gaps, rate and formats, for the tool ------ */
+
+/* Records pattern frame @seq of @pool, its timestamp @period_ns per sequence step from 5 s. */
+static void record_pattern_frame(struct dmapipe_recorder *rec, struct dmapipe_pool *pool,
+				 uint64_t seq, uint64_t period_ns)
+{
+	struct dmapipe_frame_meta meta;
+	struct dmapipe_buffer *b;
+	int ret;
+
+	while (!(b = dmapipe_pool_acquire(pool)))
+		check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+	check_int_eq(dmapipe_buffer_draw_pattern(b, seq), 0);
+	dmapipe_frame_meta_init(&meta);
+	meta.sequence = seq;
+	meta.timestamp_ns = 5000000000ull + seq * period_ns;
+	meta.flags = DMAPIPE_FRAME_PATTERN;
+	while ((ret = dmapipe_recorder_submit(rec, b, &meta, NULL)) == -EAGAIN)
+		check(dmapipe_recorder_dispatch(rec, 100) >= 0);
+	check_int_eq(ret, 0);
+	dmapipe_buffer_unref(b);
+}
 
 /*
  * Not a test of its own: writes the recording tests/test-play.sh probes to
@@ -1274,31 +1578,50 @@ static void write_probe_sample(const char *path)
 	struct dmapipe_pool *nv12 = new_pool("NV12", 320, 240, 3), *yuyv = new_pool("YUYV", 64, 48, 3);
 	struct dmapipe_recorder *rec = checksum_recorder(path, &c, DMAPIPE_RECORD_CHECKSUM_ALL, 30, 1);
 
-	for (uint64_t seq = 0; seq < 27; seq++) {
-		struct dmapipe_pool *pool = seq < 25 ? nv12 : yuyv;
-		struct dmapipe_frame_meta meta;
-		struct dmapipe_buffer *b;
-		int ret;
-
-		if (seq >= 10 && seq < 15)
-			continue;
-		while (!(b = dmapipe_pool_acquire(pool)))
-			check(dmapipe_recorder_dispatch(rec, 100) >= 0);
-		check_int_eq(dmapipe_buffer_draw_pattern(b, seq), 0);
-		dmapipe_frame_meta_init(&meta);
-		meta.sequence = seq;
-		meta.timestamp_ns = 5000000000ull + seq * 33333333ull;
-		meta.flags = DMAPIPE_FRAME_PATTERN;
-		while ((ret = dmapipe_recorder_submit(rec, b, &meta, NULL)) == -EAGAIN)
-			check(dmapipe_recorder_dispatch(rec, 100) >= 0);
-		check_int_eq(ret, 0);
-		dmapipe_buffer_unref(b);
-	}
+	for (uint64_t seq = 0; seq < 27; seq++)
+		if (seq < 10 || seq >= 15)
+			record_pattern_frame(rec, seq < 25 ? nv12 : yuyv, seq, 33333333);
 	check_int_eq(dmapipe_recorder_finish(rec), 0);
 	dmapipe_recorder_free(rec);
 	dmapipe_pool_free(nv12);
 	dmapipe_pool_free(yuyv);
 	check_int_eq(c.done, 22);
+}
+
+/*
+ * Not a test of its own: writes the recording tests/test-play.sh plays,
+ * re-records, probes and exports to the path in
+ * DMAPIPE_TEST_FORMAT_INFO_SAMPLE: 10 YUV420 64x48 test-pattern frames
+ * at 30000/1001 fps, told interleaved top field first, pixel aspect ratio
+ * 4:3, BT.709 matrix, transfer and primaries, limited range, MPEG-2
+ * chroma siting.
+ */
+static void write_format_info_sample(const char *path)
+{
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool("YUV420", 64, 48, 3);
+	struct dmapipe_recorder *rec = checksum_recorder(path, &c, DMAPIPE_RECORD_CHECKSUM_ALL, 0, 0);
+	struct dmapipe_format_info fi;
+
+	dmapipe_format_info_init(&fi);
+	fi.fps_num = 30000;
+	fi.fps_den = 1001;
+	fi.par_num = 4;
+	fi.par_den = 3;
+	fi.matrix = DMAPIPE_MATRIX_BT709;
+	fi.transfer = DMAPIPE_TRANSFER_BT709;
+	fi.primaries = DMAPIPE_PRIMARIES_BT709;
+	fi.range = DMAPIPE_RANGE_LIMITED;
+	fi.chroma_site = DMAPIPE_CHROMA_SITE_MPEG2;
+	fi.interlace = DMAPIPE_INTERLACE_INTERLEAVED;
+	fi.field_order = DMAPIPE_FIELD_ORDER_TOP_FIRST;
+	check_int_eq(dmapipe_recorder_set_format_info(rec, &fi), 0);
+	for (uint64_t seq = 0; seq < 10; seq++)
+		record_pattern_frame(rec, pool, seq, 33366667);
+	check_int_eq(dmapipe_recorder_finish(rec), 0);
+	dmapipe_recorder_free(rec);
+	dmapipe_pool_free(pool);
+	check_int_eq(c.done, 10);
 }
 
 /* ---- files: what a recorder may write, truncate and remove ---------------------------- */
@@ -2281,6 +2604,8 @@ int main(int argc, char **argv)
 		test_options(dir);
 	else if (strcmp(what, "files") == 0)
 		test_files(dir);
+	else if (strcmp(what, "colorimetry") == 0)
+		test_colorimetry(dir);
 	else if (strcmp(what, "checksum") == 0)
 		test_checksum(dir);
 	else if (strcmp(what, "behind") == 0)
@@ -2289,6 +2614,8 @@ int main(int argc, char **argv)
 		test_disk_probe(dir);
 	else if (strcmp(what, "probe-sample") == 0 && getenv("DMAPIPE_TEST_PROBE_SAMPLE"))
 		write_probe_sample(getenv("DMAPIPE_TEST_PROBE_SAMPLE"));
+	else if (strcmp(what, "format-info-sample") == 0 && getenv("DMAPIPE_TEST_FORMAT_INFO_SAMPLE"))
+		write_format_info_sample(getenv("DMAPIPE_TEST_FORMAT_INFO_SAMPLE"));
 	else if (strcmp(what, "fence") == 0)
 		test_fence(dir);
 	else if (strcmp(what, "kmod-path") == 0)

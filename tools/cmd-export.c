@@ -56,6 +56,9 @@ static const char *const export_usage =
 	"      frame-size=115434 ! ...\n"
 	"A recording of a compressed stream (dmapipe encode --container dmapipe) is\n"
 	"exported as its plain bitstream: the packets back to back, no sidecar.\n"
+	"The y4m header gives the interlacing (I) and pixel aspect ratio (A) the\n"
+	"recording knows (else progressive, square), and its colour range as\n"
+	"XCOLORRANGE=FULL or LIMITED, which ffmpeg reads.\n"
 	"\n"
 	"Options:\n"
 	"  -o, --output OUT        the file to write (- for stdout); it takes the name\n"
@@ -151,6 +154,7 @@ struct export {
 	FILE *report; /* the summary's stream: stderr when the export goes to stdout */
 	uint64_t frames, bytes, t0, t1;
 	uint64_t fps_num, fps_den;
+	struct dmapipe_format_info format_info; /* the recording's */
 };
 
 static void parse_args(struct export *e, int argc, char **argv)
@@ -324,6 +328,46 @@ static int write_packet(struct export *e, const struct dmapipe_recorded_frame *f
 	if (ret == 0)
 		e->bytes += used;
 	return ret;
+}
+
+/*
+ * y4m's interlacing (I) and pixel aspect ratio (A) tags from what the
+ * recording's writer was told. A recording that does not say keeps what
+ * export always wrote, progressive and square: what every dmapipe source
+ * but an interlaced capture device makes. Interleaved fields of unknown
+ * order, and one field per frame (which y4m has no word for), are "I?".
+ */
+static void y4m_fields_tags(const struct export *e, char *fields, size_t fields_len,
+			    char *aspect, size_t aspect_len)
+{
+	const struct dmapipe_format_info *fi = &e->format_info;
+	const char *tag = "p";
+
+	if (fi->interlace == DMAPIPE_INTERLACE_INTERLEAVED)
+		tag = fi->field_order == DMAPIPE_FIELD_ORDER_TOP_FIRST ? "t" :
+		      fi->field_order == DMAPIPE_FIELD_ORDER_BOTTOM_FIRST ? "b" : "?";
+	else if (fi->interlace == DMAPIPE_INTERLACE_MIXED)
+		tag = "m";
+	else if (fi->interlace == DMAPIPE_INTERLACE_ALTERNATE)
+		tag = "?";
+	snprintf(fields, fields_len, "I%s", tag);
+	if (fi->par_num)
+		snprintf(aspect, aspect_len, "A%u:%u", fi->par_num, fi->par_den);
+	else
+		snprintf(aspect, aspect_len, "A1:1");
+}
+
+/* y4m has no colorimetry tag; ffmpeg reads the range from this extension. */
+static const char *y4m_range_tag(const struct export *e)
+{
+	switch (e->format_info.range) {
+	case DMAPIPE_RANGE_FULL:
+		return " XCOLORRANGE=FULL";
+	case DMAPIPE_RANGE_LIMITED:
+		return " XCOLORRANGE=LIMITED";
+	default:
+		return "";
+	}
 }
 
 /*
@@ -620,12 +664,17 @@ static int run(struct export *e)
 	}
 	e->t0 = now_ns();
 	if (e->y4m) {
-		char hdr[128];
-		int n = snprintf(hdr, sizeof(hdr), "YUV4MPEG2 W%u H%u F%llu:%llu Ip A1:1 C%s\n",
-				 e->f0.layout.format.width, e->f0.layout.format.height,
-				 (unsigned long long)e->fps_num, (unsigned long long)e->fps_den,
-				 e->y4m_tag);
-		struct iovec iov = { hdr, (size_t)n };
+		char hdr[192], fields[8], aspect[32];
+		int n;
+		struct iovec iov;
+
+		y4m_fields_tags(e, fields, sizeof(fields), aspect, sizeof(aspect));
+		n = snprintf(hdr, sizeof(hdr), "YUV4MPEG2 W%u H%u F%llu:%llu %s %s C%s%s\n",
+			     e->f0.layout.format.width, e->f0.layout.format.height,
+			     (unsigned long long)e->fps_num, (unsigned long long)e->fps_den,
+			     fields, aspect, e->y4m_tag, y4m_range_tag(e));
+		iov.iov_base = hdr;
+		iov.iov_len = (size_t)n;
 
 		ret = write_all(e->fd, &iov, 1);
 		e->bytes += (uint64_t)n;
@@ -785,6 +834,7 @@ int cmd_export(int argc, char **argv)
 		return 1;
 	}
 	dmapipe_recording_get_info(e.rec, &e.info);
+	dmapipe_recording_get_format_info(e.rec, &e.format_info);
 	if (e.info.frames == 0) {
 		tool_error(TOOL_ERR_NOT_FOUND, 0, "%s has no frames", e.file);
 		ret = -ENODATA;

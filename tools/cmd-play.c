@@ -524,7 +524,7 @@ int cmd_play(int argc, char **argv)
 		goto out;
 	}
 	dmapipe_server_set_idle_callback(p.server, play_on_idle, &p);
-	play_tell_rate(&p);
+	play_tell_format_info(&p);
 	if (!p.quiet) {
 		char fourcc[16];
 		struct dmapipe_recorded_frame f;

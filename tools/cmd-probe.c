@@ -2,7 +2,8 @@
 /*
  * dmapipe probe: what a recording holds, like ffprobe: its formats, size,
  * frame rate (measured from the timestamps, and the nominal rate its
- * writer was given), duration, frame count, gaps in the sequence numbers,
+ * writer was given), colorimetry, fields and pixel aspect ratio as its
+ * writer was told them, duration, frame count, gaps in the sequence numbers,
  * damage, and whether it was closed cleanly or needs --repair.
  *
  * Only the index (or a scan's) is needed for all of it but damage: frames
@@ -26,8 +27,9 @@ static const char *const probe_usage =
 	"\n"
 	"Shows what a recording (made by dmapipe record) holds: its formats and the\n"
 	"frames of each, frame count, frame rate (measured from the timestamps, and\n"
-	"the nominal rate recorded with it), duration, gaps in the sequence numbers\n"
-	"(frames the recorder never got) with where they are, damage (frames whose\n"
+	"the nominal rate recorded with it), colorimetry, chroma siting, fields and\n"
+	"pixel aspect ratio as the producer told them, duration, gaps in the sequence\n"
+	"numbers (frames the recorder never got) with where they are, damage (frames whose\n"
 	"bytes fail their checksum, damaged frame headers, a file cut or damaged\n"
 	"after it was closed), and whether it was closed cleanly or needs\n"
 	"dmapipe record --repair. Frames that carry a checksum are read to compare\n"
@@ -62,6 +64,7 @@ struct probe {
 
 	struct dmapipe_recording *rec;
 	struct dmapipe_recording_info info;
+	struct dmapipe_format_info format_info;
 	/* distinct formats by layout number (a layout per size of a compressed frame shares its format) */
 	struct format_run *formats;
 	uint32_t n_formats;
@@ -254,6 +257,41 @@ static double duration_s(const struct probe *p)
 	return ((double)(p->last_ts - p->first_ts) + p->interval_ns) * 1e-9;
 }
 
+/* The names of enum dmapipe_color_matrix ... dmapipe_field_order, by value (docs/JSON.md). */
+static const char *const matrix_names[] = {
+	"unknown", "rgb", "fcc", "bt709", "bt601", "smpte240m", "bt2020",
+};
+static const char *const transfer_names[] = {
+	"unknown", "linear", "srgb", "bt709", "bt601", "smpte240m", "bt2020-10", "bt2020-12",
+	"smpte2084", "arib-std-b67",
+};
+static const char *const primaries_names[] = {
+	"unknown", "bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "bt2020",
+	"smpterp431", "smpteeg432",
+};
+static const char *const range_names[] = { "unknown", "full", "limited" };
+static const char *const chroma_site_names[] = { "unknown", "mpeg2", "jpeg", "cosited", "dv" };
+static const char *const interlace_names[] = {
+	"unknown", "progressive", "interleaved", "mixed", "alternate",
+};
+static const char *const field_order_names[] = { "unknown", "top-first", "bottom-first" };
+
+/* The library reads a value it does not know as unknown: anything else is this table's gap. */
+#define NAME_OF(names, v) ((v) < sizeof(names) / sizeof((names)[0]) ? (names)[v] : "unknown")
+
+static void json_format_info(struct json *j, const struct dmapipe_format_info *fi)
+{
+	json_u64(j, "par_num", fi->par_num);
+	json_u64(j, "par_den", fi->par_num ? fi->par_den : 0);
+	json_string(j, "matrix", NAME_OF(matrix_names, fi->matrix));
+	json_string(j, "transfer", NAME_OF(transfer_names, fi->transfer));
+	json_string(j, "primaries", NAME_OF(primaries_names, fi->primaries));
+	json_string(j, "range", NAME_OF(range_names, fi->range));
+	json_string(j, "chroma_site", NAME_OF(chroma_site_names, fi->chroma_site));
+	json_string(j, "interlace", NAME_OF(interlace_names, fi->interlace));
+	json_string(j, "field_order", NAME_OF(field_order_names, fi->field_order));
+}
+
 static void print_json(const struct probe *p)
 {
 	char fourcc[16];
@@ -298,6 +336,7 @@ static void print_json(const struct probe *p)
 		json_null(&j, "fps");
 	json_u64(&j, "fps_nominal_num", p->info.fps_num);
 	json_u64(&j, "fps_nominal_den", p->info.fps_den);
+	json_format_info(&j, &p->format_info);
 	json_double(&j, "duration_s", duration_s(p));
 	json_u64(&j, "gaps", p->n_gaps);
 	json_u64(&j, "frames_missing", p->missing);
@@ -329,6 +368,7 @@ static void print_json(const struct probe *p)
 static void print_human(const struct probe *p)
 {
 	const struct dmapipe_recording_info *info = &p->info;
+	const struct dmapipe_format_info *fi = &p->format_info;
 	const char *damage = file_damage(info);
 	char fourcc[16], when[64] = "unknown";
 	time_t t = (time_t)(info->created_ns / 1000000000ull);
@@ -361,6 +401,17 @@ static void print_human(const struct probe *p)
 		printf("unknown (fewer than two frames)");
 	if (info->fps_num && info->fps_den)
 		printf(", nominal %u/%u", info->fps_num, info->fps_den);
+	printf("\n  colour      matrix %s, transfer %s, primaries %s, range %s, chroma siting %s\n",
+	       NAME_OF(matrix_names, fi->matrix), NAME_OF(transfer_names, fi->transfer),
+	       NAME_OF(primaries_names, fi->primaries), NAME_OF(range_names, fi->range),
+	       NAME_OF(chroma_site_names, fi->chroma_site));
+	printf("  fields      %s", NAME_OF(interlace_names, fi->interlace));
+	if (fi->field_order)
+		printf(", %s", NAME_OF(field_order_names, fi->field_order));
+	if (fi->par_num)
+		printf("; pixel aspect ratio %u:%u", fi->par_num, fi->par_den);
+	else
+		printf("; pixel aspect ratio unknown");
 	printf("\n  duration    %.3f s\n", duration_s(p));
 	printf("  gaps        %llu, %llu frames missing", (unsigned long long)p->n_gaps,
 	       (unsigned long long)p->missing);
@@ -415,6 +466,7 @@ int cmd_probe(int argc, char **argv)
 	if (!p.rec)
 		return 1;
 	dmapipe_recording_get_info(p.rec, &p.info);
+	dmapipe_recording_get_format_info(p.rec, &p.format_info);
 	ret = walk(&p);
 	if (ret == 0 && !p.headers_only)
 		ret = verify(&p);

@@ -5,6 +5,8 @@
  * block-policy consumer has no room, with the replay's own timestamps;
  * and the rate they are served at, told to the consumers.
  */
+#include <string.h>
+
 #include "play.h"
 
 /* a frame this late behind the recorded pace restarts the clock rather than bursting */
@@ -113,18 +115,25 @@ int play_serve_ready(struct play *p, uint64_t *wake_ns)
 }
 
 /*
- * Consumers get the recording's nominal rate (FORMAT_INFO) as it is served:
- * at the recorded pace the rate itself, at another factor that rate times
- * the factor, and nothing when frames go as fast as they can.
+ * Consumers get what the recording says of its frames (FORMAT_INFO) as it
+ * is served: colorimetry, siting, fields and aspect ratio as recorded; the
+ * rate at the recorded pace itself, at another factor that rate times the
+ * factor, and unknown when frames go as fast as they can. A recording that
+ * says nothing (older files) is served saying nothing, as before.
  */
-void play_tell_rate(struct play *p)
+void play_tell_format_info(struct play *p)
 {
-	struct dmapipe_format_info info;
-	uint64_t num = p->info.fps_num, den = p->info.fps_den;
+	struct dmapipe_format_info info, unknown;
+	uint64_t num, den;
 
-	if (!num || !den || p->speed == 0)
+	if (dmapipe_recording_get_format_info(p->rec, &info) < 0)
 		return;
-	if (p->speed != 1.0) {
+	num = info.fps_num;
+	den = info.fps_den;
+	if (p->speed == 0) {
+		num = 0;
+		den = 1;
+	} else if (num && p->speed != 1.0) {
 		/* the factor in thousandths, as --speed takes it */
 		num *= (uint64_t)(p->speed * 1000.0 + 0.5);
 		den *= 1000;
@@ -139,11 +148,16 @@ void play_tell_rate(struct play *p)
 			a = b;
 			b = t;
 		}
-		if (num > UINT32_MAX || den > UINT32_MAX)
-			return;
+		if (num > UINT32_MAX || den > UINT32_MAX) {
+			num = 0;
+			den = 1;
+		}
 	}
-	dmapipe_format_info_init(&info);
 	info.fps_num = (uint32_t)num;
 	info.fps_den = (uint32_t)den;
+	dmapipe_format_info_init(&unknown);
+	unknown.par_num = 0;
+	if (memcmp(&info, &unknown, sizeof(info)) == 0)
+		return;
 	dmapipe_server_set_format_info(p->server, &info);
 }

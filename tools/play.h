@@ -89,7 +89,7 @@ int play_start_reads(struct play *p);
 
 /* Serves ready frames that are due; *wake_ns is when the next one is due, or 0. */
 int play_serve_ready(struct play *p, uint64_t *wake_ns);
-/* Tells consumers the rate the recording is served at (FORMAT_INFO). */
-void play_tell_rate(struct play *p);
+/* Tells consumers the recording's format info, at the rate it is served at (FORMAT_INFO). */
+void play_tell_format_info(struct play *p);
 
 #endif /* DMAPIPE_TOOL_PLAY_H */

@@ -85,14 +85,15 @@ static int stream_open(struct record *r)
 }
 
 /*
- * The recording keeps the producer's nominal rate (FORMAT_INFO), so that
- * export and play need not guess it from timestamps: it comes right after
- * the handshake with FORMAT. The connection is made once the recording
- * exists (stream_start()), so the rate goes to the recorder afterwards and
- * into the superblock it writes at the end. A producer that has no format
- * yet, or tells no rate, leaves it unknown.
+ * The recording keeps the producer's FORMAT_INFO: the nominal rate, so
+ * that export and play need not guess it from timestamps, and colorimetry,
+ * chroma siting, fields and aspect ratio, which play serves again. It
+ * comes right after the handshake with FORMAT. The connection is made once
+ * the recording exists (stream_start()), so the info goes to the recorder
+ * afterwards and into the superblock it writes at the end. A producer that
+ * has no format yet, or tells no FORMAT_INFO, leaves it unknown.
  */
-static void stream_nominal_rate(struct record *r)
+static void stream_format_info(struct record *r)
 {
 	const struct dmapipe_format_info *info;
 	uint64_t deadline = now_ns() + 2000000000ull;
@@ -123,8 +124,9 @@ static void stream_nominal_rate(struct record *r)
 	}
 	r->received_early = true;
 	info = dmapipe_client_get_format_info(r->client);
+	if (info)
+		(void)dmapipe_recorder_set_format_info(r->rec, info);
 	if (info && info->fps_num) {
-		(void)dmapipe_recorder_set_rate(r->rec, info->fps_num, info->fps_den);
 		/* the recorder has its copy already: this one is for the disk check */
 		r->ropts.fps_num = info->fps_num;
 		r->ropts.fps_den = info->fps_den;
@@ -172,7 +174,7 @@ static int stream_start(struct record *r)
 			return -ENOSPC;
 		}
 	}
-	stream_nominal_rate(r);
+	stream_format_info(r);
 	return 0;
 }
 

@@ -173,7 +173,10 @@ static bool zero(const uint8_t *p, size_t len)
  *   0 magic[8]  8 version  12 block_size  16 id[16]  32 created_ns  40 state
  *  44 flags  48 index_offset  56 index_size  64 frame_count  72 data_end
  *  80 max_frames  84 fps_num  88 fps_den (version 2; zero in version 1)
- *  92 reserved (zero) ... 124 crc32c of [0, 124)
+ *  92 par_num  96 par_den  100 matrix  101 transfer  102 primaries  103 range
+ * 104 chroma_site  105 interlace  106 field_order (one byte each; zero when
+ *     unknown, and in files of writers before them)
+ * 107 reserved (zero) ... 124 crc32c of [0, 124)
  */
 void rec_superblock_encode(uint8_t *b, const struct rec_superblock *sb)
 {
@@ -192,6 +195,15 @@ void rec_superblock_encode(uint8_t *b, const struct rec_superblock *sb)
 	put32(b + 80, sb->max_frames);
 	put32(b + 84, sb->fps_num);
 	put32(b + 88, sb->fps_den);
+	put32(b + 92, sb->par_num);
+	put32(b + 96, sb->par_den);
+	b[100] = sb->matrix;
+	b[101] = sb->transfer;
+	b[102] = sb->primaries;
+	b[103] = sb->range;
+	b[104] = sb->chroma_site;
+	b[105] = sb->interlace;
+	b[106] = sb->field_order;
 	put32(b + 124, rec_crc32c(0, b, 124));
 }
 
@@ -220,12 +232,101 @@ int rec_superblock_decode(const uint8_t *b, struct rec_superblock *sb, const cha
 	sb->max_frames = get32(b + 80);
 	sb->fps_num = get32(b + 84);
 	sb->fps_den = get32(b + 88);
+	sb->par_num = get32(b + 92);
+	sb->par_den = get32(b + 96);
+	sb->matrix = b[100];
+	sb->transfer = b[101];
+	sb->primaries = b[102];
+	sb->range = b[103];
+	sb->chroma_site = b[104];
+	sb->interlace = b[105];
+	sb->field_order = b[106];
 	if (sb->block_size < REC_MIN_BLOCK || sb->block_size > REC_MAX_BLOCK ||
 	    (sb->block_size & (sb->block_size - 1)))
 		return bad(why, "the superblock's block size is not a power of two in [4 KiB, 1 MiB]");
 	if (sb->state != REC_STATE_RECORDING && sb->state != REC_STATE_CLOSED)
 		return bad(why, "the superblock's state is unknown");
 	return 0;
+}
+
+/* An enum value beyond the library's, saturated to 255 for a byte: read back unknown. */
+static uint8_t enum_byte(uint32_t v)
+{
+	return v > UINT8_MAX ? UINT8_MAX : (uint8_t)v;
+}
+
+void rec_superblock_set_format_info(struct rec_superblock *sb,
+				    const struct dmapipe_format_info *info)
+{
+	bool rate = info->fps_num && info->fps_den, par = info->par_num && info->par_den;
+
+	sb->fps_num = rate ? info->fps_num : 0;
+	sb->fps_den = rate ? info->fps_den : 0;
+	sb->par_num = par ? info->par_num : 0;
+	sb->par_den = par ? info->par_den : 0;
+	sb->matrix = enum_byte(info->matrix);
+	sb->transfer = enum_byte(info->transfer);
+	sb->primaries = enum_byte(info->primaries);
+	sb->range = enum_byte(info->range);
+	sb->chroma_site = enum_byte(info->chroma_site);
+	sb->interlace = enum_byte(info->interlace);
+	sb->field_order = enum_byte(info->field_order);
+}
+
+/* *@field = @v when it is at most @max; else unknown, and the first such @what in *@why. */
+static void enum_get(uint32_t *field, uint8_t v, uint32_t max, const char *what,
+		     const char **why)
+{
+	*field = v <= max ? v : 0;
+	if (v > max && !*why)
+		*why = what;
+}
+
+int rec_superblock_get_format_info(const struct rec_superblock *sb,
+				   struct dmapipe_format_info *info, const char **why)
+{
+	const char *bad_value = NULL;
+
+	dmapipe_format_info_init(info);
+	/* zero/zero is unknown; one half of a fraction zero is damage, read as unknown */
+	if (sb->fps_num && sb->fps_den) {
+		info->fps_num = sb->fps_num;
+		info->fps_den = sb->fps_den;
+	} else if (sb->fps_num || sb->fps_den) {
+		bad_value = "a frame rate with a zero numerator or denominator";
+	}
+	info->par_num = 0;
+	if (sb->par_num && sb->par_den) {
+		info->par_num = sb->par_num;
+		info->par_den = sb->par_den;
+	} else if ((sb->par_num || sb->par_den) && !bad_value) {
+		bad_value = "a pixel aspect ratio with a zero numerator or denominator";
+	}
+	enum_get(&info->matrix, sb->matrix, DMAPIPE_MATRIX_BT2020, "an unknown colour matrix",
+		 &bad_value);
+	enum_get(&info->transfer, sb->transfer, DMAPIPE_TRANSFER_ARIB_STD_B67,
+		 "an unknown transfer function", &bad_value);
+	enum_get(&info->primaries, sb->primaries, DMAPIPE_PRIMARIES_SMPTEEG432,
+		 "unknown colour primaries", &bad_value);
+	enum_get(&info->range, sb->range, DMAPIPE_RANGE_LIMITED, "an unknown colour range",
+		 &bad_value);
+	enum_get(&info->chroma_site, sb->chroma_site, DMAPIPE_CHROMA_SITE_DV,
+		 "an unknown chroma siting", &bad_value);
+	enum_get(&info->interlace, sb->interlace, DMAPIPE_INTERLACE_ALTERNATE,
+		 "an unknown interlace mode", &bad_value);
+	enum_get(&info->field_order, sb->field_order, DMAPIPE_FIELD_ORDER_BOTTOM_FIRST,
+		 "an unknown field order", &bad_value);
+	if (info->field_order && (info->interlace == DMAPIPE_INTERLACE_PROGRESSIVE ||
+				  info->interlace == DMAPIPE_INTERLACE_UNKNOWN)) {
+		info->field_order = DMAPIPE_FIELD_ORDER_UNKNOWN;
+		if (!bad_value)
+			bad_value = "a field order for frames that are not interlaced";
+	}
+	if (!bad_value)
+		return 0;
+	if (why)
+		*why = bad_value;
+	return -EINVAL;
 }
 
 /* ---- layouts --------------------------------------------------------------------

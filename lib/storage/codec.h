@@ -52,6 +52,13 @@ struct rec_superblock {
 	uint64_t data_end;
 	uint32_t max_frames;
 	uint32_t fps_num, fps_den; /* the nominal frame rate the writer was told, 0 if none */
+	/*
+	 * The rest of what the writer was told of the frames
+	 * (dmapipe_format_info), in bytes older writers left zero: 0 is
+	 * "unknown" everywhere, so their files need no other version.
+	 */
+	uint32_t par_num, par_den;
+	uint8_t matrix, transfer, primaries, range, chroma_site, interlace, field_order;
 };
 
 /* A frame's layout as stored: the layout plus where each object sits. */
@@ -99,6 +106,19 @@ uint32_t rec_crc32c(uint32_t crc, const void *data, size_t len);
 void rec_superblock_encode(uint8_t *block, const struct rec_superblock *sb);
 /* 0, -EBADMSG (magic or checksum; *why set) or -EPROTONOSUPPORT (a newer version). */
 int rec_superblock_decode(const uint8_t *block, struct rec_superblock *sb, const char **why);
+
+/* Stores @info in @sb: all of it, the rate included (0/0 when unknown). */
+void rec_superblock_set_format_info(struct rec_superblock *sb,
+				    const struct dmapipe_format_info *info);
+/*
+ * Fills @info from @sb. A value no dmapipe_format_info holds (an enum
+ * beyond this library's, half a fraction, a field order for frames that
+ * are not interlaced) reads as unknown, so @info always passes
+ * dmapipe_format_info_check(); then returns -EINVAL with *@why naming the
+ * first such value, else 0.
+ */
+int rec_superblock_get_format_info(const struct rec_superblock *sb,
+				   struct dmapipe_format_info *info, const char **why);
 
 void rec_frame_header_encode(uint8_t *block, const struct rec_frame_header *fh);
 /*

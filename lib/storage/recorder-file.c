@@ -44,10 +44,13 @@ static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64
 		.frame_count = rec->ix.n_entries,
 		.data_end = rec->data_end,
 		.max_frames = rec->opts.max_frames,
-		.fps_num = rec->opts.fps_den ? rec->opts.fps_num : 0,
-		.fps_den = rec->opts.fps_num ? rec->opts.fps_den : 0,
 	};
+	struct dmapipe_format_info info = rec->format_info;
 
+	/* the rate is the options' (or dmapipe_recorder_set_rate()'s) */
+	info.fps_num = rec->opts.fps_num;
+	info.fps_den = rec->opts.fps_den;
+	rec_superblock_set_format_info(&sb, &info);
 	memcpy(sb.id, rec->id, sizeof(sb.id));
 	return rec_superblock_write(rec->fd, &sb, rec->mem_align);
 }

@@ -79,6 +79,11 @@ struct rec_frame {
 
 struct dmapipe_recorder {
 	struct dmapipe_recorder_options opts;
+	/*
+	 * dmapipe_recorder_set_format_info()'s, for the superblock; all zero
+	 * (unknown) until then. Its rate is not used: opts has the rate.
+	 */
+	struct dmapipe_format_info format_info;
 	struct dmapipe_hist write_latency; /* submit to complete, frames written */
 	/* the disk-behind check: one window of offered and written bytes */
 	struct {

@@ -678,6 +678,22 @@ DMAPIPE_EXPORT int dmapipe_recorder_set_rate(struct dmapipe_recorder *rec, uint3
 	return 0;
 }
 
+DMAPIPE_EXPORT int dmapipe_recorder_set_format_info(struct dmapipe_recorder *rec,
+						    const struct dmapipe_format_info *info)
+{
+	const char *why;
+
+	if (!rec || dmapipe_format_info_check(info, &why) < 0) {
+		if (rec)
+			log_warn("record: the format info is refused: %s", why);
+		return -EINVAL;
+	}
+	rec->format_info = *info;
+	rec->opts.fps_num = info->fps_num;
+	rec->opts.fps_den = info->fps_num ? info->fps_den : 0;
+	return 0;
+}
+
 DMAPIPE_EXPORT int dmapipe_recorder_get_latency(const struct dmapipe_recorder *rec,
 					       struct dmapipe_recorder_latency *latency)
 {
@@ -764,6 +780,14 @@ DMAPIPE_EXPORT int dmapipe_recorder_set_rate(struct dmapipe_recorder *rec, uint3
 	(void)rec;
 	(void)fps_num;
 	(void)fps_den;
+	return -ENOSYS;
+}
+
+DMAPIPE_EXPORT int dmapipe_recorder_set_format_info(struct dmapipe_recorder *rec,
+						    const struct dmapipe_format_info *info)
+{
+	(void)rec;
+	(void)info;
 	return -ENOSYS;
 }
 

@@ -27,6 +27,7 @@ struct dmapipe_recording {
 	char *path;
 	struct rec_superblock sb;
 	struct dmapipe_recording_info info;
+	struct dmapipe_format_info format_info; /* the superblock's, values it cannot hold unknown */
 	struct storage_paths paths; /* for dmapipe_recording_read_frame_to_buffer() */
 	struct rec_index ix;
 
@@ -316,8 +317,14 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 	r->info.block_size = r->sb.block_size;
 	r->info.created_ns = r->sb.created_ns;
 	r->info.version = r->sb.version;
-	r->info.fps_num = r->sb.fps_num;
-	r->info.fps_den = r->sb.fps_den;
+	/*
+	 * A value no dmapipe_format_info holds (a newer writer's enum, or
+	 * damage the checksum missed) costs only that value, not the frames.
+	 */
+	if (rec_superblock_get_format_info(&r->sb, &r->format_info, &why) < 0)
+		log_warn("recording: %s: its format info has %s: read as unknown", path, why);
+	r->info.fps_num = r->format_info.fps_num;
+	r->info.fps_den = r->format_info.fps_num ? r->format_info.fps_den : 0;
 	memcpy(r->info.id, r->sb.id, 16);
 
 	ret = -EAGAIN;
@@ -394,6 +401,15 @@ DMAPIPE_EXPORT void dmapipe_recording_get_info(const struct dmapipe_recording *r
 	if (!r || !info)
 		return;
 	*info = r->info;
+}
+
+DMAPIPE_EXPORT int dmapipe_recording_get_format_info(const struct dmapipe_recording *r,
+						     struct dmapipe_format_info *info)
+{
+	if (!r || !info)
+		return -EINVAL;
+	*info = r->format_info;
+	return 0;
 }
 
 DMAPIPE_EXPORT int dmapipe_recording_get_frame(const struct dmapipe_recording *r, uint64_t index,

@@ -15,7 +15,9 @@
 #   - the rate and colorimetry cross the process boundary (FORMAT_INFO):
 #     dmapipe serve --fps 30000/1001 -> dmapipesrc ! avimux ! filesink
 #     negotiates (framerate=0/1 did not) and the AVI says 30000/1001, and
-#     videotestsrc's caps through dmapipesink reach dmapipesrc's caps.
+#     videotestsrc's caps through dmapipesink reach dmapipesrc's caps,
+#     also through dmapipe record and dmapipe play (the recording keeps
+#     colorimetry and siting too: dmapipe probe says them).
 #
 # Usage: test-gst-launch.sh PATH-TO-dmapipe
 # The GStreamer environment (GST_PLUGIN_PATH_1_0, GST_REGISTRY_1_0) comes
@@ -297,5 +299,41 @@ for want in "framerate=(fraction)25/2" "pixel-aspect-ratio=(fraction)4/3" \
 	esac
 done
 ok "dmapipesink caps -> FORMAT_INFO -> dmapipesrc caps: rate, PAR, fields"
+
+# ... and through a recording: dmapipesink -> dmapipe record -> dmapipe play -> dmapipesrc
+S9="$DIR/caps-rec.sock"
+bg caps-rec-prod gst-launch-1.0 -q videotestsrc num-buffers=5 ! \
+	"video/x-raw,format=NV12,width=320,height=240,framerate=25/2,pixel-aspect-ratio=4/3,colorimetry=bt709,chroma-site=mpeg2,interlace-mode=interleaved,field-order=top-field-first" ! \
+	dmapipesink socket-path="$S9" wait-consumers=1 sync=false
+prod=$LAST
+wait_socket "$S9"
+"$DMAPIPE" record --socket "$S9" -o "$DIR/caps.rec" -q --timeout 20000 >"$DIR/caps-rec.log" 2>&1 ||
+	fail "recording dmapipesink's rich caps"
+wait_ok $prod "videotestsrc ! dmapipesink with rich caps, recorded"
+"$DMAPIPE" probe "$DIR/caps.rec" --json >"$DIR/caps-probe.json" 2>"$DIR/caps-probe.log" ||
+	fail "probe of the rich-caps recording"
+python3 - "$DIR/caps-probe.json" <<'EOF' || fail "the recording lost dmapipesink's format info: $(cat "$DIR/caps-probe.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+got = tuple(d[k] for k in ("fps_nominal_num", "fps_nominal_den", "par_num", "par_den", "matrix",
+                           "transfer", "primaries", "range", "chroma_site", "interlace", "field_order"))
+assert got == (25, 2, 4, 3, "bt709", "bt709", "bt709", "limited", "mpeg2", "interleaved",
+               "top-first"), got
+EOF
+bg caps-play "$DMAPIPE" play "$DIR/caps.rec" --socket "$DIR/caps-play.sock" --wait-consumers 1 -q
+play=$LAST
+wait_socket "$DIR/caps-play.sock"
+gst-launch-1.0 -v dmapipesrc socket-path="$DIR/caps-play.sock" policy=block timeout=20000 ! \
+	fakesink >"$DIR/caps-play-cons.log" 2>&1 || fail "dmapipesrc of a played rich-caps recording"
+wait_ok $play "dmapipe play of the rich-caps recording"
+caps=$(grep -m1 "dmapipesrc0.GstPad:src: caps" "$DIR/caps-play-cons.log")
+for want in "framerate=(fraction)25/2" "pixel-aspect-ratio=(fraction)4/3" \
+	"interlace-mode=(string)interleaved" "field-order=(string)top-field-first"; do
+	case "$caps" in
+	*"$want"*) ;;
+	*) fail "dmapipesrc caps of a replay lack $want: $caps" ;;
+	esac
+done
+ok "dmapipesink caps -> record (colorimetry, siting kept) -> play -> dmapipesrc caps: rate, PAR, fields"
 
 echo "all gst-launch tests passed"

@@ -340,6 +340,20 @@ int dmapipe_recorder_get_latency(const struct dmapipe_recorder *recorder,
 int dmapipe_recorder_set_rate(struct dmapipe_recorder *recorder, uint32_t fps_num,
 			      uint32_t fps_den);
 
+/**
+ * Sets what the stream's frames mean beyond their pixel format (the
+ * producer's FORMAT_INFO: colorimetry, chroma siting, interlacing and
+ * field order, pixel aspect ratio, and the nominal rate, which replaces
+ * dmapipe_recorder_set_rate()'s), for readers
+ * (dmapipe_recording_get_format_info()). @info is copied. Like the rate,
+ * it goes into the superblock dmapipe_recorder_finish() writes; a
+ * recording repaired instead keeps what it was created with. Returns 0,
+ * -EINVAL (no @recorder, or @info fails dmapipe_format_info_check(),
+ * logged) or -ENOSYS (built without io_uring). Since 0.2.
+ */
+int dmapipe_recorder_set_format_info(struct dmapipe_recorder *recorder,
+				     const struct dmapipe_format_info *info);
+
 /* ---- can the disk keep up? ------------------------------------------------ */
 
 /**
@@ -508,6 +522,19 @@ void dmapipe_recording_close(struct dmapipe_recording *recording);
  */
 void dmapipe_recording_get_info(const struct dmapipe_recording *recording,
 				struct dmapipe_recording_info *info);
+
+/**
+ * Fills the caller's @info with what the recording's writer was told of
+ * its frames (dmapipe_recorder_set_format_info()): the nominal rate,
+ * colorimetry, chroma siting, interlacing and pixel aspect ratio, each
+ * unknown (0; rate 0/1, aspect ratio 0/1) when the writer did not say, in
+ * files written before they were stored, and for a value the file holds
+ * that this library does not know (logged at open; the frames are read
+ * all the same). The result passes dmapipe_format_info_check(). Returns 0
+ * or -EINVAL (NULL). Since 0.2.
+ */
+int dmapipe_recording_get_format_info(const struct dmapipe_recording *recording,
+				      struct dmapipe_format_info *info);
 
 /**
  * Fills the caller's @frame with frame @index (0 ... frames-1, in file
