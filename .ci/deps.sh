@@ -53,6 +53,11 @@ VM_PACKAGES="qemu-system-x86 busybox-static linux-image-amd64 linux-image-6.12-a
 linux-headers-amd64 linux-headers-6.12-amd64 kmod xz-utils cpio v4l-utils e2fsprogs \
 dmsetup linux-source-6.1"
 
+# GPU import (tests/egl-import.c, docs/PROTOCOL.md section 13 rule 7): EGL,
+# GLES2 and GBM to build the consumer; Mesa's EGL and DRI drivers
+# (kms_swrast, llvmpipe) to run it on vgem in the lane.
+TEST_PACKAGES="$TEST_PACKAGES libegl-dev libgles-dev libgbm-dev libegl-mesa0 libgl1-mesa-dri"
+
 case "$mode" in
 main) want="$BUILD_PACKAGES" ;;
 all) want="$BUILD_PACKAGES $TEST_PACKAGES $VM_PACKAGES" ;;

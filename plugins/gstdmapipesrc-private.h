@@ -32,6 +32,7 @@ struct _GstDmapipeSrc
   guint timeout;
   gboolean strict;
   gint fps_n, fps_d;
+  gchar *import_device;
 
   /* format, GST_OBJECT_LOCK (caps queries come from any thread) */
   gboolean have_format;

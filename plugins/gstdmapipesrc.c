@@ -40,6 +40,11 @@
  * |[
  * gst-launch-1.0 dmapipesrc socket-path=/tmp/camera.sock ! glupload ! glimagesink
  * ]| Imports the dma-bufs into GL.
+ * |[
+ * gst-launch-1.0 dmapipesrc socket-path=/tmp/camera.sock import-device=/dev/dri/card0 ! glupload ! glimagesink
+ * ]| Asks the producer for buffers of a DRM device's memory, which Mesa
+ * imports (docs/PROTOCOL.md section 13, rule 7); a producer that cannot
+ * allocate them refuses the connection with the reason.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -71,6 +76,7 @@ GST_DEBUG_CATEGORY (gst_dmapipe_src_debug);
 #define DEFAULT_RECONNECT FALSE
 #define DEFAULT_TIMEOUT 0
 #define DEFAULT_STRICT FALSE
+#define DEFAULT_IMPORT_DEVICE NULL
 
 enum
 {
@@ -88,6 +94,7 @@ enum
   PROP_COPIES,
   PROP_RECONNECTS,
   PROP_PEER_POLICY,
+  PROP_IMPORT_DEVICE,
   N_PROPERTIES
 };
 
@@ -405,6 +412,7 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
 {
   GstDmapipeSrc *self = GST_DMAPIPE_SRC (bsrc);
   struct dmapipe_client_options opts;
+  struct dmapipe_constraints cons;
   struct dmapipe_client *client;
   GstDmapipeConn *conn;
   gchar *path, *name, *peer;
@@ -419,6 +427,14 @@ gst_dmapipe_src_start (GstBaseSrc * bsrc)
   opts.queue_depth = self->queue_depth;
   opts.max_in_flight = self->max_in_flight;
   opts.reconnect = self->reconnect;
+  dmapipe_constraints_init (&cons);
+  if (self->import_device && *self->import_device) {
+    /* the producer allocates what that device imports, or refuses: this
+     * element has no copy into such memory to fall back to */
+    g_strlcpy (cons.import_device, self->import_device,
+        sizeof (cons.import_device));
+    opts.constraints = &cons;
+  }
   self->have_format = FALSE;
   self->have_fi = FALSE;
   self->frames = self->copies = 0;
@@ -563,6 +579,19 @@ gst_dmapipe_src_set_property (GObject * object, guint prop_id,
       g_free (self->peer_policy);
       self->peer_policy = g_value_dup_string (value);
       break;
+    case PROP_IMPORT_DEVICE:{
+      const gchar *dev = g_value_get_string (value);
+
+      /* it must fit CONSTRAINTS' field whole: a cut name is another one */
+      if (dev && strlen (dev) >= DMAPIPE_CONSTRAINTS_DEVICE_LEN) {
+        GST_WARNING_OBJECT (self, "import-device '%s' is longer than %d "
+            "bytes: ignored", dev, DMAPIPE_CONSTRAINTS_DEVICE_LEN - 1);
+        break;
+      }
+      g_free (self->import_device);
+      self->import_device = g_strdup (dev);
+      break;
+    }
     case PROP_POLICY:
       self->policy = g_value_get_enum (value);
       break;
@@ -622,6 +651,9 @@ gst_dmapipe_src_get_property (GObject * object, guint prop_id,
     case PROP_PEER_POLICY:
       g_value_set_string (value, self->peer_policy);
       break;
+    case PROP_IMPORT_DEVICE:
+      g_value_set_string (value, self->import_device);
+      break;
     case PROP_POLICY:
       g_value_set_enum (value, self->policy);
       break;
@@ -669,6 +701,7 @@ gst_dmapipe_src_finalize (GObject * object)
 
   g_free (self->socket_path);
   g_free (self->peer_policy);
+  g_free (self->import_device);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
 
@@ -680,6 +713,7 @@ gst_dmapipe_src_init (GstDmapipeSrc * self)
 {
   self->socket_path = g_strdup (DEFAULT_SOCKET_PATH);
   self->peer_policy = g_strdup (DEFAULT_PEER_POLICY);
+  self->import_device = g_strdup (DEFAULT_IMPORT_DEVICE);
   self->policy = DEFAULT_POLICY;
   self->queue_depth = DEFAULT_QUEUE_DEPTH;
   self->max_in_flight = DEFAULT_MAX_IN_FLIGHT;
@@ -723,6 +757,14 @@ gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
       "SO_PEERCRED: same-uid (this user and root), any, uid:N or gid:N. A "
       "producer running as another user (the dmapipe-serve@ service runs as "
       "user dmapipe) needs any or uid:N", DEFAULT_PEER_POLICY,
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  properties[PROP_IMPORT_DEVICE] = g_param_spec_string ("import-device",
+      "Import device", "What downstream imports the buffers into, stated to "
+      "the producer as a constraint (docs/PROTOCOL.md section 13): a DRM node "
+      "(/dev/dri/cardN, /dev/dri/renderDN) makes it allocate from a DRM "
+      "device, which Mesa imports (glupload), or refuse the connection with "
+      "the reason; cpu or another device asks nothing of the memory. Up to 63 "
+      "bytes; unset states no constraints", DEFAULT_IMPORT_DEVICE,
       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   properties[PROP_POLICY] = g_param_spec_enum ("policy", "Policy",
       "What the producer does when this consumer falls behind",

@@ -230,7 +230,7 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 	struct dmapipe_constraints merged;
 	struct dmapipe_pool *pool;
 	uint64_t bytes;
-	int ret;
+	int ret, drm_err = 0;
 
 	if (!format || count == 0 || count > server->opts.max_buffers)
 		return -EINVAL;
@@ -244,6 +244,17 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 			return -errno;
 	} else {
 		dmapipe_allocator_ref(allocator);
+	}
+	if (server_wants_drm(server) && strcmp(dmapipe_allocator_get_name(allocator), "drm") != 0) {
+		/* a consumer imports into a DRM device (docs/PROTOCOL.md section 13, rule 7) */
+		struct dmapipe_allocator *drm = dmapipe_allocator_new("drm");
+
+		if (drm) {
+			dmapipe_allocator_unref(allocator);
+			allocator = drm;
+		} else {
+			drm_err = errno;
+		}
 	}
 	if (server_merged_constraints(server, &merged)) {
 		struct dmapipe_layout layout;
@@ -298,6 +309,13 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 			return ret;
 		}
 		name_buffer(server, b, ret);
+	}
+	if (drm_err) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "the producer cannot allocate buffers of a DRM device "
+			 "(drm allocator: %s)", strerror(drm_err));
+		server_refuse_unmet_imports(server, why);
 	}
 	server_reap(server);
 	log_info("%u buffers of %ux%u from allocator %s (%s)", count, format->width, format->height,

@@ -7,6 +7,13 @@
  * announced with ADD_BUFFER before any frame uses it; the older buffers
  * take no new frame and leave (REMOVE_BUFFER) once nobody holds them, so
  * no consumer loses a frame to it.
+ *
+ * A consumer that imports into a DRM device (import_device a card or
+ * render node) needs buffers of a DRM device's memory: Mesa's drivers
+ * import those but not udmabuf's, a heap's or a memfd. The producer then
+ * allocates the next generation with the "drm" allocator (vgem first). It
+ * opens nothing the consumer names: the name only says "a GPU", and vgem's
+ * buffers are ordinary pages that every GPU driver and the CPU take.
  */
 #include "config.h"
 
@@ -29,6 +36,44 @@ bool server_merged_constraints(const struct dmapipe_server *server,
 		any = true;
 	}
 	return any;
+}
+
+enum import_need server_import_need(const char *device)
+{
+	static const char *const kinds[] = { "card", "renderD" };
+	const char *rest;
+
+	if (strncmp(device, DRI_DIR "/", sizeof(DRI_DIR)) != 0)
+		return IMPORT_ANY;
+	rest = device + sizeof(DRI_DIR);
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		size_t len = strlen(kinds[k]), digits;
+
+		if (strncmp(rest, kinds[k], len) != 0)
+			continue;
+		digits = strspn(rest + len, "0123456789");
+		/* the kernel's names: a decimal minor, no sign, no leading zero */
+		if (digits >= 1 && digits <= 4 && rest[len + digits] == '\0' &&
+		    (digits == 1 || rest[len] != '0'))
+			return IMPORT_DRM;
+	}
+	return IMPORT_BAD_NAME;
+}
+
+bool server_wants_drm(const struct dmapipe_server *server)
+{
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		if (is_streaming_consumer(c) && c->has_constraints &&
+		    server_import_need(c->constraints.import_device) == IMPORT_DRM)
+			return true;
+	return false;
+}
+
+/* True if the server's own pool is of a DRM device's memory. */
+static bool pool_is_drm(const struct dmapipe_server *server)
+{
+	return server->pool && server->allocator &&
+	       strcmp(dmapipe_allocator_get_name(server->allocator), "drm") == 0;
 }
 
 void server_retire_idle(struct dmapipe_server *server)
@@ -84,11 +129,13 @@ static bool pool_is_for(const struct dmapipe_server *server, const struct dmapip
 }
 
 /*
- * A new generation of the server's pool for @merged: its buffers are
+ * A new generation of the server's pool for @merged from @allocator (the
+ * server takes a reference when it is not its own): its buffers are
  * announced now, the current ones retire. 0 or a negative errno (logged;
  * the current generation then stays).
  */
-static int new_generation(struct dmapipe_server *server, const struct dmapipe_constraints *merged)
+static int new_generation(struct dmapipe_server *server, const struct dmapipe_constraints *merged,
+			  struct dmapipe_allocator *allocator)
 {
 	struct dmapipe_layout layout;
 	struct dmapipe_pool *pool;
@@ -99,7 +146,7 @@ static int new_generation(struct dmapipe_server *server, const struct dmapipe_co
 	if (ret < 0)
 		return ret;
 	count = MIN(MAX(count, merged->min_buffers + RESERVE_BUFFERS), server_buffer_limit(server));
-	pool = dmapipe_pool_new_layout(server->allocator, &layout, count, NULL);
+	pool = dmapipe_pool_new_layout(allocator, &layout, count, NULL);
 	if (!pool) {
 		ret = -errno;
 		log_error("a new buffer generation for the consumers' constraints: %s",
@@ -120,15 +167,44 @@ static int new_generation(struct dmapipe_server *server, const struct dmapipe_co
 	dmapipe_pool_free(server->pool);
 	server->pool = pool;
 	server->buffer_bytes = layout.objects[0].size;
+	if (allocator != server->allocator) {
+		dmapipe_allocator_unref(server->allocator);
+		server->allocator = dmapipe_allocator_ref(allocator);
+	}
 	for (unsigned int i = 0; i < count; i++) {
 		ret = server_register_buffer(server, dmapipe_pool_get_buffer(pool, i), true);
 		if (ret < 0)
 			return ret;
 	}
 	log_info("new buffer generation for the consumers' constraints: %u buffers, stride %u, "
-		 "%u of the old ones still held", count, layout.planes[0].stride, server->n_retiring);
+		 "allocator %s, %u of the old ones still held", count, layout.planes[0].stride,
+		 dmapipe_allocator_get_name(allocator), server->n_retiring);
 	server_retire_idle(server);
 	return 0;
+}
+
+/*
+ * A new generation from the drm allocator, for a consumer that imports
+ * into a DRM device. 0, or a negative errno with the reason in @why.
+ */
+static int drm_generation(struct dmapipe_server *server, const struct dmapipe_constraints *merged,
+			  char *why, size_t len)
+{
+	struct dmapipe_allocator *drm = dmapipe_allocator_new("drm");
+	int ret;
+
+	if (!drm) {
+		ret = -errno;
+		snprintf(why, len, "the producer cannot allocate buffers of a DRM device (drm "
+			 "allocator: %s)", strerror(-ret));
+		return ret;
+	}
+	ret = new_generation(server, merged, drm);
+	if (ret < 0)
+		snprintf(why, len, "the producer cannot allocate buffers of a DRM device (%s)",
+			 strerror(-ret));
+	dmapipe_allocator_unref(drm);
+	return ret;
 }
 
 /* Refuses @c with ERROR constraints-unmet (counted). Returns false. */
@@ -139,13 +215,35 @@ static bool refuse(struct consumer *c, const char *why)
 	return false;
 }
 
+void server_refuse_unmet_imports(struct dmapipe_server *server, const char *why)
+{
+	struct consumer *c, *next;
+
+	if (!server->pool || pool_is_drm(server))
+		return;
+	for (c = server->consumers; c; c = next) {
+		next = c->next;
+		if (is_streaming_consumer(c) && c->has_constraints &&
+		    server_import_need(c->constraints.import_device) == IMPORT_DRM &&
+		    !(c->constraints.flags & DMAPIPE_CONSTRAINT_ALLOW_COPY))
+			refuse(c, why);
+	}
+}
+
 bool server_handle_constraints(struct consumer *c, const struct dmapipe_constraints *cons)
 {
 	struct dmapipe_server *server = c->server;
 	struct dmapipe_constraints merged, layout_only;
 	const struct dmapipe_buffer *b;
-	char why[96];
+	enum import_need need = server_import_need(cons->import_device);
+	char why[160];
 
+	if (need == IMPORT_BAD_NAME) {
+		/* named nothing this producer could mean: it says so, and opens nothing */
+		snprintf(why, sizeof(why), "import_device \"%.64s\" is not a DRM node name "
+			 "(" DRI_DIR "/cardN or " DRI_DIR "/renderDN)", cons->import_device);
+		return refuse(c, why);
+	}
 	c->constraints = *cons;
 	c->has_constraints = true;
 	c->constraints_pending = false;
@@ -171,8 +269,20 @@ bool server_handle_constraints(struct consumer *c, const struct dmapipe_constrai
 	 * give: the tightest that suits every consumer (a device reading
 	 * packed rows imports it as it is).
 	 */
+	if (server->pool && server_wants_drm(server) && !pool_is_drm(server) &&
+	    drm_generation(server, &merged, why, sizeof(why)) == 0)
+		return true;
+	if (need == IMPORT_DRM && server->pool && !pool_is_drm(server)) {
+		if (!(cons->flags & DMAPIPE_CONSTRAINT_ALLOW_COPY))
+			return refuse(c, why);
+		log_info_ratelimited("consumer %u (%s) copies frames: %s", c->id, c->name, why);
+		/* the pool keeps the layout every consumer asked, this one's included */
+		if (!pool_is_for(server, b, &merged))
+			new_generation(server, &merged, server->allocator);
+		return true;
+	}
 	if (server->pool && !pool_is_for(server, b, &merged) &&
-	    new_generation(server, &merged) == 0)
+	    new_generation(server, &merged, server->allocator) == 0)
 		return true;
 	if (buffers_satisfy(server, cons, why, sizeof(why)))
 		return true;

@@ -307,6 +307,25 @@ bool server_merged_constraints(const struct dmapipe_server *server,
 /* Removes the older generations' buffers nobody holds any more. */
 void server_retire_idle(struct dmapipe_server *server);
 
+#define DRI_DIR "/dev/dri"
+
+/* What a consumer's import_device asks of the memory of the producer's pool. */
+enum import_need {
+	IMPORT_ANY,      /* "", "cpu", or a device not under DRI_DIR: the consumer's to try */
+	IMPORT_DRM,      /* DRI_DIR/cardN or DRI_DIR/renderDN: a DRM device's memory */
+	IMPORT_BAD_NAME, /* under DRI_DIR but not a node name: refused */
+};
+/* The need of an import_device (NUL-terminated); opens nothing. */
+enum import_need server_import_need(const char *device);
+/* True if a streaming consumer's import_device is a DRM node. */
+bool server_wants_drm(const struct dmapipe_server *server);
+/*
+ * After the server's own pool was made from another allocator than "drm"
+ * (it could not open): refuses, with @why, the consumers that import into
+ * a DRM device and do not copy.
+ */
+void server_refuse_unmet_imports(struct dmapipe_server *server, const char *why);
+
 /* FORMAT_INFO to @c if it agreed to the feature and there is one; false if @c was closed */
 bool consumer_send_format_info(struct consumer *c);
 /* consumer_send_format_info() to every streaming consumer */

@@ -336,4 +336,32 @@ for want in "framerate=(fraction)25/2" "pixel-aspect-ratio=(fraction)4/3" \
 done
 ok "dmapipesink caps -> record (colorimetry, siting kept) -> play -> dmapipesrc caps: rate, PAR, fields"
 
+# import-device is stated to the producer (docs/PROTOCOL.md section 13, rule
+# 7): a name under /dev/dri that is no node is refused with the reason; a
+# DRM node gets buffers from drm where vgem is loaded (the lane), else the
+# refusal with the reason; "cpu" asks nothing
+S10="$DIR/import.sock"
+bg serve-import "$DMAPIPE" serve --socket "$S10" --size 320x240 --format NV12 --fps 30 --quiet
+serve=$LAST
+wait_socket "$S10"
+gst-launch-1.0 dmapipesrc socket-path="$S10" import-device=/dev/dri/../sda timeout=5000 \
+	num-buffers=5 ! fakesink >"$DIR/import-bad.log" 2>&1 && fail "import-device /dev/dri/../sda accepted"
+grep -q "is not a DRM node name" "$DIR/import-bad.log" || fail "import-device /dev/dri/../sda: no reason given"
+gst-launch-1.0 dmapipesrc socket-path="$S10" import-device=cpu timeout=5000 num-buffers=5 ! \
+	fakesink >"$DIR/import-cpu.log" 2>&1 || fail "import-device cpu refused"
+if [ -d /sys/module/vgem ]; then
+	gst-launch-1.0 dmapipesrc socket-path="$S10" import-device=/dev/dri/card99 timeout=5000 \
+		num-buffers=5 ! fakesink >"$DIR/import-drm.log" 2>&1 || fail "import-device with vgem refused"
+	ok "dmapipesrc import-device: a bad name refused, cpu and a DRM node (vgem) served"
+elif [ ! -e /dev/dri ]; then
+	gst-launch-1.0 dmapipesrc socket-path="$S10" import-device=/dev/dri/card99 timeout=5000 \
+		num-buffers=5 ! fakesink >"$DIR/import-drm.log" 2>&1 && fail "import-device without drm accepted"
+	grep -q "cannot allocate buffers of a DRM device" "$DIR/import-drm.log" ||
+		fail "import-device without drm: no reason given"
+	ok "dmapipesrc import-device: a bad name refused, cpu served, a DRM node without drm refused"
+else
+	ok "dmapipesrc import-device: a bad name refused, cpu served (a DRM node not tried: /dev/dri without vgem)"
+fi
+kill "$serve"
+
 echo "all gst-launch tests passed"
