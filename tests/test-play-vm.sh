@@ -148,6 +148,11 @@ device)
 	"$TOOL" record --check "$MNT/direct.rec" --json >"$DIR/check.json" 2>"$DIR/check.log" ||
 		fail "record --check"
 	jcheck "$DIR/check.json" "d['frames_verified'] == 60"
+	# the recording keeps what the device says of its frames: vcap's sRGB
+	# colorspace (BT.709 primaries, sRGB transfer, V4L2's defaults for it:
+	# the BT.601 matrix, limited range) and progressive frames
+	"$TOOL" probe --json "$MNT/direct.rec" >"$DIR/probe.json" 2>"$DIR/probe.log" || fail "probe"
+	jcheck "$DIR/probe.json" "d['primaries'] == 'bt709' and d['transfer'] == 'srgb' and d['matrix'] == 'bt601' and d['range'] == 'limited' and d['interlace'] == 'progressive'"
 	play_consume d "$MNT/direct.rec" --verify full
 	check_play d 60
 	jcheck "$DIR/d-consume.json" "d['result'] == 'ok' and d['frames_received'] == d['frames_verified'] == 60"

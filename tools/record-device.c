@@ -89,7 +89,13 @@ static int device_open(struct record *r)
 
 static int device_start(struct record *r)
 {
-	int ret = dmapipe_v4l2_source_start(r->source);
+	struct dmapipe_format_info fi;
+	int ret;
+
+	/* the recording keeps the device's colorimetry, fields and aspect ratio with its rate */
+	if (dmapipe_v4l2_source_get_format_info(r->source, &fi) == 0)
+		(void)dmapipe_recorder_set_format_info(r->rec, &fi);
+	ret = dmapipe_v4l2_source_start(r->source);
 
 	if (ret < 0) {
 		tool_error(TOOL_ERR_DEVICE, ret, "cannot start capturing from %s", r->device);

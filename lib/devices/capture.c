@@ -372,6 +372,15 @@ DMAPIPE_EXPORT void dmapipe_v4l2_source_get_info(const struct dmapipe_v4l2_sourc
 	*info = s->info;
 }
 
+DMAPIPE_EXPORT int dmapipe_v4l2_source_get_format_info(const struct dmapipe_v4l2_source *s,
+						       struct dmapipe_format_info *info)
+{
+	if (!s || !info)
+		return -EINVAL;
+	*info = s->format_info;
+	return 0;
+}
+
 DMAPIPE_EXPORT const struct dmapipe_layout *
 dmapipe_v4l2_source_get_layout(const struct dmapipe_v4l2_source *s)
 {
@@ -421,6 +430,14 @@ DMAPIPE_EXPORT void dmapipe_v4l2_source_get_info(const struct dmapipe_v4l2_sourc
 {
 	(void)s;
 	memset(info, 0, sizeof(*info));
+}
+
+DMAPIPE_EXPORT int dmapipe_v4l2_source_get_format_info(const struct dmapipe_v4l2_source *s,
+						       struct dmapipe_format_info *info)
+{
+	(void)s;
+	(void)info;
+	return -ENOTSUP;
 }
 
 DMAPIPE_EXPORT const struct dmapipe_layout *

@@ -217,6 +217,15 @@ void dmapipe_v4l2_source_get_info(const struct dmapipe_v4l2_source *source,
 				  struct dmapipe_v4l2_info *info);
 
 /**
+ * Copies the format's rate, colorimetry, chroma siting, field order and
+ * pixel aspect ratio, as the device said them (what
+ * dmapipe_v4l2_source_attach() gives a server), into @info
+ * (caller-owned). Returns 0, or -EINVAL for a NULL argument. Since 0.2.
+ */
+int dmapipe_v4l2_source_get_format_info(const struct dmapipe_v4l2_source *source,
+					struct dmapipe_format_info *info);
+
+/**
  * The negotiated layout (format, strides, offsets); its fds are -1. Owned
  * by the source and valid until dmapipe_v4l2_source_free(). Since 0.1.
  */
