@@ -456,6 +456,13 @@ void serve_print_summary(struct serve *s)
 			json_u64(&j, "device_losses", s->device_losses);
 			json_u64(&j, "reacquired", s->reacquired);
 			json_end_object(&j);
+			if (s->source) {
+				struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
+
+				dmapipe_v4l2_source_get_timing(s->source, &t);
+				json_u64(&j, "capture_max_dqbuf_latency_ns", t.dqbuf_latency_max_ns);
+			}
+			json_u64(&j, "capture_max_iteration_ns", s->loop.max_turn_ns);
 		}
 		json_string(&j, "allocator", s->alloc_name);
 		json_string(&j, "memory", dmapipe_mem_kind_to_string(s->mem_kind));

@@ -161,12 +161,14 @@ static int run_device(struct serve *s)
 			n = fds[1].fd >= 0 ? 2 : 1;
 			timeout = 500; /* a rescan, also without uevents */
 		}
+		loop_timing_end(&s->loop);
 		if (poll(fds, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			ret = -errno;
 			goto failed;
 		}
+		loop_timing_begin(&s->loop);
 		if (fds[0].revents) {
 			ret = dmapipe_server_dispatch(s->server, 0);
 			if (ret < 0)
@@ -203,6 +205,7 @@ static int run_device(struct serve *s)
 		/* no line while the device is away: there is nothing to count */
 		serve_status_tick(s, s->source != NULL);
 	}
+	loop_timing_end(&s->loop);
 	serve_stop_clock(s);
 	/* no new frames: what consumers hold comes back without requeueing */
 	if (s->source)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "dmapipe-tool.h"
+#include "loop-timing.h"
 #include "realtime.h"
 
 struct serve {
@@ -56,6 +57,7 @@ struct serve {
 	/* results */
 	uint64_t queued;
 	uint64_t stalls;     /* dequeue found no free buffer */
+	struct loop_timing loop; /* --device: the capture loop's longest turn */
 	uint64_t late;       /* frames that missed their deadline by a period */
 	uint64_t start_ns, end_ns;
 	uint64_t status_next, status_t0, status_frames; /* the status line's second */
