@@ -275,15 +275,16 @@ static void pending_to_lease(struct consumer *c, uint64_t now)
 	c->frames_sent++;
 }
 
-/* After publishing: a WAKE on the socket, only if the consumer sleeps. */
-static bool wake_consumer(struct consumer *c)
+/*
+ * The WAKE itself. Apart from wake_consumer() so that the message, a
+ * union as large as a STATS reply, is only built when it is sent: zeroing
+ * it for every published frame cost more than the rest of the publish.
+ */
+static bool send_wake(struct consumer *c)
 {
 	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_RING };
 	int ret;
 
-	/* until the consumer's own ring came, we cannot know: wake it */
-	if (c->releases_ring.map && !dmapipe_ring_peer_sleeping(&c->releases_ring))
-		return true;
 	msg.ring.kind = DMAPIPE_RING_MSG_WAKE;
 	msg.ring.fd = -1;
 	ret = consumer_send_now(c, &msg);
@@ -293,6 +294,15 @@ static bool wake_consumer(struct consumer *c)
 		return false;
 	}
 	return true;
+}
+
+/* After publishing: a WAKE on the socket, only if the consumer sleeps. */
+static bool wake_consumer(struct consumer *c)
+{
+	/* until the consumer's own ring came, we cannot know: wake it */
+	if (c->releases_ring.map && !dmapipe_ring_peer_sleeping(&c->releases_ring))
+		return true;
+	return send_wake(c);
 }
 
 /*
