@@ -53,12 +53,7 @@ static void arm_timer(struct dmapipe_client *client, uint32_t ms)
 
 unsigned int client_frames_outstanding(const struct dmapipe_client *client)
 {
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < MAX_FRAMES; i++)
-		if (client->frames[i].used && client->frames[i].generation == client->generation)
-			n++;
-	return n;
+	return client->n_current;
 }
 
 /* Drops everything that belongs to the current connection. */
@@ -97,6 +92,8 @@ static void connection_reset(struct dmapipe_client *client)
 	client->have_last = false;
 	/* frames the application holds stay valid; their release is now local */
 	client->generation++;
+	client->n_current = 0;
+	memset(client->id_current, 0, sizeof(client->id_current));
 }
 
 static void schedule_reconnect(struct dmapipe_client *client)
@@ -622,6 +619,12 @@ DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,
 	    !cf->taken) {
 		dmapipe_close(release_fence);
 		return -EINVAL;
+	}
+	if (cf->generation == client->generation) {
+		client->n_current--;
+		/* the application may have written to its frame: not past the table */
+		if (frame->buffer_id < MAX_IDS)
+			client->id_current[frame->buffer_id] = false;
 	}
 	current = cf->generation == client->generation && client->sock >= 0;
 	if (current && release_fence < 0 && client->releases_ring.map) {
