@@ -316,7 +316,8 @@ static bool wake_consumer(struct consumer *c)
 static bool flush_ring(struct consumer *c)
 {
 	unsigned int n = 0;
-	uint64_t now = dmapipe_now_ns();
+	/* read once a frame goes: most flushes (every dispatch's) send nothing */
+	uint64_t now = 0;
 	bool full = false;
 
 	while (c->n_pending > 0 && consumer_held(c) < c->max_in_flight) {
@@ -326,6 +327,8 @@ static bool flush_ring(struct consumer *c)
 
 		if (!frame_ready(c, p))
 			break;
+		if (!now)
+			now = dmapipe_now_ns();
 		frame_msg(c, p, &msg);
 		if (msg.frame.meta.acquire_fence < 0) {
 			dmapipe_ring_encode_frame(dmapipe_ring_next_slot(&c->frames_ring, n), &msg.frame,

@@ -315,13 +315,13 @@ static bool check_monitor(struct consumer *c, uint64_t now, uint64_t limit_ns)
 		return true;
 	if (c->unread_since_ns && unread_bytes(c) == 0)
 		c->unread_since_ns = 0;
-	if (c->unread_since_ns && now - c->unread_since_ns >= limit_ns) {
+	if (c->unread_since_ns && c->unread_since_ns + limit_ns <= now) {
 		snprintf(why, sizeof(why), "monitor did not read its STATS reply within %u ms",
 			 c->server->opts.handshake_timeout_ms);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
 		return false;
 	}
-	if (!c->unread_since_ns && !c->stats_wanted && now - c->active_ns >= limit_ns) {
+	if (!c->unread_since_ns && !c->stats_wanted && c->active_ns + limit_ns <= now) {
 		snprintf(why, sizeof(why), "monitor idle for %u ms", c->server->opts.handshake_timeout_ms);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
 		return false;
@@ -348,14 +348,18 @@ static void reap_fences(struct consumer *c)
 static bool lease_expired(const struct consumer *c, uint64_t now, uint64_t lease_ns)
 {
 	for (unsigned int i = 0; i < c->n_leases; i++)
-		if (now - c->leases[i].sent_ns >= lease_ns)
+		if (c->leases[i].sent_ns + lease_ns <= now)
 			return true;
 	return false;
 }
 
-static void check_deadlines(struct dmapipe_server *server)
+/*
+ * @now may be a little older than stamps taken while the dispatch handled
+ * events (a connection accepted, a lease sent): each check is written as
+ * "stamp + limit <= now", so such a stamp is simply not due yet.
+ */
+static void check_deadlines(struct dmapipe_server *server, uint64_t now)
 {
-	uint64_t now = dmapipe_now_ns();
 	uint64_t lease_ns = (uint64_t)server->opts.lease_timeout_ms * 1000000u;
 	uint64_t hs_ns = (uint64_t)server->opts.handshake_timeout_ms * 1000000u;
 	struct consumer *c, *next;
@@ -367,7 +371,7 @@ static void check_deadlines(struct dmapipe_server *server)
 		next = c->next;
 
 		if (c->state == STATE_HANDSHAKE) {
-			if (hs_ns && now - c->connected_ns >= hs_ns)
+			if (hs_ns && c->connected_ns + hs_ns <= now)
 				drop_handshake(c, DMAPIPE_ERR_PROTOCOL,
 					       "no HELLO within the handshake timeout");
 			continue;
@@ -384,7 +388,7 @@ static void check_deadlines(struct dmapipe_server *server)
 		 * would keep wait_consumers() waiting and its frames
 		 * unshaped: the handshake timeout bounds that too.
 		 */
-		if (c->constraints_pending && hs_ns && now - c->hello_ns >= hs_ns) {
+		if (c->constraints_pending && hs_ns && c->hello_ns + hs_ns <= now) {
 			char why[112];
 
 			snprintf(why, sizeof(why), "no CONSTRAINTS within %u ms of a HELLO that "
@@ -421,7 +425,7 @@ void server_update_timer(struct dmapipe_server *server)
 {
 	uint64_t lease_ns = (uint64_t)server->opts.lease_timeout_ms * 1000000u;
 	uint64_t hs_ns = (uint64_t)server->opts.handshake_timeout_ms * 1000000u;
-	uint64_t deadline = UINT64_MAX, now = dmapipe_now_ns();
+	uint64_t deadline = UINT64_MAX, now = 0;
 	struct itimerspec its;
 
 	if (server->accept_paused)
@@ -439,8 +443,12 @@ void server_update_timer(struct dmapipe_server *server)
 				deadline = MIN(deadline, c->leases[i].sent_ns + lease_ns);
 		if (c->n_fenced > 0 ||
 		    (c->n_pending > 0 && !(c->features & DMAPIPE_FEATURE_FENCES) &&
-		     consumer_held(c) < c->max_in_flight))
+		     consumer_held(c) < c->max_in_flight)) {
+			/* the clock only when needed: this runs on every queue */
+			if (!now)
+				now = dmapipe_now_ns();
 			deadline = MIN(deadline, now + FENCE_RETRY_NS);
+		}
 	}
 	/*
 	 * The earliest deadline moves with every release, but re-arming the
@@ -452,6 +460,8 @@ void server_update_timer(struct dmapipe_server *server)
 		return;
 	server->timer_deadline = deadline;
 	memset(&its, 0, sizeof(its));
+	if (!now)
+		now = dmapipe_now_ns();
 	if (deadline <= now)
 		deadline = now + 1;
 	its.it_value.tv_sec = (time_t)(deadline / 1000000000u);
@@ -526,11 +536,14 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 {
 	struct epoll_event events[32];
 	int n, handled = 0;
+	/* one clock read per dispatch, after any wait: the deadlines' */
+	uint64_t now;
 
 	n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
 				   ARRAY_SIZE(events), timeout_ms);
 	if (n < 0)
 		return -errno;
+	now = dmapipe_now_ns();
 
 	for (int i = 0; i < n; i++) {
 		struct consumer *c = events[i].data.ptr;
@@ -561,7 +574,7 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 	}
 	if (server_collect_releases(server))
 		handled++;
-	check_deadlines(server);
+	check_deadlines(server, now);
 	server_update_timer(server);
 	server_reap(server);
 	return handled;
