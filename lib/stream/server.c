@@ -27,6 +27,8 @@
 #define ACCEPT_BACKOFF_MAX_MS 2000
 /* ... and logged at most once per this, with the count of failures */
 #define ACCEPT_LOG_INTERVAL_NS (5000 * 1000000ull)
+/* a busy loop's dispatch(0) looks at quiet sockets at most this often (socket_look_due()) */
+#define SOCKET_LOOK_NS (50 * 1000ull)
 
 /* epoll tags: the listening socket and the timer use these two addresses */
 static char tag_listen, tag_timer;
@@ -531,19 +533,52 @@ static void rings_sleep(void *data, bool sleeping)
 	}
 }
 
+/*
+ * Whether a dispatch that must not wait (@timeout_ms 0) at @now needs to
+ * look at the sockets. While every connection is a consumer streaming
+ * through both rings, with nothing queued for its socket, the sockets
+ * carry no per-frame message: frames and releases are in the rings, and
+ * no consumer sends a WAKE to a producer that does not sleep. What they
+ * may carry (a connection, a control message, a fenced release) then waits
+ * at most SOCKET_LOOK_NS for a producer that dispatches in a busy loop,
+ * instead of one epoll_wait() per frame. A wait (@timeout_ms not 0) always
+ * looks, and so does every dispatch once an event loop may sleep on the
+ * fd: it dispatches because the fd said something came.
+ */
+static bool socket_look_due(const struct dmapipe_server *server, int timeout_ms, uint64_t now)
+{
+	bool any = false;
+
+	if (timeout_ms != 0 || server->fd_exported ||
+	    now - server->socket_look_ns >= SOCKET_LOOK_NS)
+		return true;
+	for (const struct consumer *c = server->consumers; c; c = c->next) {
+		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER ||
+		    !c->frames_ring.map || !c->releases_ring.map || c->n_control > 0 ||
+		    c->want_out || c->stats_wanted)
+			return true;
+		any = true;
+	}
+	return !any;
+}
+
 /* dmapipe_server_dispatch(), but a signal ends a wait with -EINTR. */
 static int dispatch(struct dmapipe_server *server, int timeout_ms)
 {
 	struct epoll_event events[32];
-	int n, handled = 0;
-	/* one clock read per dispatch, after any wait: the deadlines' */
-	uint64_t now;
+	int n = 0, handled = 0;
+	/* one clock read per dispatch: the look's interval and the deadlines */
+	uint64_t now = dmapipe_now_ns();
 
-	n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
-				   ARRAY_SIZE(events), timeout_ms);
-	if (n < 0)
-		return -errno;
-	now = dmapipe_now_ns();
+	if (socket_look_due(server, timeout_ms, now)) {
+		n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
+					   ARRAY_SIZE(events), timeout_ms);
+		if (n < 0)
+			return -errno;
+		if (timeout_ms != 0)
+			now = dmapipe_now_ns(); /* it may have waited */
+		server->socket_look_ns = now;
+	}
 
 	for (int i = 0; i < n; i++) {
 		struct consumer *c = events[i].data.ptr;
