@@ -1144,6 +1144,8 @@ static int fake_listen(const char *path)
 
 /* max_mapped_bytes of the next fake_start()'s client (0: its default) */
 static uint64_t fake_max_mapped;
+/* whether the next fake_start()'s client reconnects */
+static bool fake_reconnect;
 
 static void fake_start(struct fake *f, uint32_t fd_quota)
 {
@@ -1161,6 +1163,8 @@ static void fake_start(struct fake *f, uint32_t fd_quota)
 	o.max_in_flight = 2;
 	o.fd_quota = fd_quota;
 	o.max_mapped_bytes = fake_max_mapped;
+	o.reconnect = fake_reconnect;
+	o.reconnect_min_ms = 1;
 	f->client = dmapipe_client_new(&o);
 	check_msg(f->client, "client: %s", strerror(errno));
 	f->conn = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -1733,6 +1737,151 @@ static void fake_frame_after_eos(void)
 	fake_expect(&f, DMAPIPE_ERR_PROTOCOL, "FRAME after EOS");
 }
 
+/* Takes the next frame, which must be @sequence on buffer @id. */
+static struct dmapipe_frame *fake_take(struct fake *f, uint32_t id, uint64_t sequence)
+{
+	struct dmapipe_frame *fr = dmapipe_client_wait_frame(f->client, WAIT_MS);
+
+	check_msg(fr, "frame %llu: %s", (unsigned long long)sequence, strerror(errno));
+	check_int_eq(fr->buffer_id, id);
+	check_int_eq(fr->meta.sequence, sequence);
+	return fr;
+}
+
+/* Releases @fr, whose RELEASE must reach the producer. */
+static void fake_give_back(struct fake *f, struct dmapipe_frame *fr)
+{
+	uint32_t id = fr->buffer_id;
+	uint64_t sequence = fr->meta.sequence;
+	struct dmapipe_msg m;
+
+	check_int_eq(dmapipe_client_release_frame(f->client, fr, -1), 0);
+	check_int_eq(fake_recv(f, &m, WAIT_MS), 0);
+	check_int_eq(m.type, DMAPIPE_MSG_RELEASE);
+	check_int_eq(m.release.buffer_id, id);
+	check_int_eq(m.release.sequence, sequence);
+}
+
+/*
+ * The consumer counts the frames of its connection in flight and the
+ * buffer ids they hold (issue #17, item 3), and every way a frame leaves
+ * must keep both right: a release frees its room and its id; a frame
+ * still held keeps its id even when its buffer is removed and added
+ * again; frames of a lost connection the application still holds count
+ * no more, and their late release takes nothing from the new count.
+ * Each step ends in a frame that must be refused if a count went wrong
+ * either way.
+ */
+static void fake_in_flight_count(void)
+{
+	struct dmapipe_frame *fr[2], *old[2];
+	struct dmapipe_msg m;
+	struct fake f;
+	int ret;
+
+	fake_start(&f, 64);
+	fake_hello(&f);
+	for (uint32_t i = 0; i < 3; i++)
+		fake_add_good_buffer(&f, i);
+	/* rounds of two frames, the limit, each given back before the next */
+	for (uint64_t seq = 0; seq < 6; seq += 2) {
+		for (uint64_t k = 0; k < 2; k++) {
+			m = frame_msg((uint32_t)((seq + k) % 3), seq + k, -1);
+			fake_send(&f, &m);
+		}
+		for (uint64_t k = 0; k < 2; k++)
+			fr[k] = fake_take(&f, (uint32_t)((seq + k) % 3), seq + k);
+		fake_give_back(&f, fr[1]);
+		fake_give_back(&f, fr[0]);
+	}
+	/* buffer 0 stays held while it is removed and added again */
+	m = frame_msg(0, 6, -1);
+	fake_send(&f, &m);
+	fr[0] = fake_take(&f, 0, 6);
+	memset(&m, 0, sizeof(m));
+	m.type = DMAPIPE_MSG_REMOVE_BUFFER;
+	m.remove_buffer_id = 0;
+	fake_send(&f, &m);
+	fake_add_good_buffer(&f, 0);
+	m = frame_msg(1, 7, -1);
+	fake_send(&f, &m);
+	fake_give_back(&f, fake_take(&f, 1, 7));
+	check_int_eq(dmapipe_client_get_state(f.client), DMAPIPE_CLIENT_STREAMING);
+	m = frame_msg(0, 8, -1);
+	fake_send(&f, &m);
+	fake_expect(&f, DMAPIPE_ERR_PROTOCOL,
+		    "FRAME for a held buffer that was removed and added again meanwhile");
+	/* fake_expect() freed the client, and the frame it held with it */
+
+	/* a lost connection: the held frames of the old one count no more */
+	fake_reconnect = true;
+	fake_start(&f, 64);
+	fake_reconnect = false;
+	fake_hello(&f);
+	for (uint32_t i = 0; i < 2; i++)
+		fake_add_good_buffer(&f, i);
+	for (uint32_t i = 0; i < 2; i++) {
+		m = frame_msg(i, i, -1);
+		fake_send(&f, &m);
+	}
+	for (uint32_t i = 0; i < 2; i++)
+		old[i] = fake_take(&f, i, i);
+	close(f.conn);
+	f.conn = -1;
+	{
+		uint64_t deadline = test_now_ms() + WAIT_MS;
+		struct pollfd pfd = { .fd = f.listen_fd, .events = POLLIN };
+
+		while (poll(&pfd, 1, 0) == 0) {
+			check_msg(test_now_ms() < deadline, "the client did not reconnect");
+			dmapipe_client_dispatch(f.client, 5);
+		}
+	}
+	f.conn = accept4(f.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	check(f.conn >= 0);
+	check_int_eq(fake_recv(&f, &m, WAIT_MS), 0);
+	check_int_eq(m.type, DMAPIPE_MSG_HELLO);
+	fake_hello(&f);
+	for (uint32_t i = 0; i < 2; i++)
+		fake_add_good_buffer(&f, i);
+	/* the same ids and the whole limit again, with the old frames held */
+	for (uint32_t i = 0; i < 2; i++) {
+		m = frame_msg(i, 10 + i, -1);
+		fake_send(&f, &m);
+	}
+	for (uint32_t i = 0; i < 2; i++)
+		fr[i] = fake_take(&f, i, 10 + i);
+	/* released now, the old frames go nowhere and free no room */
+	for (uint32_t i = 0; i < 2; i++)
+		check_int_eq(dmapipe_client_release_frame(f.client, old[i], -1), 0);
+	fake_give_back(&f, fr[0]);
+	m = frame_msg(0, 12, -1);
+	fake_send(&f, &m);
+	fr[0] = fake_take(&f, 0, 12);
+	check_int_eq(dmapipe_client_get_state(f.client), DMAPIPE_CLIENT_STREAMING);
+	fake_add_good_buffer(&f, 2);
+	m = frame_msg(2, 13, -1);
+	fake_send(&f, &m);
+	/* with reconnect on, the client refuses it with an ERROR and connects again */
+	do {
+		ret = fake_recv(&f, &m, WAIT_MS);
+		if (ret == 0 && m.type != DMAPIPE_MSG_ERROR)
+			dmapipe_msg_close_fds(&m);
+	} while (ret == 0 && m.type != DMAPIPE_MSG_ERROR);
+	check_msg(ret == 0, "a third frame in flight after a reconnect: no ERROR: %s",
+		  strerror(-ret));
+	check_int_eq(m.error.code, DMAPIPE_ERR_PROTOCOL);
+	check_msg(strstr(m.error.message, "in-flight limit"), "ERROR \"%s\"", m.error.message);
+	for (uint32_t i = 0; i < 2; i++)
+		check_int_eq(dmapipe_client_release_frame(f.client, fr[i], -1), 0);
+	dmapipe_client_free(f.client);
+	close(f.conn);
+	close(f.listen_fd);
+	check_int_eq(test_count_fds(), f.fds_before);
+	scenario_ok("consumer", "3 frames in flight after a reconnect, the old connection's released",
+		    m.error.message);
+}
+
 /*
  * Issue #13, item 8: a consumer that maps buffers pre-faults them, which
  * commits a memfd's memory in the consumer: a producer could make it pay
@@ -1784,6 +1933,7 @@ static void run_consumer_attacks(void)
 	fake_unknown_error();
 	fake_frame_after_eos();
 	fake_mapped_bytes();
+	fake_in_flight_count();
 }
 
 /* ---- the producer in this process (under the sanitizers' eyes) ------------ */

@@ -288,6 +288,80 @@ static void test_rings(void)
 			: "rings off: 1000 frames on the socket");
 }
 
+/*
+ * A producer in a busy loop (queue when it can, dispatch with timeout 0,
+ * never a wait) while its consumer streams through the rings: its
+ * dispatch looks at the sockets only now and then (issue #17, item 1),
+ * and what comes there must still be handled within the loop: a new
+ * consumer's handshake, and a consumer that stops releasing cut off at
+ * its lease timeout while the first one goes on.
+ */
+static void test_busy_dispatch(void)
+{
+	char *path = sock_path("busy");
+	struct dmapipe_server *s = server_new(path, 100, 8);
+	struct dmapipe_client *c[3];
+	struct dmapipe_frame *held[2] = { NULL, NULL };
+	struct dmapipe_server_stats st;
+	uint64_t t0, deadline, received[2] = { 0, 0 }, seq = 0;
+	unsigned int n_held = 0;
+
+	c[0] = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
+	pump(s, c, 1);
+	check_int_eq(dmapipe_client_get_state(c[0]), DMAPIPE_CLIENT_STREAMING);
+	/* connected while the loop runs: a handshake, then frames */
+	c[1] = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
+	/* takes two frames and keeps them past the lease timeout */
+	c[2] = client_new(path, DMAPIPE_POLICY_LATEST, 1, 2);
+	t0 = dmapipe_now_ns();
+	deadline = t0 + 3000 * 1000000ull;
+	for (;;) {
+		struct dmapipe_buffer *b = dmapipe_server_dequeue(s);
+		struct dmapipe_frame *f;
+
+		if (b) {
+			struct dmapipe_frame_meta meta;
+
+			dmapipe_frame_meta_init(&meta);
+			meta.sequence = ++seq;
+			check(dmapipe_server_queue(s, b, &meta) >= 0);
+		}
+		check(dmapipe_server_dispatch(s, 0) >= 0);
+		for (int i = 0; i < 2; i++) {
+			dmapipe_client_dispatch(c[i], 0);
+			while ((f = dmapipe_client_acquire_frame(c[i]))) {
+				received[i]++;
+				check_int_eq(dmapipe_client_release_frame(c[i], f, -1), 0);
+			}
+		}
+		dmapipe_client_dispatch(c[2], 0);
+		if (n_held < 2 && (f = dmapipe_client_acquire_frame(c[2])))
+			held[n_held++] = f;
+		dmapipe_server_get_stats(s, &st);
+		if (st.lease_timeouts > 0 && received[1] > 0 &&
+		    dmapipe_client_get_state(c[2]) == DMAPIPE_CLIENT_ERROR)
+			break;
+		check_msg(dmapipe_now_ns() < deadline,
+			  "after 3 s of busy dispatch: %llu frames to the new consumer, "
+			  "%llu lease timeouts", (unsigned long long)received[1],
+			  (unsigned long long)st.lease_timeouts);
+	}
+	check_msg(dmapipe_now_ns() - t0 >= 100 * 1000000ull, "lease timed out before 100 ms");
+	check_int_eq(n_held, 2);
+	check_int_eq(st.lease_timeouts, 1);
+	check_int_eq(st.consumers, 2);
+	check_int_eq(dmapipe_client_get_error(c[2], NULL), DMAPIPE_ERR_LEASE_TIMEOUT);
+	check_int_eq(dmapipe_client_get_state(c[0]), DMAPIPE_CLIENT_STREAMING);
+	check(received[0] > 0);
+	for (unsigned int i = 0; i < n_held; i++)
+		check_int_eq(dmapipe_client_release_frame(c[2], held[i], -1), 0);
+	for (int i = 0; i < 3; i++)
+		dmapipe_client_free(c[i]);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("busy dispatch(0): a new consumer streams, a lease hog is cut off at 100 ms");
+}
+
 static void test_latest_policy(void)
 {
 	char *path = sock_path("latest");
@@ -1649,6 +1723,7 @@ int main(void)
 
 	test_basic();
 	test_rings();
+	test_busy_dispatch();
 	test_latest_policy();
 	test_queue_policy();
 	test_block_policy();

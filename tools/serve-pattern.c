@@ -238,7 +238,8 @@ static int run(struct serve *s)
 				goto server_failed;
 		}
 
-		if (serve_status_tick(s, true) && s->strict) {
+		/* the frame's timestamp is the clock read the tick would make */
+		if (meta.timestamp_ns >= s->status_next && serve_status_tick(s, true) && s->strict) {
 			dmapipe_server_get_stats(s->server, &st);
 			if (st.bytes_copied > 0)
 				break;

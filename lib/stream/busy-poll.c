@@ -43,6 +43,11 @@
  * entry without entering the kernel at all.
  */
 #define RING_SPIN_NS 2000
+/*
+ * Polls of the rings between two clock reads in that spin: a clock read
+ * costs more than a look at a ring, and the spin's end need not be exact.
+ */
+#define RING_SPIN_POLLS 16
 
 static inline void cpu_relax(void)
 {
@@ -79,9 +84,11 @@ static bool ring_spin(const struct dmapipe_busy_poll *bp, uint64_t limit)
 		return ring_ready(bp);
 	end = MIN(dmapipe_now_ns() + RING_SPIN_NS, limit);
 	do {
-		if (ring_ready(bp))
-			return true;
-		cpu_relax();
+		for (unsigned int i = 0; i < RING_SPIN_POLLS; i++) {
+			if (ring_ready(bp))
+				return true;
+			cpu_relax();
+		}
 	} while (dmapipe_now_ns() < end);
 	return false;
 }

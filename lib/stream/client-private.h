@@ -81,6 +81,15 @@ struct dmapipe_client {
 	uint64_t mapped_bytes; /* of the buffers mapped on this connection */
 
 	struct client_frame frames[MAX_FRAMES];
+	/*
+	 * Of frames[], the entries of the current connection (generation):
+	 * how many, and which buffer ids they hold. Kept on receive and
+	 * release, cleared when the connection ends, so that each FRAME is
+	 * checked against the in-flight limit and for a reused buffer
+	 * without scanning frames[].
+	 */
+	unsigned int n_current;
+	bool id_current[MAX_IDS];
 	/* received, not yet taken: indices into frames[] in arrival order */
 	unsigned int queue[MAX_FRAMES];
 	unsigned int queue_head, queue_len;

@@ -125,15 +125,6 @@ static void handle_remove_buffer(struct dmapipe_client *client, uint32_t id)
 	client->buffers[id] = NULL;
 }
 
-static bool id_held(const struct dmapipe_client *client, uint32_t id)
-{
-	for (unsigned int i = 0; i < MAX_FRAMES; i++)
-		if (client->frames[i].used && client->frames[i].generation == client->generation &&
-		    client->frames[i].frame.buffer_id == id)
-			return true;
-	return false;
-}
-
 static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame *f,
 			 uint64_t received_ns)
 {
@@ -147,7 +138,7 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 		why = "FRAME after EOS (no frame follows the end of a stream)";
 	else if (f->buffer_id >= MAX_IDS || !client->buffers[f->buffer_id])
 		why = "FRAME names a buffer id that was never added";
-	else if (id_held(client, f->buffer_id))
+	else if (client->id_current[f->buffer_id])
 		why = "FRAME reuses a buffer this consumer has not released";
 	else if (f->meta.acquire_fence >= 0 && !(client->features & DMAPIPE_FEATURE_FENCES))
 		why = "FRAME carries a fence although fences were not negotiated";
@@ -192,6 +183,8 @@ static void handle_frame(struct dmapipe_client *client, struct dmapipe_msg_frame
 	memset(cf, 0, sizeof(*cf));
 	cf->used = true;
 	cf->generation = client->generation;
+	client->n_current++;
+	client->id_current[f->buffer_id] = true;
 	cf->frame.buffer = dmapipe_buffer_ref(client->buffers[f->buffer_id]);
 	cf->frame.buffer_id = f->buffer_id;
 	cf->frame.meta = f->meta;

@@ -53,12 +53,7 @@ static void arm_timer(struct dmapipe_client *client, uint32_t ms)
 
 unsigned int client_frames_outstanding(const struct dmapipe_client *client)
 {
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < MAX_FRAMES; i++)
-		if (client->frames[i].used && client->frames[i].generation == client->generation)
-			n++;
-	return n;
+	return client->n_current;
 }
 
 /* Drops everything that belongs to the current connection. */
@@ -97,6 +92,8 @@ static void connection_reset(struct dmapipe_client *client)
 	client->have_last = false;
 	/* frames the application holds stay valid; their release is now local */
 	client->generation++;
+	client->n_current = 0;
+	memset(client->id_current, 0, sizeof(client->id_current));
 }
 
 static void schedule_reconnect(struct dmapipe_client *client)
@@ -533,6 +530,21 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 /* ---- the application's side ---------------------------------------------- */
 
 /*
+ * A WAKE for the producer. Apart from ring_release() so that the message,
+ * a union as large as a STATS reply, is only built when it is sent:
+ * zeroing it for every release cost more than the release itself.
+ */
+static void send_wake(struct dmapipe_client *client)
+{
+	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_RING };
+
+	msg.ring.kind = DMAPIPE_RING_MSG_WAKE;
+	msg.ring.fd = -1;
+	/* a full socket wakes the producer anyway; a dead one shows at the next read */
+	(void)dmapipe_send_msg(client->sock, &msg);
+}
+
+/*
  * A release without a fence into our ring: no system call, unless the
  * producer sleeps waiting for releases (its flag in the frames ring).
  * The ring cannot overflow: what it holds unread are leases the producer
@@ -540,17 +552,12 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
  */
 static void ring_release(struct dmapipe_client *client, uint32_t buffer_id, uint64_t sequence)
 {
-	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_RING };
-
 	dmapipe_ring_encode_release(dmapipe_ring_next_slot(&client->releases_ring, 0), buffer_id,
 				    sequence);
 	dmapipe_ring_publish(&client->releases_ring, 1);
 	if (!client->frames_ring.map || !dmapipe_ring_peer_sleeping(&client->frames_ring))
 		return;
-	msg.ring.kind = DMAPIPE_RING_MSG_WAKE;
-	msg.ring.fd = -1;
-	/* a full socket wakes the producer anyway; a dead one shows at the next read */
-	(void)dmapipe_send_msg(client->sock, &msg);
+	send_wake(client);
 }
 
 DMAPIPE_EXPORT struct dmapipe_frame *dmapipe_client_acquire_frame(struct dmapipe_client *client)
@@ -612,6 +619,12 @@ DMAPIPE_EXPORT int dmapipe_client_release_frame(struct dmapipe_client *client,
 	    !cf->taken) {
 		dmapipe_close(release_fence);
 		return -EINVAL;
+	}
+	if (cf->generation == client->generation) {
+		client->n_current--;
+		/* the application may have written to its frame: not past the table */
+		if (frame->buffer_id < MAX_IDS)
+			client->id_current[frame->buffer_id] = false;
 	}
 	current = cf->generation == client->generation && client->sock >= 0;
 	if (current && release_fence < 0 && client->releases_ring.map) {

@@ -275,15 +275,16 @@ static void pending_to_lease(struct consumer *c, uint64_t now)
 	c->frames_sent++;
 }
 
-/* After publishing: a WAKE on the socket, only if the consumer sleeps. */
-static bool wake_consumer(struct consumer *c)
+/*
+ * The WAKE itself. Apart from wake_consumer() so that the message, a
+ * union as large as a STATS reply, is only built when it is sent: zeroing
+ * it for every published frame cost more than the rest of the publish.
+ */
+static bool send_wake(struct consumer *c)
 {
 	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_RING };
 	int ret;
 
-	/* until the consumer's own ring came, we cannot know: wake it */
-	if (c->releases_ring.map && !dmapipe_ring_peer_sleeping(&c->releases_ring))
-		return true;
 	msg.ring.kind = DMAPIPE_RING_MSG_WAKE;
 	msg.ring.fd = -1;
 	ret = consumer_send_now(c, &msg);
@@ -293,6 +294,15 @@ static bool wake_consumer(struct consumer *c)
 		return false;
 	}
 	return true;
+}
+
+/* After publishing: a WAKE on the socket, only if the consumer sleeps. */
+static bool wake_consumer(struct consumer *c)
+{
+	/* until the consumer's own ring came, we cannot know: wake it */
+	if (c->releases_ring.map && !dmapipe_ring_peer_sleeping(&c->releases_ring))
+		return true;
+	return send_wake(c);
 }
 
 /*
@@ -306,7 +316,8 @@ static bool wake_consumer(struct consumer *c)
 static bool flush_ring(struct consumer *c)
 {
 	unsigned int n = 0;
-	uint64_t now = dmapipe_now_ns();
+	/* read once a frame goes: most flushes (every dispatch's) send nothing */
+	uint64_t now = 0;
 	bool full = false;
 
 	while (c->n_pending > 0 && consumer_held(c) < c->max_in_flight) {
@@ -316,6 +327,8 @@ static bool flush_ring(struct consumer *c)
 
 		if (!frame_ready(c, p))
 			break;
+		if (!now)
+			now = dmapipe_now_ns();
 		frame_msg(c, p, &msg);
 		if (msg.frame.meta.acquire_fence < 0) {
 			dmapipe_ring_encode_frame(dmapipe_ring_next_slot(&c->frames_ring, n), &msg.frame,

@@ -175,6 +175,7 @@ struct dmapipe_server {
 	struct dmapipe_busy_poll busy_poll;
 	int timer_fd;
 	uint64_t timer_deadline; /* armed expiry, UINT64_MAX when disarmed or fired */
+	uint64_t socket_look_ns; /* when a dispatch last looked at the sockets */
 
 	/* accept() failing for want of fds or memory: the listening socket
 	 * is not watched until accept_resume_ns (doubling back-off) */

@@ -27,6 +27,8 @@
 #define ACCEPT_BACKOFF_MAX_MS 2000
 /* ... and logged at most once per this, with the count of failures */
 #define ACCEPT_LOG_INTERVAL_NS (5000 * 1000000ull)
+/* a busy loop's dispatch(0) looks at quiet sockets at most this often (socket_look_due()) */
+#define SOCKET_LOOK_NS (50 * 1000ull)
 
 /* epoll tags: the listening socket and the timer use these two addresses */
 static char tag_listen, tag_timer;
@@ -315,13 +317,13 @@ static bool check_monitor(struct consumer *c, uint64_t now, uint64_t limit_ns)
 		return true;
 	if (c->unread_since_ns && unread_bytes(c) == 0)
 		c->unread_since_ns = 0;
-	if (c->unread_since_ns && now - c->unread_since_ns >= limit_ns) {
+	if (c->unread_since_ns && c->unread_since_ns + limit_ns <= now) {
 		snprintf(why, sizeof(why), "monitor did not read its STATS reply within %u ms",
 			 c->server->opts.handshake_timeout_ms);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
 		return false;
 	}
-	if (!c->unread_since_ns && !c->stats_wanted && now - c->active_ns >= limit_ns) {
+	if (!c->unread_since_ns && !c->stats_wanted && c->active_ns + limit_ns <= now) {
 		snprintf(why, sizeof(why), "monitor idle for %u ms", c->server->opts.handshake_timeout_ms);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
 		return false;
@@ -348,14 +350,18 @@ static void reap_fences(struct consumer *c)
 static bool lease_expired(const struct consumer *c, uint64_t now, uint64_t lease_ns)
 {
 	for (unsigned int i = 0; i < c->n_leases; i++)
-		if (now - c->leases[i].sent_ns >= lease_ns)
+		if (c->leases[i].sent_ns + lease_ns <= now)
 			return true;
 	return false;
 }
 
-static void check_deadlines(struct dmapipe_server *server)
+/*
+ * @now may be a little older than stamps taken while the dispatch handled
+ * events (a connection accepted, a lease sent): each check is written as
+ * "stamp + limit <= now", so such a stamp is simply not due yet.
+ */
+static void check_deadlines(struct dmapipe_server *server, uint64_t now)
 {
-	uint64_t now = dmapipe_now_ns();
 	uint64_t lease_ns = (uint64_t)server->opts.lease_timeout_ms * 1000000u;
 	uint64_t hs_ns = (uint64_t)server->opts.handshake_timeout_ms * 1000000u;
 	struct consumer *c, *next;
@@ -367,7 +373,7 @@ static void check_deadlines(struct dmapipe_server *server)
 		next = c->next;
 
 		if (c->state == STATE_HANDSHAKE) {
-			if (hs_ns && now - c->connected_ns >= hs_ns)
+			if (hs_ns && c->connected_ns + hs_ns <= now)
 				drop_handshake(c, DMAPIPE_ERR_PROTOCOL,
 					       "no HELLO within the handshake timeout");
 			continue;
@@ -384,7 +390,7 @@ static void check_deadlines(struct dmapipe_server *server)
 		 * would keep wait_consumers() waiting and its frames
 		 * unshaped: the handshake timeout bounds that too.
 		 */
-		if (c->constraints_pending && hs_ns && now - c->hello_ns >= hs_ns) {
+		if (c->constraints_pending && hs_ns && c->hello_ns + hs_ns <= now) {
 			char why[112];
 
 			snprintf(why, sizeof(why), "no CONSTRAINTS within %u ms of a HELLO that "
@@ -421,7 +427,7 @@ void server_update_timer(struct dmapipe_server *server)
 {
 	uint64_t lease_ns = (uint64_t)server->opts.lease_timeout_ms * 1000000u;
 	uint64_t hs_ns = (uint64_t)server->opts.handshake_timeout_ms * 1000000u;
-	uint64_t deadline = UINT64_MAX, now = dmapipe_now_ns();
+	uint64_t deadline = UINT64_MAX, now = 0;
 	struct itimerspec its;
 
 	if (server->accept_paused)
@@ -439,8 +445,12 @@ void server_update_timer(struct dmapipe_server *server)
 				deadline = MIN(deadline, c->leases[i].sent_ns + lease_ns);
 		if (c->n_fenced > 0 ||
 		    (c->n_pending > 0 && !(c->features & DMAPIPE_FEATURE_FENCES) &&
-		     consumer_held(c) < c->max_in_flight))
+		     consumer_held(c) < c->max_in_flight)) {
+			/* the clock only when needed: this runs on every queue */
+			if (!now)
+				now = dmapipe_now_ns();
 			deadline = MIN(deadline, now + FENCE_RETRY_NS);
+		}
 	}
 	/*
 	 * The earliest deadline moves with every release, but re-arming the
@@ -452,6 +462,8 @@ void server_update_timer(struct dmapipe_server *server)
 		return;
 	server->timer_deadline = deadline;
 	memset(&its, 0, sizeof(its));
+	if (!now)
+		now = dmapipe_now_ns();
 	if (deadline <= now)
 		deadline = now + 1;
 	its.it_value.tv_sec = (time_t)(deadline / 1000000000u);
@@ -521,16 +533,52 @@ static void rings_sleep(void *data, bool sleeping)
 	}
 }
 
+/*
+ * Whether a dispatch that must not wait (@timeout_ms 0) at @now needs to
+ * look at the sockets. While every connection is a consumer streaming
+ * through both rings, with nothing queued for its socket, the sockets
+ * carry no per-frame message: frames and releases are in the rings, and
+ * no consumer sends a WAKE to a producer that does not sleep. What they
+ * may carry (a connection, a control message, a fenced release) then waits
+ * at most SOCKET_LOOK_NS for a producer that dispatches in a busy loop,
+ * instead of one epoll_wait() per frame. A wait (@timeout_ms not 0) always
+ * looks, and so does every dispatch once an event loop may sleep on the
+ * fd: it dispatches because the fd said something came.
+ */
+static bool socket_look_due(const struct dmapipe_server *server, int timeout_ms, uint64_t now)
+{
+	bool any = false;
+
+	if (timeout_ms != 0 || server->fd_exported ||
+	    now - server->socket_look_ns >= SOCKET_LOOK_NS)
+		return true;
+	for (const struct consumer *c = server->consumers; c; c = c->next) {
+		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER ||
+		    !c->frames_ring.map || !c->releases_ring.map || c->n_control > 0 ||
+		    c->want_out || c->stats_wanted)
+			return true;
+		any = true;
+	}
+	return !any;
+}
+
 /* dmapipe_server_dispatch(), but a signal ends a wait with -EINTR. */
 static int dispatch(struct dmapipe_server *server, int timeout_ms)
 {
 	struct epoll_event events[32];
-	int n, handled = 0;
+	int n = 0, handled = 0;
+	/* one clock read per dispatch: the look's interval and the deadlines */
+	uint64_t now = dmapipe_now_ns();
 
-	n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
-				   ARRAY_SIZE(events), timeout_ms);
-	if (n < 0)
-		return -errno;
+	if (socket_look_due(server, timeout_ms, now)) {
+		n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
+					   ARRAY_SIZE(events), timeout_ms);
+		if (n < 0)
+			return -errno;
+		if (timeout_ms != 0)
+			now = dmapipe_now_ns(); /* it may have waited */
+		server->socket_look_ns = now;
+	}
 
 	for (int i = 0; i < n; i++) {
 		struct consumer *c = events[i].data.ptr;
@@ -561,7 +609,7 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 	}
 	if (server_collect_releases(server))
 		handled++;
-	check_deadlines(server);
+	check_deadlines(server, now);
 	server_update_timer(server);
 	server_reap(server);
 	return handled;
