@@ -7,6 +7,7 @@
  * sees either only through struct frame_source.
  */
 #include <errno.h>
+#include <sys/resource.h>
 
 #include "record.h"
 
@@ -63,6 +64,29 @@ static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
  * creating it waits for the disk, and leases held meanwhile would time out
  * on a stalled one.
  */
+/*
+ * The producer's pool grows to what this recorder may hold, and each of
+ * its buffers reaches the recorder as fds: a quota below that (the
+ * client's default is 64) ended the stream with fd-quota just when the
+ * buffer filled. Room for the producer's other buffers too (its own, other
+ * consumers'), and a file limit to match when the soft one is lower.
+ */
+static void stream_fd_room(struct record *r)
+{
+	uint32_t fds = (r->need + 64) * DMAPIPE_MAX_OBJECTS;
+	struct rlimit rl;
+
+	if (fds > r->copts.fd_quota)
+		r->copts.fd_quota = fds;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)fds + 256) {
+		rl.rlim_cur = (rlim_t)fds + 256;
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
+			rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int stream_open(struct record *r)
 {
 	r->copts.path = r->socket;
@@ -74,6 +98,7 @@ static int stream_open(struct record *r)
 			return -1;
 		r->need = record_frames_needed(r, frame_bytes, fps);
 		r->copts.max_in_flight = r->need;
+		stream_fd_room(r);
 		if (r->ropts.max_frames < r->need)
 			r->ropts.max_frames = r->need;
 		if (!r->quiet)
