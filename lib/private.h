@@ -63,6 +63,14 @@ int dmapipe_format_plane_geometry(uint32_t fourcc, uint32_t width, uint32_t heig
 				  unsigned int plane, uint64_t *row_bytes, uint32_t *rows);
 /* True for a known single-plane, unsubsampled format: RGB (and R8/R16), not Y'CbCr. */
 bool dmapipe_format_is_rgb(uint32_t fourcc);
+/*
+ * Sets every enumerated field of @info beyond this library's values, and a
+ * field order for frames that are not interlaced, to unknown, so that
+ * @info's enums pass dmapipe_format_info_check(). Returns 0 when nothing
+ * changed, else -EINVAL with *@why (if not NULL) describing the first
+ * value that did ("unknown colour matrix").
+ */
+int dmapipe_format_info_sanitize_enums(struct dmapipe_format_info *info, const char **why);
 
 /* ---- consumers' constraints (constraints.c) ------------------------- */
 

@@ -5,6 +5,7 @@
  * the tools share.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,40 @@ static int fail(const char **why, const char *text)
 	return -EINVAL;
 }
 
+/* The enumerated fields: their largest value this library knows, and what a larger one is. */
+static const struct {
+	size_t offset;
+	uint32_t max;
+	const char *what;
+} enum_fields[] = {
+	{ offsetof(struct dmapipe_format_info, matrix), DMAPIPE_MATRIX_BT2020,
+	  "unknown colour matrix" },
+	{ offsetof(struct dmapipe_format_info, transfer), DMAPIPE_TRANSFER_ARIB_STD_B67,
+	  "unknown transfer function" },
+	{ offsetof(struct dmapipe_format_info, primaries), DMAPIPE_PRIMARIES_SMPTEEG432,
+	  "unknown colour primaries" },
+	{ offsetof(struct dmapipe_format_info, range), DMAPIPE_RANGE_LIMITED,
+	  "unknown colour range" },
+	{ offsetof(struct dmapipe_format_info, chroma_site), DMAPIPE_CHROMA_SITE_DV,
+	  "unknown chroma siting" },
+	{ offsetof(struct dmapipe_format_info, interlace), DMAPIPE_INTERLACE_ALTERNATE,
+	  "unknown interlace mode" },
+	{ offsetof(struct dmapipe_format_info, field_order), DMAPIPE_FIELD_ORDER_BOTTOM_FIRST,
+	  "unknown field order" },
+};
+
+static uint32_t *enum_field(struct dmapipe_format_info *info, size_t i)
+{
+	return (uint32_t *)((char *)info + enum_fields[i].offset);
+}
+
+/* A progressive stream has no field order to keep. */
+static bool stray_field_order(const struct dmapipe_format_info *info)
+{
+	return info->field_order && (info->interlace == DMAPIPE_INTERLACE_PROGRESSIVE ||
+				     info->interlace == DMAPIPE_INTERLACE_UNKNOWN);
+}
+
 DMAPIPE_EXPORT int dmapipe_format_info_check(const struct dmapipe_format_info *info,
 					     const char **why)
 {
@@ -34,28 +69,34 @@ DMAPIPE_EXPORT int dmapipe_format_info_check(const struct dmapipe_format_info *i
 		return fail(why, "frame rate denominator 0");
 	if (info->par_den == 0)
 		return fail(why, "pixel aspect ratio denominator 0");
-	if (info->matrix > DMAPIPE_MATRIX_BT2020)
-		return fail(why, "unknown colour matrix");
-	if (info->transfer > DMAPIPE_TRANSFER_ARIB_STD_B67)
-		return fail(why, "unknown transfer function");
-	if (info->primaries > DMAPIPE_PRIMARIES_SMPTEEG432)
-		return fail(why, "unknown colour primaries");
-	if (info->range > DMAPIPE_RANGE_LIMITED)
-		return fail(why, "unknown colour range");
-	if (info->chroma_site > DMAPIPE_CHROMA_SITE_DV)
-		return fail(why, "unknown chroma siting");
-	if (info->interlace > DMAPIPE_INTERLACE_ALTERNATE)
-		return fail(why, "unknown interlace mode");
-	if (info->field_order > DMAPIPE_FIELD_ORDER_BOTTOM_FIRST)
-		return fail(why, "unknown field order");
-	/* a progressive stream has no field order to keep */
-	if (info->field_order && (info->interlace == DMAPIPE_INTERLACE_PROGRESSIVE ||
-				  info->interlace == DMAPIPE_INTERLACE_UNKNOWN))
+	for (size_t i = 0; i < ARRAY_SIZE(enum_fields); i++)
+		if (*enum_field((struct dmapipe_format_info *)info, i) > enum_fields[i].max)
+			return fail(why, enum_fields[i].what);
+	if (stray_field_order(info))
 		return fail(why, "a field order for frames that are not interlaced");
 	for (size_t i = 0; i < ARRAY_SIZE(info->reserved); i++)
 		if (info->reserved[i])
 			return fail(why, "reserved field not zero");
 	return 0;
+}
+
+int dmapipe_format_info_sanitize_enums(struct dmapipe_format_info *info, const char **why)
+{
+	const char *first = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(enum_fields); i++) {
+		uint32_t *v = enum_field(info, i);
+
+		if (*v > enum_fields[i].max) {
+			*v = 0;
+			first = first ? first : enum_fields[i].what;
+		}
+	}
+	if (stray_field_order(info)) {
+		info->field_order = DMAPIPE_FIELD_ORDER_UNKNOWN;
+		first = first ? first : "a field order for frames that are not interlaced";
+	}
+	return first ? fail(why, first) : 0;
 }
 
 static uint64_t gcd(uint64_t a, uint64_t b)

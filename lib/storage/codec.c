@@ -273,15 +273,6 @@ void rec_superblock_set_format_info(struct rec_superblock *sb,
 	sb->field_order = enum_byte(info->field_order);
 }
 
-/* *@field = @v when it is at most @max; else unknown, and the first such @what in *@why. */
-static void enum_get(uint32_t *field, uint8_t v, uint32_t max, const char *what,
-		     const char **why)
-{
-	*field = v <= max ? v : 0;
-	if (v > max && !*why)
-		*why = what;
-}
-
 int rec_superblock_get_format_info(const struct rec_superblock *sb,
 				   struct dmapipe_format_info *info, const char **why)
 {
@@ -302,26 +293,15 @@ int rec_superblock_get_format_info(const struct rec_superblock *sb,
 	} else if ((sb->par_num || sb->par_den) && !bad_value) {
 		bad_value = "a pixel aspect ratio with a zero numerator or denominator";
 	}
-	enum_get(&info->matrix, sb->matrix, DMAPIPE_MATRIX_BT2020, "an unknown colour matrix",
-		 &bad_value);
-	enum_get(&info->transfer, sb->transfer, DMAPIPE_TRANSFER_ARIB_STD_B67,
-		 "an unknown transfer function", &bad_value);
-	enum_get(&info->primaries, sb->primaries, DMAPIPE_PRIMARIES_SMPTEEG432,
-		 "unknown colour primaries", &bad_value);
-	enum_get(&info->range, sb->range, DMAPIPE_RANGE_LIMITED, "an unknown colour range",
-		 &bad_value);
-	enum_get(&info->chroma_site, sb->chroma_site, DMAPIPE_CHROMA_SITE_DV,
-		 "an unknown chroma siting", &bad_value);
-	enum_get(&info->interlace, sb->interlace, DMAPIPE_INTERLACE_ALTERNATE,
-		 "an unknown interlace mode", &bad_value);
-	enum_get(&info->field_order, sb->field_order, DMAPIPE_FIELD_ORDER_BOTTOM_FIRST,
-		 "an unknown field order", &bad_value);
-	if (info->field_order && (info->interlace == DMAPIPE_INTERLACE_PROGRESSIVE ||
-				  info->interlace == DMAPIPE_INTERLACE_UNKNOWN)) {
-		info->field_order = DMAPIPE_FIELD_ORDER_UNKNOWN;
-		if (!bad_value)
-			bad_value = "a field order for frames that are not interlaced";
-	}
+	info->matrix = sb->matrix;
+	info->transfer = sb->transfer;
+	info->primaries = sb->primaries;
+	info->range = sb->range;
+	info->chroma_site = sb->chroma_site;
+	info->interlace = sb->interlace;
+	info->field_order = sb->field_order;
+	/* every value no info holds reads as unknown; the first one is named */
+	(void)dmapipe_format_info_sanitize_enums(info, bad_value ? NULL : &bad_value);
 	if (!bad_value)
 		return 0;
 	if (why)

@@ -322,7 +322,7 @@ DMAPIPE_EXPORT struct dmapipe_recording *dmapipe_recording_open(const char *path
 	 * damage the checksum missed) costs only that value, not the frames.
 	 */
 	if (rec_superblock_get_format_info(&r->sb, &r->format_info, &why) < 0)
-		log_warn("recording: %s: its format info has %s: read as unknown", path, why);
+		log_warn("recording: %s: format info: %s, read as unknown", path, why);
 	r->info.fps_num = r->format_info.fps_num;
 	r->info.fps_den = r->format_info.fps_num ? r->format_info.fps_den : 0;
 	memcpy(r->info.id, r->sb.id, 16);
