@@ -27,15 +27,6 @@ static const struct dmapipe_format fmt_nv12 = {
 	.modifier = DMAPIPE_MOD_LINEAR,
 };
 
-static char *sock_path(const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		abort();
-	return p;
-}
-
 static struct dmapipe_server *server_new(const char *path, bool buffers)
 {
 	struct dmapipe_server_options o;
@@ -74,18 +65,6 @@ static struct dmapipe_client *client_new(const char *path, const char *device, u
 	return c;
 }
 
-static void pump(struct dmapipe_server *s, struct dmapipe_client **c, int n)
-{
-	for (int idle = 0; idle < 3;) {
-		int work = dmapipe_server_dispatch(s, 5);
-
-		for (int i = 0; i < n; i++)
-			if (c[i])
-				work += dmapipe_client_dispatch(c[i], 0);
-		idle = work > 0 ? 0 : idle + 1;
-	}
-}
-
 static void server_allocator(struct dmapipe_server *s, char *name, size_t len)
 {
 	struct dmapipe_server_stats st;
@@ -120,7 +99,7 @@ static void frame_through(struct dmapipe_server *s, struct dmapipe_client **c, i
 			check_int_eq(dmapipe_buffer_get_mem_kind(f->buffer), DMAPIPE_MEM_DMABUF);
 		check_int_eq(dmapipe_client_release_frame(c[i], f, -1), 0);
 	}
-	pump(s, c, n);
+	test_pump(s, c, n);
 }
 
 /* Names under /dev/dri that are not a node: refused, nothing changes. */
@@ -131,7 +110,7 @@ static void test_bad_names(void)
 		"/dev/dri/by-path/pci-0000:00:02.0-card", "/dev/dri/card0/", "/dev/dri/card-1",
 		"/dev/dri/renderD128/../../sda", "/dev/dri/", "/dev/dri/card 0",
 	};
-	char *path = sock_path("bad");
+	char *path = test_path(dir, "bad");
 	struct dmapipe_server *s = server_new(path, true);
 	char before[16], after[16];
 
@@ -140,7 +119,7 @@ static void test_bad_names(void)
 		struct dmapipe_client *c = client_new(path, bad[i], DMAPIPE_CONSTRAINT_ALLOW_COPY);
 		const char *msg = NULL;
 
-		pump(s, &c, 1);
+		test_pump(s, &c, 1);
 		check_msg(dmapipe_client_get_error(c, &msg) == DMAPIPE_ERR_CONSTRAINTS,
 			  "%s was not refused", bad[i]);
 		check_msg(strstr(msg, "is not a DRM node name"), "%s: %s", bad[i], msg);
@@ -157,7 +136,7 @@ static void test_bad_names(void)
 /* "cpu" and devices outside /dev/dri: the consumer's to try; the pool stays. */
 static void test_other_devices(void)
 {
-	char *path = sock_path("other");
+	char *path = test_path(dir, "other");
 	struct dmapipe_server *s = server_new(path, true);
 	struct dmapipe_client *c[3] = {
 		client_new(path, "cpu", 0), client_new(path, "/dev/sda", 0),
@@ -166,7 +145,7 @@ static void test_other_devices(void)
 	char before[16], after[16];
 
 	server_allocator(s, before, sizeof(before));
-	pump(s, c, 3);
+	test_pump(s, c, 3);
 	for (int i = 0; i < 3; i++)
 		check_int_eq(dmapipe_client_get_state(c[i]), DMAPIPE_CLIENT_STREAMING);
 	frame_through(s, c, 3, 1);
@@ -187,7 +166,7 @@ static void test_other_devices(void)
  */
 static void test_drm_node(bool buffers_first)
 {
-	char *path = sock_path(buffers_first ? "drm" : "drm-late");
+	char *path = test_path(dir, buffers_first ? "drm" : "drm-late");
 	struct dmapipe_server *s = server_new(path, buffers_first);
 	struct dmapipe_client *c[2] = { client_new(path, "/dev/dri/card99", 0),
 					client_new(path, "cpu", 0) };
@@ -195,10 +174,10 @@ static void test_drm_node(bool buffers_first)
 	const char *msg = NULL;
 	char name[16];
 
-	pump(s, c, 2);
+	test_pump(s, c, 2);
 	if (!buffers_first) {
 		check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &fmt_nv12, 3), 0);
-		pump(s, c, 2);
+		test_pump(s, c, 2);
 	}
 	server_allocator(s, name, sizeof(name));
 	if (have_drm) {
@@ -216,7 +195,7 @@ static void test_drm_node(bool buffers_first)
 		dmapipe_client_free(c[0]);
 		/* one that copies keeps getting the buffers there are */
 		c[0] = client_new(path, "/dev/dri/renderD128", DMAPIPE_CONSTRAINT_ALLOW_COPY);
-		pump(s, c, 2);
+		test_pump(s, c, 2);
 		check_int_eq(dmapipe_client_get_state(c[0]), DMAPIPE_CLIENT_STREAMING);
 		frame_through(s, c, 2, 1);
 	}

@@ -33,15 +33,6 @@ static const struct dmapipe_format fmt_nv12 = {
 	.modifier = DMAPIPE_MOD_LINEAR,
 };
 
-static char *sock_path(const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		abort();
-	return p;
-}
-
 static struct dmapipe_server *server_new(const char *path, uint32_t lease_ms, unsigned int count)
 {
 	struct dmapipe_server_options o;
@@ -76,18 +67,6 @@ static struct dmapipe_client *client_new(const char *path, enum dmapipe_policy p
 }
 
 /* Runs both sides until nothing happens for a few rounds. */
-static void pump(struct dmapipe_server *s, struct dmapipe_client **c, int n)
-{
-	for (int idle = 0; idle < 3;) {
-		int work = dmapipe_server_dispatch(s, 5);
-
-		for (int i = 0; i < n; i++)
-			if (c[i])
-				work += dmapipe_client_dispatch(c[i], 0);
-		idle = work > 0 ? 0 : idle + 1;
-	}
-}
-
 /* The reserved space of a stats struct is zero, wherever the struct came from. */
 #define check_reserved_zero(st)                                                  \
 	do {                                                                     \
@@ -110,7 +89,7 @@ static void produce(struct dmapipe_server *s, uint64_t seq)
 
 static void test_basic(void)
 {
-	char *path = sock_path("basic");
+	char *path = test_path(dir, "basic");
 	struct dmapipe_server *s = server_new(path, 5000, 4);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
 	struct dmapipe_server_stats st;
@@ -118,7 +97,7 @@ static void test_basic(void)
 	struct dmapipe_consumer_stats cs[4];
 	int fds_before = -1;
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_STREAMING);
 	check(dmapipe_client_get_format(c));
 	check_int_eq(dmapipe_client_get_format(c)->fourcc, fmt_nv12.fourcc);
@@ -140,7 +119,7 @@ static void test_basic(void)
 	/* steady state: no fd is opened per frame */
 	check_int_eq(test_count_fds(), fds_before);
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	dmapipe_server_get_stats(s, &st);
 	check_int_eq(st.frames_queued, 50);
 	check_int_eq(st.frames_dropped, 0);
@@ -170,7 +149,7 @@ static void test_basic(void)
 	/* EOS reaches the client, which drains and then reports EPIPE */
 	produce(s, 51);
 	dmapipe_server_end_of_stream(s);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	{
 		struct dmapipe_frame *f = dmapipe_client_acquire_frame(c);
 
@@ -197,7 +176,7 @@ static struct dmapipe_frame *next_frame(struct dmapipe_server *s, struct dmapipe
 	struct dmapipe_frame *f = dmapipe_client_acquire_frame(c);
 
 	if (!f && !rings) {
-		pump(s, &c, 1);
+		test_pump(s, &c, 1);
 		f = dmapipe_client_acquire_frame(c);
 	}
 	return f ? f : dmapipe_client_wait_frame(c, 2000);
@@ -211,7 +190,7 @@ static struct dmapipe_frame *next_frame(struct dmapipe_server *s, struct dmapipe
  */
 static void test_rings(void)
 {
-	char *path = sock_path("rings");
+	char *path = test_path(dir, "rings");
 	struct dmapipe_server *s = server_new(path, 5000, 6);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 4);
 	bool rings = dmapipe_rings_enabled();
@@ -221,7 +200,7 @@ static void test_rings(void)
 	const char *why = NULL;
 	uint64_t seq;
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	for (seq = 1; seq <= 1000; seq++) {
 		struct dmapipe_frame *f;
 
@@ -231,7 +210,7 @@ static void test_rings(void)
 		check_int_eq(f->meta.sequence, seq);
 		check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
 	}
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	dmapipe_client_get_stats(c, &cst);
 	check_int_eq(cst.frames_received, 1000);
 	check_int_eq(cst.ring_frames, rings ? 1000 : 0);
@@ -278,7 +257,7 @@ static void test_rings(void)
 		check_int_eq(cst.ring_frames, rings ? 1002 : 0);
 		test_fence_finish(&fence);
 	}
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_server_get_consumer_stats(s, &cs, 1), 1);
 	check_int_eq(cs.leases_held, 0);
 	dmapipe_client_free(c);
@@ -298,7 +277,7 @@ static void test_rings(void)
  */
 static void test_busy_dispatch(void)
 {
-	char *path = sock_path("busy");
+	char *path = test_path(dir, "busy");
 	struct dmapipe_server *s = server_new(path, 100, 8);
 	struct dmapipe_client *c[3];
 	struct dmapipe_frame *held[2] = { NULL, NULL };
@@ -307,7 +286,7 @@ static void test_busy_dispatch(void)
 	unsigned int n_held = 0;
 
 	c[0] = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
-	pump(s, c, 1);
+	test_pump(s, c, 1);
 	check_int_eq(dmapipe_client_get_state(c[0]), DMAPIPE_CLIENT_STREAMING);
 	/* connected while the loop runs: a handshake, then frames */
 	c[1] = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
@@ -364,17 +343,17 @@ static void test_busy_dispatch(void)
 
 static void test_latest_policy(void)
 {
-	char *path = sock_path("latest");
+	char *path = test_path(dir, "latest");
 	struct dmapipe_server *s = server_new(path, 0, 4);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_LATEST, 1, 1);
 	struct dmapipe_consumer_stats cs;
 	struct dmapipe_frame *f, *g;
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	/* the client takes nothing: the producer must never run dry */
 	for (uint64_t seq = 1; seq <= 40; seq++) {
 		produce(s, seq);
-		pump(s, &c, 1);
+		test_pump(s, &c, 1);
 	}
 	check_int_eq(dmapipe_server_get_consumer_stats(s, &cs, 1), 1);
 	/* one frame in flight (the first), one pending (the newest), 38 dropped */
@@ -385,7 +364,7 @@ static void test_latest_policy(void)
 	check(f && f->meta.sequence == 1);
 	check_int_eq(dmapipe_buffer_check_pattern(f->buffer, 1), 0);
 	dmapipe_client_release_frame(c, f, -1);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	g = dmapipe_client_acquire_frame(c);
 	check(g && g->meta.sequence == 40);
 	/* drops are visible as a sequence gap, not as a discontinuity */
@@ -406,16 +385,16 @@ static void test_latest_policy(void)
 
 static void test_queue_policy(void)
 {
-	char *path = sock_path("queue");
+	char *path = test_path(dir, "queue");
 	struct dmapipe_server *s = server_new(path, 0, 4);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 3, 1);
 	struct dmapipe_consumer_stats cs;
 	uint64_t expect[] = { 1, 8, 9, 10 };
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	for (uint64_t seq = 1; seq <= 10; seq++) {
 		produce(s, seq);
-		pump(s, &c, 1);
+		test_pump(s, &c, 1);
 	}
 	dmapipe_server_get_consumer_stats(s, &cs, 1);
 	check_int_eq(cs.queued, 3);
@@ -423,7 +402,7 @@ static void test_queue_policy(void)
 	for (unsigned int i = 0; i < ARRAY_SIZE(expect); i++) {
 		struct dmapipe_frame *f;
 
-		pump(s, &c, 1);
+		test_pump(s, &c, 1);
 		f = dmapipe_client_acquire_frame(c);
 		check_msg(f, "frame %u", i);
 		check_int_eq(f->meta.sequence, expect[i]);
@@ -438,18 +417,18 @@ static void test_queue_policy(void)
 
 static void test_block_policy(void)
 {
-	char *path = sock_path("block");
+	char *path = test_path(dir, "block");
 	struct dmapipe_server *s = server_new(path, 0, 8);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_BLOCK, 2, 1);
 	struct dmapipe_consumer_stats cs;
 	struct dmapipe_frame *f;
 	uint64_t seq = 0;
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	/* 1 in flight + 2 queued, then the producer must wait */
 	for (int i = 0; i < 3; i++) {
 		produce(s, ++seq);
-		pump(s, &c, 1);
+		test_pump(s, &c, 1);
 	}
 	check(!dmapipe_server_dequeue(s) && errno == EAGAIN);
 	dmapipe_server_get_consumer_stats(s, &cs, 1);
@@ -458,10 +437,10 @@ static void test_block_policy(void)
 	f = dmapipe_client_acquire_frame(c);
 	check(f && f->meta.sequence == 1);
 	dmapipe_client_release_frame(c, f, -1);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	produce(s, ++seq);
 	for (uint64_t want = 2; want <= seq; want++) {
-		pump(s, &c, 1);
+		test_pump(s, &c, 1);
 		f = dmapipe_client_acquire_frame(c);
 		check_msg(f, "frame %llu", (unsigned long long)want);
 		check_int_eq(f->meta.sequence, want);
@@ -482,7 +461,7 @@ static void test_block_policy(void)
  */
 static void test_keepalive(void)
 {
-	char *path = sock_path("keepalive");
+	char *path = test_path(dir, "keepalive");
 	struct dmapipe_server *s = server_new(path, 100, 6);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 3);
 	struct dmapipe_server_stats st;
@@ -492,7 +471,7 @@ static void test_keepalive(void)
 	uint64_t t0, sent = 0;
 
 	check_int_eq(dmapipe_client_get_grant(c, &granted, &depth, &timeout), -ENOTCONN);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_client_get_grant(c, &granted, &depth, &timeout), 0);
 	/* the server's default limit is 2 in flight: the grant says so */
 	check_int_eq(granted, 2);
@@ -537,7 +516,7 @@ static void test_keepalive(void)
 
 static void test_lease_timeout(void)
 {
-	char *path = sock_path("lease");
+	char *path = test_path(dir, "lease");
 	struct dmapipe_server *s = server_new(path, 100, 4);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_LATEST, 1, 2);
 	struct dmapipe_server_stats st;
@@ -545,7 +524,7 @@ static void test_lease_timeout(void)
 	const char *msg = NULL;
 	uint64_t t0;
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	produce(s, 1);
 	f = dmapipe_client_wait_frame(c, 2000);
 	check(f);
@@ -574,13 +553,13 @@ static void test_lease_timeout(void)
 
 static void test_format_change(void)
 {
-	char *path = sock_path("format");
+	char *path = test_path(dir, "format");
 	struct dmapipe_server *s = server_new(path, 0, 3);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
 	struct dmapipe_format big = fmt_nv12;
 	struct dmapipe_frame *old, *f;
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	produce(s, 1);
 	old = dmapipe_client_wait_frame(c, 2000);
 	check(old);
@@ -588,7 +567,7 @@ static void test_format_change(void)
 	big.width = 64;
 	big.height = 48;
 	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &big, 2), 0);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_client_get_format(c)->fourcc, big.fourcc);
 	produce(s, 2);
 	f = dmapipe_client_wait_frame(c, 2000);
@@ -599,7 +578,7 @@ static void test_format_change(void)
 	check_int_eq(dmapipe_buffer_check_pattern(old->buffer, 1), 0);
 	dmapipe_client_release_frame(c, old, -1);
 	dmapipe_client_release_frame(c, f, -1);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	dmapipe_client_free(c);
 	dmapipe_server_free(s);
 	free(path);
@@ -673,7 +652,7 @@ static void old_peer_types(const char *path, struct dmapipe_server *s, uint32_t 
  */
 static void test_format_info(void)
 {
-	char *path = sock_path("info");
+	char *path = test_path(dir, "info");
 	struct dmapipe_server *s = server_new(path, 0, 3);
 	struct dmapipe_client *c;
 	struct dmapipe_format_info info, bad;
@@ -683,7 +662,7 @@ static void test_format_info(void)
 
 	/* a producer that says nothing: consumers know nothing */
 	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check(dmapipe_client_get_format(c) != NULL);
 	check(dmapipe_client_get_format_info(c) == NULL);
 
@@ -697,7 +676,7 @@ static void test_format_info(void)
 	info.chroma_site = DMAPIPE_CHROMA_SITE_MPEG2;
 	info.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
 	check_int_eq(dmapipe_server_set_format_info(s, &info), 0);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	got = dmapipe_client_get_format_info(c);
 	check(got && memcmp(got, &info, sizeof(info)) == 0);
 
@@ -707,7 +686,7 @@ static void test_format_info(void)
 	info.par_num = 10;
 	info.par_den = 11;
 	check_int_eq(dmapipe_server_set_format_info(s, &info), 0);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	got = dmapipe_client_get_format_info(c);
 	check(got && got->field_order == DMAPIPE_FIELD_ORDER_TOP_FIRST && got->par_num == 10);
 
@@ -718,18 +697,18 @@ static void test_format_info(void)
 	bad = info;
 	bad.transfer = 200;
 	check_int_eq(dmapipe_server_set_format_info(s, &bad), -EINVAL);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check(memcmp(dmapipe_client_get_format_info(c), &info, sizeof(info)) == 0);
 	dmapipe_client_free(c);
 
 	/* a consumer joining later gets it right after FORMAT */
 	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	got = dmapipe_client_get_format_info(c);
 	check(got && got->fps_num == 30000 && got->fps_den == 1001);
 	/* and after a format change, FORMAT_INFO follows FORMAT again */
 	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &fmt_nv12, 2), 0);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check(dmapipe_client_get_format_info(c) != NULL);
 	dmapipe_client_free(c);
 
@@ -740,7 +719,7 @@ static void test_format_info(void)
 	for (i = 2; types[i] == DMAPIPE_MSG_ADD_BUFFER; i++)
 		;
 	check_msg(i == 4 && types[i] == DMAPIPE_MSG_FRAME, "message %u is type %u", i, types[i]);
-	pump(s, NULL, 0);
+	test_pump(s, NULL, 0);
 	dmapipe_server_free(s);
 	free(path);
 	test_pass("FORMAT_INFO: rate, colorimetry, fields and PAR reach consumers that agreed, "
@@ -821,7 +800,7 @@ static void check_buffers_satisfy(struct dmapipe_client *c, const struct dmapipe
  */
 static void test_constraints_generation(void)
 {
-	char *path = sock_path("gen");
+	char *path = test_path(dir, "gen");
 	struct dmapipe_server *s = server_new(path, 0, 3);
 	struct dmapipe_client *cl[2] = { client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2), NULL };
 	struct dmapipe_constraints cons;
@@ -835,18 +814,18 @@ static void test_constraints_generation(void)
 	cons.stride_align[1] = 256;
 	cons.offset_align[1] = 4096;
 	cons.min_buffers = 2;
-	pump(s, cl, 1);
+	test_pump(s, cl, 1);
 	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
 	for (uint64_t seq = 1; seq <= 30; seq++) {
 		if (seq == 10) {
 			cl[1] = constrained_client(path, &cons);
 			/* B's HELLO, then its CONSTRAINTS: only then does it count */
-			pump(s, cl, 2);
+			test_pump(s, cl, 2);
 			check(dmapipe_client_takes_constraints(cl[1]));
 			check_int_eq(dmapipe_server_wait_consumers(s, 2, 0), 0);
 		}
 		produce(s, seq);
-		pump(s, cl, 2);
+		test_pump(s, cl, 2);
 		while ((f = dmapipe_client_acquire_frame(cl[0]))) {
 			check_msg(f->meta.sequence == next_a, "A: frame %llu after %llu: a gap",
 				  (unsigned long long)f->meta.sequence, (unsigned long long)next_a - 1);
@@ -872,7 +851,7 @@ static void test_constraints_generation(void)
 			dmapipe_client_release_frame(cl[1], f, -1);
 		}
 	}
-	pump(s, cl, 2);
+	test_pump(s, cl, 2);
 	check_int_eq(next_a, 31);
 	check_msg(b_frames == 21, "B got %llu frames of 21", (unsigned long long)b_frames);
 	/* the old generation is gone from both once nobody held it */
@@ -931,7 +910,7 @@ static bool check_frame_buffer_current(struct dmapipe_client *c, const struct dm
  */
 static void test_poll_sleep(void)
 {
-	char *path = sock_path("poll-sleep");
+	char *path = test_path(dir, "poll-sleep");
 	struct dmapipe_server *s = server_new(path, 0, 6);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
 	struct dmapipe_client_stats st;
@@ -945,7 +924,7 @@ static void test_poll_sleep(void)
 	}
 	pfd.fd = dmapipe_client_get_fd(c);
 	pfd.events = POLLIN;
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
 	dmapipe_client_get_stats(c, &st);
 	check(st.ring_frames == 0);
@@ -960,7 +939,7 @@ static void test_poll_sleep(void)
 	check_msg(f && f->meta.sequence == 1, "the frame that woke the fd");
 	dmapipe_client_release_frame(c, f, -1);
 	/* the ring is read before the socket: the WAKE is still there to read */
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	dmapipe_client_get_stats(c, &st);
 	check_int_eq(st.ring_wakeups, 1);
 	wakes = st.ring_wakeups;
@@ -975,7 +954,7 @@ static void test_poll_sleep(void)
 		dmapipe_client_release_frame(c, f, -1);
 		dmapipe_server_dispatch(s, 0);
 	}
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	dmapipe_client_get_stats(c, &st);
 	check_int_eq(st.ring_wakeups, wakes);
 	check_int_eq(st.ring_frames, 21);
@@ -988,7 +967,7 @@ out:
 
 static void test_rings_generation(void)
 {
-	char *path = sock_path("rings-gen");
+	char *path = test_path(dir, "rings-gen");
 	struct dmapipe_server *s = server_new(path, 0, 6);
 	struct dmapipe_client *cl[2] = { client_new(path, DMAPIPE_POLICY_QUEUE, 4, 3), NULL };
 	bool rings = dmapipe_rings_enabled();
@@ -1003,13 +982,13 @@ static void test_rings_generation(void)
 	cons.stride_align[0] = 256;
 	cons.stride_align[1] = 256;
 	cons.min_buffers = 2;
-	pump(s, cl, 1);
+	test_pump(s, cl, 1);
 	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
 
 	/* frames 1..5 through A's ring, taken at once */
 	while (seq < 5) {
 		produce(s, ++seq);
-		pump(s, cl, 1);
+		test_pump(s, cl, 1);
 		while ((f = dmapipe_client_acquire_frame(cl[0]))) {
 			check_int_eq(f->meta.sequence, next_a);
 			check(!check_frame_buffer_current(cl[0], f, &cons));
@@ -1022,16 +1001,16 @@ static void test_rings_generation(void)
 	/* frame 6 (an old buffer) waits in A's ring while B joins: A is not dispatched */
 	produce(s, ++seq);
 	cl[1] = constrained_client(path, &cons);
-	pump(s, &cl[1], 1);
+	test_pump(s, &cl[1], 1);
 	check(dmapipe_client_takes_constraints(cl[1]));
 	check_int_eq(dmapipe_server_wait_consumers(s, 2, 0), 0);
 	/* frames 7 and 8 are in new buffers, written after A's ADD_BUFFERs */
 	produce(s, ++seq);
 	produce(s, ++seq);
-	pump(s, &cl[1], 1);
+	test_pump(s, &cl[1], 1);
 
 	for (;;) {
-		pump(s, cl, 2);
+		test_pump(s, cl, 2);
 		while ((f = dmapipe_client_acquire_frame(cl[0]))) {
 			bool is_new;
 
@@ -1059,7 +1038,7 @@ static void test_rings_generation(void)
 			break;
 		produce(s, ++seq);
 	}
-	pump(s, cl, 2);
+	test_pump(s, cl, 2);
 	check_msg(next_a == seq + 1, "A got %llu frames of %llu", (unsigned long long)next_a - 1,
 		  (unsigned long long)seq);
 	check_int_eq(new_gen_frames, seq - 6);
@@ -1085,7 +1064,7 @@ static void test_rings_generation(void)
 /* Refusals: what a new generation cannot fix, and the device's own buffers. */
 static void test_constraints_refused(void)
 {
-	char *path = sock_path("refuse");
+	char *path = test_path(dir, "refuse");
 	struct dmapipe_server *s = server_new(path, 0, 3);
 	struct dmapipe_constraints cons;
 	struct dmapipe_client *c;
@@ -1099,7 +1078,7 @@ static void test_constraints_refused(void)
 	cons.n_formats = 1;
 	cons.formats[0] = dmapipe_fourcc_from_string("YUYV");
 	c = constrained_client(path, &cons);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_ERROR);
 	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_CONSTRAINTS);
 	check_msg(strstr(msg, "format NV12 is not among"), "%s", msg);
@@ -1109,7 +1088,7 @@ static void test_constraints_refused(void)
 	dmapipe_constraints_init(&cons);
 	cons.min_buffers = 32;
 	c = constrained_client(path, &cons);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_CONSTRAINTS);
 	check_msg(strstr(msg, "need 34 buffers"), "%s", msg);
 	dmapipe_client_free(c);
@@ -1121,19 +1100,19 @@ static void test_constraints_refused(void)
 
 	/* application buffers (a device's own): refused, unless it copies itself */
 	free(path);
-	path = sock_path("refuse-app");
+	path = test_path(dir, "refuse-app");
 	s = server_app(path, &app);
 	dmapipe_constraints_init(&cons);
 	cons.stride_align[0] = 512;
 	c = constrained_client(path, &cons);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_CONSTRAINTS);
 	check_msg(strstr(msg, "plane 0 stride 320 is not a multiple of 512") &&
 		  strstr(msg, "application"), "%s", msg);
 	dmapipe_client_free(c);
 	cons.flags = DMAPIPE_CONSTRAINT_ALLOW_COPY;
 	c = constrained_client(path, &cons);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_STREAMING);
 	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(app), NULL), 1);
 	f = dmapipe_client_wait_frame(c, 2000);
@@ -1142,7 +1121,7 @@ static void test_constraints_refused(void)
 	check_int_eq(dmapipe_layout_satisfies(dmapipe_buffer_get_layout(f->buffer), &cons, why,
 					      sizeof(why)), -EINVAL);
 	dmapipe_client_release_frame(c, f, -1);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	dmapipe_client_free(c);
 	dmapipe_server_free(s);
 	dmapipe_buffer_unref(app);
@@ -1157,7 +1136,7 @@ static void test_constraints_refused(void)
  */
 static void test_client_buffers(void)
 {
-	char *path = sock_path("buffers");
+	char *path = test_path(dir, "buffers");
 	struct dmapipe_server *s = server_new(path, 0, 3);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_LATEST, 0, 2);
 	struct dmapipe_buffer *bufs[8];
@@ -1167,7 +1146,7 @@ static void test_client_buffers(void)
 	int n;
 
 	check_int_eq(dmapipe_client_get_buffers(c, ids, bufs, 8), 0);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	n = dmapipe_client_get_buffers(c, ids, bufs, 8);
 	check_int_eq(n, 3);
 	for (int i = 0; i < n; i++) {
@@ -1188,12 +1167,12 @@ static void test_client_buffers(void)
 		if (ids[i] == f->buffer_id)
 			check(bufs[i] == f->buffer);
 	dmapipe_client_release_frame(c, f, -1);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 
 	small.width = 64;
 	small.height = 48;
 	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &small, 2), 0);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	n = dmapipe_client_get_buffers(c, ids, bufs, 8);
 	check_int_eq(n, 2);
 	for (int i = 0; i < n; i++)
@@ -1206,7 +1185,7 @@ static void test_client_buffers(void)
 
 static void test_socket_paths(void)
 {
-	char *path = sock_path("stale");
+	char *path = test_path(dir, "stale");
 	struct dmapipe_server_options o;
 	struct dmapipe_server *s, *s2;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -1230,7 +1209,7 @@ static void test_socket_paths(void)
 	test_pass("live producer on the path: EADDRINUSE");
 
 	/* something that is not a socket is never removed */
-	path = sock_path("regular-file");
+	path = test_path(dir, "regular-file");
 	fd = open(path, O_CREAT | O_WRONLY, 0600);
 	check(fd >= 0);
 	close(fd);
@@ -1242,7 +1221,7 @@ static void test_socket_paths(void)
 	test_pass("regular file on the path: EEXIST, file kept");
 
 	/* socket mode */
-	path = sock_path("mode");
+	path = test_path(dir, "mode");
 	o.path = path;
 	o.socket_mode = 0600;
 	s = dmapipe_server_new(&o);
@@ -1264,7 +1243,7 @@ static void test_socket_paths(void)
 		snprintf(name, sizeof(name), "@dmapipe-test-%d", (int)getpid());
 		s = server_new(name, 0, 2);
 		c = client_new(name, DMAPIPE_POLICY_LATEST, 1, 1);
-		pump(s, &c, 1);
+		test_pump(s, &c, 1);
 		produce(s, 7);
 		{
 			struct dmapipe_frame *f = dmapipe_client_wait_frame(c, 2000);
@@ -1283,7 +1262,7 @@ static void test_socket_paths(void)
 		struct dmapipe_client_options co;
 
 		dmapipe_client_options_init(&co);
-		path = sock_path("nobody");
+		path = test_path(dir, "nobody");
 		co.path = path;
 		check(!dmapipe_client_new(&co) && errno == ENOENT);
 		free(path);
@@ -1309,7 +1288,7 @@ static void on_idle(struct dmapipe_server *server, struct dmapipe_buffer *b, voi
  * requeued when the idle callback says no consumer holds them. */
 static void test_app_buffers(void)
 {
-	char *path = sock_path("app");
+	char *path = test_path(dir, "app");
 	struct dmapipe_server_options o;
 	struct dmapipe_buffer *bufs[3];
 	struct dmapipe_frame_meta meta;
@@ -1340,7 +1319,7 @@ static void test_app_buffers(void)
 	check(log.last == bufs[0]);
 
 	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	meta.sequence = 101;
 	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(bufs[1]), &meta), 1);
 	/* still held: queueing it again is refused */
@@ -1350,16 +1329,16 @@ static void test_app_buffers(void)
 	check(f && f->meta.sequence == 101);
 	check_int_eq(dmapipe_buffer_check_pattern(f->buffer, 101), 0);
 	dmapipe_client_release_frame(c, f, -1);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(log.calls, 2);
 	check(log.last == bufs[1]);
 
 	/* a disconnect makes held buffers idle too */
 	meta.sequence = 102;
 	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(bufs[2]), &meta), 1);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	dmapipe_client_free(c);
-	pump(s, NULL, 0);
+	test_pump(s, NULL, 0);
 	check_int_eq(log.calls, 3);
 	check(log.last == bufs[2]);
 
@@ -1380,7 +1359,7 @@ static void test_app_buffers(void)
  * keeps a frame of the old format it still holds. */
 static void test_app_buffers_new_format(void)
 {
-	char *path = sock_path("app-format");
+	char *path = test_path(dir, "app-format");
 	const struct dmapipe_format small = { .fourcc = fmt_nv12.fourcc, .width = 64,
 					      .height = 32, .modifier = DMAPIPE_MOD_LINEAR };
 	struct dmapipe_server_options o;
@@ -1405,7 +1384,7 @@ static void test_app_buffers_new_format(void)
 	check_int_eq(dmapipe_server_add_buffer(s, new), -EINVAL);
 
 	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	dmapipe_frame_meta_init(&meta);
 	meta.sequence = 1;
 	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(old), &meta), 1);
@@ -1424,7 +1403,7 @@ static void test_app_buffers_new_format(void)
 	check_int_eq(dmapipe_buffer_check_pattern(held->buffer, 1), 0);
 	dmapipe_client_release_frame(c, held, -1);
 	dmapipe_client_release_frame(c, f, -1);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 
 	dmapipe_client_free(c);
 	dmapipe_server_free(s);
@@ -1452,7 +1431,7 @@ static void *serve_thread(void *arg)
 
 static void test_query_stats(void)
 {
-	char *path = sock_path("stats");
+	char *path = test_path(dir, "stats");
 	struct dmapipe_server *s = server_new(path, 0, 2);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 1);
 	struct dmapipe_consumer_stats cs[4];
@@ -1461,9 +1440,9 @@ static void test_query_stats(void)
 	pthread_t th;
 	int n;
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	produce(s, 1);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	/* the server is only touched by the thread from here on */
 	check(pthread_create(&th, NULL, serve_thread, &t) == 0);
 	memset(&st, 0xa5, sizeof(st));
@@ -1499,7 +1478,7 @@ static void on_alarm(int sig)
  */
 static void test_wait_consumers(void)
 {
-	char *path = sock_path("wait");
+	char *path = test_path(dir, "wait");
 	struct dmapipe_server *s = server_new(path, 5000, 2);
 	struct sigaction sa, old;
 	struct itimerval it = { .it_value = { .tv_usec = 100000 } };
@@ -1541,17 +1520,17 @@ static void test_wait_consumers(void)
  */
 static void test_eos_drops_unsent(void)
 {
-	char *path = sock_path("eos-unsent");
+	char *path = test_path(dir, "eos-unsent");
 	struct dmapipe_server *s = server_new(path, 5000, 4);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 1);
 	struct dmapipe_consumer_stats cs[2];
 	struct dmapipe_server_stats st;
 	struct dmapipe_frame *f;
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	for (uint64_t seq = 1; seq <= 3; seq++)
 		produce(s, seq);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_server_get_consumer_stats(s, cs, 2), 1);
 	check_int_eq(cs[0].leases_held, 1);
 	check_int_eq(cs[0].queued, 2);
@@ -1568,7 +1547,7 @@ static void test_eos_drops_unsent(void)
 	check(f && f->meta.sequence == 1);
 	check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
 	/* the release frees the in-flight slot: still nothing may follow the EOS */
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check(!dmapipe_client_acquire_frame(c) && errno == EPIPE);
 	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_EOS);
 	check_int_eq(dmapipe_server_drain(s, 1000), 0);
@@ -1588,7 +1567,7 @@ static void test_eos_drops_unsent(void)
  */
 static void test_options_size(void)
 {
-	char *path = sock_path("opts");
+	char *path = test_path(dir, "opts");
 	struct {
 		struct dmapipe_server_options o;
 		uint8_t newer[64];
@@ -1618,7 +1597,7 @@ static void test_options_size(void)
 	memset(&co.o.name, 0xff, sizeof(co) - offsetof(struct dmapipe_client_options, name));
 	c = dmapipe_client_new(&co.o);
 	check_msg(c, "a client from a struct cut before name: %s", strerror(errno));
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_STREAMING);
 	produce(s, 1);
 	{
@@ -1664,7 +1643,7 @@ static void test_options_size(void)
  */
 static void test_drain_step(void)
 {
-	char *path = sock_path("drain-step");
+	char *path = test_path(dir, "drain-step");
 	struct dmapipe_server *s = server_new(path, 5000, 4);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 1);
 	struct dmapipe_server_stats st;
@@ -1672,10 +1651,10 @@ static void test_drain_step(void)
 	uint64_t t;
 	int n, left;
 
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	for (uint64_t seq = 1; seq <= 3; seq++)
 		produce(s, seq);
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	/* one frame leased, two queued behind the in-flight limit of 1 */
 	t = dmapipe_now_ns();
 	left = dmapipe_server_drain_step(s);
@@ -1689,12 +1668,12 @@ static void test_drain_step(void)
 		/* no EOS before the consumer has its last frame */
 		check(dmapipe_client_get_state(c) == DMAPIPE_CLIENT_STREAMING);
 		check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
-		pump(s, &c, 1);
+		test_pump(s, &c, 1);
 		n = dmapipe_server_drain_step(s);
 		check_msg(n < left || n == 0, "drain_step did not count down: %d after %d", n, left);
 		left = n;
 	}
-	pump(s, &c, 1);
+	test_pump(s, &c, 1);
 	check_int_eq(dmapipe_server_drain_step(s), 0);
 	check(!dmapipe_client_acquire_frame(c) && errno == EPIPE);
 	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_EOS);

@@ -69,6 +69,27 @@ char *test_make_dir(const char *tag)
 	return path;
 }
 
+char *test_path(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+void test_pump(struct dmapipe_server *server, struct dmapipe_client **clients, int n)
+{
+	for (int idle = 0; idle < 3;) {
+		int work = dmapipe_server_dispatch(server, 5);
+
+		for (int i = 0; i < n; i++)
+			if (clients[i])
+				work += dmapipe_client_dispatch(clients[i], 0);
+		idle = work > 0 ? 0 : idle + 1;
+	}
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;

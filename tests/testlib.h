@@ -60,6 +60,8 @@ int test_count_fds(void);
  * Returns a malloc'ed path.
  */
 char *test_make_dir(const char *tag);
+/* "@dir/@name", malloc()ed (the test aborts if it cannot be). */
+char *test_path(const char *dir, const char *name);
 void test_rmdir_all(const char *path);
 
 /* Monotonic milliseconds. */
@@ -88,5 +90,13 @@ int test_fence_new(struct test_fence *fence, const char **why);
 int test_fence_signal(struct test_fence *fence);
 /* Closes everything, the sync_file too if still open; safe after a failed _new(). */
 void test_fence_finish(struct test_fence *fence);
+
+struct dmapipe_server;
+struct dmapipe_client;
+/*
+ * Dispatches @server and each of the @n @clients (NULL entries skipped),
+ * without waiting on the clients, until three rounds in a row did nothing.
+ */
+void test_pump(struct dmapipe_server *server, struct dmapipe_client **clients, int n);
 
 #endif
