@@ -230,7 +230,8 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 	struct dmapipe_constraints merged;
 	struct dmapipe_pool *pool;
 	uint64_t bytes;
-	int ret, drm_err = 0;
+	char drm_why[128] = "";
+	int ret;
 
 	if (!format || count == 0 || count > server->opts.max_buffers)
 		return -EINVAL;
@@ -245,15 +246,13 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 	} else {
 		dmapipe_allocator_ref(allocator);
 	}
-	if (server_wants_drm(server) && strcmp(dmapipe_allocator_get_name(allocator), "drm") != 0) {
+	if (server_wants_drm(server) && !server_allocator_is_drm(allocator)) {
 		/* a consumer imports into a DRM device (docs/PROTOCOL.md section 13, rule 7) */
-		struct dmapipe_allocator *drm = dmapipe_allocator_new("drm");
+		struct dmapipe_allocator *drm = server_drm_allocator(drm_why, sizeof(drm_why));
 
 		if (drm) {
 			dmapipe_allocator_unref(allocator);
 			allocator = drm;
-		} else {
-			drm_err = errno;
 		}
 	}
 	if (server_merged_constraints(server, &merged)) {
@@ -310,13 +309,8 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 		}
 		name_buffer(server, b, ret);
 	}
-	if (drm_err) {
-		char why[128];
-
-		snprintf(why, sizeof(why), "the producer cannot allocate buffers of a DRM device "
-			 "(drm allocator: %s)", strerror(drm_err));
-		server_refuse_unmet_imports(server, why);
-	}
+	if (drm_why[0])
+		server_refuse_unmet_imports(server, drm_why);
 	server_reap(server);
 	log_info("%u buffers of %ux%u from allocator %s (%s)", count, format->width, format->height,
 		 dmapipe_allocator_get_name(allocator),

@@ -69,11 +69,25 @@ bool server_wants_drm(const struct dmapipe_server *server)
 	return false;
 }
 
+bool server_allocator_is_drm(const struct dmapipe_allocator *allocator)
+{
+	return allocator && strcmp(dmapipe_allocator_get_name(allocator), "drm") == 0;
+}
+
+struct dmapipe_allocator *server_drm_allocator(char *why, size_t len)
+{
+	struct dmapipe_allocator *drm = dmapipe_allocator_new("drm");
+
+	if (!drm)
+		snprintf(why, len, "the producer cannot allocate buffers of a DRM device (drm "
+			 "allocator: %s)", strerror(errno));
+	return drm;
+}
+
 /* True if the server's own pool is of a DRM device's memory. */
 static bool pool_is_drm(const struct dmapipe_server *server)
 {
-	return server->pool && server->allocator &&
-	       strcmp(dmapipe_allocator_get_name(server->allocator), "drm") == 0;
+	return server->pool && server_allocator_is_drm(server->allocator);
 }
 
 void server_retire_idle(struct dmapipe_server *server)
@@ -190,15 +204,11 @@ static int new_generation(struct dmapipe_server *server, const struct dmapipe_co
 static int drm_generation(struct dmapipe_server *server, const struct dmapipe_constraints *merged,
 			  char *why, size_t len)
 {
-	struct dmapipe_allocator *drm = dmapipe_allocator_new("drm");
+	struct dmapipe_allocator *drm = server_drm_allocator(why, len);
 	int ret;
 
-	if (!drm) {
-		ret = -errno;
-		snprintf(why, len, "the producer cannot allocate buffers of a DRM device (drm "
-			 "allocator: %s)", strerror(-ret));
-		return ret;
-	}
+	if (!drm)
+		return -ENODEV;
 	ret = new_generation(server, merged, drm);
 	if (ret < 0)
 		snprintf(why, len, "the producer cannot allocate buffers of a DRM device (%s)",

@@ -320,6 +320,13 @@ enum import_need {
 enum import_need server_import_need(const char *device);
 /* True if a streaming consumer's import_device is a DRM node. */
 bool server_wants_drm(const struct dmapipe_server *server);
+/* Whether @allocator is the "drm" allocator, whose buffers DRM devices import. */
+bool server_allocator_is_drm(const struct dmapipe_allocator *allocator);
+/*
+ * A new "drm" allocator (a reference for the caller), or NULL with the
+ * reason a consumer is refused for in @why.
+ */
+struct dmapipe_allocator *server_drm_allocator(char *why, size_t len);
 /*
  * After the server's own pool was made from another allocator than "drm"
  * (it could not open): refuses, with @why, the consumers that import into
