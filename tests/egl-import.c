@@ -21,10 +21,8 @@
  * Prints one summary line; exits 0 only if every frame was imported and
  * matched, the producer's allocator is "drm" and no byte was copied.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +33,10 @@
 #include <GLES2/gl2.h>
 #include <GLES2/gl2ext.h>
 #include <gbm.h>
-#include <xf86drm.h>
 
 #include "dmapipe/dmapipe.h"
+#include "testlib.h"
 
-#define SKIP 77
 #define MAX_IDS 256
 #define FOURCC(a, b, c, d) \
 	((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
@@ -64,48 +61,6 @@ struct gpu {
 	struct imported ids[MAX_IDS];
 	unsigned int images; /* eglCreateImageKHR calls */
 };
-
-__attribute__((noreturn, format(printf, 1, 2))) static void skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	exit(SKIP);
-}
-
-/* The card node of vgem into @path, its fd returned; -1 if none. */
-static int find_vgem(char *path, size_t len)
-{
-	struct dirent *e;
-	DIR *d = opendir("/dev/dri");
-	int found = -1;
-
-	if (!d)
-		return -1;
-	while (found < 0 && (e = readdir(d))) {
-		drmVersionPtr v;
-		int fd;
-
-		if (strncmp(e->d_name, "card", 4) != 0 ||
-		    strlen(e->d_name) + sizeof("/dev/dri/") > len)
-			continue;
-		snprintf(path, len, "/dev/dri/%.32s", e->d_name);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		v = drmGetVersion(fd);
-		if (v && v->name && strcmp(v->name, "vgem") == 0)
-			found = fd;
-		else
-			close(fd);
-		drmFreeVersion(v);
-	}
-	closedir(d);
-	return found;
-}
 
 static bool has_ext(const char *list, const char *name)
 {
@@ -182,27 +137,28 @@ static void gpu_init(struct gpu *g)
 		g->platform = "surfaceless";
 	}
 	if (g->dpy == EGL_NO_DISPLAY)
-		skip("no EGL display on GBM (vgem) nor surfaceless (EGL error %#x)", eglGetError());
+		test_skip("no EGL display on GBM (vgem) nor surfaceless (EGL error %#x)",
+			  eglGetError());
 	exts = eglQueryString(g->dpy, EGL_EXTENSIONS);
 	if (!has_ext(exts, "EGL_EXT_image_dma_buf_import"))
-		skip("EGL (%s) has no EGL_EXT_image_dma_buf_import", g->platform);
+		test_skip("EGL (%s) has no EGL_EXT_image_dma_buf_import", g->platform);
 	if (!has_ext(exts, "EGL_KHR_surfaceless_context"))
-		skip("EGL (%s) has no EGL_KHR_surfaceless_context", g->platform);
+		test_skip("EGL (%s) has no EGL_KHR_surfaceless_context", g->platform);
 	if (!eglBindAPI(EGL_OPENGL_ES_API) ||
 	    !eglChooseConfig(g->dpy, config_attrs, &config, 1, &n) || n < 1)
-		skip("no GLES2 EGL config (%s)", g->platform);
+		test_skip("no GLES2 EGL config (%s)", g->platform);
 	g->ctx = eglCreateContext(g->dpy, config, EGL_NO_CONTEXT, ctx_attrs);
 	if (g->ctx == EGL_NO_CONTEXT ||
 	    !eglMakeCurrent(g->dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, g->ctx))
-		skip("no current GLES2 context (%s, EGL error %#x)", g->platform, eglGetError());
+		test_skip("no current GLES2 context (%s, EGL error %#x)", g->platform, eglGetError());
 	if (!has_ext((const char *)glGetString(GL_EXTENSIONS), "GL_OES_EGL_image"))
-		skip("GLES has no GL_OES_EGL_image");
+		test_skip("GLES has no GL_OES_EGL_image");
 	g->create_image = (PFNEGLCREATEIMAGEKHRPROC)eglGetProcAddress("eglCreateImageKHR");
 	g->destroy_image = (PFNEGLDESTROYIMAGEKHRPROC)eglGetProcAddress("eglDestroyImageKHR");
 	g->target_texture = (PFNGLEGLIMAGETARGETTEXTURE2DOESPROC)
 		eglGetProcAddress("glEGLImageTargetTexture2DOES");
 	if (!g->create_image || !g->destroy_image || !g->target_texture)
-		skip("EGL image entry points missing");
+		test_skip("EGL image entry points missing");
 
 	g->program = glCreateProgram();
 	glAttachShader(g->program, shader(GL_VERTEX_SHADER, vs));
@@ -347,9 +303,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: egl-import SOCKET [FRAMES]\n");
 		return 2;
 	}
-	g.drm_fd = find_vgem(card, sizeof(card));
+	g.drm_fd = test_open_vgem(card, sizeof(card));
 	if (g.drm_fd < 0)
-		skip("no vgem card node in /dev/dri (modprobe vgem)");
+		test_skip("no vgem card node in /dev/dri (modprobe vgem)");
 	gpu_init(&g);
 
 	dmapipe_constraints_init(&cons);

@@ -178,20 +178,22 @@ static int fence_from_sw_sync(struct test_fence *fence)
 	return 0;
 }
 
-/* A vgem node (by its driver's name): an fd, or -ENODEV. */
-static int open_vgem(void)
+int test_open_vgem(char *path, size_t len)
 {
 	for (int i = 0; i < 16; i++) {
-		char path[32], name[16] = "";
+		char node[32], name[16] = "";
 		struct test_drm_version v = { .name_len = sizeof(name) - 1, .name = name };
 		int fd;
 
-		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
-		fd = open(path, O_RDWR | O_CLOEXEC);
+		snprintf(node, sizeof(node), "/dev/dri/card%d", i);
+		fd = open(node, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		if (ioctl(fd, TEST_DRM_IOCTL_VERSION, &v) == 0 && strcmp(name, "vgem") == 0)
+		if (ioctl(fd, TEST_DRM_IOCTL_VERSION, &v) == 0 && strcmp(name, "vgem") == 0) {
+			if (path)
+				snprintf(path, len, "%s", node);
 			return fd;
+		}
 		close(fd);
 	}
 	return -ENODEV;
@@ -206,7 +208,7 @@ static int fence_from_vgem(struct test_fence *fence)
 	struct dma_buf_export_sync_file sync = { .flags = DMA_BUF_SYNC_READ, .fd = -1 };
 	int ret = 0;
 
-	fence->dev = open_vgem();
+	fence->dev = test_open_vgem(NULL, 0);
 	if (fence->dev < 0)
 		return fence->dev;
 	if (ioctl(fence->dev, TEST_DRM_IOCTL_MODE_CREATE_DUMB, &dumb) < 0)

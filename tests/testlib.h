@@ -60,6 +60,12 @@ int test_count_fds(void);
  * Returns a malloc'ed path.
  */
 char *test_make_dir(const char *tag);
+/*
+ * vgem's card node (found by its driver's name, /dev/dri/card0..15), open
+ * read-write: its fd, its path in @path (@len bytes; NULL: not wanted), or
+ * -ENODEV.
+ */
+int test_open_vgem(char *path, size_t len);
 /* "@dir/@name", malloc()ed (the test aborts if it cannot be). */
 char *test_path(const char *dir, const char *name);
 void test_rmdir_all(const char *path);
