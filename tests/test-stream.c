@@ -1062,6 +1062,60 @@ static void test_rings_generation(void)
 }
 
 /* Refusals: what a new generation cannot fix, and the device's own buffers. */
+/*
+ * A producer whose pool grew past 64 buffers (a recorder's deep buffer
+ * grows it so) streams to a consumer with the default options: the
+ * automatic fd quota covers every buffer. A quota the consumer set itself
+ * still holds: 64 ends the same connection with fd-quota.
+ */
+static void test_fd_quota_auto(void)
+{
+	char *path = test_path(dir, "fd-quota");
+	struct dmapipe_server_options o;
+	struct dmapipe_client_options co;
+	struct dmapipe_server *s;
+	struct dmapipe_client *c;
+	const char *msg = NULL;
+	int fds_before = test_count_fds();
+
+	dmapipe_server_options_init(&o);
+	o.path = path;
+	o.max_buffers = 100;
+	s = dmapipe_server_new(&o);
+	check(s);
+	check_int_eq(dmapipe_server_alloc_buffers(s, allocator, &fmt_nv12, 100), 0);
+
+	c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
+	test_pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_state(c), DMAPIPE_CLIENT_STREAMING);
+	for (uint64_t seq = 1; seq <= 5; seq++) {
+		struct dmapipe_frame *f;
+
+		produce(s, seq);
+		f = next_frame(s, c, dmapipe_rings_enabled());
+		check_msg(f, "frame %llu: %s", (unsigned long long)seq, strerror(errno));
+		check_int_eq(dmapipe_buffer_check_pattern(f->buffer, seq), 0);
+		check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+	}
+	check_int_eq(dmapipe_client_get_buffers(c, NULL, NULL, 0), 100);
+	dmapipe_client_free(c);
+
+	dmapipe_client_options_init(&co);
+	co.path = path;
+	co.fd_quota = 64;
+	c = dmapipe_client_new(&co);
+	check(c);
+	test_pump(s, &c, 1);
+	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_FD_QUOTA);
+	check_msg(strstr(msg, "fd quota"), "%s", msg);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	check_int_eq(test_count_fds(), fds_before);
+	free(path);
+	test_pass("fd quota: a pool of 100 buffers streams with the default quota, and a quota "
+		  "of 64 set by the consumer ends it with fd-quota");
+}
+
 static void test_constraints_refused(void)
 {
 	char *path = test_path(dir, "refuse");
@@ -1714,6 +1768,7 @@ int main(void)
 	test_poll_sleep();
 	test_rings_generation();
 	test_constraints_refused();
+	test_fd_quota_auto();
 	test_app_buffers();
 	test_app_buffers_new_format();
 	test_socket_paths();

@@ -59,34 +59,31 @@ static int probe_stream(struct record *r, uint64_t *frame_bytes, double *fps)
 }
 
 /*
- * Sizes the buffer (--buffer: a look at the stream); the connection that
- * takes leases waits for stream_start(), once the recording exists:
- * creating it waits for the disk, and leases held meanwhile would time out
- * on a stalled one.
- */
-/*
  * The producer's pool grows to what this recorder may hold, and each of
- * its buffers reaches the recorder as fds: a quota below that (the
- * client's default is 64) ended the stream with fd-quota just when the
- * buffer filled. Room for the producer's other buffers too (its own, other
- * consumers'), and a file limit to match when the soft one is lower.
+ * its buffers reaches the recorder as fds: the client's automatic fd
+ * quota covers them (max_in_flight + 64 buffers of up to 4 objects), and
+ * the soft file limit is raised to match when it is lower.
  */
 static void stream_fd_room(struct record *r)
 {
-	uint32_t fds = (r->need + 64) * DMAPIPE_MAX_OBJECTS;
+	rlim_t fds = (rlim_t)(r->need + 64) * DMAPIPE_MAX_OBJECTS + 256;
 	struct rlimit rl;
 
-	if (fds > r->copts.fd_quota)
-		r->copts.fd_quota = fds;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < (rlim_t)fds + 256) {
-		rl.rlim_cur = (rlim_t)fds + 256;
+	    rl.rlim_cur < fds) {
+		rl.rlim_cur = fds;
 		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
 			rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
 
+/*
+ * Sizes the buffer (--buffer: a look at the stream); the connection that
+ * takes leases waits for stream_start(), once the recording exists:
+ * creating it waits for the disk, and leases held meanwhile would time out
+ * on a stalled one.
+ */
 static int stream_open(struct record *r)
 {
 	r->copts.path = r->socket;

@@ -31,7 +31,6 @@ DMAPIPE_EXPORT void dmapipe_client_options_init(struct dmapipe_client_options *o
 	o->max_in_flight = 2;
 	o->reconnect_min_ms = 50;
 	o->reconnect_max_ms = 2000;
-	o->fd_quota = 64;
 	o->peer_policy = DMAPIPE_PEER_SAME_UID;
 	o->busy_poll_us = 30;
 	o->max_mapped_bytes = DEFAULT_MAX_MAPPED;
@@ -260,6 +259,15 @@ DMAPIPE_EXPORT struct dmapipe_client *dmapipe_client_new(const struct dmapipe_cl
 		client->opts.max_in_flight = 1;
 	if (client->opts.max_in_flight > MAX_FRAMES)
 		client->opts.max_in_flight = MAX_FRAMES;
+	/*
+	 * A fixed 64 ended every stream whose producer's pool grew past 64
+	 * buffers (a recorder's deep buffer asks for exactly that): the
+	 * automatic quota covers the largest pool a producer may have, and
+	 * what this consumer itself asks to hold.
+	 */
+	if (client->opts.fd_quota == 0)
+		client->opts.fd_quota = MAX(MAX_IDS, (client->opts.max_in_flight + 64) *
+							   DMAPIPE_MAX_OBJECTS);
 	if (client->opts.max_mapped_bytes == 0)
 		client->opts.max_mapped_bytes = DEFAULT_MAX_MAPPED;
 	if (client->opts.reconnect_min_ms == 0)

@@ -446,7 +446,13 @@ struct dmapipe_client_options {
 	bool reconnect;
 	uint32_t reconnect_min_ms;   /**< first retry delay; default 50 */
 	uint32_t reconnect_max_ms;   /**< backoff cap; default 2000 */
-	uint32_t fd_quota;           /**< fds the producer may send; default 64 */
+	/**
+	 * fds of buffers the producer may make this consumer hold; 0 (the
+	 * default) = enough for any pool a producer may have (256 buffers)
+	 * and for max_in_flight frames of 4-object buffers beside 64 others:
+	 * max(256, (max_in_flight + 64) x DMAPIPE_MAX_OBJECTS)
+	 */
+	uint32_t fd_quota;
 	enum dmapipe_peer_policy peer_policy; /**< who may serve us; default same uid */
 	uid_t allowed_uid;
 	gid_t allowed_gid;
