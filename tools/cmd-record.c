@@ -607,6 +607,13 @@ static void print_summary(struct record *r, int finish_ret)
 
 			dmapipe_v4l2_source_get_timing(r->source, &t);
 			json_u64(&j, "capture_max_dqbuf_latency_ns", t.dqbuf_latency_max_ns);
+			json_u64(&j, "device_buffers", r->dev_buffers);
+			json_u64(&j, "device_min_queued", r->dev_min_queued);
+			/* frames per second of the device's own timestamps: what a
+			 * recorder that kept buffers from it made it lose shows here */
+			json_double(&j, "capture_fps", r->cap_frames > 1 && r->cap_last_ns > r->cap_first_ns ?
+				    (double)(r->cap_frames - 1) * 1e9 /
+				    (double)(r->cap_last_ns - r->cap_first_ns) : 0);
 		}
 		json_u64(&j, "format_changes", rs.format_changes);
 		json_u64(&j, "bytes_written", rs.bytes_written);

@@ -96,6 +96,7 @@ struct run {
 	unsigned int n_cons;
 	char negotiation[256];
 	uint64_t t0;
+	uint64_t capture_end; /* when the capture loop ended, before the consumers drain */
 	struct loop_timing loop;  /* the capture loop's turns */
 	struct realtime rt;       /* --realtime, --mlock, --cpu: for the capture loop */
 	pid_t rtsp;               /* the dmapipe rtsp server of rtsp=, or 0 */
@@ -528,6 +529,16 @@ static void summary_json(struct run *r, const char *end)
 	realtime_json(&r->rt, &j);
 	json_double(&j, "elapsed_s", secs);
 	json_double(&j, "fps", secs > 0 ? (double)vs.frames / secs : 0);
+	{
+		struct dmapipe_v4l2_timing t = { .size = sizeof(t) };
+		double capture_s = r->capture_end > r->t0 ? (double)(r->capture_end - r->t0) / 1e9 : 0;
+
+		dmapipe_v4l2_source_get_timing(r->source, &t);
+		/* the rate while capturing: elapsed_s includes the consumers' drain */
+		json_double(&j, "capture_fps", capture_s > 0 ? (double)vs.frames / capture_s : 0);
+		json_u64(&j, "capture_max_iteration_ns", r->loop.max_turn_ns);
+		json_u64(&j, "capture_max_dqbuf_latency_ns", t.dqbuf_latency_max_ns);
+	}
 	json_u64(&j, "bytes_copied", cs.bytes);
 	json_u64(&j, "frames_copied", cs.frames);
 	json_end_object(&j);
@@ -724,6 +735,7 @@ int cmd_run(int argc, char **argv)
 		}
 	}
 	/* the last frames: encoders drain, recorders write their index */
+	r.capture_end = now_ns();
 	dmapipe_v4l2_source_stop(r.source);
 	if (r.rtsp) {
 		kill_child(r.rtsp, 5000, &r.rtsp_status, NULL);

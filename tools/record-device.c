@@ -50,6 +50,7 @@ static int device_open(struct record *r)
 		return -1;
 	}
 	dmapipe_v4l2_source_get_info(r->source, &vi);
+	r->dev_buffers = r->dev_min_queued = vi.buffers;
 	if (r->buffer_ms || r->buffer_mb) {
 		const struct dmapipe_layout *l = dmapipe_v4l2_source_get_layout(r->source);
 		double fps = vi.fps_num && vi.fps_den ? (double)vi.fps_num / vi.fps_den : 60.0;
@@ -110,6 +111,23 @@ static int device_fd(const struct record *r)
 	return dmapipe_v4l2_source_get_fd(r->source);
 }
 
+/*
+ * The capture rate from the device's own timestamps, and how close the
+ * recorder came to holding every buffer: at 0 queued the device had none
+ * to fill, and the frames it then lost are the recorder's doing.
+ */
+static void count_capture(struct record *r)
+{
+	struct dmapipe_v4l2_stats vs;
+
+	if (r->cap_frames++ == 0)
+		r->cap_first_ns = r->meta.timestamp_ns;
+	r->cap_last_ns = r->meta.timestamp_ns;
+	dmapipe_v4l2_source_get_stats(r->source, &vs);
+	if (vs.held <= r->dev_buffers && r->dev_buffers - vs.held < r->dev_min_queued)
+		r->dev_min_queued = r->dev_buffers - vs.held;
+}
+
 static int device_next(struct record *r, struct dmapipe_buffer **buf,
 		       const struct dmapipe_frame_meta **meta, void **frame_data)
 {
@@ -118,6 +136,7 @@ static int device_next(struct record *r, struct dmapipe_buffer **buf,
 	if (ret == 0) {
 		if (r->pattern_device)
 			r->meta.flags |= DMAPIPE_FRAME_PATTERN;
+		count_capture(r);
 		*meta = &r->meta;
 		*frame_data = *buf;
 		return 0;

@@ -67,6 +67,11 @@ struct record {
 	uint64_t next_keepalive, keepalive_ns;
 	uint64_t keepalives, last_keepalive, keepalive_max_gap_ns;
 	struct loop_timing loop;  /* the recording loop's turns */
+	/* --device: the span of the dequeued frames' timestamps, for the capture rate */
+	uint64_t cap_first_ns, cap_last_ns, cap_frames;
+	/* --device: its buffers, and the fewest it had queued after a dequeue
+	 * (0: the recorder held them all, and the device had none to fill) */
+	uint32_t dev_buffers, dev_min_queued;
 	struct realtime rt;       /* --realtime, --mlock, --cpu */
 	struct record_disk disk;  /* the disk check */
 	/* the loops' clock: --duration's deadline, the progress line's state */
