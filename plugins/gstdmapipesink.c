@@ -165,6 +165,9 @@ gst_dmapipe_sink_stop (GstBaseSink * bsink)
   }
   dmapipe_allocator_unref (self->allocator);
   self->allocator = NULL;
+  dmapipe_allocator_unref (self->drm_allocator);
+  self->drm_allocator = NULL;
+  self->have_pool_layout = FALSE;
   self->have_info = FALSE;
   gst_dmapipe_clock_check_clear (&self->clock_check);
   return TRUE;
@@ -255,9 +258,85 @@ make_pool (GstDmapipeSink * self, GstCaps * caps, guint size, guint min,
   GST_OBJECT_UNLOCK (self);
 
   pool = gst_dmapipe_buffer_pool_new_configured (self->allocator, caps, size,
-      min, videometa, align);
+      min, videometa, align, NULL);
   if (!pool)
     GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
+  return pool;
+}
+
+/* The allocator for consumers with @cons: the drm allocator while one
+ * imports into a DRM device (docs/PROTOCOL.md section 13, rule 7), else
+ * the sink's own. No reference added. */
+static struct dmapipe_allocator *
+pool_allocator (GstDmapipeSink * self, const struct dmapipe_constraints *cons)
+{
+  if (!cons->import_device[0]
+      || !strcmp (dmapipe_allocator_get_name (self->allocator), "drm"))
+    return self->allocator;
+  if (!self->drm_allocator) {
+    self->drm_allocator = dmapipe_allocator_new ("drm");
+    if (!self->drm_allocator) {
+      GST_WARNING_OBJECT (self, "a consumer imports into %s, but there is "
+          "no drm allocator (%s): it gets buffers of %s",
+          cons->import_device, g_strerror (errno),
+          dmapipe_allocator_get_name (self->allocator));
+      return self->allocator;
+    }
+  }
+  return self->drm_allocator;
+}
+
+/* The pool upstream is offered: made for the consumers connected now
+ * (their merged constraints, with #stride-align), which it remembers so
+ * that a change they do not fit sends upstream a RECONFIGURE. */
+static GstBufferPool *
+make_upstream_pool (GstDmapipeSink * self, GstCaps * caps, guint size,
+    guint * min)
+{
+  struct dmapipe_constraints cons;
+  struct dmapipe_allocator *allocator;
+  struct dmapipe_layout layout;
+  GstBufferPool *pool;
+  gboolean is_drm;
+  guint align;
+  gchar why[128];
+
+  GST_OBJECT_LOCK (self);
+  align = self->stride_align;
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->lock);
+  cons = self->constraints;
+  self->reconfigure = FALSE;
+  g_mutex_unlock (&self->lock);
+
+  allocator = pool_allocator (self, &cons);
+  is_drm = !strcmp (dmapipe_allocator_get_name (allocator), "drm");
+  /* the frames the consumers hold at once are allocated up front too */
+  *min += cons.min_buffers;
+  pool = gst_dmapipe_buffer_pool_new_configured (allocator, caps, size,
+      *min, TRUE, align, &cons);
+  if (!pool) {
+    GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
+    return NULL;
+  }
+  if (!gst_dmapipe_buffer_pool_get_layout (pool, &layout))
+    return pool;
+  if (!gst_dmapipe_sink_pool_serves (&layout, is_drm, &cons)) {
+    /* GStreamer could not align the planes so: the consumers wait and are
+     * told why when their wait is over */
+    dmapipe_layout_satisfies (&layout, &cons, why, sizeof (why));
+    GST_WARNING_OBJECT (self, "the pool does not meet the consumers' "
+        "constraints: %s", why);
+  }
+  g_mutex_lock (&self->lock);
+  self->pool_layout = layout;
+  self->pool_is_drm = is_drm;
+  self->have_pool_layout = TRUE;
+  /* constraints that changed meanwhile are checked against this pool */
+  if (memcmp (&cons, &self->constraints, sizeof (cons))
+      && !gst_dmapipe_sink_pool_serves (&layout, is_drm, &self->constraints))
+    self->reconfigure = TRUE;
+  g_mutex_unlock (&self->lock);
   return pool;
 }
 
@@ -293,13 +372,15 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   /* allocated up front; the pool grows (max 0) when consumers hold frames,
    * and pre-allocating more would only fault in memory no frame uses */
   min = 2;
-  pool = make_pool (self, caps, info.size, min, TRUE);
+  pool = make_upstream_pool (self, caps, info.size, &min);
   if (!pool)
     return TRUE;
   gst_query_add_allocation_pool (query, pool, info.size, min, 0);
-  GST_DEBUG_OBJECT (self, "offering a pool of %s buffers",
+  GST_DEBUG_OBJECT (self, "offering a pool of %u+ %s buffers from %s", min,
       dmapipe_mem_kind_to_string (dmapipe_allocator_get_mem_kind
-          (self->allocator)));
+          (gst_dmapipe_buffer_pool_get_allocator (pool))),
+      dmapipe_allocator_get_name (gst_dmapipe_buffer_pool_get_allocator
+          (pool)));
   gst_object_unref (pool);
   return TRUE;
 }
@@ -401,7 +482,7 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   struct dmapipe_buffer *dbuf;
   GstFlowReturn fret;
   guint wait_consumers;
-  gboolean shareable;
+  gboolean shareable, reconfigure;
   gint ret;
 
   if (!self->have_info)
@@ -479,6 +560,8 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     return GST_FLOW_OK;
   }
 
+  reconfigure = self->reconfigure;
+  self->reconfigure = FALSE;
   dbuf = gst_dmapipe_mem_reg_entry_hold (e, send, self->frames);
   self->started = TRUE;
   /* on_buffer_idle() takes @send back inside when no consumer takes it */
@@ -496,6 +579,14 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   gst_dmapipe_mem_reg_steal_idle (self->registry, self->render_idle);
   g_mutex_unlock (&self->lock);
   gst_dmapipe_buffers_unref (self->render_idle);
+  if (reconfigure) {
+    /* upstream asks again at its next buffer and gets a pool for the
+     * consumers (propose_allocation); frames out stay valid, and the old
+     * buffers leave the server as upstream stops using them */
+    GST_INFO_OBJECT (self, "asking upstream for new buffers");
+    gst_pad_push_event (GST_BASE_SINK_PAD (self),
+        gst_event_new_reconfigure ());
+  }
   return GST_FLOW_OK;
 }
 
