@@ -1165,6 +1165,33 @@ static void app_generation(struct dmapipe_server *s, struct dmapipe_buffer **buf
 	}
 }
 
+/* A server of application buffers under app_reallocates_ms = @wait_ms, telling @told. */
+static struct dmapipe_server *server_reallocating(const char *path, uint32_t wait_ms,
+						 struct told_log *told)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server *s;
+
+	dmapipe_server_options_init(&o);
+	o.path = path;
+	o.lease_timeout_ms = 0;
+	o.app_reallocates_ms = wait_ms;
+	s = dmapipe_server_new(&o);
+	check_msg(s, "server on %s: %s", path, strerror(errno));
+	dmapipe_server_set_constraints_callback(s, on_constraints, told);
+	return s;
+}
+
+/* Dispatches @s until the callback was called @calls times, 3 s at most. */
+static void wait_told(struct dmapipe_server *s, const struct told_log *told, unsigned int calls)
+{
+	uint64_t start = dmapipe_now_ns();
+
+	while (told->calls < calls && dmapipe_now_ns() - start < 3000000000ull)
+		dmapipe_server_dispatch(s, 100);
+	check_int_eq(told->calls, calls);
+}
+
 /*
  * Frame @seq in @b, then every consumer in @cl takes what came: A (cl[0])
  * must get it (its sequence is *@next_a), the others count theirs in
@@ -1218,7 +1245,6 @@ static void app_frame(struct dmapipe_server *s, struct dmapipe_buffer *b, uint64
 static void test_constraints_app_reallocates(void)
 {
 	char *path = test_path(dir, "app-realloc");
-	struct dmapipe_server_options o;
 	struct dmapipe_buffer *old[2], *cur[2];
 	struct dmapipe_constraints cons_b, cons_c, merged;
 	const struct dmapipe_constraints *want[3] = { NULL, &cons_b, &cons_c };
@@ -1227,15 +1253,8 @@ static void test_constraints_app_reallocates(void)
 	struct dmapipe_client *cl[3] = { NULL, NULL, NULL };
 	uint64_t next_a = 1, got[3] = { 0 }, seq = 0, start;
 	const char *msg = NULL;
-	struct dmapipe_server *s;
+	struct dmapipe_server *s = server_reallocating(path, 1000, &told);
 
-	dmapipe_server_options_init(&o);
-	o.path = path;
-	o.lease_timeout_ms = 0;
-	o.app_reallocates_ms = 1000;
-	s = dmapipe_server_new(&o);
-	check(s);
-	dmapipe_server_set_constraints_callback(s, on_constraints, &told);
 	app_generation(s, old, 2, 64);
 	check_int_eq(dmapipe_layout_satisfies(dmapipe_buffer_get_layout(old[0]),
 					      &(struct dmapipe_constraints){ 0 }, NULL, 0), 0);
@@ -1318,21 +1337,13 @@ static void test_constraints_app_reallocates(void)
 static void test_constraints_flipping(void)
 {
 	char *path = test_path(dir, "flip");
-	struct dmapipe_server_options o;
+	struct told_log told = { 0 };
+	struct dmapipe_server *s = server_reallocating(path, 5000, &told);
 	struct dmapipe_buffer *bufs[2];
 	struct dmapipe_constraints cons;
-	struct told_log told = { 0 };
 	struct dmapipe_client *c;
-	struct dmapipe_server *s;
 	uint64_t start, first_ns;
 
-	dmapipe_server_options_init(&o);
-	o.path = path;
-	o.lease_timeout_ms = 0;
-	o.app_reallocates_ms = 5000;
-	s = dmapipe_server_new(&o);
-	check(s);
-	dmapipe_server_set_constraints_callback(s, on_constraints, &told);
 	app_generation(s, bufs, 2, 64);
 	dmapipe_constraints_init(&cons);
 	cons.stride_align[0] = 128;
@@ -1349,9 +1360,7 @@ static void test_constraints_flipping(void)
 	if (dmapipe_now_ns() - start < 900000000ull)
 		check_int_eq(told.calls, 1);
 	/* the last state (256) is told once the second since the first is over */
-	while (told.calls < 2 && dmapipe_now_ns() - start < 3000000000ull)
-		dmapipe_server_dispatch(s, 100);
-	check_int_eq(told.calls, 2);
+	wait_told(s, &told, 2);
 	check_int_eq(told.last.stride_align[0], 256);
 	/* CONSTRAINTS_TELL_NS */
 	check_msg(told.last_ns - first_ns >= 1000000000ull, "told again after %llu ns",
@@ -1362,10 +1371,7 @@ static void test_constraints_flipping(void)
 	check_int_eq(told.calls, 2);
 	/* it leaves: the merged constraints ask nothing again */
 	dmapipe_client_free(c);
-	start = dmapipe_now_ns();
-	while (told.calls < 3 && dmapipe_now_ns() - start < 3000000000ull)
-		dmapipe_server_dispatch(s, 100);
-	check_int_eq(told.calls, 3);
+	wait_told(s, &told, 3);
 	check_int_eq(told.last.stride_align[0], 0);
 	dmapipe_server_free(s);
 	for (int i = 0; i < 2; i++)
