@@ -15,7 +15,12 @@
  * - software producers (videotestsrc, videoconvert, ...) are offered a
  *   buffer pool in the allocation query whose buffers are dma-bufs from the
  *   best allocator on the machine (dma-heap, udmabuf, vgem) or sealed
- *   memfds, with GstVideoMeta, so they draw straight into shareable memory;
+ *   memfds, with GstVideoMeta, so they draw straight into shareable memory.
+ *   The pool is laid out for the connected consumers' constraints (row and
+ *   plane alignment, buffers held, a DRM device's memory); when a consumer
+ *   joins or changes them beyond the pool, the sink sends RECONFIGURE
+ *   upstream, which then takes a new pool, and that consumer waits for its
+ *   first frame in the new buffers (2 s at most, then it is refused);
  * - anything else is copied into such a buffer, counted in the #copies
  *   property and in a GST_PERFORMANCE log line; with #strict set it is an
  *   error instead.
