@@ -47,6 +47,8 @@ struct _GstDmapipeSink
   gboolean have_info;
   guint32 fourcc;
   GstBufferPool *copy_pool;
+  struct dmapipe_layout copy_layout;    /* of copy_pool's buffers */
+  gboolean copy_is_drm;
   GstDmapipeClockCheck clock_check;
 
   /* set in start(), cleared in stop() */

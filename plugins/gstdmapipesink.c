@@ -249,26 +249,6 @@ gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   return TRUE;
 }
 
-/* A pool of the sink's allocator for @caps, rows aligned as #stride-align
- * says when @videometa; NULL if refused. */
-static GstBufferPool *
-make_pool (GstDmapipeSink * self, GstCaps * caps, guint size, guint min,
-    gboolean videometa)
-{
-  GstBufferPool *pool;
-  guint align;
-
-  GST_OBJECT_LOCK (self);
-  align = self->stride_align;
-  GST_OBJECT_UNLOCK (self);
-
-  pool = gst_dmapipe_buffer_pool_new_configured (self->allocator, caps, size,
-      min, videometa, align, NULL);
-  if (!pool)
-    GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
-  return pool;
-}
-
 /* The allocator for consumers with @cons: the drm allocator while one
  * imports into a DRM device (docs/PROTOCOL.md section 13, rule 7), else
  * the sink's own. No reference added. */
@@ -291,6 +271,38 @@ pool_allocator (GstDmapipeSink * self, const struct dmapipe_constraints *cons)
   return self->drm_allocator;
 }
 
+/* A pool for consumers with @cons (the allocator they need; with
+ * @videometa, their alignments and @stride_align), its buffers' layout in
+ * @layout and whether they are a DRM device's memory in @is_drm. NULL if
+ * refused. */
+static GstBufferPool *
+constrained_pool (GstDmapipeSink * self, GstCaps * caps, guint size,
+    guint min, gboolean videometa, guint stride_align,
+    const struct dmapipe_constraints *cons, struct dmapipe_layout *layout,
+    gboolean * is_drm)
+{
+  struct dmapipe_allocator *allocator = pool_allocator (self, cons);
+  GstBufferPool *pool;
+  gchar why[128];
+
+  *is_drm = !strcmp (dmapipe_allocator_get_name (allocator), "drm");
+  pool = gst_dmapipe_buffer_pool_new_configured (allocator, caps, size, min,
+      videometa, stride_align, cons);
+  if (!pool || !gst_dmapipe_buffer_pool_get_layout (pool, layout)) {
+    GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
+    gst_clear_object (&pool);
+    return NULL;
+  }
+  if (!gst_dmapipe_sink_pool_serves (layout, *is_drm, cons)) {
+    /* GStreamer could not align the planes so: the consumers wait and are
+     * told why when their wait is over */
+    dmapipe_layout_satisfies (layout, cons, why, sizeof (why));
+    GST_WARNING_OBJECT (self, "the pool does not meet the consumers' "
+        "constraints: %s", why);
+  }
+  return pool;
+}
+
 /* The pool upstream is offered: made for the consumers connected now
  * (their merged constraints, with #stride-align), which it remembers so
  * that a change they do not fit sends upstream a RECONFIGURE. */
@@ -299,12 +311,10 @@ make_upstream_pool (GstDmapipeSink * self, GstCaps * caps, guint size,
     guint * min)
 {
   struct dmapipe_constraints cons;
-  struct dmapipe_allocator *allocator;
   struct dmapipe_layout layout;
   GstBufferPool *pool;
   gboolean is_drm;
   guint align;
-  gchar why[128];
 
   GST_OBJECT_LOCK (self);
   align = self->stride_align;
@@ -314,25 +324,12 @@ make_upstream_pool (GstDmapipeSink * self, GstCaps * caps, guint size,
   self->reconfigure = FALSE;
   g_mutex_unlock (&self->lock);
 
-  allocator = pool_allocator (self, &cons);
-  is_drm = !strcmp (dmapipe_allocator_get_name (allocator), "drm");
   /* the frames the consumers hold at once are allocated up front too */
   *min += cons.min_buffers;
-  pool = gst_dmapipe_buffer_pool_new_configured (allocator, caps, size,
-      *min, TRUE, align, &cons);
-  if (!pool) {
-    GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
+  pool = constrained_pool (self, caps, size, *min, TRUE, align, &cons,
+      &layout, &is_drm);
+  if (!pool)
     return NULL;
-  }
-  if (!gst_dmapipe_buffer_pool_get_layout (pool, &layout))
-    return pool;
-  if (!gst_dmapipe_sink_pool_serves (&layout, is_drm, &cons)) {
-    /* GStreamer could not align the planes so: the consumers wait and are
-     * told why when their wait is over */
-    dmapipe_layout_satisfies (&layout, &cons, why, sizeof (why));
-    GST_WARNING_OBJECT (self, "the pool does not meet the consumers' "
-        "constraints: %s", why);
-  }
   g_mutex_lock (&self->lock);
   self->pool_layout = layout;
   self->pool_is_drm = is_drm;
@@ -416,6 +413,7 @@ static GstFlowReturn
 copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
 {
   struct dmapipe_buffer *dbuf;
+  struct dmapipe_constraints cons;
   GstBuffer *copy = NULL;
   GstFlowReturn fret;
   gboolean strict;
@@ -436,10 +434,27 @@ copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
     return GST_FLOW_ERROR;
   }
 
+  g_mutex_lock (&self->lock);
+  cons = self->constraints;
+  g_mutex_unlock (&self->lock);
+  if (self->copy_pool && !gst_dmapipe_sink_pool_serves (&self->copy_layout,
+          self->copy_is_drm, &cons)) {
+    /* frames out in the old copy buffers stay valid: their pool lives on
+     * until the last one comes back */
+    GST_INFO_OBJECT (self, "new copy buffers for the consumers' constraints");
+    gst_buffer_pool_set_active (self->copy_pool, FALSE);
+    gst_clear_object (&self->copy_pool);
+  }
   if (!self->copy_pool) {
     GstCaps *caps = gst_video_info_to_caps (&self->info);
+    gboolean aligned = FALSE;
+    guint p;
 
-    self->copy_pool = make_pool (self, caps, self->info.size, 2, FALSE);
+    /* the layout GStreamer gives the caps, unless a consumer asks another */
+    for (p = 0; p < DMAPIPE_MAX_PLANES; p++)
+      aligned |= cons.stride_align[p] > 1 || cons.offset_align[p] > 1;
+    self->copy_pool = constrained_pool (self, caps, self->info.size, 2,
+        aligned, 0, &cons, &self->copy_layout, &self->copy_is_drm);
     gst_caps_unref (caps);
     if (!self->copy_pool || !gst_buffer_pool_set_active (self->copy_pool, TRUE)) {
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,

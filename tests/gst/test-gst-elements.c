@@ -1740,6 +1740,54 @@ GST_START_TEST (test_sink_constraints_unmet_refused)
 
 GST_END_TEST;
 
+/*
+ * Upstream's frames are in system memory: the sink copies them (counted),
+ * into buffers laid out for a consumer that joins asking 512-byte rows and
+ * a 4096-byte chroma offset, which then gets frames that satisfy it; A
+ * gets every frame.
+ */
+GST_START_TEST (test_sink_copies_follow_constraints)
+{
+  struct dmapipe_constraints cons;
+  struct dmapipe_client *a, *b;
+  struct dmapipe_frame *f;
+  GstHarness *h;
+  guint64 seq = 0, deadline;
+  guint b_frames = 0;
+
+  h = sink_harness (NULL);
+  a = consumer_new (DMAPIPE_POLICY_BLOCK, 2);
+  wait_consumers (h->element, a, 1);
+  for (; seq < 3; seq++) {
+    fail_unless_equals_int (gst_harness_push (h, sysmem_frame (seq)),
+        GST_FLOW_OK);
+    f = expect_frame (a, seq);
+    dmapipe_client_release_frame (a, f, -1);
+  }
+  b = constrained_consumer (&cons, 512, 4096);
+  wait_consumers (h->element, b, 2);
+  deadline = now_ms () + 5000;
+  while (now_ms () < deadline && b_frames < 5) {
+    fail_unless_equals_int (gst_harness_push (h, sysmem_frame (seq)),
+        GST_FLOW_OK);
+    f = expect_frame (a, seq);
+    dmapipe_client_release_frame (a, f, -1);
+    seq++;
+    dmapipe_client_dispatch (b, 10);
+    b_frames += take_frames (b, NULL, &cons);
+  }
+  fail_unless (b_frames >= 5, "B got %u frames", b_frames);
+  fail_unless_equals_int (dmapipe_client_get_state (b),
+      DMAPIPE_CLIENT_STREAMING);
+  fail_unless_equals_uint64 (get_u64 (h->element, "copies"), seq);
+
+  dmapipe_client_free (b);
+  dmapipe_client_free (a);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 dmapipe_suite (void)
 {
@@ -1768,6 +1816,7 @@ dmapipe_suite (void)
   tcase_add_test (sink, test_sink_to_src);
   tcase_add_test (sink, test_sink_pool_follows_constraints);
   tcase_add_test (sink, test_sink_constraints_unmet_refused);
+  tcase_add_test (sink, test_sink_copies_follow_constraints);
 
   tcase_add_test (src, test_src_caps_and_meta);
   tcase_add_test (src, test_src_not_negotiated);
