@@ -294,9 +294,10 @@ constrained_pool (GstDmapipeSink * self, GstCaps * caps, guint size,
     return NULL;
   }
   if (!gst_dmapipe_sink_pool_serves (layout, *is_drm, cons)) {
-    /* GStreamer could not align the planes so: the consumers wait and are
-     * told why when their wait is over */
-    dmapipe_layout_satisfies (layout, cons, why, sizeof (why));
+    /* GStreamer could not align the planes so, or no drm allocator: the
+     * consumers wait and are told why when their wait is over */
+    if (dmapipe_layout_satisfies (layout, cons, why, sizeof (why)) == 0)
+      g_strlcpy (why, "its memory is not a DRM device's", sizeof (why));
     GST_WARNING_OBJECT (self, "the pool does not meet the consumers' "
         "constraints: %s", why);
   }
