@@ -37,6 +37,10 @@ struct _GstDmapipeBufferPool
   GstVideoAlignment align;
   gboolean add_videometa;
   struct dmapipe_layout layout;
+  gboolean configured;
+
+  /* plane offsets consumers ask (dmapipe_constraints.offset_align) */
+  guint offset_align[DMAPIPE_MAX_PLANES];
 };
 
 G_DEFINE_TYPE (GstDmapipeBufferPool, gst_dmapipe_buffer_pool,
@@ -54,6 +58,26 @@ gst_dmapipe_buffer_pool_get_options (GstBufferPool * pool)
   };
 
   return options;
+}
+
+/* Moves each plane of @info to the first offset its consumers' alignment
+ * allows after the plane before it; the planes keep their sizes. Offsets
+ * travel in the GstVideoMeta, which GstVideoAlignment cannot move. */
+static void
+align_offsets (GstDmapipeBufferPool * self, GstVideoInfo * info)
+{
+  gsize size[GST_VIDEO_MAX_PLANES], end = 0;
+  guint n = GST_VIDEO_INFO_N_PLANES (info), p;
+
+  for (p = 0; p < n; p++)
+    size[p] = (p + 1 < n ? info->offset[p + 1] : info->size) - info->offset[p];
+  for (p = 0; p < n; p++) {
+    guint a = p < DMAPIPE_MAX_PLANES ? self->offset_align[p] : 0;
+
+    info->offset[p] = a > 1 ? (end + a - 1) / a * a : end;
+    end = info->offset[p] + size[p];
+  }
+  info->size = end;
 }
 
 static gboolean
@@ -89,12 +113,15 @@ gst_dmapipe_buffer_pool_set_config (GstBufferPool * pool,
     gst_buffer_pool_config_set_video_alignment (config, &self->align);
   }
 
+  if (self->add_videometa)
+    align_offsets (self, &info);
   if (!gst_dmapipe_layout_from_video_info (&info, &self->layout)) {
     GST_WARNING_OBJECT (pool, "format %s cannot be described to dmapipe",
         gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)));
     return FALSE;
   }
   self->info = info;
+  self->configured = TRUE;
 
   gst_buffer_pool_config_set_params (config, caps, info.size, min, max);
   GST_DEBUG_OBJECT (pool, "%s %dx%d, %" G_GSIZE_FORMAT " bytes, from %s (%s)",
@@ -246,32 +273,64 @@ gst_dmapipe_buffer_pool_new (struct dmapipe_allocator *allocator)
 GstBufferPool *
 gst_dmapipe_buffer_pool_new_configured (struct dmapipe_allocator *allocator,
     GstCaps * caps, guint size, guint min, gboolean videometa,
-    guint stride_align)
+    guint stride_align, const struct dmapipe_constraints *constraints)
 {
   GstBufferPool *pool = gst_dmapipe_buffer_pool_new (allocator);
+  GstDmapipeBufferPool *self = GST_DMAPIPE_BUFFER_POOL (pool);
   GstStructure *config = gst_buffer_pool_get_config (pool);
 
   gst_buffer_pool_config_set_params (config, caps, size, min, 0);
   if (videometa) {
+    GstVideoAlignment valign;
+    gboolean aligned = FALSE;
+    guint i;
+
     gst_buffer_pool_config_add_option (config,
         GST_BUFFER_POOL_OPTION_VIDEO_META);
-    if (stride_align > 1) {
-      GstVideoAlignment valign;
-      guint i;
+    gst_video_alignment_reset (&valign);
+    for (i = 0; i < GST_VIDEO_MAX_PLANES; i++) {
+      /* powers of two: the larger is a multiple of the other */
+      guint a = stride_align;
 
-      gst_video_alignment_reset (&valign);
-      for (i = 0; i < GST_VIDEO_MAX_PLANES; i++)
-        valign.stride_align[i] = stride_align - 1;
+      if (constraints && i < DMAPIPE_MAX_PLANES)
+        a = MAX (a, constraints->stride_align[i]);
+      if (a > 1) {
+        valign.stride_align[i] = a - 1;
+        aligned = TRUE;
+      }
+    }
+    if (aligned) {
       gst_buffer_pool_config_add_option (config,
           GST_BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
       gst_buffer_pool_config_set_video_alignment (config, &valign);
     }
+    if (constraints)
+      memcpy (self->offset_align, constraints->offset_align,
+          sizeof (self->offset_align));
   }
   if (!gst_buffer_pool_set_config (pool, config)) {
     gst_object_unref (pool);
     return NULL;
   }
   return pool;
+}
+
+gboolean
+gst_dmapipe_buffer_pool_get_layout (GstBufferPool * pool,
+    struct dmapipe_layout *layout)
+{
+  GstDmapipeBufferPool *self = GST_DMAPIPE_BUFFER_POOL (pool);
+
+  if (!self->configured)
+    return FALSE;
+  *layout = self->layout;
+  return TRUE;
+}
+
+struct dmapipe_allocator *
+gst_dmapipe_buffer_pool_get_allocator (GstBufferPool * pool)
+{
+  return GST_DMAPIPE_BUFFER_POOL (pool)->allocator;
 }
 
 struct dmapipe_buffer *

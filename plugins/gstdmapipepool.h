@@ -27,12 +27,22 @@ GstBufferPool *gst_dmapipe_buffer_pool_new (struct dmapipe_allocator *allocator)
 /* A pool from @allocator configured for @caps: @size-byte buffers, @min of
  * them allocated up front, no maximum. With @videometa its buffers carry
  * GstVideoMeta and, if @stride_align is above 1, rows aligned to that many
- * bytes (a power of two). NULL when the configuration is refused; the
- * caller owns the pool. */
+ * bytes (a power of two); with @constraints (consumers' merged constraints,
+ * copied; NULL for none) also every plane's stride and offset aligned as
+ * they ask, together with @stride_align. NULL when the configuration is
+ * refused; the caller owns the pool. */
 GstBufferPool *
 gst_dmapipe_buffer_pool_new_configured (struct dmapipe_allocator * allocator,
     GstCaps * caps, guint size, guint min, gboolean videometa,
-    guint stride_align);
+    guint stride_align, const struct dmapipe_constraints * constraints);
+
+/* The layout of @pool's buffers (fds -1) once configured: FALSE before. */
+gboolean gst_dmapipe_buffer_pool_get_layout (GstBufferPool * pool,
+    struct dmapipe_layout * layout);
+
+/* The allocator @pool's buffers come from (no reference added). */
+struct dmapipe_allocator *gst_dmapipe_buffer_pool_get_allocator (GstBufferPool
+    * pool);
 
 /* The dmapipe buffer behind @mem if this pool made it (no reference is
  * added; valid as long as @mem), else NULL. */

@@ -18,6 +18,12 @@ G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (gst_dmapipe_sink_debug);
 
+/* How long a consumer whose constraints upstream's buffers miss waits for
+ * buffers of the new pool (dmapipe_server_options.app_reallocates_ms):
+ * upstream takes it at its next buffer after the RECONFIGURE, and the
+ * library tells a change within a second of the one before it. */
+#define GST_DMAPIPE_SINK_REALLOC_WAIT_MS 2000
+
 struct _GstDmapipeSink
 {
   GstBaseSink parent;
@@ -41,10 +47,14 @@ struct _GstDmapipeSink
   gboolean have_info;
   guint32 fourcc;
   GstBufferPool *copy_pool;
+  struct dmapipe_layout copy_layout;    /* of copy_pool's buffers */
+  gboolean copy_is_drm;
   GstDmapipeClockCheck clock_check;
 
   /* set in start(), cleared in stop() */
   struct dmapipe_allocator *allocator;
+  struct dmapipe_allocator *drm_allocator;     /* opened when a consumer
+                                                 * imports into a DRM device */
 
   /* The server is not thread-safe: the streaming thread and the dispatch
    * thread use it under @lock. @cond is signalled after every dispatch
@@ -58,6 +68,14 @@ struct _GstDmapipeSink
   GPtrArray *render_idle;       /* streaming thread: the registry's idle
                                  * buffers, unref'd after render() unlocks */
   guint waiters;                /* threads in g_cond_wait*() on @cond */
+  /* the consumers' merged constraints (the server's callback), and what
+   * the pool proposed last was made for: the pool follows the first, and
+   * render() sends RECONFIGURE upstream when the second falls short */
+  struct dmapipe_constraints constraints;
+  gboolean have_pool_layout;
+  struct dmapipe_layout pool_layout;
+  gboolean pool_is_drm;
+  gboolean reconfigure;
   gboolean flushing;
   gboolean eos_sent;
   gboolean started;             /* a frame was queued since start */
@@ -75,6 +93,11 @@ struct _GstDmapipeSink
 /* Opens the server on #socket-path and starts its dispatch thread; posts an
  * element error and returns FALSE on failure. */
 gboolean gst_dmapipe_sink_server_start (GstDmapipeSink * self);
+
+/* Under self->lock: whether a pool of @layout (@is_drm: from the drm
+ * allocator) serves consumers with the merged @constraints. */
+gboolean gst_dmapipe_sink_pool_serves (const struct dmapipe_layout *layout,
+    gboolean is_drm, const struct dmapipe_constraints *constraints);
 
 /* Stops the dispatch thread, ends the stream at once and frees the server
  * and what the registry held. */

@@ -15,7 +15,12 @@
  * - software producers (videotestsrc, videoconvert, ...) are offered a
  *   buffer pool in the allocation query whose buffers are dma-bufs from the
  *   best allocator on the machine (dma-heap, udmabuf, vgem) or sealed
- *   memfds, with GstVideoMeta, so they draw straight into shareable memory;
+ *   memfds, with GstVideoMeta, so they draw straight into shareable memory.
+ *   The pool is laid out for the connected consumers' constraints (row and
+ *   plane alignment, buffers held, a DRM device's memory); when a consumer
+ *   joins or changes them beyond the pool, the sink sends RECONFIGURE
+ *   upstream, which then takes a new pool, and that consumer waits for its
+ *   first frame in the new buffers (2 s at most, then it is refused);
  * - anything else is copied into such a buffer, counted in the #copies
  *   property and in a GST_PERFORMANCE log line; with #strict set it is an
  *   error instead.
@@ -165,6 +170,9 @@ gst_dmapipe_sink_stop (GstBaseSink * bsink)
   }
   dmapipe_allocator_unref (self->allocator);
   self->allocator = NULL;
+  dmapipe_allocator_unref (self->drm_allocator);
+  self->drm_allocator = NULL;
+  self->have_pool_layout = FALSE;
   self->have_info = FALSE;
   gst_dmapipe_clock_check_clear (&self->clock_check);
   return TRUE;
@@ -241,23 +249,97 @@ gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   return TRUE;
 }
 
-/* A pool of the sink's allocator for @caps, rows aligned as #stride-align
- * says when @videometa; NULL if refused. */
-static GstBufferPool *
-make_pool (GstDmapipeSink * self, GstCaps * caps, guint size, guint min,
-    gboolean videometa)
+/* The allocator for consumers with @cons: the drm allocator while one
+ * imports into a DRM device (docs/PROTOCOL.md section 13, rule 7), else
+ * the sink's own. No reference added. */
+static struct dmapipe_allocator *
+pool_allocator (GstDmapipeSink * self, const struct dmapipe_constraints *cons)
 {
+  if (!cons->import_device[0]
+      || !strcmp (dmapipe_allocator_get_name (self->allocator), "drm"))
+    return self->allocator;
+  if (!self->drm_allocator) {
+    self->drm_allocator = dmapipe_allocator_new ("drm");
+    if (!self->drm_allocator) {
+      GST_WARNING_OBJECT (self, "a consumer imports into %s, but there is "
+          "no drm allocator (%s): it gets buffers of %s",
+          cons->import_device, g_strerror (errno),
+          dmapipe_allocator_get_name (self->allocator));
+      return self->allocator;
+    }
+  }
+  return self->drm_allocator;
+}
+
+/* A pool for consumers with @cons (the allocator they need; with
+ * @videometa, their alignments and @stride_align), its buffers' layout in
+ * @layout and whether they are a DRM device's memory in @is_drm. NULL if
+ * refused. */
+static GstBufferPool *
+constrained_pool (GstDmapipeSink * self, GstCaps * caps, guint size,
+    guint min, gboolean videometa, guint stride_align,
+    const struct dmapipe_constraints *cons, struct dmapipe_layout *layout,
+    gboolean * is_drm)
+{
+  struct dmapipe_allocator *allocator = pool_allocator (self, cons);
   GstBufferPool *pool;
+  gchar why[128];
+
+  *is_drm = !strcmp (dmapipe_allocator_get_name (allocator), "drm");
+  pool = gst_dmapipe_buffer_pool_new_configured (allocator, caps, size, min,
+      videometa, stride_align, cons);
+  if (!pool || !gst_dmapipe_buffer_pool_get_layout (pool, layout)) {
+    GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
+    gst_clear_object (&pool);
+    return NULL;
+  }
+  if (!gst_dmapipe_sink_pool_serves (layout, *is_drm, cons)) {
+    /* GStreamer could not align the planes so, or no drm allocator: the
+     * consumers wait and are told why when their wait is over */
+    if (dmapipe_layout_satisfies (layout, cons, why, sizeof (why)) == 0)
+      g_strlcpy (why, "its memory is not a DRM device's", sizeof (why));
+    GST_WARNING_OBJECT (self, "the pool does not meet the consumers' "
+        "constraints: %s", why);
+  }
+  return pool;
+}
+
+/* The pool upstream is offered: made for the consumers connected now
+ * (their merged constraints, with #stride-align), which it remembers so
+ * that a change they do not fit sends upstream a RECONFIGURE. */
+static GstBufferPool *
+make_upstream_pool (GstDmapipeSink * self, GstCaps * caps, guint size,
+    guint * min)
+{
+  struct dmapipe_constraints cons;
+  struct dmapipe_layout layout;
+  GstBufferPool *pool;
+  gboolean is_drm;
   guint align;
 
   GST_OBJECT_LOCK (self);
   align = self->stride_align;
   GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->lock);
+  cons = self->constraints;
+  self->reconfigure = FALSE;
+  g_mutex_unlock (&self->lock);
 
-  pool = gst_dmapipe_buffer_pool_new_configured (self->allocator, caps, size,
-      min, videometa, align);
+  /* the frames the consumers hold at once are allocated up front too */
+  *min += cons.min_buffers;
+  pool = constrained_pool (self, caps, size, *min, TRUE, align, &cons,
+      &layout, &is_drm);
   if (!pool)
-    GST_WARNING_OBJECT (self, "pool refused %" GST_PTR_FORMAT, caps);
+    return NULL;
+  g_mutex_lock (&self->lock);
+  self->pool_layout = layout;
+  self->pool_is_drm = is_drm;
+  self->have_pool_layout = TRUE;
+  /* constraints that changed meanwhile are checked against this pool */
+  if (memcmp (&cons, &self->constraints, sizeof (cons))
+      && !gst_dmapipe_sink_pool_serves (&layout, is_drm, &self->constraints))
+    self->reconfigure = TRUE;
+  g_mutex_unlock (&self->lock);
   return pool;
 }
 
@@ -293,13 +375,15 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   /* allocated up front; the pool grows (max 0) when consumers hold frames,
    * and pre-allocating more would only fault in memory no frame uses */
   min = 2;
-  pool = make_pool (self, caps, info.size, min, TRUE);
+  pool = make_upstream_pool (self, caps, info.size, &min);
   if (!pool)
     return TRUE;
   gst_query_add_allocation_pool (query, pool, info.size, min, 0);
-  GST_DEBUG_OBJECT (self, "offering a pool of %s buffers",
+  GST_DEBUG_OBJECT (self, "offering a pool of %u+ %s buffers from %s", min,
       dmapipe_mem_kind_to_string (dmapipe_allocator_get_mem_kind
-          (self->allocator)));
+          (gst_dmapipe_buffer_pool_get_allocator (pool))),
+      dmapipe_allocator_get_name (gst_dmapipe_buffer_pool_get_allocator
+          (pool)));
   gst_object_unref (pool);
   return TRUE;
 }
@@ -330,6 +414,7 @@ static GstFlowReturn
 copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
 {
   struct dmapipe_buffer *dbuf;
+  struct dmapipe_constraints cons;
   GstBuffer *copy = NULL;
   GstFlowReturn fret;
   gboolean strict;
@@ -350,10 +435,27 @@ copy_buffer (GstDmapipeSink * self, GstBuffer * buffer, GstBuffer ** out)
     return GST_FLOW_ERROR;
   }
 
+  g_mutex_lock (&self->lock);
+  cons = self->constraints;
+  g_mutex_unlock (&self->lock);
+  if (self->copy_pool && !gst_dmapipe_sink_pool_serves (&self->copy_layout,
+          self->copy_is_drm, &cons)) {
+    /* frames out in the old copy buffers stay valid: their pool lives on
+     * until the last one comes back */
+    GST_INFO_OBJECT (self, "new copy buffers for the consumers' constraints");
+    gst_buffer_pool_set_active (self->copy_pool, FALSE);
+    gst_clear_object (&self->copy_pool);
+  }
   if (!self->copy_pool) {
     GstCaps *caps = gst_video_info_to_caps (&self->info);
+    gboolean aligned = FALSE;
+    guint p;
 
-    self->copy_pool = make_pool (self, caps, self->info.size, 2, FALSE);
+    /* the layout GStreamer gives the caps, unless a consumer asks another */
+    for (p = 0; p < DMAPIPE_MAX_PLANES; p++)
+      aligned |= cons.stride_align[p] > 1 || cons.offset_align[p] > 1;
+    self->copy_pool = constrained_pool (self, caps, self->info.size, 2,
+        aligned, 0, &cons, &self->copy_layout, &self->copy_is_drm);
     gst_caps_unref (caps);
     if (!self->copy_pool || !gst_buffer_pool_set_active (self->copy_pool, TRUE)) {
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
@@ -401,7 +503,7 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   struct dmapipe_buffer *dbuf;
   GstFlowReturn fret;
   guint wait_consumers;
-  gboolean shareable;
+  gboolean shareable, reconfigure;
   gint ret;
 
   if (!self->have_info)
@@ -479,6 +581,8 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     return GST_FLOW_OK;
   }
 
+  reconfigure = self->reconfigure;
+  self->reconfigure = FALSE;
   dbuf = gst_dmapipe_mem_reg_entry_hold (e, send, self->frames);
   self->started = TRUE;
   /* on_buffer_idle() takes @send back inside when no consumer takes it */
@@ -496,6 +600,14 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
   gst_dmapipe_mem_reg_steal_idle (self->registry, self->render_idle);
   g_mutex_unlock (&self->lock);
   gst_dmapipe_buffers_unref (self->render_idle);
+  if (reconfigure) {
+    /* upstream asks again at its next buffer and gets a pool for the
+     * consumers (propose_allocation); frames out stay valid, and the old
+     * buffers leave the server as upstream stops using them */
+    GST_INFO_OBJECT (self, "asking upstream for new buffers");
+    gst_pad_push_event (GST_BASE_SINK_PAD (self),
+        gst_event_new_reconfigure ());
+  }
   return GST_FLOW_OK;
 }
 

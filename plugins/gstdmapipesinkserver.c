@@ -38,6 +38,44 @@ on_buffer_idle (struct dmapipe_server *server, struct dmapipe_buffer *dbuf,
   gst_dmapipe_mem_reg_buffer_idle (self->registry, dbuf);
 }
 
+gboolean
+gst_dmapipe_sink_pool_serves (const struct dmapipe_layout *layout,
+    gboolean is_drm, const struct dmapipe_constraints *constraints)
+{
+  struct dmapipe_constraints align;
+
+  /* a DRM node imports a DRM device's memory (PROTOCOL.md 13, rule 7) */
+  if (constraints->import_device[0] && !is_drm)
+    return FALSE;
+  /* formats are the caps' business; the pool grows, so min_buffers is no
+   * reason for new buffers either */
+  dmapipe_constraints_init (&align);
+  memcpy (align.stride_align, constraints->stride_align,
+      sizeof (align.stride_align));
+  memcpy (align.offset_align, constraints->offset_align,
+      sizeof (align.offset_align));
+  return dmapipe_layout_satisfies (layout, &align, NULL, 0) == 0;
+}
+
+/* The consumers' merged constraints changed. Called inside the server's
+ * calls, with self->lock held: it only takes note, render() acts. */
+static void
+on_constraints (struct dmapipe_server *server,
+    const struct dmapipe_constraints *merged, void *data)
+{
+  GstDmapipeSink *self = data;
+
+  self->constraints = *merged;
+  if (self->have_pool_layout && !gst_dmapipe_sink_pool_serves
+      (&self->pool_layout, self->pool_is_drm, merged)) {
+    GST_INFO_OBJECT (self, "the consumers' constraints changed (stride "
+        "alignment %u, offset alignment %u, import device '%s'): upstream "
+        "gets a new pool", merged->stride_align[0], merged->offset_align[1],
+        merged->import_device);
+    self->reconfigure = TRUE;
+  }
+}
+
 static gpointer
 dispatch_thread (gpointer data)
 {
@@ -101,6 +139,8 @@ gst_dmapipe_sink_server_start (GstDmapipeSink * self)
   opts.max_consumers = self->max_consumers;
   opts.max_in_flight = self->max_in_flight;
   GST_OBJECT_UNLOCK (self);
+  /* upstream takes a new pool after a RECONFIGURE (propose_allocation) */
+  opts.app_reallocates_ms = GST_DMAPIPE_SINK_REALLOC_WAIT_MS;
 
   if (!path || !*path) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
@@ -181,6 +221,9 @@ gst_dmapipe_sink_server_start (GstDmapipeSink * self)
     return FALSE;
   }
   dmapipe_server_set_idle_callback (server, on_buffer_idle, self);
+  dmapipe_server_set_constraints_callback (server, on_constraints, self);
+  dmapipe_constraints_init (&self->constraints);
+  self->reconfigure = FALSE;
   if (self->have_format_info)
     dmapipe_server_set_format_info (server, &self->format_info);
   GST_INFO_OBJECT (self, "serving on %s", path);

@@ -1184,6 +1184,257 @@ static void test_constraints_refused(void)
 		  "buffers; kept for a consumer that copies");
 }
 
+/* What the constraints callback was told. */
+struct told_log {
+	unsigned int calls;
+	uint64_t last_ns;
+	struct dmapipe_constraints last;
+};
+
+static void on_constraints(struct dmapipe_server *server, const struct dmapipe_constraints *merged,
+			   void *data)
+{
+	struct told_log *log = data;
+	struct dmapipe_constraints now;
+
+	/* the callback sees what the getter gives */
+	check_int_eq(dmapipe_server_get_constraints(server, &now) >= 0, 1);
+	check(memcmp(&now, merged, sizeof(now)) == 0);
+	log->calls++;
+	log->last_ns = dmapipe_now_ns();
+	log->last = *merged;
+}
+
+/* The application's buffers of one generation: NV12 320x240 with rows of @stride. */
+static void app_generation(struct dmapipe_server *s, struct dmapipe_buffer **bufs, unsigned int n,
+			   uint32_t stride)
+{
+	struct dmapipe_layout layout;
+
+	check_int_eq(dmapipe_layout_init(&layout, &fmt_nv12, stride), 0);
+	for (unsigned int i = 0; i < n; i++) {
+		bufs[i] = dmapipe_allocator_alloc_layout(allocator, &layout);
+		check_msg(bufs[i], "alloc: %s", strerror(errno));
+		check(dmapipe_server_add_buffer(s, bufs[i]) >= 0);
+	}
+}
+
+/* A server of application buffers under app_reallocates_ms = @wait_ms, telling @told. */
+static struct dmapipe_server *server_reallocating(const char *path, uint32_t wait_ms,
+						 struct told_log *told)
+{
+	struct dmapipe_server_options o;
+	struct dmapipe_server *s;
+
+	dmapipe_server_options_init(&o);
+	o.path = path;
+	o.lease_timeout_ms = 0;
+	o.app_reallocates_ms = wait_ms;
+	s = dmapipe_server_new(&o);
+	check_msg(s, "server on %s: %s", path, strerror(errno));
+	dmapipe_server_set_constraints_callback(s, on_constraints, told);
+	return s;
+}
+
+/* Dispatches @s until the callback was called @calls times, 3 s at most. */
+static void wait_told(struct dmapipe_server *s, const struct told_log *told, unsigned int calls)
+{
+	uint64_t start = dmapipe_now_ns();
+
+	while (told->calls < calls && dmapipe_now_ns() - start < 3000000000ull)
+		dmapipe_server_dispatch(s, 100);
+	check_int_eq(told->calls, calls);
+}
+
+/*
+ * Frame @seq in @b, then every consumer in @cl takes what came: A (cl[0])
+ * must get it (its sequence is *@next_a), the others count theirs in
+ * @got, each checked against @cons[i] when given.
+ */
+static void app_frame(struct dmapipe_server *s, struct dmapipe_buffer *b, uint64_t seq,
+		      struct dmapipe_client **cl, int n, uint64_t *next_a, uint64_t *got,
+		      const struct dmapipe_constraints **cons)
+{
+	struct dmapipe_frame_meta meta;
+	struct dmapipe_frame *f;
+	char why[128];
+
+	check_int_eq(dmapipe_buffer_draw_pattern(b, seq), 0);
+	dmapipe_frame_meta_init(&meta);
+	meta.sequence = seq;
+	check_msg(dmapipe_server_queue(s, dmapipe_buffer_ref(b), &meta) >= 1, "frame %llu",
+		  (unsigned long long)seq);
+	test_pump(s, cl, n);
+	for (int i = 0; i < n; i++) {
+		while (cl[i] && (f = dmapipe_client_acquire_frame(cl[i]))) {
+			check_int_eq(dmapipe_buffer_check_pattern(f->buffer, f->meta.sequence), 0);
+			if (i == 0) {
+				check_msg(f->meta.sequence == *next_a, "A: frame %llu after %llu",
+					  (unsigned long long)f->meta.sequence,
+					  (unsigned long long)*next_a - 1);
+				(*next_a)++;
+			} else {
+				got[i]++;
+			}
+			if (cons && cons[i])
+				check_msg(dmapipe_layout_satisfies(dmapipe_buffer_get_layout(f->buffer),
+								   cons[i], why, sizeof(why)) == 0,
+					  "consumer %d got frame %llu in a buffer not for it: %s", i,
+					  (unsigned long long)f->meta.sequence, why);
+			dmapipe_client_release_frame(cl[i], f, -1);
+		}
+	}
+	test_pump(s, cl, n);
+}
+
+/*
+ * app_reallocates_ms (docs/PROTOCOL.md section 13, rule 5): the
+ * application's buffers have rows of 320 bytes; B joins asking 512. It is
+ * not refused: the callback tells the merged constraints, B gets no frame
+ * until the application's new buffers (rows of 512) carry them, then
+ * every one; A, there all along, never misses a frame. C asks 1024 and
+ * the application does not follow: C is refused after the bound with
+ * the reason, A and B unharmed.
+ */
+static void test_constraints_app_reallocates(void)
+{
+	char *path = test_path(dir, "app-realloc");
+	struct dmapipe_buffer *old[2], *cur[2];
+	struct dmapipe_constraints cons_b, cons_c, merged;
+	const struct dmapipe_constraints *want[3] = { NULL, &cons_b, &cons_c };
+	struct dmapipe_server_stats st;
+	struct told_log told = { 0 };
+	struct dmapipe_client *cl[3] = { NULL, NULL, NULL };
+	uint64_t next_a = 1, got[3] = { 0 }, seq = 0, start;
+	const char *msg = NULL;
+	struct dmapipe_server *s = server_reallocating(path, 1000, &told);
+
+	app_generation(s, old, 2, 64);
+	check_int_eq(dmapipe_layout_satisfies(dmapipe_buffer_get_layout(old[0]),
+					      &(struct dmapipe_constraints){ 0 }, NULL, 0), 0);
+	cl[0] = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
+	test_pump(s, cl, 1);
+	check_int_eq(dmapipe_server_get_constraints(s, &merged), 0);
+	check_int_eq(merged.stride_align[0], 0);
+	for (; seq < 5; seq++)
+		app_frame(s, old[seq % 2], seq + 1, cl, 1, &next_a, got, want);
+	check_int_eq(told.calls, 0);
+
+	dmapipe_constraints_init(&cons_b);
+	cons_b.stride_align[0] = 512;
+	cons_b.stride_align[1] = 512;
+	cons_b.min_buffers = 2;
+	cl[1] = constrained_client(path, &cons_b);
+	test_pump(s, cl, 2);
+	check_int_eq(dmapipe_client_get_state(cl[1]), DMAPIPE_CLIENT_STREAMING);
+	check_int_eq(told.calls, 1);
+	check_int_eq(told.last.stride_align[0], 512);
+	check_int_eq(told.last.min_buffers, 2);
+	check_int_eq(dmapipe_server_get_constraints(s, &merged), 1);
+	check(memcmp(&merged, &told.last, sizeof(merged)) == 0);
+	/* the old buffers go on for A; B gets none of them */
+	for (; seq < 10; seq++)
+		app_frame(s, old[seq % 2], seq + 1, cl, 2, &next_a, got, want);
+	check_int_eq(got[1], 0);
+
+	/* the application reallocates: rows of 512; the old buffers leave */
+	app_generation(s, cur, 2, 512);
+	for (int i = 0; i < 2; i++) {
+		check_int_eq(dmapipe_server_remove_buffer(s, old[i]), 0);
+		dmapipe_buffer_unref(old[i]);
+	}
+	for (; seq < 20; seq++)
+		app_frame(s, cur[seq % 2], seq + 1, cl, 2, &next_a, got, want);
+	check_int_eq(got[1], 10);
+	check_int_eq(next_a, seq + 1);
+
+	/* C asks more than the application will make */
+	dmapipe_constraints_init(&cons_c);
+	cons_c.stride_align[0] = 1024;
+	cl[2] = constrained_client(path, &cons_c);
+	test_pump(s, cl, 3);
+	check_int_eq(dmapipe_client_get_state(cl[2]), DMAPIPE_CLIENT_STREAMING);
+	start = dmapipe_now_ns();
+	while (dmapipe_client_get_state(cl[2]) == DMAPIPE_CLIENT_STREAMING &&
+	       dmapipe_now_ns() - start < 3000000000ull) {
+		app_frame(s, cur[seq % 2], seq + 1, cl, 3, &next_a, got, want);
+		seq++;
+		usleep(20000);
+	}
+	check_msg(dmapipe_now_ns() - start >= 1000000000ull, "C refused before the bound");
+	check_int_eq(dmapipe_client_get_error(cl[2], &msg), DMAPIPE_ERR_CONSTRAINTS);
+	check_msg(strstr(msg, "plane 0 stride 512 is not a multiple of 1024") &&
+		  strstr(msg, "within 1000 ms"), "%s", msg);
+	check_int_eq(got[2], 0);
+	check_int_eq(next_a, seq + 1);
+	check_int_eq(got[1], seq - 10);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.consumers_refused, 1);
+	check_int_eq(st.frames_dropped, 0);
+	check_int_eq(dmapipe_client_get_state(cl[1]), DMAPIPE_CLIENT_STREAMING);
+	for (int i = 2; i >= 0; i--)
+		dmapipe_client_free(cl[i]);
+	test_pump(s, NULL, 0);
+	dmapipe_server_free(s);
+	for (int i = 0; i < 2; i++)
+		dmapipe_buffer_unref(cur[i]);
+	free(path);
+	test_pass("app_reallocates: B (512-byte rows) waits for the application's new buffers "
+		  "and gets every frame in them, A none lost, C (1024) refused after 1 s");
+}
+
+/*
+ * A consumer that flips its constraints 40 times makes the callback
+ * fire at most once a second: the application reallocates at most that
+ * often, and is told the last state once the second is over.
+ */
+static void test_constraints_flipping(void)
+{
+	char *path = test_path(dir, "flip");
+	struct told_log told = { 0 };
+	struct dmapipe_server *s = server_reallocating(path, 5000, &told);
+	struct dmapipe_buffer *bufs[2];
+	struct dmapipe_constraints cons;
+	struct dmapipe_client *c;
+	uint64_t start, first_ns;
+
+	app_generation(s, bufs, 2, 64);
+	dmapipe_constraints_init(&cons);
+	cons.stride_align[0] = 128;
+	c = constrained_client(path, &cons);
+	test_pump(s, &c, 1);
+	check_int_eq(told.calls, 1);
+	first_ns = told.last_ns;
+	start = dmapipe_now_ns();
+	for (unsigned int i = 0; i < 40; i++) {
+		cons.stride_align[0] = i % 2 ? 256 : 128;
+		check_int_eq(dmapipe_client_set_constraints(c, &cons), 0);
+		test_pump(s, &c, 1);
+	}
+	if (dmapipe_now_ns() - start < 900000000ull)
+		check_int_eq(told.calls, 1);
+	/* the last state (256) is told once the second since the first is over */
+	wait_told(s, &told, 2);
+	check_int_eq(told.last.stride_align[0], 256);
+	/* CONSTRAINTS_TELL_NS */
+	check_msg(told.last_ns - first_ns >= 1000000000ull, "told again after %llu ns",
+		  (unsigned long long)(told.last_ns - first_ns));
+	/* nothing changed since: nothing more to tell */
+	test_pump(s, &c, 1);
+	dmapipe_server_dispatch(s, 200);
+	check_int_eq(told.calls, 2);
+	/* it leaves: the merged constraints ask nothing again */
+	dmapipe_client_free(c);
+	wait_told(s, &told, 3);
+	check_int_eq(told.last.stride_align[0], 0);
+	dmapipe_server_free(s);
+	for (int i = 0; i < 2; i++)
+		dmapipe_buffer_unref(bufs[i]);
+	free(path);
+	test_pass("constraints flipped 40 times: the application is told twice, a second apart, "
+		  "the last state; once more when the consumer leaves");
+}
+
 /*
  * dmapipe_client_get_buffers(): the buffers are there before any frame,
  * the frames name the same objects, and a format change replaces them.
@@ -1769,6 +2020,8 @@ int main(void)
 	test_rings_generation();
 	test_constraints_refused();
 	test_fd_quota_auto();
+	test_constraints_app_reallocates();
+	test_constraints_flipping();
 	test_app_buffers();
 	test_app_buffers_new_format();
 	test_socket_paths();

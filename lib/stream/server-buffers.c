@@ -571,7 +571,7 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 		next = c->next;
 		/* one that promised constraints gets frames in buffers made for them */
 		if (c->state != STATE_STREAMING || c->role != DMAPIPE_ROLE_CONSUMER ||
-		    c->constraints_pending)
+		    c->constraints_pending || !server_frame_serves(c, buffer))
 			continue;
 		if (c->n_pending >= c->queue_depth) {
 			if (c->policy == DMAPIPE_POLICY_BLOCK)

@@ -225,6 +225,109 @@ static bool refuse(struct consumer *c, const char *why)
 	return false;
 }
 
+/* @c's wait for buffers that meet its constraints starts, unless it already did. */
+static void start_wait(struct consumer *c, const char *why)
+{
+	if (c->unmet_since_ns)
+		return;
+	c->unmet_since_ns = dmapipe_now_ns();
+	snprintf(c->unmet_why, sizeof(c->unmet_why), "%s", why);
+	log_info("consumer %u (%s) waits up to %u ms for buffers that meet its constraints: %s",
+		 c->id, c->name, c->server->opts.app_reallocates_ms, why);
+	server_update_timer(c->server);
+}
+
+bool server_frame_serves(struct consumer *c, const struct dmapipe_buffer *b)
+{
+	const struct dmapipe_server *server = c->server;
+	char why[sizeof(c->unmet_why)];
+
+	if (!server->opts.app_reallocates_ms || server->pool || !c->has_constraints ||
+	    (c->constraints.flags & DMAPIPE_CONSTRAINT_ALLOW_COPY))
+		return true;
+	if (dmapipe_layout_satisfies(dmapipe_buffer_get_layout(b), &c->constraints, why,
+				     sizeof(why)) == 0) {
+		c->unmet_since_ns = 0;
+		return true;
+	}
+	start_wait(c, why);
+	return false;
+}
+
+uint64_t server_unmet_deadline(const struct consumer *c)
+{
+	if (!c->unmet_since_ns || c->state != STATE_STREAMING)
+		return UINT64_MAX;
+	return c->unmet_since_ns + (uint64_t)c->server->opts.app_reallocates_ms * 1000000u;
+}
+
+bool server_check_unmet(struct consumer *c, uint64_t now)
+{
+	char why[320];
+
+	if (server_unmet_deadline(c) > now)
+		return true;
+	snprintf(why, sizeof(why), "%s; no buffers that meet it came from the application "
+		 "within %u ms", c->unmet_why, c->server->opts.app_reallocates_ms);
+	return refuse(c, why);
+}
+
+void server_tell_constraints(struct dmapipe_server *server)
+{
+	struct dmapipe_constraints merged;
+	uint64_t now;
+
+	if (!server->constraints_func || server->freeing)
+		return;
+	dmapipe_server_get_constraints(server, &merged);
+	if (memcmp(&merged, &server->constraints_told, sizeof(merged)) == 0) {
+		server->constraints_due_ns = 0;
+		return;
+	}
+	now = dmapipe_now_ns();
+	if (server->constraints_told_ns && now < server->constraints_told_ns + CONSTRAINTS_TELL_NS) {
+		/* told lately: this change and any before the second is over go together */
+		if (!server->constraints_due_ns) {
+			server->constraints_due_ns = server->constraints_told_ns + CONSTRAINTS_TELL_NS;
+			server_update_timer(server);
+		}
+		return;
+	}
+	server->constraints_told = merged;
+	server->constraints_told_ns = now;
+	server->constraints_due_ns = 0;
+	server->constraints_func(server, &merged, server->constraints_data);
+}
+
+DMAPIPE_EXPORT void dmapipe_server_set_constraints_callback(struct dmapipe_server *server,
+							    dmapipe_server_constraints_func func,
+							    void *data)
+{
+	server->constraints_func = func;
+	server->constraints_data = data;
+}
+
+DMAPIPE_EXPORT int dmapipe_server_get_constraints(const struct dmapipe_server *server,
+						  struct dmapipe_constraints *out)
+{
+	int n = 0;
+
+	if (!server || !out)
+		return -EINVAL;
+	dmapipe_constraints_init(out);
+	for (const struct consumer *c = server->consumers; c; c = c->next) {
+		if (!is_streaming_consumer(c) || !c->has_constraints)
+			continue;
+		dmapipe_constraints_merge(out, &c->constraints);
+		if (!out->import_device[0] &&
+		    server_import_need(c->constraints.import_device) == IMPORT_DRM)
+			memcpy(out->import_device, c->constraints.import_device,
+			       sizeof(out->import_device));
+		n++;
+	}
+	return n;
+}
+
 void server_refuse_unmet_imports(struct dmapipe_server *server, const char *why)
 {
 	struct consumer *c, *next;
@@ -294,11 +397,22 @@ bool server_handle_constraints(struct consumer *c, const struct dmapipe_constrai
 	if (server->pool && !pool_is_for(server, b, &merged) &&
 	    new_generation(server, &merged, server->allocator) == 0)
 		return true;
-	if (buffers_satisfy(server, cons, why, sizeof(why)))
+	if (buffers_satisfy(server, cons, why, sizeof(why))) {
+		c->unmet_since_ns = 0;
 		return true;
+	}
 	if (cons->flags & DMAPIPE_CONSTRAINT_ALLOW_COPY) {
 		/* the consumer knows what it needs: it copies, and counts it */
 		log_info_ratelimited("consumer %u (%s) copies frames: %s", c->id, c->name, why);
+		return true;
+	}
+	if (!server->pool && server->opts.app_reallocates_ms) {
+		/*
+		 * The application makes new buffers when told: until they come
+		 * this consumer is like one that came before there were any.
+		 * A change of constraints does not restart its wait.
+		 */
+		start_wait(c, why);
 		return true;
 	}
 	if (!server->pool) {

@@ -630,6 +630,8 @@ void server_reap(struct dmapipe_server *server)
 		free(c->fenced);
 		free(c);
 	}
+	/* a safe point for the application's callback: no loop over consumers runs */
+	server_tell_constraints(server);
 }
 
 /* ---- the start of a stream, broadcasts, releases ---------------------------- */

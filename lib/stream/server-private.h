@@ -141,6 +141,13 @@ struct consumer {
 	uint64_t hello_ns; /* when its HELLO was answered: CONSTRAINTS are due within the handshake timeout */
 	bool has_constraints;
 	struct dmapipe_constraints constraints;
+	/*
+	 * app_reallocates_ms: since when the application's buffers miss its
+	 * constraints (0: they meet them), and why. It gets no frame in them
+	 * meanwhile, and is refused once the wait is over.
+	 */
+	uint64_t unmet_since_ns;
+	char unmet_why[160];
 
 	/*
 	 * FEATURE_RINGS (docs/PROTOCOL.md section 14): the ring we write
@@ -219,6 +226,12 @@ struct dmapipe_server {
 
 	dmapipe_server_idle_func idle_func;
 	void *idle_data;
+	/* the constraints callback: what it was last told, when, and when it is due again */
+	dmapipe_server_constraints_func constraints_func;
+	void *constraints_data;
+	struct dmapipe_constraints constraints_told;
+	uint64_t constraints_told_ns;
+	uint64_t constraints_due_ns; /* 0: nothing waits to be told */
 	bool freeing; /* no idle callbacks during dmapipe_server_free() */
 };
 
@@ -307,6 +320,25 @@ bool server_merged_constraints(const struct dmapipe_server *server,
 			       struct dmapipe_constraints *merged);
 /* Removes the older generations' buffers nobody holds any more. */
 void server_retire_idle(struct dmapipe_server *server);
+/*
+ * app_reallocates_ms: whether @c takes a frame in @b. Not when @b misses
+ * its constraints (the application reallocates for it): its wait starts.
+ */
+bool server_frame_serves(struct consumer *c, const struct dmapipe_buffer *b);
+/*
+ * Refuses @c if it waited longer than app_reallocates_ms for buffers
+ * that meet its constraints. False if @c was closed.
+ */
+bool server_check_unmet(struct consumer *c, uint64_t now);
+/* When @c's wait for buffers that meet its constraints ends, or UINT64_MAX. */
+uint64_t server_unmet_deadline(const struct consumer *c);
+/*
+ * Tells the constraints callback the merged constraints if they changed,
+ * at most once per CONSTRAINTS_TELL_NS (later changes are told when it
+ * is over: server->constraints_due_ns). Only where server_reap() may run.
+ */
+void server_tell_constraints(struct dmapipe_server *server);
+#define CONSTRAINTS_TELL_NS 1000000000ull
 
 #define DRI_DIR "/dev/dri"
 

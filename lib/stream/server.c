@@ -398,6 +398,8 @@ static void check_deadlines(struct dmapipe_server *server, uint64_t now)
 			consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
 			continue;
 		}
+		if (!server_check_unmet(c, now))
+			continue;
 		reap_fences(c);
 		if (lease_ns && lease_expired(c, now, lease_ns)) {
 			/*
@@ -432,7 +434,10 @@ void server_update_timer(struct dmapipe_server *server)
 
 	if (server->accept_paused)
 		deadline = server->accept_resume_ns;
+	if (server->constraints_due_ns)
+		deadline = MIN(deadline, server->constraints_due_ns);
 	for (struct consumer *c = server->consumers; c; c = c->next) {
+		deadline = MIN(deadline, server_unmet_deadline(c));
 		if (c->state == STATE_HANDSHAKE && hs_ns)
 			deadline = MIN(deadline, c->connected_ns + hs_ns);
 		if (c->state == STATE_STREAMING && c->constraints_pending && hs_ns)

@@ -1562,6 +1562,232 @@ GST_START_TEST (test_sink_to_src)
 
 GST_END_TEST;
 
+/* ---- the sink's pool follows the consumers' constraints ------------------ */
+
+/* A consumer that needs every plane's rows aligned to @stride_align bytes
+ * and the second plane at a multiple of @offset_align. */
+static struct dmapipe_client *
+constrained_consumer (struct dmapipe_constraints *cons, guint stride_align,
+    guint offset_align)
+{
+  struct dmapipe_client_options o;
+  struct dmapipe_client *c;
+
+  dmapipe_constraints_init (cons);
+  cons->stride_align[0] = cons->stride_align[1] = stride_align;
+  cons->offset_align[1] = offset_align;
+  dmapipe_client_options_init (&o);
+  o.path = sock;
+  o.policy = DMAPIPE_POLICY_QUEUE;
+  o.queue_depth = 4;
+  o.max_in_flight = 2;
+  o.name = "constrained";
+  o.constraints = cons;
+  c = dmapipe_client_new (&o);
+  fail_unless (c != NULL, "connect: %s", g_strerror (errno));
+  return c;
+}
+
+/* Takes the frames @c has: sequences from *@next on without a gap when
+ * @next is given, each in a buffer that satisfies @cons when given.
+ * Returns how many. */
+static guint
+take_frames (struct dmapipe_client *c, guint64 * next,
+    const struct dmapipe_constraints *cons)
+{
+  struct dmapipe_frame *f;
+  gchar why[128];
+  guint n = 0;
+
+  while ((f = dmapipe_client_acquire_frame (c))) {
+    if (next) {
+      fail_unless_equals_uint64 (f->meta.sequence, *next);
+      (*next)++;
+    }
+    if (cons)
+      fail_unless (dmapipe_layout_satisfies (dmapipe_buffer_get_layout
+              (f->buffer), cons, why, sizeof (why)) == 0,
+          "frame %" G_GUINT64_FORMAT " in a buffer not for it: %s",
+          f->meta.sequence, why);
+    dmapipe_client_release_frame (c, f, -1);
+    n++;
+  }
+  return n;
+}
+
+/*
+ * videotestsrc draws into the sink's pool, rows of 200 bytes; A (no
+ * constraints, block policy) is there from the start. B joins asking for
+ * rows and a chroma plane aligned to 512 and 4096 bytes: the sink sends
+ * RECONFIGURE, videotestsrc takes a pool made for B, and B gets frames,
+ * every plane of each satisfying it, none copied; A's sequence numbers
+ * stay contiguous throughout.
+ */
+GST_START_TEST (test_sink_pool_follows_constraints)
+{
+  struct dmapipe_constraints cons;
+  struct dmapipe_client *a, *b = NULL;
+  GstElement *pipe, *sink;
+  guint64 next_a = 0, deadline;
+  guint b_frames = 0, a_after_b = 0;
+  gchar *desc;
+
+  desc = g_strdup_printf ("videotestsrc is-live=true ! "
+      "video/x-raw,format=NV12,width=200,height=100,framerate=60/1 ! "
+      "dmapipesink name=sink socket-path=%s sync=false wait-consumers=1 "
+      "lease-timeout=0", sock);
+  pipe = gst_parse_launch (desc, NULL);
+  g_free (desc);
+  fail_unless (pipe != NULL);
+  sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  fail_unless (gst_element_set_state (pipe, GST_STATE_PLAYING) !=
+      GST_STATE_CHANGE_FAILURE);
+  a = consumer_new (DMAPIPE_POLICY_BLOCK, 2);
+
+  deadline = now_ms () + 15000;
+  while (now_ms () < deadline && (b_frames < 30 || a_after_b < 30)) {
+    dmapipe_client_dispatch (a, 5);
+    a_after_b += take_frames (a, &next_a, NULL) * (b != NULL);
+    if (!b && next_a >= 20)
+      b = constrained_consumer (&cons, 512, 4096);
+    if (b) {
+      const char *why = NULL;
+
+      dmapipe_client_dispatch (b, 0);
+      fail_if (dmapipe_client_get_state (b) == DMAPIPE_CLIENT_ERROR,
+          "B refused: %s", (dmapipe_client_get_error (b, &why), why));
+      b_frames += take_frames (b, NULL, &cons);
+    }
+  }
+  fail_unless (b_frames >= 30, "B got %u frames", b_frames);
+  fail_unless (a_after_b >= 30, "A got %u frames after B joined", a_after_b);
+  fail_unless_equals_uint64 (get_u64 (sink, "copies"), 0);
+  fail_unless_equals_int (dmapipe_client_get_state (a),
+      DMAPIPE_CLIENT_STREAMING);
+
+  dmapipe_client_free (b);
+  dmapipe_client_free (a);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+}
+
+GST_END_TEST;
+
+/*
+ * Upstream keeps its first pool (it never asks again): the sink still asks
+ * it (RECONFIGURE), B, asking 512-byte rows, waits and is refused with the
+ * reason once the sink's bound is over; A gets every frame all along.
+ */
+GST_START_TEST (test_sink_constraints_unmet_refused)
+{
+  struct dmapipe_constraints cons;
+  struct dmapipe_client *a, *b;
+  struct dmapipe_frame *f;
+  GstBufferPool *pool;
+  GstVideoInfo info;
+  GstEvent *ev;
+  GstHarness *h;
+  const char *msg = NULL;
+  guint64 seq = 0, joined, deadline;
+  gboolean reconfigure = FALSE;
+
+  h = sink_harness (NULL);
+  pool = sink_pool (h, &info);
+  a = consumer_new (DMAPIPE_POLICY_BLOCK, 2);
+  wait_consumers (h->element, a, 1);
+  b = constrained_consumer (&cons, 512, 0);
+  wait_consumers (h->element, b, 2);
+
+  joined = now_ms ();
+  deadline = joined + 10000;
+  while (now_ms () < deadline
+      && dmapipe_client_get_state (b) == DMAPIPE_CLIENT_STREAMING) {
+    fail_unless_equals_int (gst_harness_push (h, pool_frame (pool, &info,
+                seq)), GST_FLOW_OK);
+    f = expect_frame (a, seq);
+    dmapipe_client_release_frame (a, f, -1);
+    seq++;
+    dmapipe_client_dispatch (b, 0);
+    fail_unless_equals_int (take_frames (b, NULL, NULL), 0);
+    g_usleep (20000);
+  }
+  fail_unless (now_ms () - joined >= 2000, "B refused after %" G_GUINT64_FORMAT
+      " ms", now_ms () - joined);
+  fail_unless_equals_int (dmapipe_client_get_state (b), DMAPIPE_CLIENT_ERROR);
+  fail_unless_equals_int (dmapipe_client_get_error (b, &msg),
+      DMAPIPE_ERR_CONSTRAINTS);
+  fail_unless (strstr (msg, "is not a multiple of 512")
+      && strstr (msg, "within 2000 ms"), "%s", msg);
+  while ((ev = gst_harness_try_pull_upstream_event (h))) {
+    reconfigure |= GST_EVENT_TYPE (ev) == GST_EVENT_RECONFIGURE;
+    gst_event_unref (ev);
+  }
+  fail_unless (reconfigure, "no RECONFIGURE reached upstream");
+  /* A goes on */
+  fail_unless_equals_int (gst_harness_push (h, pool_frame (pool, &info, seq)),
+      GST_FLOW_OK);
+  f = expect_frame (a, seq);
+  dmapipe_client_release_frame (a, f, -1);
+  fail_unless_equals_uint64 (get_u64 (h->element, "copies"), 0);
+
+  dmapipe_client_free (b);
+  dmapipe_client_free (a);
+  gst_buffer_pool_set_active (pool, FALSE);
+  gst_object_unref (pool);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/*
+ * Upstream's frames are in system memory: the sink copies them (counted),
+ * into buffers laid out for a consumer that joins asking 512-byte rows and
+ * a 4096-byte chroma offset, which then gets frames that satisfy it; A
+ * gets every frame.
+ */
+GST_START_TEST (test_sink_copies_follow_constraints)
+{
+  struct dmapipe_constraints cons;
+  struct dmapipe_client *a, *b;
+  struct dmapipe_frame *f;
+  GstHarness *h;
+  guint64 seq = 0, deadline;
+  guint b_frames = 0;
+
+  h = sink_harness (NULL);
+  a = consumer_new (DMAPIPE_POLICY_BLOCK, 2);
+  wait_consumers (h->element, a, 1);
+  for (; seq < 3; seq++) {
+    fail_unless_equals_int (gst_harness_push (h, sysmem_frame (seq)),
+        GST_FLOW_OK);
+    f = expect_frame (a, seq);
+    dmapipe_client_release_frame (a, f, -1);
+  }
+  b = constrained_consumer (&cons, 512, 4096);
+  wait_consumers (h->element, b, 2);
+  deadline = now_ms () + 5000;
+  while (now_ms () < deadline && b_frames < 5) {
+    fail_unless_equals_int (gst_harness_push (h, sysmem_frame (seq)),
+        GST_FLOW_OK);
+    f = expect_frame (a, seq);
+    dmapipe_client_release_frame (a, f, -1);
+    seq++;
+    dmapipe_client_dispatch (b, 10);
+    b_frames += take_frames (b, NULL, &cons);
+  }
+  fail_unless (b_frames >= 5, "B got %u frames", b_frames);
+  fail_unless_equals_int (dmapipe_client_get_state (b),
+      DMAPIPE_CLIENT_STREAMING);
+  fail_unless_equals_uint64 (get_u64 (h->element, "copies"), seq);
+
+  dmapipe_client_free (b);
+  dmapipe_client_free (a);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 dmapipe_suite (void)
 {
@@ -1588,6 +1814,9 @@ dmapipe_suite (void)
   tcase_add_test (sink, test_sink_wait_consumers_flush);
   tcase_add_test (sink, test_sink_caps_change);
   tcase_add_test (sink, test_sink_to_src);
+  tcase_add_test (sink, test_sink_pool_follows_constraints);
+  tcase_add_test (sink, test_sink_constraints_unmet_refused);
+  tcase_add_test (sink, test_sink_copies_follow_constraints);
 
   tcase_add_test (src, test_src_caps_and_meta);
   tcase_add_test (src, test_src_not_negotiated);

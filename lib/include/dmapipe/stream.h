@@ -157,6 +157,18 @@ struct dmapipe_server_options {
 	 * (dmapipe_server_alloc_buffers()).
 	 */
 	uint64_t pool_budget_bytes;
+	/**
+	 * 0 (the default): buffers the application registered
+	 * (dmapipe_server_add_buffer()) are what they are, and a consumer
+	 * whose constraints they miss is refused at once (ERROR
+	 * constraints-unmet). Otherwise the application reallocates when the
+	 * consumers' constraints change (dmapipe_server_set_constraints_callback()):
+	 * such a consumer gets no frame in buffers that miss its constraints
+	 * and waits up to this many milliseconds for one in buffers that meet
+	 * them, then is refused with the reason (docs/PROTOCOL.md section 13,
+	 * rule 5). Since 0.2.
+	 */
+	uint32_t app_reallocates_ms;
 };
 
 /** Sets @options to the defaults, size included. Since 0.1. */
@@ -252,6 +264,45 @@ typedef void (*dmapipe_server_idle_func)(struct dmapipe_server *server,
  */
 void dmapipe_server_set_idle_callback(struct dmapipe_server *server,
 				      dmapipe_server_idle_func func, void *data);
+
+/**
+ * Called when the merged constraints of the streaming consumers changed
+ * (one stated or changed its constraints, or one that had stated some
+ * left), with the same @merged dmapipe_server_get_constraints() gives
+ * (borrowed for the call). Called at most once per second: changes in
+ * between are reported together when the second is over, and only if
+ * the result differs from the last one reported, so consumers changing
+ * their constraints over and over make the application reallocate at
+ * most once a second. Runs inside dmapipe_server_dispatch() or another
+ * server call, never during dmapipe_server_free(); it may read the
+ * server (dmapipe_server_get_*()) but should only note what to do: the
+ * application reallocates from its own loop. Since 0.2.
+ */
+typedef void (*dmapipe_server_constraints_func)(struct dmapipe_server *server,
+						const struct dmapipe_constraints *merged,
+						void *data);
+
+/**
+ * Sets the constraints callback and its @data (NULL @func: none). Use
+ * it with dmapipe_server_options.app_reallocates_ms when the
+ * application allocates the buffers it registers. Since 0.2.
+ */
+void dmapipe_server_set_constraints_callback(struct dmapipe_server *server,
+					     dmapipe_server_constraints_func func, void *data);
+
+/**
+ * Fills @out with the constraints of every streaming consumer merged as
+ * the server merges them for its own pool (docs/PROTOCOL.md section 13,
+ * rule 3): per plane the largest stride and offset alignment asked,
+ * min_buffers their sum (the producer's own buffers not included), no
+ * formats or modifiers (they are not merged: check the stream's against
+ * each consumer's), import_device the first DRM node a consumer names
+ * ("" if none does: then no consumer needs a DRM device's memory).
+ * Returns how many consumers stated constraints (0: @out asks nothing),
+ * or -EINVAL (a NULL argument). Since 0.2.
+ */
+int dmapipe_server_get_constraints(const struct dmapipe_server *server,
+				   struct dmapipe_constraints *out);
 
 /**
  * A free buffer of the server's own pool to draw into, with one reference
