@@ -103,16 +103,9 @@ wait_ok "$serve" "dmapipe serve"
 log=$DIR/pipeline.log
 grep -q "new buffer generation .*allocator drm" "$DIR/serve.log" ||
 	fail "serve made no buffer generation from drm for import-device=$vgem"
-python3 - "$DIR/consume.json" $N <<'EOF' || fail "dmapipe consume: pattern or count"
-import json, sys
-d = json.load(open(sys.argv[1]))
-n = int(sys.argv[2])
-ok = (d["result"] == "ok" and d["frames_received"] == n and d["frames_verified"] == n
-      and d["frames_failed"] == 0 and d["sequence_first"] == 0 and d["sequence_last"] == n - 1)
-if not ok:
-    print(json.dumps(d, indent=1))
-sys.exit(0 if ok else 1)
-EOF
+jcheck "$DIR/consume.json" "(d['result'] == 'ok' and d['frames_received'] == $N and
+	d['frames_verified'] == $N and d['frames_failed'] == 0 and d['sequence_first'] == 0 and
+	d['sequence_last'] == $N - 1)"
 # "uploader NAME returned 1" is GST_GL_UPLOAD_DONE, once per uploaded buffer
 dmabuf=$(grep -c "uploader Dmabuf returned 1," "$log")
 others=$(grep "uploader .* returned 1," "$log" | grep -vc "uploader Dmabuf returned")
