@@ -57,6 +57,9 @@ dmsetup linux-source-6.1"
 # GLES2 and GBM to build the consumer; Mesa's EGL and DRI drivers
 # (kms_swrast, llvmpipe) to run it on vgem in the lane.
 TEST_PACKAGES="$TEST_PACKAGES libegl-dev libgles-dev libgbm-dev libegl-mesa0 libgl1-mesa-dri"
+# The same import through GStreamer (tests/gst/test-gst-glupload.sh):
+# glupload, gleffects and gldownload, headless on GBM over vgem.
+TEST_PACKAGES="$TEST_PACKAGES gstreamer1.0-gl"
 
 case "$mode" in
 main) want="$BUILD_PACKAGES" ;;
