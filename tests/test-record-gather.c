@@ -18,7 +18,8 @@
  *             callback ran is recovered by the scan, bytes verified, and
  *             after a repair the file is closed, version 3
  *   torn      damaged bytes inside a group: through the index exactly
- *             that packet fails its read (-EBADMSG) and its check, by a
+ *             that packet fails its read (-EBADMSG) and its check (and
+ *             record --check calls it damaged), by a
  *             scan exactly that packet is left out (packets_damaged); a
  *             damaged descriptor: the scan skips its group with a logged
  *             reason, the index still reads every packet
@@ -598,13 +599,14 @@ static void test_torn(const char *dir)
 {
 	struct dmapipe_buffer *bufs[N_BUFS];
 	static struct gctx c = { .log_fd = -1, .use_release = true };
-	char *path = test_path(dir, "torn.rec");
+	char *path = test_path(dir, "torn.rec"), *log = test_path(dir, "torn-check.log");
 	struct dmapipe_recording_info info;
 	struct dmapipe_recorded_frame f;
 	struct dmapipe_recording *r;
 	struct dmapipe_recorder *rec;
 	uint64_t desc_end = 0, block;
 	bool present[120];
+	char cmd[2048];
 	uint8_t *file;
 	int fd;
 
@@ -627,6 +629,12 @@ static void test_torn(const char *dir)
 	flip_byte(path, f.offset + f.size / 2);
 	check_int_eq(read_all(path, 0, present, &info), 1);
 	check_int_eq(info.frames, 120);
+	/* record --check calls it damage (a failed checksum), not a read error */
+	snprintf(cmd, sizeof(cmd), "'%s' record --check '%s' > '%s' 2>&1",
+		 tool, path, log);
+	check_msg(system(cmd) != 0, "record --check passed a damaged file");
+	snprintf(cmd, sizeof(cmd), "grep -q 'sequence 40) FAILED: its bytes differ' '%s'", log);
+	check_msg(system(cmd) == 0, "record --check did not name packet 40 as damaged");
 	/* a scan leaves exactly it out */
 	check_int_eq(read_all(path, DMAPIPE_RECORDING_SCAN, present, &info), 0);
 	check_int_eq(info.frames, 119);
@@ -657,6 +665,7 @@ static void test_torn(const char *dir)
 	check_int_eq(info.frames, 120);
 	free_bufs(bufs);
 	free(path);
+	free(log);
 	test_pass("torn");
 }
 
