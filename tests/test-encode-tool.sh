@@ -223,7 +223,7 @@ direct=$(json_u64 "$DIR/e.json" recorded_direct_bytes)
 [ ! -e "$DIR/e.fwht.json" ] || fail "a bitstream got a raw-video sidecar"
 n=$(fwht_frames "$DIR/e.fwht" 640 480) || fail "exported bitstream: $n"
 [ "$n" -eq 12 ] || fail "$n frames exported, want 12"
-ok "encode --container dmapipe: 12 packets recorded ($direct bytes O_DIRECT from the encoder's buffers, 0 copied), checked, exported"
+ok "encode --container dmapipe: 12 packets recorded (gathered into packet groups, $direct bytes O_DIRECT, 0 pixel bytes copied), checked, exported"
 
 "$TOOL" run -n 16 capture="$VIVID",format=NV12,size=640x480,fps=10 \
 	encode=fwht,out="$DIR/twin.fwht",device="$ENC",policy=block:4 \

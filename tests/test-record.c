@@ -94,6 +94,7 @@ struct ctx {
 	int last_status;
 	/* with a release callback: each frame's callbacks, in order */
 	bool use_release;
+	bool no_gather; /* one record per compressed packet, as format version 2 */
 	uint64_t released;
 	uint8_t seen[16384]; /* per sequence number: 1 released, 2 done */
 };
@@ -145,6 +146,8 @@ static struct dmapipe_recorder *new_recorder(const char *path, struct ctx *c,
 	o.done = on_done;
 	if (c->use_release)
 		o.release = on_release;
+	if (c->no_gather)
+		o.gather_bytes = 0;
 	o.user_data = c;
 	o.max_frames = 4;
 	o.sync_interval_ms = 50;
@@ -475,7 +478,8 @@ static void test_compressed(const char *dir)
 	static const uint64_t used[] = { 100, 5000, 4096, 150000, 0, 9999999, 77 };
 	const size_t n = sizeof(used) / sizeof(used[0]);
 	const uint64_t obj = 200000;
-	struct ctx c = { .log_fd = -1 };
+	/* the records of version 2, which files without packet groups still are */
+	struct ctx c = { .log_fd = -1, .no_gather = true };
 	struct dmapipe_recording_info info;
 	struct dmapipe_buffer *bufs[sizeof(used) / sizeof(used[0])];
 	struct dmapipe_recorder *rec;
@@ -527,6 +531,7 @@ static void test_compressed(const char *dir)
 	check(r);
 	dmapipe_recording_get_info(r, &info);
 	check_int_eq(info.frames, n);
+	check_int_eq(info.version, 2);
 	check(posix_memalign((void **)&mem, 4096, (size_t)ALIGN_UP(obj, (uint64_t)info.block_size)) == 0);
 	next = 2 * (uint64_t)info.block_size; /* after the superblock and the first header */
 	for (size_t i = 0; i < n; i++) {

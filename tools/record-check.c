@@ -148,6 +148,17 @@ int record_check(struct record *r)
 			return 1;
 		}
 		ret = dmapipe_recording_read_frame(rc, i, mem, mem_size);
+		if (ret == -EBADMSG) {
+			/* a grouped packet is checked as it is read: damage, not a read error */
+			c.failed++;
+			c.failed_checksum++;
+			if (!r->quiet && c.failed <= 5)
+				fprintf(stderr, "record: frame %llu (sequence %llu) FAILED: its bytes "
+					"differ from the checksum recorded with them: the file is "
+					"damaged\n", (unsigned long long)i,
+					(unsigned long long)f.meta.sequence);
+			continue;
+		}
 		if (ret < 0) {
 			c.read_errors++;
 			if (!r->quiet)

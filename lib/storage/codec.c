@@ -481,7 +481,8 @@ void rec_index_encode_header(uint8_t *p, const uint8_t id[16], uint32_t n_layout
 {
 	memset(p, 0, REC_IX_HEADER_SIZE);
 	memcpy(p, REC_IX_MAGIC, 8);
-	put32(p + 8, REC_VERSION);
+	/* the index itself did not change in version 3: older readers keep reading it */
+	put32(p + 8, REC_VERSION_PLAIN);
 	put32(p + 12, n_layouts);
 	put64(p + 16, n_frames);
 	memcpy(p + 24, id, 16);
@@ -550,4 +551,113 @@ void rec_index_entry_from_header(struct rec_index_entry *e, const struct rec_fra
 	e->layout_index = fh->layout_index;
 	e->payload_crc = fh->payload_crc;
 	memcpy(e->bytes_used, fh->bytes_used, sizeof(e->bytes_used));
+}
+
+bool rec_index_entry_grouped_ok(const struct rec_index_entry *e, const struct rec_layout *l)
+{
+	return l->layout.n_objects == 1 && l->layout.n_planes == 1 &&
+	       l->layout.planes[0].offset == 0 && e->record_size > 0 &&
+	       e->record_size == e->bytes_used[0] && e->record_size <= l->layout.objects[0].size &&
+	       (e->record_flags & DMAPIPE_RECORDED_CHECKSUM);
+}
+
+/* ---- packet groups ---------------------------------------------------------------
+ * descriptor, ending the record: n_packets entries, the layout, the trailer
+ * entry:   0 sequence  8 timestamp_ns  16 frame_flags  20 length  24 crc32c
+ *          28 reserved ... 32
+ * trailer: 0 magic[8]  8 id[16]  24 offset  32 record_size  40 durable_end
+ *          48 n_packets  52 layout_index  56 payload bytes
+ *          60 crc32c of the descriptor up to here
+ */
+uint64_t rec_group_descriptor_size(uint32_t n_packets)
+{
+	return (uint64_t)n_packets * REC_PG_ENTRY_SIZE + REC_LAYOUT_SIZE + REC_PG_TRAILER_SIZE;
+}
+
+void rec_group_encode(uint8_t *desc, const struct rec_packet_group *g)
+{
+	uint64_t size = rec_group_descriptor_size(g->n_packets);
+	uint8_t *p = desc, *t;
+
+	memset(desc, 0, (size_t)size);
+	for (uint32_t i = 0; i < g->n_packets; i++, p += REC_PG_ENTRY_SIZE) {
+		const struct rec_group_packet *k = &g->packets[i];
+
+		put64(p + 0, k->sequence);
+		put64(p + 8, k->timestamp_ns);
+		put32(p + 16, k->frame_flags);
+		put32(p + 20, k->length);
+		put32(p + 24, k->crc);
+	}
+	rec_layout_encode(p, &g->layout);
+	t = p + REC_LAYOUT_SIZE;
+	memcpy(t, REC_PG_MAGIC, 8);
+	memcpy(t + 8, g->id, 16);
+	put64(t + 24, g->offset);
+	put64(t + 32, g->record_size);
+	put64(t + 40, g->durable_end);
+	put32(t + 48, g->n_packets);
+	put32(t + 52, g->layout_index);
+	put32(t + 56, g->payload);
+	put32(t + 60, rec_crc32c(0, desc, (size_t)size - 4));
+}
+
+bool rec_group_trailer_magic(const uint8_t *trailer)
+{
+	return memcmp(trailer, REC_PG_MAGIC, 8) == 0;
+}
+
+int rec_group_decode_trailer(const uint8_t *t, uint32_t block_size, struct rec_packet_group *g,
+			     const char **why)
+{
+	if (!rec_group_trailer_magic(t))
+		return bad(why, "no packet group magic");
+	memcpy(g->id, t + 8, 16);
+	g->offset = get64(t + 24);
+	g->record_size = get64(t + 32);
+	g->durable_end = get64(t + 40);
+	g->n_packets = get32(t + 48);
+	g->layout_index = get32(t + 52);
+	g->payload = get32(t + 56);
+	if (g->n_packets == 0 || g->offset % block_size || g->record_size % block_size ||
+	    g->offset < block_size || g->record_size > UINT64_MAX - g->offset ||
+	    g->record_size < rec_group_descriptor_size(g->n_packets) ||
+	    g->record_size - rec_group_descriptor_size(g->n_packets) < g->payload)
+		return bad(why, "packet group sizes do not add up");
+	return 0;
+}
+
+int rec_group_decode(const uint8_t *desc, uint32_t block_size, struct rec_packet_group *g,
+		     const char **why)
+{
+	uint64_t size = rec_group_descriptor_size(g->n_packets), sum = 0;
+	const uint8_t *p = desc;
+	int ret;
+
+	if (get32(desc + size - 4) != rec_crc32c(0, desc, (size_t)size - 4))
+		return bad(why, "the packet group descriptor's checksum does not match");
+	ret = rec_layout_decode(desc + size - REC_PG_TRAILER_SIZE - REC_LAYOUT_SIZE, block_size,
+				&g->layout, why);
+	if (ret < 0)
+		return ret;
+	if (g->layout.layout.n_objects != 1 || g->layout.layout.n_planes != 1 ||
+	    g->layout.layout.planes[0].offset != 0)
+		return bad(why, "a packet group's layout is not one plane at its object's start");
+	for (uint32_t i = 0; i < g->n_packets; i++, p += REC_PG_ENTRY_SIZE) {
+		struct rec_group_packet *k = &g->packets[i];
+
+		k->sequence = get64(p + 0);
+		k->timestamp_ns = get64(p + 8);
+		k->frame_flags = get32(p + 16);
+		k->length = get32(p + 20);
+		k->crc = get32(p + 24);
+		if (!zero(p + 28, 4))
+			return bad(why, "packet group entry reserved bytes are not zero");
+		if (k->length == 0 || k->length > g->layout.layout.objects[0].size)
+			return bad(why, "a grouped packet is empty or larger than its buffer");
+		sum += k->length;
+	}
+	if (sum != g->payload)
+		return bad(why, "the grouped packets' lengths do not add up");
+	return 0;
 }

@@ -13,8 +13,14 @@
 
 #include "dmapipe/record.h"
 
-/* What this library writes, and the oldest it reads (docs/FORMAT.md, "Versions"). */
-#define REC_VERSION 2
+/*
+ * The newest version this library reads and writes, and the oldest it
+ * reads (docs/FORMAT.md, "Versions"). A file holds version 3 only when it
+ * has packet groups: without them it is written as version 2, which older
+ * readers still read.
+ */
+#define REC_VERSION 3
+#define REC_VERSION_PLAIN 2
 #define REC_VERSION_MIN 1
 /* Every record starts on a block boundary; at least a page. */
 #define REC_MIN_BLOCK 4096u
@@ -23,12 +29,15 @@
 #define REC_SB_MAGIC "DMPRECSB"
 #define REC_FH_MAGIC "DMPRECFH"
 #define REC_IX_MAGIC "DMPRECIX"
+#define REC_PG_MAGIC "DMPRECPG"
 
 #define REC_SB_SIZE 128u   /* bytes of block 0 that are used */
 #define REC_FH_SIZE 512u   /* bytes of a frame header block that are used */
 #define REC_LAYOUT_SIZE 192u
 #define REC_IX_HEADER_SIZE 64u
 #define REC_IX_ENTRY_SIZE 80u
+#define REC_PG_ENTRY_SIZE 32u   /* one packet in a group descriptor */
+#define REC_PG_TRAILER_SIZE 64u /* the descriptor's last bytes, which end the record */
 
 enum rec_state {
 	REC_STATE_RECORDING = 1,
@@ -83,8 +92,13 @@ struct rec_frame_header {
 	uint32_t payload_crc; /* with DMAPIPE_RECORDED_CHECKSUM, else 0 */
 };
 
+/*
+ * A grouped packet's entry (record flag DMAPIPE_RECORDED_GROUPED) locates
+ * its bytes: offset is the packet's first byte in the file (not aligned),
+ * record_size its length, which is also bytes_used[0].
+ */
 struct rec_index_entry {
-	uint64_t offset; /* of the frame header */
+	uint64_t offset; /* of the frame header, or a grouped packet's bytes */
 	uint64_t record_size;
 	uint64_t sequence;
 	uint64_t timestamp_ns;
@@ -94,6 +108,59 @@ struct rec_index_entry {
 	uint32_t payload_crc; /* with DMAPIPE_RECORDED_CHECKSUM, else 0 */
 	uint64_t bytes_used[DMAPIPE_MAX_PLANES];
 };
+
+/* One packet of a packet group, as its descriptor lists it. */
+struct rec_group_packet {
+	uint64_t sequence;
+	uint64_t timestamp_ns;
+	uint32_t frame_flags;
+	uint32_t length; /* bytes, back to back with the group's other packets */
+	uint32_t crc;    /* CRC32C of those bytes: always there */
+};
+
+/*
+ * A packet group (docs/FORMAT.md, "Packet groups"): one record holding
+ * the bytes of several packets of a compressed stream, back to back from
+ * its first byte, and a descriptor that ends the record: the packets'
+ * entries, the layout they share, then a trailer of REC_PG_TRAILER_SIZE
+ * bytes ending exactly at the record's end.
+ */
+struct rec_packet_group {
+	uint8_t id[16];
+	uint64_t offset;      /* the record's file offset (its first packet's) */
+	uint64_t record_size; /* packets + padding + descriptor, a multiple of the block */
+	uint64_t durable_end; /* as in frame headers */
+	uint32_t n_packets;
+	uint32_t layout_index; /* the writer's number for the layout */
+	uint32_t payload;      /* sum of the packets' lengths */
+	struct rec_layout layout;
+	struct rec_group_packet *packets; /* n_packets, the caller's array */
+};
+
+/* The bytes of the descriptor of a group of @n_packets. */
+uint64_t rec_group_descriptor_size(uint32_t n_packets);
+/*
+ * Encodes @g's descriptor into @desc, rec_group_descriptor_size() bytes
+ * that end the record.
+ */
+void rec_group_encode(uint8_t *desc, const struct rec_packet_group *g);
+/* true if @trailer (the last REC_PG_TRAILER_SIZE bytes of a block) has the group magic */
+bool rec_group_trailer_magic(const uint8_t *trailer);
+/*
+ * Decodes the trailer alone into @g (packets and layout not yet): checks
+ * what it can without the rest of the descriptor (sizes, alignment). 0 or
+ * -EBADMSG with *why. The descriptor is then rec_group_descriptor_size(
+ * g->n_packets) bytes ending at g->offset + g->record_size.
+ */
+int rec_group_decode_trailer(const uint8_t *trailer, uint32_t block_size,
+			     struct rec_packet_group *g, const char **why);
+/*
+ * Decodes the whole descriptor @desc (as rec_group_decode_trailer() sized
+ * it) into @g, whose packets array holds g->n_packets: checksum, layout,
+ * every packet's length. 0 or -EBADMSG with *why.
+ */
+int rec_group_decode(const uint8_t *desc, uint32_t block_size, struct rec_packet_group *g,
+		     const char **why);
 
 /*
  * CRC32C of @len bytes, continuing @crc (0 to start). With the CPU's CRC32C
@@ -139,6 +206,12 @@ uint64_t rec_layout_payload(const struct rec_layout *l);
 
 /* Index: header, then n_layouts layouts, then n_frames entries. */
 uint64_t rec_index_size(uint32_t n_layouts, uint64_t n_frames);
+/*
+ * Whether @e (a grouped packet's entry) fits its layout @l: one object
+ * and plane at its start, a length of at least one byte that is bytes_used[0] and fits the
+ * object, a checksum.
+ */
+bool rec_index_entry_grouped_ok(const struct rec_index_entry *e, const struct rec_layout *l);
 void rec_index_encode_header(uint8_t *p, const uint8_t id[16], uint32_t n_layouts,
 			     uint64_t n_frames, uint32_t body_crc);
 int rec_index_decode_header(const uint8_t *p, uint8_t id[16], uint32_t *n_layouts,

@@ -115,10 +115,13 @@ int rec_index_read(struct rec_index *ix, int fd, const struct rec_superblock *sb
 		struct rec_index_entry e;
 
 		rec_index_entry_decode(p, &e);
-		if (e.layout_index >= n_layouts || e.offset % sb->block_size ||
-		    e.offset < prev_end ||
-		    e.record_size != sb->block_size + rec_layout_payload(&ix->layouts[e.layout_index]) ||
-		    e.offset + e.record_size > sb->index_offset) {
+		if (e.layout_index >= n_layouts || e.offset < prev_end ||
+		    e.offset + e.record_size > sb->index_offset ||
+		    !(e.record_flags & DMAPIPE_RECORDED_GROUPED ?
+		      sb->version >= 3 && rec_index_entry_grouped_ok(&e, &ix->layouts[e.layout_index]) :
+		      e.offset % sb->block_size == 0 &&
+		      e.record_size == sb->block_size +
+				       rec_layout_payload(&ix->layouts[e.layout_index]))) {
 			*why = "an index entry is out of order, overlaps or does not match its layout";
 			goto out;
 		}

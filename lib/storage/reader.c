@@ -396,7 +396,14 @@ DMAPIPE_EXPORT int dmapipe_reader_submit(struct dmapipe_reader *rd, uint64_t ind
 	f->index = index;
 	f->frame_data = frame_data;
 	f->size = rf.size;
-	ret = build_ops(rd, f, &rf);
+	/*
+	 * a grouped packet (a few KiB, not aligned): read at once through
+	 * the page cache, delivered from dispatch in order like the rest
+	 */
+	if (rf.flags & DMAPIPE_RECORDED_GROUPED)
+		f->status = dmapipe_recording_read_frame_to_buffer(rd->recording, index, buffer);
+	else
+		ret = build_ops(rd, f, &rf);
 	if (ret < 0) {
 		free_frame(rd, f);
 		return ret;

@@ -34,7 +34,8 @@ static int write_superblock(struct dmapipe_recorder *rec, uint32_t state, uint64
 			    uint64_t index_size)
 {
 	struct rec_superblock sb = {
-		.version = REC_VERSION,
+		/* version 3 only with groups: without, older readers read the file */
+		.version = rec->groups ? REC_VERSION : REC_VERSION_PLAIN,
 		.block_size = rec->block,
 		.created_ns = rec->created_ns,
 		.state = state,
@@ -257,7 +258,8 @@ static uint64_t index_reserve(const struct dmapipe_recorder *rec, uint64_t extra
 {
 	return ALIGN_UP(rec_index_size(rec->ix.n_layouts + extra_layouts,
 				       rec->ix.n_entries + rec->in_flight +
-				       rec->headers_pending + extra_frames),
+				       rec->headers_pending + rec->packets_pending +
+				       extra_frames),
 			(uint64_t)rec->block);
 }
 

@@ -40,6 +40,32 @@ enum op_kind {
 
 struct rec_frame;
 
+/* A packet gathered into a group: what its index entry and callbacks need. */
+struct rec_gathered {
+	void *frame_data;
+	uint64_t submit_ns;
+	uint32_t record_flags; /* FORMAT_CHANGE for the first of a new layout */
+	bool released;         /* its release callback ran */
+};
+
+/*
+ * A packet group being filled, then written (recorder-gather.c): one
+ * aligned buffer holding the packets' bytes back to back and, once it is
+ * closed, its descriptor at the end. Its memory counts as a frame in
+ * flight of the buffer's size.
+ */
+struct rec_group {
+	uint8_t *buf;
+	size_t buf_size; /* as the staging pool gave it */
+	uint64_t cap;    /* the group's bytes at most: gather_bytes, rounded to the block */
+	struct rec_packet_group desc; /* desc.packets: cap_packets entries */
+	struct rec_gathered *gathered; /* as many */
+	uint32_t cap_packets;
+	uint32_t unreleased;   /* gathered packets whose release callback is due */
+	uint64_t first_ts;     /* the oldest packet's timestamp */
+	uint64_t first_ns;     /* when it was gathered */
+};
+
 struct rec_op {
 	enum op_kind kind;
 	struct rec_frame *frame;
@@ -57,6 +83,7 @@ struct rec_op {
 
 struct rec_frame {
 	struct rec_frame *next; /* allocation order */
+	struct rec_group *group; /* a packet group's record (no buffer, no header), or NULL */
 	struct dmapipe_buffer *buffer;
 	void *frame_data;
 	uint64_t offset, size;
@@ -126,6 +153,11 @@ struct dmapipe_recorder {
 	bool wb_pending, drop_pending;
 	struct rec_op wb_op, drop_wait_op, drop_op;
 
+	struct rec_frame *open_group; /* the packet group being filled, or NULL */
+	bool groups;             /* a group was written: the file is version 3 */
+	uint32_t releases_due;   /* gathered packets whose release callback is due */
+	uint64_t packets_pending; /* gathered packets not in the index yet: it will hold them */
+
 	struct rec_index ix;
 	struct rec_layout last_layout;
 	bool have_last;
@@ -170,6 +202,20 @@ uint64_t recorder_complete_end(const struct dmapipe_recorder *rec);
 
 /* ---- recorder-write.c ----------------------------------------------------------------- */
 
+/*
+ * The layout @buf's record stores: with @meta NULL whole objects, else as
+ * a frame with @meta is recorded (a compressed frame up to bytes_used).
+ */
+void recorder_layout(const struct dmapipe_recorder *rec, const struct dmapipe_buffer *buf,
+		     const struct dmapipe_frame_meta *meta, struct rec_layout *rl);
+/*
+ * DMAPIPE_RECORDED_FORMAT_CHANGE if @rl is a new format after the last
+ * record's layout (not merely other sizes of a compressed format's
+ * objects), else 0; @rl becomes the last layout.
+ */
+uint32_t recorder_note_layout(struct dmapipe_recorder *rec, const struct rec_layout *rl);
+/* This thread's CPU time: what checksums cost (dmapipe_recorder_stats.checksum_ns). */
+uint64_t recorder_thread_cpu_ns(void);
 /* The bytes of the record of @buf with @meta: its header block and its padded objects. */
 uint64_t recorder_record_size(const struct dmapipe_recorder *rec, const struct dmapipe_buffer *buf,
 			      const struct dmapipe_frame_meta *meta);
@@ -190,6 +236,39 @@ void recorder_start_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
 void recorder_write_done(struct dmapipe_recorder *rec, struct rec_op *op, int res);
 /* Frees a frame that never started: its staging buffers, its header block, @f. */
 void recorder_free_frame(struct dmapipe_recorder *rec, struct rec_frame *f);
+
+/* ---- recorder-gather.c ---------------------------------------------------------------- */
+
+/*
+ * Whether @buf with @meta is a packet that goes into a group: gathering
+ * on, a compressed fourcc, one object and plane at its start, bytes_used set and small
+ * enough for a group, its acquire fence signalled (@signalled).
+ */
+bool recorder_gatherable(const struct dmapipe_recorder *rec, const struct dmapipe_buffer *buf,
+			 const struct dmapipe_frame_meta *meta, bool signalled);
+/*
+ * Copies the packet into the open group (a new one if needed: the open
+ * one is written first when the packet does not fit, is of another
+ * layout, or is older than gather_ms). Returns 0 (the caller's buffer is
+ * no longer needed: its release callback runs in the next dispatch),
+ * -EAGAIN (no memory in the budget or space on the disk yet), -ENOSPC,
+ * -ENOMEM or the CPU access error.
+ */
+int recorder_gather(struct dmapipe_recorder *rec, struct dmapipe_buffer *buf,
+		    const struct dmapipe_frame_meta *meta, void *frame_data);
+/* Writes the open group, if there is one. */
+void recorder_flush_group(struct dmapipe_recorder *rec);
+/* Writes the open group if its oldest packet has waited gather_ms by the clock. */
+void recorder_flush_group_due(struct dmapipe_recorder *rec);
+/* Runs the release callbacks that are due (from dispatch and finish only). */
+void recorder_run_releases(struct dmapipe_recorder *rec);
+/*
+ * A group's write completed (or failed): each packet goes into the index
+ * and gets its done callback; the group's memory is freed.
+ */
+void recorder_complete_group(struct dmapipe_recorder *rec, struct rec_frame *f);
+/* Frees @g, its buffer back to the staging pool (NULL is ignored). */
+void recorder_group_free(struct dmapipe_recorder *rec, struct rec_group *g);
 
 /* ---- recorder-file.c ------------------------------------------------------------------ */
 

@@ -75,7 +75,7 @@ static void op_finished(struct dmapipe_recorder *rec, struct rec_op *op)
 	op->staging = NULL;
 	if (--f->pending > 0)
 		return;
-	if (f->status == 0 && !f->header_submitted)
+	if (f->status == 0 && !f->header_submitted && !f->group)
 		payload_written(rec, f);
 	else
 		recorder_complete_frame(rec, f);
@@ -152,7 +152,9 @@ static void object_done(struct dmapipe_recorder *rec, struct rec_op *op, int res
 	struct rec_frame *f = op->frame;
 	int ret;
 
-	if (res == -EFAULT && op->path == DMAPIPE_RECORD_PATH_DIRECT && f->status == 0) {
+	/* a group's own memory never faults: only a buffer's mapping does */
+	if (res == -EFAULT && op->path == DMAPIPE_RECORD_PATH_DIRECT && f->status == 0 &&
+	    f->buffer) {
 		op->done = 0;
 		op->path = storage_path_fault(&rec->paths, &f->buffer->layout.objects[op->object]);
 		if (op->path == DMAPIPE_RECORD_PATH_COPY)
@@ -229,7 +231,7 @@ void recorder_write_done(struct dmapipe_recorder *rec, struct rec_op *op, int re
 		object_done(rec, op, res);
 }
 
-static uint64_t thread_cpu_ns(void)
+uint64_t recorder_thread_cpu_ns(void)
 {
 	struct timespec ts;
 
@@ -247,7 +249,7 @@ static void checksum_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
 	const struct dmapipe_layout *l = &f->fh.layout.layout;
 	struct dmapipe_buffer *buf = f->buffer;
-	uint64_t t0 = thread_cpu_ns();
+	uint64_t t0 = recorder_thread_cpu_ns();
 	uint32_t crc = 0;
 	int ret;
 
@@ -263,7 +265,7 @@ static void checksum_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 	f->fh.payload_crc = crc;
 	f->fh.record_flags |= DMAPIPE_RECORDED_CHECKSUM;
 	rec->stats.frames_checksummed++;
-	rec->stats.checksum_ns += thread_cpu_ns() - t0;
+	rec->stats.checksum_ns += recorder_thread_cpu_ns() - t0;
 }
 
 void recorder_start_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
@@ -300,7 +302,7 @@ void recorder_start_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 		 * dmapipe_recorder_submit(): the buffer goes back with the
 		 * header's completion, in dispatch, where done callbacks run
 		 */
-		if (f->status == 0)
+		if (f->status == 0 && !f->group)
 			submit_header(rec, f);
 		else
 			recorder_complete_frame(rec, f);
@@ -360,6 +362,35 @@ static bool same_format(const struct rec_layout *a, const struct rec_layout *b)
 	return rec_layout_equal(a, &x);
 }
 
+void recorder_layout(const struct dmapipe_recorder *rec, const struct dmapipe_buffer *buf,
+		     const struct dmapipe_frame_meta *meta, struct rec_layout *rl)
+{
+	const struct dmapipe_layout *l = &buf->layout;
+
+	memset(rl, 0, sizeof(*rl));
+	rl->layout = *l;
+	for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS; i++) {
+		rl->layout.objects[i].fd = -1;
+		rl->layout.objects[i].kind = DMAPIPE_MEM_NONE;
+		if (i >= l->n_objects) {
+			rl->layout.objects[i].size = 0;
+			continue;
+		}
+		rl->layout.objects[i].size = meta ? recorded_size(rec, buf, meta, i) : buf->map_size[i];
+		rl->stored[i] = ALIGN_UP(rl->layout.objects[i].size, (uint64_t)rec->block);
+	}
+}
+
+uint32_t recorder_note_layout(struct dmapipe_recorder *rec, const struct rec_layout *rl)
+{
+	uint32_t change = !rec->have_last || !same_format(rl, &rec->last_layout) ?
+			  DMAPIPE_RECORDED_FORMAT_CHANGE : 0;
+
+	rec->last_layout = *rl;
+	rec->have_last = true;
+	return change;
+}
+
 int recorder_plan_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 		       struct dmapipe_buffer *buf, const struct dmapipe_frame_meta *meta)
 {
@@ -373,23 +404,11 @@ int recorder_plan_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 		return -ENOMEM;
 	memset(f->header, 0, rec->block);
 	f->fh.offset = f->offset;
-	memset(&rl, 0, sizeof(rl));
-	rl.layout = *l;
-	for (unsigned int i = 0; i < DMAPIPE_MAX_OBJECTS; i++) {
-		rl.layout.objects[i].fd = -1;
-		rl.layout.objects[i].kind = DMAPIPE_MEM_NONE;
-		if (i >= l->n_objects) {
-			rl.layout.objects[i].size = 0;
-			continue;
-		}
-		rl.layout.objects[i].size = recorded_size(rec, buf, meta, i);
-		rl.stored[i] = ALIGN_UP(rl.layout.objects[i].size, (uint64_t)rec->block);
-	}
-	f->fh.record_flags = !rec->have_last || !same_format(&rl, &rec->last_layout) ?
-			     DMAPIPE_RECORDED_FORMAT_CHANGE : 0;
+	recorder_layout(rec, buf, meta, &rl);
 	idx = rec_index_add_layout(&rec->ix, &rl);
 	if (idx < 0)
 		return idx;
+	f->fh.record_flags = recorder_note_layout(rec, &rl);
 	memcpy(f->fh.id, rec->id, sizeof(f->fh.id));
 	f->fh.layout = rl;
 	f->fh.layout_index = (uint32_t)idx;
@@ -450,13 +469,12 @@ int recorder_plan_frame(struct dmapipe_recorder *rec, struct rec_frame *f,
 		}
 		pos += stored;
 	}
-	rec->last_layout = rl;
-	rec->have_last = true;
 	return 0;
 }
 
 void recorder_free_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
+	recorder_group_free(rec, f->group);
 	for (unsigned int i = 0; i < f->n_ops; i++)
 		storage_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
 	free(f->header);

@@ -8,9 +8,11 @@
  * every object write completed, so a valid header always describes bytes
  * that are in the file. Records are laid out in submission order, but
  * their writes complete in any order; a reader scanning after a crash
- * checks every block for a header. Records are not gathered into shared
+ * checks every block for a header. Frames are not gathered into shared
  * requests, since a request cut short could then hold a header without its
- * payload (docs/FORMAT.md, "Request sizes").
+ * payload (docs/FORMAT.md, "Request sizes"); the small packets of a
+ * compressed stream are, into packet groups whose descriptor comes last
+ * (recorder-gather.c).
  *
  * A frame's pixels may still be in the making when it is submitted: its
  * acquire fence (a sync_file) says when they are complete. The recorder
@@ -77,6 +79,8 @@ DMAPIPE_EXPORT void dmapipe_recorder_options_init(struct dmapipe_recorder_option
 	options->max_bytes = UINT64_C(512) << 20;
 	options->sync_interval_ms = 500;
 	options->prealloc_bytes = UINT64_C(256) << 20;
+	options->gather_bytes = UINT64_C(1) << 20;
+	options->gather_ms = 2000;
 }
 
 #if HAVE_LIBURING
@@ -185,6 +189,7 @@ static void retire_frames(struct dmapipe_recorder *rec)
 		rec->head = f->next;
 		if (!rec->head)
 			rec->tail = NULL;
+		recorder_group_free(rec, f->group);
 		free(f->header);
 		free(f);
 	}
@@ -210,7 +215,8 @@ void recorder_release_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 		rec->opts.release(rec, f->frame_data, rec->opts.user_data);
 }
 
-void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
+/* The end of a frame's record: its index entry, buffer and done callback. */
+static void complete_record(struct dmapipe_recorder *rec, struct rec_frame *f)
 {
 	for (unsigned int i = 0; i < f->n_ops; i++) {
 		storage_staging_put(&rec->staging, f->ops[i].staging, f->ops[i].staging_size);
@@ -243,6 +249,14 @@ void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
 	rec->completed_in_dispatch++;
 	if (rec->opts.done)
 		rec->opts.done(rec, f->frame_data, f->status, rec->opts.user_data);
+}
+
+void recorder_complete_frame(struct dmapipe_recorder *rec, struct rec_frame *f)
+{
+	if (f->group)
+		recorder_complete_group(rec, f);
+	else
+		complete_record(rec, f);
 	retire_frames(rec);
 	if (!rec->direct)
 		recorder_queue_writeback(rec);
@@ -448,6 +462,9 @@ static struct dmapipe_recorder *recorder_new(const char *path, int fd,
 		ret = -EINVAL;
 		goto fail;
 	}
+	/* a group's payload is counted in 32 bits on disk; 256 MiB is plenty */
+	if (rec->opts.gather_bytes > (UINT64_C(256) << 20))
+		rec->opts.gather_bytes = UINT64_C(256) << 20;
 	rec->stats.checksum = rec->opts.checksum;
 
 	if (getrandom(rec->id, sizeof(rec->id), 0) != sizeof(rec->id)) {
@@ -521,6 +538,19 @@ DMAPIPE_EXPORT int dmapipe_recorder_submit(struct dmapipe_recorder *rec,
 	ret = dmapipe_buffer_map_all(buffer);
 	if (ret < 0)
 		return ret;
+	if (recorder_gatherable(rec, buffer, meta, signalled)) {
+		check_behind(rec, meta->bytes_used[0]);
+		ret = recorder_gather(rec, buffer, meta, frame_data);
+		if (ret == 0) {
+			rec->stats.frames_submitted++;
+		} else if (ret == -EAGAIN) {
+			rec->stats.frames_refused++;
+			rec->behind.refused++;
+		}
+		return ret;
+	}
+	/* records are laid out in submission order: the packets gathered so far first */
+	recorder_flush_group(rec);
 	/* refuse before anything is copied: a refused frame costs nothing */
 	size = recorder_record_size(rec, buffer, meta);
 	check_behind(rec, size);
@@ -623,6 +653,8 @@ DMAPIPE_EXPORT int dmapipe_recorder_dispatch(struct dmapipe_recorder *rec, int t
 		}
 	}
 	reap(rec, false);
+	recorder_flush_group_due(rec);
+	recorder_run_releases(rec);
 	if (!rec->direct)
 		recorder_queue_writeback(rec);
 	storage_ring_flush(&rec->ring);
@@ -636,6 +668,8 @@ DMAPIPE_EXPORT int dmapipe_recorder_finish(struct dmapipe_recorder *rec)
 	if (rec->finished)
 		return rec->finish_ret;
 	rec->finished = true;
+	recorder_flush_group(rec);
+	storage_ring_flush(&rec->ring);
 	wait_fences(rec);
 	/* everything in flight completes (their done callbacks run) */
 	while (busy(rec))

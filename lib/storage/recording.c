@@ -62,6 +62,108 @@ static const uint8_t *scan_block(struct dmapipe_recording *r, uint64_t off, bool
 	return r->win;
 }
 
+/* Larger than any group a writer makes (gather_bytes is at most 256 MiB). */
+#define SCAN_MAX_GROUP (UINT64_C(512) << 20)
+
+/*
+ * The packets of the packet group whose trailer @t ends the block at @pos
+ * go into the scan's index, each only if its bytes match its checksum:
+ * a write cut short, or split by the kernel and partly done, leaves
+ * packets that do not. Returns 0 when the group was taken, 1 when it is
+ * not a usable group (logged and counted as a bad header: the scan goes
+ * on), or -errno.
+ */
+static int scan_group(struct dmapipe_recording *r, uint64_t pos, const uint8_t *t,
+		      uint64_t *durable)
+{
+	uint32_t block = r->sb.block_size;
+	uint64_t end = pos + block, dsize, off;
+	struct rec_packet_group g = { 0 };
+	uint8_t *desc = NULL, *payload = NULL;
+	const char *why = NULL;
+	int idx, ret = 1;
+
+	if (rec_group_decode_trailer(t, block, &g, &why) < 0)
+		goto bad;
+	why = memcmp(g.id, r->sb.id, 16) != 0 ? "it belongs to another recording" :
+	      g.offset + g.record_size != end ? "it names another place" :
+	      g.record_size > SCAN_MAX_GROUP ? "it is larger than any writer makes" : NULL;
+	if (why)
+		goto bad;
+	/* a frame header found inside the group's bytes was its payload, not a record */
+	while (r->ix.n_entries && r->ix.entries[r->ix.n_entries - 1].offset >= g.offset)
+		r->ix.n_entries--;
+	if (r->ix.n_entries) {
+		const struct rec_index_entry *e = &r->ix.entries[r->ix.n_entries - 1];
+
+		if (e->offset + e->record_size > g.offset) {
+			why = "it overlaps the record before";
+			goto bad;
+		}
+	}
+	dsize = rec_group_descriptor_size(g.n_packets);
+	desc = malloc((size_t)dsize);
+	g.packets = calloc(g.n_packets, sizeof(*g.packets));
+	payload = malloc(g.payload ? g.payload : 1);
+	if (!desc || !g.packets || !payload) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = storage_pread_full(r->fd, desc, (size_t)dsize, end - dsize);
+	if (ret < 0)
+		goto out;
+	ret = 1;
+	if (rec_group_decode(desc, block, &g, &why) < 0)
+		goto bad;
+	ret = storage_pread_full(r->fd, payload, g.payload, g.offset);
+	if (ret < 0)
+		goto out;
+	idx = rec_index_add_layout(&r->ix, &g.layout);
+	if (idx < 0) {
+		ret = idx;
+		goto out;
+	}
+	off = 0;
+	for (uint32_t i = 0; i < g.n_packets; i++) {
+		const struct rec_group_packet *k = &g.packets[i];
+		struct rec_index_entry e = {
+			.offset = g.offset + off,
+			.record_size = k->length,
+			.sequence = k->sequence,
+			.timestamp_ns = k->timestamp_ns,
+			.frame_flags = k->frame_flags,
+			.record_flags = DMAPIPE_RECORDED_GROUPED | DMAPIPE_RECORDED_CHECKSUM,
+			.layout_index = (uint32_t)idx,
+			.payload_crc = k->crc,
+			.bytes_used = { k->length },
+		};
+
+		if (rec_crc32c(0, payload + off, k->length) != k->crc) {
+			log_warn("recording: packet %llu of the packet group at %llu does not match "
+				 "its checksum (a write cut short, or damage): left out",
+				 (unsigned long long)k->sequence, (unsigned long long)g.offset);
+			r->info.packets_damaged++;
+		} else if (rec_index_add_entry(&r->ix, &e) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		off += k->length;
+	}
+	*durable = MAX(*durable, g.durable_end);
+	r->info.data_end = end;
+	ret = 0;
+	goto out;
+bad:
+	log_warn("recording: block at %llu ends like a packet group descriptor but %s: "
+		 "group skipped", (unsigned long long)pos, why);
+	r->info.bad_headers++;
+out:
+	free(desc);
+	free(g.packets);
+	free(payload);
+	return ret;
+}
+
 static int scan(struct dmapipe_recording *r)
 {
 	uint32_t block = r->sb.block_size;
@@ -88,6 +190,14 @@ static int scan(struct dmapipe_recording *r)
 		if (!b)
 			return err;
 		if (!rec_frame_header_magic(b)) {
+			/* a packet group is found by its descriptor, which ends its last block */
+			if (rec_group_trailer_magic(b + block - REC_PG_TRAILER_SIZE)) {
+				int ret = scan_group(r, pos, b + block - REC_PG_TRAILER_SIZE,
+						     &durable);
+
+				if (ret < 0)
+					return ret;
+			}
 			pos += block;
 			sequential = true;
 			continue;
@@ -128,7 +238,7 @@ static int scan(struct dmapipe_recording *r)
 		struct rec_index_entry *e = &r->ix.entries[i];
 
 		/* the header's own flag stays; the others follow from the scan */
-		e->record_flags &= DMAPIPE_RECORDED_CHECKSUM;
+		e->record_flags &= DMAPIPE_RECORDED_CHECKSUM | DMAPIPE_RECORDED_GROUPED;
 		if (i == 0 || e->layout_index != r->ix.entries[i - 1].layout_index)
 			e->record_flags |= DMAPIPE_RECORDED_FORMAT_CHANGE;
 		if (e->offset + e->record_size > durable) {
@@ -207,8 +317,14 @@ static int repair(struct dmapipe_recording *r)
 	end = off + ALIGN_UP((uint64_t)size, (uint64_t)sb.block_size);
 	if (ftruncate(r->fd, (off_t)end) < 0 || fdatasync(r->fd) < 0)
 		return -errno;
-	/* the index was written in this library's version: the superblock says so */
-	sb.version = REC_VERSION;
+	/*
+	 * the index was written in this library's version: the superblock
+	 * says so, 3 only if it has packet groups (older readers read the rest)
+	 */
+	sb.version = REC_VERSION_PLAIN;
+	for (uint64_t i = 0; i < r->ix.n_entries; i++)
+		if (r->ix.entries[i].record_flags & DMAPIPE_RECORDED_GROUPED)
+			sb.version = REC_VERSION;
 	sb.state = REC_STATE_CLOSED;
 	sb.index_offset = off;
 	sb.index_size = (uint64_t)size;
@@ -426,12 +542,18 @@ DMAPIPE_EXPORT int dmapipe_recording_get_frame(const struct dmapipe_recording *r
 	e = &r->ix.entries[index];
 	l = &r->ix.layouts[e->layout_index];
 	memset(frame, 0, sizeof(*frame));
-	frame->offset = e->offset + r->sb.block_size;
-	frame->size = e->record_size - r->sb.block_size;
 	frame->layout = l->layout;
-	for (unsigned int i = 0; i < l->layout.n_objects; i++) {
-		frame->object_offset[i] = pos;
-		pos += l->stored[i];
+	if (e->record_flags & DMAPIPE_RECORDED_GROUPED) {
+		/* the packet's bytes exactly; the layout is its buffer's */
+		frame->offset = e->offset;
+		frame->size = e->record_size;
+	} else {
+		frame->offset = e->offset + r->sb.block_size;
+		frame->size = e->record_size - r->sb.block_size;
+		for (unsigned int i = 0; i < l->layout.n_objects; i++) {
+			frame->object_offset[i] = pos;
+			pos += l->stored[i];
+		}
 	}
 	dmapipe_frame_meta_init(&frame->meta);
 	frame->meta.sequence = e->sequence;
@@ -462,6 +584,8 @@ DMAPIPE_EXPORT int dmapipe_recording_check_payload(const struct dmapipe_recordin
 		return -EINVAL;
 	if (!(f.flags & DMAPIPE_RECORDED_CHECKSUM))
 		return -ENODATA;
+	if (f.flags & DMAPIPE_RECORDED_GROUPED)
+		return rec_crc32c(0, p, (size_t)f.size) == f.checksum ? 0 : -EBADMSG;
 	for (unsigned int i = 0; i < f.layout.n_objects; i++)
 		crc = rec_crc32c(crc, p + f.object_offset[i], (size_t)f.layout.objects[i].size);
 	return crc == f.checksum ? 0 : -EBADMSG;
@@ -501,6 +625,17 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame(struct dmapipe_recording *r, uin
 		return ret;
 	if (len < f.size || (uintptr_t)dst % r->info.mem_align)
 		return -EINVAL;
+	if (f.flags & DMAPIPE_RECORDED_GROUPED) {
+		/*
+		 * A packet at no particular alignment, a few KiB: through the
+		 * page cache, and checked, since a group's write may have
+		 * been cut short in the middle of it.
+		 */
+		ret = storage_pread_full(r->fd, dst, (size_t)f.size, f.offset);
+		if (ret == 0 && rec_crc32c(0, dst, (size_t)f.size) != f.checksum)
+			ret = -EBADMSG;
+		return ret;
+	}
 	return read_at(r, dst, f.size, f.offset);
 }
 
@@ -563,6 +698,26 @@ static int read_object(struct dmapipe_recording *r, const struct dmapipe_recorde
 	return ret;
 }
 
+/*
+ * A grouped packet (its plane starts its object) into @buffer: a page-cache read
+ * into the mapping (the kernel copies, as the BUFFERED path does; the
+ * packet is not aligned for O_DIRECT), checked against its checksum.
+ */
+static int read_packet(struct dmapipe_recording *r, const struct dmapipe_recorded_frame *f,
+		       struct dmapipe_buffer *buffer)
+{
+	uint8_t *dst = buffer->map[0];
+	int ret = dmapipe_buffer_begin_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
+
+	if (ret < 0)
+		return ret;
+	ret = storage_pread_full(r->fd, dst, (size_t)f->size, f->offset);
+	if (ret == 0 && rec_crc32c(0, dst, (size_t)f->size) != f->checksum)
+		ret = -EBADMSG;
+	dmapipe_buffer_end_cpu_access(buffer, DMAPIPE_ACCESS_WRITE);
+	return ret;
+}
+
 DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recording *r,
 							  uint64_t index,
 							  struct dmapipe_buffer *buffer)
@@ -585,6 +740,8 @@ DMAPIPE_EXPORT int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recordi
 	ret = dmapipe_buffer_map_all(buffer);
 	if (ret < 0)
 		return ret;
+	if (f.flags & DMAPIPE_RECORDED_GROUPED)
+		return read_packet(r, &f, buffer);
 	for (unsigned int i = 0; i < f.layout.n_objects; i++) {
 		ret = read_object(r, &f, buffer, i);
 		if (ret < 0)
