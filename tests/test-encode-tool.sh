@@ -210,6 +210,11 @@ grep -q "stdout is not a regular file" "$DIR/stdout.log" ||
 [ "$(json_u64 "$DIR/e.json" bytes_copied)" = 0 ] && [ "$(json_u64 "$DIR/e.json" recorded_copied_bytes)" = 0 ] ||
 	fail "bytes copied: $(cat "$DIR/e.json")"
 direct=$(json_u64 "$DIR/e.json" recorded_direct_bytes)
+# every packet went through a packet group (docs/FORMAT.md), its bytes counted apart
+[ "$(json_u64 "$DIR/e.json" recorded_gathered_packets)" -eq 12 ] &&
+	[ "$(json_u64 "$DIR/e.json" recorded_groups)" -ge 1 ] &&
+	[ "$(json_u64 "$DIR/e.json" recorded_gathered_bytes)" -gt 0 ] ||
+	fail "packets not gathered: $(cat "$DIR/e.json")"
 "$TOOL" record --check "$DIR/e.rec" --verify none --json > "$DIR/e-check.json" 2>&1 ||
 	fail "the bitstream recording does not check: $(cat "$DIR/e-check.json")"
 [ "$(json_u64 "$DIR/e-check.json" frames)" -eq 12 ] || fail "record --check: not 12 frames"

@@ -659,6 +659,9 @@ static void summary(struct encode *e, bool ok)
 			json_u64(&j, "recorded_copied_bytes", r->bytes_copied);
 			json_u64(&j, "recorded_buffered_bytes",
 				 r->path_bytes[DMAPIPE_RECORD_PATH_BUFFERED]);
+			json_u64(&j, "recorded_gathered_packets", r->frames_gathered);
+			json_u64(&j, "recorded_gathered_bytes", r->bytes_gathered);
+			json_u64(&j, "recorded_groups", r->groups_written);
 		}
 		json_u64(&j, "packets_dropped_disk_behind", e->sink.packets_dropped);
 		if (!e->cfg.container) {
@@ -736,10 +739,13 @@ static void summary(struct encode *e, bool ok)
 		const struct dmapipe_recorder_stats *r = &e->sink.rec_stats;
 
 		fprintf(stderr, "  recording: %llu frames written; bytes direct %llu, copied %llu, "
-			"buffered %llu\n", (unsigned long long)r->frames_written,
+			"buffered %llu; %llu packets (%llu bytes) gathered into %llu groups\n",
+			(unsigned long long)r->frames_written,
 			(unsigned long long)r->path_bytes[DMAPIPE_RECORD_PATH_DIRECT],
 			(unsigned long long)r->bytes_copied,
-			(unsigned long long)r->path_bytes[DMAPIPE_RECORD_PATH_BUFFERED]);
+			(unsigned long long)r->path_bytes[DMAPIPE_RECORD_PATH_BUFFERED],
+			(unsigned long long)r->frames_gathered, (unsigned long long)r->bytes_gathered,
+			(unsigned long long)r->groups_written);
 	}
 }
 
