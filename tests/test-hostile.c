@@ -902,6 +902,30 @@ static void attack_no_constraints(void)
 	printf("   %s\n", what);
 }
 
+/*
+ * CONSTRAINTS again and again, each asking another alignment: every one
+ * could make the producer allocate a new generation of its pool. The
+ * ninth within a second ends the connection.
+ */
+static void attack_constraints_flood(void)
+{
+	struct dmapipe_msg m = peer_hello(DMAPIPE_ROLE_CONSUMER, DMAPIPE_PROTO_VERSION, 1);
+	int fd = attacker_connect();
+
+	m.hello.features |= DMAPIPE_FEATURE_CONSTRAINTS;
+	check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
+	check_int_eq(attacker_next(fd, DMAPIPE_MSG_HELLO, &m, WAIT_MS), 0);
+	for (int i = 0; i < 9; i++) {
+		memset(&m, 0, sizeof(m));
+		m.type = DMAPIPE_MSG_CONSTRAINTS;
+		dmapipe_constraints_init(&m.constraints);
+		m.constraints.stride_align[0] = i % 2 ? 128 : 256;
+		check_int_eq(peer_send_msg(fd, &m, NULL, 0), 0);
+	}
+	attacker_expect(fd, EXPECT_ERROR, DMAPIPE_ERR_PROTOCOL,
+			"CONSTRAINTS 9 times in a second, each another alignment");
+}
+
 static void attack_lease_hog(void)
 {
 	int fd = attacker_handshake(DMAPIPE_ROLE_CONSUMER);
@@ -1083,6 +1107,7 @@ static void run_producer_attacks(void)
 	attack_other_socket_types();
 	attack_silent();
 	attack_no_constraints();
+	attack_constraints_flood();
 	attack_lease_hog();
 	attack_too_many();
 	attack_foreign_uid();

@@ -147,6 +147,9 @@ struct consumer {
 	 * meanwhile, and is refused once the wait is over.
 	 */
 	uint64_t unmet_since_ns;
+	/* CONSTRAINTS received in the current one-second window (a bound on new generations) */
+	uint64_t constraints_window_ns;
+	uint32_t constraints_in_window;
 	char unmet_why[160];
 
 	/*
@@ -339,6 +342,8 @@ uint64_t server_unmet_deadline(const struct consumer *c);
  */
 void server_tell_constraints(struct dmapipe_server *server);
 #define CONSTRAINTS_TELL_NS 1000000000ull
+/* CONSTRAINTS one consumer may send in a second (server-receive.c) */
+#define MAX_CONSTRAINTS_PER_S 8
 
 #define DRI_DIR "/dev/dri"
 

@@ -206,6 +206,29 @@ static void handle_keepalive(struct consumer *c)
 }
 
 /* Returns false if the consumer was closed. */
+/*
+ * Each CONSTRAINTS may make a new generation of the pool: allocations for
+ * every buffer. An honest consumer states them at connection and when its
+ * device changes; more than MAX_CONSTRAINTS_PER_S in one second is a peer
+ * making the producer allocate without end, cut off like any violation.
+ */
+static bool constraints_allowed(struct consumer *c)
+{
+	uint64_t now = dmapipe_now_ns();
+	char why[80];
+
+	if (now - c->constraints_window_ns >= 1000000000ull) {
+		c->constraints_window_ns = now;
+		c->constraints_in_window = 0;
+	}
+	if (++c->constraints_in_window <= MAX_CONSTRAINTS_PER_S)
+		return true;
+	snprintf(why, sizeof(why), "CONSTRAINTS more than %u times in a second",
+		 MAX_CONSTRAINTS_PER_S);
+	consumer_close(c, DMAPIPE_ERR_PROTOCOL, why);
+	return false;
+}
+
 static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 {
 	struct consumer *c = consumer;
@@ -250,6 +273,8 @@ static bool consumer_handle_msg(void *consumer, struct dmapipe_msg *msg)
 	case DMAPIPE_MSG_CONSTRAINTS:
 		if (c->role != DMAPIPE_ROLE_CONSUMER || !(c->features & DMAPIPE_FEATURE_CONSTRAINTS))
 			break;
+		if (!constraints_allowed(c))
+			return false;
 		return server_handle_constraints(c, &msg->constraints);
 	case DMAPIPE_MSG_ERROR: {
 		char name[DMAPIPE_ERROR_NAME_LEN];
