@@ -7,6 +7,7 @@
  * elements themselves are tested in test-gst-elements.c.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -919,6 +920,80 @@ test_dma_drm_caps_refused (void)
   }
 }
 
+/* GStreamer 1.24's own drm-format writer and readers, looked up at run
+ * time (this test is built against 1.22 headers); NULL on 1.22. */
+typedef gchar *(*DrmToStringFunc) (guint32 fourcc, guint64 modifier);
+typedef guint32 (*DrmFromStringFunc) (const gchar * str, guint64 * modifier);
+typedef gpointer (*DrmInfoFromCapsFunc) (const GstCaps * caps);
+typedef void (*DrmInfoFreeFunc) (gpointer info);
+
+/* Our strings and caps against GStreamer's own code where the runtime has
+ * it (tests/gst/test-gst-newer.sh runs this on 1.26): every mapped fourcc
+ * written alike, read alike, our DMA_DRM caps accepted, malformed strings
+ * refused by both. */
+static void
+test_drm_format_matches_gstreamer (void)
+{
+  static const gchar *const bad[] = { "NV12:", "NV12:zz", "TOOLONG", "",
+    "NV12:0x0"
+  };
+  DrmToStringFunc to_string = (DrmToStringFunc) dlsym (RTLD_DEFAULT,
+      "gst_video_dma_drm_fourcc_to_string");
+  DrmFromStringFunc from_string = (DrmFromStringFunc) dlsym (RTLD_DEFAULT,
+      "gst_video_dma_drm_fourcc_from_string");
+  DrmInfoFromCapsFunc info_from_caps = (DrmInfoFromCapsFunc) dlsym
+      (RTLD_DEFAULT, "gst_video_info_dma_drm_new_from_caps");
+  DrmInfoFreeFunc info_free = (DrmInfoFreeFunc) dlsym (RTLD_DEFAULT,
+      "gst_video_info_dma_drm_free");
+  struct dmapipe_format format = {
+    .width = 320,
+    .height = 240,
+  };
+  const guint64 modifiers[] = { DMAPIPE_MOD_LINEAR, MOD_X_TILED };
+  guint i, m;
+  gint v;
+
+  if (!to_string || !from_string || !info_from_caps || !info_free) {
+    g_test_skip ("GStreamer older than 1.24 here: no DMA_DRM API to compare "
+        "with");
+    return;
+  }
+  for (v = GST_VIDEO_FORMAT_UNKNOWN + 1; v < 256; v++) {
+    format.fourcc = gst_dmapipe_format_to_drm ((GstVideoFormat) v);
+    if (!format.fourcc)
+      continue;
+    for (m = 0; m < G_N_ELEMENTS (modifiers); m++) {
+      gchar *ours = gst_dmapipe_drm_format_to_string (format.fourcc,
+          modifiers[m]);
+      gchar *theirs = to_string (format.fourcc, modifiers[m]);
+      guint64 modifier = 5;
+      gpointer info;
+      GstCaps *caps;
+
+      g_assert_cmpstr (ours, ==, theirs);
+      g_assert_cmphex (from_string (ours, &modifier), ==, format.fourcc);
+      g_assert_cmphex (modifier, ==, modifiers[m]);
+      format.modifier = modifiers[m];
+      caps = gst_dmapipe_caps_from_format (&format, NULL, 30, 1,
+          GST_DMAPIPE_CAPS_DMA_DRM);
+      info = info_from_caps (caps);
+      g_assert_nonnull (info);
+      info_free (info);
+      gst_caps_unref (caps);
+      g_free (ours);
+      g_free (theirs);
+    }
+  }
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    guint32 fourcc;
+    guint64 modifier;
+
+    g_assert_cmphex (from_string (bad[i], NULL), ==, 0);
+    g_assert_false (gst_dmapipe_drm_format_from_string (bad[i], &fourcc,
+            &modifier, NULL));
+  }
+}
+
 /* Which form the elements speak: the environment, else the runtime. */
 static void
 test_dma_drm_choice (void)
@@ -1013,6 +1088,8 @@ main (int argc, char **argv)
   g_test_add_func ("/format/dma-drm-caps", test_dma_drm_caps);
   g_test_add_func ("/format/dma-drm-caps-refused", test_dma_drm_caps_refused);
   g_test_add_func ("/format/dma-drm-choice", test_dma_drm_choice);
+  g_test_add_func ("/format/drm-format-matches-gstreamer",
+      test_drm_format_matches_gstreamer);
   ret = g_test_run ();
   gst_object_unref (fd_allocator);
   return ret;
