@@ -38,26 +38,8 @@ status=$?
 grep -h "debootstrap took" "$ROOT.log" 2>/dev/null
 command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 
-# in_root CMD...: runs CMD in the root, this source and build tree and the
-# host's /dev, /proc, /sys bound at their own paths, a private /tmp; the
-# mounts live in a namespace of its own and go with it
 in_root() {
-	unshare --mount --propagation private sh -ec '
-		root=$1 src=$2 build=$3
-		shift 3
-		mount -t proc proc "$root/proc"
-		mount --rbind /dev "$root/dev"
-		mount --rbind /sys "$root/sys"
-		mount -t tmpfs tmpfs "$root/tmp"
-		mkdir -p "$root$src" "$root$build"
-		mount --bind "$src" "$root$src"
-		mount --bind "$build" "$root$build"
-		exec chroot "$root" "$@"
-	' in_root "$ROOT" "$SRC" "$BUILD" env -u DMAPIPE_GST_DMA_DRM \
-		GST_PLUGIN_PATH_1_0="$BUILD/plugins" \
-		GST_PLUGIN_SYSTEM_PATH_1_0=/usr/lib/x86_64-linux-gnu/gstreamer-1.0 \
-		GST_REGISTRY_1_0="$BUILD/tests/gst/registry-newer.bin" \
-		GST_REGISTRY_FORK=no LD_LIBRARY_PATH="$BUILD/lib" "$@"
+	"$(dirname "$0")/in-newer-root" "$ROOT" "$SRC" "$BUILD" "$DIR" "$@"
 }
 
 in_root true 2>"$DIR/unshare.log" || skip "no private mount namespace here: $(cat "$DIR/unshare.log")"
@@ -72,7 +54,7 @@ for element in dmapipesrc dmapipesink; do
 		fail "gst-inspect-1.0 $element in the root"
 	grep -q "format: DMA_DRM" "$DIR/$element.log" ||
 		fail "$element's templates on GStreamer $version have no format=DMA_DRM"
-	in_root env DMAPIPE_GST_DMA_DRM=0 GST_REGISTRY_1_0="$BUILD/tests/gst/registry-newer-0.bin" \
+	in_root env DMAPIPE_GST_DMA_DRM=0 GST_REGISTRY_1_0="$DIR/registry-0.bin" \
 		gst-inspect-1.0 "$element" >"$DIR/$element-0.log" 2>&1 ||
 		fail "gst-inspect-1.0 $element in the root with DMAPIPE_GST_DMA_DRM=0"
 	if grep -q "DMA_DRM" "$DIR/$element-0.log"; then
