@@ -46,7 +46,9 @@ in_root true 2>"$DIR/unshare.log" || skip "no private mount namespace here: $(ca
 
 version=$(in_root gst-launch-1.0 --version | sed -n 's/^GStreamer \([0-9.]*\).*/\1/p')
 minor=$(echo "$version" | cut -d. -f2)
-[ -n "$minor" ] && [ "$minor" -ge 24 ] || fail "the root's GStreamer is '$version', not 1.24 or newer"
+if [ -z "$minor" ] || [ "$minor" -lt 24 ]; then
+	fail "the root's GStreamer is '$version', not 1.24 or newer"
+fi
 ok "the root runs GStreamer $version"
 
 for element in dmapipesrc dmapipesink; do
