@@ -264,16 +264,151 @@ gst_dmapipe_format_info_from_caps (const GstCaps * caps,
         GST_VIDEO_INFO_CHROMA_SITE (info));
 }
 
+gboolean
+gst_dmapipe_dma_drm_enabled (void)
+{
+  const gchar *force = g_getenv (GST_DMAPIPE_DMA_DRM_ENV);
+  guint major, minor, micro, nano;
+
+  if (g_strcmp0 (force, "0") == 0)
+    return FALSE;
+  if (g_strcmp0 (force, "1") == 0)
+    return TRUE;
+  /* what the process runs, not the headers it was built with: one build
+   * serves Debian 12's 1.22 and a newer GStreamer alike */
+  gst_version (&major, &minor, &micro, &nano);
+  return major > 1 || (major == 1 && minor >= 24);
+}
+
+GstCaps *
+gst_dmapipe_template_caps (gboolean dma_drm)
+{
+  if (!dma_drm)
+    return gst_caps_from_string (GST_DMAPIPE_CAPS);
+  return gst_caps_from_string (GST_DMAPIPE_DMA_DRM_CAPS ";" GST_DMAPIPE_CAPS);
+}
+
+gchar *
+gst_dmapipe_drm_format_to_string (guint32 fourcc, guint64 modifier)
+{
+  if (fourcc == 0 || modifier == DMAPIPE_MOD_INVALID)
+    return NULL;
+  if (modifier == DMAPIPE_MOD_LINEAR)
+    return g_strdup_printf ("%" GST_FOURCC_FORMAT, GST_FOURCC_ARGS (fourcc));
+  return g_strdup_printf ("%" GST_FOURCC_FORMAT ":0x%016" G_GINT64_MODIFIER
+      "x", GST_FOURCC_ARGS (fourcc), modifier);
+}
+
+static gboolean
+refuse (const gchar ** why, const gchar * reason)
+{
+  if (why)
+    *why = reason;
+  return FALSE;
+}
+
+gboolean
+gst_dmapipe_drm_format_from_string (const gchar * str, guint32 * fourcc,
+    guint64 * modifier, const gchar ** why)
+{
+  const gchar *colon, *hex;
+  guint64 mod = DMAPIPE_MOD_LINEAR;
+  gsize len, i;
+
+  if (!str || !*str)
+    return refuse (why, "drm-format is empty");
+  colon = strchr (str, ':');
+  len = colon ? (gsize) (colon - str) : strlen (str);
+  if (len != 4)
+    return refuse (why, "drm-format's fourcc is not four characters");
+  for (i = 0; i < 4; i++)
+    if (!g_ascii_isprint (str[i]))
+      return refuse (why, "drm-format's fourcc has an unprintable character");
+  if (colon) {
+    hex = colon + 1;
+    if (hex[0] != '0' || (hex[1] != 'x' && hex[1] != 'X'))
+      return refuse (why, "drm-format's modifier does not begin with 0x");
+    hex += 2;
+    len = strlen (hex);
+    if (len == 0 || len > 16)
+      return refuse (why, "drm-format's modifier is not 1 to 16 hex digits");
+    mod = 0;
+    for (i = 0; i < len; i++) {
+      if (!g_ascii_isxdigit (hex[i]))
+        return refuse (why, "drm-format's modifier is not 1 to 16 hex digits");
+      mod = (mod << 4) | (guint64) g_ascii_xdigit_value (hex[i]);
+    }
+    /* GStreamer writes linear as the fourcc alone and refuses ":0x0" */
+    if (mod == DMAPIPE_MOD_LINEAR)
+      return refuse (why, "drm-format names the linear modifier, which is "
+          "written as the fourcc alone");
+    if (mod == DMAPIPE_MOD_INVALID)
+      return refuse (why, "drm-format's modifier is DRM_FORMAT_MOD_INVALID");
+  }
+  *fourcc = GST_MAKE_FOURCC (str[0], str[1], str[2], str[3]);
+  *modifier = mod;
+  return TRUE;
+}
+
+gboolean
+gst_dmapipe_video_info_from_caps (GstVideoInfo * info, guint64 * modifier,
+    const GstCaps * caps)
+{
+  const GstStructure *s;
+  GstStructure *ps;
+  GstVideoFormat vformat;
+  const gchar *drm;
+  GstCaps *plain;
+  guint32 fourcc;
+  guint64 mod = DMAPIPE_MOD_LINEAR;
+  gboolean ok;
+
+  if (!gst_caps_is_fixed (caps))
+    return FALSE;
+  s = gst_caps_get_structure (caps, 0);
+  if (g_strcmp0 (gst_structure_get_string (s, "format"),
+          GST_DMAPIPE_DMA_DRM_FORMAT) != 0) {
+    ok = gst_video_info_from_caps (info, caps);
+  } else {
+    /* DMA_DRM describes dma-bufs only (GStreamer 1.24's rule) */
+    if (!gst_caps_features_contains (gst_caps_get_features (caps, 0),
+            GST_CAPS_FEATURE_MEMORY_DMABUF))
+      return FALSE;
+    drm = gst_structure_get_string (s, "drm-format");
+    if (!drm || !gst_dmapipe_drm_format_from_string (drm, &fourcc, &mod, NULL))
+      return FALSE;
+    vformat = gst_dmapipe_format_from_drm (fourcc);
+    if (vformat == GST_VIDEO_FORMAT_UNKNOWN)
+      return FALSE;
+    /* a 1.22 GstVideoInfo knows no DMA_DRM: read the planes of the
+     * fourcc's own format */
+    plain = gst_caps_copy (caps);
+    ps = gst_caps_get_structure (plain, 0);
+    gst_structure_set (ps, "format", G_TYPE_STRING,
+        gst_video_format_to_string (vformat), NULL);
+    gst_structure_remove_field (ps, "drm-format");
+    ok = gst_video_info_from_caps (info, plain);
+    gst_caps_unref (plain);
+  }
+  if (ok && modifier)
+    *modifier = mod;
+  return ok;
+}
+
 GstCaps *
 gst_dmapipe_caps_from_format (const struct dmapipe_format *format,
     const struct dmapipe_format_info *fi, gint fps_n, gint fps_d,
-    gboolean dmabuf)
+    GstDmapipeCapsForm form)
 {
   GstVideoFormat vformat = gst_dmapipe_format_from_drm (format->fourcc);
+  struct dmapipe_format geometry = *format;
   GstVideoInfo info;
   GstCaps *caps;
 
-  if (!gst_dmapipe_video_info_from_format (format, &info))
+  /* only drm-format carries a modifier; the planes are the fourcc's */
+  if (form == GST_DMAPIPE_CAPS_DMA_DRM)
+    geometry.modifier = DMAPIPE_MOD_LINEAR;
+  if (!gst_dmapipe_video_info_from_format (&geometry, &info))
     return NULL;
   caps = gst_caps_new_simple ("video/x-raw",
       "format", G_TYPE_STRING, gst_video_format_to_string (vformat),
@@ -293,7 +428,18 @@ gst_dmapipe_caps_from_format (const struct dmapipe_format *format,
   else
     gst_caps_set_simple (caps, "framerate", GST_TYPE_FRACTION_RANGE, 0, 1,
         G_MAXINT, 1, NULL);
-  if (dmabuf)
+  if (form == GST_DMAPIPE_CAPS_DMA_DRM) {
+    /* a producer that names no modifier (INVALID) draws linear frames,
+     * as the 1.22 form assumes too */
+    gchar *drm = gst_dmapipe_drm_format_to_string (format->fourcc,
+        format->modifier == DMAPIPE_MOD_INVALID ? DMAPIPE_MOD_LINEAR :
+        format->modifier);
+
+    gst_caps_set_simple (caps, "format", G_TYPE_STRING,
+        GST_DMAPIPE_DMA_DRM_FORMAT, "drm-format", G_TYPE_STRING, drm, NULL);
+    g_free (drm);
+  }
+  if (form != GST_DMAPIPE_CAPS_SYSTEM)
     gst_caps_set_features (caps, 0,
         gst_caps_features_new (GST_CAPS_FEATURE_MEMORY_DMABUF, NULL));
   return caps;

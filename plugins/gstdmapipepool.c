@@ -94,7 +94,7 @@ gst_dmapipe_buffer_pool_set_config (GstBufferPool * pool,
     GST_WARNING_OBJECT (pool, "no caps in config");
     return FALSE;
   }
-  if (!gst_video_info_from_caps (&info, caps)) {
+  if (!gst_dmapipe_video_info_from_caps (&info, NULL, caps)) {
     GST_WARNING_OBJECT (pool, "caps are not video: %" GST_PTR_FORMAT, caps);
     return FALSE;
   }

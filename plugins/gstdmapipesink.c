@@ -112,10 +112,6 @@ G_DEFINE_TYPE (GstDmapipeSink, gst_dmapipe_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (dmapipesink, "dmapipesink", GST_RANK_NONE,
     GST_TYPE_DMAPIPE_SINK);
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
 
 /* ---- GstBaseSink ------------------------------------------------------ */
 
@@ -207,10 +203,18 @@ gst_dmapipe_sink_set_caps (GstBaseSink * bsink, GstCaps * caps)
   GstDmapipeSink *self = GST_DMAPIPE_SINK (bsink);
   struct dmapipe_format_info fi;
   GstVideoInfo info;
+  guint64 modifier;
   guint32 fourcc;
 
-  if (!gst_video_info_from_caps (&info, caps)) {
+  if (!gst_dmapipe_video_info_from_caps (&info, &modifier, caps)) {
     GST_ERROR_OBJECT (self, "invalid caps %" GST_PTR_FORMAT, caps);
+    return FALSE;
+  }
+  /* the frames' layouts are told to consumers as linear (GstVideoMeta has
+   * no modifier to carry through the memory registry) */
+  if (modifier != DMAPIPE_MOD_LINEAR) {
+    GST_ERROR_OBJECT (self, "modifier 0x%016" G_GINT64_MODIFIER "x in %"
+        GST_PTR_FORMAT ": only linear frames can be served", modifier, caps);
     return FALSE;
   }
   fourcc = gst_dmapipe_format_to_drm (GST_VIDEO_INFO_FORMAT (&info));
@@ -354,8 +358,10 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   GstCaps *caps;
   guint min;
 
+  guint64 modifier;
+
   gst_query_parse_allocation (query, &caps, &need_pool);
-  if (!caps || !gst_video_info_from_caps (&info, caps))
+  if (!caps || !gst_dmapipe_video_info_from_caps (&info, &modifier, caps))
     return FALSE;
 
   /* strides and plane offsets of any buffer travel in its GstVideoMeta */
@@ -369,7 +375,9 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
     GST_DEBUG_OBJECT (self, "dma-buf caps, but only memfds here: no pool");
     return TRUE;
   }
-  if (!gst_dmapipe_format_to_drm (GST_VIDEO_INFO_FORMAT (&info)))
+  /* the pool's buffers are linear */
+  if (!gst_dmapipe_format_to_drm (GST_VIDEO_INFO_FORMAT (&info))
+      || modifier != DMAPIPE_MOD_LINEAR)
     return TRUE;
 
   /* allocated up front; the pool grows (max 0) when consumers hold frames,
@@ -851,6 +859,7 @@ gst_dmapipe_sink_class_init (GstDmapipeSinkClass * klass)
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseSinkClass *basesink_class = GST_BASE_SINK_CLASS (klass);
+  GstCaps *caps;
 
   gobject_class->set_property = gst_dmapipe_sink_set_property;
   gobject_class->get_property = gst_dmapipe_sink_get_property;
@@ -936,7 +945,11 @@ gst_dmapipe_sink_class_init (GstDmapipeSinkClass * klass)
       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 
-  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  /* the form is chosen once per process, when the class is made */
+  caps = gst_dmapipe_template_caps (gst_dmapipe_dma_drm_enabled ());
+  gst_element_class_add_pad_template (element_class,
+      gst_pad_template_new ("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
+  gst_caps_unref (caps);
   gst_element_class_set_static_metadata (element_class,
       "dmapipe sink", "Sink/Video",
       "Serves video frames to other processes as dma-bufs (or sealed "

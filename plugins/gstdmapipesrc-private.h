@@ -46,6 +46,7 @@ struct _GstDmapipeSrc
   GstVideoInfo info;            /* GStreamer's default layout of the format */
   gboolean videometa;           /* downstream takes GstVideoMeta */
   gboolean dmabuf_caps;         /* negotiated memory:DMABuf: not mapped */
+  gboolean dma_drm;             /* dma-buf caps in 1.24's DMA_DRM form */
   gboolean discont;
   GstDmapipeClockCheck clock_check;
 

@@ -19,8 +19,11 @@
  *
  * The caps are video/x-raw(memory:DMABuf) when the producer's buffers are
  * dma-bufs and downstream accepts that feature, plain video/x-raw otherwise
- * (both kinds of memory can be mapped). GStreamer 1.22 caps cannot carry a
- * DRM modifier, so only linear layouts are taken.
+ * (both kinds of memory can be mapped). Running on GStreamer 1.24 or newer
+ * (or with DMAPIPE_GST_DMA_DRM=1), dma-buf caps are offered first as
+ * format=DMA_DRM with the producer's fourcc and modifier in drm-format,
+ * then in the 1.22 form; a modifier other than linear is taken only then,
+ * and only as DMA_DRM caps. On 1.22 only linear layouts are taken.
  *
  * Timestamps are the producer's capture times (CLOCK_MONOTONIC) on the
  * pipeline clock (`dmapipe play` stamps a replay's own timeline). A
@@ -127,10 +130,8 @@ G_DEFINE_TYPE (GstDmapipeSrc, gst_dmapipe_src, GST_TYPE_PUSH_SRC);
 GST_ELEMENT_REGISTER_DEFINE (dmapipesrc, "dmapipesrc", GST_RANK_NONE,
     GST_TYPE_DMAPIPE_SRC);
 
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_DMAPIPE_CAPS));
+/* the caps form chosen at class init: one per process, as the templates */
+static gboolean src_dma_drm;
 
 /* ---- frames ---------------------------------------------------------------- */
 
@@ -723,6 +724,7 @@ gst_dmapipe_src_init (GstDmapipeSrc * self)
   self->fps_n = 0;
   self->fps_d = 1;
   gst_video_info_init (&self->info);
+  self->dma_drm = src_dma_drm;
   self->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (self->wake_fd < 0)
     GST_ERROR_OBJECT (self, "eventfd: %s", g_strerror (errno));
@@ -740,6 +742,7 @@ gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseSrcClass *basesrc_class = GST_BASE_SRC_CLASS (klass);
   GstPushSrcClass *pushsrc_class = GST_PUSH_SRC_CLASS (klass);
+  GstCaps *caps;
 
   gobject_class->set_property = gst_dmapipe_src_set_property;
   gobject_class->get_property = gst_dmapipe_src_get_property;
@@ -813,7 +816,11 @@ gst_dmapipe_src_class_init (GstDmapipeSrcClass * klass)
       0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (gobject_class, N_PROPERTIES, properties);
 
-  gst_element_class_add_static_pad_template (element_class, &src_template);
+  src_dma_drm = gst_dmapipe_dma_drm_enabled ();
+  caps = gst_dmapipe_template_caps (src_dma_drm);
+  gst_element_class_add_pad_template (element_class,
+      gst_pad_template_new ("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
+  gst_caps_unref (caps);
   gst_element_class_set_static_metadata (element_class,
       "dmapipe source", "Source/Video",
       "Receives video frames from a dmapipe producer in another process "

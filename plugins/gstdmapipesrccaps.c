@@ -37,8 +37,10 @@ gst_dmapipe_src_stream_rate (GstDmapipeSrc * self, gint * fps_n, gint * fps_d)
 static GstCaps *
 stream_caps (GstDmapipeSrc * self)
 {
-  GstCaps *caps, *plain;
+  GstCaps *caps, *form;
   struct dmapipe_format_info fi = self->fi;
+  GstDmapipeCapsForm forms[3];
+  guint i, n = 0;
 
   if (!self->have_format)
     return NULL;
@@ -52,15 +54,25 @@ stream_caps (GstDmapipeSrc * self)
   fi.primaries = 0;
   fi.range = 0;
   fi.chroma_site = 0;
-  plain = gst_dmapipe_caps_from_format (&self->format,
-      self->have_fi ? &fi : NULL, self->fps_n, self->fps_d, FALSE);
-  if (!plain)
+  /* dma-bufs are best imported; a form that cannot describe the stream
+   * (a modifier in the 1.22 forms) gives no caps and is left out */
+  if (self->mem_kind == DMAPIPE_MEM_DMABUF) {
+    if (self->dma_drm)
+      forms[n++] = GST_DMAPIPE_CAPS_DMA_DRM;
+    forms[n++] = GST_DMAPIPE_CAPS_DMABUF;
+  }
+  forms[n++] = GST_DMAPIPE_CAPS_SYSTEM;
+  caps = gst_caps_new_empty ();
+  for (i = 0; i < n; i++) {
+    form = gst_dmapipe_caps_from_format (&self->format,
+        self->have_fi ? &fi : NULL, self->fps_n, self->fps_d, forms[i]);
+    if (form)
+      gst_caps_append (caps, form);
+  }
+  if (gst_caps_is_empty (caps)) {
+    gst_caps_unref (caps);
     return NULL;
-  if (self->mem_kind != DMAPIPE_MEM_DMABUF)
-    return plain;
-  caps = gst_dmapipe_caps_from_format (&self->format,
-      self->have_fi ? &fi : NULL, self->fps_n, self->fps_d, TRUE);
-  gst_caps_append (caps, plain);
+  }
   return caps;
 }
 
@@ -167,6 +179,7 @@ gst_dmapipe_src_update_format (GstDmapipeSrc * self,
   const struct dmapipe_layout *l = dmapipe_buffer_get_layout (frame->buffer);
   enum dmapipe_mem_kind kind = dmapipe_buffer_get_mem_kind (frame->buffer);
   struct dmapipe_format_info fi;
+  struct dmapipe_format geometry;
   gboolean changed, have_fi;
   gchar name[16];
 
@@ -188,12 +201,19 @@ gst_dmapipe_src_update_format (GstDmapipeSrc * self,
   if (!changed)
     return TRUE;
 
-  if (!gst_dmapipe_video_info_from_format (&l->format, &self->info)) {
+  /* a modifier travels in DMA_DRM caps only, and only with dma-bufs; the
+   * GstVideoInfo (GstVideoMeta's format) is then the fourcc's own */
+  geometry = l->format;
+  if (self->dma_drm && kind == DMAPIPE_MEM_DMABUF)
+    geometry.modifier = DMAPIPE_MOD_LINEAR;
+  if (!gst_dmapipe_video_info_from_format (&geometry, &self->info)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Unsupported format"),
-        ("%s %ux%u, modifier 0x%" G_GINT64_MODIFIER "x: GStreamer 1.22 caps "
-            "carry neither this format nor a modifier",
-            gst_dmapipe_fourcc_name (l->format.fourcc, name), l->format.width,
-            l->format.height, (guint64) l->format.modifier));
+        ("%s %ux%u, modifier 0x%" G_GINT64_MODIFIER "x in %s buffers: the "
+            "caps form in use (%s) carries neither this format nor this "
+            "modifier", gst_dmapipe_fourcc_name (l->format.fourcc, name),
+            l->format.width, l->format.height, (guint64) l->format.modifier,
+            dmapipe_mem_kind_to_string (kind),
+            self->dma_drm ? "DMA_DRM" : "GStreamer 1.22's"));
     return FALSE;
   }
   GST_INFO_OBJECT (self, "stream is %s %ux%u in %s buffers",

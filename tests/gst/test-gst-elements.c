@@ -1788,12 +1788,133 @@ GST_START_TEST (test_sink_copies_follow_constraints)
 
 GST_END_TEST;
 
+/* ---- the caps form (GStreamer 1.22's or 1.24's DMA_DRM) --------------- */
+
+#define CAPS_DMA_DRM(drm) "video/x-raw(memory:DMABuf),format=DMA_DRM," \
+    "drm-format=" drm ",width=64,height=48,framerate=30/1"
+
+/* What the elements are to speak here: DMAPIPE_GST_DMA_DRM=0/1, else the
+ * GStreamer this runs on. The suite runs once as the environment has it
+ * and once with DMAPIPE_GST_DMA_DRM=1 (tests/gst/meson.build). */
+static gboolean
+expect_dma_drm (void)
+{
+  const gchar *force = g_getenv ("DMAPIPE_GST_DMA_DRM");
+  guint major, minor, micro, nano;
+
+  if (g_strcmp0 (force, "0") == 0)
+    return FALSE;
+  if (g_strcmp0 (force, "1") == 0)
+    return TRUE;
+  gst_version (&major, &minor, &micro, &nano);
+  return major == 1 && minor >= 24;
+}
+
+static GstCaps *
+template_caps (const gchar * factory, const gchar * pad)
+{
+  GstElement *e = gst_element_factory_make (factory, NULL);
+  GstPadTemplate *t;
+  GstCaps *caps;
+
+  fail_unless (e != NULL);
+  t = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (e), pad);
+  fail_unless (t != NULL);
+  caps = gst_pad_template_get_caps (t);
+  gst_object_unref (e);
+  return caps;
+}
+
+/* Both elements' templates: DMA_DRM first in that form, the 1.22 forms
+ * in both. */
+GST_START_TEST (test_form_templates)
+{
+  const gchar *const elements[][2] = {
+    {"dmapipesink", "sink"}, {"dmapipesrc", "src"},
+  };
+  GstCaps *drm = gst_caps_from_string (CAPS_DMA_DRM ("NV12"));
+  GstCaps *old = gst_caps_from_string ("video/x-raw(memory:DMABuf),"
+      "format=NV12,width=64,height=48,framerate=30/1");
+  GstCaps *sys = gst_caps_from_string (CAPS_NV12);
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (elements); i++) {
+    GstCaps *caps = template_caps (elements[i][0], elements[i][1]);
+    const GstStructure *head = gst_caps_get_structure (caps, 0);
+
+    fail_unless_equals_int (gst_caps_is_subset (drm, caps), expect_dma_drm ());
+    fail_unless_equals_int (g_strcmp0 (gst_structure_get_string (head,
+                "format"), "DMA_DRM") == 0, expect_dma_drm ());
+    fail_unless (gst_caps_is_subset (old, caps));
+    fail_unless (gst_caps_is_subset (sys, caps));
+    gst_caps_unref (caps);
+  }
+  gst_caps_unref (drm);
+  gst_caps_unref (old);
+  gst_caps_unref (sys);
+}
+
+GST_END_TEST;
+
+/* In the DMA_DRM form the sink takes drm-format caps as the format they
+ * name and serves the frames without copying; a modifier it cannot tell
+ * consumers is refused. In the 1.22 form such caps are not accepted. */
+GST_START_TEST (test_sink_dma_drm_caps)
+{
+  struct dmapipe_client *c;
+  struct dmapipe_frame *f;
+  const struct dmapipe_layout *l;
+  GstBufferPool *pool;
+  GstVideoInfo info;
+  GstHarness *h;
+  GstCaps *caps;
+
+  h = sink_harness (NULL);
+  caps = gst_caps_from_string (CAPS_DMA_DRM ("NV12"));
+  fail_unless_equals_int (gst_pad_query_accept_caps (h->srcpad->peer, caps),
+      expect_dma_drm ());
+  gst_caps_unref (caps);
+  if (!expect_dma_drm ()) {
+    gst_harness_teardown (h);
+    return;
+  }
+
+  /* the sink's own (sealed memfd) buffers, as under its 1.22 caps */
+  pool = sink_pool (h, &info);
+  gst_harness_set_src_caps_str (h, CAPS_DMA_DRM ("NV12"));
+  c = consumer_new (DMAPIPE_POLICY_BLOCK, 2);
+  wait_consumers (h->element, c, 1);
+  fail_unless_equals_int (gst_harness_push (h, pool_frame (pool, &info, 4)),
+      GST_FLOW_OK);
+  f = expect_frame (c, 4);
+  l = dmapipe_buffer_get_layout (f->buffer);
+  fail_unless_equals_int (l->format.fourcc, dmapipe_fourcc_from_string ("NV12"));
+  fail_unless_equals_uint64 (l->format.modifier, DMAPIPE_MOD_LINEAR);
+  fail_unless_equals_int (l->format.width, W);
+  fail_unless_equals_int (l->format.height, H);
+  dmapipe_client_release_frame (c, f, -1);
+  fail_unless_equals_uint64 (get_u64 (h->element, "copies"), 0);
+
+  /* tiled frames cannot be described to consumers */
+  gst_harness_set_src_caps_str (h, CAPS_DMA_DRM ("NV12:0x0100000000000001"));
+  fail_unless_equals_int (gst_harness_push (h, pool_frame (pool, &info, 5)),
+      GST_FLOW_NOT_NEGOTIATED);
+
+  dmapipe_client_free (c);
+  gst_buffer_pool_set_active (pool, FALSE);
+  gst_object_unref (pool);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 static Suite *
 dmapipe_suite (void)
 {
   Suite *s = suite_create ("dmapipe");
   TCase *sink = tcase_create ("sink");
   TCase *src = tcase_create ("src");
+  TCase *form = tcase_create ("caps-form");
 
   tcase_add_checked_fixture (sink, setup, teardown);
   tcase_add_checked_fixture (src, setup, teardown);
@@ -1829,6 +1950,12 @@ dmapipe_suite (void)
   tcase_add_test (src, test_src_reconnect);
   tcase_add_test (src, test_src_producer_gone);
   tcase_add_test (src, test_src_unlock);
+
+  tcase_add_checked_fixture (form, setup, teardown);
+  tcase_set_timeout (form, 60);
+  suite_add_tcase (s, form);
+  tcase_add_test (form, test_form_templates);
+  tcase_add_test (form, test_sink_dma_drm_caps);
   return s;
 }
 

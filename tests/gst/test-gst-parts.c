@@ -7,6 +7,7 @@
  * elements themselves are tested in test-gst-elements.c.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -579,14 +580,16 @@ test_format_caps (void)
   };
   GstCaps *caps, *expected;
 
-  caps = gst_dmapipe_caps_from_format (&format, NULL, 0, 1, FALSE);
+  caps = gst_dmapipe_caps_from_format (&format, NULL, 0, 1,
+      GST_DMAPIPE_CAPS_SYSTEM);
   expected = gst_caps_from_string ("video/x-raw,format=NV12,width=320,"
       "height=240,pixel-aspect-ratio=1/1,framerate=[0/1,2147483647/1]");
   g_assert_true (gst_caps_is_equal (caps, expected));
   gst_caps_unref (caps);
   gst_caps_unref (expected);
 
-  caps = gst_dmapipe_caps_from_format (&format, NULL, 30, 1, TRUE);
+  caps = gst_dmapipe_caps_from_format (&format, NULL, 30, 1,
+      GST_DMAPIPE_CAPS_DMABUF);
   expected = gst_caps_from_string ("video/x-raw(memory:DMABuf),format=NV12,"
       "width=320,height=240,pixel-aspect-ratio=1/1,framerate=30/1");
   g_assert_true (gst_caps_is_equal (caps, expected));
@@ -595,7 +598,10 @@ test_format_caps (void)
 
   /* GStreamer 1.22 caps carry no modifier */
   format.modifier = 1;
-  g_assert_null (gst_dmapipe_caps_from_format (&format, NULL, 0, 1, FALSE));
+  g_assert_null (gst_dmapipe_caps_from_format (&format, NULL, 0, 1,
+          GST_DMAPIPE_CAPS_SYSTEM));
+  g_assert_null (gst_dmapipe_caps_from_format (&format, NULL, 0, 1,
+          GST_DMAPIPE_CAPS_DMABUF));
 }
 
 /* FORMAT_INFO to caps and back: every field the caps can say survives. */
@@ -624,7 +630,8 @@ test_format_info_caps (void)
   fi.chroma_site = DMAPIPE_CHROMA_SITE_MPEG2;
   fi.interlace = DMAPIPE_INTERLACE_INTERLEAVED;
   fi.field_order = DMAPIPE_FIELD_ORDER_BOTTOM_FIRST;
-  caps = gst_dmapipe_caps_from_format (&format, &fi, 0, 1, FALSE);
+  caps = gst_dmapipe_caps_from_format (&format, &fi, 0, 1,
+      GST_DMAPIPE_CAPS_SYSTEM);
   expected = gst_caps_from_string ("video/x-raw,format=NV12,width=720,"
       "height=480,pixel-aspect-ratio=10/11,framerate=30000/1001,"
       "colorimetry=bt601,chroma-site=mpeg2,interlace-mode=interleaved,"
@@ -637,7 +644,8 @@ test_format_info_caps (void)
   gst_caps_unref (expected);
 
   /* the framerate property wins over the producer's rate */
-  caps = gst_dmapipe_caps_from_format (&format, &fi, 25, 1, FALSE);
+  caps = gst_dmapipe_caps_from_format (&format, &fi, 25, 1,
+      GST_DMAPIPE_CAPS_SYSTEM);
   g_assert_true (gst_video_info_from_caps (&info, caps));
   g_assert_cmpint (GST_VIDEO_INFO_FPS_N (&info), ==, 25);
   gst_caps_unref (caps);
@@ -650,7 +658,8 @@ test_format_info_caps (void)
   fi.chroma_site = DMAPIPE_CHROMA_SITE_COSITED;
   fi.interlace = DMAPIPE_INTERLACE_PROGRESSIVE;
   fi.field_order = DMAPIPE_FIELD_ORDER_UNKNOWN;
-  caps = gst_dmapipe_caps_from_format (&format, &fi, 0, 1, TRUE);
+  caps = gst_dmapipe_caps_from_format (&format, &fi, 0, 1,
+      GST_DMAPIPE_CAPS_DMABUF);
   g_assert_true (gst_video_info_from_caps (&info, caps));
   gst_dmapipe_format_info_from_caps (caps, &info, &back);
   g_assert_cmpmem (&back, sizeof (back), &fi, sizeof (fi));
@@ -688,6 +697,344 @@ test_format_default_layout (void)
   layout.n_objects = 2;
   layout.planes[1].object = 1;
   g_assert_false (gst_dmapipe_layout_is_default (&layout, &info));
+}
+
+/* A modifier with a vendor and a value: Intel's X tiling */
+#define MOD_X_TILED G_GUINT64_CONSTANT (0x0100000000000001)
+
+/* drm-format strings as GStreamer 1.24 writes and reads them, for every
+ * fourcc the plugin maps, linear and with a modifier. */
+static void
+test_drm_format_strings (void)
+{
+  guint32 fourcc;
+  guint64 modifier;
+  const gchar *why;
+  gchar *str, *expected;
+  gint v;
+  guint n = 0;
+
+  for (v = GST_VIDEO_FORMAT_UNKNOWN + 1; v < 256; v++) {
+    guint32 drm = gst_dmapipe_format_to_drm ((GstVideoFormat) v);
+
+    if (!drm)
+      continue;
+    n++;
+    str = gst_dmapipe_drm_format_to_string (drm, DMAPIPE_MOD_LINEAR);
+    expected = g_strdup_printf ("%" GST_FOURCC_FORMAT, GST_FOURCC_ARGS (drm));
+    g_assert_cmpstr (str, ==, expected);
+    why = NULL;
+    g_assert_true (gst_dmapipe_drm_format_from_string (str, &fourcc,
+            &modifier, &why));
+    g_assert_null (why);
+    g_assert_cmphex (fourcc, ==, drm);
+    g_assert_cmphex (modifier, ==, DMAPIPE_MOD_LINEAR);
+    g_free (str);
+    g_free (expected);
+
+    str = gst_dmapipe_drm_format_to_string (drm, MOD_X_TILED);
+    expected = g_strdup_printf ("%" GST_FOURCC_FORMAT ":0x0100000000000001",
+        GST_FOURCC_ARGS (drm));
+    g_assert_cmpstr (str, ==, expected);
+    g_assert_true (gst_dmapipe_drm_format_from_string (str, &fourcc,
+            &modifier, NULL));
+    g_assert_cmphex (fourcc, ==, drm);
+    g_assert_cmphex (modifier, ==, MOD_X_TILED);
+    g_free (str);
+    g_free (expected);
+  }
+  /* GST_DMAPIPE_VIDEO_FORMATS' 32 formats */
+  g_assert_cmpuint (n, ==, 32);
+
+  /* spaces are part of a fourcc: GRAY8 is "R8  " */
+  str = gst_dmapipe_drm_format_to_string (gst_dmapipe_format_to_drm
+      (GST_VIDEO_FORMAT_GRAY8), DMAPIPE_MOD_LINEAR);
+  g_assert_cmpstr (str, ==, "R8  ");
+  g_free (str);
+  /* what GStreamer's reader takes besides what it writes */
+  g_assert_true (gst_dmapipe_drm_format_from_string ("NV12:0X1", &fourcc,
+          &modifier, NULL));
+  g_assert_cmphex (fourcc, ==, dmapipe_fourcc_from_string ("NV12"));
+  g_assert_cmphex (modifier, ==, 1);
+  g_assert_true (gst_dmapipe_drm_format_from_string ("NV12:0xFFFFFFFFFFFFFFFF",
+          &fourcc, &modifier, NULL));
+  g_assert_cmphex (modifier, ==, G_MAXUINT64);
+
+  /* nothing to write for an unknown fourcc or modifier */
+  g_assert_null (gst_dmapipe_drm_format_to_string (0, DMAPIPE_MOD_LINEAR));
+  g_assert_null (gst_dmapipe_drm_format_to_string (dmapipe_fourcc_from_string
+          ("NV12"), DMAPIPE_MOD_INVALID));
+}
+
+/* Malformed drm-format strings are refused, each with a reason, and
+ * leave the outputs alone. */
+static void
+test_drm_format_malformed (void)
+{
+  static const gchar *const bad[] = {
+    "", "NV12:", "NV12:zz", "TOOLONG", "NV1", "NV1:0x1", "NV12:0x",
+    "NV12:1", "NV12:x1", "NV12:0x01g", "NV12:0x1 ", " NV12",
+    "NV12:0x10000000000000000",
+    /* linear is written as the fourcc alone */
+    "NV12:0x0", "NV12:0x0000000000000000",
+    "NV12:0x00ffffffffffffff",  /* DRM_FORMAT_MOD_INVALID */
+    "NV\00112", "NV12:0x1:0x2",
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    guint32 fourcc = 7;
+    guint64 modifier = 9;
+    const gchar *why = NULL;
+
+    g_assert_false (gst_dmapipe_drm_format_from_string (bad[i], &fourcc,
+            &modifier, &why));
+    g_assert_nonnull (why);
+    g_assert_cmpuint (fourcc, ==, 7);
+    g_assert_cmpuint (modifier, ==, 9);
+  }
+  g_assert_false (gst_dmapipe_drm_format_from_string (NULL, NULL, NULL, NULL));
+}
+
+/* The DMA_DRM form of a stream's caps, and both forms read back. */
+static void
+test_dma_drm_caps (void)
+{
+  struct dmapipe_format format = {
+    .fourcc = dmapipe_fourcc_from_string ("NV12"),
+    .width = 320,
+    .height = 240,
+    .modifier = DMAPIPE_MOD_LINEAR,
+  };
+  GstCaps *caps, *expected, *tmpl_new, *tmpl_old;
+  GstVideoInfo info;
+  guint64 modifier;
+  gint v;
+
+  caps = gst_dmapipe_caps_from_format (&format, NULL, 30, 1,
+      GST_DMAPIPE_CAPS_DMA_DRM);
+  expected = gst_caps_from_string ("video/x-raw(memory:DMABuf),"
+      "format=DMA_DRM,drm-format=NV12,width=320,height=240,"
+      "pixel-aspect-ratio=1/1,framerate=30/1");
+  g_assert_true (gst_caps_is_equal (caps, expected));
+  modifier = 5;
+  g_assert_true (gst_dmapipe_video_info_from_caps (&info, &modifier, caps));
+  g_assert_cmpint (GST_VIDEO_INFO_FORMAT (&info), ==, GST_VIDEO_FORMAT_NV12);
+  g_assert_cmpint (GST_VIDEO_INFO_WIDTH (&info), ==, 320);
+  g_assert_cmpint (GST_VIDEO_INFO_HEIGHT (&info), ==, 240);
+  g_assert_cmpint (GST_VIDEO_INFO_FPS_N (&info), ==, 30);
+  g_assert_cmphex (modifier, ==, DMAPIPE_MOD_LINEAR);
+  tmpl_new = gst_dmapipe_template_caps (TRUE);
+  tmpl_old = gst_dmapipe_template_caps (FALSE);
+  g_assert_true (gst_caps_is_subset (caps, tmpl_new));
+  g_assert_false (gst_caps_is_subset (caps, tmpl_old));
+  gst_caps_unref (tmpl_new);
+  gst_caps_unref (tmpl_old);
+  gst_caps_unref (caps);
+  gst_caps_unref (expected);
+
+  /* a producer that names no modifier draws linear frames */
+  format.modifier = DMAPIPE_MOD_INVALID;
+  caps = gst_dmapipe_caps_from_format (&format, NULL, 30, 1,
+      GST_DMAPIPE_CAPS_DMA_DRM);
+  g_assert_cmpstr (gst_structure_get_string (gst_caps_get_structure (caps, 0),
+          "drm-format"), ==, "NV12");
+  gst_caps_unref (caps);
+
+  /* a modifier: only this form carries it; the planes are NV12's */
+  format.modifier = MOD_X_TILED;
+  caps = gst_dmapipe_caps_from_format (&format, NULL, 0, 1,
+      GST_DMAPIPE_CAPS_DMA_DRM);
+  g_assert_nonnull (caps);
+  g_assert_cmpstr (gst_structure_get_string (gst_caps_get_structure (caps, 0),
+          "drm-format"), ==, "NV12:0x0100000000000001");
+  gst_caps_unref (caps);
+  caps = gst_caps_from_string ("video/x-raw(memory:DMABuf),format=DMA_DRM,"
+      "drm-format=NV12:0x0100000000000001,width=320,height=240,"
+      "framerate=0/1");
+  g_assert_true (gst_dmapipe_video_info_from_caps (&info, &modifier, caps));
+  g_assert_cmpint (GST_VIDEO_INFO_FORMAT (&info), ==, GST_VIDEO_FORMAT_NV12);
+  g_assert_cmphex (modifier, ==, MOD_X_TILED);
+  gst_caps_unref (caps);
+
+  /* the 1.22 forms read as before, linear */
+  caps = gst_caps_from_string ("video/x-raw(memory:DMABuf),format=YUY2,"
+      "width=64,height=48,framerate=0/1");
+  modifier = 5;
+  g_assert_true (gst_dmapipe_video_info_from_caps (&info, &modifier, caps));
+  g_assert_cmpint (GST_VIDEO_INFO_FORMAT (&info), ==, GST_VIDEO_FORMAT_YUY2);
+  g_assert_cmphex (modifier, ==, DMAPIPE_MOD_LINEAR);
+  gst_caps_unref (caps);
+
+  /* every mapped format survives the round trip in the DMA_DRM form */
+  format.modifier = DMAPIPE_MOD_LINEAR;
+  for (v = GST_VIDEO_FORMAT_UNKNOWN + 1; v < 256; v++) {
+    format.fourcc = gst_dmapipe_format_to_drm ((GstVideoFormat) v);
+    if (!format.fourcc)
+      continue;
+    caps = gst_dmapipe_caps_from_format (&format, NULL, 30, 1,
+        GST_DMAPIPE_CAPS_DMA_DRM);
+    g_assert_nonnull (caps);
+    g_assert_true (gst_dmapipe_video_info_from_caps (&info, NULL, caps));
+    g_assert_cmpint (GST_VIDEO_INFO_FORMAT (&info), ==, v);
+    gst_caps_unref (caps);
+  }
+}
+
+/* DMA_DRM caps that do not hold together are refused. */
+static void
+test_dma_drm_caps_refused (void)
+{
+  static const gchar *const bad[] = {
+    /* DMA_DRM is for dma-bufs only */
+    "video/x-raw,format=DMA_DRM,drm-format=NV12,width=64,height=48,"
+        "framerate=0/1",
+    "video/x-raw(memory:DMABuf),format=DMA_DRM,width=64,height=48,"
+        "framerate=0/1",
+    "video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=NV12:zz,"
+        "width=64,height=48,framerate=0/1",
+    "video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=TOOLONG,"
+        "width=64,height=48,framerate=0/1",
+    "video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=(string)\"\","
+        "width=64,height=48,framerate=0/1",
+    /* a fourcc the plugin does not map */
+    "video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=ZZZZ,"
+        "width=64,height=48,framerate=0/1",
+    /* not fixed */
+    "video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=NV12,"
+        "width=[1,64],height=48,framerate=0/1",
+    "video/x-raw(memory:DMABuf),format=DMA_DRM,drm-format=NV12,"
+        "height=48,framerate=0/1",
+  };
+  GstVideoInfo info;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    GstCaps *caps = gst_caps_from_string (bad[i]);
+    guint64 modifier = 5;
+
+    g_assert_nonnull (caps);
+    g_assert_false (gst_dmapipe_video_info_from_caps (&info, &modifier, caps));
+    g_assert_cmphex (modifier, ==, 5);
+    gst_caps_unref (caps);
+  }
+}
+
+/* GStreamer 1.24's own drm-format writer and readers, looked up at run
+ * time (this test is built against 1.22 headers); NULL on 1.22. */
+typedef gchar *(*DrmToStringFunc) (guint32 fourcc, guint64 modifier);
+typedef guint32 (*DrmFromStringFunc) (const gchar * str, guint64 * modifier);
+typedef gpointer (*DrmInfoFromCapsFunc) (const GstCaps * caps);
+typedef void (*DrmInfoFreeFunc) (gpointer info);
+
+/* Our strings and caps against GStreamer's own code where the runtime has
+ * it (tests/gst/test-gst-newer.sh runs this on 1.26): every mapped fourcc
+ * written alike, read alike, our DMA_DRM caps accepted, malformed strings
+ * refused by both. */
+static void
+test_drm_format_matches_gstreamer (void)
+{
+  static const gchar *const bad[] = { "NV12:", "NV12:zz", "TOOLONG", "",
+    "NV12:0x0"
+  };
+  DrmToStringFunc to_string = (DrmToStringFunc) dlsym (RTLD_DEFAULT,
+      "gst_video_dma_drm_fourcc_to_string");
+  DrmFromStringFunc from_string = (DrmFromStringFunc) dlsym (RTLD_DEFAULT,
+      "gst_video_dma_drm_fourcc_from_string");
+  DrmInfoFromCapsFunc info_from_caps = (DrmInfoFromCapsFunc) dlsym
+      (RTLD_DEFAULT, "gst_video_info_dma_drm_new_from_caps");
+  DrmInfoFreeFunc info_free = (DrmInfoFreeFunc) dlsym (RTLD_DEFAULT,
+      "gst_video_info_dma_drm_free");
+  struct dmapipe_format format = {
+    .width = 320,
+    .height = 240,
+  };
+  const guint64 modifiers[] = { DMAPIPE_MOD_LINEAR, MOD_X_TILED };
+  guint i, m;
+  gint v;
+
+  if (!to_string || !from_string || !info_from_caps || !info_free) {
+    g_test_skip ("GStreamer older than 1.24 here: no DMA_DRM API to compare "
+        "with");
+    return;
+  }
+  for (v = GST_VIDEO_FORMAT_UNKNOWN + 1; v < 256; v++) {
+    format.fourcc = gst_dmapipe_format_to_drm ((GstVideoFormat) v);
+    if (!format.fourcc)
+      continue;
+    for (m = 0; m < G_N_ELEMENTS (modifiers); m++) {
+      gchar *ours = gst_dmapipe_drm_format_to_string (format.fourcc,
+          modifiers[m]);
+      gchar *theirs = to_string (format.fourcc, modifiers[m]);
+      guint64 modifier = 5;
+      gpointer info;
+      GstCaps *caps;
+
+      g_assert_cmpstr (ours, ==, theirs);
+      g_assert_cmphex (from_string (ours, &modifier), ==, format.fourcc);
+      g_assert_cmphex (modifier, ==, modifiers[m]);
+      format.modifier = modifiers[m];
+      caps = gst_dmapipe_caps_from_format (&format, NULL, 30, 1,
+          GST_DMAPIPE_CAPS_DMA_DRM);
+      info = info_from_caps (caps);
+      g_assert_nonnull (info);
+      info_free (info);
+      gst_caps_unref (caps);
+      g_free (ours);
+      g_free (theirs);
+    }
+  }
+  for (i = 0; i < G_N_ELEMENTS (bad); i++) {
+    guint32 fourcc;
+    guint64 modifier;
+
+    g_assert_cmphex (from_string (bad[i], NULL), ==, 0);
+    g_assert_false (gst_dmapipe_drm_format_from_string (bad[i], &fourcc,
+            &modifier, NULL));
+  }
+}
+
+/* Which form the elements speak: the environment, else the runtime. */
+static void
+test_dma_drm_choice (void)
+{
+  guint major, minor, micro, nano;
+  gchar *saved = g_strdup (g_getenv (GST_DMAPIPE_DMA_DRM_ENV));
+  GstCaps *tmpl, *first, *old_form;
+
+  g_setenv (GST_DMAPIPE_DMA_DRM_ENV, "1", TRUE);
+  g_assert_true (gst_dmapipe_dma_drm_enabled ());
+  g_setenv (GST_DMAPIPE_DMA_DRM_ENV, "0", TRUE);
+  g_assert_false (gst_dmapipe_dma_drm_enabled ());
+  g_unsetenv (GST_DMAPIPE_DMA_DRM_ENV);
+  gst_version (&major, &minor, &micro, &nano);
+  g_assert_true (gst_dmapipe_dma_drm_enabled () == (major == 1
+          && minor >= 24));
+  /* anything else than 0 or 1 leaves the choice to the runtime */
+  g_setenv (GST_DMAPIPE_DMA_DRM_ENV, "yes", TRUE);
+  g_assert_true (gst_dmapipe_dma_drm_enabled () == (major == 1
+          && minor >= 24));
+  if (saved)
+    g_setenv (GST_DMAPIPE_DMA_DRM_ENV, saved, TRUE);
+  else
+    g_unsetenv (GST_DMAPIPE_DMA_DRM_ENV);
+  g_free (saved);
+
+  /* DMA_DRM first, then the 1.22 forms, still accepted */
+  tmpl = gst_dmapipe_template_caps (TRUE);
+  first = gst_caps_copy_nth (tmpl, 0);
+  g_assert_cmpstr (gst_structure_get_string (gst_caps_get_structure (first,
+              0), "format"), ==, "DMA_DRM");
+  g_assert_true (gst_caps_features_contains (gst_caps_get_features (first, 0),
+          GST_CAPS_FEATURE_MEMORY_DMABUF));
+  old_form = gst_caps_from_string (GST_DMAPIPE_CAPS);
+  g_assert_true (gst_caps_is_subset (old_form, tmpl));
+  gst_caps_unref (first);
+  gst_caps_unref (tmpl);
+  tmpl = gst_dmapipe_template_caps (FALSE);
+  g_assert_true (gst_caps_is_equal (tmpl, old_form));
+  gst_caps_unref (tmpl);
+  gst_caps_unref (old_form);
 }
 
 int
@@ -736,6 +1083,13 @@ main (int argc, char **argv)
   g_test_add_func ("/format/caps", test_format_caps);
   g_test_add_func ("/format/info-caps", test_format_info_caps);
   g_test_add_func ("/format/default-layout", test_format_default_layout);
+  g_test_add_func ("/format/drm-format-strings", test_drm_format_strings);
+  g_test_add_func ("/format/drm-format-malformed", test_drm_format_malformed);
+  g_test_add_func ("/format/dma-drm-caps", test_dma_drm_caps);
+  g_test_add_func ("/format/dma-drm-caps-refused", test_dma_drm_caps_refused);
+  g_test_add_func ("/format/dma-drm-choice", test_dma_drm_choice);
+  g_test_add_func ("/format/drm-format-matches-gstreamer",
+      test_drm_format_matches_gstreamer);
   ret = g_test_run ();
   gst_object_unref (fd_allocator);
   return ret;
