@@ -213,6 +213,14 @@ start_serve() {
 	PIDS="$PIDS $!"
 }
 
+# checked TAG DIR: the recording DIR/TAG.rec reads back (record --check),
+# and is probed into probe-TAG.json
+checked() {
+	"$TOOL" record --check "$2/$1.rec" > "$DIR/check-$1.log" 2>&1 || fail "record --check $1"
+	"$TOOL" probe --json "$2/$1.rec" > "$DIR/probe-$1.json" 2> "$DIR/probe-$1.log" ||
+		fail "probe $1"
+}
+
 # check_serve TAG DIR: waits for the pipeline TAG and checks its recording
 check_serve() {
 	v=$(echo "$1" | tr - _)
@@ -229,10 +237,7 @@ check_serve() {
 	jcheck "$DIR/record-$1.json" 'd["frames_recorded"] > 0'
 	jcheck "$DIR/record-$1.json" 'd["frames_failed"] == d["frames_io_errors"]'
 	jcheck "$DIR/serve-$1.json" 'd["lease_timeouts"] == 0 and d["capture_max_iteration_ns"] > 0'
-	"$TOOL" record --check "$2/$1.rec" > "$DIR/check-$1.log" 2>&1 ||
-		fail "record --check $1"
-	"$TOOL" probe --json "$2/$1.rec" > "$DIR/probe-$1.json" 2> "$DIR/probe-$1.log" ||
-		fail "probe $1"
+	checked "$1" "$2"
 	# the frames the recorder lost are the gaps in the file, no more, no less
 	jcheck "$DIR/probe-$1.json" "d['frames_missing'] == $(json_u64 "$DIR/record-$1.json" frames_dropped) + $(json_u64 "$DIR/record-$1.json" frames_failed)"
 	# the fast consumer lost no frame that was captured: its gaps are the device's
@@ -280,8 +285,7 @@ run_encode() {
 			recorded_frames packets_dropped_disk_behind capture_max_dqbuf_latency_ns \
 			capture_max_iteration_ns
 		jcheck "$DIR/encode-$tag.json" 'd["result"] == "ok" and d["recorded_frames"] > 0'
-		"$TOOL" record --check "${t#*:}/$tag.rec" > "$DIR/check-$tag.log" 2>&1 ||
-			fail "record --check $tag"
+		checked "$tag" "${t#*:}"
 	done
 	REF=$(encode_fps "$DIR/encode-$1-ref.json")
 }
@@ -330,10 +334,7 @@ rec = [c for c in d["consumers"] if c["kind"] == "record"][0]
 assert rec["frames_dropped"] == 0 and rec["frames_recorded"] > 0, rec
 assert [c for c in d["consumers"] if c["kind"] == "encode"][0]["packets"] > 0
 PY
-		"$TOOL" record --check "${t#*:}/$tag.rec" > "$DIR/check-$tag.log" 2>&1 ||
-			fail "record --check $tag"
-		"$TOOL" probe --json "${t#*:}/$tag.rec" > "$DIR/probe-$tag.json" 2> "$DIR/probe-$tag.log" ||
-			fail "probe $tag"
+		checked "$tag" "${t#*:}"
 		lost=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device"]["frames_lost"])' "$DIR/run-$tag.json")
 		# gaps in the file and the consumer's drops are the device's own losses, no more
 		jcheck "$DIR/probe-$tag.json" "d['frames_missing'] <= $lost"
@@ -369,10 +370,7 @@ run_device() {
 			capture_max_dqbuf_latency_ns \
 			loop_max_iteration_ns write_latency_max_ns
 		jcheck "$DIR/record-$tag.json" 'd["result"] == "ok" and d["frames_recorded"] > 0'
-		"$TOOL" record --check "${t#*:}/$tag.rec" > "$DIR/check-$tag.log" 2>&1 ||
-			fail "record --check $tag"
-		"$TOOL" probe --json "${t#*:}/$tag.rec" > "$DIR/probe-$tag.json" 2> "$DIR/probe-$tag.log" ||
-			fail "probe $tag"
+		checked "$tag" "${t#*:}"
 		jcheck "$DIR/probe-$tag.json" "d['frames_missing'] == $(json_u64 "$DIR/record-$tag.json" frames_dropped) + $(json_u64 "$DIR/record-$tag.json" frames_failed)"
 	done
 	REF=$(encode_fps "$DIR/record-$1-ref.json")
