@@ -34,6 +34,8 @@ TAG=gst-dma-drm
 
 [ -n "${DMAPIPE_VM:-}" ] || skip "needs dma-bufs (vgem): run through tests/vm/lane"
 [ -f "$ROOT/.complete" ] || skip "no Debian 13 root at $ROOT: the gst-newer test makes it on the host"
+[ -d "$ROOT$SRC" ] && [ -d "$ROOT$BUILD" ] ||
+	skip "the root at $ROOT has no mount points for $SRC and $BUILD: tests/gst/newer-gst-root $ROOT $SRC $BUILD makes them on the host"
 
 S1="$DIR/serve.sock"
 S2="$DIR/relay.sock"

@@ -31,7 +31,7 @@ TAG=gst-newer
 # shellcheck source=../testlib.sh
 . "$(dirname "$0")/../testlib.sh"
 
-"$(dirname "$0")/newer-gst-root" "$ROOT"
+"$(dirname "$0")/newer-gst-root" "$ROOT" "$SRC" "$BUILD"
 status=$?
 [ "$status" = 77 ] && skip "no Debian 13 root: see above"
 [ "$status" = 0 ] || fail "newer-gst-root exited $status"
