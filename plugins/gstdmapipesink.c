@@ -112,7 +112,6 @@ G_DEFINE_TYPE (GstDmapipeSink, gst_dmapipe_sink, GST_TYPE_BASE_SINK);
 GST_ELEMENT_REGISTER_DEFINE (dmapipesink, "dmapipesink", GST_RANK_NONE,
     GST_TYPE_DMAPIPE_SINK);
 
-
 /* ---- GstBaseSink ------------------------------------------------------ */
 
 static gboolean
@@ -356,9 +355,8 @@ gst_dmapipe_sink_propose_allocation (GstBaseSink * bsink, GstQuery * query)
   gboolean need_pool;
   GstVideoInfo info;
   GstCaps *caps;
-  guint min;
-
   guint64 modifier;
+  guint min;
 
   gst_query_parse_allocation (query, &caps, &need_pool);
   if (!caps || !gst_dmapipe_video_info_from_caps (&info, &modifier, caps))
