@@ -459,7 +459,7 @@ static void test_crash(const char *dir)
 	struct dmapipe_recording *r;
 	uint64_t logged[MAX_SEQ], n_logged = 0;
 	uint8_t *mem;
-	int pipefd[2], status;
+	int pipefd[2];
 	pid_t pid;
 
 	check(pipe(pipefd) == 0);
@@ -483,19 +483,7 @@ static void test_crash(const char *dir)
 		_exit(3); /* never reached before the kill */
 	}
 	close(pipefd[1]);
-	while (n_logged < 300) {
-		ssize_t got = read(pipefd[0], &logged[n_logged], sizeof(uint64_t));
-
-		check_msg(got == sizeof(uint64_t), "the recording child ended early");
-		n_logged++;
-	}
-	check(kill(pid, SIGKILL) == 0);
-	check(waitpid(pid, &status, 0) == pid);
-	check(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	while (n_logged < MAX_SEQ &&
-	       read(pipefd[0], &logged[n_logged], sizeof(uint64_t)) == sizeof(uint64_t))
-		n_logged++;
-	close(pipefd[0]);
+	n_logged = test_kill_after(pid, pipefd[0], logged, MAX_SEQ, 300);
 
 	r = dmapipe_recording_open(path, 0);
 	check(r);

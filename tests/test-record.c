@@ -721,7 +721,7 @@ static void test_crash(const char *dir, bool use_release)
 	struct dmapipe_recording_info info;
 	struct dmapipe_recording *r;
 	uint64_t logged[4096], n_logged = 0, seq;
-	int pipefd[2], status;
+	int pipefd[2];
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "%s/crash.rec", dir);
@@ -742,21 +742,8 @@ static void test_crash(const char *dir, bool use_release)
 		_exit(3); /* never reached before the kill */
 	}
 	close(pipefd[1]);
-	/* wait for some completions, then kill the writer mid-recording */
-	while (n_logged < 60) {
-		ssize_t got = read(pipefd[0], &logged[n_logged], sizeof(uint64_t));
-
-		check_msg(got == sizeof(uint64_t), "the recording child ended early");
-		n_logged++;
-	}
-	check(kill(pid, SIGKILL) == 0);
-	check(waitpid(pid, &status, 0) == pid);
-	check(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	/* completions reported before the kill that were still in the pipe */
-	while (n_logged < 4096 && read(pipefd[0], &logged[n_logged], sizeof(uint64_t)) ==
-	       sizeof(uint64_t))
-		n_logged++;
-	close(pipefd[0]);
+	/* some completions, then the writer killed mid-recording */
+	n_logged = test_kill_after(pid, pipefd[0], logged, 4096, 60);
 
 	/* scanned in memory on open: every reported frame is there and verifies */
 	verify_file(path, 0, &info);

@@ -6,8 +6,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/dma-buf.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -273,4 +275,25 @@ void test_fence_finish(struct test_fence *fence)
 		close(fence->dev);
 	memset(fence, 0, sizeof(*fence));
 	fence->fd = fence->dev = -1;
+}
+
+uint64_t test_kill_after(pid_t pid, int fd, uint64_t *logged, uint64_t max, uint64_t first)
+{
+	uint64_t n = 0;
+	int status;
+
+	while (n < first) {
+		ssize_t got = read(fd, &logged[n], sizeof(uint64_t));
+
+		check_msg(got == sizeof(uint64_t), "the recording child ended early");
+		n++;
+	}
+	check(kill(pid, SIGKILL) == 0);
+	check(waitpid(pid, &status, 0) == pid);
+	check(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* completions reported before the kill that were still in the pipe */
+	while (n < max && read(fd, &logged[n], sizeof(uint64_t)) == sizeof(uint64_t))
+		n++;
+	close(fd);
+	return n;
 }

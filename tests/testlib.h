@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #define TEST_SKIP 77
 
@@ -53,6 +54,13 @@ void test_pass(const char *name);
  * library's closer has closed what was handed to it (up to 20 s).
  */
 int test_count_fds(void);
+/*
+ * A writer child @pid reports each sequence number it completed on the
+ * pipe @fd (a uint64_t each): waits for @first of them, SIGKILLs the
+ * child (checked), then takes what was still in the pipe, up to @max in
+ * @logged, and closes @fd. Returns how many were reported.
+ */
+uint64_t test_kill_after(pid_t pid, int fd, uint64_t *logged, uint64_t max, uint64_t first);
 
 /*
  * A fresh directory for sockets and files, outside /tmp's tmpfs in the VM
