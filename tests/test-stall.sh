@@ -110,31 +110,29 @@ mkfs.ext4 -q -F "$REF_LOOP" || fail "mkfs.ext4 (reference)"
 mkdir -p "$REF_MNT"
 mount -o noatime "$REF_LOOP" "$REF_MNT" || fail "mount (reference)"
 
-# window AFTER_S LENGTH_MS TABLE: in the background, after AFTER_S seconds,
-# the device has TABLE for LENGTH_MS ms, then the fault-free one again
-window() {
-	(
-		sleep "$1"
-		t0=$(date +%s.%N)
-		dmsetup suspend --noflush --nolockfs "$DM" && printf '%s\n' "$3" | dmsetup reload "$DM" &&
-			dmsetup resume "$DM"
-		sleep "$(echo "$2" | awk '{ printf "%.3f", $1 / 1000 }')"
-		dmsetup suspend --noflush --nolockfs "$DM" && dmsetup reload "$DM" --table "$(table 0)" &&
-			dmsetup resume "$DM"
-		# what the window really lasted, device-mapper's reloads included
-		echo "window: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms"
-	) > "$DIR/window.log" 2>&1 &
-	STALL=$!
-}
-
 # errors AFTER_S LENGTH_MS: every write past the first 128 MiB fails (EIO)
-# for LENGTH_MS ms. The first 128 MiB are ext4's block group 0, which holds
-# all of its metadata (flex_bg) and a filler file, so that the recording's
-# data is what fails, not the file system.
+# for LENGTH_MS ms (whole seconds), AFTER_S seconds from now. The first
+# 128 MiB are ext4's block group 0, which holds all of its metadata
+# (flex_bg) and a filler file, so that the recording's data is what fails,
+# not the file system. dm-flakey times the window itself (up AFTER_S s,
+# then down LENGTH s, from the table's load): windows timed by sleeping
+# between reloads lasted 23 s instead of 1 s on a loaded machine, where
+# the emulated CPUs took that long to suspend and reload the device. The
+# fault-free table comes back after one period; if that is late, dm-flakey
+# repeats the same window once a period, each still LENGTH long.
 META=262144
 errors() {
-	window "$1" "$2" "0 $META linear $LOOP 0
-$META $((SECTORS - META)) flakey $LOOP $META 0 5 1 error_writes"
+	down=$((($2 + 999) / 1000))
+	(
+		t0=$(date +%s.%N)
+		dmsetup suspend --noflush --nolockfs "$DM" && dmsetup reload "$DM" --table "0 $META linear $LOOP 0
+$META $((SECTORS - META)) flakey $LOOP $META $1 $down 1 error_writes" && dmsetup resume "$DM"
+		sleep $(($1 + down))
+		dmsetup suspend --noflush --nolockfs "$DM" && dmsetup reload "$DM" --table "$(table 0)" &&
+			dmsetup resume "$DM"
+		echo "window: ${down} s of errors every $(($1 + down)) s from the table's load, for $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms"
+	) > "$DIR/window.log" 2>&1 &
+	STALL=$!
 }
 
 # vivid's capture thread, once it runs, gets the CPU first: on the lane's
