@@ -31,9 +31,12 @@ CPU=$((NCPU - 1))
 SOCK=$DIR/s
 
 # --- granted: serve at 33 on the last CPU, record at 31 ---------------------
-# exec: the pid is serve's own, its JSON apart from its messages
+# exec: the pid is serve's own, its JSON apart from its messages. serve runs
+# until the checks of /proc are done and then ends with SIGINT: with a frame
+# count, a slow guest once saw it end between reading the thread's policy
+# and its affinity
 bg serve sh -c 'exec "$@" >"$0"' "$DIR/serve.json" "$DMAPIPE" serve --socket "$SOCK" \
-	--size 320x240 --fps 30 --frames 90 --realtime=33 --cpu "$CPU" $MLOCK \
+	--size 320x240 --fps 30 --realtime=33 --cpu "$CPU" $MLOCK \
 	--require-realtime --wait-consumers 1 --json
 SERVE=$LAST
 wait_socket "$SOCK"
@@ -68,13 +71,14 @@ if [ -n "$MLOCK" ]; then
 	[ "${lck:-0}" -gt 0 ] || fail "serve --mlock: VmLck is ${lck:-unknown}"
 fi
 ok "serve's loop thread: SCHED_FIFO 33 on CPU $CPU, its other threads SCHED_OTHER${MLOCK:+, memory locked}"
+kill -INT "$SERVE"
 wait_ok "$REC" "record with --require-realtime"
 wait_ok "$SERVE" "serve with --require-realtime"
 jcheck "$DIR/record.json" "d['result'] == 'ok' and d['realtime']['sched_fifo'] and \
 d['realtime']['priority'] == 31 and d['realtime']['pinned'] and d['realtime']['cpu'] == 0 and \
 d['realtime']['refused'] is None and d['frames_recorded'] > 0"
 jcheck "$DIR/serve.json" "d['realtime']['sched_fifo'] and d['realtime']['priority'] == 33 and \
-d['realtime']['pinned'] and d['frames_queued'] == 90"
+d['realtime']['pinned'] and d['frames_queued'] > 0"
 if [ -n "$MLOCK" ]; then
 	jcheck "$DIR/record.json" "d['realtime']['mlock'] and d['realtime']['locked_bytes'] > 0"
 fi
