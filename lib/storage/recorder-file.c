@@ -224,7 +224,7 @@ static int first_chunk(struct dmapipe_recorder *rec, const char *path)
 		uint64_t len = space_allowed(rec, rec->block, want);
 
 		if (len < rec->block) {
-			log_warn("record: %s: the file system is full (what is free is the "
+			log_warn("record: %s: the file system is full (nothing free beyond the "
 				 "margin left to other writers)", path);
 			return -ENOSPC;
 		}
@@ -366,7 +366,6 @@ void recorder_queue_falloc(struct dmapipe_recorder *rec, uint64_t want_end)
 		log_warn("record: leaving the file system's last free space to other writers: "
 			 "recording up to the %llu bytes allocated",
 			 (unsigned long long)rec->prealloc_end);
-		rec->margin_reached = true;
 		rec->falloc_failed = true;
 		return;
 	}

@@ -148,7 +148,6 @@ struct dmapipe_recorder {
 	uint64_t space_limit;
 	struct rec_op trim_op;
 	uint32_t falloc_enospc;  /* preallocations that failed with ENOSPC (or EDQUOT...) */
-	bool margin_reached;
 
 	struct rec_frame *head, *tail;
 	uint32_t fences_waiting; /* frames held until their acquire fence signals */
