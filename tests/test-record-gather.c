@@ -23,12 +23,19 @@
  *             scan exactly that packet is left out (packets_damaged); a
  *             damaged descriptor: the scan skips its group with a logged
  *             reason, the index still reads every packet
+ *   enospc    a small tmpfs (skipped when it cannot be mounted) filled by
+ *             a gathered stream: submit and finish say -ENOSPC, the file
+ *             is closed with a complete index (version 3), every packet
+ *             in it verifies (bytes and CRC32C), the packets reported
+ *             done are exactly the ones in it, `dmapipe probe` reads it and
+ *             `dmapipe export` gives its bitstream
  */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +55,7 @@ struct gctx {
 	int log_fd; /* done sequence numbers are written here, or -1 */
 	bool use_release;
 	uint8_t seen[MAX_SEQ]; /* 1 released, 2 done */
+	bool ok[MAX_SEQ];      /* done with status 0 */
 };
 
 static void on_release(struct dmapipe_recorder *rec, void *frame_data, void *user_data)
@@ -78,6 +86,7 @@ static void on_done(struct dmapipe_recorder *rec, void *frame_data, int status, 
 		return;
 	}
 	c->done++;
+	c->ok[seq] = true;
 	if (c->log_fd >= 0)
 		check(write(c->log_fd, &seq, sizeof(seq)) == sizeof(seq));
 }
@@ -142,10 +151,10 @@ static void free_bufs(struct dmapipe_buffer **bufs)
 /*
  * Packet @seq of @len bytes at @ts into buffer seq % N_BUFS, once that
  * buffer's previous packet was given back; dispatching while the disk is
- * behind.
+ * behind. Returns the submit's result (0, -ENOSPC...).
  */
-static void submit(struct dmapipe_recorder *rec, struct gctx *c, struct dmapipe_buffer **bufs,
-		   uint64_t seq, uint64_t ts, uint32_t len)
+static int try_submit(struct dmapipe_recorder *rec, struct gctx *c, struct dmapipe_buffer **bufs,
+		      uint64_t seq, uint64_t ts, uint32_t len)
 {
 	struct dmapipe_buffer *b = bufs[seq % N_BUFS];
 	struct dmapipe_frame_meta meta;
@@ -164,7 +173,13 @@ static void submit(struct dmapipe_recorder *rec, struct gctx *c, struct dmapipe_
 	meta.bytes_used[0] = len;
 	while ((ret = dmapipe_recorder_submit(rec, b, &meta, (void *)(uintptr_t)seq)) == -EAGAIN)
 		check(dmapipe_recorder_dispatch(rec, 100) >= 0);
-	check_int_eq(ret, 0);
+	return ret;
+}
+
+static void submit(struct dmapipe_recorder *rec, struct gctx *c, struct dmapipe_buffer **bufs,
+		   uint64_t seq, uint64_t ts, uint32_t len)
+{
+	check_int_eq(try_submit(rec, c, bufs, seq, ts, len), 0);
 }
 
 static uint64_t file_size(const char *path)
@@ -657,6 +672,92 @@ static void test_torn(const char *dir)
 	test_pass("torn");
 }
 
+/* ---- enospc --------------------------------------------------------------------------- */
+
+static void test_enospc(const char *dir)
+{
+	struct dmapipe_buffer *bufs[N_BUFS];
+	static struct gctx c = { .log_fd = -1, .use_release = true };
+	char *mnt = test_path(dir, "small"), *path, *out;
+	struct dmapipe_recorder_stats st;
+	struct dmapipe_recording_info info;
+	struct dmapipe_recording *r;
+	uint64_t seq, in_file = 0, bytes = 0;
+	char cmd[2048];
+	uint8_t *mem;
+	int ret = 0;
+
+	check(mkdir(mnt, 0700) == 0);
+	if (mount("dmapipe-test", mnt, "tmpfs", 0, "size=4m") < 0)
+		test_skip("cannot mount a small tmpfs to fill (%s): needs root and mount rights",
+			  strerror(errno));
+	path = test_path(mnt, "full.rec");
+	out = test_path(dir, "full.h264");
+	new_bufs(bufs, 64 << 10);
+	/* 64 KiB groups: many of them, the last ones cut by the full disk */
+	{
+		struct dmapipe_recorder *rec = new_rec(path, &c, 64 << 10, 0);
+
+		for (seq = 0; seq < MAX_SEQ && ret == 0; seq++) {
+			ret = try_submit(rec, &c, bufs, seq, seq * UINT64_C(33333333),
+					 1 + (uint32_t)(seq * 2654435761u % 20000));
+			dmapipe_recorder_dispatch(rec, 0);
+		}
+		check_msg(ret == -ENOSPC, "submit %d (%s) after %llu packets", ret, strerror(-ret),
+			  (unsigned long long)seq);
+		check_int_eq(dmapipe_recorder_finish(rec), -ENOSPC);
+		dmapipe_recorder_get_stats(rec, &st);
+		dmapipe_recorder_free(rec);
+	}
+	check_int_eq(st.error, -ENOSPC);
+	check(st.groups_written > 1);
+	check_int_eq(c.done, st.frames_written);
+	/* every packet taken was given back and got its done callback */
+	check_int_eq(c.done + c.failed, st.frames_submitted);
+	check_int_eq(c.released, st.frames_submitted);
+
+	r = dmapipe_recording_open(path, 0);
+	check(r);
+	dmapipe_recording_get_info(r, &info);
+	check_msg(info.closed && !info.scanned, "the index did not fit: %s",
+		  info.scanned ? "scanned" : "open");
+	check_int_eq(info.version, 3);
+	check_int_eq(info.frames, c.done);
+	check(posix_memalign((void **)&mem, 4096, 64 << 10) == 0);
+	for (uint64_t i = 0; i < info.frames; i++) {
+		struct dmapipe_recorded_frame f;
+
+		check_int_eq(read_packet(r, i, mem, 64 << 10, &f), 0);
+		check_msg(f.meta.sequence < MAX_SEQ && c.ok[f.meta.sequence],
+			  "packet %llu is in the index but was not reported done",
+			  (unsigned long long)f.meta.sequence);
+		if (f.flags & DMAPIPE_RECORDED_GROUPED)
+			in_file++;
+		bytes += f.meta.bytes_used[0];
+	}
+	check(in_file > 0);
+	dmapipe_recording_close(r);
+	free(mem);
+	/* as many in the index as reported done, each reported one there: the same packets */
+	printf("full after %llu packets (%llu groups, %llu gathered): %llu done, all in the "
+	       "index and verified; %llu failed\n", (unsigned long long)st.frames_submitted,
+	       (unsigned long long)st.groups_written, (unsigned long long)in_file,
+	       (unsigned long long)c.done, (unsigned long long)c.failed);
+
+	snprintf(cmd, sizeof(cmd), "'%s' probe '%s' > /dev/null", tool, path);
+	check_msg(system(cmd) == 0, "dmapipe probe failed on the full disk's recording");
+	snprintf(cmd, sizeof(cmd), "'%s' export '%s' -o '%s' > /dev/null", tool, path, out);
+	check_msg(system(cmd) == 0, "dmapipe export failed on the full disk's recording");
+	check_int_eq(file_size(out), bytes);
+	check(unlink(path) == 0);
+	check(umount(mnt) == 0);
+	free_bufs(bufs);
+	free(path);
+	free(out);
+	free(mnt);
+	test_pass("enospc");
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "";
@@ -674,6 +775,8 @@ int main(int argc, char **argv)
 		test_crash(dir);
 	else if (strcmp(what, "torn") == 0)
 		test_torn(dir);
+	else if (strcmp(what, "enospc") == 0)
+		test_enospc(dir);
 	else
 		check_msg(false, "unknown sub-test '%s'", what);
 	test_rmdir_all(dir);

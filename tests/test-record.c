@@ -22,6 +22,14 @@
  *             stops with -ENOSPC and is closed with its index; without
  *             preallocation the writes themselves fail and the file is
  *             scanned
+ *   enospc-margin an ext4 file system on a loop device (root; skipped
+ *             without losetup and mkfs.ext4): a recording that fills it
+ *             leaves the margin free (another file can still be written
+ *             while the recorder says -ENOSPC); a preallocation cut short
+ *             because another writer took the space is given back, not
+ *             kept (ext4 keeps what a failed fallocate got; tmpfs does
+ *             not, so it cannot show this); both files closed with their
+ *             index, every frame verified
  *   corrupt   bad files: truncated (and said to be: cut after it was
  *             closed), wrong magic, a damaged frame header, a damaged index,
  *             a damaged or overwritten superblock (refused; recovered from
@@ -77,6 +85,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -883,6 +892,134 @@ static void test_enospc(const char *dir)
 	}
 	check(umount(mnt) == 0);
 	test_pass("enospc");
+}
+
+/* ---- enospc-margin ----------------------------------------------------------------------- */
+
+static uint64_t free_bytes(const char *dir, uint64_t *margin)
+{
+	struct statvfs sv;
+
+	check(statvfs(dir, &sv) == 0);
+	/* the recorder's rule (docs/FORMAT.md): 1/32 of the size, at most 64 MiB */
+	if (margin)
+		*margin = MIN((uint64_t)sv.f_blocks * sv.f_frsize / 32, UINT64_C(64) << 20);
+	return (uint64_t)sv.f_bavail * sv.f_frsize;
+}
+
+/* Another writer on the full disk: 256 KiB written and made durable, then removed. */
+static bool others_can_write(const char *mnt)
+{
+	static char block[256 << 10];
+	char path[600];
+	bool ok;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/other", mnt);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	check(fd >= 0);
+	ok = write(fd, block, sizeof(block)) == (ssize_t)sizeof(block) && fsync(fd) == 0;
+	close(fd);
+	check(unlink(path) == 0);
+	return ok;
+}
+
+/*
+ * Records onto @mnt until the recorder says -ENOSPC; after @fill_at
+ * frames a filler takes all but @leave bytes of the free space.
+ */
+static void fill_ext4(const char *mnt, const char *path, uint64_t prealloc, uint64_t fill_at,
+		      uint64_t leave)
+{
+	struct ctx c = { .log_fd = -1 };
+	struct dmapipe_pool *pool = new_pool("NV12", 320, 240, 6);
+	struct dmapipe_recorder *rec = new_recorder(path, &c, DMAPIPE_RECORD_AUTO, prealloc);
+	struct dmapipe_recorder_stats st;
+	struct dmapipe_recording_info info;
+	uint64_t seq, margin, left;
+	char filler[600];
+	int ret = 0;
+
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	for (seq = 0; seq < 10000 && ret == 0; seq++) {
+		if (seq == fill_at) {
+			int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+			uint64_t avail = free_bytes(mnt, NULL);
+
+			check(fd >= 0 && avail > leave);
+			check_int_eq(posix_fallocate(fd, 0, (off_t)(avail - leave)), 0);
+			close(fd);
+		}
+		ret = record_one(rec, pool, seq);
+		dmapipe_recorder_dispatch(rec, 0);
+	}
+	check_msg(ret == -ENOSPC, "submit %d after %llu frames", ret, (unsigned long long)seq);
+	/* the recording is over but still open: the space it left is the others' */
+	left = free_bytes(mnt, &margin);
+	check_msg(left >= margin / 2, "%llu bytes left free (margin %llu)",
+		  (unsigned long long)left, (unsigned long long)margin);
+	check_msg(others_can_write(mnt), "another writer got %s beside the full recording",
+		  strerror(errno));
+	check_int_eq(dmapipe_recorder_finish(rec), -ENOSPC);
+	dmapipe_recorder_get_stats(rec, &st);
+	check_int_eq(c.done, st.frames_written);
+	dmapipe_recorder_free(rec);
+	dmapipe_pool_free(pool);
+	check_int_eq(verify_file(path, 0, &info), st.frames_written);
+	check_msg(info.closed, "the index did not fit");
+	printf("%s: %llu frames, then ENOSPC with %llu KiB left free (margin %llu KiB); "
+	       "closed with its index\n", fill_at < 10000 ? "space taken by another writer" :
+	       "filled", (unsigned long long)st.frames_written, (unsigned long long)(left >> 10),
+	       (unsigned long long)(margin >> 10));
+	check(unlink(path) == 0);
+	unlink(filler);
+}
+
+static void test_enospc_margin(const char *dir)
+{
+	char img[512], mnt[512], path[600], dev[64] = "", cmd[1200];
+	FILE *p;
+	int fd;
+
+	if (geteuid() != 0)
+		test_skip("needs root for a loop device");
+	snprintf(img, sizeof(img), "%s/ext4.img", dir);
+	snprintf(mnt, sizeof(mnt), "%s/ext4", dir);
+	check(mkdir(mnt, 0700) == 0);
+	fd = open(img, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	check(fd >= 0 && ftruncate(fd, 64 << 20) == 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "losetup -f --show '%s' 2>/dev/null", img);
+	p = popen(cmd, "r");
+	if (p) {
+		if (!fgets(dev, sizeof(dev), p))
+			dev[0] = 0;
+		pclose(p);
+	}
+	dev[strcspn(dev, "\n")] = 0;
+	if (!dev[0])
+		test_skip("no loop device (losetup -f failed)");
+	snprintf(cmd, sizeof(cmd), "mkfs.ext4 -q -F -b 4096 '%s' > /dev/null 2>&1", dev);
+	if (system(cmd) != 0 || mount(dev, mnt, "ext4", 0, NULL) < 0) {
+		snprintf(cmd, sizeof(cmd), "losetup -d '%s'", dev);
+		check(system(cmd) == 0);
+		test_skip("cannot make an ext4 file system on %s (mkfs.ext4, mount)", dev);
+	}
+	/* detached once unmounted (autoclear), also if a check fails before */
+	snprintf(cmd, sizeof(cmd), "losetup -d '%s'", dev);
+	check(system(cmd) == 0);
+
+	/* one 256 MiB chunk asked for on a 64 MiB disk: it stops short of the margin */
+	snprintf(path, sizeof(path), "%s/full.rec", mnt);
+	fill_ext4(mnt, path, UINT64_MAX, 10000, 0);
+	/*
+	 * 8 MiB chunks, and after 20 frames (2.4 MB) another writer takes all
+	 * but 3 MiB: the next chunk is cut short by ENOSPC, and what ext4 got
+	 * of it is given back
+	 */
+	fill_ext4(mnt, path, UINT64_C(8) << 20, 20, UINT64_C(3) << 20);
+	check(umount(mnt) == 0);
+	test_pass("enospc-margin");
 }
 
 /* ---- corrupt ---------------------------------------------------------------------------- */
@@ -2588,6 +2725,8 @@ int main(int argc, char **argv)
 		test_crash(dir, true);
 	else if (strcmp(what, "enospc") == 0)
 		test_enospc(dir);
+	else if (strcmp(what, "enospc-margin") == 0)
+		test_enospc_margin(dir);
 	else if (strcmp(what, "corrupt") == 0)
 		test_corrupt(dir);
 	else if (strcmp(what, "buffered") == 0)

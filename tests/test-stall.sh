@@ -25,7 +25,8 @@
 #     could not take are counted. Then run capture+encode+record+serve
 #     with a fast consumer on the socket, bitstream and recording (4.6 s
 #     buffer) on the stalled disk: capture keeps >= 95 %, the recording
-#     and the consumer lose no captured frame.
+#     and the consumer lose no captured frame; the consumer (30 s timeout)
+#     gets EOS when capture ends, seconds before run's recorder drained.
 #   device: the same 2 s stalls and 4.6 s buffer under record --device
 #     (vivid, no socket: the device's own buffers are the buffer), and
 #     under serve --device on dmapipe_vcap -> record (reloaded with two
@@ -288,6 +289,17 @@ run_encode() {
 	REF=$(encode_fps "$DIR/encode-$1-ref.json")
 }
 
+# note_end PID FILE: FILE gets the time PID ended (to 0.1 s); ended_at FILE prints it
+note_end() {
+	( while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; date +%s.%N > "$2.tmp"
+	  mv "$2.tmp" "$2" ) &
+}
+ended_at() {
+	i=0
+	while [ ! -s "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	cat "$1"
+}
+
 # run_pipeline NAME: dmapipe run from vivid's first instance, encoding
 # (vicodec) and recording (BUFFER 4.6 s) onto the disk under the write
 # delay set before, serving a fast consumer; its reference from the second
@@ -305,12 +317,15 @@ run_pipeline() {
 			> "$DIR/run-$tag.json" 2> "$DIR/run-$tag.log" &
 		eval "UPID_$(echo "$tag" | tr - _)=$!"
 		PIDS="$PIDS $!"
+		note_end $! "$DIR/run-$tag.end"
 		wait_socket "$DIR/$tag.sock"
-		# run sends EOS after its own recorder drained: over a minute on this disk
+		# a consumer's usual patience: run's EOS must not wait for its recorder's
+		# drain, which takes far longer on this disk
 		"$TOOL" consume -s "$DIR/$tag.sock" --policy queue:4 --in-flight 2 --verify none \
-			--timeout 150000 --json > "$DIR/consume-$tag.json" 2> "$DIR/consume-$tag.log" &
+			--timeout 30000 --json > "$DIR/consume-$tag.json" 2> "$DIR/consume-$tag.log" &
 		eval "QPID_$(echo "$tag" | tr - _)=$!"
 		PIDS="$PIDS $!"
+		note_end $! "$DIR/consume-$tag.end"
 	done
 	boost_vivid
 	for t in "$1:$MNT" "$1-ref:$REF_MNT"; do
@@ -318,6 +333,14 @@ run_pipeline() {
 		v=$(echo "$tag" | tr - _)
 		WAIT_OK_SECONDS=240 wait_ok "$(eval echo "\$UPID_$v")" "run ($tag)"
 		WAIT_OK_SECONDS=60 wait_ok "$(eval echo "\$QPID_$v")" "consume ($tag)"
+		jcheck "$DIR/consume-$tag.json" 'd["end"] == "eos"'
+		GAP=$(awk -v a="$(ended_at "$DIR/run-$tag.end")" \
+			-v b="$(ended_at "$DIR/consume-$tag.end")" 'BEGIN { printf "%.1f", a - b }')
+		echo "# $tag: the consumer saw EOS and ended $GAP s before run (its recorder's drain)"
+		if [ "$tag" = "$1" ]; then
+			# the index, superblock and final sync each wait out a 2 s stall
+			at_least "$GAP" 2 || fail "run ($tag): its consumer ended only $GAP s before it: EOS waited for the recorder's drain"
+		fi
 		show "$tag" "$DIR/run-$tag.json" capture_fps capture_max_iteration_ns \
 			capture_max_dqbuf_latency_ns
 		show "$tag" "$DIR/consume-$tag.json" frames_received frames_dropped

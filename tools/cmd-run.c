@@ -737,6 +737,11 @@ int cmd_run(int argc, char **argv)
 	/* the last frames: encoders drain, recorders write their index */
 	r.capture_end = now_ns();
 	dmapipe_v4l2_source_stop(r.source);
+	/*
+	 * The socket's consumers get EOS now, not after the recorders' drain
+	 * below: on a stalled disk that takes longer than a consumer waits.
+	 */
+	dmapipe_server_end_of_stream(r.server);
 	if (r.rtsp) {
 		kill_child(r.rtsp, 5000, &r.rtsp_status, NULL);
 		r.rtsp = 0;

@@ -11,9 +11,13 @@
  * end"), which tells a scan which frames survived a power loss for sure.
  *
  * Space: fallocate()d ahead in chunks (IORING_OP_FALLOCATE, so it never
- * blocks the caller); once it fails with ENOSPC, frames are accepted only
- * while they and the index still fit in what is allocated, so a full disk
- * ends the recording with a complete index.
+ * blocks the caller), never into the margin left free for other writers;
+ * once it fails with ENOSPC (or the margin is reached), frames are
+ * accepted only while they and the index still fit in what is allocated,
+ * so a full disk ends the recording with a complete index. A chunk that
+ * fails part way may leave blocks allocated past the known end (ext4 and
+ * XFS keep what they got): those are punched out again, so the other
+ * writers on the disk are not starved by space the recording never uses.
  *
  * Buffered mode (a file system without O_DIRECT): writeback is started
  * with sync_file_range() behind the writes and finished pages are dropped
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "recorder-private.h"
@@ -171,6 +176,85 @@ static int setup_direct(struct dmapipe_recorder *rec, const char *name)
 	return 0;
 }
 
+/*
+ * Where preallocation must stop for now: the free space (as unprivileged
+ * writers see it) minus the margin left to the other writers on the file
+ * system. Looked at when a chunk is done, in dispatch, never in submit:
+ * statvfs() is cheap on a local file system but it is a system call the
+ * capture path need not make. Unknown (the call failed): no limit, as
+ * before; ENOSPC still ends the recording cleanly.
+ */
+static void update_space_limit(struct dmapipe_recorder *rec)
+{
+	struct statvfs sv;
+	uint64_t avail, margin;
+
+	if (fstatvfs(rec->fd, &sv) < 0 || sv.f_frsize == 0) {
+		rec->space_limit = UINT64_MAX;
+		return;
+	}
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	margin = MIN((uint64_t)sv.f_blocks * sv.f_frsize / SPACE_MARGIN_SHARE, SPACE_MARGIN_MAX);
+	rec->space_limit = rec->prealloc_end + (avail > margin ? avail - margin : 0);
+	rec->space_limit &= ~((uint64_t)rec->block - 1);
+}
+
+/* What may be preallocated from @off for a wish of @len: within the limit, in blocks. */
+static uint64_t space_allowed(const struct dmapipe_recorder *rec, uint64_t off, uint64_t len)
+{
+	if (off >= rec->space_limit)
+		return 0;
+	return MIN(len, rec->space_limit - off);
+}
+
+/*
+ * The first chunk, synchronously: a disk that is already full (or only
+ * has the margin left) fails the recorder's creation. A chunk cut short
+ * by ENOSPC is given back (the file holds only the superblock yet) before
+ * a small one is tried.
+ */
+static int first_chunk(struct dmapipe_recorder *rec, const char *path)
+{
+	uint64_t want = rec->prealloc_chunk;
+	bool small = false;
+
+	rec->prealloc_end = rec->block;
+	update_space_limit(rec);
+	for (;;) {
+		uint64_t len = space_allowed(rec, rec->block, want);
+
+		if (len < rec->block) {
+			log_warn("record: %s: the file system is full (nothing free beyond the "
+				 "margin left to other writers)", path);
+			return -ENOSPC;
+		}
+		if (fallocate(rec->fd, 0, 0, (off_t)(rec->block + len)) == 0) {
+			rec->prealloc_end = rec->block + len;
+			break;
+		}
+		if (!storage_space_error(-errno)) {
+			log_info("record: %s: no preallocation: %s", path, strerror(errno));
+			rec->falloc_unsupported = true;
+			rec->prealloc_end = 0;
+			return 0;
+		}
+		rec->falloc_enospc++;
+		if (ftruncate(rec->fd, (off_t)rec->block) < 0)
+			return -errno;
+		if (small) {
+			log_warn("record: %s: the file system is full", path);
+			return -ENOSPC;
+		}
+		/* what statvfs said was not there after all: a small chunk, and look again */
+		small = true;
+		want = MIN(want, UINT64_C(4) << 20);
+		rec->prealloc_chunk = want;
+		update_space_limit(rec);
+	}
+	rec->stats.preallocated = rec->prealloc_end;
+	return 0;
+}
+
 int recorder_create_file(struct dmapipe_recorder *rec, const char *path, int fd)
 {
 	char name[32];
@@ -196,23 +280,9 @@ int recorder_create_file(struct dmapipe_recorder *rec, const char *path, int fd)
 	}
 	/* the first chunk synchronously: a disk that is already full fails here */
 	if (!rec->falloc_unsupported) {
-		if (fallocate(rec->fd, 0, 0, (off_t)(rec->block + rec->prealloc_chunk)) == 0) {
-			rec->prealloc_end = rec->block + rec->prealloc_chunk;
-		} else if (storage_space_error(-errno)) {
-			uint64_t small = UINT64_C(4) << 20;
-
-			rec->prealloc_chunk = small;
-			if (fallocate(rec->fd, 0, 0, (off_t)(rec->block + small)) == 0) {
-				rec->prealloc_end = rec->block + small;
-			} else {
-				log_warn("record: %s: the file system is full", path);
-				return -ENOSPC;
-			}
-		} else {
-			log_info("record: %s: no preallocation: %s", path, strerror(errno));
-			rec->falloc_unsupported = true;
-		}
-		rec->stats.preallocated = rec->prealloc_end;
+		ret = first_chunk(rec, path);
+		if (ret < 0)
+			return ret;
 	}
 	if (fdatasync(rec->fd) < 0)
 		return -errno;
@@ -284,19 +354,64 @@ int recorder_reserve_space(struct dmapipe_recorder *rec, uint64_t end)
 void recorder_queue_falloc(struct dmapipe_recorder *rec, uint64_t want_end)
 {
 	struct io_uring_sqe *sqe;
+	uint64_t len;
 
 	if (rec->falloc_pending || rec->falloc_failed || rec->falloc_unsupported ||
 	    want_end <= rec->prealloc_end)
 		return;
+	len = space_allowed(rec, rec->prealloc_end,
+			    MAX(rec->prealloc_chunk, want_end - rec->prealloc_end));
+	if (len < rec->block) {
+		/* the rest is the others' margin: as if the disk were full */
+		log_warn("record: leaving the file system's last free space to other writers: "
+			 "recording up to the %llu bytes allocated",
+			 (unsigned long long)rec->prealloc_end);
+		rec->falloc_failed = true;
+		return;
+	}
 	sqe = storage_ring_sqe(&rec->ring);
 	if (!sqe)
 		return;
 	rec->falloc_op.kind = OP_FALLOC;
 	rec->falloc_op.file_off = rec->prealloc_end;
-	rec->falloc_op.len = MAX(rec->prealloc_chunk, want_end - rec->prealloc_end);
+	rec->falloc_op.len = len;
 	io_uring_prep_fallocate(sqe, rec->fd, 0, rec->falloc_op.file_off, rec->falloc_op.len);
 	io_uring_sqe_set_data(sqe, &rec->falloc_op);
 	rec->falloc_pending = true;
+}
+
+/*
+ * Gives back what a failed chunk got: ext4 and XFS keep the blocks a
+ * fallocate() allocated before it ran out (and grow the file to them),
+ * where the recording would never write, and every other writer on the
+ * disk would meet ENOSPC. The range is the failed request's, all past
+ * the preallocated end and so past anything written; the file keeps its
+ * size (the tail reads as zeros, as preallocated space does, and closing
+ * truncates it). As an io_uring request it never blocks the caller; the
+ * next chunk waits for it (falloc_pending), or it could punch that one.
+ */
+static void queue_trim(struct dmapipe_recorder *rec)
+{
+	struct io_uring_sqe *sqe = storage_ring_sqe(&rec->ring);
+
+	if (!sqe)
+		return;
+	rec->trim_op.kind = OP_FALLOC_TRIM;
+	rec->trim_op.file_off = rec->falloc_op.file_off;
+	rec->trim_op.len = rec->falloc_op.len;
+	io_uring_prep_fallocate(sqe, rec->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				rec->trim_op.file_off, rec->trim_op.len);
+	io_uring_sqe_set_data(sqe, &rec->trim_op);
+	rec->falloc_pending = true;
+}
+
+static void trim_done(struct dmapipe_recorder *rec, int res)
+{
+	rec->falloc_pending = false;
+	if (res < 0)
+		log_warn("record: cannot give back the space a failed preallocation left "
+			 "allocated (%s): it is freed when the recording is closed", strerror(-res));
+	update_space_limit(rec);
 }
 
 static void falloc_done(struct dmapipe_recorder *rec, int res)
@@ -305,6 +420,7 @@ static void falloc_done(struct dmapipe_recorder *rec, int res)
 	if (res == 0) {
 		rec->prealloc_end = rec->falloc_op.file_off + rec->falloc_op.len;
 		rec->stats.preallocated = rec->prealloc_end;
+		update_space_limit(rec);
 		return;
 	}
 	if (res == -EOPNOTSUPP) {
@@ -313,13 +429,19 @@ static void falloc_done(struct dmapipe_recorder *rec, int res)
 		return;
 	}
 	if (storage_space_error(res)) {
+		rec->falloc_enospc++;
+		queue_trim(rec);
 		/* try smaller pieces before calling the disk full */
 		if (rec->prealloc_chunk > (UINT64_C(256) << 10)) {
 			rec->prealloc_chunk = ALIGN_UP(rec->prealloc_chunk / 4, (uint64_t)rec->block);
+			log_info("record: preallocating %llu bytes failed (%s): given back, trying "
+				 "%llu", (unsigned long long)rec->falloc_op.len, strerror(-res),
+				 (unsigned long long)rec->prealloc_chunk);
 			return;
 		}
 		log_warn("record: the file system is full: recording up to the %llu bytes "
-			 "allocated", (unsigned long long)rec->prealloc_end);
+			 "allocated (%u preallocations failed)", (unsigned long long)rec->prealloc_end,
+			 rec->falloc_enospc);
 		rec->falloc_failed = true;
 		return;
 	}
@@ -423,6 +545,9 @@ void recorder_file_op_done(struct dmapipe_recorder *rec, struct rec_op *op, int 
 		break;
 	case OP_FALLOC:
 		falloc_done(rec, res);
+		break;
+	case OP_FALLOC_TRIM:
+		trim_done(rec, res);
 		break;
 	case OP_WRITEBACK:
 		rec->wb_pending = false;

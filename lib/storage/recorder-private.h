@@ -26,6 +26,13 @@
 #define IO_ERROR_PERSISTENT_NS (5000 * 1000000ull)
 /* buffered mode: frames are refused (-EAGAIN) while more is cached than this */
 #define WB_MAX_CACHED (UINT64_C(256) << 20)
+/*
+ * Preallocation leaves this much of the file system free for other
+ * writers: 1/SPACE_MARGIN_SHARE of its size, at most SPACE_MARGIN_MAX
+ * (docs/FORMAT.md, "A full disk").
+ */
+#define SPACE_MARGIN_SHARE 32
+#define SPACE_MARGIN_MAX (UINT64_C(64) << 20)
 
 enum op_kind {
 	OP_OBJECT,
@@ -33,6 +40,7 @@ enum op_kind {
 	OP_FENCE,  /* a frame's acquire fence signalled (IORING_OP_POLL_ADD) */
 	OP_FSYNC,
 	OP_FALLOC,
+	OP_FALLOC_TRIM, /* gives back what a failed OP_FALLOC left allocated */
 	OP_WRITEBACK,
 	OP_DROP_WAIT,
 	OP_DROP,
@@ -136,6 +144,10 @@ struct dmapipe_recorder {
 	bool falloc_failed;    /* the file system is full (or refuses fallocate) */
 	bool falloc_unsupported;
 	struct rec_op falloc_op;
+	/* preallocation stops here: the margin left to other writers, as of the last look */
+	uint64_t space_limit;
+	struct rec_op trim_op;
+	uint32_t falloc_enospc;  /* preallocations that failed with ENOSPC (or EDQUOT...) */
 
 	struct rec_frame *head, *tail;
 	uint32_t fences_waiting; /* frames held until their acquire fence signals */
