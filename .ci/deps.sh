@@ -22,12 +22,13 @@ BUILD_PACKAGES="$BUILD_PACKAGES libgstrtspserver-1.0-dev"
 # C++ for the header test, GStreamer's shm elements as the benchmark baseline,
 # fio as the storage baseline of the recorder's benchmark;
 # the kernel suite's checkpatch (linux-source-6.12), sparse and dkms;
+# the api suite's abidiff (abigail-tools: the ABI of 0.1, docs/ABI.md);
 # the package suite's Debian tools (debhelper with dh-dkms, lintian,
 # debootstrap for its clean chroot) and the tool suite's man, bash
 # completion, zsh and systemd-analyze.
 TEST_PACKAGES="clang libclang-rt-14-dev g++ valgrind python3 gstreamer1.0-tools \
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-linux-source-6.12 sparse dkms fio \
+linux-source-6.12 sparse dkms fio abigail-tools \
 debhelper dh-dkms lintian debootstrap man-db bash-completion zsh systemd"
 
 # `dmapipe pipewire` (docs/PIPEWIRE.md): libpipewire to build it; to test

@@ -381,4 +381,22 @@ void dmapipe_hist_add(struct dmapipe_hist *h, uint64_t v);
  */
 uint64_t dmapipe_hist_percentile(const struct dmapipe_hist *h, unsigned int permille);
 
+/* ---- symbol versions (docs/ABI.md) ------------------------------------ */
+
+/*
+ * Binds the function @impl to the exported symbol @sym, a string:
+ * "name@DMAPIPE_0.1" for a compat version that programs built against 0.1
+ * keep calling. The version node must exist in dmapipe.sym, and name must
+ * be listed only in the node of its current (default) version. An asm
+ * .symver rather than GCC's symver attribute, which clang (CC=clang
+ * for -Dfuzzing=true) does not have.
+ */
+#define DMAPIPE_SYMVER(impl, sym) __asm__(".symver " #impl ", " sym)
+
+/* Fails the build unless @field of struct @now is where the frozen struct
+ * @old (a compat-0.N.h copy of an older release's) has it. */
+#define DMAPIPE_SAME_OFFSET(now, old, field)                                       \
+	_Static_assert(offsetof(struct now, field) == offsetof(struct old, field), \
+		       #now "." #field " moved since " #old)
+
 #endif /* DMAPIPE_PRIVATE_H */
