@@ -61,12 +61,12 @@ double enc_buffer_seconds(const struct enc_buffer *b)
 	return b->peak_rate ? (double)b->data_bytes / (double)b->peak_rate : 0;
 }
 
-/* Groups for @data bytes of packets (a duration of @ms at the peak rate, or 0), and one written. */
+/* Groups for @data bytes of packets (@ms at the peak rate), and the one being written. */
 static void plan_groups(struct enc_buffer *b, uint64_t data, uint32_t ms)
 {
 	uint64_t n = div_up(data, GROUP_BYTES);
 
-	if (ms && n < div_up(ms, GROUP_MS))
+	if (n < div_up(ms, GROUP_MS))
 		n = div_up(ms, GROUP_MS);
 	if (n < 2)
 		n = 2;
@@ -135,11 +135,17 @@ int enc_buffer_plan(const struct enc_sink_config *c, struct enc_buffer *b, char 
 	if (c->buffer_mb) {
 		uint64_t mem = (uint64_t)c->buffer_mb << 20;
 
-		/* the memory asked for, all of it: groups of a third of it or less */
-		if (c->container)
-			plan_groups(b, mem - (mem / 3 < GROUP_BYTES ? mem / 3 : GROUP_BYTES), 0);
-		else
+		/* the memory asked for and no more: three groups or more, one being written */
+		if (c->container) {
+			uint64_t n = div_up(mem, GROUP_BYTES);
+
+			b->groups = (uint32_t)(n < 3 ? 3 : n);
+			b->group_bytes = (mem / b->groups) & ~UINT64_C(4095);
+			b->data_bytes = (b->groups - 1) * b->group_bytes;
+			b->bytes = b->groups * b->group_bytes;
+		} else {
 			b->bytes = b->data_bytes = mem;
+		}
 	} else {
 		uint64_t data = b->peak_rate * c->buffer_ms / 1000;
 
