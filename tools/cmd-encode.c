@@ -378,7 +378,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 	/* the worst case without a bitrate: the raw frames the device was asked for */
 	e->cfg.raw_frame_bytes = enc_raw_frame_bytes(e->fourcc, e->width, e->height);
 	e->cfg.fps = e->fps ? (double)e->fps / (double)e->fps_den : 0;
-	if (enc_buffer_plan(&e->cfg, &e->buffer, why, sizeof(why)) < 0)
+	if (enc_sink_plan_buffer(&e->cfg, &e->buffer, why, sizeof(why)) < 0)
 		usage_error("encode", "%s", why);
 }
 

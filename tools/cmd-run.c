@@ -229,7 +229,7 @@ static void parse_args(struct run *r, int argc, char **argv)
 		struct enc_buffer b;
 
 		encode_config(r, &r->p.encode[i], &cfg);
-		if (enc_buffer_plan(&cfg, &b, err, sizeof(err)) < 0)
+		if (enc_sink_plan_buffer(&cfg, &b, err, sizeof(err)) < 0)
 			usage_error("run", "encode=%s: %s", r->p.encode[i].codec_name, err);
 		if (b.asked)
 			r->encode_buffers += b.bytes;

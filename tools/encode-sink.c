@@ -23,59 +23,21 @@
 #define CAPTURE_BUFFERS 8
 #define MAX_HELD 4
 
-/*
- * The recorder's packet groups (dmapipe_recorder_options): 1 MiB, written
- * 2 s after their first packet at the latest. A buffer asked for is
- * split into groups no larger, and at least one per 2 s of it, so that a
- * group closed by the clock is never the one that runs out; groups below
- * 64 KiB would be one record per FWHT packet.
- */
-#define GROUP_BYTES (UINT64_C(1) << 20)
-#define GROUP_MS 2000u
-#define GROUP_MIN_BYTES (UINT64_C(64) << 10)
-
-static uint64_t round_up_4k(uint64_t v)
+int enc_sink_plan_buffer(const struct enc_sink_config *c, struct enc_buffer *b, char *why,
+			 size_t len)
 {
-	return (v + 4095) & ~UINT64_C(4095);
-}
+	struct enc_buffer_request r = {
+		.ms = c->buffer_ms,
+		.mb = c->buffer_mb,
+		.bitrate = c->bitrate,
+		.container = c->container,
+		.raw_frame_bytes = c->raw_frame_bytes,
+		.fps = c->fps,
+	};
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return (a + b - 1) / b;
-}
-
-uint64_t enc_raw_frame_bytes(uint32_t fourcc, uint32_t width, uint32_t height)
-{
-	struct dmapipe_format f = { .fourcc = fourcc, .width = width, .height = height };
-	struct dmapipe_layout l;
-
-	if (!width || !height)
-		return 0;
-	if (fourcc && dmapipe_layout_init(&l, &f, 1) == 0)
-		return l.objects[0].size;
-	return (uint64_t)width * height * 2;
-}
-
-double enc_buffer_seconds(const struct enc_buffer *b)
-{
-	return b->peak_rate ? (double)b->data_bytes / (double)b->peak_rate : 0;
-}
-
-/* Groups for @data bytes of packets (@ms at the peak rate), and the one being written. */
-static void plan_groups(struct enc_buffer *b, uint64_t data, uint32_t ms)
-{
-	uint64_t n = div_up(data, GROUP_BYTES);
-
-	if (n < div_up(ms, GROUP_MS))
-		n = div_up(ms, GROUP_MS);
-	if (n < 2)
-		n = 2;
-	b->group_bytes = round_up_4k(div_up(data, n));
-	if (b->group_bytes < GROUP_MIN_BYTES)
-		b->group_bytes = GROUP_MIN_BYTES;
-	b->groups = (uint32_t)n + 1;
-	b->data_bytes = n * b->group_bytes;
-	b->bytes = b->groups * b->group_bytes;
+	return enc_buffer_plan(&r, pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : 0,
+			       b, why, len);
 }
 
 void enc_buffer_json(const struct enc_buffer *b, struct json *j)
@@ -103,64 +65,6 @@ const char *enc_buffer_describe(const struct enc_buffer *b, char *buf, size_t le
 	return buf;
 }
 
-int enc_buffer_plan(const struct enc_sink_config *c, struct enc_buffer *b, char *why, size_t len)
-{
-	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-	uint64_t half = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : UINT64_MAX;
-
-	memset(b, 0, sizeof(*b));
-	if (c->bitrate) {
-		b->peak_rate = (uint64_t)c->bitrate / 8 * ENC_BUFFER_HEADROOM;
-		b->basis = "bitrate";
-	} else if (c->raw_frame_bytes && c->fps > 0) {
-		b->peak_rate = (uint64_t)((double)c->raw_frame_bytes * c->fps + 0.5);
-		b->basis = "raw";
-	}
-	b->asked = c->buffer_ms || c->buffer_mb;
-	if (!b->asked) {
-		/* the recorder's MAX_HELD default groups, or the writer's default queue */
-		b->groups = c->container ? MAX_HELD : 0;
-		b->group_bytes = c->container ? GROUP_BYTES : 0;
-		b->bytes = c->container ? MAX_HELD * GROUP_BYTES : ENC_SINK_QUEUE_BYTES;
-		b->data_bytes = c->container ? (MAX_HELD - 1) * GROUP_BYTES : b->bytes;
-		return 0;
-	}
-	if (c->buffer_ms && !b->peak_rate) {
-		snprintf(why, len, "a buffer of %u ms needs the stream's rate to be sized: a "
-			 "bitrate, or the raw frames' size and rate (encode --device with --size "
-			 "and --fps, run's capture= with size= and fps=); or a size in MiB",
-			 c->buffer_ms);
-		return -EINVAL;
-	}
-	if (c->buffer_mb) {
-		uint64_t mem = (uint64_t)c->buffer_mb << 20;
-
-		/* the memory asked for and no more: three groups or more, one being written */
-		if (c->container) {
-			uint64_t n = div_up(mem, GROUP_BYTES);
-
-			b->groups = (uint32_t)(n < 3 ? 3 : n);
-			b->group_bytes = (mem / b->groups) & ~UINT64_C(4095);
-			b->data_bytes = (b->groups - 1) * b->group_bytes;
-			b->bytes = b->groups * b->group_bytes;
-		} else {
-			b->bytes = b->data_bytes = mem;
-		}
-	} else {
-		uint64_t data = b->peak_rate * c->buffer_ms / 1000;
-
-		if (c->container)
-			plan_groups(b, data, c->buffer_ms);
-		else
-			b->bytes = b->data_bytes = data < GROUP_MIN_BYTES ? GROUP_MIN_BYTES : data;
-	}
-	if (b->bytes > half) {
-		snprintf(why, len, "a buffer of %.1f MB is more than half of this machine's memory "
-			 "(%.1f MB)", (double)b->bytes / 1e6, (double)half * 2 / 1e6);
-		return -ERANGE;
-	}
-	return 0;
-}
 
 static void fail_output(struct enc_sink *s, int err, const char *what)
 {
@@ -410,7 +314,7 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 	s->fd = -1;
 	s->out = c->out;
 	/* the commands planned it already and refused what cannot be: this only keeps it */
-	if (enc_buffer_plan(c, &s->buffer, why, sizeof(why)) < 0) {
+	if (enc_sink_plan_buffer(c, &s->buffer, why, sizeof(why)) < 0) {
 		tool_error(TOOL_ERR_USAGE, 0, "%s", why);
 		return -1;
 	}

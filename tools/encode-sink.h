@@ -10,6 +10,7 @@
 #include <dmapipe/dmapipe.h>
 
 #include "dmapipe-tool.h"
+#include "encode-buffer.h"
 #include "output.h"
 #include "writer.h"
 
@@ -28,7 +29,7 @@ struct enc_sink_config {
 	bool container;
 	/*
 	 * --buffer DURATION / --buffer-mb N (0: the defaults): what absorbs a
-	 * stall of the disk, sized by enc_buffer_plan()
+	 * stall of the disk, sized by enc_sink_plan_buffer()
 	 */
 	uint32_t buffer_ms, buffer_mb;
 	/* the raw frames' bytes and rate, the worst case without a bitrate (0: unknown) */
@@ -47,42 +48,15 @@ struct enc_sink_config {
 };
 
 /*
- * The memory that holds packets while the disk is behind: the recorder's
- * packet groups (container: the packets are copied into them and the
- * encoder's buffer goes back at once) or the writer thread's queue
- * (bitstream). docs/REALTIME.md, "Sizing".
+ * Plans @c's buffer (encode-buffer.h) into @b, at most half of this
+ * machine's memory: 0, or -EINVAL/-ERANGE with @why.
  */
-struct enc_buffer {
-	uint64_t bytes;       /* the memory */
-	/* of packets it absorbs at peak_rate: container, all groups but the one being written */
-	uint64_t data_bytes;
-	uint64_t peak_rate;   /* bytes per second planned for, 0: unknown */
-	const char *basis;    /* "bitrate", "raw" (the worst case), NULL: unknown */
-	uint32_t groups;      /* container: packet groups of group_bytes each */
-	uint64_t group_bytes;
-	bool asked;           /* --buffer or --buffer-mb, not the default */
-};
-
-/* Over the bitrate: a GOP's keyframe and a VBR encoder's short overshoot. */
-#define ENC_BUFFER_HEADROOM 2
-
-/*
- * Plans @c's buffer into @b. 0; -EINVAL with @why when a duration has no
- * rate to turn it into bytes (no bitrate, no raw size and rate); -ERANGE
- * with @why when it is more than half of this machine's memory.
- */
-int enc_buffer_plan(const struct enc_sink_config *c, struct enc_buffer *b, char *why, size_t len);
-/* @b's seconds at its peak rate, or 0 when the rate is unknown. */
-double enc_buffer_seconds(const struct enc_buffer *b);
+int enc_sink_plan_buffer(const struct enc_sink_config *c, struct enc_buffer *b, char *why,
+			 size_t len);
 /* buffer_bytes, buffer_s, buffer_rate, buffer_peak_bytes_per_s into @j (docs/JSON.md). */
 void enc_buffer_json(const struct enc_buffer *b, struct json *j);
 /* One line for a summary, in @buf; returns @buf. */
 const char *enc_buffer_describe(const struct enc_buffer *b, char *buf, size_t len);
-/*
- * A raw frame's bytes: of @fourcc (0: 2 bytes per pixel, 4:2:2) at
- * @width x @height, packed; 0 if the size is unknown.
- */
-uint64_t enc_raw_frame_bytes(uint32_t fourcc, uint32_t width, uint32_t height);
 
 struct enc_sink {
 	struct enc_buffer buffer;
@@ -127,8 +101,6 @@ struct enc_sink {
  * failure.
  */
 int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c);
-/* The default bitstream queue: 8 MiB, about 4 s of a 16 Mbit/s stream. */
-#define ENC_SINK_QUEUE_BYTES (UINT64_C(8) << 20)
 
 /* The recorder's fd (poll it, then enc_sink_dispatch()), or -1. */
 int enc_sink_get_fd(const struct enc_sink *s);
