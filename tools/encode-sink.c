@@ -65,7 +65,6 @@ const char *enc_buffer_describe(const struct enc_buffer *b, char *buf, size_t le
 	return buf;
 }
 
-
 static void fail_output(struct enc_sink *s, int err, const char *what)
 {
 	if (!s->write_error)
@@ -306,9 +305,8 @@ static void on_done(struct dmapipe_encoder *enc, void *frame_data, int status, v
 int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 {
 	struct dmapipe_encoder_options o;
-	int ret;
-
 	char why[256];
+	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
