@@ -74,9 +74,9 @@ int main(void)
 	check_seconds(&b, 10.0);
 	check_int_eq(b.groups, 5 + 1);
 	check_int_eq(b.group_bytes, 253952);
-	/* and never below 64 KiB a group: 1 s at 100 kbit/s */
+	/* and never below 16 KiB a group: 1 s at 100 kbit/s */
 	b = plan((struct enc_buffer_request){ .ms = 1000, .bitrate = 100000, .container = true }, 0, 0);
-	check_int_eq(b.group_bytes, 65536);
+	check_int_eq(b.group_bytes, 16384);
 	check(enc_buffer_seconds(&b) > 1.0);
 
 	/* no bitrate (FWHT): the raw frames' rate, NV12 640x480 at 10 fps */

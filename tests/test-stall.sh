@@ -23,7 +23,8 @@
 #   encode: encode --device --container dmapipe --buffer 6s onto 2 s stalls
 #     (vicodec): capture keeps >= 95 % of the fault-free rate, the buffer is
 #     6 s at the raw frames' rate and no packet is dropped; with
-#     --buffer-mb 1 (30 frames) packets are dropped, each one counted. Then run capture+encode+record+serve
+#     --buffer 10ms (30 frames, three 16 KiB packet groups) packets are
+#     dropped, each one counted. Then run capture+encode+record+serve
 #     with a fast consumer on the socket, bitstream and recording (4.6 s
 #     buffer) on the stalled disk: capture keeps >= 95 %, the recording
 #     and the consumer lose no captured frame.
@@ -409,11 +410,13 @@ d['buffer_peak_bytes_per_s'] == 640 * 480 * 2 * 5 and 6.0 <= d['buffer_s'] < 6.1
 	jcheck "$DIR/encode-slow.json" "d['packets_dropped_disk_behind'] == 0"
 	ok "every write stalled 2 s, --buffer 6s ($(json_u64 "$DIR/encode-slow.json" buffer_bytes) bytes): capture $FPS fps, $R of the $REF fps of the reference beside it, no packet dropped (reference $(json_u64 "$DIR/encode-slow-ref.json" packets_dropped_disk_behind)), longest loop turn $(json_u64 "$DIR/encode-slow.json" capture_max_iteration_ns) ns (reference $(json_u64 "$DIR/encode-slow-ref.json" capture_max_iteration_ns))"
 
-	# a buffer far below a stall: the packets the disk could not take are
+	# a buffer far below a stall: 10 ms at the raw rate, three 16 KiB
+	# groups, about one packet each (vivid's FWHT packets are ~12 KB, 1 MiB
+	# would hold 17 s of them); the packets the disk could not take are
 	# dropped and counted, the recording goes on and checks
-	run_encode small 30 --buffer-mb 1
-	jcheck "$DIR/encode-small.json" "d['buffer_bytes'] <= 1 << 20 and d['packets_dropped_disk_behind'] > 0"
-	ok "every write stalled 2 s, --buffer-mb 1: $(json_u64 "$DIR/encode-small.json" packets_dropped_disk_behind) of $(json_u64 "$DIR/encode-small.json" packets) packets dropped and counted, $(json_u64 "$DIR/encode-small.json" recorded_frames) recorded, the recording checks"
+	run_encode small 30 --buffer 10ms
+	jcheck "$DIR/encode-small.json" "d['buffer_bytes'] == 3 * 16384 and d['packets_dropped_disk_behind'] > 0"
+	ok "every write stalled 2 s, --buffer 10ms ($(json_u64 "$DIR/encode-small.json" buffer_bytes) bytes): $(json_u64 "$DIR/encode-small.json" packets_dropped_disk_behind) of $(json_u64 "$DIR/encode-small.json" packets) packets dropped and counted, $(json_u64 "$DIR/encode-small.json" recorded_frames) recorded, the recording checks"
 
 	run_pipeline run
 	FPS=$(encode_fps "$DIR/run-run.json")

@@ -12,12 +12,13 @@
  * The recorder's packet groups (dmapipe_recorder_options): 1 MiB, written
  * 2 s after their first packet at the latest. A buffer asked for is
  * split into groups no larger, and at least one per 2 s of it, so that a
- * group closed by the clock is never the one that runs out; groups below
- * 64 KiB would be one record per FWHT packet.
+ * group closed by the clock is never the one that runs out. The smallest
+ * group still holds a packet of a small stream (640x480 FWHT of vivid's
+ * pattern: 12 KB in the lane); below, every packet would be a record.
  */
 #define GROUP_BYTES (UINT64_C(1) << 20)
 #define GROUP_MS 2000u
-#define GROUP_MIN_BYTES (UINT64_C(64) << 10)
+#define GROUP_MIN_BYTES (UINT64_C(16) << 10)
 
 static uint64_t round_up_4k(uint64_t v)
 {
