@@ -26,7 +26,9 @@
 # bad --io, --ctrl without '=', bad pipeline descriptions, a bad
 # --container, a recording into a pipe, a bitstream recording exported as
 # y4m; an existing output without --force, and one a failed --force run
-# must leave as it was (on the host too).
+# must leave as it was (on the host too); --buffer/--buffer-mb and run's
+# buffer=/buffer-mb= with bad values, a duration without a rate, a size over
+# half the memory, and a buffer --mlock cannot lock (on the host too).
 #
 # Usage: test-encode-tool.sh DMAPIPE
 set -u
@@ -72,6 +74,60 @@ XDG_RUNTIME_DIR="$DIR/xdg" "$TOOL" encode -o "$DIR/x.fwht" --timeout 200 >/dev/n
 	fail "bad run container"
 ok "bad command lines refused"
 
+# ---- --buffer / --buffer-mb (no device needed): bad values, one error each ----------
+# bad_buffer WHAT REASON ARGS...: exit 2, one error line, REASON in it
+bad_buffer() {
+	what=$1
+	reason=$2
+	shift 2
+	"$TOOL" "$@" > "$DIR/buf.log" 2>&1
+	st=$?
+	[ $st -eq 2 ] || fail "$what: exit $st, expected 2: $(cat "$DIR/buf.log")"
+	[ "$(grep -c 'error:' "$DIR/buf.log")" = 1 ] && grep -q -e "$reason" "$DIR/buf.log" ||
+		fail "$what: not one error line saying '$reason': $(cat "$DIR/buf.log")"
+}
+W="encode -s @dmapipe-none-$$ -o $DIR/buf.rec --container dmapipe"
+# shellcheck disable=SC2086 # $W is words
+{
+bad_buffer "--buffer 2m" "wants a duration such as 2s or 500ms, got '2m'" $W --buffer 2m
+bad_buffer "--buffer 0" "wants a duration such as 2s or 500ms, got '0'" $W --buffer 0
+bad_buffer "--buffer 61s" "at most 60 s, got '61s'" $W --buffer 61s
+bad_buffer "--buffer-mb 0" "buffer-mb wants a whole number from 1 to 65536" $W --buffer-mb 0
+bad_buffer "--buffer-mb 65537" "buffer-mb wants a whole number from 1 to 65536" $W --buffer-mb 65537
+bad_buffer "both" "--buffer and --buffer-mb exclude each other" $W --buffer 2s --buffer-mb 4
+bad_buffer "a duration without a rate" "needs the stream's rate to be sized" $W --buffer 2s
+bad_buffer "60 s at 4 Gbit/s" "more than half of this machine's memory" $W --bitrate 4000000000 --buffer 60s
+bad_buffer "run buffer=61s" "bad buffer '61s'" run capture=/dev/video0 encode=fwht,out=x,buffer=61s
+bad_buffer "run buffer-mb=0" "buffer-mb=0 is out of range" run capture=/dev/video0 encode=fwht,out=x,buffer-mb=0
+bad_buffer "run both" "buffer= and buffer-mb= exclude each other" \
+	run capture=/dev/video0 encode=fwht,out=x,buffer-mb=2,buffer=1s
+bad_buffer "run without a rate" "encode=fwht: a buffer of 2000 ms needs the stream's rate" \
+	run capture=/dev/video0 encode=fwht,out=x,buffer=2s
+}
+ok "--buffer, --buffer-mb, buffer=, buffer-mb=: bad values and a duration without a rate refused, exit 2, one error line each"
+
+# a buffer --mlock cannot lock: one error (permission) before any device is
+# opened (none here: "cannot open the encoder" would come after it)
+if command -v setpriv > /dev/null && command -v prlimit > /dev/null; then
+	setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock -- prlimit --memlock=65536 -- \
+		"$TOOL" encode -s "@dmapipe-none-$$" -o "$DIR/lock.rec" --container dmapipe \
+		--buffer-mb 8 --mlock --json > "$DIR/lock.json" 2> "$DIR/lock.log"
+	[ $? -eq 1 ] || fail "a buffer --mlock cannot lock: not exit 1: $(cat "$DIR/lock.log")"
+	[ "$(grep -c 'error:' "$DIR/lock.log")" = 1 ] || fail "not one error line: $(cat "$DIR/lock.log")"
+	jcheck "$DIR/lock.json" "d['result'] == 'error' and d['error']['code'] == 'permission' and \
+d['error']['message'].startswith('--buffer: 8.4 MB cannot be locked in memory (--mlock): RLIMIT_MEMLOCK is 64 KiB')"
+	[ ! -e "$DIR/lock.rec" ] || fail "the refused encode created its output"
+	setpriv --bounding-set=-ipc_lock --inh-caps=-ipc_lock -- prlimit --memlock=65536 -- \
+		"$TOOL" run capture=/dev/video0,size=640x480,fps=30 --mlock \
+		encode=fwht,out="$DIR/lock.fwht",buffer=1s > "$DIR/lock.log" 2>&1
+	[ $? -eq 1 ] && [ "$(grep -c 'error:' "$DIR/lock.log")" = 1 ] &&
+		grep -q "encode buffer=: 18.4 MB cannot be locked" "$DIR/lock.log" ||
+		fail "run: a buffer --mlock cannot lock: $(cat "$DIR/lock.log")"
+	ok "a buffer RLIMIT_MEMLOCK cannot hold under --mlock: exit 1, one error (permission), before any device"
+else
+	echo "# no setpriv or prlimit: the locked-buffer refusal is not tried"
+fi
+
 # ---- outputs (no device needed): an existing file is refused before any
 # device is opened, and a failed run leaves it as it was and nothing of its own
 printf 'keep me' >"$DIR/keep.fwht"
@@ -91,12 +147,17 @@ VIVID=$(node_of vivid-000-vid-cap) || skip "no vivid capture node (modprobe vivi
 
 # ---- encode --device -------------------------------------------------------------
 "$TOOL" encode -d "$VCAP" -e "$ENC" -f NV12 --size 640x480 --fps 10 -n 12 -o "$DIR/a.fwht" \
-	-q --json > "$DIR/a.json" 2> "$DIR/a.log" || fail "encode --device"
+	--buffer 1s -q --json > "$DIR/a.json" 2> "$DIR/a.log" || fail "encode --device"
 [ "$(json_str "$DIR/a.json" io)" = import ] || fail "not imported: $(json_str "$DIR/a.json" io_note)"
 [ "$(json_u64 "$DIR/a.json" bytes_copied)" = 0 ] || fail "frames were copied"
 n=$(fwht_frames "$DIR/a.fwht" 640 480) || fail "bad bitstream: $n"
 [ "$n" -eq 12 ] || fail "$n frames in the bitstream, want 12"
-ok "encode --device: 12 vcap frames imported by vicodec, 0 bytes copied"
+# FWHT has no bitrate: the worst case is the raw NV12 frames' rate, and the
+# writer's queue holds 1 s of it
+jcheck "$DIR/a.json" "d['buffer_rate'] == 'raw' and \
+d['buffer_peak_bytes_per_s'] >= 640 * 480 * 3 // 2 * 10 and \
+d['buffer_bytes'] == d['buffer_peak_bytes_per_s'] and abs(d['buffer_s'] - 1) < 1e-6"
+ok "encode --device: 12 vcap frames imported by vicodec, 0 bytes copied; --buffer 1s: a $(json_u64 "$DIR/a.json" buffer_bytes)-byte queue, 1 s of raw NV12"
 
 # the README's line: a group of pictures, the bitstream on stdout
 "$TOOL" encode --device "$VCAP" --size 640x480 --fps 10 --gop 10 -n 12 -q -o - \
@@ -204,7 +265,12 @@ grep -q "stdout is not a regular file" "$DIR/stdout.log" ||
 	fail "a recording into a pipe was not refused clearly"
 
 "$TOOL" encode -d "$VCAP" -e "$ENC" -f NV12 --size 640x480 --fps 10 -n 12 --container dmapipe \
+	--bitrate 8000000 --buffer 2s \
 	-o "$DIR/e.rec" -q --json > "$DIR/e.json" 2> "$DIR/e.log" || fail "encode --container dmapipe"
+# 2 s at twice 8 Mbit/s in packet groups, and one more group (the one being
+# written); vicodec has no bitrate control (logged), the sizing uses it anyway
+jcheck "$DIR/e.json" "d['buffer_rate'] == 'bitrate' and d['buffer_peak_bytes_per_s'] == 2000000 and \
+2.0 <= d['buffer_s'] < 2.02 and d['buffer_bytes'] >= 5000000"
 [ "$(json_u64 "$DIR/e.json" recorded_frames)" -eq 12 ] ||
 	fail "$(json_u64 "$DIR/e.json" recorded_frames) packets recorded, want 12"
 [ "$(json_u64 "$DIR/e.json" bytes_copied)" = 0 ] && [ "$(json_u64 "$DIR/e.json" recorded_copied_bytes)" = 0 ] ||

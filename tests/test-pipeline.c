@@ -52,8 +52,8 @@ int main(void)
 	char err[320];
 	char *const good[] = {
 		"capture=/dev/video0,format=NV12,size=640x480,fps=10,io=import,buffers=6,stride=640",
-		"encode=fwht,out=a.fwht,policy=latest,io=import,gop=10,qp=20,in-flight=2",
-		"encode=h264,out=-,device=/dev/video9,bitrate=2000000,policy=block:2",
+		"encode=fwht,out=a.fwht,policy=latest,io=import,gop=10,qp=20,in-flight=2,buffer=1.5",
+		"encode=h264,out=-,device=/dev/video9,bitrate=2000000,policy=block:2,buffer-mb=64",
 		"record=cam.rec,policy=queue:3,buffer=500ms",
 		"serve=@cam",
 		"rtsp=127.0.0.1:8554/cam",
@@ -85,6 +85,10 @@ int main(void)
 	check_int_eq(p.encode[0].gop, 10);
 	check_int_eq(p.encode[0].qp, 20);
 	check_int_eq(p.encode[0].in_flight, 2);
+	check_int_eq(p.encode[0].buffer_ms, 1500);
+	check_int_eq(p.encode[0].buffer_mb, 0);
+	check_int_eq(p.encode[1].buffer_ms, 0);
+	check_int_eq(p.encode[1].buffer_mb, 64);
 	check_int_eq(p.encode[1].codec, V4L2_PIX_FMT_H264);
 	check(strcmp(p.encode[1].device, "/dev/video9") == 0);
 	check_int_eq(p.encode[1].bitrate, 2000000);
@@ -146,6 +150,11 @@ int main(void)
 	BAD("bad buffer '2m'", "capture=/dev/video0", "record=r,buffer=2m");
 	BAD("bad buffer '61s'", "capture=/dev/video0", "record=r,buffer=61s");
 	BAD("bad buffer '0'", "capture=/dev/video0", "record=r,buffer=0");
+	BAD("bad buffer '2m'", "capture=/dev/video0", "encode=fwht,out=x,buffer=2m");
+	BAD("bad buffer '61s'", "capture=/dev/video0", "encode=fwht,out=x,buffer=61s");
+	BAD("buffer-mb=65537 is out of range", "capture=/dev/video0", "encode=fwht,out=x,buffer-mb=65537");
+	BAD("buffer= and buffer-mb= exclude each other", "capture=/dev/video0",
+	    "encode=fwht,out=x,buffer=2s,buffer-mb=8");
 	BAD("serve takes mode, group, peer", "capture=/dev/video0", "serve=@x,policy=latest");
 	BAD("expected KEY=VALUE", "capture=/dev/video0,fps", "serve=@x");
 	BAD("option gop= needs a value", "capture=/dev/video0", "encode=fwht,out=x,gop=");

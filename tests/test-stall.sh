@@ -20,9 +20,11 @@
 #       its losses are counted and are exactly the gaps in the file,
 #       capture keeps >= 95 %, the fast consumer loses none;
 #     every recording is checked frame by frame (CRC32C) afterwards.
-#   encode: encode --device --container dmapipe onto 2 s stalls (vicodec):
-#     capture keeps >= 95 % of the fault-free rate; the packets the disk
-#     could not take are counted. Then run capture+encode+record+serve
+#   encode: encode --device --container dmapipe --buffer 6s onto 2 s stalls
+#     (vicodec): capture keeps >= 95 % of the fault-free rate, the buffer is
+#     6 s at the raw frames' rate and no packet is dropped; with
+#     --buffer 10ms (30 frames, three 16 KiB packet groups) packets are
+#     dropped, each one counted. Then run capture+encode+record+serve
 #     with a fast consumer on the socket, bitstream and recording (4.6 s
 #     buffer) on the stalled disk: capture keeps >= 95 %, the recording
 #     and the consumer lose no captured frame; the consumer (30 s timeout)
@@ -260,33 +262,38 @@ run_serve() {
 	REF=$(capture_fps "$DIR/serve-$1-ref.json")
 }
 
-# vivid -> encode --device --container dmapipe onto the disk under the write
-# delay set before, and its reference on the second vivid onto the other
-# disk, at once: 60 frames of 640x480 at 5 fps (vicodec on 6.1 wants a
-# height in 16s)
+# run_encode NAME FRAMES OPTIONS...: vivid -> encode --device --container
+# dmapipe OPTIONS onto the disk under the write delay set before, and its
+# reference on the second vivid onto the other disk, at once: FRAMES frames
+# of 640x480 at 5 fps (vicodec on 6.1 wants a height in 16s)
 run_encode() {
+	name=$1
+	frames=$2
+	shift 2
 	rm -f "$MNT"/*.rec "$REF_MNT"/*.rec
 	sync
-	for t in "$1:$VIVID:$MNT" "$1-ref:$VIVID_REF:$REF_MNT"; do
+	for t in "$name:$VIVID:$MNT" "$name-ref:$VIVID_REF:$REF_MNT"; do
 		tag=${t%%:*}
 		rest=${t#*:}
 		"$TOOL" encode --device "${rest%%:*}" --size 640x480 --fps 5 --container dmapipe \
-			-o "${rest#*:}/$tag.rec" --frames 60 --json -q \
+			-o "${rest#*:}/$tag.rec" --frames "$frames" --json -q "$@" \
 			> "$DIR/encode-$tag.json" 2> "$DIR/encode-$tag.log" &
 		eval "EPID_$(echo "$tag" | tr - _)=$!"
 		PIDS="$PIDS $!"
 	done
 	boost_vivid
-	for t in "$1:$MNT" "$1-ref:$REF_MNT"; do
+	for t in "$name:$MNT" "$name-ref:$REF_MNT"; do
 		tag=${t%%:*}
 		WAIT_OK_SECONDS=120 wait_ok "$(eval echo "\$EPID_$(echo "$tag" | tr - _)")" "encode ($tag)"
 		show "$tag" "$DIR/encode-$tag.json" frames_captured frames_lost capture_fps \
 			recorded_frames packets_dropped_disk_behind capture_max_dqbuf_latency_ns \
-			capture_max_iteration_ns
-		jcheck "$DIR/encode-$tag.json" 'd["result"] == "ok" and d["recorded_frames"] > 0'
+			capture_max_iteration_ns buffer_bytes buffer_s
+		# every packet is in the recording or counted as dropped
+		jcheck "$DIR/encode-$tag.json" 'd["result"] == "ok" and d["recorded_frames"] > 0 and \
+d["recorded_frames"] + d["packets_dropped_disk_behind"] == d["packets"]'
 		checked "$tag" "${t#*:}"
 	done
-	REF=$(encode_fps "$DIR/encode-$1-ref.json")
+	REF=$(encode_fps "$DIR/encode-$name-ref.json")
 }
 
 # note_end PID FILE: FILE gets the time PID ended (to 0.1 s); ended_at FILE prints it
@@ -414,10 +421,23 @@ keeps_rate() {
 case $CASE in
 encode)
 	set_delay 2000
-	run_encode slow
+	# --buffer 6s: FWHT has no bitrate, so 6 s at the raw frames' rate
+	# (640x480 at 2 bytes a pixel, 5 fps: 18 MB), several times a stall
+	run_encode slow 60 --buffer 6s
 	FPS=$(encode_fps "$DIR/encode-slow.json")
 	keeps_rate "2 s write stalls" "$FPS"
-	ok "every write stalled 2 s: capture $FPS fps, $R of the $REF fps of the reference beside it, $(json_u64 "$DIR/encode-slow.json" packets_dropped_disk_behind) packets dropped and counted (reference $(json_u64 "$DIR/encode-slow-ref.json" packets_dropped_disk_behind)), longest loop turn $(json_u64 "$DIR/encode-slow.json" capture_max_iteration_ns) ns (reference $(json_u64 "$DIR/encode-slow-ref.json" capture_max_iteration_ns))"
+	jcheck "$DIR/encode-slow.json" "d['buffer_rate'] == 'raw' and \
+d['buffer_peak_bytes_per_s'] == 640 * 480 * 2 * 5 and 6.0 <= d['buffer_s'] < 6.1"
+	jcheck "$DIR/encode-slow.json" "d['packets_dropped_disk_behind'] == 0"
+	ok "every write stalled 2 s, --buffer 6s ($(json_u64 "$DIR/encode-slow.json" buffer_bytes) bytes): capture $FPS fps, $R of the $REF fps of the reference beside it, no packet dropped (reference $(json_u64 "$DIR/encode-slow-ref.json" packets_dropped_disk_behind)), longest loop turn $(json_u64 "$DIR/encode-slow.json" capture_max_iteration_ns) ns (reference $(json_u64 "$DIR/encode-slow-ref.json" capture_max_iteration_ns))"
+
+	# a buffer far below a stall: 10 ms at the raw rate, three 16 KiB
+	# groups, about one packet each (vivid's FWHT packets are ~12 KB, 1 MiB
+	# would hold 17 s of them); the packets the disk could not take are
+	# dropped and counted, the recording goes on and checks
+	run_encode small 30 --buffer 10ms
+	jcheck "$DIR/encode-small.json" "d['buffer_bytes'] == 3 * 16384 and d['packets_dropped_disk_behind'] > 0"
+	ok "every write stalled 2 s, --buffer 10ms ($(json_u64 "$DIR/encode-small.json" buffer_bytes) bytes): $(json_u64 "$DIR/encode-small.json" packets_dropped_disk_behind) of $(json_u64 "$DIR/encode-small.json" packets) packets dropped and counted, $(json_u64 "$DIR/encode-small.json" recorded_frames) recorded, the recording checks"
 
 	run_pipeline run
 	FPS=$(encode_fps "$DIR/run-run.json")

@@ -58,6 +58,13 @@ static const char *const encode_usage =
 	"      --qp N            quantiser (FWHT: I and P frame QP)\n"
 	"      --ctrl ID=VALUE   any V4L2 control, ID in decimal or 0x hex (repeatable)\n"
 	"      --in-flight N     frames in the encoder at most (default 4)\n"
+	"      --buffer DURATION  hold up to DURATION of packets (2s, 500ms; at most\n"
+	"                        60 s) while the disk is behind, sized at twice\n"
+	"                        --bitrate, or without one at the raw frames' rate\n"
+	"                        (--device with --size and --fps); docs/REALTIME.md\n"
+	"      --buffer-mb N     the same, sized as N MiB (default: 4 MiB of packet\n"
+	"                        groups with --container dmapipe, an 8 MiB queue\n"
+	"                        for a bitstream)\n"
 	"  -n, --frames N        stop after N frames encoded (default: until the end)\n"
 	"      --duration S      stop after S seconds\n"
 	"      --policy POLICY   with --socket: latest, queue:N (default queue:4), block:N\n"
@@ -104,6 +111,8 @@ enum {
 	OPT_SOCKET_GROUP,
 	OPT_PEER,
 	OPT_TIMEOUT,
+	OPT_BUFFER,
+	OPT_BUFFER_MB,
 };
 
 struct encode {
@@ -119,6 +128,7 @@ struct encode {
 	enum dmapipe_v4l2_io capture_io;
 	bool negotiate;
 	struct realtime rt; /* --realtime, --mlock, --cpu: for the loop's thread */
+	struct enc_buffer buffer; /* --buffer, --buffer-mb as planned */
 	bool quiet, json;
 	uint32_t timeout_ms;
 	bool serve_opts; /* --socket-mode, --socket-group or --peer given */
@@ -178,6 +188,8 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		{ "qp", required_argument, NULL, OPT_QP },
 		{ "ctrl", required_argument, NULL, OPT_CTRL },
 		{ "in-flight", required_argument, NULL, OPT_IN_FLIGHT },
+		{ "buffer", required_argument, NULL, OPT_BUFFER },
+		{ "buffer-mb", required_argument, NULL, OPT_BUFFER_MB },
 		{ "frames", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "policy", required_argument, NULL, OPT_POLICY },
@@ -194,6 +206,7 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool device_opts = false;
+	char why[256];
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, ":s:d:o:e:c:n:f:qh", options, NULL)) != -1) {
@@ -279,6 +292,12 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		case OPT_IN_FLIGHT:
 			e->cfg.in_flight = opt_u32("encode", "--in-flight", optarg, 1, 32);
 			break;
+		case OPT_BUFFER:
+			e->cfg.buffer_ms = opt_buffer_duration("encode", optarg);
+			break;
+		case OPT_BUFFER_MB:
+			e->cfg.buffer_mb = opt_u32("encode", "--buffer-mb", optarg, 1, 65536);
+			break;
 		case 'n':
 			e->frames = opt_u64("encode", "--frames", optarg);
 			break;
@@ -354,6 +373,13 @@ static void parse_args(struct encode *e, int argc, char **argv)
 		usage_error("encode", "--io copy copies every frame, which --strict forbids");
 	if (e->device && e->cfg.strict && e->cfg.io == DMAPIPE_ENCODER_IO_COPY)
 		usage_error("encode", "--io copy copies every frame, which --strict forbids");
+	if (e->cfg.buffer_ms && e->cfg.buffer_mb)
+		usage_error("encode", "--buffer and --buffer-mb exclude each other");
+	/* the worst case without a bitrate: the raw frames the device was asked for */
+	e->cfg.raw_frame_bytes = enc_raw_frame_bytes(e->fourcc, e->width, e->height);
+	e->cfg.fps = e->fps ? (double)e->fps / (double)e->fps_den : 0;
+	if (enc_sink_plan_buffer(&e->cfg, &e->buffer, why, sizeof(why)) < 0)
+		usage_error("encode", "%s", why);
 }
 
 /* ---- giving frames back ------------------------------------------------------ */
@@ -613,7 +639,7 @@ static void summary(struct encode *e, bool ok)
 	struct dmapipe_encoder_info info;
 	double secs = (double)(e->t1 - e->t0) / 1e9;
 	uint64_t cpu = e->cpu1 - e->cpu0;
-	char fourcc[16] = "", codec[8];
+	char fourcc[16] = "", codec[8], buf[160];
 
 	dmapipe_encoder_get_stats(e->sink.enc, &st);
 	dmapipe_encoder_get_info(e->sink.enc, &info);
@@ -664,6 +690,7 @@ static void summary(struct encode *e, bool ok)
 			json_u64(&j, "recorded_groups", r->groups_written);
 		}
 		json_u64(&j, "packets_dropped_disk_behind", e->sink.packets_dropped);
+		enc_buffer_json(&e->sink.buffer, &j);
 		if (!e->cfg.container) {
 			const struct writer_stats *w = &e->sink.writer_stats;
 
@@ -715,6 +742,7 @@ static void summary(struct encode *e, bool ok)
 		(unsigned long long)st.bytes_copied, (unsigned long long)st.frames_copied,
 		(unsigned long long)st.frames_imported, (unsigned long long)st.imports,
 		st.packets ? (double)cpu / (double)st.packets / 1e6 : 0.0, e->end);
+	fprintf(stderr, "  buffer: %s\n", enc_buffer_describe(&e->sink.buffer, buf, sizeof(buf)));
 	if (e->sink.packets_dropped)
 		fprintf(stderr, "  disk behind: %llu packets dropped (up to the next keyframe each "
 			"time)\n", (unsigned long long)e->sink.packets_dropped);
@@ -765,6 +793,8 @@ int cmd_encode(int argc, char **argv)
 	realtime_init(&e.rt);
 	parse_args(&e, argc, argv);
 	install_stop_signals();
+	if (e.buffer.asked && realtime_check_lock(&e.rt, "--buffer", e.buffer.bytes) < 0)
+		return 1;
 	e.cfg.release = e.socket ? release_client_frame : release_capture;
 	e.cfg.release_data = &e;
 	if (enc_sink_init(&e.sink, &e.cfg) < 0)

@@ -125,25 +125,6 @@ enum {
 	OPT_NO_DISK_CHECK,
 };
 
-/* --buffer: "2s", "500ms", "1.5" (seconds); at most 60 s */
-static uint64_t parse_buffer_duration(const char *s)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v <= 0)
-		usage_error("record", "--buffer wants a duration such as 2s or 500ms, got '%s'", s);
-	if (strcmp(end, "ms") == 0)
-		v /= 1000.0;
-	else if (*end && strcmp(end, "s") != 0)
-		usage_error("record", "--buffer wants a duration such as 2s or 500ms, got '%s'", s);
-	if (v > 60.0)
-		usage_error("record", "--buffer: at most 60 s, got '%s'", s);
-	return (uint64_t)(v * 1000.0 + 0.5) ? (uint64_t)(v * 1000.0 + 0.5) : 1;
-}
-
 static void parse_args(struct record *r, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -248,7 +229,7 @@ static void parse_args(struct record *r, int argc, char **argv)
 			r->ropts.max_frames = opt_u32("record", "--queue-depth", optarg, 1, 64);
 			break;
 		case OPT_BUFFER:
-			r->buffer_ms = parse_buffer_duration(optarg);
+			r->buffer_ms = opt_buffer_duration("record", optarg);
 			break;
 		case OPT_BUFFER_MB:
 			r->buffer_mb = opt_u32("record", "--buffer-mb", optarg, 1, 65536);

@@ -37,6 +37,8 @@ static const char *const run_usage =
 	"  encode=CODEC,out=FILE|-[,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]\n"
 	"                [,bitrate=N][,gop=N][,qp=N][,in-flight=N]   (up to 4)\n"
 	"                [,container=bitstream|dmapipe]  dmapipe: FILE is a recording\n"
+	"                [,buffer=DURATION|,buffer-mb=N]  packets held while the disk\n"
+	"                                 is behind, as dmapipe encode --buffer\n"
 	"  record=FILE[,policy=POLICY][,buffer=DURATION]\n"
 	"                                 a recording with direct I/O (up to 4); buffer=\n"
 	"                                 holds DURATION of frames (2s, 500ms) while the\n"
@@ -99,6 +101,7 @@ struct run {
 	uint64_t capture_end; /* when the capture loop ended, before the consumers drain */
 	struct loop_timing loop;  /* the capture loop's turns */
 	struct realtime rt;       /* --realtime, --mlock, --cpu: for the capture loop */
+	uint64_t encode_buffers;  /* the bytes of the encoders' buffer= / buffer-mb= */
 	pid_t rtsp;               /* the dmapipe rtsp server of rtsp=, or 0 */
 	int rtsp_status;
 };
@@ -129,6 +132,30 @@ static void on_recorded(struct dmapipe_recorder *rec, void *frame_data, int stat
 		c->failed = true;
 		tool_error(TOOL_OK, status, "recording to %s", c->name);
 	}
+}
+
+/* What an encode= element asks of its encoder and its output. */
+static void encode_config(const struct run *r, const struct pipeline_encode *pe,
+			  struct enc_sink_config *cfg)
+{
+	const struct pipeline_capture *cap = &r->p.capture;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->device = pe->device;
+	cfg->codec = pe->codec;
+	cfg->out = pe->out;
+	cfg->io = (enum dmapipe_encoder_io)pe->io;
+	cfg->strict = r->strict;
+	cfg->bitrate = pe->bitrate;
+	cfg->gop = pe->gop;
+	cfg->in_flight = pe->in_flight;
+	cfg->qp = pe->qp;
+	cfg->container = pe->container;
+	cfg->buffer_ms = pe->buffer_ms;
+	cfg->buffer_mb = pe->buffer_mb;
+	/* the worst case without a bitrate: the raw frames capture= asks for */
+	cfg->raw_frame_bytes = enc_raw_frame_bytes(r->fourcc, cap->width, cap->height);
+	cfg->fps = cap->fps ? (double)cap->fps / (double)cap->fps_den : 0;
 }
 
 static void parse_args(struct run *r, int argc, char **argv)
@@ -197,6 +224,16 @@ static void parse_args(struct run *r, int argc, char **argv)
 		opt_socket_group("run", r->p.serve_group, &r->access);
 	if (r->p.serve_peer)
 		opt_peer("run", r->p.serve_peer, &r->peer, &r->peer_uid, &r->peer_gid);
+	for (unsigned int i = 0; i < r->p.n_encode; i++) {
+		struct enc_sink_config cfg;
+		struct enc_buffer b;
+
+		encode_config(r, &r->p.encode[i], &cfg);
+		if (enc_sink_plan_buffer(&cfg, &b, err, sizeof(err)) < 0)
+			usage_error("run", "encode=%s: %s", r->p.encode[i].codec_name, err);
+		if (b.asked)
+			r->encode_buffers += b.bytes;
+	}
 }
 
 static struct dmapipe_client *connect_consumer(struct run *r, const char *name,
@@ -267,17 +304,7 @@ static int setup(struct run *r)
 		struct consumer *c = &r->cons[r->n_cons];
 		struct enc_sink_config cfg;
 
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.device = pe->device;
-		cfg.codec = pe->codec;
-		cfg.out = pe->out;
-		cfg.io = (enum dmapipe_encoder_io)pe->io;
-		cfg.strict = r->strict;
-		cfg.bitrate = pe->bitrate;
-		cfg.gop = pe->gop;
-		cfg.in_flight = pe->in_flight;
-		cfg.qp = pe->qp;
-		cfg.container = pe->container;
+		encode_config(r, pe, &cfg);
 		cfg.release = release_frame;
 		cfg.release_data = c;
 		if (enc_sink_init(&c->sink, &cfg) < 0)
@@ -494,6 +521,8 @@ static void summary_json(struct run *r, const char *end)
 			json_string(&j, "io", dmapipe_encoder_io_to_string(ei.io));
 			json_string(&j, "io_note", ei.io_note);
 			json_u64(&j, "bytes_copied", es.bytes_copied);
+			json_u64(&j, "packets_dropped_disk_behind", c->sink.packets_dropped);
+			enc_buffer_json(&c->sink.buffer, &j);
 		} else {
 			struct dmapipe_recorder_stats rs;
 
@@ -642,6 +671,11 @@ int cmd_run(int argc, char **argv)
 	realtime_init(&r.rt);
 	parse_args(&r, argc, argv);
 	install_stop_signals();
+	if (realtime_check_lock(&r.rt, "encode buffer=", r.encode_buffers) < 0) {
+		ok = false;
+		end = "setup-failed";
+		goto out;
+	}
 	if (setup(&r) < 0) {
 		ok = false;
 		end = "setup-failed";

@@ -179,6 +179,8 @@ int parse_u32(const char *s, uint32_t *out);
 /* The parsers below print the problem and exit 2 on bad input. */
 uint64_t opt_u64(const char *cmd, const char *opt, const char *s);
 uint32_t opt_u32(const char *cmd, const char *opt, const char *s, uint32_t min, uint32_t max);
+/* --buffer DURATION (record, encode): pipeline_parse_duration()'s syntax, in ms. */
+uint32_t opt_buffer_duration(const char *cmd, const char *s);
 /*
  * A frame rate option: N, N/M or N.NNN into *@num / *@den (reduced), from
  * 0 (only if @allow_zero) to @max fps; exits with a usage error otherwise.

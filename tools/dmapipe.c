@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dmapipe-tool.h"
+#include "pipeline.h"
 
 /* ---- errors and library messages ------------------------------------------ */
 
@@ -398,6 +399,18 @@ uint32_t opt_u32(const char *cmd, const char *opt, const char *s, uint32_t min, 
 		usage_error(cmd, "%s wants a whole number from %u to %u, not '%s'",
 			    opt, min, max, s);
 	return v;
+}
+
+uint32_t opt_buffer_duration(const char *cmd, const char *s)
+{
+	uint32_t ms;
+	int ret = pipeline_parse_duration(s, &ms);
+
+	if (ret == -ERANGE)
+		usage_error(cmd, "--buffer: at most 60 s, got '%s'", s);
+	if (ret < 0)
+		usage_error(cmd, "--buffer wants a duration such as 2s or 500ms, got '%s'", s);
+	return ms;
 }
 
 void opt_fps(const char *cmd, const char *opt, const char *s, bool allow_zero, uint32_t max,

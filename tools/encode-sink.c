@@ -23,6 +23,48 @@
 #define CAPTURE_BUFFERS 8
 #define MAX_HELD 4
 
+int enc_sink_plan_buffer(const struct enc_sink_config *c, struct enc_buffer *b, char *why,
+			 size_t len)
+{
+	struct enc_buffer_request r = {
+		.ms = c->buffer_ms,
+		.mb = c->buffer_mb,
+		.bitrate = c->bitrate,
+		.container = c->container,
+		.raw_frame_bytes = c->raw_frame_bytes,
+		.fps = c->fps,
+	};
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
+	return enc_buffer_plan(&r, pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 2 : 0,
+			       b, why, len);
+}
+
+void enc_buffer_json(const struct enc_buffer *b, struct json *j)
+{
+	json_u64(j, "buffer_bytes", b->bytes);
+	if (b->peak_rate)
+		json_double(j, "buffer_s", enc_buffer_seconds(b));
+	else
+		json_null(j, "buffer_s");
+	json_string(j, "buffer_rate", b->basis);
+	json_u64(j, "buffer_peak_bytes_per_s", b->peak_rate);
+}
+
+const char *enc_buffer_describe(const struct enc_buffer *b, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%.2f MB%s", (double)b->bytes / 1e6, b->asked ? "" : " (default)");
+
+	if (n >= 0 && (size_t)n < len && b->groups)
+		n += snprintf(buf + n, len - (size_t)n, " in %u packet groups", b->groups);
+	if (n >= 0 && (size_t)n < len && b->peak_rate)
+		snprintf(buf + n, len - (size_t)n, ", %.2f s at %.2f MB/s (%s)",
+			 enc_buffer_seconds(b), (double)b->peak_rate / 1e6,
+			 strcmp(b->basis, "raw") == 0 ? "the raw frames' rate" :
+			 "twice the bitrate");
+	return buf;
+}
+
 static void fail_output(struct enc_sink *s, int err, const char *what)
 {
 	if (!s->write_error)
@@ -263,11 +305,17 @@ static void on_done(struct dmapipe_encoder *enc, void *frame_data, int status, v
 int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 {
 	struct dmapipe_encoder_options o;
+	char why[256];
 	int ret;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	s->out = c->out;
+	/* the commands planned it already and refused what cannot be: this only keeps it */
+	if (enc_sink_plan_buffer(c, &s->buffer, why, sizeof(why)) < 0) {
+		tool_error(TOOL_ERR_USAGE, 0, "%s", why);
+		return -1;
+	}
 	/* first: an output that must not be replaced ends it before any device is opened */
 	if (output_open(&s->output, "encode", c->out,
 			(c->container ? OUTPUT_SEEKABLE : 0) | (c->force ? OUTPUT_FORCE : 0)) < 0)
@@ -329,6 +377,11 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 
 		dmapipe_recorder_options_init(&ro);
 		ro.max_frames = MAX_HELD;
+		if (s->buffer.asked) {
+			ro.max_frames = s->buffer.groups;
+			ro.max_bytes = s->buffer.bytes;
+			ro.gather_bytes = s->buffer.group_bytes;
+		}
 		ro.done = on_recorded;
 		ro.release = on_record_release;
 		ro.user_data = s;
@@ -340,8 +393,7 @@ int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c)
 		}
 	} else {
 		s->fd = s->output.fd;
-		ret = writer_start(&s->writer, s->fd, c->queue_bytes ? c->queue_bytes :
-				   ENC_SINK_QUEUE_BYTES);
+		ret = writer_start(&s->writer, s->fd, s->buffer.bytes);
 		if (ret < 0) {
 			tool_error(TOOL_OK, -ret, "cannot start the writer of %s", c->out);
 			enc_sink_finish(s);

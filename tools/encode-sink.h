@@ -10,6 +10,7 @@
 #include <dmapipe/dmapipe.h>
 
 #include "dmapipe-tool.h"
+#include "encode-buffer.h"
 #include "output.h"
 #include "writer.h"
 
@@ -26,8 +27,14 @@ struct enc_sink_config {
 	unsigned int n_controls;
 	/* write the packets through the recorder (a dmapipe recording) to @out */
 	bool container;
-	/* bitstream: the writer thread's queue in bytes (0: ENC_SINK_QUEUE_BYTES) */
-	size_t queue_bytes;
+	/*
+	 * --buffer DURATION / --buffer-mb N (0: the defaults): what absorbs a
+	 * stall of the disk, sized by enc_sink_plan_buffer()
+	 */
+	uint32_t buffer_ms, buffer_mb;
+	/* the raw frames' bytes and rate, the worst case without a bitrate (0: unknown) */
+	uint64_t raw_frame_bytes;
+	double fps;
 	/* also serve the packets on this dmapipe socket (NULL: not served) */
 	const char *serve;
 	/* that socket's mode and group, and whom it serves */
@@ -40,7 +47,19 @@ struct enc_sink_config {
 	void *release_data;
 };
 
+/*
+ * Plans @c's buffer (encode-buffer.h) into @b, at most half of this
+ * machine's memory: 0, or -EINVAL/-ERANGE with @why.
+ */
+int enc_sink_plan_buffer(const struct enc_sink_config *c, struct enc_buffer *b, char *why,
+			 size_t len);
+/* buffer_bytes, buffer_s, buffer_rate, buffer_peak_bytes_per_s into @j (docs/JSON.md). */
+void enc_buffer_json(const struct enc_buffer *b, struct json *j);
+/* One line for a summary, in @buf; returns @buf. */
+const char *enc_buffer_describe(const struct enc_buffer *b, char *buf, size_t len);
+
 struct enc_sink {
+	struct enc_buffer buffer;
 	struct dmapipe_encoder *enc;
 	const char *out;
 	struct output output; /* takes its name at the first packet written */
@@ -82,8 +101,6 @@ struct enc_sink {
  * failure.
  */
 int enc_sink_init(struct enc_sink *s, const struct enc_sink_config *c);
-/* The default bitstream queue: 8 MiB, about 4 s of a 16 Mbit/s stream. */
-#define ENC_SINK_QUEUE_BYTES (UINT64_C(8) << 20)
 
 /* The recorder's fd (poll it, then enc_sink_dispatch()), or -1. */
 int enc_sink_get_fd(const struct enc_sink *s);

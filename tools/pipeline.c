@@ -107,22 +107,31 @@ static int policy_key(struct ctx *c, const char *val, enum pipeline_policy *poli
 	return 0;
 }
 
-/* buffer=: "2s", "500ms" or seconds, 1 ms to 60 s */
-static int buffer_key(struct ctx *c, const char *val, uint32_t *ms)
+int pipeline_parse_duration(const char *s, uint32_t *ms)
 {
 	char *end;
 	double v;
 
 	errno = 0;
-	v = strtod(val, &end);
-	if (!errno && end != val && strcmp(end, "ms") == 0)
+	v = strtod(s, &end);
+	if (errno || end == s || v <= 0)
+		return -EINVAL;
+	if (strcmp(end, "ms") == 0)
 		v /= 1000.0;
-	else if (errno || end == val || (*end && strcmp(end, "s") != 0))
-		v = -1;
-	if (v <= 0 || v > 60.0 || v * 1000.0 < 0.5)
+	else if (*end && strcmp(end, "s") != 0)
+		return -EINVAL;
+	if (v > 60.0)
+		return -ERANGE;
+	/* a positive duration under half a millisecond is the shortest there is */
+	*ms = (uint32_t)(v * 1000.0 + 0.5) ? (uint32_t)(v * 1000.0 + 0.5) : 1;
+	return 0;
+}
+
+static int buffer_key(struct ctx *c, const char *val, uint32_t *ms)
+{
+	if (pipeline_parse_duration(val, ms) < 0)
 		return fail(c, "bad buffer '%s': expected a duration such as 2s or 500ms, at most 60 s",
 			    val);
-	*ms = (uint32_t)(v * 1000.0 + 0.5);
 	return 0;
 }
 
@@ -226,8 +235,18 @@ static int encode_key(struct ctx *c, struct pipeline_encode *e, const char *key,
 		e->container = strcmp(val, "dmapipe") == 0;
 		return 0;
 	}
+	if (strcmp(key, "buffer") == 0) {
+		if (e->buffer_mb)
+			return fail(c, "buffer= and buffer-mb= exclude each other");
+		return buffer_key(c, val, &e->buffer_ms);
+	}
+	if (strcmp(key, "buffer-mb") == 0) {
+		if (e->buffer_ms)
+			return fail(c, "buffer= and buffer-mb= exclude each other");
+		return num_key(c, key, val, 1, 65536, &e->buffer_mb);
+	}
 	return fail(c, "unknown key '%s' (encode takes out, device, policy, io, bitrate, gop, "
-		    "qp, in-flight, container)", key);
+		    "qp, in-flight, container, buffer, buffer-mb)", key);
 }
 
 /* serve=: the socket's access, checked by the command (it knows groups and modes) */

@@ -5,7 +5,7 @@
  *   capture=/dev/video0[,format=NV12][,size=WxH][,fps=N[/M]][,io=auto|export|import]
  *          [,buffers=N][,stride=BYTES]
  *   encode=CODEC[,out=FILE|-][,device=/dev/videoN][,policy=POLICY][,io=auto|import|copy]
- *          [,bitrate=N][,gop=N][,qp=N][,in-flight=N]
+ *          [,bitrate=N][,gop=N][,qp=N][,in-flight=N][,buffer=DURATION|,buffer-mb=N]
  *   record=FILE[,policy=POLICY][,buffer=DURATION]   (DURATION: 2s, 500ms; at most 60 s)
  *   serve=SOCKET[,mode=MODE][,group=GROUP][,peer=POLICY]
  *                    (processes that connect choose their own policies)
@@ -54,6 +54,8 @@ struct pipeline_encode {
 	uint32_t bitrate, gop, in_flight;
 	int32_t qp;          /* -1: default */
 	bool container;      /* container=dmapipe: a dmapipe recording of the packets */
+	uint32_t buffer_ms;  /* buffer=DURATION: packets held while the disk is behind; 0: default */
+	uint32_t buffer_mb;  /* buffer-mb=N: the same in MiB (1 to 65536); 0: default */
 };
 
 struct pipeline_record {
@@ -92,5 +94,13 @@ uint32_t pipeline_codec(const char *name);
 
 /* "latest", "queue:N", "block:N" into @policy/@depth; 0 or -EINVAL. */
 int pipeline_parse_policy(const char *s, enum pipeline_policy *policy, uint32_t *depth);
+
+/*
+ * A buffer's duration, as record --buffer, encode --buffer and run's
+ * buffer= take it: "2s", "500ms" or seconds ("1.5"), more than 0 and at
+ * most 60 s, into @ms (at least 1). 0, -EINVAL (not a duration) or
+ * -ERANGE (over 60 s).
+ */
+int pipeline_parse_duration(const char *s, uint32_t *ms);
 
 #endif /* DMAPIPE_PIPELINE_H */

@@ -163,6 +163,37 @@ static int apply_mlock(struct realtime *rt)
 	return refuse(rt, err, "--mlock: mlockall: %s", strerror(err));
 }
 
+/* CAP_IPC_LOCK in the effective set: mlock() then ignores RLIMIT_MEMLOCK */
+static bool can_lock_any(void)
+{
+	char line[256];
+	unsigned long long caps = 0;
+	bool found = false;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &caps) == 1;
+	fclose(f);
+	return found && (caps >> 14) & 1; /* CAP_IPC_LOCK */
+}
+
+int realtime_check_lock(const struct realtime *rt, const char *what, uint64_t bytes)
+{
+	struct rlimit rl;
+	char lim[32];
+
+	if (!rt->mlock || getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    bytes <= rl.rlim_cur || can_lock_any())
+		return 0;
+	limit_string(rl.rlim_cur, 1024, " KiB", lim, sizeof(lim));
+	tool_error(TOOL_ERR_PERMISSION, 0, "%s: %.1f MB cannot be locked in memory (--mlock): "
+		   "RLIMIT_MEMLOCK is %s and the process lacks CAP_IPC_LOCK (a smaller buffer, "
+		   "or raise memlock in /etc/security/limits.conf)", what, (double)bytes / 1e6, lim);
+	return -1;
+}
+
 int realtime_apply(struct realtime *rt)
 {
 	rt->applied = true;

@@ -75,6 +75,14 @@ bool realtime_option(struct realtime *rt, const char *cmd, int ch, const char *a
 bool realtime_wanted(const struct realtime *rt);
 
 /*
+ * With --mlock: whether @bytes of buffer (@what names it in the message)
+ * can be locked under RLIMIT_MEMLOCK, checked before anything is opened.
+ * 0, or -1 after one error (tool_error(), "permission") when the limit is
+ * lower and the process lacks CAP_IPC_LOCK. Without --mlock: 0.
+ */
+int realtime_check_lock(const struct realtime *rt, const char *what, uint64_t bytes);
+
+/*
  * Applies what was asked for to the calling thread (priority, CPU) and to
  * the process (memory lock). A refusal is a warning naming the limit, or
  * with --require-realtime an error reported with tool_error(): then it
