@@ -438,18 +438,22 @@ int enc_sink_flush(struct enc_sink *s)
 {
 	int ret;
 
+	/*
+	 * The packet stream's consumers get EOS first: they need not wait
+	 * while a stalled disk drains the bitstream file (as `run` ends its
+	 * frame stream before its recorders drain)
+	 */
+	if (s->server && !s->eos) {
+		/* the packets queued for consumers, EOS, and a second for their releases */
+		s->eos = true;
+		dmapipe_server_drain(s->server, 1000);
+	}
 	if (s->writing) {
 		/* every packet queued reaches the file before the output is closed */
 		s->writing = false;
 		ret = writer_finish(&s->writer, &s->writer_stats);
 		if (ret < 0)
 			fail_output(s, -ret, "writing the bitstream to");
-	}
-
-	if (s->server && !s->eos) {
-		/* the packets queued for consumers, EOS, and a second for their releases */
-		s->eos = true;
-		dmapipe_server_drain(s->server, 1000);
 	}
 	if (!s->rec)
 		return 0;
