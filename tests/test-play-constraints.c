@@ -12,8 +12,8 @@
  *   frame's layout";
  * - the same with ALLOW_COPY: served (it copies);
  * - one importing into a DRM node: play's next generation comes from the
- *   drm allocator where one works (vgem in the lane; its reads are then
- *   counted copies), else play keeps its buffers and says why;
+ *   drm allocator where one works (vgem in the lane), else play keeps its
+ *   buffers and says why;
  * - a hostile one flipping its min_buffers seven times a second: play
  *   reallocates at most once per second of the run (the server's bound on
  *   the constraints callback), and the first consumer still loses nothing.
@@ -301,7 +301,6 @@ int main(int argc, char **argv)
 	if (have_drm) {
 		check_msg(strstr(json, "\"allocator\": \"drm\""), "no drm generation: %s", json);
 		check_msg(g.dmabuf_frames > 0, "gpu: no frame in a dma-buf");
-		check_msg(json_number(json, "bytes_copied") > 0, "reads into drm buffers uncounted");
 		test_pass("a consumer importing into a DRM node gets buffers of the drm allocator");
 	} else {
 		check_msg(strstr(json, "\"allocator\": \"memfd\""), "allocator changed: %s", json);

@@ -53,8 +53,9 @@ static unsigned int generation_size(const struct play *p)
  * The allocator of the next generation, a reference for the caller: the
  * library's choice for the merged constraints (the drm allocator while a
  * consumer imports into a GPU), or the current one when that fails or
- * --strict forbids it (reads into a DRM device's memory are copied: its
- * mapping takes no direct I/O).
+ * --strict forbids it (a DRM device's mapping may refuse direct I/O, as a
+ * card's dumb buffers do, and reads into it would then be copies that
+ * --strict turns into a failure of the whole stream; vgem's takes it).
  */
 static struct dmapipe_allocator *generation_allocator(struct play *p)
 {
@@ -73,8 +74,8 @@ static struct dmapipe_allocator *generation_allocator(struct play *p)
 	if (next != current && p->strict) {
 		if (!p->quiet && !p->told_no_drm)
 			fprintf(stderr, "play: --strict: no buffers of a DRM device (reading into "
-				"them copies); consumers importing into %s try the buffers there "
-				"are\n", p->merged.import_device);
+				"them may copy); consumers importing into %s try the buffers "
+				"there are\n", p->merged.import_device);
 		p->told_no_drm = true;
 		dmapipe_allocator_unref(next);
 		return dmapipe_allocator_ref(current);
