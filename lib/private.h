@@ -93,6 +93,29 @@ int dmapipe_layout_init_constrained(struct dmapipe_layout *layout,
 				    const struct dmapipe_format *format,
 				    const struct dmapipe_constraints *c);
 
+#define DRI_DIR "/dev/dri"
+
+/* What a consumer's import_device asks of the memory of the producer's buffers. */
+enum import_need {
+	IMPORT_ANY,      /* "", "cpu", or a device not under DRI_DIR: the consumer's to try */
+	IMPORT_DRM,      /* DRI_DIR/cardN or DRI_DIR/renderDN: a DRM device's memory */
+	IMPORT_BAD_NAME, /* under DRI_DIR but not a node name: refused */
+};
+/* The need of an import_device (NUL-terminated); opens nothing. */
+enum import_need constraints_import_need(const char *device);
+/* The reason an import_device that is IMPORT_BAD_NAME is refused, into @why. */
+void constraints_bad_name(const char *device, char *why, size_t len);
+
+/* ---- the allocator consumers' imports need (alloc.c) ------------------ */
+
+/* Whether @allocator is the "drm" allocator, whose buffers DRM devices import. */
+bool allocator_is_drm(const struct dmapipe_allocator *allocator);
+/*
+ * A new "drm" allocator (a reference for the caller), or NULL with errno
+ * and the reason a consumer is refused for in @why.
+ */
+struct dmapipe_allocator *allocator_new_drm(char *why, size_t len);
+
 /* ---- fd identification (fdcheck.c) ---------------------------------- */
 
 /*

@@ -18,6 +18,14 @@
  *                              -ENODEV, no fd left behind (device node or
  *                              dma-buf) once the consumer let go; bound again:
  *                              found by the watch, served again
+ *   test-v4l2-source import-swap  vivid in import mode, attached: a consumer
+ *                              importing into vgem's node makes the source
+ *                              replace each buffer by one of the drm
+ *                              allocator as it comes back, at the same
+ *                              V4L2 index, without STREAMOFF; a first
+ *                              consumer gets every frame meanwhile; one
+ *                              asking a stride the device does not give is
+ *                              refused with the reason
  *   test-v4l2-source vcap      dmapipe_vcap in export and import mode, every
  *                              frame verified bit for bit against the
  *                              pattern; the drop control: gaps counted and
@@ -567,6 +575,166 @@ static void cmd_vivid(void)
 		  "both sides, 0 bytes copied");
 }
 
+/* ---- import mode following the consumers' imports ------------------------------------ */
+
+struct swap_peer {
+	struct dmapipe_client *client;
+	uint64_t frames, drm_frames;
+};
+
+/*
+ * True if @b's memory was exported by a DRM driver: the dma-buf's fdinfo
+ * names the exporting module, "drm" for every GEM PRIME export (vgem's).
+ */
+static bool from_drm(struct dmapipe_buffer *b)
+{
+	char path[64], line[128];
+	bool drm = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", dmapipe_buffer_get_layout(b)->objects[0].fd);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!drm && fgets(line, sizeof(line), f))
+		drm = strncmp(line, "exp_name:\tdrm\n", 14) == 0;
+	fclose(f);
+	return drm;
+}
+
+static struct dmapipe_client *swap_client(const char *path, const char *name,
+					  const struct dmapipe_constraints *cons)
+{
+	struct dmapipe_client_options o;
+	struct dmapipe_client *c;
+
+	dmapipe_client_options_init(&o);
+	o.path = path;
+	o.policy = DMAPIPE_POLICY_QUEUE;
+	o.queue_depth = 4;
+	o.map_buffers = true;
+	o.name = name;
+	o.constraints = cons;
+	c = dmapipe_client_new(&o);
+	check_msg(c, "client %s: %s", name, strerror(errno));
+	return c;
+}
+
+static void swap_pump(struct swap_peer *p)
+{
+	struct dmapipe_frame *f;
+
+	if (!p->client)
+		return;
+	dmapipe_client_dispatch(p->client, 0);
+	while ((f = dmapipe_client_acquire_frame(p->client))) {
+		p->frames++;
+		if (from_drm(f->buffer))
+			p->drm_frames++;
+		check_int_eq(dmapipe_client_release_frame(p->client, f, -1), 0);
+	}
+}
+
+static void cmd_import_swap(void)
+{
+	char node[300], vgem[64], *dir, *path;
+	struct swap_peer first = { 0 }, gpu = { 0 };
+	struct dmapipe_server_options so;
+	struct dmapipe_server_stats st;
+	struct dmapipe_constraints cons;
+	struct dmapipe_v4l2_source *s;
+	struct dmapipe_v4l2_info info;
+	struct dmapipe_client *wide = NULL;
+	struct dmapipe_server *server;
+	const char *msg = NULL;
+	unsigned int n_bufs;
+	uint64_t published = 0, at_join = 0;
+	int fd;
+
+	node_or_skip("vivid-000-vid-cap", node, sizeof(node), "modprobe vivid");
+	fd = test_open_vgem(vgem, sizeof(vgem));
+	if (fd < 0)
+		test_skip("no vgem node (modprobe vgem)");
+	close(fd);
+	s = open_source(node, dmapipe_fourcc_from_string("NV12"), 0, DMAPIPE_V4L2_IO_IMPORT, false);
+	dmapipe_v4l2_source_get_info(s, &info);
+	check_int_eq(info.io, DMAPIPE_V4L2_IO_IMPORT);
+	check_msg(strcmp(info.allocator, "drm") != 0, "import already from drm");
+	n_bufs = dmapipe_v4l2_source_get_buffer_count(s);
+	dir = test_make_dir("v4l2-swap");
+	path = test_path(dir, "s");
+	dmapipe_server_options_init(&so);
+	so.path = path;
+	so.producer_name = "test";
+	server = dmapipe_server_new(&so);
+	check_msg(server, "server: %s", strerror(errno));
+	check_int_eq(dmapipe_v4l2_source_attach(s, server), 0);
+	check_int_eq(dmapipe_v4l2_source_start(s), 0);
+	first.client = swap_client(path, "first", NULL);
+
+	for (uint64_t t0 = test_now_ms(); test_now_ms() - t0 < 20000 && published < 60; ) {
+		struct pollfd pfd[2] = {
+			{ .fd = dmapipe_server_get_fd(server), .events = POLLIN },
+			{ .fd = dmapipe_v4l2_source_get_fd(s), .events = POLLIN },
+		};
+		int ret;
+
+		poll(pfd, 2, 10);
+		dmapipe_server_dispatch(server, 0);
+		ret = dmapipe_v4l2_source_dispatch(s, 0);
+		check_msg(ret >= 0, "dispatch: %s", strerror(-ret));
+		published += (uint64_t)ret;
+		if (published >= 5 && !gpu.client) {
+			dmapipe_constraints_init(&cons);
+			snprintf(cons.import_device, sizeof(cons.import_device), "%s", vgem);
+			gpu.client = swap_client(path, "gpu", &cons);
+			dmapipe_constraints_init(&cons);
+			cons.stride_align[0] = 4096;
+			wide = swap_client(path, "wide", &cons);
+			at_join = first.frames;
+		}
+		swap_pump(&first);
+		swap_pump(&gpu);
+		if (gpu.client)
+			dmapipe_client_dispatch(wide, 0);
+	}
+	dmapipe_v4l2_source_get_info(s, &info);
+	check_msg(strcmp(info.allocator, "drm") == 0, "the source's allocator is %s, not drm",
+		  info.allocator);
+	/* the last frames at least came in the drm allocator's memory, to both consumers */
+	check_msg(gpu.drm_frames >= n_bufs && first.drm_frames >= n_bufs,
+		  "gpu: %llu of %llu frames from drm, first: %llu of %llu",
+		  (unsigned long long)gpu.drm_frames, (unsigned long long)gpu.frames,
+		  (unsigned long long)first.drm_frames, (unsigned long long)first.frames);
+	dmapipe_server_get_stats(server, &st);
+	/* the frames before its handshake finished are not its */
+	check_msg(first.frames + 3 >= published && st.frames_dropped == 0,
+		  "first: %llu of %llu frames, %llu dropped", (unsigned long long)first.frames,
+		  (unsigned long long)published, (unsigned long long)st.frames_dropped);
+	check_msg(first.frames > at_join, "first got nothing after the change");
+	check_int_eq(dmapipe_client_get_error(first.client, NULL), DMAPIPE_ERR_NONE);
+	check_int_eq(dmapipe_client_get_error(gpu.client, NULL), DMAPIPE_ERR_NONE);
+	check_msg(first.drm_frames < first.frames, "first: every frame from drm");
+	test_pass("import mode: vivid's buffers replaced by vgem's at their V4L2 indices while "
+		  "streaming, a first consumer served throughout");
+
+	check_int_eq(dmapipe_client_get_error(wide, &msg), DMAPIPE_ERR_CONSTRAINTS);
+	check_msg(msg && strstr(msg, "not a multiple of 4096") && strstr(msg, "cannot be replaced"),
+		  "wide: %s", msg);
+	test_pass("import mode: a stride the device does not give is refused with the reason");
+
+	dmapipe_client_free(wide);
+	dmapipe_client_free(gpu.client);
+	dmapipe_client_free(first.client);
+	dmapipe_v4l2_source_stop(s);
+	dmapipe_v4l2_source_detach(s);
+	dmapipe_server_free(server);
+	dmapipe_v4l2_source_free(s);
+	test_rmdir_all(dir);
+	free(path);
+	free(dir);
+}
+
 /* ---- fallback ---------------------------------------------------------------------- */
 
 static void cmd_fallback(void)
@@ -761,7 +929,7 @@ int main(int argc, char **argv)
 	dmapipe_log_set_handler(capture_log, NULL);
 	dmapipe_log_set_priority(DMAPIPE_LOG_INFO);
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s args|vivid|fallback|hotplug|vcap...\n", argv[0]);
+		fprintf(stderr, "usage: %s args|vivid|fallback|hotplug|import-swap|vcap...\n", argv[0]);
 		return 2;
 	}
 #if !HAVE_LIBV4L2
@@ -776,6 +944,8 @@ int main(int argc, char **argv)
 			cmd_fallback();
 		else if (strcmp(argv[i], "hotplug") == 0)
 			cmd_hotplug();
+		else if (strcmp(argv[i], "import-swap") == 0)
+			cmd_import_swap();
 		else if (strcmp(argv[i], "vcap") == 0)
 			cmd_vcap();
 		else {

@@ -33,6 +33,12 @@ static const char *const play_usage =
 	"Format changes inside the recording are served as format changes. A\n"
 	"recording whose writer died is scanned (see dmapipe record --repair).\n"
 	"Consumers with the block policy get every frame; others drop by policy.\n"
+	"Consumers' constraints (docs/PROTOCOL.md section 13) are met between frames\n"
+	"by new buffers: more of them for the frames consumers hold, a DRM device's\n"
+	"memory (the drm allocator) for one that imports into a GPU (not with --strict:\n"
+	"a mapping without direct I/O would copy). The recording fixes each frame's\n"
+	"layout: a consumer asking other row or plane alignments is refused with the\n"
+	"reason, unless it allowed a copy (then it copies).\n"
 	"\n"
 	"Options:\n"
 	"  -s, --socket SOCKET     where to serve (default: the stream \"default\")\n"
@@ -369,8 +375,10 @@ static void print_summary(struct play *p)
 	struct dmapipe_server_stats st;
 	struct dmapipe_copy_stats copies;
 	double elapsed = p->t1 > p->t0 ? (double)(p->t1 - p->t0) * 1e-9 : 0;
-	const char *alloc = dmapipe_allocator_get_name(p->alloc);
-	enum dmapipe_mem_kind kind = dmapipe_allocator_get_mem_kind(p->alloc);
+	/* the last generation's: a consumer may have asked for a DRM device's memory */
+	const struct dmapipe_allocator *last = p->gen_alloc ? p->gen_alloc : p->alloc;
+	const char *alloc = dmapipe_allocator_get_name(last);
+	enum dmapipe_mem_kind kind = dmapipe_allocator_get_mem_kind(last);
 	uint64_t copied;
 
 	dmapipe_reader_get_stats(p->reader, &rs);
@@ -401,6 +409,7 @@ static void print_summary(struct play *p)
 		json_u64(&j, "read_errors", p->read_errors);
 		json_u64(&j, "loops", p->loops);
 		json_u64(&j, "format_changes", p->format_changes);
+		json_u64(&j, "buffer_generations", p->generations);
 		json_u64(&j, "late_frames", p->late);
 		json_u64(&j, "consumers_total", st.consumers_total);
 		json_u64(&j, "frames_dropped", st.frames_dropped);
@@ -446,7 +455,11 @@ static void print_summary(struct play *p)
 		if (rs.path_bytes[i])
 			printf(" %s %.1f MB", dmapipe_record_path_to_string(i),
 			       (double)rs.path_bytes[i] / 1e6);
-	printf("\n  memory      %s from allocator %s\n", dmapipe_mem_kind_to_string(kind), alloc);
+	printf("\n  memory      %s from allocator %s", dmapipe_mem_kind_to_string(kind), alloc);
+	if (p->generations)
+		printf(", %llu new buffer generations for the consumers' constraints",
+		       (unsigned long long)p->generations);
+	printf("\n");
 	printf("  copied      %llu pixel bytes%s\n", (unsigned long long)copied,
 	       copied ? " (the buffers' mappings could not take direct I/O)" : " (zero-copy)");
 }
@@ -511,6 +524,12 @@ int cmd_play(int argc, char **argv)
 	p.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	install_stop_signals();
 	p.sopts.path = p.socket;
+	/*
+	 * play makes new buffers for consumers' constraints; one it cannot
+	 * serve is refused at its first missed frame (play-constraints.c), so
+	 * this wait only bounds a change the server's rate limit held back.
+	 */
+	p.sopts.app_reallocates_ms = PLAY_REALLOC_WAIT_MS;
 	if (p.sopts.max_buffers < p.buffers)
 		p.sopts.max_buffers = p.buffers;
 	if (!p.reader || p.timer_fd < 0) {
@@ -524,6 +543,7 @@ int cmd_play(int argc, char **argv)
 		goto out;
 	}
 	dmapipe_server_set_idle_callback(p.server, play_on_idle, &p);
+	dmapipe_server_set_constraints_callback(p.server, play_on_constraints, &p);
 	play_tell_format_info(&p);
 	if (!p.quiet) {
 		char fourcc[16];
@@ -578,6 +598,7 @@ out:
 	}
 	if (p.timer_fd >= 0)
 		close(p.timer_fd);
+	dmapipe_allocator_unref(p.gen_alloc);
 	dmapipe_allocator_unref(p.alloc);
 	dmapipe_recording_close(p.rec);
 	if (p.hash_out && fclose(p.hash_out) != 0) {

@@ -102,7 +102,7 @@ int play_serve_ready(struct play *p, uint64_t *wake_ns)
 			meta.timestamp_ns = s->due && now <= s->due + LATE_NS ? s->due : now;
 		meta.acquire_fence = -1;
 		s->state = SLOT_SERVED;
-		p->ready_head = (p->ready_head + 1) % MAX_BUFFERS;
+		p->ready_head = (p->ready_head + 1) % MAX_SLOTS;
 		p->n_ready--;
 		ret = dmapipe_server_queue(p->server, dmapipe_buffer_ref(s->buffer), &meta);
 		if (ret < 0) {
@@ -110,6 +110,8 @@ int play_serve_ready(struct play *p, uint64_t *wake_ns)
 			return ret;
 		}
 		p->served++;
+		/* a consumer that missed this frame for its constraints waits in vain */
+		play_refuse_unmet(p);
 	}
 	return 0;
 }

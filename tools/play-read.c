@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "play.h"
 
@@ -61,8 +62,11 @@ void play_on_idle(struct dmapipe_server *server, struct dmapipe_buffer *buffer, 
 void play_remove_buffers(struct play *p)
 {
 	for (unsigned int i = 0; i < p->n_slots; i++) {
+		if (!p->slots[i].buffer)
+			continue;
 		dmapipe_server_remove_buffer(p->server, p->slots[i].buffer);
 		dmapipe_buffer_unref(p->slots[i].buffer);
+		memset(&p->slots[i], 0, sizeof(p->slots[i]));
 	}
 	p->n_slots = 0;
 	p->ready_head = p->n_ready = 0;
@@ -76,30 +80,19 @@ static int add_buffers(struct play *p, uint64_t index)
 
 	dmapipe_recording_get_frame(p->rec, index, &f);
 	play_remove_buffers(p);
-	for (unsigned int i = 0; i < p->buffers; i++) {
-		struct dmapipe_buffer *b = dmapipe_allocator_alloc_layout(p->alloc, &f.layout);
-
-		if (!b) {
-			ret = -errno;
-			/* ENOSPC here is a pool budget or a heap, not a disk: not exit 3 */
+	ret = play_alloc_generation(p, index);
+	if (ret < 0) {
+		/* ENOSPC here is a pool budget or a heap, not a disk: not exit 3 */
+		if (tool.error == TOOL_OK)
 			tool_error(ret == -ENOSPC ? TOOL_ERR_NO_MEMORY : TOOL_OK, ret,
 				   "cannot allocate a buffer for frame %llu",
 				   (unsigned long long)index);
-			return ret;
-		}
-		ret = dmapipe_server_add_buffer(p->server, b);
-		if (ret < 0) {
-			tool_error(TOOL_ERR_INTERNAL, ret, "the stream refused a buffer");
-			dmapipe_buffer_unref(b);
-			return ret;
-		}
-		p->slots[p->n_slots].buffer = b;
-		p->slots[p->n_slots].state = SLOT_FREE;
-		p->n_slots++;
+		return ret;
 	}
 	if (p->layout_index >= 0)
 		p->format_changes++;
 	p->layout_index = (int)f.layout_index;
+	p->layout_frame = index;
 	return 0;
 }
 
@@ -132,14 +125,15 @@ void play_on_read(struct dmapipe_reader *reader, uint64_t index, struct dmapipe_
 	dmapipe_recording_get_frame(p->rec, index, &f);
 	s->meta = f.meta;
 	s->state = SLOT_READY;
-	p->ready[(p->ready_head + p->n_ready) % MAX_BUFFERS] = (unsigned int)(s - p->slots);
+	p->ready[(p->ready_head + p->n_ready) % MAX_SLOTS] = (unsigned int)(s - p->slots);
 	p->n_ready++;
 }
 
 static struct slot *free_slot(struct play *p)
 {
 	for (unsigned int i = 0; i < p->n_slots; i++)
-		if (p->slots[i].state == SLOT_FREE)
+		if (p->slots[i].buffer && !p->slots[i].retiring &&
+		    p->slots[i].state == SLOT_FREE)
 			return &p->slots[i];
 	return NULL;
 }
@@ -165,10 +159,13 @@ static bool layout_drained(struct play *p)
 /* Whether another read may start; handles the end of the file and format changes. */
 int play_start_reads(struct play *p)
 {
+	int ret = play_follow_constraints(p);
+
+	if (ret < 0)
+		return ret;
 	while (!p->read_error && (p->frames == 0 || p->submitted < p->frames)) {
 		struct dmapipe_recorded_frame f;
 		struct slot *s;
-		int ret;
 
 		if (p->next_index >= p->info.frames) {
 			if (!p->loop)

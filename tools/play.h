@@ -16,7 +16,11 @@
 #include "dmapipe-tool.h"
 
 #define MAX_BUFFERS 32
+/* a generation of buffers and the one it replaces, leaving */
+#define MAX_SLOTS (2 * MAX_BUFFERS)
 #define MAX_CONSUMER_STATS 64
+/* app_reallocates_ms: longer than the second the server may hold a change back */
+#define PLAY_REALLOC_WAIT_MS 3000
 
 enum slot_state {
 	SLOT_FREE,    /* ours, no consumer holds it */
@@ -32,6 +36,7 @@ struct slot {
 	struct dmapipe_frame_meta meta;
 	uint64_t due;  /* CLOCK_MONOTONIC time to serve it, 0: now */
 	bool timed;    /* due was computed */
+	bool retiring; /* of an older generation: no new read, leaves the stream once free */
 };
 
 struct play {
@@ -52,11 +57,13 @@ struct play {
 	struct dmapipe_allocator *alloc;
 	int timer_fd;
 
-	struct slot slots[MAX_BUFFERS];
+	/* entries without a buffer are unused; n_slots is one past the last used */
+	struct slot slots[MAX_SLOTS];
 	unsigned int n_slots;
 	int layout_index; /* of the buffers in slots[], -1 before the first */
+	uint64_t layout_frame; /* a frame of that layout */
 	/* frames read, in order, waiting to be served (indices into slots[]) */
-	unsigned int ready[MAX_BUFFERS];
+	unsigned int ready[MAX_SLOTS];
 	unsigned int ready_head, n_ready;
 	unsigned int reading;
 
@@ -68,6 +75,15 @@ struct play {
 	/* pacing */
 	bool clock_set;
 	uint64_t base_ns, base_ts, last_ts;
+
+	/* the consumers' constraints (play-constraints.c) */
+	struct dmapipe_constraints merged;
+	bool constraints_changed;
+	bool layout_unmet; /* the recorded layout misses the merged alignments */
+	bool told_no_drm;  /* said why a DRM importer gets no drm buffers */
+	struct dmapipe_allocator *gen_alloc; /* the current generation's */
+	unsigned int gen_count;              /* its buffers */
+	uint64_t generations; /* made for the consumers' constraints */
 
 	uint64_t t0, t1, cpu0, cpu1;
 	const char *end;
@@ -86,6 +102,23 @@ void play_on_read(struct dmapipe_reader *reader, uint64_t index, struct dmapipe_
 		  void *frame_data, int status, void *user_data);
 /* Starts the reads that may start now: 0, or -errno after reporting it. */
 int play_start_reads(struct play *p);
+
+/* The constraints callback (@data: the play): notes them for play_follow_constraints(). */
+void play_on_constraints(struct dmapipe_server *server, const struct dmapipe_constraints *merged,
+			 void *data);
+/*
+ * Buffers for recorded frame @index's layout, from the allocator and in
+ * the count the consumers' constraints ask, added to the stream; the
+ * current ones retire. 0, -EAGAIN while the last generation has not left
+ * yet, or -errno.
+ */
+int play_alloc_generation(struct play *p, uint64_t index);
+/* Drops the retiring buffers no consumer holds any more. */
+void play_retire_idle(struct play *p);
+/* A new generation when the constraints changed and ask for one; 0 or -errno. */
+int play_follow_constraints(struct play *p);
+/* Refuses the consumers waiting for a layout the recording does not have. */
+void play_refuse_unmet(struct play *p);
 
 /* Serves ready frames that are due; *wake_ns is when the next one is due, or 0. */
 int play_serve_ready(struct play *p, uint64_t *wake_ns);

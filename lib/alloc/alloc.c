@@ -173,6 +173,64 @@ dmapipe_allocator_get_mem_kind(const struct dmapipe_allocator *allocator)
 	return allocator ? allocator->ops->kind : DMAPIPE_MEM_NONE;
 }
 
+/* ---- the allocator consumers' imports need ---------------------------------- */
+
+bool allocator_is_drm(const struct dmapipe_allocator *allocator)
+{
+	return allocator && strcmp(allocator->ops->name, "drm") == 0;
+}
+
+struct dmapipe_allocator *allocator_new_drm(char *why, size_t len)
+{
+	struct dmapipe_allocator *drm = dmapipe_allocator_new("drm");
+
+	if (!drm) {
+		int err = errno;
+
+		snprintf(why, len, "the producer cannot allocate buffers of a DRM device (drm "
+			 "allocator: %s)", strerror(err));
+		errno = err;
+	}
+	return drm;
+}
+
+/*
+ * The server's own pool and every application that allocates the buffers
+ * it registers (dmapipe play, dmapipesink) choose alike, so a consumer
+ * naming a GPU is served the same by all of them (docs/PROTOCOL.md
+ * section 13, rule 7).
+ */
+DMAPIPE_EXPORT struct dmapipe_allocator *
+dmapipe_allocator_for_constraints(struct dmapipe_allocator *current,
+				  const struct dmapipe_constraints *constraints, char *why,
+				  size_t len)
+{
+	char text[160];
+
+	if (!why || !len) {
+		why = text;
+		len = sizeof(text);
+	}
+	if (!current || !constraints) {
+		snprintf(why, len, "no allocator or no constraints");
+		errno = EINVAL;
+		return NULL;
+	}
+	switch (constraints_import_need(constraints->import_device)) {
+	case IMPORT_BAD_NAME:
+		constraints_bad_name(constraints->import_device, why, len);
+		errno = EINVAL;
+		return NULL;
+	case IMPORT_DRM:
+		if (!allocator_is_drm(current))
+			return allocator_new_drm(why, len);
+		break;
+	case IMPORT_ANY:
+		break;
+	}
+	return dmapipe_allocator_ref(current);
+}
+
 int dmapipe_alloc_layout_init(struct dmapipe_layout *layout, const struct dmapipe_format *format,
 			      const char *who)
 {

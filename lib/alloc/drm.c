@@ -35,7 +35,6 @@
 
 #include <xf86drm.h>
 
-#define DRI_DIR "/dev/dri"
 #define DUMB_ROW_BYTES 4096u /* 1024 pixels at 32 bpp */
 
 struct drm_state {

@@ -163,3 +163,31 @@ int dmapipe_layout_init_constrained(struct dmapipe_layout *layout,
 	layout->objects[0].size = align_up(end, page > 0 ? (uint64_t)page : 4096);
 	return dmapipe_layout_check(layout, NULL) == 0 ? 0 : -EINVAL;
 }
+
+enum import_need constraints_import_need(const char *device)
+{
+	static const char *const kinds[] = { "card", "renderD" };
+	const char *rest;
+
+	if (strncmp(device, DRI_DIR "/", sizeof(DRI_DIR)) != 0)
+		return IMPORT_ANY;
+	rest = device + sizeof(DRI_DIR);
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		size_t len = strlen(kinds[k]), digits;
+
+		if (strncmp(rest, kinds[k], len) != 0)
+			continue;
+		digits = strspn(rest + len, "0123456789");
+		/* the kernel's names: a decimal minor, no sign, no leading zero */
+		if (digits >= 1 && digits <= 4 && rest[len + digits] == '\0' &&
+		    (digits == 1 || rest[len] != '0'))
+			return IMPORT_DRM;
+	}
+	return IMPORT_BAD_NAME;
+}
+
+void constraints_bad_name(const char *device, char *why, size_t len)
+{
+	snprintf(why, len, "import_device \"%.64s\" is not a DRM node name "
+		 "(" DRI_DIR "/cardN or " DRI_DIR "/renderDN)", device);
+}

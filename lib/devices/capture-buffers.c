@@ -18,6 +18,7 @@
 
 void capture_free_buffers(struct dmapipe_v4l2_source *s)
 {
+	capture_swap_free(s);
 	for (unsigned int i = 0; i < s->n_bufs; i++) {
 		dmapipe_buffer_unref(s->bufs[i].buffer);
 		s->bufs[i].buffer = NULL;

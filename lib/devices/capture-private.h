@@ -23,6 +23,9 @@ struct vbuf {
 	struct dmapipe_buffer *buffer; /* the source's reference */
 	bool queued;                   /* in the driver */
 	bool held;                     /* out: application or server */
+	bool swap;                     /* to be replaced when it comes back (capture-swap.c) */
+	/* replaced by buffer, which is queued: leaves the server at buffer's first frame */
+	struct dmapipe_buffer *retired;
 };
 
 struct dmapipe_v4l2_source {
@@ -46,6 +49,10 @@ struct dmapipe_v4l2_source {
 	struct dmapipe_v4l2_timing timing;
 	/* colorimetry, fields and rate of the negotiated format, for FORMAT_INFO */
 	struct dmapipe_format_info format_info;
+	/* the consumers' constraints, attached in import mode (capture-swap.c) */
+	struct dmapipe_constraints merged;
+	bool constraints_changed;
+	struct dmapipe_allocator *next_allocator; /* the buffers are being replaced by its */
 };
 
 /* ---- capture-buffers.c ----------------------------------------------- */
@@ -62,5 +69,22 @@ void capture_free_buffers(struct dmapipe_v4l2_source *s);
 
 /* Queues buffer @index to the driver (marked queued): 0 or -errno. */
 int capture_qbuf(struct dmapipe_v4l2_source *s, unsigned int index);
+
+/* ---- capture-swap.c: import mode follows the consumers' constraints ---- */
+
+/* Takes the server's constraints callback (import mode only). */
+void capture_swap_attach(struct dmapipe_v4l2_source *s);
+/* Gives the callback back and the retired buffers' registrations. */
+void capture_swap_detach(struct dmapipe_v4l2_source *s);
+/* From dispatch: acts on changed constraints; the allocator once all are replaced. */
+void capture_swap_follow(struct dmapipe_v4l2_source *s);
+/* Buffer @i is back and goes to the device: replaced first, if it is to be. */
+void capture_swap_before_qbuf(struct dmapipe_v4l2_source *s, unsigned int i);
+/* The driver refused replaced buffer @i (@err): the old one back, no more replacing. */
+bool capture_swap_undo(struct dmapipe_v4l2_source *s, unsigned int i, int err);
+/* Buffer @i's first frame is dequeued: it takes the retired one's place in the server. */
+int capture_swap_register(struct dmapipe_v4l2_source *s, unsigned int i);
+/* Drops the retired buffers and the next allocator. */
+void capture_swap_free(struct dmapipe_v4l2_source *s);
 
 #endif /* DMAPIPE_CAPTURE_PRIVATE_H */

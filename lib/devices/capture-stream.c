@@ -218,7 +218,11 @@ static int give_back(struct dmapipe_v4l2_source *s, unsigned int i)
 	s->bufs[i].held = false;
 	if (!s->streaming || s->lost)
 		return 0;
+	if (s->server)
+		capture_swap_before_qbuf(s, i);
 	ret = capture_qbuf(s, i);
+	if (ret < 0 && ret != -ENODEV && capture_swap_undo(s, i, ret))
+		ret = capture_qbuf(s, i);
 	if (ret < 0) {
 		if (ret != -ENODEV)
 			log_error("v4l2: %s: VIDIOC_QBUF %u: %s", s->info.path, i, strerror(-ret));
@@ -296,6 +300,7 @@ DMAPIPE_EXPORT int dmapipe_v4l2_source_attach(struct dmapipe_v4l2_source *s,
 	}
 	s->server = server;
 	dmapipe_server_set_idle_callback(server, on_idle, s);
+	capture_swap_attach(s);
 	/* consumers in other processes learn the rate and colorimetry too */
 	if (dmapipe_server_set_format_info(server, &s->format_info) < 0)
 		log_warn("v4l2: %s: the stream's rate and colorimetry cannot be told", s->info.path);
@@ -309,6 +314,7 @@ DMAPIPE_EXPORT void dmapipe_v4l2_source_detach(struct dmapipe_v4l2_source *s)
 	if (!server)
 		return;
 	dmapipe_server_set_idle_callback(server, NULL, NULL);
+	capture_swap_detach(s);
 	for (unsigned int i = 0; i < s->n_bufs; i++) {
 		/* frames consumers hold keep their own references; such a
 		 * buffer stays held and is never captured into again */
@@ -324,6 +330,7 @@ DMAPIPE_EXPORT int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *s,
 
 	if (!s->server)
 		return -EINVAL;
+	capture_swap_follow(s);
 	while (max_frames == 0 || (unsigned int)published < max_frames) {
 		struct dmapipe_frame_meta meta;
 		unsigned int index;
@@ -333,6 +340,11 @@ DMAPIPE_EXPORT int dmapipe_v4l2_source_dispatch(struct dmapipe_v4l2_source *s,
 			return published;
 		if (ret < 0)
 			return ret;
+		ret = capture_swap_register(s, index);
+		if (ret < 0) {
+			give_back(s, index);
+			return ret;
+		}
 		ret = dmapipe_server_queue(s->server, dmapipe_buffer_ref(s->bufs[index].buffer),
 					   &meta);
 		if (ret < 0) {

@@ -36,7 +36,6 @@ DMAPIPE_EXPORT void dmapipe_display_options_init(struct dmapipe_display_options 
 
 #include "display-private.h"
 
-#define DRI_DIR "/dev/dri"
 #define MAX_CARDS 64
 #define FREE_FLIP_WAIT_MS 1000
 

@@ -246,9 +246,9 @@ DMAPIPE_EXPORT int dmapipe_server_alloc_buffers(struct dmapipe_server *server,
 	} else {
 		dmapipe_allocator_ref(allocator);
 	}
-	if (server_wants_drm(server) && !server_allocator_is_drm(allocator)) {
+	if (server_wants_drm(server) && !allocator_is_drm(allocator)) {
 		/* a consumer imports into a DRM device (docs/PROTOCOL.md section 13, rule 7) */
-		struct dmapipe_allocator *drm = server_drm_allocator(drm_why, sizeof(drm_why));
+		struct dmapipe_allocator *drm = allocator_new_drm(drm_why, sizeof(drm_why));
 
 		if (drm) {
 			dmapipe_allocator_unref(allocator);

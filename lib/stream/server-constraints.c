@@ -38,56 +38,19 @@ bool server_merged_constraints(const struct dmapipe_server *server,
 	return any;
 }
 
-enum import_need server_import_need(const char *device)
-{
-	static const char *const kinds[] = { "card", "renderD" };
-	const char *rest;
-
-	if (strncmp(device, DRI_DIR "/", sizeof(DRI_DIR)) != 0)
-		return IMPORT_ANY;
-	rest = device + sizeof(DRI_DIR);
-	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
-		size_t len = strlen(kinds[k]), digits;
-
-		if (strncmp(rest, kinds[k], len) != 0)
-			continue;
-		digits = strspn(rest + len, "0123456789");
-		/* the kernel's names: a decimal minor, no sign, no leading zero */
-		if (digits >= 1 && digits <= 4 && rest[len + digits] == '\0' &&
-		    (digits == 1 || rest[len] != '0'))
-			return IMPORT_DRM;
-	}
-	return IMPORT_BAD_NAME;
-}
-
 bool server_wants_drm(const struct dmapipe_server *server)
 {
 	for (const struct consumer *c = server->consumers; c; c = c->next)
 		if (is_streaming_consumer(c) && c->has_constraints &&
-		    server_import_need(c->constraints.import_device) == IMPORT_DRM)
+		    constraints_import_need(c->constraints.import_device) == IMPORT_DRM)
 			return true;
 	return false;
-}
-
-bool server_allocator_is_drm(const struct dmapipe_allocator *allocator)
-{
-	return allocator && strcmp(dmapipe_allocator_get_name(allocator), "drm") == 0;
-}
-
-struct dmapipe_allocator *server_drm_allocator(char *why, size_t len)
-{
-	struct dmapipe_allocator *drm = dmapipe_allocator_new("drm");
-
-	if (!drm)
-		snprintf(why, len, "the producer cannot allocate buffers of a DRM device (drm "
-			 "allocator: %s)", strerror(errno));
-	return drm;
 }
 
 /* True if the server's own pool is of a DRM device's memory. */
 static bool pool_is_drm(const struct dmapipe_server *server)
 {
-	return server->pool && server_allocator_is_drm(server->allocator);
+	return server->pool && allocator_is_drm(server->allocator);
 }
 
 void server_retire_idle(struct dmapipe_server *server)
@@ -204,7 +167,7 @@ static int new_generation(struct dmapipe_server *server, const struct dmapipe_co
 static int drm_generation(struct dmapipe_server *server, const struct dmapipe_constraints *merged,
 			  char *why, size_t len)
 {
-	struct dmapipe_allocator *drm = server_drm_allocator(why, len);
+	struct dmapipe_allocator *drm = allocator_new_drm(why, len);
 	int ret;
 
 	if (!drm)
@@ -320,11 +283,32 @@ DMAPIPE_EXPORT int dmapipe_server_get_constraints(const struct dmapipe_server *s
 			continue;
 		dmapipe_constraints_merge(out, &c->constraints);
 		if (!out->import_device[0] &&
-		    server_import_need(c->constraints.import_device) == IMPORT_DRM)
+		    constraints_import_need(c->constraints.import_device) == IMPORT_DRM)
 			memcpy(out->import_device, c->constraints.import_device,
 			       sizeof(out->import_device));
 		n++;
 	}
+	return n;
+}
+
+DMAPIPE_EXPORT int dmapipe_server_refuse_waiting(struct dmapipe_server *server,
+						const char *reason)
+{
+	struct consumer *c, *next;
+	char why[sizeof(c->unmet_why) + 160];
+	int n = 0;
+
+	if (!server || !reason)
+		return -EINVAL;
+	for (c = server->consumers; c; c = next) {
+		next = c->next;
+		if (!is_streaming_consumer(c) || !c->unmet_since_ns)
+			continue;
+		snprintf(why, sizeof(why), "%s; %.150s", c->unmet_why, reason);
+		refuse(c, why);
+		n++;
+	}
+	server_reap(server);
 	return n;
 }
 
@@ -337,7 +321,7 @@ void server_refuse_unmet_imports(struct dmapipe_server *server, const char *why)
 	for (c = server->consumers; c; c = next) {
 		next = c->next;
 		if (is_streaming_consumer(c) && c->has_constraints &&
-		    server_import_need(c->constraints.import_device) == IMPORT_DRM &&
+		    constraints_import_need(c->constraints.import_device) == IMPORT_DRM &&
 		    !(c->constraints.flags & DMAPIPE_CONSTRAINT_ALLOW_COPY))
 			refuse(c, why);
 	}
@@ -348,13 +332,12 @@ bool server_handle_constraints(struct consumer *c, const struct dmapipe_constrai
 	struct dmapipe_server *server = c->server;
 	struct dmapipe_constraints merged, layout_only;
 	const struct dmapipe_buffer *b;
-	enum import_need need = server_import_need(cons->import_device);
+	enum import_need need = constraints_import_need(cons->import_device);
 	char why[160];
 
 	if (need == IMPORT_BAD_NAME) {
 		/* named nothing this producer could mean: it says so, and opens nothing */
-		snprintf(why, sizeof(why), "import_device \"%.64s\" is not a DRM node name "
-			 "(" DRI_DIR "/cardN or " DRI_DIR "/renderDN)", cons->import_device);
+		constraints_bad_name(cons->import_device, why, sizeof(why));
 		return refuse(c, why);
 	}
 	c->constraints = *cons;

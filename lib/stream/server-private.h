@@ -345,25 +345,8 @@ void server_tell_constraints(struct dmapipe_server *server);
 /* CONSTRAINTS one consumer may send in a second (server-receive.c) */
 #define MAX_CONSTRAINTS_PER_S 8
 
-#define DRI_DIR "/dev/dri"
-
-/* What a consumer's import_device asks of the memory of the producer's pool. */
-enum import_need {
-	IMPORT_ANY,      /* "", "cpu", or a device not under DRI_DIR: the consumer's to try */
-	IMPORT_DRM,      /* DRI_DIR/cardN or DRI_DIR/renderDN: a DRM device's memory */
-	IMPORT_BAD_NAME, /* under DRI_DIR but not a node name: refused */
-};
-/* The need of an import_device (NUL-terminated); opens nothing. */
-enum import_need server_import_need(const char *device);
 /* True if a streaming consumer's import_device is a DRM node. */
 bool server_wants_drm(const struct dmapipe_server *server);
-/* Whether @allocator is the "drm" allocator, whose buffers DRM devices import. */
-bool server_allocator_is_drm(const struct dmapipe_allocator *allocator);
-/*
- * A new "drm" allocator (a reference for the caller), or NULL with the
- * reason a consumer is refused for in @why.
- */
-struct dmapipe_allocator *server_drm_allocator(char *why, size_t len);
 /*
  * After the server's own pool was made from another allocator than "drm"
  * (it could not open): refuses, with @why, the consumers that import into

@@ -26,6 +26,7 @@ extern "C" {
 
 struct dmapipe_allocator;
 struct dmapipe_buffer;
+struct dmapipe_constraints;
 
 /**
  * Opens the allocator called @name ("heap", "udmabuf", "drm", "memfd",
@@ -88,6 +89,23 @@ struct dmapipe_buffer *dmapipe_allocator_alloc(struct dmapipe_allocator *allocat
  */
 struct dmapipe_buffer *dmapipe_allocator_alloc_layout(struct dmapipe_allocator *allocator,
 						      const struct dmapipe_layout *layout);
+
+/**
+ * The allocator whose buffers every consumer with @constraints can import
+ * (merged ones, e.g. from dmapipe_server_get_constraints()), for an
+ * application that allocates the buffers it serves: @current, unless
+ * import_device names a DRM node (/dev/dri/cardN or /dev/dri/renderDN)
+ * and @current is not "drm"; then a new "drm" allocator (vgem first),
+ * whose buffers GPU drivers import (docs/PROTOCOL.md section 13, rule 7).
+ * Opens nothing the consumer names. Returns a reference owned by the
+ * caller (to @current or to the new one), or NULL with errno and the
+ * reason, for a consumer's refusal, in @why (@len bytes; may be NULL):
+ * EINVAL (a NULL argument, or an import_device under /dev/dri that is not
+ * a node name), else dmapipe_allocator_new("drm")'s error. Since 0.2.
+ */
+struct dmapipe_allocator *dmapipe_allocator_for_constraints(struct dmapipe_allocator *current,
+							    const struct dmapipe_constraints *constraints,
+							    char *why, size_t len);
 
 /** Availability of one allocator, for `dmapipe info`. */
 struct dmapipe_allocator_info {

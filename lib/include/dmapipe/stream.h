@@ -305,6 +305,19 @@ int dmapipe_server_get_constraints(const struct dmapipe_server *server,
 				   struct dmapipe_constraints *out);
 
 /**
+ * Refuses at once, with ERROR constraints-unmet, every consumer that waits
+ * for buffers that meet its constraints (app_reallocates_ms), for an
+ * application that knows it will not make such buffers (a layout its
+ * source fixes: a recording, a device's format). Each gets the
+ * constraint its buffers miss, "; " and @reason (at most 150 bytes of it
+ * are sent), instead of the same when its wait is over. Consumers that
+ * allowed a copy or whose constraints the buffers meet never wait, and
+ * are left alone. Returns how many were refused (counted in
+ * consumers_refused), or -EINVAL (a NULL argument). Since 0.2.
+ */
+int dmapipe_server_refuse_waiting(struct dmapipe_server *server, const char *reason);
+
+/**
  * A free buffer of the server's own pool to draw into, with one reference
  * owned by the caller (give it to dmapipe_server_queue(), or unref it);
  * NULL with errno EAGAIN when none is free (frames still held by

@@ -330,8 +330,13 @@ int dmapipe_v4l2_source_get_timing(const struct dmapipe_v4l2_source *source,
  * and installs the server's idle callback, which requeues a buffer to the
  * device once no consumer holds it. The server also gets the format's rate,
  * colorimetry and field order (dmapipe_server_set_format_info(), since 0.2)
- * for its consumers. The server must have no buffers of its
- * own pool; one source per server. Returns 0 or a negative errno. Since 0.1.
+ * for its consumers. In import mode the source also takes the server's
+ * constraints callback (since 0.2): when a consumer imports into a DRM
+ * node, each buffer is replaced, as it comes back, by one of the
+ * allocator dmapipe_allocator_for_constraints() names, at the same V4L2
+ * index and without stopping the device (docs/V4L2.md). The server must
+ * have no buffers of its own pool; one source per server. Returns 0 or a
+ * negative errno. Since 0.1.
  */
 int dmapipe_v4l2_source_attach(struct dmapipe_v4l2_source *source, struct dmapipe_server *server);
 
