@@ -965,6 +965,119 @@ out:
 	free(path);
 }
 
+/* Takes and releases every frame the client has, without dispatching the server. */
+static unsigned int take_all(struct dmapipe_client *c)
+{
+	struct dmapipe_frame *f;
+	unsigned int n = 0;
+
+	dmapipe_client_dispatch(c, 0);
+	while ((f = dmapipe_client_acquire_frame(c))) {
+		dmapipe_client_release_frame(c, f, -1);
+		n++;
+	}
+	return n;
+}
+
+/* Whether the server's fd is readable within @ms. */
+static bool server_fd_readable(struct dmapipe_server *s, int ms)
+{
+	struct pollfd pfd = { .fd = dmapipe_server_get_fd(s), .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 1;
+}
+
+/*
+ * A producer's loop that polls the server's fd and says when it sleeps
+ * (dmapipe_server_before_poll()): releases it does not wait for stay in
+ * the rings without waking it; a release wakes it when frames wait for
+ * that consumer's room, or when the pool has no free buffer. Tried: a
+ * loop that does not say (every release wakes it), a sleeping one with
+ * free buffers (no wake-up), one with frames pending behind the in-flight
+ * limit, one with every buffer held, and a release already in the ring
+ * before the sleep (before_poll says so instead of sleeping).
+ */
+static void test_server_poll_sleep(void)
+{
+	char *path = test_path(dir, "server-poll-sleep");
+	struct dmapipe_server *s = server_new(path, 0, 6);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_BLOCK, 4, 2);
+	/* the pool grows while every buffer is leased, up to max_buffers (32) */
+	struct dmapipe_buffer *held[40];
+	unsigned int n_held = 0;
+	uint64_t seq = 0;
+
+	if (!dmapipe_rings_enabled()) {
+		printf("   (server poll sleep not run: DMAPIPE_RINGS=0, no rings)\n");
+		goto out;
+	}
+	dmapipe_server_get_fd(s);
+	test_pump(s, &c, 1);
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
+
+	/* a loop that never said when it sleeps: every release wakes its fd */
+	produce(s, ++seq);
+	test_pump(s, &c, 1);
+	check(!server_fd_readable(s, 0));
+	check_int_eq(take_all(c), 1);
+	check_msg(server_fd_readable(s, 2000), "a release did not wake a loop that may sleep");
+	dmapipe_server_dispatch(s, 0);
+	check(!server_fd_readable(s, 0));
+
+	/* asleep with free buffers: the release waits in the ring, no wake-up */
+	produce(s, ++seq);
+	check(!dmapipe_server_before_poll(s));
+	check_int_eq(take_all(c), 1);
+	check_msg(!server_fd_readable(s, 100), "a release woke a producer that waits for none");
+	dmapipe_server_after_poll(s);
+	dmapipe_server_dispatch(s, 0);
+	check(!server_fd_readable(s, 0));
+
+	/* frames pending behind the in-flight limit of 2: a release wakes */
+	for (int i = 0; i < 4; i++)
+		produce(s, ++seq);
+	check(!dmapipe_server_before_poll(s));
+	check_int_eq(take_all(c), 2);
+	check_msg(server_fd_readable(s, 2000), "no wake-up for frames waiting for room");
+	dmapipe_server_after_poll(s);
+	dmapipe_server_dispatch(s, 0);
+	test_pump(s, &c, 1);
+	check_int_eq(take_all(c), 2);
+	dmapipe_server_dispatch(s, 0);
+
+	/* every buffer held (the client's frame, the rest by us, the pool grown
+	 * to its limit; a block consumer's lease is not revoked): a release wakes */
+	produce(s, ++seq);
+	test_pump(s, &c, 1);
+	while (n_held < ARRAY_SIZE(held) && (held[n_held] = dmapipe_server_dequeue(s)))
+		n_held++;
+	check_msg(n_held > 0 && n_held < ARRAY_SIZE(held), "held %u buffers", n_held);
+	check(!dmapipe_server_before_poll(s));
+	check_int_eq(take_all(c), 1);
+	check_msg(server_fd_readable(s, 2000), "no wake-up with no free buffer");
+	dmapipe_server_after_poll(s);
+	dmapipe_server_dispatch(s, 0);
+
+	/* the same release, made before the sleep: before_poll says so */
+	for (unsigned int i = 0; i < n_held; i++)
+		dmapipe_buffer_unref(held[i]);
+	n_held = 0;
+	produce(s, ++seq);
+	test_pump(s, &c, 1);
+	while (n_held < ARRAY_SIZE(held) && (held[n_held] = dmapipe_server_dequeue(s)))
+		n_held++;
+	check_int_eq(take_all(c), 1);
+	check_msg(dmapipe_server_before_poll(s), "a release in the ring, and none free: not seen");
+	dmapipe_server_dispatch(s, 0);
+	for (unsigned int i = 0; i < n_held; i++)
+		dmapipe_buffer_unref(held[i]);
+	test_pass("server poll sleep: releases wake a sleeping producer only when it waits for one");
+out:
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+}
+
 static void test_rings_generation(void)
 {
 	char *path = test_path(dir, "rings-gen");
@@ -2018,6 +2131,7 @@ int main(void)
 	test_format_info();
 	test_constraints_generation();
 	test_poll_sleep();
+	test_server_poll_sleep();
 	test_rings_generation();
 	test_constraints_refused();
 	test_fd_quota_auto();

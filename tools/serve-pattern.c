@@ -127,7 +127,17 @@ static int wait_until(struct serve *s, uint64_t deadline)
 	fds[1].fd = s->timer_fd;
 	fds[1].events = POLLIN;
 	while (!stop_requested) {
-		if (poll(fds, 2, -1) < 0) {
+		/* releases the loop does not wait for stay in the rings until the
+		 * next dequeue: no wake-up for them */
+		if (dmapipe_server_before_poll(s->server)) {
+			ret = dmapipe_server_dispatch(s->server, 0);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		ret = poll(fds, 2, -1);
+		dmapipe_server_after_poll(s->server);
+		if (ret < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;

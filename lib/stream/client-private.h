@@ -59,6 +59,11 @@ struct dmapipe_client {
 	/* dmapipe_client_get_fd() was called: an event loop may poll the fd,
 	 * so a held-back release must make it readable */
 	bool fd_exported;
+	/*
+	 * The last dispatch handed over frames from the ring before reading
+	 * the socket that woke it: the next one reads the socket first.
+	 */
+	bool sock_deferred;
 	/* the application's loop says when it sleeps (dmapipe_client_before_poll()) */
 	bool sleep_managed;
 	uint64_t generation;

@@ -217,8 +217,15 @@ struct dmapipe_server {
 	uint64_t last_sequence;
 	uint32_t features; /* what we offer: every feature, rings unless DMAPIPE_RINGS=0 */
 	unsigned int waiting; /* inside a wait for releases (dequeue_wait, drain) */
-	/* dmapipe_server_get_fd() was called: our flag stays up in every frames ring */
+	/*
+	 * dmapipe_server_get_fd() was called: our flag stays up in every
+	 * frames ring, unless the loop says when it sleeps (sleep_managed,
+	 * dmapipe_server_before_poll()). starved: it sleeps with no free
+	 * buffer in the pool, so any release is one it waits for.
+	 */
 	bool fd_exported;
+	bool sleep_managed;
+	bool starved;
 
 	struct dmapipe_server_stats stats;
 	struct dmapipe_copy_stats copies_at_start;

@@ -116,7 +116,7 @@ static bool handle_hello(struct consumer *c, const struct dmapipe_msg_hello *h)
 		log_warn_ratelimited("consumer %u: cannot make its frames ring: %s", c->id,
 				     strerror(errno));
 		c->features &= ~DMAPIPE_FEATURE_RINGS;
-	} else if (c->frames_ring.map && server->fd_exported) {
+	} else if (c->frames_ring.map && server->fd_exported && !server->sleep_managed) {
 		dmapipe_ring_set_sleeping(&c->frames_ring, true);
 		c->sleeping = true;
 	}

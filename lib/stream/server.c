@@ -495,10 +495,14 @@ DMAPIPE_EXPORT int dmapipe_server_get_fd(const struct dmapipe_server *server)
 	return server->epoll_fd;
 }
 
-/* A release from @c changes what we do now: frames wait for its room, or the application waits. */
+/*
+ * A release from @c changes what we do now: frames wait for its room, or
+ * the application waits (in dequeue_wait() or drain(), or in its own loop
+ * with no buffer left to dequeue).
+ */
 static bool release_wanted(const struct dmapipe_server *server, const struct consumer *c)
 {
-	return c->n_pending > 0 || server->waiting > 0;
+	return c->n_pending > 0 || server->waiting > 0 || server->starved;
 }
 
 /*
@@ -527,15 +531,40 @@ static bool rings_ready(void *data)
 static void rings_sleep(void *data, bool sleeping)
 {
 	struct dmapipe_server *server = data;
+	/* a loop that polls the fd without saying when it sleeps may always sleep */
+	bool always = server->fd_exported && !server->sleep_managed;
 
 	for (struct consumer *c = server->consumers; c; c = c->next) {
-		bool want = server->fd_exported || (sleeping && release_wanted(server, c));
+		bool want = always || (sleeping && release_wanted(server, c));
 
 		if (c->frames_ring.map && want != c->sleeping) {
 			dmapipe_ring_set_sleeping(&c->frames_ring, want);
 			c->sleeping = want;
 		}
 	}
+}
+
+DMAPIPE_EXPORT bool dmapipe_server_before_poll(struct dmapipe_server *server)
+{
+	if (!server)
+		return false;
+	server->sleep_managed = true;
+	server->starved = server->pool && dmapipe_pool_get_free(server->pool) == 0;
+	/* the flags before the look: a release published after it wakes us */
+	rings_sleep(server, true);
+	if (rings_ready(server)) {
+		dmapipe_server_after_poll(server);
+		return true;
+	}
+	return false;
+}
+
+DMAPIPE_EXPORT void dmapipe_server_after_poll(struct dmapipe_server *server)
+{
+	if (!server)
+		return;
+	server->starved = false;
+	rings_sleep(server, false);
 }
 
 /*

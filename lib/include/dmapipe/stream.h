@@ -411,6 +411,27 @@ int dmapipe_server_drain_step(struct dmapipe_server *server);
 int dmapipe_server_get_fd(const struct dmapipe_server *server);
 
 /**
+ * For an event loop that polls dmapipe_server_get_fd(). Releases travel in
+ * shared-memory rings when both sides have rings (docs/PROTOCOL.md section
+ * 14), which the fd cannot show; by default every consumer then sends a
+ * wake-up datagram with every release, since the loop may be asleep
+ * waiting for a buffer. A loop that calls this right before it sleeps, and
+ * dmapipe_server_after_poll() when it wakes, is woken only by releases
+ * that change what it can do: frames queued behind a consumer's in-flight
+ * limit, or any release while the pool has no free buffer. Other releases
+ * wait in the rings for the next dmapipe_server_dequeue() or
+ * dmapipe_server_dispatch(), and a paced producer costs no wake-up per
+ * release. Returns true if such a release is already in a ring (call
+ * dmapipe_server_dispatch() with timeout 0, and do not sleep): the check
+ * and the sleeping flags are ordered so that none is missed. Without rings
+ * it only returns false. Since 0.2.
+ */
+bool dmapipe_server_before_poll(struct dmapipe_server *server);
+
+/** Ends the sleep dmapipe_server_before_poll() began. Since 0.2. */
+void dmapipe_server_after_poll(struct dmapipe_server *server);
+
+/**
  * Handles connections, handshakes, releases, unsent frames and lease
  * timeouts, waiting up to @timeout_ms (0: do not wait, -1: forever) for the
  * first event. Returns the number of events handled or a negative errno
