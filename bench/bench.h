@@ -20,6 +20,7 @@
 #define MAX_RUNS 8
 #define MAX_PROCS 65
 #define GST_REPEATS 5
+#define MAX_PAIRS 9   /* --latency-pairs */
 
 struct bench_opts {
 	struct dmapipe_format format;
@@ -27,6 +28,7 @@ struct bench_opts {
 	uint32_t repeat;
 	uint64_t latency_frames;
 	uint32_t latency_fps;
+	uint32_t latency_pairs;
 	uint32_t memcpy_runs;
 	uint64_t gst_frames;
 	uint64_t gst_probe_frames;
@@ -113,6 +115,26 @@ struct pp_result {
 	double lat_p50_us, lat_p90_us, lat_p99_us, lat_max_us;
 };
 
+/* One ratio dmapipe / ping-pong over the paced pairs */
+struct pair_ratio {
+	double median, min, max;
+};
+
+/*
+ * The paced comparison for one consumer count: pairs of a ping-pong run and
+ * a dmapipe run back to back, each side first in turn (the ping-pong in
+ * pair 0), and the ratios dmapipe / ping-pong of each pair.
+ */
+struct paced_pairs {
+	bool ran;
+	bool ok;                   /* every run of every pair */
+	unsigned int consumers;
+	unsigned int n;            /* pairs with both runs ok */
+	unsigned int rep;          /* the pair whose runs bench.lat[] and bench.pp_lat[] hold */
+	double cpu[MAX_PAIRS], p50[MAX_PAIRS], p99[MAX_PAIRS]; /* each pair's ratios */
+	struct pair_ratio cpu_ratio, p50_ratio, p99_ratio;
+};
+
 /* cacheline.c: one cache line bounced between two pinned processes */
 #define CL_RUNS 11
 struct cl_result {
@@ -195,8 +217,9 @@ struct bench {
 	struct dp_result thr[MAX_RUNS];  /* library defaults */
 	struct dp_result deep[MAX_RUNS]; /* deeper pipelining */
 	struct dp_result nopoll[MAX_RUNS]; /* library defaults, busy polling off */
-	struct dp_result lat[MAX_RUNS];
-	struct pp_result pp_paced;   /* at latency_fps, latency_frames */
+	struct dp_result lat[MAX_RUNS];     /* paced: the representative pair's */
+	struct pp_result pp_lat[MAX_RUNS];  /* the ping-pong of the same pair */
+	struct paced_pairs paced[MAX_RUNS];
 	struct pp_result pp_fast;    /* unthrottled, frames */
 	struct cl_result cacheline;  /* the shared-memory floor beside it */
 	struct gst_result gst[MAX_RUNS];
@@ -297,6 +320,11 @@ void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned i
 		 unsigned int depth, bool no_poll, struct dp_result *r);
 void run_dmapipe_repeated(struct bench *b, unsigned int consumers, unsigned int in_flight,
 			  unsigned int depth, bool no_poll, struct dp_result *out);
+/*
+ * The paced runs of consumer count @i against the raw socket ping-pong, in
+ * b->o.latency_pairs alternating pairs: b->paced[i], b->lat[i], b->pp_lat[i].
+ */
+void run_paced_pairs(struct bench *b, unsigned int i);
 
 /* ---- gst.c: (b) GStreamer shmsink/shmsrc ------------------------------------ */
 

@@ -33,6 +33,10 @@ static const char *const bench_usage =
 	"                          reported with the spread (default 5)\n"
 	"      --latency-frames N  frames per paced latency run (default 300)\n"
 	"      --latency-fps N     rate of the paced runs (default 60)\n"
+	"      --latency-pairs N   paced runs per consumer count, each paired with a raw\n"
+	"                          socket ping-pong run back to back, each side first in\n"
+	"                          turn; the ratios are medians over the pairs (default 5,\n"
+	"                          1 to 9)\n"
 	"      --memcpy-runs N     timed memcpy runs (default 60)\n"
 	"      --gst-frames N      frames per GStreamer run (default 1000; long unthrottled\n"
 	"                          shm runs are known to deadlock)\n"
@@ -77,6 +81,7 @@ enum {
 	OPT_SIZE = 256,
 	OPT_LATENCY_FRAMES,
 	OPT_LATENCY_FPS,
+	OPT_LATENCY_PAIRS,
 	OPT_MEMCPY_RUNS,
 	OPT_GST_FRAMES,
 	OPT_GST_TIMEOUT,
@@ -190,6 +195,7 @@ int main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "latency-frames", required_argument, NULL, OPT_LATENCY_FRAMES },
 		{ "latency-fps", required_argument, NULL, OPT_LATENCY_FPS },
+		{ "latency-pairs", required_argument, NULL, OPT_LATENCY_PAIRS },
 		{ "memcpy-runs", required_argument, NULL, OPT_MEMCPY_RUNS },
 		{ "gst-frames", required_argument, NULL, OPT_GST_FRAMES },
 		{ "gst-timeout", required_argument, NULL, OPT_GST_TIMEOUT },
@@ -229,6 +235,7 @@ int main(int argc, char **argv)
 	b->o.repeat = 5;
 	b->o.latency_frames = 300;
 	b->o.latency_fps = 60;
+	b->o.latency_pairs = 5;
 	b->o.memcpy_runs = 60;
 	b->o.gst_frames = 1000;
 	b->o.gst_probe_frames = 3000;
@@ -269,6 +276,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_LATENCY_FPS:
 			b->o.latency_fps = opt_u32("bench", "--latency-fps", optarg, 1, 100000);
+			break;
+		case OPT_LATENCY_PAIRS:
+			b->o.latency_pairs = opt_u32("bench", "--latency-pairs", optarg, 1, MAX_PAIRS);
 			break;
 		case OPT_MEMCPY_RUNS:
 			b->o.memcpy_runs = opt_u32("bench", "--memcpy-runs", optarg, 1, 100000);
@@ -389,17 +399,14 @@ int main(int argc, char **argv)
 	}
 	bench_log("    median %.3f ms (%.1f GB/s)", b->copy.median_ms, b->copy.gbps);
 
-	bench_log("raw socket ping-pong (the floor): %llu frames unthrottled, %llu at %u fps ...",
-		  (unsigned long long)b->o.frames, (unsigned long long)b->o.latency_frames,
-		  b->o.latency_fps);
+	/* the paced ping-pong runs are paired with dmapipe's (run_paced_pairs) */
+	bench_log("raw socket ping-pong (the floor): %llu frames unthrottled ...",
+		  (unsigned long long)b->o.frames);
 	run_pingpong(b->o.frames, 0, &b->pp_fast);
-	run_pingpong(b->o.latency_frames, b->o.latency_fps, &b->pp_paced);
-	if (b->pp_fast.ok && b->pp_paced.ok)
-		bench_log("    unthrottled %.2f us CPU per frame; paced %.2f us, latency p50 %.1f us, "
-			  "p99 %.1f us", b->pp_fast.cpu_per_frame_us, b->pp_paced.cpu_per_frame_us,
-			  b->pp_paced.lat_p50_us, b->pp_paced.lat_p99_us);
+	if (b->pp_fast.ok)
+		bench_log("    %.2f us CPU per frame", b->pp_fast.cpu_per_frame_us);
 	else
-		bench_log("    FAILED: %s", b->pp_fast.ok ? b->pp_paced.error : b->pp_fast.error);
+		bench_log("    FAILED: %s", b->pp_fast.error);
 
 	bench_log("one cache line between two cores (the shared-memory floor) ...");
 	run_cacheline(&b->cacheline);
@@ -438,16 +445,16 @@ int main(int argc, char **argv)
 				bench_log("    FAILED: %s", r->error);
 		}
 
-		r = &b->lat[i];
-		bench_log("dmapipe: %u consumer%s, %llu frames at %u fps ...", b->o.consumers[i],
+		bench_log("dmapipe: %u consumer%s, %llu frames at %u fps, against a raw socket "
+			  "ping-pong, %u pairs ...", b->o.consumers[i],
 			  b->o.consumers[i] == 1 ? "" : "s", (unsigned long long)b->o.latency_frames,
-			  b->o.latency_fps);
-		run_dmapipe(b, b->o.consumers[i], true, 2, 4, false, r);
-		if (r->ok)
-			bench_log("    latency p50 %.1f us, p99 %.1f us, %.2f us CPU per frame",
-				  r->lat_p50_us, r->lat_p99_us, r->cpu_per_frame_us);
-		else
-			bench_log("    FAILED: %s", r->error);
+			  b->o.latency_fps, b->o.latency_pairs);
+		run_paced_pairs(b, i);
+		if (b->paced[i].ok)
+			bench_log("    dmapipe / ping-pong, medians of %u pairs: CPU per frame %.2fx, "
+				  "latency p50 %.2fx, p99 %.2fx", b->paced[i].n,
+				  b->paced[i].cpu_ratio.median, b->paced[i].p50_ratio.median,
+				  b->paced[i].p99_ratio.median);
 	}
 
 	if (b->gst_launch[0] && !stop_requested) {
@@ -518,7 +525,7 @@ int main(int argc, char **argv)
 	apply_reference(b);
 
 	for (i = 0; i < b->o.n_consumers; i++)
-		if (!b->thr[i].ok || !b->deep[i].ok || !b->lat[i].ok)
+		if (!b->thr[i].ok || !b->deep[i].ok || !b->lat[i].ok || !b->paced[i].ok)
 			status = 1;
 
 	read_load(b->m.load_end, sizeof(b->m.load_end));

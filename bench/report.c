@@ -54,6 +54,87 @@ static void storage_targets(const struct bench *b, FILE *f)
 	}
 }
 
+/* "1.05x (0.98x to 1.20x)": a ratio over the paced pairs */
+static const char *pair_ratio_text(const struct pair_ratio *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.2fx (%.2fx to %.2fx)", r->median, r->min, r->max);
+	return buf;
+}
+
+/* The paced section: each consumer count against the ping-pong of its pairs. */
+static void paced_markdown(const struct bench *b, FILE *f)
+{
+	const struct bench_opts *o = &b->o;
+	char p1[32], c[64], l50[64], l99[64];
+	unsigned int i;
+
+	fprintf(f, "### Handoff: dmapipe at %u fps (a live stream)\n\n", o->latency_fps);
+	fprintf(f, "Same processes, `--fps %u --frames %llu`, consumers `--policy queue:4`.\n"
+		"Latency is consumer receive time minus the producer's timestamp taken just\n"
+		"before queueing (both CLOCK_MONOTONIC). At this rate every frame wakes every\n"
+		"process, so the CPU per frame includes the cross-CPU wake-ups.\n\n",
+		o->latency_fps, (unsigned long long)o->latency_frames);
+	fprintf(f, "It is compared with the floor of any socket handoff at this rate, a raw socket\n"
+		"ping-pong: two processes, one 64-byte `SOCK_SEQPACKET` datagram each way per\n"
+		"frame, the same pacing (`bench/pingpong.c`). The machine's speed drifts within\n"
+		"minutes, so for each consumer count the comparison is %u alternating pairs of\n"
+		"runs back to back, a ping-pong run and a dmapipe run, the ping-pong first in\n"
+		"one pair and dmapipe first in the next, so that a drift favours neither side.\n"
+		"Each pair gives the ratios dmapipe / ping-pong; the ratios below are the\n"
+		"medians of these pair-by-pair ratios, with their range. The table shows for\n"
+		"each consumer count the dmapipe run of the pair whose CPU ratio is the median\n"
+		"and, under it, the ping-pong run of the same pair.\n\n", o->latency_pairs);
+	fprintf(f, "| consumers | frames | CPU per frame | of one memcpy | latency p50 | p90 | p99 | max | "
+		"pixel bytes copied | dropped |\n|---|---|---|---|---|---|---|---|---|---|\n");
+	for (i = 0; i < o->n_consumers; i++) {
+		const struct dp_result *r = &b->lat[i];
+		const struct pp_result *p = &b->pp_lat[i];
+
+		if (!r->ran)
+			continue;
+		if (!r->ok)
+			fprintf(f, "| %u | FAILED: %s | | | | | | | | |\n", r->consumers, r->error);
+		else
+			fprintf(f, "| %u | %llu | %.2f us | %s | %.1f us | %.1f us | %.1f us | %.1f us | "
+				"%llu | %llu |\n",
+				r->consumers, (unsigned long long)r->frames, r->cpu_per_frame_us,
+				pct(r->ratio_memcpy, p1, sizeof(p1)), r->lat_p50_us, r->lat_p90_us,
+				r->lat_p99_us, r->lat_max_us, (unsigned long long)r->bytes_copied,
+				(unsigned long long)r->dropped);
+		if (!p->ran)
+			continue;
+		if (!p->ok)
+			fprintf(f, "| raw socket ping-pong (its pair) | FAILED: %s | | | | | | | | |\n",
+				p->error);
+		else
+			fprintf(f, "| raw socket ping-pong (its pair) | %llu | %.2f us | %s | %.1f us | "
+				"%.1f us | %.1f us | %.1f us | - | - |\n", (unsigned long long)p->frames,
+				p->cpu_per_frame_us,
+				pct(b->memcpy_ref_ms > 0 ?
+				    p->cpu_per_frame_us / (b->memcpy_ref_ms * 1e3) : NAN, p1, sizeof(p1)),
+				p->lat_p50_us, p->lat_p90_us, p->lat_p99_us, p->lat_max_us);
+	}
+	fprintf(f, "\ndmapipe against it: the ratios dmapipe / ping-pong, median of the pairs (min\n"
+		"to max):\n\n| consumers | pairs | CPU per frame | latency p50 | latency p99 |\n"
+		"|---|---|---|---|---|\n");
+	for (i = 0; i < o->n_consumers; i++) {
+		const struct paced_pairs *pp = &b->paced[i];
+
+		if (!pp->ran)
+			continue;
+		if (!pp->ok) {
+			fprintf(f, "| %u | %u | a run FAILED or was interrupted (above) | | |\n",
+				pp->consumers, pp->n);
+			continue;
+		}
+		fprintf(f, "| %u | %u | %s | %s | %s |\n", pp->consumers, pp->n,
+			pair_ratio_text(&pp->cpu_ratio, c, sizeof(c)),
+			pair_ratio_text(&pp->p50_ratio, l50, sizeof(l50)),
+			pair_ratio_text(&pp->p99_ratio, l99, sizeof(l99)));
+	}
+	fprintf(f, "\n");
+}
+
 void write_markdown(const struct bench *b, FILE *f)
 {
 	const struct bench_opts *o = &b->o;
@@ -69,7 +150,8 @@ void write_markdown(const struct bench *b, FILE *f)
 		"invocation; rerun the command to reproduce it on another machine. Ratios matter\n"
 		"more than absolute times. On a small virtual machine, run-to-run variation of\n"
 		"tens of percent is normal, which is why the unthrottled runs are repeated and\n"
-		"shown with their spread, and the GStreamer runs are paired and repeated.\n\n",
+		"shown with their spread, the paced runs alternate with the socket ping-pong\n"
+		"they are compared with, and the GStreamer runs are paired and repeated.\n\n",
 		o->command, m->date);
 
 	fprintf(f, "## Machine\n\n");
@@ -178,52 +260,8 @@ void write_markdown(const struct bench *b, FILE *f)
 	}
 	cacheline_markdown(b, f);
 
-	fprintf(f, "### Handoff: dmapipe at %u fps (a live stream)\n\n", o->latency_fps);
-	fprintf(f, "Same processes, `--fps %u --frames %llu`, consumers `--policy queue:4`.\n"
-		"Latency is consumer receive time minus the producer's timestamp taken just\n"
-		"before queueing (both CLOCK_MONOTONIC). At this rate every frame wakes every\n"
-		"process, so the CPU per frame includes the cross-CPU wake-ups.\n\n",
-		o->latency_fps, (unsigned long long)o->latency_frames);
-	fprintf(f, "| consumers | frames | CPU per frame | of one memcpy | latency p50 | p90 | p99 | max | "
-		"pixel bytes copied | dropped |\n|---|---|---|---|---|---|---|---|---|---|\n");
-	for (i = 0; i < o->n_consumers; i++) {
-		const struct dp_result *r = &b->lat[i];
-
-		if (!r->ok) {
-			fprintf(f, "| %u | FAILED: %s | | | | | | | | |\n", r->consumers, r->error);
-			continue;
-		}
-		fprintf(f, "| %u | %llu | %.2f us | %s | %.1f us | %.1f us | %.1f us | %.1f us | %llu | %llu |\n",
-			r->consumers, (unsigned long long)r->frames, r->cpu_per_frame_us,
-			pct(r->ratio_memcpy, p1, sizeof(p1)), r->lat_p50_us, r->lat_p90_us,
-			r->lat_p99_us, r->lat_max_us, (unsigned long long)r->bytes_copied,
-			(unsigned long long)r->dropped);
-	}
-	if (b->pp_paced.ok) {
-		const struct pp_result *p = &b->pp_paced;
-
-		fprintf(f, "| raw socket ping-pong | %llu | %.2f us | %s | %.1f us | %.1f us | %.1f us | "
-			"%.1f us | - | - |\n", (unsigned long long)p->frames, p->cpu_per_frame_us,
-			pct(b->memcpy_ref_ms > 0 ? p->cpu_per_frame_us / (b->memcpy_ref_ms * 1e3) : 0,
-			    p1, sizeof(p1)),
-			p->lat_p50_us, p->lat_p90_us, p->lat_p99_us, p->lat_max_us);
-		fprintf(f, "\nThe ping-pong row is the floor of any socket handoff at this rate: two\n"
-			"processes, one 64-byte `SOCK_SEQPACKET` datagram each way per frame, the same\n"
-			"pacing, measured in the same run. dmapipe against it:\n\n"
-			"| consumers | CPU per frame | latency p50 | latency p99 |\n|---|---|---|---|\n");
-		for (i = 0; i < o->n_consumers; i++) {
-			const struct dp_result *r = &b->lat[i];
-
-			if (r->ok)
-				fprintf(f, "| %u | %.2fx | %.2fx | %.2fx |\n", r->consumers,
-					r->cpu_per_frame_us / p->cpu_per_frame_us,
-					r->lat_p50_us / p->lat_p50_us, r->lat_p99_us / p->lat_p99_us);
-		}
-	} else if (b->pp_paced.ran) {
-		fprintf(f, "\nThe raw socket ping-pong baseline FAILED: %s.\n", b->pp_paced.error);
-	}
-
-	fprintf(f, "\n### (b) GStreamer shmsink -> shmsrc, the same frames\n\n");
+	paced_markdown(b, f);
+	fprintf(f, "### (b) GStreamer shmsink -> shmsrc, the same frames\n\n");
 	if (!b->gst_launch[0] || !o->gst) {
 		fprintf(f, "%s.\n\n", b->gst[0].status[0] ? b->gst[0].status :
 			"not measured: gst-launch-1.0 missing");
@@ -369,6 +407,19 @@ void write_markdown(const struct bench *b, FILE *f)
 	}
 }
 
+/* NAME_median, NAME_min, NAME_max */
+static void pair_ratio_json(struct json *j, const char *name, const struct pair_ratio *r)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "%s_median", name);
+	json_double(j, key, r->median);
+	snprintf(key, sizeof(key), "%s_min", name);
+	json_double(j, key, r->min);
+	snprintf(key, sizeof(key), "%s_max", name);
+	json_double(j, key, r->max);
+}
+
 void write_json(const struct bench *b)
 {
 	const struct bench_opts *o = &b->o;
@@ -455,14 +506,19 @@ void write_json(const struct bench *b)
 		}
 	}
 	json_end_array(&j);
+	/* the unthrottled run, then the paced one of each consumer count's kept pair */
 	json_begin_array(&j, "socket_pingpong");
-	for (i = 0; i < 2; i++) {
-		const struct pp_result *p = i ? &b->pp_paced : &b->pp_fast;
+	for (i = 0; i <= o->n_consumers; i++) {
+		const struct pp_result *p = i ? &b->pp_lat[i - 1] : &b->pp_fast;
 
 		if (!p->ran)
 			continue;
 		json_begin_object(&j, NULL);
 		json_string(&j, "mode", p->fps_target ? "paced" : "unthrottled");
+		if (i)
+			json_u64(&j, "pair_consumers", o->consumers[i - 1]);
+		else
+			json_null(&j, "pair_consumers");
 		json_bool(&j, "ok", p->ok);
 		json_string(&j, "error", p->ok ? NULL : p->error);
 		json_u64(&j, "fps_target", p->fps_target);
@@ -472,6 +528,35 @@ void write_json(const struct bench *b)
 		json_double(&j, "latency_p90_us", p->lat_p90_us);
 		json_double(&j, "latency_p99_us", p->lat_p99_us);
 		json_double(&j, "latency_max_us", p->lat_max_us);
+		json_end_object(&j);
+	}
+	json_end_array(&j);
+	json_begin_array(&j, "paced_pairs");
+	for (i = 0; i < o->n_consumers; i++) {
+		const struct paced_pairs *pp = &b->paced[i];
+
+		if (!pp->ran)
+			continue;
+		json_begin_object(&j, NULL);
+		json_u64(&j, "consumers", pp->consumers);
+		json_bool(&j, "ok", pp->ok);
+		json_u64(&j, "pairs", pp->n);
+		if (pp->ok) {
+			json_u64(&j, "representative_pair", pp->rep);
+			pair_ratio_json(&j, "cpu_ratio", &pp->cpu_ratio);
+			pair_ratio_json(&j, "p50_ratio", &pp->p50_ratio);
+			pair_ratio_json(&j, "p99_ratio", &pp->p99_ratio);
+		}
+		json_begin_array(&j, "each");
+		for (unsigned int k = 0; k < pp->n; k++) {
+			json_begin_object(&j, NULL);
+			json_bool(&j, "dmapipe_first", k % 2);
+			json_double(&j, "cpu_ratio", pp->cpu[k]);
+			json_double(&j, "p50_ratio", pp->p50[k]);
+			json_double(&j, "p99_ratio", pp->p99[k]);
+			json_end_object(&j);
+		}
+		json_end_array(&j);
 		json_end_object(&j);
 	}
 	json_end_array(&j);
