@@ -83,6 +83,12 @@ if [ "$BENCH" = bench ]; then
 	expect_usage_error "consumers" bench --consumers 1,x
 	expect_usage_error "storage-max-request" bench --storage-max-request 3
 	expect_usage_error "storage-max-request" bench --storage-max-request x
+	for n in 0 10 x; do
+		expect_usage_error "--latency-pairs wants a whole number from 1 to 9" \
+			bench --latency-pairs $n
+		[ "$(grep -c "error:" "$DIR/usage.err")" = 1 ] ||
+			fail "bench --latency-pairs $n: not one error: $(cat "$DIR/usage.err")"
+	done
 fi
 [ -e "$S" ] && fail "a usage error created the socket"
 
@@ -402,11 +408,18 @@ fi
 # there (serve and consume took --busy-poll 0), and with fio and O_DIRECT
 # the storage pairs give one ratio each; no timing is asserted.
 
-"$DMAPIPE" bench -c 1 -n 2000 -r 1 --latency-frames 10 --size 640x480 --no-gst \
-	--storage-size 512 --storage-repeat 2 --json >"$DIR/bench.json" 2>"$DIR/bench.log" ||
-	fail "bench --json"
+"$DMAPIPE" bench -c 1 -n 2000 -r 1 --latency-frames 10 --latency-pairs 2 --size 640x480 \
+	--no-gst --storage-size 512 --storage-repeat 2 --json >"$DIR/bench.json" \
+	2>"$DIR/bench.log" || fail "bench --json"
 jcheck "$DIR/bench.json" '[(r["mode"], r["in_flight"], r["busy_poll"]) for r in d["dmapipe"]] == [("unthrottled", 2, True), ("unthrottled", 8, True), ("unthrottled", 2, False), ("paced", 2, True)]'
 jcheck "$DIR/bench.json" 'all(r["ok"] and r["bytes_copied"] == 0 for r in d["dmapipe"])'
+# the paced runs alternate with socket ping-pong runs, each side first in
+# turn; the ratios are the medians of the pairs', and the kept ping-pong run
+# (the pair with the median CPU ratio) is in socket_pingpong beside its count
+jcheck "$DIR/bench.json" '[(p["consumers"], p["ok"], p["pairs"], [e["dmapipe_first"] for e in p["each"]]) for p in d["paced_pairs"]] == [(1, True, 2, [False, True])]'
+jcheck "$DIR/bench.json" 'all(p[k + "_min"] <= p[k + "_median"] <= p[k + "_max"] and min(e[k] for e in p["each"]) == p[k + "_min"] and max(e[k] for e in p["each"]) == p[k + "_max"] for p in d["paced_pairs"] for k in ("cpu_ratio", "p50_ratio", "p99_ratio"))'
+jcheck "$DIR/bench.json" '[(p["mode"], p["pair_consumers"], p["ok"]) for p in d["socket_pingpong"]] == [("unthrottled", None, True), ("paced", 1, True)]'
+ok "bench: the paced runs in 2 alternating pairs with the socket ping-pong, ratios pair by pair"
 jcheck "$DIR/bench.json" 'not d["storage"]["ran"] and d["storage"]["skipped"] or all(p["pairs"] == 2 and 0 < p["min"] <= p["median"] <= p["max"] for p in (d["storage"]["recorder_of_fio_pairs"], d["storage"]["replay_of_fio_pairs"]))'
 # direct I/O on both sides: the sampler (its own process) saw no frame in the
 # page cache; opening a recording reads its superblock and index through it
@@ -430,9 +443,9 @@ if [ "$ncpus" -ge 2 ]; then
 fi
 if command -v taskset >/dev/null; then
 	taskset -c "$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')" \
-		"$DMAPIPE" bench -c 1 -n 200 -r 1 --latency-frames 5 --memcpy-runs 1 --size 640x480 \
-		--no-gst --no-storage --json --output "$DIR/bench-1cpu.md" >"$DIR/bench-1cpu.json" \
-		2>"$DIR/bench-1cpu.log" || fail "bench on one CPU"
+		"$DMAPIPE" bench -c 1 -n 200 -r 1 --latency-frames 5 --latency-pairs 1 --memcpy-runs 1 \
+		--size 640x480 --no-gst --no-storage --json --output "$DIR/bench-1cpu.md" \
+		>"$DIR/bench-1cpu.json" 2>"$DIR/bench-1cpu.log" || fail "bench on one CPU"
 	jcheck "$DIR/bench-1cpu.json" 'd["cacheline"]["ran"] and d["cacheline"]["skipped"] and not d["cacheline"]["ok"] and "only 1 CPU" in d["cacheline"]["error"]'
 	jcheck "$DIR/bench-1cpu.json" 'all(r["ratio_cacheline"] is None for r in d["dmapipe"])'
 	grep -q "one cache line between two cores, was not measured: only 1 CPU is allowed" \
@@ -450,8 +463,8 @@ before=$(cat "$knob" 2>/dev/null || echo none)
 # (docs/BENCHMARKS.md) between its markers: --output rewrites the rest
 printf '# an old report\n\n<!-- handoff-profile: begin -->\n## profile\nkept by hand\n<!-- handoff-profile: end -->\n' \
 	>"$DIR/bench-cap.md"
-"$DMAPIPE" bench -c 1 -n 200 -r 1 --latency-frames 5 --memcpy-runs 1 --size 640x480 \
-	--no-gst --storage-dir "$DIR" --storage-size 64 --storage-repeat 1 \
+"$DMAPIPE" bench -c 1 -n 200 -r 1 --latency-frames 5 --latency-pairs 1 --memcpy-runs 1 \
+	--size 640x480 --no-gst --storage-dir "$DIR" --storage-size 64 --storage-repeat 1 \
 	--storage-max-request 256 --json --output "$DIR/bench-cap.md" >"$DIR/bench-cap.json" \
 	2>"$DIR/bench-cap.log" ||
 	fail "bench --storage-max-request"
@@ -499,8 +512,9 @@ esac
 FAKE
 chmod +x "$DIR/fakegst/gst-launch-1.0"
 FAKEGST_LOG="$DIR/fakegst.log" PATH="$DIR/fakegst:$PATH" "$DMAPIPE" bench -c 1 -n 200 -r 1 \
-	--latency-frames 5 --memcpy-runs 1 --size 640x480 --no-storage --gst-frames 10 \
-	--gst-timeout 1000 --gst-probe 0 --json >"$DIR/bench-gst.json" 2>"$DIR/bench-gst.log" ||
+	--latency-frames 5 --latency-pairs 1 --memcpy-runs 1 --size 640x480 --no-storage \
+	--gst-frames 10 --gst-timeout 1000 --gst-probe 0 --json >"$DIR/bench-gst.json" \
+	2>"$DIR/bench-gst.log" ||
 	fail "bench with a hanging shmsink"
 [ -s "$DIR/fakegst.log" ] || fail "the stand-in shmsink never ran"
 jcheck "$DIR/bench-gst.json" 'd["gstreamer_shm"][0]["deadlocks"] + d["gstreamer_shm"][0]["runs_failed"] > 0'
