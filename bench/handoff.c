@@ -275,7 +275,8 @@ void run_paced_pairs(struct bench *b, unsigned int i)
 		/* like the unthrottled runs: every run's copies count, not the kept one's */
 		copied += dp[k].bytes_copied;
 		if (!dp[k].ok || !pp[k].ok) {
-			bench_log("    pair %u FAILED: %s", k + 1, dp[k].ok ? pp[k].error : dp[k].error);
+			bench_log("    pair %u FAILED: %s", k + 1,
+				  dp[k].ok ? pp[k].error : dp[k].error);
 			b->lat[i] = dp[k];
 			b->lat[i].bytes_copied = copied;
 			b->pp_lat[i] = pp[k];

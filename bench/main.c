@@ -278,7 +278,8 @@ int main(int argc, char **argv)
 			b->o.latency_fps = opt_u32("bench", "--latency-fps", optarg, 1, 100000);
 			break;
 		case OPT_LATENCY_PAIRS:
-			b->o.latency_pairs = opt_u32("bench", "--latency-pairs", optarg, 1, MAX_PAIRS);
+			b->o.latency_pairs = opt_u32("bench", "--latency-pairs", optarg, 1,
+						     MAX_PAIRS);
 			break;
 		case OPT_MEMCPY_RUNS:
 			b->o.memcpy_runs = opt_u32("bench", "--memcpy-runs", optarg, 1, 100000);
@@ -451,8 +452,8 @@ int main(int argc, char **argv)
 			  b->o.latency_fps, b->o.latency_pairs);
 		run_paced_pairs(b, i);
 		if (b->paced[i].ok)
-			bench_log("    dmapipe / ping-pong, medians of %u pairs: CPU per frame %.2fx, "
-				  "latency p50 %.2fx, p99 %.2fx", b->paced[i].n,
+			bench_log("    dmapipe / ping-pong, medians of %u pairs: CPU per frame "
+				  "%.2fx, latency p50 %.2fx, p99 %.2fx", b->paced[i].n,
 				  b->paced[i].cpu_ratio.median, b->paced[i].p50_ratio.median,
 				  b->paced[i].p99_ratio.median);
 	}

@@ -84,8 +84,9 @@ static void paced_markdown(const struct bench *b, FILE *f)
 		"medians of these pair-by-pair ratios, with their range. The table shows for\n"
 		"each consumer count the dmapipe run of the pair whose CPU ratio is the median\n"
 		"and, under it, the ping-pong run of the same pair.\n\n", o->latency_pairs);
-	fprintf(f, "| consumers | frames | CPU per frame | of one memcpy | latency p50 | p90 | p99 | max | "
-		"pixel bytes copied | dropped |\n|---|---|---|---|---|---|---|---|---|---|\n");
+	fprintf(f, "| consumers | frames | CPU per frame | of one memcpy | latency p50 | p90 | "
+		"p99 | max | pixel bytes copied | dropped |\n"
+		"|---|---|---|---|---|---|---|---|---|---|\n");
 	for (i = 0; i < o->n_consumers; i++) {
 		const struct dp_result *r = &b->lat[i];
 		const struct pp_result *p = &b->pp_lat[i];
@@ -95,8 +96,8 @@ static void paced_markdown(const struct bench *b, FILE *f)
 		if (!r->ok)
 			fprintf(f, "| %u | FAILED: %s | | | | | | | | |\n", r->consumers, r->error);
 		else
-			fprintf(f, "| %u | %llu | %.2f us | %s | %.1f us | %.1f us | %.1f us | %.1f us | "
-				"%llu | %llu |\n",
+			fprintf(f, "| %u | %llu | %.2f us | %s | %.1f us | %.1f us | %.1f us | "
+				"%.1f us | %llu | %llu |\n",
 				r->consumers, (unsigned long long)r->frames, r->cpu_per_frame_us,
 				pct(r->ratio_memcpy, p1, sizeof(p1)), r->lat_p50_us, r->lat_p90_us,
 				r->lat_p99_us, r->lat_max_us, (unsigned long long)r->bytes_copied,
@@ -104,14 +105,15 @@ static void paced_markdown(const struct bench *b, FILE *f)
 		if (!p->ran)
 			continue;
 		if (!p->ok)
-			fprintf(f, "| raw socket ping-pong (its pair) | FAILED: %s | | | | | | | | |\n",
-				p->error);
+			fprintf(f, "| raw socket ping-pong (its pair) | FAILED: %s "
+				"| | | | | | | | |\n", p->error);
 		else
-			fprintf(f, "| raw socket ping-pong (its pair) | %llu | %.2f us | %s | %.1f us | "
-				"%.1f us | %.1f us | %.1f us | - | - |\n", (unsigned long long)p->frames,
-				p->cpu_per_frame_us,
+			fprintf(f, "| raw socket ping-pong (its pair) | %llu | %.2f us | %s | "
+				"%.1f us | %.1f us | %.1f us | %.1f us | - | - |\n",
+				(unsigned long long)p->frames, p->cpu_per_frame_us,
 				pct(b->memcpy_ref_ms > 0 ?
-				    p->cpu_per_frame_us / (b->memcpy_ref_ms * 1e3) : NAN, p1, sizeof(p1)),
+				    p->cpu_per_frame_us / (b->memcpy_ref_ms * 1e3) : NAN,
+				    p1, sizeof(p1)),
 				p->lat_p50_us, p->lat_p90_us, p->lat_p99_us, p->lat_max_us);
 	}
 	fprintf(f, "\ndmapipe against it: the ratios dmapipe / ping-pong, median of the pairs (min\n"
@@ -136,8 +138,8 @@ static void paced_markdown(const struct bench *b, FILE *f)
 }
 
 /* Issue #17's targets for one consumer: what each row says */
-static const char *const target_1us = "handoff CPU per frame at most 1 us, 1 consumer (unthrottled, "
-				      "producer and consumer together)";
+static const char *const target_1us = "handoff CPU per frame at most 1 us, 1 consumer "
+				      "(unthrottled, producer and consumer together)";
 static const char *const target_100k = "at least 100,000 frames/s through one consumer, content "
 				       "untouched";
 static const char *const target_1m = "at least 1,000,000 frames/s through one consumer, content "
@@ -153,7 +155,8 @@ static void handoff_targets(FILE *f, const struct dp_result *r, const struct dp_
 			"a run failed | NOT met |\n", r->consumers,
 			r->consumers == 1 ? "" : "s together");
 		if (r->consumers == 1)
-			fprintf(f, "| %s | a run failed | NOT met |\n| %s | a run failed | NOT met |\n"
+			fprintf(f, "| %s | a run failed | NOT met |\n"
+				"| %s | a run failed | NOT met |\n"
 				"| %s | a run failed | NOT met |\n", target_1us, target_100k,
 				target_1m);
 		return;
@@ -213,12 +216,12 @@ static void paced_target(const struct bench *b, FILE *f, const struct paced_pair
 	if (!p->ran)
 		return;
 	if (target)
-		fprintf(f, "| 60 fps live stream within 1.2x of a raw socket ping-pong: CPU per frame, "
-			"latency p50, latency p99 (median of %u pairs), 1 consumer | ",
+		fprintf(f, "| 60 fps live stream within 1.2x of a raw socket ping-pong: CPU per "
+			"frame, latency p50, latency p99 (median of %u pairs), 1 consumer | ",
 			p->ok ? p->n : o->latency_pairs);
 	else
-		fprintf(f, "| the same with %u consumers (for information: the target is for one) | ",
-			p->consumers);
+		fprintf(f, "| the same with %u consumers (for information: the target is for "
+			"one) | ", p->consumers);
 	if (!p->ok) {
 		fprintf(f, "a run failed | %s |\n", target ? "NOT met" : "-");
 		return;
