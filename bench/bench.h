@@ -111,7 +111,7 @@ struct pp_result {
 	char error[128];
 	uint64_t frames;
 	uint32_t fps_target;       /* 0: unthrottled */
-	double cpu_per_frame_us;   /* both processes, whole lifetime */
+	double cpu_per_frame_us;   /* both processes, first frame to last (as dmapipe's) */
 	double lat_p50_us, lat_p90_us, lat_p99_us, lat_max_us;
 };
 
