@@ -220,8 +220,9 @@ struct dmapipe_server {
 	/*
 	 * dmapipe_server_get_fd() was called: our flag stays up in every
 	 * frames ring, unless the loop says when it sleeps (sleep_managed,
-	 * dmapipe_server_before_poll()). starved: it sleeps with no free
-	 * buffer in the pool, so any release is one it waits for.
+	 * dmapipe_server_before_poll()). starved: it sleeps (in its own
+	 * loop or in a dispatch) with no free buffer in the pool, so any
+	 * release is one it waits for.
 	 */
 	bool fd_exported;
 	bool sleep_managed;

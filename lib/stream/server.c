@@ -534,6 +534,9 @@ static void rings_sleep(void *data, bool sleeping)
 	/* a loop that polls the fd without saying when it sleeps may always sleep */
 	bool always = server->fd_exported && !server->sleep_managed;
 
+	/* asleep with no free buffer: any release is one we wait for */
+	server->starved = sleeping && server->pool && dmapipe_pool_get_free(server->pool) == 0;
+
 	for (struct consumer *c = server->consumers; c; c = c->next) {
 		bool want = always || (sleeping && release_wanted(server, c));
 
@@ -549,7 +552,6 @@ DMAPIPE_EXPORT bool dmapipe_server_before_poll(struct dmapipe_server *server)
 	if (!server)
 		return false;
 	server->sleep_managed = true;
-	server->starved = server->pool && dmapipe_pool_get_free(server->pool) == 0;
 	/* the flags before the look: a release published after it wakes us */
 	rings_sleep(server, true);
 	if (rings_ready(server)) {
@@ -561,10 +563,8 @@ DMAPIPE_EXPORT bool dmapipe_server_before_poll(struct dmapipe_server *server)
 
 DMAPIPE_EXPORT void dmapipe_server_after_poll(struct dmapipe_server *server)
 {
-	if (!server)
-		return;
-	server->starved = false;
-	rings_sleep(server, false);
+	if (server)
+		rings_sleep(server, false);
 }
 
 /*
