@@ -414,15 +414,16 @@ def report(args, init, results):
                 met = "NOT met"
             out.append("| %s | %s | %s |" % (name, ratio, met))
     out.append("")
-    out.append("Reading: when the frames are in memory the producer owns (a camera's or a "
-               "decoder's buffers, the case dmapipe is for), shmsink copies every frame into its "
-               "area and dmapipe passes an fd once per buffer and 64 bytes per frame: the 20 x "
-               "target holds. When the producer draws straight into the sink's memory, neither "
-               "transport touches pixels and both cost a few tens of microseconds per frame, "
-               "mostly the wake-ups and system calls of one frame message and one release per "
-               "frame (dmapipe: a FRAME and a RELEASE on a SOCK_SEQPACKET socket, the sink's "
-               "dispatch thread, the consumer's poll); there dmapipe is not 20 x cheaper than "
-               "shm, and the table says so.")
+    out.append("Reading: dmapipe's elements copy no pixel in any row (the last column of the "
+               "tables); shmsink copies every frame that lives in the producer's own memory, "
+               "and none that is drawn into its shm area. The last column above says where "
+               "the 20 x target holds in this run. What the elements cost per frame is well "
+               "above the library's own handoff between two processes (`dmapipe bench`, "
+               "docs/BENCHMARKS.md: about half a microsecond per frame through the shared-"
+               "memory rings on a quiet machine). Where the difference goes has not been broken "
+               "down yet; the candidates are wrapping each frame as a GstBuffer on both sides, "
+               "GStreamer's own per-buffer work, and the sink's dispatch thread, which every "
+               "release wakes because its buffers must go back upstream at once.")
     out.append(END)
     return "\n".join(out) + "\n"
 
