@@ -309,7 +309,7 @@ const struct dmapipe_device *dmapipe_device_list_find_v4l2(const struct dmapipe_
 
 /**
  * The name of a KMS plane @type: "primary", "overlay", "cursor" ("unknown"
- * otherwise). A static string, never NULL. Since 0.1.
+ * otherwise). A static string, never NULL. Since 0.2.
  */
 const char *dmapipe_kms_plane_type_to_string(enum dmapipe_kms_plane_type type);
 

@@ -154,7 +154,7 @@ struct dmapipe_display_options {
  * Sets @options (caller-owned, not NULL) to the defaults: everything 0 or
  * NULL (the first connected connector of the first KMS device, its
  * preferred mode, frames fitted to it, leases back on flip, no callbacks)
- * but size = sizeof(*options). Since 0.1.
+ * but size = sizeof(*options). Since 0.2.
  */
 void dmapipe_display_options_init(struct dmapipe_display_options *options);
 
@@ -175,7 +175,7 @@ void dmapipe_display_options_init(struct dmapipe_display_options *options);
  * call; the reason is logged. @options and its strings are only read
  * during the call (user_data is kept for the callbacks); an older caller's
  * smaller struct gets the defaults for the fields it lacks. The display
- * owns the device fd; free it with dmapipe_display_free(). Since 0.1.
+ * owns the device fd; free it with dmapipe_display_free(). Since 0.2.
  */
 struct dmapipe_display *dmapipe_display_new(const struct dmapipe_display_options *options);
 
@@ -184,7 +184,7 @@ struct dmapipe_display *dmapipe_display_new(const struct dmapipe_display_options
  * screen (their framebuffers are removed, which disables the plane),
  * hands every frame it holds back (done callbacks: 0 for the frame that
  * was on screen, -ECANCELED for one never shown), closes the imports and
- * the device. Accepts NULL. Since 0.1.
+ * the device. Accepts NULL. Since 0.2.
  */
 void dmapipe_display_free(struct dmapipe_display *display);
 
@@ -204,14 +204,14 @@ void dmapipe_display_free(struct dmapipe_display *display);
  * the rectangle or the framebuffer; NULL @buffer), -ENOMEM, or the error
  * of the commit. On failure nothing was taken and no callback runs for
  * @frame_data. The reason is logged and kept in the info (error).
- * Since 0.1.
+ * Since 0.2.
  */
 int dmapipe_display_show(struct dmapipe_display *display, struct dmapipe_buffer *buffer,
 			 const struct dmapipe_frame_meta *meta, void *frame_data);
 
 /**
  * The pollable fd: readable when dmapipe_display_dispatch() has work.
- * Owned by the display: do not close it. Since 0.1.
+ * Owned by the display: do not close it. Since 0.2.
  */
 int dmapipe_display_get_fd(const struct dmapipe_display *display);
 
@@ -220,7 +220,7 @@ int dmapipe_display_get_fd(const struct dmapipe_display *display);
  * commit) and writeback completions, waiting up to @timeout_ms (0: do not
  * wait, -1: forever) for the first. Returns the number of events handled,
  * or a negative errno for a failure of the device. A signal ends the wait
- * with 0. Since 0.1.
+ * with 0. Since 0.2.
  */
 int dmapipe_display_dispatch(struct dmapipe_display *display, int timeout_ms);
 
@@ -248,7 +248,7 @@ struct dmapipe_display_info {
 	uint32_t reserved[8];
 };
 
-/** Copies what was opened and chosen into @info (caller-owned). Since 0.1. */
+/** Copies what was opened and chosen into @info (caller-owned). Since 0.2. */
 void dmapipe_display_get_info(const struct dmapipe_display *display,
 			      struct dmapipe_display_info *info);
 
@@ -277,7 +277,7 @@ struct dmapipe_display_stats {
 	uint32_t reserved[8];
 };
 
-/** Copies the display's counters into @stats (caller-owned). Since 0.1. */
+/** Copies the display's counters into @stats (caller-owned). Since 0.2. */
 void dmapipe_display_get_stats(const struct dmapipe_display *display,
 			       struct dmapipe_display_stats *stats);
 

@@ -332,7 +332,7 @@ const char *dmapipe_mem_kind_to_string(enum dmapipe_mem_kind kind);
  * @name or @fourcc is NULL), and writes why into @why (@why_len bytes,
  * always terminated; NULL or 0: nothing written): the formats an
  * ambiguous name stands for, or the names an unknown one resembles.
- * Since 0.1.
+ * Since 0.2.
  */
 int dmapipe_fourcc_from_name(const char *name, uint32_t *fourcc, char *why, size_t why_len);
 
@@ -363,11 +363,11 @@ struct dmapipe_format_desc {
 /**
  * The description of the @index-th format the library knows (0, 1, ...;
  * every one of them dmapipe_fourcc_is_supported()), or NULL past the last:
- * for listing them. Since 0.1.
+ * for listing them. Since 0.2.
  */
 const struct dmapipe_format_desc *dmapipe_format_desc_get(unsigned int index);
 
-/** The description of @fourcc, or NULL for a format the library does not know. Since 0.1. */
+/** The description of @fourcc, or NULL for a format the library does not know. Since 0.2. */
 const struct dmapipe_format_desc *dmapipe_format_desc_find(uint32_t fourcc);
 
 #ifdef __cplusplus

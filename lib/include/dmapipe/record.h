@@ -193,7 +193,7 @@ struct dmapipe_recorder *dmapipe_recorder_new(const char *path,
  * it holds frames (as dmapipe record does). Returns a recorder or NULL
  * with errno: EBADF (@fd is not an open fd), EINVAL (not a regular file,
  * read-only, O_APPEND, or as dmapipe_recorder_new()), or the errors of
- * dmapipe_recorder_new(). Since 0.1.
+ * dmapipe_recorder_new(). Since 0.2.
  */
 struct dmapipe_recorder *dmapipe_recorder_new_fd(int fd,
 						 const struct dmapipe_recorder_options *options);
@@ -612,7 +612,7 @@ int dmapipe_recording_read_frame_to_buffer(struct dmapipe_recording *recording, 
  * writer recorded. Returns 0 when it matches; -EBADMSG when it does not
  * (the bytes in the file are damaged); -ENODATA when the frame carries no
  * checksum (recorded without, or by a version 1 writer); -ERANGE;
- * -EINVAL (NULL, @len shorter than the frame). Since 0.1.
+ * -EINVAL (NULL, @len shorter than the frame). Since 0.2.
  */
 int dmapipe_recording_check_payload(const struct dmapipe_recording *recording, uint64_t index,
 				    const void *payload, size_t len);

@@ -791,7 +791,7 @@ int dmapipe_client_keep_leases(struct dmapipe_client *client);
  * next dispatch (a REMOVE_BUFFER or a lost connection drops it), so take
  * one with dmapipe_buffer_ref() to keep it. A frame's buffer_id names
  * the same buffer. Returns how many there are, which may be more than
- * @max. Since 0.1.
+ * @max. Since 0.2.
  */
 int dmapipe_client_get_buffers(const struct dmapipe_client *client, uint32_t *ids,
 			       struct dmapipe_buffer **buffers, unsigned int max);
@@ -817,7 +817,7 @@ int dmapipe_query_stats(const char *path, struct dmapipe_server_stats *server,
  * of them), which systemd gives a system service with RuntimeDirectory=;
  * else /run/dmapipe for root; else /tmp/dmapipe-UID (UID the effective
  * uid). Nothing is created (dmapipe_socket_prepare_dir() does). Returns 0,
- * -EINVAL (no @buf) or -ENAMETOOLONG. Since 0.1.
+ * -EINVAL (no @buf) or -ENAMETOOLONG. Since 0.2.
  */
 int dmapipe_socket_default_dir(char *buf, size_t len);
 
@@ -827,7 +827,7 @@ int dmapipe_socket_default_dir(char *buf, size_t len);
  * dmapipe_socket_default_dir(), and NULL or "" the stream "default" there;
  * a path ("/run/cam", "./cam") or an abstract name ("@cam") is copied as it
  * is. Returns 0, -EINVAL (NAME "." or "..", or with control characters)
- * or -ENAMETOOLONG (longer than a unix socket address holds). Since 0.1.
+ * or -ENAMETOOLONG (longer than a unix socket address holds). Since 0.2.
  */
 int dmapipe_socket_default_path(const char *name, char *buf, size_t len);
 
@@ -841,7 +841,7 @@ int dmapipe_socket_default_path(const char *name, char *buf, size_t len);
  * of @dir_mode it lacks if it exists and belongs to this user. One that
  * belongs to another user than this one or root, or is not a directory,
  * is refused (-EPERM, logged): in /tmp another user could have made it to
- * swap sockets. Returns 0 or a negative errno. Since 0.1.
+ * swap sockets. Returns 0 or a negative errno. Since 0.2.
  */
 int dmapipe_socket_prepare_dir(const char *path, uint32_t dir_mode);
 
@@ -863,7 +863,7 @@ struct dmapipe_stream_info {
 /**
  * dmapipe_query_stats(), and who answered: fills @info (if not NULL) with
  * the stream's name and the producer's credentials. Returns what
- * dmapipe_query_stats() returns. Since 0.1.
+ * dmapipe_query_stats() returns. Since 0.2.
  */
 int dmapipe_query_stream(const char *path, struct dmapipe_stream_info *info,
 			 struct dmapipe_server_stats *server,
