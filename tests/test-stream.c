@@ -965,6 +965,74 @@ out:
 	free(path);
 }
 
+struct late_frame {
+	struct dmapipe_server *server;
+	uint64_t seq;
+};
+
+/* Queues one frame 50 ms from now, while the client's thread sleeps in its wait. */
+static void *produce_late(void *data)
+{
+	struct late_frame *l = data;
+
+	usleep(50000);
+	produce(l->server, l->seq);
+	return NULL;
+}
+
+/*
+ * A consumer woken by the WAKE of a ring frame hands the frame over before
+ * it reads the socket: after the wait, the frame is there and the WAKE is
+ * still unread; the next dispatch reads it. A round where the frame came
+ * before the consumer slept (no WAKE was needed) is tried again, up to 20
+ * times; at least one round must have slept.
+ */
+static void test_ring_before_socket(void)
+{
+	char *path = test_path(dir, "ring-first");
+	struct dmapipe_server *s = server_new(path, 0, 6);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
+	struct dmapipe_client_stats st;
+	struct late_frame l = { .server = s };
+	unsigned int slept = 0;
+
+	if (!dmapipe_rings_enabled()) {
+		printf("   (ring before socket not run: DMAPIPE_RINGS=0, no rings)\n");
+		goto out;
+	}
+	test_pump(s, &c, 1);
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
+	for (int round = 0; round < 20 && slept == 0; round++) {
+		struct dmapipe_frame *f;
+		uint64_t wakes;
+		pthread_t th;
+
+		dmapipe_client_get_stats(c, &st);
+		wakes = st.ring_wakeups;
+		l.seq = (uint64_t)round + 1;
+		check(pthread_create(&th, NULL, produce_late, &l) == 0);
+		f = dmapipe_client_wait_frame(c, 5000);
+		pthread_join(th, NULL);
+		check_msg(f && f->meta.sequence == l.seq, "round %d: frame %llu", round,
+			  (unsigned long long)l.seq);
+		/* the WAKE, if one was sent, is still in the socket */
+		dmapipe_client_get_stats(c, &st);
+		check_msg(st.ring_wakeups == wakes,
+			  "round %d: the WAKE was read before the frame went out", round);
+		dmapipe_client_release_frame(c, f, -1);
+		dmapipe_client_dispatch(c, 0);
+		dmapipe_client_get_stats(c, &st);
+		slept += st.ring_wakeups == wakes + 1;
+		dmapipe_server_dispatch(s, 0);
+	}
+	check_msg(slept > 0, "no round slept before its frame came");
+	test_pass("ring before socket: a woken consumer gets its frame, the WAKE is read after");
+out:
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+}
+
 /* Takes and releases every frame the client has, without dispatching the server. */
 static unsigned int take_all(struct dmapipe_client *c)
 {
@@ -2131,6 +2199,7 @@ int main(void)
 	test_format_info();
 	test_constraints_generation();
 	test_poll_sleep();
+	test_ring_before_socket();
 	test_server_poll_sleep();
 	test_rings_generation();
 	test_constraints_refused();
