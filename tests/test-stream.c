@@ -968,6 +968,7 @@ out:
 struct late_frame {
 	struct dmapipe_server *server;
 	uint64_t seq;
+	bool eos; /* and the end of the stream right after it */
 };
 
 /* Queues one frame 50 ms from now, while the client's thread sleeps in its wait. */
@@ -977,6 +978,8 @@ static void *produce_late(void *data)
 
 	usleep(50000);
 	produce(l->server, l->seq);
+	if (l->eos)
+		dmapipe_server_end_of_stream(l->server);
 	return NULL;
 }
 
@@ -1031,6 +1034,62 @@ out:
 	dmapipe_client_free(c);
 	dmapipe_server_free(s);
 	free(path);
+}
+
+/*
+ * The same wake-up with the EOS right behind the frame: the socket read
+ * that the frame deferred finds the EOS, and the wait that reads it ends
+ * there. It used to sleep on after that read, to its timeout (here 20 s)
+ * or to the producer's close, so that every stream's consumer saw its
+ * end late and paid its connection's teardown inside the stream. Each
+ * round is a new stream; a round whose frame came before the consumer
+ * slept (no WAKE deferred) is tried again, up to 10 times.
+ */
+static void test_deferred_eos(void)
+{
+	unsigned int slept = 0;
+
+	if (!dmapipe_rings_enabled()) {
+		printf("   (deferred EOS not run: DMAPIPE_RINGS=0, no rings)\n");
+		return;
+	}
+	for (int round = 0; round < 10 && slept == 0; round++) {
+		char *path = test_path(dir, "deferred-eos");
+		struct dmapipe_server *s = server_new(path, 0, 6);
+		struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 4, 2);
+		struct late_frame l = { .server = s, .seq = 1, .eos = true };
+		struct dmapipe_client_stats st;
+		struct dmapipe_frame *f;
+		uint64_t wakes, t0, waited;
+		pthread_t th;
+
+		test_pump(s, &c, 1);
+		check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
+		dmapipe_client_get_stats(c, &st);
+		wakes = st.ring_wakeups;
+		check(pthread_create(&th, NULL, produce_late, &l) == 0);
+		f = dmapipe_client_wait_frame(c, 5000);
+		pthread_join(th, NULL);
+		check_msg(f && f->meta.sequence == 1, "round %d: no frame", round);
+		dmapipe_client_release_frame(c, f, -1);
+		t0 = dmapipe_now_ns();
+		f = dmapipe_client_wait_frame(c, 20000);
+		waited = dmapipe_now_ns() - t0;
+		check_msg(!f && errno == EPIPE, "round %d: after the last frame: %s", round,
+			  f ? "a frame" : strerror(errno));
+		dmapipe_client_get_stats(c, &st);
+		if (st.ring_wakeups == wakes + 1) {
+			slept++;
+			check_msg(waited < 10000000000ull,
+				  "round %d: the wait that read the EOS slept on to its timeout "
+				  "(%.1f s)", round, (double)waited / 1e9);
+		}
+		dmapipe_client_free(c);
+		dmapipe_server_free(s);
+		free(path);
+	}
+	check_msg(slept > 0, "no round slept before its frame came");
+	test_pass("deferred EOS: the wait that reads it ends at once, not at its timeout");
 }
 
 /* Takes and releases every frame the client has, without dispatching the server. */
@@ -2200,6 +2259,7 @@ int main(void)
 	test_constraints_generation();
 	test_poll_sleep();
 	test_ring_before_socket();
+	test_deferred_eos();
 	test_server_poll_sleep();
 	test_rings_generation();
 	test_constraints_refused();

@@ -503,8 +503,15 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 	if (client->sock_deferred) {
 		client->sock_deferred = false;
 		if (client->sock >= 0) {
+			/*
+			 * What it reads may be what the caller waits for: a frame
+			 * that took the socket path, the EOS, the end of the
+			 * connection. The caller looks before anything sleeps; a
+			 * WAKE alone costs it one more call, no system call.
+			 */
 			client_sock_readable(client);
-			handled++;
+			client_ring_take(client);
+			return 1;
 		}
 	}
 	n = dmapipe_busy_poll_wait(&client->busy_poll, client->epoll_fd, events,
