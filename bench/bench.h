@@ -76,14 +76,35 @@ struct copy_result {
 	double draw_ms, check_ms; /* the test pattern, cold, medians */
 };
 
+/*
+ * One setting of the handoff runs: what serve and every consume are given.
+ * handoff.c holds the settings; main.c runs each of handoff_settings[] for
+ * every consumer count, in this order, into b->thr, b->deep and b->nopoll.
+ */
+struct handoff_setting {
+	const char *name;          /* for the JSON: "defaults", "pipelined", "no-busy-poll" */
+	unsigned int in_flight;    /* consume --in-flight, serve --max-in-flight */
+	unsigned int depth;        /* consume --policy block: (paced: queue:) */
+	unsigned int buffers;      /* serve --buffers: the pool at start */
+	bool no_poll;              /* --busy-poll 0 on both sides */
+};
+
+enum { SET_DEFAULTS, SET_DEEP, SET_NO_POLL, N_SETTINGS };
+extern const struct handoff_setting handoff_settings[N_SETTINGS];
+extern const struct handoff_setting handoff_paced; /* the paced runs: the defaults */
+
 struct dp_result {
 	bool ran;
 	bool ok;
 	char error[256];
 	unsigned int consumers;
 	bool paced;
+	const char *setting;       /* handoff_setting.name */
 	unsigned int in_flight;    /* frames one consumer may hold */
 	unsigned int depth;        /* its queue */
+	unsigned int buffers;      /* the pool at start (serve --buffers) */
+	unsigned int pool_buffers; /* the pool at the end (it grows, never shrinks) */
+	uint64_t pool_bytes;       /* pool_buffers x one frame's buffer */
 	uint32_t fps_target;
 	uint64_t frames;           /* queued by the producer */
 	uint64_t delivered_min;    /* least received by one consumer */
@@ -316,10 +337,12 @@ void cacheline_json(const struct bench *b, struct json *j);
 
 /* ---- handoff.c: dmapipe serve and consume processes ------------------------- */
 
-void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned int in_flight,
-		 unsigned int depth, bool no_poll, struct dp_result *r);
-void run_dmapipe_repeated(struct bench *b, unsigned int consumers, unsigned int in_flight,
-			  unsigned int depth, bool no_poll, struct dp_result *out);
+/* One frame's buffer in bytes, as the allocator lays it out (page-rounded); 0 if it cannot. */
+uint64_t frame_buffer_bytes(const struct dmapipe_format *format);
+void run_dmapipe(struct bench *b, unsigned int consumers, bool paced,
+		 const struct handoff_setting *s, struct dp_result *r);
+void run_dmapipe_repeated(struct bench *b, unsigned int consumers,
+			  const struct handoff_setting *s, struct dp_result *out);
 /*
  * The paced runs of consumer count @i against the raw socket ping-pong, in
  * b->o.latency_pairs alternating pairs: b->paced[i], b->lat[i], b->pp_lat[i].

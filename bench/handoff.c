@@ -15,6 +15,33 @@
 
 #include "bench.h"
 
+/*
+ * The library defaults (a consumer holds at most 2 frames, queue of 4, a
+ * pool of 4 that grows when the consumers hold them all); deeper
+ * pipelining, which lets the processes batch their wake-ups: the consumers
+ * may hold 16 frames each with a queue of 32, and the pool is allocated
+ * whole from the start (32 buffers, serve's default --max-buffers): a pool
+ * that starts at 4 and grows only when it runs dry leaves the producer
+ * waiting for free buffers, and the deeper queues gain nothing; and the
+ * defaults without busy polling.
+ */
+const struct handoff_setting handoff_settings[N_SETTINGS] = {
+	[SET_DEFAULTS] = { "defaults", 2, 4, 4, false },
+	[SET_DEEP] = { "pipelined", 16, 32, 32, false },
+	[SET_NO_POLL] = { "no-busy-poll", 2, 4, 4, true },
+};
+const struct handoff_setting handoff_paced = { "paced", 2, 4, 4, false };
+
+uint64_t frame_buffer_bytes(const struct dmapipe_format *format)
+{
+	struct dmapipe_layout layout;
+
+	/* stride alignment 0: what the allocators use (dmapipe_alloc_layout_init) */
+	if (dmapipe_layout_init(&layout, format, 0) < 0)
+		return 0;
+	return layout.objects[0].size;
+}
+
 /* `dmapipe CMD --socket SOCK`, as both the producer and the consumers start */
 static void tool_args(struct args *a, const struct bench *b, const char *cmd, const char *sock)
 {
@@ -31,8 +58,8 @@ static pid_t tool_spawn(struct args *a, bool no_poll, const char *out, const cha
 	return spawn(a->v, out, err);
 }
 
-void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned int in_flight,
-		 unsigned int depth, bool no_poll, struct dp_result *r)
+void run_dmapipe(struct bench *b, unsigned int consumers, bool paced,
+		 const struct handoff_setting *s, struct dp_result *r)
 {
 	const struct bench_opts *o = &b->o;
 	struct child ch[MAX_PROCS];
@@ -48,9 +75,11 @@ void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned i
 	r->consumers = consumers;
 	r->paced = paced;
 	r->fps_target = paced ? o->latency_fps : 0;
-	r->in_flight = in_flight;
-	r->depth = depth;
-	r->no_poll = no_poll;
+	r->setting = s->name;
+	r->in_flight = s->in_flight;
+	r->depth = s->depth;
+	r->buffers = s->buffers;
+	r->no_poll = s->no_poll;
 
 	snprintf(sock, sizeof(sock), "%s/bench.sock", b->dir);
 	unlink(sock);
@@ -67,28 +96,31 @@ void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned i
 	args_add(&a, "--max-consumers", NULL);
 	args_addf(&a, "%u", consumers > 32 ? consumers : 32);
 	args_add(&a, "--max-in-flight", NULL);
-	args_addf(&a, "%u", in_flight);
-	args_add(&a, "--buffers", "4", "--predrawn", "--name", "bench", NULL);
+	args_addf(&a, "%u", s->in_flight);
+	/* --max-buffers stays at its default, 32: at least --buffers */
+	args_add(&a, "--buffers", NULL);
+	args_addf(&a, "%u", s->buffers);
+	args_add(&a, "--predrawn", "--name", "bench", NULL);
 	if (o->allocator)
 		args_add(&a, "--allocator", o->allocator, NULL);
 	snprintf(outs[0], sizeof(outs[0]), "%s/serve.json", b->dir);
 	snprintf(errs[0], sizeof(errs[0]), "%s/serve.log", b->dir);
-	ch[0].pid = tool_spawn(&a, no_poll, outs[0], errs[0]);
+	ch[0].pid = tool_spawn(&a, s->no_poll, outs[0], errs[0]);
 
 	for (i = 1; i < n; i++) {
 		tool_args(&a, b, "consume", sock);
 		args_add(&a, "--verify", "none", "--policy", NULL);
 		/* unthrottled: nothing dropped, the producer waits for the slowest;
 		 * paced: what a live consumer would ask for */
-		args_addf(&a, "%s:%u", paced ? "queue" : "block", depth);
+		args_addf(&a, "%s:%u", paced ? "queue" : "block", s->depth);
 		args_add(&a, "--in-flight", NULL);
-		args_addf(&a, "%u", in_flight);
+		args_addf(&a, "%u", s->in_flight);
 		args_add(&a, "--name", NULL);
 		args_addf(&a, "bench-%u", i);
 		args_add(&a, "--timeout", "30000", NULL);
 		snprintf(outs[i], sizeof(outs[i]), "%s/consume-%u.json", b->dir, i);
 		snprintf(errs[i], sizeof(errs[i]), "%s/consume-%u.log", b->dir, i);
-		ch[i].pid = tool_spawn(&a, no_poll, outs[i], errs[i]);
+		ch[i].pid = tool_spawn(&a, s->no_poll, outs[i], errs[i]);
 	}
 
 	timeout_ms = paced ? frames * 1000 / (o->latency_fps ? o->latency_fps : 1) + 60000 :
@@ -127,6 +159,10 @@ void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned i
 		r->bytes_copied += v;
 		if (i == 0) {
 			json_lookup_u64(texts[i], "frames_queued", &r->frames);
+			v = 0;
+			json_lookup_u64(texts[i], "buffers", &v);
+			r->pool_buffers = (unsigned int)v;
+			r->pool_bytes = v * frame_buffer_bytes(&o->format);
 			if (json_lookup_double(texts[i], "fps", &d) == 0)
 				r->fps_producer = d;
 			continue;
@@ -172,8 +208,8 @@ void run_dmapipe(struct bench *b, unsigned int consumers, bool paced, unsigned i
  * b->o.repeat times and keep the run with the median CPU per frame, with
  * the spread of all runs. Any failed run fails the result.
  */
-void run_dmapipe_repeated(struct bench *b, unsigned int consumers, unsigned int in_flight,
-				 unsigned int depth, bool no_poll, struct dp_result *out)
+void run_dmapipe_repeated(struct bench *b, unsigned int consumers,
+			  const struct handoff_setting *s, struct dp_result *out)
 {
 	struct dp_result *runs = calloc(b->o.repeat, sizeof(*runs));
 	double cpu_min = INFINITY, cpu_max = 0, fps_min = INFINITY, fps_max = 0;
@@ -187,7 +223,7 @@ void run_dmapipe_repeated(struct bench *b, unsigned int consumers, unsigned int 
 		return;
 	}
 	for (i = 0; i < b->o.repeat && !stop_requested; i++) {
-		run_dmapipe(b, consumers, false, in_flight, depth, no_poll, &runs[n]);
+		run_dmapipe(b, consumers, false, s, &runs[n]);
 		copied += runs[n].bytes_copied;
 		if (!runs[n].ok) {
 			*out = runs[n];
@@ -269,7 +305,7 @@ void run_paced_pairs(struct bench *b, unsigned int i)
 
 		if (!dmapipe_first)
 			run_pingpong(o->latency_frames, o->latency_fps, &pp[k]);
-		run_dmapipe(b, p->consumers, true, 2, 4, false, &dp[k]);
+		run_dmapipe(b, p->consumers, true, &handoff_paced, &dp[k]);
 		if (dmapipe_first)
 			run_pingpong(o->latency_frames, o->latency_fps, &pp[k]);
 		/* like the unthrottled runs: every run's copies count, not the kept one's */

@@ -422,26 +422,27 @@ int main(int argc, char **argv)
 	for (i = 0; i < b->o.n_consumers && !stop_requested; i++) {
 		/* the defaults, deeper pipelining, and the defaults without busy
 		 * polling: what the adaptive polling buys, in the same run */
-		struct dp_result *runs[3] = { &b->thr[i], &b->deep[i], &b->nopoll[i] };
-		const unsigned int in_flight[3] = { 2, 8, 2 }, depth[3] = { 4, 16, 4 };
-		const bool no_poll[3] = { false, false, true };
+		struct dp_result *runs[N_SETTINGS] = { &b->thr[i], &b->deep[i], &b->nopoll[i] };
 		struct dp_result *r;
 		unsigned int k;
 
-		for (k = 0; k < 3 && !stop_requested; k++) {
+		for (k = 0; k < N_SETTINGS && !stop_requested; k++) {
+			const struct handoff_setting *s = &handoff_settings[k];
+
 			bench_log("dmapipe: %u consumer%s, %llu frames, unthrottled, in-flight %u, "
-				  "block:%u%s, %u runs ...", b->o.consumers[i],
+				  "block:%u, %u buffers%s, %u runs ...", b->o.consumers[i],
 				  b->o.consumers[i] == 1 ? "" : "s", (unsigned long long)b->o.frames,
-				  in_flight[k], depth[k], no_poll[k] ? ", no busy polling" : "",
-				  b->o.repeat);
-			run_dmapipe_repeated(b, b->o.consumers[i], in_flight[k], depth[k], no_poll[k],
-					     runs[k]);
+				  s->in_flight, s->depth, s->buffers,
+				  s->no_poll ? ", no busy polling" : "", b->o.repeat);
+			run_dmapipe_repeated(b, b->o.consumers[i], s, runs[k]);
 			r = runs[k];
 			if (r->ok)
 				bench_log("    %.0f frames/s, %.2f us CPU per frame (%.3f%% of memcpy; "
-					  "runs %.2f to %.2f us), %llu bytes copied", r->fps_consumer_min,
-					  r->cpu_per_frame_us, r->ratio_memcpy * 100, r->cpu_min_us,
-					  r->cpu_max_us, (unsigned long long)r->bytes_copied);
+					  "runs %.2f to %.2f us), %llu bytes copied, pool %u buffers "
+					  "(%.0f MB)", r->fps_consumer_min, r->cpu_per_frame_us,
+					  r->ratio_memcpy * 100, r->cpu_min_us, r->cpu_max_us,
+					  (unsigned long long)r->bytes_copied, r->pool_buffers,
+					  (double)r->pool_bytes / 1e6);
 			else
 				bench_log("    FAILED: %s", r->error);
 		}

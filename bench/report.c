@@ -303,27 +303,38 @@ void write_markdown(const struct bench *b, FILE *f)
 		c->check_ms);
 
 	fprintf(f, "### Handoff: dmapipe, producer to N consumer processes, unthrottled\n\n");
-	fprintf(f, "`dmapipe serve --predrawn --fps 0 --frames %llu` (frames drawn once at start,\n"
-		"then queued as fast as the consumers take them) and N x `dmapipe consume\n"
-		"--verify none --policy block:DEPTH --in-flight K` (nothing dropped; pixels never\n"
-		"touched). Three settings: the library defaults (a consumer holds at most K = 2\n"
-		"frames, queue of 4), deeper pipelining (K = 8, queue of 16), which lets the\n"
-		"processes batch their wake-ups, and the defaults with `--busy-poll 0` on both\n"
-		"sides, which shows what the adaptive busy polling (docs/ARCHITECTURE.md) buys;\n"
-		"its polling is CPU time of the processes and is counted like any other.\n"
-		"CPU is user + system time of the producer and\n"
+	fprintf(f, "`dmapipe serve --predrawn --fps 0 --frames %llu --buffers B --max-in-flight K`\n"
+		"(frames drawn once at start, then queued as fast as the consumers take them)\n"
+		"and N x `dmapipe consume --verify none --policy block:DEPTH --in-flight K`\n"
+		"(nothing dropped; pixels never touched). Three settings: the library defaults\n"
+		"(a consumer holds at most K = %u frames, queue of %u, a pool of B = %u buffers\n"
+		"at start that grows up to serve's `--max-buffers` of 32 when the consumers hold\n"
+		"them all), deeper pipelining (K = %u, queue of %u, and the whole pool of B = %u\n"
+		"buffers allocated from the start: %u x %.1f MB = %.0f MB for this frame), which\n"
+		"lets the processes batch their wake-ups, and the defaults with `--busy-poll 0`\n"
+		"on both sides, which shows what the adaptive busy polling (docs/ARCHITECTURE.md)\n"
+		"buys; its polling is CPU time of the processes and is counted like any other.\n"
+		"Deeper queues need buffers to fill them: with a pool that starts at 4 and grows\n"
+		"only when it runs dry the producer keeps waiting for a free buffer, hence the\n"
+		"whole pool at start. The pool column gives the buffers at the end of the run\n"
+		"and their memory. CPU is user + system time of the producer and\n"
 		"every consumer during streaming (CLOCK_PROCESS_CPUTIME_ID read at the first and\n"
 		"last frame in each process), divided by the frames produced; \"whole processes\"\n"
 		"is wait4() rusage of the same processes including start-up, allocation,\n"
 		"pre-faulting and connecting.\n\n",
-		(unsigned long long)o->frames);
+		(unsigned long long)o->frames, handoff_settings[SET_DEFAULTS].in_flight,
+		handoff_settings[SET_DEFAULTS].depth, handoff_settings[SET_DEFAULTS].buffers,
+		handoff_settings[SET_DEEP].in_flight, handoff_settings[SET_DEEP].depth,
+		handoff_settings[SET_DEEP].buffers, handoff_settings[SET_DEEP].buffers,
+		(double)frame_buffer_bytes(&o->format) / 1e6,
+		(double)(handoff_settings[SET_DEEP].buffers * frame_buffer_bytes(&o->format)) / 1e6);
 	fprintf(f, "Each setting ran %u times; the table shows the run with the median CPU per\n"
 		"frame, and the spread of CPU per frame and frames/s over all runs.\n\n",
 		o->repeat);
-	fprintf(f, "| consumers | in flight / queue | frames | frames/s (slowest consumer) | "
+	fprintf(f, "| consumers | in flight / queue | pool | frames | frames/s (slowest consumer) | "
 		"frames/s range | CPU per frame | CPU range | of one memcpy | whole processes per "
 		"frame | latency p50 / p99 | pixel bytes copied | dropped |\n");
-	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (i = 0; i < o->n_consumers; i++) {
 		const struct dp_result *rs[3] = { &b->thr[i], &b->deep[i], &b->nopoll[i] };
 		unsigned int k;
@@ -334,15 +345,17 @@ void write_markdown(const struct bench *b, FILE *f)
 			if (!r->ran)
 				continue;
 			if (!r->ok) {
-				fprintf(f, "| %u | %u / %u%s | FAILED: %s | | | | | | | | | |\n",
-					r->consumers, r->in_flight, r->depth,
-					r->no_poll ? ", no busy polling" : "", r->error);
+				fprintf(f, "| %u | %u / %u%s | %u at start | FAILED: %s | | | | | | | "
+					"| | | |\n", r->consumers, r->in_flight, r->depth,
+					r->no_poll ? ", no busy polling" : "", r->buffers, r->error);
 				continue;
 			}
-			fprintf(f, "| %u | %u / %u%s | %llu | %.0f | %.0f to %.0f | %.2f us | "
-				"%.2f to %.2f us | **%s** | %.2f us | %.1f / %.1f us | %llu | %llu |\n",
+			fprintf(f, "| %u | %u / %u%s | %u (%u at start), %.0f MB | %llu | %.0f | "
+				"%.0f to %.0f | %.2f us | %.2f to %.2f us | **%s** | %.2f us | "
+				"%.1f / %.1f us | %llu | %llu |\n",
 				r->consumers, r->in_flight, r->depth,
-				r->no_poll ? ", no busy polling" : "", (unsigned long long)r->frames,
+				r->no_poll ? ", no busy polling" : "", r->pool_buffers, r->buffers,
+				(double)r->pool_bytes / 1e6, (unsigned long long)r->frames,
 				r->fps_consumer_min, r->fps_min, r->fps_max, r->cpu_per_frame_us,
 				r->cpu_min_us, r->cpu_max_us,
 				pct(r->ratio_memcpy, p1, sizeof(p1)), r->cpu_whole_per_frame_us,
@@ -541,6 +554,10 @@ void write_json(const struct bench *b)
 			json_u64(&j, "consumers", r->consumers);
 			json_u64(&j, "in_flight", r->in_flight);
 			json_u64(&j, "queue_depth", r->depth);
+			json_string(&j, "setting", r->setting);
+			json_u64(&j, "buffers", r->buffers);
+			json_u64(&j, "pool_buffers", r->pool_buffers);
+			json_u64(&j, "pool_bytes", r->pool_bytes);
 			json_u64(&j, "runs", r->paced ? 1 : r->runs);
 			if (!r->paced) {
 				json_double(&j, "cpu_per_frame_min_us", r->cpu_min_us);

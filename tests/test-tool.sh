@@ -411,7 +411,12 @@ fi
 "$DMAPIPE" bench -c 1 -n 2000 -r 1 --latency-frames 10 --latency-pairs 2 --size 640x480 \
 	--no-gst --storage-size 512 --storage-repeat 2 --json >"$DIR/bench.json" \
 	2>"$DIR/bench.log" || fail "bench --json"
-jcheck "$DIR/bench.json" '[(r["mode"], r["in_flight"], r["busy_poll"]) for r in d["dmapipe"]] == [("unthrottled", 2, True), ("unthrottled", 8, True), ("unthrottled", 2, False), ("paced", 2, True)]'
+jcheck "$DIR/bench.json" '[(r["mode"], r["setting"], r["in_flight"], r["queue_depth"], r["busy_poll"]) for r in d["dmapipe"]] == [("unthrottled", "defaults", 2, 4, True), ("unthrottled", "pipelined", 16, 32, True), ("unthrottled", "no-busy-poll", 2, 4, False), ("paced", "paced", 2, 4, True)]'
+# the pool: deeper pipelining has its 32 buffers from the start (the most it
+# may have); the others start at 4 and may grow; its memory is whole buffers
+# of at least the frame's pixels
+jcheck "$DIR/bench.json" '[r["buffers"] for r in d["dmapipe"]] == [4, 32, 4, 4] and all(r["buffers"] <= r["pool_buffers"] <= 32 for r in d["dmapipe"]) and d["dmapipe"][1]["pool_buffers"] == 32'
+jcheck "$DIR/bench.json" 'all(r["pool_bytes"] % r["pool_buffers"] == 0 and r["pool_bytes"] >= r["pool_buffers"] * d["width"] * d["height"] * 3 // 2 for r in d["dmapipe"])'
 jcheck "$DIR/bench.json" 'all(r["ok"] and r["bytes_copied"] == 0 for r in d["dmapipe"])'
 # the paced runs alternate with socket ping-pong runs, each side first in
 # turn; the ratios are the medians of the pairs', and the kept ping-pong run
