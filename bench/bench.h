@@ -173,6 +173,7 @@ struct cl_result {
 
 struct gst_result {
 	bool ran;
+	bool copy;              /* shmsink's copy path: identity drop-allocation=true before it */
 	bool measured;
 	char status[256];
 	unsigned int consumers;
@@ -243,7 +244,9 @@ struct bench {
 	struct paced_pairs paced[MAX_RUNS];
 	struct pp_result pp_fast;    /* unthrottled, frames */
 	struct cl_result cacheline;  /* the shared-memory floor beside it */
-	struct gst_result gst[MAX_RUNS];
+	struct gst_result gst[MAX_RUNS];      /* no-copy: drawn into the shm area */
+	struct gst_result gst_copy[MAX_RUNS]; /* copy: shmsink copies each frame into it */
+	char gst_copy_why[160];  /* why the copy path cannot run, or "" */
 	char *dir;
 	char tool[PATH_MAX];     /* the dmapipe tool that runs serve and consume */
 	char gst_launch[512];
@@ -355,7 +358,10 @@ void run_paced_pairs(struct bench *b, unsigned int i);
 void gst_caps(const struct bench *b, char *out, size_t len);
 /* gst-launch-1.0 from PATH into b->gst_launch and its version, or "" */
 void gst_find(struct bench *b);
+/* Start-up CPU, the source alone, and whether the copy path can run (gst_copy_check). */
 void gst_baselines(struct bench *b);
+/* Whether identity has drop-allocation: b->gst_copy_why "" or why not. */
+void gst_copy_check(struct bench *b);
 /*
  * Runs gst-launch-1.0 with @words (output in DIR/gst-TAG.log): its wait4()
  * CPU in ns, or -1 when it failed; *@exec_s (may be NULL) is its
@@ -363,7 +369,8 @@ void gst_baselines(struct bench *b);
  */
 double gst_run_simple(struct bench *b, const char *const words[], const char *tag,
 		      double *exec_s);
-void run_gst(struct bench *b, unsigned int readers, struct gst_result *r);
+/* GST_REPEATS paired runs with @readers shmsrc processes; shmsink's copy path if @copy. */
+void run_gst(struct bench *b, unsigned int readers, bool copy, struct gst_result *r);
 void run_gst_probe(struct bench *b);
 
 /* ---- rtsp.c: (d) dmapipe rtsp against videotestsrc in the server ------------ */

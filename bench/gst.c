@@ -2,7 +2,11 @@
 /*
  * (b) GStreamer's shmsink/shmsrc moving the same frames, as separate
  * gst-launch-1.0 processes, each run paired with a source-only run whose
- * CPU is subtracted so that what is left is the transport.
+ * CPU is subtracted so that what is left is the transport. Two paths:
+ * no-copy, where videotestsrc draws straight into shmsink's shared memory
+ * (shmsink answers the allocation query), and copy, where `identity
+ * drop-allocation=true` keeps that query from videotestsrc, which then
+ * draws into its own memory and shmsink copies every frame into the area.
  */
 #include <dirent.h>
 #include <math.h>
@@ -103,6 +107,26 @@ void gst_baselines(struct bench *b)
 	}
 	b->gst_init_cpu_ns = ni ? median_of(inits, ni) : 0;
 	b->gst_base_ok = gst_run_base(b) >= 0;
+	gst_copy_check(b);
+}
+
+void gst_copy_check(struct bench *b)
+{
+	const char *check[] = { "-q", "fakesrc", "num-buffers=1", "!", "identity",
+				"drop-allocation=true", "!", "fakesink", NULL };
+	char path[600], *text, *why;
+
+	b->gst_copy_why[0] = '\0';
+	if (gst_run_simple(b, check, "identity", NULL) >= 0)
+		return;
+	/* "WARNING: erroneous pipeline: no property "drop-allocation" in element "identity"" */
+	snprintf(path, sizeof(path), "%s/gst-identity.log", b->dir);
+	text = read_file(path);
+	why = text ? strstr(text, "erroneous pipeline: ") : NULL;
+	if (why)
+		why += strlen("erroneous pipeline: ");
+	first_line(why ? why : "it failed", b->gst_copy_why, sizeof(b->gst_copy_why));
+	free(text);
 }
 
 /*
@@ -159,10 +183,14 @@ static void remove_shm_areas(pid_t pid)
 	closedir(d);
 }
 
-/* One shmsink process and @readers shmsrc processes; false on timeout. */
-static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep,
+/*
+ * One shmsink process and @readers shmsrc processes, shmsink's copy path
+ * when @copy; false on timeout.
+ */
+static bool gst_shm_once(struct bench *b, unsigned int readers, bool copy, unsigned int rep,
 			 double *cpu_ns, double *exec_s, char *why, size_t why_len)
 {
+	const char *path = copy ? "shmcopy" : "shm";
 	struct child ch[MAX_PROCS];
 	char caps[160], nbuf[32], sock[600], sockarg[640], outs[MAX_PROCS][600];
 	uint64_t deadline, frame_alloc;
@@ -184,11 +212,14 @@ static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep
 
 	/* without -q: "Got EOS" tells that every frame went through */
 	args_init(&a, b->gst_launch);
-	args_add(&a, "videotestsrc", nbuf, "pattern=solid-color", "!", caps, "!", "shmsink",
-		 sockarg, NULL);
+	args_add(&a, "videotestsrc", nbuf, "pattern=solid-color", "!", caps, "!", NULL);
+	if (copy)
+		args_add(&a, "identity", "drop-allocation=true", "!", NULL);
+	args_add(&a, "shmsink", sockarg, NULL);
 	args_addf(&a, "shm-size=%llu", (unsigned long long)frame_alloc);
 	args_add(&a, "wait-for-connection=true", "sync=false", NULL);
-	snprintf(outs[0], sizeof(outs[0]), "%s/gst-shm%u-%u-shmsink.log", b->dir, readers, rep);
+	snprintf(outs[0], sizeof(outs[0]), "%s/gst-%s%u-%u-shmsink.log", b->dir, path, readers,
+		 rep);
 	ch[0].pid = spawn(a.v, outs[0], outs[0]);
 
 	deadline = now_ns() + 10000000000ull;
@@ -200,8 +231,8 @@ static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep
 		/* a kept last buffer holds a shm block and stalls shmsink's EOS */
 		args_add(&a, "-q", "shmsrc", sockarg, "is-live=true", "!", caps, "!", "fakesink",
 			 "sync=false", "enable-last-sample=false", NULL);
-		snprintf(outs[i], sizeof(outs[i]), "%s/gst-shm%u-%u-shmsrc-%u.log", b->dir, readers,
-			 rep, i);
+		snprintf(outs[i], sizeof(outs[i]), "%s/gst-%s%u-%u-shmsrc-%u.log", b->dir, path,
+			 readers, rep, i);
 		ch[i].pid = spawn(a.v, outs[i], outs[i]);
 	}
 
@@ -254,7 +285,7 @@ static bool gst_shm_once(struct bench *b, unsigned int readers, unsigned int rep
 	return ok;
 }
 
-void run_gst(struct bench *b, unsigned int readers, struct gst_result *r)
+void run_gst(struct bench *b, unsigned int readers, bool copy, struct gst_result *r)
 {
 	double transport[GST_REPEATS], shm[GST_REPEATS], base[GST_REPEATS], fps[GST_REPEATS];
 	char first_failure[256] = "";
@@ -262,6 +293,7 @@ void run_gst(struct bench *b, unsigned int readers, struct gst_result *r)
 
 	memset(r, 0, sizeof(*r));
 	r->ran = true;
+	r->copy = copy;
 	r->consumers = readers;
 	r->frames = b->o.gst_frames;
 	r->init_cpu_ms = b->gst_init_cpu_ns / 1e6;
@@ -278,6 +310,12 @@ void run_gst(struct bench *b, unsigned int readers, struct gst_result *r)
 			 "not measured: videotestsrc ! fakesink failed (format not supported?)");
 		return;
 	}
+	if (copy && b->gst_copy_why[0]) {
+		snprintf(r->status, sizeof(r->status),
+			 "not measured: identity drop-allocation=true is not available: %.180s",
+			 b->gst_copy_why);
+		return;
+	}
 	/* Paired runs: each shm run is compared with a source-only run made
 	 * just before it, so drift of the machine cancels out. */
 	for (i = 0; i < GST_REPEATS && !stop_requested; i++) {
@@ -292,7 +330,7 @@ void run_gst(struct bench *b, unsigned int readers, struct gst_result *r)
 					 "videotestsrc ! fakesink failed");
 			continue;
 		}
-		if (!gst_shm_once(b, readers, i, &cpu, &exec, why, sizeof(why))) {
+		if (!gst_shm_once(b, readers, copy, i, &cpu, &exec, why, sizeof(why))) {
 			r->failures++;
 			if (strstr(why, "deadlock"))
 				r->timeouts++;
@@ -341,7 +379,7 @@ void run_gst_probe(struct bench *b)
 
 	b->o.gst_frames = b->o.gst_probe_frames;
 	b->o.gst_timeout_ms = 30000;
-	if (gst_shm_once(b, 1, 99, &cpu, &exec, why, sizeof(why)))
+	if (gst_shm_once(b, 1, false, 99, &cpu, &exec, why, sizeof(why)))
 		snprintf(b->gst_probe, sizeof(b->gst_probe), "completed %llu frames in %.1f s",
 			 (unsigned long long)b->o.gst_frames, exec);
 	else

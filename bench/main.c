@@ -122,6 +122,8 @@ static void apply_reference(struct bench *b)
 		b->nopoll[i].ratio_memcpy = b->nopoll[i].cpu_per_frame_us / (ref * 1e3);
 		b->lat[i].ratio_memcpy = b->lat[i].cpu_per_frame_us / (ref * 1e3);
 		b->gst[i].ratio_memcpy = b->gst[i].transport_cpu_per_frame_us / (ref * 1e3);
+		b->gst_copy[i].ratio_memcpy = b->gst_copy[i].transport_cpu_per_frame_us /
+					      (ref * 1e3);
 	}
 }
 
@@ -464,18 +466,23 @@ int main(int argc, char **argv)
 		gst_baselines(b);
 	}
 	for (i = 0; i < b->o.n_consumers && !stop_requested; i++) {
-		struct gst_result *g = &b->gst[i];
+		/* the no-copy path, then the copy path with the same readers */
+		for (unsigned int copy = 0; copy < 2 && !stop_requested; copy++) {
+			struct gst_result *g = copy ? &b->gst_copy[i] : &b->gst[i];
 
-		if (b->gst_launch[0] && b->o.gst)
-			bench_log("GStreamer shm: %u reader%s, %llu frames x %d runs ...",
-				  b->o.consumers[i], b->o.consumers[i] == 1 ? "" : "s",
-				  (unsigned long long)b->o.gst_frames, GST_REPEATS);
-		run_gst(b, b->o.consumers[i], g);
-		if (g->measured)
-			bench_log("    %.2f us transport CPU per frame (%.2f%% of memcpy), %.0f frames/s",
-				  g->transport_cpu_per_frame_us, g->ratio_memcpy * 100, g->fps);
-		else
-			bench_log("    %s", g->status);
+			if (b->gst_launch[0] && b->o.gst)
+				bench_log("GStreamer shm, %s path: %u reader%s, %llu frames x %d "
+					  "runs ...", copy ? "copy" : "no-copy", b->o.consumers[i],
+					  b->o.consumers[i] == 1 ? "" : "s",
+					  (unsigned long long)b->o.gst_frames, GST_REPEATS);
+			run_gst(b, b->o.consumers[i], copy, g);
+			if (g->measured)
+				bench_log("    %.2f us transport CPU per frame (%.2f%% of memcpy), "
+					  "%.0f frames/s", g->transport_cpu_per_frame_us,
+					  g->ratio_memcpy * 100, g->fps);
+			else
+				bench_log("    %s", g->status);
+		}
 	}
 
 	if (b->gst_launch[0] && b->o.gst && b->gst_base_ok && b->o.gst_probe_frames &&
@@ -549,7 +556,7 @@ int main(int argc, char **argv)
 	if (stop_requested && tool.error == TOOL_OK)
 		status = 0;
 	for (i = 0; i < b->o.n_consumers; i++)
-		if (b->gst[i].failures)
+		if (b->gst[i].failures || b->gst_copy[i].failures)
 			b->o.keep = true;
 	if (status != 0 || b->o.keep)
 		fprintf(stderr, "bench: logs kept in %s\n", b->dir);
