@@ -171,6 +171,21 @@ struct cl_result {
 	double one_way_ns;         /* half the round trip: one transfer of the line */
 };
 
+/*
+ * What each consumer beyond the first costs the producer, for one setting:
+ * its streaming CPU per frame with the largest consumer count measured
+ * minus that with the smallest, per consumer added (handoff.c).
+ */
+struct producer_extra {
+	bool ok;                   /* both runs ok and two different counts; else why */
+	char why[96];
+	const char *setting;       /* handoff_setting.name */
+	unsigned int lo, hi;       /* the consumer counts compared */
+	double lo_ns, hi_ns;       /* the producer's CPU per frame with each */
+	double per_consumer_ns;    /* (hi_ns - lo_ns) / (hi - lo) */
+	double ring_write_ns;      /* two one-way cache-line transfers; NAN without them */
+};
+
 struct gst_result {
 	bool ran;
 	bool copy;              /* shmsink's copy path: identity drop-allocation=true before it */
@@ -244,6 +259,7 @@ struct bench {
 	struct paced_pairs paced[MAX_RUNS];
 	struct pp_result pp_fast;    /* unthrottled, frames */
 	struct cl_result cacheline;  /* the shared-memory floor beside it */
+	struct producer_extra extra[N_SETTINGS]; /* per setting, from thr, deep, nopoll */
 	struct gst_result gst[MAX_RUNS];      /* no-copy: drawn into the shm area */
 	struct gst_result gst_copy[MAX_RUNS]; /* copy: shmsink copies each frame into it */
 	char gst_copy_why[160];  /* why the copy path cannot run, or "" */
@@ -346,6 +362,14 @@ void run_dmapipe(struct bench *b, unsigned int consumers, bool paced,
 		 const struct handoff_setting *s, struct dp_result *r);
 void run_dmapipe_repeated(struct bench *b, unsigned int consumers,
 			  const struct handoff_setting *s, struct dp_result *out);
+/*
+ * Fills b->extra[] from the unthrottled runs and the cache line, once they
+ * all ran. A ring write of a frame slot publishes the slot's line and the
+ * head's line: two one-way transfers.
+ */
+void producer_extra_all(struct bench *b);
+/* The target: at most this many ring writes per extra consumer. */
+#define EXTRA_RING_WRITES_MAX 2.0
 /*
  * The paced runs of consumer count @i against the raw socket ping-pong, in
  * b->o.latency_pairs alternating pairs: b->paced[i], b->lat[i], b->pp_lat[i].

@@ -350,3 +350,40 @@ void run_paced_pairs(struct bench *b, unsigned int i)
 	b->lat[i].bytes_copied = copied;
 	b->pp_lat[i] = pp[p->rep];
 }
+
+void producer_extra_all(struct bench *b)
+{
+	const struct bench_opts *o = &b->o;
+	unsigned int lo = 0, hi = 0, i, k;
+
+	for (i = 1; i < o->n_consumers; i++) {
+		if (o->consumers[i] < o->consumers[lo])
+			lo = i;
+		if (o->consumers[i] > o->consumers[hi])
+			hi = i;
+	}
+	for (k = 0; k < N_SETTINGS; k++) {
+		const struct dp_result *set = k == SET_DEFAULTS ? b->thr :
+					      k == SET_DEEP ? b->deep : b->nopoll;
+		const struct dp_result *rl = &set[lo], *rh = &set[hi];
+		struct producer_extra *e = &b->extra[k];
+
+		memset(e, 0, sizeof(*e));
+		e->setting = handoff_settings[k].name;
+		e->lo = o->consumers[lo];
+		e->hi = o->consumers[hi];
+		e->ring_write_ns = b->cacheline.ok ? 2 * b->cacheline.one_way_ns : NAN;
+		if (e->hi == e->lo) {
+			snprintf(e->why, sizeof(e->why), "needs two consumer counts (--consumers)");
+			continue;
+		}
+		if (!rl->ok || !rh->ok || !rl->frames || !rh->frames) {
+			snprintf(e->why, sizeof(e->why), "a run failed or did not run");
+			continue;
+		}
+		e->lo_ns = (double)rl->cpu_producer_ns / (double)rl->frames;
+		e->hi_ns = (double)rh->cpu_producer_ns / (double)rh->frames;
+		e->per_consumer_ns = (e->hi_ns - e->lo_ns) / (double)(e->hi - e->lo);
+		e->ok = true;
+	}
+}

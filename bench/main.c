@@ -461,6 +461,18 @@ int main(int argc, char **argv)
 				  b->paced[i].p99_ratio.median);
 	}
 
+	producer_extra_all(b);
+	for (i = 0; i < N_SETTINGS; i++) {
+		const struct producer_extra *e = &b->extra[i];
+
+		if (!e->ok)
+			continue;
+		bench_log("producer, %s: %.0f ns CPU per frame with %u consumer%s, %.0f ns with %u: "
+			  "%.0f ns per extra consumer (a ring write, two cache-line transfers: "
+			  "%.0f ns)", e->setting, e->lo_ns, e->lo, e->lo == 1 ? "" : "s", e->hi_ns,
+			  e->hi, e->per_consumer_ns, e->ring_write_ns);
+	}
+
 	if (b->gst_launch[0] && !stop_requested) {
 		bench_log("(b) GStreamer baselines (start-up, videotestsrc ! fakesink) ...");
 		gst_baselines(b);
