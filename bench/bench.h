@@ -382,10 +382,8 @@ void run_paced_pairs(struct bench *b, unsigned int i);
 void gst_caps(const struct bench *b, char *out, size_t len);
 /* gst-launch-1.0 from PATH into b->gst_launch and its version, or "" */
 void gst_find(struct bench *b);
-/* Start-up CPU, the source alone, and whether the copy path can run (gst_copy_check). */
+/* Start-up CPU, the source alone, and whether the copy path can run (b->gst_copy_why). */
 void gst_baselines(struct bench *b);
-/* Whether identity has drop-allocation: b->gst_copy_why "" or why not. */
-void gst_copy_check(struct bench *b);
 /*
  * Runs gst-launch-1.0 with @words (output in DIR/gst-TAG.log): its wait4()
  * CPU in ns, or -1 when it failed; *@exec_s (may be NULL) is its

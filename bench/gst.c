@@ -92,25 +92,8 @@ static double gst_run_base(struct bench *b)
 	return isfinite(exec) ? cpu : -1;
 }
 
-void gst_baselines(struct bench *b)
-{
-	const char *init[] = { "-q", "fakesrc", "num-buffers=1", "!", "fakesink", NULL };
-	double inits[GST_REPEATS];
-	unsigned int i, ni = 0;
-
-	gst_run_simple(b, init, "warmup", NULL); /* builds the registry cache */
-	for (i = 0; i < GST_REPEATS; i++) {
-		double v = gst_run_simple(b, init, "init", NULL);
-
-		if (v >= 0)
-			inits[ni++] = v;
-	}
-	b->gst_init_cpu_ns = ni ? median_of(inits, ni) : 0;
-	b->gst_base_ok = gst_run_base(b) >= 0;
-	gst_copy_check(b);
-}
-
-void gst_copy_check(struct bench *b)
+/* Whether identity has drop-allocation: b->gst_copy_why "" or why not. */
+static void gst_copy_check(struct bench *b)
 {
 	const char *check[] = { "-q", "fakesrc", "num-buffers=1", "!", "identity",
 				"drop-allocation=true", "!", "fakesink", NULL };
@@ -127,6 +110,24 @@ void gst_copy_check(struct bench *b)
 		why += strlen("erroneous pipeline: ");
 	first_line(why ? why : "it failed", b->gst_copy_why, sizeof(b->gst_copy_why));
 	free(text);
+}
+
+void gst_baselines(struct bench *b)
+{
+	const char *init[] = { "-q", "fakesrc", "num-buffers=1", "!", "fakesink", NULL };
+	double inits[GST_REPEATS];
+	unsigned int i, ni = 0;
+
+	gst_run_simple(b, init, "warmup", NULL); /* builds the registry cache */
+	for (i = 0; i < GST_REPEATS; i++) {
+		double v = gst_run_simple(b, init, "init", NULL);
+
+		if (v >= 0)
+			inits[ni++] = v;
+	}
+	b->gst_init_cpu_ns = ni ? median_of(inits, ni) : 0;
+	b->gst_base_ok = gst_run_base(b) >= 0;
+	gst_copy_check(b);
 }
 
 /*

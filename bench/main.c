@@ -3,7 +3,7 @@
  * dmapipe-bench, run as `dmapipe bench` (tools/cmd-bench.c execs it): the
  * cost of handing frames across processes, measured in one run next to (a)
  * one memcpy of the same frame and (b) GStreamer's shmsink/shmsrc moving
- * the same frames, and (c) the recorder and replay against fio. Options,
+ * the same frames, without and with a copy into the shm area, and (c) the recorder and replay against fio. Options,
  * the order of the runs, and the report's destination.
  */
 #include <errno.h>
@@ -22,7 +22,8 @@ static const char *const bench_usage =
 	"\n"
 	"Measures the per-frame CPU cost, rate and latency of handing frames from one\n"
 	"process to 1 and to 8 others, next to one memcpy of the same frame and to\n"
-	"GStreamer's shmsink/shmsrc moving the same frames, and reports ratios.\n"
+	"GStreamer's shmsink/shmsrc moving the same frames (its no-copy path, and its\n"
+	"copy path with identity drop-allocation=true), and reports ratios.\n"
 	"\n"
 	"Options:\n"
 	"  -n, --frames N          frames per throughput run (default 100000)\n"

@@ -558,7 +558,7 @@ void write_markdown(const struct bench *b, FILE *f)
 		else
 			gst_table(f, b->gst_copy, o->n_consumers);
 		if (b->gst_probe[0])
-			fprintf(f, "Long-run probe, one reader, the same pipelines (30 s limit): %s.\n\n",
+			fprintf(f, "Long-run probe, one reader, the no-copy pipelines (30 s limit): %s.\n\n",
 				b->gst_probe);
 		for (i = 0; i < 2 * o->n_consumers; i++) {
 			const struct gst_result *g = i < o->n_consumers ? &b->gst[i] :
