@@ -435,6 +435,72 @@ jcheck "$DIR/bench.json" 'not d["storage"]["ran"] or all(d["storage"][k]["ok"] a
 jcheck "$DIR/bench.json" 'not d["storage"]["ran"] or (d["storage"]["recorder_buffered"]["page_cache_peak"] > (8 << 20) and d["storage"]["recorder_buffered"]["page_cache_end"] < (1 << 20))'
 ok "bench: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["storage"]; print("storage pairs measured" if s["ran"] else "storage skipped: " + s["skipped"])' "$DIR/bench.json")"
 
+# One consumer count: the producer's cost per extra consumer needs two and
+# says so; --no-gst: both shm paths say why they were not measured
+jcheck "$DIR/bench.json" '[(e["setting"], e["ok"], e["consumers_low"], e["consumers_high"], e["met"]) for e in d["producer_per_extra_consumer"]] == [("defaults", False, 1, 1, False), ("pipelined", False, 1, 1, False), ("no-busy-poll", False, 1, 1, False)] and all("two consumer counts" in e["error"] and e["per_extra_consumer_ns"] is None for e in d["producer_per_extra_consumer"])'
+jcheck "$DIR/bench.json" '[(g["readers"], g["path"], g["measured"], g["status"]) for g in d["gstreamer_shm"] + d["gstreamer_shm_copy"]] == [(1, "no-copy", False, "not measured: --no-gst"), (1, "copy", False, "not measured: --no-gst")]'
+
+# Two consumer counts and GStreamer, small: the producer's cost per extra
+# consumer is the difference of the two runs' producer CPU per frame over
+# the counts' difference, held against two cache-line transfers; shm's copy
+# path runs beside its no-copy path (or says why not), each with its ratio
+# to the handoff, and the Targets table judges all three.
+"$DMAPIPE" bench -c 2,1 -n 2000 -r 1 --latency-frames 5 --latency-pairs 1 --memcpy-runs 1 \
+	--size 640x480 --gst-frames 30 --gst-probe 0 --no-storage --json \
+	--output "$DIR/bench-two.md" >"$DIR/bench-two.json" 2>"$DIR/bench-two.log" ||
+	fail "bench -c 2,1 with GStreamer: $(tail -3 "$DIR/bench-two.log")"
+jcheck "$DIR/bench-two.json" '[(e["setting"], e["ok"], e["consumers_low"], e["consumers_high"]) for e in d["producer_per_extra_consumer"]] == [("defaults", True, 1, 2), ("pipelined", True, 1, 2), ("no-busy-poll", True, 1, 2)]'
+jcheck "$DIR/bench-two.json" 'all(abs(e["per_extra_consumer_ns"] - (e["producer_per_frame_high_ns"] - e["producer_per_frame_low_ns"]) / (e["consumers_high"] - e["consumers_low"])) < 1e-3 * max(1, abs(e["per_extra_consumer_ns"])) and e["producer_per_frame_low_ns"] > 0 and e["producer_per_frame_high_ns"] > 0 for e in d["producer_per_extra_consumer"])'
+jcheck "$DIR/bench-two.json" 'all(r["cpu_producer_per_frame_us"] > 0 for r in d["dmapipe"] if r["mode"] == "unthrottled")'
+jcheck "$DIR/bench-two.json" 'all((e["ring_write_ns"] is None) == (not d["cacheline"]["ok"]) and (e["ring_write_ns"] is None or abs(e["ring_write_ns"] - 2 * d["cacheline"]["one_way_ns"]) < 1e-3 * e["ring_write_ns"]) for e in d["producer_per_extra_consumer"])'
+jcheck "$DIR/bench-two.json" 'all(e["met"] == (e["ratio_ring_write"] is not None and e["ratio_ring_write"] <= 2) for e in d["producer_per_extra_consumer"])'
+grep -Eq "^\| 2 consumers: the producer's cost per extra consumer only a ring write .* \| (met|met only with deeper pipelining|NOT met|not judged) \|$" \
+	"$DIR/bench-two.md" || fail "bench -c 2,1: no Targets row for the producer's cost per extra consumer"
+ok "bench: the producer's cost per extra consumer: $(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["producer_per_extra_consumer"][0]; print("%.0f ns (ring write %s ns)" % (e["per_extra_consumer_ns"], e["ring_write_ns"]))' "$DIR/bench-two.json")"
+
+jcheck "$DIR/bench-two.json" '[(g["readers"], g["path"]) for g in d["gstreamer_shm"]] == [(2, "no-copy"), (1, "no-copy")] and [(g["readers"], g["path"]) for g in d["gstreamer_shm_copy"]] == [(2, "copy"), (1, "copy")]'
+jcheck "$DIR/bench-two.json" 'all(g["measured"] or g["status"].startswith("not measured: ") for g in d["gstreamer_shm"] + d["gstreamer_shm_copy"])'
+# the copy path is measured exactly when identity has drop-allocation
+jcheck "$DIR/bench-two.json" 'd["gstreamer_copy_unavailable"] is None or all(not g["measured"] and "identity drop-allocation=true is not available" in g["status"] for g in d["gstreamer_shm_copy"])'
+jcheck "$DIR/bench-two.json" 'all(abs(g["over_dmapipe"] - g["transport_cpu_per_frame_us"] / r["cpu_per_frame_us"]) < 1e-3 * abs(g["over_dmapipe"]) for gs in (d["gstreamer_shm"], d["gstreamer_shm_copy"]) for g in gs if g["measured"] for r in d["dmapipe"] if r["setting"] == "defaults" and r["consumers"] == g["readers"])'
+jcheck "$DIR/bench-two.json" 'all(g["runs_completed"] + g["runs_failed"] == 5 and g["runs_completed"] > 0 for g in d["gstreamer_shm"] + d["gstreamer_shm_copy"] if g["measured"])'
+for what in "20x below GStreamer shm's no-copy path" "300x below GStreamer shm's copy transport"; do
+	grep -Eq "^\| handoff CPU per frame at least $what, 1 consumer, same run \| .* \| (met|met only with deeper pipelining|NOT met|NOT met \(not measured\)) \|$" \
+		"$DIR/bench-two.md" || fail "bench -c 2,1: no Targets row '$what'"
+done
+if command -v gst-launch-1.0 >/dev/null && gst-inspect-1.0 identity 2>/dev/null | grep -q drop-allocation; then
+	jcheck "$DIR/bench-two.json" 'd["gstreamer_copy_unavailable"] is None and all(g["measured"] for g in d["gstreamer_shm_copy"])'
+	grep -q "same pipelines with \`identity" "$DIR/bench-two.md" ||
+		fail "bench -c 2,1: the report does not say what the copy path is"
+fi
+ok "bench: GStreamer shm's copy path beside the no-copy path: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); g=d["gstreamer_shm_copy"][1]; print("%.1f us transport per frame" % g["transport_cpu_per_frame_us"] if g["measured"] else g["status"])' "$DIR/bench-two.json")"
+
+# A GStreamer whose identity has no drop-allocation (before 1.22; here a
+# gst-launch-1.0 that says so): the copy path says why it was not measured,
+# its Targets row too, and the no-copy path still runs
+if gst=$(command -v gst-launch-1.0); then
+	mkdir -p "$DIR/oldgst"
+	cat >"$DIR/oldgst/gst-launch-1.0" <<EOF
+#!/bin/sh
+for a; do
+	case \$a in drop-allocation=*)
+		echo 'WARNING: erroneous pipeline: no property "drop-allocation" in element "identity"'
+		exit 1;;
+	esac
+done
+exec "$gst" "\$@"
+EOF
+	chmod +x "$DIR/oldgst/gst-launch-1.0"
+	PATH="$DIR/oldgst:$PATH" "$DMAPIPE" bench -c 1 -n 200 -r 1 --latency-frames 5 \
+		--latency-pairs 1 --memcpy-runs 1 --size 640x480 --gst-frames 10 --gst-probe 0 \
+		--no-storage --json --output "$DIR/bench-oldgst.md" >"$DIR/bench-oldgst.json" \
+		2>"$DIR/bench-oldgst.log" || fail "bench without identity drop-allocation"
+	jcheck "$DIR/bench-oldgst.json" 'd["gstreamer_copy_unavailable"] == "no property \"drop-allocation\" in element \"identity\"" and [(g["path"], g["measured"]) for g in d["gstreamer_shm"] + d["gstreamer_shm_copy"]] == [("no-copy", True), ("copy", False)] and "identity drop-allocation=true is not available" in d["gstreamer_shm_copy"][0]["status"]'
+	grep -q "^| handoff CPU per frame at least 300x below GStreamer shm's copy transport, 1 consumer, same run | not measured: identity drop-allocation=true is not available: .* | NOT met (not measured) |$" \
+		"$DIR/bench-oldgst.md" || fail "bench without identity drop-allocation: the Targets row does not say why"
+	ok "bench: without identity drop-allocation the copy path says why and the rest runs"
+fi
+
 # The shared-memory floor beside the handoff (bench/cacheline.c): one cache
 # line bounced between two pinned processes. Its numbers are positive and
 # ordered, one way is half the round trip, and every unthrottled run has its
