@@ -3,8 +3,9 @@
  * dmapipe-bench, run as `dmapipe bench` (tools/cmd-bench.c execs it): the
  * cost of handing frames across processes, measured in one run next to (a)
  * one memcpy of the same frame and (b) GStreamer's shmsink/shmsrc moving
- * the same frames, without and with a copy into the shm area, and (c) the recorder and replay against fio. Options,
- * the order of the runs, and the report's destination.
+ * the same frames, without and with a copy into the shm area, and (c) the
+ * recorder and replay against fio. Options, the order of the runs, and the
+ * report's destination.
  */
 #include <errno.h>
 #include <getopt.h>

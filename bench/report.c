@@ -353,7 +353,7 @@ static void gst_target(const struct bench *b, FILE *f, unsigned int i, bool copy
 	fprintf(f, "| handoff CPU per frame at least %.0fx below GStreamer shm's %s, 1 consumer, "
 		"same run | ", factor, copy ? "copy transport" : "no-copy path");
 	if (!g->measured) {
-		fprintf(f, "%s | NOT met (not measured) |\n", g->status);
+		fprintf(f, "%s | not judged |\n", g->status);
 		return;
 	}
 	if (!r->ok || !d->ok || r->cpu_per_frame_us <= 0 || d->cpu_per_frame_us <= 0) {
