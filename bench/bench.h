@@ -274,6 +274,12 @@ struct bench {
 	struct display_bench display;
 };
 
+/* The unthrottled runs of setting @k (SET_*), one per consumer count. */
+static inline struct dp_result *handoff_runs(struct bench *b, unsigned int k)
+{
+	return k == SET_DEFAULTS ? b->thr : k == SET_DEEP ? b->deep : b->nopoll;
+}
+
 struct child {
 	pid_t pid;
 	int status;

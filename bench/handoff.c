@@ -363,8 +363,7 @@ void producer_extra_all(struct bench *b)
 			hi = i;
 	}
 	for (k = 0; k < N_SETTINGS; k++) {
-		const struct dp_result *set = k == SET_DEFAULTS ? b->thr :
-					      k == SET_DEEP ? b->deep : b->nopoll;
+		const struct dp_result *set = handoff_runs(b, k);
 		const struct dp_result *rl = &set[lo], *rh = &set[hi];
 		struct producer_extra *e = &b->extra[k];
 

@@ -426,7 +426,6 @@ int main(int argc, char **argv)
 	for (i = 0; i < b->o.n_consumers && !stop_requested; i++) {
 		/* the defaults, deeper pipelining, and the defaults without busy
 		 * polling: what the adaptive polling buys, in the same run */
-		struct dp_result *runs[N_SETTINGS] = { &b->thr[i], &b->deep[i], &b->nopoll[i] };
 		struct dp_result *r;
 		unsigned int k;
 
@@ -438,8 +437,8 @@ int main(int argc, char **argv)
 				  b->o.consumers[i] == 1 ? "" : "s", (unsigned long long)b->o.frames,
 				  s->in_flight, s->depth, s->buffers,
 				  s->no_poll ? ", no busy polling" : "", b->o.repeat);
-			run_dmapipe_repeated(b, b->o.consumers[i], s, runs[k]);
-			r = runs[k];
+			r = &handoff_runs(b, k)[i];
+			run_dmapipe_repeated(b, b->o.consumers[i], s, r);
 			if (r->ok)
 				bench_log("    %.0f frames/s, %.2f us CPU per frame (%.3f%% of memcpy; "
 					  "runs %.2f to %.2f us), %llu bytes copied, pool %u buffers "
