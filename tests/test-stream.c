@@ -1129,6 +1129,7 @@ static void test_server_poll_sleep(void)
 	char *path = test_path(dir, "server-poll-sleep");
 	struct dmapipe_server *s = server_new(path, 0, 6);
 	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_BLOCK, 4, 2);
+	struct dmapipe_server_stats st;
 	/* the pool grows while every buffer is leased, up to max_buffers (32) */
 	struct dmapipe_buffer *held[40];
 	unsigned int n_held = 0;
@@ -1150,6 +1151,8 @@ static void test_server_poll_sleep(void)
 	check_msg(server_fd_readable(s, 2000), "a release did not wake a loop that may sleep");
 	dmapipe_server_dispatch(s, 0);
 	check(!server_fd_readable(s, 0));
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.ring_wakeups, 1);
 
 	/* asleep with free buffers: the release waits in the ring, no wake-up */
 	produce(s, ++seq);
@@ -1159,6 +1162,8 @@ static void test_server_poll_sleep(void)
 	dmapipe_server_after_poll(s);
 	dmapipe_server_dispatch(s, 0);
 	check(!server_fd_readable(s, 0));
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.ring_wakeups, 1);
 
 	/* frames pending behind the in-flight limit of 2: a release wakes */
 	for (int i = 0; i < 4; i++)
@@ -1199,6 +1204,120 @@ static void test_server_poll_sleep(void)
 	for (unsigned int i = 0; i < n_held; i++)
 		dmapipe_buffer_unref(held[i]);
 	test_pass("server poll sleep: releases wake a sleeping producer only when it waits for one");
+out:
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+}
+
+/* Releases the server has taken from its one consumer so far. */
+static uint64_t released_by_server(struct dmapipe_server *s)
+{
+	struct dmapipe_consumer_stats cs[2];
+
+	check_int_eq(dmapipe_server_get_consumer_stats(s, cs, 2), 1);
+	return cs[0].frames_released;
+}
+
+/*
+ * The loop sleeps (before_poll) while another thread of the application
+ * queues and dequeues, as dmapipesink's dispatch thread does while its
+ * streaming thread renders (the calls serialised by the application's
+ * lock; here one thread plays both). Tried: frames queued during the sleep
+ * that wait for the consumer's room (a release must wake the loop, though
+ * none was wanted when it fell asleep); the pool's last buffer dequeued
+ * during the sleep (likewise); dmapipe_server_set_release_wakeups() turned
+ * on during a sleep (every release wakes), a release already in the ring
+ * then (taken by that call), turned off again (a release sleeps in the
+ * ring and the next queue takes it, with no dispatch).
+ */
+static void test_server_sleep_other_thread(void)
+{
+	char *path = test_path(dir, "server-sleep-thread");
+	struct dmapipe_server *s = server_new(path, 0, 6);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_BLOCK, 4, 2);
+	struct dmapipe_buffer *held[40];
+	unsigned int n_held = 0;
+	uint64_t seq = 0, released;
+
+	if (!dmapipe_rings_enabled()) {
+		printf("   (server sleep with another thread not run: DMAPIPE_RINGS=0, no rings)\n");
+		goto out;
+	}
+	dmapipe_server_get_fd(s);
+	test_pump(s, &c, 1);
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
+
+	/* asleep with nothing wanted; then 4 frames, 2 wait for room */
+	check(!dmapipe_server_before_poll(s));
+	for (int i = 0; i < 4; i++)
+		produce(s, ++seq);
+	check_int_eq(take_all(c), 2);
+	check_msg(server_fd_readable(s, 2000),
+		  "frames queued during the sleep wait for room, and a release did not wake");
+	dmapipe_server_after_poll(s);
+	dmapipe_server_dispatch(s, 0);
+	test_pump(s, &c, 1);
+	check_int_eq(take_all(c), 2);
+	dmapipe_server_dispatch(s, 0);
+	check(!server_fd_readable(s, 0));
+
+	/* asleep with free buffers; then every buffer taken, one frame out */
+	produce(s, ++seq);
+	test_pump(s, &c, 1);
+	check(!dmapipe_server_before_poll(s));
+	while (n_held < ARRAY_SIZE(held) && (held[n_held] = dmapipe_server_dequeue(s)))
+		n_held++;
+	check_msg(n_held > 0 && n_held < ARRAY_SIZE(held), "held %u buffers", n_held);
+	check_int_eq(take_all(c), 1);
+	check_msg(server_fd_readable(s, 2000),
+		  "the pool's last buffer went during the sleep, and a release did not wake");
+	dmapipe_server_after_poll(s);
+	dmapipe_server_dispatch(s, 0);
+	for (unsigned int i = 0; i < n_held; i++)
+		dmapipe_buffer_unref(held[i]);
+	n_held = 0;
+
+	/* every release wanted, from the middle of a sleep */
+	produce(s, ++seq);
+	test_pump(s, &c, 1);
+	check(!dmapipe_server_before_poll(s));
+	dmapipe_server_set_release_wakeups(s, true);
+	check_int_eq(take_all(c), 1);
+	check_msg(server_fd_readable(s, 2000), "set_release_wakeups(true) during a sleep: no wake-up");
+	dmapipe_server_after_poll(s);
+	dmapipe_server_dispatch(s, 0);
+
+	/* a release made while the flag was down is taken by the call that raises it */
+	dmapipe_server_set_release_wakeups(s, false);
+	produce(s, ++seq);
+	test_pump(s, &c, 1);
+	check(!dmapipe_server_before_poll(s));
+	check_int_eq(take_all(c), 1);
+	check_msg(!server_fd_readable(s, 100), "a release woke a loop that wants none");
+	released = released_by_server(s);
+	dmapipe_server_set_release_wakeups(s, true);
+	check_msg(released_by_server(s) == released + 1,
+		  "set_release_wakeups(true) left a release in the ring");
+	dmapipe_server_after_poll(s);
+	dmapipe_server_dispatch(s, 0);
+
+	/* off again: the next release waits for the next queue, which takes it */
+	dmapipe_server_set_release_wakeups(s, false);
+	produce(s, ++seq);
+	test_pump(s, &c, 1);
+	check(!dmapipe_server_before_poll(s));
+	check_int_eq(take_all(c), 1);
+	check_msg(!server_fd_readable(s, 100), "a release woke a loop that wants none");
+	released = released_by_server(s);
+	produce(s, ++seq);
+	check_msg(released_by_server(s) == released + 1, "the queue did not take the ring's release");
+	dmapipe_server_after_poll(s);
+	test_pump(s, &c, 1);
+	check_int_eq(take_all(c), 1);
+	dmapipe_server_dispatch(s, 0);
+	test_pass("server sleep, another thread: frames waiting for room and the pool's last buffer "
+		  "raise the flags; release wake-ups on and off; a queue takes ring releases");
 out:
 	dmapipe_client_free(c);
 	dmapipe_server_free(s);
@@ -2261,6 +2380,7 @@ int main(void)
 	test_ring_before_socket();
 	test_deferred_eos();
 	test_server_poll_sleep();
+	test_server_sleep_other_thread();
 	test_rings_generation();
 	test_constraints_refused();
 	test_fd_quota_auto();

@@ -507,6 +507,9 @@ DMAPIPE_EXPORT struct dmapipe_buffer *dmapipe_server_dequeue(struct dmapipe_serv
 	struct dmapipe_buffer *b = dequeue_buffer(server);
 	int err = errno;
 
+	/* the last free buffer, taken while the loop sleeps: releases matter now */
+	if (b && server->asleep && dmapipe_pool_get_free(server->pool) == 0)
+		server_sleep_changed(server);
 	server_reap(server);
 	errno = err;
 	return b;
@@ -537,6 +540,7 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 	struct consumer *c, *next;
 	int id = server_slot_of(server, buffer);
 	int fence = meta ? meta->acquire_fence : -1;
+	bool waits = false;
 	int count = 0;
 
 	if (id < 0) {
@@ -545,6 +549,13 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 		log_error("queue: buffer is not registered with this stream");
 		return -ENOENT;
 	}
+	/*
+	 * Releases in the rings wake nobody (unless the loop waits for them):
+	 * they are taken here too, for an application that queues its own
+	 * buffers and never dequeues, so that its buffers come back and the
+	 * consumers have room before the frame is handed out.
+	 */
+	server_collect_releases(server);
 	if (!server->slots[id].ours && server_buffer_in_use(server, buffer)) {
 		dmapipe_close(fence);
 		dmapipe_buffer_unref(buffer);
@@ -590,7 +601,11 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 		c->n_pending++;
 		count++;
 		consumer_flush(c);
+		waits |= c->n_pending > 0;
 	}
+	/* another thread's loop sleeps: frames now wait for a consumer's room */
+	if (waits && server->asleep)
+		server_sleep_changed(server);
 	dmapipe_close(fence);
 	/* with no consumer taking it, an application buffer is idle at once */
 	server_drop_ref(server, buffer);

@@ -417,8 +417,10 @@ bool consumer_handle_ring(struct consumer *c, struct dmapipe_msg_ring *r)
 	const char *why = NULL;
 	int ret;
 
-	if (r->kind == DMAPIPE_RING_MSG_WAKE)
+	if (r->kind == DMAPIPE_RING_MSG_WAKE) {
+		c->server->stats.ring_wakeups++;
 		return true; /* the dispatch that read it collects the releases */
+	}
 	if (r->kind != DMAPIPE_RING_MSG_RELEASES || c->releases_ring.map) {
 		dmapipe_close_deferred(r->fd);
 		consumer_close(c, DMAPIPE_ERR_PROTOCOL, r->kind == DMAPIPE_RING_MSG_RELEASES ?

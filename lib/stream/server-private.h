@@ -227,6 +227,15 @@ struct dmapipe_server {
 	bool fd_exported;
 	bool sleep_managed;
 	bool starved;
+	/*
+	 * asleep: between the flags going up for a sleep and coming down
+	 * (rings_sleep()); another thread of the application may queue or
+	 * dequeue meanwhile (server_sleep_changed()). wake_every: the
+	 * application wants every release to wake it
+	 * (dmapipe_server_set_release_wakeups()).
+	 */
+	bool asleep;
+	bool wake_every;
 
 	struct dmapipe_server_stats stats;
 	struct dmapipe_copy_stats copies_at_start;
@@ -302,6 +311,15 @@ int consumer_send_now(struct consumer *c, const struct dmapipe_msg *msg);
  * RELEASE. Returns how many, or -1 if the connection was closed.
  */
 int consumer_collect_releases(struct consumer *c);
+
+/*
+ * What a sleeping loop waits for changed under it (another thread queued
+ * frames that now wait for a consumer's room, or took the pool's last
+ * buffer): the flags follow at once, and the rings are read once more so
+ * that a release published before a flag went up is taken, not left
+ * until the next event. Nothing while no loop sleeps.
+ */
+void server_sleep_changed(struct dmapipe_server *server);
 
 /* Collects the ring releases of every consumer; true if any came. */
 bool server_collect_releases(struct dmapipe_server *server);

@@ -502,7 +502,7 @@ DMAPIPE_EXPORT int dmapipe_server_get_fd(const struct dmapipe_server *server)
  */
 static bool release_wanted(const struct dmapipe_server *server, const struct consumer *c)
 {
-	return c->n_pending > 0 || server->waiting > 0 || server->starved;
+	return c->n_pending > 0 || server->waiting > 0 || server->starved || server->wake_every;
 }
 
 /*
@@ -534,6 +534,7 @@ static void rings_sleep(void *data, bool sleeping)
 	/* a loop that polls the fd without saying when it sleeps may always sleep */
 	bool always = server->fd_exported && !server->sleep_managed;
 
+	server->asleep = sleeping;
 	/* asleep with no free buffer: any release is one we wait for */
 	server->starved = sleeping && server->pool && dmapipe_pool_get_free(server->pool) == 0;
 
@@ -565,6 +566,23 @@ DMAPIPE_EXPORT void dmapipe_server_after_poll(struct dmapipe_server *server)
 {
 	if (server)
 		rings_sleep(server, false);
+}
+
+void server_sleep_changed(struct dmapipe_server *server)
+{
+	if (!server->asleep)
+		return;
+	rings_sleep(server, true);
+	if (rings_ready(server))
+		server_collect_releases(server);
+}
+
+DMAPIPE_EXPORT void dmapipe_server_set_release_wakeups(struct dmapipe_server *server, bool every)
+{
+	if (!server || server->wake_every == every)
+		return;
+	server->wake_every = every;
+	server_sleep_changed(server);
 }
 
 /*

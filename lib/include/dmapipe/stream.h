@@ -419,9 +419,12 @@ int dmapipe_server_get_fd(const struct dmapipe_server *server);
  * dmapipe_server_after_poll() when it wakes, is woken only by releases
  * that change what it can do: frames queued behind a consumer's in-flight
  * limit, or any release while the pool has no free buffer. Other releases
- * wait in the rings for the next dmapipe_server_dequeue() or
- * dmapipe_server_dispatch(), and a paced producer costs no wake-up per
- * release. Returns true if such a release is already in a ring (call
+ * wait in the rings for the next dmapipe_server_dequeue(),
+ * dmapipe_server_queue() or dmapipe_server_dispatch(), and a paced
+ * producer costs no wake-up per release. Another thread may queue and
+ * dequeue while the loop sleeps: frames left waiting for a consumer's
+ * room, or the pool's last buffer taken, raise the flags then and there.
+ * Returns true if such a release is already in a ring (call
  * dmapipe_server_dispatch() with timeout 0, and do not sleep): the check
  * and the sleeping flags are ordered so that none is missed. Without rings
  * it only returns false. Since 0.2.
@@ -430,6 +433,24 @@ bool dmapipe_server_before_poll(struct dmapipe_server *server);
 
 /** Ends the sleep dmapipe_server_before_poll() began. Since 0.2. */
 void dmapipe_server_after_poll(struct dmapipe_server *server);
+
+/**
+ * For a loop that says when it sleeps (dmapipe_server_before_poll()):
+ * @every true makes every release wake it, as if it did not say so, and
+ * false (the default) only the releases that before_poll describes. Turn
+ * it on while buffers should go back the moment consumers release them:
+ * an upstream pool that cannot grow, a capture driver, or a thread of the
+ * application that waits for releases itself (a drain). Released buffers
+ * of a pool that grows can wait in the rings for the next
+ * dmapipe_server_queue(), which takes them, and cost nobody a wake-up.
+ *
+ * Like dmapipe_server_queue() and dmapipe_server_dequeue(), it may be
+ * called from another thread while the loop sleeps (the calls serialised
+ * by the application's lock): the change takes effect at once, and a
+ * release that came before it is taken by this call (idle callbacks may
+ * run inside it). Since 0.2.
+ */
+void dmapipe_server_set_release_wakeups(struct dmapipe_server *server, bool every);
 
 /**
  * Handles connections, handshakes, releases, unsent frames and lease
@@ -503,7 +524,12 @@ struct dmapipe_server_stats {
 	uint64_t accept_failures;
 	uint32_t handshakes;        /**< connections in their handshake now */
 	uint32_t monitors;          /**< monitor connections now */
-	uint64_t reserved[4];       /**< zero */
+	/**
+	 * wake-up datagrams consumers sent because this producer slept
+	 * waiting for their releases (docs/PROTOCOL.md 14.5). Since 0.2.
+	 */
+	uint64_t ring_wakeups;
+	uint64_t reserved[3];       /**< zero */
 };
 
 /** Fills @stats with the stream's counters as they are now. Since 0.1. */
