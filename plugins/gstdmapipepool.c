@@ -38,6 +38,7 @@ struct _GstDmapipeBufferPool
   gboolean add_videometa;
   struct dmapipe_layout layout;
   gboolean configured;
+  gboolean grows;               /* configured with max 0 */
 
   /* plane offsets consumers ask (dmapipe_constraints.offset_align) */
   guint offset_align[DMAPIPE_MAX_PLANES];
@@ -122,6 +123,7 @@ gst_dmapipe_buffer_pool_set_config (GstBufferPool * pool,
   }
   self->info = info;
   self->configured = TRUE;
+  g_atomic_int_set (&self->grows, max == 0);
 
   gst_buffer_pool_config_set_params (config, caps, info.size, min, max);
   GST_DEBUG_OBJECT (pool, "%s %dx%d, %" G_GSIZE_FORMAT " bytes, from %s (%s)",
@@ -325,6 +327,13 @@ gst_dmapipe_buffer_pool_get_layout (GstBufferPool * pool,
     return FALSE;
   *layout = self->layout;
   return TRUE;
+}
+
+gboolean
+gst_dmapipe_buffer_pool_grows (GstBufferPool * pool)
+{
+  return GST_IS_DMAPIPE_BUFFER_POOL (pool)
+      && g_atomic_int_get (&GST_DMAPIPE_BUFFER_POOL (pool)->grows);
 }
 
 struct dmapipe_allocator *

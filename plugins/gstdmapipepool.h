@@ -40,6 +40,11 @@ gst_dmapipe_buffer_pool_new_configured (struct dmapipe_allocator * allocator,
 gboolean gst_dmapipe_buffer_pool_get_layout (GstBufferPool * pool,
     struct dmapipe_layout * layout);
 
+/* Whether @pool is a dmapipe pool configured without a maximum: one that
+ * allocates a buffer when none is free, so that none of its users ever
+ * waits for a buffer to come back. */
+gboolean gst_dmapipe_buffer_pool_grows (GstBufferPool * pool);
+
 /* The allocator @pool's buffers come from (no reference added). */
 struct dmapipe_allocator *gst_dmapipe_buffer_pool_get_allocator (GstBufferPool
     * pool);

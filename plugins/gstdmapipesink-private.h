@@ -79,6 +79,8 @@ struct _GstDmapipeSink
   gboolean flushing;
   gboolean eos_sent;
   gboolean started;             /* a frame was queued since start */
+  gboolean wake_every;          /* every release wakes the dispatch thread
+                                 * (gst_dmapipe_sink_release_wakeups()) */
   guint64 frames;
   guint64 own_drops;            /* frames this element could not queue */
   guint64 copies;
@@ -102,6 +104,11 @@ gboolean gst_dmapipe_sink_pool_serves (const struct dmapipe_layout *layout,
 /* Stops the dispatch thread, ends the stream at once and frees the server
  * and what the registry held. */
 void gst_dmapipe_sink_server_stop (GstDmapipeSink * self);
+
+/* Whether releases wake the dispatch thread, after the buffer render()
+ * sends (a pool that grows or not); with self->lock held. */
+void gst_dmapipe_sink_release_wakeups (GstDmapipeSink * self,
+    GstBuffer * send);
 
 /* Under self->lock: waits for #wait-consumers before the first frame and
  * for room at block-policy consumers; GST_FLOW_FLUSHING on a flush. */

@@ -575,6 +575,10 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
     }
   }
 
+  if (res == GST_DMAPIPE_MEM_REG_OK && gst_dmapipe_mem_reg_entry_is_held (e))
+    /* its consumers may have released it into their rings, which wake
+     * nobody for a growing pool's buffers: take those releases first */
+    dmapipe_server_dispatch (self->server, 0);
   if (res != GST_DMAPIPE_MEM_REG_OK
       || gst_dmapipe_mem_reg_entry_is_held (e)) {
     /* the same memory is still with a consumer (upstream pushed it again),
@@ -589,6 +593,7 @@ gst_dmapipe_sink_render (GstBaseSink * bsink, GstBuffer * buffer)
 
   reconfigure = self->reconfigure;
   self->reconfigure = FALSE;
+  gst_dmapipe_sink_release_wakeups (self, send);
   dbuf = gst_dmapipe_mem_reg_entry_hold (e, send, self->frames);
   self->started = TRUE;
   /* on_buffer_idle() takes @send back inside when no consumer takes it */
@@ -636,6 +641,7 @@ post_stats (GstDmapipeSink * self)
       "copied-bytes", G_TYPE_UINT64, self->copied_bytes,
       "consumers-total", G_TYPE_UINT64, stats.consumers_total,
       "lease-timeouts", G_TYPE_UINT64, stats.lease_timeouts,
+      "ring-wakeups", G_TYPE_UINT64, stats.ring_wakeups,
       "memory", G_TYPE_STRING, dmapipe_mem_kind_to_string (stats.mem_kind),
       NULL);
   g_mutex_unlock (&self->lock);

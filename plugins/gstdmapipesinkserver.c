@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gstdmapipepool.h"
 #include "gstdmapipesink-private.h"
 
 #define GST_CAT_DEFAULT gst_dmapipe_sink_debug
@@ -76,6 +77,15 @@ on_constraints (struct dmapipe_server *server,
   }
 }
 
+/*
+ * The dispatch thread says when it sleeps (dmapipe_server_before_poll()):
+ * a consumer's release then wakes it only when something waits for one
+ * (frames behind a consumer's in-flight limit, render() waiting for room
+ * or a drain, buffers that must go back to upstream at once:
+ * gst_dmapipe_sink_release_wakeups()). Other releases stay in the rings
+ * until the next render(), whose queue takes them: no datagram from the
+ * consumer and no wake-up of this thread per frame.
+ */
 static gpointer
 dispatch_thread (gpointer data)
 {
@@ -89,16 +99,28 @@ dispatch_thread (gpointer data)
   pfd[1].events = POLLIN;
 
   for (;;) {
-    gint ret;
+    gboolean ready;
+    gint ret = 0;
 
-    ret = poll (pfd, 2, -1);
-    if (ret < 0 && errno != EINTR) {
-      GST_ERROR_OBJECT (self, "poll: %s", g_strerror (errno));
-      break;
+    g_mutex_lock (&self->lock);
+    ready = dmapipe_server_before_poll (self->server);
+    g_mutex_unlock (&self->lock);
+    if (!ready) {
+      gint err;
+
+      ret = poll (pfd, 2, -1);
+      err = errno;
+      g_mutex_lock (&self->lock);
+      dmapipe_server_after_poll (self->server);
+      g_mutex_unlock (&self->lock);
+      if (ret < 0 && err != EINTR) {
+        GST_ERROR_OBJECT (self, "poll: %s", g_strerror (err));
+        break;
+      }
     }
     if (g_atomic_int_get (&self->thread_stop))
       break;
-    if (ret <= 0 || !(pfd[0].revents & POLLIN))
+    if (!ready && (ret <= 0 || !(pfd[0].revents & POLLIN)))
       continue;
 
     g_mutex_lock (&self->lock);
@@ -115,6 +137,28 @@ dispatch_thread (gpointer data)
   }
   g_ptr_array_free (idle, TRUE);
   return NULL;
+}
+
+/*
+ * Called with self->lock held, for the buffer render() sends: a buffer of
+ * a dmapipe pool that grows may come back at the next render() (its pool
+ * allocates meanwhile, upstream never waits); any other goes back the
+ * moment its last consumer releases it (a pool that cannot grow, a
+ * capture driver's buffer), so every release wakes the dispatch thread
+ * then, as the drain's do.
+ */
+void
+gst_dmapipe_sink_release_wakeups (GstDmapipeSink * self, GstBuffer * send)
+{
+  gboolean every = !(send->pool && gst_dmapipe_buffer_pool_grows (send->pool));
+
+  if (every == self->wake_every)
+    return;
+  GST_DEBUG_OBJECT (self, "releases %s", every ? "wake the dispatch thread "
+      "(buffers go back at once)" : "wait for the next frame (the buffers' "
+      "pool grows)");
+  self->wake_every = every;
+  dmapipe_server_set_release_wakeups (self->server, every);
 }
 
 gboolean
@@ -232,6 +276,7 @@ gst_dmapipe_sink_server_start (GstDmapipeSink * self)
   self->server = server;
   self->eos_sent = FALSE;
   self->started = FALSE;
+  self->wake_every = FALSE;     /* the library's default */
   g_atomic_int_set (&self->thread_stop, 0);
   self->thread = g_thread_try_new ("dmapipesink", dispatch_thread, self,
       &error);
@@ -367,6 +412,9 @@ gst_dmapipe_sink_drain_and_end (GstDmapipeSink * self)
   deadline = g_get_monotonic_time () + timeout * G_TIME_SPAN_MILLISECOND;
 
   g_mutex_lock (&self->lock);
+  /* the dispatch thread wakes for every release now: this wait needs them */
+  if (self->server)
+    dmapipe_server_set_release_wakeups (self->server, TRUE);
   while (self->server && !self->flushing
       && dmapipe_server_drain_step (self->server) > 0) {
     gboolean more;
@@ -382,5 +430,7 @@ gst_dmapipe_sink_drain_and_end (GstDmapipeSink * self)
     dmapipe_server_end_of_stream (self->server);
     self->eos_sent = TRUE;
   }
+  if (self->server)
+    dmapipe_server_set_release_wakeups (self->server, self->wake_every);
   g_mutex_unlock (&self->lock);
 }

@@ -174,7 +174,25 @@ sink_harness (const gchar * extra)
 
 /* Asks the sink for its pool, as a producer that wants one does. */
 static GstBufferPool *
+sink_pool_max (GstHarness * h, GstVideoInfo * info, guint max_buffers);
+
+/* Both ends use rings unless DMAPIPE_RINGS=0 (docs/PROTOCOL.md 14). */
+static gboolean
+rings_enabled (void)
+{
+  return g_strcmp0 (g_getenv ("DMAPIPE_RINGS"), "0") != 0;
+}
+
+static GstBufferPool *
 sink_pool (GstHarness * h, GstVideoInfo * info)
+{
+  return sink_pool_max (h, info, 0);
+}
+
+/* The sink's pool, configured by upstream with at most @max_buffers (0:
+ * as the sink proposes, without a maximum: it grows). */
+static GstBufferPool *
+sink_pool_max (GstHarness * h, GstVideoInfo * info, guint max_buffers)
 {
   GstCaps *caps = gst_caps_from_string (CAPS_NV12);
   GstQuery *query = gst_query_new_allocation (caps, TRUE);
@@ -190,6 +208,9 @@ sink_pool (GstHarness * h, GstVideoInfo * info)
   gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
   fail_unless (pool != NULL);
   fail_unless (size >= info->size);
+  fail_unless_equals_int (max, 0);
+  if (max_buffers)
+    max = MAX (max_buffers, min);
   config = gst_buffer_pool_get_config (pool);
   gst_buffer_pool_config_set_params (config, caps, size, min, max);
   gst_buffer_pool_config_add_option (config, GST_BUFFER_POOL_OPTION_VIDEO_META);
@@ -372,20 +393,24 @@ GST_START_TEST (test_sink_strict)
 
 GST_END_TEST;
 
-/* The sink keeps the GstBuffer (and so the upstream pool's buffer) exactly
- * as long as a consumer holds the frame. */
-GST_START_TEST (test_sink_release)
+/* The sink keeps the GstBuffer (and so the upstream pool's buffer) as long
+ * as a consumer holds the frame. A buffer of a pool that grows (the sink's
+ * own, as proposed) comes back at the next frame: the consumer's release
+ * waits in its ring and wakes nobody. A buffer of a pool with a maximum
+ * (upstream could wait for it) comes back at once, woken. */
+static void
+check_sink_release (guint max_buffers)
 {
   struct dmapipe_client *c;
   struct dmapipe_frame *f;
   GstBufferPool *pool;
   GstVideoInfo info;
-  GstBuffer *buf;
+  GstBuffer *buf, *next;
   GstHarness *h;
   guint64 deadline;
 
   h = sink_harness (NULL);
-  pool = sink_pool (h, &info);
+  pool = sink_pool_max (h, &info, max_buffers);
   c = consumer_new (DMAPIPE_POLICY_BLOCK, 2);
   wait_consumers (h->element, c, 1);
 
@@ -397,9 +422,21 @@ GST_START_TEST (test_sink_release)
   fail_unless_equals_int (GST_MINI_OBJECT_REFCOUNT_VALUE (buf), 2);
 
   fail_unless_equals_int (dmapipe_client_release_frame (c, f, -1), 0);
-  deadline = now_ms () + 5000;
-  while (GST_MINI_OBJECT_REFCOUNT_VALUE (buf) != 1 && now_ms () < deadline)
-    g_usleep (1000);
+  if (max_buffers) {
+    deadline = now_ms () + 5000;
+    while (GST_MINI_OBJECT_REFCOUNT_VALUE (buf) != 1 && now_ms () < deadline)
+      g_usleep (1000);
+  } else {
+    /* with rings, nothing takes the release before the next frame (over
+     * the socket alone, the dispatch thread reads it) */
+    g_usleep (200 * 1000);
+    if (rings_enabled ())
+      fail_unless_equals_int (GST_MINI_OBJECT_REFCOUNT_VALUE (buf), 2);
+    next = pool_frame (pool, &info, 1);
+    fail_unless_equals_int (gst_harness_push (h, next), GST_FLOW_OK);
+    f = expect_frame (c, 1);
+    fail_unless_equals_int (dmapipe_client_release_frame (c, f, -1), 0);
+  }
   fail_unless_equals_int (GST_MINI_OBJECT_REFCOUNT_VALUE (buf), 1);
   gst_buffer_unref (buf);
 
@@ -415,6 +452,18 @@ GST_START_TEST (test_sink_release)
   gst_buffer_pool_set_active (pool, FALSE);
   gst_object_unref (pool);
   gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_sink_release)
+{
+  check_sink_release (0);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_sink_release_bounded_pool)
+{
+  check_sink_release (4);
 }
 
 GST_END_TEST;
@@ -1928,6 +1977,7 @@ dmapipe_suite (void)
   tcase_add_test (sink, test_sink_copy_counted);
   tcase_add_test (sink, test_sink_strict);
   tcase_add_test (sink, test_sink_release);
+  tcase_add_test (sink, test_sink_release_bounded_pool);
   tcase_add_test (sink, test_sink_slow_consumer);
   tcase_add_test (sink, test_sink_block_policy);
   tcase_add_test (sink, test_sink_eos);

@@ -8,6 +8,8 @@
 #   - the dmapipe tool on either end: dmapipe serve -> dmapipesrc !
 #     dmapipesink (a relay, zero-copy) -> dmapipe consume --verify full, and
 #     videotestsrc ! dmapipesink -> dmapipe consume;
+#   - a live source into dmapipesink's own pool: a consumer's releases
+#     wake the sink only at the drain (ring-wakeups);
 #   - dmapipesrc reconnect=true carries on across a producer restart, and
 #     posts its stats when num-buffers ends the stream;
 #   - dmapipe play -> dmapipesrc: buffers timed on the replay's timeline
@@ -167,6 +169,34 @@ if not ok:
 sys.exit(0 if ok else 1)
 EOF
 ok "videotestsrc ! dmapipesink -> dmapipe consume: $N frames, end of stream"
+
+# ---- a live source: a consumer's release wakes nobody ------------------------
+# videotestsrc takes dmapipesink's pool, which grows: a buffer a consumer
+# releases can go back at the next render, whose queue takes the release
+# from the ring, so the release costs no wake-up of the sink's dispatch
+# thread (each one sent a datagram before). ring-wakeups counts the
+# wake-ups consumers sent; the few left are the drain's at EOS, which
+# wants every release.
+
+NL=60
+S6="$DIR/live.sock"
+bg prod-live gst-launch-1.0 -m videotestsrc is-live=true num-buffers=$NL ! \
+	video/x-raw,format=NV12,width=320,height=240,framerate=60/1 ! \
+	dmapipesink socket-path="$S6" wait-consumers=1
+prod=$LAST
+wait_socket "$S6"
+"$DMAPIPE" consume --socket "$S6" --policy queue:4 --verify none --timeout 20000 \
+	--quiet --json >"$DIR/consume-live.json" 2>"$DIR/consume-live.log" ||
+	fail "dmapipe consume of a live dmapipesink"
+wait_ok $prod "live videotestsrc ! dmapipesink"
+# a live source drops what comes before the consumer, or late
+jcheck "$DIR/consume-live.json" 'd["result"] == "ok" and d["frames_received"] >= '$((NL / 2))' and d["end"] == "eos"'
+received=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["frames_received"])' "$DIR/consume-live.json")
+wakes=$(stat_of "$DIR/prod-live.log" dmapipesink-stats ring-wakeups)
+[ -n "$wakes" ] || fail "dmapipesink-stats has no ring-wakeups"
+[ "$wakes" -le $((received / 4)) ] ||
+	fail "live source: $wakes wake-ups from the consumer for $received frames"
+ok "live videotestsrc ! dmapipesink -> dmapipe consume: $received frames, $wakes release wake-ups"
 
 # ---- a producer restart: reconnect=true carries on ---------------------------
 
