@@ -1229,7 +1229,7 @@ static uint64_t released_by_server(struct dmapipe_server *s)
  * during the sleep (likewise); dmapipe_server_set_release_wakeups() turned
  * on during a sleep (every release wakes), a release already in the ring
  * then (taken by that call), turned off again (a release sleeps in the
- * ring and the next queue takes it, with no dispatch).
+ * ring and the next frame takes it, with no dispatch).
  */
 static void test_server_sleep_other_thread(void)
 {
@@ -1302,7 +1302,7 @@ static void test_server_sleep_other_thread(void)
 	dmapipe_server_after_poll(s);
 	dmapipe_server_dispatch(s, 0);
 
-	/* off again: the next release waits for the next queue, which takes it */
+	/* off again: the next release waits for the next frame, whose dequeue takes it */
 	dmapipe_server_set_release_wakeups(s, false);
 	produce(s, ++seq);
 	test_pump(s, &c, 1);
@@ -1311,13 +1311,14 @@ static void test_server_sleep_other_thread(void)
 	check_msg(!server_fd_readable(s, 100), "a release woke a loop that wants none");
 	released = released_by_server(s);
 	produce(s, ++seq);
-	check_msg(released_by_server(s) == released + 1, "the queue did not take the ring's release");
+	check_msg(released_by_server(s) == released + 1,
+		  "the next frame's dequeue did not take the ring's release");
 	dmapipe_server_after_poll(s);
 	test_pump(s, &c, 1);
 	check_int_eq(take_all(c), 1);
 	dmapipe_server_dispatch(s, 0);
 	test_pass("server sleep, another thread: frames waiting for room and the pool's last buffer "
-		  "raise the flags; release wake-ups on and off; a queue takes ring releases");
+		  "raise the flags; release wake-ups on and off");
 out:
 	dmapipe_client_free(c);
 	dmapipe_server_free(s);
@@ -1998,13 +1999,39 @@ static void test_app_buffers(void)
 	check_int_eq(log.calls, 2);
 	check(log.last == bufs[1]);
 
+	/*
+	 * With rings, a release waits in the ring (nobody sleeps for it) and
+	 * the next queue takes it, with no dispatch in between: an
+	 * application that queues its own buffers never dequeues.
+	 */
+	if (dmapipe_rings_enabled()) {
+		meta.sequence = 103;
+		check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(bufs[1]), &meta), 1);
+		f = dmapipe_client_wait_frame(c, 2000);
+		check(f && f->meta.sequence == 103);
+		dmapipe_client_release_frame(c, f, -1);
+		dmapipe_client_dispatch(c, 0);
+		check_int_eq(log.calls, 2);
+		meta.sequence = 104;
+		check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(bufs[0]), &meta), 1);
+		check_msg(log.calls == 3 && log.last == bufs[1],
+			  "the queue did not take the release waiting in the ring");
+		f = dmapipe_client_wait_frame(c, 2000);
+		check(f && f->meta.sequence == 104);
+		dmapipe_client_release_frame(c, f, -1);
+		test_pump(s, &c, 1);
+		check_int_eq(log.calls, 4);
+		check(log.last == bufs[0]);
+	}
+
 	/* a disconnect makes held buffers idle too */
+	log.calls = 0;
 	meta.sequence = 102;
 	check_int_eq(dmapipe_server_queue(s, dmapipe_buffer_ref(bufs[2]), &meta), 1);
 	test_pump(s, &c, 1);
 	dmapipe_client_free(c);
 	test_pump(s, NULL, 0);
-	check_int_eq(log.calls, 3);
+	check_int_eq(log.calls, 1);
 	check(log.last == bufs[2]);
 
 	check_int_eq(dmapipe_server_remove_buffer(s, bufs[2]), 0);
@@ -2016,7 +2043,8 @@ static void test_app_buffers(void)
 		dmapipe_buffer_unref(bufs[i]);
 	}
 	free(path);
-	test_pass("application buffers: idle callback after release, disconnect, or no consumer; EBUSY while held");
+	test_pass("application buffers: idle callback after release (with rings, at the next queue), "
+		  "disconnect, or no consumer; EBUSY while held");
 }
 
 /* Application buffers of a new format: accepted once every buffer of the

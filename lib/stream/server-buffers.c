@@ -551,11 +551,14 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 	}
 	/*
 	 * Releases in the rings wake nobody (unless the loop waits for them):
-	 * they are taken here too, for an application that queues its own
-	 * buffers and never dequeues, so that its buffers come back and the
-	 * consumers have room before the frame is handed out.
+	 * an application that queues its own buffers never dequeues, where
+	 * they are taken, so they are taken here, and its buffers come back
+	 * and the consumers have room before the frame is handed out. A
+	 * buffer of the pool was just dequeued, which took them: a second
+	 * look would only cost a cache line the consumer may have written.
 	 */
-	server_collect_releases(server);
+	if (!server->slots[id].ours)
+		server_collect_releases(server);
 	if (!server->slots[id].ours && server_buffer_in_use(server, buffer)) {
 		dmapipe_close(fence);
 		dmapipe_buffer_unref(buffer);

@@ -420,7 +420,8 @@ int dmapipe_server_get_fd(const struct dmapipe_server *server);
  * that change what it can do: frames queued behind a consumer's in-flight
  * limit, or any release while the pool has no free buffer. Other releases
  * wait in the rings for the next dmapipe_server_dequeue(),
- * dmapipe_server_queue() or dmapipe_server_dispatch(), and a paced
+ * dmapipe_server_dispatch(), or dmapipe_server_queue() of an application
+ * buffer (dmapipe_server_add_buffer()), and a paced
  * producer costs no wake-up per release. Another thread may queue and
  * dequeue while the loop sleeps: frames left waiting for a consumer's
  * room, or the pool's last buffer taken, raise the flags then and there.
@@ -442,7 +443,8 @@ void dmapipe_server_after_poll(struct dmapipe_server *server);
  * an upstream pool that cannot grow, a capture driver, or a thread of the
  * application that waits for releases itself (a drain). Released buffers
  * of a pool that grows can wait in the rings for the next
- * dmapipe_server_queue(), which takes them, and cost nobody a wake-up.
+ * dmapipe_server_queue() of an application buffer, which takes them, and
+ * cost nobody a wake-up.
  *
  * Like dmapipe_server_queue() and dmapipe_server_dequeue(), it may be
  * called from another thread while the loop sleeps (the calls serialised
