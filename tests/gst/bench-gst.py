@@ -422,8 +422,12 @@ def report(args, init, results):
                "docs/BENCHMARKS.md: about half a microsecond per frame through the shared-"
                "memory rings on a quiet machine). Where the difference goes has not been broken "
                "down yet; the candidates are wrapping each frame as a GstBuffer on both sides, "
-               "GStreamer's own per-buffer work, and the sink's dispatch thread, which every "
-               "release wakes because its buffers must go back upstream at once.")
+               "GStreamer's own per-buffer work, and the sink's dispatch thread. A release wakes "
+               "that thread only when something waits for it: frames queued behind a "
+               "consumer's in-flight limit (often, in these unthrottled runs into a block "
+               "consumer), or buffers that must go back upstream at once (the producer's own "
+               "memory); a buffer of the sink's own pool, which grows, goes back at the next "
+               "frame.")
     out.append(END)
     return "\n".join(out) + "\n"
 
