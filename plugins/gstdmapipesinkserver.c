@@ -99,31 +99,32 @@ dispatch_thread (gpointer data)
   pfd[1].events = POLLIN;
 
   for (;;) {
-    gboolean ready;
-    gint ret = 0;
+    gboolean ready, readable = FALSE;
+    gint ret, err = 0;
 
     g_mutex_lock (&self->lock);
     ready = dmapipe_server_before_poll (self->server);
     g_mutex_unlock (&self->lock);
     if (!ready) {
-      gint err;
-
       ret = poll (pfd, 2, -1);
-      err = errno;
-      g_mutex_lock (&self->lock);
-      dmapipe_server_after_poll (self->server);
-      g_mutex_unlock (&self->lock);
-      if (ret < 0 && err != EINTR) {
-        GST_ERROR_OBJECT (self, "poll: %s", g_strerror (err));
-        break;
-      }
+      err = ret < 0 ? errno : 0;
+      readable = ret > 0 && (pfd[0].revents & POLLIN);
     }
-    if (g_atomic_int_get (&self->thread_stop))
-      break;
-    if (!ready && (ret <= 0 || !(pfd[0].revents & POLLIN)))
-      continue;
 
+    /* one lock per wake-up: the sleep ends, then the dispatch */
     g_mutex_lock (&self->lock);
+    if (!ready)
+      dmapipe_server_after_poll (self->server);
+    if (g_atomic_int_get (&self->thread_stop) || (err && err != EINTR)) {
+      g_mutex_unlock (&self->lock);
+      if (err && err != EINTR)
+        GST_ERROR_OBJECT (self, "poll: %s", g_strerror (err));
+      break;
+    }
+    if (!ready && !readable) {
+      g_mutex_unlock (&self->lock);
+      continue;
+    }
     ret = dmapipe_server_dispatch (self->server, 0);
     if (ret < 0)
       GST_ERROR_OBJECT (self, "dispatch: %s", g_strerror (-ret));
