@@ -1114,6 +1114,23 @@ static bool server_fd_readable(struct dmapipe_server *s, int ms)
 	return poll(&pfd, 1, ms) == 1;
 }
 
+/* Dequeues every buffer the pool gives (it grows up to its limit); how many. */
+static unsigned int dequeue_all(struct dmapipe_server *s, struct dmapipe_buffer **held,
+				unsigned int max)
+{
+	unsigned int n = 0;
+
+	while (n < max && (held[n] = dmapipe_server_dequeue(s)))
+		n++;
+	return n;
+}
+
+static void unref_all(struct dmapipe_buffer **held, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		dmapipe_buffer_unref(held[i]);
+}
+
 /*
  * A producer's loop that polls the server's fd and says when it sleeps
  * (dmapipe_server_before_poll()): releases it does not wait for stay in
@@ -1181,8 +1198,7 @@ static void test_server_poll_sleep(void)
 	 * to its limit; a block consumer's lease is not revoked): a release wakes */
 	produce(s, ++seq);
 	test_pump(s, &c, 1);
-	while (n_held < ARRAY_SIZE(held) && (held[n_held] = dmapipe_server_dequeue(s)))
-		n_held++;
+	n_held = dequeue_all(s, held, ARRAY_SIZE(held));
 	check_msg(n_held > 0 && n_held < ARRAY_SIZE(held), "held %u buffers", n_held);
 	check(!dmapipe_server_before_poll(s));
 	check_int_eq(take_all(c), 1);
@@ -1191,23 +1207,34 @@ static void test_server_poll_sleep(void)
 	dmapipe_server_dispatch(s, 0);
 
 	/* the same release, made before the sleep: before_poll says so */
-	for (unsigned int i = 0; i < n_held; i++)
-		dmapipe_buffer_unref(held[i]);
-	n_held = 0;
+	unref_all(held, n_held);
 	produce(s, ++seq);
 	test_pump(s, &c, 1);
-	while (n_held < ARRAY_SIZE(held) && (held[n_held] = dmapipe_server_dequeue(s)))
-		n_held++;
+	n_held = dequeue_all(s, held, ARRAY_SIZE(held));
 	check_int_eq(take_all(c), 1);
 	check_msg(dmapipe_server_before_poll(s), "a release in the ring, and none free: not seen");
 	dmapipe_server_dispatch(s, 0);
-	for (unsigned int i = 0; i < n_held; i++)
-		dmapipe_buffer_unref(held[i]);
+	unref_all(held, n_held);
 	test_pass("server poll sleep: releases wake a sleeping producer only when it waits for one");
 out:
 	dmapipe_client_free(c);
 	dmapipe_server_free(s);
 	free(path);
+}
+
+/*
+ * One frame out; the loop falls asleep wanting no release, and the
+ * consumer takes and releases the frame: the release waits in the ring
+ * and the fd stays quiet.
+ */
+static void release_while_asleep(struct dmapipe_server *s, struct dmapipe_client **c,
+				 uint64_t seq)
+{
+	produce(s, seq);
+	test_pump(s, c, 1);
+	check(!dmapipe_server_before_poll(s));
+	check_int_eq(take_all(*c), 1);
+	check_msg(!server_fd_readable(s, 100), "a release woke a loop that wants none");
 }
 
 /* Releases the server has taken from its one consumer so far. */
@@ -1266,17 +1293,14 @@ static void test_server_sleep_other_thread(void)
 	produce(s, ++seq);
 	test_pump(s, &c, 1);
 	check(!dmapipe_server_before_poll(s));
-	while (n_held < ARRAY_SIZE(held) && (held[n_held] = dmapipe_server_dequeue(s)))
-		n_held++;
+	n_held = dequeue_all(s, held, ARRAY_SIZE(held));
 	check_msg(n_held > 0 && n_held < ARRAY_SIZE(held), "held %u buffers", n_held);
 	check_int_eq(take_all(c), 1);
 	check_msg(server_fd_readable(s, 2000),
 		  "the pool's last buffer went during the sleep, and a release did not wake");
 	dmapipe_server_after_poll(s);
 	dmapipe_server_dispatch(s, 0);
-	for (unsigned int i = 0; i < n_held; i++)
-		dmapipe_buffer_unref(held[i]);
-	n_held = 0;
+	unref_all(held, n_held);
 
 	/* every release wanted, from the middle of a sleep */
 	produce(s, ++seq);
@@ -1290,11 +1314,7 @@ static void test_server_sleep_other_thread(void)
 
 	/* a release made while the flag was down is taken by the call that raises it */
 	dmapipe_server_set_release_wakeups(s, false);
-	produce(s, ++seq);
-	test_pump(s, &c, 1);
-	check(!dmapipe_server_before_poll(s));
-	check_int_eq(take_all(c), 1);
-	check_msg(!server_fd_readable(s, 100), "a release woke a loop that wants none");
+	release_while_asleep(s, &c, ++seq);
 	released = released_by_server(s);
 	dmapipe_server_set_release_wakeups(s, true);
 	check_msg(released_by_server(s) == released + 1,
@@ -1304,11 +1324,7 @@ static void test_server_sleep_other_thread(void)
 
 	/* off again: the next release waits for the next frame, whose dequeue takes it */
 	dmapipe_server_set_release_wakeups(s, false);
-	produce(s, ++seq);
-	test_pump(s, &c, 1);
-	check(!dmapipe_server_before_poll(s));
-	check_int_eq(take_all(c), 1);
-	check_msg(!server_fd_readable(s, 100), "a release woke a loop that wants none");
+	release_while_asleep(s, &c, ++seq);
 	released = released_by_server(s);
 	produce(s, ++seq);
 	check_msg(released_by_server(s) == released + 1,
