@@ -6,8 +6,14 @@
  *
  *   bench-gst-source [--own] N WIDTH HEIGHT SINK-DESCRIPTION
  *
- * runs "appsrc ! SINK-DESCRIPTION". The memory comes from the allocation
- * query, as a well-behaved producer gets it: the sink's buffer pool when it
+ * pushes straight into SINK-DESCRIPTION from its one thread, through a pad
+ * of its own: no appsrc, whose queue would hand every frame to a second
+ * thread. Two threads trading each frame cost this machine more per frame
+ * than a transport does (futex wake-ups across CPUs), and how much moves
+ * with the scheduling, so a run "alone" into fakesink and a run into a
+ * transport differ only by what the sink does. The memory comes from the
+ * allocation query, as a well-behaved producer gets it: the sink's buffer
+ * pool when it
  * offers one (dmapipesink), else its allocator (shmsink's shm area), else
  * system memory (fakesink). With --own the producer ignores the query and
  * uses its own pool of sealed memfds wrapped as GstFdMemory, the way a
@@ -26,7 +32,6 @@
 
 #include <gst/gst.h>
 #include <gst/allocators/allocators.h>
-#include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
 
 #define K 4
@@ -75,7 +80,8 @@ own_pool_init (OwnPool * self)
 int
 main (int argc, char **argv)
 {
-  GstElement *pipe, *src;
+  GstElement *pipe, *sink;
+  GstPad *pad, *sinkpad;
   GstBufferPool *pool = NULL;
   GstAllocator *allocator = NULL;
   GstAllocationParams params;
@@ -86,7 +92,6 @@ main (int argc, char **argv)
   GstMessage *msg;
   GstBus *bus;
   GError *err = NULL;
-  gchar *desc;
   gint64 start, end;
   gboolean own = FALSE;
   guint64 n, i;
@@ -109,22 +114,36 @@ main (int argc, char **argv)
   GST_VIDEO_INFO_FPS_D (&info) = 1;
   caps = gst_video_info_to_caps (&info);
 
-  desc = g_strdup_printf ("appsrc name=src format=time block=true ! %s",
-      argv[4]);
-  pipe = gst_parse_launch (desc, &err);
-  g_free (desc);
-  if (!pipe) {
+  sink = gst_parse_bin_from_description (argv[4], TRUE, &err);
+  if (!sink) {
     g_printerr ("%s\n", err->message);
     return 1;
   }
-  src = gst_bin_get_by_name (GST_BIN (pipe), "src");
-  g_object_set (src, "caps", caps, "max-buffers", (guint64) 2, NULL);
+  pipe = gst_pipeline_new (NULL);
+  gst_bin_add (GST_BIN (pipe), sink);
+  sinkpad = gst_element_get_static_pad (sink, "sink");
+  pad = gst_pad_new ("src", GST_PAD_SRC);
+  if (!sinkpad || !gst_pad_set_active (pad, TRUE)
+      || gst_pad_link (pad, sinkpad) != GST_PAD_LINK_OK) {
+    g_printerr ("cannot link to \"%s\"\n", argv[4]);
+    return 1;
+  }
+  gst_object_unref (sinkpad);
+  /* PAUSED: the sink is started and waits for its first frame */
   gst_element_set_state (pipe, GST_STATE_PAUSED);
+  gst_pad_push_event (pad, gst_event_new_stream_start ("bench-gst-source"));
+  gst_pad_push_event (pad, gst_event_new_caps (caps));
+  {
+    GstSegment segment;
+
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_pad_push_event (pad, gst_event_new_segment (&segment));
+  }
 
   /* what memory the sink wants */
   query = gst_query_new_allocation (caps, TRUE);
   gst_allocation_params_init (&params);
-  if (gst_pad_peer_query (GST_BASE_SRC_PAD (src), query)) {
+  if (gst_pad_peer_query (pad, query)) {
     if (gst_query_get_n_allocation_pools (query) > 0)
       gst_query_parse_nth_allocation_pool (query, 0, &pool, NULL, NULL, NULL);
     if (gst_query_get_n_allocation_params (query) > 0)
@@ -186,10 +205,10 @@ main (int argc, char **argv)
     }
     GST_BUFFER_PTS (buf) = i * GST_MSECOND;
     GST_BUFFER_OFFSET (buf) = i;
-    if (gst_app_src_push_buffer (GST_APP_SRC (src), buf) != GST_FLOW_OK)
+    if (gst_pad_push (pad, buf) != GST_FLOW_OK)
       break;
   }
-  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  gst_pad_push_event (pad, gst_event_new_eos ());
 
   bus = gst_element_get_bus (pipe);
   /* element messages (dmapipesink's statistics) are printed like
@@ -228,7 +247,8 @@ main (int argc, char **argv)
   }
   if (allocator)
     gst_object_unref (allocator);
-  gst_object_unref (src);
+  gst_pad_set_active (pad, FALSE);
+  gst_object_unref (pad);
   gst_object_unref (pipe);
   gst_caps_unref (caps);
   return ret;

@@ -4,14 +4,16 @@
 dmapipesink -> dmapipesrc against shmsink -> shmsrc, at 1080p and 4K, on the
 same machine in one run.
 
-Each transport run is two gst-launch-1.0 processes:
+Each transport run is two processes:
 
   producer: videotestsrc num-buffers=N pattern=solid-color ! CAPS ! SINK
-  consumer: SRC ! CAPS ! fakesink sync=false
+            (gst-launch-1.0), or bench-gst-source pushing N frames drawn
+            once into SINK from its one thread
+  consumer: gst-launch-1.0 SRC ! CAPS ! fakesink sync=false
 
 and is paired with a run of the source alone in one process
-(videotestsrc ... ! fakesink), made just before it, so that drawing the
-frames and one GStreamer start-up cancel out:
+(... ! fakesink), made just before it, so that drawing the frames and one
+GStreamer start-up cancel out:
 
   transport CPU per frame = (producer + consumer - source alone
                              - one gst-launch start-up) / N
@@ -22,7 +24,8 @@ frames, a timeout): long unthrottled shm runs are known to deadlock, and a
 run that does not finish is killed and reported, never waited for.
 
 Usage: bench-gst.py --build BUILDDIR [--runs 3] [--frames-1080p 600]
-                    [--frames-4k 300] [--output docs/BENCHMARKS.md]
+                    [--frames-4k 300] [--frames-direct 20000]
+                    [--output docs/BENCHMARKS.md]
                     [--modes own,predrawn,videotestsrc] [--sizes 1080p,4K]
 With --output, the "GStreamer elements" section of that file (between its
 markers) is replaced, or appended if absent; otherwise it is printed.
@@ -209,14 +212,28 @@ class Bench:
             r["copies"] = (stat_field(text, "dmapipesink-stats", "copies") or 0) + \
                 (stat_field(ctext, "dmapipesrc-stats", "copies") or 0)
             r["frames_received"] = stat_field(ctext, "dmapipesrc-stats", "frames")
+            if r["frames_received"] != n:
+                # policy=block: a frame missing is a transport failure, not a number
+                return "the consumer received %s of %d frames (see %s)" % (
+                    r["frames_received"], n, cons.log)
             mem = re.findall(r"memory=\(string\)\"?((?:[^,;\"\\]|\\.)+)", text)
             r["memory"] = re.sub(r"\\(.)", r"\1", mem[-1]) if mem else "?"
         return r
 
-    def measure(self, mode, label, n, w, h, init):
-        res = {"mode": mode, "label": label, "frames": n, "w": w, "h": h}
+    def frames(self, mode, kind, n):
+        """Frames per run: bench-gst-source into dmapipesink hands a frame over
+        in microseconds, so N of the size would leave the start-ups' noise
+        larger than what is measured; shm keeps N (its long unthrottled runs
+        deadlock), as does videotestsrc, whose drawing dominates."""
+        if kind == "dmapipe" and mode in ("own", "predrawn"):
+            return max(n, self.args.frames_direct)
+        return n
+
+    def measure(self, mode, label, n_size, w, h, init):
+        res = {"mode": mode, "label": label, "w": w, "h": h}
         for kind in ("dmapipe", "shm"):
             runs, fails = [], []
+            n = self.frames(mode, kind, n_size)
             for i in range(self.args.runs):
                 base_cpu, _ = self.run_one(self.producer(mode, n, w, h, ["fakesink", "sync=false"]),
                                            "source-alone", self.args.timeout)
@@ -237,7 +254,7 @@ class Bench:
                 print("  %s %s %s run %d: transport %.1f us/frame, %.0f frames/s" %
                       (mode, label, kind, i + 1, r["transport"] * 1e6, r["fps"] or 0),
                       file=sys.stderr)
-            res[kind] = {"runs": runs, "fails": fails}
+            res[kind] = {"runs": runs, "fails": fails, "frames": n}
         return res
 
     def run(self):
@@ -252,8 +269,9 @@ class Bench:
         for mode in modes:
             for label, n in sizes:
                 w, h = SIZES[label]
-                print("%s %s: %d frames x %d runs per transport ..." %
-                      (mode, label, n, self.args.runs), file=sys.stderr)
+                print("%s %s: %d (dmapipe) and %d (shm) frames x %d runs per transport ..." %
+                      (mode, label, self.frames(mode, "dmapipe", n), n, self.args.runs),
+                      file=sys.stderr)
                 results.append(self.measure(mode, label, n, w, h, init))
         return init, results
 
@@ -291,9 +309,9 @@ def table(out, results, mode):
     for res in results:
         if res["mode"] != mode:
             continue
-        label = "%s (%dx%d), N=%d" % (res["label"], res["w"], res["h"], res["frames"])
         tr = {}
         for kind, name in (("dmapipe", "dmapipesink -> dmapipesrc"), ("shm", "shmsink -> shmsrc")):
+            label = "%s (%dx%d), N=%d" % (res["label"], res["w"], res["h"], res[kind]["frames"])
             runs = res[kind]["runs"]
             fails = res[kind]["fails"]
             nruns = "%d of %d" % (len(runs), len(runs) + len(fails))
@@ -335,7 +353,11 @@ def report(args, init, results):
     out.append("Each transport run is two processes, %d runs per row:" % args.runs)
     out.append("")
     out.append("- a producer pushing N NV12 frames into `dmapipesink wait-consumers=1 sync=false` "
-               "or `shmsink shm-size=... wait-for-connection=true sync=false`;")
+               "or `shmsink shm-size=... wait-for-connection=true sync=false`; N is in each "
+               "row, and dmapipe's rows with pre-drawn frames run %d frames, because their "
+               "transport costs a few microseconds per frame and a short run would measure "
+               "the noise of the processes' start-ups, while long unthrottled shm runs "
+               "deadlock;" % args.frames_direct)
     out.append("- a consumer, `gst-launch-1.0 SRC ! CAPS ! fakesink sync=false "
                "enable-last-sample=false`, with SRC `dmapipesrc policy=block` (every frame, none "
                "dropped) or `shmsrc is-live=true`.")
@@ -356,7 +378,10 @@ def report(args, init, results):
         if mode == "own":
             out.append("### Frames in the producer's own memory (a camera, a decoder)")
             out.append("")
-            out.append("The producer is `tests/gst/bench-gst-source --own N W H SINK`: its frames "
+            out.append("The producer is `tests/gst/bench-gst-source --own N W H SINK`, which "
+                       "pushes from its one thread straight into the sink (no appsrc, whose "
+                       "queue hands every frame to a second thread: on this machine that costs "
+                       "more per frame than either transport). Its frames "
                        "live in its own buffer pool of sealed memfds wrapped as `GstFdMemory`, "
                        "as `v4l2src io-mode=dmabuf` or a hardware decoder bring their own "
                        "dma-bufs. 4 frames drawn once, pushed in turn. dmapipesink passes them "
@@ -365,8 +390,8 @@ def report(args, init, results):
         elif mode == "predrawn":
             out.append("### Frames drawn into the sink's memory: the transport alone")
             out.append("")
-            out.append("The producer is `tests/gst/bench-gst-source N W H SINK` (appsrc): it asks the "
-                       "sink for memory through the allocation query (dmapipesink's pool, "
+            out.append("The producer is `tests/gst/bench-gst-source N W H SINK`, again from its "
+                       "one thread: it asks the sink for memory through the allocation query (dmapipesink's pool, "
                        "shmsink's shm allocator), draws 4 frames once and pushes them in turn, "
                        "so drawing costs nothing per frame and neither transport copies: what "
                        "remains is the per-frame handoff of each.")
@@ -414,20 +439,22 @@ def report(args, init, results):
                 met = "NOT met"
             out.append("| %s | %s | %s |" % (name, ratio, met))
     out.append("")
+    direct = [r["transport"] for res in results if res["mode"] in ("own", "predrawn")
+              for r in res["dmapipe"]["runs"]]
     out.append("Reading: dmapipe's elements copy no pixel in any row (the last column of the "
                "tables); shmsink copies every frame that lives in the producer's own memory, "
                "and none that is drawn into its shm area. The last column above says where "
-               "the 20 x target holds in this run. What the elements cost per frame is well "
-               "above the library's own handoff between two processes (`dmapipe bench`, "
-               "docs/BENCHMARKS.md: about half a microsecond per frame through the shared-"
-               "memory rings on a quiet machine). Where the difference goes has not been broken "
-               "down yet; the candidates are wrapping each frame as a GstBuffer on both sides, "
-               "GStreamer's own per-buffer work, and the sink's dispatch thread. A release wakes "
-               "that thread only when something waits for it: frames queued behind a "
-               "consumer's in-flight limit (often, in these unthrottled runs into a block "
-               "consumer), or buffers that must go back upstream at once (the producer's own "
-               "memory); a buffer of the sink's own pool, which grows, goes back at the next "
-               "frame.")
+               "the 20 x target holds in this run.")
+    if direct:
+        out.append("")
+        out.append("With pre-drawn frames the elements' transport cost %s to %s per frame in "
+                   "this run, above the library's own handoff between two processes "
+                   "(`dmapipe bench`, above: about half a microsecond per frame through the "
+                   "shared-memory rings on a quiet machine). What the difference is made of "
+                   "is measured by hand in \"The GStreamer elements' handoff, profiled\" "
+                   "below. With videotestsrc, drawing each frame costs far more than either "
+                   "transport, and its run-to-run noise decides those rows." %
+                   (us(min(direct)), us(max(direct))))
     out.append(END)
     return "\n".join(out) + "\n"
 
@@ -438,6 +465,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--frames-1080p", type=int, default=600)
     ap.add_argument("--frames-4k", type=int, default=300)
+    ap.add_argument("--frames-direct", type=int, default=20000,
+                    help="frames per dmapipe run with bench-gst-source (own, predrawn)")
     ap.add_argument("--timeout", type=int, default=60, help="seconds per pipeline run")
     ap.add_argument("--output", help="markdown file whose section to replace or append")
     ap.add_argument("--modes", type=lambda v: v.split(","),
