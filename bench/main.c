@@ -440,8 +440,8 @@ int main(int argc, char **argv)
 			r = &handoff_runs(b, k)[i];
 			run_dmapipe_repeated(b, b->o.consumers[i], s, r);
 			if (r->ok)
-				bench_log("    %.0f frames/s, %.2f us CPU per frame (%.3f%% of memcpy; "
-					  "runs %.2f to %.2f us), %llu bytes copied, pool %u buffers "
+				bench_log("    %.0f frames/s, %.2f us CPU per frame (%.3f%% of the first "
+					  "memcpy; runs %.2f to %.2f us), %llu bytes copied, pool %u buffers "
 					  "(%.0f MB)", r->fps_consumer_min, r->cpu_per_frame_us,
 					  r->ratio_memcpy * 100, r->cpu_min_us, r->cpu_max_us,
 					  (unsigned long long)r->bytes_copied, r->pool_buffers,
@@ -451,13 +451,14 @@ int main(int argc, char **argv)
 		}
 
 		bench_log("dmapipe: %u consumer%s, %llu frames at %u fps, against a raw socket "
-			  "ping-pong, %u pairs ...", b->o.consumers[i],
+			  "ping-pong, %u pair%s ...", b->o.consumers[i],
 			  b->o.consumers[i] == 1 ? "" : "s", (unsigned long long)b->o.latency_frames,
-			  b->o.latency_fps, b->o.latency_pairs);
+			  b->o.latency_fps, b->o.latency_pairs, b->o.latency_pairs == 1 ? "" : "s");
 		run_paced_pairs(b, i);
 		if (b->paced[i].ok)
-			bench_log("    dmapipe / ping-pong, medians of %u pairs: CPU per frame "
+			bench_log("    dmapipe / ping-pong, medians of %u pair%s: CPU per frame "
 				  "%.2fx, latency p50 %.2fx, p99 %.2fx", b->paced[i].n,
+				  b->paced[i].n == 1 ? "" : "s",
 				  b->paced[i].cpu_ratio.median, b->paced[i].p50_ratio.median,
 				  b->paced[i].p99_ratio.median);
 	}
@@ -490,7 +491,7 @@ int main(int argc, char **argv)
 					  (unsigned long long)b->o.gst_frames, GST_REPEATS);
 			run_gst(b, b->o.consumers[i], copy, g);
 			if (g->measured)
-				bench_log("    %.2f us transport CPU per frame (%.2f%% of memcpy), "
+				bench_log("    %.2f us transport CPU per frame (%.2f%% of the first memcpy), "
 					  "%.0f frames/s", g->transport_cpu_per_frame_us,
 					  g->ratio_memcpy * 100, g->fps);
 			else

@@ -217,8 +217,9 @@ static void paced_target(const struct bench *b, FILE *f, const struct paced_pair
 		return;
 	if (target)
 		fprintf(f, "| 60 fps live stream within 1.2x of a raw socket ping-pong: CPU per "
-			"frame, latency p50, latency p99 (median of %u pairs), 1 consumer | ",
-			p->ok ? p->n : o->latency_pairs);
+			"frame, latency p50, latency p99 (median of %u pair%s), 1 consumer | ",
+			p->ok ? p->n : o->latency_pairs,
+			(p->ok ? p->n : o->latency_pairs) == 1 ? "" : "s");
 	else
 		fprintf(f, "| the same with %u consumers (for information: the target is for "
 			"one) | ", p->consumers);
@@ -893,8 +894,8 @@ static void pairs_sentence(FILE *f, const char *who, const struct storage_pairs 
 {
 	if (p->n == 0)
 		return;
-	fprintf(f, "%s ran at %.1f%% of fio's %s (median of %u pairs; %.1f%% to %.1f%%)", who,
-		p->median * 100, what, p->n, p->min * 100, p->max * 100);
+	fprintf(f, "%s ran at %.1f%% of fio's %s (median of %u pair%s; %.1f%% to %.1f%%)", who,
+		p->median * 100, what, p->n, p->n == 1 ? "" : "s", p->min * 100, p->max * 100);
 }
 
 /* "WHO median X ms, p99 Y ms, max Z ms", or that it was not measured */
