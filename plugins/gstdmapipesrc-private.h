@@ -12,6 +12,7 @@
 
 #include "gstdmapipeclock.h"
 #include "gstdmapipeconn.h"
+#include "gstdmapipespin.h"
 #include "gstdmapipesrc.h"
 
 G_BEGIN_DECLS
@@ -51,7 +52,7 @@ struct _GstDmapipeSrc
   GstDmapipeClockCheck clock_check;
 
   gint wake_fd;                 /* eventfd: unlock() */
-  gint64 last_wait_ns;          /* how long the last frame was waited for */
+  GstDmapipeSpin spin;          /* whether to busy poll for the next frame */
   gint flushing;
   gint stats_posted;            /* atomic: this run's stats message is out */
 

@@ -199,9 +199,15 @@ post_stats (GstDmapipeSrc * self, GstDmapipeConn * conn)
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
-/* The busy poll before a poll(): how long, and for which streams. */
-#define BUSY_POLL_SPIN_NS (30 * 1000)
-#define BUSY_POLL_FAST_NS (1000 * 1000)
+/* The busy poll before a poll() (gstdmapipespin.h): ring looks between two
+ * clock reads, a look costing less than a clock read. */
+#define SPIN_LOOKS 16
+
+static inline gint64
+now_ns (void)
+{
+  return g_get_monotonic_time () * 1000;
+}
 
 /* Waits for the next frame, or for unlock(). */
 static GstFlowReturn
@@ -213,10 +219,8 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
   gboolean dispatch = FALSE;
   gint64 deadline = 0;
   guint timeout;
-  /* spin first only when the last frame was waited for less than
-   * BUSY_POLL_FAST_NS: a fast stream, not a 30 fps camera */
-  gint64 start_ns = g_get_monotonic_time () * 1000;
-  gint64 spin_ns = self->last_wait_ns < BUSY_POLL_FAST_NS ? BUSY_POLL_SPIN_NS : 0;
+  /* spin first only when the next frame is due within the spin */
+  gboolean spin = gst_dmapipe_spin_due (&self->spin, now_ns ());
 
   GST_OBJECT_LOCK (self);
   timeout = self->timeout;
@@ -235,7 +239,7 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
 
     frame = gst_dmapipe_conn_acquire_frame (conn, dispatch, &err, &why);
     if (frame) {
-      self->last_wait_ns = g_get_monotonic_time () * 1000 - start_ns;
+      gst_dmapipe_spin_frame (&self->spin, now_ns ());
       *out = frame;
       return GST_FLOW_OK;
     }
@@ -271,21 +275,22 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
     /* a stream whose frames come back to back: the next one is usually
      * in the ring within microseconds, cheaper to wait for here than
      * through a wake-up datagram and a poll() */
-    if (spin_ns) {
-      gint64 until = g_get_monotonic_time () * 1000 + spin_ns;
+    if (spin) {
+      gint64 until = now_ns () + GST_DMAPIPE_SPIN_NS;
+      guint looks = 0;
 
       while (!(frame = gst_dmapipe_conn_acquire_frame (conn, FALSE, &err,
                   &why)) && err == EAGAIN
-          && g_get_monotonic_time () * 1000 < until
-          && !g_atomic_int_get (&self->flushing));
+          && !g_atomic_int_get (&self->flushing)
+          && (++looks % SPIN_LOOKS != 0 || now_ns () < until));
       g_free (why);
       why = NULL;
       if (frame) {
-        self->last_wait_ns = g_get_monotonic_time () * 1000 - start_ns;
+        gst_dmapipe_spin_frame (&self->spin, now_ns ());
         *out = frame;
         return GST_FLOW_OK;
       }
-      spin_ns = 0;
+      spin = FALSE;
       dispatch = FALSE;
       continue;
     }
