@@ -10,7 +10,8 @@
  * cannot break.
  *
  * A wait grows its window only when its sleep, not its poll, found the
- * message. To have the sleep find a message that was readable all along,
+ * message, and a poll that found nothing makes the next waits sleep at
+ * once (1, 2, 4 ... up to 64 of them). To have the sleep find a message that was readable all along,
  * this program brings its own epoll_wait() (below), which the library,
  * linked in statically, calls instead of libc's: it counts polls and
  * sleeps, and while hide_polls is set it answers every poll "nothing yet".
@@ -173,14 +174,18 @@ static void test_grow(void)
 	check(polls >= 1);
 	check_int_eq(sleeps, 1);
 	check_int_eq(bp.window_ns, max / 2);
+	check_int_eq(bp.skip, 1); /* that poll found nothing: test_backoff() */
 
+	reset_counts();
 	wait_ready(&bp, &s, 1000);
+	check_int_eq(polls, 0);
 	check_int_eq(bp.window_ns, max);
 
 	/* and no further */
 	wait_ready(&bp, &s, -1);
 	check_int_eq(bp.window_ns, max);
 	hide_polls = false;
+	bp.skip = 0; /* the backoff is test_backoff()'s */
 
 	/*
 	 * A timeout shorter than the window is spent polling, with no sleep
@@ -217,6 +222,7 @@ static void test_shrink(void)
 		want = bp.window_ns / 2;
 		if (want < 1000)
 			want = 0;
+		bp.skip = 0; /* each poll finds nothing: the backoff is test_backoff()'s */
 		reset_counts();
 		wait_timeout(&bp, &s, 100);
 		check(polls >= 1); /* the window was open: it polled first */
@@ -242,6 +248,61 @@ static void test_shrink(void)
 
 	set_close(&s);
 	test_pass("shrink");
+}
+
+/*
+ * A poll that finds nothing makes the next wait sleep at once, the next
+ * such poll the next 2, then 4, up to 64; a poll that finds the message
+ * ends the backoff. Tried with every poll hidden (each fails after its
+ * window, 2 ms here), then with polls that see the ready fd.
+ */
+static void test_backoff(void)
+{
+	static const unsigned int skips[] = { 1, 2, 4, 8, 16, 32, 64, 64 };
+	struct dmapipe_busy_poll bp;
+	struct set s;
+
+	set_open(&s);
+	dmapipe_busy_poll_init(&bp, 2000);
+	bp.window_ns = bp.max_ns;
+
+	hide_polls = true;
+	for (unsigned int i = 0; i < ARRAY_SIZE(skips); i++) {
+		/* this wait polls, finds nothing, and sleeps */
+		reset_counts();
+		wait_ready(&bp, &s, -1);
+		check(polls >= 1);
+		check_int_eq(sleeps, 1);
+		check_int_eq(bp.backoff, skips[i]);
+		check_int_eq(bp.skip, skips[i]);
+		/* the next skips[i] waits sleep at once (the first few only:
+		 * the count is what matters, not every sleep) */
+		for (unsigned int k = 0; k < skips[i]; k++) {
+			reset_counts();
+			wait_ready(&bp, &s, -1);
+			check_int_eq(polls, 0);
+			check_int_eq(sleeps, 1);
+		}
+		check_int_eq(bp.skip, 0);
+	}
+	/* the window itself is left to REACH: each sleep found its message */
+	check_int_eq(bp.window_ns, bp.max_ns);
+
+	/* a poll that finds the message: polling at every wait again */
+	hide_polls = false;
+	reset_counts();
+	wait_ready(&bp, &s, -1);
+	check_int_eq(polls, 1);
+	check_int_eq(sleeps, 0);
+	check_int_eq(bp.backoff, 0);
+	check_int_eq(bp.skip, 0);
+	reset_counts();
+	wait_ready(&bp, &s, -1);
+	check_int_eq(polls, 1);
+	check_int_eq(sleeps, 0);
+
+	set_close(&s);
+	test_pass("backoff");
 }
 
 /* busy_poll_us = 0: exactly epoll_wait(), never a poll, never a window */
@@ -384,6 +445,8 @@ static void test_timeout_kept(void)
 
 	bp.window_ns = bp.max_ns; /* 20 ms of polling inside 30 ms */
 	wait_timeout(&bp, &s, 30);
+	check_int_eq(bp.skip, 1); /* that poll found nothing (test_backoff()) */
+	bp.skip = 0;
 	bp.window_ns = bp.max_ns; /* a 5 ms timeout inside a 20 ms window */
 	reset_counts();
 	wait_timeout(&bp, &s, 5);
@@ -449,6 +512,7 @@ int main(void)
 
 	test_grow();
 	test_shrink();
+	test_backoff();
 	test_off();
 	test_no_wait();
 	test_other_thread();

@@ -14,6 +14,10 @@ struct epoll_event;
 struct dmapipe_busy_poll {
 	uint64_t max_ns;    /* the bound; 0: never poll */
 	uint64_t window_ns; /* how long the next wait polls */
+	/* after polls that found nothing: waits left that sleep at once, and
+	 * how many the next such poll makes skip (0: the last poll found) */
+	uint32_t skip;
+	uint32_t backoff;
 	/*
 	 * Shared-memory rings read beside the epoll set (ring.h), NULL
 	 * without: @ring_ready says whether one has news (the wait then
