@@ -1,22 +1,32 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "gstdmapipespin.h"
 
-void
-gst_dmapipe_spin_frame (GstDmapipeSpin * spin, gint64 now_ns)
+gboolean
+gst_dmapipe_spin_begin (GstDmapipeSpin * spin)
 {
-  if (spin->last_frame_ns) {
-    gint64 gap = CLAMP (now_ns - spin->last_frame_ns, 0,
-        2 * GST_DMAPIPE_SPIN_SLOW_NS);
-
-    spin->frame_gap_ns = spin->frame_gap_ns ?
-        spin->frame_gap_ns + (gap - spin->frame_gap_ns) / 8 : gap;
+  if (spin->last_wait_ns >= GST_DMAPIPE_SPIN_SLOW_NS)
+    return FALSE;
+  if (spin->skip > 0) {
+    spin->skip--;
+    return FALSE;
   }
-  spin->last_frame_ns = now_ns;
+  return TRUE;
 }
 
-gboolean
-gst_dmapipe_spin_due (const GstDmapipeSpin * spin, gint64 now_ns)
+void
+gst_dmapipe_spin_end (GstDmapipeSpin * spin, gboolean found)
 {
-  return spin->frame_gap_ns < GST_DMAPIPE_SPIN_SLOW_NS
-      && spin->last_frame_ns + spin->frame_gap_ns - now_ns < GST_DMAPIPE_SPIN_NS;
+  if (found) {
+    spin->backoff = 0;
+    return;
+  }
+  spin->backoff = spin->backoff ?
+      MIN (spin->backoff * 2, GST_DMAPIPE_SPIN_BACKOFF_MAX) : 1;
+  spin->skip = spin->backoff;
+}
+
+void
+gst_dmapipe_spin_waited (GstDmapipeSpin * spin, gint64 wait_ns)
+{
+  spin->last_wait_ns = wait_ns;
 }

@@ -209,6 +209,25 @@ now_ns (void)
   return g_get_monotonic_time () * 1000;
 }
 
+/* Looks at the frames ring for up to GST_DMAPIPE_SPIN_NS; the frame, or
+ * NULL (none came, an error to be read again, a flush). */
+static struct dmapipe_frame *
+spin_for_frame (GstDmapipeSrc * self)
+{
+  gint64 until = now_ns () + GST_DMAPIPE_SPIN_NS;
+  struct dmapipe_frame *frame;
+  guint looks = 0;
+  gchar *why = NULL;
+  gint err;
+
+  while (!(frame = gst_dmapipe_conn_acquire_frame (self->conn, FALSE, &err,
+              &why)) && err == EAGAIN && !g_atomic_int_get (&self->flushing)
+      && (++looks % SPIN_LOOKS != 0 || now_ns () < until));
+  g_free (why);
+  gst_dmapipe_spin_end (&self->spin, frame != NULL);
+  return frame;
+}
+
 /* Waits for the next frame, or for unlock(). */
 static GstFlowReturn
 next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
@@ -219,8 +238,9 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
   gboolean dispatch = FALSE;
   gint64 deadline = 0;
   guint timeout;
-  /* spin first only when the next frame is due within the spin */
-  gboolean spin = gst_dmapipe_spin_due (&self->spin, now_ns ());
+  gint64 start_ns = now_ns ();
+  /* one spin at most, before the first sleep */
+  gboolean spin = TRUE;
 
   GST_OBJECT_LOCK (self);
   timeout = self->timeout;
@@ -239,7 +259,7 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
 
     frame = gst_dmapipe_conn_acquire_frame (conn, dispatch, &err, &why);
     if (frame) {
-      gst_dmapipe_spin_frame (&self->spin, now_ns ());
+      gst_dmapipe_spin_waited (&self->spin, now_ns () - start_ns);
       *out = frame;
       return GST_FLOW_OK;
     }
@@ -276,23 +296,17 @@ next_frame (GstDmapipeSrc * self, struct dmapipe_frame **out)
      * in the ring within microseconds, cheaper to wait for here than
      * through a wake-up datagram and a poll() */
     if (spin) {
-      gint64 until = now_ns () + GST_DMAPIPE_SPIN_NS;
-      guint looks = 0;
-
-      while (!(frame = gst_dmapipe_conn_acquire_frame (conn, FALSE, &err,
-                  &why)) && err == EAGAIN
-          && !g_atomic_int_get (&self->flushing)
-          && (++looks % SPIN_LOOKS != 0 || now_ns () < until));
-      g_free (why);
-      why = NULL;
-      if (frame) {
-        gst_dmapipe_spin_frame (&self->spin, now_ns ());
-        *out = frame;
-        return GST_FLOW_OK;
-      }
       spin = FALSE;
-      dispatch = FALSE;
-      continue;
+      if (gst_dmapipe_spin_begin (&self->spin)) {
+        frame = spin_for_frame (self);
+        if (frame) {
+          gst_dmapipe_spin_waited (&self->spin, now_ns () - start_ns);
+          *out = frame;
+          return GST_FLOW_OK;
+        }
+        dispatch = FALSE;
+        continue;
+      }
     }
     /* the client's fd covers its socket and its reconnect timer; the
      * producer wakes it for ring frames only while we sleep */

@@ -480,83 +480,50 @@ test_reg_retired_waits_for_lease (Fixture * f, gconstpointer unused)
 
 /* ---- busy poll or sleep --------------------------------------------------- */
 
-#define US (1000)
-/* any start: the clock's origin must not matter */
-#define T0 (G_GINT64_CONSTANT (5000000000))
-
-/* @n frames taken @gap_ns apart, the last at the returned time */
-static gint64
-frames_every (GstDmapipeSpin * spin, gint64 from, gint64 gap_ns, guint n)
+/* Tried: a fresh stream (spins); spins that find nothing (each makes the
+ * next 1, 2, 4 ... 64 waits sleep at once, and no more than 64); a spin
+ * that finds a frame (spinning at every wait again). */
+static void
+test_spin_backoff (void)
 {
-  gint64 t = from;
+  static const guint skips[] = { 1, 2, 4, 8, 16, 32, 64, 64 };
+  GstDmapipeSpin spin = { 0, };
 
-  for (guint i = 0; i < n; i++) {
-    t += gap_ns;
-    gst_dmapipe_spin_frame (spin, t);
+  g_assert_true (gst_dmapipe_spin_begin (&spin));
+  gst_dmapipe_spin_end (&spin, TRUE);
+  g_assert_true (gst_dmapipe_spin_begin (&spin));
+
+  for (guint i = 0; i < G_N_ELEMENTS (skips); i++) {
+    gst_dmapipe_spin_end (&spin, FALSE);
+    for (guint k = 0; k < skips[i]; k++)
+      g_assert_false (gst_dmapipe_spin_begin (&spin));
+    /* the wait after them spins again, to see whether frames came back */
+    g_assert_true (gst_dmapipe_spin_begin (&spin));
   }
-  return t;
+
+  gst_dmapipe_spin_end (&spin, TRUE);
+  g_assert_cmpuint (spin.backoff, ==, 0);
+  g_assert_true (gst_dmapipe_spin_begin (&spin));
+  g_assert_true (gst_dmapipe_spin_begin (&spin));
+  /* after a frame found, one empty spin skips one wait, not 64 */
+  gst_dmapipe_spin_end (&spin, FALSE);
+  g_assert_false (gst_dmapipe_spin_begin (&spin));
+  g_assert_true (gst_dmapipe_spin_begin (&spin));
 }
 
-/* Tried: before any frame; frames 3 us apart (a producer faster than the
- * element); 110 us apart (9,000 frames/s: a videotestsrc), asked right
- * after a frame and again just before the next is due; 60 fps. */
+/* Tried: a frame waited for 2 ms (a camera: no spin, however the spins
+ * went), then one waited for 10 us (spins again). */
 static void
-test_spin_follows_the_stream (void)
+test_spin_slow_stream (void)
 {
   GstDmapipeSpin spin = { 0, };
-  gint64 t;
 
-  /* nothing known yet: a first wait spins (once: it learns from there) */
-  g_assert_true (gst_dmapipe_spin_due (&spin, T0));
-
-  t = frames_every (&spin, T0, 3 * US, 50);
-  g_assert_true (gst_dmapipe_spin_due (&spin, t + 1 * US));
-
-  /* frames 110 us apart: a spin of 30 us right after a frame would burn
-   * and then sleep anyway; 20 us before the next one it is worth it */
-  memset (&spin, 0, sizeof (spin));
-  t = frames_every (&spin, T0, 110 * US, 50);
-  g_assert_false (gst_dmapipe_spin_due (&spin, t + 5 * US));
-  g_assert_true (gst_dmapipe_spin_due (&spin, t + 90 * US));
-  /* late: the frame is overdue, and probably just coming */
-  g_assert_true (gst_dmapipe_spin_due (&spin, t + 500 * US));
-
-  /* 60 fps: never, even when downstream took most of a frame's time */
-  memset (&spin, 0, sizeof (spin));
-  t = frames_every (&spin, T0, 16667 * US, 20);
-  g_assert_false (gst_dmapipe_spin_due (&spin, t + 1 * US));
-  g_assert_false (gst_dmapipe_spin_due (&spin, t + 1990 * US));
-  g_assert_false (gst_dmapipe_spin_due (&spin, t + 16660 * US));
-}
-
-/* Tried: a fast stream that pauses for a second and comes back fast; a
- * clock read that goes back (two threads' reads, a frame taken in between). */
-static void
-test_spin_after_a_pause (void)
-{
-  GstDmapipeSpin spin = { 0, };
-  gint64 t;
-  guint n;
-
-  t = frames_every (&spin, T0, 3 * US, 50);
-  /* the pause counts as a slow frame, not as a second of average */
-  t += G_USEC_PER_SEC * US;
-  gst_dmapipe_spin_frame (&spin, t);
-  g_assert_false (gst_dmapipe_spin_due (&spin, t + 1 * US));
-  g_assert_cmpint (spin.frame_gap_ns, <=, 2 * GST_DMAPIPE_SPIN_SLOW_NS);
-  for (n = 0; n < 100; n++) {
-    t += 3 * US;
-    gst_dmapipe_spin_frame (&spin, t);
-    if (gst_dmapipe_spin_due (&spin, t + 1 * US))
-      break;
-  }
-  /* judged fast again within a few dozen frames */
-  g_assert_cmpuint (n, >, 0);
-  g_assert_cmpuint (n, <, 40);
-
-  /* a frame stamped before the last one: a gap of zero, never negative */
-  gst_dmapipe_spin_frame (&spin, t - 50 * US);
-  g_assert_cmpint (spin.frame_gap_ns, >=, 0);
+  gst_dmapipe_spin_waited (&spin, 2 * GST_DMAPIPE_SPIN_SLOW_NS);
+  g_assert_false (gst_dmapipe_spin_begin (&spin));
+  g_assert_false (gst_dmapipe_spin_begin (&spin));
+  g_assert_cmpuint (spin.skip, ==, 0);
+  gst_dmapipe_spin_waited (&spin, 10 * 1000);
+  g_assert_true (gst_dmapipe_spin_begin (&spin));
 }
 
 /* ---- clock conversions ---------------------------------------------------- */
@@ -1160,8 +1127,8 @@ main (int argc, char **argv)
       test_reg_full_evicts_least_recent);
   ADD_REG_TEST ("/registry/retired-waits-for-lease",
       test_reg_retired_waits_for_lease);
-  g_test_add_func ("/spin/follows-the-stream", test_spin_follows_the_stream);
-  g_test_add_func ("/spin/after-a-pause", test_spin_after_a_pause);
+  g_test_add_func ("/spin/backoff", test_spin_backoff);
+  g_test_add_func ("/spin/slow-stream", test_spin_slow_stream);
   g_test_add_func ("/clock/monotonic", test_clock_monotonic);
   g_test_add_func ("/clock/other-keeps-age", test_clock_other_keeps_age);
   g_test_add_func ("/clock/none", test_clock_none);
