@@ -27,6 +27,10 @@
  * then 4, up to BACKOFF_MAX waits; a poll that finds something polls at
  * every wait again. A stream that comes in time for the window is polled
  * as before; one that does not is probed once in BACKOFF_MAX + 1 waits.
+ * A poll that gave the CPU away for most of its window (its yields let
+ * other tasks run: eight consumers on two cores) cost little and is not
+ * held against polling: backing off there made each frame a wake-up for
+ * each consumer, and eight consumers cost 5 times as much CPU.
  *
  * With shared-memory rings (ring.h), polling reads the rings too: a
  * frame or a release there ends the wait without any system call of the
@@ -47,6 +51,11 @@
 
 #define REACH 4
 #define BACKOFF_MAX 64
+/*
+ * A sched_yield() that took this long gave the CPU to another task; one
+ * with nothing else to run returns in a fraction of it.
+ */
+#define YIELD_AWAY_NS 5000
 /*
  * With rings, how long a poll looks at the rings alone before it makes
  * its system calls (epoll_wait, sched_yield): a writer on the other core
@@ -133,7 +142,7 @@ static int sleep_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event
 int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
 			   int max_events, int timeout_ms)
 {
-	uint64_t t0, waited;
+	uint64_t t0, waited, yielded = 0, before, after;
 	int n;
 
 	if (ring_ready(bp))
@@ -161,13 +170,23 @@ int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_
 				bp->backoff = 0;
 				return n; /* a message (or an error) while polling */
 			}
+			before = dmapipe_now_ns();
 			sched_yield();
-		} while (dmapipe_now_ns() - t0 < limit);
+			after = dmapipe_now_ns();
+			if (after - before >= YIELD_AWAY_NS)
+				yielded += after - before;
+		} while (after - t0 < limit);
 		if (whole)
 			return 0; /* the timeout passed while polling: nothing learnt */
-		/* the window passed with nothing: skip the next polls */
-		bp->backoff = bp->backoff ? MIN(bp->backoff * 2, BACKOFF_MAX) : 1;
-		bp->skip = bp->backoff;
+		/*
+		 * The window passed with nothing. If other tasks had the CPU
+		 * for most of it (our yields gave it to them), it cost us
+		 * little; if we spun through it, skip the next polls.
+		 */
+		if (yielded < (after - t0) / 2) {
+			bp->backoff = bp->backoff ? MIN(bp->backoff * 2, BACKOFF_MAX) : 1;
+			bp->skip = bp->backoff;
+		}
 		if (timeout_ms > 0) {
 			/* what is left of the caller's timeout, at least 1 ms */
 			uint64_t spent_ms = (dmapipe_now_ns() - t0) / 1000000;
