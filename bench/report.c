@@ -211,6 +211,7 @@ static void paced_target(const struct bench *b, FILE *f, const struct paced_pair
 {
 	const struct bench_opts *o = &b->o;
 	bool target = p->consumers == 1;
+	unsigned int pairs = p->ok ? p->n : o->latency_pairs;
 	char c[64], l50[64], l99[64];
 
 	if (!p->ran)
@@ -218,8 +219,7 @@ static void paced_target(const struct bench *b, FILE *f, const struct paced_pair
 	if (target)
 		fprintf(f, "| 60 fps live stream within 1.2x of a raw socket ping-pong: CPU per "
 			"frame, latency p50, latency p99 (median of %u pair%s), 1 consumer | ",
-			p->ok ? p->n : o->latency_pairs,
-			(p->ok ? p->n : o->latency_pairs) == 1 ? "" : "s");
+			pairs, pairs == 1 ? "" : "s");
 	else
 		fprintf(f, "| the same with %u consumers (for information: the target is for "
 			"one) | ", p->consumers);

@@ -13,8 +13,8 @@
  * with the scheduling, so a run "alone" into fakesink and a run into a
  * transport differ only by what the sink does. The memory comes from the
  * allocation query, as a well-behaved producer gets it: the sink's buffer
- * pool when it
- * offers one (dmapipesink), else its allocator (shmsink's shm area), else
+ * pool when it offers one (dmapipesink), else its allocator (shmsink's shm
+ * area), else
  * system memory (fakesink). With --own the producer ignores the query and
  * uses its own pool of sealed memfds wrapped as GstFdMemory, the way a
  * capture device (v4l2src io-mode=dmabuf) or a decoder brings its own

@@ -391,8 +391,8 @@ def report(args, init, results):
             out.append("### Frames drawn into the sink's memory: the transport alone")
             out.append("")
             out.append("The producer is `tests/gst/bench-gst-source N W H SINK`, again from its "
-                       "one thread: it asks the sink for memory through the allocation query (dmapipesink's pool, "
-                       "shmsink's shm allocator), draws 4 frames once and pushes them in turn, "
+                       "one thread: it asks the sink for memory through the allocation query "
+                       "(dmapipesink's pool, shmsink's shm allocator), draws 4 frames once and pushes them in turn, "
                        "so drawing costs nothing per frame and neither transport copies: what "
                        "remains is the per-frame handoff of each.")
         else:

@@ -4,8 +4,8 @@
  * compiled into this test from plugins/ (the plugin exports none of them):
  * the sink's memory registry and its lifetime rules, the clock
  * conversions, dmapipesrc's choice to busy poll, and the caps and layout
- * helpers of the format file. The
- * elements themselves are tested in test-gst-elements.c.
+ * helpers of the format file. The elements themselves are tested in
+ * test-gst-elements.c.
  */
 #include <dirent.h>
 #include <dlfcn.h>
