@@ -27,6 +27,8 @@
  * then 4, up to BACKOFF_MAX waits; a poll that finds something polls at
  * every wait again. A stream that comes in time for the window is polled
  * as before; one that does not is probed once in BACKOFF_MAX + 1 waits.
+ * dmapipesrc keeps the same rule for the spin before its own poll()
+ * (plugins/gstdmapipespin.c), where this wait cannot serve.
  * A poll that gave the CPU away for most of its window (its yields let
  * other tasks run: eight consumers on two cores) cost little and is not
  * held against polling: backing off there made each frame a wake-up for
