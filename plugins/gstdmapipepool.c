@@ -42,6 +42,11 @@ struct _GstDmapipeBufferPool
 
   /* plane offsets consumers ask (dmapipe_constraints.offset_align) */
   guint offset_align[DMAPIPE_MAX_PLANES];
+
+  /* gst_dmapipe_buffer_pool_set_reclaim(): set before the pool is shared */
+  GWeakRef owner;
+  GstDmapipePoolReclaimFunc reclaim;
+  GstDmapipePoolWaitFunc wait;
 };
 
 G_DEFINE_TYPE (GstDmapipeBufferPool, gst_dmapipe_buffer_pool,
@@ -220,11 +225,59 @@ gst_dmapipe_buffer_pool_alloc_buffer (GstBufferPool * pool,
   return GST_FLOW_OK;
 }
 
+/*
+ * A buffer at once if one is free (or the pool may allocate one). An empty
+ * pool first asks its owner for the buffers its consumers released
+ * meanwhile; only then does a DONTWAIT acquire fail, or a blocking one
+ * sleep, with its owner told to give buffers back as they come.
+ */
+static GstFlowReturn
+gst_dmapipe_buffer_pool_acquire_buffer (GstBufferPool * pool,
+    GstBuffer ** buffer, GstBufferPoolAcquireParams * params)
+{
+  GstBufferPoolClass *parent =
+      GST_BUFFER_POOL_CLASS (gst_dmapipe_buffer_pool_parent_class);
+  GstDmapipeBufferPool *self = GST_DMAPIPE_BUFFER_POOL (pool);
+  GstBufferPoolAcquireParams now = { 0, };
+  GstFlowReturn ret;
+  GObject *owner;
+
+  if (!self->reclaim)
+    return parent->acquire_buffer (pool, buffer, params);
+  if (params)
+    now = *params;
+  now.flags |= GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT;
+  ret = parent->acquire_buffer (pool, buffer, &now);
+  /* GST_FLOW_EOS: empty, and at its maximum */
+  if (ret != GST_FLOW_EOS)
+    return ret;
+  owner = g_weak_ref_get (&self->owner);
+  if (!owner)
+    return parent->acquire_buffer (pool, buffer, params);
+
+  if (self->reclaim (owner))
+    ret = parent->acquire_buffer (pool, buffer, &now);
+  if (ret == GST_FLOW_EOS && !(params
+          && (params->flags & GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT))) {
+    GST_LOG_OBJECT (pool, "empty: waiting for a consumer's release");
+    self->wait (owner, TRUE);
+    /* what was released before the owner heard that we wait */
+    if (self->reclaim (owner))
+      ret = parent->acquire_buffer (pool, buffer, &now);
+    if (ret == GST_FLOW_EOS)
+      ret = parent->acquire_buffer (pool, buffer, params);
+    self->wait (owner, FALSE);
+  }
+  g_object_unref (owner);
+  return ret;
+}
+
 static void
 gst_dmapipe_buffer_pool_finalize (GObject * object)
 {
   GstDmapipeBufferPool *self = GST_DMAPIPE_BUFFER_POOL (object);
 
+  g_weak_ref_clear (&self->owner);
   dmapipe_allocator_unref (self->allocator);
   if (self->gst_allocator)
     gst_object_unref (self->gst_allocator);
@@ -242,6 +295,7 @@ gst_dmapipe_buffer_pool_class_init (GstDmapipeBufferPoolClass * klass)
   pool_class->get_options = gst_dmapipe_buffer_pool_get_options;
   pool_class->set_config = gst_dmapipe_buffer_pool_set_config;
   pool_class->alloc_buffer = gst_dmapipe_buffer_pool_alloc_buffer;
+  pool_class->acquire_buffer = gst_dmapipe_buffer_pool_acquire_buffer;
 
   dmapipe_buffer_quark = g_quark_from_static_string ("GstDmapipeBuffer");
   GST_DEBUG_CATEGORY_INIT (gst_dmapipe_buffer_pool_debug, "dmapipepool", 0,
@@ -252,6 +306,7 @@ static void
 gst_dmapipe_buffer_pool_init (GstDmapipeBufferPool * self)
 {
   gst_video_info_init (&self->info);
+  g_weak_ref_init (&self->owner, NULL);
 }
 
 GstBufferPool *
@@ -334,6 +389,37 @@ gst_dmapipe_buffer_pool_grows (GstBufferPool * pool)
 {
   return GST_IS_DMAPIPE_BUFFER_POOL (pool)
       && g_atomic_int_get (&GST_DMAPIPE_BUFFER_POOL (pool)->grows);
+}
+
+void
+gst_dmapipe_buffer_pool_set_reclaim (GstBufferPool * pool, GObject * owner,
+    GstDmapipePoolReclaimFunc reclaim, GstDmapipePoolWaitFunc wait)
+{
+  GstDmapipeBufferPool *self = GST_DMAPIPE_BUFFER_POOL (pool);
+
+  g_return_if_fail (reclaim != NULL && wait != NULL);
+  g_weak_ref_set (&self->owner, owner);
+  self->reclaim = reclaim;
+  self->wait = wait;
+}
+
+gboolean
+gst_dmapipe_buffer_pool_reclaims_for (GstBufferPool * pool, GObject * owner)
+{
+  GstDmapipeBufferPool *self;
+  GObject *o;
+  gboolean yes;
+
+  if (!GST_IS_DMAPIPE_BUFFER_POOL (pool))
+    return FALSE;
+  self = GST_DMAPIPE_BUFFER_POOL (pool);
+  if (!self->reclaim)
+    return FALSE;
+  o = g_weak_ref_get (&self->owner);
+  yes = o == owner;
+  if (o)
+    g_object_unref (o);
+  return yes;
 }
 
 struct dmapipe_allocator *

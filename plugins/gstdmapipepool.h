@@ -45,6 +45,31 @@ gboolean gst_dmapipe_buffer_pool_get_layout (GstBufferPool * pool,
  * waits for a buffer to come back. */
 gboolean gst_dmapipe_buffer_pool_grows (GstBufferPool * pool);
 
+/*
+ * The buffers of a pool its user hands to other processes come back when
+ * those processes release them, which the user learns on its own time.
+ * @reclaim(@owner) takes the releases made so far and gives their buffers
+ * back to the pool (TRUE when it gave any); @wait(@owner, TRUE) says that
+ * a caller of acquire found the pool empty and is about to sleep until a
+ * buffer comes back, @wait(@owner, FALSE) that it stopped waiting. An
+ * acquire that finds the pool empty calls @reclaim and tries again before
+ * it fails (DONTWAIT) or sleeps, and brackets its sleep with @wait, with a
+ * last @reclaim inside: so the owner need not give buffers back the moment
+ * they are released, only while someone waits. @owner is held weakly: once
+ * it is gone, acquire behaves as GstBufferPool's own. Set it once, before
+ * the pool is handed out.
+ */
+typedef gboolean (*GstDmapipePoolReclaimFunc) (GObject * owner);
+typedef void (*GstDmapipePoolWaitFunc) (GObject * owner, gboolean waiting);
+
+void gst_dmapipe_buffer_pool_set_reclaim (GstBufferPool * pool,
+    GObject * owner, GstDmapipePoolReclaimFunc reclaim,
+    GstDmapipePoolWaitFunc wait);
+
+/* Whether @pool is a dmapipe pool whose acquire reclaims for @owner. */
+gboolean gst_dmapipe_buffer_pool_reclaims_for (GstBufferPool * pool,
+    GObject * owner);
+
 /* The allocator @pool's buffers come from (no reference added). */
 struct dmapipe_allocator *gst_dmapipe_buffer_pool_get_allocator (GstBufferPool
     * pool);

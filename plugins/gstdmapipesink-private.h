@@ -81,6 +81,9 @@ struct _GstDmapipeSink
   gboolean started;             /* a frame was queued since start */
   gboolean wake_every;          /* every release wakes the dispatch thread
                                  * (gst_dmapipe_sink_release_wakeups()) */
+  guint upstream_waits;         /* threads asleep in the proposed pool's
+                                 * acquire (gst_dmapipe_sink_pool_wait()) */
+  gboolean draining;            /* in gst_dmapipe_sink_drain_and_end() */
   guint64 frames;
   guint64 own_drops;            /* frames this element could not queue */
   guint64 copies;
@@ -104,6 +107,11 @@ gboolean gst_dmapipe_sink_pool_serves (const struct dmapipe_layout *layout,
 /* Stops the dispatch thread, ends the stream at once and frees the server
  * and what the registry held. */
 void gst_dmapipe_sink_server_stop (GstDmapipeSink * self);
+
+/* The pool the sink proposes upstream reclaims through these
+ * (gst_dmapipe_buffer_pool_set_reclaim()); they take self->lock. */
+gboolean gst_dmapipe_sink_pool_reclaim (GObject * owner);
+void gst_dmapipe_sink_pool_wait (GObject * owner, gboolean waiting);
 
 /* Whether releases wake the dispatch thread, after the buffer render()
  * sends (a pool that grows or not); with self->lock held. */

@@ -334,6 +334,9 @@ make_upstream_pool (GstDmapipeSink * self, GstCaps * caps, guint size,
       &layout, &is_drm);
   if (!pool)
     return NULL;
+  /* upstream may bound it: an empty pool then asks us for the releases */
+  gst_dmapipe_buffer_pool_set_reclaim (pool, G_OBJECT (self),
+      gst_dmapipe_sink_pool_reclaim, gst_dmapipe_sink_pool_wait);
   g_mutex_lock (&self->lock);
   self->pool_layout = layout;
   self->pool_is_drm = is_drm;

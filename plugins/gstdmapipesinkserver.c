@@ -77,6 +77,34 @@ on_constraints (struct dmapipe_server *server,
   }
 }
 
+/* Under self->lock: whether every release wakes the dispatch thread. It
+ * does while a buffer must go back to upstream at once (self->wake_every),
+ * while upstream waits in the sink's pool for one, and during the drain. */
+static void
+apply_release_wakeups (GstDmapipeSink * self)
+{
+  if (self->server)
+    dmapipe_server_set_release_wakeups (self->server, self->wake_every
+        || self->upstream_waits > 0 || self->draining);
+}
+
+/* Under self->lock: one dispatch that does not wait, and what it freed.
+ * The buffers no consumer holds any more move to @idle: unref them once
+ * the lock is released (they may go back to upstream's pool). */
+static void
+dispatch_now (GstDmapipeSink * self, GPtrArray * idle)
+{
+  gint ret = dmapipe_server_dispatch (self->server, 0);
+
+  if (ret < 0)
+    GST_ERROR_OBJECT (self, "dispatch: %s", g_strerror (-ret));
+  gst_dmapipe_mem_reg_collect (self->registry, self->server, self->frames);
+  /* a broadcast is a futex syscall even with nobody waiting */
+  if (self->waiters)
+    g_cond_broadcast (&self->cond);
+  gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
+}
+
 /*
  * The dispatch thread says when it sleeps (dmapipe_server_before_poll()):
  * a consumer's release then wakes it only when something waits for one
@@ -125,14 +153,7 @@ dispatch_thread (gpointer data)
       g_mutex_unlock (&self->lock);
       continue;
     }
-    ret = dmapipe_server_dispatch (self->server, 0);
-    if (ret < 0)
-      GST_ERROR_OBJECT (self, "dispatch: %s", g_strerror (-ret));
-    gst_dmapipe_mem_reg_collect (self->registry, self->server, self->frames);
-    /* a broadcast is a futex syscall even with nobody waiting */
-    if (self->waiters)
-      g_cond_broadcast (&self->cond);
-    gst_dmapipe_mem_reg_steal_idle (self->registry, idle);
+    dispatch_now (self, idle);
     g_mutex_unlock (&self->lock);
     gst_dmapipe_buffers_unref (idle);
   }
@@ -141,25 +162,62 @@ dispatch_thread (gpointer data)
 }
 
 /*
- * Called with self->lock held, for the buffer render() sends: a buffer of
+ * Called with self->lock held, for the buffer render() sends. A buffer of
  * a dmapipe pool that grows may come back at the next render() (its pool
- * allocates meanwhile, upstream never waits); any other goes back the
- * moment its last consumer releases it (a pool that cannot grow, a
- * capture driver's buffer), so every release wakes the dispatch thread
- * then, as the drain's do.
+ * allocates meanwhile, upstream never waits). One of the pool the sink
+ * proposed, with a maximum, comes back at the next render() too, or when
+ * upstream finds that pool empty: its acquire takes the consumers'
+ * releases (gst_dmapipe_sink_pool_reclaim()) and, before it sleeps, has
+ * every release wake the dispatch thread (gst_dmapipe_sink_pool_wait()).
+ * Any other goes back the moment its last consumer releases it (another
+ * element's pool, a capture driver's buffer), so every release wakes the
+ * dispatch thread then, as the drain's do.
  */
 void
 gst_dmapipe_sink_release_wakeups (GstDmapipeSink * self, GstBuffer * send)
 {
-  gboolean every = !(send->pool && gst_dmapipe_buffer_pool_grows (send->pool));
+  gboolean every = !(send->pool && (gst_dmapipe_buffer_pool_grows (send->pool)
+          || gst_dmapipe_buffer_pool_reclaims_for (send->pool,
+              G_OBJECT (self))));
 
   if (every == self->wake_every)
     return;
   GST_DEBUG_OBJECT (self, "releases %s", every ? "wake the dispatch thread "
-      "(buffers go back at once)" : "wait for the next frame (the buffers' "
-      "pool grows)");
+      "(buffers go back at once)" : "wait for the next frame or for "
+      "upstream's acquire (the buffers come from the sink's pool)");
   self->wake_every = every;
-  dmapipe_server_set_release_wakeups (self->server, every);
+  apply_release_wakeups (self);
+}
+
+gboolean
+gst_dmapipe_sink_pool_reclaim (GObject * owner)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (owner);
+  GPtrArray *idle = g_ptr_array_new ();
+  gboolean any;
+
+  g_mutex_lock (&self->lock);
+  if (self->server)
+    dispatch_now (self, idle);
+  g_mutex_unlock (&self->lock);
+  any = idle->len > 0;
+  gst_dmapipe_buffers_unref (idle);
+  g_ptr_array_free (idle, TRUE);
+  return any;
+}
+
+void
+gst_dmapipe_sink_pool_wait (GObject * owner, gboolean waiting)
+{
+  GstDmapipeSink *self = GST_DMAPIPE_SINK (owner);
+
+  g_mutex_lock (&self->lock);
+  if (waiting)
+    self->upstream_waits++;
+  else if (self->upstream_waits > 0)
+    self->upstream_waits--;
+  apply_release_wakeups (self);
+  g_mutex_unlock (&self->lock);
 }
 
 gboolean
@@ -274,10 +332,16 @@ gst_dmapipe_sink_server_start (GstDmapipeSink * self)
   GST_INFO_OBJECT (self, "serving on %s", path);
   g_free (path);
 
+  /* under the lock: upstream's thread may be in the pool's acquire */
+  g_mutex_lock (&self->lock);
   self->server = server;
   self->eos_sent = FALSE;
   self->started = FALSE;
   self->wake_every = FALSE;     /* the library's default */
+  self->draining = FALSE;
+  /* upstream may wait in the sink's pool across a restart */
+  apply_release_wakeups (self);
+  g_mutex_unlock (&self->lock);
   g_atomic_int_set (&self->thread_stop, 0);
   self->thread = g_thread_try_new ("dmapipesink", dispatch_thread, self,
       &error);
@@ -285,8 +349,10 @@ gst_dmapipe_sink_server_start (GstDmapipeSink * self)
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot start a thread"),
         ("%s", error->message));
     g_clear_error (&error);
+    g_mutex_lock (&self->lock);
     dmapipe_server_free (server);
     self->server = NULL;
+    g_mutex_unlock (&self->lock);
     return FALSE;
   }
   return TRUE;
@@ -414,8 +480,8 @@ gst_dmapipe_sink_drain_and_end (GstDmapipeSink * self)
 
   g_mutex_lock (&self->lock);
   /* the dispatch thread wakes for every release now: this wait needs them */
-  if (self->server)
-    dmapipe_server_set_release_wakeups (self->server, TRUE);
+  self->draining = TRUE;
+  apply_release_wakeups (self);
   while (self->server && !self->flushing
       && dmapipe_server_drain_step (self->server) > 0) {
     gboolean more;
@@ -431,7 +497,7 @@ gst_dmapipe_sink_drain_and_end (GstDmapipeSink * self)
     dmapipe_server_end_of_stream (self->server);
     self->eos_sent = TRUE;
   }
-  if (self->server)
-    dmapipe_server_set_release_wakeups (self->server, self->wake_every);
+  self->draining = FALSE;
+  apply_release_wakeups (self);
   g_mutex_unlock (&self->lock);
 }

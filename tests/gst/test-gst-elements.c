@@ -395,12 +395,13 @@ GST_START_TEST (test_sink_strict)
 GST_END_TEST;
 
 /* The sink keeps the GstBuffer (and so the upstream pool's buffer) as long
- * as a consumer holds the frame. A buffer of a pool with a maximum
- * (upstream could wait for it) comes back as soon as the consumer releases
- * it, and with no consumer at all at once. A buffer of a pool that grows
- * (the sink's own, as proposed) may come back later, at the latest with
- * the next frame: the consumer's release waits in its ring and wakes
- * nobody, so at EOS the sink counts no release wake-up (ring-wakeups). */
+ * as a consumer holds the frame. A buffer of another element's pool with a
+ * maximum (upstream could wait for it; here another dmapipesink's) comes
+ * back as soon as the consumer releases it, and with no consumer at all at
+ * once. A buffer of a pool that grows (the sink's own, as proposed) may
+ * come back later, at the latest with the next frame: the consumer's
+ * release waits in its ring and wakes nobody, so at EOS the sink counts no
+ * release wake-up (ring-wakeups). */
 static void
 check_sink_release (guint max_buffers)
 {
@@ -411,14 +412,22 @@ check_sink_release (guint max_buffers)
   GstVideoInfo info;
   GstBuffer *buf, *next;
   GstMessage *msg;
-  GstHarness *h;
+  GstHarness *h, *other = NULL;
   GstBus *bus;
+  gchar *other_sock = NULL;
   guint64 wakeups = G_MAXUINT64;
 
   h = sink_harness (NULL);
   bus = gst_bus_new ();
   gst_element_set_bus (h->element, bus);
-  pool = sink_pool_max (h, &info, max_buffers);
+  if (max_buffers) {
+    /* a pool this sink did not propose: it cannot see who waits in it */
+    other_sock = g_strdup_printf ("socket-path=%s.other", sock);
+    other = sink_harness (other_sock);
+    pool = sink_pool_max (other, &info, max_buffers);
+  } else {
+    pool = sink_pool_max (h, &info, 0);
+  }
   c = consumer_new (DMAPIPE_POLICY_BLOCK, 2);
   wait_consumers (h->element, c, 1);
 
@@ -472,6 +481,11 @@ check_sink_release (guint max_buffers)
   gst_buffer_pool_set_active (pool, FALSE);
   gst_object_unref (pool);
   gst_harness_teardown (h);
+  if (other) {
+    gst_harness_teardown (other);
+    unlink (other_sock + strlen ("socket-path="));
+    g_free (other_sock);
+  }
 }
 
 GST_START_TEST (test_sink_release)
@@ -484,6 +498,113 @@ GST_END_TEST;
 GST_START_TEST (test_sink_release_bounded_pool)
 {
   check_sink_release (4);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  GstBufferPool *pool;
+  GstBuffer *buf;
+  gint ret;                     /* -1 until the acquire returned */
+} AcquireJob;
+
+static gpointer
+acquire_thread (gpointer data)
+{
+  AcquireJob *job = data;
+  GstFlowReturn ret = gst_buffer_pool_acquire_buffer (job->pool, &job->buf,
+      NULL);
+
+  g_atomic_int_set (&job->ret, ret);
+  return NULL;
+}
+
+/* The sink's own pool, bounded by upstream: a consumer's release does not
+ * wake the sink while nobody waits for the buffer. An acquire that finds
+ * the pool empty takes the releases made so far (DONTWAIT, then a blocking
+ * one), and a blocking acquire that found none is woken by the next
+ * release. Tried: an empty pool with every frame held, one release taken
+ * by a DONTWAIT acquire, a blocking acquire that cannot succeed while the
+ * consumer holds the last frame, then succeeds once it releases it; at EOS
+ * the sink counted at most that one wake-up. */
+GST_START_TEST (test_sink_bounded_pool_reclaim)
+{
+  GstBufferPoolAcquireParams dontwait = {.flags =
+        GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT
+  };
+  struct dmapipe_frame *f0, *f1;
+  struct dmapipe_client *c;
+  const GstStructure *st;
+  AcquireJob job = {.ret = -1 };
+  GstBufferPool *pool;
+  GstVideoInfo info;
+  GstBuffer *b0, *b1, *got = NULL;
+  GstStructure *config;
+  GstMessage *msg;
+  GThread *thread;
+  GstHarness *h;
+  GstBus *bus;
+  guint64 wakeups = G_MAXUINT64;
+  guint max;
+
+  h = sink_harness (NULL);
+  bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  /* as small as the sink lets it be: two buffers, both allocated */
+  pool = sink_pool_max (h, &info, 1);
+  config = gst_buffer_pool_get_config (pool);
+  fail_unless (gst_buffer_pool_config_get_params (config, NULL, NULL, NULL,
+          &max));
+  gst_structure_free (config);
+  fail_unless_equals_int (max, 2);
+  c = consumer_new (DMAPIPE_POLICY_BLOCK, 2);
+  wait_consumers (h->element, c, 1);
+
+  b0 = pool_frame (pool, &info, 0);
+  b1 = pool_frame (pool, &info, 1);
+  fail_unless_equals_int (gst_harness_push (h, b0), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_push (h, b1), GST_FLOW_OK);
+  f0 = expect_frame (c, 0);
+  f1 = expect_frame (c, 1);
+  /* both with the consumer: nothing to take */
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &got,
+          &dontwait), GST_FLOW_EOS);
+
+  /* released into the ring (or the socket): the acquire takes it */
+  fail_unless_equals_int (dmapipe_client_release_frame (c, f0, -1), 0);
+  fail_unless_equals_int (gst_buffer_pool_acquire_buffer (pool, &got,
+          &dontwait), GST_FLOW_OK);
+  fail_unless (got == b0);
+
+  /* empty again, and the consumer holds the last frame: this one waits */
+  job.pool = pool;
+  thread = g_thread_new ("acquire", acquire_thread, &job);
+  g_usleep (50000);
+  fail_unless_equals_int (g_atomic_int_get (&job.ret), -1);
+  fail_unless_equals_int (dmapipe_client_release_frame (c, f1, -1), 0);
+  g_thread_join (thread);
+  fail_unless_equals_int (job.ret, GST_FLOW_OK);
+  fail_unless (job.buf == b1);
+
+  gst_buffer_unref (got);
+  gst_buffer_unref (job.buf);
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless (dmapipe_client_wait_frame (c, 5000) == NULL && errno == EPIPE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  fail_unless (msg != NULL && gst_message_has_name (msg, "dmapipesink-stats"));
+  st = gst_message_get_structure (msg);
+  fail_unless (gst_structure_get_uint64 (st, "ring-wakeups", &wakeups));
+  /* the first release woke nobody; the second may have, for the waiter */
+  fail_unless (wakeups <= 1, "%" G_GUINT64_FORMAT " wake-ups", wakeups);
+  gst_message_unref (msg);
+
+  dmapipe_client_free (c);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_buffer_pool_set_active (pool, FALSE);
+  gst_object_unref (pool);
+  gst_harness_teardown (h);
 }
 
 GST_END_TEST;
@@ -1998,6 +2119,7 @@ dmapipe_suite (void)
   tcase_add_test (sink, test_sink_strict);
   tcase_add_test (sink, test_sink_release);
   tcase_add_test (sink, test_sink_release_bounded_pool);
+  tcase_add_test (sink, test_sink_bounded_pool_reclaim);
   tcase_add_test (sink, test_sink_slow_consumer);
   tcase_add_test (sink, test_sink_block_policy);
   tcase_add_test (sink, test_sink_eos);
