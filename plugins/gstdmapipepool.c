@@ -403,25 +403,6 @@ gst_dmapipe_buffer_pool_set_reclaim (GstBufferPool * pool, GObject * owner,
   self->wait = wait;
 }
 
-gboolean
-gst_dmapipe_buffer_pool_reclaims_for (GstBufferPool * pool, GObject * owner)
-{
-  GstDmapipeBufferPool *self;
-  GObject *o;
-  gboolean yes;
-
-  if (!GST_IS_DMAPIPE_BUFFER_POOL (pool))
-    return FALSE;
-  self = GST_DMAPIPE_BUFFER_POOL (pool);
-  if (!self->reclaim)
-    return FALSE;
-  o = g_weak_ref_get (&self->owner);
-  yes = o == owner;
-  if (o)
-    g_object_unref (o);
-  return yes;
-}
-
 struct dmapipe_allocator *
 gst_dmapipe_buffer_pool_get_allocator (GstBufferPool * pool)
 {

@@ -66,10 +66,6 @@ void gst_dmapipe_buffer_pool_set_reclaim (GstBufferPool * pool,
     GObject * owner, GstDmapipePoolReclaimFunc reclaim,
     GstDmapipePoolWaitFunc wait);
 
-/* Whether @pool is a dmapipe pool whose acquire reclaims for @owner. */
-gboolean gst_dmapipe_buffer_pool_reclaims_for (GstBufferPool * pool,
-    GObject * owner);
-
 /* The allocator @pool's buffers come from (no reference added). */
 struct dmapipe_allocator *gst_dmapipe_buffer_pool_get_allocator (GstBufferPool
     * pool);

@@ -74,6 +74,8 @@ struct _GstDmapipeSink
   struct dmapipe_constraints constraints;
   gboolean have_pool_layout;
   struct dmapipe_layout pool_layout;
+  GstBufferPool *proposed_pool; /* the last pool proposed upstream (a
+                                 * reference: render() compares pointers) */
   gboolean pool_is_drm;
   gboolean reconfigure;
   gboolean flushing;

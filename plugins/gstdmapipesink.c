@@ -167,6 +167,9 @@ gst_dmapipe_sink_stop (GstBaseSink * bsink)
   self->allocator = NULL;
   dmapipe_allocator_unref (self->drm_allocator);
   self->drm_allocator = NULL;
+  g_mutex_lock (&self->lock);
+  gst_clear_object (&self->proposed_pool);
+  g_mutex_unlock (&self->lock);
   self->have_pool_layout = FALSE;
   self->have_info = FALSE;
   gst_dmapipe_clock_check_clear (&self->clock_check);
@@ -338,6 +341,7 @@ make_upstream_pool (GstDmapipeSink * self, GstCaps * caps, guint size,
   gst_dmapipe_buffer_pool_set_reclaim (pool, G_OBJECT (self),
       gst_dmapipe_sink_pool_reclaim, gst_dmapipe_sink_pool_wait);
   g_mutex_lock (&self->lock);
+  gst_object_replace ((GstObject **) & self->proposed_pool, GST_OBJECT (pool));
   self->pool_layout = layout;
   self->pool_is_drm = is_drm;
   self->have_pool_layout = TRUE;
@@ -824,6 +828,7 @@ gst_dmapipe_sink_finalize (GObject * object)
   g_free (self->allocator_name);
   gst_dmapipe_mem_reg_free (self->registry);
   g_ptr_array_free (self->render_idle, TRUE);
+  gst_clear_object (&self->proposed_pool);
   if (self->wake_fd >= 0)
     close (self->wake_fd);
   g_mutex_clear (&self->lock);

@@ -165,20 +165,19 @@ dispatch_thread (gpointer data)
  * Called with self->lock held, for the buffer render() sends. A buffer of
  * a dmapipe pool that grows may come back at the next render() (its pool
  * allocates meanwhile, upstream never waits). One of the pool the sink
- * proposed, with a maximum, comes back at the next render() too, or when
- * upstream finds that pool empty: its acquire takes the consumers'
+ * proposed last, with a maximum, comes back at the next render() too, or
+ * when upstream finds that pool empty: its acquire takes the consumers'
  * releases (gst_dmapipe_sink_pool_reclaim()) and, before it sleeps, has
  * every release wake the dispatch thread (gst_dmapipe_sink_pool_wait()).
  * Any other goes back the moment its last consumer releases it (another
- * element's pool, a capture driver's buffer), so every release wakes the
- * dispatch thread then, as the drain's do.
+ * element's pool, a capture driver's buffer, an earlier proposal's), so
+ * every release wakes the dispatch thread then, as the drain's do.
  */
 void
 gst_dmapipe_sink_release_wakeups (GstDmapipeSink * self, GstBuffer * send)
 {
-  gboolean every = !(send->pool && (gst_dmapipe_buffer_pool_grows (send->pool)
-          || gst_dmapipe_buffer_pool_reclaims_for (send->pool,
-              G_OBJECT (self))));
+  gboolean every = !(send->pool && (send->pool == self->proposed_pool
+          || gst_dmapipe_buffer_pool_grows (send->pool)));
 
   if (every == self->wake_every)
     return;
