@@ -394,6 +394,26 @@ GST_START_TEST (test_sink_strict)
 
 GST_END_TEST;
 
+/* Ends the stream: EOS to the sink, then to consumer @c; returns the
+ * ring-wakeups of the dmapipesink-stats message the sink posts on @bus. */
+static guint64
+end_and_count_wakeups (GstHarness * h, GstBus * bus, struct dmapipe_client *c)
+{
+  const GstStructure *st;
+  GstMessage *msg;
+  guint64 wakeups = G_MAXUINT64;
+
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  fail_unless (dmapipe_client_wait_frame (c, 5000) == NULL && errno == EPIPE,
+      "%s", g_strerror (errno));
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
+  fail_unless (msg != NULL && gst_message_has_name (msg, "dmapipesink-stats"));
+  st = gst_message_get_structure (msg);
+  fail_unless (gst_structure_get_uint64 (st, "ring-wakeups", &wakeups));
+  gst_message_unref (msg);
+  return wakeups;
+}
+
 /* The sink keeps the GstBuffer (and so the upstream pool's buffer) as long
  * as a consumer holds the frame. A buffer of another element's pool with a
  * maximum (upstream could wait for it; here another dmapipesink's) comes
@@ -407,15 +427,12 @@ check_sink_release (guint max_buffers)
 {
   struct dmapipe_client *c;
   struct dmapipe_frame *f;
-  const GstStructure *st;
   GstBufferPool *pool;
   GstVideoInfo info;
   GstBuffer *buf, *next;
-  GstMessage *msg;
   GstHarness *h, *other = NULL;
   GstBus *bus;
   gchar *other_sock = NULL;
-  guint64 wakeups = G_MAXUINT64;
 
   h = sink_harness (NULL);
   bus = gst_bus_new ();
@@ -463,16 +480,8 @@ check_sink_release (guint max_buffers)
     f = expect_frame (c, 1);
     fail_unless_equals_int (dmapipe_client_release_frame (c, f, -1), 0);
 
-    fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
-    f = dmapipe_client_wait_frame (c, 5000);
-    fail_unless (f == NULL && errno == EPIPE, "%s", g_strerror (errno));
-    msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
-    fail_unless (msg != NULL && gst_message_has_name (msg, "dmapipesink-stats"));
-    st = gst_message_get_structure (msg);
-    fail_unless (gst_structure_get_uint64 (st, "ring-wakeups", &wakeups));
     /* over the socket alone (DMAPIPE_RINGS=0) there is no ring to wake for */
-    fail_unless_equals_uint64 (wakeups, 0);
-    gst_message_unref (msg);
+    fail_unless_equals_uint64 (end_and_count_wakeups (h, bus, c), 0);
     dmapipe_client_free (c);
   }
 
@@ -482,8 +491,8 @@ check_sink_release (guint max_buffers)
   gst_object_unref (pool);
   gst_harness_teardown (h);
   if (other) {
+    /* its server removes its socket */
     gst_harness_teardown (other);
-    unlink (other_sock + strlen ("socket-path="));
     g_free (other_sock);
   }
 }
@@ -535,17 +544,15 @@ GST_START_TEST (test_sink_bounded_pool_reclaim)
   };
   struct dmapipe_frame *f0, *f1;
   struct dmapipe_client *c;
-  const GstStructure *st;
   AcquireJob job = {.ret = -1 };
   GstBufferPool *pool;
   GstVideoInfo info;
   GstBuffer *b0, *b1, *got = NULL;
   GstStructure *config;
-  GstMessage *msg;
   GThread *thread;
   GstHarness *h;
   GstBus *bus;
-  guint64 wakeups = G_MAXUINT64;
+  guint64 wakeups;
   guint max;
 
   h = sink_harness (NULL);
@@ -589,15 +596,9 @@ GST_START_TEST (test_sink_bounded_pool_reclaim)
 
   gst_buffer_unref (got);
   gst_buffer_unref (job.buf);
-  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
-  fail_unless (dmapipe_client_wait_frame (c, 5000) == NULL && errno == EPIPE);
-  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT);
-  fail_unless (msg != NULL && gst_message_has_name (msg, "dmapipesink-stats"));
-  st = gst_message_get_structure (msg);
-  fail_unless (gst_structure_get_uint64 (st, "ring-wakeups", &wakeups));
   /* the first release woke nobody; the second may have, for the waiter */
+  wakeups = end_and_count_wakeups (h, bus, c);
   fail_unless (wakeups <= 1, "%" G_GUINT64_FORMAT " wake-ups", wakeups);
-  gst_message_unref (msg);
 
   dmapipe_client_free (c);
   gst_element_set_bus (h->element, NULL);
