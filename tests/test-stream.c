@@ -551,6 +551,60 @@ static void test_lease_timeout(void)
 	test_pass("lease timeout: ERROR lease-timeout to the holder, buffer back in the pool");
 }
 
+/*
+ * The lease timer alone cuts a holder off. The server keeps a bound under
+ * its leases' deadlines instead of walking them per frame; here the bound
+ * is an earlier lease, already released, when the server goes to sleep in
+ * long dispatches. Its timer fires at that stale deadline, finds nothing
+ * due, and must be armed again for the held frame's: each dispatch has to
+ * return with the timer's event, a few times at most, and the holder is
+ * cut off no sooner than its lease.
+ */
+static void test_lease_timer(void)
+{
+	char *path = test_path(dir, "lease-timer");
+	struct dmapipe_server *s = server_new(path, 100, 4);
+	struct dmapipe_client *c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	struct dmapipe_server_stats st;
+	struct dmapipe_frame *f;
+	const char *msg = NULL;
+	uint64_t held_ms;
+	int dispatches = 0;
+
+	test_pump(s, &c, 1);
+	produce(s, 1);
+	f = dmapipe_client_wait_frame(c, 2000);
+	check(f);
+	check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+	/* the second lease falls due 30 ms after the first, released one */
+	usleep(30000);
+	produce(s, 2);
+	f = dmapipe_client_wait_frame(c, 2000);
+	check(f);
+	held_ms = test_now_ms();
+	while (dmapipe_client_get_state(c) == DMAPIPE_CLIENT_STREAMING) {
+		/* 10 s: returning with nothing handled means no timer was armed */
+		int ret = dmapipe_server_dispatch(s, 10000);
+
+		check_msg(ret > 0, "dispatch %d returned %d: no timer woke it", dispatches, ret);
+		check_msg(++dispatches <= 8, "the lease timer fired %d times for two leases",
+			  dispatches);
+		dmapipe_client_dispatch(c, 0);
+	}
+	held_ms = test_now_ms() - held_ms;
+	check_msg(held_ms >= 100, "cut off after %llu ms, before its 100 ms lease",
+		  (unsigned long long)held_ms);
+	check_int_eq(dmapipe_client_get_error(c, &msg), DMAPIPE_ERR_LEASE_TIMEOUT);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.lease_timeouts, 1);
+	check_int_eq(st.buffers_free, st.buffers);
+	check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("lease timer: armed again past a released lease's deadline, holder cut off");
+}
+
 static void test_format_change(void)
 {
 	char *path = test_path(dir, "format");
@@ -2416,6 +2470,7 @@ int main(void)
 	test_queue_policy();
 	test_block_policy();
 	test_lease_timeout();
+	test_lease_timer();
 	test_keepalive();
 	test_format_change();
 	test_format_info();

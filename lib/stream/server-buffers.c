@@ -579,6 +579,8 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 	server->stats.frames_queued++;
 	server->last_sequence = meta ? meta->sequence : 0;
 
+	/* one clock read for every consumer's lease, not one each */
+	server->send_ns = dmapipe_now_ns();
 	for (c = server->consumers; c; c = next) {
 		struct pending *p;
 
@@ -606,6 +608,7 @@ DMAPIPE_EXPORT int dmapipe_server_queue(struct dmapipe_server *server, struct dm
 		consumer_flush(c);
 		waits |= c->n_pending > 0;
 	}
+	server->send_ns = 0;
 	/* another thread's loop sleeps: frames now wait for a consumer's room */
 	if (waits && server->asleep)
 		server_sleep_changed(server);

@@ -257,6 +257,15 @@ static void frame_msg(const struct consumer *c, const struct pending *p, struct 
 		msg->frame.meta.acquire_fence = -1;
 }
 
+/*
+ * The clock a lease starts at: the one the queue or dispatch that sends
+ * the frame read (one read for all consumers), else read now.
+ */
+static uint64_t send_clock(const struct consumer *c)
+{
+	return c->server->send_ns ? c->server->send_ns : dmapipe_now_ns();
+}
+
 /* The oldest pending frame was sent: its reference becomes a lease. */
 static void pending_to_lease(struct consumer *c, uint64_t now)
 {
@@ -269,6 +278,9 @@ static void pending_to_lease(struct consumer *c, uint64_t now)
 	l->id = p->id;
 	l->sequence = p->meta.sequence;
 	l->sent_ns = now;
+	if (c->server->opts.lease_timeout_ms)
+		c->server->leases_due_ns = MIN(c->server->leases_due_ns,
+					       now + (uint64_t)c->server->opts.lease_timeout_ms * 1000000u);
 	p->buffer = NULL;
 	c->pending_head = (c->pending_head + 1) % MAX_QUEUE_CAP;
 	c->n_pending--;
@@ -328,7 +340,7 @@ static bool flush_ring(struct consumer *c)
 		if (!frame_ready(c, p))
 			break;
 		if (!now)
-			now = dmapipe_now_ns();
+			now = send_clock(c);
 		frame_msg(c, p, &msg);
 		if (msg.frame.meta.acquire_fence < 0) {
 			dmapipe_ring_encode_frame(dmapipe_ring_next_slot(&c->frames_ring, n), &msg.frame,
@@ -507,7 +519,7 @@ bool consumer_flush(struct consumer *c)
 		}
 		sent = (unsigned int)ret;
 		c->sock_sent += sent;
-		now = dmapipe_now_ns();
+		now = send_clock(c);
 		for (unsigned int i = 0; i < sent; i++)
 			pending_to_lease(c, now);
 		if (sent < n) {

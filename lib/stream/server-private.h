@@ -186,6 +186,16 @@ struct dmapipe_server {
 	int timer_fd;
 	uint64_t timer_deadline; /* armed expiry, UINT64_MAX when disarmed or fired */
 	uint64_t socket_look_ns; /* when a dispatch last looked at the sockets */
+	/*
+	 * No lease falls due before leases_due_ns (UINT64_MAX: none can).
+	 * It is a bound, not the earliest deadline: a lease sent lowers it,
+	 * a release or a KEEPALIVE leaves it, and the dispatch that reaches
+	 * it looks at every lease and takes the real earliest deadline. So
+	 * neither the timer nor the deadline check walks the leases per frame.
+	 */
+	uint64_t leases_due_ns;
+	/* the clock of the queue or dispatch now sending frames, or 0 */
+	uint64_t send_ns;
 
 	/* accept() failing for want of fds or memory: the listening socket
 	 * is not watched until accept_resume_ns (doubling back-off) */

@@ -90,6 +90,7 @@ DMAPIPE_EXPORT struct dmapipe_server *dmapipe_server_new(const struct dmapipe_se
 	server->busy_poll.ring_data = server;
 	server->listen_fd = server->epoll_fd = server->timer_fd = -1;
 	server->timer_deadline = UINT64_MAX;
+	server->leases_due_ns = UINT64_MAX;
 
 	if (server->opts.max_in_flight == 0 || server->opts.max_in_flight > MAX_IN_FLIGHT_CAP)
 		server->opts.max_in_flight = server->opts.max_in_flight ? MAX_IN_FLIGHT_CAP : 2;
@@ -355,6 +356,18 @@ static bool lease_expired(const struct consumer *c, uint64_t now, uint64_t lease
 	return false;
 }
 
+/* The earliest deadline of the streaming consumers' leases, exactly. */
+static uint64_t leases_due(const struct dmapipe_server *server, uint64_t lease_ns)
+{
+	uint64_t due = UINT64_MAX;
+
+	for (const struct consumer *c = server->consumers; c; c = c->next)
+		if (c->state == STATE_STREAMING)
+			for (unsigned int i = 0; i < c->n_leases; i++)
+				due = MIN(due, c->leases[i].sent_ns + lease_ns);
+	return due;
+}
+
 /*
  * @now may be a little older than stamps taken while the dispatch handled
  * events (a connection accepted, a lease sent): each check is written as
@@ -364,6 +377,8 @@ static void check_deadlines(struct dmapipe_server *server, uint64_t now)
 {
 	uint64_t lease_ns = (uint64_t)server->opts.lease_timeout_ms * 1000000u;
 	uint64_t hs_ns = (uint64_t)server->opts.handshake_timeout_ms * 1000000u;
+	/* below the bound no lease can have expired: the leases are not walked */
+	bool leases_look = lease_ns && server->leases_due_ns <= now;
 	struct consumer *c, *next;
 
 	if (server->accept_paused && now >= server->accept_resume_ns)
@@ -401,7 +416,7 @@ static void check_deadlines(struct dmapipe_server *server, uint64_t now)
 		if (!server_check_unmet(c, now))
 			continue;
 		reap_fences(c);
-		if (lease_ns && lease_expired(c, now, lease_ns)) {
+		if (leases_look && lease_expired(c, now, lease_ns)) {
 			/*
 			 * Releases that came while this process was busy (a
 			 * stalled loop, a late dispatch) count: read what the
@@ -423,6 +438,8 @@ static void check_deadlines(struct dmapipe_server *server, uint64_t now)
 		}
 		consumer_flush(c);
 	}
+	if (leases_look)
+		server->leases_due_ns = leases_due(server, lease_ns);
 }
 
 void server_update_timer(struct dmapipe_server *server)
@@ -436,6 +453,8 @@ void server_update_timer(struct dmapipe_server *server)
 		deadline = server->accept_resume_ns;
 	if (server->constraints_due_ns)
 		deadline = MIN(deadline, server->constraints_due_ns);
+	if (lease_ns)
+		deadline = MIN(deadline, server->leases_due_ns);
 	for (struct consumer *c = server->consumers; c; c = c->next) {
 		deadline = MIN(deadline, server_unmet_deadline(c));
 		if (c->state == STATE_HANDSHAKE && hs_ns)
@@ -445,9 +464,6 @@ void server_update_timer(struct dmapipe_server *server)
 		if (c->role == DMAPIPE_ROLE_MONITOR && c->state == STATE_STREAMING && hs_ns)
 			deadline = MIN(deadline, (c->unread_since_ns ? c->unread_since_ns :
 						  c->active_ns) + hs_ns);
-		if (lease_ns)
-			for (unsigned int i = 0; i < c->n_leases; i++)
-				deadline = MIN(deadline, c->leases[i].sent_ns + lease_ns);
 		if (c->n_fenced > 0 ||
 		    (c->n_pending > 0 && !(c->features & DMAPIPE_FEATURE_FENCES) &&
 		     consumer_held(c) < c->max_in_flight)) {
@@ -659,9 +675,18 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 			handled++;
 		}
 	}
+	/*
+	 * Frames the releases and the deadlines let go start their leases at
+	 * one clock read, not one per consumer. Handling a message may have
+	 * taken long (a CONSTRAINTS allocates): the clock is read again then.
+	 */
+	if (handled > 0)
+		now = dmapipe_now_ns();
+	server->send_ns = now;
 	if (server_collect_releases(server))
 		handled++;
 	check_deadlines(server, now);
+	server->send_ns = 0;
 	server_update_timer(server);
 	server_reap(server);
 	return handled;
