@@ -308,7 +308,7 @@ static int encode_ok(const struct dmapipe_msg *m, unsigned char *buf, int *fds, 
 }
 
 /* Decodes and requires failure with @want (or any error when want == 0),
- * no fd left in the message and a reason. */
+ * the message cleared (so no fd left in it) and a reason. */
 static void expect_fail(const char *what, const void *data, size_t len, const int *fds,
 			unsigned int n_fds, int want)
 {
@@ -326,6 +326,10 @@ static void expect_fail(const char *what, const void *data, size_t len, const in
 		check_msg(ret == -EPROTO || ret == -EBADMSG, "%s: unexpected %d", what, ret);
 	check_msg(why && *why, "%s: no reason given", what);
 	check_msg(!msg_mentions_fd(&m, fds, n_fds), "%s: an fd was left in the message", what);
+	/* proto.h: a refused message is cleared, whatever it held before */
+	for (size_t i = 0; i < sizeof(m); i++)
+		check_msg(((const unsigned char *)&m)[i] == 0, "%s: byte %zu of the refused message "
+			  "is not cleared", what, i);
 }
 
 static void print_refusal(const char *what, const void *data, size_t len, const int *fds,

@@ -563,17 +563,12 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 
 /* ---- the application's side ---------------------------------------------- */
 
-/*
- * A WAKE for the producer. Apart from ring_release() so that the message,
- * a union as large as a STATS reply, is only built when it is sent:
- * zeroing it for every release cost more than the release itself.
- */
+/* A WAKE for the producer, built only when it is sent. */
 static void send_wake(struct dmapipe_client *client)
 {
-	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_RING };
+	struct dmapipe_msg msg;
 
-	msg.ring.kind = DMAPIPE_RING_MSG_WAKE;
-	msg.ring.fd = -1;
+	dmapipe_msg_init_wake(&msg);
 	/* a full socket wakes the producer anyway; a dead one shows at the next read */
 	(void)dmapipe_send_msg(client->sock, &msg);
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dmapipe/format.h"
 
@@ -350,6 +351,19 @@ struct dmapipe_msg {
 		struct dmapipe_constraints constraints;
 	};
 };
+
+/*
+ * @msg becomes a RING WAKE. Only the ring member is written: the union is
+ * as large as a STATS reply (5 KB), and a WAKE goes with every frame to a
+ * consumer that sleeps.
+ */
+static inline void dmapipe_msg_init_wake(struct dmapipe_msg *msg)
+{
+	msg->type = DMAPIPE_MSG_RING;
+	memset(&msg->ring, 0, sizeof(msg->ring));
+	msg->ring.kind = DMAPIPE_RING_MSG_WAKE;
+	msg->ring.fd = -1;
+}
 
 /**
  * Encodes @msg into @buf (DMAPIPE_PROTO_MAX_MSG bytes suffice for every

@@ -287,18 +287,13 @@ static void pending_to_lease(struct consumer *c, uint64_t now)
 	c->frames_sent++;
 }
 
-/*
- * The WAKE itself. Apart from wake_consumer() so that the message, a
- * union as large as a STATS reply, is only built when it is sent: zeroing
- * it for every published frame cost more than the rest of the publish.
- */
+/* The WAKE itself, built only when it is sent. */
 static bool send_wake(struct consumer *c)
 {
-	struct dmapipe_msg msg = { .type = DMAPIPE_MSG_RING };
+	struct dmapipe_msg msg;
 	int ret;
 
-	msg.ring.kind = DMAPIPE_RING_MSG_WAKE;
-	msg.ring.fd = -1;
+	dmapipe_msg_init_wake(&msg);
 	ret = consumer_send_now(c, &msg);
 	/* a full socket wakes the consumer by itself */
 	if (ret < 0 && ret != -EAGAIN) {
