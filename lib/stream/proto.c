@@ -489,6 +489,7 @@ static int decode_body(const unsigned char *p, size_t body_len, uint32_t type,
 
 	*want_fds = 0;
 	msg->type = (enum dmapipe_msg_type)type;
+	/* every member of the union starts where .frame does */
 	memset((char *)msg + offsetof(struct dmapipe_msg, frame), 0, member_size_of(type));
 	switch (type) {
 	case DMAPIPE_MSG_HELLO:
