@@ -635,17 +635,15 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 {
 	struct epoll_event events[32];
 	int n = 0, handled = 0;
-	/* one clock read per dispatch: the look's interval and the deadlines */
+	/* the look's interval; read again below only if time may have passed */
 	uint64_t now = dmapipe_now_ns();
+	bool looked = socket_look_due(server, timeout_ms, now);
 
-	if (socket_look_due(server, timeout_ms, now)) {
+	if (looked) {
 		n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
 					   ARRAY_SIZE(events), timeout_ms);
 		if (n < 0)
 			return -errno;
-		if (timeout_ms != 0)
-			now = dmapipe_now_ns(); /* it may have waited */
-		server->socket_look_ns = now;
 	}
 
 	for (int i = 0; i < n; i++) {
@@ -676,12 +674,15 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 		}
 	}
 	/*
-	 * Frames the releases and the deadlines let go start their leases at
-	 * one clock read, not one per consumer. Handling a message may have
-	 * taken long (a CONSTRAINTS allocates): the clock is read again then.
+	 * One clock read for the rest, taken again only if time may have
+	 * passed: a wait, or messages handled (a CONSTRAINTS allocates). The
+	 * frames the releases and the deadlines let go start their leases at
+	 * it, not at one read per consumer.
 	 */
-	if (handled > 0)
+	if (handled > 0 || (looked && timeout_ms != 0))
 		now = dmapipe_now_ns();
+	if (looked)
+		server->socket_look_ns = now;
 	server->send_ns = now;
 	if (server_collect_releases(server))
 		handled++;
