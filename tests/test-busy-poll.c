@@ -12,9 +12,11 @@
  * A wait grows its window only when its sleep, not its poll, found the
  * message, and a poll that found nothing makes the next waits sleep at
  * once (1, 2, 4 ... up to 64 of them). To have the sleep find a message that was readable all along,
- * this program brings its own epoll_wait() (below), which the library,
- * linked in statically, calls instead of libc's: it counts polls and
- * sleeps, and while hide_polls is set it answers every poll "nothing yet".
+ * this program brings its own epoll_wait() and epoll_pwait2() (below),
+ * which the library, linked in statically, calls instead of libc's: they
+ * count polls and sleeps, and while hide_polls is set they answer every
+ * poll "nothing yet". A sleep's timeout is noted in milliseconds, rounded
+ * up, as the library's nanoseconds would be without epoll_pwait2().
  * Its sched_yield() stands for another task running for yield_away_us
  * while that is set, and otherwise returns at once, as with nothing else
  * to run: a real yield on a loaded machine would hand the CPU to the load.
@@ -27,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "private.h"
 #include "stream/busy-poll.h"
 #include "testlib.h"
@@ -69,6 +72,34 @@ int epoll_wait(int epfd, struct epoll_event *events, int max_events, int timeout
 	}
 	last_timeout = timeout;
 	return epoll_pwait(epfd, events, max_events, timeout, NULL);
+}
+
+/* epoll_pwait2() calls, and what it answers while pwait2_errno is set:
+ * a kernel before 5.11 (ENOSYS), a seccomp filter that refuses it (EPERM) */
+static unsigned int pwait2_calls;
+static int pwait2_errno;
+
+/* the library's sleeps with a timeout, where libc has epoll_pwait2() */
+int epoll_pwait2(int epfd, struct epoll_event *events, int max_events,
+		 const struct timespec *timeout, const sigset_t *sigmask)
+{
+	int64_t ns = timeout ? (int64_t)timeout->tv_sec * 1000000000 + timeout->tv_nsec : -1;
+
+	check(sigmask == NULL);
+	pwait2_calls++;
+	if (pwait2_errno) {
+		errno = pwait2_errno;
+		return -1;
+	}
+	return epoll_wait(epfd, events, max_events, ns < 0 ? -1 : (int)((ns + 999999) / 1000000));
+}
+
+/* the library's timeouts are in nanoseconds, the tests' in milliseconds */
+static int wait_ms(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
+		   int max_events, int timeout_ms)
+{
+	return dmapipe_busy_poll_wait(bp, epfd, events, max_events,
+				      timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
 }
 
 struct set {
@@ -136,7 +167,7 @@ static void wait_ready(struct dmapipe_busy_poll *bp, const struct set *s, int ti
 	int n;
 
 	post(s);
-	n = dmapipe_busy_poll_wait(bp, s->epfd, ev, 4, timeout_ms);
+	n = wait_ms(bp, s->epfd, ev, 4, timeout_ms);
 	check_int_eq(n, 1);
 	check_int_eq(ev[0].data.u64, COOKIE_READY);
 	check(ev[0].events & EPOLLIN);
@@ -150,7 +181,7 @@ static void wait_timeout(struct dmapipe_busy_poll *bp, const struct set *s, int 
 	uint64_t t0 = now_ns();
 	int n;
 
-	n = dmapipe_busy_poll_wait(bp, s->epfd, ev, 4, timeout_ms);
+	n = wait_ms(bp, s->epfd, ev, 4, timeout_ms);
 	check_int_eq(n, 0);
 	check_msg(now_ns() - t0 >= (uint64_t)timeout_ms * 1000000,
 		  "returned after %llu us, before its %d ms timeout",
@@ -407,7 +438,7 @@ static void test_no_wait(void)
 	bp.window_ns = bp.max_ns / 2;
 
 	reset_counts();
-	check_int_eq(dmapipe_busy_poll_wait(&bp, s.epfd, ev, 4, 0), 0);
+	check_int_eq(wait_ms(&bp, s.epfd, ev, 4, 0), 0);
 	check_int_eq(polls, 1);
 	check_int_eq(sleeps, 0);
 	check_int_eq(bp.window_ns, bp.max_ns / 2);
@@ -421,7 +452,7 @@ static void test_no_wait(void)
 	/* with the window closed too */
 	bp.window_ns = 0;
 	reset_counts();
-	check_int_eq(dmapipe_busy_poll_wait(&bp, s.epfd, ev, 4, 0), 0);
+	check_int_eq(wait_ms(&bp, s.epfd, ev, 4, 0), 0);
 	check_int_eq(polls, 1);
 	check_int_eq(bp.window_ns, 0);
 
@@ -466,7 +497,7 @@ static void test_other_thread(void)
 	for (int i = 0; i < 3; i++) {
 		reset_counts();
 		check(pthread_create(&thread, NULL, writer_run, &w) == 0);
-		n = dmapipe_busy_poll_wait(&bp, s.epfd, ev, 4, 5000);
+		n = wait_ms(&bp, s.epfd, ev, 4, 5000);
 		check(pthread_join(thread, NULL) == 0);
 		check_int_eq(n, 1);
 		check_int_eq(ev[0].data.u64, COOKIE_READY);
@@ -517,7 +548,7 @@ static void expect_error(struct dmapipe_busy_poll *bp, int epfd, int timeout_ms,
 	uint64_t window = bp->window_ns;
 
 	errno = 0;
-	check_int_eq(dmapipe_busy_poll_wait(bp, epfd, ev, 4, timeout_ms), -1);
+	check_int_eq(wait_ms(bp, epfd, ev, 4, timeout_ms), -1);
 	check_int_eq(errno, err);
 	check_int_eq(bp->window_ns, window);
 }
@@ -554,6 +585,45 @@ static void test_errors(void)
 	test_pass("errors");
 }
 
+/*
+ * Without epoll_pwait2() (ENOSYS): the wait falls back to epoll_wait() with
+ * the timeout rounded up to the millisecond, keeps it in full, and never
+ * asks the kernel again. Run last: the library remembers for the process.
+ */
+static void test_no_pwait2(void)
+{
+#if HAVE_EPOLL_PWAIT2
+	struct dmapipe_busy_poll bp;
+	struct epoll_event ev[4];
+	struct set s;
+	uint64_t t0;
+
+	set_open(&s);
+	dmapipe_busy_poll_init(&bp, 0);
+	reset_counts();
+	pwait2_calls = 0;
+	pwait2_errno = ENOSYS;
+	t0 = now_ns();
+	/* 20.5 ms: rounded up, never down */
+	check_int_eq(dmapipe_busy_poll_wait(&bp, s.epfd, ev, 4, 20500000), 0);
+	check_msg(now_ns() - t0 >= 20500000, "returned after %llu us, before its 20.5 ms",
+		  (unsigned long long)((now_ns() - t0) / 1000));
+	check_int_eq(pwait2_calls, 1);
+	check_int_eq(sleeps, 1);
+	check_int_eq(last_timeout, 21);
+	reset_counts();
+	wait_ready(&bp, &s, 1000);
+	wait_timeout(&bp, &s, 10);
+	check_int_eq(pwait2_calls, 1);
+	check_int_eq(sleeps, 2);
+	pwait2_errno = 0;
+	set_close(&s);
+	test_pass("no-pwait2");
+#else
+	printf("   (no-pwait2 not run: this libc has no epoll_pwait2())\n");
+#endif
+}
+
 int main(void)
 {
 	int fds = test_count_fds();
@@ -566,6 +636,7 @@ int main(void)
 	test_other_thread();
 	test_timeout_kept();
 	test_errors();
+	test_no_pwait2();
 	check_int_eq(test_count_fds(), fds);
 	return 0;
 }

@@ -605,6 +605,88 @@ static void test_lease_timer(void)
 	test_pass("lease timer: armed again past a released lease's deadline, holder cut off");
 }
 
+/*
+ * dmapipe_server_dispatch_until(), the paced producer's wait. Tried: no
+ * event before a deadline 50 ms away (one call, returning 0 at the
+ * deadline, never before it); a deadline already past (no wait); a
+ * consumer connecting while the deadline is 10 s away (it returns with
+ * the event, long before); no server (-EINVAL); and the paced loop the
+ * tool runs on it, with a consumer taking and releasing each frame: every
+ * frame's wait ends no earlier than its deadline, releases that nothing
+ * waits for do not end a wait, and each buffer comes back.
+ */
+static void test_dispatch_until(void)
+{
+	char *path = test_path(dir, "dispatch-until");
+	struct dmapipe_server *s = server_new(path, 0, 4);
+	struct dmapipe_client *c;
+	struct dmapipe_server_stats st;
+	uint64_t deadline, now, t0;
+	int ret, calls = 0;
+
+	check_int_eq(dmapipe_server_dispatch_until(NULL, 0), -EINVAL);
+
+	deadline = dmapipe_now_ns() + 50000000;
+	ret = dmapipe_server_dispatch_until(s, deadline);
+	now = dmapipe_now_ns();
+	check_int_eq(ret, 0);
+	check_msg(now >= deadline, "returned %llu ns before its deadline",
+		  (unsigned long long)(deadline - now));
+	/* a loaded machine may wake it late, never seconds late */
+	check_msg(now - deadline < 2000000000ull, "returned %llu ms after its deadline",
+		  (unsigned long long)((now - deadline) / 1000000));
+
+	t0 = dmapipe_now_ns();
+	check_int_eq(dmapipe_server_dispatch_until(s, t0 - 1000000), 0);
+	check_int_eq(dmapipe_server_dispatch_until(s, 0), 0);
+	check_msg(dmapipe_now_ns() - t0 < 2000000000ull, "a past deadline waited");
+
+	c = client_new(path, DMAPIPE_POLICY_QUEUE, 2, 2);
+	deadline = dmapipe_now_ns() + 10000000000ull;
+	do {
+		ret = dmapipe_server_dispatch_until(s, deadline);
+		check(ret >= 0);
+		dmapipe_client_dispatch(c, 0);
+		calls++;
+	} while (dmapipe_client_get_state(c) != DMAPIPE_CLIENT_STREAMING &&
+		 dmapipe_now_ns() < deadline);
+	check_msg(dmapipe_now_ns() < deadline - 5000000000ull,
+		  "a connection did not end the wait (%d calls)", calls);
+	check_int_eq(dmapipe_server_wait_consumers(s, 1, 1000), 0);
+
+	/* the paced loop: a frame every 20 ms, the consumer's release made
+	 * while the producer has buffers to spare */
+	t0 = dmapipe_now_ns();
+	for (uint64_t seq = 1; seq <= 10; seq++) {
+		struct dmapipe_frame *f;
+
+		deadline = t0 + seq * 20000000;
+		calls = 0;
+		while ((now = dmapipe_now_ns()) < deadline) {
+			check(dmapipe_server_dispatch_until(s, deadline) >= 0);
+			calls++;
+		}
+		check_msg(calls >= 1 && calls <= 3, "frame %llu: %d calls to reach its deadline",
+			  (unsigned long long)seq, calls);
+		produce(s, seq);
+		f = dmapipe_client_wait_frame(c, 2000);
+		check_msg(f, "frame %llu not received", (unsigned long long)seq);
+		check_int_eq(f->meta.sequence, seq);
+		check_int_eq(dmapipe_client_release_frame(c, f, -1), 0);
+	}
+	dmapipe_server_dispatch(s, 0);
+	dmapipe_server_get_stats(s, &st);
+	check_int_eq(st.frames_queued, 10);
+	check_int_eq(st.buffers_free, st.buffers);
+	/* with rings, no release asked to wake it: it waited for none */
+	if (dmapipe_rings_enabled())
+		check_int_eq(st.ring_wakeups, 0);
+	dmapipe_client_free(c);
+	dmapipe_server_free(s);
+	free(path);
+	test_pass("dispatch until: waits to its deadline or the first event, never past");
+}
+
 static void test_format_change(void)
 {
 	char *path = test_path(dir, "format");
@@ -2471,6 +2553,7 @@ int main(void)
 	test_block_policy();
 	test_lease_timeout();
 	test_lease_timer();
+	test_dispatch_until();
 	test_keepalive();
 	test_format_change();
 	test_format_info();

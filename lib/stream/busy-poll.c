@@ -47,7 +47,9 @@
 #include <stdbool.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <time.h>
 
+#include "config.h"
 #include "private.h"
 #include "busy-poll.h"
 
@@ -118,23 +120,55 @@ static bool ring_spin(const struct dmapipe_busy_poll *bp, uint64_t limit)
 }
 
 /*
+ * epoll_wait() with a timeout in nanoseconds. A paced producer sleeps
+ * until its next frame is due in this one call, where a timeout in
+ * milliseconds would wake it up to a millisecond late, and a timerfd beside
+ * the epoll set cost two more system calls per frame and a wake-up path
+ * through poll() (docs/BENCHMARKS.md). Kernels before 5.11, and seccomp
+ * filters that refuse epoll_pwait2(), get epoll_wait() with the timeout
+ * rounded up to the millisecond.
+ */
+static int epoll_wait_ns(int epfd, struct epoll_event *events, int max_events, int64_t timeout_ns)
+{
+#if HAVE_EPOLL_PWAIT2
+	static bool missing;
+
+	if (timeout_ns >= 0 && !__atomic_load_n(&missing, __ATOMIC_RELAXED)) {
+		struct timespec ts = {
+			.tv_sec = (time_t)(timeout_ns / 1000000000),
+			.tv_nsec = (long)(timeout_ns % 1000000000),
+		};
+		int n = epoll_pwait2(epfd, events, max_events, &ts, NULL);
+
+		if (n >= 0 || (errno != ENOSYS && errno != EPERM))
+			return n;
+		__atomic_store_n(&missing, true, __ATOMIC_RELAXED);
+	}
+#endif
+	if (timeout_ns < 0)
+		return epoll_wait(epfd, events, max_events, -1);
+	return epoll_wait(epfd, events, max_events,
+			  (int)MIN((timeout_ns + 999999) / 1000000, (int64_t)INT32_MAX));
+}
+
+/*
  * The sleep itself. With rings, the flag goes up first and the rings are
  * read once more: a writer either saw the flag (and sends a wake-up to
  * the socket) or published before our second look.
  */
 static int sleep_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
-		      int max_events, int timeout_ms)
+		      int max_events, int64_t timeout_ns)
 {
 	int n, err;
 
 	if (!bp->ring_sleep)
-		return epoll_wait(epfd, events, max_events, timeout_ms);
+		return epoll_wait_ns(epfd, events, max_events, timeout_ns);
 	bp->ring_sleep(bp->ring_data, true);
 	if (ring_ready(bp)) {
 		bp->ring_sleep(bp->ring_data, false);
 		return 0;
 	}
-	n = epoll_wait(epfd, events, max_events, timeout_ms);
+	n = epoll_wait_ns(epfd, events, max_events, timeout_ns);
 	err = errno;
 	bp->ring_sleep(bp->ring_data, false);
 	errno = err;
@@ -142,25 +176,25 @@ static int sleep_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event
 }
 
 int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
-			   int max_events, int timeout_ms)
+			   int max_events, int64_t timeout_ns)
 {
 	uint64_t t0, waited, yielded = 0, before, after;
 	int n;
 
 	if (ring_ready(bp))
 		return 0;
-	if (timeout_ms == 0)
+	if (timeout_ns == 0)
 		return epoll_wait(epfd, events, max_events, 0);
 	if (bp->max_ns == 0)
-		return sleep_wait(bp, epfd, events, max_events, timeout_ms);
+		return sleep_wait(bp, epfd, events, max_events, timeout_ns);
 
 	t0 = dmapipe_now_ns();
 	if (bp->window_ns > 0 && bp->skip > 0) {
 		bp->skip--; /* polls lately found nothing: sleep at once */
 	} else if (bp->window_ns > 0) {
 		/* never past the caller's timeout */
-		bool whole = timeout_ms > 0 && (uint64_t)timeout_ms * 1000000 <= bp->window_ns;
-		uint64_t limit = whole ? (uint64_t)timeout_ms * 1000000 : bp->window_ns;
+		bool whole = timeout_ns > 0 && (uint64_t)timeout_ns <= bp->window_ns;
+		uint64_t limit = whole ? (uint64_t)timeout_ns : bp->window_ns;
 
 		do {
 			if (ring_spin(bp, t0 + limit)) {
@@ -189,14 +223,14 @@ int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_
 			bp->backoff = bp->backoff ? MIN(bp->backoff * 2, BACKOFF_MAX) : 1;
 			bp->skip = bp->backoff;
 		}
-		if (timeout_ms > 0) {
-			/* what is left of the caller's timeout, at least 1 ms */
-			uint64_t spent_ms = (dmapipe_now_ns() - t0) / 1000000;
+		if (timeout_ns > 0) {
+			/* what is left of the caller's timeout (the window was shorter) */
+			uint64_t spent = dmapipe_now_ns() - t0;
 
-			timeout_ms = spent_ms < (uint64_t)timeout_ms ? timeout_ms - (int)spent_ms : 1;
+			timeout_ns = spent < (uint64_t)timeout_ns ? timeout_ns - (int64_t)spent : 0;
 		}
 	}
-	n = sleep_wait(bp, epfd, events, max_events, timeout_ms);
+	n = sleep_wait(bp, epfd, events, max_events, timeout_ns);
 	if (n < 0)
 		return n;
 	waited = dmapipe_now_ns() - t0;

@@ -33,8 +33,12 @@ struct dmapipe_busy_poll {
 	bool ring_spin;
 };
 void dmapipe_busy_poll_init(struct dmapipe_busy_poll *bp, uint32_t max_us);
-/* epoll_wait() with the same arguments and results (-1 and errno on error) */
+/*
+ * epoll_wait() with the same arguments and results (-1 and errno on
+ * error), but a timeout in nanoseconds (-1: forever, 0: do not wait),
+ * kept to the nanosecond where the kernel has epoll_pwait2() (5.11)
+ */
 int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
-			   int max_events, int timeout_ms);
+			   int max_events, int64_t timeout_ns);
 
 #endif /* DMAPIPE_BUSY_POLL_H */

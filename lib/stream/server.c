@@ -602,22 +602,22 @@ DMAPIPE_EXPORT void dmapipe_server_set_release_wakeups(struct dmapipe_server *se
 }
 
 /*
- * Whether a dispatch that must not wait (@timeout_ms 0) at @now needs to
+ * Whether a dispatch that must not wait (@timeout_ns 0) at @now needs to
  * look at the sockets. While every connection is a consumer streaming
  * through both rings, with nothing queued for its socket, the sockets
  * carry no per-frame message: frames and releases are in the rings, and
  * no consumer sends a WAKE to a producer that does not sleep. What they
  * may carry (a connection, a control message, a fenced release) then waits
  * at most SOCKET_LOOK_NS for a producer that dispatches in a busy loop,
- * instead of one epoll_wait() per frame. A wait (@timeout_ms not 0) always
+ * instead of one epoll_wait() per frame. A wait (@timeout_ns not 0) always
  * looks, and so does every dispatch once an event loop may sleep on the
  * fd: it dispatches because the fd said something came.
  */
-static bool socket_look_due(const struct dmapipe_server *server, int timeout_ms, uint64_t now)
+static bool socket_look_due(const struct dmapipe_server *server, int64_t timeout_ns, uint64_t now)
 {
 	bool any = false;
 
-	if (timeout_ms != 0 || server->fd_exported ||
+	if (timeout_ns != 0 || server->fd_exported ||
 	    now - server->socket_look_ns >= SOCKET_LOOK_NS)
 		return true;
 	for (const struct consumer *c = server->consumers; c; c = c->next) {
@@ -630,18 +630,21 @@ static bool socket_look_due(const struct dmapipe_server *server, int timeout_ms,
 	return !any;
 }
 
-/* dmapipe_server_dispatch(), but a signal ends a wait with -EINTR. */
-static int dispatch(struct dmapipe_server *server, int timeout_ms)
+/*
+ * dmapipe_server_dispatch(), but a signal ends a wait with -EINTR, and
+ * the wait is up to @timeout_ns (-1: forever).
+ */
+static int dispatch(struct dmapipe_server *server, int64_t timeout_ns)
 {
 	struct epoll_event events[32];
 	int n = 0, handled = 0;
 	/* the look's interval; read again below only if time may have passed */
 	uint64_t now = dmapipe_now_ns();
-	bool looked = socket_look_due(server, timeout_ms, now);
+	bool looked = socket_look_due(server, timeout_ns, now);
 
 	if (looked) {
 		n = dmapipe_busy_poll_wait(&server->busy_poll, server->epoll_fd, events,
-					   ARRAY_SIZE(events), timeout_ms);
+					   ARRAY_SIZE(events), timeout_ns);
 		if (n < 0)
 			return -errno;
 	}
@@ -679,7 +682,7 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 	 * frames the releases and the deadlines let go start their leases at
 	 * it, not at one read per consumer.
 	 */
-	if (handled > 0 || (looked && timeout_ms != 0))
+	if (handled > 0 || (looked && timeout_ns != 0))
 		now = dmapipe_now_ns();
 	if (looked)
 		server->socket_look_ns = now;
@@ -693,10 +696,29 @@ static int dispatch(struct dmapipe_server *server, int timeout_ms)
 	return handled;
 }
 
+static int64_t timeout_ns_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000;
+}
+
 DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int timeout_ms)
 {
-	int ret = dispatch(server, timeout_ms);
+	int ret = dispatch(server, timeout_ns_of(timeout_ms));
 
+	return ret == -EINTR ? 0 : ret;
+}
+
+DMAPIPE_EXPORT int dmapipe_server_dispatch_until(struct dmapipe_server *server,
+						 uint64_t deadline_ns)
+{
+	uint64_t now = dmapipe_now_ns();
+	int ret;
+
+	if (!server)
+		return -EINVAL;
+	/* past it: what is there, without waiting; far off: the ns fit an int64_t */
+	ret = dispatch(server, deadline_ns <= now ? 0 :
+		       (int64_t)MIN(deadline_ns - now, (uint64_t)INT64_MAX));
 	return ret == -EINTR ? 0 : ret;
 }
 
@@ -714,7 +736,7 @@ int server_wait_dispatch(void *server, int timeout_ms)
  */
 static int lifecycle_dispatch(void *server, int timeout_ms)
 {
-	return dispatch(server, timeout_ms);
+	return dispatch(server, timeout_ns_of(timeout_ms));
 }
 
 /* Streaming consumers that stated their constraints, if they promised to. */
