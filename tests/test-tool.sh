@@ -182,6 +182,9 @@ jcheck "$DIR/xrgb-consume.json" 'd["result"] == "ok" and d["frames_received"] + 
 jcheck "$DIR/xrgb-consume.json" 'd["frames_received"] > 0 and d["sequence_last"] == 59'
 jcheck "$DIR/xrgb-consume.json" 'd["frames_verified"] == d["frames_received"] and d["frames_failed"] == 0'
 jcheck "$DIR/xrgb-consume.json" 'd["bytes_copied"] == 0 and d["fourcc"] == "XRGB8888" and d["height"] == 480'
+# paced: never ahead of its clock, however late a loaded machine wakes it
+# (59 periods from the first frame to the last; the JSON rounds to 6 digits)
+jcheck "$DIR/xrgb-serve.json" 'd["frames_queued"] == 60 and d["elapsed_s"] >= 59 / 120 - 1e-5'
 ok "serve + consume XRGB8888 640x480 at 120 fps, verify full"
 
 run_pair stamp 50 --size 64x64 --format YUYV --fps 0 -- \

@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dmapipe serve without --device: the test pattern, drawn into buffers
- * from an allocator and queued at the asked rate (a timerfd keeps the
- * pace). Separate from serve-device.c, whose frames come when a device
+ * from an allocator and queued at the asked rate (the library's wait to a
+ * deadline keeps the pace). Separate from serve-device.c, whose frames come when a device
  * has them: the two loops share only what serve.h declares.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,73 +80,18 @@ static int predraw(struct serve *s)
 }
 
 /*
- * Handles server events until the absolute CLOCK_MONOTONIC @deadline. A
- * timerfd armed with TFD_TIMER_ABSTIME is polled together with the server's
- * fd, so a frame period costs one wake-up plus one per event, and the
- * deadline is kept to the microsecond. Without a timerfd: dispatch with
- * millisecond timeouts, then clock_nanosleep(TIMER_ABSTIME) for the rest.
+ * Handles server events until the absolute CLOCK_MONOTONIC @deadline. The
+ * library sleeps in its own epoll set until the deadline or an event, so a
+ * frame period costs one wake-up plus one per event, and the deadline is
+ * kept to the microsecond.
  */
 static int wait_until(struct serve *s, uint64_t deadline)
 {
-	struct itimerspec its;
-	struct pollfd fds[2];
-	uint64_t ticks;
-	int ret;
+	while (!stop_requested && now_ns() < deadline) {
+		int ret = dmapipe_server_dispatch_until(s->server, deadline);
 
-	if (s->timer_fd < 0) {
-		for (;;) {
-			uint64_t now = now_ns();
-			struct timespec ts;
-
-			if (now >= deadline || stop_requested)
-				return 0;
-			if (deadline - now > 2000000) {
-				ret = dmapipe_server_dispatch(s->server,
-							      (int)((deadline - now) / 1000000) - 1);
-				if (ret < 0)
-					return ret;
-				continue;
-			}
-			ts.tv_sec = (time_t)(deadline / 1000000000ull);
-			ts.tv_nsec = (long)(deadline % 1000000000ull);
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		}
-	}
-
-	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = (time_t)(deadline / 1000000000ull);
-	its.it_value.tv_nsec = (long)(deadline % 1000000000ull);
-	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-		its.it_value.tv_nsec = 1; /* zero would disarm */
-	if (timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		return -errno;
-	fds[0].fd = dmapipe_server_get_fd(s->server);
-	fds[0].events = POLLIN;
-	fds[1].fd = s->timer_fd;
-	fds[1].events = POLLIN;
-	while (!stop_requested) {
-		/* releases the loop does not wait for stay in the rings until the
-		 * next dequeue: no wake-up for them */
-		if (dmapipe_server_before_poll(s->server)) {
-			ret = dmapipe_server_dispatch(s->server, 0);
-			if (ret < 0)
-				return ret;
-			continue;
-		}
-		ret = poll(fds, 2, -1);
-		dmapipe_server_after_poll(s->server);
-		if (ret < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (fds[0].revents) {
-			ret = dmapipe_server_dispatch(s->server, 0);
-			if (ret < 0)
-				return ret;
-		}
-		if (fds[1].revents && read(s->timer_fd, &ticks, sizeof(ticks)) > 0)
-			return 0;
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
 }
@@ -310,10 +253,7 @@ int serve_pattern(struct serve *s)
 		fprintf(stderr, " on %s\n", s->socket);
 	}
 
-	s->timer_fd = s->fps_num ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC) : -1;
 	run(s);
-	if (s->timer_fd >= 0)
-		close(s->timer_fd);
 	serve_end_stream(s);
 	serve_print_summary(s);
 	dmapipe_server_free(s->server);

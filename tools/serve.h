@@ -49,7 +49,6 @@ struct serve {
 	uint64_t v4l2_frames, v4l2_dropped, v4l2_corrupted; /* of earlier sources */
 	uint64_t device_losses, reacquired;
 	char io_note[160];
-	int timer_fd; /* paces frames, -1 without */
 	enum dmapipe_mem_kind mem_kind;
 	const char *alloc_name;
 	const char *alloc_note;
