@@ -2,8 +2,9 @@
 /*
  * dmapipe serve without --device: the test pattern, drawn into buffers
  * from an allocator and queued at the asked rate (the library's wait to a
- * deadline keeps the pace). Separate from serve-device.c, whose frames come when a device
- * has them: the two loops share only what serve.h declares.
+ * deadline keeps the pace). Separate from serve-device.c, whose frames
+ * come when a device has them: the two loops share only what serve.h
+ * declares.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -82,8 +83,8 @@ static int predraw(struct serve *s)
 /*
  * Handles server events until the absolute CLOCK_MONOTONIC @deadline. The
  * library sleeps in its own epoll set until the deadline or an event, so a
- * frame period costs one wake-up plus one per event, and the deadline is
- * kept to the microsecond.
+ * frame period costs one wake-up plus one per event. The deadline is never
+ * early, and late by at most the timer slack (50 us; none with --realtime).
  */
 static int wait_until(struct serve *s, uint64_t deadline)
 {

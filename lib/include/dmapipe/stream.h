@@ -469,12 +469,14 @@ int dmapipe_server_dispatch(struct dmapipe_server *server, int timeout_ms);
  * CLOCK_MONOTONIC time @deadline_ns (nanoseconds, as clock_gettime()
  * gives them) rather than for a number of milliseconds: the wait of a
  * loop that paces its frames, which then sleeps until the next frame is
- * due in one system call and wakes on time to the microsecond. A deadline
- * already past handles what is there without waiting. Returns the number
- * of events handled, 0 at the deadline or on a signal, or a negative
- * errno as dmapipe_server_dispatch() does (-EINVAL for no server); call it
- * again until the deadline has passed. Kernels before 5.11 wake it up to a
- * millisecond late. Since 0.2.
+ * due in one system call. It never returns before the deadline without an
+ * event, and wakes within the thread's timer slack after it (50 us by
+ * default, none for a real-time thread; prctl(PR_SET_TIMERSLACK)); kernels
+ * before 5.11 wake it up to a millisecond late. A deadline already past
+ * handles what is there without waiting. Returns the number of events
+ * handled, 0 at the deadline or on a signal, or a negative errno as
+ * dmapipe_server_dispatch() does (-EINVAL for no server); call it again
+ * until the deadline has passed. Since 0.2.
  */
 int dmapipe_server_dispatch_until(struct dmapipe_server *server, uint64_t deadline_ns);
 
