@@ -8,9 +8,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "serve.h"
 
