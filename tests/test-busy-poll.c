@@ -74,6 +74,7 @@ int epoll_wait(int epfd, struct epoll_event *events, int max_events, int timeout
 	return epoll_pwait(epfd, events, max_events, timeout, NULL);
 }
 
+#if HAVE_EPOLL_PWAIT2
 /* epoll_pwait2() calls, and what it answers while pwait2_errno is set:
  * a kernel before 5.11 (ENOSYS), a seccomp filter that refuses it (EPERM) */
 static unsigned int pwait2_calls;
@@ -93,6 +94,7 @@ int epoll_pwait2(int epfd, struct epoll_event *events, int max_events,
 	}
 	return epoll_wait(epfd, events, max_events, ns < 0 ? -1 : (int)((ns + 999999) / 1000000));
 }
+#endif
 
 /* the library's timeouts are in nanoseconds, the tests' in milliseconds */
 static int wait_ms(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
