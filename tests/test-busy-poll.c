@@ -101,7 +101,7 @@ static int wait_ms(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *e
 		   int max_events, int timeout_ms)
 {
 	return dmapipe_busy_poll_wait(bp, epfd, events, max_events,
-				      timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+				      dmapipe_timeout_ns_of_ms(timeout_ms));
 }
 
 struct set {

@@ -41,4 +41,10 @@ void dmapipe_busy_poll_init(struct dmapipe_busy_poll *bp, uint32_t max_us);
 int dmapipe_busy_poll_wait(struct dmapipe_busy_poll *bp, int epfd, struct epoll_event *events,
 			   int max_events, int64_t timeout_ns);
 
+/* A timeout of the public calls (milliseconds, -1: forever) as the wait takes it. */
+static inline int64_t dmapipe_timeout_ns_of_ms(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000;
+}
+
 #endif /* DMAPIPE_BUSY_POLL_H */

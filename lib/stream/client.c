@@ -515,8 +515,7 @@ DMAPIPE_EXPORT int dmapipe_client_dispatch(struct dmapipe_client *client, int ti
 		}
 	}
 	n = dmapipe_busy_poll_wait(&client->busy_poll, client->epoll_fd, events,
-				   ARRAY_SIZE(events),
-				   timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000);
+				   ARRAY_SIZE(events), dmapipe_timeout_ns_of_ms(timeout_ms));
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	/*

@@ -632,14 +632,14 @@ static bool socket_look_due(const struct dmapipe_server *server, int64_t timeout
 
 /*
  * dmapipe_server_dispatch(), but a signal ends a wait with -EINTR, and
- * the wait is up to @timeout_ns (-1: forever).
+ * the wait is up to @timeout_ns (-1: forever). @now: the caller's clock
+ * read, for the look's interval; read again below only if time may have
+ * passed.
  */
-static int dispatch(struct dmapipe_server *server, int64_t timeout_ns)
+static int dispatch(struct dmapipe_server *server, int64_t timeout_ns, uint64_t now)
 {
 	struct epoll_event events[32];
 	int n = 0, handled = 0;
-	/* the look's interval; read again below only if time may have passed */
-	uint64_t now = dmapipe_now_ns();
 	bool looked = socket_look_due(server, timeout_ns, now);
 
 	if (looked) {
@@ -696,14 +696,9 @@ static int dispatch(struct dmapipe_server *server, int64_t timeout_ns)
 	return handled;
 }
 
-static int64_t timeout_ns_of(int timeout_ms)
-{
-	return timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000;
-}
-
 DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int timeout_ms)
 {
-	int ret = dispatch(server, timeout_ns_of(timeout_ms));
+	int ret = dispatch(server, dmapipe_timeout_ns_of_ms(timeout_ms), dmapipe_now_ns());
 
 	return ret == -EINTR ? 0 : ret;
 }
@@ -711,14 +706,15 @@ DMAPIPE_EXPORT int dmapipe_server_dispatch(struct dmapipe_server *server, int ti
 DMAPIPE_EXPORT int dmapipe_server_dispatch_until(struct dmapipe_server *server,
 						 uint64_t deadline_ns)
 {
-	uint64_t now = dmapipe_now_ns();
+	uint64_t now;
 	int ret;
 
 	if (!server)
 		return -EINVAL;
+	now = dmapipe_now_ns();
 	/* past it: what is there, without waiting; far off: the ns fit an int64_t */
 	ret = dispatch(server, deadline_ns <= now ? 0 :
-		       (int64_t)MIN(deadline_ns - now, (uint64_t)INT64_MAX));
+		       (int64_t)MIN(deadline_ns - now, (uint64_t)INT64_MAX), now);
 	return ret == -EINTR ? 0 : ret;
 }
 
@@ -736,7 +732,7 @@ int server_wait_dispatch(void *server, int timeout_ms)
  */
 static int lifecycle_dispatch(void *server, int timeout_ms)
 {
-	return dispatch(server, timeout_ns_of(timeout_ms));
+	return dispatch(server, dmapipe_timeout_ns_of_ms(timeout_ms), dmapipe_now_ns());
 }
 
 /* Streaming consumers that stated their constraints, if they promised to. */
