@@ -29,8 +29,8 @@
 #     buffer) on the stalled disk: capture keeps >= 95 %, the recording
 #     and the consumer lose no captured frame; the consumer (30 s timeout)
 #     gets EOS when capture ends, seconds before run's recorder drained.
-#   device: the same 2 s stalls and 4.6 s buffer under record --device
-#     (vivid, no socket: the device's own buffers are the buffer), and
+#   device: the same 2 s stalls under record --device (vivid at 2 fps, a
+#     14 s buffer; no socket: the device's own buffers are the buffer), and
 #     under serve --device on dmapipe_vcap -> record (reloaded with two
 #     devices, the second the reference): capture keeps >= 95 % of its
 #     fault-free rate, no frame is lost, every frame verifies.
@@ -376,14 +376,14 @@ encode_fps() { sed -n 's/.*"capture_fps": *\([0-9.]*\).*/\1/p' "$1" | head -n 1;
 
 # run_device NAME BUFFER: record --device straight from vivid's first
 # instance onto the disk under the write delay set before, and from the
-# second onto the reference disk, at once: 80 frames of 320x180 at 5 fps
+# second onto the reference disk, at once: 50 frames of 320x180 at 2 fps
 run_device() {
 	rm -f "$MNT"/*.rec "$REF_MNT"/*.rec
 	sync
 	for t in "$1:$VIVID:$MNT" "$1-ref:$VIVID_REF:$REF_MNT"; do
 		tag=${t%%:*}
 		rest=${t#*:}
-		"$TOOL" record --device "${rest%%:*}" --size 320x180 --fps 5 -n 80 --buffer "$2" \
+		"$TOOL" record --device "${rest%%:*}" --size 320x180 --fps 2 -n 50 --buffer "$2" \
 			--checksum -o "${rest#*:}/$tag.rec" --json \
 			> "$DIR/record-$tag.json" 2> "$DIR/record-$tag.log" &
 		eval "DPID_$(echo "$tag" | tr - _)=$!"
@@ -448,14 +448,19 @@ d['buffer_peak_bytes_per_s'] == 640 * 480 * 2 * 5 and 6.0 <= d['buffer_s'] < 6.1
 	;;
 device)
 	set_delay 2000
-	run_device dev 4600ms
+	# A frame's write is more than one delayed request on ext4 (the data,
+	# then the journal commit that converts its unwritten extent, with its
+	# flush): single writes took 6.0 to 8.7 s of the 2 s delay in the lane,
+	# and a 4.6 s buffer at 5 fps lost a frame to one of 8.7 s. At 2 fps
+	# (vivid's next rate below 4), 14 s are 28 frames of the device's 32.
+	run_device dev 14s
 	FPS=$(encode_fps "$DIR/record-dev.json")
 	keeps_rate "record --device, 2 s write stalls" "$FPS"
 	# the recorder refused nothing, and never held every buffer: frames
 	# the device lost were its own (vivid's thread behind on the lane's CPUs)
 	jcheck "$DIR/record-dev.json" 'd["frames_dropped_disk_behind"] == 0 and d["frames_failed"] == 0'
 	jcheck "$DIR/record-dev.json" 'd["device_min_queued"] >= 1'
-	ok "record --device, every write stalled 2 s, 4.6 s buffer: capture $FPS fps, $R of the $REF fps of the reference beside it; no frame lost by the recorder (the device kept at least $(json_u64 "$DIR/record-dev.json" device_min_queued) of its $(json_u64 "$DIR/record-dev.json" device_buffers) buffers; it lost $(json_u64 "$DIR/record-dev.json" frames_dropped_by_producer) itself, the reference $(json_u64 "$DIR/record-dev-ref.json" frames_dropped_by_producer)), every frame verified"
+	ok "record --device, every write stalled 2 s, 14 s buffer at 2 fps (longest write $(json_u64 "$DIR/record-dev.json" write_latency_max_ns) ns): capture $FPS fps, $R of the $REF fps of the reference beside it; no frame lost by the recorder (the device kept at least $(json_u64 "$DIR/record-dev.json" device_min_queued) of its $(json_u64 "$DIR/record-dev.json" device_buffers) buffers; it lost $(json_u64 "$DIR/record-dev.json" frames_dropped_by_producer) itself, the reference $(json_u64 "$DIR/record-dev-ref.json" frames_dropped_by_producer)), every frame verified"
 
 	# dmapipe_vcap with a second device for the reference
 	[ -n "$VCAP_KO" ] || fail "no dmapipe_vcap.ko given"
