@@ -260,6 +260,14 @@ void server_tell_constraints(struct dmapipe_server *server)
 	server->constraints_told_ns = now;
 	server->constraints_due_ns = 0;
 	server->constraints_func(server, &merged, server->constraints_data);
+	/*
+	 * The second counts from the callback's end: two calls' own clock
+	 * reads are then a second apart however late the first one began (a
+	 * preempted application saw 999.5 ms between them when it counted
+	 * from the read above), and a slow callback is never called again
+	 * at once.
+	 */
+	server->constraints_told_ns = dmapipe_now_ns();
 }
 
 DMAPIPE_EXPORT void dmapipe_server_set_constraints_callback(struct dmapipe_server *server,

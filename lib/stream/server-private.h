@@ -373,8 +373,9 @@ bool server_check_unmet(struct consumer *c, uint64_t now);
 uint64_t server_unmet_deadline(const struct consumer *c);
 /*
  * Tells the constraints callback the merged constraints if they changed,
- * at most once per CONSTRAINTS_TELL_NS (later changes are told when it
- * is over: server->constraints_due_ns). Only where server_reap() may run.
+ * at most once per CONSTRAINTS_TELL_NS from the end of the last call
+ * (later changes are told when it is over: server->constraints_due_ns).
+ * Only where server_reap() may run.
  */
 void server_tell_constraints(struct dmapipe_server *server);
 #define CONSTRAINTS_TELL_NS 1000000000ull
