@@ -249,9 +249,14 @@ void server_tell_constraints(struct dmapipe_server *server)
 	}
 	now = dmapipe_now_ns();
 	if (server->constraints_told_ns && now < server->constraints_told_ns + CONSTRAINTS_TELL_NS) {
-		/* told lately: this change and any before the second is over go together */
-		if (!server->constraints_due_ns) {
-			server->constraints_due_ns = server->constraints_told_ns + CONSTRAINTS_TELL_NS;
+		/*
+		 * told lately: this change and any before the second is over go
+		 * together (the due time moves if a call ended after it was set)
+		 */
+		uint64_t due = server->constraints_told_ns + CONSTRAINTS_TELL_NS;
+
+		if (server->constraints_due_ns != due) {
+			server->constraints_due_ns = due;
 			server_update_timer(server);
 		}
 		return;

@@ -273,10 +273,11 @@ void dmapipe_server_set_idle_callback(struct dmapipe_server *server,
  * the end of the last call: changes in between are reported together
  * when the second is over, and only if the result differs from the last
  * one reported, so consumers changing their constraints over and over
- * make the application reallocate at most once a second. Runs inside dmapipe_server_dispatch() or another
- * server call, never during dmapipe_server_free(); it may read the
- * server (dmapipe_server_get_*()) but should only note what to do: the
- * application reallocates from its own loop. Since 0.2.
+ * make the application reallocate at most once a second. Runs inside
+ * dmapipe_server_dispatch() or another server call, never during
+ * dmapipe_server_free(); it may read the server (dmapipe_server_get_*())
+ * but should only note what to do: the application reallocates from its
+ * own loop. Since 0.2.
  */
 typedef void (*dmapipe_server_constraints_func)(struct dmapipe_server *server,
 						const struct dmapipe_constraints *merged,
