@@ -90,7 +90,7 @@ void tool_start(const char *cmd, int argc, char **argv);
  * The first failure is the one a JSON document reports. Call it once per
  * failure, where the command gives up or decides the run failed.
  */
-__attribute__((format(printf, 3, 4)))
+__attribute__((format(printf, 3, 4), cold))
 void tool_error(enum tool_error code, int err, const char *fmt, ...);
 
 /* "dmapipe CMD: warning: ..." on stderr: a problem the command goes on after. */
@@ -312,7 +312,7 @@ const char *stream_name_of(const struct dmapipe_server_options *o);
  * Reports that the stream from @socket ended with an ERROR (acquiring a
  * frame failed with EPROTO): the code and reason, once.
  */
-void report_stream_error(struct dmapipe_client *client, const char *socket);
+void report_stream_error(struct dmapipe_client *client, const char *socket) __attribute__((cold));
 
 /* What a producer's --socket-mode and --socket-group ask for. */
 struct socket_access {

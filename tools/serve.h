@@ -69,7 +69,7 @@ struct serve {
 };
 
 /* The run failed: one line now, and @failure in the summary. */
-__attribute__((format(printf, 5, 6)))
+__attribute__((format(printf, 5, 6), cold))
 void serve_failed(struct serve *s, const char *failure, enum tool_error code, int err,
 		  const char *fmt, ...);
 /*
@@ -83,7 +83,7 @@ bool serve_wait_for_consumers(struct serve *s);
  */
 bool serve_apply_realtime(struct serve *s);
 /* The server itself failed with @err: the run fails and its clock stops. */
-void serve_server_failed(struct serve *s, int err);
+void serve_server_failed(struct serve *s, int err) __attribute__((cold));
 /* The streaming starts: the rate, the CPU per frame and the status line count from here. */
 void serve_start_clock(struct serve *s);
 /*

@@ -144,7 +144,7 @@ int client_send_constraints(struct dmapipe_client *client);
 
 /* We refuse what the producer sent: tell it why, log it once, disconnect. */
 void client_protocol_violation(struct dmapipe_client *client, enum dmapipe_error_code code,
-			       const char *why);
+			       const char *why) __attribute__((cold));
 
 /* ---- client-receive.c ------------------------------------------------- */
 

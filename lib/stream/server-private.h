@@ -286,7 +286,8 @@ bool consumer_flush(struct consumer *c);
  * ERROR first. The struct stays allocated, state CLOSING and off the
  * server's list, until server_reap(); loops that may hold it skip it.
  */
-void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char *why);
+void consumer_close(struct consumer *c, enum dmapipe_error_code code, const char *why)
+	__attribute__((cold));
 
 /*
  * Frees the connections closed since the last call. Only where no loop
