@@ -115,9 +115,10 @@ start_producer() {
 # `run`'s RTSP server took over 60 s in a guest with half a core per vCPU
 listening() {
 	i=0
+	wait_t0=$(date +%s)
 	until grep -q "^[a-z]*: \(serving\|listening on\) " "$DIR/${1:-server}.log" 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -le 1200 ] || fail "the server did not start in 120 s"
+		[ $i -le 1200 ] || fail "the server did not start in $(waited 120 "$wait_t0")"
 		kill -0 "$LAST" 2>/dev/null || fail "the server ended"
 		sleep 0.1
 	done
@@ -131,9 +132,10 @@ frames_of() {
 # wait_frames FILE N WHAT: FILE holds N decoded frames within 60 s
 wait_frames() {
 	i=0
+	wait_t0=$(date +%s)
 	while [ "$(frames_of "$1")" -lt "$2" ]; do
 		i=$((i + 1))
-		[ $i -le 600 ] || fail "$3: $(frames_of "$1") frames decoded in 60 s, waited for $2"
+		[ $i -le 600 ] || fail "$3: $(frames_of "$1") frames decoded in $(waited 60 "$wait_t0"), waited for $2"
 		sleep 0.1
 	done
 }
@@ -176,11 +178,12 @@ client() {
 # this, and the next client finds the server serving.
 wait_client() {
 	i=0
+	wait_t0=$(date +%s)
 	while kill -0 "$1" 2>/dev/null; do
 		i=$((i + 1))
 		[ $i -le 1200 ] || {
 			kill "$1"
-			fail "$3 did not finish in 120 s"
+			fail "$3 did not finish in $(waited 120 "$wait_t0")"
 		}
 		sleep 0.1
 	done
