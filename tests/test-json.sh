@@ -141,6 +141,9 @@ jcheck "$DIR/doc.json" "d['stream'] == 'cam\\x1b[2J\\x07' and d['fourcc'] == 'NV
 "$DMAPIPE" stats --socket cam >"$DIR/stats.out" 2>&1 || fail "stats"
 grep -q 'cam\\x1b\[2J\\x07' "$DIR/stats.out" || fail "stats: the name is not escaped: $(cat -A "$DIR/stats.out")"
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$SOCKDIR/old"
+# a producer's socket under its temporary name, before it listens (or left
+# by one that died then): not a stream
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$SOCKDIR/.dmapipe-1-0-0.tmp"
 succeeds list
 # list also reads /run/dmapipe, the system service's: only ours are checked
 jcheck "$DIR/doc.json" "[(s['socket'], s['state']) for s in d['streams'] if s['socket'].startswith('$SOCKDIR/')] == [('$SOCKDIR/cam', 'live'), ('$SOCKDIR/old', 'stale')]"
@@ -152,7 +155,7 @@ grep -q "$SOCKDIR/old *stale" "$DIR/list.out" || fail "list: no stale socket: $(
 if tr -d '\n' <"$DIR/list.out" | grep -q "$(printf '\033')"; then
 	fail "list printed a raw escape"
 fi
-ok "stats and list: the stream, its format, the stale socket; the peer's name escaped"
+ok "stats and list: the stream, its format, the stale socket, not a producer's temporary name; the peer's name escaped"
 
 # stats --watch | head: the reader goes away, stats ends with status 0
 ( "$DMAPIPE" stats --socket cam --watch --interval 100 2>"$DIR/watch.err"; echo $? >"$DIR/watch.st" ) |

@@ -5,6 +5,7 @@
  * deterministically. Uses the default allocator, or DMAPIPE_ALLOCATOR; with
  * DMAPIPE_TEST_REQUIRE_DMABUF=1 (the VM lane) the buffers must be dma-bufs.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>
@@ -16,11 +17,13 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "private.h"
 #include "stream/proto.h"
 #include "stream/ring.h"
+#include "stream/socket.h"
 #include "testlib.h"
 
 static char *dir;
@@ -2001,6 +2004,21 @@ static void test_client_buffers(void)
 	test_pass("client buffers: listed before the first frame, replaced on a format change");
 }
 
+/* Names a producer's socket had while it got ready, left in @path: how many. */
+static unsigned int staging_names_in(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	unsigned int n = 0;
+
+	check(d);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, ".dmapipe-", 9) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 static void test_socket_paths(void)
 {
 	char *path = test_path(dir, "stale");
@@ -2036,7 +2054,33 @@ static void test_socket_paths(void)
 	check(!s2 && errno == EEXIST);
 	check(access(path, F_OK) == 0);
 	free(path);
-	test_pass("regular file on the path: EEXIST, file kept");
+	check_int_eq(staging_names_in(dir), 0);
+	test_pass("regular file on the path: EEXIST, file kept; no temporary name left by the refusals");
+
+	/*
+	 * A directory too long for the temporary name beside the socket
+	 * (".dmapipe-PID-N-CLOCK.tmp", 18 bytes at least; an address holds 107):
+	 * the socket is bound at its path itself, as before, and served.
+	 */
+	if (strlen(dir) + 2 < 95) {
+		char deep[108], p[108];
+		struct dmapipe_client *c;
+
+		snprintf(deep, sizeof(deep), "%s/%0*d", dir, (int)(95 - strlen(dir) - 1), 0);
+		check_int_eq(strlen(deep), 95);
+		snprintf(p, sizeof(p), "%s/s", deep);
+		check(mkdir(deep, 0700) == 0);
+		s = server_new(p, 0, 2);
+		c = client_new(p, DMAPIPE_POLICY_LATEST, 1, 1);
+		test_pump(s, &c, 1);
+		check(dmapipe_client_get_state(c) == DMAPIPE_CLIENT_STREAMING);
+		dmapipe_client_free(c);
+		dmapipe_server_free(s);
+		check(access(p, F_OK) != 0);
+		check_int_eq(staging_names_in(deep), 0);
+		check(rmdir(deep) == 0);
+	}
+	test_pass("a path too long for a temporary name beside it: bound in place, served, removed");
 
 	/* socket mode */
 	path = test_path(dir, "mode");
@@ -2086,6 +2130,85 @@ static void test_socket_paths(void)
 		free(path);
 	}
 	test_pass("no producer: ENOENT");
+}
+
+/*
+ * The socket file appears only once its producer listens, so a consumer
+ * that connects as soon as the path exists is never refused (nor would a
+ * second producer starting then take the file for a crashed one's). A
+ * child starts a producer ROUNDS times while this process tries to connect
+ * in a loop from the moment it lets the child go; bound at its path
+ * before listen(), the file was there for a few system calls in which
+ * every connect was refused.
+ */
+static void test_socket_appears_listening(void)
+{
+	enum { ROUNDS = 200 };
+	char *path = test_path(dir, "appears");
+	unsigned int refused = 0, early = 0;
+
+	for (int r = 0; r < ROUNDS; r++) {
+		int go[2], done[2], status;
+		uint64_t t0;
+		pid_t pid;
+		char b = 0;
+
+		check(pipe(go) == 0 && pipe(done) == 0);
+		pid = fork();
+		check(pid >= 0);
+		if (pid == 0) {
+			struct dmapipe_server_options o;
+			struct dmapipe_server *srv;
+
+			close(go[1]);
+			close(done[1]);
+			if (read(go[0], &b, 1) != 1)
+				_exit(2);
+			dmapipe_server_options_init(&o);
+			o.path = path;
+			srv = dmapipe_server_new(&o);
+			if (!srv)
+				_exit(1);
+			/* listening until the parent has looked */
+			if (read(done[0], &b, 1) < 0)
+				_exit(2);
+			dmapipe_server_free(srv);
+			_exit(0);
+		}
+		close(go[0]);
+		close(done[0]);
+		t0 = test_now_ms();
+		check(write(go[1], "g", 1) == 1);
+		for (;;) {
+			int fd = dmapipe_socket_connect(path);
+
+			if (fd >= 0) {
+				close(fd);
+				break;
+			}
+			if (fd == -ECONNREFUSED) {
+				refused++;
+				break;
+			}
+			check_msg(fd == -ENOENT, "connect: %s", strerror(-fd));
+			if (test_now_ms() - t0 > 10000) {
+				early++;
+				break;
+			}
+		}
+		check(write(done[1], "d", 1) == 1);
+		close(go[1]);
+		close(done[1]);
+		check(waitpid(pid, &status, 0) == pid);
+		check_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "producer %d: status %d", r,
+			  status);
+	}
+	check_msg(early == 0, "the socket did not appear in 10 s (%u rounds)", early);
+	check_msg(refused == 0, "%u of %d connects to a socket file that had just appeared were refused",
+		  refused, ROUNDS);
+	check_msg(access(path, F_OK) != 0, "the last producer left its socket file");
+	free(path);
+	test_pass("a socket file appears only once it listens: 200 producers started, every first connect taken");
 }
 
 struct idle_log {
@@ -2571,6 +2694,7 @@ int main(void)
 	test_app_buffers();
 	test_app_buffers_new_format();
 	test_socket_paths();
+	test_socket_appears_listening();
 	test_query_stats();
 	test_wait_consumers();
 	test_eos_drops_unsent();

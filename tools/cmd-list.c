@@ -113,9 +113,14 @@ static int scan(struct list *l, const char *dir)
 		return -errno;
 	while ((e = readdir(d)) && l->n < MAX_STREAMS) {
 		struct stream *s = &l->streams[l->n];
+		size_t n = strlen(e->d_name);
 		struct stat st;
 		int len = snprintf(s->path, sizeof(s->path), "%s/%s", dir, e->d_name);
 
+		/* a producer's socket before it listens (lib/stream/socket.c) */
+		if (strncmp(e->d_name, ".dmapipe-", 9) == 0 && n > 4 &&
+		    strcmp(e->d_name + n - 4, ".tmp") == 0)
+			continue;
 		if (len < 0 || (size_t)len >= sizeof(s->path) || lstat(s->path, &st) < 0 ||
 		    !S_ISSOCK(st.st_mode))
 			continue;

@@ -97,11 +97,103 @@ static int recover_stale_socket(const char *path)
 	return 0;
 }
 
+/*
+ * The name a socket is bound to while it gets ready: beside @path (a link
+ * can then give it @path: the same file system), and unique to the call
+ * (the process, a count, the clock). -ENAMETOOLONG when it does not fit
+ * in an address.
+ */
+static int temporary_name(const char *path, char *name, size_t size)
+{
+	static unsigned int calls;
+	const char *slash = strrchr(path, '/');
+	int dir_len = slash ? (int)(slash - path + 1) : 0;
+	int n;
+
+	n = snprintf(name, size, "%.*s.dmapipe-%ld-%u-%llx.tmp", dir_len, path, (long)getpid(),
+		     __atomic_fetch_add(&calls, 1, __ATOMIC_RELAXED),
+		     (unsigned long long)(dmapipe_now_ns() & 0xffffffffu));
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Binds @fd at @path itself, recovering a stale socket file there: for an
+ * abstract name, and for a path too long for a temporary name beside it.
+ * The name then exists a moment before the socket listens.
+ */
+static int bind_at(int fd, const char *path, const struct sockaddr_un *addr, socklen_t len)
+{
+	int ret;
+
+	if (bind(fd, (const struct sockaddr *)addr, len) == 0)
+		return 0;
+	ret = -errno;
+	if (ret == -EADDRINUSE && path[0] != '@') {
+		ret = recover_stale_socket(path);
+		if (ret == 0 && bind(fd, (const struct sockaddr *)addr, len) < 0)
+			ret = -errno;
+	}
+	if (ret == -EADDRINUSE && path[0] == '@')
+		log_error("abstract socket %s is in use by another producer", path);
+	else if (ret < 0 && ret != -EADDRINUSE && ret != -EEXIST)
+		log_error("cannot bind %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+/*
+ * Gives the listening socket bound at @tmp the name @path too. link()
+ * never replaces what is there; a socket file nobody answers on is
+ * recovered first.
+ */
+static int link_to(const char *tmp, const char *path)
+{
+	int ret;
+
+	if (link(tmp, path) == 0)
+		return 0;
+	ret = -errno;
+	if (ret == -EEXIST) {
+		ret = recover_stale_socket(path);
+		if (ret == 0 && link(tmp, path) < 0) {
+			ret = -errno;
+			if (ret == -EEXIST) {
+				/* another producer took the path meanwhile */
+				log_error("%s: another producer is serving on this socket", path);
+				ret = -EADDRINUSE;
+			}
+		}
+	}
+	if (ret < 0 && ret != -EADDRINUSE && ret != -EEXIST)
+		log_error("cannot create %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+static void note_file(const char *path, struct dmapipe_socket_file *file)
+{
+	struct stat st;
+
+	file->made = true;
+	if (stat(path, &st) == 0) {
+		file->dev = st.st_dev;
+		file->ino = st.st_ino;
+	}
+}
+
+/*
+ * A socket file appears at its path only once it listens: bound under a
+ * temporary name beside the path, given its mode, listening, and then
+ * linked to the path. Bound at the path itself, it would be there for a
+ * few system calls in which every connect is refused: a consumer that saw
+ * the file would fail, and a second producer starting then would take it
+ * for a crashed one's and remove it. (An abstract name has no such step:
+ * it exists from bind().)
+ */
 int dmapipe_socket_listen(const char *path, uint32_t mode, struct dmapipe_socket_file *file)
 {
-	struct sockaddr_un addr;
-	socklen_t len;
-	struct stat st;
+	struct sockaddr_un addr, tmp_addr;
+	socklen_t len, tmp_len;
+	char tmp[sizeof(addr.sun_path)];
+	bool staged;
 	int fd, ret;
 
 	memset(file, 0, sizeof(*file));
@@ -111,30 +203,36 @@ int dmapipe_socket_listen(const char *path, uint32_t mode, struct dmapipe_socket
 	if (fd < 0)
 		return fd;
 
-	if (bind(fd, (struct sockaddr *)&addr, len) < 0) {
-		ret = -errno;
-		if (ret == -EADDRINUSE && path[0] != '@') {
-			ret = recover_stale_socket(path);
-			if (ret == 0 && bind(fd, (struct sockaddr *)&addr, len) < 0)
-				ret = -errno;
-		}
-		if (ret < 0) {
-			if (ret == -EADDRINUSE && path[0] == '@')
-				log_error("abstract socket %s is in use by another producer", path);
-			else if (ret != -EADDRINUSE && ret != -EEXIST)
-				log_error("cannot bind %s: %s", path, strerror(-ret));
+	staged = path[0] != '@' && temporary_name(path, tmp, sizeof(tmp)) == 0 &&
+		 dmapipe_socket_addr(tmp, &tmp_addr, &tmp_len) == 0;
+	if (staged) {
+		if (bind(fd, (struct sockaddr *)&tmp_addr, tmp_len) < 0) {
+			ret = -errno;
+			log_error("cannot bind %s: %s", tmp, strerror(-ret));
 			close(fd);
 			return ret;
 		}
+		if (chmod(tmp, mode) < 0)
+			log_warn("cannot set mode %o on %s: %s", mode, path, strerror(errno));
+		ret = listen(fd, 64) < 0 ? -errno : link_to(tmp, path);
+		unlink(tmp);
+		if (ret < 0) {
+			close(fd);
+			return ret;
+		}
+		note_file(path, file);
+		return fd;
+	}
+
+	ret = bind_at(fd, path, &addr, len);
+	if (ret < 0) {
+		close(fd);
+		return ret;
 	}
 	if (path[0] != '@') {
-		file->made = true;
+		note_file(path, file);
 		if (chmod(path, mode) < 0)
 			log_warn("cannot set mode %o on %s: %s", mode, path, strerror(errno));
-		if (stat(path, &st) == 0) {
-			file->dev = st.st_dev;
-			file->ino = st.st_ino;
-		}
 	}
 	if (listen(fd, 64) < 0) {
 		ret = -errno;

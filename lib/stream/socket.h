@@ -34,8 +34,8 @@ struct dmapipe_socket_file {
 /*
  * Listens on @path (SOCK_SEQPACKET, non-blocking, close-on-exec). A socket
  * file nobody answers on (a crashed producer's) is replaced; anything else
- * at the path is left alone. A filesystem socket gets @mode, and *@file
- * says which file it is. Returns the listening fd (the caller closes it),
+ * at the path is left alone. A filesystem socket gets @mode, and appears at
+ * @path only once it listens (socket.c); *@file says which file it is. Returns the listening fd (the caller closes it),
  * or a negative errno, logged: -EADDRINUSE (a live producer is there),
  * -EEXIST (the path is not a socket), -EINVAL / -ENAMETOOLONG (bad path).
  */
