@@ -189,6 +189,15 @@ set_delay() {
 		dmsetup resume "$DM" || fail "dmsetup: write delay $1 ms"
 }
 
+# between_runs: what the last run left dirty is written out before the
+# next starts. Its files stay: each run writes files of its own names, and
+# both disks hold them all; removing them on the stalled disk waited out
+# its delay for 8 to 15 s a run in the lane (ext4 frees their extents
+# through the journal).
+between_runs() {
+	sync
+}
+
 # ---- serve --device -> record, beside a fast consumer ------------------------------------
 # start_serve TAG DEVICE DIR BUFFER: in the background, 120 frames of DEVICE
 # at $SERVE_FPS fps (default 5: 24 s) served to a fast consumer and to a recorder with --buffer
@@ -250,8 +259,8 @@ check_serve() {
 # and its reference on the second vivid onto the other disk, at once; REF
 # is the reference's capture rate
 run_serve() {
-	rm -f "$MNT"/*.rec "$REF_MNT"/*.rec "$DIR/window.log"
-	sync
+	rm -f "$DIR/window.log"
+	between_runs
 	start_serve "$1" "$VIVID" "$MNT" "$2"
 	start_serve "$1-ref" "$VIVID_REF" "$REF_MNT" "$2"
 	boost_vivid
@@ -270,8 +279,7 @@ run_encode() {
 	name=$1
 	frames=$2
 	shift 2
-	rm -f "$MNT"/*.rec "$REF_MNT"/*.rec
-	sync
+	between_runs
 	for t in "$name:$VIVID:$MNT" "$name-ref:$VIVID_REF:$REF_MNT"; do
 		tag=${t%%:*}
 		rest=${t#*:}
@@ -312,8 +320,7 @@ ended_at() {
 # delay set before, serving a fast consumer; its reference from the second
 # onto the other disk, at once: 60 frames of 640x480 at 5 fps
 run_pipeline() {
-	rm -f "$MNT"/*.rec "$REF_MNT"/*.rec "$MNT"/*.fwht "$REF_MNT"/*.fwht
-	sync
+	between_runs
 	for t in "$1:$VIVID:$MNT" "$1-ref:$VIVID_REF:$REF_MNT"; do
 		tag=${t%%:*}
 		rest=${t#*:}
@@ -378,8 +385,7 @@ encode_fps() { sed -n 's/.*"capture_fps": *\([0-9.]*\).*/\1/p' "$1" | head -n 1;
 # instance onto the disk under the write delay set before, and from the
 # second onto the reference disk, at once: 50 frames of 320x180 at 2 fps
 run_device() {
-	rm -f "$MNT"/*.rec "$REF_MNT"/*.rec
-	sync
+	between_runs
 	for t in "$1:$VIVID:$MNT" "$1-ref:$VIVID_REF:$REF_MNT"; do
 		tag=${t%%:*}
 		rest=${t#*:}
