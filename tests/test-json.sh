@@ -84,6 +84,10 @@ fails 2 usage encode --socket nothing
 fails 2 usage run --bogus
 fails 1 no-socket stats --socket nothing
 fails 1 not-found list --dir "$DIR/no-such-dir"
+# the error names the path asked for, not the name the socket had before it listened
+fails 1 not-found serve --socket "$DIR/no-such-dir/cam" --frames 1
+grep -q "cannot bind $DIR/no-such-dir/cam: No such file or directory" "$DIR/err.log" ||
+	fail "serve into a missing directory: $(cat "$DIR/err.log")"
 fails 2 usage formats NOPE
 grep -q "unknown format 'NOPE'" "$DIR/err.log" || fail "formats NOPE: $(cat "$DIR/err.log")"
 fails 2 usage formats BGRX

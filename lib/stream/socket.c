@@ -208,7 +208,8 @@ int dmapipe_socket_listen(const char *path, uint32_t mode, struct dmapipe_socket
 	if (staged) {
 		if (bind(fd, (struct sockaddr *)&tmp_addr, tmp_len) < 0) {
 			ret = -errno;
-			log_error("cannot bind %s: %s", tmp, strerror(-ret));
+			/* the directory's fault, said of the path the user gave */
+			log_error("cannot bind %s: %s", path, strerror(-ret));
 			close(fd);
 			return ret;
 		}
