@@ -101,7 +101,7 @@ static int recover_stale_socket(const char *path)
  * The name a socket is bound to while it gets ready: beside @path (a link
  * can then give it @path: the same file system), and unique to the call
  * (the process, a count, the clock). -ENAMETOOLONG when it does not fit
- * in an address.
+ * in an address. `dmapipe list` (tools/cmd-list.c) skips such names.
  */
 static int temporary_name(const char *path, char *name, size_t size)
 {
@@ -213,15 +213,18 @@ int dmapipe_socket_listen(const char *path, uint32_t mode, struct dmapipe_socket
 			close(fd);
 			return ret;
 		}
+		/* the inode is ours under both names: the temporary one goes as
+		 * dmapipe_socket_unlink() removes any, only if it is still ours */
+		note_file(tmp, file);
 		if (chmod(tmp, mode) < 0)
 			log_warn("cannot set mode %o on %s: %s", mode, path, strerror(errno));
 		ret = listen(fd, 64) < 0 ? -errno : link_to(tmp, path);
-		unlink(tmp);
+		dmapipe_socket_unlink(tmp, file);
 		if (ret < 0) {
+			memset(file, 0, sizeof(*file));
 			close(fd);
 			return ret;
 		}
-		note_file(path, file);
 		return fd;
 	}
 
